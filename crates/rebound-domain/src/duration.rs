@@ -1,0 +1,126 @@
+//! Human durations as written in config files: `"250ms"`, `"2s"`, `"5m"`,
+//! `"1h"`, `"1d"`, and compounds such as `"1h30m"`.
+
+use std::time::Duration;
+
+/// Parses a duration string; the error says what was expected.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err("expected a duration such as \"250ms\", \"2s\", \"5m\" or \"1h\", found an empty string".into());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = trimmed;
+    while !rest.is_empty() {
+        let digits_end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits_end == 0 {
+            return Err(format!(
+                "expected a duration such as \"250ms\", \"2s\", \"5m\" or \"1h\", found \"{text}\""
+            ));
+        }
+        let number: u64 = rest[..digits_end]
+            .parse()
+            .map_err(|_| format!("number too large in duration \"{text}\""))?;
+        rest = &rest[digits_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_end];
+        rest = &rest[unit_end..];
+        let part = match unit {
+            "ms" => Duration::from_millis(number),
+            "s" => Duration::from_secs(number),
+            "m" => Duration::from_secs(number.saturating_mul(60)),
+            "h" => Duration::from_secs(number.saturating_mul(3600)),
+            "d" => Duration::from_secs(number.saturating_mul(86_400)),
+            "" => {
+                return Err(format!(
+                    "duration \"{text}\" needs a unit (ms, s, m, h or d), e.g. \"{number}s\""
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "unknown unit \"{other}\" in duration \"{text}\"; use ms, s, m, h or d"
+                ));
+            }
+        };
+        total = total.saturating_add(part);
+    }
+    Ok(total)
+}
+
+/// Formats a duration the way people write it: `"20s"`, `"1m 30s"`, `"250ms"`, `"3h 12m"`.
+pub fn format_duration(duration: Duration) -> String {
+    let total_ms = duration.as_millis();
+    if total_ms < 1000 {
+        return format!("{total_ms}ms");
+    }
+    let total_secs = duration.as_secs();
+    if total_secs < 60 {
+        let tenths = (total_ms % 1000) / 100;
+        return if tenths == 0 {
+            format!("{total_secs}s")
+        } else {
+            format!("{total_secs}.{tenths}s")
+        };
+    }
+    let days = total_secs / 86_400;
+    let hours = (total_secs % 86_400) / 3600;
+    let minutes = (total_secs % 3600) / 60;
+    let seconds = total_secs % 60;
+    let parts: Vec<String> = [(days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect();
+    parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_forms() {
+        let table = [
+            ("250ms", Duration::from_millis(250)),
+            ("2s", Duration::from_secs(2)),
+            ("5m", Duration::from_secs(300)),
+            ("1h", Duration::from_secs(3600)),
+            ("1d", Duration::from_secs(86_400)),
+            ("1h30m", Duration::from_secs(5400)),
+            (" 10s ", Duration::from_secs(10)),
+        ];
+        for (text, expected) in table {
+            assert_eq!(parse_duration(text), Ok(expected), "{text}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_forms_with_a_reason() {
+        for (text, needle) in [
+            ("", "empty"),
+            ("10", "needs a unit"),
+            ("10 sec", "unknown unit"),
+            ("fast", "expected a duration"),
+            ("5w", "unknown unit \"w\""),
+        ] {
+            let err = parse_duration(text).unwrap_err();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn formats_for_people() {
+        assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
+        assert_eq!(format_duration(Duration::from_secs(20)), "20s");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(format_duration(Duration::from_secs(90)), "1m 30s");
+        assert_eq!(
+            format_duration(Duration::from_secs(3 * 3600 + 12 * 60)),
+            "3h 12m"
+        );
+    }
+}

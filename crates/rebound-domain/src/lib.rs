@@ -1,0 +1,18 @@
+//! The vocabulary of Rebound and its pure policies.
+//!
+//! Nothing in this crate does I/O, reads the clock or draws random numbers:
+//! time and randomness are parameters, so every rule here is tested with
+//! plain tables of data. Modules are listed in data-flow order:
+//! a validated [`plan`] (with [`duration`]s, [`template`]s and secrets that the
+//! [`redact`] module hides), the [`retry`] policy that guards each call, the
+//! [`outcome`] of each attempt and call, and the human [`message`]s and safe
+//! raw-store [`paths`] derived from them.
+
+pub mod duration;
+pub mod message;
+pub mod outcome;
+pub mod paths;
+pub mod plan;
+pub mod redact;
+pub mod retry;
+pub mod template;

@@ -1,0 +1,246 @@
+//! The validated plan: what a config file means once every invariant holds.
+//!
+//! `rebound-config` parses TOML and resolves it into a [`Plan`]; everything
+//! after that works only with these types. Invariants (checked by the
+//! resolver, relied on everywhere else):
+//! - every scraper's `source` names a source in [`Plan::sources`];
+//! - every scraper named by a workflow exists, appears once per workflow, and
+//!   every `after` names a scraper of an earlier step of that workflow;
+//! - retry policies are already merged (scraper over source over `[retry]`)
+//!   and satisfy [`crate::retry::RetryPolicy`]'s own invariants;
+//! - limits are positive.
+
+use crate::redact::Redactor;
+use crate::retry::RetryPolicy;
+use crate::template::Template;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The file this plan came from, for messages; `None` when built in code.
+    pub config_path: Option<PathBuf>,
+    pub pipeline: Pipeline,
+    pub sources: BTreeMap<String, Source>,
+    pub scrapers: BTreeMap<String, Scraper>,
+    pub workflows: BTreeMap<String, Workflow>,
+    /// Hides every value that came from `${VAR}`.
+    pub redactor: Redactor,
+}
+
+/// `[pipeline]`: name, zone and where history and payloads go.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub name: String,
+    /// Target dates such as `{date}` are dates in this zone.
+    pub timezone: chrono_tz::Tz,
+    pub database: DatabaseLocation,
+    pub raw_store: RawStoreLocation,
+}
+
+/// Where history lives. Paths are already resolved against the config's folder.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseLocation {
+    Sqlite {
+        path: PathBuf,
+    },
+    /// The full `postgres://` URL; it may carry a password, so `Debug` hides it.
+    Postgres {
+        url: String,
+    },
+}
+
+impl std::fmt::Debug for DatabaseLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseLocation::Sqlite { path } => write!(f, "sqlite://{}", path.display()),
+            DatabaseLocation::Postgres { .. } => write!(f, "postgres://…"),
+        }
+    }
+}
+
+impl DatabaseLocation {
+    /// A description safe to print: no password.
+    pub fn display_safe(&self) -> String {
+        match self {
+            DatabaseLocation::Sqlite { path } => format!("sqlite://{}", path.display()),
+            DatabaseLocation::Postgres { url } => mask_url_password(url),
+        }
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host/...` by `***`.
+pub fn mask_url_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match (authority.rfind('@'), authority.find(':')) {
+        (Some(at), Some(colon)) if colon < at => format!(
+            "{}{}:***{}",
+            &url[..scheme_end + 3],
+            &authority[..colon],
+            &rest[at..]
+        ),
+        _ => url.to_string(),
+    }
+}
+
+/// Where raw payloads go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawStoreLocation {
+    /// A local folder, already resolved against the config's folder.
+    File {
+        path: PathBuf,
+    },
+    S3 {
+        bucket: String,
+        prefix: String,
+    },
+    Gcs {
+        bucket: String,
+        prefix: String,
+    },
+}
+
+impl RawStoreLocation {
+    pub fn display(&self) -> String {
+        match self {
+            RawStoreLocation::File { path } => format!("file://{}", path.display()),
+            RawStoreLocation::S3 { bucket, prefix } => format!("s3://{bucket}/{prefix}"),
+            RawStoreLocation::Gcs { bucket, prefix } => format!("gs://{bucket}/{prefix}"),
+        }
+    }
+}
+
+/// A string from the config that may be (or contain) a secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConfigValue {
+    pub value: Template,
+    /// True when any part came from `${VAR}`; `Debug` then hides the value.
+    pub secret: bool,
+}
+
+impl std::fmt::Debug for ConfigValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.secret {
+            write!(f, "***")
+        } else {
+            write!(f, "{:?}", self.value)
+        }
+    }
+}
+
+/// `[sources.X]`: an upstream API and how to treat it.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    /// Without a trailing slash; scraper paths are appended to it.
+    pub base_url: ConfigValue,
+    /// Per attempt, covering connect, headers and the whole body.
+    pub timeout: Duration,
+    /// Calls in flight to this source at once (> 0).
+    pub max_concurrency: usize,
+    /// Larger bodies fail with kind `body_too_large` (> 0).
+    pub max_body_bytes: u64,
+    pub headers: Vec<(String, ConfigValue)>,
+    pub query: Vec<(String, ConfigValue)>,
+    /// `[retry]` merged with `[sources.X.retry]`; scrapers merge on top.
+    pub retry: RetryPolicy,
+}
+
+/// Rules that make a response `no_data`, checked before anything else.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NoDataRules {
+    /// Any of these statuses means no data.
+    pub status: Vec<u16>,
+    /// A body containing any of these strings means no data.
+    pub body_contains: Vec<String>,
+}
+
+/// `[scrapers.X]`: one HTTP request against a source.
+#[derive(Debug, Clone)]
+pub struct Scraper {
+    pub name: String,
+    pub source: String,
+    /// Upper-case HTTP method.
+    pub method: String,
+    pub path: Template,
+    pub query: Vec<(String, ConfigValue)>,
+    pub headers: Vec<(String, ConfigValue)>,
+    /// JSON Pointer (RFC 6901) to the records array; missing or empty means no_data.
+    pub records: Option<String>,
+    pub no_data: NoDataRules,
+    /// Dataset name; defaults to the scraper's name.
+    pub dataset: String,
+    /// Fully merged policy used for this scraper's calls.
+    pub retry: RetryPolicy,
+}
+
+impl Scraper {
+    /// Every parameter the scraper's templates use, built-ins included, sorted.
+    pub fn required_params(&self, source: &Source) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        let templates = std::iter::once(&self.path)
+            .chain(std::iter::once(&source.base_url.value))
+            .chain(self.query.iter().map(|(_, v)| &v.value))
+            .chain(self.headers.iter().map(|(_, v)| &v.value))
+            .chain(source.query.iter().map(|(_, v)| &v.value))
+            .chain(source.headers.iter().map(|(_, v)| &v.value));
+        for template in templates {
+            for name in template.params() {
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_string());
+                }
+            }
+        }
+        names.sort();
+        names
+    }
+}
+
+/// `[workflows.X]`: scrapers in steps.
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    pub name: String,
+    /// Run in order; the scrapers of one step run concurrently.
+    pub steps: Vec<Step>,
+}
+
+impl Workflow {
+    /// Every scraper of the workflow, in step order.
+    pub fn scraper_names(&self) -> impl Iterator<Item = &str> {
+        self.steps
+            .iter()
+            .flat_map(|s| s.scrapers.iter().map(String::as_str))
+    }
+}
+
+/// One step of a workflow.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub scrapers: Vec<String>,
+    /// Scrapers of earlier steps that must not have failed or been skipped.
+    pub after: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_passwords_in_urls() {
+        assert_eq!(
+            mask_url_password("postgres://app:hunter2@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
+        assert_eq!(
+            mask_url_password("postgres://postgres@127.0.0.1:5432/test"),
+            "postgres://postgres@127.0.0.1:5432/test"
+        );
+    }
+}
