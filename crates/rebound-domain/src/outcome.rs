@@ -42,10 +42,12 @@ pub enum ErrorKind {
     Config,
     /// Not attempted because a dependency failed (skipped calls only).
     Dependency,
+    /// The response arrived but could not be stored (raw store failure).
+    Storage,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 9] = [
+    pub const ALL: [ErrorKind; 10] = [
         ErrorKind::Throttled,
         ErrorKind::Server,
         ErrorKind::Timeout,
@@ -55,6 +57,7 @@ impl ErrorKind {
         ErrorKind::BodyTooLarge,
         ErrorKind::Config,
         ErrorKind::Dependency,
+        ErrorKind::Storage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +71,7 @@ impl ErrorKind {
             ErrorKind::BodyTooLarge => "body_too_large",
             ErrorKind::Config => "config",
             ErrorKind::Dependency => "dependency",
+            ErrorKind::Storage => "storage",
         }
     }
 

@@ -69,10 +69,41 @@ impl Redactor {
         out
     }
 
+    /// The bytes with every secret replaced by [`MASK`]; used on payloads
+    /// that echo the request, which need not be UTF-8.
+    pub fn redact_bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
+        let mut out: Cow<'a, [u8]> = Cow::Borrowed(bytes);
+        for needle in &self.needles {
+            let needle = needle.as_bytes();
+            if find_bytes(&out, needle).is_none() {
+                continue;
+            }
+            let mut replaced = Vec::with_capacity(out.len());
+            let mut rest: &[u8] = &out;
+            while let Some(at) = find_bytes(rest, needle) {
+                replaced.extend_from_slice(&rest[..at]);
+                replaced.extend_from_slice(MASK.as_bytes());
+                rest = &rest[at + needle.len()..];
+            }
+            replaced.extend_from_slice(rest);
+            out = Cow::Owned(replaced);
+        }
+        out
+    }
+
     /// Owned convenience form of [`Redactor::redact`].
     pub fn redact_string(&self, text: &str) -> String {
         self.redact(text).into_owned()
     }
+}
+
+fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || needle.len() > haystack.len() {
+        return None;
+    }
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
 }
 
 fn url_form_encode(value: &str) -> String {
@@ -108,6 +139,14 @@ mod tests {
         let redactor = Redactor::new(["abc123"]);
         assert!(matches!(redactor.redact("nothing here"), Cow::Borrowed(_)));
         assert!(Redactor::new(Vec::<String>::new()).is_empty());
+    }
+
+    #[test]
+    fn masks_bytes() {
+        let redactor = Redactor::new(["k3y"]);
+        let out = redactor.redact_bytes(b"{\"apiKey\":\"k3y\",\"x\":\"k3yk3y\"}\xff");
+        assert_eq!(&*out, b"{\"apiKey\":\"***\",\"x\":\"******\"}\xff");
+        assert!(matches!(redactor.redact_bytes(b"clean"), Cow::Borrowed(_)));
     }
 
     #[test]

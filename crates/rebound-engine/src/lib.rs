@@ -1,1 +1,182 @@
-//! Placeholder.
+//! The runtime: runs a workflow or a single scraper once, end to end.
+//!
+//! For each call, in this order (the order is the invariant):
+//! plan → guarded fetch ([`rebound_fetch::Fetcher`]: permits, timeout,
+//! classification, retries) → store the payload ([`rebound_raw::RawStore`],
+//! unless it equals the previous one) → record the call and its attempts
+//! ([`rebound_storage::Store`]) → report. A workflow runs its steps in
+//! order and the scrapers of a step concurrently; a scraper whose `after`
+//! dependency failed or was skipped is recorded as skipped, saying which.
+
+mod call;
+mod workflow;
+
+pub use call::CallReport;
+pub use workflow::RunReport;
+
+use chrono::NaiveDate;
+use rebound_domain::clock::Clock;
+use rebound_domain::plan::Plan;
+use rebound_domain::template::BUILTIN_PARAMS;
+use rebound_fetch::Fetcher;
+use rebound_raw::RawStore;
+use rebound_storage::{Store, StoreError};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Why a run could not start or could not be recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("unknown workflow \"{name}\"; the config defines: {available}")]
+    UnknownWorkflow { name: String, available: String },
+    #[error("unknown scraper \"{name}\"; the config defines: {available}")]
+    UnknownScraper { name: String, available: String },
+    #[error("scraper {scraper} needs {}: pass {}", plural_params(.missing), pass_hint(.missing))]
+    MissingParams {
+        scraper: String,
+        missing: Vec<String>,
+    },
+    #[error("--param {name} is built in: set the target date with --date YYYY-MM-DD instead")]
+    BuiltinParam { name: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl EngineError {
+    /// True for errors in what the user asked for (exit code 2), as opposed
+    /// to failures while running (exit code 1).
+    pub fn is_usage(&self) -> bool {
+        !matches!(self, EngineError::Store(_))
+    }
+}
+
+fn plural_params(missing: &[String]) -> String {
+    let names: Vec<String> = missing.iter().map(|m| format!("{{{m}}}")).collect();
+    if missing.len() == 1 {
+        format!("parameter {}", names[0])
+    } else {
+        format!("parameters {}", names.join(", "))
+    }
+}
+
+fn pass_hint(missing: &[String]) -> String {
+    missing
+        .iter()
+        .map(|m| format!("--param {m}=VALUE"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Runs workflows and scrapers of one plan.
+pub struct Engine {
+    plan: Arc<Plan>,
+    store: Arc<dyn Store>,
+    raw: RawStore,
+    fetcher: Arc<Fetcher>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Engine {
+    pub fn new(
+        plan: Arc<Plan>,
+        store: Arc<dyn Store>,
+        raw: RawStore,
+        fetcher: Arc<Fetcher>,
+        clock: Arc<dyn Clock>,
+    ) -> Engine {
+        Engine {
+            plan,
+            store,
+            raw,
+            fetcher,
+            clock,
+        }
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Today in the pipeline's zone: the default target date.
+    pub fn today(&self) -> NaiveDate {
+        self.clock
+            .now()
+            .with_timezone(&self.plan.pipeline.timezone)
+            .date_naive()
+    }
+
+    /// User parameters plus the built-ins derived from the target date.
+    fn full_params(
+        &self,
+        target_date: NaiveDate,
+        user: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, EngineError> {
+        if let Some(name) = BUILTIN_PARAMS.iter().find(|b| user.contains_key(**b)) {
+            return Err(EngineError::BuiltinParam {
+                name: name.to_string(),
+            });
+        }
+        let mut params = user.clone();
+        params.insert("date".into(), target_date.format("%Y-%m-%d").to_string());
+        params.insert(
+            "date_compact".into(),
+            target_date.format("%Y%m%d").to_string(),
+        );
+        Ok(params)
+    }
+
+    /// Checks that every scraper has all its parameters before any call is made.
+    fn check_params(
+        &self,
+        scrapers: &[&str],
+        params: &BTreeMap<String, String>,
+    ) -> Result<(), EngineError> {
+        for name in scrapers {
+            let scraper = &self.plan.scrapers[*name];
+            let source = &self.plan.sources[&scraper.source];
+            let missing: Vec<String> = scraper
+                .required_params(source)
+                .into_iter()
+                .filter(|p| !params.contains_key(p))
+                .collect();
+            if !missing.is_empty() {
+                return Err(EngineError::MissingParams {
+                    scraper: name.to_string(),
+                    missing,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one scraper outside any workflow (`rebound scrape`).
+    pub async fn run_scraper(
+        &self,
+        name: &str,
+        target_date: NaiveDate,
+        user_params: &BTreeMap<String, String>,
+    ) -> Result<CallReport, EngineError> {
+        if !self.plan.scrapers.contains_key(name) {
+            return Err(EngineError::UnknownScraper {
+                name: name.to_string(),
+                available: names(self.plan.scrapers.keys()),
+            });
+        }
+        let params = self.full_params(target_date, user_params)?;
+        self.check_params(&[name], &params)?;
+        self.call(name, target_date, &params, None).await
+    }
+}
+
+fn names<'a>(keys: impl Iterator<Item = &'a String>) -> String {
+    let all: Vec<&str> = keys.map(String::as_str).collect();
+    if all.is_empty() {
+        "(none)".to_string()
+    } else {
+        all.join(", ")
+    }
+}

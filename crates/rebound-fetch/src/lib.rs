@@ -1,1 +1,564 @@
-//! Placeholder.
+//! The outbound HTTP edge: the only crate that knows `reqwest`.
+//!
+//! One scraper call is a loop of attempts, written out explicitly (rather
+//! than hidden in a middleware stack) so that every attempt is visible to
+//! the history: acquire the source's concurrency permit → send with the
+//! source's timeout → read the body up to `max_body_bytes` → classify
+//! ([`classify`]) → either finish, or ask the [`RetryPolicy`] how long to
+//! wait (honouring `Retry-After`) and go again. Waiting goes through the
+//! injected [`Clock`], so tests simulate hours of backoff instantly.
+//!
+//! Every text this crate produces has been through the plan's
+//! [`Redactor`]: secrets never leave here in a message.
+//!
+//! [`RetryPolicy`]: rebound_domain::retry::RetryPolicy
+
+pub mod classify;
+pub mod clock;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use rebound_domain::clock::Clock;
+use rebound_domain::duration::format_duration;
+use rebound_domain::message::{attempts_phrase, body_snippet};
+use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus};
+use rebound_domain::plan::{Plan, Scraper, Source};
+use rebound_domain::redact::Redactor;
+use rebound_domain::retry::{RetryDecision, parse_retry_after};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// One attempt, as it will be recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptReport {
+    /// 1-based.
+    pub attempt: u32,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub http_status: Option<u16>,
+    pub outcome: AttemptOutcome,
+    pub error_kind: Option<ErrorKind>,
+    /// Why the attempt failed or found no data; `None` for a success.
+    pub message: Option<String>,
+    /// The wait before this attempt.
+    pub delay_before: Duration,
+}
+
+/// The result of a whole call (all attempts).
+#[derive(Debug, Clone)]
+pub struct CallResult {
+    /// `success`, `no_data` or `failed` (a fetcher never skips).
+    pub status: ScraperStatus,
+    pub attempts: Vec<AttemptReport>,
+    /// The last HTTP status seen, if any.
+    pub http_status: Option<u16>,
+    pub error_kind: Option<ErrorKind>,
+    /// For failures: what happened, with the attempt count. For no_data: why.
+    pub message: Option<String>,
+    /// The body of a success or no_data response.
+    pub body: Option<Bytes>,
+    pub content_type: Option<String>,
+    pub records: Option<usize>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+}
+
+/// What the fetcher needs to make one call.
+#[derive(Debug, Clone, Copy)]
+pub struct CallSpec<'a> {
+    pub source: &'a Source,
+    pub scraper: &'a Scraper,
+    /// Parameter values, built-ins (`date`, `date_compact`) included.
+    pub params: &'a BTreeMap<String, String>,
+}
+
+/// Errors building the fetcher itself (not calls: those end in a [`CallResult`]).
+#[derive(Debug)]
+pub struct FetcherSetupError(String);
+
+impl std::fmt::Display for FetcherSetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot set up the HTTP client: {}", self.0)
+    }
+}
+
+impl std::error::Error for FetcherSetupError {}
+
+/// Makes scraper calls. Cheap to share behind an `Arc`.
+pub struct Fetcher {
+    client: reqwest::Client,
+    clock: Arc<dyn Clock>,
+    rng: Mutex<StdRng>,
+    /// One semaphore per source: `max_concurrency` calls in flight.
+    gates: HashMap<String, Arc<Semaphore>>,
+    redactor: Redactor,
+}
+
+impl std::fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetcher")
+            .field("sources", &self.gates.len())
+            .finish()
+    }
+}
+
+impl Fetcher {
+    /// A fetcher for the plan's sources, waiting on `clock`.
+    pub fn new(plan: &Plan, clock: Arc<dyn Clock>) -> Result<Fetcher, FetcherSetupError> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("rebound/", env!("CARGO_PKG_VERSION")))
+            .pool_max_idle_per_host(256)
+            .build()
+            .map_err(|e| FetcherSetupError(e.to_string()))?;
+        let gates = plan
+            .sources
+            .values()
+            .map(|s| (s.name.clone(), Arc::new(Semaphore::new(s.max_concurrency))))
+            .collect();
+        Ok(Fetcher {
+            client,
+            clock,
+            rng: Mutex::new(StdRng::from_os_rng()),
+            gates,
+            redactor: plan.redactor.clone(),
+        })
+    }
+
+    /// Makes jitter repeatable (tests, benchmarks).
+    pub fn with_seed(self, seed: u64) -> Fetcher {
+        Fetcher {
+            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            ..self
+        }
+    }
+
+    fn unit_random(&self) -> f64 {
+        self.rng
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .random::<f64>()
+    }
+
+    /// Makes one call: attempts with retries until success, no_data, a
+    /// permanent failure, or the policy gives up.
+    pub async fn call(&self, spec: CallSpec<'_>) -> CallResult {
+        let started_at = self.clock.now();
+        let request = match build_request(&spec) {
+            Ok(request) => request,
+            Err(message) => {
+                let message = self.redactor.redact_string(&message);
+                let finished_at = self.clock.now();
+                let attempt = AttemptReport {
+                    attempt: 1,
+                    started_at,
+                    finished_at,
+                    http_status: None,
+                    outcome: AttemptOutcome::Permanent,
+                    error_kind: Some(ErrorKind::Config),
+                    message: Some(message.clone()),
+                    delay_before: Duration::ZERO,
+                };
+                return CallResult {
+                    status: ScraperStatus::Failed,
+                    attempts: vec![attempt],
+                    http_status: None,
+                    error_kind: Some(ErrorKind::Config),
+                    message: Some(message),
+                    body: None,
+                    content_type: None,
+                    records: None,
+                    started_at,
+                    finished_at,
+                };
+            }
+        };
+        let policy = &spec.scraper.retry;
+        let mut attempts: Vec<AttemptReport> = Vec::new();
+        let mut delay_before = Duration::ZERO;
+        loop {
+            let attempt_no = attempts.len() as u32 + 1;
+            let attempt_started = self.clock.now();
+            let raw = self.attempt(&spec, &request).await;
+            let finished_at = self.clock.now();
+            let (outcome, kind, message, records) = match &raw.response {
+                Ok(response) => {
+                    let classified = classify::classify_response(
+                        response.status,
+                        &response.body,
+                        &spec.scraper.no_data,
+                        spec.scraper.records.as_deref(),
+                    );
+                    (
+                        classified.outcome,
+                        classified.kind,
+                        classified.message,
+                        classified.records,
+                    )
+                }
+                Err(failure) => {
+                    let outcome = if failure.kind.is_retryable() {
+                        AttemptOutcome::Retryable
+                    } else {
+                        AttemptOutcome::Permanent
+                    };
+                    (outcome, Some(failure.kind), failure.message.clone(), None)
+                }
+            };
+            let message = self.redactor.redact_string(&message);
+            let http_status = raw.response.as_ref().ok().map(|r| r.status);
+            tracing::debug!(
+                scraper = %spec.scraper.name,
+                source = %spec.source.name,
+                attempt = attempt_no,
+                outcome = outcome.as_str(),
+                http_status,
+                message = %message,
+                "Attempt finished."
+            );
+            attempts.push(AttemptReport {
+                attempt: attempt_no,
+                started_at: attempt_started,
+                finished_at,
+                http_status,
+                outcome,
+                error_kind: kind,
+                message: (outcome != AttemptOutcome::Success).then(|| message.clone()),
+                delay_before,
+            });
+            let done = |status: ScraperStatus, message: Option<String>, body: Option<Bytes>| {
+                let response = raw.response.as_ref().ok();
+                CallResult {
+                    status,
+                    attempts: attempts.clone(),
+                    http_status,
+                    error_kind: kind,
+                    message,
+                    body,
+                    content_type: response.and_then(|r| r.content_type.clone()),
+                    records,
+                    started_at,
+                    finished_at,
+                }
+            };
+            match outcome {
+                AttemptOutcome::Success => {
+                    let body = raw.response.as_ref().ok().map(|r| r.body.clone());
+                    return done(ScraperStatus::Success, None, body);
+                }
+                AttemptOutcome::NoData => {
+                    let body = raw.response.as_ref().ok().map(|r| r.body.clone());
+                    return done(ScraperStatus::NoData, Some(message), body);
+                }
+                AttemptOutcome::Permanent => {
+                    let text = final_message(&raw, attempt_no, &message, None);
+                    return done(
+                        ScraperStatus::Failed,
+                        Some(self.redactor.redact_string(&text)),
+                        None,
+                    );
+                }
+                AttemptOutcome::Retryable => {
+                    let retry_after = raw.retry_after(self.clock.now());
+                    match policy.decide(attempt_no, retry_after, self.unit_random()) {
+                        RetryDecision::RetryAfter(wait) => {
+                            delay_before = wait;
+                            self.clock.sleep(wait).await;
+                        }
+                        RetryDecision::GiveUp(reason) => {
+                            let reason = (!reason.is_empty()).then_some(reason);
+                            let text = final_message(&raw, attempt_no, &message, reason.as_deref());
+                            let text = self.redactor.redact_string(&text);
+                            tracing::warn!(
+                                scraper = %spec.scraper.name,
+                                source = %spec.source.name,
+                                error = %text,
+                                "Call failed."
+                            );
+                            return done(ScraperStatus::Failed, Some(text), None);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One attempt: permit, send, read the body, all under the source's timeout.
+    async fn attempt(&self, spec: &CallSpec<'_>, request: &BuiltRequest) -> RawAttempt {
+        let gate = self.gates.get(&spec.source.name).cloned();
+        // The permit is held for one attempt, not across backoff waits, so a
+        // call sleeping before its retry does not block its source.
+        let _permit = match gate {
+            Some(gate) => gate.acquire_owned().await.ok(),
+            None => None,
+        };
+        let timeout = spec.source.timeout;
+        let max_body = spec.source.max_body_bytes;
+        let work = self.send_and_read(request, max_body);
+        match tokio::time::timeout(timeout, work).await {
+            Ok(raw) => raw,
+            Err(_) => RawAttempt {
+                response: Err(Failure {
+                    kind: ErrorKind::Timeout,
+                    message: format!("timeout after {}", format_duration(timeout)),
+                }),
+                retry_after_header: None,
+            },
+        }
+    }
+
+    async fn send_and_read(&self, request: &BuiltRequest, max_body: u64) -> RawAttempt {
+        let mut builder = self
+            .client
+            .request(request.method.clone(), request.url.clone());
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        let mut response = match builder.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                return RawAttempt {
+                    response: Err(transport_failure(&error)),
+                    retry_after_header: None,
+                };
+            }
+        };
+        let status = response.status().as_u16();
+        let retry_after_header = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if let Some(length) = response.content_length() {
+            if length > max_body {
+                return RawAttempt {
+                    response: Err(too_large(max_body, length)),
+                    retry_after_header,
+                };
+            }
+        }
+        // Read chunk by chunk so an oversized body is refused as soon as it
+        // passes the limit instead of being buffered whole.
+        let mut body: Vec<u8> = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() as u64 + chunk.len() as u64 > max_body {
+                        let seen = body.len() as u64 + chunk.len() as u64;
+                        return RawAttempt {
+                            response: Err(too_large(max_body, seen)),
+                            retry_after_header,
+                        };
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    let mut failure = transport_failure(&error);
+                    failure.message = format!("HTTP {status}, then {}", failure.message);
+                    return RawAttempt {
+                        response: Err(failure),
+                        retry_after_header,
+                    };
+                }
+            }
+        }
+        RawAttempt {
+            response: Ok(RawResponse {
+                status,
+                body: Bytes::from(body),
+                content_type,
+            }),
+            retry_after_header,
+        }
+    }
+}
+
+/// A request with every template filled in.
+#[derive(Debug)]
+struct BuiltRequest {
+    method: reqwest::Method,
+    url: url::Url,
+    headers: Vec<(String, String)>,
+}
+
+fn render(
+    template: &rebound_domain::template::Template,
+    params: &BTreeMap<String, String>,
+    key: &str,
+) -> Result<String, String> {
+    template.render(params).map_err(|missing| {
+        format!("missing parameter {{{missing}}} (used by {key}): pass --param {missing}=VALUE")
+    })
+}
+
+fn build_request(spec: &CallSpec<'_>) -> Result<BuiltRequest, String> {
+    let base = render(&spec.source.base_url.value, spec.params, "base_url")?;
+    let path = render(&spec.scraper.path, spec.params, "path")?;
+    let joined = if path.is_empty() || path.starts_with('/') {
+        format!("{}{}", base.trim_end_matches('/'), path)
+    } else {
+        format!("{}/{}", base.trim_end_matches('/'), path)
+    };
+    let mut url = url::Url::parse(&joined).map_err(|e| format!("bad URL \"{joined}\": {e}"))?;
+    // Scraper query keys override the source's keys of the same name.
+    let mut query: Vec<(String, String)> = Vec::new();
+    for (key, value) in &spec.source.query {
+        if spec.scraper.query.iter().any(|(k, _)| k == key) {
+            continue;
+        }
+        query.push((
+            key.clone(),
+            render(&value.value, spec.params, &format!("query.{key}"))?,
+        ));
+    }
+    for (key, value) in &spec.scraper.query {
+        query.push((
+            key.clone(),
+            render(&value.value, spec.params, &format!("query.{key}"))?,
+        ));
+    }
+    if !query.is_empty() {
+        let mut pairs = url.query_pairs_mut();
+        for (key, value) in &query {
+            pairs.append_pair(key, value);
+        }
+    }
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for (key, value) in &spec.source.headers {
+        if spec
+            .scraper
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case(key))
+        {
+            continue;
+        }
+        headers.push((
+            key.clone(),
+            render(&value.value, spec.params, &format!("headers.{key}"))?,
+        ));
+    }
+    for (key, value) in &spec.scraper.headers {
+        headers.push((
+            key.clone(),
+            render(&value.value, spec.params, &format!("headers.{key}"))?,
+        ));
+    }
+    let method = reqwest::Method::from_bytes(spec.scraper.method.as_bytes())
+        .map_err(|_| format!("bad HTTP method \"{}\"", spec.scraper.method))?;
+    Ok(BuiltRequest {
+        method,
+        url,
+        headers,
+    })
+}
+
+struct RawResponse {
+    status: u16,
+    body: Bytes,
+    content_type: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Failure {
+    kind: ErrorKind,
+    message: String,
+}
+
+struct RawAttempt {
+    response: Result<RawResponse, Failure>,
+    retry_after_header: Option<String>,
+}
+
+impl RawAttempt {
+    fn retry_after(&self, now: DateTime<Utc>) -> Option<Duration> {
+        let header = self.retry_after_header.as_deref()?;
+        parse_retry_after(header, now.into())
+    }
+}
+
+fn too_large(limit: u64, seen: u64) -> Failure {
+    Failure {
+        kind: ErrorKind::BodyTooLarge,
+        message: format!(
+            "response body larger than max_body_bytes {limit} (at least {seen} bytes)"
+        ),
+    }
+}
+
+/// Classifies a transport error. The error's URL is dropped (it may carry
+/// a secret in its query) and the chain of causes is kept, because "error
+/// sending request" alone says nothing.
+fn transport_failure(error: &reqwest::Error) -> Failure {
+    let kind = if error.is_timeout() {
+        ErrorKind::Timeout
+    } else if error.is_decode() {
+        ErrorKind::Decode
+    } else if error.is_builder() {
+        ErrorKind::Config
+    } else {
+        ErrorKind::Connect
+    };
+    let mut detail = String::new();
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if !detail.is_empty() {
+            detail.push_str(": ");
+        }
+        detail.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    let what = match kind {
+        ErrorKind::Timeout => "timeout",
+        ErrorKind::Decode => "could not decode the response",
+        ErrorKind::Config => "could not build the request",
+        _ => {
+            if error.is_connect() {
+                "connection failed"
+            } else {
+                "connection lost"
+            }
+        }
+    };
+    let message = if detail.is_empty() {
+        what.to_string()
+    } else {
+        format!("{what}: {detail}")
+    };
+    Failure { kind, message }
+}
+
+/// The call's message after its last attempt. HTTP failures read
+/// `HTTP 503 after 3 attempts: <body>`; others `<what> (3 attempts)`.
+fn final_message(
+    raw: &RawAttempt,
+    attempt_no: u32,
+    attempt_message: &str,
+    gave_up: Option<&str>,
+) -> String {
+    let attempts = attempts_phrase(attempt_no);
+    match &raw.response {
+        Ok(response) if ErrorKind::from_status(response.status).is_some() => {
+            let snippet = body_snippet(&response.body);
+            match gave_up {
+                Some(reason) => format!(
+                    "HTTP {} after {attempts}, gave up: {reason}; body: {snippet}",
+                    response.status
+                ),
+                None => format!("HTTP {} after {attempts}: {snippet}", response.status),
+            }
+        }
+        _ => match gave_up {
+            Some(reason) => format!("{attempt_message} ({attempts}), gave up: {reason}"),
+            None => format!("{attempt_message} ({attempts})"),
+        },
+    }
+}

@@ -1,1 +1,241 @@
-//! Placeholder.
+//! The raw payload store: every success and no_data body, kept as received.
+//!
+//! Built on the `object_store` crate so the same code writes to a local
+//! folder (default), S3 (`s3://bucket/prefix`) or GCS (`gs://bucket/prefix`).
+//! Local writes are atomic: `object_store`'s local backend writes a
+//! temporary file and renames it into place, so a reader never sees half a
+//! payload even if the process dies mid-write. Cloud credentials come from
+//! the standard environment variables of each cloud (`AWS_*`, `GOOGLE_*`).
+
+use bytes::Bytes;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use rebound_domain::plan::RawStoreLocation;
+use std::sync::Arc;
+
+/// Why the raw store cannot be opened or written.
+#[derive(Debug, thiserror::Error)]
+pub enum RawStoreError {
+    #[error("cannot open raw store {location}: {detail}")]
+    Open { location: String, detail: String },
+    #[error("cannot write raw payload {uri}: {detail}")]
+    Write { uri: String, detail: String },
+}
+
+/// Where payloads are written.
+#[derive(Debug, Clone)]
+pub struct RawStore {
+    store: Arc<dyn ObjectStore>,
+    /// Prefix inside the bucket (empty for local folders).
+    prefix: String,
+    /// `file:///abs/folder`, `s3://bucket` or `gs://bucket`, without the prefix.
+    uri_base: String,
+}
+
+impl RawStore {
+    /// Opens (and for local folders, creates) the store.
+    pub fn open(location: &RawStoreLocation) -> Result<RawStore, RawStoreError> {
+        let open_error = |detail: String| RawStoreError::Open {
+            location: location.display(),
+            detail,
+        };
+        match location {
+            RawStoreLocation::File { path } => {
+                std::fs::create_dir_all(path)
+                    .map_err(|e| open_error(format!("cannot create folder: {e}")))?;
+                let absolute = std::fs::canonicalize(path)
+                    .map_err(|e| open_error(format!("cannot resolve folder: {e}")))?;
+                let store = object_store::local::LocalFileSystem::new_with_prefix(&absolute)
+                    .map_err(|e| open_error(e.to_string()))?;
+                Ok(RawStore {
+                    store: Arc::new(store),
+                    prefix: String::new(),
+                    uri_base: format!("file://{}", absolute.display()),
+                })
+            }
+            RawStoreLocation::S3 { bucket, prefix } => {
+                let store = object_store::aws::AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .build()
+                    .map_err(|e| open_error(e.to_string()))?;
+                Ok(RawStore {
+                    store: Arc::new(store),
+                    prefix: prefix.trim_matches('/').to_string(),
+                    uri_base: format!("s3://{bucket}"),
+                })
+            }
+            RawStoreLocation::Gcs { bucket, prefix } => {
+                let store = object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                    .with_bucket_name(bucket)
+                    .build()
+                    .map_err(|e| open_error(e.to_string()))?;
+                Ok(RawStore {
+                    store: Arc::new(store),
+                    prefix: prefix.trim_matches('/').to_string(),
+                    uri_base: format!("gs://{bucket}"),
+                })
+            }
+        }
+    }
+
+    /// Uses any `object_store` backend (tests, embedding).
+    pub fn from_object_store(
+        store: Arc<dyn ObjectStore>,
+        prefix: &str,
+        uri_base: &str,
+    ) -> RawStore {
+        RawStore {
+            store,
+            prefix: prefix.trim_matches('/').to_string(),
+            uri_base: uri_base.trim_end_matches('/').to_string(),
+        }
+    }
+
+    fn full_key(&self, relative: &str) -> String {
+        if self.prefix.is_empty() {
+            relative.to_string()
+        } else {
+            format!("{}/{}", self.prefix, relative)
+        }
+    }
+
+    /// The URI a relative path would be stored at.
+    pub fn uri_for(&self, relative: &str) -> String {
+        format!("{}/{}", self.uri_base, self.full_key(relative))
+    }
+
+    /// Writes `bytes` at `relative` (a path from
+    /// [`rebound_domain::paths::payload_path`]) and returns its URI.
+    pub async fn put(&self, relative: &str, bytes: Bytes) -> Result<String, RawStoreError> {
+        let uri = self.uri_for(relative);
+        let key = ObjectPath::parse(self.full_key(relative)).map_err(|e| RawStoreError::Write {
+            uri: uri.clone(),
+            detail: e.to_string(),
+        })?;
+        self.store
+            .put(&key, PutPayload::from_bytes(bytes))
+            .await
+            .map_err(|e| RawStoreError::Write {
+                uri: uri.clone(),
+                detail: e.to_string(),
+            })?;
+        Ok(uri)
+    }
+
+    /// Reads a payload back by its relative path.
+    pub async fn get(&self, relative: &str) -> Result<Bytes, RawStoreError> {
+        let uri = self.uri_for(relative);
+        let key = ObjectPath::parse(self.full_key(relative)).map_err(|e| RawStoreError::Write {
+            uri: uri.clone(),
+            detail: e.to_string(),
+        })?;
+        let result = self
+            .store
+            .get(&key)
+            .await
+            .map_err(|e| RawStoreError::Write {
+                uri: uri.clone(),
+                detail: e.to_string(),
+            })?;
+        result.bytes().await.map_err(|e| RawStoreError::Write {
+            uri,
+            detail: e.to_string(),
+        })
+    }
+
+    /// `file:///…`, `s3://bucket` or `gs://bucket`.
+    pub fn uri_base(&self) -> &str {
+        &self.uri_base
+    }
+}
+
+/// The file extension to store a payload under, from its content type.
+pub fn extension_for(content_type: Option<&str>, body: &[u8]) -> &'static str {
+    let mime = content_type
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match mime.as_str() {
+        m if m.ends_with("json") => "json",
+        "text/html" => "html",
+        "text/csv" => "csv",
+        "application/pdf" => "pdf",
+        m if m.starts_with("text/") => "txt",
+        _ => {
+            let first = body.iter().find(|b| !b.is_ascii_whitespace());
+            if matches!(first, Some(b'{') | Some(b'[')) {
+                "json"
+            } else {
+                "bin"
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn local_round_trip_and_uri() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = RawStoreLocation::File {
+            path: dir.path().join("raw"),
+        };
+        let store = RawStore::open(&location).unwrap();
+        let uri = store
+            .put("a/2026-11-28/s/x.json", Bytes::from_static(b"{}"))
+            .await
+            .unwrap();
+        let canonical = std::fs::canonicalize(dir.path().join("raw")).unwrap();
+        assert_eq!(
+            uri,
+            format!("file://{}/a/2026-11-28/s/x.json", canonical.display())
+        );
+        assert_eq!(
+            std::fs::read(canonical.join("a/2026-11-28/s/x.json")).unwrap(),
+            b"{}"
+        );
+        assert_eq!(
+            store.get("a/2026-11-28/s/x.json").await.unwrap(),
+            Bytes::from_static(b"{}")
+        );
+        // No temporary files are left next to the payload.
+        let names: Vec<_> = std::fs::read_dir(canonical.join("a/2026-11-28/s"))
+            .unwrap()
+            .collect();
+        assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn cloud_stores_build_offline_with_their_uris() {
+        // Building a client needs no network: credentials are looked up lazily.
+        let s3 = RawStore::open(&RawStoreLocation::S3 {
+            bucket: "b".into(),
+            prefix: "raw/".into(),
+        })
+        .unwrap();
+        assert_eq!(s3.uri_for("x/y.json"), "s3://b/raw/x/y.json");
+        let gcs = RawStore::open(&RawStoreLocation::Gcs {
+            bucket: "g".into(),
+            prefix: "p".into(),
+        })
+        .unwrap();
+        assert_eq!(gcs.uri_for("x.json"), "gs://g/p/x.json");
+    }
+
+    #[test]
+    fn extensions() {
+        assert_eq!(
+            extension_for(Some("application/json; charset=utf-8"), b""),
+            "json"
+        );
+        assert_eq!(extension_for(Some("text/html"), b""), "html");
+        assert_eq!(extension_for(None, b" [1]"), "json");
+        assert_eq!(extension_for(None, b"%PDF"), "bin");
+        assert_eq!(extension_for(Some("application/pdf"), b""), "pdf");
+    }
+}

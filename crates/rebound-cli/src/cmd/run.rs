@@ -1,0 +1,93 @@
+//! `rebound run WORKFLOW` and `rebound scrape SCRAPER`.
+
+use crate::{Failure, output, setup};
+use anyhow::anyhow;
+use chrono::NaiveDate;
+use clap::Args;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Arguments shared by `run` and `scrape`.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Target date (YYYY-MM-DD) in the pipeline's zone; default: today there.
+    #[arg(long, value_parser = parse_date)]
+    pub date: Option<NaiveDate>,
+    /// A parameter for the scrapers' `{name}` templates; repeatable.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The workflow to run.
+    pub workflow: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ScrapeArgs {
+    /// The scraper to run.
+    pub scraper: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| format!("expected a date as YYYY-MM-DD, e.g. 2026-11-28, found \"{text}\""))
+}
+
+fn parse_param(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+        _ => Err(format!("expected NAME=VALUE, e.g. game_id=0022600301, found \"{text}\"")),
+    }
+}
+
+fn params_map(pairs: &[(String, String)]) -> Result<BTreeMap<String, String>, Failure> {
+    let mut map = BTreeMap::new();
+    for (name, value) in pairs {
+        if map.insert(name.clone(), value.clone()).is_some() {
+            return Err(Failure::Usage(anyhow!("--param {name} is given more than once")));
+        }
+    }
+    Ok(map)
+}
+
+fn engine_error(error: rebound_engine::EngineError) -> Failure {
+    if error.is_usage() { Failure::Usage(error.into()) } else { Failure::Runtime(error.into()) }
+}
+
+pub async fn run_workflow(config: &Path, args: RunArgs) -> Result<ExitCode, Failure> {
+    let params = params_map(&args.target.params)?;
+    let plan = setup::load_plan(config)?;
+    let engine = setup::engine(plan).await?;
+    let date = args.target.date.unwrap_or_else(|| engine.today());
+    let report = engine.run_workflow(&args.workflow, date, &params).await.map_err(engine_error)?;
+    if args.target.json {
+        println!("{}", serde_json::to_string_pretty(&output::run_json(&report))?);
+    } else {
+        print!("{}", output::run_table(&report));
+    }
+    Ok(if report.all_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+pub async fn run_scraper(config: &Path, args: ScrapeArgs) -> Result<ExitCode, Failure> {
+    let params = params_map(&args.target.params)?;
+    let plan = setup::load_plan(config)?;
+    let engine = setup::engine(plan).await?;
+    let date = args.target.date.unwrap_or_else(|| engine.today());
+    let report = engine.run_scraper(&args.scraper, date, &params).await.map_err(engine_error)?;
+    if args.target.json {
+        println!("{}", serde_json::to_string_pretty(&output::call_json(&report))?);
+    } else {
+        print!("{}", output::calls_table(std::slice::from_ref(&report)));
+    }
+    Ok(if report.status.is_failure() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}

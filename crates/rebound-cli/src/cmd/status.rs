@@ -1,0 +1,33 @@
+//! `rebound status`: recent runs and their error messages.
+
+use crate::{Failure, output, setup};
+use clap::Args;
+use std::path::Path;
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// How many recent runs to list.
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn status(config: &Path, args: StatusArgs) -> Result<ExitCode, Failure> {
+    let plan = setup::load_plan(config)?;
+    let store = setup::open_store(&plan).await?;
+    let runs = store.recent_workflow_executions(args.limit).await?;
+    let calls = store.recent_standalone_calls(args.limit).await?;
+    if args.json {
+        let value = serde_json::json!({
+            "workflow_executions": runs.iter().map(output::execution_row_json).collect::<Vec<_>>(),
+            "standalone_calls": calls.iter().map(output::call_row_json).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print!("{}", output::status_table(&runs, &calls));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,105 @@
+//! The `rebound` binary: the only place that reads argv and the
+//! environment, sets up logging, picks the storage backend from the
+//! database URL, and chooses exit codes (0: nothing failed; 1: something
+//! failed or was skipped, or a run could not be recorded; 2: bad config
+//! or usage).
+
+mod cmd;
+mod output;
+mod setup;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Scheduled data collection that survives flaky APIs.
+#[derive(Debug, Parser)]
+#[command(name = "rebound", version, about)]
+struct Cli {
+    /// Config file.
+    #[arg(short = 'c', long = "config", env = "REBOUND_CONFIG", default_value = "rebound.toml", global = true)]
+    config: PathBuf,
+    /// Log line format (logs go to stderr; level from RUST_LOG, default warn).
+    #[arg(long = "log-format", value_enum, default_value_t = LogFormat::Pretty, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a workflow once.
+    Run(cmd::run::RunArgs),
+    /// Run one scraper once, outside any workflow.
+    Scrape(cmd::run::ScrapeArgs),
+    /// Validate the config and print a summary.
+    Check,
+    /// Config file tools.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// List recent runs with their error messages.
+    Status(cmd::status::StatusArgs),
+    /// Run the example workflows against a built-in simulated upstream (no network, no config).
+    Demo(cmd::demo::DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print a JSON Schema of the config file (for editors).
+    Schema,
+}
+
+/// A failure that maps to an exit code.
+pub(crate) enum Failure {
+    /// Bad config or usage: exit 2.
+    Usage(anyhow::Error),
+    /// Anything else: exit 1.
+    Runtime(anyhow::Error),
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(error: E) -> Failure {
+        Failure::Runtime(error.into())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    setup::init_logging(matches!(cli.log_format, LogFormat::Json));
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => cmd::run::run_workflow(&cli.config, args).await,
+            Command::Scrape(args) => cmd::run::run_scraper(&cli.config, args).await,
+            Command::Check => cmd::check::check(&cli.config),
+            Command::Config { command: ConfigCommand::Schema } => cmd::check::schema(),
+            Command::Status(args) => cmd::status::status(&cli.config, args).await,
+            Command::Demo(args) => cmd::demo::demo(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(Failure::Usage(error)) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(error)) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}

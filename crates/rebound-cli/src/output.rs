@@ -1,0 +1,203 @@
+//! What commands print: readable tables and stable JSON. JSON field names
+//! are a contract for users' scripts, like the table and column names.
+
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use rebound_domain::duration::format_duration;
+use rebound_engine::{CallReport, RunReport};
+use rebound_storage::{ScraperCallRow, WorkflowExecutionRow};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    if let Some(width) = terminal_width() {
+        table.set_width(width);
+    } else {
+        table.set_width(160);
+    }
+    table.set_header(header.to_vec());
+    table
+}
+
+fn terminal_width() -> Option<u16> {
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok())
+}
+
+fn ms(duration_ms: i64) -> String {
+    format_duration(Duration::from_millis(duration_ms.max(0) as u64))
+}
+
+fn scraper_label(call: &CallReport) -> String {
+    let extra: Vec<String> = call
+        .params
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "date" | "date_compact"))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if extra.is_empty() { call.scraper.clone() } else { format!("{} ({})", call.scraper, extra.join(", ")) }
+}
+
+fn reason(call: &CallReport) -> String {
+    match (&call.message, call.records, call.unchanged) {
+        (Some(message), _, _) => message.clone(),
+        (None, Some(n), true) => format!("{n} records, unchanged"),
+        (None, Some(n), false) => format!("{n} records"),
+        (None, None, true) => "unchanged".to_string(),
+        (None, None, false) => String::new(),
+    }
+}
+
+/// A table of calls: scraper, status, attempts, HTTP status, duration, reason.
+pub fn calls_table(calls: &[CallReport]) -> String {
+    let mut table = table(&["scraper", "status", "attempts", "http", "duration", "reason"]);
+    for call in calls {
+        table.add_row(vec![
+            scraper_label(call),
+            call.status.as_str().to_string(),
+            call.attempts.to_string(),
+            call.http_status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+            ms(call.duration_ms),
+            reason(call),
+        ]);
+    }
+    format!("{table}\n")
+}
+
+/// The summary of a workflow run.
+pub fn run_table(report: &RunReport) -> String {
+    let c = report.counts;
+    let mut out = format!(
+        "workflow {} for {}: {} ({} succeeded, {} no data, {} failed, {} skipped) in {}\nexecution {}\n",
+        report.workflow,
+        report.target_date,
+        report.status.as_str(),
+        c.succeeded,
+        c.no_data,
+        c.failed,
+        c.skipped,
+        ms(report.duration_ms),
+        report.execution_id
+    );
+    out.push_str(&calls_table(&report.calls));
+    if let Some(message) = &report.error_message {
+        out.push_str(&format!("error_message: {message}\n"));
+    }
+    out
+}
+
+pub fn call_json(call: &CallReport) -> Value {
+    json!({
+        "id": call.id,
+        "scraper": call.scraper,
+        "source": call.source,
+        "params": call.params,
+        "status": call.status.as_str(),
+        "attempts": call.attempts,
+        "http_status": call.http_status,
+        "error_kind": call.error_kind.map(|k| k.as_str()),
+        "message": call.message,
+        "duration_ms": call.duration_ms,
+        "bytes": call.bytes,
+        "records": call.records,
+        "output_uri": call.output_uri,
+        "content_hash": call.content_hash,
+        "unchanged": call.unchanged,
+    })
+}
+
+pub fn run_json(report: &RunReport) -> Value {
+    json!({
+        "execution_id": report.execution_id,
+        "workflow": report.workflow,
+        "target_date": report.target_date.to_string(),
+        "status": report.status.as_str(),
+        "scrapers_requested": report.calls.len(),
+        "scrapers_succeeded": report.counts.succeeded,
+        "scrapers_no_data": report.counts.no_data,
+        "scrapers_failed": report.counts.failed,
+        "scrapers_skipped": report.counts.skipped,
+        "error_message": report.error_message,
+        "execution_time": report.started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "duration_ms": report.duration_ms,
+        "scrapers": report.calls.iter().map(call_json).collect::<Vec<_>>(),
+    })
+}
+
+pub fn execution_row_json(row: &WorkflowExecutionRow) -> Value {
+    json!({
+        "execution_id": row.execution_id,
+        "workflow_name": row.workflow_name,
+        "target_date": row.target_date.to_string(),
+        "execution_time": row.execution_time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "finished_at": row.finished_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "status": row.status,
+        "scrapers_requested": row.scrapers_requested,
+        "scrapers_succeeded": row.scrapers_succeeded,
+        "scrapers_failed": row.scrapers_failed,
+        "scrapers_no_data": row.scrapers_no_data,
+        "scrapers_skipped": row.scrapers_skipped,
+        "error_message": row.error_message,
+        "duration_ms": row.duration_ms,
+    })
+}
+
+pub fn call_row_json(row: &ScraperCallRow) -> Value {
+    json!({
+        "id": row.id,
+        "scraper_name": row.scraper_name,
+        "source_name": row.source_name,
+        "params": serde_json::from_str::<Value>(&row.params).unwrap_or(Value::String(row.params.clone())),
+        "target_date": row.target_date.to_string(),
+        "status": row.status,
+        "attempts": row.attempts,
+        "http_status": row.http_status,
+        "error_kind": row.error_kind,
+        "error_message": row.error_message,
+        "started_at": row.started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "duration_ms": row.duration_ms,
+        "output_uri": row.output_uri,
+    })
+}
+
+/// Recent runs, newest first, then recent standalone calls.
+pub fn status_table(runs: &[WorkflowExecutionRow], calls: &[ScraperCallRow]) -> String {
+    let mut out = String::new();
+    if runs.is_empty() {
+        out.push_str("No workflow runs recorded yet.\n");
+    } else {
+        let mut t = table(&["started (UTC)", "workflow", "date", "status", "ok/no data/failed/skipped", "duration", "error_message"]);
+        for row in runs {
+            t.add_row(vec![
+                row.execution_time.format("%Y-%m-%d %H:%M:%S").to_string(),
+                row.workflow_name.clone(),
+                row.target_date.to_string(),
+                row.status.clone(),
+                format!(
+                    "{}/{}/{}/{}",
+                    row.scrapers_succeeded, row.scrapers_no_data, row.scrapers_failed, row.scrapers_skipped
+                ),
+                ms(row.duration_ms),
+                row.error_message.clone().unwrap_or_default(),
+            ]);
+        }
+        out.push_str(&format!("{t}\n"));
+    }
+    if !calls.is_empty() {
+        let mut t = table(&["started (UTC)", "scraper", "date", "status", "attempts", "http", "error_message"]);
+        for row in calls {
+            t.add_row(vec![
+                row.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                row.scraper_name.clone(),
+                row.target_date.to_string(),
+                row.status.clone(),
+                row.attempts.to_string(),
+                row.http_status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+                row.error_message.clone().unwrap_or_default(),
+            ]);
+        }
+        out.push_str("Standalone scraper calls (rebound scrape):\n");
+        out.push_str(&format!("{t}\n"));
+    }
+    out
+}

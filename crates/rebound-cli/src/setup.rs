@@ -1,0 +1,62 @@
+//! Turning a config path into a running engine: logging, config, store,
+//! raw store, fetcher. Shared by every command that runs or reads history.
+
+use crate::Failure;
+use anyhow::Context;
+use rebound_domain::clock::Clock;
+use rebound_domain::plan::{DatabaseLocation, Plan};
+use rebound_engine::Engine;
+use rebound_fetch::Fetcher;
+use rebound_fetch::clock::SystemClock;
+use rebound_raw::RawStore;
+use rebound_storage::Store;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Logs go to stderr so that stdout stays the command's output (tables, JSON).
+pub fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Loads and validates the config; errors are usage errors (exit 2).
+pub fn load_plan(path: &Path) -> Result<Plan, Failure> {
+    rebound_config::load(path).map_err(|e| Failure::Usage(anyhow::anyhow!("{e}")))
+}
+
+/// Opens the history database named by the plan, applying migrations.
+pub async fn open_store(plan: &Plan) -> Result<Arc<dyn Store>, Failure> {
+    let location = &plan.pipeline.database;
+    let store: Arc<dyn Store> = match location {
+        DatabaseLocation::Sqlite { path } => Arc::new(
+            rebound_storage_sqlite::SqliteStore::open(path)
+                .await
+                .with_context(|| format!("cannot open history database {}", location.display_safe()))?,
+        ),
+        DatabaseLocation::Postgres { url } => Arc::new(
+            rebound_storage_postgres::PostgresStore::connect(url)
+                .await
+                .with_context(|| format!("cannot open history database {}", location.display_safe()))?,
+        ),
+    };
+    Ok(store)
+}
+
+/// Everything a run needs, on the system clock.
+pub async fn engine(plan: Plan) -> Result<Engine, Failure> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    engine_with_clock(plan, clock).await
+}
+
+pub async fn engine_with_clock(plan: Plan, clock: Arc<dyn Clock>) -> Result<Engine, Failure> {
+    let store = open_store(&plan).await?;
+    let raw = RawStore::open(&plan.pipeline.raw_store)?;
+    let fetcher = Fetcher::new(&plan, clock.clone())?;
+    Ok(Engine::new(Arc::new(plan), store, raw, Arc::new(fetcher), clock))
+}

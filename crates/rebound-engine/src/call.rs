@@ -1,0 +1,223 @@
+//! One scraper call: fetch, store the payload, record. The one place where
+//! the order of those steps is decided.
+
+use crate::{Engine, EngineError};
+use bytes::Bytes;
+use chrono::NaiveDate;
+use rebound_domain::message::attempts_phrase;
+use rebound_domain::outcome::{ErrorKind, ScraperStatus};
+use rebound_domain::paths::payload_path;
+use rebound_fetch::{CallResult, CallSpec};
+use rebound_storage::{NewAttempt, NewScraperCall};
+use std::collections::BTreeMap;
+
+/// What happened to one scraper call, as reported to the user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallReport {
+    /// Row id in `scraper_execution_log`.
+    pub id: i64,
+    pub scraper: String,
+    pub source: String,
+    /// The parameters this scraper used.
+    pub params: BTreeMap<String, String>,
+    pub status: ScraperStatus,
+    pub attempts: u32,
+    pub http_status: Option<u16>,
+    pub error_kind: Option<ErrorKind>,
+    /// Why it failed, was skipped or had no data.
+    pub message: Option<String>,
+    pub duration_ms: i64,
+    pub bytes: Option<i64>,
+    pub records: Option<usize>,
+    pub output_uri: Option<String>,
+    pub content_hash: Option<String>,
+    pub unchanged: bool,
+}
+
+/// Context of the workflow run a call belongs to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunContext<'a> {
+    pub execution_id: &'a str,
+    pub workflow_name: &'a str,
+}
+
+impl Engine {
+    /// Runs and records one call; `params` must already hold everything the scraper needs.
+    pub(crate) async fn call(
+        &self,
+        scraper_name: &str,
+        target_date: NaiveDate,
+        params: &BTreeMap<String, String>,
+        run: Option<RunContext<'_>>,
+    ) -> Result<CallReport, EngineError> {
+        let scraper = &self.plan.scrapers[scraper_name];
+        let source = &self.plan.sources[&scraper.source];
+        let used: BTreeMap<String, String> = scraper
+            .required_params(source)
+            .into_iter()
+            .filter_map(|name| params.get(&name).map(|v| (name, v.clone())))
+            .collect();
+        let params_json = self.plan.redactor.redact_string(&params_to_json(&used));
+        let result = self
+            .fetcher
+            .call(CallSpec {
+                source,
+                scraper,
+                params,
+            })
+            .await;
+        let mut stored = StoredPayload::default();
+        let mut status = result.status;
+        let mut error_kind = result.error_kind;
+        let mut message = result.message.clone();
+        if let Some(body) = &result.body {
+            match self
+                .store_payload(
+                    scraper_name,
+                    target_date,
+                    &used,
+                    &params_json,
+                    body,
+                    &result,
+                )
+                .await
+            {
+                Ok(payload) => stored = payload,
+                Err(detail) => {
+                    // The data arrived but is not kept: that is a failure,
+                    // or downstream would believe in a payload that is not there.
+                    status = ScraperStatus::Failed;
+                    error_kind = Some(ErrorKind::Storage);
+                    message = Some(format!(
+                        "fetched {} bytes ({}) but could not store the payload: {detail}",
+                        body.len(),
+                        attempts_phrase(result.attempts.len() as u32)
+                    ));
+                }
+            }
+        }
+        let redact =
+            |text: &Option<String>| text.as_deref().map(|t| self.plan.redactor.redact_string(t));
+        let message = redact(&message);
+        let duration_ms = (result.finished_at - result.started_at).num_milliseconds();
+        let record = NewScraperCall {
+            execution_id: run.map(|r| r.execution_id.to_string()),
+            workflow_name: run.map(|r| r.workflow_name.to_string()),
+            scraper_name: scraper_name.to_string(),
+            source_name: source.name.clone(),
+            params: params_json,
+            target_date,
+            status,
+            attempts: result.attempts.len() as u32,
+            http_status: result.http_status,
+            error_kind,
+            error_message: message.clone(),
+            started_at: result.started_at,
+            finished_at: result.finished_at,
+            duration_ms,
+            bytes: result.body.as_ref().map(|b| b.len() as i64),
+            output_uri: stored.uri.clone(),
+            content_hash: stored.hash.clone(),
+            unchanged: stored.unchanged,
+            attempt_rows: result
+                .attempts
+                .iter()
+                .map(|a| NewAttempt {
+                    attempt: a.attempt,
+                    started_at: a.started_at,
+                    finished_at: a.finished_at,
+                    http_status: a.http_status,
+                    outcome: a.outcome,
+                    error_kind: a.error_kind,
+                    error_message: redact(&a.message),
+                    delay_before_ms: a.delay_before.as_millis() as i64,
+                })
+                .collect(),
+        };
+        let id = self.store.record_scraper_call(&record).await?;
+        Ok(CallReport {
+            id,
+            scraper: scraper_name.to_string(),
+            source: source.name.clone(),
+            params: used,
+            status,
+            attempts: record.attempts,
+            http_status: record.http_status,
+            error_kind,
+            message,
+            duration_ms,
+            bytes: record.bytes,
+            records: result.records,
+            output_uri: stored.uri,
+            content_hash: stored.hash,
+            unchanged: stored.unchanged,
+        })
+    }
+
+    /// Hashes the payload and writes it unless it equals the previous
+    /// payload of this scraper with these parameters.
+    async fn store_payload(
+        &self,
+        scraper_name: &str,
+        target_date: NaiveDate,
+        used: &BTreeMap<String, String>,
+        params_json: &str,
+        body: &Bytes,
+        result: &CallResult,
+    ) -> Result<StoredPayload, String> {
+        // A body that echoes the request may carry a secret; the raw store
+        // is as readable as the database, so the secret is masked there too.
+        let body = match self.plan.redactor.redact_bytes(body) {
+            std::borrow::Cow::Borrowed(_) => body.clone(),
+            std::borrow::Cow::Owned(masked) => Bytes::from(masked),
+        };
+        let hash = blake3::hash(&body).to_hex().to_string();
+        let previous = self
+            .store
+            .last_payload(scraper_name, params_json)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(previous) = previous.filter(|p| p.content_hash == hash) {
+            return Ok(StoredPayload {
+                uri: Some(previous.output_uri),
+                hash: Some(hash),
+                unchanged: true,
+            });
+        }
+        let scraper = &self.plan.scrapers[scraper_name];
+        let extension = rebound_raw::extension_for(result.content_type.as_deref(), &body);
+        let path_params: BTreeMap<String, String> = used
+            .iter()
+            .filter(|(k, _)| !rebound_domain::template::BUILTIN_PARAMS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), self.plan.redactor.redact_string(v)))
+            .collect();
+        let path = payload_path(
+            &scraper.dataset,
+            target_date,
+            scraper_name,
+            &path_params,
+            result.finished_at,
+            &hash,
+            extension,
+        );
+        let uri = self.raw.put(&path, body).await.map_err(|e| e.to_string())?;
+        Ok(StoredPayload {
+            uri: Some(uri),
+            hash: Some(hash),
+            unchanged: false,
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+struct StoredPayload {
+    uri: Option<String>,
+    hash: Option<String>,
+    unchanged: bool,
+}
+
+/// Parameters as a JSON object with sorted keys (a `BTreeMap` keeps them
+/// sorted), so equal parameters always give equal text.
+pub(crate) fn params_to_json(params: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(params).unwrap_or_else(|_| "{}".to_string())
+}

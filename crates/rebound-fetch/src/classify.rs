@@ -1,0 +1,280 @@
+//! Turning one HTTP response into an attempt outcome. Pure: the same bytes
+//! and rules always give the same answer, so it is tested with tables.
+//!
+//! Order matters and is the contract: `no_data` rules first (whatever the
+//! status, because many APIs say "nothing yet" with a 404 or a 200 error
+//! body), then the status class, then — for scrapers that declare
+//! `records` — the JSON records check. A scraper without `records` succeeds
+//! on any 2xx body, JSON or not.
+
+use rebound_domain::message::body_snippet;
+use rebound_domain::outcome::{AttemptOutcome, ErrorKind};
+use rebound_domain::plan::NoDataRules;
+
+/// What one response means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classified {
+    pub outcome: AttemptOutcome,
+    pub kind: Option<ErrorKind>,
+    /// Why, in words; for successes a short note such as `12 records`.
+    pub message: String,
+    /// Number of records, when the scraper declares `records` and it succeeded.
+    pub records: Option<usize>,
+}
+
+impl Classified {
+    fn failure(kind: ErrorKind, message: String) -> Classified {
+        let outcome = if kind.is_retryable() {
+            AttemptOutcome::Retryable
+        } else {
+            AttemptOutcome::Permanent
+        };
+        Classified {
+            outcome,
+            kind: Some(kind),
+            message,
+            records: None,
+        }
+    }
+
+    fn no_data(message: String) -> Classified {
+        Classified {
+            outcome: AttemptOutcome::NoData,
+            kind: None,
+            message,
+            records: None,
+        }
+    }
+}
+
+/// Classifies a complete response.
+pub fn classify_response(
+    status: u16,
+    body: &[u8],
+    no_data: &NoDataRules,
+    records_pointer: Option<&str>,
+) -> Classified {
+    if no_data.status.contains(&status) {
+        return Classified::no_data(format!(
+            "no data: HTTP {status} is listed in no_data.status"
+        ));
+    }
+    if let Some(needle) = no_data
+        .body_contains
+        .iter()
+        .find(|needle| contains_bytes(body, needle.as_bytes()))
+    {
+        return Classified::no_data(format!("no data: body contains \"{needle}\""));
+    }
+    if let Some(kind) = ErrorKind::from_status(status) {
+        return Classified::failure(kind, format!("HTTP {status}: {}", body_snippet(body)));
+    }
+    let Some(pointer) = records_pointer else {
+        return Classified {
+            outcome: AttemptOutcome::Success,
+            kind: None,
+            message: format!("HTTP {status}, {} bytes", body.len()),
+            records: None,
+        };
+    };
+    let document: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(value) => value,
+        Err(error) => {
+            return Classified::failure(
+                ErrorKind::Decode,
+                format!(
+                    "response is not valid JSON ({error}): {}",
+                    body_snippet(body)
+                ),
+            );
+        }
+    };
+    let shown = if pointer.is_empty() {
+        "the top level"
+    } else {
+        pointer
+    };
+    match document.pointer(pointer) {
+        None => Classified::no_data(format!("no data: no records at {shown}")),
+        Some(serde_json::Value::Array(items)) if items.is_empty() => {
+            Classified::no_data(format!("no data: records at {shown} are empty"))
+        }
+        Some(serde_json::Value::Array(items)) => Classified {
+            outcome: AttemptOutcome::Success,
+            kind: None,
+            message: format!("{} records", items.len()),
+            records: Some(items.len()),
+        },
+        Some(serde_json::Value::Null) => {
+            Classified::no_data(format!("no data: records at {shown} are null"))
+        }
+        Some(other) => Classified::failure(
+            ErrorKind::Decode,
+            format!(
+                "expected an array of records at {shown}, found {}",
+                json_type(other)
+            ),
+        ),
+    }
+}
+
+fn json_type(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty()
+        && haystack
+            .windows(needle.len())
+            .any(|window| window == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> NoDataRules {
+        NoDataRules {
+            status: vec![404],
+            body_contains: vec!["No game found matching query".to_string()],
+        }
+    }
+
+    #[test]
+    fn table() {
+        use AttemptOutcome::*;
+        let table: Vec<(
+            u16,
+            &str,
+            Option<&str>,
+            AttemptOutcome,
+            Option<ErrorKind>,
+            &str,
+        )> = vec![
+            (
+                200,
+                r#"{"data":[1,2]}"#,
+                Some("/data"),
+                Success,
+                None,
+                "2 records",
+            ),
+            (200, r#"[1]"#, Some(""), Success, None, "1 records"),
+            (
+                200,
+                r#"{"data":[]}"#,
+                Some("/data"),
+                NoData,
+                None,
+                "records at /data are empty",
+            ),
+            (
+                200,
+                r#"{"meta":{}}"#,
+                Some("/data"),
+                NoData,
+                None,
+                "no records at /data",
+            ),
+            (
+                200,
+                r#"{"data":null}"#,
+                Some("/data"),
+                NoData,
+                None,
+                "are null",
+            ),
+            (
+                200,
+                r#"{"data":{}}"#,
+                Some("/data"),
+                Permanent,
+                Some(ErrorKind::Decode),
+                "found an object",
+            ),
+            (
+                200,
+                "<html>",
+                Some("/data"),
+                Permanent,
+                Some(ErrorKind::Decode),
+                "not valid JSON",
+            ),
+            (200, "<html>", None, Success, None, "6 bytes"),
+            (404, "gone", Some("/data"), NoData, None, "no_data.status"),
+            (
+                200,
+                r#"{"error":"No game found matching query"}"#,
+                Some("/rows"),
+                NoData,
+                None,
+                "body contains",
+            ),
+            (
+                500,
+                r#"{"error":"No game found matching query"}"#,
+                None,
+                NoData,
+                None,
+                "body contains",
+            ),
+            (
+                429,
+                "slow down",
+                None,
+                Retryable,
+                Some(ErrorKind::Throttled),
+                "HTTP 429: slow down",
+            ),
+            (
+                503,
+                "busy",
+                None,
+                Retryable,
+                Some(ErrorKind::Server),
+                "HTTP 503: busy",
+            ),
+            (
+                408,
+                "",
+                None,
+                Retryable,
+                Some(ErrorKind::Server),
+                "HTTP 408",
+            ),
+            (
+                403,
+                "forbidden",
+                None,
+                Permanent,
+                Some(ErrorKind::Client),
+                "HTTP 403: forbidden",
+            ),
+            (
+                400,
+                "bad",
+                Some("/data"),
+                Permanent,
+                Some(ErrorKind::Client),
+                "HTTP 400",
+            ),
+        ];
+        for (status, body, pointer, outcome, kind, needle) in table {
+            let got = classify_response(status, body.as_bytes(), &rules(), pointer);
+            assert_eq!(got.outcome, outcome, "{status} {body}");
+            assert_eq!(got.kind, kind, "{status} {body}");
+            assert!(
+                got.message.contains(needle),
+                "{status} {body}: {}",
+                got.message
+            );
+        }
+    }
+}
