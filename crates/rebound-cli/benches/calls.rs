@@ -1,0 +1,151 @@
+//! Throughput benchmark: 10,000 scraper calls at concurrency 64 against the
+//! in-process simulated upstream, Rebound (fetch → classify → raw store →
+//! SQLite history) side by side with a bare reqwest loop, in one run.
+//!
+//! Run: `cargo bench -p rebound-cli --bench calls` (optionally
+//! `-- --calls 10000 --rounds 5`). Prints per-round figures, medians, the
+//! ratio, and peak RSS. Not a test: nothing here asserts a speed.
+
+use futures::StreamExt;
+use rebound_domain::clock::Clock;
+use rebound_engine::Engine;
+use rebound_fetch::Fetcher;
+use rebound_fetch::clock::SystemClock;
+use rebound_raw::RawStore;
+use rebound_storage::Store;
+use rebound_storage_sqlite::SqliteStore;
+use rebound_upstream_sim::UpstreamSim;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+const CONCURRENCY: usize = 64;
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+async fn bare_loop(base_url: &str, calls: usize) -> f64 {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let ok = futures::stream::iter(0..calls)
+        .map(|i| {
+            let client = client.clone();
+            let url = format!("{base_url}/bench/item?i={i}");
+            async move {
+                let response = client.get(url).send().await.ok()?;
+                response.bytes().await.ok().map(|_| ())
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .filter(|r| std::future::ready(r.is_some()))
+        .count()
+        .await;
+    assert_eq!(ok, calls, "bare loop calls failed");
+    calls as f64 / started.elapsed().as_secs_f64()
+}
+
+fn config(base_url: &str) -> String {
+    format!(
+        r#"
+[pipeline]
+name = "bench"
+timezone = "UTC"
+database = "sqlite://bench.db"
+raw_store = "file://raw"
+
+[sources.sim]
+base_url = "{base_url}"
+timeout = "10s"
+max_concurrency = {CONCURRENCY}
+
+[scrapers.item]
+source = "sim"
+path = "/bench/item"
+query = {{ i = "{{i}}" }}
+records = "/data"
+"#
+    )
+}
+
+async fn rebound_round(base_url: &str, calls: usize) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rebound.toml");
+    let plan = rebound_config::load_str(&config(base_url), &path, &|_| None).unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("bench.db")).await.unwrap());
+    let raw = RawStore::open(&plan.pipeline.raw_store).unwrap();
+    let fetcher = Arc::new(Fetcher::new(&plan, clock.clone()).unwrap());
+    let engine = Arc::new(Engine::new(Arc::new(plan), store.clone(), raw, fetcher, clock));
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
+    let started = Instant::now();
+    let ok = futures::stream::iter(0..calls)
+        .map(|i| {
+            let engine = engine.clone();
+            async move {
+                let params: BTreeMap<String, String> = [("i".to_string(), i.to_string())].into();
+                engine.run_scraper("item", date, &params).await.ok().filter(|r| !r.status.is_failure())
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .filter(|r| std::future::ready(r.is_some()))
+        .count()
+        .await;
+    let rate = calls as f64 / started.elapsed().as_secs_f64();
+    assert_eq!(ok, calls, "rebound calls failed");
+    let recorded = store.recent_standalone_calls(u32::MAX).await.unwrap().len();
+    assert_eq!(recorded, calls, "every call is recorded");
+    rate
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    values[values.len() / 2]
+}
+
+fn main() {
+    let calls = arg("--calls", 10_000);
+    let rounds = arg("--rounds", 5);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let sim = UpstreamSim::start().await.unwrap();
+        sim.set_recording(false);
+        let base = sim.base_url();
+        // Warm up connections and caches for both sides.
+        bare_loop(&base, 1000).await;
+        rebound_round(&base, 1000).await;
+        let mut bare = Vec::new();
+        let mut rebound = Vec::new();
+        // Alternate so that machine noise hits both sides alike.
+        for round in 1..=rounds {
+            let b = bare_loop(&base, calls).await;
+            let r = rebound_round(&base, calls).await;
+            println!("round {round}: bare reqwest {b:>9.0} calls/s   rebound {r:>9.0} calls/s   ratio {:.2}", r / b);
+            bare.push(b);
+            rebound.push(r);
+        }
+        let (mb, mr) = (median(&mut bare), median(&mut rebound));
+        println!("calls per round: {calls}, concurrency: {CONCURRENCY}, rounds: {rounds}");
+        println!("median bare reqwest: {mb:.0} calls/s");
+        println!("median rebound:      {mr:.0} calls/s (recorded in SQLite, payloads in a local folder)");
+        println!("ratio rebound/bare:  {:.2} (target >= 0.5)", mr / mb);
+        println!("peak RSS of the whole process: {:.1} MiB", peak_rss_mib());
+        sim.shutdown().await;
+    });
+}

@@ -1,0 +1,206 @@
+//! The `rebound` binary as a user runs it: exit codes, tables, JSON,
+//! config errors, and the demo.
+
+use rebound_upstream_sim::{Reply, UpstreamSim};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const SECRET: &str = "cli_secret_7d1c";
+
+fn rebound(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rebound"));
+    command.args(args).env_remove("REBOUND_CONFIG").env("RUST_LOG", "warn");
+    for (k, v) in envs {
+        command.env(k, v);
+    }
+    command.output().expect("rebound runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn write_config(dir: &Path, base_url: &str) -> PathBuf {
+    let path = dir.join("rebound.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[pipeline]
+name = "cli"
+timezone = "America/New_York"
+
+[retry]
+max_attempts = 2
+initial_delay = "10ms"
+max_delay = "20ms"
+
+[sources.up]
+base_url = "{base_url}"
+timeout = "2s"
+query = {{ key = "${{CLI_KEY}}" }}
+
+[scrapers.good]
+source = "up"
+path = "/c/good"
+
+[scrapers.bad]
+source = "up"
+path = "/c/bad"
+
+[scrapers.game]
+source = "up"
+path = "/c/game/{{game_id}}"
+
+[workflows.ok]
+scrapers = ["good"]
+
+[workflows.mixed]
+steps = [{{ scrapers = ["bad"] }}, {{ scrapers = ["good"], after = ["bad"] }}]
+"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test]
+async fn run_exit_codes_tables_and_json() {
+    let sim = UpstreamSim::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url());
+    let config = config.to_str().unwrap();
+    let env = [("CLI_KEY", SECRET)];
+
+    sim.script("/c/good", vec![Reply::text(200, "fine")]);
+    let out = rebound(&["-c", config, "run", "ok", "--date", "2026-11-27"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("workflow ok for 2026-11-27: success"), "{stdout}");
+    for column in ["scraper", "status", "attempts", "http", "duration", "reason"] {
+        assert!(stdout.contains(column), "{stdout}");
+    }
+
+    sim.script("/c/bad", vec![Reply::echo_query(500), Reply::echo_query(500)]);
+    let out = rebound(&["-c", config, "run", "mixed", "--json"], &env);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(!stdout.contains(SECRET), "secret on stdout: {stdout}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["status"], "failed");
+    assert_eq!(json["scrapers_failed"], 1);
+    assert_eq!(json["scrapers_skipped"], 1);
+    assert_eq!(json["scrapers"][0]["attempts"], 2);
+    assert_eq!(json["scrapers"][0]["error_kind"], "server");
+    assert_eq!(json["scrapers"][1]["status"], "skipped");
+    let message = json["error_message"].as_str().unwrap();
+    assert!(message.starts_with("bad: HTTP 500 after 2 attempts: "), "{message}");
+    assert!(message.contains("good: not run: dependency bad failed"), "{message}");
+
+    // History is readable back, newest first, with messages.
+    let out = rebound(&["-c", config, "status", "--json"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = json["workflow_executions"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["workflow_name"], "mixed");
+    assert_eq!(runs[0]["error_message"].as_str().unwrap(), message);
+    let out = rebound(&["-c", config, "status"], &env);
+    assert!(text(&out.stdout).contains("mixed"));
+
+    // scrape: one scraper with a parameter.
+    sim.script("/c/game/0022600301", vec![Reply::text(200, "{}")]);
+    let out = rebound(&["-c", config, "scrape", "game", "--param", "game_id=0022600301"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("game (game_id=0022600301)"));
+}
+
+#[tokio::test]
+async fn usage_errors_exit_2_with_a_clear_message() {
+    let sim = UpstreamSim::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url());
+    let config = config.to_str().unwrap();
+    let env = [("CLI_KEY", SECRET)];
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["-c", config, "run", "nope"], "unknown workflow \"nope\""),
+        (vec!["-c", config, "run", "ok", "--date", "28/11/2026"], "expected a date as YYYY-MM-DD"),
+        (vec!["-c", config, "scrape", "game"], "needs parameter {game_id}"),
+        (vec!["-c", config, "scrape", "game", "--param", "game_id"], "expected NAME=VALUE"),
+        (vec!["-c", "/nonexistent/rebound.toml", "check"], "not found"),
+    ];
+    for (args, needle) in cases {
+        let out = rebound(&args, &env);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains(needle), "{args:?}: {}", text(&out.stderr));
+    }
+    // A missing ${VAR} names the variable.
+    let out = rebound(&["-c", config, "check"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("CLI_KEY"), "{}", text(&out.stderr));
+    assert!(sim.requests().is_empty(), "no call is made on a usage error");
+}
+
+#[test]
+fn bad_config_names_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[pipeline]\nname = \"x\"\n\n[sources.s]\nbase_url = \"http://h\"\ntimeout = \"fast\"\n",
+    )
+    .unwrap();
+    let out = rebound(&["-c", path.to_str().unwrap(), "check"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("bad.toml:6:"), "{stderr}");
+    assert!(stderr.contains("sources.s.timeout"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn check_and_schema() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/minimal.toml");
+    let out = rebound(&["-c", examples.to_str().unwrap(), "check"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("is valid"));
+    let out = rebound(&["config", "schema"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in ["pipeline", "retry", "sources", "scrapers", "workflows"] {
+        assert!(schema["properties"].get(key).is_some(), "schema lacks {key}");
+    }
+}
+
+#[test]
+fn demo_runs_on_embedded_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("demo");
+    let out = rebound(&["demo", "--dir", work.to_str().unwrap(), "--json"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = json["runs"].as_array().unwrap();
+    assert!(runs.len() >= 3, "{json}");
+    let calls: Vec<&serde_json::Value> =
+        runs.iter().flat_map(|r| r["scrapers"].as_array().unwrap().iter()).collect();
+    let kinds_seen = |kind: &str| {
+        calls.iter().any(|c| {
+            c["error_kind"] == kind
+                || c["message"].as_str().unwrap_or("").contains(kind)
+        })
+    };
+    // The scripted faults each show up: a retried success, a failure kind,
+    // and no_data.
+    assert!(calls.iter().any(|c| c["status"] == "success" && c["attempts"].as_u64().unwrap() > 1));
+    assert!(calls.iter().any(|c| c["status"] == "no_data"));
+    assert!(calls.iter().any(|c| c["status"] == "failed" || c["attempts"].as_u64().unwrap() > 1));
+    assert!(kinds_seen("client") || kinds_seen("timeout") || kinds_seen("no_data"));
+    assert!(work.join("rebound.toml").exists());
+    assert!(work.join("rebound.db").exists());
+    assert!(work.join("raw").is_dir());
+    // The same history is readable with `status`.
+    let config = work.join("rebound.toml");
+    let out = rebound(&["-c", config.to_str().unwrap(), "status", "--json"], &[]);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["workflow_executions"].as_array().unwrap().len(), runs.len());
+}

@@ -1,0 +1,298 @@
+//! The fetcher against the simulated upstream over real loopback HTTP.
+//! Waits between attempts go through a manual clock, so a 30 s
+//! Retry-After costs nothing; only the timeout tests wait (briefly) for real.
+
+use chrono::{TimeZone, Utc};
+use rebound_domain::clock::Clock;
+use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus};
+use rebound_domain::plan::Plan;
+use rebound_fetch::clock::ManualClock;
+use rebound_fetch::{CallResult, CallSpec, Fetcher};
+use rebound_upstream_sim::{Reply, UpstreamSim};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+const SECRET: &str = "sk_live_TOPSECRET";
+
+/// A plan with one source at `base_url` and a few scrapers; `extra` is
+/// appended to the TOML (more scrapers, overrides).
+fn plan(base_url: &str, retry: &str, source_extra: &str) -> Plan {
+    let text = format!(
+        r#"
+[pipeline]
+name = "t"
+timezone = "America/New_York"
+database = "sqlite://unused.db"
+raw_store = "file://unused"
+
+[retry]
+{retry}
+
+[sources.up]
+base_url = "{base_url}"
+timeout = "2s"
+max_concurrency = 4
+query = {{ apiKey = "${{TEST_API_KEY}}" }}
+{source_extra}
+
+[scrapers.plain]
+source = "up"
+path = "/t/plain"
+
+[scrapers.records]
+source = "up"
+path = "/t/records"
+records = "/data"
+no_data = {{ status = [404], body_contains = ["No game found matching query"] }}
+"#
+    );
+    let env = |name: &str| (name == "TEST_API_KEY").then(|| SECRET.to_string());
+    rebound_config::load_str(&text, Path::new("test.toml"), &env).expect("test plan is valid")
+}
+
+const DEFAULT_RETRY: &str = r#"max_attempts = 3
+initial_delay = "2s"
+multiplier = 2.0
+max_delay = "60s"
+jitter = "none"
+respect_retry_after = true
+max_retry_after = "10m""#;
+
+struct Harness {
+    sim: UpstreamSim,
+    plan: Plan,
+    clock: Arc<ManualClock>,
+    fetcher: Fetcher,
+}
+
+async fn harness(retry: &str, source_extra: &str) -> Harness {
+    let sim = UpstreamSim::start().await.unwrap();
+    let plan = plan(&sim.base_url(), retry, source_extra);
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 28, 15, 0, 0).unwrap()));
+    let fetcher = Fetcher::new(&plan, clock.clone()).unwrap().with_seed(7);
+    Harness { sim, plan, clock, fetcher }
+}
+
+impl Harness {
+    async fn call(&self, scraper: &str) -> CallResult {
+        let scraper = &self.plan.scrapers[scraper];
+        let source = &self.plan.sources[&scraper.source];
+        let params = BTreeMap::new();
+        self.fetcher.call(CallSpec { source, scraper, params: &params }).await
+    }
+}
+
+fn kinds(result: &CallResult) -> Vec<Option<ErrorKind>> {
+    result.attempts.iter().map(|a| a.error_kind).collect()
+}
+
+#[tokio::test]
+async fn throttled_then_success_waits_retry_after_seconds() {
+    let h = harness(DEFAULT_RETRY, "").await;
+    h.sim.script("/t/plain", vec![Reply::text(429, "slow down").header("Retry-After", "7"), Reply::text(200, "ok")]);
+    let result = h.call("plain").await;
+    assert_eq!(result.status, ScraperStatus::Success);
+    assert_eq!(kinds(&result), vec![Some(ErrorKind::Throttled), None]);
+    assert_eq!(h.clock.sleeps(), vec![Duration::from_secs(7)]);
+    assert_eq!(result.attempts[1].delay_before, Duration::from_secs(7));
+    // The second request started only after the wait had passed on the clock.
+    assert!(result.attempts[1].started_at - result.attempts[0].finished_at >= chrono::Duration::seconds(7));
+}
+
+#[tokio::test]
+async fn retry_after_http_date_is_obeyed() {
+    let h = harness(DEFAULT_RETRY, "").await;
+    let later = std::time::SystemTime::from(h.clock.now()) + Duration::from_secs(30);
+    h.sim.script("/t/plain", vec![
+            Reply::status(503).header("Retry-After", &httpdate::fmt_http_date(later)),
+            Reply::text(200, "ok"),
+        ]);
+    let result = h.call("plain").await;
+    assert_eq!(result.status, ScraperStatus::Success);
+    assert_eq!(h.clock.sleeps(), vec![Duration::from_secs(30)]);
+}
+
+#[tokio::test]
+async fn server_errors_exhaust_attempts_with_a_readable_message() {
+    let h = harness(DEFAULT_RETRY, "").await;
+    h.sim.script("/t/plain", vec![Reply::text(503, "upstream busy"); 3]);
+    let result = h.call("plain").await;
+    assert_eq!(result.status, ScraperStatus::Failed);
+    assert_eq!(result.error_kind, Some(ErrorKind::Server));
+    assert_eq!(result.message.as_deref(), Some("HTTP 503 after 3 attempts: upstream busy"));
+    assert_eq!(result.http_status, Some(503));
+    // Exponential backoff without jitter: 2 s then 4 s.
+    assert_eq!(h.clock.sleeps(), vec![Duration::from_secs(2), Duration::from_secs(4)]);
+    assert_eq!(h.sim.request_count("/t/plain"), 3);
+}
+
+#[tokio::test]
+async fn client_errors_are_not_retried() {
+    let h = harness(DEFAULT_RETRY, "").await;
+    h.sim.script("/t/plain", vec![Reply::text(403, "forbidden: bad key")]);
+    let result = h.call("plain").await;
+    assert_eq!(result.status, ScraperStatus::Failed);
+    assert_eq!(result.error_kind, Some(ErrorKind::Client));
+    assert_eq!(result.message.as_deref(), Some("HTTP 403 after 1 attempt: forbidden: bad key"));
+    assert_eq!(result.attempts.len(), 1);
+    assert!(h.clock.sleeps().is_empty());
+}
+
+#[tokio::test]
+async fn timeouts_are_retried_then_reported() {
+    let retry = DEFAULT_RETRY.replace("max_attempts = 3", "max_attempts = 2");
+    let h = harness(&retry, "").await;
+    // The source timeout is overridden to 300 ms below; the replies take 2 s.
+    let mut plan = h.plan.clone();
+    plan.sources.get_mut("up").unwrap().timeout = Duration::from_millis(300);
+    let fetcher = Fetcher::new(&plan, h.clock.clone()).unwrap();
+    h.sim.script("/t/plain", vec![Reply::status(200).delay(Duration::from_secs(2)); 2]);
+    let scraper = &plan.scrapers["plain"];
+    let params = BTreeMap::new();
+    let result = fetcher.call(CallSpec { source: &plan.sources["up"], scraper, params: &params }).await;
+    assert_eq!(result.status, ScraperStatus::Failed);
+    assert_eq!(result.error_kind, Some(ErrorKind::Timeout));
+    assert_eq!(result.message.as_deref(), Some("timeout after 300ms (2 attempts)"));
+    assert_eq!(kinds(&result), vec![Some(ErrorKind::Timeout); 2]);
+}
+
+#[tokio::test]
+async fn refused_connections_are_connect_errors_without_secrets() {
+    // A port that was just free: nothing listens there.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let plan = plan(&format!("http://127.0.0.1:{port}"), DEFAULT_RETRY, "");
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 28, 15, 0, 0).unwrap()));
+    let fetcher = Fetcher::new(&plan, clock.clone()).unwrap();
+    let params = BTreeMap::new();
+    let result = fetcher
+        .call(CallSpec { source: &plan.sources["up"], scraper: &plan.scrapers["plain"], params: &params })
+        .await;
+    assert_eq!(result.status, ScraperStatus::Failed);
+    assert_eq!(result.error_kind, Some(ErrorKind::Connect));
+    let message = result.message.unwrap();
+    assert!(message.starts_with("connection failed"), "{message}");
+    assert!(message.ends_with("(3 attempts)"), "{message}");
+    assert!(!message.contains(SECRET), "{message}");
+    assert_eq!(clock.sleeps().len(), 2);
+}
+
+#[tokio::test]
+async fn reset_connections_are_retried_as_connect_errors() {
+    let h = harness(DEFAULT_RETRY, "").await;
+    h.sim.script("/t/plain", vec![Reply::reset(), Reply::text(200, "ok")]);
+    let result = h.call("plain").await;
+    assert_eq!(result.status, ScraperStatus::Success);
+    assert_eq!(kinds(&result), vec![Some(ErrorKind::Connect), None]);
+    assert_eq!(result.attempts[0].outcome, AttemptOutcome::Retryable);
+}
+
+#[tokio::test]
+async fn oversized_bodies_fail_without_being_buffered() {
+    let h = harness(DEFAULT_RETRY, "max_body_bytes = 1000").await;
+    h.sim.script("/t/plain", vec![Reply::huge(5_000_000)]);
+    let result = h.call("plain").await;
+    assert_eq!(result.status, ScraperStatus::Failed);
+    assert_eq!(result.error_kind, Some(ErrorKind::BodyTooLarge));
+    assert_eq!(result.attempts.len(), 1);
+    let message = result.message.unwrap();
+    assert!(message.contains("larger than max_body_bytes 1000"), "{message}");
+    // Declared length path: refused before reading.
+    h.sim.script("/t/plain", vec![Reply::text(200, "x".repeat(5000))]);
+    let result = h.call("plain").await;
+    assert_eq!(result.error_kind, Some(ErrorKind::BodyTooLarge));
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_json_are_decode_errors() {
+    let h = harness(DEFAULT_RETRY, "").await;
+    h.sim.script("/t/records", vec![Reply::text(200, "<html>maintenance</html>")]);
+    let result = h.call("records").await;
+    assert_eq!(result.status, ScraperStatus::Failed);
+    assert_eq!(result.error_kind, Some(ErrorKind::Decode));
+    assert_eq!(result.attempts.len(), 1);
+    assert!(result.message.unwrap().contains("not valid JSON"));
+    // Without `records`, any 2xx body is a success.
+    h.sim.script("/t/plain", vec![Reply::text(200, "<html>fine</html>")]);
+    assert_eq!(h.call("plain").await.status, ScraperStatus::Success);
+}
+
+#[tokio::test]
+async fn no_data_rules_and_empty_records_are_not_failures() {
+    let h = harness(DEFAULT_RETRY, "").await;
+    h.sim.script(
+        "/t/records",
+        vec![
+            Reply::json(404, serde_json::json!({"error": "missing"})),
+            Reply::json(200, serde_json::json!({"error": "No game found matching query"})),
+            Reply::json(200, serde_json::json!({"data": [], "meta": {}})),
+            Reply::json(200, serde_json::json!({"data": [{"id": 1}, {"id": 2}]})),
+        ],
+    );
+    let expected = [
+        (ScraperStatus::NoData, "no_data.status"),
+        (ScraperStatus::NoData, "body contains"),
+        (ScraperStatus::NoData, "are empty"),
+    ];
+    for (status, needle) in expected {
+        let result = h.call("records").await;
+        assert_eq!(result.status, status);
+        assert_eq!(result.attempts.len(), 1, "no_data is never retried");
+        assert!(result.body.is_some(), "no_data bodies are kept");
+        assert!(result.message.as_deref().unwrap().contains(needle));
+    }
+    let result = h.call("records").await;
+    assert_eq!(result.status, ScraperStatus::Success);
+    assert_eq!(result.records, Some(2));
+    assert!(h.clock.sleeps().is_empty());
+}
+
+#[tokio::test]
+async fn too_long_retry_after_fails_now_saying_so() {
+    let h = harness(DEFAULT_RETRY, "").await;
+    h.sim.script("/t/plain", vec![Reply::text(429, "quota").header("Retry-After", "3600")]);
+    let result = h.call("plain").await;
+    assert_eq!(result.status, ScraperStatus::Failed);
+    assert_eq!(result.attempts.len(), 1);
+    let message = result.message.unwrap();
+    assert!(message.contains("HTTP 429 after 1 attempt"), "{message}");
+    assert!(message.contains("retry after 1h, longer than max_retry_after 10m"), "{message}");
+    assert!(h.clock.sleeps().is_empty());
+}
+
+#[tokio::test]
+async fn secrets_in_echoed_bodies_are_masked() {
+    let h = harness(DEFAULT_RETRY, "").await;
+    h.sim.script("/t/plain", vec![Reply::echo_query(400)]);
+    let result = h.call("plain").await;
+    // The secret went out on the wire ...
+    let sent = h.sim.requests().last().unwrap().query.clone().unwrap_or_default();
+    assert!(sent.contains(SECRET), "{sent}");
+    // ... but never comes back in a message.
+    let message = result.message.unwrap();
+    assert!(message.contains("***"), "{message}");
+    assert!(!message.contains(SECRET), "{message}");
+    for attempt in &result.attempts {
+        assert!(!attempt.message.clone().unwrap_or_default().contains(SECRET));
+    }
+}
+
+#[tokio::test]
+async fn missing_parameters_are_config_errors() {
+    let h = harness(DEFAULT_RETRY, "").await;
+    let mut plan = h.plan.clone();
+    plan.scrapers.get_mut("plain").unwrap().path =
+        rebound_domain::template::Template::parse("/t/{game_id}").unwrap();
+    let params = BTreeMap::new();
+    let result = h
+        .fetcher
+        .call(CallSpec { source: &plan.sources["up"], scraper: &plan.scrapers["plain"], params: &params })
+        .await;
+    assert_eq!(result.error_kind, Some(ErrorKind::Config));
+    assert!(result.message.unwrap().contains("--param game_id=VALUE"));
+    assert_eq!(h.sim.requests().len(), 0);
+}
