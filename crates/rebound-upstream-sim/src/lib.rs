@@ -1,1 +1,174 @@
-//! Placeholder.
+//! An in-process simulated upstream: HTTP APIs shaped like the NBA sources
+//! Rebound collects from (NBA.com CDN, BallDontLie, The Odds API,
+//! BigDataBall), with scriptable faults.
+//!
+//! It serves on loopback only, so the `rebound demo` command and the test
+//! suite never touch the network. Default answers are generated from the
+//! date ([`fixtures`]), so tests can rely on record counts; a test makes a
+//! route misbehave by [`UpstreamSim::script`]ing the next replies of a path.
+//!
+//! ```no_run
+//! # async fn example() -> std::io::Result<()> {
+//! use rebound_upstream_sim::{Reply, UpstreamSim};
+//! let sim = UpstreamSim::start().await?;
+//! sim.script("/bdl/v1/box_scores", vec![Reply::status(503), Reply::status(503)]);
+//! // ... point a client at sim.base_url() ...
+//! assert_eq!(sim.request_count("/bdl/v1/box_scores"), 0);
+//! sim.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod demo;
+pub mod fixtures;
+mod reply;
+mod routes;
+mod server;
+
+pub use demo::{
+    DEMO_DATE, DEMO_MAX_ATTEMPTS, DEMO_SLOW_REPLY, DEMO_SOURCE_TIMEOUT, demo_config, demo_event_id,
+    demo_game_id,
+};
+pub use reply::Reply;
+pub use routes::{BDB_NOT_FOUND, ODDS_MARKETS, SCHEDULE_DAYS_AROUND};
+
+use server::Shared;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Paths of the default routes (what [`UpstreamSim::script`] and
+/// [`UpstreamSim::request_count`] take). Routes with an id in the path are
+/// functions.
+pub mod paths {
+    pub const HEALTH: &str = "/healthz";
+    pub const BENCH_ITEM: &str = "/bench/item";
+    pub const NBA_SCHEDULE: &str = "/nba/schedule";
+    pub const NBA_INJURY_REPORT: &str = "/nba/injury-report";
+    pub const BDL_BOX_SCORES: &str = "/bdl/v1/box_scores";
+    pub const BDL_GAMES: &str = "/bdl/v1/games";
+    pub const ODDS_EVENTS: &str = "/odds/v4/sports/basketball_nba/events";
+    pub const BDB_PBP: &str = "/bdb/pbp";
+
+    /// NBA.com play-by-play of one game.
+    pub fn nba_pbp(game_id: &str) -> String {
+        format!("/nba/pbp/{game_id}")
+    }
+
+    /// Odds API odds of one event.
+    pub fn odds_event_odds(event_id: &str) -> String {
+        format!("{ODDS_EVENTS}/{event_id}/odds")
+    }
+}
+
+/// A running simulated upstream. Serves until dropped or [`shut down`].
+///
+/// [`shut down`]: UpstreamSim::shutdown
+pub struct UpstreamSim {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    /// Dropping it (with the handle) also stops the server.
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for UpstreamSim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamSim")
+            .field("base_url", &self.base_url())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// Without the query, as sent (still percent-encoded).
+    pub path: String,
+    /// The raw query string, as sent.
+    pub query: Option<String>,
+    /// Names lower-case (HTTP/2 style), values lossily decoded as UTF-8.
+    pub headers: Vec<(String, String)>,
+    pub at: Instant,
+}
+
+impl RecordedRequest {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl UpstreamSim {
+    /// Binds 127.0.0.1 on a free port and serves until dropped or shut down.
+    /// Must be called within a Tokio runtime, which then runs the server.
+    pub async fn start() -> std::io::Result<UpstreamSim> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new());
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(server::accept_loop(
+            listener,
+            shared.clone(),
+            routes::router(),
+            stopped,
+        ));
+        Ok(UpstreamSim {
+            addr,
+            shared,
+            stop,
+            task,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The next `replies.len()` requests whose path equals `path` (query
+    /// ignored) get these replies in order; then the route's default
+    /// behaviour resumes. Scripts for one path queue up behind each other.
+    /// Any path can be scripted, including ones without a default route.
+    pub fn script(&self, path: &str, replies: Vec<Reply>) {
+        self.shared.script(path, replies);
+    }
+
+    /// Every request received so far (while recording), in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.requests()
+    }
+
+    /// How many recorded requests had exactly this path (query ignored).
+    pub fn request_count(&self, path: &str) -> usize {
+        self.shared.request_count(path)
+    }
+
+    /// Recording is on from the start; turn it off for load tests so each
+    /// request costs no allocation or lock for the log. Requests served while
+    /// it is off are not in [`requests`](Self::requests) or counts.
+    pub fn set_recording(&self, on: bool) {
+        self.shared.set_recording(on);
+    }
+
+    /// Installs the demo's faults; see [`demo_config`] for which scraper
+    /// meets which fault.
+    pub fn script_demo_faults(&self) {
+        demo::script_demo_faults(self);
+    }
+
+    /// Stops accepting, closes every open connection and waits for the
+    /// server task to end.
+    pub async fn shutdown(self) {
+        let UpstreamSim { stop, task, .. } = self;
+        let _ = stop.send(());
+        let _ = task.await;
+    }
+}
