@@ -1,1 +1,96 @@
-//! Placeholder.
+//! Reads a Rebound config file and resolves it into a validated
+//! [`Plan`].
+//!
+//! This is the only crate where serde meets the config file. It works in
+//! two stages, so that the rest of Rebound never sees an unvalidated value:
+//! 1. **parse**: TOML into serde structs that mirror the file (`raw`),
+//!    unknown keys refused, type errors reported with their key path;
+//! 2. **resolve**: `${VAR}` substitution, templates, durations, URLs and
+//!    cross-references checked, retry policies merged, every problem
+//!    collected (`resolve`).
+//!
+//! Every error names file, line:column and key path (`error`), found either
+//! in the serde error's span or by looking the key path up in an index of
+//! the document's spans (`spans`).
+
+mod env;
+mod error;
+mod keypath;
+mod location;
+mod raw;
+mod resolve;
+mod schema;
+mod spans;
+mod summary;
+
+pub use error::{ConfigError, Problem};
+pub use summary::summary;
+
+use error::Reporter;
+use rebound_domain::plan::Plan;
+use spans::SpanIndex;
+use std::path::Path;
+
+/// Reads and resolves the config file at `path`, taking `${VAR}` values
+/// from the process environment.
+pub fn load(path: &Path) -> Result<Plan, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ConfigError::NotFound {
+                path: path.to_path_buf(),
+            });
+        }
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    load_str(&text, path, &|name| std::env::var(name).ok())
+}
+
+/// Resolves config `text` as if read from `path`, which names the file in
+/// messages and anchors relative `sqlite://` and `file://` paths (an empty
+/// parent folder means the working directory). `env` supplies `${VAR}`
+/// values, so tests need not touch the process environment.
+pub fn load_str(
+    text: &str,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Plan, ConfigError> {
+    let mut reporter = Reporter {
+        file: path,
+        text,
+        spans: None,
+    };
+    let root = toml::de::DeTable::parse(text).map_err(|e| ConfigError::Invalid {
+        problems: vec![reporter.syntax(&e)],
+    })?;
+    let spans = SpanIndex::build(&root);
+    reporter.spans = Some(&spans);
+
+    let deserializer = toml::Deserializer::from(root);
+    let raw: raw::RawConfig =
+        serde_path_to_error::deserialize(deserializer).map_err(|e| ConfigError::Invalid {
+            problems: vec![reporter.serde(&e)],
+        })?;
+
+    resolve::resolve(&raw, path, env).map_err(|found| {
+        let mut problems: Vec<Problem> = found
+            .into_iter()
+            .map(|(key, message)| reporter.at_key(&key, message))
+            .collect();
+        // In file order, as an editor would list them.
+        problems.sort_by(|a, b| (a.line, a.column, &a.key).cmp(&(b.line, b.column, &b.key)));
+        problems.dedup();
+        ConfigError::Invalid { problems }
+    })
+}
+
+/// A JSON Schema (draft 2020-12) of the config file, for editors (e.g.
+/// Taplo / Even Better TOML) to offer completion and hover docs.
+pub fn json_schema() -> serde_json::Value {
+    schema::json_schema()
+}

@@ -1,0 +1,146 @@
+//! `${VAR}` substitution from the environment.
+//!
+//! Secrets such as API keys must not live in the config file, so any string
+//! value may name an environment variable; whatever it pulls in is treated
+//! as a secret (masked in `Debug`, collected for the plan's `Redactor`).
+//! Substitution runs before `{param}` templates are parsed, and the value of
+//! a variable is brace-escaped first when the target is a template: an API
+//! key that happens to contain `{` must arrive verbatim, not become a
+//! parameter or a parse error. `$${` writes a literal `${`, which template
+//! fields then read by template rules (`$${{x}}` is the literal `${x}`).
+
+/// Whether the substituted text will be parsed as a `{param}` template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    Plain,
+    Template,
+}
+
+/// The outcome of substituting one string value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Substituted {
+    pub text: String,
+    /// True when at least one `${VAR}` was replaced.
+    pub secret: bool,
+    /// The raw values pulled from the environment, for the redactor.
+    pub values: Vec<String>,
+}
+
+/// Replaces each `${VAR}` in `text` by `env(VAR)`. The error is a sentence
+/// naming the variable; the caller adds the key path.
+pub(crate) fn substitute(
+    text: &str,
+    target: Target,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Substituted, String> {
+    let mut out = Substituted {
+        text: String::with_capacity(text.len()),
+        secret: false,
+        values: Vec::new(),
+    };
+    let mut rest = text;
+    while let Some(dollar) = rest.find('$') {
+        out.text.push_str(&rest[..dollar]);
+        let tail = &rest[dollar..];
+        if let Some(after) = tail.strip_prefix("$${") {
+            out.text.push_str("${");
+            rest = after;
+        } else if let Some(after) = tail.strip_prefix("${") {
+            let Some(close) = after.find('}') else {
+                return Err(format!(
+                    "unclosed \"${{\" in \"{text}\" (write $${{ for a literal \"${{\")"
+                ));
+            };
+            let name = &after[..close];
+            if !is_var_name(name) {
+                return Err(format!(
+                    "bad environment variable name \"{name}\" in \"${{{name}}}\": use letters, digits and '_', not starting with a digit (write $${{ for a literal \"${{\")"
+                ));
+            }
+            let Some(value) = env(name) else {
+                return Err(format!("environment variable {name} is not set"));
+            };
+            match target {
+                Target::Plain => out.text.push_str(&value),
+                Target::Template => out.text.push_str(&escape_braces(&value)),
+            }
+            out.secret = true;
+            out.values.push(value);
+            rest = &after[close + 1..];
+        } else {
+            out.text.push('$');
+            rest = &tail[1..];
+        }
+    }
+    out.text.push_str(rest);
+    Ok(out)
+}
+
+fn is_var_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Doubles braces so `Template::parse` reads them as literal text.
+fn escape_braces(value: &str) -> String {
+    value.replace('{', "{{").replace('}', "}}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "TOKEN" => Some("abc{x}".to_string()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn substitutes_inside_longer_strings() {
+        let out = substitute("Bearer ${TOKEN}!", Target::Plain, &env).unwrap();
+        assert_eq!(out.text, "Bearer abc{x}!");
+        assert!(out.secret);
+        assert_eq!(out.values, vec!["abc{x}".to_string()]);
+        let template = substitute("Bearer ${TOKEN}", Target::Template, &env).unwrap();
+        assert_eq!(template.text, "Bearer abc{{x}}");
+    }
+
+    #[test]
+    fn plain_text_and_escapes() {
+        let table = [
+            ("no vars", "no vars", false),
+            ("$5 and $ and $$", "$5 and $ and $$", false),
+            ("$${HOME}", "${HOME}", false),
+            ("a$${", "a${", false),
+            ("${EMPTY}x", "x", true),
+            ("é${EMPTY}é", "éé", true),
+        ];
+        for (input, expected, secret) in table {
+            let out = substitute(input, Target::Plain, &env).unwrap();
+            assert_eq!(
+                (out.text.as_str(), out.secret),
+                (expected, secret),
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let table = [
+            ("${MISSING}", "environment variable MISSING is not set"),
+            ("${TOKEN", "unclosed"),
+            ("${}", "bad environment variable name"),
+            ("${1A}", "bad environment variable name"),
+            ("${A-B}", "bad environment variable name"),
+        ];
+        for (input, needle) in table {
+            let err = substitute(input, Target::Plain, &env).unwrap_err();
+            assert!(err.contains(needle), "{input}: {err}");
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! `ConfigError`: every way a config can be refused, worded for the person
+//! editing the file.
+//!
+//! Each problem carries file, line:column, key path and what was expected,
+//! in the `file:line:col: message` shape that editors and terminals turn
+//! into links. Serde's own wording ("unknown field", "invalid type: X,
+//! expected Y") is rewritten here into the config's vocabulary (keys, not
+//! fields; "expected Y, found X") so that serde-time and resolve-time
+//! errors read alike.
+
+use crate::keypath::KeyPath;
+use crate::spans::{SpanIndex, position};
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// One thing wrong with a config file, at one place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The config file, as given to `load`.
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// Key path such as `sources.odds_api.timeout`; empty for problems of
+    /// the TOML syntax itself.
+    pub key: String,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file.display(), self.line, self.column)?;
+        if !self.key.is_empty() {
+            write!(f, "{}: ", self.key)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Why a config could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("config file not found: {} (pass -c FILE or set REBOUND_CONFIG)", path.display())]
+    NotFound { path: PathBuf },
+    /// The file exists but could not be read (permissions, not UTF-8, ...).
+    #[error("cannot read config file {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file was read but is not a valid config; one problem per line.
+    #[error("{}", display_lines(problems))]
+    Invalid { problems: Vec<Problem> },
+}
+
+impl ConfigError {
+    /// The individual problems of an invalid file; empty for I/O errors.
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            ConfigError::Invalid { problems } => problems,
+            _ => &[],
+        }
+    }
+}
+
+fn display_lines(problems: &[Problem]) -> String {
+    let lines: Vec<String> = problems.iter().map(Problem::to_string).collect();
+    lines.join("\n")
+}
+
+/// Builds problems for one file: knows its text (for line:column) and its
+/// key spans (for errors that carry only a path).
+pub(crate) struct Reporter<'a> {
+    pub file: &'a Path,
+    pub text: &'a str,
+    pub spans: Option<&'a SpanIndex>,
+}
+
+impl Reporter<'_> {
+    pub(crate) fn at_span(&self, span: Range<usize>, key: &KeyPath, message: String) -> Problem {
+        let at = position(self.text, span.start);
+        Problem {
+            file: self.file.to_path_buf(),
+            line: at.line,
+            column: at.column,
+            key: key.to_string(),
+            message,
+        }
+    }
+
+    /// A problem at the value of `key` (or its nearest enclosing key).
+    pub(crate) fn at_key(&self, key: &KeyPath, message: String) -> Problem {
+        let span = self.spans.map_or(0..0, |spans| spans.locate(key));
+        self.at_span(span, key, message)
+    }
+
+    /// A TOML syntax error (no key path: the document did not parse).
+    pub(crate) fn syntax(&self, error: &toml::de::Error) -> Problem {
+        let span = error.span().unwrap_or(0..0);
+        let mut message = format!("invalid TOML: {}", error.message().trim_end());
+        // toml's messages do not quote the offending text ("duplicate key"
+        // but not which); a short span on one line is worth showing.
+        let snippet = self.text.get(span.clone()).unwrap_or("");
+        if !snippet.is_empty() && snippet.len() <= 40 && !snippet.contains('\n') {
+            message.push_str(&format!(" (at `{snippet}`)"));
+        }
+        self.at_span(span, &KeyPath::root(), message)
+    }
+
+    /// A serde error (wrong type, unknown or missing key) at the key path
+    /// serde_path_to_error tracked.
+    pub(crate) fn serde(&self, error: &serde_path_to_error::Error<toml::de::Error>) -> Problem {
+        let mut key = KeyPath::root();
+        for segment in error.path().iter() {
+            key = match segment {
+                serde_path_to_error::Segment::Map { key: k } => key.key(k),
+                serde_path_to_error::Segment::Enum { variant } => key.key(variant),
+                serde_path_to_error::Segment::Seq { index } => key.index(*index),
+                serde_path_to_error::Segment::Unknown => key,
+            };
+        }
+        let inner = error.inner();
+        let (key, message) = reword_serde_message(key, inner.message().trim_end());
+        match inner.span() {
+            Some(span) => self.at_span(span, &key, message),
+            None => self.at_key(&key, message),
+        }
+    }
+}
+
+/// Rewrites serde's standard messages (their wording is fixed by
+/// `serde::de::Error`'s provided methods) into this file's vocabulary.
+fn reword_serde_message(key: KeyPath, message: &str) -> (KeyPath, String) {
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let (name, allowed) = split_unknown_field(rest);
+        return (key, unknown_key_message(&name, &allowed));
+    }
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        let name = rest.trim_matches('`');
+        return (key.key(name), "missing required key".to_string());
+    }
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix)
+            && let Some((found, expected)) = rest.split_once(", expected ")
+        {
+            // Rust type names mean nothing to someone editing TOML.
+            let expected = match expected {
+                "i64" => "an integer",
+                "f64" => "a number",
+                other => other,
+            };
+            return (key, format!("expected {expected}, found {found}"));
+        }
+    }
+    (key, message.to_string())
+}
+
+/// Splits "`x`, expected one of `a`, `b`" into `x` and `[a, b]`.
+fn split_unknown_field(rest: &str) -> (String, Vec<String>) {
+    let (name, expected) = rest.split_once(", ").unwrap_or((rest, ""));
+    let name = name.trim_matches('`').to_string();
+    let allowed = expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect();
+    (name, allowed)
+}
+
+/// "unknown key "timout" (did you mean "timeout"?); allowed keys: ...".
+fn unknown_key_message(name: &str, allowed: &[String]) -> String {
+    let mut message = format!("unknown key \"{name}\"");
+    if let Some(best) = closest(name, allowed) {
+        message.push_str(&format!(" (did you mean \"{best}\"?)"));
+    }
+    if allowed.is_empty() {
+        message.push_str("; no keys are allowed here");
+    } else {
+        message.push_str(&format!("; allowed keys: {}", allowed.join(", ")));
+    }
+    message
+}
+
+/// The candidate nearest to `name` if it is a plausible typo of it.
+pub(crate) fn closest<'c>(name: &str, candidates: &'c [String]) -> Option<&'c str> {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.chars().count() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.as_str())
+}
+
+/// Levenshtein distance over characters; inputs are short key names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewords_serde_messages() {
+        let root = KeyPath::root().key("sources").key("a");
+        let (key, msg) = reword_serde_message(
+            root.clone(),
+            "unknown field `timout`, expected one of `base_url`, `timeout`",
+        );
+        assert_eq!(key.to_string(), "sources.a");
+        assert_eq!(
+            msg,
+            "unknown key \"timout\" (did you mean \"timeout\"?); allowed keys: base_url, timeout"
+        );
+        let (key, msg) = reword_serde_message(root.clone(), "missing field `base_url`");
+        assert_eq!(
+            (key.to_string().as_str(), msg.as_str()),
+            ("sources.a.base_url", "missing required key")
+        );
+        let (_, msg) =
+            reword_serde_message(root.clone(), "invalid type: integer `5`, expected a string");
+        assert_eq!(msg, "expected a string, found integer `5`");
+        let (_, msg) = reword_serde_message(root, "unknown field `x`, there are no fields");
+        assert_eq!(msg, "unknown key \"x\"; no keys are allowed here");
+    }
+
+    #[test]
+    fn suggests_only_near_misses() {
+        let keys: Vec<String> = ["timeout", "base_url", "query"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(closest("timout", &keys), Some("timeout"));
+        assert_eq!(closest("baseurl", &keys), Some("base_url"));
+        assert_eq!(closest("zzzzzzzz", &keys), None);
+    }
+}

@@ -1,0 +1,237 @@
+//! Serde mirrors of the config file, key for key.
+//!
+//! These structs only say which keys exist and what TOML type each holds;
+//! meaning (durations, URLs, references between sections) is checked later
+//! by `resolve`, because `${VAR}` may stand in for any string and can only be
+//! read once the environment is known. Every struct denies unknown keys so a
+//! typo is an error instead of a silently ignored setting. Integers are read
+//! as `i64` (TOML's own integer type) so that a negative or zero value gets
+//! a sentence about the allowed range instead of serde's "expected u32".
+//!
+//! The doc comments here become the descriptions of [`crate::json_schema`],
+//! which editors show as hover text: they are written for people editing the
+//! file, not for people reading this code.
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// A Rebound pipeline configuration (`rebound.toml`). Any string value may
+/// contain `${VAR}`, replaced by the environment variable VAR when the file
+/// is loaded (such values are treated as secrets and masked in output);
+/// write `$${` for a literal `${`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "Rebound configuration")]
+pub(crate) struct RawConfig {
+    /// The pipeline's name, time zone and storage locations.
+    pub pipeline: RawPipeline,
+    /// Default retry policy; each source and scraper may override any key
+    /// with its own `retry` table.
+    #[serde(default)]
+    pub retry: RawRetry,
+    /// Upstream APIs, by name.
+    #[serde(default)]
+    pub sources: BTreeMap<String, RawSource>,
+    /// HTTP requests against a source, by name.
+    #[serde(default)]
+    pub scrapers: BTreeMap<String, RawScraper>,
+    /// Scrapers grouped into ordered steps, by name.
+    #[serde(default)]
+    pub workflows: BTreeMap<String, RawWorkflow>,
+}
+
+/// `[pipeline]`: what this pipeline is called and where its data goes.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPipeline {
+    /// Name of the pipeline, shown in the CLI and dashboard.
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// IANA time zone (e.g. "America/New_York") in which target dates such as
+    /// `{date}` are computed. Default: "UTC".
+    #[schemars(example = "America/New_York")]
+    pub timezone: Option<String>,
+    /// Where run history is kept: "sqlite://PATH" (relative to this file's
+    /// folder), "sqlite:///ABSOLUTE/PATH" or "postgres://USER@HOST:PORT/DB".
+    /// Default: "sqlite://rebound.db".
+    #[schemars(pattern(r"^(sqlite|postgres|postgresql)://.+"))]
+    pub database: Option<String>,
+    /// Where raw response bodies are stored: "file://PATH" (relative to this
+    /// file's folder), "s3://BUCKET/PREFIX" or "gs://BUCKET/PREFIX".
+    /// Default: "file://raw".
+    #[schemars(pattern(r"^(file|s3|gs)://.+"))]
+    pub raw_store: Option<String>,
+}
+
+/// A retry policy; every key is optional and falls back to the enclosing
+/// level (scraper → source → `[retry]` → built-in default).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRetry {
+    /// Total tries, including the first (at least 1). Default: 3.
+    #[schemars(range(min = 1))]
+    pub max_attempts: Option<i64>,
+    /// Wait before the first retry. Default: "2s".
+    pub initial_delay: Option<RawDuration>,
+    /// Each wait is the previous one times this (at least 1.0). Default: 2.0.
+    #[schemars(range(min = 1.0))]
+    pub multiplier: Option<f64>,
+    /// Upper bound of the computed wait (not of a server's Retry-After).
+    /// Default: "60s".
+    pub max_delay: Option<RawDuration>,
+    /// How waits are randomised: "full" (0..wait), "equal" (wait/2..wait) or
+    /// "none". Default: "full".
+    #[schemars(extend("enum" = ["full", "equal", "none"]))]
+    pub jitter: Option<String>,
+    /// Wait at least as long as a 429/503 response's Retry-After header
+    /// asks. Default: true.
+    pub respect_retry_after: Option<bool>,
+    /// A Retry-After longer than this ends the call instead of waiting.
+    /// Default: "10m".
+    pub max_retry_after: Option<RawDuration>,
+}
+
+/// `[sources.NAME]`: an upstream API.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSource {
+    /// "http://" or "https://" URL that scraper paths are appended to; may
+    /// use `{param}`.
+    #[schemars(pattern(r"^https?://"))]
+    pub base_url: String,
+    /// Time limit of one attempt: connect, headers and body. Default: "20s".
+    pub timeout: Option<RawDuration>,
+    /// Calls to this source in flight at once (at least 1). Default: 4.
+    #[schemars(range(min = 1))]
+    pub max_concurrency: Option<i64>,
+    /// Larger response bodies fail the call (at least 1). Default: 52428800
+    /// (50 MiB).
+    #[schemars(range(min = 1))]
+    pub max_body_bytes: Option<i64>,
+    /// Headers sent with every call to this source; values may use `{param}`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Query parameters sent with every call; values may use `{param}`.
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    /// Overrides of `[retry]` for this source's scrapers.
+    #[serde(default)]
+    pub retry: RawRetry,
+}
+
+/// `[scrapers.NAME]`: one HTTP request against a source.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawScraper {
+    /// Name of the source (a key of `[sources]`) this scraper calls.
+    pub source: String,
+    /// HTTP method. Default: "GET".
+    #[schemars(extend("enum" = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]))]
+    pub method: Option<String>,
+    /// Path appended to the source's base_url, starting with "/"; may use
+    /// `{param}` (built in: `{date}`, `{date_compact}`).
+    #[schemars(example = "/sports/basketball_nba/events/{event_id}/odds")]
+    pub path: String,
+    /// Query parameters, added to the source's; values may use `{param}`.
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    /// Headers, merged over the source's; values may use `{param}`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// JSON Pointer (RFC 6901) to the array of records in the response, e.g.
+    /// "/data"; "" means the whole body is the array. A missing or empty
+    /// array means "no data".
+    #[schemars(pattern(r"^(/.*)?$"))]
+    pub records: Option<String>,
+    /// Responses that mean "nothing to collect" rather than failure.
+    #[serde(default)]
+    pub no_data: RawNoData,
+    /// Name under which payloads are stored, may contain "/". Default: the
+    /// scraper's name.
+    pub dataset: Option<String>,
+    /// Overrides of the source's retry policy for this scraper.
+    #[serde(default)]
+    pub retry: RawRetry,
+}
+
+/// Rules that classify a response as "no data".
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNoData {
+    /// HTTP statuses (100-599) that mean no data, e.g. [404].
+    #[serde(default)]
+    pub status: Vec<i64>,
+    /// A body containing any of these strings means no data.
+    #[serde(default)]
+    pub body_contains: Vec<String>,
+}
+
+/// `[workflows.NAME]`: scrapers run in steps. Give exactly one of `steps`
+/// or `scrapers`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [{"required": ["steps"]}, {"required": ["scrapers"]}]))]
+pub(crate) struct RawWorkflow {
+    /// Steps run in order; the scrapers of one step run concurrently.
+    pub steps: Option<Vec<RawStep>>,
+    /// Shorthand for a single step running these scrapers concurrently.
+    pub scrapers: Option<Vec<String>>,
+}
+
+/// One step of a workflow.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStep {
+    /// Scrapers run concurrently in this step.
+    #[schemars(length(min = 1))]
+    pub scrapers: Vec<String>,
+    /// Scrapers of earlier steps that must have succeeded (not failed or
+    /// been skipped) for this step to run.
+    #[serde(default)]
+    pub after: Vec<String>,
+}
+
+/// The text of a duration such as "250ms", "2s", "5m", "1h", "1d" or
+/// "1h30m", parsed after `${VAR}` substitution.
+#[derive(Debug, Clone)]
+pub(crate) struct RawDuration(pub String);
+
+/// The same words as `rebound_domain::duration::parse_duration` uses, so a
+/// duration written as a number reads like one written badly as a string.
+const DURATION_EXPECTED: &str = "a duration such as \"250ms\", \"2s\", \"5m\" or \"1h\"";
+
+impl<'de> Deserialize<'de> for RawDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // A hand-written visitor only to word the type error: `timeout = 20`
+        // is a common slip and deserves "expected a duration", not
+        // "expected a string".
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = RawDuration;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(DURATION_EXPECTED)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawDuration, E> {
+                Ok(RawDuration(v.to_string()))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+impl JsonSchema for RawDuration {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_generator: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "A duration: a number and a unit (ms, s, m, h or d), e.g. \"250ms\", \"2s\", \"5m\", \"1h\", or several, e.g. \"1h30m\".",
+            "pattern": r"^\s*([0-9]+(ms|s|m|h|d))+\s*$",
+            "examples": ["250ms", "2s", "5m", "1h"]
+        })
+    }
+}

@@ -1,0 +1,829 @@
+//! From raw structs to a [`Plan`] in which every invariant holds.
+//!
+//! The resolver never stops at the first problem: it records each one
+//! against its key path and carries on with a stand-in value, so a user
+//! fixing a file sees every mistake in one run instead of one per run.
+//! A plan is returned only when nothing was recorded.
+//!
+//! Environment substitution happens here (not before serde) because only
+//! here is the key path of each string known, which the "variable not set"
+//! message needs; it happens before `{param}` templates are parsed, with
+//! variable values brace-escaped (see `env`).
+
+use crate::env::{Substituted, Target, substitute};
+use crate::error::closest;
+use crate::keypath::KeyPath;
+use crate::location::{parse_database, parse_raw_store};
+use crate::raw::{RawConfig, RawDuration, RawRetry, RawScraper, RawSource, RawWorkflow};
+use rebound_domain::duration::{format_duration, parse_duration};
+use rebound_domain::plan::{
+    ConfigValue, DatabaseLocation, NoDataRules, Pipeline, Plan, RawStoreLocation, Scraper, Source,
+    Step, Workflow,
+};
+use rebound_domain::redact::Redactor;
+use rebound_domain::retry::{Jitter, RetryPolicy};
+use rebound_domain::template::Template;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::Duration;
+
+const DEFAULT_TIMEZONE: &str = "UTC";
+const DEFAULT_DATABASE: &str = "sqlite://rebound.db";
+const DEFAULT_RAW_STORE: &str = "file://raw";
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+const DEFAULT_MAX_CONCURRENCY: usize = 4;
+const DEFAULT_MAX_BODY_BYTES: u64 = 52_428_800;
+const DEFAULT_METHOD: &str = "GET";
+
+/// Methods a scraper may use. Any RFC 9110 token is a legal method, but a
+/// misspelt "GTE" is far likelier than a real custom method, so the list is
+/// closed.
+const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+/// A problem found while resolving: where, and what (already redacted).
+pub(crate) type Found = (KeyPath, String);
+
+/// Resolves `raw` into a plan, or returns every problem found.
+pub(crate) fn resolve(
+    raw: &RawConfig,
+    config_path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Plan, Vec<Found>> {
+    let base_dir = config_path.parent().unwrap_or(Path::new(""));
+    let mut resolver = Resolver {
+        env,
+        base_dir,
+        problems: Vec::new(),
+        secrets: Vec::new(),
+    };
+    let plan = resolver.plan(raw, config_path);
+    let redactor = Redactor::new(&resolver.secrets);
+    if resolver.problems.is_empty() {
+        return Ok(Plan { redactor, ..plan });
+    }
+    // A message may quote a value that came from the environment (a
+    // malformed `${DATABASE_URL}`, say); errors are printed, so mask it.
+    Err(resolver
+        .problems
+        .into_iter()
+        .map(|(path, message)| (path, redactor.redact_string(&message)))
+        .collect())
+}
+
+/// One level of retry overrides, each key parsed but not yet merged.
+#[derive(Default)]
+struct RetryLayer {
+    path: KeyPath,
+    max_attempts: Option<u32>,
+    initial_delay: Option<Duration>,
+    multiplier: Option<f64>,
+    max_delay: Option<Duration>,
+    jitter: Option<Jitter>,
+    respect_retry_after: Option<bool>,
+    max_retry_after: Option<Duration>,
+}
+
+struct Resolver<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
+    base_dir: &'a Path,
+    problems: Vec<Found>,
+    secrets: Vec<String>,
+}
+
+impl Resolver<'_> {
+    fn fail(&mut self, path: &KeyPath, message: impl Into<String>) {
+        self.problems.push((path.clone(), message.into()));
+    }
+
+    /// Substitutes `${VAR}` in one string value, remembering what came from
+    /// the environment. `None` means a problem was recorded.
+    fn substitute(&mut self, path: &KeyPath, raw: &str, target: Target) -> Option<Substituted> {
+        match substitute(raw, target, self.env) {
+            Ok(out) => {
+                self.secrets.extend(out.values.iter().cloned());
+                Some(out)
+            }
+            Err(message) => {
+                self.fail(path, message);
+                None
+            }
+        }
+    }
+
+    /// A plain (non-template) string value after substitution.
+    fn text(&mut self, path: &KeyPath, raw: &str) -> Option<String> {
+        self.substitute(path, raw, Target::Plain).map(|s| s.text)
+    }
+
+    /// A `{param}` template value after substitution.
+    fn config_value(&mut self, path: &KeyPath, raw: &str) -> Option<ConfigValue> {
+        let substituted = self.substitute(path, raw, Target::Template)?;
+        self.parse_template(path, &substituted.text)
+            .map(|value| ConfigValue {
+                value,
+                secret: substituted.secret,
+            })
+    }
+
+    fn parse_template(&mut self, path: &KeyPath, text: &str) -> Option<Template> {
+        match Template::parse(text) {
+            Ok(template) => Some(template),
+            Err(message) => {
+                self.fail(path, message);
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, path: &KeyPath, raw: &RawDuration) -> Option<Duration> {
+        let text = self.text(path, &raw.0)?;
+        match parse_duration(&text) {
+            Ok(duration) => Some(duration),
+            Err(message) => {
+                self.fail(path, message);
+                None
+            }
+        }
+    }
+
+    /// An integer that must be at least `min`, converted to `T`.
+    fn at_least<T: TryFrom<i64>>(&mut self, path: &KeyPath, value: i64, min: i64) -> Option<T> {
+        if value < min {
+            self.fail(path, format!("expected an integer >= {min}, found {value}"));
+            return None;
+        }
+        match T::try_from(value) {
+            Ok(converted) => Some(converted),
+            Err(_) => {
+                self.fail(path, format!("{value} is too large"));
+                None
+            }
+        }
+    }
+
+    /// Names become CLI arguments, metric labels and storage folders, so
+    /// they are kept to characters that are safe and unquoted in all three.
+    fn check_name(&mut self, path: &KeyPath, name: &str) {
+        let ok = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !ok {
+            self.fail(
+                path,
+                format!("bad name \"{name}\": use ASCII letters, digits, '_' and '-'"),
+            );
+        }
+    }
+
+    fn plan(&mut self, raw: &RawConfig, config_path: &Path) -> Plan {
+        let root = KeyPath::root();
+        let pipeline = self.pipeline(raw);
+        let top = self.retry_layer(root.key("retry"), &raw.retry);
+        let default_policy = self.apply_retry(&RetryPolicy::default(), &top);
+
+        let mut sources = BTreeMap::new();
+        for (name, source) in &raw.sources {
+            let resolved = self.source(name, source, &default_policy);
+            sources.insert(name.clone(), resolved);
+        }
+        let mut scrapers = BTreeMap::new();
+        for (name, scraper) in &raw.scrapers {
+            let base = sources.get(&scraper.source).map(|s: &Source| &s.retry);
+            let base = base.unwrap_or(&default_policy).clone();
+            let resolved = self.scraper(name, scraper, raw, &base);
+            scrapers.insert(name.clone(), resolved);
+        }
+        let mut workflows = BTreeMap::new();
+        for (name, workflow) in &raw.workflows {
+            let resolved = self.workflow(name, workflow, raw);
+            workflows.insert(name.clone(), resolved);
+        }
+        Plan {
+            config_path: Some(config_path.to_path_buf()),
+            pipeline,
+            sources,
+            scrapers,
+            workflows,
+            redactor: Redactor::default(),
+        }
+    }
+
+    fn pipeline(&mut self, raw: &RawConfig) -> Pipeline {
+        let path = KeyPath::root().key("pipeline");
+        let p = &raw.pipeline;
+        let name = self.text(&path.key("name"), &p.name);
+        if name.as_ref().is_some_and(|n| n.trim().is_empty()) {
+            self.fail(&path.key("name"), "the pipeline name must not be empty");
+        }
+        let name = name.unwrap_or_default();
+
+        let tz_path = path.key("timezone");
+        let tz_text = p.timezone.as_deref().unwrap_or(DEFAULT_TIMEZONE);
+        let timezone = match self.text(&tz_path, tz_text) {
+            Some(text) => match text.parse::<chrono_tz::Tz>() {
+                Ok(tz) => tz,
+                Err(_) => {
+                    self.fail(&tz_path, timezone_message(&text));
+                    chrono_tz::Tz::UTC
+                }
+            },
+            None => chrono_tz::Tz::UTC,
+        };
+
+        let db_path = path.key("database");
+        let db_text = p.database.as_deref().unwrap_or(DEFAULT_DATABASE);
+        let database = self
+            .text(&db_path, db_text)
+            .and_then(|text| match parse_database(&text, self.base_dir) {
+                Ok(location) => Some(location),
+                Err(message) => {
+                    self.fail(&db_path, message);
+                    None
+                }
+            })
+            .unwrap_or(DatabaseLocation::Sqlite {
+                path: DEFAULT_DATABASE.into(),
+            });
+
+        let store_path = path.key("raw_store");
+        let store_text = p.raw_store.as_deref().unwrap_or(DEFAULT_RAW_STORE);
+        let raw_store = self
+            .text(&store_path, store_text)
+            .and_then(|text| match parse_raw_store(&text, self.base_dir) {
+                Ok(location) => Some(location),
+                Err(message) => {
+                    self.fail(&store_path, message);
+                    None
+                }
+            })
+            .unwrap_or(RawStoreLocation::File {
+                path: DEFAULT_RAW_STORE.into(),
+            });
+
+        Pipeline {
+            name,
+            timezone,
+            database,
+            raw_store,
+        }
+    }
+
+    /// Parses each key of one `retry` table on its own, so a bad key is
+    /// reported once, where it is written, however many scrapers inherit it.
+    fn retry_layer(&mut self, path: KeyPath, raw: &RawRetry) -> RetryLayer {
+        let mut layer = RetryLayer::default();
+        if let Some(n) = raw.max_attempts {
+            layer.max_attempts = self.at_least(&path.key("max_attempts"), n, 1);
+        }
+        if let Some(d) = &raw.initial_delay {
+            layer.initial_delay = self.duration(&path.key("initial_delay"), d);
+        }
+        if let Some(m) = raw.multiplier {
+            if m.is_finite() && m >= 1.0 {
+                layer.multiplier = Some(m);
+            } else {
+                self.fail(
+                    &path.key("multiplier"),
+                    format!("expected a number >= 1.0, found {m}"),
+                );
+            }
+        }
+        if let Some(d) = &raw.max_delay {
+            layer.max_delay = self.duration(&path.key("max_delay"), d);
+        }
+        if let Some(j) = &raw.jitter {
+            let key = path.key("jitter");
+            if let Some(text) = self.text(&key, j) {
+                layer.jitter = Jitter::parse(&text);
+                if layer.jitter.is_none() {
+                    self.fail(
+                        &key,
+                        format!("expected \"full\", \"equal\" or \"none\", found \"{text}\""),
+                    );
+                }
+            }
+        }
+        layer.respect_retry_after = raw.respect_retry_after;
+        if let Some(d) = &raw.max_retry_after {
+            layer.max_retry_after = self.duration(&path.key("max_retry_after"), d);
+        }
+        layer.path = path;
+        layer
+    }
+
+    /// Merges `layer` over `base` key by key. The cross-key rule
+    /// (`initial_delay <= max_delay`) is checked only where this layer sets
+    /// one of the two keys, so a conflict is reported at the level that
+    /// introduced it rather than at every level that inherits it.
+    fn apply_retry(&mut self, base: &RetryPolicy, layer: &RetryLayer) -> RetryPolicy {
+        let merged = RetryPolicy {
+            max_attempts: layer.max_attempts.unwrap_or(base.max_attempts),
+            initial_delay: layer.initial_delay.unwrap_or(base.initial_delay),
+            multiplier: layer.multiplier.unwrap_or(base.multiplier),
+            max_delay: layer.max_delay.unwrap_or(base.max_delay),
+            jitter: layer.jitter.unwrap_or(base.jitter),
+            respect_retry_after: layer
+                .respect_retry_after
+                .unwrap_or(base.respect_retry_after),
+            max_retry_after: layer.max_retry_after.unwrap_or(base.max_retry_after),
+        };
+        let touched = layer.initial_delay.is_some() || layer.max_delay.is_some();
+        if touched && merged.initial_delay > merged.max_delay {
+            let key = if layer.initial_delay.is_some() {
+                "initial_delay"
+            } else {
+                "max_delay"
+            };
+            self.fail(
+                &layer.path.key(key),
+                format!(
+                    "initial_delay ({}) must not be longer than max_delay ({})",
+                    format_duration(merged.initial_delay),
+                    format_duration(merged.max_delay)
+                ),
+            );
+        }
+        merged
+    }
+
+    fn source(&mut self, name: &str, raw: &RawSource, default_policy: &RetryPolicy) -> Source {
+        let path = KeyPath::root().key("sources").key(name);
+        self.check_name(&path, name);
+
+        let url_path = path.key("base_url");
+        let base_url = self
+            .base_url(&url_path, &raw.base_url)
+            .unwrap_or_else(|| ConfigValue {
+                value: Template::literal(""),
+                secret: false,
+            });
+
+        let timeout = match &raw.timeout {
+            Some(d) => {
+                let key = path.key("timeout");
+                let timeout = self.duration(&key, d);
+                if timeout == Some(Duration::ZERO) {
+                    self.fail(&key, "expected a duration longer than zero, found \"0s\"");
+                }
+                timeout.unwrap_or(DEFAULT_TIMEOUT)
+            }
+            None => DEFAULT_TIMEOUT,
+        };
+        let max_concurrency = match raw.max_concurrency {
+            Some(n) => self.at_least(&path.key("max_concurrency"), n, 1),
+            None => Some(DEFAULT_MAX_CONCURRENCY),
+        };
+        let max_body_bytes = match raw.max_body_bytes {
+            Some(n) => self.at_least(&path.key("max_body_bytes"), n, 1),
+            None => Some(DEFAULT_MAX_BODY_BYTES),
+        };
+        let headers = self.headers(&path.key("headers"), &raw.headers);
+        let query = self.query(&path.key("query"), &raw.query);
+        let layer = self.retry_layer(path.key("retry"), &raw.retry);
+        let retry = self.apply_retry(default_policy, &layer);
+        Source {
+            name: name.to_string(),
+            base_url,
+            timeout,
+            max_concurrency: max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY),
+            max_body_bytes: max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+            headers,
+            query,
+            retry,
+        }
+    }
+
+    fn base_url(&mut self, path: &KeyPath, raw: &str) -> Option<ConfigValue> {
+        let substituted = self.substitute(path, raw, Target::Template)?;
+        let text = substituted.text.trim_end_matches('/');
+        let lower = text.to_ascii_lowercase();
+        let after_scheme = ["http://", "https://"]
+            .iter()
+            .find_map(|scheme| lower.strip_prefix(scheme));
+        match after_scheme {
+            None => {
+                self.fail(
+                    path,
+                    format!(
+                        "expected a URL starting with \"http://\" or \"https://\", found \"{raw}\""
+                    ),
+                );
+                return None;
+            }
+            Some("") => {
+                self.fail(path, format!("the URL \"{raw}\" has no host"));
+                return None;
+            }
+            Some(_) => {}
+        }
+        // Scraper paths are appended to the base URL, so a query or fragment
+        // here would end up in the middle of the final URL.
+        if text.contains('?') || text.contains('#') {
+            self.fail(
+                path,
+                "base_url must not contain '?' or '#'; put query parameters under `query`",
+            );
+            return None;
+        }
+        let value = self.parse_template(path, text)?;
+        Some(ConfigValue {
+            value,
+            secret: substituted.secret,
+        })
+    }
+
+    fn headers(
+        &mut self,
+        path: &KeyPath,
+        raw: &BTreeMap<String, String>,
+    ) -> Vec<(String, ConfigValue)> {
+        let mut out = Vec::new();
+        for (name, value) in raw {
+            let key = path.key(name);
+            if !is_http_token(name) {
+                self.fail(
+                    &key,
+                    format!("\"{name}\" is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)"),
+                );
+                continue;
+            }
+            let Some(substituted) = self.substitute(&key, value, Target::Template) else {
+                continue;
+            };
+            // A line break in a header value would let the value inject
+            // headers of its own (or be refused by the HTTP client at call
+            // time, far from the cause).
+            if substituted.text.contains(['\r', '\n']) {
+                self.fail(&key, "header values must not contain line breaks");
+                continue;
+            }
+            if let Some(value) = self.parse_template(&key, &substituted.text) {
+                let secret = substituted.secret;
+                out.push((name.clone(), ConfigValue { value, secret }));
+            }
+        }
+        out
+    }
+
+    fn query(
+        &mut self,
+        path: &KeyPath,
+        raw: &BTreeMap<String, String>,
+    ) -> Vec<(String, ConfigValue)> {
+        let mut out = Vec::new();
+        for (name, value) in raw {
+            let key = path.key(name);
+            if name.is_empty() {
+                self.fail(&key, "query parameter names must not be empty");
+                continue;
+            }
+            if let Some(value) = self.config_value(&key, value) {
+                out.push((name.clone(), value));
+            }
+        }
+        out
+    }
+
+    fn scraper(
+        &mut self,
+        name: &str,
+        raw: &RawScraper,
+        config: &RawConfig,
+        base_policy: &RetryPolicy,
+    ) -> Scraper {
+        let path = KeyPath::root().key("scrapers").key(name);
+        self.check_name(&path, name);
+
+        let source_path = path.key("source");
+        let source = self.text(&source_path, &raw.source);
+        if let Some(source) = source.as_ref().filter(|s| !config.sources.contains_key(*s)) {
+            let defined: Vec<String> = config.sources.keys().cloned().collect();
+            self.fail(&source_path, unknown_reference("source", source, &defined));
+        }
+        let source = source.unwrap_or_default();
+
+        let method_path = path.key("method");
+        let method = match &raw.method {
+            Some(m) => self.text(&method_path, m).map(|m| m.to_ascii_uppercase()),
+            None => Some(DEFAULT_METHOD.to_string()),
+        };
+        let method = match method {
+            Some(m) if METHODS.contains(&m.as_str()) => m,
+            Some(m) => {
+                self.fail(
+                    &method_path,
+                    format!("expected one of {}, found \"{m}\"", METHODS.join(", ")),
+                );
+                DEFAULT_METHOD.to_string()
+            }
+            None => DEFAULT_METHOD.to_string(),
+        };
+
+        let url_path = path.key("path");
+        let url_template = self
+            .substitute(&url_path, &raw.path, Target::Template)
+            .and_then(|s| {
+                if !s.text.is_empty() && !s.text.starts_with('/') {
+                    self.fail(
+                        &url_path,
+                        format!(
+                            "expected a path starting with \"/\", found \"{}\"",
+                            raw.path
+                        ),
+                    );
+                    return None;
+                }
+                self.parse_template(&url_path, &s.text)
+            })
+            .unwrap_or_else(|| Template::literal(""));
+
+        let query = self.query(&path.key("query"), &raw.query);
+        let headers = self.headers(&path.key("headers"), &raw.headers);
+
+        let records = raw.records.as_ref().and_then(|r| {
+            let key = path.key("records");
+            let text = self.text(&key, r)?;
+            match check_json_pointer(&text) {
+                Ok(()) => Some(text),
+                Err(message) => {
+                    self.fail(&key, message);
+                    None
+                }
+            }
+        });
+
+        let no_data = self.no_data(&path.key("no_data"), raw);
+
+        let dataset = match &raw.dataset {
+            Some(d) => {
+                let key = path.key("dataset");
+                let text = self.text(&key, d).unwrap_or_default();
+                if text.trim_matches('/').trim().is_empty() {
+                    self.fail(&key, "the dataset name must not be empty");
+                }
+                text
+            }
+            None => name.to_string(),
+        };
+
+        let layer = self.retry_layer(path.key("retry"), &raw.retry);
+        let retry = self.apply_retry(base_policy, &layer);
+        Scraper {
+            name: name.to_string(),
+            source,
+            method,
+            path: url_template,
+            query,
+            headers,
+            records,
+            no_data,
+            dataset,
+            retry,
+        }
+    }
+
+    fn no_data(&mut self, path: &KeyPath, raw: &RawScraper) -> NoDataRules {
+        let mut rules = NoDataRules::default();
+        for (n, &status) in raw.no_data.status.iter().enumerate() {
+            match u16::try_from(status) {
+                Ok(code) if (100..=599).contains(&code) => rules.status.push(code),
+                _ => self.fail(
+                    &path.key("status").index(n),
+                    format!("expected an HTTP status code from 100 to 599, found {status}"),
+                ),
+            }
+        }
+        for (n, needle) in raw.no_data.body_contains.iter().enumerate() {
+            let key = path.key("body_contains").index(n);
+            let Some(text) = self.text(&key, needle) else {
+                continue;
+            };
+            if text.is_empty() {
+                // Every body contains the empty string: this would turn
+                // every response into "no data" and hide real failures.
+                self.fail(&key, "an empty string would match every body");
+            } else {
+                rules.body_contains.push(text);
+            }
+        }
+        rules
+    }
+
+    fn workflow(&mut self, name: &str, raw: &RawWorkflow, config: &RawConfig) -> Workflow {
+        let path = KeyPath::root().key("workflows").key(name);
+        self.check_name(&path, name);
+        let defined: Vec<String> = config.scrapers.keys().cloned().collect();
+
+        // Both forms become (step path, scraper names, after names).
+        struct RawStepRef<'r> {
+            path: KeyPath,
+            scrapers_path: KeyPath,
+            scrapers: &'r [String],
+            after: &'r [String],
+        }
+        let steps: Vec<RawStepRef<'_>> = match (&raw.steps, &raw.scrapers) {
+            (Some(steps), None) => {
+                if steps.is_empty() {
+                    self.fail(&path.key("steps"), "a workflow needs at least one step");
+                }
+                steps
+                    .iter()
+                    .enumerate()
+                    .map(|(n, step)| {
+                        let step_path = path.key("steps").index(n);
+                        RawStepRef {
+                            scrapers_path: step_path.key("scrapers"),
+                            path: step_path,
+                            scrapers: &step.scrapers,
+                            after: &step.after,
+                        }
+                    })
+                    .collect()
+            }
+            (None, Some(scrapers)) => vec![RawStepRef {
+                path: path.clone(),
+                scrapers_path: path.key("scrapers"),
+                scrapers,
+                after: &[],
+            }],
+            (Some(_), Some(_)) => {
+                self.fail(
+                    &path.key("scrapers"),
+                    "give either `steps` or `scrapers` (a single step), not both",
+                );
+                Vec::new()
+            }
+            (None, None) => {
+                self.fail(
+                    &path,
+                    "missing `steps` (or `scrapers` for a workflow of one step)",
+                );
+                Vec::new()
+            }
+        };
+
+        // First pass: every scraper's step, so `after` can tell "later step"
+        // from "not in this workflow".
+        let mut step_of: HashMap<String, (usize, KeyPath)> = HashMap::new();
+        let mut names_per_step: Vec<Vec<String>> = Vec::new();
+        for (n, step) in steps.iter().enumerate() {
+            if step.scrapers.is_empty() {
+                self.fail(&step.scrapers_path, "a step needs at least one scraper");
+            }
+            let mut names = Vec::new();
+            for (m, raw_name) in step.scrapers.iter().enumerate() {
+                let key = step.scrapers_path.index(m);
+                let Some(scraper) = self.text(&key, raw_name) else {
+                    continue;
+                };
+                if !config.scrapers.contains_key(&scraper) {
+                    self.fail(&key, unknown_reference("scraper", &scraper, &defined));
+                    continue;
+                }
+                if let Some((_, first)) = step_of.get(&scraper) {
+                    let message = format!(
+                        "scraper \"{scraper}\" appears more than once in this workflow (first at {first})"
+                    );
+                    self.fail(&key, message);
+                    continue;
+                }
+                step_of.insert(scraper.clone(), (n, key));
+                names.push(scraper);
+            }
+            names_per_step.push(names);
+        }
+
+        let mut out = Vec::new();
+        for (n, (step, scrapers)) in steps.iter().zip(names_per_step).enumerate() {
+            let mut after: Vec<String> = Vec::new();
+            for (m, raw_name) in step.after.iter().enumerate() {
+                let key = step.path.key("after").index(m);
+                let Some(dependency) = self.text(&key, raw_name) else {
+                    continue;
+                };
+                match step_of.get(&dependency) {
+                    Some((k, _)) if *k < n => {
+                        if !after.contains(&dependency) {
+                            after.push(dependency);
+                        }
+                    }
+                    Some((k, _)) => {
+                        let when = if *k == n { "this step" } else { "a later step" };
+                        self.fail(
+                            &key,
+                            format!("\"{dependency}\" runs in {when}; `after` may only name scrapers of earlier steps"),
+                        );
+                    }
+                    None if config.scrapers.contains_key(&dependency) => self.fail(
+                        &key,
+                        format!("\"{dependency}\" is not in an earlier step of this workflow"),
+                    ),
+                    None => self.fail(&key, unknown_reference("scraper", &dependency, &defined)),
+                }
+            }
+            out.push(Step { scrapers, after });
+        }
+        Workflow {
+            name: name.to_string(),
+            steps: out,
+        }
+    }
+}
+
+/// "unknown source "odds" (did you mean "odds_api"?); defined sources: ...".
+fn unknown_reference(kind: &str, name: &str, defined: &[String]) -> String {
+    let mut message = format!("unknown {kind} \"{name}\"");
+    if let Some(best) = closest(name, defined) {
+        message.push_str(&format!(" (did you mean \"{best}\"?)"));
+    }
+    if defined.is_empty() {
+        message.push_str(&format!("; no {kind}s are defined"));
+    } else {
+        message.push_str(&format!("; defined {kind}s: {}", defined.join(", ")));
+    }
+    message
+}
+
+fn timezone_message(text: &str) -> String {
+    let mut message = format!(
+        "expected an IANA time zone name such as \"America/New_York\" or \"UTC\", found \"{text}\""
+    );
+    // Zone names are long and mixed-case, so typos are usually a wrong
+    // case or a swapped letter; both are worth a suggestion.
+    let names: Vec<String> = chrono_tz::TZ_VARIANTS
+        .iter()
+        .map(|tz| tz.name().to_string())
+        .collect();
+    let near = names
+        .iter()
+        .find(|name| name.eq_ignore_ascii_case(text))
+        .map(String::as_str)
+        .or_else(|| closest(text, &names));
+    if let Some(name) = near {
+        message.push_str(&format!(" (did you mean \"{name}\"?)"));
+    }
+    message
+}
+
+/// RFC 9110 `token`: the characters allowed in a header name.
+fn is_http_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// RFC 6901: empty (the whole document) or `/`-separated reference tokens
+/// in which `~` appears only as `~0` or `~1`.
+fn check_json_pointer(pointer: &str) -> Result<(), String> {
+    if !pointer.is_empty() && !pointer.starts_with('/') {
+        return Err(format!(
+            "expected a JSON Pointer such as \"/data\" (or \"\" for the whole body), found \"{pointer}\""
+        ));
+    }
+    let mut chars = pointer.chars();
+    while let Some(c) = chars.next() {
+        if c == '~' && !matches!(chars.next(), Some('0' | '1')) {
+            return Err(format!(
+                "bad JSON Pointer \"{pointer}\": '~' must be written \"~0\" and '/' inside a key \"~1\""
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_pointers() {
+        for ok in ["", "/data", "/a/0/b", "/a~0b/c~1d", "/"] {
+            assert!(check_json_pointer(ok).is_ok(), "{ok}");
+        }
+        for bad in ["data", "/a~", "/a~2"] {
+            assert!(check_json_pointer(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn header_names() {
+        assert!(is_http_token("User-Agent"));
+        assert!(is_http_token("x-api_key"));
+        assert!(!is_http_token("Bad Header"));
+        assert!(!is_http_token("a:b"));
+        assert!(!is_http_token(""));
+    }
+
+    #[test]
+    fn timezone_suggestion() {
+        for typo in ["america/new_york", "America/New_Yrok"] {
+            let message = timezone_message(typo);
+            assert!(
+                message.contains("did you mean \"America/New_York\""),
+                "{message}"
+            );
+        }
+    }
+}

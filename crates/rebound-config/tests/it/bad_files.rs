@@ -1,0 +1,482 @@
+//! A table of bad files: each must be refused with a message naming the
+//! key path and pointing at the right line and column, and nothing may
+//! panic on the way.
+
+use super::{BASE, FILE, error};
+
+struct Case {
+    name: &'static str,
+    text: String,
+    /// Expected key path (empty for TOML syntax errors).
+    key: &'static str,
+    /// Unique text in the file where the error must point (its first char).
+    at: &'static str,
+    /// Text the message must contain.
+    says: &'static str,
+}
+
+fn case(
+    name: &'static str,
+    extra: &str,
+    key: &'static str,
+    at: &'static str,
+    says: &'static str,
+) -> Case {
+    Case {
+        name,
+        text: format!("{BASE}{extra}"),
+        key,
+        at,
+        says,
+    }
+}
+
+/// Line and column (1-based, in characters) of the first `needle`.
+fn line_col(text: &str, needle: &str) -> (usize, usize) {
+    assert_eq!(
+        text.matches(needle).count(),
+        1,
+        "`at` must be unique: {needle:?} in\n{text}"
+    );
+    let offset = text.find(needle).unwrap();
+    let before = &text[..offset];
+    let line = before.lines().count().max(1) + usize::from(before.ends_with('\n'));
+    let column = before.rsplit('\n').next().unwrap().chars().count() + 1;
+    (line, column)
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        // Syntax and serde-level problems.
+        Case {
+            name: "toml syntax",
+            text: "[pipeline]\nname = \"t\nz = 1\n".into(),
+            key: "",
+            at: "\nz = 1",
+            says: "invalid TOML",
+        },
+        Case {
+            name: "duplicate key",
+            text: "[pipeline]\nname = \"t\"\nname = \"u\"\n".into(),
+            key: "",
+            at: "name = \"u\"",
+            says: "duplicate key (at `name`)",
+        },
+        Case {
+            name: "missing pipeline",
+            text: "[retry]\nmax_attempts = 2\n".into(),
+            key: "pipeline",
+            at: "[retry]",
+            says: "missing required key",
+        },
+        Case {
+            name: "missing pipeline name",
+            text: "[pipeline]\ntimezone = \"UTC\"\n".into(),
+            key: "pipeline.name",
+            at: "[pipeline]",
+            says: "missing required key",
+        },
+        case(
+            "unknown top-level table",
+            "[workflow.x]\nscrapers = []\n",
+            "workflow",
+            "workflow.x]",
+            "unknown key \"workflow\" (did you mean \"workflows\"?); allowed keys: pipeline, retry, sources, scrapers, workflows",
+        ),
+        case(
+            "unknown source key",
+            "[sources.b]\nbase_url = \"https://b\"\ntimout = \"5s\"\n",
+            "sources.b.timout",
+            "timout",
+            "unknown key \"timout\" (did you mean \"timeout\"?); allowed keys: base_url, timeout,",
+        ),
+        case(
+            "unknown retry key",
+            "[retry]\nmax_attempt = 2\n",
+            "retry.max_attempt",
+            "max_attempt ",
+            "did you mean \"max_attempts\"?",
+        ),
+        case(
+            "unknown step key",
+            "[workflows.w]\nsteps = [{ scrapers = [\"events\"], before = [] }]\n",
+            "workflows.w.steps[0].before",
+            "before",
+            "allowed keys: scrapers, after",
+        ),
+        case(
+            "missing base_url",
+            "[sources.b]\ntimeout = \"5s\"\n",
+            "sources.b.base_url",
+            "[sources.b]",
+            "missing required key",
+        ),
+        case(
+            "duration as number",
+            "[sources.b]\nbase_url = \"https://b\"\ntimeout = 20\n",
+            "sources.b.timeout",
+            "20\n",
+            "expected a duration such as \"250ms\", \"2s\", \"5m\" or \"1h\", found integer `20`",
+        ),
+        case(
+            "integer as string",
+            "[retry]\nmax_attempts = \"3\"\n",
+            "retry.max_attempts",
+            "\"3\"",
+            "expected an integer, found string \"3\"",
+        ),
+        case(
+            "header value type",
+            "[sources.b]\nbase_url = \"https://b\"\nheaders = { X-A = 5 }\n",
+            "sources.b.headers.X-A",
+            "5 }",
+            "expected a string, found integer `5`",
+        ),
+        // Resolve-time problems.
+        case(
+            "bad duration",
+            "[sources.b]\nbase_url = \"https://b\"\ntimeout = \"fast\"\n",
+            "sources.b.timeout",
+            "\"fast\"",
+            "expected a duration such as \"250ms\", \"2s\", \"5m\" or \"1h\", found \"fast\"",
+        ),
+        case(
+            "duration unit",
+            "[retry]\nmax_delay = \"10 sec\"\n",
+            "retry.max_delay",
+            "\"10 sec\"",
+            "unknown unit",
+        ),
+        case(
+            "zero attempts",
+            "[retry]\nmax_attempts = 0\n",
+            "retry.max_attempts",
+            "0\n",
+            "expected an integer >= 1, found 0",
+        ),
+        case(
+            "small multiplier",
+            "[retry]\nmultiplier = 0.5\n",
+            "retry.multiplier",
+            "0.5",
+            "expected a number >= 1.0, found 0.5",
+        ),
+        case(
+            "nan multiplier",
+            "[retry]\nmultiplier = nan\n",
+            "retry.multiplier",
+            "nan",
+            "expected a number >= 1.0",
+        ),
+        case(
+            "delays inverted",
+            "[scrapers.events.retry]\ninitial_delay = \"2m\"\n",
+            "scrapers.events.retry.initial_delay",
+            "\"2m\"",
+            "initial_delay (2m) must not be longer than max_delay (1m)",
+        ),
+        case(
+            "jitter",
+            "[retry]\njitter = \"random\"\n",
+            "retry.jitter",
+            "\"random\"",
+            "expected \"full\", \"equal\" or \"none\", found \"random\"",
+        ),
+        case(
+            "zero concurrency",
+            "[sources.b]\nbase_url = \"https://b\"\nmax_concurrency = 0\n",
+            "sources.b.max_concurrency",
+            "0\n",
+            "expected an integer >= 1",
+        ),
+        case(
+            "negative body limit",
+            "[sources.b]\nbase_url = \"https://b\"\nmax_body_bytes = -1\n",
+            "sources.b.max_body_bytes",
+            "-1",
+            "expected an integer >= 1, found -1",
+        ),
+        case(
+            "zero timeout",
+            "[sources.b]\nbase_url = \"https://b\"\ntimeout = \"0s\"\n",
+            "sources.b.timeout",
+            "\"0s\"",
+            "longer than zero",
+        ),
+        case(
+            "method",
+            "[scrapers.b]\nsource = \"api\"\npath = \"/b\"\nmethod = \"fetch\"\n",
+            "scrapers.b.method",
+            "\"fetch\"",
+            "expected one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, found \"FETCH\"",
+        ),
+        case(
+            "base_url scheme",
+            "[sources.b]\nbase_url = \"ftp://b\"\n",
+            "sources.b.base_url",
+            "\"ftp://b\"",
+            "expected a URL starting with \"http://\" or \"https://\"",
+        ),
+        case(
+            "base_url query",
+            "[sources.b]\nbase_url = \"https://b/?k=1\"\n",
+            "sources.b.base_url",
+            "\"https://b/?k=1\"",
+            "put query parameters under `query`",
+        ),
+        case(
+            "base_url template",
+            "[sources.b]\nbase_url = \"https://{region\"\n",
+            "sources.b.base_url",
+            "\"https://{region\"",
+            "unclosed '{'",
+        ),
+        case(
+            "records pointer",
+            "[scrapers.b]\nsource = \"api\"\npath = \"/b\"\nrecords = \"data\"\n",
+            "scrapers.b.records",
+            "\"data\"",
+            "expected a JSON Pointer such as \"/data\"",
+        ),
+        case(
+            "path template",
+            "[scrapers.b]\nsource = \"api\"\npath = \"/b/{id\"\n",
+            "scrapers.b.path",
+            "\"/b/{id\"",
+            "unclosed '{'",
+        ),
+        case(
+            "path slash",
+            "[scrapers.b]\nsource = \"api\"\npath = \"b\"\n",
+            "scrapers.b.path",
+            "\"b\"\n",
+            "expected a path starting with \"/\"",
+        ),
+        case(
+            "query template",
+            "[scrapers.b]\nsource = \"api\"\npath = \"/b\"\nquery = { id = \"{}\" }\n",
+            "scrapers.b.query.id",
+            "\"{}\"",
+            "bad parameter name",
+        ),
+        case(
+            "header template",
+            "[scrapers.b]\nsource = \"api\"\npath = \"/b\"\nheaders = { X-Id = \"}\" }\n",
+            "scrapers.b.headers.X-Id",
+            "\"}\"",
+            "unmatched '}'",
+        ),
+        case(
+            "header name",
+            "[scrapers.b]\nsource = \"api\"\npath = \"/b\"\nheaders = { \"Bad Name\" = \"1\" }\n",
+            "scrapers.b.headers.\"Bad Name\"",
+            "\"1\"",
+            "not a valid HTTP header name",
+        ),
+        case(
+            "status range",
+            "[scrapers.b]\nsource = \"api\"\npath = \"/b\"\nno_data = { status = [404, 700] }\n",
+            "scrapers.b.no_data.status[1]",
+            "700",
+            "expected an HTTP status code from 100 to 599, found 700",
+        ),
+        case(
+            "empty body_contains",
+            "[scrapers.b]\nsource = \"api\"\npath = \"/b\"\nno_data = { body_contains = [\"\"] }\n",
+            "scrapers.b.no_data.body_contains[0]",
+            "\"\"]",
+            "would match every body",
+        ),
+        case(
+            "unknown source",
+            "[scrapers.b]\nsource = \"apii\"\npath = \"/b\"\n",
+            "scrapers.b.source",
+            "\"apii\"",
+            "unknown source \"apii\" (did you mean \"api\"?); defined sources: api",
+        ),
+        case(
+            "bad name",
+            "[sources.\"odds api\"]\nbase_url = \"https://b\"\n",
+            "sources.\"odds api\"",
+            "[sources.\"odds api\"]",
+            "bad name \"odds api\"",
+        ),
+        case(
+            "workflow unknown scraper",
+            "[workflows.w]\nscrapers = [\"event\"]\n",
+            "workflows.w.scrapers[0]",
+            "\"event\"",
+            "unknown scraper \"event\" (did you mean \"events\"?)",
+        ),
+        case(
+            "workflow duplicate",
+            "[workflows.w]\nsteps = [{ scrapers = [\"events\"] }, { scrapers = [\"events\"], after = [] }]\n",
+            "workflows.w.steps[1].scrapers[0]",
+            "\"events\"], after",
+            "appears more than once in this workflow (first at workflows.w.steps[0].scrapers[0])",
+        ),
+        case(
+            "after same step",
+            "[workflows.w]\nsteps = [{ scrapers = [\"events\"], after = [\"events\"] }]\n",
+            "workflows.w.steps[0].after[0]",
+            "\"events\"] }",
+            "runs in this step",
+        ),
+        case(
+            "after unknown",
+            "[workflows.w]\nsteps = [{ scrapers = [\"events\"] }, { scrapers = [], after = [\"nope\"] }]\n",
+            "workflows.w.steps[1].after[0]",
+            "\"nope\"",
+            "unknown scraper \"nope\"",
+        ),
+        case(
+            "empty step",
+            "[workflows.w]\nsteps = [{ scrapers = [] }]\n",
+            "workflows.w.steps[0].scrapers",
+            "[] }",
+            "a step needs at least one scraper",
+        ),
+        case(
+            "no steps",
+            "[workflows.w]\nsteps = []\n",
+            "workflows.w.steps",
+            "[]\n",
+            "a workflow needs at least one step",
+        ),
+        case(
+            "steps and scrapers",
+            "[workflows.w]\nsteps = [{ scrapers = [\"events\"] }]\nscrapers = [\"events\"]\n",
+            "workflows.w.scrapers",
+            "[\"events\"]\n",
+            "not both",
+        ),
+        case(
+            "neither steps nor scrapers",
+            "[workflows.w]\n",
+            "workflows.w",
+            "[workflows.w]",
+            "missing `steps`",
+        ),
+        case(
+            "missing env var",
+            "[sources.b]\nbase_url = \"https://b\"\nheaders = { Authorization = \"Bearer ${MISSING_TOKEN}\" }\n",
+            "sources.b.headers.Authorization",
+            "\"Bearer",
+            "environment variable MISSING_TOKEN is not set",
+        ),
+        case(
+            "bad env syntax",
+            "[sources.b]\nbase_url = \"https://b\"\nquery = { k = \"${1X}\" }\n",
+            "sources.b.query.k",
+            "\"${1X}\"",
+            "bad environment variable name",
+        ),
+        Case {
+            name: "timezone",
+            text: BASE.replace(
+                "name = \"t\"",
+                "name = \"t\"\ntimezone = \"america/new_york\"",
+            ),
+            key: "pipeline.timezone",
+            at: "\"america/new_york\"",
+            says: "expected an IANA time zone name such as \"America/New_York\" or \"UTC\", found \"america/new_york\" (did you mean \"America/New_York\"?)",
+        },
+        Case {
+            name: "database scheme",
+            text: BASE.replace("name = \"t\"", "name = \"t\"\ndatabase = \"mysql://db\""),
+            key: "pipeline.database",
+            at: "\"mysql://db\"",
+            says: "expected \"sqlite://PATH\" (relative to the config file's folder), \"sqlite:///ABSOLUTE/PATH\", \"postgres://USER@HOST:PORT/DB\"",
+        },
+        Case {
+            name: "raw store scheme",
+            text: BASE.replace("name = \"t\"", "name = \"t\"\nraw_store = \"ftp://raw\""),
+            key: "pipeline.raw_store",
+            at: "\"ftp://raw\"",
+            says: "\"s3://BUCKET/PREFIX\" or \"gs://BUCKET/PREFIX\", found \"ftp://raw\"",
+        },
+    ]
+}
+
+#[test]
+fn each_bad_file_names_key_position_and_expectation() {
+    let mut failures = Vec::new();
+    for case in cases() {
+        let message = error(&case.text);
+        let (line, column) = line_col(&case.text, case.at);
+        let prefix = if case.key.is_empty() {
+            format!("{FILE}:{line}:{column}: ")
+        } else {
+            format!("{FILE}:{line}:{column}: {}: ", case.key)
+        };
+        let found = message
+            .lines()
+            .any(|l| l.starts_with(&prefix) && l.contains(case.says));
+        if !found {
+            failures.push(format!(
+                "{}:\n  want {prefix}…{}\n  got  {}",
+                case.name,
+                case.says,
+                message.replace('\n', "\n       ")
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn there_are_enough_cases() {
+    assert!(cases().len() >= 25);
+}
+
+#[test]
+fn all_resolve_problems_are_reported_in_file_order() {
+    let text = format!(
+        "{BASE}{}",
+        r#"
+[sources.b]
+base_url = "https://b"
+timeout = "fast"
+max_concurrency = 0
+
+[scrapers.c]
+source = "nope"
+path = "/c"
+method = "FETCH"
+
+[workflows.w]
+scrapers = ["events", "missing"]
+"#
+    );
+    let message = error(&text);
+    let keys: Vec<&str> = message
+        .lines()
+        .map(|l| l.split(": ").nth(1).unwrap_or(""))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "sources.b.timeout",
+            "sources.b.max_concurrency",
+            "scrapers.c.source",
+            "scrapers.c.method",
+            "workflows.w.scrapers[1]",
+        ],
+        "{message}"
+    );
+}
+
+#[test]
+fn a_bad_top_level_retry_is_reported_once() {
+    // Every source and scraper inherits [retry]; the problem is where it
+    // is written, not at each place that inherits it.
+    let text = format!("{BASE}\n[retry]\ninitial_delay = \"5m\"\n");
+    let message = error(&text);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.contains(
+            "retry.initial_delay: initial_delay (5m) must not be longer than max_delay (1m)"
+        ),
+        "{message}"
+    );
+}

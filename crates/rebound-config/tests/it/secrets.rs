@@ -1,0 +1,127 @@
+//! `${VAR}` substitution: where it applies, what becomes secret, and that
+//! secrets stay hidden.
+
+use super::{BASE, error, plan};
+use rebound_config::load_str;
+use rebound_domain::plan::ConfigValue;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn find<'a>(pairs: &'a [(String, ConfigValue)], name: &str) -> &'a ConfigValue {
+    &pairs.iter().find(|(k, _)| k == name).unwrap().1
+}
+
+#[test]
+fn substitutes_inside_strings_and_marks_secrets() {
+    let text = format!(
+        "{BASE}{}",
+        r#"
+[sources.b]
+base_url = "https://b"
+headers = { Authorization = "Bearer ${TOKEN}", Accept = "application/json" }
+query = { key = "${KEY}", date = "{date}" }
+"#
+    );
+    let plan = plan(&text);
+    let b = &plan.sources["b"];
+    let auth = find(&b.headers, "Authorization");
+    assert!(auth.secret);
+    assert_eq!(
+        auth.value.render(&BTreeMap::new()).unwrap(),
+        "Bearer fake-TOKEN"
+    );
+    assert_eq!(format!("{auth:?}"), "***");
+    assert!(!find(&b.headers, "Accept").secret);
+    assert!(find(&b.query, "key").secret);
+    assert!(!find(&b.query, "date").secret);
+    assert_eq!(
+        plan.redactor
+            .redact("GET https://b/?key=fake-KEY with Bearer fake-TOKEN"),
+        "GET https://b/?key=*** with Bearer ***"
+    );
+}
+
+#[test]
+fn a_secret_is_never_read_as_a_template() {
+    let env = |name: &str| (name == "BRACES").then(|| "a{b}c}}".to_string());
+    let text = format!(
+        "{BASE}\n[sources.b]\nbase_url = \"https://b\"\nquery = {{ k = \"${{BRACES}}-{{date}}\" }}\n"
+    );
+    let plan = load_str(&text, Path::new("r.toml"), &env).unwrap();
+    let value = find(&plan.sources["b"].query, "k");
+    assert_eq!(value.value.params(), ["date"]);
+    let params = BTreeMap::from([("date".to_string(), "2026-11-28".to_string())]);
+    assert_eq!(value.value.render(&params).unwrap(), "a{b}c}}-2026-11-28");
+}
+
+#[test]
+fn double_dollar_writes_a_literal() {
+    let text = BASE.replace("name = \"t\"", "name = \"cost $${X} $5\"")
+        + "\n[sources.b]\nbase_url = \"https://b\"\nquery = { k = \"$${{x}}\", p = \"$${date}\" }\n";
+    let plan = plan(&text);
+    assert_eq!(plan.pipeline.name, "cost ${X} $5");
+    assert!(plan.redactor.is_empty());
+    let query = &plan.sources["b"].query;
+    let params = BTreeMap::from([("date".to_string(), "D".to_string())]);
+    // Template rules apply after substitution: `{{x}}` is literal, `{date}` a parameter.
+    assert_eq!(find(query, "k").value.render(&params).unwrap(), "${x}");
+    assert_eq!(find(query, "p").value.render(&params).unwrap(), "$D");
+    assert!(!find(query, "k").secret);
+}
+
+#[test]
+fn missing_variable_names_it_and_the_key() {
+    let text = BASE.replace("https://api.example/v1/", "https://${MISSING_HOST}/v1");
+    let message = error(&text);
+    assert_eq!(
+        message,
+        "rebound.toml:6:12: sources.api.base_url: environment variable MISSING_HOST is not set"
+    );
+}
+
+#[test]
+fn secrets_are_masked_in_errors_and_summaries() {
+    // A malformed value from the environment is quoted by the error, and
+    // must still not appear in it.
+    let text = BASE.replace("name = \"t\"", "name = \"t\"\ndatabase = \"${DB}\"");
+    let env = |name: &str| (name == "DB").then(|| "mysql://root:hunter2@db/x".to_string());
+    let err = load_str(&text, Path::new("r.toml"), &env)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("pipeline.database: expected"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+
+    let text = BASE.replace(
+        "name = \"t\"",
+        "name = \"t\"\ndatabase = \"postgres://app:${PW}@db/x\"\nraw_store = \"s3://${BUCKET}/raw\"",
+    );
+    let plan = plan(&text);
+    let summary = rebound_config::summary(&plan);
+    assert!(!summary.contains("fake-"), "{summary}");
+    assert!(summary.contains("postgres://app:***@db/x"), "{summary}");
+    assert!(format!("{plan:?}").contains("postgres://…"));
+}
+
+#[test]
+fn env_values_reach_every_kind_of_string() {
+    let env = |name: &str| {
+        Some(
+            match name {
+                "TZ_NAME" => "Europe/Paris",
+                "SECS" => "45s",
+                "JIT" => "none",
+                _ => "other",
+            }
+            .to_string(),
+        )
+    };
+    let text = BASE.replace("name = \"t\"", "name = \"t\"\ntimezone = \"${TZ_NAME}\"")
+        + "\n[retry]\njitter = \"${JIT}\"\n[sources.b]\nbase_url = \"https://b\"\ntimeout = \"${SECS}\"\n";
+    let plan = load_str(&text, Path::new("r.toml"), &env).unwrap();
+    assert_eq!(plan.pipeline.timezone, chrono_tz::Europe::Paris);
+    assert_eq!(plan.sources["b"].timeout.as_secs(), 45);
+    assert_eq!(
+        plan.sources["b"].retry.jitter,
+        rebound_domain::retry::Jitter::None
+    );
+}
