@@ -91,10 +91,10 @@ impl Template {
     pub fn params(&self) -> Vec<&str> {
         let mut names: Vec<&str> = Vec::new();
         for segment in &self.segments {
-            if let Segment::Param(name) = segment {
-                if !names.contains(&name.as_str()) {
-                    names.push(name);
-                }
+            if let Segment::Param(name) = segment
+                && !names.contains(&name.as_str())
+            {
+                names.push(name);
             }
         }
         names

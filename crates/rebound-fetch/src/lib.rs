@@ -336,13 +336,10 @@ impl Fetcher {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        if let Some(length) = response.content_length() {
-            if length > max_body {
-                return RawAttempt {
-                    response: Err(too_large(max_body, length)),
-                    retry_after_header,
-                };
-            }
+        if let Some(length) = response.content_length()
+            && length > max_body
+        {
+            return RawAttempt { response: Err(too_large(max_body, length)), retry_after_header };
         }
         // Read chunk by chunk so an oversized body is refused as soon as it
         // passes the limit instead of being buffered whole.
