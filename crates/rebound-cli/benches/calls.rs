@@ -89,10 +89,20 @@ async fn rebound_round(base_url: &str, calls: usize) -> f64 {
     let path = dir.path().join("rebound.toml");
     let plan = rebound_config::load_str(&config(base_url), &path, &|_| None).unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("bench.db")).await.unwrap());
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.path().join("bench.db"))
+            .await
+            .unwrap(),
+    );
     let raw = RawStore::open(&plan.pipeline.raw_store).unwrap();
     let fetcher = Arc::new(Fetcher::new(&plan, clock.clone()).unwrap());
-    let engine = Arc::new(Engine::new(Arc::new(plan), store.clone(), raw, fetcher, clock));
+    let engine = Arc::new(Engine::new(
+        Arc::new(plan),
+        store.clone(),
+        raw,
+        fetcher,
+        clock,
+    ));
     let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
     let started = Instant::now();
     let ok = futures::stream::iter(0..calls)
@@ -100,7 +110,11 @@ async fn rebound_round(base_url: &str, calls: usize) -> f64 {
             let engine = engine.clone();
             async move {
                 let params: BTreeMap<String, String> = [("i".to_string(), i.to_string())].into();
-                engine.run_scraper("item", date, &params).await.ok().filter(|r| !r.status.is_failure())
+                engine
+                    .run_scraper("item", date, &params)
+                    .await
+                    .ok()
+                    .filter(|r| !r.status.is_failure())
             }
         })
         .buffer_unordered(CONCURRENCY)

@@ -17,7 +17,13 @@ use std::process::ExitCode;
 #[command(name = "rebound", version, about)]
 struct Cli {
     /// Config file.
-    #[arg(short = 'c', long = "config", env = "REBOUND_CONFIG", default_value = "rebound.toml", global = true)]
+    #[arg(
+        short = 'c',
+        long = "config",
+        env = "REBOUND_CONFIG",
+        default_value = "rebound.toml",
+        global = true
+    )]
     config: PathBuf,
     /// Log line format (logs go to stderr; level from RUST_LOG, default warn).
     #[arg(long = "log-format", value_enum, default_value_t = LogFormat::Pretty, global = true)]
@@ -86,7 +92,9 @@ fn main() -> ExitCode {
             Command::Run(args) => cmd::run::run_workflow(&cli.config, args).await,
             Command::Scrape(args) => cmd::run::run_scraper(&cli.config, args).await,
             Command::Check => cmd::check::check(&cli.config),
-            Command::Config { command: ConfigCommand::Schema } => cmd::check::schema(),
+            Command::Config {
+                command: ConfigCommand::Schema,
+            } => cmd::check::schema(),
             Command::Status(args) => cmd::status::status(&cli.config, args).await,
             Command::Demo(args) => cmd::demo::demo(args).await,
         }

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 fn table(header: &[&str]) -> Table {
     let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    table
+        .load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
     if let Some(width) = terminal_width() {
         table.set_width(width);
     } else {
@@ -35,7 +37,11 @@ fn scraper_label(call: &CallReport) -> String {
         .filter(|(k, _)| !matches!(k.as_str(), "date" | "date_compact"))
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
-    if extra.is_empty() { call.scraper.clone() } else { format!("{} ({})", call.scraper, extra.join(", ")) }
+    if extra.is_empty() {
+        call.scraper.clone()
+    } else {
+        format!("{} ({})", call.scraper, extra.join(", "))
+    }
 }
 
 fn reason(call: &CallReport) -> String {
@@ -50,13 +56,17 @@ fn reason(call: &CallReport) -> String {
 
 /// A table of calls: scraper, status, attempts, HTTP status, duration, reason.
 pub fn calls_table(calls: &[CallReport]) -> String {
-    let mut table = table(&["scraper", "status", "attempts", "http", "duration", "reason"]);
+    let mut table = table(&[
+        "scraper", "status", "attempts", "http", "duration", "reason",
+    ]);
     for call in calls {
         table.add_row(vec![
             scraper_label(call),
             call.status.as_str().to_string(),
             call.attempts.to_string(),
-            call.http_status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+            call.http_status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "-".into()),
             ms(call.duration_ms),
             reason(call),
         ]);
@@ -166,7 +176,15 @@ pub fn status_table(runs: &[WorkflowExecutionRow], calls: &[ScraperCallRow]) -> 
     if runs.is_empty() {
         out.push_str("No workflow runs recorded yet.\n");
     } else {
-        let mut t = table(&["started (UTC)", "workflow", "date", "status", "ok/no data/failed/skipped", "duration", "error_message"]);
+        let mut t = table(&[
+            "started (UTC)",
+            "workflow",
+            "date",
+            "status",
+            "ok/no data/failed/skipped",
+            "duration",
+            "error_message",
+        ]);
         for row in runs {
             t.add_row(vec![
                 row.execution_time.format("%Y-%m-%d %H:%M:%S").to_string(),
@@ -175,7 +193,10 @@ pub fn status_table(runs: &[WorkflowExecutionRow], calls: &[ScraperCallRow]) -> 
                 row.status.clone(),
                 format!(
                     "{}/{}/{}/{}",
-                    row.scrapers_succeeded, row.scrapers_no_data, row.scrapers_failed, row.scrapers_skipped
+                    row.scrapers_succeeded,
+                    row.scrapers_no_data,
+                    row.scrapers_failed,
+                    row.scrapers_skipped
                 ),
                 ms(row.duration_ms),
                 row.error_message.clone().unwrap_or_default(),
@@ -184,7 +205,15 @@ pub fn status_table(runs: &[WorkflowExecutionRow], calls: &[ScraperCallRow]) -> 
         out.push_str(&format!("{t}\n"));
     }
     if !calls.is_empty() {
-        let mut t = table(&["started (UTC)", "scraper", "date", "status", "attempts", "http", "error_message"]);
+        let mut t = table(&[
+            "started (UTC)",
+            "scraper",
+            "date",
+            "status",
+            "attempts",
+            "http",
+            "error_message",
+        ]);
         for row in calls {
             t.add_row(vec![
                 row.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
@@ -192,7 +221,9 @@ pub fn status_table(runs: &[WorkflowExecutionRow], calls: &[ScraperCallRow]) -> 
                 row.target_date.to_string(),
                 row.status.clone(),
                 row.attempts.to_string(),
-                row.http_status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+                row.http_status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "-".into()),
                 row.error_message.clone().unwrap_or_default(),
             ]);
         }

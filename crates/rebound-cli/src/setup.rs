@@ -17,7 +17,9 @@ use std::sync::Arc;
 pub fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -37,12 +39,16 @@ pub async fn open_store(plan: &Plan) -> Result<Arc<dyn Store>, Failure> {
         DatabaseLocation::Sqlite { path } => Arc::new(
             rebound_storage_sqlite::SqliteStore::open(path)
                 .await
-                .with_context(|| format!("cannot open history database {}", location.display_safe()))?,
+                .with_context(|| {
+                    format!("cannot open history database {}", location.display_safe())
+                })?,
         ),
         DatabaseLocation::Postgres { url } => Arc::new(
             rebound_storage_postgres::PostgresStore::connect(url)
                 .await
-                .with_context(|| format!("cannot open history database {}", location.display_safe()))?,
+                .with_context(|| {
+                    format!("cannot open history database {}", location.display_safe())
+                })?,
         ),
     };
     Ok(store)
@@ -58,5 +64,11 @@ pub async fn engine_with_clock(plan: Plan, clock: Arc<dyn Clock>) -> Result<Engi
     let store = open_store(&plan).await?;
     let raw = RawStore::open(&plan.pipeline.raw_store)?;
     let fetcher = Fetcher::new(&plan, clock.clone())?;
-    Ok(Engine::new(Arc::new(plan), store, raw, Arc::new(fetcher), clock))
+    Ok(Engine::new(
+        Arc::new(plan),
+        store,
+        raw,
+        Arc::new(fetcher),
+        clock,
+    ))
 }

@@ -12,6 +12,9 @@ pub fn check(config: &Path) -> Result<ExitCode, Failure> {
 }
 
 pub fn schema() -> Result<ExitCode, Failure> {
-    println!("{}", serde_json::to_string_pretty(&rebound_config::json_schema())?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&rebound_config::json_schema())?
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -24,7 +24,9 @@ pub struct DemoArgs {
 pub async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create demo folder {}", args.dir.display()))?;
-    let sim = UpstreamSim::start().await.context("cannot start the simulated upstream")?;
+    let sim = UpstreamSim::start()
+        .await
+        .context("cannot start the simulated upstream")?;
     sim.script_demo_faults();
     let config_path = args.dir.join("rebound.toml");
     std::fs::write(&config_path, demo_config(&sim.base_url()))
@@ -44,9 +46,16 @@ pub async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     }
     let mut reports = Vec::new();
     for workflow in &workflows {
-        let report = engine.run_workflow(workflow, date, &BTreeMap::new()).await.map_err(|e| {
-            if e.is_usage() { Failure::Usage(e.into()) } else { Failure::Runtime(e.into()) }
-        })?;
+        let report = engine
+            .run_workflow(workflow, date, &BTreeMap::new())
+            .await
+            .map_err(|e| {
+                if e.is_usage() {
+                    Failure::Usage(e.into())
+                } else {
+                    Failure::Runtime(e.into())
+                }
+            })?;
         if !args.json {
             println!("{}", output::run_table(&report));
         }

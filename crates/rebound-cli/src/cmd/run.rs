@@ -46,7 +46,9 @@ fn parse_date(text: &str) -> Result<NaiveDate, String> {
 fn parse_param(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
-        _ => Err(format!("expected NAME=VALUE, e.g. game_id=0022600301, found \"{text}\"")),
+        _ => Err(format!(
+            "expected NAME=VALUE, e.g. game_id=0022600301, found \"{text}\""
+        )),
     }
 }
 
@@ -54,14 +56,20 @@ fn params_map(pairs: &[(String, String)]) -> Result<BTreeMap<String, String>, Fa
     let mut map = BTreeMap::new();
     for (name, value) in pairs {
         if map.insert(name.clone(), value.clone()).is_some() {
-            return Err(Failure::Usage(anyhow!("--param {name} is given more than once")));
+            return Err(Failure::Usage(anyhow!(
+                "--param {name} is given more than once"
+            )));
         }
     }
     Ok(map)
 }
 
 fn engine_error(error: rebound_engine::EngineError) -> Failure {
-    if error.is_usage() { Failure::Usage(error.into()) } else { Failure::Runtime(error.into()) }
+    if error.is_usage() {
+        Failure::Usage(error.into())
+    } else {
+        Failure::Runtime(error.into())
+    }
 }
 
 pub async fn run_workflow(config: &Path, args: RunArgs) -> Result<ExitCode, Failure> {
@@ -69,13 +77,23 @@ pub async fn run_workflow(config: &Path, args: RunArgs) -> Result<ExitCode, Fail
     let plan = setup::load_plan(config)?;
     let engine = setup::engine(plan).await?;
     let date = args.target.date.unwrap_or_else(|| engine.today());
-    let report = engine.run_workflow(&args.workflow, date, &params).await.map_err(engine_error)?;
+    let report = engine
+        .run_workflow(&args.workflow, date, &params)
+        .await
+        .map_err(engine_error)?;
     if args.target.json {
-        println!("{}", serde_json::to_string_pretty(&output::run_json(&report))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&output::run_json(&report))?
+        );
     } else {
         print!("{}", output::run_table(&report));
     }
-    Ok(if report.all_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.all_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 pub async fn run_scraper(config: &Path, args: ScrapeArgs) -> Result<ExitCode, Failure> {
@@ -83,11 +101,21 @@ pub async fn run_scraper(config: &Path, args: ScrapeArgs) -> Result<ExitCode, Fa
     let plan = setup::load_plan(config)?;
     let engine = setup::engine(plan).await?;
     let date = args.target.date.unwrap_or_else(|| engine.today());
-    let report = engine.run_scraper(&args.scraper, date, &params).await.map_err(engine_error)?;
+    let report = engine
+        .run_scraper(&args.scraper, date, &params)
+        .await
+        .map_err(engine_error)?;
     if args.target.json {
-        println!("{}", serde_json::to_string_pretty(&output::call_json(&report))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&output::call_json(&report))?
+        );
     } else {
         print!("{}", output::calls_table(std::slice::from_ref(&report)));
     }
-    Ok(if report.status.is_failure() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if report.status.is_failure() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -9,7 +9,10 @@ const SECRET: &str = "cli_secret_7d1c";
 
 fn rebound(args: &[&str], envs: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_rebound"));
-    command.args(args).env_remove("REBOUND_CONFIG").env("RUST_LOG", "warn");
+    command
+        .args(args)
+        .env_remove("REBOUND_CONFIG")
+        .env("RUST_LOG", "warn");
     for (k, v) in envs {
         command.env(k, v);
     }
@@ -76,12 +79,20 @@ async fn run_exit_codes_tables_and_json() {
     let out = rebound(&["-c", config, "run", "ok", "--date", "2026-11-27"], &env);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("workflow ok for 2026-11-27: success"), "{stdout}");
-    for column in ["scraper", "status", "attempts", "http", "duration", "reason"] {
+    assert!(
+        stdout.contains("workflow ok for 2026-11-27: success"),
+        "{stdout}"
+    );
+    for column in [
+        "scraper", "status", "attempts", "http", "duration", "reason",
+    ] {
         assert!(stdout.contains(column), "{stdout}");
     }
 
-    sim.script("/c/bad", vec![Reply::echo_query(500), Reply::echo_query(500)]);
+    sim.script(
+        "/c/bad",
+        vec![Reply::echo_query(500), Reply::echo_query(500)],
+    );
     let out = rebound(&["-c", config, "run", "mixed", "--json"], &env);
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out.stdout);
@@ -94,8 +105,14 @@ async fn run_exit_codes_tables_and_json() {
     assert_eq!(json["scrapers"][0]["error_kind"], "server");
     assert_eq!(json["scrapers"][1]["status"], "skipped");
     let message = json["error_message"].as_str().unwrap();
-    assert!(message.starts_with("bad: HTTP 500 after 2 attempts: "), "{message}");
-    assert!(message.contains("good: not run: dependency bad failed"), "{message}");
+    assert!(
+        message.starts_with("bad: HTTP 500 after 2 attempts: "),
+        "{message}"
+    );
+    assert!(
+        message.contains("good: not run: dependency bad failed"),
+        "{message}"
+    );
 
     // History is readable back, newest first, with messages.
     let out = rebound(&["-c", config, "status", "--json"], &env);
@@ -110,7 +127,17 @@ async fn run_exit_codes_tables_and_json() {
 
     // scrape: one scraper with a parameter.
     sim.script("/c/game/0022600301", vec![Reply::text(200, "{}")]);
-    let out = rebound(&["-c", config, "scrape", "game", "--param", "game_id=0022600301"], &env);
+    let out = rebound(
+        &[
+            "-c",
+            config,
+            "scrape",
+            "game",
+            "--param",
+            "game_id=0022600301",
+        ],
+        &env,
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("game (game_id=0022600301)"));
 }
@@ -123,22 +150,53 @@ async fn usage_errors_exit_2_with_a_clear_message() {
     let config = config.to_str().unwrap();
     let env = [("CLI_KEY", SECRET)];
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["-c", config, "run", "nope"], "unknown workflow \"nope\""),
-        (vec!["-c", config, "run", "ok", "--date", "28/11/2026"], "expected a date as YYYY-MM-DD"),
-        (vec!["-c", config, "scrape", "game"], "needs parameter {game_id}"),
-        (vec!["-c", config, "scrape", "game", "--param", "game_id"], "expected NAME=VALUE"),
-        (vec!["-c", "/nonexistent/rebound.toml", "check"], "not found"),
+        (
+            vec!["-c", config, "run", "nope"],
+            "unknown workflow \"nope\"",
+        ),
+        (
+            vec!["-c", config, "run", "ok", "--date", "28/11/2026"],
+            "expected a date as YYYY-MM-DD",
+        ),
+        (
+            vec!["-c", config, "scrape", "game"],
+            "needs parameter {game_id}",
+        ),
+        (
+            vec!["-c", config, "scrape", "game", "--param", "game_id"],
+            "expected NAME=VALUE",
+        ),
+        (
+            vec!["-c", "/nonexistent/rebound.toml", "check"],
+            "not found",
+        ),
     ];
     for (args, needle) in cases {
         let out = rebound(&args, &env);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
-        assert!(text(&out.stderr).contains(needle), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains(needle),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
     }
     // A missing ${VAR} names the variable.
     let out = rebound(&["-c", config, "check"], &[]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("CLI_KEY"), "{}", text(&out.stderr));
-    assert!(sim.requests().is_empty(), "no call is made on a usage error");
+    assert!(
+        text(&out.stderr).contains("CLI_KEY"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        sim.requests().is_empty(),
+        "no call is made on a usage error"
+    );
 }
 
 #[test]
@@ -168,7 +226,10 @@ fn check_and_schema() {
     assert_eq!(out.status.code(), Some(0));
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for key in ["pipeline", "retry", "sources", "scrapers", "workflows"] {
-        assert!(schema["properties"].get(key).is_some(), "schema lacks {key}");
+        assert!(
+            schema["properties"].get(key).is_some(),
+            "schema lacks {key}"
+        );
     }
 }
 
@@ -181,21 +242,30 @@ fn demo_runs_on_embedded_defaults() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let runs = json["runs"].as_array().unwrap();
     assert!(runs.len() >= 3, "{json}");
-    let calls: Vec<&serde_json::Value> =
-        runs.iter().flat_map(|r| r["scrapers"].as_array().unwrap().iter()).collect();
+    let calls: Vec<&serde_json::Value> = runs
+        .iter()
+        .flat_map(|r| r["scrapers"].as_array().unwrap().iter())
+        .collect();
     let find = |name: &str| {
-        let call = calls.iter().find(|c| c["scraper"] == name).unwrap_or_else(|| panic!("{name} ran"));
-        (call["status"].as_str().unwrap().to_string(), call["attempts"].as_u64().unwrap(), call["error_kind"].clone())
+        let call = calls
+            .iter()
+            .find(|c| c["scraper"] == name)
+            .unwrap_or_else(|| panic!("{name} ran"));
+        (
+            call["status"].as_str().unwrap().to_string(),
+            call["attempts"].as_u64().unwrap(),
+            call["error_kind"].clone(),
+        )
     };
     // Each scripted fault shows up as documented.
     let null = serde_json::Value::Null;
     let expected = [
-        ("oddsa_events", "success", 2, null.clone()),                  // 429 + Retry-After, then 200
-        ("bdl_box_scores", "success", 3, null.clone()),                // 503 burst
-        ("nbac_injury_report", "failed", 3, "timeout".into()),         // slower than the source timeout
-        ("nbac_play_by_play", "failed", 1, "client".into()),           // 404, not retried
-        ("bdb_play_by_play", "no_data", 1, null.clone()),              // "not published yet"
-        ("bdl_games", "no_data", 1, null.clone()),                     // empty record list
+        ("oddsa_events", "success", 2, null.clone()), // 429 + Retry-After, then 200
+        ("bdl_box_scores", "success", 3, null.clone()), // 503 burst
+        ("nbac_injury_report", "failed", 3, "timeout".into()), // slower than the source timeout
+        ("nbac_play_by_play", "failed", 1, "client".into()), // 404, not retried
+        ("bdb_play_by_play", "no_data", 1, null.clone()), // "not published yet"
+        ("bdl_games", "no_data", 1, null.clone()),    // empty record list
     ];
     for (name, status, attempts, kind) in expected {
         assert_eq!(find(name), (status.to_string(), attempts, kind), "{name}");
@@ -207,5 +277,45 @@ fn demo_runs_on_embedded_defaults() {
     let config = work.join("rebound.toml");
     let out = rebound(&["-c", config.to_str().unwrap(), "status", "--json"], &[]);
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(status["workflow_executions"].as_array().unwrap().len(), runs.len());
+    assert_eq!(
+        status["workflow_executions"].as_array().unwrap().len(),
+        runs.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // The binary blocks this thread; the simulated upstream needs another.
+async fn json_logs_at_debug_level_carry_no_secret() {
+    let sim = UpstreamSim::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url());
+    sim.script(
+        "/c/bad",
+        vec![Reply::echo_query(500), Reply::echo_query(500)],
+    );
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rebound"));
+    command
+        .args([
+            "-c",
+            config.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "run",
+            "mixed",
+        ])
+        .env("CLI_KEY", SECRET)
+        .env("RUST_LOG", "trace");
+    let out = command.output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines.iter().any(|l| l.contains("Attempt finished")),
+        "{stderr}"
+    );
+    for line in &lines {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(!line.contains(SECRET), "secret in a log line: {line}");
+    }
+    assert!(!text(&out.stdout).contains(SECRET));
 }

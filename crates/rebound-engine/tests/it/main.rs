@@ -98,12 +98,19 @@ async fn harness_with(store: Option<Arc<dyn Store>>) -> Harness {
         Some(store) => store,
         None => Arc::new(SqliteStore::open(&dir.join("history.db")).await.unwrap()),
     };
-    let clock: Arc<dyn Clock> =
-        Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 28, 15, 0, 0).unwrap()));
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 28, 15, 0, 0).unwrap(),
+    ));
     let raw = RawStore::open(&plan.pipeline.raw_store).unwrap();
     let fetcher = Arc::new(Fetcher::new(&plan, clock.clone()).unwrap());
     let engine = Engine::new(Arc::new(plan), store.clone(), raw, fetcher, clock);
-    Harness { sim, _dir: tmp, dir, engine, store }
+    Harness {
+        sim,
+        _dir: tmp,
+        dir,
+        engine,
+        store,
+    }
 }
 
 fn date() -> NaiveDate {
@@ -111,7 +118,10 @@ fn date() -> NaiveDate {
 }
 
 fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Scripts `lines`: events fails for good, so props is skipped; injuries
@@ -120,15 +130,26 @@ fn script_partial_run(sim: &UpstreamSim) {
     sim.script("/t/events", vec![Reply::text(404, "no such sport")]);
     sim.script(
         "/t/injuries",
-        vec![Reply::text(503, "busy"), Reply::json(200, serde_json::json!({"records": [{"p": 1}]}))],
+        vec![
+            Reply::text(503, "busy"),
+            Reply::json(200, serde_json::json!({"records": [{"p": 1}]})),
+        ],
     );
 }
 
 async fn partial_run_is_recorded_with_reasons(h: &Harness) {
     script_partial_run(&h.sim);
-    let report = h.engine.run_workflow("lines", date(), &params(&[("event_id", "e1")])).await.unwrap();
+    let report = h
+        .engine
+        .run_workflow("lines", date(), &params(&[("event_id", "e1")]))
+        .await
+        .unwrap();
     assert_eq!(report.status, WorkflowStatus::Partial);
-    let statuses: Vec<_> = report.calls.iter().map(|c| (c.scraper.as_str(), c.status)).collect();
+    let statuses: Vec<_> = report
+        .calls
+        .iter()
+        .map(|c| (c.scraper.as_str(), c.status))
+        .collect();
     assert_eq!(
         statuses,
         vec![
@@ -137,21 +158,38 @@ async fn partial_run_is_recorded_with_reasons(h: &Harness) {
             ("injuries", ScraperStatus::Success)
         ]
     );
-    assert_eq!(h.sim.request_count("/t/props/e1"), 0, "a skipped scraper makes no request");
+    assert_eq!(
+        h.sim.request_count("/t/props/e1"),
+        0,
+        "a skipped scraper makes no request"
+    );
     let expected_message = "events: HTTP 404 after 1 attempt: no such sport | props: not run: dependency events failed (HTTP 404 after 1 attempt: no such sport)";
     assert_eq!(report.error_message.as_deref(), Some(expected_message));
 
     let runs = h.store.recent_workflow_executions(10).await.unwrap();
-    let run = runs.iter().find(|r| r.execution_id == report.execution_id).unwrap();
+    let run = runs
+        .iter()
+        .find(|r| r.execution_id == report.execution_id)
+        .unwrap();
     assert_eq!(run.status, "partial");
     assert_eq!(
-        (run.scrapers_requested, run.scrapers_succeeded, run.scrapers_failed, run.scrapers_no_data, run.scrapers_skipped),
+        (
+            run.scrapers_requested,
+            run.scrapers_succeeded,
+            run.scrapers_failed,
+            run.scrapers_no_data,
+            run.scrapers_skipped
+        ),
         (3, 1, 1, 0, 1)
     );
     assert_eq!(run.error_message.as_deref(), Some(expected_message));
     assert_eq!(run.target_date, date());
 
-    let calls = h.store.scraper_calls_for_execution(&report.execution_id).await.unwrap();
+    let calls = h
+        .store
+        .scraper_calls_for_execution(&report.execution_id)
+        .await
+        .unwrap();
     assert_eq!(calls.len(), 3);
     let props = calls.iter().find(|c| c.scraper_name == "props").unwrap();
     assert_eq!(props.status, "skipped");
@@ -169,7 +207,10 @@ async fn partial_run_is_recorded_with_reasons(h: &Harness) {
     assert_eq!(attempts[1].delay_before_ms, 1000);
     let events = calls.iter().find(|c| c.scraper_name == "events").unwrap();
     assert_eq!(events.params, r#"{"date":"2026-11-27"}"#);
-    assert_eq!(events.error_kind.as_deref(), Some(ErrorKind::Client.as_str()));
+    assert_eq!(
+        events.error_kind.as_deref(),
+        Some(ErrorKind::Client.as_str())
+    );
 }
 
 #[tokio::test]
@@ -197,13 +238,30 @@ async fn postgres_partial_run_is_recorded_with_reasons() {
 async fn payloads_are_stored_once_and_unchanged_ones_are_not_rewritten() {
     let h = harness_with(None).await;
     let body = serde_json::json!({"records": [{"player": "A"}]});
-    h.sim.script("/t/injuries", vec![Reply::json(200, body.clone()), Reply::json(200, body.clone())]);
-    let first = h.engine.run_workflow("single", date(), &BTreeMap::new()).await.unwrap();
-    let second = h.engine.run_workflow("single", date(), &BTreeMap::new()).await.unwrap();
+    h.sim.script(
+        "/t/injuries",
+        vec![
+            Reply::json(200, body.clone()),
+            Reply::json(200, body.clone()),
+        ],
+    );
+    let first = h
+        .engine
+        .run_workflow("single", date(), &BTreeMap::new())
+        .await
+        .unwrap();
+    let second = h
+        .engine
+        .run_workflow("single", date(), &BTreeMap::new())
+        .await
+        .unwrap();
     let (a, b) = (&first.calls[0], &second.calls[0]);
     assert_eq!(a.status, ScraperStatus::Success);
     assert!(!a.unchanged);
-    assert!(b.unchanged, "identical consecutive payload is recorded as unchanged");
+    assert!(
+        b.unchanged,
+        "identical consecutive payload is recorded as unchanged"
+    );
     assert_eq!(a.output_uri, b.output_uri);
     assert_eq!(a.content_hash, b.content_hash);
 
@@ -212,14 +270,24 @@ async fn payloads_are_stored_once_and_unchanged_ones_are_not_rewritten() {
     assert!(path.contains("/injuries/2026-11-27/injuries/"), "{path}");
     let stored = std::fs::read(path).unwrap();
     assert_eq!(stored, serde_json::to_vec(&body).unwrap());
-    assert_eq!(blake3::hash(&stored).to_hex().to_string(), a.content_hash.clone().unwrap());
+    assert_eq!(
+        blake3::hash(&stored).to_hex().to_string(),
+        a.content_hash.clone().unwrap()
+    );
     assert_eq!(a.bytes, Some(stored.len() as i64));
     let files = walk(&h.dir.join("raw"));
     assert_eq!(files.len(), 1, "{files:?}");
 
     // A different payload is stored again.
-    h.sim.script("/t/injuries", vec![Reply::json(200, serde_json::json!({"records": [1, 2]}))]);
-    let third = h.engine.run_workflow("single", date(), &BTreeMap::new()).await.unwrap();
+    h.sim.script(
+        "/t/injuries",
+        vec![Reply::json(200, serde_json::json!({"records": [1, 2]}))],
+    );
+    let third = h
+        .engine
+        .run_workflow("single", date(), &BTreeMap::new())
+        .await
+        .unwrap();
     assert!(!third.calls[0].unchanged);
     assert_eq!(walk(&h.dir.join("raw")).len(), 2);
 }
@@ -229,7 +297,11 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
             let path = entry.path();
-            if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+            if path.is_dir() {
+                out.extend(walk(&path))
+            } else {
+                out.push(path)
+            }
         }
     }
     out
@@ -238,18 +310,35 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 #[tokio::test]
 async fn all_no_data_is_a_no_data_run() {
     let h = harness_with(None).await;
-    h.sim.script("/t/injuries", vec![Reply::json(200, serde_json::json!({"records": []}))]);
-    let report = h.engine.run_workflow("single", date(), &BTreeMap::new()).await.unwrap();
+    h.sim.script(
+        "/t/injuries",
+        vec![Reply::json(200, serde_json::json!({"records": []}))],
+    );
+    let report = h
+        .engine
+        .run_workflow("single", date(), &BTreeMap::new())
+        .await
+        .unwrap();
     assert_eq!(report.status, WorkflowStatus::NoData);
     assert!(report.error_message.is_none());
-    assert!(report.calls[0].output_uri.is_some(), "no_data bodies are kept too");
+    assert!(
+        report.calls[0].output_uri.is_some(),
+        "no_data bodies are kept too"
+    );
 }
 
 #[tokio::test]
 async fn secrets_never_reach_the_database_or_raw_store() {
     let h = harness_with(None).await;
-    h.sim.script("/t/echo", vec![Reply::echo_query(500), Reply::echo_query(200)]);
-    let report = h.engine.run_workflow("echoing", date(), &BTreeMap::new()).await.unwrap();
+    h.sim.script(
+        "/t/echo",
+        vec![Reply::echo_query(500), Reply::echo_query(200)],
+    );
+    let report = h
+        .engine
+        .run_workflow("echoing", date(), &BTreeMap::new())
+        .await
+        .unwrap();
     assert_eq!(report.calls[0].status, ScraperStatus::Success);
     let sent = h.sim.requests().last().unwrap().query.clone().unwrap();
     assert!(sent.contains(SECRET));
@@ -257,11 +346,18 @@ async fn secrets_never_reach_the_database_or_raw_store() {
     let db = std::fs::read(h.dir.join("history.db")).unwrap();
     let wal = std::fs::read(h.dir.join("history.db-wal")).unwrap_or_default();
     for bytes in [db, wal] {
-        assert!(!contains(&bytes, SECRET.as_bytes()), "secret found in the database file");
+        assert!(
+            !contains(&bytes, SECRET.as_bytes()),
+            "secret found in the database file"
+        );
     }
     for file in walk(&h.dir.join("raw")) {
         let bytes = std::fs::read(&file).unwrap();
-        assert!(!contains(&bytes, SECRET.as_bytes()), "secret in {}", file.display());
+        assert!(
+            !contains(&bytes, SECRET.as_bytes()),
+            "secret in {}",
+            file.display()
+        );
         assert!(contains(&bytes, b"***"));
     }
     let attempts = h.store.attempts_for_call(report.calls[0].id).await.unwrap();
@@ -276,15 +372,39 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[tokio::test]
 async fn missing_parameters_stop_the_run_before_any_call() {
     let h = harness_with(None).await;
-    let error = h.engine.run_workflow("lines", date(), &BTreeMap::new()).await.unwrap_err();
+    let error = h
+        .engine
+        .run_workflow("lines", date(), &BTreeMap::new())
+        .await
+        .unwrap_err();
     assert!(matches!(error, EngineError::MissingParams { .. }));
     assert!(error.is_usage());
-    assert_eq!(error.to_string(), "scraper props needs parameter {event_id}: pass --param event_id=VALUE");
+    assert_eq!(
+        error.to_string(),
+        "scraper props needs parameter {event_id}: pass --param event_id=VALUE"
+    );
     assert!(h.sim.requests().is_empty());
-    assert!(h.store.recent_workflow_executions(5).await.unwrap().is_empty());
-    let unknown = h.engine.run_workflow("nope", date(), &BTreeMap::new()).await.unwrap_err();
-    assert_eq!(unknown.to_string(), "unknown workflow \"nope\"; the config defines: echoing, lines, single");
-    let builtin = h.engine.run_scraper("events", date(), &params(&[("date", "x")])).await.unwrap_err();
+    assert!(
+        h.store
+            .recent_workflow_executions(5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let unknown = h
+        .engine
+        .run_workflow("nope", date(), &BTreeMap::new())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        unknown.to_string(),
+        "unknown workflow \"nope\"; the config defines: echoing, lines, single"
+    );
+    let builtin = h
+        .engine
+        .run_scraper("events", date(), &params(&[("date", "x")]))
+        .await
+        .unwrap_err();
     assert!(builtin.to_string().contains("--date"));
 }
 
@@ -292,11 +412,42 @@ async fn missing_parameters_stop_the_run_before_any_call() {
 async fn standalone_scrape_has_no_execution_id() {
     let h = harness_with(None).await;
     h.sim.script("/t/props/e9", vec![Reply::text(200, "ok")]);
-    let report = h.engine.run_scraper("props", date(), &params(&[("event_id", "e9")])).await.unwrap();
+    let report = h
+        .engine
+        .run_scraper("props", date(), &params(&[("event_id", "e9")]))
+        .await
+        .unwrap();
     assert_eq!(report.status, ScraperStatus::Success);
     let calls = h.store.recent_standalone_calls(5).await.unwrap();
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].execution_id, None);
     assert_eq!(calls[0].workflow_name, None);
     assert_eq!(calls[0].id, report.id);
+}
+
+#[tokio::test]
+async fn payloads_that_cannot_be_stored_fail_with_kind_storage() {
+    let h = harness_with(None).await;
+    // The raw folder turns into a file under the engine's feet.
+    std::fs::remove_dir_all(h.dir.join("raw")).unwrap();
+    std::fs::write(h.dir.join("raw"), b"not a folder").unwrap();
+    h.sim.script(
+        "/t/injuries",
+        vec![Reply::json(200, serde_json::json!({"records": [1]}))],
+    );
+    let report = h
+        .engine
+        .run_workflow("single", date(), &BTreeMap::new())
+        .await
+        .unwrap();
+    let call = &report.calls[0];
+    assert_eq!(call.status, ScraperStatus::Failed);
+    assert_eq!(call.error_kind, Some(ErrorKind::Storage));
+    let message = call.message.clone().unwrap();
+    assert!(
+        message.starts_with("fetched 15 bytes (1 attempt) but could not store the payload"),
+        "{message}"
+    );
+    assert_eq!(report.status, WorkflowStatus::Failed);
+    assert!(call.output_uri.is_none());
 }
