@@ -1,1 +1,450 @@
-//! Placeholder.
+//! The PostgreSQL backend of the history [`Store`], for teams that already
+//! run a database server or want several machines to share one history.
+//!
+//! Each scraper call with all its attempts is written by a single
+//! statement (a data-modifying CTE that inserts the call and `UNNEST`s the
+//! attempts), so recording a call is one round trip and atomic without an
+//! explicit transaction. Times are truncated to milliseconds before they
+//! are written, matching the SQLite backend, so both read back the same
+//! instants.
+//!
+//! [`PostgresStore::connect_with_schema`] keeps a whole history inside one
+//! schema; tests use it to get a fresh, isolated database each.
+//!
+//! Messages never contain the URL's password ([`redact`]).
+
+mod redact;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, Utc};
+use rebound_storage::{
+    AttemptRow, NewScraperCall, NewWorkflowExecution, PayloadRef, ScraperCallRow, Store,
+    StoreError, WorkflowExecutionRow,
+};
+use redact::Redactor;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow};
+use sqlx::{AssertSqlSafe, Connection, Executor, PgPool, Row};
+use std::sync::Arc;
+use std::time::Duration;
+
+static MIGRATOR: Migrator = sqlx::migrate!();
+
+/// Enough connections for the engine's concurrent calls to overlap their
+/// round trips, few enough to leave the server room for other clients.
+const MAX_CONNECTIONS: u32 = 16;
+
+/// How long to wait for a connection (including the first one) before
+/// reporting the database unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+// Macros rather than consts so that `concat!` can build each query as one
+// `&'static str` (which sqlx accepts as safe SQL without wrapping).
+macro_rules! call_columns {
+    () => {
+        "id, execution_id, workflow_name, scraper_name, source_name, params, target_date, \
+         status, attempts, http_status, error_kind, error_message, started_at, finished_at, \
+         duration_ms, bytes, output_uri, content_hash, unchanged"
+    };
+}
+
+macro_rules! execution_columns {
+    () => {
+        "execution_id, workflow_name, target_date, execution_time, finished_at, status, \
+         scrapers_requested, scrapers_succeeded, scrapers_failed, scrapers_no_data, \
+         scrapers_skipped, error_message, duration_ms"
+    };
+}
+
+/// The call and its attempts in one statement: PostgreSQL runs every
+/// data-modifying CTE to completion and checks the attempts' foreign key
+/// and primary key at the end of the statement, so either all rows land or
+/// none does.
+const INSERT_CALL: &str = "WITH call AS (
+        INSERT INTO scraper_execution_log (execution_id, workflow_name, scraper_name,
+            source_name, params, target_date, status, attempts, http_status, error_kind,
+            error_message, started_at, finished_at, duration_ms, bytes, output_uri,
+            content_hash, unchanged)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+            $17, $18)
+        RETURNING id
+    ), attempts AS (
+        INSERT INTO scraper_attempts (scraper_execution_id, attempt, started_at,
+            finished_at, http_status, outcome, error_kind, error_message, delay_before_ms)
+        SELECT call.id, a.attempt, a.started_at, a.finished_at, a.http_status, a.outcome,
+            a.error_kind, a.error_message, a.delay_before_ms
+        FROM call, UNNEST($19::bigint[], $20::timestamptz[], $21::timestamptz[],
+            $22::integer[], $23::text[], $24::text[], $25::text[], $26::bigint[])
+            AS a(attempt, started_at, finished_at, http_status, outcome, error_kind,
+                error_message, delay_before_ms)
+    )
+    SELECT id FROM call";
+
+/// The history in a PostgreSQL database. Cheap to share behind an `Arc`;
+/// every method may be called from many tasks at once.
+pub struct PostgresStore {
+    pool: PgPool,
+    redactor: Redactor,
+    schema: Option<String>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    /// Hand-written because the pool's own `Debug` would print the connect
+    /// options, password included.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("url", &self.redactor.url())
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user:password@host:port/database`) and
+    /// brings the schema up to date, in the server's default search path
+    /// (normally `public`).
+    pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
+        PostgresStore::open(url, None).await
+    }
+
+    /// Like [`PostgresStore::connect`], but keeps everything in `schema`,
+    /// created if missing: every pooled connection gets it as its only
+    /// search path, so the tables (and sqlx's migration record) live there
+    /// and nothing outside it is seen.
+    pub async fn connect_with_schema(url: &str, schema: &str) -> Result<PostgresStore, StoreError> {
+        PostgresStore::open(url, Some(schema)).await
+    }
+
+    /// The pool, for tests and tools that need raw SQL; with
+    /// `connect_with_schema` its connections already use that schema.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn open(url: &str, schema: Option<&str>) -> Result<PostgresStore, StoreError> {
+        let redactor = Redactor::new(url);
+        let unavailable = |e: &dyn std::fmt::Display| {
+            StoreError::Unavailable(redactor.scrub(format!("{}: {e}", redactor.url())))
+        };
+        let options: PgConnectOptions = url.parse().map_err(|e| unavailable(&e))?;
+
+        // One plain connection first: when the server is down or refuses
+        // us, it fails at once with the real reason, where the pool would
+        // retry until its timeout and then only say that it timed out.
+        let mut first = PgConnection::connect_with(&options)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        if let Some(schema) = schema {
+            let create = format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema));
+            if let Err(e) = first.execute(AssertSqlSafe(create)).await {
+                // Two processes creating the same schema at once: the loser
+                // sees a duplicate, which is what it wanted anyway.
+                let duplicate = e
+                    .as_database_error()
+                    .and_then(|d| d.code())
+                    .is_some_and(|code| code == "23505" || code == "42P06");
+                if !duplicate {
+                    return Err(StoreError::Migration(redactor.scrub(format!(
+                        "{}: creating schema {schema:?}: {e}",
+                        redactor.url()
+                    ))));
+                }
+            }
+        }
+        // Closing is a courtesy to the server; failing to is harmless.
+        let _ = first.close().await;
+
+        let mut pool_options = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT);
+        if let Some(schema) = schema {
+            // A session setting, applied to each new connection before the
+            // pool hands it out.
+            let set_path: Arc<str> = format!("SET search_path TO {}", quote_ident(schema)).into();
+            pool_options = pool_options.after_connect(move |conn, _meta| {
+                let set_path = Arc::clone(&set_path);
+                Box::pin(async move {
+                    conn.execute(AssertSqlSafe(set_path)).await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool_options
+            .connect_with(options)
+            .await
+            .map_err(|e| unavailable(&e))?;
+
+        // sqlx holds a database-wide advisory lock while migrating, so
+        // processes starting together do not apply a migration twice.
+        MIGRATOR.run(&pool).await.map_err(|e| {
+            StoreError::Migration(redactor.scrub(format!("{}: {e}", redactor.url())))
+        })?;
+
+        Ok(PostgresStore {
+            pool,
+            redactor,
+            schema: schema.map(str::to_string),
+        })
+    }
+
+    /// Driver errors become store errors: connection-level failures are
+    /// `Unavailable`, everything else a failed `Query`.
+    fn error(&self, what: &str, error: sqlx::Error) -> StoreError {
+        let message = self.redactor.scrub(format!("{what}: {error}"));
+        match error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(message),
+            _ => StoreError::Query(message),
+        }
+    }
+}
+
+/// `"name"`, with embedded quotes doubled, so any schema name is taken
+/// literally and cannot change the statement.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Both backends keep milliseconds; PostgreSQL could keep microseconds, but
+/// then the same call would read back differently depending on the backend.
+fn ms(time: DateTime<Utc>) -> DateTime<Utc> {
+    time.trunc_subsecs(3)
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn record_scraper_call(&self, call: &NewScraperCall) -> Result<i64, StoreError> {
+        let a = &call.attempt_rows;
+        sqlx::query_scalar(INSERT_CALL)
+            .bind(call.execution_id.as_deref())
+            .bind(call.workflow_name.as_deref())
+            .bind(call.scraper_name.as_str())
+            .bind(call.source_name.as_str())
+            .bind(call.params.as_str())
+            .bind(call.target_date)
+            .bind(call.status.as_str())
+            .bind(i64::from(call.attempts))
+            .bind(call.http_status.map(i32::from))
+            .bind(call.error_kind.map(|k| k.as_str()))
+            .bind(call.error_message.as_deref())
+            .bind(ms(call.started_at))
+            .bind(ms(call.finished_at))
+            .bind(call.duration_ms)
+            .bind(call.bytes)
+            .bind(call.output_uri.as_deref())
+            .bind(call.content_hash.as_deref())
+            .bind(call.unchanged)
+            .bind(a.iter().map(|a| i64::from(a.attempt)).collect::<Vec<_>>())
+            .bind(a.iter().map(|a| ms(a.started_at)).collect::<Vec<_>>())
+            .bind(a.iter().map(|a| ms(a.finished_at)).collect::<Vec<_>>())
+            .bind(
+                a.iter()
+                    .map(|a| a.http_status.map(i32::from))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(a.iter().map(|a| a.outcome.as_str()).collect::<Vec<_>>())
+            .bind(
+                a.iter()
+                    .map(|a| a.error_kind.map(|k| k.as_str()))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                a.iter()
+                    .map(|a| a.error_message.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(a.iter().map(|a| a.delay_before_ms).collect::<Vec<_>>())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.error("record_scraper_call", e))
+    }
+
+    async fn record_workflow_execution(
+        &self,
+        execution: &NewWorkflowExecution,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO workflow_executions (execution_id, workflow_name, target_date, \
+                execution_time, finished_at, status, scrapers_requested, \
+                scrapers_succeeded, scrapers_failed, scrapers_no_data, scrapers_skipped, \
+                error_message, duration_ms, params) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(execution.execution_id.as_str())
+        .bind(execution.workflow_name.as_str())
+        .bind(execution.target_date)
+        .bind(ms(execution.execution_time))
+        .bind(ms(execution.finished_at))
+        .bind(execution.status.as_str())
+        .bind(i64::from(execution.scrapers_requested))
+        .bind(i64::from(execution.scrapers_succeeded))
+        .bind(i64::from(execution.scrapers_failed))
+        .bind(i64::from(execution.scrapers_no_data))
+        .bind(i64::from(execution.scrapers_skipped))
+        .bind(execution.error_message.as_deref())
+        .bind(execution.duration_ms)
+        .bind(execution.params.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.error("record_workflow_execution", e))?;
+        Ok(())
+    }
+
+    async fn last_payload(
+        &self,
+        scraper_name: &str,
+        params: &str,
+    ) -> Result<Option<PayloadRef>, StoreError> {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT content_hash, output_uri FROM scraper_execution_log \
+             WHERE scraper_name = $1 AND params = $2 \
+               AND content_hash IS NOT NULL AND output_uri IS NOT NULL \
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(scraper_name)
+        .bind(params)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.error("last_payload", e))?;
+        Ok(row.map(|(content_hash, output_uri)| PayloadRef {
+            content_hash,
+            output_uri,
+        }))
+    }
+
+    async fn recent_workflow_executions(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<WorkflowExecutionRow>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            execution_columns!(),
+            " FROM workflow_executions ORDER BY execution_time DESC, execution_id DESC LIMIT $1",
+        );
+        sqlx::query(SQL)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.error("recent_workflow_executions", e))?
+            .iter()
+            .map(|row| execution_row(row).map_err(|e| self.error("recent_workflow_executions", e)))
+            .collect()
+    }
+
+    async fn scraper_calls_for_execution(
+        &self,
+        execution_id: &str,
+    ) -> Result<Vec<ScraperCallRow>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            call_columns!(),
+            " FROM scraper_execution_log WHERE execution_id = $1 ORDER BY id",
+        );
+        sqlx::query(SQL)
+            .bind(execution_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.error("scraper_calls_for_execution", e))?
+            .iter()
+            .map(|row| call_row(row).map_err(|e| self.error("scraper_calls_for_execution", e)))
+            .collect()
+    }
+
+    async fn recent_standalone_calls(&self, limit: u32) -> Result<Vec<ScraperCallRow>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            call_columns!(),
+            " FROM scraper_execution_log WHERE execution_id IS NULL \
+              ORDER BY started_at DESC, id DESC LIMIT $1",
+        );
+        sqlx::query(SQL)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.error("recent_standalone_calls", e))?
+            .iter()
+            .map(|row| call_row(row).map_err(|e| self.error("recent_standalone_calls", e)))
+            .collect()
+    }
+
+    async fn attempts_for_call(
+        &self,
+        scraper_execution_id: i64,
+    ) -> Result<Vec<AttemptRow>, StoreError> {
+        sqlx::query(
+            "SELECT scraper_execution_id, attempt, started_at, finished_at, http_status, \
+                outcome, error_kind, error_message, delay_before_ms \
+             FROM scraper_attempts WHERE scraper_execution_id = $1 ORDER BY attempt",
+        )
+        .bind(scraper_execution_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.error("attempts_for_call", e))?
+        .iter()
+        .map(|row| attempt_row(row).map_err(|e| self.error("attempts_for_call", e)))
+        .collect()
+    }
+}
+
+fn execution_row(row: &PgRow) -> Result<WorkflowExecutionRow, sqlx::Error> {
+    Ok(WorkflowExecutionRow {
+        execution_id: row.try_get("execution_id")?,
+        workflow_name: row.try_get("workflow_name")?,
+        target_date: row.try_get("target_date")?,
+        execution_time: row.try_get("execution_time")?,
+        finished_at: row.try_get("finished_at")?,
+        status: row.try_get("status")?,
+        scrapers_requested: row.try_get("scrapers_requested")?,
+        scrapers_succeeded: row.try_get("scrapers_succeeded")?,
+        scrapers_failed: row.try_get("scrapers_failed")?,
+        scrapers_no_data: row.try_get("scrapers_no_data")?,
+        scrapers_skipped: row.try_get("scrapers_skipped")?,
+        error_message: row.try_get("error_message")?,
+        duration_ms: row.try_get("duration_ms")?,
+    })
+}
+
+fn call_row(row: &PgRow) -> Result<ScraperCallRow, sqlx::Error> {
+    Ok(ScraperCallRow {
+        id: row.try_get("id")?,
+        execution_id: row.try_get("execution_id")?,
+        workflow_name: row.try_get("workflow_name")?,
+        scraper_name: row.try_get("scraper_name")?,
+        source_name: row.try_get("source_name")?,
+        params: row.try_get("params")?,
+        target_date: row.try_get("target_date")?,
+        status: row.try_get("status")?,
+        attempts: row.try_get("attempts")?,
+        http_status: row.try_get::<Option<i32>, _>("http_status")?.map(i64::from),
+        error_kind: row.try_get("error_kind")?,
+        error_message: row.try_get("error_message")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        duration_ms: row.try_get("duration_ms")?,
+        bytes: row.try_get("bytes")?,
+        output_uri: row.try_get("output_uri")?,
+        content_hash: row.try_get("content_hash")?,
+        unchanged: row.try_get("unchanged")?,
+    })
+}
+
+fn attempt_row(row: &PgRow) -> Result<AttemptRow, sqlx::Error> {
+    Ok(AttemptRow {
+        scraper_execution_id: row.try_get("scraper_execution_id")?,
+        attempt: row.try_get("attempt")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        http_status: row.try_get::<Option<i32>, _>("http_status")?.map(i64::from),
+        outcome: row.try_get("outcome")?,
+        error_kind: row.try_get("error_kind")?,
+        error_message: row.try_get("error_message")?,
+        delay_before_ms: row.try_get("delay_before_ms")?,
+    })
+}

@@ -1,0 +1,336 @@
+//! What the PostgreSQL backend promises beyond the Store trait: schema
+//! isolation, the contract column types, messages that never show the
+//! password, migration errors told apart, and concurrent writes.
+
+use crate::{connect, drop_schema, test_url, unique_schema, with_store};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use rebound_domain::outcome::{AttemptOutcome, ScraperStatus};
+use rebound_storage::{NewAttempt, NewScraperCall, Store, StoreError};
+use rebound_storage_postgres::PostgresStore;
+use sqlx::Row;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+fn call(execution_id: &str, scraper: &str) -> NewScraperCall {
+    let started_at: DateTime<Utc> = "2026-11-28T15:04:05.123Z".parse().unwrap();
+    NewScraperCall {
+        execution_id: Some(execution_id.to_string()),
+        workflow_name: Some("wf".to_string()),
+        scraper_name: scraper.to_string(),
+        source_name: "sim".to_string(),
+        params: "{}".to_string(),
+        target_date: NaiveDate::from_ymd_opt(2026, 11, 28).unwrap(),
+        status: ScraperStatus::Success,
+        attempts: 1,
+        http_status: Some(200),
+        error_kind: None,
+        error_message: None,
+        started_at,
+        finished_at: started_at + TimeDelta::milliseconds(5),
+        duration_ms: 5,
+        bytes: Some(10),
+        output_uri: Some("file:///x".to_string()),
+        content_hash: Some("h".to_string()),
+        unchanged: false,
+        attempt_rows: vec![NewAttempt {
+            attempt: 1,
+            started_at,
+            finished_at: started_at + TimeDelta::milliseconds(5),
+            http_status: Some(200),
+            outcome: AttemptOutcome::Success,
+            error_kind: None,
+            error_message: None,
+            delay_before_ms: 0,
+        }],
+    }
+}
+
+#[tokio::test]
+async fn schemas_keep_histories_apart() {
+    let (schema_a, schema_b) = (unique_schema(), unique_schema());
+    let a = connect(&schema_a).await;
+    let b = connect(&schema_b).await;
+    a.record_scraper_call(&call("run-1", "prices"))
+        .await
+        .unwrap();
+    let in_a = a.scraper_calls_for_execution("run-1").await.unwrap();
+    let in_b = b.scraper_calls_for_execution("run-1").await.unwrap();
+    drop_schema(&a, &schema_a).await;
+    drop_schema(&b, &schema_b).await;
+    assert_eq!(in_a.len(), 1);
+    assert!(in_b.is_empty(), "schema {schema_b} saw {schema_a}'s rows");
+}
+
+#[tokio::test]
+async fn reconnecting_keeps_history_and_applies_migrations_once() {
+    let schema = unique_schema();
+    let first = connect(&schema).await;
+    let id = first
+        .record_scraper_call(&call("run-1", "prices"))
+        .await
+        .unwrap();
+    first.pool().close().await;
+    let again = connect(&schema).await;
+    let rows = again.scraper_calls_for_execution("run-1").await.unwrap();
+    let migrations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(again.pool())
+        .await
+        .unwrap();
+    drop_schema(&again, &schema).await;
+    assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), vec![id]);
+    assert_eq!(migrations, 1);
+}
+
+#[tokio::test]
+async fn every_pooled_connection_uses_the_schema() {
+    let schema = unique_schema();
+    let store = connect(&schema).await;
+    // Hold many connections at once so the pool must open new ones.
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        held.push(store.pool().acquire().await.unwrap());
+    }
+    let mut seen = BTreeSet::new();
+    for conn in &mut held {
+        let current: String = sqlx::query_scalar("SELECT current_schema()")
+            .fetch_one(&mut **conn)
+            .await
+            .unwrap();
+        seen.insert(current);
+    }
+    drop(held);
+    drop_schema(&store, &schema).await;
+    assert_eq!(seen, BTreeSet::from([schema]));
+}
+
+#[tokio::test]
+async fn contract_columns_have_the_documented_types() {
+    with_store(|store| async move {
+        let rows = sqlx::query(
+            "SELECT table_name::text AS t, column_name::text AS c, data_type::text AS d \
+             FROM information_schema.columns WHERE table_schema = current_schema()",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        let types: BTreeMap<(String, String), String> = rows
+            .iter()
+            .map(|r| ((r.get("t"), r.get("c")), r.get("d")))
+            .collect();
+        let ty = |table: &str, column: &str| {
+            types
+                .get(&(table.to_string(), column.to_string()))
+                .cloned()
+                .unwrap_or_else(|| panic!("missing column {table}.{column}"))
+        };
+        for (table, column, expected) in [
+            ("workflow_executions", "execution_id", "text"),
+            ("workflow_executions", "target_date", "date"),
+            (
+                "workflow_executions",
+                "execution_time",
+                "timestamp with time zone",
+            ),
+            (
+                "workflow_executions",
+                "finished_at",
+                "timestamp with time zone",
+            ),
+            ("workflow_executions", "params", "text"),
+            ("workflow_executions", "scrapers_requested", "bigint"),
+            ("scraper_execution_log", "id", "bigint"),
+            ("scraper_execution_log", "execution_id", "text"),
+            ("scraper_execution_log", "target_date", "date"),
+            (
+                "scraper_execution_log",
+                "started_at",
+                "timestamp with time zone",
+            ),
+            ("scraper_execution_log", "unchanged", "boolean"),
+            ("scraper_execution_log", "params", "text"),
+            ("scraper_execution_log", "http_status", "integer"),
+            ("scraper_attempts", "scraper_execution_id", "bigint"),
+            ("scraper_attempts", "attempt", "bigint"),
+            ("scraper_attempts", "started_at", "timestamp with time zone"),
+            ("scraper_attempts", "delay_before_ms", "bigint"),
+        ] {
+            assert_eq!(ty(table, column), expected, "{table}.{column}");
+        }
+        let id_default: String = sqlx::query_scalar(
+            "SELECT column_default FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = 'scraper_execution_log' \
+               AND column_name = 'id'",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        assert!(id_default.starts_with("nextval("), "{id_default}");
+        let indexes: BTreeSet<String> = sqlx::query_scalar(
+            "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema()",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+        for index in [
+            "workflow_executions_by_time",
+            "scraper_execution_log_by_execution",
+            "scraper_execution_log_last_payload",
+            "scraper_execution_log_by_workflow",
+            "scraper_execution_log_standalone",
+        ] {
+            assert!(
+                indexes.contains(index),
+                "missing index {index}: {indexes:?}"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn attempts_must_belong_to_a_call() {
+    with_store(|store| async move {
+        let result = sqlx::query(
+            "INSERT INTO scraper_attempts (scraper_execution_id, attempt, started_at, \
+                finished_at, outcome, delay_before_ms) \
+             VALUES (424242, 1, now(), now(), 'success', 0)",
+        )
+        .execute(store.pool())
+        .await;
+        assert!(result.is_err(), "foreign key not enforced");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unreachable_server_is_unavailable_and_the_password_stays_hidden() {
+    let started = Instant::now();
+    // Port 1 refuses connections on any ordinary machine.
+    let result = PostgresStore::connect("postgres://rebound:s3cr%3At-pw@127.0.0.1:1/test").await;
+    match result {
+        Err(StoreError::Unavailable(message)) => {
+            assert!(!message.contains("s3cr"), "password leaked: {message}");
+            assert!(
+                message.contains("postgres://rebound:***@127.0.0.1:1/test"),
+                "{message}"
+            );
+            assert!(message.to_lowercase().contains("refused"), "{message}");
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    // A refused connection is final: no waiting out the pool's timeout.
+    assert!(
+        started.elapsed().as_secs() < 5,
+        "took {:?} to give up",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn malformed_url_is_reported_without_the_password() {
+    let result =
+        PostgresStore::connect("postgres://rebound:s3cret-pw@127.0.0.1:notaport/test").await;
+    match result {
+        Err(StoreError::Unavailable(message)) => {
+            assert!(!message.contains("s3cret"), "password leaked: {message}");
+            assert!(message.contains("***"), "{message}");
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn debug_output_shows_the_masked_url_only() {
+    with_store(|store| async move {
+        let shown = format!("{store:?}");
+        let url = test_url();
+        assert!(
+            shown.contains(&rebound_domain::plan::mask_url_password(&url)),
+            "{shown}"
+        );
+        if let Some((_, after_scheme)) = url.split_once("://")
+            && let Some((userinfo, _)) = after_scheme.split_once('@')
+            && let Some((_, password)) = userinfo.split_once(':')
+        {
+            assert!(!shown.contains(password), "password leaked: {shown}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn conflicting_schema_is_a_migration_error() {
+    let schema = unique_schema();
+    let admin = sqlx::PgPool::connect(&test_url())
+        .await
+        .expect("test server reachable");
+    for sql in [
+        format!("CREATE SCHEMA \"{schema}\""),
+        format!("CREATE TABLE \"{schema}\".workflow_executions (something_else integer)"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+    let result = PostgresStore::connect_with_schema(&test_url(), &schema).await;
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA \"{schema}\" CASCADE"
+    )))
+    .execute(&admin)
+    .await;
+    match result {
+        Err(StoreError::Migration(message)) => {
+            assert!(message.contains("workflow_executions"), "{message}")
+        }
+        other => panic!("expected a migration error, got {other:?}"),
+    }
+}
+
+/// The engine's load, scaled down for `cargo test`: 2,000 calls, 64 in
+/// flight at a time, all landing with distinct ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_concurrent_calls_all_land() {
+    with_store(|store| async move {
+        let total = 2_000usize;
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let started = Instant::now();
+        let workers: Vec<_> = (0..64)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                let next = Arc::clone(&next);
+                tokio::spawn(async move {
+                    let mut ids = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= total {
+                            return ids;
+                        }
+                        let mut c = call("bench", &format!("scraper{}", i % 40));
+                        c.params = format!(r#"{{"i":{i}}}"#);
+                        ids.push(store.record_scraper_call(&c).await.expect("record"));
+                    }
+                })
+            })
+            .collect();
+        let mut ids = BTreeSet::new();
+        for worker in workers {
+            ids.extend(worker.await.unwrap());
+        }
+        let elapsed = started.elapsed();
+        eprintln!(
+            "{total} calls in {elapsed:?} ({:.0} calls/s)",
+            total as f64 / elapsed.as_secs_f64()
+        );
+        assert_eq!(ids.len(), total);
+        let attempts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM scraper_attempts")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(attempts, total as i64);
+    })
+    .await;
+}

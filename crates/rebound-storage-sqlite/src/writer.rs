@@ -1,0 +1,304 @@
+//! Group commit: the one task that writes scraper calls.
+//!
+//! The engine records every scraper call as it finishes, dozens at a time,
+//! and SQLite takes one writer at a time. Two costs dominate a naive "one
+//! transaction per call": the commit (a WAL append of every page touched:
+//! the table, its indexes, the sequence row) and the hop to sqlx's SQLite
+//! worker thread for every statement (about as long as the insert itself).
+//! So callers hand their call to this single task over a channel; the task
+//! takes whatever has queued up (up to [`MAX_BATCH`]) and writes it all in
+//! one `BEGIN IMMEDIATE` transaction of four statements, however many calls
+//! and attempts there are:
+//!
+//! 1. `BEGIN IMMEDIATE`, which takes the write lock;
+//! 2. read the last id handed out; holding the lock, nobody (not even
+//!    another process) can take the next ones, so the batch's calls get
+//!    `last + 1 ..= last + n`, in queue order;
+//! 3. insert every call from one JSON array parameter (`json_each`), with
+//!    its id given explicitly, and every attempt likewise, referencing those
+//!    ids: one statement text each, so sqlx prepares them once;
+//! 4. `COMMIT`.
+//!
+//! Only after the commit is each caller answered with its id, so a call is
+//! committed before `record_scraper_call` returns, exactly as with one
+//! transaction per call; and a lone call is not delayed, because the task
+//! never waits for a batch to fill.
+//!
+//! If a batch breaks a constraint, no caller can be told which call was at
+//! fault, so the task writes the batch's calls again one transaction each:
+//! the bad call gets its own error and the others still land. Any other
+//! failure (database locked for longer than the busy timeout, disk full,
+//! I/O) would hit each call alike, so every caller gets it at once.
+
+use crate::codec::{encode_date, encode_time, store_error};
+use rebound_storage::{NewScraperCall, StoreError};
+use serde_json::{Value, json};
+use sqlx::SqlitePool;
+use std::fmt::Write as _;
+use tokio::sync::{mpsc, oneshot};
+
+/// Calls written in one transaction at most: large enough to absorb the
+/// engine's concurrency, small enough that the write lock is never held
+/// for long.
+const MAX_BATCH: usize = 256;
+
+/// Calls waiting for the writer; a full queue makes callers wait, which
+/// is the back-pressure we want.
+const QUEUE: usize = 1024;
+
+/// The highest id ever handed out. `sqlite_sequence` remembers ids of
+/// deleted rows too (that is what AUTOINCREMENT promises); `MAX(id)` covers
+/// a database whose sequence row was tampered with.
+const LAST_ID: &str = "SELECT MAX(\
+        COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'scraper_execution_log'), 0), \
+        COALESCE((SELECT MAX(id) FROM scraper_execution_log), 0))";
+
+/// `value ->> N` is element N of one call's JSON array, as SQL text,
+/// integer or NULL. The order must match [`EncodedCall::new`].
+const INSERT_CALLS: &str = "INSERT INTO scraper_execution_log (\
+        id, execution_id, workflow_name, scraper_name, source_name, params, \
+        target_date, status, attempts, http_status, error_kind, \
+        error_message, started_at, finished_at, duration_ms, bytes, \
+        output_uri, content_hash, unchanged) \
+    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, \
+        value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, \
+        value ->> 10, value ->> 11, value ->> 12, value ->> 13, value ->> 14, \
+        value ->> 15, value ->> 16, value ->> 17, value ->> 18 \
+    FROM json_each(?1)";
+
+/// Same scheme as [`INSERT_CALLS`]; the order must match
+/// [`EncodedCall::new`].
+const INSERT_ATTEMPTS: &str = "INSERT INTO scraper_attempts (\
+        scraper_execution_id, attempt, started_at, finished_at, http_status, \
+        outcome, error_kind, error_message, delay_before_ms) \
+    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, \
+        value ->> 5, value ->> 6, value ->> 7, value ->> 8 \
+    FROM json_each(?1)";
+
+/// A call already turned into JSON rows, done in the caller's task so the
+/// single writer only stitches text together. Each row is a JSON array
+/// without its first element (the call id, known only inside the
+/// transaction) and without its opening bracket: `"exec-1","wf",...]`.
+pub(crate) struct EncodedCall {
+    call_tail: String,
+    attempt_tails: Vec<String>,
+}
+
+impl EncodedCall {
+    pub(crate) fn new(call: &NewScraperCall) -> EncodedCall {
+        let call_row = json!([
+            call.execution_id,
+            call.workflow_name,
+            call.scraper_name,
+            call.source_name,
+            call.params,
+            encode_date(call.target_date),
+            call.status.as_str(),
+            call.attempts,
+            call.http_status,
+            call.error_kind.map(|k| k.as_str()),
+            call.error_message,
+            encode_time(call.started_at),
+            encode_time(call.finished_at),
+            call.duration_ms,
+            call.bytes,
+            call.output_uri,
+            call.content_hash,
+            i64::from(call.unchanged),
+        ]);
+        let attempt_tails = call
+            .attempt_rows
+            .iter()
+            .map(|a| {
+                tail(&json!([
+                    a.attempt,
+                    encode_time(a.started_at),
+                    encode_time(a.finished_at),
+                    a.http_status,
+                    a.outcome.as_str(),
+                    a.error_kind.map(|k| k.as_str()),
+                    a.error_message,
+                    a.delay_before_ms,
+                ]))
+            })
+            .collect();
+        EncodedCall {
+            call_tail: tail(&call_row),
+            attempt_tails,
+        }
+    }
+}
+
+/// `[a,b]` → `a,b]`. The arrays above are never empty.
+fn tail(row: &Value) -> String {
+    let mut text = row.to_string();
+    text.remove(0);
+    text
+}
+
+/// A call waiting to be written, with where to send its id.
+pub(crate) struct Pending {
+    pub(crate) call: EncodedCall,
+    pub(crate) ack: oneshot::Sender<Result<i64, StoreError>>,
+}
+
+/// Starts the writer on the current Tokio runtime. It ends once every
+/// sender is dropped and the queue is drained, i.e. with the store.
+pub(crate) fn spawn(pool: SqlitePool) -> mpsc::Sender<Pending> {
+    let (sender, receiver) = mpsc::channel(QUEUE);
+    tokio::spawn(run(pool, receiver));
+    sender
+}
+
+async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Pending>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let result = write_batch(&pool, &batch).await;
+        match result {
+            Ok(first_id) => {
+                for (pending, id) in batch.drain(..).zip(first_id..) {
+                    // A caller that gave up waiting is no error: its call
+                    // is stored all the same.
+                    let _ = pending.ack.send(Ok(id));
+                }
+            }
+            Err(error) if batch.len() == 1 || !caused_by_one_call(&error) => {
+                // A busy or broken database fails every call alike; trying
+                // them one by one would only wait out the busy timeout
+                // once per call.
+                let error = store_error("record_scraper_call", error);
+                for pending in batch.drain(..) {
+                    let _ = pending.ack.send(Err(same_error(&error)));
+                }
+            }
+            Err(_) => {
+                for pending in batch.drain(..) {
+                    let result = write_batch(&pool, std::slice::from_ref(&pending))
+                        .await
+                        .map_err(|e| store_error("record_scraper_call", e));
+                    let _ = pending.ack.send(result);
+                }
+            }
+        }
+    }
+}
+
+/// Whether a failed batch may have failed for one bad call (a constraint
+/// that call's rows broke), so that writing the others alone would work.
+fn caused_by_one_call(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|e| !matches!(e.kind(), sqlx::error::ErrorKind::Other))
+}
+
+/// `StoreError` is not `Clone`; every caller of a failed batch gets an
+/// equal copy.
+fn same_error(error: &StoreError) -> StoreError {
+    match error {
+        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+        StoreError::Migration(m) => StoreError::Migration(m.clone()),
+        StoreError::Query(m) => StoreError::Query(m.clone()),
+    }
+}
+
+/// Writes every call of `batch` in one transaction; returns the id of the
+/// first, the others following in order.
+async fn write_batch(pool: &SqlitePool, batch: &[Pending]) -> Result<i64, sqlx::Error> {
+    // IMMEDIATE takes the write lock up front, where busy_timeout applies;
+    // a deferred transaction upgrading to a write would fail at once with
+    // SQLITE_BUSY if another process were writing. Holding the lock is
+    // also what makes the ids read below ours to hand out.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let last_id: i64 = sqlx::query_scalar(LAST_ID).fetch_one(&mut *tx).await?;
+    let first_id = last_id + 1;
+
+    let mut calls = String::with_capacity(batch.len() * 512);
+    let mut attempts = String::with_capacity(batch.len() * 512);
+    calls.push('[');
+    attempts.push('[');
+    for (pending, id) in batch.iter().zip(first_id..) {
+        let call = &pending.call;
+        if calls.len() > 1 {
+            calls.push(',');
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(calls, "[{id},{}", call.call_tail);
+        for attempt in &call.attempt_tails {
+            if attempts.len() > 1 {
+                attempts.push(',');
+            }
+            let _ = write!(attempts, "[{id},{attempt}");
+        }
+    }
+    calls.push(']');
+    attempts.push(']');
+
+    sqlx::query(INSERT_CALLS)
+        .bind(calls)
+        .execute(&mut *tx)
+        .await?;
+    if attempts.len() > 2 {
+        sqlx::query(INSERT_ATTEMPTS)
+            .bind(attempts)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(first_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, NaiveDate, Utc};
+    use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus};
+    use rebound_storage::NewAttempt;
+
+    #[test]
+    fn rows_are_json_arrays_missing_their_id() {
+        let t = DateTime::parse_from_rfc3339("2026-11-28T15:04:05.123Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let call = NewScraperCall {
+            execution_id: None,
+            workflow_name: Some("wf".into()),
+            scraper_name: "s\"q".into(),
+            source_name: "src".into(),
+            params: r#"{"a":1}"#.into(),
+            target_date: NaiveDate::from_ymd_opt(2026, 1, 2).unwrap(),
+            status: ScraperStatus::Failed,
+            attempts: 1,
+            http_status: Some(500),
+            error_kind: Some(ErrorKind::Server),
+            error_message: Some("é".into()),
+            started_at: t,
+            finished_at: t,
+            duration_ms: 7,
+            bytes: None,
+            output_uri: None,
+            content_hash: None,
+            unchanged: true,
+            attempt_rows: vec![NewAttempt {
+                attempt: 1,
+                started_at: t,
+                finished_at: t,
+                http_status: None,
+                outcome: AttemptOutcome::Retryable,
+                error_kind: Some(ErrorKind::Server),
+                error_message: None,
+                delay_before_ms: 0,
+            }],
+        };
+        let encoded = EncodedCall::new(&call);
+        assert_eq!(
+            encoded.call_tail,
+            r#"null,"wf","s\"q","src","{\"a\":1}","2026-01-02","failed",1,500,"server","é","2026-11-28T15:04:05.123Z","2026-11-28T15:04:05.123Z",7,null,null,null,1]"#
+        );
+        assert_eq!(
+            encoded.attempt_tails,
+            vec![
+                r#"1,"2026-11-28T15:04:05.123Z","2026-11-28T15:04:05.123Z",null,"retryable","server",null,0]"#
+            ]
+        );
+    }
+}

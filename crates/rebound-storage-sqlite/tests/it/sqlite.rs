@@ -1,0 +1,368 @@
+//! What the SQLite backend promises beyond the Store trait: where and how
+//! it creates the file, the connection settings that keep concurrent
+//! writers from failing, the on-disk encodings the operator queries rely
+//! on, and throughput under the engine's concurrency.
+
+use crate::fresh_store;
+use chrono::{DateTime, TimeDelta, Utc};
+use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus};
+use rebound_storage::{NewAttempt, NewScraperCall, Store, StoreError};
+use rebound_storage_sqlite::SqliteStore;
+use sqlx::Row;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn call(execution_id: Option<&str>, scraper: &str, started_at: DateTime<Utc>) -> NewScraperCall {
+    NewScraperCall {
+        execution_id: execution_id.map(str::to_string),
+        workflow_name: execution_id.map(|_| "wf".to_string()),
+        scraper_name: scraper.to_string(),
+        source_name: "sim".to_string(),
+        params: r#"{"date":"2026-02-28"}"#.to_string(),
+        target_date: chrono::NaiveDate::from_ymd_opt(2026, 2, 28).unwrap(),
+        status: ScraperStatus::Success,
+        attempts: 2,
+        http_status: Some(200),
+        error_kind: None,
+        error_message: None,
+        started_at,
+        finished_at: started_at + TimeDelta::milliseconds(80),
+        duration_ms: 80,
+        bytes: Some(1_234),
+        output_uri: Some(format!("file:///raw/{scraper}.json")),
+        content_hash: Some("ab".repeat(32)),
+        unchanged: true,
+        attempt_rows: vec![
+            NewAttempt {
+                attempt: 1,
+                started_at,
+                finished_at: started_at + TimeDelta::milliseconds(10),
+                http_status: Some(503),
+                outcome: AttemptOutcome::Retryable,
+                error_kind: Some(ErrorKind::Server),
+                error_message: Some("HTTP 503".to_string()),
+                delay_before_ms: 0,
+            },
+            NewAttempt {
+                attempt: 2,
+                started_at: started_at + TimeDelta::milliseconds(50),
+                finished_at: started_at + TimeDelta::milliseconds(80),
+                http_status: Some(200),
+                outcome: AttemptOutcome::Success,
+                error_kind: None,
+                error_message: None,
+                delay_before_ms: 40,
+            },
+        ],
+    }
+}
+
+#[tokio::test]
+async fn open_creates_missing_parent_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a/b/c/history.sqlite");
+    let store = SqliteStore::open(&path).await.expect("open");
+    assert!(path.is_file());
+    assert_eq!(store.backend(), "sqlite");
+}
+
+#[tokio::test]
+async fn open_reports_an_unusable_path_as_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("not-a-folder");
+    std::fs::write(&blocker, b"x").unwrap();
+    let result = SqliteStore::open(&blocker.join("history.sqlite")).await;
+    match result {
+        Err(StoreError::Unavailable(message)) => {
+            assert!(message.contains("not-a-folder"), "{message}")
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn open_reports_a_conflicting_schema_as_a_migration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.sqlite");
+    {
+        // Someone else's table under a contract name, no migration record.
+        let store = SqliteStore::open(&dir.path().join("other.sqlite"))
+            .await
+            .unwrap();
+        sqlx::query("VACUUM INTO ?1")
+            .bind(path.to_str().unwrap())
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM _sqlx_migrations")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    match SqliteStore::open(&path).await {
+        Err(StoreError::Migration(message)) => {
+            assert!(message.contains("history.sqlite"), "{message}")
+        }
+        other => panic!("expected a migration error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn connection_settings() {
+    let (_dir, store) = fresh_store().await;
+    let pool = store.pool();
+    let text = |sql: &'static str| async move {
+        let row = sqlx::query(sql).fetch_one(pool).await.unwrap();
+        row.get::<String, _>(0)
+    };
+    let number = |sql: &'static str| async move {
+        let row = sqlx::query(sql).fetch_one(pool).await.unwrap();
+        row.get::<i64, _>(0)
+    };
+    assert_eq!(text("PRAGMA journal_mode").await, "wal");
+    assert_eq!(number("PRAGMA synchronous").await, 1, "NORMAL");
+    assert_eq!(number("PRAGMA busy_timeout").await, 10_000);
+    assert_eq!(number("PRAGMA foreign_keys").await, 1);
+}
+
+#[tokio::test]
+async fn contract_tables_columns_and_indexes_exist() {
+    let (_dir, store) = fresh_store().await;
+    let columns = |table: &'static str| {
+        let pool = store.pool().clone();
+        async move {
+            sqlx::query("SELECT name FROM pragma_table_info(?1)")
+                .bind(table)
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.get::<String, _>(0))
+                .collect::<BTreeSet<String>>()
+        }
+    };
+    let expect = |names: &str| names.split_whitespace().map(str::to_string).collect();
+    let want: BTreeSet<String> = expect(
+        "execution_id workflow_name target_date execution_time finished_at status \
+         scrapers_requested scrapers_succeeded scrapers_failed scrapers_no_data \
+         scrapers_skipped error_message duration_ms params",
+    );
+    assert!(columns("workflow_executions").await.is_superset(&want));
+    let want: BTreeSet<String> = expect(
+        "id execution_id workflow_name scraper_name source_name params target_date status \
+         attempts http_status error_kind error_message started_at finished_at duration_ms \
+         bytes output_uri content_hash unchanged",
+    );
+    assert!(columns("scraper_execution_log").await.is_superset(&want));
+    let want: BTreeSet<String> = expect(
+        "scraper_execution_id attempt started_at finished_at http_status outcome error_kind \
+         error_message delay_before_ms",
+    );
+    assert!(columns("scraper_attempts").await.is_superset(&want));
+
+    // The lookups the Store makes must use an index, not scan the log.
+    let plan = |sql: &'static str| {
+        let pool = store.pool().clone();
+        async move {
+            sqlx::query(sql)
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.get::<String, _>("detail"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+    };
+    for sql in [
+        "EXPLAIN QUERY PLAN SELECT content_hash, output_uri FROM scraper_execution_log \
+         WHERE scraper_name = 'a' AND params = '{}' AND content_hash IS NOT NULL \
+         AND output_uri IS NOT NULL ORDER BY id DESC LIMIT 1",
+        "EXPLAIN QUERY PLAN SELECT * FROM scraper_execution_log WHERE execution_id = 'x' ORDER BY id",
+        "EXPLAIN QUERY PLAN SELECT * FROM scraper_execution_log \
+         INDEXED BY scraper_execution_log_standalone WHERE execution_id IS NULL \
+         ORDER BY started_at DESC, id DESC LIMIT 5",
+        "EXPLAIN QUERY PLAN SELECT * FROM workflow_executions \
+         ORDER BY execution_time DESC, execution_id DESC LIMIT 5",
+        "EXPLAIN QUERY PLAN SELECT * FROM scraper_execution_log \
+         WHERE workflow_name = 'wf' AND started_at >= '2026'",
+    ] {
+        let detail = plan(sql).await;
+        assert!(
+            detail.contains("USING INDEX") || detail.contains("USING COVERING INDEX"),
+            "{sql}: {detail}"
+        );
+        assert!(!detail.contains("TEMP B-TREE"), "{sql}: sorts: {detail}");
+    }
+}
+
+#[tokio::test]
+async fn values_are_stored_in_the_documented_encodings() {
+    let (_dir, store) = fresh_store().await;
+    let id = store
+        .record_scraper_call(&call(
+            Some("run-1"),
+            "prices",
+            at("2026-11-28T15:04:05.123456Z"),
+        ))
+        .await
+        .unwrap();
+    let row = sqlx::query(
+        "SELECT started_at, finished_at, target_date, typeof(unchanged) AS t, unchanged, \
+            typeof(attempts) AS ta FROM scraper_execution_log WHERE id = ?1",
+    )
+    .bind(id)
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        row.get::<String, _>("started_at"),
+        "2026-11-28T15:04:05.123Z"
+    );
+    assert_eq!(
+        row.get::<String, _>("finished_at"),
+        "2026-11-28T15:04:05.203Z"
+    );
+    assert_eq!(row.get::<String, _>("target_date"), "2026-02-28");
+    assert_eq!(row.get::<String, _>("t"), "integer");
+    assert_eq!(row.get::<i64, _>("unchanged"), 1);
+    assert_eq!(row.get::<String, _>("ta"), "integer");
+    let attempt = sqlx::query(
+        "SELECT started_at FROM scraper_attempts WHERE scraper_execution_id = ?1 AND attempt = 2",
+    )
+    .bind(id)
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(attempt.get::<String, _>(0), "2026-11-28T15:04:05.173Z");
+}
+
+#[tokio::test]
+async fn attempts_must_belong_to_a_call() {
+    let (_dir, store) = fresh_store().await;
+    let result = sqlx::query(
+        "INSERT INTO scraper_attempts (scraper_execution_id, attempt, started_at, finished_at, \
+            outcome, delay_before_ms) VALUES (424242, 1, 'x', 'x', 'success', 0)",
+    )
+    .execute(store.pool())
+    .await;
+    assert!(result.is_err(), "foreign key not enforced");
+}
+
+#[tokio::test]
+async fn history_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.sqlite");
+    let recorded = call(Some("run-1"), "prices", at("2026-11-28T15:04:05.123Z"));
+    let id = {
+        let store = SqliteStore::open(&path).await.unwrap();
+        store.record_scraper_call(&recorded).await.unwrap()
+    };
+    let store = SqliteStore::open(&path).await.expect("reopen");
+    let rows = store.scraper_calls_for_execution("run-1").await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].id, id);
+    assert_eq!(
+        store
+            .last_payload("prices", &recorded.params)
+            .await
+            .unwrap()
+            .map(|p| p.content_hash),
+        recorded.content_hash
+    );
+}
+
+/// Two stores on one file stand for two processes (the scheduler and a
+/// `rebound scrape`): their writes contend for SQLite's lock and must wait
+/// for it, never fail with "database is locked".
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_stores_on_one_file_both_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.sqlite");
+    let first = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let second = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let t0 = at("2026-01-01T00:00:00Z");
+    let mut tasks = Vec::new();
+    for i in 0..400 {
+        let store = if i % 2 == 0 { &first } else { &second };
+        let store = Arc::clone(store);
+        tasks.push(tokio::spawn(async move {
+            store
+                .record_scraper_call(&call(Some("shared"), &format!("s{i}"), t0))
+                .await
+        }));
+    }
+    let mut ids = BTreeSet::new();
+    for task in tasks {
+        ids.insert(task.await.unwrap().expect("no write may fail"));
+    }
+    assert_eq!(ids.len(), 400);
+    assert_eq!(
+        second
+            .scraper_calls_for_execution("shared")
+            .await
+            .unwrap()
+            .len(),
+        400
+    );
+}
+
+/// The engine's benchmark load, scaled to the count in
+/// `REBOUND_SQLITE_BENCH_CALLS` (default 2,000 to keep `cargo test` quick):
+/// calls with two attempts each, 64 in flight at a time, all landing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn many_concurrent_calls_all_land() {
+    let total: usize = std::env::var("REBOUND_SQLITE_BENCH_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000);
+    let (_dir, store) = fresh_store().await;
+    let store = Arc::new(store);
+    let t0 = at("2026-01-01T00:00:00Z");
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..64)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            let next = Arc::clone(&next);
+            tokio::spawn(async move {
+                let mut ids = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= total {
+                        return ids;
+                    }
+                    let mut c = call(Some("bench"), &format!("scraper{}", i % 40), t0);
+                    c.params = format!(r#"{{"i":{i}}}"#);
+                    ids.push(store.record_scraper_call(&c).await.expect("record"));
+                }
+            })
+        })
+        .collect();
+    let mut ids = BTreeSet::new();
+    for worker in workers {
+        ids.extend(worker.await.unwrap());
+    }
+    let elapsed = started.elapsed();
+    eprintln!(
+        "{total} calls in {elapsed:?} ({:.0} calls/s)",
+        total as f64 / elapsed.as_secs_f64()
+    );
+    assert_eq!(ids.len(), total);
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM scraper_attempts")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(count, 2 * total as i64);
+}
