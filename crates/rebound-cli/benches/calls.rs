@@ -84,8 +84,10 @@ records = "/data"
     )
 }
 
-async fn rebound_round(base_url: &str, calls: usize) -> f64 {
-    let dir = tempfile::tempdir().unwrap();
+/// `dir` outlives the round: deleting 10,000 files between rounds would
+/// make the next round's file creation pay for ext4's recently-deleted
+/// inode checks, which production never sees.
+async fn rebound_round(base_url: &str, calls: usize, dir: &tempfile::TempDir) -> f64 {
     let path = dir.path().join("rebound.toml");
     let plan = rebound_config::load_str(&config(base_url), &path, &|_| None).unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -128,6 +130,127 @@ async fn rebound_round(base_url: &str, calls: usize) -> f64 {
     rate
 }
 
+/// Rebound's fetch path alone (templates, permits, timeout, classification,
+/// retries), without payload storage or history: shows where time goes.
+async fn fetch_only_round(base_url: &str, calls: usize) -> f64 {
+    let plan =
+        rebound_config::load_str(&config(base_url), std::path::Path::new("b.toml"), &|_| None)
+            .unwrap();
+    let fetcher = Arc::new(Fetcher::new(&plan, Arc::new(SystemClock)).unwrap());
+    let plan = Arc::new(plan);
+    let started = Instant::now();
+    let ok = futures::stream::iter(0..calls)
+        .map(|i| {
+            let (plan, fetcher) = (plan.clone(), fetcher.clone());
+            async move {
+                let params: BTreeMap<String, String> = [("i".to_string(), i.to_string())].into();
+                let spec = rebound_fetch::CallSpec {
+                    source: &plan.sources["sim"],
+                    scraper: &plan.scrapers["item"],
+                    params: &params,
+                };
+                (!fetcher.call(spec).await.status.is_failure()).then_some(())
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .filter(|r| std::future::ready(r.is_some()))
+        .count()
+        .await;
+    assert_eq!(ok, calls, "fetch-only calls failed");
+    calls as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Each recording step alone at the same concurrency, to show where a
+/// recorded call's time goes: (lookup of the previous payload, raw write,
+/// history insert) per second.
+async fn phases(calls: usize) -> (f64, f64, f64) {
+    use rebound_storage::{NewAttempt, NewScraperCall};
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&dir.path().join("p.db")).await.unwrap());
+    let raw = Arc::new(
+        RawStore::open(&rebound_domain::plan::RawStoreLocation::File {
+            path: dir.path().join("raw"),
+        })
+        .unwrap(),
+    );
+    let now = chrono::Utc::now();
+    let call = |i: usize| NewScraperCall {
+        execution_id: None,
+        workflow_name: None,
+        scraper_name: "item".into(),
+        source_name: "sim".into(),
+        params: format!("{{\"i\":\"{i}\"}}"),
+        target_date: now.date_naive(),
+        status: rebound_domain::outcome::ScraperStatus::Success,
+        attempts: 1,
+        http_status: Some(200),
+        error_kind: None,
+        error_message: None,
+        started_at: now,
+        finished_at: now,
+        duration_ms: 1,
+        bytes: Some(40),
+        output_uri: Some(format!("file:///x/{i}.json")),
+        content_hash: Some(format!("{i:064}")),
+        unchanged: false,
+        attempt_rows: vec![NewAttempt {
+            attempt: 1,
+            started_at: now,
+            finished_at: now,
+            http_status: Some(200),
+            outcome: rebound_domain::outcome::AttemptOutcome::Success,
+            error_kind: None,
+            error_message: None,
+            delay_before_ms: 0,
+        }],
+    };
+    let started = Instant::now();
+    futures::stream::iter(0..calls)
+        .map(|i| {
+            let store = store.clone();
+            let c = call(i);
+            async move { store.record_scraper_call(&c).await.unwrap() }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .count()
+        .await;
+    let insert = calls as f64 / started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    futures::stream::iter(0..calls)
+        .map(|i| {
+            let store = store.clone();
+            async move {
+                store
+                    .last_payload("item", &format!("{{\"i\":\"{i}\"}}"))
+                    .await
+                    .unwrap()
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .count()
+        .await;
+    let lookup = calls as f64 / started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    futures::stream::iter(0..calls)
+        .map(|i| {
+            let raw = raw.clone();
+            async move {
+                raw.put(
+                    &format!("d/2026-11-28/item/i={i}__x.json"),
+                    bytes::Bytes::from_static(b"{\"data\":[1]}"),
+                )
+                .await
+                .unwrap()
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .count()
+        .await;
+    let write = calls as f64 / started.elapsed().as_secs_f64();
+    (lookup, write, insert)
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(|a, b| a.partial_cmp(b).unwrap());
     values[values.len() / 2]
@@ -143,23 +266,38 @@ fn main() {
         let base = sim.base_url();
         // Warm up connections and caches for both sides.
         bare_loop(&base, 1000).await;
-        rebound_round(&base, 1000).await;
+        let mut dirs = vec![tempfile::tempdir().unwrap()];
+        rebound_round(&base, 1000, &dirs[0]).await;
         let mut bare = Vec::new();
+        let mut fetch_only = Vec::new();
         let mut rebound = Vec::new();
         // Alternate so that machine noise hits both sides alike.
         for round in 1..=rounds {
             let b = bare_loop(&base, calls).await;
-            let r = rebound_round(&base, calls).await;
-            println!("round {round}: bare reqwest {b:>9.0} calls/s   rebound {r:>9.0} calls/s   ratio {:.2}", r / b);
+            let f = fetch_only_round(&base, calls).await;
+            dirs.push(tempfile::tempdir().unwrap());
+            let r = rebound_round(&base, calls, dirs.last().unwrap()).await;
+            println!(
+                "round {round}: bare reqwest {b:>7.0}/s   rebound fetch only {f:>7.0}/s   rebound recorded {r:>7.0}/s   ratio {:.2}",
+                r / b
+            );
             bare.push(b);
+            fetch_only.push(f);
             rebound.push(r);
         }
         let (mb, mr) = (median(&mut bare), median(&mut rebound));
+        let mf = median(&mut fetch_only);
         println!("calls per round: {calls}, concurrency: {CONCURRENCY}, rounds: {rounds}");
         println!("median bare reqwest: {mb:.0} calls/s");
+        println!("median rebound fetch only: {mf:.0} calls/s (no payload storage, no history)");
         println!("median rebound:      {mr:.0} calls/s (recorded in SQLite, payloads in a local folder)");
         println!("ratio rebound/bare:  {:.2} (target >= 0.5)", mr / mb);
         println!("peak RSS of the whole process: {:.1} MiB", peak_rss_mib());
+        let (lookup, write, insert) = phases(calls).await;
+        println!(
+            "recording steps alone, {calls} at concurrency {CONCURRENCY}: previous-payload lookup {lookup:.0}/s, raw write {write:.0}/s, history insert {insert:.0}/s"
+        );
         sim.shutdown().await;
+        drop(dirs);
     });
 }

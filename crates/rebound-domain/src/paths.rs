@@ -1,6 +1,10 @@
 //! Raw-store object paths, safe whatever the parameters contain.
 //!
-//! A path is `<dataset>/<target date>/<scraper>/<params>/<time>_<hash8>.<ext>`.
+//! A path is `<dataset>/<target date>/<scraper>/<params>__<time>_<hash8>.<ext>`
+//! (`<params>__` only when the call has parameters beyond the date). The
+//! parameters are part of the file name rather than a folder because a
+//! fan-out over thousands of entities would otherwise create a folder per
+//! call, and creating folders is what makes local writes slow.
 //! Each piece is one segment: characters other than ASCII letters, digits,
 //! `-`, `_` and `.` become `_`, and a segment made only of dots becomes `_`,
 //! so no value can climb out of its folder or add folders of its own.
@@ -47,21 +51,24 @@ pub fn payload_path(
         .collect();
     segments.push(target_date.format("%Y-%m-%d").to_string());
     segments.push(safe_segment(scraper));
+    let mut file_name = String::new();
     if !params.is_empty() {
         let joined: Vec<String> = params
             .iter()
             .map(|(k, v)| format!("{}={}", safe_segment(k), safe_segment(v)))
             .collect();
-        // `=` and `,` are safe on every store and keep the segment readable.
-        segments.push(joined.join(","));
+        // `=` and `,` are safe on every store and keep the name readable.
+        file_name.push_str(&joined.join(","));
+        file_name.push_str("__");
     }
     let short_hash: String = content_hash.chars().take(8).collect();
-    segments.push(format!(
+    file_name.push_str(&format!(
         "{}_{}.{}",
         at.format("%Y%m%dT%H%M%S%.3fZ"),
         safe_segment(&short_hash),
         safe_segment(extension)
     ));
+    segments.push(file_name);
     segments.join("/")
 }
 
@@ -103,8 +110,11 @@ mod tests {
         );
         assert_eq!(
             path,
-            "nbacom/play_by_play/2026-11-27/nbac_pbp/game_id=.._.._x/20261128T150405.000Z_abcdef01.json"
+            "nbacom/play_by_play/2026-11-27/nbac_pbp/game_id=.._.._x__20261128T150405.000Z_abcdef01.json"
         );
         assert!(!path.split('/').any(|s| s == ".." || s == "."));
+        assert_eq!(path.split('/').count(), 5, "params never add folders");
+        let plain = payload_path("x", date, "s", &BTreeMap::new(), at, "ff", "bin");
+        assert_eq!(plain, "x/2026-11-27/s/20261128T150405.000Z_ff.bin");
     }
 }

@@ -147,17 +147,20 @@ mod tests {
         }
     }
 
+    /// status, body, records pointer, expected outcome, kind, message excerpt.
+    type Case = (
+        u16,
+        &'static str,
+        Option<&'static str>,
+        AttemptOutcome,
+        Option<ErrorKind>,
+        &'static str,
+    );
+
     #[test]
     fn table() {
         use AttemptOutcome::*;
-        let table: Vec<(
-            u16,
-            &str,
-            Option<&str>,
-            AttemptOutcome,
-            Option<ErrorKind>,
-            &str,
-        )> = vec![
+        let table: Vec<Case> = vec![
             (
                 200,
                 r#"{"data":[1,2]}"#,

@@ -339,7 +339,10 @@ impl Fetcher {
         if let Some(length) = response.content_length()
             && length > max_body
         {
-            return RawAttempt { response: Err(too_large(max_body, length)), retry_after_header };
+            return RawAttempt {
+                response: Err(too_large(max_body, length)),
+                retry_after_header,
+            };
         }
         // Read chunk by chunk so an oversized body is refused as soon as it
         // passes the limit instead of being buffered whole.

@@ -70,9 +70,16 @@ struct Harness {
 async fn harness(retry: &str, source_extra: &str) -> Harness {
     let sim = UpstreamSim::start().await.unwrap();
     let plan = plan(&sim.base_url(), retry, source_extra);
-    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 28, 15, 0, 0).unwrap()));
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 28, 15, 0, 0).unwrap(),
+    ));
     let fetcher = Fetcher::new(&plan, clock.clone()).unwrap().with_seed(7);
-    Harness { sim, plan, clock, fetcher }
+    Harness {
+        sim,
+        plan,
+        clock,
+        fetcher,
+    }
 }
 
 impl Harness {
@@ -80,7 +87,13 @@ impl Harness {
         let scraper = &self.plan.scrapers[scraper];
         let source = &self.plan.sources[&scraper.source];
         let params = BTreeMap::new();
-        self.fetcher.call(CallSpec { source, scraper, params: &params }).await
+        self.fetcher
+            .call(CallSpec {
+                source,
+                scraper,
+                params: &params,
+            })
+            .await
     }
 }
 
@@ -91,24 +104,36 @@ fn kinds(result: &CallResult) -> Vec<Option<ErrorKind>> {
 #[tokio::test]
 async fn throttled_then_success_waits_retry_after_seconds() {
     let h = harness(DEFAULT_RETRY, "").await;
-    h.sim.script("/t/plain", vec![Reply::text(429, "slow down").header("Retry-After", "7"), Reply::text(200, "ok")]);
+    h.sim.script(
+        "/t/plain",
+        vec![
+            Reply::text(429, "slow down").header("Retry-After", "7"),
+            Reply::text(200, "ok"),
+        ],
+    );
     let result = h.call("plain").await;
     assert_eq!(result.status, ScraperStatus::Success);
     assert_eq!(kinds(&result), vec![Some(ErrorKind::Throttled), None]);
     assert_eq!(h.clock.sleeps(), vec![Duration::from_secs(7)]);
     assert_eq!(result.attempts[1].delay_before, Duration::from_secs(7));
     // The second request started only after the wait had passed on the clock.
-    assert!(result.attempts[1].started_at - result.attempts[0].finished_at >= chrono::Duration::seconds(7));
+    assert!(
+        result.attempts[1].started_at - result.attempts[0].finished_at
+            >= chrono::Duration::seconds(7)
+    );
 }
 
 #[tokio::test]
 async fn retry_after_http_date_is_obeyed() {
     let h = harness(DEFAULT_RETRY, "").await;
     let later = std::time::SystemTime::from(h.clock.now()) + Duration::from_secs(30);
-    h.sim.script("/t/plain", vec![
+    h.sim.script(
+        "/t/plain",
+        vec![
             Reply::status(503).header("Retry-After", &httpdate::fmt_http_date(later)),
             Reply::text(200, "ok"),
-        ]);
+        ],
+    );
     let result = h.call("plain").await;
     assert_eq!(result.status, ScraperStatus::Success);
     assert_eq!(h.clock.sleeps(), vec![Duration::from_secs(30)]);
@@ -117,25 +142,36 @@ async fn retry_after_http_date_is_obeyed() {
 #[tokio::test]
 async fn server_errors_exhaust_attempts_with_a_readable_message() {
     let h = harness(DEFAULT_RETRY, "").await;
-    h.sim.script("/t/plain", vec![Reply::text(503, "upstream busy"); 3]);
+    h.sim
+        .script("/t/plain", vec![Reply::text(503, "upstream busy"); 3]);
     let result = h.call("plain").await;
     assert_eq!(result.status, ScraperStatus::Failed);
     assert_eq!(result.error_kind, Some(ErrorKind::Server));
-    assert_eq!(result.message.as_deref(), Some("HTTP 503 after 3 attempts: upstream busy"));
+    assert_eq!(
+        result.message.as_deref(),
+        Some("HTTP 503 after 3 attempts: upstream busy")
+    );
     assert_eq!(result.http_status, Some(503));
     // Exponential backoff without jitter: 2 s then 4 s.
-    assert_eq!(h.clock.sleeps(), vec![Duration::from_secs(2), Duration::from_secs(4)]);
+    assert_eq!(
+        h.clock.sleeps(),
+        vec![Duration::from_secs(2), Duration::from_secs(4)]
+    );
     assert_eq!(h.sim.request_count("/t/plain"), 3);
 }
 
 #[tokio::test]
 async fn client_errors_are_not_retried() {
     let h = harness(DEFAULT_RETRY, "").await;
-    h.sim.script("/t/plain", vec![Reply::text(403, "forbidden: bad key")]);
+    h.sim
+        .script("/t/plain", vec![Reply::text(403, "forbidden: bad key")]);
     let result = h.call("plain").await;
     assert_eq!(result.status, ScraperStatus::Failed);
     assert_eq!(result.error_kind, Some(ErrorKind::Client));
-    assert_eq!(result.message.as_deref(), Some("HTTP 403 after 1 attempt: forbidden: bad key"));
+    assert_eq!(
+        result.message.as_deref(),
+        Some("HTTP 403 after 1 attempt: forbidden: bad key")
+    );
     assert_eq!(result.attempts.len(), 1);
     assert!(h.clock.sleeps().is_empty());
 }
@@ -148,13 +184,25 @@ async fn timeouts_are_retried_then_reported() {
     let mut plan = h.plan.clone();
     plan.sources.get_mut("up").unwrap().timeout = Duration::from_millis(300);
     let fetcher = Fetcher::new(&plan, h.clock.clone()).unwrap();
-    h.sim.script("/t/plain", vec![Reply::status(200).delay(Duration::from_secs(2)); 2]);
+    h.sim.script(
+        "/t/plain",
+        vec![Reply::status(200).delay(Duration::from_secs(2)); 2],
+    );
     let scraper = &plan.scrapers["plain"];
     let params = BTreeMap::new();
-    let result = fetcher.call(CallSpec { source: &plan.sources["up"], scraper, params: &params }).await;
+    let result = fetcher
+        .call(CallSpec {
+            source: &plan.sources["up"],
+            scraper,
+            params: &params,
+        })
+        .await;
     assert_eq!(result.status, ScraperStatus::Failed);
     assert_eq!(result.error_kind, Some(ErrorKind::Timeout));
-    assert_eq!(result.message.as_deref(), Some("timeout after 300ms (2 attempts)"));
+    assert_eq!(
+        result.message.as_deref(),
+        Some("timeout after 300ms (2 attempts)")
+    );
     assert_eq!(kinds(&result), vec![Some(ErrorKind::Timeout); 2]);
 }
 
@@ -166,11 +214,17 @@ async fn refused_connections_are_connect_errors_without_secrets() {
         listener.local_addr().unwrap().port()
     };
     let plan = plan(&format!("http://127.0.0.1:{port}"), DEFAULT_RETRY, "");
-    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 28, 15, 0, 0).unwrap()));
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 28, 15, 0, 0).unwrap(),
+    ));
     let fetcher = Fetcher::new(&plan, clock.clone()).unwrap();
     let params = BTreeMap::new();
     let result = fetcher
-        .call(CallSpec { source: &plan.sources["up"], scraper: &plan.scrapers["plain"], params: &params })
+        .call(CallSpec {
+            source: &plan.sources["up"],
+            scraper: &plan.scrapers["plain"],
+            params: &params,
+        })
         .await;
     assert_eq!(result.status, ScraperStatus::Failed);
     assert_eq!(result.error_kind, Some(ErrorKind::Connect));
@@ -184,7 +238,8 @@ async fn refused_connections_are_connect_errors_without_secrets() {
 #[tokio::test]
 async fn reset_connections_are_retried_as_connect_errors() {
     let h = harness(DEFAULT_RETRY, "").await;
-    h.sim.script("/t/plain", vec![Reply::reset(), Reply::text(200, "ok")]);
+    h.sim
+        .script("/t/plain", vec![Reply::reset(), Reply::text(200, "ok")]);
     let result = h.call("plain").await;
     assert_eq!(result.status, ScraperStatus::Success);
     assert_eq!(kinds(&result), vec![Some(ErrorKind::Connect), None]);
@@ -200,9 +255,13 @@ async fn oversized_bodies_fail_without_being_buffered() {
     assert_eq!(result.error_kind, Some(ErrorKind::BodyTooLarge));
     assert_eq!(result.attempts.len(), 1);
     let message = result.message.unwrap();
-    assert!(message.contains("larger than max_body_bytes 1000"), "{message}");
+    assert!(
+        message.contains("larger than max_body_bytes 1000"),
+        "{message}"
+    );
     // Declared length path: refused before reading.
-    h.sim.script("/t/plain", vec![Reply::text(200, "x".repeat(5000))]);
+    h.sim
+        .script("/t/plain", vec![Reply::text(200, "x".repeat(5000))]);
     let result = h.call("plain").await;
     assert_eq!(result.error_kind, Some(ErrorKind::BodyTooLarge));
 }
@@ -210,14 +269,18 @@ async fn oversized_bodies_fail_without_being_buffered() {
 #[tokio::test]
 async fn bodies_that_are_not_json_are_decode_errors() {
     let h = harness(DEFAULT_RETRY, "").await;
-    h.sim.script("/t/records", vec![Reply::text(200, "<html>maintenance</html>")]);
+    h.sim.script(
+        "/t/records",
+        vec![Reply::text(200, "<html>maintenance</html>")],
+    );
     let result = h.call("records").await;
     assert_eq!(result.status, ScraperStatus::Failed);
     assert_eq!(result.error_kind, Some(ErrorKind::Decode));
     assert_eq!(result.attempts.len(), 1);
     assert!(result.message.unwrap().contains("not valid JSON"));
     // Without `records`, any 2xx body is a success.
-    h.sim.script("/t/plain", vec![Reply::text(200, "<html>fine</html>")]);
+    h.sim
+        .script("/t/plain", vec![Reply::text(200, "<html>fine</html>")]);
     assert_eq!(h.call("plain").await.status, ScraperStatus::Success);
 }
 
@@ -228,7 +291,10 @@ async fn no_data_rules_and_empty_records_are_not_failures() {
         "/t/records",
         vec![
             Reply::json(404, serde_json::json!({"error": "missing"})),
-            Reply::json(200, serde_json::json!({"error": "No game found matching query"})),
+            Reply::json(
+                200,
+                serde_json::json!({"error": "No game found matching query"}),
+            ),
             Reply::json(200, serde_json::json!({"data": [], "meta": {}})),
             Reply::json(200, serde_json::json!({"data": [{"id": 1}, {"id": 2}]})),
         ],
@@ -254,13 +320,19 @@ async fn no_data_rules_and_empty_records_are_not_failures() {
 #[tokio::test]
 async fn too_long_retry_after_fails_now_saying_so() {
     let h = harness(DEFAULT_RETRY, "").await;
-    h.sim.script("/t/plain", vec![Reply::text(429, "quota").header("Retry-After", "3600")]);
+    h.sim.script(
+        "/t/plain",
+        vec![Reply::text(429, "quota").header("Retry-After", "3600")],
+    );
     let result = h.call("plain").await;
     assert_eq!(result.status, ScraperStatus::Failed);
     assert_eq!(result.attempts.len(), 1);
     let message = result.message.unwrap();
     assert!(message.contains("HTTP 429 after 1 attempt"), "{message}");
-    assert!(message.contains("retry after 1h, longer than max_retry_after 10m"), "{message}");
+    assert!(
+        message.contains("retry after 1h, longer than max_retry_after 10m"),
+        "{message}"
+    );
     assert!(h.clock.sleeps().is_empty());
 }
 
@@ -270,7 +342,14 @@ async fn secrets_in_echoed_bodies_are_masked() {
     h.sim.script("/t/plain", vec![Reply::echo_query(400)]);
     let result = h.call("plain").await;
     // The secret went out on the wire ...
-    let sent = h.sim.requests().last().unwrap().query.clone().unwrap_or_default();
+    let sent = h
+        .sim
+        .requests()
+        .last()
+        .unwrap()
+        .query
+        .clone()
+        .unwrap_or_default();
     assert!(sent.contains(SECRET), "{sent}");
     // ... but never comes back in a message.
     let message = result.message.unwrap();
@@ -290,7 +369,11 @@ async fn missing_parameters_are_config_errors() {
     let params = BTreeMap::new();
     let result = h
         .fetcher
-        .call(CallSpec { source: &plan.sources["up"], scraper: &plan.scrapers["plain"], params: &params })
+        .call(CallSpec {
+            source: &plan.sources["up"],
+            scraper: &plan.scrapers["plain"],
+            params: &params,
+        })
         .await;
     assert_eq!(result.error_kind, Some(ErrorKind::Config));
     assert!(result.message.unwrap().contains("--param game_id=VALUE"));
