@@ -9,18 +9,34 @@
 //! Anything finer than a millisecond is cut off, which is also what the
 //! PostgreSQL backend does, so both read back the same instant.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use rebound_storage::StoreError;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Decode, Row, Sqlite, Type};
+use std::fmt::Write as _;
 
-const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.3fZ";
 const DATE_FORMAT: &str = "%Y-%m-%d";
 
-/// `2026-11-28T15:04:05.123Z`; chrono's `%.3f` truncates, never rounds up
-/// into the next second.
+/// `2026-11-28T15:04:05.123Z`, truncated (never rounded up into the next
+/// second). Written field by field: this runs several times per recorded
+/// call, and interpreting a strftime pattern each time showed up in
+/// profiles.
 pub(crate) fn encode_time(time: DateTime<Utc>) -> String {
-    time.format(TIME_FORMAT).to_string()
+    let mut text = String::with_capacity(24);
+    // A leap second reports 1000+ milliseconds; keep the fixed width.
+    let millis = time.timestamp_subsec_millis().min(999);
+    // Writing to a String cannot fail.
+    let _ = write!(
+        text,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        time.year(),
+        time.month(),
+        time.day(),
+        time.hour(),
+        time.minute(),
+        time.second(),
+    );
+    text
 }
 
 pub(crate) fn encode_date(date: NaiveDate) -> String {
@@ -82,6 +98,10 @@ mod tests {
             encode_time(t + TimeDelta::milliseconds(123)),
             "2026-11-28T15:04:05.123Z"
         );
+        let early = DateTime::parse_from_rfc3339("0999-01-02T03:04:05.006Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(encode_time(early), "0999-01-02T03:04:05.006Z");
     }
 
     #[test]
