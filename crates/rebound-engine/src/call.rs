@@ -8,7 +8,7 @@ use rebound_domain::message::attempts_phrase;
 use rebound_domain::outcome::{ErrorKind, ScraperStatus};
 use rebound_domain::paths::payload_path;
 use rebound_fetch::{CallResult, CallSpec};
-use rebound_storage::{NewAttempt, NewScraperCall};
+use rebound_storage::{NewAttempt, NewScraperCall, PayloadRef, StoreError};
 use std::collections::BTreeMap;
 
 /// What happened to one scraper call, as reported to the user.
@@ -58,28 +58,24 @@ impl Engine {
             .filter_map(|name| params.get(&name).map(|v| (name, v.clone())))
             .collect();
         let params_json = self.plan.redactor.redact_string(&params_to_json(&used));
-        let result = self
-            .fetcher
-            .call(CallSpec {
+        // The previous payload is looked up while the request is in flight:
+        // the lookup is a database round trip that would otherwise add to
+        // every call's latency.
+        let (result, previous) = tokio::join!(
+            self.fetcher.call(CallSpec {
                 source,
                 scraper,
                 params,
-            })
-            .await;
+            }),
+            self.store.last_payload(scraper_name, &params_json)
+        );
         let mut stored = StoredPayload::default();
         let mut status = result.status;
         let mut error_kind = result.error_kind;
         let mut message = result.message.clone();
         if let Some(body) = &result.body {
             match self
-                .store_payload(
-                    scraper_name,
-                    target_date,
-                    &used,
-                    &params_json,
-                    body,
-                    &result,
-                )
+                .store_payload(scraper_name, target_date, &used, previous, body, &result)
                 .await
             {
                 Ok(payload) => stored = payload,
@@ -161,7 +157,7 @@ impl Engine {
         scraper_name: &str,
         target_date: NaiveDate,
         used: &BTreeMap<String, String>,
-        params_json: &str,
+        previous: Result<Option<PayloadRef>, StoreError>,
         body: &Bytes,
         result: &CallResult,
     ) -> Result<StoredPayload, String> {
@@ -172,11 +168,7 @@ impl Engine {
             std::borrow::Cow::Owned(masked) => Bytes::from(masked),
         };
         let hash = blake3::hash(&body).to_hex().to_string();
-        let previous = self
-            .store
-            .last_payload(scraper_name, params_json)
-            .await
-            .map_err(|e| e.to_string())?;
+        let previous = previous.map_err(|e| e.to_string())?;
         if let Some(previous) = previous.filter(|p| p.content_hash == hash) {
             return Ok(StoredPayload {
                 uri: Some(previous.output_uri),

@@ -230,8 +230,13 @@ async fn postgres_partial_run_is_recorded_with_reasons() {
     let store = PostgresStore::connect_with_schema(&pg_url(), &schema).await.expect(
         "PostgreSQL must be running for this test: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
     );
+    let pool = store.pool().clone();
     let h = harness_with(Some(Arc::new(store))).await;
     partial_run_is_recorded_with_reasons(&h).await;
+    // Best-effort cleanup; a failed assertion above leaves the schema for inspection.
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&pool)
+        .await;
 }
 
 #[tokio::test]
