@@ -456,3 +456,52 @@ async fn payloads_that_cannot_be_stored_fail_with_kind_storage() {
     assert_eq!(report.status, WorkflowStatus::Failed);
     assert!(call.output_uri.is_none());
 }
+
+/// Real timing, briefly: six slow calls to a source that allows two at a
+/// time arrive in pairs.
+#[tokio::test]
+async fn calls_to_a_source_are_bounded_by_its_max_concurrency() {
+    let sim = UpstreamSim::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..6).map(|i| format!("s{i}")).collect();
+    let mut text = format!(
+        "[pipeline]\nname = \"c\"\n[sources.up]\nbase_url = \"{}\"\nmax_concurrency = 2\n",
+        sim.base_url()
+    );
+    for name in &names {
+        text.push_str(&format!(
+            "[scrapers.{name}]\nsource = \"up\"\npath = \"/slow/{name}\"\n"
+        ));
+        sim.script(
+            &format!("/slow/{name}"),
+            vec![Reply::text(200, "ok").delay(std::time::Duration::from_millis(200))],
+        );
+    }
+    text.push_str(&format!("[workflows.all]\nscrapers = {names:?}\n"));
+    let plan = rebound_config::load_str(&text, &dir.path().join("c.toml"), &|_| None).unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&dir.path().join("h.db")).await.unwrap());
+    let clock: Arc<dyn Clock> = Arc::new(rebound_fetch::clock::SystemClock);
+    let raw = RawStore::open(&plan.pipeline.raw_store).unwrap();
+    let fetcher = Arc::new(Fetcher::new(&plan, clock.clone()).unwrap());
+    let engine = Engine::new(Arc::new(plan), store, raw, fetcher, clock);
+    let report = engine
+        .run_workflow("all", date(), &BTreeMap::new())
+        .await
+        .unwrap();
+    assert_eq!(report.status, WorkflowStatus::Success);
+    let mut arrivals: Vec<std::time::Instant> = sim.requests().iter().map(|r| r.at).collect();
+    arrivals.sort();
+    assert_eq!(arrivals.len(), 6);
+    // The third request can only start once one of the first two is answered.
+    let gap = arrivals[2] - arrivals[0];
+    assert!(
+        gap >= std::time::Duration::from_millis(180),
+        "third call started after {gap:?}"
+    );
+    let spread = arrivals[5] - arrivals[0];
+    assert!(
+        spread >= std::time::Duration::from_millis(360),
+        "calls spread over {spread:?}"
+    );
+}
