@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use rebound_domain::message::attempts_phrase;
 use rebound_domain::outcome::{ErrorKind, ScraperStatus};
 use rebound_domain::paths::payload_path;
+use rebound_domain::plan::{Scraper, Source};
 use rebound_fetch::{CallResult, CallSpec};
 use rebound_storage::{NewAttempt, NewScraperCall, PayloadRef, StoreError};
 use std::collections::BTreeMap;
@@ -52,11 +53,7 @@ impl Engine {
     ) -> Result<CallReport, EngineError> {
         let scraper = &self.plan.scrapers[scraper_name];
         let source = &self.plan.sources[&scraper.source];
-        let used: BTreeMap<String, String> = scraper
-            .required_params(source)
-            .into_iter()
-            .filter_map(|name| params.get(&name).map(|v| (name, v.clone())))
-            .collect();
+        let used = used_params(scraper, source, params);
         let params_json = self.plan.redactor.redact_string(&params_to_json(&used));
         // The previous payload is looked up while the request is in flight:
         // the lookup is a database round trip that would otherwise add to
@@ -206,6 +203,20 @@ struct StoredPayload {
     uri: Option<String>,
     hash: Option<String>,
     unchanged: bool,
+}
+
+/// The parameters a scraper's templates actually use: what identifies
+/// "the same call" for history and for unchanged-payload detection.
+pub(crate) fn used_params(
+    scraper: &Scraper,
+    source: &Source,
+    params: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    scraper
+        .required_params(source)
+        .into_iter()
+        .filter_map(|name| params.get(&name).map(|v| (name, v.clone())))
+        .collect()
 }
 
 /// Parameters as a JSON object with sorted keys (a `BTreeMap` keeps them

@@ -1,7 +1,7 @@
 //! One workflow run: steps in order, the scrapers of a step concurrently,
 //! dependencies honoured, one `workflow_executions` row at the end.
 
-use crate::call::{CallReport, RunContext, params_to_json};
+use crate::call::{CallReport, RunContext, params_to_json, used_params};
 use crate::{Engine, EngineError, names};
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::join_all;
@@ -177,11 +177,7 @@ impl Engine {
     ) -> Result<CallReport, EngineError> {
         let scraper = &self.plan.scrapers[scraper_name];
         let source = &self.plan.sources[&scraper.source];
-        let used: BTreeMap<String, String> = scraper
-            .required_params(source)
-            .into_iter()
-            .filter_map(|name| params.get(&name).map(|v| (name, v.clone())))
-            .collect();
+        let used = used_params(scraper, source, params);
         let verb = if dep_status == ScraperStatus::Skipped {
             "was skipped"
         } else {
