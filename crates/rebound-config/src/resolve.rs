@@ -205,6 +205,8 @@ impl Resolver<'_> {
             sources,
             scrapers,
             workflows,
+            calendars: BTreeMap::new(),
+            scheduler: rebound_domain::plan::SchedulerSettings::default(),
             redactor: Redactor::default(),
         }
     }
@@ -580,6 +582,7 @@ impl Resolver<'_> {
             no_data,
             dataset,
             retry,
+            for_each: None,
         }
     }
 
@@ -727,6 +730,7 @@ impl Resolver<'_> {
         Workflow {
             name: name.to_string(),
             steps: out,
+            schedule: None,
         }
     }
 }

@@ -26,6 +26,10 @@ pub struct Plan {
     pub sources: BTreeMap<String, Source>,
     pub scrapers: BTreeMap<String, Scraper>,
     pub workflows: BTreeMap<String, Workflow>,
+    /// `[calendars.X]`: event lists read from stored payloads.
+    pub calendars: BTreeMap<String, Calendar>,
+    /// `[scheduler]`: how `rebound serve` evaluates and executes.
+    pub scheduler: SchedulerSettings,
     /// Hides every value that came from `${VAR}`.
     pub redactor: Redactor,
 }
@@ -179,6 +183,8 @@ pub struct Scraper {
     pub dataset: String,
     /// Fully merged policy used for this scraper's calls.
     pub retry: RetryPolicy,
+    /// One call per item instead of one call per run.
+    pub for_each: Option<ForEach>,
 }
 
 impl Scraper {
@@ -209,6 +215,8 @@ pub struct Workflow {
     pub name: String,
     /// Run in order; the scrapers of one step run concurrently.
     pub steps: Vec<Step>,
+    /// When `rebound serve` runs it; `None` means only by hand.
+    pub schedule: Option<Schedule>,
 }
 
 impl Workflow {
@@ -226,6 +234,177 @@ pub struct Step {
     pub scrapers: Vec<String>,
     /// Scrapers of earlier steps that must not have failed or been skipped.
     pub after: Vec<String>,
+}
+
+/// `for_each` on a scraper: fan out to one call per item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ForEach {
+    /// One call per event of the calendar on the target date;
+    /// the event's id goes into parameter `param`.
+    Calendar { calendar: String, param: String },
+    /// One call per item of the latest payload of `dataset` for the target
+    /// date: `items` is an RFC 9535 JSONPath selecting the items, `value` the
+    /// member of each item that goes into parameter `param`.
+    Dataset {
+        dataset: String,
+        items: String,
+        value: String,
+        param: String,
+    },
+}
+
+impl ForEach {
+    /// The parameter each item's value is passed as.
+    pub fn param(&self) -> &str {
+        match self {
+            ForEach::Calendar { param, .. } | ForEach::Dataset { param, .. } => param,
+        }
+    }
+}
+
+/// `[calendars.X]`: the events (games) of each date, read from the latest
+/// stored payload of a dataset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Calendar {
+    pub name: String,
+    pub dataset: String,
+    /// RFC 9535 JSONPath selecting the event objects.
+    pub events: String,
+    /// Member of each event holding its id (string or number).
+    pub id: String,
+    /// Member of each event holding its RFC 3339 start time.
+    pub start: String,
+    pub refresh: Option<CalendarRefresh>,
+}
+
+/// `refresh = { scraper, max_age, override_max_age, override_until }`:
+/// run `scraper` before using the calendar when its payload is older than
+/// `max_age`. While `override_until` is in the future, `override_max_age`
+/// applies instead (for "the schedule host is down, stop hammering it").
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalendarRefresh {
+    pub scraper: String,
+    pub max_age: Duration,
+    pub override_max_age: Option<Duration>,
+    pub override_until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl CalendarRefresh {
+    /// The staleness threshold in force at `now`.
+    pub fn max_age_at(&self, now: chrono::DateTime<chrono::Utc>) -> Duration {
+        match (self.override_max_age, self.override_until) {
+            (Some(age), Some(until)) if now < until => age,
+            (Some(age), None) => age,
+            _ => self.max_age,
+        }
+    }
+}
+
+/// `[scheduler]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchedulerSettings {
+    /// A running job's lease; renewed at a third of it while the run works.
+    pub lease: Duration,
+    /// Slots missed while down run once when younger than this.
+    pub catch_up: Duration,
+    /// Longest pause between evaluations, even when nothing is due (so new
+    /// data, such as a calendar refresh, is noticed).
+    pub max_idle: Duration,
+    /// How long in-flight runs may finish on shutdown before they are released.
+    pub shutdown_grace: Duration,
+    /// Retry waits longer than this are stored as scheduled work instead of slept.
+    pub max_inline_wait: Duration,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        SchedulerSettings {
+            lease: Duration::from_secs(60),
+            catch_up: Duration::from_secs(6 * 3600),
+            max_idle: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(30),
+            max_inline_wait: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Which date a scheduled run collects for, relative to the local date of its slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TargetDate {
+    #[default]
+    Today,
+    Yesterday,
+}
+
+impl TargetDate {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetDate::Today => "today",
+            TargetDate::Yesterday => "yesterday",
+        }
+    }
+}
+
+/// A workflow's `schedule`. Times are local to the pipeline's zone; every
+/// `end` is exclusive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    pub kind: ScheduleKind,
+    /// The target date must have events in this calendar, otherwise SKIP.
+    pub calendar: Option<String>,
+    pub target_date: TargetDate,
+    /// Fan out only over the calendar's events not yet collected
+    /// successfully for the target date; SKIP when none are missing.
+    pub only_missing: bool,
+}
+
+/// The kinds of schedule, with their own keys.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScheduleKind {
+    /// Five-field cron (minute hour day-of-month month day-of-week), local time.
+    Cron { cron: String },
+    /// Once per date, between `start` and `end`, never after `end`.
+    Window {
+        start: chrono::NaiveTime,
+        end: chrono::NaiveTime,
+    },
+    /// Slots at `start`, `start + every`, … before `end`; with a calendar and
+    /// `lead`, only slots from `lead` before the date's first event.
+    Every {
+        start: chrono::NaiveTime,
+        end: chrono::NaiveTime,
+        every: Duration,
+        lead: Option<Duration>,
+    },
+    /// One slot at `at`, due within `tolerance` either side. With
+    /// `events_before`, only events starting before that local time count;
+    /// with `after_event_start`, only events started at least that long ago.
+    At {
+        at: chrono::NaiveTime,
+        tolerance: Duration,
+        events_before: Option<chrono::NaiveTime>,
+        after_event_start: Option<Duration>,
+    },
+    /// Poll at `start`, `start + every`, … before `end` until a run returns
+    /// data for the target date, at most `max_attempts` times.
+    Discovery {
+        start: chrono::NaiveTime,
+        end: chrono::NaiveTime,
+        every: Duration,
+        max_attempts: u32,
+    },
+}
+
+impl ScheduleKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ScheduleKind::Cron { .. } => "cron",
+            ScheduleKind::Window { .. } => "window",
+            ScheduleKind::Every { .. } => "every",
+            ScheduleKind::At { .. } => "at",
+            ScheduleKind::Discovery { .. } => "discovery",
+        }
+    }
 }
 
 #[cfg(test)]

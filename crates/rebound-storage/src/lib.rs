@@ -6,7 +6,8 @@
 //! backend never sees a secret.
 //!
 //! Contract tables (columns may be added, never renamed):
-//! `workflow_executions`, `scraper_execution_log`, `scraper_attempts`.
+//! `workflow_executions`, `scraper_execution_log`, `scraper_attempts`,
+//! `workflow_decisions`; and the scheduler's job table `scheduled_runs`.
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -204,4 +205,286 @@ pub trait Store: Send + Sync {
         &self,
         scraper_execution_id: i64,
     ) -> Result<Vec<AttemptRow>, StoreError>;
+    // ----- Scheduler: decisions, slots, jobs, leases -----
+
+    /// Records one decision and, for a RUN, claims its slot by inserting
+    /// `run` (state `queued`) in the same transaction. The slot key
+    /// `(workflow_name, target_date, slot)` is unique: when it is already
+    /// taken, nothing is queued and the decision is stored as a SKIP whose
+    /// reason says the slot was already claimed (and by which execution).
+    /// Returns what was stored.
+    async fn record_decision(
+        &self,
+        decision: &NewDecision,
+        run: Option<&NewScheduledRun>,
+    ) -> Result<DecisionOutcome, StoreError>;
+
+    /// Decisions decided at or after `since`, oldest first; only those of
+    /// `workflow` when given.
+    async fn decisions_since(
+        &self,
+        workflow: Option<&str>,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DecisionRow>, StoreError>;
+
+    /// What is known about the slots of `workflow` for target dates in
+    /// `from..=to`: every slot with a decision or a run.
+    async fn slot_history(
+        &self,
+        workflow: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<SlotRow>, StoreError>;
+
+    /// The time of the newest decision for `workflow`, if any.
+    async fn last_decision_at(&self, workflow: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Claims the oldest due queued run (`run_at <= now`), marking it
+    /// `running` with `lease_owner = worker` and `lease_expires_at = now + lease`,
+    /// and incrementing `claims`. PostgreSQL: one `UPDATE … WHERE run_id =
+    /// (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1)`; SQLite: one write transaction.
+    async fn claim_run(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+    ) -> Result<Option<ScheduledRunRow>, StoreError>;
+
+    /// Extends the lease of a run this worker holds; false when the lease
+    /// was lost (expired and requeued, or taken by another worker).
+    async fn renew_lease(
+        &self,
+        run_id: &str,
+        worker: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Marks a held run `done` (state) with the workflow status it ended
+    /// with; false when this worker no longer held it.
+    async fn finish_run(
+        &self,
+        run_id: &str,
+        worker: &str,
+        finished_at: DateTime<Utc>,
+        status: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Puts a held run back in the queue, due at `run_at` (shutdown, or a
+    /// long wait stored as scheduled work), with `note` as `last_error`.
+    async fn release_run(
+        &self,
+        run_id: &str,
+        worker: &str,
+        run_at: DateTime<Utc>,
+        note: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Requeues every `running` run whose lease expired before `now`
+    /// (its worker died); a run that already used `max_claims` claims is
+    /// marked `abandoned` instead. Returns the run ids requeued or abandoned.
+    async fn requeue_expired(
+        &self,
+        now: DateTime<Utc>,
+        max_claims: u32,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Runs by state (`queued`, `running`, `done`, `abandoned`), or all when
+    /// `None`, oldest first, at most `limit`.
+    async fn scheduled_runs(
+        &self,
+        state: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<ScheduledRunRow>, StoreError>;
+
+    /// Inserts a run without a decision (follow-up of a stored wait, or a
+    /// backfill) unless its slot exists; returns false when it existed.
+    async fn enqueue_run(&self, run: &NewScheduledRun) -> Result<bool, StoreError>;
+
+    // ----- Facts the scheduler and fan-out read -----
+
+    /// The values of parameter `param` in calls of any of `scrapers` for
+    /// `target_date` whose status is `success`, deduplicated.
+    async fn collected_values(
+        &self,
+        scrapers: &[String],
+        param: &str,
+        target_date: NaiveDate,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Runs of `workflow` for `target_date`, oldest first.
+    async fn executions_for_date(
+        &self,
+        workflow: &str,
+        target_date: NaiveDate,
+    ) -> Result<Vec<WorkflowExecutionRow>, StoreError>;
+
+    /// The newest `success` call of any of `scrapers` (for `target_date`
+    /// when given) that has an output URI: the payload a calendar or a
+    /// fan-out reads. Unchanged calls count (they point at the stored
+    /// identical payload), so the time is that of the newest confirmation.
+    async fn latest_payload(
+        &self,
+        scrapers: &[String],
+        target_date: Option<NaiveDate>,
+    ) -> Result<Option<LatestPayload>, StoreError>;
+}
+
+/// A decision's action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecisionAction {
+    Run,
+    Skip,
+    Abort,
+}
+
+impl DecisionAction {
+    /// `RUN`, `SKIP` or `ABORT`, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionAction::Run => "RUN",
+            DecisionAction::Skip => "SKIP",
+            DecisionAction::Abort => "ABORT",
+        }
+    }
+}
+
+/// How loudly a decision should be noticed: `NONE`, `INFO`, `WARNING`, `CRITICAL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum AlertLevel {
+    #[default]
+    None,
+    Info,
+    Warning,
+    Critical,
+}
+
+impl AlertLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertLevel::None => "NONE",
+            AlertLevel::Info => "INFO",
+            AlertLevel::Warning => "WARNING",
+            AlertLevel::Critical => "CRITICAL",
+        }
+    }
+}
+
+/// One row for `workflow_decisions`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDecision {
+    pub decision_id: String,
+    pub workflow_name: String,
+    pub decided_at: DateTime<Utc>,
+    /// The slot's name, e.g. `05:00`, `window`, `backfill`.
+    pub slot: String,
+    pub target_date: NaiveDate,
+    pub action: DecisionAction,
+    pub reason: String,
+    /// JSON array of entity ids (e.g. game ids) the run is for; `[]` when none.
+    pub entities: String,
+    pub alert_level: AlertLevel,
+    /// For RUN: the execution id the run will carry.
+    pub execution_id: Option<String>,
+    /// The scheduler instance that decided (host:pid).
+    pub decided_by: String,
+}
+
+/// What `record_decision` stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecisionOutcome {
+    pub action: DecisionAction,
+    pub reason: String,
+    /// True when the run was queued.
+    pub queued: bool,
+}
+
+/// A `workflow_decisions` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecisionRow {
+    pub decision_id: String,
+    pub workflow_name: String,
+    pub decided_at: DateTime<Utc>,
+    pub slot: String,
+    pub target_date: NaiveDate,
+    pub action: String,
+    pub reason: String,
+    pub entities: String,
+    pub alert_level: String,
+    pub execution_id: Option<String>,
+    pub decided_by: String,
+}
+
+/// One row for `scheduled_runs`: a claimed slot waiting for a worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewScheduledRun {
+    pub run_id: String,
+    pub workflow_name: String,
+    pub target_date: NaiveDate,
+    pub slot: String,
+    /// JSON object of extra parameters.
+    pub params: String,
+    /// JSON array of entity ids to restrict fan-out to; `null` for all.
+    pub entities: String,
+    /// Earliest time a worker may start it.
+    pub run_at: DateTime<Utc>,
+    /// When it was scheduled for (the slot time), for schedule-to-start delay.
+    pub scheduled_for: DateTime<Utc>,
+    pub execution_id: String,
+    pub decision_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A `scheduled_runs` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduledRunRow {
+    pub run_id: String,
+    pub workflow_name: String,
+    pub target_date: NaiveDate,
+    pub slot: String,
+    pub params: String,
+    pub entities: String,
+    /// `queued`, `running`, `done` or `abandoned`.
+    pub state: String,
+    pub run_at: DateTime<Utc>,
+    pub scheduled_for: DateTime<Utc>,
+    pub execution_id: String,
+    pub decision_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// How many times a worker claimed it.
+    pub claims: i64,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    /// When the latest claim started it.
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The workflow status it finished with.
+    pub result_status: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// One slot of a workflow as the scheduler's facts see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlotRow {
+    pub target_date: NaiveDate,
+    pub slot: String,
+    /// Newest decision time for this slot, if any.
+    pub decided_at: Option<DateTime<Utc>>,
+    /// Run state when the slot was claimed (`queued`, `running`, `done`, `abandoned`).
+    pub run_state: Option<String>,
+    pub run_created_at: Option<DateTime<Utc>>,
+    /// The claimed run's execution id.
+    pub execution_id: Option<String>,
+    /// The finished run's workflow status.
+    pub result_status: Option<String>,
+}
+
+/// The payload a calendar or a fan-out reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatestPayload {
+    pub scraper_name: String,
+    pub target_date: NaiveDate,
+    pub output_uri: String,
+    pub content_hash: String,
+    /// When the call that produced or confirmed it finished.
+    pub fetched_at: DateTime<Utc>,
 }
