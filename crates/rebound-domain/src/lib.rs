@@ -8,6 +8,7 @@
 //! [`outcome`] of each attempt and call, and the human [`message`]s and safe
 //! raw-store [`paths`] derived from them.
 
+pub mod calendar;
 pub mod clock;
 pub mod duration;
 pub mod message;
