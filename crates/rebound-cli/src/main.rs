@@ -55,6 +55,12 @@ enum Command {
     Status(cmd::status::StatusArgs),
     /// Run the example workflows against a built-in simulated upstream (no network, no config).
     Demo(cmd::demo::DemoArgs),
+    /// Run the scheduler and workers until stopped (SIGTERM or Ctrl-C).
+    Serve(cmd::serve::ServeArgs),
+    /// Show every decision the scheduler would make on a date (dry run).
+    Plan(cmd::plan::PlanArgs),
+    /// Run a workflow for each target date of a range; reruns skip dates already done.
+    Backfill(cmd::backfill::BackfillArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +103,9 @@ fn main() -> ExitCode {
             } => cmd::check::schema(),
             Command::Status(args) => cmd::status::status(&cli.config, args).await,
             Command::Demo(args) => cmd::demo::demo(args).await,
+            Command::Serve(args) => cmd::serve::serve(&cli.config, args).await,
+            Command::Plan(args) => cmd::plan::plan(&cli.config, args).await,
+            Command::Backfill(args) => cmd::backfill::run(&cli.config, args).await,
         }
     });
     match result {

@@ -8,7 +8,7 @@ use rebound_storage::{ScraperCallRow, WorkflowExecutionRow};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-fn table(header: &[&str]) -> Table {
+pub(crate) fn table(header: &[&str]) -> Table {
     let mut table = Table::new();
     table
         .load_style(UTF8_FULL_CONDENSED)

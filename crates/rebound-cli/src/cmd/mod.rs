@@ -1,6 +1,9 @@
 //! One module per subcommand.
 
+pub mod backfill;
 pub mod check;
 pub mod demo;
+pub mod plan;
 pub mod run;
+pub mod serve;
 pub mod status;

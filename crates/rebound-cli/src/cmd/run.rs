@@ -38,12 +38,12 @@ pub struct ScrapeArgs {
     pub target: TargetArgs,
 }
 
-fn parse_date(text: &str) -> Result<NaiveDate, String> {
+pub(crate) fn parse_date(text: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|_| format!("expected a date as YYYY-MM-DD, e.g. 2026-11-28, found \"{text}\""))
 }
 
-fn parse_param(text: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_param(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
         _ => Err(format!(
@@ -52,7 +52,7 @@ fn parse_param(text: &str) -> Result<(String, String), String> {
     }
 }
 
-fn params_map(pairs: &[(String, String)]) -> Result<BTreeMap<String, String>, Failure> {
+pub(crate) fn params_map(pairs: &[(String, String)]) -> Result<BTreeMap<String, String>, Failure> {
     let mut map = BTreeMap::new();
     for (name, value) in pairs {
         if map.insert(name.clone(), value.clone()).is_some() {

@@ -1,6 +1,8 @@
 //! The `rebound` binary as a user runs it: exit codes, tables, JSON,
 //! config errors, and the demo.
 
+mod serve;
+
 use rebound_upstream_sim::{Reply, UpstreamSim};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

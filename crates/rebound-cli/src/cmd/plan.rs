@@ -1,0 +1,131 @@
+//! `rebound plan --date D [--calendar NAME=FILE] [--json]`: a dry run of a
+//! whole day of scheduling, assuming every run it starts succeeds with data.
+
+use crate::cmd::run::parse_date;
+use crate::{Failure, setup};
+use anyhow::{Context, anyhow};
+use chrono::NaiveDate;
+use clap::Args;
+use rebound_domain::calendar::Event;
+use rebound_schedule::PlannedDecision;
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The day to plan (YYYY-MM-DD, in the pipeline's zone).
+    #[arg(long, value_parser = parse_date)]
+    pub date: NaiveDate,
+    /// Read a calendar from a JSON file (shaped like its dataset's payload)
+    /// instead of the database; repeatable.
+    #[arg(long = "calendar", value_name = "NAME=FILE", value_parser = parse_calendar_arg)]
+    pub calendars: Vec<(String, PathBuf)>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_calendar_arg(text: &str) -> Result<(String, PathBuf), String> {
+    match text.split_once('=') {
+        Some((name, file)) if !name.is_empty() && !file.is_empty() => {
+            Ok((name.to_string(), PathBuf::from(file)))
+        }
+        _ => Err(format!(
+            "expected NAME=FILE, e.g. nba_games=schedule.json, found \"{text}\""
+        )),
+    }
+}
+
+pub async fn plan(config: &Path, args: PlanArgs) -> Result<ExitCode, Failure> {
+    let plan = setup::load_plan(config)?;
+    let mut calendars: BTreeMap<String, Vec<Event>> = BTreeMap::new();
+    for (name, file) in &args.calendars {
+        let Some(calendar) = plan.calendars.get(name) else {
+            let defined: Vec<&str> = plan.calendars.keys().map(String::as_str).collect();
+            return Err(Failure::Usage(anyhow!(
+                "--calendar {name}: no such calendar; defined calendars: {}",
+                if defined.is_empty() { "(none)".to_string() } else { defined.join(", ") }
+            )));
+        };
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("--calendar {name}: cannot read {}", file.display()))
+            .map_err(Failure::Usage)?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("--calendar {name}: {} is not JSON", file.display()))
+            .map_err(Failure::Usage)?;
+        let events = rebound_engine::calendar::extract_events(&value, calendar)
+            .map_err(|e| Failure::Usage(anyhow!("--calendar {name}: {}: {e}", file.display())))?;
+        calendars.insert(name.clone(), events);
+    }
+    // Calendars not given as files come from the database.
+    let needed: BTreeSet<String> = plan
+        .workflows
+        .values()
+        .filter_map(|w| w.schedule.as_ref()?.calendar.clone())
+        .filter(|c| !calendars.contains_key(c))
+        .collect();
+    let plan = if needed.is_empty() {
+        plan
+    } else {
+        let engine = setup::engine(plan).await?;
+        for name in needed {
+            match engine.calendar_events(&name).await {
+                Ok(Some(data)) => {
+                    calendars.insert(name, data.events);
+                }
+                Ok(None) => {
+                    eprintln!("note: calendar {name} has no stored payload; planning as if it had no events (pass --calendar {name}=FILE to use a file)");
+                    calendars.insert(name, Vec::new());
+                }
+                Err(error) => return Err(Failure::Runtime(anyhow!("calendar {name}: {error}"))),
+            }
+        }
+        engine.plan().clone()
+    };
+    let decisions = rebound_schedule::simulate_day(&plan, args.date, &calendars)
+        .map_err(|e| Failure::Runtime(anyhow!("planning {}: {e}", args.date)))?;
+    if args.json {
+        let rows: Vec<_> = decisions.iter().map(decision_json).collect();
+        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+    } else {
+        println!("{}", table(&decisions));
+        let runs = decisions.iter().filter(|d| d.action.as_str() == "RUN").count();
+        println!("{} decisions on {}, {runs} runs", decisions.len(), args.date);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn decision_json(d: &PlannedDecision) -> serde_json::Value {
+    json!({
+        "workflow": d.workflow,
+        "at": d.at.to_rfc3339(),
+        "action": d.action.as_str(),
+        "reason": d.reason,
+        "target_date": d.target_date.to_string(),
+        "entities": d.entities,
+        "slot": d.slot,
+        "alert_level": d.alert_level.as_str(),
+    })
+}
+
+fn table(decisions: &[PlannedDecision]) -> String {
+    let mut table = crate::output::table(&["time", "workflow", "action", "target date", "entities", "reason"]);
+    for d in decisions {
+        let entities = match d.entities.len() {
+            0 => String::new(),
+            n if n <= 3 => d.entities.join(", "),
+            n => format!("{} … ({n})", d.entities[..2].join(", ")),
+        };
+        table.add_row([
+            d.at.format("%H:%M %:z").to_string(),
+            d.workflow.clone(),
+            d.action.as_str().to_string(),
+            d.target_date.to_string(),
+            entities,
+            d.reason.clone(),
+        ]);
+    }
+    table.to_string()
+}

@@ -1,0 +1,125 @@
+//! `rebound serve`: the long-running service.
+//!
+//! `--role all` (default) runs the scheduler and workers in one process, on
+//! SQLite or PostgreSQL. `--role scheduler` and `--role worker` split them
+//! across processes and machines, which needs the shared PostgreSQL
+//! database. SIGTERM or Ctrl-C stops claiming, lets in-flight runs finish
+//! within `[scheduler] shutdown_grace`, and releases the rest.
+
+use crate::{Failure, setup};
+use anyhow::anyhow;
+use clap::{Args, ValueEnum};
+use rebound_domain::clock::Clock;
+use rebound_domain::plan::DatabaseLocation;
+use rebound_fetch::clock::SystemClock;
+use rebound_service::scheduler::Scheduler;
+use rebound_service::worker::Worker;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::sync::{Notify, watch};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    /// Scheduler and workers in one process.
+    All,
+    /// Only evaluate schedules and queue runs (PostgreSQL).
+    Scheduler,
+    /// Only execute queued runs (PostgreSQL).
+    Worker,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// What this process does.
+    #[arg(long, value_enum, default_value_t = Role::All)]
+    pub role: Role,
+    /// Runs this process executes at once (roles all and worker).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub workers: u16,
+}
+
+pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> {
+    let plan = setup::load_plan(config)?;
+    if args.role != Role::All && matches!(plan.pipeline.database, DatabaseLocation::Sqlite { .. }) {
+        return Err(Failure::Usage(anyhow!(
+            "--role {} needs a PostgreSQL database shared by all processes; this config uses {} (SQLite serves one process: use --role all)",
+            role_name(args.role),
+            plan.pipeline.database.display_safe()
+        )));
+    }
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let database = plan.pipeline.database.display_safe();
+    let scheduled = plan.workflows.values().filter(|w| w.schedule.is_some()).count();
+    let engine = Arc::new(setup::engine_with_clock(plan, clock.clone()).await?);
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(wait_for_signal(stop));
+    let wake = Arc::new(Notify::new());
+
+    eprintln!(
+        "rebound serve: role {}, {scheduled} scheduled workflows, database {database}; Ctrl-C or SIGTERM stops it",
+        role_name(args.role)
+    );
+    let mut tasks = tokio::task::JoinSet::new();
+    if matches!(args.role, Role::All | Role::Scheduler) {
+        let scheduler = Arc::new(Scheduler::new(
+            engine.clone(),
+            clock.clone(),
+            rebound_service::instance_name("scheduler"),
+            wake.clone(),
+        ));
+        tasks.spawn(scheduler.run_loop(stopped.clone()));
+    }
+    if matches!(args.role, Role::All | Role::Worker) {
+        let worker = Arc::new(Worker::new(
+            engine.clone(),
+            clock.clone(),
+            rebound_service::instance_name("worker"),
+            wake.clone(),
+        ));
+        tasks.spawn(worker.run_loop(usize::from(args.workers), stopped.clone()));
+    }
+    while tasks.join_next().await.is_some() {}
+    eprintln!("rebound serve: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::All => "all",
+        Role::Scheduler => "scheduler",
+        Role::Worker => "worker",
+    }
+}
+
+/// Turns the first SIGTERM or Ctrl-C into a shutdown request; a second
+/// Ctrl-C exits at once.
+async fn wait_for_signal(stop: watch::Sender<bool>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(error) => {
+                tracing::error!(%error, "Cannot listen for SIGTERM; only Ctrl-C stops the service.");
+                let _ = tokio::signal::ctrl_c().await;
+                let _ = stop.send(true);
+                return;
+            }
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    eprintln!("rebound serve: stopping (in-flight runs get the shutdown grace period; Ctrl-C again to exit now)");
+    let _ = stop.send(true);
+    if tokio::signal::ctrl_c().await.is_ok() {
+        eprintln!("rebound serve: exiting now; unfinished runs are requeued when their leases expire");
+        std::process::exit(130);
+    }
+}

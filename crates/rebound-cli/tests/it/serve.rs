@@ -1,0 +1,343 @@
+//! `rebound serve` as real processes on one PostgreSQL database: several
+//! schedulers and workers execute every due slot exactly once, and a worker
+//! killed with SIGKILL mid-call has its run completed by another worker
+//! once the lease expires, with one raw payload.
+//!
+//! Each test creates its own database (and drops it), so the processes see
+//! exactly the tables the test checks.
+
+use rebound_upstream_sim::{Reply, UpstreamSim};
+use sqlx::{Connection, Executor, PgConnection, Row};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn admin_url() -> String {
+    std::env::var("REBOUND_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// A database of its own, dropped when the guard goes.
+struct TestDb {
+    name: String,
+    url: String,
+}
+
+impl TestDb {
+    async fn create(prefix: &str) -> TestDb {
+        let name = format!(
+            "rebound_{prefix}_{}_{}",
+            std::process::id(),
+            uuid_like()
+        );
+        let mut admin = PgConnection::connect(&admin_url()).await.expect("admin connection");
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create database");
+        let base = admin_url();
+        let cut = base.rfind('/').expect("database in URL");
+        let url = format!("{}/{name}", &base[..cut]);
+        TestDb { name, url }
+    }
+
+    async fn connect(&self) -> PgConnection {
+        PgConnection::connect(&self.url).await.expect("test database")
+    }
+
+    async fn drop_db(self) {
+        let mut admin = PgConnection::connect(&admin_url()).await.expect("admin connection");
+        let _ = admin
+            .execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str())
+            .await;
+    }
+}
+
+fn uuid_like() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{nanos:x}")
+}
+
+/// An `Etc/GMT±N` zone in which it is now around midday, so a window
+/// 06:00–18:00 is open whatever the time of the test run.
+fn midday_zone() -> String {
+    let hour = chrono::Timelike::hour(&chrono::Utc::now()) as i32;
+    let offset = 12 - hour; // local = utc + offset, in -11..=12
+    // Etc/GMT signs are inverted: Etc/GMT-5 is UTC+5.
+    match offset {
+        0 => "Etc/GMT".to_string(),
+        o if o > 0 => format!("Etc/GMT-{o}"),
+        o => format!("Etc/GMT+{}", -o),
+    }
+}
+
+fn spawn(config: &Path, role: &str, log: &Path) -> Child {
+    let log = std::fs::File::create(log).expect("log file");
+    Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .args(["-c", config.to_str().expect("utf-8 path"), "serve", "--role", role, "--workers", "2"])
+        .env_remove("REBOUND_CONFIG")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("rebound serve starts")
+}
+
+fn terminate(child: &mut Child) {
+    // SIGTERM, the way a service manager stops it.
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+fn count_files(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let path = e.path();
+            if path.is_dir() { count_files(&path) } else { 1 }
+        })
+        .sum()
+}
+
+async fn scalar(conn: &mut PgConnection, sql: &str) -> i64 {
+    sqlx::query(sql)
+        .fetch_one(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .get::<i64, _>(0)
+}
+
+fn logs(dir: &Path) -> String {
+    let mut out = String::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.path().extension().is_some_and(|e| e == "log") {
+            out.push_str(&format!("--- {}\n", entry.path().display()));
+            out.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+        }
+    }
+    out
+}
+
+fn write_config(dir: &Path, db_url: &str, body: &str) -> PathBuf {
+    let path = dir.join("rebound.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[pipeline]
+name = "multi"
+timezone = "{zone}"
+database = "{db_url}"
+raw_store = "file://raw"
+
+[retry]
+max_attempts = 2
+initial_delay = "10ms"
+max_delay = "20ms"
+
+{body}
+"#,
+            zone = midday_zone()
+        ),
+    )
+    .expect("write config");
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_and_two_schedulers_run_every_due_slot_exactly_once() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    let db = TestDb::create("multi").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    const WORKFLOWS: usize = 24;
+    let mut body = format!(
+        r#"
+[scheduler]
+lease = "10s"
+max_idle = "1s"
+
+[sources.up]
+base_url = "{}"
+timeout = "5s"
+max_concurrency = 8
+"#,
+        sim.base_url()
+    );
+    for i in 0..WORKFLOWS {
+        body.push_str(&format!(
+            r#"
+[scrapers.s{i}]
+source = "up"
+path = "/bench/item"
+query = {{ w = "{i}" }}
+
+[workflows.w{i}]
+scrapers = ["s{i}"]
+schedule = {{ kind = "window", start = "06:00", end = "18:00" }}
+"#
+        ));
+    }
+    let config = write_config(dir.path(), &db.url, &body);
+
+    // One process first, so the migrations are applied once before the crowd.
+    let mut children = vec![spawn(&config, "scheduler", &dir.path().join("scheduler-1.log"))];
+    std::thread::sleep(Duration::from_millis(500));
+    children.push(spawn(&config, "scheduler", &dir.path().join("scheduler-2.log")));
+    for i in 1..=3 {
+        children.push(spawn(&config, "worker", &dir.path().join(format!("worker-{i}.log"))));
+    }
+
+    let mut conn = db.connect().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let done = scalar(&mut conn, "SELECT count(*) FROM scheduled_runs WHERE state = 'done'").await;
+        if done as usize >= WORKFLOWS {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {done} of {WORKFLOWS} runs done after 60s\n{}",
+            logs(dir.path())
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Let both schedulers evaluate again after the runs, then stop everyone.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for child in &mut children {
+        terminate(child);
+    }
+    for child in &mut children {
+        let status = wait_exit(child, Duration::from_secs(15)).expect("serve exits on SIGTERM");
+        assert!(status.success(), "serve exited with {status}\n{}", logs(dir.path()));
+    }
+
+    let runs = scalar(&mut conn, "SELECT count(*) FROM scheduled_runs").await;
+    assert_eq!(runs as usize, WORKFLOWS, "one claimed slot per workflow");
+    let executions = scalar(&mut conn, "SELECT count(*) FROM workflow_executions").await;
+    assert_eq!(executions as usize, WORKFLOWS, "each slot executed exactly once");
+    let distinct = scalar(&mut conn, "SELECT count(DISTINCT workflow_name) FROM workflow_executions").await;
+    assert_eq!(distinct as usize, WORKFLOWS, "no slot lost");
+    let run_decisions = scalar(&mut conn, "SELECT count(*) FROM workflow_decisions WHERE action = 'RUN'").await;
+    assert_eq!(run_decisions as usize, WORKFLOWS, "exactly one RUN decision per slot");
+    let claimed_twice = scalar(
+        &mut conn,
+        "SELECT count(*) FROM workflow_decisions WHERE action = 'SKIP' AND reason LIKE '%already%'",
+    )
+    .await;
+    assert!(claimed_twice >= WORKFLOWS as i64, "the second scheduler saw every slot taken: {claimed_twice}");
+    let mismatched = scalar(
+        &mut conn,
+        "SELECT count(*) FROM scheduled_runs r LEFT JOIN workflow_executions e
+           ON e.execution_id = r.execution_id WHERE e.execution_id IS NULL OR r.claims <> 1",
+    )
+    .await;
+    assert_eq!(mismatched, 0, "every run executed under its own execution id, claimed once");
+    assert_eq!(sim.request_count("/bench/item"), WORKFLOWS, "one upstream call per slot");
+    let deciders = scalar(&mut conn, "SELECT count(DISTINCT decided_by) FROM workflow_decisions").await;
+    assert_eq!(deciders, 2, "both schedulers took part");
+    drop(conn);
+    db.drop_db().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_workers_run_is_completed_by_another_after_the_lease_expires() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    // The first call is slow: the worker is killed while it waits.
+    sim.script(
+        "/slow/item",
+        vec![
+            Reply::json(200, serde_json::json!({"data": [1, 2, 3]})).delay(Duration::from_secs(20)),
+            Reply::json(200, serde_json::json!({"data": [1, 2, 3]})),
+        ],
+    );
+    let db = TestDb::create("kill").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body = format!(
+        r#"
+[scheduler]
+lease = "2s"
+max_idle = "1s"
+
+[sources.up]
+base_url = "{}"
+timeout = "30s"
+
+[scrapers.slow]
+source = "up"
+path = "/slow/item"
+records = "/data"
+
+[workflows.slow]
+scrapers = ["slow"]
+schedule = {{ kind = "window", start = "06:00", end = "18:00" }}
+"#,
+        sim.base_url()
+    );
+    let config = write_config(dir.path(), &db.url, &body);
+    let mut scheduler = spawn(&config, "scheduler", &dir.path().join("scheduler.log"));
+    let mut doomed = spawn(&config, "worker", &dir.path().join("worker-doomed.log"));
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sim.request_count("/slow/item") == 0 {
+        assert!(Instant::now() < deadline, "the slow call never started\n{}", logs(dir.path()));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    doomed.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix
+    doomed.wait().expect("reaped");
+
+    let mut conn = db.connect().await;
+    let running = scalar(&mut conn, "SELECT count(*) FROM scheduled_runs WHERE state = 'running'").await;
+    assert_eq!(running, 1, "the killed worker's run is still marked running until its lease expires");
+
+    let mut rescuer = spawn(&config, "worker", &dir.path().join("worker-rescuer.log"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let done = scalar(&mut conn, "SELECT count(*) FROM scheduled_runs WHERE state = 'done'").await;
+        if done == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the run was not completed\n{}", logs(dir.path()));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for child in [&mut scheduler, &mut rescuer] {
+        terminate(child);
+        wait_exit(child, Duration::from_secs(15)).expect("serve exits on SIGTERM");
+    }
+
+    let claims = scalar(&mut conn, "SELECT claims::bigint FROM scheduled_runs").await;
+    assert_eq!(claims, 2, "claimed by the killed worker, then by the rescuer");
+    let executions = scalar(&mut conn, "SELECT count(*) FROM workflow_executions").await;
+    assert_eq!(executions, 1, "one workflow run recorded");
+    let status: String = sqlx::query("SELECT status FROM workflow_executions")
+        .fetch_one(&mut conn)
+        .await
+        .expect("row")
+        .get(0);
+    assert_eq!(status, "success");
+    let calls = scalar(&mut conn, "SELECT count(*) FROM scraper_execution_log").await;
+    assert_eq!(calls, 1, "the killed call left no row");
+    assert_eq!(count_files(&dir.path().join("raw")), 1, "one raw payload, not two");
+    assert_eq!(sim.request_count("/slow/item"), 2);
+    drop(conn);
+    db.drop_db().await;
+    sim.shutdown().await;
+}

@@ -1,0 +1,158 @@
+//! `rebound backfill`: a workflow for each target date of a range.
+//!
+//! Idempotent on rerun: a date that already has a run of this workflow that
+//! ended `success` or `no_data` is skipped, saying which run; failed and
+//! partial dates run again. Every date gets a decision row (slot
+//! `backfill`) so the audit trail shows why it ran or did not.
+
+use chrono::NaiveDate;
+use rebound_domain::clock::Clock;
+use rebound_engine::{Engine, EngineError, RunOptions};
+use rebound_storage::{AlertLevel, DecisionAction, NewDecision, StoreError};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What happened to one date.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BackfillStep {
+    /// Already collected by an earlier run.
+    Skipped {
+        date: NaiveDate,
+        execution_id: String,
+        status: String,
+    },
+    /// Ran now.
+    Ran {
+        date: NaiveDate,
+        execution_id: String,
+        status: String,
+        error_message: Option<String>,
+    },
+}
+
+impl BackfillStep {
+    pub fn date(&self) -> NaiveDate {
+        match self {
+            BackfillStep::Skipped { date, .. } | BackfillStep::Ran { date, .. } => *date,
+        }
+    }
+
+    /// True when the date ended without a failure.
+    pub fn ok(&self) -> bool {
+        match self {
+            BackfillStep::Skipped { .. } => true,
+            BackfillStep::Ran { status, .. } => status == "success" || status == "no_data",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackfillError {
+    #[error("--from {from} is after --to {to}")]
+    EmptyRange { from: NaiveDate, to: NaiveDate },
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The dates of `from..=to`, or an error when the range is empty.
+pub fn dates(from: NaiveDate, to: NaiveDate) -> Result<Vec<NaiveDate>, BackfillError> {
+    if from > to {
+        return Err(BackfillError::EmptyRange { from, to });
+    }
+    Ok(from.iter_days().take_while(|d| *d <= to).collect())
+}
+
+/// Runs `workflow` for each date in order, calling `progress` after each.
+pub async fn backfill(
+    engine: &Engine,
+    clock: &Arc<dyn Clock>,
+    workflow: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    params: &BTreeMap<String, String>,
+    instance: &str,
+    mut progress: impl FnMut(&BackfillStep),
+) -> Result<Vec<BackfillStep>, BackfillError> {
+    let all = dates(from, to)?;
+    if !engine.plan().workflows.contains_key(workflow) {
+        // Let the engine produce its usual "unknown workflow" error.
+        engine
+            .run_workflow_with(workflow, from, params, &RunOptions::default())
+            .await?;
+    }
+    let store = engine.store();
+    let mut steps = Vec::with_capacity(all.len());
+    for date in all {
+        let done = store
+            .executions_for_date(workflow, date)
+            .await?
+            .into_iter()
+            .rev()
+            .find(|r| r.status == "success" || r.status == "no_data");
+        let now = clock.now();
+        let step = match done {
+            Some(row) => {
+                record(engine, workflow, date, now, DecisionAction::Skip,
+                    format!("backfill: already collected by execution {} ({})", row.execution_id, row.status),
+                    None, instance).await?;
+                BackfillStep::Skipped {
+                    date,
+                    execution_id: row.execution_id,
+                    status: row.status,
+                }
+            }
+            None => {
+                let execution_id = uuid::Uuid::now_v7().to_string();
+                record(engine, workflow, date, now, DecisionAction::Run,
+                    "backfill: no successful run for this date yet".into(),
+                    Some(execution_id.clone()), instance).await?;
+                let options = RunOptions {
+                    execution_id: Some(execution_id.clone()),
+                    entities: None,
+                };
+                let report = engine
+                    .run_workflow_with(workflow, date, params, &options)
+                    .await?;
+                BackfillStep::Ran {
+                    date,
+                    execution_id,
+                    status: report.status.as_str().to_string(),
+                    error_message: report.error_message,
+                }
+            }
+        };
+        progress(&step);
+        steps.push(step);
+    }
+    Ok(steps)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    engine: &Engine,
+    workflow: &str,
+    date: NaiveDate,
+    now: chrono::DateTime<chrono::Utc>,
+    action: DecisionAction,
+    reason: String,
+    execution_id: Option<String>,
+    instance: &str,
+) -> Result<(), StoreError> {
+    let decision = NewDecision {
+        decision_id: uuid::Uuid::now_v7().to_string(),
+        workflow_name: workflow.to_string(),
+        decided_at: now,
+        slot: "backfill".into(),
+        target_date: date,
+        action,
+        reason,
+        entities: "[]".into(),
+        alert_level: AlertLevel::None,
+        execution_id,
+        decided_by: instance.to_string(),
+    };
+    engine.store().record_decision(&decision, None).await?;
+    Ok(())
+}

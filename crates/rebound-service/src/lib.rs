@@ -1,0 +1,51 @@
+//! `rebound serve` and friends: the parts of Rebound that run on their own.
+//!
+//! Data flow: the [`scheduler`] evaluates each scheduled workflow when its
+//! answer may change (the pure rules live in `rebound-schedule`), records
+//! one decision per evaluation in `workflow_decisions`, and for a RUN claims
+//! the slot by inserting a row into `scheduled_runs` (unique per workflow,
+//! target date and slot). [`worker`]s claim queued runs under a lease, renew
+//! it while the engine works, and mark the run done. A reaper, run by both,
+//! requeues runs whose lease expired because their worker died. [`backfill`]
+//! runs a workflow over a range of past dates, idempotently.
+//!
+//! Everything takes the [`Clock`](rebound_domain::clock::Clock) the engine
+//! uses for timestamps and decisions, so tests drive whole days by calling
+//! [`scheduler::Scheduler::tick`] and [`worker::Worker::run_one`] with a
+//! manual clock. Only liveness (lease renewal, idle polling) uses real time:
+//! it is about real processes, not about the schedule.
+
+pub mod backfill;
+pub mod scheduler;
+pub mod worker;
+
+use std::time::Duration;
+
+/// How many times a run may be claimed before the reaper gives up on it
+/// (marks it `abandoned`): a run that kills its worker every time must not
+/// loop forever.
+pub const MAX_CLAIMS: u32 = 3;
+
+/// The pseudo-workflow name under which a calendar refresh is decided and
+/// queued, e.g. `calendar:nba_games`.
+pub const CALENDAR_PREFIX: &str = "calendar:";
+
+/// A name for this process in decisions and leases: `host:pid:role`.
+pub fn instance_name(role: &str) -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
+        .unwrap_or_else(|| "localhost".to_string());
+    format!("{host}:{}:{role}", std::process::id())
+}
+
+/// Converts a std duration to chrono's, saturating (config durations are
+/// validated positive and far below chrono's range).
+pub(crate) fn chrono_duration(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}

@@ -1,0 +1,325 @@
+//! Workers: claim queued runs under a lease, execute them, mark them done.
+//!
+//! A claim sets `lease_expires_at = now + lease`; while the engine works, a
+//! renewal task extends it every third of the lease. A worker that dies
+//! stops renewing, the reaper requeues its run once the lease has expired,
+//! and another worker runs it again with the same execution id. Because a
+//! raw payload and its history row are written only when a call completes,
+//! a call cut off by the crash leaves nothing behind, so the second run
+//! stores one payload, not two.
+//!
+//! On shutdown a worker stops claiming, lets in-flight runs finish within
+//! `[scheduler] shutdown_grace`, and releases the rest back to the queue.
+
+use crate::{CALENDAR_PREFIX, MAX_CLAIMS, chrono_duration};
+use chrono::{DateTime, Utc};
+use rebound_domain::clock::Clock;
+use rebound_engine::{Engine, RunOptions};
+use rebound_storage::{NewScheduledRun, ScheduledRunRow, StoreError};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+
+/// How often an idle worker looks for due runs when nobody wakes it
+/// (runs queued by another process, stored waits coming due).
+const IDLE_POLL: Duration = Duration::from_millis(50);
+
+/// A stored wait may be followed up this many times per slot.
+const MAX_FOLLOW_UPS: usize = 3;
+
+/// What one executed run ended as.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    pub run_id: String,
+    pub workflow: String,
+    pub target_date: chrono::NaiveDate,
+    pub slot: String,
+    pub execution_id: String,
+    /// Workflow status (`success`, `partial`, …) or `failed` when the run
+    /// could not start.
+    pub status: String,
+    /// When the worker started it, against when it was due.
+    pub started_at: DateTime<Utc>,
+    pub scheduled_for: DateTime<Utc>,
+    /// A follow-up run queued for a wait too long to sleep.
+    pub follow_up_at: Option<DateTime<Utc>>,
+}
+
+/// Executes queued runs.
+pub struct Worker {
+    engine: Arc<Engine>,
+    clock: Arc<dyn Clock>,
+    id: String,
+    wake: Arc<Notify>,
+}
+
+impl Worker {
+    pub fn new(engine: Arc<Engine>, clock: Arc<dyn Clock>, id: String, wake: Arc<Notify>) -> Worker {
+        Worker {
+            engine,
+            clock,
+            id,
+            wake,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn lease(&self) -> Duration {
+        self.engine.plan().scheduler.lease
+    }
+
+    /// Claims one due run and executes it; `None` when nothing is due.
+    pub async fn run_one(&self) -> Result<Option<RunOutcome>, StoreError> {
+        let Some(run) = self.claim().await? else {
+            return Ok(None);
+        };
+        Ok(Some(self.execute(run).await?))
+    }
+
+    async fn claim(&self) -> Result<Option<ScheduledRunRow>, StoreError> {
+        let store = self.engine.store();
+        let now = self.clock.now();
+        store.requeue_expired(now, MAX_CLAIMS).await?;
+        store.claim_run(&self.id, now, self.lease()).await
+    }
+
+    /// Executes a claimed run while renewing its lease.
+    async fn execute(&self, run: ScheduledRunRow) -> Result<RunOutcome, StoreError> {
+        let started_at = self.clock.now();
+        tracing::info!(run_id = %run.run_id, workflow = %run.workflow_name, target_date = %run.target_date,
+            slot = %run.slot, claims = run.claims, "Run claimed.");
+        // Dropping the guard stops renewing, also when this future is
+        // cancelled at shutdown or the run panics.
+        let renewal = AbortOnDrop(self.spawn_renewal(&run.run_id));
+        let result = self.execute_inner(&run).await;
+        drop(renewal);
+        let (status, retry_at) = match result {
+            Ok(done) => done,
+            Err(message) => {
+                tracing::error!(run_id = %run.run_id, workflow = %run.workflow_name, error = %message, "Run could not start.");
+                ("failed".to_string(), None)
+            }
+        };
+        let store = self.engine.store();
+        let follow_up_at = match retry_at {
+            Some(at) => self.follow_up(&run, at).await?,
+            None => None,
+        };
+        let held = store
+            .finish_run(&run.run_id, &self.id, self.clock.now(), &status)
+            .await?;
+        if !held {
+            tracing::warn!(run_id = %run.run_id, "Lease was lost while the run worked; another worker may have run it too.");
+        }
+        Ok(RunOutcome {
+            run_id: run.run_id,
+            workflow: run.workflow_name,
+            target_date: run.target_date,
+            slot: run.slot,
+            execution_id: run.execution_id,
+            status,
+            started_at,
+            scheduled_for: run.scheduled_for,
+            follow_up_at,
+        })
+    }
+
+    /// Runs the workflow (or calendar refresh) a run names. Errors that
+    /// prevent the run from starting come back as text.
+    async fn execute_inner(
+        &self,
+        run: &ScheduledRunRow,
+    ) -> Result<(String, Option<DateTime<Utc>>), String> {
+        let params: BTreeMap<String, String> = serde_json::from_str(&run.params)
+            .map_err(|e| format!("run {} has unreadable params: {e}", run.run_id))?;
+        if let Some(calendar) = run.workflow_name.strip_prefix(CALENDAR_PREFIX) {
+            let plan = self.engine.plan();
+            let scraper = plan
+                .calendars
+                .get(calendar)
+                .and_then(|c| c.refresh.as_ref())
+                .map(|r| r.scraper.clone())
+                .ok_or_else(|| format!("calendar {calendar} has no refresh scraper"))?;
+            let report = self
+                .engine
+                .run_scraper(&scraper, run.target_date, &params)
+                .await
+                .map_err(|e| e.to_string())?;
+            return Ok((report.status.as_str().to_string(), None));
+        }
+        let entities: Option<Vec<String>> = serde_json::from_str(&run.entities)
+            .map_err(|e| format!("run {} has unreadable entities: {e}", run.run_id))?;
+        let options = RunOptions {
+            execution_id: Some(run.execution_id.clone()),
+            entities,
+        };
+        let report = self
+            .engine
+            .run_workflow_with(&run.workflow_name, run.target_date, &params, &options)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((report.status.as_str().to_string(), report.retry_at))
+    }
+
+    /// Stores a wait too long to sleep as a follow-up run due at `at`.
+    async fn follow_up(
+        &self,
+        run: &ScheduledRunRow,
+        at: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let count = run.slot.matches("+retry").count();
+        if count >= MAX_FOLLOW_UPS {
+            tracing::warn!(run_id = %run.run_id, "Not storing another follow-up: this slot had {MAX_FOLLOW_UPS} already.");
+            return Ok(None);
+        }
+        let now = self.clock.now();
+        let follow = NewScheduledRun {
+            run_id: uuid::Uuid::now_v7().to_string(),
+            workflow_name: run.workflow_name.clone(),
+            target_date: run.target_date,
+            slot: format!("{}+retry{}", run.slot, count + 1),
+            params: run.params.clone(),
+            entities: run.entities.clone(),
+            run_at: at,
+            scheduled_for: at,
+            execution_id: uuid::Uuid::now_v7().to_string(),
+            decision_id: run.decision_id.clone(),
+            created_at: now,
+        };
+        let queued = self.engine.store().enqueue_run(&follow).await?;
+        Ok(queued.then_some(at))
+    }
+
+    /// Extends the lease every third of its length, on real time: leases
+    /// are about whether this process is alive, not about the schedule.
+    fn spawn_renewal(&self, run_id: &str) -> tokio::task::JoinHandle<()> {
+        let store = self.engine.store().clone();
+        let clock = self.clock.clone();
+        let lease = self.lease();
+        let run_id = run_id.to_string();
+        let worker = self.id.clone();
+        tokio::spawn(async move {
+            let every = (lease / 3).max(Duration::from_millis(100));
+            loop {
+                tokio::time::sleep(every).await;
+                let until = clock.now() + chrono_duration(lease);
+                match store.renew_lease(&run_id, &worker, until).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(%run_id, "Lease lost; the run goes on but may be run again elsewhere.");
+                        break;
+                    }
+                    Err(error) => tracing::warn!(%run_id, %error, "Could not renew the lease; trying again."),
+                }
+            }
+        })
+    }
+
+    /// Claims and executes runs, up to `parallel` at once, until `shutdown`.
+    pub async fn run_loop(self: Arc<Self>, parallel: usize, mut shutdown: watch::Receiver<bool>) {
+        let grace = self.engine.plan().scheduler.shutdown_grace;
+        let mut in_flight: JoinSet<(String, Result<RunOutcome, StoreError>)> = JoinSet::new();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            while let Some(done) = in_flight.try_join_next() {
+                log_done(done);
+            }
+            let mut claimed_any = false;
+            while in_flight.len() < parallel.max(1) {
+                match self.claim().await {
+                    Ok(Some(run)) => {
+                        claimed_any = true;
+                        let me = self.clone();
+                        let run_id = run.run_id.clone();
+                        in_flight.spawn(async move { (run_id, me.execute(run).await) });
+                    }
+                    Ok(None) => break,
+                    Err(error) => {
+                        tracing::error!(%error, "Could not claim a run; trying again shortly.");
+                        break;
+                    }
+                }
+            }
+            if claimed_any {
+                continue;
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(IDLE_POLL) => {}
+                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => log_done(done),
+                _ = shutdown.changed() => {}
+            }
+        }
+        self.drain_on_shutdown(in_flight, grace).await;
+    }
+
+    /// Lets in-flight runs finish within `grace`, then releases the rest.
+    async fn drain_on_shutdown(
+        &self,
+        mut in_flight: JoinSet<(String, Result<RunOutcome, StoreError>)>,
+        grace: Duration,
+    ) {
+        if in_flight.is_empty() {
+            return;
+        }
+        tracing::info!(runs = in_flight.len(), ?grace, "Shutting down: letting in-flight runs finish.");
+        let deadline = tokio::time::Instant::now() + grace;
+        while !in_flight.is_empty() {
+            match tokio::time::timeout_at(deadline, in_flight.join_next()).await {
+                Ok(Some(done)) => log_done(done),
+                Ok(None) => break,
+                Err(_) => break,
+            }
+        }
+        if in_flight.is_empty() {
+            return;
+        }
+        in_flight.abort_all();
+        while in_flight.join_next().await.is_some() {}
+        // Aborted tasks cannot say which run they held; release by owner.
+        let store = self.engine.store();
+        match store.scheduled_runs(Some("running"), 10_000).await {
+            Ok(runs) => {
+                for run in runs.iter().filter(|r| r.lease_owner.as_deref() == Some(&self.id)) {
+                    let note = format!(
+                        "released at shutdown: worker {} stopped before the run finished",
+                        self.id
+                    );
+                    match store
+                        .release_run(&run.run_id, &self.id, self.clock.now(), &note)
+                        .await
+                    {
+                        Ok(_) => tracing::warn!(run_id = %run.run_id, "Released an unfinished run at shutdown."),
+                        Err(error) => tracing::error!(run_id = %run.run_id, %error, "Could not release a run; it will be requeued when its lease expires."),
+                    }
+                }
+            }
+            Err(error) => tracing::error!(%error, "Could not list runs to release; they will be requeued when their leases expire."),
+        }
+    }
+}
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn log_done(done: Result<(String, Result<RunOutcome, StoreError>), tokio::task::JoinError>) {
+    match done {
+        Ok((_, Ok(outcome))) => tracing::info!(run_id = %outcome.run_id, workflow = %outcome.workflow,
+            status = %outcome.status, "Run finished."),
+        Ok((run_id, Err(error))) => tracing::error!(%run_id, %error, "Run finished but could not be marked done; its lease will expire and it will be retried."),
+        Err(error) => tracing::error!(%error, "A run task panicked or was cancelled."),
+    }
+}

@@ -1,0 +1,322 @@
+//! The scheduler and workers end to end on a manual clock: a whole simulated
+//! day of decisions and runs against the simulated upstream over loopback,
+//! with history in a real SQLite file. Nothing sleeps: each step jumps the
+//! clock to the scheduler's next check.
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use rebound_domain::clock::Clock;
+use rebound_engine::Engine;
+use rebound_fetch::Fetcher;
+use rebound_fetch::clock::ManualClock;
+use rebound_raw::RawStore;
+use rebound_service::scheduler::{RecordedDecision, Scheduler};
+use rebound_service::worker::{RunOutcome, Worker};
+use rebound_storage::{DecisionAction, Store};
+use rebound_storage_sqlite::SqliteStore;
+use rebound_upstream_sim::{Reply, UpstreamSim};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+const NY: chrono_tz::Tz = chrono_tz::America::New_York;
+
+fn config(base_url: &str, extra: &str) -> String {
+    format!(
+        r#"
+[pipeline]
+name = "day"
+timezone = "America/New_York"
+database = "sqlite://history.db"
+raw_store = "file://raw"
+
+[retry]
+max_attempts = 2
+initial_delay = "10ms"
+max_delay = "20ms"
+
+[scheduler]
+lease = "60s"
+catch_up = "6h"
+
+[sources.nba]
+base_url = "{base_url}/nba"
+timeout = "5s"
+
+[scrapers.schedule]
+source = "nba"
+path = "/schedule"
+query = {{ date = "{{date}}" }}
+records = "/leagueSchedule/gameDates"
+dataset = "nbacom/schedule"
+
+[scrapers.pbp]
+source = "nba"
+path = "/pbp/{{game_id}}"
+records = "/game/actions"
+dataset = "nbacom/pbp"
+for_each = {{ calendar = "games", param = "game_id" }}
+
+[scrapers.injuries]
+source = "nba"
+path = "/injury-report"
+query = {{ date = "{{date}}" }}
+records = "/records"
+no_data = {{ body_contains = ["not yet published"] }}
+dataset = "nbacom/injury_report"
+
+[calendars.games]
+dataset = "nbacom/schedule"
+events = "$.leagueSchedule.gameDates[*].games[*]"
+id = "gameId"
+start = "gameDateTimeUTC"
+refresh = {{ scraper = "schedule", max_age = "6h" }}
+
+[workflows.morning]
+scrapers = ["schedule"]
+schedule = {{ kind = "window", start = "06:00", end = "10:00" }}
+
+[workflows.post_game]
+scrapers = ["pbp"]
+schedule = {{ kind = "at", at = "01:00", tolerance = "30m", target_date = "yesterday", calendar = "games", only_missing = true }}
+
+[workflows.injury_discovery]
+scrapers = ["injuries"]
+schedule = {{ kind = "discovery", start = "09:00", end = "21:00", every = "2h", max_attempts = 12, calendar = "games" }}
+{extra}
+"#
+    )
+}
+
+struct Harness {
+    clock: Arc<ManualClock>,
+    engine: Arc<Engine>,
+    scheduler: Scheduler,
+    worker: Worker,
+    decisions: Vec<RecordedDecision>,
+    runs: Vec<RunOutcome>,
+}
+
+async fn harness(dir: &Path, toml: &str, start: DateTime<Utc>) -> Harness {
+    let path = dir.join("rebound.toml");
+    std::fs::write(&path, toml).expect("write config");
+    let plan = Arc::new(rebound_config::load(&path).expect("config is valid"));
+    let clock = Arc::new(ManualClock::new(start));
+    let dyn_clock: Arc<dyn Clock> = clock.clone();
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.join("history.db"))
+            .await
+            .expect("sqlite"),
+    );
+    let raw = RawStore::open(&plan.pipeline.raw_store).expect("raw store");
+    let fetcher = Arc::new(Fetcher::new(&plan, dyn_clock.clone()).expect("fetcher"));
+    let engine = Arc::new(Engine::new(plan, store, raw, fetcher, dyn_clock.clone()));
+    let wake = Arc::new(Notify::new());
+    Harness {
+        scheduler: Scheduler::new(engine.clone(), dyn_clock.clone(), "test:scheduler".into(), wake.clone()),
+        worker: Worker::new(engine.clone(), dyn_clock, "test:worker".into(), wake),
+        clock,
+        engine,
+        decisions: Vec::new(),
+        runs: Vec::new(),
+    }
+}
+
+impl Harness {
+    /// Ticks and drains the queue, jumping the clock to each next check,
+    /// until `until`.
+    async fn run_until(&mut self, until: DateTime<Utc>) {
+        for _ in 0..10_000 {
+            let report = self.scheduler.tick().await.expect("tick");
+            self.decisions.extend(report.decisions);
+            while let Some(outcome) = self.worker.run_one().await.expect("worker") {
+                self.runs.push(outcome);
+            }
+            let next = report.next_check.expect("scheduled workflows");
+            if next >= until {
+                let now = self.clock.now();
+                if until > now {
+                    self.clock.advance((until - now).to_std().expect("forward"));
+                }
+                return;
+            }
+            let now = self.clock.now();
+            if next > now {
+                self.clock.advance((next - now).to_std().expect("forward"));
+            }
+        }
+        panic!("the scheduler did not reach {until} in 10,000 ticks");
+    }
+
+    fn runs_of(&self, workflow: &str) -> Vec<&RecordedDecision> {
+        self.decisions
+            .iter()
+            .filter(|d| d.workflow == workflow && d.action == DecisionAction::Run)
+            .collect()
+    }
+}
+
+fn local(date: NaiveDate, h: u32, m: u32) -> DateTime<Utc> {
+    NY.from_local_datetime(&date.and_hms_opt(h, m, 0).expect("time"))
+        .single()
+        .expect("unambiguous")
+        .with_timezone(&Utc)
+}
+
+fn day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 28).expect("date")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulated_day_makes_the_decisions_the_rules_call_for() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    // The injury report is not published at the first two checks.
+    let not_yet = Reply::text(200, "Injury report not yet published");
+    sim.script("/nba/injury-report", vec![not_yet.clone(), not_yet]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut h = harness(dir.path(), &config(&sim.base_url(), ""), local(day(), 0, 0)).await;
+    h.run_until(local(day() + chrono::Days::new(1), 0, 0)).await;
+
+    // The calendar had no data: it was fetched first, with a decision saying so.
+    let first = h.decisions.first().expect("decisions");
+    assert_eq!(first.workflow, "calendar:games");
+    assert_eq!(first.action, DecisionAction::Run);
+    assert!(first.reason.contains("no data yet"), "{}", first.reason);
+
+    // Morning: once, in its window, for today.
+    let morning = h.runs_of("morning");
+    assert_eq!(morning.len(), 1, "{morning:?}");
+    assert_eq!(morning[0].target_date, day());
+
+    // Post-game: once, at 01:00 ±30m, for yesterday's games, one call each.
+    let yesterday = day().pred_opt().expect("date");
+    let post = h.runs_of("post_game");
+    assert_eq!(post.len(), 1, "{post:?}");
+    assert_eq!(post[0].target_date, yesterday);
+    let games = rebound_upstream_sim::fixtures::games_on(yesterday);
+    assert_eq!(post[0].entities.len(), games.len());
+    let post_run = h
+        .runs
+        .iter()
+        .find(|r| r.workflow == "post_game")
+        .expect("post-game ran");
+    assert_eq!(post_run.status, "success");
+    assert!(post_run.started_at >= local(day(), 0, 30) && post_run.started_at <= local(day(), 1, 30));
+    let calls = h
+        .engine
+        .store()
+        .scraper_calls_for_execution(&post_run.execution_id)
+        .await
+        .expect("calls");
+    assert_eq!(calls.len(), games.len(), "one call per game");
+
+    // Discovery: no_data twice, data on the third check, then it stops.
+    let discovery = h.runs_of("injury_discovery");
+    let slots: Vec<&str> = discovery.iter().map(|d| d.slot.as_str()).collect();
+    assert_eq!(slots, ["09:00", "11:00", "13:00"]);
+    assert!(h.decisions.iter().any(|d| d.workflow == "injury_discovery"
+        && d.action == DecisionAction::Skip
+        && d.reason.contains("data found")));
+
+    // No slot ran twice.
+    let mut seen = BTreeMap::new();
+    for d in h.decisions.iter().filter(|d| d.action == DecisionAction::Run) {
+        *seen.entry((d.workflow.clone(), d.target_date, d.slot.clone())).or_insert(0) += 1;
+    }
+    assert!(seen.values().all(|n| *n == 1), "{seen:?}");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_scheduler_does_not_run_a_claimed_slot_again() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = config(&sim.base_url(), "");
+    let mut h = harness(dir.path(), &toml, local(day(), 6, 5)).await;
+    h.run_until(local(day(), 6, 10)).await;
+    assert_eq!(h.runs_of("morning").len(), 1);
+
+    // A fresh scheduler (a restart, or a second one) on the same database.
+    let wake = Arc::new(Notify::new());
+    let clock: Arc<dyn Clock> = h.clock.clone();
+    let again = Scheduler::new(h.engine.clone(), clock, "test:other".into(), wake);
+    let report = again.tick().await.expect("tick");
+    let morning: Vec<_> = report.decisions.iter().filter(|d| d.workflow == "morning").collect();
+    assert_eq!(morning.len(), 1);
+    assert_eq!(morning[0].action, DecisionAction::Skip, "{morning:?}");
+    assert!(h.worker.run_one().await.expect("worker").is_none(), "nothing queued");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_downtime_the_latest_missed_slot_runs_once_and_older_ones_are_skipped() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let extra = r#"
+[workflows.hourly]
+scrapers = ["schedule"]
+schedule = { kind = "cron", cron = "0 * * * *" }
+"#;
+    let mut h = harness(dir.path(), &config(&sim.base_url(), extra), local(day(), 0, 0)).await;
+    h.run_until(local(day(), 2, 1)).await;
+    assert_eq!(h.runs_of("hourly").len(), 3, "00:00, 01:00, 02:00");
+
+    // Down from 02:01 to 11:30: with catch_up 6h, 06:00–11:00 are within
+    // reach; only the latest (11:00) runs, the rest are "missed while down".
+    h.clock.advance(Duration::from_secs(9 * 3600 + 29 * 60));
+    h.scheduler.reset();
+    h.run_until(local(day(), 11, 40)).await;
+    let runs: Vec<&str> = h.runs_of("hourly").iter().map(|d| d.slot.as_str()).collect();
+    assert_eq!(runs, ["00:00", "01:00", "02:00", "11:00"]);
+    let missed = h
+        .decisions
+        .iter()
+        .filter(|d| d.workflow == "hourly" && d.reason.contains("missed while down"))
+        .count();
+    assert_eq!(missed, 8, "03:00 to 10:00 recorded as missed");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_worker_died_is_requeued_after_its_lease_and_done_once() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut h = harness(dir.path(), &config(&sim.base_url(), ""), local(day(), 6, 0)).await;
+    // Decide without executing, then let a "worker" claim it and vanish.
+    let report = h.scheduler.tick().await.expect("tick");
+    h.decisions.extend(report.decisions);
+    let store = h.engine.store().clone();
+    let now = h.clock.now();
+    let mut claimed = Vec::new();
+    while let Some(run) = store
+        .claim_run("dead:worker", now, Duration::from_secs(60))
+        .await
+        .expect("claim")
+    {
+        claimed.push(run);
+    }
+    assert!(claimed.iter().any(|r| r.workflow_name == "morning"));
+
+    // Before the lease expires, nobody else may take it.
+    h.clock.advance(Duration::from_secs(59));
+    assert!(h.worker.run_one().await.expect("worker").is_none());
+    // After it, the reaper requeues it and the live worker runs it.
+    h.clock.advance(Duration::from_secs(2));
+    let mut outcomes = Vec::new();
+    while let Some(outcome) = h.worker.run_one().await.expect("worker") {
+        outcomes.push(outcome);
+    }
+    let morning = outcomes.iter().find(|o| o.workflow == "morning").expect("rescued");
+    assert_eq!(morning.status, "success");
+    let rows = store.scheduled_runs(None, 100).await.expect("runs");
+    let row = rows.iter().find(|r| r.workflow_name == "morning").expect("row");
+    assert_eq!(row.state, "done");
+    assert_eq!(row.claims, 2);
+    let executions = store
+        .executions_for_date("morning", day())
+        .await
+        .expect("executions");
+    assert_eq!(executions.len(), 1, "done exactly once");
+    sim.shutdown().await;
+}
