@@ -155,14 +155,15 @@ pub(crate) fn describe_schedule(schedule: &Schedule) -> String {
             after_event_start,
         } => {
             let mut s = format!("at {} (±{})", hm(at), format_duration(*tolerance));
+            let mut only = Vec::new();
             if let Some(before) = events_before {
-                s.push_str(&format!(", for events starting before {}", hm(before)));
+                only.push(format!("start before {}", hm(before)));
             }
             if let Some(after) = after_event_start {
-                s.push_str(&format!(
-                    ", for events started at least {} earlier",
-                    format_duration(*after)
-                ));
+                only.push(format!("started at least {} ago", format_duration(*after)));
+            }
+            if !only.is_empty() {
+                s.push_str(&format!(", counting events that {}", only.join(" and ")));
             }
             s
         }

@@ -284,6 +284,10 @@ schedule = { kind = "every", start = "08:00", end = "20:00", every = "2h", calen
 scrapers = ["box"]
 schedule = { kind = "at", at = "01:00", target_date = "yesterday", calendar = "games", only_missing = true }
 
+[workflows.early]
+scrapers = ["props"]
+schedule = { kind = "at", at = "15:00", calendar = "games", events_before = "19:00", after_event_start = "3h" }
+
 [workflows.manual]
 scrapers = ["schedule"]
 "#,
@@ -293,6 +297,7 @@ scrapers = ["schedule"]
         "every 2h from 08:00 until before 20:00, starting 12h before the first event; only on dates with events in games",
         "at 01:00 (±30m); collects yesterday's date; only on dates with events in games; only events not yet collected",
         "schedule: only when started by hand",
+        "at 15:00 (±30m), counting events that start before 19:00 and started at least 3h ago; only on dates with events in games",
         "games: events $.leagueSchedule.gameDates[*].games[*] of dataset league/schedule (id \"gameId\", start \"gameDateTimeUTC\")",
         "refreshed by schedule when older than 6h",
         "box: one call per event of calendar games, id as {game_id}",
