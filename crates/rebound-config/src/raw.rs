@@ -40,6 +40,76 @@ pub(crate) struct RawConfig {
     /// Scrapers grouped into ordered steps, by name.
     #[serde(default)]
     pub workflows: BTreeMap<String, RawWorkflow>,
+    /// Event lists (e.g. the games of each date) read from the latest stored
+    /// payload of a dataset, by name. Schedules and `for_each` refer to them.
+    #[serde(default)]
+    pub calendars: BTreeMap<String, RawCalendar>,
+    /// How `rebound serve` evaluates schedules and runs workflows.
+    #[serde(default)]
+    pub scheduler: RawScheduler,
+}
+
+/// `[scheduler]`: timing of `rebound serve`. Every key is optional.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawScheduler {
+    /// How long a running job is leased to this process; the lease is
+    /// renewed at a third of it while the run works, and a job whose lease
+    /// ran out may be taken over. Default: "60s".
+    pub lease: Option<RawDuration>,
+    /// Slots missed while the scheduler was down are run once, on start,
+    /// when they are younger than this. Default: "6h".
+    pub catch_up: Option<RawDuration>,
+    /// Longest pause between two evaluations of the schedules, even when
+    /// nothing is due. Default: "60s".
+    pub max_idle: Option<RawDuration>,
+    /// On shutdown, how long runs in flight may finish before they are
+    /// released. Default: "30s".
+    pub shutdown_grace: Option<RawDuration>,
+    /// Retry waits longer than this are stored as scheduled work instead of
+    /// being slept in place. Default: "5s".
+    pub max_inline_wait: Option<RawDuration>,
+}
+
+/// `[calendars.NAME]`: the events (games) of each date, read from the
+/// latest stored payload of a dataset.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCalendar {
+    /// Dataset whose latest payload lists the events; some scraper must
+    /// produce it.
+    #[schemars(example = "nba_com/schedule")]
+    pub dataset: String,
+    /// RFC 9535 JSONPath selecting the event objects in that payload.
+    #[schemars(example = "$.leagueSchedule.gameDates[*].games[*]")]
+    pub events: String,
+    /// Member of each event holding its id (a string or a number).
+    #[schemars(example = &"gameId")]
+    pub id: String,
+    /// Member of each event holding its start time (RFC 3339); the event
+    /// belongs to the date of that time in the pipeline's time zone.
+    #[schemars(example = &"gameDateTimeUTC")]
+    pub start: String,
+    /// Run a scraper to refresh the dataset before the calendar is used,
+    /// when its latest payload is too old.
+    pub refresh: Option<RawCalendarRefresh>,
+}
+
+/// `refresh = { scraper = "...", max_age = "6h" }`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCalendarRefresh {
+    /// The scraper that produces the calendar's dataset.
+    pub scraper: String,
+    /// Refresh when the latest payload is older than this.
+    pub max_age: RawDuration,
+    /// A different max_age in force until `override_until` (or always, if
+    /// that is left out), e.g. "48h" while the schedule host is down.
+    pub override_max_age: Option<RawDuration>,
+    /// RFC 3339 time at which `override_max_age` stops applying, e.g.
+    /// "2026-12-01T00:00:00Z". Needs `override_max_age`.
+    #[schemars(example = "2026-12-01T00:00:00Z")]
+    pub override_until: Option<String>,
 }
 
 /// `[pipeline]`: what this pipeline is called and where its data goes.
@@ -154,6 +224,39 @@ pub(crate) struct RawScraper {
     /// Overrides of the source's retry policy for this scraper.
     #[serde(default)]
     pub retry: RawRetry,
+    /// Make one call per item instead of one call per run: per event of a
+    /// calendar (`{ calendar, param }`) or per item of another dataset's
+    /// latest payload (`{ dataset, items, value, param }`).
+    pub for_each: Option<RawForEach>,
+}
+
+/// `for_each`: either `{ calendar = "games", param = "game_id" }` or
+/// `{ dataset = "odds_api/events", items = "$[*]", value = "id", param =
+/// "event_id" }`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [
+    {"required": ["calendar", "param"], "not": {"anyOf": [{"required": ["dataset"]}, {"required": ["items"]}, {"required": ["value"]}]}},
+    {"required": ["dataset", "items", "value", "param"], "not": {"required": ["calendar"]}}
+]))]
+pub(crate) struct RawForEach {
+    /// One call per event of this calendar on the target date; the event's
+    /// id goes into `param`.
+    pub calendar: Option<String>,
+    /// One call per item of this dataset's latest payload for the target
+    /// date; some scraper must produce it.
+    pub dataset: Option<String>,
+    /// With `dataset`: RFC 9535 JSONPath selecting the items, e.g. "$[*]"
+    /// or "$.data[*]".
+    #[schemars(example = "$.data[*]")]
+    pub items: Option<String>,
+    /// With `dataset`: member of each item whose value goes into `param`.
+    #[schemars(example = &"id")]
+    pub value: Option<String>,
+    /// The `{param}` of this scraper's path, query or headers that receives
+    /// each value.
+    #[schemars(example = &"game_id")]
+    pub param: String,
 }
 
 /// Rules that classify a response as "no data".
@@ -178,6 +281,83 @@ pub(crate) struct RawWorkflow {
     pub steps: Option<Vec<RawStep>>,
     /// Shorthand for a single step running these scrapers concurrently.
     pub scrapers: Option<Vec<String>>,
+    /// When `rebound serve` runs this workflow; without it the workflow
+    /// runs only when started by hand.
+    pub schedule: Option<RawSchedule>,
+}
+
+/// `schedule = { kind = "...", ... }`. Times are "HH:MM" (24-hour) in the
+/// pipeline's time zone; every `end` is exclusive and later than `start`.
+/// Each kind takes its own keys plus `calendar`, `target_date` and
+/// `only_missing`:
+/// - `cron`: `cron`;
+/// - `window`: `start`, `end` (once per date, between them);
+/// - `every`: `start`, `end`, `every`, `lead`;
+/// - `at`: `at`, `tolerance`, `events_before`, `after_event_start`;
+/// - `discovery`: `start`, `end`, `every`, `max_attempts`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
+#[schemars(extend("oneOf" = [
+    {"properties": {"kind": {"const": "cron"}}, "required": ["cron"]},
+    {"properties": {"kind": {"const": "window"}}, "required": ["start", "end"]},
+    {"properties": {"kind": {"const": "every"}}, "required": ["start", "end", "every"]},
+    {"properties": {"kind": {"const": "at"}}, "required": ["at"]},
+    {"properties": {"kind": {"const": "discovery"}}, "required": ["start", "end", "every"]}
+]))]
+pub(crate) struct RawSchedule {
+    /// "cron", "window", "every", "at" or "discovery".
+    #[schemars(extend("enum" = ["cron", "window", "every", "at", "discovery"]))]
+    pub kind: String,
+    /// kind "cron": five fields (minute hour day-of-month month
+    /// day-of-week), in the pipeline's time zone, e.g. "0 5 * * *".
+    #[schemars(example = "0 5 * * *")]
+    pub cron: Option<String>,
+    /// kinds "window", "every", "discovery": first time of day, "HH:MM".
+    #[schemars(pattern(r"^([01][0-9]|2[0-3]):[0-5][0-9]$"), example = "08:00")]
+    pub start: Option<String>,
+    /// kinds "window", "every", "discovery": end of the day's slots,
+    /// "HH:MM", exclusive; later than `start`.
+    #[schemars(pattern(r"^([01][0-9]|2[0-3]):[0-5][0-9]$"), example = "20:00")]
+    pub end: Option<String>,
+    /// kinds "every", "discovery": time between slots, e.g. "2h".
+    pub every: Option<RawDuration>,
+    /// kind "every", with `calendar`: only slots from this long before the
+    /// date's first event, e.g. "12h".
+    pub lead: Option<RawDuration>,
+    /// kind "at": the time of day of the one slot, "HH:MM".
+    #[schemars(pattern(r"^([01][0-9]|2[0-3]):[0-5][0-9]$"), example = "01:00")]
+    pub at: Option<String>,
+    /// kind "at": the slot is due within this much either side of `at`
+    /// (longer than zero). Default: "30m".
+    pub tolerance: Option<RawDuration>,
+    /// kind "at", with `calendar`: only events starting before this local
+    /// time ("HH:MM") count.
+    #[schemars(pattern(r"^([01][0-9]|2[0-3]):[0-5][0-9]$"), example = "19:00")]
+    pub events_before: Option<String>,
+    /// kind "at", with `calendar`: only events that started at least this
+    /// long ago count, e.g. "3h".
+    pub after_event_start: Option<RawDuration>,
+    /// kind "discovery": most polls per target date (at least 1). Default:
+    /// the number of slots between `start` and `end`.
+    #[schemars(range(min = 1))]
+    pub max_attempts: Option<i64>,
+    /// A calendar (key of `[calendars]`): dates without events in it are
+    /// skipped. Needed by `only_missing`, `lead`, `events_before` and
+    /// `after_event_start`.
+    pub calendar: Option<String>,
+    /// Which date a run collects for, relative to the local date of its
+    /// slot: "today" or "yesterday". Default: "today".
+    #[schemars(extend("enum" = ["today", "yesterday"]))]
+    pub target_date: Option<String>,
+    /// Fan out only over the calendar's events not yet collected
+    /// successfully for the target date, and skip the run when none are
+    /// missing. Needs `calendar`. Default: false.
+    pub only_missing: Option<bool>,
+    /// Any other key: refused by the resolver, which knows the kind and so
+    /// can list the keys that kind allows.
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub unknown: BTreeMap<String, serde::de::IgnoredAny>,
 }
 
 /// One step of a workflow.

@@ -27,6 +27,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
+mod scheduling;
+
 const DEFAULT_TIMEZONE: &str = "UTC";
 const DEFAULT_DATABASE: &str = "sqlite://rebound.db";
 const DEFAULT_RAW_STORE: &str = "file://raw";
@@ -194,9 +196,31 @@ impl Resolver<'_> {
             let resolved = self.scraper(name, scraper, raw, &base);
             scrapers.insert(name.clone(), resolved);
         }
+        let scheduler = self.scheduler(&raw.scheduler);
+        let mut calendars = BTreeMap::new();
+        for (name, calendar) in &raw.calendars {
+            if let Some(resolved) = self.calendar(name, calendar, &scrapers) {
+                calendars.insert(name.clone(), resolved);
+            }
+        }
+        // `for_each` needs every scraper resolved (its `param` is checked
+        // against the templates, its dataset against every producer).
+        let mut fan_outs = BTreeMap::new();
+        for (name, scraper) in &raw.scrapers {
+            if let Some(for_each) = &scraper.for_each
+                && let Some(resolved) = self.for_each(name, for_each, raw, &sources, &scrapers)
+            {
+                fan_outs.insert(name.clone(), resolved);
+            }
+        }
+        for (name, for_each) in fan_outs {
+            if let Some(scraper) = scrapers.get_mut(&name) {
+                scraper.for_each = Some(for_each);
+            }
+        }
         let mut workflows = BTreeMap::new();
         for (name, workflow) in &raw.workflows {
-            let resolved = self.workflow(name, workflow, raw);
+            let resolved = self.workflow(name, workflow, raw, &scrapers);
             workflows.insert(name.clone(), resolved);
         }
         Plan {
@@ -205,8 +229,8 @@ impl Resolver<'_> {
             sources,
             scrapers,
             workflows,
-            calendars: BTreeMap::new(),
-            scheduler: rebound_domain::plan::SchedulerSettings::default(),
+            calendars,
+            scheduler,
             redactor: Redactor::default(),
         }
     }
@@ -613,7 +637,13 @@ impl Resolver<'_> {
         rules
     }
 
-    fn workflow(&mut self, name: &str, raw: &RawWorkflow, config: &RawConfig) -> Workflow {
+    fn workflow(
+        &mut self,
+        name: &str,
+        raw: &RawWorkflow,
+        config: &RawConfig,
+        resolved: &BTreeMap<String, Scraper>,
+    ) -> Workflow {
         let path = KeyPath::root().key("workflows").key(name);
         self.check_name(&path, name);
         let defined: Vec<String> = config.scrapers.keys().cloned().collect();
@@ -727,10 +757,15 @@ impl Resolver<'_> {
             }
             out.push(Step { scrapers, after });
         }
+        self.check_fan_out_order(&step_of, resolved);
+        let schedule = raw
+            .schedule
+            .as_ref()
+            .and_then(|s| self.schedule(&path.key("schedule"), s, config));
         Workflow {
             name: name.to_string(),
             steps: out,
-            schedule: None,
+            schedule,
         }
     }
 }

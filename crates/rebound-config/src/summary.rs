@@ -5,7 +5,9 @@
 //! through the plan's redactor on the way out, since names and locations
 //! may themselves have come from `${VAR}`.
 
-use rebound_domain::plan::Plan;
+use chrono::NaiveTime;
+use rebound_domain::duration::format_duration;
+use rebound_domain::plan::{ForEach, Plan, Schedule, ScheduleKind, TargetDate};
 use std::fmt::Write;
 
 /// A human summary of `plan`, several lines, without secrets.
@@ -21,9 +23,82 @@ pub fn summary(plan: &Plan) -> String {
     let _ = writeln!(out, "  raw store: {}", p.raw_store.display());
     list(&mut out, "sources", plan.sources.keys());
     list(&mut out, "scrapers", plan.scrapers.keys());
+    let fan_outs: Vec<_> = plan
+        .scrapers
+        .values()
+        .filter_map(|s| s.for_each.as_ref().map(|f| (&s.name, f)))
+        .collect();
+    if !fan_outs.is_empty() {
+        let _ = writeln!(out, "fan-out ({}):", fan_outs.len());
+        for (name, for_each) in fan_outs {
+            let _ = match for_each {
+                ForEach::Calendar { calendar, param } => writeln!(
+                    out,
+                    "  {name}: one call per event of calendar {calendar}, id as {{{param}}}"
+                ),
+                ForEach::Dataset {
+                    dataset,
+                    items,
+                    value,
+                    param,
+                } => writeln!(
+                    out,
+                    "  {name}: one call per item {items} of dataset {dataset}, its \"{value}\" as {{{param}}}"
+                ),
+            };
+        }
+    }
+    if !plan.calendars.is_empty() {
+        let _ = writeln!(out, "calendars ({}):", plan.calendars.len());
+        for (name, calendar) in &plan.calendars {
+            let _ = writeln!(
+                out,
+                "  {name}: events {} of dataset {} (id \"{}\", start \"{}\")",
+                calendar.events, calendar.dataset, calendar.id, calendar.start
+            );
+            if let Some(refresh) = &calendar.refresh {
+                let _ = write!(
+                    out,
+                    "    refreshed by {} when older than {}",
+                    refresh.scraper,
+                    format_duration(refresh.max_age)
+                );
+                if let Some(age) = refresh.override_max_age {
+                    let _ = write!(out, " ({} instead", format_duration(age));
+                    if let Some(until) = refresh.override_until {
+                        let _ = write!(out, " until {}", until.to_rfc3339());
+                    }
+                    out.push(')');
+                }
+                out.push('\n');
+            }
+        }
+    }
+    let any_schedule = plan.workflows.values().any(|w| w.schedule.is_some());
+    if any_schedule {
+        let s = &plan.scheduler;
+        let _ = writeln!(
+            out,
+            "scheduler: lease {}, catch up {}, max idle {}, shutdown grace {}, max inline wait {}",
+            format_duration(s.lease),
+            format_duration(s.catch_up),
+            format_duration(s.max_idle),
+            format_duration(s.shutdown_grace),
+            format_duration(s.max_inline_wait)
+        );
+    }
     let _ = writeln!(out, "workflows ({}):", plan.workflows.len());
     for (name, workflow) in &plan.workflows {
         let _ = writeln!(out, "  {name}");
+        // Said of every workflow once any is scheduled, so that "runs only
+        // by hand" is visible rather than inferred from a missing line.
+        if any_schedule {
+            let when = match &workflow.schedule {
+                Some(schedule) => describe_schedule(schedule),
+                None => "only when started by hand".to_string(),
+            };
+            let _ = writeln!(out, "    schedule: {when}");
+        }
         for (n, step) in workflow.steps.iter().enumerate() {
             let _ = write!(out, "    {}. {}", n + 1, step.scrapers.join(", "));
             if !step.after.is_empty() {
@@ -43,4 +118,76 @@ fn list<'a>(out: &mut String, what: &str, names: impl ExactSizeIterator<Item = &
     } else {
         let _ = writeln!(out, "{what} ({count}): {}", names.join(", "));
     }
+}
+
+/// How a schedule reads in `rebound check`.
+pub(crate) fn describe_schedule(schedule: &Schedule) -> String {
+    let hm = |t: &NaiveTime| t.format("%H:%M").to_string();
+    let mut out = match &schedule.kind {
+        ScheduleKind::Cron { cron } => format!("cron \"{cron}\""),
+        ScheduleKind::Window { start, end } => {
+            format!("once a day between {} and {}", hm(start), hm(end))
+        }
+        ScheduleKind::Every {
+            start,
+            end,
+            every,
+            lead,
+        } => {
+            let mut s = format!(
+                "every {} from {} until before {}",
+                format_duration(*every),
+                hm(start),
+                hm(end)
+            );
+            if let Some(lead) = lead {
+                s.push_str(&format!(
+                    ", starting {} before the first event",
+                    format_duration(*lead)
+                ));
+            }
+            s
+        }
+        ScheduleKind::At {
+            at,
+            tolerance,
+            events_before,
+            after_event_start,
+        } => {
+            let mut s = format!("at {} (±{})", hm(at), format_duration(*tolerance));
+            let mut only = Vec::new();
+            if let Some(before) = events_before {
+                only.push(format!("start before {}", hm(before)));
+            }
+            if let Some(after) = after_event_start {
+                only.push(format!("started at least {} ago", format_duration(*after)));
+            }
+            if !only.is_empty() {
+                s.push_str(&format!(", counting events that {}", only.join(" and ")));
+            }
+            s
+        }
+        ScheduleKind::Discovery {
+            start,
+            end,
+            every,
+            max_attempts,
+        } => format!(
+            "every {} from {} until before {}, until data is found (at most {} tries)",
+            format_duration(*every),
+            hm(start),
+            hm(end),
+            max_attempts
+        ),
+    };
+    if schedule.target_date == TargetDate::Yesterday {
+        out.push_str("; collects yesterday's date");
+    }
+    if let Some(calendar) = &schedule.calendar {
+        out.push_str(&format!("; only on dates with events in {calendar}"));
+    }
+    if schedule.only_missing {
+        out.push_str("; only events not yet collected");
+    }
+    out
 }

@@ -8,7 +8,17 @@
 //!   every `after` names a scraper of an earlier step of that workflow;
 //! - retry policies are already merged (scraper over source over `[retry]`)
 //!   and satisfy [`crate::retry::RetryPolicy`]'s own invariants;
-//! - limits are positive.
+//! - limits are positive;
+//! - every calendar's dataset is produced by some scraper, and its
+//!   `refresh.scraper` exists and produces that dataset;
+//! - every `for_each` names a defined calendar or a dataset some other
+//!   scraper produces, and its `param` is used by the scraper's templates
+//!   (never a built-in); within a workflow, the producer of a `for_each`
+//!   dataset runs in an earlier step;
+//! - every schedule's `calendar` names a calendar; `start < end`;
+//!   durations are positive; `only_missing`, `lead`, `events_before` and
+//!   `after_event_start` come with a `calendar`; cron expressions have five
+//!   fields and parse with `croner`.
 
 use crate::redact::Redactor;
 use crate::retry::RetryPolicy;

@@ -4,15 +4,15 @@
 
 use super::{BASE, FILE, error};
 
-struct Case {
-    name: &'static str,
-    text: String,
+pub(super) struct Case {
+    pub name: &'static str,
+    pub text: String,
     /// Expected key path (empty for TOML syntax errors).
-    key: &'static str,
+    pub key: &'static str,
     /// Unique text in the file where the error must point (its first char).
-    at: &'static str,
+    pub at: &'static str,
     /// Text the message must contain.
-    says: &'static str,
+    pub says: &'static str,
 }
 
 fn case(
@@ -400,8 +400,13 @@ fn cases() -> Vec<Case> {
 
 #[test]
 fn each_bad_file_names_key_position_and_expectation() {
+    check(cases());
+}
+
+/// Asserts that each case is refused with its key, position and message.
+pub(super) fn check(cases: Vec<Case>) {
     let mut failures = Vec::new();
-    for case in cases() {
+    for case in cases {
         let message = error(&case.text);
         let (line, column) = line_col(&case.text, case.at);
         let prefix = if case.key.is_empty() {

@@ -1,6 +1,8 @@
-//! Every `*.toml` under the repository's `examples/` folder must load, so
-//! the examples cannot rot. The folder is walked, so a new example is
-//! covered without touching this file.
+//! Every `*.toml` under the repository's `examples/` folder, subfolders
+//! included, must load, so the examples cannot rot. The folder is walked,
+//! so a new example is covered without touching this file. Examples are
+//! named by their path below `examples/` without ".toml" ("nba",
+//! "nba/rebound").
 
 use super::fake_env;
 use rebound_config::{load_str, summary};
@@ -36,7 +38,11 @@ fn examples() -> BTreeMap<String, Plan> {
     files
         .iter()
         .map(|path| {
-            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let relative = path
+                .strip_prefix(examples_dir())
+                .unwrap()
+                .with_extension("");
+            let name = relative.to_string_lossy().replace('\\', "/");
             (name, load_example(path))
         })
         .collect()
@@ -46,7 +52,9 @@ fn examples() -> BTreeMap<String, Plan> {
 fn every_example_loads() {
     let plans = examples();
     assert!(
-        plans.contains_key("minimal") && plans.contains_key("nba"),
+        ["minimal", "nba", "nba/rebound"]
+            .iter()
+            .all(|name| plans.contains_key(*name)),
         "{:?}",
         plans.keys()
     );
@@ -115,4 +123,146 @@ fn nba_reference_means_what_it_says() {
     for name in ["morning_operations", "post_game_collection"] {
         assert!(nba.workflows.contains_key(name), "{name}");
     }
+}
+
+#[test]
+fn nba_scheduled_reference_means_what_it_says() {
+    use rebound_domain::plan::{ForEach, ScheduleKind, TargetDate};
+    use std::time::Duration;
+
+    let plans = examples();
+    let nba = &plans["nba/rebound"];
+    let hm = |h, m| chrono::NaiveTime::from_hms_opt(h, m, 0).unwrap();
+    let hours = |h: u64| Duration::from_secs(h * 3600);
+
+    assert_eq!(nba.pipeline.timezone, chrono_tz::America::New_York);
+    assert_eq!(nba.workflows.len(), 10, "{:?}", nba.workflows.keys());
+    assert!(nba.workflows.values().all(|w| w.schedule.is_some()));
+
+    let games = &nba.calendars["nba_games"];
+    assert_eq!(games.dataset, nba.scrapers["nbac_schedule_api"].dataset);
+    assert_eq!(games.events, "$.leagueSchedule.gameDates[*].games[*]");
+    assert_eq!(
+        (games.id.as_str(), games.start.as_str()),
+        ("gameId", "gameDateTimeUTC")
+    );
+    let refresh = games.refresh.as_ref().unwrap();
+    assert_eq!(
+        (refresh.scraper.as_str(), refresh.max_age),
+        ("nbac_schedule_api", hours(6))
+    );
+
+    let schedule = |name: &str| nba.workflows[name].schedule.clone().unwrap();
+    assert_eq!(
+        schedule("morning_operations").kind,
+        ScheduleKind::Window {
+            start: hm(6, 0),
+            end: hm(10, 0)
+        }
+    );
+    let lines = schedule("betting_lines");
+    assert_eq!(
+        lines.kind,
+        ScheduleKind::Every {
+            start: hm(8, 0),
+            end: hm(20, 0),
+            every: hours(2),
+            lead: Some(hours(12))
+        }
+    );
+    assert_eq!(lines.calendar.as_deref(), Some("nba_games"));
+    let betting = &nba.workflows["betting_lines"];
+    assert_eq!(betting.steps[0].scrapers, ["oddsa_events", "bp_events"]);
+    for props in ["oddsa_player_props", "oddsa_game_lines"] {
+        assert!(
+            betting.steps[1].scrapers.iter().any(|s| s == props),
+            "{props}"
+        );
+        assert!(matches!(
+            &nba.scrapers[props].for_each,
+            Some(ForEach::Dataset { dataset, param, .. }) if dataset == "odds_api/events" && param == "event_id"
+        ));
+    }
+
+    for (name, at) in [
+        ("post_game_window_1", 22),
+        ("post_game_window_2", 1),
+        ("post_game_window_3", 4),
+    ] {
+        let s = schedule(name);
+        assert_eq!(s.target_date, TargetDate::Yesterday, "{name}");
+        assert!(s.only_missing, "{name}");
+        assert_eq!(
+            s.kind,
+            ScheduleKind::At {
+                at: hm(at, 0),
+                tolerance: Duration::from_secs(1800),
+                events_before: None,
+                after_event_start: None
+            },
+            "{name}"
+        );
+    }
+    for (name, at) in [
+        ("early_game_window_1", 15),
+        ("early_game_window_2", 18),
+        ("early_game_window_3", 21),
+    ] {
+        let s = schedule(name);
+        assert_eq!(s.target_date, TargetDate::Today, "{name}");
+        assert!(s.only_missing, "{name}");
+        assert_eq!(
+            s.kind,
+            ScheduleKind::At {
+                at: hm(at, 0),
+                tolerance: Duration::from_secs(1800),
+                events_before: Some(hm(19, 0)),
+                after_event_start: Some(hours(3))
+            },
+            "{name}"
+        );
+    }
+    for name in ["injury_discovery", "referee_discovery"] {
+        let s = schedule(name);
+        assert_eq!(s.calendar.as_deref(), Some("nba_games"), "{name}");
+        assert!(
+            matches!(
+                s.kind,
+                ScheduleKind::Discovery {
+                    max_attempts: 12,
+                    ..
+                }
+            ),
+            "{name}"
+        );
+    }
+    // Per-game APIs fan out over the calendar; date-level ones do not.
+    for name in [
+        "nbac_team_boxscore",
+        "nbac_play_by_play",
+        "bigdataball_pbp",
+        "nbac_gamebook",
+    ] {
+        assert_eq!(
+            nba.scrapers[name].for_each,
+            Some(ForEach::Calendar {
+                calendar: "nba_games".into(),
+                param: "game_id".into()
+            }),
+            "{name}"
+        );
+    }
+    for name in ["bdl_box_scores", "nbac_player_boxscore"] {
+        assert_eq!(nba.scrapers[name].for_each, None, "{name}");
+    }
+    // Secrets stay secret.
+    assert_eq!(nba.redactor.redact("k=fake-ODDS_API_KEY"), "k=***");
+    let text = summary(nba);
+    assert!(text.contains("betting_lines"), "{text}");
+    assert!(
+        text.contains(
+            "every 2h from 08:00 until before 20:00, starting 12h before the first event"
+        ),
+        "{text}"
+    );
 }

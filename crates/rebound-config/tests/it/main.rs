@@ -6,6 +6,8 @@ mod bad_files;
 mod examples;
 mod no_panic;
 mod resolve;
+mod schedule_errors;
+mod scheduling;
 mod schema;
 mod secrets;
 

@@ -29,6 +29,30 @@ fn nba() -> String {
     std::fs::read_to_string(path).unwrap()
 }
 
+fn nba_scheduled() -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/nba/rebound.toml"
+    );
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// `text` with the bytes `start..start + len` (moved to char boundaries)
+/// replaced by `insert`.
+fn mutate(mut text: String, start: usize, len: usize, insert: &str) -> String {
+    let start = start % text.len();
+    let start = (0..=start)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    let end = (start + len).min(text.len());
+    let end = (end..=text.len())
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(text.len());
+    text.replace_range(start..end, insert);
+    text
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -46,12 +70,13 @@ proptest! {
     /// replaced by arbitrary characters.
     #[test]
     fn mutated_reference(start in 0usize..20_000, len in 0usize..40, insert in "\\PC{0,6}") {
-        let mut text = nba();
-        let start = start % text.len();
-        let start = (0..=start).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
-        let end = (start + len).min(text.len());
-        let end = (end..=text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(text.len());
-        text.replace_range(start..end, &insert);
-        check_shape(&text);
+        check_shape(&mutate(nba(), start, len, &insert));
+    }
+
+    /// The same for the scheduled reference, whose schedules, calendars
+    /// and fan-outs go through other code.
+    #[test]
+    fn mutated_scheduled_reference(start in 0usize..40_000, len in 0usize..40, insert in "\\PC{0,6}") {
+        check_shape(&mutate(nba_scheduled(), start, len, &insert));
     }
 }

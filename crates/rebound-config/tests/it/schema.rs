@@ -12,7 +12,15 @@ fn at<'a>(value: &'a Value, pointer: &str) -> &'a Value {
 fn schema_describes_the_file() {
     let schema = rebound_config::json_schema();
     let props = at(&schema, "/properties");
-    for key in ["pipeline", "retry", "sources", "scrapers", "workflows"] {
+    for key in [
+        "pipeline",
+        "retry",
+        "sources",
+        "scrapers",
+        "workflows",
+        "calendars",
+        "scheduler",
+    ] {
         assert!(props.get(key).is_some(), "{key}");
     }
     assert_eq!(at(&schema, "/additionalProperties"), false);
@@ -41,5 +49,58 @@ fn schema_describes_the_file() {
             .unwrap()
             .len(),
         3
+    );
+}
+
+#[test]
+fn schema_describes_the_scheduling_keys() {
+    let schema = rebound_config::json_schema();
+    assert_eq!(
+        at(&schema, "/$defs/RawScheduler/additionalProperties"),
+        false
+    );
+    assert_eq!(
+        at(&schema, "/$defs/RawScheduler/properties/lease/$ref"),
+        "#/$defs/Duration"
+    );
+    assert_eq!(
+        at(&schema, "/$defs/RawCalendar/required"),
+        &serde_json::json!(["dataset", "events", "id", "start"])
+    );
+    // A schedule is closed (wrong keys are refused) and its kinds listed.
+    let schedule = at(&schema, "/$defs/RawSchedule");
+    assert_eq!(schedule["additionalProperties"], false);
+    assert!(
+        schedule["properties"].get("unknown").is_none(),
+        "{schedule}"
+    );
+    assert_eq!(
+        schedule["properties"]["kind"]["enum"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    assert_eq!(schedule["oneOf"].as_array().unwrap().len(), 5);
+    assert!(
+        schedule["properties"]["start"]["pattern"]
+            .as_str()
+            .unwrap()
+            .contains(":[0-5][0-9]")
+    );
+    assert_eq!(
+        at(&schema, "/$defs/RawForEach/oneOf")
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        at(&schema, "/$defs/RawWorkflow/properties/schedule/$ref"),
+        "#/$defs/RawSchedule"
+    );
+    assert_eq!(
+        at(&schema, "/$defs/RawScraper/properties/for_each/$ref"),
+        "#/$defs/RawForEach"
     );
 }

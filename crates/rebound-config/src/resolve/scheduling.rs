@@ -1,0 +1,735 @@
+//! The scheduling keys: `[scheduler]`, `[calendars.X]`, scrapers'
+//! `for_each` and workflows' `schedule`.
+//!
+//! Kept apart from the rest of the resolver because these keys refer to
+//! one another across sections (a schedule names a calendar, a calendar a
+//! dataset and the scraper that refreshes it, a `for_each` a dataset that
+//! an earlier step must produce), so they are resolved after every scraper
+//! is known.
+
+use super::{Resolver, unknown_reference};
+use crate::error::closest;
+use crate::keypath::KeyPath;
+use crate::raw::{RawCalendar, RawConfig, RawDuration, RawForEach, RawSchedule, RawScheduler};
+use chrono::NaiveTime;
+use rebound_domain::plan::{
+    Calendar, CalendarRefresh, ForEach, Schedule, ScheduleKind, SchedulerSettings, Scraper, Source,
+    TargetDate,
+};
+use rebound_domain::template::BUILTIN_PARAMS;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// The `tolerance` of an `at` schedule when none is written.
+pub(crate) const DEFAULT_TOLERANCE: Duration = Duration::from_secs(30 * 60);
+
+/// Keys every kind of schedule accepts.
+const COMMON_KEYS: &[&str] = &["kind", "calendar", "target_date", "only_missing"];
+
+/// Each kind with its own keys.
+const KIND_KEYS: &[(&str, &[&str])] = &[
+    ("cron", &["cron"]),
+    ("window", &["start", "end"]),
+    ("every", &["start", "end", "every", "lead"]),
+    (
+        "at",
+        &["at", "tolerance", "events_before", "after_event_start"],
+    ),
+    ("discovery", &["start", "end", "every", "max_attempts"]),
+];
+
+const TIME_EXPECTED: &str = "a time of day \"HH:MM\" (24-hour, 00:00 to 23:59)";
+
+impl Resolver<'_> {
+    /// A duration that must be longer than zero.
+    pub(super) fn positive_duration(
+        &mut self,
+        path: &KeyPath,
+        raw: &RawDuration,
+    ) -> Option<Duration> {
+        let duration = self.duration(path, raw)?;
+        if duration.is_zero() {
+            self.fail(
+                path,
+                format!("expected a duration longer than zero, found \"{}\"", raw.0),
+            );
+            return None;
+        }
+        Some(duration)
+    }
+
+    pub(super) fn scheduler(&mut self, raw: &RawScheduler) -> SchedulerSettings {
+        let path = KeyPath::root().key("scheduler");
+        let defaults = SchedulerSettings::default();
+        let mut setting = |key: &str, value: &Option<RawDuration>, default: Duration| {
+            value
+                .as_ref()
+                .and_then(|d| self.positive_duration(&path.key(key), d))
+                .unwrap_or(default)
+        };
+        SchedulerSettings {
+            lease: setting("lease", &raw.lease, defaults.lease),
+            catch_up: setting("catch_up", &raw.catch_up, defaults.catch_up),
+            max_idle: setting("max_idle", &raw.max_idle, defaults.max_idle),
+            shutdown_grace: setting(
+                "shutdown_grace",
+                &raw.shutdown_grace,
+                defaults.shutdown_grace,
+            ),
+            max_inline_wait: setting(
+                "max_inline_wait",
+                &raw.max_inline_wait,
+                defaults.max_inline_wait,
+            ),
+        }
+    }
+
+    pub(super) fn calendar(
+        &mut self,
+        name: &str,
+        raw: &RawCalendar,
+        scrapers: &BTreeMap<String, Scraper>,
+    ) -> Option<Calendar> {
+        let path = KeyPath::root().key("calendars").key(name);
+        self.check_name(&path, name);
+        let dataset_path = path.key("dataset");
+        let dataset = self.text(&dataset_path, &raw.dataset).unwrap_or_default();
+        if !dataset.is_empty() && producers(&dataset, scrapers).is_empty() {
+            self.fail(&dataset_path, unknown_dataset(&dataset, scrapers));
+        }
+        let events = self.json_path(&path.key("events"), &raw.events);
+        let id = self.member(&path.key("id"), &raw.id, "gameId");
+        let start = self.member(&path.key("start"), &raw.start, "gameDateTimeUTC");
+
+        let refresh = raw.refresh.as_ref().and_then(|r| {
+            let path = path.key("refresh");
+            let scraper_path = path.key("scraper");
+            let scraper = self.text(&scraper_path, &r.scraper);
+            match scraper.as_ref().map(|s| (s, scrapers.get(s))) {
+                Some((s, None)) => {
+                    let defined: Vec<String> = scrapers.keys().cloned().collect();
+                    self.fail(&scraper_path, unknown_reference("scraper", s, &defined));
+                }
+                Some((s, Some(found))) if !dataset.is_empty() && found.dataset != dataset => {
+                    self.fail(
+                        &scraper_path,
+                        format!(
+                            "scraper \"{s}\" produces dataset \"{}\", not this calendar's dataset \"{dataset}\"",
+                            found.dataset
+                        ),
+                    );
+                }
+                _ => {}
+            }
+            let max_age = self.positive_duration(&path.key("max_age"), &r.max_age);
+            let override_max_age = r
+                .override_max_age
+                .as_ref()
+                .and_then(|d| self.positive_duration(&path.key("override_max_age"), d));
+            let until_path = path.key("override_until");
+            let override_until = r.override_until.as_ref().and_then(|u| {
+                let text = self.text(&until_path, u)?;
+                match chrono::DateTime::parse_from_rfc3339(text.trim()) {
+                    Ok(t) => Some(t.with_timezone(&chrono::Utc)),
+                    Err(_) => {
+                        self.fail(
+                            &until_path,
+                            format!(
+                                "expected an RFC 3339 time such as \"2026-12-01T00:00:00Z\", found \"{text}\""
+                            ),
+                        );
+                        None
+                    }
+                }
+            });
+            if r.override_until.is_some() && r.override_max_age.is_none() {
+                self.fail(
+                    &until_path,
+                    "override_until needs override_max_age (the max_age in force until then)",
+                );
+            }
+            Some(CalendarRefresh {
+                scraper: scraper?,
+                max_age: max_age?,
+                override_max_age,
+                override_until,
+            })
+        });
+        Some(Calendar {
+            name: name.to_string(),
+            dataset,
+            events: events?,
+            id: id?,
+            start: start?,
+            refresh,
+        })
+    }
+
+    /// An RFC 9535 JSONPath, checked for syntax.
+    fn json_path(&mut self, path: &KeyPath, raw: &str) -> Option<String> {
+        let text = self.text(path, raw)?;
+        match serde_json_path::JsonPath::parse(&text) {
+            Ok(_) => Some(text),
+            Err(e) => {
+                self.fail(
+                    path,
+                    format!(
+                        "bad JSONPath \"{text}\": {}; expected an RFC 9535 JSONPath such as \"$.data[*]\"",
+                        e
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// The name of a member of each item (not a path).
+    fn member(&mut self, path: &KeyPath, raw: &str, example: &str) -> Option<String> {
+        let text = self.text(path, raw)?;
+        if text.trim().is_empty() || text.starts_with('$') || text.starts_with('/') {
+            self.fail(
+                path,
+                format!("expected the name of a member of each item, such as \"{example}\", found \"{text}\""),
+            );
+            return None;
+        }
+        Some(text)
+    }
+
+    pub(super) fn for_each(
+        &mut self,
+        scraper_name: &str,
+        raw: &RawForEach,
+        config: &RawConfig,
+        sources: &BTreeMap<String, Source>,
+        scrapers: &BTreeMap<String, Scraper>,
+    ) -> Option<ForEach> {
+        let path = KeyPath::root()
+            .key("scrapers")
+            .key(scraper_name)
+            .key("for_each");
+        let scraper = scrapers.get(scraper_name)?;
+
+        let param_path = path.key("param");
+        let param = self.text(&param_path, &raw.param);
+        if let Some(param) = &param {
+            if BUILTIN_PARAMS.contains(&param.as_str()) {
+                self.fail(
+                    &param_path,
+                    format!(
+                        "\"{param}\" is a built-in parameter ({}); name the parameter that receives each item",
+                        BUILTIN_PARAMS.join(", ")
+                    ),
+                );
+            } else if let Some(source) = sources.get(&scraper.source) {
+                let used = scraper.required_params(source);
+                if !used.contains(param) {
+                    let used: Vec<&String> = used
+                        .iter()
+                        .filter(|p| !BUILTIN_PARAMS.contains(&p.as_str()))
+                        .collect();
+                    let mut message = format!(
+                        "for_each.param \"{param}\" is not used by this scraper's path, query or headers"
+                    );
+                    if used.is_empty() {
+                        message.push_str(" (they use no parameter besides the built-ins)");
+                    } else {
+                        let list: Vec<String> = used.iter().map(|p| format!("{{{p}}}")).collect();
+                        message.push_str(&format!(" (they use {})", list.join(", ")));
+                    }
+                    self.fail(&param_path, message);
+                }
+            }
+        }
+
+        match (&raw.calendar, &raw.dataset) {
+            (Some(calendar), None) => {
+                for (key, value) in [("items", &raw.items), ("value", &raw.value)] {
+                    if value.is_some() {
+                        self.fail(
+                            &path.key(key),
+                            format!("`{key}` belongs to the dataset form; with `calendar` give only `calendar` and `param`"),
+                        );
+                    }
+                }
+                let calendar_path = path.key("calendar");
+                let calendar = self.text(&calendar_path, calendar)?;
+                if !config.calendars.contains_key(&calendar) {
+                    let defined: Vec<String> = config.calendars.keys().cloned().collect();
+                    self.fail(
+                        &calendar_path,
+                        unknown_reference("calendar", &calendar, &defined),
+                    );
+                }
+                Some(ForEach::Calendar {
+                    calendar,
+                    param: param?,
+                })
+            }
+            (None, Some(dataset)) => {
+                let dataset_path = path.key("dataset");
+                let dataset = self.text(&dataset_path, dataset);
+                if let Some(dataset) = &dataset {
+                    if *dataset == scraper.dataset {
+                        self.fail(
+                            &dataset_path,
+                            format!("\"{dataset}\" is this scraper's own dataset; a scraper cannot fan out over its own payloads"),
+                        );
+                    } else if producers(dataset, scrapers).is_empty() {
+                        self.fail(&dataset_path, unknown_dataset(dataset, scrapers));
+                    }
+                }
+                let items = match &raw.items {
+                    Some(items) => self.json_path(&path.key("items"), items),
+                    None => {
+                        self.fail(
+                            &path.key("items"),
+                            "missing required key: the dataset form needs `items`, a JSONPath selecting the items, e.g. \"$.data[*]\"",
+                        );
+                        None
+                    }
+                };
+                let value = match &raw.value {
+                    Some(value) => self.member(&path.key("value"), value, "id"),
+                    None => {
+                        self.fail(
+                            &path.key("value"),
+                            "missing required key: the dataset form needs `value`, the member of each item passed as `param`, e.g. \"id\"",
+                        );
+                        None
+                    }
+                };
+                Some(ForEach::Dataset {
+                    dataset: dataset?,
+                    items: items?,
+                    value: value?,
+                    param: param?,
+                })
+            }
+            (Some(_), Some(_)) => {
+                self.fail(
+                    &path.key("dataset"),
+                    "give either `calendar` (one call per event) or `dataset` (one call per item of a payload), not both",
+                );
+                None
+            }
+            (None, None) => {
+                self.fail(
+                    &path,
+                    "missing `calendar` (one call per calendar event) or `dataset`, `items` and `value` (one call per item of a dataset's payload)",
+                );
+                None
+            }
+        }
+    }
+
+    /// A scraper that fans out over a dataset reads that dataset's latest
+    /// payload; when the same workflow also produces the dataset, it must
+    /// do so in an earlier step, or the fan-out would read yesterday's
+    /// list (or race the producer).
+    pub(super) fn check_fan_out_order(
+        &mut self,
+        step_of: &HashMap<String, (usize, KeyPath)>,
+        scrapers: &BTreeMap<String, Scraper>,
+    ) {
+        let mut members: Vec<(&String, &(usize, KeyPath))> = step_of.iter().collect();
+        members.sort_by(|a, b| a.0.cmp(b.0));
+        for (name, (step, key)) in &members {
+            let Some(Some(ForEach::Dataset { dataset, .. })) =
+                scrapers.get(*name).map(|s| &s.for_each)
+            else {
+                continue;
+            };
+            for (producer, (producer_step, _)) in &members {
+                let produces = scrapers
+                    .get(*producer)
+                    .is_some_and(|p| &p.dataset == dataset);
+                if producer == name || !produces || producer_step < step {
+                    continue;
+                }
+                let when = if producer_step == step {
+                    "this step"
+                } else {
+                    "a later step"
+                };
+                self.fail(
+                    key,
+                    format!(
+                        "\"{name}\" fans out over dataset \"{dataset}\", which \"{producer}\" produces in {when} of this workflow; put \"{producer}\" in an earlier step"
+                    ),
+                );
+            }
+        }
+    }
+
+    pub(super) fn schedule(
+        &mut self,
+        path: &KeyPath,
+        raw: &RawSchedule,
+        config: &RawConfig,
+    ) -> Option<Schedule> {
+        let kind_path = path.key("kind");
+        let kind = self.text(&kind_path, &raw.kind)?;
+        let own = KIND_KEYS
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, keys)| *keys);
+        let allowed: Vec<String> = match own {
+            Some(keys) => COMMON_KEYS
+                .iter()
+                .take(1)
+                .chain(keys.iter())
+                .chain(COMMON_KEYS.iter().skip(1))
+                .map(|k| k.to_string())
+                .collect(),
+            None => {
+                let kinds: Vec<String> = KIND_KEYS.iter().map(|(k, _)| k.to_string()).collect();
+                let mut message = format!(
+                    "expected one of {}, found \"{kind}\"",
+                    kinds
+                        .iter()
+                        .map(|k| format!("\"{k}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                if let Some(best) = closest(&kind, &kinds) {
+                    message.push_str(&format!(" (did you mean \"{best}\"?)"));
+                }
+                self.fail(&kind_path, message);
+                return None;
+            }
+        };
+        let for_kind = format!("allowed keys for kind \"{kind}\": {}", allowed.join(", "));
+        let mut ok = true;
+        for key in present_keys(raw) {
+            if !allowed.iter().any(|a| a == key) {
+                self.fail(
+                    &path.key(key),
+                    format!("key \"{key}\" does not apply to kind \"{kind}\"; {for_kind}"),
+                );
+                ok = false;
+            }
+        }
+        for key in raw.unknown.keys() {
+            let mut message = format!("unknown key \"{key}\"");
+            if let Some(best) = closest(key, &allowed) {
+                message.push_str(&format!(" (did you mean \"{best}\"?)"));
+            }
+            message.push_str(&format!("; {for_kind}"));
+            self.fail(&path.key(key), message);
+            ok = false;
+        }
+
+        let calendar = raw.calendar.as_ref().and_then(|c| {
+            let key = path.key("calendar");
+            let name = self.text(&key, c)?;
+            if !config.calendars.contains_key(&name) {
+                let defined: Vec<String> = config.calendars.keys().cloned().collect();
+                self.fail(&key, unknown_reference("calendar", &name, &defined));
+                return None;
+            }
+            Some(name)
+        });
+        let target_date = match &raw.target_date {
+            None => TargetDate::Today,
+            Some(t) => {
+                let key = path.key("target_date");
+                match self.text(&key, t).as_deref() {
+                    Some("today") => TargetDate::Today,
+                    Some("yesterday") => TargetDate::Yesterday,
+                    Some(other) => {
+                        self.fail(
+                            &key,
+                            format!("expected \"today\" or \"yesterday\", found \"{other}\""),
+                        );
+                        TargetDate::Today
+                    }
+                    None => TargetDate::Today,
+                }
+            }
+        };
+        let only_missing = raw.only_missing.unwrap_or(false);
+        if raw.calendar.is_none() {
+            let needs: [(&str, bool); 4] = [
+                ("only_missing", only_missing),
+                ("lead", raw.lead.is_some()),
+                ("events_before", raw.events_before.is_some()),
+                ("after_event_start", raw.after_event_start.is_some()),
+            ];
+            for (key, set) in needs {
+                if set {
+                    self.fail(
+                        &path.key(key),
+                        format!("`{key}` needs `calendar`: it is about the calendar's events"),
+                    );
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+
+        let kind = match kind.as_str() {
+            "cron" => {
+                let cron = self.required(path, &kind, "cron", &raw.cron, "a cron expression")?;
+                let cron = self.cron(&path.key("cron"), cron)?;
+                ScheduleKind::Cron { cron }
+            }
+            "window" => {
+                let (start, end) = self.start_end(path, &kind, raw)?;
+                ScheduleKind::Window { start, end }
+            }
+            "every" => {
+                let start_end = self.start_end(path, &kind, raw);
+                let every = self.every(path, &kind, raw);
+                let lead = raw
+                    .lead
+                    .as_ref()
+                    .and_then(|d| self.positive_duration(&path.key("lead"), d));
+                let (start, end) = start_end?;
+                ScheduleKind::Every {
+                    start,
+                    end,
+                    every: every?,
+                    lead,
+                }
+            }
+            "at" => {
+                let at = self.required(path, &kind, "at", &raw.at, TIME_EXPECTED);
+                let at = at.and_then(|t| self.time_of_day(&path.key("at"), t));
+                let tolerance = match &raw.tolerance {
+                    Some(d) => self.positive_duration(&path.key("tolerance"), d),
+                    None => Some(DEFAULT_TOLERANCE),
+                };
+                let events_before = raw
+                    .events_before
+                    .as_ref()
+                    .and_then(|t| self.time_of_day(&path.key("events_before"), t));
+                let after_event_start = raw
+                    .after_event_start
+                    .as_ref()
+                    .and_then(|d| self.positive_duration(&path.key("after_event_start"), d));
+                ScheduleKind::At {
+                    at: at?,
+                    tolerance: tolerance?,
+                    events_before,
+                    after_event_start,
+                }
+            }
+            _ => {
+                let start_end = self.start_end(path, &kind, raw);
+                let every = self.every(path, &kind, raw);
+                let ((start, end), every) = (start_end?, every?);
+                let max_attempts = match raw.max_attempts {
+                    Some(n) => self.at_least(&path.key("max_attempts"), n, 1)?,
+                    None => slots(start, end, every),
+                };
+                ScheduleKind::Discovery {
+                    start,
+                    end,
+                    every,
+                    max_attempts,
+                }
+            }
+        };
+        Some(Schedule {
+            kind,
+            calendar,
+            target_date,
+            only_missing,
+        })
+    }
+
+    /// A key a kind cannot do without.
+    fn required<'v>(
+        &mut self,
+        path: &KeyPath,
+        kind: &str,
+        key: &str,
+        value: &'v Option<String>,
+        expected: &str,
+    ) -> Option<&'v str> {
+        if value.is_none() {
+            self.fail(
+                &path.key(key),
+                format!("missing required key `{key}` of kind \"{kind}\": expected {expected}"),
+            );
+        }
+        value.as_deref()
+    }
+
+    fn start_end(
+        &mut self,
+        path: &KeyPath,
+        kind: &str,
+        raw: &RawSchedule,
+    ) -> Option<(NaiveTime, NaiveTime)> {
+        let start = self.required(path, kind, "start", &raw.start, TIME_EXPECTED);
+        let end = self.required(path, kind, "end", &raw.end, TIME_EXPECTED);
+        let start = start.and_then(|t| self.time_of_day(&path.key("start"), t));
+        let end = end.and_then(|t| self.time_of_day(&path.key("end"), t));
+        let (start, end) = (start?, end?);
+        if end <= start {
+            self.fail(
+                &path.key("end"),
+                format!(
+                    "end ({}) must be later than start ({}); a schedule's day does not cross midnight",
+                    end.format("%H:%M"),
+                    start.format("%H:%M")
+                ),
+            );
+            return None;
+        }
+        Some((start, end))
+    }
+
+    fn every(&mut self, path: &KeyPath, kind: &str, raw: &RawSchedule) -> Option<Duration> {
+        match &raw.every {
+            Some(d) => self.positive_duration(&path.key("every"), d),
+            None => {
+                self.fail(
+                    &path.key("every"),
+                    format!(
+                        "missing required key `every` of kind \"{kind}\": expected a duration such as \"2h\""
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn time_of_day(&mut self, path: &KeyPath, raw: &str) -> Option<NaiveTime> {
+        let text = self.text(path, raw)?;
+        match parse_time_of_day(&text) {
+            Some(time) => Some(time),
+            None => {
+                self.fail(path, format!("expected {TIME_EXPECTED}, found \"{text}\""));
+                None
+            }
+        }
+    }
+
+    fn cron(&mut self, path: &KeyPath, raw: &str) -> Option<String> {
+        let text = self.text(path, raw)?;
+        let fields = text.split_whitespace().count();
+        if fields != 5 {
+            self.fail(
+                path,
+                format!(
+                    "expected 5 fields (minute hour day-of-month month day-of-week), found {fields} in \"{text}\""
+                ),
+            );
+            return None;
+        }
+        let parser = croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Disallowed)
+            .year(croner::parser::Year::Disallowed)
+            .build();
+        match parser.parse(&text) {
+            Ok(_) => Some(text.trim().to_string()),
+            Err(e) => {
+                self.fail(path, format!("bad cron expression \"{text}\": {e}"));
+                None
+            }
+        }
+    }
+}
+
+/// Every key written in a schedule table (other than unknown ones).
+fn present_keys(raw: &RawSchedule) -> Vec<&'static str> {
+    let keys = [
+        ("cron", raw.cron.is_some()),
+        ("start", raw.start.is_some()),
+        ("end", raw.end.is_some()),
+        ("every", raw.every.is_some()),
+        ("lead", raw.lead.is_some()),
+        ("at", raw.at.is_some()),
+        ("tolerance", raw.tolerance.is_some()),
+        ("events_before", raw.events_before.is_some()),
+        ("after_event_start", raw.after_event_start.is_some()),
+        ("max_attempts", raw.max_attempts.is_some()),
+    ];
+    keys.iter()
+        .filter(|(_, set)| *set)
+        .map(|(k, _)| *k)
+        .collect()
+}
+
+/// "HH:MM", 24-hour, exactly two digits each.
+fn parse_time_of_day(text: &str) -> Option<NaiveTime> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 5 || bytes[2] != b':' {
+        return None;
+    }
+    let digits = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| s.parse::<u32>().ok())?
+    };
+    let hour = digits(&text[..2])?;
+    let minute = digits(&text[3..])?;
+    NaiveTime::from_hms_opt(hour, minute, 0)
+}
+
+/// The number of slots `start`, `start + every`, … before `end`.
+fn slots(start: NaiveTime, end: NaiveTime, every: Duration) -> u32 {
+    let span = (end - start).to_std().unwrap_or_default();
+    let every = every.as_millis().max(1);
+    u32::try_from(span.as_millis().div_ceil(every))
+        .unwrap_or(u32::MAX)
+        .max(1)
+}
+
+/// The scrapers producing `dataset`, by name.
+fn producers<'s>(dataset: &str, scrapers: &'s BTreeMap<String, Scraper>) -> Vec<&'s str> {
+    scrapers
+        .values()
+        .filter(|s| s.dataset == dataset)
+        .map(|s| s.name.as_str())
+        .collect()
+}
+
+/// "no scraper produces dataset "x" (did you mean "y"?); datasets: ...".
+fn unknown_dataset(dataset: &str, scrapers: &BTreeMap<String, Scraper>) -> String {
+    let mut known: Vec<String> = scrapers.values().map(|s| s.dataset.clone()).collect();
+    known.sort();
+    known.dedup();
+    let mut message = format!("no scraper produces dataset \"{dataset}\"");
+    if let Some(best) = closest(dataset, &known) {
+        message.push_str(&format!(" (did you mean \"{best}\"?)"));
+    }
+    if known.is_empty() {
+        message.push_str("; no scrapers are defined");
+    } else {
+        message.push_str(&format!("; datasets produced: {}", known.join(", ")));
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_of_day() {
+        assert_eq!(parse_time_of_day("06:00"), NaiveTime::from_hms_opt(6, 0, 0));
+        assert_eq!(
+            parse_time_of_day("23:59"),
+            NaiveTime::from_hms_opt(23, 59, 0)
+        );
+        for bad in [
+            "6:00", "24:00", "12:60", "12-00", "12:0a", "+1:00", "12:00:00", "",
+        ] {
+            assert_eq!(parse_time_of_day(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn slot_counts() {
+        let t = |h| NaiveTime::from_hms_opt(h, 0, 0).unwrap();
+        let hours = |h: u64| Duration::from_secs(h * 3600);
+        assert_eq!(slots(t(9), t(21), hours(2)), 6);
+        assert_eq!(slots(t(9), t(20), hours(2)), 6, "09,11,…,19");
+        assert_eq!(slots(t(9), t(10), hours(2)), 1);
+    }
+}
