@@ -25,8 +25,8 @@ use std::ops::RangeInclusive;
 /// date (a decided fact for this slot) and stay quiet.
 pub(crate) const CAP_SLOT: &str = "max_attempts";
 
-/// Slot name used when no slot of the schedule is near `now` (e.g. a weekly
-/// cron mid-week), so that a SKIP never marks a future slot as decided.
+/// Slot name of a SKIP that says why no slot is due now (cron, every, at), so
+/// that such a SKIP never marks a real slot as decided.
 const IDLE_SLOT: &str = "idle";
 
 /// The target dates whose facts [`evaluate`] needs for `schedule` at `now`.
@@ -390,13 +390,19 @@ impl Ctx<'_> {
                 decisions.push(self.decision(slot, outcome));
             }
             None => {
-                // Nothing is due: say why, under the latest past slot, so no
-                // future slot is marked decided before its time.
+                // Nothing is due: say why under the `idle` slot, dated like
+                // the next slot. Using the next slot's own name would mark it
+                // decided before its time and hide it from catch-up if the
+                // scheduler then goes down.
                 let previous = slots.iter().rfind(|s| s.at <= now);
                 let covered = previous.is_some_and(|p| missed.contains(&p));
                 if !covered {
-                    let slot = previous.cloned().unwrap_or_else(|| self.idle_slot());
                     let next = slots.iter().find(|s| s.at > now);
+                    let mut slot = self.idle_slot();
+                    if let Some(next) = next {
+                        slot.target = next.target;
+                        slot.at = next.at;
+                    }
                     decisions.push(self.decision(&slot, Outcome::skip(self.not_due_reason(next))));
                 }
             }
