@@ -230,6 +230,22 @@ impl Ctx<'_> {
 
     fn slots_over_run_dates(&self, per_date: impl Fn(NaiveDate) -> Vec<Slot>) -> Vec<Slot> {
         let (lo, hi) = run_dates(self.tz, self.now, self.plan.scheduler.catch_up);
+        // Only dates that can hold a slot this evaluation looks at: missed
+        // ones (after the last decision), the current one (within catch_up,
+        // or within tolerance for `at`). A running scheduler thus builds two
+        // or three dates instead of the whole look-back, which keeps a
+        // minutely cron cheap.
+        let tolerance = match &self.schedule.kind {
+            ScheduleKind::At { tolerance, .. } => chrono_dur(*tolerance),
+            _ => Duration::zero(),
+        };
+        let reach = self.catch_up().max(self.on_time_grace()) + tolerance;
+        let earliest = self
+            .facts
+            .last_decided_at
+            .unwrap_or(self.now)
+            .min(self.now.checked_sub_signed(reach).unwrap_or(self.now));
+        let lo = lo.max(local_date(self.tz, earliest));
         let mut slots: Vec<Slot> = lo
             .iter_days()
             .take_while(|d| *d <= hi)

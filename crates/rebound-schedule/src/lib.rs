@@ -21,6 +21,12 @@
 //! `target_date = "yesterday"`. The store keeps at most one claim per
 //! (workflow, target date, slot), which is what makes a slot run once.
 //!
+//! Two names are not times: a SKIP that only says why no slot is due now
+//! (cron, every, at) is recorded under `idle`, so it never marks a real slot
+//! as decided before its time (which would hide it from catch-up); and the
+//! discovery cap is recorded under `max_attempts`, whose decided fact is how
+//! the next evaluation knows the WARNING was already given for that date.
+//!
 //! # Daylight-saving rule
 //!
 //! Local times are turned into instants by [`local_instant`]:

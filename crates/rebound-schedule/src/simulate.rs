@@ -68,6 +68,10 @@ pub fn simulate_day(
             }
             let evaluation = evaluate(plan, workflow, now, &facts, calendars);
             for decision in evaluation.decisions {
+                // A slot of the previous day (e.g. its 18:00 slot, still
+                // within catch_up at midnight) was that day's business: the
+                // dry run assumes it was handled then and does not show it.
+                let shown = decision.scheduled_for >= start;
                 let claimed = decision.action == DecisionAction::Run;
                 if claimed {
                     let entities: Vec<String> = if decision.restrict_entities {
@@ -98,6 +102,9 @@ pub fn simulate_day(
                     decided: true,
                     claimed_at: claimed.then_some(now),
                 });
+                if !shown {
+                    continue;
+                }
                 planned.push(PlannedDecision {
                     workflow: decision.workflow,
                     at: now.with_timezone(&tz).fixed_offset(),
