@@ -1,0 +1,806 @@
+//! One evaluation of one workflow at one instant: the due slot, its decision,
+//! catch-up decisions, and when to look again.
+//!
+//! The flow is the same for every kind: find the slot that is due now (or
+//! the latest past one, for a SKIP that says why nothing is due), refuse it
+//! when claimed, then pass it through the *gate* — calendar, event filters,
+//! `only_missing` — that turns "time to run" into RUN for these entities or
+//! SKIP with the reason. Catch-up reuses the same gate, so a caught-up run
+//! is restricted exactly like an on-time one.
+
+use crate::slots::{Slot, at_slot, cron_slots, end_instant, grid_slots, parse_cron, target_of};
+use crate::time::{chrono_dur, dur, hhmm, local_date, local_hhmm, local_stamp, next_midnight};
+use crate::{CalendarSource, Decision, Evaluation, Facts, MAX_CATCH_UP_DECISIONS};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono_tz::Tz;
+use rebound_domain::calendar::{Event, events_on};
+use rebound_domain::plan::{ForEach, Plan, Schedule, ScheduleKind, Workflow};
+use rebound_storage::{AlertLevel, DecisionAction};
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::RangeInclusive;
+
+/// Slot name of the discovery "max attempts reached" decision. A fixed name
+/// lets the next evaluation see that the WARNING was already given for the
+/// date (a decided fact for this slot) and stay quiet.
+pub(crate) const CAP_SLOT: &str = "max_attempts";
+
+/// Slot name of a SKIP that says why no slot is due now (cron, every, at), so
+/// that such a SKIP never marks a real slot as decided.
+const IDLE_SLOT: &str = "idle";
+
+/// The target dates whose facts [`evaluate`] needs for `schedule` at `now`.
+///
+/// Covers the run dates from one day before `now − catch_up − 1 day` (the
+/// catch-up look-back) to tomorrow (an `at` slot just after midnight is due
+/// the evening before), shifted by the schedule's `target_date`.
+pub fn fact_dates(
+    schedule: &Schedule,
+    tz: Tz,
+    now: DateTime<Utc>,
+    catch_up: std::time::Duration,
+) -> RangeInclusive<NaiveDate> {
+    let (lo, hi) = run_dates(tz, now, catch_up);
+    target_of(schedule.target_date, lo)..=target_of(schedule.target_date, hi)
+}
+
+/// Run dates whose slots are generated for catch-up-capable kinds.
+fn run_dates(tz: Tz, now: DateTime<Utc>, catch_up: std::time::Duration) -> (NaiveDate, NaiveDate) {
+    let lookback = chrono_dur(catch_up) + Duration::days(1);
+    let oldest = now.checked_sub_signed(lookback).unwrap_or(now);
+    (
+        local_date(tz, oldest) - Duration::days(1),
+        local_date(tz, now) + Duration::days(1),
+    )
+}
+
+/// The scrapers of `workflow` that fan out over the schedule's calendar
+/// (`for_each = { calendar = <schedule.calendar> }`), with the parameter the
+/// event id goes into. `None` when the workflow has no scheduled calendar or
+/// no scraper fans out over it. When several scrapers fan out with different
+/// parameter names, the first scraper's (in step order) is returned.
+pub fn fanned_scrapers(plan: &Plan, workflow: &Workflow) -> Option<(String, Vec<String>)> {
+    let calendar = workflow.schedule.as_ref()?.calendar.as_deref()?;
+    let mut param: Option<String> = None;
+    let mut names = Vec::new();
+    for name in workflow.scraper_names() {
+        let Some(scraper) = plan.scrapers.get(name) else {
+            continue;
+        };
+        if let Some(ForEach::Calendar {
+            calendar: c,
+            param: p,
+        }) = &scraper.for_each
+            && c == calendar
+        {
+            param.get_or_insert_with(|| p.clone());
+            names.push(name.to_string());
+        }
+    }
+    param.map(|p| (p, names))
+}
+
+/// Evaluates `workflow` at `now`. See the crate docs for the rules.
+///
+/// A workflow without a schedule gets no decisions and a `next_check` a year
+/// away: it only runs by hand.
+pub fn evaluate(
+    plan: &Plan,
+    workflow: &Workflow,
+    now: DateTime<Utc>,
+    facts: &Facts,
+    calendars: &dyn CalendarSource,
+) -> Evaluation {
+    let Some(schedule) = &workflow.schedule else {
+        return Evaluation {
+            decisions: Vec::new(),
+            next_check: now + Duration::days(365),
+        };
+    };
+    let ctx = Ctx {
+        plan,
+        workflow,
+        schedule,
+        tz: plan.pipeline.timezone,
+        now,
+        facts,
+        calendars,
+        loaded: OnceCell::new(),
+    };
+    let mut bounds = Vec::new();
+    let decisions = ctx.evaluate(&mut bounds);
+    Evaluation {
+        decisions,
+        next_check: ctx.next_check(&bounds),
+    }
+}
+
+/// What a decision says, before it is tied to a slot.
+struct Outcome {
+    action: DecisionAction,
+    reason: String,
+    alert: AlertLevel,
+    entities: Vec<String>,
+    restrict: bool,
+}
+
+impl Outcome {
+    fn skip(reason: impl Into<String>) -> Outcome {
+        Outcome::skip_alert(reason, AlertLevel::None)
+    }
+
+    fn skip_alert(reason: impl Into<String>, alert: AlertLevel) -> Outcome {
+        Outcome {
+            action: DecisionAction::Skip,
+            reason: reason.into(),
+            alert,
+            entities: Vec::new(),
+            restrict: false,
+        }
+    }
+
+    fn abort(error: impl std::fmt::Display) -> Outcome {
+        Outcome {
+            action: DecisionAction::Abort,
+            reason: format!("evaluation error: {error}"),
+            alert: AlertLevel::Critical,
+            entities: Vec::new(),
+            restrict: false,
+        }
+    }
+
+    fn run(reason: String, allowed: Allowed) -> Outcome {
+        let reason = if allowed.note.is_empty() {
+            reason
+        } else {
+            format!("{reason}; {}", allowed.note)
+        };
+        Outcome {
+            action: DecisionAction::Run,
+            reason,
+            alert: AlertLevel::None,
+            entities: allowed.entities,
+            restrict: allowed.restrict,
+        }
+    }
+
+    fn prefixed(mut self, prefix: &str) -> Outcome {
+        self.reason = format!("{prefix}{}", self.reason);
+        self
+    }
+}
+
+/// What the gate lets a run do.
+struct Allowed {
+    entities: Vec<String>,
+    restrict: bool,
+    /// Appended to the RUN reason, e.g. "7 of 9 missing".
+    note: String,
+}
+
+struct Ctx<'a> {
+    plan: &'a Plan,
+    workflow: &'a Workflow,
+    schedule: &'a Schedule,
+    tz: Tz,
+    now: DateTime<Utc>,
+    facts: &'a Facts,
+    calendars: &'a dyn CalendarSource,
+    /// The schedule's calendar, read at most once per evaluation and only
+    /// when a decision depends on it (a too-early SKIP must not raise a
+    /// "calendar has no data" WARNING every minute of the night).
+    loaded: OnceCell<Result<Option<Vec<Event>>, String>>,
+}
+
+impl Ctx<'_> {
+    fn evaluate(&self, bounds: &mut Vec<DateTime<Utc>>) -> Vec<Decision> {
+        match &self.schedule.kind {
+            ScheduleKind::Cron { cron } => match parse_cron(cron) {
+                Ok(parsed) => {
+                    let slots = self.slots_over_run_dates(|d| {
+                        cron_slots(&parsed, self.tz, d, self.schedule.target_date)
+                    });
+                    self.slotted(&slots, bounds)
+                }
+                Err(e) => vec![self.decision(&self.idle_slot(), Outcome::abort(e))],
+            },
+            ScheduleKind::Every {
+                start, end, every, ..
+            } => {
+                let slots = self.slots_over_run_dates(|d| {
+                    grid_slots(*start, *end, *every, self.tz, d, self.schedule.target_date)
+                });
+                self.slotted(&slots, bounds)
+            }
+            ScheduleKind::At { at, .. } => {
+                let slots = self.slots_over_run_dates(|d| {
+                    vec![at_slot(*at, self.tz, d, self.schedule.target_date)]
+                });
+                self.slotted(&slots, bounds)
+            }
+            ScheduleKind::Window { start, end } => vec![self.window(*start, *end, bounds)],
+            ScheduleKind::Discovery {
+                start,
+                end,
+                every,
+                max_attempts,
+            } => vec![self.discovery(*start, *end, *every, *max_attempts, bounds)],
+        }
+    }
+
+    fn slots_over_run_dates(&self, per_date: impl Fn(NaiveDate) -> Vec<Slot>) -> Vec<Slot> {
+        let (lo, hi) = run_dates(self.tz, self.now, self.plan.scheduler.catch_up);
+        // Only dates that can hold a slot this evaluation looks at: missed
+        // ones (after the last decision), the current one (within catch_up,
+        // or within tolerance for `at`). A running scheduler thus builds two
+        // or three dates instead of the whole look-back, which keeps a
+        // minutely cron cheap.
+        let tolerance = match &self.schedule.kind {
+            ScheduleKind::At { tolerance, .. } => chrono_dur(*tolerance),
+            _ => Duration::zero(),
+        };
+        let reach = self.catch_up().max(self.on_time_grace()) + tolerance;
+        let earliest = self
+            .facts
+            .last_decided_at
+            .unwrap_or(self.now)
+            .min(self.now.checked_sub_signed(reach).unwrap_or(self.now));
+        let lo = lo.max(local_date(self.tz, earliest));
+        let mut slots: Vec<Slot> = lo
+            .iter_days()
+            .take_while(|d| *d <= hi)
+            .flat_map(per_date)
+            .collect();
+        slots.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.name.cmp(&b.name)));
+        slots
+    }
+
+    /// How late a slot may be and still count as on time: the scheduler
+    /// wakes at least every `max_idle`, plus a minute for a slow store.
+    fn on_time_grace(&self) -> Duration {
+        chrono_dur(self.plan.scheduler.max_idle) + Duration::minutes(1)
+    }
+
+    fn catch_up(&self) -> Duration {
+        chrono_dur(self.plan.scheduler.catch_up)
+    }
+
+    fn next_check(&self, bounds: &[DateTime<Utc>]) -> DateTime<Utc> {
+        let cap = next_midnight(self.tz, self.now) + Duration::minutes(1);
+        let earliest = bounds
+            .iter()
+            .copied()
+            .filter(|b| *b > self.now)
+            .min()
+            .unwrap_or(cap);
+        earliest.min(cap).max(self.now + Duration::seconds(1))
+    }
+
+    fn decision(&self, slot: &Slot, outcome: Outcome) -> Decision {
+        debug_assert!(!outcome.reason.is_empty());
+        Decision {
+            workflow: self.workflow.name.clone(),
+            slot: slot.name.clone(),
+            target_date: slot.target,
+            scheduled_for: slot.at,
+            action: outcome.action,
+            reason: outcome.reason,
+            entities: outcome.entities,
+            restrict_entities: outcome.restrict,
+            alert_level: outcome.alert,
+        }
+    }
+
+    fn idle_slot(&self) -> Slot {
+        let run_date = local_date(self.tz, self.now);
+        Slot {
+            name: IDLE_SLOT.to_string(),
+            run_date,
+            target: target_of(self.schedule.target_date, run_date),
+            at: self.now,
+        }
+    }
+
+    // ----- cron, every, at: slots with catch-up -------------------------
+
+    fn slotted(&self, slots: &[Slot], bounds: &mut Vec<DateTime<Utc>>) -> Vec<Decision> {
+        let now = self.now;
+        let last = self.facts.last_decided_at;
+        let tolerance = match &self.schedule.kind {
+            ScheduleKind::At { tolerance, .. } => Some(chrono_dur(*tolerance)),
+            _ => None,
+        };
+        for slot in slots {
+            match tolerance {
+                Some(tol) => {
+                    bounds.push(slot.at - tol);
+                    bounds.push(slot.at + tol + Duration::seconds(1));
+                }
+                None => bounds.push(slot.at),
+            }
+        }
+
+        // The current slot.
+        let current: Option<&Slot> = match tolerance {
+            Some(tol) => slots
+                .iter()
+                .filter(|s| (now - s.at).abs() <= tol)
+                .max_by_key(|s| s.at),
+            None => {
+                // After a restart the latest slot within catch_up is still
+                // due; on a first start only an on-time one is.
+                let horizon = match last {
+                    Some(_) => self.catch_up().max(self.on_time_grace()),
+                    None => self.on_time_grace(),
+                };
+                slots
+                    .iter()
+                    .rfind(|s| s.at <= now)
+                    .filter(|s| now - s.at <= horizon)
+            }
+        };
+
+        // Slots missed while down: after the last decision, past, never
+        // decided nor claimed. Eligibility (lead) is checked once the
+        // calendar is known to be readable.
+        let lookback = now
+            .checked_sub_signed(self.catch_up() + Duration::days(1))
+            .unwrap_or(now);
+        let candidates: Vec<&Slot> = match last {
+            None => Vec::new(),
+            Some(last) => slots
+                .iter()
+                .filter(|s| s.at > last && s.at <= now && s.at >= lookback)
+                .filter(|s| Some(*s) != current)
+                .filter(|s| {
+                    !self.facts.decided(s.target, &s.name)
+                        && self.facts.claimed_at(s.target, &s.name).is_none()
+                })
+                .collect(),
+        };
+
+        // Read the calendar once, up front, when anything depends on it: a
+        // broken calendar is then one ABORT, not one per missed slot.
+        if (current.is_some() || !candidates.is_empty())
+            && let Err(outcome) = self.calendar_events()
+        {
+            let slot = current
+                .or(candidates.last().copied())
+                .cloned()
+                .unwrap_or_else(|| self.idle_slot());
+            return vec![self.decision(&slot, outcome)];
+        }
+        let missed: Vec<&Slot> = candidates
+            .into_iter()
+            .filter(|s| self.eligible(s).is_ok())
+            .collect();
+
+        let mut decisions = Vec::new();
+        match current {
+            Some(slot) => {
+                let outcome = if let Some(at) = self.facts.claimed_at(slot.target, &slot.name) {
+                    Outcome::skip(format!(
+                        "slot {} already claimed at {}",
+                        slot.name,
+                        local_stamp(self.tz, at)
+                    ))
+                } else if let Err(outcome) = self.eligible(slot) {
+                    outcome
+                } else {
+                    match self.gate(slot.target, bounds) {
+                        Ok(allowed) => {
+                            let late = last.is_some()
+                                && now - slot.at > self.on_time_grace()
+                                && !self.facts.decided(slot.target, &slot.name);
+                            let reason = self.run_reason(slot);
+                            let reason = if late {
+                                format!("catch-up: slot {} missed while down; {reason}", slot.name)
+                            } else {
+                                reason
+                            };
+                            Outcome::run(reason, allowed)
+                        }
+                        Err(outcome) => outcome,
+                    }
+                };
+                decisions.push(self.decision(slot, outcome));
+            }
+            None => {
+                // Nothing is due: say why under the `idle` slot, dated like
+                // the next slot. Using the next slot's own name would mark it
+                // decided before its time and hide it from catch-up if the
+                // scheduler then goes down.
+                let previous = slots.iter().rfind(|s| s.at <= now);
+                let covered = previous.is_some_and(|p| missed.contains(&p));
+                if !covered {
+                    let next = slots.iter().find(|s| s.at > now);
+                    let mut slot = self.idle_slot();
+                    if let Some(next) = next {
+                        slot.target = next.target;
+                        slot.at = next.at;
+                    }
+                    decisions.push(self.decision(&slot, Outcome::skip(self.not_due_reason(next))));
+                }
+            }
+        }
+
+        decisions.extend(self.catch_up_decisions(current, &missed, bounds));
+        decisions
+    }
+
+    /// Per target date, the latest missed slot within catch_up runs (unless
+    /// the current slot is of the same date and supersedes it); the others
+    /// are SKIPped so the gap shows.
+    fn catch_up_decisions(
+        &self,
+        current: Option<&Slot>,
+        missed: &[&Slot],
+        bounds: &mut Vec<DateTime<Utc>>,
+    ) -> Vec<Decision> {
+        let mut by_target: BTreeMap<NaiveDate, Vec<&Slot>> = BTreeMap::new();
+        for slot in missed {
+            by_target.entry(slot.target).or_default().push(slot);
+        }
+        let mut runs: Vec<Decision> = Vec::new();
+        let mut skips: Vec<Decision> = Vec::new();
+        for (target, group) in by_target {
+            let superseded_by = current.filter(|c| c.target == target);
+            let winner = match superseded_by {
+                Some(_) => None,
+                None => group
+                    .iter()
+                    .rfind(|s| self.now - s.at <= self.catch_up())
+                    .copied(),
+            };
+            for slot in group {
+                if Some(slot) == winner {
+                    let prefix = format!("catch-up: slot {} missed while down; ", slot.name);
+                    let outcome = match self.gate(slot.target, bounds) {
+                        Ok(allowed) => Outcome::run(self.run_reason(slot), allowed),
+                        Err(outcome) => outcome,
+                    };
+                    runs.push(self.decision(slot, outcome.prefixed(&prefix)));
+                    continue;
+                }
+                let why = if let Some(c) = superseded_by {
+                    format!("superseded by slot {}", c.name)
+                } else if let Some(w) = winner {
+                    format!("superseded by slot {}", w.name)
+                } else {
+                    format!("older than catch_up {}", dur(self.plan.scheduler.catch_up))
+                };
+                skips.push(self.decision(
+                    slot,
+                    Outcome::skip(format!("slot {} missed while down; {why}", slot.name)),
+                ));
+            }
+        }
+        // Keep the newest SKIPs when there are too many; RUNs always stay.
+        let room = MAX_CATCH_UP_DECISIONS.saturating_sub(runs.len());
+        if skips.len() > room {
+            skips.sort_by_key(|d| d.scheduled_for);
+            skips.drain(..skips.len() - room);
+        }
+        let mut out: Vec<Decision> = runs.into_iter().chain(skips).collect();
+        out.sort_by(|a, b| {
+            a.scheduled_for
+                .cmp(&b.scheduled_for)
+                .then_with(|| a.slot.cmp(&b.slot))
+        });
+        out
+    }
+
+    fn run_reason(&self, slot: &Slot) -> String {
+        match &self.schedule.kind {
+            ScheduleKind::Cron { cron } => format!("cron {cron} slot {}", slot.name),
+            ScheduleKind::Every {
+                start, end, every, ..
+            } => format!(
+                "every {} from {} to {}: slot {}",
+                dur(*every),
+                hhmm(*start),
+                hhmm(*end),
+                slot.name
+            ),
+            ScheduleKind::At { tolerance, .. } => {
+                format!("at {} ±{} for {}", slot.name, dur(*tolerance), slot.target)
+            }
+            // Window and discovery build their own reasons.
+            ScheduleKind::Window { .. } | ScheduleKind::Discovery { .. } => {
+                format!("slot {}", slot.name)
+            }
+        }
+    }
+
+    fn not_due_reason(&self, next: Option<&Slot>) -> String {
+        let next_text = next
+            .map(|n| format!("next slot {} on {}", n.name, n.run_date))
+            .unwrap_or_else(|| "no slot in the next day".to_string());
+        match &self.schedule.kind {
+            ScheduleKind::Cron { cron } => format!("no slot due; {next_text} (cron {cron})"),
+            ScheduleKind::Every {
+                start, end, every, ..
+            } => format!(
+                "no slot due (every {} from {} to {}); {next_text}",
+                dur(*every),
+                hhmm(*start),
+                hhmm(*end)
+            ),
+            ScheduleKind::At { at, tolerance, .. } => {
+                format!("outside {} ±{}", hhmm(*at), dur(*tolerance))
+            }
+            ScheduleKind::Window { .. } | ScheduleKind::Discovery { .. } => {
+                format!("no slot due; {next_text}")
+            }
+        }
+    }
+
+    /// `every` with a calendar and `lead`: only slots from `lead` before the
+    /// target date's first event.
+    fn eligible(&self, slot: &Slot) -> Result<(), Outcome> {
+        let ScheduleKind::Every {
+            lead: Some(lead), ..
+        } = &self.schedule.kind
+        else {
+            return Ok(());
+        };
+        let Some(events) = self.calendar_events()? else {
+            // `lead` without a calendar has nothing to lead up to.
+            return Ok(());
+        };
+        let day = events_on(events, self.tz, slot.target);
+        let Some(first) = day.first() else {
+            return Err(Outcome::skip(self.no_events_reason(slot.target)));
+        };
+        let from = first.start - chrono_dur(*lead);
+        if slot.at < from {
+            return Err(Outcome::skip(format!(
+                "first event at {}; runs from {} (lead {})",
+                local_hhmm(self.tz, first.start),
+                local_hhmm(self.tz, from),
+                dur(*lead)
+            )));
+        }
+        Ok(())
+    }
+
+    // ----- window ---------------------------------------------------------
+
+    fn window(
+        &self,
+        start: NaiveTime,
+        end: NaiveTime,
+        bounds: &mut Vec<DateTime<Utc>>,
+    ) -> Decision {
+        let run_date = local_date(self.tz, self.now);
+        let opens = crate::local_instant(self.tz, run_date, start);
+        let closes = end_instant(self.tz, run_date, start, end);
+        bounds.extend([opens, closes]);
+        let slot = Slot {
+            name: "window".to_string(),
+            run_date,
+            target: target_of(self.schedule.target_date, run_date),
+            at: opens,
+        };
+        let span = format!("{}–{}", hhmm(start), hhmm(end));
+        let outcome = if self.now < opens {
+            Outcome::skip(format!("too early: window opens at {}", hhmm(start)))
+        } else if self.facts.claimed_at(slot.target, &slot.name).is_some() {
+            Outcome::skip(format!("already ran for {} (window)", slot.target))
+        } else if self.now >= closes {
+            Outcome::skip(format!("window {span} closed; not run for {}", slot.target))
+        } else {
+            match self.gate(slot.target, bounds) {
+                Ok(allowed) => {
+                    Outcome::run(format!("in window {span} for {}", slot.target), allowed)
+                }
+                Err(outcome) => outcome,
+            }
+        };
+        self.decision(&slot, outcome)
+    }
+
+    // ----- discovery ------------------------------------------------------
+
+    fn discovery(
+        &self,
+        start: NaiveTime,
+        end: NaiveTime,
+        every: std::time::Duration,
+        max_attempts: u32,
+        bounds: &mut Vec<DateTime<Utc>>,
+    ) -> Decision {
+        let run_date = local_date(self.tz, self.now);
+        let target = target_of(self.schedule.target_date, run_date);
+        let grid = grid_slots(
+            start,
+            end,
+            every,
+            self.tz,
+            run_date,
+            self.schedule.target_date,
+        );
+        let closes = end_instant(self.tz, run_date, start, end);
+        bounds.extend(grid.iter().map(|s| s.at));
+        bounds.push(closes);
+        let previous = grid.iter().rfind(|s| s.at <= self.now);
+        let reference = previous
+            .or(grid.first())
+            .cloned()
+            .unwrap_or_else(|| self.idle_slot());
+
+        if self.facts.data_found.contains(&target) {
+            return self.decision(
+                &reference,
+                Outcome::skip(format!("data found for {target}; discovery done")),
+            );
+        }
+        let attempts = self
+            .facts
+            .slots
+            .iter()
+            .filter(|f| f.target_date == target && f.claimed_at.is_some() && f.slot != CAP_SLOT)
+            .count();
+        if attempts >= max_attempts as usize {
+            let alert = if self.facts.decided(target, CAP_SLOT) {
+                AlertLevel::None
+            } else {
+                AlertLevel::Warning
+            };
+            let slot = Slot {
+                name: CAP_SLOT.to_string(),
+                ..reference
+            };
+            return self.decision(
+                &slot,
+                Outcome::skip_alert(
+                    format!("max attempts ({max_attempts}) reached without data for {target}"),
+                    alert,
+                ),
+            );
+        }
+        let span = format!("{}–{}", hhmm(start), hhmm(end));
+        let Some(current) = previous.filter(|_| self.now < closes) else {
+            let outcome = if self.now >= closes {
+                Outcome::skip(format!(
+                    "discovery window {span} closed; {attempts} attempts without data for {target}"
+                ))
+            } else {
+                Outcome::skip(format!("too early: discovery starts at {}", hhmm(start)))
+            };
+            return self.decision(&reference, outcome);
+        };
+        if let Some(at) = self.facts.claimed_at(current.target, &current.name) {
+            let next = grid
+                .iter()
+                .find(|s| s.at > self.now)
+                .map(|s| format!("next attempt at {}", s.name))
+                .unwrap_or_else(|| "no attempt left today".to_string());
+            return self.decision(
+                current,
+                Outcome::skip(format!(
+                    "attempt {} claimed at {}, no data yet; {next}",
+                    current.name,
+                    local_stamp(self.tz, at)
+                )),
+            );
+        }
+        let outcome = match self.gate(target, bounds) {
+            Ok(allowed) => Outcome::run(
+                format!("discovery attempt {}/{max_attempts}", attempts + 1),
+                allowed,
+            ),
+            Err(outcome) => outcome,
+        };
+        self.decision(current, outcome)
+    }
+
+    // ----- the gate: calendar, filters, only_missing ------------------------
+
+    /// The calendar's events; `Ok(None)` when the schedule has no calendar.
+    fn calendar_events(&self) -> Result<Option<&[Event]>, Outcome> {
+        let Some(name) = self.schedule.calendar.as_deref() else {
+            return Ok(None);
+        };
+        let loaded = self.loaded.get_or_init(|| self.calendars.events(name));
+        match loaded {
+            Ok(Some(events)) => Ok(Some(events)),
+            Ok(None) => Err(Outcome::skip_alert(
+                format!("calendar {name} has no data yet"),
+                AlertLevel::Warning,
+            )),
+            Err(e) => Err(Outcome::abort(format!("calendar {name}: {e}"))),
+        }
+    }
+
+    fn no_events_reason(&self, target: NaiveDate) -> String {
+        format!(
+            "no events in {} on {target}",
+            self.schedule.calendar.as_deref().unwrap_or("calendar")
+        )
+    }
+
+    /// Whether a run for `target` may go ahead now, and for which entities.
+    fn gate(&self, target: NaiveDate, bounds: &mut Vec<DateTime<Utc>>) -> Result<Allowed, Outcome> {
+        let (events_before, after_start) = match &self.schedule.kind {
+            ScheduleKind::At {
+                events_before,
+                after_event_start,
+                ..
+            } => (*events_before, *after_event_start),
+            _ => (None, None),
+        };
+        let Some(events) = self.calendar_events()? else {
+            // These keys select events; without a calendar they would be
+            // silently ignored, which is a configuration error.
+            let needs = [
+                (self.schedule.only_missing, "only_missing"),
+                (events_before.is_some(), "events_before"),
+                (after_start.is_some(), "after_event_start"),
+            ];
+            if let Some((_, key)) = needs.iter().find(|(set, _)| *set) {
+                return Err(Outcome::abort(format!("{key} needs a calendar")));
+            }
+            return Ok(Allowed {
+                entities: Vec::new(),
+                restrict: false,
+                note: String::new(),
+            });
+        };
+        let mut day = events_on(events, self.tz, target);
+        if day.is_empty() {
+            return Err(Outcome::skip(self.no_events_reason(target)));
+        }
+        let filtered = events_before.is_some() || after_start.is_some();
+        if let Some(before) = events_before {
+            day.retain(|e| e.start.with_timezone(&self.tz).time() < before);
+            if day.is_empty() {
+                return Err(Outcome::skip(format!(
+                    "no events before {} on {target}",
+                    hhmm(before)
+                )));
+            }
+        }
+        if let Some(after_std) = after_start {
+            let after = chrono_dur(after_std);
+            // Later starts change the answer (more entities, or the first
+            // one): look again then.
+            bounds.extend(
+                day.iter()
+                    .map(|e| e.start + after)
+                    .filter(|t| *t > self.now),
+            );
+            day.retain(|e| e.start + after <= self.now);
+            if day.is_empty() {
+                return Err(Outcome::skip(format!(
+                    "no event started {} ago yet",
+                    dur(after_std)
+                )));
+            }
+        }
+        let ids: BTreeSet<String> = day.into_iter().map(|e| e.id).collect();
+        if self.schedule.only_missing {
+            let empty = BTreeSet::new();
+            let collected = self.facts.collected.get(&target).unwrap_or(&empty);
+            let missing: Vec<String> = ids.difference(collected).cloned().collect();
+            if missing.is_empty() {
+                return Err(Outcome::skip(format!(
+                    "all {} events already collected for {target}",
+                    ids.len()
+                )));
+            }
+            let note = format!("{} of {} missing", missing.len(), ids.len());
+            return Ok(Allowed {
+                entities: missing,
+                restrict: true,
+                note,
+            });
+        }
+        let note = format!("{} events", ids.len());
+        Ok(Allowed {
+            entities: ids.into_iter().collect(),
+            restrict: filtered,
+            note,
+        })
+    }
+}
