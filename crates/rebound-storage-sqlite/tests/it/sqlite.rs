@@ -170,6 +170,17 @@ async fn contract_tables_columns_and_indexes_exist() {
          error_message delay_before_ms",
     );
     assert!(columns("scraper_attempts").await.is_superset(&want));
+    let want: BTreeSet<String> = expect(
+        "decision_id workflow_name decided_at slot target_date action reason entities \
+         alert_level execution_id decided_by",
+    );
+    assert!(columns("workflow_decisions").await.is_superset(&want));
+    let want: BTreeSet<String> = expect(
+        "run_id workflow_name target_date slot params entities state run_at scheduled_for \
+         execution_id decision_id created_at claims lease_owner lease_expires_at started_at \
+         finished_at result_status last_error",
+    );
+    assert!(columns("scheduled_runs").await.is_superset(&want));
 
     // The lookups the Store makes must use an index, not scan the log.
     let plan = |sql: &'static str| {
@@ -197,6 +208,16 @@ async fn contract_tables_columns_and_indexes_exist() {
          ORDER BY execution_time DESC, execution_id DESC LIMIT 5",
         "EXPLAIN QUERY PLAN SELECT * FROM scraper_execution_log \
          WHERE workflow_name = 'wf' AND started_at >= '2026'",
+        // claim_run's choice of the next run, and the reaper's sweep.
+        "EXPLAIN QUERY PLAN SELECT run_id FROM scheduled_runs \
+         WHERE state = 'queued' AND run_at <= '2026' ORDER BY run_at, created_at LIMIT 1",
+        "EXPLAIN QUERY PLAN SELECT run_id FROM scheduled_runs \
+         WHERE state = 'running' AND lease_expires_at < '2026'",
+        "EXPLAIN QUERY PLAN SELECT MAX(decided_at) FROM workflow_decisions \
+         WHERE workflow_name = 'wf'",
+        "EXPLAIN QUERY PLAN SELECT * FROM workflow_executions \
+         WHERE workflow_name = 'wf' AND target_date = '2026-01-01' \
+         ORDER BY execution_time, execution_id",
     ] {
         let detail = plan(sql).await;
         assert!(
