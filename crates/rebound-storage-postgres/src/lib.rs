@@ -8,6 +8,10 @@
 //! are written, matching the SQLite backend, so both read back the same
 //! instants.
 //!
+//! The scheduler's queue ([`scheduler`]) is shared by every process using
+//! the database, so its rules are enforced by statements: a unique slot
+//! key, `FOR UPDATE SKIP LOCKED` claims, owner-guarded lease updates.
+//!
 //! [`PostgresStore::connect_with_schema`] keeps a whole history inside one
 //! schema; tests use it to get a fresh, isolated database each.
 //!

@@ -10,6 +10,9 @@
 //! - all writes go through one pooled connection, so writers inside this
 //!   process queue in Tokio instead of sleeping in SQLite's busy handler,
 //!   and scraper calls are group-committed by a single task ([`writer`]);
+//! - the scheduler's writes (decisions, claims, leases: [`scheduler`]) are
+//!   short `BEGIN IMMEDIATE` transactions on that same connection, which is
+//!   what makes a claim exclusive without row locks;
 //! - write transactions begin `IMMEDIATE` with a 10 s busy timeout, so a
 //!   second process (a `rebound scrape` next to the scheduler) waits for
 //!   the lock instead of failing;
