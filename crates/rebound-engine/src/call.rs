@@ -154,6 +154,7 @@ impl Engine {
     /// Records a row for a scraper that made no request: skipped for a
     /// failed dependency, or a fan-out that had nothing (or nothing
     /// readable) to fan out over. `message` must say why.
+    #[allow(clippy::too_many_arguments)] // Three call sites, each naming every field anyway.
     pub(crate) async fn record_without_call(
         &self,
         scraper_name: &str,
