@@ -64,40 +64,43 @@ impl Engine {
         let items = self
             .fanout_items(for_each, target_date, entities, finished)
             .await?;
-        let values = match items {
-            Items::Values(values) => values,
-            Items::Empty(message) => {
-                let report = self
-                    .record_without_call(
-                        scraper_name,
-                        target_date,
-                        params,
-                        run,
-                        ScraperStatus::NoData,
-                        None,
-                        &message,
-                    )
-                    .await?;
-                let note = no_calls(scraper_name, report.message.as_deref().unwrap_or(""));
-                return Ok((vec![report], Some(note)));
+        let (status, kind, message) = match items {
+            Items::Values(values) => {
+                return self
+                    .fan_out(scraper_name, for_each, values, target_date, params, run)
+                    .await;
             }
+            Items::Empty(message) => (ScraperStatus::NoData, None, message),
             Items::Unreadable(message) => {
                 tracing::warn!(scraper = scraper_name, error = %message, "Fan-out failed.");
-                let report = self
-                    .record_without_call(
-                        scraper_name,
-                        target_date,
-                        params,
-                        run,
-                        ScraperStatus::Failed,
-                        Some(ErrorKind::Dependency),
-                        &message,
-                    )
-                    .await?;
-                let note = no_calls(scraper_name, report.message.as_deref().unwrap_or(""));
-                return Ok((vec![report], Some(note)));
+                (ScraperStatus::Failed, Some(ErrorKind::Dependency), message)
             }
         };
+        let report = self
+            .record_without_call(
+                scraper_name,
+                target_date,
+                params,
+                run,
+                status,
+                kind,
+                &message,
+            )
+            .await?;
+        let note = no_calls(scraper_name, report.message.as_deref().unwrap_or(""));
+        Ok((vec![report], Some(note)))
+    }
+
+    /// One call per value, the value in the scraper's item parameter.
+    async fn fan_out(
+        &self,
+        scraper_name: &str,
+        for_each: &ForEach,
+        values: Vec<String>,
+        target_date: NaiveDate,
+        params: &BTreeMap<String, String>,
+        run: RunContext<'_>,
+    ) -> Result<(Vec<CallReport>, Option<FanoutSummary>), EngineError> {
         let param = for_each.param();
         let item_params: Vec<BTreeMap<String, String>> = values
             .into_iter()
