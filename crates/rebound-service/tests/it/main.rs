@@ -365,3 +365,50 @@ async fn a_run_whose_worker_died_is_requeued_after_its_lease_and_done_once() {
     assert_eq!(executions.len(), 1, "done exactly once");
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_retry_after_is_stored_as_a_follow_up_run_not_slept() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    sim.script(
+        "/nba/limited",
+        vec![Reply::status(429).header("Retry-After", "120")],
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let extra = r#"
+[scrapers.limited]
+source = "nba"
+path = "/limited"
+
+[workflows.throttled]
+scrapers = ["limited"]
+schedule = { kind = "window", start = "06:00", end = "10:00" }
+"#;
+    // The default route for /nba/limited is a 404, so script the retry's answer too.
+    sim.script("/nba/limited", vec![Reply::json(200, serde_json::json!({"ok": true}))]);
+    let start = local(day(), 6, 0);
+    let h = harness(dir.path(), &config(&sim.base_url(), extra), start).await;
+    h.scheduler.tick().await.expect("tick");
+    let mut outcomes = Vec::new();
+    while let Some(outcome) = h.worker.run_one().await.expect("worker") {
+        outcomes.push(outcome);
+    }
+    let first = outcomes.iter().find(|o| o.workflow == "throttled").expect("ran");
+    assert_eq!(first.status, "failed");
+    let at = first.follow_up_at.expect("a follow-up was stored");
+    assert_eq!(at, start + chrono::Duration::seconds(120));
+    assert!(
+        h.clock.sleeps().iter().all(|s| *s < Duration::from_secs(60)),
+        "the 120 s wait was not slept: {:?}",
+        h.clock.sleeps()
+    );
+    // Not before it is due…
+    h.clock.advance(Duration::from_secs(100));
+    assert!(h.worker.run_one().await.expect("worker").is_none());
+    // …then it runs.
+    h.clock.advance(Duration::from_secs(21));
+    let follow = h.worker.run_one().await.expect("worker").expect("follow-up due");
+    assert_eq!(follow.slot, "window+retry1");
+    assert_eq!(follow.status, "success");
+    assert_eq!(sim.request_count("/nba/limited"), 2);
+    sim.shutdown().await;
+}
