@@ -8,18 +8,24 @@
 //! are written, matching the SQLite backend, so both read back the same
 //! instants.
 //!
+//! The scheduler's queue ([`scheduler`]) is shared by every process using
+//! the database, so its rules are enforced by statements: a unique slot
+//! key, `FOR UPDATE SKIP LOCKED` claims, owner-guarded lease updates.
+//!
 //! [`PostgresStore::connect_with_schema`] keeps a whole history inside one
 //! schema; tests use it to get a fresh, isolated database each.
 //!
 //! Messages never contain the URL's password ([`redact`]).
 
 mod redact;
+mod scheduler;
 
 use async_trait::async_trait;
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use rebound_storage::{
-    AttemptRow, NewScraperCall, NewWorkflowExecution, PayloadRef, ScraperCallRow, Store,
-    StoreError, WorkflowExecutionRow,
+    AttemptRow, DecisionOutcome, DecisionRow, LatestPayload, NewDecision, NewScheduledRun,
+    NewScraperCall, NewWorkflowExecution, PayloadRef, ScheduledRunRow, ScraperCallRow, SlotRow,
+    Store, StoreError, WorkflowExecutionRow,
 };
 use redact::Redactor;
 use sqlx::migrate::Migrator;
@@ -390,6 +396,136 @@ impl Store for PostgresStore {
         .iter()
         .map(|row| attempt_row(row).map_err(|e| self.error("attempts_for_call", e)))
         .collect()
+    }
+
+    // ----- Scheduler (see `scheduler` for how claims stay exclusive) -----
+
+    async fn record_decision(
+        &self,
+        decision: &NewDecision,
+        run: Option<&NewScheduledRun>,
+    ) -> Result<DecisionOutcome, StoreError> {
+        scheduler::record_decision(self, decision, run).await
+    }
+
+    async fn decisions_since(
+        &self,
+        workflow: Option<&str>,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DecisionRow>, StoreError> {
+        scheduler::decisions_since(self, workflow, since).await
+    }
+
+    async fn slot_history(
+        &self,
+        workflow: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<SlotRow>, StoreError> {
+        scheduler::slot_history(self, workflow, from, to).await
+    }
+
+    async fn last_decision_at(&self, workflow: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        scheduler::last_decision_at(self, workflow).await
+    }
+
+    async fn claim_run(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Option<ScheduledRunRow>, StoreError> {
+        scheduler::claim_run(self, worker, now, lease).await
+    }
+
+    async fn renew_lease(
+        &self,
+        run_id: &str,
+        worker: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        scheduler::renew_lease(self, run_id, worker, until).await
+    }
+
+    async fn finish_run(
+        &self,
+        run_id: &str,
+        worker: &str,
+        finished_at: DateTime<Utc>,
+        status: &str,
+    ) -> Result<bool, StoreError> {
+        scheduler::finish_run(self, run_id, worker, finished_at, status).await
+    }
+
+    async fn release_run(
+        &self,
+        run_id: &str,
+        worker: &str,
+        run_at: DateTime<Utc>,
+        note: &str,
+    ) -> Result<bool, StoreError> {
+        scheduler::release_run(self, run_id, worker, run_at, note).await
+    }
+
+    async fn requeue_expired(
+        &self,
+        now: DateTime<Utc>,
+        max_claims: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        scheduler::requeue_expired(self, now, max_claims).await
+    }
+
+    async fn scheduled_runs(
+        &self,
+        state: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<ScheduledRunRow>, StoreError> {
+        scheduler::scheduled_runs(self, state, limit).await
+    }
+
+    async fn enqueue_run(&self, run: &NewScheduledRun) -> Result<bool, StoreError> {
+        scheduler::enqueue_run(self, run).await
+    }
+
+    // ----- Facts -----
+
+    async fn collected_values(
+        &self,
+        scrapers: &[String],
+        param: &str,
+        target_date: NaiveDate,
+    ) -> Result<Vec<String>, StoreError> {
+        scheduler::collected_values(self, scrapers, param, target_date).await
+    }
+
+    async fn executions_for_date(
+        &self,
+        workflow: &str,
+        target_date: NaiveDate,
+    ) -> Result<Vec<WorkflowExecutionRow>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            execution_columns!(),
+            " FROM workflow_executions WHERE workflow_name = $1 AND target_date = $2 \
+              ORDER BY execution_time, execution_id",
+        );
+        sqlx::query(SQL)
+            .bind(workflow)
+            .bind(target_date)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.error("executions_for_date", e))?
+            .iter()
+            .map(|row| execution_row(row).map_err(|e| self.error("executions_for_date", e)))
+            .collect()
+    }
+
+    async fn latest_payload(
+        &self,
+        scrapers: &[String],
+        target_date: Option<NaiveDate>,
+    ) -> Result<Option<LatestPayload>, StoreError> {
+        scheduler::latest_payload(self, scrapers, target_date).await
     }
 }
 

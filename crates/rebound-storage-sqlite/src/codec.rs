@@ -60,6 +60,20 @@ pub(crate) fn time_column(row: &SqliteRow, name: &str) -> Result<DateTime<Utc>, 
         .map_err(|e| StoreError::Query(format!("column {name}: bad time {text:?}: {e}")))
 }
 
+/// A nullable time column.
+pub(crate) fn opt_time_column(
+    row: &SqliteRow,
+    name: &str,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let text: Option<&str> = column(row, name)?;
+    text.map(|text| {
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| StoreError::Query(format!("column {name}: bad time {text:?}: {e}")))
+    })
+    .transpose()
+}
+
 pub(crate) fn date_column(row: &SqliteRow, name: &str) -> Result<NaiveDate, StoreError> {
     let text: &str = column(row, name)?;
     NaiveDate::parse_from_str(text, DATE_FORMAT)

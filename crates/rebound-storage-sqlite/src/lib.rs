@@ -10,6 +10,9 @@
 //! - all writes go through one pooled connection, so writers inside this
 //!   process queue in Tokio instead of sleeping in SQLite's busy handler,
 //!   and scraper calls are group-committed by a single task ([`writer`]);
+//! - the scheduler's writes (decisions, claims, leases: [`scheduler`]) are
+//!   short `BEGIN IMMEDIATE` transactions on that same connection, which is
+//!   what makes a claim exclusive without row locks;
 //! - write transactions begin `IMMEDIATE` with a 10 s busy timeout, so a
 //!   second process (a `rebound scrape` next to the scheduler) waits for
 //!   the lock instead of failing;
@@ -19,13 +22,16 @@
 //! Encodings are described in [`codec`].
 
 mod codec;
+mod scheduler;
 mod writer;
 
 use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
 use codec::{column, date_column, encode_date, encode_time, store_error, time_column};
 use rebound_storage::{
-    AttemptRow, NewScraperCall, NewWorkflowExecution, PayloadRef, ScraperCallRow, Store,
-    StoreError, WorkflowExecutionRow,
+    AttemptRow, DecisionOutcome, DecisionRow, LatestPayload, NewDecision, NewScheduledRun,
+    NewScraperCall, NewWorkflowExecution, PayloadRef, ScheduledRunRow, ScraperCallRow, SlotRow,
+    Store, StoreError, WorkflowExecutionRow,
 };
 use sqlx::SqlitePool;
 use sqlx::migrate::Migrator;
@@ -291,6 +297,136 @@ impl Store for SqliteStore {
         .iter()
         .map(attempt_row)
         .collect()
+    }
+
+    // ----- Scheduler (see `scheduler` for how writes are serialized) -----
+
+    async fn record_decision(
+        &self,
+        decision: &NewDecision,
+        run: Option<&NewScheduledRun>,
+    ) -> Result<DecisionOutcome, StoreError> {
+        scheduler::record_decision(&self.writer, decision, run).await
+    }
+
+    async fn decisions_since(
+        &self,
+        workflow: Option<&str>,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DecisionRow>, StoreError> {
+        scheduler::decisions_since(&self.readers, workflow, since).await
+    }
+
+    async fn slot_history(
+        &self,
+        workflow: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<SlotRow>, StoreError> {
+        scheduler::slot_history(&self.readers, workflow, from, to).await
+    }
+
+    async fn last_decision_at(&self, workflow: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        scheduler::last_decision_at(&self.readers, workflow).await
+    }
+
+    async fn claim_run(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Option<ScheduledRunRow>, StoreError> {
+        scheduler::claim_run(&self.writer, worker, now, lease).await
+    }
+
+    async fn renew_lease(
+        &self,
+        run_id: &str,
+        worker: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        scheduler::renew_lease(&self.writer, run_id, worker, until).await
+    }
+
+    async fn finish_run(
+        &self,
+        run_id: &str,
+        worker: &str,
+        finished_at: DateTime<Utc>,
+        status: &str,
+    ) -> Result<bool, StoreError> {
+        scheduler::finish_run(&self.writer, run_id, worker, finished_at, status).await
+    }
+
+    async fn release_run(
+        &self,
+        run_id: &str,
+        worker: &str,
+        run_at: DateTime<Utc>,
+        note: &str,
+    ) -> Result<bool, StoreError> {
+        scheduler::release_run(&self.writer, run_id, worker, run_at, note).await
+    }
+
+    async fn requeue_expired(
+        &self,
+        now: DateTime<Utc>,
+        max_claims: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        scheduler::requeue_expired(&self.writer, now, max_claims).await
+    }
+
+    async fn scheduled_runs(
+        &self,
+        state: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<ScheduledRunRow>, StoreError> {
+        scheduler::scheduled_runs(&self.readers, state, limit).await
+    }
+
+    async fn enqueue_run(&self, run: &NewScheduledRun) -> Result<bool, StoreError> {
+        scheduler::enqueue_run(&self.writer, run).await
+    }
+
+    // ----- Facts -----
+
+    async fn collected_values(
+        &self,
+        scrapers: &[String],
+        param: &str,
+        target_date: NaiveDate,
+    ) -> Result<Vec<String>, StoreError> {
+        scheduler::collected_values(&self.readers, scrapers, param, target_date).await
+    }
+
+    async fn executions_for_date(
+        &self,
+        workflow: &str,
+        target_date: NaiveDate,
+    ) -> Result<Vec<WorkflowExecutionRow>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            execution_columns!(),
+            " FROM workflow_executions WHERE workflow_name = ?1 AND target_date = ?2 \
+              ORDER BY execution_time, execution_id",
+        );
+        sqlx::query(SQL)
+            .bind(workflow)
+            .bind(encode_date(target_date))
+            .fetch_all(&self.readers)
+            .await
+            .map_err(|e| store_error("executions_for_date", e))?
+            .iter()
+            .map(execution_row)
+            .collect()
+    }
+
+    async fn latest_payload(
+        &self,
+        scrapers: &[String],
+        target_date: Option<NaiveDate>,
+    ) -> Result<Option<LatestPayload>, StoreError> {
+        scheduler::latest_payload(&self.readers, scrapers, target_date).await
     }
 }
 

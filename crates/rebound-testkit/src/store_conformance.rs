@@ -15,10 +15,15 @@
 //! in far-future years (2200 for standalone calls, 2400 for workflow runs)
 //! so that they are the newest rows of the store.
 //!
+//! [`scheduler`] holds the checks of the scheduler's methods (decisions,
+//! the run queue and its leases, the facts it reads); [`run_all`] runs
+//! them too.
+//!
 //! [`queries`] holds the fixture used to test the operator queries of
 //! `docs/queries.md` against both backends.
 
 pub mod queries;
+pub mod scheduler;
 
 use chrono::{DateTime, NaiveDate, SubsecRound, TimeDelta, Utc};
 use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus, WorkflowStatus};
@@ -45,6 +50,7 @@ pub async fn run_all(store: &dyn Store) {
     failed_write_leaves_nothing_behind(store).await;
     concurrent_calls_land_with_distinct_ids(store).await;
     bad_call_does_not_sink_concurrent_ones(store).await;
+    scheduler::run_all(store).await;
 }
 
 /// `backend()` names one of the two known backends, for messages.

@@ -6,7 +6,8 @@ use crate::with_store;
 use chrono::{DateTime, NaiveDate, Utc};
 use rebound_storage_postgres::PostgresStore;
 use rebound_testkit::store_conformance::queries::{
-    self, CoverageRow, ErrorKindRow, FailureRateRow, LatestStatusRow, RetriedRow, SqlBlock,
+    self, CoverageRow, DecisionReportRow, ErrorKindRow, FailureRateRow, LatestStatusRow,
+    RetriedRow, SqlBlock,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, Row};
@@ -151,6 +152,31 @@ async fn attempts_per_error_kind() {
             })
             .collect();
         assert_eq!(rows, expected.attempts_per_error_kind);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn scheduler_decisions_of_the_last_24_hours() {
+    with_store(|store| async move {
+        let expected = queries::seed(&*store).await;
+        let rows: Vec<DecisionReportRow> = run(&store, queries::RECENT_DECISIONS)
+            .await
+            .iter()
+            .map(|row| DecisionReportRow {
+                decided_at: row.get("decided_at"),
+                workflow_name: row.get("workflow_name"),
+                target_date: row.get("target_date"),
+                slot: row.get("slot"),
+                action: row.get("action"),
+                alert_level: row.get("alert_level"),
+                reason: row.get("reason"),
+                execution_id: row.get("execution_id"),
+                run_state: row.get("run_state"),
+                result_status: row.get("result_status"),
+            })
+            .collect();
+        assert_eq!(rows, expected.recent_decisions);
     })
     .await;
 }

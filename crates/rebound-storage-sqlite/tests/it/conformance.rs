@@ -32,6 +32,32 @@ conformance_tests!(
     bad_call_does_not_sink_concurrent_ones,
 );
 
+/// The scheduler's checks (`store_conformance::scheduler`), one test each.
+macro_rules! scheduler_tests {
+    ($($check:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $check() {
+            let (_dir, store) = fresh_store().await;
+            store_conformance::scheduler::$check(&store).await;
+        }
+    )*};
+}
+
+scheduler_tests!(
+    run_decision_claims_its_slot_once,
+    concurrent_decisions_queue_one_run,
+    enqueue_run_round_trip,
+    concurrent_claimers_take_each_run_once,
+    future_runs_are_not_claimable,
+    lease_updates_need_the_owner,
+    expired_leases_are_requeued_then_abandoned,
+    lease_horizon_is_exclusive,
+    collected_values_are_distinct_successes,
+    latest_payload_picks_newest_success_with_uri,
+    executions_for_date_oldest_first,
+    slot_history_joins_decisions_and_runs,
+);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn whole_suite_on_one_store() {
     let (_dir, store) = fresh_store().await;

@@ -5,7 +5,8 @@ use crate::fresh_store;
 use chrono::{DateTime, NaiveDate, Utc};
 use rebound_storage_sqlite::SqliteStore;
 use rebound_testkit::store_conformance::queries::{
-    self, CoverageRow, ErrorKindRow, FailureRateRow, LatestStatusRow, RetriedRow, SqlBlock,
+    self, CoverageRow, DecisionReportRow, ErrorKindRow, FailureRateRow, LatestStatusRow,
+    RetriedRow, SqlBlock,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row};
@@ -148,4 +149,28 @@ async fn attempts_per_error_kind() {
         })
         .collect();
     assert_eq!(rows, expected.attempts_per_error_kind);
+}
+
+#[tokio::test]
+async fn scheduler_decisions_of_the_last_24_hours() {
+    let (_dir, store) = fresh_store().await;
+    let expected = queries::seed(&store).await;
+    let rows: Vec<DecisionReportRow> = run(&store, queries::RECENT_DECISIONS)
+        .await
+        .iter()
+        .map(|row| DecisionReportRow {
+            decided_at: time(row.get("decided_at")),
+            workflow_name: row.get("workflow_name"),
+            target_date: NaiveDate::parse_from_str(row.get("target_date"), "%Y-%m-%d")
+                .expect("target_date"),
+            slot: row.get("slot"),
+            action: row.get("action"),
+            alert_level: row.get("alert_level"),
+            reason: row.get("reason"),
+            execution_id: row.get("execution_id"),
+            run_state: row.get("run_state"),
+            result_status: row.get("result_status"),
+        })
+        .collect();
+    assert_eq!(rows, expected.recent_decisions);
 }

@@ -6,12 +6,12 @@
 use crate::fresh_store;
 use chrono::{DateTime, TimeDelta, Utc};
 use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus};
-use rebound_storage::{NewAttempt, NewScraperCall, Store, StoreError};
+use rebound_storage::{NewAttempt, NewScheduledRun, NewScraperCall, Store, StoreError};
 use rebound_storage_sqlite::SqliteStore;
 use sqlx::Row;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
@@ -170,6 +170,17 @@ async fn contract_tables_columns_and_indexes_exist() {
          error_message delay_before_ms",
     );
     assert!(columns("scraper_attempts").await.is_superset(&want));
+    let want: BTreeSet<String> = expect(
+        "decision_id workflow_name decided_at slot target_date action reason entities \
+         alert_level execution_id decided_by",
+    );
+    assert!(columns("workflow_decisions").await.is_superset(&want));
+    let want: BTreeSet<String> = expect(
+        "run_id workflow_name target_date slot params entities state run_at scheduled_for \
+         execution_id decision_id created_at claims lease_owner lease_expires_at started_at \
+         finished_at result_status last_error",
+    );
+    assert!(columns("scheduled_runs").await.is_superset(&want));
 
     // The lookups the Store makes must use an index, not scan the log.
     let plan = |sql: &'static str| {
@@ -197,6 +208,16 @@ async fn contract_tables_columns_and_indexes_exist() {
          ORDER BY execution_time DESC, execution_id DESC LIMIT 5",
         "EXPLAIN QUERY PLAN SELECT * FROM scraper_execution_log \
          WHERE workflow_name = 'wf' AND started_at >= '2026'",
+        // claim_run's choice of the next run, and the reaper's sweep.
+        "EXPLAIN QUERY PLAN SELECT run_id FROM scheduled_runs \
+         WHERE state = 'queued' AND run_at <= '2026' ORDER BY run_at, created_at LIMIT 1",
+        "EXPLAIN QUERY PLAN SELECT run_id FROM scheduled_runs \
+         WHERE state = 'running' AND lease_expires_at < '2026'",
+        "EXPLAIN QUERY PLAN SELECT MAX(decided_at) FROM workflow_decisions \
+         WHERE workflow_name = 'wf'",
+        "EXPLAIN QUERY PLAN SELECT * FROM workflow_executions \
+         WHERE workflow_name = 'wf' AND target_date = '2026-01-01' \
+         ORDER BY execution_time, execution_id",
     ] {
         let detail = plan(sql).await;
         assert!(
@@ -316,6 +337,58 @@ async fn two_stores_on_one_file_both_write() {
             .len(),
         400
     );
+}
+
+/// Two processes' stores (here: two stores on one file, each with its own
+/// writer connection) claiming from one queue at once: the write lock that
+/// `BEGIN IMMEDIATE` takes before the claim reads is what keeps a run from
+/// being handed to both, since SQLite has no row locks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_stores_on_one_file_never_claim_one_run_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.sqlite");
+    let first = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let second = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let t0 = at("2026-01-01T00:00:00Z");
+    for i in 0..40 {
+        let run = NewScheduledRun {
+            run_id: format!("run-{i:02}"),
+            workflow_name: "wf".to_string(),
+            target_date: t0.date_naive(),
+            slot: format!("s{i:02}"),
+            params: "{}".to_string(),
+            entities: "null".to_string(),
+            run_at: t0,
+            scheduled_for: t0,
+            execution_id: format!("exec-{i:02}"),
+            decision_id: None,
+            created_at: t0 + TimeDelta::milliseconds(i),
+        };
+        assert!(first.enqueue_run(&run).await.unwrap());
+    }
+    let mut tasks = Vec::new();
+    for worker in 0..8 {
+        let store = Arc::clone(if worker % 2 == 0 { &first } else { &second });
+        tasks.push(tokio::spawn(async move {
+            let mut claimed = Vec::new();
+            let name = format!("w{worker}");
+            while let Some(run) = store
+                .claim_run(&name, t0, Duration::from_secs(60))
+                .await
+                .expect("no claim may fail")
+            {
+                claimed.push(run.run_id);
+            }
+            claimed
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    let distinct: BTreeSet<&String> = all.iter().collect();
+    assert_eq!(all.len(), 40, "claimed: {all:?}");
+    assert_eq!(distinct.len(), 40);
 }
 
 /// The engine's benchmark load, scaled to the count in

@@ -16,23 +16,28 @@
 use super::date;
 use chrono::{DateTime, NaiveDate, SubsecRound, TimeDelta, Utc};
 use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus, WorkflowStatus};
-use rebound_storage::{NewAttempt, NewScraperCall, NewWorkflowExecution, Store};
+use rebound_storage::{
+    AlertLevel, DecisionAction, NewAttempt, NewDecision, NewScheduledRun, NewScraperCall,
+    NewWorkflowExecution, Store,
+};
 
 /// The `### ` headings of `docs/queries.md`, in document order. A query
 /// added to the document without a test fails the tests until it is listed
 /// here and checked.
-pub const HEADINGS: [&str; 5] = [
+pub const HEADINGS: [&str; 6] = [
     FAILURE_RATE,
     MESSAGE_COVERAGE,
     RETRIES_PAID_OFF,
     LATEST_STATUS,
     ATTEMPTS_PER_ERROR_KIND,
+    RECENT_DECISIONS,
 ];
 pub const FAILURE_RATE: &str = "Failure rate per workflow per day (last 7 days)";
 pub const MESSAGE_COVERAGE: &str = "Error-message coverage of failed and skipped calls";
 pub const RETRIES_PAID_OFF: &str = "Retries that paid off";
 pub const LATEST_STATUS: &str = "Latest status per scraper";
 pub const ATTEMPTS_PER_ERROR_KIND: &str = "Attempts per error kind (last 24 hours)";
+pub const RECENT_DECISIONS: &str = "Scheduler decisions of the last 24 hours, and why";
 
 /// One query of the document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +142,21 @@ pub struct ErrorKindRow {
     pub permanent: i64,
 }
 
+/// A row of the recent-decisions query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionReportRow {
+    pub decided_at: DateTime<Utc>,
+    pub workflow_name: String,
+    pub target_date: NaiveDate,
+    pub slot: String,
+    pub action: String,
+    pub alert_level: String,
+    pub reason: String,
+    pub execution_id: Option<String>,
+    pub run_state: Option<String>,
+    pub result_status: Option<String>,
+}
+
 /// What each query must return for the [`seed`], in the query's row order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expected {
@@ -149,6 +169,7 @@ pub struct Expected {
     pub retries_paid_off: Vec<RetriedRow>,
     pub latest_status: Vec<LatestStatusRow>,
     pub attempts_per_error_kind: Vec<ErrorKindRow>,
+    pub recent_decisions: Vec<DecisionReportRow>,
 }
 
 /// Seeds `store` (expected empty) with a week of runs and calls, relative to
@@ -157,6 +178,7 @@ pub async fn seed(store: &dyn Store) -> Expected {
     let now = Utc::now().trunc_subsecs(3);
     seed_workflows(store, now).await;
     let latest_status = seed_calls(store, now).await;
+    let recent_decisions = seed_decisions(store, now).await;
 
     let d2 = (now - TimeDelta::days(2)).date_naive();
     let d1 = (now - TimeDelta::days(1)).date_naive();
@@ -213,7 +235,123 @@ pub async fn seed(store: &dyn Store) -> Expected {
             kind("throttled", 1, 1, 0),
             kind("timeout", 1, 1, 0),
         ],
+        recent_decisions,
     }
+}
+
+/// Records a day of scheduler decisions (one slot claimed twice, one run
+/// that ran, one still queued, a SKIP, an ABORT, and a decision older than
+/// 24 hours) and returns the expected recent-decisions rows.
+async fn seed_decisions(store: &dyn Store, now: DateTime<Utc>) -> Vec<DecisionReportRow> {
+    let ago = |minutes: i64| now - TimeDelta::minutes(minutes);
+    let day = now.date_naive();
+    let decision = |id: &str, workflow: &str, minutes_ago: i64, slot: &str| NewDecision {
+        decision_id: id.to_string(),
+        workflow_name: workflow.to_string(),
+        decided_at: ago(minutes_ago),
+        slot: slot.to_string(),
+        target_date: day,
+        action: DecisionAction::Run,
+        reason: format!("slot {slot} is due"),
+        entities: "[]".to_string(),
+        alert_level: AlertLevel::None,
+        execution_id: None,
+        decided_by: "scheduler:1".to_string(),
+    };
+    let run = |id: &str, workflow: &str, slot: &str, run_at: DateTime<Utc>| NewScheduledRun {
+        run_id: format!("run-{id}"),
+        workflow_name: workflow.to_string(),
+        target_date: day,
+        slot: slot.to_string(),
+        params: "{}".to_string(),
+        entities: "null".to_string(),
+        run_at,
+        scheduled_for: run_at,
+        execution_id: format!("exec-{id}"),
+        decision_id: Some(id.to_string()),
+        created_at: run_at,
+    };
+    let record = |decision: NewDecision, run: Option<NewScheduledRun>| async move {
+        store
+            .record_decision(&decision, run.as_ref())
+            .await
+            .expect("seed record_decision")
+    };
+
+    let mut old = decision("d-old", "wf_alpha", 25 * 60, "05:00");
+    old.action = DecisionAction::Skip;
+    old.reason = "outside the window".to_string();
+    record(old, None).await;
+    let ran = run("d-ran", "wf_alpha", "05:00", ago(180));
+    record(decision("d-ran", "wf_alpha", 180, "05:00"), Some(ran)).await;
+    let dup = run("d-dup", "wf_alpha", "05:00", ago(120));
+    record(decision("d-dup", "wf_alpha", 120, "05:00"), Some(dup)).await;
+    let mut skip = decision("d-skip", "wf_beta", 60, "window");
+    skip.action = DecisionAction::Skip;
+    skip.alert_level = AlertLevel::Info;
+    skip.reason = "no game today".to_string();
+    record(skip, None).await;
+    let mut abort = decision("d-abort", "wf_beta", 30, "backfill");
+    abort.action = DecisionAction::Abort;
+    abort.alert_level = AlertLevel::Critical;
+    abort.reason = "calendar source failed 3 times: HTTP 503".to_string();
+    record(abort, None).await;
+    let later = run("d-later", "wf_alpha", "17:00", now + TimeDelta::hours(1));
+    record(decision("d-later", "wf_alpha", 10, "17:00"), Some(later)).await;
+
+    // Only the 05:00 run is due; it runs to the end.
+    let claimed = store
+        .claim_run("seed-worker", now, std::time::Duration::from_secs(600))
+        .await
+        .expect("seed claim_run")
+        .expect("a due run");
+    assert!(
+        store
+            .finish_run(&claimed.run_id, "seed-worker", now, "success")
+            .await
+            .expect("seed finish_run")
+    );
+
+    let row = |minutes_ago: i64, workflow: &str, slot: &str, action: &str, alert: &str| {
+        DecisionReportRow {
+            decided_at: ago(minutes_ago),
+            workflow_name: workflow.to_string(),
+            target_date: day,
+            slot: slot.to_string(),
+            action: action.to_string(),
+            alert_level: alert.to_string(),
+            reason: format!("slot {slot} is due"),
+            execution_id: None,
+            run_state: None,
+            result_status: None,
+        }
+    };
+    // Newest first.
+    vec![
+        DecisionReportRow {
+            execution_id: Some("exec-d-later".to_string()),
+            run_state: Some("queued".to_string()),
+            ..row(10, "wf_alpha", "17:00", "RUN", "NONE")
+        },
+        DecisionReportRow {
+            reason: "calendar source failed 3 times: HTTP 503".to_string(),
+            ..row(30, "wf_beta", "backfill", "ABORT", "CRITICAL")
+        },
+        DecisionReportRow {
+            reason: "no game today".to_string(),
+            ..row(60, "wf_beta", "window", "SKIP", "INFO")
+        },
+        DecisionReportRow {
+            reason: format!("slot 05:00 for {day} already claimed (execution exec-d-ran)"),
+            ..row(120, "wf_alpha", "05:00", "SKIP", "NONE")
+        },
+        DecisionReportRow {
+            execution_id: Some("exec-d-ran".to_string()),
+            run_state: Some("done".to_string()),
+            result_status: Some("success".to_string()),
+            ..row(180, "wf_alpha", "05:00", "RUN", "NONE")
+        },
+    ]
 }
 
 async fn seed_workflows(store: &dyn Store, now: DateTime<Utc>) {

@@ -1,0 +1,516 @@
+//! The scheduler's tables (`workflow_decisions`, `scheduled_runs`) and the
+//! facts it reads from the history, PostgreSQL dialect.
+//!
+//! Several schedulers and workers may share one database, so every rule
+//! that must hold across them is enforced by a statement, not by the
+//! process: a slot is claimed by `INSERT … ON CONFLICT DO NOTHING` on its
+//! unique key; a run is claimed by one `UPDATE` whose target is chosen with
+//! `FOR UPDATE SKIP LOCKED` (concurrent claimers pass over a row being
+//! claimed instead of queueing behind it, and the row lock re-checks
+//! `state = 'queued'` against the newest version); lease updates are
+//! guarded by `state = 'running' AND lease_owner = worker`.
+
+use crate::{PostgresStore, ms};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use rebound_storage::{
+    DecisionAction, DecisionOutcome, DecisionRow, LatestPayload, NewDecision, NewScheduledRun,
+    ScheduledRunRow, SlotRow, StoreError,
+};
+use sqlx::postgres::PgRow;
+use sqlx::{Postgres, Row, Transaction};
+use std::time::Duration;
+
+macro_rules! run_columns {
+    () => {
+        "run_id, workflow_name, target_date, slot, params, entities, state, run_at, \
+         scheduled_for, execution_id, decision_id, created_at, claims, lease_owner, \
+         lease_expires_at, started_at, finished_at, result_status, last_error"
+    };
+}
+
+macro_rules! decision_columns {
+    () => {
+        "decision_id, workflow_name, decided_at, slot, target_date, action, reason, entities, \
+         alert_level, execution_id, decided_by"
+    };
+}
+
+/// The reason stored when a RUN finds its slot taken; the same words as
+/// the SQLite backend, so operators can search for them.
+fn claimed_reason(slot: &str, date: NaiveDate, holder: &str) -> String {
+    format!(
+        "slot {slot} for {} already claimed (execution {holder})",
+        date.format("%Y-%m-%d")
+    )
+}
+
+/// Inserts `run` unless its slot exists; true when it was inserted. A
+/// concurrent insert of the same slot waits for ours to commit or roll
+/// back, then does nothing or inserts: never both.
+async fn insert_run(
+    store: &PostgresStore,
+    tx: &mut Transaction<'static, Postgres>,
+    run: &NewScheduledRun,
+    what: &str,
+) -> Result<bool, StoreError> {
+    let result = sqlx::query(
+        "INSERT INTO scheduled_runs (run_id, workflow_name, target_date, slot, params, \
+            entities, state, run_at, scheduled_for, execution_id, decision_id, created_at, \
+            claims) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $10, $11, 0) \
+         ON CONFLICT (workflow_name, target_date, slot) DO NOTHING",
+    )
+    .bind(run.run_id.as_str())
+    .bind(run.workflow_name.as_str())
+    .bind(run.target_date)
+    .bind(run.slot.as_str())
+    .bind(run.params.as_str())
+    .bind(run.entities.as_str())
+    .bind(ms(run.run_at))
+    .bind(ms(run.scheduled_for))
+    .bind(run.execution_id.as_str())
+    .bind(run.decision_id.as_deref())
+    .bind(ms(run.created_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| store.error(what, e))?;
+    Ok(result.rows_affected() == 1)
+}
+
+async fn begin(
+    store: &PostgresStore,
+    what: &str,
+) -> Result<Transaction<'static, Postgres>, StoreError> {
+    store.pool.begin().await.map_err(|e| store.error(what, e))
+}
+
+pub(crate) async fn record_decision(
+    store: &PostgresStore,
+    decision: &NewDecision,
+    run: Option<&NewScheduledRun>,
+) -> Result<DecisionOutcome, StoreError> {
+    const WHAT: &str = "record_decision";
+    let mut tx = begin(store, WHAT).await?;
+    let (action, reason, execution_id, queued) = match run {
+        None => (
+            decision.action,
+            decision.reason.clone(),
+            decision.execution_id.clone(),
+            false,
+        ),
+        Some(run) => {
+            if insert_run(store, &mut tx, run, WHAT).await? {
+                (
+                    decision.action,
+                    decision.reason.clone(),
+                    Some(run.execution_id.clone()),
+                    true,
+                )
+            } else {
+                // READ COMMITTED: this new statement sees the row whose
+                // commit made our insert do nothing.
+                let holder: String = sqlx::query_scalar(
+                    "SELECT execution_id FROM scheduled_runs \
+                     WHERE workflow_name = $1 AND target_date = $2 AND slot = $3",
+                )
+                .bind(run.workflow_name.as_str())
+                .bind(run.target_date)
+                .bind(run.slot.as_str())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| store.error(WHAT, e))?;
+                (
+                    DecisionAction::Skip,
+                    claimed_reason(&run.slot, run.target_date, &holder),
+                    None,
+                    false,
+                )
+            }
+        }
+    };
+    sqlx::query(
+        "INSERT INTO workflow_decisions (decision_id, workflow_name, decided_at, slot, \
+            target_date, action, reason, entities, alert_level, execution_id, decided_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(decision.decision_id.as_str())
+    .bind(decision.workflow_name.as_str())
+    .bind(ms(decision.decided_at))
+    .bind(decision.slot.as_str())
+    .bind(decision.target_date)
+    .bind(action.as_str())
+    .bind(reason.as_str())
+    .bind(decision.entities.as_str())
+    .bind(decision.alert_level.as_str())
+    .bind(execution_id.as_deref())
+    .bind(decision.decided_by.as_str())
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| store.error(WHAT, e))?;
+    tx.commit().await.map_err(|e| store.error(WHAT, e))?;
+    Ok(DecisionOutcome {
+        action,
+        reason,
+        queued,
+    })
+}
+
+pub(crate) async fn decisions_since(
+    store: &PostgresStore,
+    workflow: Option<&str>,
+    since: DateTime<Utc>,
+) -> Result<Vec<DecisionRow>, StoreError> {
+    const WHAT: &str = "decisions_since";
+    const SQL: &str = concat!(
+        "SELECT ",
+        decision_columns!(),
+        " FROM workflow_decisions \
+          WHERE decided_at >= $1 AND ($2::text IS NULL OR workflow_name = $2) \
+          ORDER BY decided_at, decision_id",
+    );
+    sqlx::query(SQL)
+        .bind(ms(since))
+        .bind(workflow)
+        .fetch_all(&store.pool)
+        .await
+        .map_err(|e| store.error(WHAT, e))?
+        .iter()
+        .map(|row| decision_row(row).map_err(|e| store.error(WHAT, e)))
+        .collect()
+}
+
+pub(crate) async fn slot_history(
+    store: &PostgresStore,
+    workflow: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<SlotRow>, StoreError> {
+    const WHAT: &str = "slot_history";
+    // Every slot key with a decision or a run, then the newest decision time
+    // and the run (at most one per slot: the key is unique) beside it.
+    sqlx::query(
+        "WITH d AS ( \
+            SELECT target_date, slot, MAX(decided_at) AS decided_at \
+            FROM workflow_decisions \
+            WHERE workflow_name = $1 AND target_date BETWEEN $2 AND $3 \
+            GROUP BY target_date, slot \
+         ), r AS ( \
+            SELECT target_date, slot, state, created_at, execution_id, result_status \
+            FROM scheduled_runs \
+            WHERE workflow_name = $1 AND target_date BETWEEN $2 AND $3 \
+         ), k AS ( \
+            SELECT target_date, slot FROM d UNION SELECT target_date, slot FROM r \
+         ) \
+         SELECT k.target_date, k.slot, d.decided_at, r.state AS run_state, \
+            r.created_at AS run_created_at, r.execution_id, r.result_status \
+         FROM k \
+         LEFT JOIN d ON d.target_date = k.target_date AND d.slot = k.slot \
+         LEFT JOIN r ON r.target_date = k.target_date AND r.slot = k.slot \
+         ORDER BY k.target_date, k.slot",
+    )
+    .bind(workflow)
+    .bind(from)
+    .bind(to)
+    .fetch_all(&store.pool)
+    .await
+    .map_err(|e| store.error(WHAT, e))?
+    .iter()
+    .map(|row| slot_row(row).map_err(|e| store.error(WHAT, e)))
+    .collect()
+}
+
+pub(crate) async fn last_decision_at(
+    store: &PostgresStore,
+    workflow: &str,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    sqlx::query_scalar("SELECT MAX(decided_at) FROM workflow_decisions WHERE workflow_name = $1")
+        .bind(workflow)
+        .fetch_one(&store.pool)
+        .await
+        .map_err(|e| store.error("last_decision_at", e))
+}
+
+pub(crate) async fn claim_run(
+    store: &PostgresStore,
+    worker: &str,
+    now: DateTime<Utc>,
+    lease: Duration,
+) -> Result<Option<ScheduledRunRow>, StoreError> {
+    const WHAT: &str = "claim_run";
+    // The subquery is uncorrelated, so it runs once: it locks the oldest due
+    // queued row nobody else has locked, and the UPDATE takes exactly that
+    // row. One statement, so no explicit transaction is needed.
+    const SQL: &str = concat!(
+        "UPDATE scheduled_runs \
+         SET state = 'running', claims = claims + 1, lease_owner = $1, \
+             lease_expires_at = $2, started_at = $3 \
+         WHERE run_id = ( \
+            SELECT run_id FROM scheduled_runs \
+            WHERE state = 'queued' AND run_at <= $3 \
+            ORDER BY run_at, created_at, run_id \
+            LIMIT 1 \
+            FOR UPDATE SKIP LOCKED) \
+         RETURNING ",
+        run_columns!(),
+    );
+    let expires = TimeDelta::from_std(lease)
+        .ok()
+        .and_then(|lease| now.checked_add_signed(lease))
+        .ok_or_else(|| StoreError::Query(format!("{WHAT}: lease {lease:?} is too long")))?;
+    let row = sqlx::query(SQL)
+        .bind(worker)
+        .bind(ms(expires))
+        .bind(ms(now))
+        .fetch_optional(&store.pool)
+        .await
+        .map_err(|e| store.error(WHAT, e))?;
+    row.as_ref()
+        .map(run_row)
+        .transpose()
+        .map_err(|e| store.error(WHAT, e))
+}
+
+pub(crate) async fn renew_lease(
+    store: &PostgresStore,
+    run_id: &str,
+    worker: &str,
+    until: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let result = sqlx::query(
+        "UPDATE scheduled_runs SET lease_expires_at = $3 \
+         WHERE run_id = $1 AND state = 'running' AND lease_owner = $2",
+    )
+    .bind(run_id)
+    .bind(worker)
+    .bind(ms(until))
+    .execute(&store.pool)
+    .await
+    .map_err(|e| store.error("renew_lease", e))?;
+    Ok(result.rows_affected() > 0)
+}
+
+pub(crate) async fn finish_run(
+    store: &PostgresStore,
+    run_id: &str,
+    worker: &str,
+    finished_at: DateTime<Utc>,
+    status: &str,
+) -> Result<bool, StoreError> {
+    let result = sqlx::query(
+        "UPDATE scheduled_runs \
+         SET state = 'done', finished_at = $3, result_status = $4, \
+             lease_owner = NULL, lease_expires_at = NULL \
+         WHERE run_id = $1 AND state = 'running' AND lease_owner = $2",
+    )
+    .bind(run_id)
+    .bind(worker)
+    .bind(ms(finished_at))
+    .bind(status)
+    .execute(&store.pool)
+    .await
+    .map_err(|e| store.error("finish_run", e))?;
+    Ok(result.rows_affected() > 0)
+}
+
+pub(crate) async fn release_run(
+    store: &PostgresStore,
+    run_id: &str,
+    worker: &str,
+    run_at: DateTime<Utc>,
+    note: &str,
+) -> Result<bool, StoreError> {
+    let result = sqlx::query(
+        "UPDATE scheduled_runs \
+         SET state = 'queued', run_at = $3, last_error = $4, \
+             lease_owner = NULL, lease_expires_at = NULL \
+         WHERE run_id = $1 AND state = 'running' AND lease_owner = $2",
+    )
+    .bind(run_id)
+    .bind(worker)
+    .bind(ms(run_at))
+    .bind(note)
+    .execute(&store.pool)
+    .await
+    .map_err(|e| store.error("release_run", e))?;
+    Ok(result.rows_affected() > 0)
+}
+
+pub(crate) async fn requeue_expired(
+    store: &PostgresStore,
+    now: DateTime<Utc>,
+    max_claims: u32,
+) -> Result<Vec<String>, StoreError> {
+    // SET expressions all read the row as it was, so the message names the
+    // worker and the lease end being cleared. The time is spelled as the
+    // SQLite backend stores it, so both write the same text. A lease renewed
+    // concurrently is re-checked under the row lock and left alone.
+    let mut ids: Vec<String> = sqlx::query_scalar(
+        r#"UPDATE scheduled_runs
+           SET state = CASE WHEN claims >= $2 THEN 'abandoned' ELSE 'queued' END,
+               last_error = 'lease expired (worker ' || COALESCE(lease_owner, '?')
+                   || ' stopped renewing at '
+                   || to_char(lease_expires_at AT TIME ZONE 'UTC',
+                              'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+                   || '); '
+                   || CASE WHEN claims >= $2 THEN 'abandoned after ' || claims || ' claims'
+                           ELSE 'requeued' END,
+               lease_owner = NULL, lease_expires_at = NULL
+           WHERE state = 'running' AND lease_expires_at < $1
+           RETURNING run_id"#,
+    )
+    .bind(ms(now))
+    .bind(i64::from(max_claims))
+    .fetch_all(&store.pool)
+    .await
+    .map_err(|e| store.error("requeue_expired", e))?;
+    // RETURNING order is unspecified; callers get a stable one.
+    ids.sort();
+    Ok(ids)
+}
+
+pub(crate) async fn scheduled_runs(
+    store: &PostgresStore,
+    state: Option<&str>,
+    limit: u32,
+) -> Result<Vec<ScheduledRunRow>, StoreError> {
+    const WHAT: &str = "scheduled_runs";
+    const SQL: &str = concat!(
+        "SELECT ",
+        run_columns!(),
+        " FROM scheduled_runs WHERE $1::text IS NULL OR state = $1 \
+          ORDER BY created_at, run_id LIMIT $2",
+    );
+    sqlx::query(SQL)
+        .bind(state)
+        .bind(i64::from(limit))
+        .fetch_all(&store.pool)
+        .await
+        .map_err(|e| store.error(WHAT, e))?
+        .iter()
+        .map(|row| run_row(row).map_err(|e| store.error(WHAT, e)))
+        .collect()
+}
+
+pub(crate) async fn enqueue_run(
+    store: &PostgresStore,
+    run: &NewScheduledRun,
+) -> Result<bool, StoreError> {
+    const WHAT: &str = "enqueue_run";
+    let mut tx = begin(store, WHAT).await?;
+    let inserted = insert_run(store, &mut tx, run, WHAT).await?;
+    tx.commit().await.map_err(|e| store.error(WHAT, e))?;
+    Ok(inserted)
+}
+
+// ----- Facts -----
+
+pub(crate) async fn collected_values(
+    store: &PostgresStore,
+    scrapers: &[String],
+    param: &str,
+    target_date: NaiveDate,
+) -> Result<Vec<String>, StoreError> {
+    // params is text (see 0001), so it is cast per row; `->>` yields NULL
+    // for a missing member and for a JSON null, which are no value.
+    // COLLATE "C" sorts like SQLite.
+    sqlx::query_scalar(
+        r#"SELECT DISTINCT (params::jsonb ->> $2) COLLATE "C" AS value
+           FROM scraper_execution_log
+           WHERE scraper_name = ANY($1) AND target_date = $3 AND status = 'success'
+             AND params::jsonb ->> $2 IS NOT NULL
+           ORDER BY value"#,
+    )
+    .bind(scrapers)
+    .bind(param)
+    .bind(target_date)
+    .fetch_all(&store.pool)
+    .await
+    .map_err(|e| store.error("collected_values", e))
+}
+
+pub(crate) async fn latest_payload(
+    store: &PostgresStore,
+    scrapers: &[String],
+    target_date: Option<NaiveDate>,
+) -> Result<Option<LatestPayload>, StoreError> {
+    const WHAT: &str = "latest_payload";
+    let row = sqlx::query(
+        "SELECT scraper_name, target_date, output_uri, content_hash, finished_at \
+         FROM scraper_execution_log \
+         WHERE scraper_name = ANY($1) \
+           AND status = 'success' AND output_uri IS NOT NULL AND content_hash IS NOT NULL \
+           AND ($2::date IS NULL OR target_date = $2) \
+         ORDER BY finished_at DESC, id DESC LIMIT 1",
+    )
+    .bind(scrapers)
+    .bind(target_date)
+    .fetch_optional(&store.pool)
+    .await
+    .map_err(|e| store.error(WHAT, e))?;
+    row.as_ref()
+        .map(payload_row)
+        .transpose()
+        .map_err(|e| store.error(WHAT, e))
+}
+
+fn slot_row(row: &PgRow) -> Result<SlotRow, sqlx::Error> {
+    Ok(SlotRow {
+        target_date: row.try_get("target_date")?,
+        slot: row.try_get("slot")?,
+        decided_at: row.try_get("decided_at")?,
+        run_state: row.try_get("run_state")?,
+        run_created_at: row.try_get("run_created_at")?,
+        execution_id: row.try_get("execution_id")?,
+        result_status: row.try_get("result_status")?,
+    })
+}
+
+fn payload_row(row: &PgRow) -> Result<LatestPayload, sqlx::Error> {
+    Ok(LatestPayload {
+        scraper_name: row.try_get("scraper_name")?,
+        target_date: row.try_get("target_date")?,
+        output_uri: row.try_get("output_uri")?,
+        content_hash: row.try_get("content_hash")?,
+        fetched_at: row.try_get("finished_at")?,
+    })
+}
+
+fn decision_row(row: &PgRow) -> Result<DecisionRow, sqlx::Error> {
+    Ok(DecisionRow {
+        decision_id: row.try_get("decision_id")?,
+        workflow_name: row.try_get("workflow_name")?,
+        decided_at: row.try_get("decided_at")?,
+        slot: row.try_get("slot")?,
+        target_date: row.try_get("target_date")?,
+        action: row.try_get("action")?,
+        reason: row.try_get("reason")?,
+        entities: row.try_get("entities")?,
+        alert_level: row.try_get("alert_level")?,
+        execution_id: row.try_get("execution_id")?,
+        decided_by: row.try_get("decided_by")?,
+    })
+}
+
+fn run_row(row: &PgRow) -> Result<ScheduledRunRow, sqlx::Error> {
+    Ok(ScheduledRunRow {
+        run_id: row.try_get("run_id")?,
+        workflow_name: row.try_get("workflow_name")?,
+        target_date: row.try_get("target_date")?,
+        slot: row.try_get("slot")?,
+        params: row.try_get("params")?,
+        entities: row.try_get("entities")?,
+        state: row.try_get("state")?,
+        run_at: row.try_get("run_at")?,
+        scheduled_for: row.try_get("scheduled_for")?,
+        execution_id: row.try_get("execution_id")?,
+        decision_id: row.try_get("decision_id")?,
+        created_at: row.try_get("created_at")?,
+        claims: row.try_get("claims")?,
+        lease_owner: row.try_get("lease_owner")?,
+        lease_expires_at: row.try_get("lease_expires_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        result_status: row.try_get("result_status")?,
+        last_error: row.try_get("last_error")?,
+    })
+}
