@@ -90,7 +90,10 @@ pub async fn run(config: &Path, args: BackfillArgs) -> Result<ExitCode, Failure>
     let failed = steps.iter().filter(|s| !s.ok()).count();
     if args.json {
         let rows: Vec<_> = steps.iter().map(step_json).collect();
-        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
     } else {
         let skipped = steps
             .iter()
@@ -137,12 +140,16 @@ fn step_json(step: &BackfillStep) -> serde_json::Value {
             date,
             execution_id,
             status,
-        } => json!({"target_date": date.to_string(), "action": "skipped", "execution_id": execution_id, "status": status}),
+        } => {
+            json!({"target_date": date.to_string(), "action": "skipped", "execution_id": execution_id, "status": status})
+        }
         BackfillStep::Ran {
             date,
             execution_id,
             status,
             error_message,
-        } => json!({"target_date": date.to_string(), "action": "ran", "execution_id": execution_id, "status": status, "error_message": error_message}),
+        } => {
+            json!({"target_date": date.to_string(), "action": "ran", "execution_id": execution_id, "status": status, "error_message": error_message})
+        }
     }
 }

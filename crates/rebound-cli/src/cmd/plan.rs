@@ -46,7 +46,11 @@ pub async fn plan(config: &Path, args: PlanArgs) -> Result<ExitCode, Failure> {
             let defined: Vec<&str> = plan.calendars.keys().map(String::as_str).collect();
             return Err(Failure::Usage(anyhow!(
                 "--calendar {name}: no such calendar; defined calendars: {}",
-                if defined.is_empty() { "(none)".to_string() } else { defined.join(", ") }
+                if defined.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    defined.join(", ")
+                }
             )));
         };
         let text = std::fs::read_to_string(file)
@@ -76,7 +80,9 @@ pub async fn plan(config: &Path, args: PlanArgs) -> Result<ExitCode, Failure> {
                     calendars.insert(name, data.events);
                 }
                 Ok(None) => {
-                    eprintln!("note: calendar {name} has no stored payload; planning as if it had no events (pass --calendar {name}=FILE to use a file)");
+                    eprintln!(
+                        "note: calendar {name} has no stored payload; planning as if it had no events (pass --calendar {name}=FILE to use a file)"
+                    );
                     calendars.insert(name, Vec::new());
                 }
                 Err(error) => return Err(Failure::Runtime(anyhow!("calendar {name}: {error}"))),
@@ -88,11 +94,21 @@ pub async fn plan(config: &Path, args: PlanArgs) -> Result<ExitCode, Failure> {
         .map_err(|e| Failure::Runtime(anyhow!("planning {}: {e}", args.date)))?;
     if args.json {
         let rows: Vec<_> = decisions.iter().map(decision_json).collect();
-        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
     } else {
         println!("{}", table(&decisions));
-        let runs = decisions.iter().filter(|d| d.action.as_str() == "RUN").count();
-        println!("{} decisions on {}, {runs} runs", decisions.len(), args.date);
+        let runs = decisions
+            .iter()
+            .filter(|d| d.action.as_str() == "RUN")
+            .count();
+        println!(
+            "{} decisions on {}, {runs} runs",
+            decisions.len(),
+            args.date
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -111,7 +127,14 @@ fn decision_json(d: &PlannedDecision) -> serde_json::Value {
 }
 
 fn table(decisions: &[PlannedDecision]) -> String {
-    let mut table = crate::output::table(&["time", "workflow", "action", "target date", "entities", "reason"]);
+    let mut table = crate::output::table(&[
+        "time",
+        "workflow",
+        "action",
+        "target date",
+        "entities",
+        "reason",
+    ]);
     for d in decisions {
         let entities = match d.entities.len() {
             0 => String::new(),

@@ -50,7 +50,11 @@ pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> 
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let database = plan.pipeline.database.display_safe();
-    let scheduled = plan.workflows.values().filter(|w| w.schedule.is_some()).count();
+    let scheduled = plan
+        .workflows
+        .values()
+        .filter(|w| w.schedule.is_some())
+        .count();
     let engine = Arc::new(setup::engine_with_clock(plan, clock.clone()).await?);
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(wait_for_signal(stop));
@@ -116,10 +120,14 @@ async fn wait_for_signal(stop: watch::Sender<bool>) {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-    eprintln!("rebound serve: stopping (in-flight runs get the shutdown grace period; Ctrl-C again to exit now)");
+    eprintln!(
+        "rebound serve: stopping (in-flight runs get the shutdown grace period; Ctrl-C again to exit now)"
+    );
     let _ = stop.send(true);
     if tokio::signal::ctrl_c().await.is_ok() {
-        eprintln!("rebound serve: exiting now; unfinished runs are requeued when their leases expire");
+        eprintln!(
+            "rebound serve: exiting now; unfinished runs are requeued when their leases expire"
+        );
         std::process::exit(130);
     }
 }

@@ -80,7 +80,16 @@ fn et(date: NaiveDate, time: &str) -> DateTime<Utc> {
 fn plan(date: &str, file: &str) -> Vec<Row> {
     let cal = format!("nba_games={}", calendar(file));
     let out = rebound(
-        &["-c", &config(), "plan", "--date", date, "--calendar", &cal, "--json"],
+        &[
+            "-c",
+            &config(),
+            "plan",
+            "--date",
+            date,
+            "--calendar",
+            &cal,
+            "--json",
+        ],
         &ENV,
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -130,10 +139,17 @@ fn common_checks(date: NaiveDate, rows: &[Row]) {
     for row in rows {
         assert!(workflows.contains(row.workflow.as_str()), "{row:?}");
         assert!(!row.reason.is_empty(), "{row:?}");
-        assert!(["RUN", "SKIP", "ABORT"].contains(&row.action.as_str()), "{row:?}");
+        assert!(
+            ["RUN", "SKIP", "ABORT"].contains(&row.action.as_str()),
+            "{row:?}"
+        );
         assert_ne!(row.action, "ABORT", "{row:?}");
         let local = row.at.with_timezone(&NY);
-        assert_eq!(local.date_naive(), date, "decided on the planned day: {row:?}");
+        assert_eq!(
+            local.date_naive(),
+            date,
+            "decided on the planned day: {row:?}"
+        );
         // The offset printed is the zone's offset at that instant.
         assert_eq!(local.offset().fix(), *row.at.offset(), "{row:?}");
         if row.is_run() {
@@ -141,7 +157,10 @@ fn common_checks(date: NaiveDate, rows: &[Row]) {
             *runs.entry(key).or_insert(0) += 1;
         }
     }
-    assert!(rows.windows(2).all(|w| w[0].at <= w[1].at), "sorted by time");
+    assert!(
+        rows.windows(2).all(|w| w[0].at <= w[1].at),
+        "sorted by time"
+    );
     let twice: Vec<_> = runs.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "slots that run twice: {twice:?}");
 }
@@ -197,7 +216,10 @@ fn assert_morning_once(rows: &[Row], date: NaiveDate) {
     let morning = runs_of(rows, "morning_operations");
     assert_eq!(morning.len(), 1, "{morning:?}");
     let at = morning[0].at.with_timezone(&Utc);
-    assert!(at >= et(date, "06:00") && at < et(date, "10:00"), "{morning:?}");
+    assert!(
+        at >= et(date, "06:00") && at < et(date, "10:00"),
+        "{morning:?}"
+    );
     assert_eq!(morning[0].target_date, date);
     assert_eq!(morning[0].slot, "window");
 }
@@ -271,7 +293,11 @@ fn game_day() {
     assert_post_game(&rows, date, &ids(yesterday));
 
     // Early-game windows: today has no tip before 19:00.
-    for workflow in ["early_game_window_1", "early_game_window_2", "early_game_window_3"] {
+    for workflow in [
+        "early_game_window_1",
+        "early_game_window_2",
+        "early_game_window_3",
+    ] {
         assert!(runs_of(&rows, workflow).is_empty(), "{workflow}");
         assert!(
             of(&rows, workflow)
@@ -311,9 +337,16 @@ fn off_day() {
         .filter(|r| r.reason.contains(no_games))
         .map(|r| r.slot.as_str())
         .collect();
-    assert_eq!(betting, ["08:00", "10:00", "12:00", "14:00", "16:00", "18:00"]);
+    assert_eq!(
+        betting,
+        ["08:00", "10:00", "12:00", "14:00", "16:00", "18:00"]
+    );
     // Post-game windows look at yesterday, which had no games either.
-    for workflow in ["post_game_window_1", "post_game_window_2", "post_game_window_3"] {
+    for workflow in [
+        "post_game_window_1",
+        "post_game_window_2",
+        "post_game_window_3",
+    ] {
         assert!(
             of(&rows, workflow)
                 .iter()
@@ -369,7 +402,10 @@ fn the_dst_switch_day_itself() {
     let date = d("2026-03-08");
     let rows = plan("2026-03-08", "dst-start");
     let games = games("dst-start");
-    let offsets: BTreeSet<i32> = rows.iter().map(|r| r.at.offset().local_minus_utc()).collect();
+    let offsets: BTreeSet<i32> = rows
+        .iter()
+        .map(|r| r.at.offset().local_minus_utc())
+        .collect();
     assert_eq!(offsets, [-5 * 3600, -4 * 3600].into());
     assert_post_game(&rows, date, &ids(&games[&date.pred_opt().unwrap()]));
     let window_3 = runs_of(&rows, "post_game_window_3");
@@ -381,7 +417,10 @@ fn the_dst_switch_day_itself() {
     let window_2 = runs_of(&rows, "early_game_window_2");
     assert_eq!(window_2.len(), 1, "{window_2:?}");
     assert_eq!(window_2[0].entities, [early.0.clone()]);
-    assert_eq!(window_2[0].at.with_timezone(&Utc), early.1 + Duration::hours(3));
+    assert_eq!(
+        window_2[0].at.with_timezone(&Utc),
+        early.1 + Duration::hours(3)
+    );
 }
 
 #[test]
@@ -438,7 +477,10 @@ fn noon_games() {
         .iter()
         .map(|r| r.slot.as_str())
         .collect();
-    assert_eq!(betting, ["08:00", "10:00", "12:00", "14:00", "16:00", "18:00"]);
+    assert_eq!(
+        betting,
+        ["08:00", "10:00", "12:00", "14:00", "16:00", "18:00"]
+    );
     assert_morning_once(&rows, date);
     assert_discovery_stops_after_data(&rows, date);
 }
@@ -447,12 +489,27 @@ fn noon_games() {
 fn table_output() {
     let cal = format!("nba_games={}", calendar("game-day"));
     let out = rebound(
-        &["-c", &config(), "plan", "--date", "2026-01-15", "--calendar", &cal],
+        &[
+            "-c",
+            &config(),
+            "plan",
+            "--date",
+            "2026-01-15",
+            "--calendar",
+            &cal,
+        ],
         &ENV,
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    for column in ["time", "workflow", "action", "target date", "entities", "reason"] {
+    for column in [
+        "time",
+        "workflow",
+        "action",
+        "target date",
+        "entities",
+        "reason",
+    ] {
         assert!(stdout.contains(column), "{stdout}");
     }
     assert!(stdout.contains("betting_lines"), "{stdout}");
@@ -464,12 +521,23 @@ fn calendar_argument_errors() {
     // A calendar the config does not define.
     let cal = format!("nba_gmaes={}", calendar("game-day"));
     let out = rebound(
-        &["-c", &config(), "plan", "--date", "2026-01-15", "--calendar", &cal],
+        &[
+            "-c",
+            &config(),
+            "plan",
+            "--date",
+            "2026-01-15",
+            "--calendar",
+            &cal,
+        ],
         &ENV,
     );
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("--calendar nba_gmaes: no such calendar"), "{stderr}");
+    assert!(
+        stderr.contains("--calendar nba_gmaes: no such calendar"),
+        "{stderr}"
+    );
     assert!(stderr.contains("defined calendars: nba_games"), "{stderr}");
 
     // A file that is not JSON.
@@ -478,7 +546,15 @@ fn calendar_argument_errors() {
     std::fs::write(&file, "<html>not the schedule</html>").unwrap();
     let cal = format!("nba_games={}", file.display());
     let out = rebound(
-        &["-c", &config(), "plan", "--date", "2026-01-15", "--calendar", &cal],
+        &[
+            "-c",
+            &config(),
+            "plan",
+            "--date",
+            "2026-01-15",
+            "--calendar",
+            &cal,
+        ],
         &ENV,
     );
     assert_eq!(out.status.code(), Some(2));

@@ -25,12 +25,10 @@ struct TestDb {
 
 impl TestDb {
     async fn create(prefix: &str) -> TestDb {
-        let name = format!(
-            "rebound_{prefix}_{}_{}",
-            std::process::id(),
-            uuid_like()
-        );
-        let mut admin = PgConnection::connect(&admin_url()).await.expect("admin connection");
+        let name = format!("rebound_{prefix}_{}_{}", std::process::id(), uuid_like());
+        let mut admin = PgConnection::connect(&admin_url())
+            .await
+            .expect("admin connection");
         admin
             .execute(format!("CREATE DATABASE {name}").as_str())
             .await
@@ -42,11 +40,15 @@ impl TestDb {
     }
 
     async fn connect(&self) -> PgConnection {
-        PgConnection::connect(&self.url).await.expect("test database")
+        PgConnection::connect(&self.url)
+            .await
+            .expect("test database")
     }
 
     async fn drop_db(self) {
-        let mut admin = PgConnection::connect(&admin_url()).await.expect("admin connection");
+        let mut admin = PgConnection::connect(&admin_url())
+            .await
+            .expect("admin connection");
         let _ = admin
             .execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str())
             .await;
@@ -77,7 +79,15 @@ fn midday_zone() -> String {
 fn spawn(config: &Path, role: &str, log: &Path) -> Child {
     let log = std::fs::File::create(log).expect("log file");
     Command::new(env!("CARGO_BIN_EXE_rebound"))
-        .args(["-c", config.to_str().expect("utf-8 path"), "serve", "--role", role, "--workers", "2"])
+        .args([
+            "-c",
+            config.to_str().expect("utf-8 path"),
+            "serve",
+            "--role",
+            role,
+            "--workers",
+            "2",
+        ])
         .env_remove("REBOUND_CONFIG")
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
@@ -198,17 +208,33 @@ schedule = {{ kind = "window", start = "06:00", end = "18:00" }}
     let config = write_config(dir.path(), &db.url, &body);
 
     // One process first, so the migrations are applied once before the crowd.
-    let mut children = vec![spawn(&config, "scheduler", &dir.path().join("scheduler-1.log"))];
+    let mut children = vec![spawn(
+        &config,
+        "scheduler",
+        &dir.path().join("scheduler-1.log"),
+    )];
     std::thread::sleep(Duration::from_millis(500));
-    children.push(spawn(&config, "scheduler", &dir.path().join("scheduler-2.log")));
+    children.push(spawn(
+        &config,
+        "scheduler",
+        &dir.path().join("scheduler-2.log"),
+    ));
     for i in 1..=3 {
-        children.push(spawn(&config, "worker", &dir.path().join(format!("worker-{i}.log"))));
+        children.push(spawn(
+            &config,
+            "worker",
+            &dir.path().join(format!("worker-{i}.log")),
+        ));
     }
 
     let mut conn = db.connect().await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let done = scalar(&mut conn, "SELECT count(*) FROM scheduled_runs WHERE state = 'done'").await;
+        let done = scalar(
+            &mut conn,
+            "SELECT count(*) FROM scheduled_runs WHERE state = 'done'",
+        )
+        .await;
         if done as usize >= WORKFLOWS {
             break;
         }
@@ -226,32 +252,64 @@ schedule = {{ kind = "window", start = "06:00", end = "18:00" }}
     }
     for child in &mut children {
         let status = wait_exit(child, Duration::from_secs(15)).expect("serve exits on SIGTERM");
-        assert!(status.success(), "serve exited with {status}\n{}", logs(dir.path()));
+        assert!(
+            status.success(),
+            "serve exited with {status}\n{}",
+            logs(dir.path())
+        );
     }
 
     let runs = scalar(&mut conn, "SELECT count(*) FROM scheduled_runs").await;
     assert_eq!(runs as usize, WORKFLOWS, "one claimed slot per workflow");
     let executions = scalar(&mut conn, "SELECT count(*) FROM workflow_executions").await;
-    assert_eq!(executions as usize, WORKFLOWS, "each slot executed exactly once");
-    let distinct = scalar(&mut conn, "SELECT count(DISTINCT workflow_name) FROM workflow_executions").await;
+    assert_eq!(
+        executions as usize, WORKFLOWS,
+        "each slot executed exactly once"
+    );
+    let distinct = scalar(
+        &mut conn,
+        "SELECT count(DISTINCT workflow_name) FROM workflow_executions",
+    )
+    .await;
     assert_eq!(distinct as usize, WORKFLOWS, "no slot lost");
-    let run_decisions = scalar(&mut conn, "SELECT count(*) FROM workflow_decisions WHERE action = 'RUN'").await;
-    assert_eq!(run_decisions as usize, WORKFLOWS, "exactly one RUN decision per slot");
+    let run_decisions = scalar(
+        &mut conn,
+        "SELECT count(*) FROM workflow_decisions WHERE action = 'RUN'",
+    )
+    .await;
+    assert_eq!(
+        run_decisions as usize, WORKFLOWS,
+        "exactly one RUN decision per slot"
+    );
     let claimed_twice = scalar(
         &mut conn,
         "SELECT count(*) FROM workflow_decisions WHERE action = 'SKIP' AND reason LIKE '%already%'",
     )
     .await;
-    assert!(claimed_twice >= WORKFLOWS as i64, "the second scheduler saw every slot taken: {claimed_twice}");
+    assert!(
+        claimed_twice >= WORKFLOWS as i64,
+        "the second scheduler saw every slot taken: {claimed_twice}"
+    );
     let mismatched = scalar(
         &mut conn,
         "SELECT count(*) FROM scheduled_runs r LEFT JOIN workflow_executions e
            ON e.execution_id = r.execution_id WHERE e.execution_id IS NULL OR r.claims <> 1",
     )
     .await;
-    assert_eq!(mismatched, 0, "every run executed under its own execution id, claimed once");
-    assert_eq!(sim.request_count("/bench/item"), WORKFLOWS, "one upstream call per slot");
-    let deciders = scalar(&mut conn, "SELECT count(DISTINCT decided_by) FROM workflow_decisions").await;
+    assert_eq!(
+        mismatched, 0,
+        "every run executed under its own execution id, claimed once"
+    );
+    assert_eq!(
+        sim.request_count("/bench/item"),
+        WORKFLOWS,
+        "one upstream call per slot"
+    );
+    let deciders = scalar(
+        &mut conn,
+        "SELECT count(DISTINCT decided_by) FROM workflow_decisions",
+    )
+    .await;
     assert_eq!(deciders, 2, "both schedulers took part");
     drop(conn);
     db.drop_db().await;
@@ -298,24 +356,43 @@ schedule = {{ kind = "window", start = "06:00", end = "18:00" }}
 
     let deadline = Instant::now() + Duration::from_secs(30);
     while sim.request_count("/slow/item") == 0 {
-        assert!(Instant::now() < deadline, "the slow call never started\n{}", logs(dir.path()));
+        assert!(
+            Instant::now() < deadline,
+            "the slow call never started\n{}",
+            logs(dir.path())
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     doomed.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix
     doomed.wait().expect("reaped");
 
     let mut conn = db.connect().await;
-    let running = scalar(&mut conn, "SELECT count(*) FROM scheduled_runs WHERE state = 'running'").await;
-    assert_eq!(running, 1, "the killed worker's run is still marked running until its lease expires");
+    let running = scalar(
+        &mut conn,
+        "SELECT count(*) FROM scheduled_runs WHERE state = 'running'",
+    )
+    .await;
+    assert_eq!(
+        running, 1,
+        "the killed worker's run is still marked running until its lease expires"
+    );
 
     let mut rescuer = spawn(&config, "worker", &dir.path().join("worker-rescuer.log"));
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let done = scalar(&mut conn, "SELECT count(*) FROM scheduled_runs WHERE state = 'done'").await;
+        let done = scalar(
+            &mut conn,
+            "SELECT count(*) FROM scheduled_runs WHERE state = 'done'",
+        )
+        .await;
         if done == 1 {
             break;
         }
-        assert!(Instant::now() < deadline, "the run was not completed\n{}", logs(dir.path()));
+        assert!(
+            Instant::now() < deadline,
+            "the run was not completed\n{}",
+            logs(dir.path())
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     for child in [&mut scheduler, &mut rescuer] {
@@ -324,7 +401,10 @@ schedule = {{ kind = "window", start = "06:00", end = "18:00" }}
     }
 
     let claims = scalar(&mut conn, "SELECT claims::bigint FROM scheduled_runs").await;
-    assert_eq!(claims, 2, "claimed by the killed worker, then by the rescuer");
+    assert_eq!(
+        claims, 2,
+        "claimed by the killed worker, then by the rescuer"
+    );
     let executions = scalar(&mut conn, "SELECT count(*) FROM workflow_executions").await;
     assert_eq!(executions, 1, "one workflow run recorded");
     let status: String = sqlx::query("SELECT status FROM workflow_executions")
@@ -335,7 +415,11 @@ schedule = {{ kind = "window", start = "06:00", end = "18:00" }}
     assert_eq!(status, "success");
     let calls = scalar(&mut conn, "SELECT count(*) FROM scraper_execution_log").await;
     assert_eq!(calls, 1, "the killed call left no row");
-    assert_eq!(count_files(&dir.path().join("raw")), 1, "one raw payload, not two");
+    assert_eq!(
+        count_files(&dir.path().join("raw")),
+        1,
+        "one raw payload, not two"
+    );
     assert_eq!(sim.request_count("/slow/item"), 2);
     drop(conn);
     db.drop_db().await;
