@@ -94,9 +94,20 @@ pub async fn backfill(
         let now = clock.now();
         let step = match done {
             Some(row) => {
-                record(engine, workflow, date, now, DecisionAction::Skip,
-                    format!("backfill: already collected by execution {} ({})", row.execution_id, row.status),
-                    None, instance).await?;
+                record(
+                    engine,
+                    workflow,
+                    date,
+                    now,
+                    DecisionAction::Skip,
+                    format!(
+                        "backfill: already collected by execution {} ({})",
+                        row.execution_id, row.status
+                    ),
+                    None,
+                    instance,
+                )
+                .await?;
                 BackfillStep::Skipped {
                     date,
                     execution_id: row.execution_id,
@@ -105,9 +116,17 @@ pub async fn backfill(
             }
             None => {
                 let execution_id = uuid::Uuid::now_v7().to_string();
-                record(engine, workflow, date, now, DecisionAction::Run,
+                record(
+                    engine,
+                    workflow,
+                    date,
+                    now,
+                    DecisionAction::Run,
                     "backfill: no successful run for this date yet".into(),
-                    Some(execution_id.clone()), instance).await?;
+                    Some(execution_id.clone()),
+                    instance,
+                )
+                .await?;
                 let options = RunOptions {
                     execution_id: Some(execution_id.clone()),
                     entities: None,

@@ -236,7 +236,10 @@ impl Scheduler {
                         waiting.insert(name.to_string());
                     }
                 } else {
-                    self.refreshing.lock().expect("refreshing lock").remove(name);
+                    self.refreshing
+                        .lock()
+                        .expect("refreshing lock")
+                        .remove(name);
                 }
             }
             loaded.insert(name.to_string(), events);
@@ -283,9 +286,7 @@ impl Scheduler {
         let reason = match fetched_at {
             Some(at) => format!(
                 "calendar {name} is {} old (max_age {}): refreshing with {} first",
-                rebound_domain::duration::format_duration(
-                    (now - at).to_std().unwrap_or_default()
-                ),
+                rebound_domain::duration::format_duration((now - at).to_std().unwrap_or_default()),
                 rebound_domain::duration::format_duration(refresh.max_age_at(now)),
                 refresh.scraper
             ),
@@ -384,9 +385,10 @@ impl Scheduler {
         now: DateTime<Utc>,
     ) -> Result<RecordedDecision, StoreError> {
         let store = self.engine.store();
-        let entities_json = serde_json::to_string(&decision.entities).unwrap_or_else(|_| "[]".into());
-        let execution_id = (decision.action == DecisionAction::Run)
-            .then(|| uuid::Uuid::now_v7().to_string());
+        let entities_json =
+            serde_json::to_string(&decision.entities).unwrap_or_else(|_| "[]".into());
+        let execution_id =
+            (decision.action == DecisionAction::Run).then(|| uuid::Uuid::now_v7().to_string());
         let new = NewDecision {
             decision_id: uuid::Uuid::now_v7().to_string(),
             workflow_name: decision.workflow.clone(),

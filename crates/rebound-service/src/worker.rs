@@ -56,7 +56,12 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(engine: Arc<Engine>, clock: Arc<dyn Clock>, id: String, wake: Arc<Notify>) -> Worker {
+    pub fn new(
+        engine: Arc<Engine>,
+        clock: Arc<dyn Clock>,
+        id: String,
+        wake: Arc<Notify>,
+    ) -> Worker {
         Worker {
             engine,
             clock,
@@ -214,7 +219,9 @@ impl Worker {
                         tracing::warn!(%run_id, "Lease lost; the run goes on but may be run again elsewhere.");
                         break;
                     }
-                    Err(error) => tracing::warn!(%run_id, %error, "Could not renew the lease; trying again."),
+                    Err(error) => {
+                        tracing::warn!(%run_id, %error, "Could not renew the lease; trying again.")
+                    }
                 }
             }
         })
@@ -269,7 +276,11 @@ impl Worker {
         if in_flight.is_empty() {
             return;
         }
-        tracing::info!(runs = in_flight.len(), ?grace, "Shutting down: letting in-flight runs finish.");
+        tracing::info!(
+            runs = in_flight.len(),
+            ?grace,
+            "Shutting down: letting in-flight runs finish."
+        );
         let deadline = tokio::time::Instant::now() + grace;
         while !in_flight.is_empty() {
             match tokio::time::timeout_at(deadline, in_flight.join_next()).await {
@@ -287,7 +298,10 @@ impl Worker {
         let store = self.engine.store();
         match store.scheduled_runs(Some("running"), 10_000).await {
             Ok(runs) => {
-                for run in runs.iter().filter(|r| r.lease_owner.as_deref() == Some(&self.id)) {
+                for run in runs
+                    .iter()
+                    .filter(|r| r.lease_owner.as_deref() == Some(&self.id))
+                {
                     let note = format!(
                         "released at shutdown: worker {} stopped before the run finished",
                         self.id
@@ -296,12 +310,18 @@ impl Worker {
                         .release_run(&run.run_id, &self.id, self.clock.now(), &note)
                         .await
                     {
-                        Ok(_) => tracing::warn!(run_id = %run.run_id, "Released an unfinished run at shutdown."),
-                        Err(error) => tracing::error!(run_id = %run.run_id, %error, "Could not release a run; it will be requeued when its lease expires."),
+                        Ok(_) => {
+                            tracing::warn!(run_id = %run.run_id, "Released an unfinished run at shutdown.")
+                        }
+                        Err(error) => {
+                            tracing::error!(run_id = %run.run_id, %error, "Could not release a run; it will be requeued when its lease expires.")
+                        }
                     }
                 }
             }
-            Err(error) => tracing::error!(%error, "Could not list runs to release; they will be requeued when their leases expire."),
+            Err(error) => {
+                tracing::error!(%error, "Could not list runs to release; they will be requeued when their leases expire.")
+            }
         }
     }
 }
@@ -317,9 +337,13 @@ impl Drop for AbortOnDrop {
 
 fn log_done(done: Result<(String, Result<RunOutcome, StoreError>), tokio::task::JoinError>) {
     match done {
-        Ok((_, Ok(outcome))) => tracing::info!(run_id = %outcome.run_id, workflow = %outcome.workflow,
-            status = %outcome.status, "Run finished."),
-        Ok((run_id, Err(error))) => tracing::error!(%run_id, %error, "Run finished but could not be marked done; its lease will expire and it will be retried."),
+        Ok((_, Ok(outcome))) => {
+            tracing::info!(run_id = %outcome.run_id, workflow = %outcome.workflow,
+            status = %outcome.status, "Run finished.")
+        }
+        Ok((run_id, Err(error))) => {
+            tracing::error!(%run_id, %error, "Run finished but could not be marked done; its lease will expire and it will be retried.")
+        }
         Err(error) => tracing::error!(%error, "A run task panicked or was cancelled."),
     }
 }

@@ -20,6 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
+mod reference_day;
+
 const NY: chrono_tz::Tz = chrono_tz::America::New_York;
 
 fn config(base_url: &str, extra: &str) -> String {
@@ -101,7 +103,17 @@ struct Harness {
 async fn harness(dir: &Path, toml: &str, start: DateTime<Utc>) -> Harness {
     let path = dir.join("rebound.toml");
     std::fs::write(&path, toml).expect("write config");
-    let plan = Arc::new(rebound_config::load(&path).expect("config is valid"));
+    let plan = rebound_config::load(&path).expect("config is valid");
+    harness_for(dir, plan, start).await
+}
+
+/// A harness on an already loaded plan whose database is `dir/history.db`.
+async fn harness_for(
+    dir: &Path,
+    plan: rebound_domain::plan::Plan,
+    start: DateTime<Utc>,
+) -> Harness {
+    let plan = Arc::new(plan);
     let clock = Arc::new(ManualClock::new(start));
     let dyn_clock: Arc<dyn Clock> = clock.clone();
     let store: Arc<dyn Store> = Arc::new(
@@ -114,7 +126,12 @@ async fn harness(dir: &Path, toml: &str, start: DateTime<Utc>) -> Harness {
     let engine = Arc::new(Engine::new(plan, store, raw, fetcher, dyn_clock.clone()));
     let wake = Arc::new(Notify::new());
     Harness {
-        scheduler: Scheduler::new(engine.clone(), dyn_clock.clone(), "test:scheduler".into(), wake.clone()),
+        scheduler: Scheduler::new(
+            engine.clone(),
+            dyn_clock.clone(),
+            "test:scheduler".into(),
+            wake.clone(),
+        ),
         worker: Worker::new(engine.clone(), dyn_clock, "test:worker".into(), wake),
         clock,
         engine,
@@ -202,7 +219,9 @@ async fn a_simulated_day_makes_the_decisions_the_rules_call_for() {
         .find(|r| r.workflow == "post_game")
         .expect("post-game ran");
     assert_eq!(post_run.status, "success");
-    assert!(post_run.started_at >= local(day(), 0, 30) && post_run.started_at <= local(day(), 1, 30));
+    assert!(
+        post_run.started_at >= local(day(), 0, 30) && post_run.started_at <= local(day(), 1, 30)
+    );
     let calls = h
         .engine
         .store()
@@ -221,8 +240,14 @@ async fn a_simulated_day_makes_the_decisions_the_rules_call_for() {
 
     // No slot ran twice.
     let mut seen = BTreeMap::new();
-    for d in h.decisions.iter().filter(|d| d.action == DecisionAction::Run) {
-        *seen.entry((d.workflow.clone(), d.target_date, d.slot.clone())).or_insert(0) += 1;
+    for d in h
+        .decisions
+        .iter()
+        .filter(|d| d.action == DecisionAction::Run)
+    {
+        *seen
+            .entry((d.workflow.clone(), d.target_date, d.slot.clone()))
+            .or_insert(0) += 1;
     }
     assert!(seen.values().all(|n| *n == 1), "{seen:?}");
     sim.shutdown().await;
@@ -242,10 +267,17 @@ async fn a_restarted_scheduler_does_not_run_a_claimed_slot_again() {
     let clock: Arc<dyn Clock> = h.clock.clone();
     let again = Scheduler::new(h.engine.clone(), clock, "test:other".into(), wake);
     let report = again.tick().await.expect("tick");
-    let morning: Vec<_> = report.decisions.iter().filter(|d| d.workflow == "morning").collect();
+    let morning: Vec<_> = report
+        .decisions
+        .iter()
+        .filter(|d| d.workflow == "morning")
+        .collect();
     assert_eq!(morning.len(), 1);
     assert_eq!(morning[0].action, DecisionAction::Skip, "{morning:?}");
-    assert!(h.worker.run_one().await.expect("worker").is_none(), "nothing queued");
+    assert!(
+        h.worker.run_one().await.expect("worker").is_none(),
+        "nothing queued"
+    );
     sim.shutdown().await;
 }
 
@@ -258,7 +290,12 @@ async fn after_downtime_the_latest_missed_slot_runs_once_and_older_ones_are_skip
 scrapers = ["schedule"]
 schedule = { kind = "cron", cron = "0 * * * *" }
 "#;
-    let mut h = harness(dir.path(), &config(&sim.base_url(), extra), local(day(), 0, 0)).await;
+    let mut h = harness(
+        dir.path(),
+        &config(&sim.base_url(), extra),
+        local(day(), 0, 0),
+    )
+    .await;
     h.run_until(local(day(), 2, 1)).await;
     assert_eq!(h.runs_of("hourly").len(), 3, "00:00, 01:00, 02:00");
 
@@ -267,7 +304,11 @@ schedule = { kind = "cron", cron = "0 * * * *" }
     h.clock.advance(Duration::from_secs(9 * 3600 + 29 * 60));
     h.scheduler.reset();
     h.run_until(local(day(), 11, 40)).await;
-    let runs: Vec<&str> = h.runs_of("hourly").iter().map(|d| d.slot.as_str()).collect();
+    let runs: Vec<&str> = h
+        .runs_of("hourly")
+        .iter()
+        .map(|d| d.slot.as_str())
+        .collect();
     assert_eq!(runs, ["00:00", "01:00", "02:00", "11:00"]);
     let missed = h
         .decisions
@@ -307,10 +348,16 @@ async fn a_run_whose_worker_died_is_requeued_after_its_lease_and_done_once() {
     while let Some(outcome) = h.worker.run_one().await.expect("worker") {
         outcomes.push(outcome);
     }
-    let morning = outcomes.iter().find(|o| o.workflow == "morning").expect("rescued");
+    let morning = outcomes
+        .iter()
+        .find(|o| o.workflow == "morning")
+        .expect("rescued");
     assert_eq!(morning.status, "success");
     let rows = store.scheduled_runs(None, 100).await.expect("runs");
-    let row = rows.iter().find(|r| r.workflow_name == "morning").expect("row");
+    let row = rows
+        .iter()
+        .find(|r| r.workflow_name == "morning")
+        .expect("row");
     assert_eq!(row.state, "done");
     assert_eq!(row.claims, 2);
     let executions = store
