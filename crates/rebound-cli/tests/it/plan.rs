@@ -416,7 +416,7 @@ fn the_dst_switch_day_itself() {
     let early = &games[&date][0];
     let window_2 = runs_of(&rows, "early_game_window_2");
     assert_eq!(window_2.len(), 1, "{window_2:?}");
-    assert_eq!(window_2[0].entities, [early.0.clone()]);
+    assert_eq!(window_2[0].entities, std::slice::from_ref(&early.0));
     assert_eq!(
         window_2[0].at.with_timezone(&Utc),
         early.1 + Duration::hours(3)
@@ -469,7 +469,7 @@ fn noon_games() {
 
     // Window 1 first waits for the 12:00 game's 3 hours: no run before 15:00.
     let window_1 = runs_of(&rows, "early_game_window_1")[0];
-    assert_eq!(window_1.entities, [today[0].0.clone()]);
+    assert_eq!(window_1.entities, std::slice::from_ref(&today[0].0));
     assert!(window_1.at.with_timezone(&Utc) >= today[0].1 + Duration::hours(3));
 
     // Betting starts at 08:00 (first tip − 12h is midnight).

@@ -61,7 +61,7 @@ fn reference_plan(dir: &Path, sim: &UpstreamSim) -> rebound_domain::plan::Plan {
         );
     }
     assert!(
-        !text.contains("https://"),
+        !text.contains("base_url = \"https://"),
         "every source points at the simulation"
     );
     text = text.replace(
