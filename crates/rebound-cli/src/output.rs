@@ -90,6 +90,23 @@ pub fn run_table(report: &RunReport) -> String {
         report.execution_id
     );
     out.push_str(&calls_table(&report.calls));
+    for f in &report.fanout {
+        match &f.note {
+            Some(note) if f.total == 0 => {
+                out.push_str(&format!("fan-out {}: no calls ({note})\n", f.scraper))
+            }
+            _ => out.push_str(&format!(
+                "fan-out {}: {} of {} calls succeeded\n",
+                f.scraper, f.succeeded, f.total
+            )),
+        }
+    }
+    if let Some(at) = report.retry_at {
+        out.push_str(&format!(
+            "retry_at: {} (a call's retry wait was too long to sleep in this run)\n",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ));
+    }
     if let Some(message) = &report.error_message {
         out.push_str(&format!("error_message: {message}\n"));
     }
@@ -113,6 +130,7 @@ pub fn call_json(call: &CallReport) -> Value {
         "output_uri": call.output_uri,
         "content_hash": call.content_hash,
         "unchanged": call.unchanged,
+        "deferred_until": call.deferred_until.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
     })
 }
 
@@ -131,6 +149,13 @@ pub fn run_json(report: &RunReport) -> Value {
         "execution_time": report.started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "duration_ms": report.duration_ms,
         "scrapers": report.calls.iter().map(call_json).collect::<Vec<_>>(),
+        "fanout": report.fanout.iter().map(|f| json!({
+            "scraper": f.scraper,
+            "succeeded": f.succeeded,
+            "total": f.total,
+            "note": f.note,
+        })).collect::<Vec<_>>(),
+        "retry_at": report.retry_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
     })
 }
 

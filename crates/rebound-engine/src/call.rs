@@ -3,7 +3,7 @@
 
 use crate::{Engine, EngineError};
 use bytes::Bytes;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use rebound_domain::message::attempts_phrase;
 use rebound_domain::outcome::{ErrorKind, ScraperStatus};
 use rebound_domain::paths::payload_path;
@@ -33,6 +33,9 @@ pub struct CallReport {
     pub output_uri: Option<String>,
     pub content_hash: Option<String>,
     pub unchanged: bool,
+    /// The call stopped because its next retry wait exceeded the inline
+    /// limit: when that retry may start (a later run makes it).
+    pub deferred_until: Option<DateTime<Utc>>,
 }
 
 /// Context of the workflow run a call belongs to.
@@ -144,6 +147,71 @@ impl Engine {
             output_uri: stored.uri,
             content_hash: stored.hash,
             unchanged: stored.unchanged,
+            deferred_until: result.deferred_until,
+        })
+    }
+
+    /// Records a row for a scraper that made no request: skipped for a
+    /// failed dependency, or a fan-out that had nothing (or nothing
+    /// readable) to fan out over. `message` must say why.
+    #[allow(clippy::too_many_arguments)] // Three call sites, each naming every field anyway.
+    pub(crate) async fn record_without_call(
+        &self,
+        scraper_name: &str,
+        target_date: NaiveDate,
+        params: &BTreeMap<String, String>,
+        run: RunContext<'_>,
+        status: ScraperStatus,
+        error_kind: Option<ErrorKind>,
+        message: &str,
+    ) -> Result<CallReport, EngineError> {
+        let scraper = &self.plan.scrapers[scraper_name];
+        let source = &self.plan.sources[&scraper.source];
+        let used = used_params(scraper, source, params);
+        let message = rebound_domain::message::truncate_chars(
+            &self.plan.redactor.redact_string(message),
+            500,
+        );
+        let now = self.clock.now();
+        let record = NewScraperCall {
+            execution_id: Some(run.execution_id.to_string()),
+            workflow_name: Some(run.workflow_name.to_string()),
+            scraper_name: scraper_name.to_string(),
+            source_name: source.name.clone(),
+            params: self.plan.redactor.redact_string(&params_to_json(&used)),
+            target_date,
+            status,
+            attempts: 0,
+            http_status: None,
+            error_kind,
+            error_message: Some(message.clone()),
+            started_at: now,
+            finished_at: now,
+            duration_ms: 0,
+            bytes: None,
+            output_uri: None,
+            content_hash: None,
+            unchanged: false,
+            attempt_rows: Vec::new(),
+        };
+        let id = self.store.record_scraper_call(&record).await?;
+        Ok(CallReport {
+            id,
+            scraper: scraper_name.to_string(),
+            source: source.name.clone(),
+            params: used,
+            status,
+            attempts: 0,
+            http_status: None,
+            error_kind,
+            message: Some(message),
+            duration_ms: 0,
+            bytes: None,
+            records: None,
+            output_uri: None,
+            content_hash: None,
+            unchanged: false,
+            deferred_until: None,
         })
     }
 

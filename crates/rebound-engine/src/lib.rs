@@ -7,12 +7,20 @@
 //! ([`rebound_storage::Store`]) → report. A workflow runs its steps in
 //! order and the scrapers of a step concurrently; a scraper whose `after`
 //! dependency failed or was skipped is recorded as skipped, saying which.
+//!
+//! A scraper with `for_each` fans out ([`fanout`]): one call per event of a
+//! calendar on the target date, or per item of a stored dataset payload.
+//! Calendars are read from stored payloads ([`calendar`]).
 
+pub mod calendar;
 mod call;
+mod fanout;
 mod workflow;
 
+pub use calendar::{CalendarData, CalendarError, extract_events, extract_values};
 pub use call::CallReport;
-pub use workflow::RunReport;
+pub use fanout::FanoutSummary;
+pub use workflow::{RunOptions, RunReport};
 
 use chrono::NaiveDate;
 use rebound_domain::clock::Clock;
@@ -38,6 +46,11 @@ pub enum EngineError {
     },
     #[error("--param {name} is built in: set the target date with --date YYYY-MM-DD instead")]
     BuiltinParam { name: String },
+    #[error("unknown calendar \"{name}\"; the config defines: {available}")]
+    UnknownCalendar { name: String, available: String },
+    /// The calendar's payload exists but cannot be read or has bad events.
+    #[error("calendar {calendar}: {detail}")]
+    CalendarUnreadable { calendar: String, detail: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -46,7 +59,10 @@ impl EngineError {
     /// True for errors in what the user asked for (exit code 2), as opposed
     /// to failures while running (exit code 1).
     pub fn is_usage(&self) -> bool {
-        !matches!(self, EngineError::Store(_))
+        !matches!(
+            self,
+            EngineError::Store(_) | EngineError::CalendarUnreadable { .. }
+        )
     }
 }
 
@@ -129,19 +145,27 @@ impl Engine {
         Ok(params)
     }
 
-    /// Checks that every scraper has all its parameters before any call is made.
+    /// Checks that every scraper has all its parameters before any call is
+    /// made. With `fan_out`, a `for_each` scraper's item parameter is not
+    /// required: the fan-out supplies it.
     fn check_params(
         &self,
         scrapers: &[&str],
         params: &BTreeMap<String, String>,
+        fan_out: bool,
     ) -> Result<(), EngineError> {
         for name in scrapers {
             let scraper = &self.plan.scrapers[*name];
             let source = &self.plan.sources[&scraper.source];
+            let item_param = scraper
+                .for_each
+                .as_ref()
+                .filter(|_| fan_out)
+                .map(|f| f.param());
             let missing: Vec<String> = scraper
                 .required_params(source)
                 .into_iter()
-                .filter(|p| !params.contains_key(p))
+                .filter(|p| !params.contains_key(p) && Some(p.as_str()) != item_param)
                 .collect();
             if !missing.is_empty() {
                 return Err(EngineError::MissingParams {
@@ -153,7 +177,9 @@ impl Engine {
         Ok(())
     }
 
-    /// Runs one scraper outside any workflow (`rebound scrape`).
+    /// Runs one scraper outside any workflow (`rebound scrape`): one call.
+    /// A `for_each` scraper does not fan out here; its item parameter must
+    /// be given (`--param game_id=X`), which makes exactly that one call.
     pub async fn run_scraper(
         &self,
         name: &str,
@@ -167,7 +193,7 @@ impl Engine {
             });
         }
         let params = self.full_params(target_date, user_params)?;
-        self.check_params(&[name], &params)?;
+        self.check_params(&[name], &params, false)?;
         self.call(name, target_date, &params, None).await
     }
 }

@@ -1,14 +1,28 @@
-//! One workflow run: steps in order, the scrapers of a step concurrently,
-//! dependencies honoured, one `workflow_executions` row at the end.
+//! One workflow run: steps in order, the scrapers of a step concurrently
+//! (fanned-out scrapers as one call per item), dependencies honoured, one
+//! `workflow_executions` row at the end.
 
-use crate::call::{CallReport, RunContext, params_to_json, used_params};
+use crate::call::{CallReport, RunContext, params_to_json};
+use crate::fanout::{FanoutSummary, Finished, no_calls};
 use crate::{Engine, EngineError, names};
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::join_all;
 use rebound_domain::message::aggregate_errors;
 use rebound_domain::outcome::{ErrorKind, ScraperStatus, StatusCounts, WorkflowStatus};
-use rebound_storage::{NewScraperCall, NewWorkflowExecution};
-use std::collections::{BTreeMap, HashMap};
+use rebound_storage::NewWorkflowExecution;
+use std::collections::BTreeMap;
+
+/// How a run is made, beyond its workflow, date and parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// The execution id to record the run under (the scheduler decides it
+    /// ahead, in its decision row); a new UUIDv7 when `None`.
+    pub execution_id: Option<String>,
+    /// Restricts calendar fan-outs to these event ids (the scheduler's
+    /// `only_missing`); `None` calls every event of the date. Ids that are
+    /// not events of the date are not called. Dataset fan-outs ignore it.
+    pub entities: Option<Vec<String>>,
+}
 
 /// What happened in one workflow run.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,8 +36,13 @@ pub struct RunReport {
     pub error_message: Option<String>,
     pub started_at: DateTime<Utc>,
     pub duration_ms: i64,
-    /// Every call, in step order.
+    /// Every call, in step order (a fanned scraper's calls together).
     pub calls: Vec<CallReport>,
+    /// One entry per fanned-out scraper, in step order.
+    pub fanout: Vec<FanoutSummary>,
+    /// The latest instant a call of this run deferred its retry to (its
+    /// wait exceeded the inline limit): when a follow-up run is worth making.
+    pub retry_at: Option<DateTime<Utc>>,
 }
 
 impl RunReport {
@@ -34,12 +53,24 @@ impl RunReport {
 }
 
 impl Engine {
-    /// Runs a workflow once for `target_date`.
+    /// Runs a workflow once for `target_date`, with default [`RunOptions`].
     pub async fn run_workflow(
         &self,
         name: &str,
         target_date: NaiveDate,
         user_params: &BTreeMap<String, String>,
+    ) -> Result<RunReport, EngineError> {
+        self.run_workflow_with(name, target_date, user_params, &RunOptions::default())
+            .await
+    }
+
+    /// Runs a workflow once for `target_date`.
+    pub async fn run_workflow_with(
+        &self,
+        name: &str,
+        target_date: NaiveDate,
+        user_params: &BTreeMap<String, String>,
+        options: &RunOptions,
     ) -> Result<RunReport, EngineError> {
         let Some(workflow) = self.plan.workflows.get(name) else {
             return Err(EngineError::UnknownWorkflow {
@@ -49,9 +80,12 @@ impl Engine {
         };
         let params = self.full_params(target_date, user_params)?;
         let scraper_names: Vec<&str> = workflow.scraper_names().collect();
-        self.check_params(&scraper_names, &params)?;
+        self.check_params(&scraper_names, &params, true)?;
 
-        let execution_id = uuid::Uuid::now_v7().to_string();
+        let execution_id = options
+            .execution_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         let started_at = self.clock.now();
         let run = RunContext {
             execution_id: &execution_id,
@@ -60,7 +94,8 @@ impl Engine {
         tracing::info!(workflow = name, %execution_id, %target_date, "Workflow run started.");
 
         let mut calls: Vec<CallReport> = Vec::new();
-        let mut finished: HashMap<String, (ScraperStatus, Option<String>)> = HashMap::new();
+        let mut fanout: Vec<FanoutSummary> = Vec::new();
+        let mut finished: Finished = Finished::new();
         for step in &workflow.steps {
             // A dependency that failed or was skipped skips the whole step.
             let blocked = step.after.iter().find_map(|dep| match finished.get(dep) {
@@ -69,42 +104,54 @@ impl Engine {
                 }
                 _ => None,
             });
-            let step_reports: Vec<CallReport> = match blocked {
+            let step_results: Vec<(Vec<CallReport>, Option<FanoutSummary>)> = match blocked {
                 Some((dep, dep_status, dep_message)) => {
-                    let mut reports = Vec::new();
+                    let message = skip_message(&dep, dep_status, dep_message.as_deref());
+                    let mut results = Vec::new();
                     for scraper in &step.scrapers {
                         let report = self
-                            .record_skip(
+                            .record_without_call(
                                 scraper,
                                 target_date,
                                 &params,
                                 run,
-                                &dep,
-                                dep_status,
-                                dep_message.as_deref(),
+                                ScraperStatus::Skipped,
+                                Some(ErrorKind::Dependency),
+                                &message,
                             )
                             .await?;
-                        reports.push(report);
+                        // A skipped fan-out is still reported as one: 0 of 0, why.
+                        let summary = self.plan.scrapers[scraper.as_str()]
+                            .for_each
+                            .as_ref()
+                            .map(|_| no_calls(scraper, report.message.as_deref().unwrap_or("")));
+                        results.push((vec![report], summary));
                     }
-                    reports
+                    results
                 }
                 None => {
-                    let futures = step
-                        .scrapers
-                        .iter()
-                        .map(|scraper| self.call(scraper, target_date, &params, Some(run)));
+                    let futures = step.scrapers.iter().map(|scraper| {
+                        self.run_step_scraper(
+                            scraper,
+                            target_date,
+                            &params,
+                            run,
+                            options.entities.as_deref(),
+                            &finished,
+                        )
+                    });
                     join_all(futures)
                         .await
                         .into_iter()
                         .collect::<Result<Vec<_>, _>>()?
                 }
             };
-            for report in step_reports {
-                finished.insert(
-                    report.scraper.clone(),
-                    (report.status, report.message.clone()),
-                );
-                calls.push(report);
+            for (reports, summary) in step_results {
+                if let Some(first) = reports.first() {
+                    finished.insert(first.scraper.clone(), scraper_outcome(&reports));
+                }
+                calls.extend(reports);
+                fanout.extend(summary);
             }
         }
 
@@ -113,12 +160,19 @@ impl Engine {
             counts.add(call.status);
         }
         let status = WorkflowStatus::from_counts(counts);
+        // Calls of a fanned scraper are told apart by their item:
+        // `props (game_id=g2): HTTP 503 …`.
+        let labelled: Vec<(String, &str)> = calls
+            .iter()
+            .filter(|c| c.status.is_failure())
+            .map(|c| (self.call_label(c), c.message.as_deref().unwrap_or("failed")))
+            .collect();
         let error_message = aggregate_errors(
-            calls
+            labelled
                 .iter()
-                .filter(|c| c.status.is_failure())
-                .map(|c| (c.scraper.as_str(), c.message.as_deref().unwrap_or("failed"))),
+                .map(|(label, message)| (label.as_str(), *message)),
         );
+        let retry_at = calls.iter().filter_map(|c| c.deferred_until).max();
         let finished_at = self.clock.now();
         let duration_ms = (finished_at - started_at).num_milliseconds();
         self.store
@@ -160,73 +214,66 @@ impl Engine {
             started_at,
             duration_ms,
             calls,
+            fanout,
+            retry_at,
         })
     }
 
-    /// Records a scraper that was not attempted because `dep` failed or was skipped.
-    #[allow(clippy::too_many_arguments)] // One call site; a struct would only rename the list.
-    async fn record_skip(
-        &self,
-        scraper_name: &str,
-        target_date: NaiveDate,
-        params: &BTreeMap<String, String>,
-        run: RunContext<'_>,
-        dep: &str,
-        dep_status: ScraperStatus,
-        dep_message: Option<&str>,
-    ) -> Result<CallReport, EngineError> {
-        let scraper = &self.plan.scrapers[scraper_name];
-        let source = &self.plan.sources[&scraper.source];
-        let used = used_params(scraper, source, params);
-        let verb = if dep_status == ScraperStatus::Skipped {
-            "was skipped"
-        } else {
-            "failed"
-        };
-        let message = match dep_message {
-            Some(why) => format!("not run: dependency {dep} {verb} ({why})"),
-            None => format!("not run: dependency {dep} {verb}"),
-        };
-        let message = rebound_domain::message::truncate_chars(&message, 500);
-        let now = self.clock.now();
-        let record = NewScraperCall {
-            execution_id: Some(run.execution_id.to_string()),
-            workflow_name: Some(run.workflow_name.to_string()),
-            scraper_name: scraper_name.to_string(),
-            source_name: source.name.clone(),
-            params: self.plan.redactor.redact_string(&params_to_json(&used)),
-            target_date,
-            status: ScraperStatus::Skipped,
-            attempts: 0,
-            http_status: None,
-            error_kind: Some(ErrorKind::Dependency),
-            error_message: Some(message.clone()),
-            started_at: now,
-            finished_at: now,
-            duration_ms: 0,
-            bytes: None,
-            output_uri: None,
-            content_hash: None,
-            unchanged: false,
-            attempt_rows: Vec::new(),
-        };
-        let id = self.store.record_scraper_call(&record).await?;
-        Ok(CallReport {
-            id,
-            scraper: scraper_name.to_string(),
-            source: source.name.clone(),
-            params: used,
-            status: ScraperStatus::Skipped,
-            attempts: 0,
-            http_status: None,
-            error_kind: Some(ErrorKind::Dependency),
-            message: Some(message),
-            duration_ms: 0,
-            bytes: None,
-            records: None,
-            output_uri: None,
-            content_hash: None,
-            unchanged: false,
-        })
+    /// `scraper`, or `scraper (param=value)` for a call of a fan-out.
+    fn call_label(&self, call: &CallReport) -> String {
+        let item = self
+            .plan
+            .scrapers
+            .get(&call.scraper)
+            .and_then(|s| s.for_each.as_ref())
+            .and_then(|f| call.params.get_key_value(f.param()));
+        match item {
+            Some((param, value)) => format!("{} ({param}={value})", call.scraper),
+            None => call.scraper.clone(),
+        }
+    }
+}
+
+/// Why a scraper was not run: `not run: dependency events failed (why)`.
+fn skip_message(dep: &str, dep_status: ScraperStatus, dep_message: Option<&str>) -> String {
+    let verb = if dep_status == ScraperStatus::Skipped {
+        "was skipped"
+    } else {
+        "failed"
+    };
+    match dep_message {
+        Some(why) => format!("not run: dependency {dep} {verb} ({why})"),
+        None => format!("not run: dependency {dep} {verb}"),
+    }
+}
+
+/// How a scraper ended, as its dependents see it. A single call is itself;
+/// a fan-out failed when any of its calls failed (dependents need all its
+/// data), else succeeded when any call did, else had no data.
+fn scraper_outcome(reports: &[CallReport]) -> (ScraperStatus, Option<String>) {
+    if let [only] = reports {
+        return (only.status, only.message.clone());
+    }
+    let failed: Vec<&CallReport> = reports.iter().filter(|r| r.status.is_failure()).collect();
+    if let Some(first) = failed.first() {
+        let item: Vec<String> = first
+            .params
+            .iter()
+            .filter(|(k, _)| !rebound_domain::template::BUILTIN_PARAMS.contains(&k.as_str()))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let message = format!(
+            "{} of {} calls failed; first {}: {}",
+            failed.len(),
+            reports.len(),
+            item.join(", "),
+            first.message.as_deref().unwrap_or("failed")
+        );
+        return (ScraperStatus::Failed, Some(message));
+    }
+    if reports.iter().any(|r| r.status == ScraperStatus::Success) {
+        (ScraperStatus::Success, None)
+    } else {
+        (ScraperStatus::NoData, None)
     }
 }

@@ -8,6 +8,11 @@
 //! wait (honouring `Retry-After`) and go again. Waiting goes through the
 //! injected [`Clock`], so tests simulate hours of backoff instantly.
 //!
+//! A wait longer than the plan's `scheduler.max_inline_wait` is not slept:
+//! the call stops there and its [`CallResult::deferred_until`] says when the
+//! next attempt may start, so the caller can store the retry as scheduled
+//! work instead of holding a worker (and every other call of the run) idle.
+//!
 //! Every text this crate produces has been through the plan's
 //! [`Redactor`]: secrets never leave here in a message.
 //!
@@ -64,6 +69,10 @@ pub struct CallResult {
     pub records: Option<usize>,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
+    /// Set when the call stopped because its next wait exceeded the inline
+    /// wait limit: the instant the next attempt may start. The call itself
+    /// is `failed` (with the last attempt's kind); a later run retries.
+    pub deferred_until: Option<DateTime<Utc>>,
 }
 
 /// What the fetcher needs to make one call.
@@ -95,6 +104,8 @@ pub struct Fetcher {
     /// One semaphore per source: `max_concurrency` calls in flight.
     gates: HashMap<String, Arc<Semaphore>>,
     redactor: Redactor,
+    /// Longer retry waits end the call with `deferred_until` instead of sleeping.
+    max_inline_wait: Duration,
 }
 
 impl std::fmt::Debug for Fetcher {
@@ -124,6 +135,7 @@ impl Fetcher {
             rng: Mutex::new(StdRng::from_os_rng()),
             gates,
             redactor: plan.redactor.clone(),
+            max_inline_wait: plan.scheduler.max_inline_wait,
         })
     }
 
@@ -172,6 +184,7 @@ impl Fetcher {
                     records: None,
                     started_at,
                     finished_at,
+                    deferred_until: None,
                 };
             }
         };
@@ -241,6 +254,7 @@ impl Fetcher {
                     records,
                     started_at,
                     finished_at,
+                    deferred_until: None,
                 }
             };
             match outcome {
@@ -263,6 +277,38 @@ impl Fetcher {
                 AttemptOutcome::Retryable => {
                     let retry_after = raw.retry_after(self.clock.now());
                     match policy.decide(attempt_no, retry_after, self.unit_random()) {
+                        // Checked after `decide`, so its max_retry_after
+                        // rule (fail now, saying so) keeps precedence.
+                        RetryDecision::RetryAfter(wait) if wait > self.max_inline_wait => {
+                            let until = finished_at
+                                + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+                            // Name what set the wait: the server's Retry-After
+                            // when it is the binding bound, else our backoff.
+                            let cause = match retry_after.filter(|_| policy.respect_retry_after) {
+                                Some(asked) if asked >= wait => {
+                                    format!("Retry-After {}", wait_text(asked))
+                                }
+                                _ => format!("backoff {}", wait_text(wait)),
+                            };
+                            let text = deferred_message(
+                                &raw,
+                                attempt_no,
+                                &message,
+                                &cause,
+                                self.max_inline_wait,
+                                until,
+                            );
+                            let text = self.redactor.redact_string(&text);
+                            tracing::info!(
+                                scraper = %spec.scraper.name,
+                                source = %spec.source.name,
+                                retry_at = %until,
+                                "Retry wait exceeds the inline limit; call deferred."
+                            );
+                            let mut result = done(ScraperStatus::Failed, Some(text), None);
+                            result.deferred_until = Some(until);
+                            return result;
+                        }
                         RetryDecision::RetryAfter(wait) => {
                             delay_before = wait;
                             self.clock.sleep(wait).await;
@@ -534,6 +580,44 @@ fn transport_failure(error: &reqwest::Error) -> Failure {
         format!("{what}: {detail}")
     };
     Failure { kind, message }
+}
+
+/// A wait in whole seconds (`120s`), the unit a `Retry-After` header uses,
+/// so the message matches the header an operator sees in a trace; waits
+/// under a second keep their milliseconds.
+fn wait_text(wait: Duration) -> String {
+    if wait.subsec_millis() == 0 || wait >= Duration::from_secs(60) {
+        format!("{}s", wait.as_secs())
+    } else {
+        format_duration(wait)
+    }
+}
+
+/// The message of a call stopped because its next wait is too long to sleep:
+/// `HTTP 429 after 1 attempt; Retry-After 120s exceeds the inline wait limit
+/// (5s): retry stored for 2026-01-05T10:02:00Z; body: …`.
+fn deferred_message(
+    raw: &RawAttempt,
+    attempt_no: u32,
+    attempt_message: &str,
+    cause: &str,
+    limit: Duration,
+    until: DateTime<Utc>,
+) -> String {
+    let attempts = attempts_phrase(attempt_no);
+    let at = until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let tail = format!(
+        "{cause} exceeds the inline wait limit ({}): retry stored for {at}",
+        format_duration(limit)
+    );
+    match &raw.response {
+        Ok(response) if ErrorKind::from_status(response.status).is_some() => format!(
+            "HTTP {} after {attempts}; {tail}; body: {}",
+            response.status,
+            body_snippet(&response.body)
+        ),
+        _ => format!("{attempt_message} ({attempts}); {tail}"),
+    }
 }
 
 /// The call's message after its last attempt. HTTP failures read

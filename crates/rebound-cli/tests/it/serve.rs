@@ -7,7 +7,7 @@
 //! exactly the tables the test checks.
 
 use rebound_upstream_sim::{Reply, UpstreamSim};
-use sqlx::{Connection, Executor, PgConnection, Row};
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Row};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -30,7 +30,7 @@ impl TestDb {
             .await
             .expect("admin connection");
         admin
-            .execute(format!("CREATE DATABASE {name}").as_str())
+            .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .await
             .expect("create database");
         let base = admin_url();
@@ -50,7 +50,10 @@ impl TestDb {
             .await
             .expect("admin connection");
         let _ = admin
-            .execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str())
+            .execute(AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            )))
             .await;
     }
 }
@@ -128,7 +131,7 @@ fn count_files(dir: &Path) -> usize {
 }
 
 async fn scalar(conn: &mut PgConnection, sql: &str) -> i64 {
-    sqlx::query(sql)
+    sqlx::query(AssertSqlSafe(sql.to_string()))
         .fetch_one(conn)
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"))

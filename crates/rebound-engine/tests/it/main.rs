@@ -18,6 +18,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+mod fanout;
+
 const SECRET: &str = "k_9f8e7d6c5b4a";
 
 fn config(base_url: &str) -> String {

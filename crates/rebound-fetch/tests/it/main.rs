@@ -49,7 +49,13 @@ no_data = {{ status = [404], body_contains = ["No game found matching query"] }}
 "#
     );
     let env = |name: &str| (name == "TEST_API_KEY").then(|| SECRET.to_string());
-    rebound_config::load_str(&text, Path::new("test.toml"), &env).expect("test plan is valid")
+    let mut plan =
+        rebound_config::load_str(&text, Path::new("test.toml"), &env).expect("test plan is valid");
+    // These tests are about the waits themselves (7 s, 30 s Retry-After), so
+    // they are slept inline on the manual clock; the deferral of long waits
+    // has its own test with the default 5 s limit.
+    plan.scheduler.max_inline_wait = Duration::from_secs(600);
+    plan
 }
 
 const DEFAULT_RETRY: &str = r#"max_attempts = 3
@@ -378,4 +384,86 @@ async fn missing_parameters_are_config_errors() {
     assert_eq!(result.error_kind, Some(ErrorKind::Config));
     assert!(result.message.unwrap().contains("--param game_id=VALUE"));
     assert_eq!(h.sim.requests().len(), 0);
+}
+
+#[tokio::test]
+async fn waits_longer_than_the_inline_limit_are_deferred_not_slept() {
+    let sim = UpstreamSim::start().await.unwrap();
+    let mut plan = plan(&sim.base_url(), DEFAULT_RETRY, "");
+    plan.scheduler.max_inline_wait = Duration::from_secs(5);
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 1, 5, 10, 0, 0).unwrap(),
+    ));
+    let fetcher = Fetcher::new(&plan, clock.clone()).unwrap();
+    let params = BTreeMap::new();
+    let call = || {
+        fetcher.call(CallSpec {
+            source: &plan.sources["up"],
+            scraper: &plan.scrapers["plain"],
+            params: &params,
+        })
+    };
+    sim.script(
+        "/t/plain",
+        vec![Reply::text(429, "slow down").header("Retry-After", "120")],
+    );
+    let result = call().await;
+    assert_eq!(result.status, ScraperStatus::Failed);
+    assert_eq!(result.error_kind, Some(ErrorKind::Throttled));
+    assert_eq!(result.attempts.len(), 1);
+    assert!(clock.sleeps().is_empty(), "{:?}", clock.sleeps());
+    assert_eq!(
+        result.deferred_until,
+        Some(Utc.with_ymd_and_hms(2026, 1, 5, 10, 2, 0).unwrap())
+    );
+    assert_eq!(
+        result.message.as_deref(),
+        Some(
+            "HTTP 429 after 1 attempt; Retry-After 120s exceeds the inline wait limit (5s): \
+             retry stored for 2026-01-05T10:02:00Z; body: slow down"
+        )
+    );
+
+    // Backoff waits count too: with a 3 s limit the first backoff (2 s) is
+    // slept and the second (4 s) is deferred.
+    let mut tight = plan.clone();
+    tight.scheduler.max_inline_wait = Duration::from_secs(3);
+    let fetcher = Fetcher::new(&tight, clock.clone()).unwrap();
+    sim.script("/t/plain", vec![Reply::text(503, "busy"); 2]);
+    let result = fetcher
+        .call(CallSpec {
+            source: &tight.sources["up"],
+            scraper: &tight.scrapers["plain"],
+            params: &params,
+        })
+        .await;
+    assert_eq!(result.status, ScraperStatus::Failed);
+    assert_eq!(result.error_kind, Some(ErrorKind::Server));
+    assert_eq!(result.attempts.len(), 2);
+    assert_eq!(clock.sleeps(), vec![Duration::from_secs(2)]);
+    let message = result.message.unwrap();
+    assert!(
+        message.starts_with(
+            "HTTP 503 after 2 attempts; backoff 4s exceeds the inline wait limit (3s)"
+        ),
+        "{message}"
+    );
+    assert_eq!(
+        result.deferred_until,
+        Some(clock.now() + chrono::Duration::seconds(4))
+    );
+
+    // max_retry_after keeps precedence: a 1 h Retry-After fails now, saying so.
+    sim.script(
+        "/t/plain",
+        vec![Reply::text(429, "quota").header("Retry-After", "3600")],
+    );
+    let result = call().await;
+    assert_eq!(result.deferred_until, None);
+    assert!(
+        result
+            .message
+            .unwrap()
+            .contains("longer than max_retry_after 10m"),
+    );
 }

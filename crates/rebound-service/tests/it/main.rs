@@ -313,9 +313,19 @@ schedule = { kind = "cron", cron = "0 * * * *" }
     let missed = h
         .decisions
         .iter()
-        .filter(|d| d.workflow == "hourly" && d.reason.contains("missed while down"))
+        .filter(|d| {
+            d.workflow == "hourly"
+                && d.action == DecisionAction::Skip
+                && d.reason.contains("missed while down")
+        })
         .count();
-    assert_eq!(missed, 8, "03:00 to 10:00 recorded as missed");
+    let hourly: Vec<_> = h
+        .decisions
+        .iter()
+        .filter(|d| d.workflow == "hourly")
+        .map(|d| (d.slot.clone(), d.action, d.reason.clone()))
+        .collect();
+    assert_eq!(missed, 8, "03:00 to 10:00 recorded as missed: {hourly:#?}");
     sim.shutdown().await;
 }
 

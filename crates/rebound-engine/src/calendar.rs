@@ -1,0 +1,352 @@
+//! Calendars: the events (games) of each date, read from the newest stored
+//! payload of a dataset with an RFC 9535 JSONPath.
+//!
+//! Extraction is strict: a selected event without its id or start, or with
+//! a start that is not RFC 3339, is an error naming the event's index and
+//! the member. Dropping it silently would make a game day look like it has
+//! fewer games, and the scheduler and fan-out would never say why a game
+//! was not collected. The same rules read the items of a dataset fan-out
+//! ([`extract_values`]).
+
+use crate::{Engine, EngineError};
+use chrono::{DateTime, Utc};
+use rebound_domain::calendar::Event;
+use rebound_domain::plan::Calendar;
+use serde_json::Value;
+use serde_json_path::JsonPath;
+
+/// Why events (or fan-out items) cannot be read from a payload.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CalendarError {
+    #[error("bad JSONPath \"{path}\": {detail}")]
+    BadPath { path: String, detail: String },
+    #[error("{what} {index} ({location}) is not an object")]
+    NotAnObject {
+        what: &'static str,
+        index: usize,
+        location: String,
+    },
+    #[error("{what} {index} ({location}) has no member \"{member}\"")]
+    MissingMember {
+        what: &'static str,
+        index: usize,
+        location: String,
+        member: String,
+    },
+    #[error("{what} {index} ({location}): member \"{member}\" is {found}, not a string or number")]
+    BadValue {
+        what: &'static str,
+        index: usize,
+        location: String,
+        member: String,
+        found: String,
+    },
+    #[error(
+        "{what} {index} ({location}): member \"{member}\" = \"{value}\" is not an RFC 3339 time: {detail}"
+    )]
+    BadTime {
+        what: &'static str,
+        index: usize,
+        location: String,
+        member: String,
+        value: String,
+        detail: String,
+    },
+}
+
+/// A calendar's events and when the payload they come from was fetched
+/// (or last confirmed unchanged): the scheduler's staleness check reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalendarData {
+    pub events: Vec<Event>,
+    pub fetched_at: DateTime<Utc>,
+    /// The payload the events were read from.
+    pub output_uri: String,
+}
+
+/// The events of `cal` in `payload`, in document order. Ids may be strings
+/// or numbers (numbers are written as JSON writes them: `22500123`); starts
+/// may carry any offset and are converted to UTC.
+pub fn extract_events(payload: &Value, cal: &Calendar) -> Result<Vec<Event>, CalendarError> {
+    select(payload, &cal.events)?
+        .into_iter()
+        .enumerate()
+        .map(|(index, (location, node))| {
+            let id = member_text(node, &cal.id, "event", index, &location)?;
+            let start_text = member_text(node, &cal.start, "event", index, &location)?;
+            let start = DateTime::parse_from_rfc3339(&start_text)
+                .map_err(|e| CalendarError::BadTime {
+                    what: "event",
+                    index,
+                    location: location.clone(),
+                    member: cal.start.clone(),
+                    value: start_text.clone(),
+                    detail: e.to_string(),
+                })?
+                .with_timezone(&Utc);
+            Ok(Event { id, start })
+        })
+        .collect()
+}
+
+/// The values of member `member` of the items `items` selects, in document
+/// order, duplicates removed (a duplicate would be the same call twice).
+pub fn extract_values(
+    payload: &Value,
+    items: &str,
+    member: &str,
+) -> Result<Vec<String>, CalendarError> {
+    let mut values: Vec<String> = Vec::new();
+    for (index, (location, node)) in select(payload, items)?.into_iter().enumerate() {
+        let value = member_text(node, member, "item", index, &location)?;
+        if !values.contains(&value) {
+            values.push(value);
+        }
+    }
+    Ok(values)
+}
+
+/// The nodes `path` selects, each with its normalized path for messages.
+fn select<'a>(payload: &'a Value, path: &str) -> Result<Vec<(String, &'a Value)>, CalendarError> {
+    let compiled = JsonPath::parse(path).map_err(|e| CalendarError::BadPath {
+        path: path.to_string(),
+        detail: e.to_string(),
+    })?;
+    Ok(compiled
+        .query_located(payload)
+        .into_iter()
+        .map(|n| (n.location().to_string(), n.node()))
+        .collect())
+}
+
+/// A member that must be a string or a number, as text.
+fn member_text(
+    node: &Value,
+    member: &str,
+    what: &'static str,
+    index: usize,
+    location: &str,
+) -> Result<String, CalendarError> {
+    let Value::Object(object) = node else {
+        return Err(CalendarError::NotAnObject {
+            what,
+            index,
+            location: location.to_string(),
+        });
+    };
+    match object.get(member) {
+        Some(Value::String(text)) => Ok(text.clone()),
+        Some(Value::Number(number)) => Ok(number.to_string()),
+        None => Err(CalendarError::MissingMember {
+            what,
+            index,
+            location: location.to_string(),
+            member: member.to_string(),
+        }),
+        Some(other) => Err(CalendarError::BadValue {
+            what,
+            index,
+            location: location.to_string(),
+            member: member.to_string(),
+            found: json_type(other).to_string(),
+        }),
+    }
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+impl Engine {
+    /// The scrapers whose payloads make up `dataset`.
+    pub(crate) fn producers(&self, dataset: &str) -> Vec<String> {
+        self.plan
+            .scrapers
+            .values()
+            .filter(|s| s.dataset == dataset)
+            .map(|s| s.name.clone())
+            .collect()
+    }
+
+    /// Reads a stored payload back by the URI its row points at, as JSON.
+    pub(crate) async fn read_json_payload(&self, output_uri: &str) -> Result<Value, String> {
+        // `uri_for("")` is the URI prefix every payload of this raw store
+        // starts with; rows pointing elsewhere (another store) cannot be read.
+        let base = self.raw.uri_for("");
+        let Some(relative) = output_uri.strip_prefix(&base) else {
+            return Err(format!(
+                "payload {output_uri} is not in this raw store ({base})"
+            ));
+        };
+        let bytes = self
+            .raw
+            .get(relative)
+            .await
+            .map_err(|e| format!("cannot read payload {output_uri}: {e}"))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| format!("payload {output_uri} is not valid JSON: {e}"))
+    }
+
+    /// The events of calendar `name` from the newest successful payload of
+    /// its dataset (any target date: a calendar is usually a whole season),
+    /// with the payload's fetch time. `Ok(None)` when no payload exists yet.
+    pub async fn calendar_events(&self, name: &str) -> Result<Option<CalendarData>, EngineError> {
+        let Some(cal) = self.plan.calendars.get(name) else {
+            return Err(EngineError::UnknownCalendar {
+                name: name.to_string(),
+                available: crate::names(self.plan.calendars.keys()),
+            });
+        };
+        let producers = self.producers(&cal.dataset);
+        let Some(latest) = self.store.latest_payload(&producers, None).await? else {
+            return Ok(None);
+        };
+        let unreadable = |detail: String| EngineError::CalendarUnreadable {
+            calendar: name.to_string(),
+            detail,
+        };
+        let payload = self
+            .read_json_payload(&latest.output_uri)
+            .await
+            .map_err(unreadable)?;
+        let events = extract_events(&payload, cal).map_err(|e| unreadable(e.to_string()))?;
+        Ok(Some(CalendarData {
+            events,
+            fetched_at: latest.fetched_at,
+            output_uri: latest.output_uri,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    fn cal() -> Calendar {
+        Calendar {
+            name: "games".into(),
+            dataset: "nba/schedule".into(),
+            events: "$.games[*]".into(),
+            id: "gameId".into(),
+            start: "startUtc".into(),
+            refresh: None,
+        }
+    }
+
+    #[test]
+    fn numbers_are_ids_and_offsets_become_utc() {
+        let payload = json!({"games": [
+            {"gameId": 22500123, "startUtc": "2026-01-05T19:30:00-05:00"},
+            {"gameId": "0022500124", "startUtc": "2026-01-06T00:30:00Z"},
+            {"gameId": 7, "startUtc": "2026-01-05T20:00:00.5+01:00", "extra": true},
+        ]});
+        let events = extract_events(&payload, &cal()).unwrap();
+        assert_eq!(
+            events,
+            vec![
+                Event {
+                    id: "22500123".into(),
+                    start: Utc.with_ymd_and_hms(2026, 1, 6, 0, 30, 0).unwrap()
+                },
+                Event {
+                    id: "0022500124".into(),
+                    start: Utc.with_ymd_and_hms(2026, 1, 6, 0, 30, 0).unwrap()
+                },
+                Event {
+                    id: "7".into(),
+                    start: Utc.with_ymd_and_hms(2026, 1, 5, 19, 0, 0).unwrap()
+                        + chrono::Duration::milliseconds(500)
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_member_is_an_error_naming_index_and_member() {
+        let payload = json!({"games": [
+            {"gameId": 1, "startUtc": "2026-01-05T19:30:00Z"},
+            {"gameId": 2},
+        ]});
+        let error = extract_events(&payload, &cal()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "event 1 ($['games'][1]) has no member \"startUtc\""
+        );
+        let payload = json!({"games": [{"startUtc": "2026-01-05T19:30:00Z"}]});
+        assert_eq!(
+            extract_events(&payload, &cal()).unwrap_err().to_string(),
+            "event 0 ($['games'][0]) has no member \"gameId\""
+        );
+    }
+
+    #[test]
+    fn bad_times_values_and_paths_are_errors() {
+        let payload = json!({"games": [{"gameId": 1, "startUtc": "2026-01-05 19:30"}]});
+        let error = extract_events(&payload, &cal()).unwrap_err().to_string();
+        assert!(
+            error.starts_with(
+                "event 0 ($['games'][0]): member \"startUtc\" = \"2026-01-05 19:30\" is not an RFC 3339 time"
+            ),
+            "{error}"
+        );
+        let payload = json!({"games": [{"gameId": null, "startUtc": "2026-01-05T19:30:00Z"}]});
+        assert_eq!(
+            extract_events(&payload, &cal()).unwrap_err().to_string(),
+            "event 0 ($['games'][0]): member \"gameId\" is null, not a string or number"
+        );
+        let payload = json!({"games": [3]});
+        assert_eq!(
+            extract_events(&payload, &cal()).unwrap_err().to_string(),
+            "event 0 ($['games'][0]) is not an object"
+        );
+        let mut bad = cal();
+        bad.events = "$.games[".into();
+        let error = extract_events(&payload, &bad).unwrap_err().to_string();
+        assert!(error.starts_with("bad JSONPath \"$.games[\""), "{error}");
+    }
+
+    #[test]
+    fn nothing_selected_is_no_events_and_filters_work() {
+        assert!(
+            extract_events(&json!({"other": []}), &cal())
+                .unwrap()
+                .is_empty()
+        );
+        let mut filtered = cal();
+        filtered.events = "$.games[?@.status == 'scheduled']".into();
+        let payload = json!({"games": [
+            {"gameId": 1, "startUtc": "2026-01-05T19:30:00Z", "status": "postponed"},
+            {"gameId": 2, "startUtc": "2026-01-05T19:30:00Z", "status": "scheduled"},
+        ]});
+        let ids: Vec<String> = extract_events(&payload, &filtered)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(ids, vec!["2"]);
+    }
+
+    #[test]
+    fn item_values_are_deduplicated_in_document_order() {
+        let payload = json!({"data": [{"id": "b"}, {"id": "a"}, {"id": "b"}, {"id": 3}]});
+        assert_eq!(
+            extract_values(&payload, "$.data[*]", "id").unwrap(),
+            vec!["b", "a", "3"]
+        );
+        assert_eq!(
+            extract_values(&json!({"data": [{"x": 1}]}), "$.data[*]", "id")
+                .unwrap_err()
+                .to_string(),
+            "item 0 ($['data'][0]) has no member \"id\""
+        );
+    }
+}
