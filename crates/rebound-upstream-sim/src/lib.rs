@@ -6,6 +6,8 @@
 //! suite never touch the network. Default answers are generated from the
 //! date ([`fixtures`]), so tests can rely on record counts; a test makes a
 //! route misbehave by [`UpstreamSim::script`]ing the next replies of a path.
+//! Under `/ref/<source>/...` the same data is served on the real paths of
+//! the reference pipeline (`examples/nba/rebound.toml`); see `reference.rs`.
 //!
 //! ```no_run
 //! # async fn example() -> std::io::Result<()> {
@@ -21,6 +23,7 @@
 
 mod demo;
 pub mod fixtures;
+mod reference;
 mod reply;
 mod routes;
 mod server;
@@ -29,6 +32,7 @@ pub use demo::{
     DEMO_DATE, DEMO_MAX_ATTEMPTS, DEMO_SLOW_REPLY, DEMO_SOURCE_TIMEOUT, demo_config, demo_event_id,
     demo_game_id,
 };
+pub use reference::{REFERENCE_DAYS_AROUND, REFERENCE_PREFIX};
 pub use reply::Reply;
 pub use routes::{BDB_NOT_FOUND, ODDS_MARKETS, SCHEDULE_DAYS_AROUND};
 
@@ -70,6 +74,8 @@ pub mod paths {
 pub struct UpstreamSim {
     addr: SocketAddr,
     shared: Arc<Shared>,
+    /// Anchor date of the reference schedule (`/ref/...`).
+    anchor: reference::Anchor,
     /// Dropping it (with the handle) also stops the server.
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
@@ -114,15 +120,18 @@ impl UpstreamSim {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new());
         let (stop, stopped) = oneshot::channel();
+        let anchor = reference::Anchor::new();
+        let router = routes::router().nest(REFERENCE_PREFIX, reference::router(anchor.clone()));
         let task = tokio::spawn(server::accept_loop(
             listener,
             shared.clone(),
-            routes::router(),
+            router,
             stopped,
         ));
         Ok(UpstreamSim {
             addr,
             shared,
+            anchor,
             stop,
             task,
         })
@@ -156,6 +165,14 @@ impl UpstreamSim {
     /// it is off are not in [`requests`](Self::requests) or counts.
     pub fn set_recording(&self, on: bool) {
         self.shared.set_recording(on);
+    }
+
+    /// The reference schedule (`/ref/nba_cdn/staticData/scheduleLeagueV2_1.json`)
+    /// serves the dates within [`REFERENCE_DAYS_AROUND`] of `date` from now
+    /// on (default [`DEMO_DATE`]). The other reference routes take their date
+    /// from the request and need no anchor.
+    pub fn set_reference_anchor(&self, date: chrono::NaiveDate) {
+        self.anchor.set(date);
     }
 
     /// Installs the demo's faults; see [`demo_config`] for which scraper

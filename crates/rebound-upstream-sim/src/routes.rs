@@ -51,14 +51,14 @@ fn query_pairs(uri: &Uri) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
         .unwrap_or_default()
 }
 
-fn query_param(uri: &Uri, name: &str) -> Option<String> {
+pub(crate) fn query_param(uri: &Uri, name: &str) -> Option<String> {
     query_pairs(uri)
         .into_iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
@@ -97,7 +97,7 @@ fn optional_date(uri: &Uri) -> Result<NaiveDate, Box<Response>> {
     }
 }
 
-fn iso_utc(game: &Game) -> String {
+pub(crate) fn iso_utc(game: &Game) -> String {
     game.tipoff_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
@@ -117,7 +117,7 @@ async fn bench_item(uri: Uri) -> Response {
     ([(CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-async fn not_found(uri: Uri) -> Response {
+pub(crate) async fn not_found(uri: Uri) -> Response {
     (
         StatusCode::NOT_FOUND,
         Json(json!({ "error": "not found", "path": uri.path() })),
@@ -125,7 +125,7 @@ async fn not_found(uri: Uri) -> Response {
         .into_response()
 }
 
-fn nba_team(team: &Team, score: u32) -> Value {
+pub(crate) fn nba_team(team: &Team, score: u32) -> Value {
     json!({
         "teamId": team.nba_id(),
         "teamName": team.name,
@@ -215,7 +215,7 @@ async fn nba_injury_report(uri: Uri) -> Response {
     .into_response()
 }
 
-fn pbp_action(play: &Play) -> Value {
+pub(crate) fn pbp_action(play: &Play) -> Value {
     let clock = format!(
         "PT{:02}M{:02}.00S",
         play.clock_seconds / 60,
@@ -268,7 +268,7 @@ async fn nba_pbp(Path(game_id): Path<String>) -> Response {
     .into_response()
 }
 
-fn bdl_team(team: &Team) -> Value {
+pub(crate) fn bdl_team(team: &Team) -> Value {
     json!({
         "id": team.bdl_id(),
         "conference": team.conference,
@@ -280,7 +280,7 @@ fn bdl_team(team: &Team) -> Value {
     })
 }
 
-fn bdl_line(line: &PlayerLine) -> Value {
+pub(crate) fn bdl_line(line: &PlayerLine) -> Value {
     let pct = |made: u32, tried: u32| {
         if tried == 0 {
             0.0
@@ -326,7 +326,7 @@ fn bdl_game_fields(game: &Game, home_score: u32, away_score: u32) -> Value {
 
 /// BallDontLie box scores of `?date=` (required): one object per game, the
 /// players nested in each team like the real API.
-async fn bdl_box_scores(uri: Uri) -> Response {
+pub(crate) async fn bdl_box_scores(uri: Uri) -> Response {
     let date = match required_date(&uri) {
         Ok(date) => date,
         Err(response) => return *response,
@@ -384,7 +384,7 @@ async fn bdl_games(uri: Uri) -> Response {
     Json(json!({ "data": data, "meta": { "per_page": 100 } })).into_response()
 }
 
-fn odds_event(game: &Game) -> Value {
+pub(crate) fn odds_event(game: &Game) -> Value {
     json!({
         "id": game.event_id(),
         "sport_key": "basketball_nba",
@@ -469,7 +469,7 @@ fn market(game: &Game, key: &str, rng: &mut fixtures::Rng) -> Value {
 
 /// Odds API odds of one event for `?markets=` (comma-separated, default
 /// `player_points`); 404 for unknown event ids, 422 when no market is known.
-async fn odds_event_odds(Path(event_id): Path<String>, uri: Uri) -> Response {
+pub(crate) async fn odds_event_odds(Path(event_id): Path<String>, uri: Uri) -> Response {
     let Some(game) = game_by_event_id(&event_id) else {
         return (
             StatusCode::NOT_FOUND,

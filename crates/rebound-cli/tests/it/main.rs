@@ -2,6 +2,7 @@
 //! config errors, and the demo.
 
 mod backfill;
+mod plan;
 mod serve;
 
 use rebound_upstream_sim::{Reply, UpstreamSim};

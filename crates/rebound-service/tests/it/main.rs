@@ -20,6 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
+mod reference_day;
+
 const NY: chrono_tz::Tz = chrono_tz::America::New_York;
 
 fn config(base_url: &str, extra: &str) -> String {
@@ -101,7 +103,17 @@ struct Harness {
 async fn harness(dir: &Path, toml: &str, start: DateTime<Utc>) -> Harness {
     let path = dir.join("rebound.toml");
     std::fs::write(&path, toml).expect("write config");
-    let plan = Arc::new(rebound_config::load(&path).expect("config is valid"));
+    let plan = rebound_config::load(&path).expect("config is valid");
+    harness_for(dir, plan, start).await
+}
+
+/// A harness on an already loaded plan whose database is `dir/history.db`.
+async fn harness_for(
+    dir: &Path,
+    plan: rebound_domain::plan::Plan,
+    start: DateTime<Utc>,
+) -> Harness {
+    let plan = Arc::new(plan);
     let clock = Arc::new(ManualClock::new(start));
     let dyn_clock: Arc<dyn Clock> = clock.clone();
     let store: Arc<dyn Store> = Arc::new(

@@ -4,6 +4,7 @@
 mod demo;
 mod faults;
 mod recording;
+mod reference;
 mod routes;
 mod scripts;
 

@@ -1,0 +1,564 @@
+//! `rebound plan` on the reference pipeline (`examples/nba/rebound.toml`)
+//! with the calendar fixtures of `examples/nba/calendars/`: a game day, an
+//! off day, the day after DST starts (and the switch day itself) and a day
+//! with noon games. Every calendar comes from a file, so the database is
+//! never opened.
+//!
+//! Expected decisions are derived from the fixture (game ids, tip-offs) and
+//! the schedule keys of the config, not copied from the output, so a rule
+//! change shows up here as a failure to look at.
+
+use super::{rebound, text};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Offset, TimeZone, Utc};
+use chrono_tz::Tz;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+const NY: Tz = chrono_tz::America::New_York;
+
+/// The `${VAR}`s the reference config needs; never sent anywhere.
+const ENV: [(&str, &str); 4] = [
+    ("ODDS_API_KEY", "plan-test-odds"),
+    ("BDL_API_KEY", "plan-test-bdl"),
+    ("BP_API_KEY", "plan-test-bp"),
+    ("BDB_API_KEY", "plan-test-bdb"),
+];
+
+fn example(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/nba")
+        .join(path)
+}
+
+fn config() -> String {
+    example("rebound.toml").to_str().unwrap().to_string()
+}
+
+fn calendar(name: &str) -> String {
+    example(&format!("calendars/{name}.json"))
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// One row of `rebound plan --json`.
+#[derive(Debug, Clone)]
+struct Row {
+    workflow: String,
+    at: DateTime<FixedOffset>,
+    action: String,
+    reason: String,
+    target_date: NaiveDate,
+    entities: Vec<String>,
+    slot: String,
+}
+
+impl Row {
+    fn is_run(&self) -> bool {
+        self.action == "RUN"
+    }
+}
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+fn hm(s: &str) -> NaiveTime {
+    NaiveTime::parse_from_str(s, "%H:%M").unwrap()
+}
+
+/// A New York wall-clock time (never in a DST gap in these tests).
+fn et(date: NaiveDate, time: &str) -> DateTime<Utc> {
+    NY.from_local_datetime(&date.and_time(hm(time)))
+        .single()
+        .expect("unambiguous local time")
+        .with_timezone(&Utc)
+}
+
+/// Runs `rebound plan --json` for `date` with the fixture `file` and parses
+/// the rows, checking what must hold on every day.
+fn plan(date: &str, file: &str) -> Vec<Row> {
+    let cal = format!("nba_games={}", calendar(file));
+    let out = rebound(
+        &[
+            "-c",
+            &config(),
+            "plan",
+            "--date",
+            date,
+            "--calendar",
+            &cal,
+            "--json",
+        ],
+        &ENV,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let rows: Vec<Row> = json
+        .as_array()
+        .expect("a list of decisions")
+        .iter()
+        .map(|r| Row {
+            workflow: r["workflow"].as_str().unwrap().to_string(),
+            at: DateTime::parse_from_rfc3339(r["at"].as_str().unwrap()).unwrap(),
+            action: r["action"].as_str().unwrap().to_string(),
+            reason: r["reason"].as_str().unwrap().to_string(),
+            target_date: d(r["target_date"].as_str().unwrap()),
+            entities: r["entities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e.as_str().unwrap().to_string())
+                .collect(),
+            slot: r["slot"].as_str().unwrap().to_string(),
+        })
+        .collect();
+    common_checks(d(date), &rows);
+    rows
+}
+
+/// Holds on any day: decisions belong to the day, with the zone's offset at
+/// that instant, sorted, each with a reason; no slot runs twice; no
+/// workflow outside the config.
+fn common_checks(date: NaiveDate, rows: &[Row]) {
+    assert!(!rows.is_empty());
+    let workflows: BTreeSet<&str> = [
+        "morning_operations",
+        "betting_lines",
+        "post_game_window_1",
+        "post_game_window_2",
+        "post_game_window_3",
+        "early_game_window_1",
+        "early_game_window_2",
+        "early_game_window_3",
+        "injury_discovery",
+        "referee_discovery",
+    ]
+    .into();
+    let mut runs = BTreeMap::new();
+    for row in rows {
+        assert!(workflows.contains(row.workflow.as_str()), "{row:?}");
+        assert!(!row.reason.is_empty(), "{row:?}");
+        assert!(
+            ["RUN", "SKIP", "ABORT"].contains(&row.action.as_str()),
+            "{row:?}"
+        );
+        assert_ne!(row.action, "ABORT", "{row:?}");
+        let local = row.at.with_timezone(&NY);
+        assert_eq!(
+            local.date_naive(),
+            date,
+            "decided on the planned day: {row:?}"
+        );
+        // The offset printed is the zone's offset at that instant.
+        assert_eq!(local.offset().fix(), *row.at.offset(), "{row:?}");
+        if row.is_run() {
+            let key = (row.workflow.clone(), row.target_date, row.slot.clone());
+            *runs.entry(key).or_insert(0) += 1;
+        }
+    }
+    assert!(
+        rows.windows(2).all(|w| w[0].at <= w[1].at),
+        "sorted by time"
+    );
+    let twice: Vec<_> = runs.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "slots that run twice: {twice:?}");
+}
+
+fn of<'a>(rows: &'a [Row], workflow: &str) -> Vec<&'a Row> {
+    rows.iter().filter(|r| r.workflow == workflow).collect()
+}
+
+fn runs_of<'a>(rows: &'a [Row], workflow: &str) -> Vec<&'a Row> {
+    rows.iter()
+        .filter(|r| r.workflow == workflow && r.is_run())
+        .collect()
+}
+
+/// Tip-offs of the fixture, by ET date: (game id, start).
+fn games(file: &str) -> BTreeMap<NaiveDate, Vec<(String, DateTime<Utc>)>> {
+    let text = std::fs::read_to_string(calendar(file)).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut out: BTreeMap<NaiveDate, Vec<(String, DateTime<Utc>)>> = BTreeMap::new();
+    for date in json["leagueSchedule"]["gameDates"].as_array().unwrap() {
+        for game in date["games"].as_array().unwrap() {
+            let start: DateTime<Utc> = game["gameDateTimeUTC"].as_str().unwrap().parse().unwrap();
+            let id = game["gameId"].as_str().unwrap().to_string();
+            out.entry(start.with_timezone(&NY).date_naive())
+                .or_default()
+                .push((id, start));
+        }
+    }
+    for list in out.values_mut() {
+        list.sort_by_key(|(_, start)| *start);
+    }
+    out
+}
+
+fn ids(list: &[(String, DateTime<Utc>)]) -> Vec<String> {
+    let mut ids: Vec<String> = list.iter().map(|(id, _)| id.clone()).collect();
+    ids.sort();
+    ids
+}
+
+/// The betting_lines slots the config calls for on a game day: every 2h
+/// from 08:00 until 20:00 (exclusive), from 12h before the first tip.
+fn betting_slots(date: NaiveDate, first_tip: DateTime<Utc>) -> Vec<String> {
+    (8..20)
+        .step_by(2)
+        .map(|h| format!("{h:02}:00"))
+        .filter(|slot| et(date, slot) >= first_tip - Duration::hours(12))
+        .collect()
+}
+
+/// Morning runs once in its window; checks shared by every day.
+fn assert_morning_once(rows: &[Row], date: NaiveDate) {
+    let morning = runs_of(rows, "morning_operations");
+    assert_eq!(morning.len(), 1, "{morning:?}");
+    let at = morning[0].at.with_timezone(&Utc);
+    assert!(
+        at >= et(date, "06:00") && at < et(date, "10:00"),
+        "{morning:?}"
+    );
+    assert_eq!(morning[0].target_date, date);
+    assert_eq!(morning[0].slot, "window");
+}
+
+/// Each post-game window runs once, within ±30m of its time, for yesterday's
+/// ET games.
+fn assert_post_game(rows: &[Row], date: NaiveDate, yesterday_ids: &[String]) {
+    let yesterday = date.pred_opt().unwrap();
+    for (workflow, time) in [
+        ("post_game_window_1", "22:00"),
+        ("post_game_window_2", "01:00"),
+        ("post_game_window_3", "04:00"),
+    ] {
+        let runs = runs_of(rows, workflow);
+        assert_eq!(runs.len(), 1, "{workflow}: {runs:?}");
+        let run = runs[0];
+        assert_eq!(run.slot, time, "{run:?}");
+        assert_eq!(run.target_date, yesterday, "{run:?}");
+        assert_eq!(run.entities, yesterday_ids, "{run:?}");
+        let slot = et(date, time);
+        let at = run.at.with_timezone(&Utc);
+        assert!(
+            at >= slot - Duration::minutes(30) && at <= slot + Duration::minutes(30),
+            "{run:?}"
+        );
+    }
+}
+
+/// Discovery: one attempt at the first slot, then "data found" (the dry run
+/// assumes every run finds data) for every later slot of the window.
+fn assert_discovery_stops_after_data(rows: &[Row], date: NaiveDate) {
+    for workflow in ["injury_discovery", "referee_discovery"] {
+        let runs = runs_of(rows, workflow);
+        assert_eq!(runs.len(), 1, "{workflow}: {runs:?}");
+        assert_eq!(runs[0].slot, "09:00");
+        assert_eq!(runs[0].at.with_timezone(&Utc), et(date, "09:00"));
+        assert_eq!(runs[0].target_date, date);
+        let after: Vec<&Row> = of(rows, workflow)
+            .into_iter()
+            .filter(|r| r.at > runs[0].at)
+            .collect();
+        assert!(!after.is_empty(), "{workflow} is looked at again");
+        for row in after {
+            assert_eq!(row.action, "SKIP", "{row:?}");
+            assert!(row.reason.contains("data found"), "{row:?}");
+        }
+    }
+}
+
+#[test]
+fn game_day() {
+    let date = d("2026-01-15");
+    let rows = plan("2026-01-15", "game-day");
+    let games = games("game-day");
+    let today = &games[&date];
+    let yesterday = &games[&date.pred_opt().unwrap()];
+
+    assert_morning_once(&rows, date);
+
+    // Betting lines: every eligible 2h slot once, at the slot, for today's
+    // games; nothing outside 08:00–20:00 or before first tip − 12h.
+    let betting = runs_of(&rows, "betting_lines");
+    let slots: Vec<&str> = betting.iter().map(|r| r.slot.as_str()).collect();
+    assert_eq!(slots, betting_slots(date, today[0].1));
+    for run in &betting {
+        assert_eq!(run.at.with_timezone(&Utc), et(date, &run.slot), "{run:?}");
+        assert_eq!(run.target_date, date);
+        assert_eq!(run.entities, ids(today), "{run:?}");
+    }
+
+    assert_post_game(&rows, date, &ids(yesterday));
+
+    // Early-game windows: today has no tip before 19:00.
+    for workflow in [
+        "early_game_window_1",
+        "early_game_window_2",
+        "early_game_window_3",
+    ] {
+        assert!(runs_of(&rows, workflow).is_empty(), "{workflow}");
+        assert!(
+            of(&rows, workflow)
+                .iter()
+                .any(|r| r.reason.contains("no events before 19:00")),
+            "{workflow}: {:?}",
+            of(&rows, workflow)
+        );
+    }
+
+    assert_discovery_stops_after_data(&rows, date);
+}
+
+#[test]
+fn off_day() {
+    let date = d("2026-02-18");
+    let rows = plan("2026-02-18", "off-day");
+    let games = games("off-day");
+    assert!(!games.contains_key(&date) && !games.contains_key(&date.pred_opt().unwrap()));
+
+    // The morning (and its calendar refresh) runs every day, games or not.
+    assert_morning_once(&rows, date);
+    let runs: Vec<&Row> = rows.iter().filter(|r| r.is_run()).collect();
+    assert_eq!(runs.len(), 1, "only the morning runs: {runs:?}");
+
+    let no_games = "no events in nba_games on 2026-02-18";
+    for workflow in ["betting_lines", "injury_discovery", "referee_discovery"] {
+        let skips = of(&rows, workflow);
+        assert!(
+            skips.iter().any(|r| r.reason.contains(no_games)),
+            "{workflow}: {skips:?}"
+        );
+    }
+    // Every betting slot is looked at and skipped for the same reason.
+    let betting: Vec<&str> = of(&rows, "betting_lines")
+        .iter()
+        .filter(|r| r.reason.contains(no_games))
+        .map(|r| r.slot.as_str())
+        .collect();
+    assert_eq!(
+        betting,
+        ["08:00", "10:00", "12:00", "14:00", "16:00", "18:00"]
+    );
+    // Post-game windows look at yesterday, which had no games either.
+    for workflow in [
+        "post_game_window_1",
+        "post_game_window_2",
+        "post_game_window_3",
+    ] {
+        assert!(
+            of(&rows, workflow)
+                .iter()
+                .any(|r| r.reason.contains("no events in nba_games on 2026-02-17")),
+            "{workflow}"
+        );
+    }
+}
+
+#[test]
+fn the_day_after_dst_starts() {
+    let date = d("2026-03-09");
+    let rows = plan("2026-03-09", "dst-start");
+    let games = games("dst-start");
+    let edt = FixedOffset::west_opt(4 * 3600).unwrap();
+
+    // The whole day is on EDT, including the first evaluations at midnight.
+    for row in &rows {
+        assert_eq!(*row.at.offset(), edt, "{row:?}");
+    }
+    assert_morning_once(&rows, date);
+
+    // First tip 21:00 EDT: betting runs from 09:00, so the 08:00 slot is
+    // skipped (with EST it would wrongly have started at 08:00).
+    let today = &games[&date];
+    let betting = runs_of(&rows, "betting_lines");
+    let slots: Vec<&str> = betting.iter().map(|r| r.slot.as_str()).collect();
+    assert_eq!(slots, betting_slots(date, today[0].1));
+    assert_eq!(slots, ["10:00", "12:00", "14:00", "16:00", "18:00"]);
+    let first = of(&rows, "betting_lines")
+        .into_iter()
+        .find(|r| r.slot == "08:00")
+        .expect("08:00 decided");
+    assert_eq!(first.action, "SKIP");
+    assert!(first.reason.contains("runs from 09:00"), "{first:?}");
+    for run in &betting {
+        assert_eq!(run.at.with_timezone(&Utc), et(date, &run.slot), "{run:?}");
+    }
+
+    // Target dates are ET dates: the 21:30 EDT game of 03-08 starts at 01:30
+    // UTC on 03-09 and still belongs to 03-08's post-game windows.
+    let yesterday = &games[&date.pred_opt().unwrap()];
+    assert_eq!(yesterday.len(), 3);
+    assert_post_game(&rows, date, &ids(yesterday));
+    assert_discovery_stops_after_data(&rows, date);
+}
+
+#[test]
+fn the_dst_switch_day_itself() {
+    // 2026-03-08: 02:00 EST jumps to 03:00 EDT. Decisions before the gap
+    // carry -05:00, after it -04:00 (checked for every row by
+    // `common_checks`); the 04:00 post-game slot is after the gap.
+    let date = d("2026-03-08");
+    let rows = plan("2026-03-08", "dst-start");
+    let games = games("dst-start");
+    let offsets: BTreeSet<i32> = rows
+        .iter()
+        .map(|r| r.at.offset().local_minus_utc())
+        .collect();
+    assert_eq!(offsets, [-5 * 3600, -4 * 3600].into());
+    assert_post_game(&rows, date, &ids(&games[&date.pred_opt().unwrap()]));
+    let window_3 = runs_of(&rows, "post_game_window_3");
+    assert_eq!(window_3[0].at.offset().local_minus_utc(), -4 * 3600);
+
+    // The 15:30 EDT tip is an early game: 3h later is 18:30 EDT, the last
+    // instant of the 18:00 ±30m window.
+    let early = &games[&date][0];
+    let window_2 = runs_of(&rows, "early_game_window_2");
+    assert_eq!(window_2.len(), 1, "{window_2:?}");
+    assert_eq!(window_2[0].entities, std::slice::from_ref(&early.0));
+    assert_eq!(
+        window_2[0].at.with_timezone(&Utc),
+        early.1 + Duration::hours(3)
+    );
+}
+
+#[test]
+fn noon_games() {
+    let date = d("2026-12-25");
+    let rows = plan("2026-12-25", "noon-games");
+    let games = games("noon-games");
+    let today = &games[&date];
+    let before_19: Vec<&(String, DateTime<Utc>)> = today
+        .iter()
+        .filter(|(_, start)| *start < et(date, "19:00"))
+        .collect();
+    let noon_ids: BTreeSet<String> = before_19.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(noon_ids.len(), 2, "12:00 and 14:30 tips");
+
+    // Each early window runs once, for exactly the early games that started
+    // at least 3h before the run.
+    let mut seen = BTreeSet::new();
+    for (workflow, time) in [
+        ("early_game_window_1", "15:00"),
+        ("early_game_window_2", "18:00"),
+        ("early_game_window_3", "21:00"),
+    ] {
+        let runs = runs_of(&rows, workflow);
+        assert_eq!(runs.len(), 1, "{workflow}: {runs:?}");
+        let run = runs[0];
+        assert_eq!(run.slot, time);
+        assert_eq!(run.target_date, date);
+        let at = run.at.with_timezone(&Utc);
+        let slot = et(date, time);
+        assert!(
+            at >= slot - Duration::minutes(30) && at <= slot + Duration::minutes(30),
+            "{run:?}"
+        );
+        let mut expected: Vec<String> = before_19
+            .iter()
+            .filter(|(_, start)| *start + Duration::hours(3) <= at)
+            .map(|(id, _)| id.clone())
+            .collect();
+        expected.sort();
+        assert!(!expected.is_empty());
+        assert_eq!(run.entities, expected, "{run:?}");
+        seen.extend(run.entities.iter().cloned());
+    }
+    assert_eq!(seen, noon_ids, "only the noon games, and all of them");
+
+    // Window 1 first waits for the 12:00 game's 3 hours: no run before 15:00.
+    let window_1 = runs_of(&rows, "early_game_window_1")[0];
+    assert_eq!(window_1.entities, std::slice::from_ref(&today[0].0));
+    assert!(window_1.at.with_timezone(&Utc) >= today[0].1 + Duration::hours(3));
+
+    // Betting starts at 08:00 (first tip − 12h is midnight).
+    let betting: Vec<&str> = runs_of(&rows, "betting_lines")
+        .iter()
+        .map(|r| r.slot.as_str())
+        .collect();
+    assert_eq!(
+        betting,
+        ["08:00", "10:00", "12:00", "14:00", "16:00", "18:00"]
+    );
+    assert_morning_once(&rows, date);
+    assert_discovery_stops_after_data(&rows, date);
+}
+
+#[test]
+fn table_output() {
+    let cal = format!("nba_games={}", calendar("game-day"));
+    let out = rebound(
+        &[
+            "-c",
+            &config(),
+            "plan",
+            "--date",
+            "2026-01-15",
+            "--calendar",
+            &cal,
+        ],
+        &ENV,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for column in [
+        "time",
+        "workflow",
+        "action",
+        "target date",
+        "entities",
+        "reason",
+    ] {
+        assert!(stdout.contains(column), "{stdout}");
+    }
+    assert!(stdout.contains("betting_lines"), "{stdout}");
+    assert!(stdout.contains("decisions on 2026-01-15"), "{stdout}");
+}
+
+#[test]
+fn calendar_argument_errors() {
+    // A calendar the config does not define.
+    let cal = format!("nba_gmaes={}", calendar("game-day"));
+    let out = rebound(
+        &[
+            "-c",
+            &config(),
+            "plan",
+            "--date",
+            "2026-01-15",
+            "--calendar",
+            &cal,
+        ],
+        &ENV,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--calendar nba_gmaes: no such calendar"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("defined calendars: nba_games"), "{stderr}");
+
+    // A file that is not JSON.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("schedule.json");
+    std::fs::write(&file, "<html>not the schedule</html>").unwrap();
+    let cal = format!("nba_games={}", file.display());
+    let out = rebound(
+        &[
+            "-c",
+            &config(),
+            "plan",
+            "--date",
+            "2026-01-15",
+            "--calendar",
+            &cal,
+        ],
+        &ENV,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains(&file.display().to_string()), "{stderr}");
+    assert!(stderr.contains("is not JSON"), "{stderr}");
+}

@@ -1,0 +1,327 @@
+//! The reference pipeline (`examples/nba/rebound.toml`, unchanged but for
+//! its base URLs, database and raw store) for one simulated game day
+//! against the simulated upstream's reference routes (`/ref/<source>/...`),
+//! scheduler and worker on a manual clock from 00:00 to 24:00 ET.
+//!
+//! What it checks is the issue's "done when": each of the ten workflows
+//! makes the RUN decisions its rule calls for and no more, the calendar is
+//! fetched before anything that needs it, fan-outs make one call per game or
+//! event and all succeed, discovery stops once it has data, no slot runs
+//! twice, and every run leaves a `workflow_executions` row.
+
+use super::{harness_for, local};
+use chrono::NaiveDate;
+use rebound_service::scheduler::RecordedDecision;
+use rebound_storage::DecisionAction;
+use rebound_upstream_sim::fixtures::games_on;
+use rebound_upstream_sim::{Reply, UpstreamSim};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+/// The production base URL of each source in the reference config.
+const SOURCES: [(&str, &str); 9] = [
+    ("nba_cdn", "https://cdn.nba.com/static/json"),
+    ("nba_stats", "https://stats.nba.com/stats"),
+    ("nba_official", "https://ak-static.cms.nba.com"),
+    ("nba_referees", "https://official.nba.com/wp-json/api/v1"),
+    ("balldontlie", "https://api.balldontlie.io/v1"),
+    ("odds_api", "https://api.the-odds-api.com/v4"),
+    ("bettingpros", "https://api.bettingpros.com/v3"),
+    (
+        "espn",
+        "https://site.api.espn.com/apis/site/v2/sports/basketball/nba",
+    ),
+    ("bigdataball", "https://api.bigdataball.example/v1"),
+];
+
+/// A winter Thursday: games tip from 19:00 EST (00:00Z).
+fn game_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 1, 15).expect("date")
+}
+
+/// The reference config pointed at the simulation, with its history in
+/// `dir/history.db` (where the shared harness opens it) and raw payloads in
+/// `dir/raw`.
+fn reference_plan(dir: &Path, sim: &UpstreamSim) -> rebound_domain::plan::Plan {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/nba/rebound.toml"
+    );
+    let mut text = std::fs::read_to_string(path).expect("reference config");
+    for (source, url) in SOURCES {
+        let from = format!("base_url = \"{url}\"");
+        assert!(
+            text.contains(&from),
+            "{source}: base URL changed in the config"
+        );
+        text = text.replace(
+            &from,
+            &format!("base_url = \"{}/ref/{source}\"", sim.base_url()),
+        );
+    }
+    assert!(
+        !text.contains("base_url = \"https://"),
+        "every source points at the simulation"
+    );
+    text = text.replace(
+        "database = \"sqlite://nba.db\"",
+        "database = \"sqlite://history.db\"",
+    );
+    // `${VAR}`s come from an injected lookup: tests do not touch the process
+    // environment (setting it is unsafe and leaks into parallel tests).
+    rebound_config::load_str(&text, &dir.join("rebound.toml"), &|name| {
+        name.ends_with("_API_KEY").then(|| format!("test-{name}"))
+    })
+    .expect("the reference config loads")
+}
+
+fn game_ids(date: NaiveDate) -> Vec<String> {
+    let mut ids: Vec<String> = games_on(date).iter().map(|g| g.game_id()).collect();
+    ids.sort();
+    ids
+}
+
+fn run_slots<'a>(decisions: &'a [RecordedDecision], workflow: &str) -> Vec<&'a str> {
+    decisions
+        .iter()
+        .filter(|d| d.workflow == workflow && d.action == DecisionAction::Run)
+        .map(|d| d.slot.as_str())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_pipeline_runs_a_simulated_game_day() {
+    let started = Instant::now();
+    let day = game_day();
+    let yesterday = day.pred_opt().expect("date");
+    let sim = UpstreamSim::start().await.expect("sim");
+    sim.set_reference_anchor(day);
+    // Discovery needs something to discover: the injury report PDF is not
+    // published (403) at 09:00 and 11:00, the referee assignments have no
+    // NBA rows at 09:00.
+    let pdf = format!("/ref/nba_official/referee/injury/Injury-Report_{day}_01_00PM.pdf");
+    sim.script(&pdf, vec![Reply::status(403), Reply::status(403)]);
+    let no_rows = serde_json::json!({
+        "nba": { "Table": { "rows": [] } }, "gl": { "Table": { "rows": [] } },
+        "wnba": { "Table": { "rows": [] } },
+    });
+    sim.script(
+        "/ref/nba_referees/get-game-officials",
+        vec![Reply::json(200, no_rows)],
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = reference_plan(dir.path(), &sim);
+    let mut h = harness_for(dir.path(), plan, local(day, 0, 0)).await;
+    h.run_until(local(day + chrono::Days::new(1), 0, 0)).await;
+    let decisions = h.decisions.clone();
+
+    // The calendar had no data: fetched first, before any workflow decided.
+    let first = decisions.first().expect("decisions");
+    assert_eq!(first.workflow, "calendar:nba_games", "{first:?}");
+    assert_eq!(first.action, DecisionAction::Run);
+    let refreshes: Vec<_> = h
+        .runs
+        .iter()
+        .filter(|r| r.workflow == "calendar:nba_games")
+        .collect();
+    assert!(!refreshes.is_empty());
+    assert!(
+        refreshes.iter().all(|r| r.status == "success"),
+        "{refreshes:?}"
+    );
+
+    // RUN decisions per workflow: exactly what the rules call for.
+    let expected: [(&str, &[&str]); 10] = [
+        ("morning_operations", &["window"]),
+        (
+            "betting_lines",
+            // First tip 19:00 EST, lead 12h: every 2h slot of 08:00–20:00.
+            &["08:00", "10:00", "12:00", "14:00", "16:00", "18:00"],
+        ),
+        // Window 2 (01:00) collected every game of yesterday with
+        // nbac_team_boxscore, which is window 1's fanned scraper too, so
+        // window 1 (22:00, also for yesterday) has nothing missing.
+        ("post_game_window_1", &[]),
+        ("post_game_window_2", &["01:00"]),
+        ("post_game_window_3", &["04:00"]),
+        // The generated games all tip at 19:00 or later.
+        ("early_game_window_1", &[]),
+        ("early_game_window_2", &[]),
+        ("early_game_window_3", &[]),
+        // Not published at 09:00 and 11:00, found at 13:00.
+        ("injury_discovery", &["09:00", "11:00", "13:00"]),
+        // No rows at 09:00, found at 11:00.
+        ("referee_discovery", &["09:00", "11:00"]),
+    ];
+    for (workflow, slots) in expected {
+        assert_eq!(run_slots(&decisions, workflow), slots, "{workflow}");
+    }
+    let window_1: Vec<_> = decisions
+        .iter()
+        .filter(|d| d.workflow == "post_game_window_1" && d.slot == "22:00")
+        .collect();
+    assert!(
+        window_1
+            .iter()
+            .any(|d| d.reason.contains("already collected")),
+        "{window_1:?}"
+    );
+    for workflow in [
+        "early_game_window_1",
+        "early_game_window_2",
+        "early_game_window_3",
+    ] {
+        assert!(
+            decisions
+                .iter()
+                .any(|d| d.workflow == workflow && d.reason.contains("no events before 19:00")),
+            "{workflow}"
+        );
+    }
+    // Target dates: post-game windows collect yesterday (ET), with every
+    // game of it; everything else today.
+    for d in decisions
+        .iter()
+        .filter(|d| d.action == DecisionAction::Run && !d.workflow.starts_with("calendar:"))
+    {
+        if d.workflow.starts_with("post_game") {
+            assert_eq!(d.target_date, yesterday, "{d:?}");
+            assert_eq!(d.entities, game_ids(yesterday), "{d:?}");
+        } else {
+            assert_eq!(d.target_date, day, "{d:?}");
+        }
+    }
+    // Discovery stopped once it had data.
+    for (workflow, last) in [
+        ("injury_discovery", "13:00"),
+        ("referee_discovery", "11:00"),
+    ] {
+        let after_data = decisions
+            .iter()
+            .filter(|d| d.workflow == workflow && d.reason.contains("data found"))
+            .count();
+        assert!(after_data > 0, "{workflow} said it was done");
+        assert_eq!(run_slots(&decisions, workflow).last(), Some(&last));
+    }
+
+    // No slot ran twice; every RUN was queued and executed once.
+    let mut seen = BTreeMap::new();
+    for d in decisions.iter().filter(|d| d.action == DecisionAction::Run) {
+        *seen
+            .entry((d.workflow.clone(), d.target_date, d.slot.clone()))
+            .or_insert(0) += 1;
+        assert!(d.queued, "{d:?}");
+    }
+    assert!(seen.values().all(|n| *n == 1), "{seen:?}");
+    assert_eq!(h.runs.len(), seen.len(), "one run per RUN decision");
+
+    // Every run left its execution row: success, or partial with a message;
+    // no_data only for the scripted discovery attempts.
+    let store = h.engine.store().clone();
+    // Odds events per betting run: see the end of the test.
+    let odds_events = games_on(yesterday).len();
+    for run in h
+        .runs
+        .iter()
+        .filter(|r| !r.workflow.starts_with("calendar:"))
+    {
+        let rows = store
+            .executions_for_date(&run.workflow, run.target_date)
+            .await
+            .expect("executions");
+        let row = rows
+            .iter()
+            .find(|r| r.execution_id == run.execution_id)
+            .unwrap_or_else(|| panic!("no workflow_executions row for {run:?}"));
+        match row.status.as_str() {
+            "success" => {}
+            "partial" => assert!(
+                row.error_message.as_deref().is_some_and(|m| !m.is_empty()),
+                "{row:?}"
+            ),
+            "no_data" => assert!(
+                run.workflow.ends_with("_discovery") && run.slot != "13:00",
+                "{row:?}"
+            ),
+            other => panic!("{} {}: status {other}: {row:?}", run.workflow, run.slot),
+        }
+        assert_eq!(run.status, row.status, "{run:?}");
+
+        // Fan-outs: one call per game, event or team, each succeeded.
+        let calls = store
+            .scraper_calls_for_execution(&run.execution_id)
+            .await
+            .expect("calls");
+        let mut per_scraper: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for call in &calls {
+            per_scraper
+                .entry(call.scraper_name.as_str())
+                .or_default()
+                .push(call.status.as_str());
+        }
+        let games_yesterday = games_on(yesterday).len();
+        let expected_calls: &[(&str, usize)] = match run.workflow.as_str() {
+            "morning_operations" => &[
+                ("nbac_schedule_api", 1),
+                ("nbac_player_list", 1),
+                ("bdl_standings", 1),
+                ("bdl_active_players", 1),
+                ("espn_teams", 1),
+                ("espn_roster", 30),
+            ],
+            "betting_lines" => &[
+                ("oddsa_events", 1),
+                ("bp_events", 1),
+                ("oddsa_player_props", odds_events),
+                ("oddsa_game_lines", odds_events),
+                ("bp_player_props", 1),
+            ],
+            "post_game_window_2" => &[
+                ("bdl_box_scores", 1),
+                ("nbac_team_boxscore", games_yesterday),
+                ("nbac_player_boxscore", 1),
+            ],
+            "post_game_window_3" => &[
+                ("bdl_box_scores", 1),
+                ("bigdataball_pbp", games_yesterday),
+                ("nbac_play_by_play", games_yesterday),
+                ("nbac_gamebook", games_yesterday),
+            ],
+            "injury_discovery" => &[("nbac_injury_report", 1)],
+            "referee_discovery" => &[("nbac_referee_assignments", 1)],
+            other => panic!("unexpected run of {other}"),
+        };
+        let counts: BTreeMap<&str, usize> =
+            per_scraper.iter().map(|(k, v)| (*k, v.len())).collect();
+        let want: BTreeMap<&str, usize> = expected_calls.iter().copied().collect();
+        assert_eq!(counts, want, "{} {}", run.workflow, run.slot);
+        if row.status == "success" {
+            for (scraper, statuses) in &per_scraper {
+                assert!(
+                    statuses.iter().all(|s| *s == "success"),
+                    "{} {}: {scraper}: {statuses:?}",
+                    run.workflow,
+                    run.slot
+                );
+            }
+        }
+    }
+
+    // Odds events: the config asks for `{date}T00:00:00Z..{date}T23:59:59Z`,
+    // and the simulation filters on tip-off like the real API, so the events
+    // (and the per-event odds calls above) are the games tipping in that UTC
+    // day: yesterday's ET evening, not today's games.
+    let yesterday_events: Vec<String> = games_on(yesterday).iter().map(|g| g.event_id()).collect();
+    let odds_paths = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/odds") && r.path.starts_with("/ref/odds_api/"))
+        .count();
+    assert_eq!(odds_paths, 6 * 2 * yesterday_events.len());
+
+    let elapsed = started.elapsed();
+    assert!(elapsed.as_secs() < 30, "the simulated day took {elapsed:?}");
+    sim.shutdown().await;
+}
