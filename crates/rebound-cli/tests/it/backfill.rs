@@ -55,16 +55,40 @@ scrapers = ["item"]
     // The first date's call fails (503 on both attempts).
     sim.script("/bench/item", vec![Reply::status(503), Reply::status(503)]);
 
-    let first = backfill(&config, &["daily", "--from", "2026-11-01", "--to", "2026-11-03"]);
+    let first = backfill(
+        &config,
+        &["daily", "--from", "2026-11-01", "--to", "2026-11-03"],
+    );
     let out = text(&first.stdout);
-    assert_eq!(first.status.code(), Some(1), "a failed date fails the command\n{out}{}", text(&first.stderr));
-    assert!(out.contains("[1/3] 2026-11-01: failed: item: HTTP 503"), "{out}");
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "a failed date fails the command\n{out}{}",
+        text(&first.stderr)
+    );
+    assert!(
+        out.contains("[1/3] 2026-11-01: failed: item: HTTP 503"),
+        "{out}"
+    );
     assert!(out.contains("[2/3] 2026-11-02: success"), "{out}");
     assert!(out.contains("[3/3] 2026-11-03: success"), "{out}");
-    assert!(out.contains("3 dates, 3 ran, 0 already done, 1 not ok"), "{out}");
+    assert!(
+        out.contains("3 dates, 3 ran, 0 already done, 1 not ok"),
+        "{out}"
+    );
     assert_eq!(sim.request_count("/bench/item"), 4);
 
-    let second = backfill(&config, &["daily", "--from", "2026-11-01", "--to", "2026-11-03", "--json"]);
+    let second = backfill(
+        &config,
+        &[
+            "daily",
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-03",
+            "--json",
+        ],
+    );
     assert_eq!(second.status.code(), Some(0), "{}", text(&second.stderr));
     let rows: serde_json::Value = serde_json::from_slice(&second.stdout).expect("JSON");
     let actions: Vec<&str> = rows
@@ -75,12 +99,26 @@ scrapers = ["item"]
         .collect();
     assert_eq!(actions, ["ran", "skipped", "skipped"], "{rows:#}");
     assert_eq!(rows[0]["status"], "success");
-    assert_eq!(sim.request_count("/bench/item"), 5, "only the failed date called again");
+    assert_eq!(
+        sim.request_count("/bench/item"),
+        5,
+        "only the failed date called again"
+    );
 
-    let bad = backfill(&config, &["daily", "--from", "2026-11-03", "--to", "2026-11-01"]);
+    let bad = backfill(
+        &config,
+        &["daily", "--from", "2026-11-03", "--to", "2026-11-01"],
+    );
     assert_eq!(bad.status.code(), Some(2));
-    assert!(text(&bad.stderr).contains("--from 2026-11-03 is after --to 2026-11-01"), "{}", text(&bad.stderr));
-    let unknown = backfill(&config, &["nightly", "--from", "2026-11-01", "--to", "2026-11-01"]);
+    assert!(
+        text(&bad.stderr).contains("--from 2026-11-03 is after --to 2026-11-01"),
+        "{}",
+        text(&bad.stderr)
+    );
+    let unknown = backfill(
+        &config,
+        &["nightly", "--from", "2026-11-01", "--to", "2026-11-01"],
+    );
     assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown.stderr));
     sim.shutdown().await;
 }

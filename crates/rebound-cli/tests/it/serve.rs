@@ -487,7 +487,11 @@ async fn serve_and_stop_mid_call(
     let mut child = spawn(&config, "all", &dir.join("serve.log"));
     let deadline = Instant::now() + Duration::from_secs(30);
     while sim.request_count("/slow/item") == 0 {
-        assert!(Instant::now() < deadline, "the call never started\n{}", logs(dir));
+        assert!(
+            Instant::now() < deadline,
+            "the call never started\n{}",
+            logs(dir)
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let stopped_at = Instant::now();
@@ -506,10 +510,19 @@ async fn sigterm_lets_an_in_flight_run_finish_within_the_grace_period() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (status, took) = serve_and_stop_mid_call(&sim, dir.path(), "15s").await;
     assert!(status.success(), "{status}\n{}", logs(dir.path()));
-    assert!(took < Duration::from_secs(12), "waited for the run, not the whole grace: {took:?}");
+    assert!(
+        took < Duration::from_secs(12),
+        "waited for the run, not the whole grace: {took:?}"
+    );
     let db = dir.path().join("rebound.db");
-    assert_eq!(sqlite_scalar(&db, "SELECT state FROM scheduled_runs").await, "done");
-    assert_eq!(sqlite_scalar(&db, "SELECT status FROM workflow_executions").await, "success");
+    assert_eq!(
+        sqlite_scalar(&db, "SELECT state FROM scheduled_runs").await,
+        "done"
+    );
+    assert_eq!(
+        sqlite_scalar(&db, "SELECT status FROM workflow_executions").await,
+        "success"
+    );
     sim.shutdown().await;
 }
 
@@ -523,11 +536,20 @@ async fn sigterm_releases_a_run_that_outlasts_the_grace_period() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (status, took) = serve_and_stop_mid_call(&sim, dir.path(), "1s").await;
     assert!(status.success(), "{status}\n{}", logs(dir.path()));
-    assert!(took < Duration::from_secs(10), "did not wait for the 30 s call: {took:?}");
+    assert!(
+        took < Duration::from_secs(10),
+        "did not wait for the 30 s call: {took:?}"
+    );
     let db = dir.path().join("rebound.db");
-    assert_eq!(sqlite_scalar(&db, "SELECT state FROM scheduled_runs").await, "queued");
+    assert_eq!(
+        sqlite_scalar(&db, "SELECT state FROM scheduled_runs").await,
+        "queued"
+    );
     let note = sqlite_scalar(&db, "SELECT last_error FROM scheduled_runs").await;
     assert!(note.contains("released at shutdown"), "{note}");
-    assert_eq!(sqlite_scalar(&db, "SELECT count(*) FROM workflow_executions").await, "0");
+    assert_eq!(
+        sqlite_scalar(&db, "SELECT count(*) FROM workflow_executions").await,
+        "0"
+    );
     sim.shutdown().await;
 }

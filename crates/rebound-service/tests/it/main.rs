@@ -396,7 +396,10 @@ scrapers = ["limited"]
 schedule = { kind = "window", start = "06:00", end = "10:00" }
 "#;
     // The default route for /nba/limited is a 404, so script the retry's answer too.
-    sim.script("/nba/limited", vec![Reply::json(200, serde_json::json!({"ok": true}))]);
+    sim.script(
+        "/nba/limited",
+        vec![Reply::json(200, serde_json::json!({"ok": true}))],
+    );
     let start = local(day(), 6, 0);
     let h = harness(dir.path(), &config(&sim.base_url(), extra), start).await;
     h.scheduler.tick().await.expect("tick");
@@ -404,12 +407,18 @@ schedule = { kind = "window", start = "06:00", end = "10:00" }
     while let Some(outcome) = h.worker.run_one().await.expect("worker") {
         outcomes.push(outcome);
     }
-    let first = outcomes.iter().find(|o| o.workflow == "throttled").expect("ran");
+    let first = outcomes
+        .iter()
+        .find(|o| o.workflow == "throttled")
+        .expect("ran");
     assert_eq!(first.status, "failed");
     let at = first.follow_up_at.expect("a follow-up was stored");
     assert_eq!(at, start + chrono::Duration::seconds(120));
     assert!(
-        h.clock.sleeps().iter().all(|s| *s < Duration::from_secs(60)),
+        h.clock
+            .sleeps()
+            .iter()
+            .all(|s| *s < Duration::from_secs(60)),
         "the 120 s wait was not slept: {:?}",
         h.clock.sleeps()
     );
@@ -418,7 +427,12 @@ schedule = { kind = "window", start = "06:00", end = "10:00" }
     assert!(h.worker.run_one().await.expect("worker").is_none());
     // …then it runs.
     h.clock.advance(Duration::from_secs(21));
-    let follow = h.worker.run_one().await.expect("worker").expect("follow-up due");
+    let follow = h
+        .worker
+        .run_one()
+        .await
+        .expect("worker")
+        .expect("follow-up due");
     assert_eq!(follow.slot, "window+retry1");
     assert_eq!(follow.status, "success");
     assert_eq!(sim.request_count("/nba/limited"), 2);
