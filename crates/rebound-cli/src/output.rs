@@ -34,7 +34,7 @@ fn scraper_label(call: &CallReport) -> String {
     let extra: Vec<String> = call
         .params
         .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "date" | "date_compact"))
+        .filter(|(k, _)| !rebound_domain::template::BUILTIN_PARAMS.contains(&k.as_str()))
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     if extra.is_empty() {

@@ -201,7 +201,7 @@ pub(crate) struct RawScraper {
     #[schemars(extend("enum" = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]))]
     pub method: Option<String>,
     /// Path appended to the source's base_url, starting with "/"; may use
-    /// `{param}` (built in: `{date}`, `{date_compact}`).
+    /// `{param}` (built in: `{date}`, `{date_compact}`, `{day_start_utc}`, `{day_end_utc}`).
     #[schemars(example = "/sports/basketball_nba/events/{event_id}/odds")]
     pub path: String,
     /// Query parameters, added to the source's; values may use `{param}`.

@@ -27,6 +27,30 @@ pub fn events_on(events: &[Event], tz: Tz, date: NaiveDate) -> Vec<Event> {
     out
 }
 
+/// The first and last second of `date` in zone `tz`, as UTC instants:
+/// what an API that filters by UTC time needs to ask for one local day
+/// (an evening game in New York starts on the next UTC date). A midnight
+/// that does not exist (a zone that moves its clocks at 00:00) starts the
+/// day at the first instant after the gap.
+pub fn local_day_bounds(tz: Tz, date: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let start = first_instant(tz, date);
+    let next = first_instant(tz, date.succ_opt().unwrap_or(date));
+    (start, next - chrono::Duration::seconds(1))
+}
+
+fn first_instant(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let mut local = date.and_time(chrono::NaiveTime::MIN);
+    // Gaps are at most a few hours; step a minute at a time past them.
+    for _ in 0..24 * 60 {
+        if let Some(instant) = tz.from_local_datetime(&local).earliest() {
+            return instant.with_timezone(&Utc);
+        }
+        local += chrono::Duration::minutes(1);
+    }
+    Utc.from_utc_datetime(&date.and_time(chrono::NaiveTime::MIN))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +71,29 @@ mod tests {
             vec![late.clone()]
         );
         assert!(events_on(&[late], ny, d6).is_empty());
+    }
+
+    #[test]
+    fn day_bounds_are_local_midnights_in_utc() {
+        let ny: Tz = "America/New_York".parse().unwrap();
+        let d = NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
+        let (start, end) = local_day_bounds(ny, d);
+        assert_eq!(start, Utc.with_ymd_and_hms(2026, 1, 5, 5, 0, 0).unwrap());
+        assert_eq!(end, Utc.with_ymd_and_hms(2026, 1, 6, 4, 59, 59).unwrap());
+        // The day DST starts is 23 hours long.
+        let dst = NaiveDate::from_ymd_opt(2026, 3, 8).unwrap();
+        let (start, end) = local_day_bounds(ny, dst);
+        assert_eq!(
+            end - start,
+            chrono::Duration::hours(23) - chrono::Duration::seconds(1)
+        );
+        // A zone whose clocks skip midnight (Santiago, 2026-09-06) starts at 01:00.
+        let scl: Tz = "America/Santiago".parse().unwrap();
+        let skip = NaiveDate::from_ymd_opt(2026, 9, 6).unwrap();
+        let (start, _) = local_day_bounds(scl, skip);
+        assert_eq!(
+            start.with_timezone(&scl).format("%H:%M").to_string(),
+            "01:00"
+        );
     }
 }

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 /// Parameters built into every call: derived from the target date.
-pub const BUILTIN_PARAMS: &[&str] = &["date", "date_compact"];
+pub const BUILTIN_PARAMS: &[&str] = &["date", "date_compact", "day_start_utc", "day_end_utc"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {

@@ -142,6 +142,16 @@ impl Engine {
             "date_compact".into(),
             target_date.format("%Y%m%d").to_string(),
         );
+        let (start, end) =
+            rebound_domain::calendar::local_day_bounds(self.plan.pipeline.timezone, target_date);
+        params.insert(
+            "day_start_utc".into(),
+            start.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        );
+        params.insert(
+            "day_end_utc".into(),
+            end.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        );
         Ok(params)
     }
 

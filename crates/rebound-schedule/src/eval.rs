@@ -313,7 +313,7 @@ impl Ctx<'_> {
         for slot in slots {
             match tolerance {
                 Some(tol) => {
-                    bounds.push(slot.at - tol);
+                    bounds.push(slot.at);
                     bounds.push(slot.at + tol + Duration::seconds(1));
                 }
                 None => bounds.push(slot.at),
@@ -322,9 +322,12 @@ impl Ctx<'_> {
 
         // The current slot.
         let current: Option<&Slot> = match tolerance {
+            // Never early: an `at` slot runs at its time, and `tolerance`
+            // is how late it may still start (a scheduler that was busy,
+            // restarting or down for a moment).
             Some(tol) => slots
                 .iter()
-                .filter(|s| (now - s.at).abs() <= tol)
+                .filter(|s| now >= s.at && now - s.at <= tol)
                 .max_by_key(|s| s.at),
             None => {
                 // After a restart the latest slot within catch_up is still
@@ -503,7 +506,12 @@ impl Ctx<'_> {
                 slot.name
             ),
             ScheduleKind::At { tolerance, .. } => {
-                format!("at {} ±{} for {}", slot.name, dur(*tolerance), slot.target)
+                format!(
+                    "at {} (up to {} late) for {}",
+                    slot.name,
+                    dur(*tolerance),
+                    slot.target
+                )
             }
             // Window and discovery build their own reasons.
             ScheduleKind::Window { .. } | ScheduleKind::Discovery { .. } => {
@@ -527,7 +535,7 @@ impl Ctx<'_> {
                 hhmm(*end)
             ),
             ScheduleKind::At { at, tolerance, .. } => {
-                format!("outside {} ±{}", hhmm(*at), dur(*tolerance))
+                format!("outside {} to {} late", hhmm(*at), dur(*tolerance))
             }
             ScheduleKind::Window { .. } | ScheduleKind::Discovery { .. } => {
                 format!("no slot due; {next_text}")

@@ -54,9 +54,11 @@
 //!   With a calendar and `lead`, only slots at or after (first event of the
 //!   target date − lead) are eligible. The latest due slot runs unless claimed.
 //! - **at** `{at, tolerance, events_before, after_event_start}`: one slot at
-//!   `at`, due while |now − slot| ≤ tolerance. The run dates yesterday, today
-//!   and tomorrow (local) are considered, so `at 00:10 ±30m` is due at 23:45
-//!   the evening before, for the right date. `events_before` keeps only the
+//!   `at`, due from `at` until `at + tolerance`: never early (post-game
+//!   data is wanted at the stated time), and late only within the tolerance
+//!   (a scheduler that was busy or restarting). The run dates yesterday,
+//!   today and tomorrow (local) are considered, so `at 23:50` with 30m
+//!   tolerance is still due at 00:10 for the evening's date. `events_before` keeps only the
 //!   target date's events starting before that local time; `after_event_start`
 //!   keeps only events that started at least that long ago.
 //! - **discovery** `{start, end, every, max_attempts}`: poll on the grid

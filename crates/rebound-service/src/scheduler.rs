@@ -358,8 +358,21 @@ impl Scheduler {
         let mut date = from;
         while date <= to {
             if let Some((param, scrapers)) = &fanned {
-                let values = store.collected_values(scrapers, param, date).await?;
-                collected.insert(date, values.into_iter().collect());
+                // An event is collected when every fanned-out scraper of the
+                // workflow has a successful call for it, not just one.
+                let mut both: Option<BTreeSet<String>> = None;
+                for scraper in scrapers {
+                    let values: BTreeSet<String> = store
+                        .collected_values(std::slice::from_ref(scraper), param, date)
+                        .await?
+                        .into_iter()
+                        .collect();
+                    both = Some(match both {
+                        None => values,
+                        Some(so_far) => so_far.intersection(&values).cloned().collect(),
+                    });
+                }
+                collected.insert(date, both.unwrap_or_default());
             }
             let runs = store.executions_for_date(&workflow.name, date).await?;
             if runs.iter().any(|r| r.scrapers_succeeded > 0) {

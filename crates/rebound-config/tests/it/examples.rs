@@ -184,13 +184,20 @@ fn nba_scheduled_reference_means_what_it_says() {
         ));
     }
 
-    for (name, at) in [
-        ("post_game_window_1", 22),
-        ("post_game_window_2", 1),
-        ("post_game_window_3", 4),
+    // Window 1 is same-night (tonight's games started 3h ago); windows 2
+    // and 3 run after midnight, so "yesterday" is the same night.
+    for (name, at, target, after) in [
+        (
+            "post_game_window_1",
+            22,
+            TargetDate::Today,
+            Some(Duration::from_secs(3 * 3600)),
+        ),
+        ("post_game_window_2", 1, TargetDate::Yesterday, None),
+        ("post_game_window_3", 4, TargetDate::Yesterday, None),
     ] {
         let s = schedule(name);
-        assert_eq!(s.target_date, TargetDate::Yesterday, "{name}");
+        assert_eq!(s.target_date, target, "{name}");
         assert!(s.only_missing, "{name}");
         assert_eq!(
             s.kind,
@@ -198,7 +205,7 @@ fn nba_scheduled_reference_means_what_it_says() {
                 at: hm(at, 0),
                 tolerance: Duration::from_secs(1800),
                 events_before: None,
-                after_event_start: None
+                after_event_start: after
             },
             "{name}"
         );

@@ -170,7 +170,7 @@ fn cases() -> Vec<Case> {
             "\n[scrapers.f]\nsource = \"api\"\npath = \"/f/{date}\"\nfor_each = { calendar = \"games\", param = \"date\" }\n",
             "scrapers.f.for_each.param",
             "\"date\" }",
-            "\"date\" is a built-in parameter (date, date_compact)",
+            "\"date\" is a built-in parameter (date, date_compact, day_start_utc, day_end_utc)",
         ),
         case(
             "for_each dataset not produced",
