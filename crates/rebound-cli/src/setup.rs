@@ -54,6 +54,15 @@ pub async fn open_store(plan: &Plan) -> Result<Arc<dyn Store>, Failure> {
     Ok(store)
 }
 
+/// For commands a person waits on (`run`, `scrape`, `backfill`, `demo`):
+/// retry waits are slept however long they are (up to each policy's
+/// `max_retry_after`), because there is no scheduler to hand a stored retry
+/// to. Only `rebound serve` stores long waits as scheduled work.
+pub fn sleep_retries_inline(mut plan: Plan) -> Plan {
+    plan.scheduler.max_inline_wait = std::time::Duration::MAX;
+    plan
+}
+
 /// Everything a run needs, on the system clock.
 pub async fn engine(plan: Plan) -> Result<Engine, Failure> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);

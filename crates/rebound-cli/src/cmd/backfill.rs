@@ -38,7 +38,7 @@ pub async fn run(config: &Path, args: BackfillArgs) -> Result<ExitCode, Failure>
         .map_err(|e| Failure::Usage(e.into()))?
         .len();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let engine = setup::engine_with_clock(plan, clock.clone()).await?;
+    let engine = setup::engine_with_clock(setup::sleep_retries_inline(plan), clock.clone()).await?;
 
     // A bar on a terminal; plain lines otherwise, so logs and CI stay readable.
     let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {

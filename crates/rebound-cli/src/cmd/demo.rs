@@ -35,7 +35,7 @@ pub async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     let database = plan.pipeline.database.display_safe();
     let raw_store = plan.pipeline.raw_store.display();
     let workflows: Vec<String> = plan.workflows.keys().cloned().collect();
-    let engine = setup::engine(plan).await?;
+    let engine = setup::engine(setup::sleep_retries_inline(plan)).await?;
     let date = engine.today();
     if !args.json {
         println!(

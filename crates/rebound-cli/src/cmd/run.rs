@@ -75,7 +75,7 @@ fn engine_error(error: rebound_engine::EngineError) -> Failure {
 pub async fn run_workflow(config: &Path, args: RunArgs) -> Result<ExitCode, Failure> {
     let params = params_map(&args.target.params)?;
     let plan = setup::load_plan(config)?;
-    let engine = setup::engine(plan).await?;
+    let engine = setup::engine(setup::sleep_retries_inline(plan)).await?;
     let date = args.target.date.unwrap_or_else(|| engine.today());
     let report = engine
         .run_workflow(&args.workflow, date, &params)
@@ -99,7 +99,7 @@ pub async fn run_workflow(config: &Path, args: RunArgs) -> Result<ExitCode, Fail
 pub async fn run_scraper(config: &Path, args: ScrapeArgs) -> Result<ExitCode, Failure> {
     let params = params_map(&args.target.params)?;
     let plan = setup::load_plan(config)?;
-    let engine = setup::engine(plan).await?;
+    let engine = setup::engine(setup::sleep_retries_inline(plan)).await?;
     let date = args.target.date.unwrap_or_else(|| engine.today());
     let report = engine
         .run_scraper(&args.scraper, date, &params)

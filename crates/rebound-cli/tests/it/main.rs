@@ -323,3 +323,48 @@ async fn json_logs_at_debug_level_carry_no_secret() {
     }
     assert!(!text(&out.stdout).contains(SECRET));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebound_run_sleeps_a_retry_wait_that_serve_would_store() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    sim.script(
+        "/c/wait",
+        vec![
+            Reply::status(429).header("Retry-After", "1"),
+            Reply::json(200, serde_json::json!({"ok": true})),
+        ],
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("rebound.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[pipeline]
+name = "wait"
+timezone = "UTC"
+
+[scheduler]
+max_inline_wait = "100ms"
+
+[sources.up]
+base_url = "{}"
+
+[scrapers.wait]
+source = "up"
+path = "/c/wait"
+
+[workflows.w]
+scrapers = ["wait"]
+"#,
+            sim.base_url()
+        ),
+    )
+    .expect("config");
+    let out = rebound(&["-c", config.to_str().expect("utf-8"), "run", "w", "--json"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["status"], "success", "{report:#}");
+    assert_eq!(report["scrapers"][0]["attempts"], 2, "{report:#}");
+    sim.shutdown().await;
+}
