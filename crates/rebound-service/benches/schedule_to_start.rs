@@ -155,12 +155,9 @@ async fn measure(
 }
 
 async fn engine_on(store: Arc<dyn Store>, base_url: &str, dir: &std::path::Path) -> Arc<Engine> {
-    let plan = rebound_config::load_str(
-        &config(base_url, dir),
-        &dir.join("rebound.toml"),
-        &|_| None,
-    )
-    .expect("bench config");
+    let plan =
+        rebound_config::load_str(&config(base_url, dir), &dir.join("rebound.toml"), &|_| None)
+            .expect("bench config");
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let raw = RawStore::open(&plan.pipeline.raw_store).expect("raw store");
     let fetcher = Arc::new(Fetcher::new(&plan, clock.clone()).expect("fetcher"));

@@ -361,8 +361,17 @@ scrapers = ["wait"]
         ),
     )
     .expect("config");
-    let out = rebound(&["-c", config.to_str().expect("utf-8"), "run", "w", "--json"], &[]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let out = rebound(
+        &["-c", config.to_str().expect("utf-8"), "run", "w", "--json"],
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(report["status"], "success", "{report:#}");
     assert_eq!(report["scrapers"][0]["attempts"], 2, "{report:#}");

@@ -438,3 +438,89 @@ schedule = { kind = "window", start = "06:00", end = "10:00" }
     assert_eq!(sim.request_count("/nba/limited"), 2);
     sim.shutdown().await;
 }
+
+/// The day's config without the morning workflow (which would refresh the
+/// schedule itself at 06:00), with `refresh` replaced.
+fn gate_config(base_url: &str, refresh: &str) -> String {
+    config(base_url, "")
+        .replace(
+            r#"refresh = { scraper = "schedule", max_age = "6h" }"#,
+            refresh,
+        )
+        .replace(
+            "[workflows.morning]\nscrapers = [\"schedule\"]\nschedule = { kind = \"window\", start = \"06:00\", end = \"10:00\" }\n",
+            "",
+        )
+}
+
+fn calendar_refreshes(h: &Harness) -> Vec<(DateTime<Utc>, String)> {
+    h.runs
+        .iter()
+        .filter(|r| r.workflow == "calendar:games")
+        .map(|r| (r.started_at, r.status.clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_calendar_older_than_max_age_is_refreshed_before_it_is_used() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = gate_config(
+        &sim.base_url(),
+        r#"refresh = { scraper = "schedule", max_age = "6h" }"#,
+    );
+    assert!(!toml.contains("[workflows.morning]"));
+    let mut h = harness(dir.path(), &toml, local(day(), 0, 0)).await;
+    h.run_until(local(day(), 9, 30)).await;
+    // 00:00: no data yet; 01:00 (post-game): 1h old, fine; 09:00
+    // (discovery): 9h old, so refreshed first.
+    let refreshes = calendar_refreshes(&h);
+    assert_eq!(refreshes.len(), 2, "{refreshes:?}");
+    assert!(refreshes[1].0 >= local(day(), 9, 0) && refreshes[1].0 < local(day(), 9, 1));
+    let stale = h
+        .decisions
+        .iter()
+        .filter(|d| d.workflow == "calendar:games")
+        .nth(1)
+        .expect("second refresh decision");
+    assert!(
+        stale.reason.contains("is 9h old (max_age 6h)"),
+        "{}",
+        stale.reason
+    );
+    // The discovery run came after the refresh, not before.
+    let discovery = h
+        .runs
+        .iter()
+        .find(|r| r.workflow == "injury_discovery")
+        .expect("discovery ran");
+    assert!(discovery.started_at >= refreshes[1].0);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staleness_override_holds_until_it_expires() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 48h is tolerated until 10:00 Eastern (15:00 UTC); then 6h applies again.
+    let toml = gate_config(
+        &sim.base_url(),
+        r#"refresh = { scraper = "schedule", max_age = "6h", override_max_age = "48h", override_until = "2026-11-28T15:00:00Z" }"#,
+    );
+    let mut h = harness(dir.path(), &toml, local(day(), 0, 0)).await;
+    h.run_until(local(day(), 11, 30)).await;
+    let refreshes = calendar_refreshes(&h);
+    assert_eq!(refreshes.len(), 2, "{refreshes:?}");
+    // Not at 09:00 (override in force), but at 11:00 (expired).
+    assert!(
+        refreshes[1].0 >= local(day(), 11, 0) && refreshes[1].0 < local(day(), 11, 1),
+        "{refreshes:?}"
+    );
+    let at_nine = h
+        .runs
+        .iter()
+        .find(|r| r.workflow == "injury_discovery")
+        .expect("discovery ran at 09:00");
+    assert!(at_nine.started_at < local(day(), 9, 1));
+    sim.shutdown().await;
+}
