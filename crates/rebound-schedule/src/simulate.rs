@@ -15,7 +15,9 @@
 //! scrapers: an event is collected when every one of them has it. The
 //! workflows are evaluated on one merged timeline, and evaluations at the
 //! same instant do not see each other's runs (the scheduler evaluates them in
-//! one tick, before any of those runs has been executed).
+//! one tick, before any of those runs has been executed). The day before is
+//! simulated first for its collections, so a window after midnight for
+//! yesterday sees what a window collected that evening.
 
 use crate::eval::{evaluate, fanned_scrapers};
 use crate::time::{local_instant, midnight};
@@ -89,11 +91,29 @@ impl Simulated<'_> {
 /// The decisions of `date` (local day in the pipeline zone), ordered by time
 /// then workflow. Workflows without a schedule are left out. `calendars`
 /// holds each calendar's events; a calendar missing from it has no data.
+///
+/// The day before is simulated first, unshown, for its collections only:
+/// the dry run assumes that day's runs happened, so a window after midnight
+/// for yesterday sees what a same-night window collected the evening before.
 pub fn simulate_day(
     plan: &Plan,
     date: NaiveDate,
     calendars: &BTreeMap<String, Vec<Event>>,
 ) -> Result<Vec<PlannedDecision>, String> {
+    let previous = date.pred_opt().unwrap_or(date);
+    let (_, collected) = simulate(plan, previous, calendars, Collected::new())?;
+    let (planned, _) = simulate(plan, date, calendars, collected)?;
+    Ok(planned)
+}
+
+/// One day of decisions, starting from `collected`; returns them and the
+/// collections at the end of the day.
+fn simulate(
+    plan: &Plan,
+    date: NaiveDate,
+    calendars: &BTreeMap<String, Vec<Event>>,
+    mut collected: Collected,
+) -> Result<(Vec<PlannedDecision>, Collected), String> {
     let tz = plan.pipeline.timezone;
     let start = midnight(tz, date);
     let end = local_instant(tz, date + Duration::days(1), NaiveTime::MIN);
@@ -118,7 +138,6 @@ pub fn simulate_day(
             })
         })
         .collect();
-    let mut collected = Collected::new();
     // Collections of the evaluations at `pending_at`, applied once the
     // timeline moves past that instant.
     let mut pending: Vec<((String, NaiveDate), Vec<String>)> = Vec::new();
@@ -205,7 +224,10 @@ pub fn simulate_day(
         }
         state.now = evaluation.next_check;
     }
+    for (key, ids) in pending {
+        collected.entry(key).or_default().extend(ids);
+    }
     // Stable: decisions of one evaluation keep their order.
     planned.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.workflow.cmp(&b.workflow)));
-    Ok(planned)
+    Ok((planned, collected))
 }

@@ -701,6 +701,72 @@ fn workflows_sharing_fanned_scrapers_see_each_others_collections() {
 }
 
 #[test]
+fn a_night_window_sees_what_the_evening_window_collected() {
+    // Like the reference pipeline's post-game windows 1 and 2: a same-night
+    // window at 22:00 for today's games started 3h ago, then one at 01:00
+    // for yesterday, over the same scraper. The plan of the 5th shows the
+    // 01:00 run only for the game the 4th's 22:00 run left.
+    let mut evening = workflow(
+        "evening",
+        Some(only_missing(with_calendar(schedule(ScheduleKind::At {
+            at: t("22:00"),
+            tolerance: mins(30),
+            events_before: None,
+            after_event_start: Some(hours(3)),
+        })))),
+    );
+    evening.steps = vec![rebound_domain::plan::Step {
+        scrapers: vec!["box".to_string()],
+        after: Vec::new(),
+    }];
+    let mut p = plan(vec![evening, sweep("night", "01:00", None, &["box"])]);
+    p.scrapers.insert(
+        "box".to_string(),
+        scraper(
+            "box",
+            Some(rebound_domain::plan::ForEach::Calendar {
+                calendar: GAMES.to_string(),
+                param: "game_id".to_string(),
+            }),
+        ),
+    );
+    let cals = calendars(games(&[
+        ("y1", "2026-01-04 19:00"),
+        ("y2", "2026-01-04 21:30"),
+        ("n1", "2026-01-05 18:30"),
+        ("n2", "2026-01-05 19:30"),
+    ]));
+    let planned = simulate_day(&p, d("2026-01-05"), &cals).unwrap();
+    assert_eq!(
+        runs(&planned),
+        [
+            run("night", "2026-01-05T01:00:00-05:00", "01:00", "2026-01-04"),
+            run("evening", "2026-01-05T22:00:00-05:00", "22:00", "2026-01-05"),
+        ]
+    );
+    let entities: Vec<(&str, &[String], &str)> = planned
+        .iter()
+        .filter(|p| p.action == Run)
+        .map(|p| (p.workflow.as_str(), p.entities.as_slice(), p.reason.as_str()))
+        .collect();
+    assert_eq!(
+        entities,
+        [
+            (
+                "night",
+                &["y2".to_string()][..],
+                "at 01:00 (up to 30m late) for 2026-01-04; 1 of 2 missing"
+            ),
+            (
+                "evening",
+                &["n1".to_string()][..],
+                "at 22:00 (up to 30m late) for 2026-01-05; 1 of 1 missing"
+            ),
+        ]
+    );
+}
+
+#[test]
 fn an_off_day_plan_skips_game_workflows() {
     let cals = calendars(games(&[("x", "2026-01-08 19:00")]));
     let planned = simulate_day(&game_day_plan(), d("2026-01-05"), &cals).unwrap();
