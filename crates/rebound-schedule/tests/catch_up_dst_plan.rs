@@ -641,7 +641,9 @@ fn workflows_sharing_fanned_scrapers_see_each_others_collections() {
         ("n1", "2026-01-05 19:00"),
     ]));
     let planned = simulate_day(&p, d("2026-01-05"), &cals).unwrap();
-    let decided: Vec<(&str, String, &str, String, Vec<String>, &str)> = planned
+    /// (workflow, at, action, target date, entities, reason)
+    type Shown<'a> = (&'a str, String, &'a str, String, Vec<String>, &'a str);
+    let decided: Vec<Shown> = planned
         .iter()
         .filter(|p| p.slot != "idle")
         .map(|p| {
@@ -741,13 +743,24 @@ fn a_night_window_sees_what_the_evening_window_collected() {
         runs(&planned),
         [
             run("night", "2026-01-05T01:00:00-05:00", "01:00", "2026-01-04"),
-            run("evening", "2026-01-05T22:00:00-05:00", "22:00", "2026-01-05"),
+            run(
+                "evening",
+                "2026-01-05T22:00:00-05:00",
+                "22:00",
+                "2026-01-05"
+            ),
         ]
     );
     let entities: Vec<(&str, &[String], &str)> = planned
         .iter()
         .filter(|p| p.action == Run)
-        .map(|p| (p.workflow.as_str(), p.entities.as_slice(), p.reason.as_str()))
+        .map(|p| {
+            (
+                p.workflow.as_str(),
+                p.entities.as_slice(),
+                p.reason.as_str(),
+            )
+        })
         .collect();
     assert_eq!(
         entities,

@@ -237,7 +237,10 @@ fn started_by(list: &[(String, DateTime<Utc>)], at: DateTime<Utc>) -> Vec<String
 
 /// `all` without `taken`, sorted.
 fn minus(all: &[String], taken: &[String]) -> Vec<String> {
-    all.iter().filter(|id| !taken.contains(id)).cloned().collect()
+    all.iter()
+        .filter(|id| !taken.contains(id))
+        .cloned()
+        .collect()
 }
 
 /// What one post-game window does on the planned day.
@@ -491,7 +494,10 @@ fn the_day_after_dst_starts() {
     let yesterday = &games[&yday];
     assert_eq!(yesterday.len(), 3);
     let late = &yesterday[2];
-    assert_eq!(late.1, "2026-03-09T01:30:00Z".parse::<DateTime<Utc>>().unwrap());
+    assert_eq!(
+        late.1,
+        "2026-03-09T01:30:00Z".parse::<DateTime<Utc>>().unwrap()
+    );
     // Yesterday evening: the 15:30 tip was an early game (early windows 1-3
     // collected it for every scraper), window 1 at 22:00 took the 19:00 tip,
     // so window 2 only has the 21:30 one, and window 3 (scrapers of
@@ -511,7 +517,10 @@ fn the_day_after_dst_starts() {
             ids: minus(&ids(yesterday), &window_1),
         },
     );
-    assert_eq!(minus(&ids(yesterday), &window_1), [late.0.clone()]);
+    assert_eq!(
+        minus(&ids(yesterday), &window_1),
+        std::slice::from_ref(&late.0)
+    );
     assert_post_game(
         &rows,
         date,
@@ -626,10 +635,7 @@ fn noon_games() {
         assert_eq!(run.target_date, date);
         let at = run.at.with_timezone(&Utc);
         let slot = et(date, time);
-        assert!(
-            at >= slot && at <= slot + Duration::minutes(30),
-            "{run:?}"
-        );
+        assert!(at >= slot && at <= slot + Duration::minutes(30), "{run:?}");
         let mut expected: Vec<String> = before_19
             .iter()
             .filter(|(_, start)| *start + Duration::hours(3) <= at)
@@ -686,7 +692,10 @@ fn noon_games() {
     // Christmas Eve had no games.
     let yday = date.pred_opt().unwrap();
     assert!(!games.contains_key(&yday));
-    for (workflow, time) in [("post_game_window_2", "01:00"), ("post_game_window_3", "04:00")] {
+    for (workflow, time) in [
+        ("post_game_window_2", "01:00"),
+        ("post_game_window_3", "04:00"),
+    ] {
         assert_post_game(
             &rows,
             date,
