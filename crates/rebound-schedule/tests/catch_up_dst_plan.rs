@@ -465,7 +465,7 @@ fn a_game_day_plan_runs_what_we_expect() {
             ),
             run(
                 "post_game_window_2",
-                "2026-01-05T00:30:00-05:00",
+                "2026-01-05T01:00:00-05:00",
                 "01:00",
                 "2026-01-04"
             ),
@@ -537,7 +537,7 @@ fn a_game_day_plan_runs_what_we_expect() {
             ),
             run(
                 "early_game_window",
-                "2026-01-05T21:30:00-05:00",
+                "2026-01-05T22:00:00-05:00",
                 "22:00",
                 "2026-01-05"
             ),
@@ -553,6 +553,22 @@ fn a_game_day_plan_runs_what_we_expect() {
         .find(|p| p.workflow == "early_game_window" && p.action == Run)
         .unwrap();
     assert_eq!(early.entities, ["e1", "e2"]);
+    // `at` slots never run early: before their time they SKIP as idle.
+    let before = |wf: &str, until: &str| -> Vec<(String, String)> {
+        planned
+            .iter()
+            .filter(|p| p.workflow == wf && p.at.format("%H:%M").to_string().as_str() < until)
+            .map(|p| (p.at.format("%H:%M").to_string(), p.reason.clone()))
+            .collect()
+    };
+    assert_eq!(
+        before("post_game_window_2", "01:00"),
+        [("00:00".to_string(), "outside 01:00 to 30m late".to_string())]
+    );
+    assert_eq!(
+        before("early_game_window", "22:00"),
+        [("00:00".to_string(), "outside 22:00 to 30m late".to_string())]
+    );
     // Every decision has a reason, none is an ABORT, and times are ordered.
     assert!(
         planned
@@ -565,6 +581,202 @@ fn a_game_day_plan_runs_what_we_expect() {
             .all(|w| (&w[0].at, &w[0].workflow) <= (&w[1].at, &w[1].workflow))
     );
     assert!(planned.iter().all(|p| p.workflow != "manual_backfill"));
+}
+
+/// A workflow `at` `time` (target yesterday, only_missing) fanning out
+/// `scrapers` over the games calendar, optionally only over events before
+/// `events_before`.
+fn sweep(
+    name: &str,
+    time: &str,
+    events_before: Option<&str>,
+    scrapers: &[&str],
+) -> rebound_domain::plan::Workflow {
+    let mut wf = workflow(
+        name,
+        Some(only_missing(with_calendar(yesterday(schedule(
+            ScheduleKind::At {
+                at: t(time),
+                tolerance: mins(30),
+                events_before: events_before.map(t),
+                after_event_start: None,
+            },
+        ))))),
+    );
+    wf.steps = vec![rebound_domain::plan::Step {
+        scrapers: scrapers.iter().map(|s| s.to_string()).collect(),
+        after: Vec::new(),
+    }];
+    wf
+}
+
+#[test]
+fn workflows_sharing_fanned_scrapers_see_each_others_collections() {
+    let mut p = plan(vec![
+        // 01:00: only the early game of last night (y1).
+        sweep("first", "01:00", Some("20:00"), &["box", "team"]),
+        // 04:00, same scrapers: only what `first` left (y2).
+        sweep("second", "04:00", None, &["box", "team"]),
+        // 04:00, one more scraper nobody ran yet: every game is missing,
+        // since an event counts only when all fanned scrapers have it.
+        sweep("with_players", "04:00", None, &["box", "team", "players"]),
+        // 05:00, a subset of the scrapers: all games already collected.
+        sweep("third", "05:00", None, &["team"]),
+    ]);
+    for name in ["box", "team", "players"] {
+        p.scrapers.insert(
+            name.to_string(),
+            scraper(
+                name,
+                Some(rebound_domain::plan::ForEach::Calendar {
+                    calendar: GAMES.to_string(),
+                    param: "game_id".to_string(),
+                }),
+            ),
+        );
+    }
+    let cals = calendars(games(&[
+        ("y1", "2026-01-04 19:00"),
+        ("y2", "2026-01-04 21:30"),
+        ("n1", "2026-01-05 19:00"),
+    ]));
+    let planned = simulate_day(&p, d("2026-01-05"), &cals).unwrap();
+    /// (workflow, at, action, target date, entities, reason)
+    type Shown<'a> = (&'a str, String, &'a str, String, Vec<String>, &'a str);
+    let decided: Vec<Shown> = planned
+        .iter()
+        .filter(|p| p.slot != "idle")
+        .map(|p| {
+            (
+                p.workflow.as_str(),
+                p.at.format("%H:%M").to_string(),
+                p.action.as_str(),
+                p.target_date.to_string(),
+                p.entities.clone(),
+                p.reason.as_str(),
+            )
+        })
+        .collect();
+    let row = |wf, at: &str, action, ids: &[&str], reason| {
+        (
+            wf,
+            at.to_string(),
+            action,
+            "2026-01-04".to_string(),
+            ids.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            reason,
+        )
+    };
+    assert_eq!(
+        decided,
+        [
+            row(
+                "first",
+                "01:00",
+                "RUN",
+                &["y1"],
+                "at 01:00 (up to 30m late) for 2026-01-04; 1 of 1 missing"
+            ),
+            row(
+                "second",
+                "04:00",
+                "RUN",
+                &["y2"],
+                "at 04:00 (up to 30m late) for 2026-01-04; 1 of 2 missing"
+            ),
+            row(
+                "with_players",
+                "04:00",
+                "RUN",
+                &["y1", "y2"],
+                "at 04:00 (up to 30m late) for 2026-01-04; 2 of 2 missing"
+            ),
+            row(
+                "third",
+                "05:00",
+                "SKIP",
+                &[],
+                "all 2 events already collected for 2026-01-04"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_night_window_sees_what_the_evening_window_collected() {
+    // Like the reference pipeline's post-game windows 1 and 2: a same-night
+    // window at 22:00 for today's games started 3h ago, then one at 01:00
+    // for yesterday, over the same scraper. The plan of the 5th shows the
+    // 01:00 run only for the game the 4th's 22:00 run left.
+    let mut evening = workflow(
+        "evening",
+        Some(only_missing(with_calendar(schedule(ScheduleKind::At {
+            at: t("22:00"),
+            tolerance: mins(30),
+            events_before: None,
+            after_event_start: Some(hours(3)),
+        })))),
+    );
+    evening.steps = vec![rebound_domain::plan::Step {
+        scrapers: vec!["box".to_string()],
+        after: Vec::new(),
+    }];
+    let mut p = plan(vec![evening, sweep("night", "01:00", None, &["box"])]);
+    p.scrapers.insert(
+        "box".to_string(),
+        scraper(
+            "box",
+            Some(rebound_domain::plan::ForEach::Calendar {
+                calendar: GAMES.to_string(),
+                param: "game_id".to_string(),
+            }),
+        ),
+    );
+    let cals = calendars(games(&[
+        ("y1", "2026-01-04 19:00"),
+        ("y2", "2026-01-04 21:30"),
+        ("n1", "2026-01-05 18:30"),
+        ("n2", "2026-01-05 19:30"),
+    ]));
+    let planned = simulate_day(&p, d("2026-01-05"), &cals).unwrap();
+    assert_eq!(
+        runs(&planned),
+        [
+            run("night", "2026-01-05T01:00:00-05:00", "01:00", "2026-01-04"),
+            run(
+                "evening",
+                "2026-01-05T22:00:00-05:00",
+                "22:00",
+                "2026-01-05"
+            ),
+        ]
+    );
+    let entities: Vec<(&str, &[String], &str)> = planned
+        .iter()
+        .filter(|p| p.action == Run)
+        .map(|p| {
+            (
+                p.workflow.as_str(),
+                p.entities.as_slice(),
+                p.reason.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        entities,
+        [
+            (
+                "night",
+                &["y2".to_string()][..],
+                "at 01:00 (up to 30m late) for 2026-01-04; 1 of 2 missing"
+            ),
+            (
+                "evening",
+                &["n1".to_string()][..],
+                "at 22:00 (up to 30m late) for 2026-01-05; 1 of 1 missing"
+            ),
+        ]
+    );
 }
 
 #[test]

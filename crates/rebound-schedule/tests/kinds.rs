@@ -294,6 +294,7 @@ fn every_without_lead_or_calendar_runs_each_slot() {
 
 #[test]
 fn post_game_windows_target_yesterday_within_tolerance() {
+    // An `at` slot is due from `at` to `at + tolerance`, never before.
     let cases = [
         // (at, now ET, action, target, slot, scheduled_for ET, next_check ET)
         (
@@ -312,7 +313,35 @@ fn post_game_windows_target_yesterday_within_tolerance() {
             "2026-01-04",
             "idle",
             "2026-01-05 22:00",
-            "2026-01-05 21:30",
+            "2026-01-05 22:00",
+        ),
+        // Within the tolerance, but before `at`: not early.
+        (
+            "22:00",
+            "2026-01-05 21:45",
+            Skip,
+            "2026-01-04",
+            "idle",
+            "2026-01-05 22:00",
+            "2026-01-05 22:00",
+        ),
+        (
+            "22:00",
+            "2026-01-05 21:59:59",
+            Skip,
+            "2026-01-04",
+            "idle",
+            "2026-01-05 22:00",
+            "2026-01-05 22:00",
+        ),
+        (
+            "22:00",
+            "2026-01-05 22:00",
+            Run,
+            "2026-01-04",
+            "22:00",
+            "2026-01-05 22:00",
+            "2026-01-05 22:30:01",
         ),
         (
             "01:00",
@@ -326,20 +355,21 @@ fn post_game_windows_target_yesterday_within_tolerance() {
         (
             "01:00",
             "2026-01-06 00:30",
+            Skip,
+            "2026-01-05",
+            "idle",
+            "2026-01-06 01:00",
+            "2026-01-06 01:00",
+        ),
+        // The last due instant: exactly `tolerance` late.
+        (
+            "01:00",
+            "2026-01-06 01:30",
             Run,
             "2026-01-05",
             "01:00",
             "2026-01-06 01:00",
             "2026-01-06 01:30:01",
-        ),
-        (
-            "01:00",
-            "2026-01-06 00:29",
-            Skip,
-            "2026-01-05",
-            "idle",
-            "2026-01-06 01:00",
-            "2026-01-06 00:30",
         ),
         (
             "01:00",
@@ -376,22 +406,84 @@ fn post_game_windows_target_yesterday_within_tolerance() {
         assert_eq!(decision.scheduled_for, et(scheduled), "{at_time} {now}");
         assert_eq!(evaluation.next_check, et(next), "{at_time} {now}");
         if action == Skip {
-            assert_eq!(decision.reason, format!("outside {at_time} ±30m"));
+            assert_eq!(decision.reason, format!("outside {at_time} to 30m late"));
+        } else {
+            // More than max_idle + 1 minute after the slot, with no decision
+            // for it, the run is labelled as a catch-up.
+            let late = et(now) - et(scheduled) > chrono::Duration::minutes(2);
+            let prefix = if late {
+                format!("catch-up: slot {at_time} missed while down; ")
+            } else {
+                String::new()
+            };
+            assert_eq!(
+                decision.reason,
+                format!("{prefix}at {at_time} (up to 30m late) for {target}"),
+                "{at_time} {now}"
+            );
         }
     }
 }
 
 #[test]
 fn at_crosses_midnight_to_the_right_date() {
-    // at 00:10 ±30m is due at 23:45 the evening before, for the next date.
+    // at 23:50 with 30m tolerance is still due at 00:10 the next day, for
+    // the evening's date (or the day before it, with target yesterday).
     let cases = [
-        (schedule(at("00:10", mins(30))), "2026-01-06"),
-        (yesterday(schedule(at("00:10", mins(30)))), "2026-01-05"),
+        (schedule(at("23:50", mins(30))), "2026-01-05"),
+        (yesterday(schedule(at("23:50", mins(30)))), "2026-01-04"),
     ];
     for (s, target) in cases {
-        let facts = running(et("2026-01-05 23:44"), vec![]);
-        let decision = primary(s, et("2026-01-05 23:45"), &facts, &no_calendars());
+        let facts = running(et("2026-01-06 00:09"), vec![]);
+        let evaluation = eval_with(s, et("2026-01-06 00:10"), &facts, &no_calendars());
+        assert_eq!(evaluation.decisions.len(), 1, "{:?}", evaluation.decisions);
+        let decision = &evaluation.decisions[0];
         assert_eq!(decision.action, Run, "{}", decision.reason);
+        assert_eq!(decision.slot, "23:50");
+        assert_eq!(decision.target_date, d(target));
+        assert_eq!(decision.scheduled_for, et("2026-01-05 23:50"));
+        assert_eq!(
+            decision.reason,
+            format!(
+                "catch-up: slot 23:50 missed while down; at 23:50 (up to 30m late) for {target}"
+            )
+        );
+        assert_eq!(evaluation.next_check, et("2026-01-06 00:20:01"));
+    }
+
+    // at 00:10 is not due at 23:45 the evening before: never early. The
+    // check after that is capped at midnight + 1 minute; from there the
+    // next one is the slot itself, which then runs for the right date.
+    for (target_yesterday, target) in [(false, "2026-01-06"), (true, "2026-01-05")] {
+        let s = || {
+            let s = schedule(at("00:10", mins(30)));
+            if target_yesterday { yesterday(s) } else { s }
+        };
+        let facts = running(et("2026-01-05 23:44"), vec![]);
+        let evaluation = eval_with(s(), et("2026-01-05 23:45"), &facts, &no_calendars());
+        assert_eq!(evaluation.decisions.len(), 1, "{:?}", evaluation.decisions);
+        let decision = &evaluation.decisions[0];
+        assert_eq!(decision.action, Skip, "{}", decision.reason);
+        assert_eq!(decision.reason, "outside 00:10 to 30m late");
+        assert_eq!(decision.slot, "idle");
+        assert_eq!(decision.target_date, d(target));
+        assert_eq!(decision.scheduled_for, et("2026-01-06 00:10"));
+        assert_eq!(evaluation.next_check, et("2026-01-06 00:01"));
+
+        let facts = running(et("2026-01-05 23:45"), vec![]);
+        let evaluation = eval_with(s(), et("2026-01-06 00:01"), &facts, &no_calendars());
+        let decision = &evaluation.decisions[0];
+        assert_eq!(decision.action, Skip, "{}", decision.reason);
+        assert_eq!(decision.reason, "outside 00:10 to 30m late");
+        assert_eq!(evaluation.next_check, et("2026-01-06 00:10"));
+
+        let facts = running(et("2026-01-06 00:01"), vec![]);
+        let decision = primary(s(), et("2026-01-06 00:10"), &facts, &no_calendars());
+        assert_eq!(decision.action, Run, "{}", decision.reason);
+        assert_eq!(
+            decision.reason,
+            format!("at 00:10 (up to 30m late) for {target}")
+        );
         assert_eq!(decision.slot, "00:10");
         assert_eq!(decision.target_date, d(target));
         assert_eq!(decision.scheduled_for, et("2026-01-06 00:10"));
@@ -452,7 +544,7 @@ fn early_games_only_before_19_only_3h_after_tip_only_uncollected() {
         calendars(games(&[
             ("g1", "2026-01-05 13:00"),
             ("g2", "2026-01-05 16:00"),
-            ("g3", "2026-01-05 18:30"),
+            ("g3", "2026-01-05 18:45"), // 3h old at 21:45, inside the slot's tolerance
             ("g4", "2026-01-05 19:00"), // not early
             ("g5", "2026-01-05 19:30"),
         ]))
@@ -465,20 +557,32 @@ fn early_games_only_before_19_only_3h_after_tip_only_uncollected() {
     };
     // (schedule, now, facts, calendars, action, entities, reason contains, next_check)
     let cases = [
-        // 21:10: g3 (18:30) is not 3h old yet; g1, g2 are; g1 collected.
+        // 21:10: g1 and g2 are 3h old, but the slot is 21:30: never early.
         (
             early_games(true, true),
             "2026-01-05 21:10",
             collected(&["g1"]),
             slate(),
-            Run,
-            vec!["g2"],
-            "1 of 2 missing",
+            Skip,
+            vec![],
+            "outside 21:30 to 30m late",
             "2026-01-05 21:30",
         ),
+        // 21:30: g3 (18:45) is not 3h old yet; g1, g2 are; g1 collected.
+        // Look again when g3 is.
         (
             early_games(true, true),
             "2026-01-05 21:30",
+            collected(&["g1"]),
+            slate(),
+            Run,
+            vec!["g2"],
+            "1 of 2 missing",
+            "2026-01-05 21:45",
+        ),
+        (
+            early_games(true, true),
+            "2026-01-05 21:45",
             collected(&["g1"]),
             slate(),
             Run,
@@ -488,7 +592,7 @@ fn early_games_only_before_19_only_3h_after_tip_only_uncollected() {
         ),
         (
             early_games(true, true),
-            "2026-01-05 21:45",
+            "2026-01-05 21:50",
             collected(&["g1", "g2", "g3"]),
             slate(),
             Skip,
@@ -499,7 +603,7 @@ fn early_games_only_before_19_only_3h_after_tip_only_uncollected() {
         // Without only_missing the filtered events are the run's entities.
         (
             early_games(true, false),
-            "2026-01-05 21:30",
+            "2026-01-05 21:45",
             collected(&["g1"]),
             slate(),
             Run,
@@ -518,16 +622,16 @@ fn early_games_only_before_19_only_3h_after_tip_only_uncollected() {
             "no events before 19:00 on 2026-01-05",
             "2026-01-05 22:00:01",
         ),
-        // The only early game started 2h40m ago: not yet, look again at 21:30.
+        // The only early game started 2h40m ago: not yet, look again at 21:50.
         (
             early_games(true, true),
-            "2026-01-05 21:10",
+            "2026-01-05 21:30",
             collected(&[]),
-            calendars(games(&[("g3", "2026-01-05 18:30")])),
+            calendars(games(&[("g3", "2026-01-05 18:50")])),
             Skip,
             vec![],
             "no event started 3h ago yet",
-            "2026-01-05 21:30",
+            "2026-01-05 21:50",
         ),
         // events_before alone.
         (

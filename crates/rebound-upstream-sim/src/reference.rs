@@ -23,10 +23,10 @@
 //! anchor date set with [`crate::UpstreamSim::set_reference_anchor`]
 //! (default [`crate::DEMO_DATE`]).
 //!
-//! Filters behave like the real APIs' even where the config's use of them
-//! is questionable: the Odds API events route keeps only games whose tip-off
-//! is inside `commenceTimeFrom..=commenceTimeTo` (UTC), whatever ET date
-//! they belong to.
+//! Filters behave like the real APIs': the Odds API events route keeps only
+//! games whose tip-off is inside `commenceTimeFrom..=commenceTimeTo` (UTC
+//! instants, RFC 3339), whatever ET date they belong to; the config asks for
+//! the Eastern day with `{day_start_utc}`/`{day_end_utc}`.
 
 use crate::fixtures::{
     Game, TEAMS, Team, game_by_id, games_on, injuries_on, parse_date, plays, roster, season_label,

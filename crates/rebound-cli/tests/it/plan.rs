@@ -224,27 +224,79 @@ fn assert_morning_once(rows: &[Row], date: NaiveDate) {
     assert_eq!(morning[0].slot, "window");
 }
 
-/// Each post-game window runs once, within ±30m of its time, for yesterday's
-/// ET games.
-fn assert_post_game(rows: &[Row], date: NaiveDate, yesterday_ids: &[String]) {
-    let yesterday = date.pred_opt().unwrap();
-    for (workflow, time) in [
-        ("post_game_window_1", "22:00"),
-        ("post_game_window_2", "01:00"),
-        ("post_game_window_3", "04:00"),
-    ] {
-        let runs = runs_of(rows, workflow);
-        assert_eq!(runs.len(), 1, "{workflow}: {runs:?}");
-        let run = runs[0];
-        assert_eq!(run.slot, time, "{run:?}");
-        assert_eq!(run.target_date, yesterday, "{run:?}");
-        assert_eq!(run.entities, yesterday_ids, "{run:?}");
-        let slot = et(date, time);
-        let at = run.at.with_timezone(&Utc);
+/// The ids (sorted) of `list` that started at or before `at`.
+fn started_by(list: &[(String, DateTime<Utc>)], at: DateTime<Utc>) -> Vec<String> {
+    let mut ids: Vec<String> = list
+        .iter()
+        .filter(|(_, start)| *start <= at)
+        .map(|(id, _)| id.clone())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// `all` without `taken`, sorted.
+fn minus(all: &[String], taken: &[String]) -> Vec<String> {
+    all.iter()
+        .filter(|id| !taken.contains(id))
+        .cloned()
+        .collect()
+}
+
+/// What one post-game window does on the planned day.
+enum Post<'a> {
+    /// Runs once, at `at` (ET, on the planned day), for these games.
+    Run { at: &'a str, ids: Vec<String> },
+    /// Never runs; some decision's reason contains this text.
+    Skip(&'a str),
+}
+
+/// An `at` post-game window (30m tolerance): never before its time, and
+/// for `target`. The dry run assumes every run collects its games, and a
+/// game counts as collected when every scraper the window fans out over the
+/// calendar has it, whichever workflow called it (windows 1 and 2 and the
+/// early windows share nbac_team_boxscore; window 3's scrapers are those of
+/// early_game_window_3).
+fn assert_post_game(
+    rows: &[Row],
+    date: NaiveDate,
+    workflow: &str,
+    time: &str,
+    target: NaiveDate,
+    expect: Post,
+) {
+    let slot = et(date, time);
+    for row in of(rows, workflow) {
         assert!(
-            at >= slot - Duration::minutes(30) && at <= slot + Duration::minutes(30),
-            "{run:?}"
+            !row.is_run() || row.at.with_timezone(&Utc) >= slot,
+            "never early: {row:?}"
         );
+    }
+    let runs = runs_of(rows, workflow);
+    match expect {
+        Post::Run { at, ids } => {
+            assert_eq!(runs.len(), 1, "{workflow}: {runs:?}");
+            let run = runs[0];
+            assert_eq!(run.slot, time, "{run:?}");
+            assert_eq!(run.target_date, target, "{run:?}");
+            assert_eq!(run.entities, ids, "{run:?}");
+            assert_eq!(run.at.with_timezone(&Utc), et(date, at), "{run:?}");
+            assert!(
+                run.reason
+                    .starts_with(&format!("at {time} (up to 30m late) for {target}")),
+                "{run:?}"
+            );
+        }
+        Post::Skip(reason) => {
+            assert!(runs.is_empty(), "{workflow}: {runs:?}");
+            assert!(
+                of(rows, workflow)
+                    .iter()
+                    .any(|r| r.target_date == target && r.reason.contains(reason)),
+                "{workflow}: {:?}",
+                of(rows, workflow)
+            );
+        }
     }
 }
 
@@ -290,7 +342,50 @@ fn game_day() {
         assert_eq!(run.entities, ids(today), "{run:?}");
     }
 
-    assert_post_game(&rows, date, &ids(yesterday));
+    // Window 1, same night: today's games that started by 19:00 (3h before
+    // 22:00). Window 2, after midnight: yesterday's games but those the
+    // evening's window 1 took. Window 3: all of yesterday's (no early games).
+    let yday = date.pred_opt().unwrap();
+    let three_h_before_22 = |day| et(day, "22:00") - Duration::hours(3);
+    let tonight = started_by(today, three_h_before_22(date));
+    assert_eq!(tonight.len(), 1, "the 19:00 tip");
+    let last_night = started_by(yesterday, three_h_before_22(yday));
+    assert_eq!(last_night.len(), 1, "the 19:00 tip");
+    let window_2 = minus(&ids(yesterday), &last_night);
+    assert_eq!(window_2.len(), 2);
+    assert_post_game(
+        &rows,
+        date,
+        "post_game_window_1",
+        "22:00",
+        date,
+        Post::Run {
+            at: "22:00",
+            ids: tonight,
+        },
+    );
+    assert_post_game(
+        &rows,
+        date,
+        "post_game_window_2",
+        "01:00",
+        yday,
+        Post::Run {
+            at: "01:00",
+            ids: window_2,
+        },
+    );
+    assert_post_game(
+        &rows,
+        date,
+        "post_game_window_3",
+        "04:00",
+        yday,
+        Post::Run {
+            at: "04:00",
+            ids: ids(yesterday),
+        },
+    );
 
     // Early-game windows: today has no tip before 19:00.
     for workflow in [
@@ -341,18 +436,14 @@ fn off_day() {
         betting,
         ["08:00", "10:00", "12:00", "14:00", "16:00", "18:00"]
     );
-    // Post-game windows look at yesterday, which had no games either.
-    for workflow in [
-        "post_game_window_1",
-        "post_game_window_2",
-        "post_game_window_3",
+    // Window 1 looks at today, windows 2 and 3 at yesterday: no games either.
+    for (workflow, time, target) in [
+        ("post_game_window_1", "22:00", date),
+        ("post_game_window_2", "01:00", date.pred_opt().unwrap()),
+        ("post_game_window_3", "04:00", date.pred_opt().unwrap()),
     ] {
-        assert!(
-            of(&rows, workflow)
-                .iter()
-                .any(|r| r.reason.contains("no events in nba_games on 2026-02-17")),
-            "{workflow}"
-        );
+        let reason = format!("no events in nba_games on {target}");
+        assert_post_game(&rows, date, workflow, time, target, Post::Skip(&reason));
     }
 }
 
@@ -386,11 +477,61 @@ fn the_day_after_dst_starts() {
         assert_eq!(run.at.with_timezone(&Utc), et(date, &run.slot), "{run:?}");
     }
 
+    // Tonight's tips are 21:00 and 22:30 EDT: none is 3h old by 22:30, so
+    // window 1 does not run (windows 2 and 3 take them tomorrow).
+    assert_post_game(
+        &rows,
+        date,
+        "post_game_window_1",
+        "22:00",
+        date,
+        Post::Skip("no event started 3h ago yet"),
+    );
+
     // Target dates are ET dates: the 21:30 EDT game of 03-08 starts at 01:30
     // UTC on 03-09 and still belongs to 03-08's post-game windows.
-    let yesterday = &games[&date.pred_opt().unwrap()];
+    let yday = date.pred_opt().unwrap();
+    let yesterday = &games[&yday];
     assert_eq!(yesterday.len(), 3);
-    assert_post_game(&rows, date, &ids(yesterday));
+    let late = &yesterday[2];
+    assert_eq!(
+        late.1,
+        "2026-03-09T01:30:00Z".parse::<DateTime<Utc>>().unwrap()
+    );
+    // Yesterday evening: the 15:30 tip was an early game (early windows 1-3
+    // collected it for every scraper), window 1 at 22:00 took the 19:00 tip,
+    // so window 2 only has the 21:30 one, and window 3 (scrapers of
+    // early_game_window_3) has the two evening games.
+    let early = started_by(yesterday, et(yday, "19:00") - Duration::minutes(1));
+    assert_eq!(early.len(), 1, "the 15:30 tip");
+    let evening = minus(&ids(yesterday), &early);
+    let window_1 = started_by(yesterday, et(yday, "19:00"));
+    assert_post_game(
+        &rows,
+        date,
+        "post_game_window_2",
+        "01:00",
+        yday,
+        Post::Run {
+            at: "01:00",
+            ids: minus(&ids(yesterday), &window_1),
+        },
+    );
+    assert_eq!(
+        minus(&ids(yesterday), &window_1),
+        std::slice::from_ref(&late.0)
+    );
+    assert_post_game(
+        &rows,
+        date,
+        "post_game_window_3",
+        "04:00",
+        yday,
+        Post::Run {
+            at: "04:00",
+            ids: evening,
+        },
+    );
     assert_discovery_stops_after_data(&rows, date);
 }
 
@@ -407,12 +548,55 @@ fn the_dst_switch_day_itself() {
         .map(|r| r.at.offset().local_minus_utc())
         .collect();
     assert_eq!(offsets, [-5 * 3600, -4 * 3600].into());
-    assert_post_game(&rows, date, &ids(&games[&date.pred_opt().unwrap()]));
+
+    // Yesterday's only game tipped at 19:30 EST: the evening's window 1 ran
+    // at 22:30 (3h later, the end of its tolerance) and collected it, so
+    // window 2 has nothing left; window 3's scrapers still need it.
+    let yday = date.pred_opt().unwrap();
+    let yesterday = &games[&yday];
+    assert_eq!(yesterday.len(), 1);
+    assert_eq!(yesterday[0].1, et(yday, "19:30"));
+    assert_post_game(
+        &rows,
+        date,
+        "post_game_window_2",
+        "01:00",
+        yday,
+        Post::Skip("all 1 events already collected for 2026-03-07"),
+    );
+    assert_post_game(
+        &rows,
+        date,
+        "post_game_window_3",
+        "04:00",
+        yday,
+        Post::Run {
+            at: "04:00",
+            ids: ids(yesterday),
+        },
+    );
     let window_3 = runs_of(&rows, "post_game_window_3");
     assert_eq!(window_3[0].at.offset().local_minus_utc(), -4 * 3600);
 
+    // Tonight at 22:00 EDT: the 15:30 and 19:00 tips are 3h old; the early
+    // windows already have the 15:30 one, so window 1 takes the 19:00 one.
+    let today = &games[&date];
+    let three_h_old = started_by(today, et(date, "19:00"));
+    assert_eq!(three_h_old.len(), 2);
+    assert_post_game(
+        &rows,
+        date,
+        "post_game_window_1",
+        "22:00",
+        date,
+        Post::Run {
+            at: "22:00",
+            ids: minus(&three_h_old, std::slice::from_ref(&today[0].0)),
+        },
+    );
+
     // The 15:30 EDT tip is an early game: 3h later is 18:30 EDT, the last
-    // instant of the 18:00 ±30m window.
+    // instant of the 18:00 window (30m tolerance, never early).
     let early = &games[&date][0];
     let window_2 = runs_of(&rows, "early_game_window_2");
     assert_eq!(window_2.len(), 1, "{window_2:?}");
@@ -451,10 +635,7 @@ fn noon_games() {
         assert_eq!(run.target_date, date);
         let at = run.at.with_timezone(&Utc);
         let slot = et(date, time);
-        assert!(
-            at >= slot - Duration::minutes(30) && at <= slot + Duration::minutes(30),
-            "{run:?}"
-        );
+        assert!(at >= slot && at <= slot + Duration::minutes(30), "{run:?}");
         let mut expected: Vec<String> = before_19
             .iter()
             .filter(|(_, start)| *start + Duration::hours(3) <= at)
@@ -481,6 +662,50 @@ fn noon_games() {
         betting,
         ["08:00", "10:00", "12:00", "14:00", "16:00", "18:00"]
     );
+    // Window 1 at 22:00: the noon games are 3h old but the early windows
+    // have them (window 1 fans out only nbac_team_boxscore, which they all
+    // call); it runs at 22:30, when the 19:30 tip is 3h old, for that game.
+    let w1 = of(&rows, "post_game_window_1");
+    let at_22: Vec<&&Row> = w1
+        .iter()
+        .filter(|r| r.at.with_timezone(&Utc) == et(date, "22:00"))
+        .collect();
+    assert_eq!(at_22.len(), 1, "{w1:?}");
+    assert_eq!(at_22[0].action, "SKIP");
+    assert_eq!(
+        at_22[0].reason,
+        "all 2 events already collected for 2026-12-25"
+    );
+    let evening = &today[2];
+    assert_eq!(evening.1, et(date, "19:30"));
+    assert_post_game(
+        &rows,
+        date,
+        "post_game_window_1",
+        "22:00",
+        date,
+        Post::Run {
+            at: "22:30",
+            ids: vec![evening.0.clone()],
+        },
+    );
+    // Christmas Eve had no games.
+    let yday = date.pred_opt().unwrap();
+    assert!(!games.contains_key(&yday));
+    for (workflow, time) in [
+        ("post_game_window_2", "01:00"),
+        ("post_game_window_3", "04:00"),
+    ] {
+        assert_post_game(
+            &rows,
+            date,
+            workflow,
+            time,
+            yday,
+            Post::Skip("no events in nba_games on 2026-12-24"),
+        );
+    }
+
     assert_morning_once(&rows, date);
     assert_discovery_stops_after_data(&rows, date);
 }

@@ -140,10 +140,8 @@ async fn the_reference_pipeline_runs_a_simulated_game_day() {
             // First tip 19:00 EST, lead 12h: every 2h slot of 08:00–20:00.
             &["08:00", "10:00", "12:00", "14:00", "16:00", "18:00"],
         ),
-        // Window 2 (01:00) collected every game of yesterday with
-        // nbac_team_boxscore, which is window 1's fanned scraper too, so
-        // window 1 (22:00, also for yesterday) has nothing missing.
-        ("post_game_window_1", &[]),
+        // Window 1 (22:00) is same-night: today's games tipped 3h ago.
+        ("post_game_window_1", &["22:00"]),
         ("post_game_window_2", &["01:00"]),
         ("post_game_window_3", &["04:00"]),
         // The generated games all tip at 19:00 or later.
@@ -158,16 +156,25 @@ async fn the_reference_pipeline_runs_a_simulated_game_day() {
     for (workflow, slots) in expected {
         assert_eq!(run_slots(&decisions, workflow), slots, "{workflow}");
     }
-    let window_1: Vec<_> = decisions
-        .iter()
-        .filter(|d| d.workflow == "post_game_window_1" && d.slot == "22:00")
-        .collect();
-    assert!(
-        window_1
+    // `at` slots run at their time, never early: each post-game run started
+    // in [slot, slot + 30m].
+    for (workflow, hour) in [
+        ("post_game_window_1", 22),
+        ("post_game_window_2", 1),
+        ("post_game_window_3", 4),
+    ] {
+        let run = h
+            .runs
             .iter()
-            .any(|d| d.reason.contains("already collected")),
-        "{window_1:?}"
-    );
+            .find(|r| r.workflow == workflow)
+            .unwrap_or_else(|| panic!("{workflow} ran"));
+        let slot = local(day, hour, 0);
+        assert_eq!(run.scheduled_for, slot, "{workflow}: {run:?}");
+        assert!(
+            run.started_at >= slot && run.started_at <= slot + chrono::Duration::minutes(30),
+            "{workflow}: {run:?}"
+        );
+    }
     for workflow in [
         "early_game_window_1",
         "early_game_window_2",
@@ -180,17 +187,30 @@ async fn the_reference_pipeline_runs_a_simulated_game_day() {
             "{workflow}"
         );
     }
-    // Target dates: post-game windows collect yesterday (ET), with every
-    // game of it; everything else today.
+    // Target dates: windows 2 and 3 collect yesterday (ET), with every game
+    // of it (nothing ran the evening before: the history starts today);
+    // window 1 collects today's games that tipped at least 3h before 22:00,
+    // i.e. the 19:00 tip; everything else is for today.
+    let tipped_by_19: Vec<String> = games_on(day)
+        .iter()
+        .filter(|g| g.tipoff_utc().and_utc() <= local(day, 19, 0))
+        .map(|g| g.game_id())
+        .collect();
+    assert_eq!(tipped_by_19.len(), 1, "the first game tips at 19:00 EST");
     for d in decisions
         .iter()
         .filter(|d| d.action == DecisionAction::Run && !d.workflow.starts_with("calendar:"))
     {
-        if d.workflow.starts_with("post_game") {
-            assert_eq!(d.target_date, yesterday, "{d:?}");
-            assert_eq!(d.entities, game_ids(yesterday), "{d:?}");
-        } else {
-            assert_eq!(d.target_date, day, "{d:?}");
+        match d.workflow.as_str() {
+            "post_game_window_1" => {
+                assert_eq!(d.target_date, day, "{d:?}");
+                assert_eq!(d.entities, tipped_by_19, "{d:?}");
+            }
+            "post_game_window_2" | "post_game_window_3" => {
+                assert_eq!(d.target_date, yesterday, "{d:?}");
+                assert_eq!(d.entities, game_ids(yesterday), "{d:?}");
+            }
+            _ => assert_eq!(d.target_date, day, "{d:?}"),
         }
     }
     // Discovery stopped once it had data.
@@ -220,8 +240,8 @@ async fn the_reference_pipeline_runs_a_simulated_game_day() {
     // Every run left its execution row: success, or partial with a message;
     // no_data only for the scripted discovery attempts.
     let store = h.engine.store().clone();
-    // Odds events per betting run: see the end of the test.
-    let odds_events = games_on(yesterday).len();
+    // Odds events per betting run: today's games (see the end of the test).
+    let odds_events = games_on(day).len();
     for run in h
         .runs
         .iter()
@@ -278,6 +298,11 @@ async fn the_reference_pipeline_runs_a_simulated_game_day() {
                 ("oddsa_game_lines", odds_events),
                 ("bp_player_props", 1),
             ],
+            "post_game_window_1" => &[
+                ("bdl_box_scores", 1),
+                ("nbac_team_boxscore", tipped_by_19.len()),
+                ("nbac_player_boxscore", 1),
+            ],
             "post_game_window_2" => &[
                 ("bdl_box_scores", 1),
                 ("nbac_team_boxscore", games_yesterday),
@@ -309,17 +334,44 @@ async fn the_reference_pipeline_runs_a_simulated_game_day() {
         }
     }
 
-    // Odds events: the config asks for `{date}T00:00:00Z..{date}T23:59:59Z`,
-    // and the simulation filters on tip-off like the real API, so the events
-    // (and the per-event odds calls above) are the games tipping in that UTC
-    // day: yesterday's ET evening, not today's games.
-    let yesterday_events: Vec<String> = games_on(yesterday).iter().map(|g| g.event_id()).collect();
-    let odds_paths = sim
-        .requests()
-        .into_iter()
+    // Odds events: the config asks for the Eastern day
+    // (`{day_start_utc}..{day_end_utc}`, 05:00Z to 04:59:59Z the next day in
+    // winter) and the simulation filters on tip-off like the real API, so
+    // the events, and the per-event odds calls above, are today's games,
+    // whose evening tips fall on the next UTC date.
+    let requests = sim.requests();
+    let events_queries: Vec<String> = requests
+        .iter()
+        .filter(|r| r.path == "/ref/odds_api/sports/basketball_nba/events")
+        .map(|r| r.query.as_deref().unwrap_or("").replace("%3A", ":"))
+        .collect();
+    assert_eq!(events_queries.len(), 6, "{events_queries:?}");
+    for query in &events_queries {
+        let params: Vec<&str> = query.split('&').collect();
+        assert!(
+            params.contains(&"commenceTimeFrom=2026-01-15T05:00:00Z")
+                && params.contains(&"commenceTimeTo=2026-01-16T04:59:59Z"),
+            "{query}"
+        );
+    }
+    let today_events: Vec<String> = games_on(day).iter().map(|g| g.event_id()).collect();
+    let mut odds_paths: Vec<String> = requests
+        .iter()
         .filter(|r| r.path.ends_with("/odds") && r.path.starts_with("/ref/odds_api/"))
-        .count();
-    assert_eq!(odds_paths, 6 * 2 * yesterday_events.len());
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(odds_paths.len(), 6 * 2 * today_events.len());
+    odds_paths.sort();
+    odds_paths.dedup();
+    let mut expected_paths: Vec<String> = today_events
+        .iter()
+        .map(|id| format!("/ref/odds_api/sports/basketball_nba/events/{id}/odds"))
+        .collect();
+    expected_paths.sort();
+    assert_eq!(
+        odds_paths, expected_paths,
+        "today's events, not yesterday's"
+    );
 
     let elapsed = started.elapsed();
     assert!(elapsed.as_secs() < 30, "the simulated day took {elapsed:?}");

@@ -21,11 +21,15 @@ fn day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 1, 15).unwrap()
 }
 
-/// Fills `{date}`, `{date_compact}` and the fan-out parameters.
+/// Fills the built-in parameters (`{date}`, `{date_compact}`, and
+/// `{day_start_utc}`/`{day_end_utc}`: [`day`] in New York, on EST, is
+/// 05:00Z to 04:59:59Z the next day) and the fan-out parameters.
 fn fill(text: &str, params: &[(&str, String)]) -> String {
     let mut out = text
         .replace("{date}", &day().format("%Y-%m-%d").to_string())
-        .replace("{date_compact}", &day().format("%Y%m%d").to_string());
+        .replace("{date_compact}", &day().format("%Y%m%d").to_string())
+        .replace("{day_start_utc}", "2026-01-15T05:00:00Z")
+        .replace("{day_end_utc}", "2026-01-16T04:59:59Z");
     for (name, value) in params {
         out = out.replace(&format!("{{{name}}}"), value);
     }
@@ -124,19 +128,41 @@ async fn the_schedule_holds_the_anchor_dates_and_fan_out_items_are_where_the_con
     }
 
     // Odds events: a top-level array filtered by tip-off in UTC, like the
-    // real API. The games of an ET date tip at 00:00Z and later of the next
-    // UTC date, so the config's `{date}T00:00:00Z..{date}T23:59:59Z` window
-    // selects the previous ET evening's games.
+    // real API. The config asks for the Eastern day
+    // (`{day_start_utc}..{day_end_utc}`): the games of that ET date, whose
+    // evening tips are at 00:00Z and later of the next UTC date.
     let (status, events) = get_json(
+        &sim,
+        "/ref/odds_api/sports/basketball_nba/events?commenceTimeFrom=2026-01-15T05:00:00Z&commenceTimeTo=2026-01-16T04:59:59Z",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let events = events.as_array().unwrap();
+    let today = games_on(day());
+    assert_eq!(events.len(), today.len());
+    for (event, game) in events.iter().zip(&today) {
+        assert_eq!(event["id"], game.event_id().as_str());
+    }
+    // Percent-encoded, as a client may send it: the same events.
+    let (status, encoded) = get_json(
+        &sim,
+        "/ref/odds_api/sports/basketball_nba/events?commenceTimeFrom=2026-01-15T05%3A00%3A00Z&commenceTimeTo=2026-01-16T04%3A59%3A59Z",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(encoded.as_array().unwrap(), events);
+    // The filter is on the UTC instant, not the ET date: a UTC day holds
+    // the previous ET evening's games.
+    let (status, utc_day) = get_json(
         &sim,
         "/ref/odds_api/sports/basketball_nba/events?commenceTimeFrom=2026-01-15T00:00:00Z&commenceTimeTo=2026-01-15T23:59:59Z",
     )
     .await;
     assert_eq!(status, 200);
-    let events = events.as_array().unwrap();
+    let utc_day = utc_day.as_array().unwrap();
     let yesterday = games_on(day().pred_opt().unwrap());
-    assert_eq!(events.len(), yesterday.len());
-    for (event, game) in events.iter().zip(&yesterday) {
+    assert_eq!(utc_day.len(), yesterday.len());
+    for (event, game) in utc_day.iter().zip(&yesterday) {
         assert_eq!(event["id"], game.event_id().as_str());
     }
 
