@@ -327,8 +327,8 @@ pub(crate) struct RawSchedule {
     /// kind "at": the time of day of the one slot, "HH:MM".
     #[schemars(pattern(r"^([01][0-9]|2[0-3]):[0-5][0-9]$"), example = "01:00")]
     pub at: Option<String>,
-    /// kind "at": the slot is due within this much either side of `at`
-    /// (longer than zero). Default: "30m".
+    /// kind "at": how late after `at` the slot may still start; it never
+    /// starts early (longer than zero). Default: "30m".
     pub tolerance: Option<RawDuration>,
     /// kind "at", with `calendar`: only events starting before this local
     /// time ("HH:MM") count.

@@ -154,7 +154,7 @@ pub(crate) fn describe_schedule(schedule: &Schedule) -> String {
             events_before,
             after_event_start,
         } => {
-            let mut s = format!("at {} (±{})", hm(at), format_duration(*tolerance));
+            let mut s = format!("at {} (up to {} late)", hm(at), format_duration(*tolerance));
             let mut only = Vec::new();
             if let Some(before) = events_before {
                 only.push(format!("start before {}", hm(before)));

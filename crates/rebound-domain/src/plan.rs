@@ -386,7 +386,7 @@ pub enum ScheduleKind {
         every: Duration,
         lead: Option<Duration>,
     },
-    /// One slot at `at`, due within `tolerance` either side. With
+    /// One slot at `at`, due from `at` until `at + tolerance` (never early). With
     /// `events_before`, only events starting before that local time count;
     /// with `after_event_start`, only events started at least that long ago.
     At {

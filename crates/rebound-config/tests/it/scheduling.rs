@@ -295,9 +295,9 @@ scrapers = ["schedule"]
     let text = summary(&plan);
     for needle in [
         "every 2h from 08:00 until before 20:00, starting 12h before the first event; only on dates with events in games",
-        "at 01:00 (±30m); collects yesterday's date; only on dates with events in games; only events not yet collected",
+        "at 01:00 (up to 30m late); collects yesterday's date; only on dates with events in games; only events not yet collected",
         "schedule: only when started by hand",
-        "at 15:00 (±30m), counting events that start before 19:00 and started at least 3h ago; only on dates with events in games",
+        "at 15:00 (up to 30m late), counting events that start before 19:00 and started at least 3h ago; only on dates with events in games",
         "games: events $.leagueSchedule.gameDates[*].games[*] of dataset league/schedule (id \"gameId\", start \"gameDateTimeUTC\")",
         "refreshed by schedule when older than 6h",
         "box: one call per event of calendar games, id as {game_id}",
