@@ -35,15 +35,6 @@ macro_rules! decision_columns {
     };
 }
 
-/// The reason stored when a RUN finds its slot taken; the same words as
-/// the SQLite backend, so operators can search for them.
-fn claimed_reason(slot: &str, date: NaiveDate, holder: &str) -> String {
-    format!(
-        "slot {slot} for {} already claimed (execution {holder})",
-        date.format("%Y-%m-%d")
-    )
-}
-
 /// Inserts `run` unless its slot exists; true when it was inserted. A
 /// concurrent insert of the same slot waits for ours to commit or roll
 /// back, then does nothing or inserts: never both.
@@ -121,7 +112,7 @@ pub(crate) async fn record_decision(
                 .map_err(|e| store.error(WHAT, e))?;
                 (
                     DecisionAction::Skip,
-                    claimed_reason(&run.slot, run.target_date, &holder),
+                    rebound_storage::claimed_reason(&run.slot, run.target_date, &holder),
                     None,
                     false,
                 )

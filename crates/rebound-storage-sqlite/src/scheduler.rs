@@ -51,15 +51,6 @@ async fn begin(
         .map_err(|e| store_error(what, e))
 }
 
-/// The reason stored when a RUN finds its slot taken; the same words as
-/// the PostgreSQL backend, so operators can search for them.
-fn claimed_reason(slot: &str, date: NaiveDate, holder: &str) -> String {
-    format!(
-        "slot {slot} for {} already claimed (execution {holder})",
-        encode_date(date)
-    )
-}
-
 /// Inserts `run` unless its slot exists; true when it was inserted.
 async fn insert_run(
     tx: &mut Transaction<'static, Sqlite>,
@@ -127,7 +118,7 @@ pub(crate) async fn record_decision(
                 .map_err(|e| store_error(WHAT, e))?;
                 (
                     DecisionAction::Skip,
-                    claimed_reason(&run.slot, run.target_date, &holder),
+                    rebound_storage::claimed_reason(&run.slot, run.target_date, &holder),
                     None,
                     false,
                 )

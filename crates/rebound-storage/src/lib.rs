@@ -329,6 +329,15 @@ pub trait Store: Send + Sync {
     ) -> Result<Option<LatestPayload>, StoreError>;
 }
 
+/// The reason stored when a RUN finds its slot already claimed. Shared by
+/// both backends so the words operators search for are the same.
+pub fn claimed_reason(slot: &str, date: NaiveDate, holder: &str) -> String {
+    format!(
+        "slot {slot} for {} already claimed (execution {holder})",
+        date.format("%Y-%m-%d")
+    )
+}
+
 /// A decision's action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecisionAction {
