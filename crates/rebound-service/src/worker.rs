@@ -26,6 +26,9 @@ use tokio::task::JoinSet;
 /// (runs queued by another process, stored waits coming due).
 const IDLE_POLL: Duration = Duration::from_millis(50);
 
+/// Workers poll often; the reaper's sweep need not run that often.
+const REAP_EVERY: chrono::Duration = chrono::Duration::seconds(1);
+
 /// A stored wait may be followed up this many times per slot.
 const MAX_FOLLOW_UPS: usize = 3;
 
@@ -53,6 +56,8 @@ pub struct Worker {
     clock: Arc<dyn Clock>,
     id: String,
     wake: Arc<Notify>,
+    /// When this worker last swept for expired leases (on its clock).
+    last_reap: std::sync::Mutex<Option<DateTime<Utc>>>,
 }
 
 impl Worker {
@@ -67,6 +72,7 @@ impl Worker {
             clock,
             id,
             wake,
+            last_reap: std::sync::Mutex::new(None),
         }
     }
 
@@ -89,7 +95,17 @@ impl Worker {
     async fn claim(&self) -> Result<Option<ScheduledRunRow>, StoreError> {
         let store = self.engine.store();
         let now = self.clock.now();
-        store.requeue_expired(now, MAX_CLAIMS).await?;
+        let reap = {
+            let mut last = self.last_reap.lock().expect("last_reap lock");
+            let due = last.is_none_or(|at| now - at >= REAP_EVERY);
+            if due {
+                *last = Some(now);
+            }
+            due
+        };
+        if reap {
+            store.requeue_expired(now, MAX_CLAIMS).await?;
+        }
         store.claim_run(&self.id, now, self.lease()).await
     }
 
