@@ -162,8 +162,9 @@ async fn fetch_only_round(base_url: &str, calls: usize) -> f64 {
 
 /// Each recording step alone at the same concurrency, to show where a
 /// recorded call's time goes: (lookup of the previous payload, raw write,
-/// history insert) per second.
-async fn phases(calls: usize) -> (f64, f64, f64) {
+/// history insert) per second, and the raw write through `object_store`'s
+/// local put for comparison.
+async fn phases(calls: usize) -> (f64, f64, f64, f64) {
     use rebound_storage::{NewAttempt, NewScraperCall};
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> =
@@ -231,6 +232,34 @@ async fn phases(calls: usize) -> (f64, f64, f64) {
         .count()
         .await;
     let lookup = calls as f64 / started.elapsed().as_secs_f64();
+    // The same writes through object_store's own local put (one blocking
+    // thread per write), for comparison with RawStore's local writer;
+    // measured first, so that a slow start of the disk would count against
+    // object_store, not RawStore.
+    let folder = dir.path().join("raw-object-store");
+    std::fs::create_dir_all(&folder).unwrap();
+    let object_store = Arc::new(RawStore::from_object_store(
+        Arc::new(object_store::local::LocalFileSystem::new_with_prefix(&folder).unwrap()),
+        "",
+        "file:///",
+    ));
+    let started = Instant::now();
+    futures::stream::iter(0..calls)
+        .map(|i| {
+            let raw = object_store.clone();
+            async move {
+                raw.put(
+                    &format!("d/2026-11-28/item/i={i}__x.json"),
+                    bytes::Bytes::from_static(b"{\"data\":[1]}"),
+                )
+                .await
+                .unwrap()
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .count()
+        .await;
+    let write_object_store = calls as f64 / started.elapsed().as_secs_f64();
     let started = Instant::now();
     futures::stream::iter(0..calls)
         .map(|i| {
@@ -248,7 +277,7 @@ async fn phases(calls: usize) -> (f64, f64, f64) {
         .count()
         .await;
     let write = calls as f64 / started.elapsed().as_secs_f64();
-    (lookup, write, insert)
+    (lookup, write, write_object_store, insert)
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -293,9 +322,9 @@ fn main() {
         println!("median rebound:      {mr:.0} calls/s (recorded in SQLite, payloads in a local folder)");
         println!("ratio rebound/bare:  {:.2} (target >= 0.5)", mr / mb);
         println!("peak RSS of the whole process: {:.1} MiB", peak_rss_mib());
-        let (lookup, write, insert) = phases(calls).await;
+        let (lookup, write, write_object_store, insert) = phases(calls).await;
         println!(
-            "recording steps alone, {calls} at concurrency {CONCURRENCY}: previous-payload lookup {lookup:.0}/s, raw write {write:.0}/s, history insert {insert:.0}/s"
+            "recording steps alone, {calls} at concurrency {CONCURRENCY}: previous-payload lookup {lookup:.0}/s, raw write {write:.0}/s (object_store's local put: {write_object_store:.0}/s), history insert {insert:.0}/s"
         );
         sim.shutdown().await;
         drop(dirs);

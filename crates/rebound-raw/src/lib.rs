@@ -2,10 +2,19 @@
 //!
 //! Built on the `object_store` crate so the same code writes to a local
 //! folder (default), S3 (`s3://bucket/prefix`) or GCS (`gs://bucket/prefix`).
-//! Local writes are atomic: `object_store`'s local backend writes a
-//! temporary file and renames it into place, so a reader never sees half a
+//! Local writes are atomic: a payload is written to a temporary file next to
+//! its final name and renamed into place, so a reader never sees half a
 //! payload even if the process dies mid-write. Cloud credentials come from
 //! the standard environment variables of each cloud (`AWS_*`, `GOOGLE_*`).
+//!
+//! Local folders are written by [`local::LocalWriter`] rather than through
+//! `object_store`'s `put`: same temporary-file-and-rename scheme and same
+//! temporary names (`name#N`, which `object_store` skips when listing), but
+//! the writes of concurrent calls are drained by one blocking task at a
+//! time instead of one blocking thread each, and folders already created
+//! are remembered. Reads, and cloud stores, still go through `object_store`.
+
+mod local;
 
 use bytes::Bytes;
 use object_store::path::Path as ObjectPath;
@@ -26,6 +35,8 @@ pub enum RawStoreError {
 #[derive(Debug, Clone)]
 pub struct RawStore {
     store: Arc<dyn ObjectStore>,
+    /// Set for local folders: writes go through it instead of `store`.
+    local: Option<Arc<local::LocalWriter>>,
     /// Prefix inside the bucket (empty for local folders).
     prefix: String,
     /// `file:///abs/folder`, `s3://bucket` or `gs://bucket`, without the prefix.
@@ -45,10 +56,13 @@ impl RawStore {
                     .map_err(|e| open_error(format!("cannot create folder: {e}")))?;
                 let absolute = std::fs::canonicalize(path)
                     .map_err(|e| open_error(format!("cannot resolve folder: {e}")))?;
-                let store = object_store::local::LocalFileSystem::new_with_prefix(&absolute)
-                    .map_err(|e| open_error(e.to_string()))?;
+                let store = Arc::new(
+                    object_store::local::LocalFileSystem::new_with_prefix(&absolute)
+                        .map_err(|e| open_error(e.to_string()))?,
+                );
                 Ok(RawStore {
-                    store: Arc::new(store),
+                    local: Some(Arc::new(local::LocalWriter::new(store.clone()))),
+                    store,
                     prefix: String::new(),
                     uri_base: format!("file://{}", absolute.display()),
                 })
@@ -60,6 +74,7 @@ impl RawStore {
                     .map_err(|e| open_error(e.to_string()))?;
                 Ok(RawStore {
                     store: Arc::new(store),
+                    local: None,
                     prefix: prefix.trim_matches('/').to_string(),
                     uri_base: format!("s3://{bucket}"),
                 })
@@ -71,6 +86,7 @@ impl RawStore {
                     .map_err(|e| open_error(e.to_string()))?;
                 Ok(RawStore {
                     store: Arc::new(store),
+                    local: None,
                     prefix: prefix.trim_matches('/').to_string(),
                     uri_base: format!("gs://{bucket}"),
                 })
@@ -86,6 +102,7 @@ impl RawStore {
     ) -> RawStore {
         RawStore {
             store,
+            local: None,
             prefix: prefix.trim_matches('/').to_string(),
             uri_base: uri_base.trim_end_matches('/').to_string(),
         }
@@ -112,13 +129,19 @@ impl RawStore {
             uri: uri.clone(),
             detail: e.to_string(),
         })?;
-        self.store
-            .put(&key, PutPayload::from_bytes(bytes))
-            .await
-            .map_err(|e| RawStoreError::Write {
-                uri: uri.clone(),
-                detail: e.to_string(),
-            })?;
+        let written = match &self.local {
+            Some(local) => local.put(&key, bytes).await,
+            None => self
+                .store
+                .put(&key, PutPayload::from_bytes(bytes))
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        };
+        written.map_err(|detail| RawStoreError::Write {
+            uri: uri.clone(),
+            detail,
+        })?;
         Ok(uri)
     }
 
