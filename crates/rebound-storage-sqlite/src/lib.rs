@@ -16,12 +16,14 @@
 //! - write transactions begin `IMMEDIATE` with a 10 s busy timeout, so a
 //!   second process (a `rebound scrape` next to the scheduler) waits for
 //!   the lock instead of failing;
-//! - reads use a separate small pool.
+//! - reads use a separate small pool; the previous-payload lookup that
+//!   every recorded call makes is batched by one task ([`lookup`]).
 //!
 //! The schema lives in `migrations/` and is applied on [`SqliteStore::open`].
 //! Encodings are described in [`codec`].
 
 mod codec;
+mod lookup;
 mod scheduler;
 mod writer;
 
@@ -73,6 +75,7 @@ pub struct SqliteStore {
     writer: SqlitePool,
     readers: SqlitePool,
     calls: mpsc::Sender<writer::Pending>,
+    lookups: mpsc::Sender<lookup::Pending>,
 }
 
 impl SqliteStore {
@@ -122,10 +125,12 @@ impl SqliteStore {
             .map_err(|e| unavailable(&e))?;
 
         let calls = writer::spawn(writer.clone());
+        let lookups = lookup::spawn(readers.clone());
         Ok(SqliteStore {
             writer,
             readers,
             calls,
+            lookups,
         })
     }
 
@@ -143,6 +148,10 @@ fn reader_count() -> u32 {
     // channel, so readers are cheap; with dozens of calls in flight, a pool
     // sized to the CPU count made lookups queue (measured in the bench).
     8
+}
+
+fn lookup_stopped() -> StoreError {
+    StoreError::Unavailable("the SQLite lookup task has stopped".to_string())
 }
 
 fn writer_stopped() -> StoreError {
@@ -206,21 +215,17 @@ impl Store for SqliteStore {
         scraper_name: &str,
         params: &str,
     ) -> Result<Option<PayloadRef>, StoreError> {
-        let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT content_hash, output_uri FROM scraper_execution_log \
-             WHERE scraper_name = ?1 AND params = ?2 \
-               AND content_hash IS NOT NULL AND output_uri IS NOT NULL \
-             ORDER BY id DESC LIMIT 1",
-        )
-        .bind(scraper_name)
-        .bind(params)
-        .fetch_optional(&self.readers)
-        .await
-        .map_err(|e| store_error("last_payload", e))?;
-        Ok(row.map(|(content_hash, output_uri)| PayloadRef {
-            content_hash,
-            output_uri,
-        }))
+        let (answer, found) = oneshot::channel();
+        let pending = lookup::Pending {
+            scraper_name: scraper_name.to_string(),
+            params: params.to_string(),
+            answer,
+        };
+        self.lookups
+            .send(pending)
+            .await
+            .map_err(|_| lookup_stopped())?;
+        found.await.map_err(|_| lookup_stopped())?
     }
 
     async fn recent_workflow_executions(

@@ -196,7 +196,7 @@ fn caused_by_one_call(error: &sqlx::Error) -> bool {
 
 /// `StoreError` is not `Clone`; every caller of a failed batch gets an
 /// equal copy.
-fn same_error(error: &StoreError) -> StoreError {
+pub(crate) fn same_error(error: &StoreError) -> StoreError {
     match error {
         StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
         StoreError::Migration(m) => StoreError::Migration(m.clone()),
