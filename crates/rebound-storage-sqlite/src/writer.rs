@@ -32,7 +32,6 @@
 
 use crate::codec::{encode_date, encode_time, store_error};
 use rebound_storage::{NewScraperCall, StoreError};
-use serde_json::{Value, json};
 use sqlx::SqlitePool;
 use std::fmt::Write as _;
 use tokio::sync::{mpsc, oneshot};
@@ -89,54 +88,127 @@ pub(crate) struct EncodedCall {
 
 impl EncodedCall {
     pub(crate) fn new(call: &NewScraperCall) -> EncodedCall {
-        let call_row = json!([
-            call.execution_id,
-            call.workflow_name,
-            call.scraper_name,
-            call.source_name,
-            call.params,
-            encode_date(call.target_date),
-            call.status.as_str(),
-            call.attempts,
-            call.http_status,
-            call.error_kind.map(|k| k.as_str()),
-            call.error_message,
-            encode_time(call.started_at),
-            encode_time(call.finished_at),
-            call.duration_ms,
-            call.bytes,
-            call.output_uri,
-            call.content_hash,
-            i64::from(call.unchanged),
-        ]);
+        // Written straight into text: building a `serde_json::Value` first
+        // cost an allocation per field, on the engine's hot path.
+        let mut row = Row::with_capacity(320);
+        row.opt_str(call.execution_id.as_deref());
+        row.opt_str(call.workflow_name.as_deref());
+        row.str(&call.scraper_name);
+        row.str(&call.source_name);
+        row.str(&call.params);
+        row.str(&encode_date(call.target_date));
+        row.str(call.status.as_str());
+        row.int(call.attempts);
+        row.opt_int(call.http_status);
+        row.opt_str(call.error_kind.map(|k| k.as_str()));
+        row.opt_str(call.error_message.as_deref());
+        row.str(&encode_time(call.started_at));
+        row.str(&encode_time(call.finished_at));
+        row.int(call.duration_ms);
+        row.opt_int(call.bytes);
+        row.opt_str(call.output_uri.as_deref());
+        row.opt_str(call.content_hash.as_deref());
+        row.int(i64::from(call.unchanged));
         let attempt_tails = call
             .attempt_rows
             .iter()
             .map(|a| {
-                tail(&json!([
-                    a.attempt,
-                    encode_time(a.started_at),
-                    encode_time(a.finished_at),
-                    a.http_status,
-                    a.outcome.as_str(),
-                    a.error_kind.map(|k| k.as_str()),
-                    a.error_message,
-                    a.delay_before_ms,
-                ]))
+                let mut row = Row::with_capacity(128);
+                row.int(a.attempt);
+                row.str(&encode_time(a.started_at));
+                row.str(&encode_time(a.finished_at));
+                row.opt_int(a.http_status);
+                row.str(a.outcome.as_str());
+                row.opt_str(a.error_kind.map(|k| k.as_str()));
+                row.opt_str(a.error_message.as_deref());
+                row.int(a.delay_before_ms);
+                row.tail()
             })
             .collect();
         EncodedCall {
-            call_tail: tail(&call_row),
+            call_tail: row.tail(),
             attempt_tails,
         }
     }
 }
 
-/// `[a,b]` → `a,b]`. The arrays above are never empty.
-fn tail(row: &Value) -> String {
-    let mut text = row.to_string();
-    text.remove(0);
-    text
+/// The tail of a JSON array (`a,b]`), one value at a time.
+struct Row(String);
+
+impl Row {
+    fn with_capacity(capacity: usize) -> Row {
+        Row(String::with_capacity(capacity))
+    }
+
+    fn separate(&mut self) {
+        if !self.0.is_empty() {
+            self.0.push(',');
+        }
+    }
+
+    fn str(&mut self, value: &str) {
+        self.separate();
+        push_json_string(&mut self.0, value);
+    }
+
+    fn opt_str(&mut self, value: Option<&str>) {
+        match value {
+            Some(value) => self.str(value),
+            None => self.null(),
+        }
+    }
+
+    fn int(&mut self, value: impl std::fmt::Display) {
+        self.separate();
+        // Writing to a String cannot fail.
+        let _ = write!(self.0, "{value}");
+    }
+
+    fn opt_int(&mut self, value: Option<impl std::fmt::Display>) {
+        match value {
+            Some(value) => self.int(value),
+            None => self.null(),
+        }
+    }
+
+    fn null(&mut self) {
+        self.separate();
+        self.0.push_str("null");
+    }
+
+    fn tail(mut self) -> String {
+        self.0.push(']');
+        self.0
+    }
+}
+
+/// `text` as a JSON string, escaped as `serde_json` escapes it.
+fn push_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    let mut plain = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&text[plain..at]);
+        if escape.is_empty() {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "\\u{byte:04x}");
+        } else {
+            out.push_str(escape);
+        }
+        plain = at + 1;
+    }
+    out.push_str(&text[plain..]);
+    out.push('"');
 }
 
 /// A call waiting to be written, with where to send its id.
