@@ -330,6 +330,22 @@ mod tests {
     use rebound_storage::NewAttempt;
 
     #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        for text in [
+            "",
+            "plain",
+            "q\"b\\s/",
+            "\n\r\t\u{8}\u{c}\u{0}\u{1f}\u{7f}",
+            "é ✓ 𝄞",
+            "mixed \"\u{1}é\n",
+        ] {
+            let mut out = String::new();
+            push_json_string(&mut out, text);
+            assert_eq!(out, serde_json::to_string(text).unwrap(), "{text:?}");
+        }
+    }
+
+    #[test]
     fn rows_are_json_arrays_missing_their_id() {
         let t = DateTime::parse_from_rfc3339("2026-11-28T15:04:05.123Z")
             .unwrap()

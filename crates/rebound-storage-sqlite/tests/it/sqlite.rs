@@ -439,3 +439,42 @@ async fn many_concurrent_calls_all_land() {
         .unwrap();
     assert_eq!(count, 2 * total as i64);
 }
+
+/// Lookups made at once are answered from shared queries (see `lookup`):
+/// each still gets the newest payload of its own scraper and parameters,
+/// or none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_last_payload_lookups_each_get_their_own_answer() {
+    let (_dir, store) = fresh_store().await;
+    let store = Arc::new(store);
+    let t0 = at("2026-01-01T00:00:00Z");
+    for i in 0..50 {
+        for version in 0..2 {
+            let mut c = call(None, &format!("s{}", i % 5), t0);
+            c.params = format!(r#"{{"i":{i}}}"#);
+            c.content_hash = Some(format!("{i:060}{version:04}"));
+            c.output_uri = Some(format!("file:///raw/{i}-{version}.json"));
+            store.record_scraper_call(&c).await.unwrap();
+        }
+    }
+    let lookups: Vec<_> = (0..200)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let params = format!(r#"{{"i":{}}}"#, i % 100);
+                (i % 100, store.last_payload(&format!("s{}", i % 5), &params).await)
+            })
+        })
+        .collect();
+    for lookup in lookups {
+        let (i, found) = lookup.await.unwrap();
+        let found = found.expect("lookup");
+        if i < 50 {
+            let found = found.expect("a payload");
+            assert_eq!(found.content_hash, format!("{i:060}{:04}", 1));
+            assert_eq!(found.output_uri, format!("file:///raw/{i}-1.json"));
+        } else {
+            assert_eq!(found, None, "no call with i = {i}");
+        }
+    }
+}
