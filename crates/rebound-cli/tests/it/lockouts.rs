@@ -52,7 +52,9 @@ fn lockouts_are_counted_per_scraper_listed_and_reset() {
     let cfg = cfg.to_str().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let store = SqliteStore::open(&dir.path().join("rebound.db")).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("rebound.db"))
+            .await
+            .unwrap();
         let now = Utc::now();
         for entity in ["g1", "g2"] {
             store

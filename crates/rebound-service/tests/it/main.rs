@@ -609,7 +609,10 @@ schedule = { kind = "window", start = "06:00", end = "10:00" }
     );
     let second = drain().await;
     let late = find(&second, "daily_late");
-    assert_eq!((late.slot.as_str(), late.status.as_str()), ("window+recheck1", "success"));
+    assert_eq!(
+        (late.slot.as_str(), late.status.as_str()),
+        ("window+recheck1", "success")
+    );
     assert_eq!(late.recheck_at, None);
     let overdue = find(&second, "daily_overdue");
     assert_eq!(overdue.status, "no_data");
