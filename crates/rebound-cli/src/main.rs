@@ -61,6 +61,9 @@ enum Command {
     Plan(cmd::plan::PlanArgs),
     /// Run a workflow for each target date of a range; reruns skip dates already done.
     Backfill(cmd::backfill::BackfillArgs),
+    /// List entities locked out after repeated no_data/failures (counts per
+    /// scraper); `lockouts reset SCRAPER [ENTITY]` releases them.
+    Lockouts(cmd::lockouts::LockoutsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +109,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => cmd::serve::serve(&cli.config, args).await,
             Command::Plan(args) => cmd::plan::plan(&cli.config, args).await,
             Command::Backfill(args) => cmd::backfill::run(&cli.config, args).await,
+            Command::Lockouts(args) => cmd::lockouts::lockouts(&cli.config, args).await,
         }
     });
     match result {

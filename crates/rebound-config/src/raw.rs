@@ -228,6 +228,51 @@ pub(crate) struct RawScraper {
     /// calendar (`{ calendar, param }`) or per item of another dataset's
     /// latest payload (`{ dataset, items, value, param }`).
     pub for_each: Option<RawForEach>,
+    /// Per-game data published some time after the event starts, e.g.
+    /// `{ after_event_start = "6h", deadline = "48h" }`: a "no data" before
+    /// the deadline is `not_yet_available` (not a failure, re-checked after
+    /// `recheck`), at or after it `overdue` (a failure). Counted from the
+    /// start of the call's calendar event; without one, from the local
+    /// midnight that starts the target date. Not with `expected_by`.
+    pub expected_within: Option<RawExpectedWithin>,
+    /// Daily data due by this local time ("HH:MM") on the target date: a
+    /// "no data" before it is `not_yet_available`, at or after it
+    /// `overdue`. Not with `expected_within`.
+    #[schemars(pattern(r"^([01][0-9]|2[0-3]):[0-5][0-9]$"), example = "15:00")]
+    pub expected_by: Option<String>,
+    /// With `expected_within` or `expected_by`: how long after a
+    /// `not_yet_available` call to look again (stored as scheduled work by
+    /// `rebound serve`; never later than the deadline). Default: "2h".
+    pub recheck: Option<RawDuration>,
+    /// Fanned-out scrapers only: lock an entity (e.g. a game id) whose calls
+    /// had no data or failed `after` times in a row; it is not called until
+    /// `for` has passed or the dataset the fan-out reads gets a new payload.
+    pub lockout: Option<RawLockout>,
+}
+
+/// `expected_within = { after_event_start = "6h", deadline = "48h" }`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExpectedWithin {
+    /// When the data is normally published, counted from the event's start.
+    pub after_event_start: RawDuration,
+    /// When missing data becomes `overdue`, counted from the event's start;
+    /// at least `after_event_start`.
+    pub deadline: RawDuration,
+}
+
+/// `lockout = { after = 3, for = "24h" }`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLockout {
+    /// Consecutive no_data/failed/overdue calls of one entity that lock it
+    /// (at least 1). Default: 3.
+    #[schemars(range(min = 1))]
+    pub after: Option<i64>,
+    /// How long a lock lasts at most; a new payload of the fan-out's
+    /// dataset releases it sooner. Default: "24h".
+    #[serde(rename = "for")]
+    pub duration: Option<RawDuration>,
 }
 
 /// `for_each`: either `{ calendar = "games", param = "game_id" }` or

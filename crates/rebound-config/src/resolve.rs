@@ -27,6 +27,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
+mod late_data;
 mod scheduling;
 
 const DEFAULT_TIMEZONE: &str = "UTC";
@@ -595,6 +596,8 @@ impl Resolver<'_> {
 
         let layer = self.retry_layer(path.key("retry"), &raw.retry);
         let retry = self.apply_retry(base_policy, &layer);
+        let expected = self.expectation(&path, raw);
+        let lockout = self.lockout(&path, raw);
         Scraper {
             name: name.to_string(),
             source,
@@ -607,6 +610,8 @@ impl Resolver<'_> {
             dataset,
             retry,
             for_each: None,
+            expected,
+            lockout,
         }
     }
 

@@ -11,6 +11,7 @@
 pub mod calendar;
 pub mod clock;
 pub mod duration;
+pub mod late;
 pub mod message;
 pub mod outcome;
 pub mod paths;

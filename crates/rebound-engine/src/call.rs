@@ -36,6 +36,16 @@ pub struct CallReport {
     /// The call stopped because its next retry wait exceeded the inline
     /// limit: when that retry may start (a later run makes it).
     pub deferred_until: Option<DateTime<Utc>>,
+    /// `not_yet_available`: when to look again (`recheck`, never after the
+    /// deadline). `rebound serve` stores it as a follow-up run.
+    pub recheck_at: Option<DateTime<Utc>>,
+}
+
+impl CallReport {
+    /// Whether this call counts as a failure (a lockout skip does not).
+    pub fn is_failure(&self) -> bool {
+        rebound_domain::outcome::is_failure_call(self.status, self.error_kind)
+    }
 }
 
 /// Context of the workflow run a call belongs to.
@@ -53,6 +63,7 @@ impl Engine {
         target_date: NaiveDate,
         params: &BTreeMap<String, String>,
         run: Option<RunContext<'_>>,
+        event_start: Option<DateTime<Utc>>,
     ) -> Result<CallReport, EngineError> {
         let scraper = &self.plan.scrapers[scraper_name];
         let source = &self.plan.sources[&scraper.source];
@@ -91,6 +102,22 @@ impl Engine {
                     ));
                 }
             }
+        }
+        // A scraper that declared when its data is due: a no_data is "not
+        // yet available" before the deadline, "overdue" (a failure) after.
+        let mut recheck_at = None;
+        if let (ScraperStatus::NoData, Some(expected)) = (status, &scraper.expected) {
+            let verdict = rebound_domain::late::judge_no_data(
+                expected,
+                self.plan.pipeline.timezone,
+                target_date,
+                event_start,
+                result.finished_at,
+                message.as_deref(),
+            );
+            status = verdict.status;
+            message = Some(verdict.message);
+            recheck_at = verdict.recheck_at;
         }
         let redact =
             |text: &Option<String>| text.as_deref().map(|t| self.plan.redactor.redact_string(t));
@@ -148,6 +175,7 @@ impl Engine {
             content_hash: stored.hash,
             unchanged: stored.unchanged,
             deferred_until: result.deferred_until,
+            recheck_at,
         })
     }
 
@@ -212,6 +240,7 @@ impl Engine {
             content_hash: None,
             unchanged: false,
             deferred_until: None,
+            recheck_at: None,
         })
     }
 

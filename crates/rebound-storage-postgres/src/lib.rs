@@ -17,15 +17,16 @@
 //!
 //! Messages never contain the URL's password ([`redact`]).
 
+mod lockouts;
 mod redact;
 mod scheduler;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use rebound_storage::{
-    AttemptRow, DecisionOutcome, DecisionRow, LatestPayload, NewDecision, NewScheduledRun,
-    NewScraperCall, NewWorkflowExecution, PayloadRef, ScheduledRunRow, ScraperCallRow, SlotRow,
-    Store, StoreError, WorkflowExecutionRow,
+    AttemptRow, DecisionOutcome, DecisionRow, LatestPayload, LockoutRow, NewDecision, NewLockout,
+    NewScheduledRun, NewScraperCall, NewWorkflowExecution, PayloadRef, ScheduledRunRow,
+    ScraperCallRow, SlotRow, Store, StoreError, WorkflowExecutionRow,
 };
 use redact::Redactor;
 use sqlx::migrate::Migrator;
@@ -526,6 +527,39 @@ impl Store for PostgresStore {
         target_date: Option<NaiveDate>,
     ) -> Result<Option<LatestPayload>, StoreError> {
         scheduler::latest_payload(self, scrapers, target_date).await
+    }
+
+    // ----- Entity lockouts -----
+
+    async fn entity_streak(
+        &self,
+        scraper_name: &str,
+        param: &str,
+        entity: &str,
+        limit: u32,
+    ) -> Result<u32, StoreError> {
+        lockouts::entity_streak(self, scraper_name, param, entity, limit).await
+    }
+
+    async fn lock_entity(&self, lock: &NewLockout) -> Result<bool, StoreError> {
+        lockouts::lock_entity(self, lock).await
+    }
+
+    async fn open_lockouts(
+        &self,
+        scraper_name: Option<&str>,
+    ) -> Result<Vec<LockoutRow>, StoreError> {
+        lockouts::open_lockouts(self, scraper_name).await
+    }
+
+    async fn release_lockouts(
+        &self,
+        scraper_name: &str,
+        entity: Option<&str>,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<u32, StoreError> {
+        lockouts::release_lockouts(self, scraper_name, entity, at, reason).await
     }
 }
 

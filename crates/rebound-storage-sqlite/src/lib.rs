@@ -22,6 +22,7 @@
 //! Encodings are described in [`codec`].
 
 mod codec;
+mod lockouts;
 mod scheduler;
 mod writer;
 
@@ -29,9 +30,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use codec::{column, date_column, encode_date, encode_time, store_error, time_column};
 use rebound_storage::{
-    AttemptRow, DecisionOutcome, DecisionRow, LatestPayload, NewDecision, NewScheduledRun,
-    NewScraperCall, NewWorkflowExecution, PayloadRef, ScheduledRunRow, ScraperCallRow, SlotRow,
-    Store, StoreError, WorkflowExecutionRow,
+    AttemptRow, DecisionOutcome, DecisionRow, LatestPayload, LockoutRow, NewDecision, NewLockout,
+    NewScheduledRun, NewScraperCall, NewWorkflowExecution, PayloadRef, ScheduledRunRow,
+    ScraperCallRow, SlotRow, Store, StoreError, WorkflowExecutionRow,
 };
 use sqlx::SqlitePool;
 use sqlx::migrate::Migrator;
@@ -427,6 +428,39 @@ impl Store for SqliteStore {
         target_date: Option<NaiveDate>,
     ) -> Result<Option<LatestPayload>, StoreError> {
         scheduler::latest_payload(&self.readers, scrapers, target_date).await
+    }
+
+    // ----- Entity lockouts -----
+
+    async fn entity_streak(
+        &self,
+        scraper_name: &str,
+        param: &str,
+        entity: &str,
+        limit: u32,
+    ) -> Result<u32, StoreError> {
+        lockouts::entity_streak(&self.readers, scraper_name, param, entity, limit).await
+    }
+
+    async fn lock_entity(&self, lock: &NewLockout) -> Result<bool, StoreError> {
+        lockouts::lock_entity(&self.writer, lock).await
+    }
+
+    async fn open_lockouts(
+        &self,
+        scraper_name: Option<&str>,
+    ) -> Result<Vec<LockoutRow>, StoreError> {
+        lockouts::open_lockouts(&self.readers, scraper_name).await
+    }
+
+    async fn release_lockouts(
+        &self,
+        scraper_name: &str,
+        entity: Option<&str>,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<u32, StoreError> {
+        lockouts::release_lockouts(&self.writer, scraper_name, entity, at, reason).await
     }
 }
 

@@ -327,6 +327,76 @@ pub trait Store: Send + Sync {
         scrapers: &[String],
         target_date: Option<NaiveDate>,
     ) -> Result<Option<LatestPayload>, StoreError>;
+
+    // ----- Entity lockouts (`entity_lockouts`) -----
+
+    /// How many of the newest calls of `scraper_name` whose parameter
+    /// `param` is `entity` ended in a row as no_data, failed or overdue,
+    /// counting back from the newest and stopping at any other status but
+    /// `skipped` (which is passed over), at most `limit`. Only calls that
+    /// started after the newest release of a lock of that entity count, so
+    /// a released entity starts afresh.
+    async fn entity_streak(
+        &self,
+        scraper_name: &str,
+        param: &str,
+        entity: &str,
+        limit: u32,
+    ) -> Result<u32, StoreError>;
+
+    /// Locks an entity unless it already has an unreleased lock; returns
+    /// whether a lock was stored.
+    async fn lock_entity(&self, lock: &NewLockout) -> Result<bool, StoreError>;
+
+    /// Unreleased locks (also those whose `until` has passed but that
+    /// nobody released yet), of one scraper or of all, by scraper then
+    /// entity.
+    async fn open_lockouts(
+        &self,
+        scraper_name: Option<&str>,
+    ) -> Result<Vec<LockoutRow>, StoreError>;
+
+    /// Releases the unreleased locks of `scraper_name` (of one entity, or
+    /// all) at `at` with `reason`; returns how many were released.
+    async fn release_lockouts(
+        &self,
+        scraper_name: &str,
+        entity: Option<&str>,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<u32, StoreError>;
+}
+
+/// One row for `entity_lockouts`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewLockout {
+    pub scraper_name: String,
+    /// The fan-out item value (e.g. a game id).
+    pub entity: String,
+    pub locked_at: DateTime<Utc>,
+    /// When the lock expires unless released sooner.
+    pub until: DateTime<Utc>,
+    /// Consecutive no_data/failures that tripped it.
+    pub consecutive: u32,
+    pub reason: String,
+    /// The fan-out dataset's payload hash when the lock was taken: a
+    /// different one releases the lock.
+    pub source_hash: Option<String>,
+}
+
+/// An `entity_lockouts` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LockoutRow {
+    pub id: i64,
+    pub scraper_name: String,
+    pub entity: String,
+    pub locked_at: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub consecutive: i64,
+    pub reason: String,
+    pub source_hash: Option<String>,
+    pub released_at: Option<DateTime<Utc>>,
+    pub released_reason: Option<String>,
 }
 
 /// The reason stored when a RUN finds its slot already claimed. Shared by

@@ -3,6 +3,7 @@
 pub mod backfill;
 pub mod check;
 pub mod demo;
+pub mod lockouts;
 pub mod plan;
 pub mod run;
 pub mod serve;

@@ -4,6 +4,7 @@
 
 mod bad_files;
 mod examples;
+mod late_data;
 mod no_panic;
 mod resolve;
 mod schedule_errors;

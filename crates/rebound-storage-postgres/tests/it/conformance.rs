@@ -59,6 +59,25 @@ scheduler_tests!(
     slot_history_joins_decisions_and_runs,
 );
 
+/// The entity-lockout checks (`store_conformance::lockouts`), one test each.
+macro_rules! lockout_tests {
+    ($($check:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $check() {
+            with_store(|store| async move {
+                store_conformance::lockouts::$check(&*store).await
+            })
+            .await;
+        }
+    )*};
+}
+
+lockout_tests!(
+    lockout_round_trip_one_open_per_entity,
+    release_by_entity_or_all,
+    entity_streak_counts_back_and_restarts_after_release,
+);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn whole_suite_on_one_store() {
     with_store(|store| async move { store_conformance::run_all(&*store).await }).await;
