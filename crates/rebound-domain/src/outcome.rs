@@ -44,10 +44,13 @@ pub enum ErrorKind {
     Dependency,
     /// The response arrived but could not be stored (raw store failure).
     Storage,
+    /// Not attempted: the source's request quota for the period is used up
+    /// (skipped calls only).
+    QuotaExhausted,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 11] = [
         ErrorKind::Throttled,
         ErrorKind::Server,
         ErrorKind::Timeout,
@@ -58,6 +61,7 @@ impl ErrorKind {
         ErrorKind::Config,
         ErrorKind::Dependency,
         ErrorKind::Storage,
+        ErrorKind::QuotaExhausted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +76,7 @@ impl ErrorKind {
             ErrorKind::Config => "config",
             ErrorKind::Dependency => "dependency",
             ErrorKind::Storage => "storage",
+            ErrorKind::QuotaExhausted => "quota_exhausted",
         }
     }
 

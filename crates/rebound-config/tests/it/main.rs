@@ -5,6 +5,7 @@
 mod bad_files;
 mod examples;
 mod no_panic;
+mod rate_limits;
 mod resolve;
 mod schedule_errors;
 mod scheduling;
