@@ -22,6 +22,7 @@
 //! Encodings are described in [`codec`].
 
 mod codec;
+mod quota;
 mod scheduler;
 mod writer;
 
@@ -427,6 +428,43 @@ impl Store for SqliteStore {
         target_date: Option<NaiveDate>,
     ) -> Result<Option<LatestPayload>, StoreError> {
         scheduler::latest_payload(&self.readers, scrapers, target_date).await
+    }
+
+    // ----- Request quotas -----
+
+    async fn quota_take(
+        &self,
+        key: &rebound_storage::QuotaKey,
+        limit: i64,
+        now: DateTime<Utc>,
+    ) -> Result<rebound_storage::QuotaTake, StoreError> {
+        quota::take(&self.writer, key, limit, now).await
+    }
+
+    async fn quota_settle(
+        &self,
+        key: &rebound_storage::QuotaKey,
+        extra_requests: i64,
+        remaining_reported: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<rebound_storage::QuotaUsageRow, StoreError> {
+        quota::settle(&self.writer, key, extra_requests, remaining_reported, now).await
+    }
+
+    async fn quota_mark_warned(
+        &self,
+        key: &rebound_storage::QuotaKey,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        quota::mark_warned(&self.writer, key, now).await
+    }
+
+    async fn quota_usage(
+        &self,
+        source_name: &str,
+        period_start: DateTime<Utc>,
+    ) -> Result<Option<rebound_storage::QuotaUsageRow>, StoreError> {
+        quota::usage(&self.readers, source_name, period_start).await
     }
 }
 

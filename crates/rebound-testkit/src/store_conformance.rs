@@ -23,6 +23,7 @@
 //! `docs/queries.md` against both backends.
 
 pub mod queries;
+pub mod quota;
 pub mod scheduler;
 
 use chrono::{DateTime, NaiveDate, SubsecRound, TimeDelta, Utc};
@@ -51,6 +52,7 @@ pub async fn run_all(store: &dyn Store) {
     concurrent_calls_land_with_distinct_ids(store).await;
     bad_call_does_not_sink_concurrent_ones(store).await;
     scheduler::run_all(store).await;
+    quota::run_all(store).await;
 }
 
 /// `backend()` names one of the two known backends, for messages.
