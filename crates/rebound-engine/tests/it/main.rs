@@ -19,6 +19,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 mod fanout;
+mod quota;
 
 const SECRET: &str = "k_9f8e7d6c5b4a";
 
