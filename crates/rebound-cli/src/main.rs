@@ -61,6 +61,8 @@ enum Command {
     Plan(cmd::plan::PlanArgs),
     /// Run a workflow for each target date of a range; reruns skip dates already done.
     Backfill(cmd::backfill::BackfillArgs),
+    /// Show each source's request quota: used, limit, remaining, reset time, warning.
+    Quotas(cmd::quotas::QuotasArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +108,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => cmd::serve::serve(&cli.config, args).await,
             Command::Plan(args) => cmd::plan::plan(&cli.config, args).await,
             Command::Backfill(args) => cmd::backfill::run(&cli.config, args).await,
+            Command::Quotas(args) => cmd::quotas::quotas(&cli.config, args).await,
         }
     });
     match result {

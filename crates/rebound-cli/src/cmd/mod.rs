@@ -4,6 +4,7 @@ pub mod backfill;
 pub mod check;
 pub mod demo;
 pub mod plan;
+pub mod quotas;
 pub mod run;
 pub mod serve;
 pub mod status;

@@ -3,6 +3,7 @@
 
 mod backfill;
 mod plan;
+mod quotas;
 mod serve;
 
 use rebound_upstream_sim::{Reply, UpstreamSim};
