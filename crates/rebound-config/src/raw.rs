@@ -192,7 +192,10 @@ pub(crate) struct RawSource {
     /// Most requests to this source per second, minute, hour or day, shared
     /// by all its scrapers and spread evenly ("20/min" = one every 3 s):
     /// "5/s", "20/min", "1000/h", "50000/d". Default: no limit.
-    #[schemars(example = "20/min", pattern(r"^\s*[0-9]+\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*$"))]
+    #[schemars(
+        example = "20/min",
+        pattern(r"^\s*[0-9]+\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*$")
+    )]
     pub rate_limit: Option<String>,
     /// Requests allowed per day or month (in the pipeline's time zone):
     /// warn at 80 %, refuse calls (status skipped, quota_exhausted) at 100 %

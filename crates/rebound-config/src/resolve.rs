@@ -14,16 +14,14 @@ use crate::env::{Substituted, Target, substitute};
 use crate::error::closest;
 use crate::keypath::KeyPath;
 use crate::location::{parse_database, parse_raw_store};
-use crate::raw::{
-    RawConfig, RawDuration, RawQuota, RawRetry, RawScraper, RawSource, RawWorkflow,
-};
-use rebound_domain::quota::{Quota, QuotaPeriod};
-use rebound_domain::ratelimit::Rate;
+use crate::raw::{RawConfig, RawDuration, RawQuota, RawRetry, RawScraper, RawSource, RawWorkflow};
 use rebound_domain::duration::{format_duration, parse_duration};
 use rebound_domain::plan::{
     ConfigValue, DatabaseLocation, NoDataRules, Pipeline, Plan, RawStoreLocation, Scraper, Source,
     Step, Workflow,
 };
+use rebound_domain::quota::{Quota, QuotaPeriod};
+use rebound_domain::ratelimit::Rate;
 use rebound_domain::redact::Redactor;
 use rebound_domain::retry::{Jitter, RetryPolicy};
 use rebound_domain::template::Template;

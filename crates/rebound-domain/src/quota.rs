@@ -175,15 +175,32 @@ mod tests {
         // 03:00 UTC on Feb 1 is still January 31 in New York.
         let now = Utc.with_ymd_and_hms(2026, 2, 1, 3, 0, 0).unwrap();
         let month = period_at(QuotaPeriod::Month, NY, now);
-        assert_eq!(month.start, Utc.with_ymd_and_hms(2026, 1, 1, 5, 0, 0).unwrap());
-        assert_eq!(month.end, Utc.with_ymd_and_hms(2026, 2, 1, 5, 0, 0).unwrap());
+        assert_eq!(
+            month.start,
+            Utc.with_ymd_and_hms(2026, 1, 1, 5, 0, 0).unwrap()
+        );
+        assert_eq!(
+            month.end,
+            Utc.with_ymd_and_hms(2026, 2, 1, 5, 0, 0).unwrap()
+        );
         let day = period_at(QuotaPeriod::Day, NY, now);
-        assert_eq!(day.start, Utc.with_ymd_and_hms(2026, 1, 31, 5, 0, 0).unwrap());
+        assert_eq!(
+            day.start,
+            Utc.with_ymd_and_hms(2026, 1, 31, 5, 0, 0).unwrap()
+        );
         assert_eq!(day.end, month.end);
         // December rolls into the next year; a DST day is 23 hours long.
-        let dec = period_at(QuotaPeriod::Month, chrono_tz::UTC, Utc.with_ymd_and_hms(2026, 12, 9, 0, 0, 0).unwrap());
+        let dec = period_at(
+            QuotaPeriod::Month,
+            chrono_tz::UTC,
+            Utc.with_ymd_and_hms(2026, 12, 9, 0, 0, 0).unwrap(),
+        );
         assert_eq!(dec.end, Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap());
-        let spring = period_at(QuotaPeriod::Day, NY, Utc.with_ymd_and_hms(2026, 3, 8, 12, 0, 0).unwrap());
+        let spring = period_at(
+            QuotaPeriod::Day,
+            NY,
+            Utc.with_ymd_and_hms(2026, 3, 8, 12, 0, 0).unwrap(),
+        );
         assert_eq!((spring.end - spring.start).num_hours(), 23);
     }
 

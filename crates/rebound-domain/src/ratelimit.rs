@@ -34,9 +34,7 @@ impl Rate {
     /// `minute`, `hour`, `d`, `day`). The count must be at least 1.
     pub fn parse(text: &str) -> Result<Rate, String> {
         let expected = || {
-            format!(
-                "expected a rate such as \"5/s\", \"20/min\" or \"1000/h\", found \"{text}\""
-            )
+            format!("expected a rate such as \"5/s\", \"20/min\" or \"1000/h\", found \"{text}\"")
         };
         let (count, unit) = text.trim().split_once('/').ok_or_else(expected)?;
         let count = count.trim();
@@ -150,9 +148,13 @@ pub fn source_pause<'a>(
     if let Some(value) = header("ratelimit")
         && let Some(wait) = parse_ratelimit_field(value)
     {
-        offer(wait, format!("RateLimit: 0 remaining, reset in {}", seconds(wait)));
+        offer(
+            wait,
+            format!("RateLimit: 0 remaining, reset in {}", seconds(wait)),
+        );
     }
-    if let (Some(remaining), Some(reset)) = (header("ratelimit-remaining"), header("ratelimit-reset"))
+    if let (Some(remaining), Some(reset)) =
+        (header("ratelimit-remaining"), header("ratelimit-reset"))
         && is_zero(remaining)
         && let Some(wait) = parse_seconds(reset)
     {
@@ -191,7 +193,7 @@ fn is_zero(value: &str) -> bool {
 /// Non-negative seconds, possibly fractional.
 fn parse_seconds(value: &str) -> Option<Duration> {
     let v: f64 = value.trim().parse().ok()?;
-    (v.is_finite() && v >= 0.0 && v < 1e12).then(|| Duration::from_secs_f64(v))
+    (0.0..1e12).contains(&v).then(|| Duration::from_secs_f64(v))
 }
 
 /// A reset given as delta-seconds, epoch seconds or epoch milliseconds.
@@ -371,9 +373,8 @@ mod tests {
         let p = pause(429, &[("Retry-After", "30")]).unwrap();
         assert_eq!(p.wait, Duration::from_secs(30));
         assert_eq!(p.cause, "HTTP 429 with Retry-After 30s");
-        let date = httpdate::fmt_http_date(
-            std::time::SystemTime::from(now()) + Duration::from_secs(120),
-        );
+        let date =
+            httpdate::fmt_http_date(std::time::SystemTime::from(now()) + Duration::from_secs(120));
         assert_eq!(
             pause(429, &[("retry-after", &date)]).unwrap().wait,
             Duration::from_secs(120)
@@ -394,7 +395,10 @@ mod tests {
         assert_eq!(
             pause(
                 200,
-                &[("ratelimit", "\"burst\";r=0;t=2, \"day\";r=0;t=3600, \"x\";r=9;t=9999")]
+                &[(
+                    "ratelimit",
+                    "\"burst\";r=0;t=2, \"day\";r=0;t=3600, \"x\";r=9;t=9999"
+                )]
             )
             .unwrap()
             .wait,
@@ -419,7 +423,10 @@ mod tests {
         .unwrap();
         assert_eq!(p.wait, Duration::from_secs(12));
         assert_eq!(
-            pause(200, &[("RateLimit-Remaining", "3"), ("RateLimit-Reset", "12")]),
+            pause(
+                200,
+                &[("RateLimit-Remaining", "3"), ("RateLimit-Reset", "12")]
+            ),
             None
         );
     }
@@ -437,7 +444,10 @@ mod tests {
         assert_eq!(
             pause(
                 200,
-                &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &epoch)]
+                &[
+                    ("x-ratelimit-remaining", "0"),
+                    ("x-ratelimit-reset", &epoch)
+                ]
             )
             .unwrap()
             .wait,

@@ -13,7 +13,9 @@ use crate::Engine;
 use crate::EngineError;
 use rebound_domain::outcome::ErrorKind;
 use rebound_domain::plan::Source;
-use rebound_domain::quota::{QuotaState, WARN_PERCENT, effective_used, exhausted_message, local_time, period_at};
+use rebound_domain::quota::{
+    QuotaState, WARN_PERCENT, effective_used, exhausted_message, local_time, period_at,
+};
 use rebound_fetch::CallResult;
 use rebound_storage::{QuotaKey, QuotaTake, QuotaUsageRow};
 
@@ -80,7 +82,10 @@ impl Engine {
             .quota_remaining
             .map(|r| i64::try_from(r).unwrap_or(i64::MAX));
         let now = self.clock.now();
-        let row = self.store.quota_settle(&key, sent - 1, remaining, now).await?;
+        let row = self
+            .store
+            .quota_settle(&key, sent - 1, remaining, now)
+            .await?;
         let used = usage(quota.requests, &row);
         if QuotaState::of(quota.requests, used) != QuotaState::Ok
             && self.store.quota_mark_warned(&key, now).await?

@@ -24,6 +24,7 @@ mod limits;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use limits::{Admission, SourceLimiter};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use rebound_domain::clock::Clock;
 use rebound_domain::duration::format_duration;
@@ -32,7 +33,6 @@ use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus};
 use rebound_domain::plan::{Plan, Scraper, Source};
 use rebound_domain::redact::Redactor;
 use rebound_domain::retry::{RetryDecision, parse_retry_after};
-use limits::{Admission, SourceLimiter};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -266,9 +266,11 @@ impl Fetcher {
             if let Ok(response) = &raw.response {
                 if let Some(limiter) = &limiter {
                     let signal = |name: &str| response.signal(name);
-                    if let Some(pause) =
-                        rebound_domain::ratelimit::source_pause(response.status, signal, finished_at)
-                    {
+                    if let Some(pause) = rebound_domain::ratelimit::source_pause(
+                        response.status,
+                        signal,
+                        finished_at,
+                    ) {
                         let until = limiter.pause(finished_at, &pause);
                         tracing::info!(
                             source = %spec.source.name,
@@ -278,8 +280,14 @@ impl Fetcher {
                         );
                     }
                 }
-                if let Some(header) = spec.source.quota.as_ref().and_then(|q| q.remaining_header.as_deref())
-                    && let Some(left) = response.signal(header).and_then(|v| v.trim().parse::<f64>().ok())
+                if let Some(header) = spec
+                    .source
+                    .quota
+                    .as_ref()
+                    .and_then(|q| q.remaining_header.as_deref())
+                    && let Some(left) = response
+                        .signal(header)
+                        .and_then(|v| v.trim().parse::<f64>().ok())
                     && left.is_finite()
                 {
                     quota_remaining = Some(left.max(0.0) as u64);
@@ -448,7 +456,10 @@ impl Fetcher {
         CallResult {
             status: ScraperStatus::Failed,
             http_status: last.and_then(|a| a.http_status),
-            error_kind: Some(last.and_then(|a| a.error_kind).unwrap_or(ErrorKind::Throttled)),
+            error_kind: Some(
+                last.and_then(|a| a.error_kind)
+                    .unwrap_or(ErrorKind::Throttled),
+            ),
             message: Some(self.redactor.redact_string(&message)),
             body: None,
             content_type: None,
@@ -660,7 +671,10 @@ const RATE_LIMIT_HEADERS: [&str; 6] = [
 ];
 
 /// The rate-limit headers and any quota `remaining_header`s present.
-fn collect_signals(headers: &reqwest::header::HeaderMap, quota: &[String]) -> Vec<(String, String)> {
+fn collect_signals(
+    headers: &reqwest::header::HeaderMap,
+    quota: &[String],
+) -> Vec<(String, String)> {
     RATE_LIMIT_HEADERS
         .iter()
         .copied()

@@ -17,8 +17,8 @@
 //!
 //! Messages never contain the URL's password ([`redact`]).
 
-mod redact;
 mod quota;
+mod redact;
 mod scheduler;
 
 use async_trait::async_trait;

@@ -47,7 +47,11 @@ async fn ensure(
     Ok(())
 }
 
-async fn read(store: &PostgresStore, key: &QuotaKey, what: &str) -> Result<QuotaUsageRow, StoreError> {
+async fn read(
+    store: &PostgresStore,
+    key: &QuotaKey,
+    what: &str,
+) -> Result<QuotaUsageRow, StoreError> {
     usage(store, &key.source_name, key.period_start)
         .await?
         .ok_or_else(|| StoreError::Query(format!("{what}: quota row vanished")))

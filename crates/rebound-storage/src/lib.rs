@@ -357,8 +357,11 @@ pub trait Store: Send + Sync {
 
     /// Marks the period's warning as raised; true only for the one caller
     /// that marked it (warn once per period, across processes).
-    async fn quota_mark_warned(&self, key: &QuotaKey, now: DateTime<Utc>)
-    -> Result<bool, StoreError>;
+    async fn quota_mark_warned(
+        &self,
+        key: &QuotaKey,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 
     /// The usage row of `source_name` for the period starting at `period_start`.
     async fn quota_usage(

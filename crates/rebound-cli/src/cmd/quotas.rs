@@ -47,15 +47,26 @@ pub async fn quotas(config: &Path, args: QuotasArgs) -> Result<ExitCode, Failure
         }));
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::Value::from(rows))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::Value::from(rows))?
+        );
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {
-        println!("No source has a quota (set quota = {{ per = \"month\", requests = N }} on a source).");
+        println!(
+            "No source has a quota (set quota = {{ per = \"month\", requests = N }} on a source)."
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let mut t = output::table(&[
-        "source", "per", "used", "limit", "remaining", "resets at", "state",
+        "source",
+        "per",
+        "used",
+        "limit",
+        "remaining",
+        "resets at",
+        "state",
     ]);
     for row in &rows {
         let text = |k: &str| match &row[k] {

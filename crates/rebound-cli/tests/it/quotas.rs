@@ -6,7 +6,10 @@ use rebound_upstream_sim::{Reply, UpstreamSim};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)] // The binary blocks this thread; the simulated upstream needs another.
 async fn quotas_show_usage_warning_and_refusal() {
     let sim = UpstreamSim::start().await.expect("sim");
-    sim.script("/c/odds", vec![Reply::json(200, serde_json::json!({"ok": true})); 5]);
+    sim.script(
+        "/c/odds",
+        vec![Reply::json(200, serde_json::json!({"ok": true})); 5],
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("rebound.toml");
     std::fs::write(
@@ -46,7 +49,10 @@ scrapers = ["odds"]
     };
     let fresh = quotas();
     assert_eq!(fresh["source"], "odds_api");
-    assert_eq!((fresh["used"].clone(), fresh["limit"].clone()), (0.into(), 5.into()));
+    assert_eq!(
+        (fresh["used"].clone(), fresh["limit"].clone()),
+        (0.into(), 5.into())
+    );
     assert_eq!(fresh["state"], "ok");
     for _ in 0..4 {
         let out = rebound(&["-c", c, "run", "w"], &[]);
@@ -58,8 +64,14 @@ scrapers = ["odds"]
     assert_eq!(warned["state"], "warning");
     assert!(warned["warned_at"].is_string(), "{warned:#}");
     assert!(
-        warned["resets_at"].as_str().unwrap().ends_with("T00:00:00-05:00")
-            || warned["resets_at"].as_str().unwrap().ends_with("T00:00:00-04:00"),
+        warned["resets_at"]
+            .as_str()
+            .unwrap()
+            .ends_with("T00:00:00-05:00")
+            || warned["resets_at"]
+                .as_str()
+                .unwrap()
+                .ends_with("T00:00:00-04:00"),
         "{warned:#}"
     );
     assert_eq!(rebound(&["-c", c, "run", "w"], &[]).status.code(), Some(0));
@@ -81,7 +93,13 @@ scrapers = ["odds"]
     assert_eq!(quotas()["state"], "exhausted");
     let table = rebound(&["-c", c, "quotas"], &[]);
     let table = text(&table.stdout);
-    assert!(table.contains("odds_api") && table.contains("EXHAUSTED"), "{table}");
-    assert!(!table.contains("free"), "sources without a quota are not listed: {table}");
+    assert!(
+        table.contains("odds_api") && table.contains("EXHAUSTED"),
+        "{table}"
+    );
+    assert!(
+        !table.contains("free"),
+        "sources without a quota are not listed: {table}"
+    );
     sim.shutdown().await;
 }

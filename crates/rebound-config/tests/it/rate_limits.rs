@@ -10,7 +10,13 @@ fn source(extra: &str) -> String {
     format!("{BASE}\n[sources.b]\nbase_url = \"https://b\"\n{extra}\n")
 }
 
-fn bad(name: &'static str, extra: &str, key: &'static str, at: &'static str, says: &'static str) -> Case {
+fn bad(
+    name: &'static str,
+    extra: &str,
+    key: &'static str,
+    at: &'static str,
+    says: &'static str,
+) -> Case {
     Case {
         name,
         text: source(extra),
@@ -33,7 +39,10 @@ fn rate_limit_and_quota_resolve() {
     assert_eq!(quota.per, QuotaPeriod::Month);
     assert_eq!(quota.requests, 20000);
     // Header names are matched case-insensitively; kept lower-case.
-    assert_eq!(quota.remaining_header.as_deref(), Some("x-requests-remaining"));
+    assert_eq!(
+        quota.remaining_header.as_deref(),
+        Some("x-requests-remaining")
+    );
     // Both are optional and default to "no limit".
     assert!(p.sources["api"].rate_limit.is_none());
     assert!(p.sources["api"].quota.is_none());
@@ -45,7 +54,9 @@ fn rate_limit_and_quota_resolve() {
         "rate_limit = \"20/min\"\nquota = { per = \"day\", requests = 500 }",
     )));
     assert!(
-        summary.contains("  b: at most 20/min (spread evenly), quota 500 requests per day (warn at 80%)"),
+        summary.contains(
+            "  b: at most 20/min (spread evenly), quota 500 requests per day (warn at 80%)"
+        ),
         "{summary}"
     );
 }

@@ -51,8 +51,11 @@ path = "/t/odds"
     );
     let plan =
         rebound_config::load_str(&text, &tmp.path().join("rebound.toml"), &|_| None).unwrap();
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&tmp.path().join("history.db")).await.unwrap());
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&tmp.path().join("history.db"))
+            .await
+            .unwrap(),
+    );
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 1, 20, 15, 0, 0).unwrap(),
     ));
@@ -80,14 +83,20 @@ fn january() -> chrono::DateTime<Utc> {
 #[tokio::test]
 async fn quota_warns_at_80_percent_once_and_refuses_at_100() {
     let s = setup(10).await;
-    s.sim.script("/t/odds", vec![Reply::text(200, "{\"x\":1}"); 10]);
+    s.sim
+        .script("/t/odds", vec![Reply::text(200, "{\"x\":1}"); 10]);
     let none = BTreeMap::new();
     let mut warned_at = None;
     for n in 1..=10u32 {
         s.clock.advance(Duration::from_secs(60));
         let call = s.engine.run_scraper("odds", date(), &none).await.unwrap();
         assert_eq!(call.status, ScraperStatus::Success, "call {n}");
-        let row = s.store.quota_usage("odds_api", january()).await.unwrap().unwrap();
+        let row = s
+            .store
+            .quota_usage("odds_api", january())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(row.requests, i64::from(n));
         match n {
             1..=7 => assert_eq!(row.warned_at, None, "no warning before 80% (call {n})"),
@@ -114,7 +123,15 @@ async fn quota_warns_at_80_percent_once_and_refuses_at_100() {
     let rows = s.store.recent_standalone_calls(1).await.unwrap();
     assert_eq!(rows[0].status, "skipped");
     assert_eq!(rows[0].error_kind.as_deref(), Some("quota_exhausted"));
-    assert_eq!(s.store.quota_usage("odds_api", january()).await.unwrap().unwrap().requests, 10);
+    assert_eq!(
+        s.store
+            .quota_usage("odds_api", january())
+            .await
+            .unwrap()
+            .unwrap()
+            .requests,
+        10
+    );
 
     // February (New York time) starts a fresh quota.
     let feb = Utc.with_ymd_and_hms(2026, 2, 1, 5, 0, 0).unwrap();
@@ -122,7 +139,15 @@ async fn quota_warns_at_80_percent_once_and_refuses_at_100() {
     s.sim.script("/t/odds", vec![Reply::text(200, "{\"x\":2}")]);
     let next = s.engine.run_scraper("odds", date(), &none).await.unwrap();
     assert_eq!(next.status, ScraperStatus::Success);
-    assert_eq!(s.store.quota_usage("odds_api", feb).await.unwrap().unwrap().requests, 1);
+    assert_eq!(
+        s.store
+            .quota_usage("odds_api", feb)
+            .await
+            .unwrap()
+            .unwrap()
+            .requests,
+        1
+    );
 }
 
 #[tokio::test]
@@ -139,7 +164,12 @@ async fn retries_count_and_the_upstreams_remaining_count_wins() {
     );
     let call = s.engine.run_scraper("odds", date(), &none).await.unwrap();
     assert_eq!(call.status, ScraperStatus::Success);
-    let row = s.store.quota_usage("odds_api", january()).await.unwrap().unwrap();
+    let row = s
+        .store
+        .quota_usage("odds_api", january())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((row.requests, row.remaining_reported), (2, Some(150)));
     // The upstream says 150 left of 1000: 85% used, so the warning is up.
     assert!(row.warned_at.is_some());

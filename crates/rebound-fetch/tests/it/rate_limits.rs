@@ -38,7 +38,9 @@ async fn concurrently(h: &Harness, names: &[&str], n: usize) -> Vec<CallResult> 
     futures_join_all(calls).await
 }
 
-async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
     let mut set = Vec::new();
     for f in futures {
         set.push(f);
@@ -128,12 +130,18 @@ async fn a_pause_longer_than_the_inline_limit_defers_without_a_request() {
         vec![Reply::text(429, "slow down").header("Retry-After", "120")],
     );
     let first = call("plain").await;
-    assert_eq!(first.deferred_until, Some(t0 + chrono::Duration::seconds(120)));
+    assert_eq!(
+        first.deferred_until,
+        Some(t0 + chrono::Duration::seconds(120))
+    );
     let second = call("a").await;
     assert_eq!(second.status, ScraperStatus::Failed);
     assert_eq!(second.error_kind, Some(ErrorKind::Throttled));
     assert!(second.attempts.is_empty());
-    assert_eq!(second.deferred_until, Some(t0 + chrono::Duration::seconds(120)));
+    assert_eq!(
+        second.deferred_until,
+        Some(t0 + chrono::Duration::seconds(120))
+    );
     assert_eq!(
         second.message.as_deref(),
         Some(
@@ -166,9 +174,7 @@ async fn x_ratelimit_remaining_zero_pauses_the_source_until_reset() {
     assert_eq!(first.status, ScraperStatus::Success);
     let second = h.call("b").await;
     assert_eq!(second.status, ScraperStatus::Success);
-    assert!(
-        second.attempts[0].started_at >= first.finished_at + chrono::Duration::seconds(60)
-    );
+    assert!(second.attempts[0].started_at >= first.finished_at + chrono::Duration::seconds(60));
     assert_eq!(h.clock.sleeps(), vec![Duration::from_secs(60)]);
 
     // Reset as epoch seconds: detected by its size.
@@ -184,9 +190,7 @@ async fn x_ratelimit_remaining_zero_pauses_the_source_until_reset() {
     h.sim.script("/t/b", ok(1));
     let third = h.call("a").await;
     let fourth = h.call("b").await;
-    assert!(
-        fourth.attempts[0].started_at >= third.finished_at + chrono::Duration::seconds(45)
-    );
+    assert!(fourth.attempts[0].started_at >= third.finished_at + chrono::Duration::seconds(45));
     assert_eq!(
         h.clock.sleeps(),
         vec![Duration::from_secs(60), Duration::from_secs(45)]
@@ -216,9 +220,7 @@ async fn the_ratelimit_header_pauses_the_source() {
     h.sim.script("/t/b", ok(1));
     let first = h.call("a").await;
     let second = h.call("b").await;
-    assert!(
-        second.attempts[0].started_at >= first.finished_at + chrono::Duration::seconds(30)
-    );
+    assert!(second.attempts[0].started_at >= first.finished_at + chrono::Duration::seconds(30));
     assert_eq!(h.clock.sleeps(), vec![Duration::from_secs(30)]);
 }
 

@@ -30,7 +30,10 @@ pub async fn quota_takes_until_the_limit_then_refuses(store: &dyn Store) {
     let tag = Tag::new();
     let source = tag.name("odds");
     let jan = key(&source, "2026-01-01T05:00:00Z", "2026-02-01T05:00:00Z");
-    assert_eq!(store.quota_usage(&source, jan.period_start).await.unwrap(), None);
+    assert_eq!(
+        store.quota_usage(&source, jan.period_start).await.unwrap(),
+        None
+    );
     let now = ts("2026-01-10T12:00:00.123Z");
     for n in 1..=3 {
         match store.quota_take(&jan, 3, now).await.unwrap() {
@@ -59,7 +62,12 @@ pub async fn quota_takes_until_the_limit_then_refuses(store: &dyn Store) {
     let feb = key(&source, "2026-02-01T05:00:00Z", "2026-03-01T05:00:00Z");
     assert!(granted(&store.quota_take(&feb, 3, now).await.unwrap()));
     assert_eq!(
-        store.quota_usage(&source, feb.period_start).await.unwrap().unwrap().requests,
+        store
+            .quota_usage(&source, feb.period_start)
+            .await
+            .unwrap()
+            .unwrap()
+            .requests,
         1
     );
 }
@@ -95,8 +103,17 @@ pub async fn quota_warning_is_marked_once_per_period(store: &dyn Store) {
     let k = key(&source, "2026-01-01T05:00:00Z", "2026-02-01T05:00:00Z");
     let now = ts("2026-01-20T08:00:00Z");
     assert!(store.quota_mark_warned(&k, now).await.unwrap());
-    assert!(!store.quota_mark_warned(&k, ts("2026-01-21T08:00:00Z")).await.unwrap());
-    let row = store.quota_usage(&source, k.period_start).await.unwrap().unwrap();
+    assert!(
+        !store
+            .quota_mark_warned(&k, ts("2026-01-21T08:00:00Z"))
+            .await
+            .unwrap()
+    );
+    let row = store
+        .quota_usage(&source, k.period_start)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(row.warned_at, Some(now));
     let next = key(&source, "2026-02-01T05:00:00Z", "2026-03-01T05:00:00Z");
     assert!(store.quota_mark_warned(&next, now).await.unwrap());
@@ -115,6 +132,10 @@ pub async fn concurrent_quota_takes_never_pass_the_limit(store: &dyn Store) {
         .filter(|r| granted(r.as_ref().expect("take works")))
         .count();
     assert_eq!(granted, 10);
-    let row = store.quota_usage(&source, k.period_start).await.unwrap().unwrap();
+    let row = store
+        .quota_usage(&source, k.period_start)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(row.requests, 10);
 }
