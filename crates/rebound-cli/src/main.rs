@@ -64,6 +64,8 @@ enum Command {
     /// List entities locked out after repeated no_data/failures (counts per
     /// scraper); `lockouts reset SCRAPER [ENTITY]` releases them.
     Lockouts(cmd::lockouts::LockoutsArgs),
+    /// Show each source's request quota: used, limit, remaining, reset time, warning.
+    Quotas(cmd::quotas::QuotasArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -110,6 +112,7 @@ fn main() -> ExitCode {
             Command::Plan(args) => cmd::plan::plan(&cli.config, args).await,
             Command::Backfill(args) => cmd::backfill::run(&cli.config, args).await,
             Command::Lockouts(args) => cmd::lockouts::lockouts(&cli.config, args).await,
+            Command::Quotas(args) => cmd::quotas::quotas(&cli.config, args).await,
         }
     });
     match result {

@@ -189,6 +189,33 @@ pub(crate) struct RawSource {
     /// Overrides of `[retry]` for this source's scrapers.
     #[serde(default)]
     pub retry: RawRetry,
+    /// Most requests to this source per second, minute, hour or day, shared
+    /// by all its scrapers and spread evenly ("20/min" = one every 3 s):
+    /// "5/s", "20/min", "1000/h", "50000/d". Default: no limit.
+    #[schemars(
+        example = "20/min",
+        pattern(r"^\s*[0-9]+\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*$")
+    )]
+    pub rate_limit: Option<String>,
+    /// Requests allowed per day or month (in the pipeline's time zone):
+    /// warn at 80 %, refuse calls (status skipped, quota_exhausted) at 100 %
+    /// until the period resets. Default: no quota.
+    pub quota: Option<RawQuota>,
+}
+
+/// `quota = { per = "month", requests = 20000, remaining_header = "x-requests-remaining" }`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawQuota {
+    /// The quota's period: "day" or "month", in the pipeline's time zone.
+    #[schemars(extend("enum" = ["day", "month"]))]
+    pub per: String,
+    /// Requests allowed per period (at least 1).
+    #[schemars(range(min = 1))]
+    pub requests: i64,
+    /// Response header in which the upstream reports the requests left
+    /// (e.g. "x-requests-remaining"); when present it corrects our count.
+    pub remaining_header: Option<String>,
 }
 
 /// `[scrapers.NAME]`: one HTTP request against a source.

@@ -14,12 +14,14 @@ use crate::env::{Substituted, Target, substitute};
 use crate::error::closest;
 use crate::keypath::KeyPath;
 use crate::location::{parse_database, parse_raw_store};
-use crate::raw::{RawConfig, RawDuration, RawRetry, RawScraper, RawSource, RawWorkflow};
+use crate::raw::{RawConfig, RawDuration, RawQuota, RawRetry, RawScraper, RawSource, RawWorkflow};
 use rebound_domain::duration::{format_duration, parse_duration};
 use rebound_domain::plan::{
     ConfigValue, DatabaseLocation, NoDataRules, Pipeline, Plan, RawStoreLocation, Scraper, Source,
     Step, Workflow,
 };
+use rebound_domain::quota::{Quota, QuotaPeriod};
+use rebound_domain::ratelimit::Rate;
 use rebound_domain::redact::Redactor;
 use rebound_domain::retry::{Jitter, RetryPolicy};
 use rebound_domain::template::Template;
@@ -409,6 +411,11 @@ impl Resolver<'_> {
         let query = self.query(&path.key("query"), &raw.query);
         let layer = self.retry_layer(path.key("retry"), &raw.retry);
         let retry = self.apply_retry(default_policy, &layer);
+        let rate_limit = self.rate_limit(&path.key("rate_limit"), raw.rate_limit.as_deref());
+        let quota = raw
+            .quota
+            .as_ref()
+            .and_then(|q| self.quota(&path.key("quota"), q));
         Source {
             name: name.to_string(),
             base_url,
@@ -418,7 +425,55 @@ impl Resolver<'_> {
             headers,
             query,
             retry,
+            rate_limit,
+            quota,
         }
+    }
+
+    fn rate_limit(&mut self, path: &KeyPath, raw: Option<&str>) -> Option<Rate> {
+        let text = self.text(path, raw?)?;
+        match Rate::parse(&text) {
+            Ok(rate) => Some(rate),
+            Err(message) => {
+                self.fail(path, message);
+                None
+            }
+        }
+    }
+
+    fn quota(&mut self, path: &KeyPath, raw: &RawQuota) -> Option<Quota> {
+        let per_path = path.key("per");
+        let per = self.text(&per_path, &raw.per).and_then(|text| {
+            let per = QuotaPeriod::parse(&text);
+            if per.is_none() {
+                self.fail(
+                    &per_path,
+                    format!("expected \"day\" or \"month\", found \"{text}\""),
+                );
+            }
+            per
+        });
+        let requests = self.at_least::<u64>(&path.key("requests"), raw.requests, 1);
+        let remaining_header = match &raw.remaining_header {
+            Some(name) => {
+                let key = path.key("remaining_header");
+                let name = self.text(&key, name)?;
+                if !is_http_token(&name) {
+                    self.fail(
+                        &key,
+                        format!("\"{name}\" is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)"),
+                    );
+                    return None;
+                }
+                Some(name.to_ascii_lowercase())
+            }
+            None => None,
+        };
+        Some(Quota {
+            per: per?,
+            requests: requests?,
+            remaining_header,
+        })
     }
 
     fn base_url(&mut self, path: &KeyPath, raw: &str) -> Option<ConfigValue> {

@@ -16,6 +16,8 @@ pub mod message;
 pub mod outcome;
 pub mod paths;
 pub mod plan;
+pub mod quota;
+pub mod ratelimit;
 pub mod redact;
 pub mod retry;
 pub mod template;

@@ -47,10 +47,13 @@ pub enum ErrorKind {
     /// Not attempted: the fan-out entity is locked out after repeated
     /// no_data/failures (skipped calls only; not a failure).
     LockedOut,
+    /// Not attempted: the source's request quota for the period is used up
+    /// (skipped calls only).
+    QuotaExhausted,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::Throttled,
         ErrorKind::Server,
         ErrorKind::Timeout,
@@ -62,6 +65,7 @@ impl ErrorKind {
         ErrorKind::Dependency,
         ErrorKind::Storage,
         ErrorKind::LockedOut,
+        ErrorKind::QuotaExhausted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -77,6 +81,7 @@ impl ErrorKind {
             ErrorKind::Dependency => "dependency",
             ErrorKind::Storage => "storage",
             ErrorKind::LockedOut => "locked_out",
+            ErrorKind::QuotaExhausted => "quota_exhausted",
         }
     }
 

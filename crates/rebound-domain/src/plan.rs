@@ -165,6 +165,10 @@ pub struct Source {
     pub query: Vec<(String, ConfigValue)>,
     /// `[retry]` merged with `[sources.X.retry]`; scrapers merge on top.
     pub retry: RetryPolicy,
+    /// `rate_limit = "20/min"`: requests to this source are spaced evenly.
+    pub rate_limit: Option<crate::ratelimit::Rate>,
+    /// `quota = { per, requests, remaining_header }`.
+    pub quota: Option<crate::quota::Quota>,
 }
 
 /// Rules that make a response `no_data`, checked before anything else.

@@ -67,6 +67,23 @@ impl Engine {
     ) -> Result<CallReport, EngineError> {
         let scraper = &self.plan.scrapers[scraper_name];
         let source = &self.plan.sources[&scraper.source];
+        // A used-up quota refuses the call before any request (quota.rs).
+        let quota = match self.quota_take(source).await? {
+            Ok(quota) => quota,
+            Err(message) => {
+                return self
+                    .record_no_request(
+                        scraper_name,
+                        target_date,
+                        params,
+                        run,
+                        ScraperStatus::Skipped,
+                        Some(ErrorKind::QuotaExhausted),
+                        &message,
+                    )
+                    .await;
+            }
+        };
         let used = used_params(scraper, source, params);
         let params_json = self.plan.redactor.redact_string(&params_to_json(&used));
         // The previous payload is looked up while the request is in flight:
@@ -80,6 +97,9 @@ impl Engine {
             }),
             self.store.last_payload(scraper_name, &params_json)
         );
+        if let Some(quota) = quota {
+            self.quota_settle(source, quota, &result).await?;
+        }
         let mut stored = StoredPayload::default();
         let mut status = result.status;
         let mut error_kind = result.error_kind;
@@ -193,6 +213,31 @@ impl Engine {
         error_kind: Option<ErrorKind>,
         message: &str,
     ) -> Result<CallReport, EngineError> {
+        self.record_no_request(
+            scraper_name,
+            target_date,
+            params,
+            Some(run),
+            status,
+            error_kind,
+            message,
+        )
+        .await
+    }
+
+    /// [`Engine::record_without_call`], also outside a workflow run
+    /// (`rebound scrape` refused by a quota).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn record_no_request(
+        &self,
+        scraper_name: &str,
+        target_date: NaiveDate,
+        params: &BTreeMap<String, String>,
+        run: Option<RunContext<'_>>,
+        status: ScraperStatus,
+        error_kind: Option<ErrorKind>,
+        message: &str,
+    ) -> Result<CallReport, EngineError> {
         let scraper = &self.plan.scrapers[scraper_name];
         let source = &self.plan.sources[&scraper.source];
         let used = used_params(scraper, source, params);
@@ -202,8 +247,8 @@ impl Engine {
         );
         let now = self.clock.now();
         let record = NewScraperCall {
-            execution_id: Some(run.execution_id.to_string()),
-            workflow_name: Some(run.workflow_name.to_string()),
+            execution_id: run.map(|r| r.execution_id.to_string()),
+            workflow_name: run.map(|r| r.workflow_name.to_string()),
             scraper_name: scraper_name.to_string(),
             source_name: source.name.clone(),
             params: self.plan.redactor.redact_string(&params_to_json(&used)),

@@ -15,6 +15,7 @@
 pub mod calendar;
 mod call;
 mod fanout;
+mod quota;
 mod workflow;
 
 pub use calendar::{CalendarData, CalendarError, extract_events, extract_values};

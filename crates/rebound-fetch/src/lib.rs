@@ -20,9 +20,11 @@
 
 pub mod classify;
 pub mod clock;
+mod limits;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use limits::{Admission, SourceLimiter};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use rebound_domain::clock::Clock;
 use rebound_domain::duration::format_duration;
@@ -73,6 +75,9 @@ pub struct CallResult {
     /// wait limit: the instant the next attempt may start. The call itself
     /// is `failed` (with the last attempt's kind); a later run retries.
     pub deferred_until: Option<DateTime<Utc>>,
+    /// The requests left that the upstream last reported in the source's
+    /// `quota.remaining_header`, if it sent one.
+    pub quota_remaining: Option<u64>,
 }
 
 /// What the fetcher needs to make one call.
@@ -103,9 +108,13 @@ pub struct Fetcher {
     rng: Mutex<StdRng>,
     /// One semaphore per source: `max_concurrency` calls in flight.
     gates: HashMap<String, Arc<Semaphore>>,
+    /// One limiter per source: `rate_limit` and server-asked pauses.
+    limits: HashMap<String, Arc<SourceLimiter>>,
     redactor: Redactor,
     /// Longer retry waits end the call with `deferred_until` instead of sleeping.
     max_inline_wait: Duration,
+    /// Every source's quota `remaining_header`, lower-case.
+    quota_headers: Vec<String>,
 }
 
 impl std::fmt::Debug for Fetcher {
@@ -129,13 +138,27 @@ impl Fetcher {
             .values()
             .map(|s| (s.name.clone(), Arc::new(Semaphore::new(s.max_concurrency))))
             .collect();
+        let limits = plan
+            .sources
+            .values()
+            .map(|s| {
+                let limiter = SourceLimiter::new(&s.name, s.rate_limit);
+                (s.name.clone(), Arc::new(limiter))
+            })
+            .collect();
         Ok(Fetcher {
             client,
             clock,
             rng: Mutex::new(StdRng::from_os_rng()),
             gates,
+            limits,
             redactor: plan.redactor.clone(),
             max_inline_wait: plan.scheduler.max_inline_wait,
+            quota_headers: plan
+                .sources
+                .values()
+                .filter_map(|s| s.quota.as_ref()?.remaining_header.clone())
+                .collect(),
         })
     }
 
@@ -185,17 +208,91 @@ impl Fetcher {
                     started_at,
                     finished_at,
                     deferred_until: None,
+                    quota_remaining: None,
                 };
             }
         };
         let policy = &spec.scraper.retry;
         let mut attempts: Vec<AttemptReport> = Vec::new();
         let mut delay_before = Duration::ZERO;
+        let mut quota_remaining: Option<u64> = None;
+        let limiter = self.limits.get(&spec.source.name).cloned();
         loop {
             let attempt_no = attempts.len() as u32 + 1;
+            // The permit is held for one attempt (admission included), not
+            // across backoff waits, so a call sleeping before its retry does
+            // not block its source.
+            let permit = self.permit(&spec).await;
+            if let Some(limiter) = &limiter {
+                match limiter
+                    .admit(&*self.clock, self.max_inline_wait, policy.max_retry_after)
+                    .await
+                {
+                    Admission::Go { waited } => delay_before += waited,
+                    Admission::Defer { until, wait, cause } => {
+                        let text = format!(
+                            "{cause}: the wait ({}) exceeds the inline wait limit ({}): retry stored for {}",
+                            wait_text(wait),
+                            format_duration(self.max_inline_wait),
+                            until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                        );
+                        tracing::info!(
+                            scraper = %spec.scraper.name,
+                            source = %spec.source.name,
+                            retry_at = %until,
+                            "Source is rate limited; call deferred."
+                        );
+                        let mut result =
+                            self.not_sent(started_at, attempts, &text, quota_remaining);
+                        result.deferred_until = Some(until);
+                        return result;
+                    }
+                    Admission::Refuse { cause } => {
+                        let text = format!("{cause}; not sent");
+                        tracing::warn!(
+                            scraper = %spec.scraper.name,
+                            source = %spec.source.name,
+                            error = %text,
+                            "Call failed."
+                        );
+                        return self.not_sent(started_at, attempts, &text, quota_remaining);
+                    }
+                }
+            }
             let attempt_started = self.clock.now();
             let raw = self.attempt(&spec, &request).await;
+            drop(permit);
             let finished_at = self.clock.now();
+            if let Ok(response) = &raw.response {
+                if let Some(limiter) = &limiter {
+                    let signal = |name: &str| response.signal(name);
+                    if let Some(pause) = rebound_domain::ratelimit::source_pause(
+                        response.status,
+                        signal,
+                        finished_at,
+                    ) {
+                        let until = limiter.pause(finished_at, &pause);
+                        tracing::info!(
+                            source = %spec.source.name,
+                            until = %until,
+                            cause = %pause.cause,
+                            "Source paused."
+                        );
+                    }
+                }
+                if let Some(header) = spec
+                    .source
+                    .quota
+                    .as_ref()
+                    .and_then(|q| q.remaining_header.as_deref())
+                    && let Some(left) = response
+                        .signal(header)
+                        .and_then(|v| v.trim().parse::<f64>().ok())
+                    && left.is_finite()
+                {
+                    quota_remaining = Some(left.max(0.0) as u64);
+                }
+            }
             let (outcome, kind, message, records) = match &raw.response {
                 Ok(response) => {
                     let classified = classify::classify_response(
@@ -255,6 +352,7 @@ impl Fetcher {
                     started_at,
                     finished_at,
                     deferred_until: None,
+                    quota_remaining,
                 }
             };
             match outcome {
@@ -331,15 +429,51 @@ impl Fetcher {
         }
     }
 
-    /// One attempt: permit, send, read the body, all under the source's timeout.
-    async fn attempt(&self, spec: &CallSpec<'_>, request: &BuiltRequest) -> RawAttempt {
-        let gate = self.gates.get(&spec.source.name).cloned();
-        // The permit is held for one attempt, not across backoff waits, so a
-        // call sleeping before its retry does not block its source.
-        let _permit = match gate {
-            Some(gate) => gate.acquire_owned().await.ok(),
-            None => None,
+    /// The source's concurrency permit.
+    async fn permit(&self, spec: &CallSpec<'_>) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let gate = self.gates.get(&spec.source.name).cloned()?;
+        gate.acquire_owned().await.ok()
+    }
+
+    /// A call that ends before its next attempt is sent (rate limit or
+    /// source pause): failed with the last attempt's kind, or `throttled`
+    /// when nothing was sent at all.
+    fn not_sent(
+        &self,
+        started_at: DateTime<Utc>,
+        attempts: Vec<AttemptReport>,
+        text: &str,
+        quota_remaining: Option<u64>,
+    ) -> CallResult {
+        let last = attempts.last();
+        let message = match last.and_then(|a| a.message.as_deref()) {
+            Some(previous) => format!(
+                "{previous} ({}); then {text}",
+                attempts_phrase(attempts.len() as u32)
+            ),
+            None => text.to_string(),
         };
+        CallResult {
+            status: ScraperStatus::Failed,
+            http_status: last.and_then(|a| a.http_status),
+            error_kind: Some(
+                last.and_then(|a| a.error_kind)
+                    .unwrap_or(ErrorKind::Throttled),
+            ),
+            message: Some(self.redactor.redact_string(&message)),
+            body: None,
+            content_type: None,
+            records: None,
+            started_at,
+            finished_at: self.clock.now(),
+            deferred_until: None,
+            quota_remaining,
+            attempts,
+        }
+    }
+
+    /// One attempt: send and read the body under the source's timeout.
+    async fn attempt(&self, spec: &CallSpec<'_>, request: &BuiltRequest) -> RawAttempt {
         let timeout = spec.source.timeout;
         let max_body = spec.source.max_body_bytes;
         let work = self.send_and_read(request, max_body);
@@ -382,6 +516,7 @@ impl Fetcher {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let signals = collect_signals(response.headers(), self.quota_headers.as_slice());
         if let Some(length) = response.content_length()
             && length > max_body
         {
@@ -421,6 +556,7 @@ impl Fetcher {
                 status,
                 body: Bytes::from(body),
                 content_type,
+                signals,
             }),
             retry_after_header,
         }
@@ -511,6 +647,43 @@ struct RawResponse {
     status: u16,
     body: Bytes,
     content_type: Option<String>,
+    /// Rate-limit and quota headers, names lower-case.
+    signals: Vec<(String, String)>,
+}
+
+impl RawResponse {
+    fn signal(&self, name: &str) -> Option<&str> {
+        self.signals
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The headers that pause a source (see `rebound_domain::ratelimit`).
+const RATE_LIMIT_HEADERS: [&str; 6] = [
+    "retry-after",
+    "ratelimit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+];
+
+/// The rate-limit headers and any quota `remaining_header`s present.
+fn collect_signals(
+    headers: &reqwest::header::HeaderMap,
+    quota: &[String],
+) -> Vec<(String, String)> {
+    RATE_LIMIT_HEADERS
+        .iter()
+        .copied()
+        .chain(quota.iter().map(String::as_str))
+        .filter_map(|name| {
+            let value = headers.get(name)?.to_str().ok()?;
+            Some((name.to_string(), value.to_string()))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone)]

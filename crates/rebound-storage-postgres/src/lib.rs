@@ -18,6 +18,7 @@
 //! Messages never contain the URL's password ([`redact`]).
 
 mod lockouts;
+mod quota;
 mod redact;
 mod scheduler;
 
@@ -560,6 +561,43 @@ impl Store for PostgresStore {
         reason: &str,
     ) -> Result<u32, StoreError> {
         lockouts::release_lockouts(self, scraper_name, entity, at, reason).await
+    }
+
+    // ----- Request quotas -----
+
+    async fn quota_take(
+        &self,
+        key: &rebound_storage::QuotaKey,
+        limit: i64,
+        now: DateTime<Utc>,
+    ) -> Result<rebound_storage::QuotaTake, StoreError> {
+        quota::take(self, key, limit, now).await
+    }
+
+    async fn quota_settle(
+        &self,
+        key: &rebound_storage::QuotaKey,
+        extra_requests: i64,
+        remaining_reported: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<rebound_storage::QuotaUsageRow, StoreError> {
+        quota::settle(self, key, extra_requests, remaining_reported, now).await
+    }
+
+    async fn quota_mark_warned(
+        &self,
+        key: &rebound_storage::QuotaKey,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        quota::mark_warned(self, key, now).await
+    }
+
+    async fn quota_usage(
+        &self,
+        source_name: &str,
+        period_start: DateTime<Utc>,
+    ) -> Result<Option<rebound_storage::QuotaUsageRow>, StoreError> {
+        quota::usage(self, source_name, period_start).await
     }
 }
 

@@ -9,6 +9,10 @@
 //! `workflow_executions`, `scraper_execution_log`, `scraper_attempts`,
 //! `workflow_decisions`; and the scheduler's job table `scheduled_runs`.
 
+mod quota;
+
+pub use quota::{QuotaKey, QuotaTake, QuotaUsageRow};
+
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus, WorkflowStatus};
@@ -365,6 +369,44 @@ pub trait Store: Send + Sync {
         at: DateTime<Utc>,
         reason: &str,
     ) -> Result<u32, StoreError>;
+
+    // ----- Request quotas (`source_quota_usage`) -----
+
+    /// Counts one request against `key`'s period, creating its row, unless
+    /// the quota is used up: `requests >= limit`, or the upstream reported
+    /// 0 remaining. Atomic: concurrent takes never count past `limit`.
+    async fn quota_take(
+        &self,
+        key: &QuotaKey,
+        limit: i64,
+        now: DateTime<Utc>,
+    ) -> Result<QuotaTake, StoreError>;
+
+    /// After a call: adds `extra_requests` (may be negative: a take whose
+    /// call sent nothing gives it back; never below zero) and records the
+    /// upstream's `remaining_reported` when given.
+    async fn quota_settle(
+        &self,
+        key: &QuotaKey,
+        extra_requests: i64,
+        remaining_reported: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<QuotaUsageRow, StoreError>;
+
+    /// Marks the period's warning as raised; true only for the one caller
+    /// that marked it (warn once per period, across processes).
+    async fn quota_mark_warned(
+        &self,
+        key: &QuotaKey,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// The usage row of `source_name` for the period starting at `period_start`.
+    async fn quota_usage(
+        &self,
+        source_name: &str,
+        period_start: DateTime<Utc>,
+    ) -> Result<Option<QuotaUsageRow>, StoreError>;
 }
 
 /// One row for `entity_lockouts`.

@@ -24,6 +24,7 @@
 
 pub mod lockouts;
 pub mod queries;
+pub mod quota;
 pub mod scheduler;
 
 use chrono::{DateTime, NaiveDate, SubsecRound, TimeDelta, Utc};
@@ -53,6 +54,7 @@ pub async fn run_all(store: &dyn Store) {
     bad_call_does_not_sink_concurrent_ones(store).await;
     scheduler::run_all(store).await;
     lockouts::run_all(store).await;
+    quota::run_all(store).await;
 }
 
 /// `backend()` names one of the two known backends, for messages.

@@ -5,6 +5,7 @@ pub mod check;
 pub mod demo;
 pub mod lockouts;
 pub mod plan;
+pub mod quotas;
 pub mod run;
 pub mod serve;
 pub mod status;

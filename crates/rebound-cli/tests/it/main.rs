@@ -4,6 +4,7 @@
 mod backfill;
 mod lockouts;
 mod plan;
+mod quotas;
 mod serve;
 
 use rebound_upstream_sim::{Reply, UpstreamSim};

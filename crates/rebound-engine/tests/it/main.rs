@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 mod fanout;
 mod late_lockout;
+mod quota;
 
 const SECRET: &str = "k_9f8e7d6c5b4a";
 

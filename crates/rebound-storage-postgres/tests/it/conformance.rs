@@ -82,3 +82,23 @@ lockout_tests!(
 async fn whole_suite_on_one_store() {
     with_store(|store| async move { store_conformance::run_all(&*store).await }).await;
 }
+
+/// The request-quota checks (`store_conformance::quota`), one test each.
+macro_rules! quota_tests {
+    ($($check:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $check() {
+            with_store(|store| async move {
+                store_conformance::quota::$check(&*store).await
+            })
+            .await;
+        }
+    )*};
+}
+
+quota_tests!(
+    quota_takes_until_the_limit_then_refuses,
+    quota_settle_adjusts_and_reported_zero_refuses,
+    quota_warning_is_marked_once_per_period,
+    concurrent_quota_takes_never_pass_the_limit,
+);

@@ -80,3 +80,21 @@ async fn whole_suite_on_one_store() {
     let (_dir, store) = fresh_store().await;
     store_conformance::run_all(&store).await;
 }
+
+/// The request-quota checks (`store_conformance::quota`), one test each.
+macro_rules! quota_tests {
+    ($($check:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $check() {
+            let (_dir, store) = fresh_store().await;
+            store_conformance::quota::$check(&store).await;
+        }
+    )*};
+}
+
+quota_tests!(
+    quota_takes_until_the_limit_then_refuses,
+    quota_settle_adjusts_and_reported_zero_refuses,
+    quota_warning_is_marked_once_per_period,
+    concurrent_quota_takes_never_pass_the_limit,
+);
