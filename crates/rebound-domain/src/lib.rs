@@ -8,6 +8,7 @@
 //! [`outcome`] of each attempt and call, and the human [`message`]s and safe
 //! raw-store [`paths`] derived from them.
 
+pub mod breaker;
 pub mod calendar;
 pub mod clock;
 pub mod duration;
@@ -17,4 +18,5 @@ pub mod paths;
 pub mod plan;
 pub mod redact;
 pub mod retry;
+pub mod retry_budget;
 pub mod template;

@@ -44,10 +44,13 @@ pub enum ErrorKind {
     Dependency,
     /// The response arrived but could not be stored (raw store failure).
     Storage,
+    /// Not attempted because the source's circuit breaker is open (skipped
+    /// calls only; not a scraper failure).
+    BreakerOpen,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 11] = [
         ErrorKind::Throttled,
         ErrorKind::Server,
         ErrorKind::Timeout,
@@ -58,6 +61,7 @@ impl ErrorKind {
         ErrorKind::Config,
         ErrorKind::Dependency,
         ErrorKind::Storage,
+        ErrorKind::BreakerOpen,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +76,7 @@ impl ErrorKind {
             ErrorKind::Config => "config",
             ErrorKind::Dependency => "dependency",
             ErrorKind::Storage => "storage",
+            ErrorKind::BreakerOpen => "breaker_open",
         }
     }
 
@@ -141,6 +146,9 @@ pub struct StatusCounts {
     pub no_data: u32,
     pub failed: u32,
     pub skipped: u32,
+    /// Of `skipped`, the calls refused by an open circuit breaker: they
+    /// are not scraper failures (see [`WorkflowStatus::from_counts`]).
+    pub breaker_skipped: u32,
 }
 
 impl StatusCounts {
@@ -188,13 +196,20 @@ impl WorkflowStatus {
         .find(|s| s.as_str() == text)
     }
 
-    /// The rules, in order: all failed or skipped (or nothing ran) → `failed`;
-    /// some failed or skipped → `partial`; all no_data → `no_data`;
-    /// otherwise (nothing failed, something succeeded) → `success`.
+    /// The rules, in order: only calls held by an open circuit breaker →
+    /// `no_data` (nothing collected, nothing failed: the source is known to
+    /// be down and the breaker says so); all failed or skipped (or nothing
+    /// ran) → `failed`; some failed or skipped → `partial`; all no_data →
+    /// `no_data`; otherwise (nothing failed, something succeeded) →
+    /// `success`. Breaker skips are left out of "failed or skipped": they
+    /// never by themselves make a run failed or partial.
     pub fn from_counts(counts: StatusCounts) -> WorkflowStatus {
-        let bad = counts.failed + counts.skipped;
+        let held = counts.breaker_skipped.min(counts.skipped);
+        let bad = counts.failed + counts.skipped - held;
         let good = counts.succeeded + counts.no_data;
-        if good == 0 {
+        if good == 0 && bad == 0 && held > 0 {
+            WorkflowStatus::NoData
+        } else if good == 0 {
             WorkflowStatus::Failed
         } else if bad > 0 {
             WorkflowStatus::Partial
@@ -248,6 +263,14 @@ mod tests {
             no_data,
             failed,
             skipped,
+            breaker_skipped: 0,
+        };
+        let held = |succeeded, failed, skipped, breaker_skipped| StatusCounts {
+            succeeded,
+            no_data: 0,
+            failed,
+            skipped,
+            breaker_skipped,
         };
         let table = [
             (c(3, 0, 0, 0), WorkflowStatus::Success),
@@ -257,6 +280,12 @@ mod tests {
             (c(0, 1, 0, 1), WorkflowStatus::Partial),
             (c(0, 0, 2, 1), WorkflowStatus::Failed),
             (c(0, 0, 0, 0), WorkflowStatus::Failed),
+            // Breaker skips alone never fail a run.
+            (held(2, 0, 1, 1), WorkflowStatus::Success),
+            (held(0, 0, 2, 2), WorkflowStatus::NoData),
+            (held(1, 1, 1, 1), WorkflowStatus::Partial),
+            (held(0, 1, 1, 1), WorkflowStatus::Failed),
+            (held(1, 0, 2, 1), WorkflowStatus::Partial),
         ];
         for (counts, expected) in table {
             assert_eq!(WorkflowStatus::from_counts(counts), expected, "{counts:?}");
