@@ -165,6 +165,10 @@ pub struct Source {
     pub query: Vec<(String, ConfigValue)>,
     /// `[retry]` merged with `[sources.X.retry]`; scrapers merge on top.
     pub retry: RetryPolicy,
+    /// `[sources.X.breaker]`: the source's circuit breaker.
+    pub breaker: crate::breaker::BreakerConfig,
+    /// `retry_budget`: the share of extra load retries may add.
+    pub retry_budget: crate::retry_budget::RetryBudgetConfig,
 }
 
 /// Rules that make a response `no_data`, checked before anything else.
