@@ -20,7 +20,7 @@
 
 use crate::duration::format_duration;
 use crate::outcome::{ErrorKind, ScraperStatus};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use std::time::Duration;
 
 /// `[sources.X.breaker]`, resolved. Invariants: `min_calls >= 1`,
@@ -253,6 +253,8 @@ impl BreakerState {
         if !cfg.enabled {
             return (Admission::Allow, Vec::new());
         }
+        // Stores keep milliseconds: the probe token must survive the trip.
+        let now = now.trunc_subsecs(3);
         match self.phase {
             Phase::Closed => (Admission::Allow, Vec::new()),
             Phase::Open => {

@@ -17,12 +17,14 @@
 //!
 //! Messages never contain the URL's password ([`redact`]).
 
+mod breakers;
 mod redact;
 mod scheduler;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use rebound_storage::{
+    BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow,
     AttemptRow, DecisionOutcome, DecisionRow, LatestPayload, NewDecision, NewScheduledRun,
     NewScraperCall, NewWorkflowExecution, PayloadRef, ScheduledRunRow, ScraperCallRow, SlotRow,
     Store, StoreError, WorkflowExecutionRow,
@@ -526,6 +528,31 @@ impl Store for PostgresStore {
         target_date: Option<NaiveDate>,
     ) -> Result<Option<LatestPayload>, StoreError> {
         scheduler::latest_payload(self, scrapers, target_date).await
+    }
+
+    async fn breaker_state(&self, source: &str) -> Result<Option<BreakerRow>, StoreError> {
+        breakers::breaker_state(self, source).await
+    }
+
+    async fn update_breaker(
+        &self,
+        source: &str,
+        now: DateTime<Utc>,
+        change: BreakerChange<'_>,
+    ) -> Result<BreakerState, StoreError> {
+        breakers::update_breaker(self, source, now, change).await
+    }
+
+    async fn breaker_states(&self) -> Result<Vec<BreakerRow>, StoreError> {
+        breakers::breaker_states(self).await
+    }
+
+    async fn breaker_transitions(
+        &self,
+        source: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<BreakerTransitionRow>, StoreError> {
+        breakers::breaker_transitions(self, source, limit).await
     }
 }
 

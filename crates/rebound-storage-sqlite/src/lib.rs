@@ -21,6 +21,7 @@
 //! The schema lives in `migrations/` and is applied on [`SqliteStore::open`].
 //! Encodings are described in [`codec`].
 
+mod breakers;
 mod codec;
 mod scheduler;
 mod writer;
@@ -29,7 +30,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use codec::{column, date_column, encode_date, encode_time, store_error, time_column};
 use rebound_storage::{
-    AttemptRow, DecisionOutcome, DecisionRow, LatestPayload, NewDecision, NewScheduledRun,
+    AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, DecisionOutcome, DecisionRow, LatestPayload, NewDecision, NewScheduledRun,
     NewScraperCall, NewWorkflowExecution, PayloadRef, ScheduledRunRow, ScraperCallRow, SlotRow,
     Store, StoreError, WorkflowExecutionRow,
 };
@@ -427,6 +428,31 @@ impl Store for SqliteStore {
         target_date: Option<NaiveDate>,
     ) -> Result<Option<LatestPayload>, StoreError> {
         scheduler::latest_payload(&self.readers, scrapers, target_date).await
+    }
+
+    async fn breaker_state(&self, source: &str) -> Result<Option<BreakerRow>, StoreError> {
+        breakers::breaker_state(&self.readers, source).await
+    }
+
+    async fn update_breaker(
+        &self,
+        source: &str,
+        now: DateTime<Utc>,
+        change: BreakerChange<'_>,
+    ) -> Result<BreakerState, StoreError> {
+        breakers::update_breaker(&self.writer, source, now, change).await
+    }
+
+    async fn breaker_states(&self) -> Result<Vec<BreakerRow>, StoreError> {
+        breakers::breaker_states(&self.readers).await
+    }
+
+    async fn breaker_transitions(
+        &self,
+        source: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<BreakerTransitionRow>, StoreError> {
+        breakers::breaker_transitions(&self.readers, source, limit).await
     }
 }
 
