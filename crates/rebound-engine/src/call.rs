@@ -1,6 +1,7 @@
 //! One scraper call: fetch, store the payload, record. The one place where
 //! the order of those steps is decided.
 
+use crate::breaker::Gate;
 use crate::{Engine, EngineError};
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -56,6 +57,31 @@ impl Engine {
     ) -> Result<CallReport, EngineError> {
         let scraper = &self.plan.scrapers[scraper_name];
         let source = &self.plan.sources[&scraper.source];
+        let gate = self.breaker_admit(source).await?;
+        if let Gate::Reject(message) = &gate {
+            return self
+                .record_no_request(
+                    scraper_name,
+                    target_date,
+                    params,
+                    run,
+                    ScraperStatus::Skipped,
+                    Some(ErrorKind::BreakerOpen),
+                    message,
+                )
+                .await;
+        }
+        // A half-open probe is one attempt: retrying it would multiply
+        // the load on a source that is probably still down.
+        let probe_scraper;
+        let scraper = if matches!(gate, Gate::Probe(_)) {
+            let mut probe = scraper.clone();
+            probe.retry.max_attempts = 1;
+            probe_scraper = probe;
+            &probe_scraper
+        } else {
+            scraper
+        };
         let used = used_params(scraper, source, params);
         let params_json = self.plan.redactor.redact_string(&params_to_json(&used));
         // The previous payload is looked up while the request is in flight:
@@ -69,6 +95,14 @@ impl Engine {
             }),
             self.store.last_payload(scraper_name, &params_json)
         );
+        self.breaker_feed(
+            source,
+            &gate,
+            result.status,
+            result.error_kind,
+            result.message.as_deref(),
+        )
+        .await?;
         let mut stored = StoredPayload::default();
         let mut status = result.status;
         let mut error_kind = result.error_kind;
@@ -165,6 +199,31 @@ impl Engine {
         error_kind: Option<ErrorKind>,
         message: &str,
     ) -> Result<CallReport, EngineError> {
+        self.record_no_request(
+            scraper_name,
+            target_date,
+            params,
+            Some(run),
+            status,
+            error_kind,
+            message,
+        )
+        .await
+    }
+
+    /// [`Self::record_without_call`], also outside a workflow run (a
+    /// breaker refusing `rebound scrape`).
+    #[allow(clippy::too_many_arguments)]
+    async fn record_no_request(
+        &self,
+        scraper_name: &str,
+        target_date: NaiveDate,
+        params: &BTreeMap<String, String>,
+        run: Option<RunContext<'_>>,
+        status: ScraperStatus,
+        error_kind: Option<ErrorKind>,
+        message: &str,
+    ) -> Result<CallReport, EngineError> {
         let scraper = &self.plan.scrapers[scraper_name];
         let source = &self.plan.sources[&scraper.source];
         let used = used_params(scraper, source, params);
@@ -174,8 +233,8 @@ impl Engine {
         );
         let now = self.clock.now();
         let record = NewScraperCall {
-            execution_id: Some(run.execution_id.to_string()),
-            workflow_name: Some(run.workflow_name.to_string()),
+            execution_id: run.map(|r| r.execution_id.to_string()),
+            workflow_name: run.map(|r| r.workflow_name.to_string()),
             scraper_name: scraper_name.to_string(),
             source_name: source.name.clone(),
             params: self.plan.redactor.redact_string(&params_to_json(&used)),

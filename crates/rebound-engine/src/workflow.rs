@@ -46,9 +46,10 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    /// True when nothing failed or was skipped.
+    /// True when nothing failed or was skipped, calls held by an open
+    /// circuit breaker aside (they are not scraper failures).
     pub fn all_ok(&self) -> bool {
-        self.counts.failed == 0 && self.counts.skipped == 0
+        self.counts.failed == 0 && self.counts.skipped == self.counts.breaker_skipped
     }
 }
 
@@ -158,6 +159,9 @@ impl Engine {
         let mut counts = StatusCounts::default();
         for call in &calls {
             counts.add(call.status);
+            if call.error_kind == Some(ErrorKind::BreakerOpen) {
+                counts.breaker_skipped += 1;
+            }
         }
         let status = WorkflowStatus::from_counts(counts);
         // Calls of a fanned scraper are told apart by their item:

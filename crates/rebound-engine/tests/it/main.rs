@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+mod breakers;
 mod fanout;
 
 const SECRET: &str = "k_9f8e7d6c5b4a";
