@@ -61,6 +61,8 @@ enum Command {
     Plan(cmd::plan::PlanArgs),
     /// Run a workflow for each target date of a range; reruns skip dates already done.
     Backfill(cmd::backfill::BackfillArgs),
+    /// Show each source's circuit breaker; `breakers reset SOURCE` closes one.
+    Breakers(cmd::breakers::BreakersArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +108,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => cmd::serve::serve(&cli.config, args).await,
             Command::Plan(args) => cmd::plan::plan(&cli.config, args).await,
             Command::Backfill(args) => cmd::backfill::run(&cli.config, args).await,
+            Command::Breakers(args) => cmd::breakers::breakers(&cli.config, args).await,
         }
     });
     match result {
