@@ -19,7 +19,6 @@ use crate::raw::{
     RawWorkflow,
 };
 use rebound_domain::breaker::BreakerConfig;
-use rebound_domain::retry_budget::RetryBudgetConfig;
 use rebound_domain::duration::{format_duration, parse_duration};
 use rebound_domain::plan::{
     ConfigValue, DatabaseLocation, NoDataRules, Pipeline, Plan, RawStoreLocation, Scraper, Source,
@@ -27,6 +26,7 @@ use rebound_domain::plan::{
 };
 use rebound_domain::redact::Redactor;
 use rebound_domain::retry::{Jitter, RetryPolicy};
+use rebound_domain::retry_budget::RetryBudgetConfig;
 use rebound_domain::template::Template;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

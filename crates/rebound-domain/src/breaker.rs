@@ -112,9 +112,10 @@ impl Signal {
         match (status, kind) {
             (ScraperStatus::Success | ScraperStatus::NoData, _) => Signal::Healthy,
             (ScraperStatus::Skipped, _) => Signal::Ignore,
-            (ScraperStatus::Failed, Some(ErrorKind::Server | ErrorKind::Timeout | ErrorKind::Connect)) => {
-                Signal::Unhealthy
-            }
+            (
+                ScraperStatus::Failed,
+                Some(ErrorKind::Server | ErrorKind::Timeout | ErrorKind::Connect),
+            ) => Signal::Unhealthy,
             (
                 ScraperStatus::Failed,
                 Some(ErrorKind::Client | ErrorKind::Decode | ErrorKind::BodyTooLarge),
@@ -260,7 +261,10 @@ impl BreakerState {
             Phase::Open => {
                 let until = self.open_until.unwrap_or(now);
                 if now < until {
-                    return (Admission::Reject(self.reject_message(source, until)), Vec::new());
+                    return (
+                        Admission::Reject(self.reject_message(source, until)),
+                        Vec::new(),
+                    );
                 }
                 self.phase = Phase::HalfOpen;
                 self.probe_started_at = Some(now);
@@ -268,14 +272,20 @@ impl BreakerState {
                     at: now,
                     from: Phase::Open,
                     to: Phase::HalfOpen,
-                    reason: format!("open period ended ({}); one probe admitted", format_duration(cfg.open_period(self.streak))),
+                    reason: format!(
+                        "open period ended ({}); one probe admitted",
+                        format_duration(cfg.open_period(self.streak))
+                    ),
                 };
                 (Admission::Probe(now), vec![t])
             }
             Phase::HalfOpen => match self.probe_started_at {
                 Some(started) if now < add(started, cfg.probe_timeout) => {
                     let next = add(started, cfg.probe_timeout);
-                    (Admission::Reject(self.reject_message(source, next)), Vec::new())
+                    (
+                        Admission::Reject(self.reject_message(source, next)),
+                        Vec::new(),
+                    )
                 }
                 _ => {
                     self.probe_started_at = Some(now);
@@ -285,7 +295,13 @@ impl BreakerState {
         }
     }
 
-    fn trip(&mut self, cfg: &BreakerConfig, now: DateTime<Utc>, from: Phase, reason: String) -> Transition {
+    fn trip(
+        &mut self,
+        cfg: &BreakerConfig,
+        now: DateTime<Utc>,
+        from: Phase,
+        reason: String,
+    ) -> Transition {
         self.streak = self.streak.saturating_add(1);
         self.trips = self.trips.saturating_add(1);
         let period = cfg.open_period(self.streak);
@@ -359,7 +375,10 @@ impl BreakerState {
                         self.count(cfg, now, true);
                         let (calls, failures) = self.window_counts();
                         let reason = if self.consecutive_failures >= cfg.consecutive_failures {
-                            Some(format!("{} consecutive failures", self.consecutive_failures))
+                            Some(format!(
+                                "{} consecutive failures",
+                                self.consecutive_failures
+                            ))
                         } else if calls >= cfg.min_calls
                             && f64::from(failures) >= cfg.failure_rate * f64::from(calls)
                         {
@@ -381,9 +400,7 @@ impl BreakerState {
             Phase::HalfOpen if probe.is_some() && probe == self.probe_started_at => match signal {
                 Signal::Healthy => self.close(now, "probe succeeded").into_iter().collect(),
                 Signal::Unhealthy => {
-                    let what = failure
-                        .map(|(k, _)| k.as_str())
-                        .unwrap_or("failure");
+                    let what = failure.map(|(k, _)| k.as_str()).unwrap_or("failure");
                     vec![self.trip(cfg, now, Phase::HalfOpen, format!("probe failed ({what})"))]
                 }
                 Signal::Ignore => {

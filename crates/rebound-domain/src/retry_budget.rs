@@ -133,8 +133,14 @@ mod tests {
         for _ in 0..10 {
             b.try_retry(&cfg, t0()).unwrap();
         }
-        assert!(b.try_retry(&cfg, t0() + chrono::Duration::minutes(9)).is_err());
-        assert!(b.try_retry(&cfg, t0() + chrono::Duration::minutes(11)).is_ok());
+        assert!(
+            b.try_retry(&cfg, t0() + chrono::Duration::minutes(9))
+                .is_err()
+        );
+        assert!(
+            b.try_retry(&cfg, t0() + chrono::Duration::minutes(11))
+                .is_ok()
+        );
     }
 
     proptest! {

@@ -82,9 +82,7 @@ impl Engine {
             Gate::Probe(token) => Some(*token),
             Gate::Reject(_) => return Ok(()),
             Gate::Allow { quiet } => {
-                if !cfg.enabled
-                    || signal == Signal::Ignore
-                    || (signal == Signal::Healthy && *quiet)
+                if !cfg.enabled || signal == Signal::Ignore || (signal == Signal::Healthy && *quiet)
                 {
                     return Ok(());
                 }

@@ -24,10 +24,9 @@ mod scheduler;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use rebound_storage::{
-    BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow,
-    AttemptRow, DecisionOutcome, DecisionRow, LatestPayload, NewDecision, NewScheduledRun,
-    NewScraperCall, NewWorkflowExecution, PayloadRef, ScheduledRunRow, ScraperCallRow, SlotRow,
-    Store, StoreError, WorkflowExecutionRow,
+    AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, DecisionOutcome,
+    DecisionRow, LatestPayload, NewDecision, NewScheduledRun, NewScraperCall, NewWorkflowExecution,
+    PayloadRef, ScheduledRunRow, ScraperCallRow, SlotRow, Store, StoreError, WorkflowExecutionRow,
 };
 use redact::Redactor;
 use sqlx::migrate::Migrator;

@@ -55,10 +55,10 @@ pub(crate) async fn breaker_state(
         breaker_columns!(),
         " FROM circuit_breaker_state WHERE source_name = ?1"
     ))
-        .bind(source.to_string())
-        .fetch_optional(readers)
-        .await
-        .map_err(|e| store_error("breaker_state", e))?;
+    .bind(source.to_string())
+    .fetch_optional(readers)
+    .await
+    .map_err(|e| store_error("breaker_state", e))?;
     row.as_ref().map(decode).transpose()
 }
 
@@ -68,9 +68,9 @@ pub(crate) async fn breaker_states(readers: &SqlitePool) -> Result<Vec<BreakerRo
         breaker_columns!(),
         " FROM circuit_breaker_state ORDER BY source_name"
     ))
-        .fetch_all(readers)
-        .await
-        .map_err(|e| store_error("breaker_states", e))?;
+    .fetch_all(readers)
+    .await
+    .map_err(|e| store_error("breaker_states", e))?;
     rows.iter().map(decode).collect()
 }
 
@@ -115,10 +115,10 @@ pub(crate) async fn update_breaker(
         breaker_columns!(),
         " FROM circuit_breaker_state WHERE source_name = ?1"
     ))
-        .bind(source.to_string())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(err)?;
+    .bind(source.to_string())
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(err)?;
     let before = match &row {
         Some(row) => decode(row)?.state,
         None => BreakerState::default(),

@@ -30,9 +30,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use codec::{column, date_column, encode_date, encode_time, store_error, time_column};
 use rebound_storage::{
-    AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, DecisionOutcome, DecisionRow, LatestPayload, NewDecision, NewScheduledRun,
-    NewScraperCall, NewWorkflowExecution, PayloadRef, ScheduledRunRow, ScraperCallRow, SlotRow,
-    Store, StoreError, WorkflowExecutionRow,
+    AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, DecisionOutcome,
+    DecisionRow, LatestPayload, NewDecision, NewScheduledRun, NewScraperCall, NewWorkflowExecution,
+    PayloadRef, ScheduledRunRow, ScraperCallRow, SlotRow, Store, StoreError, WorkflowExecutionRow,
 };
 use sqlx::SqlitePool;
 use sqlx::migrate::Migrator;

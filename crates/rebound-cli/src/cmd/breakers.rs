@@ -51,7 +51,10 @@ pub async fn breakers(config: &Path, args: BreakersArgs) -> Result<ExitCode, Fai
         if made.is_empty() {
             println!("breaker for source {source} was already closed");
         } else {
-            println!("breaker for source {source} closed (was {})", made[0].from.as_str());
+            println!(
+                "breaker for source {source} closed (was {})",
+                made[0].from.as_str()
+            );
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -96,7 +99,10 @@ pub async fn breakers(config: &Path, args: BreakersArgs) -> Result<ExitCode, Fai
         } else {
             text("state")
         };
-        let failure = match (row["last_failure_kind"].as_str(), row["last_failure_message"].as_str()) {
+        let failure = match (
+            row["last_failure_kind"].as_str(),
+            row["last_failure_message"].as_str(),
+        ) {
             (Some(kind), Some(message)) => format!("{kind}: {message}"),
             _ => "-".into(),
         };

@@ -7,7 +7,13 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn fail(state: &mut BreakerState, cfg: &BreakerConfig, now: DateTime<Utc>) -> Vec<Transition> {
-    state.record(cfg, now, Signal::Unhealthy, Some((ErrorKind::Server, "HTTP 503")), None)
+    state.record(
+        cfg,
+        now,
+        Signal::Unhealthy,
+        Some((ErrorKind::Server, "HTTP 503")),
+        None,
+    )
 }
 
 #[test]
@@ -55,12 +61,27 @@ fn five_consecutive_failures_open_then_probe_closes() {
     // A second caller is refused while the probe is in flight.
     assert!(matches!(s.admit(&cfg, "nba", now).0, Admission::Reject(_)));
     // The probe fails: open again for twice as long.
-    let t = s.record(&cfg, now, Signal::Unhealthy, Some((ErrorKind::Connect, "refused")), Some(now));
+    let t = s.record(
+        &cfg,
+        now,
+        Signal::Unhealthy,
+        Some((ErrorKind::Connect, "refused")),
+        Some(now),
+    );
     assert_eq!(t[0].reason, "probe failed (connect); open for 2m");
     assert_eq!(s.open_until, Some(now + chrono::Duration::minutes(2)));
     let later = now + chrono::Duration::minutes(2);
     let (a, _) = s.admit(&cfg, "nba", later);
-    let t = s.record(&cfg, later, Signal::Healthy, None, match a { Admission::Probe(t) => Some(t), _ => None });
+    let t = s.record(
+        &cfg,
+        later,
+        Signal::Healthy,
+        None,
+        match a {
+            Admission::Probe(t) => Some(t),
+            _ => None,
+        },
+    );
     assert_eq!(t[0].to, Phase::Closed);
     assert_eq!(s.streak, 0);
     assert_eq!(s.trips, 2);
@@ -74,11 +95,18 @@ fn failure_rate_needs_min_calls() {
     // F S F S F: 3 of 5 failed (60%) ≥ 50% with 5 calls → open.
     for (i, bad) in [true, false, true, false].into_iter().enumerate() {
         now = t0() + chrono::Duration::seconds(i as i64);
-        let t = if bad { fail(&mut s, &cfg, now) } else { s.record(&cfg, now, Signal::Healthy, None, None) };
+        let t = if bad {
+            fail(&mut s, &cfg, now)
+        } else {
+            s.record(&cfg, now, Signal::Healthy, None, None)
+        };
         assert!(t.is_empty());
     }
     let t = fail(&mut s, &cfg, now);
-    assert_eq!(t[0].reason, "3 of 5 calls failed (60%) within 10m; open for 1m");
+    assert_eq!(
+        t[0].reason,
+        "3 of 5 calls failed (60%) within 10m; open for 1m"
+    );
 }
 
 #[test]
@@ -103,8 +131,21 @@ fn open_period_grows_and_caps() {
 
 #[test]
 fn buckets_round_trip() {
-    let mut s = BreakerState::default();
-    s.buckets = vec![Bucket { start: 60, calls: 3, failures: 2 }, Bucket { start: 120, calls: 1, failures: 0 }];
+    let s = BreakerState {
+        buckets: vec![
+            Bucket {
+                start: 60,
+                calls: 3,
+                failures: 2,
+            },
+            Bucket {
+                start: 120,
+                calls: 1,
+                failures: 0,
+            },
+        ],
+        ..BreakerState::default()
+    };
     assert_eq!(s.encode_buckets(), "60:3:2,120:1:0");
     assert_eq!(BreakerState::decode_buckets(&s.encode_buckets()), s.buckets);
     assert!(BreakerState::decode_buckets("").is_empty());
@@ -122,7 +163,10 @@ fn lost_probe_is_replaced_after_probe_timeout() {
     let p2 = p1 + chrono::Duration::minutes(5);
     assert_eq!(s.admit(&cfg, "x", p2).0, Admission::Probe(p2));
     // The lost probe's late report changes nothing.
-    assert!(s.record(&cfg, p2, Signal::Healthy, None, Some(p1)).is_empty());
+    assert!(
+        s.record(&cfg, p2, Signal::Healthy, None, Some(p1))
+            .is_empty()
+    );
     assert_eq!(s.phase, Phase::HalfOpen);
 }
 

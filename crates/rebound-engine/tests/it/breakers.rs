@@ -27,8 +27,11 @@ async fn rig(config: &str) -> Rig {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("rebound.toml");
     let plan = rebound_config::load_str(config, &path, &|_: &str| None).unwrap();
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&tmp.path().join("history.db")).await.unwrap());
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&tmp.path().join("history.db"))
+            .await
+            .unwrap(),
+    );
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 1, 5, 12, 0, 0).unwrap(),
     ));
@@ -87,7 +90,8 @@ scrapers = ["healthy_item"]
 }
 
 /// The breaker settings the outage figures are measured with (see the doc).
-const TUNED: &str = r#"breaker = { consecutive_failures = 2, open_for = "20m", max_open_for = "1h" }"#;
+const TUNED: &str =
+    r#"breaker = { consecutive_failures = 2, open_for = "20m", max_open_for = "1h" }"#;
 
 struct OutageFigures {
     down_calls: u32,
@@ -117,18 +121,36 @@ async fn outage(rig: &Rig, sim: &UpstreamSim, recover: bool) -> OutageFigures {
                 break;
             }
             sim.clear_script("/down/item");
-            sim.script("/down/item", vec![Reply::json(200, serde_json::json!({"ok": true})); 1000]);
+            sim.script(
+                "/down/item",
+                vec![Reply::json(200, serde_json::json!({"ok": true})); 1000],
+            );
         }
-        let down = rig.engine.run_workflow("down_wf", date, &none).await.unwrap();
-        let healthy = rig.engine.run_workflow("healthy_wf", date, &none).await.unwrap();
+        let down = rig
+            .engine
+            .run_workflow("down_wf", date, &none)
+            .await
+            .unwrap();
+        let healthy = rig
+            .engine
+            .run_workflow("healthy_wf", date, &none)
+            .await
+            .unwrap();
         let call = &down.calls[0];
         assert_ne!(down.status, WorkflowStatus::Partial);
         if call.error_kind == Some(ErrorKind::BreakerOpen) {
             assert_eq!(call.status, ScraperStatus::Skipped);
             assert_eq!(call.attempts, 0);
-            assert_eq!(down.status, WorkflowStatus::NoData, "a breaker skip is not a failure");
+            assert_eq!(
+                down.status,
+                WorkflowStatus::NoData,
+                "a breaker skip is not a failure"
+            );
             let m = call.message.as_deref().unwrap();
-            assert!(m.starts_with("circuit breaker for source down open since "), "{m}");
+            assert!(
+                m.starts_with("circuit breaker for source down open since "),
+                "{m}"
+            );
             assert!(m.contains("; next probe at "), "{m}");
         }
         if minute < 120 {
@@ -143,7 +165,11 @@ async fn outage(rig: &Rig, sim: &UpstreamSim, recover: bool) -> OutageFigures {
         f.healthy_ok += u32::from(healthy.calls[0].status == ScraperStatus::Success);
         // One call a minute to each source.
         let spent = rig.clock.now() - start;
-        rig.clock.advance((chrono::Duration::minutes(1) - spent).to_std().unwrap_or_default());
+        rig.clock.advance(
+            (chrono::Duration::minutes(1) - spent)
+                .to_std()
+                .unwrap_or_default(),
+        );
     }
     f
 }
@@ -157,18 +183,34 @@ async fn source_down_two_hours_breaker_bounds_attempts_and_closes_after_recovery
     let per_call = f64::from(f.down_attempts) / f64::from(f.down_calls);
     eprintln!(
         "503 outage (tuned): {} attempts / {} calls = {per_call:.3}; {} skipped; healthy {} ok of {} calls during the outage, {} attempts in all; closed {:?} min after recovery",
-        f.down_attempts, f.down_calls, f.skipped, f.healthy_ok, f.down_calls, f.healthy_attempts, f.minutes_to_close
+        f.down_attempts,
+        f.down_calls,
+        f.skipped,
+        f.healthy_ok,
+        f.down_calls,
+        f.healthy_attempts,
+        f.minutes_to_close
     );
     assert_eq!(f.down_calls, 120);
     assert!(per_call <= 0.05, "attempts per call {per_call}");
     // The healthy source beside it: every call succeeded at the first attempt.
-    assert_eq!(f.healthy_ok, 120 + f.minutes_to_close.unwrap() );
+    assert_eq!(f.healthy_ok, 120 + f.minutes_to_close.unwrap());
     assert_eq!(f.healthy_attempts, f.healthy_ok);
     // Closed within one open period (the cap, 1h) of recovery.
     assert!(f.minutes_to_close.unwrap() <= 60);
-    let state = rig.store.breaker_state("down").await.unwrap().unwrap().state;
+    let state = rig
+        .store
+        .breaker_state("down")
+        .await
+        .unwrap()
+        .unwrap()
+        .state;
     assert_eq!(state.phase, rebound_domain::breaker::Phase::Closed);
-    let transitions = rig.store.breaker_transitions(Some("down"), 100).await.unwrap();
+    let transitions = rig
+        .store
+        .breaker_transitions(Some("down"), 100)
+        .await
+        .unwrap();
     let path: Vec<String> = transitions
         .iter()
         .rev()
@@ -177,7 +219,10 @@ async fn source_down_two_hours_breaker_bounds_attempts_and_closes_after_recovery
     eprintln!("transitions: {path:?}");
     assert_eq!(path.first().map(String::as_str), Some("closed>open"));
     assert_eq!(path.last().map(String::as_str), Some("half_open>closed"));
-    assert!(rig.store.breaker_state("healthy").await.unwrap().is_none(), "a healthy source costs no breaker writes");
+    assert!(
+        rig.store.breaker_state("healthy").await.unwrap().is_none(),
+        "a healthy source costs no breaker writes"
+    );
     sim.shutdown().await;
 }
 
@@ -191,11 +236,20 @@ async fn source_refusing_connections_two_hours() {
     let rig = rig(&outage_config(&dead, &sim.base_url(), TUNED)).await;
     let f = outage(&rig, &sim, false).await;
     let per_call = f64::from(f.down_attempts) / f64::from(f.down_calls);
-    eprintln!("refused outage (tuned): {} attempts / {} calls = {per_call:.3}", f.down_attempts, f.down_calls);
+    eprintln!(
+        "refused outage (tuned): {} attempts / {} calls = {per_call:.3}",
+        f.down_attempts, f.down_calls
+    );
     assert!(per_call <= 0.05, "attempts per call {per_call}");
     assert_eq!(f.healthy_ok, 120);
     assert_eq!(f.healthy_attempts, 120);
-    let state = rig.store.breaker_state("down").await.unwrap().unwrap().state;
+    let state = rig
+        .store
+        .breaker_state("down")
+        .await
+        .unwrap()
+        .unwrap()
+        .state;
     assert_eq!(state.last_failure_kind, Some(ErrorKind::Connect));
     sim.shutdown().await;
 }
@@ -204,13 +258,19 @@ async fn source_refusing_connections_two_hours() {
 async fn source_down_with_default_breaker_and_no_breaker() {
     // For the record: the same outage with the default breaker, and with
     // none. Only sanity bounds are asserted; the doc reports the figures.
-    for (label, extra) in [("default", ""), ("disabled", "breaker = { enabled = false }")] {
+    for (label, extra) in [
+        ("default", ""),
+        ("disabled", "breaker = { enabled = false }"),
+    ] {
         let sim = UpstreamSim::start().await.unwrap();
         sim.script("/down/item", vec![Reply::status(503); 10_000]);
         let rig = rig(&outage_config(&sim.base_url(), &sim.base_url(), extra)).await;
         let f = outage(&rig, &sim, false).await;
         let per_call = f64::from(f.down_attempts) / f64::from(f.down_calls);
-        eprintln!("503 outage ({label}): {} attempts / {} calls = {per_call:.3}", f.down_attempts, f.down_calls);
+        eprintln!(
+            "503 outage ({label}): {} attempts / {} calls = {per_call:.3}",
+            f.down_attempts, f.down_calls
+        );
         if label == "default" {
             assert!(per_call < 0.25, "{per_call}");
         } else {
@@ -266,17 +326,29 @@ path = "/flaky/item"
     let none = BTreeMap::new();
     let (mut attempts, mut failed, mut budget) = (0u32, 0u32, 0u32);
     for _ in 0..CALLS {
-        let call = rig.engine.run_scraper("flaky_item", date, &none).await.unwrap();
+        let call = rig
+            .engine
+            .run_scraper("flaky_item", date, &none)
+            .await
+            .unwrap();
         attempts += call.attempts;
         if call.status != ScraperStatus::Success {
             failed += 1;
-            budget += u32::from(call.message.as_deref().unwrap_or("").contains("retry budget exhausted"));
+            budget += u32::from(
+                call.message
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("retry budget exhausted"),
+            );
         }
         rig.clock.advance(Duration::from_secs(1));
     }
     let rate = f64::from(failed) / f64::from(CALLS);
     let per_call = f64::from(attempts) / f64::from(CALLS);
-    eprintln!("20% faults: {failed} failed of {CALLS} ({:.3}%), {budget} by the budget; {attempts} attempts = {per_call:.4} per call", rate * 100.0);
+    eprintln!(
+        "20% faults: {failed} failed of {CALLS} ({:.3}%), {budget} by the budget; {attempts} attempts = {per_call:.4} per call",
+        rate * 100.0
+    );
     assert!(rate <= 0.001, "failure rate {rate}");
     assert!(per_call <= 1.3, "attempts per call {per_call}");
     sim.shutdown().await;
@@ -302,9 +374,17 @@ path = "/flaky/item"
     );
     let rig = rig(&config).await;
     let date = chrono::NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
-    let first = rig.engine.run_scraper("flaky_item", date, &BTreeMap::new()).await.unwrap();
+    let first = rig
+        .engine
+        .run_scraper("flaky_item", date, &BTreeMap::new())
+        .await
+        .unwrap();
     assert_eq!(first.attempts, 3);
-    let second = rig.engine.run_scraper("flaky_item", date, &BTreeMap::new()).await.unwrap();
+    let second = rig
+        .engine
+        .run_scraper("flaky_item", date, &BTreeMap::new())
+        .await
+        .unwrap();
     assert_eq!(second.attempts, 1);
     let m = second.message.unwrap();
     assert!(

@@ -28,7 +28,10 @@ async fn trip(store: &dyn Store, source: &str, at: &str) -> BreakerState {
                 None,
             )
         };
-        last = store.update_breaker(source, now, &mut change).await.unwrap();
+        last = store
+            .update_breaker(source, now, &mut change)
+            .await
+            .unwrap();
     }
     last
 }
@@ -53,7 +56,10 @@ pub async fn breaker_state_round_trip(store: &dyn Store) {
     assert_eq!(row.state.window_counts(), (5, 5));
     assert_eq!(row.updated_at, ts("2026-01-05T10:00:00.123Z"));
     let all = store.breaker_states().await.unwrap();
-    assert!(all.iter().any(|r| r.source_name == source && r.state == written));
+    assert!(
+        all.iter()
+            .any(|r| r.source_name == source && r.state == written)
+    );
     let transitions = store.breaker_transitions(Some(&source), 10).await.unwrap();
     assert_eq!(transitions.len(), 1);
     assert_eq!(transitions[0].from_state, "closed");
@@ -77,7 +83,10 @@ pub async fn concurrent_half_open_admits_one_probe(store: &dyn Store) {
                 *got.lock().unwrap() = Some(admission);
                 transitions
             };
-            store.update_breaker(&source, now, &mut change).await.unwrap();
+            store
+                .update_breaker(&source, now, &mut change)
+                .await
+                .unwrap();
             got.into_inner().unwrap().expect("change ran")
         }
     }))
@@ -110,10 +119,23 @@ pub async fn reset_closes_and_records_a_transition(store: &dyn Store) {
     assert_eq!(row.state.consecutive_failures, 0);
     assert_eq!(row.state.trips, 1, "trips are history, kept");
     let newest = &store.breaker_transitions(Some(&source), 1).await.unwrap()[0];
-    assert_eq!((newest.from_state.as_str(), newest.to_state.as_str()), ("open", "closed"));
+    assert_eq!(
+        (newest.from_state.as_str(), newest.to_state.as_str()),
+        ("open", "closed")
+    );
     assert_eq!(newest.reason, "reset by operator");
     // Resetting a closed breaker records nothing.
-    let again = store.reset_breaker(&source, now, "reset by operator").await.unwrap();
+    let again = store
+        .reset_breaker(&source, now, "reset by operator")
+        .await
+        .unwrap();
     assert!(again.is_empty());
-    assert_eq!(store.breaker_transitions(Some(&source), 10).await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .breaker_transitions(Some(&source), 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 }
