@@ -66,6 +66,8 @@ enum Command {
     Lockouts(cmd::lockouts::LockoutsArgs),
     /// Show each source's request quota: used, limit, remaining, reset time, warning.
     Quotas(cmd::quotas::QuotasArgs),
+    /// Show each source's circuit breaker; `breakers reset SOURCE` closes one.
+    Breakers(cmd::breakers::BreakersArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,6 +115,7 @@ fn main() -> ExitCode {
             Command::Backfill(args) => cmd::backfill::run(&cli.config, args).await,
             Command::Lockouts(args) => cmd::lockouts::lockouts(&cli.config, args).await,
             Command::Quotas(args) => cmd::quotas::quotas(&cli.config, args).await,
+            Command::Breakers(args) => cmd::breakers::breakers(&cli.config, args).await,
         }
     });
     match result {

@@ -201,6 +201,16 @@ pub(crate) struct RawSource {
     /// warn at 80 %, refuse calls (status skipped, quota_exhausted) at 100 %
     /// until the period resets. Default: no quota.
     pub quota: Option<RawQuota>,
+    /// The source's circuit breaker: after repeated server errors,
+    /// timeouts or refused connections, calls are skipped (no request) for
+    /// a growing open period, then one probe call decides.
+    #[serde(default)]
+    pub breaker: RawBreaker,
+    /// At most this much extra load from retries, per source:
+    /// `{ ratio = 0.2, min_retries = 10, window = "10m" }`. Past it a
+    /// retryable failure fails at once ("retry budget exhausted").
+    #[serde(default)]
+    pub retry_budget: RawRetryBudget,
 }
 
 /// `quota = { per = "month", requests = 20000, remaining_header = "x-requests-remaining" }`.
@@ -216,6 +226,46 @@ pub(crate) struct RawQuota {
     /// Response header in which the upstream reports the requests left
     /// (e.g. "x-requests-remaining"); when present it corrects our count.
     pub remaining_header: Option<String>,
+}
+
+/// `[sources.NAME.breaker]`; every key is optional.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBreaker {
+    /// Default: true.
+    pub enabled: Option<bool>,
+    /// How far back failures are counted. Default: "10m".
+    pub window: Option<RawDuration>,
+    /// Calls within the window before the failure rate is judged (at
+    /// least 1). Default: 5.
+    #[schemars(range(min = 1))]
+    pub min_calls: Option<i64>,
+    /// Share of failed calls within the window that opens the breaker,
+    /// above 0 and at most 1. Default: 0.5.
+    pub failure_rate: Option<f64>,
+    /// Failed calls in a row that open the breaker (at least 1). Default: 5.
+    #[schemars(range(min = 1))]
+    pub consecutive_failures: Option<i64>,
+    /// First open period; doubled on each trip until the breaker closes.
+    /// Default: "1m".
+    pub open_for: Option<RawDuration>,
+    /// Longest open period. Default: "30m".
+    pub max_open_for: Option<RawDuration>,
+}
+
+/// `retry_budget = { ... }`; every key is optional.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRetryBudget {
+    /// Retries allowed per call made within the window (0 or more).
+    /// Default: 0.2.
+    pub ratio: Option<f64>,
+    /// Retries allowed per window on top of the ratio (0 or more).
+    /// Default: 10.
+    #[schemars(range(min = 0))]
+    pub min_retries: Option<i64>,
+    /// The sliding window. Default: "10m".
+    pub window: Option<RawDuration>,
 }
 
 /// `[scrapers.NAME]`: one HTTP request against a source.

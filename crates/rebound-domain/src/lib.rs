@@ -8,6 +8,7 @@
 //! [`outcome`] of each attempt and call, and the human [`message`]s and safe
 //! raw-store [`paths`] derived from them.
 
+pub mod breaker;
 pub mod calendar;
 pub mod clock;
 pub mod duration;
@@ -20,4 +21,5 @@ pub mod quota;
 pub mod ratelimit;
 pub mod redact;
 pub mod retry;
+pub mod retry_budget;
 pub mod template;

@@ -50,10 +50,13 @@ pub enum ErrorKind {
     /// Not attempted: the source's request quota for the period is used up
     /// (skipped calls only).
     QuotaExhausted,
+    /// Not attempted because the source's circuit breaker is open (skipped
+    /// calls only; not a scraper failure).
+    BreakerOpen,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 13] = [
         ErrorKind::Throttled,
         ErrorKind::Server,
         ErrorKind::Timeout,
@@ -66,6 +69,7 @@ impl ErrorKind {
         ErrorKind::Storage,
         ErrorKind::LockedOut,
         ErrorKind::QuotaExhausted,
+        ErrorKind::BreakerOpen,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +86,7 @@ impl ErrorKind {
             ErrorKind::Storage => "storage",
             ErrorKind::LockedOut => "locked_out",
             ErrorKind::QuotaExhausted => "quota_exhausted",
+            ErrorKind::BreakerOpen => "breaker_open",
         }
     }
 
@@ -100,7 +105,7 @@ impl ErrorKind {
     /// Kinds of skipped calls that a policy declined on purpose (visible,
     /// with a message, but not a failure of the scraper or the run).
     pub fn is_policy_skip(self) -> bool {
-        matches!(self, ErrorKind::LockedOut)
+        matches!(self, ErrorKind::LockedOut | ErrorKind::BreakerOpen)
     }
 
     /// Classifies an HTTP status that is not a success. `None` for 2xx.
@@ -185,6 +190,9 @@ pub struct StatusCounts {
     pub overdue: u32,
     /// Skipped on purpose by a policy (entity lockout): visible, not a failure.
     pub locked_out: u32,
+    /// Of `skipped`, the calls refused by an open circuit breaker: they
+    /// are not scraper failures (see [`WorkflowStatus::from_counts`]).
+    pub breaker_skipped: u32,
 }
 
 impl StatusCounts {
@@ -199,12 +207,19 @@ impl StatusCounts {
         }
     }
 
-    /// Adds a call, telling policy skips (lockouts) from other skips.
+    /// Adds a call, telling policy skips (lockouts, an open breaker) from
+    /// other skips. A breaker skip stays in `skipped` and is also counted
+    /// in `breaker_skipped`, which [`Self::failures`] leaves out.
     pub fn add_call(&mut self, status: ScraperStatus, kind: Option<ErrorKind>) {
-        if status == ScraperStatus::Skipped && kind.is_some_and(ErrorKind::is_policy_skip) {
-            self.locked_out += 1;
-        } else {
-            self.add(status);
+        match kind {
+            Some(ErrorKind::BreakerOpen) if status == ScraperStatus::Skipped => {
+                self.skipped += 1;
+                self.breaker_skipped += 1;
+            }
+            Some(k) if status == ScraperStatus::Skipped && k.is_policy_skip() => {
+                self.locked_out += 1;
+            }
+            _ => self.add(status),
         }
     }
 
@@ -218,9 +233,10 @@ impl StatusCounts {
             + self.locked_out
     }
 
-    /// Calls that count as failures: failed, skipped (not by policy), overdue.
+    /// Calls that count as failures: failed, skipped (not by policy),
+    /// overdue.
     pub fn failures(&self) -> u32 {
-        self.failed + self.skipped + self.overdue
+        self.failed + self.skipped - self.breaker_skipped.min(self.skipped) + self.overdue
     }
 }
 
@@ -254,15 +270,22 @@ impl WorkflowStatus {
         .find(|s| s.as_str() == text)
     }
 
-    /// The rules, in order: all failed, skipped or overdue (or nothing ran)
-    /// → `failed`; some → `partial`; nothing succeeded → `no_data`;
-    /// otherwise (nothing failed, something succeeded) → `success`.
-    /// `not_yet_available` and locked-out calls are not failures: they
-    /// count like `no_data` (nothing to collect now, and that is expected).
+    /// The rules, in order: only calls held by an open circuit breaker →
+    /// `no_data` (nothing collected, nothing failed: the source is known to
+    /// be down and the breaker says so); all failed, skipped or overdue (or
+    /// nothing ran) → `failed`; some → `partial`; nothing succeeded →
+    /// `no_data`; otherwise (nothing failed, something succeeded) →
+    /// `success`. `not_yet_available` and locked-out calls are not
+    /// failures: they count like `no_data` (nothing to collect now, and
+    /// that is expected). Breaker skips are left out of "failed or
+    /// skipped": they never by themselves make a run failed or partial.
     pub fn from_counts(counts: StatusCounts) -> WorkflowStatus {
+        let held = counts.breaker_skipped.min(counts.skipped);
         let bad = counts.failures();
         let good = counts.succeeded + counts.no_data + counts.not_yet_available + counts.locked_out;
-        if good == 0 {
+        if good == 0 && bad == 0 && held > 0 {
+            WorkflowStatus::NoData
+        } else if good == 0 {
             WorkflowStatus::Failed
         } else if bad > 0 {
             WorkflowStatus::Partial
@@ -318,6 +341,14 @@ mod tests {
             skipped,
             ..StatusCounts::default()
         };
+        let held = |succeeded, failed, skipped, breaker_skipped| StatusCounts {
+            succeeded,
+            no_data: 0,
+            failed,
+            skipped,
+            breaker_skipped,
+            ..StatusCounts::default()
+        };
         let table = [
             (c(3, 0, 0, 0), WorkflowStatus::Success),
             (c(1, 2, 0, 0), WorkflowStatus::Success),
@@ -326,6 +357,12 @@ mod tests {
             (c(0, 1, 0, 1), WorkflowStatus::Partial),
             (c(0, 0, 2, 1), WorkflowStatus::Failed),
             (c(0, 0, 0, 0), WorkflowStatus::Failed),
+            // Breaker skips alone never fail a run.
+            (held(2, 0, 1, 1), WorkflowStatus::Success),
+            (held(0, 0, 2, 2), WorkflowStatus::NoData),
+            (held(1, 1, 1, 1), WorkflowStatus::Partial),
+            (held(0, 1, 1, 1), WorkflowStatus::Failed),
+            (held(1, 0, 2, 1), WorkflowStatus::Partial),
         ];
         for (counts, expected) in table {
             assert_eq!(WorkflowStatus::from_counts(counts), expected, "{counts:?}");

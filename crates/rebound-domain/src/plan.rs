@@ -169,6 +169,10 @@ pub struct Source {
     pub rate_limit: Option<crate::ratelimit::Rate>,
     /// `quota = { per, requests, remaining_header }`.
     pub quota: Option<crate::quota::Quota>,
+    /// `[sources.X.breaker]`: the source's circuit breaker.
+    pub breaker: crate::breaker::BreakerConfig,
+    /// `retry_budget`: the share of extra load retries may add.
+    pub retry_budget: crate::retry_budget::RetryBudgetConfig,
 }
 
 /// Rules that make a response `no_data`, checked before anything else.

@@ -1,6 +1,7 @@
 //! One scraper call: fetch, store the payload, record. The one place where
 //! the order of those steps is decided.
 
+use crate::breaker::Gate;
 use crate::{Engine, EngineError};
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -67,7 +68,23 @@ impl Engine {
     ) -> Result<CallReport, EngineError> {
         let scraper = &self.plan.scrapers[scraper_name];
         let source = &self.plan.sources[&scraper.source];
-        // A used-up quota refuses the call before any request (quota.rs).
+        // An open circuit breaker refuses the call before any request.
+        let gate = self.breaker_admit(source).await?;
+        if let Gate::Reject(message) = &gate {
+            return self
+                .record_no_request(
+                    scraper_name,
+                    target_date,
+                    params,
+                    run,
+                    ScraperStatus::Skipped,
+                    Some(ErrorKind::BreakerOpen),
+                    message,
+                )
+                .await;
+        }
+        // A used-up quota refuses it too (quota.rs). Checked after the
+        // breaker, so a refused call never uses quota.
         let quota = match self.quota_take(source).await? {
             Ok(quota) => quota,
             Err(message) => {
@@ -83,6 +100,17 @@ impl Engine {
                     )
                     .await;
             }
+        };
+        // A half-open probe is one attempt: retrying it would multiply
+        // the load on a source that is probably still down.
+        let probe_scraper;
+        let scraper = if matches!(gate, Gate::Probe(_)) {
+            let mut probe = scraper.clone();
+            probe.retry.max_attempts = 1;
+            probe_scraper = probe;
+            &probe_scraper
+        } else {
+            scraper
         };
         let used = used_params(scraper, source, params);
         let params_json = self.plan.redactor.redact_string(&params_to_json(&used));
@@ -100,6 +128,14 @@ impl Engine {
         if let Some(quota) = quota {
             self.quota_settle(source, quota, &result).await?;
         }
+        self.breaker_feed(
+            source,
+            &gate,
+            result.status,
+            result.error_kind,
+            result.message.as_deref(),
+        )
+        .await?;
         let mut stored = StoredPayload::default();
         let mut status = result.status;
         let mut error_kind = result.error_kind;
@@ -226,7 +262,7 @@ impl Engine {
     }
 
     /// [`Engine::record_without_call`], also outside a workflow run
-    /// (`rebound scrape` refused by a quota).
+    /// (`rebound scrape` refused by a breaker or a quota).
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn record_no_request(
         &self,

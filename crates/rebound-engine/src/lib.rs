@@ -12,6 +12,7 @@
 //! calendar on the target date, or per item of a stored dataset payload.
 //! Calendars are read from stored payloads ([`calendar`]).
 
+mod breaker;
 pub mod calendar;
 mod call;
 mod fanout;

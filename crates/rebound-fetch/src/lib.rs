@@ -33,6 +33,7 @@ use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus};
 use rebound_domain::plan::{Plan, Scraper, Source};
 use rebound_domain::redact::Redactor;
 use rebound_domain::retry::{RetryDecision, parse_retry_after};
+use rebound_domain::retry_budget::RetryBudget;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -115,6 +116,8 @@ pub struct Fetcher {
     max_inline_wait: Duration,
     /// Every source's quota `remaining_header`, lower-case.
     quota_headers: Vec<String>,
+    /// Per source: the retry budget account of this process.
+    budgets: Mutex<HashMap<String, RetryBudget>>,
 }
 
 impl std::fmt::Debug for Fetcher {
@@ -159,6 +162,7 @@ impl Fetcher {
                 .values()
                 .filter_map(|s| s.quota.as_ref()?.remaining_header.clone())
                 .collect(),
+            budgets: Mutex::new(HashMap::new()),
         })
     }
 
@@ -177,8 +181,29 @@ impl Fetcher {
             .random::<f64>()
     }
 
+    /// Counts a call against its source's retry budget.
+    fn budget_call(&self, source: &Source) {
+        let now = self.clock.now();
+        let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
+        budgets
+            .entry(source.name.clone())
+            .or_default()
+            .record_call(&source.retry_budget, now);
+    }
+
+    /// Takes one retry from the source's budget, or says why not.
+    fn budget_retry(&self, source: &Source) -> Result<(), String> {
+        let now = self.clock.now();
+        let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
+        budgets
+            .entry(source.name.clone())
+            .or_default()
+            .try_retry(&source.retry_budget, now)
+    }
+
     /// Makes one call: attempts with retries until success, no_data, a
-    /// permanent failure, or the policy gives up.
+    /// permanent failure, the policy gives up, or the source's retry
+    /// budget is spent.
     pub async fn call(&self, spec: CallSpec<'_>) -> CallResult {
         let started_at = self.clock.now();
         let request = match build_request(&spec) {
@@ -213,6 +238,7 @@ impl Fetcher {
             }
         };
         let policy = &spec.scraper.retry;
+        self.budget_call(spec.source);
         let mut attempts: Vec<AttemptReport> = Vec::new();
         let mut delay_before = Duration::ZERO;
         let mut quota_remaining: Option<u64> = None;
@@ -374,7 +400,16 @@ impl Fetcher {
                 }
                 AttemptOutcome::Retryable => {
                     let retry_after = raw.retry_after(self.clock.now());
-                    match policy.decide(attempt_no, retry_after, self.unit_random()) {
+                    let mut decision = policy.decide(attempt_no, retry_after, self.unit_random());
+                    // An inline retry spends the source's retry budget; a
+                    // deferred one is a later call, counted then.
+                    if let RetryDecision::RetryAfter(wait) = decision
+                        && wait <= self.max_inline_wait
+                        && let Err(why) = self.budget_retry(spec.source)
+                    {
+                        decision = RetryDecision::GiveUp(why);
+                    }
+                    match decision {
                         // Checked after `decide`, so its max_retry_after
                         // rule (fail now, saying so) keeps precedence.
                         RetryDecision::RetryAfter(wait) if wait > self.max_inline_wait => {

@@ -17,6 +17,7 @@
 //!
 //! Messages never contain the URL's password ([`redact`]).
 
+mod breakers;
 mod lockouts;
 mod quota;
 mod redact;
@@ -25,9 +26,10 @@ mod scheduler;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use rebound_storage::{
-    AttemptRow, DecisionOutcome, DecisionRow, LatestPayload, LockoutRow, NewDecision, NewLockout,
-    NewScheduledRun, NewScraperCall, NewWorkflowExecution, PayloadRef, ScheduledRunRow,
-    ScraperCallRow, SlotRow, Store, StoreError, WorkflowExecutionRow,
+    AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, DecisionOutcome,
+    DecisionRow, LatestPayload, LockoutRow, NewDecision, NewLockout, NewScheduledRun,
+    NewScraperCall, NewWorkflowExecution, PayloadRef, ScheduledRunRow, ScraperCallRow, SlotRow,
+    Store, StoreError, WorkflowExecutionRow,
 };
 use redact::Redactor;
 use sqlx::migrate::Migrator;
@@ -598,6 +600,33 @@ impl Store for PostgresStore {
         period_start: DateTime<Utc>,
     ) -> Result<Option<rebound_storage::QuotaUsageRow>, StoreError> {
         quota::usage(self, source_name, period_start).await
+    }
+
+    // ----- Circuit breakers -----
+
+    async fn breaker_state(&self, source: &str) -> Result<Option<BreakerRow>, StoreError> {
+        breakers::breaker_state(self, source).await
+    }
+
+    async fn update_breaker(
+        &self,
+        source: &str,
+        now: DateTime<Utc>,
+        change: BreakerChange<'_>,
+    ) -> Result<BreakerState, StoreError> {
+        breakers::update_breaker(self, source, now, change).await
+    }
+
+    async fn breaker_states(&self) -> Result<Vec<BreakerRow>, StoreError> {
+        breakers::breaker_states(self).await
+    }
+
+    async fn breaker_transitions(
+        &self,
+        source: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<BreakerTransitionRow>, StoreError> {
+        breakers::breaker_transitions(self, source, limit).await
     }
 }
 

@@ -21,6 +21,7 @@
 //! The schema lives in `migrations/` and is applied on [`SqliteStore::open`].
 //! Encodings are described in [`codec`].
 
+mod breakers;
 mod codec;
 mod lockouts;
 mod quota;
@@ -31,9 +32,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use codec::{column, date_column, encode_date, encode_time, store_error, time_column};
 use rebound_storage::{
-    AttemptRow, DecisionOutcome, DecisionRow, LatestPayload, LockoutRow, NewDecision, NewLockout,
-    NewScheduledRun, NewScraperCall, NewWorkflowExecution, PayloadRef, ScheduledRunRow,
-    ScraperCallRow, SlotRow, Store, StoreError, WorkflowExecutionRow,
+    AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, DecisionOutcome,
+    DecisionRow, LatestPayload, LockoutRow, NewDecision, NewLockout, NewScheduledRun,
+    NewScraperCall, NewWorkflowExecution, PayloadRef, ScheduledRunRow, ScraperCallRow, SlotRow,
+    Store, StoreError, WorkflowExecutionRow,
 };
 use sqlx::SqlitePool;
 use sqlx::migrate::Migrator;
@@ -499,6 +501,33 @@ impl Store for SqliteStore {
         period_start: DateTime<Utc>,
     ) -> Result<Option<rebound_storage::QuotaUsageRow>, StoreError> {
         quota::usage(&self.readers, source_name, period_start).await
+    }
+
+    // ----- Circuit breakers -----
+
+    async fn breaker_state(&self, source: &str) -> Result<Option<BreakerRow>, StoreError> {
+        breakers::breaker_state(&self.readers, source).await
+    }
+
+    async fn update_breaker(
+        &self,
+        source: &str,
+        now: DateTime<Utc>,
+        change: BreakerChange<'_>,
+    ) -> Result<BreakerState, StoreError> {
+        breakers::update_breaker(&self.writer, source, now, change).await
+    }
+
+    async fn breaker_states(&self) -> Result<Vec<BreakerRow>, StoreError> {
+        breakers::breaker_states(&self.readers).await
+    }
+
+    async fn breaker_transitions(
+        &self,
+        source: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<BreakerTransitionRow>, StoreError> {
+        breakers::breaker_transitions(&self.readers, source, limit).await
     }
 }
 

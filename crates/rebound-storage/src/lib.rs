@@ -15,6 +15,7 @@ pub use quota::{QuotaKey, QuotaTake, QuotaUsageRow};
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+pub use rebound_domain::breaker::{BreakerState, Transition};
 use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus, WorkflowStatus};
 
 /// What can go wrong talking to the store.
@@ -407,6 +408,76 @@ pub trait Store: Send + Sync {
         source_name: &str,
         period_start: DateTime<Utc>,
     ) -> Result<Option<QuotaUsageRow>, StoreError>;
+
+    // ----- Circuit breakers (circuit_breaker_state, _transitions) -----
+
+    /// The stored breaker of `source`, if it has one (a plain read: the
+    /// fast path before each call).
+    async fn breaker_state(&self, source: &str) -> Result<Option<BreakerRow>, StoreError>;
+
+    /// Applies `change` to the breaker of `source` atomically, across every
+    /// worker sharing the database: the row (created closed if missing) is
+    /// read and locked, `change` runs on it, and the new state and the
+    /// transitions `change` returns are written, all in one transaction.
+    /// PostgreSQL: `SELECT … FOR UPDATE`; SQLite: one `BEGIN IMMEDIATE`
+    /// transaction. Returns the new state.
+    async fn update_breaker(
+        &self,
+        source: &str,
+        now: DateTime<Utc>,
+        change: BreakerChange<'_>,
+    ) -> Result<BreakerState, StoreError>;
+
+    /// Every stored breaker, by source name.
+    async fn breaker_states(&self) -> Result<Vec<BreakerRow>, StoreError>;
+
+    /// The newest transitions (of `source` when given), newest first.
+    async fn breaker_transitions(
+        &self,
+        source: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<BreakerTransitionRow>, StoreError>;
+
+    /// Closes the breaker of `source` by hand, recording a transition with
+    /// `reason` when it was not closed. Returns the transitions made.
+    async fn reset_breaker(
+        &self,
+        source: &str,
+        now: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<Vec<Transition>, StoreError> {
+        let mut made = Vec::new();
+        let mut change = |state: &mut BreakerState| {
+            let t = state.reset(now, reason);
+            made = t.clone();
+            t
+        };
+        self.update_breaker(source, now, &mut change).await?;
+        Ok(made)
+    }
+}
+
+/// The change [`Store::update_breaker`] applies inside its transaction:
+/// it edits the state and returns the transitions to record.
+pub type BreakerChange<'a> = &'a mut (dyn FnMut(&mut BreakerState) -> Vec<Transition> + Send);
+
+/// A `circuit_breaker_state` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BreakerRow {
+    pub source_name: String,
+    pub state: BreakerState,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A `circuit_breaker_transitions` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BreakerTransitionRow {
+    pub source_name: String,
+    pub at: DateTime<Utc>,
+    /// `closed`, `open` or `half_open`.
+    pub from_state: String,
+    pub to_state: String,
+    pub reason: String,
 }
 
 /// One row for `entity_lockouts`.

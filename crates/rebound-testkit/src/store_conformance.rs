@@ -22,6 +22,7 @@
 //! [`queries`] holds the fixture used to test the operator queries of
 //! `docs/queries.md` against both backends.
 
+pub mod breakers;
 pub mod lockouts;
 pub mod queries;
 pub mod quota;
@@ -55,6 +56,7 @@ pub async fn run_all(store: &dyn Store) {
     scheduler::run_all(store).await;
     lockouts::run_all(store).await;
     quota::run_all(store).await;
+    breakers::run_all(store).await;
 }
 
 /// `backend()` names one of the two known backends, for messages.

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod backfill;
+pub mod breakers;
 pub mod check;
 pub mod demo;
 pub mod lockouts;

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+mod breakers;
 mod fanout;
 mod late_lockout;
 mod quota;

@@ -78,6 +78,25 @@ lockout_tests!(
     entity_streak_counts_back_and_restarts_after_release,
 );
 
+/// The circuit breaker checks (`store_conformance::breakers`), one test each.
+macro_rules! breaker_tests {
+    ($($check:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $check() {
+            with_store(|store| async move {
+                store_conformance::breakers::$check(&*store).await
+            })
+            .await;
+        }
+    )*};
+}
+
+breaker_tests!(
+    breaker_state_round_trip,
+    concurrent_half_open_admits_one_probe,
+    reset_closes_and_records_a_transition,
+);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn whole_suite_on_one_store() {
     with_store(|store| async move { store_conformance::run_all(&*store).await }).await;

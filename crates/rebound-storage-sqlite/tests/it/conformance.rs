@@ -75,6 +75,23 @@ lockout_tests!(
     entity_streak_counts_back_and_restarts_after_release,
 );
 
+/// The circuit breaker checks (`store_conformance::breakers`), one test each.
+macro_rules! breaker_tests {
+    ($($check:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $check() {
+            let (_dir, store) = fresh_store().await;
+            store_conformance::breakers::$check(&store).await;
+        }
+    )*};
+}
+
+breaker_tests!(
+    breaker_state_round_trip,
+    concurrent_half_open_admits_one_probe,
+    reset_closes_and_records_a_transition,
+);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn whole_suite_on_one_store() {
     let (_dir, store) = fresh_store().await;
