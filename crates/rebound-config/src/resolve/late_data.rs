@@ -1,5 +1,5 @@
 //! Late data and lockouts on scrapers: `expected_within`, `expected_by`,
-//! `recheck` and `lockout` (see docs/resilience-late-data-lockouts.md).
+//! `recheck` and `lockout` (see docs/resilience.md).
 
 use super::Resolver;
 use crate::keypath::KeyPath;

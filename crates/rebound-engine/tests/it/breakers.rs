@@ -1,6 +1,6 @@
 //! Circuit breaker and retry budget end to end: simulated upstream over
 //! loopback, a real SQLite history, a manual clock. Counts, not timings.
-//! The figures printed here are the ones in docs/resilience-breakers.md.
+//! The figures printed here are the ones in docs/resilience.md.
 
 use chrono::{TimeZone, Utc};
 use rebound_domain::clock::Clock;
