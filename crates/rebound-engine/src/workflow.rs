@@ -103,6 +103,9 @@ impl Engine {
         let mut calls: Vec<CallReport> = Vec::new();
         let mut fanout: Vec<FanoutSummary> = Vec::new();
         let mut finished: Finished = Finished::new();
+        // Scrapers refused by an open circuit breaker: their dependents are
+        // held back for the same reason, which is not a failure either.
+        let mut held: std::collections::HashSet<String> = std::collections::HashSet::new();
         for step in &workflow.steps {
             // A dependency that failed or was skipped skips the whole step.
             let blocked = step.after.iter().find_map(|dep| match finished.get(dep) {
@@ -114,6 +117,11 @@ impl Engine {
             let step_results: Vec<(Vec<CallReport>, Option<FanoutSummary>)> = match blocked {
                 Some((dep, dep_status, dep_message)) => {
                     let message = skip_message(&dep, dep_status, dep_message.as_deref());
+                    let kind = if held.contains(&dep) {
+                        ErrorKind::BreakerOpen
+                    } else {
+                        ErrorKind::Dependency
+                    };
                     let mut results = Vec::new();
                     for scraper in &step.scrapers {
                         let report = self
@@ -123,10 +131,13 @@ impl Engine {
                                 &params,
                                 run,
                                 ScraperStatus::Skipped,
-                                Some(ErrorKind::Dependency),
+                                Some(kind),
                                 &message,
                             )
                             .await?;
+                        if kind == ErrorKind::BreakerOpen {
+                            held.insert(scraper.clone());
+                        }
                         // A skipped fan-out is still reported as one: 0 of 0, why.
                         let summary = self.plan.scrapers[scraper.as_str()]
                             .for_each
@@ -155,6 +166,11 @@ impl Engine {
             };
             for (reports, summary) in step_results {
                 if let Some(first) = reports.first() {
+                    if let [only] = reports.as_slice()
+                        && only.error_kind == Some(ErrorKind::BreakerOpen)
+                    {
+                        held.insert(only.scraper.clone());
+                    }
                     finished.insert(first.scraper.clone(), scraper_outcome(&reports));
                 }
                 calls.extend(reports);

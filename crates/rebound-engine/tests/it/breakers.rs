@@ -393,3 +393,87 @@ path = "/flaky/item"
     );
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dependents_of_a_call_held_by_the_breaker_are_held_too_not_failed() {
+    let sim = UpstreamSim::start().await.unwrap();
+    let base = sim.base_url();
+    // Two failures in a row open the breaker of `down`.
+    let config = format!(
+        r#"{HEAD}
+[retry]
+max_attempts = 1
+
+[sources.down]
+base_url = "{base}"
+breaker = {{ consecutive_failures = 2, open_for = "10m" }}
+
+[sources.healthy]
+base_url = "{base}"
+
+[scrapers.events]
+source = "down"
+path = "/down/events"
+
+[scrapers.props]
+source = "healthy"
+path = "/up/props"
+
+[scrapers.other]
+source = "healthy"
+path = "/up/other"
+
+[workflows.w]
+steps = [
+  {{ scrapers = ["events", "other"] }},
+  {{ scrapers = ["props"], after = ["events"] }},
+]
+"#
+    );
+    sim.script("/down/events", vec![Reply::status(503), Reply::status(503)]);
+    let ok = || Reply::json(200, serde_json::json!({"ok": true}));
+    sim.script("/up/other", vec![ok(), ok(), ok()]);
+    sim.script("/up/props", vec![ok(), ok(), ok()]);
+    let rig = rig(&config).await;
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
+    for _ in 0..2 {
+        rig.engine
+            .run_scraper("events", date, &BTreeMap::new())
+            .await
+            .unwrap();
+    }
+    let report = rig
+        .engine
+        .run_workflow("w", date, &BTreeMap::new())
+        .await
+        .unwrap();
+    let by_name = |n: &str| {
+        report
+            .calls
+            .iter()
+            .find(|c| c.scraper == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_name("events").error_kind, Some(ErrorKind::BreakerOpen));
+    let props = by_name("props");
+    assert_eq!(props.status, ScraperStatus::Skipped);
+    assert_eq!(props.error_kind, Some(ErrorKind::BreakerOpen), "{props:?}");
+    assert!(
+        props
+            .message
+            .as_deref()
+            .unwrap_or("")
+            .contains("dependency events"),
+        "{props:?}"
+    );
+    assert_eq!(by_name("other").status, ScraperStatus::Success);
+    // Held back, not failed: the run is a success of what could run.
+    assert_eq!(report.status, WorkflowStatus::Success, "{report:?}");
+    assert_eq!(
+        sim.request_count("/down/events"),
+        2,
+        "no request while open"
+    );
+    sim.shutdown().await;
+}
