@@ -61,6 +61,13 @@ enum Command {
     Plan(cmd::plan::PlanArgs),
     /// Run a workflow for each target date of a range; reruns skip dates already done.
     Backfill(cmd::backfill::BackfillArgs),
+    /// List entities locked out after repeated no_data/failures (counts per
+    /// scraper); `lockouts reset SCRAPER [ENTITY]` releases them.
+    Lockouts(cmd::lockouts::LockoutsArgs),
+    /// Show each source's request quota: used, limit, remaining, reset time, warning.
+    Quotas(cmd::quotas::QuotasArgs),
+    /// Show each source's circuit breaker; `breakers reset SOURCE` closes one.
+    Breakers(cmd::breakers::BreakersArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +113,9 @@ fn main() -> ExitCode {
             Command::Serve(args) => cmd::serve::serve(&cli.config, args).await,
             Command::Plan(args) => cmd::plan::plan(&cli.config, args).await,
             Command::Backfill(args) => cmd::backfill::run(&cli.config, args).await,
+            Command::Lockouts(args) => cmd::lockouts::lockouts(&cli.config, args).await,
+            Command::Quotas(args) => cmd::quotas::quotas(&cli.config, args).await,
+            Command::Breakers(args) => cmd::breakers::breakers(&cli.config, args).await,
         }
     });
     match result {

@@ -89,13 +89,30 @@ pub fn run_table(report: &RunReport) -> String {
         ms(report.duration_ms),
         report.execution_id
     );
+    // Late data and lockouts, said only when they happened.
+    let extra: Vec<String> = [
+        (c.not_yet_available, "not yet available"),
+        (c.overdue, "overdue"),
+        (c.locked_out, "locked out"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    if !extra.is_empty() {
+        out.push_str(&format!("also: {}\n", extra.join(", ")));
+    }
     out.push_str(&calls_table(&report.calls));
     for f in &report.fanout {
         match &f.note {
             Some(note) if f.total == 0 => {
                 out.push_str(&format!("fan-out {}: no calls ({note})\n", f.scraper))
             }
-            _ => out.push_str(&format!(
+            Some(note) => out.push_str(&format!(
+                "fan-out {}: {} of {} calls succeeded ({note})\n",
+                f.scraper, f.succeeded, f.total
+            )),
+            None => out.push_str(&format!(
                 "fan-out {}: {} of {} calls succeeded\n",
                 f.scraper, f.succeeded, f.total
             )),
@@ -104,6 +121,12 @@ pub fn run_table(report: &RunReport) -> String {
     if let Some(at) = report.retry_at {
         out.push_str(&format!(
             "retry_at: {} (a call's retry wait was too long to sleep in this run)\n",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ));
+    }
+    if let Some(at) = report.recheck_at {
+        out.push_str(&format!(
+            "recheck_at: {} (data not yet available; `rebound serve` re-checks then, `rebound run` does not)\n",
             at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         ));
     }
@@ -131,6 +154,7 @@ pub fn call_json(call: &CallReport) -> Value {
         "content_hash": call.content_hash,
         "unchanged": call.unchanged,
         "deferred_until": call.deferred_until.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        "recheck_at": call.recheck_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
     })
 }
 
@@ -145,6 +169,9 @@ pub fn run_json(report: &RunReport) -> Value {
         "scrapers_no_data": report.counts.no_data,
         "scrapers_failed": report.counts.failed,
         "scrapers_skipped": report.counts.skipped,
+        "scrapers_not_yet_available": report.counts.not_yet_available,
+        "scrapers_overdue": report.counts.overdue,
+        "scrapers_locked_out": report.counts.locked_out,
         "error_message": report.error_message,
         "execution_time": report.started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "duration_ms": report.duration_ms,
@@ -156,6 +183,8 @@ pub fn run_json(report: &RunReport) -> Value {
             "note": f.note,
         })).collect::<Vec<_>>(),
         "retry_at": report.retry_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        "recheck_at": report.recheck_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        "recheck_entities": report.recheck_entities,
     })
 }
 

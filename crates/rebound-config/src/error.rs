@@ -34,10 +34,24 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}:{}: ", self.file.display(), self.line, self.column)?;
         if !self.key.is_empty() {
-            write!(f, "{}: ", self.key)?;
+            write_one_line(f, &self.key)?;
+            f.write_str(": ")?;
         }
-        f.write_str(&self.message)
+        write_one_line(f, &self.message)
     }
+}
+
+/// One problem is one line: a control character quoted from the file (a
+/// name or key with a newline in it, say) is written escaped.
+fn write_one_line(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+    for c in text.chars() {
+        if c.is_control() {
+            write!(f, "{}", c.escape_default())?;
+        } else {
+            write!(f, "{c}")?;
+        }
+    }
+    Ok(())
 }
 
 /// Why a config could not be loaded.
@@ -210,6 +224,26 @@ fn edit_distance(a: &str, b: &str) -> usize {
         previous = current;
     }
     previous[b.len()]
+}
+
+#[cfg(test)]
+mod one_line_tests {
+    use super::*;
+
+    #[test]
+    fn a_newline_quoted_from_the_file_stays_on_one_line() {
+        let problem = Problem {
+            file: "rebound.toml".into(),
+            line: 3,
+            column: 1,
+            key: "workflows.w.scrapers[0]".into(),
+            message: "unknown scraper \"a\nb\"".into(),
+        };
+        assert_eq!(
+            problem.to_string(),
+            "rebound.toml:3:1: workflows.w.scrapers[0]: unknown scraper \"a\\nb\""
+        );
+    }
 }
 
 #[cfg(test)]

@@ -189,6 +189,83 @@ pub(crate) struct RawSource {
     /// Overrides of `[retry]` for this source's scrapers.
     #[serde(default)]
     pub retry: RawRetry,
+    /// Most requests to this source per second, minute, hour or day, shared
+    /// by all its scrapers and spread evenly ("20/min" = one every 3 s):
+    /// "5/s", "20/min", "1000/h", "50000/d". Default: no limit.
+    #[schemars(
+        example = "20/min",
+        pattern(r"^\s*[0-9]+\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*$")
+    )]
+    pub rate_limit: Option<String>,
+    /// Requests allowed per day or month (in the pipeline's time zone):
+    /// warn at 80 %, refuse calls (status skipped, quota_exhausted) at 100 %
+    /// until the period resets. Default: no quota.
+    pub quota: Option<RawQuota>,
+    /// The source's circuit breaker: after repeated server errors,
+    /// timeouts or refused connections, calls are skipped (no request) for
+    /// a growing open period, then one probe call decides.
+    #[serde(default)]
+    pub breaker: RawBreaker,
+    /// At most this much extra load from retries, per source:
+    /// `{ ratio = 0.2, min_retries = 10, window = "10m" }`. Past it a
+    /// retryable failure fails at once ("retry budget exhausted").
+    #[serde(default)]
+    pub retry_budget: RawRetryBudget,
+}
+
+/// `quota = { per = "month", requests = 20000, remaining_header = "x-requests-remaining" }`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawQuota {
+    /// The quota's period: "day" or "month", in the pipeline's time zone.
+    #[schemars(extend("enum" = ["day", "month"]))]
+    pub per: String,
+    /// Requests allowed per period (at least 1).
+    #[schemars(range(min = 1))]
+    pub requests: i64,
+    /// Response header in which the upstream reports the requests left
+    /// (e.g. "x-requests-remaining"); when present it corrects our count.
+    pub remaining_header: Option<String>,
+}
+
+/// `[sources.NAME.breaker]`; every key is optional.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBreaker {
+    /// Default: true.
+    pub enabled: Option<bool>,
+    /// How far back failures are counted. Default: "10m".
+    pub window: Option<RawDuration>,
+    /// Calls within the window before the failure rate is judged (at
+    /// least 1). Default: 5.
+    #[schemars(range(min = 1))]
+    pub min_calls: Option<i64>,
+    /// Share of failed calls within the window that opens the breaker,
+    /// above 0 and at most 1. Default: 0.5.
+    pub failure_rate: Option<f64>,
+    /// Failed calls in a row that open the breaker (at least 1). Default: 5.
+    #[schemars(range(min = 1))]
+    pub consecutive_failures: Option<i64>,
+    /// First open period; doubled on each trip until the breaker closes.
+    /// Default: "1m".
+    pub open_for: Option<RawDuration>,
+    /// Longest open period. Default: "30m".
+    pub max_open_for: Option<RawDuration>,
+}
+
+/// `retry_budget = { ... }`; every key is optional.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRetryBudget {
+    /// Retries allowed per call made within the window (0 or more).
+    /// Default: 0.2.
+    pub ratio: Option<f64>,
+    /// Retries allowed per window on top of the ratio (0 or more).
+    /// Default: 10.
+    #[schemars(range(min = 0))]
+    pub min_retries: Option<i64>,
+    /// The sliding window. Default: "10m".
+    pub window: Option<RawDuration>,
 }
 
 /// `[scrapers.NAME]`: one HTTP request against a source.
@@ -228,6 +305,51 @@ pub(crate) struct RawScraper {
     /// calendar (`{ calendar, param }`) or per item of another dataset's
     /// latest payload (`{ dataset, items, value, param }`).
     pub for_each: Option<RawForEach>,
+    /// Per-game data published some time after the event starts, e.g.
+    /// `{ after_event_start = "6h", deadline = "48h" }`: a "no data" before
+    /// the deadline is `not_yet_available` (not a failure, re-checked after
+    /// `recheck`), at or after it `overdue` (a failure). Counted from the
+    /// start of the call's calendar event; without one, from the local
+    /// midnight that starts the target date. Not with `expected_by`.
+    pub expected_within: Option<RawExpectedWithin>,
+    /// Daily data due by this local time ("HH:MM") on the target date: a
+    /// "no data" before it is `not_yet_available`, at or after it
+    /// `overdue`. Not with `expected_within`.
+    #[schemars(pattern(r"^([01][0-9]|2[0-3]):[0-5][0-9]$"), example = "15:00")]
+    pub expected_by: Option<String>,
+    /// With `expected_within` or `expected_by`: how long after a
+    /// `not_yet_available` call to look again (stored as scheduled work by
+    /// `rebound serve`; never later than the deadline). Default: "2h".
+    pub recheck: Option<RawDuration>,
+    /// Fanned-out scrapers only: lock an entity (e.g. a game id) whose calls
+    /// had no data or failed `after` times in a row; it is not called until
+    /// `for` has passed or the dataset the fan-out reads gets a new payload.
+    pub lockout: Option<RawLockout>,
+}
+
+/// `expected_within = { after_event_start = "6h", deadline = "48h" }`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExpectedWithin {
+    /// When the data is normally published, counted from the event's start.
+    pub after_event_start: RawDuration,
+    /// When missing data becomes `overdue`, counted from the event's start;
+    /// at least `after_event_start`.
+    pub deadline: RawDuration,
+}
+
+/// `lockout = { after = 3, for = "24h" }`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLockout {
+    /// Consecutive no_data/failed/overdue calls of one entity that lock it
+    /// (at least 1). Default: 3.
+    #[schemars(range(min = 1))]
+    pub after: Option<i64>,
+    /// How long a lock lasts at most; a new payload of the fan-out's
+    /// dataset releases it sooner. Default: "24h".
+    #[serde(rename = "for")]
+    pub duration: Option<RawDuration>,
 }
 
 /// `for_each`: either `{ calendar = "games", param = "game_id" }` or

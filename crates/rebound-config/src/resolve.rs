@@ -14,19 +14,27 @@ use crate::env::{Substituted, Target, substitute};
 use crate::error::closest;
 use crate::keypath::KeyPath;
 use crate::location::{parse_database, parse_raw_store};
-use crate::raw::{RawConfig, RawDuration, RawRetry, RawScraper, RawSource, RawWorkflow};
+use crate::raw::{
+    RawBreaker, RawConfig, RawDuration, RawQuota, RawRetry, RawRetryBudget, RawScraper, RawSource,
+    RawWorkflow,
+};
+use rebound_domain::breaker::BreakerConfig;
 use rebound_domain::duration::{format_duration, parse_duration};
 use rebound_domain::plan::{
     ConfigValue, DatabaseLocation, NoDataRules, Pipeline, Plan, RawStoreLocation, Scraper, Source,
     Step, Workflow,
 };
+use rebound_domain::quota::{Quota, QuotaPeriod};
+use rebound_domain::ratelimit::Rate;
 use rebound_domain::redact::Redactor;
 use rebound_domain::retry::{Jitter, RetryPolicy};
+use rebound_domain::retry_budget::RetryBudgetConfig;
 use rebound_domain::template::Template;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
+mod late_data;
 mod scheduling;
 
 const DEFAULT_TIMEZONE: &str = "UTC";
@@ -408,6 +416,13 @@ impl Resolver<'_> {
         let query = self.query(&path.key("query"), &raw.query);
         let layer = self.retry_layer(path.key("retry"), &raw.retry);
         let retry = self.apply_retry(default_policy, &layer);
+        let rate_limit = self.rate_limit(&path.key("rate_limit"), raw.rate_limit.as_deref());
+        let quota = raw
+            .quota
+            .as_ref()
+            .and_then(|q| self.quota(&path.key("quota"), q));
+        let breaker = self.breaker(&path.key("breaker"), &raw.breaker);
+        let retry_budget = self.retry_budget(&path.key("retry_budget"), &raw.retry_budget);
         Source {
             name: name.to_string(),
             base_url,
@@ -417,7 +432,148 @@ impl Resolver<'_> {
             headers,
             query,
             retry,
+            rate_limit,
+            quota,
+            breaker,
+            retry_budget,
         }
+    }
+
+    /// A positive duration, or `default` when absent.
+    fn breaker_duration(
+        &mut self,
+        path: &KeyPath,
+        raw: &Option<RawDuration>,
+        default: Duration,
+    ) -> Duration {
+        match raw {
+            Some(d) => match self.duration(path, d) {
+                Some(Duration::ZERO) => {
+                    self.fail(path, "expected a duration longer than zero, found \"0s\"");
+                    default
+                }
+                Some(d) => d,
+                None => default,
+            },
+            None => default,
+        }
+    }
+
+    fn breaker(&mut self, path: &KeyPath, raw: &RawBreaker) -> BreakerConfig {
+        let d = BreakerConfig::default();
+        let window = self.breaker_duration(&path.key("window"), &raw.window, d.window);
+        let open_for = self.breaker_duration(&path.key("open_for"), &raw.open_for, d.open_for);
+        let max_open_for = self.breaker_duration(
+            &path.key("max_open_for"),
+            &raw.max_open_for,
+            d.max_open_for.max(open_for),
+        );
+        if max_open_for < open_for {
+            self.fail(
+                &path.key("max_open_for"),
+                "expected a duration at least as long as open_for",
+            );
+        }
+        let min_calls = raw
+            .min_calls
+            .and_then(|n| self.at_least(&path.key("min_calls"), n, 1))
+            .unwrap_or(d.min_calls);
+        let consecutive_failures = raw
+            .consecutive_failures
+            .and_then(|n| self.at_least(&path.key("consecutive_failures"), n, 1))
+            .unwrap_or(d.consecutive_failures);
+        let failure_rate = match raw.failure_rate {
+            Some(r) if r.is_finite() && r > 0.0 && r <= 1.0 => r,
+            Some(r) => {
+                self.fail(
+                    &path.key("failure_rate"),
+                    format!("expected a number above 0 and at most 1, found {r}"),
+                );
+                d.failure_rate
+            }
+            None => d.failure_rate,
+        };
+        BreakerConfig {
+            enabled: raw.enabled.unwrap_or(true),
+            window,
+            min_calls,
+            failure_rate,
+            consecutive_failures,
+            open_for,
+            max_open_for: max_open_for.max(open_for),
+            probe_timeout: d.probe_timeout,
+        }
+    }
+
+    fn retry_budget(&mut self, path: &KeyPath, raw: &RawRetryBudget) -> RetryBudgetConfig {
+        let d = RetryBudgetConfig::default();
+        let ratio = match raw.ratio {
+            Some(r) if r.is_finite() && r >= 0.0 => r,
+            Some(r) => {
+                self.fail(
+                    &path.key("ratio"),
+                    format!("expected a number of 0 or more, found {r}"),
+                );
+                d.ratio
+            }
+            None => d.ratio,
+        };
+        let min_retries = raw
+            .min_retries
+            .and_then(|n| self.at_least(&path.key("min_retries"), n, 0))
+            .unwrap_or(d.min_retries);
+        let window = self.breaker_duration(&path.key("window"), &raw.window, d.window);
+        RetryBudgetConfig {
+            ratio,
+            min_retries,
+            window,
+        }
+    }
+
+    fn rate_limit(&mut self, path: &KeyPath, raw: Option<&str>) -> Option<Rate> {
+        let text = self.text(path, raw?)?;
+        match Rate::parse(&text) {
+            Ok(rate) => Some(rate),
+            Err(message) => {
+                self.fail(path, message);
+                None
+            }
+        }
+    }
+
+    fn quota(&mut self, path: &KeyPath, raw: &RawQuota) -> Option<Quota> {
+        let per_path = path.key("per");
+        let per = self.text(&per_path, &raw.per).and_then(|text| {
+            let per = QuotaPeriod::parse(&text);
+            if per.is_none() {
+                self.fail(
+                    &per_path,
+                    format!("expected \"day\" or \"month\", found \"{text}\""),
+                );
+            }
+            per
+        });
+        let requests = self.at_least::<u64>(&path.key("requests"), raw.requests, 1);
+        let remaining_header = match &raw.remaining_header {
+            Some(name) => {
+                let key = path.key("remaining_header");
+                let name = self.text(&key, name)?;
+                if !is_http_token(&name) {
+                    self.fail(
+                        &key,
+                        format!("\"{name}\" is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)"),
+                    );
+                    return None;
+                }
+                Some(name.to_ascii_lowercase())
+            }
+            None => None,
+        };
+        Some(Quota {
+            per: per?,
+            requests: requests?,
+            remaining_header,
+        })
     }
 
     fn base_url(&mut self, path: &KeyPath, raw: &str) -> Option<ConfigValue> {
@@ -595,6 +751,8 @@ impl Resolver<'_> {
 
         let layer = self.retry_layer(path.key("retry"), &raw.retry);
         let retry = self.apply_retry(base_policy, &layer);
+        let expected = self.expectation(&path, raw);
+        let lockout = self.lockout(&path, raw);
         Scraper {
             name: name.to_string(),
             source,
@@ -607,6 +765,8 @@ impl Resolver<'_> {
             dataset,
             retry,
             for_each: None,
+            expected,
+            lockout,
         }
     }
 

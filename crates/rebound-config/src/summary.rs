@@ -23,6 +23,29 @@ pub fn summary(plan: &Plan) -> String {
     let _ = writeln!(out, "  raw store: {}", p.raw_store.display());
     list(&mut out, "sources", plan.sources.keys());
     list(&mut out, "scrapers", plan.scrapers.keys());
+    let limited: Vec<_> = plan
+        .sources
+        .values()
+        .filter(|s| s.rate_limit.is_some() || s.quota.is_some())
+        .collect();
+    if !limited.is_empty() {
+        let _ = writeln!(out, "rate limits and quotas ({}):", limited.len());
+        for source in limited {
+            let mut parts: Vec<String> = Vec::new();
+            if let Some(rate) = &source.rate_limit {
+                parts.push(format!("at most {} (spread evenly)", rate.display()));
+            }
+            if let Some(quota) = &source.quota {
+                parts.push(format!(
+                    "quota {} requests per {} (warn at {}%)",
+                    quota.requests,
+                    quota.per.as_str(),
+                    rebound_domain::quota::WARN_PERCENT
+                ));
+            }
+            let _ = writeln!(out, "  {}: {}", source.name, parts.join(", "));
+        }
+    }
     let fan_outs: Vec<_> = plan
         .scrapers
         .values()

@@ -38,7 +38,7 @@ pub fn local_day_bounds(tz: Tz, date: NaiveDate) -> (DateTime<Utc>, DateTime<Utc
     (start, next - chrono::Duration::seconds(1))
 }
 
-fn first_instant(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
+pub(crate) fn first_instant(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
     use chrono::TimeZone;
     let mut local = date.and_time(chrono::NaiveTime::MIN);
     // Gaps are at most a few hours; step a minute at a time past them.

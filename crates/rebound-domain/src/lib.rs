@@ -8,13 +8,18 @@
 //! [`outcome`] of each attempt and call, and the human [`message`]s and safe
 //! raw-store [`paths`] derived from them.
 
+pub mod breaker;
 pub mod calendar;
 pub mod clock;
 pub mod duration;
+pub mod late;
 pub mod message;
 pub mod outcome;
 pub mod paths;
 pub mod plan;
+pub mod quota;
+pub mod ratelimit;
 pub mod redact;
 pub mod retry;
+pub mod retry_budget;
 pub mod template;

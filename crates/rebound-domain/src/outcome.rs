@@ -44,10 +44,19 @@ pub enum ErrorKind {
     Dependency,
     /// The response arrived but could not be stored (raw store failure).
     Storage,
+    /// Not attempted: the fan-out entity is locked out after repeated
+    /// no_data/failures (skipped calls only; not a failure).
+    LockedOut,
+    /// Not attempted: the source's request quota for the period is used up
+    /// (skipped calls only).
+    QuotaExhausted,
+    /// Not attempted because the source's circuit breaker is open (skipped
+    /// calls only; not a scraper failure).
+    BreakerOpen,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 13] = [
         ErrorKind::Throttled,
         ErrorKind::Server,
         ErrorKind::Timeout,
@@ -58,6 +67,9 @@ impl ErrorKind {
         ErrorKind::Config,
         ErrorKind::Dependency,
         ErrorKind::Storage,
+        ErrorKind::LockedOut,
+        ErrorKind::QuotaExhausted,
+        ErrorKind::BreakerOpen,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +84,9 @@ impl ErrorKind {
             ErrorKind::Config => "config",
             ErrorKind::Dependency => "dependency",
             ErrorKind::Storage => "storage",
+            ErrorKind::LockedOut => "locked_out",
+            ErrorKind::QuotaExhausted => "quota_exhausted",
+            ErrorKind::BreakerOpen => "breaker_open",
         }
     }
 
@@ -85,6 +100,12 @@ impl ErrorKind {
             self,
             ErrorKind::Throttled | ErrorKind::Server | ErrorKind::Timeout | ErrorKind::Connect
         )
+    }
+
+    /// Kinds of skipped calls that a policy declined on purpose (visible,
+    /// with a message, but not a failure of the scraper or the run).
+    pub fn is_policy_skip(self) -> bool {
+        matches!(self, ErrorKind::LockedOut | ErrorKind::BreakerOpen)
     }
 
     /// Classifies an HTTP status that is not a success. `None` for 2xx.
@@ -105,6 +126,11 @@ pub enum ScraperStatus {
     NoData,
     Failed,
     Skipped,
+    /// no_data before the scraper's declared deadline: the data is not
+    /// published yet. Not a failure; a re-check is scheduled.
+    NotYetAvailable,
+    /// Still no data at or after the scraper's declared deadline: a failure.
+    Overdue,
 }
 
 impl ScraperStatus {
@@ -114,6 +140,8 @@ impl ScraperStatus {
             ScraperStatus::NoData => "no_data",
             ScraperStatus::Failed => "failed",
             ScraperStatus::Skipped => "skipped",
+            ScraperStatus::NotYetAvailable => "not_yet_available",
+            ScraperStatus::Overdue => "overdue",
         }
     }
 
@@ -123,15 +151,30 @@ impl ScraperStatus {
             ScraperStatus::NoData,
             ScraperStatus::Failed,
             ScraperStatus::Skipped,
+            ScraperStatus::NotYetAvailable,
+            ScraperStatus::Overdue,
         ]
         .into_iter()
         .find(|s| s.as_str() == text)
     }
 
-    /// Failed or skipped: the call produced nothing to rely on.
+    /// Failed, skipped or overdue: the call produced nothing to rely on.
+    /// A skip a policy made on purpose (a lockout) is not a failure: use
+    /// [`is_failure_call`] when the error kind is known.
     pub fn is_failure(self) -> bool {
-        matches!(self, ScraperStatus::Failed | ScraperStatus::Skipped)
+        matches!(
+            self,
+            ScraperStatus::Failed | ScraperStatus::Skipped | ScraperStatus::Overdue
+        )
     }
+}
+
+/// Whether a call with this status and error kind counts as a failure:
+/// like [`ScraperStatus::is_failure`], except that skips a policy made on
+/// purpose ([`ErrorKind::is_policy_skip`], e.g. `locked_out`) do not.
+pub fn is_failure_call(status: ScraperStatus, kind: Option<ErrorKind>) -> bool {
+    status.is_failure()
+        && !(status == ScraperStatus::Skipped && kind.is_some_and(ErrorKind::is_policy_skip))
 }
 
 /// Per-status counts of a workflow run's scraper calls.
@@ -141,6 +184,15 @@ pub struct StatusCounts {
     pub no_data: u32,
     pub failed: u32,
     pub skipped: u32,
+    /// no_data before the deadline: neither good data nor a failure.
+    pub not_yet_available: u32,
+    /// Still no data at the deadline: a failure.
+    pub overdue: u32,
+    /// Skipped on purpose by a policy (entity lockout): visible, not a failure.
+    pub locked_out: u32,
+    /// Of `skipped`, the calls refused by an open circuit breaker: they
+    /// are not scraper failures (see [`WorkflowStatus::from_counts`]).
+    pub breaker_skipped: u32,
 }
 
 impl StatusCounts {
@@ -150,11 +202,41 @@ impl StatusCounts {
             ScraperStatus::NoData => self.no_data += 1,
             ScraperStatus::Failed => self.failed += 1,
             ScraperStatus::Skipped => self.skipped += 1,
+            ScraperStatus::NotYetAvailable => self.not_yet_available += 1,
+            ScraperStatus::Overdue => self.overdue += 1,
+        }
+    }
+
+    /// Adds a call, telling policy skips (lockouts, an open breaker) from
+    /// other skips. A breaker skip stays in `skipped` and is also counted
+    /// in `breaker_skipped`, which [`Self::failures`] leaves out.
+    pub fn add_call(&mut self, status: ScraperStatus, kind: Option<ErrorKind>) {
+        match kind {
+            Some(ErrorKind::BreakerOpen) if status == ScraperStatus::Skipped => {
+                self.skipped += 1;
+                self.breaker_skipped += 1;
+            }
+            Some(k) if status == ScraperStatus::Skipped && k.is_policy_skip() => {
+                self.locked_out += 1;
+            }
+            _ => self.add(status),
         }
     }
 
     pub fn total(&self) -> u32 {
-        self.succeeded + self.no_data + self.failed + self.skipped
+        self.succeeded
+            + self.no_data
+            + self.failed
+            + self.skipped
+            + self.not_yet_available
+            + self.overdue
+            + self.locked_out
+    }
+
+    /// Calls that count as failures: failed, skipped (not by policy),
+    /// overdue.
+    pub fn failures(&self) -> u32 {
+        self.failed + self.skipped - self.breaker_skipped.min(self.skipped) + self.overdue
     }
 }
 
@@ -188,13 +270,22 @@ impl WorkflowStatus {
         .find(|s| s.as_str() == text)
     }
 
-    /// The rules, in order: all failed or skipped (or nothing ran) → `failed`;
-    /// some failed or skipped → `partial`; all no_data → `no_data`;
-    /// otherwise (nothing failed, something succeeded) → `success`.
+    /// The rules, in order: only calls held by an open circuit breaker →
+    /// `no_data` (nothing collected, nothing failed: the source is known to
+    /// be down and the breaker says so); all failed, skipped or overdue (or
+    /// nothing ran) → `failed`; some → `partial`; nothing succeeded →
+    /// `no_data`; otherwise (nothing failed, something succeeded) →
+    /// `success`. `not_yet_available` and locked-out calls are not
+    /// failures: they count like `no_data` (nothing to collect now, and
+    /// that is expected). Breaker skips are left out of "failed or
+    /// skipped": they never by themselves make a run failed or partial.
     pub fn from_counts(counts: StatusCounts) -> WorkflowStatus {
-        let bad = counts.failed + counts.skipped;
-        let good = counts.succeeded + counts.no_data;
-        if good == 0 {
+        let held = counts.breaker_skipped.min(counts.skipped);
+        let bad = counts.failures();
+        let good = counts.succeeded + counts.no_data + counts.not_yet_available + counts.locked_out;
+        if good == 0 && bad == 0 && held > 0 {
+            WorkflowStatus::NoData
+        } else if good == 0 {
             WorkflowStatus::Failed
         } else if bad > 0 {
             WorkflowStatus::Partial
@@ -248,6 +339,15 @@ mod tests {
             no_data,
             failed,
             skipped,
+            ..StatusCounts::default()
+        };
+        let held = |succeeded, failed, skipped, breaker_skipped| StatusCounts {
+            succeeded,
+            no_data: 0,
+            failed,
+            skipped,
+            breaker_skipped,
+            ..StatusCounts::default()
         };
         let table = [
             (c(3, 0, 0, 0), WorkflowStatus::Success),
@@ -257,9 +357,47 @@ mod tests {
             (c(0, 1, 0, 1), WorkflowStatus::Partial),
             (c(0, 0, 2, 1), WorkflowStatus::Failed),
             (c(0, 0, 0, 0), WorkflowStatus::Failed),
+            // Breaker skips alone never fail a run.
+            (held(2, 0, 1, 1), WorkflowStatus::Success),
+            (held(0, 0, 2, 2), WorkflowStatus::NoData),
+            (held(1, 1, 1, 1), WorkflowStatus::Partial),
+            (held(0, 1, 1, 1), WorkflowStatus::Failed),
+            (held(1, 0, 2, 1), WorkflowStatus::Partial),
         ];
         for (counts, expected) in table {
             assert_eq!(WorkflowStatus::from_counts(counts), expected, "{counts:?}");
+        }
+    }
+
+    #[test]
+    fn late_data_and_lockouts_are_not_failures_but_overdue_is() {
+        let mut waiting = StatusCounts::default();
+        waiting.add(ScraperStatus::NotYetAvailable);
+        waiting.add_call(ScraperStatus::Skipped, Some(ErrorKind::LockedOut));
+        assert_eq!(waiting.failures(), 0);
+        assert_eq!(WorkflowStatus::from_counts(waiting), WorkflowStatus::NoData);
+        waiting.add(ScraperStatus::Success);
+        assert_eq!(
+            WorkflowStatus::from_counts(waiting),
+            WorkflowStatus::Success
+        );
+        waiting.add(ScraperStatus::Overdue);
+        assert_eq!(
+            WorkflowStatus::from_counts(waiting),
+            WorkflowStatus::Partial
+        );
+        assert!(!is_failure_call(
+            ScraperStatus::Skipped,
+            Some(ErrorKind::LockedOut)
+        ));
+        assert!(is_failure_call(
+            ScraperStatus::Skipped,
+            Some(ErrorKind::Dependency)
+        ));
+        assert!(is_failure_call(ScraperStatus::Overdue, None));
+        assert!(!is_failure_call(ScraperStatus::NotYetAvailable, None));
+        for s in ["not_yet_available", "overdue"] {
+            assert_eq!(ScraperStatus::parse(s).unwrap().as_str(), s);
         }
     }
 }

@@ -165,6 +165,14 @@ pub struct Source {
     pub query: Vec<(String, ConfigValue)>,
     /// `[retry]` merged with `[sources.X.retry]`; scrapers merge on top.
     pub retry: RetryPolicy,
+    /// `rate_limit = "20/min"`: requests to this source are spaced evenly.
+    pub rate_limit: Option<crate::ratelimit::Rate>,
+    /// `quota = { per, requests, remaining_header }`.
+    pub quota: Option<crate::quota::Quota>,
+    /// `[sources.X.breaker]`: the source's circuit breaker.
+    pub breaker: crate::breaker::BreakerConfig,
+    /// `retry_budget`: the share of extra load retries may add.
+    pub retry_budget: crate::retry_budget::RetryBudgetConfig,
 }
 
 /// Rules that make a response `no_data`, checked before anything else.
@@ -195,6 +203,41 @@ pub struct Scraper {
     pub retry: RetryPolicy,
     /// One call per item instead of one call per run.
     pub for_each: Option<ForEach>,
+    /// When the data is due (`expected_within` / `expected_by`): a no_data
+    /// before the deadline is `not_yet_available`, after it `overdue`.
+    pub expected: Option<Expectation>,
+    /// `lockout = { after, for }` (fanned-out scrapers only).
+    pub lockout: Option<Lockout>,
+}
+
+/// When a scraper's data is due, and how often to look again meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expectation {
+    pub due: Due,
+    /// A `not_yet_available` call is checked again this long after
+    /// (never later than the deadline).
+    pub recheck: Duration,
+}
+
+/// The two ways to declare a due time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// `expected_within = { after_event_start, deadline }`: counted from the
+    /// start of the call's calendar event (or, without one, from the local
+    /// midnight starting the target date). Expected `after` the start,
+    /// overdue `deadline` after it (`deadline >= after`).
+    AfterEventStart { after: Duration, deadline: Duration },
+    /// `expected_by = "HH:MM"`: local time on the target date; the deadline.
+    By { time: chrono::NaiveTime },
+}
+
+/// `lockout = { after = 3, for = "24h" }`: an entity whose calls had no
+/// data or failed `after` times in a row is not called for `duration`, or
+/// until the dataset the fan-out reads gets a new payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lockout {
+    pub after: u32,
+    pub duration: Duration,
 }
 
 impl Scraper {

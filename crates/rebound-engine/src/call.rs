@@ -1,6 +1,7 @@
 //! One scraper call: fetch, store the payload, record. The one place where
 //! the order of those steps is decided.
 
+use crate::breaker::Gate;
 use crate::{Engine, EngineError};
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -36,6 +37,16 @@ pub struct CallReport {
     /// The call stopped because its next retry wait exceeded the inline
     /// limit: when that retry may start (a later run makes it).
     pub deferred_until: Option<DateTime<Utc>>,
+    /// `not_yet_available`: when to look again (`recheck`, never after the
+    /// deadline). `rebound serve` stores it as a follow-up run.
+    pub recheck_at: Option<DateTime<Utc>>,
+}
+
+impl CallReport {
+    /// Whether this call counts as a failure (a lockout skip does not).
+    pub fn is_failure(&self) -> bool {
+        rebound_domain::outcome::is_failure_call(self.status, self.error_kind)
+    }
 }
 
 /// Context of the workflow run a call belongs to.
@@ -53,9 +64,54 @@ impl Engine {
         target_date: NaiveDate,
         params: &BTreeMap<String, String>,
         run: Option<RunContext<'_>>,
+        event_start: Option<DateTime<Utc>>,
     ) -> Result<CallReport, EngineError> {
         let scraper = &self.plan.scrapers[scraper_name];
         let source = &self.plan.sources[&scraper.source];
+        // An open circuit breaker refuses the call before any request.
+        let gate = self.breaker_admit(source).await?;
+        if let Gate::Reject(message) = &gate {
+            return self
+                .record_no_request(
+                    scraper_name,
+                    target_date,
+                    params,
+                    run,
+                    ScraperStatus::Skipped,
+                    Some(ErrorKind::BreakerOpen),
+                    message,
+                )
+                .await;
+        }
+        // A used-up quota refuses it too (quota.rs). Checked after the
+        // breaker, so a refused call never uses quota.
+        let quota = match self.quota_take(source).await? {
+            Ok(quota) => quota,
+            Err(message) => {
+                return self
+                    .record_no_request(
+                        scraper_name,
+                        target_date,
+                        params,
+                        run,
+                        ScraperStatus::Skipped,
+                        Some(ErrorKind::QuotaExhausted),
+                        &message,
+                    )
+                    .await;
+            }
+        };
+        // A half-open probe is one attempt: retrying it would multiply
+        // the load on a source that is probably still down.
+        let probe_scraper;
+        let scraper = if matches!(gate, Gate::Probe(_)) {
+            let mut probe = scraper.clone();
+            probe.retry.max_attempts = 1;
+            probe_scraper = probe;
+            &probe_scraper
+        } else {
+            scraper
+        };
         let used = used_params(scraper, source, params);
         let params_json = self.plan.redactor.redact_string(&params_to_json(&used));
         // The previous payload is looked up while the request is in flight:
@@ -69,6 +125,17 @@ impl Engine {
             }),
             self.store.last_payload(scraper_name, &params_json)
         );
+        if let Some(quota) = quota {
+            self.quota_settle(source, quota, &result).await?;
+        }
+        self.breaker_feed(
+            source,
+            &gate,
+            result.status,
+            result.error_kind,
+            result.message.as_deref(),
+        )
+        .await?;
         let mut stored = StoredPayload::default();
         let mut status = result.status;
         let mut error_kind = result.error_kind;
@@ -91,6 +158,22 @@ impl Engine {
                     ));
                 }
             }
+        }
+        // A scraper that declared when its data is due: a no_data is "not
+        // yet available" before the deadline, "overdue" (a failure) after.
+        let mut recheck_at = None;
+        if let (ScraperStatus::NoData, Some(expected)) = (status, &scraper.expected) {
+            let verdict = rebound_domain::late::judge_no_data(
+                expected,
+                self.plan.pipeline.timezone,
+                target_date,
+                event_start,
+                result.finished_at,
+                message.as_deref(),
+            );
+            status = verdict.status;
+            message = Some(verdict.message);
+            recheck_at = verdict.recheck_at;
         }
         let redact =
             |text: &Option<String>| text.as_deref().map(|t| self.plan.redactor.redact_string(t));
@@ -148,6 +231,7 @@ impl Engine {
             content_hash: stored.hash,
             unchanged: stored.unchanged,
             deferred_until: result.deferred_until,
+            recheck_at,
         })
     }
 
@@ -165,6 +249,31 @@ impl Engine {
         error_kind: Option<ErrorKind>,
         message: &str,
     ) -> Result<CallReport, EngineError> {
+        self.record_no_request(
+            scraper_name,
+            target_date,
+            params,
+            Some(run),
+            status,
+            error_kind,
+            message,
+        )
+        .await
+    }
+
+    /// [`Engine::record_without_call`], also outside a workflow run
+    /// (`rebound scrape` refused by a breaker or a quota).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn record_no_request(
+        &self,
+        scraper_name: &str,
+        target_date: NaiveDate,
+        params: &BTreeMap<String, String>,
+        run: Option<RunContext<'_>>,
+        status: ScraperStatus,
+        error_kind: Option<ErrorKind>,
+        message: &str,
+    ) -> Result<CallReport, EngineError> {
         let scraper = &self.plan.scrapers[scraper_name];
         let source = &self.plan.sources[&scraper.source];
         let used = used_params(scraper, source, params);
@@ -174,8 +283,8 @@ impl Engine {
         );
         let now = self.clock.now();
         let record = NewScraperCall {
-            execution_id: Some(run.execution_id.to_string()),
-            workflow_name: Some(run.workflow_name.to_string()),
+            execution_id: run.map(|r| r.execution_id.to_string()),
+            workflow_name: run.map(|r| r.workflow_name.to_string()),
             scraper_name: scraper_name.to_string(),
             source_name: source.name.clone(),
             params: self.plan.redactor.redact_string(&params_to_json(&used)),
@@ -212,6 +321,7 @@ impl Engine {
             content_hash: None,
             unchanged: false,
             deferred_until: None,
+            recheck_at: None,
         })
     }
 

@@ -10,11 +10,12 @@
 
 use crate::call::{CallReport, RunContext};
 use crate::{Engine, EngineError};
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::join_all;
 use rebound_domain::calendar::events_on;
 use rebound_domain::outcome::{ErrorKind, ScraperStatus};
-use rebound_domain::plan::ForEach;
+use rebound_domain::plan::{ForEach, Lockout};
+use rebound_storage::{LockoutRow, NewLockout};
 use std::collections::{BTreeMap, HashMap};
 
 /// How one fanned-out scraper did in a run.
@@ -23,16 +24,18 @@ pub struct FanoutSummary {
     pub scraper: String,
     /// Calls that ended `success` or `no_data`.
     pub succeeded: u32,
-    /// Calls made (items fanned out over); 0 when no call was made.
+    /// Calls made (items fanned out over, locked-out ones included); 0
+    /// when no call was made.
     pub total: u32,
-    /// When no call was made: why (the message of the scraper's one row).
+    /// When no call was made: why (the message of the scraper's one row);
+    /// otherwise how many entities were locked out, if any.
     pub note: Option<String>,
 }
 
 /// What a fan-out found to call.
 pub(crate) enum Items {
-    /// One call per value.
-    Values(Vec<String>),
+    /// One call per value, with the event starts of a calendar fan-out.
+    Values(Vec<String>, HashMap<String, DateTime<Utc>>),
     /// Nothing to call: the message of a `no_data` row.
     Empty(String),
     /// The items cannot be read: the message of a `failed` row.
@@ -57,7 +60,7 @@ impl Engine {
         let scraper = &self.plan.scrapers[scraper_name];
         let Some(for_each) = &scraper.for_each else {
             let report = self
-                .call(scraper_name, target_date, params, Some(run))
+                .call(scraper_name, target_date, params, Some(run), None)
                 .await?;
             return Ok((vec![report], None));
         };
@@ -65,9 +68,17 @@ impl Engine {
             .fanout_items(for_each, target_date, entities, finished)
             .await?;
         let (status, kind, message) = match items {
-            Items::Values(values) => {
+            Items::Values(values, starts) => {
                 return self
-                    .fan_out(scraper_name, for_each, values, target_date, params, run)
+                    .fan_out(
+                        scraper_name,
+                        for_each,
+                        values,
+                        &starts,
+                        target_date,
+                        params,
+                        run,
+                    )
                     .await;
             }
             Items::Empty(message) => (ScraperStatus::NoData, None, message),
@@ -91,37 +102,196 @@ impl Engine {
         Ok((vec![report], Some(note)))
     }
 
-    /// One call per value, the value in the scraper's item parameter.
+    /// One call per value, the value in the scraper's item parameter;
+    /// entities locked out (`lockout`) are recorded as skipped instead.
+    #[allow(clippy::too_many_arguments)]
     async fn fan_out(
         &self,
         scraper_name: &str,
         for_each: &ForEach,
         values: Vec<String>,
+        starts: &HashMap<String, DateTime<Utc>>,
         target_date: NaiveDate,
         params: &BTreeMap<String, String>,
         run: RunContext<'_>,
     ) -> Result<(Vec<CallReport>, Option<FanoutSummary>), EngineError> {
         let param = for_each.param();
-        let item_params: Vec<BTreeMap<String, String>> = values
+        let lockout = self.plan.scrapers[scraper_name].lockout;
+        let gate = match lockout {
+            Some(_) => Some(
+                self.lockout_gate(scraper_name, for_each, target_date)
+                    .await?,
+            ),
+            None => None,
+        };
+        let item_params: Vec<(String, BTreeMap<String, String>)> = values
             .into_iter()
             .map(|value| {
                 let mut p = params.clone();
-                p.insert(param.to_string(), value);
-                p
+                p.insert(param.to_string(), value.clone());
+                (value, p)
             })
             .collect();
         // All calls are started together; the fetcher's per-source
         // semaphore bounds how many are in flight, as for any other calls.
-        let reports = join_all(
-            item_params
-                .iter()
-                .map(|p| self.call(scraper_name, target_date, p, Some(run))),
-        )
+        let gate = &gate;
+        let reports = join_all(item_params.iter().map(|(value, p)| async move {
+            if let Some(lock) = gate.as_ref().and_then(|g| g.locked.get(value)) {
+                let dataset = gate.as_ref().map(|g| g.dataset.as_str()).unwrap_or("?");
+                let tz = self.plan.pipeline.timezone;
+                let local = move |t: DateTime<Utc>| {
+                    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+                };
+                let message = locked_message(param, value, lock, dataset, &local);
+                return self
+                    .record_without_call(
+                        scraper_name,
+                        target_date,
+                        p,
+                        run,
+                        ScraperStatus::Skipped,
+                        Some(ErrorKind::LockedOut),
+                        &message,
+                    )
+                    .await;
+            }
+            let report = self
+                .call(
+                    scraper_name,
+                    target_date,
+                    p,
+                    Some(run),
+                    starts.get(value).copied(),
+                )
+                .await?;
+            if let (Some(lockout), Some(gate)) = (lockout, gate.as_ref()) {
+                self.maybe_lock(scraper_name, param, value, &report, lockout, gate)
+                    .await?;
+            }
+            Ok(report)
+        }))
         .await
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
         let fanout = summary(scraper_name, &reports);
         Ok((reports, Some(fanout)))
+    }
+
+    /// Reads the open locks of a scraper before its fan-out, releasing
+    /// those that expired or whose dependency dataset has a new payload.
+    async fn lockout_gate(
+        &self,
+        scraper_name: &str,
+        for_each: &ForEach,
+        target_date: NaiveDate,
+    ) -> Result<LockoutGate, EngineError> {
+        let (dataset, date) = match for_each {
+            ForEach::Calendar { calendar, .. } => (
+                self.plan
+                    .calendars
+                    .get(calendar)
+                    .map(|c| c.dataset.clone())
+                    .unwrap_or_default(),
+                None,
+            ),
+            ForEach::Dataset { dataset, .. } => (dataset.clone(), Some(target_date)),
+        };
+        let producers = self.producers(&dataset);
+        let hash = self
+            .store
+            .latest_payload(&producers, date)
+            .await?
+            .map(|p| p.content_hash);
+        let now = self.clock.now();
+        let mut locked = HashMap::new();
+        for lock in self.store.open_lockouts(Some(scraper_name)).await? {
+            let release = if lock.until <= now {
+                Some((
+                    lock.until,
+                    format!("expired at {}", lock.until.format("%Y-%m-%dT%H:%M:%SZ")),
+                ))
+            } else if hash.is_some() && lock.source_hash != hash {
+                Some((
+                    now,
+                    format!(
+                        "{dataset} has a new payload ({} -> {})",
+                        short_hash(lock.source_hash.as_deref()),
+                        short_hash(hash.as_deref())
+                    ),
+                ))
+            } else {
+                None
+            };
+            match release {
+                Some((at, reason)) => {
+                    tracing::info!(scraper = scraper_name, entity = %lock.entity, %reason, "Lockout released.");
+                    self.store
+                        .release_lockouts(scraper_name, Some(&lock.entity), at, &reason)
+                        .await?;
+                }
+                None => {
+                    locked.insert(lock.entity.clone(), lock);
+                }
+            }
+        }
+        Ok(LockoutGate {
+            dataset,
+            hash,
+            locked,
+        })
+    }
+
+    /// Locks an entity whose calls had no data or failed `after` times in a row.
+    async fn maybe_lock(
+        &self,
+        scraper_name: &str,
+        param: &str,
+        entity: &str,
+        report: &CallReport,
+        lockout: Lockout,
+        gate: &LockoutGate,
+    ) -> Result<(), EngineError> {
+        if !matches!(
+            report.status,
+            ScraperStatus::NoData | ScraperStatus::Failed | ScraperStatus::Overdue
+        ) {
+            return Ok(());
+        }
+        let streak = self
+            .store
+            .entity_streak(scraper_name, param, entity, lockout.after)
+            .await?;
+        if streak < lockout.after {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let until =
+            now + chrono::Duration::from_std(lockout.duration).unwrap_or(chrono::Duration::MAX);
+        let last = report.message.as_deref().unwrap_or("");
+        let reason = rebound_domain::message::truncate_chars(
+            &format!(
+                "{streak} consecutive no_data/failures (last: {}{}{last})",
+                report.status.as_str(),
+                if last.is_empty() { "" } else { ": " }
+            ),
+            500,
+        );
+        let stored = self
+            .store
+            .lock_entity(&NewLockout {
+                scraper_name: scraper_name.to_string(),
+                entity: entity.to_string(),
+                locked_at: now,
+                until,
+                consecutive: streak,
+                reason: reason.clone(),
+                source_hash: gate.hash.clone(),
+            })
+            .await?;
+        if stored {
+            tracing::warn!(scraper = scraper_name, entity, %until, %reason, "Entity locked out.");
+        }
+        Ok(())
     }
 
     /// The values a fan-out calls with, or why there are none.
@@ -171,6 +341,11 @@ impl Engine {
                         );
                     }
                 }
+                let starts: HashMap<String, DateTime<Utc>> = data
+                    .events
+                    .iter()
+                    .map(|e| (e.id.clone(), e.start))
+                    .collect();
                 if ids.is_empty() {
                     let mut message = format!(
                         "fan-out over calendar {calendar} found 0 events for {target_date}"
@@ -183,7 +358,7 @@ impl Engine {
                     }
                     return Ok(Items::Empty(message));
                 }
-                Ok(Items::Values(ids))
+                Ok(Items::Values(ids, starts))
             }
             ForEach::Dataset {
                 dataset,
@@ -226,7 +401,7 @@ impl Engine {
                     Ok(values) if values.is_empty() => Ok(Items::Empty(format!(
                         "fan-out over {dataset} found 0 items for {target_date}"
                     ))),
-                    Ok(values) => Ok(Items::Values(values)),
+                    Ok(values) => Ok(Items::Values(values, HashMap::new())),
                     Err(e) => Ok(Items::Unreadable(format!(
                         "fan-out over {dataset} ({}): {e}",
                         latest.output_uri
@@ -248,12 +423,50 @@ pub(crate) fn no_calls(scraper: &str, why: &str) -> FanoutSummary {
     }
 }
 
-/// Counts a fanned scraper's calls.
+/// Counts a fanned scraper's calls. Locked-out entities are not counted
+/// as succeeded (nothing was collected) and are named in the note.
 fn summary(scraper: &str, reports: &[CallReport]) -> FanoutSummary {
+    let locked = reports
+        .iter()
+        .filter(|r| r.error_kind == Some(ErrorKind::LockedOut))
+        .count();
     FanoutSummary {
         scraper: scraper.to_string(),
-        succeeded: reports.iter().filter(|r| !r.status.is_failure()).count() as u32,
+        succeeded: reports
+            .iter()
+            .filter(|r| !r.is_failure() && r.error_kind != Some(ErrorKind::LockedOut))
+            .count() as u32,
         total: reports.len() as u32,
-        note: None,
+        note: (locked > 0).then(|| format!("{locked} locked out")),
     }
+}
+
+/// The open locks of a fan-out and the dataset its items come from.
+struct LockoutGate {
+    dataset: String,
+    /// The dataset's current payload hash.
+    hash: Option<String>,
+    locked: HashMap<String, LockoutRow>,
+}
+
+/// `game_id=X locked out since … after 3 consecutive no_data/failures;
+/// unlocks at … or when nbacom/schedule changes`.
+fn locked_message(
+    param: &str,
+    value: &str,
+    lock: &LockoutRow,
+    dataset: &str,
+    local: &dyn Fn(DateTime<Utc>) -> String,
+) -> String {
+    format!(
+        "{param}={value} locked out since {} after {} consecutive no_data/failures; unlocks at {} or when {dataset} changes",
+        local(lock.locked_at),
+        lock.consecutive,
+        local(lock.until)
+    )
+}
+
+fn short_hash(hash: Option<&str>) -> String {
+    hash.map(|h| h.chars().take(12).collect())
+        .unwrap_or_else(|| "none".to_string())
 }

@@ -12,9 +12,11 @@
 //! calendar on the target date, or per item of a stored dataset payload.
 //! Calendars are read from stored payloads ([`calendar`]).
 
+mod breaker;
 pub mod calendar;
 mod call;
 mod fanout;
+mod quota;
 mod workflow;
 
 pub use calendar::{CalendarData, CalendarError, extract_events, extract_values};
@@ -204,7 +206,32 @@ impl Engine {
         }
         let params = self.full_params(target_date, user_params)?;
         self.check_params(&[name], &params, false)?;
-        self.call(name, target_date, &params, None).await
+        let event_start = self.event_start_for(name, &params).await;
+        self.call(name, target_date, &params, None, event_start)
+            .await
+    }
+}
+
+impl Engine {
+    /// For a calendar fan-out scraper called for one item by hand: the
+    /// start of that event, which anchors `expected_within`. `None` when the
+    /// scraper has no expectation, is no calendar fan-out, or the calendar
+    /// cannot be read (then the target date's local midnight anchors).
+    async fn event_start_for(
+        &self,
+        name: &str,
+        params: &BTreeMap<String, String>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        let scraper = &self.plan.scrapers[name];
+        scraper.expected.as_ref()?;
+        let rebound_domain::plan::ForEach::Calendar { calendar, param } =
+            scraper.for_each.as_ref()?
+        else {
+            return None;
+        };
+        let id = params.get(param)?;
+        let data = self.calendar_events(calendar).await.ok()??;
+        data.events.iter().find(|e| &e.id == id).map(|e| e.start)
     }
 }
 

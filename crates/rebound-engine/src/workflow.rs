@@ -43,12 +43,19 @@ pub struct RunReport {
     /// The latest instant a call of this run deferred its retry to (its
     /// wait exceeded the inline limit): when a follow-up run is worth making.
     pub retry_at: Option<DateTime<Utc>>,
+    /// The earliest re-check of a `not_yet_available` call: when a follow-up
+    /// run is worth making for late data (`rebound serve` stores one).
+    pub recheck_at: Option<DateTime<Utc>>,
+    /// The calendar entities to re-check, when every `not_yet_available`
+    /// call was a calendar fan-out call; `None` re-runs the whole workflow.
+    pub recheck_entities: Option<Vec<String>>,
 }
 
 impl RunReport {
-    /// True when nothing failed or was skipped.
+    /// True when nothing failed (failed, skipped other than by a lockout,
+    /// overdue).
     pub fn all_ok(&self) -> bool {
-        self.counts.failed == 0 && self.counts.skipped == 0
+        self.counts.failures() == 0
     }
 }
 
@@ -96,6 +103,9 @@ impl Engine {
         let mut calls: Vec<CallReport> = Vec::new();
         let mut fanout: Vec<FanoutSummary> = Vec::new();
         let mut finished: Finished = Finished::new();
+        // Scrapers refused by an open circuit breaker: their dependents are
+        // held back for the same reason, which is not a failure either.
+        let mut held: std::collections::HashSet<String> = std::collections::HashSet::new();
         for step in &workflow.steps {
             // A dependency that failed or was skipped skips the whole step.
             let blocked = step.after.iter().find_map(|dep| match finished.get(dep) {
@@ -107,6 +117,11 @@ impl Engine {
             let step_results: Vec<(Vec<CallReport>, Option<FanoutSummary>)> = match blocked {
                 Some((dep, dep_status, dep_message)) => {
                     let message = skip_message(&dep, dep_status, dep_message.as_deref());
+                    let kind = if held.contains(&dep) {
+                        ErrorKind::BreakerOpen
+                    } else {
+                        ErrorKind::Dependency
+                    };
                     let mut results = Vec::new();
                     for scraper in &step.scrapers {
                         let report = self
@@ -116,10 +131,13 @@ impl Engine {
                                 &params,
                                 run,
                                 ScraperStatus::Skipped,
-                                Some(ErrorKind::Dependency),
+                                Some(kind),
                                 &message,
                             )
                             .await?;
+                        if kind == ErrorKind::BreakerOpen {
+                            held.insert(scraper.clone());
+                        }
                         // A skipped fan-out is still reported as one: 0 of 0, why.
                         let summary = self.plan.scrapers[scraper.as_str()]
                             .for_each
@@ -148,6 +166,11 @@ impl Engine {
             };
             for (reports, summary) in step_results {
                 if let Some(first) = reports.first() {
+                    if let [only] = reports.as_slice()
+                        && only.error_kind == Some(ErrorKind::BreakerOpen)
+                    {
+                        held.insert(only.scraper.clone());
+                    }
                     finished.insert(first.scraper.clone(), scraper_outcome(&reports));
                 }
                 calls.extend(reports);
@@ -157,14 +180,14 @@ impl Engine {
 
         let mut counts = StatusCounts::default();
         for call in &calls {
-            counts.add(call.status);
+            counts.add_call(call.status, call.error_kind);
         }
         let status = WorkflowStatus::from_counts(counts);
         // Calls of a fanned scraper are told apart by their item:
         // `props (game_id=g2): HTTP 503 …`.
         let labelled: Vec<(String, &str)> = calls
             .iter()
-            .filter(|c| c.status.is_failure())
+            .filter(|c| c.is_failure())
             .map(|c| (self.call_label(c), c.message.as_deref().unwrap_or("failed")))
             .collect();
         let error_message = aggregate_errors(
@@ -173,6 +196,8 @@ impl Engine {
                 .map(|(label, message)| (label.as_str(), *message)),
         );
         let retry_at = calls.iter().filter_map(|c| c.deferred_until).max();
+        let recheck_at = calls.iter().filter_map(|c| c.recheck_at).min();
+        let recheck_entities = self.recheck_entities(&calls);
         let finished_at = self.clock.now();
         let duration_ms = (finished_at - started_at).num_milliseconds();
         self.store
@@ -185,9 +210,13 @@ impl Engine {
                 status,
                 scrapers_requested: calls.len() as u32,
                 scrapers_succeeded: counts.succeeded,
-                scrapers_failed: counts.failed,
-                scrapers_no_data: counts.no_data,
-                scrapers_skipped: counts.skipped,
+                // The table's columns predate late data and lockouts:
+                // overdue is a failure, not_yet_available a kind of
+                // no_data, a lockout a kind of skip (the calls' own rows
+                // carry the precise status and kind).
+                scrapers_failed: counts.failed + counts.overdue,
+                scrapers_no_data: counts.no_data + counts.not_yet_available,
+                scrapers_skipped: counts.skipped + counts.locked_out,
                 error_message: error_message.clone(),
                 duration_ms,
                 params: self
@@ -216,7 +245,27 @@ impl Engine {
             calls,
             fanout,
             retry_at,
+            recheck_at,
+            recheck_entities,
         })
+    }
+
+    /// The item values of the `not_yet_available` calls, when all of them
+    /// are calendar fan-out calls (the only fan-out a run can narrow).
+    fn recheck_entities(&self, calls: &[CallReport]) -> Option<Vec<String>> {
+        let mut entities: Vec<String> = Vec::new();
+        for call in calls.iter().filter(|c| c.recheck_at.is_some()) {
+            let scraper = self.plan.scrapers.get(&call.scraper)?;
+            let Some(rebound_domain::plan::ForEach::Calendar { param, .. }) = &scraper.for_each
+            else {
+                return None;
+            };
+            let value = call.params.get(param)?;
+            if !entities.contains(value) {
+                entities.push(value.clone());
+            }
+        }
+        (!entities.is_empty()).then_some(entities)
     }
 
     /// `scraper`, or `scraper (param=value)` for a call of a fan-out.
@@ -254,7 +303,7 @@ fn scraper_outcome(reports: &[CallReport]) -> (ScraperStatus, Option<String>) {
     if let [only] = reports {
         return (only.status, only.message.clone());
     }
-    let failed: Vec<&CallReport> = reports.iter().filter(|r| r.status.is_failure()).collect();
+    let failed: Vec<&CallReport> = reports.iter().filter(|r| r.is_failure()).collect();
     if let Some(first) = failed.first() {
         let item: Vec<String> = first
             .params

@@ -20,9 +20,11 @@
 
 pub mod classify;
 pub mod clock;
+mod limits;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use limits::{Admission, SourceLimiter};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use rebound_domain::clock::Clock;
 use rebound_domain::duration::format_duration;
@@ -31,6 +33,7 @@ use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus};
 use rebound_domain::plan::{Plan, Scraper, Source};
 use rebound_domain::redact::Redactor;
 use rebound_domain::retry::{RetryDecision, parse_retry_after};
+use rebound_domain::retry_budget::RetryBudget;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -73,6 +76,9 @@ pub struct CallResult {
     /// wait limit: the instant the next attempt may start. The call itself
     /// is `failed` (with the last attempt's kind); a later run retries.
     pub deferred_until: Option<DateTime<Utc>>,
+    /// The requests left that the upstream last reported in the source's
+    /// `quota.remaining_header`, if it sent one.
+    pub quota_remaining: Option<u64>,
 }
 
 /// What the fetcher needs to make one call.
@@ -103,9 +109,15 @@ pub struct Fetcher {
     rng: Mutex<StdRng>,
     /// One semaphore per source: `max_concurrency` calls in flight.
     gates: HashMap<String, Arc<Semaphore>>,
+    /// One limiter per source: `rate_limit` and server-asked pauses.
+    limits: HashMap<String, Arc<SourceLimiter>>,
     redactor: Redactor,
     /// Longer retry waits end the call with `deferred_until` instead of sleeping.
     max_inline_wait: Duration,
+    /// Every source's quota `remaining_header`, lower-case.
+    quota_headers: Vec<String>,
+    /// Per source: the retry budget account of this process.
+    budgets: Mutex<HashMap<String, RetryBudget>>,
 }
 
 impl std::fmt::Debug for Fetcher {
@@ -129,13 +141,28 @@ impl Fetcher {
             .values()
             .map(|s| (s.name.clone(), Arc::new(Semaphore::new(s.max_concurrency))))
             .collect();
+        let limits = plan
+            .sources
+            .values()
+            .map(|s| {
+                let limiter = SourceLimiter::new(&s.name, s.rate_limit);
+                (s.name.clone(), Arc::new(limiter))
+            })
+            .collect();
         Ok(Fetcher {
             client,
             clock,
             rng: Mutex::new(StdRng::from_os_rng()),
             gates,
+            limits,
             redactor: plan.redactor.clone(),
             max_inline_wait: plan.scheduler.max_inline_wait,
+            quota_headers: plan
+                .sources
+                .values()
+                .filter_map(|s| s.quota.as_ref()?.remaining_header.clone())
+                .collect(),
+            budgets: Mutex::new(HashMap::new()),
         })
     }
 
@@ -154,8 +181,29 @@ impl Fetcher {
             .random::<f64>()
     }
 
+    /// Counts a call against its source's retry budget.
+    fn budget_call(&self, source: &Source) {
+        let now = self.clock.now();
+        let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
+        budgets
+            .entry(source.name.clone())
+            .or_default()
+            .record_call(&source.retry_budget, now);
+    }
+
+    /// Takes one retry from the source's budget, or says why not.
+    fn budget_retry(&self, source: &Source) -> Result<(), String> {
+        let now = self.clock.now();
+        let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
+        budgets
+            .entry(source.name.clone())
+            .or_default()
+            .try_retry(&source.retry_budget, now)
+    }
+
     /// Makes one call: attempts with retries until success, no_data, a
-    /// permanent failure, or the policy gives up.
+    /// permanent failure, the policy gives up, or the source's retry
+    /// budget is spent.
     pub async fn call(&self, spec: CallSpec<'_>) -> CallResult {
         let started_at = self.clock.now();
         let request = match build_request(&spec) {
@@ -185,17 +233,92 @@ impl Fetcher {
                     started_at,
                     finished_at,
                     deferred_until: None,
+                    quota_remaining: None,
                 };
             }
         };
         let policy = &spec.scraper.retry;
+        self.budget_call(spec.source);
         let mut attempts: Vec<AttemptReport> = Vec::new();
         let mut delay_before = Duration::ZERO;
+        let mut quota_remaining: Option<u64> = None;
+        let limiter = self.limits.get(&spec.source.name).cloned();
         loop {
             let attempt_no = attempts.len() as u32 + 1;
+            // The permit is held for one attempt (admission included), not
+            // across backoff waits, so a call sleeping before its retry does
+            // not block its source.
+            let permit = self.permit(&spec).await;
+            if let Some(limiter) = &limiter {
+                match limiter
+                    .admit(&*self.clock, self.max_inline_wait, policy.max_retry_after)
+                    .await
+                {
+                    Admission::Go { waited } => delay_before += waited,
+                    Admission::Defer { until, wait, cause } => {
+                        let text = format!(
+                            "{cause}: the wait ({}) exceeds the inline wait limit ({}): retry stored for {}",
+                            wait_text(wait),
+                            format_duration(self.max_inline_wait),
+                            until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                        );
+                        tracing::info!(
+                            scraper = %spec.scraper.name,
+                            source = %spec.source.name,
+                            retry_at = %until,
+                            "Source is rate limited; call deferred."
+                        );
+                        let mut result =
+                            self.not_sent(started_at, attempts, &text, quota_remaining);
+                        result.deferred_until = Some(until);
+                        return result;
+                    }
+                    Admission::Refuse { cause } => {
+                        let text = format!("{cause}; not sent");
+                        tracing::warn!(
+                            scraper = %spec.scraper.name,
+                            source = %spec.source.name,
+                            error = %text,
+                            "Call failed."
+                        );
+                        return self.not_sent(started_at, attempts, &text, quota_remaining);
+                    }
+                }
+            }
             let attempt_started = self.clock.now();
             let raw = self.attempt(&spec, &request).await;
+            drop(permit);
             let finished_at = self.clock.now();
+            if let Ok(response) = &raw.response {
+                if let Some(limiter) = &limiter {
+                    let signal = |name: &str| response.signal(name);
+                    if let Some(pause) = rebound_domain::ratelimit::source_pause(
+                        response.status,
+                        signal,
+                        finished_at,
+                    ) {
+                        let until = limiter.pause(finished_at, &pause);
+                        tracing::info!(
+                            source = %spec.source.name,
+                            until = %until,
+                            cause = %pause.cause,
+                            "Source paused."
+                        );
+                    }
+                }
+                if let Some(header) = spec
+                    .source
+                    .quota
+                    .as_ref()
+                    .and_then(|q| q.remaining_header.as_deref())
+                    && let Some(left) = response
+                        .signal(header)
+                        .and_then(|v| v.trim().parse::<f64>().ok())
+                    && left.is_finite()
+                {
+                    quota_remaining = Some(left.max(0.0) as u64);
+                }
+            }
             let (outcome, kind, message, records) = match &raw.response {
                 Ok(response) => {
                     let classified = classify::classify_response(
@@ -255,6 +378,7 @@ impl Fetcher {
                     started_at,
                     finished_at,
                     deferred_until: None,
+                    quota_remaining,
                 }
             };
             match outcome {
@@ -276,7 +400,16 @@ impl Fetcher {
                 }
                 AttemptOutcome::Retryable => {
                     let retry_after = raw.retry_after(self.clock.now());
-                    match policy.decide(attempt_no, retry_after, self.unit_random()) {
+                    let mut decision = policy.decide(attempt_no, retry_after, self.unit_random());
+                    // An inline retry spends the source's retry budget; a
+                    // deferred one is a later call, counted then.
+                    if let RetryDecision::RetryAfter(wait) = decision
+                        && wait <= self.max_inline_wait
+                        && let Err(why) = self.budget_retry(spec.source)
+                    {
+                        decision = RetryDecision::GiveUp(why);
+                    }
+                    match decision {
                         // Checked after `decide`, so its max_retry_after
                         // rule (fail now, saying so) keeps precedence.
                         RetryDecision::RetryAfter(wait) if wait > self.max_inline_wait => {
@@ -331,15 +464,51 @@ impl Fetcher {
         }
     }
 
-    /// One attempt: permit, send, read the body, all under the source's timeout.
-    async fn attempt(&self, spec: &CallSpec<'_>, request: &BuiltRequest) -> RawAttempt {
-        let gate = self.gates.get(&spec.source.name).cloned();
-        // The permit is held for one attempt, not across backoff waits, so a
-        // call sleeping before its retry does not block its source.
-        let _permit = match gate {
-            Some(gate) => gate.acquire_owned().await.ok(),
-            None => None,
+    /// The source's concurrency permit.
+    async fn permit(&self, spec: &CallSpec<'_>) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let gate = self.gates.get(&spec.source.name).cloned()?;
+        gate.acquire_owned().await.ok()
+    }
+
+    /// A call that ends before its next attempt is sent (rate limit or
+    /// source pause): failed with the last attempt's kind, or `throttled`
+    /// when nothing was sent at all.
+    fn not_sent(
+        &self,
+        started_at: DateTime<Utc>,
+        attempts: Vec<AttemptReport>,
+        text: &str,
+        quota_remaining: Option<u64>,
+    ) -> CallResult {
+        let last = attempts.last();
+        let message = match last.and_then(|a| a.message.as_deref()) {
+            Some(previous) => format!(
+                "{previous} ({}); then {text}",
+                attempts_phrase(attempts.len() as u32)
+            ),
+            None => text.to_string(),
         };
+        CallResult {
+            status: ScraperStatus::Failed,
+            http_status: last.and_then(|a| a.http_status),
+            error_kind: Some(
+                last.and_then(|a| a.error_kind)
+                    .unwrap_or(ErrorKind::Throttled),
+            ),
+            message: Some(self.redactor.redact_string(&message)),
+            body: None,
+            content_type: None,
+            records: None,
+            started_at,
+            finished_at: self.clock.now(),
+            deferred_until: None,
+            quota_remaining,
+            attempts,
+        }
+    }
+
+    /// One attempt: send and read the body under the source's timeout.
+    async fn attempt(&self, spec: &CallSpec<'_>, request: &BuiltRequest) -> RawAttempt {
         let timeout = spec.source.timeout;
         let max_body = spec.source.max_body_bytes;
         let work = self.send_and_read(request, max_body);
@@ -382,6 +551,7 @@ impl Fetcher {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let signals = collect_signals(response.headers(), self.quota_headers.as_slice());
         if let Some(length) = response.content_length()
             && length > max_body
         {
@@ -421,6 +591,7 @@ impl Fetcher {
                 status,
                 body: Bytes::from(body),
                 content_type,
+                signals,
             }),
             retry_after_header,
         }
@@ -511,6 +682,43 @@ struct RawResponse {
     status: u16,
     body: Bytes,
     content_type: Option<String>,
+    /// Rate-limit and quota headers, names lower-case.
+    signals: Vec<(String, String)>,
+}
+
+impl RawResponse {
+    fn signal(&self, name: &str) -> Option<&str> {
+        self.signals
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The headers that pause a source (see `rebound_domain::ratelimit`).
+const RATE_LIMIT_HEADERS: [&str; 6] = [
+    "retry-after",
+    "ratelimit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+];
+
+/// The rate-limit headers and any quota `remaining_header`s present.
+fn collect_signals(
+    headers: &reqwest::header::HeaderMap,
+    quota: &[String],
+) -> Vec<(String, String)> {
+    RATE_LIMIT_HEADERS
+        .iter()
+        .copied()
+        .chain(quota.iter().map(String::as_str))
+        .filter_map(|name| {
+            let value = headers.get(name)?.to_str().ok()?;
+            Some((name.to_string(), value.to_string()))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone)]

@@ -32,6 +32,18 @@ const REAP_EVERY: chrono::Duration = chrono::Duration::seconds(1);
 /// A stored wait may be followed up this many times per slot.
 const MAX_FOLLOW_UPS: usize = 3;
 
+/// Re-checks of late data per slot, a backstop only: re-checks stop at the
+/// scraper's deadline anyway (48h every 2h is 24).
+const MAX_RECHECKS: u32 = 100;
+
+/// What a run asks to be done later.
+#[derive(Debug, Default)]
+struct Later {
+    retry_at: Option<DateTime<Utc>>,
+    recheck_at: Option<DateTime<Utc>>,
+    recheck_entities: Option<Vec<String>>,
+}
+
 /// What one executed run ended as.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunOutcome {
@@ -48,6 +60,8 @@ pub struct RunOutcome {
     pub scheduled_for: DateTime<Utc>,
     /// A follow-up run queued for a wait too long to sleep.
     pub follow_up_at: Option<DateTime<Utc>>,
+    /// A follow-up run queued to re-check late data (`not_yet_available`).
+    pub recheck_at: Option<DateTime<Utc>>,
 }
 
 /// Executes queued runs.
@@ -119,16 +133,20 @@ impl Worker {
         let renewal = AbortOnDrop(self.spawn_renewal(&run.run_id));
         let result = self.execute_inner(&run).await;
         drop(renewal);
-        let (status, retry_at) = match result {
+        let (status, later) = match result {
             Ok(done) => done,
             Err(message) => {
                 tracing::error!(run_id = %run.run_id, workflow = %run.workflow_name, error = %message, "Run could not start.");
-                ("failed".to_string(), None)
+                ("failed".to_string(), Later::default())
             }
         };
         let store = self.engine.store();
-        let follow_up_at = match retry_at {
+        let follow_up_at = match later.retry_at {
             Some(at) => self.follow_up(&run, at).await?,
+            None => None,
+        };
+        let recheck_at = match later.recheck_at {
+            Some(at) => self.recheck(&run, at, later.recheck_entities).await?,
             None => None,
         };
         let held = store
@@ -147,15 +165,13 @@ impl Worker {
             started_at,
             scheduled_for: run.scheduled_for,
             follow_up_at,
+            recheck_at,
         })
     }
 
     /// Runs the workflow (or calendar refresh) a run names. Errors that
     /// prevent the run from starting come back as text.
-    async fn execute_inner(
-        &self,
-        run: &ScheduledRunRow,
-    ) -> Result<(String, Option<DateTime<Utc>>), String> {
+    async fn execute_inner(&self, run: &ScheduledRunRow) -> Result<(String, Later), String> {
         let params: BTreeMap<String, String> = serde_json::from_str(&run.params)
             .map_err(|e| format!("run {} has unreadable params: {e}", run.run_id))?;
         if let Some(calendar) = run.workflow_name.strip_prefix(CALENDAR_PREFIX) {
@@ -171,7 +187,7 @@ impl Worker {
                 .run_scraper(&scraper, run.target_date, &params)
                 .await
                 .map_err(|e| e.to_string())?;
-            return Ok((report.status.as_str().to_string(), None));
+            return Ok((report.status.as_str().to_string(), Later::default()));
         }
         let entities: Option<Vec<String>> = serde_json::from_str(&run.entities)
             .map_err(|e| format!("run {} has unreadable entities: {e}", run.run_id))?;
@@ -184,7 +200,55 @@ impl Worker {
             .run_workflow_with(&run.workflow_name, run.target_date, &params, &options)
             .await
             .map_err(|e| e.to_string())?;
-        Ok((report.status.as_str().to_string(), report.retry_at))
+        Ok((
+            report.status.as_str().to_string(),
+            Later {
+                retry_at: report.retry_at,
+                recheck_at: report.recheck_at,
+                recheck_entities: report.recheck_entities,
+            },
+        ))
+    }
+
+    /// Stores a re-check of late data as a follow-up run due at `at`, in
+    /// slot `<slot>+recheckN`, for the not-yet-available entities when the
+    /// run can be narrowed to them.
+    async fn recheck(
+        &self,
+        run: &ScheduledRunRow,
+        at: DateTime<Utc>,
+        entities: Option<Vec<String>>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let (base, done) = match run.slot.rsplit_once("+recheck") {
+            Some((base, n)) => (base, n.parse::<u32>().unwrap_or(MAX_RECHECKS)),
+            None => (run.slot.as_str(), 0),
+        };
+        if done >= MAX_RECHECKS {
+            tracing::warn!(run_id = %run.run_id, "Not storing another re-check: this slot had {MAX_RECHECKS} already.");
+            return Ok(None);
+        }
+        let entities = match entities {
+            Some(list) => serde_json::to_string(&list).unwrap_or_else(|_| run.entities.clone()),
+            None => run.entities.clone(),
+        };
+        let follow = NewScheduledRun {
+            run_id: uuid::Uuid::now_v7().to_string(),
+            workflow_name: run.workflow_name.clone(),
+            target_date: run.target_date,
+            slot: format!("{base}+recheck{}", done + 1),
+            params: run.params.clone(),
+            entities,
+            run_at: at,
+            scheduled_for: at,
+            execution_id: uuid::Uuid::now_v7().to_string(),
+            decision_id: run.decision_id.clone(),
+            created_at: self.clock.now(),
+        };
+        let queued = self.engine.store().enqueue_run(&follow).await?;
+        if queued {
+            tracing::info!(run_id = %run.run_id, workflow = %run.workflow_name, %at, slot = %follow.slot, "Late data: re-check stored.");
+        }
+        Ok(queued.then_some(at))
     }
 
     /// Stores a wait too long to sleep as a follow-up run due at `at`.

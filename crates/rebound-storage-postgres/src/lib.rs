@@ -17,13 +17,17 @@
 //!
 //! Messages never contain the URL's password ([`redact`]).
 
+mod breakers;
+mod lockouts;
+mod quota;
 mod redact;
 mod scheduler;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use rebound_storage::{
-    AttemptRow, DecisionOutcome, DecisionRow, LatestPayload, NewDecision, NewScheduledRun,
+    AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, DecisionOutcome,
+    DecisionRow, LatestPayload, LockoutRow, NewDecision, NewLockout, NewScheduledRun,
     NewScraperCall, NewWorkflowExecution, PayloadRef, ScheduledRunRow, ScraperCallRow, SlotRow,
     Store, StoreError, WorkflowExecutionRow,
 };
@@ -526,6 +530,103 @@ impl Store for PostgresStore {
         target_date: Option<NaiveDate>,
     ) -> Result<Option<LatestPayload>, StoreError> {
         scheduler::latest_payload(self, scrapers, target_date).await
+    }
+
+    // ----- Entity lockouts -----
+
+    async fn entity_streak(
+        &self,
+        scraper_name: &str,
+        param: &str,
+        entity: &str,
+        limit: u32,
+    ) -> Result<u32, StoreError> {
+        lockouts::entity_streak(self, scraper_name, param, entity, limit).await
+    }
+
+    async fn lock_entity(&self, lock: &NewLockout) -> Result<bool, StoreError> {
+        lockouts::lock_entity(self, lock).await
+    }
+
+    async fn open_lockouts(
+        &self,
+        scraper_name: Option<&str>,
+    ) -> Result<Vec<LockoutRow>, StoreError> {
+        lockouts::open_lockouts(self, scraper_name).await
+    }
+
+    async fn release_lockouts(
+        &self,
+        scraper_name: &str,
+        entity: Option<&str>,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<u32, StoreError> {
+        lockouts::release_lockouts(self, scraper_name, entity, at, reason).await
+    }
+
+    // ----- Request quotas -----
+
+    async fn quota_take(
+        &self,
+        key: &rebound_storage::QuotaKey,
+        limit: i64,
+        now: DateTime<Utc>,
+    ) -> Result<rebound_storage::QuotaTake, StoreError> {
+        quota::take(self, key, limit, now).await
+    }
+
+    async fn quota_settle(
+        &self,
+        key: &rebound_storage::QuotaKey,
+        extra_requests: i64,
+        remaining_reported: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<rebound_storage::QuotaUsageRow, StoreError> {
+        quota::settle(self, key, extra_requests, remaining_reported, now).await
+    }
+
+    async fn quota_mark_warned(
+        &self,
+        key: &rebound_storage::QuotaKey,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        quota::mark_warned(self, key, now).await
+    }
+
+    async fn quota_usage(
+        &self,
+        source_name: &str,
+        period_start: DateTime<Utc>,
+    ) -> Result<Option<rebound_storage::QuotaUsageRow>, StoreError> {
+        quota::usage(self, source_name, period_start).await
+    }
+
+    // ----- Circuit breakers -----
+
+    async fn breaker_state(&self, source: &str) -> Result<Option<BreakerRow>, StoreError> {
+        breakers::breaker_state(self, source).await
+    }
+
+    async fn update_breaker(
+        &self,
+        source: &str,
+        now: DateTime<Utc>,
+        change: BreakerChange<'_>,
+    ) -> Result<BreakerState, StoreError> {
+        breakers::update_breaker(self, source, now, change).await
+    }
+
+    async fn breaker_states(&self) -> Result<Vec<BreakerRow>, StoreError> {
+        breakers::breaker_states(self).await
+    }
+
+    async fn breaker_transitions(
+        &self,
+        source: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<BreakerTransitionRow>, StoreError> {
+        breakers::breaker_transitions(self, source, limit).await
     }
 }
 

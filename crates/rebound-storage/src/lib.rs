@@ -9,8 +9,13 @@
 //! `workflow_executions`, `scraper_execution_log`, `scraper_attempts`,
 //! `workflow_decisions`; and the scheduler's job table `scheduled_runs`.
 
+mod quota;
+
+pub use quota::{QuotaKey, QuotaTake, QuotaUsageRow};
+
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+pub use rebound_domain::breaker::{BreakerState, Transition};
 use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus, WorkflowStatus};
 
 /// What can go wrong talking to the store.
@@ -327,6 +332,184 @@ pub trait Store: Send + Sync {
         scrapers: &[String],
         target_date: Option<NaiveDate>,
     ) -> Result<Option<LatestPayload>, StoreError>;
+
+    // ----- Entity lockouts (`entity_lockouts`) -----
+
+    /// How many of the newest calls of `scraper_name` whose parameter
+    /// `param` is `entity` ended in a row as no_data, failed or overdue,
+    /// counting back from the newest and stopping at any other status but
+    /// `skipped` (which is passed over), at most `limit`. Only calls that
+    /// started after the newest release of a lock of that entity count, so
+    /// a released entity starts afresh.
+    async fn entity_streak(
+        &self,
+        scraper_name: &str,
+        param: &str,
+        entity: &str,
+        limit: u32,
+    ) -> Result<u32, StoreError>;
+
+    /// Locks an entity unless it already has an unreleased lock; returns
+    /// whether a lock was stored.
+    async fn lock_entity(&self, lock: &NewLockout) -> Result<bool, StoreError>;
+
+    /// Unreleased locks (also those whose `until` has passed but that
+    /// nobody released yet), of one scraper or of all, by scraper then
+    /// entity.
+    async fn open_lockouts(
+        &self,
+        scraper_name: Option<&str>,
+    ) -> Result<Vec<LockoutRow>, StoreError>;
+
+    /// Releases the unreleased locks of `scraper_name` (of one entity, or
+    /// all) at `at` with `reason`; returns how many were released.
+    async fn release_lockouts(
+        &self,
+        scraper_name: &str,
+        entity: Option<&str>,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<u32, StoreError>;
+
+    // ----- Request quotas (`source_quota_usage`) -----
+
+    /// Counts one request against `key`'s period, creating its row, unless
+    /// the quota is used up: `requests >= limit`, or the upstream reported
+    /// 0 remaining. Atomic: concurrent takes never count past `limit`.
+    async fn quota_take(
+        &self,
+        key: &QuotaKey,
+        limit: i64,
+        now: DateTime<Utc>,
+    ) -> Result<QuotaTake, StoreError>;
+
+    /// After a call: adds `extra_requests` (may be negative: a take whose
+    /// call sent nothing gives it back; never below zero) and records the
+    /// upstream's `remaining_reported` when given.
+    async fn quota_settle(
+        &self,
+        key: &QuotaKey,
+        extra_requests: i64,
+        remaining_reported: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<QuotaUsageRow, StoreError>;
+
+    /// Marks the period's warning as raised; true only for the one caller
+    /// that marked it (warn once per period, across processes).
+    async fn quota_mark_warned(
+        &self,
+        key: &QuotaKey,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// The usage row of `source_name` for the period starting at `period_start`.
+    async fn quota_usage(
+        &self,
+        source_name: &str,
+        period_start: DateTime<Utc>,
+    ) -> Result<Option<QuotaUsageRow>, StoreError>;
+
+    // ----- Circuit breakers (circuit_breaker_state, _transitions) -----
+
+    /// The stored breaker of `source`, if it has one (a plain read: the
+    /// fast path before each call).
+    async fn breaker_state(&self, source: &str) -> Result<Option<BreakerRow>, StoreError>;
+
+    /// Applies `change` to the breaker of `source` atomically, across every
+    /// worker sharing the database: the row (created closed if missing) is
+    /// read and locked, `change` runs on it, and the new state and the
+    /// transitions `change` returns are written, all in one transaction.
+    /// PostgreSQL: `SELECT … FOR UPDATE`; SQLite: one `BEGIN IMMEDIATE`
+    /// transaction. Returns the new state.
+    async fn update_breaker(
+        &self,
+        source: &str,
+        now: DateTime<Utc>,
+        change: BreakerChange<'_>,
+    ) -> Result<BreakerState, StoreError>;
+
+    /// Every stored breaker, by source name.
+    async fn breaker_states(&self) -> Result<Vec<BreakerRow>, StoreError>;
+
+    /// The newest transitions (of `source` when given), newest first.
+    async fn breaker_transitions(
+        &self,
+        source: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<BreakerTransitionRow>, StoreError>;
+
+    /// Closes the breaker of `source` by hand, recording a transition with
+    /// `reason` when it was not closed. Returns the transitions made.
+    async fn reset_breaker(
+        &self,
+        source: &str,
+        now: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<Vec<Transition>, StoreError> {
+        let mut made = Vec::new();
+        let mut change = |state: &mut BreakerState| {
+            let t = state.reset(now, reason);
+            made = t.clone();
+            t
+        };
+        self.update_breaker(source, now, &mut change).await?;
+        Ok(made)
+    }
+}
+
+/// The change [`Store::update_breaker`] applies inside its transaction:
+/// it edits the state and returns the transitions to record.
+pub type BreakerChange<'a> = &'a mut (dyn FnMut(&mut BreakerState) -> Vec<Transition> + Send);
+
+/// A `circuit_breaker_state` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BreakerRow {
+    pub source_name: String,
+    pub state: BreakerState,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A `circuit_breaker_transitions` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BreakerTransitionRow {
+    pub source_name: String,
+    pub at: DateTime<Utc>,
+    /// `closed`, `open` or `half_open`.
+    pub from_state: String,
+    pub to_state: String,
+    pub reason: String,
+}
+
+/// One row for `entity_lockouts`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewLockout {
+    pub scraper_name: String,
+    /// The fan-out item value (e.g. a game id).
+    pub entity: String,
+    pub locked_at: DateTime<Utc>,
+    /// When the lock expires unless released sooner.
+    pub until: DateTime<Utc>,
+    /// Consecutive no_data/failures that tripped it.
+    pub consecutive: u32,
+    pub reason: String,
+    /// The fan-out dataset's payload hash when the lock was taken: a
+    /// different one releases the lock.
+    pub source_hash: Option<String>,
+}
+
+/// An `entity_lockouts` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LockoutRow {
+    pub id: i64,
+    pub scraper_name: String,
+    pub entity: String,
+    pub locked_at: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub consecutive: i64,
+    pub reason: String,
+    pub source_hash: Option<String>,
+    pub released_at: Option<DateTime<Utc>>,
+    pub released_reason: Option<String>,
 }
 
 /// The reason stored when a RUN finds its slot already claimed. Shared by

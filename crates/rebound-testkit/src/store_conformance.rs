@@ -22,7 +22,10 @@
 //! [`queries`] holds the fixture used to test the operator queries of
 //! `docs/queries.md` against both backends.
 
+pub mod breakers;
+pub mod lockouts;
 pub mod queries;
+pub mod quota;
 pub mod scheduler;
 
 use chrono::{DateTime, NaiveDate, SubsecRound, TimeDelta, Utc};
@@ -51,6 +54,9 @@ pub async fn run_all(store: &dyn Store) {
     concurrent_calls_land_with_distinct_ids(store).await;
     bad_call_does_not_sink_concurrent_ones(store).await;
     scheduler::run_all(store).await;
+    lockouts::run_all(store).await;
+    quota::run_all(store).await;
+    breakers::run_all(store).await;
 }
 
 /// `backend()` names one of the two known backends, for messages.

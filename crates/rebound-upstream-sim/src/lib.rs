@@ -150,6 +150,12 @@ impl UpstreamSim {
         self.shared.script(path, replies);
     }
 
+    /// Drops the replies still scripted for `path` (an outage ends);
+    /// returns how many were dropped.
+    pub fn clear_script(&self, path: &str) -> usize {
+        self.shared.clear_script(path)
+    }
+
     /// Every request received so far (while recording), in arrival order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.requests()

@@ -68,6 +68,12 @@ impl Shared {
         self.pending.fetch_add(count, Ordering::Release);
     }
 
+    pub(crate) fn clear_script(&self, path: &str) -> usize {
+        let removed = lock(&self.scripts).remove(path).map_or(0, |q| q.len());
+        self.pending.fetch_sub(removed, Ordering::AcqRel);
+        removed
+    }
+
     fn take_scripted(&self, path: &str) -> Option<Reply> {
         if self.pending.load(Ordering::Acquire) == 0 {
             return None;

@@ -1,9 +1,12 @@
 //! One module per subcommand.
 
 pub mod backfill;
+pub mod breakers;
 pub mod check;
 pub mod demo;
+pub mod lockouts;
 pub mod plan;
+pub mod quotas;
 pub mod run;
 pub mod serve;
 pub mod status;

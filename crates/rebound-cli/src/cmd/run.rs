@@ -113,7 +113,7 @@ pub async fn run_scraper(config: &Path, args: ScrapeArgs) -> Result<ExitCode, Fa
     } else {
         print!("{}", output::calls_table(std::slice::from_ref(&report)));
     }
-    Ok(if report.status.is_failure() {
+    Ok(if report.is_failure() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

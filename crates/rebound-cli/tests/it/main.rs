@@ -2,7 +2,9 @@
 //! config errors, and the demo.
 
 mod backfill;
+mod lockouts;
 mod plan;
+mod quotas;
 mod serve;
 
 use rebound_upstream_sim::{Reply, UpstreamSim};

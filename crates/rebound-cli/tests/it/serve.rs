@@ -138,6 +138,19 @@ async fn scalar(conn: &mut PgConnection, sql: &str) -> i64 {
         .get::<i64, _>(0)
 }
 
+/// Like [`scalar`], but 0 while the table does not exist yet: the services
+/// apply the migrations when they start, which may be after the first poll.
+async fn count_once_migrated(conn: &mut PgConnection, sql: &str) -> i64 {
+    match sqlx::query(AssertSqlSafe(sql.to_string()))
+        .fetch_one(conn)
+        .await
+    {
+        Ok(row) => row.get::<i64, _>(0),
+        Err(e) if e.to_string().contains("does not exist") => 0,
+        Err(e) => panic!("{sql}: {e}"),
+    }
+}
+
 fn logs(dir: &Path) -> String {
     let mut out = String::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -233,7 +246,7 @@ schedule = {{ kind = "window", start = "06:00", end = "18:00" }}
     let mut conn = db.connect().await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let done = scalar(
+        let done = count_once_migrated(
             &mut conn,
             "SELECT count(*) FROM scheduled_runs WHERE state = 'done'",
         )

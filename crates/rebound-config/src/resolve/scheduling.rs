@@ -598,7 +598,7 @@ impl Resolver<'_> {
         }
     }
 
-    fn time_of_day(&mut self, path: &KeyPath, raw: &str) -> Option<NaiveTime> {
+    pub(super) fn time_of_day(&mut self, path: &KeyPath, raw: &str) -> Option<NaiveTime> {
         let text = self.text(path, raw)?;
         match parse_time_of_day(&text) {
             Some(time) => Some(time),

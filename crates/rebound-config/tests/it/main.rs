@@ -4,7 +4,9 @@
 
 mod bad_files;
 mod examples;
+mod late_data;
 mod no_panic;
+mod rate_limits;
 mod resolve;
 mod schedule_errors;
 mod scheduling;

@@ -18,7 +18,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+mod breakers;
 mod fanout;
+mod late_lockout;
+mod quota;
 
 const SECRET: &str = "k_9f8e7d6c5b4a";
 

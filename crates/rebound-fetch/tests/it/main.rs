@@ -2,6 +2,8 @@
 //! Waits between attempts go through a manual clock, so a 30 s
 //! Retry-After costs nothing; only the timeout tests wait (briefly) for real.
 
+mod rate_limits;
+
 use chrono::{TimeZone, Utc};
 use rebound_domain::clock::Clock;
 use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus};
@@ -454,6 +456,8 @@ async fn waits_longer_than_the_inline_limit_are_deferred_not_slept() {
     );
 
     // max_retry_after keeps precedence: a 1 h Retry-After fails now, saying so.
+    // (First let the source pause of the 120 s Retry-After above run out.)
+    clock.advance(Duration::from_secs(120));
     sim.script(
         "/t/plain",
         vec![Reply::text(429, "quota").header("Retry-After", "3600")],

@@ -140,6 +140,8 @@ pub fn scraper(name: &str, for_each: Option<ForEach>) -> Scraper {
         dataset: name.to_string(),
         retry: RetryPolicy::default(),
         for_each,
+        expected: None,
+        lockout: None,
     }
 }
 

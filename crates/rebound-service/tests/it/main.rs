@@ -526,3 +526,118 @@ async fn a_staleness_override_holds_until_it_expires() {
     assert!(at_nine.started_at < local(day(), 9, 1));
     sim.shutdown().await;
 }
+
+/// Late data under `rebound serve`: a no_data before the deadline is not
+/// a failure and stores a re-check as a follow-up run at now + recheck
+/// (never after the deadline); data arriving succeeds; still nothing at
+/// the deadline is overdue, a failure, and no further re-check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_data_is_rechecked_through_stored_follow_up_runs_until_the_deadline() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let extra = r#"
+[scrapers.late_daily]
+source = "nba"
+path = "/late-daily"
+no_data = { status = [404] }
+expected_by = "15:00"
+recheck = "2h"
+
+[scrapers.late_overdue]
+source = "nba"
+path = "/late-overdue"
+no_data = { status = [404] }
+expected_by = "09:00"
+recheck = "2h"
+
+[workflows.daily_late]
+scrapers = ["late_daily"]
+schedule = { kind = "window", start = "06:00", end = "10:00" }
+
+[workflows.daily_overdue]
+scrapers = ["late_overdue"]
+schedule = { kind = "window", start = "06:00", end = "10:00" }
+"#;
+    let start = local(day(), 6, 0);
+    let h = harness(dir.path(), &config(&sim.base_url(), extra), start).await;
+    let drain = || async {
+        let mut out = Vec::new();
+        while let Some(outcome) = h.worker.run_one().await.expect("worker") {
+            out.push(outcome);
+        }
+        out
+    };
+    let find = |outcomes: &[RunOutcome], wf: &str| -> RunOutcome {
+        outcomes
+            .iter()
+            .find(|o| o.workflow == wf)
+            .unwrap_or_else(|| panic!("{wf} did not run: {outcomes:?}"))
+            .clone()
+    };
+    h.scheduler.tick().await.expect("tick");
+    let first = drain().await;
+    let late = find(&first, "daily_late");
+    assert_eq!(late.status, "no_data", "not_yet_available is not a failure");
+    assert_eq!(late.recheck_at, Some(local(day(), 8, 0)));
+    let queued = h
+        .engine
+        .store()
+        .scheduled_runs(Some("queued"), 100)
+        .await
+        .expect("runs");
+    let stored = queued
+        .iter()
+        .find(|r| r.workflow_name == "daily_late")
+        .expect("a re-check run is stored");
+    assert_eq!(stored.slot, "window+recheck1");
+    assert_eq!(stored.run_at, local(day(), 8, 0));
+    assert_eq!(
+        find(&first, "daily_overdue").recheck_at,
+        Some(local(day(), 8, 0))
+    );
+
+    // Not due before 08:00.
+    h.clock.advance(Duration::from_secs(3600));
+    assert!(drain().await.iter().all(|o| !o.slot.contains("recheck")));
+
+    // 08:00: the daily data has arrived; the other is still missing and
+    // is re-checked at its 09:00 deadline, not at 10:00.
+    h.clock.advance(Duration::from_secs(3600));
+    sim.script(
+        "/nba/late-daily",
+        vec![Reply::json(200, serde_json::json!({"ok": true}))],
+    );
+    let second = drain().await;
+    let late = find(&second, "daily_late");
+    assert_eq!(
+        (late.slot.as_str(), late.status.as_str()),
+        ("window+recheck1", "success")
+    );
+    assert_eq!(late.recheck_at, None);
+    let overdue = find(&second, "daily_overdue");
+    assert_eq!(overdue.status, "no_data");
+    assert_eq!(overdue.recheck_at, Some(local(day(), 9, 0)));
+
+    // 09:00: still nothing at the deadline → overdue, a failure, no re-check.
+    h.clock.advance(Duration::from_secs(3600));
+    let third = drain().await;
+    let overdue = find(&third, "daily_overdue");
+    assert_eq!(overdue.slot, "window+recheck2");
+    assert_eq!(overdue.status, "failed");
+    assert_eq!(overdue.recheck_at, None);
+    let calls = h
+        .engine
+        .store()
+        .scraper_calls_for_execution(&overdue.execution_id)
+        .await
+        .expect("calls");
+    assert_eq!(calls[0].status, "overdue");
+    let message = calls[0].error_message.as_deref().unwrap_or("");
+    assert!(
+        message.starts_with(
+            "overdue: expected by 2026-11-28 09:00 EST (the deadline); still no data at 2026-11-28 09:00 EST"
+        ),
+        "{message}"
+    );
+    sim.shutdown().await;
+}

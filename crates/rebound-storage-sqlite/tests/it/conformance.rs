@@ -58,8 +58,60 @@ scheduler_tests!(
     slot_history_joins_decisions_and_runs,
 );
 
+/// The entity-lockout checks (`store_conformance::lockouts`), one test each.
+macro_rules! lockout_tests {
+    ($($check:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $check() {
+            let (_dir, store) = fresh_store().await;
+            store_conformance::lockouts::$check(&store).await;
+        }
+    )*};
+}
+
+lockout_tests!(
+    lockout_round_trip_one_open_per_entity,
+    release_by_entity_or_all,
+    entity_streak_counts_back_and_restarts_after_release,
+);
+
+/// The circuit breaker checks (`store_conformance::breakers`), one test each.
+macro_rules! breaker_tests {
+    ($($check:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $check() {
+            let (_dir, store) = fresh_store().await;
+            store_conformance::breakers::$check(&store).await;
+        }
+    )*};
+}
+
+breaker_tests!(
+    breaker_state_round_trip,
+    concurrent_half_open_admits_one_probe,
+    reset_closes_and_records_a_transition,
+);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn whole_suite_on_one_store() {
     let (_dir, store) = fresh_store().await;
     store_conformance::run_all(&store).await;
 }
+
+/// The request-quota checks (`store_conformance::quota`), one test each.
+macro_rules! quota_tests {
+    ($($check:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $check() {
+            let (_dir, store) = fresh_store().await;
+            store_conformance::quota::$check(&store).await;
+        }
+    )*};
+}
+
+quota_tests!(
+    quota_takes_until_the_limit_then_refuses,
+    quota_settle_adjusts_and_reported_zero_refuses,
+    quota_warning_is_marked_once_per_period,
+    concurrent_quota_takes_never_pass_the_limit,
+);

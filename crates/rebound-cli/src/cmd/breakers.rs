@@ -1,0 +1,123 @@
+//! `rebound breakers`: the state of every source's circuit breaker, and
+//! `rebound breakers reset SOURCE` to close one by hand.
+
+use crate::{Failure, setup};
+use clap::{Args, Subcommand};
+use rebound_domain::breaker::{BreakerState, Phase};
+use rebound_domain::clock::Clock;
+use rebound_fetch::clock::SystemClock;
+use std::path::Path;
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct BreakersArgs {
+    #[command(subcommand)]
+    pub command: Option<BreakersCommand>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BreakersCommand {
+    /// Close a source's breaker now (recorded as "reset by operator").
+    Reset {
+        /// The source, as named in `[sources.NAME]`.
+        source: String,
+    },
+}
+
+fn ts(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| "-".into())
+}
+
+pub async fn breakers(config: &Path, args: BreakersArgs) -> Result<ExitCode, Failure> {
+    let plan = setup::load_plan(config)?;
+    if let Some(BreakersCommand::Reset { source }) = &args.command
+        && !plan.sources.contains_key(source)
+    {
+        let known: Vec<&str> = plan.sources.keys().map(String::as_str).collect();
+        return Err(Failure::Usage(anyhow::anyhow!(
+            "unknown source \"{source}\"; the config defines: {}",
+            known.join(", ")
+        )));
+    }
+    let store = setup::open_store(&plan).await?;
+    if let Some(BreakersCommand::Reset { source }) = args.command {
+        let made = store
+            .reset_breaker(&source, SystemClock.now(), "reset by operator")
+            .await?;
+        if made.is_empty() {
+            println!("breaker for source {source} was already closed");
+        } else {
+            println!(
+                "breaker for source {source} closed (was {})",
+                made[0].from.as_str()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let stored = store.breaker_states().await?;
+    let mut rows = Vec::new();
+    for (name, source) in &plan.sources {
+        let state = stored
+            .iter()
+            .find(|r| &r.source_name == name)
+            .map(|r| r.state.clone())
+            .unwrap_or_else(BreakerState::default);
+        let since = match state.phase {
+            Phase::Closed => None,
+            _ => state.opened_at,
+        };
+        rows.push(serde_json::json!({
+            "source": name,
+            "enabled": source.breaker.enabled,
+            "state": state.phase.as_str(),
+            "since": since.map(|t| ts(Some(t))),
+            "open_reason": state.open_reason,
+            "trips": state.trips,
+            "consecutive_failures": state.consecutive_failures,
+            "last_failure_at": state.last_failure_at.map(|t| ts(Some(t))),
+            "last_failure_kind": state.last_failure_kind.map(|k| k.as_str()),
+            "last_failure_message": state.last_failure_message,
+            "next_probe": state.next_probe(&source.breaker).map(|t| ts(Some(t))),
+        }));
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<16} {:<10} {:<21} {:>5} {:<21} LAST FAILURE",
+        "SOURCE", "STATE", "SINCE", "TRIPS", "NEXT PROBE"
+    );
+    for row in &rows {
+        let text = |key: &str| row[key].as_str().unwrap_or("-").to_string();
+        let state = if row["enabled"] == false {
+            "disabled".to_string()
+        } else {
+            text("state")
+        };
+        let failure = match (
+            row["last_failure_kind"].as_str(),
+            row["last_failure_message"].as_str(),
+        ) {
+            (Some(kind), Some(message)) => format!("{kind}: {message}"),
+            _ => "-".into(),
+        };
+        println!(
+            "{:<16} {:<10} {:<21} {:>5} {:<21} {}",
+            text("source"),
+            state,
+            text("since"),
+            row["trips"].as_u64().unwrap_or(0),
+            text("next_probe"),
+            failure
+        );
+        if let Some(reason) = row["open_reason"].as_str() {
+            println!("{:<16} opened after {reason}", "");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,101 @@
+//! `rebound lockouts [--json]` and `rebound lockouts reset SCRAPER [ENTITY]`.
+
+use super::{rebound, text};
+use chrono::{TimeDelta, Utc};
+use rebound_storage::{NewLockout, Store};
+use rebound_storage_sqlite::SqliteStore;
+
+fn config(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("rebound.toml");
+    std::fs::write(
+        &path,
+        r#"
+[pipeline]
+name = "locks"
+timezone = "America/New_York"
+
+[sources.up]
+base_url = "http://127.0.0.1:9"
+
+[scrapers.schedule]
+source = "up"
+path = "/schedule"
+dataset = "nbacom/schedule"
+
+[calendars.games]
+dataset = "nbacom/schedule"
+events = "$.games[*]"
+id = "gameId"
+start = "start"
+
+[scrapers.box]
+source = "up"
+path = "/box/{game_id}"
+for_each = { calendar = "games", param = "game_id" }
+lockout = { after = 3, for = "24h" }
+
+[scrapers.pbp]
+source = "up"
+path = "/pbp/{game_id}"
+for_each = { calendar = "games", param = "game_id" }
+lockout = {}
+"#,
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn lockouts_are_counted_per_scraper_listed_and_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let cfg = cfg.to_str().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = SqliteStore::open(&dir.path().join("rebound.db"))
+            .await
+            .unwrap();
+        let now = Utc::now();
+        for entity in ["g1", "g2"] {
+            store
+                .lock_entity(&NewLockout {
+                    scraper_name: "box".into(),
+                    entity: entity.into(),
+                    locked_at: now,
+                    until: now + TimeDelta::hours(24),
+                    consecutive: 3,
+                    reason: "3 consecutive no_data/failures (last: no_data)".into(),
+                    source_hash: Some("h1".into()),
+                })
+                .await
+                .unwrap();
+        }
+        store.pool().close().await;
+    });
+
+    let out = rebound(&["-c", cfg, "lockouts", "--json"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["counts"], serde_json::json!({"box": 2, "pbp": 0}));
+    assert_eq!(json["lockouts"][0]["entity"], "g1");
+    assert_eq!(json["lockouts"][0]["state"], "locked");
+    assert_eq!(json["lockouts"][1]["consecutive"], 3);
+
+    let table = rebound(&["-c", cfg, "lockouts"], &[("COLUMNS", "200")]);
+    let table = text(&table.stdout);
+    assert!(table.contains("locked entities"), "{table}");
+    assert!(table.contains("3 consecutive no_data/failures"), "{table}");
+
+    let reset = rebound(&["-c", cfg, "lockouts", "reset", "box", "g1"], &[]);
+    assert!(reset.status.success(), "{}", text(&reset.stderr));
+    assert_eq!(text(&reset.stdout).trim(), "released 1 lock(s) of box g1");
+    let out = rebound(&["-c", cfg, "lockouts", "--json"], &[]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["counts"]["box"], 1);
+
+    let all = rebound(&["-c", cfg, "lockouts", "reset", "box"], &[]);
+    assert_eq!(text(&all.stdout).trim(), "released 1 lock(s) of box");
+    let unknown = rebound(&["-c", cfg, "lockouts", "reset", "nope"], &[]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text(&unknown.stderr).contains("unknown scraper \"nope\""));
+}

@@ -1,0 +1,131 @@
+//! `rate_limit` and `quota` on a source: valid forms resolve, bad values
+//! are refused with the key path and position.
+
+use super::bad_files::{Case, check};
+use super::{BASE, plan};
+use rebound_domain::quota::QuotaPeriod;
+use std::time::Duration;
+
+fn source(extra: &str) -> String {
+    format!("{BASE}\n[sources.b]\nbase_url = \"https://b\"\n{extra}\n")
+}
+
+fn bad(
+    name: &'static str,
+    extra: &str,
+    key: &'static str,
+    at: &'static str,
+    says: &'static str,
+) -> Case {
+    Case {
+        name,
+        text: source(extra),
+        key,
+        at,
+        says,
+    }
+}
+
+#[test]
+fn rate_limit_and_quota_resolve() {
+    let p = plan(&source(
+        "rate_limit = \"20/min\"\nquota = { per = \"month\", requests = 20000, remaining_header = \"X-Requests-Remaining\" }",
+    ));
+    let b = &p.sources["b"];
+    let rate = b.rate_limit.unwrap();
+    assert_eq!(rate.requests, 20);
+    assert_eq!(rate.interval(), Duration::from_secs(3));
+    let quota = b.quota.as_ref().unwrap();
+    assert_eq!(quota.per, QuotaPeriod::Month);
+    assert_eq!(quota.requests, 20000);
+    // Header names are matched case-insensitively; kept lower-case.
+    assert_eq!(
+        quota.remaining_header.as_deref(),
+        Some("x-requests-remaining")
+    );
+    // Both are optional and default to "no limit".
+    assert!(p.sources["api"].rate_limit.is_none());
+    assert!(p.sources["api"].quota.is_none());
+    for form in ["5/s", "1000/h", "50000/d"] {
+        let p = plan(&source(&format!("rate_limit = \"{form}\"")));
+        assert!(p.sources["b"].rate_limit.is_some(), "{form}");
+    }
+    let summary = rebound_config::summary(&plan(&source(
+        "rate_limit = \"20/min\"\nquota = { per = \"day\", requests = 500 }",
+    )));
+    assert!(
+        summary.contains(
+            "  b: at most 20/min (spread evenly), quota 500 requests per day (warn at 80%)"
+        ),
+        "{summary}"
+    );
+}
+
+#[test]
+fn bad_rate_limits_and_quotas_are_refused() {
+    check(vec![
+        bad(
+            "rate without unit",
+            "rate_limit = \"20\"",
+            "sources.b.rate_limit",
+            "\"20\"",
+            "expected a rate such as \"5/s\", \"20/min\" or \"1000/h\", found \"20\"",
+        ),
+        bad(
+            "rate unit",
+            "rate_limit = \"20/week\"",
+            "sources.b.rate_limit",
+            "\"20/week\"",
+            "unknown unit in rate \"20/week\": use s, min, h or d",
+        ),
+        bad(
+            "zero rate",
+            "rate_limit = \"0/min\"",
+            "sources.b.rate_limit",
+            "\"0/min\"",
+            "a rate limit must allow at least 1 request",
+        ),
+        bad(
+            "rate as number",
+            "rate_limit = 20",
+            "sources.b.rate_limit",
+            "20\n",
+            "expected a string, found integer `20`",
+        ),
+        bad(
+            "quota period",
+            "quota = { per = \"week\", requests = 10 }",
+            "sources.b.quota.per",
+            "\"week\"",
+            "expected \"day\" or \"month\", found \"week\"",
+        ),
+        bad(
+            "quota zero",
+            "quota = { per = \"day\", requests = 0 }",
+            "sources.b.quota.requests",
+            "0 }",
+            "expected an integer >= 1, found 0",
+        ),
+        bad(
+            "quota missing requests",
+            "quota = { per = \"day\" }",
+            "sources.b.quota.requests",
+            "{ per",
+            "missing required key",
+        ),
+        bad(
+            "quota unknown key",
+            "quota = { per = \"day\", requests = 5, limit = 3 }",
+            "sources.b.quota.limit",
+            "limit",
+            "unknown key \"limit\"",
+        ),
+        bad(
+            "quota header name",
+            "quota = { per = \"day\", requests = 5, remaining_header = \"x remaining\" }",
+            "sources.b.quota.remaining_header",
+            "\"x remaining\"",
+            "is not a valid HTTP header name",
+        ),
+    ]);
+}

@@ -1,0 +1,277 @@
+use super::*;
+use chrono::TimeZone;
+use proptest::prelude::*;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+}
+
+fn fail(state: &mut BreakerState, cfg: &BreakerConfig, now: DateTime<Utc>) -> Vec<Transition> {
+    state.record(
+        cfg,
+        now,
+        Signal::Unhealthy,
+        Some((ErrorKind::Server, "HTTP 503")),
+        None,
+    )
+}
+
+#[test]
+fn signals() {
+    use ErrorKind::*;
+    let f = |k| Signal::of(ScraperStatus::Failed, Some(k));
+    assert_eq!(f(Server), Signal::Unhealthy);
+    assert_eq!(f(Timeout), Signal::Unhealthy);
+    assert_eq!(f(Connect), Signal::Unhealthy);
+    assert_eq!(f(Throttled), Signal::Ignore);
+    assert_eq!(f(Client), Signal::Healthy);
+    assert_eq!(f(Decode), Signal::Healthy);
+    assert_eq!(f(Config), Signal::Ignore);
+    assert_eq!(f(Storage), Signal::Ignore);
+    assert_eq!(Signal::of(ScraperStatus::NoData, None), Signal::Healthy);
+    assert_eq!(
+        Signal::of(ScraperStatus::Skipped, Some(BreakerOpen)),
+        Signal::Ignore
+    );
+}
+
+#[test]
+fn five_consecutive_failures_open_then_probe_closes() {
+    let cfg = BreakerConfig::default();
+    let mut s = BreakerState::default();
+    for i in 0..4 {
+        assert!(fail(&mut s, &cfg, t0() + chrono::Duration::seconds(i)).is_empty());
+    }
+    let t = fail(&mut s, &cfg, t0() + chrono::Duration::seconds(4));
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].reason, "5 consecutive failures; open for 1m");
+    assert_eq!(s.phase, Phase::Open);
+    let now = t0() + chrono::Duration::seconds(30);
+    match s.admit(&cfg, "nba", now).0 {
+        Admission::Reject(m) => assert_eq!(
+            m,
+            "circuit breaker for source nba open since 2026-01-01T00:00:04Z after 5 consecutive failures; next probe at 2026-01-01T00:01:04Z"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let now = t0() + chrono::Duration::seconds(64);
+    let (a, t) = s.admit(&cfg, "nba", now);
+    assert_eq!(a, Admission::Probe(now));
+    assert_eq!(t[0].to, Phase::HalfOpen);
+    // A second caller is refused while the probe is in flight.
+    assert!(matches!(s.admit(&cfg, "nba", now).0, Admission::Reject(_)));
+    // The probe fails: open again for twice as long.
+    let t = s.record(
+        &cfg,
+        now,
+        Signal::Unhealthy,
+        Some((ErrorKind::Connect, "refused")),
+        Some(now),
+    );
+    assert_eq!(t[0].reason, "probe failed (connect); open for 2m");
+    assert_eq!(s.open_until, Some(now + chrono::Duration::minutes(2)));
+    let later = now + chrono::Duration::minutes(2);
+    let (a, _) = s.admit(&cfg, "nba", later);
+    let t = s.record(
+        &cfg,
+        later,
+        Signal::Healthy,
+        None,
+        match a {
+            Admission::Probe(t) => Some(t),
+            _ => None,
+        },
+    );
+    assert_eq!(t[0].to, Phase::Closed);
+    assert_eq!(s.streak, 0);
+    assert_eq!(s.trips, 2);
+}
+
+#[test]
+fn failure_rate_needs_min_calls() {
+    let cfg = BreakerConfig::default();
+    let mut s = BreakerState::default();
+    let mut now = t0();
+    // F S F S F: 3 of 5 failed (60%) ≥ 50% with 5 calls → open.
+    for (i, bad) in [true, false, true, false].into_iter().enumerate() {
+        now = t0() + chrono::Duration::seconds(i as i64);
+        let t = if bad {
+            fail(&mut s, &cfg, now)
+        } else {
+            s.record(&cfg, now, Signal::Healthy, None, None)
+        };
+        assert!(t.is_empty());
+    }
+    let t = fail(&mut s, &cfg, now);
+    assert_eq!(
+        t[0].reason,
+        "3 of 5 calls failed (60%) within 10m; open for 1m"
+    );
+}
+
+#[test]
+fn healthy_calls_before_any_failure_are_not_counted() {
+    let cfg = BreakerConfig::default();
+    let mut s = BreakerState::default();
+    assert!(s.is_quiet(&cfg, t0()));
+    s.record(&cfg, t0(), Signal::Healthy, None, None);
+    assert!(s.buckets.is_empty());
+    fail(&mut s, &cfg, t0());
+    assert!(!s.is_quiet(&cfg, t0()));
+    // The failure leaves the window after 10 minutes.
+    assert!(s.is_quiet(&cfg, t0() + chrono::Duration::minutes(11)) || s.consecutive_failures > 0);
+}
+
+#[test]
+fn open_period_grows_and_caps() {
+    let cfg = BreakerConfig::default();
+    let secs: Vec<u64> = (1..=8).map(|n| cfg.open_period(n).as_secs()).collect();
+    assert_eq!(secs, vec![60, 120, 240, 480, 960, 1800, 1800, 1800]);
+}
+
+#[test]
+fn buckets_round_trip() {
+    let s = BreakerState {
+        buckets: vec![
+            Bucket {
+                start: 60,
+                calls: 3,
+                failures: 2,
+            },
+            Bucket {
+                start: 120,
+                calls: 1,
+                failures: 0,
+            },
+        ],
+        ..BreakerState::default()
+    };
+    assert_eq!(s.encode_buckets(), "60:3:2,120:1:0");
+    assert_eq!(BreakerState::decode_buckets(&s.encode_buckets()), s.buckets);
+    assert!(BreakerState::decode_buckets("").is_empty());
+}
+
+#[test]
+fn lost_probe_is_replaced_after_probe_timeout() {
+    let cfg = BreakerConfig::default();
+    let mut s = BreakerState::default();
+    for _ in 0..5 {
+        fail(&mut s, &cfg, t0());
+    }
+    let p1 = t0() + chrono::Duration::minutes(1);
+    assert_eq!(s.admit(&cfg, "x", p1).0, Admission::Probe(p1));
+    let p2 = p1 + chrono::Duration::minutes(5);
+    assert_eq!(s.admit(&cfg, "x", p2).0, Admission::Probe(p2));
+    // The lost probe's late report changes nothing.
+    assert!(
+        s.record(&cfg, p2, Signal::Healthy, None, Some(p1))
+            .is_empty()
+    );
+    assert_eq!(s.phase, Phase::HalfOpen);
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Advance(u64),
+    Admit,
+    /// Report the in-flight call at this index (mod len) with this signal.
+    Report(usize, u8),
+    Reset,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0u64..400).prop_map(Op::Advance),
+        4 => Just(Op::Admit),
+        4 => (0usize..8, 0u8..3).prop_map(|(i, s)| Op::Report(i, s)),
+        1 => Just(Op::Reset),
+    ]
+}
+
+fn config() -> impl Strategy<Value = BreakerConfig> {
+    (1u32..8, 1u32..8, 1u32..=10, 1u64..300, 1u64..8, 60u64..1200).prop_map(
+        |(min_calls, consecutive, rate, open, cap, window)| BreakerConfig {
+            enabled: true,
+            window: Duration::from_secs(window),
+            min_calls,
+            failure_rate: f64::from(rate) / 10.0,
+            consecutive_failures: consecutive,
+            open_for: Duration::from_secs(open),
+            max_open_for: Duration::from_secs(open * cap),
+            probe_timeout: Duration::from_secs(300),
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn state_machine_invariants(cfg in config(), ops in proptest::collection::vec(op(), 1..200)) {
+        let mut s = BreakerState::default();
+        let mut now = t0();
+        // Calls admitted and not yet reported: their probe token, if any.
+        let mut in_flight: Vec<Option<DateTime<Utc>>> = Vec::new();
+        let mut signals = 0u32;
+        for op in ops {
+            let before = s.phase;
+            match op {
+                Op::Advance(secs) => now += chrono::Duration::seconds(secs as i64),
+                Op::Admit => {
+                    let (admission, transitions) = s.admit(&cfg, "src", now);
+                    for t in &transitions { prop_assert_eq!(t.from, before); prop_assert!(t.from != t.to); }
+                    match admission {
+                        Admission::Allow => { prop_assert_eq!(before, Phase::Closed); in_flight.push(None); }
+                        Admission::Probe(token) => {
+                            prop_assert!(before != Phase::Closed);
+                            if before == Phase::Open { prop_assert!(now >= s.opened_at.unwrap()); }
+                            in_flight.push(Some(token));
+                        }
+                        Admission::Reject(message) => {
+                            prop_assert!(before != Phase::Closed);
+                            prop_assert!(message.contains("next probe at"));
+                        }
+                    }
+                }
+                Op::Report(i, sig) if !in_flight.is_empty() => {
+                    let token = in_flight.remove(i % in_flight.len());
+                    let signal = [Signal::Healthy, Signal::Unhealthy, Signal::Ignore][sig as usize];
+                    if signal != Signal::Ignore { signals += 1; }
+                    let ts = s.record(&cfg, now, signal, Some((ErrorKind::Server, "503")), token);
+                    for t in &ts { prop_assert_eq!(t.from, before); }
+                }
+                Op::Report(..) => {}
+                Op::Reset => { s.reset(now, "reset by operator"); }
+            }
+            // Counts consistent.
+            let (calls, failures) = s.window_counts();
+            prop_assert!(failures <= calls);
+            prop_assert!(calls <= signals);
+            prop_assert!(s.streak <= s.trips);
+            match s.phase {
+                Phase::Closed => {
+                    prop_assert_eq!(s.streak, 0);
+                    prop_assert!(s.probe_started_at.is_none());
+                    prop_assert!(s.consecutive_failures < cfg.consecutive_failures);
+                }
+                Phase::Open => {
+                    prop_assert!(s.streak >= 1);
+                    prop_assert!(s.open_until.unwrap() > s.opened_at.unwrap());
+                    prop_assert!(s.open_until.unwrap() - s.opened_at.unwrap() <= chrono::Duration::from_std(cfg.max_open_for).unwrap());
+                }
+                Phase::HalfOpen => prop_assert!(s.streak >= 1),
+            }
+            // Never more than one live probe: admitted, unreported, and still the breaker's token.
+            let live = in_flight.iter().filter(|t| t.is_some() && **t == s.probe_started_at && s.phase == Phase::HalfOpen).count();
+            prop_assert!(live <= 1);
+            // Never stuck open: once the open period (or a lost probe's
+            // timeout) has passed, a probe is admitted.
+            if s.phase != Phase::Closed {
+                let mut copy = s.clone();
+                let at = copy.next_probe(&cfg).unwrap().max(now);
+                let admitted = copy.admit(&cfg, "src", at).0;
+                prop_assert!(matches!(admitted, Admission::Probe(_)), "stuck: {:?}", s);
+            }
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Source-wide pauses and the per-source rate limit, against the simulated
+//! upstream over loopback, on a manual clock. The assertions are on counts
+//! and on the clock readings the fetcher recorded for each attempt, never
+//! on real elapsed time.
+
+use super::{DEFAULT_RETRY, Harness, harness, plan};
+use chrono::{DateTime, TimeZone, Utc};
+use rebound_domain::clock::Clock;
+use rebound_domain::outcome::{ErrorKind, ScraperStatus};
+use rebound_fetch::clock::ManualClock;
+use rebound_fetch::{CallResult, CallSpec, Fetcher};
+use rebound_upstream_sim::{Reply, UpstreamSim};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// More scrapers on source `up`, appended after its keys.
+fn scrapers(source_keys: &str) -> String {
+    format!(
+        "{source_keys}\n\
+         [scrapers.a]\nsource = \"up\"\npath = \"/t/a\"\n\
+         [scrapers.b]\nsource = \"up\"\npath = \"/t/b\"\n"
+    )
+}
+
+const ONE_ATTEMPT: &str = "max_attempts = 1\njitter = \"none\"";
+
+fn ok(n: usize) -> Vec<Reply> {
+    vec![Reply::text(200, "ok"); n]
+}
+
+/// Runs `n` calls of each scraper concurrently, arriving interleaved
+/// (a, b, a, b, …); results come back in that order.
+async fn concurrently(h: &Harness, names: &[&str], n: usize) -> Vec<CallResult> {
+    let calls = (0..n)
+        .flat_map(|_| names.iter().copied())
+        .map(|name| h.call(name));
+    futures_join_all(calls).await
+}
+
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for f in futures {
+        set.push(f);
+    }
+    // A hand-rolled join_all: poll every future until all are done.
+    let mut outputs: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
+    let mut pinned: Vec<_> = set.into_iter().map(Box::pin).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in pinned.iter_mut().enumerate() {
+            if outputs[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(out) => outputs[i] = Some(out),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().map(|o| o.unwrap()).collect()
+}
+
+fn starts(results: &[CallResult]) -> Vec<DateTime<Utc>> {
+    let mut starts: Vec<_> = results
+        .iter()
+        .flat_map(|r| r.attempts.iter().map(|a| a.started_at))
+        .collect();
+    starts.sort();
+    starts
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_pauses_every_scraper_of_the_source() {
+    let h = harness(ONE_ATTEMPT, &scrapers("")).await;
+    h.sim.script(
+        "/t/plain",
+        vec![Reply::text(429, "slow down").header("Retry-After", "30")],
+    );
+    h.sim.script("/t/a", ok(3));
+    h.sim.script("/t/b", ok(3));
+    let throttled = h.call("plain").await;
+    assert_eq!(throttled.error_kind, Some(ErrorKind::Throttled));
+    let seen_at = throttled.attempts[0].finished_at;
+    let results = concurrently(&h, &["a", "b"], 3).await;
+    assert!(results.iter().all(|r| r.status == ScraperStatus::Success));
+    // No request of any scraper of the source started before the
+    // Retry-After had passed on the clock...
+    let resume = seen_at + chrono::Duration::seconds(30);
+    for start in starts(&results) {
+        assert!(start >= resume, "request at {start}, pause until {resume}");
+    }
+    // ...and the server saw exactly the 429 and then the six calls.
+    let paths: Vec<String> = h.sim.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths.len(), 7);
+    assert_eq!(paths[0], "/t/plain");
+    // The first caller in line slept the pause; the others found it over.
+    assert_eq!(h.clock.sleeps(), vec![Duration::from_secs(30)]);
+    assert_eq!(
+        results.iter().map(|r| r.attempts[0].delay_before).max(),
+        Some(Duration::from_secs(30))
+    );
+}
+
+#[tokio::test]
+async fn a_pause_longer_than_the_inline_limit_defers_without_a_request() {
+    let sim = UpstreamSim::start().await.unwrap();
+    let mut plan = plan(&sim.base_url(), DEFAULT_RETRY, &scrapers(""));
+    plan.scheduler.max_inline_wait = Duration::from_secs(5);
+    let t0 = Utc.with_ymd_and_hms(2026, 1, 5, 10, 0, 0).unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let fetcher = Fetcher::new(&plan, clock.clone()).unwrap();
+    let params = BTreeMap::new();
+    let call = |name: &str| {
+        fetcher.call(CallSpec {
+            source: &plan.sources["up"],
+            scraper: &plan.scrapers[name],
+            params: &params,
+        })
+    };
+    sim.script(
+        "/t/plain",
+        vec![Reply::text(429, "slow down").header("Retry-After", "120")],
+    );
+    let first = call("plain").await;
+    assert_eq!(
+        first.deferred_until,
+        Some(t0 + chrono::Duration::seconds(120))
+    );
+    let second = call("a").await;
+    assert_eq!(second.status, ScraperStatus::Failed);
+    assert_eq!(second.error_kind, Some(ErrorKind::Throttled));
+    assert!(second.attempts.is_empty());
+    assert_eq!(
+        second.deferred_until,
+        Some(t0 + chrono::Duration::seconds(120))
+    );
+    assert_eq!(
+        second.message.as_deref(),
+        Some(
+            "source up paused until 2026-01-05T10:02:00Z (HTTP 429 with Retry-After 120s): \
+             the wait (120s) exceeds the inline wait limit (5s): retry stored for 2026-01-05T10:02:00Z"
+        )
+    );
+    assert_eq!(sim.requests().len(), 1, "nothing sent while paused");
+    assert!(clock.sleeps().is_empty());
+    // Once the pause is over, calls go out again.
+    clock.advance(Duration::from_secs(120));
+    sim.script("/t/a", ok(1));
+    assert_eq!(call("a").await.status, ScraperStatus::Success);
+}
+
+#[tokio::test]
+async fn x_ratelimit_remaining_zero_pauses_the_source_until_reset() {
+    let h = harness(DEFAULT_RETRY, &scrapers("")).await;
+    // Reset as delta-seconds.
+    h.sim.script(
+        "/t/a",
+        vec![
+            Reply::text(200, "ok")
+                .header("X-RateLimit-Remaining", "0")
+                .header("X-RateLimit-Reset", "60"),
+        ],
+    );
+    h.sim.script("/t/b", ok(1));
+    let first = h.call("a").await;
+    assert_eq!(first.status, ScraperStatus::Success);
+    let second = h.call("b").await;
+    assert_eq!(second.status, ScraperStatus::Success);
+    assert!(second.attempts[0].started_at >= first.finished_at + chrono::Duration::seconds(60));
+    assert_eq!(h.clock.sleeps(), vec![Duration::from_secs(60)]);
+
+    // Reset as epoch seconds: detected by its size.
+    let reset = (h.clock.now().timestamp() + 45).to_string();
+    h.sim.script(
+        "/t/a",
+        vec![
+            Reply::text(200, "ok")
+                .header("x-ratelimit-remaining", "0")
+                .header("x-ratelimit-reset", &reset),
+        ],
+    );
+    h.sim.script("/t/b", ok(1));
+    let third = h.call("a").await;
+    let fourth = h.call("b").await;
+    assert!(fourth.attempts[0].started_at >= third.finished_at + chrono::Duration::seconds(45));
+    assert_eq!(
+        h.clock.sleeps(),
+        vec![Duration::from_secs(60), Duration::from_secs(45)]
+    );
+    // Remaining above zero pauses nothing.
+    h.sim.script(
+        "/t/a",
+        vec![
+            Reply::text(200, "ok")
+                .header("x-ratelimit-remaining", "7")
+                .header("x-ratelimit-reset", "600"),
+        ],
+    );
+    h.sim.script("/t/b", ok(1));
+    h.call("a").await;
+    h.call("b").await;
+    assert_eq!(h.clock.sleeps().len(), 2);
+}
+
+#[tokio::test]
+async fn the_ratelimit_header_pauses_the_source() {
+    let h = harness(DEFAULT_RETRY, &scrapers("")).await;
+    h.sim.script(
+        "/t/a",
+        vec![Reply::text(200, "ok").header("RateLimit", "\"default\";r=0;t=30")],
+    );
+    h.sim.script("/t/b", ok(1));
+    let first = h.call("a").await;
+    let second = h.call("b").await;
+    assert!(second.attempts[0].started_at >= first.finished_at + chrono::Duration::seconds(30));
+    assert_eq!(h.clock.sleeps(), vec![Duration::from_secs(30)]);
+}
+
+#[tokio::test]
+async fn rate_limit_20_per_minute_over_100_calls() {
+    let h = harness(DEFAULT_RETRY, &scrapers("rate_limit = \"20/min\"")).await;
+    h.sim.script("/t/a", ok(50));
+    h.sim.script("/t/b", ok(50));
+    let t0 = h.clock.now();
+    let results = concurrently(&h, &["a", "b"], 50).await;
+    assert!(results.iter().all(|r| r.status == ScraperStatus::Success));
+    assert_eq!(h.sim.requests().len(), 100);
+    let starts = starts(&results);
+    assert_eq!(starts.len(), 100);
+    let mut busiest = 0;
+    for (i, start) in starts.iter().enumerate() {
+        let window = starts[i..]
+            .iter()
+            .take_while(|s| **s < *start + chrono::Duration::seconds(60))
+            .count();
+        busiest = busiest.max(window);
+    }
+    assert_eq!(busiest, 20, "at most 20 requests in any simulated minute");
+    // Evenly spread: 100 requests take 99 intervals of 3 s.
+    assert_eq!(
+        *starts.last().unwrap() - t0,
+        chrono::Duration::seconds(99 * 3)
+    );
+    // Shared fairly (FIFO in arrival order): each scraper got about half
+    // of the first 20 slots.
+    let mut first: Vec<(DateTime<Utc>, bool)> = results
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.attempts[0].started_at, i % 2 == 0))
+        .collect();
+    first.sort();
+    let a_in_first_20 = first.iter().take(20).filter(|(_, a)| *a).count();
+    assert!((5..=15).contains(&a_in_first_20), "{a_in_first_20}");
+}
+
+#[tokio::test]
+async fn the_quota_remaining_header_is_reported() {
+    let h = harness(
+        DEFAULT_RETRY,
+        &scrapers("quota = { per = \"day\", requests = 100, remaining_header = \"X-Requests-Remaining\" }"),
+    )
+    .await;
+    h.sim.script(
+        "/t/a",
+        vec![Reply::text(200, "ok").header("x-requests-remaining", "42")],
+    );
+    assert_eq!(h.call("a").await.quota_remaining, Some(42));
+    h.sim.script("/t/a", ok(1));
+    assert_eq!(h.call("a").await.quota_remaining, None);
+}

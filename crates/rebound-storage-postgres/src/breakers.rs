@@ -1,0 +1,192 @@
+//! Circuit breakers: `circuit_breaker_state` and `_transitions`.
+//!
+//! An update is one transaction: the row is created if missing (`INSERT …
+//! ON CONFLICT DO NOTHING`), then read `FOR UPDATE`, so concurrent workers
+//! queue on the row lock and each applies its change to the state the
+//! previous one committed: two workers can never both admit a half-open
+//! probe.
+
+use crate::{PostgresStore, ms};
+use chrono::{DateTime, Utc};
+use rebound_domain::breaker::{BreakerState, Phase};
+use rebound_domain::outcome::ErrorKind;
+use rebound_storage::{BreakerChange, BreakerRow, BreakerTransitionRow, StoreError};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+macro_rules! breaker_columns {
+    () => {
+        "source_name, state, opened_at, open_until, open_reason, trips, streak, \
+         consecutive_failures, window_buckets, last_failure_at, last_failure_kind, \
+         last_failure_message, probe_started_at, updated_at"
+    };
+}
+
+fn decode(row: &PgRow) -> Result<BreakerRow, sqlx::Error> {
+    let state_text: String = row.try_get("state")?;
+    let kind: Option<String> = row.try_get("last_failure_kind")?;
+    let buckets: String = row.try_get("window_buckets")?;
+    let state = BreakerState {
+        phase: Phase::parse(&state_text).unwrap_or(Phase::Closed),
+        opened_at: row.try_get("opened_at")?,
+        open_until: row.try_get("open_until")?,
+        open_reason: row.try_get("open_reason")?,
+        trips: row.try_get::<i64, _>("trips")? as u32,
+        streak: row.try_get::<i64, _>("streak")? as u32,
+        consecutive_failures: row.try_get::<i64, _>("consecutive_failures")? as u32,
+        buckets: BreakerState::decode_buckets(&buckets),
+        last_failure_at: row.try_get("last_failure_at")?,
+        last_failure_kind: kind.as_deref().and_then(ErrorKind::parse),
+        last_failure_message: row.try_get("last_failure_message")?,
+        probe_started_at: row.try_get("probe_started_at")?,
+    };
+    Ok(BreakerRow {
+        source_name: row.try_get("source_name")?,
+        state,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+pub(crate) async fn breaker_state(
+    store: &PostgresStore,
+    source: &str,
+) -> Result<Option<BreakerRow>, StoreError> {
+    const WHAT: &str = "breaker_state";
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        breaker_columns!(),
+        " FROM circuit_breaker_state WHERE source_name = $1"
+    ))
+    .bind(source)
+    .fetch_optional(&store.pool)
+    .await
+    .map_err(|e| store.error(WHAT, e))?;
+    row.as_ref()
+        .map(decode)
+        .transpose()
+        .map_err(|e| store.error(WHAT, e))
+}
+
+pub(crate) async fn breaker_states(store: &PostgresStore) -> Result<Vec<BreakerRow>, StoreError> {
+    const WHAT: &str = "breaker_states";
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        breaker_columns!(),
+        " FROM circuit_breaker_state ORDER BY source_name"
+    ))
+    .fetch_all(&store.pool)
+    .await
+    .map_err(|e| store.error(WHAT, e))?;
+    rows.iter()
+        .map(decode)
+        .collect::<Result<_, _>>()
+        .map_err(|e| store.error(WHAT, e))
+}
+
+pub(crate) async fn breaker_transitions(
+    store: &PostgresStore,
+    source: Option<&str>,
+    limit: u32,
+) -> Result<Vec<BreakerTransitionRow>, StoreError> {
+    const WHAT: &str = "breaker_transitions";
+    let rows = sqlx::query(
+        "SELECT source_name, at, from_state, to_state, reason FROM circuit_breaker_transitions \
+         WHERE $1::text IS NULL OR source_name = $1 ORDER BY at DESC, id DESC LIMIT $2",
+    )
+    .bind(source)
+    .bind(i64::from(limit))
+    .fetch_all(&store.pool)
+    .await
+    .map_err(|e| store.error(WHAT, e))?;
+    rows.iter()
+        .map(|row| {
+            Ok(BreakerTransitionRow {
+                source_name: row.try_get("source_name")?,
+                at: row.try_get("at")?,
+                from_state: row.try_get("from_state")?,
+                to_state: row.try_get("to_state")?,
+                reason: row.try_get("reason")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(|e| store.error(WHAT, e))
+}
+
+pub(crate) async fn update_breaker(
+    store: &PostgresStore,
+    source: &str,
+    now: DateTime<Utc>,
+    change: BreakerChange<'_>,
+) -> Result<BreakerState, StoreError> {
+    const WHAT: &str = "update_breaker";
+    let err = |e| store.error(WHAT, e);
+    let mut tx = store.pool.begin().await.map_err(err)?;
+    sqlx::query(
+        "INSERT INTO circuit_breaker_state (source_name, updated_at) VALUES ($1, $2) \
+         ON CONFLICT (source_name) DO NOTHING",
+    )
+    .bind(source)
+    .bind(ms(now))
+    .execute(&mut *tx)
+    .await
+    .map_err(err)?;
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        breaker_columns!(),
+        " FROM circuit_breaker_state WHERE source_name = $1 FOR UPDATE"
+    ))
+    .bind(source)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(err)?;
+    let before = decode(&row).map_err(err)?.state;
+    let mut state = before.clone();
+    let transitions = change(&mut state);
+    let (calls, failures) = state.window_counts();
+    if state != before {
+        sqlx::query(
+            "UPDATE circuit_breaker_state SET state = $2, opened_at = $3, open_until = $4, \
+                open_reason = $5, trips = $6, streak = $7, consecutive_failures = $8, \
+                window_calls = $9, window_failures = $10, window_buckets = $11, \
+                last_failure_at = $12, last_failure_kind = $13, last_failure_message = $14, \
+                probe_in_flight = $15, probe_started_at = $16, updated_at = $17 \
+             WHERE source_name = $1",
+        )
+        .bind(source)
+        .bind(state.phase.as_str())
+        .bind(state.opened_at.map(ms))
+        .bind(state.open_until.map(ms))
+        .bind(state.open_reason.as_deref())
+        .bind(i64::from(state.trips))
+        .bind(i64::from(state.streak))
+        .bind(i64::from(state.consecutive_failures))
+        .bind(i64::from(calls))
+        .bind(i64::from(failures))
+        .bind(state.encode_buckets())
+        .bind(state.last_failure_at.map(ms))
+        .bind(state.last_failure_kind.map(|k| k.as_str()))
+        .bind(state.last_failure_message.as_deref())
+        .bind(state.probe_started_at.is_some())
+        .bind(state.probe_started_at.map(ms))
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+    }
+    for t in &transitions {
+        sqlx::query(
+            "INSERT INTO circuit_breaker_transitions (source_name, at, from_state, to_state, reason) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(source)
+        .bind(ms(t.at))
+        .bind(t.from.as_str())
+        .bind(t.to.as_str())
+        .bind(t.reason.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+    }
+    tx.commit().await.map_err(err)?;
+    Ok(state)
+}

@@ -1,0 +1,188 @@
+//! Circuit breakers: `circuit_breaker_state` and `_transitions`.
+//!
+//! An update is one `BEGIN IMMEDIATE` transaction on the writer
+//! connection: the write lock is taken before the row is read, so two
+//! workers (even in two processes) can never both admit a half-open probe.
+
+use crate::codec::{column, encode_time, opt_time_column, store_error, time_column};
+use chrono::{DateTime, Utc};
+use rebound_domain::breaker::{BreakerState, Phase};
+use rebound_domain::outcome::ErrorKind;
+use rebound_storage::{BreakerChange, BreakerRow, BreakerTransitionRow, StoreError};
+use sqlx::SqlitePool;
+use sqlx::sqlite::SqliteRow;
+
+macro_rules! breaker_columns {
+    () => {
+        "source_name, state, opened_at, open_until, open_reason, trips, streak, \
+         consecutive_failures, window_buckets, last_failure_at, last_failure_kind, \
+         last_failure_message, probe_started_at, updated_at"
+    };
+}
+
+fn decode(row: &SqliteRow) -> Result<BreakerRow, StoreError> {
+    let state_text: String = column(row, "state")?;
+    let kind: Option<String> = column(row, "last_failure_kind")?;
+    let buckets: String = column(row, "window_buckets")?;
+    let state = BreakerState {
+        phase: Phase::parse(&state_text)
+            .ok_or_else(|| StoreError::Query(format!("bad breaker state {state_text:?}")))?,
+        opened_at: opt_time_column(row, "opened_at")?,
+        open_until: opt_time_column(row, "open_until")?,
+        open_reason: column(row, "open_reason")?,
+        trips: column::<i64>(row, "trips")? as u32,
+        streak: column::<i64>(row, "streak")? as u32,
+        consecutive_failures: column::<i64>(row, "consecutive_failures")? as u32,
+        buckets: BreakerState::decode_buckets(&buckets),
+        last_failure_at: opt_time_column(row, "last_failure_at")?,
+        last_failure_kind: kind.as_deref().and_then(ErrorKind::parse),
+        last_failure_message: column(row, "last_failure_message")?,
+        probe_started_at: opt_time_column(row, "probe_started_at")?,
+    };
+    Ok(BreakerRow {
+        source_name: column(row, "source_name")?,
+        state,
+        updated_at: time_column(row, "updated_at")?,
+    })
+}
+
+pub(crate) async fn breaker_state(
+    readers: &SqlitePool,
+    source: &str,
+) -> Result<Option<BreakerRow>, StoreError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        breaker_columns!(),
+        " FROM circuit_breaker_state WHERE source_name = ?1"
+    ))
+    .bind(source.to_string())
+    .fetch_optional(readers)
+    .await
+    .map_err(|e| store_error("breaker_state", e))?;
+    row.as_ref().map(decode).transpose()
+}
+
+pub(crate) async fn breaker_states(readers: &SqlitePool) -> Result<Vec<BreakerRow>, StoreError> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        breaker_columns!(),
+        " FROM circuit_breaker_state ORDER BY source_name"
+    ))
+    .fetch_all(readers)
+    .await
+    .map_err(|e| store_error("breaker_states", e))?;
+    rows.iter().map(decode).collect()
+}
+
+pub(crate) async fn breaker_transitions(
+    readers: &SqlitePool,
+    source: Option<&str>,
+    limit: u32,
+) -> Result<Vec<BreakerTransitionRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT source_name, at, from_state, to_state, reason FROM circuit_breaker_transitions \
+         WHERE ?1 IS NULL OR source_name = ?1 ORDER BY at DESC, id DESC LIMIT ?2",
+    )
+    .bind(source.map(str::to_string))
+    .bind(i64::from(limit))
+    .fetch_all(readers)
+    .await
+    .map_err(|e| store_error("breaker_transitions", e))?;
+    rows.iter()
+        .map(|row| {
+            Ok(BreakerTransitionRow {
+                source_name: column(row, "source_name")?,
+                at: time_column(row, "at")?,
+                from_state: column(row, "from_state")?,
+                to_state: column(row, "to_state")?,
+                reason: column(row, "reason")?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn update_breaker(
+    writer: &SqlitePool,
+    source: &str,
+    now: DateTime<Utc>,
+    change: BreakerChange<'_>,
+) -> Result<BreakerState, StoreError> {
+    let what = "update_breaker";
+    let err = |e| store_error(what, e);
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        breaker_columns!(),
+        " FROM circuit_breaker_state WHERE source_name = ?1"
+    ))
+    .bind(source.to_string())
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(err)?;
+    let before = match &row {
+        Some(row) => decode(row)?.state,
+        None => BreakerState::default(),
+    };
+    let mut state = before.clone();
+    let transitions = change(&mut state);
+    if state == before && row.is_some() {
+        // Nothing changed (a refusal): leave the row and the lock alone.
+        tx.rollback().await.map_err(err)?;
+        return Ok(state);
+    }
+    let (calls, failures) = state.window_counts();
+    sqlx::query(
+        "INSERT INTO circuit_breaker_state (source_name, state, opened_at, open_until, \
+            open_reason, trips, streak, consecutive_failures, window_calls, window_failures, \
+            window_buckets, last_failure_at, last_failure_kind, last_failure_message, \
+            probe_in_flight, probe_started_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
+         ON CONFLICT (source_name) DO UPDATE SET state = excluded.state, \
+            opened_at = excluded.opened_at, open_until = excluded.open_until, \
+            open_reason = excluded.open_reason, trips = excluded.trips, \
+            streak = excluded.streak, consecutive_failures = excluded.consecutive_failures, \
+            window_calls = excluded.window_calls, window_failures = excluded.window_failures, \
+            window_buckets = excluded.window_buckets, \
+            last_failure_at = excluded.last_failure_at, \
+            last_failure_kind = excluded.last_failure_kind, \
+            last_failure_message = excluded.last_failure_message, \
+            probe_in_flight = excluded.probe_in_flight, \
+            probe_started_at = excluded.probe_started_at, updated_at = excluded.updated_at",
+    )
+    .bind(source.to_string())
+    .bind(state.phase.as_str())
+    .bind(state.opened_at.map(encode_time))
+    .bind(state.open_until.map(encode_time))
+    .bind(state.open_reason.clone())
+    .bind(i64::from(state.trips))
+    .bind(i64::from(state.streak))
+    .bind(i64::from(state.consecutive_failures))
+    .bind(i64::from(calls))
+    .bind(i64::from(failures))
+    .bind(state.encode_buckets())
+    .bind(state.last_failure_at.map(encode_time))
+    .bind(state.last_failure_kind.map(|k| k.as_str()))
+    .bind(state.last_failure_message.clone())
+    .bind(i64::from(state.probe_started_at.is_some()))
+    .bind(state.probe_started_at.map(encode_time))
+    .bind(encode_time(now))
+    .execute(&mut *tx)
+    .await
+    .map_err(err)?;
+    for t in &transitions {
+        sqlx::query(
+            "INSERT INTO circuit_breaker_transitions (source_name, at, from_state, to_state, reason) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .bind(source.to_string())
+        .bind(encode_time(t.at))
+        .bind(t.from.as_str())
+        .bind(t.to.as_str())
+        .bind(t.reason.clone())
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+    }
+    tx.commit().await.map_err(err)?;
+    Ok(state)
+}
