@@ -62,7 +62,9 @@ async fn run(readers: SqlitePool, mut queue: mpsc::Receiver<Pending>) {
             Err(error) => {
                 let message = store_error("last_payload", error);
                 for pending in batch.drain(..) {
-                    let _ = pending.answer.send(Err(crate::writer::same_error(&message)));
+                    let _ = pending
+                        .answer
+                        .send(Err(crate::writer::same_error(&message)));
                 }
             }
         }

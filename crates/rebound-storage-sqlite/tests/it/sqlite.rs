@@ -462,7 +462,10 @@ async fn concurrent_last_payload_lookups_each_get_their_own_answer() {
             let store = Arc::clone(&store);
             tokio::spawn(async move {
                 let params = format!(r#"{{"i":{}}}"#, i % 100);
-                (i % 100, store.last_payload(&format!("s{}", i % 5), &params).await)
+                (
+                    i % 100,
+                    store.last_payload(&format!("s{}", i % 5), &params).await,
+                )
             })
         })
         .collect();
