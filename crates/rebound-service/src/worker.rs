@@ -133,11 +133,13 @@ impl Worker {
         let renewal = AbortOnDrop(self.spawn_renewal(&run.run_id));
         let result = self.execute_inner(&run).await;
         drop(renewal);
-        let (status, later) = match result {
-            Ok(done) => done,
+        let (status, later, error) = match result {
+            Ok((status, later)) => (status, later, None),
             Err(message) => {
                 tracing::error!(run_id = %run.run_id, workflow = %run.workflow_name, error = %message, "Run could not start.");
-                ("failed".to_string(), Later::default())
+                // Kept on the run's row too: a failed run always says why.
+                let note = format!("run could not start: {message}");
+                ("failed".to_string(), Later::default(), Some(note))
             }
         };
         let store = self.engine.store();
@@ -150,7 +152,13 @@ impl Worker {
             None => None,
         };
         let held = store
-            .finish_run(&run.run_id, &self.id, self.clock.now(), &status)
+            .finish_run(
+                &run.run_id,
+                &self.id,
+                self.clock.now(),
+                &status,
+                error.as_deref(),
+            )
             .await?;
         if !held {
             tracing::warn!(run_id = %run.run_id, "Lease was lost while the run worked; another worker may have run it too.");

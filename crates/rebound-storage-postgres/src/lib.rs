@@ -457,8 +457,9 @@ impl Store for PostgresStore {
         worker: &str,
         finished_at: DateTime<Utc>,
         status: &str,
+        error: Option<&str>,
     ) -> Result<bool, StoreError> {
-        scheduler::finish_run(self, run_id, worker, finished_at, status).await
+        scheduler::finish_run(self, run_id, worker, finished_at, status, error).await
     }
 
     async fn release_run(

@@ -286,10 +286,12 @@ pub(crate) async fn finish_run(
     worker: &str,
     finished_at: DateTime<Utc>,
     status: &str,
+    error: Option<&str>,
 ) -> Result<bool, StoreError> {
     let result = sqlx::query(
         "UPDATE scheduled_runs \
          SET state = 'done', finished_at = $3, result_status = $4, \
+             last_error = COALESCE($5, last_error), \
              lease_owner = NULL, lease_expires_at = NULL \
          WHERE run_id = $1 AND state = 'running' AND lease_owner = $2",
     )
@@ -297,6 +299,7 @@ pub(crate) async fn finish_run(
     .bind(worker)
     .bind(ms(finished_at))
     .bind(status)
+    .bind(error)
     .execute(&store.pool)
     .await
     .map_err(|e| store.error("finish_run", e))?;

@@ -363,8 +363,9 @@ impl Store for SqliteStore {
         worker: &str,
         finished_at: DateTime<Utc>,
         status: &str,
+        error: Option<&str>,
     ) -> Result<bool, StoreError> {
-        scheduler::finish_run(&self.writer, run_id, worker, finished_at, status).await
+        scheduler::finish_run(&self.writer, run_id, worker, finished_at, status, error).await
     }
 
     async fn release_run(

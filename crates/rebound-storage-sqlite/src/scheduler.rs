@@ -316,17 +316,20 @@ pub(crate) async fn finish_run(
     worker: &str,
     finished_at: DateTime<Utc>,
     status: &str,
+    error: Option<&str>,
 ) -> Result<bool, StoreError> {
     let query = sqlx::query(
         "UPDATE scheduled_runs \
          SET state = 'done', finished_at = ?3, result_status = ?4, \
+             last_error = COALESCE(?5, last_error), \
              lease_owner = NULL, lease_expires_at = NULL \
          WHERE run_id = ?1 AND state = 'running' AND lease_owner = ?2",
     )
     .bind(run_id.to_string())
     .bind(worker.to_string())
     .bind(encode_time(finished_at))
-    .bind(status.to_string());
+    .bind(status.to_string())
+    .bind(error.map(str::to_string));
     guarded_update(writer, "finish_run", query).await
 }
 

@@ -265,13 +265,16 @@ pub trait Store: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     /// Marks a held run `done` (state) with the workflow status it ended
-    /// with; false when this worker no longer held it.
+    /// with, and `error` as `last_error` when the run could not start
+    /// (otherwise an earlier note, such as a requeue, is kept); false when
+    /// this worker no longer held it.
     async fn finish_run(
         &self,
         run_id: &str,
         worker: &str,
         finished_at: DateTime<Utc>,
         status: &str,
+        error: Option<&str>,
     ) -> Result<bool, StoreError>;
 
     /// Puts a held run back in the queue, due at `run_at` (shutdown, or a

@@ -641,3 +641,59 @@ schedule = { kind = "window", start = "06:00", end = "10:00" }
     );
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_cannot_start_says_why_on_its_row() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    // `{team}` is neither a built-in nor fanned out: the run cannot start.
+    let extra = r#"
+[scrapers.roster]
+source = "nba"
+path = "/roster/{team}"
+
+[workflows.rosters]
+scrapers = ["roster"]
+schedule = { kind = "window", start = "06:00", end = "10:00" }
+"#;
+    let h = harness(
+        dir.path(),
+        &config(&sim.base_url(), extra),
+        local(day(), 6, 0),
+    )
+    .await;
+    h.scheduler.tick().await.expect("tick");
+    let mut outcomes = Vec::new();
+    while let Some(outcome) = h.worker.run_one().await.expect("worker") {
+        outcomes.push(outcome);
+    }
+    let rosters = outcomes
+        .iter()
+        .find(|o| o.workflow == "rosters")
+        .expect("ran");
+    assert_eq!(rosters.status, "failed");
+    let rows = h
+        .engine
+        .store()
+        .scheduled_runs(None, 100)
+        .await
+        .expect("runs");
+    let row = rows
+        .iter()
+        .find(|r| r.workflow_name == "rosters")
+        .expect("row");
+    assert_eq!(row.state, "done");
+    assert_eq!(row.result_status.as_deref(), Some("failed"));
+    let note = row.last_error.as_deref().unwrap_or_default();
+    assert!(
+        note.starts_with("run could not start: ") && note.contains("team"),
+        "{note}"
+    );
+    // A run that went well keeps no error.
+    let morning = rows
+        .iter()
+        .find(|r| r.workflow_name == "morning")
+        .expect("row");
+    assert_eq!(morning.last_error, None);
+    sim.shutdown().await;
+}

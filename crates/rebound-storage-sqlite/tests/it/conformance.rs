@@ -50,6 +50,7 @@ scheduler_tests!(
     concurrent_claimers_take_each_run_once,
     future_runs_are_not_claimable,
     lease_updates_need_the_owner,
+    finish_run_stores_the_error_of_a_run_that_could_not_start,
     expired_leases_are_requeued_then_abandoned,
     lease_horizon_is_exclusive,
     collected_values_are_distinct_successes,

@@ -307,7 +307,7 @@ async fn seed_decisions(store: &dyn Store, now: DateTime<Utc>) -> Vec<DecisionRe
         .expect("a due run");
     assert!(
         store
-            .finish_run(&claimed.run_id, "seed-worker", now, "success")
+            .finish_run(&claimed.run_id, "seed-worker", now, "success", None)
             .await
             .expect("seed finish_run")
     );

@@ -29,6 +29,7 @@ pub async fn run_all(store: &dyn Store) {
     concurrent_claimers_take_each_run_once(store).await;
     future_runs_are_not_claimable(store).await;
     lease_updates_need_the_owner(store).await;
+    finish_run_stores_the_error_of_a_run_that_could_not_start(store).await;
     expired_leases_are_requeued_then_abandoned(store).await;
     lease_horizon_is_exclusive(store).await;
     collected_values_are_distinct_successes(store).await;
@@ -370,7 +371,7 @@ pub async fn lease_updates_need_the_owner(store: &dyn Store) {
     let back_at = t0 + TimeDelta::minutes(10);
     assert!(
         !store
-            .finish_run(id, &w2, t0, "success")
+            .finish_run(id, &w2, t0, "success", None)
             .await
             .expect("finish")
     );
@@ -403,7 +404,7 @@ pub async fn lease_updates_need_the_owner(store: &dyn Store) {
     assert!(!store.renew_lease(id, &w1, until).await.expect("renew"));
     assert!(
         !store
-            .finish_run(id, &w1, t0, "success")
+            .finish_run(id, &w1, t0, "success", None)
             .await
             .expect("finish")
     );
@@ -427,13 +428,13 @@ pub async fn lease_updates_need_the_owner(store: &dyn Store) {
     let end = back_at + TimeDelta::seconds(42);
     assert!(
         !store
-            .finish_run(id, &w1, end, "success")
+            .finish_run(id, &w1, end, "success", None)
             .await
             .expect("finish")
     );
     assert!(
         store
-            .finish_run(id, &w2, end, "partial")
+            .finish_run(id, &w2, end, "partial", None)
             .await
             .expect("finish")
     );
@@ -453,12 +454,36 @@ pub async fn lease_updates_need_the_owner(store: &dyn Store) {
     );
     assert!(
         !store
-            .finish_run(id, &w2, end, "success")
+            .finish_run(id, &w2, end, "success", None)
             .await
             .expect("finish")
     );
     assert!(!store.renew_lease(id, &w2, until).await.expect("renew"));
     assert!(!store.release_run(id, &w2, end, "x").await.expect("release"));
+}
+
+/// A run that could not start is finished with its error as `last_error`.
+pub async fn finish_run_stores_the_error_of_a_run_that_could_not_start(store: &dyn Store) {
+    let tag = Tag::new();
+    let wf = tag.name("wf");
+    let t0 = ts("2026-04-03T09:00:00Z");
+    let run = new_run(&tag, "r", &wf, date("2026-04-03"), "09:00", t0);
+    assert!(store.enqueue_run(&run).await.expect("enqueue_run"));
+    let worker = tag.name("w");
+    let claimed = claim_own(store, &tag, &worker, t0, Duration::from_secs(60))
+        .await
+        .expect("claim");
+    let why = "run could not start: scraper roster needs parameter {team}";
+    assert!(
+        store
+            .finish_run(&claimed.run_id, &worker, t0, "failed", Some(why))
+            .await
+            .expect("finish")
+    );
+    let done = own_run(store, &tag, &claimed.run_id).await;
+    assert_eq!(done.state, "done");
+    assert_eq!(done.result_status.as_deref(), Some("failed"));
+    assert_eq!(done.last_error.as_deref(), Some(why));
 }
 
 /// The reaper requeues a run whose lease expired (saying whose and when),
@@ -821,7 +846,7 @@ pub async fn slot_history_joins_decisions_and_runs(store: &dyn Store) {
     let end = t0 + TimeDelta::seconds(30);
     assert!(
         store
-            .finish_run(&run.run_id, &worker, end, "success")
+            .finish_run(&run.run_id, &worker, end, "success", None)
             .await
             .expect("finish")
     );
