@@ -7,7 +7,7 @@
 
 use chrono::NaiveTime;
 use rebound_domain::duration::format_duration;
-use rebound_domain::plan::{ForEach, Plan, Schedule, ScheduleKind, TargetDate};
+use rebound_domain::plan::{Due, ForEach, Plan, Schedule, ScheduleKind, TargetDate};
 use std::fmt::Write;
 
 /// A human summary of `plan`, several lines, without secrets.
@@ -69,6 +69,43 @@ pub fn summary(plan: &Plan) -> String {
                     "  {name}: one call per item {items} of dataset {dataset}, its \"{value}\" as {{{param}}}"
                 ),
             };
+        }
+    }
+    let policies: Vec<String> = plan
+        .scrapers
+        .values()
+        .filter_map(|s| {
+            let mut parts = Vec::new();
+            if let Some(expected) = &s.expected {
+                parts.push(match expected.due {
+                    Due::AfterEventStart { after, deadline } => format!(
+                        "data expected {} after the event starts, overdue {} after it",
+                        format_duration(after),
+                        format_duration(deadline)
+                    ),
+                    Due::By { time } => {
+                        format!("data expected by {} local", time.format("%H:%M"))
+                    }
+                });
+                parts.push(format!(
+                    "re-checked every {}",
+                    format_duration(expected.recheck)
+                ));
+            }
+            if let Some(lockout) = &s.lockout {
+                parts.push(format!(
+                    "an entity is locked out for {} after {} no-data or failed calls in a row",
+                    format_duration(lockout.duration),
+                    lockout.after
+                ));
+            }
+            (!parts.is_empty()).then(|| format!("  {}: {}", s.name, parts.join("; ")))
+        })
+        .collect();
+    if !policies.is_empty() {
+        let _ = writeln!(out, "late data and lockouts ({}):", policies.len());
+        for line in policies {
+            let _ = writeln!(out, "{line}");
         }
     }
     if !plan.calendars.is_empty() {

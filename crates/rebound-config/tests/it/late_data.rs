@@ -89,3 +89,26 @@ fn mistakes_are_named_by_key() {
     let typo = error(&format!("{BASE}{FAN}lockout = {{ fro = \"1h\" }}\n"));
     assert!(typo.contains("fro"), "{typo}");
 }
+
+#[test]
+fn check_summary_names_the_late_data_and_lockout_policies() {
+    let within = format!(
+        "{BASE}{FAN}expected_within = {{ after_event_start = \"6h\", deadline = \"48h\" }}\nlockout = {{}}\n"
+    );
+    let text = rebound_config::summary(&plan(&within));
+    assert!(
+        text.contains(
+            "late data and lockouts (1):\n  box: data expected 6h after the event starts, overdue 2d after it; \
+             re-checked every 2h; an entity is locked out for 1d after 3 no-data or failed calls in a row\n"
+        ),
+        "{text}"
+    );
+    let by = format!("{BASE}{FAN}expected_by = \"15:00\"\n");
+    let text = rebound_config::summary(&plan(&by));
+    assert!(
+        text.contains("  box: data expected by 15:00 local; re-checked every 2h\n"),
+        "{text}"
+    );
+    let text = rebound_config::summary(&plan(&format!("{BASE}{FAN}")));
+    assert!(!text.contains("late data and lockouts"), "{text}");
+}
