@@ -5,7 +5,7 @@
 //! those whose start, seen in the pipeline's zone, falls on that date; never
 //! the UTC date (a 19:30 ET tip-off is 00:30 UTC the next day).
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
 /// One event of a calendar (e.g. one game).
@@ -33,22 +33,43 @@ pub fn events_on(events: &[Event], tz: Tz, date: NaiveDate) -> Vec<Event> {
 /// that does not exist (a zone that moves its clocks at 00:00) starts the
 /// day at the first instant after the gap.
 pub fn local_day_bounds(tz: Tz, date: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
-    let start = first_instant(tz, date);
-    let next = first_instant(tz, date.succ_opt().unwrap_or(date));
+    let start = local_instant(tz, date, NaiveTime::MIN);
+    let next = local_instant(tz, date.succ_opt().unwrap_or(date), NaiveTime::MIN);
     (start, next - chrono::Duration::seconds(1))
 }
 
-pub(crate) fn first_instant(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
-    use chrono::TimeZone;
-    let mut local = date.and_time(chrono::NaiveTime::MIN);
-    // Gaps are at most a few hours; step a minute at a time past them.
-    for _ in 0..24 * 60 {
-        if let Some(instant) = tz.from_local_datetime(&local).earliest() {
-            return instant.with_timezone(&Utc);
+/// The instant of local `time` on `date` in `tz`.
+///
+/// A local time inside a spring-forward gap maps to the first instant after
+/// the gap (02:30 → 03:00 EDT); an ambiguous local time (fall-back) maps to
+/// the earlier instant, so it happens once.
+pub fn local_instant(tz: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+    let local = date.and_time(time);
+    match tz.from_local_datetime(&local) {
+        LocalResult::Single(t) => t.with_timezone(&Utc),
+        LocalResult::Ambiguous(a, b) => a.min(b).with_timezone(&Utc),
+        LocalResult::None => {
+            // Gaps start and end on whole minutes in every zone the tz
+            // database has used since 1970, so the first existing whole
+            // minute after `local` is the end of the gap.
+            let mut probe = local
+                .with_second(0)
+                .unwrap_or(local)
+                .with_nanosecond(0)
+                .unwrap_or(local);
+            for _ in 0..(2 * 24 * 60) {
+                probe += chrono::Duration::minutes(1);
+                match tz.from_local_datetime(&probe) {
+                    LocalResult::Single(t) => return t.with_timezone(&Utc),
+                    LocalResult::Ambiguous(a, b) => return a.min(b).with_timezone(&Utc),
+                    LocalResult::None => {}
+                }
+            }
+            // Unreachable with real zones; reading the wall clock as UTC keeps
+            // the function total instead of panicking in a scheduler.
+            Utc.from_utc_datetime(&local)
         }
-        local += chrono::Duration::minutes(1);
     }
-    Utc.from_utc_datetime(&date.and_time(chrono::NaiveTime::MIN))
 }
 
 #[cfg(test)]

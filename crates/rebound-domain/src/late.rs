@@ -6,10 +6,11 @@
 //! with a re-check time; at or after it, `overdue` (a failure) with a
 //! message saying what was expected since when.
 
+use crate::calendar::local_instant;
 use crate::duration::format_duration;
 use crate::outcome::ScraperStatus;
 use crate::plan::{Due, Expectation};
-use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 /// What a no_data call of a scraper with an [`Expectation`] becomes.
@@ -101,20 +102,6 @@ pub fn judge_no_data(
     }
 }
 
-/// `time` on `date` in `tz`: a time in the spring-forward gap is the first
-/// instant after it, a repeated one the earlier instant (the scheduler's
-/// DST rule).
-fn local_instant(tz: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
-    let mut local = date.and_time(time);
-    for _ in 0..24 * 60 {
-        if let Some(instant) = tz.from_local_datetime(&local).earliest() {
-            return instant.with_timezone(&Utc);
-        }
-        local += chrono::Duration::minutes(1);
-    }
-    Utc.from_utc_datetime(&date.and_time(time))
-}
-
 fn chrono_duration(d: std::time::Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
@@ -122,6 +109,7 @@ fn chrono_duration(d: std::time::Duration) -> chrono::Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{NaiveTime, TimeZone};
     use std::time::Duration;
 
     fn ny() -> Tz {

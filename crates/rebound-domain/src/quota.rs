@@ -76,8 +76,8 @@ pub fn period_at(per: QuotaPeriod, tz: Tz, now: DateTime<Utc>) -> QuotaWindow {
         }
     };
     QuotaWindow {
-        start: crate::calendar::first_instant(tz, first),
-        end: crate::calendar::first_instant(tz, next),
+        start: crate::calendar::local_instant(tz, first, chrono::NaiveTime::MIN),
+        end: crate::calendar::local_instant(tz, next, chrono::NaiveTime::MIN),
     }
 }
 

@@ -5,42 +5,13 @@
 //! DST days: every kind builds its slots from local times and converts them
 //! here, never through a library's own (different) gap handling.
 
-use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 
-/// The instant of local `time` on `date` in `tz`.
-///
-/// A local time inside a spring-forward gap maps to the first instant after
-/// the gap (02:30 → 03:00 EDT); an ambiguous local time (fall-back) maps to
-/// the earlier instant, so it happens once.
-pub fn local_instant(tz: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
-    let local = date.and_time(time);
-    match tz.from_local_datetime(&local) {
-        LocalResult::Single(t) => t.with_timezone(&Utc),
-        LocalResult::Ambiguous(a, b) => a.min(b).with_timezone(&Utc),
-        LocalResult::None => {
-            // Gaps start and end on whole minutes in every zone the tz
-            // database has used since 1970, so the first existing whole
-            // minute after `local` is the end of the gap.
-            let mut probe = local
-                .with_second(0)
-                .unwrap_or(local)
-                .with_nanosecond(0)
-                .unwrap_or(local);
-            for _ in 0..(2 * 24 * 60) {
-                probe += Duration::minutes(1);
-                match tz.from_local_datetime(&probe) {
-                    LocalResult::Single(t) => return t.with_timezone(&Utc),
-                    LocalResult::Ambiguous(a, b) => return a.min(b).with_timezone(&Utc),
-                    LocalResult::None => {}
-                }
-            }
-            // Unreachable with real zones; reading the wall clock as UTC keeps
-            // the function total instead of panicking in a scheduler.
-            Utc.from_utc_datetime(&local)
-        }
-    }
-}
+/// The one DST rule (gap → first instant after it; repeated time → the
+/// earlier instant) lives in `rebound-domain`, shared with late-data
+/// deadlines and the `{day_start_utc}` parameters.
+pub use rebound_domain::calendar::local_instant;
 
 /// The local date of an instant.
 pub(crate) fn local_date(tz: Tz, at: DateTime<Utc>) -> NaiveDate {
