@@ -355,6 +355,10 @@ impl Scheduler {
         let mut collected = BTreeMap::new();
         let mut data_found = BTreeSet::new();
         let fanned = rebound_schedule::fanned_scrapers(self.plan(), workflow);
+        let discovery = matches!(
+            workflow.schedule.as_ref().map(|s| &s.kind),
+            Some(rebound_domain::plan::ScheduleKind::Discovery { .. })
+        );
         let mut date = from;
         while date <= to {
             if let Some((param, scrapers)) = &fanned {
@@ -374,9 +378,12 @@ impl Scheduler {
                 }
                 collected.insert(date, both.unwrap_or_default());
             }
-            let runs = store.executions_for_date(&workflow.name, date).await?;
-            if runs.iter().any(|r| r.scrapers_succeeded > 0) {
-                data_found.insert(date);
+            // Only discovery stops on data; other kinds need not read runs.
+            if discovery {
+                let runs = store.executions_for_date(&workflow.name, date).await?;
+                if runs.iter().any(|r| r.scrapers_succeeded > 0) {
+                    data_found.insert(date);
+                }
             }
             date = date.succ_opt().unwrap_or(date);
             if date == NaiveDate::MAX {
