@@ -1,0 +1,230 @@
+//! The health report model. Every section is computed for one instant
+//! (`generated_at`) and one look-back period (`since`); levels order as
+//! `ok < warning < critical`, and the report's level is the worst of its
+//! parts (which is also the exit code of `rebound health`: 0, 1, 2).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+/// How bad something is. Ordered: `Ok < Warning < Critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    #[default]
+    Ok,
+    Warning,
+    Critical,
+}
+
+impl Level {
+    /// `ok`, `warning` or `critical`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Ok => "ok",
+            Level::Warning => "warning",
+            Level::Critical => "critical",
+        }
+    }
+
+    /// The exit code of `rebound health`: 0, 1 or 2.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Level::Ok => 0,
+            Level::Warning => 1,
+            Level::Critical => 2,
+        }
+    }
+}
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HealthReport {
+    pub generated_at: DateTime<Utc>,
+    /// Start of the look-back period (`--since`).
+    pub since: DateTime<Utc>,
+    /// Worst level of all sections.
+    pub level: Level,
+    pub sources: Vec<SourceHealth>,
+    pub scrapers: Vec<ScraperHealth>,
+    pub workflows: Vec<WorkflowHealth>,
+    pub error_coverage: ErrorCoverage,
+    pub retries: Retries,
+    pub datasets: Vec<DatasetHealth>,
+    /// Open alert incidents (filled by the alerts layer; empty when none).
+    pub alerts: Vec<IncidentSummary>,
+}
+
+/// Result of a source's configured health probe.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProbeResult {
+    pub ok: bool,
+    /// HTTP status, when a response came back.
+    pub http_status: Option<u16>,
+    /// Why it failed (redacted), when it did.
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// A source's request quota, as used in its current period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuotaHealth {
+    pub period_start: DateTime<Utc>,
+    pub resets_at: DateTime<Utc>,
+    pub used: i64,
+    pub limit: i64,
+    /// `used / limit`, 0.0..=1.0 (or the upstream's own figure when lower remaining was reported).
+    pub share: f64,
+}
+
+/// One upstream source.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceHealth {
+    pub name: String,
+    pub level: Level,
+    /// `None` when the source has no `health` probe configured.
+    pub probe: Option<ProbeResult>,
+    /// `closed`, `open` or `half_open`.
+    pub breaker: String,
+    /// When the breaker last changed state, if it ever did.
+    pub breaker_since: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    /// When the current run of failures started (the first failed call
+    /// after the last successful one), while the newest call failed.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// Calls in the period (not counting skipped ones).
+    pub calls: i64,
+    pub failed: i64,
+    /// `failed / calls`, 0.0 when there were no calls.
+    pub failure_rate: f64,
+    pub quota: Option<QuotaHealth>,
+}
+
+/// One scraper.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScraperHealth {
+    pub name: String,
+    pub source: String,
+    pub dataset: String,
+    pub level: Level,
+    /// Calls in the period (all statuses).
+    pub runs: i64,
+    /// Calls that ended `failed` (a call that succeeded after retries is
+    /// not a failure; no_data and not-yet-available are not failures).
+    pub failures: i64,
+    pub no_data: i64,
+    pub not_yet_available: i64,
+    pub overdue: i64,
+    pub skipped: i64,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    /// Newest calls that failed (or were overdue) in a row, skipped ones passed over.
+    pub consecutive_failures: i64,
+    /// Open (unreleased) entity lockouts of this scraper.
+    pub locked_out: i64,
+    /// Distinct entities (fan-out parameter values) called in the period;
+    /// 0 for scrapers without `for_each`.
+    pub entities: i64,
+}
+
+/// One workflow: its current streak and its daily table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkflowHealth {
+    pub name: String,
+    pub level: Level,
+    pub last_status: Option<String>,
+    pub last_run_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    /// Newest runs that ended failed or partial, in a row.
+    pub consecutive_failed: i64,
+    /// Start of the oldest run of that streak.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// Per target date over the last 7 days, newest first.
+    pub days: Vec<WorkflowDay>,
+}
+
+/// The original's daily failure-rate table: one workflow, one target date.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkflowDay {
+    pub target_date: NaiveDate,
+    pub runs: i64,
+    pub failed: i64,
+    pub partial: i64,
+    /// `100 * (failed + partial) / runs`, one decimal.
+    pub failure_rate_pct: f64,
+}
+
+/// Share of failed or partial runs in the period that say why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorCoverage {
+    pub failed_or_partial: i64,
+    pub with_message: i64,
+    /// 100.0 when there was nothing to cover.
+    pub coverage_pct: f64,
+}
+
+/// How retries did in the period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Retries {
+    pub calls: i64,
+    pub attempts: i64,
+    /// Calls that made more than one attempt.
+    pub retried: i64,
+    /// Of those, the ones that ended success or no_data.
+    pub retried_then_succeeded: i64,
+    pub attempts_per_call: f64,
+}
+
+/// Freshness and completeness of one dataset.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DatasetHealth {
+    pub name: String,
+    /// Worst of freshness and completeness.
+    pub level: Level,
+    pub freshness: Freshness,
+    pub completeness: Option<Completeness>,
+}
+
+/// Age of a dataset's newest real change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Freshness {
+    pub level: Level,
+    /// When the newest payload that carried records, was not empty and
+    /// differed from the previous one was fetched.
+    pub last_change_at: Option<DateTime<Utc>>,
+    /// When any call of the dataset's scrapers last ran (whatever it got).
+    pub last_checked_at: Option<DateTime<Utc>>,
+    /// Seconds since `last_change_at`; `None` when it never changed.
+    pub age_seconds: Option<i64>,
+    pub fresh_warn_seconds: Option<i64>,
+    pub fresh_error_seconds: Option<i64>,
+}
+
+/// Expected against collected entities of a fanned-out dataset for one target date.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Completeness {
+    pub level: Level,
+    pub target_date: NaiveDate,
+    pub expected: i64,
+    pub collected: i64,
+    /// Expected ids without a successful call.
+    pub missing: Vec<String>,
+    /// The earliest deadline among the missing ones (event start + `after_event_start`).
+    pub deadline: Option<DateTime<Utc>>,
+    /// The missing ids whose deadline has passed.
+    pub overdue: Vec<String>,
+}
+
+/// An open alert incident, as shown in the report's `alerts` section.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncidentSummary {
+    /// e.g. `source_unhealthy`, `dataset_stale`.
+    pub condition: String,
+    /// What it is about: a source, dataset, workflow or scraper name.
+    pub subject: String,
+    pub level: Level,
+    pub opened_at: DateTime<Utc>,
+    pub summary: String,
+}
