@@ -21,6 +21,7 @@ mod breakers;
 mod lockouts;
 mod quota;
 mod redact;
+mod retention;
 mod scheduler;
 
 use async_trait::async_trait;

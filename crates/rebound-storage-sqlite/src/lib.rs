@@ -27,6 +27,7 @@ mod codec;
 mod lockouts;
 mod lookup;
 mod quota;
+mod retention;
 mod scheduler;
 mod writer;
 

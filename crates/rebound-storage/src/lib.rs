@@ -10,8 +10,12 @@
 //! `workflow_decisions`; and the scheduler's job table `scheduled_runs`.
 
 mod quota;
+mod retention;
 
 pub use quota::{QuotaKey, QuotaTake, QuotaUsageRow};
+pub use retention::{
+    DeletedCalls, ExpiredCall, KeptPayload, NumberedCall, PurgeTable, RetentionStore,
+};
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -169,7 +173,7 @@ pub struct PayloadRef {
 /// The history store. Implementations must be safe to share across tasks;
 /// each method is one transaction.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: Send + Sync + RetentionStore {
     /// Which backend this is (`"sqlite"` or `"postgres"`), for messages.
     fn backend(&self) -> &'static str;
 

@@ -26,6 +26,7 @@ pub mod breakers;
 pub mod lockouts;
 pub mod queries;
 pub mod quota;
+pub mod retention;
 pub mod scheduler;
 
 use chrono::{DateTime, NaiveDate, SubsecRound, TimeDelta, Utc};
@@ -57,6 +58,7 @@ pub async fn run_all(store: &dyn Store) {
     lockouts::run_all(store).await;
     quota::run_all(store).await;
     breakers::run_all(store).await;
+    retention::run_all(store).await;
 }
 
 /// `backend()` names one of the two known backends, for messages.
