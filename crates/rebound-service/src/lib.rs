@@ -7,7 +7,8 @@
 //! target date and slot). [`worker`]s claim queued runs under a lease, renew
 //! it while the engine works, and mark the run done. A reaper, run by both,
 //! requeues runs whose lease expired because their worker died. [`backfill`]
-//! runs a workflow over a range of past dates, idempotently.
+//! runs a workflow over a range of past dates, idempotently. [`retention`]
+//! purges history older than `[pipeline] retention`, in small batches.
 //!
 //! Everything takes the [`Clock`](rebound_domain::clock::Clock) the engine
 //! uses for timestamps and decisions, so tests drive whole days by calling
@@ -16,6 +17,7 @@
 //! it is about real processes, not about the schedule.
 
 pub mod backfill;
+pub mod retention;
 pub mod scheduler;
 pub mod worker;
 

@@ -21,6 +21,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 mod reference_day;
+mod retention;
 
 const NY: chrono_tz::Tz = chrono_tz::America::New_York;
 
