@@ -68,6 +68,13 @@ enum Command {
     Quotas(cmd::quotas::QuotasArgs),
     /// Show each source's circuit breaker; `breakers reset SOURCE` closes one.
     Breakers(cmd::breakers::BreakersArgs),
+    /// Remove history and raw payloads older than `[pipeline] retention`,
+    /// in small batches; `--dry-run` only shows what would go.
+    Purge(cmd::purge::PurgeArgs),
+    /// For benchmarks and demos: write synthetic history (runs, calls,
+    /// attempts) into the config's database; refuses a database that
+    /// already has history unless --force.
+    GenerateHistory(cmd::generate::GenerateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -116,6 +123,8 @@ fn main() -> ExitCode {
             Command::Lockouts(args) => cmd::lockouts::lockouts(&cli.config, args).await,
             Command::Quotas(args) => cmd::quotas::quotas(&cli.config, args).await,
             Command::Breakers(args) => cmd::breakers::breakers(&cli.config, args).await,
+            Command::Purge(args) => cmd::purge::purge(&cli.config, args).await,
+            Command::GenerateHistory(args) => cmd::generate::generate(&cli.config, args).await,
         }
     });
     match result {

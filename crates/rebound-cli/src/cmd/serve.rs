@@ -12,6 +12,7 @@ use clap::{Args, ValueEnum};
 use rebound_domain::clock::Clock;
 use rebound_domain::plan::DatabaseLocation;
 use rebound_fetch::clock::SystemClock;
+use rebound_service::retention::Purger;
 use rebound_service::scheduler::Scheduler;
 use rebound_service::worker::Worker;
 use std::path::Path;
@@ -55,6 +56,8 @@ pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> 
         .values()
         .filter(|w| w.schedule.is_some())
         .count();
+    let retention = plan.pipeline.retention;
+    let raw_store = plan.pipeline.raw_store.clone();
     let engine = Arc::new(setup::engine_with_clock(plan, clock.clone()).await?);
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(wait_for_signal(stop));
@@ -73,6 +76,21 @@ pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> 
             wake.clone(),
         ));
         tasks.spawn(scheduler.run_loop(stopped.clone()));
+        // The purge runs next to the scheduler (one per deployment, not one
+        // per worker); its batches keep it out of the workers' way.
+        if let Some(retention) = retention {
+            let purger = Arc::new(Purger::new(
+                engine.store().clone(),
+                rebound_raw::RawStore::open(&raw_store)?,
+                clock.clone(),
+                retention,
+            ));
+            eprintln!(
+                "rebound serve: purging history older than {} every hour",
+                rebound_domain::duration::format_duration(retention)
+            );
+            tasks.spawn(purger.run_loop(stopped.clone()));
+        }
     }
     if matches!(args.role, Role::All | Role::Worker) {
         let worker = Arc::new(Worker::new(
