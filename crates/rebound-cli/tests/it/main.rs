@@ -4,6 +4,7 @@
 mod backfill;
 mod lockouts;
 mod plan;
+mod purge;
 mod quotas;
 mod serve;
 
