@@ -23,6 +23,7 @@
 //! `docs/queries.md` against both backends.
 
 pub mod breakers;
+pub mod health;
 pub mod lockouts;
 pub mod queries;
 pub mod quota;
@@ -57,6 +58,7 @@ pub async fn run_all(store: &dyn Store) {
     lockouts::run_all(store).await;
     quota::run_all(store).await;
     breakers::run_all(store).await;
+    health::run_all(store).await;
 }
 
 /// `backend()` names one of the two known backends, for messages.
