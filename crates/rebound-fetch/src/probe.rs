@@ -102,7 +102,10 @@ fn builtin_params(date: NaiveDate, tz: chrono_tz::Tz) -> BTreeMap<String, String
     let (start, end) = rebound_domain::calendar::local_day_bounds(tz, date);
     BTreeMap::from([
         ("date".to_string(), date.format("%Y-%m-%d").to_string()),
-        ("date_compact".to_string(), date.format("%Y%m%d").to_string()),
+        (
+            "date_compact".to_string(),
+            date.format("%Y%m%d").to_string(),
+        ),
         (
             "day_start_utc".to_string(),
             start.format("%Y-%m-%dT%H:%M:%SZ").to_string(),

@@ -50,8 +50,7 @@ pub trait Calendars: Send + Sync {
 /// Sends a source's health probe.
 #[async_trait]
 pub trait Prober: Send + Sync {
-    async fn probe(&self, source: &Source, probe: &HealthProbe, now: DateTime<Utc>)
-    -> ProbeResult;
+    async fn probe(&self, source: &Source, probe: &HealthProbe, now: DateTime<Utc>) -> ProbeResult;
 }
 
 /// The scheduler's own calendar reader: the engine reads a calendar's
@@ -75,12 +74,7 @@ pub struct HttpProber {
 
 #[async_trait]
 impl Prober for HttpProber {
-    async fn probe(
-        &self,
-        source: &Source,
-        probe: &HealthProbe,
-        now: DateTime<Utc>,
-    ) -> ProbeResult {
+    async fn probe(&self, source: &Source, probe: &HealthProbe, now: DateTime<Utc>) -> ProbeResult {
         let today = now.with_timezone(&self.tz).date_naive();
         let out = self.fetcher.probe(source, probe, today, self.tz).await;
         ProbeResult {

@@ -167,15 +167,42 @@ impl HealthStore for PostgresStore {
         &self,
         scraper_name: &str,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        sqlx::query_scalar(
-            "SELECT finished_at FROM scraper_execution_log \
-             WHERE scraper_name = $1 AND status = 'success' AND NOT unchanged AND bytes > 0 \
-             ORDER BY id DESC LIMIT 1",
-        )
-        .bind(scraper_name)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| self.error("last_fresh_payload", e))
+        let what = |e| self.error("last_fresh_payload", e);
+        // As in the SQLite backend: newest candidate first, passing over one
+        // whose content equals the scraper's previous non-empty payload.
+        let mut before = i64::MAX;
+        loop {
+            let Some(candidate) = sqlx::query(
+                "SELECT id, finished_at, content_hash FROM scraper_execution_log \
+                 WHERE scraper_name = $1 AND status = 'success' AND NOT unchanged AND bytes > 0 \
+                   AND id < $2 \
+                 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(scraper_name)
+            .bind(before)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(what)?
+            else {
+                return Ok(None);
+            };
+            let id: i64 = get(&candidate, "id")?;
+            let hash: Option<String> = get(&candidate, "content_hash")?;
+            let previous: Option<Option<String>> = sqlx::query_scalar(
+                "SELECT content_hash FROM scraper_execution_log \
+                 WHERE scraper_name = $1 AND status = 'success' AND bytes > 0 AND id < $2 \
+                 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(scraper_name)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(what)?;
+            if hash.is_none() || previous.flatten() != hash {
+                return Ok(Some(get(&candidate, "finished_at")?));
+            }
+            before = id;
+        }
     }
 
     async fn workflow_days(

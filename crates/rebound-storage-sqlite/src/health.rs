@@ -167,16 +167,43 @@ impl HealthStore for SqliteStore {
         &self,
         scraper_name: &str,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let at: Option<String> = sqlx::query_scalar(
-            "SELECT finished_at FROM scraper_execution_log \
-             WHERE scraper_name = ?1 AND status = 'success' AND unchanged = 0 AND bytes > 0 \
-             ORDER BY id DESC LIMIT 1",
-        )
-        .bind(scraper_name)
-        .fetch_optional(&self.readers)
-        .await
-        .map_err(|e| store_error("last_fresh_payload", e))?;
-        parse_opt_time(at.as_deref(), "finished_at")
+        let what = |e| store_error("last_fresh_payload", e);
+        // Newest first over the candidates (partial index `fresh`); a
+        // candidate whose content equals the scraper's previous non-empty
+        // payload (same data fetched for another date) is passed over.
+        let mut before = i64::MAX;
+        loop {
+            let Some(candidate) = sqlx::query(
+                "SELECT id, finished_at, content_hash FROM scraper_execution_log \
+                 WHERE scraper_name = ?1 AND status = 'success' AND unchanged = 0 AND bytes > 0 \
+                   AND id < ?2 \
+                 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(scraper_name)
+            .bind(before)
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(what)?
+            else {
+                return Ok(None);
+            };
+            let id: i64 = column(&candidate, "id")?;
+            let hash: Option<String> = column(&candidate, "content_hash")?;
+            let previous: Option<Option<String>> = sqlx::query_scalar(
+                "SELECT content_hash FROM scraper_execution_log \
+                 WHERE scraper_name = ?1 AND status = 'success' AND bytes > 0 AND id < ?2 \
+                 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(scraper_name)
+            .bind(id)
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(what)?;
+            if hash.is_none() || previous.flatten() != hash {
+                return opt_time_column(&candidate, "finished_at");
+            }
+            before = id;
+        }
     }
 
     async fn workflow_days(

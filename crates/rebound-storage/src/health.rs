@@ -127,8 +127,11 @@ pub trait HealthStore: Send + Sync {
     async fn source_last(&self, source_name: &str) -> Result<SourceLast, StoreError>;
 
     /// Finish time of the newest call of `scraper_name` that brought new
-    /// data: status `success` (records present), `bytes > 0` and not
-    /// `unchanged`. An empty, no-data or identical payload never counts.
+    /// data: status `success` (records present), `bytes > 0`, not
+    /// `unchanged` (same params, same payload) and with a content hash
+    /// other than the scraper's previous non-empty successful payload (the
+    /// same data fetched again for a new date). An empty, no-data or
+    /// identical payload never counts.
     async fn last_fresh_payload(
         &self,
         scraper_name: &str,

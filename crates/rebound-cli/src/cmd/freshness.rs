@@ -29,8 +29,7 @@ pub async fn freshness(config: &Path, args: FreshnessArgs) -> Result<ExitCode, F
     let now = clock.now();
     let tz = plan.pipeline.timezone;
     let engine = setup::engine_with_clock(plan.clone(), clock).await?;
-    let datasets =
-        rebound_health::freshness(&plan, engine.store().as_ref(), &engine, now).await?;
+    let datasets = rebound_health::freshness(&plan, engine.store().as_ref(), &engine, now).await?;
     let level = datasets.iter().map(|d| d.level).max().unwrap_or_default();
     if args.json {
         let value = serde_json::json!({
@@ -69,10 +68,8 @@ pub(crate) fn table(datasets: &[DatasetHealth], tz: chrono_tz::Tz) -> String {
             Some(c) => match &c.error {
                 Some(e) => e.clone(),
                 None => {
-                    let mut text = format!(
-                        "{} of {} for {}",
-                        c.collected, c.expected, c.target_date
-                    );
+                    let mut text =
+                        format!("{} of {} for {}", c.collected, c.expected, c.target_date);
                     if !c.missing.is_empty() {
                         text.push_str(&format!("; missing {}", c.missing.join(", ")));
                         if let Some(deadline) = c.deadline {
@@ -90,7 +87,9 @@ pub(crate) fn table(datasets: &[DatasetHealth], tz: chrono_tz::Tz) -> String {
                 Level::Warning => "WARNING".to_string(),
                 Level::Critical => "CRITICAL".to_string(),
             },
-            f.age_seconds.map(ago).unwrap_or_else(|| "never changed".into()),
+            f.age_seconds
+                .map(ago)
+                .unwrap_or_else(|| "never changed".into()),
             format!(
                 "{} / {}",
                 dur(f.fresh_warn_seconds),

@@ -86,7 +86,11 @@ pub(crate) fn ago(seconds: i64) -> String {
 
 fn since_text(at: Option<DateTime<Utc>>, now: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
     match at {
-        Some(t) => format!("since {} ({})", when(Some(t), tz), ago((now - t).num_seconds())),
+        Some(t) => format!(
+            "since {} ({})",
+            when(Some(t), tz),
+            ago((now - t).num_seconds())
+        ),
         None => String::new(),
     }
 }
@@ -170,10 +174,7 @@ pub(crate) fn problems(report: &HealthReport, tz: chrono_tz::Tz) -> Vec<(Level, 
                 s.name, s.failures, s.overdue, s.runs
             )
         };
-        line.push_str(&format!(
-            " (last success {})",
-            when(s.last_success_at, tz)
-        ));
+        line.push_str(&format!(" (last success {})", when(s.last_success_at, tz)));
         if let Some(e) = &s.last_error {
             line.push_str(&format!(" — {}", short(e)));
         }
@@ -270,7 +271,14 @@ pub(crate) fn render(report: &HealthReport, tz: chrono_tz::Tz) -> String {
     out.push('\n');
 
     let mut t = crate::output::table(&[
-        "source", "level", "probe", "breaker", "calls", "failed", "last success", "last error",
+        "source",
+        "level",
+        "probe",
+        "breaker",
+        "calls",
+        "failed",
+        "last success",
+        "last error",
     ]);
     for s in &report.sources {
         let probe = match &s.probe {
@@ -302,8 +310,17 @@ pub(crate) fn render(report: &HealthReport, tz: chrono_tz::Tz) -> String {
     let _ = writeln!(out, "Sources\n{t}\n");
 
     let mut t = crate::output::table(&[
-        "scraper", "level", "calls", "failed", "no data", "not yet", "overdue", "skipped",
-        "in a row", "last success", "last error",
+        "scraper",
+        "level",
+        "calls",
+        "failed",
+        "no data",
+        "not yet",
+        "overdue",
+        "skipped",
+        "in a row",
+        "last success",
+        "last error",
     ]);
     for s in &report.scrapers {
         t.add_row(vec![
@@ -317,13 +334,22 @@ pub(crate) fn render(report: &HealthReport, tz: chrono_tz::Tz) -> String {
             s.skipped.to_string(),
             s.consecutive_failures.to_string(),
             when(s.last_success_at, tz),
-            s.last_error.as_deref().map(short).unwrap_or_else(|| "-".into()),
+            s.last_error
+                .as_deref()
+                .map(short)
+                .unwrap_or_else(|| "-".into()),
         ]);
     }
     let _ = writeln!(out, "Scrapers\n{t}\n");
 
     let mut t = crate::output::table(&[
-        "workflow", "level", "target date", "runs", "failed", "partial", "failure rate",
+        "workflow",
+        "level",
+        "target date",
+        "runs",
+        "failed",
+        "partial",
+        "failure rate",
     ]);
     for w in &report.workflows {
         if w.days.is_empty() {
@@ -339,7 +365,11 @@ pub(crate) fn render(report: &HealthReport, tz: chrono_tz::Tz) -> String {
         }
         for (i, d) in w.days.iter().enumerate() {
             t.add_row(vec![
-                if i == 0 { w.name.clone() } else { String::new() },
+                if i == 0 {
+                    w.name.clone()
+                } else {
+                    String::new()
+                },
                 if i == 0 {
                     mark(w.level).to_string()
                 } else {
@@ -367,7 +397,11 @@ pub(crate) fn render(report: &HealthReport, tz: chrono_tz::Tz) -> String {
         "Retries: {} of {} calls needed retries, {} of them then succeeded; {:.2} attempts per call\n",
         r.retried, r.calls, r.retried_then_succeeded, r.attempts_per_call
     );
-    let _ = writeln!(out, "Datasets\n{}", super::freshness::table(&report.datasets, tz));
+    let _ = writeln!(
+        out,
+        "Datasets\n{}",
+        super::freshness::table(&report.datasets, tz)
+    );
     if !report.alerts.is_empty() {
         let _ = writeln!(out, "\nOpen alerts");
         for a in &report.alerts {
