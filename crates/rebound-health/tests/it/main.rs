@@ -5,6 +5,7 @@
 mod completeness;
 mod freshness;
 mod probe;
+mod queries;
 mod report;
 
 use chrono::{DateTime, TimeZone, Utc};
