@@ -384,7 +384,7 @@ async fn workflows(
                 },
             })
             .collect();
-        days.sort_by(|a, b| b.target_date.cmp(&a.target_date));
+        days.sort_by_key(|d| std::cmp::Reverse(d.target_date));
         let failed_2d: i64 = days
             .iter()
             .filter(|d| d.target_date >= today - TimeDelta::days(1))

@@ -240,7 +240,7 @@ pub(crate) fn problems(report: &HealthReport, tz: chrono_tz::Tz) -> Vec<(Level, 
             out.push((c.level, line));
         }
     }
-    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.sort_by_key(|p| std::cmp::Reverse(p.0));
     out
 }
 

@@ -71,9 +71,7 @@ fn call(
     status: ScraperStatus,
     at: DateTime<Utc>,
     attempts: u32,
-    bytes: i64,
-    hash: &str,
-    unchanged: bool,
+    (bytes, hash, unchanged): (i64, &str, bool),
     date: NaiveDate,
 ) -> NewScraperCall {
     NewScraperCall {
@@ -135,19 +133,19 @@ async fn seed(store: &dyn Store, now: DateTime<Utc>) {
     let calls = [
         // alpha: data at -30h, a retried success at -5h with new content,
         // then an empty body and a no_data: fresh since -5h.
-        call("alpha", Success, h(30), 1, 900, "a1", false, d(1)),
-        call("alpha", Success, h(5), 3, 900, "a2", false, today),
-        call("alpha", Success, h(4), 1, 0, "empty", false, today),
-        call("alpha", NoData, h(3), 2, 20, "nd", false, today),
+        call("alpha", Success, h(30), 1, (900, "a1", false), d(1)),
+        call("alpha", Success, h(5), 3, (900, "a2", false), today),
+        call("alpha", Success, h(4), 1, (0, "empty", false), today),
+        call("alpha", NoData, h(3), 2, (20, "nd", false), today),
         // beta: new content at -20h, then the same payload again, and the
         // same content for another date: fresh since -20h.
-        call("beta", Success, h(20), 1, 500, "b1", false, d(1)),
-        call("beta", Success, h(10), 1, 500, "b1", true, d(1)),
-        call("beta", Success, h(6), 2, 500, "b1", false, today),
-        call("beta", Failed, h(2), 3, 0, "f", false, today),
-        call("beta", Skipped, h(1), 0, 0, "s", false, today),
+        call("beta", Success, h(20), 1, (500, "b1", false), d(1)),
+        call("beta", Success, h(10), 1, (500, "b1", true), d(1)),
+        call("beta", Success, h(6), 2, (500, "b1", false), today),
+        call("beta", Failed, h(2), 3, (0, "f", false), today),
+        call("beta", Skipped, h(1), 0, (0, "s", false), today),
         // gamma: never any data.
-        call("gamma", Failed, h(7), 1, 10, "g", false, today),
+        call("gamma", Failed, h(7), 1, (10, "g", false), today),
     ];
     for c in &calls {
         store.record_scraper_call(c).await.expect("call");
