@@ -126,7 +126,16 @@ pub async fn build_report(inputs: &Inputs<'_>) -> Result<HealthReport, HealthErr
             round1(100.0 * coverage.with_message as f64 / coverage.failed_or_partial as f64)
         },
     };
-    let r = store.retry_stats(since).await?;
+    // Retries come from the same pass over the period as the counts.
+    let mut r = rebound_storage::RetryStatsRow::default();
+    for c in counts.iter().filter(|c| c.status != "skipped") {
+        r.calls += c.calls;
+        r.attempts += c.attempts;
+        r.retried += c.retried;
+        if c.status == "success" || c.status == "no_data" {
+            r.retried_then_succeeded += c.retried;
+        }
+    }
     let retries = Retries {
         calls: r.calls,
         attempts: r.attempts,

@@ -26,7 +26,9 @@ where
 impl HealthStore for PostgresStore {
     async fn call_counts(&self, since: DateTime<Utc>) -> Result<Vec<CallCountRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT scraper_name, source_name, status, COUNT(*) AS calls \
+            "SELECT scraper_name, source_name, status, COUNT(*) AS calls, \
+                    COALESCE(SUM(attempts), 0)::bigint AS attempts, \
+                    COUNT(*) FILTER (WHERE attempts > 1) AS retried \
              FROM scraper_execution_log WHERE started_at >= $1 \
              GROUP BY scraper_name, source_name, status \
              ORDER BY scraper_name, source_name COLLATE \"C\", status COLLATE \"C\"",
@@ -42,6 +44,8 @@ impl HealthStore for PostgresStore {
                     source_name: get(row, "source_name")?,
                     status: get(row, "status")?,
                     calls: get(row, "calls")?,
+                    attempts: get(row, "attempts")?,
+                    retried: get(row, "retried")?,
                 })
             })
             .collect()

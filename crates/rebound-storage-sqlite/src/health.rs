@@ -1,7 +1,10 @@
 //! The health report's reads (`HealthStore`, indexes of migration 0006).
 //!
 //! Period aggregates filter on the text-encoded times, which compare like
-//! the instants (see `codec`). Per-name lookups repeat the WHERE term of
+//! the instants (see `codec`), and name the `started_at` index: left to
+//! itself, SQLite walks the whole table in `(scraper_name, id)` order to
+//! save the GROUP BY sort, which on a 1M-row history took 3 s instead of
+//! 0.2 s. Per-name lookups repeat the WHERE term of
 //! their partial index word for word, since SQLite only uses a partial
 //! index whose condition appears in the query.
 
@@ -18,8 +21,10 @@ use rebound_storage::{
 impl HealthStore for SqliteStore {
     async fn call_counts(&self, since: DateTime<Utc>) -> Result<Vec<CallCountRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT scraper_name, source_name, status, COUNT(*) AS calls \
-             FROM scraper_execution_log WHERE started_at >= ?1 \
+            "SELECT scraper_name, source_name, status, COUNT(*) AS calls, \
+                    SUM(attempts) AS attempts, SUM(attempts > 1) AS retried \
+             FROM scraper_execution_log INDEXED BY scraper_execution_log_by_start \
+             WHERE started_at >= ?1 \
              GROUP BY scraper_name, source_name, status \
              ORDER BY scraper_name, source_name, status",
         )
@@ -34,6 +39,8 @@ impl HealthStore for SqliteStore {
                     source_name: column(row, "source_name")?,
                     status: column(row, "status")?,
                     calls: column(row, "calls")?,
+                    attempts: column(row, "attempts")?,
+                    retried: column(row, "retried")?,
                 })
             })
             .collect()
@@ -45,7 +52,8 @@ impl HealthStore for SqliteStore {
     ) -> Result<Vec<(String, i64)>, StoreError> {
         let rows = sqlx::query(
             "SELECT scraper_name, COUNT(DISTINCT params) AS n \
-             FROM scraper_execution_log WHERE started_at >= ?1 \
+             FROM scraper_execution_log INDEXED BY scraper_execution_log_by_start \
+             WHERE started_at >= ?1 \
              GROUP BY scraper_name ORDER BY scraper_name",
         )
         .bind(encode_time(since))

@@ -28,6 +28,10 @@ pub struct CallCountRow {
     pub source_name: String,
     pub status: String,
     pub calls: i64,
+    /// Attempts those calls made.
+    pub attempts: i64,
+    /// Of those calls, the ones that made more than one attempt.
+    pub retried: i64,
 }
 
 /// The newest notable calls of one scraper (over all history).
@@ -111,7 +115,8 @@ pub struct RetryStatsRow {
 #[async_trait]
 pub trait HealthStore: Send + Sync {
     /// Calls started at or after `since`, counted per scraper, source and
-    /// status, ordered by scraper, source, status.
+    /// status (with their attempts), ordered by scraper, source, status.
+    /// One pass over the period's rows, through the `started_at` index.
     async fn call_counts(&self, since: DateTime<Utc>) -> Result<Vec<CallCountRow>, StoreError>;
 
     /// Per scraper with calls started at or after `since`: how many

@@ -90,7 +90,8 @@ pub async fn call_counts_group_the_period_by_scraper_source_and_status(store: &d
             &src,
             status,
             since + TimeDelta::minutes(i as i64),
-            1,
+            // The second success needed three attempts.
+            if i == 1 { 3 } else { 1 },
         );
         c.params = format!(r#"{{"game_id":"{}"}}"#, i % 2);
         record(store, &c).await;
@@ -107,18 +108,26 @@ pub async fn call_counts_group_the_period_by_scraper_source_and_status(store: &d
         .into_iter()
         .filter(|r| r.source_name == src)
         .collect();
-    let got: Vec<(String, &str, i64)> = rows
+    let got: Vec<(String, &str, i64, i64, i64)> = rows
         .iter()
-        .map(|r| (r.scraper_name.clone(), r.status.as_str(), r.calls))
+        .map(|r| {
+            (
+                r.scraper_name.clone(),
+                r.status.as_str(),
+                r.calls,
+                r.attempts,
+                r.retried,
+            )
+        })
         .collect();
     assert_eq!(
         got,
         vec![
-            (tag.name("a"), "failed", 1),
-            (tag.name("a"), "no_data", 1),
-            (tag.name("a"), "skipped", 1),
-            (tag.name("a"), "success", 2),
-            (tag.name("b"), "overdue", 1),
+            (tag.name("a"), "failed", 1, 1, 0),
+            (tag.name("a"), "no_data", 1, 1, 0),
+            (tag.name("a"), "skipped", 1, 1, 0),
+            (tag.name("a"), "success", 2, 4, 1),
+            (tag.name("b"), "overdue", 1, 1, 0),
         ]
     );
     let distinct: Vec<(String, i64)> = store
