@@ -25,6 +25,7 @@
 mod breakers;
 mod codec;
 mod lockouts;
+mod metrics;
 mod lookup;
 mod quota;
 mod scheduler;
