@@ -25,8 +25,8 @@
 mod breakers;
 mod codec;
 mod lockouts;
-mod metrics;
 mod lookup;
+mod metrics;
 mod quota;
 mod scheduler;
 mod writer;

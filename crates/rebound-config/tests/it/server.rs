@@ -90,11 +90,16 @@ fn check_summary_names_the_endpoint() {
     let file = format!("{BASE}\n[server]\nlisten = \"127.0.0.1:9464\"\n");
     let text = rebound_config::summary(&plan(&file));
     assert!(
-        text.contains("server: rebound serve answers /metrics and /healthz on http://127.0.0.1:9464"),
+        text.contains(
+            "server: rebound serve answers /metrics and /healthz on http://127.0.0.1:9464"
+        ),
         "{text}"
     );
     let text = rebound_config::summary(&plan(BASE));
-    assert!(!text.contains("server:"), "nothing scheduled, nothing said: {text}");
+    assert!(
+        !text.contains("server:"),
+        "nothing scheduled, nothing said: {text}"
+    );
 }
 
 #[test]

@@ -53,7 +53,10 @@ pub async fn count_due_runs_counts_only_queued_runs_that_are_due(store: &dyn Sto
         ("later", later),
     ] {
         assert!(
-            store.enqueue_run(&run(&tag, id, at)).await.expect("enqueue_run"),
+            store
+                .enqueue_run(&run(&tag, id, at))
+                .await
+                .expect("enqueue_run"),
             "slot {id} must be new"
         );
     }
@@ -70,12 +73,20 @@ pub async fn count_due_runs_counts_only_queued_runs_that_are_due(store: &dyn Sto
         .await
         .expect("claim_run")
         .expect("a due run to claim");
-    assert_eq!(due(store, now).await, before + 2, "a running run is not queued");
+    assert_eq!(
+        due(store, now).await,
+        before + 2,
+        "a running run is not queued"
+    );
     store
         .finish_run(&claimed.run_id, &worker, now, "success", None)
         .await
         .expect("finish_run");
-    assert_eq!(due(store, now).await, before + 2, "a finished run is not queued");
+    assert_eq!(
+        due(store, now).await,
+        before + 2,
+        "a finished run is not queued"
+    );
     assert_eq!(
         due(store, later).await,
         before_later + 3,
