@@ -5,13 +5,18 @@
 //! across processes and machines, which needs the shared PostgreSQL
 //! database. SIGTERM or Ctrl-C stops claiming, lets in-flight runs finish
 //! within `[scheduler] shutdown_grace`, and releases the rest.
+//!
+//! With `[server] listen`, it also answers `/metrics` and `/healthz` over
+//! HTTP (`crate::http`) until it stops.
 
-use crate::{Failure, setup};
+use crate::{Failure, http, setup};
 use anyhow::anyhow;
 use clap::{Args, ValueEnum};
 use rebound_domain::clock::Clock;
 use rebound_domain::plan::DatabaseLocation;
 use rebound_fetch::clock::SystemClock;
+use rebound_metrics::Metrics;
+use rebound_metrics::exporter::Exporter;
 use rebound_service::scheduler::Scheduler;
 use rebound_service::worker::Worker;
 use std::path::Path;
@@ -55,7 +60,18 @@ pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> 
         .values()
         .filter(|w| w.schedule.is_some())
         .count();
-    let engine = Arc::new(setup::engine_with_clock(plan, clock.clone()).await?);
+    let listen = plan.server.listen;
+    let metrics = Arc::new(Metrics::for_plan(&plan));
+    let engine = Arc::new(
+        setup::engine_with_clock(plan, clock.clone())
+            .await?
+            .with_metrics(metrics.clone()),
+    );
+    // Bound before anything is scheduled: a port in use stops the start.
+    let listener = match listen {
+        Some(addr) => Some(http::bind(addr, config).await?),
+        None => None,
+    };
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(wait_for_signal(stop));
     let wake = Arc::new(Notify::new());
@@ -65,6 +81,20 @@ pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> 
         role_name(args.role)
     );
     let mut tasks = tokio::task::JoinSet::new();
+    if let Some(listener) = listener {
+        // The bound address, which differs from the configured one for port 0.
+        let bound = listener.local_addr().ok().or(listen);
+        if let Some(addr) = bound {
+            eprintln!("rebound serve: metrics at http://{addr}/metrics");
+            tracing::info!(%addr, "Metrics endpoint listening.");
+        }
+        let exporter = Arc::new(Exporter::new(
+            metrics,
+            engine.store().clone(),
+            clock.clone(),
+        ));
+        tasks.spawn(http::serve(listener, exporter, stopped.clone()));
+    }
     if matches!(args.role, Role::All | Role::Scheduler) {
         let scheduler = Arc::new(Scheduler::new(
             engine.clone(),
