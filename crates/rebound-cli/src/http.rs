@@ -37,9 +37,7 @@ fn router(exporter: Arc<Exporter>) -> Router {
 }
 
 async fn metrics(State(exporter): State<Arc<Exporter>>, headers: HeaderMap) -> impl IntoResponse {
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok());
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let format = Format::from_accept(accept);
     let body = exporter.render(format).await;
     (
@@ -58,7 +56,11 @@ async fn healthz() -> &'static str {
 
 /// Serves until `stop` turns true, then stops accepting and returns once
 /// in-flight scrapes are answered.
-pub async fn serve(listener: TcpListener, exporter: Arc<Exporter>, mut stop: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    exporter: Arc<Exporter>,
+    mut stop: watch::Receiver<bool>,
+) {
     let shutdown = async move {
         while !*stop.borrow() {
             if stop.changed().await.is_err() {

@@ -166,7 +166,9 @@ impl Worker {
         // A run is never started before its run_at; scheduled_for is at or
         // before that, so the delay is not negative, but a clock step could
         // make it so.
-        let delay = (started_at - run.scheduled_for).to_std().unwrap_or_default();
+        let delay = (started_at - run.scheduled_for)
+            .to_std()
+            .unwrap_or_default();
         self.engine
             .metrics()
             .record_run(&run.workflow_name, &status, delay);

@@ -76,17 +76,16 @@ pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> 
     tokio::spawn(wait_for_signal(stop));
     let wake = Arc::new(Notify::new());
 
-    eprintln!(
+    setup::say(&format!(
         "rebound serve: role {}, {scheduled} scheduled workflows, database {database}; Ctrl-C or SIGTERM stops it",
         role_name(args.role)
-    );
+    ));
     let mut tasks = tokio::task::JoinSet::new();
     if let Some(listener) = listener {
         // The bound address, which differs from the configured one for port 0.
         let bound = listener.local_addr().ok().or(listen);
         if let Some(addr) = bound {
-            eprintln!("rebound serve: metrics at http://{addr}/metrics");
-            tracing::info!(%addr, "Metrics endpoint listening.");
+            setup::say(&format!("rebound serve: metrics at http://{addr}/metrics"));
         }
         let exporter = Arc::new(Exporter::new(
             metrics,
@@ -114,7 +113,7 @@ pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> 
         tasks.spawn(worker.run_loop(usize::from(args.workers), stopped.clone()));
     }
     while tasks.join_next().await.is_some() {}
-    eprintln!("rebound serve: stopped");
+    setup::say("rebound serve: stopped");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -150,13 +149,13 @@ async fn wait_for_signal(stop: watch::Sender<bool>) {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-    eprintln!(
-        "rebound serve: stopping (in-flight runs get the shutdown grace period; Ctrl-C again to exit now)"
+    setup::say(
+        "rebound serve: stopping (in-flight runs get the shutdown grace period; Ctrl-C again to exit now)",
     );
     let _ = stop.send(true);
     if tokio::signal::ctrl_c().await.is_ok() {
-        eprintln!(
-            "rebound serve: exiting now; unfinished runs are requeued when their leases expire"
+        setup::say(
+            "rebound serve: exiting now; unfinished runs are requeued when their leases expire",
         );
         std::process::exit(130);
     }
