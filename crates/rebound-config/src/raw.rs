@@ -47,6 +47,21 @@ pub(crate) struct RawConfig {
     /// How `rebound serve` evaluates schedules and runs workflows.
     #[serde(default)]
     pub scheduler: RawScheduler,
+    /// The HTTP endpoint of `rebound serve` (Prometheus `/metrics`).
+    #[serde(default)]
+    pub server: RawServer,
+}
+
+/// `[server]`: the HTTP endpoint of `rebound serve`. Without `listen`,
+/// `rebound serve` opens no port.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServer {
+    /// IP address and port on which `rebound serve` answers `/metrics`
+    /// (Prometheus) and `/healthz`, e.g. "127.0.0.1:9464"; "0.0.0.0:9464"
+    /// listens on every interface. Left out: no HTTP server.
+    #[schemars(example = "127.0.0.1:9464")]
+    pub listen: Option<String>,
 }
 
 /// `[scheduler]`: timing of `rebound serve`. Every key is optional.

@@ -36,6 +36,7 @@ use std::time::Duration;
 
 mod late_data;
 mod scheduling;
+mod server;
 
 const DEFAULT_TIMEZONE: &str = "UTC";
 const DEFAULT_DATABASE: &str = "sqlite://rebound.db";
@@ -205,6 +206,7 @@ impl Resolver<'_> {
             scrapers.insert(name.clone(), resolved);
         }
         let scheduler = self.scheduler(&raw.scheduler);
+        let server = self.server(&raw.server);
         let mut calendars = BTreeMap::new();
         for (name, calendar) in &raw.calendars {
             if let Some(resolved) = self.calendar(name, calendar, &scrapers) {
@@ -239,6 +241,7 @@ impl Resolver<'_> {
             workflows,
             calendars,
             scheduler,
+            server,
             redactor: Redactor::default(),
         }
     }

@@ -40,6 +40,8 @@ pub struct Plan {
     pub calendars: BTreeMap<String, Calendar>,
     /// `[scheduler]`: how `rebound serve` evaluates and executes.
     pub scheduler: SchedulerSettings,
+    /// `[server]`: the HTTP endpoint of `rebound serve`.
+    pub server: ServerSettings,
     /// Hides every value that came from `${VAR}`.
     pub redactor: Redactor,
 }
@@ -351,6 +353,14 @@ impl CalendarRefresh {
             _ => self.max_age,
         }
     }
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerSettings {
+    /// Where `rebound serve` answers `/metrics` and `/healthz`; `None`: no
+    /// HTTP server. Port 0 lets the system pick a free port.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// `[scheduler]`.

@@ -19,6 +19,7 @@
 
 mod breakers;
 mod lockouts;
+mod metrics;
 mod quota;
 mod redact;
 mod scheduler;

@@ -24,6 +24,7 @@
 
 pub mod breakers;
 pub mod lockouts;
+pub mod metrics;
 pub mod queries;
 pub mod quota;
 pub mod scheduler;
@@ -57,6 +58,7 @@ pub async fn run_all(store: &dyn Store) {
     lockouts::run_all(store).await;
     quota::run_all(store).await;
     breakers::run_all(store).await;
+    metrics::run_all(store).await;
 }
 
 /// `backend()` names one of the two known backends, for messages.

@@ -3,6 +3,7 @@
 
 mod backfill;
 mod lockouts;
+mod metrics;
 mod plan;
 mod quotas;
 mod serve;
