@@ -52,6 +52,9 @@ pub(crate) struct RawConfig {
     /// and `rebound freshness`.
     #[serde(default)]
     pub datasets: BTreeMap<String, RawDataset>,
+    /// The HTTP endpoint of `rebound serve` (Prometheus `/metrics`).
+    #[serde(default)]
+    pub server: RawServer,
 }
 
 /// `[datasets."NAME"]`: when the dataset is stale or incomplete. Every key
@@ -98,6 +101,18 @@ pub(crate) struct RawHealthProbe {
     pub expect_status: Option<i64>,
     /// How long to wait for the answer. Default: "10s".
     pub timeout: Option<RawDuration>,
+}
+
+/// `[server]`: the HTTP endpoint of `rebound serve`. Without `listen`,
+/// `rebound serve` opens no port.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServer {
+    /// IP address and port on which `rebound serve` answers `/metrics`
+    /// (Prometheus) and `/healthz`, e.g. "127.0.0.1:9464"; "0.0.0.0:9464"
+    /// listens on every interface. Left out: no HTTP server.
+    #[schemars(example = "127.0.0.1:9464")]
+    pub listen: Option<String>,
 }
 
 /// `[scheduler]`: timing of `rebound serve`. Every key is optional.

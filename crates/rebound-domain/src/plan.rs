@@ -43,6 +43,8 @@ pub struct Plan {
     /// `[datasets."NAME"]`: freshness and completeness expectations, by
     /// dataset name (only datasets that have some).
     pub datasets: BTreeMap<String, DatasetPolicy>,
+    /// `[server]`: the HTTP endpoint of `rebound serve`.
+    pub server: ServerSettings,
     /// Hides every value that came from `${VAR}`.
     pub redactor: Redactor,
 }
@@ -406,6 +408,14 @@ impl CalendarRefresh {
             _ => self.max_age,
         }
     }
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerSettings {
+    /// Where `rebound serve` answers `/metrics` and `/healthz`; `None`: no
+    /// HTTP server. Port 0 lets the system pick a free port.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// `[scheduler]`.

@@ -20,6 +20,7 @@
 mod breakers;
 mod health;
 mod lockouts;
+mod metrics;
 mod quota;
 mod redact;
 mod scheduler;

@@ -27,6 +27,7 @@ mod codec;
 mod health;
 mod lockouts;
 mod lookup;
+mod metrics;
 mod quota;
 mod scheduler;
 mod writer;

@@ -10,12 +10,14 @@
 //! `workflow_decisions`; and the scheduler's job table `scheduled_runs`.
 
 mod health;
+mod metrics;
 mod quota;
 
 pub use health::{
     ANSWERED_STATUSES, CallCountRow, ErrorCoverageRow, HealthStore, RetryStatsRow, ScraperLast,
     SourceLast, WorkflowDayRow, WorkflowStreak,
 };
+pub use metrics::MetricsStore;
 pub use quota::{QuotaKey, QuotaTake, QuotaUsageRow};
 
 use async_trait::async_trait;
@@ -174,7 +176,7 @@ pub struct PayloadRef {
 /// The history store. Implementations must be safe to share across tasks;
 /// each method is one transaction.
 #[async_trait]
-pub trait Store: Send + Sync + HealthStore {
+pub trait Store: Send + Sync + MetricsStore + HealthStore {
     /// Which backend this is (`"sqlite"` or `"postgres"`), for messages.
     fn backend(&self) -> &'static str;
 

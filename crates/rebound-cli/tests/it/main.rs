@@ -4,6 +4,7 @@
 mod backfill;
 mod health;
 mod lockouts;
+mod metrics;
 mod plan;
 mod quotas;
 mod serve;
