@@ -34,6 +34,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
+mod health;
 mod late_data;
 mod scheduling;
 mod server;
@@ -233,6 +234,7 @@ impl Resolver<'_> {
             let resolved = self.workflow(name, workflow, raw, &scrapers);
             workflows.insert(name.clone(), resolved);
         }
+        let datasets = self.datasets(raw, &scrapers);
         Plan {
             config_path: Some(config_path.to_path_buf()),
             pipeline,
@@ -241,6 +243,7 @@ impl Resolver<'_> {
             workflows,
             calendars,
             scheduler,
+            datasets,
             server,
             redactor: Redactor::default(),
         }
@@ -426,7 +429,7 @@ impl Resolver<'_> {
             .and_then(|q| self.quota(&path.key("quota"), q));
         let breaker = self.breaker(&path.key("breaker"), &raw.breaker);
         let retry_budget = self.retry_budget(&path.key("retry_budget"), &raw.retry_budget);
-        Source {
+        let mut source = Source {
             name: name.to_string(),
             base_url,
             timeout,
@@ -439,7 +442,13 @@ impl Resolver<'_> {
             quota,
             breaker,
             retry_budget,
+            health: None,
+        };
+        // Last: the probe checks the source's own templates.
+        if let Some(probe) = &raw.health {
+            source.health = self.health_probe(&path.key("health"), probe, &source);
         }
+        source
     }
 
     /// A positive duration, or `default` when absent.

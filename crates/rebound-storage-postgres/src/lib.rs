@@ -18,6 +18,7 @@
 //! Messages never contain the URL's password ([`redact`]).
 
 mod breakers;
+mod health;
 mod lockouts;
 mod metrics;
 mod quota;

@@ -24,6 +24,7 @@
 
 mod breakers;
 mod codec;
+mod health;
 mod lockouts;
 mod lookup;
 mod metrics;

@@ -23,6 +23,7 @@
 //! `docs/queries.md` against both backends.
 
 pub mod breakers;
+pub mod health;
 pub mod lockouts;
 pub mod metrics;
 pub mod queries;
@@ -58,6 +59,7 @@ pub async fn run_all(store: &dyn Store) {
     lockouts::run_all(store).await;
     quota::run_all(store).await;
     breakers::run_all(store).await;
+    health::run_all(store).await;
     metrics::run_all(store).await;
 }
 

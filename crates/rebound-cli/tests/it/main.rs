@@ -2,6 +2,7 @@
 //! config errors, and the demo.
 
 mod backfill;
+mod health;
 mod lockouts;
 mod metrics;
 mod plan;

@@ -4,6 +4,7 @@
 
 mod bad_files;
 mod examples;
+mod health;
 mod late_data;
 mod no_panic;
 mod rate_limits;
