@@ -5,6 +5,7 @@
 //! or usage).
 
 mod cmd;
+mod http;
 mod output;
 mod setup;
 
@@ -68,6 +69,11 @@ enum Command {
     Quotas(cmd::quotas::QuotasArgs),
     /// Show each source's circuit breaker; `breakers reset SOURCE` closes one.
     Breakers(cmd::breakers::BreakersArgs),
+    /// What is broken, since when and why: sources, scrapers, workflows,
+    /// datasets. Exit code 0 healthy, 1 warning, 2 critical.
+    Health(cmd::health::HealthArgs),
+    /// Age of each dataset's newest real change against its thresholds.
+    Freshness(cmd::freshness::FreshnessArgs),
     /// Remove history and raw payloads older than `[pipeline] retention`,
     /// in small batches; `--dry-run` only shows what would go.
     Purge(cmd::purge::PurgeArgs),
@@ -123,6 +129,8 @@ fn main() -> ExitCode {
             Command::Lockouts(args) => cmd::lockouts::lockouts(&cli.config, args).await,
             Command::Quotas(args) => cmd::quotas::quotas(&cli.config, args).await,
             Command::Breakers(args) => cmd::breakers::breakers(&cli.config, args).await,
+            Command::Health(args) => cmd::health::health(&cli.config, args).await,
+            Command::Freshness(args) => cmd::freshness::freshness(&cli.config, args).await,
             Command::Purge(args) => cmd::purge::purge(&cli.config, args).await,
             Command::GenerateHistory(args) => cmd::generate::generate(&cli.config, args).await,
         }

@@ -34,8 +34,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
+mod health;
 mod late_data;
 mod scheduling;
+mod server;
 
 const DEFAULT_TIMEZONE: &str = "UTC";
 const DEFAULT_DATABASE: &str = "sqlite://rebound.db";
@@ -205,6 +207,7 @@ impl Resolver<'_> {
             scrapers.insert(name.clone(), resolved);
         }
         let scheduler = self.scheduler(&raw.scheduler);
+        let server = self.server(&raw.server);
         let mut calendars = BTreeMap::new();
         for (name, calendar) in &raw.calendars {
             if let Some(resolved) = self.calendar(name, calendar, &scrapers) {
@@ -231,6 +234,7 @@ impl Resolver<'_> {
             let resolved = self.workflow(name, workflow, raw, &scrapers);
             workflows.insert(name.clone(), resolved);
         }
+        let datasets = self.datasets(raw, &scrapers);
         Plan {
             config_path: Some(config_path.to_path_buf()),
             pipeline,
@@ -239,6 +243,8 @@ impl Resolver<'_> {
             workflows,
             calendars,
             scheduler,
+            datasets,
+            server,
             redactor: Redactor::default(),
         }
     }
@@ -430,7 +436,7 @@ impl Resolver<'_> {
             .and_then(|q| self.quota(&path.key("quota"), q));
         let breaker = self.breaker(&path.key("breaker"), &raw.breaker);
         let retry_budget = self.retry_budget(&path.key("retry_budget"), &raw.retry_budget);
-        Source {
+        let mut source = Source {
             name: name.to_string(),
             base_url,
             timeout,
@@ -443,7 +449,13 @@ impl Resolver<'_> {
             quota,
             breaker,
             retry_budget,
+            health: None,
+        };
+        // Last: the probe checks the source's own templates.
+        if let Some(probe) = &raw.health {
+            source.health = self.health_probe(&path.key("health"), probe, &source);
         }
+        source
     }
 
     /// A positive duration, or `default` when absent.

@@ -18,7 +18,9 @@
 //! Messages never contain the URL's password ([`redact`]).
 
 mod breakers;
+mod health;
 mod lockouts;
+mod metrics;
 mod quota;
 mod redact;
 mod retention;

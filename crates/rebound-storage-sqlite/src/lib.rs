@@ -24,8 +24,10 @@
 
 mod breakers;
 mod codec;
+mod health;
 mod lockouts;
 mod lookup;
+mod metrics;
 mod quota;
 mod retention;
 mod scheduler;

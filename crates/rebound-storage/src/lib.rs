@@ -9,9 +9,16 @@
 //! `workflow_executions`, `scraper_execution_log`, `scraper_attempts`,
 //! `workflow_decisions`; and the scheduler's job table `scheduled_runs`.
 
+mod health;
+mod metrics;
 mod quota;
 mod retention;
 
+pub use health::{
+    ANSWERED_STATUSES, CallCountRow, ErrorCoverageRow, HealthStore, RetryStatsRow, ScraperLast,
+    SourceLast, WorkflowDayRow, WorkflowStreak,
+};
+pub use metrics::MetricsStore;
 pub use quota::{QuotaKey, QuotaTake, QuotaUsageRow};
 pub use retention::{
     DeletedCalls, ExpiredCall, KeptPayload, NumberedCall, PurgeTable, RetentionStore,
@@ -173,7 +180,7 @@ pub struct PayloadRef {
 /// The history store. Implementations must be safe to share across tasks;
 /// each method is one transaction.
 #[async_trait]
-pub trait Store: Send + Sync + RetentionStore {
+pub trait Store: Send + Sync + MetricsStore + HealthStore + RetentionStore {
     /// Which backend this is (`"sqlite"` or `"postgres"`), for messages.
     fn backend(&self) -> &'static str;
 

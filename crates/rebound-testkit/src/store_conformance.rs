@@ -23,7 +23,9 @@
 //! `docs/queries.md` against both backends.
 
 pub mod breakers;
+pub mod health;
 pub mod lockouts;
+pub mod metrics;
 pub mod queries;
 pub mod quota;
 pub mod retention;
@@ -58,6 +60,8 @@ pub async fn run_all(store: &dyn Store) {
     lockouts::run_all(store).await;
     quota::run_all(store).await;
     breakers::run_all(store).await;
+    health::run_all(store).await;
+    metrics::run_all(store).await;
     retention::run_all(store).await;
 }
 

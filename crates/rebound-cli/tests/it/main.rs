@@ -2,7 +2,9 @@
 //! config errors, and the demo.
 
 mod backfill;
+mod health;
 mod lockouts;
+mod metrics;
 mod plan;
 mod purge;
 mod quotas;

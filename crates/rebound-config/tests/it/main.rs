@@ -4,6 +4,7 @@
 
 mod bad_files;
 mod examples;
+mod health;
 mod late_data;
 mod no_panic;
 mod rate_limits;
@@ -13,6 +14,7 @@ mod schedule_errors;
 mod scheduling;
 mod schema;
 mod secrets;
+mod server;
 
 use rebound_config::{ConfigError, load_str};
 use rebound_domain::plan::Plan;
