@@ -34,6 +34,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
+mod alerts;
 mod late_data;
 mod scheduling;
 
@@ -205,6 +206,7 @@ impl Resolver<'_> {
             scrapers.insert(name.clone(), resolved);
         }
         let scheduler = self.scheduler(&raw.scheduler);
+        let alerts = self.alerts(&raw.alerts);
         let mut calendars = BTreeMap::new();
         for (name, calendar) in &raw.calendars {
             if let Some(resolved) = self.calendar(name, calendar, &scrapers) {
@@ -239,6 +241,7 @@ impl Resolver<'_> {
             workflows,
             calendars,
             scheduler,
+            alerts,
             redactor: Redactor::default(),
         }
     }

@@ -40,6 +40,8 @@ pub struct Plan {
     pub calendars: BTreeMap<String, Calendar>,
     /// `[scheduler]`: how `rebound serve` evaluates and executes.
     pub scheduler: SchedulerSettings,
+    /// `[alerts]`: conditions, limits and sinks.
+    pub alerts: crate::alerts::AlertSettings,
     /// Hides every value that came from `${VAR}`.
     pub redactor: Redactor,
 }
