@@ -68,8 +68,12 @@ impl Resolver<'_> {
             None => defaults.source_unhealthy_grace,
         };
         let quota_share = self.share(path, "quota_share", raw.quota_share, defaults.quota_share);
-        let lockout_share =
-            self.share(path, "lockout_share", raw.lockout_share, defaults.lockout_share);
+        let lockout_share = self.share(
+            path,
+            "lockout_share",
+            raw.lockout_share,
+            defaults.lockout_share,
+        );
         AlertConditions {
             workflow_failed_after,
             source_unhealthy_grace,

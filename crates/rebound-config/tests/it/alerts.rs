@@ -101,14 +101,23 @@ url = "http://127.0.0.1:8080/alerts"
 #[test]
 fn mistakes_are_named_by_key_and_line() {
     let cases: &[(&str, &str)] = &[
-        ("[alerts]\nrenotify = \"0s\"\n", "alerts.renotify: expected a duration longer than zero"),
+        (
+            "[alerts]\nrenotify = \"0s\"\n",
+            "alerts.renotify: expected a duration longer than zero",
+        ),
         ("[alerts]\nrenotify = 6\n", "alerts.renotify"),
-        ("[alerts]\nmax_per_hour = 0\n", "alerts.max_per_hour: expected an integer >= 1, found 0"),
+        (
+            "[alerts]\nmax_per_hour = 0\n",
+            "alerts.max_per_hour: expected an integer >= 1, found 0",
+        ),
         (
             "[alerts]\nmax_per_incident_per_hour = -1\n",
             "alerts.max_per_incident_per_hour: expected an integer >= 1",
         ),
-        ("[alerts]\nevaluate_every = \"soon\"\n", "alerts.evaluate_every"),
+        (
+            "[alerts]\nevaluate_every = \"soon\"\n",
+            "alerts.evaluate_every",
+        ),
         ("[alerts]\nrenotfy = \"1h\"\n", "renotfy"),
         (
             "[alerts.conditions]\nquota_share = 80\n",
@@ -172,7 +181,10 @@ fn a_secret_url_that_is_not_a_url_is_reported_without_its_value() {
         .lines()
         .find(|l| l.contains("alerts.sinks.x.url"))
         .unwrap();
-    let expected_line = format!("{BASE}[alerts.sinks.x]\nkind = \"webhook\"\n").lines().count() + 1;
+    let expected_line = format!("{BASE}[alerts.sinks.x]\nkind = \"webhook\"\n")
+        .lines()
+        .count()
+        + 1;
     assert!(
         line.contains(&format!("rebound.toml:{expected_line}:")),
         "{line}"
@@ -196,7 +208,10 @@ fn check_summary_lists_conditions_and_sinks_but_never_a_url() {
         "{summary}"
     );
     assert!(summary.contains("quota_high (above 80%)"), "{summary}");
-    assert!(summary.contains("  turned off: data_overdue\n"), "{summary}");
+    assert!(
+        summary.contains("  turned off: data_overdue\n"),
+        "{summary}"
+    );
     assert!(
         summary.contains("    oncall: slack (level critical and above, timeout 10s)\n"),
         "{summary}"
