@@ -9,8 +9,13 @@
 //! `workflow_executions`, `scraper_execution_log`, `scraper_attempts`,
 //! `workflow_decisions`; and the scheduler's job table `scheduled_runs`.
 
+mod alerts;
 mod quota;
 
+pub use alerts::{
+    AlertIncidentRow, AlertIncidentUpdate, AlertRow, AlertStamp, AlertStore, DELIVERY_STATUSES,
+    DeliveryOutcome, NewAlert, NewAlertIncident,
+};
 pub use quota::{QuotaKey, QuotaTake, QuotaUsageRow};
 
 use async_trait::async_trait;
@@ -169,7 +174,7 @@ pub struct PayloadRef {
 /// The history store. Implementations must be safe to share across tasks;
 /// each method is one transaction.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: Send + Sync + AlertStore {
     /// Which backend this is (`"sqlite"` or `"postgres"`), for messages.
     fn backend(&self) -> &'static str;
 
