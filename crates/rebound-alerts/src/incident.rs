@@ -243,9 +243,11 @@ impl<'a> Limiter<'a> {
     fn new(now: DateTime<Utc>, stamps: &[Stamp], limits: &'a Limits) -> Limiter<'a> {
         let hour_ago = now - TimeDelta::hours(1);
         let last_sent = stamps.iter().filter(|s| !s.suppressed).map(|s| s.at).max();
+        // Suppressed at the same instant as the last sent one counts too:
+        // the caps hold back the tail of a step, after what went out.
         let held_back = stamps
             .iter()
-            .filter(|s| s.suppressed && last_sent.is_none_or(|t| s.at > t))
+            .filter(|s| s.suppressed && last_sent.is_none_or(|t| s.at >= t))
             .count();
         Limiter {
             limits,
