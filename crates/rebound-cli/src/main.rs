@@ -68,6 +68,8 @@ enum Command {
     Quotas(cmd::quotas::QuotasArgs),
     /// Show each source's circuit breaker; `breakers reset SOURCE` closes one.
     Breakers(cmd::breakers::BreakersArgs),
+    /// List open alert incidents and recent notifications with their delivery status.
+    Alerts(cmd::alerts::AlertsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -116,6 +118,7 @@ fn main() -> ExitCode {
             Command::Lockouts(args) => cmd::lockouts::lockouts(&cli.config, args).await,
             Command::Quotas(args) => cmd::quotas::quotas(&cli.config, args).await,
             Command::Breakers(args) => cmd::breakers::breakers(&cli.config, args).await,
+            Command::Alerts(args) => cmd::alerts::alerts(&cli.config, args).await,
         }
     });
     match result {
