@@ -112,7 +112,7 @@ pub async fn alert_incident_lifecycle(store: &dyn Store) {
     let reminder = alert("slack", "renotify", "1985-03-01T16:00:00Z", "pending");
     assert!(
         !store
-            .update_alert_incident(&stale, &[reminder.clone()])
+            .update_alert_incident(&stale, std::slice::from_ref(&reminder))
             .await
             .unwrap()
     );
@@ -122,7 +122,7 @@ pub async fn alert_incident_lifecycle(store: &dyn Store) {
     };
     assert!(
         store
-            .update_alert_incident(&fresh, &[reminder.clone()])
+            .update_alert_incident(&fresh, std::slice::from_ref(&reminder))
             .await
             .unwrap()
     );
@@ -139,7 +139,7 @@ pub async fn alert_incident_lifecycle(store: &dyn Store) {
     let recovered = alert("slack", "recovered", "1985-03-01T18:00:00Z", "pending");
     assert!(
         store
-            .resolve_alert_incident(opened.id, t3, &[recovered.clone()])
+            .resolve_alert_incident(opened.id, t3, std::slice::from_ref(&recovered))
             .await
             .unwrap()
     );
