@@ -40,6 +40,8 @@ struct Rig {
     evaluator: Evaluator,
     deliverer: Deliverer,
     receiver: Receiver,
+    settings: AlertSettings,
+    redactor: Redactor,
     _dir: tempfile::TempDir,
 }
 
@@ -82,7 +84,7 @@ async fn rig_on(
         store.clone(),
         settings.sinks.clone(),
         clock.clone(),
-        redactor,
+        redactor.clone(),
     );
     Rig {
         store,
@@ -90,6 +92,8 @@ async fn rig_on(
         evaluator,
         deliverer,
         receiver,
+        settings,
+        redactor,
         _dir: dir,
     }
 }
@@ -366,23 +370,12 @@ async fn two_evaluators_sharing_postgres_open_one_incident_and_notify_once() {
     let store: Arc<dyn Store> = pg.clone();
     let dir = tempfile::tempdir().unwrap();
     let rig = rig_on(store.clone(), dir, |_| {}).await;
+    // A second scheduler with the same config on the same database.
     let other = Evaluator::new(
         store.clone(),
-        {
-            let mut s = AlertSettings::default();
-            s.sinks = [sink(
-                "hook",
-                SinkKind::Webhook,
-                format!("{}/hook", rig.receiver.url),
-                MinLevel::Warning,
-            )]
-            .into_iter()
-            .map(|s| (s.name.clone(), s))
-            .collect();
-            s
-        },
+        rig.settings.clone(),
         "nba",
-        Redactor::default(),
+        rig.redactor.clone(),
     );
     let report = outage(t0(), t0() - TimeDelta::hours(1));
     for round in 0..5 {
