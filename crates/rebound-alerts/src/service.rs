@@ -27,7 +27,10 @@ pub struct AlertService {
     pub deliverer: Deliverer,
     pub source: Arc<dyn ReportSource>,
     pub clock: Arc<dyn Clock>,
+    /// `evaluate_every`.
     pub every: Duration,
+    /// How often the deliverer looks for due rows ([`DELIVERY_POLL`] in the service).
+    pub poll: Duration,
 }
 
 impl AlertService {
@@ -76,7 +79,7 @@ impl AlertService {
                     if let Err(error) = me.deliverer.deliver_due().await {
                         tracing::error!(%error, "Alert delivery round failed; trying again shortly.");
                     }
-                    if wait(&mut stop, DELIVERY_POLL).await {
+                    if wait(&mut stop, me.poll).await {
                         break;
                     }
                 }

@@ -7,3 +7,4 @@ mod delivery;
 mod machine;
 mod receiver;
 mod reports;
+mod scenarios;

@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex};
 pub struct Inbox {
     pub bodies: Mutex<Vec<(String, serde_json::Value)>>,
     pub down: AtomicBool,
+    /// Answer only after this long (a hung sink), while set.
+    pub hang: Mutex<Option<std::time::Duration>>,
     pub refused: Mutex<u32>,
 }
 
@@ -39,6 +41,10 @@ impl Receiver {
 }
 
 async fn take(State(inbox): State<Arc<Inbox>>, uri: axum::http::Uri, body: String) -> StatusCode {
+    let hang = *inbox.hang.lock().unwrap();
+    if let Some(d) = hang {
+        tokio::time::sleep(d).await;
+    }
     if inbox.down.load(Ordering::SeqCst) {
         *inbox.refused.lock().unwrap() += 1;
         return StatusCode::SERVICE_UNAVAILABLE;
