@@ -5,6 +5,7 @@
 //! or usage).
 
 mod cmd;
+mod http;
 mod output;
 mod setup;
 

@@ -13,8 +13,28 @@ use rebound_storage::Store;
 use std::path::Path;
 use std::sync::Arc;
 
+/// Whether logs are JSON (`--log-format json`): then stderr carries only
+/// JSON lines, and messages for people go through the logger too.
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn json_logs() -> bool {
+    JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A status line for the person watching a long-running command: plain
+/// text on stderr, or an `info` event when logs are JSON, so that a log
+/// collector reading stderr sees one JSON object per line and nothing else.
+pub fn say(text: &str) {
+    if json_logs() {
+        tracing::info!(message = text);
+    } else {
+        eprintln!("{text}");
+    }
+}
+
 /// Logs go to stderr so that stdout stays the command's output (tables, JSON).
 pub fn init_logging(json: bool) {
+    JSON_LOGS.store(json, std::sync::atomic::Ordering::Relaxed);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let builder = tracing_subscriber::fmt()

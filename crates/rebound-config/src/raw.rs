@@ -53,6 +53,21 @@ pub(crate) struct RawConfig {
     /// Incidents and notifications: conditions, rate limits and sinks.
     #[serde(default)]
     pub alerts: RawAlerts,
+    /// The HTTP endpoint of `rebound serve` (Prometheus `/metrics`).
+    #[serde(default)]
+    pub server: RawServer,
+}
+
+/// `[server]`: the HTTP endpoint of `rebound serve`. Without `listen`,
+/// `rebound serve` opens no port.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServer {
+    /// IP address and port on which `rebound serve` answers `/metrics`
+    /// (Prometheus) and `/healthz`, e.g. "127.0.0.1:9464"; "0.0.0.0:9464"
+    /// listens on every interface. Left out: no HTTP server.
+    #[schemars(example = "127.0.0.1:9464")]
+    pub listen: Option<String>,
 }
 
 /// `[scheduler]`: timing of `rebound serve`. Every key is optional.

@@ -37,6 +37,7 @@ use std::time::Duration;
 mod alerts;
 mod late_data;
 mod scheduling;
+mod server;
 
 const DEFAULT_TIMEZONE: &str = "UTC";
 const DEFAULT_DATABASE: &str = "sqlite://rebound.db";
@@ -207,6 +208,7 @@ impl Resolver<'_> {
         }
         let scheduler = self.scheduler(&raw.scheduler);
         let alerts = self.alerts(&raw.alerts);
+        let server = self.server(&raw.server);
         let mut calendars = BTreeMap::new();
         for (name, calendar) in &raw.calendars {
             if let Some(resolved) = self.calendar(name, calendar, &scrapers) {
@@ -242,6 +244,7 @@ impl Resolver<'_> {
             calendars,
             scheduler,
             alerts,
+            server,
             redactor: Redactor::default(),
         }
     }

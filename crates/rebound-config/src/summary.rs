@@ -150,6 +150,22 @@ pub fn summary(plan: &Plan) -> String {
         );
     }
     alerts::write(&mut out, plan);
+    match plan.server.listen {
+        Some(addr) => {
+            let _ = writeln!(
+                out,
+                "server: rebound serve answers /metrics and /healthz on http://{addr}"
+            );
+        }
+        // Only worth saying where `rebound serve` has something to run.
+        None if any_schedule => {
+            let _ = writeln!(
+                out,
+                "server: no HTTP endpoint (set [server] listen for /metrics)"
+            );
+        }
+        None => {}
+    }
     let _ = writeln!(out, "workflows ({}):", plan.workflows.len());
     for (name, workflow) in &plan.workflows {
         let _ = writeln!(out, "  {name}");

@@ -42,6 +42,8 @@ pub struct Plan {
     pub scheduler: SchedulerSettings,
     /// `[alerts]`: conditions, limits and sinks.
     pub alerts: crate::alerts::AlertSettings,
+    /// `[server]`: the HTTP endpoint of `rebound serve`.
+    pub server: ServerSettings,
     /// Hides every value that came from `${VAR}`.
     pub redactor: Redactor,
 }
@@ -353,6 +355,14 @@ impl CalendarRefresh {
             _ => self.max_age,
         }
     }
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerSettings {
+    /// Where `rebound serve` answers `/metrics` and `/healthz`; `None`: no
+    /// HTTP server. Port 0 lets the system pick a free port.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// `[scheduler]`.

@@ -179,6 +179,12 @@ impl Engine {
             |text: &Option<String>| text.as_deref().map(|t| self.plan.redactor.redact_string(t));
         let message = redact(&message);
         let duration_ms = (result.finished_at - result.started_at).num_milliseconds();
+        self.metrics.record_call(
+            &source.name,
+            result.attempts.iter().map(|a| a.outcome),
+            status,
+            (result.finished_at - result.started_at).to_std().ok(),
+        );
         let record = NewScraperCall {
             execution_id: run.map(|r| r.execution_id.to_string()),
             workflow_name: run.map(|r| r.workflow_name.to_string()),
@@ -282,6 +288,8 @@ impl Engine {
             500,
         );
         let now = self.clock.now();
+        // No request, so no attempt and no duration; the call still counts.
+        self.metrics.record_call(&source.name, [], status, None);
         let record = NewScraperCall {
             execution_id: run.map(|r| r.execution_id.to_string()),
             workflow_name: run.map(|r| r.workflow_name.to_string()),

@@ -29,6 +29,7 @@ use rebound_domain::clock::Clock;
 use rebound_domain::plan::Plan;
 use rebound_domain::template::BUILTIN_PARAMS;
 use rebound_fetch::Fetcher;
+use rebound_metrics::Metrics;
 use rebound_raw::RawStore;
 use rebound_storage::{Store, StoreError};
 use std::collections::BTreeMap;
@@ -92,6 +93,8 @@ pub struct Engine {
     raw: RawStore,
     fetcher: Arc<Fetcher>,
     clock: Arc<dyn Clock>,
+    /// Counts attempts, calls and durations (see `rebound-metrics`).
+    metrics: Arc<Metrics>,
 }
 
 impl Engine {
@@ -102,13 +105,28 @@ impl Engine {
         fetcher: Arc<Fetcher>,
         clock: Arc<dyn Clock>,
     ) -> Engine {
+        // Its own registry unless the caller shares one (`with_metrics`):
+        // counting into a registry nobody reads costs a few atomics.
+        let metrics = Arc::new(Metrics::for_plan(&plan));
         Engine {
             plan,
             store,
             raw,
             fetcher,
             clock,
+            metrics,
         }
+    }
+
+    /// Counts into `metrics`, e.g. the registry `rebound serve` exposes.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Engine {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The registry this engine counts into; workers count runs into it too.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     pub fn plan(&self) -> &Plan {

@@ -55,7 +55,7 @@ impl Engine {
                     window,
                     tz,
                 );
-                tracing::warn!(source = %source.name, "{message}");
+                tracing::warn!(source = %source.name, reason = %message, "Quota used up; call refused.");
                 Ok(Err(message))
             }
         }

@@ -163,6 +163,15 @@ impl Worker {
         if !held {
             tracing::warn!(run_id = %run.run_id, "Lease was lost while the run worked; another worker may have run it too.");
         }
+        // A run is never started before its run_at; scheduled_for is at or
+        // before that, so the delay is not negative, but a clock step could
+        // make it so.
+        let delay = (started_at - run.scheduled_for)
+            .to_std()
+            .unwrap_or_default();
+        self.engine
+            .metrics()
+            .record_run(&run.workflow_name, &status, delay);
         Ok(RunOutcome {
             run_id: run.run_id,
             workflow: run.workflow_name,
@@ -232,7 +241,7 @@ impl Worker {
             None => (run.slot.as_str(), 0),
         };
         if done >= MAX_RECHECKS {
-            tracing::warn!(run_id = %run.run_id, "Not storing another re-check: this slot had {MAX_RECHECKS} already.");
+            tracing::warn!(run_id = %run.run_id, max = MAX_RECHECKS, "Not storing another re-check: this slot had the most allowed.");
             return Ok(None);
         }
         let entities = match entities {
@@ -267,7 +276,7 @@ impl Worker {
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let count = run.slot.matches("+retry").count();
         if count >= MAX_FOLLOW_UPS {
-            tracing::warn!(run_id = %run.run_id, "Not storing another follow-up: this slot had {MAX_FOLLOW_UPS} already.");
+            tracing::warn!(run_id = %run.run_id, max = MAX_FOLLOW_UPS, "Not storing another follow-up: this slot had the most allowed.");
             return Ok(None);
         }
         let now = self.clock.now();
@@ -426,8 +435,10 @@ impl Drop for AbortOnDrop {
 fn log_done(done: Result<(String, Result<RunOutcome, StoreError>), tokio::task::JoinError>) {
     match done {
         Ok((_, Ok(outcome))) => {
+            let delay_ms = (outcome.started_at - outcome.scheduled_for).num_milliseconds();
             tracing::info!(run_id = %outcome.run_id, workflow = %outcome.workflow,
-            status = %outcome.status, "Run finished.")
+            target_date = %outcome.target_date, slot = %outcome.slot, status = %outcome.status,
+            schedule_to_start_ms = delay_ms, "Run finished.")
         }
         Ok((run_id, Err(error))) => {
             tracing::error!(%run_id, %error, "Run finished but could not be marked done; its lease will expire and it will be retried.")

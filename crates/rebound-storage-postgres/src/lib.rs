@@ -20,6 +20,7 @@
 mod alerts;
 mod breakers;
 mod lockouts;
+mod metrics;
 mod quota;
 mod redact;
 mod scheduler;

@@ -27,6 +27,7 @@ mod breakers;
 mod codec;
 mod lockouts;
 mod lookup;
+mod metrics;
 mod quota;
 mod scheduler;
 mod writer;

@@ -10,12 +10,14 @@
 //! `workflow_decisions`; and the scheduler's job table `scheduled_runs`.
 
 mod alerts;
+mod metrics;
 mod quota;
 
 pub use alerts::{
     AlertIncidentRow, AlertIncidentUpdate, AlertRow, AlertStamp, AlertStore, DELIVERY_STATUSES,
     DeliveryOutcome, NewAlert, NewAlertIncident,
 };
+pub use metrics::MetricsStore;
 pub use quota::{QuotaKey, QuotaTake, QuotaUsageRow};
 
 use async_trait::async_trait;
@@ -174,7 +176,7 @@ pub struct PayloadRef {
 /// The history store. Implementations must be safe to share across tasks;
 /// each method is one transaction.
 #[async_trait]
-pub trait Store: Send + Sync + AlertStore {
+pub trait Store: Send + Sync + AlertStore + MetricsStore {
     /// Which backend this is (`"sqlite"` or `"postgres"`), for messages.
     fn backend(&self) -> &'static str;
 

@@ -25,6 +25,7 @@
 pub mod alerts;
 pub mod breakers;
 pub mod lockouts;
+pub mod metrics;
 pub mod queries;
 pub mod quota;
 pub mod scheduler;
@@ -59,6 +60,7 @@ pub async fn run_all(store: &dyn Store) {
     quota::run_all(store).await;
     breakers::run_all(store).await;
     alerts::run_all(store).await;
+    metrics::run_all(store).await;
 }
 
 /// `backend()` names one of the two known backends, for messages.

@@ -5,13 +5,18 @@
 //! across processes and machines, which needs the shared PostgreSQL
 //! database. SIGTERM or Ctrl-C stops claiming, lets in-flight runs finish
 //! within `[scheduler] shutdown_grace`, and releases the rest.
+//!
+//! With `[server] listen`, it also answers `/metrics` and `/healthz` over
+//! HTTP (`crate::http`) until it stops.
 
-use crate::{Failure, setup};
+use crate::{Failure, http, setup};
 use anyhow::anyhow;
 use clap::{Args, ValueEnum};
 use rebound_domain::clock::Clock;
 use rebound_domain::plan::DatabaseLocation;
 use rebound_fetch::clock::SystemClock;
+use rebound_metrics::Metrics;
+use rebound_metrics::exporter::Exporter;
 use rebound_service::scheduler::Scheduler;
 use rebound_service::worker::Worker;
 use std::path::Path;
@@ -55,16 +60,40 @@ pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> 
         .values()
         .filter(|w| w.schedule.is_some())
         .count();
-    let engine = Arc::new(setup::engine_with_clock(plan, clock.clone()).await?);
+    let listen = plan.server.listen;
+    let metrics = Arc::new(Metrics::for_plan(&plan));
+    let engine = Arc::new(
+        setup::engine_with_clock(plan, clock.clone())
+            .await?
+            .with_metrics(metrics.clone()),
+    );
+    // Bound before anything is scheduled: a port in use stops the start.
+    let listener = match listen {
+        Some(addr) => Some(http::bind(addr, config).await?),
+        None => None,
+    };
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(wait_for_signal(stop));
     let wake = Arc::new(Notify::new());
 
-    eprintln!(
+    setup::say(&format!(
         "rebound serve: role {}, {scheduled} scheduled workflows, database {database}; Ctrl-C or SIGTERM stops it",
         role_name(args.role)
-    );
+    ));
     let mut tasks = tokio::task::JoinSet::new();
+    if let Some(listener) = listener {
+        // The bound address, which differs from the configured one for port 0.
+        let bound = listener.local_addr().ok().or(listen);
+        if let Some(addr) = bound {
+            setup::say(&format!("rebound serve: metrics at http://{addr}/metrics"));
+        }
+        let exporter = Arc::new(Exporter::new(
+            metrics,
+            engine.store().clone(),
+            clock.clone(),
+        ));
+        tasks.spawn(http::serve(listener, exporter, stopped.clone()));
+    }
     if matches!(args.role, Role::All | Role::Scheduler) {
         let scheduler = Arc::new(Scheduler::new(
             engine.clone(),
@@ -84,7 +113,7 @@ pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> 
         tasks.spawn(worker.run_loop(usize::from(args.workers), stopped.clone()));
     }
     while tasks.join_next().await.is_some() {}
-    eprintln!("rebound serve: stopped");
+    setup::say("rebound serve: stopped");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -120,13 +149,13 @@ async fn wait_for_signal(stop: watch::Sender<bool>) {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-    eprintln!(
-        "rebound serve: stopping (in-flight runs get the shutdown grace period; Ctrl-C again to exit now)"
+    setup::say(
+        "rebound serve: stopping (in-flight runs get the shutdown grace period; Ctrl-C again to exit now)",
     );
     let _ = stop.send(true);
     if tokio::signal::ctrl_c().await.is_ok() {
-        eprintln!(
-            "rebound serve: exiting now; unfinished runs are requeued when their leases expire"
+        setup::say(
+            "rebound serve: exiting now; unfinished runs are requeued when their leases expire",
         );
         std::process::exit(130);
     }

@@ -4,6 +4,7 @@
 mod alerts;
 mod backfill;
 mod lockouts;
+mod metrics;
 mod plan;
 mod quotas;
 mod serve;

@@ -18,13 +18,13 @@ fn admin_url() -> String {
 }
 
 /// A database of its own, dropped when the guard goes.
-struct TestDb {
+pub(crate) struct TestDb {
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl TestDb {
-    async fn create(prefix: &str) -> TestDb {
+    pub(crate) async fn create(prefix: &str) -> TestDb {
         let name = format!("rebound_{prefix}_{}_{}", std::process::id(), uuid_like());
         let mut admin = PgConnection::connect(&admin_url())
             .await
@@ -39,13 +39,13 @@ impl TestDb {
         TestDb { name, url }
     }
 
-    async fn connect(&self) -> PgConnection {
+    pub(crate) async fn connect(&self) -> PgConnection {
         PgConnection::connect(&self.url)
             .await
             .expect("test database")
     }
 
-    async fn drop_db(self) {
+    pub(crate) async fn drop_db(self) {
         let mut admin = PgConnection::connect(&admin_url())
             .await
             .expect("admin connection");
@@ -68,7 +68,7 @@ fn uuid_like() -> String {
 
 /// An `Etc/GMT±N` zone in which it is now around midday, so a window
 /// 06:00–18:00 is open whatever the time of the test run.
-fn midday_zone() -> String {
+pub(crate) fn midday_zone() -> String {
     let hour = chrono::Timelike::hour(&chrono::Utc::now()) as i32;
     let offset = 12 - hour; // local = utc + offset, in -11..=12
     // Etc/GMT signs are inverted: Etc/GMT-5 is UTC+5.
@@ -99,14 +99,14 @@ fn spawn(config: &Path, role: &str, log: &Path) -> Child {
         .expect("rebound serve starts")
 }
 
-fn terminate(child: &mut Child) {
+pub(crate) fn terminate(child: &mut Child) {
     // SIGTERM, the way a service manager stops it.
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
 }
 
-fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
+pub(crate) fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {
@@ -140,7 +140,7 @@ async fn scalar(conn: &mut PgConnection, sql: &str) -> i64 {
 
 /// Like [`scalar`], but 0 while the table does not exist yet: the services
 /// apply the migrations when they start, which may be after the first poll.
-async fn count_once_migrated(conn: &mut PgConnection, sql: &str) -> i64 {
+pub(crate) async fn count_once_migrated(conn: &mut PgConnection, sql: &str) -> i64 {
     match sqlx::query(AssertSqlSafe(sql.to_string()))
         .fetch_one(conn)
         .await
@@ -151,7 +151,7 @@ async fn count_once_migrated(conn: &mut PgConnection, sql: &str) -> i64 {
     }
 }
 
-fn logs(dir: &Path) -> String {
+pub(crate) fn logs(dir: &Path) -> String {
     let mut out = String::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         if entry.path().extension().is_some_and(|e| e == "log") {

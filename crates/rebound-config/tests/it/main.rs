@@ -13,6 +13,7 @@ mod schedule_errors;
 mod scheduling;
 mod schema;
 mod secrets;
+mod server;
 
 use rebound_config::{ConfigError, load_str};
 use rebound_domain::plan::Plan;

@@ -21,6 +21,7 @@ use std::sync::Arc;
 mod breakers;
 mod fanout;
 mod late_lockout;
+mod metrics;
 mod quota;
 
 const SECRET: &str = "k_9f8e7d6c5b4a";

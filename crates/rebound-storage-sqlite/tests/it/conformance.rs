@@ -116,3 +116,10 @@ quota_tests!(
     quota_warning_is_marked_once_per_period,
     concurrent_quota_takes_never_pass_the_limit,
 );
+
+/// The checks of the reads behind `/metrics` (`store_conformance::metrics`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn count_due_runs_counts_only_queued_runs_that_are_due() {
+    let (_dir, store) = fresh_store().await;
+    store_conformance::metrics::count_due_runs_counts_only_queued_runs_that_are_due(&store).await;
+}

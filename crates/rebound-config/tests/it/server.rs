@@ -1,0 +1,121 @@
+//! `[server] listen`: the address of `rebound serve`'s HTTP endpoint.
+
+use super::bad_files::{Case, check};
+use super::{BASE, error, plan};
+use std::net::SocketAddr;
+
+#[test]
+fn listen_is_optional_and_parsed() {
+    assert_eq!(plan(BASE).server.listen, None, "absent: no HTTP server");
+    for (text, expected) in [
+        ("127.0.0.1:9464", "127.0.0.1:9464"),
+        ("0.0.0.0:9464", "0.0.0.0:9464"),
+        ("[::1]:9464", "[::1]:9464"),
+        ("127.0.0.1:0", "127.0.0.1:0"),
+    ] {
+        let file = format!("{BASE}\n[server]\nlisten = \"{text}\"\n");
+        let expected: SocketAddr = expected.parse().expect("test address");
+        assert_eq!(plan(&file).server.listen, Some(expected), "{text}");
+    }
+    let empty = format!("{BASE}\n[server]\n");
+    assert_eq!(plan(&empty).server.listen, None, "[server] without listen");
+}
+
+#[test]
+fn listen_from_the_environment() {
+    // fake_env sets every variable to "fake-NAME": not an address, and the
+    // message must not show the (secret) value.
+    let file = format!("{BASE}\n[server]\nlisten = \"${{LISTEN}}\"\n");
+    let message = error(&file);
+    assert!(message.contains("server.listen"), "{message}");
+    assert!(!message.contains("fake-LISTEN"), "{message}");
+}
+
+fn case(name: &'static str, listen: &str, at: &'static str, says: &'static str) -> Case {
+    Case {
+        name,
+        text: format!("{BASE}\n[server]\nlisten = {listen}\n"),
+        key: "server.listen",
+        at,
+        says,
+    }
+}
+
+#[test]
+fn bad_listen_values_name_the_key_and_position() {
+    let cases = vec![
+        case(
+            "host name",
+            "\"localhost:9464\"",
+            "\"localhost:9464\"",
+            "\"localhost\" is not an IP address (host names are not looked up)",
+        ),
+        case(
+            "no port",
+            "\"127.0.0.1\"",
+            "\"127.0.0.1\"",
+            "found \"127.0.0.1\", which has no port",
+        ),
+        case(
+            "port out of range",
+            "\"127.0.0.1:99999\"",
+            "\"127.0.0.1:99999\"",
+            "port \"99999\" is not a number from 0 to 65535",
+        ),
+        case(
+            "port not a number",
+            "\"127.0.0.1:metrics\"",
+            "\"127.0.0.1:metrics\"",
+            "expected an IP address and a port such as \"127.0.0.1:9464\"",
+        ),
+        case(
+            "not a string",
+            "9464",
+            "9464",
+            "expected a string, found integer `9464`",
+        ),
+        Case {
+            name: "unknown key",
+            text: format!("{BASE}\n[server]\nport = 9464\n"),
+            key: "server.port",
+            at: "port",
+            says: "unknown key \"port\"; allowed keys: listen",
+        },
+    ];
+    check(cases);
+}
+
+#[test]
+fn check_summary_names_the_endpoint() {
+    let file = format!("{BASE}\n[server]\nlisten = \"127.0.0.1:9464\"\n");
+    let text = rebound_config::summary(&plan(&file));
+    assert!(
+        text.contains(
+            "server: rebound serve answers /metrics and /healthz on http://127.0.0.1:9464"
+        ),
+        "{text}"
+    );
+    let text = rebound_config::summary(&plan(BASE));
+    assert!(
+        !text.contains("server:"),
+        "nothing scheduled, nothing said: {text}"
+    );
+}
+
+#[test]
+fn schema_describes_server_listen() {
+    let schema = rebound_config::json_schema();
+    let server = schema
+        .pointer("/$defs/RawServer")
+        .unwrap_or_else(|| panic!("no RawServer in {schema}"));
+    assert_eq!(server["additionalProperties"], false);
+    let listen = &server["properties"]["listen"];
+    assert_eq!(listen["type"], "string", "{listen}");
+    assert!(
+        listen["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("/metrics")),
+        "{listen}"
+    );
+    assert!(schema.pointer("/properties/server").is_some());
+}
