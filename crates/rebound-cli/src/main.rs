@@ -71,6 +71,11 @@ enum Command {
     Breakers(cmd::breakers::BreakersArgs),
     /// List open alert incidents and recent notifications with their delivery status.
     Alerts(cmd::alerts::AlertsArgs),
+    /// What is broken, since when and why: sources, scrapers, workflows,
+    /// datasets. Exit code 0 healthy, 1 warning, 2 critical.
+    Health(cmd::health::HealthArgs),
+    /// Age of each dataset's newest real change against its thresholds.
+    Freshness(cmd::freshness::FreshnessArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,6 +125,8 @@ fn main() -> ExitCode {
             Command::Quotas(args) => cmd::quotas::quotas(&cli.config, args).await,
             Command::Breakers(args) => cmd::breakers::breakers(&cli.config, args).await,
             Command::Alerts(args) => cmd::alerts::alerts(&cli.config, args).await,
+            Command::Health(args) => cmd::health::health(&cli.config, args).await,
+            Command::Freshness(args) => cmd::freshness::freshness(&cli.config, args).await,
         }
     });
     match result {

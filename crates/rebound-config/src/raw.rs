@@ -53,9 +53,60 @@ pub(crate) struct RawConfig {
     /// Incidents and notifications: conditions, rate limits and sinks.
     #[serde(default)]
     pub alerts: RawAlerts,
+    /// Freshness and completeness expectations per dataset (a name some
+    /// scraper declares with `dataset = ...`), checked by `rebound health`
+    /// and `rebound freshness`.
+    #[serde(default)]
+    pub datasets: BTreeMap<String, RawDataset>,
     /// The HTTP endpoint of `rebound serve` (Prometheus `/metrics`).
     #[serde(default)]
     pub server: RawServer,
+}
+
+/// `[datasets."NAME"]`: when the dataset is stale or incomplete. Every key
+/// is optional.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDataset {
+    /// Warn when the newest payload that brought new data (records, not
+    /// empty, not identical to the previous one) is older than this, e.g.
+    /// "26h". Empty, no-data and unchanged answers never make data fresh.
+    pub fresh_warn: Option<RawDuration>,
+    /// Critical when it is older than this, e.g. "50h"; longer than
+    /// `fresh_warn`.
+    pub fresh_error: Option<RawDuration>,
+    /// For a dataset fanned out over a calendar (`for_each = { calendar,
+    /// param }`): every event of the target date must be collected by its
+    /// start plus `after_event_start`.
+    pub complete_by: Option<RawCompleteBy>,
+}
+
+/// `complete_by = { after_event_start = "6h", severity = "critical" }`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCompleteBy {
+    /// How long after an event's start its data must have been collected.
+    pub after_event_start: RawDuration,
+    /// How bad a shortfall past that deadline is: "warning" or "critical".
+    /// Default: "warning".
+    #[schemars(extend("enum" = ["warning", "critical"]))]
+    pub severity: Option<String>,
+}
+
+/// `health = { path = "/status", expect_status = 200, timeout = "10s" }`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHealthProbe {
+    /// Path appended to `base_url`, starting with "/"; sent as a GET with
+    /// the source's headers and query. May use the built-in date
+    /// parameters (`{date}`, ...), no others.
+    #[schemars(example = "/status")]
+    pub path: String,
+    /// The HTTP status a healthy source answers (100-599). Default: 200.
+    #[schemars(range(min = 100, max = 599))]
+    pub expect_status: Option<i64>,
+    /// How long to wait for the answer. Default: "10s".
+    pub timeout: Option<RawDuration>,
 }
 
 /// `[server]`: the HTTP endpoint of `rebound serve`. Without `listen`,
@@ -232,6 +283,9 @@ pub(crate) struct RawSource {
     /// retryable failure fails at once ("retry budget exhausted").
     #[serde(default)]
     pub retry_budget: RawRetryBudget,
+    /// A probe `rebound health` sends to tell whether the source is up,
+    /// e.g. `{ path = "/status", expect_status = 200 }`.
+    pub health: Option<RawHealthProbe>,
 }
 
 /// `quota = { per = "month", requests = 20000, remaining_header = "x-requests-remaining" }`.

@@ -35,6 +35,7 @@ use std::path::Path;
 use std::time::Duration;
 
 mod alerts;
+mod health;
 mod late_data;
 mod scheduling;
 mod server;
@@ -235,6 +236,7 @@ impl Resolver<'_> {
             let resolved = self.workflow(name, workflow, raw, &scrapers);
             workflows.insert(name.clone(), resolved);
         }
+        let datasets = self.datasets(raw, &scrapers);
         Plan {
             config_path: Some(config_path.to_path_buf()),
             pipeline,
@@ -244,6 +246,7 @@ impl Resolver<'_> {
             calendars,
             scheduler,
             alerts,
+            datasets,
             server,
             redactor: Redactor::default(),
         }
@@ -429,7 +432,7 @@ impl Resolver<'_> {
             .and_then(|q| self.quota(&path.key("quota"), q));
         let breaker = self.breaker(&path.key("breaker"), &raw.breaker);
         let retry_budget = self.retry_budget(&path.key("retry_budget"), &raw.retry_budget);
-        Source {
+        let mut source = Source {
             name: name.to_string(),
             base_url,
             timeout,
@@ -442,7 +445,13 @@ impl Resolver<'_> {
             quota,
             breaker,
             retry_budget,
+            health: None,
+        };
+        // Last: the probe checks the source's own templates.
+        if let Some(probe) = &raw.health {
+            source.health = self.health_probe(&path.key("health"), probe, &source);
         }
+        source
     }
 
     /// A positive duration, or `default` when absent.

@@ -136,6 +136,7 @@ pub fn summary(plan: &Plan) -> String {
             }
         }
     }
+    health(&mut out, plan);
     let any_schedule = plan.workflows.values().any(|w| w.schedule.is_some());
     if any_schedule {
         let s = &plan.scheduler;
@@ -187,6 +188,57 @@ pub fn summary(plan: &Plan) -> String {
         }
     }
     plan.redactor.redact_string(&out)
+}
+
+/// Source probes and dataset expectations, as `rebound health` will apply them.
+fn health(out: &mut String, plan: &Plan) {
+    let probes: Vec<_> = plan
+        .sources
+        .values()
+        .filter_map(|s| s.health.as_ref().map(|p| (&s.name, p)))
+        .collect();
+    if !probes.is_empty() {
+        let _ = writeln!(out, "health probes ({}):", probes.len());
+        for (name, probe) in probes {
+            let _ = writeln!(
+                out,
+                "  {name}: GET {} expects {} within {}",
+                probe.path_text,
+                probe.expect_status,
+                format_duration(probe.timeout)
+            );
+        }
+    }
+    if !plan.datasets.is_empty() {
+        let _ = writeln!(out, "dataset expectations ({}):", plan.datasets.len());
+        for (name, d) in &plan.datasets {
+            let mut parts = Vec::new();
+            match (d.fresh_warn, d.fresh_error) {
+                (Some(w), Some(e)) => parts.push(format!(
+                    "stale (warning) after {}, critical after {} without new data",
+                    format_duration(w),
+                    format_duration(e)
+                )),
+                (Some(w), None) => parts.push(format!(
+                    "stale (warning) after {} without new data",
+                    format_duration(w)
+                )),
+                (None, Some(e)) => parts.push(format!(
+                    "stale (critical) after {} without new data",
+                    format_duration(e)
+                )),
+                (None, None) => {}
+            }
+            if let Some(c) = d.complete_by {
+                parts.push(format!(
+                    "every event collected by {} after it starts (else {})",
+                    format_duration(c.after_event_start),
+                    c.severity.as_str()
+                ));
+            }
+            let _ = writeln!(out, "  {name}: {}", parts.join("; "));
+        }
+    }
 }
 
 fn list<'a>(out: &mut String, what: &str, names: impl ExactSizeIterator<Item = &'a String>) {

@@ -42,6 +42,9 @@ pub struct Plan {
     pub scheduler: SchedulerSettings,
     /// `[alerts]`: conditions, limits and sinks.
     pub alerts: crate::alerts::AlertSettings,
+    /// `[datasets."NAME"]`: freshness and completeness expectations, by
+    /// dataset name (only datasets that have some).
+    pub datasets: BTreeMap<String, DatasetPolicy>,
     /// `[server]`: the HTTP endpoint of `rebound serve`.
     pub server: ServerSettings,
     /// Hides every value that came from `${VAR}`.
@@ -177,6 +180,58 @@ pub struct Source {
     pub breaker: crate::breaker::BreakerConfig,
     /// `retry_budget`: the share of extra load retries may add.
     pub retry_budget: crate::retry_budget::RetryBudgetConfig,
+    /// `health = { path, expect_status, timeout }`: the probe `rebound
+    /// health` sends; `None` when the source has none.
+    pub health: Option<HealthProbe>,
+}
+
+/// A source's health probe: a GET of `base_url + path` with the source's
+/// headers and query, healthy when it answers `expect_status` in time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthProbe {
+    /// Starts with `/`; may use the built-in date parameters only.
+    pub path: Template,
+    /// The path as written (after `${VAR}`), for messages; redact it.
+    pub path_text: String,
+    pub expect_status: u16,
+    pub timeout: Duration,
+}
+
+/// `[datasets."NAME"]`: when a dataset counts as stale or incomplete. The
+/// dataset is produced by at least one scraper.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatasetPolicy {
+    pub name: String,
+    /// Older than this (since its newest real change): warning.
+    pub fresh_warn: Option<Duration>,
+    /// Older than this: critical. Longer than `fresh_warn` when both are set.
+    pub fresh_error: Option<Duration>,
+    /// Fanned-out datasets (a producer has `for_each = { calendar, param }`):
+    /// every event of the target date collected by its start plus this.
+    pub complete_by: Option<CompleteBy>,
+}
+
+/// `complete_by = { after_event_start = "6h", severity = "critical" }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompleteBy {
+    pub after_event_start: Duration,
+    pub severity: Severity,
+}
+
+/// How bad a configured shortfall is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
 }
 
 /// Rules that make a response `no_data`, checked before anything else.

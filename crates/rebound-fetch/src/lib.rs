@@ -21,6 +21,9 @@
 pub mod classify;
 pub mod clock;
 mod limits;
+mod probe;
+
+pub use probe::ProbeOutcome;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};

@@ -7,6 +7,8 @@
 //! store and the plan, at an instant taken from a clock, so tests build
 //! reports for simulated days.
 
+mod assemble;
 pub mod report;
 
+pub use assemble::*;
 pub use report::*;

@@ -215,6 +215,9 @@ pub struct Completeness {
     pub deadline: Option<DateTime<Utc>>,
     /// The missing ids whose deadline has passed.
     pub overdue: Vec<String>,
+    /// Why expected entities are unknown (calendar without data or
+    /// unreadable); `None` when the calendar was read.
+    pub error: Option<String>,
 }
 
 /// An open alert incident, as shown in the report's `alerts` section.

@@ -19,6 +19,7 @@
 
 mod alerts;
 mod breakers;
+mod health;
 mod lockouts;
 mod metrics;
 mod quota;

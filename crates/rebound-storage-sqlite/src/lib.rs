@@ -25,6 +25,7 @@
 mod alerts;
 mod breakers;
 mod codec;
+mod health;
 mod lockouts;
 mod lookup;
 mod metrics;

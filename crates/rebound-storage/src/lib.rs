@@ -10,12 +10,17 @@
 //! `workflow_decisions`; and the scheduler's job table `scheduled_runs`.
 
 mod alerts;
+mod health;
 mod metrics;
 mod quota;
 
 pub use alerts::{
     AlertIncidentRow, AlertIncidentUpdate, AlertRow, AlertStamp, AlertStore, DELIVERY_STATUSES,
     DeliveryOutcome, NewAlert, NewAlertIncident,
+};
+pub use health::{
+    ANSWERED_STATUSES, CallCountRow, ErrorCoverageRow, HealthStore, RetryStatsRow, ScraperLast,
+    SourceLast, WorkflowDayRow, WorkflowStreak,
 };
 pub use metrics::MetricsStore;
 pub use quota::{QuotaKey, QuotaTake, QuotaUsageRow};
@@ -176,7 +181,7 @@ pub struct PayloadRef {
 /// The history store. Implementations must be safe to share across tasks;
 /// each method is one transaction.
 #[async_trait]
-pub trait Store: Send + Sync + AlertStore + MetricsStore {
+pub trait Store: Send + Sync + AlertStore + HealthStore + MetricsStore {
     /// Which backend this is (`"sqlite"` or `"postgres"`), for messages.
     fn backend(&self) -> &'static str;
 

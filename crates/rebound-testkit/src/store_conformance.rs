@@ -24,6 +24,7 @@
 
 pub mod alerts;
 pub mod breakers;
+pub mod health;
 pub mod lockouts;
 pub mod metrics;
 pub mod queries;
@@ -60,6 +61,7 @@ pub async fn run_all(store: &dyn Store) {
     quota::run_all(store).await;
     breakers::run_all(store).await;
     alerts::run_all(store).await;
+    health::run_all(store).await;
     metrics::run_all(store).await;
 }
 

@@ -5,6 +5,8 @@ pub mod backfill;
 pub mod breakers;
 pub mod check;
 pub mod demo;
+pub mod freshness;
+pub mod health;
 pub mod lockouts;
 pub mod plan;
 pub mod quotas;

@@ -87,11 +87,10 @@ pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> 
         if let Some(addr) = bound {
             setup::say(&format!("rebound serve: metrics at http://{addr}/metrics"));
         }
-        let exporter = Arc::new(Exporter::new(
-            metrics,
-            engine.store().clone(),
-            clock.clone(),
-        ));
+        let exporter = Arc::new(
+            Exporter::new(metrics, engine.store().clone(), clock.clone())
+                .with_dataset_ages(Arc::new(FreshnessAges(engine.clone()))),
+        );
         tasks.spawn(http::serve(listener, exporter, stopped.clone()));
     }
     if matches!(args.role, Role::All | Role::Scheduler) {
@@ -115,6 +114,31 @@ pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> 
     while tasks.join_next().await.is_some() {}
     setup::say("rebound serve: stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Feeds `rebound_dataset_age_seconds` from the same freshness rule as
+/// `rebound freshness` (only payloads that carried new, non-empty records
+/// count), so the gauge and the report never disagree.
+struct FreshnessAges(Arc<rebound_engine::Engine>);
+
+#[async_trait::async_trait]
+impl rebound_metrics::exporter::DatasetAges for FreshnessAges {
+    async fn dataset_ages(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(String, std::time::Duration)>, String> {
+        let engine = &*self.0;
+        let datasets = rebound_health::freshness(engine.plan(), &**engine.store(), engine, now)
+            .await
+            .map_err(|error| error.to_string())?;
+        Ok(datasets
+            .into_iter()
+            .filter_map(|d| {
+                let age = u64::try_from(d.freshness.age_seconds?).ok()?;
+                Some((d.name, std::time::Duration::from_secs(age)))
+            })
+            .collect())
+    }
 }
 
 fn role_name(role: Role) -> &'static str {

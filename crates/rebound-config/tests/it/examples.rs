@@ -138,6 +138,25 @@ fn nba_scheduled_reference_means_what_it_says() {
     assert_eq!(nba.pipeline.timezone, chrono_tz::America::New_York);
     assert_eq!(nba.workflows.len(), 10, "{:?}", nba.workflows.keys());
     assert!(nba.workflows.values().all(|w| w.schedule.is_some()));
+    // What `rebound health` holds it to.
+    let injuries = &nba.datasets["nba_com/injury_report"];
+    assert_eq!(
+        (injuries.fresh_warn, injuries.fresh_error),
+        (Some(hours(26)), Some(hours(50)))
+    );
+    let box_scores = nba.datasets["nba_com/team_boxscore"].complete_by.unwrap();
+    assert_eq!(box_scores.after_event_start, hours(6));
+    assert_eq!(
+        box_scores.severity,
+        rebound_domain::plan::Severity::Critical
+    );
+    assert_eq!(
+        nba.sources["odds_api"]
+            .health
+            .as_ref()
+            .map(|p| p.expect_status),
+        Some(200)
+    );
 
     let games = &nba.calendars["nba_games"];
     assert_eq!(games.dataset, nba.scrapers["nbac_schedule_api"].dataset);

@@ -5,6 +5,7 @@
 mod alerts;
 mod bad_files;
 mod examples;
+mod health;
 mod late_data;
 mod no_panic;
 mod rate_limits;

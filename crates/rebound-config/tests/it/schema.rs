@@ -20,10 +20,21 @@ fn schema_describes_the_file() {
         "workflows",
         "calendars",
         "scheduler",
+        "datasets",
     ] {
         assert!(props.get(key).is_some(), "{key}");
     }
     assert_eq!(at(&schema, "/additionalProperties"), false);
+    assert_eq!(at(&schema, "/$defs/RawDataset/additionalProperties"), false);
+    assert!(at(&schema, "/$defs/RawSource/properties/health").is_object());
+    assert_eq!(
+        at(&schema, "/$defs/RawHealthProbe/required"),
+        &serde_json::json!(["path"])
+    );
+    assert_eq!(
+        at(&schema, "/$defs/RawCompleteBy/properties/severity/enum"),
+        &serde_json::json!(["warning", "critical"])
+    );
     assert_eq!(at(&schema, "/$defs/RawSource/additionalProperties"), false);
     // Doc comments become descriptions.
     let timeout = at(&schema, "/$defs/RawSource/properties/timeout/description");

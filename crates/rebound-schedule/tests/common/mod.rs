@@ -164,6 +164,7 @@ pub fn plan(workflows: Vec<Workflow>) -> Plan {
         calendars: BTreeMap::new(),
         scheduler: SchedulerSettings::default(),
         alerts: Default::default(),
+        datasets: BTreeMap::new(),
         server: Default::default(),
         redactor: Redactor::default(),
     }

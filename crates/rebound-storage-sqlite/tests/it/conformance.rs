@@ -76,6 +76,26 @@ lockout_tests!(
     entity_streak_counts_back_and_restarts_after_release,
 );
 
+/// The health report's reads (`store_conformance::health`), one test each.
+macro_rules! health_tests {
+    ($($check:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $check() {
+            let (_dir, store) = fresh_store().await;
+            store_conformance::health::$check(&store).await;
+        }
+    )*};
+}
+
+health_tests!(
+    call_counts_group_the_period_by_scraper_source_and_status,
+    scraper_last_finds_newest_success_error_and_streak,
+    source_last_says_since_when_it_fails,
+    fresh_payload_ignores_empty_unchanged_and_no_data,
+    workflow_days_and_streak,
+    error_coverage_and_retries_count_the_period,
+);
+
 /// The circuit breaker checks (`store_conformance::breakers`), one test each.
 macro_rules! breaker_tests {
     ($($check:ident),* $(,)?) => {$(

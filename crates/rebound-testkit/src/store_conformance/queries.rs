@@ -24,14 +24,24 @@ use rebound_storage::{
 /// The `### ` headings of `docs/queries.md`, in document order. A query
 /// added to the document without a test fails the tests until it is listed
 /// here and checked.
-pub const HEADINGS: [&str; 6] = [
+pub const HEADINGS: [&str; 10] = [
     FAILURE_RATE,
     MESSAGE_COVERAGE,
     RETRIES_PAID_OFF,
     LATEST_STATUS,
     ATTEMPTS_PER_ERROR_KIND,
     RECENT_DECISIONS,
+    HEALTH_WORKFLOW_DAYS,
+    HEALTH_ERROR_COVERAGE,
+    HEALTH_RETRIES,
+    HEALTH_FRESHNESS,
 ];
+/// The queries `rebound health` must agree with (checked in `rebound-health`'s tests).
+pub const HEALTH_WORKFLOW_DAYS: &str =
+    "Health: workflow failure rate per target date (last 7 target dates)";
+pub const HEALTH_ERROR_COVERAGE: &str = "Health: error coverage of failed and partial runs";
+pub const HEALTH_RETRIES: &str = "Health: retries in the last 24 hours";
+pub const HEALTH_FRESHNESS: &str = "Health: dataset freshness";
 pub const FAILURE_RATE: &str = "Failure rate per workflow per day (last 7 days)";
 pub const MESSAGE_COVERAGE: &str = "Error-message coverage of failed and skipped calls";
 pub const RETRIES_PAID_OFF: &str = "Retries that paid off";

@@ -1,0 +1,420 @@
+//! `rebound health`: what is broken, since when and why, in one screen
+//! (or one JSON object), with the exit code cron and CI act on: 0 healthy,
+//! 1 warning, 2 critical.
+//!
+//! The terminal output leads with a one-line verdict and the list of
+//! broken things (each with since-when and the reason), then the tables
+//! per section. The report itself is built by `rebound-health`; this
+//! module only reads the arguments and prints.
+
+use crate::{Failure, setup};
+use chrono::{DateTime, Utc};
+use clap::Args;
+use rebound_domain::clock::Clock;
+use rebound_domain::duration::{format_duration, parse_duration};
+use rebound_fetch::Fetcher;
+use rebound_fetch::clock::SystemClock;
+use rebound_health::{HealthReport, HttpProber, Inputs, Level, Prober, build_report};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// Look-back period for call counts, failure rates, error coverage and
+    /// retries, e.g. "24h" or "7d". The daily workflow table always shows 7 days.
+    #[arg(long, default_value = "24h")]
+    pub since: String,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Do not send the sources' health probes (no network).
+    #[arg(long)]
+    pub no_probe: bool,
+}
+
+pub async fn health(config: &Path, args: HealthArgs) -> Result<ExitCode, Failure> {
+    let period = parse_duration(&args.since)
+        .map_err(|e| Failure::Usage(anyhow::anyhow!("--since \"{}\": {e}", args.since)))?;
+    let plan = setup::load_plan(config)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let now = clock.now();
+    let since = now - chrono::TimeDelta::from_std(period).unwrap_or(chrono::TimeDelta::MAX);
+    let tz = plan.pipeline.timezone;
+    let fetcher = Arc::new(Fetcher::new(&plan, clock.clone())?);
+    let prober = HttpProber { fetcher, tz };
+    let engine = setup::engine_with_clock(plan.clone(), clock).await?;
+    let inputs = Inputs {
+        plan: &plan,
+        store: engine.store().as_ref(),
+        calendars: &engine,
+        prober: if args.no_probe {
+            None
+        } else {
+            Some(&prober as &dyn Prober)
+        },
+        now,
+        since,
+    };
+    let report = build_report(&inputs).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(&report, tz));
+    }
+    Ok(ExitCode::from(report.level.exit_code()))
+}
+
+pub(crate) fn when(t: Option<DateTime<Utc>>, tz: chrono_tz::Tz) -> String {
+    t.map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string())
+        .unwrap_or_else(|| "never".into())
+}
+
+/// "3h 12m ago" from seconds.
+pub(crate) fn ago(seconds: i64) -> String {
+    let rounded = if seconds >= 3600 {
+        seconds / 60 * 60
+    } else {
+        seconds
+    };
+    format!(
+        "{} ago",
+        format_duration(Duration::from_secs(rounded.max(0) as u64))
+    )
+}
+
+fn since_text(at: Option<DateTime<Utc>>, now: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    match at {
+        Some(t) => format!(
+            "since {} ({})",
+            when(Some(t), tz),
+            ago((now - t).num_seconds())
+        ),
+        None => String::new(),
+    }
+}
+
+fn mark(level: Level) -> &'static str {
+    match level {
+        Level::Ok => "ok",
+        Level::Warning => "WARNING",
+        Level::Critical => "CRITICAL",
+    }
+}
+
+fn short(text: &str) -> String {
+    let one_line = text.replace('\n', " ");
+    if one_line.chars().count() > 160 {
+        format!("{}…", one_line.chars().take(160).collect::<String>())
+    } else {
+        one_line
+    }
+}
+
+/// The broken things, worst first, one line each: what, since when, why.
+pub(crate) fn problems(report: &HealthReport, tz: chrono_tz::Tz) -> Vec<(Level, String)> {
+    let now = report.generated_at;
+    let mut out: Vec<(Level, String)> = Vec::new();
+    for s in report.sources.iter().filter(|s| s.level > Level::Ok) {
+        let mut why = Vec::new();
+        if s.breaker != "closed" {
+            why.push(format!(
+                "breaker {} {}",
+                s.breaker,
+                since_text(s.breaker_since, now, tz)
+            ));
+        }
+        if let Some(p) = s.probe.as_ref().filter(|p| !p.ok) {
+            why.push(format!(
+                "probe failing: {}",
+                p.error.as_deref().unwrap_or("?")
+            ));
+        }
+        if s.failing_since.is_some() {
+            why.push(format!(
+                "every call fails {}",
+                since_text(s.failing_since, now, tz)
+            ));
+        }
+        if let Some(q) = s.quota.as_ref().filter(|q| q.share >= 0.8) {
+            why.push(format!(
+                "quota {} of {} used ({}%), resets {}",
+                q.used,
+                q.limit,
+                (q.share * 100.0).round(),
+                when(Some(q.resets_at), tz)
+            ));
+        }
+        if why.is_empty() {
+            why.push(format!(
+                "{} of {} calls failed ({:.0}%)",
+                s.failed,
+                s.calls,
+                s.failure_rate * 100.0
+            ));
+        }
+        let mut line = format!("source {}: {}", s.name, why.join("; "));
+        if let Some(e) = &s.last_error {
+            line.push_str(&format!(" — last error: {}", short(e)));
+        }
+        out.push((s.level, line));
+    }
+    for s in report.scrapers.iter().filter(|s| s.level > Level::Ok) {
+        let mut line = if s.consecutive_failures > 0 {
+            format!(
+                "scraper {}: {} failed calls in a row, last at {}",
+                s.name,
+                s.consecutive_failures,
+                when(s.last_error_at, tz)
+            )
+        } else {
+            format!(
+                "scraper {}: {} failed, {} overdue of {} calls in the period",
+                s.name, s.failures, s.overdue, s.runs
+            )
+        };
+        line.push_str(&format!(" (last success {})", when(s.last_success_at, tz)));
+        if let Some(e) = &s.last_error {
+            line.push_str(&format!(" — {}", short(e)));
+        }
+        out.push((s.level, line));
+    }
+    for w in report.workflows.iter().filter(|w| w.level > Level::Ok) {
+        let mut line = if w.consecutive_failed > 0 {
+            format!(
+                "workflow {}: last {} runs failed or partial {}",
+                w.name,
+                w.consecutive_failed,
+                since_text(w.failing_since, now, tz)
+            )
+        } else {
+            format!("workflow {}: many failed runs in the last two days", w.name)
+        };
+        if let Some(e) = &w.last_error {
+            line.push_str(&format!(" — {}", short(e)));
+        }
+        out.push((w.level, line));
+    }
+    let c = &report.error_coverage;
+    if c.with_message < c.failed_or_partial {
+        out.push((
+            Level::Warning,
+            format!(
+                "error coverage {}%: {} of {} failed or partial runs say why",
+                c.coverage_pct, c.with_message, c.failed_or_partial
+            ),
+        ));
+    }
+    for d in report.datasets.iter() {
+        let f = &d.freshness;
+        if f.level > Level::Ok {
+            let line = match f.age_seconds {
+                Some(age) => format!(
+                    "dataset {}: stale, no new data {} (since {}; last checked {})",
+                    d.name,
+                    ago(age),
+                    when(f.last_change_at, tz),
+                    when(f.last_checked_at, tz)
+                ),
+                None => format!(
+                    "dataset {}: never received new data (last checked {})",
+                    d.name,
+                    when(f.last_checked_at, tz)
+                ),
+            };
+            out.push((f.level, line));
+        }
+        if let Some(c) = d.completeness.as_ref().filter(|c| c.level > Level::Ok) {
+            let line = match &c.error {
+                Some(e) => format!("dataset {}: completeness unknown: {e}", d.name),
+                None => format!(
+                    "dataset {}: {} of {} collected for {}, past deadline: {}",
+                    d.name,
+                    c.collected,
+                    c.expected,
+                    c.target_date,
+                    c.overdue.join(", ")
+                ),
+            };
+            out.push((c.level, line));
+        }
+    }
+    out.sort_by_key(|p| std::cmp::Reverse(p.0));
+    out
+}
+
+/// The whole terminal report.
+pub(crate) fn render(report: &HealthReport, tz: chrono_tz::Tz) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let problems = problems(report, tz);
+    let counts = |l: Level| problems.iter().filter(|p| p.0 == l).count();
+    let verdict = match report.level {
+        Level::Ok => "HEALTHY: nothing is broken".to_string(),
+        level => format!(
+            "{}: {} critical, {} warning",
+            mark(level),
+            counts(Level::Critical),
+            counts(Level::Warning)
+        ),
+    };
+    let _ = writeln!(
+        out,
+        "{verdict}  (at {}, counts since {})",
+        when(Some(report.generated_at), tz),
+        when(Some(report.since), tz)
+    );
+    for (level, line) in &problems {
+        let _ = writeln!(out, "  {:<8} {line}", mark(*level));
+    }
+    out.push('\n');
+
+    let mut t = crate::output::table(&[
+        "source",
+        "level",
+        "probe",
+        "breaker",
+        "calls",
+        "failed",
+        "last success",
+        "last error",
+    ]);
+    for s in &report.sources {
+        let probe = match &s.probe {
+            None => "-".to_string(),
+            Some(p) if p.ok => format!("ok ({}ms)", p.duration_ms),
+            Some(p) => format!(
+                "FAIL {}",
+                p.http_status.map(|s| s.to_string()).unwrap_or_default()
+            ),
+        };
+        let mut breaker = s.breaker.clone();
+        if s.breaker != "closed" {
+            breaker.push_str(&format!(" since {}", when(s.breaker_since, tz)));
+        }
+        t.add_row(vec![
+            s.name.clone(),
+            mark(s.level).to_string(),
+            probe,
+            breaker,
+            s.calls.to_string(),
+            format!("{} ({:.0}%)", s.failed, s.failure_rate * 100.0),
+            when(s.last_success_at, tz),
+            match &s.last_error {
+                Some(e) => format!("{}: {}", when(s.last_error_at, tz), short(e)),
+                None => "-".into(),
+            },
+        ]);
+    }
+    let _ = writeln!(out, "Sources\n{t}\n");
+
+    let mut t = crate::output::table(&[
+        "scraper",
+        "level",
+        "calls",
+        "failed",
+        "no data",
+        "not yet",
+        "overdue",
+        "skipped",
+        "in a row",
+        "last success",
+        "last error",
+    ]);
+    for s in &report.scrapers {
+        t.add_row(vec![
+            s.name.clone(),
+            mark(s.level).to_string(),
+            s.runs.to_string(),
+            s.failures.to_string(),
+            s.no_data.to_string(),
+            s.not_yet_available.to_string(),
+            s.overdue.to_string(),
+            s.skipped.to_string(),
+            s.consecutive_failures.to_string(),
+            when(s.last_success_at, tz),
+            s.last_error
+                .as_deref()
+                .map(short)
+                .unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    let _ = writeln!(out, "Scrapers\n{t}\n");
+
+    let mut t = crate::output::table(&[
+        "workflow",
+        "level",
+        "target date",
+        "runs",
+        "failed",
+        "partial",
+        "failure rate",
+    ]);
+    for w in &report.workflows {
+        if w.days.is_empty() {
+            t.add_row(vec![
+                w.name.clone(),
+                mark(w.level).to_string(),
+                "-".into(),
+                "0".into(),
+                "0".into(),
+                "0".into(),
+                "-".into(),
+            ]);
+        }
+        for (i, d) in w.days.iter().enumerate() {
+            t.add_row(vec![
+                if i == 0 {
+                    w.name.clone()
+                } else {
+                    String::new()
+                },
+                if i == 0 {
+                    mark(w.level).to_string()
+                } else {
+                    String::new()
+                },
+                d.target_date.to_string(),
+                d.runs.to_string(),
+                d.failed.to_string(),
+                d.partial.to_string(),
+                format!("{:.1}%", d.failure_rate_pct),
+            ]);
+        }
+    }
+    let _ = writeln!(out, "Workflows (last 7 target dates)\n{t}\n");
+
+    let c = &report.error_coverage;
+    let r = &report.retries;
+    let _ = writeln!(
+        out,
+        "Error coverage: {}% ({} of {} failed or partial runs have a message)",
+        c.coverage_pct, c.with_message, c.failed_or_partial
+    );
+    let _ = writeln!(
+        out,
+        "Retries: {} of {} calls needed retries, {} of them then succeeded; {:.2} attempts per call\n",
+        r.retried, r.calls, r.retried_then_succeeded, r.attempts_per_call
+    );
+    let _ = writeln!(
+        out,
+        "Datasets\n{}",
+        super::freshness::table(&report.datasets, tz)
+    );
+    if !report.alerts.is_empty() {
+        let _ = writeln!(out, "\nOpen alerts");
+        for a in &report.alerts {
+            let _ = writeln!(
+                out,
+                "  {:<8} {} {}: {} (since {})",
+                mark(a.level),
+                a.condition,
+                a.subject,
+                a.summary,
+                when(Some(a.opened_at), tz)
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,118 @@
+//! A source's health probe (`health = { path, expect_status, timeout }`):
+//! one GET of `base_url + path` with the source's headers and query, no
+//! retries, no rate limit, no quota, no breaker. It answers "is the
+//! upstream up right now?" for `rebound health`, separately from how our
+//! scrapers fare, so an operator can tell "them" from "us".
+
+use crate::{Fetcher, render, transport_failure};
+use chrono::NaiveDate;
+use rebound_domain::duration::format_duration;
+use rebound_domain::plan::{HealthProbe, Source};
+use std::collections::BTreeMap;
+
+/// How a probe went. Every text is redacted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeOutcome {
+    pub ok: bool,
+    /// The answer's status, when one came back.
+    pub http_status: Option<u16>,
+    /// Why it is not ok.
+    pub error: Option<String>,
+    /// Wall time the probe took, in milliseconds.
+    pub duration_ms: i64,
+}
+
+impl Fetcher {
+    /// Sends `source`'s probe, filling the built-in parameters from `date`
+    /// (in zone `tz`). Never fails: every problem is a not-ok outcome with
+    /// a message.
+    pub async fn probe(
+        &self,
+        source: &Source,
+        probe: &HealthProbe,
+        date: NaiveDate,
+        tz: chrono_tz::Tz,
+    ) -> ProbeOutcome {
+        // Real time on purpose: this measures a live request, not a
+        // simulated schedule.
+        let started = std::time::Instant::now();
+        let result = self.probe_inner(source, probe, date, tz).await;
+        let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let redact = |text: String| self.redactor.redact_string(&text);
+        match result {
+            Ok(status) if status == probe.expect_status => ProbeOutcome {
+                ok: true,
+                http_status: Some(status),
+                error: None,
+                duration_ms,
+            },
+            Ok(status) => ProbeOutcome {
+                ok: false,
+                http_status: Some(status),
+                error: Some(redact(format!(
+                    "GET {} answered HTTP {status}, expected {}",
+                    probe.path_text, probe.expect_status
+                ))),
+                duration_ms,
+            },
+            Err(message) => ProbeOutcome {
+                ok: false,
+                http_status: None,
+                error: Some(redact(format!("GET {}: {message}", probe.path_text))),
+                duration_ms,
+            },
+        }
+    }
+
+    async fn probe_inner(
+        &self,
+        source: &Source,
+        probe: &HealthProbe,
+        date: NaiveDate,
+        tz: chrono_tz::Tz,
+    ) -> Result<u16, String> {
+        let params = builtin_params(date, tz);
+        let base = render(&source.base_url.value, &params, "base_url")?;
+        let path = render(&probe.path, &params, "health.path")?;
+        let joined = format!("{}{}", base.trim_end_matches('/'), path);
+        let mut url = url::Url::parse(&joined).map_err(|e| format!("bad URL: {e}"))?;
+        if !source.query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (key, value) in &source.query {
+                pairs.append_pair(key, &render(&value.value, &params, "query")?);
+            }
+        }
+        let mut builder = self.client.get(url);
+        for (name, value) in &source.headers {
+            builder = builder.header(name, render(&value.value, &params, "headers")?);
+        }
+        match tokio::time::timeout(probe.timeout, builder.send()).await {
+            Ok(Ok(response)) => Ok(response.status().as_u16()),
+            Ok(Err(error)) => Err(transport_failure(&error).message),
+            Err(_) => Err(format!(
+                "no answer within {}",
+                format_duration(probe.timeout)
+            )),
+        }
+    }
+}
+
+/// The built-in parameters of `date`, as the engine fills them.
+fn builtin_params(date: NaiveDate, tz: chrono_tz::Tz) -> BTreeMap<String, String> {
+    let (start, end) = rebound_domain::calendar::local_day_bounds(tz, date);
+    BTreeMap::from([
+        ("date".to_string(), date.format("%Y-%m-%d").to_string()),
+        (
+            "date_compact".to_string(),
+            date.format("%Y%m%d").to_string(),
+        ),
+        (
+            "day_start_utc".to_string(),
+            start.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        ),
+        (
+            "day_end_utc".to_string(),
+            end.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        ),
+    ])
+}

@@ -1,0 +1,619 @@
+//! Builds a [`HealthReport`] from the store, the plan, the calendars and
+//! the source probes, at one instant. The rules (what is a failure, when
+//! something is a warning or critical) are written down in
+//! `docs/health.md`; the constants below are the thresholds it names.
+
+use crate::report::*;
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use rebound_domain::breaker::Phase;
+use rebound_domain::calendar::{Event, events_on};
+use rebound_domain::plan::{DatasetPolicy, ForEach, HealthProbe, Plan, Severity, Source};
+use rebound_storage::{CallCountRow, ScraperLast, Store, StoreError};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Failed calls in a row that make a scraper critical: the default breaker
+/// trips after 5 consecutive failures too.
+pub const SCRAPER_CRITICAL_STREAK: i64 = 5;
+/// Failed calls of one scraper in the period that warn even between
+/// successes: the original's `check_scraper_failures` threshold (24 h).
+pub const SCRAPER_WARN_FAILURES: i64 = 10;
+/// A failure rate above this (with at least [`MIN_CALLS_FOR_RATE`] calls)
+/// warns: the original's README alert idea.
+pub const WARN_FAILURE_RATE: f64 = 0.2;
+pub const MIN_CALLS_FOR_RATE: i64 = 5;
+/// Failed or partial runs in a row that make a workflow critical.
+pub const WORKFLOW_CRITICAL_STREAK: i64 = 3;
+/// Failed runs over today's and yesterday's target dates that warn: the
+/// original's `check_workflow_health` (5 failures in 48 h).
+pub const WORKFLOW_WARN_FAILED_2D: i64 = 5;
+/// Quota share that warns (the quota's own warning) and that is critical.
+pub const QUOTA_WARN_SHARE: f64 = 0.8;
+pub const QUOTA_CRITICAL_SHARE: f64 = 1.0;
+/// Days of the daily failure-rate table.
+pub const WORKFLOW_DAYS: i64 = 7;
+
+/// Why a report could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum HealthError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Reads a calendar's events (all dates). `Ok(None)`: no payload yet.
+#[async_trait]
+pub trait Calendars: Send + Sync {
+    async fn events(&self, calendar: &str) -> Result<Option<Vec<Event>>, String>;
+}
+
+/// Sends a source's health probe.
+#[async_trait]
+pub trait Prober: Send + Sync {
+    async fn probe(&self, source: &Source, probe: &HealthProbe, now: DateTime<Utc>) -> ProbeResult;
+}
+
+/// The scheduler's own calendar reader: the engine reads a calendar's
+/// events from the newest payload of its dataset.
+#[async_trait]
+impl Calendars for rebound_engine::Engine {
+    async fn events(&self, calendar: &str) -> Result<Option<Vec<Event>>, String> {
+        self.calendar_events(calendar)
+            .await
+            .map(|data| data.map(|d| d.events))
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Probes over HTTP with the fetcher's client; built-in parameters are
+/// those of today in `tz`.
+pub struct HttpProber {
+    pub fetcher: std::sync::Arc<rebound_fetch::Fetcher>,
+    pub tz: chrono_tz::Tz,
+}
+
+#[async_trait]
+impl Prober for HttpProber {
+    async fn probe(&self, source: &Source, probe: &HealthProbe, now: DateTime<Utc>) -> ProbeResult {
+        let today = now.with_timezone(&self.tz).date_naive();
+        let out = self.fetcher.probe(source, probe, today, self.tz).await;
+        ProbeResult {
+            ok: out.ok,
+            http_status: out.http_status,
+            error: out.error,
+            duration_ms: out.duration_ms,
+        }
+    }
+}
+
+/// What [`build_report`] reads.
+pub struct Inputs<'a> {
+    pub plan: &'a Plan,
+    pub store: &'a dyn Store,
+    pub calendars: &'a dyn Calendars,
+    /// `None`: do not probe (`--no-probe`); probe results are left out.
+    pub prober: Option<&'a dyn Prober>,
+    /// The report's instant (from a `Clock`).
+    pub now: DateTime<Utc>,
+    /// Start of the look-back period.
+    pub since: DateTime<Utc>,
+}
+
+/// Builds the whole report. `alerts` is left empty for the alerts layer.
+pub async fn build_report(inputs: &Inputs<'_>) -> Result<HealthReport, HealthError> {
+    let Inputs {
+        plan,
+        store,
+        now,
+        since,
+        ..
+    } = *inputs;
+    let counts = store.call_counts(since).await?;
+    let mut scraper_last = BTreeMap::new();
+    for name in plan.scrapers.keys() {
+        scraper_last.insert(name.clone(), store.scraper_last(name).await?);
+    }
+    let sources = sources(inputs, &counts).await?;
+    let scrapers = scrapers(plan, store, since, &counts, &scraper_last).await?;
+    let workflows = workflows(plan, store, now).await?;
+    let coverage = store.error_coverage(since).await?;
+    let error_coverage = ErrorCoverage {
+        failed_or_partial: coverage.failed_or_partial,
+        with_message: coverage.with_message,
+        coverage_pct: if coverage.failed_or_partial == 0 {
+            100.0
+        } else {
+            round1(100.0 * coverage.with_message as f64 / coverage.failed_or_partial as f64)
+        },
+    };
+    // Retries come from the same pass over the period as the counts.
+    let mut r = rebound_storage::RetryStatsRow::default();
+    for c in counts.iter().filter(|c| c.status != "skipped") {
+        r.calls += c.calls;
+        r.attempts += c.attempts;
+        r.retried += c.retried;
+        if c.status == "success" || c.status == "no_data" {
+            r.retried_then_succeeded += c.retried;
+        }
+    }
+    let retries = Retries {
+        calls: r.calls,
+        attempts: r.attempts,
+        retried: r.retried,
+        retried_then_succeeded: r.retried_then_succeeded,
+        attempts_per_call: if r.calls == 0 {
+            0.0
+        } else {
+            round2(r.attempts as f64 / r.calls as f64)
+        },
+    };
+    let datasets = datasets(plan, store, inputs.calendars, now, Some(&scraper_last)).await?;
+
+    let mut level = Level::Ok;
+    level = level.max(sources.iter().map(|s| s.level).max().unwrap_or_default());
+    level = level.max(scrapers.iter().map(|s| s.level).max().unwrap_or_default());
+    level = level.max(workflows.iter().map(|s| s.level).max().unwrap_or_default());
+    level = level.max(datasets.iter().map(|s| s.level).max().unwrap_or_default());
+    if error_coverage.with_message < error_coverage.failed_or_partial {
+        level = level.max(Level::Warning);
+    }
+    Ok(HealthReport {
+        generated_at: now,
+        since,
+        level,
+        sources,
+        scrapers,
+        workflows,
+        error_coverage,
+        retries,
+        datasets,
+        alerts: Vec::new(),
+    })
+}
+
+/// Freshness (and completeness) of every dataset some scraper produces,
+/// by name: what `rebound freshness` shows.
+pub async fn freshness(
+    plan: &Plan,
+    store: &dyn Store,
+    calendars: &dyn Calendars,
+    now: DateTime<Utc>,
+) -> Result<Vec<DatasetHealth>, HealthError> {
+    datasets(plan, store, calendars, now, None).await
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+async fn sources(
+    inputs: &Inputs<'_>,
+    counts: &[CallCountRow],
+) -> Result<Vec<SourceHealth>, HealthError> {
+    let Inputs {
+        plan, store, now, ..
+    } = *inputs;
+    let breakers = store.breaker_states().await?;
+    let mut out = Vec::new();
+    for (name, source) in &plan.sources {
+        let last = store.source_last(name).await?;
+        let mine = counts.iter().filter(|c| &c.source_name == name);
+        let (mut calls, mut failed) = (0, 0);
+        for c in mine {
+            if c.status != "skipped" {
+                calls += c.calls;
+            }
+            if c.status == "failed" {
+                failed += c.calls;
+            }
+        }
+        let failure_rate = if calls == 0 {
+            0.0
+        } else {
+            round2(failed as f64 / calls as f64)
+        };
+        let state = breakers.iter().find(|b| &b.source_name == name);
+        let phase = state.map(|b| b.state.phase).unwrap_or(Phase::Closed);
+        let breaker_since = match state {
+            Some(b) if b.state.phase != Phase::Closed && b.state.opened_at.is_some() => {
+                b.state.opened_at
+            }
+            Some(_) => store
+                .breaker_transitions(Some(name), 1)
+                .await?
+                .first()
+                .map(|t| t.at),
+            None => None,
+        };
+        let probe = match (&source.health, inputs.prober) {
+            (Some(probe), Some(prober)) => Some(prober.probe(source, probe, now).await),
+            _ => None,
+        };
+        let quota = match &source.quota {
+            None => None,
+            Some(q) => {
+                let window = rebound_domain::quota::period_at(q.per, plan.pipeline.timezone, now);
+                let row = store.quota_usage(name, window.start).await?;
+                let limit = i64::try_from(q.requests).unwrap_or(i64::MAX);
+                let used = row.map_or(0, |r| {
+                    let counted = u64::try_from(r.requests).unwrap_or(0);
+                    let reported = r.remaining_reported.map(|x| u64::try_from(x).unwrap_or(0));
+                    rebound_domain::quota::effective_used(q.requests, counted, reported)
+                });
+                let used = i64::try_from(used).unwrap_or(i64::MAX);
+                Some(QuotaHealth {
+                    period_start: window.start,
+                    resets_at: window.end,
+                    used,
+                    limit,
+                    share: round2((used as f64 / limit.max(1) as f64).min(1.0)),
+                })
+            }
+        };
+        let mut level = Level::Ok;
+        match phase {
+            Phase::Open => level = level.max(Level::Critical),
+            Phase::HalfOpen => level = level.max(Level::Warning),
+            Phase::Closed => {}
+        }
+        if probe.as_ref().is_some_and(|p| !p.ok) {
+            level = level.max(Level::Critical);
+        }
+        if last.failing_since.is_some() {
+            level = level.max(Level::Warning);
+        }
+        if calls >= MIN_CALLS_FOR_RATE && failure_rate > WARN_FAILURE_RATE {
+            level = level.max(Level::Warning);
+        }
+        if let Some(q) = &quota {
+            if q.share >= QUOTA_CRITICAL_SHARE {
+                level = level.max(Level::Critical);
+            } else if q.share >= QUOTA_WARN_SHARE {
+                level = level.max(Level::Warning);
+            }
+        }
+        out.push(SourceHealth {
+            name: name.clone(),
+            level,
+            probe,
+            breaker: phase.as_str().to_string(),
+            breaker_since,
+            last_success_at: last.last_answer_at,
+            last_error_at: last.last_error_at,
+            last_error: last.last_error,
+            failing_since: last.failing_since,
+            calls,
+            failed,
+            failure_rate,
+            quota,
+        });
+    }
+    Ok(out)
+}
+
+async fn scrapers(
+    plan: &Plan,
+    store: &dyn Store,
+    since: DateTime<Utc>,
+    counts: &[CallCountRow],
+    last: &BTreeMap<String, ScraperLast>,
+) -> Result<Vec<ScraperHealth>, HealthError> {
+    let distinct = store.distinct_params(since).await?;
+    let lockouts = store.open_lockouts(None).await?;
+    let mut out = Vec::new();
+    for (name, scraper) in &plan.scrapers {
+        let mut s = ScraperHealth {
+            name: name.clone(),
+            source: scraper.source.clone(),
+            dataset: scraper.dataset.clone(),
+            level: Level::Ok,
+            runs: 0,
+            failures: 0,
+            no_data: 0,
+            not_yet_available: 0,
+            overdue: 0,
+            skipped: 0,
+            last_success_at: None,
+            last_error_at: None,
+            last_error: None,
+            consecutive_failures: 0,
+            locked_out: lockouts.iter().filter(|l| &l.scraper_name == name).count() as i64,
+            entities: if scraper.for_each.is_some() {
+                distinct
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map_or(0, |(_, n)| *n)
+            } else {
+                0
+            },
+        };
+        for c in counts.iter().filter(|c| &c.scraper_name == name) {
+            s.runs += c.calls;
+            match c.status.as_str() {
+                "failed" => s.failures += c.calls,
+                "no_data" => s.no_data += c.calls,
+                "not_yet_available" => s.not_yet_available += c.calls,
+                "overdue" => s.overdue += c.calls,
+                "skipped" => s.skipped += c.calls,
+                _ => {}
+            }
+        }
+        if let Some(l) = last.get(name) {
+            s.last_success_at = l.last_success_at;
+            s.last_error_at = l.last_error_at;
+            s.last_error = l.last_error.clone();
+            s.consecutive_failures = l.consecutive_failures;
+        }
+        let attempted = s.runs - s.skipped;
+        if s.consecutive_failures >= SCRAPER_CRITICAL_STREAK {
+            s.level = Level::Critical;
+        } else if s.consecutive_failures > 0
+            || s.failures >= SCRAPER_WARN_FAILURES
+            || (attempted >= MIN_CALLS_FOR_RATE
+                && (s.failures + s.overdue) as f64 / attempted as f64 > WARN_FAILURE_RATE)
+        {
+            s.level = Level::Warning;
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+async fn workflows(
+    plan: &Plan,
+    store: &dyn Store,
+    now: DateTime<Utc>,
+) -> Result<Vec<WorkflowHealth>, HealthError> {
+    let today = now.with_timezone(&plan.pipeline.timezone).date_naive();
+    let from = today - TimeDelta::days(WORKFLOW_DAYS - 1);
+    let rows = store.workflow_days(from, today).await?;
+    let mut out = Vec::new();
+    for name in plan.workflows.keys() {
+        let streak = store.workflow_streak(name).await?;
+        let mut days: Vec<WorkflowDay> = rows
+            .iter()
+            .filter(|r| &r.workflow_name == name)
+            .map(|r| WorkflowDay {
+                target_date: r.target_date,
+                runs: r.runs,
+                failed: r.failed,
+                partial: r.partial,
+                failure_rate_pct: if r.runs == 0 {
+                    0.0
+                } else {
+                    round1(100.0 * (r.failed + r.partial) as f64 / r.runs as f64)
+                },
+            })
+            .collect();
+        days.sort_by_key(|d| std::cmp::Reverse(d.target_date));
+        let failed_2d: i64 = days
+            .iter()
+            .filter(|d| d.target_date >= today - TimeDelta::days(1))
+            .map(|d| d.failed)
+            .sum();
+        let level = if streak.consecutive_failed >= WORKFLOW_CRITICAL_STREAK {
+            Level::Critical
+        } else if streak.consecutive_failed > 0 || failed_2d >= WORKFLOW_WARN_FAILED_2D {
+            Level::Warning
+        } else {
+            Level::Ok
+        };
+        out.push(WorkflowHealth {
+            name: name.clone(),
+            level,
+            last_status: streak.last_status,
+            last_run_at: streak.last_run_at,
+            last_error: streak.last_error,
+            consecutive_failed: streak.consecutive_failed,
+            failing_since: streak.failing_since,
+            days,
+        });
+    }
+    Ok(out)
+}
+
+/// Every dataset some scraper produces, by name.
+async fn datasets(
+    plan: &Plan,
+    store: &dyn Store,
+    calendars: &dyn Calendars,
+    now: DateTime<Utc>,
+    known_last: Option<&BTreeMap<String, ScraperLast>>,
+) -> Result<Vec<DatasetHealth>, HealthError> {
+    let mut producers: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for s in plan.scrapers.values() {
+        producers
+            .entry(s.dataset.as_str())
+            .or_default()
+            .push(s.name.as_str());
+    }
+    let mut out = Vec::new();
+    for (dataset, scrapers) in producers {
+        let policy = plan.datasets.get(dataset);
+        let mut last_change_at: Option<DateTime<Utc>> = None;
+        let mut last_checked_at: Option<DateTime<Utc>> = None;
+        for scraper in &scrapers {
+            let fresh = store.last_fresh_payload(scraper).await?;
+            last_change_at = last_change_at.max(fresh);
+            let checked = match known_last.and_then(|k| k.get(*scraper)) {
+                Some(l) => l.last_call_at,
+                None => store.scraper_last(scraper).await?.last_call_at,
+            };
+            last_checked_at = last_checked_at.max(checked);
+        }
+        let freshness = freshness_of(policy, last_change_at, last_checked_at, now);
+        let completeness = match policy.and_then(|p| p.complete_by.map(|c| (p, c))) {
+            Some((policy, _)) => completeness_of(plan, store, calendars, policy, now).await?,
+            None => None,
+        };
+        let level = freshness
+            .level
+            .max(completeness.as_ref().map_or(Level::Ok, |c| c.level));
+        out.push(DatasetHealth {
+            name: dataset.to_string(),
+            level,
+            freshness,
+            completeness,
+        });
+    }
+    Ok(out)
+}
+
+/// Age and level of a dataset's newest real change. A dataset that never
+/// changed is as bad as its strongest threshold: it was expected and
+/// never came.
+pub fn freshness_of(
+    policy: Option<&DatasetPolicy>,
+    last_change_at: Option<DateTime<Utc>>,
+    last_checked_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Freshness {
+    let warn = policy.and_then(|p| p.fresh_warn);
+    let error = policy.and_then(|p| p.fresh_error);
+    let age = last_change_at.map(|t| (now - t).num_seconds().max(0));
+    let past = |limit: Option<Duration>| match (limit, age) {
+        (Some(limit), Some(age)) => age >= secs(limit),
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    let level = if past(error) {
+        Level::Critical
+    } else if past(warn) {
+        Level::Warning
+    } else {
+        Level::Ok
+    };
+    Freshness {
+        level,
+        last_change_at,
+        last_checked_at,
+        age_seconds: age,
+        fresh_warn_seconds: warn.map(secs),
+        fresh_error_seconds: error.map(secs),
+    }
+}
+
+/// The target dates completeness looks at: yesterday and today in the
+/// pipeline's zone (last night's games are checked in the morning,
+/// tonight's as their deadlines pass).
+fn completeness_dates(plan: &Plan, now: DateTime<Utc>) -> [NaiveDate; 2] {
+    let today = now.with_timezone(&plan.pipeline.timezone).date_naive();
+    [today - TimeDelta::days(1), today]
+}
+
+async fn completeness_of(
+    plan: &Plan,
+    store: &dyn Store,
+    calendars: &dyn Calendars,
+    policy: &DatasetPolicy,
+    now: DateTime<Utc>,
+) -> Result<Option<Completeness>, HealthError> {
+    let Some(complete_by) = policy.complete_by else {
+        return Ok(None);
+    };
+    // The producers that fan out over a calendar (the config guarantees one).
+    let fan: Vec<(&str, &str, &str)> = plan
+        .scrapers
+        .values()
+        .filter(|s| s.dataset == policy.name)
+        .filter_map(|s| match &s.for_each {
+            Some(ForEach::Calendar { calendar, param }) => {
+                Some((s.name.as_str(), calendar.as_str(), param.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    let Some(&(_, calendar, param)) = fan.first() else {
+        return Ok(None);
+    };
+    let scrapers: Vec<String> = fan
+        .iter()
+        .filter(|(_, c, p)| *c == calendar && *p == param)
+        .map(|(s, _, _)| s.to_string())
+        .collect();
+    let dates = completeness_dates(plan, now);
+    let events = match calendars.events(calendar).await {
+        Ok(Some(events)) => events,
+        Ok(None) => {
+            return Ok(Some(unknown_completeness(
+                dates[1],
+                format!("calendar {calendar} has no data yet: expected entities unknown"),
+            )));
+        }
+        Err(e) => {
+            return Ok(Some(unknown_completeness(
+                dates[1],
+                format!("calendar {calendar} cannot be read: {e}"),
+            )));
+        }
+    };
+    let severity = match complete_by.severity {
+        Severity::Warning => Level::Warning,
+        Severity::Critical => Level::Critical,
+    };
+    let after = TimeDelta::from_std(complete_by.after_event_start).unwrap_or(TimeDelta::MAX);
+    let mut per_date = Vec::new();
+    for date in dates {
+        let expected = events_on(&events, plan.pipeline.timezone, date);
+        let collected = store.collected_values(&scrapers, param, date).await?;
+        let missing: Vec<&Event> = expected
+            .iter()
+            .filter(|e| !collected.contains(&e.id))
+            .collect();
+        let deadline = missing.iter().map(|e| e.start + after).min();
+        let overdue: Vec<String> = missing
+            .iter()
+            .filter(|e| e.start + after <= now)
+            .map(|e| e.id.clone())
+            .collect();
+        per_date.push(Completeness {
+            level: if overdue.is_empty() {
+                Level::Ok
+            } else {
+                severity
+            },
+            target_date: date,
+            expected: expected.len() as i64,
+            collected: (expected.len() - missing.len()) as i64,
+            missing: missing.iter().map(|e| e.id.clone()).collect(),
+            deadline,
+            overdue,
+            error: None,
+        });
+    }
+    // The worse date; on a tie, yesterday when it had events (the night
+    // that should be complete), else today.
+    let today = per_date.pop();
+    let yesterday = per_date.pop();
+    Ok(match (yesterday, today) {
+        (Some(y), Some(t)) => {
+            if t.level > y.level || (t.level == y.level && y.expected == 0) {
+                Some(t)
+            } else {
+                Some(y)
+            }
+        }
+        (y, t) => t.or(y),
+    })
+}
+
+fn unknown_completeness(date: NaiveDate, error: String) -> Completeness {
+    Completeness {
+        level: Level::Warning,
+        target_date: date,
+        expected: 0,
+        collected: 0,
+        missing: Vec::new(),
+        deadline: None,
+        overdue: Vec::new(),
+        error: Some(error),
+    }
+}

@@ -1,0 +1,111 @@
+//! The empty-payload scenario: a source that keeps answering with an
+//! identical payload, empty records or an empty body turns its dataset
+//! stale exactly when `fresh_warn` passes and critical at `fresh_error`.
+
+use super::{harness, start};
+use chrono::TimeDelta;
+use rebound_domain::clock::Clock;
+use rebound_health::Level;
+use rebound_upstream_sim::Reply;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const CONFIG: &str = r#"
+[sources.up]
+base_url = "{base}"
+timeout = "2s"
+
+[scrapers.injuries]
+source = "up"
+path = "/t/injuries"
+records = "/records"
+dataset = "nba/injuries"
+
+[workflows.injuries]
+scrapers = ["injuries"]
+
+[datasets."nba/injuries"]
+fresh_warn = "26h"
+fresh_error = "50h"
+"#;
+
+#[tokio::test]
+async fn empty_and_identical_payloads_turn_a_dataset_stale_on_time() {
+    let h = harness(CONFIG).await;
+    let today = || h.clock.now().date_naive();
+    let run = || async {
+        h.engine
+            .run_workflow("injuries", today(), &BTreeMap::new())
+            .await
+            .expect("run")
+    };
+    let level_at = |at| {
+        let h = &h;
+        async move {
+            let all = rebound_health::freshness(&h.plan, h.store.as_ref(), &h.engine, at)
+                .await
+                .expect("freshness");
+            assert_eq!(all.len(), 1);
+            all[0].clone()
+        }
+    };
+    let payload = json!({"records": [{"player": "A", "status": "out"}]});
+    h.sim
+        .script("/t/injuries", vec![Reply::json(200, payload.clone())]);
+    run().await;
+    let changed_at = start();
+    let first = level_at(changed_at).await;
+    assert_eq!(first.freshness.last_change_at, Some(changed_at));
+    assert_eq!(first.level, Level::Ok);
+
+    // Every hour for 52 hours the source answers, but never with new data:
+    // the same payload, an empty record list, an empty body.
+    for hour in 1..=52u32 {
+        h.clock.advance(Duration::from_secs(3600));
+        let reply = match hour % 3 {
+            0 => Reply::json(200, payload.clone()),
+            1 => Reply::json(200, json!({"records": []})),
+            _ => Reply::text(200, ""),
+        };
+        h.sim.script("/t/injuries", vec![reply]);
+        run().await;
+    }
+    let checked = level_at(h.clock.now()).await;
+    assert_eq!(
+        checked.freshness.last_change_at,
+        Some(changed_at),
+        "nothing since the first payload made the data fresh"
+    );
+    assert_eq!(checked.freshness.last_checked_at, Some(h.clock.now()));
+
+    let at =
+        |hours: i64, secs: i64| changed_at + TimeDelta::hours(hours) + TimeDelta::seconds(secs);
+    assert_eq!(
+        level_at(at(26, -1)).await.level,
+        Level::Ok,
+        "not before fresh_warn"
+    );
+    let warn = level_at(at(26, 0)).await;
+    assert_eq!(warn.level, Level::Warning, "{warn:?}");
+    assert_eq!(warn.freshness.age_seconds, Some(26 * 3600));
+    assert_eq!(warn.freshness.fresh_warn_seconds, Some(26 * 3600));
+    assert_eq!(
+        level_at(at(50, -1)).await.level,
+        Level::Warning,
+        "not before fresh_error"
+    );
+    let critical = level_at(at(50, 0)).await;
+    assert_eq!(critical.level, Level::Critical);
+    assert_eq!(critical.freshness.fresh_error_seconds, Some(50 * 3600));
+
+    // New records make it fresh again at once.
+    h.sim.script(
+        "/t/injuries",
+        vec![Reply::json(200, json!({"records": [{"player": "B"}]}))],
+    );
+    run().await;
+    let fresh = level_at(h.clock.now()).await;
+    assert_eq!(fresh.level, Level::Ok);
+    assert_eq!(fresh.freshness.age_seconds, Some(0));
+}

@@ -1,0 +1,317 @@
+//! The health report's reads (`HealthStore`, indexes of migration 0006).
+//!
+//! Same queries as the SQLite backend, in PostgreSQL's dialect; per-name
+//! lookups repeat the WHERE term of their partial index so the planner can
+//! prove it applies.
+
+use crate::{PostgresStore, ms};
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use rebound_storage::{
+    CallCountRow, ErrorCoverageRow, HealthStore, RetryStatsRow, ScraperLast, SourceLast,
+    StoreError, WorkflowDayRow, WorkflowStreak,
+};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+fn get<'r, T>(row: &'r PgRow, name: &str) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    row.try_get(name)
+        .map_err(|e| StoreError::Query(format!("reading column {name}: {e}")))
+}
+
+#[async_trait]
+impl HealthStore for PostgresStore {
+    async fn call_counts(&self, since: DateTime<Utc>) -> Result<Vec<CallCountRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT scraper_name, source_name, status, COUNT(*) AS calls, \
+                    COALESCE(SUM(attempts), 0)::bigint AS attempts, \
+                    COUNT(*) FILTER (WHERE attempts > 1) AS retried \
+             FROM scraper_execution_log WHERE started_at >= $1 \
+             GROUP BY scraper_name, source_name, status \
+             ORDER BY scraper_name, source_name COLLATE \"C\", status COLLATE \"C\"",
+        )
+        .bind(ms(since))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.error("call_counts", e))?;
+        rows.iter()
+            .map(|row| {
+                Ok(CallCountRow {
+                    scraper_name: get(row, "scraper_name")?,
+                    source_name: get(row, "source_name")?,
+                    status: get(row, "status")?,
+                    calls: get(row, "calls")?,
+                    attempts: get(row, "attempts")?,
+                    retried: get(row, "retried")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn distinct_params(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT scraper_name, COUNT(DISTINCT params) AS n \
+             FROM scraper_execution_log WHERE started_at >= $1 \
+             GROUP BY scraper_name ORDER BY scraper_name",
+        )
+        .bind(ms(since))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.error("distinct_params", e))?;
+        rows.iter()
+            .map(|row| Ok((get(row, "scraper_name")?, get(row, "n")?)))
+            .collect()
+    }
+
+    async fn scraper_last(&self, scraper_name: &str) -> Result<ScraperLast, StoreError> {
+        let what = |e| self.error("scraper_last", e);
+        let last_success_at: Option<DateTime<Utc>> = sqlx::query_scalar(
+            "SELECT finished_at FROM scraper_execution_log \
+             WHERE scraper_name = $1 AND status = 'success' ORDER BY id DESC LIMIT 1",
+        )
+        .bind(scraper_name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(what)?;
+        let error = sqlx::query(
+            "SELECT finished_at, error_message FROM scraper_execution_log \
+             WHERE scraper_name = $1 AND status IN ('failed', 'overdue') \
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(scraper_name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(what)?;
+        let streak = sqlx::query(
+            "SELECT \
+               (SELECT started_at FROM scraper_execution_log WHERE scraper_name = $1 \
+                  ORDER BY id DESC LIMIT 1) AS last_call_at, \
+               (SELECT COUNT(*) FROM scraper_execution_log \
+                  WHERE scraper_name = $1 AND status IN ('failed', 'overdue') \
+                    AND id > COALESCE((SELECT id FROM scraper_execution_log \
+                      WHERE scraper_name = $1 \
+                        AND status NOT IN ('failed', 'overdue', 'skipped') \
+                      ORDER BY id DESC LIMIT 1), 0)) AS streak",
+        )
+        .bind(scraper_name)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(what)?;
+        let (last_error_at, last_error) = match &error {
+            Some(row) => (Some(get(row, "finished_at")?), get(row, "error_message")?),
+            None => (None, None),
+        };
+        Ok(ScraperLast {
+            last_success_at,
+            last_error_at,
+            last_error,
+            consecutive_failures: get(&streak, "streak")?,
+            last_call_at: get(&streak, "last_call_at")?,
+        })
+    }
+
+    async fn source_last(&self, source_name: &str) -> Result<SourceLast, StoreError> {
+        let what = |e| self.error("source_last", e);
+        let answer = sqlx::query(
+            "SELECT id, finished_at FROM scraper_execution_log \
+             WHERE source_name = $1 \
+               AND status IN ('success', 'no_data', 'not_yet_available', 'overdue') \
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(source_name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(what)?;
+        let error = sqlx::query(
+            "SELECT id, finished_at, error_message FROM scraper_execution_log \
+             WHERE source_name = $1 AND status = 'failed' ORDER BY id DESC LIMIT 1",
+        )
+        .bind(source_name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(what)?;
+        let answer_id: i64 = match &answer {
+            Some(row) => get(row, "id")?,
+            None => 0,
+        };
+        let mut last = SourceLast {
+            last_answer_at: match &answer {
+                Some(row) => Some(get(row, "finished_at")?),
+                None => None,
+            },
+            ..SourceLast::default()
+        };
+        if let Some(row) = &error {
+            let error_id: i64 = get(row, "id")?;
+            last.last_error_at = Some(get(row, "finished_at")?);
+            last.last_error = get(row, "error_message")?;
+            if error_id > answer_id {
+                last.failing_since = sqlx::query_scalar(
+                    "SELECT started_at FROM scraper_execution_log \
+                     WHERE source_name = $1 AND status = 'failed' AND id > $2 \
+                     ORDER BY id LIMIT 1",
+                )
+                .bind(source_name)
+                .bind(answer_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(what)?;
+            }
+        }
+        Ok(last)
+    }
+
+    async fn last_fresh_payload(
+        &self,
+        scraper_name: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let what = |e| self.error("last_fresh_payload", e);
+        // As in the SQLite backend: newest candidate first, passing over one
+        // whose content equals the scraper's previous non-empty payload.
+        let mut before = i64::MAX;
+        loop {
+            let Some(candidate) = sqlx::query(
+                "SELECT id, finished_at, content_hash FROM scraper_execution_log \
+                 WHERE scraper_name = $1 AND status = 'success' AND NOT unchanged AND bytes > 0 \
+                   AND id < $2 \
+                 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(scraper_name)
+            .bind(before)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(what)?
+            else {
+                return Ok(None);
+            };
+            let id: i64 = get(&candidate, "id")?;
+            let hash: Option<String> = get(&candidate, "content_hash")?;
+            let previous: Option<Option<String>> = sqlx::query_scalar(
+                "SELECT content_hash FROM scraper_execution_log \
+                 WHERE scraper_name = $1 AND status = 'success' AND bytes > 0 AND id < $2 \
+                 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(scraper_name)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(what)?;
+            if hash.is_none() || previous.flatten() != hash {
+                return Ok(Some(get(&candidate, "finished_at")?));
+            }
+            before = id;
+        }
+    }
+
+    async fn workflow_days(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<WorkflowDayRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT workflow_name, target_date, COUNT(*) AS runs, \
+                    COUNT(*) FILTER (WHERE status = 'failed') AS failed, \
+                    COUNT(*) FILTER (WHERE status = 'partial') AS partial \
+             FROM workflow_executions WHERE target_date BETWEEN $1 AND $2 \
+             GROUP BY workflow_name, target_date ORDER BY workflow_name, target_date",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.error("workflow_days", e))?;
+        rows.iter()
+            .map(|row| {
+                Ok(WorkflowDayRow {
+                    workflow_name: get(row, "workflow_name")?,
+                    target_date: get(row, "target_date")?,
+                    runs: get(row, "runs")?,
+                    failed: get(row, "failed")?,
+                    partial: get(row, "partial")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn workflow_streak(&self, workflow_name: &str) -> Result<WorkflowStreak, StoreError> {
+        let what = |e| self.error("workflow_streak", e);
+        let newest = sqlx::query(
+            "SELECT status, execution_time, error_message FROM workflow_executions \
+             WHERE workflow_name = $1 ORDER BY execution_time DESC LIMIT 1",
+        )
+        .bind(workflow_name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(what)?;
+        let Some(newest) = newest else {
+            return Ok(WorkflowStreak::default());
+        };
+        let streak = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(execution_time) AS since FROM workflow_executions \
+             WHERE workflow_name = $1 AND status IN ('failed', 'partial') \
+               AND execution_time > COALESCE((SELECT execution_time FROM workflow_executions \
+                   WHERE workflow_name = $1 AND status NOT IN ('failed', 'partial') \
+                   ORDER BY execution_time DESC LIMIT 1), '-infinity'::timestamptz)",
+        )
+        .bind(workflow_name)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(what)?;
+        let consecutive_failed: i64 = get(&streak, "n")?;
+        Ok(WorkflowStreak {
+            last_status: Some(get(&newest, "status")?),
+            last_run_at: Some(get(&newest, "execution_time")?),
+            last_error: get(&newest, "error_message")?,
+            consecutive_failed,
+            failing_since: if consecutive_failed > 0 {
+                get(&streak, "since")?
+            } else {
+                None
+            },
+        })
+    }
+
+    async fn error_coverage(&self, since: DateTime<Utc>) -> Result<ErrorCoverageRow, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, \
+                    COUNT(*) FILTER (WHERE btrim(COALESCE(error_message, '')) <> '') \
+                      AS with_message \
+             FROM workflow_executions \
+             WHERE execution_time >= $1 AND status IN ('failed', 'partial')",
+        )
+        .bind(ms(since))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.error("error_coverage", e))?;
+        Ok(ErrorCoverageRow {
+            failed_or_partial: get(&row, "n")?,
+            with_message: get(&row, "with_message")?,
+        })
+    }
+
+    async fn retry_stats(&self, since: DateTime<Utc>) -> Result<RetryStatsRow, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS calls, COALESCE(SUM(attempts), 0)::bigint AS attempts, \
+                    COUNT(*) FILTER (WHERE attempts > 1) AS retried, \
+                    COUNT(*) FILTER (WHERE attempts > 1 AND status IN ('success', 'no_data')) \
+                      AS ok \
+             FROM scraper_execution_log WHERE started_at >= $1 AND status <> 'skipped'",
+        )
+        .bind(ms(since))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.error("retry_stats", e))?;
+        Ok(RetryStatsRow {
+            calls: get(&row, "calls")?,
+            attempts: get(&row, "attempts")?,
+            retried: get(&row, "retried")?,
+            retried_then_succeeded: get(&row, "ok")?,
+        })
+    }
+}

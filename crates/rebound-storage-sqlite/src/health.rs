@@ -1,0 +1,328 @@
+//! The health report's reads (`HealthStore`, indexes of migration 0006).
+//!
+//! Period aggregates filter on the text-encoded times, which compare like
+//! the instants (see `codec`), and name the `started_at` index: left to
+//! itself, SQLite walks the whole table in `(scraper_name, id)` order to
+//! save the GROUP BY sort, which on a 1M-row history took 3 s instead of
+//! 0.2 s. Per-name lookups repeat the WHERE term of
+//! their partial index word for word, since SQLite only uses a partial
+//! index whose condition appears in the query.
+
+use crate::SqliteStore;
+use crate::codec::{column, date_column, encode_date, encode_time, opt_time_column, store_error};
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use rebound_storage::{
+    CallCountRow, ErrorCoverageRow, HealthStore, RetryStatsRow, ScraperLast, SourceLast,
+    StoreError, WorkflowDayRow, WorkflowStreak,
+};
+
+#[async_trait]
+impl HealthStore for SqliteStore {
+    async fn call_counts(&self, since: DateTime<Utc>) -> Result<Vec<CallCountRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT scraper_name, source_name, status, COUNT(*) AS calls, \
+                    SUM(attempts) AS attempts, SUM(attempts > 1) AS retried \
+             FROM scraper_execution_log INDEXED BY scraper_execution_log_by_start \
+             WHERE started_at >= ?1 \
+             GROUP BY scraper_name, source_name, status \
+             ORDER BY scraper_name, source_name, status",
+        )
+        .bind(encode_time(since))
+        .fetch_all(&self.readers)
+        .await
+        .map_err(|e| store_error("call_counts", e))?;
+        rows.iter()
+            .map(|row| {
+                Ok(CallCountRow {
+                    scraper_name: column(row, "scraper_name")?,
+                    source_name: column(row, "source_name")?,
+                    status: column(row, "status")?,
+                    calls: column(row, "calls")?,
+                    attempts: column(row, "attempts")?,
+                    retried: column(row, "retried")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn distinct_params(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT scraper_name, COUNT(DISTINCT params) AS n \
+             FROM scraper_execution_log INDEXED BY scraper_execution_log_by_start \
+             WHERE started_at >= ?1 \
+             GROUP BY scraper_name ORDER BY scraper_name",
+        )
+        .bind(encode_time(since))
+        .fetch_all(&self.readers)
+        .await
+        .map_err(|e| store_error("distinct_params", e))?;
+        rows.iter()
+            .map(|row| Ok((column(row, "scraper_name")?, column(row, "n")?)))
+            .collect()
+    }
+
+    async fn scraper_last(&self, scraper_name: &str) -> Result<ScraperLast, StoreError> {
+        let what = |e| store_error("scraper_last", e);
+        let success: Option<String> = sqlx::query_scalar(
+            "SELECT finished_at FROM scraper_execution_log \
+             WHERE scraper_name = ?1 AND status = 'success' ORDER BY id DESC LIMIT 1",
+        )
+        .bind(scraper_name)
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(what)?;
+        let error = sqlx::query(
+            "SELECT finished_at, error_message FROM scraper_execution_log \
+             WHERE scraper_name = ?1 AND status IN ('failed', 'overdue') \
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(scraper_name)
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(what)?;
+        // The streak: failed/overdue calls after the newest call that ended
+        // any other way (skipped ones neither count nor break it). The
+        // backward walk on (scraper_name, id) stops at that call, so it
+        // costs the length of the streak.
+        let streak = sqlx::query(
+            "SELECT \
+               (SELECT started_at FROM scraper_execution_log WHERE scraper_name = ?1 \
+                  ORDER BY id DESC LIMIT 1) AS last_call_at, \
+               (SELECT COUNT(*) FROM scraper_execution_log \
+                  WHERE scraper_name = ?1 AND status IN ('failed', 'overdue') \
+                    AND id > COALESCE((SELECT id FROM scraper_execution_log \
+                      WHERE scraper_name = ?1 \
+                        AND status NOT IN ('failed', 'overdue', 'skipped') \
+                      ORDER BY id DESC LIMIT 1), 0)) AS streak",
+        )
+        .bind(scraper_name)
+        .fetch_one(&self.readers)
+        .await
+        .map_err(what)?;
+        let (last_error_at, last_error) = match &error {
+            Some(row) => (
+                opt_time_column(row, "finished_at")?,
+                column::<Option<String>>(row, "error_message")?,
+            ),
+            None => (None, None),
+        };
+        Ok(ScraperLast {
+            last_success_at: parse_opt_time(success.as_deref(), "finished_at")?,
+            last_error_at,
+            last_error,
+            consecutive_failures: column(&streak, "streak")?,
+            last_call_at: opt_time_column(&streak, "last_call_at")?,
+        })
+    }
+
+    async fn source_last(&self, source_name: &str) -> Result<SourceLast, StoreError> {
+        let what = |e| store_error("source_last", e);
+        let answer = sqlx::query(
+            "SELECT id, finished_at FROM scraper_execution_log \
+             WHERE source_name = ?1 \
+               AND status IN ('success', 'no_data', 'not_yet_available', 'overdue') \
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(source_name)
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(what)?;
+        let error = sqlx::query(
+            "SELECT id, finished_at, error_message FROM scraper_execution_log \
+             WHERE source_name = ?1 AND status = 'failed' ORDER BY id DESC LIMIT 1",
+        )
+        .bind(source_name)
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(what)?;
+        let answer_id: i64 = match &answer {
+            Some(row) => column(row, "id")?,
+            None => 0,
+        };
+        let mut last = SourceLast {
+            last_answer_at: match &answer {
+                Some(row) => opt_time_column(row, "finished_at")?,
+                None => None,
+            },
+            ..SourceLast::default()
+        };
+        if let Some(row) = &error {
+            let error_id: i64 = column(row, "id")?;
+            last.last_error_at = opt_time_column(row, "finished_at")?;
+            last.last_error = column(row, "error_message")?;
+            if error_id > answer_id {
+                let first: Option<String> = sqlx::query_scalar(
+                    "SELECT started_at FROM scraper_execution_log \
+                     WHERE source_name = ?1 AND status = 'failed' AND id > ?2 \
+                     ORDER BY id LIMIT 1",
+                )
+                .bind(source_name)
+                .bind(answer_id)
+                .fetch_optional(&self.readers)
+                .await
+                .map_err(what)?;
+                last.failing_since = parse_opt_time(first.as_deref(), "started_at")?;
+            }
+        }
+        Ok(last)
+    }
+
+    async fn last_fresh_payload(
+        &self,
+        scraper_name: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let what = |e| store_error("last_fresh_payload", e);
+        // Newest first over the candidates (partial index `fresh`); a
+        // candidate whose content equals the scraper's previous non-empty
+        // payload (same data fetched for another date) is passed over.
+        let mut before = i64::MAX;
+        loop {
+            let Some(candidate) = sqlx::query(
+                "SELECT id, finished_at, content_hash FROM scraper_execution_log \
+                 WHERE scraper_name = ?1 AND status = 'success' AND unchanged = 0 AND bytes > 0 \
+                   AND id < ?2 \
+                 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(scraper_name)
+            .bind(before)
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(what)?
+            else {
+                return Ok(None);
+            };
+            let id: i64 = column(&candidate, "id")?;
+            let hash: Option<String> = column(&candidate, "content_hash")?;
+            let previous: Option<Option<String>> = sqlx::query_scalar(
+                "SELECT content_hash FROM scraper_execution_log \
+                 WHERE scraper_name = ?1 AND status = 'success' AND bytes > 0 AND id < ?2 \
+                 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(scraper_name)
+            .bind(id)
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(what)?;
+            if hash.is_none() || previous.flatten() != hash {
+                return opt_time_column(&candidate, "finished_at");
+            }
+            before = id;
+        }
+    }
+
+    async fn workflow_days(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<WorkflowDayRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT workflow_name, target_date, COUNT(*) AS runs, \
+                    SUM(status = 'failed') AS failed, SUM(status = 'partial') AS partial \
+             FROM workflow_executions WHERE target_date BETWEEN ?1 AND ?2 \
+             GROUP BY workflow_name, target_date ORDER BY workflow_name, target_date",
+        )
+        .bind(encode_date(from))
+        .bind(encode_date(to))
+        .fetch_all(&self.readers)
+        .await
+        .map_err(|e| store_error("workflow_days", e))?;
+        rows.iter()
+            .map(|row| {
+                Ok(WorkflowDayRow {
+                    workflow_name: column(row, "workflow_name")?,
+                    target_date: date_column(row, "target_date")?,
+                    runs: column(row, "runs")?,
+                    failed: column(row, "failed")?,
+                    partial: column(row, "partial")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn workflow_streak(&self, workflow_name: &str) -> Result<WorkflowStreak, StoreError> {
+        let what = |e| store_error("workflow_streak", e);
+        let newest = sqlx::query(
+            "SELECT status, execution_time, error_message FROM workflow_executions \
+             WHERE workflow_name = ?1 ORDER BY execution_time DESC LIMIT 1",
+        )
+        .bind(workflow_name)
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(what)?;
+        let Some(newest) = newest else {
+            return Ok(WorkflowStreak::default());
+        };
+        let streak = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(execution_time) AS since FROM workflow_executions \
+             WHERE workflow_name = ?1 AND status IN ('failed', 'partial') \
+               AND execution_time > COALESCE((SELECT execution_time FROM workflow_executions \
+                   WHERE workflow_name = ?1 AND status NOT IN ('failed', 'partial') \
+                   ORDER BY execution_time DESC LIMIT 1), '')",
+        )
+        .bind(workflow_name)
+        .fetch_one(&self.readers)
+        .await
+        .map_err(what)?;
+        let consecutive_failed: i64 = column(&streak, "n")?;
+        Ok(WorkflowStreak {
+            last_status: column(&newest, "status")?,
+            last_run_at: opt_time_column(&newest, "execution_time")?,
+            last_error: column(&newest, "error_message")?,
+            consecutive_failed,
+            failing_since: if consecutive_failed > 0 {
+                opt_time_column(&streak, "since")?
+            } else {
+                None
+            },
+        })
+    }
+
+    async fn error_coverage(&self, since: DateTime<Utc>) -> Result<ErrorCoverageRow, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, \
+                    COALESCE(SUM(TRIM(COALESCE(error_message, '')) <> ''), 0) AS with_message \
+             FROM workflow_executions \
+             WHERE execution_time >= ?1 AND status IN ('failed', 'partial')",
+        )
+        .bind(encode_time(since))
+        .fetch_one(&self.readers)
+        .await
+        .map_err(|e| store_error("error_coverage", e))?;
+        Ok(ErrorCoverageRow {
+            failed_or_partial: column(&row, "n")?,
+            with_message: column(&row, "with_message")?,
+        })
+    }
+
+    async fn retry_stats(&self, since: DateTime<Utc>) -> Result<RetryStatsRow, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS calls, COALESCE(SUM(attempts), 0) AS attempts, \
+                    COALESCE(SUM(attempts > 1), 0) AS retried, \
+                    COALESCE(SUM(attempts > 1 AND status IN ('success', 'no_data')), 0) AS ok \
+             FROM scraper_execution_log WHERE started_at >= ?1 AND status <> 'skipped'",
+        )
+        .bind(encode_time(since))
+        .fetch_one(&self.readers)
+        .await
+        .map_err(|e| store_error("retry_stats", e))?;
+        Ok(RetryStatsRow {
+            calls: column(&row, "calls")?,
+            attempts: column(&row, "attempts")?,
+            retried: column(&row, "retried")?,
+            retried_then_succeeded: column(&row, "ok")?,
+        })
+    }
+}
+
+fn parse_opt_time(text: Option<&str>, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    text.map(|text| {
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| StoreError::Query(format!("column {name}: bad time {text:?}: {e}")))
+    })
+    .transpose()
+}

@@ -1,0 +1,162 @@
+//! Reads behind `rebound health` and `rebound freshness` (`HealthStore`).
+//!
+//! Two kinds of query, both bounded so the report stays fast on a history
+//! of tens of millions of calls:
+//! - aggregates over a period (`since`), which read only the rows of that
+//!   period through the time indexes (`started_at`, `execution_time`,
+//!   `target_date`);
+//! - per-name lookups ("last success", "last error", "newest fresh
+//!   payload", streaks), each an index seek on a partial index of
+//!   migration 0006 that holds only the rows the lookup wants, so a
+//!   scraper that never failed costs one probe, not a scan of its history.
+//!
+//! Meanings (what counts as a failure, an answer, a fresh payload) are
+//! written down in `docs/health.md`; the backends implement exactly these.
+
+use crate::StoreError;
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// Call statuses that mean the upstream answered (whatever it said): a
+/// source that gives them is up, even when it has no data.
+pub const ANSWERED_STATUSES: [&str; 4] = ["success", "no_data", "not_yet_available", "overdue"];
+
+/// Calls of one scraper (and its source) with one status in the period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallCountRow {
+    pub scraper_name: String,
+    pub source_name: String,
+    pub status: String,
+    pub calls: i64,
+    /// Attempts those calls made.
+    pub attempts: i64,
+    /// Of those calls, the ones that made more than one attempt.
+    pub retried: i64,
+}
+
+/// The newest notable calls of one scraper (over all history).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScraperLast {
+    /// Finish time of the newest `success` call.
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// Finish time of the newest `failed` or `overdue` call.
+    pub last_error_at: Option<DateTime<Utc>>,
+    /// Its message.
+    pub last_error: Option<String>,
+    /// Newest calls that ended failed or overdue in a row (skipped ones
+    /// passed over): the calls after the newest call with any other status.
+    pub consecutive_failures: i64,
+    /// Start time of the newest call of any status.
+    pub last_call_at: Option<DateTime<Utc>>,
+}
+
+/// The newest notable calls of one source (over all history). Skipped
+/// calls (breaker open, quota, lockout, dependency) are ignored: no
+/// request was made.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SourceLast {
+    /// Finish time of the newest call the upstream answered
+    /// ([`ANSWERED_STATUSES`]).
+    pub last_answer_at: Option<DateTime<Utc>>,
+    /// Finish time of the newest `failed` call.
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    /// While the newest non-skipped call failed: start time of the first
+    /// failed call after the newest answered one (or of the first failed
+    /// call ever, when it never answered).
+    pub failing_since: Option<DateTime<Utc>>,
+}
+
+/// One workflow, one target date: the original's daily failure-rate row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowDayRow {
+    pub workflow_name: String,
+    pub target_date: NaiveDate,
+    pub runs: i64,
+    pub failed: i64,
+    pub partial: i64,
+}
+
+/// The newest runs of one workflow.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WorkflowStreak {
+    pub last_status: Option<String>,
+    /// `execution_time` of the newest run.
+    pub last_run_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    /// Newest runs that ended failed or partial, in a row.
+    pub consecutive_failed: i64,
+    /// `execution_time` of the oldest run of that streak.
+    pub failing_since: Option<DateTime<Utc>>,
+}
+
+/// Failed or partial runs in the period, and how many carry a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ErrorCoverageRow {
+    pub failed_or_partial: i64,
+    /// Of those, the ones whose trimmed `error_message` is not empty.
+    pub with_message: i64,
+}
+
+/// Attempts of the calls in the period (skipped calls, which made no
+/// attempt, excluded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RetryStatsRow {
+    pub calls: i64,
+    pub attempts: i64,
+    /// Calls with more than one attempt.
+    pub retried: i64,
+    /// Of those, the ones that ended `success` or `no_data`.
+    pub retried_then_succeeded: i64,
+}
+
+/// The health report's reads. A supertrait of [`crate::Store`], so every
+/// backend has them.
+#[async_trait]
+pub trait HealthStore: Send + Sync {
+    /// Calls started at or after `since`, counted per scraper, source and
+    /// status (with their attempts), ordered by scraper, source, status.
+    /// One pass over the period's rows, through the `started_at` index.
+    async fn call_counts(&self, since: DateTime<Utc>) -> Result<Vec<CallCountRow>, StoreError>;
+
+    /// Per scraper with calls started at or after `since`: how many
+    /// distinct parameter sets it was called with (for a fan-out, the
+    /// entities), by scraper name.
+    async fn distinct_params(&self, since: DateTime<Utc>)
+    -> Result<Vec<(String, i64)>, StoreError>;
+
+    /// The newest success, error and failure streak of `scraper_name`.
+    async fn scraper_last(&self, scraper_name: &str) -> Result<ScraperLast, StoreError>;
+
+    /// The newest answer and error of `source_name`, and since when it fails.
+    async fn source_last(&self, source_name: &str) -> Result<SourceLast, StoreError>;
+
+    /// Finish time of the newest call of `scraper_name` that brought new
+    /// data: status `success` (records present), `bytes > 0`, not
+    /// `unchanged` (same params, same payload) and with a content hash
+    /// other than the scraper's previous non-empty successful payload (the
+    /// same data fetched again for a new date). An empty, no-data or
+    /// identical payload never counts.
+    async fn last_fresh_payload(
+        &self,
+        scraper_name: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Runs per workflow and target date for target dates in `from..=to`,
+    /// with how many ended failed and partial; by workflow, then date.
+    async fn workflow_days(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<WorkflowDayRow>, StoreError>;
+
+    /// The newest run of `workflow_name` and its current failed/partial streak.
+    async fn workflow_streak(&self, workflow_name: &str) -> Result<WorkflowStreak, StoreError>;
+
+    /// Runs started (`execution_time`) at or after `since` that ended failed
+    /// or partial, and how many of them say why.
+    async fn error_coverage(&self, since: DateTime<Utc>) -> Result<ErrorCoverageRow, StoreError>;
+
+    /// Attempts of the non-skipped calls started at or after `since`.
+    async fn retry_stats(&self, since: DateTime<Utc>) -> Result<RetryStatsRow, StoreError>;
+}
