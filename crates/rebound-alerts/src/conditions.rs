@@ -99,15 +99,26 @@ pub fn observe(report: &HealthReport, rules: &AlertConditions) -> Vec<Observatio
             && let Some(c) = &d.completeness
             && c.level > Level::Ok
         {
-            let missing = shorten(&c.missing, 10);
+            let summary = match &c.error {
+                // The report could not tell what to expect: say why.
+                Some(error) => format!(
+                    "dataset {}: completeness for {} unknown: {error}",
+                    d.name, c.target_date
+                ),
+                None => format!(
+                    "dataset {}: {} of {} collected for {} past the deadline; missing {}",
+                    d.name,
+                    c.collected,
+                    c.expected,
+                    c.target_date,
+                    shorten(&c.overdue, 10)
+                ),
+            };
             out.push(Observation {
                 condition: COMPLETENESS_SHORTFALL,
                 subject: d.name.clone(),
                 level: c.level,
-                summary: format!(
-                    "dataset {}: {} of {} collected for {} past the deadline; missing {missing}",
-                    d.name, c.collected, c.expected, c.target_date
-                ),
+                summary,
             });
         }
     }

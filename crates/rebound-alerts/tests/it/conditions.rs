@@ -125,7 +125,11 @@ fn dataset_stale_and_completeness_follow_the_report_levels() {
     let mut early = dataset("bdl/boxscores");
     // Missing, but before the deadline: the report says ok.
     early.completeness = Some(completeness(Level::Ok, 9, &["g3"]));
-    r.datasets = vec![stale, short, early];
+    let mut unknown = dataset("odds/props");
+    unknown.completeness = Some(completeness(Level::Warning, 0, &[]));
+    unknown.completeness.as_mut().unwrap().error =
+        Some("calendar games has no data yet: expected entities unknown".into());
+    r.datasets = vec![stale, short, early, unknown];
     let found = observe(&r, &AlertConditions::default());
     assert_eq!(
         ids(&found),
@@ -135,8 +139,13 @@ fn dataset_stale_and_completeness_follow_the_report_levels() {
                 "completeness_shortfall",
                 "nbacom/boxscores",
                 Level::Critical
-            )
+            ),
+            ("completeness_shortfall", "odds/props", Level::Warning)
         ]
+    );
+    assert_eq!(
+        found[2].summary,
+        "dataset odds/props: completeness for 2026-01-15 unknown: calendar games has no data yet: expected entities unknown"
     );
     assert_eq!(
         found[0].summary,

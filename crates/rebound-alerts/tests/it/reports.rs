@@ -105,5 +105,6 @@ pub fn completeness(level: Level, expected: i64, missing: &[&str]) -> Completene
         missing: missing.iter().map(|s| s.to_string()).collect(),
         deadline: None,
         overdue: missing.iter().map(|s| s.to_string()).collect(),
+        error: None,
     }
 }
