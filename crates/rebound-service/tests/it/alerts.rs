@@ -392,3 +392,136 @@ scrapers = ["bdb_pbp"]
         "{body}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_lockouts_and_completeness_each_open_their_incident_past_their_threshold() {
+    let sim = UpstreamSim::start().await.unwrap();
+    let (hook, inbox) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let extra = r#"
+[sources.odds]
+base_url = "SIM/bdl/v1"
+timeout = "2s"
+quota = { per = "day", requests = 10 }
+
+[scrapers.odds_games]
+source = "odds"
+path = "/games"
+query = { "dates[]" = "{date}" }
+records = "/data"
+dataset = "odds/games"
+
+[scrapers.schedule]
+source = "nbacom"
+path = "/schedule"
+query = { date = "{date}" }
+records = "/leagueSchedule/gameDates"
+dataset = "nbacom/schedule"
+
+[calendars.games]
+dataset = "nbacom/schedule"
+events = "$.leagueSchedule.gameDates[*].games[*]"
+id = "gameId"
+start = "gameDateTimeUTC"
+
+[scrapers.pbp]
+source = "nbacom"
+path = "/pbp/{game_id}"
+records = "/game/actions"
+dataset = "nbacom/pbp"
+for_each = { calendar = "games", param = "game_id" }
+lockout = { after = 1, for = "24h" }
+
+[datasets."nbacom/pbp"]
+complete_by = { after_event_start = "3h", severity = "critical" }
+
+[workflows.odds]
+scrapers = ["odds_games"]
+
+[workflows.schedule]
+scrapers = ["schedule"]
+
+[workflows.post_game]
+scrapers = ["pbp"]
+"#
+    .replace("SIM", &sim.base_url());
+    let day = NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
+    let games = rebound_upstream_sim::fixtures::games_on(day);
+    assert!(games.len() >= 4, "{} games", games.len());
+    // A third of the games (at least 3) have no play-by-play: 404, locked out.
+    let broken: Vec<String> = games
+        .iter()
+        .take(games.len().div_ceil(3).max(3))
+        .map(|g| g.game_id())
+        .collect();
+    for id in &broken {
+        sim.script(
+            &rebound_upstream_sim::paths::nba_pbp(id),
+            vec![Reply::status(404); 10],
+        );
+    }
+    let rig = rig(
+        dir.path(),
+        &config(&sim.base_url(), &hook, &extra),
+        local(day, 10, 0),
+    )
+    .await;
+    rig.run("schedule").await;
+    // Last night's games were all collected.
+    rig.engine
+        .run_workflow("post_game", day.pred_opt().unwrap(), &BTreeMap::new())
+        .await
+        .unwrap();
+    // Before tonight's games (and their deadlines): nothing is missing yet, and
+    // 7 of 10 quota requests are below 80%.
+    for _ in 0..7 {
+        rig.run("odds").await;
+    }
+    rig.alerts().await;
+    assert!(
+        inbox.lock().unwrap().is_empty(),
+        "{:#?}",
+        inbox.lock().unwrap()
+    );
+
+    // Two more odds calls: 9 of 10 used.
+    rig.run("odds").await;
+    rig.run("odds").await;
+    rig.alerts().await;
+    let quota = events(&inbox, "quota_high", "odds");
+    assert_eq!(quota.len(), 1, "{:#?}", inbox.lock().unwrap());
+
+    // The next morning, past every deadline, the post-game run for last
+    // night: the broken games fail and are locked out.
+    rig.advance(local(day, 10, 0).signed_duration_since(rig.now()) + TimeDelta::hours(17));
+    rig.engine
+        .run_workflow("post_game", day, &BTreeMap::new())
+        .await
+        .unwrap();
+    rig.alerts().await;
+    let lockouts = events(&inbox, "lockouts_high", "pbp");
+    assert_eq!(lockouts.len(), 1, "{:#?}", inbox.lock().unwrap());
+    let shortfall = events(&inbox, "completeness_shortfall", "nbacom/pbp");
+    assert_eq!(shortfall.len(), 1, "{:#?}", inbox.lock().unwrap());
+    let body = inbox
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|b| b["condition"] == "completeness_shortfall")
+        .cloned()
+        .unwrap();
+    assert_eq!(body["level"], "critical");
+    let summary = body["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with(&format!(
+            "dataset nbacom/pbp: {} of {} collected for {day} past the deadline",
+            games.len() - broken.len(),
+            games.len()
+        )),
+        "{summary}"
+    );
+    assert!(
+        broken.iter().all(|id| summary.contains(id.as_str())),
+        "{summary}"
+    );
+}
