@@ -113,3 +113,102 @@ url = "${ALERTS_URL}"
     let bad = rebound(&["-c", c, "alerts", "--limit", "0"], &env);
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
 }
+
+/// `rebound serve` evaluates and delivers alerts on its own: a source whose
+/// health probe fails is reported to a webhook on a loopback port, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_notifies_a_webhook_when_a_source_probe_fails() {
+    use std::sync::{Arc, Mutex};
+    let sim = rebound_upstream_sim::UpstreamSim::start().await.unwrap();
+    let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let app = {
+        let got = got.clone();
+        axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |body: String| {
+                let got = got.clone();
+                async move {
+                    got.lock()
+                        .unwrap()
+                        .push(serde_json::from_str(&body).unwrap());
+                    axum::http::StatusCode::OK
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rebound.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[pipeline]
+name = "served"
+
+[sources.up]
+base_url = "{}"
+# No such path on the simulation: the probe answers 404.
+health = {{ path = "/no-such-status" }}
+
+[scrapers.s]
+source = "up"
+path = "/c/s"
+
+[workflows.w]
+scrapers = ["s"]
+
+[alerts]
+evaluate_every = "1s"
+
+[alerts.conditions]
+source_unhealthy = {{ grace = "0s" }}
+
+[alerts.sinks.hook]
+kind = "webhook"
+url = "${{HOOK_URL}}"
+"#,
+            sim.base_url()
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .args(["-c", config.to_str().unwrap(), "serve"])
+        .env_remove("REBOUND_CONFIG")
+        .env("HOOK_URL", &hook)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while got.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // A few more evaluations: still one message.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:#?}\n{stderr}");
+    assert_eq!(got[0]["event"], "opened");
+    assert_eq!(got[0]["condition"], "source_unhealthy");
+    assert_eq!(got[0]["subject"], "up");
+    assert_eq!(got[0]["pipeline"], "served");
+    assert!(
+        got[0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("health probe failing"),
+        "{}",
+        got[0]
+    );
+    assert!(
+        !stderr.contains(&hook),
+        "the sink URL is a secret: {stderr}"
+    );
+}
