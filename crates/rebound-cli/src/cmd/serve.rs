@@ -3,8 +3,10 @@
 //! `--role all` (default) runs the scheduler and workers in one process, on
 //! SQLite or PostgreSQL. `--role scheduler` and `--role worker` split them
 //! across processes and machines, which needs the shared PostgreSQL
-//! database. SIGTERM or Ctrl-C stops claiming, lets in-flight runs finish
-//! within `[scheduler] shutdown_grace`, and releases the rest.
+//! database. Roles all and scheduler also evaluate the alert conditions and
+//! deliver notifications (`[alerts]`, docs/alerts.md). SIGTERM or Ctrl-C
+//! stops claiming, lets in-flight runs finish within `[scheduler]
+//! shutdown_grace`, and releases the rest.
 //!
 //! With `[server] listen`, it also answers `/metrics` and `/healthz` over
 //! HTTP (`crate::http`) until it stops.
@@ -101,6 +103,13 @@ pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> 
             wake.clone(),
         ));
         tasks.spawn(scheduler.run_loop(stopped.clone()));
+    }
+    if matches!(args.role, Role::All | Role::Scheduler) {
+        // Alerts are evaluated where schedules are: with several schedulers
+        // on one database, the unique open incident and the claimed
+        // deliveries keep each notification single.
+        let alerts = rebound_service::alerts::alert_service(engine.clone(), clock.clone())?;
+        tasks.spawn(Arc::new(alerts).run(stopped.clone()));
     }
     if matches!(args.role, Role::All | Role::Worker) {
         let worker = Arc::new(Worker::new(
