@@ -69,6 +69,8 @@ enum Command {
     Quotas(cmd::quotas::QuotasArgs),
     /// Show each source's circuit breaker; `breakers reset SOURCE` closes one.
     Breakers(cmd::breakers::BreakersArgs),
+    /// List open alert incidents and recent notifications with their delivery status.
+    Alerts(cmd::alerts::AlertsArgs),
     /// What is broken, since when and why: sources, scrapers, workflows,
     /// datasets. Exit code 0 healthy, 1 warning, 2 critical.
     Health(cmd::health::HealthArgs),
@@ -129,6 +131,7 @@ fn main() -> ExitCode {
             Command::Lockouts(args) => cmd::lockouts::lockouts(&cli.config, args).await,
             Command::Quotas(args) => cmd::quotas::quotas(&cli.config, args).await,
             Command::Breakers(args) => cmd::breakers::breakers(&cli.config, args).await,
+            Command::Alerts(args) => cmd::alerts::alerts(&cli.config, args).await,
             Command::Health(args) => cmd::health::health(&cli.config, args).await,
             Command::Freshness(args) => cmd::freshness::freshness(&cli.config, args).await,
             Command::Purge(args) => cmd::purge::purge(&cli.config, args).await,

@@ -17,6 +17,9 @@ use serde::Deserialize;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+mod alerts;
+pub(crate) use alerts::*;
+
 /// A Rebound pipeline configuration (`rebound.toml`). Any string value may
 /// contain `${VAR}`, replaced by the environment variable VAR when the file
 /// is loaded (such values are treated as secrets and masked in output);
@@ -47,6 +50,9 @@ pub(crate) struct RawConfig {
     /// How `rebound serve` evaluates schedules and runs workflows.
     #[serde(default)]
     pub scheduler: RawScheduler,
+    /// Incidents and notifications: conditions, rate limits and sinks.
+    #[serde(default)]
+    pub alerts: RawAlerts,
     /// Freshness and completeness expectations per dataset (a name some
     /// scraper declares with `dataset = ...`), checked by `rebound health`
     /// and `rebound freshness`.

@@ -34,6 +34,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
+mod alerts;
 mod health;
 mod late_data;
 mod scheduling;
@@ -207,6 +208,7 @@ impl Resolver<'_> {
             scrapers.insert(name.clone(), resolved);
         }
         let scheduler = self.scheduler(&raw.scheduler);
+        let alerts = self.alerts(&raw.alerts);
         let server = self.server(&raw.server);
         let mut calendars = BTreeMap::new();
         for (name, calendar) in &raw.calendars {
@@ -243,6 +245,7 @@ impl Resolver<'_> {
             workflows,
             calendars,
             scheduler,
+            alerts,
             datasets,
             server,
             redactor: Redactor::default(),

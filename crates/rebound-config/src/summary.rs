@@ -10,6 +10,8 @@ use rebound_domain::duration::format_duration;
 use rebound_domain::plan::{Due, ForEach, Plan, Schedule, ScheduleKind, TargetDate};
 use std::fmt::Write;
 
+mod alerts;
+
 /// A human summary of `plan`, several lines, without secrets.
 pub fn summary(plan: &Plan) -> String {
     let mut out = String::new();
@@ -156,6 +158,7 @@ pub fn summary(plan: &Plan) -> String {
             format_duration(s.max_inline_wait)
         );
     }
+    alerts::write(&mut out, plan);
     match plan.server.listen {
         Some(addr) => {
             let _ = writeln!(

@@ -8,6 +8,7 @@
 //! [`outcome`] of each attempt and call, and the human [`message`]s and safe
 //! raw-store [`paths`] derived from them.
 
+pub mod alerts;
 pub mod breaker;
 pub mod calendar;
 pub mod clock;

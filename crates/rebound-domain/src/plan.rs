@@ -40,6 +40,8 @@ pub struct Plan {
     pub calendars: BTreeMap<String, Calendar>,
     /// `[scheduler]`: how `rebound serve` evaluates and executes.
     pub scheduler: SchedulerSettings,
+    /// `[alerts]`: conditions, limits and sinks.
+    pub alerts: crate::alerts::AlertSettings,
     /// `[datasets."NAME"]`: freshness and completeness expectations, by
     /// dataset name (only datasets that have some).
     pub datasets: BTreeMap<String, DatasetPolicy>,

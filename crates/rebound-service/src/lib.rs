@@ -7,8 +7,10 @@
 //! target date and slot). [`worker`]s claim queued runs under a lease, renew
 //! it while the engine works, and mark the run done. A reaper, run by both,
 //! requeues runs whose lease expired because their worker died. [`backfill`]
-//! runs a workflow over a range of past dates, idempotently. [`retention`]
-//! purges history older than `[pipeline] retention`, in small batches.
+//! runs a workflow over a range of past dates, idempotently. [`alerts`]
+//! builds the health reports the alert loops of `rebound-alerts` evaluate.
+//! [`retention`] purges history older than `[pipeline] retention`, in
+//! small batches.
 //!
 //! Everything takes the [`Clock`](rebound_domain::clock::Clock) the engine
 //! uses for timestamps and decisions, so tests drive whole days by calling
@@ -16,6 +18,7 @@
 //! manual clock. Only liveness (lease renewal, idle polling) uses real time:
 //! it is about real processes, not about the schedule.
 
+pub mod alerts;
 pub mod backfill;
 pub mod retention;
 pub mod scheduler;

@@ -63,6 +63,10 @@ pub struct PurgeReport {
     pub raw_missing: u64,
     /// Objects outside the configured raw store, left alone.
     pub raw_foreign: u64,
+    /// Alert incidents resolved before the cutoff and their notifications
+    /// (`alerts`), removed by `AlertStore::purge_alerts_before`; `None` in
+    /// a dry run, which that method cannot count.
+    pub alert_rows: Option<u64>,
     /// Batches of calls (dry run: pages read): each at most the batch size.
     pub call_batches: u64,
     /// Batches of all tables, calls included.
@@ -70,9 +74,9 @@ pub struct PurgeReport {
 }
 
 impl PurgeReport {
-    /// Rows of all tables.
+    /// Rows of all tables (alerts included).
     pub fn total_rows(&self) -> u64 {
-        self.tables.iter().map(|t| t.rows).sum()
+        self.tables.iter().map(|t| t.rows).sum::<u64>() + self.alert_rows.unwrap_or(0)
     }
 
     /// Rows of one table.
@@ -150,6 +154,7 @@ impl Purger {
             raw_bytes: 0,
             raw_missing: 0,
             raw_foreign: 0,
+            alert_rows: None,
             call_batches: 0,
             batches: 0,
         };
@@ -173,6 +178,21 @@ impl Purger {
                     break;
                 }
             }
+        }
+        if !dry_run {
+            // Its own batches: incidents (with their notifications) per
+            // call, until none is left.
+            let mut rows = 0;
+            loop {
+                let n = self.store.purge_alerts_before(cutoff, self.batch).await?;
+                report.batches += 1;
+                rows += n;
+                tokio::task::yield_now().await;
+                if n == 0 {
+                    break;
+                }
+            }
+            report.alert_rows = Some(rows);
         }
         Ok(report)
     }

@@ -17,6 +17,7 @@
 //!
 //! Messages never contain the URL's password ([`redact`]).
 
+mod alerts;
 mod breakers;
 mod health;
 mod lockouts;

@@ -22,6 +22,7 @@
 //! The schema lives in `migrations/` and is applied on [`SqliteStore::open`].
 //! Encodings are described in [`codec`].
 
+mod alerts;
 mod breakers;
 mod codec;
 mod health;

@@ -9,11 +9,16 @@
 //! `workflow_executions`, `scraper_execution_log`, `scraper_attempts`,
 //! `workflow_decisions`; and the scheduler's job table `scheduled_runs`.
 
+mod alerts;
 mod health;
 mod metrics;
 mod quota;
 mod retention;
 
+pub use alerts::{
+    AlertIncidentRow, AlertIncidentUpdate, AlertRow, AlertStamp, AlertStore, DELIVERY_STATUSES,
+    DeliveryOutcome, NewAlert, NewAlertIncident,
+};
 pub use health::{
     ANSWERED_STATUSES, CallCountRow, ErrorCoverageRow, HealthStore, RetryStatsRow, ScraperLast,
     SourceLast, WorkflowDayRow, WorkflowStreak,
@@ -180,7 +185,7 @@ pub struct PayloadRef {
 /// The history store. Implementations must be safe to share across tasks;
 /// each method is one transaction.
 #[async_trait]
-pub trait Store: Send + Sync + MetricsStore + HealthStore + RetentionStore {
+pub trait Store: Send + Sync + AlertStore + HealthStore + MetricsStore + RetentionStore {
     /// Which backend this is (`"sqlite"` or `"postgres"`), for messages.
     fn backend(&self) -> &'static str;
 

@@ -22,6 +22,7 @@
 //! [`queries`] holds the fixture used to test the operator queries of
 //! `docs/queries.md` against both backends.
 
+pub mod alerts;
 pub mod breakers;
 pub mod health;
 pub mod lockouts;
@@ -60,6 +61,7 @@ pub async fn run_all(store: &dyn Store) {
     lockouts::run_all(store).await;
     quota::run_all(store).await;
     breakers::run_all(store).await;
+    alerts::run_all(store).await;
     health::run_all(store).await;
     metrics::run_all(store).await;
     retention::run_all(store).await;

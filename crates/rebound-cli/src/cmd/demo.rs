@@ -74,7 +74,7 @@ pub async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         println!("History database: {database}");
         println!("Raw payloads:     {raw_store}");
         println!(
-            "Next: rebound -c {} status    (or query the tables workflow_executions, scraper_execution_log, scraper_attempts with SQL)",
+            "Next: rebound -c {0} health    (what is broken, since when and why)\n      rebound -c {0} status    (or query the tables workflow_executions, scraper_execution_log, scraper_attempts with SQL)",
             config_path.display()
         );
     }

@@ -57,7 +57,9 @@ pub async fn health(config: &Path, args: HealthArgs) -> Result<ExitCode, Failure
         now,
         since,
     };
-    let report = build_report(&inputs).await?;
+    let mut report = build_report(&inputs).await?;
+    // The open alert incidents, as `rebound serve` keeps them.
+    report.alerts = rebound_alerts::open_incident_summaries(engine.store().as_ref()).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -68,6 +68,14 @@ fn table(report: &PurgeReport, retention: &str) -> String {
         t.add_row(vec![row.table.to_string(), row.rows.to_string()]);
     }
     t.add_row(vec![
+        "alerts, alert_incidents".to_string(),
+        match report.alert_rows {
+            Some(rows) => rows.to_string(),
+            // purge_alerts_before deletes as it counts.
+            None => "not counted in a dry run".to_string(),
+        },
+    ]);
+    t.add_row(vec![
         "raw payloads".to_string(),
         format!("{} ({} bytes)", report.raw_objects, report.raw_bytes),
     ]);

@@ -3,8 +3,10 @@
 //! `--role all` (default) runs the scheduler and workers in one process, on
 //! SQLite or PostgreSQL. `--role scheduler` and `--role worker` split them
 //! across processes and machines, which needs the shared PostgreSQL
-//! database. SIGTERM or Ctrl-C stops claiming, lets in-flight runs finish
-//! within `[scheduler] shutdown_grace`, and releases the rest.
+//! database. Roles all and scheduler also evaluate the alert conditions and
+//! deliver notifications (`[alerts]`, docs/alerts.md). SIGTERM or Ctrl-C
+//! stops claiming, lets in-flight runs finish within `[scheduler]
+//! shutdown_grace`, and releases the rest.
 //!
 //! With `[server] listen`, it also answers `/metrics` and `/healthz` over
 //! HTTP (`crate::http`) until it stops.
@@ -90,11 +92,10 @@ pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> 
         if let Some(addr) = bound {
             setup::say(&format!("rebound serve: metrics at http://{addr}/metrics"));
         }
-        let exporter = Arc::new(Exporter::new(
-            metrics,
-            engine.store().clone(),
-            clock.clone(),
-        ));
+        let exporter = Arc::new(
+            Exporter::new(metrics, engine.store().clone(), clock.clone())
+                .with_dataset_ages(Arc::new(FreshnessAges(engine.clone()))),
+        );
         tasks.spawn(http::serve(listener, exporter, stopped.clone()));
     }
     if matches!(args.role, Role::All | Role::Scheduler) {
@@ -121,6 +122,13 @@ pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> 
             tasks.spawn(purger.run_loop(stopped.clone()));
         }
     }
+    if matches!(args.role, Role::All | Role::Scheduler) {
+        // Alerts are evaluated where schedules are: with several schedulers
+        // on one database, the unique open incident and the claimed
+        // deliveries keep each notification single.
+        let alerts = rebound_service::alerts::alert_service(engine.clone(), clock.clone())?;
+        tasks.spawn(Arc::new(alerts).run(stopped.clone()));
+    }
     if matches!(args.role, Role::All | Role::Worker) {
         let worker = Arc::new(Worker::new(
             engine.clone(),
@@ -133,6 +141,31 @@ pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> 
     while tasks.join_next().await.is_some() {}
     setup::say("rebound serve: stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Feeds `rebound_dataset_age_seconds` from the same freshness rule as
+/// `rebound freshness` (only payloads that carried new, non-empty records
+/// count), so the gauge and the report never disagree.
+struct FreshnessAges(Arc<rebound_engine::Engine>);
+
+#[async_trait::async_trait]
+impl rebound_metrics::exporter::DatasetAges for FreshnessAges {
+    async fn dataset_ages(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(String, std::time::Duration)>, String> {
+        let engine = &*self.0;
+        let datasets = rebound_health::freshness(engine.plan(), &**engine.store(), engine, now)
+            .await
+            .map_err(|error| error.to_string())?;
+        Ok(datasets
+            .into_iter()
+            .filter_map(|d| {
+                let age = u64::try_from(d.freshness.age_seconds?).ok()?;
+                Some((d.name, std::time::Duration::from_secs(age)))
+            })
+            .collect())
+    }
 }
 
 fn role_name(role: Role) -> &'static str {

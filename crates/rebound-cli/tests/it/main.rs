@@ -1,6 +1,7 @@
 //! The `rebound` binary as a user runs it: exit codes, tables, JSON,
 //! config errors, and the demo.
 
+mod alerts;
 mod backfill;
 mod health;
 mod lockouts;

@@ -352,6 +352,23 @@ async fn serve_exposes_metrics_that_match_what_the_upstream_served() {
     assert_eq!(breaker("down", "closed"), Some(0.0));
     assert_eq!(breaker("up", "closed"), Some(1.0));
     assert_eq!(page.value("rebound_queue_depth", &[]), Some(0.0));
+    // up/flaky got a new, non-empty payload moments ago: the same rule as
+    // `rebound freshness`. The failing sources' data never got fresh, so
+    // they have no sample rather than a made-up age.
+    let age = page
+        .value("rebound_dataset_age_seconds", &[("dataset", "up/flaky")])
+        .unwrap_or_else(|| panic!("no age for up/flaky\n{}", page.text));
+    assert!((0.0..120.0).contains(&age), "age {age}");
+    assert_eq!(
+        page.scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == "rebound_dataset_age_seconds")
+            .count(),
+        1,
+        "{}",
+        page.text
+    );
     assert_bounded_labels(&page);
 
     // Counters are per process: the scheduler's page still has no runs.

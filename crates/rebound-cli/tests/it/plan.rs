@@ -17,7 +17,8 @@ use std::path::PathBuf;
 const NY: Tz = chrono_tz::America::New_York;
 
 /// The `${VAR}`s the reference config needs; never sent anywhere.
-const ENV: [(&str, &str); 4] = [
+const ENV: [(&str, &str); 5] = [
+    ("SLACK_WEBHOOK_URL", "https://hooks.example/plan-test"),
     ("ODDS_API_KEY", "plan-test-odds"),
     ("BDL_API_KEY", "plan-test-bdl"),
     ("BP_API_KEY", "plan-test-bp"),

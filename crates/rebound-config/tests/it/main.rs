@@ -2,6 +2,7 @@
 //! `autotests = false` in Cargo.toml): the public API only, driven by
 //! tables of config files.
 
+mod alerts;
 mod bad_files;
 mod examples;
 mod health;
@@ -24,10 +25,14 @@ use std::path::Path;
 const FILE: &str = "rebound.toml";
 
 /// A pretend environment: every variable is set to `fake-NAME`, except
-/// those whose name starts with `MISSING`, which are unset.
+/// those whose name starts with `MISSING`, which are unset, and those whose
+/// name ends in `_URL`, which are a URL (`https://fake-NAME.example/hook`)
+/// since URL keys check what they are given.
 fn fake_env(name: &str) -> Option<String> {
     if name.starts_with("MISSING") {
         None
+    } else if name.ends_with("_URL") {
+        Some(format!("https://fake-{name}.example/hook"))
     } else {
         Some(format!("fake-{name}"))
     }

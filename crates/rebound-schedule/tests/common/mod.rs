@@ -164,6 +164,7 @@ pub fn plan(workflows: Vec<Workflow>) -> Plan {
         workflows: workflows.into_iter().map(|w| (w.name.clone(), w)).collect(),
         calendars: BTreeMap::new(),
         scheduler: SchedulerSettings::default(),
+        alerts: Default::default(),
         datasets: BTreeMap::new(),
         server: Default::default(),
         redactor: Redactor::default(),

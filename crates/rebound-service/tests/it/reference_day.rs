@@ -70,8 +70,9 @@ fn reference_plan(dir: &Path, sim: &UpstreamSim) -> rebound_domain::plan::Plan {
     );
     // `${VAR}`s come from an injected lookup: tests do not touch the process
     // environment (setting it is unsafe and leaks into parallel tests).
-    rebound_config::load_str(&text, &dir.join("rebound.toml"), &|name| {
-        name.ends_with("_API_KEY").then(|| format!("test-{name}"))
+    rebound_config::load_str(&text, &dir.join("rebound.toml"), &|name| match name {
+        "SLACK_WEBHOOK_URL" => Some("http://127.0.0.1:9/hook".to_string()),
+        _ => name.ends_with("_API_KEY").then(|| format!("test-{name}")),
     })
     .expect("the reference config loads")
 }

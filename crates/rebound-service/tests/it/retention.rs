@@ -12,7 +12,10 @@ use rebound_domain::plan::RawStoreLocation;
 use rebound_fetch::clock::ManualClock;
 use rebound_raw::RawStore;
 use rebound_service::retention::Purger;
-use rebound_storage::{NewAttempt, NewScraperCall, NewWorkflowExecution, NumberedCall, Store};
+use rebound_storage::{
+    NewAlert, NewAlertIncident, NewAttempt, NewScraperCall, NewWorkflowExecution, NumberedCall,
+    Store,
+};
 use rebound_storage_postgres::PostgresStore;
 use rebound_storage_sqlite::SqliteStore;
 use std::sync::Arc;
@@ -221,6 +224,41 @@ async fn scenario(b: &Backend) -> Scenario {
     ))
     .await
     .unwrap();
+    // Alerts: an incident resolved on day 3 (goes, with its two
+    // notifications) and one still open since day 2 (stays).
+    let incident = |subject: &str| NewAlertIncident {
+        condition: "workflow_failed".to_string(),
+        subject: subject.to_string(),
+        level: "critical".to_string(),
+        summary: "failed".to_string(),
+        opened_at: day(2),
+        last_notified_at: Some(day(2)),
+    };
+    let alert = |event: &str, at| NewAlert {
+        sink: "hook".to_string(),
+        event: event.to_string(),
+        level: "critical".to_string(),
+        message: event.to_string(),
+        payload: "{}".to_string(),
+        created_at: at,
+        delivery_status: "delivered".to_string(),
+        next_attempt_at: None,
+        last_error: None,
+    };
+    let old = s
+        .open_alert_incident(&incident("wf_old"), &[alert("opened", day(2))])
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        s.resolve_alert_incident(old.id, day(3), &[alert("recovered", day(3))])
+            .await
+            .unwrap()
+    );
+    s.open_alert_incident(&incident("wf_open"), &[alert("opened", day(2))])
+        .await
+        .unwrap()
+        .unwrap();
     s.record_workflow_execution(&run("old-run", day(2)))
         .await
         .unwrap();
@@ -277,6 +315,15 @@ async fn old_rows_and_files_go_young_and_referenced_stay(postgres: bool) {
     assert_eq!(report.rows("scraper_execution_log"), 8);
     assert_eq!(report.rows("scraper_attempts"), 8);
     assert_eq!(report.rows("workflow_executions"), 1);
+    assert_eq!(dry.alert_rows, None);
+    assert_eq!(
+        report.alert_rows,
+        Some(3),
+        "one incident and its two notifications"
+    );
+    let open = b.store.open_alert_incidents().await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].subject, "wf_open");
     // p1, p2, only_old deleted; the vanished one was missing.
     assert_eq!((report.raw_objects, report.raw_bytes), (3, 15));
     assert_eq!(report.raw_missing, 1);

@@ -8,6 +8,7 @@
 //! schema, dropped afterwards, so tests run in parallel without seeing each
 //! other.
 
+mod alerts;
 mod conformance;
 mod postgres;
 mod queries;

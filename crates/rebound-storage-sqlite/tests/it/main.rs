@@ -4,6 +4,7 @@
 //! Every test opens its own database in a fresh temporary folder, so tests
 //! run in parallel without seeing each other's rows.
 
+mod alerts;
 mod conformance;
 mod queries;
 mod sqlite;

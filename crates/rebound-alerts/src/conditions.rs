@@ -1,0 +1,252 @@
+//! The alert conditions, read off a [`HealthReport`]: each active one is an
+//! [`Observation`] with an identity (condition + subject), a level and a
+//! one-line summary. A condition not observed in a report is over.
+//!
+//! Conditions only look at what the report calls failures, so
+//! not-yet-available data and no_data never alert before their deadline:
+//! the report counts neither as a failure, and a scraper becomes
+//! `overdue` only once its deadline has passed.
+
+use crate::format::{ago, percent};
+use chrono::{DateTime, TimeDelta, Utc};
+use rebound_domain::alerts::AlertConditions;
+use rebound_health::{HealthReport, Level, SourceHealth};
+
+/// The names of the conditions, as stored in `alert_incidents.condition`.
+pub const WORKFLOW_FAILED: &str = "workflow_failed";
+pub const SOURCE_UNHEALTHY: &str = "source_unhealthy";
+pub const DATASET_STALE: &str = "dataset_stale";
+pub const COMPLETENESS_SHORTFALL: &str = "completeness_shortfall";
+pub const QUOTA_HIGH: &str = "quota_high";
+pub const DATA_OVERDUE: &str = "data_overdue";
+pub const LOCKOUTS_HIGH: &str = "lockouts_high";
+
+/// One active condition about one subject.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    pub condition: &'static str,
+    pub subject: String,
+    /// `Warning` or `Critical`, never `Ok`.
+    pub level: Level,
+    pub summary: String,
+}
+
+/// Every active condition in `report`, in a stable order.
+pub fn observe(report: &HealthReport, rules: &AlertConditions) -> Vec<Observation> {
+    let now = report.generated_at;
+    let mut out = Vec::new();
+    if let Some(after) = rules.workflow_failed_after {
+        for w in &report.workflows {
+            if w.consecutive_failed >= i64::from(after) {
+                let level = if w.last_status.as_deref() == Some("failed") {
+                    Level::Critical
+                } else {
+                    Level::Warning
+                };
+                let since = w
+                    .failing_since
+                    .map(|t| format!(" since {}", ago(now, t)))
+                    .unwrap_or_default();
+                let why = w
+                    .last_error
+                    .as_deref()
+                    .map(|e| format!("; last error: {e}"))
+                    .unwrap_or_default();
+                out.push(Observation {
+                    condition: WORKFLOW_FAILED,
+                    subject: w.name.clone(),
+                    level,
+                    summary: format!(
+                        "workflow {}: {} runs in a row failed or partial{since}{why}",
+                        w.name, w.consecutive_failed
+                    ),
+                });
+            }
+        }
+    }
+    if let Some(grace) = rules.source_unhealthy_grace {
+        let grace = TimeDelta::from_std(grace).unwrap_or(TimeDelta::MAX);
+        for s in &report.sources {
+            if let Some(obs) = source_unhealthy(s, now, grace) {
+                out.push(obs);
+            }
+        }
+    }
+    for d in &report.datasets {
+        let f = &d.freshness;
+        if rules.dataset_stale && f.level > Level::Ok {
+            let age = match (f.last_change_at, f.age_seconds) {
+                (Some(at), _) => format!("last changed {}", ago(now, at)),
+                (None, _) => "never changed".to_string(),
+            };
+            let limit = match (f.level, f.fresh_error_seconds, f.fresh_warn_seconds) {
+                (Level::Critical, Some(s), _) | (_, _, Some(s)) => {
+                    format!(
+                        " (limit {})",
+                        crate::format::duration(TimeDelta::seconds(s))
+                    )
+                }
+                _ => String::new(),
+            };
+            out.push(Observation {
+                condition: DATASET_STALE,
+                subject: d.name.clone(),
+                level: f.level,
+                summary: format!("dataset {}: {age}{limit}", d.name),
+            });
+        }
+        if rules.completeness_shortfall
+            && let Some(c) = &d.completeness
+            && c.level > Level::Ok
+        {
+            let summary = match &c.error {
+                // The report could not tell what to expect: say why.
+                Some(error) => format!(
+                    "dataset {}: completeness for {} unknown: {error}",
+                    d.name, c.target_date
+                ),
+                None => format!(
+                    "dataset {}: {} of {} collected for {} past the deadline; missing {}",
+                    d.name,
+                    c.collected,
+                    c.expected,
+                    c.target_date,
+                    shorten(&c.overdue, 10)
+                ),
+            };
+            out.push(Observation {
+                condition: COMPLETENESS_SHORTFALL,
+                subject: d.name.clone(),
+                level: c.level,
+                summary,
+            });
+        }
+    }
+    if let Some(share) = rules.quota_share {
+        for s in &report.sources {
+            if let Some(q) = &s.quota
+                && q.share >= share
+            {
+                out.push(Observation {
+                    condition: QUOTA_HIGH,
+                    subject: s.name.clone(),
+                    level: if q.share >= 1.0 {
+                        Level::Critical
+                    } else {
+                        Level::Warning
+                    },
+                    summary: format!(
+                        "source {}: quota {} used ({} of {}), resets {}",
+                        s.name,
+                        percent(q.share),
+                        q.used,
+                        q.limit,
+                        q.resets_at.format("%Y-%m-%d %H:%M UTC")
+                    ),
+                });
+            }
+        }
+    }
+    for sc in &report.scrapers {
+        // Overdue calls in the period while the newest call is still a
+        // failure: data that arrived since ends the incident.
+        if rules.data_overdue && sc.overdue > 0 && sc.consecutive_failures > 0 {
+            let why = sc
+                .last_error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default();
+            out.push(Observation {
+                condition: DATA_OVERDUE,
+                subject: sc.name.clone(),
+                level: Level::Warning,
+                summary: format!(
+                    "scraper {}: data overdue ({} overdue calls){why}",
+                    sc.name, sc.overdue
+                ),
+            });
+        }
+        if let Some(share) = rules.lockout_share
+            && sc.entities > 0
+            && sc.locked_out > 0
+        {
+            let locked = sc.locked_out as f64 / sc.entities as f64;
+            if locked > share {
+                out.push(Observation {
+                    condition: LOCKOUTS_HIGH,
+                    subject: sc.name.clone(),
+                    level: Level::Warning,
+                    summary: format!(
+                        "scraper {}: {} of {} entities locked out ({})",
+                        sc.name,
+                        sc.locked_out,
+                        sc.entities,
+                        percent(locked)
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Breaker open or half-open, or a failing probe, for longer than `grace`.
+/// The outage is dated from the first failed call after the last success
+/// (`failing_since`), not from the breaker's last transition: a breaker
+/// that re-opens after each failed probe would otherwise restart the clock.
+fn source_unhealthy(s: &SourceHealth, now: DateTime<Utc>, grace: TimeDelta) -> Option<Observation> {
+    let breaker = s.breaker != "closed";
+    let probe = s.probe.as_ref().filter(|p| !p.ok);
+    if !breaker && probe.is_none() {
+        return None;
+    }
+    let since = [
+        s.failing_since,
+        breaker.then_some(s.breaker_since).flatten(),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .or(s.last_success_at);
+    // Unknown start (never succeeded, no failures recorded): count it as
+    // unhealthy now; a probe that never worked is worth a message.
+    if let Some(since) = since
+        && now - since < grace
+    {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if breaker {
+        parts.push(format!("breaker {}", s.breaker.replace('_', "-")));
+    }
+    if let Some(p) = probe {
+        let what = match (&p.http_status, &p.error) {
+            (_, Some(e)) => e.clone(),
+            (Some(code), None) => format!("HTTP {code}"),
+            (None, None) => "no answer".to_string(),
+        };
+        parts.push(format!("health probe failing ({what})"));
+    }
+    let since = since
+        .map(|t| format!(" since {}", ago(now, t)))
+        .unwrap_or_default();
+    let why = s
+        .last_error
+        .as_deref()
+        .map(|e| format!("; last error: {e}"))
+        .unwrap_or_default();
+    Some(Observation {
+        condition: SOURCE_UNHEALTHY,
+        subject: s.name.clone(),
+        level: Level::Critical,
+        summary: format!("source {}: {}{since}{why}", s.name, parts.join(", ")),
+    })
+}
+
+fn shorten(ids: &[String], max: usize) -> String {
+    if ids.len() <= max {
+        ids.join(", ")
+    } else {
+        format!("{} and {} more", ids[..max].join(", "), ids.len() - max)
+    }
+}

@@ -1,0 +1,209 @@
+//! Each condition on hand-made reports: when it holds, when it does not.
+
+use crate::reports::*;
+use chrono::{DateTime, TimeDelta, Utc};
+use rebound_alerts::conditions::{Observation, observe};
+use rebound_domain::alerts::AlertConditions;
+use rebound_health::{Level, ProbeResult, QuotaHealth};
+
+fn now() -> DateTime<Utc> {
+    "2026-01-15T12:00:00Z".parse().unwrap()
+}
+
+fn ago(minutes: i64) -> Option<DateTime<Utc>> {
+    Some(now() - TimeDelta::minutes(minutes))
+}
+
+fn ids(found: &[Observation]) -> Vec<(&str, &str, Level)> {
+    found
+        .iter()
+        .map(|o| (o.condition, o.subject.as_str(), o.level))
+        .collect()
+}
+
+#[test]
+fn a_healthy_report_raises_nothing() {
+    let mut r = empty(now());
+    r.sources.push(source("api"));
+    r.scrapers.push(scraper("events"));
+    r.workflows.push(workflow("morning"));
+    r.datasets.push(dataset("api/events"));
+    assert_eq!(observe(&r, &AlertConditions::default()), vec![]);
+}
+
+#[test]
+fn workflow_failed_after_the_threshold_critical_when_the_last_run_failed() {
+    let mut r = empty(now());
+    let mut two = workflow("two");
+    two.consecutive_failed = 2;
+    two.last_status = Some("failed".into());
+    let mut partial = workflow("partial");
+    partial.consecutive_failed = 3;
+    partial.last_status = Some("partial".into());
+    partial.failing_since = ago(180);
+    partial.last_error = Some("box: HTTP 503".into());
+    let mut failed = workflow("failed");
+    failed.consecutive_failed = 4;
+    failed.last_status = Some("failed".into());
+    r.workflows = vec![two, partial, failed];
+    let found = observe(&r, &AlertConditions::default());
+    assert_eq!(
+        ids(&found),
+        [
+            ("workflow_failed", "partial", Level::Warning),
+            ("workflow_failed", "failed", Level::Critical)
+        ]
+    );
+    assert_eq!(
+        found[0].summary,
+        "workflow partial: 3 runs in a row failed or partial since 2026-01-15 09:00 UTC (3h ago); last error: box: HTTP 503"
+    );
+    let off = AlertConditions {
+        workflow_failed_after: None,
+        ..Default::default()
+    };
+    assert_eq!(observe(&r, &off), vec![]);
+}
+
+#[test]
+fn source_unhealthy_only_after_the_grace_period_dated_from_the_first_failure() {
+    let mut r = empty(now());
+    // Breaker open 20 minutes ago, but failing for 3 hours (the breaker
+    // re-opened after a failed probe): past the 15m grace.
+    let mut long = source("long");
+    long.breaker = "open".into();
+    long.breaker_since = ago(20);
+    long.failing_since = ago(180);
+    long.last_error = Some("timeout after 20s".into());
+    // Open for 10 minutes only: within grace.
+    let mut blip = source("blip");
+    blip.breaker = "open".into();
+    blip.breaker_since = ago(10);
+    blip.failing_since = ago(10);
+    // Probe failing, breaker closed, last success 30 minutes ago.
+    let mut probe = source("probe");
+    probe.probe = Some(ProbeResult {
+        ok: false,
+        http_status: Some(500),
+        error: None,
+        duration_ms: 12,
+    });
+    probe.last_success_at = ago(30);
+    // Probe failing, closed breaker, succeeded 5 minutes ago.
+    let mut fresh = source("fresh");
+    fresh.probe = probe.probe.clone();
+    fresh.last_success_at = ago(5);
+    r.sources = vec![long, blip, probe, fresh];
+    let found = observe(&r, &AlertConditions::default());
+    assert_eq!(
+        ids(&found),
+        [
+            ("source_unhealthy", "long", Level::Critical),
+            ("source_unhealthy", "probe", Level::Critical)
+        ]
+    );
+    assert_eq!(
+        found[0].summary,
+        "source long: breaker open since 2026-01-15 09:00 UTC (3h ago); last error: timeout after 20s"
+    );
+    assert_eq!(
+        found[1].summary,
+        "source probe: health probe failing (HTTP 500) since 2026-01-15 11:30 UTC (30m ago)"
+    );
+}
+
+#[test]
+fn dataset_stale_and_completeness_follow_the_report_levels() {
+    let mut r = empty(now());
+    let mut stale = dataset("nbacom/injury_report");
+    stale.freshness.level = Level::Warning;
+    stale.freshness.last_change_at = ago(27 * 60);
+    stale.freshness.fresh_warn_seconds = Some(26 * 3600);
+    stale.freshness.fresh_error_seconds = Some(50 * 3600);
+    let mut short = dataset("nbacom/boxscores");
+    short.completeness = Some(completeness(Level::Critical, 9, &["g1", "g2"]));
+    let mut early = dataset("bdl/boxscores");
+    // Missing, but before the deadline: the report says ok.
+    early.completeness = Some(completeness(Level::Ok, 9, &["g3"]));
+    let mut unknown = dataset("odds/props");
+    unknown.completeness = Some(completeness(Level::Warning, 0, &[]));
+    unknown.completeness.as_mut().unwrap().error =
+        Some("calendar games has no data yet: expected entities unknown".into());
+    r.datasets = vec![stale, short, early, unknown];
+    let found = observe(&r, &AlertConditions::default());
+    assert_eq!(
+        ids(&found),
+        [
+            ("dataset_stale", "nbacom/injury_report", Level::Warning),
+            (
+                "completeness_shortfall",
+                "nbacom/boxscores",
+                Level::Critical
+            ),
+            ("completeness_shortfall", "odds/props", Level::Warning)
+        ]
+    );
+    assert_eq!(
+        found[2].summary,
+        "dataset odds/props: completeness for 2026-01-15 unknown: calendar games has no data yet: expected entities unknown"
+    );
+    assert_eq!(
+        found[0].summary,
+        "dataset nbacom/injury_report: last changed 2026-01-14 09:00 UTC (1d 3h ago) (limit 1d 2h)"
+    );
+    assert_eq!(
+        found[1].summary,
+        "dataset nbacom/boxscores: 7 of 9 collected for 2026-01-15 past the deadline; missing g1, g2"
+    );
+}
+
+#[test]
+fn quota_overdue_and_lockouts() {
+    let mut r = empty(now());
+    let quota = |used: i64| QuotaHealth {
+        period_start: now() - TimeDelta::days(14),
+        resets_at: "2026-02-01T05:00:00Z".parse().unwrap(),
+        used,
+        limit: 500,
+        share: used as f64 / 500.0,
+    };
+    let mut high = source("odds");
+    high.quota = Some(quota(410));
+    let mut low = source("bdl");
+    low.quota = Some(quota(100));
+    r.sources = vec![high, low];
+    // Not yet available (no failures): quiet. Overdue and still failing: raised.
+    let mut waiting = scraper("bdb_pbp_waiting");
+    waiting.not_yet_available = 6;
+    let mut overdue = scraper("bdb_pbp");
+    overdue.overdue = 1;
+    overdue.consecutive_failures = 1;
+    overdue.last_error = Some("no data 48h after the game started".into());
+    let mut arrived = scraper("bdb_arrived");
+    arrived.overdue = 1;
+    arrived.consecutive_failures = 0;
+    let mut locked = scraper("props");
+    locked.entities = 9;
+    locked.locked_out = 3;
+    let mut few = scraper("lines");
+    few.entities = 10;
+    few.locked_out = 2;
+    r.scrapers = vec![waiting, overdue, arrived, locked, few];
+    let found = observe(&r, &AlertConditions::default());
+    assert_eq!(
+        ids(&found),
+        [
+            ("quota_high", "odds", Level::Warning),
+            ("data_overdue", "bdb_pbp", Level::Warning),
+            ("lockouts_high", "props", Level::Warning)
+        ]
+    );
+    assert_eq!(
+        found[0].summary,
+        "source odds: quota 82% used (410 of 500), resets 2026-02-01 05:00 UTC"
+    );
+    assert_eq!(
+        found[2].summary,
+        "scraper props: 3 of 9 entities locked out (33%)"
+    );
+}

@@ -1,0 +1,159 @@
+//! `rebound alerts`: the open incidents and the recent notifications with
+//! their delivery status (what `rebound serve` sent, is retrying, gave up
+//! on, or held back by a rate limit).
+
+use crate::{Failure, setup};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use clap::Args;
+use rebound_alerts::format::duration;
+use rebound_domain::clock::Clock;
+use rebound_fetch::clock::SystemClock;
+use rebound_storage::{AlertIncidentRow, AlertRow};
+use std::path::Path;
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    /// Print JSON (`open`, `recent_incidents`, `notifications`) instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// How many recent notifications to list.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub limit: u32,
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn incident_json(i: &AlertIncidentRow) -> serde_json::Value {
+    serde_json::json!({
+        "id": i.id,
+        "condition": i.condition,
+        "subject": i.subject,
+        "level": i.level,
+        "peak_level": i.peak_level,
+        "summary": i.summary,
+        "opened_at": ts(i.opened_at),
+        "last_seen_at": ts(i.last_seen_at),
+        "last_notified_at": i.last_notified_at.map(ts),
+        "resolved_at": i.resolved_at.map(ts),
+    })
+}
+
+fn alert_json(a: &AlertRow) -> serde_json::Value {
+    serde_json::json!({
+        "id": a.id,
+        "incident_id": a.incident_id,
+        "condition": a.condition,
+        "subject": a.subject,
+        "sink": a.sink,
+        "event": a.event,
+        "level": a.level,
+        "message": a.message,
+        "created_at": ts(a.created_at),
+        "delivery_status": a.delivery_status,
+        "attempts": a.attempts,
+        "next_attempt_at": a.next_attempt_at.map(ts),
+        "delivered_at": a.delivered_at.map(ts),
+        "last_error": a.last_error,
+    })
+}
+
+pub async fn alerts(config: &Path, args: AlertsArgs) -> Result<ExitCode, Failure> {
+    let plan = setup::load_plan(config)?;
+    let store = setup::open_store(&plan).await?;
+    let now = SystemClock.now();
+    let open = store.open_alert_incidents().await?;
+    let recent: Vec<AlertIncidentRow> = store
+        .recent_alert_incidents(now - TimeDelta::days(7), 50)
+        .await?
+        .into_iter()
+        .filter(|i| i.resolved_at.is_some())
+        .collect();
+    let notifications = store.recent_alerts(args.limit).await?;
+    if args.json {
+        let out = serde_json::json!({
+            "open": open.iter().map(incident_json).collect::<Vec<_>>(),
+            "recent_incidents": recent.iter().map(incident_json).collect::<Vec<_>>(),
+            "notifications": notifications.iter().map(alert_json).collect::<Vec<_>>(),
+        });
+        println!(
+            "{}",
+            plan.redactor
+                .redact_string(&serde_json::to_string_pretty(&out)?)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = String::new();
+    if open.is_empty() {
+        out.push_str("open incidents: none\n");
+    } else {
+        out.push_str(&format!("open incidents ({}):\n", open.len()));
+        out.push_str(&format!(
+            "  {:<8} {:<22} {:<24} {:<21} {:<8} SUMMARY\n",
+            "LEVEL", "CONDITION", "SUBJECT", "SINCE", "FOR"
+        ));
+        for i in &open {
+            out.push_str(&format!(
+                "  {:<8} {:<22} {:<24} {:<21} {:<8} {}\n",
+                i.level,
+                i.condition,
+                i.subject,
+                ts(i.opened_at),
+                duration(now - i.opened_at),
+                i.summary
+            ));
+        }
+    }
+    if !recent.is_empty() {
+        out.push_str(&format!(
+            "resolved in the last 7 days ({}):\n",
+            recent.len()
+        ));
+        for i in &recent {
+            if let Some(resolved) = i.resolved_at {
+                out.push_str(&format!(
+                    "  {:<22} {:<24} {} after {}\n",
+                    i.condition,
+                    i.subject,
+                    ts(resolved),
+                    duration(resolved - i.opened_at)
+                ));
+            }
+        }
+    }
+    if notifications.is_empty() {
+        out.push_str("notifications: none\n");
+    } else {
+        out.push_str(&format!(
+            "notifications (newest {}):\n",
+            notifications.len()
+        ));
+        out.push_str(&format!(
+            "  {:<21} {:<9} {:<22} {:<24} {:<10} {:<10} {:>3} ERROR\n",
+            "TIME", "EVENT", "CONDITION", "SUBJECT", "SINK", "STATUS", "TRY"
+        ));
+        for a in &notifications {
+            let status = match (a.delivery_status.as_str(), a.next_attempt_at) {
+                ("pending", Some(next)) if a.attempts > 0 => {
+                    format!("retry {}", next.format("%H:%M:%S"))
+                }
+                (status, _) => status.to_string(),
+            };
+            out.push_str(&format!(
+                "  {:<21} {:<9} {:<22} {:<24} {:<10} {:<10} {:>3} {}\n",
+                ts(a.created_at),
+                a.event,
+                a.condition,
+                a.subject,
+                a.sink,
+                status,
+                a.attempts,
+                a.last_error.as_deref().unwrap_or("-")
+            ));
+        }
+    }
+    print!("{}", plan.redactor.redact_string(&out));
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,214 @@
+//! `rebound alerts`: open incidents and notifications with delivery status.
+
+use super::{rebound, text};
+use chrono::{DateTime, Utc};
+use rebound_storage::{AlertStore, NewAlert, NewAlertIncident};
+use rebound_storage_sqlite::SqliteStore;
+
+fn at(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+fn row(sink: &str, status: &str, error: Option<&str>) -> NewAlert {
+    NewAlert {
+        sink: sink.to_string(),
+        event: "opened".to_string(),
+        level: "critical".to_string(),
+        message: "[cli] CRITICAL source_unhealthy: source up: breaker open".to_string(),
+        payload: "{}".to_string(),
+        created_at: at("2026-01-15T04:00:00Z"),
+        delivery_status: status.to_string(),
+        next_attempt_at: (status == "pending").then(|| at("2026-01-15T04:00:00Z")),
+        last_error: error.map(str::to_string),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_lists_open_incidents_and_notifications_with_their_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rebound.toml");
+    std::fs::write(
+        &config,
+        r#"
+[pipeline]
+name = "cli"
+
+[sources.up]
+base_url = "http://127.0.0.1:9"
+
+[scrapers.s]
+source = "up"
+path = "/x"
+
+[workflows.w]
+scrapers = ["s"]
+
+[alerts.sinks.oncall]
+kind = "slack"
+url = "${ALERTS_URL}"
+"#,
+    )
+    .unwrap();
+    let c = config.to_str().unwrap();
+    let env = [("ALERTS_URL", "https://hooks.example/secret-path-123")];
+
+    let out = rebound(&["-c", c, "alerts"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("open incidents: none"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let store = SqliteStore::open(&dir.path().join("rebound.db"))
+        .await
+        .unwrap();
+    store
+        .open_alert_incident(
+            &NewAlertIncident {
+                condition: "source_unhealthy".into(),
+                subject: "up".into(),
+                level: "critical".into(),
+                summary: "source up: breaker open".into(),
+                opened_at: at("2026-01-15T04:00:00Z"),
+                last_notified_at: Some(at("2026-01-15T04:00:00Z")),
+            },
+            &[
+                row("oncall", "pending", None),
+                row(
+                    "hook",
+                    "suppressed",
+                    Some("rate limit: 30 notifications in the last hour (max_per_hour = 30)"),
+                ),
+            ],
+        )
+        .await
+        .unwrap()
+        .unwrap();
+
+    let out = rebound(&["-c", c, "alerts"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(table.contains("open incidents (1):"), "{table}");
+    assert!(table.contains("critical source_unhealthy"), "{table}");
+    assert!(table.contains("source up: breaker open"), "{table}");
+    assert!(table.contains("suppressed"), "{table}");
+    assert!(table.contains("rate limit: 30 notifications"), "{table}");
+    assert!(!table.contains("secret-path-123"), "{table}");
+
+    let out = rebound(&["-c", c, "alerts", "--json"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["open"][0]["condition"], "source_unhealthy");
+    assert_eq!(json["open"][0]["opened_at"], "2026-01-15T04:00:00Z");
+    let statuses: Vec<&str> = json["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["delivery_status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses.len(), 2);
+    assert!(statuses.contains(&"pending") && statuses.contains(&"suppressed"));
+
+    let bad = rebound(&["-c", c, "alerts", "--limit", "0"], &env);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+}
+
+/// `rebound serve` evaluates and delivers alerts on its own: a source whose
+/// health probe fails is reported to a webhook on a loopback port, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_notifies_a_webhook_when_a_source_probe_fails() {
+    use std::sync::{Arc, Mutex};
+    let sim = rebound_upstream_sim::UpstreamSim::start().await.unwrap();
+    let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let app = {
+        let got = got.clone();
+        axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |body: String| {
+                let got = got.clone();
+                async move {
+                    got.lock()
+                        .unwrap()
+                        .push(serde_json::from_str(&body).unwrap());
+                    axum::http::StatusCode::OK
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rebound.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[pipeline]
+name = "served"
+
+[sources.up]
+base_url = "{}"
+# No such path on the simulation: the probe answers 404.
+health = {{ path = "/no-such-status" }}
+
+[scrapers.s]
+source = "up"
+path = "/c/s"
+
+[workflows.w]
+scrapers = ["s"]
+
+[alerts]
+evaluate_every = "1s"
+
+[alerts.conditions]
+source_unhealthy = {{ grace = "0s" }}
+
+[alerts.sinks.hook]
+kind = "webhook"
+url = "${{HOOK_URL}}"
+"#,
+            sim.base_url()
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .args(["-c", config.to_str().unwrap(), "serve"])
+        .env_remove("REBOUND_CONFIG")
+        .env("HOOK_URL", &hook)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while got.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // A few more evaluations: still one message.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:#?}\n{stderr}");
+    assert_eq!(got[0]["event"], "opened");
+    assert_eq!(got[0]["condition"], "source_unhealthy");
+    assert_eq!(got[0]["subject"], "up");
+    assert_eq!(got[0]["pipeline"], "served");
+    assert!(
+        got[0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("health probe failing"),
+        "{}",
+        got[0]
+    );
+    assert!(
+        !stderr.contains(&hook),
+        "the sink URL is a secret: {stderr}"
+    );
+}
