@@ -76,6 +76,13 @@ enum Command {
     Health(cmd::health::HealthArgs),
     /// Age of each dataset's newest real change against its thresholds.
     Freshness(cmd::freshness::FreshnessArgs),
+    /// Remove history and raw payloads older than `[pipeline] retention`,
+    /// in small batches; `--dry-run` only shows what would go.
+    Purge(cmd::purge::PurgeArgs),
+    /// For benchmarks and demos: write synthetic history (runs, calls,
+    /// attempts) into the config's database; refuses a database that
+    /// already has history unless --force.
+    GenerateHistory(cmd::generate::GenerateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,6 +134,8 @@ fn main() -> ExitCode {
             Command::Alerts(args) => cmd::alerts::alerts(&cli.config, args).await,
             Command::Health(args) => cmd::health::health(&cli.config, args).await,
             Command::Freshness(args) => cmd::freshness::freshness(&cli.config, args).await,
+            Command::Purge(args) => cmd::purge::purge(&cli.config, args).await,
+            Command::GenerateHistory(args) => cmd::generate::generate(&cli.config, args).await,
         }
     });
     match result {

@@ -205,6 +205,12 @@ pub(crate) struct RawPipeline {
     /// Default: "file://raw".
     #[schemars(pattern(r"^(file|s3|gs)://.+"))]
     pub raw_store: Option<String>,
+    /// How long history is kept, e.g. "90d": older run, call, attempt,
+    /// decision, breaker-transition, lockout and quota rows, and the raw
+    /// payloads only they reference, are purged in small batches by
+    /// `rebound serve` (hourly) and `rebound purge`. Default: kept forever.
+    #[schemars(example = "90d")]
+    pub retention: Option<RawDuration>,
 }
 
 /// A retry policy; every key is optional and falls back to the enclosing

@@ -304,11 +304,18 @@ impl Resolver<'_> {
                 path: DEFAULT_RAW_STORE.into(),
             });
 
+        // Zero would purge every row as soon as it is written.
+        let retention = p
+            .retention
+            .as_ref()
+            .and_then(|d| self.positive_duration(&path.key("retention"), d));
+
         Pipeline {
             name,
             timezone,
             database,
             raw_store,
+            retention,
         }
     }
 

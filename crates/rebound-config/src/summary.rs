@@ -23,6 +23,14 @@ pub fn summary(plan: &Plan) -> String {
     }
     let _ = writeln!(out, "  database:  {}", p.database.display_safe());
     let _ = writeln!(out, "  raw store: {}", p.raw_store.display());
+    let _ = match p.retention {
+        Some(keep) => writeln!(
+            out,
+            "  retention: {} (older history and raw payloads are purged)",
+            format_duration(keep)
+        ),
+        None => writeln!(out, "  retention: none (history is kept forever)"),
+    };
     list(&mut out, "sources", plan.sources.keys());
     list(&mut out, "scrapers", plan.scrapers.keys());
     let limited: Vec<_> = plan

@@ -59,6 +59,8 @@ pub struct Pipeline {
     pub timezone: chrono_tz::Tz,
     pub database: DatabaseLocation,
     pub raw_store: RawStoreLocation,
+    /// How long history is kept (`retention`); `None` keeps everything.
+    pub retention: Option<std::time::Duration>,
 }
 
 /// Where history lives. Paths are already resolved against the config's folder.

@@ -29,6 +29,20 @@ pub enum RawStoreError {
     Open { location: String, detail: String },
     #[error("cannot write raw payload {uri}: {detail}")]
     Write { uri: String, detail: String },
+    #[error("cannot delete raw payload {uri}: {detail}")]
+    Delete { uri: String, detail: String },
+}
+
+/// What [`RawStore::delete_uri`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawDeletion {
+    /// The object existed and is gone; its size.
+    Deleted { bytes: u64 },
+    /// Nothing was there (already deleted, or never written): not an error.
+    Missing,
+    /// The URI is not inside this store (the config's `raw_store` changed
+    /// since it was written), so it is left alone.
+    Foreign,
 }
 
 /// Where payloads are written.
@@ -166,6 +180,57 @@ impl RawStore {
         })
     }
 
+    /// The object key of a URI this store handed out, or `None` when the
+    /// URI points elsewhere.
+    fn key_of_uri(&self, uri: &str) -> Option<ObjectPath> {
+        let key = uri.strip_prefix(&self.uri_base)?.strip_prefix('/')?;
+        if !self.prefix.is_empty() {
+            key.strip_prefix(&self.prefix)?.strip_prefix('/')?;
+        }
+        ObjectPath::parse(key).ok()
+    }
+
+    /// The size of the object at `uri`: `Ok(None)` when it does not exist
+    /// or is not in this store (what a dry run of a purge reports).
+    pub async fn size_of_uri(&self, uri: &str) -> Result<Option<u64>, RawStoreError> {
+        let Some(key) = self.key_of_uri(uri) else {
+            return Ok(None);
+        };
+        match self.store.head(&key).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(RawStoreError::Delete {
+                uri: uri.to_string(),
+                detail: e.to_string(),
+            }),
+        }
+    }
+
+    /// Deletes the object at `uri` (retention). A missing object is not an
+    /// error, and a URI outside this store is never touched.
+    pub async fn delete_uri(&self, uri: &str) -> Result<RawDeletion, RawStoreError> {
+        let Some(key) = self.key_of_uri(uri) else {
+            return Ok(RawDeletion::Foreign);
+        };
+        let failed = |e: object_store::Error| RawStoreError::Delete {
+            uri: uri.to_string(),
+            detail: e.to_string(),
+        };
+        // The size first, for the purge's report; cloud deletes of a
+        // missing key succeed silently, so this is also how "missing" is
+        // told apart there.
+        let bytes = match self.store.head(&key).await {
+            Ok(meta) => meta.size,
+            Err(object_store::Error::NotFound { .. }) => return Ok(RawDeletion::Missing),
+            Err(e) => return Err(failed(e)),
+        };
+        match self.store.delete(&key).await {
+            Ok(()) => Ok(RawDeletion::Deleted { bytes }),
+            Err(object_store::Error::NotFound { .. }) => Ok(RawDeletion::Missing),
+            Err(e) => Err(failed(e)),
+        }
+    }
+
     /// `file:///…`, `s3://bucket` or `gs://bucket`.
     pub fn uri_base(&self) -> &str {
         &self.uri_base
@@ -231,6 +296,39 @@ mod tests {
             .unwrap()
             .collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn delete_by_uri_reports_size_missing_and_foreign() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RawStore::open(&RawStoreLocation::File {
+            path: dir.path().join("raw"),
+        })
+        .unwrap();
+        let uri = store
+            .put("d/2026-01-01/s/p/x.json", Bytes::from_static(b"12345"))
+            .await
+            .unwrap();
+        assert_eq!(store.size_of_uri(&uri).await.unwrap(), Some(5));
+        assert_eq!(
+            store.delete_uri(&uri).await.unwrap(),
+            RawDeletion::Deleted { bytes: 5 }
+        );
+        assert_eq!(store.size_of_uri(&uri).await.unwrap(), None);
+        assert_eq!(store.delete_uri(&uri).await.unwrap(), RawDeletion::Missing);
+        // Another folder's file is never touched, even if it exists.
+        let other = dir.path().join("elsewhere.json");
+        std::fs::write(&other, b"keep").unwrap();
+        let foreign = format!("file://{}", other.display());
+        assert_eq!(
+            store.delete_uri(&foreign).await.unwrap(),
+            RawDeletion::Foreign
+        );
+        assert!(other.exists());
+        assert_eq!(
+            store.delete_uri("s3://b/x.json").await.unwrap(),
+            RawDeletion::Foreign
+        );
     }
 
     #[test]

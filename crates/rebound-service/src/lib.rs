@@ -9,6 +9,8 @@
 //! requeues runs whose lease expired because their worker died. [`backfill`]
 //! runs a workflow over a range of past dates, idempotently. [`alerts`]
 //! builds the health reports the alert loops of `rebound-alerts` evaluate.
+//! [`retention`] purges history older than `[pipeline] retention`, in
+//! small batches.
 //!
 //! Everything takes the [`Clock`](rebound_domain::clock::Clock) the engine
 //! uses for timestamps and decisions, so tests drive whole days by calling
@@ -18,6 +20,7 @@
 
 pub mod alerts;
 pub mod backfill;
+pub mod retention;
 pub mod scheduler;
 pub mod worker;
 

@@ -24,6 +24,7 @@ mod lockouts;
 mod metrics;
 mod quota;
 mod redact;
+mod retention;
 mod scheduler;
 
 use async_trait::async_trait;

@@ -30,6 +30,7 @@ mod lockouts;
 mod lookup;
 mod metrics;
 mod quota;
+mod retention;
 mod scheduler;
 mod writer;
 

@@ -48,7 +48,7 @@ const QUEUE: usize = 1024;
 /// The highest id ever handed out. `sqlite_sequence` remembers ids of
 /// deleted rows too (that is what AUTOINCREMENT promises); `MAX(id)` covers
 /// a database whose sequence row was tampered with.
-const LAST_ID: &str = "SELECT MAX(\
+pub(crate) const LAST_ID: &str = "SELECT MAX(\
         COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'scraper_execution_log'), 0), \
         COALESCE((SELECT MAX(id) FROM scraper_execution_log), 0))";
 
@@ -57,7 +57,7 @@ const LAST_ID: &str = "SELECT MAX(\
 /// to binary JSON once, in a materialized CTE: read straight from
 /// `json_each`, `value` would be re-rendered and re-parsed for each of the
 /// 19 lookups, which profiling showed as the writer's largest cost.
-const INSERT_CALLS: &str = "WITH rows (v) AS MATERIALIZED (SELECT jsonb(value) FROM json_each(?1)) \
+pub(crate) const INSERT_CALLS: &str = "WITH rows (v) AS MATERIALIZED (SELECT jsonb(value) FROM json_each(?1)) \
     INSERT INTO scraper_execution_log (\
         id, execution_id, workflow_name, scraper_name, source_name, params, \
         target_date, status, attempts, http_status, error_kind, \
@@ -70,7 +70,7 @@ const INSERT_CALLS: &str = "WITH rows (v) AS MATERIALIZED (SELECT jsonb(value) F
 
 /// Same scheme as [`INSERT_CALLS`]; the order must match
 /// [`EncodedCall::new`].
-const INSERT_ATTEMPTS: &str = "WITH rows (v) AS MATERIALIZED (SELECT jsonb(value) FROM json_each(?1)) \
+pub(crate) const INSERT_ATTEMPTS: &str = "WITH rows (v) AS MATERIALIZED (SELECT jsonb(value) FROM json_each(?1)) \
     INSERT INTO scraper_attempts (\
         scraper_execution_id, attempt, started_at, finished_at, http_status, \
         outcome, error_kind, error_message, delay_before_ms) \
@@ -82,8 +82,8 @@ const INSERT_ATTEMPTS: &str = "WITH rows (v) AS MATERIALIZED (SELECT jsonb(value
 /// without its first element (the call id, known only inside the
 /// transaction) and without its opening bracket: `"exec-1","wf",...]`.
 pub(crate) struct EncodedCall {
-    call_tail: String,
-    attempt_tails: Vec<String>,
+    pub(crate) call_tail: String,
+    pub(crate) attempt_tails: Vec<String>,
 }
 
 impl EncodedCall {
@@ -133,10 +133,10 @@ impl EncodedCall {
 }
 
 /// The tail of a JSON array (`a,b]`), one value at a time.
-struct Row(String);
+pub(crate) struct Row(String);
 
 impl Row {
-    fn with_capacity(capacity: usize) -> Row {
+    pub(crate) fn with_capacity(capacity: usize) -> Row {
         Row(String::with_capacity(capacity))
     }
 
@@ -146,25 +146,25 @@ impl Row {
         }
     }
 
-    fn str(&mut self, value: &str) {
+    pub(crate) fn str(&mut self, value: &str) {
         self.separate();
         push_json_string(&mut self.0, value);
     }
 
-    fn opt_str(&mut self, value: Option<&str>) {
+    pub(crate) fn opt_str(&mut self, value: Option<&str>) {
         match value {
             Some(value) => self.str(value),
             None => self.null(),
         }
     }
 
-    fn int(&mut self, value: impl std::fmt::Display) {
+    pub(crate) fn int(&mut self, value: impl std::fmt::Display) {
         self.separate();
         // Writing to a String cannot fail.
         let _ = write!(self.0, "{value}");
     }
 
-    fn opt_int(&mut self, value: Option<impl std::fmt::Display>) {
+    pub(crate) fn opt_int(&mut self, value: Option<impl std::fmt::Display>) {
         match value {
             Some(value) => self.int(value),
             None => self.null(),
@@ -176,7 +176,7 @@ impl Row {
         self.0.push_str("null");
     }
 
-    fn tail(mut self) -> String {
+    pub(crate) fn tail(mut self) -> String {
         self.0.push(']');
         self.0
     }

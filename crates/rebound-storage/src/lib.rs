@@ -13,6 +13,7 @@ mod alerts;
 mod health;
 mod metrics;
 mod quota;
+mod retention;
 
 pub use alerts::{
     AlertIncidentRow, AlertIncidentUpdate, AlertRow, AlertStamp, AlertStore, DELIVERY_STATUSES,
@@ -24,6 +25,9 @@ pub use health::{
 };
 pub use metrics::MetricsStore;
 pub use quota::{QuotaKey, QuotaTake, QuotaUsageRow};
+pub use retention::{
+    DeletedCalls, ExpiredCall, KeptPayload, NumberedCall, PurgeTable, RetentionStore,
+};
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -181,7 +185,7 @@ pub struct PayloadRef {
 /// The history store. Implementations must be safe to share across tasks;
 /// each method is one transaction.
 #[async_trait]
-pub trait Store: Send + Sync + AlertStore + HealthStore + MetricsStore {
+pub trait Store: Send + Sync + AlertStore + HealthStore + MetricsStore + RetentionStore {
     /// Which backend this is (`"sqlite"` or `"postgres"`), for messages.
     fn backend(&self) -> &'static str;
 

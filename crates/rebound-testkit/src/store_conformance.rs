@@ -29,6 +29,7 @@ pub mod lockouts;
 pub mod metrics;
 pub mod queries;
 pub mod quota;
+pub mod retention;
 pub mod scheduler;
 
 use chrono::{DateTime, NaiveDate, SubsecRound, TimeDelta, Utc};
@@ -63,6 +64,7 @@ pub async fn run_all(store: &dyn Store) {
     alerts::run_all(store).await;
     health::run_all(store).await;
     metrics::run_all(store).await;
+    retention::run_all(store).await;
 }
 
 /// `backend()` names one of the two known backends, for messages.

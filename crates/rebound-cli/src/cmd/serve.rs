@@ -19,6 +19,7 @@ use rebound_domain::plan::DatabaseLocation;
 use rebound_fetch::clock::SystemClock;
 use rebound_metrics::Metrics;
 use rebound_metrics::exporter::Exporter;
+use rebound_service::retention::Purger;
 use rebound_service::scheduler::Scheduler;
 use rebound_service::worker::Worker;
 use std::path::Path;
@@ -62,6 +63,8 @@ pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> 
         .values()
         .filter(|w| w.schedule.is_some())
         .count();
+    let retention = plan.pipeline.retention;
+    let raw_store = plan.pipeline.raw_store.clone();
     let listen = plan.server.listen;
     let metrics = Arc::new(Metrics::for_plan(&plan));
     let engine = Arc::new(
@@ -103,6 +106,21 @@ pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> 
             wake.clone(),
         ));
         tasks.spawn(scheduler.run_loop(stopped.clone()));
+        // The purge runs next to the scheduler (one per deployment, not one
+        // per worker); its batches keep it out of the workers' way.
+        if let Some(retention) = retention {
+            let purger = Arc::new(Purger::new(
+                engine.store().clone(),
+                rebound_raw::RawStore::open(&raw_store)?,
+                clock.clone(),
+                retention,
+            ));
+            setup::say(&format!(
+                "rebound serve: purging history older than {} every hour",
+                rebound_domain::duration::format_duration(retention)
+            ));
+            tasks.spawn(purger.run_loop(stopped.clone()));
+        }
     }
     if matches!(args.role, Role::All | Role::Scheduler) {
         // Alerts are evaluated where schedules are: with several schedulers

@@ -7,6 +7,7 @@ mod health;
 mod lockouts;
 mod metrics;
 mod plan;
+mod purge;
 mod quotas;
 mod serve;
 

@@ -10,6 +10,7 @@ mod late_data;
 mod no_panic;
 mod rate_limits;
 mod resolve;
+mod retention;
 mod schedule_errors;
 mod scheduling;
 mod schema;

@@ -237,6 +237,7 @@ pipeline t (time zone UTC)
   config:    rebound.toml
   database:  sqlite://rebound.db
   raw store: file://raw
+  retention: none (history is kept forever)
 sources (1): api
 scrapers (1): events
 workflows (1):

@@ -157,6 +157,7 @@ pub fn plan(workflows: Vec<Workflow>) -> Plan {
                 path: "history.db".into(),
             },
             raw_store: RawStoreLocation::File { path: "raw".into() },
+            retention: None,
         },
         sources: BTreeMap::new(),
         scrapers: BTreeMap::new(),

@@ -154,3 +154,23 @@ async fn count_due_runs_counts_only_queued_runs_that_are_due() {
     })
     .await;
 }
+
+/// The retention checks (`store_conformance::retention`), one test each.
+macro_rules! retention_tests {
+    ($($check:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $check() {
+            with_store(|store| async move {
+                store_conformance::retention::$check(&*store).await
+            })
+            .await;
+        }
+    )*};
+}
+
+retention_tests!(
+    expired_calls_page_oldest_first_and_delete_with_attempts,
+    oldest_kept_payload_is_the_first_surviving_one,
+    purge_batches_are_bounded_and_keep_young_rows,
+    bulk_insert_round_trips_and_moves_the_id_sequence,
+);

@@ -143,3 +143,21 @@ async fn count_due_runs_counts_only_queued_runs_that_are_due() {
     let (_dir, store) = fresh_store().await;
     store_conformance::metrics::count_due_runs_counts_only_queued_runs_that_are_due(&store).await;
 }
+
+/// The retention checks (`store_conformance::retention`), one test each.
+macro_rules! retention_tests {
+    ($($check:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $check() {
+            let (_dir, store) = fresh_store().await;
+            store_conformance::retention::$check(&store).await;
+        }
+    )*};
+}
+
+retention_tests!(
+    expired_calls_page_oldest_first_and_delete_with_attempts,
+    oldest_kept_payload_is_the_first_surviving_one,
+    purge_batches_are_bounded_and_keep_young_rows,
+    bulk_insert_round_trips_and_moves_the_id_sequence,
+);

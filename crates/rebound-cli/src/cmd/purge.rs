@@ -1,0 +1,97 @@
+//! `rebound purge [--dry-run] [--json]`: removes history older than
+//! `[pipeline] retention`, and the raw payloads only that history points
+//! at, in small batches (see `rebound_service::retention`). `rebound serve`
+//! does the same every hour; this is for a purge now, or a look first.
+
+use crate::{Failure, output, setup};
+use anyhow::anyhow;
+use clap::Args;
+use rebound_domain::clock::Clock;
+use rebound_domain::duration::format_duration;
+use rebound_fetch::clock::SystemClock;
+use rebound_raw::RawStore;
+use rebound_service::retention::{DEFAULT_BATCH, PurgeReport, Purger};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// Only count what would be removed; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Rows per batch (one short transaction each).
+    #[arg(long, default_value_t = DEFAULT_BATCH, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch: u32,
+}
+
+pub async fn purge(config: &Path, args: PurgeArgs) -> Result<ExitCode, Failure> {
+    let plan = setup::load_plan(config)?;
+    let Some(retention) = plan.pipeline.retention else {
+        return Err(Failure::Usage(anyhow!(
+            "no retention is configured in {}, so history is kept forever and there is nothing to purge; \
+             set e.g. retention = \"90d\" under [pipeline]",
+            config.display()
+        )));
+    };
+    let store = setup::open_store(&plan).await?;
+    let raw = RawStore::open(&plan.pipeline.raw_store)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let purger = Purger::new(store, raw, clock, retention).with_batch(args.batch);
+    let report = purger.run(args.dry_run).await?;
+    if args.json {
+        let mut value = serde_json::to_value(&report)?;
+        value["retention"] = format_duration(retention).into();
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print!("{}", table(&report, &format_duration(retention)));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn table(report: &PurgeReport, retention: &str) -> String {
+    let verb = if report.dry_run { "would go" } else { "went" };
+    let mut out = format!(
+        "{}retention {retention}: history before {} {verb}\n",
+        if report.dry_run {
+            "dry run, nothing changed; "
+        } else {
+            ""
+        },
+        report.cutoff.format("%Y-%m-%d %H:%M:%S UTC"),
+    );
+    let mut t = output::table(&["table", &format!("rows that {verb}")]);
+    for row in &report.tables {
+        t.add_row(vec![row.table.to_string(), row.rows.to_string()]);
+    }
+    t.add_row(vec![
+        "alerts, alert_incidents".to_string(),
+        match report.alert_rows {
+            Some(rows) => rows.to_string(),
+            // purge_alerts_before deletes as it counts.
+            None => "not counted in a dry run".to_string(),
+        },
+    ]);
+    t.add_row(vec![
+        "raw payloads".to_string(),
+        format!("{} ({} bytes)", report.raw_objects, report.raw_bytes),
+    ]);
+    out.push_str(&format!("{t}\n"));
+    if report.raw_missing > 0 {
+        out.push_str(&format!(
+            "{} payload files were already missing (not an error)\n",
+            report.raw_missing
+        ));
+    }
+    if report.raw_foreign > 0 {
+        out.push_str(&format!(
+            "{} payloads are outside the configured raw_store and were left alone\n",
+            report.raw_foreign
+        ));
+    }
+    out.push_str(&format!("{} batches\n", report.batches));
+    out
+}
