@@ -64,8 +64,8 @@ pub struct PurgeReport {
     /// Objects outside the configured raw store, left alone.
     pub raw_foreign: u64,
     /// Alert incidents resolved before the cutoff and their notifications
-    /// (`alerts`), removed by `AlertStore::purge_alerts_before`; `None` in
-    /// a dry run, which that method cannot count.
+    /// (`alerts`), removed by `AlertStore::purge_alerts_before` (a dry run
+    /// counts them with `count_alerts_before`). Always `Some` after `run`.
     pub alert_rows: Option<u64>,
     /// Batches of calls (dry run: pages read): each at most the batch size.
     pub call_batches: u64,
@@ -179,7 +179,9 @@ impl Purger {
                 }
             }
         }
-        if !dry_run {
+        if dry_run {
+            report.alert_rows = Some(self.store.count_alerts_before(cutoff).await?);
+        } else {
             // Its own batches: incidents (with their notifications) per
             // call, until none is left.
             let mut rows = 0;

@@ -366,4 +366,20 @@ impl AlertStore for PostgresStore {
         let deleted: i64 = counts.try_get("deleted").map_err(|e| self.error(WHAT, e))?;
         Ok(u64::try_from(deleted).unwrap_or(0))
     }
+
+    async fn count_alerts_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        const WHAT: &str = "count_alerts_before";
+        let count: i64 = sqlx::query_scalar(
+            "WITH doomed AS ( \
+                SELECT id FROM alert_incidents \
+                WHERE resolved_at IS NOT NULL AND resolved_at < $1) \
+             SELECT (SELECT count(*) FROM doomed) \
+                  + (SELECT count(*) FROM alerts WHERE incident_id IN (SELECT id FROM doomed))",
+        )
+        .bind(ms(cutoff))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.error(WHAT, e))?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
 }

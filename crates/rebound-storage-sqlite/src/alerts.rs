@@ -380,4 +380,20 @@ impl AlertStore for SqliteStore {
         tx.commit().await.map_err(|e| store_error(WHAT, e))?;
         Ok(deleted)
     }
+
+    async fn count_alerts_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        const WHAT: &str = "count_alerts_before";
+        let count: i64 = sqlx::query_scalar(
+            "WITH doomed AS ( \
+                SELECT id FROM alert_incidents \
+                WHERE resolved_at IS NOT NULL AND resolved_at < ?1) \
+             SELECT (SELECT COUNT(*) FROM doomed) \
+                  + (SELECT COUNT(*) FROM alerts WHERE incident_id IN (SELECT id FROM doomed))",
+        )
+        .bind(encode_time(cutoff))
+        .fetch_one(&self.readers)
+        .await
+        .map_err(|e| store_error(WHAT, e))?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
 }

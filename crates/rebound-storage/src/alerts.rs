@@ -209,4 +209,9 @@ pub trait AlertStore: Send + Sync {
         cutoff: DateTime<Utc>,
         batch: u32,
     ) -> Result<u64, StoreError>;
+
+    /// What [`AlertStore::purge_alerts_before`] would delete at `cutoff`,
+    /// deleting nothing: incidents resolved before it plus their
+    /// notifications (for `rebound purge --dry-run`).
+    async fn count_alerts_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError>;
 }

@@ -71,8 +71,7 @@ fn table(report: &PurgeReport, retention: &str) -> String {
         "alerts, alert_incidents".to_string(),
         match report.alert_rows {
             Some(rows) => rows.to_string(),
-            // purge_alerts_before deletes as it counts.
-            None => "not counted in a dry run".to_string(),
+            None => "-".to_string(),
         },
     ]);
     t.add_row(vec![

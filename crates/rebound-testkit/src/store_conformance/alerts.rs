@@ -426,6 +426,12 @@ pub async fn alert_purge_deletes_old_resolved_incidents_in_batches(store: &dyn S
 
     let cutoff = ts("1980-06-01T00:00:00Z");
     assert_eq!(
+        store.count_alerts_before(cutoff).await.unwrap(),
+        9,
+        "3 resolved incidents and their 6 alerts would go; counting deletes nothing"
+    );
+    assert_eq!(store.count_alerts_before(cutoff).await.unwrap(), 9);
+    assert_eq!(
         store.purge_alerts_before(cutoff, 2).await.unwrap(),
         6,
         "2 incidents, 4 alerts"
