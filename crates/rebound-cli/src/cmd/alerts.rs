@@ -20,6 +20,13 @@ pub struct AlertsArgs {
     /// How many recent notifications to list.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub limit: u32,
+    /// Evaluate the alert conditions once and try to deliver due
+    /// notifications before listing, as `rebound serve` does every
+    /// `evaluate_every`: for pipelines run from cron (`rebound run`)
+    /// rather than by `rebound serve`. Failed deliveries are retried by
+    /// the next `--evaluate` (or by serve).
+    #[arg(long)]
+    pub evaluate: bool,
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -62,6 +69,9 @@ fn alert_json(a: &AlertRow) -> serde_json::Value {
 
 pub async fn alerts(config: &Path, args: AlertsArgs) -> Result<ExitCode, Failure> {
     let plan = setup::load_plan(config)?;
+    if args.evaluate {
+        evaluate_once(plan.clone()).await?;
+    }
     let store = setup::open_store(&plan).await?;
     let now = SystemClock.now();
     let open = store.open_alert_incidents().await?;
@@ -156,4 +166,29 @@ pub async fn alerts(config: &Path, args: AlertsArgs) -> Result<ExitCode, Failure
     }
     print!("{}", plan.redactor.redact_string(&out));
     Ok(ExitCode::SUCCESS)
+}
+
+/// One round of what `rebound serve`'s alert loops do: build the health
+/// report, open/remind/resolve incidents, post what is due. Says what it
+/// did on stderr so stdout stays the listing (or JSON).
+async fn evaluate_once(plan: rebound_domain::plan::Plan) -> Result<(), Failure> {
+    let clock: std::sync::Arc<dyn Clock> = std::sync::Arc::new(SystemClock);
+    let engine = std::sync::Arc::new(setup::engine_with_clock(plan, clock.clone()).await?);
+    let service = rebound_service::alerts::alert_service(engine, clock)?;
+    let evaluation = service
+        .evaluate_now()
+        .await
+        .map_err(|e| anyhow::anyhow!("evaluating the alert conditions: {e}"))?;
+    let round = service.deliverer.deliver_due().await?;
+    eprintln!(
+        "alerts evaluated: {} opened, {} resolved, {} notifications ({} held back by rate limits); delivered {}, to retry {}, given up {}",
+        evaluation.opened,
+        evaluation.resolved,
+        evaluation.notices,
+        evaluation.suppressed,
+        round.delivered,
+        round.retried,
+        round.failed
+    );
+    Ok(())
 }

@@ -212,3 +212,107 @@ url = "${{HOOK_URL}}"
         "the sink URL is a secret: {stderr}"
     );
 }
+
+/// `rebound alerts --evaluate`: one evaluation and delivery round from the
+/// command line, for pipelines run from cron rather than by `rebound serve`.
+/// A second round sends nothing new: still one message per incident.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_evaluate_notifies_once_per_incident_without_serve() {
+    use std::sync::{Arc, Mutex};
+    let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let app = {
+        let got = got.clone();
+        axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |body: String| {
+                let got = got.clone();
+                async move {
+                    got.lock()
+                        .unwrap()
+                        .push(serde_json::from_str(&body).unwrap());
+                    axum::http::StatusCode::OK
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    // A port nobody listens on: the probe fails to connect.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rebound.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[pipeline]
+name = "cron"
+
+[sources.up]
+base_url = "{down}"
+health = {{ path = "/status", timeout = "2s" }}
+
+[scrapers.s]
+source = "up"
+path = "/x"
+
+[workflows.w]
+scrapers = ["s"]
+
+[alerts.conditions]
+source_unhealthy = {{ grace = "0s" }}
+
+[alerts.sinks.hook]
+kind = "webhook"
+url = "${{HOOK_URL}}"
+"#
+        ),
+    )
+    .unwrap();
+    let c = config.to_str().unwrap();
+    let env = [("HOOK_URL", hook.as_str())];
+
+    let out = rebound(&["-c", c, "alerts", "--evaluate", "--json"], &env);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("1 opened"), "{stderr}");
+    assert!(stderr.contains("delivered 1"), "{stderr}");
+    assert!(
+        !stderr.contains(&hook),
+        "the sink URL is a secret: {stderr}"
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let open = listed["open"].as_array().unwrap();
+    assert_eq!(open.len(), 1, "{listed:#}");
+    assert_eq!(open[0]["condition"], "source_unhealthy");
+    assert_eq!(open[0]["subject"], "up");
+    assert_eq!(listed["notifications"][0]["delivery_status"], "delivered");
+    {
+        let got = got.lock().unwrap();
+        assert_eq!(got.len(), 1, "{got:#?}");
+        assert_eq!(got[0]["event"], "opened");
+        assert_eq!(got[0]["subject"], "up");
+        assert_eq!(got[0]["pipeline"], "cron");
+    }
+
+    let out = rebound(&["-c", c, "alerts", "--evaluate"], &env);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("0 opened"), "{stderr}");
+    assert_eq!(
+        got.lock().unwrap().len(),
+        1,
+        "still open: no second message"
+    );
+
+    // Without --evaluate nothing is evaluated or sent.
+    let out = rebound(&["-c", c, "alerts"], &env);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).is_empty(), "{}", text(&out.stderr));
+    assert_eq!(got.lock().unwrap().len(), 1);
+}
