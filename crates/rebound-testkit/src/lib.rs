@@ -7,3 +7,4 @@
 //! can use it as a dev-dependency without pulling the others in.
 
 pub mod store_conformance;
+pub mod webhook;

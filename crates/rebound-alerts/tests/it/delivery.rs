@@ -2,7 +2,6 @@
 //! PostgreSQL) and a real HTTP receiver on a loopback port, on a manual
 //! clock.
 
-use crate::receiver::{self, Receiver};
 use crate::reports::*;
 use chrono::{DateTime, TimeDelta, Utc};
 use rebound_alerts::deliver::Deliverer;
@@ -14,6 +13,7 @@ use rebound_fetch::clock::ManualClock;
 use rebound_health::HealthReport;
 use rebound_storage::Store;
 use rebound_storage_sqlite::SqliteStore;
+use rebound_testkit::webhook::{self as receiver, Receiver};
 use std::sync::Arc;
 use std::time::Duration;
 

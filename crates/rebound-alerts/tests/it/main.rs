@@ -5,6 +5,5 @@
 mod conditions;
 mod delivery;
 mod machine;
-mod receiver;
 mod reports;
 mod scenarios;

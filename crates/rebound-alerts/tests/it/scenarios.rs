@@ -1,7 +1,6 @@
 //! Alerts next to a running pipeline: the engine scrapes the simulated
 //! upstream over loopback while alerts are evaluated and delivered.
 
-use crate::receiver;
 use crate::reports::{empty, source};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -17,6 +16,7 @@ use rebound_health::HealthReport;
 use rebound_raw::RawStore;
 use rebound_storage::Store;
 use rebound_storage_sqlite::SqliteStore;
+use rebound_testkit::webhook as receiver;
 use rebound_upstream_sim::UpstreamSim;
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -4,6 +4,7 @@ use super::{rebound, text};
 use chrono::{DateTime, Utc};
 use rebound_storage::{AlertStore, NewAlert, NewAlertIncident};
 use rebound_storage_sqlite::SqliteStore;
+use rebound_testkit::webhook;
 
 fn at(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()
@@ -118,29 +119,9 @@ url = "${ALERTS_URL}"
 /// health probe fails is reported to a webhook on a loopback port, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_notifies_a_webhook_when_a_source_probe_fails() {
-    use std::sync::{Arc, Mutex};
     let sim = rebound_upstream_sim::UpstreamSim::start().await.unwrap();
-    let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
-    let app = {
-        let got = got.clone();
-        axum::Router::new().route(
-            "/hook",
-            axum::routing::post(move |body: String| {
-                let got = got.clone();
-                async move {
-                    got.lock()
-                        .unwrap()
-                        .push(serde_json::from_str(&body).unwrap());
-                    axum::http::StatusCode::OK
-                }
-            }),
-        )
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let sink = webhook::start().await;
+    let hook = format!("{}/hook", sink.url);
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("rebound.toml");
     std::fs::write(
@@ -185,7 +166,7 @@ url = "${{HOOK_URL}}"
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while got.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
+    while sink.all().is_empty() && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     // A few more evaluations: still one message.
@@ -193,7 +174,7 @@ url = "${{HOOK_URL}}"
     let _ = child.kill();
     let out = child.wait_with_output().unwrap();
     let stderr = text(&out.stderr);
-    let got = got.lock().unwrap().clone();
+    let got = sink.all();
     assert_eq!(got.len(), 1, "{got:#?}\n{stderr}");
     assert_eq!(got[0]["event"], "opened");
     assert_eq!(got[0]["condition"], "source_unhealthy");
@@ -218,28 +199,8 @@ url = "${{HOOK_URL}}"
 /// A second round sends nothing new: still one message per incident.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_evaluate_notifies_once_per_incident_without_serve() {
-    use std::sync::{Arc, Mutex};
-    let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
-    let app = {
-        let got = got.clone();
-        axum::Router::new().route(
-            "/hook",
-            axum::routing::post(move |body: String| {
-                let got = got.clone();
-                async move {
-                    got.lock()
-                        .unwrap()
-                        .push(serde_json::from_str(&body).unwrap());
-                    axum::http::StatusCode::OK
-                }
-            }),
-        )
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let sink = webhook::start().await;
+    let hook = format!("{}/hook", sink.url);
     // A port nobody listens on: the probe fails to connect.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let down = format!("http://{}", closed.local_addr().unwrap());
@@ -293,7 +254,7 @@ url = "${{HOOK_URL}}"
     assert_eq!(open[0]["subject"], "up");
     assert_eq!(listed["notifications"][0]["delivery_status"], "delivered");
     {
-        let got = got.lock().unwrap();
+        let got = sink.all();
         assert_eq!(got.len(), 1, "{got:#?}");
         assert_eq!(got[0]["event"], "opened");
         assert_eq!(got[0]["subject"], "up");
@@ -304,15 +265,11 @@ url = "${{HOOK_URL}}"
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("0 opened"), "{stderr}");
-    assert_eq!(
-        got.lock().unwrap().len(),
-        1,
-        "still open: no second message"
-    );
+    assert_eq!(sink.all().len(), 1, "still open: no second message");
 
     // Without --evaluate nothing is evaluated or sent.
     let out = rebound(&["-c", c, "alerts"], &env);
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stderr).is_empty(), "{}", text(&out.stderr));
-    assert_eq!(got.lock().unwrap().len(), 1);
+    assert_eq!(sink.all().len(), 1);
 }

@@ -4,10 +4,6 @@
 //! `EngineReports`) after each simulated tick, and the deliverer posts to a
 //! webhook receiver on a loopback port.
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::post;
 use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
 use rebound_alerts::deliver::Deliverer;
 use rebound_alerts::evaluate::Evaluator;
@@ -20,35 +16,18 @@ use rebound_raw::RawStore;
 use rebound_service::alerts::EngineReports;
 use rebound_storage::Store;
 use rebound_storage_sqlite::SqliteStore;
+use rebound_testkit::webhook::{self, Receiver};
 use rebound_upstream_sim::{Reply, UpstreamSim};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 const NY: chrono_tz::Tz = chrono_tz::America::New_York;
 
-type Inbox = Arc<Mutex<Vec<serde_json::Value>>>;
-
-async fn take(State(inbox): State<Inbox>, body: String) -> StatusCode {
-    inbox
-        .lock()
-        .unwrap()
-        .push(serde_json::from_str(&body).expect("JSON"));
-    StatusCode::OK
-}
-
 /// A webhook receiver on a loopback port: its URL and what it got.
-async fn receiver() -> (String, Inbox) {
-    let inbox = Inbox::default();
-    let app = Router::new()
-        .route("/hook", post(take))
-        .with_state(inbox.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}/hook"), inbox)
+async fn receiver() -> (String, Receiver) {
+    let sink = webhook::start().await;
+    (format!("{}/hook", sink.url), sink)
 }
 
 fn config(sim: &str, hook: &str, extra: &str) -> String {
@@ -184,10 +163,9 @@ fn local(date: NaiveDate, h: u32, m: u32) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-fn events(inbox: &Inbox, condition: &str, subject: &str) -> Vec<(String, String)> {
+fn events(inbox: &Receiver, condition: &str, subject: &str) -> Vec<(String, String)> {
     inbox
-        .lock()
-        .unwrap()
+        .all()
         .iter()
         .filter(|b| b["condition"] == condition && b["subject"] == subject)
         .map(|b| {
@@ -221,11 +199,7 @@ fresh_error = "50h"
         rig.alerts().await;
         rig.advance(tick);
     }
-    assert!(
-        inbox.lock().unwrap().is_empty(),
-        "{:#?}",
-        inbox.lock().unwrap()
-    );
+    assert!(inbox.all().is_empty(), "{:#?}", inbox.all());
 
     // NBA.com answers 503 to everything for five days.
     let outage_start = rig.now();
@@ -257,8 +231,7 @@ fresh_error = "50h"
     let reminders = source.iter().filter(|e| e.0 == "renotify").count();
     assert!((15..=20).contains(&reminders), "{reminders} reminders");
     let body = inbox
-        .lock()
-        .unwrap()
+        .all()
         .iter()
         .find(|b| b["condition"] == "source_unhealthy" && b["event"] == "recovered")
         .cloned()
@@ -308,7 +281,7 @@ fresh_error = "50h"
     assert_eq!(workflow.iter().filter(|e| e.0 == "recovered").count(), 1);
 
     // The other source, its scraper, dataset and workflow never said a word.
-    let inbox_all = inbox.lock().unwrap().clone();
+    let inbox_all = inbox.all();
     for b in &inbox_all {
         let subject = b["subject"].as_str().unwrap();
         assert!(
@@ -363,10 +336,10 @@ scrapers = ["bdb_pbp"]
         rig.run("bdb").await;
         rig.alerts().await;
         assert!(
-            inbox.lock().unwrap().is_empty(),
+            inbox.all().is_empty(),
             "at {}: {:#?}",
             rig.now(),
-            inbox.lock().unwrap()
+            inbox.all()
         );
         rig.advance(TimeDelta::hours(1));
     }
@@ -379,11 +352,11 @@ scrapers = ["bdb_pbp"]
         rig.advance(TimeDelta::hours(1));
     }
     let overdue = events(&inbox, "data_overdue", "bdb_pbp");
-    assert_eq!(overdue.len(), 1, "{:#?}", inbox.lock().unwrap());
+    assert_eq!(overdue.len(), 1, "{:#?}", inbox.all());
     assert_eq!(overdue[0].0, "opened");
     let opened_at: DateTime<Utc> = overdue[0].1.parse().unwrap();
     assert_eq!(opened_at, local(day, 15, 0));
-    let body = inbox.lock().unwrap()[0].clone();
+    let body = inbox.all()[0].clone();
     assert!(
         body["summary"]
             .as_str()
@@ -478,18 +451,14 @@ scrapers = ["pbp"]
         rig.run("odds").await;
     }
     rig.alerts().await;
-    assert!(
-        inbox.lock().unwrap().is_empty(),
-        "{:#?}",
-        inbox.lock().unwrap()
-    );
+    assert!(inbox.all().is_empty(), "{:#?}", inbox.all());
 
     // Two more odds calls: 9 of 10 used.
     rig.run("odds").await;
     rig.run("odds").await;
     rig.alerts().await;
     let quota = events(&inbox, "quota_high", "odds");
-    assert_eq!(quota.len(), 1, "{:#?}", inbox.lock().unwrap());
+    assert_eq!(quota.len(), 1, "{:#?}", inbox.all());
 
     // The next morning, past every deadline, the post-game run for last
     // night: the broken games fail and are locked out.
@@ -500,12 +469,11 @@ scrapers = ["pbp"]
         .unwrap();
     rig.alerts().await;
     let lockouts = events(&inbox, "lockouts_high", "pbp");
-    assert_eq!(lockouts.len(), 1, "{:#?}", inbox.lock().unwrap());
+    assert_eq!(lockouts.len(), 1, "{:#?}", inbox.all());
     let shortfall = events(&inbox, "completeness_shortfall", "nbacom/pbp");
-    assert_eq!(shortfall.len(), 1, "{:#?}", inbox.lock().unwrap());
+    assert_eq!(shortfall.len(), 1, "{:#?}", inbox.all());
     let body = inbox
-        .lock()
-        .unwrap()
+        .all()
         .iter()
         .find(|b| b["condition"] == "completeness_shortfall")
         .cloned()

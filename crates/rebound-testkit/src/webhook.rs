@@ -1,5 +1,6 @@
-//! A webhook receiver on a loopback port: records every body, and answers
-//! 503 while told to be down.
+//! A webhook receiver on a loopback port, for the alert tests of every
+//! crate: records every JSON body with its path, answers 503 while told to
+//! be down, and can hang like a stuck sink.
 
 use axum::Router;
 use axum::extract::State;
@@ -35,6 +36,17 @@ impl Receiver {
             .collect()
     }
 
+    /// Every body received, on any path, oldest first.
+    pub fn all(&self) -> Vec<serde_json::Value> {
+        self.inbox
+            .bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, b)| b.clone())
+            .collect()
+    }
+
     pub fn set_down(&self, down: bool) {
         self.inbox.down.store(down, Ordering::SeqCst);
     }
@@ -58,6 +70,7 @@ async fn take(State(inbox): State<Arc<Inbox>>, uri: axum::http::Uri, body: Strin
     StatusCode::OK
 }
 
+/// Starts a receiver; post to `{url}/<any path>`.
 pub async fn start() -> Receiver {
     let inbox = Arc::new(Inbox::default());
     let app = Router::new()
