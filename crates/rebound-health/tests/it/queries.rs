@@ -251,6 +251,48 @@ async fn report(store: &dyn Store) -> HealthReport {
     .expect("report")
 }
 
+/// Reads the operator queries' figures through `rows` (a closure from a
+/// heading to that query's rows); a macro because SQLite and PostgreSQL
+/// rows are different types with the same `get`.
+macro_rules! figures {
+    ($rows:ident) => {{
+        let rows = $rows;
+        let mut f = Figures::default();
+        for r in rows(HEALTH_WORKFLOW_DAYS).await {
+            f.days.push((
+                r.get("workflow_name"),
+                r.get("target_date"),
+                r.get("runs"),
+                r.get("failed"),
+                r.get("partial"),
+                r.get("failure_rate_pct"),
+            ));
+        }
+        let c = &rows(HEALTH_ERROR_COVERAGE).await[0];
+        f.coverage = (
+            c.get("failed_or_partial"),
+            c.get("with_message"),
+            c.get("coverage_pct"),
+        );
+        let r = &rows(HEALTH_RETRIES).await[0];
+        f.retries = (
+            r.get("calls"),
+            r.get("attempts"),
+            r.get("retried"),
+            r.get("retried_then_succeeded"),
+            r.get("attempts_per_call"),
+        );
+        for r in rows(HEALTH_FRESHNESS).await {
+            f.freshness.push((
+                r.get("scraper_name"),
+                r.get("last_change_at"),
+                r.get("age_seconds"),
+            ));
+        }
+        f
+    }};
+}
+
 #[tokio::test]
 async fn report_agrees_with_the_operator_queries_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -267,38 +309,7 @@ async fn report_agrees_with_the_operator_queries_on_sqlite() {
                 .unwrap_or_else(|e| panic!("{heading}: {e}"))
         }
     };
-    let mut f = Figures::default();
-    for r in rows(HEALTH_WORKFLOW_DAYS).await {
-        f.days.push((
-            r.get("workflow_name"),
-            r.get("target_date"),
-            r.get("runs"),
-            r.get("failed"),
-            r.get("partial"),
-            r.get("failure_rate_pct"),
-        ));
-    }
-    let c = &rows(HEALTH_ERROR_COVERAGE).await[0];
-    f.coverage = (
-        c.get("failed_or_partial"),
-        c.get("with_message"),
-        c.get("coverage_pct"),
-    );
-    let r = &rows(HEALTH_RETRIES).await[0];
-    f.retries = (
-        r.get("calls"),
-        r.get("attempts"),
-        r.get("retried"),
-        r.get("retried_then_succeeded"),
-        r.get("attempts_per_call"),
-    );
-    for r in rows(HEALTH_FRESHNESS).await {
-        f.freshness.push((
-            r.get("scraper_name"),
-            r.get("last_change_at"),
-            r.get("age_seconds"),
-        ));
-    }
+    let f = figures!(rows);
     assert_agree(&report, f);
 }
 
@@ -322,38 +333,7 @@ async fn report_agrees_with_the_operator_queries_on_postgres() {
                 .unwrap_or_else(|e| panic!("{heading}: {e}"))
         }
     };
-    let mut f = Figures::default();
-    for r in rows(HEALTH_WORKFLOW_DAYS).await {
-        f.days.push((
-            r.get("workflow_name"),
-            r.get("target_date"),
-            r.get("runs"),
-            r.get("failed"),
-            r.get("partial"),
-            r.get("failure_rate_pct"),
-        ));
-    }
-    let c = &rows(HEALTH_ERROR_COVERAGE).await[0];
-    f.coverage = (
-        c.get("failed_or_partial"),
-        c.get("with_message"),
-        c.get("coverage_pct"),
-    );
-    let r = &rows(HEALTH_RETRIES).await[0];
-    f.retries = (
-        r.get("calls"),
-        r.get("attempts"),
-        r.get("retried"),
-        r.get("retried_then_succeeded"),
-        r.get("attempts_per_call"),
-    );
-    for r in rows(HEALTH_FRESHNESS).await {
-        f.freshness.push((
-            r.get("scraper_name"),
-            r.get("last_change_at"),
-            r.get("age_seconds"),
-        ));
-    }
+    let f = figures!(rows);
     let _ = sqlx::query(AssertSqlSafe(format!(
         "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
     )))
