@@ -3,18 +3,9 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 /// A duration in at most two units, rounded down: `5d 2h`, `3h 12m`,
-/// `12m`, `45s`.
+/// `12m`, `45s` (the shared `format_duration_coarse`; negative is `0s`).
 pub fn duration(d: TimeDelta) -> String {
-    let secs = d.num_seconds().max(0);
-    let (days, hours, minutes) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60);
-    match (days, hours, minutes) {
-        (0, 0, 0) => format!("{secs}s"),
-        (0, 0, m) => format!("{m}m"),
-        (0, h, 0) => format!("{h}h"),
-        (0, h, m) => format!("{h}h {m}m"),
-        (d, 0, _) => format!("{d}d"),
-        (d, h, _) => format!("{d}d {h}h"),
-    }
+    rebound_domain::duration::format_duration_coarse(d.to_std().unwrap_or_default())
 }
 
 /// `2026-01-15 04:00 UTC (3h 12m ago)`.

@@ -78,6 +78,21 @@ pub fn format_duration(duration: Duration) -> String {
     parts.join(" ")
 }
 
+/// Formats a duration in at most two units, rounded down, for messages
+/// where the seconds are noise: `"5d 2h"`, `"3h 12m"`, `"12m"`, `"45s"`.
+pub fn format_duration_coarse(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    let (days, hours, minutes) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60);
+    match (days, hours, minutes) {
+        (0, 0, 0) => format!("{secs}s"),
+        (0, 0, m) => format!("{m}m"),
+        (0, h, 0) => format!("{h}h"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, 0, _) => format!("{d}d"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
