@@ -4,7 +4,9 @@
 //!
 //! Run: `cargo bench -p rebound-cli --bench calls` (optionally
 //! `-- --calls 10000 --rounds 5`). Prints per-round figures, medians, the
-//! ratio, and peak RSS. Not a test: nothing here asserts a speed.
+//! ratio, CPU time per call, the floors of the recording steps and peak
+//! RSS. `-- --only-recorded` runs only Rebound's recorded rounds, for a
+//! profiler. Not a test: nothing here asserts a speed.
 
 use futures::StreamExt;
 use rebound_domain::clock::Clock;
@@ -41,9 +43,59 @@ fn peak_rss_mib() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-async fn bare_loop(base_url: &str, calls: usize) -> f64 {
+/// CPU time used so far by the whole process (every thread, user and
+/// kernel), in seconds, from `/proc/self/stat`. Its ticks are USER_HZ,
+/// which Linux fixes at 100 for user space on every architecture we run.
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The command name (field 2) is in parentheses and may hold spaces;
+    // `rest` starts at field 3.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| {
+        fields
+            .get(n - 3)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    // utime and stime.
+    (field(14) + field(15)) / 100.0
+}
+
+/// One timed round: calls per second, and CPU time of the whole process
+/// per call (µs). The CPU figure is what decides throughput on a machine
+/// whose cores are all busy, whatever else the machine does meanwhile.
+#[derive(Clone, Copy)]
+struct Round {
+    rate: f64,
+    cpu_us: f64,
+}
+
+/// Times `calls` calls that start now.
+struct Timer {
+    started: Instant,
+    cpu: f64,
+}
+
+impl Timer {
+    fn start() -> Timer {
+        Timer {
+            started: Instant::now(),
+            cpu: process_cpu_seconds(),
+        }
+    }
+
+    fn stop(self, calls: usize) -> Round {
+        Round {
+            rate: calls as f64 / self.started.elapsed().as_secs_f64(),
+            cpu_us: (process_cpu_seconds() - self.cpu) / calls as f64 * 1e6,
+        }
+    }
+}
+
+async fn bare_loop(base_url: &str, calls: usize) -> Round {
     let client = reqwest::Client::new();
-    let started = Instant::now();
+    let timer = Timer::start();
     let ok = futures::stream::iter(0..calls)
         .map(|i| {
             let client = client.clone();
@@ -57,8 +109,9 @@ async fn bare_loop(base_url: &str, calls: usize) -> f64 {
         .filter(|r| std::future::ready(r.is_some()))
         .count()
         .await;
+    let round = timer.stop(calls);
     assert_eq!(ok, calls, "bare loop calls failed");
-    calls as f64 / started.elapsed().as_secs_f64()
+    round
 }
 
 fn config(base_url: &str) -> String {
@@ -87,7 +140,7 @@ records = "/data"
 /// `dir` outlives the round: deleting 10,000 files between rounds would
 /// make the next round's file creation pay for ext4's recently-deleted
 /// inode checks, which production never sees.
-async fn rebound_round(base_url: &str, calls: usize, dir: &tempfile::TempDir) -> f64 {
+async fn rebound_round(base_url: &str, calls: usize, dir: &tempfile::TempDir) -> Round {
     let path = dir.path().join("rebound.toml");
     let plan = rebound_config::load_str(&config(base_url), &path, &|_| None).unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -106,7 +159,7 @@ async fn rebound_round(base_url: &str, calls: usize, dir: &tempfile::TempDir) ->
         clock,
     ));
     let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
-    let started = Instant::now();
+    let timer = Timer::start();
     let ok = futures::stream::iter(0..calls)
         .map(|i| {
             let engine = engine.clone();
@@ -123,22 +176,22 @@ async fn rebound_round(base_url: &str, calls: usize, dir: &tempfile::TempDir) ->
         .filter(|r| std::future::ready(r.is_some()))
         .count()
         .await;
-    let rate = calls as f64 / started.elapsed().as_secs_f64();
+    let round = timer.stop(calls);
     assert_eq!(ok, calls, "rebound calls failed");
     let recorded = store.recent_standalone_calls(u32::MAX).await.unwrap().len();
     assert_eq!(recorded, calls, "every call is recorded");
-    rate
+    round
 }
 
 /// Rebound's fetch path alone (templates, permits, timeout, classification,
 /// retries), without payload storage or history: shows where time goes.
-async fn fetch_only_round(base_url: &str, calls: usize) -> f64 {
+async fn fetch_only_round(base_url: &str, calls: usize) -> Round {
     let plan =
         rebound_config::load_str(&config(base_url), std::path::Path::new("b.toml"), &|_| None)
             .unwrap();
     let fetcher = Arc::new(Fetcher::new(&plan, Arc::new(SystemClock)).unwrap());
     let plan = Arc::new(plan);
-    let started = Instant::now();
+    let timer = Timer::start();
     let ok = futures::stream::iter(0..calls)
         .map(|i| {
             let (plan, fetcher) = (plan.clone(), fetcher.clone());
@@ -156,15 +209,16 @@ async fn fetch_only_round(base_url: &str, calls: usize) -> f64 {
         .filter(|r| std::future::ready(r.is_some()))
         .count()
         .await;
+    let round = timer.stop(calls);
     assert_eq!(ok, calls, "fetch-only calls failed");
-    calls as f64 / started.elapsed().as_secs_f64()
+    round
 }
 
 /// Each recording step alone at the same concurrency, to show where a
-/// recorded call's time goes: (lookup of the previous payload, raw write,
-/// history insert) per second, and the raw write through `object_store`'s
-/// local put for comparison.
-async fn phases(calls: usize) -> (f64, f64, f64, f64) {
+/// recorded call's time goes: lookup of the previous payload, raw write,
+/// raw write through `object_store`'s local put for comparison, history
+/// insert.
+async fn phases(calls: usize) -> (Round, Round, Round, Round) {
     use rebound_storage::{NewAttempt, NewScraperCall};
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> =
@@ -206,7 +260,7 @@ async fn phases(calls: usize) -> (f64, f64, f64, f64) {
             delay_before_ms: 0,
         }],
     };
-    let started = Instant::now();
+    let timer = Timer::start();
     futures::stream::iter(0..calls)
         .map(|i| {
             let store = store.clone();
@@ -216,8 +270,8 @@ async fn phases(calls: usize) -> (f64, f64, f64, f64) {
         .buffer_unordered(CONCURRENCY)
         .count()
         .await;
-    let insert = calls as f64 / started.elapsed().as_secs_f64();
-    let started = Instant::now();
+    let insert = timer.stop(calls);
+    let timer = Timer::start();
     futures::stream::iter(0..calls)
         .map(|i| {
             let store = store.clone();
@@ -231,7 +285,7 @@ async fn phases(calls: usize) -> (f64, f64, f64, f64) {
         .buffer_unordered(CONCURRENCY)
         .count()
         .await;
-    let lookup = calls as f64 / started.elapsed().as_secs_f64();
+    let lookup = timer.stop(calls);
     // The same writes through object_store's own local put (one blocking
     // thread per write), for comparison with RawStore's local writer;
     // measured first, so that a slow start of the disk would count against
@@ -243,7 +297,7 @@ async fn phases(calls: usize) -> (f64, f64, f64, f64) {
         "",
         "file:///",
     ));
-    let started = Instant::now();
+    let timer = Timer::start();
     futures::stream::iter(0..calls)
         .map(|i| {
             let raw = object_store.clone();
@@ -259,8 +313,8 @@ async fn phases(calls: usize) -> (f64, f64, f64, f64) {
         .buffer_unordered(CONCURRENCY)
         .count()
         .await;
-    let write_object_store = calls as f64 / started.elapsed().as_secs_f64();
-    let started = Instant::now();
+    let write_object_store = timer.stop(calls);
+    let timer = Timer::start();
     futures::stream::iter(0..calls)
         .map(|i| {
             let raw = raw.clone();
@@ -276,8 +330,102 @@ async fn phases(calls: usize) -> (f64, f64, f64, f64) {
         .buffer_unordered(CONCURRENCY)
         .count()
         .await;
-    let write = calls as f64 / started.elapsed().as_secs_f64();
+    let write = timer.stop(calls);
     (lookup, write, write_object_store, insert)
+}
+
+/// The least CPU a payload file costs here: one thread creating `files`
+/// files as the raw store does (a new temp file, the body, a rename to the
+/// final name in the same folder), with nothing else going on: no queue,
+/// no other thread, no hashing. µs of process CPU per file.
+fn file_floor(files: usize) -> f64 {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("d/2026-11-28/item");
+    std::fs::create_dir_all(&folder).unwrap();
+    let body = br#"{"data":[{"i":1234,"name":"bench","ok":true}]}"#;
+    let cpu = process_cpu_seconds();
+    for i in 0..files {
+        let name = format!("i={i}__20261128T000000.000Z_0123abcd.json");
+        let temp = folder.join(format!("{name}#1"));
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .unwrap();
+        file.write_all(body).unwrap();
+        drop(file);
+        std::fs::rename(&temp, folder.join(name)).unwrap();
+    }
+    (process_cpu_seconds() - cpu) / files as f64 * 1e6
+}
+
+/// The least CPU the history rows of a call cost here: the call row and
+/// its attempt row, inserted 64 calls per transaction (the engine's
+/// concurrency, so the best batch the writer can get) on one connection to
+/// a database with every migration applied, so every index is kept up.
+/// µs of process CPU per call.
+async fn history_floor(calls: usize) -> f64 {
+    use sqlx::{Connection as _, QueryBuilder, Sqlite};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("floor.db");
+    // Opening the store applies the migrations; its own connections close
+    // with it.
+    drop(SqliteStore::open(&path).await.unwrap());
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal);
+    let mut conn = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap();
+    let at = "2026-11-28T00:00:00.000Z";
+    let ids: Vec<i64> = (1..=calls as i64).collect();
+    let cpu = process_cpu_seconds();
+    for batch in ids.chunks(CONCURRENCY) {
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.unwrap();
+        let mut rows: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO scraper_execution_log (id, scraper_name, source_name, params, \
+             target_date, status, attempts, http_status, started_at, finished_at, \
+             duration_ms, bytes, output_uri, content_hash, unchanged) ",
+        );
+        rows.push_values(batch, |mut row, id| {
+            row.push_bind(id)
+                .push_bind("item")
+                .push_bind("sim")
+                .push_bind(format!("{{\"i\":\"{id}\"}}"))
+                .push_bind("2026-11-28")
+                .push_bind("success")
+                .push_bind(1)
+                .push_bind(200)
+                .push_bind(at)
+                .push_bind(at)
+                .push_bind(3)
+                .push_bind(47)
+                .push_bind(format!(
+                    "file:///srv/raw/d/2026-11-28/item/i={id}__20261128T000000.000Z_0123abcd.json"
+                ))
+                .push_bind(format!("{id:064x}"))
+                .push_bind(0);
+        });
+        rows.build().execute(&mut *tx).await.unwrap();
+        let mut attempts: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO scraper_attempts (scraper_execution_id, attempt, started_at, \
+             finished_at, http_status, outcome, delay_before_ms) ",
+        );
+        attempts.push_values(batch, |mut row, id| {
+            row.push_bind(id)
+                .push_bind(1)
+                .push_bind(at)
+                .push_bind(at)
+                .push_bind(200)
+                .push_bind("success")
+                .push_bind(0);
+        });
+        attempts.build().execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    (process_cpu_seconds() - cpu) / calls as f64 * 1e6
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -285,10 +433,32 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
+fn median_of(rounds: &[Round], value: impl Fn(&Round) -> f64) -> f64 {
+    median(&mut rounds.iter().map(value).collect::<Vec<_>>())
+}
+
 fn main() {
     let calls = arg("--calls", 10_000);
     let rounds = arg("--rounds", 5);
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    if std::env::args().any(|a| a == "--only-recorded") {
+        runtime.block_on(async {
+            let sim = UpstreamSim::start().await.unwrap();
+            sim.set_recording(false);
+            let base = sim.base_url();
+            let mut dirs = Vec::new();
+            for round in 1..=rounds {
+                dirs.push(tempfile::tempdir().unwrap());
+                let r = rebound_round(&base, calls, dirs.last().unwrap()).await;
+                println!(
+                    "round {round}: rebound recorded {:>7.0}/s, {:.0} µs CPU per call",
+                    r.rate, r.cpu_us
+                );
+            }
+            sim.shutdown().await;
+        });
+        return;
+    }
     runtime.block_on(async {
         let sim = UpstreamSim::start().await.unwrap();
         sim.set_recording(false);
@@ -307,24 +477,66 @@ fn main() {
             dirs.push(tempfile::tempdir().unwrap());
             let r = rebound_round(&base, calls, dirs.last().unwrap()).await;
             println!(
-                "round {round}: bare reqwest {b:>7.0}/s   rebound fetch only {f:>7.0}/s   rebound recorded {r:>7.0}/s   ratio {:.2}",
-                r / b
+                "round {round}: bare reqwest {:>7.0}/s ({:.0} µs CPU/call)   rebound fetch only {:>7.0}/s ({:.0} µs)   rebound recorded {:>7.0}/s ({:.0} µs)   ratio {:.2}",
+                b.rate,
+                b.cpu_us,
+                f.rate,
+                f.cpu_us,
+                r.rate,
+                r.cpu_us,
+                r.rate / b.rate
             );
             bare.push(b);
             fetch_only.push(f);
             rebound.push(r);
         }
-        let (mb, mr) = (median(&mut bare), median(&mut rebound));
-        let mf = median(&mut fetch_only);
+        let (mb, mr) = (median_of(&bare, |r| r.rate), median_of(&rebound, |r| r.rate));
+        let mf = median_of(&fetch_only, |r| r.rate);
+        let (cb, cf, cr) = (
+            median_of(&bare, |r| r.cpu_us),
+            median_of(&fetch_only, |r| r.cpu_us),
+            median_of(&rebound, |r| r.cpu_us),
+        );
         println!("calls per round: {calls}, concurrency: {CONCURRENCY}, rounds: {rounds}");
-        println!("median bare reqwest: {mb:.0} calls/s");
-        println!("median rebound fetch only: {mf:.0} calls/s (no payload storage, no history)");
-        println!("median rebound:      {mr:.0} calls/s (recorded in SQLite, payloads in a local folder)");
+        println!("median bare reqwest: {mb:.0} calls/s, {cb:.0} µs CPU per call");
+        println!(
+            "median rebound fetch only: {mf:.0} calls/s, {cf:.0} µs CPU per call (no payload storage, no history)"
+        );
+        println!(
+            "median rebound:      {mr:.0} calls/s, {cr:.0} µs CPU per call (recorded in SQLite, payloads in a local folder)"
+        );
         println!("ratio rebound/bare:  {:.2} (target >= 0.5)", mr / mb);
         println!("peak RSS of the whole process: {:.1} MiB", peak_rss_mib());
         let (lookup, write, write_object_store, insert) = phases(calls).await;
         println!(
-            "recording steps alone, {calls} at concurrency {CONCURRENCY}: previous-payload lookup {lookup:.0}/s, raw write {write:.0}/s (object_store's local put: {write_object_store:.0}/s), history insert {insert:.0}/s"
+            "recording steps alone, {calls} at concurrency {CONCURRENCY}: previous-payload lookup {:.0}/s ({:.0} µs CPU each), raw write {:.0}/s ({:.0} µs; object_store's local put: {:.0}/s, {:.0} µs), history insert {:.0}/s ({:.0} µs)",
+            lookup.rate,
+            lookup.cpu_us,
+            write.rate,
+            write.cpu_us,
+            write_object_store.rate,
+            write_object_store.cpu_us,
+            insert.rate,
+            insert.cpu_us
+        );
+        let mut files = Vec::new();
+        let mut rows = Vec::new();
+        for _ in 0..3 {
+            files.push(file_floor(calls));
+            rows.push(history_floor(calls).await);
+        }
+        let (file, row) = (median(&mut files), median(&mut rows));
+        println!(
+            "floors, one thread doing nothing else (median of 3): payload file {file:.1} µs CPU, history rows {row:.1} µs CPU per call"
+        );
+        // With every core busy, a rate of half the bare loop's leaves each
+        // recorded call at most cores / (0.5 × bare rate) of CPU.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let budget = cores as f64 * 1e6 / (0.5 * mb);
+        let least = cf + file + row;
+        println!(
+            "CPU budget of a recorded call at 0.5 x bare with all {cores} cores busy: {budget:.0} µs; its floor (fetch {cf:.0} + file {file:.0} + rows {row:.0}, no lookup, no hashing, no hand-offs): {least:.0} µs; left for everything else: {:.0} µs",
+            budget - least
         );
         sim.shutdown().await;
         drop(dirs);
