@@ -10,6 +10,7 @@ use rebound_fetch::Fetcher;
 use rebound_fetch::clock::SystemClock;
 use rebound_raw::RawStore;
 use rebound_storage::Store;
+use rebound_storage_postgres::Connections;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -52,8 +53,21 @@ pub fn load_plan(path: &Path) -> Result<Plan, Failure> {
     rebound_config::load(path).map_err(|e| Failure::Usage(anyhow::anyhow!("{e}")))
 }
 
-/// Opens the history database named by the plan, applying migrations.
+/// Opens the history database named by the plan, applying migrations, for
+/// the engine and services (a pool of connections on PostgreSQL).
 pub async fn open_store(plan: &Plan) -> Result<Arc<dyn Store>, Failure> {
+    open_store_with(plan, Connections::Pool).await
+}
+
+/// Opens the history database for a command that runs a few queries one
+/// after another and exits (`health`, `freshness`, `status`, `breakers`,
+/// `quotas`, `lockouts`, the listing of `alerts`): one connection on
+/// PostgreSQL (see [`Connections::One`]).
+pub async fn open_report_store(plan: &Plan) -> Result<Arc<dyn Store>, Failure> {
+    open_store_with(plan, Connections::One).await
+}
+
+async fn open_store_with(plan: &Plan, connections: Connections) -> Result<Arc<dyn Store>, Failure> {
     let location = &plan.pipeline.database;
     let store: Arc<dyn Store> = match location {
         DatabaseLocation::Sqlite { path } => Arc::new(
@@ -64,7 +78,7 @@ pub async fn open_store(plan: &Plan) -> Result<Arc<dyn Store>, Failure> {
                 })?,
         ),
         DatabaseLocation::Postgres { url } => Arc::new(
-            rebound_storage_postgres::PostgresStore::connect(url)
+            rebound_storage_postgres::PostgresStore::connect_with(url, None, connections)
                 .await
                 .with_context(|| {
                     format!("cannot open history database {}", location.display_safe())
@@ -91,6 +105,18 @@ pub async fn engine(plan: Plan) -> Result<Engine, Failure> {
 
 pub async fn engine_with_clock(plan: Plan, clock: Arc<dyn Clock>) -> Result<Engine, Failure> {
     let store = open_store(&plan).await?;
+    engine_on(plan, store, clock)
+}
+
+/// An engine for a report command (`health`, `freshness`): it reads
+/// calendars through the engine but runs no calls, so the store is
+/// [`open_report_store`]'s.
+pub async fn report_engine(plan: Plan, clock: Arc<dyn Clock>) -> Result<Engine, Failure> {
+    let store = open_report_store(&plan).await?;
+    engine_on(plan, store, clock)
+}
+
+fn engine_on(plan: Plan, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Engine, Failure> {
     let raw = RawStore::open(&plan.pipeline.raw_store)?;
     let fetcher = Fetcher::new(&plan, clock.clone())?;
     Ok(Engine::new(

@@ -48,6 +48,33 @@ static MIGRATOR: Migrator = sqlx::migrate!();
 /// round trips, few enough to leave the server room for other clients.
 const MAX_CONNECTIONS: u32 = 16;
 
+/// How many connections a store may open: see [`PostgresStore::connect_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Connections {
+    /// Up to 16, for the engine and `rebound serve`, whose concurrent calls
+    /// overlap their round trips.
+    #[default]
+    Pool,
+    /// One, for a command that runs its queries one after another and
+    /// exits (`rebound health`, `status`, ...). With a larger pool such a
+    /// command still opened four or five: a connection just released is
+    /// not back in the idle queue when the next query asks, so the pool
+    /// opens another. Each costs a TCP and TLS set-up, about 90 ms on
+    /// loopback because sqlx 0.9.0 leaves Nagle's algorithm on and two
+    /// small handshake writes each wait out the server's delayed ACK
+    /// (sqlx issue 4335); that was most of a one-shot command's time.
+    One,
+}
+
+impl Connections {
+    fn max(self) -> u32 {
+        match self {
+            Connections::Pool => MAX_CONNECTIONS,
+            Connections::One => 1,
+        }
+    }
+}
+
 /// How long to wait for a connection (including the first one) before
 /// reporting the database unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -118,7 +145,17 @@ impl PostgresStore {
     /// brings the schema up to date, in the server's default search path
     /// (normally `public`).
     pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
-        PostgresStore::open(url, None).await
+        PostgresStore::open(url, None, Connections::Pool).await
+    }
+
+    /// [`PostgresStore::connect`] (or, with `schema`,
+    /// [`PostgresStore::connect_with_schema`]) with a chosen pool size.
+    pub async fn connect_with(
+        url: &str,
+        schema: Option<&str>,
+        connections: Connections,
+    ) -> Result<PostgresStore, StoreError> {
+        PostgresStore::open(url, schema, connections).await
     }
 
     /// Like [`PostgresStore::connect`], but keeps everything in `schema`,
@@ -126,7 +163,7 @@ impl PostgresStore {
     /// search path, so the tables (and sqlx's migration record) live there
     /// and nothing outside it is seen.
     pub async fn connect_with_schema(url: &str, schema: &str) -> Result<PostgresStore, StoreError> {
-        PostgresStore::open(url, Some(schema)).await
+        PostgresStore::open(url, Some(schema), Connections::Pool).await
     }
 
     /// The pool, for tests and tools that need raw SQL; with
@@ -135,7 +172,11 @@ impl PostgresStore {
         &self.pool
     }
 
-    async fn open(url: &str, schema: Option<&str>) -> Result<PostgresStore, StoreError> {
+    async fn open(
+        url: &str,
+        schema: Option<&str>,
+        connections: Connections,
+    ) -> Result<PostgresStore, StoreError> {
         let redactor = Redactor::new(url);
         let unavailable = |e: &dyn std::fmt::Display| {
             StoreError::Unavailable(redactor.scrub(format!("{}: {e}", redactor.url())))
@@ -169,7 +210,7 @@ impl PostgresStore {
         let _ = first.close().await;
 
         let mut pool_options = PgPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
+            .max_connections(connections.max())
             .acquire_timeout(ACQUIRE_TIMEOUT);
         if let Some(schema) = schema {
             // A session setting, applied to each new connection before the

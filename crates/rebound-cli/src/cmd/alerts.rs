@@ -72,7 +72,7 @@ pub async fn alerts(config: &Path, args: AlertsArgs) -> Result<ExitCode, Failure
     if args.evaluate {
         evaluate_once(plan.clone()).await?;
     }
-    let store = setup::open_store(&plan).await?;
+    let store = setup::open_report_store(&plan).await?;
     let now = SystemClock.now();
     let open = store.open_alert_incidents().await?;
     let recent: Vec<AlertIncidentRow> = store

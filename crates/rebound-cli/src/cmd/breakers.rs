@@ -43,7 +43,7 @@ pub async fn breakers(config: &Path, args: BreakersArgs) -> Result<ExitCode, Fai
             known.join(", ")
         )));
     }
-    let store = setup::open_store(&plan).await?;
+    let store = setup::open_report_store(&plan).await?;
     if let Some(BreakersCommand::Reset { source }) = args.command {
         let made = store
             .reset_breaker(&source, SystemClock.now(), "reset by operator")

@@ -28,7 +28,7 @@ pub async fn freshness(config: &Path, args: FreshnessArgs) -> Result<ExitCode, F
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let now = clock.now();
     let tz = plan.pipeline.timezone;
-    let engine = setup::engine_with_clock(plan.clone(), clock).await?;
+    let engine = setup::report_engine(plan.clone(), clock).await?;
     let datasets = rebound_health::freshness(&plan, engine.store().as_ref(), &engine, now).await?;
     let level = datasets.iter().map(|d| d.level).max().unwrap_or_default();
     if args.json {

@@ -44,7 +44,7 @@ pub async fn health(config: &Path, args: HealthArgs) -> Result<ExitCode, Failure
     let tz = plan.pipeline.timezone;
     let fetcher = Arc::new(Fetcher::new(&plan, clock.clone())?);
     let prober = HttpProber { fetcher, tz };
-    let engine = setup::engine_with_clock(plan.clone(), clock).await?;
+    let engine = setup::report_engine(plan.clone(), clock).await?;
     let inputs = Inputs {
         plan: &plan,
         store: engine.store().as_ref(),

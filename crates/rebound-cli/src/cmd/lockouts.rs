@@ -34,7 +34,7 @@ pub enum LockoutsCommand {
 
 pub async fn lockouts(config: &Path, args: LockoutsArgs) -> Result<ExitCode, Failure> {
     let plan = setup::load_plan(config)?;
-    let store = setup::open_store(&plan).await?;
+    let store = setup::open_report_store(&plan).await?;
     let now = SystemClock.now();
     if let Some(LockoutsCommand::Reset { scraper, entity }) = args.command {
         if !plan.scrapers.contains_key(&scraper) {

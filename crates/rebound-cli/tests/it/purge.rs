@@ -121,6 +121,30 @@ fn generate_then_purge(dir: &Path, database: &str) {
         }
     }
 
+    // Report commands open one connection on PostgreSQL: the whole report
+    // must run on it (a query waiting for a second one would time out).
+    let out = rebound(
+        &["-c", &c, "health", "--no-probe", "--json", "--since", "31d"],
+        &[],
+    );
+    let health: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("health: not JSON ({e}): {}", text(&out.stderr)));
+    let calls: i64 = health["scrapers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["runs"].as_i64().unwrap())
+        .sum();
+    assert_eq!(calls, 2000, "{health}");
+    let out = rebound(&["-c", &c, "freshness", "--json"], &[]);
+    let freshness: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("freshness: not JSON ({e}): {}", text(&out.stderr)));
+    assert_eq!(
+        freshness["datasets"].as_array().unwrap().len(),
+        3,
+        "{freshness}"
+    );
+
     let refused = rebound(
         &["-c", &c, "generate-history", "--calls", "10", "--runs", "1"],
         &[],

@@ -9,7 +9,7 @@ use rebound_domain::outcome::{ScraperStatus, WorkflowStatus};
 use rebound_domain::plan::Plan;
 use rebound_health::{Calendars, HealthReport, Inputs, build_report};
 use rebound_storage::{NewScraperCall, NewWorkflowExecution, Store};
-use rebound_storage_postgres::PostgresStore;
+use rebound_storage_postgres::{Connections, PostgresStore};
 use rebound_storage_sqlite::SqliteStore;
 use rebound_testkit::store_conformance::queries::{
     self, HEALTH_ERROR_COVERAGE, HEALTH_FRESHNESS, HEALTH_RETRIES, HEALTH_WORKFLOW_DAYS,
@@ -318,9 +318,12 @@ async fn report_agrees_with_the_operator_queries_on_postgres() {
     let url = std::env::var("REBOUND_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let store = PostgresStore::connect_with_schema(&url, &schema)
+    // One connection, as `rebound health` opens it: the whole report must
+    // run on it (a query waiting for a second connection would time out).
+    let store = PostgresStore::connect_with(&url, Some(&schema), Connections::One)
         .await
         .expect("the test PostgreSQL server (see README)");
+    assert_eq!(store.pool().options().get_max_connections(), 1);
     seed(&store, Utc::now()).await;
     let report = report(&store).await;
     let pool = store.pool();
