@@ -428,19 +428,38 @@ pub(crate) async fn latest_payload(
     target_date: Option<NaiveDate>,
 ) -> Result<Option<LatestPayload>, StoreError> {
     const WHAT: &str = "latest_payload";
-    let row = sqlx::query(
-        "SELECT scraper_name, target_date, output_uri, content_hash, finished_at \
-         FROM scraper_execution_log \
-         WHERE scraper_name = ANY($1) \
-           AND status = 'success' AND output_uri IS NOT NULL AND content_hash IS NOT NULL \
-           AND ($2::date IS NULL OR target_date = $2) \
-         ORDER BY finished_at DESC, id DESC LIMIT 1",
-    )
-    .bind(scrapers)
-    .bind(target_date)
-    .fetch_optional(&store.pool)
-    .await
-    .map_err(|e| store.error(WHAT, e))?;
+    // Two texts rather than `($2 IS NULL OR target_date = $2)`, which a
+    // generic plan cannot use in an index condition. For one date, the
+    // success index (scraper, date, id) holds the few candidates. Across
+    // dates, each scraper is one seek on the index of migration 0008, and
+    // the newest of those few rows wins.
+    let query = match target_date {
+        Some(date) => sqlx::query(
+            "SELECT scraper_name, target_date, output_uri, content_hash, finished_at \
+             FROM scraper_execution_log \
+             WHERE scraper_name = ANY($1) AND target_date = $2 \
+               AND status = 'success' AND output_uri IS NOT NULL AND content_hash IS NOT NULL \
+             ORDER BY finished_at DESC, id DESC LIMIT 1",
+        )
+        .bind(scrapers)
+        .bind(date),
+        None => sqlx::query(
+            "SELECT l.scraper_name, l.target_date, l.output_uri, l.content_hash, l.finished_at \
+             FROM unnest($1::text[]) AS s (name) \
+             CROSS JOIN LATERAL ( \
+               SELECT id, scraper_name, target_date, output_uri, content_hash, finished_at \
+               FROM scraper_execution_log \
+               WHERE scraper_name = s.name \
+                 AND status = 'success' AND output_uri IS NOT NULL AND content_hash IS NOT NULL \
+               ORDER BY finished_at DESC, id DESC LIMIT 1) AS l \
+             ORDER BY l.finished_at DESC, l.id DESC LIMIT 1",
+        )
+        .bind(scrapers),
+    };
+    let row = query
+        .fetch_optional(&store.pool)
+        .await
+        .map_err(|e| store.error(WHAT, e))?;
     row.as_ref()
         .map(payload_row)
         .transpose()

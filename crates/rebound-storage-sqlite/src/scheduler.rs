@@ -460,19 +460,36 @@ pub(crate) async fn latest_payload(
     scrapers: &[String],
     target_date: Option<NaiveDate>,
 ) -> Result<Option<LatestPayload>, StoreError> {
-    let row = sqlx::query(
-        "SELECT scraper_name, target_date, output_uri, content_hash, finished_at \
-         FROM scraper_execution_log \
-         WHERE scraper_name IN (SELECT value FROM json_each(?1)) \
-           AND status = 'success' AND output_uri IS NOT NULL AND content_hash IS NOT NULL \
-           AND (?2 IS NULL OR target_date = ?2) \
-         ORDER BY finished_at DESC, id DESC LIMIT 1",
-    )
-    .bind(name_list(scrapers))
-    .bind(target_date.map(encode_date))
-    .fetch_optional(readers)
-    .await
-    .map_err(|e| store_error("latest_payload", e))?;
+    // For one date, the success index (scraper, date, id) holds the few
+    // candidates. Across dates, each scraper is one seek on the index of
+    // migration 0008 (whose WHERE terms the subquery repeats word for word,
+    // as SQLite requires), and the newest of those few rows wins.
+    let query = match target_date {
+        Some(date) => sqlx::query(
+            "SELECT scraper_name, target_date, output_uri, content_hash, finished_at \
+             FROM scraper_execution_log \
+             WHERE scraper_name IN (SELECT value FROM json_each(?1)) AND target_date = ?2 \
+               AND status = 'success' AND output_uri IS NOT NULL AND content_hash IS NOT NULL \
+             ORDER BY finished_at DESC, id DESC LIMIT 1",
+        )
+        .bind(name_list(scrapers))
+        .bind(encode_date(date)),
+        None => sqlx::query(
+            "SELECT l.scraper_name, l.target_date, l.output_uri, l.content_hash, l.finished_at \
+             FROM json_each(?1) AS s \
+             JOIN scraper_execution_log AS l ON l.id = ( \
+               SELECT id FROM scraper_execution_log \
+               WHERE scraper_name = s.value \
+                 AND status = 'success' AND output_uri IS NOT NULL AND content_hash IS NOT NULL \
+               ORDER BY finished_at DESC, id DESC LIMIT 1) \
+             ORDER BY l.finished_at DESC, l.id DESC LIMIT 1",
+        )
+        .bind(name_list(scrapers)),
+    };
+    let row = query
+        .fetch_optional(readers)
+        .await
+        .map_err(|e| store_error("latest_payload", e))?;
     row.map(|row| {
         Ok(LatestPayload {
             scraper_name: column(&row, "scraper_name")?,

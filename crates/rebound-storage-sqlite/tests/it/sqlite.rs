@@ -218,6 +218,12 @@ async fn contract_tables_columns_and_indexes_exist() {
         "EXPLAIN QUERY PLAN SELECT * FROM workflow_executions \
          WHERE workflow_name = 'wf' AND target_date = '2026-01-01' \
          ORDER BY execution_time, execution_id",
+        // latest_payload across dates (the calendar read): one scraper's
+        // newest stored payload by finish time, without sorting its calls.
+        "EXPLAIN QUERY PLAN SELECT id FROM scraper_execution_log \
+         WHERE scraper_name = 'a' \
+         AND status = 'success' AND output_uri IS NOT NULL AND content_hash IS NOT NULL \
+         ORDER BY finished_at DESC, id DESC LIMIT 1",
     ] {
         let detail = plan(sql).await;
         assert!(
