@@ -144,6 +144,26 @@ fn generate_then_purge(dir: &Path, database: &str) {
         3,
         "{freshness}"
     );
+    // The other report commands, and the two that write one thing, on the
+    // same one connection.
+    let breakers = json(&["-c", &c, "breakers", "--json"]);
+    assert!(breakers.to_string().contains("odds"), "{breakers}");
+    json(&["-c", &c, "quotas", "--json"]);
+    json(&["-c", &c, "lockouts", "--json"]);
+    let alerts = json(&["-c", &c, "alerts", "--json"]);
+    assert!(alerts["open"].is_array(), "{alerts}");
+    for args in [
+        ["breakers", "reset", "nba"].as_slice(),
+        ["lockouts", "reset", "box"].as_slice(),
+    ] {
+        let out = rebound(&[&["-c", c.as_str()], args].concat(), &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
 
     let refused = rebound(
         &["-c", &c, "generate-history", "--calls", "10", "--runs", "1"],
