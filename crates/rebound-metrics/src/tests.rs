@@ -5,11 +5,12 @@ use super::exporter::{DatasetAges, Exporter};
 use super::*;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
-use prometheus_parse::{LineInfo, Scrape, Value};
+use prometheus_parse::Scrape;
 use rebound_domain::clock::Clock;
 use rebound_fetch::clock::ManualClock;
 use rebound_storage::{NewScheduledRun, Store};
 use rebound_storage_sqlite::SqliteStore;
+use rebound_testkit::prometheus::{parse, value};
 use std::sync::Arc;
 
 fn names(list: &[&str]) -> Vec<String> {
@@ -22,30 +23,6 @@ fn metrics() -> Metrics {
         names(&["morning"]),
         names(&["nbacom/injury_report"]),
     )
-}
-
-/// Parses a page, failing on any line the parser does not understand: the
-/// parser itself skips such lines silently.
-pub(crate) fn parse(text: &str) -> Scrape {
-    for line in text.lines() {
-        assert!(
-            !matches!(LineInfo::parse(line), LineInfo::Ignored),
-            "not Prometheus text: {line:?}\n{text}"
-        );
-    }
-    Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("parse")
-}
-
-fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    scrape
-        .samples
-        .iter()
-        .find(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
-        .map(|s| match &s.value {
-            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => *v,
-            Value::Histogram(buckets) => buckets.iter().map(|b| b.count).fold(0.0, f64::max),
-            Value::Summary(_) => f64::NAN,
-        })
 }
 
 #[test]

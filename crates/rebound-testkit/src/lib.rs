@@ -6,5 +6,7 @@
 //! depends on contracts only (never on a backend or a driver), so any crate
 //! can use it as a dev-dependency without pulling the others in.
 
+pub mod configs;
+pub mod prometheus;
 pub mod store_conformance;
 pub mod webhook;

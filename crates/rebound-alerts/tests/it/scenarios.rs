@@ -16,6 +16,7 @@ use rebound_health::HealthReport;
 use rebound_raw::RawStore;
 use rebound_storage::Store;
 use rebound_storage_sqlite::SqliteStore;
+use rebound_testkit::configs::two_source_pipeline;
 use rebound_testkit::webhook as receiver;
 use rebound_upstream_sim::UpstreamSim;
 use std::collections::BTreeMap;
@@ -25,46 +26,7 @@ use std::time::{Duration, Instant};
 
 pub fn config(sim: &str, sink: &str, extra: &str) -> String {
     format!(
-        r#"
-[pipeline]
-name = "nba"
-timezone = "America/New_York"
-database = "sqlite://history.db"
-raw_store = "file://raw"
-
-[retry]
-max_attempts = 2
-initial_delay = "10ms"
-max_delay = "20ms"
-
-[sources.nbacom]
-base_url = "{sim}/nba"
-timeout = "2s"
-
-[sources.bdl]
-base_url = "{sim}/bdl/v1"
-timeout = "2s"
-
-[scrapers.injuries]
-source = "nbacom"
-path = "/injury-report"
-query = {{ date = "{{date}}" }}
-records = "/records"
-dataset = "nbacom/injury_report"
-
-[scrapers.bdl_games]
-source = "bdl"
-path = "/games"
-query = {{ "dates[]" = "{{date}}" }}
-records = "/data"
-dataset = "bdl/games"
-
-[workflows.injuries]
-scrapers = ["injuries"]
-
-[workflows.games]
-scrapers = ["bdl_games"]
-
+        r#"{}
 [alerts]
 renotify = "6h"
 
@@ -73,7 +35,8 @@ kind = "webhook"
 url = "{sink}/hook"
 timeout = "300ms"
 {extra}
-"#
+"#,
+        two_source_pipeline(sim)
     )
 }
 

@@ -3,7 +3,8 @@
 //! served; `/healthz`; a port in use; `--log-format json`.
 
 use super::serve::{TestDb, count_once_migrated, logs, midday_zone, terminate, wait_exit};
-use prometheus_parse::{LineInfo, Scrape, Value};
+use prometheus_parse::Scrape;
+use rebound_testkit::prometheus;
 use rebound_upstream_sim::{Reply, UpstreamSim};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -53,21 +54,12 @@ struct Page {
 
 impl Page {
     fn value(&self, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        self.scrape
-            .samples
-            .iter()
-            .find(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
-            .map(|s| match &s.value {
-                Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => *v,
-                Value::Histogram(buckets) => buckets.iter().map(|b| b.count).fold(0.0, f64::max),
-                Value::Summary(_) => f64::NAN,
-            })
+        prometheus::value(&self.scrape, metric, labels)
     }
 }
 
 /// GET `/metrics`, checking the content type and that every line is
-/// Prometheus text (the parser skips lines it does not understand, so the
-/// test checks each line itself).
+/// Prometheus text.
 async fn scrape(addr: SocketAddr) -> Page {
     let response = reqwest::get(format!("http://{addr}/metrics"))
         .await
@@ -81,13 +73,7 @@ async fn scrape(addr: SocketAddr) -> Page {
         .to_string();
     assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
     let text = response.text().await.expect("body");
-    for line in text.lines() {
-        assert!(
-            !matches!(LineInfo::parse(line), LineInfo::Ignored),
-            "not Prometheus text: {line:?}\n{text}"
-        );
-    }
-    let scrape = Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("Prometheus text");
+    let scrape = prometheus::parse(&text);
     Page { text, scrape }
 }
 

@@ -3,7 +3,7 @@
 //! that made a request (a breaker refusal makes none).
 
 use chrono::{TimeZone, Utc};
-use prometheus_parse::{Scrape, Value};
+use prometheus_parse::Scrape;
 use rebound_domain::clock::Clock;
 use rebound_domain::outcome::ErrorKind;
 use rebound_engine::Engine;
@@ -13,21 +13,10 @@ use rebound_metrics::Format;
 use rebound_raw::RawStore;
 use rebound_storage::Store;
 use rebound_storage_sqlite::SqliteStore;
+use rebound_testkit::prometheus::value;
 use rebound_upstream_sim::{Reply, UpstreamSim};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-
-fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    scrape
-        .samples
-        .iter()
-        .find(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
-        .map(|s| match &s.value {
-            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => *v,
-            Value::Histogram(buckets) => buckets.iter().map(|b| b.count).fold(0.0, f64::max),
-            Value::Summary(_) => f64::NAN,
-        })
-}
 
 #[tokio::test]
 async fn engine_counts_attempts_calls_and_durations_as_recorded() {

@@ -32,6 +32,24 @@ pub struct Harness {
     pub fetcher: Arc<Fetcher>,
 }
 
+impl Harness {
+    /// The report now (on the manual clock) over the last 24 hours, without
+    /// probes.
+    pub async fn report(&self) -> rebound_health::HealthReport {
+        let now = self.clock.now();
+        rebound_health::build_report(&rebound_health::Inputs {
+            plan: &self.plan,
+            store: self.store.as_ref(),
+            calendars: &self.engine,
+            prober: None,
+            now,
+            since: now - chrono::TimeDelta::hours(24),
+        })
+        .await
+        .expect("report")
+    }
+}
+
 /// Noon in New York on 2026-11-28.
 pub fn start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 28, 17, 0, 0).unwrap()

@@ -251,12 +251,21 @@ async fn report(store: &dyn Store) -> HealthReport {
     .expect("report")
 }
 
-/// Reads the operator queries' figures through `rows` (a closure from a
-/// heading to that query's rows); a macro because SQLite and PostgreSQL
-/// rows are different types with the same `get`.
+/// Runs the operator queries of `dialect` on `pool` and reads their
+/// figures; a macro because SQLite and PostgreSQL pools and rows are
+/// different types with the same `fetch_all` and `get`.
 macro_rules! figures {
-    ($rows:ident) => {{
-        let rows = $rows;
+    ($pool:expr, $dialect:literal) => {{
+        let pool = $pool;
+        let rows = |heading: &'static str| {
+            let q = sql($dialect, heading);
+            async move {
+                sqlx::query(AssertSqlSafe(q))
+                    .fetch_all(pool)
+                    .await
+                    .unwrap_or_else(|e| panic!("{heading}: {e}"))
+            }
+        };
         let mut f = Figures::default();
         for r in rows(HEALTH_WORKFLOW_DAYS).await {
             f.days.push((
@@ -299,17 +308,7 @@ async fn report_agrees_with_the_operator_queries_on_sqlite() {
     let store = SqliteStore::open(&dir.path().join("h.db")).await.unwrap();
     seed(&store, Utc::now()).await;
     let report = report(&store).await;
-    let pool = store.pool();
-    let rows = |heading: &'static str| {
-        let q = sql("sqlite", heading);
-        async move {
-            sqlx::query(AssertSqlSafe(q))
-                .fetch_all(pool)
-                .await
-                .unwrap_or_else(|e| panic!("{heading}: {e}"))
-        }
-    };
-    let f = figures!(rows);
+    let f = figures!(store.pool(), "sqlite");
     assert_agree(&report, f);
 }
 
@@ -327,16 +326,7 @@ async fn report_agrees_with_the_operator_queries_on_postgres() {
     seed(&store, Utc::now()).await;
     let report = report(&store).await;
     let pool = store.pool();
-    let rows = |heading: &'static str| {
-        let q = sql("postgres", heading);
-        async move {
-            sqlx::query(AssertSqlSafe(q))
-                .fetch_all(pool)
-                .await
-                .unwrap_or_else(|e| panic!("{heading}: {e}"))
-        }
-    };
-    let f = figures!(rows);
+    let f = figures!(pool, "postgres");
     let _ = sqlx::query(AssertSqlSafe(format!(
         "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
     )))

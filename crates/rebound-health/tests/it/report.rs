@@ -4,7 +4,7 @@
 use super::{SECRET, harness, start};
 use chrono::TimeDelta;
 use rebound_domain::clock::Clock;
-use rebound_health::{Inputs, Level, build_report};
+use rebound_health::Level;
 use rebound_upstream_sim::Reply;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -64,17 +64,7 @@ async fn an_outage_is_named_with_its_start_and_reason() {
         h.sim.script("/t/teams", vec![data()]);
         run().await;
     }
-    let now = h.clock.now();
-    let report = build_report(&Inputs {
-        plan: &h.plan,
-        store: h.store.as_ref(),
-        calendars: &h.engine,
-        prober: None,
-        now,
-        since: now - TimeDelta::hours(24),
-    })
-    .await
-    .expect("report");
+    let report = h.report().await;
 
     let up = report.sources.iter().find(|s| s.name == "up").unwrap();
     assert_eq!(up.level, Level::Warning);
@@ -139,17 +129,7 @@ async fn an_outage_is_named_with_its_start_and_reason() {
     h.sim.script("/t/lines", vec![data()]);
     h.sim.script("/t/teams", vec![data()]);
     run().await;
-    let now = h.clock.now();
-    let report = build_report(&Inputs {
-        plan: &h.plan,
-        store: h.store.as_ref(),
-        calendars: &h.engine,
-        prober: None,
-        now,
-        since: now - TimeDelta::hours(24),
-    })
-    .await
-    .unwrap();
+    let report = h.report().await;
     let up = report.sources.iter().find(|s| s.name == "up").unwrap();
     assert_eq!(up.failing_since, None);
     assert_eq!(report.workflows[0].consecutive_failed, 0);

@@ -16,6 +16,7 @@ use rebound_raw::RawStore;
 use rebound_service::alerts::EngineReports;
 use rebound_storage::Store;
 use rebound_storage_sqlite::SqliteStore;
+use rebound_testkit::configs::two_source_pipeline;
 use rebound_testkit::webhook::{self, Receiver};
 use rebound_upstream_sim::{Reply, UpstreamSim};
 use std::collections::BTreeMap;
@@ -32,51 +33,13 @@ async fn receiver() -> (String, Receiver) {
 
 fn config(sim: &str, hook: &str, extra: &str) -> String {
     format!(
-        r#"
-[pipeline]
-name = "nba"
-timezone = "America/New_York"
-database = "sqlite://history.db"
-raw_store = "file://raw"
-
-[retry]
-max_attempts = 2
-initial_delay = "10ms"
-max_delay = "20ms"
-
-[sources.nbacom]
-base_url = "{sim}/nba"
-timeout = "2s"
-
-[sources.bdl]
-base_url = "{sim}/bdl/v1"
-timeout = "2s"
-
-[scrapers.injuries]
-source = "nbacom"
-path = "/injury-report"
-query = {{ date = "{{date}}" }}
-records = "/records"
-dataset = "nbacom/injury_report"
-
-[scrapers.bdl_games]
-source = "bdl"
-path = "/games"
-query = {{ "dates[]" = "{{date}}" }}
-records = "/data"
-dataset = "bdl/games"
-
-[workflows.injuries]
-scrapers = ["injuries"]
-
-[workflows.games]
-scrapers = ["bdl_games"]
-
+        r#"{}
 [alerts.sinks.hook]
 kind = "webhook"
 url = "{hook}"
 {extra}
-"#
+"#,
+        two_source_pipeline(sim)
     )
 }
 
