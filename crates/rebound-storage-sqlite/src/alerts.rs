@@ -3,7 +3,9 @@
 //! incident change and its notification rows land together or not at all.
 
 use crate::SqliteStore;
-use crate::codec::{column, encode_time, opt_time_column, store_error, time_column};
+use crate::codec::{
+    begin_immediate, column, encode_time, opt_time_column, store_error, time_column,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rebound_storage::{
@@ -11,7 +13,7 @@ use rebound_storage::{
     NewAlert, NewAlertIncident, StoreError,
 };
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{Sqlite, Transaction};
 
 const INCIDENT_COLUMNS: &str = "id, condition, subject, level, peak_level, summary, opened_at, \
      last_seen_at, last_notified_at, resolved_at";
@@ -53,16 +55,6 @@ fn alert(row: &SqliteRow) -> Result<AlertRow, StoreError> {
         delivered_at: opt_time_column(row, "delivered_at")?,
         last_error: column(row, "last_error")?,
     })
-}
-
-async fn begin(
-    writer: &SqlitePool,
-    what: &'static str,
-) -> Result<Transaction<'static, Sqlite>, StoreError> {
-    writer
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(|e| store_error(what, e))
 }
 
 async fn insert_alerts(
@@ -137,7 +129,7 @@ impl AlertStore for SqliteStore {
         alerts: &[NewAlert],
     ) -> Result<Option<AlertIncidentRow>, StoreError> {
         const WHAT: &str = "open_alert_incident";
-        let mut tx = begin(&self.writer, WHAT).await?;
+        let mut tx = begin_immediate(&self.writer, WHAT).await?;
         let sql = format!(
             "INSERT INTO alert_incidents (condition, subject, level, peak_level, summary, \
                 opened_at, last_seen_at, last_notified_at) \
@@ -169,7 +161,7 @@ impl AlertStore for SqliteStore {
         alerts: &[NewAlert],
     ) -> Result<bool, StoreError> {
         const WHAT: &str = "update_alert_incident";
-        let mut tx = begin(&self.writer, WHAT).await?;
+        let mut tx = begin_immediate(&self.writer, WHAT).await?;
         let (check, expected, notified_at) = match update.notified {
             Some((previous, now)) => (1_i64, previous.map(encode_time), Some(encode_time(now))),
             None => (0, None, None),
@@ -208,7 +200,7 @@ impl AlertStore for SqliteStore {
         alerts: &[NewAlert],
     ) -> Result<bool, StoreError> {
         const WHAT: &str = "resolve_alert_incident";
-        let mut tx = begin(&self.writer, WHAT).await?;
+        let mut tx = begin_immediate(&self.writer, WHAT).await?;
         let changed = sqlx::query(
             "UPDATE alert_incidents SET resolved_at = ?2 WHERE id = ?1 AND resolved_at IS NULL",
         )
@@ -263,7 +255,7 @@ impl AlertStore for SqliteStore {
         limit: u32,
     ) -> Result<Vec<AlertRow>, StoreError> {
         const WHAT: &str = "claim_due_alerts";
-        let mut tx = begin(&self.writer, WHAT).await?;
+        let mut tx = begin_immediate(&self.writer, WHAT).await?;
         let ids: Vec<i64> = sqlx::query_scalar(
             "UPDATE alerts SET attempts = attempts + 1, next_attempt_at = ?2 \
              WHERE id IN (SELECT id FROM alerts WHERE delivery_status = 'pending' \
@@ -351,7 +343,7 @@ impl AlertStore for SqliteStore {
         batch: u32,
     ) -> Result<u64, StoreError> {
         const WHAT: &str = "purge_alerts_before";
-        let mut tx = begin(&self.writer, WHAT).await?;
+        let mut tx = begin_immediate(&self.writer, WHAT).await?;
         let ids: Vec<i64> = sqlx::query_scalar(
             "SELECT id FROM alert_incidents WHERE resolved_at IS NOT NULL AND resolved_at < ?1 \
              ORDER BY resolved_at, id LIMIT ?2",

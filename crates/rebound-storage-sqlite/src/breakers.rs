@@ -4,7 +4,9 @@
 //! connection: the write lock is taken before the row is read, so two
 //! workers (even in two processes) can never both admit a half-open probe.
 
-use crate::codec::{column, encode_time, opt_time_column, store_error, time_column};
+use crate::codec::{
+    begin_immediate, column, encode_time, opt_time_column, store_error, time_column,
+};
 use chrono::{DateTime, Utc};
 use rebound_domain::breaker::{BreakerState, Phase};
 use rebound_domain::outcome::ErrorKind;
@@ -109,7 +111,7 @@ pub(crate) async fn update_breaker(
 ) -> Result<BreakerState, StoreError> {
     let what = "update_breaker";
     let err = |e| store_error(what, e);
-    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
+    let mut tx = begin_immediate(writer, what).await?;
     let row = sqlx::query(concat!(
         "SELECT ",
         breaker_columns!(),

@@ -93,6 +93,20 @@ pub(crate) fn store_error(what: &str, error: sqlx::Error) -> StoreError {
     }
 }
 
+/// A write transaction that takes SQLite's write lock at once: `BEGIN
+/// IMMEDIATE` waits (busy timeout) for a writer in another process, where
+/// a deferred transaction upgrading to a write would fail with
+/// `SQLITE_BUSY` at its first write.
+pub(crate) async fn begin_immediate(
+    writer: &sqlx::SqlitePool,
+    what: &str,
+) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
+    writer
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(|e| store_error(what, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,9 @@
 //! `source_quota_usage`: request quotas, written on the one writer
 //! connection in short `BEGIN IMMEDIATE` transactions.
 
-use crate::codec::{column, encode_time, opt_time_column, store_error, time_column};
+use crate::codec::{
+    begin_immediate, column, encode_time, opt_time_column, store_error, time_column,
+};
 use chrono::{DateTime, Utc};
 use rebound_storage::{QuotaKey, QuotaTake, QuotaUsageRow, StoreError};
 use sqlx::sqlite::SqliteRow;
@@ -22,16 +24,6 @@ fn row(row: &SqliteRow) -> Result<QuotaUsageRow, StoreError> {
         warned_at: opt_time_column(row, "warned_at")?,
         updated_at: time_column(row, "updated_at")?,
     })
-}
-
-async fn begin(
-    writer: &SqlitePool,
-    what: &'static str,
-) -> Result<Transaction<'static, Sqlite>, StoreError> {
-    writer
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(|e| store_error(what, e))
 }
 
 async fn ensure(
@@ -77,7 +69,7 @@ pub(crate) async fn take(
     now: DateTime<Utc>,
 ) -> Result<QuotaTake, StoreError> {
     const WHAT: &str = "quota_take";
-    let mut tx = begin(writer, WHAT).await?;
+    let mut tx = begin_immediate(writer, WHAT).await?;
     ensure(&mut tx, key, now, WHAT).await?;
     let counted = sqlx::query(
         "UPDATE source_quota_usage SET requests = requests + 1, updated_at = ?3 \
@@ -110,7 +102,7 @@ pub(crate) async fn settle(
     now: DateTime<Utc>,
 ) -> Result<QuotaUsageRow, StoreError> {
     const WHAT: &str = "quota_settle";
-    let mut tx = begin(writer, WHAT).await?;
+    let mut tx = begin_immediate(writer, WHAT).await?;
     ensure(&mut tx, key, now, WHAT).await?;
     sqlx::query(
         "UPDATE source_quota_usage SET requests = MAX(0, requests + ?3), \
@@ -136,7 +128,7 @@ pub(crate) async fn mark_warned(
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     const WHAT: &str = "quota_mark_warned";
-    let mut tx = begin(writer, WHAT).await?;
+    let mut tx = begin_immediate(writer, WHAT).await?;
     ensure(&mut tx, key, now, WHAT).await?;
     let marked = sqlx::query(
         "UPDATE source_quota_usage SET warned_at = ?3 \

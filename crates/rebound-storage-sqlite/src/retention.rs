@@ -7,7 +7,7 @@
 //! statement has one text and is prepared once, whatever the batch size.
 
 use crate::SqliteStore;
-use crate::codec::{column, encode_date, encode_time, store_error, time_column};
+use crate::codec::{begin_immediate, column, encode_date, encode_time, store_error, time_column};
 use crate::writer::{EncodedCall, INSERT_ATTEMPTS, INSERT_CALLS, LAST_ID, Row};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -201,11 +201,7 @@ impl RetentionStore for SqliteStore {
     async fn delete_calls(&self, ids: &[i64]) -> Result<DeletedCalls, StoreError> {
         const WHAT: &str = "delete_calls";
         let ids = id_array(ids);
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| store_error(WHAT, e))?;
+        let mut tx = begin_immediate(&self.writer, WHAT).await?;
         // Attempts first and explicitly, to count them (the cascade would
         // delete them silently).
         let attempts = sqlx::query(
@@ -291,11 +287,7 @@ impl RetentionStore for SqliteStore {
         calls: &[NumberedCall],
     ) -> Result<(), StoreError> {
         const WHAT: &str = "insert_history";
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| store_error(WHAT, e))?;
+        let mut tx = begin_immediate(&self.writer, WHAT).await?;
         for chunk in executions.chunks(BULK_ROWS) {
             let mut rows = String::with_capacity(chunk.len() * 256);
             rows.push('[');

@@ -14,7 +14,8 @@
 //! `json_each`, since SQLite has no array parameters.
 
 use crate::codec::{
-    column, date_column, encode_date, encode_time, opt_time_column, store_error, time_column,
+    begin_immediate, column, date_column, encode_date, encode_time, opt_time_column, store_error,
+    time_column,
 };
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use rebound_storage::{
@@ -38,17 +39,6 @@ macro_rules! decision_columns {
         "decision_id, workflow_name, decided_at, slot, target_date, action, reason, entities, \
          alert_level, execution_id, decided_by"
     };
-}
-
-/// Takes the write lock up front (see the module docs).
-async fn begin(
-    writer: &SqlitePool,
-    what: &'static str,
-) -> Result<Transaction<'static, Sqlite>, StoreError> {
-    writer
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(|e| store_error(what, e))
 }
 
 /// Inserts `run` unless its slot exists; true when it was inserted.
@@ -87,7 +77,7 @@ pub(crate) async fn record_decision(
     run: Option<&NewScheduledRun>,
 ) -> Result<DecisionOutcome, StoreError> {
     const WHAT: &str = "record_decision";
-    let mut tx = begin(writer, WHAT).await?;
+    let mut tx = begin_immediate(writer, WHAT).await?;
     let (action, reason, execution_id, queued) = match run {
         None => (
             decision.action,
@@ -257,7 +247,7 @@ pub(crate) async fn claim_run(
         run_columns!(),
     );
     let expires = lease_end(now, lease)?;
-    let mut tx = begin(writer, WHAT).await?;
+    let mut tx = begin_immediate(writer, WHAT).await?;
     let row = sqlx::query(SQL)
         .bind(worker)
         .bind(encode_time(expires))
@@ -285,7 +275,7 @@ async fn guarded_update(
     what: &'static str,
     query: sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments>,
 ) -> Result<bool, StoreError> {
-    let mut tx = begin(writer, what).await?;
+    let mut tx = begin_immediate(writer, what).await?;
     let result = query
         .execute(&mut *tx)
         .await
@@ -362,7 +352,7 @@ pub(crate) async fn requeue_expired(
     // SET expressions all read the row as it was, so the message names the
     // worker and the lease end being cleared. The text matches the
     // PostgreSQL backend's exactly (times in the same encoding).
-    let mut tx = begin(writer, WHAT).await?;
+    let mut tx = begin_immediate(writer, WHAT).await?;
     let mut ids: Vec<String> = sqlx::query_scalar(
         "UPDATE scheduled_runs \
          SET state = CASE WHEN claims >= ?2 THEN 'abandoned' ELSE 'queued' END, \
@@ -412,7 +402,7 @@ pub(crate) async fn enqueue_run(
     run: &NewScheduledRun,
 ) -> Result<bool, StoreError> {
     const WHAT: &str = "enqueue_run";
-    let mut tx = begin(writer, WHAT).await?;
+    let mut tx = begin_immediate(writer, WHAT).await?;
     let inserted = insert_run(&mut tx, run, WHAT).await?;
     tx.commit().await.map_err(|e| store_error(WHAT, e))?;
     Ok(inserted)
