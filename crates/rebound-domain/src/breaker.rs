@@ -121,7 +121,13 @@ impl Signal {
             (ScraperStatus::Skipped, _) => Signal::Ignore,
             (
                 ScraperStatus::Failed,
-                Some(ErrorKind::Server | ErrorKind::Timeout | ErrorKind::Connect),
+                Some(
+                    ErrorKind::Server
+                    | ErrorKind::Timeout
+                    | ErrorKind::Connect
+                    | ErrorKind::Interrupted
+                    | ErrorKind::Protocol,
+                ),
             ) => Signal::Unhealthy,
             (
                 ScraperStatus::Failed,

@@ -3,6 +3,39 @@
 
 use std::time::Duration;
 
+/// `t + d`, or the latest instant chrono can represent when that would
+/// overflow. Config durations are bounded at load, but waits also come from
+/// upstream headers (`Retry-After: 1e30`) and `Duration::MAX` sentinels;
+/// chrono's `DateTime + TimeDelta` panics on overflow, so every "instant
+/// plus a duration" in Rebound goes through here instead.
+pub fn add_saturating(
+    t: chrono::DateTime<chrono::Utc>,
+    d: Duration,
+) -> chrono::DateTime<chrono::Utc> {
+    chrono::TimeDelta::from_std(d)
+        .ok()
+        .and_then(|delta| t.checked_add_signed(delta))
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
+}
+
+/// `t - d`, or the earliest instant chrono can represent when that would
+/// underflow (a `--since` of centuries, say).
+pub fn sub_saturating(
+    t: chrono::DateTime<chrono::Utc>,
+    d: Duration,
+) -> chrono::DateTime<chrono::Utc> {
+    chrono::TimeDelta::from_std(d)
+        .ok()
+        .and_then(|delta| t.checked_sub_signed(delta))
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC)
+}
+
+/// A std duration as chrono's, capped at chrono's largest `TimeDelta`
+/// (about 292 million years) instead of failing.
+pub fn to_chrono_saturating(d: Duration) -> chrono::TimeDelta {
+    chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX)
+}
+
 /// Parses a duration string; the error says what was expected.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let trimmed = text.trim();
@@ -96,6 +129,32 @@ pub fn format_duration_coarse(duration: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn adding_absurd_durations_saturates_instead_of_panicking() {
+        let t = chrono::DateTime::<chrono::Utc>::from_timestamp(1_700_000_000, 0).unwrap();
+        assert_eq!(
+            add_saturating(t, Duration::MAX),
+            chrono::DateTime::<chrono::Utc>::MAX_UTC
+        );
+        assert_eq!(
+            add_saturating(t, Duration::from_secs(u64::MAX / 2)),
+            chrono::DateTime::<chrono::Utc>::MAX_UTC
+        );
+        assert_eq!(
+            add_saturating(t, Duration::from_secs(60)).timestamp(),
+            1_700_000_060
+        );
+        assert_eq!(
+            sub_saturating(t, Duration::MAX),
+            chrono::DateTime::<chrono::Utc>::MIN_UTC
+        );
+        assert_eq!(
+            sub_saturating(t, Duration::from_secs(60)).timestamp(),
+            1_699_999_940
+        );
+        assert_eq!(to_chrono_saturating(Duration::MAX), chrono::TimeDelta::MAX);
+    }
 
     #[test]
     fn parses_the_documented_forms() {

@@ -32,6 +32,13 @@ pub enum ErrorKind {
     Timeout,
     /// Refused, reset, DNS failure: the host could not be talked to.
     Connect,
+    /// The connection was reset or closed in the middle of a response
+    /// (headers or body): a transient transport failure, retried.
+    Interrupted,
+    /// The peer did not speak HTTP properly: an invalid status line, a lone
+    /// 1xx, oversized headers, a redirect loop. Not retried (the same
+    /// request meets the same peer), but a fault of the source.
+    Protocol,
     /// Any other 4xx: our request is wrong, retrying will not help.
     Client,
     /// The body is not the expected JSON.
@@ -53,14 +60,19 @@ pub enum ErrorKind {
     /// Not attempted because the source's circuit breaker is open (skipped
     /// calls only; not a scraper failure).
     BreakerOpen,
+    /// Rebound itself could not start or finish the work: a scheduled slot
+    /// that could not start, a worker that died and left its run behind.
+    Internal,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 16] = [
         ErrorKind::Throttled,
         ErrorKind::Server,
         ErrorKind::Timeout,
         ErrorKind::Connect,
+        ErrorKind::Interrupted,
+        ErrorKind::Protocol,
         ErrorKind::Client,
         ErrorKind::Decode,
         ErrorKind::BodyTooLarge,
@@ -70,6 +82,7 @@ impl ErrorKind {
         ErrorKind::LockedOut,
         ErrorKind::QuotaExhausted,
         ErrorKind::BreakerOpen,
+        ErrorKind::Internal,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +91,8 @@ impl ErrorKind {
             ErrorKind::Server => "server",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Connect => "connect",
+            ErrorKind::Interrupted => "interrupted",
+            ErrorKind::Protocol => "protocol",
             ErrorKind::Client => "client",
             ErrorKind::Decode => "decode",
             ErrorKind::BodyTooLarge => "body_too_large",
@@ -87,6 +102,7 @@ impl ErrorKind {
             ErrorKind::LockedOut => "locked_out",
             ErrorKind::QuotaExhausted => "quota_exhausted",
             ErrorKind::BreakerOpen => "breaker_open",
+            ErrorKind::Internal => "internal",
         }
     }
 
@@ -98,7 +114,11 @@ impl ErrorKind {
     pub fn is_retryable(self) -> bool {
         matches!(
             self,
-            ErrorKind::Throttled | ErrorKind::Server | ErrorKind::Timeout | ErrorKind::Connect
+            ErrorKind::Throttled
+                | ErrorKind::Server
+                | ErrorKind::Timeout
+                | ErrorKind::Connect
+                | ErrorKind::Interrupted
         )
     }
 
@@ -326,7 +346,10 @@ mod tests {
             .filter(|k| k.is_retryable())
             .map(|k| k.as_str())
             .collect();
-        assert_eq!(retried, vec!["throttled", "server", "timeout", "connect"]);
+        assert_eq!(
+            retried,
+            vec!["throttled", "server", "timeout", "connect", "interrupted"]
+        );
         for kind in ErrorKind::ALL {
             assert_eq!(ErrorKind::parse(kind.as_str()), Some(kind));
         }
