@@ -185,6 +185,53 @@ pub struct Source {
     /// `health = { path, expect_status, timeout }`: the probe `rebound
     /// health` sends; `None` when the source has none.
     pub health: Option<HealthProbe>,
+    /// `follow_redirects`: which redirects calls and probes follow.
+    pub follow_redirects: FollowRedirects,
+}
+
+/// `follow_redirects = "same_host" | "any" | "none"`: which redirects a
+/// source's calls and health probe follow. "Another host" means another
+/// origin: scheme, host or port differ from the request's.
+///
+/// Configured headers and query values are the source's credentials, so
+/// they never travel to another host: with `Any` a cross-host redirect is
+/// followed bare (no configured header, none of the configured query
+/// parameters, no `Referer`); with `SameHost` it is not followed at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FollowRedirects {
+    /// Follow redirects within the source's host, with its headers; a
+    /// redirect to another host fails the call (kind `client`).
+    #[default]
+    SameHost,
+    /// Also follow redirects to other hosts, stripped of every configured
+    /// header, query parameter and the `Referer`.
+    Any,
+    /// Follow no redirect: every 3xx with a `Location` fails the call
+    /// (kind `client`).
+    None,
+}
+
+impl FollowRedirects {
+    pub const ALL: [FollowRedirects; 3] = [
+        FollowRedirects::SameHost,
+        FollowRedirects::Any,
+        FollowRedirects::None,
+    ];
+
+    /// As written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FollowRedirects::SameHost => "same_host",
+            FollowRedirects::Any => "any",
+            FollowRedirects::None => "none",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<FollowRedirects> {
+        FollowRedirects::ALL
+            .into_iter()
+            .find(|f| f.as_str() == text)
+    }
 }
 
 /// A source's health probe: a GET of `base_url + path` with the source's

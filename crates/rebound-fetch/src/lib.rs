@@ -22,6 +22,7 @@ pub mod classify;
 pub mod clock;
 mod limits;
 mod probe;
+mod redirect;
 
 pub use probe::ProbeOutcome;
 
@@ -137,6 +138,10 @@ impl Fetcher {
         let client = reqwest::Client::builder()
             .user_agent(concat!("rebound/", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(256)
+            // Redirects are followed by hand, per source and without the
+            // source's credentials on other hosts: see `redirect.rs`.
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
             .build()
             .map_err(|e| FetcherSetupError(e.to_string()))?;
         let gates = plan
@@ -514,7 +519,7 @@ impl Fetcher {
     async fn attempt(&self, spec: &CallSpec<'_>, request: &BuiltRequest) -> RawAttempt {
         let timeout = spec.source.timeout;
         let max_body = spec.source.max_body_bytes;
-        let work = self.send_and_read(request, max_body);
+        let work = self.send_and_read(spec, request, max_body);
         match tokio::time::timeout(timeout, work).await {
             Ok(raw) => raw,
             Err(_) => RawAttempt {
@@ -527,18 +532,24 @@ impl Fetcher {
         }
     }
 
-    async fn send_and_read(&self, request: &BuiltRequest, max_body: u64) -> RawAttempt {
-        let mut builder = self
-            .client
-            .request(request.method.clone(), request.url.clone());
-        for (name, value) in &request.headers {
-            builder = builder.header(name, value);
-        }
-        let mut response = match builder.send().await {
+    async fn send_and_read(
+        &self,
+        spec: &CallSpec<'_>,
+        request: &BuiltRequest,
+        max_body: u64,
+    ) -> RawAttempt {
+        let outgoing = redirect::Outgoing {
+            method: request.method.clone(),
+            url: request.url.clone(),
+            headers: &request.headers,
+            query_names: redirect::credential_query_names(spec.source, spec.scraper),
+            policy: spec.source.follow_redirects,
+        };
+        let mut response = match redirect::send(&self.client, outgoing).await {
             Ok(response) => response,
-            Err(error) => {
+            Err(failure) => {
                 return RawAttempt {
-                    response: Err(transport_failure(&error)),
+                    response: Err(failure),
                     retry_after_header: None,
                 };
             }
@@ -754,15 +765,46 @@ fn too_large(limit: u64, seen: u64) -> Failure {
 /// Classifies a transport error. The error's URL is dropped (it may carry
 /// a secret in its query) and the chain of causes is kept, because "error
 /// sending request" alone says nothing.
+///
+/// reqwest reports a lost connection mid-body as a *decode* error and a
+/// malformed response as a plain request error, so the kinds come from the
+/// causes: hyper's parse errors are `protocol` (the peer does not speak
+/// HTTP properly; asking again meets the same peer, so not retried), a
+/// body cut short or reset is `interrupted` (transient, retried), and
+/// `decode` is left for bodies that arrived whole but would not decode.
 fn transport_failure(error: &reqwest::Error) -> Failure {
-    let kind = if error.is_timeout() {
-        ErrorKind::Timeout
-    } else if error.is_decode() {
-        ErrorKind::Decode
+    let hyper_error = find_cause::<hyper::Error>(error);
+    let lost = hyper_error.is_some()
+        || find_cause::<std::io::Error>(error).is_some_and(|e| {
+            use std::io::ErrorKind as Io;
+            matches!(
+                e.kind(),
+                Io::UnexpectedEof | Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe
+            )
+        });
+    let (kind, what) = if error.is_timeout() {
+        (ErrorKind::Timeout, "timeout")
     } else if error.is_builder() {
-        ErrorKind::Config
+        (ErrorKind::Config, "could not build the request")
+    } else if let Some(parse) = hyper_error.filter(|h| h.is_parse()) {
+        let what = if parse.is_parse_status() {
+            "malformed response: invalid status line"
+        } else if parse.is_parse_too_large() {
+            "malformed response: headers too large"
+        } else {
+            "malformed response"
+        };
+        (ErrorKind::Protocol, what)
+    } else if error.is_connect() {
+        (ErrorKind::Connect, "connection failed")
+    } else if error.is_decode() || error.is_body() {
+        if lost {
+            (ErrorKind::Interrupted, "connection lost mid-body")
+        } else {
+            (ErrorKind::Decode, "could not decode the response")
+        }
     } else {
-        ErrorKind::Connect
+        (ErrorKind::Connect, "connection lost")
     };
     let mut detail = String::new();
     let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
@@ -773,24 +815,26 @@ fn transport_failure(error: &reqwest::Error) -> Failure {
         detail.push_str(&cause.to_string());
         source = cause.source();
     }
-    let what = match kind {
-        ErrorKind::Timeout => "timeout",
-        ErrorKind::Decode => "could not decode the response",
-        ErrorKind::Config => "could not build the request",
-        _ => {
-            if error.is_connect() {
-                "connection failed"
-            } else {
-                "connection lost"
-            }
-        }
-    };
-    let message = if detail.is_empty() {
-        what.to_string()
-    } else {
-        format!("{what}: {detail}")
+    let message = match hyper_error.filter(|_| kind == ErrorKind::Protocol) {
+        // The named cases say it all; the causes would only repeat it.
+        Some(_) if what != "malformed response" => what.to_string(),
+        Some(parse) => format!("{what}: {parse}"),
+        None if detail.is_empty() => what.to_string(),
+        None => format!("{what}: {detail}"),
     };
     Failure { kind, message }
+}
+
+/// The first cause of type `E` in `error`'s chain.
+fn find_cause<'a, E: std::error::Error + 'static>(error: &'a reqwest::Error) -> Option<&'a E> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(found) = cause.downcast_ref::<E>() {
+            return Some(found);
+        }
+        source = cause.source();
+    }
+    None
 }
 
 /// A wait in whole seconds (`120s`), the unit a `Retry-After` header uses,

@@ -41,6 +41,7 @@ pub(crate) fn router() -> Router {
             get(odds_event_odds),
         )
         .route(paths::BDB_PBP, get(bdb_pbp))
+        .route(paths::REDIRECT, get(redirect))
         .fallback(not_found)
 }
 
@@ -115,6 +116,27 @@ async fn bench_item(uri: Uri) -> Response {
         .unwrap_or(0);
     let body = format!(r#"{{"data":[{{"i":{i},"name":"bench","ok":true}}]}}"#);
     ([(CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// See [`paths::REDIRECT`].
+async fn redirect(uri: Uri) -> Response {
+    let Some(to) = query_param(&uri, "to") else {
+        return error(StatusCode::BAD_REQUEST, "missing query parameter: to");
+    };
+    let code = query_param(&uri, "status").unwrap_or_else(|| "302".to_string());
+    let status = match code.parse::<u16>() {
+        Ok(n @ (301 | 302 | 303 | 307 | 308)) => StatusCode::from_u16(n).unwrap_or(StatusCode::FOUND),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid status {code:?}: expected 301, 302, 303, 307 or 308"),
+            );
+        }
+    };
+    match axum::http::HeaderValue::try_from(to) {
+        Ok(location) => (status, [(axum::http::header::LOCATION, location)]).into_response(),
+        Err(_) => error(StatusCode::BAD_REQUEST, "invalid query parameter: to"),
+    }
 }
 
 pub(crate) async fn not_found(uri: Uri) -> Response {

@@ -3,6 +3,8 @@
 //! Retry-After costs nothing; only the timeout tests wait (briefly) for real.
 
 mod rate_limits;
+mod redirects;
+mod transport;
 
 use chrono::{TimeZone, Utc};
 use rebound_domain::clock::Clock;
