@@ -34,21 +34,47 @@ use std::path::Path;
 /// Reads and resolves the config file at `path`, taking `${VAR}` values
 /// from the process environment.
 pub fn load(path: &Path) -> Result<Plan, ConfigError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    let text = read(path)?;
+    load_str(&text, path, &|name| std::env::var(name).ok())
+}
+
+/// The file's text, or why it cannot be had. Read as bytes and decoded
+/// here, because `read_to_string` only says "stream did not contain valid
+/// UTF-8", not where.
+fn read(path: &Path) -> Result<String, ConfigError> {
+    let unreadable = |reason: String| ConfigError::Read {
+        path: path.to_path_buf(),
+        reason,
+    };
+    // Reading a directory fails on some systems only at the first read,
+    // with a vaguer error; ask first.
+    if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Err(unreadable("it is a directory, not a file".to_string()));
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(ConfigError::NotFound {
                 path: path.to_path_buf(),
             });
         }
-        Err(source) => {
-            return Err(ConfigError::Read {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
+        Err(e) => return Err(unreadable(read_error_reason(&e))),
     };
-    load_str(&text, path, &|name| std::env::var(name).ok())
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        unreadable(format!("not UTF-8 at byte {at} (line {line})"))
+    })
+}
+
+/// Why reading a config file failed, in the words of a config error:
+/// "permission denied", or the system's own text for rarer failures.
+pub fn read_error_reason(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        std::io::ErrorKind::IsADirectory => "it is a directory, not a file".to_string(),
+        _ => error.to_string(),
+    }
 }
 
 /// Resolves config `text` as if read from `path`, which names the file in

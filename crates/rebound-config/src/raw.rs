@@ -292,6 +292,12 @@ pub(crate) struct RawSource {
     /// A probe `rebound health` sends to tell whether the source is up,
     /// e.g. `{ path = "/status", expect_status = 200 }`.
     pub health: Option<RawHealthProbe>,
+    /// Which redirects calls and the health probe follow: "same_host"
+    /// (redirects to another scheme, host or port fail the call), "any"
+    /// (those are followed without the source's headers, query parameters
+    /// or Referer) or "none". Default: "same_host".
+    #[schemars(extend("enum" = ["same_host", "any", "none"]))]
+    pub follow_redirects: Option<String>,
 }
 
 /// `quota = { per = "month", requests = 20000, remaining_header = "x-requests-remaining" }`.

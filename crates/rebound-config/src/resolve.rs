@@ -21,8 +21,8 @@ use crate::raw::{
 use rebound_domain::breaker::BreakerConfig;
 use rebound_domain::duration::{format_duration, parse_duration};
 use rebound_domain::plan::{
-    ConfigValue, DatabaseLocation, NoDataRules, Pipeline, Plan, RawStoreLocation, Scraper, Source,
-    Step, Workflow,
+    ConfigValue, DatabaseLocation, FollowRedirects, NoDataRules, Pipeline, Plan, RawStoreLocation,
+    Scraper, Source, Step, Workflow,
 };
 use rebound_domain::quota::{Quota, QuotaPeriod};
 use rebound_domain::ratelimit::Rate;
@@ -439,6 +439,10 @@ impl Resolver<'_> {
             .and_then(|q| self.quota(&path.key("quota"), q));
         let breaker = self.breaker(&path.key("breaker"), &raw.breaker);
         let retry_budget = self.retry_budget(&path.key("retry_budget"), &raw.retry_budget);
+        let follow_redirects = self.follow_redirects(
+            &path.key("follow_redirects"),
+            raw.follow_redirects.as_deref(),
+        );
         let mut source = Source {
             name: name.to_string(),
             base_url,
@@ -453,6 +457,7 @@ impl Resolver<'_> {
             breaker,
             retry_budget,
             health: None,
+            follow_redirects,
         };
         // Last: the probe checks the source's own templates.
         if let Some(probe) = &raw.health {
@@ -598,6 +603,20 @@ impl Resolver<'_> {
         })
     }
 
+    /// `follow_redirects`, default `same_host`.
+    fn follow_redirects(&mut self, path: &KeyPath, raw: Option<&str>) -> FollowRedirects {
+        let Some(text) = raw.and_then(|raw| self.text(path, raw)) else {
+            return FollowRedirects::default();
+        };
+        FollowRedirects::parse(&text).unwrap_or_else(|| {
+            self.fail(
+                path,
+                format!("expected \"same_host\", \"any\" or \"none\", found \"{text}\""),
+            );
+            FollowRedirects::default()
+        })
+    }
+
     fn base_url(&mut self, path: &KeyPath, raw: &str) -> Option<ConfigValue> {
         let substituted = self.substitute(path, raw, Target::Template)?;
         let text = substituted.text.trim_end_matches('/');
@@ -615,7 +634,9 @@ impl Resolver<'_> {
                 );
                 return None;
             }
-            Some("") => {
+            // `https:///v1` would quietly become host `v1`, and `http://:80`
+            // has none at all.
+            Some(rest) if rest.is_empty() || rest.starts_with(['/', ':']) => {
                 self.fail(path, format!("the URL \"{raw}\" has no host"));
                 return None;
             }
@@ -631,6 +652,27 @@ impl Resolver<'_> {
             return None;
         }
         let value = self.parse_template(path, text)?;
+        // Parse it now rather than at the first call: every `{param}` gets a
+        // stand-in that fits a host, a port and a path alike.
+        let stand_ins: BTreeMap<String, String> = value
+            .params()
+            .into_iter()
+            .map(|name| (name.to_string(), "1".to_string()))
+            .collect();
+        let sample = value
+            .render(&stand_ins)
+            .unwrap_or_else(|_| text.to_string());
+        match url::Url::parse(&sample) {
+            Ok(url) if url.host_str().is_some_and(|h| !h.is_empty()) => {}
+            Ok(_) => {
+                self.fail(path, format!("the URL \"{raw}\" has no host"));
+                return None;
+            }
+            Err(e) => {
+                self.fail(path, format!("not a valid URL ({e}): \"{raw}\""));
+                return None;
+            }
+        }
         Some(ConfigValue {
             value,
             secret: substituted.secret,

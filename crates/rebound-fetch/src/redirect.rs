@@ -112,7 +112,9 @@ pub(crate) async fn send(
         if visited.len() > MAX_REDIRECTS {
             return Err(Failure {
                 kind: ErrorKind::Protocol,
-                message: format!("too many redirects (more than {MAX_REDIRECTS}), last to {target}"),
+                message: format!(
+                    "too many redirects (more than {MAX_REDIRECTS}), last to {target}"
+                ),
             });
         }
         if !same_origin {

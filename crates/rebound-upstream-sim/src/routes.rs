@@ -125,7 +125,9 @@ async fn redirect(uri: Uri) -> Response {
     };
     let code = query_param(&uri, "status").unwrap_or_else(|| "302".to_string());
     let status = match code.parse::<u16>() {
-        Ok(n @ (301 | 302 | 303 | 307 | 308)) => StatusCode::from_u16(n).unwrap_or(StatusCode::FOUND),
+        Ok(n @ (301 | 302 | 303 | 307 | 308)) => {
+            StatusCode::from_u16(n).unwrap_or(StatusCode::FOUND)
+        }
         _ => {
             return error(
                 StatusCode::BAD_REQUEST,

@@ -16,6 +16,7 @@ mod scheduling;
 mod schema;
 mod secrets;
 mod server;
+mod source_urls;
 
 use rebound_config::{ConfigError, load_str};
 use rebound_domain::plan::Plan;

@@ -61,13 +61,17 @@ async fn cross_host_redirects_are_not_followed_by_default() {
     let h = harness(DEFAULT_RETRY, &source_keys("")).await;
     let other = UpstreamSim::start().await.unwrap();
     for (code, location, shown) in cross_host_locations(&other).await {
-        h.sim.script("/t/hop", vec![Reply::redirect(code, &location)]);
+        h.sim
+            .script("/t/hop", vec![Reply::redirect(code, &location)]);
         let result = h.call("hop").await;
         assert_eq!(result.status, ScraperStatus::Failed, "{location}");
         assert_eq!(result.error_kind, Some(ErrorKind::Client), "{location}");
         assert_eq!(result.attempts.len(), 1, "not retried: {location}");
         let expected = format!("redirected to another host ({shown}): not followed");
-        assert_eq!(result.attempts[0].message.as_deref(), Some(expected.as_str()));
+        assert_eq!(
+            result.attempts[0].message.as_deref(),
+            Some(expected.as_str())
+        );
         assert_eq!(result.message, Some(format!("{expected} (1 attempt)")));
     }
     assert!(other.requests().is_empty(), "{:?}", other.requests());
@@ -81,10 +85,15 @@ async fn with_any_cross_host_redirects_are_followed_without_credentials() {
     let other = UpstreamSim::start().await.unwrap();
     let locations = cross_host_locations(&other).await;
     for (code, location, _) in &locations {
-        h.sim.script("/t/hop", vec![Reply::redirect(*code, location)]);
+        h.sim
+            .script("/t/hop", vec![Reply::redirect(*code, location)]);
         other.script("/landing", vec![Reply::text(200, "landed")]);
         let result = h.call("hop").await;
-        assert_eq!(result.status, ScraperStatus::Success, "{location}: {result:?}");
+        assert_eq!(
+            result.status,
+            ScraperStatus::Success,
+            "{location}: {result:?}"
+        );
         assert_eq!(result.body.as_deref(), Some(&b"landed"[..]));
     }
     let seen = other.requests();
@@ -104,10 +113,15 @@ async fn with_any_cross_host_redirects_are_followed_without_credentials() {
 async fn same_host_redirects_keep_working_with_their_headers() {
     for follow in ["", "any"] {
         let h = harness(DEFAULT_RETRY, &source_keys(follow)).await;
-        h.sim.script("/t/hop", vec![Reply::redirect(307, "/t/moved")]);
+        h.sim
+            .script("/t/hop", vec![Reply::redirect(307, "/t/moved")]);
         h.sim.script("/t/moved", vec![Reply::text(200, "moved")]);
         let result = h.call("hop").await;
-        assert_eq!(result.status, ScraperStatus::Success, "{follow}: {result:?}");
+        assert_eq!(
+            result.status,
+            ScraperStatus::Success,
+            "{follow}: {result:?}"
+        );
         let moved: Vec<_> = h
             .sim
             .requests()
@@ -148,7 +162,8 @@ async fn the_redirect_route_of_the_simulated_upstream_is_refused_too() {
 async fn with_none_no_redirect_is_followed() {
     let h = harness(DEFAULT_RETRY, &source_keys("none")).await;
     let other = UpstreamSim::start().await.unwrap();
-    h.sim.script("/t/hop", vec![Reply::redirect(302, "/t/moved")]);
+    h.sim
+        .script("/t/hop", vec![Reply::redirect(302, "/t/moved")]);
     let result = h.call("hop").await;
     assert_eq!(result.error_kind, Some(ErrorKind::Client));
     assert_eq!(
@@ -160,7 +175,10 @@ async fn with_none_no_redirect_is_followed() {
     );
     h.sim.script(
         "/t/hop",
-        vec![Reply::redirect(302, &format!("{}/landing", other.base_url()))],
+        vec![Reply::redirect(
+            302,
+            &format!("{}/landing", other.base_url()),
+        )],
     );
     let result = h.call("hop").await;
     assert_eq!(result.error_kind, Some(ErrorKind::Client));
@@ -179,8 +197,10 @@ async fn with_none_no_redirect_is_followed() {
 async fn redirect_loops_and_chains_are_protocol_errors_not_retried() {
     let h = harness(DEFAULT_RETRY, &source_keys("")).await;
     // /t/hop → /t/loop → /t/loop: a loop.
-    h.sim.script("/t/hop", vec![Reply::redirect(302, "/t/loop")]);
-    h.sim.script("/t/loop", vec![Reply::redirect(302, "/t/loop"); 2]);
+    h.sim
+        .script("/t/hop", vec![Reply::redirect(302, "/t/loop")]);
+    h.sim
+        .script("/t/loop", vec![Reply::redirect(302, "/t/loop"); 2]);
     let result = h.call("hop").await;
     assert_eq!(result.error_kind, Some(ErrorKind::Protocol));
     assert_eq!(result.attempts.len(), 1);
@@ -192,7 +212,8 @@ async fn redirect_loops_and_chains_are_protocol_errors_not_retried() {
         ))
     );
     // A chain of distinct URLs longer than 10 hops.
-    h.sim.script("/t/hop", vec![Reply::redirect(302, "/t/chain/0")]);
+    h.sim
+        .script("/t/hop", vec![Reply::redirect(302, "/t/chain/0")]);
     for i in 0..20 {
         h.sim.script(
             &format!("/t/chain/{i}"),
@@ -222,7 +243,8 @@ async fn health_probes_follow_the_same_rules() {
 
     let h = harness(DEFAULT_RETRY, &source_keys("")).await;
     let source = &h.plan.sources["up"];
-    h.sim.script("/t/health", vec![Reply::redirect(302, &landing)]);
+    h.sim
+        .script("/t/health", vec![Reply::redirect(302, &landing)]);
     let outcome = h
         .fetcher
         .probe(source, source.health.as_ref().unwrap(), date, tz)
@@ -238,7 +260,8 @@ async fn health_probes_follow_the_same_rules() {
 
     let h = harness(DEFAULT_RETRY, &source_keys("any")).await;
     let source = &h.plan.sources["up"];
-    h.sim.script("/t/health", vec![Reply::redirect(307, &landing)]);
+    h.sim
+        .script("/t/health", vec![Reply::redirect(307, &landing)]);
     other.script("/landing", vec![Reply::text(200, "up")]);
     let outcome = h
         .fetcher

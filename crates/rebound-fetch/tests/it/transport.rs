@@ -61,7 +61,10 @@ async fn malformed_responses_are_protocol_errors_not_retried() {
 async fn connections_lost_mid_body_are_interrupted_and_retried() {
     let server = RawFaultServer::start().await.unwrap();
     for (fault, cause) in [
-        (RawFault::ShortBody, "end of file before message length reached"),
+        (
+            RawFault::ShortBody,
+            "end of file before message length reached",
+        ),
         (RawFault::ResetMidBody, "Connection reset by peer"),
     ] {
         let result = call(&server, fault).await;
@@ -99,7 +102,8 @@ async fn a_lone_interim_answer_is_a_lost_connection_and_retried() {
     assert_eq!(result.attempts.len(), 3);
     let message = result.message.unwrap();
     assert!(
-        message.starts_with("connection lost: ") && message.contains("connection closed before message completed"),
+        message.starts_with("connection lost: ")
+            && message.contains("connection closed before message completed"),
         "{message}"
     );
 }
