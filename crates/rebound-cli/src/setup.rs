@@ -78,11 +78,14 @@ async fn open_store_with(plan: &Plan, connections: Connections) -> Result<Arc<dy
                 })?,
         ),
         DatabaseLocation::Postgres { url } => Arc::new(
-            rebound_storage_postgres::PostgresStore::connect_with(url, None, connections)
-                .await
-                .with_context(|| {
-                    format!("cannot open history database {}", location.display_safe())
-                })?,
+            rebound_storage_postgres::PostgresStore::connect_with_timeout(
+                url,
+                None,
+                connections,
+                plan.pipeline.connect_timeout,
+            )
+            .await
+            .with_context(|| format!("cannot open history database {}", location.display_safe()))?,
         ),
     };
     Ok(store)

@@ -200,6 +200,11 @@ pub(crate) struct RawPipeline {
     /// Default: "sqlite://rebound.db".
     #[schemars(pattern(r"^(sqlite|postgres|postgresql)://.+"))]
     pub database: Option<String>,
+    /// How long opening a PostgreSQL `database` waits for the server to
+    /// answer before the command fails, e.g. "5s". A `connect_timeout=N`
+    /// (seconds) in the URL wins. Not used for SQLite. Default: "10s".
+    #[schemars(example = "10s")]
+    pub connect_timeout: Option<RawDuration>,
     /// Where raw response bodies are stored: "file://PATH" (relative to this
     /// file's folder), "s3://BUCKET/PREFIX" or "gs://BUCKET/PREFIX".
     /// Default: "file://raw".

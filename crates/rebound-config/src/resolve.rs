@@ -310,10 +310,16 @@ impl Resolver<'_> {
             .as_ref()
             .and_then(|d| self.positive_duration(&path.key("retention"), d));
 
+        let connect_timeout = p
+            .connect_timeout
+            .as_ref()
+            .and_then(|d| self.positive_duration(&path.key("connect_timeout"), d));
+
         Pipeline {
             name,
             timezone,
             database,
+            connect_timeout,
             raw_store,
             retention,
         }

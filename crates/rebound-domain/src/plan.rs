@@ -58,6 +58,9 @@ pub struct Pipeline {
     /// Target dates such as `{date}` are dates in this zone.
     pub timezone: chrono_tz::Tz,
     pub database: DatabaseLocation,
+    /// How long opening a PostgreSQL database waits for an answer
+    /// (`connect_timeout`); `None` leaves it to the URL or the default.
+    pub connect_timeout: Option<std::time::Duration>,
     pub raw_store: RawStoreLocation,
     /// How long history is kept (`retention`); `None` keeps everything.
     pub retention: Option<std::time::Duration>,

@@ -334,7 +334,8 @@ impl Engine {
     }
 
     /// Hashes the payload and writes it unless it equals the previous
-    /// payload of this scraper with these parameters.
+    /// payload of this scraper with these parameters and that payload's
+    /// object still exists.
     async fn store_payload(
         &self,
         scraper_name: &str,
@@ -352,7 +353,15 @@ impl Engine {
         };
         let hash = blake3::hash(&body).to_hex().to_string();
         let previous = previous.map_err(|e| e.to_string())?;
-        if let Some(previous) = previous.filter(|p| p.content_hash == hash) {
+        // The earlier object may have been deleted outside Rebound since;
+        // a row pointing at it would then claim a payload nobody has, so
+        // a missing one is stored again (a new object, not unchanged).
+        if let Some(previous) = previous.filter(|p| p.content_hash == hash)
+            && self
+                .raw
+                .confirm_exists(&previous.output_uri, self.clock.now())
+                .await
+        {
             return Ok(StoredPayload {
                 uri: Some(previous.output_uri),
                 hash: Some(hash),

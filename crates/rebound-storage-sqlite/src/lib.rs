@@ -19,7 +19,9 @@
 //! - reads use a separate small pool; the previous-payload lookup that
 //!   every recorded call makes is batched by one task ([`lookup`]).
 //!
-//! The schema lives in `migrations/` and is applied on [`SqliteStore::open`].
+//! The schema lives in `migrations/` and is applied on [`SqliteStore::open`],
+//! under an exclusive lock on a file beside the database ([`setup_lock`]),
+//! so processes opening a new file at once do not race to create it.
 //! Encodings are described in [`codec`].
 
 mod alerts;
@@ -32,6 +34,7 @@ mod metrics;
 mod quota;
 mod retention;
 mod scheduler;
+mod setup_lock;
 mod writer;
 
 use async_trait::async_trait;
@@ -100,6 +103,9 @@ impl SqliteStore {
                 .await
                 .map_err(|e| unavailable(&format!("cannot create {}: {e}", parent.display())))?;
         }
+        // Held until the schema is up to date and both pools are open;
+        // released when dropped (or by the OS if this process dies).
+        let _setup = setup_lock::acquire(path).await?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)

@@ -22,6 +22,7 @@ mod breakers;
 mod fanout;
 mod late_lockout;
 mod metrics;
+mod payloads;
 mod quota;
 
 const SECRET: &str = "k_9f8e7d6c5b4a";

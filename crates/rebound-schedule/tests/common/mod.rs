@@ -156,6 +156,7 @@ pub fn plan(workflows: Vec<Workflow>) -> Plan {
             database: DatabaseLocation::Sqlite {
                 path: "history.db".into(),
             },
+            connect_timeout: None,
             raw_store: RawStoreLocation::File { path: "raw".into() },
             retention: None,
         },
