@@ -113,6 +113,36 @@ pub struct SlotFact {
     pub decided: bool,
     /// When a run claimed this slot; `None` when nobody did.
     pub claimed_at: Option<DateTime<Utc>>,
+    /// The claimed run's execution id.
+    pub execution_id: Option<String>,
+    /// The claimed run's workflow status once it finished (`success`,
+    /// `partial`, `failed`, …); `None` while it is queued or running.
+    pub result_status: Option<String>,
+    /// When the claimed run finished.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl SlotFact {
+    /// A slot with a decision and no run.
+    pub fn decided(target_date: NaiveDate, slot: &str) -> SlotFact {
+        SlotFact {
+            target_date,
+            slot: slot.to_string(),
+            decided: true,
+            claimed_at: None,
+            execution_id: None,
+            result_status: None,
+            finished_at: None,
+        }
+    }
+
+    /// A slot claimed at `at` by a run that has not finished.
+    pub fn claimed(target_date: NaiveDate, slot: &str, at: DateTime<Utc>) -> SlotFact {
+        SlotFact {
+            claimed_at: Some(at),
+            ..SlotFact::decided(target_date, slot)
+        }
+    }
 }
 
 /// The history [`evaluate`] needs, for the target dates of [`fact_dates`].
@@ -146,6 +176,13 @@ impl Facts {
             .find_map(|f| f.claimed_at)
     }
 
+    /// The claimed fact of a slot, if anyone claimed it.
+    pub fn claim(&self, target_date: NaiveDate, slot: &str) -> Option<&SlotFact> {
+        self.slots
+            .iter()
+            .find(|f| f.target_date == target_date && f.slot == slot && f.claimed_at.is_some())
+    }
+
     /// True when any decision was recorded for the slot.
     pub fn decided(&self, target_date: NaiveDate, slot: &str) -> bool {
         self.slots
@@ -171,6 +208,10 @@ pub struct Decision {
     /// (`only_missing`, `events_before`, `after_event_start`).
     pub restrict_entities: bool,
     pub alert_level: AlertLevel,
+    /// The execution a RUN continues: a retry of a failed or partial run
+    /// runs under that run's execution id, so it re-runs only what did not
+    /// succeed. `None`: a new execution.
+    pub execution_id: Option<String>,
 }
 
 /// The result of one evaluation of one workflow.

@@ -22,6 +22,7 @@ use tokio::sync::Notify;
 
 mod alerts;
 mod reference_day;
+mod retries;
 mod retention;
 
 const NY: chrono_tz::Tz = chrono_tz::America::New_York;
