@@ -686,7 +686,12 @@ impl Ctx<'_> {
     /// `at`: the retry of today's slot, in place of the SKIP that says the
     /// slot is not due (or already claimed). Retries end with the slot's
     /// local day.
-    fn at_retry(&self, at: NaiveTime, decisions: &mut Vec<Decision>, bounds: &mut Vec<DateTime<Utc>>) {
+    fn at_retry(
+        &self,
+        at: NaiveTime,
+        decisions: &mut Vec<Decision>,
+        bounds: &mut Vec<DateTime<Utc>>,
+    ) {
         if self.schedule.retry.is_none() {
             return;
         }
@@ -734,7 +739,10 @@ impl Ctx<'_> {
         let mut tries = 0;
         let mut latest = self.facts.claim(base.target, &base.name)?;
         while tries < retry.max {
-            match self.facts.claim(base.target, &retry_slot(&base.name, tries + 1)) {
+            match self
+                .facts
+                .claim(base.target, &retry_slot(&base.name, tries + 1))
+            {
                 Some(fact) => {
                     tries += 1;
                     latest = fact;

@@ -21,6 +21,10 @@
 //! `target_date = "yesterday"`. The store keeps at most one claim per
 //! (workflow, target date, slot), which is what makes a slot run once.
 //!
+//! A retry of a failed or partial `window` or `at` run is the slot
+//! `<slot>+retryN` (`window+retry1`): deterministic too, and the name the
+//! service's follow-ups of stored waits use, so the two share one claim.
+//!
 //! Two names are not times: a SKIP that only says why no slot is due now
 //! (cron, every, at) is recorded under `idle`, so it never marks a real slot
 //! as decided before its time (which would hide it from catch-up); and the
@@ -65,6 +69,14 @@
 //!   `start + k·every < end` until a run returned data for the target date
 //!   ([`Facts::data_found`]), at most `max_attempts` claimed attempts per
 //!   target date; reaching the cap is a WARNING once per date.
+//!
+//! - **retries** (`window`, `at`; `retry_every`, `retry_max`): when the
+//!   latest try of the slot for the target date ended failed or partial
+//!   ([`SlotFact::result_status`]), the next retry is due `retry_every`
+//!   after it finished ([`SlotFact::finished_at`]), only before the window
+//!   closes (`at`: before the local day ends), at most `retry_max`; it is
+//!   a RUN under the failed run's execution id ([`Decision::execution_id`])
+//!   through the same gate, and a SKIP saying when while not yet due.
 //!
 //! Common keys: `calendar` requires events on the target date (SKIP
 //! otherwise); a calendar with no stored payload yet is a SKIP at WARNING;

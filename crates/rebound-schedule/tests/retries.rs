@@ -86,7 +86,11 @@ fn a_failed_window_run_is_retried_retry_every_after_it_finished() {
         );
         assert_eq!(evaluation.decisions.len(), 1, "{now} {status}");
         let decision = &evaluation.decisions[0];
-        assert_eq!(decision.action, action, "{now} {status}: {}", decision.reason);
+        assert_eq!(
+            decision.action, action,
+            "{now} {status}: {}",
+            decision.reason
+        );
         assert_eq!(decision.slot, slot, "{now} {status}");
         assert!(
             decision.reason.contains(reason),
@@ -105,10 +109,19 @@ fn a_failed_window_run_is_retried_retry_every_after_it_finished() {
 fn a_run_that_has_not_finished_is_looked_at_again_after_retry_every() {
     let now = "2026-01-05 06:10";
     let slots = vec![claimed(DAY, "window", et("2026-01-05 06:00"))];
-    let evaluation = eval_with(window_retrying(), et(now), &facts(now, slots), &no_calendars());
+    let evaluation = eval_with(
+        window_retrying(),
+        et(now),
+        &facts(now, slots),
+        &no_calendars(),
+    );
     let decision = &evaluation.decisions[0];
     assert_eq!(decision.action, Skip);
-    assert!(decision.reason.contains("already ran"), "{}", decision.reason);
+    assert!(
+        decision.reason.contains("already ran"),
+        "{}",
+        decision.reason
+    );
     assert_eq!(evaluation.next_check, et("2026-01-05 07:10"));
 
     // The RUN of the window itself also looks again after retry_every,
@@ -143,27 +156,52 @@ fn retries_follow_the_latest_try_and_stop_at_retry_max() {
     };
     // Retry 1 failed at 07:07: retry 2 is due at 08:07.
     let now = "2026-01-05 08:07";
-    let decision = primary(window_retrying(), et(now), &facts(now, tries(1, "failed")), &no_calendars());
+    let decision = primary(
+        window_retrying(),
+        et(now),
+        &facts(now, tries(1, "failed")),
+        &no_calendars(),
+    );
     assert_eq!(decision.action, Run, "{}", decision.reason);
     assert_eq!(decision.slot, "window+retry2");
-    assert!(decision.reason.starts_with("retry 2 of 3 after failed run"), "{}", decision.reason);
+    assert!(
+        decision.reason.starts_with("retry 2 of 3 after failed run"),
+        "{}",
+        decision.reason
+    );
     assert_eq!(decision.execution_id.as_deref(), Some("exec-1"));
 
     // Retry 2 succeeded: done.
     let now = "2026-01-05 10:00";
-    let decision = primary(window_retrying(), et(now), &facts(now, tries(2, "success")), &no_calendars());
+    let decision = primary(
+        window_retrying(),
+        et(now),
+        &facts(now, tries(2, "success")),
+        &no_calendars(),
+    );
     assert_eq!(decision.action, Skip);
     assert_eq!(decision.slot, "window");
-    assert!(decision.reason.contains("already ran"), "{}", decision.reason);
+    assert!(
+        decision.reason.contains("already ran"),
+        "{}",
+        decision.reason
+    );
 
     // Three retries failed: no fourth.
     let now = "2026-01-05 11:30";
-    let evaluation = eval_with(window_retrying(), et(now), &facts(now, tries(3, "failed")), &no_calendars());
+    let evaluation = eval_with(
+        window_retrying(),
+        et(now),
+        &facts(now, tries(3, "failed")),
+        &no_calendars(),
+    );
     let decision = &evaluation.decisions[0];
     assert_eq!(decision.action, Skip);
     assert_eq!(decision.slot, "window");
     assert!(
-        decision.reason.contains("retried 3 of 3 times for 2026-01-05 (retry_max); the last try ended failed"),
+        decision
+            .reason
+            .contains("retried 3 of 3 times for 2026-01-05 (retry_max); the last try ended failed"),
         "{}",
         decision.reason
     );
@@ -182,11 +220,18 @@ fn a_retry_due_after_the_window_closes_is_not_run() {
         et("2026-01-05 11:30"),
     )];
     for now in ["2026-01-05 11:45", "2026-01-05 12:30"] {
-        let decision = primary(window_retrying(), et(now), &facts(now, slots.clone()), &no_calendars());
+        let decision = primary(
+            window_retrying(),
+            et(now),
+            &facts(now, slots.clone()),
+            &no_calendars(),
+        );
         assert_eq!(decision.action, Skip, "{now}");
         assert_eq!(decision.slot, "window", "{now}");
         assert!(
-            decision.reason.contains("retry 1 of 3 not run: due at 12:30")
+            decision
+                .reason
+                .contains("retry 1 of 3 not run: due at 12:30")
                 && decision.reason.contains("the window closes at 12:00"),
             "{now}: {}",
             decision.reason
@@ -204,7 +249,11 @@ fn no_retry_without_retry_settings() {
         &no_calendars(),
     );
     assert_eq!(decision.action, Skip);
-    assert!(decision.reason.contains("already ran"), "{}", decision.reason);
+    assert!(
+        decision.reason.contains("already ran"),
+        "{}",
+        decision.reason
+    );
 }
 
 #[test]
@@ -222,16 +271,30 @@ fn a_failed_at_run_is_retried_until_the_end_of_its_day() {
     };
     // Failed at 19:10: retry 1 at 21:10, in place of the "outside" SKIP.
     let now = "2026-01-05 20:00";
-    let evaluation = eval_with(s(), et(now), &facts(now, ran("2026-01-05 19:10")), &no_calendars());
+    let evaluation = eval_with(
+        s(),
+        et(now),
+        &facts(now, ran("2026-01-05 19:10")),
+        &no_calendars(),
+    );
     assert_eq!(evaluation.decisions.len(), 1, "{:?}", evaluation.decisions);
     let decision = &evaluation.decisions[0];
     assert_eq!(decision.action, Skip);
     assert_eq!(decision.slot, "19:00+retry1");
-    assert!(decision.reason.starts_with("retry 1 of 3 due at 21:10"), "{}", decision.reason);
+    assert!(
+        decision.reason.starts_with("retry 1 of 3 due at 21:10"),
+        "{}",
+        decision.reason
+    );
     assert_eq!(evaluation.next_check, et("2026-01-05 21:10"));
 
     let now = "2026-01-05 21:10";
-    let decision = primary(s(), et(now), &facts(now, ran("2026-01-05 19:10")), &no_calendars());
+    let decision = primary(
+        s(),
+        et(now),
+        &facts(now, ran("2026-01-05 19:10")),
+        &no_calendars(),
+    );
     assert_eq!(decision.action, Run, "{}", decision.reason);
     assert_eq!(decision.slot, "19:00+retry1");
     assert_eq!(decision.target_date, d(DAY));
@@ -239,10 +302,16 @@ fn a_failed_at_run_is_retried_until_the_end_of_its_day() {
 
     // Failed at 22:30: 00:30 is the next day; no retry.
     let now = "2026-01-05 23:00";
-    let decision = primary(s(), et(now), &facts(now, ran("2026-01-05 22:30")), &no_calendars());
+    let decision = primary(
+        s(),
+        et(now),
+        &facts(now, ran("2026-01-05 22:30")),
+        &no_calendars(),
+    );
     assert_eq!(decision.action, Skip);
     assert!(
-        decision.reason.contains("not run: due at 00:30") && decision.reason.contains("the day ends"),
+        decision.reason.contains("not run: due at 00:30")
+            && decision.reason.contains("the day ends"),
         "{}",
         decision.reason
     );

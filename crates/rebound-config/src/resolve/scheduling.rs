@@ -540,7 +540,9 @@ impl Resolver<'_> {
             }
         };
         let retry = match &kind {
-            ScheduleKind::Window { .. } | ScheduleKind::At { .. } => self.schedule_retry(path, raw)?,
+            ScheduleKind::Window { .. } | ScheduleKind::At { .. } => {
+                self.schedule_retry(path, raw)?
+            }
             _ => None,
         };
         Some(Schedule {

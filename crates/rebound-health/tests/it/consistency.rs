@@ -58,7 +58,13 @@ scrapers = ["beta"]
 "#;
 
 /// One seeded call: (scraper, source, status, started_at, finished_at).
-type Seeded = (&'static str, &'static str, ScraperStatus, DateTime<Utc>, DateTime<Utc>);
+type Seeded = (
+    &'static str,
+    &'static str,
+    ScraperStatus,
+    DateTime<Utc>,
+    DateTime<Utc>,
+);
 
 fn call((scraper, source, status, started, finished): Seeded) -> NewScraperCall {
     let date = finished.date_naive();
@@ -71,7 +77,11 @@ fn call((scraper, source, status, started, finished): Seeded) -> NewScraperCall 
         target_date: date,
         status,
         attempts: 1,
-        http_status: Some(if status == ScraperStatus::Failed { 503 } else { 200 }),
+        http_status: Some(if status == ScraperStatus::Failed {
+            503
+        } else {
+            200
+        }),
         error_kind: None,
         error_message: (status == ScraperStatus::Failed)
             .then(|| format!("HTTP 503 at {}", finished.format("%H:%M:%S%.3f"))),
@@ -117,7 +127,12 @@ fn calls(now: DateTime<Utc>) -> Vec<Seeded> {
     ]
 }
 
-fn run(id: &str, workflow: &str, at: DateTime<Utc>, status: WorkflowStatus) -> NewWorkflowExecution {
+fn run(
+    id: &str,
+    workflow: &str,
+    at: DateTime<Utc>,
+    status: WorkflowStatus,
+) -> NewWorkflowExecution {
     NewWorkflowExecution {
         execution_id: id.to_string(),
         workflow_name: workflow.to_string(),
@@ -189,9 +204,18 @@ fn assert_consistent(report: &HealthReport, now: DateTime<Utc>) {
             .filter(|c| c.2 == ScraperStatus::Failed && last_answer.is_none_or(|a| c.4 > a))
             .map(|c| c.4)
             .min();
-        assert_eq!(got.last_success_at, last_answer, "source {source}: last success");
-        assert_eq!(got.last_error_at, last_failure, "source {source}: last error");
-        assert_eq!(got.failing_since, failing_since, "source {source}: failing since");
+        assert_eq!(
+            got.last_success_at, last_answer,
+            "source {source}: last success"
+        );
+        assert_eq!(
+            got.last_error_at, last_failure,
+            "source {source}: last error"
+        );
+        assert_eq!(
+            got.failing_since, failing_since,
+            "source {source}: failing since"
+        );
         if let Some(since) = got.failing_since {
             // "every call fails since T": no answer at or after T, in the
             // table or anywhere in the report.
@@ -231,14 +255,24 @@ fn assert_consistent(report: &HealthReport, now: DateTime<Utc>) {
             .iter()
             .filter(|c| is_failure(c.2) && last_ok.is_none_or(|ok| c.4 > ok))
             .count() as i64;
-        assert_eq!(got.last_success_at, last_success, "scraper {scraper}: last success");
-        assert_eq!(got.last_error_at, last_error.map(|c| c.4), "scraper {scraper}: last error");
+        assert_eq!(
+            got.last_success_at, last_success,
+            "scraper {scraper}: last success"
+        );
+        assert_eq!(
+            got.last_error_at,
+            last_error.map(|c| c.4),
+            "scraper {scraper}: last error"
+        );
         assert_eq!(
             got.last_error,
             last_error.map(|c| format!("HTTP 503 at {}", c.4.format("%H:%M:%S%.3f"))),
             "scraper {scraper}: the last error's message"
         );
-        assert_eq!(got.consecutive_failures, streak, "scraper {scraper}: failures in a row");
+        assert_eq!(
+            got.consecutive_failures, streak,
+            "scraper {scraper}: failures in a row"
+        );
         if got.consecutive_failures > 0 {
             // "N failed calls in a row, last at X (last success Y)": Y is
             // before every failure of the streak.
@@ -261,7 +295,11 @@ fn assert_consistent(report: &HealthReport, now: DateTime<Utc>) {
         let bad = |r: &NewWorkflowExecution| {
             matches!(r.status, WorkflowStatus::Failed | WorkflowStatus::Partial)
         };
-        let got = report.workflows.iter().find(|w| w.name == workflow).unwrap();
+        let got = report
+            .workflows
+            .iter()
+            .find(|w| w.name == workflow)
+            .unwrap();
         let last_good = rows
             .iter()
             .filter(|r| !bad(r))
@@ -273,7 +311,11 @@ fn assert_consistent(report: &HealthReport, now: DateTime<Utc>) {
             .collect();
         let newest = rows.iter().map(|r| r.execution_time).max();
         assert_eq!(got.last_run_at, newest, "workflow {workflow}: last run");
-        assert_eq!(got.consecutive_failed, streak.len() as i64, "workflow {workflow}");
+        assert_eq!(
+            got.consecutive_failed,
+            streak.len() as i64,
+            "workflow {workflow}"
+        );
         assert_eq!(
             got.failing_since,
             streak.iter().map(|r| r.execution_time).min(),
@@ -285,15 +327,26 @@ fn assert_consistent(report: &HealthReport, now: DateTime<Utc>) {
             .last_status
             .as_deref()
             .is_some_and(|s| s == "failed" || s == "partial");
-        assert_eq!(last_bad, got.consecutive_failed > 0, "workflow {workflow}: {got:?}");
+        assert_eq!(
+            last_bad,
+            got.consecutive_failed > 0,
+            "workflow {workflow}: {got:?}"
+        );
     }
 
     // The seeded history is what the test is about.
     let up = report.sources.iter().find(|s| s.name == "up").unwrap();
-    assert_eq!(up.failing_since, Some(now - TimeDelta::hours(3) + TimeDelta::seconds(70)));
+    assert_eq!(
+        up.failing_since,
+        Some(now - TimeDelta::hours(3) + TimeDelta::seconds(70))
+    );
     let tie = report.sources.iter().find(|s| s.name == "tie").unwrap();
     assert_eq!(tie.failing_since, None);
-    let streak = report.workflows.iter().find(|w| w.name == "w_streak").unwrap();
+    let streak = report
+        .workflows
+        .iter()
+        .find(|w| w.name == "w_streak")
+        .unwrap();
     assert_eq!(streak.consecutive_failed, 2);
 }
 

@@ -22,8 +22,8 @@ use tokio::sync::Notify;
 
 mod alerts;
 mod reference_day;
-mod retries;
 mod retention;
+mod retries;
 
 const NY: chrono_tz::Tz = chrono_tz::America::New_York;
 

@@ -75,7 +75,9 @@ async fn a_partial_window_run_is_retried_once_in_its_window_and_the_day_ends_in_
     assert_eq!(slots, ["window", "window+retry1"], "{decisions:#?}");
     let (first, retry) = (&decisions[0], &decisions[1]);
     assert!(
-        retry.reason.starts_with("retry 1 of 3 after partial run (execution "),
+        retry
+            .reason
+            .starts_with("retry 1 of 3 after partial run (execution "),
         "{}",
         retry.reason
     );
@@ -139,7 +141,11 @@ async fn the_retry_re_runs_only_the_call_that_failed() {
     seen.sort();
     assert_eq!(
         seen,
-        [("flaky", "failed"), ("flaky", "success"), ("stable", "success")]
+        [
+            ("flaky", "failed"),
+            ("flaky", "success"),
+            ("stable", "success")
+        ]
     );
     sim.shutdown().await;
 }

@@ -855,10 +855,24 @@ pub async fn slot_history_joins_decisions_and_runs(store: &dyn Store) {
 
     // D1 05:00's retry: its own slot, the same execution (a retry re-runs
     // what the failed run did not finish, under its execution id).
-    let mut retry = new_run(&tag, "r1retry", &wf, d1, "05:00+retry1", t0 + TimeDelta::hours(1));
+    let mut retry = new_run(
+        &tag,
+        "r1retry",
+        &wf,
+        d1,
+        "05:00+retry1",
+        t0 + TimeDelta::hours(1),
+    );
     retry.execution_id = run.execution_id.clone();
     retry.run_at = t0 + TimeDelta::days(365);
-    let mut retry_decision = new_decision(&tag, "d1retry", &wf, d1, "05:00+retry1", t0 + TimeDelta::hours(1));
+    let mut retry_decision = new_decision(
+        &tag,
+        "d1retry",
+        &wf,
+        d1,
+        "05:00+retry1",
+        t0 + TimeDelta::hours(1),
+    );
     retry_decision.execution_id = Some(run.execution_id.clone());
     assert!(
         store
