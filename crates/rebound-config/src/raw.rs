@@ -505,9 +505,11 @@ pub(crate) struct RawWorkflow {
 /// Each kind takes its own keys plus `calendar`, `target_date` and
 /// `only_missing`:
 /// - `cron`: `cron`;
-/// - `window`: `start`, `end` (once per date, between them);
+/// - `window`: `start`, `end` (once per date, between them), `retry_every`,
+///   `retry_max`;
 /// - `every`: `start`, `end`, `every`, `lead`;
-/// - `at`: `at`, `tolerance`, `events_before`, `after_event_start`;
+/// - `at`: `at`, `tolerance`, `events_before`, `after_event_start`,
+///   `retry_every`, `retry_max`;
 /// - `discovery`: `start`, `end`, `every`, `max_attempts`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(extend("additionalProperties" = false))]
@@ -555,6 +557,15 @@ pub(crate) struct RawSchedule {
     /// the number of slots between `start` and `end`.
     #[schemars(range(min = 1))]
     pub max_attempts: Option<i64>,
+    /// kinds "window" and "at": how long after a failed or partial run
+    /// finished it is run again, for what did not succeed; "window" retries
+    /// only inside the window, "at" only until the end of that local day.
+    /// From "1m" to "24h". Default: "1h".
+    pub retry_every: Option<RawDuration>,
+    /// kinds "window" and "at": most re-runs of a failed or partial run per
+    /// target date (0 turns them off, at most 24). Default: 3.
+    #[schemars(range(min = 0, max = 24))]
+    pub retry_max: Option<i64>,
     /// A calendar (key of `[calendars]`): dates without events in it are
     /// skipped. Needed by `only_missing`, `lead`, `events_before` and
     /// `after_event_start`.

@@ -528,6 +528,35 @@ pub struct Schedule {
     /// Fan out only over the calendar's events not yet collected
     /// successfully for the target date; SKIP when none are missing.
     pub only_missing: bool,
+    /// Re-runs of a failed or partial run (`retry_every`, `retry_max`):
+    /// kinds `window` (inside the window) and `at` (until the end of the
+    /// slot's local day) only; `None` for the other kinds and with
+    /// `retry_max = 0`.
+    pub retry: Option<ScheduleRetry>,
+}
+
+/// How a schedule re-runs a run that ended failed or partial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScheduleRetry {
+    /// How long after the failed run finished the next try is due.
+    pub every: Duration,
+    /// Most re-runs per slot and target date (at least 1).
+    pub max: u32,
+}
+
+impl ScheduleRetry {
+    /// `retry_every` when none is written: the original pipeline re-ran its
+    /// morning operations every hour until they succeeded.
+    pub const DEFAULT_EVERY: Duration = Duration::from_secs(3600);
+    /// `retry_max` when none is written.
+    pub const DEFAULT_MAX: u32 = 3;
+    /// Bounds of `retry_every`: at least a minute (slots are minutes; a
+    /// quicker retry would hammer a source that just failed), at most a day.
+    pub const MIN_EVERY: Duration = Duration::from_secs(60);
+    pub const MAX_EVERY: Duration = Duration::from_secs(24 * 3600);
+    /// Bound of `retry_max`: a day of retries a minute apart is far more
+    /// than any source deserves; 24 is one an hour.
+    pub const MAX_MAX: u32 = 24;
 }
 
 /// The kinds of schedule, with their own keys.

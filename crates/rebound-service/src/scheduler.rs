@@ -171,6 +171,7 @@ impl Scheduler {
                         entities: Vec::new(),
                         restrict_entities: false,
                         alert_level: AlertLevel::Critical,
+                        execution_id: None,
                     };
                     report.decisions.push(self.record(abort, now).await?);
                     now + ChronoDuration::minutes(1)
@@ -305,6 +306,7 @@ impl Scheduler {
             entities: Vec::new(),
             restrict_entities: false,
             alert_level: AlertLevel::Info,
+            execution_id: None,
         };
         report.decisions.push(self.record(decision, now).await?);
         self.refreshing
@@ -350,6 +352,9 @@ impl Scheduler {
                 slot: row.slot,
                 decided: row.decided_at.is_some(),
                 claimed_at: row.run_created_at,
+                execution_id: row.execution_id,
+                result_status: row.result_status,
+                finished_at: row.run_finished_at,
             })
             .collect();
         let mut collected = BTreeMap::new();
@@ -407,8 +412,14 @@ impl Scheduler {
         let store = self.engine.store();
         let entities_json =
             serde_json::to_string(&decision.entities).unwrap_or_else(|_| "[]".into());
-        let execution_id =
-            (decision.action == DecisionAction::Run).then(|| uuid::Uuid::now_v7().to_string());
+        // A retry of a failed run continues that run's execution, so the
+        // engine re-runs only what did not succeed; any other RUN is a new one.
+        let execution_id = (decision.action == DecisionAction::Run).then(|| {
+            decision
+                .execution_id
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
+        });
         let new = NewDecision {
             decision_id: uuid::Uuid::now_v7().to_string(),
             workflow_name: decision.workflow.clone(),

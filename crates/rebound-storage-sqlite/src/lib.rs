@@ -195,6 +195,8 @@ impl Store for SqliteStore {
         &self,
         execution: &NewWorkflowExecution,
     ) -> Result<(), StoreError> {
+        // A retry of a failed run (a schedule's `retry_every`) runs under
+        // that run's execution id: the row then holds the latest result.
         // One statement is one transaction; it runs on the writer
         // connection, so it queues behind the group commits in this process.
         sqlx::query(
@@ -202,7 +204,15 @@ impl Store for SqliteStore {
                 execution_time, finished_at, status, scrapers_requested, \
                 scrapers_succeeded, scrapers_failed, scrapers_no_data, scrapers_skipped, \
                 error_message, duration_ms, params) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+             ON CONFLICT (execution_id) DO UPDATE SET \
+                finished_at = excluded.finished_at, status = excluded.status, \
+                scrapers_requested = excluded.scrapers_requested, \
+                scrapers_succeeded = excluded.scrapers_succeeded, \
+                scrapers_failed = excluded.scrapers_failed, \
+                scrapers_no_data = excluded.scrapers_no_data, \
+                scrapers_skipped = excluded.scrapers_skipped, \
+                error_message = excluded.error_message, duration_ms = excluded.duration_ms",
         )
         .bind(execution.execution_id.as_str())
         .bind(execution.workflow_name.as_str())

@@ -687,6 +687,8 @@ pub struct SlotRow {
     pub execution_id: Option<String>,
     /// The finished run's workflow status.
     pub result_status: Option<String>,
+    /// When the claimed run finished (`scheduled_runs.finished_at`).
+    pub run_finished_at: Option<DateTime<Utc>>,
 }
 
 /// The payload a calendar or a fan-out reads.
