@@ -826,7 +826,7 @@ fn transport_failure(error: &reqwest::Error) -> Failure {
 }
 
 /// The first cause of type `E` in `error`'s chain.
-fn find_cause<'a, E: std::error::Error + 'static>(error: &'a reqwest::Error) -> Option<&'a E> {
+fn find_cause<E: std::error::Error + 'static>(error: &reqwest::Error) -> Option<&E> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
     while let Some(cause) = source {
         if let Some(found) = cause.downcast_ref::<E>() {
