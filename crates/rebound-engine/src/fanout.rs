@@ -473,9 +473,7 @@ pub(crate) fn no_calls(scraper: &str, why: &str) -> FanoutSummary {
 fn summary(scraper: &str, reports: &[CallReport]) -> FanoutSummary {
     let count = |f: &dyn Fn(&CallReport) -> bool| reports.iter().filter(|r| f(r)).count() as u32;
     let skipped_for = |kind: ErrorKind| {
-        count(&|r: &CallReport| {
-            r.status == ScraperStatus::Skipped && r.error_kind == Some(kind)
-        })
+        count(&|r: &CallReport| r.status == ScraperStatus::Skipped && r.error_kind == Some(kind))
     };
     let skipped = count(&|r: &CallReport| r.status == ScraperStatus::Skipped);
     let breaker = skipped_for(ErrorKind::BreakerOpen);

@@ -57,7 +57,10 @@ impl RunReport {
     /// by an open breaker is not a scraper failure, but its data was not
     /// collected, so a run with one is not all right.
     pub fn all_ok(&self) -> bool {
-        matches!(self.status, WorkflowStatus::Success | WorkflowStatus::NoData)
+        matches!(
+            self.status,
+            WorkflowStatus::Success | WorkflowStatus::NoData
+        )
     }
 }
 

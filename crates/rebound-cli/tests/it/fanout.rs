@@ -89,10 +89,7 @@ async fn fan_out_says_how_many_calls_collected_data() {
             ]}),
         )],
     );
-    let out = rebound(
-        &["-c", cfg, "run", "sched", "--date", "2026-11-28"],
-        &[],
-    );
+    let out = rebound(&["-c", cfg, "run", "sched", "--date", "2026-11-28"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 
     // g2 has no data (404, listed in no_data): 2 of 3 collected.
@@ -169,5 +166,29 @@ async fn fan_out_says_how_many_calls_collected_data() {
         fan_line(&stdout),
         "fan-out box: 0 of 3 collected (3 refused by the open breaker of nba_stats)"
     );
-    assert_eq!(sim.request_count("/f/box/g1"), 4, "refused calls make no request");
+    assert_eq!(
+        sim.request_count("/f/box/g1"),
+        4,
+        "refused calls make no request"
+    );
+
+    // One call by hand, refused too: not an exit 0 either.
+    let out = rebound(
+        &[
+            "-c",
+            cfg,
+            "scrape",
+            "box",
+            "--param",
+            "game_id=g1",
+            "--date",
+            "2026-11-28",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let call: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(call["status"], "skipped");
+    assert_eq!(call["error_kind"], "breaker_open");
 }

@@ -339,7 +339,10 @@ async fn an_entity_s_own_successful_call_releases_its_lock() {
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert!(released_at.starts_with("2026-11-29T04:00:00"), "{released_at}");
+    assert!(
+        released_at.starts_with("2026-11-29T04:00:00"),
+        "{released_at}"
+    );
     assert_eq!(
         reason,
         format!("game_id=g1 collected by call {}", direct.id)
