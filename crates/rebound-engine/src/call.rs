@@ -220,6 +220,10 @@ impl Engine {
                 .collect(),
         };
         let id = self.store.record_scraper_call(&record).await?;
+        if status == ScraperStatus::Success {
+            // After the row, so the release names a call that exists.
+            self.release_on_success(scraper_name, params, id).await?;
+        }
         Ok(CallReport {
             id,
             scraper: scraper_name.to_string(),

@@ -113,7 +113,10 @@ pub async fn run_scraper(config: &Path, args: ScrapeArgs) -> Result<ExitCode, Fa
     } else {
         print!("{}", output::calls_table(std::slice::from_ref(&report)));
     }
-    Ok(if report.is_failure() {
+    // A call an open breaker refused is no failure of the scraper, but
+    // nothing was collected: like a run of refused calls, not an exit 0.
+    let refused = report.error_kind == Some(rebound_domain::outcome::ErrorKind::BreakerOpen);
+    Ok(if report.is_failure() || refused {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 mod breakers;
 mod fanout;
+mod fanout_counts;
 mod late_lockout;
 mod metrics;
 mod payloads;
