@@ -56,6 +56,10 @@ pub mod paths {
     pub const BDL_GAMES: &str = "/bdl/v1/games";
     pub const ODDS_EVENTS: &str = "/odds/v4/sports/basketball_nba/events";
     pub const BDB_PBP: &str = "/bdb/pbp";
+    /// Answers 200 with the request target it received: `path` and `query`
+    /// as sent (still percent-encoded) and `segments`, the path segments
+    /// after `/echo`, percent-decoded. For tests of how Rebound writes URLs.
+    pub const ECHO: &str = "/echo";
 
     /// NBA.com play-by-play of one game.
     pub fn nba_pbp(game_id: &str) -> String {
