@@ -133,7 +133,10 @@ mod tests {
             assert!(section.contains(&line), "docs/resilience.md lacks {line}");
         }
         for line in [
-            format!("| any other duration | {} |", format_duration(DEFAULT_DURATION_MAX)),
+            format!(
+                "| any other duration | {} |",
+                format_duration(DEFAULT_DURATION_MAX)
+            ),
             format!("| any other count | {DEFAULT_COUNT_MAX} |"),
             format!("| `retry.multiplier` | {MAX_MULTIPLIER} |"),
             format!("| `retry_budget.ratio` | {MAX_RATIO} |"),
@@ -149,7 +152,10 @@ mod tests {
             duration_max(&source.key("breaker").key("window")),
             Duration::from_secs(7 * DAY)
         );
-        assert_eq!(duration_max(&source.key("timeout")), Duration::from_secs(HOUR));
+        assert_eq!(
+            duration_max(&source.key("timeout")),
+            Duration::from_secs(HOUR)
+        );
         assert_eq!(
             duration_max(&source.key("health").key("timeout")),
             Duration::from_secs(HOUR)

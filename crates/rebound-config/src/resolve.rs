@@ -351,7 +351,10 @@ impl Resolver<'_> {
             if m.is_finite() && m > bounds::MAX_MULTIPLIER {
                 self.fail(
                     &path.key("multiplier"),
-                    format!("expected a number <= {}, found {m:?}", bounds::MAX_MULTIPLIER),
+                    format!(
+                        "expected a number <= {}, found {m:?}",
+                        bounds::MAX_MULTIPLIER
+                    ),
                 );
             } else if m.is_finite() && m >= 1.0 {
                 layer.multiplier = Some(m);

@@ -614,7 +614,9 @@ fn render(
     params: &BTreeMap<String, String>,
     key: &str,
 ) -> Result<String, String> {
-    template.render(params).map_err(|missing| missing_message(&missing, key))
+    template
+        .render(params)
+        .map_err(|missing| missing_message(&missing, key))
 }
 
 fn missing_message(missing: &str, key: &str) -> String {

@@ -112,7 +112,11 @@ async fn echo(uri: Uri) -> Response {
         .and_then(|rest| rest.strip_prefix('/'))
         .map(|rest| {
             rest.split('/')
-                .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+                .map(|s| {
+                    percent_encoding::percent_decode_str(s)
+                        .decode_utf8_lossy()
+                        .into_owned()
+                })
                 .collect()
         })
         .unwrap_or_default();

@@ -31,7 +31,13 @@ path = "/box/{game_id}"
 for_each = { calendar = "games", param = "game_id" }
 "#;
 
-fn case(name: &'static str, extra: String, key: &'static str, at: &'static str, says: &'static str) -> Case {
+fn case(
+    name: &'static str,
+    extra: String,
+    key: &'static str,
+    at: &'static str,
+    says: &'static str,
+) -> Case {
     Case {
         name,
         text: format!("{BASE}{extra}"),

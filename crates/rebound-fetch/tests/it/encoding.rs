@@ -36,11 +36,18 @@ async fn call(h: &super::Harness, scraper: &str, id: &str) -> CallResult {
 #[tokio::test]
 async fn path_values_are_one_segment_and_arrive_intact() {
     let h = harness(DEFAULT_RETRY, ECHO_SCRAPERS).await;
-    let values = ["../../x", "a/b", "a?b=c", "a#b", "a\nb", "ü", "%2F", "..%2F..", " a b "];
+    let values = [
+        "../../x", "a/b", "a?b=c", "a#b", "a\nb", "ü", "%2F", "..%2F..", " a b ",
+    ];
     for value in values {
         let result = call(&h, "echo", value).await;
-        assert_eq!(result.status, ScraperStatus::Success, "{value:?}: {result:?}");
-        let echo: serde_json::Value = serde_json::from_slice(result.body.as_ref().unwrap()).unwrap();
+        assert_eq!(
+            result.status,
+            ScraperStatus::Success,
+            "{value:?}: {result:?}"
+        );
+        let echo: serde_json::Value =
+            serde_json::from_slice(result.body.as_ref().unwrap()).unwrap();
         assert_eq!(
             echo["segments"],
             serde_json::json!(["items", value, "tail"]),
@@ -53,7 +60,11 @@ async fn path_values_are_one_segment_and_arrive_intact() {
             .into_owned()
             .filter(|(k, _)| k == "q")
             .collect();
-        assert_eq!(q, vec![("q".to_string(), value.to_string())], "query {query}");
+        assert_eq!(
+            q,
+            vec![("q".to_string(), value.to_string())],
+            "query {query}"
+        );
     }
     let requests = h.sim.requests();
     assert_eq!(requests.len(), values.len());
@@ -73,7 +84,9 @@ async fn values_that_cannot_be_written_fail_naming_the_parameter() {
         assert_eq!(result.error_kind, Some(ErrorKind::Config));
         let message = result.message.unwrap();
         assert!(
-            message.starts_with(&format!("parameter {{id}} (used by path): \"{value}\" would make the URL path segment")),
+            message.starts_with(&format!(
+                "parameter {{id}} (used by path): \"{value}\" would make the URL path segment"
+            )),
             "{message}"
         );
     }
@@ -90,8 +103,5 @@ async fn values_that_cannot_be_written_fail_naming_the_parameter() {
     assert!(h.sim.requests().is_empty(), "nothing was sent");
     let ok = call(&h, "header", "ü/ok").await;
     assert_eq!(ok.status, ScraperStatus::Success);
-    assert_eq!(
-        h.sim.requests()[0].header("x-item"),
-        Some("item ü/ok")
-    );
+    assert_eq!(h.sim.requests()[0].header("x-item"), Some("item ü/ok"));
 }
