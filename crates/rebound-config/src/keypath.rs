@@ -36,6 +36,16 @@ impl KeyPath {
         KeyPath(segments)
     }
 
+    /// Whether the path ends with these keys (`["breaker", "window"]`
+    /// matches `sources.x.breaker.window`).
+    pub(crate) fn ends_with(&self, keys: &[&str]) -> bool {
+        self.0.len() >= keys.len()
+            && self.0[self.0.len() - keys.len()..]
+                .iter()
+                .zip(keys)
+                .all(|(segment, key)| matches!(segment, Segment::Key(k) if k == key))
+    }
+
     /// The enclosing path, or `None` at the root.
     pub(crate) fn parent(&self) -> Option<KeyPath> {
         let (_, rest) = self.0.split_last()?;

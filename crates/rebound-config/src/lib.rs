@@ -13,6 +13,7 @@
 //! in the serde error's span or by looking the key path up in an index of
 //! the document's spans (`spans`).
 
+mod bounds;
 mod env;
 mod error;
 mod keypath;

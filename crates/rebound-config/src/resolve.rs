@@ -10,6 +10,7 @@
 //! message needs; it happens before `{param}` templates are parsed, with
 //! variable values brace-escaped (see `env`).
 
+use crate::bounds;
 use crate::env::{Substituted, Target, substitute};
 use crate::error::closest;
 use crate::keypath::KeyPath;
@@ -148,9 +149,20 @@ impl Resolver<'_> {
         }
     }
 
+    /// A duration, at most the key's bound (see `bounds`).
     fn duration(&mut self, path: &KeyPath, raw: &RawDuration) -> Option<Duration> {
         let text = self.text(path, &raw.0)?;
         match parse_duration(&text) {
+            Ok(duration) if duration > bounds::duration_max(path) => {
+                self.fail(
+                    path,
+                    format!(
+                        "expected a duration of at most {}, found \"{text}\"",
+                        format_duration(bounds::duration_max(path))
+                    ),
+                );
+                None
+            }
             Ok(duration) => Some(duration),
             Err(message) => {
                 self.fail(path, message);
@@ -159,10 +171,16 @@ impl Resolver<'_> {
         }
     }
 
-    /// An integer that must be at least `min`, converted to `T`.
+    /// An integer that must be at least `min` and at most the key's bound
+    /// (see `bounds`), converted to `T`.
     fn at_least<T: TryFrom<i64>>(&mut self, path: &KeyPath, value: i64, min: i64) -> Option<T> {
         if value < min {
             self.fail(path, format!("expected an integer >= {min}, found {value}"));
+            return None;
+        }
+        let max = bounds::count_max(path);
+        if value > max {
+            self.fail(path, format!("expected an integer <= {max}, found {value}"));
             return None;
         }
         match T::try_from(value) {
@@ -336,7 +354,15 @@ impl Resolver<'_> {
             layer.initial_delay = self.duration(&path.key("initial_delay"), d);
         }
         if let Some(m) = raw.multiplier {
-            if m.is_finite() && m >= 1.0 {
+            if m.is_finite() && m > bounds::MAX_MULTIPLIER {
+                self.fail(
+                    &path.key("multiplier"),
+                    format!(
+                        "expected a number <= {}, found {m:?}",
+                        bounds::MAX_MULTIPLIER
+                    ),
+                );
+            } else if m.is_finite() && m >= 1.0 {
                 layer.multiplier = Some(m);
             } else {
                 self.fail(
@@ -541,7 +567,14 @@ impl Resolver<'_> {
     fn retry_budget(&mut self, path: &KeyPath, raw: &RawRetryBudget) -> RetryBudgetConfig {
         let d = RetryBudgetConfig::default();
         let ratio = match raw.ratio {
-            Some(r) if r.is_finite() && r >= 0.0 => r,
+            Some(r) if r.is_finite() && (0.0..=bounds::MAX_RATIO).contains(&r) => r,
+            Some(r) if r.is_finite() && r > bounds::MAX_RATIO => {
+                self.fail(
+                    &path.key("ratio"),
+                    format!("expected a number <= {}, found {r:?}", bounds::MAX_RATIO),
+                );
+                d.ratio
+            }
             Some(r) => {
                 self.fail(
                     &path.key("ratio"),

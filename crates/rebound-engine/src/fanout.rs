@@ -307,8 +307,7 @@ impl Engine {
             return Ok(());
         }
         let now = self.clock.now();
-        let until =
-            now + chrono::Duration::from_std(lockout.duration).unwrap_or(chrono::Duration::MAX);
+        let until = rebound_domain::duration::add_saturating(now, lockout.duration);
         let last = report.message.as_deref().unwrap_or("");
         let reason = rebound_domain::message::truncate_chars(
             &format!(

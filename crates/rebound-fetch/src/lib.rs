@@ -625,14 +625,46 @@ fn render(
     params: &BTreeMap<String, String>,
     key: &str,
 ) -> Result<String, String> {
-    template.render(params).map_err(|missing| {
-        format!("missing parameter {{{missing}}} (used by {key}): pass --param {missing}=VALUE")
-    })
+    template
+        .render(params)
+        .map_err(|missing| missing_message(&missing, key))
+}
+
+fn missing_message(missing: &str, key: &str) -> String {
+    format!("missing parameter {{{missing}}} (used by {key}): pass --param {missing}=VALUE")
+}
+
+/// Like [`render`], writing each value as `placement` requires: parameter
+/// values come from `--param` and from upstream payloads (`for_each`), so
+/// in the URL each is percent-encoded as one path segment and cannot leave
+/// the configured path (see `Placement`).
+fn render_in(
+    template: &rebound_domain::template::Template,
+    params: &BTreeMap<String, String>,
+    key: &str,
+    placement: rebound_domain::template::Placement,
+) -> Result<String, String> {
+    use rebound_domain::template::RenderError;
+    template
+        .render_in(params, placement)
+        .map_err(|error| match error {
+            RenderError::Missing(missing) => missing_message(&missing, key),
+            RenderError::Unencodable { param, reason } => {
+                let value = params.get(&param).map(String::as_str).unwrap_or_default();
+                format!("parameter {{{param}}} (used by {key}): {value:?} {reason}")
+            }
+        })
 }
 
 fn build_request(spec: &CallSpec<'_>) -> Result<BuiltRequest, String> {
-    let base = render(&spec.source.base_url.value, spec.params, "base_url")?;
-    let path = render(&spec.scraper.path, spec.params, "path")?;
+    use rebound_domain::template::Placement;
+    let base = render_in(
+        &spec.source.base_url.value,
+        spec.params,
+        "base_url",
+        Placement::Url,
+    )?;
+    let path = render_in(&spec.scraper.path, spec.params, "path", Placement::Url)?;
     let joined = if path.is_empty() || path.starts_with('/') {
         format!("{}{}", base.trim_end_matches('/'), path)
     } else {
@@ -647,13 +679,23 @@ fn build_request(spec: &CallSpec<'_>) -> Result<BuiltRequest, String> {
         }
         query.push((
             key.clone(),
-            render(&value.value, spec.params, &format!("query.{key}"))?,
+            render_in(
+                &value.value,
+                spec.params,
+                &format!("query.{key}"),
+                Placement::QueryValue,
+            )?,
         ));
     }
     for (key, value) in &spec.scraper.query {
         query.push((
             key.clone(),
-            render(&value.value, spec.params, &format!("query.{key}"))?,
+            render_in(
+                &value.value,
+                spec.params,
+                &format!("query.{key}"),
+                Placement::QueryValue,
+            )?,
         ));
     }
     if !query.is_empty() {
@@ -674,13 +716,23 @@ fn build_request(spec: &CallSpec<'_>) -> Result<BuiltRequest, String> {
         }
         headers.push((
             key.clone(),
-            render(&value.value, spec.params, &format!("headers.{key}"))?,
+            render_in(
+                &value.value,
+                spec.params,
+                &format!("headers.{key}"),
+                Placement::Header,
+            )?,
         ));
     }
     for (key, value) in &spec.scraper.headers {
         headers.push((
             key.clone(),
-            render(&value.value, spec.params, &format!("headers.{key}"))?,
+            render_in(
+                &value.value,
+                spec.params,
+                &format!("headers.{key}"),
+                Placement::Header,
+            )?,
         ));
     }
     let method = reqwest::Method::from_bytes(spec.scraper.method.as_bytes())

@@ -12,10 +12,11 @@
 //! same workflow at the same moment, but slot names are deterministic and
 //! the store turns a second claim of a slot into a SKIP, so a slot runs once.
 
-use crate::{CALENDAR_PREFIX, MAX_CLAIMS, chrono_duration};
+use crate::{CALENDAR_PREFIX, MAX_CLAIMS};
 use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, Utc};
 use rebound_domain::calendar::Event;
 use rebound_domain::clock::Clock;
+use rebound_domain::duration::{add_saturating, to_chrono_saturating};
 use rebound_domain::plan::{Plan, Workflow};
 use rebound_engine::Engine;
 use rebound_schedule::{CalendarSource, Decision, Facts, SlotFact};
@@ -228,7 +229,7 @@ impl Scheduler {
             if let Some(refresh) = &calendar.refresh {
                 let max_age = refresh.max_age_at(now);
                 let stale = match fetched_at {
-                    Some(at) => now - at > chrono_duration(max_age),
+                    Some(at) => now - at > to_chrono_saturating(max_age),
                     None => events.is_ok(),
                 };
                 if stale {
@@ -474,20 +475,20 @@ impl Scheduler {
     /// Ticks until `shutdown` turns true, sleeping until the next check
     /// (at most `[scheduler] max_idle`).
     pub async fn run_loop(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        let max_idle = chrono_duration(self.plan().scheduler.max_idle);
+        let max_idle = self.plan().scheduler.max_idle;
         loop {
             if *shutdown.borrow() {
                 break;
             }
             let now = self.clock.now();
             let next = match self.tick().await {
-                Ok(report) => report.next_check.unwrap_or(now + max_idle),
+                Ok(report) => report.next_check.unwrap_or(add_saturating(now, max_idle)),
                 Err(error) => {
                     tracing::error!(%error, "Scheduler tick failed; trying again shortly.");
                     now + ChronoDuration::seconds(5)
                 }
             };
-            let wait = (next.min(self.clock.now() + max_idle) - self.clock.now())
+            let wait = (next.min(add_saturating(self.clock.now(), max_idle)) - self.clock.now())
                 .to_std()
                 .unwrap_or_default()
                 .max(std::time::Duration::from_millis(20));

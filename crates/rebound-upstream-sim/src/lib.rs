@@ -62,6 +62,10 @@ pub mod paths {
     /// 307 or 308) with `Location: URL`, verbatim (relative, `//host/…`
     /// or absolute), to test how clients follow redirects.
     pub const REDIRECT: &str = "/redirect";
+    /// Answers 200 with the request target it received: `path` and `query`
+    /// as sent (still percent-encoded) and `segments`, the path segments
+    /// after `/echo`, percent-decoded. For tests of how Rebound writes URLs.
+    pub const ECHO: &str = "/echo";
 
     /// NBA.com play-by-play of one game.
     pub fn nba_pbp(game_id: &str) -> String {

@@ -42,6 +42,8 @@ pub(crate) fn router() -> Router {
         )
         .route(paths::BDB_PBP, get(bdb_pbp))
         .route(paths::REDIRECT, get(redirect))
+        .route(paths::ECHO, get(echo))
+        .route("/echo/{*rest}", get(echo))
         .fallback(not_found)
 }
 
@@ -100,6 +102,26 @@ fn optional_date(uri: &Uri) -> Result<NaiveDate, Box<Response>> {
 
 pub(crate) fn iso_utc(game: &Game) -> String {
     game.tipoff_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// The request target as received (see [`paths::ECHO`]). Reads the raw
+/// URI, not axum's decoded captures, so a test sees exactly what was sent.
+async fn echo(uri: Uri) -> Response {
+    let path = uri.path();
+    let segments: Vec<String> = path
+        .strip_prefix(paths::ECHO)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .map(|rest| {
+            rest.split('/')
+                .map(|s| {
+                    percent_encoding::percent_decode_str(s)
+                        .decode_utf8_lossy()
+                        .into_owned()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Json(json!({ "path": path, "query": uri.query(), "segments": segments })).into_response()
 }
 
 async fn health() -> &'static str {

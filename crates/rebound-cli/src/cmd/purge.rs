@@ -24,7 +24,7 @@ pub struct PurgeArgs {
     #[arg(long)]
     pub json: bool,
     /// Rows per batch (one short transaction each).
-    #[arg(long, default_value_t = DEFAULT_BATCH, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = DEFAULT_BATCH, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub batch: u32,
 }
 

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// How many recent runs to list.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub limit: u32,
     /// Print JSON instead of a table.
     #[arg(long)]

@@ -4,6 +4,7 @@
 
 mod alerts;
 mod bad_files;
+mod bounds;
 mod examples;
 mod health;
 mod late_data;
