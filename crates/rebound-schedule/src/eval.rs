@@ -778,9 +778,7 @@ impl Ctx<'_> {
         }
         let n = tries + 1;
         let of = format!("retry {n} of {}", retry.max);
-        let Some(due) = finished.checked_add_signed(chrono_dur(retry.every)) else {
-            return None;
-        };
+        let due = finished.checked_add_signed(chrono_dur(retry.every))?;
         if due >= until.at {
             return Some(self.decision(
                 base,
