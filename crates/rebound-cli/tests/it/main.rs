@@ -11,6 +11,7 @@ mod plan;
 mod purge;
 mod quotas;
 mod serve;
+mod storage;
 
 use rebound_upstream_sim::{Reply, UpstreamSim};
 use std::path::{Path, PathBuf};
