@@ -268,7 +268,7 @@ impl Engine {
         let until =
             now + chrono::Duration::from_std(lockout.duration).unwrap_or(chrono::Duration::MAX);
         let last = report.message.as_deref().unwrap_or("");
-        let reason = rebound_domain::message::truncate_chars(
+        let reason = self.plan.redactor.excerpt(
             &format!(
                 "{streak} consecutive no_data/failures (last: {}{}{last})",
                 report.status.as_str(),
