@@ -3,8 +3,8 @@
 
 use crate::Failure;
 use anyhow::Context;
-use rebound_domain::clock::Clock;
 use rebound_config::Secrets;
+use rebound_domain::clock::Clock;
 use rebound_domain::plan::{DatabaseLocation, Plan};
 use rebound_engine::Engine;
 use rebound_fetch::Fetcher;

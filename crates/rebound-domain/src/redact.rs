@@ -260,7 +260,8 @@ mod tests {
     #[test]
     fn masks_plain_and_encoded_forms() {
         let redactor = Redactor::new(["s3cr/et key", ""]);
-        let text = "GET http://h/x?apiKey=s3cr%2Fet+key failed; echo: s3cr/et key; path s3cr%2Fet%20key";
+        let text =
+            "GET http://h/x?apiKey=s3cr%2Fet+key failed; echo: s3cr/et key; path s3cr%2Fet%20key";
         let out = redactor.redact(text);
         assert!(!out.contains("s3cr"), "{out}");
         assert_eq!(out.matches(MASK).count(), 3, "{out}");
@@ -280,7 +281,8 @@ mod tests {
     #[test]
     fn masks_bytes() {
         let redactor = Redactor::new(["k3y-k3y!"]);
-        let out = redactor.redact_bytes(b"{\"apiKey\":\"k3y-k3y!\",\"x\":\"k3y-k3y!k3y-k3y!\"}\xff");
+        let out =
+            redactor.redact_bytes(b"{\"apiKey\":\"k3y-k3y!\",\"x\":\"k3y-k3y!k3y-k3y!\"}\xff");
         assert_eq!(&*out, b"{\"apiKey\":\"***\",\"x\":\"******\"}\xff");
         assert!(matches!(redactor.redact_bytes(b"clean"), Cow::Borrowed(_)));
         assert!(redactor.finds_secret_in(b"..k3y-k3y!.."));
@@ -290,10 +292,7 @@ mod tests {
     #[test]
     fn longest_secret_masked_whole() {
         let redactor = Redactor::new(["abcdefgh", "abcdefghijkl"]);
-        assert_eq!(
-            redactor.redact("x abcdefghijkl y abcdefgh"),
-            "x *** y ***"
-        );
+        assert_eq!(redactor.redact("x abcdefghijkl y abcdefgh"), "x *** y ***");
     }
 
     #[test]

@@ -145,9 +145,8 @@ mod tests {
     fn a_secret_in_a_json_string_is_masked_and_the_payload_still_parses() {
         let secret = "sk_live_20_chars_key"; // 20 characters
         let redactor = Redactor::new([secret]);
-        let body = format!(
-            "{{\"echo\": \"apiKey={secret}&x=1\",  \"n\": [1, 2],\n \"{secret}\": true}}"
-        );
+        let body =
+            format!("{{\"echo\": \"apiKey={secret}&x=1\",  \"n\": [1, 2],\n \"{secret}\": true}}");
         let out = mask_payload(&redactor, body.as_bytes());
         let text = std::str::from_utf8(&out).unwrap();
         assert!(!text.contains(secret), "{text}");
@@ -170,7 +169,11 @@ mod tests {
         assert_eq!(value["k"], "***");
         assert_eq!(value["u"], "x *** y");
         // Strings without the secret keep their bytes, escapes included.
-        assert!(std::str::from_utf8(&out).unwrap().contains(r#""keep": "\u00e9\/""#));
+        assert!(
+            std::str::from_utf8(&out)
+                .unwrap()
+                .contains(r#""keep": "\u00e9\/""#)
+        );
     }
 
     #[test]

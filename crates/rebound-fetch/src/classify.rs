@@ -8,9 +8,9 @@
 //! on any 2xx body, JSON or not.
 
 use rebound_domain::message::body_snippet;
-use rebound_domain::redact::Redactor;
 use rebound_domain::outcome::{AttemptOutcome, ErrorKind};
 use rebound_domain::plan::NoDataRules;
+use rebound_domain::redact::Redactor;
 
 /// What one response means.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +70,10 @@ pub fn classify_response(
         return Classified::no_data(format!("no data: body contains \"{needle}\""));
     }
     if let Some(kind) = ErrorKind::from_status(status) {
-        return Classified::failure(kind, format!("HTTP {status}: {}", body_snippet(body, redactor)));
+        return Classified::failure(
+            kind,
+            format!("HTTP {status}: {}", body_snippet(body, redactor)),
+        );
     }
     let Some(pointer) = records_pointer else {
         return Classified {

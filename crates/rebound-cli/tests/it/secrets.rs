@@ -61,7 +61,9 @@ fn check_and_the_reporting_commands_need_no_secret() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("is valid"), "{stdout}");
     assert!(
-        stdout.contains("note: environment variable CLI_KEY is not set (used by sources.up.query.key)"),
+        stdout.contains(
+            "note: environment variable CLI_KEY is not set (used by sources.up.query.key)"
+        ),
         "{stdout}"
     );
     for args in [
@@ -74,7 +76,12 @@ fn check_and_the_reporting_commands_need_no_secret() {
         vec!["-c", config, "plan", "--date", "2026-11-27"],
     ] {
         let out = rebound(&args, &[]);
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
     }
 }
 

@@ -325,12 +325,7 @@ async fn retry_after_1e30_gives_up_with_the_max_retry_after_message() {
         )
     );
     assert_eq!(h.sim.request_count("/t/a"), 1);
-    refused_after_absurd_pause(
-        &h,
-        first.finished_at,
-        "HTTP 429 with Retry-After 31536000s",
-    )
-    .await;
+    refused_after_absurd_pause(&h, first.finished_at, "HTTP 429 with Retry-After 31536000s").await;
 }
 
 #[tokio::test]
