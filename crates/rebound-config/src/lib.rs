@@ -78,6 +78,48 @@ pub fn read_error_reason(error: &std::io::Error) -> String {
     }
 }
 
+/// Which `${VAR}`s must be set for a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrets {
+    /// Every variable (commands that send requests: `run`, `serve`, …).
+    All,
+    /// Only those under these top-level keys (`["pipeline"]` for the
+    /// reporting commands, which open the database but send nothing).
+    Under(&'static [&'static str]),
+    /// None (`check`: an unset variable is a note).
+    None,
+}
+
+/// A plan and what loading it noticed.
+#[derive(Debug)]
+pub struct Loaded {
+    pub plan: Plan,
+    /// Unset variables that [`Secrets`] allowed, one sentence each:
+    /// `environment variable ODDS_API_KEY is not set (used by
+    /// sources.odds.query.apiKey)`.
+    pub notes: Vec<String>,
+    /// Every `${VAR}` whose value goes to an upstream (under `sources` or
+    /// `scrapers`).
+    pub upstream_secrets: Vec<UpstreamSecret>,
+}
+
+/// One `${VAR}` used in requests to an upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamSecret {
+    /// The variable's name.
+    pub var: String,
+    /// Where it is used, as a key path.
+    pub key: String,
+    /// Its value's length in characters.
+    pub chars: usize,
+}
+
+/// Like [`load`], with unset variables allowed where `secrets` says.
+pub fn load_with(path: &Path, secrets: Secrets) -> Result<Loaded, ConfigError> {
+    let text = read(path)?;
+    load_str_with(&text, path, &|name| std::env::var(name).ok(), secrets)
+}
+
 /// Resolves config `text` as if read from `path`, which names the file in
 /// messages and anchors relative `sqlite://` and `file://` paths (an empty
 /// parent folder means the working directory). `env` supplies `${VAR}`
@@ -87,6 +129,16 @@ pub fn load_str(
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Plan, ConfigError> {
+    load_str_with(text, path, env, Secrets::All).map(|loaded| loaded.plan)
+}
+
+/// [`load_str`] with unset variables allowed where `secrets` says.
+pub fn load_str_with(
+    text: &str,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    secrets: Secrets,
+) -> Result<Loaded, ConfigError> {
     let mut reporter = Reporter {
         file: path,
         text,
@@ -104,7 +156,12 @@ pub fn load_str(
             problems: vec![reporter.serde(&e)],
         })?;
 
-    resolve::resolve(&raw, path, env).map_err(|found| {
+    let required: Option<&[&str]> = match secrets {
+        Secrets::All => None,
+        Secrets::Under(keys) => Some(keys),
+        Secrets::None => Some(&[]),
+    };
+    let resolved = resolve::resolve(&raw, path, env, required).map_err(|found| {
         let mut problems: Vec<Problem> = found
             .into_iter()
             .map(|(key, message)| reporter.at_key(&key, message))
@@ -113,6 +170,25 @@ pub fn load_str(
         problems.sort_by(|a, b| (a.line, a.column, &a.key).cmp(&(b.line, b.column, &b.key)));
         problems.dedup();
         ConfigError::Invalid { problems }
+    })?;
+    let notes = resolved
+        .unset
+        .iter()
+        .map(|(key, var)| format!("environment variable {var} is not set (used by {key})"))
+        .collect();
+    let upstream_secrets = resolved
+        .upstream
+        .iter()
+        .map(|(key, var, chars)| UpstreamSecret {
+            var: var.clone(),
+            key: key.to_string(),
+            chars: *chars,
+        })
+        .collect();
+    Ok(Loaded {
+        plan: resolved.plan,
+        notes,
+        upstream_secrets,
     })
 }
 

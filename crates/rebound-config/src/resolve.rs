@@ -57,23 +57,49 @@ const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 /// A problem found while resolving: where, and what (already redacted).
 pub(crate) type Found = (KeyPath, String);
 
-/// Resolves `raw` into a plan, or returns every problem found.
+/// What resolving found besides the plan.
+pub(crate) struct Resolved {
+    pub plan: Plan,
+    /// Variables that were not set where that was allowed: (key, variable).
+    pub unset: Vec<(KeyPath, String)>,
+    /// `${VAR}`s under `sources` and `scrapers`, whose values are sent to
+    /// an upstream: (key, variable, length in characters).
+    pub upstream: Vec<(KeyPath, String, usize)>,
+}
+
+/// Resolves `raw` into a plan, or returns every problem found. A variable
+/// that is not set is a problem only under the top-level keys `required`
+/// names (`None`: everywhere); elsewhere it reads as empty, is reported in
+/// [`Resolved::unset`], and problems of the keys that used it are dropped
+/// (the empty stand-in is not what the user wrote).
 pub(crate) fn resolve(
     raw: &RawConfig,
     config_path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Plan, Vec<Found>> {
+    required: Option<&[&str]>,
+) -> Result<Resolved, Vec<Found>> {
     let base_dir = config_path.parent().unwrap_or(Path::new(""));
     let mut resolver = Resolver {
         env,
         base_dir,
         problems: Vec::new(),
         secrets: Vec::new(),
+        required: required.map(|r| r.iter().map(|k| k.to_string()).collect()),
+        unset: Vec::new(),
+        upstream: Vec::new(),
     };
     let plan = resolver.plan(raw, config_path);
     let redactor = Redactor::new(&resolver.secrets);
+    let unset = std::mem::take(&mut resolver.unset);
+    resolver
+        .problems
+        .retain(|(path, _)| !unset.iter().any(|(key, _)| path.starts_with(key)));
     if resolver.problems.is_empty() {
-        return Ok(Plan { redactor, ..plan });
+        return Ok(Resolved {
+            plan: Plan { redactor, ..plan },
+            unset,
+            upstream: resolver.upstream,
+        });
     }
     // A message may quote a value that came from the environment (a
     // malformed `${DATABASE_URL}`, say); errors are printed, so mask it.
@@ -102,6 +128,11 @@ struct Resolver<'a> {
     base_dir: &'a Path,
     problems: Vec<Found>,
     secrets: Vec<String>,
+    /// Top-level keys under which an unset variable is an error; `None`:
+    /// everywhere.
+    required: Option<Vec<String>>,
+    unset: Vec<(KeyPath, String)>,
+    upstream: Vec<(KeyPath, String, usize)>,
 }
 
 impl Resolver<'_> {
@@ -112,8 +143,32 @@ impl Resolver<'_> {
     /// Substitutes `${VAR}` in one string value, remembering what came from
     /// the environment. `None` means a problem was recorded.
     fn substitute(&mut self, path: &KeyPath, raw: &str, target: Target) -> Option<Substituted> {
-        match substitute(raw, target, self.env) {
+        let top = path.top_key().unwrap_or("");
+        let may_be_unset = self
+            .required
+            .as_ref()
+            .is_some_and(|required| !required.iter().any(|k| k == top));
+        let env = self.env;
+        let unset = std::cell::RefCell::new(Vec::new());
+        let lookup = |name: &str| {
+            env(name).or_else(|| {
+                may_be_unset.then(|| {
+                    unset.borrow_mut().push(name.to_string());
+                    String::new()
+                })
+            })
+        };
+        match substitute(raw, target, &lookup) {
             Ok(out) => {
+                for name in unset.into_inner() {
+                    self.unset.push((path.clone(), name));
+                }
+                if matches!(top, "sources" | "scrapers") {
+                    for (name, value) in out.names.iter().zip(&out.values) {
+                        self.upstream
+                            .push((path.clone(), name.clone(), value.chars().count()));
+                    }
+                }
                 self.secrets.extend(out.values.iter().cloned());
                 Some(out)
             }

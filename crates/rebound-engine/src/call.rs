@@ -287,10 +287,7 @@ impl Engine {
         let scraper = &self.plan.scrapers[scraper_name];
         let source = &self.plan.sources[&scraper.source];
         let used = used_params(scraper, source, params);
-        let message = rebound_domain::message::truncate_chars(
-            &self.plan.redactor.redact_string(message),
-            500,
-        );
+        let message = self.plan.redactor.excerpt(message, 500);
         let now = self.clock.now();
         // No request, so no attempt and no duration; the call still counts.
         self.metrics.record_call(&source.name, [], status, None);
@@ -350,8 +347,9 @@ impl Engine {
         result: &CallResult,
     ) -> Result<StoredPayload, String> {
         // A body that echoes the request may carry a secret; the raw store
-        // is as readable as the database, so the secret is masked there too.
-        let body = match self.plan.redactor.redact_bytes(body) {
+        // is as readable as the database, so the secret is masked there too
+        // (without breaking the payload: see `mask`).
+        let body = match crate::mask::mask_payload(&self.plan.redactor, body) {
             std::borrow::Cow::Borrowed(_) => body.clone(),
             std::borrow::Cow::Owned(masked) => Bytes::from(masked),
         };

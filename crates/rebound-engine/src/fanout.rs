@@ -309,7 +309,7 @@ impl Engine {
         let now = self.clock.now();
         let until = rebound_domain::duration::add_saturating(now, lockout.duration);
         let last = report.message.as_deref().unwrap_or("");
-        let reason = rebound_domain::message::truncate_chars(
+        let reason = self.plan.redactor.excerpt(
             &format!(
                 "{streak} consecutive no_data/failures (last: {}{}{last})",
                 report.status.as_str(),

@@ -16,6 +16,7 @@ mod breaker;
 pub mod calendar;
 mod call;
 mod fanout;
+mod mask;
 mod quota;
 mod workflow;
 

@@ -200,6 +200,7 @@ impl Engine {
             labelled
                 .iter()
                 .map(|(label, message)| (label.as_str(), *message)),
+            &self.plan.redactor,
         );
         let retry_at = calls.iter().filter_map(|c| c.deferred_until).max();
         let recheck_at = calls.iter().filter_map(|c| c.recheck_at).min();

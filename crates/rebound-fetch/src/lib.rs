@@ -31,7 +31,7 @@ use chrono::{DateTime, Utc};
 use limits::{Admission, SourceLimiter};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use rebound_domain::clock::Clock;
-use rebound_domain::duration::format_duration;
+use rebound_domain::duration::{add_saturating, format_duration};
 use rebound_domain::message::{attempts_phrase, body_snippet};
 use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus};
 use rebound_domain::plan::{Plan, Scraper, Source};
@@ -334,6 +334,7 @@ impl Fetcher {
                         &response.body,
                         &spec.scraper.no_data,
                         spec.scraper.records.as_deref(),
+                        &self.redactor,
                     );
                     (
                         classified.outcome,
@@ -399,7 +400,7 @@ impl Fetcher {
                     return done(ScraperStatus::NoData, Some(message), body);
                 }
                 AttemptOutcome::Permanent => {
-                    let text = final_message(&raw, attempt_no, &message, None);
+                    let text = final_message(&raw, attempt_no, &message, None, &self.redactor);
                     return done(
                         ScraperStatus::Failed,
                         Some(self.redactor.redact_string(&text)),
@@ -421,8 +422,7 @@ impl Fetcher {
                         // Checked after `decide`, so its max_retry_after
                         // rule (fail now, saying so) keeps precedence.
                         RetryDecision::RetryAfter(wait) if wait > self.max_inline_wait => {
-                            let until = finished_at
-                                + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+                            let until = add_saturating(finished_at, wait);
                             // Name what set the wait: the server's Retry-After
                             // when it is the binding bound, else our backoff.
                             let cause = match retry_after.filter(|_| policy.respect_retry_after) {
@@ -438,6 +438,7 @@ impl Fetcher {
                                 &cause,
                                 self.max_inline_wait,
                                 until,
+                                &self.redactor,
                             );
                             let text = self.redactor.redact_string(&text);
                             tracing::info!(
@@ -456,7 +457,13 @@ impl Fetcher {
                         }
                         RetryDecision::GiveUp(reason) => {
                             let reason = (!reason.is_empty()).then_some(reason);
-                            let text = final_message(&raw, attempt_no, &message, reason.as_deref());
+                            let text = final_message(
+                                &raw,
+                                attempt_no,
+                                &message,
+                                reason.as_deref(),
+                                &self.redactor,
+                            );
                             let text = self.redactor.redact_string(&text);
                             tracing::warn!(
                                 scraper = %spec.scraper.name,
@@ -910,6 +917,7 @@ fn deferred_message(
     cause: &str,
     limit: Duration,
     until: DateTime<Utc>,
+    redactor: &Redactor,
 ) -> String {
     let attempts = attempts_phrase(attempt_no);
     let at = until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -921,7 +929,7 @@ fn deferred_message(
         Ok(response) if ErrorKind::from_status(response.status).is_some() => format!(
             "HTTP {} after {attempts}; {tail}; body: {}",
             response.status,
-            body_snippet(&response.body)
+            body_snippet(&response.body, redactor)
         ),
         _ => format!("{attempt_message} ({attempts}); {tail}"),
     }
@@ -934,11 +942,12 @@ fn final_message(
     attempt_no: u32,
     attempt_message: &str,
     gave_up: Option<&str>,
+    redactor: &Redactor,
 ) -> String {
     let attempts = attempts_phrase(attempt_no);
     match &raw.response {
         Ok(response) if ErrorKind::from_status(response.status).is_some() => {
-            let snippet = body_snippet(&response.body);
+            let snippet = body_snippet(&response.body, redactor);
             match gave_up {
                 Some(reason) => format!(
                     "HTTP {} after {attempts}, gave up: {reason}; body: {snippet}",

@@ -13,7 +13,7 @@
 
 use chrono::{DateTime, Utc};
 use rebound_domain::clock::Clock;
-use rebound_domain::duration::format_duration;
+use rebound_domain::duration::{add_saturating, format_duration};
 use rebound_domain::ratelimit::{GcraState, Rate, SourcePause};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -69,7 +69,9 @@ impl SourceLimiter {
     /// Pauses the whole source until `at + pause.wait` (never shortens a
     /// pause already in force).
     pub(crate) fn pause(&self, at: DateTime<Utc>, pause: &SourcePause) -> DateTime<Utc> {
-        let until = at + chrono::Duration::from_std(pause.wait).unwrap_or(chrono::Duration::MAX);
+        // Header waits are clamped when parsed; saturating here as well
+        // keeps any wait from overflowing the instant.
+        let until = add_saturating(at, pause.wait);
         let mut current = self.pause.lock().unwrap_or_else(|e| e.into_inner());
         match current.as_ref() {
             Some((existing, _)) if *existing >= until => *existing,
@@ -119,10 +121,9 @@ impl SourceLimiter {
                     format_duration(rate_wait)
                 ),
             };
-            if wait > max_inline_wait {
-                let until = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
-                return Admission::Defer { until, wait, cause };
-            }
+            // A pause over max_retry_after ends the call, as a Retry-After
+            // over it does: deferring it would store a retry for whenever
+            // the server said (a year, for `X-RateLimit-Reset: 1e30`).
             if pause_wait > max_pause {
                 return Admission::Refuse {
                     cause: format!(
@@ -130,6 +131,10 @@ impl SourceLimiter {
                         format_duration(max_pause)
                     ),
                 };
+            }
+            if wait > max_inline_wait {
+                let until = add_saturating(now, wait);
+                return Admission::Defer { until, wait, cause };
             }
             clock.sleep(wait).await;
             waited += wait;

@@ -181,7 +181,11 @@ impl Generator {
         let status = WorkflowStatus::from_counts(counts);
         let error_message = match status {
             WorkflowStatus::Success | WorkflowStatus::NoData => None,
-            _ => aggregate_errors(failures.iter().map(|(s, m)| (s.as_str(), m.as_str()))),
+            // Synthetic messages hold no secret.
+            _ => aggregate_errors(
+                failures.iter().map(|(s, m)| (s.as_str(), m.as_str())),
+                &rebound_domain::redact::Redactor::default(),
+            ),
         };
         executions.push(NewWorkflowExecution {
             execution_id,
@@ -402,7 +406,7 @@ pub async fn generate(config: &Path, args: GenerateArgs) -> Result<ExitCode, Fai
             args.runs
         )));
     }
-    let plan = setup::load_plan(config)?;
+    let plan = setup::load_report_plan(config)?.plan;
     let (scrapers, workflows) = shapes(&plan)?;
     let store = setup::open_store(&plan).await?;
     if store.has_history().await? && !args.force {

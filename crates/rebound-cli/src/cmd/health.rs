@@ -52,7 +52,13 @@ fn since_period(text: &str) -> Result<Duration, String> {
 
 pub async fn health(config: &Path, args: HealthArgs) -> Result<ExitCode, Failure> {
     let period = since_period(&args.since).map_err(|e| Failure::Usage(anyhow::anyhow!(e)))?;
-    let plan = setup::load_plan(config)?;
+    let loaded = setup::load_report_plan(config)?;
+    // Probes send the sources' headers and query: the same rule as for
+    // every request (an unset variable is sent empty, which leaks nothing).
+    if !args.no_probe {
+        setup::refuse_short_upstream_secrets(&loaded.upstream_secrets)?;
+    }
+    let plan = loaded.plan;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let now = clock.now();
     let since = rebound_domain::duration::sub_saturating(now, period);

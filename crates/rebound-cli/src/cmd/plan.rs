@@ -41,7 +41,7 @@ fn parse_calendar_arg(text: &str) -> Result<(String, PathBuf), String> {
 }
 
 pub async fn plan(config: &Path, args: PlanArgs) -> Result<ExitCode, Failure> {
-    let plan = setup::load_plan(config)?;
+    let plan = setup::load_report_plan(config)?.plan;
     let mut calendars: BTreeMap<String, Vec<Event>> = BTreeMap::new();
     for (name, file) in &args.calendars {
         let Some(calendar) = plan.calendars.get(name) else {

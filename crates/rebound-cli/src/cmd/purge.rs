@@ -29,7 +29,7 @@ pub struct PurgeArgs {
 }
 
 pub async fn purge(config: &Path, args: PurgeArgs) -> Result<ExitCode, Failure> {
-    let plan = setup::load_plan(config)?;
+    let plan = setup::load_report_plan(config)?.plan;
     let Some(retention) = plan.pipeline.retention else {
         return Err(Failure::Usage(anyhow!(
             "no retention is configured in {}, so history is kept forever and there is nothing to purge; \

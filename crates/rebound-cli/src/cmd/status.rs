@@ -16,7 +16,7 @@ pub struct StatusArgs {
 }
 
 pub async fn status(config: &Path, args: StatusArgs) -> Result<ExitCode, Failure> {
-    let plan = setup::load_plan(config)?;
+    let plan = setup::load_report_plan(config)?.plan;
     let store = setup::open_report_store(&plan).await?;
     let runs = store.recent_workflow_executions(args.limit).await?;
     let calls = store.recent_standalone_calls(args.limit).await?;
