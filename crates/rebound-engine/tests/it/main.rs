@@ -23,6 +23,7 @@ mod fanout;
 mod late_lockout;
 mod metrics;
 mod quota;
+mod shared_limits;
 
 const SECRET: &str = "k_9f8e7d6c5b4a";
 
