@@ -34,7 +34,6 @@ use std::time::Duration;
 pub(crate) const PAUSE_REFRESH: Duration = Duration::from_secs(1);
 
 /// One source's limiter.
-#[derive(Debug)]
 pub(crate) struct SourceLimiter {
     name: String,
     rate: Option<Rate>,
@@ -46,6 +45,16 @@ pub(crate) struct SourceLimiter {
     shared: Option<Arc<dyn LimitsStore>>,
     /// When the shared pause was last read (sources without a rate only).
     pause_read_at: Mutex<Option<DateTime<Utc>>>,
+}
+
+impl std::fmt::Debug for SourceLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceLimiter")
+            .field("name", &self.name)
+            .field("rate", &self.rate)
+            .field("shared", &self.shared.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What admission decided for one attempt.

@@ -97,7 +97,8 @@ impl LimitsStore for SqliteStore {
         ensure(&mut tx, source, WHAT).await?;
         let (tat, paused, reason) = pause_of(&mut tx, source, WHAT).await?;
         // Stored times keep milliseconds: compare with `now` cut the same way.
-        let now_ms = now - chrono::Duration::nanoseconds(i64::from(now.timestamp_subsec_nanos() % 1_000_000));
+        let now_ms = now
+            - chrono::Duration::nanoseconds(i64::from(now.timestamp_subsec_nanos() % 1_000_000));
         let answer = match paused {
             Some(until) if until > now_ms => SlotTake::Paused {
                 until,

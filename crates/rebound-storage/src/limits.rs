@@ -27,7 +27,10 @@ pub enum SlotTake {
     /// was taken.
     Busy { next_at: DateTime<Utc> },
     /// The source is paused until `until` (for `reason`); nothing was taken.
-    Paused { until: DateTime<Utc>, reason: String },
+    Paused {
+        until: DateTime<Utc>,
+        reason: String,
+    },
 }
 
 /// A source's stored pause.

@@ -669,7 +669,11 @@ schedule = {{ kind = "window", start = "06:00", end = "18:00" }}
         "SELECT count(*) FROM scraper_execution_log WHERE status = 'success'",
     )
     .await;
-    assert_eq!(succeeded as usize, WORKFLOWS * SCRAPERS, "every call succeeded");
+    assert_eq!(
+        succeeded as usize,
+        WORKFLOWS * SCRAPERS,
+        "every call succeeded"
+    );
     let workers = scalar(
         &mut conn,
         "SELECT count(DISTINCT lease_owner) FROM scheduled_runs",

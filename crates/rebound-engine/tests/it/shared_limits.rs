@@ -61,11 +61,9 @@ async fn pg_store() -> (Arc<PostgresStore>, String) {
 }
 
 async fn drop_schema(store: &PostgresStore, schema: &str) {
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP SCHEMA {schema} CASCADE"
-    )))
-    .execute(store.pool())
-    .await;
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(store.pool())
+        .await;
 }
 
 /// The most admitted starts inside any 60-second window.
@@ -97,7 +95,11 @@ async fn hundred_calls(fetchers: &[Fetcher], plan: &Plan) -> Vec<DateTime<Utc>> 
             params: &params,
         };
         let result = fetchers[n % fetchers.len()].call(spec).await;
-        assert_eq!(result.status, ScraperStatus::Success, "call {n}: {result:?}");
+        assert_eq!(
+            result.status,
+            ScraperStatus::Success,
+            "call {n}: {result:?}"
+        );
         starts.push(result.attempts[0].started_at);
     }
     starts
@@ -111,7 +113,9 @@ async fn three_workers_share_one_rate_limit_on_postgres() {
     let sim = UpstreamSim::start().await.unwrap();
     sim.script(
         "/t/odds",
-        (0..200).map(|_| Reply::json(200, serde_json::json!({"ok": true}))).collect(),
+        (0..200)
+            .map(|_| Reply::json(200, serde_json::json!({"ok": true})))
+            .collect(),
     );
     let tmp = tempfile::tempdir().unwrap();
     let plan = plan(&sim.base_url(), tmp.path());
@@ -125,7 +129,11 @@ async fn three_workers_share_one_rate_limit_on_postgres() {
         .map(|_| Fetcher::new(&plan, shared_clock.clone()).unwrap())
         .collect();
     let starts = hundred_calls(&own, &plan).await;
-    assert_eq!(busiest_minute(&starts), 60, "per-process limiters: 3 × 20/min");
+    assert_eq!(
+        busiest_minute(&starts),
+        60,
+        "per-process limiters: 3 × 20/min"
+    );
 
     clock.advance(Duration::from_secs(3600));
     let (store, schema) = pg_store().await;
@@ -201,7 +209,11 @@ async fn a_429_seen_by_one_worker_pauses_the_source_for_the_others() {
             "{message}"
         );
         assert_eq!(sim.request_count(path), 1, "the other worker sent nothing");
-        let row = store.limits_paused(source, paused_at).await.unwrap().unwrap();
+        let row = store
+            .limits_paused(source, paused_at)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(row.paused_until, until);
         // After the pause the other worker goes ahead.
         clock.advance(Duration::from_secs(121));

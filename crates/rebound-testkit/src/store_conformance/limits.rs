@@ -186,15 +186,24 @@ pub async fn limits_retry_budget_is_counted_per_window(store: &dyn Store) {
         .await
         .unwrap();
     // The fourth call comes with the first retry.
-    let counts = store.limits_take_retry(&source, &cfg, now, 1).await.unwrap();
+    let counts = store
+        .limits_take_retry(&source, &cfg, now, 1)
+        .await
+        .unwrap();
     assert!(counts.granted);
     assert_eq!((counts.calls, counts.retries), (4, 1));
     for n in 2..=4 {
-        let counts = store.limits_take_retry(&source, &cfg, now, 0).await.unwrap();
+        let counts = store
+            .limits_take_retry(&source, &cfg, now, 0)
+            .await
+            .unwrap();
         assert!(counts.granted, "retry {n} of 2 + 50% of 4 calls");
         assert_eq!((counts.calls, counts.retries), (4, n));
     }
-    let refused = store.limits_take_retry(&source, &cfg, now, 0).await.unwrap();
+    let refused = store
+        .limits_take_retry(&source, &cfg, now, 0)
+        .await
+        .unwrap();
     assert!(!refused.granted);
     assert_eq!((refused.calls, refused.retries), (4, 4));
     // Another source has its own budget.
