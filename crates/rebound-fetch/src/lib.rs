@@ -38,6 +38,7 @@ use rebound_domain::plan::{Plan, Scraper, Source};
 use rebound_domain::redact::Redactor;
 use rebound_domain::retry::{RetryDecision, parse_retry_after};
 use rebound_domain::retry_budget::RetryBudget;
+use rebound_storage::LimitsStore;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -122,6 +123,19 @@ pub struct Fetcher {
     quota_headers: Vec<String>,
     /// Per source: the retry budget account of this process.
     budgets: Mutex<HashMap<String, RetryBudget>>,
+    /// The store sharing rate limits, pauses and retry budgets with other
+    /// processes, when this fetcher has one.
+    shared: Option<Arc<dyn LimitsStore>>,
+    /// Per source, with a shared store: calls not yet added to the shared
+    /// budget, and when they were last added.
+    pending_calls: Mutex<HashMap<String, PendingCalls>>,
+}
+
+/// Calls counted here but not yet in the shared retry budget.
+#[derive(Debug, Default)]
+struct PendingCalls {
+    calls: u32,
+    flushed_at: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for Fetcher {
@@ -153,7 +167,7 @@ impl Fetcher {
             .sources
             .values()
             .map(|s| {
-                let limiter = SourceLimiter::new(&s.name, s.rate_limit);
+                let limiter = SourceLimiter::new(&s.name, s.rate_limit, None);
                 (s.name.clone(), Arc::new(limiter))
             })
             .collect();
@@ -171,7 +185,28 @@ impl Fetcher {
                 .filter_map(|s| s.quota.as_ref()?.remaining_header.clone())
                 .collect(),
             budgets: Mutex::new(HashMap::new()),
+            shared: None,
+            pending_calls: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Shares every source's rate limit, pauses and retry budget with the
+    /// other processes using `store` (see [`limits`]): `rebound serve`
+    /// wires its history store here.
+    pub fn with_shared_limits(self, store: Arc<dyn LimitsStore>) -> Fetcher {
+        let limits = self
+            .limits
+            .iter()
+            .map(|(name, limiter)| {
+                let shared = SourceLimiter::new(name, limiter.rate(), Some(store.clone()));
+                (name.clone(), Arc::new(shared))
+            })
+            .collect();
+        Fetcher {
+            limits,
+            shared: Some(store),
+            ..self
+        }
     }
 
     /// Makes jitter repeatable (tests, benchmarks).
@@ -189,24 +224,87 @@ impl Fetcher {
             .random::<f64>()
     }
 
-    /// Counts a call against its source's retry budget.
-    fn budget_call(&self, source: &Source) {
+    /// Counts a call against its source's retry budget. With a shared
+    /// store the calls are added to it in batches, at most once per
+    /// [`limits::PAUSE_REFRESH`] per source, so calls cost no round trip
+    /// each; the local account is kept too, for when the store fails.
+    async fn budget_call(&self, source: &Source) {
         let now = self.clock.now();
-        let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
-        budgets
-            .entry(source.name.clone())
-            .or_default()
-            .record_call(&source.retry_budget, now);
+        {
+            let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
+            budgets
+                .entry(source.name.clone())
+                .or_default()
+                .record_call(&source.retry_budget, now);
+        }
+        let Some(store) = &self.shared else {
+            return;
+        };
+        let flush = {
+            let mut pending = self.pending_calls.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = pending.entry(source.name.clone()).or_default();
+            entry.calls = entry.calls.saturating_add(1);
+            let every = chrono::Duration::from_std(limits::PAUSE_REFRESH).unwrap_or_default();
+            let due = entry
+                .flushed_at
+                .is_none_or(|at| now < at || now - at >= every);
+            due.then(|| {
+                entry.flushed_at = Some(now);
+                std::mem::take(&mut entry.calls)
+            })
+        };
+        if let Some(calls) = flush
+            && let Err(error) = store
+                .limits_record_calls(&source.name, &source.retry_budget, now, calls)
+                .await
+        {
+            self.unflushed(&source.name, calls);
+            tracing::warn!(source = %source.name, error = %error, "Shared retry budget unavailable.");
+        }
     }
 
-    /// Takes one retry from the source's budget, or says why not.
-    fn budget_retry(&self, source: &Source) -> Result<(), String> {
+    /// Gives back calls a failed write did not add to the shared budget.
+    fn unflushed(&self, source: &str, calls: u32) {
+        let mut pending = self.pending_calls.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = pending.entry(source.to_string()).or_default();
+        entry.calls = entry.calls.saturating_add(calls);
+    }
+
+    /// Takes one retry from the source's budget (the shared one when there
+    /// is a store, this process's when not or when the store fails), or
+    /// says why not.
+    async fn budget_retry(&self, source: &Source) -> Result<(), String> {
         let now = self.clock.now();
-        let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
-        budgets
-            .entry(source.name.clone())
-            .or_default()
-            .try_retry(&source.retry_budget, now)
+        let local = || {
+            let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
+            budgets
+                .entry(source.name.clone())
+                .or_default()
+                .try_retry(&source.retry_budget, now)
+        };
+        let Some(store) = &self.shared else {
+            return local();
+        };
+        let calls = {
+            let mut pending = self.pending_calls.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = pending.entry(source.name.clone()).or_default();
+            entry.flushed_at = Some(now);
+            std::mem::take(&mut entry.calls)
+        };
+        match store
+            .limits_take_retry(&source.name, &source.retry_budget, now, calls)
+            .await
+        {
+            Ok(counts) if counts.granted => Ok(()),
+            Ok(counts) => Err(source
+                .retry_budget
+                .exhausted_message(counts.calls, counts.retries)),
+            Err(error) => {
+                self.unflushed(&source.name, calls);
+                tracing::warn!(source = %source.name, error = %error, "Shared retry budget unavailable.");
+                local()
+            }
+        }
     }
 
     /// Makes one call: attempts with retries until success, no_data, a
@@ -246,7 +344,7 @@ impl Fetcher {
             }
         };
         let policy = &spec.scraper.retry;
-        self.budget_call(spec.source);
+        self.budget_call(spec.source).await;
         let mut attempts: Vec<AttemptReport> = Vec::new();
         let mut delay_before = Duration::ZERO;
         let mut quota_remaining: Option<u64> = None;
@@ -305,7 +403,7 @@ impl Fetcher {
                         signal,
                         finished_at,
                     ) {
-                        let until = limiter.pause(finished_at, &pause);
+                        let until = limiter.pause(finished_at, &pause).await;
                         tracing::info!(
                             source = %spec.source.name,
                             until = %until,
@@ -414,7 +512,7 @@ impl Fetcher {
                     // deferred one is a later call, counted then.
                     if let RetryDecision::RetryAfter(wait) = decision
                         && wait <= self.max_inline_wait
-                        && let Err(why) = self.budget_retry(spec.source)
+                        && let Err(why) = self.budget_retry(spec.source).await
                     {
                         decision = RetryDecision::GiveUp(why);
                     }

@@ -20,6 +20,7 @@
 mod alerts;
 mod breakers;
 mod health;
+mod limits;
 mod lockouts;
 mod metrics;
 mod quota;

@@ -28,6 +28,7 @@ mod alerts;
 mod breakers;
 mod codec;
 mod health;
+mod limits;
 mod lockouts;
 mod lookup;
 mod metrics;

@@ -11,6 +11,7 @@
 
 mod alerts;
 mod health;
+mod limits;
 mod metrics;
 mod quota;
 mod retention;
@@ -23,6 +24,7 @@ pub use health::{
     ANSWERED_STATUSES, CallCountRow, ErrorCoverageRow, HealthStore, RetryStatsRow, ScraperLast,
     SourceLast, WorkflowDayRow, WorkflowStreak,
 };
+pub use limits::{BudgetCounts, LimitsStore, SlotTake, SourcePauseRow};
 pub use metrics::MetricsStore;
 pub use quota::{QuotaKey, QuotaTake, QuotaUsageRow};
 pub use retention::{
@@ -185,7 +187,9 @@ pub struct PayloadRef {
 /// The history store. Implementations must be safe to share across tasks;
 /// each method is one transaction.
 #[async_trait]
-pub trait Store: Send + Sync + AlertStore + HealthStore + MetricsStore + RetentionStore {
+pub trait Store:
+    Send + Sync + AlertStore + HealthStore + LimitsStore + MetricsStore + RetentionStore
+{
     /// Which backend this is (`"sqlite"` or `"postgres"`), for messages.
     fn backend(&self) -> &'static str;
 

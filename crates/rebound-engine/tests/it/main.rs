@@ -25,6 +25,7 @@ mod late_lockout;
 mod metrics;
 mod payloads;
 mod quota;
+mod shared_limits;
 
 const SECRET: &str = "k_9f8e7d6c5b4a";
 
