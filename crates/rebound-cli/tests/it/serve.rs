@@ -697,8 +697,13 @@ schedule = {{ kind = "window", start = "06:00", end = "18:00" }}
         .max()
         .unwrap_or(0);
     let span = arrivals[arrivals.len() - 1].duration_since(arrivals[0]);
+    // Slots are taken 100 ms apart in the database, but each process sleeps
+    // to its slot and sends on a loaded machine, so arrivals bunch up by
+    // however late a process wakes: the bound on one second is loose (three
+    // unshared limiters would send 30), and the span below is the proof that
+    // the rate was shared (unshared, 100 requests would take 3.3 s).
     assert!(
-        busiest <= 11,
+        busiest <= 20,
         "{busiest} requests within one second at 10/s ({workers} workers took runs)\n{}",
         logs(dir.path())
     );
