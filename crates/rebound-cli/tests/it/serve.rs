@@ -708,7 +708,7 @@ schedule = {{ kind = "window", start = "06:00", end = "18:00" }}
         logs(dir.path())
     );
     assert!(
-        span >= Duration::from_millis(9_800),
+        span >= Duration::from_secs(8),
         "100 requests at 10/s spanned only {span:?}: the rate was not shared"
     );
     drop(conn);

@@ -191,8 +191,9 @@ pub async fn scraper_last_finds_newest_success_error_and_streak(store: &dyn Stor
     );
 }
 
-/// A source fails since the first failed call after its newest answer
-/// (no_data counts as an answer); skipped calls are ignored; an answer
+/// A source fails since the first failed call that finished after its
+/// newest answer (no_data counts as an answer; both by finish time, the
+/// order the health report states them in); skipped calls are ignored; an answer
 /// clears `failing_since` but keeps the last error.
 pub async fn source_last_says_since_when_it_fails(store: &dyn Store) {
     let tag = Tag::new();
@@ -205,8 +206,8 @@ pub async fn source_last_says_since_when_it_fails(store: &dyn Store) {
     assert_eq!(never.last_answer_at, None);
     assert_eq!(
         never.failing_since,
-        Some(at(0)),
-        "never answered: since the first failure"
+        Some(at(0) + TimeDelta::milliseconds(120)),
+        "never answered: since the first failure (when it finished)"
     );
     record(store, &c(ScraperStatus::NoData, 1)).await;
     let ok = store.source_last(&src).await.unwrap();
@@ -220,7 +221,10 @@ pub async fn source_last_says_since_when_it_fails(store: &dyn Store) {
     record(store, &c(ScraperStatus::Skipped, 3)).await;
     record(store, &c(ScraperStatus::Failed, 4)).await;
     let down = store.source_last(&src).await.unwrap();
-    assert_eq!(down.failing_since, Some(at(2)));
+    assert_eq!(
+        down.failing_since,
+        Some(at(2) + TimeDelta::milliseconds(120))
+    );
     assert_eq!(
         down.last_error_at,
         Some(at(4) + TimeDelta::milliseconds(120))
