@@ -115,7 +115,7 @@ impl Scheduler {
         let now = self.clock.now();
         let store = self.engine.store().clone();
         let mut report = TickReport {
-            requeued: store.requeue_expired(now, MAX_CLAIMS).await?,
+            requeued: crate::reap(store.as_ref(), now).await?,
             ..TickReport::default()
         };
         if !report.requeued.is_empty() {

@@ -247,7 +247,7 @@ impl HealthStore for SqliteStore {
         let what = |e| store_error("workflow_streak", e);
         let newest = sqlx::query(
             "SELECT status, execution_time, error_message FROM workflow_executions \
-             WHERE workflow_name = ?1 ORDER BY execution_time DESC LIMIT 1",
+             WHERE workflow_name = ?1 AND status <> 'running' ORDER BY execution_time DESC LIMIT 1",
         )
         .bind(workflow_name)
         .fetch_optional(&self.readers)
@@ -260,7 +260,7 @@ impl HealthStore for SqliteStore {
             "SELECT COUNT(*) AS n, MIN(execution_time) AS since FROM workflow_executions \
              WHERE workflow_name = ?1 AND status IN ('failed', 'partial') \
                AND execution_time > COALESCE((SELECT execution_time FROM workflow_executions \
-                   WHERE workflow_name = ?1 AND status NOT IN ('failed', 'partial') \
+                   WHERE workflow_name = ?1 AND status NOT IN ('failed', 'partial', 'running') \
                    ORDER BY execution_time DESC LIMIT 1), '')",
         )
         .bind(workflow_name)

@@ -9,6 +9,7 @@ mod metrics;
 mod plan;
 mod purge;
 mod quotas;
+mod runs;
 mod serve;
 
 use rebound_upstream_sim::{Reply, UpstreamSim};
