@@ -12,7 +12,7 @@
 //! same workflow at the same moment, but slot names are deterministic and
 //! the store turns a second claim of a slot into a SKIP, so a slot runs once.
 
-use crate::{CALENDAR_PREFIX, MAX_CLAIMS, chrono_duration};
+use crate::{CALENDAR_PREFIX, chrono_duration};
 use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, Utc};
 use rebound_domain::calendar::Event;
 use rebound_domain::clock::Clock;
