@@ -65,7 +65,7 @@ pub fn observe(report: &HealthReport, rules: &AlertConditions) -> Vec<Observatio
         }
     }
     if let Some(grace) = rules.source_unhealthy_grace {
-        let grace = TimeDelta::from_std(grace).unwrap_or(TimeDelta::MAX);
+        let grace = rebound_domain::duration::to_chrono_saturating(grace);
         for s in &report.sources {
             if let Some(obs) = source_unhealthy(s, now, grace) {
                 out.push(obs);

@@ -83,7 +83,7 @@ impl Evaluator {
             })
             .collect();
         let limits = Limits {
-            renotify: TimeDelta::from_std(self.settings.renotify).unwrap_or(TimeDelta::MAX),
+            renotify: rebound_domain::duration::to_chrono_saturating(self.settings.renotify),
             per_incident_per_hour: self.settings.max_per_incident_per_hour,
             per_hour: self.settings.max_per_hour,
         };

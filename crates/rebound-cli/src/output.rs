@@ -3,7 +3,7 @@
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use rebound_domain::duration::format_duration;
-use rebound_engine::{CallReport, RunReport};
+use rebound_engine::{CallReport, FanoutSummary, RunReport};
 use rebound_storage::{ScraperCallRow, WorkflowExecutionRow};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -104,19 +104,7 @@ pub fn run_table(report: &RunReport) -> String {
     }
     out.push_str(&calls_table(&report.calls));
     for f in &report.fanout {
-        match &f.note {
-            Some(note) if f.total == 0 => {
-                out.push_str(&format!("fan-out {}: no calls ({note})\n", f.scraper))
-            }
-            Some(note) => out.push_str(&format!(
-                "fan-out {}: {} of {} calls succeeded ({note})\n",
-                f.scraper, f.succeeded, f.total
-            )),
-            None => out.push_str(&format!(
-                "fan-out {}: {} of {} calls succeeded\n",
-                f.scraper, f.succeeded, f.total
-            )),
-        }
+        out.push_str(&fanout_line(f));
     }
     if let Some(at) = report.retry_at {
         out.push_str(&format!(
@@ -134,6 +122,33 @@ pub fn run_table(report: &RunReport) -> String {
         out.push_str(&format!("error_message: {message}\n"));
     }
     out
+}
+
+/// `fan-out box: 2 of 3 collected (1 no data)`: only `success` calls
+/// count as collected; the rest are named by what happened to them.
+fn fanout_line(f: &FanoutSummary) -> String {
+    if f.total == 0 {
+        return match &f.note {
+            Some(note) => format!("fan-out {}: no calls ({note})\n", f.scraper),
+            None => format!("fan-out {}: no calls\n", f.scraper),
+        };
+    }
+    let mut parts: Vec<String> = [(f.no_data, "no data"), (f.failed, "failed")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+    // The note splits the skipped calls by why (breaker, lockout, quota).
+    parts.extend(f.note.clone());
+    let mut line = format!(
+        "fan-out {}: {} of {} collected",
+        f.scraper, f.succeeded, f.total
+    );
+    if !parts.is_empty() {
+        line.push_str(&format!(" ({})", parts.join(", ")));
+    }
+    line.push('\n');
+    line
 }
 
 pub fn call_json(call: &CallReport) -> Value {
@@ -178,8 +193,11 @@ pub fn run_json(report: &RunReport) -> Value {
         "scrapers": report.calls.iter().map(call_json).collect::<Vec<_>>(),
         "fanout": report.fanout.iter().map(|f| json!({
             "scraper": f.scraper,
-            "succeeded": f.succeeded,
             "total": f.total,
+            "succeeded": f.succeeded,
+            "no_data": f.no_data,
+            "failed": f.failed,
+            "skipped": f.skipped,
             "note": f.note,
         })).collect::<Vec<_>>(),
         "retry_at": report.retry_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),

@@ -3,13 +3,14 @@
 
 use crate::Failure;
 use anyhow::Context;
+use rebound_config::Secrets;
 use rebound_domain::clock::Clock;
 use rebound_domain::plan::{DatabaseLocation, Plan};
 use rebound_engine::Engine;
 use rebound_fetch::Fetcher;
 use rebound_fetch::clock::SystemClock;
 use rebound_raw::RawStore;
-use rebound_storage::Store;
+use rebound_storage::{LimitsStore, Store};
 use rebound_storage_postgres::Connections;
 use std::path::Path;
 use std::sync::Arc;
@@ -48,9 +49,52 @@ pub fn init_logging(json: bool) {
     }
 }
 
-/// Loads and validates the config; errors are usage errors (exit 2).
+/// Loads and validates the config for a command that sends requests
+/// (`run`, `scrape`, `backfill`, `serve`, `demo`): every `${VAR}` must be
+/// set and every secret sent to an upstream long enough to be masked.
+/// Errors are usage errors (exit 2).
 pub fn load_plan(path: &Path) -> Result<Plan, Failure> {
-    rebound_config::load(path).map_err(|e| Failure::Usage(anyhow::anyhow!("{e}")))
+    let loaded = load_with(path, Secrets::All)?;
+    refuse_short_upstream_secrets(&loaded.upstream_secrets)?;
+    Ok(loaded.plan)
+}
+
+/// Loads the config for a command that reads history and sends nothing to
+/// the sources (`status`, `health`, `plan`, `breakers`, …): only the
+/// variables under `[pipeline]` (the database and raw store it opens) must
+/// be set; the sources' secrets may be absent.
+pub fn load_report_plan(path: &Path) -> Result<rebound_config::Loaded, Failure> {
+    load_with(path, Secrets::Under(&["pipeline"]))
+}
+
+/// Loads the config for `rebound check`: no variable need be set; the
+/// unset ones come back as notes.
+pub fn load_checked_plan(path: &Path) -> Result<rebound_config::Loaded, Failure> {
+    load_with(path, Secrets::None)
+}
+
+fn load_with(path: &Path, secrets: Secrets) -> Result<rebound_config::Loaded, Failure> {
+    rebound_config::load_with(path, secrets).map_err(|e| Failure::Usage(anyhow::anyhow!("{e}")))
+}
+
+/// Refuses a secret too short to be masked reliably before it is sent to
+/// an upstream: an echo of it could not be told from ordinary text (a
+/// one-character key would be every `x` of every message), so it would
+/// leak unmasked. Database passwords are not checked: they go to our own
+/// database, and are masked where they appear as a URL's password.
+pub fn refuse_short_upstream_secrets(
+    secrets: &[rebound_config::UpstreamSecret],
+) -> Result<(), Failure> {
+    let min = rebound_domain::redact::MIN_UPSTREAM_SECRET_CHARS;
+    match secrets.iter().find(|s| s.chars < min) {
+        Some(short) => Err(Failure::Usage(anyhow::anyhow!(
+            "{} is {} character{} long; secrets sent to an upstream must be at least {min} characters",
+            short.var,
+            short.chars,
+            if short.chars == 1 { "" } else { "s" }
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Opens the history database named by the plan, applying migrations, for
@@ -78,11 +122,14 @@ async fn open_store_with(plan: &Plan, connections: Connections) -> Result<Arc<dy
                 })?,
         ),
         DatabaseLocation::Postgres { url } => Arc::new(
-            rebound_storage_postgres::PostgresStore::connect_with(url, None, connections)
-                .await
-                .with_context(|| {
-                    format!("cannot open history database {}", location.display_safe())
-                })?,
+            rebound_storage_postgres::PostgresStore::connect_with_timeout(
+                url,
+                None,
+                connections,
+                plan.pipeline.connect_timeout,
+            )
+            .await
+            .with_context(|| format!("cannot open history database {}", location.display_safe()))?,
         ),
     };
     // A run whose process died (killed `rebound run`, crashed worker) is
@@ -114,6 +161,30 @@ pub async fn engine(plan: Plan) -> Result<Engine, Failure> {
 pub async fn engine_with_clock(plan: Plan, clock: Arc<dyn Clock>) -> Result<Engine, Failure> {
     let store = open_store(&plan).await?;
     engine_on(plan, store, clock)
+}
+
+/// The engine of `rebound serve`: on PostgreSQL, where several serve
+/// processes share one database, its fetcher keeps every source's rate
+/// limit, pauses and retry budget in that database, so three workers
+/// together keep a source to its `rate_limit` instead of three times it.
+/// On SQLite serve is one process, whose own limiter already sees every
+/// request.
+pub async fn serve_engine(plan: Plan, clock: Arc<dyn Clock>) -> Result<Engine, Failure> {
+    let store = open_store(&plan).await?;
+    let share = matches!(plan.pipeline.database, DatabaseLocation::Postgres { .. });
+    let raw = RawStore::open(&plan.pipeline.raw_store)?;
+    let mut fetcher = Fetcher::new(&plan, clock.clone())?;
+    if share {
+        let limits: Arc<dyn LimitsStore> = store.clone();
+        fetcher = fetcher.with_shared_limits(limits);
+    }
+    Ok(Engine::new(
+        Arc::new(plan),
+        store,
+        raw,
+        Arc::new(fetcher),
+        clock,
+    ))
 }
 
 /// An engine for a report command (`health`, `freshness`): it reads

@@ -24,6 +24,8 @@ pub(crate) struct Substituted {
     pub secret: bool,
     /// The raw values pulled from the environment, for the redactor.
     pub values: Vec<String>,
+    /// The names of the variables, in the order of `values`.
+    pub names: Vec<String>,
 }
 
 /// Replaces each `${VAR}` in `text` by `env(VAR)`. The error is a sentence
@@ -37,6 +39,7 @@ pub(crate) fn substitute(
         text: String::with_capacity(text.len()),
         secret: false,
         values: Vec::new(),
+        names: Vec::new(),
     };
     let mut rest = text;
     while let Some(dollar) = rest.find('$') {
@@ -66,6 +69,7 @@ pub(crate) fn substitute(
             }
             out.secret = true;
             out.values.push(value);
+            out.names.push(name.to_string());
             rest = &after[close + 1..];
         } else {
             out.text.push('$');
@@ -105,6 +109,7 @@ mod tests {
         assert_eq!(out.text, "Bearer abc{x}!");
         assert!(out.secret);
         assert_eq!(out.values, vec!["abc{x}".to_string()]);
+        assert_eq!(out.names, vec!["TOKEN".to_string()]);
         let template = substitute("Bearer ${TOKEN}", Target::Template, &env).unwrap();
         assert_eq!(template.text, "Bearer abc{{x}}");
     }

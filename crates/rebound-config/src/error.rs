@@ -60,13 +60,10 @@ fn write_one_line(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
 pub enum ConfigError {
     #[error("config file not found: {} (pass -c FILE or set REBOUND_CONFIG)", path.display())]
     NotFound { path: PathBuf },
-    /// The file exists but could not be read (permissions, not UTF-8, ...).
-    #[error("cannot read config file {}", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The file exists but could not be read (permissions, not UTF-8, a
+    /// directory, ...); `reason` says which, in words.
+    #[error("cannot read config file {}: {reason}", path.display())]
+    Read { path: PathBuf, reason: String },
     /// The file was read but is not a valid config; one problem per line.
     #[error("{}", display_lines(problems))]
     Invalid { problems: Vec<Problem> },

@@ -36,6 +36,29 @@ impl KeyPath {
         KeyPath(segments)
     }
 
+    /// Whether the path ends with these keys (`["breaker", "window"]`
+    /// matches `sources.x.breaker.window`).
+    pub(crate) fn ends_with(&self, keys: &[&str]) -> bool {
+        self.0.len() >= keys.len()
+            && self.0[self.0.len() - keys.len()..]
+                .iter()
+                .zip(keys)
+                .all(|(segment, key)| matches!(segment, Segment::Key(k) if k == key))
+    }
+
+    /// Whether `self` is `other` or lies inside it.
+    pub(crate) fn starts_with(&self, other: &KeyPath) -> bool {
+        self.0.starts_with(&other.0)
+    }
+
+    /// The first key (`sources` in `sources.odds.query.apiKey`).
+    pub(crate) fn top_key(&self) -> Option<&str> {
+        match self.0.first()? {
+            Segment::Key(key) => Some(key),
+            Segment::Index(_) => None,
+        }
+    }
+
     /// The enclosing path, or `None` at the root.
     pub(crate) fn parent(&self) -> Option<KeyPath> {
         let (_, rest) = self.0.split_last()?;

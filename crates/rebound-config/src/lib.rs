@@ -13,6 +13,7 @@
 //! in the serde error's span or by looking the key path up in an index of
 //! the document's spans (`spans`).
 
+mod bounds;
 mod env;
 mod error;
 mod keypath;
@@ -34,21 +35,89 @@ use std::path::Path;
 /// Reads and resolves the config file at `path`, taking `${VAR}` values
 /// from the process environment.
 pub fn load(path: &Path) -> Result<Plan, ConfigError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    let text = read(path)?;
+    load_str(&text, path, &|name| std::env::var(name).ok())
+}
+
+/// The file's text, or why it cannot be had. Read as bytes and decoded
+/// here, because `read_to_string` only says "stream did not contain valid
+/// UTF-8", not where.
+fn read(path: &Path) -> Result<String, ConfigError> {
+    let unreadable = |reason: String| ConfigError::Read {
+        path: path.to_path_buf(),
+        reason,
+    };
+    // Reading a directory fails on some systems only at the first read,
+    // with a vaguer error; ask first.
+    if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Err(unreadable("it is a directory, not a file".to_string()));
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(ConfigError::NotFound {
                 path: path.to_path_buf(),
             });
         }
-        Err(source) => {
-            return Err(ConfigError::Read {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
+        Err(e) => return Err(unreadable(read_error_reason(&e))),
     };
-    load_str(&text, path, &|name| std::env::var(name).ok())
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        unreadable(format!("not UTF-8 at byte {at} (line {line})"))
+    })
+}
+
+/// Why reading a config file failed, in the words of a config error:
+/// "permission denied", or the system's own text for rarer failures.
+pub fn read_error_reason(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        std::io::ErrorKind::IsADirectory => "it is a directory, not a file".to_string(),
+        _ => error.to_string(),
+    }
+}
+
+/// Which `${VAR}`s must be set for a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrets {
+    /// Every variable (commands that send requests: `run`, `serve`, …).
+    All,
+    /// Only those under these top-level keys (`["pipeline"]` for the
+    /// reporting commands, which open the database but send nothing).
+    Under(&'static [&'static str]),
+    /// None (`check`: an unset variable is a note).
+    None,
+}
+
+/// A plan and what loading it noticed.
+#[derive(Debug)]
+pub struct Loaded {
+    pub plan: Plan,
+    /// Unset variables that [`Secrets`] allowed, one sentence each:
+    /// `environment variable ODDS_API_KEY is not set (used by
+    /// sources.odds.query.apiKey)`.
+    pub notes: Vec<String>,
+    /// Every `${VAR}` whose value goes to an upstream (under `sources` or
+    /// `scrapers`).
+    pub upstream_secrets: Vec<UpstreamSecret>,
+}
+
+/// One `${VAR}` used in requests to an upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamSecret {
+    /// The variable's name.
+    pub var: String,
+    /// Where it is used, as a key path.
+    pub key: String,
+    /// Its value's length in characters.
+    pub chars: usize,
+}
+
+/// Like [`load`], with unset variables allowed where `secrets` says.
+pub fn load_with(path: &Path, secrets: Secrets) -> Result<Loaded, ConfigError> {
+    let text = read(path)?;
+    load_str_with(&text, path, &|name| std::env::var(name).ok(), secrets)
 }
 
 /// Resolves config `text` as if read from `path`, which names the file in
@@ -60,6 +129,16 @@ pub fn load_str(
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Plan, ConfigError> {
+    load_str_with(text, path, env, Secrets::All).map(|loaded| loaded.plan)
+}
+
+/// [`load_str`] with unset variables allowed where `secrets` says.
+pub fn load_str_with(
+    text: &str,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    secrets: Secrets,
+) -> Result<Loaded, ConfigError> {
     let mut reporter = Reporter {
         file: path,
         text,
@@ -77,7 +156,12 @@ pub fn load_str(
             problems: vec![reporter.serde(&e)],
         })?;
 
-    resolve::resolve(&raw, path, env).map_err(|found| {
+    let required: Option<&[&str]> = match secrets {
+        Secrets::All => None,
+        Secrets::Under(keys) => Some(keys),
+        Secrets::None => Some(&[]),
+    };
+    let resolved = resolve::resolve(&raw, path, env, required).map_err(|found| {
         let mut problems: Vec<Problem> = found
             .into_iter()
             .map(|(key, message)| reporter.at_key(&key, message))
@@ -86,6 +170,25 @@ pub fn load_str(
         problems.sort_by(|a, b| (a.line, a.column, &a.key).cmp(&(b.line, b.column, &b.key)));
         problems.dedup();
         ConfigError::Invalid { problems }
+    })?;
+    let notes = resolved
+        .unset
+        .iter()
+        .map(|(key, var)| format!("environment variable {var} is not set (used by {key})"))
+        .collect();
+    let upstream_secrets = resolved
+        .upstream
+        .iter()
+        .map(|(key, var, chars)| UpstreamSecret {
+            var: var.clone(),
+            key: key.to_string(),
+            chars: *chars,
+        })
+        .collect();
+    Ok(Loaded {
+        plan: resolved.plan,
+        notes,
+        upstream_secrets,
     })
 }
 

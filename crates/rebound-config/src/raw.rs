@@ -200,6 +200,11 @@ pub(crate) struct RawPipeline {
     /// Default: "sqlite://rebound.db".
     #[schemars(pattern(r"^(sqlite|postgres|postgresql)://.+"))]
     pub database: Option<String>,
+    /// How long opening a PostgreSQL `database` waits for the server to
+    /// answer before the command fails, e.g. "5s". A `connect_timeout=N`
+    /// (seconds) in the URL wins. Not used for SQLite. Default: "10s".
+    #[schemars(example = "10s")]
+    pub connect_timeout: Option<RawDuration>,
     /// Where raw response bodies are stored: "file://PATH" (relative to this
     /// file's folder), "s3://BUCKET/PREFIX" or "gs://BUCKET/PREFIX".
     /// Default: "file://raw".
@@ -292,6 +297,12 @@ pub(crate) struct RawSource {
     /// A probe `rebound health` sends to tell whether the source is up,
     /// e.g. `{ path = "/status", expect_status = 200 }`.
     pub health: Option<RawHealthProbe>,
+    /// Which redirects calls and the health probe follow: "same_host"
+    /// (redirects to another scheme, host or port fail the call), "any"
+    /// (those are followed without the source's headers, query parameters
+    /// or Referer) or "none". Default: "same_host".
+    #[schemars(extend("enum" = ["same_host", "any", "none"]))]
+    pub follow_redirects: Option<String>,
 }
 
 /// `quota = { per = "month", requests = 20000, remaining_header = "x-requests-remaining" }`.
@@ -494,9 +505,11 @@ pub(crate) struct RawWorkflow {
 /// Each kind takes its own keys plus `calendar`, `target_date` and
 /// `only_missing`:
 /// - `cron`: `cron`;
-/// - `window`: `start`, `end` (once per date, between them);
+/// - `window`: `start`, `end` (once per date, between them), `retry_every`,
+///   `retry_max`;
 /// - `every`: `start`, `end`, `every`, `lead`;
-/// - `at`: `at`, `tolerance`, `events_before`, `after_event_start`;
+/// - `at`: `at`, `tolerance`, `events_before`, `after_event_start`,
+///   `retry_every`, `retry_max`;
 /// - `discovery`: `start`, `end`, `every`, `max_attempts`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(extend("additionalProperties" = false))]
@@ -544,6 +557,15 @@ pub(crate) struct RawSchedule {
     /// the number of slots between `start` and `end`.
     #[schemars(range(min = 1))]
     pub max_attempts: Option<i64>,
+    /// kinds "window" and "at": how long after a failed or partial run
+    /// finished it is run again, for what did not succeed; "window" retries
+    /// only inside the window, "at" only until the end of that local day.
+    /// From "1m" to "24h". Default: "1h".
+    pub retry_every: Option<RawDuration>,
+    /// kinds "window" and "at": most re-runs of a failed or partial run per
+    /// target date (0 turns them off, at most 24). Default: 3.
+    #[schemars(range(min = 0, max = 24))]
+    pub retry_max: Option<i64>,
     /// A calendar (key of `[calendars]`): dates without events in it are
     /// skipped. Needed by `only_missing`, `lead`, `events_before` and
     /// `after_event_start`.

@@ -10,6 +10,7 @@
 //! message needs; it happens before `{param}` templates are parsed, with
 //! variable values brace-escaped (see `env`).
 
+use crate::bounds;
 use crate::env::{Substituted, Target, substitute};
 use crate::error::closest;
 use crate::keypath::KeyPath;
@@ -21,8 +22,8 @@ use crate::raw::{
 use rebound_domain::breaker::BreakerConfig;
 use rebound_domain::duration::{format_duration, parse_duration};
 use rebound_domain::plan::{
-    ConfigValue, DatabaseLocation, NoDataRules, Pipeline, Plan, RawStoreLocation, Scraper, Source,
-    Step, Workflow,
+    ConfigValue, DatabaseLocation, FollowRedirects, NoDataRules, Pipeline, Plan, RawStoreLocation,
+    Scraper, Source, Step, Workflow,
 };
 use rebound_domain::quota::{Quota, QuotaPeriod};
 use rebound_domain::ratelimit::Rate;
@@ -56,23 +57,49 @@ const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 /// A problem found while resolving: where, and what (already redacted).
 pub(crate) type Found = (KeyPath, String);
 
-/// Resolves `raw` into a plan, or returns every problem found.
+/// What resolving found besides the plan.
+pub(crate) struct Resolved {
+    pub plan: Plan,
+    /// Variables that were not set where that was allowed: (key, variable).
+    pub unset: Vec<(KeyPath, String)>,
+    /// `${VAR}`s under `sources` and `scrapers`, whose values are sent to
+    /// an upstream: (key, variable, length in characters).
+    pub upstream: Vec<(KeyPath, String, usize)>,
+}
+
+/// Resolves `raw` into a plan, or returns every problem found. A variable
+/// that is not set is a problem only under the top-level keys `required`
+/// names (`None`: everywhere); elsewhere it reads as empty, is reported in
+/// [`Resolved::unset`], and problems of the keys that used it are dropped
+/// (the empty stand-in is not what the user wrote).
 pub(crate) fn resolve(
     raw: &RawConfig,
     config_path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Plan, Vec<Found>> {
+    required: Option<&[&str]>,
+) -> Result<Resolved, Vec<Found>> {
     let base_dir = config_path.parent().unwrap_or(Path::new(""));
     let mut resolver = Resolver {
         env,
         base_dir,
         problems: Vec::new(),
         secrets: Vec::new(),
+        required: required.map(|r| r.iter().map(|k| k.to_string()).collect()),
+        unset: Vec::new(),
+        upstream: Vec::new(),
     };
     let plan = resolver.plan(raw, config_path);
     let redactor = Redactor::new(&resolver.secrets);
+    let unset = std::mem::take(&mut resolver.unset);
+    resolver
+        .problems
+        .retain(|(path, _)| !unset.iter().any(|(key, _)| path.starts_with(key)));
     if resolver.problems.is_empty() {
-        return Ok(Plan { redactor, ..plan });
+        return Ok(Resolved {
+            plan: Plan { redactor, ..plan },
+            unset,
+            upstream: resolver.upstream,
+        });
     }
     // A message may quote a value that came from the environment (a
     // malformed `${DATABASE_URL}`, say); errors are printed, so mask it.
@@ -101,6 +128,11 @@ struct Resolver<'a> {
     base_dir: &'a Path,
     problems: Vec<Found>,
     secrets: Vec<String>,
+    /// Top-level keys under which an unset variable is an error; `None`:
+    /// everywhere.
+    required: Option<Vec<String>>,
+    unset: Vec<(KeyPath, String)>,
+    upstream: Vec<(KeyPath, String, usize)>,
 }
 
 impl Resolver<'_> {
@@ -111,8 +143,32 @@ impl Resolver<'_> {
     /// Substitutes `${VAR}` in one string value, remembering what came from
     /// the environment. `None` means a problem was recorded.
     fn substitute(&mut self, path: &KeyPath, raw: &str, target: Target) -> Option<Substituted> {
-        match substitute(raw, target, self.env) {
+        let top = path.top_key().unwrap_or("");
+        let may_be_unset = self
+            .required
+            .as_ref()
+            .is_some_and(|required| !required.iter().any(|k| k == top));
+        let env = self.env;
+        let unset = std::cell::RefCell::new(Vec::new());
+        let lookup = |name: &str| {
+            env(name).or_else(|| {
+                may_be_unset.then(|| {
+                    unset.borrow_mut().push(name.to_string());
+                    String::new()
+                })
+            })
+        };
+        match substitute(raw, target, &lookup) {
             Ok(out) => {
+                for name in unset.into_inner() {
+                    self.unset.push((path.clone(), name));
+                }
+                if matches!(top, "sources" | "scrapers") {
+                    for (name, value) in out.names.iter().zip(&out.values) {
+                        self.upstream
+                            .push((path.clone(), name.clone(), value.chars().count()));
+                    }
+                }
                 self.secrets.extend(out.values.iter().cloned());
                 Some(out)
             }
@@ -148,9 +204,20 @@ impl Resolver<'_> {
         }
     }
 
+    /// A duration, at most the key's bound (see `bounds`).
     fn duration(&mut self, path: &KeyPath, raw: &RawDuration) -> Option<Duration> {
         let text = self.text(path, &raw.0)?;
         match parse_duration(&text) {
+            Ok(duration) if duration > bounds::duration_max(path) => {
+                self.fail(
+                    path,
+                    format!(
+                        "expected a duration of at most {}, found \"{text}\"",
+                        format_duration(bounds::duration_max(path))
+                    ),
+                );
+                None
+            }
             Ok(duration) => Some(duration),
             Err(message) => {
                 self.fail(path, message);
@@ -159,10 +226,16 @@ impl Resolver<'_> {
         }
     }
 
-    /// An integer that must be at least `min`, converted to `T`.
+    /// An integer that must be at least `min` and at most the key's bound
+    /// (see `bounds`), converted to `T`.
     fn at_least<T: TryFrom<i64>>(&mut self, path: &KeyPath, value: i64, min: i64) -> Option<T> {
         if value < min {
             self.fail(path, format!("expected an integer >= {min}, found {value}"));
+            return None;
+        }
+        let max = bounds::count_max(path);
+        if value > max {
+            self.fail(path, format!("expected an integer <= {max}, found {value}"));
             return None;
         }
         match T::try_from(value) {
@@ -310,10 +383,16 @@ impl Resolver<'_> {
             .as_ref()
             .and_then(|d| self.positive_duration(&path.key("retention"), d));
 
+        let connect_timeout = p
+            .connect_timeout
+            .as_ref()
+            .and_then(|d| self.positive_duration(&path.key("connect_timeout"), d));
+
         Pipeline {
             name,
             timezone,
             database,
+            connect_timeout,
             raw_store,
             retention,
         }
@@ -330,7 +409,15 @@ impl Resolver<'_> {
             layer.initial_delay = self.duration(&path.key("initial_delay"), d);
         }
         if let Some(m) = raw.multiplier {
-            if m.is_finite() && m >= 1.0 {
+            if m.is_finite() && m > bounds::MAX_MULTIPLIER {
+                self.fail(
+                    &path.key("multiplier"),
+                    format!(
+                        "expected a number <= {}, found {m:?}",
+                        bounds::MAX_MULTIPLIER
+                    ),
+                );
+            } else if m.is_finite() && m >= 1.0 {
                 layer.multiplier = Some(m);
             } else {
                 self.fail(
@@ -439,6 +526,10 @@ impl Resolver<'_> {
             .and_then(|q| self.quota(&path.key("quota"), q));
         let breaker = self.breaker(&path.key("breaker"), &raw.breaker);
         let retry_budget = self.retry_budget(&path.key("retry_budget"), &raw.retry_budget);
+        let follow_redirects = self.follow_redirects(
+            &path.key("follow_redirects"),
+            raw.follow_redirects.as_deref(),
+        );
         let mut source = Source {
             name: name.to_string(),
             base_url,
@@ -453,6 +544,7 @@ impl Resolver<'_> {
             breaker,
             retry_budget,
             health: None,
+            follow_redirects,
         };
         // Last: the probe checks the source's own templates.
         if let Some(probe) = &raw.health {
@@ -530,7 +622,14 @@ impl Resolver<'_> {
     fn retry_budget(&mut self, path: &KeyPath, raw: &RawRetryBudget) -> RetryBudgetConfig {
         let d = RetryBudgetConfig::default();
         let ratio = match raw.ratio {
-            Some(r) if r.is_finite() && r >= 0.0 => r,
+            Some(r) if r.is_finite() && (0.0..=bounds::MAX_RATIO).contains(&r) => r,
+            Some(r) if r.is_finite() && r > bounds::MAX_RATIO => {
+                self.fail(
+                    &path.key("ratio"),
+                    format!("expected a number <= {}, found {r:?}", bounds::MAX_RATIO),
+                );
+                d.ratio
+            }
             Some(r) => {
                 self.fail(
                     &path.key("ratio"),
@@ -598,6 +697,20 @@ impl Resolver<'_> {
         })
     }
 
+    /// `follow_redirects`, default `same_host`.
+    fn follow_redirects(&mut self, path: &KeyPath, raw: Option<&str>) -> FollowRedirects {
+        let Some(text) = raw.and_then(|raw| self.text(path, raw)) else {
+            return FollowRedirects::default();
+        };
+        FollowRedirects::parse(&text).unwrap_or_else(|| {
+            self.fail(
+                path,
+                format!("expected \"same_host\", \"any\" or \"none\", found \"{text}\""),
+            );
+            FollowRedirects::default()
+        })
+    }
+
     fn base_url(&mut self, path: &KeyPath, raw: &str) -> Option<ConfigValue> {
         let substituted = self.substitute(path, raw, Target::Template)?;
         let text = substituted.text.trim_end_matches('/');
@@ -615,7 +728,9 @@ impl Resolver<'_> {
                 );
                 return None;
             }
-            Some("") => {
+            // `https:///v1` would quietly become host `v1`, and `http://:80`
+            // has none at all.
+            Some(rest) if rest.is_empty() || rest.starts_with(['/', ':']) => {
                 self.fail(path, format!("the URL \"{raw}\" has no host"));
                 return None;
             }
@@ -631,6 +746,27 @@ impl Resolver<'_> {
             return None;
         }
         let value = self.parse_template(path, text)?;
+        // Parse it now rather than at the first call: every `{param}` gets a
+        // stand-in that fits a host, a port and a path alike.
+        let stand_ins: BTreeMap<String, String> = value
+            .params()
+            .into_iter()
+            .map(|name| (name.to_string(), "1".to_string()))
+            .collect();
+        let sample = value
+            .render(&stand_ins)
+            .unwrap_or_else(|_| text.to_string());
+        match url::Url::parse(&sample) {
+            Ok(url) if url.host_str().is_some_and(|h| !h.is_empty()) => {}
+            Ok(_) => {
+                self.fail(path, format!("the URL \"{raw}\" has no host"));
+                return None;
+            }
+            Err(e) => {
+                self.fail(path, format!("not a valid URL ({e}): \"{raw}\""));
+                return None;
+            }
+        }
         Some(ConfigValue {
             value,
             secret: substituted.secret,

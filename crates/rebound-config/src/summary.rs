@@ -7,7 +7,9 @@
 
 use chrono::NaiveTime;
 use rebound_domain::duration::format_duration;
-use rebound_domain::plan::{Due, ForEach, Plan, Schedule, ScheduleKind, TargetDate};
+use rebound_domain::plan::{
+    Due, FollowRedirects, ForEach, Plan, Schedule, ScheduleKind, TargetDate,
+};
 use std::fmt::Write;
 
 mod alerts;
@@ -54,6 +56,25 @@ pub fn summary(plan: &Plan) -> String {
                 ));
             }
             let _ = writeln!(out, "  {}: {}", source.name, parts.join(", "));
+        }
+    }
+    // Only the sources that differ from the default (`same_host`), which
+    // is the one that keeps credentials on their host.
+    let redirects: Vec<_> = plan
+        .sources
+        .values()
+        .filter(|s| s.follow_redirects != FollowRedirects::SameHost)
+        .collect();
+    if !redirects.is_empty() {
+        let _ = writeln!(out, "redirects ({}):", redirects.len());
+        for source in redirects {
+            let what = match source.follow_redirects {
+                FollowRedirects::Any => {
+                    "follow_redirects = \"any\": other hosts too, without the source's headers and query"
+                }
+                _ => "follow_redirects = \"none\": no redirect is followed",
+            };
+            let _ = writeln!(out, "  {}: {what}", source.name);
         }
     }
     let fan_outs: Vec<_> = plan

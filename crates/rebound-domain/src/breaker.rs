@@ -200,8 +200,10 @@ fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// `t + d`, saturating: a huge `open_for` must not panic (`DateTime +
+/// TimeDelta` overflows); the config bounds it, this is the safety net.
 fn add(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
-    t + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+    crate::duration::add_saturating(t, d)
 }
 
 impl BreakerState {

@@ -7,7 +7,7 @@
 //! message saying what was expected since when.
 
 use crate::calendar::local_instant;
-use crate::duration::format_duration;
+use crate::duration::{add_saturating, format_duration};
 use crate::outcome::ScraperStatus;
 use crate::plan::{Due, Expectation};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -55,8 +55,8 @@ pub fn judge_no_data(
                     format!("the start of {target_date}"),
                 ),
             };
-            let expected_at = anchor + chrono_duration(after);
-            let deadline_at = anchor + chrono_duration(deadline);
+            let expected_at = add_saturating(anchor, after);
+            let deadline_at = add_saturating(anchor, deadline);
             let detail = format!(
                 " ({} after {anchor_text}, deadline {}: {})",
                 format_duration(after),
@@ -75,7 +75,7 @@ pub fn judge_no_data(
         .map(|w| format!("; last answer: {w}"))
         .unwrap_or_default();
     if now < deadline {
-        let recheck_at = (now + chrono_duration(expected.recheck)).min(deadline);
+        let recheck_at = add_saturating(now, expected.recheck).min(deadline);
         Verdict {
             status: ScraperStatus::NotYetAvailable,
             message: format!(
@@ -102,10 +102,6 @@ pub fn judge_no_data(
     }
 }
 
-fn chrono_duration(d: std::time::Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +119,25 @@ mod tests {
                 deadline: Duration::from_secs(48 * 3600),
             },
             recheck: Duration::from_secs(2 * 3600),
+        }
+    }
+
+    #[test]
+    fn huge_durations_saturate_instead_of_panicking() {
+        let huge = Expectation {
+            due: Due::AfterEventStart {
+                after: Duration::MAX,
+                deadline: Duration::MAX,
+            },
+            recheck: Duration::MAX,
+        };
+        let start = Utc.with_ymd_and_hms(2026, 1, 6, 0, 0, 0).unwrap();
+        let date = NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
+        for tz in [ny(), "Asia/Tokyo".parse().unwrap()] {
+            let v = judge_no_data(&huge, tz, date, Some(start), start, None);
+            assert_eq!(v.status, ScraperStatus::NotYetAvailable);
+            assert_eq!(v.deadline, DateTime::<Utc>::MAX_UTC);
+            assert_eq!(v.recheck_at, Some(DateTime::<Utc>::MAX_UTC));
         }
     }
 

@@ -253,10 +253,17 @@ impl StatusCounts {
             + self.locked_out
     }
 
-    /// Calls that count as failures: failed, skipped (not by policy),
-    /// overdue.
+    /// Calls that count as failures of their scrapers: failed, skipped
+    /// (not by policy), overdue.
     pub fn failures(&self) -> u32 {
-        self.failed + self.skipped - self.breaker_skipped.min(self.skipped) + self.overdue
+        self.failed + self.skipped - self.refused() + self.overdue
+    }
+
+    /// Calls refused by an open circuit breaker: not failures of their
+    /// scrapers, but nothing was collected (a run with one is not
+    /// `success`, see [`WorkflowStatus::from_counts`]).
+    pub fn refused(&self) -> u32 {
+        self.breaker_skipped.min(self.skipped)
     }
 }
 
@@ -290,22 +297,24 @@ impl WorkflowStatus {
         .find(|s| s.as_str() == text)
     }
 
-    /// The rules, in order: only calls held by an open circuit breaker →
-    /// `no_data` (nothing collected, nothing failed: the source is known to
-    /// be down and the breaker says so); all failed, skipped or overdue (or
-    /// nothing ran) → `failed`; some → `partial`; nothing succeeded →
-    /// `no_data`; otherwise (nothing failed, something succeeded) →
-    /// `success`. `not_yet_available` and locked-out calls are not
-    /// failures: they count like `no_data` (nothing to collect now, and
-    /// that is expected). Breaker skips are left out of "failed or
-    /// skipped": they never by themselves make a run failed or partial.
+    /// The rules, in order: every call refused (by an open circuit breaker,
+    /// or locked out, at least one by a breaker) → `failed`: nothing was
+    /// collected because nothing was asked; nothing answered and something
+    /// failed, was refused or skipped (or nothing ran) → `failed`; some of
+    /// those → `partial`; nothing succeeded → `no_data`; otherwise (nothing
+    /// failed or refused, something succeeded) → `success`.
+    /// `not_yet_available` and locked-out calls are not failures: they
+    /// count like `no_data` (nothing to collect now, and that is expected).
+    /// Breaker refusals are not failures of their scrapers (see
+    /// [`StatusCounts::failures`]), but their data was not collected, so a
+    /// run with one is never `success`.
     pub fn from_counts(counts: StatusCounts) -> WorkflowStatus {
-        let held = counts.breaker_skipped.min(counts.skipped);
-        let bad = counts.failures();
-        let good = counts.succeeded + counts.no_data + counts.not_yet_available + counts.locked_out;
-        if good == 0 && bad == 0 && held > 0 {
-            WorkflowStatus::NoData
-        } else if good == 0 {
+        let refused = counts.refused();
+        let failures = counts.failures();
+        let answered = counts.succeeded + counts.no_data + counts.not_yet_available;
+        let good = answered + counts.locked_out;
+        let bad = failures + refused;
+        if good == 0 || (answered == 0 && failures == 0 && refused > 0) {
             WorkflowStatus::Failed
         } else if bad > 0 {
             WorkflowStatus::Partial
@@ -380,9 +389,10 @@ mod tests {
             (c(0, 1, 0, 1), WorkflowStatus::Partial),
             (c(0, 0, 2, 1), WorkflowStatus::Failed),
             (c(0, 0, 0, 0), WorkflowStatus::Failed),
-            // Breaker skips alone never fail a run.
-            (held(2, 0, 1, 1), WorkflowStatus::Success),
-            (held(0, 0, 2, 2), WorkflowStatus::NoData),
+            // Calls refused by an open breaker collected nothing: never
+            // success; every call refused is failed.
+            (held(2, 0, 1, 1), WorkflowStatus::Partial),
+            (held(0, 0, 2, 2), WorkflowStatus::Failed),
             (held(1, 1, 1, 1), WorkflowStatus::Partial),
             (held(0, 1, 1, 1), WorkflowStatus::Failed),
             (held(1, 0, 2, 1), WorkflowStatus::Partial),
@@ -390,6 +400,25 @@ mod tests {
         for (counts, expected) in table {
             assert_eq!(WorkflowStatus::from_counts(counts), expected, "{counts:?}");
         }
+    }
+
+    #[test]
+    fn refused_calls_are_not_failures_but_never_a_success() {
+        let mut counts = StatusCounts::default();
+        counts.add_call(ScraperStatus::Skipped, Some(ErrorKind::BreakerOpen));
+        counts.add_call(ScraperStatus::Skipped, Some(ErrorKind::BreakerOpen));
+        counts.add_call(ScraperStatus::Skipped, Some(ErrorKind::LockedOut));
+        assert_eq!((counts.failures(), counts.refused()), (0, 2));
+        // Refused or locked out, nothing asked: nothing collected.
+        assert_eq!(WorkflowStatus::from_counts(counts), WorkflowStatus::Failed);
+        counts.add(ScraperStatus::NoData);
+        assert_eq!(WorkflowStatus::from_counts(counts), WorkflowStatus::Partial);
+        counts.add(ScraperStatus::Success);
+        assert_eq!(WorkflowStatus::from_counts(counts), WorkflowStatus::Partial);
+        // Lockouts alone stay what they were: nothing to collect now.
+        let mut locked = StatusCounts::default();
+        locked.add_call(ScraperStatus::Skipped, Some(ErrorKind::LockedOut));
+        assert_eq!(WorkflowStatus::from_counts(locked), WorkflowStatus::NoData);
     }
 
     #[test]

@@ -58,6 +58,9 @@ pub struct Pipeline {
     /// Target dates such as `{date}` are dates in this zone.
     pub timezone: chrono_tz::Tz,
     pub database: DatabaseLocation,
+    /// How long opening a PostgreSQL database waits for an answer
+    /// (`connect_timeout`); `None` leaves it to the URL or the default.
+    pub connect_timeout: Option<std::time::Duration>,
     pub raw_store: RawStoreLocation,
     /// How long history is kept (`retention`); `None` keeps everything.
     pub retention: Option<std::time::Duration>,
@@ -185,6 +188,53 @@ pub struct Source {
     /// `health = { path, expect_status, timeout }`: the probe `rebound
     /// health` sends; `None` when the source has none.
     pub health: Option<HealthProbe>,
+    /// `follow_redirects`: which redirects calls and probes follow.
+    pub follow_redirects: FollowRedirects,
+}
+
+/// `follow_redirects = "same_host" | "any" | "none"`: which redirects a
+/// source's calls and health probe follow. "Another host" means another
+/// origin: scheme, host or port differ from the request's.
+///
+/// Configured headers and query values are the source's credentials, so
+/// they never travel to another host: with `Any` a cross-host redirect is
+/// followed bare (no configured header, none of the configured query
+/// parameters, no `Referer`); with `SameHost` it is not followed at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FollowRedirects {
+    /// Follow redirects within the source's host, with its headers; a
+    /// redirect to another host fails the call (kind `client`).
+    #[default]
+    SameHost,
+    /// Also follow redirects to other hosts, stripped of every configured
+    /// header, query parameter and the `Referer`.
+    Any,
+    /// Follow no redirect: every 3xx with a `Location` fails the call
+    /// (kind `client`).
+    None,
+}
+
+impl FollowRedirects {
+    pub const ALL: [FollowRedirects; 3] = [
+        FollowRedirects::SameHost,
+        FollowRedirects::Any,
+        FollowRedirects::None,
+    ];
+
+    /// As written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FollowRedirects::SameHost => "same_host",
+            FollowRedirects::Any => "any",
+            FollowRedirects::None => "none",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<FollowRedirects> {
+        FollowRedirects::ALL
+            .into_iter()
+            .find(|f| f.as_str() == text)
+    }
 }
 
 /// A source's health probe: a GET of `base_url + path` with the source's
@@ -478,6 +528,35 @@ pub struct Schedule {
     /// Fan out only over the calendar's events not yet collected
     /// successfully for the target date; SKIP when none are missing.
     pub only_missing: bool,
+    /// Re-runs of a failed or partial run (`retry_every`, `retry_max`):
+    /// kinds `window` (inside the window) and `at` (until the end of the
+    /// slot's local day) only; `None` for the other kinds and with
+    /// `retry_max = 0`.
+    pub retry: Option<ScheduleRetry>,
+}
+
+/// How a schedule re-runs a run that ended failed or partial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScheduleRetry {
+    /// How long after the failed run finished the next try is due.
+    pub every: Duration,
+    /// Most re-runs per slot and target date (at least 1).
+    pub max: u32,
+}
+
+impl ScheduleRetry {
+    /// `retry_every` when none is written: the original pipeline re-ran its
+    /// morning operations every hour until they succeeded.
+    pub const DEFAULT_EVERY: Duration = Duration::from_secs(3600);
+    /// `retry_max` when none is written.
+    pub const DEFAULT_MAX: u32 = 3;
+    /// Bounds of `retry_every`: at least a minute (slots are minutes; a
+    /// quicker retry would hammer a source that just failed), at most a day.
+    pub const MIN_EVERY: Duration = Duration::from_secs(60);
+    pub const MAX_EVERY: Duration = Duration::from_secs(24 * 3600);
+    /// Bound of `retry_max`: a day of retries a minute apart is far more
+    /// than any source deserves; 24 is one an hour.
+    pub const MAX_MAX: u32 = 24;
 }
 
 /// The kinds of schedule, with their own keys.

@@ -19,6 +19,7 @@
 //! window.
 
 use crate::duration::format_duration;
+use crate::retry::server_wait_from_secs;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
@@ -99,8 +100,7 @@ impl GcraState {
     /// is zero). The next one may start one interval later.
     pub fn take(&mut self, rate: &Rate, now: DateTime<Utc>) {
         let base = self.next_at.filter(|n| *n > now).unwrap_or(now);
-        let step = chrono::Duration::from_std(rate.interval()).unwrap_or(chrono::Duration::MAX);
-        self.next_at = Some(base + step);
+        self.next_at = Some(crate::duration::add_saturating(base, rate.interval()));
     }
 }
 
@@ -190,16 +190,18 @@ fn is_zero(value: &str) -> bool {
     value.trim().parse::<f64>().is_ok_and(|v| v <= 0.0)
 }
 
-/// Non-negative seconds, possibly fractional.
+/// Non-negative seconds, possibly fractional, clamped to
+/// [`crate::retry::MAX_SERVER_WAIT`] (see there why absurd values are not dropped).
 fn parse_seconds(value: &str) -> Option<Duration> {
     let v: f64 = value.trim().parse().ok()?;
-    (0.0..1e12).contains(&v).then(|| Duration::from_secs_f64(v))
+    server_wait_from_secs(v)
 }
 
-/// A reset given as delta-seconds, epoch seconds or epoch milliseconds.
+/// A reset given as delta-seconds, epoch seconds or epoch milliseconds,
+/// clamped to [`crate::retry::MAX_SERVER_WAIT`]; `None` for NaN, negative or non-numbers.
 pub fn parse_reset_delta_or_epoch(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let v: f64 = value.trim().parse().ok()?;
-    if !v.is_finite() || v < 0.0 {
+    if v.is_nan() || v < 0.0 {
         return None;
     }
     let now_secs = now.timestamp_millis() as f64 / 1000.0;
@@ -208,9 +210,9 @@ pub fn parse_reset_delta_or_epoch(value: &str, now: DateTime<Utc>) -> Option<Dur
     } else if v >= 1e9 {
         v
     } else {
-        return Some(Duration::from_secs_f64(v));
+        return server_wait_from_secs(v);
     };
-    Some(Duration::from_secs_f64((epoch_secs - now_secs).max(0.0)))
+    server_wait_from_secs((epoch_secs - now_secs).max(0.0))
 }
 
 /// The `RateLimit` field: the longest reset among items with 0 remaining.
@@ -279,6 +281,7 @@ fn split_outside_quotes(text: &str, sep: char) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::retry::MAX_SERVER_WAIT;
     use chrono::TimeZone;
 
     fn now() -> DateTime<Utc> {
@@ -485,6 +488,49 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn absurd_resets_are_clamped_never_panic() {
+        let x = |reset: &str| {
+            pause(
+                200,
+                &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", reset)],
+            )
+        };
+        // 1e30 (once a `from_secs_f64` panic), 10^18 read as epoch
+        // milliseconds (once a `DateTime + TimeDelta` overflow), 9e12,
+        // huge integers and infinity: clamped to the longest server wait.
+        for absurd in [
+            "1e30",
+            "1000000000000000000",
+            "9e12",
+            "999999999999999999999999999999",
+            "inf",
+        ] {
+            let p = x(absurd).unwrap_or_else(|| panic!("{absurd}: no pause"));
+            assert_eq!(p.wait, MAX_SERVER_WAIT, "{absurd}");
+        }
+        for garbage in ["NaN", "-1", "-1e30", "-inf", "soon", ""] {
+            assert_eq!(x(garbage), None, "{garbage}");
+        }
+        let p = pause(
+            200,
+            &[("RateLimit-Remaining", "0"), ("RateLimit-Reset", "1e30")],
+        )
+        .unwrap();
+        assert_eq!(p.wait, MAX_SERVER_WAIT);
+        let p = pause(200, &[("ratelimit", "\"default\";r=0;t=1e30")]).unwrap();
+        assert_eq!(p.wait, MAX_SERVER_WAIT);
+        let p = pause(429, &[("retry-after", "1e30")]).unwrap();
+        assert_eq!(p.wait, MAX_SERVER_WAIT);
+        assert_eq!(
+            p.cause,
+            format!("HTTP 429 with Retry-After {}s", MAX_SERVER_WAIT.as_secs())
+        );
+        // A pause that long added to now stays representable.
+        let until = crate::duration::add_saturating(now(), p.wait);
+        assert!(until > now());
     }
 
     #[test]

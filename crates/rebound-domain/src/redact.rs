@@ -4,19 +4,50 @@
 //! Redaction works on values, not on field names, because a secret leaks in
 //! places nobody planned for: a URL inside a transport error, a response
 //! body that echoes the request. Each secret is also matched in its
-//! percent-encoded forms, since that is how it appears inside URLs.
+//! percent-encoded forms, since that is how it appears inside URLs, and in
+//! its JSON-escaped form, since that is how a JSON body echoes it.
+//!
+//! Plain text replacement is only safe for values long enough not to occur
+//! by chance: with a one-character key, every `x` in `examples` became a
+//! mask and a stored `[1, 2]` lost its `1`. So a secret is masked anywhere
+//! only from [`MIN_MASKED_CHARS`] characters on (every secret sent to an
+//! upstream is at least that long: shorter ones are refused before any
+//! request). A shorter secret, such as a database password, is masked only
+//! where it is a whole URL password (`://user:***@host`), never inside
+//! other text.
+//!
+//! Excerpts are masked first and cut second ([`Redactor::excerpt`]): cutting
+//! first would leave the part of a secret before the cut unmasked. A cut
+//! excerpt that still ends in the start of a secret (an upstream echoing a
+//! truncated key, say) has that start masked too, from
+//! [`MIN_MASKED_PREFIX_CHARS`] characters on.
 
+use crate::message::truncate_chars;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use std::borrow::Cow;
 
 /// What a secret is replaced with.
 pub const MASK: &str = "***";
 
+/// Secrets of at least this many characters are masked wherever they
+/// appear; shorter ones only as a URL's password.
+pub const MIN_MASKED_CHARS: usize = 8;
+
+/// The shortest secret Rebound sends to an upstream (commands that send
+/// requests refuse shorter ones): exactly what is masked everywhere.
+pub const MIN_UPSTREAM_SECRET_CHARS: usize = MIN_MASKED_CHARS;
+
+/// The shortest start of a secret masked at the end of an excerpt.
+pub const MIN_MASKED_PREFIX_CHARS: usize = 6;
+
 /// Replaces every known secret value in a text by [`MASK`].
 #[derive(Clone, Default)]
 pub struct Redactor {
     /// Needles, longest first so that a secret containing another is masked whole.
     needles: Vec<String>,
+    /// Secrets shorter than [`MIN_MASKED_CHARS`], in their URL forms: masked
+    /// only between `:` and `@` (a URL's password).
+    url_passwords: Vec<String>,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -34,6 +65,7 @@ impl Redactor {
         S: AsRef<str>,
     {
         let mut needles: Vec<String> = Vec::new();
+        let mut url_passwords: Vec<String> = Vec::new();
         for secret in secrets {
             let secret = secret.as_ref();
             if secret.is_empty() {
@@ -43,22 +75,39 @@ impl Redactor {
             // Query strings are form-encoded by HTTP clients, which leave
             // `-._~` alone and write spaces as `+`.
             let form: String = url_form_encode(secret);
-            for needle in [secret.to_string(), encoded, form] {
+            if secret.chars().count() < MIN_MASKED_CHARS {
+                // In a URL's userinfo, `@` and `:` are always encoded, so
+                // `:secret@` cannot start or end inside the password.
+                let userinfo = utf8_percent_encode(secret, USERINFO).to_string();
+                for form in [secret.to_string(), encoded, userinfo] {
+                    let needle = format!(":{form}@");
+                    if !url_passwords.contains(&needle) {
+                        url_passwords.push(needle);
+                    }
+                }
+                continue;
+            }
+            for needle in [secret.to_string(), encoded, form, json_escape(secret)] {
                 if !needles.contains(&needle) {
                     needles.push(needle);
                 }
             }
         }
         needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
-        Redactor { needles }
+        url_passwords.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        Redactor {
+            needles,
+            url_passwords,
+        }
     }
 
     /// Whether this redactor knows no secrets.
     pub fn is_empty(&self) -> bool {
-        self.needles.is_empty()
+        self.needles.is_empty() && self.url_passwords.is_empty()
     }
 
-    /// The text with every secret replaced by [`MASK`].
+    /// The text with every secret replaced by [`MASK`] (short ones only as
+    /// a URL's password, see the module doc).
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut out: Cow<'a, str> = Cow::Borrowed(text);
         for needle in &self.needles {
@@ -66,7 +115,54 @@ impl Redactor {
                 out = Cow::Owned(out.replace(needle.as_str(), MASK));
             }
         }
+        for needle in &self.url_passwords {
+            if out.contains(needle.as_str()) {
+                out = Cow::Owned(out.replace(needle.as_str(), ":***@"));
+            }
+        }
         out
+    }
+
+    /// Whether `bytes` hold a secret that [`Redactor::redact_bytes`] would
+    /// mask (short secrets never are).
+    pub fn finds_secret_in(&self, bytes: &[u8]) -> bool {
+        self.needles
+            .iter()
+            .any(|needle| find_bytes(bytes, needle.as_bytes()).is_some())
+    }
+
+    /// At most `max_chars` characters of `text` for a message: masked
+    /// first, then cut (ending with `…` when cut), and a start of a secret
+    /// left at the very end masked as well.
+    pub fn excerpt(&self, text: &str, max_chars: usize) -> String {
+        let cut = truncate_chars(&self.redact(text), max_chars);
+        self.mask_trailing_prefix(cut)
+    }
+
+    /// Masks the longest start of a secret, of at least
+    /// [`MIN_MASKED_PREFIX_CHARS`] characters, that ends `text` (before a
+    /// final `…`).
+    fn mask_trailing_prefix(&self, mut text: String) -> String {
+        let body_len = text.strip_suffix('…').unwrap_or(&text).len();
+        let body = &text[..body_len];
+        let mut longest = 0;
+        for needle in &self.needles {
+            // Proper prefixes only: a whole secret was masked already.
+            let ends: Vec<usize> = needle.char_indices().map(|(i, _)| i).collect();
+            for &end in ends.iter().skip(MIN_MASKED_PREFIX_CHARS).rev() {
+                if end <= longest {
+                    break;
+                }
+                if body.ends_with(&needle[..end]) {
+                    longest = end;
+                    break;
+                }
+            }
+        }
+        if longest > 0 {
+            text.replace_range(body_len - longest..body_len, MASK);
+        }
+        text
     }
 
     /// The bytes with every secret replaced by [`MASK`]; used on payloads
@@ -106,6 +202,43 @@ fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
         .position(|window| window == needle)
 }
 
+/// The characters percent-encoded in a URL's userinfo (RFC 3986 allows
+/// unreserved characters and sub-delims there).
+const USERINFO: &percent_encoding::AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=');
+
+/// The secret as a JSON string literal writes it (without the quotes), `/`
+/// left alone: how a JSON body echoing it usually looks.
+fn json_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn url_form_encode(value: &str) -> String {
     let mut out = String::new();
     for byte in value.bytes() {
@@ -132,26 +265,83 @@ mod tests {
         let out = redactor.redact(text);
         assert!(!out.contains("s3cr"), "{out}");
         assert_eq!(out.matches(MASK).count(), 3, "{out}");
+        // As a JSON body echoes it.
+        let redactor = Redactor::new(["quo\"te\\key"]);
+        let out = redactor.redact(r#"{"echo":"quo\"te\\key"}"#);
+        assert_eq!(out, r#"{"echo":"***"}"#);
     }
 
     #[test]
     fn leaves_clean_text_borrowed() {
-        let redactor = Redactor::new(["abc123"]);
+        let redactor = Redactor::new(["abc12345"]);
         assert!(matches!(redactor.redact("nothing here"), Cow::Borrowed(_)));
         assert!(Redactor::new(Vec::<String>::new()).is_empty());
     }
 
     #[test]
     fn masks_bytes() {
-        let redactor = Redactor::new(["k3y"]);
-        let out = redactor.redact_bytes(b"{\"apiKey\":\"k3y\",\"x\":\"k3yk3y\"}\xff");
+        let redactor = Redactor::new(["k3y-k3y!"]);
+        let out =
+            redactor.redact_bytes(b"{\"apiKey\":\"k3y-k3y!\",\"x\":\"k3y-k3y!k3y-k3y!\"}\xff");
         assert_eq!(&*out, b"{\"apiKey\":\"***\",\"x\":\"******\"}\xff");
         assert!(matches!(redactor.redact_bytes(b"clean"), Cow::Borrowed(_)));
+        assert!(redactor.finds_secret_in(b"..k3y-k3y!.."));
+        assert!(!redactor.finds_secret_in(b"..k3y-k3y.."));
     }
 
     #[test]
     fn longest_secret_masked_whole() {
-        let redactor = Redactor::new(["abc", "abcdef"]);
-        assert_eq!(redactor.redact("x abcdef y abc"), "x *** y ***");
+        let redactor = Redactor::new(["abcdefgh", "abcdefghijkl"]);
+        assert_eq!(redactor.redact("x abcdefghijkl y abcdefgh"), "x *** y ***");
+    }
+
+    #[test]
+    fn short_secrets_never_corrupt_text() {
+        // The README once exported a one-character key: `check` printed
+        // `e***amples` and a payload `[1, 2]` became `[***, 2]`.
+        let redactor = Redactor::new(["x", "1", "pw7chrs"]);
+        let text = "see examples in [1, 2], pw7chrs";
+        assert!(matches!(redactor.redact(text), Cow::Borrowed(_)));
+        assert!(matches!(redactor.redact_bytes(b"[1, 2]"), Cow::Borrowed(_)));
+        assert!(!redactor.finds_secret_in(b"{\"data\": [1, 2]}"));
+        // ...but a short database password is still masked in its URL.
+        assert_eq!(
+            redactor.redact("cannot connect to postgres://app:pw7chrs@db:5432/x (x marks)"),
+            "cannot connect to postgres://app:***@db:5432/x (x marks)"
+        );
+        let redactor = Redactor::new(["p@ss"]);
+        assert_eq!(
+            redactor.redact("postgres://app:p%40ss@db/x"),
+            "postgres://app:***@db/x"
+        );
+    }
+
+    #[test]
+    fn excerpts_mask_before_cutting() {
+        let secret = "sk_live_0123456789abcdefghij"; // 28 characters
+        let redactor = Redactor::new([secret]);
+        // The secret straddles the cut at 200: cut first, then masked,
+        // 26 of its 28 characters survived.
+        for at in 180..200 {
+            let text = format!("{}{secret} and more", "y".repeat(at));
+            let out = redactor.excerpt(&text, 200);
+            assert!(out.chars().count() <= 200, "{out}");
+            for n in MIN_MASKED_PREFIX_CHARS..=secret.len() {
+                assert!(!out.contains(&secret[..n]), "at {at}: {out}");
+            }
+        }
+        // A text that itself ends in the start of a secret (an echo cut by
+        // the upstream) has it masked, from 6 characters on.
+        let out = redactor.excerpt("echo: sk_live_0123", 200);
+        assert_eq!(out, "echo: ***");
+        let out = redactor.excerpt("echo: sk_liv", 200);
+        assert_eq!(out, "echo: ***");
+        let out = redactor.excerpt("echo: sk_li", 200);
+        assert_eq!(out, "echo: sk_li");
+        let cut = redactor.excerpt(&format!("{}sk_live_01 tail", "z".repeat(190)), 201);
+        assert!(cut.ends_with("z***…"), "{cut}");
+        let long = format!("{}{secret}", "é".repeat(300));
+        let out = redactor.excerpt(&long, 200);
+        assert_eq!(out.chars().count(), 200);
     }
 }

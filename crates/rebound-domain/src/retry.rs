@@ -11,6 +11,15 @@
 use crate::duration::format_duration;
 use std::time::{Duration, SystemTime};
 
+/// The longest wait a server can ask for (`Retry-After`, `RateLimit`,
+/// `X-RateLimit-Reset`): a year. Header values are numbers an upstream
+/// chose, so `1e30` or epoch milliseconds of 10¹⁸ arrive too; such a value
+/// is clamped here rather than dropped, because dropping it would retry at
+/// once against a server that asked us to stay away. Clamped, it is simply
+/// longer than any sane `max_retry_after`, so the call gives up saying so,
+/// and every instant computed from it stays representable.
+pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(365 * 86_400);
+
 /// How jitter spreads retries of many callers apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Jitter {
@@ -129,13 +138,41 @@ impl RetryPolicy {
 /// an HTTP-date, relative to `now`. A date in the past means "now" (zero).
 /// Returns `None` for a value that is neither, so a garbled header falls
 /// back to the normal backoff instead of failing the call.
+///
+/// Every wait is at most [`MAX_SERVER_WAIT`]: delay-seconds too large for
+/// any integer type, numbers written as `1e30` or `inf` (not RFC 9110, but
+/// a number an upstream plainly meant), and dates millennia away all come
+/// out as that bound, never as a value that would overflow the instant it
+/// is added to. Negative numbers and NaN are garbage, hence `None`.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        return value.parse::<u64>().ok().map(Duration::from_secs);
+        // All digits: only too many of them fails to parse.
+        let secs = value.parse::<u64>().unwrap_or(u64::MAX);
+        return Some(Duration::from_secs(secs).min(MAX_SERVER_WAIT));
+    }
+    if let Ok(secs) = value.parse::<f64>() {
+        return server_wait_from_secs(secs);
     }
     let date = httpdate::parse_http_date(value).ok()?;
-    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+    Some(
+        date.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_SERVER_WAIT),
+    )
+}
+
+/// A wait of `secs` seconds sent by a server, clamped to
+/// [`MAX_SERVER_WAIT`]; `None` for NaN and negative values.
+/// (`Duration::from_secs_f64` panics on anything it cannot hold.)
+pub(crate) fn server_wait_from_secs(secs: f64) -> Option<Duration> {
+    if secs.is_nan() || secs < 0.0 {
+        return None;
+    }
+    if secs >= MAX_SERVER_WAIT.as_secs_f64() {
+        return Some(MAX_SERVER_WAIT);
+    }
+    Duration::try_from_secs_f64(secs).ok()
 }
 
 #[cfg(test)]
@@ -231,6 +268,43 @@ mod tests {
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-5", now), None);
+    }
+
+    #[test]
+    fn absurd_retry_after_is_clamped_not_ignored() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        // Each of these once panicked downstream or was ignored (and the
+        // call retried after the normal backoff).
+        for absurd in [
+            "1e30",
+            "9000000000000",
+            "9e12",
+            "99999999999999999999999999",
+            "inf",
+            "+Infinity",
+            "1.5e300",
+        ] {
+            assert_eq!(
+                parse_retry_after(absurd, now),
+                Some(MAX_SERVER_WAIT),
+                "{absurd}"
+            );
+        }
+        assert_eq!(
+            parse_retry_after("2.5", now),
+            Some(Duration::from_millis(2500))
+        );
+        for garbage in ["NaN", "-1e30", "-inf", "", "1e", "0x10", "12 s"] {
+            assert_eq!(parse_retry_after(garbage, now), None, "{garbage}");
+        }
+        // An absurd wait is over any max_retry_after: the call gives up.
+        let p = policy(Jitter::None);
+        match p.decide(1, parse_retry_after("1e30", now), 0.0) {
+            RetryDecision::GiveUp(why) => {
+                assert!(why.contains("longer than max_retry_after"), "{why}")
+            }
+            other => panic!("expected GiveUp, got {other:?}"),
+        }
     }
 
     proptest! {

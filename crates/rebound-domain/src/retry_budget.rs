@@ -31,6 +31,40 @@ impl Default for RetryBudgetConfig {
 /// Slices the window is kept in.
 const SLICES: i64 = 10;
 
+impl RetryBudgetConfig {
+    fn slice_secs(&self) -> i64 {
+        ((self.window.as_secs() as i64) / SLICES).max(1)
+    }
+
+    /// The slice `now` falls in and the oldest slice start still inside
+    /// the window, as epoch seconds: `(start, oldest)`. A store that
+    /// shares the budget across processes counts by these.
+    pub fn slice_at(&self, now: DateTime<Utc>) -> (i64, i64) {
+        let slice = self.slice_secs();
+        let start = now.timestamp().div_euclid(slice) * slice;
+        // The in-memory account keeps slices with `start + slice > now -
+        // slice × SLICES`, i.e. starts after `now - slice × (SLICES + 1)`.
+        let oldest = now.timestamp() - slice * (SLICES + 1) + 1;
+        (start, oldest)
+    }
+
+    /// Whether a window holding `calls` calls and `retries` retries allows
+    /// one more retry.
+    pub fn allows(&self, calls: u32, retries: u32) -> bool {
+        f64::from(retries) + 1.0 <= f64::from(self.min_retries) + self.ratio * f64::from(calls)
+    }
+
+    /// Why a window holding these counts allows no more retries.
+    pub fn exhausted_message(&self, calls: u32, retries: u32) -> String {
+        format!(
+            "retry budget exhausted ({retries} retries for {calls} calls in the last {}; budget {}% of calls + {})",
+            format_duration(self.window),
+            (self.ratio * 100.0).round(),
+            self.min_retries
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Slice {
     start: i64,
@@ -45,12 +79,8 @@ pub struct RetryBudget {
 }
 
 impl RetryBudget {
-    fn slice_secs(cfg: &RetryBudgetConfig) -> i64 {
-        ((cfg.window.as_secs() as i64) / SLICES).max(1)
-    }
-
     fn current(&mut self, cfg: &RetryBudgetConfig, now: DateTime<Utc>) -> &mut Slice {
-        let slice = Self::slice_secs(cfg);
+        let slice = cfg.slice_secs();
         let oldest = now.timestamp() - slice * SLICES;
         self.slices.retain(|s| s.start + slice > oldest);
         let start = now.timestamp().div_euclid(slice) * slice;
@@ -81,17 +111,11 @@ impl RetryBudget {
     pub fn try_retry(&mut self, cfg: &RetryBudgetConfig, now: DateTime<Utc>) -> Result<(), String> {
         self.current(cfg, now);
         let (calls, retries) = self.counts();
-        let allowed = f64::from(cfg.min_retries) + cfg.ratio * f64::from(calls);
-        if f64::from(retries) + 1.0 <= allowed {
+        if cfg.allows(calls, retries) {
             self.current(cfg, now).retries += 1;
             Ok(())
         } else {
-            Err(format!(
-                "retry budget exhausted ({retries} retries for {calls} calls in the last {}; budget {}% of calls + {})",
-                format_duration(cfg.window),
-                (cfg.ratio * 100.0).round(),
-                cfg.min_retries
-            ))
+            Err(cfg.exhausted_message(calls, retries))
         }
     }
 }

@@ -3,7 +3,15 @@
 //! A template is parsed once when the config is resolved, so a malformed one
 //! is a config error, never a surprise at call time. `{{` and `}}` write
 //! literal braces.
+//!
+//! Parameter values come from the command line (`--param`) and from
+//! upstream payloads (`for_each` items), so they are untrusted: where a
+//! value lands decides how it is written ([`Placement`]). In a URL path a
+//! value is percent-encoded as exactly one segment, `/`, `?`, `#` and `%`
+//! included, so `../../x` cannot climb out of the configured path, open a
+//! query or a fragment. Literal text from the config is trusted and kept.
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::collections::BTreeMap;
 
 /// Parameters built into every call: derived from the target date.
@@ -13,6 +21,43 @@ pub const BUILTIN_PARAMS: &[&str] = &["date", "date_compact", "day_start_utc", "
 enum Segment {
     Literal(String),
     Param(String),
+}
+
+/// Everything but RFC 3986's unreserved characters is percent-encoded in a
+/// path value: the strictest choice, and safe inside a segment and inside a
+/// query written into the path template alike.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Where a template's output goes, which decides how parameter values are
+/// written into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// A URL (base URL or path, which may carry a literal `?query`): each
+    /// value is percent-encoded as one path segment. A segment that would
+    /// come out as `.` or `..` is refused, because URL parsers resolve it
+    /// (and its encoded forms `%2E`, `%2E%2E`) as a dot-segment, climbing
+    /// out of the configured path; no encoding survives that.
+    Url,
+    /// A query value: written as is; the caller form-encodes the whole
+    /// value, so nothing in it can end the value.
+    QueryValue,
+    /// A header value: written as is, but a control character (CR, LF, NUL
+    /// and the rest of C0, DEL) is refused: HTTP cannot carry it, and
+    /// dropping it silently would send a different value. Tab is allowed.
+    Header,
+}
+
+/// Why a template could not be rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RenderError {
+    /// No value was given for this parameter.
+    Missing(String),
+    /// The value of `param` cannot be written where it goes; `reason` says why.
+    Unencodable { param: String, reason: String },
 }
 
 /// A parsed template string.
@@ -114,6 +159,85 @@ impl Template {
         }
         Ok(out)
     }
+
+    /// Fills the template, writing each parameter value as `placement`
+    /// requires (see [`Placement`]); literal text is kept as written.
+    pub fn render_in(
+        &self,
+        params: &BTreeMap<String, String>,
+        placement: Placement,
+    ) -> Result<String, RenderError> {
+        let mut out = String::new();
+        // For `Url`: the path segment being written and the parameters in
+        // it, so a segment that comes out as a dot-segment names its source.
+        let mut segment = String::new();
+        let mut segment_params: Vec<&str> = Vec::new();
+        let mut in_path = true;
+        for part in &self.segments {
+            match part {
+                Segment::Literal(text) => {
+                    out.push_str(text);
+                    if placement == Placement::Url && in_path {
+                        for ch in text.chars() {
+                            if matches!(ch, '/' | '?' | '#') {
+                                check_dot_segment(&segment, &segment_params)?;
+                                segment.clear();
+                                segment_params.clear();
+                                in_path = ch == '/';
+                                if !in_path {
+                                    break;
+                                }
+                            } else {
+                                segment.push(ch);
+                            }
+                        }
+                    }
+                }
+                Segment::Param(name) => {
+                    let Some(value) = params.get(name) else {
+                        return Err(RenderError::Missing(name.clone()));
+                    };
+                    match placement {
+                        Placement::Url => {
+                            let encoded = utf8_percent_encode(value, SEGMENT).to_string();
+                            if in_path {
+                                segment.push_str(&encoded);
+                                segment_params.push(name);
+                            }
+                            out.push_str(&encoded);
+                        }
+                        Placement::QueryValue => out.push_str(value),
+                        Placement::Header => {
+                            if value.chars().any(|c| c != '\t' && c.is_ascii_control()) {
+                                return Err(RenderError::Unencodable {
+                                    param: name.clone(),
+                                    reason: "contains a control character (such as a line break), which an HTTP header cannot carry".into(),
+                                });
+                            }
+                            out.push_str(value);
+                        }
+                    }
+                }
+            }
+        }
+        if placement == Placement::Url && in_path {
+            check_dot_segment(&segment, &segment_params)?;
+        }
+        Ok(out)
+    }
+}
+
+/// Refuses a URL path segment that a parameter made into `.` or `..`.
+fn check_dot_segment(segment: &str, params: &[&str]) -> Result<(), RenderError> {
+    match params.first() {
+        Some(param) if segment == "." || segment == ".." => Err(RenderError::Unencodable {
+            param: param.to_string(),
+            reason: format!(
+                "would make the URL path segment \"{segment}\", which URLs resolve as a step up or in place, not as a value"
+            ),
+        }),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -144,6 +268,94 @@ mod tests {
     fn missing_param_is_named() {
         let template = Template::parse("/x/{event_id}").unwrap();
         assert_eq!(template.render(&params(&[])), Err("event_id".to_string()));
+    }
+
+    #[test]
+    fn url_values_are_one_encoded_segment() {
+        let template = Template::parse("/games/{id}/pbp.json?season={season}").unwrap();
+        for (value, encoded) in [
+            ("../../x", "..%2F..%2Fx"),
+            ("a/b", "a%2Fb"),
+            ("a?b=c", "a%3Fb%3Dc"),
+            ("a#b", "a%23b"),
+            ("a\nb", "a%0Ab"),
+            ("\u{fc}", "%C3%BC"),
+            ("%2F", "%252F"),
+            ("a b", "a%20b"),
+            ("0022500123", "0022500123"),
+        ] {
+            let out = template
+                .render_in(&params(&[("id", value), ("season", "x&y")]), Placement::Url)
+                .unwrap();
+            assert_eq!(
+                out,
+                format!("/games/{encoded}/pbp.json?season=x%26y"),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn dot_segments_from_values_are_refused() {
+        let template = Template::parse("/games/{id}/{a}{b}").unwrap();
+        for (id, a, b, param) in [
+            ("..", "x", "y", "id"),
+            (".", "x", "y", "id"),
+            ("g", ".", ".", "a"),
+        ] {
+            let err = template
+                .render_in(&params(&[("id", id), ("a", a), ("b", b)]), Placement::Url)
+                .unwrap_err();
+            match err {
+                RenderError::Unencodable { param: p, reason } => {
+                    assert_eq!(p, param);
+                    assert!(reason.contains("URL path segment"), "{reason}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // Dots inside a segment, or after the path, are plain values.
+        for value in ["...", "a..", ".json"] {
+            assert!(
+                template
+                    .render_in(
+                        &params(&[("id", value), ("a", "x"), ("b", "y")]),
+                        Placement::Url
+                    )
+                    .is_ok()
+            );
+        }
+        let query = Template::parse("/x?v={v}").unwrap();
+        assert_eq!(
+            query
+                .render_in(&params(&[("v", "..")]), Placement::Url)
+                .unwrap(),
+            "/x?v=.."
+        );
+    }
+
+    #[test]
+    fn header_values_refuse_control_characters() {
+        let template = Template::parse("Bearer {token}").unwrap();
+        for bad in ["a\nb", "a\rb", "a\0b", "a\u{7f}"] {
+            assert!(matches!(
+                template.render_in(&params(&[("token", bad)]), Placement::Header),
+                Err(RenderError::Unencodable { ref param, .. }) if param == "token"
+            ));
+        }
+        assert_eq!(
+            template
+                .render_in(&params(&[("token", "a\tb/\u{fc}")]), Placement::Header)
+                .unwrap(),
+            "Bearer a\tb/\u{fc}"
+        );
+        assert_eq!(
+            Template::parse("{q}")
+                .unwrap()
+                .render_in(&params(&[("q", "a&b=c#d\ne")]), Placement::QueryValue)
+                .unwrap(),
+            "a&b=c#d\ne"
+        );
     }
 
     #[test]

@@ -189,7 +189,9 @@ impl Engine {
             .raw
             .get(relative)
             .await
-            .map_err(|e| format!("cannot read payload {output_uri}: {e}"))?;
+            // The raw store's error names the payload: naming it here
+            // too said it twice.
+            .map_err(|e| e.to_string())?;
         serde_json::from_slice(&bytes)
             .map_err(|e| format!("payload {output_uri} is not valid JSON: {e}"))
     }

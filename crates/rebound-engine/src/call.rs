@@ -288,6 +288,10 @@ impl Engine {
                 .collect(),
         };
         let id = self.store.record_scraper_call(&record).await?;
+        if status == ScraperStatus::Success {
+            // After the row, so the release names a call that exists.
+            self.release_on_success(scraper_name, params, id).await?;
+        }
         Ok(CallReport {
             id,
             scraper: scraper_name.to_string(),
@@ -351,10 +355,7 @@ impl Engine {
         let scraper = &self.plan.scrapers[scraper_name];
         let source = &self.plan.sources[&scraper.source];
         let used = used_params(scraper, source, params);
-        let message = rebound_domain::message::truncate_chars(
-            &self.plan.redactor.redact_string(message),
-            500,
-        );
+        let message = self.plan.redactor.excerpt(message, 500);
         let now = self.clock.now();
         // No request, so no attempt and no duration; the call still counts.
         self.metrics.record_call(&source.name, [], status, None);
@@ -402,7 +403,8 @@ impl Engine {
     }
 
     /// Hashes the payload and writes it unless it equals the previous
-    /// payload of this scraper with these parameters.
+    /// payload of this scraper with these parameters and that payload's
+    /// object still exists.
     async fn store_payload(
         &self,
         scraper_name: &str,
@@ -413,14 +415,23 @@ impl Engine {
         result: &CallResult,
     ) -> Result<StoredPayload, String> {
         // A body that echoes the request may carry a secret; the raw store
-        // is as readable as the database, so the secret is masked there too.
-        let body = match self.plan.redactor.redact_bytes(body) {
+        // is as readable as the database, so the secret is masked there too
+        // (without breaking the payload: see `mask`).
+        let body = match crate::mask::mask_payload(&self.plan.redactor, body) {
             std::borrow::Cow::Borrowed(_) => body.clone(),
             std::borrow::Cow::Owned(masked) => Bytes::from(masked),
         };
         let hash = blake3::hash(&body).to_hex().to_string();
         let previous = previous.map_err(|e| e.to_string())?;
-        if let Some(previous) = previous.filter(|p| p.content_hash == hash) {
+        // The earlier object may have been deleted outside Rebound since;
+        // a row pointing at it would then claim a payload nobody has, so
+        // a missing one is stored again (a new object, not unchanged).
+        if let Some(previous) = previous.filter(|p| p.content_hash == hash)
+            && self
+                .raw
+                .confirm_exists(&previous.output_uri, self.clock.now())
+                .await
+        {
             return Ok(StoredPayload {
                 uri: Some(previous.output_uri),
                 hash: Some(hash),

@@ -18,17 +18,29 @@ use rebound_domain::plan::{ForEach, Lockout};
 use rebound_storage::{LockoutRow, NewLockout};
 use std::collections::{BTreeMap, HashMap};
 
-/// How one fanned-out scraper did in a run.
+/// How one fanned-out scraper did in a run: `x of N collected`, where only
+/// `success` calls count as collected (a `no_data` answer or a call an open
+/// breaker refused collected nothing, and saying otherwise is how a run of
+/// three refused calls once read "3 of 3 calls succeeded").
+/// `total = succeeded + no_data + failed + skipped`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FanoutSummary {
     pub scraper: String,
-    /// Calls that ended `success` or `no_data`.
+    /// Calls that ended `success`.
     pub succeeded: u32,
     /// Calls made (items fanned out over, locked-out ones included); 0
     /// when no call was made.
     pub total: u32,
+    /// Calls that ended `no_data` or `not_yet_available`.
+    pub no_data: u32,
+    /// Calls that ended `failed` or `overdue`.
+    pub failed: u32,
+    /// Calls that made no request: refused by an open breaker or a used-up
+    /// quota, or locked out.
+    pub skipped: u32,
     /// When no call was made: why (the message of the scraper's one row);
-    /// otherwise how many entities were locked out, if any.
+    /// otherwise why calls were skipped, if any were: `2 refused by the
+    /// open breaker of nba_stats, 1 locked out`.
     pub note: Option<String>,
 }
 
@@ -246,6 +258,36 @@ impl Engine {
         })
     }
 
+    /// Lifts the open lock of the entity a successful call was for: its own
+    /// data arrived, whatever the fan-out's dataset says. Called after every
+    /// successful call of a scraper with a `lockout` policy, however it was
+    /// made (`rebound scrape --param`, a fan-out in another process), so a
+    /// lock never outlives the data gap it was taken for.
+    pub(crate) async fn release_on_success(
+        &self,
+        scraper_name: &str,
+        params: &BTreeMap<String, String>,
+        call_id: i64,
+    ) -> Result<(), EngineError> {
+        let scraper = &self.plan.scrapers[scraper_name];
+        let (Some(_), Some(for_each)) = (scraper.lockout, &scraper.for_each) else {
+            return Ok(());
+        };
+        let param = for_each.param();
+        let Some(entity) = params.get(param) else {
+            return Ok(());
+        };
+        let reason = format!("{param}={entity} collected by call {call_id}");
+        let released = self
+            .store
+            .release_lockouts(scraper_name, Some(entity), self.clock.now(), &reason)
+            .await?;
+        if released > 0 {
+            tracing::info!(scraper = scraper_name, entity = %entity, %reason, "Lockout released.");
+        }
+        Ok(())
+    }
+
     /// Locks an entity whose calls had no data or failed `after` times in a row.
     async fn maybe_lock(
         &self,
@@ -270,10 +312,9 @@ impl Engine {
             return Ok(());
         }
         let now = self.clock.now();
-        let until =
-            now + chrono::Duration::from_std(lockout.duration).unwrap_or(chrono::Duration::MAX);
+        let until = rebound_domain::duration::add_saturating(now, lockout.duration);
         let last = report.message.as_deref().unwrap_or("");
-        let reason = rebound_domain::message::truncate_chars(
+        let reason = self.plan.redactor.excerpt(
             &format!(
                 "{streak} consecutive no_data/failures (last: {}{}{last})",
                 report.status.as_str(),
@@ -424,25 +465,51 @@ pub(crate) fn no_calls(scraper: &str, why: &str) -> FanoutSummary {
         scraper: scraper.to_string(),
         succeeded: 0,
         total: 0,
+        no_data: 0,
+        failed: 0,
+        skipped: 0,
         note: Some(why.to_string()),
     }
 }
 
-/// Counts a fanned scraper's calls. Locked-out entities are not counted
-/// as succeeded (nothing was collected) and are named in the note.
+/// Counts a fanned scraper's calls by how they ended; the note splits the
+/// skipped ones by why.
 fn summary(scraper: &str, reports: &[CallReport]) -> FanoutSummary {
-    let locked = reports
-        .iter()
-        .filter(|r| r.error_kind == Some(ErrorKind::LockedOut))
-        .count();
+    let count = |f: &dyn Fn(&CallReport) -> bool| reports.iter().filter(|r| f(r)).count() as u32;
+    let skipped_for = |kind: ErrorKind| {
+        count(&|r: &CallReport| r.status == ScraperStatus::Skipped && r.error_kind == Some(kind))
+    };
+    let skipped = count(&|r: &CallReport| r.status == ScraperStatus::Skipped);
+    let breaker = skipped_for(ErrorKind::BreakerOpen);
+    let quota = skipped_for(ErrorKind::QuotaExhausted);
+    let locked = skipped_for(ErrorKind::LockedOut);
+    // Every call of one scraper goes to the same source.
+    let source = reports.first().map(|r| r.source.as_str()).unwrap_or("?");
+    let why: Vec<String> = [
+        (breaker, format!("refused by the open breaker of {source}")),
+        (quota, format!("refused by the used-up quota of {source}")),
+        (locked, "locked out".to_string()),
+        (skipped - breaker - quota - locked, "skipped".to_string()),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
     FanoutSummary {
         scraper: scraper.to_string(),
-        succeeded: reports
-            .iter()
-            .filter(|r| !r.is_failure() && r.error_kind != Some(ErrorKind::LockedOut))
-            .count() as u32,
+        succeeded: count(&|r: &CallReport| r.status == ScraperStatus::Success),
         total: reports.len() as u32,
-        note: (locked > 0).then(|| format!("{locked} locked out")),
+        no_data: count(&|r: &CallReport| {
+            matches!(
+                r.status,
+                ScraperStatus::NoData | ScraperStatus::NotYetAvailable
+            )
+        }),
+        failed: count(&|r: &CallReport| {
+            matches!(r.status, ScraperStatus::Failed | ScraperStatus::Overdue)
+        }),
+        skipped,
+        note: (!why.is_empty()).then(|| why.join(", ")),
     }
 }
 

@@ -17,6 +17,7 @@ pub mod calendar;
 mod call;
 mod fanout;
 pub mod liveness;
+mod mask;
 mod quota;
 mod workflow;
 

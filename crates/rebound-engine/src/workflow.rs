@@ -62,10 +62,15 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    /// True when nothing failed (failed, skipped other than by a lockout,
-    /// overdue).
+    /// True when the run is `success` or `no_data`: nothing failed and
+    /// nothing was refused (`rebound run` exits 0 only then). A call refused
+    /// by an open breaker is not a scraper failure, but its data was not
+    /// collected, so a run with one is not all right.
     pub fn all_ok(&self) -> bool {
-        self.counts.failures() == 0
+        matches!(
+            self.status,
+            WorkflowStatus::Success | WorkflowStatus::NoData
+        )
     }
 }
 
@@ -226,16 +231,18 @@ impl Engine {
         }
         let status = WorkflowStatus::from_counts(counts);
         // Calls of a fanned scraper are told apart by their item:
-        // `props (game_id=g2): HTTP 503 …`.
+        // `props (game_id=g2): HTTP 503 …`. Calls an open breaker refused
+        // are named too: they are why such a run is failed or partial.
         let labelled: Vec<(String, &str)> = calls
             .iter()
-            .filter(|c| c.is_failure())
+            .filter(|c| c.is_failure() || c.error_kind == Some(ErrorKind::BreakerOpen))
             .map(|c| (self.call_label(c), c.message.as_deref().unwrap_or("failed")))
             .collect();
         let error_message = aggregate_errors(
             labelled
                 .iter()
                 .map(|(label, message)| (label.as_str(), *message)),
+            &self.plan.redactor,
         );
         let retry_at = calls.iter().filter_map(|c| c.deferred_until).max();
         let recheck_at = calls.iter().filter_map(|c| c.recheck_at).min();

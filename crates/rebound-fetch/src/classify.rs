@@ -10,6 +10,7 @@
 use rebound_domain::message::body_snippet;
 use rebound_domain::outcome::{AttemptOutcome, ErrorKind};
 use rebound_domain::plan::NoDataRules;
+use rebound_domain::redact::Redactor;
 
 /// What one response means.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,12 +48,14 @@ impl Classified {
     }
 }
 
-/// Classifies a complete response.
+/// Classifies a complete response. Body excerpts in messages are masked
+/// by `redactor` before they are cut, so no part of a secret survives.
 pub fn classify_response(
     status: u16,
     body: &[u8],
     no_data: &NoDataRules,
     records_pointer: Option<&str>,
+    redactor: &Redactor,
 ) -> Classified {
     if no_data.status.contains(&status) {
         return Classified::no_data(format!(
@@ -67,7 +70,10 @@ pub fn classify_response(
         return Classified::no_data(format!("no data: body contains \"{needle}\""));
     }
     if let Some(kind) = ErrorKind::from_status(status) {
-        return Classified::failure(kind, format!("HTTP {status}: {}", body_snippet(body)));
+        return Classified::failure(
+            kind,
+            format!("HTTP {status}: {}", body_snippet(body, redactor)),
+        );
     }
     let Some(pointer) = records_pointer else {
         return Classified {
@@ -84,7 +90,7 @@ pub fn classify_response(
                 ErrorKind::Decode,
                 format!(
                     "response is not valid JSON ({error}): {}",
-                    body_snippet(body)
+                    body_snippet(body, redactor)
                 ),
             );
         }
@@ -270,7 +276,13 @@ mod tests {
             ),
         ];
         for (status, body, pointer, outcome, kind, needle) in table {
-            let got = classify_response(status, body.as_bytes(), &rules(), pointer);
+            let got = classify_response(
+                status,
+                body.as_bytes(),
+                &rules(),
+                pointer,
+                &Redactor::default(),
+            );
             assert_eq!(got.outcome, outcome, "{status} {body}");
             assert_eq!(got.kind, kind, "{status} {body}");
             assert!(

@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use rebound_domain::clock::{Clock, SleepFuture};
+use rebound_domain::duration::add_saturating;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -49,7 +50,7 @@ impl ManualClock {
     /// Moves time forward.
     pub fn advance(&self, duration: Duration) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.now += chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX);
+        state.now = add_saturating(state.now, duration);
     }
 
     /// Every sleep requested so far, in order.
@@ -71,8 +72,26 @@ impl Clock for ManualClock {
         {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             state.sleeps.push(duration);
-            state.now += chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX);
+            // Saturating: a test may sleep "forever" (`Duration::MAX`).
+            state.now = add_saturating(state.now, duration);
         }
         Box::pin(std::future::ready(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn huge_advances_and_sleeps_saturate_instead_of_panicking() {
+        let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 28, 15, 0, 0).unwrap());
+        clock.advance(Duration::MAX);
+        assert_eq!(clock.now(), DateTime::<Utc>::MAX_UTC);
+        let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 28, 15, 0, 0).unwrap());
+        drop(clock.sleep(Duration::from_secs(u64::MAX)));
+        assert_eq!(clock.now(), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(clock.sleeps(), vec![Duration::from_secs(u64::MAX)]);
     }
 }

@@ -22,6 +22,7 @@ pub mod classify;
 pub mod clock;
 mod limits;
 mod probe;
+mod redirect;
 
 pub use probe::ProbeOutcome;
 
@@ -30,13 +31,14 @@ use chrono::{DateTime, Utc};
 use limits::{Admission, SourceLimiter};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use rebound_domain::clock::Clock;
-use rebound_domain::duration::format_duration;
+use rebound_domain::duration::{add_saturating, format_duration};
 use rebound_domain::message::{attempts_phrase, body_snippet};
 use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus};
 use rebound_domain::plan::{Plan, Scraper, Source};
 use rebound_domain::redact::Redactor;
 use rebound_domain::retry::{RetryDecision, parse_retry_after};
 use rebound_domain::retry_budget::RetryBudget;
+use rebound_storage::LimitsStore;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -121,6 +123,19 @@ pub struct Fetcher {
     quota_headers: Vec<String>,
     /// Per source: the retry budget account of this process.
     budgets: Mutex<HashMap<String, RetryBudget>>,
+    /// The store sharing rate limits, pauses and retry budgets with other
+    /// processes, when this fetcher has one.
+    shared: Option<Arc<dyn LimitsStore>>,
+    /// Per source, with a shared store: calls not yet added to the shared
+    /// budget, and when they were last added.
+    pending_calls: Mutex<HashMap<String, PendingCalls>>,
+}
+
+/// Calls counted here but not yet in the shared retry budget.
+#[derive(Debug, Default)]
+struct PendingCalls {
+    calls: u32,
+    flushed_at: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for Fetcher {
@@ -137,6 +152,10 @@ impl Fetcher {
         let client = reqwest::Client::builder()
             .user_agent(concat!("rebound/", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(256)
+            // Redirects are followed by hand, per source and without the
+            // source's credentials on other hosts: see `redirect.rs`.
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
             .build()
             .map_err(|e| FetcherSetupError(e.to_string()))?;
         let gates = plan
@@ -148,7 +167,7 @@ impl Fetcher {
             .sources
             .values()
             .map(|s| {
-                let limiter = SourceLimiter::new(&s.name, s.rate_limit);
+                let limiter = SourceLimiter::new(&s.name, s.rate_limit, None);
                 (s.name.clone(), Arc::new(limiter))
             })
             .collect();
@@ -166,7 +185,28 @@ impl Fetcher {
                 .filter_map(|s| s.quota.as_ref()?.remaining_header.clone())
                 .collect(),
             budgets: Mutex::new(HashMap::new()),
+            shared: None,
+            pending_calls: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Shares every source's rate limit, pauses and retry budget with the
+    /// other processes using `store` (see [`limits`]): `rebound serve`
+    /// wires its history store here.
+    pub fn with_shared_limits(self, store: Arc<dyn LimitsStore>) -> Fetcher {
+        let limits = self
+            .limits
+            .iter()
+            .map(|(name, limiter)| {
+                let shared = SourceLimiter::new(name, limiter.rate(), Some(store.clone()));
+                (name.clone(), Arc::new(shared))
+            })
+            .collect();
+        Fetcher {
+            limits,
+            shared: Some(store),
+            ..self
+        }
     }
 
     /// Makes jitter repeatable (tests, benchmarks).
@@ -184,24 +224,87 @@ impl Fetcher {
             .random::<f64>()
     }
 
-    /// Counts a call against its source's retry budget.
-    fn budget_call(&self, source: &Source) {
+    /// Counts a call against its source's retry budget. With a shared
+    /// store the calls are added to it in batches, at most once per
+    /// [`limits::PAUSE_REFRESH`] per source, so calls cost no round trip
+    /// each; the local account is kept too, for when the store fails.
+    async fn budget_call(&self, source: &Source) {
         let now = self.clock.now();
-        let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
-        budgets
-            .entry(source.name.clone())
-            .or_default()
-            .record_call(&source.retry_budget, now);
+        {
+            let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
+            budgets
+                .entry(source.name.clone())
+                .or_default()
+                .record_call(&source.retry_budget, now);
+        }
+        let Some(store) = &self.shared else {
+            return;
+        };
+        let flush = {
+            let mut pending = self.pending_calls.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = pending.entry(source.name.clone()).or_default();
+            entry.calls = entry.calls.saturating_add(1);
+            let every = chrono::Duration::from_std(limits::PAUSE_REFRESH).unwrap_or_default();
+            let due = entry
+                .flushed_at
+                .is_none_or(|at| now < at || now - at >= every);
+            due.then(|| {
+                entry.flushed_at = Some(now);
+                std::mem::take(&mut entry.calls)
+            })
+        };
+        if let Some(calls) = flush
+            && let Err(error) = store
+                .limits_record_calls(&source.name, &source.retry_budget, now, calls)
+                .await
+        {
+            self.unflushed(&source.name, calls);
+            tracing::warn!(source = %source.name, error = %error, "Shared retry budget unavailable.");
+        }
     }
 
-    /// Takes one retry from the source's budget, or says why not.
-    fn budget_retry(&self, source: &Source) -> Result<(), String> {
+    /// Gives back calls a failed write did not add to the shared budget.
+    fn unflushed(&self, source: &str, calls: u32) {
+        let mut pending = self.pending_calls.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = pending.entry(source.to_string()).or_default();
+        entry.calls = entry.calls.saturating_add(calls);
+    }
+
+    /// Takes one retry from the source's budget (the shared one when there
+    /// is a store, this process's when not or when the store fails), or
+    /// says why not.
+    async fn budget_retry(&self, source: &Source) -> Result<(), String> {
         let now = self.clock.now();
-        let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
-        budgets
-            .entry(source.name.clone())
-            .or_default()
-            .try_retry(&source.retry_budget, now)
+        let local = || {
+            let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
+            budgets
+                .entry(source.name.clone())
+                .or_default()
+                .try_retry(&source.retry_budget, now)
+        };
+        let Some(store) = &self.shared else {
+            return local();
+        };
+        let calls = {
+            let mut pending = self.pending_calls.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = pending.entry(source.name.clone()).or_default();
+            entry.flushed_at = Some(now);
+            std::mem::take(&mut entry.calls)
+        };
+        match store
+            .limits_take_retry(&source.name, &source.retry_budget, now, calls)
+            .await
+        {
+            Ok(counts) if counts.granted => Ok(()),
+            Ok(counts) => Err(source
+                .retry_budget
+                .exhausted_message(counts.calls, counts.retries)),
+            Err(error) => {
+                self.unflushed(&source.name, calls);
+                tracing::warn!(source = %source.name, error = %error, "Shared retry budget unavailable.");
+                local()
+            }
+        }
     }
 
     /// Makes one call: attempts with retries until success, no_data, a
@@ -241,7 +344,7 @@ impl Fetcher {
             }
         };
         let policy = &spec.scraper.retry;
-        self.budget_call(spec.source);
+        self.budget_call(spec.source).await;
         let mut attempts: Vec<AttemptReport> = Vec::new();
         let mut delay_before = Duration::ZERO;
         let mut quota_remaining: Option<u64> = None;
@@ -300,7 +403,7 @@ impl Fetcher {
                         signal,
                         finished_at,
                     ) {
-                        let until = limiter.pause(finished_at, &pause);
+                        let until = limiter.pause(finished_at, &pause).await;
                         tracing::info!(
                             source = %spec.source.name,
                             until = %until,
@@ -329,6 +432,7 @@ impl Fetcher {
                         &response.body,
                         &spec.scraper.no_data,
                         spec.scraper.records.as_deref(),
+                        &self.redactor,
                     );
                     (
                         classified.outcome,
@@ -394,7 +498,7 @@ impl Fetcher {
                     return done(ScraperStatus::NoData, Some(message), body);
                 }
                 AttemptOutcome::Permanent => {
-                    let text = final_message(&raw, attempt_no, &message, None);
+                    let text = final_message(&raw, attempt_no, &message, None, &self.redactor);
                     return done(
                         ScraperStatus::Failed,
                         Some(self.redactor.redact_string(&text)),
@@ -408,7 +512,7 @@ impl Fetcher {
                     // deferred one is a later call, counted then.
                     if let RetryDecision::RetryAfter(wait) = decision
                         && wait <= self.max_inline_wait
-                        && let Err(why) = self.budget_retry(spec.source)
+                        && let Err(why) = self.budget_retry(spec.source).await
                     {
                         decision = RetryDecision::GiveUp(why);
                     }
@@ -416,8 +520,7 @@ impl Fetcher {
                         // Checked after `decide`, so its max_retry_after
                         // rule (fail now, saying so) keeps precedence.
                         RetryDecision::RetryAfter(wait) if wait > self.max_inline_wait => {
-                            let until = finished_at
-                                + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+                            let until = add_saturating(finished_at, wait);
                             // Name what set the wait: the server's Retry-After
                             // when it is the binding bound, else our backoff.
                             let cause = match retry_after.filter(|_| policy.respect_retry_after) {
@@ -433,6 +536,7 @@ impl Fetcher {
                                 &cause,
                                 self.max_inline_wait,
                                 until,
+                                &self.redactor,
                             );
                             let text = self.redactor.redact_string(&text);
                             tracing::info!(
@@ -451,7 +555,13 @@ impl Fetcher {
                         }
                         RetryDecision::GiveUp(reason) => {
                             let reason = (!reason.is_empty()).then_some(reason);
-                            let text = final_message(&raw, attempt_no, &message, reason.as_deref());
+                            let text = final_message(
+                                &raw,
+                                attempt_no,
+                                &message,
+                                reason.as_deref(),
+                                &self.redactor,
+                            );
                             let text = self.redactor.redact_string(&text);
                             tracing::warn!(
                                 scraper = %spec.scraper.name,
@@ -514,7 +624,7 @@ impl Fetcher {
     async fn attempt(&self, spec: &CallSpec<'_>, request: &BuiltRequest) -> RawAttempt {
         let timeout = spec.source.timeout;
         let max_body = spec.source.max_body_bytes;
-        let work = self.send_and_read(request, max_body);
+        let work = self.send_and_read(spec, request, max_body);
         match tokio::time::timeout(timeout, work).await {
             Ok(raw) => raw,
             Err(_) => RawAttempt {
@@ -527,18 +637,24 @@ impl Fetcher {
         }
     }
 
-    async fn send_and_read(&self, request: &BuiltRequest, max_body: u64) -> RawAttempt {
-        let mut builder = self
-            .client
-            .request(request.method.clone(), request.url.clone());
-        for (name, value) in &request.headers {
-            builder = builder.header(name, value);
-        }
-        let mut response = match builder.send().await {
+    async fn send_and_read(
+        &self,
+        spec: &CallSpec<'_>,
+        request: &BuiltRequest,
+        max_body: u64,
+    ) -> RawAttempt {
+        let outgoing = redirect::Outgoing {
+            method: request.method.clone(),
+            url: request.url.clone(),
+            headers: &request.headers,
+            query_names: redirect::credential_query_names(spec.source, spec.scraper),
+            policy: spec.source.follow_redirects,
+        };
+        let mut response = match redirect::send(&self.client, outgoing).await {
             Ok(response) => response,
-            Err(error) => {
+            Err(failure) => {
                 return RawAttempt {
-                    response: Err(transport_failure(&error)),
+                    response: Err(failure),
                     retry_after_header: None,
                 };
             }
@@ -614,14 +730,46 @@ fn render(
     params: &BTreeMap<String, String>,
     key: &str,
 ) -> Result<String, String> {
-    template.render(params).map_err(|missing| {
-        format!("missing parameter {{{missing}}} (used by {key}): pass --param {missing}=VALUE")
-    })
+    template
+        .render(params)
+        .map_err(|missing| missing_message(&missing, key))
+}
+
+fn missing_message(missing: &str, key: &str) -> String {
+    format!("missing parameter {{{missing}}} (used by {key}): pass --param {missing}=VALUE")
+}
+
+/// Like [`render`], writing each value as `placement` requires: parameter
+/// values come from `--param` and from upstream payloads (`for_each`), so
+/// in the URL each is percent-encoded as one path segment and cannot leave
+/// the configured path (see `Placement`).
+fn render_in(
+    template: &rebound_domain::template::Template,
+    params: &BTreeMap<String, String>,
+    key: &str,
+    placement: rebound_domain::template::Placement,
+) -> Result<String, String> {
+    use rebound_domain::template::RenderError;
+    template
+        .render_in(params, placement)
+        .map_err(|error| match error {
+            RenderError::Missing(missing) => missing_message(&missing, key),
+            RenderError::Unencodable { param, reason } => {
+                let value = params.get(&param).map(String::as_str).unwrap_or_default();
+                format!("parameter {{{param}}} (used by {key}): {value:?} {reason}")
+            }
+        })
 }
 
 fn build_request(spec: &CallSpec<'_>) -> Result<BuiltRequest, String> {
-    let base = render(&spec.source.base_url.value, spec.params, "base_url")?;
-    let path = render(&spec.scraper.path, spec.params, "path")?;
+    use rebound_domain::template::Placement;
+    let base = render_in(
+        &spec.source.base_url.value,
+        spec.params,
+        "base_url",
+        Placement::Url,
+    )?;
+    let path = render_in(&spec.scraper.path, spec.params, "path", Placement::Url)?;
     let joined = if path.is_empty() || path.starts_with('/') {
         format!("{}{}", base.trim_end_matches('/'), path)
     } else {
@@ -636,13 +784,23 @@ fn build_request(spec: &CallSpec<'_>) -> Result<BuiltRequest, String> {
         }
         query.push((
             key.clone(),
-            render(&value.value, spec.params, &format!("query.{key}"))?,
+            render_in(
+                &value.value,
+                spec.params,
+                &format!("query.{key}"),
+                Placement::QueryValue,
+            )?,
         ));
     }
     for (key, value) in &spec.scraper.query {
         query.push((
             key.clone(),
-            render(&value.value, spec.params, &format!("query.{key}"))?,
+            render_in(
+                &value.value,
+                spec.params,
+                &format!("query.{key}"),
+                Placement::QueryValue,
+            )?,
         ));
     }
     if !query.is_empty() {
@@ -663,13 +821,23 @@ fn build_request(spec: &CallSpec<'_>) -> Result<BuiltRequest, String> {
         }
         headers.push((
             key.clone(),
-            render(&value.value, spec.params, &format!("headers.{key}"))?,
+            render_in(
+                &value.value,
+                spec.params,
+                &format!("headers.{key}"),
+                Placement::Header,
+            )?,
         ));
     }
     for (key, value) in &spec.scraper.headers {
         headers.push((
             key.clone(),
-            render(&value.value, spec.params, &format!("headers.{key}"))?,
+            render_in(
+                &value.value,
+                spec.params,
+                &format!("headers.{key}"),
+                Placement::Header,
+            )?,
         ));
     }
     let method = reqwest::Method::from_bytes(spec.scraper.method.as_bytes())
@@ -754,15 +922,46 @@ fn too_large(limit: u64, seen: u64) -> Failure {
 /// Classifies a transport error. The error's URL is dropped (it may carry
 /// a secret in its query) and the chain of causes is kept, because "error
 /// sending request" alone says nothing.
+///
+/// reqwest reports a lost connection mid-body as a *decode* error and a
+/// malformed response as a plain request error, so the kinds come from the
+/// causes: hyper's parse errors are `protocol` (the peer does not speak
+/// HTTP properly; asking again meets the same peer, so not retried), a
+/// body cut short or reset is `interrupted` (transient, retried), and
+/// `decode` is left for bodies that arrived whole but would not decode.
 fn transport_failure(error: &reqwest::Error) -> Failure {
-    let kind = if error.is_timeout() {
-        ErrorKind::Timeout
-    } else if error.is_decode() {
-        ErrorKind::Decode
+    let hyper_error = find_cause::<hyper::Error>(error);
+    let lost = hyper_error.is_some()
+        || find_cause::<std::io::Error>(error).is_some_and(|e| {
+            use std::io::ErrorKind as Io;
+            matches!(
+                e.kind(),
+                Io::UnexpectedEof | Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe
+            )
+        });
+    let (kind, what) = if error.is_timeout() {
+        (ErrorKind::Timeout, "timeout")
     } else if error.is_builder() {
-        ErrorKind::Config
+        (ErrorKind::Config, "could not build the request")
+    } else if let Some(parse) = hyper_error.filter(|h| h.is_parse()) {
+        let what = if parse.is_parse_status() {
+            "malformed response: invalid status line"
+        } else if parse.is_parse_too_large() {
+            "malformed response: headers too large"
+        } else {
+            "malformed response"
+        };
+        (ErrorKind::Protocol, what)
+    } else if error.is_connect() {
+        (ErrorKind::Connect, "connection failed")
+    } else if error.is_decode() || error.is_body() {
+        if lost {
+            (ErrorKind::Interrupted, "connection lost mid-body")
+        } else {
+            (ErrorKind::Decode, "could not decode the response")
+        }
     } else {
-        ErrorKind::Connect
+        (ErrorKind::Connect, "connection lost")
     };
     let mut detail = String::new();
     let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
@@ -773,24 +972,26 @@ fn transport_failure(error: &reqwest::Error) -> Failure {
         detail.push_str(&cause.to_string());
         source = cause.source();
     }
-    let what = match kind {
-        ErrorKind::Timeout => "timeout",
-        ErrorKind::Decode => "could not decode the response",
-        ErrorKind::Config => "could not build the request",
-        _ => {
-            if error.is_connect() {
-                "connection failed"
-            } else {
-                "connection lost"
-            }
-        }
-    };
-    let message = if detail.is_empty() {
-        what.to_string()
-    } else {
-        format!("{what}: {detail}")
+    let message = match hyper_error.filter(|_| kind == ErrorKind::Protocol) {
+        // The named cases say it all; the causes would only repeat it.
+        Some(_) if what != "malformed response" => what.to_string(),
+        Some(parse) => format!("{what}: {parse}"),
+        None if detail.is_empty() => what.to_string(),
+        None => format!("{what}: {detail}"),
     };
     Failure { kind, message }
+}
+
+/// The first cause of type `E` in `error`'s chain.
+fn find_cause<E: std::error::Error + 'static>(error: &reqwest::Error) -> Option<&E> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(found) = cause.downcast_ref::<E>() {
+            return Some(found);
+        }
+        source = cause.source();
+    }
+    None
 }
 
 /// A wait in whole seconds (`120s`), the unit a `Retry-After` header uses,
@@ -814,6 +1015,7 @@ fn deferred_message(
     cause: &str,
     limit: Duration,
     until: DateTime<Utc>,
+    redactor: &Redactor,
 ) -> String {
     let attempts = attempts_phrase(attempt_no);
     let at = until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -825,7 +1027,7 @@ fn deferred_message(
         Ok(response) if ErrorKind::from_status(response.status).is_some() => format!(
             "HTTP {} after {attempts}; {tail}; body: {}",
             response.status,
-            body_snippet(&response.body)
+            body_snippet(&response.body, redactor)
         ),
         _ => format!("{attempt_message} ({attempts}); {tail}"),
     }
@@ -838,11 +1040,12 @@ fn final_message(
     attempt_no: u32,
     attempt_message: &str,
     gave_up: Option<&str>,
+    redactor: &Redactor,
 ) -> String {
     let attempts = attempts_phrase(attempt_no);
     match &raw.response {
         Ok(response) if ErrorKind::from_status(response.status).is_some() => {
-            let snippet = body_snippet(&response.body);
+            let snippet = body_snippet(&response.body, redactor);
             match gave_up {
                 Some(reason) => format!(
                     "HTTP {} after {attempts}, gave up: {reason}; body: {snippet}",

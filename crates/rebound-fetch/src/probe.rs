@@ -2,9 +2,10 @@
 //! one GET of `base_url + path` with the source's headers and query, no
 //! retries, no rate limit, no quota, no breaker. It answers "is the
 //! upstream up right now?" for `rebound health`, separately from how our
-//! scrapers fare, so an operator can tell "them" from "us".
+//! scrapers fare, so an operator can tell "them" from "us". Redirects are
+//! followed as for calls (`follow_redirects`, see `redirect.rs`).
 
-use crate::{Fetcher, render, transport_failure};
+use crate::{Fetcher, redirect, render};
 use chrono::NaiveDate;
 use rebound_domain::duration::format_duration;
 use rebound_domain::plan::{HealthProbe, Source};
@@ -82,13 +83,22 @@ impl Fetcher {
                 pairs.append_pair(key, &render(&value.value, &params, "query")?);
             }
         }
-        let mut builder = self.client.get(url);
+        let mut headers: Vec<(String, String)> = Vec::new();
         for (name, value) in &source.headers {
-            builder = builder.header(name, render(&value.value, &params, "headers")?);
+            headers.push((name.clone(), render(&value.value, &params, "headers")?));
         }
-        match tokio::time::timeout(probe.timeout, builder.send()).await {
+        // The probe carries the source's credentials too, so it follows
+        // redirects under the same rules as a call.
+        let outgoing = redirect::Outgoing {
+            method: reqwest::Method::GET,
+            url,
+            headers: &headers,
+            query_names: source.query.iter().map(|(name, _)| name.as_str()).collect(),
+            policy: source.follow_redirects,
+        };
+        match tokio::time::timeout(probe.timeout, redirect::send(&self.client, outgoing)).await {
             Ok(Ok(response)) => Ok(response.status().as_u16()),
-            Ok(Err(error)) => Err(transport_failure(&error).message),
+            Ok(Err(failure)) => Err(failure.message),
             Err(_) => Err(format!(
                 "no answer within {}",
                 format_duration(probe.timeout)

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use rebound_domain::breaker::Phase;
 use rebound_domain::calendar::{Event, events_on};
+use rebound_domain::duration::add_saturating;
 use rebound_domain::plan::{DatasetPolicy, ForEach, HealthProbe, Plan, Severity, Source};
 use rebound_storage::{CallCountRow, ScraperLast, Store, StoreError};
 use std::collections::BTreeMap;
@@ -559,7 +560,7 @@ async fn completeness_of(
         Severity::Warning => Level::Warning,
         Severity::Critical => Level::Critical,
     };
-    let after = TimeDelta::from_std(complete_by.after_event_start).unwrap_or(TimeDelta::MAX);
+    let after = complete_by.after_event_start;
     let mut per_date = Vec::new();
     for date in dates {
         let expected = events_on(&events, plan.pipeline.timezone, date);
@@ -568,10 +569,10 @@ async fn completeness_of(
             .iter()
             .filter(|e| !collected.contains(&e.id))
             .collect();
-        let deadline = missing.iter().map(|e| e.start + after).min();
+        let deadline = missing.iter().map(|e| add_saturating(e.start, after)).min();
         let overdue: Vec<String> = missing
             .iter()
-            .filter(|e| e.start + after <= now)
+            .filter(|e| add_saturating(e.start, after) <= now)
             .map(|e| e.id.clone())
             .collect();
         per_date.push(Completeness {

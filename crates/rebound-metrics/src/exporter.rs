@@ -58,7 +58,7 @@ impl Exporter {
 
     /// Reuses shared-state reads for `cache_for` (zero: read every scrape).
     pub fn with_cache(mut self, cache_for: Duration) -> Exporter {
-        self.cache_for = TimeDelta::from_std(cache_for).unwrap_or(TimeDelta::MAX);
+        self.cache_for = rebound_domain::duration::to_chrono_saturating(cache_for);
         self
     }
 

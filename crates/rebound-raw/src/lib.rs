@@ -13,10 +13,19 @@
 //! the writes of concurrent calls are drained by one blocking task at a
 //! time instead of one blocking thread each, and folders already created
 //! are remembered. Reads, and cloud stores, still go through `object_store`.
+//!
+//! An unchanged payload is not written again: its row points at the object
+//! stored for an earlier call. That object may have been deleted since,
+//! outside Rebound (an operator cleaning the folder, a bucket lifecycle
+//! rule), so before reusing one the engine asks [`RawStore::confirm_exists`],
+//! which remembers answers for a while (`known.rs`) so that the common
+//! case costs no request.
 
+mod known;
 mod local;
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use rebound_domain::plan::RawStoreLocation;
@@ -29,6 +38,11 @@ pub enum RawStoreError {
     Open { location: String, detail: String },
     #[error("cannot write raw payload {uri}: {detail}")]
     Write { uri: String, detail: String },
+    #[error("cannot read raw payload {uri}: {detail}")]
+    Read { uri: String, detail: String },
+    /// The object is not there (deleted outside Rebound, or never written).
+    #[error("payload {uri} is missing from the raw store")]
+    Missing { uri: String },
     #[error("cannot delete raw payload {uri}: {detail}")]
     Delete { uri: String, detail: String },
 }
@@ -55,6 +69,8 @@ pub struct RawStore {
     prefix: String,
     /// `file:///abs/folder`, `s3://bucket` or `gs://bucket`, without the prefix.
     uri_base: String,
+    /// Objects recently seen to exist, shared by every clone.
+    known: Arc<known::KnownObjects>,
 }
 
 impl RawStore {
@@ -79,6 +95,7 @@ impl RawStore {
                     store,
                     prefix: String::new(),
                     uri_base: format!("file://{}", absolute.display()),
+                    known: Arc::default(),
                 })
             }
             RawStoreLocation::S3 { bucket, prefix } => {
@@ -91,6 +108,7 @@ impl RawStore {
                     local: None,
                     prefix: prefix.trim_matches('/').to_string(),
                     uri_base: format!("s3://{bucket}"),
+                    known: Arc::default(),
                 })
             }
             RawStoreLocation::Gcs { bucket, prefix } => {
@@ -103,6 +121,7 @@ impl RawStore {
                     local: None,
                     prefix: prefix.trim_matches('/').to_string(),
                     uri_base: format!("gs://{bucket}"),
+                    known: Arc::default(),
                 })
             }
         }
@@ -119,6 +138,7 @@ impl RawStore {
             local: None,
             prefix: prefix.trim_matches('/').to_string(),
             uri_base: uri_base.trim_end_matches('/').to_string(),
+            known: Arc::default(),
         }
     }
 
@@ -159,25 +179,53 @@ impl RawStore {
         Ok(uri)
     }
 
-    /// Reads a payload back by its relative path.
+    /// Reads a payload back by its relative path. A missing object is
+    /// [`RawStoreError::Missing`], and is forgotten as known to exist.
     pub async fn get(&self, relative: &str) -> Result<Bytes, RawStoreError> {
         let uri = self.uri_for(relative);
-        let key = ObjectPath::parse(self.full_key(relative)).map_err(|e| RawStoreError::Write {
+        let failed = |detail: String| RawStoreError::Read {
             uri: uri.clone(),
-            detail: e.to_string(),
-        })?;
-        let result = self
-            .store
-            .get(&key)
-            .await
-            .map_err(|e| RawStoreError::Write {
-                uri: uri.clone(),
-                detail: e.to_string(),
-            })?;
-        result.bytes().await.map_err(|e| RawStoreError::Write {
-            uri,
-            detail: e.to_string(),
-        })
+            detail,
+        };
+        let key = ObjectPath::parse(self.full_key(relative)).map_err(|e| failed(e.to_string()))?;
+        let result = match self.store.get(&key).await {
+            Ok(result) => result,
+            Err(object_store::Error::NotFound { .. }) => {
+                self.known.forget(&uri);
+                return Err(RawStoreError::Missing { uri });
+            }
+            Err(e) => return Err(failed(e.to_string())),
+        };
+        result.bytes().await.map_err(|e| failed(e.to_string()))
+    }
+
+    /// Whether the object at `uri` (a URI this store handed out) still
+    /// exists, for reusing it as the payload of an unchanged call.
+    ///
+    /// An answer seen within the 10 minutes before `now` is reused
+    /// without asking again, so a run of unchanged calls costs one
+    /// metadata request (a `stat`, or a HEAD) per object, not one per
+    /// call. A URI outside this store (the config's `raw_store` changed)
+    /// counts as missing, and so does a check that fails: storing the
+    /// payload again is always safe, pointing a row at nothing is not.
+    pub async fn confirm_exists(&self, uri: &str, now: DateTime<Utc>) -> bool {
+        if self.known.trusts(uri, now) {
+            return true;
+        }
+        let Some(key) = self.key_of_uri(uri) else {
+            return false;
+        };
+        match self.store.head(&key).await {
+            Ok(_) => {
+                self.known.remember(uri, now);
+                true
+            }
+            Err(object_store::Error::NotFound { .. }) => false,
+            Err(e) => {
+                tracing::warn!(uri, error = %e, "Cannot check a stored payload; storing it again.");
+                false
+            }
+        }
     }
 
     /// The object key of a URI this store handed out, or `None` when the
@@ -212,6 +260,7 @@ impl RawStore {
         let Some(key) = self.key_of_uri(uri) else {
             return Ok(RawDeletion::Foreign);
         };
+        self.known.forget(uri);
         let failed = |e: object_store::Error| RawStoreError::Delete {
             uri: uri.to_string(),
             detail: e.to_string(),
@@ -329,6 +378,54 @@ mod tests {
             store.delete_uri("s3://b/x.json").await.unwrap(),
             RawDeletion::Foreign
         );
+    }
+
+    #[tokio::test]
+    async fn existence_is_checked_then_trusted_until_a_read_finds_it_gone() {
+        use chrono::{TimeDelta, TimeZone};
+        let dir = tempfile::tempdir().unwrap();
+        let store = RawStore::open(&RawStoreLocation::File {
+            path: dir.path().join("raw"),
+        })
+        .unwrap();
+        let relative = "d/2026-01-01/s/x.json";
+        let uri = store
+            .put(relative, Bytes::from_static(b"{}"))
+            .await
+            .unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 28, 15, 0, 0).unwrap();
+        assert!(store.confirm_exists(&uri, t0).await);
+
+        std::fs::remove_file(uri.strip_prefix("file://").unwrap()).unwrap();
+        let soon = t0 + TimeDelta::minutes(1);
+        assert!(
+            store.confirm_exists(&uri, soon).await,
+            "a recent answer is trusted without asking"
+        );
+        // After a while it is asked again (a clone shares what is known).
+        assert!(
+            !store
+                .clone()
+                .confirm_exists(&uri, t0 + TimeDelta::minutes(10))
+                .await
+        );
+
+        // A read that finds it gone says so, naming it once, and forgets it.
+        store
+            .put(relative, Bytes::from_static(b"{}"))
+            .await
+            .unwrap();
+        assert!(store.confirm_exists(&uri, soon).await);
+        std::fs::remove_file(uri.strip_prefix("file://").unwrap()).unwrap();
+        let error = store.get(relative).await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("payload {uri} is missing from the raw store")
+        );
+        assert!(!store.confirm_exists(&uri, soon).await);
+
+        // Outside this store: never reused.
+        assert!(!store.confirm_exists("s3://b/x.json", soon).await);
     }
 
     #[test]

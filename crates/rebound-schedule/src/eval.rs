@@ -170,6 +170,53 @@ impl Outcome {
     }
 }
 
+/// When the retries of a run of `slot` started at `run_at` would run if it
+/// and each retry failed at once: every `retry_every` after it, before the
+/// window closes (`window`) or the day ends (`at`), at most `retry_max`.
+/// Empty for a schedule without retries and for a retry's own run.
+pub(crate) fn retries_if_failed(
+    schedule: &Schedule,
+    tz: Tz,
+    slot: &str,
+    run_at: DateTime<Utc>,
+) -> Vec<DateTime<Utc>> {
+    let Some(retry) = schedule.retry else {
+        return Vec::new();
+    };
+    if slot.contains("+retry") {
+        return Vec::new();
+    }
+    let run_date = local_date(tz, run_at);
+    let until = match &schedule.kind {
+        ScheduleKind::Window { start, end } => end_instant(tz, run_date, *start, *end),
+        ScheduleKind::At { .. } => next_midnight(tz, run_at),
+        _ => return Vec::new(),
+    };
+    let mut out = Vec::new();
+    let mut at = run_at;
+    for _ in 0..retry.max {
+        match at.checked_add_signed(chrono_dur(retry.every)) {
+            Some(next) if next < until => {
+                out.push(next);
+                at = next;
+            }
+            _ => break,
+        }
+    }
+    out
+}
+
+/// Where retries of a slot stop, and how a reason says so.
+struct Until {
+    at: DateTime<Utc>,
+    what: String,
+}
+
+/// The slot name of the `n`th retry of `base`: `window+retry1`, `19:00+retry2`.
+pub(crate) fn retry_slot(base: &str, n: u32) -> String {
+    format!("{base}+retry{n}")
+}
+
 /// What the gate lets a run do.
 struct Allowed {
     entities: Vec<String>,
@@ -216,7 +263,9 @@ impl Ctx<'_> {
                 let slots = self.slots_over_run_dates(|d| {
                     vec![at_slot(*at, self.tz, d, self.schedule.target_date)]
                 });
-                self.slotted(&slots, bounds)
+                let mut decisions = self.slotted(&slots, bounds);
+                self.at_retry(*at, &mut decisions, bounds);
+                decisions
             }
             ScheduleKind::Window { start, end } => vec![self.window(*start, *end, bounds)],
             ScheduleKind::Discovery {
@@ -288,6 +337,7 @@ impl Ctx<'_> {
             entities: outcome.entities,
             restrict_entities: outcome.restrict,
             alert_level: outcome.alert,
+            execution_id: None,
         }
     }
 
@@ -594,6 +644,13 @@ impl Ctx<'_> {
         let outcome = if self.now < opens {
             Outcome::skip(format!("too early: window opens at {}", hhmm(start)))
         } else if self.facts.claimed_at(slot.target, &slot.name).is_some() {
+            let until = Until {
+                at: closes,
+                what: format!("the window closes at {}", hhmm(end)),
+            };
+            if let Some(retry) = self.retry(&slot, &until, bounds) {
+                return retry;
+            }
             Outcome::skip(format!("already ran for {} (window)", slot.target))
         } else if self.now >= closes {
             Outcome::skip(format!("window {span} closed; not run for {}", slot.target))
@@ -605,7 +662,158 @@ impl Ctx<'_> {
                 Err(outcome) => outcome,
             }
         };
+        if outcome.action == DecisionAction::Run {
+            self.watch_for_retry(closes, bounds);
+        }
         self.decision(&slot, outcome)
+    }
+
+    // ----- retries of failed runs (window, at) ------------------------------
+
+    /// After a RUN that may be retried, look again once a retry could be
+    /// due (the run finishes at the earliest now, so its retry is due at
+    /// the earliest `retry_every` from now): without this bound the next
+    /// evaluation would wait for the window to close.
+    fn watch_for_retry(&self, until: DateTime<Utc>, bounds: &mut Vec<DateTime<Utc>>) {
+        if let Some(retry) = self.schedule.retry
+            && let Some(again) = self.now.checked_add_signed(chrono_dur(retry.every))
+            && again < until
+        {
+            bounds.push(again);
+        }
+    }
+
+    /// `at`: the retry of today's slot, in place of the SKIP that says the
+    /// slot is not due (or already claimed). Retries end with the slot's
+    /// local day.
+    fn at_retry(
+        &self,
+        at: NaiveTime,
+        decisions: &mut Vec<Decision>,
+        bounds: &mut Vec<DateTime<Utc>>,
+    ) {
+        if self.schedule.retry.is_none() {
+            return;
+        }
+        let run_date = local_date(self.tz, self.now);
+        let base = at_slot(at, self.tz, run_date, self.schedule.target_date);
+        let until = Until {
+            at: next_midnight(self.tz, self.now),
+            what: format!("the day ends ({run_date})"),
+        };
+        if decisions
+            .iter()
+            .any(|d| d.action == DecisionAction::Run && d.scheduled_for <= self.now)
+        {
+            self.watch_for_retry(until.at, bounds);
+        }
+        let Some(retry) = self.retry(&base, &until, bounds) else {
+            return;
+        };
+        decisions.retain(|d| {
+            let base_skip = d.slot == base.name
+                && d.target_date == base.target
+                && d.action == DecisionAction::Skip;
+            d.slot != IDLE_SLOT && !base_skip
+        });
+        decisions.insert(0, retry);
+    }
+
+    /// The retry of `base` after its latest try ended failed or partial:
+    /// slot `<base>+retryN` (the names follow-up runs of stored waits use
+    /// too, so the two share the slot and never both run), due
+    /// `retry_every` after that try finished, only before `until`, at most
+    /// `retry_max` per target date. A due retry is a RUN under the failed
+    /// run's execution id, through the same gate as the slot itself, so it
+    /// re-runs only what did not succeed; a retry not yet due is a SKIP
+    /// saying when. `None` when there is nothing to retry: no schedule
+    /// retries, the latest try succeeded, or it has not finished (then
+    /// look again in `retry_every`).
+    fn retry(
+        &self,
+        base: &Slot,
+        until: &Until,
+        bounds: &mut Vec<DateTime<Utc>>,
+    ) -> Option<Decision> {
+        let retry = self.schedule.retry?;
+        let mut tries = 0;
+        let mut latest = self.facts.claim(base.target, &base.name)?;
+        while tries < retry.max {
+            match self
+                .facts
+                .claim(base.target, &retry_slot(&base.name, tries + 1))
+            {
+                Some(fact) => {
+                    tries += 1;
+                    latest = fact;
+                }
+                None => break,
+            }
+        }
+        let Some(status) = latest.result_status.as_deref() else {
+            // Queued or running: by the time it may have failed.
+            self.watch_for_retry(until.at, bounds);
+            return None;
+        };
+        if status != "failed" && status != "partial" {
+            return None;
+        }
+        let Some(finished) = latest.finished_at else {
+            // Marked done without a finish time: nothing to measure from.
+            return None;
+        };
+        let execution = latest.execution_id.as_deref().unwrap_or("?");
+        let after = format!(
+            "after {status} run (execution {execution}) finished at {}",
+            local_hhmm(self.tz, finished)
+        );
+        if tries >= retry.max {
+            return Some(self.decision(
+                base,
+                Outcome::skip(format!(
+                    "retried {tries} of {} times for {} (retry_max); the last try ended {status}",
+                    retry.max, base.target
+                )),
+            ));
+        }
+        let n = tries + 1;
+        let of = format!("retry {n} of {}", retry.max);
+        let due = finished.checked_add_signed(chrono_dur(retry.every))?;
+        if due >= until.at {
+            return Some(self.decision(
+                base,
+                Outcome::skip(format!(
+                    "{of} not run: due at {} {after}, but {}",
+                    local_hhmm(self.tz, due),
+                    until.what
+                )),
+            ));
+        }
+        let slot = Slot {
+            name: retry_slot(&base.name, n),
+            at: due,
+            ..base.clone()
+        };
+        if self.now < due {
+            bounds.push(due);
+            return Some(self.decision(
+                &slot,
+                Outcome::skip(format!("{of} due at {} {after}", local_hhmm(self.tz, due))),
+            ));
+        }
+        let outcome = match self.gate(base.target, bounds) {
+            Ok(allowed) => Outcome::run(format!("{of} {after}"), allowed),
+            Err(outcome) => outcome,
+        };
+        let run = outcome.action == DecisionAction::Run;
+        if run {
+            self.watch_for_retry(until.at, bounds);
+        }
+        let mut decision = self.decision(&slot, outcome);
+        if run {
+            decision.execution_id = latest.execution_id.clone();
+        }
+        Some(decision)
     }
 
     // ----- discovery ------------------------------------------------------

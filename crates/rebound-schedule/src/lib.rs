@@ -21,6 +21,10 @@
 //! `target_date = "yesterday"`. The store keeps at most one claim per
 //! (workflow, target date, slot), which is what makes a slot run once.
 //!
+//! A retry of a failed or partial `window` or `at` run is the slot
+//! `<slot>+retryN` (`window+retry1`): deterministic too, and the name the
+//! service's follow-ups of stored waits use, so the two share one claim.
+//!
 //! Two names are not times: a SKIP that only says why no slot is due now
 //! (cron, every, at) is recorded under `idle`, so it never marks a real slot
 //! as decided before its time (which would hide it from catch-up); and the
@@ -65,6 +69,14 @@
 //!   `start + k·every < end` until a run returned data for the target date
 //!   ([`Facts::data_found`]), at most `max_attempts` claimed attempts per
 //!   target date; reaching the cap is a WARNING once per date.
+//!
+//! - **retries** (`window`, `at`; `retry_every`, `retry_max`): when the
+//!   latest try of the slot for the target date ended failed or partial
+//!   ([`SlotFact::result_status`]), the next retry is due `retry_every`
+//!   after it finished ([`SlotFact::finished_at`]), only before the window
+//!   closes (`at`: before the local day ends), at most `retry_max`; it is
+//!   a RUN under the failed run's execution id ([`Decision::execution_id`])
+//!   through the same gate, and a SKIP saying when while not yet due.
 //!
 //! Common keys: `calendar` requires events on the target date (SKIP
 //! otherwise); a calendar with no stored payload yet is a SKIP at WARNING;
@@ -113,6 +125,36 @@ pub struct SlotFact {
     pub decided: bool,
     /// When a run claimed this slot; `None` when nobody did.
     pub claimed_at: Option<DateTime<Utc>>,
+    /// The claimed run's execution id.
+    pub execution_id: Option<String>,
+    /// The claimed run's workflow status once it finished (`success`,
+    /// `partial`, `failed`, …); `None` while it is queued or running.
+    pub result_status: Option<String>,
+    /// When the claimed run finished.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl SlotFact {
+    /// A slot with a decision and no run.
+    pub fn decided(target_date: NaiveDate, slot: &str) -> SlotFact {
+        SlotFact {
+            target_date,
+            slot: slot.to_string(),
+            decided: true,
+            claimed_at: None,
+            execution_id: None,
+            result_status: None,
+            finished_at: None,
+        }
+    }
+
+    /// A slot claimed at `at` by a run that has not finished.
+    pub fn claimed(target_date: NaiveDate, slot: &str, at: DateTime<Utc>) -> SlotFact {
+        SlotFact {
+            claimed_at: Some(at),
+            ..SlotFact::decided(target_date, slot)
+        }
+    }
 }
 
 /// The history [`evaluate`] needs, for the target dates of [`fact_dates`].
@@ -146,6 +188,13 @@ impl Facts {
             .find_map(|f| f.claimed_at)
     }
 
+    /// The claimed fact of a slot, if anyone claimed it.
+    pub fn claim(&self, target_date: NaiveDate, slot: &str) -> Option<&SlotFact> {
+        self.slots
+            .iter()
+            .find(|f| f.target_date == target_date && f.slot == slot && f.claimed_at.is_some())
+    }
+
     /// True when any decision was recorded for the slot.
     pub fn decided(&self, target_date: NaiveDate, slot: &str) -> bool {
         self.slots
@@ -171,6 +220,10 @@ pub struct Decision {
     /// (`only_missing`, `events_before`, `after_event_start`).
     pub restrict_entities: bool,
     pub alert_level: AlertLevel,
+    /// The execution a RUN continues: a retry of a failed or partial run
+    /// runs under that run's execution id, so it re-runs only what did not
+    /// succeed. `None`: a new execution.
+    pub execution_id: Option<String>,
 }
 
 /// The result of one evaluation of one workflow.

@@ -3,6 +3,9 @@
 //! Each scheduled workflow is evaluated from local midnight at its own
 //! `next_check` times until the next local midnight, with in-memory facts
 //! that assume every RUN claims its slot at once and succeeds with data.
+//! Retries of failed runs (`retry_every`, `retry_max`) therefore never
+//! happen in the dry run; a RUN that could be retried lists when its
+//! retries would run if it failed ([`PlannedDecision::retries_if_failed`]).
 //! Because it calls the same [`evaluate`] as the scheduler, the plan shows
 //! what `rebound serve` would decide, not a second reading of the rules.
 //!
@@ -19,7 +22,7 @@
 //! simulated first for its collections, so a window after midnight for
 //! yesterday sees what a window collected that evening.
 
-use crate::eval::{evaluate, fanned_scrapers};
+use crate::eval::{evaluate, fanned_scrapers, retries_if_failed};
 use crate::time::{local_instant, midnight};
 use crate::{Facts, SlotFact};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Utc};
@@ -45,6 +48,11 @@ pub struct PlannedDecision {
     pub entities: Vec<String>,
     pub slot: String,
     pub alert_level: AlertLevel,
+    /// For a RUN of a schedule that retries failed runs (`retry_every`,
+    /// `retry_max`): when the retries would run if this run and each retry
+    /// failed at once. The dry run assumes success, so these are
+    /// conditional, never decisions of their own.
+    pub retries_if_failed: Vec<DateTime<FixedOffset>>,
 }
 
 /// Entity ids collected per (scraper, target date), across workflows.
@@ -195,16 +203,31 @@ fn simulate(
                 }
                 state.facts.data_found.insert(decision.target_date);
             }
-            state.facts.slots.push(SlotFact {
-                target_date: decision.target_date,
-                slot: decision.slot.clone(),
-                decided: true,
-                claimed_at: claimed.then_some(now),
+            // A claimed run succeeds at once (the dry run's assumption).
+            let fact = SlotFact::decided(decision.target_date, &decision.slot);
+            state.facts.slots.push(if claimed {
+                SlotFact {
+                    execution_id: Some(format!("plan-{}", decision.slot)),
+                    result_status: Some("success".to_string()),
+                    finished_at: Some(now),
+                    ..SlotFact::claimed(decision.target_date, &decision.slot, now)
+                }
+            } else {
+                fact
             });
             if !shown {
                 continue;
             }
+            let retries_if_failed = if claimed {
+                retries_if_failed(state.schedule, tz, &decision.slot, now)
+                    .into_iter()
+                    .map(|at| at.with_timezone(&tz).fixed_offset())
+                    .collect()
+            } else {
+                Vec::new()
+            };
             planned.push(PlannedDecision {
+                retries_if_failed,
                 workflow: decision.workflow,
                 at: now.with_timezone(&tz).fixed_offset(),
                 action: decision.action,

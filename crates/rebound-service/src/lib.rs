@@ -24,8 +24,6 @@ pub mod retention;
 pub mod scheduler;
 pub mod worker;
 
-use std::time::Duration;
-
 /// How many times a run may be claimed before the reaper gives up on it
 /// (marks it `abandoned`): a run that kills its worker every time must not
 /// loop forever.
@@ -47,12 +45,6 @@ pub fn instance_name(role: &str) -> String {
         })
         .unwrap_or_else(|| "localhost".to_string());
     format!("{host}:{}:{role}", std::process::id())
-}
-
-/// Converts a std duration to chrono's, saturating (config durations are
-/// validated positive and far below chrono's range).
-pub(crate) fn chrono_duration(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
 /// The reaper's sweep, shared by the scheduler's tick and idle workers:

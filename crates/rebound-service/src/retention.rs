@@ -140,7 +140,7 @@ impl Purger {
 
     /// The instant before which history goes, now.
     pub fn cutoff(&self) -> DateTime<Utc> {
-        self.clock.now() - crate::chrono_duration(self.retention)
+        rebound_domain::duration::sub_saturating(self.clock.now(), self.retention)
     }
 
     /// Purges once (or, with `dry_run`, only counts what would go).

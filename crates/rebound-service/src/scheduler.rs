@@ -12,10 +12,11 @@
 //! same workflow at the same moment, but slot names are deterministic and
 //! the store turns a second claim of a slot into a SKIP, so a slot runs once.
 
-use crate::{CALENDAR_PREFIX, chrono_duration};
+use crate::CALENDAR_PREFIX;
 use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, Utc};
 use rebound_domain::calendar::Event;
 use rebound_domain::clock::Clock;
+use rebound_domain::duration::{add_saturating, to_chrono_saturating};
 use rebound_domain::plan::{Plan, Workflow};
 use rebound_engine::Engine;
 use rebound_schedule::{CalendarSource, Decision, Facts, SlotFact};
@@ -171,6 +172,7 @@ impl Scheduler {
                         entities: Vec::new(),
                         restrict_entities: false,
                         alert_level: AlertLevel::Critical,
+                        execution_id: None,
                     };
                     report.decisions.push(self.record(abort, now).await?);
                     now + ChronoDuration::minutes(1)
@@ -227,7 +229,7 @@ impl Scheduler {
             if let Some(refresh) = &calendar.refresh {
                 let max_age = refresh.max_age_at(now);
                 let stale = match fetched_at {
-                    Some(at) => now - at > chrono_duration(max_age),
+                    Some(at) => now - at > to_chrono_saturating(max_age),
                     None => events.is_ok(),
                 };
                 if stale {
@@ -305,6 +307,7 @@ impl Scheduler {
             entities: Vec::new(),
             restrict_entities: false,
             alert_level: AlertLevel::Info,
+            execution_id: None,
         };
         report.decisions.push(self.record(decision, now).await?);
         self.refreshing
@@ -350,6 +353,9 @@ impl Scheduler {
                 slot: row.slot,
                 decided: row.decided_at.is_some(),
                 claimed_at: row.run_created_at,
+                execution_id: row.execution_id,
+                result_status: row.result_status,
+                finished_at: row.run_finished_at,
             })
             .collect();
         let mut collected = BTreeMap::new();
@@ -407,8 +413,14 @@ impl Scheduler {
         let store = self.engine.store();
         let entities_json =
             serde_json::to_string(&decision.entities).unwrap_or_else(|_| "[]".into());
-        let execution_id =
-            (decision.action == DecisionAction::Run).then(|| uuid::Uuid::now_v7().to_string());
+        // A retry of a failed run continues that run's execution, so the
+        // engine re-runs only what did not succeed; any other RUN is a new one.
+        let execution_id = (decision.action == DecisionAction::Run).then(|| {
+            decision
+                .execution_id
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
+        });
         let new = NewDecision {
             decision_id: uuid::Uuid::now_v7().to_string(),
             workflow_name: decision.workflow.clone(),
@@ -463,20 +475,20 @@ impl Scheduler {
     /// Ticks until `shutdown` turns true, sleeping until the next check
     /// (at most `[scheduler] max_idle`).
     pub async fn run_loop(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        let max_idle = chrono_duration(self.plan().scheduler.max_idle);
+        let max_idle = self.plan().scheduler.max_idle;
         loop {
             if *shutdown.borrow() {
                 break;
             }
             let now = self.clock.now();
             let next = match self.tick().await {
-                Ok(report) => report.next_check.unwrap_or(now + max_idle),
+                Ok(report) => report.next_check.unwrap_or(add_saturating(now, max_idle)),
                 Err(error) => {
                     tracing::error!(%error, "Scheduler tick failed; trying again shortly.");
                     now + ChronoDuration::seconds(5)
                 }
             };
-            let wait = (next.min(self.clock.now() + max_idle) - self.clock.now())
+            let wait = (next.min(add_saturating(self.clock.now(), max_idle)) - self.clock.now())
                 .to_std()
                 .unwrap_or_default()
                 .max(std::time::Duration::from_millis(20));

@@ -11,7 +11,7 @@
 //! On shutdown a worker stops claiming, lets in-flight runs finish within
 //! `[scheduler] shutdown_grace`, and releases the rest back to the queue.
 
-use crate::{CALENDAR_PREFIX, chrono_duration};
+use crate::CALENDAR_PREFIX;
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use rebound_domain::clock::Clock;
@@ -369,7 +369,7 @@ impl Worker {
             let every = (lease / 3).max(Duration::from_millis(100));
             loop {
                 tokio::time::sleep(every).await;
-                let until = clock.now() + chrono_duration(lease);
+                let until = rebound_domain::duration::add_saturating(clock.now(), lease);
                 match store.renew_lease(&run_id, &worker, until).await {
                     Ok(true) => {}
                     Ok(false) => {

@@ -71,9 +71,12 @@ impl HealthStore for PostgresStore {
 
     async fn scraper_last(&self, scraper_name: &str) -> Result<ScraperLast, StoreError> {
         let what = |e| self.error("scraper_last", e);
+        // Newest by finish time, ties by id (see migration 0011): ids
+        // follow the order calls were recorded, not the order they ended.
         let last_success_at: Option<DateTime<Utc>> = sqlx::query_scalar(
             "SELECT finished_at FROM scraper_execution_log \
-             WHERE scraper_name = $1 AND status = 'success' ORDER BY id DESC LIMIT 1",
+             WHERE scraper_name = $1 AND status = 'success' \
+             ORDER BY finished_at DESC, id DESC LIMIT 1",
         )
         .bind(scraper_name)
         .fetch_optional(&self.pool)
@@ -82,22 +85,29 @@ impl HealthStore for PostgresStore {
         let error = sqlx::query(
             "SELECT finished_at, error_message FROM scraper_execution_log \
              WHERE scraper_name = $1 AND status IN ('failed', 'overdue') \
-             ORDER BY id DESC LIMIT 1",
+             ORDER BY finished_at DESC, id DESC LIMIT 1",
         )
         .bind(scraper_name)
         .fetch_optional(&self.pool)
         .await
         .map_err(what)?;
+        // The streak: failed/overdue calls that finished strictly after the
+        // newest call that ended any other way (skipped ones neither count
+        // nor break it): two seeks and one range on the failed index.
         let streak = sqlx::query(
             "SELECT \
                (SELECT started_at FROM scraper_execution_log WHERE scraper_name = $1 \
                   ORDER BY id DESC LIMIT 1) AS last_call_at, \
                (SELECT COUNT(*) FROM scraper_execution_log \
                   WHERE scraper_name = $1 AND status IN ('failed', 'overdue') \
-                    AND id > COALESCE((SELECT id FROM scraper_execution_log \
-                      WHERE scraper_name = $1 \
-                        AND status NOT IN ('failed', 'overdue', 'skipped') \
-                      ORDER BY id DESC LIMIT 1), 0)) AS streak",
+                    AND finished_at > COALESCE(GREATEST( \
+                      (SELECT finished_at FROM scraper_execution_log \
+                        WHERE scraper_name = $1 AND status = 'success' \
+                        ORDER BY finished_at DESC LIMIT 1), \
+                      (SELECT finished_at FROM scraper_execution_log \
+                        WHERE scraper_name = $1 AND status IN ('no_data', 'not_yet_available') \
+                        ORDER BY finished_at DESC LIMIT 1)), \
+                      '-infinity'::timestamptz)) AS streak",
         )
         .bind(scraper_name)
         .fetch_one(&self.pool)
@@ -118,47 +128,46 @@ impl HealthStore for PostgresStore {
 
     async fn source_last(&self, source_name: &str) -> Result<SourceLast, StoreError> {
         let what = |e| self.error("source_last", e);
-        let answer = sqlx::query(
-            "SELECT id, finished_at FROM scraper_execution_log \
+        // Finish times throughout, so what the report says holds against
+        // the table: failing since T means no answer finished at or after T.
+        let last_answer_at: Option<DateTime<Utc>> = sqlx::query_scalar(
+            "SELECT finished_at FROM scraper_execution_log \
              WHERE source_name = $1 \
                AND status IN ('success', 'no_data', 'not_yet_available', 'overdue') \
-             ORDER BY id DESC LIMIT 1",
+             ORDER BY finished_at DESC, id DESC LIMIT 1",
         )
         .bind(source_name)
         .fetch_optional(&self.pool)
         .await
         .map_err(what)?;
         let error = sqlx::query(
-            "SELECT id, finished_at, error_message FROM scraper_execution_log \
-             WHERE source_name = $1 AND status = 'failed' ORDER BY id DESC LIMIT 1",
+            "SELECT finished_at, error_message FROM scraper_execution_log \
+             WHERE source_name = $1 AND status = 'failed' \
+             ORDER BY finished_at DESC, id DESC LIMIT 1",
         )
         .bind(source_name)
         .fetch_optional(&self.pool)
         .await
         .map_err(what)?;
-        let answer_id: i64 = match &answer {
-            Some(row) => get(row, "id")?,
-            None => 0,
-        };
         let mut last = SourceLast {
-            last_answer_at: match &answer {
-                Some(row) => Some(get(row, "finished_at")?),
-                None => None,
-            },
+            last_answer_at,
             ..SourceLast::default()
         };
         if let Some(row) = &error {
-            let error_id: i64 = get(row, "id")?;
-            last.last_error_at = Some(get(row, "finished_at")?);
+            let error_at: DateTime<Utc> = get(row, "finished_at")?;
+            last.last_error_at = Some(error_at);
             last.last_error = get(row, "error_message")?;
-            if error_id > answer_id {
+            if last_answer_at.is_none_or(|answer| error_at > answer) {
+                // Strictly after the newest answer: a failure that finished
+                // at the same instant is not "since" it.
                 last.failing_since = sqlx::query_scalar(
-                    "SELECT started_at FROM scraper_execution_log \
-                     WHERE source_name = $1 AND status = 'failed' AND id > $2 \
-                     ORDER BY id LIMIT 1",
+                    "SELECT finished_at FROM scraper_execution_log \
+                     WHERE source_name = $1 AND status = 'failed' \
+                       AND finished_at > COALESCE($2, '-infinity'::timestamptz) \
+                     ORDER BY finished_at, id LIMIT 1",
                 )
                 .bind(source_name)
-                .bind(answer_id)
+                .bind(last_answer_at)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(what)?;
@@ -242,8 +251,13 @@ impl HealthStore for PostgresStore {
     async fn workflow_streak(&self, workflow_name: &str) -> Result<WorkflowStreak, StoreError> {
         let what = |e| self.error("workflow_streak", e);
         let newest = sqlx::query(
+            // Of runs started at the same instant, one that did not fail
+            // counts as the newest: the streak below is of runs started
+            // strictly after the newest good one, and the two must agree.
             "SELECT status, execution_time, error_message FROM workflow_executions \
-             WHERE workflow_name = $1 AND status <> 'running' ORDER BY execution_time DESC LIMIT 1",
+             WHERE workflow_name = $1 AND status <> 'running' \
+             ORDER BY execution_time DESC, status IN ('failed', 'partial'), execution_id DESC \
+             LIMIT 1",
         )
         .bind(workflow_name)
         .fetch_optional(&self.pool)

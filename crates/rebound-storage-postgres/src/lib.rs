@@ -20,6 +20,7 @@
 mod alerts;
 mod breakers;
 mod health;
+mod limits;
 mod lockouts;
 mod metrics;
 mod quota;
@@ -27,6 +28,7 @@ mod redact;
 mod retention;
 mod runs;
 mod scheduler;
+mod timeouts;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
@@ -38,7 +40,7 @@ use rebound_storage::{
 };
 use redact::Redactor;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnection, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgPool, Row};
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,6 +81,20 @@ impl Connections {
 /// How long to wait for a connection (including the first one) before
 /// reporting the database unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long opening a store waits for the server to answer, unless the
+/// caller (`[pipeline] connect_timeout`) or the URL (`connect_timeout=N`,
+/// seconds, as libpq spells it) says otherwise. Without a bound, a port
+/// that accepts connections and never answers (a hung server, a firewall
+/// that drops packets after the handshake) made every command wait forever.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The server-side `statement_timeout` of every connection, unless the
+/// URL sets one (`options[statement_timeout]=30s`). No statement Rebound
+/// makes needs minutes (purges and history inserts go in small batches),
+/// so one that runs this long is stuck behind a lock or a sick server,
+/// and failing it beats holding a worker's lease forever.
+pub const DEFAULT_STATEMENT_TIMEOUT: &str = "5min";
 
 // Macros rather than consts so that `concat!` can build each query as one
 // `&'static str` (which sqlx accepts as safe SQL without wrapping).
@@ -159,6 +175,18 @@ impl PostgresStore {
         PostgresStore::open(url, schema, connections).await
     }
 
+    /// [`PostgresStore::connect_with`], waiting at most `connect_timeout`
+    /// for the server to answer (`None`: [`DEFAULT_CONNECT_TIMEOUT`]). A
+    /// `connect_timeout=N` (seconds) in the URL wins over both.
+    pub async fn connect_with_timeout(
+        url: &str,
+        schema: Option<&str>,
+        connections: Connections,
+        connect_timeout: Option<Duration>,
+    ) -> Result<PostgresStore, StoreError> {
+        PostgresStore::open_bounded(url, schema, connections, connect_timeout).await
+    }
+
     /// Like [`PostgresStore::connect`], but keeps everything in `schema`,
     /// created if missing: every pooled connection gets it as its only
     /// search path, so the tables (and sqlx's migration record) live there
@@ -178,18 +206,41 @@ impl PostgresStore {
         schema: Option<&str>,
         connections: Connections,
     ) -> Result<PostgresStore, StoreError> {
+        PostgresStore::open_bounded(url, schema, connections, None).await
+    }
+
+    async fn open_bounded(
+        url: &str,
+        schema: Option<&str>,
+        connections: Connections,
+        connect_timeout: Option<Duration>,
+    ) -> Result<PostgresStore, StoreError> {
         let redactor = Redactor::new(url);
         let unavailable = |e: &dyn std::fmt::Display| {
             StoreError::Unavailable(redactor.scrub(format!("{}: {e}", redactor.url())))
         };
-        let options: PgConnectOptions = url.parse().map_err(|e| unavailable(&e))?;
+        let (options, url_timeout) = timeouts::parse_url(url).map_err(|e| unavailable(&e))?;
+        let connect_timeout = url_timeout
+            .or(connect_timeout)
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let options = timeouts::with_statement_timeout(options);
 
         // One plain connection first: when the server is down or refuses
         // us, it fails at once with the real reason, where the pool would
         // retry until its timeout and then only say that it timed out.
-        let mut first = PgConnection::connect_with(&options)
-            .await
-            .map_err(|e| unavailable(&e))?;
+        // sqlx itself waits for an answer without end, hence the bound.
+        let mut first =
+            match tokio::time::timeout(connect_timeout, PgConnection::connect_with(&options)).await
+            {
+                Ok(connected) => connected.map_err(|e| unavailable(&e))?,
+                Err(_) => {
+                    return Err(StoreError::Unavailable(redactor.scrub(format!(
+                        "cannot connect to PostgreSQL at {}: no answer within {}",
+                        timeouts::server_address(&options),
+                        rebound_domain::duration::format_duration(connect_timeout)
+                    ))));
+                }
+            };
         if let Some(schema) = schema {
             let create = format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema));
             if let Err(e) = first.execute(AssertSqlSafe(create)).await {
@@ -210,9 +261,11 @@ impl PostgresStore {
         // Closing is a courtesy to the server; failing to is harmless.
         let _ = first.close().await;
 
+        // The pool's connects are bounded by its acquire timeout, which
+        // is never shorter than the connect timeout.
         let mut pool_options = PgPoolOptions::new()
             .max_connections(connections.max())
-            .acquire_timeout(ACQUIRE_TIMEOUT);
+            .acquire_timeout(ACQUIRE_TIMEOUT.max(connect_timeout));
         if let Some(schema) = schema {
             // A session setting, applied to each new connection before the
             // pool hands it out.

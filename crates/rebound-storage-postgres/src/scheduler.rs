@@ -186,14 +186,16 @@ pub(crate) async fn slot_history(
             WHERE workflow_name = $1 AND target_date BETWEEN $2 AND $3 \
             GROUP BY target_date, slot \
          ), r AS ( \
-            SELECT target_date, slot, state, created_at, execution_id, result_status \
+            SELECT target_date, slot, state, created_at, execution_id, result_status, \
+                finished_at \
             FROM scheduled_runs \
             WHERE workflow_name = $1 AND target_date BETWEEN $2 AND $3 \
          ), k AS ( \
             SELECT target_date, slot FROM d UNION SELECT target_date, slot FROM r \
          ) \
          SELECT k.target_date, k.slot, d.decided_at, r.state AS run_state, \
-            r.created_at AS run_created_at, r.execution_id, r.result_status \
+            r.created_at AS run_created_at, r.execution_id, r.result_status, \
+            r.finished_at AS run_finished_at \
          FROM k \
          LEFT JOIN d ON d.target_date = k.target_date AND d.slot = k.slot \
          LEFT JOIN r ON r.target_date = k.target_date AND r.slot = k.slot \
@@ -475,6 +477,7 @@ fn slot_row(row: &PgRow) -> Result<SlotRow, sqlx::Error> {
         run_created_at: row.try_get("run_created_at")?,
         execution_id: row.try_get("execution_id")?,
         result_status: row.try_get("result_status")?,
+        run_finished_at: row.try_get("run_finished_at")?,
     })
 }
 

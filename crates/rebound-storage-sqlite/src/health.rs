@@ -67,9 +67,12 @@ impl HealthStore for SqliteStore {
 
     async fn scraper_last(&self, scraper_name: &str) -> Result<ScraperLast, StoreError> {
         let what = |e| store_error("scraper_last", e);
+        // Newest by finish time, ties by id (see migration 0011): ids
+        // follow the order calls were recorded, not the order they ended.
         let success: Option<String> = sqlx::query_scalar(
             "SELECT finished_at FROM scraper_execution_log \
-             WHERE scraper_name = ?1 AND status = 'success' ORDER BY id DESC LIMIT 1",
+             WHERE scraper_name = ?1 AND status = 'success' \
+             ORDER BY finished_at DESC, id DESC LIMIT 1",
         )
         .bind(scraper_name)
         .fetch_optional(&self.readers)
@@ -78,26 +81,31 @@ impl HealthStore for SqliteStore {
         let error = sqlx::query(
             "SELECT finished_at, error_message FROM scraper_execution_log \
              WHERE scraper_name = ?1 AND status IN ('failed', 'overdue') \
-             ORDER BY id DESC LIMIT 1",
+             ORDER BY finished_at DESC, id DESC LIMIT 1",
         )
         .bind(scraper_name)
         .fetch_optional(&self.readers)
         .await
         .map_err(what)?;
-        // The streak: failed/overdue calls after the newest call that ended
-        // any other way (skipped ones neither count nor break it). The
-        // backward walk on (scraper_name, id) stops at that call, so it
-        // costs the length of the streak.
+        // The streak: failed/overdue calls that finished strictly after the
+        // newest call that ended any other way (skipped ones neither count
+        // nor break it). Two seeks find that call, one range on the failed
+        // index counts the streak, so it costs the length of the streak.
+        // Scalar MAX() is NULL when an argument is, hence the COALESCEs
+        // ('' sorts before every time).
         let streak = sqlx::query(
             "SELECT \
                (SELECT started_at FROM scraper_execution_log WHERE scraper_name = ?1 \
                   ORDER BY id DESC LIMIT 1) AS last_call_at, \
                (SELECT COUNT(*) FROM scraper_execution_log \
                   WHERE scraper_name = ?1 AND status IN ('failed', 'overdue') \
-                    AND id > COALESCE((SELECT id FROM scraper_execution_log \
-                      WHERE scraper_name = ?1 \
-                        AND status NOT IN ('failed', 'overdue', 'skipped') \
-                      ORDER BY id DESC LIMIT 1), 0)) AS streak",
+                    AND finished_at > MAX( \
+                      COALESCE((SELECT finished_at FROM scraper_execution_log \
+                        WHERE scraper_name = ?1 AND status = 'success' \
+                        ORDER BY finished_at DESC LIMIT 1), ''), \
+                      COALESCE((SELECT finished_at FROM scraper_execution_log \
+                        WHERE scraper_name = ?1 AND status IN ('no_data', 'not_yet_available') \
+                        ORDER BY finished_at DESC LIMIT 1), ''))) AS streak",
         )
         .bind(scraper_name)
         .fetch_one(&self.readers)
@@ -121,51 +129,53 @@ impl HealthStore for SqliteStore {
 
     async fn source_last(&self, source_name: &str) -> Result<SourceLast, StoreError> {
         let what = |e| store_error("source_last", e);
-        let answer = sqlx::query(
-            "SELECT id, finished_at FROM scraper_execution_log \
+        // Finish times throughout, so what the report says holds against
+        // the table: failing since T means no answer finished at or after T.
+        let answer: Option<String> = sqlx::query_scalar(
+            "SELECT finished_at FROM scraper_execution_log \
              WHERE source_name = ?1 \
                AND status IN ('success', 'no_data', 'not_yet_available', 'overdue') \
-             ORDER BY id DESC LIMIT 1",
+             ORDER BY finished_at DESC, id DESC LIMIT 1",
         )
         .bind(source_name)
         .fetch_optional(&self.readers)
         .await
         .map_err(what)?;
         let error = sqlx::query(
-            "SELECT id, finished_at, error_message FROM scraper_execution_log \
-             WHERE source_name = ?1 AND status = 'failed' ORDER BY id DESC LIMIT 1",
+            "SELECT finished_at, error_message FROM scraper_execution_log \
+             WHERE source_name = ?1 AND status = 'failed' \
+             ORDER BY finished_at DESC, id DESC LIMIT 1",
         )
         .bind(source_name)
         .fetch_optional(&self.readers)
         .await
         .map_err(what)?;
-        let answer_id: i64 = match &answer {
-            Some(row) => column(row, "id")?,
-            None => 0,
-        };
         let mut last = SourceLast {
-            last_answer_at: match &answer {
-                Some(row) => opt_time_column(row, "finished_at")?,
-                None => None,
-            },
+            last_answer_at: parse_opt_time(answer.as_deref(), "finished_at")?,
             ..SourceLast::default()
         };
         if let Some(row) = &error {
-            let error_id: i64 = column(row, "id")?;
             last.last_error_at = opt_time_column(row, "finished_at")?;
             last.last_error = column(row, "error_message")?;
-            if error_id > answer_id {
+            let failing = match (last.last_error_at, last.last_answer_at) {
+                (Some(error), Some(answer)) => error > answer,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if failing {
+                // Strictly after the newest answer: a failure that finished
+                // at the same instant is not "since" it.
                 let first: Option<String> = sqlx::query_scalar(
-                    "SELECT started_at FROM scraper_execution_log \
-                     WHERE source_name = ?1 AND status = 'failed' AND id > ?2 \
-                     ORDER BY id LIMIT 1",
+                    "SELECT finished_at FROM scraper_execution_log \
+                     WHERE source_name = ?1 AND status = 'failed' AND finished_at > ?2 \
+                     ORDER BY finished_at, id LIMIT 1",
                 )
                 .bind(source_name)
-                .bind(answer_id)
+                .bind(answer.as_deref().unwrap_or(""))
                 .fetch_optional(&self.readers)
                 .await
                 .map_err(what)?;
-                last.failing_since = parse_opt_time(first.as_deref(), "started_at")?;
+                last.failing_since = parse_opt_time(first.as_deref(), "finished_at")?;
             }
         }
         Ok(last)
@@ -246,8 +256,13 @@ impl HealthStore for SqliteStore {
     async fn workflow_streak(&self, workflow_name: &str) -> Result<WorkflowStreak, StoreError> {
         let what = |e| store_error("workflow_streak", e);
         let newest = sqlx::query(
+            // Of runs started at the same instant, one that did not fail
+            // counts as the newest: the streak below is of runs started
+            // strictly after the newest good one, and the two must agree.
             "SELECT status, execution_time, error_message FROM workflow_executions \
-             WHERE workflow_name = ?1 AND status <> 'running' ORDER BY execution_time DESC LIMIT 1",
+             WHERE workflow_name = ?1 AND status <> 'running' \
+             ORDER BY execution_time DESC, status IN ('failed', 'partial'), execution_id DESC \
+             LIMIT 1",
         )
         .bind(workflow_name)
         .fetch_optional(&self.readers)

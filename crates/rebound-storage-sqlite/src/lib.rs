@@ -19,13 +19,16 @@
 //! - reads use a separate small pool; the previous-payload lookup that
 //!   every recorded call makes is batched by one task ([`lookup`]).
 //!
-//! The schema lives in `migrations/` and is applied on [`SqliteStore::open`].
+//! The schema lives in `migrations/` and is applied on [`SqliteStore::open`],
+//! under an exclusive lock on a file beside the database ([`setup_lock`]),
+//! so processes opening a new file at once do not race to create it.
 //! Encodings are described in [`codec`].
 
 mod alerts;
 mod breakers;
 mod codec;
 mod health;
+mod limits;
 mod lockouts;
 mod lookup;
 mod metrics;
@@ -33,6 +36,7 @@ mod quota;
 mod retention;
 mod runs;
 mod scheduler;
+mod setup_lock;
 mod writer;
 
 use async_trait::async_trait;
@@ -101,6 +105,9 @@ impl SqliteStore {
                 .await
                 .map_err(|e| unavailable(&format!("cannot create {}: {e}", parent.display())))?;
         }
+        // Held until the schema is up to date and both pools are open;
+        // released when dropped (or by the OS if this process dies).
+        let _setup = setup_lock::acquire(path).await?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)

@@ -180,14 +180,16 @@ pub(crate) async fn slot_history(
             WHERE workflow_name = ?1 AND target_date BETWEEN ?2 AND ?3 \
             GROUP BY target_date, slot \
          ), r AS ( \
-            SELECT target_date, slot, state, created_at, execution_id, result_status \
+            SELECT target_date, slot, state, created_at, execution_id, result_status, \
+                finished_at \
             FROM scheduled_runs \
             WHERE workflow_name = ?1 AND target_date BETWEEN ?2 AND ?3 \
          ), k AS ( \
             SELECT target_date, slot FROM d UNION SELECT target_date, slot FROM r \
          ) \
          SELECT k.target_date, k.slot, d.decided_at, r.state AS run_state, \
-            r.created_at AS run_created_at, r.execution_id, r.result_status \
+            r.created_at AS run_created_at, r.execution_id, r.result_status, \
+            r.finished_at AS run_finished_at \
          FROM k \
          LEFT JOIN d ON d.target_date = k.target_date AND d.slot = k.slot \
          LEFT JOIN r ON r.target_date = k.target_date AND r.slot = k.slot \
@@ -209,6 +211,7 @@ pub(crate) async fn slot_history(
             run_created_at: opt_time_column(row, "run_created_at")?,
             execution_id: column(row, "execution_id")?,
             result_status: column(row, "result_status")?,
+            run_finished_at: opt_time_column(row, "run_finished_at")?,
         })
     })
     .collect()

@@ -11,6 +11,7 @@
 
 mod alerts;
 mod health;
+mod limits;
 mod metrics;
 mod quota;
 mod retention;
@@ -23,6 +24,7 @@ pub use health::{
     ANSWERED_STATUSES, CallCountRow, ErrorCoverageRow, HealthStore, RetryStatsRow, ScraperLast,
     SourceLast, WorkflowDayRow, WorkflowStreak,
 };
+pub use limits::{BudgetCounts, LimitsStore, SlotTake, SourcePauseRow};
 pub use metrics::MetricsStore;
 pub use quota::{QuotaKey, QuotaTake, QuotaUsageRow};
 pub use retention::{
@@ -236,7 +238,9 @@ pub struct PayloadRef {
 /// The history store. Implementations must be safe to share across tasks;
 /// each method is one transaction.
 #[async_trait]
-pub trait Store: Send + Sync + AlertStore + HealthStore + MetricsStore + RetentionStore {
+pub trait Store:
+    Send + Sync + AlertStore + HealthStore + LimitsStore + MetricsStore + RetentionStore
+{
     /// Which backend this is (`"sqlite"` or `"postgres"`), for messages.
     fn backend(&self) -> &'static str;
 
@@ -769,6 +773,8 @@ pub struct SlotRow {
     pub execution_id: Option<String>,
     /// The finished run's workflow status.
     pub result_status: Option<String>,
+    /// When the claimed run finished (`scheduled_runs.finished_at`).
+    pub run_finished_at: Option<DateTime<Utc>>,
 }
 
 /// The payload a calendar or a fan-out reads.

@@ -25,6 +25,7 @@
 pub mod alerts;
 pub mod breakers;
 pub mod health;
+pub mod limits;
 pub mod lockouts;
 pub mod metrics;
 pub mod queries;
@@ -65,6 +66,7 @@ pub async fn run_all(store: &dyn Store) {
     alerts::run_all(store).await;
     health::run_all(store).await;
     metrics::run_all(store).await;
+    limits::run_all(store).await;
     retention::run_all(store).await;
     runs::run_all(store).await;
 }

@@ -23,6 +23,7 @@
 
 mod demo;
 pub mod fixtures;
+mod raw_faults;
 mod reference;
 mod reply;
 mod routes;
@@ -32,6 +33,7 @@ pub use demo::{
     DEMO_DATE, DEMO_MAX_ATTEMPTS, DEMO_SLOW_REPLY, DEMO_SOURCE_TIMEOUT, demo_config, demo_event_id,
     demo_game_id,
 };
+pub use raw_faults::{RawFault, RawFaultServer};
 pub use reference::{REFERENCE_DAYS_AROUND, REFERENCE_PREFIX};
 pub use reply::Reply;
 pub use routes::{BDB_NOT_FOUND, ODDS_MARKETS, SCHEDULE_DAYS_AROUND};
@@ -56,6 +58,14 @@ pub mod paths {
     pub const BDL_GAMES: &str = "/bdl/v1/games";
     pub const ODDS_EVENTS: &str = "/odds/v4/sports/basketball_nba/events";
     pub const BDB_PBP: &str = "/bdb/pbp";
+    /// `?to=URL&status=CODE`: answers `CODE` (default 302; 301, 302, 303,
+    /// 307 or 308) with `Location: URL`, verbatim (relative, `//host/…`
+    /// or absolute), to test how clients follow redirects.
+    pub const REDIRECT: &str = "/redirect";
+    /// Answers 200 with the request target it received: `path` and `query`
+    /// as sent (still percent-encoded) and `segments`, the path segments
+    /// after `/echo`, percent-decoded. For tests of how Rebound writes URLs.
+    pub const ECHO: &str = "/echo";
 
     /// NBA.com play-by-play of one game.
     pub fn nba_pbp(game_id: &str) -> String {

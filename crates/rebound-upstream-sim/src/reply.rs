@@ -98,6 +98,11 @@ impl Reply {
         self
     }
 
+    /// `code` (a 3xx) with `Location: location` and an empty body.
+    pub fn redirect(code: u16, location: &str) -> Reply {
+        Reply::status(code).header("Location", location)
+    }
+
     /// Waits `d` before answering (or before dropping the connection, for
     /// [`Reply::reset`]), to make clients hit their timeouts.
     pub fn delay(mut self, d: Duration) -> Reply {

@@ -41,6 +41,9 @@ pub(crate) fn router() -> Router {
             get(odds_event_odds),
         )
         .route(paths::BDB_PBP, get(bdb_pbp))
+        .route(paths::REDIRECT, get(redirect))
+        .route(paths::ECHO, get(echo))
+        .route("/echo/{*rest}", get(echo))
         .fallback(not_found)
 }
 
@@ -101,6 +104,26 @@ pub(crate) fn iso_utc(game: &Game) -> String {
     game.tipoff_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// The request target as received (see [`paths::ECHO`]). Reads the raw
+/// URI, not axum's decoded captures, so a test sees exactly what was sent.
+async fn echo(uri: Uri) -> Response {
+    let path = uri.path();
+    let segments: Vec<String> = path
+        .strip_prefix(paths::ECHO)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .map(|rest| {
+            rest.split('/')
+                .map(|s| {
+                    percent_encoding::percent_decode_str(s)
+                        .decode_utf8_lossy()
+                        .into_owned()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Json(json!({ "path": path, "query": uri.query(), "segments": segments })).into_response()
+}
+
 async fn health() -> &'static str {
     "ok"
 }
@@ -115,6 +138,29 @@ async fn bench_item(uri: Uri) -> Response {
         .unwrap_or(0);
     let body = format!(r#"{{"data":[{{"i":{i},"name":"bench","ok":true}}]}}"#);
     ([(CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// See [`paths::REDIRECT`].
+async fn redirect(uri: Uri) -> Response {
+    let Some(to) = query_param(&uri, "to") else {
+        return error(StatusCode::BAD_REQUEST, "missing query parameter: to");
+    };
+    let code = query_param(&uri, "status").unwrap_or_else(|| "302".to_string());
+    let status = match code.parse::<u16>() {
+        Ok(n @ (301 | 302 | 303 | 307 | 308)) => {
+            StatusCode::from_u16(n).unwrap_or(StatusCode::FOUND)
+        }
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid status {code:?}: expected 301, 302, 303, 307 or 308"),
+            );
+        }
+    };
+    match axum::http::HeaderValue::try_from(to) {
+        Ok(location) => (status, [(axum::http::header::LOCATION, location)]).into_response(),
+        Err(_) => error(StatusCode::BAD_REQUEST, "invalid query parameter: to"),
+    }
 }
 
 pub(crate) async fn not_found(uri: Uri) -> Response {

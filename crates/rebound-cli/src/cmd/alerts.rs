@@ -68,7 +68,13 @@ fn alert_json(a: &AlertRow) -> serde_json::Value {
 }
 
 pub async fn alerts(config: &Path, args: AlertsArgs) -> Result<ExitCode, Failure> {
-    let plan = setup::load_plan(config)?;
+    // Evaluating builds health reports as `serve` does, probes included:
+    // that needs the sources' secrets; listing needs none.
+    let plan = if args.evaluate {
+        setup::load_plan(config)?
+    } else {
+        setup::load_report_plan(config)?.plan
+    };
     if args.evaluate {
         evaluate_once(plan.clone()).await?;
     }

@@ -33,7 +33,7 @@ fn ts(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
 }
 
 pub async fn breakers(config: &Path, args: BreakersArgs) -> Result<ExitCode, Failure> {
-    let plan = setup::load_plan(config)?;
+    let plan = setup::load_report_plan(config)?.plan;
     if let Some(BreakersCommand::Reset { source }) = &args.command
         && !plan.sources.contains_key(source)
     {

@@ -4,10 +4,22 @@ use crate::{Failure, setup};
 use std::path::Path;
 use std::process::ExitCode;
 
+/// Validates the config without needing any secret: an unset `${VAR}` is
+/// a note (the commands that send requests will refuse to start without
+/// it), as is a secret too short to be sent to an upstream.
 pub fn check(config: &Path) -> Result<ExitCode, Failure> {
-    let plan = setup::load_plan(config)?;
+    let loaded = setup::load_checked_plan(config)?;
     println!("{} is valid.", config.display());
-    print!("{}", rebound_config::summary(&plan));
+    print!("{}", rebound_config::summary(&loaded.plan));
+    let mut notes = loaded.notes;
+    if let Err(Failure::Usage(short)) =
+        setup::refuse_short_upstream_secrets(&loaded.upstream_secrets)
+    {
+        notes.push(short.to_string());
+    }
+    for note in notes {
+        println!("note: {note}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -24,7 +24,7 @@ pub struct FreshnessArgs {
 }
 
 pub async fn freshness(config: &Path, args: FreshnessArgs) -> Result<ExitCode, Failure> {
-    let plan = setup::load_plan(config)?;
+    let plan = setup::load_report_plan(config)?.plan;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let now = clock.now();
     let tz = plan.pipeline.timezone;

@@ -37,11 +37,11 @@ use std::time::Instant;
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
     /// Scraper calls (scraper_execution_log rows) to write.
-    #[arg(long, default_value_t = 10_000_000)]
+    #[arg(long, default_value_t = 10_000_000, value_parser = clap::value_parser!(u64).range(0..=1_000_000_000))]
     pub calls: u64,
     /// Workflow runs (workflow_executions rows) to write; the calls are
     /// shared out among them.
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(0..=1_000_000_000))]
     pub runs: u64,
     /// How far back the history reaches, in days.
     #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3650))]
@@ -181,7 +181,11 @@ impl Generator {
         let status = WorkflowStatus::from_counts(counts);
         let error_message = match status {
             WorkflowStatus::Success | WorkflowStatus::NoData => None,
-            _ => aggregate_errors(failures.iter().map(|(s, m)| (s.as_str(), m.as_str()))),
+            // Synthetic messages hold no secret.
+            _ => aggregate_errors(
+                failures.iter().map(|(s, m)| (s.as_str(), m.as_str())),
+                &rebound_domain::redact::Redactor::default(),
+            ),
         };
         executions.push(NewWorkflowExecution {
             execution_id,
@@ -402,7 +406,7 @@ pub async fn generate(config: &Path, args: GenerateArgs) -> Result<ExitCode, Fai
             args.runs
         )));
     }
-    let plan = setup::load_plan(config)?;
+    let plan = setup::load_report_plan(config)?.plan;
     let (scrapers, workflows) = shapes(&plan)?;
     let store = setup::open_store(&plan).await?;
     if store.has_history().await? && !args.force {

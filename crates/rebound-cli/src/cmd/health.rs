@@ -34,13 +34,34 @@ pub struct HealthArgs {
     pub no_probe: bool,
 }
 
+/// The longest `--since`: ten years, the same as the longest
+/// `[pipeline] retention`; no history reaches further back.
+const MAX_SINCE: Duration = Duration::from_secs(3_650 * 86_400);
+
+/// `--since` as a period, at most [`MAX_SINCE`].
+fn since_period(text: &str) -> Result<Duration, String> {
+    let period = parse_duration(text).map_err(|e| format!("--since \"{text}\": {e}"))?;
+    if period > MAX_SINCE {
+        return Err(format!(
+            "--since \"{text}\": expected a period of at most {}",
+            format_duration(MAX_SINCE)
+        ));
+    }
+    Ok(period)
+}
+
 pub async fn health(config: &Path, args: HealthArgs) -> Result<ExitCode, Failure> {
-    let period = parse_duration(&args.since)
-        .map_err(|e| Failure::Usage(anyhow::anyhow!("--since \"{}\": {e}", args.since)))?;
-    let plan = setup::load_plan(config)?;
+    let period = since_period(&args.since).map_err(|e| Failure::Usage(anyhow::anyhow!(e)))?;
+    let loaded = setup::load_report_plan(config)?;
+    // Probes send the sources' headers and query: the same rule as for
+    // every request (an unset variable is sent empty, which leaks nothing).
+    if !args.no_probe {
+        setup::refuse_short_upstream_secrets(&loaded.upstream_secrets)?;
+    }
+    let plan = loaded.plan;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let now = clock.now();
-    let since = now - chrono::TimeDelta::from_std(period).unwrap_or(chrono::TimeDelta::MAX);
+    let since = rebound_domain::duration::sub_saturating(now, period);
     let tz = plan.pipeline.timezone;
     let fetcher = Arc::new(Fetcher::new(&plan, clock.clone())?);
     let prober = HttpProber { fetcher, tz };

@@ -33,7 +33,7 @@ pub enum LockoutsCommand {
 }
 
 pub async fn lockouts(config: &Path, args: LockoutsArgs) -> Result<ExitCode, Failure> {
-    let plan = setup::load_plan(config)?;
+    let plan = setup::load_report_plan(config)?.plan;
     let store = setup::open_report_store(&plan).await?;
     let now = SystemClock.now();
     if let Some(LockoutsCommand::Reset { scraper, entity }) = args.command {

@@ -1,5 +1,7 @@
 //! `rebound plan --date D [--calendar NAME=FILE] [--json]`: a dry run of a
 //! whole day of scheduling, assuming every run it starts succeeds with data.
+//! A run a schedule would retry if it failed (`retry_every`, `retry_max`)
+//! says when, as a condition: "if the window run fails: retry at …".
 
 use crate::cmd::run::parse_date;
 use crate::{Failure, setup};
@@ -39,7 +41,7 @@ fn parse_calendar_arg(text: &str) -> Result<(String, PathBuf), String> {
 }
 
 pub async fn plan(config: &Path, args: PlanArgs) -> Result<ExitCode, Failure> {
-    let plan = setup::load_plan(config)?;
+    let plan = setup::load_report_plan(config)?.plan;
     let mut calendars: BTreeMap<String, Vec<Event>> = BTreeMap::new();
     for (name, file) in &args.calendars {
         let Some(calendar) = plan.calendars.get(name) else {
@@ -123,7 +125,32 @@ fn decision_json(d: &PlannedDecision) -> serde_json::Value {
         "entities": d.entities,
         "slot": d.slot,
         "alert_level": d.alert_level.as_str(),
+        "retries_if_failed": d
+            .retries_if_failed
+            .iter()
+            .map(|at| at.to_rfc3339())
+            .collect::<Vec<_>>(),
     })
+}
+
+/// The reason, and for a run that would be retried if it failed, when:
+/// "…; if the window run fails: retry at 07:00, 08:00, 09:00". The dry
+/// run assumes success, so retries are conditional, never rows.
+fn reason_text(d: &PlannedDecision) -> String {
+    if d.retries_if_failed.is_empty() {
+        return d.reason.clone();
+    }
+    let times: Vec<String> = d
+        .retries_if_failed
+        .iter()
+        .map(|at| at.format("%H:%M").to_string())
+        .collect();
+    format!(
+        "{}; if the {} run fails: retry at {}",
+        d.reason,
+        d.slot,
+        times.join(", ")
+    )
 }
 
 fn table(decisions: &[PlannedDecision]) -> String {
@@ -147,7 +174,7 @@ fn table(decisions: &[PlannedDecision]) -> String {
             d.action.as_str().to_string(),
             d.target_date.to_string(),
             entities,
-            d.reason.clone(),
+            reason_text(d),
         ]);
     }
     table.to_string()

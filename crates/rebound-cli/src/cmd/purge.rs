@@ -24,12 +24,12 @@ pub struct PurgeArgs {
     #[arg(long)]
     pub json: bool,
     /// Rows per batch (one short transaction each).
-    #[arg(long, default_value_t = DEFAULT_BATCH, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = DEFAULT_BATCH, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub batch: u32,
 }
 
 pub async fn purge(config: &Path, args: PurgeArgs) -> Result<ExitCode, Failure> {
-    let plan = setup::load_plan(config)?;
+    let plan = setup::load_report_plan(config)?.plan;
     let Some(retention) = plan.pipeline.retention else {
         return Err(Failure::Usage(anyhow!(
             "no retention is configured in {}, so history is kept forever and there is nothing to purge; \

@@ -16,7 +16,7 @@ pub struct QuotasArgs {
 }
 
 pub async fn quotas(config: &Path, args: QuotasArgs) -> Result<ExitCode, Failure> {
-    let plan = setup::load_plan(config)?;
+    let plan = setup::load_report_plan(config)?.plan;
     let store = setup::open_report_store(&plan).await?;
     let tz = plan.pipeline.timezone;
     let now = rebound_fetch::clock::SystemClock.now();

@@ -64,6 +64,61 @@ pub(crate) fn params_map(pairs: &[(String, String)]) -> Result<BTreeMap<String, 
     Ok(map)
 }
 
+/// What `--param` values are for: a workflow's scrapers or one scraper.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ParamsFor<'a> {
+    Workflow(&'a str),
+    Scraper(&'a str),
+}
+
+/// Refuses a `--param` that no template of the target uses (a misspelt
+/// name would otherwise be ignored, or worse, mistaken for another's),
+/// listing the parameters it takes. Built-in names are left to the
+/// engine, which says to use `--date`; an unknown workflow or scraper too.
+pub(crate) fn check_known_params(
+    plan: &rebound_domain::plan::Plan,
+    target: ParamsFor<'_>,
+    params: &BTreeMap<String, String>,
+) -> Result<(), Failure> {
+    use rebound_domain::template::BUILTIN_PARAMS;
+    let (kind, name, scrapers): (&str, &str, Vec<&str>) = match target {
+        ParamsFor::Workflow(name) => match plan.workflows.get(name) {
+            Some(workflow) => ("workflow", name, workflow.scraper_names().collect()),
+            None => return Ok(()),
+        },
+        ParamsFor::Scraper(name) => ("scraper", name, vec![name]),
+    };
+    let mut takes: Vec<String> = Vec::new();
+    for scraper in scrapers {
+        let Some(scraper) = plan.scrapers.get(scraper) else {
+            return Ok(());
+        };
+        let Some(source) = plan.sources.get(&scraper.source) else {
+            continue;
+        };
+        takes.extend(scraper.required_params(source));
+    }
+    takes.retain(|p| !BUILTIN_PARAMS.contains(&p.as_str()));
+    takes.sort();
+    takes.dedup();
+    let unknown = params
+        .keys()
+        .find(|p| !BUILTIN_PARAMS.contains(&p.as_str()) && !takes.contains(p));
+    match unknown {
+        None => Ok(()),
+        Some(param) => {
+            let known = if takes.is_empty() {
+                "it takes no parameters".to_string()
+            } else {
+                format!("it takes: {}", takes.join(", "))
+            };
+            Err(Failure::Usage(anyhow!(
+                "unknown parameter \"{param}\" for {kind} \"{name}\"; {known}"
+            )))
+        }
+    }
+}
+
 fn engine_error(error: rebound_engine::EngineError) -> Failure {
     if error.is_usage() {
         Failure::Usage(error.into())
@@ -75,6 +130,7 @@ fn engine_error(error: rebound_engine::EngineError) -> Failure {
 pub async fn run_workflow(config: &Path, args: RunArgs) -> Result<ExitCode, Failure> {
     let params = params_map(&args.target.params)?;
     let plan = setup::load_plan(config)?;
+    check_known_params(&plan, ParamsFor::Workflow(&args.workflow), &params)?;
     let engine = setup::engine(setup::sleep_retries_inline(plan)).await?;
     let date = args.target.date.unwrap_or_else(|| engine.today());
     let report = engine
@@ -99,6 +155,7 @@ pub async fn run_workflow(config: &Path, args: RunArgs) -> Result<ExitCode, Fail
 pub async fn run_scraper(config: &Path, args: ScrapeArgs) -> Result<ExitCode, Failure> {
     let params = params_map(&args.target.params)?;
     let plan = setup::load_plan(config)?;
+    check_known_params(&plan, ParamsFor::Scraper(&args.scraper), &params)?;
     let engine = setup::engine(setup::sleep_retries_inline(plan)).await?;
     let date = args.target.date.unwrap_or_else(|| engine.today());
     let report = engine
@@ -113,7 +170,10 @@ pub async fn run_scraper(config: &Path, args: ScrapeArgs) -> Result<ExitCode, Fa
     } else {
         print!("{}", output::calls_table(std::slice::from_ref(&report)));
     }
-    Ok(if report.is_failure() {
+    // A call an open breaker refused is no failure of the scraper, but
+    // nothing was collected: like a run of refused calls, not an exit 0.
+    let refused = report.error_kind == Some(rebound_domain::outcome::ErrorKind::BreakerOpen);
+    Ok(if report.is_failure() || refused {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -68,7 +68,7 @@ pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> 
     let listen = plan.server.listen;
     let metrics = Arc::new(Metrics::for_plan(&plan));
     let engine = Arc::new(
-        setup::engine_with_clock(plan, clock.clone())
+        setup::serve_engine(plan, clock.clone())
             .await?
             .with_metrics(metrics.clone()),
     );

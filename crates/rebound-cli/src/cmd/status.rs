@@ -8,7 +8,7 @@ use std::process::ExitCode;
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// How many recent runs to list.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub limit: u32,
     /// Print JSON instead of a table.
     #[arg(long)]
@@ -16,7 +16,7 @@ pub struct StatusArgs {
 }
 
 pub async fn status(config: &Path, args: StatusArgs) -> Result<ExitCode, Failure> {
-    let plan = setup::load_plan(config)?;
+    let plan = setup::load_report_plan(config)?.plan;
     let store = setup::open_report_store(&plan).await?;
     let runs = store.recent_workflow_executions(args.limit).await?;
     let calls = store.recent_standalone_calls(args.limit).await?;

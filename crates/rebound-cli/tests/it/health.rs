@@ -139,6 +139,14 @@ async fn health_exit_codes_json_and_verdict() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("--since \"yesterday\""), "{stderr}");
+    // A period past any history is a usage error, not a panic.
+    let out = health(&["--since", "18446744073709551615s"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--since \"18446744073709551615s\": expected a period of at most 3650d"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod backfill;
+mod fanout;
 mod health;
 mod lockouts;
 mod metrics;
@@ -10,7 +11,9 @@ mod plan;
 mod purge;
 mod quotas;
 mod runs;
+mod secrets;
 mod serve;
+mod storage;
 
 use rebound_upstream_sim::{Reply, UpstreamSim};
 use std::path::{Path, PathBuf};
@@ -181,6 +184,38 @@ async fn usage_errors_exit_2_with_a_clear_message() {
             vec!["-c", "/nonexistent/rebound.toml", "check"],
             "not found",
         ),
+        // A misspelt or unused --param is refused, naming what is taken.
+        (
+            vec!["-c", config, "scrape", "game", "--param", "gameid=1"],
+            "unknown parameter \"gameid\" for scraper \"game\"; it takes: game_id",
+        ),
+        (
+            vec!["-c", config, "scrape", "good", "--param", "k=../../x"],
+            "unknown parameter \"k\" for scraper \"good\"; it takes no parameters",
+        ),
+        (
+            vec!["-c", config, "run", "ok", "--param", "k=1"],
+            "unknown parameter \"k\" for workflow \"ok\"; it takes no parameters",
+        ),
+        (
+            vec![
+                "-c",
+                config,
+                "backfill",
+                "ok",
+                "--from",
+                "2026-11-27",
+                "--to",
+                "2026-11-27",
+                "--param",
+                "k=1",
+            ],
+            "unknown parameter \"k\" for workflow \"ok\"; it takes no parameters",
+        ),
+        (
+            vec!["-c", config, "status", "--limit", "4294967295"],
+            "4294967295 is not in 1..=10000",
+        ),
     ];
     for (args, needle) in cases {
         let out = rebound(&args, &env);
@@ -196,8 +231,9 @@ async fn usage_errors_exit_2_with_a_clear_message() {
             text(&out.stderr)
         );
     }
-    // A missing ${VAR} names the variable.
-    let out = rebound(&["-c", config, "check"], &[]);
+    // A missing ${VAR} names the variable (for a command that sends
+    // requests; `check` only notes it, see `secrets.rs`).
+    let out = rebound(&["-c", config, "run", "ok"], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("CLI_KEY"),

@@ -743,6 +743,62 @@ fn table_output() {
 }
 
 #[test]
+fn retries_of_failed_window_and_at_runs_are_shown_as_conditions() {
+    let date = "2026-01-15";
+    let cal = format!("nba_games={}", calendar("game-day"));
+    let args = ["-c", &config(), "plan", "--date", date, "--calendar", &cal];
+    // JSON: the morning window (06:00–10:00, default retry_every 1h and
+    // retry_max 3) would retry at 07:00, 08:00, 09:00; the plan assumes
+    // success, so no retry is a decision of its own.
+    let out = rebound(&[&args[..], &["--json"]].concat(), &ENV);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let rows = json.as_array().expect("rows");
+    let morning: Vec<&serde_json::Value> = rows
+        .iter()
+        .filter(|r| r["workflow"] == "morning_operations" && r["action"] == "RUN")
+        .collect();
+    assert_eq!(morning.len(), 1, "{morning:#?}");
+    let retries: Vec<DateTime<Utc>> = morning[0]["retries_if_failed"]
+        .as_array()
+        .expect("retries_if_failed")
+        .iter()
+        .map(|t| {
+            DateTime::parse_from_rfc3339(t.as_str().unwrap())
+                .unwrap()
+                .with_timezone(&Utc)
+        })
+        .collect();
+    let day = d(date);
+    assert_eq!(
+        retries,
+        [et(day, "07:00"), et(day, "08:00"), et(day, "09:00")]
+    );
+    assert!(
+        rows.iter()
+            .all(|r| !r["slot"].as_str().unwrap().contains("+retry"))
+    );
+    // Skips and schedules that do not retry (discovery) list none.
+    for row in rows {
+        let listed = !row["retries_if_failed"].as_array().unwrap().is_empty();
+        if row["action"] != "RUN" || row["workflow"] == "injury_discovery" {
+            assert!(!listed, "{row}");
+        }
+    }
+
+    // Text: the condition beside the run's reason (a wide table, so the
+    // cell is not wrapped).
+    let wide: Vec<(&str, &str)> = ENV.iter().copied().chain([("COLUMNS", "400")]).collect();
+    let out = rebound(&args, &wide);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("if the window run fails: retry at 07:00, 08:00, 09:00"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn calendar_argument_errors() {
     // A calendar the config does not define.
     let cal = format!("nba_gmaes={}", calendar("game-day"));

@@ -566,3 +566,147 @@ async fn sigterm_releases_a_run_that_outlasts_the_grace_period() {
     );
     sim.shutdown().await;
 }
+
+/// Issue 11, item 14: three `serve --role worker` processes share one
+/// source's `rate_limit` through PostgreSQL. 100 calls (25 workflows of 4
+/// scrapers) on a source limited to `10/s` reach the upstream at most 10
+/// in any second (one more is allowed for the scheduling jitter between a
+/// slot and the request's arrival), so they span at least 9.9 s; with a
+/// limiter per process the three workers sent up to 30 a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_share_one_rate_limit() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    let db = TestDb::create("ratelimit").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    const WORKFLOWS: usize = 25;
+    const SCRAPERS: usize = 4;
+    let mut body = format!(
+        r#"
+[scheduler]
+lease = "30s"
+max_idle = "1s"
+max_inline_wait = "60s"
+
+[sources.up]
+base_url = "{}"
+timeout = "5s"
+max_concurrency = 8
+rate_limit = "10/s"
+"#,
+        sim.base_url()
+    );
+    for w in 0..WORKFLOWS {
+        let mut names = Vec::new();
+        for s in 0..SCRAPERS {
+            names.push(format!("\"s{w}_{s}\""));
+            body.push_str(&format!(
+                r#"
+[scrapers.s{w}_{s}]
+source = "up"
+path = "/bench/item"
+query = {{ w = "{w}", s = "{s}" }}
+"#
+            ));
+        }
+        body.push_str(&format!(
+            r#"
+[workflows.w{w}]
+scrapers = [{}]
+schedule = {{ kind = "window", start = "06:00", end = "18:00" }}
+"#,
+            names.join(", ")
+        ));
+    }
+    let config = write_config(dir.path(), &db.url, &body);
+
+    // The scheduler first, so the migrations are applied once.
+    let mut children = vec![spawn(
+        &config,
+        "scheduler",
+        &dir.path().join("scheduler.log"),
+    )];
+    std::thread::sleep(Duration::from_millis(500));
+    for i in 1..=3 {
+        children.push(spawn(
+            &config,
+            "worker",
+            &dir.path().join(format!("worker-{i}.log")),
+        ));
+    }
+
+    let mut conn = db.connect().await;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let done = count_once_migrated(
+            &mut conn,
+            "SELECT count(*) FROM scheduled_runs WHERE state = 'done'",
+        )
+        .await;
+        if done as usize >= WORKFLOWS {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {done} of {WORKFLOWS} runs done after 90s\n{}",
+            logs(dir.path())
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for child in &mut children {
+        terminate(child);
+    }
+    for child in &mut children {
+        let status = wait_exit(child, Duration::from_secs(15)).expect("serve exits on SIGTERM");
+        assert!(
+            status.success(),
+            "serve exited with {status}\n{}",
+            logs(dir.path())
+        );
+    }
+
+    let succeeded = scalar(
+        &mut conn,
+        "SELECT count(*) FROM scraper_execution_log WHERE status = 'success'",
+    )
+    .await;
+    assert_eq!(
+        succeeded as usize,
+        WORKFLOWS * SCRAPERS,
+        "every call succeeded"
+    );
+    let workers = scalar(
+        &mut conn,
+        "SELECT count(DISTINCT lease_owner) FROM scheduled_runs",
+    )
+    .await;
+    let mut arrivals: Vec<Instant> = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/bench/item")
+        .map(|r| r.at)
+        .collect();
+    assert_eq!(arrivals.len(), WORKFLOWS * SCRAPERS, "one request per call");
+    arrivals.sort();
+    let busiest = (0..arrivals.len())
+        .map(|i| {
+            arrivals[i..]
+                .iter()
+                .take_while(|t| t.duration_since(arrivals[i]) < Duration::from_secs(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    let span = arrivals[arrivals.len() - 1].duration_since(arrivals[0]);
+    assert!(
+        busiest <= 11,
+        "{busiest} requests within one second at 10/s ({workers} workers took runs)\n{}",
+        logs(dir.path())
+    );
+    assert!(
+        span >= Duration::from_millis(9_800),
+        "100 requests at 10/s spanned only {span:?}: the rate was not shared"
+    );
+    drop(conn);
+    db.drop_db().await;
+    sim.shutdown().await;
+}

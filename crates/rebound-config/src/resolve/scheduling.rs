@@ -13,8 +13,8 @@ use crate::keypath::KeyPath;
 use crate::raw::{RawCalendar, RawConfig, RawDuration, RawForEach, RawSchedule, RawScheduler};
 use chrono::NaiveTime;
 use rebound_domain::plan::{
-    Calendar, CalendarRefresh, ForEach, Schedule, ScheduleKind, SchedulerSettings, Scraper, Source,
-    TargetDate,
+    Calendar, CalendarRefresh, ForEach, Schedule, ScheduleKind, ScheduleRetry, SchedulerSettings,
+    Scraper, Source, TargetDate,
 };
 use rebound_domain::template::BUILTIN_PARAMS;
 use std::collections::{BTreeMap, HashMap};
@@ -29,11 +29,18 @@ const COMMON_KEYS: &[&str] = &["kind", "calendar", "target_date", "only_missing"
 /// Each kind with its own keys.
 const KIND_KEYS: &[(&str, &[&str])] = &[
     ("cron", &["cron"]),
-    ("window", &["start", "end"]),
+    ("window", &["start", "end", "retry_every", "retry_max"]),
     ("every", &["start", "end", "every", "lead"]),
     (
         "at",
-        &["at", "tolerance", "events_before", "after_event_start"],
+        &[
+            "at",
+            "tolerance",
+            "events_before",
+            "after_event_start",
+            "retry_every",
+            "retry_max",
+        ],
     ),
     ("discovery", &["start", "end", "every", "max_attempts"]),
 ];
@@ -532,12 +539,66 @@ impl Resolver<'_> {
                 }
             }
         };
+        let retry = match &kind {
+            ScheduleKind::Window { .. } | ScheduleKind::At { .. } => {
+                self.schedule_retry(path, raw)?
+            }
+            _ => None,
+        };
         Some(Schedule {
             kind,
             calendar,
             target_date,
             only_missing,
+            retry,
         })
+    }
+
+    /// `retry_every` and `retry_max` of a `window` or `at` schedule, with
+    /// their defaults; `Some(None)` when `retry_max = 0` turns retries off.
+    fn schedule_retry(
+        &mut self,
+        path: &KeyPath,
+        raw: &RawSchedule,
+    ) -> Option<Option<ScheduleRetry>> {
+        let every = match &raw.retry_every {
+            None => Some(ScheduleRetry::DEFAULT_EVERY),
+            Some(d) => {
+                let key = path.key("retry_every");
+                self.duration(&key, d).and_then(|every| {
+                    if (ScheduleRetry::MIN_EVERY..=ScheduleRetry::MAX_EVERY).contains(&every) {
+                        Some(every)
+                    } else {
+                        self.fail(
+                            &key,
+                            format!(
+                                "expected a duration from \"1m\" to \"24h\", found \"{}\"",
+                                d.0
+                            ),
+                        );
+                        None
+                    }
+                })
+            }
+        };
+        let max = match raw.retry_max {
+            None => Some(ScheduleRetry::DEFAULT_MAX),
+            Some(n) => {
+                let key = path.key("retry_max");
+                let limit = i64::from(ScheduleRetry::MAX_MAX);
+                if (0..=limit).contains(&n) {
+                    u32::try_from(n).ok()
+                } else {
+                    self.fail(
+                        &key,
+                        format!("expected an integer from 0 to {limit}, found {n}"),
+                    );
+                    None
+                }
+            }
+        };
+        let (every, max) = (every?, max?);
+        Some((max > 0).then_some(ScheduleRetry { every, max }))
     }
 
     /// A key a kind cannot do without.
@@ -648,6 +709,8 @@ fn present_keys(raw: &RawSchedule) -> Vec<&'static str> {
         ("events_before", raw.events_before.is_some()),
         ("after_event_start", raw.after_event_start.is_some()),
         ("max_attempts", raw.max_attempts.is_some()),
+        ("retry_every", raw.retry_every.is_some()),
+        ("retry_max", raw.retry_max.is_some()),
     ];
     keys.iter()
         .filter(|(_, set)| *set)

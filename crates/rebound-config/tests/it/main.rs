@@ -4,6 +4,7 @@
 
 mod alerts;
 mod bad_files;
+mod bounds;
 mod examples;
 mod health;
 mod late_data;
@@ -16,6 +17,7 @@ mod scheduling;
 mod schema;
 mod secrets;
 mod server;
+mod source_urls;
 
 use rebound_config::{ConfigError, load_str};
 use rebound_domain::plan::Plan;

@@ -269,14 +269,14 @@ fn cases() -> Vec<Case> {
             "{ kind = \"window\", start = \"06:00\", end = \"10:00\", every = \"2h\" }",
             "workflows.w.schedule.every",
             "\"2h\"",
-            "key \"every\" does not apply to kind \"window\"; allowed keys for kind \"window\": kind, start, end, calendar, target_date, only_missing",
+            "key \"every\" does not apply to kind \"window\"; allowed keys for kind \"window\": kind, start, end, retry_every, retry_max, calendar, target_date, only_missing",
         ),
         sched(
             "schedule unknown key",
             "{ kind = \"at\", at = \"01:00\", tolerence = \"30m\" }",
             "workflows.w.schedule.tolerence",
             "\"30m\"",
-            "unknown key \"tolerence\" (did you mean \"tolerance\"?); allowed keys for kind \"at\": kind, at, tolerance, events_before, after_event_start, calendar, target_date, only_missing",
+            "unknown key \"tolerence\" (did you mean \"tolerance\"?); allowed keys for kind \"at\": kind, at, tolerance, events_before, after_event_start, retry_every, retry_max, calendar, target_date, only_missing",
         ),
         sched(
             "schedule value type",
@@ -424,6 +424,41 @@ fn cases() -> Vec<Case> {
             "workflows.w.schedule.max_attempts",
             "3 }",
             "key \"max_attempts\" does not apply to kind \"window\"",
+        ),
+        sched(
+            "retry_every too short",
+            "{ kind = \"window\", start = \"06:00\", end = \"12:00\", retry_every = \"30s\" }",
+            "workflows.w.schedule.retry_every",
+            "\"30s\"",
+            "expected a duration from \"1m\" to \"24h\", found \"30s\"",
+        ),
+        sched(
+            "retry_every too long",
+            "{ kind = \"at\", at = \"19:00\", retry_every = \"25h\" }",
+            "workflows.w.schedule.retry_every",
+            "\"25h\"",
+            "expected a duration from \"1m\" to \"24h\", found \"25h\"",
+        ),
+        sched(
+            "retry_max too large",
+            "{ kind = \"window\", start = \"06:00\", end = \"12:00\", retry_max = 25 }",
+            "workflows.w.schedule.retry_max",
+            "25 }",
+            "expected an integer from 0 to 24, found 25",
+        ),
+        sched(
+            "retry_max negative",
+            "{ kind = \"window\", start = \"06:00\", end = \"12:00\", retry_max = -1 }",
+            "workflows.w.schedule.retry_max",
+            "-1 }",
+            "expected an integer from 0 to 24, found -1",
+        ),
+        sched(
+            "retry_every on cron",
+            "{ kind = \"cron\", cron = \"0 5 * * *\", retry_every = \"1h\" }",
+            "workflows.w.schedule.retry_every",
+            "\"1h\"",
+            "key \"retry_every\" does not apply to kind \"cron\"",
         ),
     ]
 }

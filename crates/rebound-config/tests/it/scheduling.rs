@@ -5,7 +5,7 @@ use super::{BASE, error, plan};
 use chrono::NaiveTime;
 use rebound_config::summary;
 use rebound_domain::plan::{
-    CalendarRefresh, ForEach, Schedule, ScheduleKind, SchedulerSettings, TargetDate,
+    CalendarRefresh, ForEach, Schedule, ScheduleKind, ScheduleRetry, SchedulerSettings, TargetDate,
 };
 use std::time::Duration;
 
@@ -156,6 +156,7 @@ fn cron() {
             calendar: None,
             target_date: TargetDate::Today,
             only_missing: false,
+            retry: None,
         }
     );
     // Names of days and ranges are cron too.
@@ -174,6 +175,43 @@ fn window() {
         }
     );
     assert_eq!(s.calendar, None);
+    // A failed or partial window run is retried every hour, 3 times, by default.
+    assert_eq!(
+        s.retry,
+        Some(ScheduleRetry {
+            every: hours(1),
+            max: 3
+        })
+    );
+}
+
+#[test]
+fn retry_every_and_retry_max_of_window_and_at() {
+    let s = schedule(
+        "{ kind = \"window\", start = \"06:00\", end = \"12:00\", retry_every = \"30m\", retry_max = 5 }",
+    );
+    assert_eq!(
+        s.retry,
+        Some(ScheduleRetry {
+            every: Duration::from_secs(1800),
+            max: 5
+        })
+    );
+    let s = schedule("{ kind = \"at\", at = \"19:00\", retry_every = \"2h\" }");
+    assert_eq!(
+        s.retry,
+        Some(ScheduleRetry {
+            every: hours(2),
+            max: 3
+        })
+    );
+    // retry_max = 0 turns retries off.
+    let s = schedule("{ kind = \"window\", start = \"06:00\", end = \"12:00\", retry_max = 0 }");
+    assert_eq!(s.retry, None);
+    // Other kinds never retry a run (cron and every have their next slot,
+    // discovery its next attempt).
+    let s = schedule("{ kind = \"cron\", cron = \"0 5 * * *\" }");
+    assert_eq!(s.retry, None);
 }
 
 #[test]
@@ -212,6 +250,10 @@ fn at_for_yesterday() {
             calendar: Some("games".into()),
             target_date: TargetDate::Yesterday,
             only_missing: true,
+            retry: Some(ScheduleRetry {
+                every: hours(1),
+                max: 3
+            }),
         }
     );
 }

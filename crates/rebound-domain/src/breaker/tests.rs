@@ -275,3 +275,24 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_huge_open_for_saturates_instead_of_panicking() {
+    // The config bounds open_for to 7d; this is the arithmetic's own guard.
+    let cfg = BreakerConfig {
+        open_for: Duration::MAX,
+        max_open_for: Duration::MAX,
+        probe_timeout: Duration::MAX,
+        ..BreakerConfig::default()
+    };
+    let mut s = BreakerState::default();
+    for i in 0..5 {
+        fail(&mut s, &cfg, t0() + chrono::Duration::seconds(i));
+    }
+    assert_eq!(s.phase, Phase::Open);
+    assert_eq!(s.open_until, Some(DateTime::<Utc>::MAX_UTC));
+    assert!(matches!(
+        s.admit(&cfg, "nba", t0() + chrono::Duration::days(365)).0,
+        Admission::Reject(_)
+    ));
+}

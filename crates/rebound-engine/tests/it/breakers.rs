@@ -143,9 +143,10 @@ async fn outage(rig: &Rig, sim: &UpstreamSim, recover: bool) -> OutageFigures {
             assert_eq!(call.attempts, 0);
             assert_eq!(
                 down.status,
-                WorkflowStatus::NoData,
-                "a breaker skip is not a failure"
+                WorkflowStatus::Failed,
+                "every call refused: nothing collected"
             );
+            assert!(!down.all_ok());
             let m = call.message.as_deref().unwrap();
             assert!(
                 m.starts_with("circuit breaker for source down open since "),
@@ -468,8 +469,10 @@ steps = [
         "{props:?}"
     );
     assert_eq!(by_name("other").status, ScraperStatus::Success);
-    // Held back, not failed: the run is a success of what could run.
-    assert_eq!(report.status, WorkflowStatus::Success, "{report:?}");
+    // Held back, not failed; but events and props collected nothing, so
+    // the run is partial, not a success (issue 11 item 9).
+    assert_eq!(report.status, WorkflowStatus::Partial, "{report:?}");
+    assert_eq!(report.counts.failures(), 0);
     assert_eq!(
         sim.request_count("/down/events"),
         2,

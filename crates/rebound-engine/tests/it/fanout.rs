@@ -221,6 +221,9 @@ async fn calendar_fan_out_calls_each_event_of_the_local_date() {
             scraper: "game".into(),
             succeeded: 2,
             total: 3,
+            no_data: 0,
+            failed: 1,
+            skipped: 0,
             note: None
         }]
     );
@@ -406,6 +409,9 @@ async fn dataset_fan_out_reads_the_payload_of_an_earlier_step() {
             scraper: "props".into(),
             succeeded: 2,
             total: 2,
+            no_data: 0,
+            failed: 0,
+            skipped: 0,
             note: None
         }]
     );
@@ -432,6 +438,9 @@ async fn a_failed_source_scraper_skips_the_fan_out_naming_it() {
             scraper: "props".into(),
             succeeded: 0,
             total: 0,
+            no_data: 0,
+            failed: 0,
+            skipped: 0,
             note: Some(expected.into())
         }]
     );

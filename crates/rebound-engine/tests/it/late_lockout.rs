@@ -309,3 +309,61 @@ async fn three_no_data_in_a_row_lock_an_entity_until_new_data_expiry_or_reset() 
     let after_reset = run(&h, "boxes").await;
     assert_eq!(call(&after_reset, "g1").status, ScraperStatus::NoData);
 }
+
+#[tokio::test]
+async fn an_entity_s_own_successful_call_releases_its_lock() {
+    let h = harness().await;
+    h.sim.script("/t/schedule", vec![schedule(1)]);
+    run(&h, "sched").await;
+    let ok = || Reply::json(200, json!({"box": true}));
+    for _ in 0..3 {
+        h.sim.script("/t/box/g2", vec![ok()]);
+        run(&h, "boxes").await;
+        h.clock.advance(Duration::from_secs(3600));
+    }
+    assert_eq!(h.store.open_lockouts(Some("box")).await.unwrap().len(), 1);
+
+    // g1's data arrives and a call made outside the fan-out's gate (here
+    // `rebound scrape box --param game_id=g1`) collects it: the lock lifts
+    // at once, with the schedule unchanged and the lock far from expiry.
+    h.sim.script("/t/box/g1", vec![ok()]);
+    let params = BTreeMap::from([("game_id".to_string(), "g1".to_string())]);
+    let direct = h.engine.run_scraper("box", day(), &params).await.unwrap();
+    assert_eq!(direct.status, ScraperStatus::Success);
+    assert!(h.store.open_lockouts(Some("box")).await.unwrap().is_empty());
+    let db = format!("sqlite://{}", h._dir.path().join("history.db").display());
+    let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
+    let (released_at, reason): (String, String) = sqlx::query_as(
+        "SELECT released_at, released_reason FROM entity_lockouts WHERE entity = 'g1'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(
+        released_at.starts_with("2026-11-29T04:00:00"),
+        "{released_at}"
+    );
+    assert_eq!(
+        reason,
+        format!("game_id=g1 collected by call {}", direct.id)
+    );
+
+    // The next fan-out calls g1 again; a no_data does not re-lock it (its
+    // streak restarted with the release).
+    h.sim.script("/t/box/g2", vec![ok()]);
+    let next = run(&h, "boxes").await;
+    assert_eq!(call(&next, "g1").status, ScraperStatus::NoData);
+    assert_eq!(h.sim.request_count("/t/box/g1"), 5);
+    assert!(h.store.open_lockouts(Some("box")).await.unwrap().is_empty());
+
+    // A no_data or failed call of a locked entity does not release it.
+    for _ in 0..2 {
+        h.clock.advance(Duration::from_secs(60));
+        h.sim.script("/t/box/g2", vec![ok()]);
+        run(&h, "boxes").await;
+    }
+    assert_eq!(h.store.open_lockouts(Some("box")).await.unwrap().len(), 1);
+    let missing = h.engine.run_scraper("box", day(), &params).await.unwrap();
+    assert_eq!(missing.status, ScraperStatus::NoData);
+    assert_eq!(h.store.open_lockouts(Some("box")).await.unwrap().len(), 1);
+}

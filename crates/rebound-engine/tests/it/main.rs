@@ -20,9 +20,12 @@ use std::sync::Arc;
 
 mod breakers;
 mod fanout;
+mod fanout_counts;
 mod late_lockout;
 mod metrics;
+mod payloads;
 mod quota;
+mod shared_limits;
 
 const SECRET: &str = "k_9f8e7d6c5b4a";
 

@@ -2,7 +2,10 @@
 //! Waits between attempts go through a manual clock, so a 30 s
 //! Retry-After costs nothing; only the timeout tests wait (briefly) for real.
 
+mod encoding;
 mod rate_limits;
+mod redirects;
+mod transport;
 
 use chrono::{TimeZone, Utc};
 use rebound_domain::clock::Clock;

@@ -276,3 +276,79 @@ async fn the_quota_remaining_header_is_reported() {
     h.sim.script("/t/a", ok(1));
     assert_eq!(h.call("a").await.quota_remaining, None);
 }
+
+/// The second call of the source after an absurd wait was asked for: refused
+/// at admission, nothing sent, kind `throttled`, and the pause it names is
+/// the clamped one (a year after the response), not an overflow.
+async fn refused_after_absurd_pause(h: &Harness, paused_at: DateTime<Utc>, cause: &str) {
+    let before = h.sim.requests().len();
+    let refused = h.call("b").await;
+    assert_eq!(refused.status, ScraperStatus::Failed);
+    assert_eq!(refused.error_kind, Some(ErrorKind::Throttled));
+    assert!(refused.attempts.is_empty());
+    assert_eq!(refused.deferred_until, None);
+    let until = paused_at + chrono::Duration::days(365);
+    assert_eq!(
+        refused.message.as_deref(),
+        Some(
+            format!(
+                "source up paused until {} ({cause}), longer than max_retry_after 10m; not sent",
+                until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(h.sim.requests().len(), before, "nothing sent while paused");
+    assert!(h.clock.sleeps().is_empty(), "{:?}", h.clock.sleeps());
+}
+
+#[tokio::test]
+async fn retry_after_1e30_gives_up_with_the_max_retry_after_message() {
+    // Once ignored as garbage: the call retried after the normal backoff.
+    let h = harness(DEFAULT_RETRY, &scrapers("")).await;
+    h.sim.script(
+        "/t/a",
+        vec![
+            Reply::text(429, "slow down").header("Retry-After", "1e30"),
+            Reply::text(200, "ok"),
+        ],
+    );
+    let first = h.call("a").await;
+    assert_eq!(first.status, ScraperStatus::Failed);
+    assert_eq!(first.error_kind, Some(ErrorKind::Throttled));
+    assert_eq!(first.attempts.len(), 1, "not retried");
+    assert_eq!(
+        first.message.as_deref(),
+        Some(
+            "HTTP 429 after 1 attempt, gave up: server asked to retry after 365d, \
+             longer than max_retry_after 10m; body: slow down"
+        )
+    );
+    assert_eq!(h.sim.request_count("/t/a"), 1);
+    refused_after_absurd_pause(&h, first.finished_at, "HTTP 429 with Retry-After 31536000s").await;
+}
+
+#[tokio::test]
+async fn x_ratelimit_reset_1e30_on_a_200_pauses_the_source_clamped() {
+    // Once a panic in `Duration::from_secs_f64`; 10^18 (epoch milliseconds)
+    // once overflowed `DateTime + TimeDelta`.
+    for reset in ["1e30", "1000000000000000000"] {
+        let h = harness(DEFAULT_RETRY, &scrapers("")).await;
+        h.sim.script(
+            "/t/a",
+            vec![
+                Reply::text(200, "ok")
+                    .header("X-RateLimit-Remaining", "0")
+                    .header("X-RateLimit-Reset", reset),
+            ],
+        );
+        let first = h.call("a").await;
+        assert_eq!(first.status, ScraperStatus::Success, "{reset}");
+        refused_after_absurd_pause(
+            &h,
+            first.finished_at,
+            "X-RateLimit-Remaining 0, reset in 31536000s",
+        )
+        .await;
+    }
+}

@@ -3,6 +3,7 @@
 //! on a manual clock (days pass without sleeping).
 
 mod completeness;
+mod consistency;
 mod freshness;
 mod probe;
 mod queries;

@@ -58,7 +58,14 @@ pub fn schedule(kind: ScheduleKind) -> Schedule {
         calendar: None,
         target_date: TargetDate::Today,
         only_missing: false,
+        retry: None,
     }
+}
+
+/// Retries of failed or partial runs (`retry_every`, `retry_max`).
+pub fn with_retry(mut s: Schedule, every: Duration, max: u32) -> Schedule {
+    s.retry = Some(rebound_domain::plan::ScheduleRetry { every, max });
+    s
 }
 
 pub fn with_calendar(mut s: Schedule) -> Schedule {
@@ -156,6 +163,7 @@ pub fn plan(workflows: Vec<Workflow>) -> Plan {
             database: DatabaseLocation::Sqlite {
                 path: "history.db".into(),
             },
+            connect_timeout: None,
             raw_store: RawStoreLocation::File { path: "raw".into() },
             retention: None,
         },
@@ -199,20 +207,28 @@ impl CalendarSource for Broken {
 }
 
 pub fn claimed(target: &str, slot: &str, at: DateTime<Utc>) -> SlotFact {
-    SlotFact {
-        target_date: d(target),
-        slot: slot.to_string(),
-        decided: true,
-        claimed_at: Some(at),
-    }
+    SlotFact::claimed(d(target), slot, at)
 }
 
 pub fn decided(target: &str, slot: &str) -> SlotFact {
+    SlotFact::decided(d(target), slot)
+}
+
+/// A slot whose run (execution `execution`) was claimed at `at` and
+/// finished with `status` at `finished`.
+pub fn finished(
+    target: &str,
+    slot: &str,
+    execution: &str,
+    at: DateTime<Utc>,
+    status: &str,
+    finished: DateTime<Utc>,
+) -> SlotFact {
     SlotFact {
-        target_date: d(target),
-        slot: slot.to_string(),
-        decided: true,
-        claimed_at: None,
+        execution_id: Some(execution.to_string()),
+        result_status: Some(status.to_string()),
+        finished_at: Some(finished),
+        ..SlotFact::claimed(d(target), slot, at)
     }
 }
 

@@ -24,6 +24,7 @@ mod alerts;
 mod reference_day;
 mod retention;
 mod runs;
+mod retries;
 
 const NY: chrono_tz::Tz = chrono_tz::America::New_York;
 

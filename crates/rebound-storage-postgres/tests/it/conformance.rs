@@ -175,6 +175,28 @@ retention_tests!(
     bulk_insert_round_trips_and_moves_the_id_sequence,
 );
 
+/// The shared rate limit, pause and retry budget checks
+/// (`store_conformance::limits`), one test each.
+macro_rules! limits_tests {
+    ($($check:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $check() {
+            with_store(|store| async move {
+                store_conformance::limits::$check(&*store).await
+            })
+            .await;
+        }
+    )*};
+}
+
+limits_tests!(
+    limits_slots_are_spaced_by_the_interval,
+    limits_pause_is_never_shortened_and_holds_slots,
+    concurrent_slot_takers_get_distinct_spaced_slots,
+    limits_retry_budget_is_counted_per_window,
+    concurrent_retry_takers_never_pass_the_budget,
+);
+
 /// Run rows while they run (`store_conformance::runs`), one test each.
 macro_rules! runs_tests {
     ($($check:ident),* $(,)?) => {$(

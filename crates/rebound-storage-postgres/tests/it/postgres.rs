@@ -6,11 +6,11 @@ use crate::{connect, drop_schema, test_url, unique_schema, with_store};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use rebound_domain::outcome::{AttemptOutcome, ScraperStatus};
 use rebound_storage::{NewAttempt, NewScraperCall, Store, StoreError};
-use rebound_storage_postgres::PostgresStore;
+use rebound_storage_postgres::{Connections, PostgresStore};
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 fn call(execution_id: &str, scraper: &str) -> NewScraperCall {
     let started_at: DateTime<Utc> = "2026-11-28T15:04:05.123Z".parse().unwrap();
@@ -342,4 +342,107 @@ async fn many_concurrent_calls_all_land() {
         assert_eq!(attempts, total as i64);
     })
     .await;
+}
+
+/// A port that accepts connections and never answers (a half-dead server,
+/// a firewall that swallows packets after the handshake): held here by a
+/// listener that accepts and keeps every socket open, saying nothing.
+async fn silent_server() -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (port, task)
+}
+
+/// Before connect timeouts, opening a store here waited forever (`run`
+/// was still waiting after 600 s); now it gives up and says where.
+#[tokio::test]
+async fn a_server_that_never_answers_times_out_naming_host_and_port() {
+    let (port, server) = silent_server().await;
+    let url = format!("postgres://rebound:s3cret-pw@127.0.0.1:{port}/test?connect_timeout=1");
+    match PostgresStore::connect(&url).await {
+        Err(StoreError::Unavailable(message)) => {
+            assert!(
+                message.contains(&format!(
+                    "cannot connect to PostgreSQL at 127.0.0.1:{port}: no answer within 1s"
+                )),
+                "{message}"
+            );
+            assert!(!message.contains("s3cret"), "password leaked: {message}");
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+
+    // The same bound given by the caller (the config's `connect_timeout`)
+    // rather than the URL.
+    let url = format!("postgres://rebound:s3cret-pw@127.0.0.1:{port}/test");
+    let result = PostgresStore::connect_with_timeout(
+        &url,
+        None,
+        Connections::One,
+        Some(Duration::from_millis(1500)),
+    )
+    .await;
+    match result {
+        Err(StoreError::Unavailable(message)) => assert!(
+            message.contains(&format!(
+                "cannot connect to PostgreSQL at 127.0.0.1:{port}: no answer within 1.5s"
+            )),
+            "{message}"
+        ),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_bad_connect_timeout_in_the_url_is_named() {
+    for value in ["0", "abc", "-3", ""] {
+        let url = format!("postgres://rebound:s3cret-pw@127.0.0.1:1/test?connect_timeout={value}");
+        match PostgresStore::connect(&url).await {
+            Err(StoreError::Unavailable(message)) => {
+                assert!(
+                    message.contains(&format!(
+                        "connect_timeout={value:?} in the database URL is not a whole number of \
+                         seconds of at least 1"
+                    )),
+                    "{message}"
+                );
+                assert!(!message.contains("s3cret"), "password leaked: {message}");
+            }
+            other => panic!("{value}: expected Unavailable, got {other:?}"),
+        }
+    }
+}
+
+/// The default statement timeout applies to every pooled connection, and
+/// one given in the URL's `options` is kept.
+#[tokio::test]
+async fn statements_have_a_timeout() {
+    with_store(|store| async move {
+        let shown: String = sqlx::query_scalar("SHOW statement_timeout")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(shown, "5min");
+    })
+    .await;
+    let schema = unique_schema();
+    let base = test_url();
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{separator}options[statement_timeout]=7s");
+    let store = PostgresStore::connect_with_schema(&url, &schema)
+        .await
+        .unwrap();
+    let shown: String = sqlx::query_scalar("SHOW statement_timeout")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(shown, "7s");
+    drop_schema(&store, &schema).await;
 }

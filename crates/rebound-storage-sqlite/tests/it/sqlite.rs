@@ -487,3 +487,51 @@ async fn concurrent_last_payload_lookups_each_get_their_own_answer() {
         }
     }
 }
+
+/// Processes started together on a new file (a scheduler and a worker
+/// from one systemd unit, two cron jobs) each open it at once: each here is
+/// a thread with its own runtime, released together by a barrier. Every
+/// open must succeed and leave the whole schema, where before the second
+/// opener failed with "table ... already exists" or "database is locked".
+#[test]
+fn concurrent_first_opens_of_a_new_file_all_succeed() {
+    const OPENERS: usize = 8;
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .unwrap()
+        .count();
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.sqlite");
+        let barrier = Arc::new(std::sync::Barrier::new(OPENERS));
+        let openers: Vec<_> = (0..OPENERS)
+            .map(|_| {
+                let path = path.clone();
+                let barrier = Arc::clone(&barrier);
+                std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    barrier.wait();
+                    runtime.block_on(async {
+                        let store = SqliteStore::open(&path).await?;
+                        let applied: i64 = sqlx::query_scalar(
+                            "SELECT COUNT(*) FROM _sqlx_migrations WHERE success",
+                        )
+                        .fetch_one(store.pool())
+                        .await
+                        .unwrap();
+                        store.pool().close().await;
+                        Ok::<i64, StoreError>(applied)
+                    })
+                })
+            })
+            .collect();
+        for opener in openers {
+            match opener.join().unwrap() {
+                Ok(applied) => assert_eq!(applied as usize, migrations, "round {round}"),
+                Err(e) => panic!("round {round}: a concurrent first open failed: {e}"),
+            }
+        }
+    }
+}

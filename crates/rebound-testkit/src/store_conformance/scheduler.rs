@@ -816,7 +816,9 @@ pub async fn executions_for_date_oldest_first(store: &dyn Store) {
 }
 
 /// `slot_history` has one row per slot with a decision or a run in the
-/// date range: the newest decision time beside the run's state and result.
+/// date range: the newest decision time beside the run's state, result and
+/// finish time (a retry is due `retry_every` after it), and a retry slot
+/// may share its failed run's execution id.
 pub async fn slot_history_joins_decisions_and_runs(store: &dyn Store) {
     let tag = Tag::new();
     let wf = tag.name("wf");
@@ -849,6 +851,35 @@ pub async fn slot_history_joins_decisions_and_runs(store: &dyn Store) {
             .finish_run(&run.run_id, &worker, end, "success", None)
             .await
             .expect("finish")
+    );
+
+    // D1 05:00's retry: its own slot, the same execution (a retry re-runs
+    // what the failed run did not finish, under its execution id).
+    let mut retry = new_run(
+        &tag,
+        "r1retry",
+        &wf,
+        d1,
+        "05:00+retry1",
+        t0 + TimeDelta::hours(1),
+    );
+    retry.execution_id = run.execution_id.clone();
+    retry.run_at = t0 + TimeDelta::days(365);
+    let mut retry_decision = new_decision(
+        &tag,
+        "d1retry",
+        &wf,
+        d1,
+        "05:00+retry1",
+        t0 + TimeDelta::hours(1),
+    );
+    retry_decision.execution_id = Some(run.execution_id.clone());
+    assert!(
+        store
+            .record_decision(&retry_decision, Some(&retry))
+            .await
+            .expect("record_decision")
+            .queued
     );
 
     // D1 window: decided, nothing queued.
@@ -891,6 +922,17 @@ pub async fn slot_history_joins_decisions_and_runs(store: &dyn Store) {
                 run_created_at: Some(run.created_at),
                 execution_id: Some(run.execution_id.clone()),
                 result_status: Some("success".to_string()),
+                run_finished_at: Some(end),
+            },
+            SlotRow {
+                target_date: d1,
+                slot: "05:00+retry1".to_string(),
+                decided_at: Some(t0 + TimeDelta::hours(1)),
+                run_state: Some("queued".to_string()),
+                run_created_at: Some(retry.created_at),
+                execution_id: Some(run.execution_id.clone()),
+                result_status: None,
+                run_finished_at: None,
             },
             SlotRow {
                 target_date: d1,
@@ -900,6 +942,7 @@ pub async fn slot_history_joins_decisions_and_runs(store: &dyn Store) {
                 run_created_at: None,
                 execution_id: None,
                 result_status: None,
+                run_finished_at: None,
             },
             SlotRow {
                 target_date: d2,
@@ -909,6 +952,7 @@ pub async fn slot_history_joins_decisions_and_runs(store: &dyn Store) {
                 run_created_at: Some(backfill.created_at),
                 execution_id: Some(backfill.execution_id.clone()),
                 result_status: None,
+                run_finished_at: None,
             },
         ]
     );

@@ -1,0 +1,239 @@
+//! Secrets at the CLI: which commands need them, the minimum length of a
+//! secret sent to an upstream, masking that neither leaks the start of a
+//! secret at a cut nor corrupts output and stored payloads.
+
+use super::{SECRET, rebound, text, write_config};
+use rebound_upstream_sim::{Reply, UpstreamSim};
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+use std::path::{Path, PathBuf};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // The binary blocks this thread; the simulated upstream needs another.
+async fn a_short_upstream_secret_is_refused_before_any_request() {
+    let sim = UpstreamSim::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url());
+    let config = config.to_str().unwrap();
+    sim.script("/c/good", vec![Reply::text(200, "fine")]);
+    for (key, expected) in [
+        (
+            "x",
+            "CLI_KEY is 1 character long; secrets sent to an upstream must be at least 8 characters",
+        ),
+        (
+            "1234567",
+            "CLI_KEY is 7 characters long; secrets sent to an upstream must be at least 8 characters",
+        ),
+    ] {
+        for args in [
+            vec!["-c", config, "run", "ok"],
+            vec!["-c", config, "scrape", "good"],
+        ] {
+            let out = rebound(&args, &[("CLI_KEY", key)]);
+            assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+            assert!(
+                text(&out.stderr).contains(expected),
+                "{}",
+                text(&out.stderr)
+            );
+        }
+    }
+    assert!(sim.requests().is_empty(), "no request was made");
+    // Eight characters are enough.
+    let out = rebound(&["-c", config, "run", "ok"], &[("CLI_KEY", "12345678")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+/// `write_config` in a folder named `examples`, so that its path holds the
+/// word a one-character key used to corrupt (`e***amples`).
+fn examples_config(root: &Path, base_url: &str) -> PathBuf {
+    let dir = root.join("examples");
+    std::fs::create_dir_all(&dir).unwrap();
+    write_config(&dir, base_url)
+}
+
+#[test]
+fn check_and_the_reporting_commands_need_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = examples_config(dir.path(), "http://127.0.0.1:9");
+    let config = config.to_str().unwrap();
+    let out = rebound(&["-c", config, "check"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("is valid"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "note: environment variable CLI_KEY is not set (used by sources.up.query.key)"
+        ),
+        "{stdout}"
+    );
+    for args in [
+        vec!["-c", config, "status"],
+        vec!["-c", config, "status", "--json"],
+        vec!["-c", config, "breakers"],
+        vec!["-c", config, "quotas"],
+        vec!["-c", config, "lockouts"],
+        vec!["-c", config, "alerts"],
+        vec!["-c", config, "plan", "--date", "2026-11-27"],
+    ] {
+        let out = rebound(&args, &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn check_with_a_one_character_secret_does_not_corrupt_its_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = examples_config(dir.path(), "http://127.0.0.1:9");
+    let config = config.to_str().unwrap();
+    let out = rebound(&["-c", config, "check"], &[("CLI_KEY", "x")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(!stdout.contains("e***amples"), "{stdout}");
+    assert!(stdout.contains("examples"), "{stdout}");
+    // Not sendable, and `check` says so, as a note.
+    assert!(
+        stdout.contains("note: CLI_KEY is 1 character long; secrets sent to an upstream must be at least 8 characters"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // The binary blocks this thread; the simulated upstream needs another.
+async fn a_secret_straddling_the_excerpt_cut_leaves_no_prefix() {
+    let secret = "sk_live_0123456789abcdefghij";
+    assert_eq!(secret.len(), 28);
+    let sim = UpstreamSim::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url());
+    let config = config.to_str().unwrap();
+    let env = [("CLI_KEY", secret)];
+    // The body excerpt is cut at 200 characters; the secret starts at 190.
+    let body = format!("{}{secret} and then some", "a".repeat(190));
+    sim.script(
+        "/c/bad",
+        vec![Reply::text(500, body.clone()), Reply::text(500, body)],
+    );
+    let out = rebound(&["-c", config, "run", "mixed", "--json"], &env);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let run = text(&out.stdout);
+    let json: serde_json::Value = serde_json::from_str(&run).unwrap();
+    assert!(
+        json["error_message"]
+            .as_str()
+            .unwrap()
+            .starts_with("bad: HTTP 500 after 2 attempts: aaa"),
+        "{run}"
+    );
+    // What the database holds, read back.
+    let out = rebound(&["-c", config, "status", "--json"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stored = text(&out.stdout);
+    assert!(stored.contains("HTTP 500 after 2 attempts"), "{stored}");
+    for (what, output) in [("run --json", &run), ("status --json", &stored)] {
+        for n in 6..=secret.len() {
+            assert!(
+                !output.contains(&secret[..n]),
+                "{what} holds {n} characters of the secret: {output}"
+            );
+        }
+    }
+}
+
+/// Every file under `dir`, recursively.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // The binary blocks this thread; the simulated upstream needs another.
+async fn stored_payloads_stay_byte_identical_and_valid_json() {
+    // A short database password: allowed (it is not sent upstream), masked
+    // as the URL's password, never in payloads that merely hold its digits.
+    let admin = std::env::var("REBOUND_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
+    let name = format!("rebound_secrets_{}", std::process::id());
+    let mut conn = PgConnection::connect(&admin).await.expect("PostgreSQL");
+    conn.execute(AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .await
+    .unwrap();
+    conn.execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .unwrap();
+    // Trust authentication: any password is accepted.
+    let host = &admin[admin.rfind('@').unwrap() + 1..admin.rfind('/').unwrap()];
+    let database = format!("postgres://postgres:${{PG_PASSWORD}}@{host}/{name}");
+
+    let sim = UpstreamSim::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url());
+    let text_of_config = std::fs::read_to_string(&config).unwrap().replace(
+        "name = \"cli\"",
+        &format!("name = \"cli\"\ndatabase = \"{database}\""),
+    );
+    std::fs::write(&config, text_of_config).unwrap();
+    let config = config.to_str().unwrap();
+    let env = [("CLI_KEY", SECRET), ("PG_PASSWORD", "4711")];
+
+    let plain = "{\"data\": [4711, 2],  \"id\": \"4711\"}\n";
+    sim.script(
+        "/c/good",
+        vec![Reply::text(200, plain).header("Content-Type", "application/json")],
+    );
+    let out = rebound(&["-c", config, "run", "ok"], &env);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let stored = files(&dir.path().join("raw"));
+        assert_eq!(stored.len(), 1, "{stored:?}");
+        assert_eq!(std::fs::read(&stored[0]).unwrap(), plain.as_bytes());
+    }));
+    // A payload echoing a 20-character query key inside a JSON string.
+    let key = "sk_live_20_chars_key";
+    let echo = format!("{{\"echo\": \"apiKey={key}\", \"n\": [1, 4711]}}");
+    sim.script(
+        "/c/good",
+        vec![Reply::text(200, echo).header("Content-Type", "application/json")],
+    );
+    let out = rebound(
+        &["-c", config, "scrape", "good"],
+        &[("CLI_KEY", key), ("PG_PASSWORD", "4711")],
+    );
+    let result = result.and_then(|()| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+            let stored: Vec<Vec<u8>> = files(&dir.path().join("raw"))
+                .iter()
+                .map(|p| std::fs::read(p).unwrap())
+                .filter(|bytes| bytes != plain.as_bytes())
+                .collect();
+            assert_eq!(stored.len(), 1);
+            assert_eq!(
+                String::from_utf8_lossy(&stored[0]),
+                "{\"echo\": \"apiKey=***\", \"n\": [1, 4711]}"
+            );
+            let parsed: serde_json::Value = serde_json::from_slice(&stored[0]).unwrap();
+            assert_eq!(parsed["echo"], "apiKey=***");
+        }))
+    });
+    let _ = conn
+        .execute(AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .await;
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}

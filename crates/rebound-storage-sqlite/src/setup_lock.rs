@@ -1,0 +1,80 @@
+//! Serializes the setting up of one database file across processes.
+//!
+//! Opening a file switches it to WAL mode and applies pending migrations.
+//! Neither is safe when two processes do it to a new file at once: the
+//! switch to WAL needs an exclusive lock that SQLite does not wait for
+//! (the loser fails with "database is locked"), and sqlx's SQLite migrator
+//! takes no lock at all, so both processes see migration 1 as pending and
+//! the second fails with "table ... already exists". Processes started
+//! together on a new file (a scheduler and a worker from one unit file,
+//! two cron jobs) did exactly that.
+//!
+//! So each open first takes an exclusive advisory lock on `PATH-lock`, a
+//! file beside the database (as `-wal` and `-shm` are), and holds it until
+//! the schema is current. A lock file rather than the database itself,
+//! because SQLite's own locks on the database must not be disturbed. The
+//! lock belongs to the open file: it is released when dropped, and by the
+//! operating system when a process dies holding it, so a crash leaves
+//! nothing stale behind. Opens of an existing, current database also take
+//! it, briefly: there is nothing to migrate, so it is held for a few
+//! milliseconds.
+
+use rebound_storage::StoreError;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long an open waits for another process to finish setting up the
+/// same file. Migrating a new file takes milliseconds; this is for a
+/// migration of a large history, and it still ends a wait on a process that
+/// hangs while holding the lock.
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Between two tries. The lock is polled rather than waited on in a
+/// blocking thread, so that giving up after [`WAIT`] leaves no thread
+/// behind blocked on the lock (a runtime waits for its blocking threads).
+const POLL: Duration = Duration::from_millis(20);
+
+/// `PATH-lock` for the database at `PATH`.
+pub(crate) fn lock_path(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push("-lock");
+    PathBuf::from(name)
+}
+
+/// Takes the setup lock of the database at `path`, waiting up to [`WAIT`]
+/// for another process that holds it. The lock is held until the returned
+/// file is dropped.
+pub(crate) async fn acquire(path: &Path) -> Result<File, StoreError> {
+    let lock = lock_path(path);
+    let unavailable =
+        |detail: String| StoreError::Unavailable(format!("{}: {detail}", path.display()));
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock)
+        .map_err(|e| unavailable(format!("cannot open lock file {}: {e}", lock.display())))?;
+    let mut waited = Duration::ZERO;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(TryLockError::WouldBlock) if waited < WAIT => {
+                tokio::time::sleep(POLL).await;
+                waited += POLL;
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(unavailable(format!(
+                    "another process has held the lock file {} for {}s while setting up \
+                     this database",
+                    lock.display(),
+                    WAIT.as_secs()
+                )));
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(unavailable(format!("cannot lock {}: {e}", lock.display())));
+            }
+        }
+    }
+}
