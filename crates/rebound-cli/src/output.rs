@@ -220,6 +220,7 @@ pub fn execution_row_json(row: &WorkflowExecutionRow) -> Value {
         "scrapers_no_data": row.scrapers_no_data,
         "scrapers_skipped": row.scrapers_skipped,
         "error_message": row.error_message,
+        "error_kind": row.error_kind,
         "duration_ms": row.duration_ms,
     })
 }

@@ -132,6 +132,14 @@ async fn open_store_with(plan: &Plan, connections: Connections) -> Result<Arc<dy
             .with_context(|| format!("cannot open history database {}", location.display_safe()))?,
         ),
     };
+    // A run whose process died (killed `rebound run`, crashed worker) is
+    // closed as failed by the next command that opens the store, so
+    // `status` and `health` say what happened instead of "running" forever.
+    // Not fatal: the command's own work does not depend on it.
+    let now = SystemClock.now();
+    if let Err(error) = rebound_engine::liveness::close_dead_runs(store.as_ref(), now).await {
+        tracing::warn!(%error, "Could not close the runs of processes that exited.");
+    }
     Ok(store)
 }
 

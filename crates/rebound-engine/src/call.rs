@@ -10,8 +10,8 @@ use rebound_domain::outcome::{ErrorKind, ScraperStatus};
 use rebound_domain::paths::payload_path;
 use rebound_domain::plan::{Scraper, Source};
 use rebound_fetch::{CallResult, CallSpec};
-use rebound_storage::{NewAttempt, NewScraperCall, PayloadRef, StoreError};
-use std::collections::BTreeMap;
+use rebound_storage::{NewAttempt, NewScraperCall, PayloadRef, ScraperCallRow, StoreError};
+use std::collections::{BTreeMap, HashMap};
 
 /// What happened to one scraper call, as reported to the user.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,11 +49,69 @@ impl CallReport {
     }
 }
 
+impl CallReport {
+    /// A call as read back from its row: how a rescued or follow-up run
+    /// reports a call its execution already completed. `None` for a row
+    /// whose status or params cannot be read (the call is then made again).
+    pub(crate) fn from_row(row: &ScraperCallRow) -> Option<CallReport> {
+        Some(CallReport {
+            id: row.id,
+            scraper: row.scraper_name.clone(),
+            source: row.source_name.clone(),
+            params: serde_json::from_str(&row.params).ok()?,
+            status: ScraperStatus::parse(&row.status)?,
+            attempts: u32::try_from(row.attempts).unwrap_or(0),
+            http_status: row.http_status.and_then(|s| u16::try_from(s).ok()),
+            error_kind: row.error_kind.as_deref().and_then(ErrorKind::parse),
+            message: row.error_message.clone(),
+            duration_ms: row.duration_ms,
+            bytes: row.bytes,
+            records: None,
+            output_uri: row.output_uri.clone(),
+            content_hash: row.content_hash.clone(),
+            unchanged: row.unchanged,
+            deferred_until: None,
+            recheck_at: None,
+        })
+    }
+}
+
+/// The calls an execution already completed (`success` or `no_data`), by
+/// scraper, params as stored (redacted JSON) and target date.
+pub(crate) type Completed = HashMap<(String, String, NaiveDate), CallReport>;
+
 /// Context of the workflow run a call belongs to.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RunContext<'a> {
     pub execution_id: &'a str,
     pub workflow_name: &'a str,
+    /// Calls of this execution that need not be made again.
+    pub completed: &'a Completed,
+}
+
+impl Engine {
+    /// The earlier row of this call when its execution already completed
+    /// it: a rescued or follow-up run makes only what is still missing.
+    pub(crate) fn completed_call(
+        &self,
+        run: RunContext<'_>,
+        scraper_name: &str,
+        target_date: NaiveDate,
+        params: &BTreeMap<String, String>,
+    ) -> Option<CallReport> {
+        if run.completed.is_empty() {
+            return None;
+        }
+        let scraper = self.plan.scrapers.get(scraper_name)?;
+        let source = self.plan.sources.get(&scraper.source)?;
+        let used = used_params(scraper, source, params);
+        let key = (
+            scraper_name.to_string(),
+            self.plan.redactor.redact_string(&params_to_json(&used)),
+            target_date,
+        );
+        run.completed.get(&key).cloned()
+    }
 }
 
 impl Engine {
@@ -66,6 +124,16 @@ impl Engine {
         run: Option<RunContext<'_>>,
         event_start: Option<DateTime<Utc>>,
     ) -> Result<CallReport, EngineError> {
+        if let Some(done) =
+            run.and_then(|r| self.completed_call(r, scraper_name, target_date, params))
+        {
+            tracing::info!(
+                scraper = scraper_name,
+                id = done.id,
+                "Already completed in this execution; not called again."
+            );
+            return Ok(done);
+        }
         let scraper = &self.plan.scrapers[scraper_name];
         let source = &self.plan.sources[&scraper.source];
         // An open circuit breaker refuses the call before any request.

@@ -148,6 +148,11 @@ impl Engine {
         // semaphore bounds how many are in flight, as for any other calls.
         let gate = &gate;
         let reports = join_all(item_params.iter().map(|(value, p)| async move {
+            // Completed earlier in this execution (a rescue, a follow-up):
+            // reported as it was, before any lockout could refuse it.
+            if let Some(done) = self.completed_call(run, scraper_name, target_date, p) {
+                return Ok(done);
+            }
             if let Some(lock) = gate.as_ref().and_then(|g| g.locked.get(value)) {
                 let dataset = gate.as_ref().map(|g| g.dataset.as_str()).unwrap_or("?");
                 let tz = self.plan.pipeline.timezone;

@@ -16,6 +16,7 @@ mod breaker;
 pub mod calendar;
 mod call;
 mod fanout;
+pub mod liveness;
 mod mask;
 mod quota;
 mod workflow;

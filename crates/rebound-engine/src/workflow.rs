@@ -1,16 +1,26 @@
 //! One workflow run: steps in order, the scrapers of a step concurrently
 //! (fanned-out scrapers as one call per item), dependencies honoured, one
-//! `workflow_executions` row at the end.
+//! `workflow_executions` row: written `running` at the start (with this
+//! process as its owner and a heartbeat renewed while the run works, see
+//! [`crate::liveness`]) and finished in place at the end.
+//!
+//! A run under an execution id that already has calls (a rescue after its
+//! worker died, a follow-up of a stored wait) makes only the calls that did
+//! not end in `success` or `no_data` in that execution: the others are
+//! reported from their rows, without a request, so quota and rate limits
+//! are not spent twice, and the run row counts each call once.
 
-use crate::call::{CallReport, RunContext, params_to_json};
+use crate::call::{CallReport, Completed, RunContext, params_to_json};
 use crate::fanout::{FanoutSummary, Finished, no_calls};
 use crate::{Engine, EngineError, names};
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::join_all;
+use rebound_domain::duration::add_saturating;
 use rebound_domain::message::aggregate_errors;
 use rebound_domain::outcome::{ErrorKind, ScraperStatus, StatusCounts, WorkflowStatus};
-use rebound_storage::NewWorkflowExecution;
+use rebound_storage::{NewWorkflowExecution, RunStart, ScraperCallRow, Store};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// How a run is made, beyond its workflow, date and parameters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -99,11 +109,43 @@ impl Engine {
             .clone()
             .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         let started_at = self.clock.now();
+        let run_params = self
+            .plan
+            .redactor
+            .redact_string(&params_to_json(user_params));
+        // The calls this execution already completed, when it ran before.
+        let completed = match &options.execution_id {
+            Some(id) => completed_calls(&self.store.scraper_calls_for_execution(id).await?),
+            None => Completed::new(),
+        };
+        let owner = crate::liveness::this_process();
+        let lease = self.plan.scheduler.lease;
+        self.store
+            .begin_workflow_execution(&RunStart {
+                execution_id: execution_id.clone(),
+                workflow_name: name.to_string(),
+                target_date,
+                started_at,
+                params: run_params.clone(),
+                owner: owner.clone(),
+                heartbeat_until: add_saturating(started_at, lease),
+            })
+            .await?;
+        // Dropped (and so stopped) when this future ends or is cancelled.
+        let _heartbeat = Heartbeat(spawn_heartbeat(
+            self.store.clone(),
+            self.clock.clone(),
+            execution_id.clone(),
+            owner,
+            lease,
+        ));
         let run = RunContext {
             execution_id: &execution_id,
             workflow_name: name,
+            completed: &completed,
         };
-        tracing::info!(workflow = name, %execution_id, %target_date, "Workflow run started.");
+        tracing::info!(workflow = name, %execution_id, %target_date,
+            already_completed = completed.len(), "Workflow run started.");
 
         let mut calls: Vec<CallReport> = Vec::new();
         let mut fanout: Vec<FanoutSummary> = Vec::new();
@@ -226,10 +268,7 @@ impl Engine {
                 scrapers_skipped: counts.skipped + counts.locked_out,
                 error_message: error_message.clone(),
                 duration_ms,
-                params: self
-                    .plan
-                    .redactor
-                    .redact_string(&params_to_json(user_params)),
+                params: run_params,
             })
             .await?;
         tracing::info!(
@@ -287,6 +326,70 @@ impl Engine {
             Some((param, value)) => format!("{} ({param}={value})", call.scraper),
             None => call.scraper.clone(),
         }
+    }
+}
+
+/// The calls of an execution's rows that ended in `success` or `no_data`,
+/// by what identifies a call (scraper, stored params, target date).
+fn completed_calls(rows: &[ScraperCallRow]) -> Completed {
+    let mut completed = Completed::new();
+    for row in rows {
+        let status = ScraperStatus::parse(&row.status);
+        if !matches!(status, Some(ScraperStatus::Success | ScraperStatus::NoData)) {
+            continue;
+        }
+        let Some(report) = CallReport::from_row(row) else {
+            continue;
+        };
+        completed.insert(
+            (
+                row.scraper_name.clone(),
+                row.params.clone(),
+                row.target_date,
+            ),
+            report,
+        );
+    }
+    completed
+}
+
+/// Renews the run row's heartbeat every third of the lease, on real time
+/// (like a scheduled run's lease: it is about whether this process lives).
+fn spawn_heartbeat(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn rebound_domain::clock::Clock>,
+    execution_id: String,
+    owner: String,
+    lease: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let every = (lease / 3).max(std::time::Duration::from_millis(100));
+        loop {
+            tokio::time::sleep(every).await;
+            let until = add_saturating(clock.now(), lease);
+            match store
+                .renew_workflow_execution(&execution_id, &owner, until)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(%execution_id, "The run row is no longer held by this process; stopping its heartbeat.");
+                    break;
+                }
+                Err(error) => {
+                    tracing::warn!(%execution_id, %error, "Could not renew the run's heartbeat; trying again.")
+                }
+            }
+        }
+    })
+}
+
+/// Stops the heartbeat task when the run ends, however it ends.
+struct Heartbeat(tokio::task::JoinHandle<()>);
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

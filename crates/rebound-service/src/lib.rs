@@ -46,3 +46,47 @@ pub fn instance_name(role: &str) -> String {
         .unwrap_or_else(|| "localhost".to_string());
     format!("{host}:{}:{role}", std::process::id())
 }
+
+/// The reaper's sweep, shared by the scheduler's tick and idle workers:
+/// requeues runs whose lease expired (their worker died), records a failed
+/// run row (kind `internal`, the lease note as its message) for each run
+/// abandoned after [`MAX_CLAIMS`] claims, so it shows in `status`, `health`
+/// and alerts, and closes run rows whose process died
+/// ([`rebound_engine::liveness`]). Returns the runs requeued or abandoned.
+pub(crate) async fn reap(
+    store: &dyn rebound_storage::Store,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<String>, rebound_storage::StoreError> {
+    let requeued = store.requeue_expired(now, MAX_CLAIMS).await?;
+    if !requeued.is_empty() {
+        // Abandoned runs are few and recent; the newest 1000 cover any sweep.
+        for run in store
+            .scheduled_runs(Some("abandoned"), 1000)
+            .await?
+            .into_iter()
+            .filter(|r| requeued.contains(&r.run_id))
+            .filter(|r| !r.workflow_name.starts_with(CALENDAR_PREFIX))
+        {
+            let message = run
+                .last_error
+                .clone()
+                .unwrap_or_else(|| format!("abandoned after {} claims", run.claims));
+            store
+                .record_run_failure(&rebound_storage::RunFailure {
+                    execution_id: run.execution_id.clone(),
+                    workflow_name: run.workflow_name.clone(),
+                    target_date: run.target_date,
+                    at: now,
+                    error_kind: rebound_domain::outcome::ErrorKind::Internal,
+                    message,
+                    params: run.params.clone(),
+                    only_running_owner: None,
+                })
+                .await?;
+            tracing::error!(run_id = %run.run_id, workflow = %run.workflow_name,
+                execution_id = %run.execution_id, "Run abandoned: recorded as failed.");
+        }
+    }
+    rebound_engine::liveness::close_dead_runs(store, now).await?;
+    Ok(requeued)
+}

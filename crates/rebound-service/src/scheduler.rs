@@ -12,7 +12,7 @@
 //! same workflow at the same moment, but slot names are deterministic and
 //! the store turns a second claim of a slot into a SKIP, so a slot runs once.
 
-use crate::{CALENDAR_PREFIX, MAX_CLAIMS};
+use crate::CALENDAR_PREFIX;
 use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, Utc};
 use rebound_domain::calendar::Event;
 use rebound_domain::clock::Clock;
@@ -116,7 +116,7 @@ impl Scheduler {
         let now = self.clock.now();
         let store = self.engine.store().clone();
         let mut report = TickReport {
-            requeued: store.requeue_expired(now, MAX_CLAIMS).await?,
+            requeued: crate::reap(store.as_ref(), now).await?,
             ..TickReport::default()
         };
         if !report.requeued.is_empty() {

@@ -11,11 +11,13 @@
 //! On shutdown a worker stops claiming, lets in-flight runs finish within
 //! `[scheduler] shutdown_grace`, and releases the rest back to the queue.
 
-use crate::{CALENDAR_PREFIX, MAX_CLAIMS};
+use crate::CALENDAR_PREFIX;
 use chrono::{DateTime, Utc};
+use futures::FutureExt;
 use rebound_domain::clock::Clock;
+use rebound_domain::outcome::ErrorKind;
 use rebound_engine::{Engine, RunOptions};
-use rebound_storage::{NewScheduledRun, ScheduledRunRow, StoreError};
+use rebound_storage::{NewScheduledRun, RunFailure, ScheduledRunRow, StoreError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -118,7 +120,7 @@ impl Worker {
             due
         };
         if reap {
-            store.requeue_expired(now, MAX_CLAIMS).await?;
+            crate::reap(store.as_ref(), now).await?;
         }
         store.claim_run(&self.id, now, self.lease()).await
     }
@@ -131,14 +133,49 @@ impl Worker {
         // Dropping the guard stops renewing, also when this future is
         // cancelled at shutdown or the run panics.
         let renewal = AbortOnDrop(self.spawn_renewal(&run.run_id));
-        let result = self.execute_inner(&run).await;
+        // A panic in the run is caught here and recorded like any failure to
+        // run, instead of killing the task and leaving the run to the
+        // reaper three lease expiries later with no run row.
+        let result = match std::panic::AssertUnwindSafe(self.execute_inner(&run))
+            .catch_unwind()
+            .await
+        {
+            Ok(result) => result,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".to_string());
+                let what = self.engine.plan().redactor.redact_string(&what);
+                Err((ErrorKind::Internal, format!("run panicked: {what}")))
+            }
+        };
         drop(renewal);
         let (status, later, error) = match result {
             Ok((status, later)) => (status, later, None),
-            Err(message) => {
+            Err((kind, message)) => {
                 tracing::error!(run_id = %run.run_id, workflow = %run.workflow_name, error = %message, "Run could not start.");
                 // Kept on the run's row too: a failed run always says why.
                 let note = format!("run could not start: {message}");
+                // And as a failed run row, so `status`, `health` and the
+                // workflow_failed alert see it like any failed run.
+                if !run.workflow_name.starts_with(CALENDAR_PREFIX) {
+                    let message = rebound_domain::message::truncate_chars(&message, 1000);
+                    self.engine
+                        .store()
+                        .record_run_failure(&RunFailure {
+                            execution_id: run.execution_id.clone(),
+                            workflow_name: run.workflow_name.clone(),
+                            target_date: run.target_date,
+                            at: self.clock.now(),
+                            error_kind: kind,
+                            message,
+                            params: run.params.clone(),
+                            only_running_owner: None,
+                        })
+                        .await?;
+                }
                 ("failed".to_string(), Later::default(), Some(note))
             }
         };
@@ -187,10 +224,24 @@ impl Worker {
     }
 
     /// Runs the workflow (or calendar refresh) a run names. Errors that
-    /// prevent the run from starting come back as text.
-    async fn execute_inner(&self, run: &ScheduledRunRow) -> Result<(String, Later), String> {
+    /// prevent the run from starting come back as text with their kind:
+    /// `config` when the engine refuses the run (a parameter nothing
+    /// supplies, an unknown workflow), `internal` otherwise.
+    async fn execute_inner(
+        &self,
+        run: &ScheduledRunRow,
+    ) -> Result<(String, Later), (ErrorKind, String)> {
+        let internal = |message: String| (ErrorKind::Internal, message);
+        let engine_error = |e: rebound_engine::EngineError| {
+            let kind = if e.is_usage() {
+                ErrorKind::Config
+            } else {
+                ErrorKind::Internal
+            };
+            (kind, e.to_string())
+        };
         let params: BTreeMap<String, String> = serde_json::from_str(&run.params)
-            .map_err(|e| format!("run {} has unreadable params: {e}", run.run_id))?;
+            .map_err(|e| internal(format!("run {} has unreadable params: {e}", run.run_id)))?;
         if let Some(calendar) = run.workflow_name.strip_prefix(CALENDAR_PREFIX) {
             let plan = self.engine.plan();
             let scraper = plan
@@ -198,16 +249,21 @@ impl Worker {
                 .get(calendar)
                 .and_then(|c| c.refresh.as_ref())
                 .map(|r| r.scraper.clone())
-                .ok_or_else(|| format!("calendar {calendar} has no refresh scraper"))?;
+                .ok_or_else(|| {
+                    (
+                        ErrorKind::Config,
+                        format!("calendar {calendar} has no refresh scraper"),
+                    )
+                })?;
             let report = self
                 .engine
                 .run_scraper(&scraper, run.target_date, &params)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(engine_error)?;
             return Ok((report.status.as_str().to_string(), Later::default()));
         }
         let entities: Option<Vec<String>> = serde_json::from_str(&run.entities)
-            .map_err(|e| format!("run {} has unreadable entities: {e}", run.run_id))?;
+            .map_err(|e| internal(format!("run {} has unreadable entities: {e}", run.run_id)))?;
         let options = RunOptions {
             execution_id: Some(run.execution_id.clone()),
             entities,
@@ -216,7 +272,7 @@ impl Worker {
             .engine
             .run_workflow_with(&run.workflow_name, run.target_date, &params, &options)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(engine_error)?;
         Ok((
             report.status.as_str().to_string(),
             Later {
@@ -268,7 +324,8 @@ impl Worker {
         Ok(queued.then_some(at))
     }
 
-    /// Stores a wait too long to sleep as a follow-up run due at `at`.
+    /// Stores a wait too long to sleep as a follow-up run due at `at`,
+    /// under the same execution id.
     async fn follow_up(
         &self,
         run: &ScheduledRunRow,
@@ -289,7 +346,10 @@ impl Worker {
             entities: run.entities.clone(),
             run_at: at,
             scheduled_for: at,
-            execution_id: uuid::Uuid::now_v7().to_string(),
+            // The same execution: the follow-up makes only the calls that
+            // did not complete (the deferred ones), and finishes the same
+            // run row, so nothing is fetched or counted twice.
+            execution_id: run.execution_id.clone(),
             decision_id: run.decision_id.clone(),
             created_at: now,
         };

@@ -255,7 +255,7 @@ impl HealthStore for PostgresStore {
             // counts as the newest: the streak below is of runs started
             // strictly after the newest good one, and the two must agree.
             "SELECT status, execution_time, error_message FROM workflow_executions \
-             WHERE workflow_name = $1 \
+             WHERE workflow_name = $1 AND status <> 'running' \
              ORDER BY execution_time DESC, status IN ('failed', 'partial'), execution_id DESC \
              LIMIT 1",
         )
@@ -270,7 +270,7 @@ impl HealthStore for PostgresStore {
             "SELECT COUNT(*) AS n, MIN(execution_time) AS since FROM workflow_executions \
              WHERE workflow_name = $1 AND status IN ('failed', 'partial') \
                AND execution_time > COALESCE((SELECT execution_time FROM workflow_executions \
-                   WHERE workflow_name = $1 AND status NOT IN ('failed', 'partial') \
+                   WHERE workflow_name = $1 AND status NOT IN ('failed', 'partial', 'running') \
                    ORDER BY execution_time DESC LIMIT 1), '-infinity'::timestamptz)",
         )
         .bind(workflow_name)

@@ -26,6 +26,7 @@ mod metrics;
 mod quota;
 mod redact;
 mod retention;
+mod runs;
 mod scheduler;
 mod timeouts;
 
@@ -34,8 +35,8 @@ use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use rebound_storage::{
     AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, DecisionOutcome,
     DecisionRow, LatestPayload, LockoutRow, NewDecision, NewLockout, NewScheduledRun,
-    NewScraperCall, NewWorkflowExecution, PayloadRef, ScheduledRunRow, ScraperCallRow, SlotRow,
-    Store, StoreError, WorkflowExecutionRow,
+    NewScraperCall, NewWorkflowExecution, PayloadRef, RunFailure, RunStart, RunningExecution,
+    ScheduledRunRow, ScraperCallRow, SlotRow, Store, StoreError, WorkflowExecutionRow,
 };
 use redact::Redactor;
 use sqlx::migrate::Migrator;
@@ -109,7 +110,7 @@ macro_rules! execution_columns {
     () => {
         "execution_id, workflow_name, target_date, execution_time, finished_at, status, \
          scrapers_requested, scrapers_succeeded, scrapers_failed, scrapers_no_data, \
-         scrapers_skipped, error_message, duration_ms"
+         scrapers_skipped, error_message, duration_ms, error_kind"
     };
 }
 
@@ -378,41 +379,28 @@ impl Store for PostgresStore {
         &self,
         execution: &NewWorkflowExecution,
     ) -> Result<(), StoreError> {
-        // A retry of a failed run (a schedule's `retry_every`) runs under
-        // that run's execution id: the row then holds the latest result.
-        sqlx::query(
-            "INSERT INTO workflow_executions (execution_id, workflow_name, target_date, \
-                execution_time, finished_at, status, scrapers_requested, \
-                scrapers_succeeded, scrapers_failed, scrapers_no_data, scrapers_skipped, \
-                error_message, duration_ms, params) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-             ON CONFLICT (execution_id) DO UPDATE SET \
-                finished_at = excluded.finished_at, status = excluded.status, \
-                scrapers_requested = excluded.scrapers_requested, \
-                scrapers_succeeded = excluded.scrapers_succeeded, \
-                scrapers_failed = excluded.scrapers_failed, \
-                scrapers_no_data = excluded.scrapers_no_data, \
-                scrapers_skipped = excluded.scrapers_skipped, \
-                error_message = excluded.error_message, duration_ms = excluded.duration_ms",
-        )
-        .bind(execution.execution_id.as_str())
-        .bind(execution.workflow_name.as_str())
-        .bind(execution.target_date)
-        .bind(ms(execution.execution_time))
-        .bind(ms(execution.finished_at))
-        .bind(execution.status.as_str())
-        .bind(i64::from(execution.scrapers_requested))
-        .bind(i64::from(execution.scrapers_succeeded))
-        .bind(i64::from(execution.scrapers_failed))
-        .bind(i64::from(execution.scrapers_no_data))
-        .bind(i64::from(execution.scrapers_skipped))
-        .bind(execution.error_message.as_deref())
-        .bind(execution.duration_ms)
-        .bind(execution.params.as_str())
-        .execute(&self.pool)
-        .await
-        .map_err(|e| self.error("record_workflow_execution", e))?;
-        Ok(())
+        runs::record_workflow_execution(self, execution).await
+    }
+
+    async fn begin_workflow_execution(&self, start: &RunStart) -> Result<(), StoreError> {
+        runs::begin_workflow_execution(self, start).await
+    }
+
+    async fn renew_workflow_execution(
+        &self,
+        execution_id: &str,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        runs::renew_workflow_execution(self, execution_id, owner, until).await
+    }
+
+    async fn running_executions(&self) -> Result<Vec<RunningExecution>, StoreError> {
+        runs::running_executions(self).await
+    }
+
+    async fn record_run_failure(&self, failure: &RunFailure) -> Result<bool, StoreError> {
+        runs::record_run_failure(self, failure).await
     }
 
     async fn last_payload(
@@ -754,6 +742,7 @@ fn execution_row(row: &PgRow) -> Result<WorkflowExecutionRow, sqlx::Error> {
         scrapers_skipped: row.try_get("scrapers_skipped")?,
         error_message: row.try_get("error_message")?,
         duration_ms: row.try_get("duration_ms")?,
+        error_kind: row.try_get("error_kind")?,
     })
 }
 

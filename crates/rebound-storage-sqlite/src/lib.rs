@@ -34,18 +34,19 @@ mod lookup;
 mod metrics;
 mod quota;
 mod retention;
+mod runs;
 mod scheduler;
 mod setup_lock;
 mod writer;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use codec::{column, date_column, encode_date, encode_time, store_error, time_column};
+use codec::{column, date_column, encode_date, store_error, time_column};
 use rebound_storage::{
     AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, DecisionOutcome,
     DecisionRow, LatestPayload, LockoutRow, NewDecision, NewLockout, NewScheduledRun,
-    NewScraperCall, NewWorkflowExecution, PayloadRef, ScheduledRunRow, ScraperCallRow, SlotRow,
-    Store, StoreError, WorkflowExecutionRow,
+    NewScraperCall, NewWorkflowExecution, PayloadRef, RunFailure, RunStart, RunningExecution,
+    ScheduledRunRow, ScraperCallRow, SlotRow, Store, StoreError, WorkflowExecutionRow,
 };
 use sqlx::SqlitePool;
 use sqlx::migrate::Migrator;
@@ -75,7 +76,7 @@ macro_rules! execution_columns {
     () => {
         "execution_id, workflow_name, target_date, execution_time, finished_at, status, \
          scrapers_requested, scrapers_succeeded, scrapers_failed, scrapers_no_data, \
-         scrapers_skipped, error_message, duration_ms"
+         scrapers_skipped, error_message, duration_ms, error_kind"
     };
 }
 
@@ -196,43 +197,28 @@ impl Store for SqliteStore {
         &self,
         execution: &NewWorkflowExecution,
     ) -> Result<(), StoreError> {
-        // A retry of a failed run (a schedule's `retry_every`) runs under
-        // that run's execution id: the row then holds the latest result.
-        // One statement is one transaction; it runs on the writer
-        // connection, so it queues behind the group commits in this process.
-        sqlx::query(
-            "INSERT INTO workflow_executions (execution_id, workflow_name, target_date, \
-                execution_time, finished_at, status, scrapers_requested, \
-                scrapers_succeeded, scrapers_failed, scrapers_no_data, scrapers_skipped, \
-                error_message, duration_ms, params) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
-             ON CONFLICT (execution_id) DO UPDATE SET \
-                finished_at = excluded.finished_at, status = excluded.status, \
-                scrapers_requested = excluded.scrapers_requested, \
-                scrapers_succeeded = excluded.scrapers_succeeded, \
-                scrapers_failed = excluded.scrapers_failed, \
-                scrapers_no_data = excluded.scrapers_no_data, \
-                scrapers_skipped = excluded.scrapers_skipped, \
-                error_message = excluded.error_message, duration_ms = excluded.duration_ms",
-        )
-        .bind(execution.execution_id.as_str())
-        .bind(execution.workflow_name.as_str())
-        .bind(encode_date(execution.target_date))
-        .bind(encode_time(execution.execution_time))
-        .bind(encode_time(execution.finished_at))
-        .bind(execution.status.as_str())
-        .bind(i64::from(execution.scrapers_requested))
-        .bind(i64::from(execution.scrapers_succeeded))
-        .bind(i64::from(execution.scrapers_failed))
-        .bind(i64::from(execution.scrapers_no_data))
-        .bind(i64::from(execution.scrapers_skipped))
-        .bind(execution.error_message.as_deref())
-        .bind(execution.duration_ms)
-        .bind(execution.params.as_str())
-        .execute(&self.writer)
-        .await
-        .map_err(|e| store_error("record_workflow_execution", e))?;
-        Ok(())
+        runs::record_workflow_execution(&self.writer, execution).await
+    }
+
+    async fn begin_workflow_execution(&self, start: &RunStart) -> Result<(), StoreError> {
+        runs::begin_workflow_execution(&self.writer, start).await
+    }
+
+    async fn renew_workflow_execution(
+        &self,
+        execution_id: &str,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        runs::renew_workflow_execution(&self.writer, execution_id, owner, until).await
+    }
+
+    async fn running_executions(&self) -> Result<Vec<RunningExecution>, StoreError> {
+        runs::running_executions(&self.readers).await
+    }
+
+    async fn record_run_failure(&self, failure: &RunFailure) -> Result<bool, StoreError> {
+        runs::record_run_failure(&self.writer, failure).await
     }
 
     async fn last_payload(
@@ -573,6 +559,7 @@ fn execution_row(row: &SqliteRow) -> Result<WorkflowExecutionRow, StoreError> {
         scrapers_skipped: column(row, "scrapers_skipped")?,
         error_message: column(row, "error_message")?,
         duration_ms: column(row, "duration_ms")?,
+        error_kind: column(row, "error_kind")?,
     })
 }
 

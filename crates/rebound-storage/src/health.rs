@@ -150,7 +150,8 @@ pub trait HealthStore: Send + Sync {
         to: NaiveDate,
     ) -> Result<Vec<WorkflowDayRow>, StoreError>;
 
-    /// The newest run of `workflow_name` and its current failed/partial streak.
+    /// The newest finished run of `workflow_name` and its current
+    /// failed/partial streak; runs still `running` are left out of both.
     async fn workflow_streak(&self, workflow_name: &str) -> Result<WorkflowStreak, StoreError>;
 
     /// Runs started (`execution_time`) at or after `since` that ended failed

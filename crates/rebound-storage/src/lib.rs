@@ -121,6 +121,54 @@ pub struct NewWorkflowExecution {
     pub params: String,
 }
 
+/// A workflow run as it starts (see [`Store::begin_workflow_execution`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunStart {
+    pub execution_id: String,
+    pub workflow_name: String,
+    pub target_date: NaiveDate,
+    pub started_at: DateTime<Utc>,
+    /// Parameters of the run as a JSON object text.
+    pub params: String,
+    /// The process running it, `host:pid`.
+    pub owner: String,
+    /// The owner renews before this; past it, nobody is running it.
+    pub heartbeat_until: DateTime<Utc>,
+}
+
+/// A run that failed as a whole (see [`Store::record_run_failure`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunFailure {
+    pub execution_id: String,
+    pub workflow_name: String,
+    pub target_date: NaiveDate,
+    /// When it was found failed; also its start when it has no row yet.
+    pub at: DateTime<Utc>,
+    /// `config` (the engine refused to start it) or `internal` (a panic,
+    /// an abandoned lease, a process that died).
+    pub error_kind: ErrorKind,
+    pub message: String,
+    /// Parameters of the run as a JSON object text (for a new row).
+    pub params: String,
+    /// Only close a row still `running` under this owner.
+    pub only_running_owner: Option<String>,
+}
+
+/// A `workflow_executions` row still `running`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunningExecution {
+    pub execution_id: String,
+    pub workflow_name: String,
+    pub target_date: NaiveDate,
+    pub execution_time: DateTime<Utc>,
+    /// `host:pid` of the process running it.
+    pub owner: Option<String>,
+    pub heartbeat_until: Option<DateTime<Utc>>,
+}
+
+/// The message of a run closed because its process died.
+pub const PROCESS_EXITED: &str = "process exited during the run";
+
 /// A stored workflow run, as read back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkflowExecutionRow {
@@ -137,6 +185,9 @@ pub struct WorkflowExecutionRow {
     pub scrapers_skipped: i64,
     pub error_message: Option<String>,
     pub duration_ms: i64,
+    /// The run-level kind of a run that failed as a whole (`config`,
+    /// `internal`); `None` otherwise.
+    pub error_kind: Option<String>,
 }
 
 /// A stored scraper call, as read back.
@@ -196,11 +247,42 @@ pub trait Store:
     /// Records a call and its attempts atomically; returns the call's `id`.
     async fn record_scraper_call(&self, call: &NewScraperCall) -> Result<i64, StoreError>;
 
-    /// Records a finished workflow run.
+    /// Records a finished workflow run. When the run's row exists (written
+    /// `running` at its start, or by an earlier run of the same execution:
+    /// a rescue, a follow-up), it is finished in place: the earlier start
+    /// time is kept, everything else (status, counts, message) replaced, and
+    /// the owner and heartbeat cleared.
     async fn record_workflow_execution(
         &self,
         execution: &NewWorkflowExecution,
     ) -> Result<(), StoreError>;
+
+    /// Writes the row of a run that starts: status `running`, owned by
+    /// `start.owner` until `start.heartbeat_until`. An existing row of the
+    /// same execution (a rescue, a follow-up) is set running again, keeping
+    /// its start time and counts.
+    async fn begin_workflow_execution(&self, start: &RunStart) -> Result<(), StoreError>;
+
+    /// Extends the heartbeat of a running run owned by `owner`; false when
+    /// the row is no longer running under that owner (finished, or closed
+    /// by someone who believed its process dead).
+    async fn renew_workflow_execution(
+        &self,
+        execution_id: &str,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Every run row still `running`, oldest first.
+    async fn running_executions(&self) -> Result<Vec<RunningExecution>, StoreError>;
+
+    /// Ends a run as `failed` with a run-level kind and message: inserts its
+    /// row, or updates the existing one. With `failure.only_running_owner`,
+    /// only a row still `running` under exactly that owner is touched (a
+    /// dead process's run; a row finished or re-owned meanwhile is left
+    /// alone). The counts are those of the execution's call rows. Returns
+    /// whether a row was written.
+    async fn record_run_failure(&self, failure: &RunFailure) -> Result<bool, StoreError>;
 
     /// The newest call of `scraper_name` with exactly these `params` that
     /// has a content hash and output URI (success or no_data), if any.

@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod queries;
 pub mod quota;
 pub mod retention;
+pub mod runs;
 pub mod scheduler;
 
 use chrono::{DateTime, NaiveDate, SubsecRound, TimeDelta, Utc};
@@ -50,7 +51,7 @@ pub async fn run_all(store: &dyn Store) {
     timestamps_keep_milliseconds(store).await;
     standalone_calls_newest_first(store).await;
     workflow_execution_round_trip(store).await;
-    duplicate_workflow_execution_is_rejected(store).await;
+    recording_an_execution_again_finishes_it_in_place(store).await;
     recent_workflow_executions_newest_first(store).await;
     calls_for_execution_in_id_order(store).await;
     last_payload_picks_newest_matching_call(store).await;
@@ -67,6 +68,7 @@ pub async fn run_all(store: &dyn Store) {
     metrics::run_all(store).await;
     limits::run_all(store).await;
     retention::run_all(store).await;
+    runs::run_all(store).await;
 }
 
 /// `backend()` names one of the two known backends, for messages.
@@ -365,8 +367,9 @@ pub async fn workflow_execution_round_trip(store: &dyn Store) {
     }
 }
 
-/// Recording the same run twice is an error and keeps the first record.
-pub async fn duplicate_workflow_execution_is_rejected(store: &dyn Store) {
+/// Recording the same execution again (a rescue or a follow-up finishing
+/// it) replaces its outcome in place and keeps its first start: one row.
+pub async fn recording_an_execution_again_finishes_it_in_place(store: &dyn Store) {
     let tag = Tag::new();
     let first = sample_execution(&tag, "dup", ts("2026-03-01T10:00:00Z"));
     store
@@ -374,18 +377,23 @@ pub async fn duplicate_workflow_execution_is_rejected(store: &dyn Store) {
         .await
         .expect("record_workflow_execution");
     let second = NewWorkflowExecution {
+        execution_time: first.execution_time + TimeDelta::seconds(60),
+        finished_at: first.finished_at + TimeDelta::seconds(60),
         status: WorkflowStatus::Failed,
         error_message: Some("second".to_string()),
         ..first.clone()
     };
-    let result = store.record_workflow_execution(&second).await;
-    assert!(
-        matches!(result, Err(StoreError::Query(_))),
-        "a duplicate execution_id must fail as a query error, got {result:?}"
-    );
+    store
+        .record_workflow_execution(&second)
+        .await
+        .expect("record_workflow_execution again");
+    let expected = NewWorkflowExecution {
+        execution_time: first.execution_time,
+        ..second.clone()
+    };
     assert_eq!(
         find_execution(store, &first.execution_id).await,
-        expected_execution_row(&first)
+        expected_execution_row(&expected)
     );
 }
 
@@ -934,5 +942,6 @@ fn expected_execution_row(run: &NewWorkflowExecution) -> WorkflowExecutionRow {
         scrapers_skipped: i64::from(run.scrapers_skipped),
         error_message: run.error_message.clone(),
         duration_ms: run.duration_ms,
+        error_kind: None,
     }
 }

@@ -10,6 +10,7 @@ mod metrics;
 mod plan;
 mod purge;
 mod quotas;
+mod runs;
 mod secrets;
 mod serve;
 mod storage;

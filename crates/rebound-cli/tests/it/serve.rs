@@ -560,9 +560,16 @@ async fn sigterm_releases_a_run_that_outlasts_the_grace_period() {
     );
     let note = sqlite_scalar(&db, "SELECT last_error FROM scheduled_runs").await;
     assert!(note.contains("released at shutdown"), "{note}");
+    // The run row is written when the run starts (issue 11, item 12) and
+    // stays `running` under the released run's execution id, which the
+    // next claim reuses and finishes in place.
     assert_eq!(
         sqlite_scalar(&db, "SELECT count(*) FROM workflow_executions").await,
-        "0"
+        "1"
+    );
+    assert_eq!(
+        sqlite_scalar(&db, "SELECT status FROM workflow_executions").await,
+        "running"
     );
     sim.shutdown().await;
 }

@@ -23,6 +23,7 @@ use tokio::sync::Notify;
 mod alerts;
 mod reference_day;
 mod retention;
+mod runs;
 mod retries;
 
 const NY: chrono_tz::Tz = chrono_tz::America::New_York;

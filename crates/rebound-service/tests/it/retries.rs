@@ -118,7 +118,6 @@ async fn a_partial_window_run_is_retried_once_in_its_window_and_the_day_ends_in_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs item 13 (wt-runs)"]
 async fn the_retry_re_runs_only_the_call_that_failed() {
     let sim = flaky_upstream().await;
     let dir = tempfile::tempdir().expect("tempdir");

@@ -22,7 +22,7 @@ conformance_tests!(
     timestamps_keep_milliseconds,
     standalone_calls_newest_first,
     workflow_execution_round_trip,
-    duplicate_workflow_execution_is_rejected,
+    recording_an_execution_again_finishes_it_in_place,
     recent_workflow_executions_newest_first,
     calls_for_execution_in_id_order,
     last_payload_picks_newest_matching_call,
@@ -180,4 +180,21 @@ limits_tests!(
     concurrent_slot_takers_get_distinct_spaced_slots,
     limits_retry_budget_is_counted_per_window,
     concurrent_retry_takers_never_pass_the_budget,
+);
+
+/// Run rows while they run (`store_conformance::runs`), one test each.
+macro_rules! runs_tests {
+    ($($check:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $check() {
+            let (_dir, store) = fresh_store().await;
+            store_conformance::runs::$check(&store).await;
+        }
+    )*};
+}
+
+runs_tests!(
+    a_run_row_is_running_from_its_start_and_finished_in_place,
+    a_dead_runs_row_is_closed_only_under_its_owner_with_its_call_counts,
+    a_run_that_could_not_start_gets_a_failed_row_with_its_kind,
 );

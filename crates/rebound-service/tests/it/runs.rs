@@ -1,0 +1,309 @@
+//! Runs the scheduler could not start or lost are run rows like any other
+//! (failed, with a run-level kind and the reason), seen by `health` and
+//! the `workflow_failed` alert; a rescued or follow-up run makes only the
+//! calls its execution has not completed.
+
+use super::{config, day, harness, local};
+use rebound_alerts::evaluate::Evaluator;
+use rebound_alerts::service::ReportSource;
+use rebound_domain::clock::Clock;
+use rebound_domain::outcome::{ErrorKind, ScraperStatus};
+use rebound_service::alerts::EngineReports;
+use rebound_storage::{NewScraperCall, WorkflowExecutionRow};
+use rebound_upstream_sim::{Reply, UpstreamSim};
+use std::time::Duration;
+
+async fn execution_of(
+    store: &dyn rebound_storage::Store,
+    workflow: &str,
+) -> Vec<WorkflowExecutionRow> {
+    store
+        .executions_for_date(workflow, day())
+        .await
+        .expect("executions")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_the_engine_refuses_is_a_failed_run_of_kind_config_in_health_and_alerts() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    // `{team}` is neither a built-in nor fanned out: the run cannot start.
+    let extra = r#"
+[scrapers.roster]
+source = "nba"
+path = "/roster/{team}"
+
+[workflows.rosters]
+scrapers = ["roster"]
+schedule = { kind = "window", start = "06:00", end = "10:00" }
+"#;
+    let h = harness(
+        dir.path(),
+        &config(&sim.base_url(), extra),
+        local(day(), 6, 0),
+    )
+    .await;
+    h.scheduler.tick().await.expect("tick");
+    while h.worker.run_one().await.expect("worker").is_some() {}
+
+    let store = h.engine.store().clone();
+    let runs = execution_of(store.as_ref(), "rosters").await;
+    assert_eq!(runs.len(), 1, "the refused run is a run row: {runs:#?}");
+    let run = &runs[0];
+    assert_eq!(run.status, "failed");
+    assert_eq!(run.error_kind.as_deref(), Some("config"));
+    let message = run.error_message.as_deref().unwrap_or_default();
+    assert!(message.contains("{team}"), "{message}");
+    let queued = store.scheduled_runs(None, 100).await.expect("runs");
+    let slot = queued
+        .iter()
+        .find(|r| r.workflow_name == "rosters")
+        .expect("slot");
+    assert_eq!(run.execution_id, slot.execution_id, "the slot's execution");
+
+    // `health` sees a failing workflow, not HEALTHY.
+    let reports = EngineReports {
+        engine: h.engine.clone(),
+        prober: None,
+    };
+    let report = reports.report(h.clock.now()).await.expect("report");
+    let rosters = report
+        .workflows
+        .iter()
+        .find(|w| w.name == "rosters")
+        .expect("listed");
+    assert_eq!(rosters.last_status.as_deref(), Some("failed"));
+    assert_eq!(rosters.consecutive_failed, 1);
+    assert_ne!(rosters.level, rebound_health::Level::Ok, "{rosters:#?}");
+
+    // And the alert evaluator opens workflow_failed for it like for any
+    // failed run (after one failure here, to need a single run).
+    let mut settings = h.engine.plan().alerts.clone();
+    settings.conditions.workflow_failed_after = Some(1);
+    let evaluator = Evaluator::new(
+        store.clone(),
+        settings,
+        "day",
+        h.engine.plan().redactor.clone(),
+    );
+    evaluator.evaluate(&report).await.expect("evaluate");
+    let open = store.open_alert_incidents().await.expect("incidents");
+    assert!(
+        open.iter()
+            .any(|i| i.condition == "workflow_failed" && i.subject == "rosters"),
+        "{open:#?}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_run_is_a_failed_run_of_kind_internal() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let h = harness(dir.path(), &config(&sim.base_url(), ""), local(day(), 6, 0)).await;
+    h.scheduler.tick().await.expect("tick");
+    let store = h.engine.store().clone();
+    // Three workers claim it in turn and die without a word.
+    for n in 0..3 {
+        let now = h.clock.now();
+        let mut took_morning = false;
+        while let Some(run) = store
+            .claim_run(&format!("dead:{n}"), now, Duration::from_secs(60))
+            .await
+            .expect("claim")
+        {
+            took_morning |= run.workflow_name == "morning";
+        }
+        assert!(took_morning, "claim {n}");
+        h.clock.advance(Duration::from_secs(61));
+        h.scheduler.tick().await.expect("tick reaps");
+    }
+    let slot = store
+        .scheduled_runs(Some("abandoned"), 100)
+        .await
+        .expect("runs")
+        .into_iter()
+        .find(|r| r.workflow_name == "morning")
+        .expect("abandoned after 3 claims");
+    let runs = execution_of(store.as_ref(), "morning").await;
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0].execution_id, slot.execution_id);
+    assert_eq!(runs[0].status, "failed");
+    assert_eq!(runs[0].error_kind.as_deref(), Some("internal"));
+    let message = runs[0].error_message.as_deref().unwrap_or_default();
+    assert!(
+        message.contains("lease expired") && message.contains("abandoned after 3 claims"),
+        "{message}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rescued_run_makes_only_the_calls_its_dead_worker_did_not_finish() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    sim.script(
+        "/nba/first",
+        vec![Reply::json(200, serde_json::json!({"a": 1}))],
+    );
+    sim.script(
+        "/nba/second",
+        vec![Reply::json(200, serde_json::json!({"b": 2}))],
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let extra = r#"
+[scrapers.first]
+source = "nba"
+path = "/first"
+
+[scrapers.second]
+source = "nba"
+path = "/second"
+
+[workflows.pair]
+steps = [{ scrapers = ["first"] }, { scrapers = ["second"], after = ["first"] }]
+schedule = { kind = "window", start = "06:00", end = "10:00" }
+"#;
+    let h = harness(
+        dir.path(),
+        &config(&sim.base_url(), extra),
+        local(day(), 6, 0),
+    )
+    .await;
+    h.scheduler.tick().await.expect("tick");
+    let store = h.engine.store().clone();
+    let now = h.clock.now();
+    let mut pair = None;
+    while let Some(run) = store
+        .claim_run("dead:worker", now, Duration::from_secs(60))
+        .await
+        .expect("claim")
+    {
+        if run.workflow_name == "pair" {
+            pair = Some(run);
+        }
+    }
+    let pair = pair.expect("pair claimed");
+    // The dead worker had finished `first` (its row is in the execution)
+    // and died during `second`, which left nothing.
+    store
+        .record_scraper_call(&NewScraperCall {
+            execution_id: Some(pair.execution_id.clone()),
+            workflow_name: Some("pair".into()),
+            scraper_name: "first".into(),
+            source_name: "nba".into(),
+            params: "{}".into(),
+            target_date: day(),
+            status: ScraperStatus::Success,
+            attempts: 1,
+            http_status: Some(200),
+            error_kind: None::<ErrorKind>,
+            error_message: None,
+            started_at: now,
+            finished_at: now,
+            duration_ms: 5,
+            bytes: Some(7),
+            output_uri: Some("file:///raw/first.json".into()),
+            content_hash: Some("f".repeat(64)),
+            unchanged: false,
+            attempt_rows: Vec::new(),
+        })
+        .await
+        .expect("the dead worker's call");
+
+    h.clock.advance(Duration::from_secs(61));
+    let mut outcomes = Vec::new();
+    while let Some(outcome) = h.worker.run_one().await.expect("worker") {
+        outcomes.push(outcome);
+    }
+    let rescued = outcomes
+        .iter()
+        .find(|o| o.workflow == "pair")
+        .expect("rescued");
+    assert_eq!(rescued.status, "success");
+    let calls = store
+        .scraper_calls_for_execution(&pair.execution_id)
+        .await
+        .expect("calls");
+    assert_eq!(calls.len(), 2, "one row per scraper: {calls:#?}");
+    assert_eq!(
+        sim.request_count("/nba/first"),
+        0,
+        "first was not fetched again"
+    );
+    assert_eq!(sim.request_count("/nba/second"), 1);
+    let runs = execution_of(store.as_ref(), "pair").await;
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0].scrapers_requested, 2);
+    assert_eq!(runs[0].scrapers_succeeded, 2);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follow_up_run_makes_only_the_deferred_call_and_finishes_the_same_run() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    sim.script(
+        "/nba/steady",
+        vec![Reply::json(200, serde_json::json!({"ok": 1}))],
+    );
+    sim.script(
+        "/nba/limited",
+        vec![
+            Reply::status(429).header("Retry-After", "120"),
+            Reply::json(200, serde_json::json!({"ok": 2})),
+        ],
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let extra = r#"
+[scrapers.steady]
+source = "nba"
+path = "/steady"
+
+[scrapers.limited]
+source = "nba"
+path = "/limited"
+
+[workflows.throttled]
+scrapers = ["steady", "limited"]
+schedule = { kind = "window", start = "06:00", end = "10:00" }
+"#;
+    let start = local(day(), 6, 0);
+    let h = harness(dir.path(), &config(&sim.base_url(), extra), start).await;
+    h.scheduler.tick().await.expect("tick");
+    let mut outcomes = Vec::new();
+    while let Some(outcome) = h.worker.run_one().await.expect("worker") {
+        outcomes.push(outcome);
+    }
+    let first = outcomes
+        .iter()
+        .find(|o| o.workflow == "throttled")
+        .expect("ran");
+    assert_eq!(first.status, "partial");
+    assert!(first.follow_up_at.is_some(), "a follow-up was stored");
+
+    h.clock.advance(Duration::from_secs(121));
+    let follow = h
+        .worker
+        .run_one()
+        .await
+        .expect("worker")
+        .expect("follow-up due");
+    assert_eq!(follow.slot, "window+retry1");
+    assert_eq!(follow.status, "success");
+    assert_eq!(
+        follow.execution_id, first.execution_id,
+        "the same execution"
+    );
+    assert_eq!(
+        sim.request_count("/nba/steady"),
+        1,
+        "steady was not fetched again"
+    );
+    assert_eq!(sim.request_count("/nba/limited"), 2);
+    let store = h.engine.store().clone();
+    let runs = execution_of(store.as_ref(), "throttled").await;
+    assert_eq!(runs.len(), 1, "one run row: {runs:#?}");
+    assert_eq!(runs[0].status, "success");
+    assert_eq!(runs[0].scrapers_requested, 2, "each call counted once");
+    assert_eq!(runs[0].scrapers_succeeded, 2);
+    sim.shutdown().await;
+}
