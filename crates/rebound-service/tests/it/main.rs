@@ -23,8 +23,8 @@ use tokio::sync::Notify;
 mod alerts;
 mod reference_day;
 mod retention;
-mod runs;
 mod retries;
+mod runs;
 
 const NY: chrono_tz::Tz = chrono_tz::America::New_York;
 
