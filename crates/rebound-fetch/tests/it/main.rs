@@ -3,6 +3,7 @@
 //! Retry-After costs nothing; only the timeout tests wait (briefly) for real.
 
 mod encoding;
+mod hostile;
 mod rate_limits;
 mod redirects;
 mod transport;
