@@ -324,3 +324,18 @@ async fn dataset_ages_come_from_the_hook_and_failures_are_counted() {
         "error texts never become labels"
     );
 }
+
+#[tokio::test]
+async fn a_huge_cache_duration_saturates_instead_of_panicking() {
+    let (_dir, store) = store().await;
+    let clock = Arc::new(ManualClock::new(start()));
+    let exporter =
+        Exporter::new(Arc::new(metrics()), store, clock.clone()).with_cache(Duration::MAX);
+    exporter.render(Format::Prometheus).await;
+    clock.advance(Duration::from_secs(10 * 365 * 86_400));
+    let scrape = parse(&exporter.render(Format::Prometheus).await);
+    assert_eq!(
+        value(&scrape, "rebound_metrics_refresh_errors_total", &[]),
+        Some(0.0)
+    );
+}

@@ -19,6 +19,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 mod breakers;
+mod encoding;
 mod fanout;
 mod fanout_counts;
 mod late_lockout;
