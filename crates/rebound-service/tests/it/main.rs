@@ -26,6 +26,18 @@ mod retention;
 mod retries;
 mod runs;
 
+/// A scheduled workflow whose scraper needs `{team}`, which is neither a
+/// built-in nor fanned out: its runs cannot start.
+const UNSTARTABLE_ROSTERS: &str = r#"
+[scrapers.roster]
+source = "nba"
+path = "/roster/{team}"
+
+[workflows.rosters]
+scrapers = ["roster"]
+schedule = { kind = "window", start = "06:00", end = "10:00" }
+"#;
+
 const NY: chrono_tz::Tz = chrono_tz::America::New_York;
 
 fn config(base_url: &str, extra: &str) -> String {
@@ -650,19 +662,9 @@ schedule = { kind = "window", start = "06:00", end = "10:00" }
 async fn a_run_that_cannot_start_says_why_on_its_row() {
     let sim = UpstreamSim::start().await.expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
-    // `{team}` is neither a built-in nor fanned out: the run cannot start.
-    let extra = r#"
-[scrapers.roster]
-source = "nba"
-path = "/roster/{team}"
-
-[workflows.rosters]
-scrapers = ["roster"]
-schedule = { kind = "window", start = "06:00", end = "10:00" }
-"#;
     let h = harness(
         dir.path(),
-        &config(&sim.base_url(), extra),
+        &config(&sim.base_url(), UNSTARTABLE_ROSTERS),
         local(day(), 6, 0),
     )
     .await;

@@ -3,7 +3,7 @@
 //! the `workflow_failed` alert; a rescued or follow-up run makes only the
 //! calls its execution has not completed.
 
-use super::{config, day, harness, local};
+use super::{UNSTARTABLE_ROSTERS, config, day, harness, local};
 use rebound_alerts::evaluate::Evaluator;
 use rebound_alerts::service::ReportSource;
 use rebound_domain::clock::Clock;
@@ -27,19 +27,9 @@ async fn execution_of(
 async fn a_run_the_engine_refuses_is_a_failed_run_of_kind_config_in_health_and_alerts() {
     let sim = UpstreamSim::start().await.expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
-    // `{team}` is neither a built-in nor fanned out: the run cannot start.
-    let extra = r#"
-[scrapers.roster]
-source = "nba"
-path = "/roster/{team}"
-
-[workflows.rosters]
-scrapers = ["roster"]
-schedule = { kind = "window", start = "06:00", end = "10:00" }
-"#;
     let h = harness(
         dir.path(),
-        &config(&sim.base_url(), extra),
+        &config(&sim.base_url(), UNSTARTABLE_ROSTERS),
         local(day(), 6, 0),
     )
     .await;
