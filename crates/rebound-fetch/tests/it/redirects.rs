@@ -272,3 +272,24 @@ async fn health_probes_follow_the_same_rules() {
     assert_eq!(seen.len(), 1);
     assert_bare(&seen[0]);
 }
+
+/// A `Location` that is not a URL (hostile or broken upstream) is a
+/// protocol error naming it, never a panic, and a secret it echoes is
+/// masked in the message.
+#[tokio::test]
+async fn an_invalid_location_is_a_protocol_error_with_secrets_masked() {
+    let h = harness(DEFAULT_RETRY, &source_keys("")).await;
+    let location = format!("http://[::1/?apiKey={}", super::SECRET);
+    h.sim
+        .script("/t/hop", vec![Reply::redirect(302, &location)]);
+    let result = h.call("hop").await;
+    assert_eq!(result.error_kind, Some(ErrorKind::Protocol));
+    assert_eq!(result.attempts.len(), 1, "not retried");
+    let message = result.attempts[0].message.clone().unwrap_or_default();
+    assert!(message.contains("invalid Location"), "{message}");
+    let call_message = result.message.clone().unwrap_or_default();
+    for text in [&message, &call_message] {
+        assert!(!text.contains(super::SECRET), "{text}");
+        assert!(!text.contains("sk_live"), "{text}");
+    }
+}
