@@ -8,12 +8,14 @@
 //! lease ends. A failure is retried with exponential backoff (30s, 1m, 2m,
 //! … capped at 1h) from the stored `next_attempt_at`; after
 //! [`MAX_ATTEMPTS`] the row is `failed`. Errors name the sink, never its
-//! URL.
+//! URL. The POST itself goes through the injected [`Poster`] (the fetch
+//! crate's `SinkClient` in the service), so this crate knows no HTTP client.
 
 use crate::payload::slack_body;
 use chrono::TimeDelta;
 use rebound_domain::alerts::{AlertSink, SinkKind};
 use rebound_domain::clock::Clock;
+use rebound_domain::outbound::{JsonPost, Poster};
 use rebound_domain::redact::Redactor;
 use rebound_storage::{AlertRow, DeliveryOutcome, Store, StoreError};
 use std::collections::BTreeMap;
@@ -43,7 +45,7 @@ pub struct DeliveryRound {
 pub struct Deliverer {
     store: Arc<dyn Store>,
     sinks: BTreeMap<String, AlertSink>,
-    client: reqwest::Client,
+    poster: Arc<dyn Poster>,
     clock: Arc<dyn Clock>,
     redactor: Redactor,
 }
@@ -54,16 +56,12 @@ impl Deliverer {
         sinks: BTreeMap<String, AlertSink>,
         clock: Arc<dyn Clock>,
         redactor: Redactor,
+        poster: Arc<dyn Poster>,
     ) -> Deliverer {
         Deliverer {
             store,
             sinks,
-            // No redirects: a webhook that redirects is misconfigured, and
-            // following one could carry the payload somewhere unexpected.
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_default(),
+            poster,
             clock,
             redactor,
         }
@@ -115,32 +113,22 @@ impl Deliverer {
             SinkKind::Slack => slack_body(&row.message),
         };
         let sent = self
-            .client
-            .post(&sink.url)
-            .timeout(sink.timeout)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
+            .poster
+            .post_json(JsonPost {
+                url: &sink.url,
+                body: &body,
+                timeout: sink.timeout,
+            })
             .await;
         let error = match sent {
-            Ok(response) if response.status().is_success() => {
+            Ok(()) => {
                 return DeliveryOutcome::Delivered {
                     at: self.clock.now(),
                 };
             }
-            Ok(response) => format!("sink {}: HTTP {}", sink.name, response.status()),
-            Err(e) => {
-                let kind = if e.is_timeout() {
-                    "timed out"
-                } else if e.is_connect() {
-                    "cannot connect"
-                } else {
-                    "request failed"
-                };
-                // `without_url`: the URL is a secret; the redactor is the
-                // second line of defence for anything else it carries.
-                format!("sink {}: {kind}: {}", sink.name, e.without_url())
-            }
+            // The poster's words never hold the URL (a secret); the
+            // redactor is the second line of defence for anything else.
+            Err(e) => format!("sink {}: {e}", sink.name),
         };
         let error = self.redactor.redact_string(&error);
         if row.attempts >= MAX_ATTEMPTS {

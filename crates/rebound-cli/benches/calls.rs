@@ -9,10 +9,10 @@
 //! profiler. Not a test: nothing here asserts a speed.
 
 use futures::StreamExt;
+use rebound_clock::SystemClock;
 use rebound_domain::clock::Clock;
 use rebound_engine::Engine;
 use rebound_fetch::Fetcher;
-use rebound_fetch::clock::SystemClock;
 use rebound_raw::RawStore;
 use rebound_storage::Store;
 use rebound_storage_sqlite::SqliteStore;
@@ -93,6 +93,7 @@ impl Timer {
     }
 }
 
+#[allow(clippy::disallowed_methods)] // a test client, not Rebound's outbound edge
 async fn bare_loop(base_url: &str, calls: usize) -> Round {
     let client = reqwest::Client::new();
     let timer = Timer::start();
@@ -218,6 +219,7 @@ async fn fetch_only_round(base_url: &str, calls: usize) -> Round {
 /// recorded call's time goes: lookup of the previous payload, raw write,
 /// raw write through `object_store`'s local put for comparison, history
 /// insert.
+#[allow(clippy::disallowed_methods)] // a benchmark seeds data at the real time
 async fn phases(calls: usize) -> (Round, Round, Round, Round) {
     use rebound_storage::{NewAttempt, NewScraperCall};
     let dir = tempfile::tempdir().unwrap();

@@ -22,6 +22,7 @@ pub(crate) fn table(header: &[&str]) -> Table {
     table
 }
 
+#[allow(clippy::disallowed_methods)] // the CLI reads the environment: the terminal's width
 fn terminal_width() -> Option<u16> {
     std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok())
 }

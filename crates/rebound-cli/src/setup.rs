@@ -3,12 +3,12 @@
 
 use crate::Failure;
 use anyhow::Context;
+use rebound_clock::SystemClock;
 use rebound_config::Secrets;
 use rebound_domain::clock::Clock;
 use rebound_domain::plan::{DatabaseLocation, Plan};
 use rebound_engine::Engine;
 use rebound_fetch::Fetcher;
-use rebound_fetch::clock::SystemClock;
 use rebound_raw::RawStore;
 use rebound_storage::{LimitsStore, Store};
 use rebound_storage_postgres::Connections;
@@ -73,8 +73,16 @@ pub fn load_checked_plan(path: &Path) -> Result<rebound_config::Loaded, Failure>
     load_with(path, Secrets::None)
 }
 
+/// `${VAR}` values come from the process environment, read here: the CLI
+/// is the only part of Rebound that reads it.
+#[allow(clippy::disallowed_methods)] // the CLI is the one reader of the environment
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
 fn load_with(path: &Path, secrets: Secrets) -> Result<rebound_config::Loaded, Failure> {
-    rebound_config::load_with(path, secrets).map_err(|e| Failure::Usage(anyhow::anyhow!("{e}")))
+    rebound_config::load_with(path, &process_env, secrets)
+        .map_err(|e| Failure::Usage(anyhow::anyhow!("{e}")))
 }
 
 /// Refuses a secret too short to be masked reliably before it is sent to

@@ -33,10 +33,11 @@ use spans::SpanIndex;
 use std::path::Path;
 
 /// Reads and resolves the config file at `path`, taking `${VAR}` values
-/// from the process environment.
-pub fn load(path: &Path) -> Result<Plan, ConfigError> {
+/// from `env` (the CLI passes the process environment: only the CLI reads
+/// it, so every other caller says where its values come from).
+pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan, ConfigError> {
     let text = read(path)?;
-    load_str(&text, path, &|name| std::env::var(name).ok())
+    load_str(&text, path, env)
 }
 
 /// The file's text, or why it cannot be had. Read as bytes and decoded
@@ -115,9 +116,13 @@ pub struct UpstreamSecret {
 }
 
 /// Like [`load`], with unset variables allowed where `secrets` says.
-pub fn load_with(path: &Path, secrets: Secrets) -> Result<Loaded, ConfigError> {
+pub fn load_with(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    secrets: Secrets,
+) -> Result<Loaded, ConfigError> {
     let text = read(path)?;
-    load_str_with(&text, path, &|name| std::env::var(name).ok(), secrets)
+    load_str_with(&text, path, env, secrets)
 }
 
 /// Resolves config `text` as if read from `path`, which names the file in

@@ -19,10 +19,10 @@
 //! [`RetryPolicy`]: rebound_domain::retry::RetryPolicy
 
 pub mod classify;
-pub mod clock;
 mod limits;
 mod probe;
 mod redirect;
+pub mod sink;
 
 pub use probe::ProbeOutcome;
 
@@ -148,6 +148,7 @@ impl std::fmt::Debug for Fetcher {
 
 impl Fetcher {
     /// A fetcher for the plan's sources, waiting on `clock`.
+    #[allow(clippy::disallowed_methods)] // the HTTP edge: the one place that builds clients
     pub fn new(plan: &Plan, clock: Arc<dyn Clock>) -> Result<Fetcher, FetcherSetupError> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("rebound/", env!("CARGO_PKG_VERSION")))

@@ -54,39 +54,6 @@ pub trait Prober: Send + Sync {
     async fn probe(&self, source: &Source, probe: &HealthProbe, now: DateTime<Utc>) -> ProbeResult;
 }
 
-/// The scheduler's own calendar reader: the engine reads a calendar's
-/// events from the newest payload of its dataset.
-#[async_trait]
-impl Calendars for rebound_engine::Engine {
-    async fn events(&self, calendar: &str) -> Result<Option<Vec<Event>>, String> {
-        self.calendar_events(calendar)
-            .await
-            .map(|data| data.map(|d| d.events))
-            .map_err(|e| e.to_string())
-    }
-}
-
-/// Probes over HTTP with the fetcher's client; built-in parameters are
-/// those of today in `tz`.
-pub struct HttpProber {
-    pub fetcher: std::sync::Arc<rebound_fetch::Fetcher>,
-    pub tz: chrono_tz::Tz,
-}
-
-#[async_trait]
-impl Prober for HttpProber {
-    async fn probe(&self, source: &Source, probe: &HealthProbe, now: DateTime<Utc>) -> ProbeResult {
-        let today = now.with_timezone(&self.tz).date_naive();
-        let out = self.fetcher.probe(source, probe, today, self.tz).await;
-        ProbeResult {
-            ok: out.ok,
-            http_status: out.http_status,
-            error: out.error,
-            duration_ms: out.duration_ms,
-        }
-    }
-}
-
 /// What [`build_report`] reads.
 pub struct Inputs<'a> {
     pub plan: &'a Plan,

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use prometheus_parse::Scrape;
 use rebound_domain::clock::Clock;
-use rebound_fetch::clock::ManualClock;
+use rebound_domain::clock::ManualClock;
 use rebound_storage::{NewScheduledRun, Store};
 use rebound_storage_sqlite::SqliteStore;
 use rebound_testkit::prometheus::{parse, value};

@@ -14,8 +14,8 @@ use crate::{CalendarSource, Decision, Evaluation, Facts, MAX_CATCH_UP_DECISIONS}
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use rebound_domain::calendar::{Event, events_on};
+use rebound_domain::decision::{AlertLevel, DecisionAction};
 use rebound_domain::plan::{ForEach, Plan, Schedule, ScheduleKind, Workflow};
-use rebound_storage::{AlertLevel, DecisionAction};
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;

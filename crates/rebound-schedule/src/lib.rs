@@ -109,7 +109,7 @@ pub use time::local_instant;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rebound_domain::calendar::Event;
-use rebound_storage::{AlertLevel, DecisionAction};
+use rebound_domain::decision::{AlertLevel, DecisionAction};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Cap on catch-up decisions of one evaluation, so a long outage does not

@@ -27,8 +27,8 @@ use crate::time::{local_instant, midnight};
 use crate::{Facts, SlotFact};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Utc};
 use rebound_domain::calendar::{Event, events_on};
+use rebound_domain::decision::{AlertLevel, DecisionAction};
 use rebound_domain::plan::{Plan, Schedule, Workflow};
-use rebound_storage::{AlertLevel, DecisionAction};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Evaluations of one workflow in one simulated day before the dry run

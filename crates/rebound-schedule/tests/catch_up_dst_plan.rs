@@ -5,9 +5,9 @@ mod common;
 
 use chrono::Duration as Cd;
 use common::*;
+use rebound_domain::decision::{AlertLevel, DecisionAction::*};
 use rebound_domain::plan::ScheduleKind;
 use rebound_schedule::{Facts, MAX_CATCH_UP_DECISIONS, PlannedDecision, simulate_day};
-use rebound_storage::{AlertLevel, DecisionAction::*};
 
 fn summary(decisions: &[rebound_schedule::Decision]) -> Vec<(String, String, String)> {
     decisions

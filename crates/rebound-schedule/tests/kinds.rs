@@ -4,9 +4,9 @@
 mod common;
 
 use common::*;
+use rebound_domain::decision::{AlertLevel, DecisionAction::*};
 use rebound_domain::plan::ScheduleKind;
 use rebound_schedule::{Facts, SlotFact, fact_dates};
-use rebound_storage::{AlertLevel, DecisionAction::*};
 
 // ----- cron ---------------------------------------------------------------
 

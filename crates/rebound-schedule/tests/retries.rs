@@ -6,8 +6,8 @@
 mod common;
 
 use common::*;
+use rebound_domain::decision::DecisionAction::*;
 use rebound_schedule::Facts;
-use rebound_storage::DecisionAction::*;
 
 const DAY: &str = "2026-01-05";
 

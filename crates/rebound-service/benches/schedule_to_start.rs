@@ -16,10 +16,10 @@
 //! Not a test: nothing here asserts a speed.
 
 use chrono::{DateTime, Utc};
+use rebound_clock::SystemClock;
 use rebound_domain::clock::Clock;
 use rebound_engine::Engine;
 use rebound_fetch::Fetcher;
-use rebound_fetch::clock::SystemClock;
 use rebound_raw::RawStore;
 use rebound_service::worker::Worker;
 use rebound_storage::{NewScheduledRun, Store};
@@ -164,6 +164,7 @@ async fn engine_on(store: Arc<dyn Store>, base_url: &str, dir: &std::path::Path)
     Arc::new(Engine::new(Arc::new(plan), store, raw, fetcher, clock))
 }
 
+#[allow(clippy::disallowed_methods)] // test knob: which PostgreSQL server to test against
 fn main() {
     let runs = arg("--runs", 1000);
     let interval = Duration::from_millis(arg("--interval-ms", 20));

@@ -3,6 +3,7 @@
 //! instant, with the engine reading calendars and the fetcher sending the
 //! sources' health probes.
 
+use crate::observe::{EngineCalendars, HttpProber};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use rebound_alerts::deliver::Deliverer;
@@ -11,7 +12,8 @@ use rebound_alerts::service::{AlertService, DELIVERY_POLL, ReportSource};
 use rebound_domain::clock::Clock;
 use rebound_engine::Engine;
 use rebound_fetch::Fetcher;
-use rebound_health::{HealthReport, HttpProber, Inputs, Prober, build_report};
+use rebound_fetch::sink::SinkClient;
+use rebound_health::{HealthReport, Inputs, Prober, build_report};
 use std::sync::Arc;
 
 /// The look-back period of the reports alerts are evaluated on: a day, as
@@ -28,10 +30,11 @@ pub struct EngineReports {
 #[async_trait]
 impl ReportSource for EngineReports {
     async fn report(&self, now: DateTime<Utc>) -> Result<HealthReport, String> {
+        let calendars = EngineCalendars(&self.engine);
         let inputs = Inputs {
             plan: self.engine.plan(),
             store: self.engine.store().as_ref(),
-            calendars: self.engine.as_ref(),
+            calendars: &calendars,
             prober: self.prober.as_ref().map(|p| p as &dyn Prober),
             now,
             since: now - ALERT_REPORT_PERIOD,
@@ -61,6 +64,7 @@ pub fn alert_service(
             plan.alerts.sinks.clone(),
             clock.clone(),
             plan.redactor.clone(),
+            Arc::new(SinkClient::new()?),
         ),
         source: Arc::new(EngineReports {
             engine,

@@ -8,7 +8,9 @@
 //! it while the engine works, and mark the run done. A reaper, run by both,
 //! requeues runs whose lease expired because their worker died. [`backfill`]
 //! runs a workflow over a range of past dates, idempotently. [`alerts`]
-//! builds the health reports the alert loops of `rebound-alerts` evaluate.
+//! builds the health reports the alert loops of `rebound-alerts` evaluate,
+//! through the [`observe`] adapters (the engine's calendars, the fetcher's
+//! probes) that keep `rebound-health` free of the run path.
 //! [`retention`] purges history older than `[pipeline] retention`, in
 //! small batches.
 //!
@@ -20,6 +22,7 @@
 
 pub mod alerts;
 pub mod backfill;
+pub mod observe;
 pub mod retention;
 pub mod scheduler;
 pub mod worker;
@@ -34,6 +37,7 @@ pub const MAX_CLAIMS: u32 = 3;
 pub const CALENDAR_PREFIX: &str = "calendar:";
 
 /// A name for this process in decisions and leases: `host:pid:role`.
+#[allow(clippy::disallowed_methods)] // FIXME(issue 12 item 5): the CLI should pass the host in
 pub fn instance_name(role: &str) -> String {
     let host = std::env::var("HOSTNAME")
         .ok()

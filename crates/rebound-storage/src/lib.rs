@@ -626,45 +626,9 @@ pub fn claimed_reason(slot: &str, date: NaiveDate, holder: &str) -> String {
     )
 }
 
-/// A decision's action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DecisionAction {
-    Run,
-    Skip,
-    Abort,
-}
-
-impl DecisionAction {
-    /// `RUN`, `SKIP` or `ABORT`, as stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DecisionAction::Run => "RUN",
-            DecisionAction::Skip => "SKIP",
-            DecisionAction::Abort => "ABORT",
-        }
-    }
-}
-
-/// How loudly a decision should be noticed: `NONE`, `INFO`, `WARNING`, `CRITICAL`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub enum AlertLevel {
-    #[default]
-    None,
-    Info,
-    Warning,
-    Critical,
-}
-
-impl AlertLevel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertLevel::None => "NONE",
-            AlertLevel::Info => "INFO",
-            AlertLevel::Warning => "WARNING",
-            AlertLevel::Critical => "CRITICAL",
-        }
-    }
-}
+// The decision vocabulary is the domain's: the pure scheduler names it
+// without a storage dependency, and the record types below carry it.
+pub use rebound_domain::decision::{AlertLevel, DecisionAction};
 
 /// One row for `workflow_decisions`.
 #[derive(Debug, Clone, PartialEq)]

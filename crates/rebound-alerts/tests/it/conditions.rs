@@ -207,3 +207,26 @@ fn quota_overdue_and_lockouts() {
         "scraper props: 3 of 9 entities locked out (33%)"
     );
 }
+
+#[test]
+fn a_grace_beyond_any_date_never_opens_source_unhealthy_and_does_not_panic() {
+    // `Duration::MAX` does not fit chrono's `TimeDelta`; the conversion
+    // saturates (it panicked before), and a source failing for years is
+    // still within such a grace.
+    let mut r = empty(now());
+    let mut long = source("long");
+    long.breaker = "open".into();
+    long.breaker_since = ago(20);
+    long.failing_since = ago(60 * 24 * 365 * 5);
+    r.sources = vec![long];
+    let rules = AlertConditions {
+        source_unhealthy_grace: Some(std::time::Duration::MAX),
+        ..AlertConditions::default()
+    };
+    assert_eq!(ids(&observe(&r, &rules)), []);
+    // The same source with the default grace does open: the case can fail.
+    assert_eq!(
+        ids(&observe(&r, &AlertConditions::default())),
+        [("source_unhealthy", "long", Level::Critical)]
+    );
+}

@@ -8,8 +8,9 @@ use rebound_alerts::deliver::Deliverer;
 use rebound_alerts::evaluate::Evaluator;
 use rebound_domain::alerts::{AlertSettings, AlertSink, MinLevel, SinkKind};
 use rebound_domain::clock::Clock;
+use rebound_domain::clock::ManualClock;
 use rebound_domain::redact::Redactor;
-use rebound_fetch::clock::ManualClock;
+use rebound_fetch::sink::SinkClient;
 use rebound_health::HealthReport;
 use rebound_storage::Store;
 use rebound_storage_sqlite::SqliteStore;
@@ -85,6 +86,7 @@ async fn rig_on(
         settings.sinks.clone(),
         clock.clone(),
         redactor.clone(),
+        Arc::new(SinkClient::new().expect("sink client")),
     );
     Rig {
         store,
@@ -359,6 +361,7 @@ async fn rate_limited_notifications_are_stored_as_suppressed_and_counted_in_the_
 }
 
 #[tokio::test]
+#[allow(clippy::disallowed_methods)] // test knob: which PostgreSQL server to test against
 async fn two_evaluators_sharing_postgres_open_one_incident_and_notify_once() {
     let url = std::env::var("REBOUND_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
@@ -408,10 +411,31 @@ async fn sqlx_drop(pg: &rebound_storage_postgres::PostgresStore, sql: &str) -> R
         .map_err(|e| e.to_string())
 }
 
+#[allow(clippy::disallowed_methods)] // a unique name for a test database, not a time under test
 fn uuid_like() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos();
     format!("{nanos:x}{}", std::process::id())
+}
+
+#[tokio::test]
+async fn a_renotify_beyond_any_date_sends_no_reminder_and_does_not_panic() {
+    // `renotify = Duration::MAX` does not fit chrono's `TimeDelta`: the
+    // evaluator's conversion saturates (it panicked before). An incident
+    // open for ten years under it gets no reminder; under 6h it does.
+    for (renotify, reminders) in [
+        (std::time::Duration::MAX, 0),
+        (Duration::from_secs(6 * 3600), 1),
+    ] {
+        let rig = rig(|s| s.renotify = renotify).await;
+        let start = t0() - TimeDelta::minutes(20);
+        let done = rig.evaluator.evaluate(&outage(t0(), start)).await.unwrap();
+        assert_eq!(done.opened, 1);
+        let later = t0() + TimeDelta::days(3650);
+        rig.at(later);
+        let done = rig.evaluator.evaluate(&outage(later, start)).await.unwrap();
+        assert_eq!(done.notices, reminders, "renotify {renotify:?}");
+    }
 }

@@ -7,11 +7,12 @@ use chrono::{DateTime, Utc};
 use rebound_alerts::deliver::Deliverer;
 use rebound_alerts::evaluate::Evaluator;
 use rebound_alerts::service::{AlertService, ReportSource};
+use rebound_clock::SystemClock;
 use rebound_domain::clock::Clock;
 use rebound_domain::outcome::WorkflowStatus;
 use rebound_engine::Engine;
 use rebound_fetch::Fetcher;
-use rebound_fetch::clock::SystemClock;
+use rebound_fetch::sink::SinkClient;
 use rebound_health::HealthReport;
 use rebound_raw::RawStore;
 use rebound_storage::Store;
@@ -48,7 +49,7 @@ pub async fn engine(
 ) -> (Arc<Engine>, Arc<dyn Store>) {
     let path = dir.join("rebound.toml");
     std::fs::write(&path, toml).unwrap();
-    let plan = Arc::new(rebound_config::load(&path).unwrap());
+    let plan = Arc::new(rebound_config::load(&path, &|_| None).unwrap());
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join("history.db")).await.unwrap());
     let raw = RawStore::open(&plan.pipeline.raw_store).unwrap();
     let fetcher = Arc::new(Fetcher::new(&plan, clock.clone()).unwrap());
@@ -94,6 +95,7 @@ async fn a_hung_sink_is_retried_until_back_while_scraping_carries_on() {
             plan.alerts.sinks.clone(),
             clock.clone(),
             plan.redactor.clone(),
+            Arc::new(SinkClient::new().expect("sink client")),
         ),
         source: Arc::new(Outage),
         clock: clock.clone(),

@@ -4,8 +4,8 @@ use crate::cmd::run::{ParamsFor, check_known_params, params_map, parse_date, par
 use crate::{Failure, setup};
 use chrono::NaiveDate;
 use clap::Args;
+use rebound_clock::SystemClock;
 use rebound_domain::clock::Clock;
-use rebound_fetch::clock::SystemClock;
 use rebound_service::backfill::{BackfillError, BackfillStep, backfill, dates};
 use serde_json::json;
 use std::io::IsTerminal;

@@ -3,9 +3,9 @@
 
 use crate::{Failure, setup};
 use clap::{Args, Subcommand};
+use rebound_clock::SystemClock;
 use rebound_domain::breaker::{BreakerState, Phase};
 use rebound_domain::clock::Clock;
-use rebound_fetch::clock::SystemClock;
 use std::path::Path;
 use std::process::ExitCode;
 

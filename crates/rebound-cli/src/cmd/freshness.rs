@@ -5,10 +5,11 @@
 
 use crate::{Failure, setup};
 use clap::Args;
+use rebound_clock::SystemClock;
 use rebound_domain::clock::Clock;
 use rebound_domain::duration::format_duration;
-use rebound_fetch::clock::SystemClock;
 use rebound_health::{DatasetHealth, Level};
+use rebound_service::observe::EngineCalendars;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -29,7 +30,13 @@ pub async fn freshness(config: &Path, args: FreshnessArgs) -> Result<ExitCode, F
     let now = clock.now();
     let tz = plan.pipeline.timezone;
     let engine = setup::report_engine(plan.clone(), clock).await?;
-    let datasets = rebound_health::freshness(&plan, engine.store().as_ref(), &engine, now).await?;
+    let datasets = rebound_health::freshness(
+        &plan,
+        engine.store().as_ref(),
+        &EngineCalendars(&engine),
+        now,
+    )
+    .await?;
     let level = datasets.iter().map(|d| d.level).max().unwrap_or_default();
     if args.json {
         let value = serde_json::json!({

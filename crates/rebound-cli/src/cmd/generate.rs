@@ -18,13 +18,13 @@ use crate::{Failure, setup};
 use anyhow::anyhow;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use clap::Args;
+use rebound_clock::SystemClock;
 use rebound_domain::clock::Clock;
 use rebound_domain::message::aggregate_errors;
 use rebound_domain::outcome::{
     AttemptOutcome, ErrorKind, ScraperStatus, StatusCounts, WorkflowStatus,
 };
 use rebound_domain::plan::Plan;
-use rebound_fetch::clock::SystemClock;
 use rebound_storage::{NewAttempt, NewScraperCall, NewWorkflowExecution, NumberedCall};
 use std::collections::HashMap;
 use std::path::Path;

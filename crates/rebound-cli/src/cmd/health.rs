@@ -10,11 +10,12 @@
 use crate::{Failure, setup};
 use chrono::{DateTime, Utc};
 use clap::Args;
+use rebound_clock::SystemClock;
 use rebound_domain::clock::Clock;
 use rebound_domain::duration::{format_duration, parse_duration};
 use rebound_fetch::Fetcher;
-use rebound_fetch::clock::SystemClock;
-use rebound_health::{HealthReport, HttpProber, Inputs, Level, Prober, build_report};
+use rebound_health::{HealthReport, Inputs, Level, Prober, build_report};
+use rebound_service::observe::{EngineCalendars, HttpProber};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -69,7 +70,7 @@ pub async fn health(config: &Path, args: HealthArgs) -> Result<ExitCode, Failure
     let inputs = Inputs {
         plan: &plan,
         store: engine.store().as_ref(),
-        calendars: &engine,
+        calendars: &EngineCalendars(&engine),
         prober: if args.no_probe {
             None
         } else {

@@ -4,8 +4,8 @@
 use crate::{Failure, output, setup};
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::{Args, Subcommand};
+use rebound_clock::SystemClock;
 use rebound_domain::clock::Clock;
-use rebound_fetch::clock::SystemClock;
 use rebound_storage::LockoutRow;
 use serde_json::json;
 use std::collections::BTreeMap;

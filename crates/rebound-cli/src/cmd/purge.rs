@@ -6,9 +6,9 @@
 use crate::{Failure, output, setup};
 use anyhow::anyhow;
 use clap::Args;
+use rebound_clock::SystemClock;
 use rebound_domain::clock::Clock;
 use rebound_domain::duration::format_duration;
-use rebound_fetch::clock::SystemClock;
 use rebound_raw::RawStore;
 use rebound_service::retention::{DEFAULT_BATCH, PurgeReport, Purger};
 use std::path::Path;

@@ -19,7 +19,7 @@ pub async fn quotas(config: &Path, args: QuotasArgs) -> Result<ExitCode, Failure
     let plan = setup::load_report_plan(config)?.plan;
     let store = setup::open_report_store(&plan).await?;
     let tz = plan.pipeline.timezone;
-    let now = rebound_fetch::clock::SystemClock.now();
+    let now = rebound_clock::SystemClock.now();
     let mut rows = Vec::new();
     for source in plan.sources.values() {
         let Some(quota) = &source.quota else { continue };

@@ -14,9 +14,9 @@
 use crate::{Failure, http, setup};
 use anyhow::anyhow;
 use clap::{Args, ValueEnum};
+use rebound_clock::SystemClock;
 use rebound_domain::clock::Clock;
 use rebound_domain::plan::DatabaseLocation;
-use rebound_fetch::clock::SystemClock;
 use rebound_metrics::Metrics;
 use rebound_metrics::exporter::Exporter;
 use rebound_service::retention::Purger;
@@ -155,9 +155,14 @@ impl rebound_metrics::exporter::DatasetAges for FreshnessAges {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<(String, std::time::Duration)>, String> {
         let engine = &*self.0;
-        let datasets = rebound_health::freshness(engine.plan(), &**engine.store(), engine, now)
-            .await
-            .map_err(|error| error.to_string())?;
+        let datasets = rebound_health::freshness(
+            engine.plan(),
+            &**engine.store(),
+            &rebound_service::observe::EngineCalendars(engine),
+            now,
+        )
+        .await
+        .map_err(|error| error.to_string())?;
         Ok(datasets
             .into_iter()
             .filter_map(|d| {

@@ -46,6 +46,7 @@ lockout = {}
 }
 
 #[test]
+#[allow(clippy::disallowed_methods)] // the binary under test runs on the wall clock
 fn lockouts_are_counted_per_scraper_listed_and_reset() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());

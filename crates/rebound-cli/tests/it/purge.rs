@@ -238,6 +238,7 @@ fn sqlite_generate_history_then_purge() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::disallowed_methods)] // test knob: which PostgreSQL server to test against
 async fn postgres_generate_history_then_purge() {
     let admin = std::env::var("REBOUND_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());

@@ -158,6 +158,7 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)] // The binary blocks this thread; the simulated upstream needs another.
+#[allow(clippy::disallowed_methods)] // test knob: which PostgreSQL server to test against
 async fn stored_payloads_stay_byte_identical_and_valid_json() {
     // A short database password: allowed (it is not sent upstream), masked
     // as the URL's password, never in payloads that merely hold its digits.

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[allow(clippy::disallowed_methods)] // test knob: which PostgreSQL server to test against
 fn admin_url() -> String {
     std::env::var("REBOUND_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
@@ -58,6 +59,7 @@ impl TestDb {
     }
 }
 
+#[allow(clippy::disallowed_methods)] // a unique name for a test database, not a time under test
 fn uuid_like() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -68,6 +70,7 @@ fn uuid_like() -> String {
 
 /// An `Etc/GMT±N` zone in which it is now around midday, so a window
 /// 06:00–18:00 is open whatever the time of the test run.
+#[allow(clippy::disallowed_methods)] // the binary under test runs on the wall clock
 pub(crate) fn midday_zone() -> String {
     let hour = chrono::Timelike::hour(&chrono::Utc::now()) as i32;
     let offset = 12 - hour; // local = utc + offset, in -11..=12

@@ -195,7 +195,7 @@ fn locations_resolve_against_the_config_folder() {
 
 #[test]
 fn missing_file_says_how_to_pass_one() {
-    let err = rebound_config::load(Path::new("/nonexistent/rebound.toml")).unwrap_err();
+    let err = rebound_config::load(Path::new("/nonexistent/rebound.toml"), &fake_env).unwrap_err();
     assert_eq!(
         err.to_string(),
         "config file not found: /nonexistent/rebound.toml (pass -c FILE or set REBOUND_CONFIG)"
@@ -208,7 +208,7 @@ fn load_reads_the_file_and_reports_its_name() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pipeline.toml");
     std::fs::write(&path, BASE).unwrap();
-    let plan = rebound_config::load(&path).unwrap();
+    let plan = rebound_config::load(&path, &fake_env).unwrap();
     assert_eq!(plan.config_path.as_deref(), Some(path.as_path()));
     assert_eq!(
         plan.pipeline.database,
@@ -218,7 +218,7 @@ fn load_reads_the_file_and_reports_its_name() {
     );
 
     std::fs::write(&path, "[pipeline]\nname = 5\n").unwrap();
-    let err = rebound_config::load(&path).unwrap_err();
+    let err = rebound_config::load(&path, &fake_env).unwrap_err();
     let problem = &err.problems()[0];
     assert_eq!((problem.line, problem.column), (2, 8));
     assert_eq!(problem.key, "pipeline.name");

@@ -3,7 +3,7 @@
 //! 11, items 1 and 17).
 
 use super::bad_files::{Case, check};
-use super::{BASE, FILE, plan};
+use super::{BASE, FILE, fake_env, plan};
 use rebound_domain::plan::FollowRedirects;
 use std::path::Path;
 
@@ -101,7 +101,7 @@ fn a_config_file_that_is_not_utf8_names_the_byte() {
     bytes.push(0xE9); // Latin-1 "é": not UTF-8.
     bytes.extend_from_slice(b"\"\n");
     std::fs::write(&path, &bytes).unwrap();
-    let err = rebound_config::load(&path).unwrap_err();
+    let err = rebound_config::load(&path, &fake_env).unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
@@ -114,7 +114,7 @@ fn a_config_file_that_is_not_utf8_names_the_byte() {
 #[test]
 fn a_config_path_that_is_a_directory_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let err = rebound_config::load(dir.path()).unwrap_err();
+    let err = rebound_config::load(dir.path(), &fake_env).unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
@@ -142,7 +142,7 @@ fn an_unreadable_config_file_says_permission_denied() {
     if std::fs::read(&path).is_ok() {
         return;
     }
-    let err = rebound_config::load(Path::new(&path)).unwrap_err();
+    let err = rebound_config::load(Path::new(&path), &fake_env).unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(

@@ -7,11 +7,11 @@
 use super::date;
 use chrono::{DateTime, TimeZone, Utc};
 use rebound_domain::clock::Clock;
+use rebound_domain::clock::ManualClock;
 use rebound_domain::outcome::{ErrorKind, ScraperStatus, WorkflowStatus};
 use rebound_domain::plan::{Calendar, ForEach, Plan};
 use rebound_engine::{Engine, EngineError, FanoutSummary, RunOptions};
 use rebound_fetch::Fetcher;
-use rebound_fetch::clock::ManualClock;
 use rebound_raw::RawStore;
 use rebound_storage::Store;
 use rebound_storage_sqlite::SqliteStore;

@@ -4,10 +4,10 @@
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use rebound_domain::clock::Clock;
+use rebound_domain::clock::ManualClock;
 use rebound_domain::outcome::{ErrorKind, ScraperStatus, WorkflowStatus};
 use rebound_engine::{Engine, RunReport};
 use rebound_fetch::Fetcher;
-use rebound_fetch::clock::ManualClock;
 use rebound_raw::RawStore;
 use rebound_storage::Store;
 use rebound_storage_sqlite::SqliteStore;

@@ -4,11 +4,11 @@
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use rebound_domain::clock::Clock;
+use rebound_domain::clock::ManualClock;
 use rebound_domain::outcome::{ErrorKind, ScraperStatus, WorkflowStatus};
 use rebound_domain::plan::Plan;
 use rebound_engine::{Engine, EngineError};
 use rebound_fetch::Fetcher;
-use rebound_fetch::clock::ManualClock;
 use rebound_raw::RawStore;
 use rebound_storage::Store;
 use rebound_storage_postgres::PostgresStore;
@@ -229,6 +229,7 @@ async fn sqlite_partial_run_is_recorded_with_reasons() {
     partial_run_is_recorded_with_reasons(&h).await;
 }
 
+#[allow(clippy::disallowed_methods)] // test knob: which PostgreSQL server to test against
 fn pg_url() -> String {
     std::env::var("REBOUND_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
@@ -491,7 +492,7 @@ async fn calls_to_a_source_are_bounded_by_its_max_concurrency() {
     let plan = rebound_config::load_str(&text, &dir.path().join("c.toml"), &|_| None).unwrap();
     let store: Arc<dyn Store> =
         Arc::new(SqliteStore::open(&dir.path().join("h.db")).await.unwrap());
-    let clock: Arc<dyn Clock> = Arc::new(rebound_fetch::clock::SystemClock);
+    let clock: Arc<dyn Clock> = Arc::new(rebound_clock::SystemClock);
     let raw = RawStore::open(&plan.pipeline.raw_store).unwrap();
     let fetcher = Arc::new(Fetcher::new(&plan, clock.clone()).unwrap());
     let engine = Engine::new(Arc::new(plan), store, raw, fetcher, clock);

@@ -5,10 +5,10 @@
 use chrono::{TimeZone, Utc};
 use prometheus_parse::Scrape;
 use rebound_domain::clock::Clock;
+use rebound_domain::clock::ManualClock;
 use rebound_domain::outcome::ErrorKind;
 use rebound_engine::Engine;
 use rebound_fetch::Fetcher;
-use rebound_fetch::clock::ManualClock;
 use rebound_metrics::Format;
 use rebound_raw::RawStore;
 use rebound_storage::Store;

@@ -7,9 +7,9 @@
 use crate::pg_url;
 use chrono::{DateTime, TimeZone, Utc};
 use rebound_domain::clock::Clock;
+use rebound_domain::clock::ManualClock;
 use rebound_domain::outcome::{ErrorKind, ScraperStatus};
 use rebound_domain::plan::Plan;
-use rebound_fetch::clock::ManualClock;
 use rebound_fetch::{CallSpec, Fetcher};
 use rebound_storage::LimitsStore;
 use rebound_storage_postgres::PostgresStore;

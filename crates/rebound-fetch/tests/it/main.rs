@@ -10,9 +10,9 @@ mod transport;
 
 use chrono::{TimeZone, Utc};
 use rebound_domain::clock::Clock;
+use rebound_domain::clock::ManualClock;
 use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus};
 use rebound_domain::plan::Plan;
-use rebound_fetch::clock::ManualClock;
 use rebound_fetch::{CallResult, CallSpec, Fetcher};
 use rebound_upstream_sim::{Reply, UpstreamSim};
 use std::collections::BTreeMap;

@@ -6,8 +6,8 @@
 use super::{DEFAULT_RETRY, Harness, harness, plan};
 use chrono::{DateTime, TimeZone, Utc};
 use rebound_domain::clock::Clock;
+use rebound_domain::clock::ManualClock;
 use rebound_domain::outcome::{ErrorKind, ScraperStatus};
-use rebound_fetch::clock::ManualClock;
 use rebound_fetch::{CallResult, CallSpec, Fetcher};
 use rebound_upstream_sim::{Reply, UpstreamSim};
 use std::collections::BTreeMap;

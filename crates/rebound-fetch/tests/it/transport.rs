@@ -5,8 +5,8 @@
 
 use super::{DEFAULT_RETRY, plan};
 use chrono::{TimeZone, Utc};
+use rebound_domain::clock::ManualClock;
 use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus};
-use rebound_fetch::clock::ManualClock;
 use rebound_fetch::{CallResult, CallSpec, Fetcher};
 use rebound_upstream_sim::{RawFault, RawFaultServer};
 use std::collections::BTreeMap;

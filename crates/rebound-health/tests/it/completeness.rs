@@ -6,6 +6,7 @@ use super::harness;
 use chrono::{DateTime, NaiveDate, Utc};
 use rebound_domain::clock::Clock;
 use rebound_health::Level;
+use rebound_service::observe::EngineCalendars;
 use rebound_upstream_sim::Reply;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -90,9 +91,14 @@ async fn seven_of_nine_then_critical_past_each_deadline() {
     let at = |now: DateTime<Utc>| {
         let h = &h;
         async move {
-            let all = rebound_health::freshness(&h.plan, h.store.as_ref(), &h.engine, now)
-                .await
-                .expect("freshness");
+            let all = rebound_health::freshness(
+                &h.plan,
+                h.store.as_ref(),
+                &EngineCalendars(&h.engine),
+                now,
+            )
+            .await
+            .expect("freshness");
             let d = all.into_iter().find(|d| d.name == "nba/box").unwrap();
             (d.level, d.completeness.expect("completeness"))
         }
@@ -151,9 +157,14 @@ async fn seven_of_nine_then_critical_past_each_deadline() {
 #[tokio::test]
 async fn a_calendar_without_data_is_reported_not_guessed() {
     let h = harness(CONFIG).await;
-    let all = rebound_health::freshness(&h.plan, h.store.as_ref(), &h.engine, h.clock.now())
-        .await
-        .unwrap();
+    let all = rebound_health::freshness(
+        &h.plan,
+        h.store.as_ref(),
+        &EngineCalendars(&h.engine),
+        h.clock.now(),
+    )
+    .await
+    .unwrap();
     let d = all.into_iter().find(|d| d.name == "nba/box").unwrap();
     let c = d.completeness.unwrap();
     assert_eq!(c.level, Level::Warning);

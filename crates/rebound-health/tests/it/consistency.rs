@@ -365,6 +365,7 @@ async fn report(store: &dyn Store, now: DateTime<Utc>) -> HealthReport {
 }
 
 /// Whole milliseconds: both backends store times at that precision.
+#[allow(clippy::disallowed_methods)] // seed rows relative to the wall clock, as the commands under test read it
 fn now() -> DateTime<Utc> {
     let now = Utc::now();
     DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
@@ -380,6 +381,7 @@ async fn health_statements_agree_with_interleaved_history_on_sqlite() {
 }
 
 #[tokio::test]
+#[allow(clippy::disallowed_methods)] // test knob: which PostgreSQL server to test against
 async fn health_statements_agree_with_interleaved_history_on_postgres() {
     let url = std::env::var("REBOUND_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());

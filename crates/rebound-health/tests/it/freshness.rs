@@ -6,6 +6,7 @@ use super::{harness, start};
 use chrono::TimeDelta;
 use rebound_domain::clock::Clock;
 use rebound_health::Level;
+use rebound_service::observe::EngineCalendars;
 use rebound_upstream_sim::Reply;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -43,9 +44,14 @@ async fn empty_and_identical_payloads_turn_a_dataset_stale_on_time() {
     let level_at = |at| {
         let h = &h;
         async move {
-            let all = rebound_health::freshness(&h.plan, h.store.as_ref(), &h.engine, at)
-                .await
-                .expect("freshness");
+            let all = rebound_health::freshness(
+                &h.plan,
+                h.store.as_ref(),
+                &EngineCalendars(&h.engine),
+                at,
+            )
+            .await
+            .expect("freshness");
             assert_eq!(all.len(), 1);
             all[0].clone()
         }

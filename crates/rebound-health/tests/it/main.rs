@@ -11,11 +11,12 @@ mod report;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rebound_domain::clock::Clock;
+use rebound_domain::clock::ManualClock;
 use rebound_domain::plan::Plan;
 use rebound_engine::Engine;
 use rebound_fetch::Fetcher;
-use rebound_fetch::clock::ManualClock;
 use rebound_raw::RawStore;
+use rebound_service::observe::EngineCalendars;
 use rebound_storage::Store;
 use rebound_storage_sqlite::SqliteStore;
 use rebound_upstream_sim::UpstreamSim;
@@ -41,7 +42,7 @@ impl Harness {
         rebound_health::build_report(&rebound_health::Inputs {
             plan: &self.plan,
             store: self.store.as_ref(),
-            calendars: &self.engine,
+            calendars: &EngineCalendars(&self.engine),
             prober: None,
             now,
             since: now - chrono::TimeDelta::hours(24),

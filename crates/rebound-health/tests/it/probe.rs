@@ -3,7 +3,8 @@
 
 use super::{SECRET, harness};
 use rebound_domain::clock::Clock;
-use rebound_health::{HttpProber, Inputs, Level, Prober, build_report};
+use rebound_health::{Inputs, Level, Prober, build_report};
+use rebound_service::observe::{EngineCalendars, HttpProber};
 use rebound_upstream_sim::Reply;
 use std::time::Duration;
 
@@ -75,7 +76,7 @@ async fn probe_ok_wrong_status_and_timeout() {
     let inputs = Inputs {
         plan: &h.plan,
         store: h.store.as_ref(),
-        calendars: &h.engine,
+        calendars: &EngineCalendars(&h.engine),
         prober: Some(&prober as &dyn Prober),
         now,
         since: now - chrono::TimeDelta::hours(24),

@@ -236,6 +236,7 @@ fn assert_agree(report: &HealthReport, queried: Figures) {
     assert_eq!(names, vec!["alpha", "beta"]);
 }
 
+#[allow(clippy::disallowed_methods)] // seed rows relative to the wall clock, as the commands under test read it
 async fn report(store: &dyn Store) -> HealthReport {
     let plan = plan();
     let now = Utc::now();
@@ -303,6 +304,7 @@ macro_rules! figures {
 }
 
 #[tokio::test]
+#[allow(clippy::disallowed_methods)] // seed rows relative to the wall clock, as the commands under test read it
 async fn report_agrees_with_the_operator_queries_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("h.db")).await.unwrap();
@@ -313,6 +315,7 @@ async fn report_agrees_with_the_operator_queries_on_sqlite() {
 }
 
 #[tokio::test]
+#[allow(clippy::disallowed_methods)] // seed rows relative to the wall clock, as the commands under test read it; test knob: which PostgreSQL server to test against
 async fn report_agrees_with_the_operator_queries_on_postgres() {
     let url = std::env::var("REBOUND_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());

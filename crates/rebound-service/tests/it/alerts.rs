@@ -9,9 +9,10 @@ use rebound_alerts::deliver::Deliverer;
 use rebound_alerts::evaluate::Evaluator;
 use rebound_alerts::service::ReportSource;
 use rebound_domain::clock::Clock;
+use rebound_domain::clock::ManualClock;
 use rebound_engine::Engine;
 use rebound_fetch::Fetcher;
-use rebound_fetch::clock::ManualClock;
+use rebound_fetch::sink::SinkClient;
 use rebound_raw::RawStore;
 use rebound_service::alerts::EngineReports;
 use rebound_storage::Store;
@@ -55,7 +56,7 @@ struct Rig {
 async fn rig(dir: &Path, toml: &str, start: DateTime<Utc>) -> Rig {
     let path = dir.join("rebound.toml");
     std::fs::write(&path, toml).unwrap();
-    let plan = Arc::new(rebound_config::load(&path).expect("valid config"));
+    let plan = Arc::new(rebound_config::load(&path, &|_| None).expect("valid config"));
     let clock = Arc::new(ManualClock::new(start));
     let dyn_clock: Arc<dyn Clock> = clock.clone();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join("history.db")).await.unwrap());
@@ -84,6 +85,7 @@ async fn rig(dir: &Path, toml: &str, start: DateTime<Utc>) -> Rig {
             plan.alerts.sinks.clone(),
             dyn_clock,
             plan.redactor.clone(),
+            Arc::new(SinkClient::new().expect("sink client")),
         ),
         clock,
         engine,

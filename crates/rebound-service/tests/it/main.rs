@@ -5,9 +5,9 @@
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use rebound_domain::clock::Clock;
+use rebound_domain::clock::ManualClock;
 use rebound_engine::Engine;
 use rebound_fetch::Fetcher;
-use rebound_fetch::clock::ManualClock;
 use rebound_raw::RawStore;
 use rebound_service::scheduler::{RecordedDecision, Scheduler};
 use rebound_service::worker::{RunOutcome, Worker};
@@ -119,7 +119,7 @@ struct Harness {
 async fn harness(dir: &Path, toml: &str, start: DateTime<Utc>) -> Harness {
     let path = dir.join("rebound.toml");
     std::fs::write(&path, toml).expect("write config");
-    let plan = rebound_config::load(&path).expect("config is valid");
+    let plan = rebound_config::load(&path, &|_| None).expect("config is valid");
     harness_for(dir, plan, start).await
 }
 

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
+#[allow(clippy::disallowed_methods)] // test knob: which PostgreSQL server to test against
 pub fn test_url() -> String {
     std::env::var("REBOUND_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_URL.to_string())
 }

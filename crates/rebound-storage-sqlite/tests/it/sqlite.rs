@@ -401,6 +401,7 @@ async fn two_stores_on_one_file_never_claim_one_run_twice() {
 /// `REBOUND_SQLITE_BENCH_CALLS` (default 2,000 to keep `cargo test` quick):
 /// calls with two attempts each, 64 in flight at a time, all landing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+#[allow(clippy::disallowed_methods)] // test knob: the size of an opt-in measurement
 async fn many_concurrent_calls_all_land() {
     let total: usize = std::env::var("REBOUND_SQLITE_BENCH_CALLS")
         .ok()

@@ -57,6 +57,7 @@ async fn demo_faults_happen_once_each_then_defaults_resume() {
 }
 
 #[tokio::test]
+#[allow(clippy::disallowed_methods)] // a test client, not Rebound's outbound edge
 async fn demo_injury_report_is_too_slow_for_every_attempt() {
     let sim = start().await;
     sim.script_demo_faults();

@@ -141,6 +141,7 @@ async fn reset_only_drops_its_own_connection() {
 }
 
 #[tokio::test]
+#[allow(clippy::disallowed_methods)] // a test client, not Rebound's outbound edge
 async fn delay_holds_the_answer_back() {
     let sim = start().await;
     sim.script(

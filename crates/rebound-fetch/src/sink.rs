@@ -1,0 +1,60 @@
+//! Posting JSON to configured sinks (alert webhooks, Slack), under the
+//! fetch crate's rules.
+//!
+//! [`SinkClient`] implements the domain's [`Poster`], so the crates that
+//! deliver messages never build an HTTP client of their own. The rules are
+//! those of scraper calls: a per-post timeout, no redirect followed (a
+//! webhook that redirects is misconfigured, and following it could carry
+//! the payload somewhere unexpected), no `Referer`, and error texts built
+//! from `reqwest::Error::without_url`, since a webhook URL is a secret.
+
+use crate::FetcherSetupError;
+use rebound_domain::outbound::{JsonPost, PostError, PostFuture, Poster};
+
+/// The HTTP client for sink posts. Cheap to share behind an `Arc`.
+#[derive(Debug, Clone)]
+pub struct SinkClient {
+    client: reqwest::Client,
+}
+
+impl SinkClient {
+    #[allow(clippy::disallowed_methods)] // the HTTP edge: the one place that builds clients
+    pub fn new() -> Result<SinkClient, FetcherSetupError> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("rebound/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
+            .build()
+            .map_err(|e| FetcherSetupError(e.to_string()))?;
+        Ok(SinkClient { client })
+    }
+}
+
+impl Poster for SinkClient {
+    fn post_json<'a>(&'a self, post: JsonPost<'a>) -> PostFuture<'a> {
+        Box::pin(async move {
+            let sent = self
+                .client
+                .post(post.url)
+                .timeout(post.timeout)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(post.body.to_owned())
+                .send()
+                .await;
+            match sent {
+                Ok(response) if response.status().is_success() => Ok(()),
+                Ok(response) => Err(PostError(format!("HTTP {}", response.status()))),
+                Err(e) => {
+                    let kind = if e.is_timeout() {
+                        "timed out"
+                    } else if e.is_connect() {
+                        "cannot connect"
+                    } else {
+                        "request failed"
+                    };
+                    Err(PostError(format!("{kind}: {}", e.without_url())))
+                }
+            }
+        })
+    }
+}
