@@ -297,3 +297,124 @@ schedule = { kind = "window", start = "06:00", end = "10:00" }
     assert_eq!(runs[0].scrapers_succeeded, 2);
     sim.shutdown().await;
 }
+
+/// A clock that panics the first time it is read once armed. Given to the
+/// engine only, it stands in for any bug that panics inside a run; the
+/// worker and scheduler keep their own, sound clock.
+struct PanickingClock {
+    inner: std::sync::Arc<rebound_domain::clock::ManualClock>,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+impl Clock for PanickingClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            panic!("engine clock exploded");
+        }
+        self.inner.now()
+    }
+
+    fn sleep(&self, duration: Duration) -> rebound_domain::clock::SleepFuture {
+        self.inner.sleep(duration)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_panics_is_a_failed_run_of_kind_internal_and_the_worker_carries_on() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let sim = UpstreamSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("rebound.toml");
+    // One window workflow and no calendar, so the only run is the one that
+    // panics (a calendar refresh would be claimed first).
+    let toml = format!(
+        r#"
+[pipeline]
+name = "day"
+timezone = "America/New_York"
+database = "sqlite://history.db"
+raw_store = "file://raw"
+
+[sources.nba]
+base_url = "{}/nba"
+
+[scrapers.schedule]
+source = "nba"
+path = "/schedule"
+
+[workflows.morning]
+scrapers = ["schedule"]
+schedule = {{ kind = "window", start = "06:00", end = "10:00" }}
+"#,
+        sim.base_url()
+    );
+    std::fs::write(&path, toml).expect("write config");
+    let plan = Arc::new(rebound_config::load(&path, &|_| None).expect("config is valid"));
+    let clock = Arc::new(rebound_domain::clock::ManualClock::new(local(day(), 6, 0)));
+    let sound: Arc<dyn Clock> = clock.clone();
+    let engine_clock = Arc::new(PanickingClock {
+        inner: clock.clone(),
+        armed: AtomicBool::new(false),
+    });
+    let store: Arc<dyn rebound_storage::Store> = Arc::new(
+        rebound_storage_sqlite::SqliteStore::open(&dir.path().join("history.db"))
+            .await
+            .expect("sqlite"),
+    );
+    let raw = rebound_raw::RawStore::open(&plan.pipeline.raw_store).expect("raw store");
+    let fetcher = Arc::new(rebound_fetch::Fetcher::new(&plan, sound.clone()).expect("fetcher"));
+    let engine = Arc::new(rebound_engine::Engine::new(
+        plan,
+        store.clone(),
+        raw,
+        fetcher,
+        engine_clock.clone(),
+    ));
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let scheduler = rebound_service::scheduler::Scheduler::new(
+        engine.clone(),
+        sound.clone(),
+        "test:scheduler".into(),
+        wake.clone(),
+    );
+    let worker = rebound_service::worker::Worker::new(engine, sound, "test:worker".into(), wake);
+
+    // Queue the morning window's run, then let the engine panic in it.
+    scheduler.tick().await.expect("tick");
+    let queued = store.scheduled_runs(None, 100).await.expect("runs");
+    let morning = queued
+        .iter()
+        .find(|r| r.workflow_name == "morning")
+        .expect("the morning slot is queued");
+    let morning_execution = morning.execution_id.clone();
+    engine_clock.armed.store(true, Ordering::SeqCst);
+    let mut ran = 0;
+    while worker
+        .run_one()
+        .await
+        .expect("the worker survives the panic")
+        .is_some()
+    {
+        ran += 1;
+    }
+    assert!(
+        !engine_clock.armed.load(Ordering::SeqCst),
+        "the engine read its clock, so the run panicked"
+    );
+    assert_eq!(ran, 1);
+
+    let runs = execution_of(store.as_ref(), "morning").await;
+    let failed: Vec<_> = runs
+        .iter()
+        .filter(|r| r.execution_id == morning_execution)
+        .collect();
+    assert_eq!(failed.len(), 1, "{runs:#?}");
+    assert_eq!(failed[0].status, "failed");
+    assert_eq!(failed[0].error_kind.as_deref(), Some("internal"));
+    let message = failed[0].error_message.as_deref().unwrap_or_default();
+    assert!(
+        message.contains("run panicked: engine clock exploded"),
+        "{message}"
+    );
+}
