@@ -5,7 +5,6 @@
 //! or usage).
 
 mod cmd;
-mod http;
 mod output;
 mod setup;
 

@@ -10,7 +10,7 @@ use rebound_domain::plan::{DatabaseLocation, Plan};
 use rebound_engine::Engine;
 use rebound_fetch::Fetcher;
 use rebound_raw::RawStore;
-use rebound_storage::{LimitsStore, Store};
+use rebound_storage::Store;
 use rebound_storage_postgres::Connections;
 use std::path::Path;
 use std::sync::Arc;
@@ -160,6 +160,22 @@ pub fn sleep_retries_inline(mut plan: Plan) -> Plan {
     plan
 }
 
+/// This machine's name for decision and lease owners (`host:pid:role`):
+/// `HOSTNAME`, else `/etc/hostname`, else `localhost`. Read here because
+/// only the CLI reads the environment; the service takes it as an input.
+#[allow(clippy::disallowed_methods)] // the CLI is the one reader of the environment
+pub fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
 /// Everything a run needs, on the system clock.
 pub async fn engine(plan: Plan) -> Result<Engine, Failure> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -169,30 +185,6 @@ pub async fn engine(plan: Plan) -> Result<Engine, Failure> {
 pub async fn engine_with_clock(plan: Plan, clock: Arc<dyn Clock>) -> Result<Engine, Failure> {
     let store = open_store(&plan).await?;
     engine_on(plan, store, clock)
-}
-
-/// The engine of `rebound serve`: on PostgreSQL, where several serve
-/// processes share one database, its fetcher keeps every source's rate
-/// limit, pauses and retry budget in that database, so three workers
-/// together keep a source to its `rate_limit` instead of three times it.
-/// On SQLite serve is one process, whose own limiter already sees every
-/// request.
-pub async fn serve_engine(plan: Plan, clock: Arc<dyn Clock>) -> Result<Engine, Failure> {
-    let store = open_store(&plan).await?;
-    let share = matches!(plan.pipeline.database, DatabaseLocation::Postgres { .. });
-    let raw = RawStore::open(&plan.pipeline.raw_store)?;
-    let mut fetcher = Fetcher::new(&plan, clock.clone())?;
-    if share {
-        let limits: Arc<dyn LimitsStore> = store.clone();
-        fetcher = fetcher.with_shared_limits(limits);
-    }
-    Ok(Engine::new(
-        Arc::new(plan),
-        store,
-        raw,
-        Arc::new(fetcher),
-        clock,
-    ))
 }
 
 /// An engine for a report command (`health`, `freshness`): it reads

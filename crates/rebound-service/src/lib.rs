@@ -12,20 +12,28 @@
 //! through the [`observe`] adapters (the engine's calendars, the fetcher's
 //! probes) that keep `rebound-health` free of the run path.
 //! [`retention`] purges history older than `[pipeline] retention`, in
-//! small batches.
+//! small batches. [`service`] wires them, with the `/metrics` endpoint of
+//! `http`, into the runtime of `rebound serve` behind one start/stop API
+//! ([`Service::start`], [`Handle::stop`]), which the CLI and in-process
+//! tests start alike.
 //!
 //! Everything takes the [`Clock`](rebound_domain::clock::Clock) the engine
 //! uses for timestamps and decisions, so tests drive whole days by calling
 //! [`scheduler::Scheduler::tick`] and [`worker::Worker::run_one`] with a
 //! manual clock. Only liveness (lease renewal, idle polling) uses real time:
-//! it is about real processes, not about the schedule.
+//! it is about real processes, not about the schedule. Nothing here reads
+//! the environment: the host name comes in from the CLI.
 
 pub mod alerts;
 pub mod backfill;
+mod http;
 pub mod observe;
 pub mod retention;
 pub mod scheduler;
+pub mod service;
 pub mod worker;
+
+pub use service::{Handle, Role, Service, ServiceConfig, StartError, StopSignal};
 
 /// How many times a run may be claimed before the reaper gives up on it
 /// (marks it `abandoned`): a run that kills its worker every time must not
@@ -36,18 +44,10 @@ pub const MAX_CLAIMS: u32 = 3;
 /// queued, e.g. `calendar:nba_games`.
 pub const CALENDAR_PREFIX: &str = "calendar:";
 
-/// A name for this process in decisions and leases: `host:pid:role`.
-#[allow(clippy::disallowed_methods)] // FIXME(issue 12 item 5): the CLI should pass the host in
-pub fn instance_name(role: &str) -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|h| h.trim().to_string())
-        })
-        .unwrap_or_else(|| "localhost".to_string());
+/// A name for this process in decisions and leases: `host:pid:role`. The
+/// host comes from the caller (the CLI reads `HOSTNAME`), so this crate
+/// never reads the environment.
+pub fn instance_name(host: &str, role: &str) -> String {
     format!("{host}:{}:{role}", std::process::id())
 }
 

@@ -60,7 +60,7 @@ pub async fn run(config: &Path, args: BackfillArgs) -> Result<ExitCode, Failure>
         args.from,
         args.to,
         &params,
-        &rebound_service::instance_name("backfill"),
+        &rebound_service::instance_name(&setup::host_name(), "backfill"),
         |step| {
             done += 1;
             let line = describe(step);

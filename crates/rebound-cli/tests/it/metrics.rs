@@ -1,13 +1,12 @@
-//! `/metrics` on real `rebound serve` processes: scraped over HTTP, parsed
-//! as Prometheus text, and checked against what the simulated upstream
-//! served; `/healthz`; a port in use; `--log-format json`.
+//! `rebound serve` processes with `[server] listen`: a port in use stops
+//! the binary with a message naming the key and the file (exit 1), and
+//! `--log-format json` makes every stderr line one JSON object, SIGTERM
+//! included. `/metrics` and `/healthz` themselves are checked against what
+//! the simulated upstream served in rebound-service's in-process tests
+//! (`tests/it/serve.rs`).
 
-use super::serve::{TestDb, count_once_migrated, logs, midday_zone, terminate, wait_exit};
-use prometheus_parse::Scrape;
-use rebound_testkit::prometheus;
+use super::serve::{logs, midday_zone, terminate, wait_exit};
 use rebound_upstream_sim::{Reply, UpstreamSim};
-use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,78 +25,6 @@ fn spawn(config: &Path, args: &[&str], log: &Path) -> Child {
         .stderr(log)
         .spawn()
         .expect("rebound serve starts")
-}
-
-/// The address a process announced on stderr (`[server] listen` is port 0,
-/// so the system picked it).
-fn metrics_addr(log: &Path, dir: &Path) -> SocketAddr {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        if let Some(rest) = text.split("metrics at http://").nth(1) {
-            let addr = rest.split('/').next().unwrap_or_default();
-            return addr.parse().unwrap_or_else(|e| panic!("{addr}: {e}"));
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no metrics address announced\n{}",
-            logs(dir)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-struct Page {
-    text: String,
-    scrape: Scrape,
-}
-
-impl Page {
-    fn value(&self, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        prometheus::value(&self.scrape, metric, labels)
-    }
-}
-
-/// GET `/metrics`, checking the content type and that every line is
-/// Prometheus text.
-async fn scrape(addr: SocketAddr) -> Page {
-    let response = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .expect("GET /metrics");
-    assert_eq!(response.status(), 200);
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
-    let text = response.text().await.expect("body");
-    let scrape = prometheus::parse(&text);
-    Page { text, scrape }
-}
-
-/// Scrapes until `done` holds (shared-state gauges are cached for 5 s).
-async fn scrape_until(
-    addr: SocketAddr,
-    dir: &Path,
-    what: &str,
-    done: impl Fn(&Page) -> bool,
-) -> Page {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let page = scrape(addr).await;
-        if done(&page) {
-            return page;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never saw {what}\n{}\n{}",
-            page.text,
-            logs(dir)
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 fn write_config(dir: &Path, database: &str, sim: &str, listen: &str) -> PathBuf {
@@ -175,207 +102,6 @@ fn script(sim: &UpstreamSim) {
     sim.script("/m/flaky", vec![Reply::status(503), ok(), ok()]);
     sim.script("/m/missing", vec![Reply::status(404)]);
     sim.script("/m/down", vec![Reply::status(503), Reply::status(503)]);
-}
-
-/// Every label value is a configured name or a closed-set value: never a
-/// URL, a parameter value, a secret or an error text.
-fn assert_bounded_labels(page: &Page) {
-    let allowed: BTreeSet<&str> = [
-        "up",
-        "down",
-        "daily",
-        "probe",
-        "easy",
-        "up/flaky",
-        "ping",
-        "missing",
-        "success",
-        "no_data",
-        "retryable",
-        "permanent",
-        "failed",
-        "skipped",
-        "not_yet_available",
-        "overdue",
-        "partial",
-        "closed",
-        "open",
-        "half_open",
-    ]
-    .into_iter()
-    .collect();
-    for sample in &page.scrape.samples {
-        for (key, value) in sample.labels.iter() {
-            if key == "le" {
-                continue;
-            }
-            assert!(
-                allowed.contains(value.as_str()),
-                "label {key}={value:?} of {} is not from a bounded set\n{}",
-                sample.metric,
-                page.text
-            );
-        }
-    }
-    for leak in ["http", "/m/", "?", SECRET, "503", "404", "key="] {
-        assert!(!page.text.contains(leak), "{leak:?} in\n{}", page.text);
-    }
-}
-
-/// A scheduler process and a worker process on one PostgreSQL database,
-/// each with its own `/metrics`: the scheduler's shows the due runs it
-/// queued (queue depth, shared state); the worker's shows what it did
-/// (per-process counters) and the breaker it opened.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_exposes_metrics_that_match_what_the_upstream_served() {
-    let sim = UpstreamSim::start().await.expect("sim");
-    script(&sim);
-    let db = TestDb::create("metrics").await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = write_config(dir.path(), &db.url, &sim.base_url(), "127.0.0.1:0");
-
-    let scheduler_log = dir.path().join("scheduler.log");
-    let mut scheduler = spawn(&config, &["serve", "--role", "scheduler"], &scheduler_log);
-    let scheduler_addr = metrics_addr(&scheduler_log, dir.path());
-    let health = reqwest::get(format!("http://{scheduler_addr}/healthz"))
-        .await
-        .expect("GET /healthz");
-    assert_eq!(health.status(), 200);
-    assert_eq!(health.text().await.expect("body"), "ok\n");
-
-    // No worker yet: the three due slots wait in the queue.
-    let page = scrape_until(scheduler_addr, dir.path(), "three due runs", |p| {
-        p.value("rebound_queue_depth", &[]) == Some(3.0)
-    })
-    .await;
-    assert_eq!(
-        page.value("rebound_runs_total", &[]),
-        None,
-        "a scheduler runs nothing"
-    );
-    assert_eq!(sim.request_count("/m/flaky"), 0);
-
-    let worker_log = dir.path().join("worker.log");
-    let mut worker = spawn(
-        &config,
-        &["serve", "--role", "worker", "--workers", "1"],
-        &worker_log,
-    );
-    let worker_addr = metrics_addr(&worker_log, dir.path());
-    let mut conn = db.connect().await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while count_once_migrated(
-        &mut conn,
-        "SELECT count(*) FROM scheduled_runs WHERE state = 'done'",
-    )
-    .await
-        < 3
-    {
-        assert!(
-            Instant::now() < deadline,
-            "runs not done\n{}",
-            logs(dir.path())
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    drop(conn);
-
-    let page = scrape(worker_addr).await;
-    let attempts = |source, outcome| {
-        page.value(
-            "rebound_attempts_total",
-            &[("source", source), ("outcome", outcome)],
-        )
-    };
-    // flaky: 503 then 200 (one of its two calls), then 200; missing: 404;
-    // ping: 503 twice (max_attempts = 2), which opens the breaker.
-    assert_eq!(attempts("up", "retryable"), Some(1.0), "{}", page.text);
-    assert_eq!(attempts("up", "success"), Some(2.0));
-    assert_eq!(attempts("up", "permanent"), Some(1.0));
-    assert_eq!(attempts("down", "retryable"), Some(2.0));
-    assert_eq!(attempts("down", "success"), None);
-    assert_eq!(
-        sim.request_count("/m/flaky")
-            + sim.request_count("/m/missing")
-            + sim.request_count("/m/down"),
-        6,
-        "the sim served exactly the attempts counted"
-    );
-    let calls = |source, status| {
-        page.value(
-            "rebound_calls_total",
-            &[("source", source), ("status", status)],
-        )
-    };
-    assert_eq!(calls("up", "success"), Some(2.0));
-    assert_eq!(calls("up", "failed"), Some(1.0));
-    assert_eq!(calls("down", "failed"), Some(1.0));
-    assert_eq!(
-        page.value("rebound_call_duration_seconds", &[("source", "up")]),
-        Some(3.0),
-        "three calls to up made requests: the +Inf bucket counts them"
-    );
-    let runs = |workflow, status| {
-        page.value(
-            "rebound_runs_total",
-            &[("workflow", workflow), ("status", status)],
-        )
-    };
-    assert_eq!(runs("daily", "partial"), Some(1.0), "{}", page.text);
-    assert_eq!(runs("easy", "success"), Some(1.0));
-    assert_eq!(runs("probe", "failed"), Some(1.0));
-    assert_eq!(
-        page.value("rebound_schedule_to_start_seconds", &[]),
-        Some(3.0)
-    );
-    let breaker = |source, state| {
-        page.value(
-            "rebound_breaker_state",
-            &[("source", source), ("state", state)],
-        )
-    };
-    assert_eq!(breaker("down", "open"), Some(1.0), "{}", page.text);
-    assert_eq!(breaker("down", "closed"), Some(0.0));
-    assert_eq!(breaker("up", "closed"), Some(1.0));
-    assert_eq!(page.value("rebound_queue_depth", &[]), Some(0.0));
-    // up/flaky got a new, non-empty payload moments ago: the same rule as
-    // `rebound freshness`. The failing sources' data never got fresh, so
-    // they have no sample rather than a made-up age.
-    let age = page
-        .value("rebound_dataset_age_seconds", &[("dataset", "up/flaky")])
-        .unwrap_or_else(|| panic!("no age for up/flaky\n{}", page.text));
-    assert!((0.0..120.0).contains(&age), "age {age}");
-    assert_eq!(
-        page.scrape
-            .samples
-            .iter()
-            .filter(|s| s.metric == "rebound_dataset_age_seconds")
-            .count(),
-        1,
-        "{}",
-        page.text
-    );
-    assert_bounded_labels(&page);
-
-    // Counters are per process: the scheduler's page still has no runs.
-    let page = scrape(scheduler_addr).await;
-    assert_eq!(page.value("rebound_attempts_total", &[]), None);
-    assert_bounded_labels(&page);
-
-    for child in [&mut scheduler, &mut worker] {
-        terminate(child);
-    }
-    for child in [&mut scheduler, &mut worker] {
-        let status = wait_exit(child, Duration::from_secs(15)).expect("serve exits on SIGTERM");
-        assert!(status.success(), "{status}\n{}", logs(dir.path()));
-    }
-    assert!(
-        reqwest::get(format!("http://{worker_addr}/healthz"))
-            .await
-            .is_err(),
-        "the endpoint stops with the service"
-    );
-    db.drop_db().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -464,6 +190,13 @@ async fn json_logs_are_one_object_per_line() {
     let opened = find("Circuit breaker opened.");
     assert_eq!(opened["fields"]["source"], "down", "{opened}");
     assert!(opened["fields"]["reason"].is_string(), "{opened}");
+    // SIGTERM is announced, then the service stops.
+    assert!(
+        find(
+            "rebound serve: stopping (in-flight runs get the shutdown grace period; Ctrl-C again to exit now)"
+        )["level"]
+            == "INFO"
+    );
     assert!(find("rebound serve: stopped")["level"] == "INFO");
     assert!(!text.contains(SECRET), "secrets never reach the logs");
 }

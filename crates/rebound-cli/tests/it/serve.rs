@@ -1,7 +1,12 @@
 //! `rebound serve` as real processes on one PostgreSQL database: several
 //! schedulers and workers execute every due slot exactly once, and a worker
 //! killed with SIGKILL mid-call has its run completed by another worker
-//! once the lease expires, with one raw payload.
+//! once the lease expires, with one raw payload. Each process is stopped
+//! with SIGTERM and must exit 0.
+//!
+//! What needs no process (the shutdown grace, `/metrics`, alerts) is tested
+//! in-process through `rebound_service::Service` in rebound-service's
+//! tests (`tests/it/serve.rs`).
 //!
 //! Each test creates its own database (and drops it), so the processes see
 //! exactly the tables the test checks.
@@ -442,138 +447,6 @@ schedule = {{ kind = "window", start = "06:00", end = "18:00" }}
     assert_eq!(sim.request_count("/slow/item"), 2);
     drop(conn);
     db.drop_db().await;
-    sim.shutdown().await;
-}
-
-/// A SQLite config with one slow scheduled workflow, for shutdown tests.
-fn slow_sqlite_config(dir: &Path, base_url: &str, grace: &str) -> PathBuf {
-    let path = dir.join("rebound.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-[pipeline]
-name = "shutdown"
-timezone = "{zone}"
-
-[scheduler]
-shutdown_grace = "{grace}"
-
-[sources.up]
-base_url = "{base_url}"
-timeout = "60s"
-
-[scrapers.slow]
-source = "up"
-path = "/slow/item"
-
-[workflows.slow]
-scrapers = ["slow"]
-schedule = {{ kind = "window", start = "06:00", end = "18:00" }}
-"#,
-            zone = midday_zone()
-        ),
-    )
-    .expect("write config");
-    path
-}
-
-async fn sqlite_scalar(db: &Path, sql: &str) -> String {
-    use sqlx::sqlite::SqliteConnectOptions;
-    let options = SqliteConnectOptions::new().filename(db).read_only(true);
-    let mut conn = sqlx::SqliteConnection::connect_with(&options)
-        .await
-        .expect("open history");
-    let row = sqlx::query(AssertSqlSafe(sql.to_string()))
-        .fetch_one(&mut conn)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    row.try_get::<String, _>(0)
-        .or_else(|_| row.try_get::<i64, _>(0).map(|n| n.to_string()))
-        .unwrap_or_default()
-}
-
-/// Starts `serve --role all`, waits for the slow call to begin, sends SIGTERM.
-async fn serve_and_stop_mid_call(
-    sim: &UpstreamSim,
-    dir: &Path,
-    grace: &str,
-) -> (std::process::ExitStatus, Duration) {
-    let config = slow_sqlite_config(dir, &sim.base_url(), grace);
-    let mut child = spawn(&config, "all", &dir.join("serve.log"));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while sim.request_count("/slow/item") == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the call never started\n{}",
-            logs(dir)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let stopped_at = Instant::now();
-    terminate(&mut child);
-    let status = wait_exit(&mut child, Duration::from_secs(20)).expect("serve exits after SIGTERM");
-    (status, stopped_at.elapsed())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_lets_an_in_flight_run_finish_within_the_grace_period() {
-    let sim = UpstreamSim::start().await.expect("sim");
-    sim.script(
-        "/slow/item",
-        vec![Reply::json(200, serde_json::json!({"ok": true})).delay(Duration::from_secs(2))],
-    );
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (status, took) = serve_and_stop_mid_call(&sim, dir.path(), "15s").await;
-    assert!(status.success(), "{status}\n{}", logs(dir.path()));
-    assert!(
-        took < Duration::from_secs(12),
-        "waited for the run, not the whole grace: {took:?}"
-    );
-    let db = dir.path().join("rebound.db");
-    assert_eq!(
-        sqlite_scalar(&db, "SELECT state FROM scheduled_runs").await,
-        "done"
-    );
-    assert_eq!(
-        sqlite_scalar(&db, "SELECT status FROM workflow_executions").await,
-        "success"
-    );
-    sim.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_releases_a_run_that_outlasts_the_grace_period() {
-    let sim = UpstreamSim::start().await.expect("sim");
-    sim.script(
-        "/slow/item",
-        vec![Reply::json(200, serde_json::json!({"ok": true})).delay(Duration::from_secs(30))],
-    );
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (status, took) = serve_and_stop_mid_call(&sim, dir.path(), "1s").await;
-    assert!(status.success(), "{status}\n{}", logs(dir.path()));
-    assert!(
-        took < Duration::from_secs(10),
-        "did not wait for the 30 s call: {took:?}"
-    );
-    let db = dir.path().join("rebound.db");
-    assert_eq!(
-        sqlite_scalar(&db, "SELECT state FROM scheduled_runs").await,
-        "queued"
-    );
-    let note = sqlite_scalar(&db, "SELECT last_error FROM scheduled_runs").await;
-    assert!(note.contains("released at shutdown"), "{note}");
-    // The run row is written when the run starts (issue 11, item 12) and
-    // stays `running` under the released run's execution id, which the
-    // next claim reuses and finishes in place.
-    assert_eq!(
-        sqlite_scalar(&db, "SELECT count(*) FROM workflow_executions").await,
-        "1"
-    );
-    assert_eq!(
-        sqlite_scalar(&db, "SELECT status FROM workflow_executions").await,
-        "running"
-    );
     sim.shutdown().await;
 }
 

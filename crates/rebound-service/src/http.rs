@@ -1,11 +1,13 @@
 //! The HTTP endpoint of `rebound serve` (`[server] listen`): `/metrics` for
 //! Prometheus and `/healthz` for load balancers and process supervisors.
 //!
-//! It lives here, not in the engine or the service, because it is the
-//! process's face to the outside: the engine only counts into the registry
-//! of `rebound-metrics`, and this file decides how the page is served.
+//! It lives with the service, not in the engine, because it is the
+//! process's face to the outside and starts and stops with the service
+//! ([`crate::service`]): the engine only counts into the registry of
+//! `rebound-metrics`, and this file decides how the page is served. One
+//! axum [`Router`] serves everything under `listen`, so later pages (an API,
+//! a dashboard) are more routes on it, not a second server.
 
-use anyhow::Context;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -13,23 +15,11 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use rebound_metrics::Format;
 use rebound_metrics::exporter::Exporter;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// Binds `addr` now, so that a port in use stops `rebound serve` before it
-/// schedules anything, with a message naming the address and the key.
-pub async fn bind(addr: SocketAddr, config: &std::path::Path) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr).await.with_context(|| {
-        format!(
-            "cannot listen on {addr} ([server] listen in {}): is another process using that port?",
-            config.display()
-        )
-    })
-}
-
-fn router(exporter: Arc<Exporter>) -> Router {
+pub(crate) fn router(exporter: Arc<Exporter>) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
@@ -56,11 +46,7 @@ async fn healthz() -> &'static str {
 
 /// Serves until `stop` turns true, then stops accepting and returns once
 /// in-flight scrapes are answered.
-pub async fn serve(
-    listener: TcpListener,
-    exporter: Arc<Exporter>,
-    mut stop: watch::Receiver<bool>,
-) {
+pub(crate) async fn serve(listener: TcpListener, router: Router, mut stop: watch::Receiver<bool>) {
     let shutdown = async move {
         while !*stop.borrow() {
             if stop.changed().await.is_err() {
@@ -68,7 +54,7 @@ pub async fn serve(
             }
         }
     };
-    if let Err(error) = axum::serve(listener, router(exporter))
+    if let Err(error) = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
     {
