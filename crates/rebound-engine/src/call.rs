@@ -1,5 +1,23 @@
 //! One scraper call: fetch, store the payload, record. The one place where
-//! the order of those steps is decided.
+//! the order of those steps is decided, and [`Engine::call`] reads as that
+//! order:
+//!
+//! 1. an execution that already completed this call reports its row again;
+//! 2. the guards, in their order: lockout (a fan-out entity locked out is
+//!    skipped before it gets here, `fanout.rs`), circuit breaker, quota
+//!    ([`Engine::guard`]); then, inside the fetcher, the source's rate
+//!    limit before every attempt and its retry budget before every inline
+//!    retry (`rebound-fetch`, `call.rs`);
+//! 3. the fetch, with the previous payload looked up meanwhile;
+//! 4. the guards settled: quota, then breaker ([`Engine::settle_guards`]);
+//! 5. the payload stored, or the call turned into a `storage` failure;
+//! 6. late data judged (a no_data before or after its deadline);
+//! 7. the history row written, then a lockout released on success.
+//!
+//! Store round trips per call: the breaker read (an update only when it is
+//! not closed), the quota take and settle (only with a quota), the
+//! previous-payload lookup (concurrent with the fetch), the breaker feed
+//! (only when it changes something) and the history row.
 
 use crate::breaker::Gate;
 use crate::{Engine, EngineError};
@@ -10,7 +28,9 @@ use rebound_domain::outcome::{ErrorKind, ScraperStatus};
 use rebound_domain::paths::payload_path;
 use rebound_domain::plan::{Scraper, Source};
 use rebound_fetch::{CallResult, CallSpec};
-use rebound_storage::{NewAttempt, NewScraperCall, PayloadRef, ScraperCallRow, StoreError};
+use rebound_storage::{
+    NewAttempt, NewScraperCall, PayloadRef, QuotaKey, ScraperCallRow, StoreError,
+};
 use std::collections::{BTreeMap, HashMap};
 
 /// What happened to one scraper call, as reported to the user.
@@ -136,26 +156,9 @@ impl Engine {
         }
         let scraper = &self.plan.scrapers[scraper_name];
         let source = &self.plan.sources[&scraper.source];
-        // An open circuit breaker refuses the call before any request.
-        let gate = self.breaker_admit(source).await?;
-        if let Gate::Reject(message) = &gate {
-            return self
-                .record_no_request(
-                    scraper_name,
-                    target_date,
-                    params,
-                    run,
-                    ScraperStatus::Skipped,
-                    Some(ErrorKind::BreakerOpen),
-                    message,
-                )
-                .await;
-        }
-        // A used-up quota refuses it too (quota.rs). Checked after the
-        // breaker, so a refused call never uses quota.
-        let quota = match self.quota_take(source).await? {
-            Ok(quota) => quota,
-            Err(message) => {
+        let admitted = match self.guard(source).await? {
+            Ok(admitted) => admitted,
+            Err(refused) => {
                 return self
                     .record_no_request(
                         scraper_name,
@@ -163,8 +166,8 @@ impl Engine {
                         params,
                         run,
                         ScraperStatus::Skipped,
-                        Some(ErrorKind::QuotaExhausted),
-                        &message,
+                        Some(refused.kind),
+                        &refused.message,
                     )
                     .await;
             }
@@ -172,7 +175,7 @@ impl Engine {
         // A half-open probe is one attempt: retrying it would multiply
         // the load on a source that is probably still down.
         let probe_scraper;
-        let scraper = if matches!(gate, Gate::Probe(_)) {
+        let scraper = if matches!(admitted.gate, Gate::Probe(_)) {
             let mut probe = scraper.clone();
             probe.retry.max_attempts = 1;
             probe_scraper = probe;
@@ -193,78 +196,196 @@ impl Engine {
             }),
             self.store.last_payload(scraper_name, &params_json)
         );
-        if let Some(quota) = quota {
-            self.quota_settle(source, quota, &result).await?;
+        self.settle_guards(source, admitted, &result).await?;
+        let mut verdict = Verdict::of(&result);
+        let stored = self
+            .keep_payload(
+                scraper_name,
+                target_date,
+                &used,
+                previous,
+                &result,
+                &mut verdict,
+            )
+            .await;
+        self.judge_late(scraper, target_date, event_start, &result, &mut verdict);
+        self.metrics.record_call(
+            &source.name,
+            result.attempts.iter().map(|a| a.outcome),
+            verdict.status,
+            (result.finished_at - result.started_at).to_std().ok(),
+        );
+        let record = self.history_row(
+            run,
+            scraper_name,
+            source,
+            params_json,
+            target_date,
+            &result,
+            &verdict,
+            &stored,
+        );
+        let id = self.store.record_scraper_call(&record).await?;
+        if verdict.status == ScraperStatus::Success {
+            // After the row, so the release names a call that exists.
+            self.release_on_success(scraper_name, params, id).await?;
+        }
+        Ok(CallReport {
+            id,
+            scraper: scraper_name.to_string(),
+            source: source.name.clone(),
+            params: used,
+            status: verdict.status,
+            attempts: record.attempts,
+            http_status: record.http_status,
+            error_kind: verdict.error_kind,
+            message: record.error_message,
+            duration_ms: record.duration_ms,
+            bytes: record.bytes,
+            records: result.records,
+            output_uri: stored.uri,
+            content_hash: stored.hash,
+            unchanged: stored.unchanged,
+            deferred_until: result.deferred_until,
+            recheck_at: verdict.recheck_at,
+        })
+    }
+
+    /// The engine's guards before any request, in their order: the
+    /// circuit breaker, then the quota. (The lockout of a fan-out entity
+    /// came before, in `fanout.rs`; the fetcher applies the rate limit and
+    /// the retry budget after.) `Ok(Err(_))`: refused, no request made.
+    async fn guard(&self, source: &Source) -> Result<Result<Admitted, Refused>, EngineError> {
+        // An open circuit breaker refuses the call before any request.
+        let gate = self.breaker_admit(source).await?;
+        if let Gate::Reject(message) = gate {
+            return Ok(Err(Refused {
+                kind: ErrorKind::BreakerOpen,
+                message,
+            }));
+        }
+        // A used-up quota refuses it too (quota.rs). Checked after the
+        // breaker, so a refused call never uses quota.
+        let quota = match self.quota_take(source).await? {
+            Ok(quota) => quota,
+            Err(message) => {
+                return Ok(Err(Refused {
+                    kind: ErrorKind::QuotaExhausted,
+                    message,
+                }));
+            }
+        };
+        Ok(Ok(Admitted { gate, quota }))
+    }
+
+    /// Tells the guards the call passed how it went: the quota counts its
+    /// retries (or gives the take back), the breaker learns its outcome.
+    async fn settle_guards(
+        &self,
+        source: &Source,
+        admitted: Admitted,
+        result: &CallResult,
+    ) -> Result<(), EngineError> {
+        if let Some(quota) = admitted.quota {
+            self.quota_settle(source, quota, result).await?;
         }
         self.breaker_feed(
             source,
-            &gate,
+            &admitted.gate,
             result.status,
             result.error_kind,
             result.message.as_deref(),
         )
-        .await?;
-        let mut stored = StoredPayload::default();
-        let mut status = result.status;
-        let mut error_kind = result.error_kind;
-        let mut message = result.message.clone();
-        if let Some(body) = &result.body {
-            match self
-                .store_payload(scraper_name, target_date, &used, previous, body, &result)
-                .await
-            {
-                Ok(payload) => stored = payload,
-                Err(detail) => {
-                    // The data arrived but is not kept: that is a failure,
-                    // or downstream would believe in a payload that is not there.
-                    status = ScraperStatus::Failed;
-                    error_kind = Some(ErrorKind::Storage);
-                    message = Some(format!(
-                        "fetched {} bytes ({}) but could not store the payload: {detail}",
-                        body.len(),
-                        attempts_phrase(result.attempts.len() as u32)
-                    ));
-                }
+        .await
+    }
+
+    /// Stores the body of a success or no_data. A body that cannot be
+    /// stored turns the call into a `storage` failure.
+    async fn keep_payload(
+        &self,
+        scraper_name: &str,
+        target_date: NaiveDate,
+        used: &BTreeMap<String, String>,
+        previous: Result<Option<PayloadRef>, StoreError>,
+        result: &CallResult,
+        verdict: &mut Verdict,
+    ) -> StoredPayload {
+        let Some(body) = &result.body else {
+            return StoredPayload::default();
+        };
+        match self
+            .store_payload(scraper_name, target_date, used, previous, body, result)
+            .await
+        {
+            Ok(payload) => payload,
+            Err(detail) => {
+                // The data arrived but is not kept: that is a failure,
+                // or downstream would believe in a payload that is not there.
+                verdict.status = ScraperStatus::Failed;
+                verdict.error_kind = Some(ErrorKind::Storage);
+                verdict.message = Some(format!(
+                    "fetched {} bytes ({}) but could not store the payload: {detail}",
+                    body.len(),
+                    attempts_phrase(result.attempts.len() as u32)
+                ));
+                StoredPayload::default()
             }
         }
-        // A scraper that declared when its data is due: a no_data is "not
-        // yet available" before the deadline, "overdue" (a failure) after.
-        let mut recheck_at = None;
-        if let (ScraperStatus::NoData, Some(expected)) = (status, &scraper.expected) {
-            let verdict = rebound_domain::late::judge_no_data(
+    }
+
+    /// A scraper that declared when its data is due: a no_data is "not
+    /// yet available" before the deadline, "overdue" (a failure) after.
+    fn judge_late(
+        &self,
+        scraper: &Scraper,
+        target_date: NaiveDate,
+        event_start: Option<DateTime<Utc>>,
+        result: &CallResult,
+        verdict: &mut Verdict,
+    ) {
+        if let (ScraperStatus::NoData, Some(expected)) = (verdict.status, &scraper.expected) {
+            let late = rebound_domain::late::judge_no_data(
                 expected,
                 self.plan.pipeline.timezone,
                 target_date,
                 event_start,
                 result.finished_at,
-                message.as_deref(),
+                verdict.message.as_deref(),
             );
-            status = verdict.status;
-            message = Some(verdict.message);
-            recheck_at = verdict.recheck_at;
+            verdict.status = late.status;
+            verdict.message = Some(late.message);
+            verdict.recheck_at = late.recheck_at;
         }
+    }
+
+    /// The call's history row, its attempts included, every message redacted.
+    #[allow(clippy::too_many_arguments)] // One call site; the row needs every one of them.
+    fn history_row(
+        &self,
+        run: Option<RunContext<'_>>,
+        scraper_name: &str,
+        source: &Source,
+        params_json: String,
+        target_date: NaiveDate,
+        result: &CallResult,
+        verdict: &Verdict,
+        stored: &StoredPayload,
+    ) -> NewScraperCall {
         let redact =
             |text: &Option<String>| text.as_deref().map(|t| self.plan.redactor.redact_string(t));
-        let message = redact(&message);
         let duration_ms = (result.finished_at - result.started_at).num_milliseconds();
-        self.metrics.record_call(
-            &source.name,
-            result.attempts.iter().map(|a| a.outcome),
-            status,
-            (result.finished_at - result.started_at).to_std().ok(),
-        );
-        let record = NewScraperCall {
+        NewScraperCall {
             execution_id: run.map(|r| r.execution_id.to_string()),
             workflow_name: run.map(|r| r.workflow_name.to_string()),
             scraper_name: scraper_name.to_string(),
             source_name: source.name.clone(),
             params: params_json,
             target_date,
-            status,
+            status: verdict.status,
             attempts: result.attempts.len() as u32,
             http_status: result.http_status,
-            error_kind,
-            error_message: message.clone(),
+            error_kind: verdict.error_kind,
+            error_message: redact(&verdict.message),
             started_at: result.started_at,
             finished_at: result.finished_at,
             duration_ms,
@@ -286,31 +407,7 @@ impl Engine {
                     delay_before_ms: a.delay_before.as_millis() as i64,
                 })
                 .collect(),
-        };
-        let id = self.store.record_scraper_call(&record).await?;
-        if status == ScraperStatus::Success {
-            // After the row, so the release names a call that exists.
-            self.release_on_success(scraper_name, params, id).await?;
         }
-        Ok(CallReport {
-            id,
-            scraper: scraper_name.to_string(),
-            source: source.name.clone(),
-            params: used,
-            status,
-            attempts: record.attempts,
-            http_status: record.http_status,
-            error_kind,
-            message,
-            duration_ms,
-            bytes: record.bytes,
-            records: result.records,
-            output_uri: stored.uri,
-            content_hash: stored.hash,
-            unchanged: stored.unchanged,
-            deferred_until: result.deferred_until,
-            recheck_at,
-        })
     }
 
     /// Records a row for a scraper that made no request: skipped for a
@@ -460,6 +557,41 @@ impl Engine {
             hash: Some(hash),
             unchanged: false,
         })
+    }
+}
+
+/// What the guards before the request decided, kept to settle them after it.
+struct Admitted {
+    /// The breaker's verdict: allowed, or the half-open probe.
+    gate: Gate,
+    /// The quota period the call was counted in, when the source has a quota.
+    quota: Option<QuotaKey>,
+}
+
+/// A guard's refusal: the call is recorded as skipped, with no request.
+struct Refused {
+    kind: ErrorKind,
+    message: String,
+}
+
+/// The call's status, as the steps after the fetch revise it: a payload
+/// that cannot be stored makes it a failure, late-data rules judge a no_data.
+struct Verdict {
+    status: ScraperStatus,
+    error_kind: Option<ErrorKind>,
+    /// Not yet redacted: [`Engine::history_row`] redacts it.
+    message: Option<String>,
+    recheck_at: Option<DateTime<Utc>>,
+}
+
+impl Verdict {
+    fn of(result: &CallResult) -> Verdict {
+        Verdict {
+            status: result.status,
+            error_kind: result.error_kind,
+            message: result.message.clone(),
+            recheck_at: None,
+        }
     }
 }
 

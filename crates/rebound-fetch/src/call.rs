@@ -1,0 +1,733 @@
+//! One scraper call ([`Fetcher::call`]): a loop of attempts, each taking
+//! the same named steps in this order:
+//!
+//! 1. `permit`: the source's concurrency permit, held for one attempt
+//!    (admission included), not across backoff waits;
+//! 2. `admit`: the source's rate limit and any pause its server asked for,
+//!    which may wait, or stop the call unsent (deferred when the wait
+//!    exceeds the inline limit, refused when the pause exceeds
+//!    `max_retry_after`);
+//! 3. `attempt`: send and read the body under the source's timeout and
+//!    `max_body_bytes`;
+//! 4. `heed_signals`: rate-limit headers pause the source, the quota
+//!    header updates the upstream's remaining count;
+//! 5. `judge`: classify the response (or the transport failure), then
+//!    record the attempt;
+//! 6. `next`: end the call, or after a retryable attempt ask the retry
+//!    policy, then the source's retry budget, whether to wait and go
+//!    again, defer (the wait exceeds the inline limit) or give up.
+//!
+//! Of the guards a call meets, in order (lockout, breaker, quota, rate
+//! limit, budget), the first three are the engine's and run before the
+//! fetcher is asked (`rebound-engine`, `call.rs`); the last two are here:
+//! the rate limit before every attempt (step 2), the retry budget before
+//! every inline retry (step 6).
+
+use crate::limits::{Admission, SourceLimiter};
+use crate::{
+    AttemptReport, BuiltRequest, CallResult, CallSpec, Failure, Fetcher, build_request, classify,
+    redirect, transport_failure,
+};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use rebound_domain::duration::{add_saturating, format_duration};
+use rebound_domain::message::{attempts_phrase, body_snippet};
+use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus};
+use rebound_domain::redact::Redactor;
+use rebound_domain::retry::{RetryDecision, parse_retry_after};
+use std::time::Duration;
+
+/// A call in progress: what its result will carry so far.
+struct Progress {
+    started_at: DateTime<Utc>,
+    attempts: Vec<AttemptReport>,
+    /// The wait before the next attempt: the retry backoff slept, plus any
+    /// rate-limit wait admission sleeps.
+    delay_before: Duration,
+    /// The upstream's last reported quota remaining count.
+    quota_remaining: Option<u64>,
+}
+
+/// Why admission stopped a call before its next attempt was sent.
+struct NotSent {
+    /// Unredacted: [`Fetcher::not_sent`] redacts the message it builds.
+    text: String,
+    /// Set when the attempt may start later (a deferral, not a refusal).
+    deferred_until: Option<DateTime<Utc>>,
+}
+
+/// One attempt, classified.
+struct Judged {
+    outcome: AttemptOutcome,
+    kind: Option<ErrorKind>,
+    /// Redacted.
+    message: String,
+    records: Option<usize>,
+    http_status: Option<u16>,
+}
+
+/// What follows an attempt.
+enum Next {
+    /// Sleep this long, then attempt again.
+    Retry(Duration),
+    /// The call ends.
+    Finish(End),
+}
+
+/// How a call ends after an attempt.
+struct End {
+    status: ScraperStatus,
+    /// Redacted.
+    message: Option<String>,
+    /// The body of a success or no_data.
+    body: Option<Bytes>,
+    /// Set when the call stopped because its next wait exceeds the inline limit.
+    deferred_until: Option<DateTime<Utc>>,
+}
+
+impl Next {
+    /// The call ends now (not deferred).
+    fn finish(status: ScraperStatus, message: Option<String>, body: Option<Bytes>) -> Next {
+        Next::Finish(End {
+            status,
+            message,
+            body,
+            deferred_until: None,
+        })
+    }
+}
+
+impl Progress {
+    /// Adds the attempt just judged to the call's history.
+    fn record(
+        &mut self,
+        attempt_no: u32,
+        started_at: DateTime<Utc>,
+        finished_at: DateTime<Utc>,
+        judged: &Judged,
+    ) {
+        self.attempts.push(AttemptReport {
+            attempt: attempt_no,
+            started_at,
+            finished_at,
+            http_status: judged.http_status,
+            outcome: judged.outcome,
+            error_kind: judged.kind,
+            message: (judged.outcome != AttemptOutcome::Success).then(|| judged.message.clone()),
+            delay_before: self.delay_before,
+        });
+    }
+
+    /// The call's result, ending after its last attempt (`raw`, `judged`).
+    fn finish(
+        self,
+        end: End,
+        raw: &RawAttempt,
+        judged: &Judged,
+        finished_at: DateTime<Utc>,
+    ) -> CallResult {
+        CallResult {
+            status: end.status,
+            attempts: self.attempts,
+            http_status: judged.http_status,
+            error_kind: judged.kind,
+            message: end.message,
+            body: end.body,
+            content_type: raw
+                .response
+                .as_ref()
+                .ok()
+                .and_then(|r| r.content_type.clone()),
+            records: judged.records,
+            started_at: self.started_at,
+            finished_at,
+            deferred_until: end.deferred_until,
+            quota_remaining: self.quota_remaining,
+        }
+    }
+}
+
+impl Fetcher {
+    /// Makes one call: attempts with retries until success, no_data, a
+    /// permanent failure, the policy gives up, or the source's retry
+    /// budget is spent.
+    pub async fn call(&self, spec: CallSpec<'_>) -> CallResult {
+        let started_at = self.clock.now();
+        let request = match build_request(&spec) {
+            Ok(request) => request,
+            Err(message) => return self.unbuildable(started_at, &message),
+        };
+        self.budget_call(spec.source).await;
+        let limiter = self.limits.get(&spec.source.name).cloned();
+        let mut call = Progress {
+            started_at,
+            attempts: Vec::new(),
+            delay_before: Duration::ZERO,
+            quota_remaining: None,
+        };
+        loop {
+            let attempt_no = call.attempts.len() as u32 + 1;
+            // The permit is held for one attempt (admission included), not
+            // across backoff waits, so a call sleeping before its retry does
+            // not block its source.
+            let permit = self.permit(&spec).await;
+            if let Some(limiter) = &limiter {
+                match self.admit(&spec, limiter).await {
+                    Ok(waited) => call.delay_before += waited,
+                    Err(stopped) => return self.not_sent(call, stopped),
+                }
+            }
+            let attempt_started = self.clock.now();
+            let raw = self.attempt(&spec, &request).await;
+            drop(permit);
+            let finished_at = self.clock.now();
+            if let Ok(response) = &raw.response {
+                self.heed_signals(&spec, limiter.as_deref(), response, finished_at, &mut call)
+                    .await;
+            }
+            let judged = self.judge(&spec, &raw, attempt_no);
+            call.record(attempt_no, attempt_started, finished_at, &judged);
+            match self
+                .next(&spec, &raw, &judged, attempt_no, finished_at)
+                .await
+            {
+                Next::Retry(wait) => {
+                    call.delay_before = wait;
+                    self.clock.sleep(wait).await;
+                }
+                Next::Finish(end) => return call.finish(end, &raw, &judged, finished_at),
+            }
+        }
+    }
+
+    /// A call whose request cannot be built (a missing or unencodable
+    /// parameter, a bad URL or method): one `config` attempt, nothing sent.
+    fn unbuildable(&self, started_at: DateTime<Utc>, message: &str) -> CallResult {
+        let message = self.redactor.redact_string(message);
+        let finished_at = self.clock.now();
+        let attempt = AttemptReport {
+            attempt: 1,
+            started_at,
+            finished_at,
+            http_status: None,
+            outcome: AttemptOutcome::Permanent,
+            error_kind: Some(ErrorKind::Config),
+            message: Some(message.clone()),
+            delay_before: Duration::ZERO,
+        };
+        CallResult {
+            status: ScraperStatus::Failed,
+            attempts: vec![attempt],
+            http_status: None,
+            error_kind: Some(ErrorKind::Config),
+            message: Some(message),
+            body: None,
+            content_type: None,
+            records: None,
+            started_at,
+            finished_at,
+            deferred_until: None,
+            quota_remaining: None,
+        }
+    }
+
+    /// The source's rate limit and any pause its server asked for, before
+    /// an attempt: `Ok` with the time waited, or why the attempt is not
+    /// sent (the wait exceeds the inline limit, or the pause exceeds the
+    /// scraper's `max_retry_after`).
+    async fn admit(
+        &self,
+        spec: &CallSpec<'_>,
+        limiter: &SourceLimiter,
+    ) -> Result<Duration, NotSent> {
+        let max_pause = spec.scraper.retry.max_retry_after;
+        match limiter
+            .admit(&*self.clock, self.max_inline_wait, max_pause)
+            .await
+        {
+            Admission::Go { waited } => Ok(waited),
+            Admission::Defer { until, wait, cause } => {
+                let text = format!(
+                    "{cause}: the wait ({}) exceeds the inline wait limit ({}): retry stored for {}",
+                    wait_text(wait),
+                    format_duration(self.max_inline_wait),
+                    until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                );
+                tracing::info!(
+                    scraper = %spec.scraper.name,
+                    source = %spec.source.name,
+                    retry_at = %until,
+                    "Source is rate limited; call deferred."
+                );
+                Err(NotSent {
+                    text,
+                    deferred_until: Some(until),
+                })
+            }
+            Admission::Refuse { cause } => {
+                let text = format!("{cause}; not sent");
+                tracing::warn!(
+                    scraper = %spec.scraper.name,
+                    source = %spec.source.name,
+                    error = %text,
+                    "Call failed."
+                );
+                Err(NotSent {
+                    text,
+                    deferred_until: None,
+                })
+            }
+        }
+    }
+
+    /// What a response's headers ask of the source: rate-limit headers
+    /// pause it (for every call, through its limiter), the quota header
+    /// updates the upstream's remaining count.
+    async fn heed_signals(
+        &self,
+        spec: &CallSpec<'_>,
+        limiter: Option<&SourceLimiter>,
+        response: &RawResponse,
+        finished_at: DateTime<Utc>,
+        call: &mut Progress,
+    ) {
+        if let Some(limiter) = limiter {
+            let signal = |name: &str| response.signal(name);
+            if let Some(pause) =
+                rebound_domain::ratelimit::source_pause(response.status, signal, finished_at)
+            {
+                let until = limiter.pause(finished_at, &pause).await;
+                tracing::info!(
+                    source = %spec.source.name,
+                    until = %until,
+                    cause = %pause.cause,
+                    "Source paused."
+                );
+            }
+        }
+        if let Some(header) = spec
+            .source
+            .quota
+            .as_ref()
+            .and_then(|q| q.remaining_header.as_deref())
+            && let Some(left) = response
+                .signal(header)
+                .and_then(|v| v.trim().parse::<f64>().ok())
+            && left.is_finite()
+        {
+            call.quota_remaining = Some(left.max(0.0) as u64);
+        }
+    }
+
+    /// Classifies one attempt: the response by the scraper's rules, a
+    /// transport failure by its kind. The message is redacted.
+    fn judge(&self, spec: &CallSpec<'_>, raw: &RawAttempt, attempt_no: u32) -> Judged {
+        let (outcome, kind, message, records) = match &raw.response {
+            Ok(response) => {
+                let classified = classify::classify_response(
+                    response.status,
+                    &response.body,
+                    &spec.scraper.no_data,
+                    spec.scraper.records.as_deref(),
+                    &self.redactor,
+                );
+                (
+                    classified.outcome,
+                    classified.kind,
+                    classified.message,
+                    classified.records,
+                )
+            }
+            Err(failure) => {
+                let outcome = if failure.kind.is_retryable() {
+                    AttemptOutcome::Retryable
+                } else {
+                    AttemptOutcome::Permanent
+                };
+                (outcome, Some(failure.kind), failure.message.clone(), None)
+            }
+        };
+        let message = self.redactor.redact_string(&message);
+        let http_status = raw.response.as_ref().ok().map(|r| r.status);
+        tracing::debug!(
+            scraper = %spec.scraper.name,
+            source = %spec.source.name,
+            attempt = attempt_no,
+            outcome = outcome.as_str(),
+            http_status,
+            message = %message,
+            "Attempt finished."
+        );
+        Judged {
+            outcome,
+            kind,
+            message,
+            records,
+            http_status,
+        }
+    }
+
+    /// What follows a judged attempt: a success, no_data or permanent
+    /// failure ends the call; after a retryable one the retry policy
+    /// decides the wait (or gives up), then an inline retry must pass the
+    /// source's retry budget, and a wait over the inline limit defers the
+    /// call instead of sleeping.
+    async fn next(
+        &self,
+        spec: &CallSpec<'_>,
+        raw: &RawAttempt,
+        judged: &Judged,
+        attempt_no: u32,
+        finished_at: DateTime<Utc>,
+    ) -> Next {
+        match judged.outcome {
+            AttemptOutcome::Success => {
+                let body = raw.response.as_ref().ok().map(|r| r.body.clone());
+                return Next::finish(ScraperStatus::Success, None, body);
+            }
+            AttemptOutcome::NoData => {
+                let body = raw.response.as_ref().ok().map(|r| r.body.clone());
+                return Next::finish(ScraperStatus::NoData, Some(judged.message.clone()), body);
+            }
+            AttemptOutcome::Permanent => {
+                let text = final_message(raw, attempt_no, &judged.message, None, &self.redactor);
+                let text = self.redactor.redact_string(&text);
+                return Next::finish(ScraperStatus::Failed, Some(text), None);
+            }
+            AttemptOutcome::Retryable => {}
+        }
+        let policy = &spec.scraper.retry;
+        let retry_after = raw.retry_after(self.clock.now());
+        let mut decision = policy.decide(attempt_no, retry_after, self.unit_random());
+        // An inline retry spends the source's retry budget; a
+        // deferred one is a later call, counted then.
+        if let RetryDecision::RetryAfter(wait) = decision
+            && wait <= self.max_inline_wait
+            && let Err(why) = self.budget_retry(spec.source).await
+        {
+            decision = RetryDecision::GiveUp(why);
+        }
+        match decision {
+            // Checked after `decide`, so its max_retry_after
+            // rule (fail now, saying so) keeps precedence.
+            RetryDecision::RetryAfter(wait) if wait > self.max_inline_wait => {
+                let until = add_saturating(finished_at, wait);
+                // Name what set the wait: the server's Retry-After
+                // when it is the binding bound, else our backoff.
+                let cause = match retry_after.filter(|_| policy.respect_retry_after) {
+                    Some(asked) if asked >= wait => {
+                        format!("Retry-After {}", wait_text(asked))
+                    }
+                    _ => format!("backoff {}", wait_text(wait)),
+                };
+                let text = deferred_message(
+                    raw,
+                    attempt_no,
+                    &judged.message,
+                    &cause,
+                    self.max_inline_wait,
+                    until,
+                    &self.redactor,
+                );
+                let text = self.redactor.redact_string(&text);
+                tracing::info!(
+                    scraper = %spec.scraper.name,
+                    source = %spec.source.name,
+                    retry_at = %until,
+                    "Retry wait exceeds the inline limit; call deferred."
+                );
+                Next::Finish(End {
+                    status: ScraperStatus::Failed,
+                    message: Some(text),
+                    body: None,
+                    deferred_until: Some(until),
+                })
+            }
+            RetryDecision::RetryAfter(wait) => Next::Retry(wait),
+            RetryDecision::GiveUp(reason) => {
+                let reason = (!reason.is_empty()).then_some(reason);
+                let text = final_message(
+                    raw,
+                    attempt_no,
+                    &judged.message,
+                    reason.as_deref(),
+                    &self.redactor,
+                );
+                let text = self.redactor.redact_string(&text);
+                tracing::warn!(
+                    scraper = %spec.scraper.name,
+                    source = %spec.source.name,
+                    error = %text,
+                    "Call failed."
+                );
+                Next::finish(ScraperStatus::Failed, Some(text), None)
+            }
+        }
+    }
+
+    /// The source's concurrency permit.
+    async fn permit(&self, spec: &CallSpec<'_>) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let gate = self.gates.get(&spec.source.name).cloned()?;
+        gate.acquire_owned().await.ok()
+    }
+
+    /// A call that ends before its next attempt is sent (rate limit or
+    /// source pause): failed with the last attempt's kind, or `throttled`
+    /// when nothing was sent at all.
+    fn not_sent(&self, call: Progress, stopped: NotSent) -> CallResult {
+        let attempts = call.attempts;
+        let text = stopped.text;
+        let last = attempts.last();
+        let message = match last.and_then(|a| a.message.as_deref()) {
+            Some(previous) => format!(
+                "{previous} ({}); then {text}",
+                attempts_phrase(attempts.len() as u32)
+            ),
+            None => text,
+        };
+        CallResult {
+            status: ScraperStatus::Failed,
+            http_status: last.and_then(|a| a.http_status),
+            error_kind: Some(
+                last.and_then(|a| a.error_kind)
+                    .unwrap_or(ErrorKind::Throttled),
+            ),
+            message: Some(self.redactor.redact_string(&message)),
+            body: None,
+            content_type: None,
+            records: None,
+            started_at: call.started_at,
+            finished_at: self.clock.now(),
+            deferred_until: stopped.deferred_until,
+            quota_remaining: call.quota_remaining,
+            attempts,
+        }
+    }
+
+    /// One attempt: send and read the body under the source's timeout.
+    async fn attempt(&self, spec: &CallSpec<'_>, request: &BuiltRequest) -> RawAttempt {
+        let timeout = spec.source.timeout;
+        let max_body = spec.source.max_body_bytes;
+        let work = self.send_and_read(spec, request, max_body);
+        match tokio::time::timeout(timeout, work).await {
+            Ok(raw) => raw,
+            Err(_) => RawAttempt {
+                response: Err(Failure {
+                    kind: ErrorKind::Timeout,
+                    message: format!("timeout after {}", format_duration(timeout)),
+                }),
+                retry_after_header: None,
+            },
+        }
+    }
+
+    async fn send_and_read(
+        &self,
+        spec: &CallSpec<'_>,
+        request: &BuiltRequest,
+        max_body: u64,
+    ) -> RawAttempt {
+        let outgoing = redirect::Outgoing {
+            method: request.method.clone(),
+            url: request.url.clone(),
+            headers: &request.headers,
+            query_names: redirect::credential_query_names(spec.source, spec.scraper),
+            policy: spec.source.follow_redirects,
+        };
+        let mut response = match redirect::send(&self.client, outgoing).await {
+            Ok(response) => response,
+            Err(failure) => {
+                return RawAttempt {
+                    response: Err(failure),
+                    retry_after_header: None,
+                };
+            }
+        };
+        let status = response.status().as_u16();
+        let retry_after_header = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let signals = collect_signals(response.headers(), self.quota_headers.as_slice());
+        if let Some(length) = response.content_length()
+            && length > max_body
+        {
+            return RawAttempt {
+                response: Err(too_large(max_body, length)),
+                retry_after_header,
+            };
+        }
+        // Read chunk by chunk so an oversized body is refused as soon as it
+        // passes the limit instead of being buffered whole.
+        let mut body: Vec<u8> = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() as u64 + chunk.len() as u64 > max_body {
+                        let seen = body.len() as u64 + chunk.len() as u64;
+                        return RawAttempt {
+                            response: Err(too_large(max_body, seen)),
+                            retry_after_header,
+                        };
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    let mut failure = transport_failure(&error);
+                    failure.message = format!("HTTP {status}, then {}", failure.message);
+                    return RawAttempt {
+                        response: Err(failure),
+                        retry_after_header,
+                    };
+                }
+            }
+        }
+        RawAttempt {
+            response: Ok(RawResponse {
+                status,
+                body: Bytes::from(body),
+                content_type,
+                signals,
+            }),
+            retry_after_header,
+        }
+    }
+}
+
+struct RawResponse {
+    status: u16,
+    body: Bytes,
+    content_type: Option<String>,
+    /// Rate-limit and quota headers, names lower-case.
+    signals: Vec<(String, String)>,
+}
+
+impl RawResponse {
+    fn signal(&self, name: &str) -> Option<&str> {
+        self.signals
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The headers that pause a source (see `rebound_domain::ratelimit`).
+const RATE_LIMIT_HEADERS: [&str; 6] = [
+    "retry-after",
+    "ratelimit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+];
+
+/// The rate-limit headers and any quota `remaining_header`s present.
+fn collect_signals(
+    headers: &reqwest::header::HeaderMap,
+    quota: &[String],
+) -> Vec<(String, String)> {
+    RATE_LIMIT_HEADERS
+        .iter()
+        .copied()
+        .chain(quota.iter().map(String::as_str))
+        .filter_map(|name| {
+            let value = headers.get(name)?.to_str().ok()?;
+            Some((name.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+struct RawAttempt {
+    response: Result<RawResponse, Failure>,
+    retry_after_header: Option<String>,
+}
+
+impl RawAttempt {
+    fn retry_after(&self, now: DateTime<Utc>) -> Option<Duration> {
+        let header = self.retry_after_header.as_deref()?;
+        parse_retry_after(header, now.into())
+    }
+}
+
+fn too_large(limit: u64, seen: u64) -> Failure {
+    Failure {
+        kind: ErrorKind::BodyTooLarge,
+        message: format!(
+            "response body larger than max_body_bytes {limit} (at least {seen} bytes)"
+        ),
+    }
+}
+
+/// A wait in whole seconds (`120s`), the unit a `Retry-After` header uses,
+/// so the message matches the header an operator sees in a trace; waits
+/// under a second keep their milliseconds.
+fn wait_text(wait: Duration) -> String {
+    if wait.subsec_millis() == 0 || wait >= Duration::from_secs(60) {
+        format!("{}s", wait.as_secs())
+    } else {
+        format_duration(wait)
+    }
+}
+
+/// The message of a call stopped because its next wait is too long to sleep:
+/// `HTTP 429 after 1 attempt; Retry-After 120s exceeds the inline wait limit
+/// (5s): retry stored for 2026-01-05T10:02:00Z; body: …`.
+fn deferred_message(
+    raw: &RawAttempt,
+    attempt_no: u32,
+    attempt_message: &str,
+    cause: &str,
+    limit: Duration,
+    until: DateTime<Utc>,
+    redactor: &Redactor,
+) -> String {
+    let attempts = attempts_phrase(attempt_no);
+    let at = until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let tail = format!(
+        "{cause} exceeds the inline wait limit ({}): retry stored for {at}",
+        format_duration(limit)
+    );
+    match &raw.response {
+        Ok(response) if ErrorKind::from_status(response.status).is_some() => format!(
+            "HTTP {} after {attempts}; {tail}; body: {}",
+            response.status,
+            body_snippet(&response.body, redactor)
+        ),
+        _ => format!("{attempt_message} ({attempts}); {tail}"),
+    }
+}
+
+/// The call's message after its last attempt. HTTP failures read
+/// `HTTP 503 after 3 attempts: <body>`; others `<what> (3 attempts)`.
+fn final_message(
+    raw: &RawAttempt,
+    attempt_no: u32,
+    attempt_message: &str,
+    gave_up: Option<&str>,
+    redactor: &Redactor,
+) -> String {
+    let attempts = attempts_phrase(attempt_no);
+    match &raw.response {
+        Ok(response) if ErrorKind::from_status(response.status).is_some() => {
+            let snippet = body_snippet(&response.body, redactor);
+            match gave_up {
+                Some(reason) => format!(
+                    "HTTP {} after {attempts}, gave up: {reason}; body: {snippet}",
+                    response.status
+                ),
+                None => format!("HTTP {} after {attempts}: {snippet}", response.status),
+            }
+        }
+        _ => match gave_up {
+            Some(reason) => format!("{attempt_message} ({attempts}), gave up: {reason}"),
+            None => format!("{attempt_message} ({attempts})"),
+        },
+    }
+}
