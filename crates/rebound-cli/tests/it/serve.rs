@@ -598,3 +598,58 @@ schedule = {{ kind = "window", start = "06:00", end = "18:00" }}
     db.drop_db().await;
     sim.shutdown().await;
 }
+
+/// `--role scheduler` and `--role worker` on SQLite are a usage error
+/// (exit 2) naming the flag and the way out, before anything starts.
+#[test]
+fn split_roles_on_sqlite_are_a_usage_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("rebound.toml");
+    std::fs::write(
+        &config,
+        r#"
+[pipeline]
+name = "one"
+
+[sources.up]
+base_url = "http://127.0.0.1:9"
+
+[scrapers.s]
+source = "up"
+path = "/s"
+
+[workflows.w]
+scrapers = ["s"]
+"#,
+    )
+    .expect("write config");
+    for role in ["scheduler", "worker"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_rebound"))
+            .args([
+                "-c",
+                config.to_str().expect("utf-8"),
+                "serve",
+                "--role",
+                role,
+            ])
+            .env_remove("REBOUND_CONFIG")
+            .output()
+            .expect("rebound runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "--role {role} needs a PostgreSQL database shared by all processes; this config uses "
+            )),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("(SQLite serves one process: use --role all)"),
+            "{stderr}"
+        );
+        assert!(
+            !dir.path().join("rebound.db").exists(),
+            "refused before the database is opened"
+        );
+    }
+}
