@@ -14,7 +14,9 @@
 //! the test run) and ticks at wall-clock pace: the shutdown grace, lease
 //! renewal and the alert and endpoint loops are about live timing, and a
 //! manual clock, whose sleeps return at once, would let the scheduler's and
-//! purger's loops race through hours of schedule.
+//! purger's loops race through hours of schedule. The last test runs the
+//! service on a `VirtualClock` instead, whose sleeps wait until the test
+//! moves time: the way a simulation drives it.
 
 use chrono::{DateTime, TimeZone, Utc};
 use prometheus_parse::Scrape;
@@ -741,5 +743,90 @@ url = "${{HOOK_URL}}"
         !logged.contains(&hook),
         "the sink URL is a secret: {logged}"
     );
+    sim.shutdown().await;
+}
+
+// ---- simulated time -------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_virtual_clock_the_service_runs_a_slot_only_when_time_reaches_it() {
+    // The simulator's way of running the service: its loops sleep on a
+    // clock that moves only when told, so an hour passes in one call and
+    // every timestamp is the simulated one.
+    let sim = UpstreamSim::start().await.expect("sim");
+    sim.script(
+        "/t/item",
+        vec![Reply::json(200, serde_json::json!({"records": [1]}))],
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = format!(
+        r#"
+[pipeline]
+name = "virtual"
+timezone = "America/New_York"
+
+[sources.up]
+base_url = "{}"
+
+[scrapers.item]
+source = "up"
+path = "/t/item"
+
+[workflows.morning]
+scrapers = ["item"]
+schedule = {{ kind = "window", start = "06:00", end = "10:00" }}
+"#,
+        sim.base_url()
+    );
+    let plan = plan(dir.path(), &toml, &[]);
+    let store = sqlite_store(&plan).await;
+    // 05:00 in New York: the window opens in an hour.
+    let five = Utc.with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap();
+    let clock = rebound_domain::clock::VirtualClock::new(five);
+    let config = ServiceConfig {
+        plan,
+        role: Role::All,
+        workers: 1,
+        host: "test-host".to_string(),
+    };
+    let handle = Service::start(config, store.clone(), Arc::new(clock.clone()))
+        .await
+        .expect("service starts");
+
+    // The scheduler evaluates at start and then sleeps until 06:00.
+    let six = five + chrono::TimeDelta::hours(1);
+    wait_for(
+        "the scheduler sleeps until 06:00",
+        Duration::from_secs(20),
+        async || clock.next_wake().is_some_and(|at| at <= six),
+    )
+    .await;
+    assert_eq!(runs_in(store.as_ref(), "queued").await, 0);
+    assert_eq!(sim.request_count("/t/item"), 0, "nothing ran before 06:00");
+
+    clock.advance_to(six);
+    wait_for(
+        "the 06:00 run finished",
+        Duration::from_secs(20),
+        async || {
+            store
+                .recent_workflow_executions(10)
+                .await
+                .expect("runs")
+                .iter()
+                .any(|e| e.status == "success")
+        },
+    )
+    .await;
+    let executions = store.recent_workflow_executions(10).await.expect("runs");
+    assert_eq!(executions.len(), 1, "{executions:#?}");
+    assert_eq!(
+        executions[0].execution_time, six,
+        "stamped with the simulated time, not the wall clock"
+    );
+    assert_eq!(sim.request_count("/t/item"), 1);
+    tokio::time::timeout(Duration::from_secs(20), handle.stop())
+        .await
+        .expect("the service stops while its loops sleep on the virtual clock");
     sim.shutdown().await;
 }
