@@ -25,6 +25,7 @@ mod reference_day;
 mod retention;
 mod retries;
 mod runs;
+mod wakeups;
 
 /// A scheduled workflow whose scraper needs `{team}`, which is neither a
 /// built-in nor fanned out: its runs cannot start.
