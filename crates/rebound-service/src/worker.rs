@@ -8,6 +8,13 @@
 //! a call cut off by the crash leaves nothing behind, so the second run
 //! stores one payload, not two.
 //!
+//! An idle worker does not find due runs by polling alone: it subscribes
+//! to the store's wake-ups ([`rebound_storage::DueWakeups`]: in-process on
+//! SQLite, `LISTEN`/`NOTIFY` on PostgreSQL), so a run queued now is claimed
+//! at once, and for runs queued for later it sleeps until the earliest one
+//! is due ([`rebound_storage::Store::next_run_at`]). The poll stays as the
+//! fallback for anything neither covers (a lost listener connection).
+//!
 //! On shutdown a worker stops claiming, lets in-flight runs finish within
 //! `[scheduler] shutdown_grace`, and releases the rest back to the queue.
 
@@ -24,8 +31,10 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
-/// How often an idle worker looks for due runs when nobody wakes it
-/// (runs queued by another process, stored waits coming due).
+/// How often an idle worker looks for due runs when nothing wakes it: the
+/// fallback for a missed wake-up. Before wake-ups and the timer existed
+/// this was the whole mechanism, and a due run waited half of it on
+/// average (docs/benchmarks.md).
 const IDLE_POLL: Duration = Duration::from_millis(50);
 
 /// Workers poll often; the reaper's sweep need not run that often.
@@ -74,6 +83,12 @@ pub struct Worker {
     wake: Arc<Notify>,
     /// When this worker last swept for expired leases (on its clock).
     last_reap: std::sync::Mutex<Option<DateTime<Utc>>>,
+    /// The fallback poll of `run_loop` ([`IDLE_POLL`] unless set).
+    idle_poll: Duration,
+    /// How many times `run_loop` found nothing due and went to wait.
+    idle: watch::Sender<u64>,
+    /// False: the poll alone, as before wake-ups (see `polling_only`).
+    wakeups: bool,
 }
 
 impl Worker {
@@ -89,7 +104,31 @@ impl Worker {
             id,
             wake,
             last_reap: std::sync::Mutex::new(None),
+            idle_poll: IDLE_POLL,
+            idle: watch::channel(0).0,
+            wakeups: true,
         }
+    }
+
+    /// Finds due runs by the fallback poll alone: no wake-ups, no timer,
+    /// as workers did before 2026-12-02. Only for the schedule-to-start
+    /// benchmark, which measures both in one run.
+    pub fn polling_only(mut self) -> Worker {
+        self.wakeups = false;
+        self
+    }
+
+    /// Sets the fallback poll of `run_loop`. Tests set it to hours to show
+    /// that a wake-up, not the poll, started a run.
+    pub fn with_idle_poll(mut self, poll: Duration) -> Worker {
+        self.idle_poll = poll;
+        self
+    }
+
+    /// Counts the times `run_loop` found nothing due and started to wait,
+    /// so a test can tell when the worker is idle without sleeping.
+    pub fn idle_waits(&self) -> watch::Receiver<u64> {
+        self.idle.subscribe()
     }
 
     pub fn id(&self) -> &str {
@@ -109,8 +148,11 @@ impl Worker {
     }
 
     async fn claim(&self) -> Result<Option<ScheduledRunRow>, StoreError> {
+        self.claim_at(self.clock.now()).await
+    }
+
+    async fn claim_at(&self, now: DateTime<Utc>) -> Result<Option<ScheduledRunRow>, StoreError> {
         let store = self.engine.store();
-        let now = self.clock.now();
         let reap = {
             let mut last = self.last_reap.lock().expect("last_reap lock");
             let due = last.is_none_or(|at| now - at >= REAP_EVERY);
@@ -385,9 +427,26 @@ impl Worker {
     }
 
     /// Claims and executes runs, up to `parallel` at once, until `shutdown`.
+    /// When idle it waits for a wake-up, the next queued run's `run_at`, a
+    /// run finishing or the idle poll, whichever comes first.
     pub async fn run_loop(self: Arc<Self>, parallel: usize, mut shutdown: watch::Receiver<bool>) {
         let grace = self.engine.plan().scheduler.shutdown_grace;
         let mut in_flight: JoinSet<(String, Result<RunOutcome, StoreError>)> = JoinSet::new();
+        // Subscribed before the first claim, so a run queued between an
+        // empty claim and the wait still wakes this worker.
+        let subscribed = match self.wakeups {
+            true => self.engine.store().due_wakeups().await.map(Some),
+            false => Ok(None),
+        };
+        let mut wakeups = match subscribed {
+            Ok(wakeups) => wakeups,
+            Err(error) => {
+                tracing::warn!(%error, poll = ?self.idle_poll, "No wake-ups for queued runs; polling for them instead.");
+                None
+            }
+        };
+        // The run_at this worker last slept towards (see `idle_wait`).
+        let mut timer_target = None;
         loop {
             if *shutdown.borrow() {
                 break;
@@ -396,15 +455,20 @@ impl Worker {
                 log_done(done);
             }
             let mut claimed_any = false;
+            let mut empty_at = None;
             while in_flight.len() < parallel.max(1) {
-                match self.claim().await {
+                let now = self.clock.now();
+                match self.claim_at(now).await {
                     Ok(Some(run)) => {
                         claimed_any = true;
                         let me = self.clone();
                         let run_id = run.run_id.clone();
                         in_flight.spawn(async move { (run_id, me.execute(run).await) });
                     }
-                    Ok(None) => break,
+                    Ok(None) => {
+                        empty_at = Some(now);
+                        break;
+                    }
                     Err(error) => {
                         tracing::error!(%error, "Could not claim a run; trying again shortly.");
                         break;
@@ -414,14 +478,64 @@ impl Worker {
             if claimed_any {
                 continue;
             }
+            let wait = match empty_at {
+                Some(now) => {
+                    let wait = match self.wakeups {
+                        true => self.idle_wait(now, &mut timer_target).await,
+                        false => self.idle_poll,
+                    };
+                    self.idle.send_modify(|n| *n += 1);
+                    wait
+                }
+                None => self.idle_poll,
+            };
+            let woken = async {
+                match wakeups.as_mut() {
+                    Some(wakeups) => wakeups.changed().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
+                _ = woken => {}
                 _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(IDLE_POLL) => {}
+                _ = tokio::time::sleep(wait) => {}
                 Some(done) = in_flight.join_next(), if !in_flight.is_empty() => log_done(done),
                 _ = shutdown.changed() => {}
             }
         }
         self.drain_on_shutdown(in_flight, grace).await;
+    }
+
+    /// How long an idle worker may sleep after finding nothing due at
+    /// `now`: until the earliest run queued for later, at most the idle
+    /// poll. On a clock that does not follow real time (a manual clock in
+    /// tests), sleeping does not bring that run nearer, so a second wait
+    /// towards the same `run_at` is a full poll instead of a busy loop.
+    async fn idle_wait(&self, now: DateTime<Utc>, target: &mut Option<DateTime<Utc>>) -> Duration {
+        let next = match self.engine.store().next_run_at(now).await {
+            Ok(next) => next,
+            Err(error) => {
+                tracing::warn!(%error, "Could not read when the next run is due; polling.");
+                return self.idle_poll;
+            }
+        };
+        let Some(at) = next else {
+            *target = None;
+            return self.idle_poll;
+        };
+        if *target == Some(at) {
+            *target = None;
+            return self.idle_poll;
+        }
+        let wait = (at - self.clock.now()).to_std().unwrap_or_default();
+        if wait < self.idle_poll {
+            // This wait should reach `at`; remember it to notice if not.
+            *target = Some(at);
+            wait
+        } else {
+            *target = None;
+            self.idle_poll
+        }
     }
 
     /// Lets in-flight runs finish within `grace`, then releases the rest.

@@ -19,6 +19,7 @@
 
 mod alerts;
 mod breakers;
+mod due;
 mod health;
 mod limits;
 mod lockouts;
@@ -40,7 +41,7 @@ use rebound_storage::{
 };
 use redact::Redactor;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnection, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgPool, Row};
 use std::sync::Arc;
 use std::time::Duration;
@@ -144,6 +145,16 @@ pub struct PostgresStore {
     pool: PgPool,
     redactor: Redactor,
     schema: Option<String>,
+    /// For the `LISTEN` connection, opened at the first subscription.
+    options: PgConnectOptions,
+    set_path: Option<Arc<str>>,
+    /// This schema's `NOTIFY` channel ([`due::channel`]), and this store's
+    /// name as the payload ([`due::store_id`]).
+    channel: String,
+    store_id: String,
+    /// Wakes this process's idle workers ([`due`]).
+    due: due::DueSignal,
+    listener: tokio::sync::Mutex<Option<due::ListenerTask>>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -266,10 +277,11 @@ impl PostgresStore {
         let mut pool_options = PgPoolOptions::new()
             .max_connections(connections.max())
             .acquire_timeout(ACQUIRE_TIMEOUT.max(connect_timeout));
-        if let Some(schema) = schema {
+        let set_path: Option<Arc<str>> =
+            schema.map(|schema| format!("SET search_path TO {}", quote_ident(schema)).into());
+        if let Some(set_path) = set_path.clone() {
             // A session setting, applied to each new connection before the
             // pool hands it out.
-            let set_path: Arc<str> = format!("SET search_path TO {}", quote_ident(schema)).into();
             pool_options = pool_options.after_connect(move |conn, _meta| {
                 let set_path = Arc::clone(&set_path);
                 Box::pin(async move {
@@ -279,7 +291,7 @@ impl PostgresStore {
             });
         }
         let pool = pool_options
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(|e| unavailable(&e))?;
 
@@ -293,6 +305,12 @@ impl PostgresStore {
             pool,
             redactor,
             schema: schema.map(str::to_string),
+            options,
+            set_path,
+            channel: due::channel(schema),
+            store_id: due::store_id(),
+            due: due::DueSignal::new(),
+            listener: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -586,6 +604,27 @@ impl Store for PostgresStore {
 
     async fn enqueue_run(&self, run: &NewScheduledRun) -> Result<bool, StoreError> {
         scheduler::enqueue_run(self, run).await
+    }
+
+    async fn next_run_at(&self, after: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
+        scheduler::next_run_at(self, after).await
+    }
+
+    async fn due_wakeups(&self) -> Result<Box<dyn rebound_storage::DueWakeups>, StoreError> {
+        let mut listener = self.listener.lock().await;
+        if listener.as_ref().is_none_or(|task| task.0.is_finished()) {
+            let task = due::start_listener(
+                &self.options,
+                self.set_path.clone(),
+                &self.channel,
+                self.store_id.clone(),
+                self.due.clone(),
+                &self.redactor,
+            )
+            .await?;
+            *listener = Some(due::ListenerTask(task));
+        }
+        Ok(self.due.subscribe())
     }
 
     // ----- Facts -----

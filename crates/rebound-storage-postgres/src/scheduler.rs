@@ -65,7 +65,37 @@ async fn insert_run(
     .execute(&mut **tx)
     .await
     .map_err(|e| store.error(what, e))?;
-    Ok(result.rows_affected() == 1)
+    let inserted = result.rows_affected() == 1;
+    if inserted {
+        // Delivered when the transaction commits, so whoever it wakes
+        // finds the run.
+        notify_due(store, &mut **tx, what).await?;
+    }
+    Ok(inserted)
+}
+
+/// `NOTIFY`s the store's channel: a run was queued ([`crate::due`]).
+async fn notify_due<'e, E>(store: &PostgresStore, executor: E, what: &str) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'e, Database = Postgres>,
+{
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(store.channel.as_str())
+        .bind(store.store_id.as_str())
+        .execute(executor)
+        .await
+        .map_err(|e| store.error(what, e))?;
+    Ok(())
+}
+
+/// After a statement that queued runs outside a transaction: wakes this
+/// process at once and the others by `NOTIFY`. A failed notify is only
+/// logged: the run is queued, and workers' polls will find it.
+async fn wake_after(store: &PostgresStore, what: &str) {
+    store.due.send();
+    if let Err(error) = notify_due(store, &store.pool, what).await {
+        tracing::warn!(%error, "Could not notify workers of a queued run; they will find it by polling.");
+    }
 }
 
 async fn begin(
@@ -139,6 +169,9 @@ pub(crate) async fn record_decision(
     .await
     .map_err(|e| store.error(WHAT, e))?;
     tx.commit().await.map_err(|e| store.error(WHAT, e))?;
+    if queued {
+        store.due.send();
+    }
     Ok(DecisionOutcome {
         action,
         reason,
@@ -328,7 +361,11 @@ pub(crate) async fn release_run(
     .execute(&store.pool)
     .await
     .map_err(|e| store.error("release_run", e))?;
-    Ok(result.rows_affected() > 0)
+    let released = result.rows_affected() > 0;
+    if released {
+        wake_after(store, "release_run").await;
+    }
+    Ok(released)
 }
 
 pub(crate) async fn requeue_expired(
@@ -361,6 +398,10 @@ pub(crate) async fn requeue_expired(
     .map_err(|e| store.error("requeue_expired", e))?;
     // RETURNING order is unspecified; callers get a stable one.
     ids.sort();
+    // Abandoned runs are in the list too; a spurious wake-up is harmless.
+    if !ids.is_empty() {
+        wake_after(store, "requeue_expired").await;
+    }
     Ok(ids)
 }
 
@@ -395,7 +436,25 @@ pub(crate) async fn enqueue_run(
     let mut tx = begin(store, WHAT).await?;
     let inserted = insert_run(store, &mut tx, run, WHAT).await?;
     tx.commit().await.map_err(|e| store.error(WHAT, e))?;
+    if inserted {
+        store.due.send();
+    }
     Ok(inserted)
+}
+
+pub(crate) async fn next_run_at(
+    store: &PostgresStore,
+    after: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    // A seek on the claim index (state, run_at, created_at).
+    sqlx::query_scalar(
+        "SELECT run_at FROM scheduled_runs WHERE state = 'queued' AND run_at > $1 \
+         ORDER BY run_at LIMIT 1",
+    )
+    .bind(ms(after))
+    .fetch_optional(&store.pool)
+    .await
+    .map_err(|e| store.error("next_run_at", e))
 }
 
 // ----- Facts -----

@@ -27,6 +27,7 @@
 mod alerts;
 mod breakers;
 mod codec;
+mod due;
 mod health;
 mod limits;
 mod lockouts;
@@ -89,6 +90,8 @@ pub struct SqliteStore {
     readers: SqlitePool,
     calls: mpsc::Sender<writer::Pending>,
     lookups: mpsc::Sender<lookup::Pending>,
+    /// Wakes idle workers after a write that queued a run.
+    due: due::DueSignal,
 }
 
 impl SqliteStore {
@@ -147,6 +150,7 @@ impl SqliteStore {
             readers,
             calls,
             lookups,
+            due: due::DueSignal::new(),
         })
     }
 
@@ -322,7 +326,11 @@ impl Store for SqliteStore {
         decision: &NewDecision,
         run: Option<&NewScheduledRun>,
     ) -> Result<DecisionOutcome, StoreError> {
-        scheduler::record_decision(&self.writer, decision, run).await
+        let outcome = scheduler::record_decision(&self.writer, decision, run).await?;
+        if outcome.queued {
+            self.due.send();
+        }
+        Ok(outcome)
     }
 
     async fn decisions_since(
@@ -382,7 +390,11 @@ impl Store for SqliteStore {
         run_at: DateTime<Utc>,
         note: &str,
     ) -> Result<bool, StoreError> {
-        scheduler::release_run(&self.writer, run_id, worker, run_at, note).await
+        let released = scheduler::release_run(&self.writer, run_id, worker, run_at, note).await?;
+        if released {
+            self.due.send();
+        }
+        Ok(released)
     }
 
     async fn requeue_expired(
@@ -390,7 +402,12 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         max_claims: u32,
     ) -> Result<Vec<String>, StoreError> {
-        scheduler::requeue_expired(&self.writer, now, max_claims).await
+        let requeued = scheduler::requeue_expired(&self.writer, now, max_claims).await?;
+        // Abandoned runs are in the list too; a spurious wake-up is harmless.
+        if !requeued.is_empty() {
+            self.due.send();
+        }
+        Ok(requeued)
     }
 
     async fn scheduled_runs(
@@ -402,7 +419,19 @@ impl Store for SqliteStore {
     }
 
     async fn enqueue_run(&self, run: &NewScheduledRun) -> Result<bool, StoreError> {
-        scheduler::enqueue_run(&self.writer, run).await
+        let queued = scheduler::enqueue_run(&self.writer, run).await?;
+        if queued {
+            self.due.send();
+        }
+        Ok(queued)
+    }
+
+    async fn next_run_at(&self, after: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
+        scheduler::next_run_at(&self.readers, after).await
+    }
+
+    async fn due_wakeups(&self) -> Result<Box<dyn rebound_storage::DueWakeups>, StoreError> {
+        Ok(self.due.subscribe())
     }
 
     // ----- Facts -----

@@ -411,6 +411,26 @@ pub(crate) async fn enqueue_run(
     Ok(inserted)
 }
 
+pub(crate) async fn next_run_at(
+    readers: &SqlitePool,
+    after: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    // ORDER BY … LIMIT 1 rather than MIN(): a seek on the claim index
+    // (state, run_at, created_at). Times are fixed-width text, so text
+    // order is time order.
+    let row = sqlx::query(
+        "SELECT run_at FROM scheduled_runs WHERE state = 'queued' AND run_at > ?1 \
+         ORDER BY run_at LIMIT 1",
+    )
+    .bind(encode_time(after))
+    .fetch_optional(readers)
+    .await
+    .map_err(|e| store_error("next_run_at", e))?;
+    row.as_ref()
+        .map(|row| time_column(row, "run_at"))
+        .transpose()
+}
+
 // ----- Facts -----
 
 /// Scraper names as one JSON array parameter for `json_each`.

@@ -10,6 +10,7 @@
 //! `workflow_decisions`; and the scheduler's job table `scheduled_runs`.
 
 mod alerts;
+mod due;
 mod health;
 mod limits;
 mod metrics;
@@ -20,6 +21,7 @@ pub use alerts::{
     AlertIncidentRow, AlertIncidentUpdate, AlertRow, AlertStamp, AlertStore, DELIVERY_STATUSES,
     DeliveryOutcome, NewAlert, NewAlertIncident,
 };
+pub use due::DueWakeups;
 pub use health::{
     ANSWERED_STATUSES, CallCountRow, ErrorCoverageRow, HealthStore, RetryStatsRow, ScraperLast,
     SourceLast, WorkflowDayRow, WorkflowStreak,
@@ -409,6 +411,16 @@ pub trait Store:
     /// Inserts a run without a decision (follow-up of a stored wait, or a
     /// backfill) unless its slot exists; returns false when it existed.
     async fn enqueue_run(&self, run: &NewScheduledRun) -> Result<bool, StoreError>;
+
+    /// The earliest `run_at` of a queued run strictly after `after`, if any:
+    /// when an idle worker should look again for a run queued for later.
+    async fn next_run_at(&self, after: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Subscribes to wake-ups sent whenever this store (or, on PostgreSQL,
+    /// any process sharing the database) queues a run: a RUN decision that
+    /// claimed its slot, `enqueue_run`, `release_run`, and runs requeued by
+    /// `requeue_expired`. See [`DueWakeups`].
+    async fn due_wakeups(&self) -> Result<Box<dyn DueWakeups>, StoreError>;
 
     // ----- Facts the scheduler and fan-out read -----
 

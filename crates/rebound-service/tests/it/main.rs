@@ -26,6 +26,7 @@ mod retention;
 mod retries;
 mod runs;
 mod serve;
+mod wakeups;
 
 /// A scheduled workflow whose scraper needs `{team}`, which is neither a
 /// built-in nor fanned out: its runs cannot start.

@@ -49,6 +49,8 @@ scheduler_tests!(
     enqueue_run_round_trip,
     concurrent_claimers_take_each_run_once,
     future_runs_are_not_claimable,
+    next_run_at_is_the_earliest_later_queued_run,
+    queueing_a_run_wakes_subscribers,
     lease_updates_need_the_owner,
     finish_run_stores_the_error_of_a_run_that_could_not_start,
     expired_leases_are_requeued_then_abandoned,

@@ -28,6 +28,8 @@ pub async fn run_all(store: &dyn Store) {
     enqueue_run_round_trip(store).await;
     concurrent_claimers_take_each_run_once(store).await;
     future_runs_are_not_claimable(store).await;
+    next_run_at_is_the_earliest_later_queued_run(store).await;
+    queueing_a_run_wakes_subscribers(store).await;
     lease_updates_need_the_owner(store).await;
     finish_run_stores_the_error_of_a_run_that_could_not_start(store).await;
     expired_leases_are_requeued_then_abandoned(store).await;
@@ -340,6 +342,133 @@ pub async fn future_runs_are_not_claimable(store: &dyn Store) {
     assert_eq!(none, None, "a run due in the future was claimed");
     let third = claim_own(store, &tag, &worker, later.run_at, lease).await;
     assert_eq!(third.map(|r| r.run_id), Some(later.run_id.clone()));
+}
+
+/// `next_run_at(after)` is the earliest `run_at` of a queued run strictly
+/// after `after`: running runs do not count, a released one counts again
+/// at its new time. The runs are in the year 2700, later than any other
+/// check's, so the store's other queued runs do not interfere.
+pub async fn next_run_at_is_the_earliest_later_queued_run(store: &dyn Store) {
+    let tag = Tag::new();
+    let wf = tag.name("wf");
+    let a = ts("2700-01-01T00:00:00.100Z");
+    let day = date("2700-01-01");
+    let mut runs = Vec::new();
+    // Enqueued latest first, so insertion order cannot pass for run_at order.
+    for (id, at) in [
+        ("c", a + TimeDelta::hours(1)),
+        ("b", a + TimeDelta::milliseconds(1)),
+        ("a", a),
+    ] {
+        let run = new_run(&tag, id, &wf, day, id, at);
+        assert!(store.enqueue_run(&run).await.expect("enqueue_run"));
+        runs.push(run);
+    }
+    let next =
+        |after: DateTime<Utc>| async move { store.next_run_at(after).await.expect("next_run_at") };
+    assert_eq!(next(a - TimeDelta::milliseconds(1)).await, Some(a));
+    assert_eq!(
+        next(a).await,
+        Some(a + TimeDelta::milliseconds(1)),
+        "`after` is exclusive"
+    );
+    assert_eq!(next(a + TimeDelta::hours(1)).await, None);
+
+    let worker = tag.name("w");
+    let claimed = claim_own(store, &tag, &worker, a, Duration::from_secs(60))
+        .await
+        .expect("claim");
+    assert_eq!(claimed.run_at, a);
+    assert_eq!(
+        next(a - TimeDelta::milliseconds(1)).await,
+        Some(a + TimeDelta::milliseconds(1)),
+        "a running run is not queued"
+    );
+    let later = a + TimeDelta::hours(2);
+    assert!(
+        store
+            .release_run(&claimed.run_id, &worker, later, "released")
+            .await
+            .expect("release_run")
+    );
+    assert_eq!(next(a + TimeDelta::hours(1)).await, Some(later));
+}
+
+/// Every write that queues a run wakes every `due_wakeups` subscription
+/// made before it: a RUN decision that claimed its slot, `enqueue_run`,
+/// `release_run` and a requeue by `requeue_expired`; the wake-up waits for
+/// whoever calls `changed` later. Without any of them, a subscription does
+/// not fire (so the checks above could fail).
+pub async fn queueing_a_run_wakes_subscribers(store: &dyn Store) {
+    use futures::FutureExt;
+    let tag = Tag::new();
+    let wf = tag.name("wf");
+    let t0 = ts("2026-04-06T07:00:00Z");
+    let day = date("2026-04-06");
+    let subscribe = || async { store.due_wakeups().await.expect("due_wakeups") };
+    let woken = |mut wakeups: Box<dyn rebound_storage::DueWakeups>, what: &'static str| async move {
+        // A guard against hanging, not a speed bound: the signal is kept
+        // from the write until now, so it is normally ready at once.
+        tokio::time::timeout(Duration::from_secs(10), wakeups.changed())
+            .await
+            .unwrap_or_else(|_| panic!("{what} woke no subscriber within 10 s"));
+    };
+
+    let mut idle = subscribe().await;
+    let worker = tag.name("w");
+    // Reads and a claim that finds nothing queue no run.
+    assert_eq!(
+        claim_own(store, &tag, &worker, t0, Duration::from_secs(60)).await,
+        None
+    );
+    store.next_run_at(t0).await.expect("next_run_at");
+    assert!(
+        idle.changed().now_or_never().is_none(),
+        "woken although no run was queued"
+    );
+
+    let (first, second) = (subscribe().await, subscribe().await);
+    let run = new_run(&tag, "enqueued", &wf, day, "a", t0);
+    assert!(store.enqueue_run(&run).await.expect("enqueue_run"));
+    woken(first, "enqueue_run").await;
+    woken(second, "enqueue_run (second subscriber)").await;
+
+    let wakeups = subscribe().await;
+    let decided = new_run(&tag, "decided", &wf, day, "b", t0);
+    let mut decision = new_decision(&tag, "d", &wf, day, "b", t0);
+    decision.execution_id = Some(decided.execution_id.clone());
+    let outcome = store
+        .record_decision(&decision, Some(&decided))
+        .await
+        .expect("record_decision");
+    assert!(outcome.queued);
+    woken(wakeups, "a RUN decision").await;
+
+    let claimed = claim_own(store, &tag, &worker, t0, Duration::from_secs(60))
+        .await
+        .expect("claim");
+    let wakeups = subscribe().await;
+    assert!(
+        store
+            .release_run(&claimed.run_id, &worker, t0, "released")
+            .await
+            .expect("release_run")
+    );
+    woken(wakeups, "release_run").await;
+
+    claim_own(store, &tag, &worker, t0, Duration::from_secs(60))
+        .await
+        .expect("claim");
+    let wakeups = subscribe().await;
+    let requeued = own_ids(
+        &tag,
+        store
+            .requeue_expired(t0 + TimeDelta::hours(1), 5)
+            .await
+            .expect("requeue_expired"),
+    );
+    assert!(!requeued.is_empty());
+    woken(wakeups, "requeue_expired").await;
 }
 
 /// Renewing, finishing and releasing a run only work for the worker
