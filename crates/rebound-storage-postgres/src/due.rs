@@ -18,13 +18,11 @@
 //! listeners), so a reconnect wakes everyone once to re-check.
 
 use crate::redact::Redactor;
-use async_trait::async_trait;
-use rebound_storage::{DueWakeups, StoreError};
+use rebound_storage::{DueSignal, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// Longest channel name PostgreSQL accepts (`NAMEDATALEN - 1` bytes).
 const MAX_CHANNEL: usize = 63;
@@ -61,37 +59,6 @@ pub(crate) fn store_id() -> String {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-/// The in-process side: a counter every subscriber watches.
-#[derive(Debug, Clone)]
-pub(crate) struct DueSignal(Arc<watch::Sender<u64>>);
-
-impl DueSignal {
-    pub(crate) fn new() -> DueSignal {
-        DueSignal(Arc::new(watch::channel(0).0))
-    }
-
-    /// Wakes every subscriber in this process.
-    pub(crate) fn send(&self) {
-        self.0.send_modify(|n| *n = n.wrapping_add(1));
-    }
-
-    pub(crate) fn subscribe(&self) -> Box<dyn DueWakeups> {
-        Box::new(Subscription(self.0.subscribe()))
-    }
-}
-
-struct Subscription(watch::Receiver<u64>);
-
-#[async_trait]
-impl DueWakeups for Subscription {
-    async fn changed(&mut self) {
-        if self.0.changed().await.is_err() {
-            // The store is gone: nothing will be signalled again.
-            std::future::pending::<()>().await;
-        }
-    }
 }
 
 /// Opens the `LISTEN` connection and starts the task that forwards its

@@ -153,7 +153,7 @@ pub struct PostgresStore {
     channel: String,
     store_id: String,
     /// Wakes this process's idle workers ([`due`]).
-    due: due::DueSignal,
+    due: rebound_storage::DueSignal,
     listener: tokio::sync::Mutex<Option<due::ListenerTask>>,
 }
 
@@ -309,7 +309,7 @@ impl PostgresStore {
             set_path,
             channel: due::channel(schema),
             store_id: due::store_id(),
-            due: due::DueSignal::new(),
+            due: rebound_storage::DueSignal::new(),
             listener: tokio::sync::Mutex::new(None),
         })
     }

@@ -27,7 +27,6 @@
 mod alerts;
 mod breakers;
 mod codec;
-mod due;
 mod health;
 mod limits;
 mod lockouts;
@@ -90,8 +89,9 @@ pub struct SqliteStore {
     readers: SqlitePool,
     calls: mpsc::Sender<writer::Pending>,
     lookups: mpsc::Sender<lookup::Pending>,
-    /// Wakes idle workers after a write that queued a run.
-    due: due::DueSignal,
+    /// Wakes idle workers after a write that queues a run: SQLite serves one
+    /// process, so the in-process signal is all a worker needs.
+    due: rebound_storage::DueSignal,
 }
 
 impl SqliteStore {
@@ -150,7 +150,7 @@ impl SqliteStore {
             readers,
             calls,
             lookups,
-            due: due::DueSignal::new(),
+            due: rebound_storage::DueSignal::new(),
         })
     }
 

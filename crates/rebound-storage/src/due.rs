@@ -11,6 +11,8 @@
 //! listener connection, a clock step).
 
 use async_trait::async_trait;
+use std::sync::Arc;
+use tokio::sync::watch;
 
 /// One worker's subscription to "a run may have been queued or requeued".
 ///
@@ -26,4 +28,47 @@ pub trait DueWakeups: Send {
     /// loses its source of signals logs it and stays silent, and workers
     /// fall back to polling.
     async fn changed(&mut self);
+}
+
+/// The in-process side both backends share: a counter in a
+/// `tokio::sync::watch` channel, bumped after each committed write that
+/// queues a run. A watch channel keeps the newest value, so a bump between
+/// a worker's empty claim and its wait is not lost, and many bumps wake it
+/// once. Cloning shares the channel (PostgreSQL's listener task bumps the
+/// same one).
+#[derive(Debug, Clone)]
+pub struct DueSignal(Arc<watch::Sender<u64>>);
+
+impl Default for DueSignal {
+    fn default() -> DueSignal {
+        DueSignal::new()
+    }
+}
+
+impl DueSignal {
+    pub fn new() -> DueSignal {
+        DueSignal(Arc::new(watch::channel(0).0))
+    }
+
+    /// Wakes every subscriber in this process (call it after the write has
+    /// committed, so a woken worker's claim sees the run).
+    pub fn send(&self) {
+        self.0.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    pub fn subscribe(&self) -> Box<dyn DueWakeups> {
+        Box::new(Subscription(self.0.subscribe()))
+    }
+}
+
+struct Subscription(watch::Receiver<u64>);
+
+#[async_trait]
+impl DueWakeups for Subscription {
+    async fn changed(&mut self) {
+        if self.0.changed().await.is_err() {
+            // The store is gone: nothing will be queued through it again.
+            std::future::pending::<()>().await;
+        }
+    }
 }

@@ -21,7 +21,7 @@ pub use alerts::{
     AlertIncidentRow, AlertIncidentUpdate, AlertRow, AlertStamp, AlertStore, DELIVERY_STATUSES,
     DeliveryOutcome, NewAlert, NewAlertIncident,
 };
-pub use due::DueWakeups;
+pub use due::{DueSignal, DueWakeups};
 pub use health::{
     ANSWERED_STATUSES, CallCountRow, ErrorCoverageRow, HealthStore, RetryStatsRow, ScraperLast,
     SourceLast, WorkflowDayRow, WorkflowStreak,
