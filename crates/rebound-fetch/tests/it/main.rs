@@ -6,6 +6,7 @@ mod encoding;
 mod hostile;
 mod rate_limits;
 mod redirects;
+mod sink;
 mod transport;
 
 use chrono::{TimeZone, Utc};
