@@ -76,9 +76,13 @@ impl Deliverer {
             .map(|s| s.timeout)
             .max()
             .unwrap_or_default();
-        let lease = now
-            + TimeDelta::from_std(longest).unwrap_or(TimeDelta::minutes(1))
-            + TimeDelta::seconds(30);
+        // Saturating: a sink timeout is bounded at load, but `now + timeout`
+        // in chrono panics on overflow, and a claim must never crash the
+        // deliverer.
+        let lease = rebound_domain::duration::add_saturating(
+            now,
+            longest.saturating_add(std::time::Duration::from_secs(30)),
+        );
         let rows = self.store.claim_due_alerts(now, lease, BATCH).await?;
         let outcomes = futures::future::join_all(rows.iter().map(|row| self.deliver(row))).await;
         let mut round = DeliveryRound::default();

@@ -11,7 +11,7 @@
 //! guarded by `state = 'running' AND lease_owner = worker`.
 
 use crate::{PostgresStore, ms};
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rebound_storage::{
     DecisionAction, DecisionOutcome, DecisionRow, LatestPayload, NewDecision, NewScheduledRun,
     ScheduledRunRow, SlotRow, StoreError,
@@ -279,10 +279,10 @@ pub(crate) async fn claim_run(
          RETURNING ",
         run_columns!(),
     );
-    let expires = TimeDelta::from_std(lease)
-        .ok()
-        .and_then(|lease| now.checked_add_signed(lease))
-        .ok_or_else(|| StoreError::Query(format!("{WHAT}: lease {lease:?} is too long")))?;
+    // Saturating, like the worker's renewals: a lease beyond any date is a
+    // lease that does not expire (the config bounds it; this must not
+    // refuse every claim, nor panic, when it is not).
+    let expires = rebound_domain::duration::add_saturating(now, lease);
     let row = sqlx::query(SQL)
         .bind(worker)
         .bind(ms(expires))

@@ -21,7 +21,15 @@ const DATE_FORMAT: &str = "%Y-%m-%d";
 /// second). Written field by field: this runs several times per recorded
 /// call, and interpreting a strftime pattern each time showed up in
 /// profiles.
+///
+/// Instants outside years 0000–9999 are clamped to the nearest end of that
+/// range: RFC 3339 has four-digit years, so a longer one would neither
+/// parse back (a lock or lease "until the end of time", computed with
+/// saturating arithmetic as `DateTime::MAX_UTC`, made the whole table
+/// unreadable) nor keep text order equal to time order. Nothing Rebound
+/// schedules is that far away; "forever" stays forever.
 pub(crate) fn encode_time(time: DateTime<Utc>) -> String {
+    let time = time.clamp(earliest_stored(), latest_stored());
     let mut text = String::with_capacity(24);
     // A leap second reports 1000+ milliseconds; keep the fixed width.
     let millis = time.timestamp_subsec_millis().min(999);
@@ -37,6 +45,22 @@ pub(crate) fn encode_time(time: DateTime<Utc>) -> String {
         time.second(),
     );
     text
+}
+
+/// `0000-01-01T00:00:00.000Z`, the earliest instant stored as itself.
+fn earliest_stored() -> DateTime<Utc> {
+    NaiveDate::from_ymd_opt(0, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// `9999-12-31T23:59:59.999Z`, the latest instant stored as itself.
+fn latest_stored() -> DateTime<Utc> {
+    NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_milli_opt(23, 59, 59, 999))
+        .map(|t| t.and_utc())
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 pub(crate) fn encode_date(date: NaiveDate) -> String {

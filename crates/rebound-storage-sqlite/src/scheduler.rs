@@ -17,7 +17,7 @@ use crate::codec::{
     begin_immediate, column, date_column, encode_date, encode_time, opt_time_column, store_error,
     time_column,
 };
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rebound_storage::{
     DecisionAction, DecisionOutcome, DecisionRow, LatestPayload, NewDecision, NewScheduledRun,
     ScheduledRunRow, SlotRow, StoreError,
@@ -249,7 +249,10 @@ pub(crate) async fn claim_run(
          RETURNING ",
         run_columns!(),
     );
-    let expires = lease_end(now, lease)?;
+    // Saturating, like the worker's renewals: a lease beyond any date is a
+    // lease that does not expire (the config bounds it; this must not
+    // refuse every claim, nor panic, when it is not).
+    let expires = rebound_domain::duration::add_saturating(now, lease);
     let mut tx = begin_immediate(writer, WHAT).await?;
     let row = sqlx::query(SQL)
         .bind(worker)
@@ -261,14 +264,6 @@ pub(crate) async fn claim_run(
     let run = row.as_ref().map(run_row).transpose()?;
     tx.commit().await.map_err(|e| store_error(WHAT, e))?;
     Ok(run)
-}
-
-/// `now + lease`, or an error for a lease no calendar can hold.
-pub(crate) fn lease_end(now: DateTime<Utc>, lease: Duration) -> Result<DateTime<Utc>, StoreError> {
-    TimeDelta::from_std(lease)
-        .ok()
-        .and_then(|lease| now.checked_add_signed(lease))
-        .ok_or_else(|| StoreError::Query(format!("claim_run: lease {lease:?} is too long")))
 }
 
 /// Runs one guarded single-row update in a write transaction; true when a

@@ -439,3 +439,28 @@ async fn a_renotify_beyond_any_date_sends_no_reminder_and_does_not_panic() {
         assert_eq!(done.notices, reminders, "renotify {renotify:?}");
     }
 }
+
+/// A sink timeout is bounded at load (an hour); the deliverer's claim
+/// lease (now + the longest sink timeout) is saturating all the same. With
+/// a timeout that fits chrono's `TimeDelta` but not any date after now,
+/// `deliver_due` panicked on `DateTime + TimeDelta` before; now the alert
+/// is delivered as usual.
+#[tokio::test]
+async fn a_sink_timeout_beyond_any_date_does_not_crash_delivery() {
+    let rig = rig(|s| {
+        s.sinks.remove("oncall");
+        if let Some(hook) = s.sinks.get_mut("hook") {
+            // About 285,000 years: representable as a TimeDelta (up to
+            // about 292 million years) but past chrono's last date.
+            hook.timeout = Duration::from_secs(9_000_000_000_000);
+        }
+    })
+    .await;
+    rig.evaluator
+        .evaluate(&outage(t0(), t0() - TimeDelta::hours(1)))
+        .await
+        .unwrap();
+    let round = rig.deliverer.deliver_due().await.unwrap();
+    assert_eq!(round.delivered, 1);
+    assert_eq!(rig.receiver.received("/hook").len(), 1);
+}

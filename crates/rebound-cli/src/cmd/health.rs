@@ -95,6 +95,31 @@ pub(crate) fn when(t: Option<DateTime<Utc>>, tz: chrono_tz::Tz) -> String {
         .unwrap_or_else(|| "never".into())
 }
 
+/// Like [`when`], but with seconds when another instant printed beside it
+/// (`beside`) is a different instant in the same minute: "every call
+/// fails since 02:56" next to "last success 02:56" reads as a
+/// contradiction, "02:56:41" next to "02:56:12" does not.
+pub(crate) fn when_beside(
+    t: Option<DateTime<Utc>>,
+    beside: &[Option<DateTime<Utc>>],
+    tz: chrono_tz::Tz,
+) -> String {
+    let minute = |t: DateTime<Utc>| t.timestamp().div_euclid(60);
+    match t {
+        Some(t)
+            if beside
+                .iter()
+                .flatten()
+                .any(|o| *o != t && minute(*o) == minute(t)) =>
+        {
+            t.with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M:%S %Z")
+                .to_string()
+        }
+        _ => when(t, tz),
+    }
+}
+
 /// "3h 12m ago" from seconds.
 pub(crate) fn ago(seconds: i64) -> String {
     let rounded = if seconds >= 3600 {
@@ -108,11 +133,17 @@ pub(crate) fn ago(seconds: i64) -> String {
     )
 }
 
-fn since_text(at: Option<DateTime<Utc>>, now: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+/// "since T (3h ago)"; `beside` as in [`when_beside`].
+fn since_text(
+    at: Option<DateTime<Utc>>,
+    beside: &[Option<DateTime<Utc>>],
+    now: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+) -> String {
     match at {
         Some(t) => format!(
             "since {} ({})",
-            when(Some(t), tz),
+            when_beside(Some(t), beside, tz),
             ago((now - t).num_seconds())
         ),
         None => String::new(),
@@ -146,7 +177,7 @@ pub(crate) fn problems(report: &HealthReport, tz: chrono_tz::Tz) -> Vec<(Level, 
             why.push(format!(
                 "breaker {} {}",
                 s.breaker,
-                since_text(s.breaker_since, now, tz)
+                since_text(s.breaker_since, &[], now, tz)
             ));
         }
         if let Some(p) = s.probe.as_ref().filter(|p| !p.ok) {
@@ -158,7 +189,7 @@ pub(crate) fn problems(report: &HealthReport, tz: chrono_tz::Tz) -> Vec<(Level, 
         if s.failing_since.is_some() {
             why.push(format!(
                 "every call fails {}",
-                since_text(s.failing_since, now, tz)
+                since_text(s.failing_since, &[s.last_success_at], now, tz)
             ));
         }
         if let Some(q) = s.quota.as_ref().filter(|q| q.share >= 0.8) {
@@ -190,7 +221,7 @@ pub(crate) fn problems(report: &HealthReport, tz: chrono_tz::Tz) -> Vec<(Level, 
                 "scraper {}: {} failed calls in a row, last at {}",
                 s.name,
                 s.consecutive_failures,
-                when(s.last_error_at, tz)
+                when_beside(s.last_error_at, &[s.last_success_at], tz)
             )
         } else {
             format!(
@@ -198,7 +229,10 @@ pub(crate) fn problems(report: &HealthReport, tz: chrono_tz::Tz) -> Vec<(Level, 
                 s.name, s.failures, s.overdue, s.runs
             )
         };
-        line.push_str(&format!(" (last success {})", when(s.last_success_at, tz)));
+        line.push_str(&format!(
+            " (last success {})",
+            when_beside(s.last_success_at, &[s.last_error_at], tz)
+        ));
         if let Some(e) = &s.last_error {
             line.push_str(&format!(" — {}", short(e)));
         }
@@ -210,7 +244,7 @@ pub(crate) fn problems(report: &HealthReport, tz: chrono_tz::Tz) -> Vec<(Level, 
                 "workflow {}: last {} runs failed or partial {}",
                 w.name,
                 w.consecutive_failed,
-                since_text(w.failing_since, now, tz)
+                since_text(w.failing_since, &[], now, tz)
             )
         } else {
             format!("workflow {}: many failed runs in the last two days", w.name)
@@ -324,9 +358,13 @@ pub(crate) fn render(report: &HealthReport, tz: chrono_tz::Tz) -> String {
             breaker,
             s.calls.to_string(),
             format!("{} ({:.0}%)", s.failed, s.failure_rate * 100.0),
-            when(s.last_success_at, tz),
+            when_beside(s.last_success_at, &[s.last_error_at, s.failing_since], tz),
             match &s.last_error {
-                Some(e) => format!("{}: {}", when(s.last_error_at, tz), short(e)),
+                Some(e) => format!(
+                    "{}: {}",
+                    when_beside(s.last_error_at, &[s.last_success_at], tz),
+                    short(e)
+                ),
                 None => "-".into(),
             },
         ]);
@@ -441,4 +479,34 @@ pub(crate) fn render(report: &HealthReport, tz: chrono_tz::Tz) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> Option<DateTime<Utc>> {
+        Some(text.parse().expect("instant"))
+    }
+
+    #[test]
+    fn instants_in_the_same_minute_are_told_apart_by_their_seconds() {
+        let tz = chrono_tz::America::New_York;
+        let success = at("2026-11-28T07:56:12Z");
+        let failing = at("2026-11-28T07:56:41Z");
+        assert_eq!(
+            when_beside(failing, &[success], tz),
+            "2026-11-28 02:56:41 EST"
+        );
+        assert_eq!(
+            when_beside(success, &[failing], tz),
+            "2026-11-28 02:56:12 EST"
+        );
+        // Other minutes, the same instant, or nothing beside: minutes only.
+        let later = at("2026-11-28T07:57:02Z");
+        assert_eq!(when_beside(failing, &[later], tz), "2026-11-28 02:56 EST");
+        assert_eq!(when_beside(failing, &[failing], tz), "2026-11-28 02:56 EST");
+        assert_eq!(when_beside(failing, &[None], tz), "2026-11-28 02:56 EST");
+        assert_eq!(when_beside(None, &[success], tz), "never");
+    }
 }

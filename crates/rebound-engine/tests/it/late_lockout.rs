@@ -90,10 +90,17 @@ fn day() -> NaiveDate {
 }
 
 async fn harness() -> H {
+    harness_with(|_| {}).await
+}
+
+/// A harness whose loaded plan is changed by `adjust` first: for values
+/// the config loader refuses, to show the code behind it holds anyway.
+async fn harness_with(adjust: impl FnOnce(&mut rebound_domain::plan::Plan)) -> H {
     let sim = UpstreamSim::start().await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("rebound.toml");
-    let plan = rebound_config::load_str(&config(&sim.base_url()), &path, &|_| None).unwrap();
+    let mut plan = rebound_config::load_str(&config(&sim.base_url()), &path, &|_| None).unwrap();
+    adjust(&mut plan);
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(&tmp.path().join("history.db"))
             .await
@@ -366,4 +373,44 @@ async fn an_entity_s_own_successful_call_releases_its_lock() {
     let missing = h.engine.run_scraper("box", day(), &params).await.unwrap();
     assert_eq!(missing.status, ScraperStatus::NoData);
     assert_eq!(h.store.open_lockouts(Some("box")).await.unwrap().len(), 1);
+}
+
+/// `lockout.for` is bounded at load (docs/resilience.md), but the lock's
+/// end is computed with saturating arithmetic all the same: a lock longer
+/// than any date ends at the last representable instant, and the skip
+/// message still renders, instead of `DateTime + TimeDelta` panicking.
+#[tokio::test]
+async fn a_lockout_beyond_any_date_locks_until_the_last_instant_without_panicking() {
+    let h = harness_with(|plan| {
+        let lockout = plan
+            .scrapers
+            .get_mut("box")
+            .and_then(|s| s.lockout.as_mut())
+            .expect("box has a lockout");
+        lockout.duration = Duration::MAX;
+    })
+    .await;
+    h.sim.script("/t/schedule", vec![schedule(1)]);
+    run(&h, "sched").await;
+    for _ in 1..=3 {
+        h.sim
+            .script("/t/box/g2", vec![Reply::json(200, json!({"box": true}))]);
+        run(&h, "boxes").await;
+        h.clock.advance(Duration::from_secs(3600));
+    }
+    let locks = h.store.open_lockouts(Some("box")).await.unwrap();
+    assert_eq!(locks.len(), 1, "{locks:?}");
+    // The last instant chrono knows, stored as the end of year 9999 (the
+    // SQLite backend's latest time, docs in its codec).
+    assert_eq!(
+        locks[0].until,
+        Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap()
+            + chrono::Duration::milliseconds(999)
+    );
+    h.sim
+        .script("/t/box/g2", vec![Reply::json(200, json!({"box": true}))]);
+    let skipped = run(&h, "boxes").await;
+    assert!(locked_call(&skipped, "g1"));
+    let message = call(&skipped, "g1").message.clone().unwrap();
+    assert!(message.contains("locked out since"), "{message}");
 }

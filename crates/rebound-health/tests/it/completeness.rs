@@ -176,3 +176,58 @@ async fn a_calendar_without_data_is_reported_not_guessed() {
         "{c:?}"
     );
 }
+
+/// `after_event_start` is bounded at load; the report computes each
+/// deadline with saturating arithmetic all the same. A grace beyond any
+/// date leaves the missing games missing but never overdue, with the
+/// deadline at the last representable instant (it panicked on
+/// `DateTime + TimeDelta` before).
+#[tokio::test]
+async fn a_grace_beyond_any_date_is_never_overdue_and_does_not_panic() {
+    let h = harness(CONFIG).await;
+    h.sim.script(
+        "/t/schedule",
+        vec![Reply::json(
+            200,
+            json!({"games": [
+                {"id": "g1", "start": "2026-11-28T19:30:00-05:00"},
+                {"id": "g2", "start": "2026-11-28T20:00:00-05:00"},
+            ]}),
+        )],
+    );
+    h.sim
+        .script("/t/box/g1", vec![Reply::json(200, json!({"game": 1}))]);
+    h.sim.script(
+        "/t/box/g2",
+        vec![Reply::text(500, "box score service down")],
+    );
+    let date = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
+    h.engine
+        .run_workflow("games", date, &BTreeMap::new())
+        .await
+        .expect("run");
+    let mut plan = (*h.plan).clone();
+    plan.datasets
+        .get_mut("nba/box")
+        .and_then(|d| d.complete_by.as_mut())
+        .expect("nba/box has complete_by")
+        .after_event_start = std::time::Duration::MAX;
+    let all = rebound_health::freshness(
+        &plan,
+        h.store.as_ref(),
+        &EngineCalendars(&h.engine),
+        t("2026-11-29T06:00:00-05:00"),
+    )
+    .await
+    .expect("freshness");
+    let c = all
+        .into_iter()
+        .find(|d| d.name == "nba/box")
+        .and_then(|d| d.completeness)
+        .expect("completeness");
+    assert_eq!((c.expected, c.collected), (2, 1));
+    assert_eq!(c.missing, vec!["g2"]);
+    assert!(c.overdue.is_empty(), "{c:?}");
+    assert_eq!(c.level, Level::Ok);
+    assert_eq!(c.deadline, Some(DateTime::<Utc>::MAX_UTC));
+}

@@ -518,6 +518,73 @@ async fn a_calendar_older_than_max_age_is_refreshed_before_it_is_used() {
     sim.shutdown().await;
 }
 
+/// Durations the loader refuses (bounds in docs/resilience.md), set in the
+/// plan directly: the scheduler's staleness check (`max_age`), its idle
+/// wait (`max_idle`) and the leases of the worker and the engine's run row
+/// (`lease`) compute with saturating arithmetic, so the morning runs as
+/// under sane values instead of panicking on `DateTime + TimeDelta`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durations_beyond_any_date_in_the_plan_neither_panic_nor_stall_the_scheduler() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = gate_config(
+        &sim.base_url(),
+        r#"refresh = { scraper = "schedule", max_age = "6h" }"#,
+    );
+    let path = dir.path().join("rebound.toml");
+    std::fs::write(&path, &toml).expect("write config");
+    let mut plan = rebound_config::load(&path, &|_| None).expect("config is valid");
+    plan.calendars
+        .get_mut("games")
+        .and_then(|c| c.refresh.as_mut())
+        .expect("games has a refresh")
+        .max_age = Duration::MAX;
+    plan.scheduler.lease = Duration::MAX;
+    plan.scheduler.max_idle = Duration::MAX;
+    let mut h = harness_for(dir.path(), plan, local(day(), 0, 0)).await;
+    h.run_until(local(day(), 9, 30)).await;
+    // A calendar that can never be too old is fetched once, for having no
+    // data; with max_age 6h it is fetched again at 09:00 (test above).
+    let refreshes = calendar_refreshes(&h);
+    assert_eq!(refreshes.len(), 1, "{refreshes:?}");
+    assert!(
+        h.runs.iter().any(|r| r.workflow == "injury_discovery"),
+        "discovery ran under a lease beyond any date: {:?}",
+        h.runs
+    );
+
+    // The service's loop: every wait is to the next check, never "forever".
+    let scheduler = Arc::new(Scheduler::new(
+        h.engine.clone(),
+        h.clock.clone(),
+        "test:loop".into(),
+        Arc::new(Notify::new()),
+    ));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let before = h.clock.sleeps().len();
+    let looping = tokio::spawn(scheduler.run_loop(stopped));
+    let noon = local(day(), 12, 0);
+    for _ in 0..500 {
+        if h.clock.now() >= noon {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.send(true).expect("loop listening");
+    looping.await.expect("the loop ends without panicking");
+    assert!(
+        h.clock.now() >= noon,
+        "the loop reached noon on the manual clock"
+    );
+    let waits = h.clock.sleeps()[before..].to_vec();
+    assert!(!waits.is_empty());
+    assert!(
+        waits.iter().all(|w| *w <= Duration::from_secs(24 * 3600)),
+        "{waits:?}"
+    );
+    sim.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_staleness_override_holds_until_it_expires() {
     let sim = UpstreamSim::start().await.expect("sim");

@@ -10,6 +10,7 @@ pub async fn run_all(store: &dyn Store) {
     lockout_round_trip_one_open_per_entity(store).await;
     release_by_entity_or_all(store).await;
     entity_streak_counts_back_and_restarts_after_release(store).await;
+    a_lock_until_the_last_instant_reads_back(store).await;
 }
 
 fn new_lock(scraper: &str, entity: &str, at: DateTime<Utc>) -> NewLockout {
@@ -182,4 +183,26 @@ pub async fn entity_streak_counts_back_and_restarts_after_release(store: &dyn St
     assert_eq!(streak("g1").await, 0);
     record(store, &call("g1", ScraperStatus::NoData, 11)).await;
     assert_eq!(streak("g1").await, 1);
+}
+
+/// A lock "until the end of time" (`DateTime::MAX_UTC`, what saturating
+/// arithmetic gives for a lockout beyond any date) is stored and read back
+/// as a time at least at the end of year 9999, and the table stays
+/// readable. On SQLite the year 262142 was written as text that did not
+/// parse back, so every later read of the table failed.
+pub async fn a_lock_until_the_last_instant_reads_back(store: &dyn Store) {
+    let tag = Tag::new();
+    let scraper = tag.name("pbp");
+    let at = ts("2026-11-28T15:04:05.123Z");
+    let mut lock = new_lock(&scraper, "forever", at);
+    lock.until = DateTime::<Utc>::MAX_UTC;
+    assert!(store.lock_entity(&lock).await.unwrap());
+    let rows = open(store, &scraper).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(
+        rows[0].until >= ts("9999-12-31T23:59:59.999Z"),
+        "{:?}",
+        rows[0].until
+    );
+    assert_eq!(rows[0].locked_at, at);
 }

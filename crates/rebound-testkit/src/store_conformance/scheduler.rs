@@ -31,6 +31,7 @@ pub async fn run_all(store: &dyn Store) {
     next_run_at_is_the_earliest_later_queued_run(store).await;
     queueing_a_run_wakes_subscribers(store).await;
     lease_updates_need_the_owner(store).await;
+    a_lease_beyond_any_date_claims_and_does_not_expire(store).await;
     finish_run_stores_the_error_of_a_run_that_could_not_start(store).await;
     expired_leases_are_requeued_then_abandoned(store).await;
     lease_horizon_is_exclusive(store).await;
@@ -1122,6 +1123,38 @@ fn new_decision(
         execution_id: None,
         decided_by: "scheduler-host:1234".to_string(),
     }
+}
+
+/// A lease longer than any date (`Duration::MAX`; the config bounds it,
+/// the store must not depend on that) claims the run with a lease that
+/// ends at least at the end of year 9999 and reads back, instead of
+/// refusing every claim ("lease is too long", which stalled every worker)
+/// or overflowing.
+pub async fn a_lease_beyond_any_date_claims_and_does_not_expire(store: &dyn Store) {
+    let tag = Tag::new();
+    let wf = tag.name("wf");
+    let t0 = ts("2026-04-03T08:00:00Z");
+    let run = new_run(&tag, "forever", &wf, date("2026-04-03"), "08:00", t0);
+    assert!(store.enqueue_run(&run).await.expect("enqueue_run"));
+    let worker = tag.name("w");
+    let claimed = claim_own(store, &tag, &worker, t0, Duration::MAX)
+        .await
+        .expect("claimed under a lease beyond any date");
+    assert_eq!(claimed.run_id, run.run_id);
+    let row = own_run(store, &tag, &run.run_id).await;
+    assert_eq!(row.state, "running");
+    assert!(
+        row.lease_expires_at
+            .is_some_and(|t| t >= ts("9999-12-31T23:59:59.999Z")),
+        "{:?}",
+        row.lease_expires_at
+    );
+    assert!(
+        store
+            .finish_run(&run.run_id, &worker, t0, "success", None)
+            .await
+            .expect("finish")
+    );
 }
 
 /// A run due at `at` for a slot.
