@@ -446,3 +446,46 @@ async fn statements_have_a_timeout() {
     assert_eq!(shown, "7s");
     drop_schema(&store, &schema).await;
 }
+
+/// Pooled connections are pinged only after a second idle (sqlx would
+/// ping before every statement, a third of a run's round trips). A
+/// connection the server killed while it sat idle longer than that is
+/// found dead by the ping and replaced: the next statement succeeds.
+#[tokio::test]
+async fn connections_killed_while_idle_are_replaced_before_use() {
+    let schema = unique_schema();
+    let store = connect(&schema).await;
+    store
+        .record_scraper_call(&call("run-1", "prices"))
+        .await
+        .unwrap();
+    // Every connection the pool holds, by server process id.
+    let mut held = Vec::new();
+    for _ in 0..store.pool().size() {
+        let mut conn = store.pool().acquire().await.unwrap();
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        held.push((conn, pid));
+    }
+    let pids: Vec<i32> = held.iter().map(|(_, pid)| *pid).collect();
+    drop(held);
+    use sqlx::Connection as _;
+    let mut killer = sqlx::PgConnection::connect(&test_url()).await.unwrap();
+    for pid in &pids {
+        let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .fetch_one(&mut killer)
+            .await
+            .unwrap();
+        assert!(killed, "pid {pid}");
+    }
+    // Real time: the pool's idle clock is real (a brief wait, as for any
+    // test of network timing).
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let calls = store.scraper_calls_for_execution("run-1").await;
+    let _ = killer.close().await;
+    drop_schema(&store, &schema).await;
+    assert_eq!(calls.expect("a fresh connection answers").len(), 1);
+}
