@@ -106,6 +106,9 @@ pub fn link_next(header: &str) -> Option<&str> {
                 name.trim().eq_ignore_ascii_case("rel")
                     && value
                         .trim()
+                        // The `,` before the next link ends up here.
+                        .trim_end_matches(',')
+                        .trim_end()
                         .trim_matches('"')
                         .split_ascii_whitespace()
                         .any(|rel| rel.eq_ignore_ascii_case("next"))
