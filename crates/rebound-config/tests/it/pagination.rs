@@ -72,6 +72,20 @@ fn every_kind_resolves_with_its_defaults() {
 }
 
 #[test]
+fn check_summarises_each_paginated_scraper() {
+    let p = plan(&scraper(
+        r#"paginate = { kind = "page", param = "page", total = "/total", max_pages = 40 }"#,
+    ));
+    let summary = rebound_config::summary(&p);
+    assert!(
+        summary.contains(
+            "pagination (1):\n  p: page = 1, 2, ... until an empty page or /total records; records joined at /data; at most 40 pages\n"
+        ),
+        "{summary}"
+    );
+}
+
+#[test]
 fn a_scraper_timeout_overrides_its_sources() {
     let p = plan(&scraper("timeout = \"90s\""));
     let source = &p.sources["api"];
