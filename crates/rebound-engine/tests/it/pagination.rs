@@ -131,6 +131,17 @@ records = "/results"
 source = "up"
 path = "{page}"
 
+[sources.limited]
+base_url = "{base_url}"
+rate_limit = "1/s"
+quota = {{ per = "month", requests = 100 }}
+
+[scrapers.limited_cursor]
+source = "limited"
+path = "{cursor}"
+records = "/data"
+paginate = {{ kind = "cursor", cursor = "/meta/next_cursor", param = "cursor" }}
+
 [scrapers.quick]
 source = "up"
 path = "/slow"
@@ -568,4 +579,27 @@ async fn a_scrapers_timeout_overrides_its_sources() {
     h.sim.script("/slow", slow());
     let patient = h.scrape("patient").await;
     assert_eq!(patient.status, ScraperStatus::Success, "{patient:?}");
+}
+
+#[tokio::test]
+async fn every_page_waits_for_the_rate_limit_and_counts_against_the_quota() {
+    let start = Utc.with_ymd_and_hms(2026, 11, 28, 15, 0, 0).unwrap();
+    let clock = Arc::new(ManualClock::new(start));
+    let h = harness_on(clock.clone()).await;
+    let call = h.scrape("limited_cursor").await;
+    assert_eq!(call.status, ScraperStatus::Success, "{call:?}");
+    assert_eq!(call.pages, Some(3));
+    // One request a second: pages 2 and 3 each waited for their slot.
+    let attempts = h.store.attempts_for_call(call.id).await.unwrap();
+    let waits: Vec<i64> = attempts.iter().map(|a| a.delay_before_ms).collect();
+    assert_eq!(waits, [0, 1000, 1000]);
+    assert_eq!(clock.now() - start, chrono::TimeDelta::seconds(2));
+    let month = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+    let usage = h
+        .store
+        .quota_usage("limited", month)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(usage.requests, 3, "each page is a request of the quota");
 }
