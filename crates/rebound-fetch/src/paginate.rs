@@ -250,7 +250,14 @@ impl Fetcher {
                         kind: ErrorKind::Decode,
                         message: format!("response is not valid JSON ({error})"),
                     };
-                    return self.stop(call, done.finished_at, last_http_status, page, stopped);
+                    return self.stop(
+                        spec,
+                        call,
+                        done.finished_at,
+                        last_http_status,
+                        page,
+                        stopped,
+                    );
                 }
             };
             let on_page_records = match document.pointer_mut(pointer).map(Value::take) {
@@ -270,7 +277,14 @@ impl Fetcher {
                                 "no record total at {pointer} (paginate.total) on the first page"
                             ),
                         };
-                        return self.stop(call, done.finished_at, last_http_status, page, stopped);
+                        return self.stop(
+                            spec,
+                            call,
+                            done.finished_at,
+                            last_http_status,
+                            page,
+                            stopped,
+                        );
                     }
                     Ok(None) => {}
                     Err(message) => {
@@ -278,7 +292,14 @@ impl Fetcher {
                             kind: ErrorKind::Decode,
                             message,
                         };
-                        return self.stop(call, done.finished_at, last_http_status, page, stopped);
+                        return self.stop(
+                            spec,
+                            call,
+                            done.finished_at,
+                            last_http_status,
+                            page,
+                            stopped,
+                        );
                     }
                 }
             }
@@ -297,7 +318,14 @@ impl Fetcher {
                 NextPage::Stop => break done.finished_at,
                 NextPage::Fail(kind, message) => {
                     let stopped = Stopped { kind, message };
-                    return self.stop(call, done.finished_at, last_http_status, page, stopped);
+                    return self.stop(
+                        spec,
+                        call,
+                        done.finished_at,
+                        last_http_status,
+                        page,
+                        stopped,
+                    );
                 }
                 NextPage::Query(set) => {
                     if let PageKind::Cursor { .. } = paginate.kind
@@ -310,7 +338,14 @@ impl Fetcher {
                                 "the next cursor \"{cursor}\" was already followed: the pages loop; nothing stored"
                             ),
                         };
-                        return self.stop(call, done.finished_at, last_http_status, page, stopped);
+                        return self.stop(
+                            spec,
+                            call,
+                            done.finished_at,
+                            last_http_status,
+                            page,
+                            stopped,
+                        );
                     }
                     with_query(&request.url, &set)
                 }
@@ -320,6 +355,7 @@ impl Fetcher {
                         Ok(url) => url,
                         Err(stopped) => {
                             return self.stop(
+                                spec,
                                 call,
                                 done.finished_at,
                                 last_http_status,
@@ -338,7 +374,14 @@ impl Fetcher {
                         paginate.max_pages
                     ),
                 };
-                return self.stop(call, done.finished_at, last_http_status, page, stopped);
+                return self.stop(
+                    spec,
+                    call,
+                    done.finished_at,
+                    last_http_status,
+                    page,
+                    stopped,
+                );
             }
             request = BuiltRequest {
                 url: next_url,
@@ -352,7 +395,7 @@ impl Fetcher {
                 kind: ErrorKind::Decode,
                 message: "no page was read".to_string(),
             };
-            return self.stop(call, finished_at, last_http_status, page, stopped);
+            return self.stop(spec, call, finished_at, last_http_status, page, stopped);
         };
         let count = records.len();
         if let Some(slot) = document.pointer_mut(pointer) {
@@ -365,7 +408,7 @@ impl Fetcher {
                     kind: ErrorKind::Decode,
                     message: format!("could not write the joined pages as JSON: {error}"),
                 };
-                return self.stop(call, finished_at, last_http_status, page, stopped);
+                return self.stop(spec, call, finished_at, last_http_status, page, stopped);
             }
         };
         tracing::debug!(
@@ -446,6 +489,7 @@ impl Fetcher {
     /// Ends a paginated call as failed after page `page`, with nothing stored.
     fn stop(
         &self,
+        spec: &CallSpec<'_>,
         call: Progress,
         finished_at: chrono::DateTime<chrono::Utc>,
         http_status: Option<u16>,
@@ -455,7 +499,12 @@ impl Fetcher {
         let message = self
             .redactor
             .redact_string(&format!("page {page}: {}", stopped.message));
-        tracing::warn!(error = %message, "Call failed.");
+        tracing::warn!(
+            scraper = %spec.scraper.name,
+            source = %spec.source.name,
+            error = %message,
+            "Call failed."
+        );
         CallResult {
             status: ScraperStatus::Failed,
             attempts: call.attempts,
