@@ -251,8 +251,11 @@ async fn phases(calls: usize) -> (Round, Round, Round, Round) {
         output_uri: Some(format!("file:///x/{i}.json")),
         content_hash: Some(format!("{i:064}")),
         unchanged: false,
+        pages: None,
+        record_count: None,
         attempt_rows: vec![NewAttempt {
             attempt: 1,
+            page: 1,
             started_at: now,
             finished_at: now,
             http_status: Some(200),

@@ -46,10 +46,15 @@ fn scraper_label(call: &CallReport) -> String {
 }
 
 fn reason(call: &CallReport) -> String {
+    let pages = match call.pages {
+        Some(1) => " from 1 page".to_string(),
+        Some(n) => format!(" from {n} pages"),
+        None => String::new(),
+    };
     match (&call.message, call.records, call.unchanged) {
         (Some(message), _, _) => message.clone(),
-        (None, Some(n), true) => format!("{n} records, unchanged"),
-        (None, Some(n), false) => format!("{n} records"),
+        (None, Some(n), true) => format!("{n} records{pages}, unchanged"),
+        (None, Some(n), false) => format!("{n} records{pages}"),
         (None, None, true) => "unchanged".to_string(),
         (None, None, false) => String::new(),
     }
@@ -166,6 +171,7 @@ pub fn call_json(call: &CallReport) -> Value {
         "duration_ms": call.duration_ms,
         "bytes": call.bytes,
         "records": call.records,
+        "pages": call.pages,
         "output_uri": call.output_uri,
         "content_hash": call.content_hash,
         "unchanged": call.unchanged,

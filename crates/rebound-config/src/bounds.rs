@@ -55,7 +55,7 @@ pub(crate) const DURATION_BOUNDS: &[(&[&str], Duration)] = &[
     (&["alerts", "renotify"], secs(30 * DAY)),
     (&["alerts", "evaluate_every"], secs(DAY)),
     (&["source_unhealthy", "grace"], secs(30 * DAY)),
-    // A source's, a health probe's and an alert sink's `timeout`.
+    // A source's, a scraper's, a health probe's and an alert sink's `timeout`.
     (&["timeout"], secs(HOUR)),
 ];
 
@@ -78,6 +78,10 @@ pub(crate) const COUNT_BOUNDS: &[(&[&str], i64)] = &[
     (&["alerts", "max_per_hour"], 3_600),
     (&["workflow_failed", "after"], 1_000),
     (&["lockout", "after"], 1_000),
+    // A hundred times the default: 10,000 pages of 100 records is a million
+    // records in one call; more is a config that never meant to stop.
+    (&["paginate", "max_pages"], 10_000),
+    (&["paginate", "limit"], 1_000_000),
 ];
 
 /// Any other count.

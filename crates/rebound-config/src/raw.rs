@@ -417,6 +417,76 @@ pub(crate) struct RawScraper {
     /// had no data or failed `after` times in a row; it is not called until
     /// `for` has passed or the dataset the fan-out reads gets a new payload.
     pub lockout: Option<RawLockout>,
+    // Per-call limits and pagination (issue 13, items 1 and 6): kept
+    // together so other additions to this struct merge cleanly.
+    /// Time limit of one attempt (connect, headers and body), overriding
+    /// the source's `timeout`, e.g. "90s" for one slow endpoint. Default:
+    /// the source's.
+    pub timeout: Option<RawDuration>,
+    /// Follow the API's pages within one call and store them as one
+    /// payload (the first page's document with its `records` array holding
+    /// every page's records, in order). Needs `records`. Kinds: "cursor"
+    /// (`cursor`, `param`), "next_url" (`next`), "link" (the `Link:
+    /// rel="next"` header), "page" (`param`, `start`, `total`), "offset"
+    /// (`param`, `limit_param`, `limit`, `total`); all take `max_pages`.
+    pub paginate: Option<RawPaginate>,
+}
+
+/// `paginate = { kind = "cursor", cursor = "/meta/next_cursor", param =
+/// "cursor" }`. Each page is a request of its own, retried on its own;
+/// a page that still fails fails the whole call.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
+#[schemars(extend("oneOf" = [
+    {"properties": {"kind": {"const": "cursor"}}, "required": ["cursor", "param"]},
+    {"properties": {"kind": {"const": "next_url"}}, "required": ["next"]},
+    {"properties": {"kind": {"const": "link"}}},
+    {"properties": {"kind": {"const": "page"}}, "required": ["param"]},
+    {"properties": {"kind": {"const": "offset"}}, "required": ["param", "limit_param", "limit"]}
+]))]
+pub(crate) struct RawPaginate {
+    /// How the next page is found: "cursor", "next_url", "link", "page" or
+    /// "offset".
+    #[schemars(extend("enum" = ["cursor", "next_url", "link", "page", "offset"]))]
+    pub kind: String,
+    /// Most pages one call fetches (1 to 10000); a call with more pages
+    /// fails with kind `pagination` instead of storing part of them.
+    /// Default: 100.
+    #[schemars(range(min = 1, max = 10000))]
+    pub max_pages: Option<i64>,
+    /// kind "cursor": JSON Pointer to the next page's cursor in the body,
+    /// e.g. "/meta/next_cursor"; a missing, null or empty cursor ends the
+    /// pages.
+    #[schemars(pattern(r"^(/.*)?$"), example = "/meta/next_cursor")]
+    pub cursor: Option<String>,
+    /// kind "next_url": JSON Pointer to the next page's URL in the body,
+    /// absolute or relative; only URLs on the source's scheme, host and
+    /// port are followed.
+    #[schemars(pattern(r"^(/.*)?$"), example = "/next")]
+    pub next: Option<String>,
+    /// kinds "cursor", "page", "offset": the query parameter that carries
+    /// the cursor, page number or offset.
+    #[schemars(example = &"cursor")]
+    pub param: Option<String>,
+    /// kind "page": the number of the first page. Default: 1.
+    #[schemars(range(min = 0))]
+    pub start: Option<i64>,
+    /// kind "offset": the query parameter that carries the page size.
+    #[schemars(example = &"limit")]
+    pub limit_param: Option<String>,
+    /// kind "offset": records per page, sent as `limit_param` (at least 1).
+    #[schemars(range(min = 1))]
+    pub limit: Option<i64>,
+    /// kinds "page", "offset": JSON Pointer to the total number of records
+    /// in the body; the pages end once that many are in (they also end on
+    /// a page without records).
+    #[schemars(pattern(r"^(/.*)?$"), example = "/meta/total")]
+    pub total: Option<String>,
+    /// Any other key: refused by the resolver, which knows the kind and so
+    /// can list the keys that kind allows.
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub unknown: BTreeMap<String, serde::de::IgnoredAny>,
 }
 
 /// `expected_within = { after_event_start = "6h", deadline = "48h" }`.

@@ -38,6 +38,7 @@ use std::time::Duration;
 mod alerts;
 mod health;
 mod late_data;
+mod paginate;
 mod scheduling;
 mod server;
 
@@ -911,6 +912,8 @@ impl Resolver<'_> {
         let retry = self.apply_retry(base_policy, &layer);
         let expected = self.expectation(&path, raw);
         let lockout = self.lockout(&path, raw);
+        let timeout = self.scraper_timeout(&path, raw);
+        let paginate = self.paginate(&path, raw, records.as_deref());
         Scraper {
             name: name.to_string(),
             source,
@@ -925,6 +928,8 @@ impl Resolver<'_> {
             for_each: None,
             expected,
             lockout,
+            timeout,
+            paginate,
         }
     }
 

@@ -7,6 +7,7 @@
 
 use chrono::NaiveTime;
 use rebound_domain::duration::format_duration;
+use rebound_domain::paginate::PageKind;
 use rebound_domain::plan::{
     Due, FollowRedirects, ForEach, Plan, Schedule, ScheduleKind, TargetDate,
 };
@@ -100,6 +101,44 @@ pub fn summary(plan: &Plan) -> String {
                     "  {name}: one call per item {items} of dataset {dataset}, its \"{value}\" as {{{param}}}"
                 ),
             };
+        }
+    }
+    let paginated: Vec<_> = plan
+        .scrapers
+        .values()
+        .filter_map(|s| s.paginate.as_ref().map(|p| (s, p)))
+        .collect();
+    if !paginated.is_empty() {
+        let _ = writeln!(out, "pagination ({}):", paginated.len());
+        for (scraper, paginate) in paginated {
+            let how = match &paginate.kind {
+                PageKind::Cursor { cursor, param } => {
+                    format!("cursor at {cursor} sent as {param}")
+                }
+                PageKind::NextUrl { next } => format!("next URL at {next}, same host only"),
+                PageKind::Link => "Link header rel=\"next\", same host only".to_string(),
+                PageKind::Page { param, start, .. } => {
+                    format!("{param} = {start}, {}, ... until an empty page", start + 1)
+                }
+                PageKind::Offset {
+                    param,
+                    limit_param,
+                    limit,
+                    ..
+                } => format!("{param} += {limit} ({limit_param} = {limit}) until an empty page"),
+            };
+            let total = paginate
+                .kind
+                .total()
+                .map(|t| format!(" or {t} records"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {}: {how}{total}; records joined at {}; at most {} pages",
+                scraper.name,
+                scraper.records.as_deref().unwrap_or_default(),
+                paginate.max_pages
+            );
         }
     }
     let policies: Vec<String> = plan

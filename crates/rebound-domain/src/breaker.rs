@@ -131,7 +131,13 @@ impl Signal {
             ) => Signal::Unhealthy,
             (
                 ScraperStatus::Failed,
-                Some(ErrorKind::Client | ErrorKind::Decode | ErrorKind::BodyTooLarge),
+                Some(
+                    ErrorKind::Client
+                    | ErrorKind::Decode
+                    | ErrorKind::BodyTooLarge
+                    // Every page was answered; see `ErrorKind::Pagination`.
+                    | ErrorKind::Pagination,
+                ),
             ) => Signal::Healthy,
             (ScraperStatus::Failed, _) => Signal::Ignore,
         }

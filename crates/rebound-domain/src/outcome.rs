@@ -63,10 +63,18 @@ pub enum ErrorKind {
     /// Rebound itself could not start or finish the work: a scheduled slot
     /// that could not start, a worker that died and left its run behind.
     Internal,
+    /// A paginated call could not finish its pages: a cursor (or next URL)
+    /// came back a second time, `max_pages` was reached with more pages
+    /// to go, or a next URL points to another host. Not retried: asking
+    /// again walks the same pages into the same wall. Not a fault of the
+    /// source either (for the breaker it is a proper answer, like
+    /// `decode`): the upstream answered every page; what failed is the
+    /// contract between its pages and the scraper's `paginate`.
+    Pagination,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 16] = [
+    pub const ALL: [ErrorKind; 17] = [
         ErrorKind::Throttled,
         ErrorKind::Server,
         ErrorKind::Timeout,
@@ -83,6 +91,7 @@ impl ErrorKind {
         ErrorKind::QuotaExhausted,
         ErrorKind::BreakerOpen,
         ErrorKind::Internal,
+        ErrorKind::Pagination,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -103,6 +112,7 @@ impl ErrorKind {
             ErrorKind::QuotaExhausted => "quota_exhausted",
             ErrorKind::BreakerOpen => "breaker_open",
             ErrorKind::Internal => "internal",
+            ErrorKind::Pagination => "pagination",
         }
     }
 

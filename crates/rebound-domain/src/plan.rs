@@ -319,6 +319,12 @@ pub struct Scraper {
     pub expected: Option<Expectation>,
     /// `lockout = { after, for }` (fanned-out scrapers only).
     pub lockout: Option<Lockout>,
+    /// `timeout`: this scraper's per-attempt time limit, overriding its
+    /// source's; see [`Scraper::timeout`].
+    pub timeout: Option<Duration>,
+    /// `paginate`: follow the API's pages within one call; `None` makes
+    /// one request per call (and its retries).
+    pub paginate: Option<crate::paginate::Paginate>,
 }
 
 /// When a scraper's data is due, and how often to look again meanwhile.
@@ -352,6 +358,12 @@ pub struct Lockout {
 }
 
 impl Scraper {
+    /// The time limit of one attempt: the scraper's own `timeout` when it
+    /// sets one, else its source's.
+    pub fn timeout(&self, source: &Source) -> Duration {
+        self.timeout.unwrap_or(source.timeout)
+    }
+
     /// Every parameter the scraper's templates use, built-ins included, sorted.
     pub fn required_params(&self, source: &Source) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();

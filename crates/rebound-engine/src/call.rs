@@ -51,6 +51,9 @@ pub struct CallReport {
     pub duration_ms: i64,
     pub bytes: Option<i64>,
     pub records: Option<usize>,
+    /// Pages fetched by a paginated scraper (the failing one included);
+    /// `None` without `paginate`.
+    pub pages: Option<u32>,
     pub output_uri: Option<String>,
     pub content_hash: Option<String>,
     pub unchanged: bool,
@@ -86,7 +89,8 @@ impl CallReport {
             message: row.error_message.clone(),
             duration_ms: row.duration_ms,
             bytes: row.bytes,
-            records: None,
+            records: row.record_count.and_then(|n| usize::try_from(n).ok()),
+            pages: row.pages.and_then(|n| u32::try_from(n).ok()),
             output_uri: row.output_uri.clone(),
             content_hash: row.content_hash.clone(),
             unchanged: row.unchanged,
@@ -243,6 +247,7 @@ impl Engine {
             duration_ms: record.duration_ms,
             bytes: record.bytes,
             records: result.records,
+            pages: result.pages,
             output_uri: stored.uri,
             content_hash: stored.hash,
             unchanged: stored.unchanged,
@@ -393,11 +398,21 @@ impl Engine {
             output_uri: stored.uri.clone(),
             content_hash: stored.hash.clone(),
             unchanged: stored.unchanged,
+            pages: result.pages,
+            record_count: record_count(
+                self.plan
+                    .scrapers
+                    .get(scraper_name)
+                    .and_then(|s| s.records.as_deref()),
+                result,
+                stored,
+            ),
             attempt_rows: result
                 .attempts
                 .iter()
                 .map(|a| NewAttempt {
                     attempt: a.attempt,
+                    page: a.page,
                     started_at: a.started_at,
                     finished_at: a.finished_at,
                     http_status: a.http_status,
@@ -475,6 +490,8 @@ impl Engine {
             output_uri: None,
             content_hash: None,
             unchanged: false,
+            pages: None,
+            record_count: None,
             attempt_rows: Vec::new(),
         };
         let id = self.store.record_scraper_call(&record).await?;
@@ -491,6 +508,7 @@ impl Engine {
             duration_ms: 0,
             bytes: None,
             records: None,
+            pages: None,
             output_uri: None,
             content_hash: None,
             unchanged: false,
@@ -600,6 +618,25 @@ struct StoredPayload {
     uri: Option<String>,
     hash: Option<String>,
     unchanged: bool,
+}
+
+/// `record_count` of a call's row: the records of the payload it stored
+/// (or found unchanged). A success already counted them (every page's, for
+/// a paginated call); a no_data payload is counted here, 0 when its
+/// records are missing, null or empty. `None` without a `records` pointer,
+/// without a stored payload, or when the payload is not JSON.
+fn record_count(pointer: Option<&str>, result: &CallResult, stored: &StoredPayload) -> Option<i64> {
+    let pointer = pointer?;
+    stored.uri.as_ref()?;
+    if let Some(n) = result.records {
+        return i64::try_from(n).ok();
+    }
+    let body = result.body.as_ref()?;
+    let document: serde_json::Value = serde_json::from_slice(body).ok()?;
+    Some(match document.pointer(pointer) {
+        Some(serde_json::Value::Array(items)) => i64::try_from(items.len()).unwrap_or(i64::MAX),
+        _ => 0,
+    })
 }
 
 /// The parameters a scraper's templates actually use: what identifies

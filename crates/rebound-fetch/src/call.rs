@@ -17,6 +17,10 @@
 //!    policy, then the source's retry budget, whether to wait and go
 //!    again, defer (the wait exceeds the inline limit) or give up.
 //!
+//! A paginated scraper (`paginate`) makes one such loop per page: every
+//! page is a request retried on its own (`paginate.rs` decides which page
+//! comes next and joins their records).
+//!
 //! Of the guards a call meets, in order (lockout, breaker, quota, rate
 //! limit, budget), the first three are the engine's and run before the
 //! fetcher is asked (`rebound-engine`, `call.rs`); the last two are here:
@@ -38,22 +42,53 @@ use rebound_domain::retry::{RetryDecision, parse_retry_after};
 use std::time::Duration;
 
 /// A call in progress: what its result will carry so far.
-struct Progress {
-    started_at: DateTime<Utc>,
-    attempts: Vec<AttemptReport>,
+pub(crate) struct Progress {
+    pub(crate) started_at: DateTime<Utc>,
+    pub(crate) attempts: Vec<AttemptReport>,
     /// The wait before the next attempt: the retry backoff slept, plus any
     /// rate-limit wait admission sleeps.
     delay_before: Duration,
     /// The upstream's last reported quota remaining count.
-    quota_remaining: Option<u64>,
+    pub(crate) quota_remaining: Option<u64>,
 }
 
 /// Why admission stopped a call before its next attempt was sent.
-struct NotSent {
+pub(crate) struct NotSent {
     /// Unredacted: [`Fetcher::not_sent`] redacts the message it builds.
     text: String,
     /// Set when the attempt may start later (a deferral, not a refusal).
     deferred_until: Option<DateTime<Utc>>,
+}
+
+/// How the attempt loop of one request (one page) ended.
+pub(crate) enum Fetched {
+    /// After its last attempt: success, no_data or failed.
+    Done(Done),
+    /// Admission stopped the next attempt before it was sent.
+    NotSent(NotSent),
+}
+
+/// A request whose attempt loop ended after its last attempt.
+pub(crate) struct Done {
+    pub(crate) end: End,
+    pub(crate) http_status: Option<u16>,
+    pub(crate) kind: Option<ErrorKind>,
+    pub(crate) records: Option<usize>,
+    pub(crate) content_type: Option<String>,
+    /// The response's `Link` header (for `paginate.kind = "link"`).
+    pub(crate) link: Option<String>,
+    pub(crate) finished_at: DateTime<Utc>,
+}
+
+/// Which request of its call an attempt loop makes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageOf {
+    /// 1-based; 1 for a call without pagination.
+    pub(crate) number: u32,
+    /// A page after the first of a paginated call: its records must be
+    /// where page 1 had them (see `classify::classify_later_page`). Page 1
+    /// and calls without pagination classify as any response.
+    pub(crate) later: bool,
 }
 
 /// One attempt, classified.
@@ -75,14 +110,14 @@ enum Next {
 }
 
 /// How a call ends after an attempt.
-struct End {
-    status: ScraperStatus,
+pub(crate) struct End {
+    pub(crate) status: ScraperStatus,
     /// Redacted.
-    message: Option<String>,
+    pub(crate) message: Option<String>,
     /// The body of a success or no_data.
-    body: Option<Bytes>,
+    pub(crate) body: Option<Bytes>,
     /// Set when the call stopped because its next wait exceeds the inline limit.
-    deferred_until: Option<DateTime<Utc>>,
+    pub(crate) deferred_until: Option<DateTime<Utc>>,
 }
 
 impl Next {
@@ -101,13 +136,17 @@ impl Progress {
     /// Adds the attempt just judged to the call's history.
     fn record(
         &mut self,
-        attempt_no: u32,
+        page: u32,
         started_at: DateTime<Utc>,
         finished_at: DateTime<Utc>,
         judged: &Judged,
     ) {
+        // Numbered over the whole call: a paginated call's attempts run on
+        // from page to page, `page` says which page each fetched.
+        let attempt = self.attempts.len() as u32 + 1;
         self.attempts.push(AttemptReport {
-            attempt: attempt_no,
+            attempt,
+            page,
             started_at,
             finished_at,
             http_status: judged.http_status,
@@ -118,31 +157,22 @@ impl Progress {
         });
     }
 
-    /// The call's result, ending after its last attempt (`raw`, `judged`).
-    fn finish(
-        self,
-        end: End,
-        raw: &RawAttempt,
-        judged: &Judged,
-        finished_at: DateTime<Utc>,
-    ) -> CallResult {
+    /// The call's result, ending with the request `done`.
+    pub(crate) fn finish(self, done: Done) -> CallResult {
         CallResult {
-            status: end.status,
+            status: done.end.status,
             attempts: self.attempts,
-            http_status: judged.http_status,
-            error_kind: judged.kind,
-            message: end.message,
-            body: end.body,
-            content_type: raw
-                .response
-                .as_ref()
-                .ok()
-                .and_then(|r| r.content_type.clone()),
-            records: judged.records,
+            http_status: done.http_status,
+            error_kind: done.kind,
+            message: done.end.message,
+            body: done.end.body,
+            content_type: done.content_type,
+            records: done.records,
             started_at: self.started_at,
-            finished_at,
-            deferred_until: end.deferred_until,
+            finished_at: done.finished_at,
+            deferred_until: done.end.deferred_until,
             quota_remaining: self.quota_remaining,
+            pages: None,
         }
     }
 }
@@ -157,45 +187,83 @@ impl Fetcher {
             Ok(request) => request,
             Err(message) => return self.unbuildable(started_at, &message),
         };
-        self.budget_call(spec.source).await;
-        let limiter = self.limits.get(&spec.source.name).cloned();
         let mut call = Progress {
             started_at,
             attempts: Vec::new(),
             delay_before: Duration::ZERO,
             quota_remaining: None,
         };
+        if let Some(paginate) = &spec.scraper.paginate {
+            return self.paginated(&spec, paginate, request, call).await;
+        }
+        self.budget_call(spec.source).await;
+        let page = PageOf {
+            number: 1,
+            later: false,
+        };
+        match self.request(&spec, &request, page, &mut call).await {
+            Fetched::Done(done) => call.finish(done),
+            Fetched::NotSent(stopped) => self.not_sent(call, stopped),
+        }
+    }
+
+    /// One request (one page) of a call: attempts with retries until
+    /// success, no_data, a permanent failure, the policy gives up, or the
+    /// source's retry budget is spent. Its attempts are added to `call`.
+    pub(crate) async fn request(
+        &self,
+        spec: &CallSpec<'_>,
+        request: &BuiltRequest,
+        page: PageOf,
+        call: &mut Progress,
+    ) -> Fetched {
+        let limiter = self.limits.get(&spec.source.name).cloned();
+        // Counted per request: the retry policy's `max_attempts` and the
+        // messages ("after 3 attempts") are about this page's attempts.
+        let mut attempt_no = 0;
         loop {
-            let attempt_no = call.attempts.len() as u32 + 1;
+            attempt_no += 1;
             // The permit is held for one attempt (admission included), not
             // across backoff waits, so a call sleeping before its retry does
             // not block its source.
-            let permit = self.permit(&spec).await;
+            let permit = self.permit(spec).await;
             if let Some(limiter) = &limiter {
-                match self.admit(&spec, limiter).await {
+                match self.admit(spec, limiter).await {
                     Ok(waited) => call.delay_before += waited,
-                    Err(stopped) => return self.not_sent(call, stopped),
+                    Err(stopped) => return Fetched::NotSent(stopped),
                 }
             }
             let attempt_started = self.clock.now();
-            let raw = self.attempt(&spec, &request).await;
+            let raw = self.attempt(spec, request).await;
             drop(permit);
             let finished_at = self.clock.now();
             if let Ok(response) = &raw.response {
-                self.heed_signals(&spec, limiter.as_deref(), response, finished_at, &mut call)
+                self.heed_signals(spec, limiter.as_deref(), response, finished_at, call)
                     .await;
             }
-            let judged = self.judge(&spec, &raw, attempt_no);
-            call.record(attempt_no, attempt_started, finished_at, &judged);
+            let judged = self.judge(spec, &raw, attempt_no, page);
+            call.record(page.number, attempt_started, finished_at, &judged);
+            call.delay_before = Duration::ZERO;
             match self
-                .next(&spec, &raw, &judged, attempt_no, finished_at)
+                .next(spec, &raw, &judged, attempt_no, finished_at)
                 .await
             {
                 Next::Retry(wait) => {
                     call.delay_before = wait;
                     self.clock.sleep(wait).await;
                 }
-                Next::Finish(end) => return call.finish(end, &raw, &judged, finished_at),
+                Next::Finish(end) => {
+                    let response = raw.response.as_ref().ok();
+                    return Fetched::Done(Done {
+                        end,
+                        http_status: judged.http_status,
+                        kind: judged.kind,
+                        records: judged.records,
+                        content_type: response.and_then(|r| r.content_type.clone()),
+                        link: response.and_then(|r| r.link.clone()),
+                        finished_at,
+                    });
+                }
             }
         }
     }
@@ -207,6 +275,7 @@ impl Fetcher {
         let finished_at = self.clock.now();
         let attempt = AttemptReport {
             attempt: 1,
+            page: 1,
             started_at,
             finished_at,
             http_status: None,
@@ -228,6 +297,7 @@ impl Fetcher {
             finished_at,
             deferred_until: None,
             quota_remaining: None,
+            pages: None,
         }
     }
 
@@ -321,16 +391,31 @@ impl Fetcher {
 
     /// Classifies one attempt: the response by the scraper's rules, a
     /// transport failure by its kind. The message is redacted.
-    fn judge(&self, spec: &CallSpec<'_>, raw: &RawAttempt, attempt_no: u32) -> Judged {
+    fn judge(
+        &self,
+        spec: &CallSpec<'_>,
+        raw: &RawAttempt,
+        attempt_no: u32,
+        page: PageOf,
+    ) -> Judged {
         let (outcome, kind, message, records) = match &raw.response {
             Ok(response) => {
-                let classified = classify::classify_response(
-                    response.status,
-                    &response.body,
-                    &spec.scraper.no_data,
-                    spec.scraper.records.as_deref(),
-                    &self.redactor,
-                );
+                let classified = match spec.scraper.records.as_deref() {
+                    Some(pointer) if page.later => classify::classify_later_page(
+                        response.status,
+                        &response.body,
+                        &spec.scraper.no_data,
+                        pointer,
+                        &self.redactor,
+                    ),
+                    records => classify::classify_response(
+                        response.status,
+                        &response.body,
+                        &spec.scraper.no_data,
+                        records,
+                        &self.redactor,
+                    ),
+                };
                 (
                     classified.outcome,
                     classified.kind,
@@ -352,6 +437,7 @@ impl Fetcher {
         tracing::debug!(
             scraper = %spec.scraper.name,
             source = %spec.source.name,
+            page = page.number,
             attempt = attempt_no,
             outcome = outcome.as_str(),
             http_status,
@@ -474,7 +560,7 @@ impl Fetcher {
     /// A call that ends before its next attempt is sent (rate limit or
     /// source pause): failed with the last attempt's kind, or `throttled`
     /// when nothing was sent at all.
-    fn not_sent(&self, call: Progress, stopped: NotSent) -> CallResult {
+    pub(crate) fn not_sent(&self, call: Progress, stopped: NotSent) -> CallResult {
         let attempts = call.attempts;
         let text = stopped.text;
         let last = attempts.last();
@@ -501,12 +587,14 @@ impl Fetcher {
             deferred_until: stopped.deferred_until,
             quota_remaining: call.quota_remaining,
             attempts,
+            pages: None,
         }
     }
 
-    /// One attempt: send and read the body under the source's timeout.
+    /// One attempt: send and read the body under the scraper's timeout
+    /// (its own, or its source's).
     async fn attempt(&self, spec: &CallSpec<'_>, request: &BuiltRequest) -> RawAttempt {
-        let timeout = spec.source.timeout;
+        let timeout = spec.scraper.timeout(spec.source);
         let max_body = spec.source.max_body_bytes;
         let work = self.send_and_read(spec, request, max_body);
         match tokio::time::timeout(timeout, work).await {
@@ -555,6 +643,11 @@ impl Fetcher {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let signals = collect_signals(response.headers(), self.quota_headers.as_slice());
+        let link = response
+            .headers()
+            .get(reqwest::header::LINK)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         if let Some(length) = response.content_length()
             && length > max_body
         {
@@ -595,6 +688,7 @@ impl Fetcher {
                 body: Bytes::from(body),
                 content_type,
                 signals,
+                link,
             }),
             retry_after_header,
         }
@@ -607,6 +701,8 @@ struct RawResponse {
     content_type: Option<String>,
     /// Rate-limit and quota headers, names lower-case.
     signals: Vec<(String, String)>,
+    /// The `Link` header, kept for `paginate.kind = "link"`.
+    link: Option<String>,
 }
 
 impl RawResponse {

@@ -124,7 +124,64 @@ pub fn classify_response(
     }
 }
 
-fn json_type(value: &serde_json::Value) -> &'static str {
+/// Classifies a page after the first of a paginated call. The status and
+/// `no_data` rules read as for any response (a later page that matches a
+/// `no_data` rule is `no_data`, which ends the pages); but the records
+/// must be where page 1 had them: page 1 decided the call has data, so a
+/// later page without an array there is a changed shape (`decode`), not
+/// "no data", and an empty array is a page with no records (a success
+/// counting 0), which the page loop reads as the end of `page` and
+/// `offset` pages.
+pub fn classify_later_page(
+    status: u16,
+    body: &[u8],
+    no_data: &NoDataRules,
+    records_pointer: &str,
+    redactor: &Redactor,
+) -> Classified {
+    let plain = classify_response(status, body, no_data, None, redactor);
+    if plain.outcome != AttemptOutcome::Success {
+        return plain;
+    }
+    let document: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(value) => value,
+        Err(error) => {
+            return Classified::failure(
+                ErrorKind::Decode,
+                format!(
+                    "response is not valid JSON ({error}): {}",
+                    body_snippet(body, redactor)
+                ),
+            );
+        }
+    };
+    let shown = if records_pointer.is_empty() {
+        "the top level"
+    } else {
+        records_pointer
+    };
+    match document.pointer(records_pointer) {
+        Some(serde_json::Value::Array(items)) => Classified {
+            outcome: AttemptOutcome::Success,
+            kind: None,
+            message: format!("{} records", items.len()),
+            records: Some(items.len()),
+        },
+        None => Classified::failure(
+            ErrorKind::Decode,
+            format!("expected an array of records at {shown}, as on page 1, found nothing there"),
+        ),
+        Some(other) => Classified::failure(
+            ErrorKind::Decode,
+            format!(
+                "expected an array of records at {shown}, as on page 1, found {}",
+                json_type(other)
+            ),
+        ),
+    }
+}
+
+pub(crate) fn json_type(value: &serde_json::Value) -> &'static str {
     match value {
         serde_json::Value::Null => "null",
         serde_json::Value::Bool(_) => "a boolean",
@@ -145,6 +202,58 @@ fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn later_pages_must_keep_the_records_shape() {
+        use AttemptOutcome::*;
+        let redactor = Redactor::new(Vec::<String>::new());
+        let table: &[(u16, &str, AttemptOutcome, Option<ErrorKind>, &str)] = &[
+            (200, r#"{"data":[1,2,3]}"#, Success, None, "3 records"),
+            (200, r#"{"data":[]}"#, Success, None, "0 records"),
+            (
+                200,
+                r#"{"items":[1]}"#,
+                Permanent,
+                Some(ErrorKind::Decode),
+                "expected an array of records at /data, as on page 1, found nothing there",
+            ),
+            (
+                200,
+                r#"{"data":{"a":1}}"#,
+                Permanent,
+                Some(ErrorKind::Decode),
+                "expected an array of records at /data, as on page 1, found an object",
+            ),
+            (
+                200,
+                r#"{"data":null}"#,
+                Permanent,
+                Some(ErrorKind::Decode),
+                "found null",
+            ),
+            (
+                200,
+                "<html>",
+                Permanent,
+                Some(ErrorKind::Decode),
+                "not valid JSON",
+            ),
+            (
+                503,
+                "busy",
+                Retryable,
+                Some(ErrorKind::Server),
+                "HTTP 503: busy",
+            ),
+            (404, "gone", NoData, None, "no_data.status"),
+        ];
+        for (status, body, outcome, kind, excerpt) in table {
+            let got = classify_later_page(*status, body.as_bytes(), &rules(), "/data", &redactor);
+            assert_eq!(got.outcome, *outcome, "{body}");
+            assert_eq!(got.kind, *kind, "{body}");
+            assert!(got.message.contains(excerpt), "{body}: {}", got.message);
+        }
+    }
 
     fn rules() -> NoDataRules {
         NoDataRules {

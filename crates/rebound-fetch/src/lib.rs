@@ -25,6 +25,7 @@
 mod call;
 pub mod classify;
 mod limits;
+mod paginate;
 mod probe;
 mod redirect;
 pub mod sink;
@@ -49,8 +50,10 @@ use tokio::sync::Semaphore;
 /// One attempt, as it will be recorded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttemptReport {
-    /// 1-based.
+    /// 1-based, counted over the whole call (every page's attempts).
     pub attempt: u32,
+    /// The page this attempt fetched, 1-based; 1 without pagination.
+    pub page: u32,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     pub http_status: Option<u16>,
@@ -86,6 +89,9 @@ pub struct CallResult {
     /// The requests left that the upstream last reported in the source's
     /// `quota.remaining_header`, if it sent one.
     pub quota_remaining: Option<u64>,
+    /// For a paginated scraper: the pages requested, the failing one
+    /// included; `None` without `paginate`.
+    pub pages: Option<u32>,
 }
 
 /// What the fetcher needs to make one call.
@@ -312,7 +318,7 @@ impl Fetcher {
 }
 
 /// A request with every template filled in.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct BuiltRequest {
     method: reqwest::Method,
     url: url::Url,

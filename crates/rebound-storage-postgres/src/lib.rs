@@ -107,7 +107,7 @@ macro_rules! call_columns {
     () => {
         "id, execution_id, workflow_name, scraper_name, source_name, params, target_date, \
          status, attempts, http_status, error_kind, error_message, started_at, finished_at, \
-         duration_ms, bytes, output_uri, content_hash, unchanged"
+         duration_ms, bytes, output_uri, content_hash, unchanged, pages, record_count"
     };
 }
 
@@ -127,19 +127,21 @@ const INSERT_CALL: &str = "WITH call AS (
         INSERT INTO scraper_execution_log (execution_id, workflow_name, scraper_name,
             source_name, params, target_date, status, attempts, http_status, error_kind,
             error_message, started_at, finished_at, duration_ms, bytes, output_uri,
-            content_hash, unchanged)
+            content_hash, unchanged, pages, record_count)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-            $17, $18)
+            $17, $18, $27, $28)
         RETURNING id
     ), attempts AS (
         INSERT INTO scraper_attempts (scraper_execution_id, attempt, started_at,
-            finished_at, http_status, outcome, error_kind, error_message, delay_before_ms)
+            finished_at, http_status, outcome, error_kind, error_message, delay_before_ms,
+            page)
         SELECT call.id, a.attempt, a.started_at, a.finished_at, a.http_status, a.outcome,
-            a.error_kind, a.error_message, a.delay_before_ms
+            a.error_kind, a.error_message, a.delay_before_ms, a.page
         FROM call, UNNEST($19::bigint[], $20::timestamptz[], $21::timestamptz[],
-            $22::integer[], $23::text[], $24::text[], $25::text[], $26::bigint[])
+            $22::integer[], $23::text[], $24::text[], $25::text[], $26::bigint[],
+            $29::integer[])
             AS a(attempt, started_at, finished_at, http_status, outcome, error_kind,
-                error_message, delay_before_ms)
+                error_message, delay_before_ms, page)
     )
     SELECT id FROM call";
 
@@ -411,6 +413,13 @@ impl Store for PostgresStore {
                     .collect::<Vec<_>>(),
             )
             .bind(a.iter().map(|a| a.delay_before_ms).collect::<Vec<_>>())
+            .bind(call.pages.map(i64::from))
+            .bind(call.record_count)
+            .bind(
+                a.iter()
+                    .map(|a| i32::try_from(a.page).unwrap_or(i32::MAX))
+                    .collect::<Vec<_>>(),
+            )
             .fetch_one(&self.pool)
             .await
             .map_err(|e| self.error("record_scraper_call", e))
@@ -526,7 +535,7 @@ impl Store for PostgresStore {
         scraper_execution_id: i64,
     ) -> Result<Vec<AttemptRow>, StoreError> {
         sqlx::query(
-            "SELECT scraper_execution_id, attempt, started_at, finished_at, http_status, \
+            "SELECT scraper_execution_id, attempt, page, started_at, finished_at, http_status, \
                 outcome, error_kind, error_message, delay_before_ms \
              FROM scraper_attempts WHERE scraper_execution_id = $1 ORDER BY attempt",
         )
@@ -829,6 +838,8 @@ fn call_row(row: &PgRow) -> Result<ScraperCallRow, sqlx::Error> {
         output_uri: row.try_get("output_uri")?,
         content_hash: row.try_get("content_hash")?,
         unchanged: row.try_get("unchanged")?,
+        pages: row.try_get("pages")?,
+        record_count: row.try_get("record_count")?,
     })
 }
 
@@ -836,6 +847,7 @@ fn attempt_row(row: &PgRow) -> Result<AttemptRow, sqlx::Error> {
     Ok(AttemptRow {
         scraper_execution_id: row.try_get("scraper_execution_id")?,
         attempt: row.try_get("attempt")?,
+        page: row.try_get::<i32, _>("page").map(i64::from)?,
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
         http_status: row.try_get::<Option<i32>, _>("http_status")?.map(i64::from),

@@ -376,6 +376,8 @@ impl RetentionStore for PostgresStore {
                 out.opt_text(c.output_uri.as_deref());
                 out.opt_text(c.content_hash.as_deref());
                 out.text(false, if c.unchanged { "t" } else { "f" });
+                out.opt_num(c.pages);
+                out.opt_num(c.record_count);
                 out.end();
                 for a in &c.attempt_rows {
                     let _ = write!(attempts.0, "{}", numbered.id);
@@ -387,6 +389,7 @@ impl RetentionStore for PostgresStore {
                     attempts.opt_text(a.error_kind.map(|k| k.as_str()));
                     attempts.opt_text(a.error_message.as_deref());
                     attempts.num(a.delay_before_ms);
+                    attempts.num(a.page);
                     attempts.end();
                 }
             }
@@ -395,7 +398,7 @@ impl RetentionStore for PostgresStore {
                 "COPY scraper_execution_log (id, execution_id, workflow_name, scraper_name, \
                  source_name, params, target_date, status, attempts, http_status, error_kind, \
                  error_message, started_at, finished_at, duration_ms, bytes, output_uri, \
-                 content_hash, unchanged) FROM STDIN",
+                 content_hash, unchanged, pages, record_count) FROM STDIN",
                 out.0,
             )
             .await?;
@@ -404,7 +407,7 @@ impl RetentionStore for PostgresStore {
                     &mut tx,
                     "COPY scraper_attempts (scraper_execution_id, attempt, started_at, \
                      finished_at, http_status, outcome, error_kind, error_message, \
-                     delay_before_ms) FROM STDIN",
+                     delay_before_ms, page) FROM STDIN",
                     attempts.0,
                 )
                 .await?;

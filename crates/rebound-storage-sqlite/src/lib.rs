@@ -68,7 +68,7 @@ macro_rules! call_columns {
     () => {
         "id, execution_id, workflow_name, scraper_name, source_name, params, target_date, \
          status, attempts, http_status, error_kind, error_message, started_at, finished_at, \
-         duration_ms, bytes, output_uri, content_hash, unchanged"
+         duration_ms, bytes, output_uri, content_hash, unchanged, pages, record_count"
     };
 }
 
@@ -306,7 +306,7 @@ impl Store for SqliteStore {
         scraper_execution_id: i64,
     ) -> Result<Vec<AttemptRow>, StoreError> {
         sqlx::query(
-            "SELECT scraper_execution_id, attempt, started_at, finished_at, http_status, \
+            "SELECT scraper_execution_id, attempt, page, started_at, finished_at, http_status, \
                 outcome, error_kind, error_message, delay_before_ms \
              FROM scraper_attempts WHERE scraper_execution_id = ?1 ORDER BY attempt",
         )
@@ -613,6 +613,8 @@ fn call_row(row: &SqliteRow) -> Result<ScraperCallRow, StoreError> {
         output_uri: column(row, "output_uri")?,
         content_hash: column(row, "content_hash")?,
         unchanged: column::<i64>(row, "unchanged")? != 0,
+        pages: column(row, "pages")?,
+        record_count: column(row, "record_count")?,
     })
 }
 
@@ -620,6 +622,7 @@ fn attempt_row(row: &SqliteRow) -> Result<AttemptRow, StoreError> {
     Ok(AttemptRow {
         scraper_execution_id: column(row, "scraper_execution_id")?,
         attempt: column(row, "attempt")?,
+        page: column(row, "page")?,
         started_at: time_column(row, "started_at")?,
         finished_at: time_column(row, "finished_at")?,
         http_status: column(row, "http_status")?,

@@ -56,16 +56,16 @@ pub(crate) const LAST_ID: &str = "SELECT MAX(\
 /// NULL. The order must match [`EncodedCall::new`]. Each row is converted
 /// to binary JSON once, in a materialized CTE: read straight from
 /// `json_each`, `value` would be re-rendered and re-parsed for each of the
-/// 19 lookups, which profiling showed as the writer's largest cost.
+/// 21 lookups, which profiling showed as the writer's largest cost.
 pub(crate) const INSERT_CALLS: &str = "WITH rows (v) AS MATERIALIZED (SELECT jsonb(value) FROM json_each(?1)) \
     INSERT INTO scraper_execution_log (\
         id, execution_id, workflow_name, scraper_name, source_name, params, \
         target_date, status, attempts, http_status, error_kind, \
         error_message, started_at, finished_at, duration_ms, bytes, \
-        output_uri, content_hash, unchanged) \
+        output_uri, content_hash, unchanged, pages, record_count) \
     SELECT v ->> 0, v ->> 1, v ->> 2, v ->> 3, v ->> 4, v ->> 5, v ->> 6, v ->> 7, \
         v ->> 8, v ->> 9, v ->> 10, v ->> 11, v ->> 12, v ->> 13, v ->> 14, v ->> 15, \
-        v ->> 16, v ->> 17, v ->> 18 \
+        v ->> 16, v ->> 17, v ->> 18, v ->> 19, v ->> 20 \
     FROM rows";
 
 /// Same scheme as [`INSERT_CALLS`]; the order must match
@@ -73,8 +73,9 @@ pub(crate) const INSERT_CALLS: &str = "WITH rows (v) AS MATERIALIZED (SELECT jso
 pub(crate) const INSERT_ATTEMPTS: &str = "WITH rows (v) AS MATERIALIZED (SELECT jsonb(value) FROM json_each(?1)) \
     INSERT INTO scraper_attempts (\
         scraper_execution_id, attempt, started_at, finished_at, http_status, \
-        outcome, error_kind, error_message, delay_before_ms) \
-    SELECT v ->> 0, v ->> 1, v ->> 2, v ->> 3, v ->> 4, v ->> 5, v ->> 6, v ->> 7, v ->> 8 \
+        outcome, error_kind, error_message, delay_before_ms, page) \
+    SELECT v ->> 0, v ->> 1, v ->> 2, v ->> 3, v ->> 4, v ->> 5, v ->> 6, v ->> 7, v ->> 8, \
+        v ->> 9 \
     FROM rows";
 
 /// A call already turned into JSON rows, done in the caller's task so the
@@ -109,6 +110,8 @@ impl EncodedCall {
         row.opt_str(call.output_uri.as_deref());
         row.opt_str(call.content_hash.as_deref());
         row.int(i64::from(call.unchanged));
+        row.opt_int(call.pages);
+        row.opt_int(call.record_count);
         let attempt_tails = call
             .attempt_rows
             .iter()
@@ -122,6 +125,7 @@ impl EncodedCall {
                 row.opt_str(a.error_kind.map(|k| k.as_str()));
                 row.opt_str(a.error_message.as_deref());
                 row.int(a.delay_before_ms);
+                row.int(a.page);
                 row.tail()
             })
             .collect();
@@ -369,8 +373,11 @@ mod tests {
             output_uri: None,
             content_hash: None,
             unchanged: true,
+            pages: Some(2),
+            record_count: None,
             attempt_rows: vec![NewAttempt {
                 attempt: 1,
+                page: 2,
                 started_at: t,
                 finished_at: t,
                 http_status: None,
@@ -383,12 +390,12 @@ mod tests {
         let encoded = EncodedCall::new(&call);
         assert_eq!(
             encoded.call_tail,
-            r#"null,"wf","s\"q","src","{\"a\":1}","2026-01-02","failed",1,500,"server","é","2026-11-28T15:04:05.123Z","2026-11-28T15:04:05.123Z",7,null,null,null,1]"#
+            r#"null,"wf","s\"q","src","{\"a\":1}","2026-01-02","failed",1,500,"server","é","2026-11-28T15:04:05.123Z","2026-11-28T15:04:05.123Z",7,null,null,null,1,2,null]"#
         );
         assert_eq!(
             encoded.attempt_tails,
             vec![
-                r#"1,"2026-11-28T15:04:05.123Z","2026-11-28T15:04:05.123Z",null,"retryable","server",null,0]"#
+                r#"1,"2026-11-28T15:04:05.123Z","2026-11-28T15:04:05.123Z",null,"retryable","server",null,0,2]"#
             ]
         );
     }

@@ -55,8 +55,11 @@ pub enum StoreError {
 /// One HTTP attempt of a scraper call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAttempt {
-    /// 1-based.
+    /// 1-based, counted over the whole call (every page's attempts).
     pub attempt: u32,
+    /// The page this request fetched, 1-based; 1 for a call without
+    /// pagination.
+    pub page: u32,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     pub http_status: Option<u16>,
@@ -97,6 +100,14 @@ pub struct NewScraperCall {
     /// True when the payload equals the previous one of the same scraper and
     /// params and was therefore not stored again.
     pub unchanged: bool,
+    /// Pages fetched (the failing one included) by a paginated scraper;
+    /// `None` for a scraper without `paginate`.
+    pub pages: Option<u32>,
+    /// Records in the stored payload (every page's, for a paginated
+    /// call): the length of the array at the scraper's `records` pointer,
+    /// 0 when it is missing, null or empty; `None` without a `records`
+    /// pointer, a payload, or a JSON payload.
+    pub record_count: Option<i64>,
     pub attempt_rows: Vec<NewAttempt>,
 }
 
@@ -214,6 +225,8 @@ pub struct ScraperCallRow {
     pub output_uri: Option<String>,
     pub content_hash: Option<String>,
     pub unchanged: bool,
+    pub pages: Option<i64>,
+    pub record_count: Option<i64>,
 }
 
 /// A stored attempt, as read back.
@@ -221,6 +234,7 @@ pub struct ScraperCallRow {
 pub struct AttemptRow {
     pub scraper_execution_id: i64,
     pub attempt: i64,
+    pub page: i64,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     pub http_status: Option<i64>,

@@ -59,6 +59,7 @@ pub async fn run_all(store: &dyn Store) {
     failed_write_leaves_nothing_behind(store).await;
     concurrent_calls_land_with_distinct_ids(store).await;
     bad_call_does_not_sink_concurrent_ones(store).await;
+    paginated_call_keeps_its_pages_and_record_count(store).await;
     scheduler::run_all(store).await;
     lockouts::run_all(store).await;
     quota::run_all(store).await;
@@ -110,9 +111,12 @@ pub async fn scraper_call_round_trip(store: &dyn Store) {
         output_uri: Some("file:///var/lib/rebound/räw/prices/2026-02-28.json".to_string()),
         content_hash: Some("af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262".into()),
         unchanged: true,
+        pages: None,
+        record_count: None,
         attempt_rows: vec![
             NewAttempt {
                 attempt: 1,
+                page: 1,
                 started_at: t0,
                 finished_at: t0 + TimeDelta::milliseconds(301),
                 http_status: Some(503),
@@ -123,6 +127,7 @@ pub async fn scraper_call_round_trip(store: &dyn Store) {
             },
             NewAttempt {
                 attempt: 2,
+                page: 1,
                 started_at: t0 + TimeDelta::milliseconds(501),
                 finished_at: t0 + TimeDelta::milliseconds(1_502),
                 http_status: None,
@@ -133,6 +138,7 @@ pub async fn scraper_call_round_trip(store: &dyn Store) {
             },
             NewAttempt {
                 attempt: 3,
+                page: 1,
                 started_at: t0 + TimeDelta::milliseconds(1_700),
                 finished_at: t0 + TimeDelta::milliseconds(1_886),
                 http_status: Some(404),
@@ -164,6 +170,8 @@ pub async fn scraper_call_round_trip(store: &dyn Store) {
         output_uri: None,
         content_hash: None,
         unchanged: false,
+        pages: None,
+        record_count: None,
         attempt_rows: vec![],
     };
 
@@ -181,6 +189,7 @@ pub async fn scraper_call_round_trip(store: &dyn Store) {
         target_date: date("2100-02-28"),
         attempt_rows: vec![NewAttempt {
             attempt: 1,
+            page: 1,
             started_at: t0,
             finished_at: t0,
             http_status: None,
@@ -220,6 +229,77 @@ pub async fn scraper_call_round_trip(store: &dyn Store) {
             .expect("attempts_for_call");
         assert_eq!(attempts, expected_attempt_rows(*id, call), "call {id}");
     }
+}
+
+/// A paginated call (issue 13): `pages` and `record_count` come back as
+/// written, and each attempt keeps the page it fetched, attempts numbered
+/// over the whole call (page 2 retried once: attempts 2 and 3 are both
+/// page 2). A call without them reads back NULLs, not 0 or 1.
+pub async fn paginated_call_keeps_its_pages_and_record_count(store: &dyn Store) {
+    let tag = Tag::new();
+    let exec = tag.name("exec");
+    let t0 = ts("2026-11-28T15:04:05.123Z");
+    let base = sample_call(&tag, "paged", Some(&exec), t0);
+    let page_attempt = |attempt: u32, page: u32, outcome: AttemptOutcome| NewAttempt {
+        attempt,
+        page,
+        outcome,
+        error_kind: (outcome == AttemptOutcome::Retryable).then_some(ErrorKind::Server),
+        http_status: Some(if outcome == AttemptOutcome::Retryable {
+            503
+        } else {
+            200
+        }),
+        error_message: (outcome == AttemptOutcome::Retryable).then(|| "HTTP 503: busy".into()),
+        ..base.attempt_rows[0].clone()
+    };
+    let paged = NewScraperCall {
+        attempts: 4,
+        pages: Some(3),
+        record_count: Some(250),
+        attempt_rows: vec![
+            page_attempt(1, 1, AttemptOutcome::Success),
+            page_attempt(2, 2, AttemptOutcome::Retryable),
+            page_attempt(3, 2, AttemptOutcome::Success),
+            page_attempt(4, 3, AttemptOutcome::Success),
+        ],
+        ..base.clone()
+    };
+    let counted = NewScraperCall {
+        record_count: Some(0),
+        ..sample_call(&tag, "counted", Some(&exec), t0)
+    };
+    let plain = sample_call(&tag, "plain", Some(&exec), t0);
+    let calls = [paged, counted, plain];
+    let mut ids = Vec::new();
+    for call in &calls {
+        ids.push(record(store, call).await);
+    }
+    let rows = store
+        .scraper_calls_for_execution(&exec)
+        .await
+        .expect("scraper_calls_for_execution");
+    let found: Vec<(Option<i64>, Option<i64>)> =
+        rows.iter().map(|r| (r.pages, r.record_count)).collect();
+    assert_eq!(
+        found,
+        vec![(Some(3), Some(250)), (None, Some(0)), (None, None)]
+    );
+    for (id, call) in ids.iter().zip(&calls) {
+        let attempts = store
+            .attempts_for_call(*id)
+            .await
+            .expect("attempts_for_call");
+        assert_eq!(attempts, expected_attempt_rows(*id, call), "call {id}");
+    }
+    let pages: Vec<(i64, i64)> = store
+        .attempts_for_call(ids[0])
+        .await
+        .expect("attempts_for_call")
+        .iter()
+        .map(|a| (a.attempt, a.page))
+        .collect();
+    assert_eq!(pages, vec![(1, 1), (2, 2), (3, 2), (4, 3)]);
 }
 
 /// Times keep their milliseconds and lose anything finer, on every
@@ -593,6 +673,7 @@ pub async fn attempts_come_back_in_attempt_order(store: &dyn Store) {
     let mut call = sample_call(&tag, "ordered", Some(&tag.name("exec")), t0);
     let attempt = |n: u32, outcome: AttemptOutcome, kind: Option<ErrorKind>| NewAttempt {
         attempt: n,
+        page: 1,
         started_at: t0 + TimeDelta::seconds(i64::from(n)),
         finished_at: t0 + TimeDelta::seconds(i64::from(n)) + TimeDelta::milliseconds(250),
         http_status: kind.map(|_| 500),
@@ -689,6 +770,7 @@ pub async fn concurrent_calls_land_with_distinct_ids(store: &dyn Store) {
                 },
                 NewAttempt {
                     attempt: 2,
+                    page: 1,
                     delay_before_ms: i,
                     ..call.attempt_rows[0].clone()
                 },
@@ -823,8 +905,11 @@ fn sample_call(
         output_uri: Some(format!("file:///raw/{}.json", tag.name(scraper))),
         content_hash: Some(format!("hash-{}", tag.name(scraper))),
         unchanged: false,
+        pages: None,
+        record_count: None,
         attempt_rows: vec![NewAttempt {
             attempt: 1,
+            page: 1,
             started_at,
             finished_at,
             http_status: Some(200),
@@ -904,6 +989,8 @@ fn expected_call_row(id: i64, call: &NewScraperCall) -> ScraperCallRow {
         output_uri: call.output_uri.clone(),
         content_hash: call.content_hash.clone(),
         unchanged: call.unchanged,
+        pages: call.pages.map(i64::from),
+        record_count: call.record_count,
     }
 }
 
@@ -915,6 +1002,7 @@ fn expected_attempt_rows(id: i64, call: &NewScraperCall) -> Vec<AttemptRow> {
         .map(|a| AttemptRow {
             scraper_execution_id: id,
             attempt: i64::from(a.attempt),
+            page: i64::from(a.page),
             started_at: a.started_at.trunc_subsecs(3),
             finished_at: a.finished_at.trunc_subsecs(3),
             http_status: a.http_status.map(i64::from),

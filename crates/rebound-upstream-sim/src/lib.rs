@@ -23,6 +23,7 @@
 
 mod demo;
 pub mod fixtures;
+mod pages;
 mod raw_faults;
 mod reference;
 mod reply;
@@ -33,6 +34,7 @@ pub use demo::{
     DEMO_DATE, DEMO_MAX_ATTEMPTS, DEMO_SLOW_REPLY, DEMO_SOURCE_TIMEOUT, demo_config, demo_event_id,
     demo_game_id,
 };
+pub use pages::{PAGE_ITEMS, PAGE_SIZE};
 pub use raw_faults::{RawFault, RawFaultServer};
 pub use reference::{REFERENCE_DAYS_AROUND, REFERENCE_PREFIX};
 pub use reply::Reply;
@@ -75,6 +77,24 @@ pub mod paths {
     /// Odds API odds of one event.
     pub fn odds_event_odds(event_id: &str) -> String {
         format!("{ODDS_EVENTS}/{event_id}/odds")
+    }
+
+    /// Paginated lists of `items` records, one route per way of paging
+    /// (see `pages.rs` for the query each takes and its faults).
+    pub mod pages {
+        /// `?cursor=C`; `{"data": [...], "meta": {"next_cursor": ...}}`.
+        pub const CURSOR: &str = "/pages/cursor";
+        /// A cursor that loops: "a" → "b" → "a" → ….
+        pub const CURSOR_LOOP: &str = "/pages/cursor-loop";
+        /// `?page=N`; `{"results": [...], "next": URL}` (relative, or
+        /// absolute with `absolute=1`, or on `elsewhere=ORIGIN`).
+        pub const NEXT_URL: &str = "/pages/next-url";
+        /// `?page=N`; a JSON array, the next page in the `Link` header.
+        pub const LINK: &str = "/pages/link";
+        /// `?page=N`; `{"results": [...], "total": T}`.
+        pub const PAGE: &str = "/pages/page";
+        /// `?offset=O&limit=L`; `{"items": [...], "count": T}`.
+        pub const OFFSET: &str = "/pages/offset";
     }
 }
 

@@ -44,6 +44,7 @@ pub(crate) fn router() -> Router {
         .route(paths::REDIRECT, get(redirect))
         .route(paths::ECHO, get(echo))
         .route("/echo/{*rest}", get(echo))
+        .merge(crate::pages::router())
         .fallback(not_found)
 }
 

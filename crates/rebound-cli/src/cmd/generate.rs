@@ -238,6 +238,7 @@ impl Generator {
             *t += TimeDelta::milliseconds(latency);
             attempts.push(NewAttempt {
                 attempt: attempts.len() as u32 + 1,
+                page: 1,
                 started_at: start,
                 finished_at: *t,
                 http_status: status,
@@ -383,6 +384,8 @@ impl Generator {
             output_uri,
             content_hash,
             unchanged,
+            pages: None,
+            record_count: None,
             attempt_rows: attempts,
         }
     }

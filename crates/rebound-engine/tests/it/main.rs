@@ -24,6 +24,7 @@ mod fanout;
 mod fanout_counts;
 mod late_lockout;
 mod metrics;
+mod pagination;
 mod payloads;
 mod quota;
 mod shared_limits;

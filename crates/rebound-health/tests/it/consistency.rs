@@ -92,6 +92,8 @@ fn call((scraper, source, status, started, finished): Seeded) -> NewScraperCall 
         output_uri: Some(format!("file:///raw/{scraper}/x.json")),
         content_hash: Some("x".to_string()),
         unchanged: false,
+        pages: None,
+        record_count: None,
         attempt_rows: Vec::new(),
     }
 }

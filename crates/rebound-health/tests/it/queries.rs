@@ -93,6 +93,8 @@ fn call(
         output_uri: Some(format!("file:///raw/{scraper}/{hash}.json")),
         content_hash: Some(hash.to_string()),
         unchanged,
+        pages: None,
+        record_count: None,
         attempt_rows: Vec::new(),
     }
 }

@@ -149,6 +149,8 @@ pub fn scraper(name: &str, for_each: Option<ForEach>) -> Scraper {
         for_each,
         expected: None,
         lockout: None,
+        timeout: None,
+        paginate: None,
     }
 }
 

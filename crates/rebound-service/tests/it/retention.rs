@@ -115,8 +115,11 @@ fn call(
         output_uri: uri.map(str::to_string),
         content_hash: uri.map(|u| format!("hash-{u}")),
         unchanged,
+        pages: None,
+        record_count: None,
         attempt_rows: vec![NewAttempt {
             attempt: 1,
+            page: 1,
             started_at: at,
             finished_at: at + TimeDelta::milliseconds(50),
             http_status: Some(if failed { 503 } else { 200 }),

@@ -195,6 +195,8 @@ schedule = { kind = "window", start = "06:00", end = "10:00" }
             output_uri: Some("file:///raw/first.json".into()),
             content_hash: Some("f".repeat(64)),
             unchanged: false,
+            pages: None,
+            record_count: None,
             attempt_rows: Vec::new(),
         })
         .await

@@ -29,6 +29,7 @@ conformance_tests!(
     failed_write_leaves_nothing_behind,
     concurrent_calls_land_with_distinct_ids,
     bad_call_does_not_sink_concurrent_ones,
+    paginated_call_keeps_its_pages_and_record_count,
 );
 
 /// The scheduler's checks (`store_conformance::scheduler`), one test each.

@@ -33,8 +33,11 @@ fn call(execution_id: &str, scraper: &str) -> NewScraperCall {
         output_uri: Some("file:///x".to_string()),
         content_hash: Some("h".to_string()),
         unchanged: false,
+        pages: None,
+        record_count: None,
         attempt_rows: vec![NewAttempt {
             attempt: 1,
+            page: 1,
             started_at,
             finished_at: started_at + TimeDelta::milliseconds(5),
             http_status: Some(200),

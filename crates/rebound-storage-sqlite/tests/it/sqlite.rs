@@ -39,9 +39,12 @@ fn call(execution_id: Option<&str>, scraper: &str, started_at: DateTime<Utc>) ->
         output_uri: Some(format!("file:///raw/{scraper}.json")),
         content_hash: Some("ab".repeat(32)),
         unchanged: true,
+        pages: None,
+        record_count: None,
         attempt_rows: vec![
             NewAttempt {
                 attempt: 1,
+                page: 1,
                 started_at,
                 finished_at: started_at + TimeDelta::milliseconds(10),
                 http_status: Some(503),
@@ -52,6 +55,7 @@ fn call(execution_id: Option<&str>, scraper: &str, started_at: DateTime<Utc>) ->
             },
             NewAttempt {
                 attempt: 2,
+                page: 1,
                 started_at: started_at + TimeDelta::milliseconds(50),
                 finished_at: started_at + TimeDelta::milliseconds(80),
                 http_status: Some(200),

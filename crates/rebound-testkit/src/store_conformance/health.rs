@@ -50,6 +50,7 @@ fn call(
     c.attempt_rows = (1..=attempts)
         .map(|n| NewAttempt {
             attempt: n,
+            page: 1,
             started_at: at,
             finished_at: at,
             http_status: c.http_status,

@@ -526,6 +526,7 @@ async fn seed_calls(store: &dyn Store, now: DateTime<Utc>) -> Vec<LatestStatusRo
             .zip(1u32..)
             .map(|(&(outcome, kind, http_status), n)| NewAttempt {
                 attempt: n,
+                page: 1,
                 started_at: started_at + TimeDelta::seconds(i64::from(n)),
                 finished_at: started_at
                     + TimeDelta::seconds(i64::from(n))
@@ -557,6 +558,8 @@ async fn seed_calls(store: &dyn Store, now: DateTime<Utc>) -> Vec<LatestStatusRo
             output_uri: None,
             content_hash: None,
             unchanged: false,
+            pages: None,
+            record_count: None,
             attempt_rows,
         };
         store

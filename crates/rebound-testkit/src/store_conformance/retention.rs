@@ -453,6 +453,7 @@ pub async fn bulk_insert_round_trips_and_moves_the_id_sequence(store: &dyn Store
                 0,
                 NewAttempt {
                     attempt: 1,
+                    page: 1,
                     started_at: at,
                     finished_at: at + TimeDelta::milliseconds(30),
                     http_status: Some(503),
