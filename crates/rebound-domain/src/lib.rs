@@ -18,6 +18,7 @@ pub mod late;
 pub mod message;
 pub mod outbound;
 pub mod outcome;
+pub mod params;
 pub mod paths;
 pub mod plan;
 pub mod quota;

@@ -63,10 +63,14 @@ pub enum ErrorKind {
     /// Rebound itself could not start or finish the work: a scheduled slot
     /// that could not start, a worker that died and left its run behind.
     Internal,
+    /// Not attempted: no variant of the scraper (`valid_from` /
+    /// `valid_until`) is valid on the target date (skipped calls only; not
+    /// a failure: the config says there is nothing to collect).
+    NotValid,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 16] = [
+    pub const ALL: [ErrorKind; 17] = [
         ErrorKind::Throttled,
         ErrorKind::Server,
         ErrorKind::Timeout,
@@ -83,6 +87,7 @@ impl ErrorKind {
         ErrorKind::QuotaExhausted,
         ErrorKind::BreakerOpen,
         ErrorKind::Internal,
+        ErrorKind::NotValid,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -103,6 +108,7 @@ impl ErrorKind {
             ErrorKind::QuotaExhausted => "quota_exhausted",
             ErrorKind::BreakerOpen => "breaker_open",
             ErrorKind::Internal => "internal",
+            ErrorKind::NotValid => "not_valid",
         }
     }
 
@@ -125,7 +131,10 @@ impl ErrorKind {
     /// Kinds of skipped calls that a policy declined on purpose (visible,
     /// with a message, but not a failure of the scraper or the run).
     pub fn is_policy_skip(self) -> bool {
-        matches!(self, ErrorKind::LockedOut | ErrorKind::BreakerOpen)
+        matches!(
+            self,
+            ErrorKind::LockedOut | ErrorKind::BreakerOpen | ErrorKind::NotValid
+        )
     }
 
     /// Classifies an HTTP status that is not a success. `None` for 2xx.
@@ -208,7 +217,8 @@ pub struct StatusCounts {
     pub not_yet_available: u32,
     /// Still no data at the deadline: a failure.
     pub overdue: u32,
-    /// Skipped on purpose by a policy (entity lockout): visible, not a failure.
+    /// Skipped on purpose by a policy (an entity lockout, no variant valid
+    /// on the date): visible, not a failure.
     pub locked_out: u32,
     /// Of `skipped`, the calls refused by an open circuit breaker: they
     /// are not scraper failures (see [`WorkflowStatus::from_counts`]).

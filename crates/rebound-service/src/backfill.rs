@@ -131,6 +131,7 @@ pub async fn backfill(
                 let options = RunOptions {
                     execution_id: Some(execution_id.clone()),
                     entities: None,
+                    slot: None,
                 };
                 let report = engine
                     .run_workflow_with(workflow, date, params, &options)

@@ -149,6 +149,8 @@ pub fn scraper(name: &str, for_each: Option<ForEach>) -> Scraper {
         for_each,
         expected: None,
         lockout: None,
+        item_params: Vec::new(),
+        valid: Default::default(),
     }
 }
 
@@ -166,6 +168,7 @@ pub fn plan(workflows: Vec<Workflow>) -> Plan {
             connect_timeout: None,
             raw_store: RawStoreLocation::File { path: "raw".into() },
             retention: None,
+            season: None,
         },
         sources: BTreeMap::new(),
         scrapers: BTreeMap::new(),
