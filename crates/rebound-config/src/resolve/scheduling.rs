@@ -316,10 +316,17 @@ impl Resolver<'_> {
         let scraper = scrapers.get(scraper_name)?;
 
         let param_path = path.key("param");
+        // With `params`, `param` may only identify the item (a game book
+        // addressed by its teams still has a game id): it need not appear
+        // in a template, as it is stored with each call all the same.
         let param = match &raw.param {
             Some(raw_param) => self.text(&param_path, raw_param).and_then(|param| {
-                self.bound_param(&param_path, "for_each.param", &param, scraper, sources)
-                    .then_some(param)
+                let ok = if raw.params.is_some() && !rebound_domain::params::is_builtin(&param) {
+                    true
+                } else {
+                    self.bound_param(&param_path, "for_each.param", &param, scraper, sources)
+                };
+                ok.then_some(param)
             }),
             None => None,
         };

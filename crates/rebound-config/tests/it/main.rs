@@ -9,6 +9,7 @@ mod examples;
 mod health;
 mod late_data;
 mod no_panic;
+mod params;
 mod rate_limits;
 mod resolve;
 mod retention;
