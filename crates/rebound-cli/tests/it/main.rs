@@ -7,6 +7,7 @@ mod fanout;
 mod health;
 mod lockouts;
 mod metrics;
+mod params;
 mod plan;
 mod purge;
 mod quotas;
