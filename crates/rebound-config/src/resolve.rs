@@ -19,9 +19,9 @@ use crate::raw::{
     RawBreaker, RawConfig, RawDuration, RawQuota, RawRetry, RawRetryBudget, RawScraper, RawSource,
     RawWorkflow,
 };
+use chrono::NaiveDate;
 use rebound_domain::breaker::BreakerConfig;
 use rebound_domain::duration::{format_duration, parse_duration};
-use chrono::NaiveDate;
 use rebound_domain::plan::{
     ConfigValue, DatabaseLocation, FollowRedirects, NoDataRules, Pipeline, Plan, RawStoreLocation,
     Scraper, Source, Step, Validity, Workflow,
@@ -1004,7 +1004,9 @@ impl Resolver<'_> {
         {
             self.fail(
                 &path.key("valid_until"),
-                format!("valid_until ({until}) is before valid_from ({from}): no date would be valid"),
+                format!(
+                    "valid_until ({until}) is before valid_from ({from}): no date would be valid"
+                ),
             );
         }
         Validity { from, until }

@@ -211,7 +211,10 @@ pub fn builtin_values(
     let day = date.format("%Y-%m-%d").to_string();
     values.insert("date".to_string(), day.clone());
     values.insert("target_date".to_string(), day);
-    values.insert("date_compact".to_string(), date.format("%Y%m%d").to_string());
+    values.insert(
+        "date_compact".to_string(),
+        date.format("%Y%m%d").to_string(),
+    );
     let (start, end) = crate::calendar::local_day_bounds(tz, date);
     values.insert("day_start_utc".to_string(), utc_text(start));
     values.insert("day_end_utc".to_string(), utc_text(end));
@@ -377,13 +380,33 @@ mod tests {
     #[test]
     fn bad_season_rules_say_what_is_wrong() {
         for (start, format, expected) in [
-            ("10/01", DEFAULT_SEASON_FORMAT, "expected a month and day as MM-DD"),
-            ("13-01", DEFAULT_SEASON_FORMAT, "expected a month and day as MM-DD"),
-            ("10-1", DEFAULT_SEASON_FORMAT, "expected a month and day as MM-DD"),
-            ("02-30", DEFAULT_SEASON_FORMAT, "expected a month and day as MM-DD"),
+            (
+                "10/01",
+                DEFAULT_SEASON_FORMAT,
+                "expected a month and day as MM-DD",
+            ),
+            (
+                "13-01",
+                DEFAULT_SEASON_FORMAT,
+                "expected a month and day as MM-DD",
+            ),
+            (
+                "10-1",
+                DEFAULT_SEASON_FORMAT,
+                "expected a month and day as MM-DD",
+            ),
+            (
+                "02-30",
+                DEFAULT_SEASON_FORMAT,
+                "expected a month and day as MM-DD",
+            ),
             ("02-29", DEFAULT_SEASON_FORMAT, "not a day every year"),
             ("10-01", "{start}-{finish}", "unknown placeholder {finish}"),
-            ("10-01", "{start|%Y}", "a format filter applies only to the date"),
+            (
+                "10-01",
+                "{start|%Y}",
+                "a format filter applies only to the date",
+            ),
             ("10-01", "{start", "unclosed"),
         ] {
             let error = SeasonRule::parse(start, format).unwrap_err();
@@ -416,7 +439,9 @@ mod tests {
 
     #[test]
     fn bad_slots_are_refused() {
-        for bad in ["24:00", "14", "2pm", "14:60", "1:00", "14:00:00", "", " 14:00"] {
+        for bad in [
+            "24:00", "14", "2pm", "14:60", "1:00", "14:00:00", "", " 14:00",
+        ] {
             let error = parse_slot(bad).unwrap_err();
             assert!(error.contains("HH:MM"), "{bad}: {error}");
         }

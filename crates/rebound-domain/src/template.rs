@@ -164,9 +164,15 @@ impl Template {
 
     /// True when some parameter carries a format filter.
     pub fn has_filters(&self) -> bool {
-        self.segments
-            .iter()
-            .any(|s| matches!(s, Segment::Param { filter: Some(_), .. }))
+        self.segments.iter().any(|s| {
+            matches!(
+                s,
+                Segment::Param {
+                    filter: Some(_),
+                    ..
+                }
+            )
+        })
     }
 
     /// Fills the template, values written as they are (for text that is

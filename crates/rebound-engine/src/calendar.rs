@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use rebound_domain::calendar::Event;
 use rebound_domain::plan::{Calendar, ItemParam};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
 use serde_json_path::JsonPath;
+use std::collections::{BTreeMap, HashMap};
 
 /// Why events (or fan-out items) cannot be read from a payload.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -107,13 +107,16 @@ pub fn extract_values(
     Ok(values)
 }
 
+/// The parameters bound from one item, or why one cannot be bound.
+pub type BoundParams = Result<BTreeMap<String, String>, String>;
+
 /// One item of a fan-out: the value of its identifying member, where it
 /// is in the payload, and the parameters `for_each.params` binds from it,
 /// or why one cannot be bound (that item alone fails).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BoundItem {
     pub value: String,
-    pub params: Result<BTreeMap<String, String>, String>,
+    pub params: BoundParams,
 }
 
 /// Like [`extract_values`] (the identifying member missing from any item
@@ -132,9 +135,8 @@ pub fn extract_items(
         if out.iter().any(|item| item.value == value) {
             continue;
         }
-        let params = bind(node, extra).map_err(|why| {
-            format!("item {index} ({location}, {member}={value}) {why}")
-        });
+        let params = bind(node, extra)
+            .map_err(|why| format!("item {index} ({location}, {member}={value}) {why}"));
         out.push(BoundItem { value, params });
     }
     Ok(out)
@@ -146,7 +148,7 @@ pub fn bind_events(
     payload: &Value,
     cal: &Calendar,
     extra: &[ItemParam],
-) -> Result<HashMap<String, Result<BTreeMap<String, String>, String>>, CalendarError> {
+) -> Result<HashMap<String, BoundParams>, CalendarError> {
     let mut out = HashMap::new();
     for (index, (location, node)) in select(payload, &cal.events)?.into_iter().enumerate() {
         let id = member_text(node, &cal.id, "event", index, &location)?;
@@ -158,7 +160,7 @@ pub fn bind_events(
 }
 
 /// The values of `extra` in one item, or why one is missing.
-fn bind(node: &Value, extra: &[ItemParam]) -> Result<BTreeMap<String, String>, String> {
+fn bind(node: &Value, extra: &[ItemParam]) -> BoundParams {
     let mut params = BTreeMap::new();
     for item_param in extra {
         let value = match lookup(node, &item_param.path) {

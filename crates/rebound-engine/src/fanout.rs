@@ -47,7 +47,7 @@ pub struct FanoutSummary {
 /// The parameters `for_each.params` binds from each item, by the item's
 /// value, or why they cannot be bound (that item's call fails); empty
 /// without `for_each.params`.
-pub(crate) type Bound = HashMap<String, Result<BTreeMap<String, String>, String>>;
+pub(crate) type Bound = HashMap<String, crate::calendar::BoundParams>;
 
 /// What a fan-out found to call.
 pub(crate) enum Items {
@@ -496,8 +496,7 @@ impl Engine {
                         )));
                     }
                 };
-                match crate::calendar::extract_items(&payload, items, value, &scraper.item_params)
-                {
+                match crate::calendar::extract_items(&payload, items, value, &scraper.item_params) {
                     Ok(found) if found.is_empty() => Ok(Items::Empty(format!(
                         "fan-out over {dataset} found 0 items for {target_date}"
                     ))),

@@ -22,8 +22,8 @@ mod quota;
 mod workflow;
 
 pub use calendar::{
-    BoundItem, CalendarData, CalendarError, bind_events, extract_events, extract_items,
-    extract_values,
+    BoundItem, BoundParams, CalendarData, CalendarError, bind_events, extract_events,
+    extract_items, extract_values,
 };
 pub use call::CallReport;
 pub use fanout::FanoutSummary;

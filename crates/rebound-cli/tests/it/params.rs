@@ -122,13 +122,22 @@ async fn scrape_and_run_take_the_slot_time_for_slot_parameters() {
 
     // Without a slot: nothing is sent, and the error says what to pass.
     let out = rebound(
-        &["-c", &config, "scrape", "injury_report", "--date", "2025-12-23"],
+        &[
+            "-c",
+            &config,
+            "scrape",
+            "injury_report",
+            "--date",
+            "2025-12-23",
+        ],
         &[],
     );
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("scraper injury_report needs parameters {slot_ampm}, {slot_hour12}: pass --slot HH:MM"),
+        stderr.contains(
+            "scraper injury_report needs parameters {slot_ampm}, {slot_hour12}: pass --slot HH:MM"
+        ),
         "{stderr}"
     );
     // A slot that is no time of day is refused before anything runs.

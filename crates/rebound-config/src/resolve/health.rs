@@ -6,10 +6,10 @@ use crate::error::closest;
 use crate::keypath::KeyPath;
 use crate::raw::{RawConfig, RawDataset, RawHealthProbe};
 use rebound_domain::duration::format_duration;
+use rebound_domain::params::DATE_PARAMS;
 use rebound_domain::plan::{
     CompleteBy, DatasetPolicy, ForEach, HealthProbe, Scraper, Severity, Source,
 };
-use rebound_domain::params::DATE_PARAMS;
 use std::collections::BTreeMap;
 use std::time::Duration;
 

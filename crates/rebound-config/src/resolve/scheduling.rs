@@ -13,8 +13,8 @@ use crate::keypath::KeyPath;
 use crate::raw::{RawCalendar, RawConfig, RawDuration, RawForEach, RawSchedule, RawScheduler};
 use chrono::NaiveTime;
 use rebound_domain::plan::{
-    Calendar, CalendarRefresh, ForEach, ItemParam, Schedule, ScheduleKind, ScheduleRetry, SchedulerSettings,
-    Scraper, Source, TargetDate,
+    Calendar, CalendarRefresh, ForEach, ItemParam, Schedule, ScheduleKind, ScheduleRetry,
+    SchedulerSettings, Scraper, Source, TargetDate,
 };
 use rebound_domain::template::BUILTIN_PARAMS;
 use std::collections::{BTreeMap, HashMap};
@@ -234,9 +234,8 @@ impl Resolver<'_> {
             .iter()
             .filter(|p| !BUILTIN_PARAMS.contains(&p.as_str()))
             .collect();
-        let mut message = format!(
-            "{label} \"{param}\" is not used by this scraper's path, query or headers"
-        );
+        let mut message =
+            format!("{label} \"{param}\" is not used by this scraper's path, query or headers");
         if used.is_empty() {
             message.push_str(" (they use no parameter besides the built-ins)");
         } else {
@@ -275,7 +274,13 @@ impl Resolver<'_> {
                 );
                 continue;
             }
-            if !self.bound_param(&key, &format!("for_each.params.{name}"), name, scraper, sources) {
+            if !self.bound_param(
+                &key,
+                &format!("for_each.params.{name}"),
+                name,
+                scraper,
+                sources,
+            ) {
                 continue;
             }
             let Some(text) = self.text(&key, raw_path) else {
@@ -393,7 +398,10 @@ impl Resolver<'_> {
                 let (value, param) = match (&raw.value, &raw.param) {
                     (Some(value), Some(_)) => (self.member(&path.key("value"), value, "id"), param),
                     (None, None) if raw.params.is_some() => {
-                        let first = extra.as_mut().filter(|e| !e.is_empty()).map(|e| e.remove(0));
+                        let first = extra
+                            .as_mut()
+                            .filter(|e| !e.is_empty())
+                            .map(|e| e.remove(0));
                         let value = first.as_ref().map(|f| f.path.clone());
                         (value, first.map(|f| f.param))
                     }

@@ -141,6 +141,18 @@ fn season_filters_item_params_and_variants_resolve() {
     assert!(v1.contains(date("2025-12-22")) && !v1.contains(date("2025-12-23")));
     assert!(v2.contains(date("2025-12-23")) && !v2.contains(date("2025-12-22")));
     assert_eq!(v2.describe(), "2025-12-23..");
+
+    // `rebound check` says how it read them.
+    let summary = rebound_config::summary(&plan);
+    for line in [
+        "  season:    {season} is 2025/26 for 2025-12-01 and 2025/26 for 2026-09-01",
+        "  gamebook: one call per event of calendar games, id as {game_id}, its \"homeTeam.teamTricode\" as {home}, its \"awayTeam.teamTricode\" as {away}",
+        "  lineups: one call per item $[*] of dataset events, its \"gameId\" as {game}, its \"home.abbr\" as {home}",
+        "variants (2):",
+        "  report_v1: dataset injury_report, target dates ..2025-12-22",
+    ] {
+        assert!(summary.contains(line), "{line}\n{summary}");
+    }
 }
 
 #[test]

@@ -219,12 +219,16 @@ async fn an_item_missing_a_bound_member_fails_alone_naming_item_and_member() {
     assert_eq!(failed[0].attempts, 0);
     let message = failed[0].message.as_deref().unwrap();
     assert!(
-        message.contains("item 1 ($['games'][1], gameId=g2) has no member \"home.abbr\" (for {home})"),
+        message
+            .contains("item 1 ($['games'][1], gameId=g2) has no member \"home.abbr\" (for {home})"),
         "{message}"
     );
     // The run's message names the item too.
     let run_message = report.error_message.as_deref().unwrap();
-    assert!(run_message.starts_with("lineup (game=g2): "), "{run_message}");
+    assert!(
+        run_message.starts_with("lineup (game=g2): "),
+        "{run_message}"
+    );
 }
 
 #[tokio::test]

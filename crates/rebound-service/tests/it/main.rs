@@ -760,10 +760,7 @@ schedule = {{ kind = "window", start = "07:30", end = "10:00" }}
     sent.sort();
     assert_eq!(
         sent,
-        vec![
-            "/echo/report_2026-11-28_05PM_1700",
-            "/echo/window_0730AM",
-        ]
+        vec!["/echo/report_2026-11-28_05PM_1700", "/echo/window_0730AM",]
     );
     sim.shutdown().await;
 }
