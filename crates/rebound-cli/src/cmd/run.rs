@@ -102,6 +102,9 @@ pub(crate) fn check_known_params(
             continue;
         };
         takes.extend(scraper.required_params(source));
+        // A fan-out's item id may be in no template (a game book addressed
+        // by its teams) yet identifies the call and its lockout.
+        takes.extend(scraper.fan_out_params().into_iter().map(String::from));
     }
     takes.retain(|p| !BUILTIN_PARAMS.contains(&p.as_str()));
     takes.sort();
