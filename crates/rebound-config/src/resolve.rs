@@ -798,10 +798,24 @@ impl Resolver<'_> {
         let value = self.parse_template(path, text)?;
         // Parse it now rather than at the first call: every `{param}` gets a
         // stand-in that fits a host, a port and a path alike.
+        // Built-ins get sample values of their own shape, so a filtered
+        // date renders too.
+        let samples = rebound_domain::params::builtin_values(
+            chrono_tz::Tz::UTC,
+            None,
+            NaiveDate::from_ymd_opt(2025, 12, 1).unwrap_or_default(),
+            None,
+        );
         let stand_ins: BTreeMap<String, String> = value
             .params()
             .into_iter()
-            .map(|name| (name.to_string(), "1".to_string()))
+            .map(|name| {
+                let sample = samples
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_else(|| "1".to_string());
+                (name.to_string(), sample)
+            })
             .collect();
         let sample = value
             .render(&stand_ins)

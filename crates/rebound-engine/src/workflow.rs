@@ -105,8 +105,13 @@ impl Engine {
             });
         };
         let params = self.full_params(target_date, user_params, options.slot)?;
-        let scraper_names: Vec<&str> = workflow.scraper_names().collect();
         let variants = self.variants_on(workflow, target_date);
+        // A variant not valid on the date makes no call, so it needs no
+        // parameter (a manual run of another date need not pass its --slot).
+        let scraper_names: Vec<&str> = workflow
+            .scraper_names()
+            .filter(|name| !variants.contains_key(name))
+            .collect();
         self.check_params(&scraper_names, &params, true)?;
 
         let execution_id = options

@@ -156,6 +156,32 @@ async fn scrape_and_run_take_the_slot_time_for_slot_parameters() {
         );
     }
     assert_eq!(sim.requests().len(), 2);
+
+    // A backfill gives every date the same slot.
+    let out = rebound(
+        &[
+            "-c",
+            &config,
+            "backfill",
+            "injuries",
+            "--from",
+            "2026-01-06",
+            "--to",
+            "2026-01-07",
+            "--slot",
+            "09:15",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let sent: Vec<String> = sim.requests().into_iter().skip(2).map(|r| r.path).collect();
+    assert_eq!(
+        sent,
+        vec![
+            "/echo/injury/Injury-Report_2026-01-06_09AM.pdf",
+            "/echo/injury/Injury-Report_2026-01-07_09AM.pdf",
+        ]
+    );
 }
 
 #[test]
