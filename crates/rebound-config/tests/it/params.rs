@@ -316,3 +316,26 @@ fn cases() -> Vec<Case> {
 fn each_bad_parameter_key_names_key_position_and_expectation() {
     check(cases());
 }
+
+#[test]
+fn the_schema_describes_the_new_keys() {
+    let schema = rebound_config::json_schema();
+    for pointer in [
+        "/$defs/RawPipeline/properties/season_start/pattern",
+        "/$defs/RawPipeline/properties/season_format/description",
+        "/$defs/RawScraper/properties/valid_from/pattern",
+        "/$defs/RawScraper/properties/valid_until/pattern",
+        "/$defs/RawForEach/properties/params",
+        "/$defs/ItemParams/additionalProperties",
+    ] {
+        assert!(schema.pointer(pointer).is_some(), "no {pointer} in schema");
+    }
+    let path_doc = schema
+        .pointer("/$defs/RawScraper/properties/path/description")
+        .and_then(|d| d.as_str())
+        .unwrap();
+    assert!(
+        path_doc.contains("{slot_hour12}") && path_doc.contains("{date|%Y%m%d}"),
+        "{path_doc}"
+    );
+}
