@@ -216,6 +216,18 @@ pub(crate) struct RawPipeline {
     /// `rebound serve` (hourly) and `rebound purge`. Default: kept forever.
     #[schemars(example = "90d")]
     pub retention: Option<RawDuration>,
+    /// The first day of a season, "MM-DD" (e.g. "10-01"): a target date
+    /// belongs to the season that started on or before it, which gives
+    /// templates `{season}`, `{season_start_year}` and `{season_end_year}`
+    /// (2025, 2026 and "2025-26" for 2025-12-01 and for 2026-03-01). Without
+    /// it nothing supplies them.
+    #[schemars(pattern(r"^[0-9]{2}-[0-9]{2}$"), example = "10-01")]
+    pub season_start: Option<String>,
+    /// How `{season}` is written, with `{start}` (2025), `{start2}` (25),
+    /// `{end}` (2026) and `{end2}` (26). Needs `season_start`. Default:
+    /// "{start}-{end2}" ("2025-26").
+    #[schemars(example = "{start}-{end2}")]
+    pub season_format: Option<String>,
 }
 
 /// A retry policy; every key is optional and falls back to the enclosing
@@ -370,7 +382,12 @@ pub(crate) struct RawScraper {
     #[schemars(extend("enum" = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]))]
     pub method: Option<String>,
     /// Path appended to the source's base_url, starting with "/"; may use
-    /// `{param}` (built in: `{date}`, `{date_compact}`, `{day_start_utc}`, `{day_end_utc}`).
+    /// `{param}` (built in: `{date}`, `{target_date}`, `{date_compact}`,
+    /// `{day_start_utc}`, `{day_end_utc}`; with `[pipeline] season_start`:
+    /// `{season}`, `{season_start_year}`, `{season_end_year}`; in scheduled
+    /// runs or with `--slot`: `{slot_hour}`, `{slot_hour12}`, `{slot_ampm}`,
+    /// `{slot_minute}`). Date parameters take a strftime filter:
+    /// `{date|%Y%m%d}`.
     #[schemars(example = "/sports/basketball_nba/events/{event_id}/odds")]
     pub path: String,
     /// Query parameters, added to the source's; values may use `{param}`.
@@ -430,6 +447,14 @@ pub(crate) struct RawScraper {
     /// rel="next"` header), "page" (`param`, `start`, `total`), "offset"
     /// (`param`, `limit_param`, `limit`, `total`); all take `max_pages`.
     pub paginate: Option<RawPaginate>,
+    /// First target date ("YYYY-MM-DD") this scraper is for: a workflow
+    /// may list several variants of one dataset's scraper (an API that
+    /// changed on a date), and runs the one valid on the target date.
+    #[schemars(pattern(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), example = "2025-12-23")]
+    pub valid_from: Option<String>,
+    /// Last target date ("YYYY-MM-DD", inclusive) this scraper is for.
+    #[schemars(pattern(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), example = "2025-12-22")]
+    pub valid_until: Option<String>,
 }
 
 /// `paginate = { kind = "cursor", cursor = "/meta/next_cursor", param =
@@ -516,12 +541,14 @@ pub(crate) struct RawLockout {
 
 /// `for_each`: either `{ calendar = "games", param = "game_id" }` or
 /// `{ dataset = "odds_api/events", items = "$[*]", value = "id", param =
-/// "event_id" }`.
+/// "event_id" }`; either may bind more parameters from each item with
+/// `params`, and the dataset form may bind only through `params`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(extend("oneOf" = [
     {"required": ["calendar", "param"], "not": {"anyOf": [{"required": ["dataset"]}, {"required": ["items"]}, {"required": ["value"]}]}},
-    {"required": ["dataset", "items", "value", "param"], "not": {"required": ["calendar"]}}
+    {"required": ["dataset", "items", "value", "param"], "not": {"required": ["calendar"]}},
+    {"required": ["dataset", "items", "params"], "not": {"anyOf": [{"required": ["calendar"]}, {"required": ["value"]}, {"required": ["param"]}]}}
 ]))]
 pub(crate) struct RawForEach {
     /// One call per event of this calendar on the target date; the event's
@@ -540,7 +567,57 @@ pub(crate) struct RawForEach {
     /// The `{param}` of this scraper's path, query or headers that receives
     /// each value.
     #[schemars(example = &"game_id")]
-    pub param: String,
+    pub param: Option<String>,
+    /// More parameters bound from each item (an event of the calendar, an
+    /// item of the dataset): parameter = member, or a dotted path of
+    /// members, e.g. `{ home = "homeTeam.teamTricode", away =
+    /// "awayTeam.teamTricode" }`. In the dataset form without
+    /// `value`/`param`, the first one written identifies the item (its
+    /// lockouts, its label in messages).
+    pub params: Option<RawItemParams>,
+}
+
+/// `params = { name = "member.path", ... }`, in the order written (the
+/// first may identify the item, so the order is kept).
+#[derive(Debug, Default)]
+pub(crate) struct RawItemParams(pub Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for RawItemParams {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawItemParams;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a table of parameter = \"member.path\"")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawItemParams, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some((key, value)) = map.next_entry::<String, String>()? {
+                    pairs.push((key, value));
+                }
+                Ok(RawItemParams(pairs))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+impl JsonSchema for RawItemParams {
+    fn schema_name() -> Cow<'static, str> {
+        "ItemParams".into()
+    }
+
+    fn json_schema(_generator: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "object",
+            "description": "Parameter name = member of each item, or a dotted path of members, e.g. { home = \"homeTeam.teamTricode\" }.",
+            "additionalProperties": {"type": "string", "minLength": 1},
+            "minProperties": 1
+        })
+    }
 }
 
 /// Rules that classify a response as "no data".

@@ -19,11 +19,12 @@ use crate::raw::{
     RawBreaker, RawConfig, RawDuration, RawQuota, RawRetry, RawRetryBudget, RawScraper, RawSource,
     RawWorkflow,
 };
+use chrono::NaiveDate;
 use rebound_domain::breaker::BreakerConfig;
 use rebound_domain::duration::{format_duration, parse_duration};
 use rebound_domain::plan::{
     ConfigValue, DatabaseLocation, FollowRedirects, NoDataRules, Pipeline, Plan, RawStoreLocation,
-    Scraper, Source, Step, Workflow,
+    Scraper, Source, Step, Validity, Workflow,
 };
 use rebound_domain::quota::{Quota, QuotaPeriod};
 use rebound_domain::ratelimit::Rate;
@@ -41,6 +42,7 @@ mod late_data;
 mod paginate;
 mod scheduling;
 mod server;
+mod supply;
 
 const DEFAULT_TIMEZONE: &str = "UTC";
 const DEFAULT_DATABASE: &str = "sqlite://rebound.db";
@@ -300,9 +302,10 @@ impl Resolver<'_> {
                 fan_outs.insert(name.clone(), resolved);
             }
         }
-        for (name, for_each) in fan_outs {
+        for (name, (for_each, item_params)) in fan_outs {
             if let Some(scraper) = scrapers.get_mut(&name) {
                 scraper.for_each = Some(for_each);
+                scraper.item_params = item_params;
             }
         }
         let mut workflows = BTreeMap::new();
@@ -310,6 +313,13 @@ impl Resolver<'_> {
             let resolved = self.workflow(name, workflow, raw, &scrapers);
             workflows.insert(name.clone(), resolved);
         }
+        self.check_supplied_params(
+            &workflows,
+            &calendars,
+            &scrapers,
+            &sources,
+            pipeline.season.is_some(),
+        );
         let datasets = self.datasets(raw, &scrapers);
         Plan {
             config_path: Some(config_path.to_path_buf()),
@@ -389,6 +399,8 @@ impl Resolver<'_> {
             .as_ref()
             .and_then(|d| self.positive_duration(&path.key("connect_timeout"), d));
 
+        let season = self.season(&path, p);
+
         Pipeline {
             name,
             timezone,
@@ -396,6 +408,44 @@ impl Resolver<'_> {
             connect_timeout,
             raw_store,
             retention,
+            season,
+        }
+    }
+
+    /// `season_start` and `season_format`; a format without a start is
+    /// an error (it would silently do nothing).
+    fn season(
+        &mut self,
+        path: &KeyPath,
+        p: &crate::raw::RawPipeline,
+    ) -> Option<rebound_domain::params::SeasonRule> {
+        use rebound_domain::params::{DEFAULT_SEASON_FORMAT, SeasonError, SeasonRule};
+        let format_path = path.key("season_format");
+        let format = match &p.season_format {
+            Some(raw) => self.text(&format_path, raw)?,
+            None => DEFAULT_SEASON_FORMAT.to_string(),
+        };
+        let Some(raw_start) = &p.season_start else {
+            if p.season_format.is_some() {
+                self.fail(
+                    &format_path,
+                    "season_format needs season_start (the first day of a season, \"MM-DD\")",
+                );
+            }
+            return None;
+        };
+        let start_path = path.key("season_start");
+        let start = self.text(&start_path, raw_start)?;
+        match SeasonRule::parse(&start, &format) {
+            Ok(rule) => Some(rule),
+            Err(SeasonError::Start(message)) => {
+                self.fail(&start_path, message);
+                None
+            }
+            Err(SeasonError::Format(message)) => {
+                self.fail(&format_path, message);
+                None
+            }
         }
     }
 
@@ -749,10 +799,24 @@ impl Resolver<'_> {
         let value = self.parse_template(path, text)?;
         // Parse it now rather than at the first call: every `{param}` gets a
         // stand-in that fits a host, a port and a path alike.
+        // Built-ins get sample values of their own shape, so a filtered
+        // date renders too.
+        let samples = rebound_domain::params::builtin_values(
+            chrono_tz::Tz::UTC,
+            None,
+            NaiveDate::from_ymd_opt(2025, 12, 1).unwrap_or_default(),
+            None,
+        );
         let stand_ins: BTreeMap<String, String> = value
             .params()
             .into_iter()
-            .map(|name| (name.to_string(), "1".to_string()))
+            .map(|name| {
+                let sample = samples
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_else(|| "1".to_string());
+                (name.to_string(), sample)
+            })
             .collect();
         let sample = value
             .render(&stand_ins)
@@ -914,6 +978,7 @@ impl Resolver<'_> {
         let lockout = self.lockout(&path, raw);
         let timeout = self.scraper_timeout(&path, raw);
         let paginate = self.paginate(&path, raw, records.as_deref());
+        let valid = self.validity(&path, raw);
         Scraper {
             name: name.to_string(),
             source,
@@ -930,7 +995,40 @@ impl Resolver<'_> {
             lockout,
             timeout,
             paginate,
+            item_params: Vec::new(),
+            valid,
         }
+    }
+
+    /// `valid_from` / `valid_until`: dates, the first not after the second.
+    fn validity(&mut self, path: &KeyPath, raw: &RawScraper) -> Validity {
+        let mut date = |key: &str, raw: &Option<String>| -> Option<NaiveDate> {
+            let key_path = path.key(key);
+            let text = self.text(&key_path, raw.as_ref()?)?;
+            match NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
+                Ok(date) if text.len() == 10 => Some(date),
+                _ => {
+                    self.fail(
+                        &key_path,
+                        format!("expected a date as YYYY-MM-DD, e.g. 2025-12-23, found \"{text}\""),
+                    );
+                    None
+                }
+            }
+        };
+        let from = date("valid_from", &raw.valid_from);
+        let until = date("valid_until", &raw.valid_until);
+        if let (Some(from), Some(until)) = (from, until)
+            && from > until
+        {
+            self.fail(
+                &path.key("valid_until"),
+                format!(
+                    "valid_until ({until}) is before valid_from ({from}): no date would be valid"
+                ),
+            );
+        }
+        Validity { from, until }
     }
 
     fn no_data(&mut self, path: &KeyPath, raw: &RawScraper) -> NoDataRules {
@@ -1081,6 +1179,7 @@ impl Resolver<'_> {
             out.push(Step { scrapers, after });
         }
         self.check_fan_out_order(&step_of, resolved);
+        self.check_variants(&step_of, resolved);
         let schedule = raw
             .schedule
             .as_ref()

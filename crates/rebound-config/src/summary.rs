@@ -34,6 +34,20 @@ pub fn summary(plan: &Plan) -> String {
         ),
         None => writeln!(out, "  retention: none (history is kept forever)"),
     };
+    if let Some(season) = &p.season {
+        // Two sample dates either side of New Year show the rule at work.
+        let sample = |text: &str| {
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map(|d| season.name(d))
+                .unwrap_or_default()
+        };
+        let _ = writeln!(
+            out,
+            "  season:    {{season}} is {} for 2025-12-01 and {} for 2026-09-01",
+            sample("2025-12-01"),
+            sample("2026-09-01")
+        );
+    }
     list(&mut out, "sources", plan.sources.keys());
     list(&mut out, "scrapers", plan.scrapers.keys());
     let limited: Vec<_> = plan
@@ -86,10 +100,16 @@ pub fn summary(plan: &Plan) -> String {
     if !fan_outs.is_empty() {
         let _ = writeln!(out, "fan-out ({}):", fan_outs.len());
         for (name, for_each) in fan_outs {
+            let more: Vec<String> = plan.scrapers[name.as_str()]
+                .item_params
+                .iter()
+                .map(|p| format!(", its \"{}\" as {{{}}}", p.path, p.param))
+                .collect();
+            let more = more.concat();
             let _ = match for_each {
                 ForEach::Calendar { calendar, param } => writeln!(
                     out,
-                    "  {name}: one call per event of calendar {calendar}, id as {{{param}}}"
+                    "  {name}: one call per event of calendar {calendar}, id as {{{param}}}{more}"
                 ),
                 ForEach::Dataset {
                     dataset,
@@ -98,7 +118,7 @@ pub fn summary(plan: &Plan) -> String {
                     param,
                 } => writeln!(
                     out,
-                    "  {name}: one call per item {items} of dataset {dataset}, its \"{value}\" as {{{param}}}"
+                    "  {name}: one call per item {items} of dataset {dataset}, its \"{value}\" as {{{param}}}{more}"
                 ),
             };
         }
@@ -138,6 +158,23 @@ pub fn summary(plan: &Plan) -> String {
                 scraper.name,
                 scraper.records.as_deref().unwrap_or_default(),
                 paginate.max_pages
+            );
+        }
+    }
+    let variants: Vec<_> = plan
+        .scrapers
+        .values()
+        .filter(|s| !s.valid.is_always())
+        .collect();
+    if !variants.is_empty() {
+        let _ = writeln!(out, "variants ({}):", variants.len());
+        for scraper in variants {
+            let _ = writeln!(
+                out,
+                "  {}: dataset {}, target dates {}",
+                scraper.name,
+                scraper.dataset,
+                scraper.valid.describe()
             );
         }
     }

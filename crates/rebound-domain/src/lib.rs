@@ -19,6 +19,7 @@ pub mod message;
 pub mod outbound;
 pub mod outcome;
 pub mod paginate;
+pub mod params;
 pub mod paths;
 pub mod plan;
 pub mod quota;

@@ -71,10 +71,14 @@ pub enum ErrorKind {
     /// `decode`): the upstream answered every page; what failed is the
     /// contract between its pages and the scraper's `paginate`.
     Pagination,
+    /// Not attempted: no variant of the scraper (`valid_from` /
+    /// `valid_until`) is valid on the target date (skipped calls only; not
+    /// a failure: the config says there is nothing to collect).
+    NotValid,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 17] = [
+    pub const ALL: [ErrorKind; 18] = [
         ErrorKind::Throttled,
         ErrorKind::Server,
         ErrorKind::Timeout,
@@ -92,6 +96,7 @@ impl ErrorKind {
         ErrorKind::BreakerOpen,
         ErrorKind::Internal,
         ErrorKind::Pagination,
+        ErrorKind::NotValid,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -113,6 +118,7 @@ impl ErrorKind {
             ErrorKind::BreakerOpen => "breaker_open",
             ErrorKind::Internal => "internal",
             ErrorKind::Pagination => "pagination",
+            ErrorKind::NotValid => "not_valid",
         }
     }
 
@@ -135,7 +141,10 @@ impl ErrorKind {
     /// Kinds of skipped calls that a policy declined on purpose (visible,
     /// with a message, but not a failure of the scraper or the run).
     pub fn is_policy_skip(self) -> bool {
-        matches!(self, ErrorKind::LockedOut | ErrorKind::BreakerOpen)
+        matches!(
+            self,
+            ErrorKind::LockedOut | ErrorKind::BreakerOpen | ErrorKind::NotValid
+        )
     }
 
     /// Classifies an HTTP status that is not a success. `None` for 2xx.
@@ -218,7 +227,8 @@ pub struct StatusCounts {
     pub not_yet_available: u32,
     /// Still no data at the deadline: a failure.
     pub overdue: u32,
-    /// Skipped on purpose by a policy (entity lockout): visible, not a failure.
+    /// Skipped on purpose by a policy (an entity lockout, no variant valid
+    /// on the date): visible, not a failure.
     pub locked_out: u32,
     /// Of `skipped`, the calls refused by an open circuit breaker: they
     /// are not scraper failures (see [`WorkflowStatus::from_counts`]).

@@ -64,6 +64,10 @@ pub struct Pipeline {
     pub raw_store: RawStoreLocation,
     /// How long history is kept (`retention`); `None` keeps everything.
     pub retention: Option<std::time::Duration>,
+    /// `season_start` / `season_format`: supplies `{season}`,
+    /// `{season_start_year}` and `{season_end_year}`; `None` when
+    /// `season_start` is not set (then nothing supplies them).
+    pub season: Option<crate::params::SeasonRule>,
 }
 
 /// Where history lives. Paths are already resolved against the config's folder.
@@ -325,6 +329,77 @@ pub struct Scraper {
     /// `paginate`: follow the API's pages within one call; `None` makes
     /// one request per call (and its retries).
     pub paginate: Option<crate::paginate::Paginate>,
+    /// With `for_each`: parameters bound from each item besides
+    /// [`ForEach::param`] (`for_each.params`), in the order written.
+    pub item_params: Vec<ItemParam>,
+    /// `valid_from` / `valid_until`: the target dates this scraper (one
+    /// variant of a dataset's scraper) is for.
+    pub valid: Validity,
+}
+
+/// One parameter a fan-out binds from each item: `home =
+/// "homeTeam.teamTricode"` reads member `teamTricode` of member `homeTeam`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemParam {
+    pub param: String,
+    /// The dotted path as written, for messages.
+    pub path: String,
+}
+
+impl ItemParam {
+    /// The members to walk, in order. A member whose own name contains a
+    /// dot is found too: the whole path is tried as one name first.
+    pub fn members(&self) -> impl Iterator<Item = &str> {
+        self.path.split('.')
+    }
+}
+
+/// The target dates a scraper is valid on, both ends inclusive; unbounded
+/// by default. A workflow lists several variants of one dataset's scraper
+/// (an API that changed its URL on a date) and runs the one valid on the
+/// target date; the resolver makes sure variants in one workflow never
+/// overlap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Validity {
+    pub from: Option<chrono::NaiveDate>,
+    pub until: Option<chrono::NaiveDate>,
+}
+
+impl Validity {
+    /// True when neither end is set.
+    pub fn is_always(&self) -> bool {
+        self.from.is_none() && self.until.is_none()
+    }
+
+    pub fn contains(&self, date: chrono::NaiveDate) -> bool {
+        self.from.is_none_or(|from| from <= date) && self.until.is_none_or(|until| date <= until)
+    }
+
+    /// True when some date is in both.
+    pub fn overlaps(&self, other: &Validity) -> bool {
+        let start = match (self.from, other.from) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let end = match (self.until, other.until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match (start, end) {
+            (Some(start), Some(end)) => start <= end,
+            _ => true,
+        }
+    }
+
+    /// `2025-12-23..` , `..2025-12-22`, `2025-12-01..2025-12-22` or `always`.
+    pub fn describe(&self) -> String {
+        let day = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+        if self.is_always() {
+            "always".to_string()
+        } else {
+            format!("{}..{}", day(self.from), day(self.until))
+        }
+    }
 }
 
 /// When a scraper's data is due, and how often to look again meanwhile.
@@ -362,6 +437,18 @@ impl Scraper {
     /// sets one, else its source's.
     pub fn timeout(&self, source: &Source) -> Duration {
         self.timeout.unwrap_or(source.timeout)
+    }
+
+    /// The parameters a fan-out of this scraper binds from each item:
+    /// [`ForEach::param`] then [`Scraper::item_params`]. Empty without
+    /// `for_each`.
+    pub fn fan_out_params(&self) -> Vec<&str> {
+        match &self.for_each {
+            Some(for_each) => std::iter::once(for_each.param())
+                .chain(self.item_params.iter().map(|p| p.param.as_str()))
+                .collect(),
+            None => Vec::new(),
+        }
     }
 
     /// Every parameter the scraper's templates use, built-ins included, sorted.

@@ -10,17 +10,26 @@
 //! value is percent-encoded as exactly one segment, `/`, `?`, `#` and `%`
 //! included, so `../../x` cannot climb out of the configured path, open a
 //! query or a fragment. Literal text from the config is trusted and kept.
+//!
+//! A date parameter may carry a format filter, `{date|%Y%m%d}`, checked
+//! when the template is parsed (see [`crate::params::check_filter`]); the
+//! formatted value is then written like any other value, percent-encoded
+//! for its placement.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::collections::BTreeMap;
 
-/// Parameters built into every call: derived from the target date.
-pub const BUILTIN_PARAMS: &[&str] = &["date", "date_compact", "day_start_utc", "day_end_utc"];
+/// Parameters Rebound fills itself (see [`crate::params`]).
+pub use crate::params::BUILTIN_PARAMS;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
     Literal(String),
-    Param(String),
+    /// `{name}`, or `{name|filter}` with a checked strftime filter.
+    Param {
+        name: String,
+        filter: Option<String>,
+    },
 }
 
 /// Everything but RFC 3986's unreserved characters is percent-encoded in a
@@ -83,18 +92,22 @@ impl Template {
                     literal.push('}');
                 }
                 '{' => {
-                    let mut name = String::new();
+                    let mut inside = String::new();
                     let mut closed = false;
                     for (_, inner) in chars.by_ref() {
                         if inner == '}' {
                             closed = true;
                             break;
                         }
-                        name.push(inner);
+                        inside.push(inner);
                     }
                     if !closed {
                         return Err(format!("unclosed '{{' at offset {offset} in \"{text}\""));
                     }
+                    let (name, filter) = match inside.split_once('|') {
+                        Some((name, filter)) => (name.to_string(), Some(filter.to_string())),
+                        None => (inside, None),
+                    };
                     if name.is_empty()
                         || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                     {
@@ -102,10 +115,14 @@ impl Template {
                             "bad parameter name \"{{{name}}}\" in \"{text}\": use letters, digits and '_' (write {{{{ for a literal brace)"
                         ));
                     }
+                    if let Some(filter) = &filter {
+                        crate::params::check_filter(&name, filter)
+                            .map_err(|message| format!("{message} (in \"{text}\")"))?;
+                    }
                     if !literal.is_empty() {
                         segments.push(Segment::Literal(std::mem::take(&mut literal)));
                     }
-                    segments.push(Segment::Param(name));
+                    segments.push(Segment::Param { name, filter });
                 }
                 '}' => {
                     return Err(format!(
@@ -136,7 +153,7 @@ impl Template {
     pub fn params(&self) -> Vec<&str> {
         let mut names: Vec<&str> = Vec::new();
         for segment in &self.segments {
-            if let Segment::Param(name) = segment
+            if let Segment::Param { name, .. } = segment
                 && !names.contains(&name.as_str())
             {
                 names.push(name);
@@ -145,15 +162,33 @@ impl Template {
         names
     }
 
-    /// Fills the template; returns the first missing parameter's name on error.
+    /// True when some parameter carries a format filter.
+    pub fn has_filters(&self) -> bool {
+        self.segments.iter().any(|s| {
+            matches!(
+                s,
+                Segment::Param {
+                    filter: Some(_),
+                    ..
+                }
+            )
+        })
+    }
+
+    /// Fills the template, values written as they are (for text that is
+    /// not a URL, query value or header). Returns the first missing
+    /// parameter's name, or why a filtered value could not be formatted.
     pub fn render(&self, params: &BTreeMap<String, String>) -> Result<String, String> {
         let mut out = String::new();
         for segment in &self.segments {
             match segment {
                 Segment::Literal(text) => out.push_str(text),
-                Segment::Param(name) => match params.get(name) {
-                    Some(value) => out.push_str(value),
-                    None => return Err(name.clone()),
+                Segment::Param { name, filter } => match value_of(params, name, filter) {
+                    Ok(value) => out.push_str(&value),
+                    Err(RenderError::Missing(name)) => return Err(name),
+                    Err(RenderError::Unencodable { param, reason }) => {
+                        return Err(format!("{param}: {reason}"));
+                    }
                 },
             }
         }
@@ -193,10 +228,8 @@ impl Template {
                         }
                     }
                 }
-                Segment::Param(name) => {
-                    let Some(value) = params.get(name) else {
-                        return Err(RenderError::Missing(name.clone()));
-                    };
+                Segment::Param { name, filter } => {
+                    let value = &value_of(params, name, filter)?;
                     match placement {
                         Placement::Url => {
                             let encoded = utf8_percent_encode(value, SEGMENT).to_string();
@@ -224,6 +257,26 @@ impl Template {
             check_dot_segment(&segment, &segment_params)?;
         }
         Ok(out)
+    }
+}
+
+/// The value of `{name}` or `{name|filter}`, before placement encoding.
+fn value_of(
+    params: &BTreeMap<String, String>,
+    name: &str,
+    filter: &Option<String>,
+) -> Result<String, RenderError> {
+    let Some(value) = params.get(name) else {
+        return Err(RenderError::Missing(name.to_string()));
+    };
+    match filter {
+        None => Ok(value.clone()),
+        Some(spec) => crate::params::format_filtered(name, value, spec).map_err(|reason| {
+            RenderError::Unencodable {
+                param: name.to_string(),
+                reason,
+            }
+        }),
     }
 }
 
@@ -356,6 +409,54 @@ mod tests {
                 .unwrap(),
             "a&b=c#d\ne"
         );
+    }
+
+    #[test]
+    fn filtered_dates_are_encoded_for_their_placement() {
+        let values = params(&[("date", "2025-12-01"), ("target_date", "2025-12-01")]);
+        let path = Template::parse("/gamebooks/{date|%Y%m%d}/{target_date|%b %-d}.pdf").unwrap();
+        assert_eq!(path.params(), vec!["date", "target_date"]);
+        assert!(path.has_filters());
+        assert_eq!(
+            path.render_in(&values, Placement::Url).unwrap(),
+            "/gamebooks/20251201/Dec%201.pdf"
+        );
+        let query = Template::parse("{target_date|%b %-d}").unwrap();
+        assert_eq!(
+            query.render_in(&values, Placement::QueryValue).unwrap(),
+            "Dec 1"
+        );
+        assert_eq!(
+            query.render_in(&values, Placement::Header).unwrap(),
+            "Dec 1"
+        );
+        // A slash from a filter is a value, not a path separator.
+        let slashed = Template::parse("/x/{date|%Y/%m}").unwrap();
+        assert_eq!(
+            slashed.render_in(&values, Placement::Url).unwrap(),
+            "/x/2025%2F12"
+        );
+        assert_eq!(
+            Template::parse("{date|%d.%m.%Y}")
+                .unwrap()
+                .render(&values)
+                .unwrap(),
+            "01.12.2025"
+        );
+    }
+
+    #[test]
+    fn bad_filters_are_template_errors() {
+        for (text, needle) in [
+            ("/x/{date|%Q}", "not a valid strftime format"),
+            ("/x/{date|%H}", "a time of day"),
+            ("/x/{game_id|%Y}", "applies only to the date parameters"),
+            ("/x/{date|}", "is empty"),
+            ("/x/{da te|%Y}", "bad parameter name"),
+        ] {
+            let err = Template::parse(text).unwrap_err();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -11,9 +11,10 @@
 use crate::{Engine, EngineError};
 use chrono::{DateTime, Utc};
 use rebound_domain::calendar::Event;
-use rebound_domain::plan::Calendar;
+use rebound_domain::plan::{Calendar, ItemParam};
 use serde_json::Value;
 use serde_json_path::JsonPath;
+use std::collections::{BTreeMap, HashMap};
 
 /// Why events (or fan-out items) cannot be read from a payload.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -106,6 +107,98 @@ pub fn extract_values(
     Ok(values)
 }
 
+/// The parameters bound from one item, or why one cannot be bound.
+pub type BoundParams = Result<BTreeMap<String, String>, String>;
+
+/// One item of a fan-out: the value of its identifying member, where it
+/// is in the payload, and the parameters `for_each.params` binds from it,
+/// or why one cannot be bound (that item alone fails).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundItem {
+    pub value: String,
+    pub params: BoundParams,
+}
+
+/// Like [`extract_values`] (the identifying member missing from any item
+/// fails them all, as it would name no item), and for each item the
+/// `extra` parameters: a member missing from one item fails that item
+/// only, with a message naming the item and the member.
+pub fn extract_items(
+    payload: &Value,
+    items: &str,
+    member: &str,
+    extra: &[ItemParam],
+) -> Result<Vec<BoundItem>, CalendarError> {
+    let mut out: Vec<BoundItem> = Vec::new();
+    for (index, (location, node)) in select(payload, items)?.into_iter().enumerate() {
+        let value = member_text(node, member, "item", index, &location)?;
+        if out.iter().any(|item| item.value == value) {
+            continue;
+        }
+        let params = bind(node, extra)
+            .map_err(|why| format!("item {index} ({location}, {member}={value}) {why}"));
+        out.push(BoundItem { value, params });
+    }
+    Ok(out)
+}
+
+/// The `extra` parameters of the calendar events with the given ids, read
+/// from the calendar's payload: id → bound parameters or why not.
+pub fn bind_events(
+    payload: &Value,
+    cal: &Calendar,
+    extra: &[ItemParam],
+) -> Result<HashMap<String, BoundParams>, CalendarError> {
+    let mut out = HashMap::new();
+    for (index, (location, node)) in select(payload, &cal.events)?.into_iter().enumerate() {
+        let id = member_text(node, &cal.id, "event", index, &location)?;
+        let params = bind(node, extra)
+            .map_err(|why| format!("event {index} ({location}, {}={id}) {why}", cal.id));
+        out.entry(id).or_insert(params);
+    }
+    Ok(out)
+}
+
+/// The values of `extra` in one item, or why one is missing.
+fn bind(node: &Value, extra: &[ItemParam]) -> BoundParams {
+    let mut params = BTreeMap::new();
+    for item_param in extra {
+        let value = match lookup(node, &item_param.path) {
+            Some(Value::String(text)) => text.clone(),
+            Some(Value::Number(number)) => number.to_string(),
+            Some(other) => {
+                return Err(format!(
+                    "has \"{}\" as {}, not a string or number (for {{{}}})",
+                    item_param.path,
+                    json_type(other),
+                    item_param.param
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "has no member \"{}\" (for {{{}}})",
+                    item_param.path, item_param.param
+                ));
+            }
+        };
+        params.insert(item_param.param.clone(), value);
+    }
+    Ok(params)
+}
+
+/// Member `path` of an object: the member of that exact name, or else the
+/// dotted path of members (`homeTeam.teamTricode`).
+fn lookup<'a>(node: &'a Value, path: &str) -> Option<&'a Value> {
+    if let Some(value) = node.as_object().and_then(|o| o.get(path)) {
+        return Some(value);
+    }
+    if !path.contains('.') {
+        return None;
+    }
+    path.split('.')
+        .try_fold(node, |current, member| current.as_object()?.get(member))
+}
+
 /// The nodes `path` selects, each with its normalized path for messages.
 fn select<'a>(payload: &'a Value, path: &str) -> Result<Vec<(String, &'a Value)>, CalendarError> {
     let compiled = JsonPath::parse(path).map_err(|e| CalendarError::BadPath {
@@ -127,14 +220,14 @@ fn member_text(
     index: usize,
     location: &str,
 ) -> Result<String, CalendarError> {
-    let Value::Object(object) = node else {
+    let Value::Object(_) = node else {
         return Err(CalendarError::NotAnObject {
             what,
             index,
             location: location.to_string(),
         });
     };
-    match object.get(member) {
+    match lookup(node, member) {
         Some(Value::String(text)) => Ok(text.clone()),
         Some(Value::Number(number)) => Ok(number.to_string()),
         None => Err(CalendarError::MissingMember {

@@ -639,8 +639,10 @@ fn record_count(pointer: Option<&str>, result: &CallResult, stored: &StoredPaylo
     })
 }
 
-/// The parameters a scraper's templates actually use: what identifies
-/// "the same call" for history and for unchanged-payload detection.
+/// The parameters a scraper's templates actually use, and those its
+/// fan-out binds (an item's identity even where no template uses it): what
+/// identifies "the same call" for history and for unchanged-payload
+/// detection.
 pub(crate) fn used_params(
     scraper: &Scraper,
     source: &Source,
@@ -649,6 +651,7 @@ pub(crate) fn used_params(
     scraper
         .required_params(source)
         .into_iter()
+        .chain(scraper.fan_out_params().into_iter().map(String::from))
         .filter_map(|name| params.get(&name).map(|v| (name, v.clone())))
         .collect()
 }

@@ -44,10 +44,16 @@ pub struct FanoutSummary {
     pub note: Option<String>,
 }
 
+/// The parameters `for_each.params` binds from each item, by the item's
+/// value, or why they cannot be bound (that item's call fails); empty
+/// without `for_each.params`.
+pub(crate) type Bound = HashMap<String, crate::calendar::BoundParams>;
+
 /// What a fan-out found to call.
 pub(crate) enum Items {
-    /// One call per value, with the event starts of a calendar fan-out.
-    Values(Vec<String>, HashMap<String, DateTime<Utc>>),
+    /// One call per value, with the event starts of a calendar fan-out
+    /// and the parameters bound from each item.
+    Values(Vec<String>, HashMap<String, DateTime<Utc>>, Bound),
     /// Nothing to call: the message of a `no_data` row.
     Empty(String),
     /// The items cannot be read: the message of a `failed` row.
@@ -77,20 +83,17 @@ impl Engine {
             return Ok((vec![report], None));
         };
         let items = self
-            .fanout_items(for_each, target_date, entities, finished)
+            .fanout_items(scraper, for_each, target_date, entities, finished)
             .await?;
         let (status, kind, message) = match items {
-            Items::Values(values, starts) => {
+            Items::Values(values, starts, bound) => {
+                let found = Found {
+                    values,
+                    starts: &starts,
+                    bound: &bound,
+                };
                 return self
-                    .fan_out(
-                        scraper_name,
-                        for_each,
-                        values,
-                        &starts,
-                        target_date,
-                        params,
-                        run,
-                    )
+                    .fan_out(scraper_name, for_each, found, target_date, params, run)
                     .await;
             }
             Items::Empty(message) => (ScraperStatus::NoData, None, message),
@@ -114,19 +117,24 @@ impl Engine {
         Ok((vec![report], Some(note)))
     }
 
-    /// One call per value, the value in the scraper's item parameter;
-    /// entities locked out (`lockout`) are recorded as skipped instead.
-    #[allow(clippy::too_many_arguments)]
+    /// One call per value, the value in the scraper's item parameter and
+    /// the item's other bound parameters beside it; entities locked out
+    /// (`lockout`) are recorded as skipped instead, and an item whose
+    /// other parameters cannot be bound as failed (kind `dependency`).
     async fn fan_out(
         &self,
         scraper_name: &str,
         for_each: &ForEach,
-        values: Vec<String>,
-        starts: &HashMap<String, DateTime<Utc>>,
+        found: Found<'_>,
         target_date: NaiveDate,
         params: &BTreeMap<String, String>,
         run: RunContext<'_>,
     ) -> Result<(Vec<CallReport>, Option<FanoutSummary>), EngineError> {
+        let Found {
+            values,
+            starts,
+            bound,
+        } = found;
         let param = for_each.param();
         let lockout = self.plan.scrapers[scraper_name].lockout;
         let gate = match lockout {
@@ -136,18 +144,41 @@ impl Engine {
             ),
             None => None,
         };
-        let item_params: Vec<(String, BTreeMap<String, String>)> = values
+        let item_params: Vec<(String, BTreeMap<String, String>, Option<&String>)> = values
             .into_iter()
             .map(|value| {
                 let mut p = params.clone();
                 p.insert(param.to_string(), value.clone());
-                (value, p)
+                let unbound = match bound.get(&value) {
+                    Some(Ok(more)) => {
+                        p.extend(more.iter().map(|(k, v)| (k.clone(), v.clone())));
+                        None
+                    }
+                    Some(Err(why)) => Some(why),
+                    None => None,
+                };
+                (value, p, unbound)
             })
             .collect();
         // All calls are started together; the fetcher's per-source
         // semaphore bounds how many are in flight, as for any other calls.
         let gate = &gate;
-        let reports = join_all(item_params.iter().map(|(value, p)| async move {
+        let reports = join_all(item_params.iter().map(|(value, p, unbound)| async move {
+            // An item missing a member another parameter is bound from
+            // cannot be called; it fails alone, saying which item and member.
+            if let Some(why) = unbound {
+                return self
+                    .record_without_call(
+                        scraper_name,
+                        target_date,
+                        p,
+                        run,
+                        ScraperStatus::Failed,
+                        Some(ErrorKind::Dependency),
+                        why,
+                    )
+                    .await;
+            }
             // Completed earlier in this execution (a rescue, a follow-up):
             // reported as it was, before any lockout could refuse it.
             if let Some(done) = self.completed_call(run, scraper_name, target_date, p) {
@@ -343,6 +374,7 @@ impl Engine {
     /// The values a fan-out calls with, or why there are none.
     async fn fanout_items(
         &self,
+        scraper: &rebound_domain::plan::Scraper,
         for_each: &ForEach,
         target_date: NaiveDate,
         entities: Option<&[String]>,
@@ -404,7 +436,28 @@ impl Engine {
                     }
                     return Ok(Items::Empty(message));
                 }
-                Ok(Items::Values(ids, starts))
+                if scraper.item_params.is_empty() {
+                    return Ok(Items::Values(ids, starts, Bound::new()));
+                }
+                // The other parameters come from the events' objects, which
+                // the calendar does not keep: read them from its payload.
+                let bound = match self.read_json_payload(&data.output_uri).await {
+                    Ok(payload) => self.plan.calendars.get(calendar).map(|cal| {
+                        crate::calendar::bind_events(&payload, cal, &scraper.item_params)
+                    }),
+                    Err(detail) => {
+                        return Ok(Items::Unreadable(format!(
+                            "fan-out over calendar {calendar}: {detail}"
+                        )));
+                    }
+                };
+                match bound {
+                    Some(Ok(bound)) => Ok(Items::Values(ids, starts, bound)),
+                    Some(Err(e)) => Ok(Items::Unreadable(format!(
+                        "fan-out over calendar {calendar}: {e}"
+                    ))),
+                    None => Ok(Items::Unreadable(format!("unknown calendar {calendar}"))),
+                }
             }
             ForEach::Dataset {
                 dataset,
@@ -443,11 +496,19 @@ impl Engine {
                         )));
                     }
                 };
-                match crate::calendar::extract_values(&payload, items, value) {
-                    Ok(values) if values.is_empty() => Ok(Items::Empty(format!(
+                match crate::calendar::extract_items(&payload, items, value, &scraper.item_params) {
+                    Ok(found) if found.is_empty() => Ok(Items::Empty(format!(
                         "fan-out over {dataset} found 0 items for {target_date}"
                     ))),
-                    Ok(values) => Ok(Items::Values(values, HashMap::new())),
+                    Ok(found) => {
+                        let values = found.iter().map(|item| item.value.clone()).collect();
+                        let bound = found
+                            .into_iter()
+                            .filter(|_| !scraper.item_params.is_empty())
+                            .map(|item| (item.value, item.params))
+                            .collect();
+                        Ok(Items::Values(values, HashMap::new(), bound))
+                    }
                     Err(e) => Ok(Items::Unreadable(format!(
                         "fan-out over {dataset} ({}): {e}",
                         latest.output_uri
@@ -511,6 +572,14 @@ fn summary(scraper: &str, reports: &[CallReport]) -> FanoutSummary {
         skipped,
         note: (!why.is_empty()).then(|| why.join(", ")),
     }
+}
+
+/// The items a fan-out found: their values, the event starts of a
+/// calendar fan-out, and the parameters bound from each.
+pub(crate) struct Found<'a> {
+    values: Vec<String>,
+    starts: &'a HashMap<String, DateTime<Utc>>,
+    bound: &'a Bound,
 }
 
 /// The open locks of a fan-out and the dataset its items come from.

@@ -21,12 +21,15 @@ mod mask;
 mod quota;
 mod workflow;
 
-pub use calendar::{CalendarData, CalendarError, extract_events, extract_values};
+pub use calendar::{
+    BoundItem, BoundParams, CalendarData, CalendarError, bind_events, extract_events,
+    extract_items, extract_values,
+};
 pub use call::CallReport;
 pub use fanout::FanoutSummary;
 pub use workflow::{RunOptions, RunReport};
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 use rebound_domain::clock::Clock;
 use rebound_domain::plan::Plan;
 use rebound_domain::template::BUILTIN_PARAMS;
@@ -44,13 +47,22 @@ pub enum EngineError {
     UnknownWorkflow { name: String, available: String },
     #[error("unknown scraper \"{name}\"; the config defines: {available}")]
     UnknownScraper { name: String, available: String },
-    #[error("scraper {scraper} needs {}: pass {}", plural_params(.missing), pass_hint(.missing))]
+    #[error("scraper {scraper} needs {}: {}", plural_params(.missing), pass_hint(.missing))]
     MissingParams {
         scraper: String,
         missing: Vec<String>,
     },
-    #[error("--param {name} is built in: set the target date with --date YYYY-MM-DD instead")]
+    #[error("--param {name} is built in: {}", builtin_hint(.name))]
     BuiltinParam { name: String },
+    /// `rebound scrape` of a variant outside its `valid_from` / `valid_until`.
+    #[error("scraper {scraper} is not valid on {date} (valid {valid}){}", variant_hint(.others))]
+    NotValidOn {
+        scraper: String,
+        date: NaiveDate,
+        valid: String,
+        /// Scrapers of the same dataset valid on the date.
+        others: Vec<String>,
+    },
     #[error("unknown calendar \"{name}\"; the config defines: {available}")]
     UnknownCalendar { name: String, available: String },
     /// The calendar's payload exists but cannot be read or has bad events.
@@ -80,12 +92,45 @@ fn plural_params(missing: &[String]) -> String {
     }
 }
 
+/// How each missing parameter could be supplied: `--param`, `--slot` or
+/// `[pipeline] season_start`.
 fn pass_hint(missing: &[String]) -> String {
-    missing
-        .iter()
-        .map(|m| format!("--param {m}=VALUE"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    use rebound_domain::params::{SEASON_PARAMS, SLOT_PARAMS};
+    let mut hints: Vec<String> = Vec::new();
+    let mut push = |hint: String| {
+        if !hints.contains(&hint) {
+            hints.push(hint);
+        }
+    };
+    for name in missing {
+        if SLOT_PARAMS.contains(&name.as_str()) {
+            push("pass --slot HH:MM".to_string());
+        } else if SEASON_PARAMS.contains(&name.as_str()) {
+            push("set [pipeline] season_start (e.g. \"10-01\") to supply the season".to_string());
+        } else {
+            push(format!("pass --param {name}=VALUE"));
+        }
+    }
+    hints.join("; ")
+}
+
+fn builtin_hint(name: &str) -> &'static str {
+    use rebound_domain::params::{SEASON_PARAMS, SLOT_PARAMS};
+    if SLOT_PARAMS.contains(&name) {
+        "set the slot with --slot HH:MM instead"
+    } else if SEASON_PARAMS.contains(&name) {
+        "it comes from the target date and [pipeline] season_start"
+    } else {
+        "set the target date with --date YYYY-MM-DD instead"
+    }
+}
+
+fn variant_hint(others: &[String]) -> String {
+    if others.is_empty() {
+        String::new()
+    } else {
+        format!("; valid on that date: {}", others.join(", "))
+    }
 }
 
 /// Runs workflows and scrapers of one plan.
@@ -147,11 +192,13 @@ impl Engine {
             .date_naive()
     }
 
-    /// User parameters plus the built-ins derived from the target date.
+    /// User parameters plus the built-ins: the date's, the season's (with
+    /// `[pipeline] season_start`) and the slot's (with a slot time).
     fn full_params(
         &self,
         target_date: NaiveDate,
         user: &BTreeMap<String, String>,
+        slot: Option<NaiveTime>,
     ) -> Result<BTreeMap<String, String>, EngineError> {
         if let Some(name) = BUILTIN_PARAMS.iter().find(|b| user.contains_key(**b)) {
             return Err(EngineError::BuiltinParam {
@@ -159,21 +206,12 @@ impl Engine {
             });
         }
         let mut params = user.clone();
-        params.insert("date".into(), target_date.format("%Y-%m-%d").to_string());
-        params.insert(
-            "date_compact".into(),
-            target_date.format("%Y%m%d").to_string(),
-        );
-        let (start, end) =
-            rebound_domain::calendar::local_day_bounds(self.plan.pipeline.timezone, target_date);
-        params.insert(
-            "day_start_utc".into(),
-            start.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        );
-        params.insert(
-            "day_end_utc".into(),
-            end.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        );
+        params.extend(rebound_domain::params::builtin_values(
+            self.plan.pipeline.timezone,
+            self.plan.pipeline.season.as_ref(),
+            target_date,
+            slot,
+        ));
         Ok(params)
     }
 
@@ -189,15 +227,15 @@ impl Engine {
         for name in scrapers {
             let scraper = &self.plan.scrapers[*name];
             let source = &self.plan.sources[&scraper.source];
-            let item_param = scraper
-                .for_each
-                .as_ref()
-                .filter(|_| fan_out)
-                .map(|f| f.param());
+            let item_params = if fan_out {
+                scraper.fan_out_params()
+            } else {
+                Vec::new()
+            };
             let missing: Vec<String> = scraper
                 .required_params(source)
                 .into_iter()
-                .filter(|p| !params.contains_key(p) && Some(p.as_str()) != item_param)
+                .filter(|p| !params.contains_key(p) && !item_params.contains(&p.as_str()))
                 .collect();
             if !missing.is_empty() {
                 return Err(EngineError::MissingParams {
@@ -218,13 +256,43 @@ impl Engine {
         target_date: NaiveDate,
         user_params: &BTreeMap<String, String>,
     ) -> Result<CallReport, EngineError> {
-        if !self.plan.scrapers.contains_key(name) {
+        self.run_scraper_at(name, target_date, user_params, None)
+            .await
+    }
+
+    /// [`Engine::run_scraper`] for a slot (`rebound scrape --slot HH:MM`):
+    /// `slot` supplies `{slot_hour}` and the rest of the slot parameters.
+    /// A variant (`valid_from` / `valid_until`) is refused outside its
+    /// dates, naming the variants valid on the date.
+    pub async fn run_scraper_at(
+        &self,
+        name: &str,
+        target_date: NaiveDate,
+        user_params: &BTreeMap<String, String>,
+        slot: Option<NaiveTime>,
+    ) -> Result<CallReport, EngineError> {
+        let Some(scraper) = self.plan.scrapers.get(name) else {
             return Err(EngineError::UnknownScraper {
                 name: name.to_string(),
                 available: names(self.plan.scrapers.keys()),
             });
+        };
+        if !scraper.valid.contains(target_date) {
+            let others = self
+                .plan
+                .scrapers
+                .values()
+                .filter(|s| s.dataset == scraper.dataset && s.valid.contains(target_date))
+                .map(|s| s.name.clone())
+                .collect();
+            return Err(EngineError::NotValidOn {
+                scraper: name.to_string(),
+                date: target_date,
+                valid: scraper.valid.describe(),
+                others,
+            });
         }
-        let params = self.full_params(target_date, user_params)?;
+        let params = self.full_params(target_date, user_params, slot)?;
         self.check_params(&[name], &params, false)?;
         let event_start = self.event_start_for(name, &params).await;
         self.call(name, target_date, &params, None, event_start)

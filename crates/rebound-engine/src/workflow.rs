@@ -32,6 +32,10 @@ pub struct RunOptions {
     /// `only_missing`); `None` calls every event of the date. Ids that are
     /// not events of the date are not called. Dataset fan-outs ignore it.
     pub entities: Option<Vec<String>>,
+    /// The local time of the slot this run is for: supplies `{slot_hour}`,
+    /// `{slot_hour12}`, `{slot_ampm}` and `{slot_minute}` (scheduled runs,
+    /// `rebound run --slot`); `None` supplies none of them.
+    pub slot: Option<chrono::NaiveTime>,
 }
 
 /// What happened in one workflow run.
@@ -100,8 +104,14 @@ impl Engine {
                 available: names(self.plan.workflows.keys()),
             });
         };
-        let params = self.full_params(target_date, user_params)?;
-        let scraper_names: Vec<&str> = workflow.scraper_names().collect();
+        let params = self.full_params(target_date, user_params, options.slot)?;
+        let variants = self.variants_on(workflow, target_date);
+        // A variant not valid on the date makes no call, so it needs no
+        // parameter (a manual run of another date need not pass its --slot).
+        let scraper_names: Vec<&str> = workflow
+            .scraper_names()
+            .filter(|name| !variants.contains_key(name))
+            .collect();
         self.check_params(&scraper_names, &params, true)?;
 
         let execution_id = options
@@ -154,6 +164,35 @@ impl Engine {
         // held back for the same reason, which is not a failure either.
         let mut held: std::collections::HashSet<String> = std::collections::HashSet::new();
         for step in &workflow.steps {
+            // Variants not valid on the date are not part of this run; when
+            // no variant of a dataset is, the first listed gets one
+            // skipped row saying so.
+            let mut step_results: Vec<(Vec<CallReport>, Option<FanoutSummary>)> = Vec::new();
+            let mut active: Vec<&String> = Vec::new();
+            for scraper in &step.scrapers {
+                match variants.get(scraper.as_str()) {
+                    None => active.push(scraper),
+                    Some(None) => {}
+                    Some(Some(message)) => {
+                        let report = self
+                            .record_without_call(
+                                scraper,
+                                target_date,
+                                &params,
+                                run,
+                                ScraperStatus::Skipped,
+                                Some(ErrorKind::NotValid),
+                                message,
+                            )
+                            .await?;
+                        let summary = self.plan.scrapers[scraper.as_str()]
+                            .for_each
+                            .as_ref()
+                            .map(|_| no_calls(scraper, report.message.as_deref().unwrap_or("")));
+                        step_results.push((vec![report], summary));
+                    }
+                }
+            }
             // A dependency that failed or was skipped skips the whole step.
             let blocked = step.after.iter().find_map(|dep| match finished.get(dep) {
                 Some((status, message)) if status.is_failure() => {
@@ -161,7 +200,7 @@ impl Engine {
                 }
                 _ => None,
             });
-            let step_results: Vec<(Vec<CallReport>, Option<FanoutSummary>)> = match blocked {
+            let ran: Vec<(Vec<CallReport>, Option<FanoutSummary>)> = match blocked {
                 Some((dep, dep_status, dep_message)) => {
                     let message = skip_message(&dep, dep_status, dep_message.as_deref());
                     let kind = if held.contains(&dep) {
@@ -170,7 +209,7 @@ impl Engine {
                         ErrorKind::Dependency
                     };
                     let mut results = Vec::new();
-                    for scraper in &step.scrapers {
+                    for scraper in active.iter().copied() {
                         let report = self
                             .record_without_call(
                                 scraper,
@@ -195,7 +234,7 @@ impl Engine {
                     results
                 }
                 None => {
-                    let futures = step.scrapers.iter().map(|scraper| {
+                    let futures = active.iter().map(|scraper| {
                         self.run_step_scraper(
                             scraper,
                             target_date,
@@ -211,6 +250,7 @@ impl Engine {
                         .collect::<Result<Vec<_>, _>>()?
                 }
             };
+            step_results.extend(ran);
             for (reports, summary) in step_results {
                 if let Some(first) = reports.first() {
                     if let [only] = reports.as_slice()
@@ -294,6 +334,58 @@ impl Engine {
             recheck_at,
             recheck_entities,
         })
+    }
+
+    /// What each of the workflow's variants not valid on `date` does: not
+    /// run (`None`: another variant of its dataset is valid, or it is not
+    /// the first listed of a dataset none of whose variants is), or one
+    /// skipped row of kind `not_valid` with this message. Scrapers valid
+    /// on the date (all those without `valid_from` / `valid_until`) are
+    /// not in the map.
+    fn variants_on(
+        &self,
+        workflow: &rebound_domain::plan::Workflow,
+        date: NaiveDate,
+    ) -> std::collections::HashMap<&str, Option<String>> {
+        let listed: Vec<&rebound_domain::plan::Scraper> = workflow
+            .scraper_names()
+            .filter_map(|name| self.plan.scrapers.get(name))
+            .collect();
+        let mut fates = std::collections::HashMap::new();
+        for (n, scraper) in listed.iter().enumerate() {
+            if scraper.valid.contains(date) {
+                continue;
+            }
+            let group: Vec<&&rebound_domain::plan::Scraper> = listed
+                .iter()
+                .filter(|s| s.dataset == scraper.dataset)
+                .collect();
+            let first = listed
+                .iter()
+                .position(|s| s.dataset == scraper.dataset)
+                .is_some_and(|first| first == n);
+            let fate = if group.iter().any(|s| s.valid.contains(date)) || !first {
+                None
+            } else if let [only] = group.as_slice() {
+                Some(format!(
+                    "not run: {} is valid {}, not on {date}",
+                    only.name,
+                    only.valid.describe()
+                ))
+            } else {
+                let ranges: Vec<String> = group
+                    .iter()
+                    .map(|s| format!("{} {}", s.name, s.valid.describe()))
+                    .collect();
+                Some(format!(
+                    "not run: no variant of dataset {} is valid on {date} ({})",
+                    scraper.dataset,
+                    ranges.join(", ")
+                ))
+            };
+            fates.insert(scraper.name.as_str(), fate);
+        }
+        fates
     }
 
     /// The item values of the `not_yet_available` calls, when all of them

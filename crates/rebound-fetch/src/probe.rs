@@ -107,22 +107,8 @@ impl Fetcher {
     }
 }
 
-/// The built-in parameters of `date`, as the engine fills them.
+/// The date parameters of `date`, as the engine fills them (a probe is
+/// no run: it has no slot, and the resolver lets it use nothing else).
 fn builtin_params(date: NaiveDate, tz: chrono_tz::Tz) -> BTreeMap<String, String> {
-    let (start, end) = rebound_domain::calendar::local_day_bounds(tz, date);
-    BTreeMap::from([
-        ("date".to_string(), date.format("%Y-%m-%d").to_string()),
-        (
-            "date_compact".to_string(),
-            date.format("%Y%m%d").to_string(),
-        ),
-        (
-            "day_start_utc".to_string(),
-            start.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        ),
-        (
-            "day_end_utc".to_string(),
-            end.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        ),
-    ])
+    rebound_domain::params::builtin_values(tz, None, date, None)
 }

@@ -64,7 +64,8 @@ pub fn dates(from: NaiveDate, to: NaiveDate) -> Result<Vec<NaiveDate>, BackfillE
     Ok(from.iter_days().take_while(|d| *d <= to).collect())
 }
 
-/// Runs `workflow` for each date in order, calling `progress` after each.
+/// Runs `workflow` for each date in order, calling `progress` after each;
+/// `slot` (`--slot HH:MM`) supplies the slot parameters to every date.
 #[allow(clippy::too_many_arguments)] // one call site (the CLI); a struct would only rename them
 pub async fn backfill(
     engine: &Engine,
@@ -73,6 +74,7 @@ pub async fn backfill(
     from: NaiveDate,
     to: NaiveDate,
     params: &BTreeMap<String, String>,
+    slot: Option<chrono::NaiveTime>,
     instance: &str,
     mut progress: impl FnMut(&BackfillStep),
 ) -> Result<Vec<BackfillStep>, BackfillError> {
@@ -131,6 +133,7 @@ pub async fn backfill(
                 let options = RunOptions {
                     execution_id: Some(execution_id.clone()),
                     entities: None,
+                    slot,
                 };
                 let report = engine
                     .run_workflow_with(workflow, date, params, &options)

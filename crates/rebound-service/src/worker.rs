@@ -309,6 +309,7 @@ impl Worker {
         let options = RunOptions {
             execution_id: Some(run.execution_id.clone()),
             entities,
+            slot: Some(slot_time(run, self.engine.plan().pipeline.timezone)),
         };
         let report = self
             .engine
@@ -619,4 +620,21 @@ fn log_done(done: Result<(String, Result<RunOutcome, StoreError>), tokio::task::
         }
         Err(error) => tracing::error!(%error, "A run task panicked or was cancelled."),
     }
+}
+
+/// The local time a scheduled run's slot stands for, which supplies
+/// `{slot_hour}` and its kin: the time in its name (`17:00`, also for its
+/// follow-ups `17:00+retry1` and `17:00+recheck2`, which redo that slot's
+/// work), or, for a slot named otherwise (`window`), the local time it was
+/// scheduled for.
+fn slot_time(run: &ScheduledRunRow, tz: chrono_tz::Tz) -> chrono::NaiveTime {
+    let base = run.slot.split('+').next().unwrap_or("");
+    rebound_domain::params::parse_slot(base).unwrap_or_else(|_| {
+        let local = run.scheduled_for.with_timezone(&tz).time();
+        // Slots are minutes: seconds would make `{slot_minute}` disagree
+        // with the slot a person reads in the decision row.
+        chrono::Timelike::with_second(&local, 0)
+            .and_then(|t| chrono::Timelike::with_nanosecond(&t, 0))
+            .unwrap_or(local)
+    })
 }

@@ -74,6 +74,12 @@ pub mod paths {
         format!("/nba/pbp/{game_id}")
     }
 
+    /// NBA.com game book of the game `away` plays at `home` on `day`
+    /// (`YYYYMMDD`).
+    pub fn nba_gamebook(day: &str, away: &str, home: &str) -> String {
+        format!("/nba/gamebooks/{day}/{away}{home}.pdf")
+    }
+
     /// Odds API odds of one event.
     pub fn odds_event_odds(event_id: &str) -> String {
         format!("{ODDS_EVENTS}/{event_id}/odds")

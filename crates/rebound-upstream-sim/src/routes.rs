@@ -33,6 +33,7 @@ pub(crate) fn router() -> Router {
         .route(paths::NBA_SCHEDULE, get(nba_schedule))
         .route(paths::NBA_INJURY_REPORT, get(nba_injury_report))
         .route("/nba/pbp/{game_id}", get(nba_pbp))
+        .route("/nba/gamebooks/{day}/{file}", get(nba_gamebook))
         .route(paths::BDL_BOX_SCORES, get(bdl_box_scores))
         .route(paths::BDL_GAMES, get(bdl_games))
         .route(paths::ODDS_EVENTS, get(odds_events))
@@ -313,6 +314,42 @@ async fn nba_pbp(Path(game_id): Path<String>) -> Response {
         "game": { "gameId": game.game_id(), "actions": actions },
     }))
     .into_response()
+}
+
+/// NBA.com game book of one game, addressed as the league does:
+/// `/nba/gamebooks/YYYYMMDD/AWYHOM.pdf` (the date, then the away and home
+/// tricodes). A small PDF naming the game; 404 (JSON) for a date and
+/// matchup with no game, 400 for a date that is not `YYYYMMDD`.
+async fn nba_gamebook(Path((day, file)): Path<(String, String)>) -> Response {
+    let date = match NaiveDate::parse_from_str(&day, "%Y%m%d") {
+        Ok(date) if day.len() == 8 => date,
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid date {day:?}: expected YYYYMMDD"),
+            );
+        }
+    };
+    let Some(matchup) = file.strip_suffix(".pdf") else {
+        return error(StatusCode::NOT_FOUND, format!("no game book {file:?}"));
+    };
+    let game = games_on(date)
+        .into_iter()
+        .find(|g| format!("{}{}", g.away.tricode, g.home.tricode) == matchup);
+    let Some(game) = game else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no game {matchup} on {}", date.format("%Y-%m-%d")),
+        );
+    };
+    let body = format!(
+        "%PDF-1.4\n% simulated game book\n% game {} {} at {} on {}\n%%EOF\n",
+        game.game_id(),
+        game.away.tricode,
+        game.home.tricode,
+        date.format("%Y-%m-%d")
+    );
+    ([(CONTENT_TYPE, "application/pdf")], body).into_response()
 }
 
 pub(crate) fn bdl_team(team: &Team) -> Value {

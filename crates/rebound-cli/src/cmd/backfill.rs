@@ -26,6 +26,10 @@ pub struct BackfillArgs {
     /// A parameter for the scrapers' `{name}` templates; repeatable.
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, String)>,
+    /// The slot's local time (HH:MM, 24-hour) for every date: supplies
+    /// {slot_hour}, {slot_hour12}, {slot_ampm} and {slot_minute}.
+    #[arg(long, value_name = "HH:MM", value_parser = rebound_domain::params::parse_slot)]
+    pub slot: Option<chrono::NaiveTime>,
     /// Print JSON (one object per date) instead of lines.
     #[arg(long)]
     pub json: bool,
@@ -60,6 +64,7 @@ pub async fn run(config: &Path, args: BackfillArgs) -> Result<ExitCode, Failure>
         args.from,
         args.to,
         &params,
+        args.slot,
         &rebound_service::instance_name(&setup::host_name(), "backfill"),
         |step| {
             done += 1;

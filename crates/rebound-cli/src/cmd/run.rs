@@ -17,6 +17,11 @@ pub struct TargetArgs {
     /// A parameter for the scrapers' `{name}` templates; repeatable.
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, String)>,
+    /// The slot's local time (HH:MM, 24-hour), as a scheduled run of that
+    /// slot would have it: supplies {slot_hour}, {slot_hour12}, {slot_ampm}
+    /// and {slot_minute}.
+    #[arg(long, value_name = "HH:MM", value_parser = rebound_domain::params::parse_slot)]
+    pub slot: Option<chrono::NaiveTime>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -97,6 +102,9 @@ pub(crate) fn check_known_params(
             continue;
         };
         takes.extend(scraper.required_params(source));
+        // A fan-out's item id may be in no template (a game book addressed
+        // by its teams) yet identifies the call and its lockout.
+        takes.extend(scraper.fan_out_params().into_iter().map(String::from));
     }
     takes.retain(|p| !BUILTIN_PARAMS.contains(&p.as_str()));
     takes.sort();
@@ -133,8 +141,12 @@ pub async fn run_workflow(config: &Path, args: RunArgs) -> Result<ExitCode, Fail
     check_known_params(&plan, ParamsFor::Workflow(&args.workflow), &params)?;
     let engine = setup::engine(setup::sleep_retries_inline(plan)).await?;
     let date = args.target.date.unwrap_or_else(|| engine.today());
+    let options = rebound_engine::RunOptions {
+        slot: args.target.slot,
+        ..Default::default()
+    };
     let report = engine
-        .run_workflow(&args.workflow, date, &params)
+        .run_workflow_with(&args.workflow, date, &params, &options)
         .await
         .map_err(engine_error)?;
     if args.target.json {
@@ -159,7 +171,7 @@ pub async fn run_scraper(config: &Path, args: ScrapeArgs) -> Result<ExitCode, Fa
     let engine = setup::engine(setup::sleep_retries_inline(plan)).await?;
     let date = args.target.date.unwrap_or_else(|| engine.today());
     let report = engine
-        .run_scraper(&args.scraper, date, &params)
+        .run_scraper_at(&args.scraper, date, &params, args.target.slot)
         .await
         .map_err(engine_error)?;
     if args.target.json {

@@ -8,6 +8,7 @@ mod health;
 mod lockouts;
 mod metrics;
 mod pagination;
+mod params;
 mod plan;
 mod purge;
 mod quotas;

@@ -6,10 +6,10 @@ use crate::error::closest;
 use crate::keypath::KeyPath;
 use crate::raw::{RawConfig, RawDataset, RawHealthProbe};
 use rebound_domain::duration::format_duration;
+use rebound_domain::params::DATE_PARAMS;
 use rebound_domain::plan::{
     CompleteBy, DatasetPolicy, ForEach, HealthProbe, Scraper, Severity, Source,
 };
-use rebound_domain::template::BUILTIN_PARAMS;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -43,13 +43,13 @@ impl Resolver<'_> {
         templates.extend(source.headers.iter().map(|(_, v)| ("headers", &v.value)));
         templates.extend(source.query.iter().map(|(_, v)| ("query", &v.value)));
         for (what, t) in templates {
-            if let Some(param) = t.params().into_iter().find(|p| !BUILTIN_PARAMS.contains(p)) {
+            if let Some(param) = t.params().into_iter().find(|p| !DATE_PARAMS.contains(p)) {
                 self.fail(
                     &path_key,
                     format!(
                         "the probe cannot fill {{{param}}} (used by the source's {what}): a probe \
-                         sends only the built-in parameters ({})",
-                        BUILTIN_PARAMS.join(", ")
+                         sends only the date parameters ({})",
+                        DATE_PARAMS.join(", ")
                     ),
                 );
                 return None;

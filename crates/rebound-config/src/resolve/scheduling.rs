@@ -13,8 +13,8 @@ use crate::keypath::KeyPath;
 use crate::raw::{RawCalendar, RawConfig, RawDuration, RawForEach, RawSchedule, RawScheduler};
 use chrono::NaiveTime;
 use rebound_domain::plan::{
-    Calendar, CalendarRefresh, ForEach, Schedule, ScheduleKind, ScheduleRetry, SchedulerSettings,
-    Scraper, Source, TargetDate,
+    Calendar, CalendarRefresh, ForEach, ItemParam, Schedule, ScheduleKind, ScheduleRetry,
+    SchedulerSettings, Scraper, Source, TargetDate,
 };
 use rebound_domain::template::BUILTIN_PARAMS;
 use std::collections::{BTreeMap, HashMap};
@@ -203,6 +203,109 @@ impl Resolver<'_> {
         Some(text)
     }
 
+    /// One parameter a fan-out binds from each item: a plain name that is
+    /// not built in and that the scraper's templates use.
+    fn bound_param(
+        &mut self,
+        path: &KeyPath,
+        label: &str,
+        param: &str,
+        scraper: &Scraper,
+        sources: &BTreeMap<String, Source>,
+    ) -> bool {
+        if rebound_domain::params::is_builtin(param) {
+            self.fail(
+                path,
+                format!(
+                    "\"{param}\" is a built-in parameter ({}); name the parameter that receives each item",
+                    BUILTIN_PARAMS.join(", ")
+                ),
+            );
+            return false;
+        }
+        let Some(source) = sources.get(&scraper.source) else {
+            return true;
+        };
+        let used = scraper.required_params(source);
+        if used.iter().any(|u| u == param) {
+            return true;
+        }
+        let used: Vec<&String> = used
+            .iter()
+            .filter(|p| !BUILTIN_PARAMS.contains(&p.as_str()))
+            .collect();
+        let mut message =
+            format!("{label} \"{param}\" is not used by this scraper's path, query or headers");
+        if used.is_empty() {
+            message.push_str(" (they use no parameter besides the built-ins)");
+        } else {
+            let list: Vec<String> = used.iter().map(|p| format!("{{{p}}}")).collect();
+            message.push_str(&format!(" (they use {})", list.join(", ")));
+        }
+        self.fail(path, message);
+        false
+    }
+
+    /// `for_each.params`: each name checked like `param`, each path a
+    /// dotted path of member names.
+    fn item_params(
+        &mut self,
+        path: &KeyPath,
+        raw: &RawForEach,
+        scraper: &Scraper,
+        sources: &BTreeMap<String, Source>,
+    ) -> Option<Vec<ItemParam>> {
+        let raw_params = raw.params.as_ref()?;
+        let params_path = path.key("params");
+        if raw_params.0.is_empty() {
+            self.fail(
+                &params_path,
+                "`params` is empty; bind at least one parameter, e.g. { home = \"homeTeam.teamTricode\" }",
+            );
+            return Some(Vec::new());
+        }
+        let mut out: Vec<ItemParam> = Vec::new();
+        for (name, raw_path) in &raw_params.0 {
+            let key = params_path.key(name);
+            if raw.param.as_deref() == Some(name.as_str()) {
+                self.fail(
+                    &key,
+                    format!("\"{name}\" is already bound by `param`; bind each parameter once"),
+                );
+                continue;
+            }
+            if !self.bound_param(
+                &key,
+                &format!("for_each.params.{name}"),
+                name,
+                scraper,
+                sources,
+            ) {
+                continue;
+            }
+            let Some(text) = self.text(&key, raw_path) else {
+                continue;
+            };
+            let bad = text.starts_with('$')
+                || text.starts_with('/')
+                || text.split('.').any(|m| m.trim().is_empty());
+            if bad {
+                self.fail(
+                    &key,
+                    format!("expected a member of each item or a dotted path of members, such as \"homeTeam.teamTricode\", found \"{text}\""),
+                );
+                continue;
+            }
+            out.push(ItemParam {
+                param: name.clone(),
+                path: text,
+            });
+        }
+        Some(out)
+    }
+
+    /// `for_each`, and the parameters it binds from each item besides its
+    /// `param` (the scraper's `item_params`).
     pub(super) fn for_each(
         &mut self,
         scraper_name: &str,
@@ -210,7 +313,7 @@ impl Resolver<'_> {
         config: &RawConfig,
         sources: &BTreeMap<String, Source>,
         scrapers: &BTreeMap<String, Scraper>,
-    ) -> Option<ForEach> {
+    ) -> Option<(ForEach, Vec<ItemParam>)> {
         let path = KeyPath::root()
             .key("scrapers")
             .key(scraper_name)
@@ -218,36 +321,21 @@ impl Resolver<'_> {
         let scraper = scrapers.get(scraper_name)?;
 
         let param_path = path.key("param");
-        let param = self.text(&param_path, &raw.param);
-        if let Some(param) = &param {
-            if BUILTIN_PARAMS.contains(&param.as_str()) {
-                self.fail(
-                    &param_path,
-                    format!(
-                        "\"{param}\" is a built-in parameter ({}); name the parameter that receives each item",
-                        BUILTIN_PARAMS.join(", ")
-                    ),
-                );
-            } else if let Some(source) = sources.get(&scraper.source) {
-                let used = scraper.required_params(source);
-                if !used.contains(param) {
-                    let used: Vec<&String> = used
-                        .iter()
-                        .filter(|p| !BUILTIN_PARAMS.contains(&p.as_str()))
-                        .collect();
-                    let mut message = format!(
-                        "for_each.param \"{param}\" is not used by this scraper's path, query or headers"
-                    );
-                    if used.is_empty() {
-                        message.push_str(" (they use no parameter besides the built-ins)");
-                    } else {
-                        let list: Vec<String> = used.iter().map(|p| format!("{{{p}}}")).collect();
-                        message.push_str(&format!(" (they use {})", list.join(", ")));
-                    }
-                    self.fail(&param_path, message);
-                }
-            }
-        }
+        // With `params`, `param` may only identify the item (a game book
+        // addressed by its teams still has a game id): it need not appear
+        // in a template, as it is stored with each call all the same.
+        let param = match &raw.param {
+            Some(raw_param) => self.text(&param_path, raw_param).and_then(|param| {
+                let ok = if raw.params.is_some() && !rebound_domain::params::is_builtin(&param) {
+                    true
+                } else {
+                    self.bound_param(&param_path, "for_each.param", &param, scraper, sources)
+                };
+                ok.then_some(param)
+            }),
+            None => None,
+        };
+        let mut extra = self.item_params(&path, raw, scraper, sources);
 
         match (&raw.calendar, &raw.dataset) {
             (Some(calendar), None) => {
@@ -255,9 +343,15 @@ impl Resolver<'_> {
                     if value.is_some() {
                         self.fail(
                             &path.key(key),
-                            format!("`{key}` belongs to the dataset form; with `calendar` give only `calendar` and `param`"),
+                            format!("`{key}` belongs to the dataset form; with `calendar` give only `calendar`, `param` and `params`"),
                         );
                     }
+                }
+                if raw.param.is_none() {
+                    self.fail(
+                        &param_path,
+                        "missing required key: the calendar form needs `param`, the parameter that receives each event's id",
+                    );
                 }
                 let calendar_path = path.key("calendar");
                 let calendar = self.text(&calendar_path, calendar)?;
@@ -268,10 +362,13 @@ impl Resolver<'_> {
                         unknown_reference("calendar", &calendar, &defined),
                     );
                 }
-                Some(ForEach::Calendar {
-                    calendar,
-                    param: param?,
-                })
+                Some((
+                    ForEach::Calendar {
+                        calendar,
+                        param: param?,
+                    },
+                    extra.unwrap_or_default(),
+                ))
             }
             (None, Some(dataset)) => {
                 let dataset_path = path.key("dataset");
@@ -296,22 +393,42 @@ impl Resolver<'_> {
                         None
                     }
                 };
-                let value = match &raw.value {
-                    Some(value) => self.member(&path.key("value"), value, "id"),
-                    None => {
+                // The item's identity: `value` into `param`, or else the
+                // first of `params`.
+                let (value, param) = match (&raw.value, &raw.param) {
+                    (Some(value), Some(_)) => (self.member(&path.key("value"), value, "id"), param),
+                    (None, None) if raw.params.is_some() => {
+                        let first = extra
+                            .as_mut()
+                            .filter(|e| !e.is_empty())
+                            .map(|e| e.remove(0));
+                        let value = first.as_ref().map(|f| f.path.clone());
+                        (value, first.map(|f| f.param))
+                    }
+                    (None, _) => {
                         self.fail(
                             &path.key("value"),
-                            "missing required key: the dataset form needs `value`, the member of each item passed as `param`, e.g. \"id\"",
+                            "missing required key: the dataset form needs `value`, the member of each item passed as `param`, e.g. \"id\" (or `params`)",
                         );
-                        None
+                        (None, None)
+                    }
+                    (Some(_), None) => {
+                        self.fail(
+                            &param_path,
+                            "missing required key: `value` needs `param`, the parameter that receives it",
+                        );
+                        (None, None)
                     }
                 };
-                Some(ForEach::Dataset {
-                    dataset: dataset?,
-                    items: items?,
-                    value: value?,
-                    param: param?,
-                })
+                Some((
+                    ForEach::Dataset {
+                        dataset: dataset?,
+                        items: items?,
+                        value: value?,
+                        param: param?,
+                    },
+                    extra.unwrap_or_default(),
+                ))
             }
             (Some(_), Some(_)) => {
                 self.fail(

@@ -170,7 +170,7 @@ fn cases() -> Vec<Case> {
             "\n[scrapers.f]\nsource = \"api\"\npath = \"/f/{date}\"\nfor_each = { calendar = \"games\", param = \"date\" }\n",
             "scrapers.f.for_each.param",
             "\"date\" }",
-            "\"date\" is a built-in parameter (date, date_compact, day_start_utc, day_end_utc)",
+            "\"date\" is a built-in parameter (date, date_compact, target_date, day_start_utc, day_end_utc, season, season_start_year, season_end_year, slot_hour, slot_hour12, slot_ampm, slot_minute)",
         ),
         case(
             "for_each dataset not produced",

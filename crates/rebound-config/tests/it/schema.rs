@@ -104,7 +104,8 @@ fn schema_describes_the_scheduling_keys() {
             .as_array()
             .unwrap()
             .len(),
-        2
+        // calendar; dataset with value and param; dataset with params only.
+        3
     );
     assert_eq!(
         at(&schema, "/$defs/RawWorkflow/properties/schedule/$ref"),

@@ -19,6 +19,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 mod breakers;
+mod derived;
 mod encoding;
 mod fanout;
 mod fanout_counts;

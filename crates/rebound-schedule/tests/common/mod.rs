@@ -151,6 +151,8 @@ pub fn scraper(name: &str, for_each: Option<ForEach>) -> Scraper {
         lockout: None,
         timeout: None,
         paginate: None,
+        item_params: Vec::new(),
+        valid: Default::default(),
     }
 }
 
@@ -168,6 +170,7 @@ pub fn plan(workflows: Vec<Workflow>) -> Plan {
             connect_timeout: None,
             raw_store: RawStoreLocation::File { path: "raw".into() },
             retention: None,
+            season: None,
         },
         sources: BTreeMap::new(),
         scrapers: BTreeMap::new(),

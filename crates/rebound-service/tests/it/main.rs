@@ -28,17 +28,30 @@ mod runs;
 mod serve;
 mod wakeups;
 
-/// A scheduled workflow whose scraper needs `{team}`, which is neither a
-/// built-in nor fanned out: its runs cannot start.
-const UNSTARTABLE_ROSTERS: &str = r#"
+/// A scheduled workflow `rosters`; see [`unstartable_harness`].
+const ROSTERS: &str = r#"
 [scrapers.roster]
 source = "nba"
-path = "/roster/{team}"
+path = "/roster"
 
 [workflows.rosters]
 scrapers = ["roster"]
 schedule = { kind = "window", start = "06:00", end = "10:00" }
 "#;
+
+/// A harness whose scheduled workflow `rosters` runs a scraper that needs
+/// `{team}`, which is neither a built-in nor fanned out: its runs cannot
+/// start. `rebound check` refuses such a file, so the plan is changed in
+/// code: the worker's own guard (a run the engine refuses is a failed run
+/// with a reason) is what these tests are about.
+async fn unstartable_harness(dir: &Path, base_url: &str, start: DateTime<Utc>) -> Harness {
+    let path = dir.join("rebound.toml");
+    std::fs::write(&path, config(base_url, ROSTERS)).expect("write config");
+    let mut plan = rebound_config::load(&path, &|_| None).expect("config is valid");
+    plan.scrapers.get_mut("roster").expect("roster").path =
+        rebound_domain::template::Template::parse("/roster/{team}").expect("template");
+    harness_for(dir, plan, start).await
+}
 
 const NY: chrono_tz::Tz = chrono_tz::America::New_York;
 
@@ -731,12 +744,7 @@ schedule = { kind = "window", start = "06:00", end = "10:00" }
 async fn a_run_that_cannot_start_says_why_on_its_row() {
     let sim = UpstreamSim::start().await.expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
-    let h = harness(
-        dir.path(),
-        &config(&sim.base_url(), UNSTARTABLE_ROSTERS),
-        local(day(), 6, 0),
-    )
-    .await;
+    let h = unstartable_harness(dir.path(), &sim.base_url(), local(day(), 6, 0)).await;
     h.scheduler.tick().await.expect("tick");
     let mut outcomes = Vec::new();
     while let Some(outcome) = h.worker.run_one().await.expect("worker") {
@@ -770,5 +778,56 @@ async fn a_run_that_cannot_start_says_why_on_its_row() {
         .find(|r| r.workflow_name == "morning")
         .expect("row");
     assert_eq!(morning.last_error, None);
+    sim.shutdown().await;
+}
+
+/// A scheduled run fills the slot parameters from its slot: the time in
+/// the slot's name (`17:00`, and its retries), or the local time a
+/// `window` slot was due. The hourly injury report's URL carries them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_runs_supply_their_slots_local_time() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let extra = format!(
+        r#"
+[sources.echo]
+base_url = "{}/echo"
+
+[scrapers.report]
+source = "echo"
+path = "/report_{{date}}_{{slot_hour12}}{{slot_ampm}}_{{slot_hour}}{{slot_minute}}"
+
+[scrapers.window_report]
+source = "echo"
+path = "/window_{{slot_hour12}}{{slot_minute}}{{slot_ampm}}"
+
+[workflows.evening_report]
+scrapers = ["report"]
+schedule = {{ kind = "at", at = "17:00" }}
+
+[workflows.morning_report]
+scrapers = ["window_report"]
+schedule = {{ kind = "window", start = "07:30", end = "10:00" }}
+"#,
+        sim.base_url()
+    );
+    let mut h = harness(
+        dir.path(),
+        &config(&sim.base_url(), &extra),
+        local(day(), 5, 0),
+    )
+    .await;
+    h.run_until(local(day(), 18, 0)).await;
+    let mut sent: Vec<String> = sim
+        .requests()
+        .into_iter()
+        .map(|r| r.path)
+        .filter(|p| p.starts_with("/echo/"))
+        .collect();
+    sent.sort();
+    assert_eq!(
+        sent,
+        vec!["/echo/report_2026-11-28_05PM_1700", "/echo/window_0730AM",]
+    );
     sim.shutdown().await;
 }

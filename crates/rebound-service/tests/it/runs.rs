@@ -3,7 +3,7 @@
 //! the `workflow_failed` alert; a rescued or follow-up run makes only the
 //! calls its execution has not completed.
 
-use super::{UNSTARTABLE_ROSTERS, config, day, harness, local};
+use super::{config, day, harness, local, unstartable_harness};
 use rebound_alerts::evaluate::Evaluator;
 use rebound_alerts::service::ReportSource;
 use rebound_domain::clock::Clock;
@@ -27,12 +27,7 @@ async fn execution_of(
 async fn a_run_the_engine_refuses_is_a_failed_run_of_kind_config_in_health_and_alerts() {
     let sim = UpstreamSim::start().await.expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
-    let h = harness(
-        dir.path(),
-        &config(&sim.base_url(), UNSTARTABLE_ROSTERS),
-        local(day(), 6, 0),
-    )
-    .await;
+    let h = unstartable_harness(dir.path(), &sim.base_url(), local(day(), 6, 0)).await;
     h.scheduler.tick().await.expect("tick");
     while h.worker.run_one().await.expect("worker").is_some() {}
 

@@ -213,6 +213,25 @@ async fn play_by_play_for_scheduled_games_only() {
 }
 
 #[tokio::test]
+async fn game_books_are_addressed_by_date_and_matchup() {
+    let sim = start().await;
+    let game = &games_on(date("2026-11-28"))[1];
+    let path = paths::nba_gamebook("20261128", game.away.tricode, game.home.tricode);
+    let (status, body) = get_text(&sim, &path).await;
+    assert_eq!(status, 200);
+    assert!(body.starts_with("%PDF-"), "{body}");
+    assert!(body.contains(&game.game_id()), "{body}");
+    // Home and away swapped, another date, a bad date: no game book.
+    let swapped = paths::nba_gamebook("20261128", game.home.tricode, game.away.tricode);
+    assert_eq!(get_json(&sim, &swapped).await.0, 404);
+    let elsewhere = paths::nba_gamebook("20261001", game.away.tricode, game.home.tricode);
+    assert_eq!(get_json(&sim, &elsewhere).await.0, 404);
+    let (status, body) = get_json(&sim, "/nba/gamebooks/2026-11-28/BOSNYK.pdf").await;
+    assert_eq!(status, 400);
+    assert!(body["error"].as_str().unwrap().contains("YYYYMMDD"));
+}
+
+#[tokio::test]
 async fn bigdataball_serves_known_games_and_says_unpublished_otherwise() {
     let sim = start().await;
     let game = &games_on(date("2026-11-28"))[2];
