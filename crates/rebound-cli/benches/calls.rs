@@ -233,6 +233,9 @@ async fn phases(calls: usize) -> (Round, Round, Round, Round) {
     );
     let now = chrono::Utc::now();
     let call = |i: usize| NewScraperCall {
+        etag: None,
+        last_modified: None,
+        outputs: Vec::new(),
         execution_id: None,
         workflow_name: None,
         scraper_name: "item".into(),

@@ -455,6 +455,45 @@ pub(crate) struct RawScraper {
     /// Last target date ("YYYY-MM-DD", inclusive) this scraper is for.
     #[schemars(pattern(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), example = "2025-12-22")]
     pub valid_until: Option<String>,
+    // Documents and conditional requests (issue 13, items 4 and 5): kept
+    // together so other additions to this struct merge cleanly.
+    /// What the payload is: "json" (default), "pdf", "html", "csv" or
+    /// "bytes". A payload whose Content-Type or first bytes say otherwise
+    /// (an HTML "Access Denied" page where a PDF was expected) is a
+    /// `decode` failure. `records` applies to JSON only.
+    #[schemars(extend("enum" = ["json", "pdf", "html", "csv", "bytes"]))]
+    pub format: Option<String>,
+    /// Formats other than JSON: a payload shorter than this many bytes is
+    /// "no data". Default: 1 (an empty body).
+    #[schemars(range(min = 1))]
+    pub min_bytes: Option<i64>,
+    /// Run a command with the payload on stdin; its stdout becomes the
+    /// call's primary output (`records` then applies to it), the document
+    /// a secondary output. E.g. `{ command = ["python3",
+    /// "parsers/injury_report.py"], timeout = "30s", format = "json" }`.
+    pub transform: Option<RawTransform>,
+    /// Send `If-None-Match` / `If-Modified-Since` from the previous
+    /// successful call with the same parameters; a `304 Not Modified` is a
+    /// success with the payload unchanged. Default: false.
+    pub conditional: Option<bool>,
+}
+
+/// `transform`: a command that turns a scraper's document (on stdin) into
+/// its primary output (on stdout).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTransform {
+    /// Program and arguments, run without a shell in the config file's
+    /// folder; a program containing "/" is relative to that folder,
+    /// otherwise looked up on PATH.
+    #[schemars(length(min = 1))]
+    pub command: Vec<String>,
+    /// Killed after this long. Default: "30s".
+    pub timeout: Option<RawDuration>,
+    /// What the command writes: "json" (default), "csv", "html", "pdf" or
+    /// "bytes".
+    #[schemars(extend("enum" = ["json", "pdf", "html", "csv", "bytes"]))]
+    pub format: Option<String>,
 }
 
 /// `paginate = { kind = "cursor", cursor = "/meta/next_cursor", param =

@@ -37,6 +37,7 @@ use std::path::Path;
 use std::time::Duration;
 
 mod alerts;
+mod document;
 mod health;
 mod late_data;
 mod paginate;
@@ -979,6 +980,7 @@ impl Resolver<'_> {
         let timeout = self.scraper_timeout(&path, raw);
         let paginate = self.paginate(&path, raw, records.as_deref());
         let valid = self.validity(&path, raw);
+        let document = self.document_keys(&path, raw);
         Scraper {
             name: name.to_string(),
             source,
@@ -997,6 +999,10 @@ impl Resolver<'_> {
             paginate,
             item_params: Vec::new(),
             valid,
+            format: document.format,
+            min_bytes: document.min_bytes,
+            transform: document.transform,
+            conditional: document.conditional,
         }
     }
 

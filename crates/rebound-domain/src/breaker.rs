@@ -136,7 +136,9 @@ impl Signal {
                     | ErrorKind::Decode
                     | ErrorKind::BodyTooLarge
                     // Every page was answered; see `ErrorKind::Pagination`.
-                    | ErrorKind::Pagination,
+                    | ErrorKind::Pagination
+                    // The upstream answered; our parser failed on it.
+                    | ErrorKind::Transform,
                 ),
             ) => Signal::Healthy,
             (ScraperStatus::Failed, _) => Signal::Ignore,

@@ -13,6 +13,7 @@ pub mod breaker;
 pub mod calendar;
 pub mod clock;
 pub mod decision;
+pub mod document;
 pub mod duration;
 pub mod late;
 pub mod message;

@@ -75,10 +75,15 @@ pub enum ErrorKind {
     /// `valid_until`) is valid on the target date (skipped calls only; not
     /// a failure: the config says there is nothing to collect).
     NotValid,
+    /// The scraper's `transform` command failed: it exited non-zero, was
+    /// killed at its timeout, could not start, or wrote more than the
+    /// body limit. Not retried (the same document meets the same parser)
+    /// and not a fault of the source (the upstream answered properly).
+    Transform,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 18] = [
+    pub const ALL: [ErrorKind; 19] = [
         ErrorKind::Throttled,
         ErrorKind::Server,
         ErrorKind::Timeout,
@@ -97,6 +102,7 @@ impl ErrorKind {
         ErrorKind::Internal,
         ErrorKind::Pagination,
         ErrorKind::NotValid,
+        ErrorKind::Transform,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -119,6 +125,7 @@ impl ErrorKind {
             ErrorKind::Internal => "internal",
             ErrorKind::Pagination => "pagination",
             ErrorKind::NotValid => "not_valid",
+            ErrorKind::Transform => "transform",
         }
     }
 

@@ -335,6 +335,18 @@ pub struct Scraper {
     /// `valid_from` / `valid_until`: the target dates this scraper (one
     /// variant of a dataset's scraper) is for.
     pub valid: Validity,
+    // Documents and conditional requests (issue 13, items 4 and 5).
+    /// `format`: what the payload is; checked against its content type
+    /// and first bytes (`rebound_domain::document`).
+    pub format: crate::document::PayloadFormat,
+    /// `min_bytes`: for formats other than JSON, a payload (or transform
+    /// output) shorter than this is no_data. Default 1.
+    pub min_bytes: u64,
+    /// `transform`: the command that turns the document into the primary output.
+    pub transform: Option<crate::document::Transform>,
+    /// `conditional`: send `If-None-Match` / `If-Modified-Since` from the
+    /// previous successful call with the same parameters.
+    pub conditional: bool,
 }
 
 /// One parameter a fan-out binds from each item: `home =

@@ -23,13 +23,15 @@ use crate::breaker::Gate;
 use crate::{Engine, EngineError};
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
+use rebound_domain::document::PayloadFormat;
 use rebound_domain::message::attempts_phrase;
-use rebound_domain::outcome::{ErrorKind, ScraperStatus};
+use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus};
 use rebound_domain::paths::payload_path;
 use rebound_domain::plan::{Scraper, Source};
-use rebound_fetch::{CallResult, CallSpec};
+use rebound_fetch::{CallResult, CallSpec, Revalidate};
 use rebound_storage::{
-    NewAttempt, NewScraperCall, PayloadRef, QuotaKey, ScraperCallRow, StoreError,
+    NewAttempt, NewCallOutput, NewScraperCall, OutputRole, PayloadRef, QuotaKey, ScraperCallRow,
+    StoreError,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -189,29 +191,71 @@ impl Engine {
         };
         let used = used_params(scraper, source, params);
         let params_json = self.plan.redactor.redact_string(&params_to_json(&used));
+        // A conditional request needs the previous call's validators
+        // before it is sent: one more round trip, for those scrapers only.
+        let validators = if scraper.conditional {
+            self.store
+                .last_validators(scraper_name, &params_json)
+                .await?
+        } else {
+            None
+        };
+        let revalidate = validators.as_ref().map(|v| Revalidate {
+            etag: v.etag.clone(),
+            last_modified: v.last_modified.clone(),
+        });
         // The previous payload is looked up while the request is in flight:
         // the lookup is a database round trip that would otherwise add to
         // every call's latency.
         let (result, previous) = tokio::join!(
-            self.fetcher.call(CallSpec {
-                source,
-                scraper,
-                params,
-            }),
+            self.fetcher.call_conditional(
+                CallSpec {
+                    source,
+                    scraper,
+                    params,
+                },
+                revalidate.as_ref(),
+            ),
             self.store.last_payload(scraper_name, &params_json)
         );
         self.settle_guards(source, admitted, &result).await?;
+        // After the guards: the breaker judges the upstream's answer, and a
+        // parser's failure is not the upstream's.
+        let (result, document) = self.transform(scraper, source, result).await;
         let mut verdict = Verdict::of(&result);
-        let stored = self
-            .keep_payload(
-                scraper_name,
+        let mut stored = match (&validators, result.not_modified) {
+            // 304: the payload the validators came with stands; nothing is
+            // written, and the row says unchanged (so freshness keeps its age).
+            (Some(previous), true) => StoredPayload {
+                uri: Some(previous.output_uri.clone()),
+                hash: Some(previous.content_hash.clone()),
+                unchanged: true,
+                ..StoredPayload::default()
+            },
+            _ => {
+                self.keep_payload(
+                    scraper_name,
+                    target_date,
+                    &used,
+                    previous,
+                    &result,
+                    &mut verdict,
+                )
+                .await
+            }
+        };
+        if let Some(document) = document {
+            self.keep_document(
+                scraper,
                 target_date,
                 &used,
-                previous,
                 &result,
+                document,
+                &mut stored,
                 &mut verdict,
             )
             .await;
+        }
         self.judge_late(scraper, target_date, event_start, &result, &mut verdict);
         self.metrics.record_call(
             &source.name,
@@ -219,7 +263,7 @@ impl Engine {
             verdict.status,
             (result.finished_at - result.started_at).to_std().ok(),
         );
-        let record = self.history_row(
+        let mut record = self.history_row(
             run,
             scraper_name,
             source,
@@ -229,6 +273,22 @@ impl Engine {
             &verdict,
             &stored,
         );
+        if result.not_modified {
+            record.record_count = validators.as_ref().and_then(|v| v.record_count);
+        }
+        // A 304 may omit the validators; the ones it confirmed stay current.
+        record.etag = result.etag.clone().or_else(|| {
+            validators
+                .as_ref()
+                .and_then(|v| v.etag.clone())
+                .filter(|_| result.not_modified)
+        });
+        record.last_modified = result.last_modified.clone().or_else(|| {
+            validators
+                .as_ref()
+                .and_then(|v| v.last_modified.clone())
+                .filter(|_| result.not_modified)
+        });
         let id = self.store.record_scraper_call(&record).await?;
         if verdict.status == ScraperStatus::Success {
             // After the row, so the release names a call that exists.
@@ -246,7 +306,11 @@ impl Engine {
             message: record.error_message,
             duration_ms: record.duration_ms,
             bytes: record.bytes,
-            records: result.records,
+            records: record
+                .record_count
+                .filter(|_| result.not_modified)
+                .and_then(|n| usize::try_from(n).ok())
+                .or(result.records),
             pages: result.pages,
             output_uri: stored.uri,
             content_hash: stored.hash,
@@ -399,6 +463,9 @@ impl Engine {
             content_hash: stored.hash.clone(),
             unchanged: stored.unchanged,
             pages: result.pages,
+            etag: None,
+            last_modified: None,
+            outputs: stored.outputs.clone(),
             record_count: record_count(
                 self.plan
                     .scrapers
@@ -472,6 +539,9 @@ impl Engine {
         // No request, so no attempt and no duration; the call still counts.
         self.metrics.record_call(&source.name, [], status, None);
         let record = NewScraperCall {
+            etag: None,
+            last_modified: None,
+            outputs: Vec::new(),
             execution_id: run.map(|r| r.execution_id.to_string()),
             workflow_name: run.map(|r| r.workflow_name.to_string()),
             scraper_name: scraper_name.to_string(),
@@ -551,20 +621,26 @@ impl Engine {
                 uri: Some(previous.output_uri),
                 hash: Some(hash),
                 unchanged: true,
+                ..StoredPayload::default()
             });
         }
         let scraper = &self.plan.scrapers[scraper_name];
-        let extension = rebound_raw::extension_for(result.content_type.as_deref(), &body);
-        let path_params: BTreeMap<String, String> = used
-            .iter()
-            .filter(|(k, _)| !rebound_domain::template::BUILTIN_PARAMS.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), self.plan.redactor.redact_string(v)))
-            .collect();
-        let path = payload_path(
-            &scraper.dataset,
+        // A JSON scraper's extension follows the content type, as it always
+        // has; a declared document format names its own.
+        let extension = match scraper
+            .transform
+            .as_ref()
+            .map_or(scraper.format, |t| t.format)
+        {
+            PayloadFormat::Json => {
+                rebound_raw::extension_for(result.content_type.as_deref(), &body)
+            }
+            format => format.extension(),
+        };
+        let path = self.object_path(
+            scraper,
             target_date,
-            scraper_name,
-            &path_params,
+            used,
             result.finished_at,
             &hash,
             extension,
@@ -574,7 +650,220 @@ impl Engine {
             uri: Some(uri),
             hash: Some(hash),
             unchanged: false,
+            ..StoredPayload::default()
         })
+    }
+}
+
+impl Engine {
+    /// With a `transform`: runs the command on a successful fetch's
+    /// document. Its output becomes the result's body, judged by
+    /// `records` (JSON) or the output format and `min_bytes`; the document
+    /// comes back to be kept as the secondary output. A command that fails
+    /// makes the call a `transform` failure, storing nothing.
+    async fn transform(
+        &self,
+        scraper: &Scraper,
+        source: &Source,
+        mut result: CallResult,
+    ) -> (CallResult, Option<Document>) {
+        let Some(transform) = &scraper.transform else {
+            return (result, None);
+        };
+        if result.status != ScraperStatus::Success || result.not_modified {
+            return (result, None);
+        }
+        let Some(fetched) = result.body.take() else {
+            return (result, None);
+        };
+        // The command reads what the raw store would keep: a secret the
+        // upstream echoed is masked before it leaves this process.
+        let document = match crate::mask::mask_payload(&self.plan.redactor, &fetched) {
+            std::borrow::Cow::Borrowed(_) => fetched,
+            std::borrow::Cow::Owned(masked) => Bytes::from(masked),
+        };
+        let redactor = &self.plan.redactor;
+        let output = match crate::transform::run(
+            transform,
+            &document,
+            source.max_body_bytes,
+            redactor,
+        )
+        .await
+        {
+            Ok(output) => output,
+            Err(message) => {
+                tracing::warn!(
+                    scraper = %scraper.name,
+                    error = %redactor.redact(&message),
+                    "Transform failed."
+                );
+                result.status = ScraperStatus::Failed;
+                result.error_kind = Some(ErrorKind::Transform);
+                result.message = Some(message);
+                result.records = None;
+                return (result, None);
+            }
+        };
+        let judged = judge_output(scraper, transform, &output, redactor);
+        match judged.outcome {
+            AttemptOutcome::Success => {
+                result.records = judged.records;
+            }
+            AttemptOutcome::NoData => {
+                result.status = ScraperStatus::NoData;
+                result.message = Some(judged.message);
+                result.records = None;
+            }
+            AttemptOutcome::Retryable | AttemptOutcome::Permanent => {
+                result.status = ScraperStatus::Failed;
+                result.error_kind = Some(ErrorKind::Transform);
+                result.message = Some(format!(
+                    "transform {} wrote an unusable output: {}",
+                    transform.command.first().map_or("", String::as_str),
+                    judged.message
+                ));
+                result.records = None;
+                return (result, None);
+            }
+        }
+        let document = Document {
+            body: document,
+            content_type: result
+                .content_type
+                .replace(transform.format.content_type().to_string()),
+        };
+        result.body = Some(output);
+        (result, Some(document))
+    }
+
+    /// Keeps a transform's document beside its output (already kept as
+    /// the primary in `stored`), and lists both for `call_outputs`. A
+    /// document that cannot be stored fails the call like its output.
+    #[allow(clippy::too_many_arguments)] // One call site; each is a step's input.
+    async fn keep_document(
+        &self,
+        scraper: &Scraper,
+        target_date: NaiveDate,
+        used: &BTreeMap<String, String>,
+        result: &CallResult,
+        document: Document,
+        stored: &mut StoredPayload,
+        verdict: &mut Verdict,
+    ) {
+        let (Some(uri), Some(hash), Some(output)) = (&stored.uri, &stored.hash, &result.body)
+        else {
+            return;
+        };
+        let primary = NewCallOutput {
+            role: OutputRole::Primary,
+            uri: uri.clone(),
+            content_hash: hash.clone(),
+            bytes: output.len() as i64,
+            content_type: result.content_type.clone(),
+        };
+        let doc_hash = blake3::hash(&document.body).to_hex().to_string();
+        let extension = match scraper.format {
+            PayloadFormat::Json => {
+                rebound_raw::extension_for(document.content_type.as_deref(), &document.body)
+            }
+            format => format.extension(),
+        };
+        let path = self.object_path(
+            scraper,
+            target_date,
+            used,
+            result.finished_at,
+            &doc_hash,
+            extension,
+        );
+        let bytes = document.body.len() as i64;
+        match self.raw.put(&path, document.body).await {
+            Ok(doc_uri) => {
+                stored.outputs = vec![
+                    primary,
+                    NewCallOutput {
+                        role: OutputRole::Secondary,
+                        uri: doc_uri,
+                        content_hash: doc_hash,
+                        bytes,
+                        content_type: document.content_type,
+                    },
+                ];
+            }
+            Err(e) => {
+                verdict.status = ScraperStatus::Failed;
+                verdict.error_kind = Some(ErrorKind::Storage);
+                verdict.message = Some(format!(
+                    "transformed the document but could not store it ({bytes} bytes): {e}"
+                ));
+                *stored = StoredPayload::default();
+            }
+        }
+    }
+
+    /// Where a payload of this call is written in the raw store.
+    fn object_path(
+        &self,
+        scraper: &Scraper,
+        target_date: NaiveDate,
+        used: &BTreeMap<String, String>,
+        finished_at: DateTime<Utc>,
+        hash: &str,
+        extension: &str,
+    ) -> String {
+        let path_params: BTreeMap<String, String> = used
+            .iter()
+            .filter(|(k, _)| !rebound_domain::template::BUILTIN_PARAMS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), self.plan.redactor.redact_string(v)))
+            .collect();
+        payload_path(
+            &scraper.dataset,
+            target_date,
+            &scraper.name,
+            &path_params,
+            finished_at,
+            hash,
+            extension,
+        )
+    }
+}
+
+/// A transform's input, kept as the call's secondary output.
+struct Document {
+    /// Masked, as stored.
+    body: Bytes,
+    /// As the upstream labelled it.
+    content_type: Option<String>,
+}
+
+/// A transform's output judged as a response would be: by `records` when
+/// it writes JSON and the scraper has them, else by its format (contents
+/// and `min_bytes`).
+fn judge_output(
+    scraper: &Scraper,
+    transform: &rebound_domain::document::Transform,
+    output: &[u8],
+    redactor: &rebound_domain::redact::Redactor,
+) -> rebound_fetch::classify::Classified {
+    use rebound_fetch::classify::{Classified, check_document, classify_response};
+    match (transform.format, scraper.records.as_deref()) {
+        (PayloadFormat::Json, Some(pointer)) => {
+            classify_response(200, output, &Default::default(), Some(pointer), redactor)
+        }
+        (format, _) => check_document(
+            Classified {
+                outcome: AttemptOutcome::Success,
+                kind: None,
+                message: format!("{} bytes", output.len()),
+                records: None,
+            },
+            format,
+            scraper.min_bytes,
+            None,
+            output,
+            redactor,
+        ),
     }
 }
 
@@ -618,6 +907,9 @@ struct StoredPayload {
     uri: Option<String>,
     hash: Option<String>,
     unchanged: bool,
+    /// With a `transform`: the output (primary) and the document
+    /// (secondary), for `call_outputs`; empty otherwise.
+    outputs: Vec<NewCallOutput>,
 }
 
 /// `record_count` of a call's row: the records of the payload it stored

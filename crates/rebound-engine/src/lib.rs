@@ -19,6 +19,7 @@ mod fanout;
 pub mod liveness;
 mod mask;
 mod quota;
+mod transform;
 mod workflow;
 
 pub use calendar::{

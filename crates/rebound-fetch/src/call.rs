@@ -29,8 +29,8 @@
 
 use crate::limits::{Admission, SourceLimiter};
 use crate::{
-    AttemptReport, BuiltRequest, CallResult, CallSpec, Failure, Fetcher, build_request, classify,
-    redirect, transport_failure,
+    AttemptReport, BuiltRequest, CallResult, CallSpec, Failure, Fetcher, Revalidate, build_request,
+    classify, redirect, transport_failure,
 };
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -78,6 +78,11 @@ pub(crate) struct Done {
     /// The response's `Link` header (for `paginate.kind = "link"`).
     pub(crate) link: Option<String>,
     pub(crate) finished_at: DateTime<Utc>,
+    /// A revalidating request answered 304 (the body is dropped).
+    pub(crate) not_modified: bool,
+    /// The response's validators, for a `conditional` scraper.
+    pub(crate) etag: Option<String>,
+    pub(crate) last_modified: Option<String>,
 }
 
 /// Which request of its call an attempt loop makes.
@@ -173,6 +178,9 @@ impl Progress {
             deferred_until: done.end.deferred_until,
             quota_remaining: self.quota_remaining,
             pages: None,
+            not_modified: done.not_modified,
+            etag: done.etag,
+            last_modified: done.last_modified,
         }
     }
 }
@@ -182,11 +190,40 @@ impl Fetcher {
     /// permanent failure, the policy gives up, or the source's retry
     /// budget is spent.
     pub async fn call(&self, spec: CallSpec<'_>) -> CallResult {
+        self.call_conditional(spec, None).await
+    }
+
+    /// [`Fetcher::call`] for a `conditional` scraper: sends the previous
+    /// call's validators (`If-None-Match`, `If-Modified-Since`), and a
+    /// `304 Not Modified` ends the call as a success without a body
+    /// ([`CallResult::not_modified`]).
+    pub async fn call_conditional(
+        &self,
+        spec: CallSpec<'_>,
+        revalidate: Option<&Revalidate>,
+    ) -> CallResult {
         let started_at = self.clock.now();
-        let request = match build_request(&spec) {
+        let mut request = match build_request(&spec) {
             Ok(request) => request,
             Err(message) => return self.unbuildable(started_at, &message),
         };
+        if let Some(revalidate) = revalidate {
+            // Values read back from our own rows; one that is not a valid
+            // header value (it came from a broken upstream) is not sent.
+            let valid = |v: &&String| reqwest::header::HeaderValue::from_str(v).is_ok();
+            if let Some(etag) = revalidate.etag.as_ref().filter(valid) {
+                request
+                    .headers
+                    .push(("If-None-Match".to_string(), etag.clone()));
+                request.revalidating = true;
+            }
+            if let Some(since) = revalidate.last_modified.as_ref().filter(valid) {
+                request
+                    .headers
+                    .push(("If-Modified-Since".to_string(), since.clone()));
+                request.revalidating = true;
+            }
+        }
         let mut call = Progress {
             started_at,
             attempts: Vec::new(),
@@ -241,7 +278,7 @@ impl Fetcher {
                 self.heed_signals(spec, limiter.as_deref(), response, finished_at, call)
                     .await;
             }
-            let judged = self.judge(spec, &raw, attempt_no, page);
+            let judged = self.judge(spec, request, &raw, attempt_no, page);
             call.record(page.number, attempt_started, finished_at, &judged);
             call.delay_before = Duration::ZERO;
             match self
@@ -252,8 +289,22 @@ impl Fetcher {
                     call.delay_before = wait;
                     self.clock.sleep(wait).await;
                 }
-                Next::Finish(end) => {
+                Next::Finish(mut end) => {
                     let response = raw.response.as_ref().ok();
+                    let not_modified = request.revalidating
+                        && end.status == ScraperStatus::Success
+                        && judged.http_status == Some(304);
+                    if not_modified {
+                        // Nothing to store: the previous payload stands.
+                        end.body = None;
+                    }
+                    let keep = |value: Option<&String>| {
+                        // Validators are kept for conditional scrapers only,
+                        // and only of a sane length (they go back in a header).
+                        value
+                            .filter(|v| spec.scraper.conditional && v.len() <= MAX_VALIDATOR_CHARS)
+                            .cloned()
+                    };
                     return Fetched::Done(Done {
                         end,
                         http_status: judged.http_status,
@@ -262,6 +313,9 @@ impl Fetcher {
                         content_type: response.and_then(|r| r.content_type.clone()),
                         link: response.and_then(|r| r.link.clone()),
                         finished_at,
+                        not_modified,
+                        etag: keep(response.and_then(|r| r.etag.as_ref())),
+                        last_modified: keep(response.and_then(|r| r.last_modified.as_ref())),
                     });
                 }
             }
@@ -298,6 +352,9 @@ impl Fetcher {
             deferred_until: None,
             quota_remaining: None,
             pages: None,
+            not_modified: false,
+            etag: None,
+            last_modified: None,
         }
     }
 
@@ -394,13 +451,29 @@ impl Fetcher {
     fn judge(
         &self,
         spec: &CallSpec<'_>,
+        request: &BuiltRequest,
         raw: &RawAttempt,
         attempt_no: u32,
         page: PageOf,
     ) -> Judged {
         let (outcome, kind, message, records) = match &raw.response {
+            // The answer a revalidating request hopes for: what we have is
+            // current (the engine keeps the previous payload).
+            Ok(response) if request.revalidating && response.status == 304 => (
+                AttemptOutcome::Success,
+                None,
+                "HTTP 304: not modified".to_string(),
+                None,
+            ),
             Ok(response) => {
-                let classified = match spec.scraper.records.as_deref() {
+                // With a `transform`, `records` reads the command's output
+                // (the engine checks it), not the document fetched here.
+                let records = spec
+                    .scraper
+                    .records
+                    .as_deref()
+                    .filter(|_| spec.scraper.transform.is_none());
+                let classified = match records {
                     Some(pointer) if page.later => classify::classify_later_page(
                         response.status,
                         &response.body,
@@ -416,6 +489,15 @@ impl Fetcher {
                         &self.redactor,
                     ),
                 };
+                // A document must be what the scraper says it is.
+                let classified = classify::check_document(
+                    classified,
+                    spec.scraper.format,
+                    spec.scraper.min_bytes,
+                    response.content_type.as_deref(),
+                    &response.body,
+                    &self.redactor,
+                );
                 (
                     classified.outcome,
                     classified.kind,
@@ -588,6 +670,9 @@ impl Fetcher {
             quota_remaining: call.quota_remaining,
             attempts,
             pages: None,
+            not_modified: false,
+            etag: None,
+            last_modified: None,
         }
     }
 
@@ -648,6 +733,15 @@ impl Fetcher {
             .get(reqwest::header::LINK)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let header = |name: reqwest::header::HeaderName| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let etag = header(reqwest::header::ETAG);
+        let last_modified = header(reqwest::header::LAST_MODIFIED);
         if let Some(length) = response.content_length()
             && length > max_body
         {
@@ -689,6 +783,8 @@ impl Fetcher {
                 content_type,
                 signals,
                 link,
+                etag,
+                last_modified,
             }),
             retry_after_header,
         }
@@ -703,6 +799,9 @@ struct RawResponse {
     signals: Vec<(String, String)>,
     /// The `Link` header, kept for `paginate.kind = "link"`.
     link: Option<String>,
+    /// `ETag` and `Last-Modified`, kept for `conditional` scrapers.
+    etag: Option<String>,
+    last_modified: Option<String>,
 }
 
 impl RawResponse {
@@ -713,6 +812,10 @@ impl RawResponse {
             .map(|(_, v)| v.as_str())
     }
 }
+
+/// Longest `ETag` / `Last-Modified` kept: real ones are tens of
+/// characters; a longer one is a broken upstream, not worth a column.
+const MAX_VALIDATOR_CHARS: usize = 1_024;
 
 /// The headers that pause a source (see `rebound_domain::ratelimit`).
 const RATE_LIMIT_HEADERS: [&str; 6] = [

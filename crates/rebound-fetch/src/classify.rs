@@ -7,6 +7,7 @@
 //! `records` — the JSON records check. A scraper without `records` succeeds
 //! on any 2xx body, JSON or not.
 
+use rebound_domain::document::{PayloadFormat, check_payload};
 use rebound_domain::message::body_snippet;
 use rebound_domain::outcome::{AttemptOutcome, ErrorKind};
 use rebound_domain::plan::NoDataRules;
@@ -179,6 +180,34 @@ pub fn classify_later_page(
             ),
         ),
     }
+}
+
+/// The document checks after [`classify_response`], for a scraper whose
+/// `format` is not JSON: a successful response whose content type or first
+/// bytes contradict the format is a `decode` failure saying what came
+/// instead (not retried: the same URL answers the same page), and one
+/// shorter than `min_bytes` is no_data. Other outcomes pass unchanged.
+pub fn check_document(
+    classified: Classified,
+    format: PayloadFormat,
+    min_bytes: u64,
+    content_type: Option<&str>,
+    body: &[u8],
+    redactor: &Redactor,
+) -> Classified {
+    if classified.outcome != AttemptOutcome::Success || format == PayloadFormat::Json {
+        return classified;
+    }
+    if let Err(message) = check_payload(format, content_type, body, redactor) {
+        return Classified::failure(ErrorKind::Decode, message);
+    }
+    if (body.len() as u64) < min_bytes {
+        return Classified::no_data(format!(
+            "no data: {} bytes, fewer than min_bytes ({min_bytes})",
+            body.len()
+        ));
+    }
+    classified
 }
 
 pub(crate) fn json_type(value: &serde_json::Value) -> &'static str {

@@ -92,6 +92,24 @@ pub struct CallResult {
     /// For a paginated scraper: the pages requested, the failing one
     /// included; `None` without `paginate`.
     pub pages: Option<u32>,
+    // Conditional requests (issue 13, item 5).
+    /// The call sent `If-None-Match` / `If-Modified-Since` and the
+    /// upstream answered `304 Not Modified`: a success without a body.
+    pub not_modified: bool,
+    /// The final response's `ETag` and `Last-Modified`, kept only for a
+    /// `conditional` scraper (its next call sends them back).
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// What a `conditional` call revalidates: the validators of the previous
+/// successful call with the same parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Revalidate {
+    /// Sent as `If-None-Match`.
+    pub etag: Option<String>,
+    /// Sent as `If-Modified-Since`.
+    pub last_modified: Option<String>,
 }
 
 /// What the fetcher needs to make one call.
@@ -323,6 +341,8 @@ struct BuiltRequest {
     method: reqwest::Method,
     url: url::Url,
     headers: Vec<(String, String)>,
+    /// Carries `If-None-Match` / `If-Modified-Since`: a 304 is a success.
+    revalidating: bool,
 }
 
 fn render(
@@ -446,6 +466,7 @@ fn build_request(spec: &CallSpec<'_>) -> Result<BuiltRequest, String> {
         method,
         url,
         headers,
+        revalidating: false,
     })
 }
 

@@ -432,6 +432,9 @@ impl Fetcher {
             deferred_until: None,
             quota_remaining: call.quota_remaining,
             pages: Some(page),
+            not_modified: false,
+            etag: None,
+            last_modified: None,
         }
     }
 
@@ -519,6 +522,9 @@ impl Fetcher {
             deferred_until: None,
             quota_remaining: call.quota_remaining,
             pages: Some(page),
+            not_modified: false,
+            etag: None,
+            last_modified: None,
         }
     }
 }

@@ -34,10 +34,11 @@ mod timeouts;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use rebound_storage::{
-    AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, DecisionOutcome,
-    DecisionRow, LatestPayload, LockoutRow, NewDecision, NewLockout, NewScheduledRun,
-    NewScraperCall, NewWorkflowExecution, PayloadRef, RunFailure, RunStart, RunningExecution,
-    ScheduledRunRow, ScraperCallRow, SlotRow, Store, StoreError, WorkflowExecutionRow,
+    AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, CallOutput,
+    DecisionOutcome, DecisionRow, LatestPayload, LockoutRow, NewDecision, NewLockout,
+    NewScheduledRun, NewScraperCall, NewWorkflowExecution, OutputRole, PayloadRef, RunFailure,
+    RunStart, RunningExecution, ScheduledRunRow, ScraperCallRow, SlotRow, Store, StoreError,
+    Validators, WorkflowExecutionRow,
 };
 use redact::Redactor;
 use sqlx::migrate::Migrator;
@@ -127,9 +128,9 @@ const INSERT_CALL: &str = "WITH call AS (
         INSERT INTO scraper_execution_log (execution_id, workflow_name, scraper_name,
             source_name, params, target_date, status, attempts, http_status, error_kind,
             error_message, started_at, finished_at, duration_ms, bytes, output_uri,
-            content_hash, unchanged, pages, record_count)
+            content_hash, unchanged, pages, record_count, etag, last_modified)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-            $17, $18, $27, $28)
+            $17, $18, $27, $28, $30, $31)
         RETURNING id
     ), attempts AS (
         INSERT INTO scraper_attempts (scraper_execution_id, attempt, started_at,
@@ -142,8 +143,26 @@ const INSERT_CALL: &str = "WITH call AS (
             $29::integer[])
             AS a(attempt, started_at, finished_at, http_status, outcome, error_kind,
                 error_message, delay_before_ms, page)
+    ), outputs AS (
+        INSERT INTO call_outputs (execution_log_id, position, role, uri, content_hash,
+            bytes, content_type)
+        SELECT call.id, o.position, o.role, o.uri, o.content_hash, o.bytes, o.content_type
+        FROM call, UNNEST($32::integer[], $33::text[], $34::text[], $35::text[],
+            $36::bigint[], $37::text[])
+            AS o(position, role, uri, content_hash, bytes, content_type)
     )
     SELECT id FROM call";
+
+/// A call's outputs: its `call_outputs` rows, or else its one payload as
+/// the primary (most calls store one payload and have no rows there).
+const CALL_OUTPUTS: &str = "SELECT position::bigint, role, uri, content_hash, bytes, content_type
+    FROM call_outputs WHERE execution_log_id = $1
+    UNION ALL
+    SELECT 1::bigint, 'primary', output_uri, content_hash, bytes, NULL
+    FROM scraper_execution_log
+    WHERE id = $1 AND output_uri IS NOT NULL AND content_hash IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM call_outputs WHERE execution_log_id = $1)
+    ORDER BY 1";
 
 /// The history in a PostgreSQL database. Cheap to share behind an `Arc`;
 /// every method may be called from many tasks at once.
@@ -374,6 +393,7 @@ impl Store for PostgresStore {
 
     async fn record_scraper_call(&self, call: &NewScraperCall) -> Result<i64, StoreError> {
         let a = &call.attempt_rows;
+        let o = &call.outputs;
         sqlx::query_scalar(INSERT_CALL)
             .bind(call.execution_id.as_deref())
             .bind(call.workflow_name.as_deref())
@@ -418,6 +438,26 @@ impl Store for PostgresStore {
             .bind(
                 a.iter()
                     .map(|a| i32::try_from(a.page).unwrap_or(i32::MAX))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(call.etag.as_deref())
+            .bind(call.last_modified.as_deref())
+            .bind(
+                (1..=o.len())
+                    .map(|n| i32::try_from(n).unwrap_or(i32::MAX))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(o.iter().map(|o| o.role.as_str()).collect::<Vec<_>>())
+            .bind(o.iter().map(|o| o.uri.as_str()).collect::<Vec<_>>())
+            .bind(
+                o.iter()
+                    .map(|o| o.content_hash.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(o.iter().map(|o| o.bytes).collect::<Vec<_>>())
+            .bind(
+                o.iter()
+                    .map(|o| o.content_type.as_deref())
                     .collect::<Vec<_>>(),
             )
             .fetch_one(&self.pool)
@@ -473,6 +513,60 @@ impl Store for PostgresStore {
             content_hash,
             output_uri,
         }))
+    }
+
+    async fn last_validators(
+        &self,
+        scraper_name: &str,
+        params: &str,
+    ) -> Result<Option<Validators>, StoreError> {
+        let row: Option<(Option<String>, Option<String>, String, String, Option<i64>)> =
+            sqlx::query_as(
+                "SELECT etag, last_modified, output_uri, content_hash, record_count \
+                 FROM scraper_execution_log \
+                 WHERE scraper_name = $1 AND params = $2 AND status = 'success' \
+                   AND content_hash IS NOT NULL AND output_uri IS NOT NULL \
+                 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(scraper_name)
+            .bind(params)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.error("last_validators", e))?;
+        Ok(row.map(
+            |(etag, last_modified, output_uri, content_hash, record_count)| Validators {
+                etag,
+                last_modified,
+                output_uri,
+                content_hash,
+                record_count,
+            },
+        ))
+    }
+
+    async fn call_outputs(&self, execution_log_id: i64) -> Result<Vec<CallOutput>, StoreError> {
+        let rows: Vec<(i64, String, String, String, Option<i64>, Option<String>)> =
+            sqlx::query_as(CALL_OUTPUTS)
+                .bind(execution_log_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| self.error("call_outputs", e))?;
+        rows.into_iter()
+            .map(|(position, role, uri, content_hash, bytes, content_type)| {
+                Ok(CallOutput {
+                    position,
+                    role: OutputRole::parse(&role).ok_or_else(|| {
+                        StoreError::Query(format!(
+                            "call_outputs: unknown role \"{role}\" of call {execution_log_id}"
+                        ))
+                    })?,
+                    uri,
+                    content_hash,
+                    bytes,
+                    content_type,
+                })
+            })
+            .collect()
     }
 
     async fn recent_workflow_executions(

@@ -43,10 +43,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use codec::{column, date_column, encode_date, store_error, time_column};
 use rebound_storage::{
-    AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, DecisionOutcome,
-    DecisionRow, LatestPayload, LockoutRow, NewDecision, NewLockout, NewScheduledRun,
-    NewScraperCall, NewWorkflowExecution, PayloadRef, RunFailure, RunStart, RunningExecution,
-    ScheduledRunRow, ScraperCallRow, SlotRow, Store, StoreError, WorkflowExecutionRow,
+    AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, CallOutput,
+    DecisionOutcome, DecisionRow, LatestPayload, LockoutRow, NewDecision, NewLockout,
+    NewScheduledRun, NewScraperCall, NewWorkflowExecution, OutputRole, PayloadRef, RunFailure,
+    RunStart, RunningExecution, ScheduledRunRow, ScraperCallRow, SlotRow, Store, StoreError,
+    Validators, WorkflowExecutionRow,
 };
 use sqlx::SqlitePool;
 use sqlx::migrate::Migrator;
@@ -178,6 +179,17 @@ fn writer_stopped() -> StoreError {
     StoreError::Unavailable("the SQLite writer task has stopped".to_string())
 }
 
+/// A call's outputs: its `call_outputs` rows, or else its one payload as
+/// the primary (most calls store one payload and have no rows there).
+const CALL_OUTPUTS: &str = "SELECT position, role, uri, content_hash, bytes, content_type \
+    FROM call_outputs WHERE execution_log_id = ?1 \
+    UNION ALL \
+    SELECT 1, 'primary', output_uri, content_hash, bytes, NULL \
+    FROM scraper_execution_log \
+    WHERE id = ?1 AND output_uri IS NOT NULL AND content_hash IS NOT NULL \
+      AND NOT EXISTS (SELECT 1 FROM call_outputs WHERE execution_log_id = ?1) \
+    ORDER BY 1";
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -241,6 +253,62 @@ impl Store for SqliteStore {
             .await
             .map_err(|_| lookup_stopped())?;
         found.await.map_err(|_| lookup_stopped())?
+    }
+
+    async fn last_validators(
+        &self,
+        scraper_name: &str,
+        params: &str,
+    ) -> Result<Option<Validators>, StoreError> {
+        // On the last-payload index (scraper, params, id DESC), walking
+        // back past no_data rows to the newest success.
+        let row: Option<(Option<String>, Option<String>, String, String, Option<i64>)> =
+            sqlx::query_as(
+                "SELECT etag, last_modified, output_uri, content_hash, record_count \
+                 FROM scraper_execution_log \
+                 WHERE scraper_name = ?1 AND params = ?2 AND status = 'success' \
+                   AND content_hash IS NOT NULL AND output_uri IS NOT NULL \
+                 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(scraper_name)
+            .bind(params)
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(|e| store_error("last_validators", e))?;
+        Ok(row.map(
+            |(etag, last_modified, output_uri, content_hash, record_count)| Validators {
+                etag,
+                last_modified,
+                output_uri,
+                content_hash,
+                record_count,
+            },
+        ))
+    }
+
+    async fn call_outputs(&self, execution_log_id: i64) -> Result<Vec<CallOutput>, StoreError> {
+        let rows: Vec<(i64, String, String, String, Option<i64>, Option<String>)> =
+            sqlx::query_as(CALL_OUTPUTS)
+                .bind(execution_log_id)
+                .fetch_all(&self.readers)
+                .await
+                .map_err(|e| store_error("call_outputs", e))?;
+        rows.into_iter()
+            .map(|(position, role, uri, content_hash, bytes, content_type)| {
+                Ok(CallOutput {
+                    position,
+                    role: OutputRole::parse(&role).ok_or_else(|| {
+                        StoreError::Query(format!(
+                            "call_outputs: unknown role \"{role}\" of call {execution_log_id}"
+                        ))
+                    })?,
+                    uri,
+                    content_hash,
+                    bytes,
+                    content_type,
+                })
+            })
+            .collect()
     }
 
     async fn recent_workflow_executions(

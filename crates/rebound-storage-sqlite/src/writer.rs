@@ -62,10 +62,10 @@ pub(crate) const INSERT_CALLS: &str = "WITH rows (v) AS MATERIALIZED (SELECT jso
         id, execution_id, workflow_name, scraper_name, source_name, params, \
         target_date, status, attempts, http_status, error_kind, \
         error_message, started_at, finished_at, duration_ms, bytes, \
-        output_uri, content_hash, unchanged, pages, record_count) \
+        output_uri, content_hash, unchanged, pages, record_count, etag, last_modified) \
     SELECT v ->> 0, v ->> 1, v ->> 2, v ->> 3, v ->> 4, v ->> 5, v ->> 6, v ->> 7, \
         v ->> 8, v ->> 9, v ->> 10, v ->> 11, v ->> 12, v ->> 13, v ->> 14, v ->> 15, \
-        v ->> 16, v ->> 17, v ->> 18, v ->> 19, v ->> 20 \
+        v ->> 16, v ->> 17, v ->> 18, v ->> 19, v ->> 20, v ->> 21, v ->> 22 \
     FROM rows";
 
 /// Same scheme as [`INSERT_CALLS`]; the order must match
@@ -78,6 +78,14 @@ pub(crate) const INSERT_ATTEMPTS: &str = "WITH rows (v) AS MATERIALIZED (SELECT 
         v ->> 9 \
     FROM rows";
 
+/// Same scheme as [`INSERT_CALLS`], for `call_outputs` (only calls with
+/// more than one output have rows, so most batches skip it).
+pub(crate) const INSERT_OUTPUTS: &str = "WITH rows (v) AS MATERIALIZED (SELECT jsonb(value) FROM json_each(?1)) \
+    INSERT INTO call_outputs (\
+        execution_log_id, position, role, uri, content_hash, bytes, content_type) \
+    SELECT v ->> 0, v ->> 1, v ->> 2, v ->> 3, v ->> 4, v ->> 5, v ->> 6 \
+    FROM rows";
+
 /// A call already turned into JSON rows, done in the caller's task so the
 /// single writer only stitches text together. Each row is a JSON array
 /// without its first element (the call id, known only inside the
@@ -85,6 +93,7 @@ pub(crate) const INSERT_ATTEMPTS: &str = "WITH rows (v) AS MATERIALIZED (SELECT 
 pub(crate) struct EncodedCall {
     pub(crate) call_tail: String,
     pub(crate) attempt_tails: Vec<String>,
+    pub(crate) output_tails: Vec<String>,
 }
 
 impl EncodedCall {
@@ -112,6 +121,23 @@ impl EncodedCall {
         row.int(i64::from(call.unchanged));
         row.opt_int(call.pages);
         row.opt_int(call.record_count);
+        row.opt_str(call.etag.as_deref());
+        row.opt_str(call.last_modified.as_deref());
+        let output_tails = call
+            .outputs
+            .iter()
+            .enumerate()
+            .map(|(n, o)| {
+                let mut row = Row::with_capacity(160);
+                row.int(n + 1);
+                row.str(o.role.as_str());
+                row.str(&o.uri);
+                row.str(&o.content_hash);
+                row.int(o.bytes);
+                row.opt_str(o.content_type.as_deref());
+                row.tail()
+            })
+            .collect();
         let attempt_tails = call
             .attempt_rows
             .iter()
@@ -132,6 +158,7 @@ impl EncodedCall {
         EncodedCall {
             call_tail: row.tail(),
             attempt_tails,
+            output_tails,
         }
     }
 }
@@ -293,6 +320,7 @@ async fn write_batch(pool: &SqlitePool, batch: &[Pending]) -> Result<i64, sqlx::
 
     let mut calls = String::with_capacity(batch.len() * 512);
     let mut attempts = String::with_capacity(batch.len() * 512);
+    let mut outputs = String::from("[");
     calls.push('[');
     attempts.push('[');
     for (pending, id) in batch.iter().zip(first_id..) {
@@ -308,7 +336,14 @@ async fn write_batch(pool: &SqlitePool, batch: &[Pending]) -> Result<i64, sqlx::
             }
             let _ = write!(attempts, "[{id},{attempt}");
         }
+        for output in &call.output_tails {
+            if outputs.len() > 1 {
+                outputs.push(',');
+            }
+            let _ = write!(outputs, "[{id},{output}");
+        }
     }
+    outputs.push(']');
     calls.push(']');
     attempts.push(']');
 
@@ -319,6 +354,12 @@ async fn write_batch(pool: &SqlitePool, batch: &[Pending]) -> Result<i64, sqlx::
     if attempts.len() > 2 {
         sqlx::query(INSERT_ATTEMPTS)
             .bind(attempts)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if outputs.len() > 2 {
+        sqlx::query(INSERT_OUTPUTS)
+            .bind(outputs)
             .execute(&mut *tx)
             .await?;
     }
@@ -375,6 +416,9 @@ mod tests {
             unchanged: true,
             pages: Some(2),
             record_count: None,
+            etag: Some("\"v1\"".into()),
+            last_modified: None,
+            outputs: Vec::new(),
             attempt_rows: vec![NewAttempt {
                 attempt: 1,
                 page: 2,
@@ -390,7 +434,7 @@ mod tests {
         let encoded = EncodedCall::new(&call);
         assert_eq!(
             encoded.call_tail,
-            r#"null,"wf","s\"q","src","{\"a\":1}","2026-01-02","failed",1,500,"server","é","2026-11-28T15:04:05.123Z","2026-11-28T15:04:05.123Z",7,null,null,null,1,2,null]"#
+            r#"null,"wf","s\"q","src","{\"a\":1}","2026-01-02","failed",1,500,"server","é","2026-11-28T15:04:05.123Z","2026-11-28T15:04:05.123Z",7,null,null,null,1,2,null,"\"v1\"",null]"#
         );
         assert_eq!(
             encoded.attempt_tails,

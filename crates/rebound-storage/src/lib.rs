@@ -109,6 +109,78 @@ pub struct NewScraperCall {
     /// pointer, a payload, or a JSON payload.
     pub record_count: Option<i64>,
     pub attempt_rows: Vec<NewAttempt>,
+    // Documents and conditional requests (issue 13, items 4 and 5).
+    /// The response's `ETag` and `Last-Modified`, kept for a `conditional`
+    /// scraper's next request (`None` for other scrapers).
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// Every output of a call that has more than one (a `transform`: its
+    /// output first, the document second), written to `call_outputs` in
+    /// the call's transaction; empty when the row's `output_uri` is the
+    /// call's only output.
+    pub outputs: Vec<NewCallOutput>,
+}
+
+/// Which of a call's outputs: the one the row's `output_uri` names, or
+/// another (the document a `transform` read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputRole {
+    Primary,
+    Secondary,
+}
+
+impl OutputRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputRole::Primary => "primary",
+            OutputRole::Secondary => "secondary",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<OutputRole> {
+        match text {
+            "primary" => Some(OutputRole::Primary),
+            "secondary" => Some(OutputRole::Secondary),
+            _ => None,
+        }
+    }
+}
+
+/// One stored output of a call (`call_outputs`); its position is its
+/// place in [`NewScraperCall::outputs`], from 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCallOutput {
+    pub role: OutputRole,
+    pub uri: String,
+    /// BLAKE3 hex of the stored bytes.
+    pub content_hash: String,
+    pub bytes: i64,
+    pub content_type: Option<String>,
+}
+
+/// One output of a recorded call, as [`Store::call_outputs`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallOutput {
+    /// From 1, the primary first.
+    pub position: i64,
+    pub role: OutputRole,
+    pub uri: String,
+    pub content_hash: String,
+    pub bytes: Option<i64>,
+    /// `None` for a call with one output (its row records none).
+    pub content_type: Option<String>,
+}
+
+/// What a `conditional` scraper's next request revalidates: the newest
+/// successful call of the scraper with the same parameters that stored a
+/// payload, its validators (either may be `None`) and that payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub output_uri: String,
+    pub content_hash: String,
+    pub record_count: Option<i64>,
 }
 
 /// One finished workflow run.
@@ -307,6 +379,21 @@ pub trait Store:
         scraper_name: &str,
         params: &str,
     ) -> Result<Option<PayloadRef>, StoreError>;
+
+    /// The newest `success` call of `scraper_name` with exactly these
+    /// `params` that stored a payload, with the `ETag` / `Last-Modified`
+    /// its response carried: what a `conditional` request revalidates.
+    async fn last_validators(
+        &self,
+        scraper_name: &str,
+        params: &str,
+    ) -> Result<Option<Validators>, StoreError>;
+
+    /// Every output of call `execution_log_id`, by position: its
+    /// `call_outputs` rows (a `transform`'s output and document), or, for
+    /// a call that stored one payload, that payload as the primary. Empty
+    /// for a call without a payload or an unknown id.
+    async fn call_outputs(&self, execution_log_id: i64) -> Result<Vec<CallOutput>, StoreError>;
 
     /// The newest workflow runs, newest first.
     async fn recent_workflow_executions(

@@ -90,6 +90,9 @@ pub async fn scraper_call_round_trip(store: &dyn Store) {
     let t0 = ts("2026-11-28T15:04:05.123Z");
 
     let full = NewScraperCall {
+        etag: None,
+        last_modified: None,
+        outputs: Vec::new(),
         execution_id: Some(exec.clone()),
         workflow_name: Some(tag.name("wörkflow_ünïcode")),
         scraper_name: tag.name("prices"),
@@ -152,6 +155,9 @@ pub async fn scraper_call_round_trip(store: &dyn Store) {
 
     // Every optional field empty: must come back as `None`, not as "" or 0.
     let minimal = NewScraperCall {
+        etag: None,
+        last_modified: None,
+        outputs: Vec::new(),
         execution_id: Some(exec.clone()),
         workflow_name: None,
         scraper_name: tag.name("minimal"),
@@ -887,6 +893,9 @@ fn sample_call(
 ) -> NewScraperCall {
     let finished_at = started_at + TimeDelta::milliseconds(120);
     NewScraperCall {
+        etag: None,
+        last_modified: None,
+        outputs: Vec::new(),
         execution_id: execution_id.map(str::to_string),
         workflow_name: execution_id.map(|_| tag.name("wf")),
         scraper_name: tag.name(scraper),

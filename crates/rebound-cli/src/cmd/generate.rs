@@ -366,6 +366,9 @@ impl Generator {
         };
         let finished_at = t;
         NewScraperCall {
+            etag: None,
+            last_modified: None,
+            outputs: Vec::new(),
             execution_id: Some(execution_id.to_string()),
             workflow_name: Some(workflow_name.to_string()),
             scraper_name: shape.name.clone(),

@@ -69,6 +69,9 @@ type Seeded = (
 fn call((scraper, source, status, started, finished): Seeded) -> NewScraperCall {
     let date = finished.date_naive();
     NewScraperCall {
+        etag: None,
+        last_modified: None,
+        outputs: Vec::new(),
         execution_id: None,
         workflow_name: None,
         scraper_name: scraper.to_string(),

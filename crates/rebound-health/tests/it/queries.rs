@@ -75,6 +75,9 @@ fn call(
     date: NaiveDate,
 ) -> NewScraperCall {
     NewScraperCall {
+        etag: None,
+        last_modified: None,
+        outputs: Vec::new(),
         execution_id: None,
         workflow_name: None,
         scraper_name: scraper.to_string(),

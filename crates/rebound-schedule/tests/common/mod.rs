@@ -153,6 +153,10 @@ pub fn scraper(name: &str, for_each: Option<ForEach>) -> Scraper {
         paginate: None,
         item_params: Vec::new(),
         valid: Default::default(),
+        format: Default::default(),
+        min_bytes: 1,
+        transform: None,
+        conditional: false,
     }
 }
 

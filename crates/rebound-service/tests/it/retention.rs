@@ -93,6 +93,9 @@ fn call(
 ) -> NewScraperCall {
     let failed = uri.is_none();
     NewScraperCall {
+        etag: None,
+        last_modified: None,
+        outputs: Vec::new(),
         execution_id: None,
         workflow_name: None,
         scraper_name: scraper.to_string(),

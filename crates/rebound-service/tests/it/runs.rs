@@ -172,6 +172,9 @@ schedule = { kind = "window", start = "06:00", end = "10:00" }
     // and died during `second`, which left nothing.
     store
         .record_scraper_call(&NewScraperCall {
+            etag: None,
+            last_modified: None,
+            outputs: Vec::new(),
             execution_id: Some(pair.execution_id.clone()),
             workflow_name: Some("pair".into()),
             scraper_name: "first".into(),

@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 fn call(execution_id: &str, scraper: &str) -> NewScraperCall {
     let started_at: DateTime<Utc> = "2026-11-28T15:04:05.123Z".parse().unwrap();
     NewScraperCall {
+        etag: None,
+        last_modified: None,
+        outputs: Vec::new(),
         execution_id: Some(execution_id.to_string()),
         workflow_name: Some("wf".to_string()),
         scraper_name: scraper.to_string(),

@@ -21,6 +21,9 @@ fn at(text: &str) -> DateTime<Utc> {
 
 fn call(execution_id: Option<&str>, scraper: &str, started_at: DateTime<Utc>) -> NewScraperCall {
     NewScraperCall {
+        etag: None,
+        last_modified: None,
+        outputs: Vec::new(),
         execution_id: execution_id.map(str::to_string),
         workflow_name: execution_id.map(|_| "wf".to_string()),
         scraper_name: scraper.to_string(),

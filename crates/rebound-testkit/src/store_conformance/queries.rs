@@ -540,6 +540,9 @@ async fn seed_calls(store: &dyn Store, now: DateTime<Utc>) -> Vec<LatestStatusRo
             .collect();
         let last_status = attempts.last().and_then(|a| a.2);
         let call = NewScraperCall {
+            etag: None,
+            last_modified: None,
+            outputs: Vec::new(),
             execution_id: None,
             workflow_name: None,
             scraper_name: scraper.to_string(),
