@@ -22,6 +22,7 @@
 //! ```
 
 mod demo;
+mod documents;
 pub mod fixtures;
 mod pages;
 mod raw_faults;
@@ -34,6 +35,7 @@ pub use demo::{
     DEMO_DATE, DEMO_MAX_ATTEMPTS, DEMO_SLOW_REPLY, DEMO_SOURCE_TIMEOUT, demo_config, demo_event_id,
     demo_game_id,
 };
+pub use documents::{DOC_ETAG, DOC_LAST_MODIFIED, REPORT_LINES, tiny_pdf};
 pub use pages::{PAGE_ITEMS, PAGE_SIZE};
 pub use raw_faults::{RawFault, RawFaultServer};
 pub use reference::{REFERENCE_DAYS_AROUND, REFERENCE_PREFIX};
@@ -83,6 +85,21 @@ pub mod paths {
     /// Odds API odds of one event.
     pub fn odds_event_odds(event_id: &str) -> String {
         format!("{ODDS_EVENTS}/{event_id}/odds")
+    }
+
+    /// Documents (see `documents.rs`).
+    pub mod docs {
+        /// A small valid PDF (`application/pdf`) of an injury report's lines.
+        pub const PDF: &str = "/docs/report.pdf";
+        /// An HTML page (`text/html`).
+        pub const HTML: &str = "/docs/page.html";
+        /// 200 with an HTML "Access Denied" page, where a PDF is expected.
+        pub const BLOCKED_PDF: &str = "/docs/blocked.pdf";
+        /// 200 with an empty `text/csv` body.
+        pub const EMPTY_CSV: &str = "/docs/empty.csv";
+        /// JSON with `ETag` / `Last-Modified`; 304 to a matching
+        /// conditional request.
+        pub const CONDITIONAL: &str = "/docs/conditional.json";
     }
 
     /// Paginated lists of `items` records, one route per way of paging

@@ -46,6 +46,7 @@ pub(crate) fn router() -> Router {
         .route(paths::ECHO, get(echo))
         .route("/echo/{*rest}", get(echo))
         .merge(crate::pages::router())
+        .merge(crate::documents::router())
         .fallback(not_found)
 }
 

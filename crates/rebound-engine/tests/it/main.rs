@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 mod breakers;
 mod derived;
+mod documents;
 mod encoding;
 mod fanout;
 mod fanout_counts;
