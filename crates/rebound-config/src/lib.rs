@@ -14,6 +14,7 @@
 //! the document's spans (`spans`).
 
 mod bounds;
+mod commands;
 mod env;
 mod error;
 mod keypath;
@@ -24,6 +25,7 @@ mod schema;
 mod spans;
 mod summary;
 
+pub use commands::check_commands;
 pub use error::{ConfigError, Problem};
 pub use summary::summary;
 

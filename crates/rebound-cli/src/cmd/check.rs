@@ -9,6 +9,10 @@ use std::process::ExitCode;
 /// it), as is a secret too short to be sent to an upstream.
 pub fn check(config: &Path) -> Result<ExitCode, Failure> {
     let loaded = setup::load_checked_plan(config)?;
+    // The transform commands must exist where this runs (a missing parser
+    // would fail every call); the rest of the file was checked on load.
+    rebound_config::check_commands(config, &loaded.plan)
+        .map_err(|e| Failure::Usage(anyhow::anyhow!("{e}")))?;
     println!("{} is valid.", config.display());
     print!("{}", rebound_config::summary(&loaded.plan));
     let mut notes = loaded.notes;

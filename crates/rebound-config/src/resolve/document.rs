@@ -44,7 +44,9 @@ impl Resolver<'_> {
         let min_bytes = match raw.min_bytes {
             Some(n) => {
                 let key = path.key("min_bytes");
-                if output == PayloadFormat::Json {
+                // It reads the document when that is not JSON, and a
+                // transform's output when that is not.
+                if format == PayloadFormat::Json && output == PayloadFormat::Json {
                     self.fail(
                         &key,
                         "`min_bytes` applies to formats other than JSON; for JSON, `records` decides when there is no data",

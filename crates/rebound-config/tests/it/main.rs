@@ -5,6 +5,7 @@
 mod alerts;
 mod bad_files;
 mod bounds;
+mod documents;
 mod examples;
 mod health;
 mod late_data;
