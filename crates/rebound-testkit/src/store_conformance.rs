@@ -37,8 +37,8 @@ pub mod scheduler;
 use chrono::{DateTime, NaiveDate, SubsecRound, TimeDelta, Utc};
 use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus, WorkflowStatus};
 use rebound_storage::{
-    AttemptRow, NewAttempt, NewScraperCall, NewWorkflowExecution, PayloadRef, ScraperCallRow,
-    Store, StoreError, WorkflowExecutionRow,
+    AttemptRow, CallOutput, NewAttempt, NewCallOutput, NewScraperCall, NewWorkflowExecution,
+    OutputRole, PayloadRef, ScraperCallRow, Store, StoreError, Validators, WorkflowExecutionRow,
 };
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,6 +60,8 @@ pub async fn run_all(store: &dyn Store) {
     concurrent_calls_land_with_distinct_ids(store).await;
     bad_call_does_not_sink_concurrent_ones(store).await;
     paginated_call_keeps_its_pages_and_record_count(store).await;
+    call_outputs_are_listed_by_position(store).await;
+    last_validators_come_from_the_newest_success(store).await;
     scheduler::run_all(store).await;
     lockouts::run_all(store).await;
     quota::run_all(store).await;
@@ -306,6 +308,186 @@ pub async fn paginated_call_keeps_its_pages_and_record_count(store: &dyn Store) 
         .map(|a| (a.attempt, a.page))
         .collect();
     assert_eq!(pages, vec![(1, 1), (2, 2), (3, 2), (4, 3)]);
+}
+
+/// A call's outputs come back by position: its `call_outputs` rows when
+/// it stored several (a transform's output and document, written in the
+/// call's transaction), else its one payload as the primary, else none.
+/// Outputs of one call never show under another.
+pub async fn call_outputs_are_listed_by_position(store: &dyn Store) {
+    let tag = Tag::new();
+    let exec = tag.name("exec");
+    let t0 = ts("2026-11-28T15:04:05.123Z");
+    let output = |role, uri: &str, hash: &str, bytes, content_type: Option<&str>| NewCallOutput {
+        role,
+        uri: uri.to_string(),
+        content_hash: hash.to_string(),
+        bytes,
+        content_type: content_type.map(str::to_string),
+    };
+    let base = sample_call(&tag, "parsed", Some(&exec), t0);
+    let primary_uri = base.output_uri.clone().unwrap();
+    let primary_hash = base.content_hash.clone().unwrap();
+    let transformed = NewScraperCall {
+        outputs: vec![
+            output(
+                OutputRole::Primary,
+                &primary_uri,
+                &primary_hash,
+                120,
+                Some("application/json"),
+            ),
+            output(
+                OutputRole::Secondary,
+                "file:///raw/injury/2026-02-28/report.pdf",
+                "0f0e0d",
+                48_213,
+                None,
+            ),
+        ],
+        ..base.clone()
+    };
+    let single = sample_call(&tag, "single", Some(&exec), t0);
+    let without = NewScraperCall {
+        output_uri: None,
+        content_hash: None,
+        ..sample_call(&tag, "without", Some(&exec), t0)
+    };
+    let transformed_id = record(store, &transformed).await;
+    let single_id = record(store, &single).await;
+    let without_id = record(store, &without).await;
+
+    let outputs = store
+        .call_outputs(transformed_id)
+        .await
+        .expect("call_outputs");
+    assert_eq!(
+        outputs,
+        vec![
+            CallOutput {
+                position: 1,
+                role: OutputRole::Primary,
+                uri: primary_uri,
+                content_hash: primary_hash,
+                bytes: Some(120),
+                content_type: Some("application/json".into()),
+            },
+            CallOutput {
+                position: 2,
+                role: OutputRole::Secondary,
+                uri: "file:///raw/injury/2026-02-28/report.pdf".into(),
+                content_hash: "0f0e0d".into(),
+                bytes: Some(48_213),
+                content_type: None,
+            },
+        ]
+    );
+    let outputs = store.call_outputs(single_id).await.expect("call_outputs");
+    assert_eq!(
+        outputs,
+        vec![CallOutput {
+            position: 1,
+            role: OutputRole::Primary,
+            uri: single.output_uri.clone().unwrap(),
+            content_hash: single.content_hash.clone().unwrap(),
+            bytes: single.bytes,
+            content_type: None,
+        }]
+    );
+    assert_eq!(
+        store.call_outputs(without_id).await.expect("call_outputs"),
+        vec![]
+    );
+    assert_eq!(
+        store.call_outputs(i64::MAX).await.expect("call_outputs"),
+        vec![]
+    );
+}
+
+/// `last_validators` reads the newest `success` with a payload of the
+/// same scraper and params, with its `ETag` / `Last-Modified` (either may
+/// be absent), skipping newer no_data and failed calls.
+pub async fn last_validators_come_from_the_newest_success(store: &dyn Store) {
+    let tag = Tag::new();
+    let t0 = ts("2026-11-28T15:04:05.123Z");
+    let scraper = "cond";
+    let base = sample_call(&tag, scraper, None, t0);
+    let name = base.scraper_name.clone();
+    let params = base.params.clone();
+    assert_eq!(
+        store
+            .last_validators(&name, &params)
+            .await
+            .expect("last_validators"),
+        None
+    );
+    let older = NewScraperCall {
+        etag: Some("\"v1\"".into()),
+        last_modified: Some("Wed, 21 Jan 2026 17:30:00 GMT".into()),
+        output_uri: Some("file:///raw/cond/1.json".into()),
+        content_hash: Some("aa11".into()),
+        record_count: Some(4),
+        ..base.clone()
+    };
+    let newer = NewScraperCall {
+        etag: Some("\"v2\"".into()),
+        last_modified: None,
+        output_uri: Some("file:///raw/cond/2.json".into()),
+        content_hash: Some("bb22".into()),
+        record_count: None,
+        ..base.clone()
+    };
+    let no_data = NewScraperCall {
+        status: ScraperStatus::NoData,
+        etag: Some("\"nd\"".into()),
+        output_uri: Some("file:///raw/cond/3.json".into()),
+        content_hash: Some("cc33".into()),
+        ..base.clone()
+    };
+    let failed = NewScraperCall {
+        status: ScraperStatus::Failed,
+        error_kind: Some(ErrorKind::Server),
+        error_message: Some("HTTP 503".into()),
+        output_uri: None,
+        content_hash: None,
+        etag: None,
+        ..base.clone()
+    };
+    let other_params = NewScraperCall {
+        params: r#"{"game_id":"other"}"#.into(),
+        etag: Some("\"other\"".into()),
+        ..base.clone()
+    };
+    record(store, &older).await;
+    assert_eq!(
+        store
+            .last_validators(&name, &params)
+            .await
+            .expect("last_validators"),
+        Some(Validators {
+            etag: Some("\"v1\"".into()),
+            last_modified: Some("Wed, 21 Jan 2026 17:30:00 GMT".into()),
+            output_uri: "file:///raw/cond/1.json".into(),
+            content_hash: "aa11".into(),
+            record_count: Some(4),
+        })
+    );
+    for call in [&newer, &no_data, &failed, &other_params] {
+        record(store, call).await;
+    }
+    assert_eq!(
+        store
+            .last_validators(&name, &params)
+            .await
+            .expect("last_validators"),
+        Some(Validators {
+            etag: Some("\"v2\"".into()),
+            last_modified: None,
+            output_uri: "file:///raw/cond/2.json".into(),
+            content_hash: "bb22".into(),
+            record_count: None,
+        })
+    );
 }
 
 /// Times keep their milliseconds and lose anything finer, on every

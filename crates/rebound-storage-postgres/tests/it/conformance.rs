@@ -30,6 +30,8 @@ conformance_tests!(
     concurrent_calls_land_with_distinct_ids,
     bad_call_does_not_sink_concurrent_ones,
     paginated_call_keeps_its_pages_and_record_count,
+    call_outputs_are_listed_by_position,
+    last_validators_come_from_the_newest_success,
 );
 
 /// The scheduler's checks (`store_conformance::scheduler`), one test each.
