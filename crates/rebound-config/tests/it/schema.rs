@@ -116,3 +116,38 @@ fn schema_describes_the_scheduling_keys() {
         "#/$defs/RawForEach"
     );
 }
+
+#[test]
+fn schema_describes_the_document_keys() {
+    let schema = rebound_config::json_schema();
+    let formats = serde_json::json!(["json", "pdf", "html", "csv", "bytes"]);
+    assert_eq!(
+        at(&schema, "/$defs/RawScraper/properties/format/enum"),
+        &formats
+    );
+    assert_eq!(
+        at(&schema, "/$defs/RawTransform/properties/format/enum"),
+        &formats
+    );
+    assert_eq!(
+        at(&schema, "/$defs/RawTransform/required"),
+        &serde_json::json!(["command"])
+    );
+    assert_eq!(
+        at(&schema, "/$defs/RawTransform/additionalProperties"),
+        false
+    );
+    assert_eq!(
+        at(&schema, "/$defs/RawTransform/properties/timeout/$ref"),
+        "#/$defs/Duration"
+    );
+    let conditional = at(
+        &schema,
+        "/$defs/RawScraper/properties/conditional/description",
+    );
+    assert!(
+        conditional.as_str().unwrap().contains("If-None-Match"),
+        "{conditional}"
+    );
+    assert!(at(&schema, "/$defs/RawScraper/properties/min_bytes").is_object());
+}
