@@ -8,16 +8,24 @@
 //!    ([`Engine::guard`]); then, inside the fetcher, the source's rate
 //!    limit before every attempt and its retry budget before every inline
 //!    retry (`rebound-fetch`, `call.rs`);
-//! 3. the fetch, with the previous payload looked up meanwhile;
+//! 3. the fetch, with the previous payload looked up meanwhile (a
+//!    `conditional` scraper first reads the previous success's validators,
+//!    which the fetch sends);
 //! 4. the guards settled: quota, then breaker ([`Engine::settle_guards`]);
-//! 5. the payload stored, or the call turned into a `storage` failure;
-//! 6. late data judged (a no_data before or after its deadline);
-//! 7. the history row written, then a lockout released on success.
+//! 5. a `transform` run on the document (`transform.rs`), whose failure is
+//!    the call's (kind `transform`) but not the breaker's;
+//! 6. the payload stored (a transform's output, then its document; after a
+//!    304, nothing: the revalidated payload stands), or the call turned
+//!    into a `storage` failure;
+//! 7. late data judged (a no_data before or after its deadline);
+//! 8. the history row written (with `call_outputs` and the validators in
+//!    its transaction), then a lockout released on success.
 //!
 //! Store round trips per call: the breaker read (an update only when it is
 //! not closed), the quota take and settle (only with a quota), the
-//! previous-payload lookup (concurrent with the fetch), the breaker feed
-//! (only when it changes something) and the history row.
+//! previous-payload lookup (concurrent with the fetch), the validators
+//! lookup (only for `conditional` scrapers, before the fetch), the breaker
+//! feed (only when it changes something) and the history row.
 
 use crate::breaker::Gate;
 use crate::{Engine, EngineError};
