@@ -83,10 +83,6 @@ impl Connections {
 /// reporting the database unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A pooled connection idle longer than this is pinged before use; one
-/// used more recently is handed out as is (see the pool options).
-const PING_IF_IDLE: Duration = Duration::from_secs(1);
-
 /// How long opening a store waits for the server to answer, unless the
 /// caller (`[pipeline] connect_timeout`) or the URL (`connect_timeout=N`,
 /// seconds, as libpq spells it) says otherwise. Without a bound, a port
@@ -280,28 +276,9 @@ impl PostgresStore {
 
         // The pool's connects are bounded by its acquire timeout, which
         // is never shorter than the connect timeout.
-        //
-        // sqlx pings every pooled connection before handing it out, a
-        // round trip per statement outside a transaction: about a third of
-        // a run's round trips (docs/benchmarks.md, schedule-to-start). Only
-        // a connection idle for longer than `PING_IF_IDLE` is pinged (the
-        // pattern sqlx documents on `before_acquire`). The cost: a
-        // connection that died within that second (a server restart) is
-        // not replaced silently; its next statement fails as "database
-        // unavailable", as one dying between a ping and its statement
-        // always could.
         let mut pool_options = PgPoolOptions::new()
             .max_connections(connections.max())
-            .acquire_timeout(ACQUIRE_TIMEOUT.max(connect_timeout))
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for > PING_IF_IDLE {
-                        conn.ping().await?;
-                    }
-                    Ok(true)
-                })
-            });
+            .acquire_timeout(ACQUIRE_TIMEOUT.max(connect_timeout));
         let set_path: Option<Arc<str>> =
             schema.map(|schema| format!("SET search_path TO {}", quote_ident(schema)).into());
         if let Some(set_path) = set_path.clone() {
