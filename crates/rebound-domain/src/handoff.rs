@@ -31,6 +31,31 @@ pub fn makes_event(status: ScraperStatus) -> bool {
     EVENT_STATUSES.contains(&status)
 }
 
+/// What started the run a call belongs to, as the message's `trigger` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Trigger {
+    /// A slot `rebound serve`'s scheduler claimed.
+    Schedule,
+    /// A person: `rebound run`, `rebound scrape`.
+    #[default]
+    Manual,
+    /// `rebound backfill`, or a backfill run a worker took from the queue.
+    Backfill,
+    /// A request to an API (reserved: nothing starts runs that way yet).
+    Api,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Schedule => "schedule",
+            Trigger::Manual => "manual",
+            Trigger::Backfill => "backfill",
+            Trigger::Api => "api",
+        }
+    }
+}
+
 /// The resolved `[handoff]` table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HandoffSettings {

@@ -32,6 +32,9 @@ pub struct RunOptions {
     /// `only_missing`); `None` calls every event of the date. Ids that are
     /// not events of the date are not called. Dataset fan-outs ignore it.
     pub entities: Option<Vec<String>>,
+    /// What started the run; the completion events' `trigger` (default
+    /// `manual`).
+    pub trigger: rebound_domain::handoff::Trigger,
 }
 
 /// What happened in one workflow run.
@@ -143,6 +146,7 @@ impl Engine {
             execution_id: &execution_id,
             workflow_name: name,
             completed: &completed,
+            trigger: options.trigger,
         };
         tracing::info!(workflow = name, %execution_id, %target_date,
             already_completed = completed.len(), "Workflow run started.");

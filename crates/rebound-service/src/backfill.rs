@@ -7,6 +7,7 @@
 
 use chrono::NaiveDate;
 use rebound_domain::clock::Clock;
+use rebound_domain::handoff::Trigger;
 use rebound_engine::{Engine, EngineError, RunOptions};
 use rebound_storage::{AlertLevel, DecisionAction, NewDecision, StoreError};
 use std::collections::BTreeMap;
@@ -131,6 +132,7 @@ pub async fn backfill(
                 let options = RunOptions {
                     execution_id: Some(execution_id.clone()),
                     entities: None,
+                    trigger: Trigger::Backfill,
                 };
                 let report = engine
                     .run_workflow_with(workflow, date, params, &options)

@@ -22,6 +22,7 @@ mod breakers;
 mod encoding;
 mod fanout;
 mod fanout_counts;
+mod handoff;
 mod late_lockout;
 mod metrics;
 mod payloads;
