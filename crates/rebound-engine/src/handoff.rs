@@ -119,8 +119,28 @@ pub struct OutputRef {
 }
 
 /// The JSON Schema of [`CompletionMessage`], for `rebound events schema`.
+///
+/// schemars lists an `Option` field as optional, but the message always
+/// carries every field (`null` when there is no value), and a consumer may
+/// rely on that: every property is marked required, here and in the
+/// output objects.
 pub fn message_schema() -> serde_json::Value {
-    schemars::schema_for!(CompletionMessage).to_value()
+    let mut schema = schemars::schema_for!(CompletionMessage).to_value();
+    require_every_property(&mut schema);
+    schema
+}
+
+fn require_every_property(value: &mut serde_json::Value) {
+    if let serde_json::Value::Object(map) = value {
+        if let Some(serde_json::Value::Object(properties)) = map.get("properties") {
+            let names: Vec<serde_json::Value> = properties
+                .keys()
+                .map(|k| serde_json::Value::String(k.clone()))
+                .collect();
+            map.insert("required".into(), serde_json::Value::Array(names));
+        }
+        map.values_mut().for_each(require_every_property);
+    }
 }
 
 impl MessageStatus {
