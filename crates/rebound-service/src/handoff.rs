@@ -252,7 +252,7 @@ impl Publisher {
                 .store
                 .completion_events(Some("pending"), u32::MAX)
                 .await?;
-            if let Some(error) = pending.iter().filter_map(|e| e.last_error.clone()).last() {
+            if let Some(error) = pending.iter().rev().find_map(|e| e.last_error.clone()) {
                 last_error = Some(error);
             }
             let Some(next) = pending.iter().map(|e| e.next_attempt_at).min() else {
