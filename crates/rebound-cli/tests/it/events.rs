@@ -178,3 +178,104 @@ async fn run_publishes_at_the_end_and_events_lists_acks_publishes_and_prints_the
     // The one message kind is spelled out.
     assert!(schema.to_string().contains("call.completed"));
 }
+
+/// SIGKILL between the call's commit and the end of its publish, three
+/// times: every recorded call still has exactly one event, none is lost
+/// (they wait, pending, in the outbox), and `events publish` afterwards
+/// delivers each at least once, so that deduplicated by `Idempotency-Key`
+/// the receiver holds each exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_killed_while_publishing_lose_no_event() {
+    use rebound_storage::{EventStore, Store};
+    use std::collections::HashSet;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let sim = UpstreamSim::start().await.unwrap();
+    let receiver = webhook::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url());
+    let mut toml = std::fs::read_to_string(&config).unwrap();
+    toml.push_str(
+        "\n[handoff]\npublish_wait = \"60s\"\n\n[handoff.sinks.wh]\nkind = \"webhook\"\nurl = \"${HOOK_URL}\"\ntimeout = \"1s\"\n",
+    );
+    std::fs::write(&config, toml).unwrap();
+    let config = config.to_str().unwrap().to_string();
+    let hook_url = format!("{}/hooks/in", receiver.url);
+    // The sink hangs: each run is killed while its post waits.
+    *receiver.inbox.hang.lock().unwrap() = Some(Duration::from_secs(20));
+    let store = rebound_storage_sqlite::SqliteStore::open(&dir.path().join("rebound.db"))
+        .await
+        .unwrap();
+
+    for round in 1..=3usize {
+        sim.script("/c/good", vec![Reply::text(200, "fine")]);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rebound"))
+            .args(["-c", &config, "run", "ok", "--date", "2026-11-27"])
+            .env_remove("REBOUND_CONFIG")
+            .env("CLI_KEY", SECRET)
+            .env("HOOK_URL", &hook_url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("rebound run starts");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while store.completion_events(None, 100).await.unwrap().len() < round {
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: no event recorded"
+            );
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the run ended before it was killed"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Committed; now in the publish (the post hangs): kill it.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it was killed"
+        );
+        child.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix
+        child.wait().unwrap();
+    }
+
+    let events = store.completion_events(None, 100).await.unwrap();
+    assert_eq!(events.len(), 3);
+    let calls = store.recent_workflow_executions(10).await.unwrap();
+    let mut call_ids = Vec::new();
+    for run in &calls {
+        for call in store
+            .scraper_calls_for_execution(&run.execution_id)
+            .await
+            .unwrap()
+        {
+            call_ids.push(call.id);
+        }
+    }
+    call_ids.sort();
+    let mut event_calls: Vec<i64> = events.iter().map(|e| e.scraper_execution_id).collect();
+    event_calls.sort();
+    assert_eq!(
+        event_calls, call_ids,
+        "every recorded call has exactly one event"
+    );
+    assert!(events.iter().all(|e| e.state == "pending"), "{events:?}");
+
+    // The killed runs' claims end after the sink's timeout plus 30s; then
+    // the next publisher takes the events over.
+    *receiver.inbox.hang.lock().unwrap() = None;
+    let out = rebound(
+        &["-c", &config, "events", "publish"],
+        &[("CLI_KEY", SECRET), ("HOOK_URL", &hook_url)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let delivered: HashSet<String> = receiver
+        .requests()
+        .iter()
+        .filter_map(|r| r.header("idempotency-key").map(str::to_string))
+        .collect();
+    let expected: HashSet<String> = events.iter().map(|e| e.event_id.clone()).collect();
+    assert_eq!(delivered, expected);
+}
