@@ -54,6 +54,7 @@ pub(crate) const DURATION_BOUNDS: &[(&[&str], Duration)] = &[
     (&["fresh_error"], secs(365 * DAY)),
     (&["alerts", "renotify"], secs(30 * DAY)),
     (&["alerts", "evaluate_every"], secs(DAY)),
+    (&["handoff", "publish_wait"], secs(HOUR)),
     (&["source_unhealthy", "grace"], secs(30 * DAY)),
     // A source's, a scraper's, a health probe's and an alert sink's `timeout`.
     (&["timeout"], secs(HOUR)),

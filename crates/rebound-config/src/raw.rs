@@ -18,7 +18,9 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 mod alerts;
+mod handoff;
 pub(crate) use alerts::*;
+pub(crate) use handoff::*;
 
 /// A Rebound pipeline configuration (`rebound.toml`). Any string value may
 /// contain `${VAR}`, replaced by the environment variable VAR when the file
@@ -61,6 +63,10 @@ pub(crate) struct RawConfig {
     /// The HTTP endpoint of `rebound serve` (Prometheus `/metrics`).
     #[serde(default)]
     pub server: RawServer,
+    /// Hand-off to downstream: one completion event per recorded call,
+    /// sent to these sinks (docs/handoff.md).
+    #[serde(default)]
+    pub handoff: RawHandoff,
 }
 
 /// `[datasets."NAME"]`: when the dataset is stale or incomplete. Every key

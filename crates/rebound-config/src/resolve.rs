@@ -37,6 +37,7 @@ use std::path::Path;
 use std::time::Duration;
 
 mod alerts;
+mod handoff;
 mod health;
 mod late_data;
 mod paginate;
@@ -286,6 +287,7 @@ impl Resolver<'_> {
         let scheduler = self.scheduler(&raw.scheduler);
         let alerts = self.alerts(&raw.alerts);
         let server = self.server(&raw.server);
+        let handoff = self.handoff(&raw.handoff);
         let mut calendars = BTreeMap::new();
         for (name, calendar) in &raw.calendars {
             if let Some(resolved) = self.calendar(name, calendar, &scrapers) {
@@ -332,6 +334,7 @@ impl Resolver<'_> {
             alerts,
             datasets,
             server,
+            handoff,
             redactor: Redactor::default(),
         }
     }

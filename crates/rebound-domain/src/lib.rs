@@ -14,6 +14,7 @@ pub mod calendar;
 pub mod clock;
 pub mod decision;
 pub mod duration;
+pub mod handoff;
 pub mod late;
 pub mod message;
 pub mod outbound;

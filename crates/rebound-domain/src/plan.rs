@@ -47,6 +47,8 @@ pub struct Plan {
     pub datasets: BTreeMap<String, DatasetPolicy>,
     /// `[server]`: the HTTP endpoint of `rebound serve`.
     pub server: ServerSettings,
+    /// `[handoff]`: the sinks of completion events.
+    pub handoff: crate::handoff::HandoffSettings,
     /// Hides every value that came from `${VAR}`.
     pub redactor: Redactor,
 }

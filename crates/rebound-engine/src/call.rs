@@ -12,7 +12,8 @@
 //! 4. the guards settled: quota, then breaker ([`Engine::settle_guards`]);
 //! 5. the payload stored, or the call turned into a `storage` failure;
 //! 6. late data judged (a no_data before or after its deadline);
-//! 7. the history row written, then a lockout released on success.
+//! 7. the history row written with its completion event (one transaction,
+//!    [`crate::handoff`]), then a lockout released on success.
 //!
 //! Store round trips per call: the breaker read (an update only when it is
 //! not closed), the quota take and settle (only with a quota), the
@@ -20,9 +21,11 @@
 //! (only when it changes something) and the history row.
 
 use crate::breaker::Gate;
+use crate::handoff::{EventFacts, completion_event};
 use crate::{Engine, EngineError};
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
+use rebound_domain::handoff::Trigger;
 use rebound_domain::message::attempts_phrase;
 use rebound_domain::outcome::{ErrorKind, ScraperStatus};
 use rebound_domain::paths::payload_path;
@@ -111,6 +114,8 @@ pub(crate) struct RunContext<'a> {
     pub workflow_name: &'a str,
     /// Calls of this execution that need not be made again.
     pub completed: &'a Completed,
+    /// What started the run (the events' `trigger`).
+    pub trigger: Trigger,
 }
 
 impl Engine {
@@ -229,7 +234,20 @@ impl Engine {
             &verdict,
             &stored,
         );
-        let id = self.store.record_scraper_call(&record).await?;
+        let event = completion_event(
+            &record,
+            self.event_facts(
+                scraper,
+                &used,
+                run,
+                result.records,
+                result.content_type.as_deref(),
+            ),
+        );
+        let id = self
+            .store
+            .record_call_with_event(&record, event.as_ref())
+            .await?;
         if verdict.status == ScraperStatus::Success {
             // After the row, so the release names a call that exists.
             self.release_on_success(scraper_name, params, id).await?;
@@ -254,6 +272,29 @@ impl Engine {
             deferred_until: result.deferred_until,
             recheck_at: verdict.recheck_at,
         })
+    }
+
+    /// What a call's completion event holds beyond its row.
+    fn event_facts<'a>(
+        &'a self,
+        scraper: &'a Scraper,
+        used: &BTreeMap<String, String>,
+        run: Option<RunContext<'_>>,
+        record_count: Option<usize>,
+        content_type: Option<&'a str>,
+    ) -> EventFacts<'a> {
+        EventFacts {
+            pipeline: &self.plan.pipeline.name,
+            dataset: &scraper.dataset,
+            params: used
+                .iter()
+                .map(|(k, v)| (k.clone(), self.plan.redactor.redact_string(v)))
+                .collect(),
+            record_count,
+            content_type,
+            // A call outside any workflow is `rebound scrape`: a person.
+            trigger: run.map_or(Trigger::Manual, |r| r.trigger),
+        }
     }
 
     /// The engine's guards before any request, in their order: the
@@ -494,7 +535,11 @@ impl Engine {
             record_count: None,
             attempt_rows: Vec::new(),
         };
-        let id = self.store.record_scraper_call(&record).await?;
+        let event = completion_event(&record, self.event_facts(scraper, &used, run, None, None));
+        let id = self
+            .store
+            .record_call_with_event(&record, event.as_ref())
+            .await?;
         Ok(CallReport {
             id,
             scraper: scraper_name.to_string(),

@@ -20,6 +20,7 @@
 mod alerts;
 mod breakers;
 mod due;
+mod events;
 mod health;
 mod limits;
 mod lockouts;
@@ -35,9 +36,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use rebound_storage::{
     AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, DecisionOutcome,
-    DecisionRow, LatestPayload, LockoutRow, NewDecision, NewLockout, NewScheduledRun,
-    NewScraperCall, NewWorkflowExecution, PayloadRef, RunFailure, RunStart, RunningExecution,
-    ScheduledRunRow, ScraperCallRow, SlotRow, Store, StoreError, WorkflowExecutionRow,
+    DecisionRow, LatestPayload, LockoutRow, NewCompletionEvent, NewDecision, NewLockout,
+    NewScheduledRun, NewScraperCall, NewWorkflowExecution, PayloadRef, RunFailure, RunStart,
+    RunningExecution, ScheduledRunRow, ScraperCallRow, SlotRow, Store, StoreError,
+    WorkflowExecutionRow,
 };
 use redact::Redactor;
 use sqlx::migrate::Migrator;
@@ -115,10 +117,10 @@ macro_rules! execution_columns {
     };
 }
 
-/// The call and its attempts in one statement: PostgreSQL runs every
-/// data-modifying CTE to completion and checks the attempts' foreign key
-/// and primary key at the end of the statement, so either all rows land or
-/// none does.
+/// The call, its attempts and, when `$30` (its event id) is not null, its
+/// completion event in one statement: PostgreSQL runs every data-modifying
+/// CTE to completion and checks the keys at the end of the statement, so
+/// either all rows land or none does.
 const INSERT_CALL: &str = "WITH call AS (
         INSERT INTO scraper_execution_log (execution_id, workflow_name, scraper_name,
             source_name, params, target_date, status, attempts, http_status, error_kind,
@@ -138,6 +140,10 @@ const INSERT_CALL: &str = "WITH call AS (
             $29::integer[])
             AS a(attempt, started_at, finished_at, http_status, outcome, error_kind,
                 error_message, delay_before_ms, page)
+    ), event AS (
+        INSERT INTO completion_events (scraper_execution_id, event_id, created_at, dataset,
+            status, payload, next_attempt_at)
+        SELECT call.id, $30, $31, $32, $33, $34, $31 FROM call WHERE $30::text IS NOT NULL
     )
     SELECT id FROM call";
 
@@ -350,6 +356,14 @@ impl Store for PostgresStore {
     }
 
     async fn record_scraper_call(&self, call: &NewScraperCall) -> Result<i64, StoreError> {
+        self.record_call_with_event(call, None).await
+    }
+
+    async fn record_call_with_event(
+        &self,
+        call: &NewScraperCall,
+        event: Option<&NewCompletionEvent>,
+    ) -> Result<i64, StoreError> {
         let a = &call.attempt_rows;
         sqlx::query_scalar(INSERT_CALL)
             .bind(call.execution_id.as_deref())
@@ -397,6 +411,11 @@ impl Store for PostgresStore {
                     .map(|a| i32::try_from(a.page).unwrap_or(i32::MAX))
                     .collect::<Vec<_>>(),
             )
+            .bind(event.map(|e| e.event_id.as_str()))
+            .bind(event.map(|e| ms(e.created_at)))
+            .bind(event.map(|e| e.dataset.as_str()))
+            .bind(event.map(|e| e.status.as_str()))
+            .bind(event.map(|e| e.payload.as_str()))
             .fetch_one(&self.pool)
             .await
             .map_err(|e| self.error("record_scraper_call", e))

@@ -27,6 +27,7 @@
 mod alerts;
 mod breakers;
 mod codec;
+mod events;
 mod health;
 mod limits;
 mod lockouts;
@@ -44,9 +45,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use codec::{column, date_column, encode_date, store_error, time_column};
 use rebound_storage::{
     AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, DecisionOutcome,
-    DecisionRow, LatestPayload, LockoutRow, NewDecision, NewLockout, NewScheduledRun,
-    NewScraperCall, NewWorkflowExecution, PayloadRef, RunFailure, RunStart, RunningExecution,
-    ScheduledRunRow, ScraperCallRow, SlotRow, Store, StoreError, WorkflowExecutionRow,
+    DecisionRow, LatestPayload, LockoutRow, NewCompletionEvent, NewDecision, NewLockout,
+    NewScheduledRun, NewScraperCall, NewWorkflowExecution, PayloadRef, RunFailure, RunStart,
+    RunningExecution, ScheduledRunRow, ScraperCallRow, SlotRow, Store, StoreError,
+    WorkflowExecutionRow,
 };
 use sqlx::SqlitePool;
 use sqlx::migrate::Migrator;
@@ -185,9 +187,17 @@ impl Store for SqliteStore {
     }
 
     async fn record_scraper_call(&self, call: &NewScraperCall) -> Result<i64, StoreError> {
+        self.record_call_with_event(call, None).await
+    }
+
+    async fn record_call_with_event(
+        &self,
+        call: &NewScraperCall,
+        event: Option<&NewCompletionEvent>,
+    ) -> Result<i64, StoreError> {
         let (ack, answer) = oneshot::channel();
         let pending = writer::Pending {
-            call: writer::EncodedCall::new(call),
+            call: writer::EncodedCall::with_event(call, event),
             ack,
         };
         self.calls

@@ -7,8 +7,8 @@
 //! worker thread for every statement (about as long as the insert itself).
 //! So callers hand their call to this single task over a channel; the task
 //! takes whatever has queued up (up to [`MAX_BATCH`]) and writes it all in
-//! one `BEGIN IMMEDIATE` transaction of four statements, however many calls
-//! and attempts there are:
+//! one `BEGIN IMMEDIATE` transaction of at most five statements, however
+//! many calls and attempts there are:
 //!
 //! 1. `BEGIN IMMEDIATE`, which takes the write lock;
 //! 2. read the last id handed out; holding the lock, nobody (not even
@@ -16,7 +16,9 @@
 //!    `last + 1 ..= last + n`, in queue order;
 //! 3. insert every call from one JSON array parameter (`json_each`), with
 //!    its id given explicitly, and every attempt likewise, referencing those
-//!    ids: one statement text each, so sqlx prepares them once;
+//!    ids: one statement text each, so sqlx prepares them once; the calls'
+//!    completion events (the hand-off outbox) likewise, so a call and its
+//!    event commit together or not at all;
 //! 4. `COMMIT`.
 //!
 //! Only after the commit is each caller answered with its id, so a call is
@@ -31,7 +33,7 @@
 //! I/O) would hit each call alike, so every caller gets it at once.
 
 use crate::codec::{encode_date, encode_time, store_error};
-use rebound_storage::{NewScraperCall, StoreError};
+use rebound_storage::{NewCompletionEvent, NewScraperCall, StoreError};
 use sqlx::SqlitePool;
 use std::fmt::Write as _;
 use tokio::sync::{mpsc, oneshot};
@@ -78,6 +80,14 @@ pub(crate) const INSERT_ATTEMPTS: &str = "WITH rows (v) AS MATERIALIZED (SELECT 
         v ->> 9 \
     FROM rows";
 
+/// Same scheme as [`INSERT_CALLS`]: a call's completion event, with
+/// `next_attempt_at` starting at its creation (due at once).
+pub(crate) const INSERT_EVENTS: &str = "WITH rows (v) AS MATERIALIZED (SELECT jsonb(value) FROM json_each(?1)) \
+    INSERT INTO completion_events (\
+        scraper_execution_id, event_id, created_at, dataset, status, payload, next_attempt_at) \
+    SELECT v ->> 0, v ->> 1, v ->> 2, v ->> 3, v ->> 4, v ->> 5, v ->> 2 \
+    FROM rows";
+
 /// A call already turned into JSON rows, done in the caller's task so the
 /// single writer only stitches text together. Each row is a JSON array
 /// without its first element (the call id, known only inside the
@@ -85,10 +95,20 @@ pub(crate) const INSERT_ATTEMPTS: &str = "WITH rows (v) AS MATERIALIZED (SELECT 
 pub(crate) struct EncodedCall {
     pub(crate) call_tail: String,
     pub(crate) attempt_tails: Vec<String>,
+    /// The call's completion event, when it has one.
+    pub(crate) event_tail: Option<String>,
 }
 
 impl EncodedCall {
     pub(crate) fn new(call: &NewScraperCall) -> EncodedCall {
+        EncodedCall::with_event(call, None)
+    }
+
+    /// A call and, when given, its completion event.
+    pub(crate) fn with_event(
+        call: &NewScraperCall,
+        event: Option<&NewCompletionEvent>,
+    ) -> EncodedCall {
         // Written straight into text: building a `serde_json::Value` first
         // cost an allocation per field, on the engine's hot path.
         let mut row = Row::with_capacity(320);
@@ -129,9 +149,19 @@ impl EncodedCall {
                 row.tail()
             })
             .collect();
+        let event_tail = event.map(|e| {
+            let mut row = Row::with_capacity(64 + e.payload.len());
+            row.str(&e.event_id);
+            row.str(&encode_time(e.created_at));
+            row.str(&e.dataset);
+            row.str(&e.status);
+            row.str(&e.payload);
+            row.tail()
+        });
         EncodedCall {
             call_tail: row.tail(),
             attempt_tails,
+            event_tail,
         }
     }
 }
@@ -293,8 +323,10 @@ async fn write_batch(pool: &SqlitePool, batch: &[Pending]) -> Result<i64, sqlx::
 
     let mut calls = String::with_capacity(batch.len() * 512);
     let mut attempts = String::with_capacity(batch.len() * 512);
+    let mut events = String::new();
     calls.push('[');
     attempts.push('[');
+    events.push('[');
     for (pending, id) in batch.iter().zip(first_id..) {
         let call = &pending.call;
         if calls.len() > 1 {
@@ -308,9 +340,16 @@ async fn write_batch(pool: &SqlitePool, batch: &[Pending]) -> Result<i64, sqlx::
             }
             let _ = write!(attempts, "[{id},{attempt}");
         }
+        if let Some(event) = &call.event_tail {
+            if events.len() > 1 {
+                events.push(',');
+            }
+            let _ = write!(events, "[{id},{event}");
+        }
     }
     calls.push(']');
     attempts.push(']');
+    events.push(']');
 
     sqlx::query(INSERT_CALLS)
         .bind(calls)
@@ -319,6 +358,12 @@ async fn write_batch(pool: &SqlitePool, batch: &[Pending]) -> Result<i64, sqlx::
     if attempts.len() > 2 {
         sqlx::query(INSERT_ATTEMPTS)
             .bind(attempts)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if events.len() > 2 {
+        sqlx::query(INSERT_EVENTS)
+            .bind(events)
             .execute(&mut *tx)
             .await?;
     }

@@ -24,6 +24,7 @@
 
 pub mod alerts;
 pub mod breakers;
+pub mod events;
 pub mod health;
 pub mod limits;
 pub mod lockouts;
@@ -70,6 +71,7 @@ pub async fn run_all(store: &dyn Store) {
     limits::run_all(store).await;
     retention::run_all(store).await;
     runs::run_all(store).await;
+    events::run_all(store).await;
 }
 
 /// `backend()` names one of the two known backends, for messages.

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod backfill;
+mod events;
 mod fanout;
 mod health;
 mod lockouts;

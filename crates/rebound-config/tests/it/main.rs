@@ -6,6 +6,7 @@ mod alerts;
 mod bad_files;
 mod bounds;
 mod examples;
+mod handoff;
 mod health;
 mod late_data;
 mod no_panic;

@@ -23,6 +23,7 @@ mod derived;
 mod encoding;
 mod fanout;
 mod fanout_counts;
+mod handoff;
 mod late_lockout;
 mod metrics;
 mod pagination;
