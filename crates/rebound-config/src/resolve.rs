@@ -39,6 +39,7 @@ mod alerts;
 mod health;
 mod late_data;
 mod paginate;
+mod proxy;
 mod scheduling;
 mod server;
 
@@ -546,6 +547,7 @@ impl Resolver<'_> {
             retry_budget,
             health: None,
             follow_redirects,
+            proxies: self.proxies(&path, raw),
         };
         // Last: the probe checks the source's own templates.
         if let Some(probe) = &raw.health {

@@ -21,6 +21,7 @@ pub mod outcome;
 pub mod paginate;
 pub mod paths;
 pub mod plan;
+pub mod proxy;
 pub mod quota;
 pub mod ratelimit;
 pub mod redact;

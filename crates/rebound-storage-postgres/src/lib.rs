@@ -134,14 +134,14 @@ const INSERT_CALL: &str = "WITH call AS (
     ), attempts AS (
         INSERT INTO scraper_attempts (scraper_execution_id, attempt, started_at,
             finished_at, http_status, outcome, error_kind, error_message, delay_before_ms,
-            page)
+            page, proxy)
         SELECT call.id, a.attempt, a.started_at, a.finished_at, a.http_status, a.outcome,
-            a.error_kind, a.error_message, a.delay_before_ms, a.page
+            a.error_kind, a.error_message, a.delay_before_ms, a.page, a.proxy
         FROM call, UNNEST($19::bigint[], $20::timestamptz[], $21::timestamptz[],
             $22::integer[], $23::text[], $24::text[], $25::text[], $26::bigint[],
-            $29::integer[])
+            $29::integer[], $30::integer[])
             AS a(attempt, started_at, finished_at, http_status, outcome, error_kind,
-                error_message, delay_before_ms, page)
+                error_message, delay_before_ms, page, proxy)
     )
     SELECT id FROM call";
 
@@ -420,6 +420,11 @@ impl Store for PostgresStore {
                     .map(|a| i32::try_from(a.page).unwrap_or(i32::MAX))
                     .collect::<Vec<_>>(),
             )
+            .bind(
+                a.iter()
+                    .map(|a| a.proxy.map(|p| i32::try_from(p).unwrap_or(i32::MAX)))
+                    .collect::<Vec<_>>(),
+            )
             .fetch_one(&self.pool)
             .await
             .map_err(|e| self.error("record_scraper_call", e))
@@ -535,8 +540,8 @@ impl Store for PostgresStore {
         scraper_execution_id: i64,
     ) -> Result<Vec<AttemptRow>, StoreError> {
         sqlx::query(
-            "SELECT scraper_execution_id, attempt, page, started_at, finished_at, http_status, \
-                outcome, error_kind, error_message, delay_before_ms \
+            "SELECT scraper_execution_id, attempt, page, proxy, started_at, finished_at, \
+                http_status, outcome, error_kind, error_message, delay_before_ms \
              FROM scraper_attempts WHERE scraper_execution_id = $1 ORDER BY attempt",
         )
         .bind(scraper_execution_id)
@@ -848,6 +853,7 @@ fn attempt_row(row: &PgRow) -> Result<AttemptRow, sqlx::Error> {
         scraper_execution_id: row.try_get("scraper_execution_id")?,
         attempt: row.try_get("attempt")?,
         page: row.try_get::<i32, _>("page").map(i64::from)?,
+        proxy: row.try_get::<Option<i32>, _>("proxy")?.map(i64::from),
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
         http_status: row.try_get::<Option<i32>, _>("http_status")?.map(i64::from),

@@ -73,9 +73,9 @@ pub(crate) const INSERT_CALLS: &str = "WITH rows (v) AS MATERIALIZED (SELECT jso
 pub(crate) const INSERT_ATTEMPTS: &str = "WITH rows (v) AS MATERIALIZED (SELECT jsonb(value) FROM json_each(?1)) \
     INSERT INTO scraper_attempts (\
         scraper_execution_id, attempt, started_at, finished_at, http_status, \
-        outcome, error_kind, error_message, delay_before_ms, page) \
+        outcome, error_kind, error_message, delay_before_ms, page, proxy) \
     SELECT v ->> 0, v ->> 1, v ->> 2, v ->> 3, v ->> 4, v ->> 5, v ->> 6, v ->> 7, v ->> 8, \
-        v ->> 9 \
+        v ->> 9, v ->> 10 \
     FROM rows";
 
 /// A call already turned into JSON rows, done in the caller's task so the
@@ -126,6 +126,7 @@ impl EncodedCall {
                 row.opt_str(a.error_message.as_deref());
                 row.int(a.delay_before_ms);
                 row.int(a.page);
+                row.opt_int(a.proxy);
                 row.tail()
             })
             .collect();
@@ -378,6 +379,7 @@ mod tests {
             attempt_rows: vec![NewAttempt {
                 attempt: 1,
                 page: 2,
+                proxy: None,
                 started_at: t,
                 finished_at: t,
                 http_status: None,

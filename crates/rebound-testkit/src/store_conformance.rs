@@ -117,6 +117,7 @@ pub async fn scraper_call_round_trip(store: &dyn Store) {
             NewAttempt {
                 attempt: 1,
                 page: 1,
+                proxy: None,
                 started_at: t0,
                 finished_at: t0 + TimeDelta::milliseconds(301),
                 http_status: Some(503),
@@ -128,6 +129,7 @@ pub async fn scraper_call_round_trip(store: &dyn Store) {
             NewAttempt {
                 attempt: 2,
                 page: 1,
+                proxy: None,
                 started_at: t0 + TimeDelta::milliseconds(501),
                 finished_at: t0 + TimeDelta::milliseconds(1_502),
                 http_status: None,
@@ -139,6 +141,7 @@ pub async fn scraper_call_round_trip(store: &dyn Store) {
             NewAttempt {
                 attempt: 3,
                 page: 1,
+                proxy: None,
                 started_at: t0 + TimeDelta::milliseconds(1_700),
                 finished_at: t0 + TimeDelta::milliseconds(1_886),
                 http_status: Some(404),
@@ -190,6 +193,7 @@ pub async fn scraper_call_round_trip(store: &dyn Store) {
         attempt_rows: vec![NewAttempt {
             attempt: 1,
             page: 1,
+            proxy: None,
             started_at: t0,
             finished_at: t0,
             http_status: None,
@@ -674,6 +678,7 @@ pub async fn attempts_come_back_in_attempt_order(store: &dyn Store) {
     let attempt = |n: u32, outcome: AttemptOutcome, kind: Option<ErrorKind>| NewAttempt {
         attempt: n,
         page: 1,
+        proxy: None,
         started_at: t0 + TimeDelta::seconds(i64::from(n)),
         finished_at: t0 + TimeDelta::seconds(i64::from(n)) + TimeDelta::milliseconds(250),
         http_status: kind.map(|_| 500),
@@ -910,6 +915,7 @@ fn sample_call(
         attempt_rows: vec![NewAttempt {
             attempt: 1,
             page: 1,
+            proxy: None,
             started_at,
             finished_at,
             http_status: Some(200),
@@ -1003,6 +1009,7 @@ fn expected_attempt_rows(id: i64, call: &NewScraperCall) -> Vec<AttemptRow> {
             scraper_execution_id: id,
             attempt: i64::from(a.attempt),
             page: i64::from(a.page),
+            proxy: a.proxy,
             started_at: a.started_at.trunc_subsecs(3),
             finished_at: a.finished_at.trunc_subsecs(3),
             http_status: a.http_status.map(i64::from),
