@@ -379,7 +379,7 @@ mod tests {
             attempt_rows: vec![NewAttempt {
                 attempt: 1,
                 page: 2,
-                proxy: None,
+                proxy: Some(3),
                 started_at: t,
                 finished_at: t,
                 http_status: None,
@@ -397,7 +397,7 @@ mod tests {
         assert_eq!(
             encoded.attempt_tails,
             vec![
-                r#"1,"2026-11-28T15:04:05.123Z","2026-11-28T15:04:05.123Z",null,"retryable","server",null,0,2]"#
+                r#"1,"2026-11-28T15:04:05.123Z","2026-11-28T15:04:05.123Z",null,"retryable","server",null,0,2,3]"#
             ]
         );
     }
