@@ -85,6 +85,10 @@ pub enum ProxyRoute {
     /// The environment's proxy variables, as read when the config was
     /// loaded. Secrets too (they may carry credentials).
     Env(EnvProxies),
+    /// Its `${VAR}` is not set, which only commands that send no request
+    /// allow (`check`, the reports): the proxy is known by its place, so
+    /// reports can show it, but nothing can be sent through it.
+    Unset,
 }
 
 /// The proxy variables of the environment (upper case, else lower case).

@@ -686,7 +686,16 @@ impl Fetcher {
     ) -> RawAttempt {
         let timeout = spec.scraper.timeout(spec.source);
         let max_body = spec.source.max_body_bytes;
-        let client = self.client_for(spec.source, proxy);
+        let Some(client) = self.client_for(spec.source, proxy) else {
+            return RawAttempt {
+                response: Err(Failure {
+                    kind: ErrorKind::Config,
+                    message: "the proxy's URL is not set (its environment variable is missing)"
+                        .to_string(),
+                }),
+                retry_after_header: None,
+            };
+        };
         let work = self.send_and_read(spec, client, request, max_body);
         match tokio::time::timeout(timeout, work).await {
             Ok(raw) => raw,

@@ -98,7 +98,9 @@ impl Fetcher {
         };
         // Through a proxy when the source has them: an upstream that answers
         // only through proxies would look down otherwise.
-        let client = self.client_for(source, self.probe_proxy(source));
+        let Some(client) = self.client_for(source, self.probe_proxy(source)) else {
+            return Err("its proxy's URL is not set (its environment variable is missing)".into());
+        };
         match tokio::time::timeout(probe.timeout, redirect::send(client, outgoing)).await {
             Ok(Ok(response)) => Ok(response.status().as_u16()),
             Ok(Err(failure)) => Err(failure.message),

@@ -27,8 +27,9 @@ use std::sync::{Arc, Mutex};
 /// One source's proxies.
 pub(crate) struct ProxyPool {
     config: SourceProxies,
-    /// One per proxy, in the config's order.
-    clients: Vec<reqwest::Client>,
+    /// One per proxy, in the config's order; `None` for a proxy whose
+    /// variable was not set (a report command's plan).
+    clients: Vec<Option<reqwest::Client>>,
     state: Mutex<PoolState>,
 }
 
@@ -98,9 +99,10 @@ pub(crate) fn pools(
     Ok(pools)
 }
 
-fn proxy_client(route: &ProxyRoute) -> Result<reqwest::Client, reqwest::Error> {
+fn proxy_client(route: &ProxyRoute) -> Result<Option<reqwest::Client>, reqwest::Error> {
     let mut builder = client_builder();
     match route {
+        ProxyRoute::Unset => return Ok(None),
         ProxyRoute::Url(url) => builder = builder.proxy(reqwest::Proxy::all(url)?),
         ProxyRoute::Env(EnvProxies {
             http,
@@ -122,7 +124,7 @@ fn proxy_client(route: &ProxyRoute) -> Result<reqwest::Client, reqwest::Error> {
             }
         }
     }
-    builder.build()
+    builder.build().map(Some)
 }
 
 impl Fetcher {
@@ -133,11 +135,18 @@ impl Fetcher {
             .map_or(0, |pool| pool.clients.len())
     }
 
-    /// The client for an exchange through `proxy` (the shared one without).
-    pub(crate) fn client_for(&self, source: &Source, proxy: Option<usize>) -> &reqwest::Client {
-        proxy
-            .and_then(|i| self.proxies.get(&source.name)?.clients.get(i))
-            .unwrap_or(&self.client)
+    /// The client for an exchange through `proxy` (the shared one
+    /// without); `None` when that proxy's URL variable was not set, so
+    /// nothing may be sent (never directly instead).
+    pub(crate) fn client_for(
+        &self,
+        source: &Source,
+        proxy: Option<usize>,
+    ) -> Option<&reqwest::Client> {
+        match proxy {
+            None => Some(&self.client),
+            Some(i) => self.proxies.get(&source.name)?.clients.get(i)?.as_ref(),
+        }
     }
 
     /// The proxy for the next exchange of an attempt, marking it in

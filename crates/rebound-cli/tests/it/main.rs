@@ -9,6 +9,7 @@ mod lockouts;
 mod metrics;
 mod pagination;
 mod plan;
+mod proxies;
 mod purge;
 mod quotas;
 mod runs;

@@ -104,7 +104,11 @@ impl Resolver<'_> {
 
     /// One proxy URL, after `${VAR}` substitution, remembered as a secret.
     fn proxy_url(&mut self, path: &KeyPath, raw: &str) -> Option<ProxyRoute> {
+        let unset_before = self.unset.len();
         let text = self.text(path, raw)?;
+        if self.unset.len() > unset_before {
+            return Some(ProxyRoute::Unset);
+        }
         self.keep_proxy_secret(&text);
         match check_proxy_url(&text) {
             Ok(()) => Some(ProxyRoute::Url(text)),
@@ -160,6 +164,7 @@ impl Resolver<'_> {
                 .is_some_and(|required| !required.iter().any(|k| k == "sources"));
             if may_be_unset {
                 self.unset.push((path.clone(), "HTTP_PROXY".to_string()));
+                return Some(ProxyRoute::Unset);
             } else {
                 self.fail(
                     path,
