@@ -91,6 +91,17 @@ pub enum ProxyRoute {
     Unset,
 }
 
+impl std::fmt::Debug for ProxyRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the URL: it carries credentials.
+        match self {
+            ProxyRoute::Url(_) => write!(f, "Url(***)"),
+            ProxyRoute::Env(_) => write!(f, "Env(***)"),
+            ProxyRoute::Unset => write!(f, "Unset"),
+        }
+    }
+}
+
 /// The proxy variables of the environment (upper case, else lower case).
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct EnvProxies {

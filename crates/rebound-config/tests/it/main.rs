@@ -10,6 +10,7 @@ mod health;
 mod late_data;
 mod no_panic;
 mod pagination;
+mod proxies;
 mod rate_limits;
 mod resolve;
 mod retention;
