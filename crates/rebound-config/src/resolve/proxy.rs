@@ -1,6 +1,6 @@
 //! A source's proxies: `proxy` (one URL, or "env"), `proxies` (a list),
 //! `proxy_rotation`, `proxy_retry_on` and `proxy_breaker` (see
-//! docs/configuration.md and docs/resilience.md).
+//! docs/resilience.md).
 //!
 //! Proxy URLs carry credentials, so every one is a secret whether it came
 //! from `${VAR}` or was written in the file: its text (and its password
