@@ -258,3 +258,80 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // The binary blocks this thread; the simulated upstream and the proxies need another.
+async fn a_call_finding_every_proxy_open_is_recorded_as_skipped_breaker_open() {
+    let sim = UpstreamSim::start().await.unwrap();
+    let proxies = [
+        ForwardProxy::start(Mode::Refuse).await,
+        ForwardProxy::start(Mode::AuthRequired).await,
+    ];
+    let urls: Vec<String> = proxies
+        .iter()
+        .map(|p| p.url_with_credentials("rebound", PASSWORD))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        &format!(
+            "[sources.nba_stats]\nbase_url = \"{}\"\nproxies = [\"${{P1}}\", \"${{P2}}\"]\n\
+             proxy_breaker = {{ failures = 1 }}\n\n\
+             [scrapers.first]\nsource = \"nba_stats\"\npath = \"/healthz\"\n\n\
+             [scrapers.second]\nsource = \"nba_stats\"\npath = \"/healthz\"\n\n\
+             [workflows.both]\nsteps = [{{ scrapers = [\"first\"] }}, {{ scrapers = [\"second\"] }}]\n",
+            sim.base_url()
+        ),
+    );
+    let env = [("P1", urls[0].as_str()), ("P2", urls[1].as_str())];
+    let out = rebound(&["-c", &config, "run", "both", "--json"], &env);
+    let stdout = text(&out.stdout);
+    assert_ne!(out.status.code(), Some(0), "{stdout}");
+    assert!(!stdout.contains(PASSWORD), "{stdout}");
+    assert_eq!(sim.request_count("/healthz"), 0);
+
+    let db = dir.path().join("rebound.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let rows = sqlx::query(
+        "SELECT scraper_name, status, error_kind, error_message, attempts \
+         FROM scraper_execution_log ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let calls: Vec<(String, String, Option<String>, i64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.get("scraper_name"),
+                r.get("status"),
+                r.get("error_kind"),
+                r.get("attempts"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("first".into(), "failed".into(), Some("client".into()), 2),
+            (
+                "second".into(),
+                "skipped".into(),
+                Some("breaker_open".into()),
+                0
+            ),
+        ]
+    );
+    let message: String = rows[1].get("error_message");
+    assert!(
+        message.starts_with(
+            "every proxy of source nba_stats is open: proxy 1 of 2 (1 failures, skipped until "
+        ) && message.contains("proxy 2 of 2 (1 failures"),
+        "{message}"
+    );
+    assert!(
+        !message.contains(PASSWORD) && !message.contains("127.0.0.1"),
+        "{message}"
+    );
+}
