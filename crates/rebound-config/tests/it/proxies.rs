@@ -57,6 +57,14 @@ fn proxies_resolve_with_their_defaults() {
         }
     );
     assert!(plan.sources["api"].proxies.is_none());
+    // `rebound check` lists them by count, never by URL.
+    let summary = rebound_config::summary(&plan);
+    assert!(
+        summary.contains("  b: 2 proxies, round_robin; next proxy on connect errors, timeouts and HTTP 403/407; each skipped for 5m after 3 failures in a row"),
+        "{summary}"
+    );
+    assert!(summary.contains("  c: 1 proxy, random;"), "{summary}");
+    assert!(!summary.contains("proxy.example"), "{summary}");
     // A proxy written in the file is a secret too: masked, whole and its
     // password alone.
     let masked = plan
