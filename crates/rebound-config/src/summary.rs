@@ -94,7 +94,11 @@ pub fn summary(plan: &Plan) -> String {
                 _ => format!(
                     "{} prox{}, {}",
                     proxies.routes.len(),
-                    if proxies.routes.len() == 1 { "y" } else { "ies" },
+                    if proxies.routes.len() == 1 {
+                        "y"
+                    } else {
+                        "ies"
+                    },
                     proxies.rotation.as_str()
                 ),
             };

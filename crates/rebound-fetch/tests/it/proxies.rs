@@ -406,3 +406,28 @@ path = "/healthz"
     assert_eq!(proxy.forwarded(), 1);
     assert_eq!(sim.request_count("/healthz"), 2);
 }
+
+#[tokio::test]
+async fn a_paginated_call_refused_by_open_proxies_is_skipped_whole() {
+    let rig = rig(&[Mode::Refuse], "proxy_breaker = { failures = 1 }").await;
+    let failed = rig.call("cursor").await;
+    assert_eq!(failed.status, ScraperStatus::Failed);
+    // Its retry found the only proxy open: failed, saying so, on page 1.
+    let message = failed.message.clone().unwrap_or_default();
+    assert!(
+        message.starts_with("page 1: via proxy 1 of 1: connection failed"),
+        "{message}"
+    );
+    assert!(
+        message.contains("then every proxy of source up is open: proxy 1 of 1"),
+        "{message}"
+    );
+    let skipped = rig.call("cursor").await;
+    assert_eq!(skipped.status, ScraperStatus::Skipped);
+    assert_eq!(skipped.pages, None);
+    let message = skipped.message.clone().unwrap_or_default();
+    assert!(
+        message.starts_with("every proxy of source up is open: proxy 1 of 1 (1 failures"),
+        "{message}"
+    );
+}
