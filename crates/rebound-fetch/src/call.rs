@@ -17,6 +17,13 @@
 //!    policy, then the source's retry budget, whether to wait and go
 //!    again, defer (the wait exceeds the inline limit) or give up.
 //!
+//! For a source with proxies (`proxy.rs`), step 3 goes through the next
+//! proxy of the rotation, and steps 1 to 5 are repeated at once through
+//! the next one while the last exchange failed by the proxy's fault
+//! (connect error, timeout, a `proxy_retry_on` status), each proxy at most
+//! once per attempt: the retry policy sees one attempt. When every proxy
+//! is open the call stops before sending (skipped if nothing was sent).
+//!
 //! A paginated scraper (`paginate`) makes one such loop per page: every
 //! page is a request retried on its own (`paginate.rs` decides which page
 //! comes next and joins their records).
@@ -236,7 +243,7 @@ impl Fetcher {
             let mut proxy = match self.pick_proxy(spec.source, &mut tried) {
                 Pick::Direct => None,
                 Pick::Via(index) => Some(index),
-                Pick::None(text) => {
+                Pick::Exhausted(text) => {
                     // Before any request of the call, every proxy being
                     // open refuses the call like an open source breaker.
                     let skipped = call.attempts.is_empty();

@@ -46,7 +46,7 @@ pub(crate) enum Pick {
     Via(usize),
     /// Every proxy not yet tried in this attempt is open (or all were
     /// tried): why, naming them by place, never by URL.
-    None(String),
+    Exhausted(String),
 }
 
 /// The settings every client shares: no redirects (followed by hand, see
@@ -166,7 +166,7 @@ impl Fetcher {
                 }
                 Pick::Via(i)
             }
-            None => Pick::None(all_open_message(&source.name, breakers, now)),
+            None => Pick::Exhausted(all_open_message(&source.name, breakers, now)),
         }
     }
 
