@@ -41,6 +41,7 @@ mod handoff;
 mod health;
 mod late_data;
 mod paginate;
+mod proxy;
 mod scheduling;
 mod server;
 mod supply;
@@ -599,6 +600,7 @@ impl Resolver<'_> {
             retry_budget,
             health: None,
             follow_redirects,
+            proxies: self.proxies(&path, raw),
         };
         // Last: the probe checks the source's own templates.
         if let Some(probe) = &raw.health {

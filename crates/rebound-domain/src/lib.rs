@@ -23,6 +23,7 @@ pub mod paginate;
 pub mod params;
 pub mod paths;
 pub mod plan;
+pub mod proxy;
 pub mod quota;
 pub mod ratelimit;
 pub mod redact;

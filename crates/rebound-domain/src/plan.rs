@@ -196,6 +196,10 @@ pub struct Source {
     pub health: Option<HealthProbe>,
     /// `follow_redirects`: which redirects calls and probes follow.
     pub follow_redirects: FollowRedirects,
+    /// `proxy` / `proxies` and their rotation, retry statuses and
+    /// breaker; `None`: requests go directly (environment proxy variables
+    /// are ignored unless `proxy = "env"`).
+    pub proxies: Option<crate::proxy::SourceProxies>,
 }
 
 /// `follow_redirects = "same_host" | "any" | "none"`: which redirects a

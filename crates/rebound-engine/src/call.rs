@@ -454,6 +454,7 @@ impl Engine {
                 .map(|a| NewAttempt {
                     attempt: a.attempt,
                     page: a.page,
+                    proxy: a.proxy.map(i64::from),
                     started_at: a.started_at,
                     finished_at: a.finished_at,
                     http_status: a.http_status,

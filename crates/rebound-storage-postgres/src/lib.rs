@@ -117,7 +117,7 @@ macro_rules! execution_columns {
     };
 }
 
-/// The call, its attempts and, when `$30` (its event id) is not null, its
+/// The call, its attempts and, when `$31` (its event id) is not null, its
 /// completion event in one statement: PostgreSQL runs every data-modifying
 /// CTE to completion and checks the keys at the end of the statement, so
 /// either all rows land or none does.
@@ -132,18 +132,18 @@ const INSERT_CALL: &str = "WITH call AS (
     ), attempts AS (
         INSERT INTO scraper_attempts (scraper_execution_id, attempt, started_at,
             finished_at, http_status, outcome, error_kind, error_message, delay_before_ms,
-            page)
+            page, proxy)
         SELECT call.id, a.attempt, a.started_at, a.finished_at, a.http_status, a.outcome,
-            a.error_kind, a.error_message, a.delay_before_ms, a.page
+            a.error_kind, a.error_message, a.delay_before_ms, a.page, a.proxy
         FROM call, UNNEST($19::bigint[], $20::timestamptz[], $21::timestamptz[],
             $22::integer[], $23::text[], $24::text[], $25::text[], $26::bigint[],
-            $29::integer[])
+            $29::integer[], $30::integer[])
             AS a(attempt, started_at, finished_at, http_status, outcome, error_kind,
-                error_message, delay_before_ms, page)
+                error_message, delay_before_ms, page, proxy)
     ), event AS (
         INSERT INTO completion_events (scraper_execution_id, event_id, created_at, dataset,
             status, payload, next_attempt_at)
-        SELECT call.id, $30, $31, $32, $33, $34, $31 FROM call WHERE $30::text IS NOT NULL
+        SELECT call.id, $31, $32, $33, $34, $35, $32 FROM call WHERE $31::text IS NOT NULL
     )
     SELECT id FROM call";
 
@@ -411,6 +411,11 @@ impl Store for PostgresStore {
                     .map(|a| i32::try_from(a.page).unwrap_or(i32::MAX))
                     .collect::<Vec<_>>(),
             )
+            .bind(
+                a.iter()
+                    .map(|a| a.proxy.map(|p| i32::try_from(p).unwrap_or(i32::MAX)))
+                    .collect::<Vec<_>>(),
+            )
             .bind(event.map(|e| e.event_id.as_str()))
             .bind(event.map(|e| ms(e.created_at)))
             .bind(event.map(|e| e.dataset.as_str()))
@@ -531,8 +536,8 @@ impl Store for PostgresStore {
         scraper_execution_id: i64,
     ) -> Result<Vec<AttemptRow>, StoreError> {
         sqlx::query(
-            "SELECT scraper_execution_id, attempt, page, started_at, finished_at, http_status, \
-                outcome, error_kind, error_message, delay_before_ms \
+            "SELECT scraper_execution_id, attempt, page, proxy, started_at, finished_at, \
+                http_status, outcome, error_kind, error_message, delay_before_ms \
              FROM scraper_attempts WHERE scraper_execution_id = $1 ORDER BY attempt",
         )
         .bind(scraper_execution_id)
@@ -844,6 +849,7 @@ fn attempt_row(row: &PgRow) -> Result<AttemptRow, sqlx::Error> {
         scraper_execution_id: row.try_get("scraper_execution_id")?,
         attempt: row.try_get("attempt")?,
         page: row.try_get::<i32, _>("page").map(i64::from)?,
+        proxy: row.try_get::<Option<i32>, _>("proxy")?.map(i64::from),
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
         http_status: row.try_get::<Option<i32>, _>("http_status")?.map(i64::from),

@@ -316,8 +316,8 @@ impl Store for SqliteStore {
         scraper_execution_id: i64,
     ) -> Result<Vec<AttemptRow>, StoreError> {
         sqlx::query(
-            "SELECT scraper_execution_id, attempt, page, started_at, finished_at, http_status, \
-                outcome, error_kind, error_message, delay_before_ms \
+            "SELECT scraper_execution_id, attempt, page, proxy, started_at, finished_at, \
+                http_status, outcome, error_kind, error_message, delay_before_ms \
              FROM scraper_attempts WHERE scraper_execution_id = ?1 ORDER BY attempt",
         )
         .bind(scraper_execution_id)
@@ -633,6 +633,7 @@ fn attempt_row(row: &SqliteRow) -> Result<AttemptRow, StoreError> {
         scraper_execution_id: column(row, "scraper_execution_id")?,
         attempt: column(row, "attempt")?,
         page: column(row, "page")?,
+        proxy: column(row, "proxy")?,
         started_at: time_column(row, "started_at")?,
         finished_at: time_column(row, "finished_at")?,
         http_status: column(row, "http_status")?,

@@ -75,9 +75,9 @@ pub(crate) const INSERT_CALLS: &str = "WITH rows (v) AS MATERIALIZED (SELECT jso
 pub(crate) const INSERT_ATTEMPTS: &str = "WITH rows (v) AS MATERIALIZED (SELECT jsonb(value) FROM json_each(?1)) \
     INSERT INTO scraper_attempts (\
         scraper_execution_id, attempt, started_at, finished_at, http_status, \
-        outcome, error_kind, error_message, delay_before_ms, page) \
+        outcome, error_kind, error_message, delay_before_ms, page, proxy) \
     SELECT v ->> 0, v ->> 1, v ->> 2, v ->> 3, v ->> 4, v ->> 5, v ->> 6, v ->> 7, v ->> 8, \
-        v ->> 9 \
+        v ->> 9, v ->> 10 \
     FROM rows";
 
 /// Same scheme as [`INSERT_CALLS`]: a call's completion event, with
@@ -146,6 +146,7 @@ impl EncodedCall {
                 row.opt_str(a.error_message.as_deref());
                 row.int(a.delay_before_ms);
                 row.int(a.page);
+                row.opt_int(a.proxy);
                 row.tail()
             })
             .collect();
@@ -423,6 +424,7 @@ mod tests {
             attempt_rows: vec![NewAttempt {
                 attempt: 1,
                 page: 2,
+                proxy: Some(3),
                 started_at: t,
                 finished_at: t,
                 http_status: None,
@@ -440,7 +442,7 @@ mod tests {
         assert_eq!(
             encoded.attempt_tails,
             vec![
-                r#"1,"2026-11-28T15:04:05.123Z","2026-11-28T15:04:05.123Z",null,"retryable","server",null,0,2]"#
+                r#"1,"2026-11-28T15:04:05.123Z","2026-11-28T15:04:05.123Z",null,"retryable","server",null,0,2,3]"#
             ]
         );
     }

@@ -66,6 +66,9 @@ pub struct NewAttempt {
     /// The page this request fetched, 1-based; 1 for a call without
     /// pagination.
     pub page: u32,
+    /// The proxy this request went through, 1-based (its place in the
+    /// source's `proxies`); `None` for a source without proxies.
+    pub proxy: Option<i64>,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     pub http_status: Option<u16>,
@@ -241,6 +244,7 @@ pub struct AttemptRow {
     pub scraper_execution_id: i64,
     pub attempt: i64,
     pub page: i64,
+    pub proxy: Option<i64>,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     pub http_status: Option<i64>,

@@ -11,6 +11,7 @@ mod metrics;
 mod pagination;
 mod params;
 mod plan;
+mod proxies;
 mod purge;
 mod quotas;
 mod runs;

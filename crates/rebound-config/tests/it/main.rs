@@ -12,6 +12,7 @@ mod late_data;
 mod no_panic;
 mod pagination;
 mod params;
+mod proxies;
 mod rate_limits;
 mod resolve;
 mod retention;

@@ -82,6 +82,7 @@ async fn record_events(
                 error_message: None,
                 delay_before_ms: 0,
                 page: 1,
+                proxy: None,
             }],
         };
         let event_id = uuid::Uuid::now_v7().to_string();

@@ -38,6 +38,7 @@ fn call(execution_id: &str, scraper: &str) -> NewScraperCall {
         attempt_rows: vec![NewAttempt {
             attempt: 1,
             page: 1,
+            proxy: None,
             started_at,
             finished_at: started_at + TimeDelta::milliseconds(5),
             http_status: Some(200),

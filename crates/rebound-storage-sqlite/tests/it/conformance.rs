@@ -31,6 +31,7 @@ conformance_tests!(
     concurrent_calls_land_with_distinct_ids,
     bad_call_does_not_sink_concurrent_ones,
     paginated_call_keeps_its_pages_and_record_count,
+    attempts_keep_their_proxy_and_are_found_by_it,
 );
 
 /// The scheduler's checks (`store_conformance::scheduler`), one test each.
