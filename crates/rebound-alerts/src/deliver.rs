@@ -122,6 +122,7 @@ impl Deliverer {
                 url: &sink.url,
                 body: &body,
                 timeout: sink.timeout,
+                headers: &[],
             })
             .await;
         let error = match sent {

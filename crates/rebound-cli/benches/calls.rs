@@ -259,6 +259,7 @@ async fn phases(calls: usize) -> (Round, Round, Round, Round) {
         attempt_rows: vec![NewAttempt {
             attempt: 1,
             page: 1,
+            proxy: None,
             started_at: now,
             finished_at: now,
             http_status: Some(200),

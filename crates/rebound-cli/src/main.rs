@@ -70,6 +70,9 @@ enum Command {
     Breakers(cmd::breakers::BreakersArgs),
     /// List open alert incidents and recent notifications with their delivery status.
     Alerts(cmd::alerts::AlertsArgs),
+    /// List completion events (the hand-off outbox); `events ack ID...`,
+    /// `events publish`, `events schema`.
+    Events(cmd::events::EventsArgs),
     /// What is broken, since when and why: sources, scrapers, workflows,
     /// datasets. Exit code 0 healthy, 1 warning, 2 critical.
     Health(cmd::health::HealthArgs),
@@ -131,6 +134,7 @@ fn main() -> ExitCode {
             Command::Quotas(args) => cmd::quotas::quotas(&cli.config, args).await,
             Command::Breakers(args) => cmd::breakers::breakers(&cli.config, args).await,
             Command::Alerts(args) => cmd::alerts::alerts(&cli.config, args).await,
+            Command::Events(args) => cmd::events::events(&cli.config, args).await,
             Command::Health(args) => cmd::health::health(&cli.config, args).await,
             Command::Freshness(args) => cmd::freshness::freshness(&cli.config, args).await,
             Command::Purge(args) => cmd::purge::purge(&cli.config, args).await,

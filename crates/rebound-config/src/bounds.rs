@@ -34,6 +34,7 @@ pub(crate) const DURATION_BOUNDS: &[(&[&str], Duration)] = &[
     (&["breaker", "open_for"], secs(7 * DAY)),
     (&["breaker", "max_open_for"], secs(7 * DAY)),
     (&["retry_budget", "window"], secs(7 * DAY)),
+    (&["proxy_breaker", "open_for"], secs(7 * DAY)),
     (&["scheduler", "lease"], secs(DAY)),
     (&["scheduler", "catch_up"], secs(30 * DAY)),
     (&["scheduler", "max_idle"], secs(DAY)),
@@ -54,6 +55,7 @@ pub(crate) const DURATION_BOUNDS: &[(&[&str], Duration)] = &[
     (&["fresh_error"], secs(365 * DAY)),
     (&["alerts", "renotify"], secs(30 * DAY)),
     (&["alerts", "evaluate_every"], secs(DAY)),
+    (&["handoff", "publish_wait"], secs(HOUR)),
     (&["source_unhealthy", "grace"], secs(30 * DAY)),
     // A source's, a scraper's, a health probe's and an alert sink's `timeout`.
     (&["timeout"], secs(HOUR)),
@@ -73,6 +75,7 @@ pub(crate) const COUNT_BOUNDS: &[(&[&str], i64)] = &[
     (&["breaker", "min_calls"], 100_000),
     (&["breaker", "consecutive_failures"], 100_000),
     (&["retry_budget", "min_retries"], 100_000),
+    (&["proxy_breaker", "failures"], 100_000),
     (&["quota", "requests"], 1_000_000_000),
     (&["alerts", "max_per_incident_per_hour"], 3_600),
     (&["alerts", "max_per_hour"], 3_600),

@@ -18,7 +18,9 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 mod alerts;
+mod handoff;
 pub(crate) use alerts::*;
+pub(crate) use handoff::*;
 
 /// A Rebound pipeline configuration (`rebound.toml`). Any string value may
 /// contain `${VAR}`, replaced by the environment variable VAR when the file
@@ -61,6 +63,10 @@ pub(crate) struct RawConfig {
     /// The HTTP endpoint of `rebound serve` (Prometheus `/metrics`).
     #[serde(default)]
     pub server: RawServer,
+    /// Hand-off to downstream: one completion event per recorded call,
+    /// sent to these sinks (docs/handoff.md).
+    #[serde(default)]
+    pub handoff: RawHandoff,
 }
 
 /// `[datasets."NAME"]`: when the dataset is stale or incomplete. Every key
@@ -315,6 +321,41 @@ pub(crate) struct RawSource {
     /// or Referer) or "none". Default: "same_host".
     #[schemars(extend("enum" = ["same_host", "any", "none"]))]
     pub follow_redirects: Option<String>,
+    /// One proxy every request to this source goes through, e.g.
+    /// "${PROXY_URL}": an "http://", "https://", "socks5://" or
+    /// "socks5h://" URL, credentials included (always treated as a
+    /// secret), or "env" to use the environment's HTTP_PROXY /
+    /// HTTPS_PROXY / ALL_PROXY / NO_PROXY. Without it (and without
+    /// `proxies`) requests go directly and those variables are ignored.
+    pub proxy: Option<String>,
+    /// Several proxies, used in turn (`proxy_rotation`); a proxy that
+    /// fails (`proxy_retry_on`) is replaced by the next one for the same
+    /// attempt. Not together with `proxy`.
+    pub proxies: Option<Vec<String>>,
+    /// "round_robin" (each request takes the next proxy) or "random".
+    /// Default: "round_robin".
+    #[schemars(extend("enum" = ["round_robin", "random"]))]
+    pub proxy_rotation: Option<String>,
+    /// HTTP statuses that mean the proxy is refused: the request is sent
+    /// again through the next proxy. Default: [403, 407].
+    pub proxy_retry_on: Option<Vec<i64>>,
+    /// Each proxy's breaker: after `failures` failures in a row the proxy
+    /// is skipped for `open_for`. Default: { failures = 3, open_for = "5m" }.
+    #[serde(default)]
+    pub proxy_breaker: RawProxyBreaker,
+}
+
+/// `proxy_breaker = { failures = 3, open_for = "5m" }`; every key is optional.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProxyBreaker {
+    /// Failures of one proxy in a row (no connection, timeout, or a
+    /// `proxy_retry_on` status) that open its breaker (at least 1).
+    /// Default: 3.
+    #[schemars(range(min = 1))]
+    pub failures: Option<i64>,
+    /// How long a proxy with an open breaker is skipped. Default: "5m".
+    pub open_for: Option<RawDuration>,
 }
 
 /// `quota = { per = "month", requests = 20000, remaining_header = "x-requests-remaining" }`.

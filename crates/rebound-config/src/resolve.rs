@@ -38,9 +38,11 @@ use std::time::Duration;
 
 mod alerts;
 mod document;
+mod handoff;
 mod health;
 mod late_data;
 mod paginate;
+mod proxy;
 mod scheduling;
 mod server;
 mod supply;
@@ -287,6 +289,7 @@ impl Resolver<'_> {
         let scheduler = self.scheduler(&raw.scheduler);
         let alerts = self.alerts(&raw.alerts);
         let server = self.server(&raw.server);
+        let handoff = self.handoff(&raw.handoff);
         let mut calendars = BTreeMap::new();
         for (name, calendar) in &raw.calendars {
             if let Some(resolved) = self.calendar(name, calendar, &scrapers) {
@@ -333,6 +336,7 @@ impl Resolver<'_> {
             alerts,
             datasets,
             server,
+            handoff,
             redactor: Redactor::default(),
         }
     }
@@ -597,6 +601,7 @@ impl Resolver<'_> {
             retry_budget,
             health: None,
             follow_redirects,
+            proxies: self.proxies(&path, raw),
         };
         // Last: the probe checks the source's own templates.
         if let Some(probe) = &raw.health {

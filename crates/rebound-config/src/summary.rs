@@ -92,6 +92,40 @@ pub fn summary(plan: &Plan) -> String {
             let _ = writeln!(out, "  {}: {what}", source.name);
         }
     }
+    // By count and place only: proxy URLs are secrets.
+    let proxied: Vec<_> = plan
+        .sources
+        .values()
+        .filter_map(|s| s.proxies.as_ref().map(|p| (&s.name, p)))
+        .collect();
+    if !proxied.is_empty() {
+        let _ = writeln!(out, "proxies ({}):", proxied.len());
+        for (name, proxies) in proxied {
+            let how = match proxies.routes.first() {
+                Some(rebound_domain::proxy::ProxyRoute::Env(_)) => {
+                    "the environment's HTTP_PROXY / HTTPS_PROXY / ALL_PROXY".to_string()
+                }
+                _ => format!(
+                    "{} prox{}, {}",
+                    proxies.routes.len(),
+                    if proxies.routes.len() == 1 {
+                        "y"
+                    } else {
+                        "ies"
+                    },
+                    proxies.rotation.as_str()
+                ),
+            };
+            let statuses: Vec<String> = proxies.retry_on.iter().map(u16::to_string).collect();
+            let _ = writeln!(
+                out,
+                "  {name}: {how}; next proxy on connect errors, timeouts and HTTP {}; each skipped for {} after {} failures in a row",
+                statuses.join("/"),
+                format_duration(proxies.breaker.open_for),
+                proxies.breaker.failures
+            );
+        }
+    }
     let fan_outs: Vec<_> = plan
         .scrapers
         .values()

@@ -21,6 +21,10 @@ pub struct JsonPost<'a> {
     pub url: &'a str,
     pub body: &'a str,
     pub timeout: Duration,
+    /// Extra request headers (name, value), e.g. the hand-off's
+    /// `Idempotency-Key` and signature; `Content-Type` is always
+    /// `application/json` and not taken from here.
+    pub headers: &'a [(String, String)],
 }
 
 /// Why a post was not accepted, in words for a person (`HTTP 503 Service

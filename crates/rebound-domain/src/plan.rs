@@ -47,6 +47,8 @@ pub struct Plan {
     pub datasets: BTreeMap<String, DatasetPolicy>,
     /// `[server]`: the HTTP endpoint of `rebound serve`.
     pub server: ServerSettings,
+    /// `[handoff]`: the sinks of completion events.
+    pub handoff: crate::handoff::HandoffSettings,
     /// Hides every value that came from `${VAR}`.
     pub redactor: Redactor,
 }
@@ -194,6 +196,10 @@ pub struct Source {
     pub health: Option<HealthProbe>,
     /// `follow_redirects`: which redirects calls and probes follow.
     pub follow_redirects: FollowRedirects,
+    /// `proxy` / `proxies` and their rotation, retry statuses and
+    /// breaker; `None`: requests go directly (environment proxy variables
+    /// are ignored unless `proxy = "env"`).
+    pub proxies: Option<crate::proxy::SourceProxies>,
 }
 
 /// `follow_redirects = "same_host" | "any" | "none"`: which redirects a

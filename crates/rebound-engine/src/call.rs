@@ -18,8 +18,9 @@
 //!    304, nothing: the revalidated payload stands), or the call turned
 //!    into a `storage` failure;
 //! 7. late data judged (a no_data before or after its deadline);
-//! 8. the history row written (with `call_outputs` and the validators in
-//!    its transaction), then a lockout released on success.
+//! 8. the history row written with its completion event, its
+//!    `call_outputs` and validators (one transaction, [`crate::handoff`]),
+//!    then a lockout released on success.
 //!
 //! Store round trips per call: the breaker read (an update only when it is
 //! not closed), the quota take and settle (only with a quota), the
@@ -28,10 +29,12 @@
 //! feed (only when it changes something) and the history row.
 
 use crate::breaker::Gate;
+use crate::handoff::{EventFacts, completion_event};
 use crate::{Engine, EngineError};
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use rebound_domain::document::PayloadFormat;
+use rebound_domain::handoff::Trigger;
 use rebound_domain::message::attempts_phrase;
 use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus};
 use rebound_domain::paths::payload_path;
@@ -121,6 +124,8 @@ pub(crate) struct RunContext<'a> {
     pub workflow_name: &'a str,
     /// Calls of this execution that need not be made again.
     pub completed: &'a Completed,
+    /// What started the run (the events' `trigger`).
+    pub trigger: Trigger,
 }
 
 impl Engine {
@@ -297,7 +302,20 @@ impl Engine {
                 .and_then(|v| v.last_modified.clone())
                 .filter(|_| result.not_modified)
         });
-        let id = self.store.record_scraper_call(&record).await?;
+        // A 304's records are those of the payload it revalidated.
+        let records = record
+            .record_count
+            .filter(|_| result.not_modified)
+            .and_then(|n| usize::try_from(n).ok())
+            .or(result.records);
+        let event = completion_event(
+            &record,
+            self.event_facts(scraper, &used, run, records, result.content_type.as_deref()),
+        );
+        let id = self
+            .store
+            .record_call_with_event(&record, event.as_ref())
+            .await?;
         if verdict.status == ScraperStatus::Success {
             // After the row, so the release names a call that exists.
             self.release_on_success(scraper_name, params, id).await?;
@@ -314,11 +332,7 @@ impl Engine {
             message: record.error_message,
             duration_ms: record.duration_ms,
             bytes: record.bytes,
-            records: record
-                .record_count
-                .filter(|_| result.not_modified)
-                .and_then(|n| usize::try_from(n).ok())
-                .or(result.records),
+            records,
             pages: result.pages,
             output_uri: stored.uri,
             content_hash: stored.hash,
@@ -326,6 +340,29 @@ impl Engine {
             deferred_until: result.deferred_until,
             recheck_at: verdict.recheck_at,
         })
+    }
+
+    /// What a call's completion event holds beyond its row.
+    fn event_facts<'a>(
+        &'a self,
+        scraper: &'a Scraper,
+        used: &BTreeMap<String, String>,
+        run: Option<RunContext<'_>>,
+        record_count: Option<usize>,
+        content_type: Option<&'a str>,
+    ) -> EventFacts<'a> {
+        EventFacts {
+            pipeline: &self.plan.pipeline.name,
+            dataset: &scraper.dataset,
+            params: used
+                .iter()
+                .map(|(k, v)| (k.clone(), self.plan.redactor.redact_string(v)))
+                .collect(),
+            record_count,
+            content_type,
+            // A call outside any workflow is `rebound scrape`: a person.
+            trigger: run.map_or(Trigger::Manual, |r| r.trigger),
+        }
     }
 
     /// The engine's guards before any request, in their order: the
@@ -488,6 +525,7 @@ impl Engine {
                 .map(|a| NewAttempt {
                     attempt: a.attempt,
                     page: a.page,
+                    proxy: a.proxy.map(i64::from),
                     started_at: a.started_at,
                     finished_at: a.finished_at,
                     http_status: a.http_status,
@@ -572,7 +610,11 @@ impl Engine {
             record_count: None,
             attempt_rows: Vec::new(),
         };
-        let id = self.store.record_scraper_call(&record).await?;
+        let event = completion_event(&record, self.event_facts(scraper, &used, run, None, None));
+        let id = self
+            .store
+            .record_call_with_event(&record, event.as_ref())
+            .await?;
         Ok(CallReport {
             id,
             scraper: scraper_name.to_string(),

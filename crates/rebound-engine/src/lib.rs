@@ -11,11 +11,15 @@
 //! A scraper with `for_each` fans out ([`fanout`]): one call per event of a
 //! calendar on the target date, or per item of a stored dataset payload.
 //! Calendars are read from stored payloads ([`calendar`]).
+//!
+//! Every call with an outcome gets a completion event ([`handoff`]), written
+//! with its row in one transaction: the outbox the publisher drains.
 
 mod breaker;
 pub mod calendar;
 mod call;
 mod fanout;
+pub mod handoff;
 pub mod liveness;
 mod mask;
 mod quota;

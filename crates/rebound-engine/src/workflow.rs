@@ -36,6 +36,9 @@ pub struct RunOptions {
     /// `{slot_hour12}`, `{slot_ampm}` and `{slot_minute}` (scheduled runs,
     /// `rebound run --slot`); `None` supplies none of them.
     pub slot: Option<chrono::NaiveTime>,
+    /// What started the run; the completion events' `trigger` (default
+    /// `manual`).
+    pub trigger: rebound_domain::handoff::Trigger,
 }
 
 /// What happened in one workflow run.
@@ -153,6 +156,7 @@ impl Engine {
             execution_id: &execution_id,
             workflow_name: name,
             completed: &completed,
+            trigger: options.trigger,
         };
         tracing::info!(workflow = name, %execution_id, %target_date,
             already_completed = completed.len(), "Workflow run started.");

@@ -17,6 +17,13 @@
 //!    policy, then the source's retry budget, whether to wait and go
 //!    again, defer (the wait exceeds the inline limit) or give up.
 //!
+//! For a source with proxies (`proxy.rs`), step 3 goes through the next
+//! proxy of the rotation, and steps 1 to 5 are repeated at once through
+//! the next one while the last exchange failed by the proxy's fault
+//! (connect error, timeout, a `proxy_retry_on` status), each proxy at most
+//! once per attempt: the retry policy sees one attempt. When every proxy
+//! is open the call stops before sending (skipped if nothing was sent).
+//!
 //! A paginated scraper (`paginate`) makes one such loop per page: every
 //! page is a request retried on its own (`paginate.rs` decides which page
 //! comes next and joins their records).
@@ -28,6 +35,7 @@
 //! every inline retry (step 6).
 
 use crate::limits::{Admission, SourceLimiter};
+use crate::proxy::Pick;
 use crate::{
     AttemptReport, BuiltRequest, CallResult, CallSpec, Failure, Fetcher, Revalidate, build_request,
     classify, redirect, transport_failure,
@@ -37,6 +45,7 @@ use chrono::{DateTime, Utc};
 use rebound_domain::duration::{add_saturating, format_duration};
 use rebound_domain::message::{attempts_phrase, body_snippet};
 use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus};
+use rebound_domain::proxy::label as proxy_label;
 use rebound_domain::redact::Redactor;
 use rebound_domain::retry::{RetryDecision, parse_retry_after};
 use std::time::Duration;
@@ -58,6 +67,9 @@ pub(crate) struct NotSent {
     text: String,
     /// Set when the attempt may start later (a deferral, not a refusal).
     deferred_until: Option<DateTime<Utc>>,
+    /// Every proxy was open before the call's first request: the call is
+    /// `skipped` (kind `breaker_open`), not failed.
+    skipped: bool,
 }
 
 /// How the attempt loop of one request (one page) ended.
@@ -142,6 +154,7 @@ impl Progress {
     fn record(
         &mut self,
         page: u32,
+        proxy: Option<usize>,
         started_at: DateTime<Utc>,
         finished_at: DateTime<Utc>,
         judged: &Judged,
@@ -152,6 +165,7 @@ impl Progress {
         self.attempts.push(AttemptReport {
             attempt,
             page,
+            proxy: proxy.map(|i| u32::try_from(i + 1).unwrap_or(u32::MAX)),
             started_at,
             finished_at,
             http_status: judged.http_status,
@@ -255,32 +269,78 @@ impl Fetcher {
         call: &mut Progress,
     ) -> Fetched {
         let limiter = self.limits.get(&spec.source.name).cloned();
+        let proxy_count = self.proxy_count(spec.source);
         // Counted per request: the retry policy's `max_attempts` and the
         // messages ("after 3 attempts") are about this page's attempts.
         let mut attempt_no = 0;
         loop {
             attempt_no += 1;
-            // The permit is held for one attempt (admission included), not
-            // across backoff waits, so a call sleeping before its retry does
-            // not block its source.
-            let permit = self.permit(spec).await;
-            if let Some(limiter) = &limiter {
-                match self.admit(spec, limiter).await {
-                    Ok(waited) => call.delay_before += waited,
-                    Err(stopped) => return Fetched::NotSent(stopped),
+            // Each proxy is asked at most once per attempt (see below).
+            let mut tried = vec![false; proxy_count];
+            let mut proxy = match self.pick_proxy(spec.source, &mut tried) {
+                Pick::Direct => None,
+                Pick::Via(index) => Some(index),
+                Pick::Exhausted(text) => {
+                    // Before any request of the call, every proxy being
+                    // open refuses the call like an open source breaker.
+                    let skipped = call.attempts.is_empty();
+                    return Fetched::NotSent(NotSent {
+                        text,
+                        deferred_until: None,
+                        skipped,
+                    });
                 }
-            }
-            let attempt_started = self.clock.now();
-            let raw = self.attempt(spec, request).await;
-            drop(permit);
-            let finished_at = self.clock.now();
-            if let Ok(response) = &raw.response {
-                self.heed_signals(spec, limiter.as_deref(), response, finished_at, call)
-                    .await;
-            }
-            let judged = self.judge(spec, request, &raw, attempt_no, page);
-            call.record(page.number, attempt_started, finished_at, &judged);
-            call.delay_before = Duration::ZERO;
+            };
+            // One attempt of the retry policy: an exchange, repeated at
+            // once through the next proxy while the last one failed in a
+            // way that is the proxy's fault. Those repeats cost no retry
+            // (the upstream never said no, the proxy did), and at most one
+            // pass over the proxies is made, so a call cannot loop on
+            // failing proxies.
+            let (raw, judged, finished_at) = loop {
+                // The permit is held for one exchange (admission included),
+                // not across backoff waits, so a call sleeping before its
+                // retry does not block its source.
+                let permit = self.permit(spec).await;
+                if let Some(limiter) = &limiter {
+                    match self.admit(spec, limiter).await {
+                        Ok(waited) => call.delay_before += waited,
+                        Err(stopped) => return Fetched::NotSent(stopped),
+                    }
+                }
+                let attempt_started = self.clock.now();
+                let raw = self.attempt(spec, request, proxy).await;
+                drop(permit);
+                let finished_at = self.clock.now();
+                if let Ok(response) = &raw.response {
+                    self.heed_signals(spec, limiter.as_deref(), response, finished_at, call)
+                        .await;
+                }
+                let judged = self.judge(spec, request, &raw, attempt_no, page, proxy, proxy_count);
+                call.record(page.number, proxy, attempt_started, finished_at, &judged);
+                call.delay_before = Duration::ZERO;
+                if let Some(index) = proxy
+                    && self.settle_proxy(
+                        spec.source,
+                        index,
+                        judged.http_status,
+                        judged.kind,
+                        finished_at,
+                    )
+                    && let Pick::Via(next) = self.pick_proxy(spec.source, &mut tried)
+                {
+                    tracing::info!(
+                        scraper = %spec.scraper.name,
+                        source = %spec.source.name,
+                        failed = %proxy_label(index, proxy_count),
+                        next = %proxy_label(next, proxy_count),
+                        "Proxy failed; trying the next one."
+                    );
+                    proxy = Some(next);
+                    continue;
+                }
+                break (raw, judged, finished_at);
+            };
             match self
                 .next(spec, &raw, &judged, attempt_no, finished_at)
                 .await
@@ -330,6 +390,7 @@ impl Fetcher {
         let attempt = AttemptReport {
             attempt: 1,
             page: 1,
+            proxy: None,
             started_at,
             finished_at,
             http_status: None,
@@ -389,6 +450,7 @@ impl Fetcher {
                 Err(NotSent {
                     text,
                     deferred_until: Some(until),
+                    skipped: false,
                 })
             }
             Admission::Refuse { cause } => {
@@ -402,6 +464,7 @@ impl Fetcher {
                 Err(NotSent {
                     text,
                     deferred_until: None,
+                    skipped: false,
                 })
             }
         }
@@ -455,6 +518,8 @@ impl Fetcher {
         raw: &RawAttempt,
         attempt_no: u32,
         page: PageOf,
+        proxy: Option<usize>,
+        proxy_count: usize,
     ) -> Judged {
         let (outcome, kind, message, records) = match &raw.response {
             // The answer a revalidating request hopes for: what we have is
@@ -514,6 +579,13 @@ impl Fetcher {
                 (outcome, Some(failure.kind), failure.message.clone(), None)
             }
         };
+        // Which proxy failed is part of what happened (never its URL).
+        let message = match proxy {
+            Some(index) if outcome != AttemptOutcome::Success => {
+                format!("via {}: {message}", proxy_label(index, proxy_count))
+            }
+            _ => message,
+        };
         let message = self.redactor.redact_string(&message);
         let http_status = raw.response.as_ref().ok().map(|r| r.status);
         tracing::debug!(
@@ -521,6 +593,7 @@ impl Fetcher {
             source = %spec.source.name,
             page = page.number,
             attempt = attempt_no,
+            proxy = proxy.map(|i| i + 1),
             outcome = outcome.as_str(),
             http_status,
             message = %message,
@@ -645,6 +718,28 @@ impl Fetcher {
     pub(crate) fn not_sent(&self, call: Progress, stopped: NotSent) -> CallResult {
         let attempts = call.attempts;
         let text = stopped.text;
+        if stopped.skipped {
+            let message = self.redactor.redact_string(&text);
+            tracing::warn!(error = %message, "Call skipped: every proxy is open.");
+            return CallResult {
+                status: ScraperStatus::Skipped,
+                http_status: None,
+                error_kind: Some(ErrorKind::BreakerOpen),
+                message: Some(message),
+                body: None,
+                content_type: None,
+                records: None,
+                started_at: call.started_at,
+                finished_at: self.clock.now(),
+                deferred_until: None,
+                quota_remaining: call.quota_remaining,
+                attempts,
+                pages: None,
+                not_modified: false,
+                etag: None,
+                last_modified: None,
+            };
+        }
         let last = attempts.last();
         let message = match last.and_then(|a| a.message.as_deref()) {
             Some(previous) => format!(
@@ -678,10 +773,25 @@ impl Fetcher {
 
     /// One attempt: send and read the body under the scraper's timeout
     /// (its own, or its source's).
-    async fn attempt(&self, spec: &CallSpec<'_>, request: &BuiltRequest) -> RawAttempt {
+    async fn attempt(
+        &self,
+        spec: &CallSpec<'_>,
+        request: &BuiltRequest,
+        proxy: Option<usize>,
+    ) -> RawAttempt {
         let timeout = spec.scraper.timeout(spec.source);
         let max_body = spec.source.max_body_bytes;
-        let work = self.send_and_read(spec, request, max_body);
+        let Some(client) = self.client_for(spec.source, proxy) else {
+            return RawAttempt {
+                response: Err(Failure {
+                    kind: ErrorKind::Config,
+                    message: "the proxy's URL is not set (its environment variable is missing)"
+                        .to_string(),
+                }),
+                retry_after_header: None,
+            };
+        };
+        let work = self.send_and_read(spec, client, request, max_body);
         match tokio::time::timeout(timeout, work).await {
             Ok(raw) => raw,
             Err(_) => RawAttempt {
@@ -697,6 +807,7 @@ impl Fetcher {
     async fn send_and_read(
         &self,
         spec: &CallSpec<'_>,
+        client: &reqwest::Client,
         request: &BuiltRequest,
         max_body: u64,
     ) -> RawAttempt {
@@ -707,7 +818,7 @@ impl Fetcher {
             query_names: redirect::credential_query_names(spec.source, spec.scraper),
             policy: spec.source.follow_redirects,
         };
-        let mut response = match redirect::send(&self.client, outgoing).await {
+        let mut response = match redirect::send(client, outgoing).await {
             Ok(response) => response,
             Err(failure) => {
                 return RawAttempt {

@@ -27,6 +27,7 @@ pub mod classify;
 mod limits;
 mod paginate;
 mod probe;
+mod proxy;
 mod redirect;
 pub mod sink;
 
@@ -54,6 +55,9 @@ pub struct AttemptReport {
     pub attempt: u32,
     /// The page this attempt fetched, 1-based; 1 without pagination.
     pub page: u32,
+    /// The proxy it went through, 1-based (its place in the source's
+    /// `proxies`); `None` for a source without proxies.
+    pub proxy: Option<u32>,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     pub http_status: Option<u16>,
@@ -135,7 +139,11 @@ impl std::error::Error for FetcherSetupError {}
 
 /// Makes scraper calls. Cheap to share behind an `Arc`.
 pub struct Fetcher {
+    /// For sources without proxies; ignores the environment's proxies.
     client: reqwest::Client,
+    /// Per source with `proxy` / `proxies`: a client per proxy and the
+    /// proxies' breakers (see `proxy.rs`).
+    proxies: HashMap<String, Arc<proxy::ProxyPool>>,
     clock: Arc<dyn Clock>,
     rng: Mutex<StdRng>,
     /// One semaphore per source: `max_concurrency` calls in flight.
@@ -174,17 +182,15 @@ impl std::fmt::Debug for Fetcher {
 
 impl Fetcher {
     /// A fetcher for the plan's sources, waiting on `clock`.
-    #[allow(clippy::disallowed_methods)] // the HTTP edge: the one place that builds clients
     pub fn new(plan: &Plan, clock: Arc<dyn Clock>) -> Result<Fetcher, FetcherSetupError> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("rebound/", env!("CARGO_PKG_VERSION")))
-            .pool_max_idle_per_host(256)
-            // Redirects are followed by hand, per source and without the
-            // source's credentials on other hosts: see `redirect.rs`.
-            .redirect(reqwest::redirect::Policy::none())
-            .referer(false)
+        // Redirects are followed by hand, per source and without the
+        // source's credentials on other hosts (see `redirect.rs`), and the
+        // environment's proxies are ignored unless a source asks for them
+        // (`proxy = "env"`, see `proxy.rs`).
+        let client = proxy::client_builder()
             .build()
             .map_err(|e| FetcherSetupError(e.to_string()))?;
+        let proxies = proxy::pools(plan, &plan.redactor)?;
         let gates = plan
             .sources
             .values()
@@ -200,6 +206,7 @@ impl Fetcher {
             .collect();
         Ok(Fetcher {
             client,
+            proxies,
             clock,
             rng: Mutex::new(StdRng::from_os_rng()),
             gates,

@@ -221,6 +221,11 @@ impl Fetcher {
                 Fetched::Done(done) => done,
                 Fetched::NotSent(stopped) => {
                     let result = self.not_sent(call, stopped);
+                    // Every proxy open before any request: the call was
+                    // refused whole, not stopped at a page.
+                    if result.status == ScraperStatus::Skipped {
+                        return result;
+                    }
                     return on_page(result, page);
                 }
             };

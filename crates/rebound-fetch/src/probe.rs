@@ -96,7 +96,12 @@ impl Fetcher {
             query_names: source.query.iter().map(|(name, _)| name.as_str()).collect(),
             policy: source.follow_redirects,
         };
-        match tokio::time::timeout(probe.timeout, redirect::send(&self.client, outgoing)).await {
+        // Through a proxy when the source has them: an upstream that answers
+        // only through proxies would look down otherwise.
+        let Some(client) = self.client_for(source, self.probe_proxy(source)) else {
+            return Err("its proxy's URL is not set (its environment variable is missing)".into());
+        };
+        match tokio::time::timeout(probe.timeout, redirect::send(client, outgoing)).await {
             Ok(Ok(response)) => Ok(response.status().as_u16()),
             Ok(Err(failure)) => Err(failure.message),
             Err(_) => Err(format!(

@@ -1,5 +1,5 @@
-//! Posting JSON to configured sinks (alert webhooks, Slack), under the
-//! fetch crate's rules.
+//! Posting JSON to configured sinks (alert webhooks, Slack, hand-off
+//! webhooks), under the fetch crate's rules.
 //!
 //! [`SinkClient`] implements the domain's [`Poster`], so the crates that
 //! deliver messages never build an HTTP client of their own. The rules are
@@ -33,14 +33,21 @@ impl SinkClient {
 impl Poster for SinkClient {
     fn post_json<'a>(&'a self, post: JsonPost<'a>) -> PostFuture<'a> {
         Box::pin(async move {
-            let sent = self
+            let mut request = self
                 .client
                 .post(post.url)
                 .timeout(post.timeout)
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(post.body.to_owned())
-                .send()
-                .await;
+                .header(reqwest::header::CONTENT_TYPE, "application/json");
+            for (name, value) in post.headers {
+                // A header name or value that HTTP cannot carry is refused
+                // here, in words, rather than by the client later.
+                let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| PostError(format!("bad header name {name:?}")))?;
+                let value = reqwest::header::HeaderValue::from_str(value)
+                    .map_err(|_| PostError(format!("bad value for header {name}")))?;
+                request = request.header(name, value);
+            }
+            let sent = request.body(post.body.to_owned()).send().await;
             match sent {
                 Ok(response) if response.status().is_success() => Ok(()),
                 Ok(response) => Err(PostError(format!("HTTP {}", response.status()))),

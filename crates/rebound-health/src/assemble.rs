@@ -241,6 +241,12 @@ async fn sources(
         if calls >= MIN_CALLS_FOR_RATE && failure_rate > WARN_FAILURE_RATE {
             level = level.max(Level::Warning);
         }
+        let proxies = proxy_health(source, store, now).await?;
+        if proxies.iter().any(|p| p.state == "open") {
+            // Every proxy open means every call is skipped.
+            let all = proxies.iter().all(|p| p.state == "open");
+            level = level.max(if all { Level::Critical } else { Level::Warning });
+        }
         if let Some(q) = &quota {
             if q.share >= QUOTA_CRITICAL_SHARE {
                 level = level.max(Level::Critical);
@@ -262,6 +268,44 @@ async fn sources(
             failed,
             failure_rate,
             quota,
+            proxies,
+        });
+    }
+    Ok(out)
+}
+
+/// Attempts per proxy replayed to rebuild its breaker: a success resets
+/// the breaker, so the newest attempts decide its state (at least the
+/// configured failures, so a long failing streak still opens it).
+pub const PROXY_REPLAY_ATTEMPTS: i64 = 200;
+
+/// Each proxy of `source` at `now`: its recorded attempts (the newest
+/// [`PROXY_REPLAY_ATTEMPTS`]) replayed through the proxy breaker
+/// (`rebound_domain::proxy::replay`), so a report in any process shows
+/// what a fetcher with that history holds. `rebound breakers` shows the
+/// same.
+pub async fn proxy_health(
+    source: &Source,
+    store: &dyn Store,
+    now: DateTime<Utc>,
+) -> Result<Vec<ProxyHealth>, StoreError> {
+    let Some(proxies) = &source.proxies else {
+        return Ok(Vec::new());
+    };
+    let limit = PROXY_REPLAY_ATTEMPTS.max(i64::from(proxies.breaker.failures));
+    let mut out = Vec::with_capacity(proxies.routes.len());
+    for i in 0..proxies.routes.len() {
+        let index = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        let exchanges = store
+            .proxy_exchanges(&source.name, i64::from(index), limit)
+            .await?;
+        let breaker = rebound_domain::proxy::replay(proxies, &exchanges);
+        out.push(ProxyHealth {
+            index,
+            state: breaker.state(now).to_string(),
+            consecutive_failures: breaker.consecutive_failures,
+            open_until: breaker.open_until.filter(|_| !breaker.is_usable(now)),
+            last_used_at: exchanges.last().map(|e| e.finished_at),
         });
     }
     Ok(out)

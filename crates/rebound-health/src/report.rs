@@ -99,6 +99,25 @@ pub struct SourceHealth {
     /// `failed / calls`, 0.0 when there were no calls.
     pub failure_rate: f64,
     pub quota: Option<QuotaHealth>,
+    /// The source's proxies in config order (empty without `proxy` /
+    /// `proxies`), each named by its place, never by its URL.
+    pub proxies: Vec<ProxyHealth>,
+}
+
+/// One proxy of a source: its breaker as its recorded attempts leave it
+/// (the live breakers are per process; see `docs/resilience.md`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProxyHealth {
+    /// 1-based: its place in the source's `proxies` (the `proxy` column of
+    /// `scraper_attempts`).
+    pub index: u32,
+    /// `closed` or `open` (skipped until `open_until`).
+    pub state: String,
+    /// Failures of this proxy in a row, up to its newest attempt.
+    pub consecutive_failures: u32,
+    pub open_until: Option<DateTime<Utc>>,
+    /// When its newest recorded attempt finished.
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 /// One scraper.

@@ -7,6 +7,7 @@
 
 use chrono::NaiveDate;
 use rebound_domain::clock::Clock;
+use rebound_domain::handoff::Trigger;
 use rebound_engine::{Engine, EngineError, RunOptions};
 use rebound_storage::{AlertLevel, DecisionAction, NewDecision, StoreError};
 use std::collections::BTreeMap;
@@ -134,6 +135,7 @@ pub async fn backfill(
                     execution_id: Some(execution_id.clone()),
                     entities: None,
                     slot,
+                    trigger: Trigger::Backfill,
                 };
                 let report = engine
                     .run_workflow_with(workflow, date, params, &options)

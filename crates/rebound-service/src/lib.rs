@@ -26,6 +26,7 @@
 
 pub mod alerts;
 pub mod backfill;
+pub mod handoff;
 mod http;
 pub mod observe;
 pub mod retention;

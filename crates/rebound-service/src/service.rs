@@ -16,6 +16,9 @@
 //!   [`Purger`] (hourly, with `[pipeline] retention`); the alert evaluator
 //!   and deliverer (`[alerts]`);
 //! - roles all and worker: the [`Worker`] loop, `workers` runs at once;
+//! - every role: the hand-off [`crate::handoff::Publisher`], which sends
+//!   pending completion events to `[handoff.sinks]` (claims in the store
+//!   keep several publishers from posting one event at once);
 //! - every role, with `[server] listen`: `/metrics` and `/healthz`
 //!   ([`crate::http`]).
 //!
@@ -176,6 +179,7 @@ impl Service {
             )),
             None => None,
         };
+        let publisher = crate::handoff::publisher(store.clone(), engine.plan(), clock.clone())?;
         let alerts = if role.schedules() {
             Some(alert_service(engine.clone(), clock.clone())?)
         } else {
@@ -216,6 +220,7 @@ impl Service {
         if let Some(alerts) = alerts {
             tasks.spawn(Arc::new(alerts).run(stopped.clone()));
         }
+        tasks.spawn(Arc::new(publisher).run_loop(crate::handoff::PUBLISH_POLL, stopped.clone()));
         if role.works() {
             let worker = Arc::new(Worker::new(
                 engine.clone(),

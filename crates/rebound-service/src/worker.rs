@@ -22,6 +22,7 @@ use crate::CALENDAR_PREFIX;
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use rebound_domain::clock::Clock;
+use rebound_domain::handoff::Trigger;
 use rebound_domain::outcome::ErrorKind;
 use rebound_engine::{Engine, RunOptions};
 use rebound_storage::{NewScheduledRun, RunFailure, ScheduledRunRow, StoreError};
@@ -306,10 +307,18 @@ impl Worker {
         }
         let entities: Option<Vec<String>> = serde_json::from_str(&run.entities)
             .map_err(|e| internal(format!("run {} has unreadable entities: {e}", run.run_id)))?;
+        // Backfill decisions name their slot `backfill`; every other run
+        // came from a schedule (a slot, its retry, or a follow-up).
+        let trigger = if run.slot.starts_with("backfill") {
+            Trigger::Backfill
+        } else {
+            Trigger::Schedule
+        };
         let options = RunOptions {
             execution_id: Some(run.execution_id.clone()),
             entities,
             slot: Some(slot_time(run, self.engine.plan().pipeline.timezone)),
+            trigger,
         };
         let report = self
             .engine

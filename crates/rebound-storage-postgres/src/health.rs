@@ -7,6 +7,8 @@
 use crate::{PostgresStore, ms};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use rebound_domain::outcome::ErrorKind;
+use rebound_domain::proxy::ProxyExchange;
 use rebound_storage::{
     CallCountRow, ErrorCoverageRow, HealthStore, RetryStatsRow, ScraperLast, SourceLast,
     StoreError, WorkflowDayRow, WorkflowStreak,
@@ -327,5 +329,40 @@ impl HealthStore for PostgresStore {
             retried: get(&row, "retried")?,
             retried_then_succeeded: get(&row, "ok")?,
         })
+    }
+
+    async fn proxy_exchanges(
+        &self,
+        source_name: &str,
+        proxy: i64,
+        limit: i64,
+    ) -> Result<Vec<ProxyExchange>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT a.finished_at, a.http_status, a.error_kind \
+             FROM scraper_attempts a \
+             JOIN scraper_execution_log c ON c.id = a.scraper_execution_id \
+             WHERE a.proxy IS NOT NULL AND a.proxy = $1 AND c.source_name = $2 \
+             ORDER BY a.finished_at DESC LIMIT $3",
+        )
+        .bind(i32::try_from(proxy).unwrap_or(i32::MAX))
+        .bind(source_name)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.error("proxy_exchanges", e))?;
+        let mut exchanges = rows
+            .iter()
+            .map(|row| {
+                let status: Option<i32> = get(row, "http_status")?;
+                let kind: Option<String> = get(row, "error_kind")?;
+                Ok(ProxyExchange {
+                    finished_at: get(row, "finished_at")?,
+                    http_status: status.and_then(|s| u16::try_from(s).ok()),
+                    error_kind: kind.as_deref().and_then(ErrorKind::parse),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        exchanges.reverse();
+        Ok(exchanges)
     }
 }

@@ -20,6 +20,7 @@
 mod alerts;
 mod breakers;
 mod due;
+mod events;
 mod health;
 mod limits;
 mod lockouts;
@@ -35,10 +36,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use rebound_storage::{
     AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, CallOutput,
-    DecisionOutcome, DecisionRow, LatestPayload, LockoutRow, NewDecision, NewLockout,
-    NewScheduledRun, NewScraperCall, NewWorkflowExecution, OutputRole, PayloadRef, RunFailure,
-    RunStart, RunningExecution, ScheduledRunRow, ScraperCallRow, SlotRow, Store, StoreError,
-    Validators, WorkflowExecutionRow,
+    DecisionOutcome, DecisionRow, LatestPayload, LockoutRow, NewCompletionEvent, NewDecision,
+    NewLockout, NewScheduledRun, NewScraperCall, NewWorkflowExecution, OutputRole, PayloadRef,
+    RunFailure, RunStart, RunningExecution, ScheduledRunRow, ScraperCallRow, SlotRow, Store,
+    StoreError, Validators, WorkflowExecutionRow,
 };
 use redact::Redactor;
 use sqlx::migrate::Migrator;
@@ -84,10 +85,6 @@ impl Connections {
 /// reporting the database unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A pooled connection idle longer than this is pinged before use; one
-/// used more recently is handed out as is (see the pool options).
-const PING_IF_IDLE: Duration = Duration::from_secs(1);
-
 /// How long opening a store waits for the server to answer, unless the
 /// caller (`[pipeline] connect_timeout`) or the URL (`connect_timeout=N`,
 /// seconds, as libpq spells it) says otherwise. Without a bound, a port
@@ -120,35 +117,40 @@ macro_rules! execution_columns {
     };
 }
 
-/// The call and its attempts in one statement: PostgreSQL runs every
-/// data-modifying CTE to completion and checks the attempts' foreign key
-/// and primary key at the end of the statement, so either all rows land or
-/// none does.
+/// The call, its attempts, its outputs beyond the row (`$38`-`$43`, a
+/// transform's output and document) and, when `$31` (its event id) is not null, its
+/// completion event in one statement: PostgreSQL runs every data-modifying
+/// CTE to completion and checks the keys at the end of the statement, so
+/// either all rows land or none does.
 const INSERT_CALL: &str = "WITH call AS (
         INSERT INTO scraper_execution_log (execution_id, workflow_name, scraper_name,
             source_name, params, target_date, status, attempts, http_status, error_kind,
             error_message, started_at, finished_at, duration_ms, bytes, output_uri,
             content_hash, unchanged, pages, record_count, etag, last_modified)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-            $17, $18, $27, $28, $30, $31)
+            $17, $18, $27, $28, $36, $37)
         RETURNING id
     ), attempts AS (
         INSERT INTO scraper_attempts (scraper_execution_id, attempt, started_at,
             finished_at, http_status, outcome, error_kind, error_message, delay_before_ms,
-            page)
+            page, proxy)
         SELECT call.id, a.attempt, a.started_at, a.finished_at, a.http_status, a.outcome,
-            a.error_kind, a.error_message, a.delay_before_ms, a.page
+            a.error_kind, a.error_message, a.delay_before_ms, a.page, a.proxy
         FROM call, UNNEST($19::bigint[], $20::timestamptz[], $21::timestamptz[],
             $22::integer[], $23::text[], $24::text[], $25::text[], $26::bigint[],
-            $29::integer[])
+            $29::integer[], $30::integer[])
             AS a(attempt, started_at, finished_at, http_status, outcome, error_kind,
-                error_message, delay_before_ms, page)
+                error_message, delay_before_ms, page, proxy)
+    ), event AS (
+        INSERT INTO completion_events (scraper_execution_id, event_id, created_at, dataset,
+            status, payload, next_attempt_at)
+        SELECT call.id, $31, $32, $33, $34, $35, $32 FROM call WHERE $31::text IS NOT NULL
     ), outputs AS (
         INSERT INTO call_outputs (execution_log_id, position, role, uri, content_hash,
             bytes, content_type)
         SELECT call.id, o.position, o.role, o.uri, o.content_hash, o.bytes, o.content_type
-        FROM call, UNNEST($32::integer[], $33::text[], $34::text[], $35::text[],
-            $36::bigint[], $37::text[])
+        FROM call, UNNEST($38::integer[], $39::text[], $40::text[], $41::text[],
+            $42::bigint[], $43::text[])
             AS o(position, role, uri, content_hash, bytes, content_type)
     )
     SELECT id FROM call";
@@ -299,28 +301,9 @@ impl PostgresStore {
 
         // The pool's connects are bounded by its acquire timeout, which
         // is never shorter than the connect timeout.
-        //
-        // sqlx pings every pooled connection before handing it out, a
-        // round trip per statement outside a transaction: about a third of
-        // a run's round trips (docs/benchmarks.md, schedule-to-start). Only
-        // a connection idle for longer than `PING_IF_IDLE` is pinged (the
-        // pattern sqlx documents on `before_acquire`). The cost: a
-        // connection that died within that second (a server restart) is
-        // not replaced silently; its next statement fails as "database
-        // unavailable", as one dying between a ping and its statement
-        // always could.
         let mut pool_options = PgPoolOptions::new()
             .max_connections(connections.max())
-            .acquire_timeout(ACQUIRE_TIMEOUT.max(connect_timeout))
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for > PING_IF_IDLE {
-                        conn.ping().await?;
-                    }
-                    Ok(true)
-                })
-            });
+            .acquire_timeout(ACQUIRE_TIMEOUT.max(connect_timeout));
         let set_path: Option<Arc<str>> =
             schema.map(|schema| format!("SET search_path TO {}", quote_ident(schema)).into());
         if let Some(set_path) = set_path.clone() {
@@ -392,6 +375,14 @@ impl Store for PostgresStore {
     }
 
     async fn record_scraper_call(&self, call: &NewScraperCall) -> Result<i64, StoreError> {
+        self.record_call_with_event(call, None).await
+    }
+
+    async fn record_call_with_event(
+        &self,
+        call: &NewScraperCall,
+        event: Option<&NewCompletionEvent>,
+    ) -> Result<i64, StoreError> {
         let a = &call.attempt_rows;
         let o = &call.outputs;
         sqlx::query_scalar(INSERT_CALL)
@@ -440,6 +431,16 @@ impl Store for PostgresStore {
                     .map(|a| i32::try_from(a.page).unwrap_or(i32::MAX))
                     .collect::<Vec<_>>(),
             )
+            .bind(
+                a.iter()
+                    .map(|a| a.proxy.map(|p| i32::try_from(p).unwrap_or(i32::MAX)))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(event.map(|e| e.event_id.as_str()))
+            .bind(event.map(|e| ms(e.created_at)))
+            .bind(event.map(|e| e.dataset.as_str()))
+            .bind(event.map(|e| e.status.as_str()))
+            .bind(event.map(|e| e.payload.as_str()))
             .bind(call.etag.as_deref())
             .bind(call.last_modified.as_deref())
             .bind(
@@ -629,8 +630,8 @@ impl Store for PostgresStore {
         scraper_execution_id: i64,
     ) -> Result<Vec<AttemptRow>, StoreError> {
         sqlx::query(
-            "SELECT scraper_execution_id, attempt, page, started_at, finished_at, http_status, \
-                outcome, error_kind, error_message, delay_before_ms \
+            "SELECT scraper_execution_id, attempt, page, proxy, started_at, finished_at, \
+                http_status, outcome, error_kind, error_message, delay_before_ms \
              FROM scraper_attempts WHERE scraper_execution_id = $1 ORDER BY attempt",
         )
         .bind(scraper_execution_id)
@@ -942,6 +943,7 @@ fn attempt_row(row: &PgRow) -> Result<AttemptRow, sqlx::Error> {
         scraper_execution_id: row.try_get("scraper_execution_id")?,
         attempt: row.try_get("attempt")?,
         page: row.try_get::<i32, _>("page").map(i64::from)?,
+        proxy: row.try_get::<Option<i32>, _>("proxy")?.map(i64::from),
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
         http_status: row.try_get::<Option<i32>, _>("http_status")?.map(i64::from),

@@ -390,6 +390,7 @@ impl RetentionStore for PostgresStore {
                     attempts.opt_text(a.error_message.as_deref());
                     attempts.num(a.delay_before_ms);
                     attempts.num(a.page);
+                    attempts.opt_num(a.proxy);
                     attempts.end();
                 }
             }
@@ -407,7 +408,7 @@ impl RetentionStore for PostgresStore {
                     &mut tx,
                     "COPY scraper_attempts (scraper_execution_id, attempt, started_at, \
                      finished_at, http_status, outcome, error_kind, error_message, \
-                     delay_before_ms, page) FROM STDIN",
+                     delay_before_ms, page, proxy) FROM STDIN",
                     attempts.0,
                 )
                 .await?;

@@ -9,9 +9,13 @@
 //! index whose condition appears in the query.
 
 use crate::SqliteStore;
-use crate::codec::{column, date_column, encode_date, encode_time, opt_time_column, store_error};
+use crate::codec::{
+    column, date_column, encode_date, encode_time, opt_time_column, store_error, time_column,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use rebound_domain::outcome::ErrorKind;
+use rebound_domain::proxy::ProxyExchange;
 use rebound_storage::{
     CallCountRow, ErrorCoverageRow, HealthStore, RetryStatsRow, ScraperLast, SourceLast,
     StoreError, WorkflowDayRow, WorkflowStreak,
@@ -330,6 +334,43 @@ impl HealthStore for SqliteStore {
             retried: column(&row, "retried")?,
             retried_then_succeeded: column(&row, "ok")?,
         })
+    }
+
+    async fn proxy_exchanges(
+        &self,
+        source_name: &str,
+        proxy: i64,
+        limit: i64,
+    ) -> Result<Vec<ProxyExchange>, StoreError> {
+        // `proxy IS NOT NULL` repeats the partial index's term, so SQLite
+        // may use it (see migration 0011's note).
+        let rows = sqlx::query(
+            "SELECT a.finished_at, a.http_status, a.error_kind \
+             FROM scraper_attempts a INDEXED BY scraper_attempts_by_proxy \
+             JOIN scraper_execution_log c ON c.id = a.scraper_execution_id \
+             WHERE a.proxy IS NOT NULL AND a.proxy = ?1 AND c.source_name = ?2 \
+             ORDER BY a.finished_at DESC LIMIT ?3",
+        )
+        .bind(proxy)
+        .bind(source_name)
+        .bind(limit)
+        .fetch_all(&self.readers)
+        .await
+        .map_err(|e| store_error("proxy_exchanges", e))?;
+        let mut exchanges = rows
+            .iter()
+            .map(|row| {
+                let status: Option<i64> = column(row, "http_status")?;
+                let kind: Option<String> = column(row, "error_kind")?;
+                Ok(ProxyExchange {
+                    finished_at: time_column(row, "finished_at")?,
+                    http_status: status.and_then(|s| u16::try_from(s).ok()),
+                    error_kind: kind.as_deref().and_then(ErrorKind::parse),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        exchanges.reverse();
+        Ok(exchanges)
     }
 }
 

@@ -27,6 +27,7 @@
 mod alerts;
 mod breakers;
 mod codec;
+mod events;
 mod health;
 mod limits;
 mod lockouts;
@@ -44,10 +45,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use codec::{column, date_column, encode_date, store_error, time_column};
 use rebound_storage::{
     AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, CallOutput,
-    DecisionOutcome, DecisionRow, LatestPayload, LockoutRow, NewDecision, NewLockout,
-    NewScheduledRun, NewScraperCall, NewWorkflowExecution, OutputRole, PayloadRef, RunFailure,
-    RunStart, RunningExecution, ScheduledRunRow, ScraperCallRow, SlotRow, Store, StoreError,
-    Validators, WorkflowExecutionRow,
+    DecisionOutcome, DecisionRow, LatestPayload, LockoutRow, NewCompletionEvent, NewDecision,
+    NewLockout, NewScheduledRun, NewScraperCall, NewWorkflowExecution, OutputRole, PayloadRef,
+    RunFailure, RunStart, RunningExecution, ScheduledRunRow, ScraperCallRow, SlotRow, Store,
+    StoreError, Validators, WorkflowExecutionRow,
 };
 use sqlx::SqlitePool;
 use sqlx::migrate::Migrator;
@@ -197,9 +198,17 @@ impl Store for SqliteStore {
     }
 
     async fn record_scraper_call(&self, call: &NewScraperCall) -> Result<i64, StoreError> {
+        self.record_call_with_event(call, None).await
+    }
+
+    async fn record_call_with_event(
+        &self,
+        call: &NewScraperCall,
+        event: Option<&NewCompletionEvent>,
+    ) -> Result<i64, StoreError> {
         let (ack, answer) = oneshot::channel();
         let pending = writer::Pending {
-            call: writer::EncodedCall::new(call),
+            call: writer::EncodedCall::with_event(call, event),
             ack,
         };
         self.calls
@@ -374,8 +383,8 @@ impl Store for SqliteStore {
         scraper_execution_id: i64,
     ) -> Result<Vec<AttemptRow>, StoreError> {
         sqlx::query(
-            "SELECT scraper_execution_id, attempt, page, started_at, finished_at, http_status, \
-                outcome, error_kind, error_message, delay_before_ms \
+            "SELECT scraper_execution_id, attempt, page, proxy, started_at, finished_at, \
+                http_status, outcome, error_kind, error_message, delay_before_ms \
              FROM scraper_attempts WHERE scraper_execution_id = ?1 ORDER BY attempt",
         )
         .bind(scraper_execution_id)
@@ -691,6 +700,7 @@ fn attempt_row(row: &SqliteRow) -> Result<AttemptRow, StoreError> {
         scraper_execution_id: column(row, "scraper_execution_id")?,
         attempt: column(row, "attempt")?,
         page: column(row, "page")?,
+        proxy: column(row, "proxy")?,
         started_at: time_column(row, "started_at")?,
         finished_at: time_column(row, "finished_at")?,
         http_status: column(row, "http_status")?,

@@ -7,8 +7,8 @@
 //! worker thread for every statement (about as long as the insert itself).
 //! So callers hand their call to this single task over a channel; the task
 //! takes whatever has queued up (up to [`MAX_BATCH`]) and writes it all in
-//! one `BEGIN IMMEDIATE` transaction of four statements, however many calls
-//! and attempts there are:
+//! one `BEGIN IMMEDIATE` transaction of at most five statements, however
+//! many calls and attempts there are:
 //!
 //! 1. `BEGIN IMMEDIATE`, which takes the write lock;
 //! 2. read the last id handed out; holding the lock, nobody (not even
@@ -16,7 +16,9 @@
 //!    `last + 1 ..= last + n`, in queue order;
 //! 3. insert every call from one JSON array parameter (`json_each`), with
 //!    its id given explicitly, and every attempt likewise, referencing those
-//!    ids: one statement text each, so sqlx prepares them once;
+//!    ids: one statement text each, so sqlx prepares them once; the calls'
+//!    completion events (the hand-off outbox) likewise, so a call and its
+//!    event commit together or not at all;
 //! 4. `COMMIT`.
 //!
 //! Only after the commit is each caller answered with its id, so a call is
@@ -31,7 +33,7 @@
 //! I/O) would hit each call alike, so every caller gets it at once.
 
 use crate::codec::{encode_date, encode_time, store_error};
-use rebound_storage::{NewScraperCall, StoreError};
+use rebound_storage::{NewCompletionEvent, NewScraperCall, StoreError};
 use sqlx::SqlitePool;
 use std::fmt::Write as _;
 use tokio::sync::{mpsc, oneshot};
@@ -73,9 +75,17 @@ pub(crate) const INSERT_CALLS: &str = "WITH rows (v) AS MATERIALIZED (SELECT jso
 pub(crate) const INSERT_ATTEMPTS: &str = "WITH rows (v) AS MATERIALIZED (SELECT jsonb(value) FROM json_each(?1)) \
     INSERT INTO scraper_attempts (\
         scraper_execution_id, attempt, started_at, finished_at, http_status, \
-        outcome, error_kind, error_message, delay_before_ms, page) \
+        outcome, error_kind, error_message, delay_before_ms, page, proxy) \
     SELECT v ->> 0, v ->> 1, v ->> 2, v ->> 3, v ->> 4, v ->> 5, v ->> 6, v ->> 7, v ->> 8, \
-        v ->> 9 \
+        v ->> 9, v ->> 10 \
+    FROM rows";
+
+/// Same scheme as [`INSERT_CALLS`]: a call's completion event, with
+/// `next_attempt_at` starting at its creation (due at once).
+pub(crate) const INSERT_EVENTS: &str = "WITH rows (v) AS MATERIALIZED (SELECT jsonb(value) FROM json_each(?1)) \
+    INSERT INTO completion_events (\
+        scraper_execution_id, event_id, created_at, dataset, status, payload, next_attempt_at) \
+    SELECT v ->> 0, v ->> 1, v ->> 2, v ->> 3, v ->> 4, v ->> 5, v ->> 2 \
     FROM rows";
 
 /// Same scheme as [`INSERT_CALLS`], for `call_outputs` (only calls with
@@ -94,10 +104,20 @@ pub(crate) struct EncodedCall {
     pub(crate) call_tail: String,
     pub(crate) attempt_tails: Vec<String>,
     pub(crate) output_tails: Vec<String>,
+    /// The call's completion event, when it has one.
+    pub(crate) event_tail: Option<String>,
 }
 
 impl EncodedCall {
     pub(crate) fn new(call: &NewScraperCall) -> EncodedCall {
+        EncodedCall::with_event(call, None)
+    }
+
+    /// A call and, when given, its completion event.
+    pub(crate) fn with_event(
+        call: &NewScraperCall,
+        event: Option<&NewCompletionEvent>,
+    ) -> EncodedCall {
         // Written straight into text: building a `serde_json::Value` first
         // cost an allocation per field, on the engine's hot path.
         let mut row = Row::with_capacity(320);
@@ -152,13 +172,24 @@ impl EncodedCall {
                 row.opt_str(a.error_message.as_deref());
                 row.int(a.delay_before_ms);
                 row.int(a.page);
+                row.opt_int(a.proxy);
                 row.tail()
             })
             .collect();
+        let event_tail = event.map(|e| {
+            let mut row = Row::with_capacity(64 + e.payload.len());
+            row.str(&e.event_id);
+            row.str(&encode_time(e.created_at));
+            row.str(&e.dataset);
+            row.str(&e.status);
+            row.str(&e.payload);
+            row.tail()
+        });
         EncodedCall {
             call_tail: row.tail(),
             attempt_tails,
             output_tails,
+            event_tail,
         }
     }
 }
@@ -321,8 +352,10 @@ async fn write_batch(pool: &SqlitePool, batch: &[Pending]) -> Result<i64, sqlx::
     let mut calls = String::with_capacity(batch.len() * 512);
     let mut attempts = String::with_capacity(batch.len() * 512);
     let mut outputs = String::from("[");
+    let mut events = String::new();
     calls.push('[');
     attempts.push('[');
+    events.push('[');
     for (pending, id) in batch.iter().zip(first_id..) {
         let call = &pending.call;
         if calls.len() > 1 {
@@ -342,10 +375,17 @@ async fn write_batch(pool: &SqlitePool, batch: &[Pending]) -> Result<i64, sqlx::
             }
             let _ = write!(outputs, "[{id},{output}");
         }
+        if let Some(event) = &call.event_tail {
+            if events.len() > 1 {
+                events.push(',');
+            }
+            let _ = write!(events, "[{id},{event}");
+        }
     }
     outputs.push(']');
     calls.push(']');
     attempts.push(']');
+    events.push(']');
 
     sqlx::query(INSERT_CALLS)
         .bind(calls)
@@ -360,6 +400,12 @@ async fn write_batch(pool: &SqlitePool, batch: &[Pending]) -> Result<i64, sqlx::
     if outputs.len() > 2 {
         sqlx::query(INSERT_OUTPUTS)
             .bind(outputs)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if events.len() > 2 {
+        sqlx::query(INSERT_EVENTS)
+            .bind(events)
             .execute(&mut *tx)
             .await?;
     }
@@ -422,6 +468,7 @@ mod tests {
             attempt_rows: vec![NewAttempt {
                 attempt: 1,
                 page: 2,
+                proxy: Some(3),
                 started_at: t,
                 finished_at: t,
                 http_status: None,
@@ -439,7 +486,7 @@ mod tests {
         assert_eq!(
             encoded.attempt_tails,
             vec![
-                r#"1,"2026-11-28T15:04:05.123Z","2026-11-28T15:04:05.123Z",null,"retryable","server",null,0,2]"#
+                r#"1,"2026-11-28T15:04:05.123Z","2026-11-28T15:04:05.123Z",null,"retryable","server",null,0,2,3]"#
             ]
         );
     }

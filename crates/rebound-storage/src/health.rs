@@ -16,6 +16,7 @@
 use crate::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use rebound_domain::proxy::ProxyExchange;
 
 /// Call statuses that mean the upstream answered (whatever it said): a
 /// source that gives them is up, even when it has no data.
@@ -160,4 +161,16 @@ pub trait HealthStore: Send + Sync {
 
     /// Attempts of the non-skipped calls started at or after `since`.
     async fn retry_stats(&self, since: DateTime<Utc>) -> Result<RetryStatsRow, StoreError>;
+
+    /// The newest `limit` attempts made through proxy `proxy` (1-based) of
+    /// source `source_name`, oldest first: what `rebound health` and
+    /// `rebound breakers` replay through the proxy breaker (the live
+    /// breakers are per process). Through the partial index of migration
+    /// 0014, which holds only attempts made through a proxy.
+    async fn proxy_exchanges(
+        &self,
+        source_name: &str,
+        proxy: i64,
+        limit: i64,
+    ) -> Result<Vec<ProxyExchange>, StoreError>;
 }

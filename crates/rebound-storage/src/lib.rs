@@ -7,10 +7,12 @@
 //!
 //! Contract tables (columns may be added, never renamed):
 //! `workflow_executions`, `scraper_execution_log`, `scraper_attempts`,
-//! `workflow_decisions`; and the scheduler's job table `scheduled_runs`.
+//! `workflow_decisions`; the scheduler's job table `scheduled_runs`; and
+//! the hand-off outbox `completion_events` with `completion_acks`.
 
 mod alerts;
 mod due;
+mod events;
 mod health;
 mod limits;
 mod metrics;
@@ -22,6 +24,10 @@ pub use alerts::{
     DeliveryOutcome, NewAlert, NewAlertIncident,
 };
 pub use due::{DueSignal, DueWakeups};
+pub use events::{
+    AckResult, CompletionEventRow, EVENT_STATES, EventDelivery, EventStore, NewCompletionEvent,
+    decode_sink_names, encode_sink_names,
+};
 pub use health::{
     ANSWERED_STATUSES, CallCountRow, ErrorCoverageRow, HealthStore, RetryStatsRow, ScraperLast,
     SourceLast, WorkflowDayRow, WorkflowStreak,
@@ -60,6 +66,9 @@ pub struct NewAttempt {
     /// The page this request fetched, 1-based; 1 for a call without
     /// pagination.
     pub page: u32,
+    /// The proxy this request went through, 1-based (its place in the
+    /// source's `proxies`); `None` for a source without proxies.
+    pub proxy: Option<i64>,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     pub http_status: Option<u16>,
@@ -307,6 +316,7 @@ pub struct AttemptRow {
     pub scraper_execution_id: i64,
     pub attempt: i64,
     pub page: i64,
+    pub proxy: Option<i64>,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     pub http_status: Option<i64>,
@@ -327,13 +337,23 @@ pub struct PayloadRef {
 /// each method is one transaction.
 #[async_trait]
 pub trait Store:
-    Send + Sync + AlertStore + HealthStore + LimitsStore + MetricsStore + RetentionStore
+    Send + Sync + AlertStore + EventStore + HealthStore + LimitsStore + MetricsStore + RetentionStore
 {
     /// Which backend this is (`"sqlite"` or `"postgres"`), for messages.
     fn backend(&self) -> &'static str;
 
     /// Records a call and its attempts atomically; returns the call's `id`.
     async fn record_scraper_call(&self, call: &NewScraperCall) -> Result<i64, StoreError>;
+
+    /// Records a call, its attempts and, when given, its completion event
+    /// (`completion_events`, state `pending`, linked to the call's id) in
+    /// one transaction: either all of them are stored or none is. Returns
+    /// the call's `id`.
+    async fn record_call_with_event(
+        &self,
+        call: &NewScraperCall,
+        event: Option<&NewCompletionEvent>,
+    ) -> Result<i64, StoreError>;
 
     /// Records a finished workflow run. When the run's row exists (written
     /// `running` at its start, or by an earlier run of the same execution:

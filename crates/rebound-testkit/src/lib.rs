@@ -7,6 +7,7 @@
 //! can use it as a dev-dependency without pulling the others in.
 
 pub mod configs;
+pub mod forward_proxy;
 pub mod prometheus;
 pub mod store_conformance;
 pub mod webhook;

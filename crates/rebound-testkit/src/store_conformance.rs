@@ -24,6 +24,7 @@
 
 pub mod alerts;
 pub mod breakers;
+pub mod events;
 pub mod health;
 pub mod limits;
 pub mod lockouts;
@@ -62,6 +63,7 @@ pub async fn run_all(store: &dyn Store) {
     paginated_call_keeps_its_pages_and_record_count(store).await;
     call_outputs_are_listed_by_position(store).await;
     last_validators_come_from_the_newest_success(store).await;
+    attempts_keep_their_proxy_and_are_found_by_it(store).await;
     scheduler::run_all(store).await;
     lockouts::run_all(store).await;
     quota::run_all(store).await;
@@ -72,6 +74,7 @@ pub async fn run_all(store: &dyn Store) {
     limits::run_all(store).await;
     retention::run_all(store).await;
     runs::run_all(store).await;
+    events::run_all(store).await;
 }
 
 /// `backend()` names one of the two known backends, for messages.
@@ -122,6 +125,7 @@ pub async fn scraper_call_round_trip(store: &dyn Store) {
             NewAttempt {
                 attempt: 1,
                 page: 1,
+                proxy: None,
                 started_at: t0,
                 finished_at: t0 + TimeDelta::milliseconds(301),
                 http_status: Some(503),
@@ -133,6 +137,7 @@ pub async fn scraper_call_round_trip(store: &dyn Store) {
             NewAttempt {
                 attempt: 2,
                 page: 1,
+                proxy: None,
                 started_at: t0 + TimeDelta::milliseconds(501),
                 finished_at: t0 + TimeDelta::milliseconds(1_502),
                 http_status: None,
@@ -144,6 +149,7 @@ pub async fn scraper_call_round_trip(store: &dyn Store) {
             NewAttempt {
                 attempt: 3,
                 page: 1,
+                proxy: None,
                 started_at: t0 + TimeDelta::milliseconds(1_700),
                 finished_at: t0 + TimeDelta::milliseconds(1_886),
                 http_status: Some(404),
@@ -198,6 +204,7 @@ pub async fn scraper_call_round_trip(store: &dyn Store) {
         attempt_rows: vec![NewAttempt {
             attempt: 1,
             page: 1,
+            proxy: None,
             started_at: t0,
             finished_at: t0,
             http_status: None,
@@ -487,6 +494,102 @@ pub async fn last_validators_come_from_the_newest_success(store: &dyn Store) {
             content_hash: "bb22".into(),
             record_count: None,
         })
+    );
+}
+
+/// An attempt's `proxy` (1-based, or none) reads back as written, and
+/// `proxy_exchanges` finds the newest attempts of one proxy of one source,
+/// oldest first, leaving out other proxies, other sources and attempts
+/// made without a proxy (issue 13, migration 0014).
+pub async fn attempts_keep_their_proxy_and_are_found_by_it(store: &dyn Store) {
+    let tag = Tag::new();
+    let source = tag.name("proxied");
+    let t0 = ts("2026-11-28T15:04:05.123Z");
+    let exchange = |attempt: u32, proxy: Option<i64>, status: Option<u16>| NewAttempt {
+        attempt,
+        page: 1,
+        proxy,
+        started_at: t0 + TimeDelta::seconds(i64::from(attempt)),
+        finished_at: t0 + TimeDelta::seconds(i64::from(attempt)) + TimeDelta::milliseconds(5),
+        http_status: status,
+        outcome: match status {
+            Some(200) => AttemptOutcome::Success,
+            Some(_) => AttemptOutcome::Permanent,
+            None => AttemptOutcome::Retryable,
+        },
+        error_kind: match status {
+            Some(200) => None,
+            Some(_) => Some(ErrorKind::Client),
+            None => Some(ErrorKind::Connect),
+        },
+        error_message: (status != Some(200)).then(|| "via proxy 1 of 3: refused".to_string()),
+        delay_before_ms: 0,
+    };
+    let proxied = NewScraperCall {
+        source_name: source.clone(),
+        attempts: 4,
+        attempt_rows: vec![
+            exchange(1, Some(1), None),
+            exchange(2, Some(2), Some(403)),
+            exchange(3, Some(1), None),
+            exchange(4, Some(3), Some(200)),
+        ],
+        ..sample_call(&tag, "proxied", None, t0)
+    };
+    let elsewhere = NewScraperCall {
+        attempt_rows: vec![exchange(1, Some(1), Some(200))],
+        ..sample_call(&tag, "elsewhere", None, t0)
+    };
+    let direct = NewScraperCall {
+        source_name: source.clone(),
+        ..sample_call(&tag, "direct", None, t0)
+    };
+    let id = record(store, &proxied).await;
+    record(store, &elsewhere).await;
+    record(store, &direct).await;
+    let attempts = store
+        .attempts_for_call(id)
+        .await
+        .expect("attempts_for_call");
+    assert_eq!(attempts, expected_attempt_rows(id, &proxied));
+    let proxies: Vec<Option<i64>> = attempts.iter().map(|a| a.proxy).collect();
+    assert_eq!(proxies, vec![Some(1), Some(2), Some(1), Some(3)]);
+
+    let found = store
+        .proxy_exchanges(&source, 1, 10)
+        .await
+        .expect("proxy_exchanges");
+    let seen: Vec<_> = found
+        .iter()
+        .map(|e| (e.finished_at, e.http_status, e.error_kind))
+        .collect();
+    let at = |n: i64| t0 + TimeDelta::seconds(n) + TimeDelta::milliseconds(5);
+    assert_eq!(
+        seen,
+        vec![
+            (at(1), None, Some(ErrorKind::Connect)),
+            (at(3), None, Some(ErrorKind::Connect)),
+        ]
+    );
+    let newest = store
+        .proxy_exchanges(&source, 1, 1)
+        .await
+        .expect("proxy_exchanges");
+    assert_eq!(newest.len(), 1);
+    assert_eq!(newest[0].finished_at, at(3));
+    let second = store
+        .proxy_exchanges(&source, 2, 10)
+        .await
+        .expect("proxy_exchanges");
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].http_status, Some(403));
+    assert_eq!(second[0].error_kind, Some(ErrorKind::Client));
+    assert!(
+        store
+            .proxy_exchanges(&source, 4, 10)
+            .await
+            .expect("proxy_exchanges")
+            .is_empty()
     );
 }
 
@@ -862,6 +965,7 @@ pub async fn attempts_come_back_in_attempt_order(store: &dyn Store) {
     let attempt = |n: u32, outcome: AttemptOutcome, kind: Option<ErrorKind>| NewAttempt {
         attempt: n,
         page: 1,
+        proxy: None,
         started_at: t0 + TimeDelta::seconds(i64::from(n)),
         finished_at: t0 + TimeDelta::seconds(i64::from(n)) + TimeDelta::milliseconds(250),
         http_status: kind.map(|_| 500),
@@ -1101,6 +1205,7 @@ fn sample_call(
         attempt_rows: vec![NewAttempt {
             attempt: 1,
             page: 1,
+            proxy: None,
             started_at,
             finished_at,
             http_status: Some(200),
@@ -1194,6 +1299,7 @@ fn expected_attempt_rows(id: i64, call: &NewScraperCall) -> Vec<AttemptRow> {
             scraper_execution_id: id,
             attempt: i64::from(a.attempt),
             page: i64::from(a.page),
+            proxy: a.proxy,
             started_at: a.started_at.trunc_subsecs(3),
             finished_at: a.finished_at.trunc_subsecs(3),
             http_status: a.http_status.map(i64::from),

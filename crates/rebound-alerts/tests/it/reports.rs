@@ -43,6 +43,7 @@ pub fn source(name: &str) -> SourceHealth {
         failed: 0,
         failure_rate: 0.0,
         quota: None,
+        proxies: vec![],
     }
 }
 

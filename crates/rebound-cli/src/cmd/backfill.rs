@@ -86,6 +86,7 @@ pub async fn run(config: &Path, args: BackfillArgs) -> Result<ExitCode, Failure>
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
+    crate::cmd::events::publish_at_end(&engine).await;
     let steps = match result {
         Ok(steps) => steps,
         Err(BackfillError::Engine(error)) if error.is_usage() => {

@@ -59,6 +59,7 @@ pub async fn breakers(config: &Path, args: BreakersArgs) -> Result<ExitCode, Fai
         return Ok(ExitCode::SUCCESS);
     }
     let stored = store.breaker_states().await?;
+    let now = SystemClock.now();
     let mut rows = Vec::new();
     for (name, source) in &plan.sources {
         let state = stored
@@ -82,6 +83,18 @@ pub async fn breakers(config: &Path, args: BreakersArgs) -> Result<ExitCode, Fai
             "last_failure_kind": state.last_failure_kind.map(|k| k.as_str()),
             "last_failure_message": state.last_failure_message,
             "next_probe": state.next_probe(&source.breaker).map(|t| ts(Some(t))),
+            // Each proxy's breaker, replayed from the recorded attempts;
+            // by place, never by URL.
+            "proxies": rebound_health::proxy_health(source, store.as_ref(), now)
+                .await?
+                .iter()
+                .map(|p| serde_json::json!({
+                    "index": p.index,
+                    "state": p.state,
+                    "consecutive_failures": p.consecutive_failures,
+                    "open_until": p.open_until.map(|t| ts(Some(t))),
+                }))
+                .collect::<Vec<_>>(),
         }));
     }
     if args.json {
@@ -117,6 +130,24 @@ pub async fn breakers(config: &Path, args: BreakersArgs) -> Result<ExitCode, Fai
         );
         if let Some(reason) = row["open_reason"].as_str() {
             println!("{:<16} opened after {reason}", "");
+        }
+        let proxies = row["proxies"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for proxy in proxies {
+            let until = match proxy["open_until"].as_str() {
+                Some(until) => format!(" until {until}"),
+                None => String::new(),
+            };
+            println!(
+                "{:<16} proxy {} of {}: {}{until}, {} failures in a row",
+                "",
+                proxy["index"],
+                proxies.len(),
+                proxy["state"].as_str().unwrap_or("-"),
+                proxy["consecutive_failures"],
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

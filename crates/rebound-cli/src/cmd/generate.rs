@@ -239,6 +239,7 @@ impl Generator {
             attempts.push(NewAttempt {
                 attempt: attempts.len() as u32 + 1,
                 page: 1,
+                proxy: None,
                 started_at: start,
                 finished_at: *t,
                 http_status: status,

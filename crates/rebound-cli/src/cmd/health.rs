@@ -192,6 +192,22 @@ pub(crate) fn problems(report: &HealthReport, tz: chrono_tz::Tz) -> Vec<(Level, 
                 since_text(s.failing_since, &[s.last_success_at], now, tz)
             ));
         }
+        let open: Vec<String> = s
+            .proxies
+            .iter()
+            .filter(|p| p.state == "open")
+            .map(|p| {
+                format!(
+                    "proxy {} of {} open until {}",
+                    p.index,
+                    s.proxies.len(),
+                    when(p.open_until, tz)
+                )
+            })
+            .collect();
+        if !open.is_empty() {
+            why.push(open.join(", "));
+        }
         if let Some(q) = s.quota.as_ref().filter(|q| q.share >= 0.8) {
             why.push(format!(
                 "quota {} of {} used ({}%), resets {}",
@@ -370,6 +386,25 @@ pub(crate) fn render(report: &HealthReport, tz: chrono_tz::Tz) -> String {
         ]);
     }
     let _ = writeln!(out, "Sources\n{t}\n");
+    if report.sources.iter().any(|s| !s.proxies.is_empty()) {
+        let mut t = crate::output::table(&["source", "proxy", "state", "failures", "last used"]);
+        for s in &report.sources {
+            for p in &s.proxies {
+                let mut state = p.state.clone();
+                if p.open_until.is_some() {
+                    state.push_str(&format!(" until {}", when(p.open_until, tz)));
+                }
+                t.add_row(vec![
+                    s.name.clone(),
+                    format!("{} of {}", p.index, s.proxies.len()),
+                    state,
+                    p.consecutive_failures.to_string(),
+                    when(p.last_used_at, tz),
+                ]);
+            }
+        }
+        let _ = writeln!(out, "Proxies\n{t}\n");
+    }
 
     let mut t = crate::output::table(&[
         "scraper",

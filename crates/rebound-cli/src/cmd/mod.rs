@@ -5,6 +5,7 @@ pub mod backfill;
 pub mod breakers;
 pub mod check;
 pub mod demo;
+pub mod events;
 pub mod freshness;
 pub mod generate;
 pub mod health;

@@ -157,6 +157,8 @@ pub async fn run_workflow(config: &Path, args: RunArgs) -> Result<ExitCode, Fail
     } else {
         print!("{}", output::run_table(&report));
     }
+    // After the report, so a person sees it while the events go out.
+    crate::cmd::events::publish_at_end(&engine).await;
     Ok(if report.all_ok() {
         ExitCode::SUCCESS
     } else {
@@ -182,6 +184,7 @@ pub async fn run_scraper(config: &Path, args: ScrapeArgs) -> Result<ExitCode, Fa
     } else {
         print!("{}", output::calls_table(std::slice::from_ref(&report)));
     }
+    crate::cmd::events::publish_at_end(&engine).await;
     // A call an open breaker refused is no failure of the scraper, but
     // nothing was collected: like a run of refused calls, not an exit 0.
     let refused = report.error_kind == Some(rebound_domain::outcome::ErrorKind::BreakerOpen);

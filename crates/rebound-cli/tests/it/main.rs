@@ -4,6 +4,7 @@
 mod alerts;
 mod backfill;
 mod documents;
+mod events;
 mod fanout;
 mod health;
 mod lockouts;
@@ -11,6 +12,7 @@ mod metrics;
 mod pagination;
 mod params;
 mod plan;
+mod proxies;
 mod purge;
 mod quotas;
 mod runs;

@@ -153,7 +153,7 @@ impl Resolver<'_> {
 
     /// The URL after `${VAR}` substitution. Messages quote what was written
     /// (`${SLACK_URL}`), never the value, which is a secret.
-    fn sink_url(&mut self, path: &KeyPath, raw: &str) -> Option<String> {
+    pub(super) fn sink_url(&mut self, path: &KeyPath, raw: &str) -> Option<String> {
         let text = self.text(path, raw)?;
         let lower = text.to_ascii_lowercase();
         let rest = ["http://", "https://"]

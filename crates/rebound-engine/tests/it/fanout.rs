@@ -272,7 +272,7 @@ async fn a_restriction_to_entities_calls_only_those() {
         execution_id: Some("0190-fixed-id".into()),
         // g4 is on another date: a restriction never widens the fan-out.
         entities: Some(vec!["g3".into(), "g4".into()]),
-        slot: None,
+        ..RunOptions::default()
     };
     let report = f
         .engine
@@ -294,7 +294,7 @@ async fn a_restriction_to_entities_calls_only_those() {
     let options = RunOptions {
         execution_id: None,
         entities: Some(vec!["g4".into()]),
-        slot: None,
+        ..RunOptions::default()
     };
     let report = f
         .engine

@@ -24,6 +24,7 @@ mod documents;
 mod encoding;
 mod fanout;
 mod fanout_counts;
+mod handoff;
 mod late_lockout;
 mod metrics;
 mod pagination;

@@ -4,6 +4,7 @@
 
 mod encoding;
 mod hostile;
+mod proxies;
 mod rate_limits;
 mod redirects;
 mod sink;

@@ -23,6 +23,7 @@ async fn a_redirecting_sink_is_not_followed_and_errors_never_hold_the_url() {
             url: &url,
             body,
             timeout: Duration::from_secs(5),
+            headers: &[],
         })
         .await;
     let error = sent.expect_err("a redirect is not a delivery").to_string();
@@ -44,6 +45,7 @@ async fn a_redirecting_sink_is_not_followed_and_errors_never_hold_the_url() {
             url: &url,
             body,
             timeout: Duration::from_millis(200),
+            headers: &[],
         })
         .await
         .expect_err("timed out")
@@ -58,6 +60,7 @@ async fn a_redirecting_sink_is_not_followed_and_errors_never_hold_the_url() {
             url: &closed,
             body,
             timeout: Duration::from_secs(2),
+            headers: &[],
         })
         .await
         .expect_err("refused")

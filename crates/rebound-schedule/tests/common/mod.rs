@@ -182,6 +182,7 @@ pub fn plan(workflows: Vec<Workflow>) -> Plan {
         calendars: BTreeMap::new(),
         scheduler: SchedulerSettings::default(),
         alerts: Default::default(),
+        handoff: Default::default(),
         datasets: BTreeMap::new(),
         server: Default::default(),
         redactor: Redactor::default(),

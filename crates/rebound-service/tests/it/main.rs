@@ -21,6 +21,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 mod alerts;
+mod handoff;
 mod reference_day;
 mod retention;
 mod retries;

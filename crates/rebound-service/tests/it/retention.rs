@@ -123,6 +123,7 @@ fn call(
         attempt_rows: vec![NewAttempt {
             attempt: 1,
             page: 1,
+            proxy: None,
             started_at: at,
             finished_at: at + TimeDelta::milliseconds(50),
             http_status: Some(if failed { 503 } else { 200 }),

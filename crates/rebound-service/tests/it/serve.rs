@@ -830,3 +830,101 @@ schedule = {{ kind = "window", start = "06:00", end = "10:00" }}
         .expect("the service stops while its loops sleep on the virtual clock");
     sim.shutdown().await;
 }
+
+// ---- hand-off -----------------------------------------------------------
+
+/// An event left pending by a process that died before publishing it (the
+/// call and its event committed, the post never made) is sent by the next
+/// `serve`, with no run needed: nothing pending is lost across a crash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn serve_publishes_events_left_pending_by_an_earlier_process() {
+    let sink = webhook::start().await;
+    let hook = format!("{}/events", sink.url);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = r#"
+[pipeline]
+name = "handoff"
+
+[sources.up]
+base_url = "http://127.0.0.1:9"
+
+[scrapers.s]
+source = "up"
+path = "/s"
+
+[handoff.sinks.wh]
+kind = "webhook"
+url = "${HOOK_URL}"
+"#;
+    let plan = plan(dir.path(), toml, &[("HOOK_URL", &hook)]);
+    let store = sqlite_store(&plan).await;
+    let t = noon_clock().now();
+    let call = rebound_storage::NewScraperCall {
+        execution_id: None,
+        workflow_name: None,
+        scraper_name: "s".into(),
+        source_name: "up".into(),
+        params: "{}".into(),
+        target_date: t.date_naive(),
+        status: rebound_domain::outcome::ScraperStatus::Failed,
+        attempts: 0,
+        http_status: None,
+        error_kind: None,
+        error_message: Some("left over".into()),
+        started_at: t,
+        finished_at: t,
+        duration_ms: 0,
+        bytes: None,
+        output_uri: None,
+        content_hash: None,
+        unchanged: false,
+        pages: None,
+        record_count: None,
+        etag: None,
+        last_modified: None,
+        outputs: Vec::new(),
+        attempt_rows: vec![],
+    };
+    let event = rebound_storage::NewCompletionEvent {
+        event_id: "0193a6f4-0000-7000-8000-000000000001".into(),
+        created_at: t,
+        dataset: "s".into(),
+        status: "failed".into(),
+        payload: r#"{"event_id":"0193a6f4-0000-7000-8000-000000000001","kind":"call.completed"}"#
+            .into(),
+    };
+    store
+        .record_call_with_event(&call, Some(&event))
+        .await
+        .expect("a pending event");
+
+    let handle = start(plan, Role::All, 1, store.clone()).await;
+    wait_for(
+        "the leftover event posted",
+        Duration::from_secs(20),
+        async || !sink.received("/events").is_empty(),
+    )
+    .await;
+    wait_for(
+        "the event marked published",
+        Duration::from_secs(10),
+        async || {
+            store
+                .completion_events(Some("published"), 10)
+                .await
+                .expect("events")
+                .len()
+                == 1
+        },
+    )
+    .await;
+    tokio::time::timeout(Duration::from_secs(15), handle.stop())
+        .await
+        .expect("the service stops");
+    let requests = sink.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        requests[0].header("idempotency-key"),
+        Some("0193a6f4-0000-7000-8000-000000000001")
+    );
+}

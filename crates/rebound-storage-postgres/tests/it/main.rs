@@ -10,6 +10,7 @@
 
 mod alerts;
 mod conformance;
+mod handoff;
 mod postgres;
 mod queries;
 

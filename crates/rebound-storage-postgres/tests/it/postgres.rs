@@ -41,6 +41,7 @@ fn call(execution_id: &str, scraper: &str) -> NewScraperCall {
         attempt_rows: vec![NewAttempt {
             attempt: 1,
             page: 1,
+            proxy: None,
             started_at,
             finished_at: started_at + TimeDelta::milliseconds(5),
             http_status: Some(200),
@@ -453,10 +454,11 @@ async fn statements_have_a_timeout() {
     drop_schema(&store, &schema).await;
 }
 
-/// Pooled connections are pinged only after a second idle (sqlx would
-/// ping before every statement, a third of a run's round trips). A
-/// connection the server killed while it sat idle longer than that is
-/// found dead by the ping and replaced: the next statement succeeds.
+/// A pooled connection the server killed while it sat idle (a restart, an
+/// idle-session timeout, an operator's `pg_terminate_backend`) is found
+/// dead by the pool's ping and replaced: the next statement succeeds. This
+/// guards the pool's settings (pinging only after a second idle was tried
+/// for issue 18 and measured no faster; docs/benchmarks.md).
 #[tokio::test]
 async fn connections_killed_while_idle_are_replaced_before_use() {
     let schema = unique_schema();

@@ -33,6 +33,7 @@ conformance_tests!(
     paginated_call_keeps_its_pages_and_record_count,
     call_outputs_are_listed_by_position,
     last_validators_come_from_the_newest_success,
+    attempts_keep_their_proxy_and_are_found_by_it,
 );
 
 /// The scheduler's checks (`store_conformance::scheduler`), one test each.
@@ -202,4 +203,22 @@ runs_tests!(
     a_run_row_is_running_from_its_start_and_finished_in_place,
     a_dead_runs_row_is_closed_only_under_its_owner_with_its_call_counts,
     a_run_that_could_not_start_gets_a_failed_row_with_its_kind,
+);
+
+/// The hand-off outbox (`store_conformance::events`), one test each.
+macro_rules! events_tests {
+    ($($check:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $check() {
+            let (_dir, store) = fresh_store().await;
+            store_conformance::events::$check(&store).await;
+        }
+    )*};
+}
+
+events_tests!(
+    event_lands_with_its_call,
+    failed_call_leaves_no_event_and_failed_event_leaves_no_call,
+    claims_keep_each_datasets_order,
+    acknowledgements_move_states_forward_only,
 );

@@ -6,6 +6,7 @@
 
 mod alerts;
 mod conformance;
+mod handoff;
 mod queries;
 mod sqlite;
 

@@ -48,6 +48,7 @@ fn call(execution_id: Option<&str>, scraper: &str, started_at: DateTime<Utc>) ->
             NewAttempt {
                 attempt: 1,
                 page: 1,
+                proxy: None,
                 started_at,
                 finished_at: started_at + TimeDelta::milliseconds(10),
                 http_status: Some(503),
@@ -59,6 +60,7 @@ fn call(execution_id: Option<&str>, scraper: &str, started_at: DateTime<Utc>) ->
             NewAttempt {
                 attempt: 2,
                 page: 1,
+                proxy: None,
                 started_at: started_at + TimeDelta::milliseconds(50),
                 finished_at: started_at + TimeDelta::milliseconds(80),
                 http_status: Some(200),

@@ -51,6 +51,7 @@ fn call(
         .map(|n| NewAttempt {
             attempt: n,
             page: 1,
+            proxy: None,
             started_at: at,
             finished_at: at,
             http_status: c.http_status,

@@ -527,6 +527,7 @@ async fn seed_calls(store: &dyn Store, now: DateTime<Utc>) -> Vec<LatestStatusRo
             .map(|(&(outcome, kind, http_status), n)| NewAttempt {
                 attempt: n,
                 page: 1,
+                proxy: None,
                 started_at: started_at + TimeDelta::seconds(i64::from(n)),
                 finished_at: started_at
                     + TimeDelta::seconds(i64::from(n))

@@ -454,6 +454,7 @@ pub async fn bulk_insert_round_trips_and_moves_the_id_sequence(store: &dyn Store
                 NewAttempt {
                     attempt: 1,
                     page: 1,
+                    proxy: None,
                     started_at: at,
                     finished_at: at + TimeDelta::milliseconds(30),
                     http_status: Some(503),

@@ -1,0 +1,44 @@
+//! `[handoff]`: where completion events go (docs/handoff.md).
+
+use super::RawDuration;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// `[handoff]`: the sinks that receive one completion event per recorded
+/// call. The outbox table `completion_events` is always a sink too.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHandoff {
+    /// How long `rebound run`, `scrape` and `backfill` wait at their end
+    /// for the events they recorded to be published. Default: "10s".
+    /// Whatever is left is sent by `rebound serve` or `rebound events publish`.
+    pub publish_wait: Option<RawDuration>,
+    /// Destinations, by name.
+    #[serde(default)]
+    pub sinks: BTreeMap<String, RawHandoffSink>,
+}
+
+/// `[handoff.sinks.NAME]`: one destination for completion events.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHandoffSink {
+    /// "webhook": an HTTP POST of the JSON message with an
+    /// `Idempotency-Key` header (the event id).
+    #[schemars(example = &"webhook")]
+    pub kind: String,
+    /// Where to POST; usually a secret, so write it as "${HANDOFF_URL}".
+    /// Never logged or stored.
+    #[schemars(example = &"${HANDOFF_URL}")]
+    pub url: String,
+    /// When set, each POST carries `X-Rebound-Signature: sha256=<hex>`, the
+    /// HMAC-SHA256 of the body under this key. Write it as "${VAR}".
+    pub signing_secret: Option<String>,
+    /// Dataset names or globs (`*`, `?`) sent to this sink. Default: all.
+    pub datasets: Option<Vec<String>>,
+    /// Call statuses sent: any of "success", "no_data", "failed",
+    /// "overdue". Default: all four.
+    pub statuses: Option<Vec<String>>,
+    /// How long one delivery may take. Default: "10s".
+    pub timeout: Option<RawDuration>,
+}
