@@ -511,6 +511,7 @@ impl Fetcher {
 
     /// Classifies one attempt: the response by the scraper's rules, a
     /// transport failure by its kind. The message is redacted.
+    #[allow(clippy::too_many_arguments)] // One call site, the attempt loop; each is a fact of the attempt judged.
     fn judge(
         &self,
         spec: &CallSpec<'_>,
