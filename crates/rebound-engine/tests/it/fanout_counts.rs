@@ -163,8 +163,14 @@ async fn fan_out_counts_collected_calls_only_and_refused_runs_are_not_success() 
     assert_eq!(report.status, WorkflowStatus::Success);
     h.clock.advance(std::time::Duration::from_secs(60));
 
-    // Mixed: one collected, one no data, one failed.
-    h.sim.script("/t/box/g1", vec![ok("g1")]);
+    // Mixed: one collected, one no data, one failed. g1's answer comes
+    // last, so nba_stats' failure streak ends this run at 0 whatever order
+    // the calls finish in; otherwise, on a busy machine, the run below
+    // could find the breaker open (1 + 2 failures) before g3 is let through.
+    h.sim.script(
+        "/t/box/g1",
+        vec![ok("g1").delay(std::time::Duration::from_millis(300))],
+    );
     h.sim.script("/t/box/g3", vec![Reply::text(503, "down")]);
     let report = run(&h, "boxes").await;
     assert_eq!(report.fanout, fanout(1, 1, 1, 0, None));
