@@ -24,6 +24,10 @@ impl SinkClient {
             .user_agent(concat!("rebound/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
             .referer(false)
+            // The environment's HTTP(S)_PROXY is not honoured, as for
+            // sources without `proxy = "env"`: a sink's URL is a secret and
+            // goes straight to its host.
+            .no_proxy()
             .build()
             .map_err(|e| FetcherSetupError(e.to_string()))?;
         Ok(SinkClient { client })

@@ -279,3 +279,43 @@ async fn runs_killed_while_publishing_lose_no_event() {
     let expected: HashSet<String> = events.iter().map(|e| e.event_id.clone()).collect();
     assert_eq!(delivered, expected);
 }
+
+/// Webhook sinks ignore the environment's proxy, as sources do unless a
+/// source says `proxy = "env"`: a sink's URL is a secret and must not be
+/// routed through whatever `HTTP_PROXY` the process happens to inherit.
+/// The proxy here is a closed port, so a client that used it would fail to
+/// post at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // The binary blocks this thread; the upstream and the receiver need another.
+async fn webhook_sinks_ignore_the_environments_proxy() {
+    let sim = UpstreamSim::start().await.unwrap();
+    let receiver = webhook::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url());
+    let mut toml = std::fs::read_to_string(&config).unwrap();
+    toml.push_str(
+        "\n[handoff]\npublish_wait = \"2s\"\n\n[handoff.sinks.wh]\nkind = \"webhook\"\nurl = \"${HOOK_URL}\"\n",
+    );
+    std::fs::write(&config, toml).unwrap();
+    let config = config.to_str().unwrap();
+    let hook_url = format!("{}/hooks/in", receiver.url);
+    // A port nothing listens on: bound, then released.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_proxy = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let env = [
+        ("CLI_KEY", SECRET),
+        ("HOOK_URL", hook_url.as_str()),
+        ("HTTP_PROXY", dead_proxy.as_str()),
+        ("http_proxy", dead_proxy.as_str()),
+        ("ALL_PROXY", dead_proxy.as_str()),
+    ];
+    sim.script("/c/good", vec![Reply::text(200, "fine")]);
+    let out = rebound(&["-c", config, "run", "ok", "--date", "2026-11-27"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        receiver.requests().len(),
+        1,
+        "the event was not posted directly: {}",
+        text(&out.stderr)
+    );
+}
