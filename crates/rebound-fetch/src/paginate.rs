@@ -209,7 +209,7 @@ impl Fetcher {
         let mut total: Option<u64> = None;
         let mut page: u32 = 1;
         let mut last_http_status;
-        let finished_at = loop {
+        let finished_at = 'pages: loop {
             // Each page counts as a call in the retry budget: its retries
             // are measured against requests made, and a page is one.
             self.budget_call(spec.source).await;
@@ -246,148 +246,122 @@ impl Fetcher {
                     return on_page(result, page);
                 }
             }
-            let body = done.end.body.clone().unwrap_or_default();
-            let mut document: Value = match serde_json::from_slice(&body) {
-                Ok(document) => document,
-                // Classification parsed this body already; kept for safety.
-                Err(error) => {
-                    let stopped = Stopped {
-                        kind: ErrorKind::Decode,
-                        message: format!("response is not valid JSON ({error})"),
-                    };
-                    return self.stop(
-                        spec,
-                        call,
-                        done.finished_at,
-                        last_http_status,
-                        page,
-                        stopped,
-                    );
-                }
-            };
-            let on_page_records = match document.pointer_mut(pointer).map(Value::take) {
-                Some(Value::Array(items)) => items,
-                // Classification checked the shape already.
-                _ => Vec::new(),
-            };
-            let on_page = on_page_records.len();
-            records.extend(on_page_records);
-            if let Some(pointer) = paginate.kind.total() {
-                match stated_total(&document, pointer) {
-                    Ok(Some(stated)) => total = Some(stated),
-                    Ok(None) if page == 1 => {
+            // Everything that can stop the walk at this page ends in one
+            // place: `Err` is recorded with the page's number and status.
+            let step: Result<_, Stopped> = 'step: {
+                let body = done.end.body.as_deref().unwrap_or_default();
+                let mut document: Value = match serde_json::from_slice(body) {
+                    Ok(document) => document,
+                    // Classification parsed this body already; kept for safety.
+                    Err(error) => {
                         let stopped = Stopped {
                             kind: ErrorKind::Decode,
-                            message: format!(
-                                "no record total at {pointer} (paginate.total) on the first page"
-                            ),
+                            message: format!("response is not valid JSON ({error})"),
                         };
-                        return self.stop(
-                            spec,
-                            call,
-                            done.finished_at,
-                            last_http_status,
-                            page,
-                            stopped,
-                        );
+                        break 'step Err(stopped);
                     }
-                    Ok(None) => {}
-                    Err(message) => {
-                        let stopped = Stopped {
-                            kind: ErrorKind::Decode,
-                            message,
-                        };
-                        return self.stop(
-                            spec,
-                            call,
-                            done.finished_at,
-                            last_http_status,
-                            page,
-                            stopped,
-                        );
-                    }
-                }
-            }
-            let walk = Walk {
-                page,
-                on_page,
-                so_far: records.len(),
-                total,
-                link: done.link.as_deref(),
-            };
-            let next = next_page(&paginate.kind, &document, walk);
-            if frame.is_none() {
-                frame = Some((document, done.content_type.clone()));
-            }
-            let next_url = match next {
-                NextPage::Stop => break done.finished_at,
-                NextPage::Fail(kind, message) => {
-                    let stopped = Stopped { kind, message };
-                    return self.stop(
-                        spec,
-                        call,
-                        done.finished_at,
-                        last_http_status,
-                        page,
-                        stopped,
-                    );
-                }
-                NextPage::Query(set) => {
-                    if let PageKind::Cursor { .. } = paginate.kind
-                        && let Some((_, cursor)) = set.first()
-                        && !followed.insert(cursor.clone())
-                    {
-                        let stopped = Stopped {
-                            kind: ErrorKind::Pagination,
-                            message: format!(
-                                "the next cursor \"{cursor}\" was already followed: the pages loop; nothing stored"
-                            ),
-                        };
-                        return self.stop(
-                            spec,
-                            call,
-                            done.finished_at,
-                            last_http_status,
-                            page,
-                            stopped,
-                        );
-                    }
-                    with_query(&request.url, &set)
-                }
-                NextPage::Url(text) => {
-                    match self.follow(&request.url, &first.url, &text, &credentials, &mut followed)
-                    {
-                        Ok(url) => url,
-                        Err(stopped) => {
-                            return self.stop(
-                                spec,
-                                call,
-                                done.finished_at,
-                                last_http_status,
-                                page,
-                                stopped,
-                            );
+                };
+                let on_page_records = match document.pointer_mut(pointer).map(Value::take) {
+                    Some(Value::Array(items)) => items,
+                    // Classification checked the shape already.
+                    _ => Vec::new(),
+                };
+                let on_page = on_page_records.len();
+                records.extend(on_page_records);
+                if let Some(pointer) = paginate.kind.total() {
+                    match stated_total(&document, pointer) {
+                        Ok(Some(stated)) => total = Some(stated),
+                        Ok(None) if page == 1 => {
+                            let stopped = Stopped {
+                                kind: ErrorKind::Decode,
+                                message: format!(
+                                    "no record total at {pointer} (paginate.total) on the first page"
+                                ),
+                            };
+                            break 'step Err(stopped);
+                        }
+                        Ok(None) => {}
+                        Err(message) => {
+                            let stopped = Stopped {
+                                kind: ErrorKind::Decode,
+                                message,
+                            };
+                            break 'step Err(stopped);
                         }
                     }
                 }
-            };
-            if page >= paginate.max_pages {
-                let stopped = Stopped {
-                    kind: ErrorKind::Pagination,
-                    message: format!(
-                        "max_pages ({}) reached and page {page} still points to a next page; nothing stored (raise paginate.max_pages if the data really is this large)",
-                        paginate.max_pages
-                    ),
-                };
-                return self.stop(
-                    spec,
-                    call,
-                    done.finished_at,
-                    last_http_status,
+                let walk = Walk {
                     page,
-                    stopped,
-                );
-            }
+                    on_page,
+                    so_far: records.len(),
+                    total,
+                    link: done.link.as_deref(),
+                };
+                let next = next_page(&paginate.kind, &document, walk);
+                if frame.is_none() {
+                    frame = Some((document, done.content_type.clone()));
+                }
+                let next_url = match next {
+                    NextPage::Stop => break 'pages done.finished_at,
+                    NextPage::Fail(kind, message) => {
+                        let stopped = Stopped { kind, message };
+                        break 'step Err(stopped);
+                    }
+                    NextPage::Query(set) => {
+                        if let PageKind::Cursor { .. } = paginate.kind
+                            && let Some((_, cursor)) = set.first()
+                            && !followed.insert(cursor.clone())
+                        {
+                            let stopped = Stopped {
+                                kind: ErrorKind::Pagination,
+                                message: format!(
+                                    "the next cursor \"{cursor}\" was already followed: the pages loop; nothing stored"
+                                ),
+                            };
+                            break 'step Err(stopped);
+                        }
+                        with_query(&request.url, &set)
+                    }
+                    NextPage::Url(text) => {
+                        match self.follow(
+                            &request.url,
+                            &first.url,
+                            &text,
+                            &credentials,
+                            &mut followed,
+                        ) {
+                            Ok(url) => url,
+                            Err(stopped) => {
+                                break 'step Err(stopped);
+                            }
+                        }
+                    }
+                };
+                if page >= paginate.max_pages {
+                    let stopped = Stopped {
+                        kind: ErrorKind::Pagination,
+                        message: format!(
+                            "max_pages ({}) reached and page {page} still points to a next page; nothing stored (raise paginate.max_pages if the data really is this large)",
+                            paginate.max_pages
+                        ),
+                    };
+                    break 'step Err(stopped);
+                }
+                Ok(next_url)
+            };
+            let next_url = match step {
+                Ok(url) => url,
+                Err(stopped) => {
+                    return self.stop(
+                        spec,
+                        call,
+                        done.finished_at,
+                        last_http_status,
+                        page,
+                        stopped,
+                    );
+                }
+            };
             request = BuiltRequest {
                 url: next_url,
                 ..first.clone()
