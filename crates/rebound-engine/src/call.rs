@@ -220,18 +220,22 @@ impl Engine {
         // The previous payload is looked up while the request is in flight:
         // the lookup is a database round trip that would otherwise add to
         // every call's latency.
+        let pages = crate::pages::PageGuards::new(self, source, admitted.quota.as_ref());
         let (result, previous) = tokio::join!(
-            self.fetcher.call_conditional(
+            self.fetcher.call_guarded(
                 CallSpec {
                     source,
                     scraper,
                     params,
                 },
                 revalidate.as_ref(),
+                &pages,
             ),
             self.store.last_payload(scraper_name, &params_json)
         );
-        self.settle_guards(source, admitted, &result).await?;
+        let pages_counted = pages.counted();
+        self.settle_guards(source, admitted, pages_counted, &result)
+            .await?;
         // After the guards: the breaker judges the upstream's answer, and a
         // parser's failure is not the upstream's.
         let (result, document) = self.transform(scraper, source, result).await;
@@ -398,10 +402,12 @@ impl Engine {
         &self,
         source: &Source,
         admitted: Admitted,
+        pages_counted: i64,
         result: &CallResult,
     ) -> Result<(), EngineError> {
         if let Some(quota) = admitted.quota {
-            self.quota_settle(source, quota, result).await?;
+            self.quota_settle(source, quota, pages_counted, result)
+                .await?;
         }
         self.breaker_feed(
             source,

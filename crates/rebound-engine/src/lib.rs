@@ -22,6 +22,7 @@ mod fanout;
 pub mod handoff;
 pub mod liveness;
 mod mask;
+mod pages;
 mod quota;
 mod transform;
 mod workflow;

@@ -63,11 +63,13 @@ impl Engine {
 
     /// After the call: counts its retries (or gives the take back when
     /// nothing was sent), records the upstream's remaining count, and warns
-    /// once per period at 80 %.
+    /// once per period at 80 %. `pages_counted`: later pages of a
+    /// paginated call already counted in `key`'s period when admitted.
     pub(crate) async fn quota_settle(
         &self,
         source: &Source,
         key: QuotaKey,
+        pages_counted: i64,
         result: &CallResult,
     ) -> Result<(), EngineError> {
         let Some(quota) = source.quota.as_ref() else {
@@ -84,7 +86,7 @@ impl Engine {
         let now = self.clock.now();
         let row = self
             .store
-            .quota_settle(&key, sent - 1, remaining, now)
+            .quota_settle(&key, sent - 1 - pages_counted, remaining, now)
             .await?;
         let used = usage(quota.requests, &row);
         if QuotaState::of(quota.requests, used) != QuotaState::Ok

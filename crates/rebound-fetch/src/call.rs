@@ -216,6 +216,19 @@ impl Fetcher {
         spec: CallSpec<'_>,
         revalidate: Option<&Revalidate>,
     ) -> CallResult {
+        self.call_guarded(spec, revalidate, &crate::paginate::AdmitEveryPage)
+            .await
+    }
+
+    /// [`Fetcher::call_conditional`] whose later pages (of a `paginate`
+    /// scraper) are each admitted by `pages` before they are requested:
+    /// the engine's breaker and quota see every page, not only the first.
+    pub async fn call_guarded(
+        &self,
+        spec: CallSpec<'_>,
+        revalidate: Option<&Revalidate>,
+        pages: &dyn crate::paginate::PageGate,
+    ) -> CallResult {
         let started_at = self.clock.now();
         let mut request = match build_request(&spec) {
             Ok(request) => request,
@@ -245,7 +258,7 @@ impl Fetcher {
             quota_remaining: None,
         };
         if let Some(paginate) = &spec.scraper.paginate {
-            return self.paginated(&spec, paginate, request, call).await;
+            return self.paginated(&spec, paginate, request, call, pages).await;
         }
         self.budget_call(spec.source).await;
         let page = PageOf {

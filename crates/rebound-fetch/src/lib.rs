@@ -31,6 +31,7 @@ mod proxy;
 mod redirect;
 pub mod sink;
 
+pub use paginate::{PageGate, PageRefusal};
 pub use probe::ProbeOutcome;
 
 use bytes::Bytes;

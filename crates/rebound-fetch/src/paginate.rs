@@ -20,9 +20,12 @@
 //! pagination. A later page that matches a `no_data` rule ends the pages
 //! like an empty one.
 //!
-//! The engine's guards (breaker, quota) admit the call before page 1, and
-//! learn its outcome after the last page; the quota counts every page's
-//! requests when the call settles (see `rebound-engine`, `quota.rs`).
+//! The engine's guards (breaker, quota) admit the call before page 1 and
+//! every later page before it is requested ([`PageGate`]): a breaker that
+//! other calls opened, or a quota used up, during a long walk stops it at
+//! the next page (the call fails with the guard's kind, nothing stored)
+//! instead of sending dozens more requests to a source that is down or
+//! paid for. The guards learn the call's outcome after the last page.
 
 use crate::call::{Fetched, PageOf, Progress};
 use crate::classify::json_type;
@@ -32,6 +35,38 @@ use rebound_domain::outcome::{ErrorKind, ScraperStatus};
 use rebound_domain::paginate::{PageKind, Paginate, link_next};
 use serde_json::Value;
 use std::collections::HashSet;
+
+/// Admits each page after the first before it is requested (the engine's
+/// breaker and quota). A boxed future rather than `async fn` in the trait,
+/// so the engine can pass it as `&dyn`.
+pub trait PageGate: Send + Sync {
+    /// `Ok` to request page `page` (2 or later); `Err` stops the walk.
+    fn admit<'a>(
+        &'a self,
+        page: u32,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), PageRefusal>> + Send + 'a>>;
+}
+
+/// Why a page was not requested.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRefusal {
+    /// `breaker_open` or `quota_exhausted`: the call fails with it.
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+/// The gate of a call nothing guards: every page goes.
+pub(crate) struct AdmitEveryPage;
+
+impl PageGate for AdmitEveryPage {
+    fn admit<'a>(
+        &'a self,
+        _page: u32,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), PageRefusal>> + Send + 'a>>
+    {
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
 
 /// What follows a page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,6 +230,7 @@ impl Fetcher {
         paginate: &Paginate,
         first: BuiltRequest,
         mut call: Progress,
+        gate: &dyn PageGate,
     ) -> CallResult {
         // The resolver refuses `paginate` without `records`.
         let pointer = spec.scraper.records.as_deref().unwrap_or_default();
@@ -362,6 +398,23 @@ impl Fetcher {
                     );
                 }
             };
+            if let Err(refusal) = gate.admit(page + 1).await {
+                let stopped = Stopped {
+                    kind: refusal.kind,
+                    message: format!("not requested: {}; nothing stored", refusal.message),
+                };
+                let mut result = self.stop(
+                    spec,
+                    call,
+                    done.finished_at,
+                    last_http_status,
+                    page + 1,
+                    stopped,
+                );
+                // Pages fetched: the refused one was not.
+                result.pages = Some(page);
+                return result;
+            }
             request = BuiltRequest {
                 url: next_url,
                 ..first.clone()

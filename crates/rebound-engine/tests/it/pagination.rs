@@ -142,6 +142,16 @@ path = "{cursor}"
 records = "/data"
 paginate = {{ kind = "cursor", cursor = "/meta/next_cursor", param = "cursor" }}
 
+[sources.tight]
+base_url = "{base_url}"
+quota = {{ per = "month", requests = 2 }}
+
+[scrapers.tight_cursor]
+source = "tight"
+path = "{cursor}"
+records = "/data"
+paginate = {{ kind = "cursor", cursor = "/meta/next_cursor", param = "cursor" }}
+
 [scrapers.quick]
 source = "up"
 path = "/slow"
@@ -602,4 +612,70 @@ async fn every_page_waits_for_the_rate_limit_and_counts_against_the_quota() {
         .unwrap()
         .unwrap();
     assert_eq!(usage.requests, 3, "each page is a request of the quota");
+}
+
+#[tokio::test]
+async fn a_quota_used_up_during_the_walk_stops_it_at_the_next_page() {
+    let h = harness().await;
+    // Three pages, a quota of two requests: the walk stops before page 3
+    // instead of paying for it and settling the overrun afterwards.
+    let call = h.scrape("tight_cursor").await;
+    assert_eq!(call.status, ScraperStatus::Failed, "{call:?}");
+    assert_eq!(call.error_kind, Some(ErrorKind::QuotaExhausted));
+    let message = call.message.clone().unwrap_or_default();
+    assert!(message.starts_with("page 3: not requested: "), "{message}");
+    assert!(message.ends_with("nothing stored"), "{message}");
+    assert_eq!(call.pages, Some(2), "pages fetched");
+    assert_eq!(h.queries(pages::CURSOR).len(), 2, "page 3 was never sent");
+    assert_eq!(call.output_uri, None);
+    let month = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+    let usage = h.store.quota_usage("tight", month).await.unwrap().unwrap();
+    assert_eq!(
+        usage.requests, 2,
+        "each page counted once, not again at settlement"
+    );
+}
+
+#[tokio::test]
+async fn a_breaker_opened_during_the_walk_stops_it_at_the_next_page() {
+    use rebound_domain::breaker::Phase;
+    let h = harness().await;
+    // Page 1 answers slowly (real time, briefly); while it is in flight
+    // other calls open the source's breaker (here: the store directly).
+    h.sim.script(
+        pages::CURSOR,
+        vec![
+            Reply::json(
+                200,
+                json!({ "data": [{ "id": 1 }], "meta": { "next_cursor": "c2" } }),
+            )
+            .delay(Duration::from_millis(400)),
+        ],
+    );
+    let store = h.store.clone();
+    let opener = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = Utc.with_ymd_and_hms(2026, 11, 28, 15, 0, 0).unwrap();
+        let mut open = |state: &mut rebound_domain::breaker::BreakerState| {
+            state.phase = Phase::Open;
+            state.opened_at = Some(now);
+            state.open_until = Some(now + chrono::TimeDelta::hours(1));
+            state.open_reason = Some("5 consecutive failures".to_string());
+            Vec::new()
+        };
+        store.update_breaker("up", now, &mut open).await.unwrap();
+    });
+    let call = h.scrape("cursor").await;
+    opener.await.unwrap();
+    assert_eq!(call.status, ScraperStatus::Failed, "{call:?}");
+    assert_eq!(call.error_kind, Some(ErrorKind::BreakerOpen));
+    let message = call.message.clone().unwrap_or_default();
+    assert!(
+        message.starts_with("page 2: not requested: the circuit breaker of up opened")
+            && message.contains("(5 consecutive failures)"),
+        "{message}"
+    );
+    assert_eq!(call.pages, Some(1));
+    assert_eq!(h.queries(pages::CURSOR).len(), 1, "page 2 was never sent");
+    assert_eq!(h.raw_files(), 0, "nothing stored");
 }
