@@ -213,6 +213,21 @@ impl Engine {
         } else {
             None
         };
+        // A 304 points the call at the payload the validators came with;
+        // when that object is gone (purged by retention, deleted outside
+        // Rebound) the row would claim a payload nobody has, so the
+        // request is sent without validators and the answer stored anew.
+        let validators = match validators {
+            Some(v) if !self.raw.confirm_exists(&v.output_uri, self.clock.now()).await => {
+                tracing::info!(
+                    scraper = scraper_name,
+                    uri = %v.output_uri,
+                    "The payload to revalidate is gone; requesting it in full."
+                );
+                None
+            }
+            other => other,
+        };
         let revalidate = validators.as_ref().map(|v| Revalidate {
             etag: v.etag.clone(),
             last_modified: v.last_modified.clone(),

@@ -434,3 +434,26 @@ async fn a_scraper_without_conditional_never_revalidates_or_keeps_validators() {
         assert_eq!(request.header("if-modified-since"), None);
     }
 }
+
+#[tokio::test]
+async fn a_conditional_request_whose_payload_is_gone_asks_in_full_and_stores_it_again() {
+    let h = harness().await;
+    let first = h.scrape("cond").await;
+    assert_eq!(first.status, ScraperStatus::Success, "{:?}", first.message);
+    // Retention (or someone) deleted the payload the validators came with.
+    let uri = first.output_uri.clone().unwrap();
+    std::fs::remove_file(uri.strip_prefix("file://").unwrap()).unwrap();
+
+    h.clock.advance(Duration::from_secs(3_600));
+    let second = h.scrape("cond").await;
+    let sent = h.sim.requests();
+    let last = sent.last().unwrap();
+    // A 304 would point the row at nothing: no validators are sent.
+    assert_eq!(last.header("if-none-match"), None);
+    assert_eq!(last.header("if-modified-since"), None);
+    assert_eq!(second.status, ScraperStatus::Success, "{:?}", second.message);
+    assert_eq!(second.http_status, Some(200));
+    assert!(!second.unchanged);
+    let stored = second.output_uri.clone().unwrap();
+    assert!(!read_uri(&stored).is_empty(), "the payload exists again");
+}
