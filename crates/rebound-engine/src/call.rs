@@ -218,7 +218,12 @@ impl Engine {
         // Rebound) the row would claim a payload nobody has, so the
         // request is sent without validators and the answer stored anew.
         let validators = match validators {
-            Some(v) if !self.raw.confirm_exists(&v.output_uri, self.clock.now()).await => {
+            Some(v)
+                if !self
+                    .raw
+                    .confirm_exists(&v.output_uri, self.clock.now())
+                    .await =>
+            {
                 tracing::info!(
                     scraper = scraper_name,
                     uri = %v.output_uri,

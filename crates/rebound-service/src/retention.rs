@@ -20,6 +20,10 @@
 //! whose id is above that survivor's (its start time and its id disagree,
 //! which only calls racing at the cutoff do) is checked exactly instead.
 //!
+//! A transform's document (a secondary output in `call_outputs`) is
+//! written by its call alone (its path holds the call's finish time and
+//! hash), so it is deleted with its row, whatever the primary's fate.
+//!
 //! **Order.** For each batch, files are deleted first and rows second: a
 //! crash in between leaves rows pointing at a missing file (they are
 //! older than the cutoff and go in the next purge), never a file nothing
@@ -221,6 +225,10 @@ impl Purger {
             report.call_batches += 1;
             self.learn_survivors(cutoff, &calls, &mut survivors).await?;
             for call in &calls {
+                // A transform's document is written by its call alone.
+                for uri in &call.documents {
+                    self.drop_object(uri, dry_run, report).await?;
+                }
                 let Some(uri) = &call.output_uri else {
                     continue;
                 };
@@ -231,24 +239,7 @@ impl Purger {
                 if self.still_used(cutoff, call, uri, &survivors).await? {
                     continue;
                 }
-                if dry_run {
-                    match self.raw.size_of_uri(uri).await? {
-                        Some(bytes) => {
-                            report.raw_objects += 1;
-                            report.raw_bytes += bytes;
-                        }
-                        None => report.raw_missing += 1,
-                    }
-                    continue;
-                }
-                match self.raw.delete_uri(uri).await? {
-                    RawDeletion::Deleted { bytes } => {
-                        report.raw_objects += 1;
-                        report.raw_bytes += bytes;
-                    }
-                    RawDeletion::Missing => report.raw_missing += 1,
-                    RawDeletion::Foreign => report.raw_foreign += 1,
-                }
+                self.drop_object(uri, dry_run, report).await?;
             }
             let ids: Vec<i64> = calls.iter().map(|c| c.id).collect();
             if dry_run {
@@ -266,6 +257,34 @@ impl Purger {
             if calls.len() < self.batch as usize {
                 break;
             }
+        }
+        Ok(())
+    }
+
+    /// Deletes the object at `uri` (a dry run: measures it) and counts it.
+    async fn drop_object(
+        &self,
+        uri: &str,
+        dry_run: bool,
+        report: &mut PurgeReport,
+    ) -> Result<(), PurgeError> {
+        if dry_run {
+            match self.raw.size_of_uri(uri).await? {
+                Some(bytes) => {
+                    report.raw_objects += 1;
+                    report.raw_bytes += bytes;
+                }
+                None => report.raw_missing += 1,
+            }
+            return Ok(());
+        }
+        match self.raw.delete_uri(uri).await? {
+            RawDeletion::Deleted { bytes } => {
+                report.raw_objects += 1;
+                report.raw_bytes += bytes;
+            }
+            RawDeletion::Missing => report.raw_missing += 1,
+            RawDeletion::Foreign => report.raw_foreign += 1,
         }
         Ok(())
     }

@@ -127,8 +127,10 @@ impl RetentionStore for PostgresStore {
         // by_start index.
         let query = match after {
             Some((time, id)) => sqlx::query(
-                "SELECT id, started_at, scraper_name, params, output_uri \
-                 FROM scraper_execution_log \
+                "SELECT id, started_at, scraper_name, params, output_uri, \
+                 ARRAY(SELECT uri FROM call_outputs o \
+                       WHERE o.execution_log_id = l.id AND o.role = 'secondary') AS documents \
+                 FROM scraper_execution_log l \
                  WHERE started_at < $1 AND (started_at, id) > ($2, $3) \
                  ORDER BY started_at, id LIMIT $4",
             )
@@ -137,8 +139,11 @@ impl RetentionStore for PostgresStore {
             .bind(id)
             .bind(i64::from(limit)),
             None => sqlx::query(
-                "SELECT id, started_at, scraper_name, params, output_uri \
-                 FROM scraper_execution_log WHERE started_at < $1 \
+                "SELECT id, started_at, scraper_name, params, output_uri, \
+                 ARRAY(SELECT uri FROM call_outputs o \
+                       WHERE o.execution_log_id = l.id AND o.role = 'secondary') AS documents \
+                 FROM scraper_execution_log l \
+                 WHERE started_at < $1 \
                  ORDER BY started_at, id LIMIT $2",
             )
             .bind(cutoff)
@@ -156,6 +161,7 @@ impl RetentionStore for PostgresStore {
                     scraper_name: row.try_get("scraper_name")?,
                     params: row.try_get("params")?,
                     output_uri: row.try_get("output_uri")?,
+                    documents: row.try_get("documents")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()

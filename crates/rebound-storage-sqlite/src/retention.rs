@@ -102,7 +102,10 @@ impl RetentionStore for SqliteStore {
             None => (None, 0),
         };
         let rows = sqlx::query(
-            "SELECT id, started_at, scraper_name, params, output_uri FROM scraper_execution_log \
+            "SELECT id, started_at, scraper_name, params, output_uri, \
+             (SELECT json_group_array(uri) FROM call_outputs o \
+              WHERE o.execution_log_id = l.id AND o.role = 'secondary') AS documents \
+             FROM scraper_execution_log l \
              WHERE started_at < ?1 AND (?2 IS NULL OR (started_at, id) > (?2, ?3)) \
              ORDER BY started_at, id LIMIT ?4",
         )
@@ -121,6 +124,12 @@ impl RetentionStore for SqliteStore {
                     scraper_name: column(row, "scraper_name")?,
                     params: column(row, "params")?,
                     output_uri: column(row, "output_uri")?,
+                    documents: {
+                        let list: String = column(row, "documents")?;
+                        serde_json::from_str(&list).map_err(|e| {
+                            StoreError::Query(format!("{WHAT}: documents of call: {e}"))
+                        })?
+                    },
                 })
             })
             .collect()

@@ -67,6 +67,9 @@ pub struct ExpiredCall {
     pub scraper_name: String,
     pub params: String,
     pub output_uri: Option<String>,
+    /// The URIs of its secondary outputs (a transform's document, in
+    /// `call_outputs`): written by this call alone, so they go with it.
+    pub documents: Vec<String>,
 }
 
 /// The oldest call of one `(scraper_name, params)` that a purge keeps and

@@ -451,7 +451,12 @@ async fn a_conditional_request_whose_payload_is_gone_asks_in_full_and_stores_it_
     // A 304 would point the row at nothing: no validators are sent.
     assert_eq!(last.header("if-none-match"), None);
     assert_eq!(last.header("if-modified-since"), None);
-    assert_eq!(second.status, ScraperStatus::Success, "{:?}", second.message);
+    assert_eq!(
+        second.status,
+        ScraperStatus::Success,
+        "{:?}",
+        second.message
+    );
     assert_eq!(second.http_status, Some(200));
     assert!(!second.unchanged);
     let stored = second.output_uri.clone().unwrap();

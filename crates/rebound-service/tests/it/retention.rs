@@ -13,8 +13,8 @@ use rebound_domain::plan::RawStoreLocation;
 use rebound_raw::RawStore;
 use rebound_service::retention::Purger;
 use rebound_storage::{
-    NewAlert, NewAlertIncident, NewAttempt, NewScraperCall, NewWorkflowExecution, NumberedCall,
-    Store,
+    NewAlert, NewAlertIncident, NewAttempt, NewCallOutput, NewScraperCall, NewWorkflowExecution,
+    NumberedCall, OutputRole, Store,
 };
 use rebound_storage_postgres::PostgresStore;
 use rebound_storage_sqlite::SqliteStore;
@@ -393,6 +393,64 @@ async fn sqlite_old_rows_and_files_go_young_and_referenced_stay() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_old_rows_and_files_go_young_and_referenced_stay() {
     old_rows_and_files_go_young_and_referenced_stay(true).await;
+}
+
+/// A transform's call: its output (primary, `output_uri`) and the
+/// document it read (secondary), both in `call_outputs`.
+fn transformed(at: DateTime<Utc>, output: &str, document: &str, unchanged: bool) -> NewScraperCall {
+    let mut row = call("report", "{}", at, Some(output), unchanged);
+    let out = |role, uri: &str| NewCallOutput {
+        role,
+        uri: uri.to_string(),
+        content_hash: format!("hash-{uri}"),
+        bytes: 5,
+        content_type: None,
+    };
+    row.outputs = vec![
+        out(OutputRole::Primary, output),
+        out(OutputRole::Secondary, document),
+    ];
+    row
+}
+
+async fn a_transforms_document_goes_with_its_row(postgres: bool) {
+    let b = Backend::open(postgres).await;
+    let day = |n: i64| t0() + TimeDelta::days(n);
+    // Day 2: output and document stored. Day 96: the same output again
+    // (unchanged, the day-2 object reused) from a new document.
+    let output = write(&b.raw, "d/report/day2.json").await;
+    let old_doc = write(&b.raw, "d/report/day2.pdf").await;
+    let young_doc = write(&b.raw, "d/report/day96.pdf").await;
+    b.store
+        .record_scraper_call(&transformed(day(2), &output, &old_doc, false))
+        .await
+        .unwrap();
+    b.store
+        .record_scraper_call(&transformed(day(96), &output, &young_doc, true))
+        .await
+        .unwrap();
+    let clock = Arc::new(ManualClock::new(t0() + TimeDelta::days(100)));
+    let purger = Purger::new(b.store.clone(), b.raw.clone(), clock, 90 * DAY);
+    let dry = purger.run(true).await.unwrap();
+    assert_eq!(dry.raw_objects, 1, "the dry run counts the old document");
+    assert!(exists(&old_doc));
+    let report = purger.run(false).await.unwrap();
+    assert_eq!(report.rows("scraper_execution_log"), 1);
+    assert_eq!((report.raw_objects, report.raw_bytes), (1, 5));
+    assert!(!exists(&old_doc), "the purged row's document is deleted");
+    assert!(exists(&output), "the output a young row reuses stays");
+    assert!(exists(&young_doc));
+    b.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_transforms_document_goes_with_its_row() {
+    a_transforms_document_goes_with_its_row(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_transforms_document_goes_with_its_row() {
+    a_transforms_document_goes_with_its_row(true).await;
 }
 
 /// `n` old calls (with one attempt each) in one bulk insert, on day 1.
