@@ -162,6 +162,7 @@ impl Engine {
         params: &BTreeMap<String, String>,
         run: Option<RunContext<'_>>,
         event_start: Option<DateTime<Utc>>,
+        standalone: Trigger,
     ) -> Result<CallReport, EngineError> {
         if let Some(done) =
             run.and_then(|r| self.completed_call(r, scraper_name, target_date, params))
@@ -184,6 +185,7 @@ impl Engine {
                         target_date,
                         params,
                         run,
+                        standalone,
                         ScraperStatus::Skipped,
                         Some(refused.kind),
                         &refused.message,
@@ -334,7 +336,14 @@ impl Engine {
             .or(result.records);
         let event = completion_event(
             &record,
-            self.event_facts(scraper, &used, run, records, result.content_type.as_deref()),
+            self.event_facts(
+                scraper,
+                &used,
+                run,
+                standalone,
+                records,
+                result.content_type.as_deref(),
+            ),
         );
         let id = self
             .store
@@ -372,6 +381,7 @@ impl Engine {
         scraper: &'a Scraper,
         used: &BTreeMap<String, String>,
         run: Option<RunContext<'_>>,
+        standalone: Trigger,
         record_count: Option<usize>,
         content_type: Option<&'a str>,
     ) -> EventFacts<'a> {
@@ -384,8 +394,9 @@ impl Engine {
                 .collect(),
             record_count,
             content_type,
-            // A call outside any workflow is `rebound scrape`: a person.
-            trigger: run.map_or(Trigger::Manual, |r| r.trigger),
+            // A call outside any workflow: `rebound scrape` (a person), or
+            // a calendar refresh the scheduler started.
+            trigger: run.map_or(standalone, |r| r.trigger),
         }
     }
 
@@ -583,6 +594,7 @@ impl Engine {
             target_date,
             params,
             Some(run),
+            run.trigger,
             status,
             error_kind,
             message,
@@ -599,6 +611,7 @@ impl Engine {
         target_date: NaiveDate,
         params: &BTreeMap<String, String>,
         run: Option<RunContext<'_>>,
+        standalone: Trigger,
         status: ScraperStatus,
         error_kind: Option<ErrorKind>,
         message: &str,
@@ -636,7 +649,10 @@ impl Engine {
             record_count: None,
             attempt_rows: Vec::new(),
         };
-        let event = completion_event(&record, self.event_facts(scraper, &used, run, None, None));
+        let event = completion_event(
+            &record,
+            self.event_facts(scraper, &used, run, standalone, None, None),
+        );
         let id = self
             .store
             .record_call_with_event(&record, event.as_ref())

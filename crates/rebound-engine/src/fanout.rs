@@ -78,7 +78,14 @@ impl Engine {
         let scraper = &self.plan.scrapers[scraper_name];
         let Some(for_each) = &scraper.for_each else {
             let report = self
-                .call(scraper_name, target_date, params, Some(run), None)
+                .call(
+                    scraper_name,
+                    target_date,
+                    params,
+                    Some(run),
+                    None,
+                    run.trigger,
+                )
                 .await?;
             return Ok((vec![report], None));
         };
@@ -210,6 +217,7 @@ impl Engine {
                     p,
                     Some(run),
                     starts.get(value).copied(),
+                    run.trigger,
                 )
                 .await?;
             if let (Some(lockout), Some(gate)) = (lockout, gate.as_ref()) {

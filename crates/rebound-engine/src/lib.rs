@@ -37,6 +37,7 @@ pub use workflow::{RunOptions, RunReport};
 
 use chrono::{NaiveDate, NaiveTime};
 use rebound_domain::clock::Clock;
+use rebound_domain::handoff::Trigger;
 use rebound_domain::plan::Plan;
 use rebound_domain::template::BUILTIN_PARAMS;
 use rebound_fetch::Fetcher;
@@ -277,6 +278,20 @@ impl Engine {
         user_params: &BTreeMap<String, String>,
         slot: Option<NaiveTime>,
     ) -> Result<CallReport, EngineError> {
+        self.run_scraper_as(name, target_date, user_params, slot, Trigger::Manual)
+            .await
+    }
+
+    /// [`Engine::run_scraper_at`] started by `trigger` rather than a
+    /// person: `rebound serve` refreshing a calendar is `Schedule`.
+    pub async fn run_scraper_as(
+        &self,
+        name: &str,
+        target_date: NaiveDate,
+        user_params: &BTreeMap<String, String>,
+        slot: Option<NaiveTime>,
+        trigger: Trigger,
+    ) -> Result<CallReport, EngineError> {
         let Some(scraper) = self.plan.scrapers.get(name) else {
             return Err(EngineError::UnknownScraper {
                 name: name.to_string(),
@@ -301,7 +316,7 @@ impl Engine {
         let params = self.full_params(target_date, user_params, slot)?;
         self.check_params(&[name], &params, false)?;
         let event_start = self.event_start_for(name, &params).await;
-        self.call(name, target_date, &params, None, event_start)
+        self.call(name, target_date, &params, None, event_start, trigger)
             .await
     }
 }

@@ -300,7 +300,7 @@ impl Worker {
                 })?;
             let report = self
                 .engine
-                .run_scraper(&scraper, run.target_date, &params)
+                .run_scraper_as(&scraper, run.target_date, &params, None, Trigger::Schedule)
                 .await
                 .map_err(engine_error)?;
             return Ok((report.status.as_str().to_string(), Later::default()));

@@ -529,6 +529,24 @@ async fn a_calendar_older_than_max_age_is_refreshed_before_it_is_used() {
         .find(|r| r.workflow == "injury_discovery")
         .expect("discovery ran");
     assert!(discovery.started_at >= refreshes[1].0);
+    // The refresh's completion events say the schedule started them, not
+    // a person (they said `manual`: a refresh is a call outside a run).
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("history.db").display()
+    ))
+    .await
+    .expect("open history");
+    let triggers: Vec<(String,)> = sqlx::query_as(
+        "SELECT json_extract(payload, '$.trigger') FROM completion_events \
+         WHERE json_extract(payload, '$.scraper') = 'schedule' \
+           AND json_extract(payload, '$.workflow') IS NULL",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("events");
+    assert_eq!(triggers.len(), 2, "one event per refresh call");
+    assert!(triggers.iter().all(|t| t.0 == "schedule"), "{triggers:?}");
     sim.shutdown().await;
 }
 
