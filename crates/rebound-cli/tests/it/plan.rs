@@ -17,12 +17,13 @@ use std::path::PathBuf;
 const NY: Tz = chrono_tz::America::New_York;
 
 /// The `${VAR}`s the reference config needs; never sent anywhere.
-const ENV: [(&str, &str); 5] = [
+const ENV: [(&str, &str); 7] = [
     ("SLACK_WEBHOOK_URL", "https://hooks.example/plan-test"),
     ("ODDS_API_KEY", "plan-test-odds"),
     ("BDL_API_KEY", "plan-test-bdl"),
     ("BP_API_KEY", "plan-test-bp"),
-    ("BDB_API_KEY", "plan-test-bdb"),
+    ("NBA_PROXY_1_URL", "http://127.0.0.1:9/plan-test-1"),
+    ("NBA_PROXY_2_URL", "http://127.0.0.1:9/plan-test-2"),
 ];
 
 fn example(path: &str) -> PathBuf {
