@@ -24,6 +24,7 @@ const ENV: [(&str, &str); 7] = [
     ("BP_API_KEY", "plan-test-bp"),
     ("NBA_PROXY_1_URL", "http://127.0.0.1:9/plan-test-1"),
     ("NBA_PROXY_2_URL", "http://127.0.0.1:9/plan-test-2"),
+    ("NBA_PROXY_3_URL", "http://127.0.0.1:9/plan-test-3"),
 ];
 
 fn example(path: &str) -> PathBuf {
