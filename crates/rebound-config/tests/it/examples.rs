@@ -306,12 +306,8 @@ fn nba_scheduled_reference_means_what_it_says() {
         Some(3)
     );
     assert!(nba.pipeline.season.is_some());
-    let path = |name: &str| nba.scrapers[name].path.to_string();
-    assert!(
-        path("nbac_gamebook_pdf").contains("{away}{home}"),
-        "{}",
-        path("nbac_gamebook_pdf")
-    );
+    let params = nba.scrapers["nbac_gamebook_pdf"].path.params();
+    assert_eq!(params, ["date", "away", "home"], "{params:?}");
     let (v1, v2) = (
         &nba.scrapers["nbac_injury_report_v1"],
         &nba.scrapers["nbac_injury_report_v2"],
