@@ -113,8 +113,14 @@ fn nba_reference_means_what_it_says() {
         Some("/data")
     );
 
-    let pbp = &nba.scrapers["bdb_pbp"];
-    assert_eq!(pbp.no_data.body_contains, ["No game found matching query"]);
+    // The Eastern day, not the UTC one (issue 15 item 9).
+    let from = events
+        .query
+        .iter()
+        .find(|(k, _)| k == "commenceTimeFrom")
+        .unwrap();
+    assert_eq!(from.1.value.params(), ["day_start_utc"]);
+    assert!(!nba.sources.contains_key("bigdataball"), "no made-up hosts");
 
     let lines = &nba.workflows["betting_lines"];
     assert_eq!(lines.steps.len(), 2);
