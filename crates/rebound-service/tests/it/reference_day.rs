@@ -432,7 +432,6 @@ async fn real_api_shapes(
     day: NaiveDate,
     [dead, blocked, working]: [&ForwardProxy; 3],
 ) {
-    use rebound_storage::Store as _;
     let mut calls = Vec::new();
     for run in &h.runs {
         calls.extend(

@@ -218,7 +218,7 @@ async fn real_api_shapes_pages_proxies_and_dated_pdf_names() {
     let mut seen = 0;
     let mut pages = 0;
     loop {
-        let mut url = format!("/ref/balldontlie/players/active?per_page=100");
+        let mut url = "/ref/balldontlie/players/active?per_page=100".to_string();
         if let Some(c) = cursor {
             url.push_str(&format!("&cursor={c}"));
         }
