@@ -5,7 +5,9 @@
 //! remembers the `Proxy-Authorization` it was sent, and can be told to
 //! fail: refuse connections (its port is closed until told otherwise),
 //! answer 403 (an upstream that blocks the proxy's address, as a proxy
-//! relays it) or answer 407 (the proxy refuses our credentials).
+//! relays it) or answer 407 (the proxy refuses our credentials). What it
+//! forwards carries `Via: 1.1 rebound-testkit-proxy`, as every proxy's
+//! requests do, so an upstream can tell it came through one.
 //!
 //! One request per connection: every answer says `Connection: close`, so
 //! a client never reuses a connection the proxy is about to drop. `CONNECT`
@@ -241,6 +243,9 @@ async fn handle(mut client: TcpStream, mode: Mode, seen: Arc<Seen>) {
         }
         request.push_str(&format!("{name}: {value}\r\n"));
     }
+    // Every proxy says so (RFC 9110, section 7.6.3); the simulated
+    // stats.nba.com answers only requests that carry it.
+    request.push_str("Via: 1.1 rebound-testkit-proxy\r\n");
     request.push_str("Connection: close\r\n\r\n");
     if upstream.write_all(request.as_bytes()).await.is_err()
         || upstream.write_all(&body).await.is_err()

@@ -27,6 +27,7 @@ pub mod fixtures;
 mod pages;
 mod raw_faults;
 mod reference;
+mod reference_docs;
 mod reply;
 mod routes;
 mod server;
@@ -39,6 +40,9 @@ pub use documents::{DOC_ETAG, DOC_LAST_MODIFIED, REPORT_LINES, tiny_pdf};
 pub use pages::{PAGE_ITEMS, PAGE_SIZE};
 pub use raw_faults::{RawFault, RawFaultServer};
 pub use reference::{REFERENCE_DAYS_AROUND, REFERENCE_PREFIX};
+pub use reference_docs::{
+    INJURY_MINUTES_FROM, REASON_WRAP, game_book_pdf, injury_report_pdf, parse_injury_file,
+};
 pub use reply::Reply;
 pub use routes::{BDB_NOT_FOUND, ODDS_MARKETS, SCHEDULE_DAYS_AROUND};
 

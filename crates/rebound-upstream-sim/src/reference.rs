@@ -6,14 +6,18 @@
 //! | source          | paths (under `/ref/<source>`)                                   |
 //! | --------------- | --------------------------------------------------------------- |
 //! | `nba_cdn`       | `/staticData/scheduleLeagueV2_1.json`, `/liveData/playbyplay/playbyplay_<id>.json` |
-//! | `nba_stats`     | `/playerindex`, `/boxscoretraditionalv2`, `/leaguegamelog`, `/boxscoresummaryv2` |
-//! | `nba_official`  | `/referee/injury/Injury-Report_<date>_01_00PM.pdf`              |
+//! | `nba_stats`     | `/playerindex`, `/boxscoretraditionalv2`, `/leaguegamelog`: only through a proxy (a request without `Via` gets 403) |
+//! | `nba_official`  | `/referee/injury/Injury-Report_<date>_<hh><AM/PM>.pdf` (until 2025-12-22), `…_<hh>_<mm><AM/PM>.pdf` (from 2025-12-23) |
+//! | `nba_statsdmz`  | `/pdfs/<YYYYMMDD>/<YYYYMMDD>_<AWY><HOM>.pdf` (game books)        |
 //! | `nba_referees`  | `/get-game-officials?date=`                                     |
-//! | `balldontlie`   | `/standings`, `/players/active`, `/box_scores?date=`            |
+//! | `balldontlie`   | `/standings`, `/players/active`, `/box_scores?date=`: cursor pages (`per_page`, `cursor`, `meta.next_cursor`) |
 //! | `odds_api`      | `/sports/basketball_nba/events`, `.../events/<id>/odds`         |
-//! | `bettingpros`   | `/events?date=`, `/offers?date=`                                |
+//! | `bettingpros`   | `/events?date=`, `/offers?date=&page=&limit=` (`_pagination.total_items`) |
 //! | `espn`          | `/teams`, `/teams/<id>/roster`                                  |
-//! | `bigdataball`   | `/pbp/<game id>`                                                |
+//!
+//! The PDFs are real documents laid out like NBA.com's (`reference_docs.rs`).
+//! BigDataBall is not here: it has no public HTTP API (its files are on a
+//! Google Drive folder), so the reference config leaves it out.
 //!
 //! Shapes follow the real payloads closely enough for the config's
 //! `records` pointers, `for_each` item paths and calendar JSONPath; the
@@ -29,12 +33,12 @@
 //! the Eastern day with `{day_start_utc}`/`{day_end_utc}`.
 
 use crate::fixtures::{
-    Game, TEAMS, Team, game_by_id, games_on, injuries_on, parse_date, plays, roster, season_label,
+    Game, TEAMS, Team, game_by_id, games_on, parse_date, plays, roster, season_label,
     season_start_year,
 };
 use crate::routes::{
-    bdl_box_scores, bdl_team, error, iso_utc, nba_team, not_found, odds_event, odds_event_odds,
-    pbp_action, query_param,
+    bdl_game_fields, bdl_line, bdl_team, error, iso_utc, nba_team, not_found, odds_event,
+    odds_event_odds, pbp_action, query_param,
 };
 use axum::Json;
 use axum::Router;
@@ -76,24 +80,32 @@ impl Anchor {
 
 /// The reference routes, to be nested under [`REFERENCE_PREFIX`].
 pub(crate) fn router(anchor: Anchor) -> Router {
+    // stats.nba.com answers cloud hosts only through proxies: here, only
+    // requests that came through a forward proxy (which adds `Via`).
+    let stats = Router::new()
+        .route("/nba_stats/playerindex", get(stats_player_index))
+        .route("/nba_stats/boxscoretraditionalv2", get(stats_team_boxscore))
+        .route("/nba_stats/leaguegamelog", get(stats_league_game_log))
+        .layer(axum::middleware::from_fn(through_a_proxy));
     Router::new()
         .route(
             "/nba_cdn/staticData/scheduleLeagueV2_1.json",
             get(cdn_schedule),
         )
         .route("/nba_cdn/liveData/playbyplay/{file}", get(cdn_play_by_play))
-        .route("/nba_stats/playerindex", get(stats_player_index))
-        .route("/nba_stats/boxscoretraditionalv2", get(stats_team_boxscore))
-        .route("/nba_stats/leaguegamelog", get(stats_league_game_log))
-        .route("/nba_stats/boxscoresummaryv2", get(stats_box_summary))
+        .merge(stats)
         .route(
             "/nba_official/referee/injury/{file}",
-            get(injury_report_pdf),
+            get(crate::reference_docs::injury_report),
+        )
+        .route(
+            "/nba_statsdmz/pdfs/{day}/{file}",
+            get(crate::reference_docs::game_book),
         )
         .route("/nba_referees/get-game-officials", get(referee_assignments))
         .route("/balldontlie/standings", get(bdl_standings))
         .route("/balldontlie/players/active", get(bdl_active_players))
-        .route("/balldontlie/box_scores", get(bdl_box_scores))
+        .route("/balldontlie/box_scores", get(bdl_box_scores_paged))
         .route("/odds_api/sports/basketball_nba/events", get(odds_events))
         .route(
             "/odds_api/sports/basketball_nba/events/{event_id}/odds",
@@ -103,9 +115,64 @@ pub(crate) fn router(anchor: Anchor) -> Router {
         .route("/bettingpros/offers", get(bp_offers))
         .route("/espn/teams", get(espn_teams))
         .route("/espn/teams/{team_id}/roster", get(espn_roster))
-        .route("/bigdataball/pbp/{game_id}", get(bdb_pbp))
         .fallback(not_found)
         .with_state(anchor)
+}
+
+/// The `Via` header a forward proxy adds (RFC 9110, section 7.6.3); without
+/// it the request came straight from a "cloud host" and gets what
+/// stats.nba.com's CDN gives those: 403 and an Akamai-style HTML page.
+async fn through_a_proxy(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if request.headers().contains_key(axum::http::header::VIA) {
+        return next.run(request).await;
+    }
+    (
+        StatusCode::FORBIDDEN,
+        [(CONTENT_TYPE, "text/html")],
+        "<HTML><HEAD><TITLE>Access Denied</TITLE></HEAD><BODY>You don't have permission \
+         to access this server. (simulated: stats.nba.com answers only through a proxy)\
+         </BODY></HTML>",
+    )
+        .into_response()
+}
+
+/// The value of a cursor or page query parameter, if any.
+fn number_param(uri: &Uri, name: &str) -> Result<Option<usize>, Box<Response>> {
+    match query_param(uri, name) {
+        None => Ok(None),
+        Some(text) => text.parse().map(Some).map_err(|_| {
+            Box::new(error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid {name} {text:?}"),
+            ))
+        }),
+    }
+}
+
+/// One page of `items` the BallDontLie way: `per_page` (default 25, at most
+/// 100) items after position `cursor` (the API's cursor is the last id
+/// returned; here it is the position, as opaque to clients), and
+/// `meta.next_cursor` only when more remain.
+fn bdl_page(uri: &Uri, items: Vec<Value>) -> Response {
+    let per_page = match number_param(uri, "per_page") {
+        Ok(n) => n.unwrap_or(25).clamp(1, 100),
+        Err(response) => return *response,
+    };
+    let cursor = match number_param(uri, "cursor") {
+        Ok(n) => n.unwrap_or(0),
+        Err(response) => return *response,
+    };
+    let total = items.len();
+    let data: Vec<Value> = items.into_iter().skip(cursor).take(per_page).collect();
+    let end = cursor + data.len();
+    let mut meta = json!({ "per_page": per_page });
+    if end < total {
+        meta["next_cursor"] = json!(end);
+    }
+    Json(json!({ "data": data, "meta": meta })).into_response()
 }
 
 /// A required date query parameter; the error is boxed because a
@@ -346,43 +413,6 @@ async fn stats_league_game_log(uri: Uri) -> Response {
     )
 }
 
-/// boxscoresummaryv2: GameSummary (one row) and Officials.
-async fn stats_box_summary(uri: Uri) -> Response {
-    let headers = [
-        "GAME_DATE_EST",
-        "GAME_ID",
-        "GAME_STATUS_TEXT",
-        "HOME_TEAM_ID",
-        "VISITOR_TEAM_ID",
-        "ATTENDANCE",
-    ];
-    let (summary, officials) = match game_param(&uri) {
-        None => (Vec::new(), Vec::new()),
-        Some(game) => (
-            vec![json!([
-                format!("{}T00:00:00", game.date),
-                game.game_id(),
-                "Final",
-                game.home.nba_id(),
-                game.away.nba_id(),
-                17_000 + 100 * game.index
-            ])],
-            officials(&game)
-                .into_iter()
-                .map(|(id, name)| json!([id, name]))
-                .collect(),
-        ),
-    };
-    stats(
-        "boxscoresummary",
-        &uri,
-        vec![
-            result_set("GameSummary", &headers, summary),
-            result_set("Officials", &["OFFICIAL_ID", "NAME"], officials),
-        ],
-    )
-}
-
 /// Three synthetic officials per game.
 fn officials(game: &Game) -> Vec<(u64, String)> {
     (0..3u64)
@@ -394,29 +424,6 @@ fn officials(game: &Game) -> Vec<(u64, String)> {
 }
 
 // ---------------------------------------------------------------- nba_official, nba_referees
-
-/// `Injury-Report_<YYYY-MM-DD>_01_00PM.pdf`: a tiny PDF naming the date's
-/// injuries; 404 for other file names.
-async fn injury_report_pdf(Path(file): Path<String>) -> Response {
-    let date = file
-        .strip_prefix("Injury-Report_")
-        .and_then(|rest| rest.strip_suffix("_01_00PM.pdf"))
-        .and_then(parse_date);
-    let Some(date) = date else {
-        return (StatusCode::NOT_FOUND, "Not Found").into_response();
-    };
-    let mut body = format!("%PDF-1.4\n% Injury Report: {date} 01:00 PM (simulated)\n");
-    for injury in injuries_on(date) {
-        body.push_str(&format!(
-            "% {} {} {}\n",
-            injury.player.full_name(),
-            injury.status,
-            injury.reason
-        ));
-    }
-    body.push_str("%%EOF\n");
-    ([(CONTENT_TYPE, "application/pdf")], body).into_response()
-}
 
 /// Officials of `?date=` in the official.nba.com shape: `nba`, `gl` and
 /// `wnba` tables, only `nba` filled.
@@ -461,24 +468,41 @@ async fn bdl_standings() -> Response {
     Json(json!({ "data": data })).into_response()
 }
 
-/// The first `per_page` (default 25, at most 100) active players.
+/// Active players, a page at a time behind a cursor (240 players: three
+/// pages of 100).
 async fn bdl_active_players(uri: Uri) -> Response {
-    let per_page: usize = query_param(&uri, "per_page")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(25)
-        .min(100);
-    let data: Vec<Value> = TEAMS
+    let players: Vec<Value> = TEAMS
         .iter()
         .flat_map(roster)
-        .take(per_page)
         .map(|p| {
             json!({ "id": p.bdl_id(), "first_name": p.first_name, "last_name": p.last_name,
                     "position": p.position, "team": bdl_team(p.team) })
         })
         .collect();
-    let next = (data.len() == per_page).then_some(per_page);
-    Json(json!({ "data": data, "meta": { "next_cursor": next, "per_page": per_page } }))
-        .into_response()
+    bdl_page(&uri, players)
+}
+
+/// Box scores of `?date=`, one per game, a page at a time behind a cursor.
+async fn bdl_box_scores_paged(uri: Uri) -> Response {
+    let date = match date_param(&uri, "date") {
+        Ok(date) => date,
+        Err(response) => return *response,
+    };
+    let games: Vec<Value> = games_on(date)
+        .iter()
+        .map(|game| {
+            let box_score = game.box_score();
+            let mut object = bdl_game_fields(game, box_score.home_score(), box_score.away_score());
+            let mut home = bdl_team(game.home);
+            home["players"] = box_score.home.iter().map(bdl_line).collect();
+            let mut away = bdl_team(game.away);
+            away["players"] = box_score.away.iter().map(bdl_line).collect();
+            object["home_team"] = home;
+            object["visitor_team"] = away;
+            object
+        })
+        .collect();
+    bdl_page(&uri, games)
 }
 
 // ---------------------------------------------------------------- odds_api
@@ -586,8 +610,32 @@ async fn bp_offers(uri: Uri) -> Response {
                 .collect::<Vec<_>>()
         })
         .collect();
-    Json(json!({ "offers": offers, "_pagination": { "page": 1, "total_pages": 1 } }))
-        .into_response()
+    // Pages of `limit` offers (default 25), `page` counted from 1, with the
+    // `_pagination` block of the real API; a page past the end is empty.
+    let limit = match number_param(&uri, "limit") {
+        Ok(n) => n.unwrap_or(25).clamp(1, 100),
+        Err(response) => return *response,
+    };
+    let page = match number_param(&uri, "page") {
+        Ok(n) => n.unwrap_or(1).max(1),
+        Err(response) => return *response,
+    };
+    let total = offers.len();
+    let items: Vec<Value> = offers
+        .into_iter()
+        .skip((page - 1) * limit)
+        .take(limit)
+        .collect();
+    Json(json!({
+        "offers": items,
+        "_pagination": {
+            "page": page,
+            "limit": limit,
+            "total_items": total,
+            "total_pages": total.div_ceil(limit),
+        },
+    }))
+    .into_response()
 }
 
 // ---------------------------------------------------------------- espn
@@ -637,30 +685,4 @@ async fn espn_roster(Path(team_id): Path<String>) -> Response {
         })
         .collect();
     Json(json!({ "team": espn_team(team), "athletes": athletes })).into_response()
-}
-
-// ---------------------------------------------------------------- bigdataball
-
-/// Enhanced play-by-play of one game as `{"plays": [...]}`; 404 with
-/// [`crate::BDB_NOT_FOUND`] for games it has not published.
-async fn bdb_pbp(Path(game_id): Path<String>) -> Response {
-    let Some(game) = game_by_id(&game_id) else {
-        return error(StatusCode::NOT_FOUND, crate::BDB_NOT_FOUND);
-    };
-    let play_rows: Vec<Value> = plays(&game)
-        .iter()
-        .map(|play| {
-            json!({
-                "game_id": game.game_id(),
-                "period": play.period,
-                "play_id": play.number,
-                "home_score": play.score_home,
-                "away_score": play.score_away,
-                "points": play.points,
-                "player": play.player.as_ref().map(|p| p.full_name()),
-                "description": play.description(),
-            })
-        })
-        .collect();
-    Json(json!({ "game_id": game.game_id(), "plays": play_rows })).into_response()
 }

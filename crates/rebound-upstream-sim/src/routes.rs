@@ -394,7 +394,7 @@ pub(crate) fn bdl_line(line: &PlayerLine) -> Value {
 }
 
 /// The fields BallDontLie puts on every game object.
-fn bdl_game_fields(game: &Game, home_score: u32, away_score: u32) -> Value {
+pub(crate) fn bdl_game_fields(game: &Game, home_score: u32, away_score: u32) -> Value {
     json!({
         "id": game.bdl_id(),
         "date": game.date.format("%Y-%m-%d").to_string(),

@@ -15,6 +15,7 @@ mod plan;
 mod proxies;
 mod purge;
 mod quotas;
+mod reference;
 mod runs;
 mod secrets;
 mod serve;

@@ -113,8 +113,14 @@ fn nba_reference_means_what_it_says() {
         Some("/data")
     );
 
-    let pbp = &nba.scrapers["bdb_pbp"];
-    assert_eq!(pbp.no_data.body_contains, ["No game found matching query"]);
+    // The Eastern day, not the UTC one (issue 15 item 9).
+    let from = events
+        .query
+        .iter()
+        .find(|(k, _)| k == "commenceTimeFrom")
+        .unwrap();
+    assert_eq!(from.1.value.params(), ["day_start_utc"]);
+    assert!(!nba.sources.contains_key("bigdataball"), "no made-up hosts");
 
     let lines = &nba.workflows["betting_lines"];
     assert_eq!(lines.steps.len(), 2);
@@ -266,8 +272,7 @@ fn nba_scheduled_reference_means_what_it_says() {
     for name in [
         "nbac_team_boxscore",
         "nbac_play_by_play",
-        "bigdataball_pbp",
-        "nbac_gamebook",
+        "nbac_gamebook_pdf",
     ] {
         assert_eq!(
             nba.scrapers[name].for_each,
@@ -281,6 +286,57 @@ fn nba_scheduled_reference_means_what_it_says() {
     for name in ["bdl_box_scores", "nbac_player_boxscore"] {
         assert_eq!(nba.scrapers[name].for_each, None, "{name}");
     }
+    // The real APIs' shapes (issue 13 item 7): cursor and page walks,
+    // stats.nba.com through three proxies, the season from season_start,
+    // the injury report's two dated variants with a transform, game books
+    // by game code, and the newer policies.
+    use rebound_domain::paginate::PageKind;
+    let kind = |name: &str| nba.scrapers[name].paginate.as_ref().map(|p| p.kind.clone());
+    assert!(matches!(
+        kind("bdl_active_players"),
+        Some(PageKind::Cursor { .. })
+    ));
+    assert!(matches!(
+        kind("bdl_box_scores"),
+        Some(PageKind::Cursor { .. })
+    ));
+    assert!(matches!(
+        kind("bp_player_props"),
+        Some(PageKind::Page { .. })
+    ));
+    assert_eq!(
+        nba.sources["nba_stats"]
+            .proxies
+            .as_ref()
+            .map(|p| p.routes.len()),
+        Some(3)
+    );
+    assert!(nba.pipeline.season.is_some());
+    let params = nba.scrapers["nbac_gamebook_pdf"].path.params();
+    assert_eq!(params, ["date", "away", "home"], "{params:?}");
+    let (v1, v2) = (
+        &nba.scrapers["nbac_injury_report_v1"],
+        &nba.scrapers["nbac_injury_report_v2"],
+    );
+    assert_eq!(
+        v1.valid.until,
+        chrono::NaiveDate::from_ymd_opt(2025, 12, 22)
+    );
+    assert_eq!(v2.valid.from, chrono::NaiveDate::from_ymd_opt(2025, 12, 23));
+    assert!(v1.transform.is_some() && v2.transform.is_some());
+    assert!(nba.sources["odds_api"].quota.is_some());
+    for name in [
+        "espn_roster",
+        "oddsa_player_props",
+        "oddsa_game_lines",
+        "nbac_team_boxscore",
+    ] {
+        assert!(nba.scrapers[name].lockout.is_some(), "{name}");
+    }
+    assert!(nba.scrapers["nbac_gamebook_pdf"].expected.is_some());
+    assert!(!nba.sources.contains_key("bigdataball"), "no made-up hosts");
+    let text = format!("{:?}", nba.sources);
+    assert!(!text.contains(".example"), "no made-up hosts: {text}");
     // Secrets stay secret.
     assert_eq!(nba.redactor.redact("k=fake-ODDS_API_KEY"), "k=***");
     let text = summary(nba);

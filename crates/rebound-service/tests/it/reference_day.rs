@@ -7,13 +7,21 @@
 //! makes the RUN decisions its rule calls for and no more, the calendar is
 //! fetched before anything that needs it, fan-outs make one call per game or
 //! event and all succeed, discovery stops once it has data, no slot runs
-//! twice, and every run leaves a `workflow_executions` row.
+//! twice, and every run leaves a `workflow_executions` row. And the real
+//! APIs' shapes (issue 13 item 7): BallDontLie's cursor pages and
+//! BettingPros' numbered pages are walked and joined, stats.nba.com is
+//! reached only through the three proxies (one dead, one answering 403, one
+//! working: rotation skips the first two), the season comes from
+//! `season_start`, the injury report's URL names the slot's hour in the
+//! form of its date and its PDF goes through the shipped parser, and game
+//! books are asked for by "YYYYMMDD/AWYHOM".
 
 use super::{harness_for, local};
 use chrono::NaiveDate;
 use rebound_service::scheduler::RecordedDecision;
 use rebound_storage::DecisionAction;
-use rebound_upstream_sim::fixtures::games_on;
+use rebound_testkit::forward_proxy::{ForwardProxy, Mode};
+use rebound_upstream_sim::fixtures::{TEAMS, games_on, injuries_on};
 use rebound_upstream_sim::{Reply, UpstreamSim};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,6 +29,7 @@ use std::time::Instant;
 
 /// The production base URL of each source in the reference config.
 const SOURCES: [(&str, &str); 9] = [
+    ("nba_statsdmz", "https://statsdmz.nba.com"),
     ("nba_cdn", "https://cdn.nba.com/static/json"),
     ("nba_stats", "https://stats.nba.com/stats"),
     ("nba_official", "https://ak-static.cms.nba.com"),
@@ -32,7 +41,6 @@ const SOURCES: [(&str, &str); 9] = [
         "espn",
         "https://site.api.espn.com/apis/site/v2/sports/basketball/nba",
     ),
-    ("bigdataball", "https://api.bigdataball.example/v1"),
 ];
 
 /// A winter Thursday: games tip from 19:00 EST (00:00Z).
@@ -43,7 +51,11 @@ fn game_day() -> NaiveDate {
 /// The reference config pointed at the simulation, with its history in
 /// `dir/history.db` (where the shared harness opens it) and raw payloads in
 /// `dir/raw`.
-fn reference_plan(dir: &Path, sim: &UpstreamSim) -> rebound_domain::plan::Plan {
+fn reference_plan(
+    dir: &Path,
+    sim: &UpstreamSim,
+    proxies: [String; 3],
+) -> rebound_domain::plan::Plan {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../examples/nba/rebound.toml"
@@ -70,8 +82,23 @@ fn reference_plan(dir: &Path, sim: &UpstreamSim) -> rebound_domain::plan::Plan {
     );
     // `${VAR}`s come from an injected lookup: tests do not touch the process
     // environment (setting it is unsafe and leaks into parallel tests).
+    // The transform's script, where the config says it is (relative to
+    // the config's folder).
+    let scripts = dir.join("scripts");
+    std::fs::create_dir_all(&scripts).expect("scripts folder");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/nba/scripts/injury_report.py"
+        ),
+        scripts.join("injury_report.py"),
+    )
+    .expect("copy the injury report parser");
     rebound_config::load_str(&text, &dir.join("rebound.toml"), &|name| match name {
         "SLACK_WEBHOOK_URL" => Some("http://127.0.0.1:9/hook".to_string()),
+        "NBA_PROXY_1_URL" => Some(proxies[0].clone()),
+        "NBA_PROXY_2_URL" => Some(proxies[1].clone()),
+        "NBA_PROXY_3_URL" => Some(proxies[2].clone()),
         _ => name.ends_with("_API_KEY").then(|| format!("test-{name}")),
     })
     .expect("the reference config loads")
@@ -101,8 +128,16 @@ async fn the_reference_pipeline_runs_a_simulated_game_day() {
     // Discovery needs something to discover: the injury report PDF is not
     // published (403) at 09:00 and 11:00, the referee assignments have no
     // NBA rows at 09:00.
-    let pdf = format!("/ref/nba_official/referee/injury/Injury-Report_{day}_01_00PM.pdf");
-    sim.script(&pdf, vec![Reply::status(403), Reply::status(403)]);
+    // (The date is after 2025-12-23: the file name has minutes.)
+    for hour in ["09", "11"] {
+        let pdf = format!("/ref/nba_official/referee/injury/Injury-Report_{day}_{hour}_00AM.pdf");
+        sim.script(&pdf, vec![Reply::status(403)]);
+    }
+    // stats.nba.com's proxies: the first refuses connections, the second
+    // answers 403 (the upstream blocks its address), the third works.
+    let dead = ForwardProxy::start(Mode::Refuse).await;
+    let blocked = ForwardProxy::start(Mode::Forbidden).await;
+    let working = ForwardProxy::start(Mode::Forward).await;
     let no_rows = serde_json::json!({
         "nba": { "Table": { "rows": [] } }, "gl": { "Table": { "rows": [] } },
         "wnba": { "Table": { "rows": [] } },
@@ -113,7 +148,15 @@ async fn the_reference_pipeline_runs_a_simulated_game_day() {
     );
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let plan = reference_plan(dir.path(), &sim);
+    let plan = reference_plan(
+        dir.path(),
+        &sim,
+        [
+            dead.url_with_credentials("user", "dead-proxy-password"),
+            blocked.url_with_credentials("user", "blocked-proxy-password"),
+            working.url_with_credentials("user", "working-proxy-password"),
+        ],
+    );
     let mut h = harness_for(dir.path(), plan, local(day, 0, 0)).await;
     h.run_until(local(day + chrono::Days::new(1), 0, 0)).await;
     let decisions = h.decisions.clone();
@@ -311,11 +354,11 @@ async fn the_reference_pipeline_runs_a_simulated_game_day() {
             ],
             "post_game_window_3" => &[
                 ("bdl_box_scores", 1),
-                ("bigdataball_pbp", games_yesterday),
                 ("nbac_play_by_play", games_yesterday),
-                ("nbac_gamebook", games_yesterday),
+                ("nbac_gamebook_pdf", games_yesterday),
             ],
-            "injury_discovery" => &[("nbac_injury_report", 1)],
+            // The date is after the URL change: only v2 runs.
+            "injury_discovery" => &[("nbac_injury_report_v2", 1)],
             "referee_discovery" => &[("nbac_referee_assignments", 1)],
             other => panic!("unexpected run of {other}"),
         };
@@ -374,7 +417,155 @@ async fn the_reference_pipeline_runs_a_simulated_game_day() {
         "today's events, not yesterday's"
     );
 
+    real_api_shapes(&store, &h, &sim, day, [&dead, &blocked, &working]).await;
+
     let elapsed = started.elapsed();
     assert!(elapsed.as_secs() < 30, "the simulated day took {elapsed:?}");
     sim.shutdown().await;
+}
+
+/// The issue 13 item 7 checks on the day's history and the requests seen.
+async fn real_api_shapes(
+    store: &std::sync::Arc<dyn rebound_storage::Store>,
+    h: &super::Harness,
+    sim: &UpstreamSim,
+    day: NaiveDate,
+    [dead, blocked, working]: [&ForwardProxy; 3],
+) {
+    let mut calls = Vec::new();
+    for run in &h.runs {
+        calls.extend(
+            store
+                .scraper_calls_for_execution(&run.execution_id)
+                .await
+                .expect("calls"),
+        );
+    }
+    let of = |name: &str| -> Vec<&rebound_storage::ScraperCallRow> {
+        calls.iter().filter(|c| c.scraper_name == name).collect()
+    };
+
+    // BallDontLie: 30 teams of 8 players, 100 a page behind the cursor:
+    // three pages joined into one payload of every player.
+    let players = of("bdl_active_players");
+    assert_eq!(players.len(), 1);
+    assert_eq!(players[0].pages, Some(3), "{:?}", players[0]);
+    assert_eq!(players[0].record_count, Some((TEAMS.len() * 8) as i64));
+    let cursors: Vec<String> = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/ref/balldontlie/players/active")
+        .map(|r| r.query.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(cursors.len(), 3, "{cursors:?}");
+    assert!(
+        cursors[1].contains("cursor=100") && cursors[2].contains("cursor=200"),
+        "{cursors:?}"
+    );
+
+    // BettingPros: 8 offers a game, 25 a page, stopping at total_items.
+    let offers = games_on(day).len() * 8;
+    for call in of("bp_player_props") {
+        assert_eq!(call.pages, Some(offers.div_ceil(25) as i64), "{call:?}");
+        assert_eq!(call.record_count, Some(offers as i64), "{call:?}");
+    }
+
+    // stats.nba.com: every request reached the simulation through the
+    // working proxy (the simulation answers 403 to any other); the dead one
+    // was tried until its breaker opened, the blocked one answered 403.
+    let stats_requests = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/ref/nba_stats/"))
+        .inspect(|r| assert!(r.header("via").is_some(), "{r:?}"))
+        .count();
+    assert!(stats_requests > 0);
+    assert_eq!(working.forwarded() as usize, stats_requests);
+    assert!(blocked.refused() > 0, "the 403 proxy was asked");
+    assert_eq!(dead.forwarded() + blocked.forwarded(), 0);
+    let stats_calls: Vec<_> = calls
+        .iter()
+        .filter(|c| c.source_name == "nba_stats")
+        .collect();
+    assert!(
+        stats_calls.iter().all(|c| c.status == "success"),
+        "{stats_calls:?}"
+    );
+    // Season from season_start: 2026-01-15 is in 2025-26.
+    let seasons: Vec<String> = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/ref/nba_stats/playerindex")
+        .map(|r| r.query.clone().unwrap_or_default())
+        .collect();
+    assert!(
+        seasons.iter().all(|q| q.contains("Season=2025-26")),
+        "{seasons:?}"
+    );
+    let standings: Vec<String> = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/ref/balldontlie/standings")
+        .map(|r| r.query.clone().unwrap_or_default())
+        .collect();
+    assert!(
+        standings.iter().all(|q| q.contains("season=2025")),
+        "{standings:?}"
+    );
+
+    // The injury report: the slots' hours in the file name, and the 13:00
+    // report parsed into one record per injury of the day.
+    let injury_paths: Vec<String> = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/ref/nba_official/"))
+        .map(|r| r.path.rsplit('/').next().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        injury_paths,
+        [
+            format!("Injury-Report_{day}_09_00AM.pdf"),
+            format!("Injury-Report_{day}_11_00AM.pdf"),
+            format!("Injury-Report_{day}_01_00PM.pdf"),
+        ]
+    );
+    let reports = of("nbac_injury_report_v2");
+    let found = reports
+        .iter()
+        .find(|c| c.status == "success")
+        .expect("a report");
+    assert_eq!(
+        found.record_count,
+        Some(injuries_on(day).len() as i64),
+        "{found:?}"
+    );
+    let outputs = store.call_outputs(found.id).await.expect("outputs");
+    assert_eq!(outputs.len(), 2, "records and the PDF: {outputs:?}");
+
+    // Game books: "YYYYMMDD/AWYHOM" of each of yesterday's games.
+    let yesterday = day.pred_opt().expect("date");
+    let mut books: Vec<String> = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/ref/nba_statsdmz/"))
+        .map(|r| r.path.clone())
+        .collect();
+    books.sort();
+    let compact = yesterday.format("%Y%m%d");
+    let mut expected: Vec<String> = games_on(yesterday)
+        .iter()
+        .map(|g| {
+            format!(
+                "/ref/nba_statsdmz/pdfs/{compact}/{compact}_{}{}.pdf",
+                g.away.tricode, g.home.tricode
+            )
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(books, expected);
+    assert!(
+        of("nbac_gamebook_pdf")
+            .iter()
+            .all(|c| c.status == "success")
+    );
 }

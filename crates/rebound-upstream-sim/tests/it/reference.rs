@@ -21,15 +21,21 @@ fn day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 1, 15).unwrap()
 }
 
-/// Fills the built-in parameters (`{date}`, `{date_compact}`, and
+/// Fills the built-in parameters (`{date}`, its `|%Y%m%d` filter,
 /// `{day_start_utc}`/`{day_end_utc}`: [`day`] in New York, on EST, is
-/// 05:00Z to 04:59:59Z the next day) and the fan-out parameters.
-fn fill(text: &str, params: &[(&str, String)]) -> String {
+/// 05:00Z to 04:59:59Z the next day; the season of `season_start = "10-01"`;
+/// the 13:00 slot) and the fan-out parameters.
+fn fill(text: &str, date: NaiveDate, params: &[(&str, String)]) -> String {
     let mut out = text
-        .replace("{date}", &day().format("%Y-%m-%d").to_string())
-        .replace("{date_compact}", &day().format("%Y%m%d").to_string())
+        .replace("{date}", &date.format("%Y-%m-%d").to_string())
+        .replace("{date|%Y%m%d}", &date.format("%Y%m%d").to_string())
         .replace("{day_start_utc}", "2026-01-15T05:00:00Z")
-        .replace("{day_end_utc}", "2026-01-16T04:59:59Z");
+        .replace("{day_end_utc}", "2026-01-16T04:59:59Z")
+        .replace("{season}", "2025-26")
+        .replace("{season_start_year}", "2025")
+        .replace("{slot_hour12}", "01")
+        .replace("{slot_minute}", "00")
+        .replace("{slot_ampm}", "PM");
     for (name, value) in params {
         out = out.replace(&format!("{{{name}}}"), value);
     }
@@ -46,6 +52,8 @@ async fn every_reference_scraper_gets_records_where_the_config_looks() {
         ("game_id", game.game_id()),
         ("event_id", game.event_id()),
         ("team_id", "1".to_string()),
+        ("away", game.away.tricode.to_string()),
+        ("home", game.home.tricode.to_string()),
     ];
     let scrapers = config["scrapers"].as_table().unwrap();
     assert_eq!(
@@ -55,26 +63,38 @@ async fn every_reference_scraper_gets_records_where_the_config_looks() {
     );
     for (name, scraper) in scrapers {
         let source = scraper["source"].as_str().unwrap();
-        let path = fill(scraper["path"].as_str().unwrap(), &params);
+        // A dated variant is asked for on a date it is valid on.
+        let date = match scraper.get("valid_until") {
+            Some(_) => NaiveDate::from_ymd_opt(2025, 12, 1).unwrap(),
+            None => day(),
+        };
+        let path = fill(scraper["path"].as_str().unwrap(), date, &params);
         let mut url = url::Url::parse(&format!("{}/ref/{source}{path}", sim.base_url())).unwrap();
         if let Some(query) = scraper.get("query").and_then(|q| q.as_table()) {
             for (key, value) in query {
                 url.query_pairs_mut()
-                    .append_pair(key, &fill(value.as_str().unwrap(), &params));
+                    .append_pair(key, &fill(value.as_str().unwrap(), date, &params));
             }
         }
-        let response = client().get(url.clone()).send().await.unwrap();
+        let mut request = client().get(url.clone());
+        if source == "nba_stats" {
+            // What a forward proxy adds; stats.nba.com answers only those.
+            request = request.header("via", "1.1 test-proxy");
+        }
+        let response = request.send().await.unwrap();
         assert!(
             response.status().is_success(),
             "{name}: {} {url}",
             response.status()
         );
         let body = response.bytes().await.unwrap();
-        let Some(records) = scraper.get("records").and_then(|r| r.as_str()) else {
-            // No records pointer (the injury report PDF): any body is data.
-            assert!(body.starts_with(b"%PDF"), "{name}");
+        if scraper.get("format").and_then(|f| f.as_str()) == Some("pdf") {
+            // Documents: a PDF (the injury report's records come from its
+            // transform, tested in the CLI's tests).
+            assert!(body.starts_with(b"%PDF-"), "{name}");
             continue;
-        };
+        }
+        let records = scraper["records"].as_str().unwrap();
         let json: Value = serde_json::from_slice(&body).unwrap();
         let found = json.pointer(records).and_then(Value::as_array);
         assert!(
@@ -167,8 +187,15 @@ async fn the_schedule_holds_the_anchor_dates_and_fan_out_items_are_where_the_con
     }
 
     // Unknown ids answer what the config's no_data rules expect.
-    let (status, _) = get_json(&sim, "/ref/bigdataball/pbp/0029999999").await;
-    assert_eq!(status, 404);
+    let response = client()
+        .get(format!(
+            "{}/ref/nba_statsdmz/pdfs/20260115/20260115_XXXYYY.pdf",
+            sim.base_url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
     let response = client()
         .get(format!(
             "{}/ref/nba_cdn/liveData/playbyplay/playbyplay_0029999999.json",
@@ -178,5 +205,107 @@ async fn the_schedule_holds_the_anchor_dates_and_fan_out_items_are_where_the_con
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 403);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn real_api_shapes_pages_proxies_and_dated_pdf_names() {
+    let sim = start().await;
+    let base = sim.base_url();
+    // BallDontLie: cursor pages of `per_page`, `next_cursor` only when more
+    // remain.
+    let mut cursor: Option<u64> = None;
+    let mut seen = 0;
+    let mut pages = 0;
+    loop {
+        let mut url = "/ref/balldontlie/players/active?per_page=100".to_string();
+        if let Some(c) = cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let (status, page) = get_json(&sim, &url).await;
+        assert_eq!(status, 200);
+        pages += 1;
+        seen += page["data"].as_array().unwrap().len();
+        match page["meta"]["next_cursor"].as_u64() {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!((pages, seen), (3, 240));
+    // BettingPros: numbered pages with `_pagination.total_items`.
+    let (_, first) = get_json(
+        &sim,
+        "/ref/bettingpros/offers?date=2026-01-15&limit=25&page=1",
+    )
+    .await;
+    let total = first["_pagination"]["total_items"].as_u64().unwrap() as usize;
+    assert_eq!(total, games_on(day()).len() * 8);
+    assert_eq!(first["offers"].as_array().unwrap().len(), 25);
+    let last = total.div_ceil(25);
+    let (_, tail) = get_json(
+        &sim,
+        &format!("/ref/bettingpros/offers?date=2026-01-15&limit=25&page={last}"),
+    )
+    .await;
+    assert_eq!(
+        tail["offers"].as_array().unwrap().len(),
+        total - 25 * (last - 1)
+    );
+    // stats.nba.com: 403 without a proxy's `Via`.
+    let direct = client()
+        .get(format!(
+            "{base}/ref/nba_stats/playerindex?LeagueID=00&Season=2025-26"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(direct.status().as_u16(), 403);
+    // The injury report: the name form of its date; the other form is the
+    // CDN's 403 for a missing key.
+    for (file, ok) in [
+        ("Injury-Report_2025-12-22_05PM.pdf", true),
+        ("Injury-Report_2025-12-22_05_00PM.pdf", false),
+        ("Injury-Report_2025-12-23_05_00PM.pdf", true),
+        ("Injury-Report_2025-12-23_05_15PM.pdf", true),
+        ("Injury-Report_2025-12-23_05PM.pdf", false),
+        ("Injury-Report_2025-12-23_05_10PM.pdf", false),
+        ("Injury-Report_2025-12-23_13_00PM.pdf", false),
+    ] {
+        let response = client()
+            .get(format!("{base}/ref/nba_official/referee/injury/{file}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status().as_u16(),
+            if ok { 200 } else { 403 },
+            "{file}"
+        );
+        if ok {
+            let body = response.bytes().await.unwrap();
+            assert!(
+                body.starts_with(b"%PDF-1.4") && body.ends_with(b"%%EOF\n"),
+                "{file}"
+            );
+        }
+    }
+    // Game books by game code.
+    let game = games_on(day()).remove(0);
+    let (day_code, teams) = (
+        "20260115",
+        format!("{}{}", game.away.tricode, game.home.tricode),
+    );
+    let response = client()
+        .get(format!(
+            "{base}/ref/nba_statsdmz/pdfs/{day_code}/{day_code}_{teams}.pdf"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(
+        response.bytes().await.unwrap().len() > 1024,
+        "over the config's min_bytes"
+    );
     sim.shutdown().await;
 }
