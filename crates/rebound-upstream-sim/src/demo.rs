@@ -49,7 +49,7 @@ pub fn demo_game_id() -> String {
 /// `[sources.bdl.breaker] consecutive_failures` of the demo config.
 pub const DEMO_BREAKER_FAILURES: u32 = 2;
 /// `[sources.bdl.breaker] open_for` of the demo config, in minutes.
-pub const DEMO_BREAKER_OPEN_MINUTES: u32 = 20;
+pub const DEMO_BREAKER_OPEN_MINUTES: u32 = 15;
 /// `fresh_warn` of `odds_api/player_props`, in minutes.
 pub const DEMO_PROPS_FRESH_MINUTES: u32 = 90;
 
@@ -242,7 +242,7 @@ max_body_bytes = 52428800
 headers = {{ "User-Agent" = "rebound-demo", "Authorization" = "demo-key" }}
 
 # Tighter than the defaults (5 failures, 1m) so the demo's short outage
-# trips it: 2 failed calls in a row open it for 20 minutes, then one
+# trips it: 2 failed calls in a row open it for 15 minutes, then one
 # probe call decides whether it closes.
 [sources.bdl.breaker]
 consecutive_failures = {DEMO_BREAKER_FAILURES}
