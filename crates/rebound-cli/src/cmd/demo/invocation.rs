@@ -5,7 +5,7 @@
 //!
 //! Why these signals: `cargo run` starts the binary with the `CARGO`
 //! variable set (the path of the cargo running it) and from its target
-//! folder (`target/<profile>/rebound`, beside `CACHEDIR.TAG`); a binary
+//! folder (`target/<profile>/rebound`, beside cargo's `.fingerprint`); a binary
 //! installed with `cargo install` or copied elsewhere has neither. The
 //! `PATH` check keeps us from printing `rebound` when the shell would find
 //! another binary of that name (or none: the "command not found" of issue
@@ -91,11 +91,13 @@ pub fn detect_from(
 }
 
 /// The cargo profile of a binary in a target folder (`…/target/debug/rebound`
-/// → `debug`); `None` elsewhere. A target folder holds `CACHEDIR.TAG`.
+/// → `debug`); `None` elsewhere. Cargo keeps its build state in a
+/// profile folder's `.fingerprint` (and tags the target folder with
+/// `CACHEDIR.TAG`, which a copied target folder may lack).
 fn cargo_profile(exe: &Path) -> Option<String> {
     let profile_dir = exe.parent()?;
     let target = profile_dir.parent()?;
-    if !target.join("CACHEDIR.TAG").is_file() {
+    if !profile_dir.join(".fingerprint").is_dir() && !target.join("CACHEDIR.TAG").is_file() {
         return None;
     }
     Some(profile_dir.file_name()?.to_string_lossy().into_owned())
