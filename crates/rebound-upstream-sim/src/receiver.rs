@@ -127,6 +127,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    #[allow(clippy::disallowed_methods)] // a test client, not Rebound's outbound edge
     async fn keeps_what_is_posted() {
         let receiver = WebhookReceiver::start_on(0).await.unwrap();
         let client = reqwest::Client::new();

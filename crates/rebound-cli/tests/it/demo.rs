@@ -391,3 +391,43 @@ fn the_written_config_runs_again_against_demo_upstream() {
         text(&evaluate.stderr)
     );
 }
+
+#[test]
+fn a_rerun_tells_the_same_story_and_a_folder_not_the_demos_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let story = |out: &Output| {
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let alerts: Vec<String> = json["alerts_received"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| format!("{} {} {}", a["event"], a["condition"], a["subject"]))
+            .collect();
+        (
+            json["completion_events"].as_array().unwrap().len(),
+            json["breaker_transitions"].as_array().unwrap().len(),
+            alerts,
+        )
+    };
+    let first = story(&demo(dir.path(), &["--dir", "d", "--json"], &[]));
+    let second = story(&demo(dir.path(), &["--dir", "d", "--json"], &[]));
+    assert_eq!(first, second);
+
+    // A folder holding someone's own config: refused, nothing removed.
+    let mine = dir.path().join("mine");
+    std::fs::create_dir_all(mine.join("raw")).unwrap();
+    std::fs::write(mine.join("rebound.toml"), "[pipeline]\nname = \"mine\"\n").unwrap();
+    let out = demo(dir.path(), &["--dir", "mine"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("not the demo's"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(mine.join("raw").is_dir());
+    assert_eq!(
+        std::fs::read_to_string(mine.join("rebound.toml")).unwrap(),
+        "[pipeline]\nname = \"mine\"\n"
+    );
+}

@@ -98,9 +98,56 @@ impl Story {
     }
 }
 
+/// The first line of every config the demo writes: how a rerun knows the
+/// folder is the demo's own.
+const DEMO_CONFIG_MARK: &str = "# Rebound demo:";
+/// What the demo writes besides its config (the SQLite files and the raw
+/// folder of `database = "sqlite://rebound.db"`, `raw_store = "file://raw"`).
+const DEMO_OUTPUTS: [&str; 5] = [
+    "rebound.db",
+    "rebound.db-wal",
+    "rebound.db-shm",
+    "rebound.db-lock",
+    "raw",
+];
+
+/// Each run tells the same story from an empty history: a rerun on top of
+/// the last one would start its clock before the last one ended (alerts
+/// already open, breakers already tripped, payloads unchanged). So the
+/// previous demo's outputs go, but only from a folder whose config is the
+/// demo's: anything else there is refused, never deleted. Returns whether
+/// an earlier demo was replaced.
+fn fresh_folder(dir: &Path) -> Result<bool, Failure> {
+    let config = dir.join("rebound.toml");
+    let ours = std::fs::read_to_string(&config)
+        .map(|text| text.starts_with(DEMO_CONFIG_MARK))
+        .unwrap_or(false);
+    let present: Vec<PathBuf> = DEMO_OUTPUTS
+        .iter()
+        .map(|name| dir.join(name))
+        .filter(|p| p.exists())
+        .collect();
+    if (config.exists() && !ours) || (!config.exists() && !present.is_empty()) {
+        return Err(Failure::Usage(anyhow::anyhow!(
+            "{} holds files that are not the demo's (a rebound.toml, rebound.db or raw/ it did not write); choose another --dir",
+            dir.display()
+        )));
+    }
+    for path in &present {
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(path)
+        } else {
+            std::fs::remove_file(path)
+        };
+        removed.with_context(|| format!("cannot remove the previous demo's {}", path.display()))?;
+    }
+    Ok(!present.is_empty())
+}
+
 async fn run_demo(dir: &Path, json: bool) -> Result<ExitCode, Failure> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create demo folder {}", dir.display()))?;
+    let replaced = fresh_folder(dir)?;
     let sim = UpstreamSim::start()
         .await
         .context("cannot start the simulated upstream")?;
@@ -158,11 +205,16 @@ async fn run_demo(dir: &Path, json: bool) -> Result<ExitCode, Failure> {
     story.say(&format!(
         "Simulated upstream at {} with scripted faults; alert webhook receiver at {}.\n\
          Two hours of a pipeline's life on a simulated clock (no waiting), from {} to now, for target date {date}.\n\
-         Config written to {}\n",
+         Config written to {}{}\n",
         sim.base_url(),
         receiver.base_url(),
         story.at(start),
-        config_path.display()
+        config_path.display(),
+        if replaced {
+            " (the previous demo's history there was removed: each run starts empty)"
+        } else {
+            ""
+        }
     ));
 
     // 1. Every workflow once.
