@@ -397,6 +397,24 @@ mod tests {
     }
 
     #[test]
+    fn the_config_names_its_alert_sink_and_how_to_serve_it_again() {
+        let text = demo_config_with(&DemoConfig {
+            base_url: "http://127.0.0.1:4242".into(),
+            alerts_url: Some("http://127.0.0.1:4343/alerts".into()),
+            serve_command: Some("rebound demo upstream --port 4242".into()),
+        });
+        assert!(text.starts_with("# Rebound demo:"), "{text}");
+        assert!(
+            text.contains("\n#   rebound demo upstream --port 4242\n"),
+            "{text}"
+        );
+        assert!(text.contains("[alerts.sinks.demo_receiver]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:4343/alerts\""), "{text}");
+        // Without them, neither appears.
+        let plain = demo_config("http://127.0.0.1:4242");
+        assert!(!plain.contains("alerts.sinks") && !plain.contains("demo upstream"));
+    }
+
+    #[test]
     fn demo_ids_belong_to_the_demo_date() {
         let game = crate::fixtures::game_by_event_id(&demo_event_id()).unwrap();
         assert_eq!(game.date.to_string(), DEMO_DATE);

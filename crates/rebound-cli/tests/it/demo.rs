@@ -240,6 +240,7 @@ fn demo_tables_say_what_happened_and_the_next_commands_work_as_printed() {
         "bdl_live_box_scores skipped: no request sent: circuit breaker for source bdl open",
         "breaker bdl: open → half_open",
         "breaker bdl: half_open → closed (probe succeeded)",
+        "bdl_live_box_scores success: 1 attempt, HTTP 200 (the breaker's probe)",
         "webhook received: [nba-demo] CRITICAL source_unhealthy: source bdl: breaker open",
         "webhook received: [nba-demo] RECOVERED source_unhealthy bdl: recovered after",
         "webhook received: [nba-demo] WARNING dataset_stale: dataset odds_api/player_props",

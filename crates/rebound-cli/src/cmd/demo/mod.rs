@@ -267,7 +267,7 @@ async fn run_demo(dir: &Path, json: bool) -> Result<ExitCode, Failure> {
         let report = run(&engine, "live_box_scores", date).await?;
         live_line(engine.plan(), engine.store().as_ref(), &report, &story).await?;
         story.runs.push(output::run_json(&report));
-        transitions(engine.store().as_ref(), "bdl", &mut story).await?;
+        transitions(engine.store().as_ref(), &mut story).await?;
         evaluate(&alerts, &receiver, &mut story).await?;
     }
 
@@ -485,6 +485,14 @@ async fn live_line(
     report: &RunReport,
     story: &Story,
 ) -> Result<(), Failure> {
+    // A call made while the breaker went half-open is its probe (the
+    // transitions not printed yet are this run's).
+    let mut rows = store.breaker_transitions(None, 100).await?;
+    rows.reverse();
+    let probed = rows
+        .iter()
+        .skip(story.transitions_seen)
+        .any(|t| t.to_state == "half_open");
     let mut parts = Vec::new();
     for call in &report.calls {
         let attempts = store.attempts_for_call(call.id).await?;
@@ -492,8 +500,9 @@ async fn live_line(
             format!("no request sent: {}", call.message.as_deref().unwrap_or(""))
         } else if call.attempts == 1 && report.status.as_str() == "success" {
             format!(
-                "1 attempt, HTTP {}",
-                call.http_status.map_or("-".into(), |s| s.to_string())
+                "1 attempt, HTTP {}{}",
+                call.http_status.map_or("-".into(), |s| s.to_string()),
+                if probed { " (the breaker's probe)" } else { "" }
             )
         } else {
             attempts_text(plan, call, &attempts)
@@ -509,9 +518,10 @@ async fn live_line(
     Ok(())
 }
 
-/// Prints the breaker transitions of `source` not printed yet.
-async fn transitions(store: &dyn Store, source: &str, story: &mut Story) -> Result<(), Failure> {
-    let mut rows = store.breaker_transitions(Some(source), 100).await?;
+/// Prints the breaker transitions not printed yet (only `bdl`'s breaker
+/// trips in the demo, but any that did would be news).
+async fn transitions(store: &dyn Store, story: &mut Story) -> Result<(), Failure> {
+    let mut rows = store.breaker_transitions(None, 100).await?;
     rows.reverse();
     for t in rows.iter().skip(story.transitions_seen) {
         story.say(&format!(
