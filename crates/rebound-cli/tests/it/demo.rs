@@ -316,13 +316,17 @@ fn installed_on_path_the_commands_say_rebound_and_under_cargo_run_they_say_cargo
         text(&out.stdout)
     );
 
-    // `cargo run` sets CARGO and runs the binary from its target folder.
-    let out = demo(dir.path(), &["--dir", "c"], &[("CARGO", "/usr/bin/cargo")]);
+    // `cargo run` sets CARGO and runs the binary from its target folder;
+    // started in a Cargo project, the commands are plain `cargo run --`.
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("Cargo.toml"), "").unwrap();
+    let out = demo(&project, &["--dir", "c"], &[("CARGO", "/usr/bin/cargo")]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let next = next_commands(&stdout);
     assert_eq!(next[0], "cargo run -- -c c/rebound.toml health", "{stdout}");
-    let config = std::fs::read_to_string(dir.path().join("c/rebound.toml")).unwrap();
+    let config = std::fs::read_to_string(project.join("c/rebound.toml")).unwrap();
     assert!(
         config.contains("#   cargo run -- demo upstream --port "),
         "{config}"

@@ -10,6 +10,9 @@
 //! `PATH` check keeps us from printing `rebound` when the shell would find
 //! another binary of that name (or none: the "command not found" of issue
 //! 15). argv[0] alone cannot tell: cargo passes the full path too.
+//! `cargo run` finds the workspace from the current folder; when that
+//! folder is outside any Cargo project (cargo was given `--manifest-path`),
+//! the command names the manifest cargo set in `CARGO_MANIFEST_DIR`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -17,8 +20,12 @@ use std::path::{Path, PathBuf};
 /// The prefix of every printed command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invocation {
-    /// `cargo run [--release | --profile P] --`.
-    Cargo { profile: String },
+    /// `cargo run [--manifest-path M] [--release | --profile P] --`.
+    Cargo {
+        profile: String,
+        /// Only when the current folder is outside any Cargo project.
+        manifest: Option<PathBuf>,
+    },
     /// `rebound`: the one on `PATH` is this binary.
     Installed,
     /// This binary's own path (neither of the above).
@@ -32,21 +39,33 @@ impl Invocation {
         let exe = std::env::current_exe()
             .ok()
             .or_else(|| std::env::args_os().next().map(PathBuf::from));
-        detect_from(
-            exe.as_deref(),
-            std::env::var_os("CARGO").is_some(),
-            std::env::var_os("PATH"),
-        )
+        let cargo = std::env::var_os("CARGO").map(|_| CargoRun {
+            manifest_dir: std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from),
+            cwd: std::env::current_dir().ok(),
+        });
+        detect_from(exe.as_deref(), cargo.as_ref(), std::env::var_os("PATH"))
     }
 
     /// The command text before the subcommand, e.g. `cargo run --`.
     pub fn prefix(&self) -> String {
         match self {
-            Invocation::Cargo { profile } => match profile.as_str() {
-                "debug" => "cargo run --".to_string(),
-                "release" => "cargo run --release --".to_string(),
-                other => format!("cargo run --profile {} --", shell_word(other)),
-            },
+            Invocation::Cargo { profile, manifest } => {
+                let mut out = "cargo run".to_string();
+                if let Some(manifest) = manifest {
+                    out.push_str(" --manifest-path ");
+                    out.push_str(&shell_word(&manifest.to_string_lossy()));
+                }
+                match profile.as_str() {
+                    "debug" => {}
+                    "release" => out.push_str(" --release"),
+                    other => {
+                        out.push_str(" --profile ");
+                        out.push_str(&shell_word(other));
+                    }
+                }
+                out.push_str(" --");
+                out
+            }
             Invocation::Installed => "rebound".to_string(),
             Invocation::Path(path) => shell_word(&path.to_string_lossy()),
         }
@@ -63,18 +82,37 @@ impl Invocation {
     }
 }
 
-/// The rule, on its inputs: `exe` is this binary's path, `under_cargo`
-/// whether `CARGO` is set, `path_var` the `PATH` variable.
+/// What `cargo run` left in the environment (only when `CARGO` is set).
+#[derive(Debug, Clone, Default)]
+pub struct CargoRun {
+    /// `CARGO_MANIFEST_DIR`: the folder of the package being run.
+    pub manifest_dir: Option<PathBuf>,
+    /// The current folder, where the printed commands will be pasted.
+    pub cwd: Option<PathBuf>,
+}
+
+/// The rule, on its inputs: `exe` is this binary's path, `cargo` what
+/// `cargo run` set (`None` without `CARGO`), `path_var` the `PATH` variable.
 pub fn detect_from(
     exe: Option<&Path>,
-    under_cargo: bool,
+    cargo: Option<&CargoRun>,
     path_var: Option<OsString>,
 ) -> Invocation {
     let Some(exe) = exe else {
         return Invocation::Installed;
     };
-    if under_cargo && let Some(profile) = cargo_profile(exe) {
-        return Invocation::Cargo { profile };
+    if let Some(cargo) = cargo
+        && let Some(profile) = cargo_profile(exe)
+    {
+        let in_a_project = cargo
+            .cwd
+            .as_deref()
+            .is_some_and(|cwd| cwd.ancestors().any(|d| d.join("Cargo.toml").is_file()));
+        let manifest = match &cargo.manifest_dir {
+            Some(dir) if !in_a_project => Some(dir.join("Cargo.toml")),
+            _ => None,
+        };
+        return Invocation::Cargo { profile, manifest };
     }
     let me = std::fs::canonicalize(exe).unwrap_or_else(|_| exe.to_path_buf());
     let on_path = path_var
@@ -137,20 +175,37 @@ mod tests {
 
     #[test]
     fn under_cargo_run_from_a_target_folder_commands_start_with_cargo_run() {
-        let (_dir, exe) = target_with_binary("debug");
-        let found = detect_from(Some(&exe), true, None);
+        let (dir, exe) = target_with_binary("debug");
+        // Pasted in the project (or below it): plain `cargo run`.
+        std::fs::write(dir.path().join("Cargo.toml"), "").unwrap();
+        let project = CargoRun {
+            manifest_dir: Some(dir.path().join("crates/cli")),
+            cwd: Some(dir.path().join("sub")),
+        };
+        let found = detect_from(Some(&exe), Some(&project), None);
         assert_eq!(found.prefix(), "cargo run --");
         let (_dir, exe) = target_with_binary("release");
         assert_eq!(
-            detect_from(Some(&exe), true, None).prefix(),
+            detect_from(Some(&exe), Some(&project), None).prefix(),
             "cargo run --release --"
+        );
+        // Outside any project (`cargo run --manifest-path …` from
+        // elsewhere): the manifest is named.
+        let elsewhere = tempfile::tempdir().unwrap();
+        let outside = CargoRun {
+            manifest_dir: Some(PathBuf::from("/src/my rebound/crates/cli")),
+            cwd: Some(elsewhere.path().to_path_buf()),
+        };
+        assert_eq!(
+            detect_from(Some(&exe), Some(&outside), None).prefix(),
+            "cargo run --manifest-path '/src/my rebound/crates/cli/Cargo.toml' --release --"
         );
     }
 
     #[test]
     fn a_target_binary_started_directly_prints_its_path() {
         let (_dir, exe) = target_with_binary("debug");
-        let found = detect_from(Some(&exe), false, None);
+        let found = detect_from(Some(&exe), None, None);
         let me = std::fs::canonicalize(&exe).unwrap();
         assert_eq!(found, Invocation::Path(me.clone()));
         assert_eq!(found.prefix(), me.to_string_lossy());
@@ -165,7 +220,7 @@ mod tests {
         std::fs::write(&exe, "").unwrap();
         let path = std::env::join_paths([bin.clone()]).unwrap();
         assert_eq!(
-            detect_from(Some(&exe), false, Some(path.clone())),
+            detect_from(Some(&exe), None, Some(path.clone())),
             Invocation::Installed
         );
         // Another `rebound` earlier on PATH: this one must be named by path.
@@ -174,14 +229,14 @@ mod tests {
         std::fs::write(other.join("rebound"), "").unwrap();
         let path = std::env::join_paths([other, bin]).unwrap();
         assert!(matches!(
-            detect_from(Some(&exe), false, Some(path)),
+            detect_from(Some(&exe), None, Some(path)),
             Invocation::Path(_)
         ));
-        // Not under cargo although CARGO is set: no target folder.
+        // Not under `cargo run` although CARGO is set: no target folder.
         assert_eq!(
             detect_from(
                 Some(&exe),
-                true,
+                Some(&CargoRun::default()),
                 Some(std::env::join_paths([dir.path().join("bin")]).unwrap())
             ),
             Invocation::Installed
