@@ -290,6 +290,8 @@ async fn run_demo(dir: &Path, json: bool) -> Result<ExitCode, Failure> {
         plan: engine.plan(),
         store: engine.store().as_ref(),
         calendars: &EngineCalendars(&engine),
+        // The demo's sources declare no `health` probe, so `rebound health`
+        // sends none either: the verdicts agree.
         prober: None,
         now,
         since: now - TimeDelta::hours(24),
