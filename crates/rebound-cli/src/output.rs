@@ -132,7 +132,7 @@ pub fn run_table(report: &RunReport) -> String {
 
 /// `fan-out box: 2 of 3 collected (1 no data)`: only `success` calls
 /// count as collected; the rest are named by what happened to them.
-fn fanout_line(f: &FanoutSummary) -> String {
+pub(crate) fn fanout_line(f: &FanoutSummary) -> String {
     if f.total == 0 {
         return match &f.note {
             Some(note) => format!("fan-out {}: no calls ({note})\n", f.scraper),

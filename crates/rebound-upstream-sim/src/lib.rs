@@ -26,6 +26,7 @@ mod documents;
 pub mod fixtures;
 mod pages;
 mod raw_faults;
+mod receiver;
 mod reference;
 mod reference_docs;
 mod reply;
@@ -33,12 +34,14 @@ mod routes;
 mod server;
 
 pub use demo::{
-    DEMO_DATE, DEMO_MAX_ATTEMPTS, DEMO_SLOW_REPLY, DEMO_SOURCE_TIMEOUT, demo_config, demo_event_id,
-    demo_game_id,
+    DEMO_BREAKER_FAILURES, DEMO_BREAKER_OPEN_MINUTES, DEMO_DATE, DEMO_MAX_ATTEMPTS,
+    DEMO_PROPS_FRESH_MINUTES, DEMO_SLOW_REPLY, DEMO_SOURCE_TIMEOUT, DemoConfig, demo_config,
+    demo_config_with, demo_event_id, demo_game_id, demo_pending_event_id,
 };
 pub use documents::{DOC_ETAG, DOC_LAST_MODIFIED, REPORT_LINES, tiny_pdf};
 pub use pages::{PAGE_ITEMS, PAGE_SIZE};
 pub use raw_faults::{RawFault, RawFaultServer};
+pub use receiver::{Received, WebhookReceiver};
 pub use reference::{REFERENCE_DAYS_AROUND, REFERENCE_PREFIX};
 pub use reference_docs::{
     INJURY_MINUTES_FROM, REASON_WRAP, game_book_pdf, injury_report_pdf, parse_injury_file,
@@ -173,7 +176,13 @@ impl UpstreamSim {
     /// Binds 127.0.0.1 on a free port and serves until dropped or shut down.
     /// Must be called within a Tokio runtime, which then runs the server.
     pub async fn start() -> std::io::Result<UpstreamSim> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        UpstreamSim::start_on(0).await
+    }
+
+    /// Like [`start`](Self::start) on 127.0.0.1:`port` (0: a free one), for
+    /// `rebound demo upstream --port N`, whose config names a fixed port.
+    pub async fn start_on(port: u16) -> std::io::Result<UpstreamSim> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new());
         let (stop, stopped) = oneshot::channel();
@@ -242,6 +251,23 @@ impl UpstreamSim {
     /// meets which fault.
     pub fn script_demo_faults(&self) {
         demo::script_demo_faults(self);
+    }
+
+    /// The demo's fan-out fault: the last Odds API event of `date` answers
+    /// once with no bookmakers (props not posted yet).
+    pub fn script_demo_props_pending(&self, date: chrono::NaiveDate) {
+        demo::script_demo_props_pending(self, date);
+    }
+
+    /// The demo's outage: every BallDontLie box-score request answers 503
+    /// until [`end_demo_outage`](Self::end_demo_outage).
+    pub fn script_demo_outage(&self) {
+        demo::script_demo_outage(self);
+    }
+
+    /// Ends [`script_demo_outage`](Self::script_demo_outage).
+    pub fn end_demo_outage(&self) {
+        demo::end_demo_outage(self);
     }
 
     /// Stops accepting, closes every open connection and waits for the

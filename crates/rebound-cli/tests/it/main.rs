@@ -3,6 +3,7 @@
 
 mod alerts;
 mod backfill;
+mod demo;
 mod documents;
 mod events;
 mod fanout;
@@ -284,56 +285,6 @@ fn check_and_schema() {
             "schema lacks {key}"
         );
     }
-}
-
-#[test]
-fn demo_runs_on_embedded_defaults() {
-    let dir = tempfile::tempdir().unwrap();
-    let work = dir.path().join("demo");
-    let out = rebound(&["demo", "--dir", work.to_str().unwrap(), "--json"], &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let runs = json["runs"].as_array().unwrap();
-    assert!(runs.len() >= 3, "{json}");
-    let calls: Vec<&serde_json::Value> = runs
-        .iter()
-        .flat_map(|r| r["scrapers"].as_array().unwrap().iter())
-        .collect();
-    let find = |name: &str| {
-        let call = calls
-            .iter()
-            .find(|c| c["scraper"] == name)
-            .unwrap_or_else(|| panic!("{name} ran"));
-        (
-            call["status"].as_str().unwrap().to_string(),
-            call["attempts"].as_u64().unwrap(),
-            call["error_kind"].clone(),
-        )
-    };
-    // Each scripted fault shows up as documented.
-    let null = serde_json::Value::Null;
-    let expected = [
-        ("oddsa_events", "success", 2, null.clone()), // 429 + Retry-After, then 200
-        ("bdl_box_scores", "success", 3, null.clone()), // 503 burst
-        ("nbac_injury_report", "failed", 3, "timeout".into()), // slower than the source timeout
-        ("nbac_play_by_play", "failed", 1, "client".into()), // 404, not retried
-        ("bdb_play_by_play", "no_data", 1, null.clone()), // "not published yet"
-        ("bdl_games", "no_data", 1, null.clone()),    // empty record list
-    ];
-    for (name, status, attempts, kind) in expected {
-        assert_eq!(find(name), (status.to_string(), attempts, kind), "{name}");
-    }
-    assert!(work.join("rebound.toml").exists());
-    assert!(work.join("rebound.db").exists());
-    assert!(work.join("raw").is_dir());
-    // The same history is readable with `status`.
-    let config = work.join("rebound.toml");
-    let out = rebound(&["-c", config.to_str().unwrap(), "status", "--json"], &[]);
-    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(
-        status["workflow_executions"].as_array().unwrap().len(),
-        runs.len()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)] // The binary blocks this thread; the simulated upstream needs another.
