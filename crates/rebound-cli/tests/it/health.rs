@@ -117,7 +117,7 @@ async fn health_exit_codes_json_and_verdict() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("workflow props: last 1 runs failed or partial since"),
+        stdout.contains("workflow props: the last run failed or partial since"),
         "{stdout}"
     );
     assert!(!stdout.contains(KEY), "secret on stdout: {stdout}");

@@ -129,7 +129,7 @@ async fn run_exit_codes_tables_and_json() {
         "{message}"
     );
     assert!(
-        message.contains("good: not run: dependency bad failed"),
+        message.contains("good: not run: bad failed"),
         "{message}"
     );
 
