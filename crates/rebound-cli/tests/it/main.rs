@@ -8,6 +8,7 @@ mod events;
 mod fanout;
 mod health;
 mod lockouts;
+mod messages;
 mod metrics;
 mod pagination;
 mod params;
