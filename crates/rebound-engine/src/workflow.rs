@@ -204,7 +204,7 @@ impl Engine {
             });
             let ran: Vec<(Vec<CallReport>, Option<FanoutSummary>)> = match blocked {
                 Some((dep, dep_status)) => {
-                    let message = skip_message(&dep, dep_status);
+                    let message = skip_message(&dep, dep_status, held.contains(&dep));
                     let kind = if held.contains(&dep) {
                         ErrorKind::BreakerOpen
                     } else {
@@ -490,14 +490,15 @@ impl Drop for Heartbeat {
 /// Why a scraper was not run: `not run: events failed`. The dependency's
 /// own row (and the run's `error_message`, which joins every row's) says
 /// why it failed; repeating that here put each cause in the run's message
-/// once per dependent, and an upstream's whole answer with it.
-fn skip_message(dep: &str, dep_status: ScraperStatus) -> String {
-    let verb = if dep_status == ScraperStatus::Skipped {
-        "was skipped"
-    } else {
-        "failed"
-    };
-    format!("not run: {dep} {verb}")
+/// once per dependent, and an upstream's whole answer with it. A
+/// dependency held by its breaker says so, since the dependent is held
+/// too (kind `breaker_open`) rather than failed.
+fn skip_message(dep: &str, dep_status: ScraperStatus, held: bool) -> String {
+    match (held, dep_status) {
+        (true, _) => format!("not run: {dep} was skipped (circuit breaker open)"),
+        (false, ScraperStatus::Skipped) => format!("not run: {dep} was skipped"),
+        (false, _) => format!("not run: {dep} failed"),
+    }
 }
 
 /// How a scraper ended, as its dependents see it. A single call is itself;

@@ -150,7 +150,11 @@ async fn list(config: &Path, args: &EventsArgs) -> Result<ExitCode, Failure> {
     if matching.len() > shown.len() {
         out.push_str(&format!(
             "({} not shown; --limit N shows more)\n",
-            crate::output::plural((matching.len() - shown.len()) as u64, "older event", "older events")
+            crate::output::plural(
+                (matching.len() - shown.len()) as u64,
+                "older event",
+                "older events"
+            )
         ));
     }
     print!("{}", plan.redactor.redact_string(&out));

@@ -560,9 +560,18 @@ mod tests {
         );
         // Other minutes, the same instant, or nothing beside: minutes only.
         let later = at("2026-11-28T07:57:02Z");
-        assert_eq!(when_beside(failing, &[later], tz), "2026-11-28 02:56 EST (-05:00)");
-        assert_eq!(when_beside(failing, &[failing], tz), "2026-11-28 02:56 EST (-05:00)");
-        assert_eq!(when_beside(failing, &[None], tz), "2026-11-28 02:56 EST (-05:00)");
+        assert_eq!(
+            when_beside(failing, &[later], tz),
+            "2026-11-28 02:56 EST (-05:00)"
+        );
+        assert_eq!(
+            when_beside(failing, &[failing], tz),
+            "2026-11-28 02:56 EST (-05:00)"
+        );
+        assert_eq!(
+            when_beside(failing, &[None], tz),
+            "2026-11-28 02:56 EST (-05:00)"
+        );
         assert_eq!(when_beside(None, &[success], tz), "never");
     }
 }

@@ -80,7 +80,7 @@ async fn run_publishes_at_the_end_and_events_lists_acks_publishes_and_prints_the
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("1 completion events still pending"),
+        stderr.contains("1 completion event still pending"),
         "{stderr}"
     );
     assert!(stderr.contains("sink wh"), "{stderr}");

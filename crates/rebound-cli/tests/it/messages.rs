@@ -143,7 +143,13 @@ async fn an_html_error_page_is_one_short_reason_in_every_backfill_line() {
             "{date}: {stdout}"
         );
     }
-    assert!(!stdout.contains("<style") && !stdout.contains("DOCTYPE"), "{stdout}");
+    assert!(
+        !stdout.contains("<style") && !stdout.contains("DOCTYPE"),
+        "{stdout}"
+    );
     // The summary line counts with plurals.
-    assert!(stdout.contains("backfill maint: 2 dates, 2 ran"), "{stdout}");
+    assert!(
+        stdout.contains("backfill maint: 2 dates, 2 ran"),
+        "{stdout}"
+    );
 }

@@ -178,7 +178,8 @@ async fn partial_run_is_recorded_with_reasons(h: &Harness) {
         "a skipped scraper makes no request"
     );
     // Each cause once: the skipped dependent names its dependency, not its message.
-    let expected_message = "events: HTTP 404 after 1 attempt: no such sport | props: not run: events failed";
+    let expected_message =
+        "events: HTTP 404 after 1 attempt: no such sport | props: not run: events failed";
     assert_eq!(report.error_message.as_deref(), Some(expected_message));
 
     let runs = h.store.recent_workflow_executions(10).await.unwrap();

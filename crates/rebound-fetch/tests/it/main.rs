@@ -271,7 +271,10 @@ async fn refused_connections_are_connect_errors_without_secrets() {
     assert_eq!(result.error_kind, Some(ErrorKind::Connect));
     let message = result.message.unwrap();
     // Where to and what happened, once; not reqwest's chain of wrappers.
-    assert_eq!(message, format!("connect to 127.0.0.1:{port} refused (3 attempts)"));
+    assert_eq!(
+        message,
+        format!("connect to 127.0.0.1:{port} refused (3 attempts)")
+    );
     assert_eq!(
         result.attempts[0].message.as_deref(),
         Some(format!("connect to 127.0.0.1:{port} refused").as_str())
