@@ -1,13 +1,55 @@
 //! What commands print: readable tables and stable JSON. JSON field names
 //! are a contract for users' scripts, like the table and column names.
+//!
+//! The conventions every command follows, kept here so there is one of
+//! each:
+//! - an instant for people is in the pipeline's zone with its offset,
+//!   `2026-11-28 02:56 EST (-05:00)` ([`when`]): the zone is where the
+//!   games, the target dates and the schedule live, and the offset makes
+//!   the text unambiguous across a DST change and to a reader elsewhere;
+//! - an instant in JSON is RFC 3339 in UTC, `2026-11-28T07:56:00Z`
+//!   ([`json_time`]): for scripts, comparable as text;
+//! - a count with a noun goes through [`plural`] ("1 run", "2 runs");
+//! - every table is [`table`]'s style;
+//! - JSON rates are fractions 0..1 named `*_rate`, enum values lowercase.
 
+use chrono::{DateTime, SecondsFormat, Utc};
+use chrono_tz::Tz;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use rebound_domain::duration::format_duration;
+pub(crate) use rebound_domain::message::plural;
 use rebound_engine::{CallReport, FanoutSummary, RunReport};
 use rebound_storage::{ScraperCallRow, WorkflowExecutionRow};
 use serde_json::{Value, json};
 use std::time::Duration;
 
+/// An instant for people: `2026-11-28 02:56 EST (-05:00)`, in `tz` (the
+/// pipeline's zone).
+pub(crate) fn when(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M %Z (%:z)")
+        .to_string()
+}
+
+/// [`when`] with seconds, `2026-11-28 02:56:41 EST (-05:00)`: for two
+/// instants in one minute that must not read as the same.
+pub(crate) fn when_secs(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M:%S %Z (%:z)")
+        .to_string()
+}
+
+/// [`when`] of an optional instant, `none` when there is none.
+pub(crate) fn when_or(t: Option<DateTime<Utc>>, tz: Tz, none: &str) -> String {
+    t.map(|t| when(t, tz)).unwrap_or_else(|| none.to_string())
+}
+
+/// An instant in JSON: RFC 3339 in UTC, to the second.
+pub(crate) fn json_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The one table style of every command.
 pub(crate) fn table(header: &[&str]) -> Table {
     let mut table = Table::new();
     table
@@ -47,14 +89,14 @@ fn scraper_label(call: &CallReport) -> String {
 
 fn reason(call: &CallReport) -> String {
     let pages = match call.pages {
-        Some(1) => " from 1 page".to_string(),
-        Some(n) => format!(" from {n} pages"),
+        Some(n) => format!(" from {}", plural(u64::from(n), "page", "pages")),
         None => String::new(),
     };
+    let records = |n: u64| plural(n, "record", "records");
     match (&call.message, call.records, call.unchanged) {
         (Some(message), _, _) => message.clone(),
-        (None, Some(n), true) => format!("{n} records{pages}, unchanged"),
-        (None, Some(n), false) => format!("{n} records{pages}"),
+        (None, Some(n), true) => format!("{}{pages}, unchanged", records(n as u64)),
+        (None, Some(n), false) => format!("{}{pages}", records(n as u64)),
         (None, None, true) => "unchanged".to_string(),
         (None, None, false) => String::new(),
     }
@@ -80,8 +122,14 @@ pub fn calls_table(calls: &[CallReport]) -> String {
     format!("{table}\n")
 }
 
-/// The summary of a workflow run.
+/// The summary of a workflow run, instants in UTC (with its offset); see
+/// [`run_table_in`].
 pub fn run_table(report: &RunReport) -> String {
+    run_table_in(report, chrono_tz::UTC)
+}
+
+/// The summary of a workflow run, instants in `tz` (the pipeline's zone).
+pub fn run_table_in(report: &RunReport, tz: Tz) -> String {
     let c = report.counts;
     let mut out = format!(
         "workflow {} for {}: {} ({} succeeded, {} no data, {} failed, {} skipped) in {}\nexecution {}\n",
@@ -115,13 +163,13 @@ pub fn run_table(report: &RunReport) -> String {
     if let Some(at) = report.retry_at {
         out.push_str(&format!(
             "retry_at: {} (a call's retry wait was too long to sleep in this run)\n",
-            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            when(at, tz)
         ));
     }
     if let Some(at) = report.recheck_at {
         out.push_str(&format!(
             "recheck_at: {} (data not yet available; `rebound serve` re-checks then, `rebound run` does not)\n",
-            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            when(at, tz)
         ));
     }
     if let Some(message) = &report.error_message {
@@ -175,8 +223,8 @@ pub fn call_json(call: &CallReport) -> Value {
         "output_uri": call.output_uri,
         "content_hash": call.content_hash,
         "unchanged": call.unchanged,
-        "deferred_until": call.deferred_until.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        "recheck_at": call.recheck_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        "deferred_until": call.deferred_until.map(json_time),
+        "recheck_at": call.recheck_at.map(json_time),
     })
 }
 
@@ -207,8 +255,8 @@ pub fn run_json(report: &RunReport) -> Value {
             "skipped": f.skipped,
             "note": f.note,
         })).collect::<Vec<_>>(),
-        "retry_at": report.retry_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        "recheck_at": report.recheck_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        "retry_at": report.retry_at.map(json_time),
+        "recheck_at": report.recheck_at.map(json_time),
         "recheck_entities": report.recheck_entities,
     })
 }
@@ -251,13 +299,13 @@ pub fn call_row_json(row: &ScraperCallRow) -> Value {
 }
 
 /// Recent runs, newest first, then recent standalone calls.
-pub fn status_table(runs: &[WorkflowExecutionRow], calls: &[ScraperCallRow]) -> String {
+pub fn status_table(runs: &[WorkflowExecutionRow], calls: &[ScraperCallRow], tz: Tz) -> String {
     let mut out = String::new();
     if runs.is_empty() {
         out.push_str("No workflow runs recorded yet.\n");
     } else {
         let mut t = table(&[
-            "started (UTC)",
+            "started",
             "workflow",
             "date",
             "status",
@@ -267,7 +315,7 @@ pub fn status_table(runs: &[WorkflowExecutionRow], calls: &[ScraperCallRow]) -> 
         ]);
         for row in runs {
             t.add_row(vec![
-                row.execution_time.format("%Y-%m-%d %H:%M:%S").to_string(),
+                when(row.execution_time, tz),
                 row.workflow_name.clone(),
                 row.target_date.to_string(),
                 row.status.clone(),
@@ -286,7 +334,7 @@ pub fn status_table(runs: &[WorkflowExecutionRow], calls: &[ScraperCallRow]) -> 
     }
     if !calls.is_empty() {
         let mut t = table(&[
-            "started (UTC)",
+            "started",
             "scraper",
             "date",
             "status",
@@ -296,7 +344,7 @@ pub fn status_table(runs: &[WorkflowExecutionRow], calls: &[ScraperCallRow]) -> 
         ]);
         for row in calls {
             t.add_row(vec![
-                row.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                when(row.started_at, tz),
                 row.scraper_name.clone(),
                 row.target_date.to_string(),
                 row.status.clone(),

@@ -132,6 +132,12 @@ enum Sniffed {
     Other,
 }
 
+/// Whether a body is an HTML page by its first bytes (what a proxy, a
+/// CDN or a maintenance page answers in place of an API's data).
+pub(crate) fn looks_like_html(body: &[u8]) -> bool {
+    sniff(body) == Sniffed::Html
+}
+
 fn sniff(body: &[u8]) -> Sniffed {
     // A UTF-8 byte order mark and leading whitespace say nothing.
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);

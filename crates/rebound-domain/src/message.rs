@@ -35,6 +35,77 @@ pub fn body_snippet(body: &[u8], redactor: &Redactor) -> String {
     redactor.excerpt(&collapsed, BODY_SNIPPET_CHARS)
 }
 
+/// What a failure's message says of a response body: an HTML page is
+/// summarised by its title and size (`HTML page "Service Unavailable" (4
+/// KB)`), since a CDN's or proxy's error page is markup and styles whose
+/// first 200 characters say nothing and fill `rebound status` and every
+/// `backfill` line; any other body is its [`body_snippet`].
+pub fn body_summary(body: &[u8], redactor: &Redactor) -> String {
+    match html_page(body, redactor) {
+        Some(summary) => summary,
+        None => body_snippet(body, redactor),
+    }
+}
+
+/// How long a page title may be in a message, in characters.
+const TITLE_CHARS: usize = 80;
+
+/// `HTML page "Title" (4 KB)`, or `HTML page (4 KB)` without a title;
+/// `None` when the body is not HTML. The title is masked like any excerpt.
+pub fn html_page(body: &[u8], redactor: &Redactor) -> Option<String> {
+    if !crate::document::looks_like_html(body) {
+        return None;
+    }
+    let size = format_size(body.len() as u64);
+    Some(match html_title(body) {
+        Some(title) => format!(
+            "HTML page \"{}\" ({size})",
+            redactor.excerpt(&redactor.redact(&title), TITLE_CHARS)
+        ),
+        None => format!("HTML page ({size})"),
+    })
+}
+
+/// The text of the first `<title>`, whitespace collapsed and the common
+/// entities decoded; `None` when there is none or it is empty.
+fn html_title(body: &[u8]) -> Option<String> {
+    let lower = body.to_ascii_lowercase();
+    let find = |needle: &[u8], from: usize| {
+        lower
+            .get(from..)?
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|i| i + from)
+    };
+    let open = find(b"<title", 0)?;
+    let start = open + lower.get(open..)?.iter().position(|b| *b == b'>')? + 1;
+    let end = find(b"</title", start)?;
+    let text = String::from_utf8_lossy(&body[start..end]);
+    let text = text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&");
+    (!text.is_empty()).then_some(text)
+}
+
+/// A size for people: `312 bytes`, `4 KB`, `1.5 MB` (1024-based, rounded).
+pub fn format_size(bytes: u64) -> String {
+    const KB: u64 = 1024;
+    const MB: u64 = 1024 * 1024;
+    if bytes < KB {
+        format!("{bytes} bytes")
+    } else if bytes < MB {
+        format!("{} KB", (bytes + KB / 2) / KB)
+    } else {
+        format!("{:.1} MB", bytes as f64 / MB as f64)
+    }
+}
+
 /// Joins `(scraper, message)` pairs as `a: msg | b: msg`, at most
 /// [`MAX_WORKFLOW_MESSAGE_CHARS`] characters, masked before the cut.
 /// `None` when there is nothing to join.
@@ -54,10 +125,19 @@ where
 
 /// `"1 attempt"` / `"3 attempts"`.
 pub fn attempts_phrase(n: u32) -> String {
+    plural(u64::from(n), "attempt", "attempts")
+}
+
+/// A count with its noun: `plural(1, "run", "runs")` is `"1 run"`, any
+/// other count takes `many` (`"0 runs"`, `"2 runs"`). Both forms are
+/// spelt out by the caller, so irregular nouns (`entity`, `entities`)
+/// need no rule. Every count printed for people goes through this ("1
+/// failed calls" was a bug of several commands).
+pub fn plural(n: u64, one: &str, many: &str) -> String {
     if n == 1 {
-        "1 attempt".to_string()
+        format!("1 {one}")
     } else {
-        format!("{n} attempts")
+        format!("{n} {many}")
     }
 }
 
@@ -112,6 +192,39 @@ mod tests {
         );
         assert_eq!(attempts_phrase(1), "1 attempt");
         assert_eq!(attempts_phrase(3), "3 attempts");
+        assert_eq!(plural(1, "entity", "entities"), "1 entity");
+        assert_eq!(plural(0, "entity", "entities"), "0 entities");
+    }
+
+    #[test]
+    fn an_html_page_is_summarised_by_its_title_and_size() {
+        let page = format!(
+            "<!DOCTYPE html>\n<html><head><style>{}</style>\n<TITLE>\n  Service   Unavailable </TITLE></head><body>down</body></html>",
+            "body { margin: 0 } ".repeat(200)
+        );
+        assert_eq!(
+            body_summary(page.as_bytes(), &Redactor::default()),
+            "HTML page \"Service Unavailable\" (4 KB)"
+        );
+        assert_eq!(
+            body_summary(b"<html><body>oops</body></html>", &Redactor::default()),
+            "HTML page (30 bytes)"
+        );
+        // A secret echoed into the title is masked; entities are decoded.
+        let redactor = Redactor::new(["sk_live_0123456789"]);
+        assert_eq!(
+            body_summary(
+                b"<html><title>Bad key sk_live_0123456789 &amp; more</title></html>",
+                &redactor
+            ),
+            "HTML page \"Bad key *** & more\" (65 bytes)"
+        );
+        // Anything else is the snippet it was.
+        assert_eq!(
+            body_summary(b"{\"error\": \"busy\"}", &Redactor::default()),
+            "{\"error\": \"busy\"}"
+        );
+        assert_eq!(format_size(1536 * 1024), "1.5 MB");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::{Engine, EngineError, names};
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::join_all;
 use rebound_domain::duration::add_saturating;
-use rebound_domain::message::aggregate_errors;
+use rebound_domain::message::{aggregate_errors, plural};
 use rebound_domain::outcome::{ErrorKind, ScraperStatus, StatusCounts, WorkflowStatus};
 use rebound_storage::{NewWorkflowExecution, RunStart, ScraperCallRow, Store};
 use std::collections::BTreeMap;
@@ -199,14 +199,12 @@ impl Engine {
             }
             // A dependency that failed or was skipped skips the whole step.
             let blocked = step.after.iter().find_map(|dep| match finished.get(dep) {
-                Some((status, message)) if status.is_failure() => {
-                    Some((dep.clone(), *status, message.clone()))
-                }
+                Some((status, _)) if status.is_failure() => Some((dep.clone(), *status)),
                 _ => None,
             });
             let ran: Vec<(Vec<CallReport>, Option<FanoutSummary>)> = match blocked {
-                Some((dep, dep_status, dep_message)) => {
-                    let message = skip_message(&dep, dep_status, dep_message.as_deref());
+                Some((dep, dep_status)) => {
+                    let message = skip_message(&dep, dep_status, held.contains(&dep));
                     let kind = if held.contains(&dep) {
                         ErrorKind::BreakerOpen
                     } else {
@@ -489,16 +487,17 @@ impl Drop for Heartbeat {
     }
 }
 
-/// Why a scraper was not run: `not run: dependency events failed (why)`.
-fn skip_message(dep: &str, dep_status: ScraperStatus, dep_message: Option<&str>) -> String {
-    let verb = if dep_status == ScraperStatus::Skipped {
-        "was skipped"
-    } else {
-        "failed"
-    };
-    match dep_message {
-        Some(why) => format!("not run: dependency {dep} {verb} ({why})"),
-        None => format!("not run: dependency {dep} {verb}"),
+/// Why a scraper was not run: `not run: events failed`. The dependency's
+/// own row (and the run's `error_message`, which joins every row's) says
+/// why it failed; repeating that here put each cause in the run's message
+/// once per dependent, and an upstream's whole answer with it. A
+/// dependency held by its breaker says so, since the dependent is held
+/// too (kind `breaker_open`) rather than failed.
+fn skip_message(dep: &str, dep_status: ScraperStatus, held: bool) -> String {
+    match (held, dep_status) {
+        (true, _) => format!("not run: {dep} was skipped (circuit breaker open)"),
+        (false, ScraperStatus::Skipped) => format!("not run: {dep} was skipped"),
+        (false, _) => format!("not run: {dep} failed"),
     }
 }
 
@@ -518,9 +517,9 @@ fn scraper_outcome(reports: &[CallReport]) -> (ScraperStatus, Option<String>) {
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         let message = format!(
-            "{} of {} calls failed; first {}: {}",
+            "{} of {} failed; first {}: {}",
             failed.len(),
-            reports.len(),
+            plural(reports.len() as u64, "call", "calls"),
             item.join(", "),
             first.message.as_deref().unwrap_or("failed")
         );

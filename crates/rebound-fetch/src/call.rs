@@ -43,7 +43,7 @@ use crate::{
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use rebound_domain::duration::{add_saturating, format_duration};
-use rebound_domain::message::{attempts_phrase, body_snippet};
+use rebound_domain::message::{attempts_phrase, body_summary};
 use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus};
 use rebound_domain::proxy::label as proxy_label;
 use rebound_domain::redact::Redactor;
@@ -805,7 +805,7 @@ impl Fetcher {
                 retry_after_header: None,
             };
         };
-        let work = self.send_and_read(spec, client, request, max_body);
+        let work = self.send_and_read(spec, client, request, proxy.is_some(), max_body);
         match tokio::time::timeout(timeout, work).await {
             Ok(raw) => raw,
             Err(_) => RawAttempt {
@@ -823,6 +823,7 @@ impl Fetcher {
         spec: &CallSpec<'_>,
         client: &reqwest::Client,
         request: &BuiltRequest,
+        proxied: bool,
         max_body: u64,
     ) -> RawAttempt {
         let outgoing = redirect::Outgoing {
@@ -831,6 +832,7 @@ impl Fetcher {
             headers: &request.headers,
             query_names: redirect::credential_query_names(spec.source, spec.scraper),
             policy: spec.source.follow_redirects,
+            proxied,
         };
         let mut response = match redirect::send(client, outgoing).await {
             Ok(response) => response,
@@ -892,7 +894,7 @@ impl Fetcher {
                 }
                 Ok(None) => break,
                 Err(error) => {
-                    let mut failure = transport_failure(&error);
+                    let mut failure = transport_failure(&error, None);
                     failure.message = format!("HTTP {status}, then {}", failure.message);
                     return RawAttempt {
                         response: Err(failure),
@@ -1022,7 +1024,7 @@ fn deferred_message(
         Ok(response) if ErrorKind::from_status(response.status).is_some() => format!(
             "HTTP {} after {attempts}; {tail}; body: {}",
             response.status,
-            body_snippet(&response.body, redactor)
+            body_summary(&response.body, redactor)
         ),
         _ => format!("{attempt_message} ({attempts}); {tail}"),
     }
@@ -1040,7 +1042,7 @@ fn final_message(
     let attempts = attempts_phrase(attempt_no);
     match &raw.response {
         Ok(response) if ErrorKind::from_status(response.status).is_some() => {
-            let snippet = body_snippet(&response.body, redactor);
+            let snippet = body_summary(&response.body, redactor);
             match gave_up {
                 Some(reason) => format!(
                     "HTTP {} after {attempts}, gave up: {reason}; body: {snippet}",

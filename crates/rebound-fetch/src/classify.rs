@@ -8,7 +8,7 @@
 //! on any 2xx body, JSON or not.
 
 use rebound_domain::document::{PayloadFormat, check_payload};
-use rebound_domain::message::body_snippet;
+use rebound_domain::message::body_summary;
 use rebound_domain::outcome::{AttemptOutcome, ErrorKind};
 use rebound_domain::plan::NoDataRules;
 use rebound_domain::redact::Redactor;
@@ -73,7 +73,7 @@ pub fn classify_response(
     if let Some(kind) = ErrorKind::from_status(status) {
         return Classified::failure(
             kind,
-            format!("HTTP {status}: {}", body_snippet(body, redactor)),
+            format!("HTTP {status}: {}", body_summary(body, redactor)),
         );
     }
     let Some(pointer) = records_pointer else {
@@ -91,7 +91,7 @@ pub fn classify_response(
                 ErrorKind::Decode,
                 format!(
                     "response is not valid JSON ({error}): {}",
-                    body_snippet(body, redactor)
+                    body_summary(body, redactor)
                 ),
             );
         }
@@ -151,7 +151,7 @@ pub fn classify_later_page(
                 ErrorKind::Decode,
                 format!(
                     "response is not valid JSON ({error}): {}",
-                    body_snippet(body, redactor)
+                    body_summary(body, redactor)
                 ),
             );
         }

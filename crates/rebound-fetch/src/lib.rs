@@ -486,7 +486,11 @@ struct Failure {
 
 /// Classifies a transport error. The error's URL is dropped (it may carry
 /// a secret in its query) and the chain of causes is kept, because "error
-/// sending request" alone says nothing.
+/// sending request" alone says nothing. A connection that could not be
+/// made says where to and how, once: `connect to 127.0.0.1:9 refused`
+/// (only host and port of `target`, never a path or query; `None` when
+/// the request went through a proxy, whose address is a secret and whose
+/// place the caller adds).
 ///
 /// reqwest reports a lost connection mid-body as a *decode* error and a
 /// malformed response as a plain request error, so the kinds come from the
@@ -494,7 +498,7 @@ struct Failure {
 /// HTTP properly; asking again meets the same peer, so not retried), a
 /// body cut short or reset is `interrupted` (transient, retried), and
 /// `decode` is left for bodies that arrived whole but would not decode.
-fn transport_failure(error: &reqwest::Error) -> Failure {
+fn transport_failure(error: &reqwest::Error, target: Option<&url::Url>) -> Failure {
     let hyper_error = find_cause::<hyper::Error>(error);
     let lost = hyper_error.is_some()
         || find_cause::<std::io::Error>(error).is_some_and(|e| {
@@ -528,15 +532,13 @@ fn transport_failure(error: &reqwest::Error) -> Failure {
     } else {
         (ErrorKind::Connect, "connection lost")
     };
-    let mut detail = String::new();
-    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
-    while let Some(cause) = source {
-        if !detail.is_empty() {
-            detail.push_str(": ");
-        }
-        detail.push_str(&cause.to_string());
-        source = cause.source();
+    if kind == ErrorKind::Connect && error.is_connect() {
+        return Failure {
+            kind,
+            message: connect_message(error, target),
+        };
     }
+    let detail = cause_chain(error);
     let message = match hyper_error.filter(|_| kind == ErrorKind::Protocol) {
         // The named cases say it all; the causes would only repeat it.
         Some(_) if what != "malformed response" => what.to_string(),
@@ -545,6 +547,62 @@ fn transport_failure(error: &reqwest::Error) -> Failure {
         None => format!("{what}: {detail}"),
     };
     Failure { kind, message }
+}
+
+/// The causes of `error`, joined with ": ", each said once: layers that
+/// wrap an error often print their cause again ("client error (Connect):
+/// tcp connect error: Connection refused: Connection refused").
+fn cause_chain(error: &reqwest::Error) -> String {
+    let mut detail = String::new();
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !detail.contains(&text) {
+            if !detail.is_empty() {
+                detail.push_str(": ");
+            }
+            detail.push_str(&text);
+        }
+        source = cause.source();
+    }
+    detail
+}
+
+/// `connect to HOST:PORT refused` (or `timed out`, `reset by peer`,
+/// `unreachable`; `connect to HOST:PORT failed: host not found` for a
+/// name that does not resolve; otherwise `failed:` and the innermost
+/// cause, e.g. a TLS certificate error). Through a proxy the address is
+/// left out: it would be the target's while the failed connection was to
+/// the proxy, whose address is a secret.
+fn connect_message(error: &reqwest::Error, target: Option<&url::Url>) -> String {
+    use std::io::ErrorKind as Io;
+    let to = match target.and_then(|url| Some((url.host_str()?, url.port_or_known_default()?))) {
+        Some((host, port)) => format!("connect to {host}:{port}"),
+        None => "connect".to_string(),
+    };
+    let mut causes: Vec<&dyn std::error::Error> = Vec::new();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(cause) = source {
+        causes.push(cause);
+        source = cause.source();
+    }
+    // hyper-util names a failed lookup "dns error"; its io::Error cause is
+    // the resolver's own wording, which differs per platform.
+    if causes.iter().any(|c| c.to_string() == "dns error") {
+        return format!("{to} failed: host not found");
+    }
+    let how = find_cause::<std::io::Error>(error).and_then(|io| match io.kind() {
+        Io::ConnectionRefused => Some("refused"),
+        Io::TimedOut => Some("timed out"),
+        Io::ConnectionReset | Io::ConnectionAborted => Some("reset by peer"),
+        Io::HostUnreachable | Io::NetworkUnreachable => Some("unreachable"),
+        _ => None,
+    });
+    match (how, causes.last()) {
+        (Some(how), _) => format!("{to} {how}"),
+        (None, Some(innermost)) => format!("{to} failed: {innermost}"),
+        (None, None) => format!("{to} failed"),
+    }
 }
 
 /// The first cause of type `E` in `error`'s chain.

@@ -89,16 +89,18 @@ impl Fetcher {
         }
         // The probe carries the source's credentials too, so it follows
         // redirects under the same rules as a call.
+        // Through a proxy when the source has them: an upstream that answers
+        // only through proxies would look down otherwise.
+        let proxy = self.probe_proxy(source);
         let outgoing = redirect::Outgoing {
             method: reqwest::Method::GET,
             url,
             headers: &headers,
             query_names: source.query.iter().map(|(name, _)| name.as_str()).collect(),
             policy: source.follow_redirects,
+            proxied: proxy.is_some(),
         };
-        // Through a proxy when the source has them: an upstream that answers
-        // only through proxies would look down otherwise.
-        let Some(client) = self.client_for(source, self.probe_proxy(source)) else {
+        let Some(client) = self.client_for(source, proxy) else {
             return Err("its proxy's URL is not set (its environment variable is missing)".into());
         };
         match tokio::time::timeout(probe.timeout, redirect::send(client, outgoing)).await {

@@ -18,6 +18,7 @@
 
 use crate::{Fetcher, FetcherSetupError};
 use chrono::{DateTime, Utc};
+use rebound_domain::message::plural;
 use rebound_domain::plan::{Plan, Source};
 use rebound_domain::proxy::{EnvProxies, ProxyBreaker, ProxyRoute, Rotation, SourceProxies, label};
 use rebound_domain::redact::Redactor;
@@ -227,9 +228,9 @@ fn all_open_message(source: &str, breakers: &[ProxyBreaker], now: DateTime<Utc>)
         .enumerate()
         .map(|(i, b)| match b.open_until.filter(|_| !b.is_usable(now)) {
             Some(until) => format!(
-                "{} ({} failures, skipped until {})",
+                "{} ({}, skipped until {})",
                 label(i, count),
-                b.consecutive_failures,
+                plural(u64::from(b.consecutive_failures), "failure", "failures"),
                 until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             ),
             None => format!("{} (tried)", label(i, count)),

@@ -43,6 +43,9 @@ pub(crate) struct Outgoing<'a> {
     /// on another origin.
     pub query_names: Vec<&'a str>,
     pub policy: FollowRedirects,
+    /// Sent through a proxy: a failed connection is the proxy's, so its
+    /// message names no address (see `transport_failure`).
+    pub proxied: bool,
 }
 
 /// Sends `request`, following redirects as its policy allows. Returns the
@@ -63,7 +66,11 @@ pub(crate) async fn send(
                 builder = builder.header(name, value);
             }
         }
-        let response = builder.send().await.map_err(|e| transport_failure(&e))?;
+        let target = (!request.proxied).then_some(&url);
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| transport_failure(&e, target))?;
         let status = response.status();
         if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
             return Ok(response);

@@ -88,10 +88,10 @@ pub async fn build_report(inputs: &Inputs<'_>) -> Result<HealthReport, HealthErr
     let error_coverage = ErrorCoverage {
         failed_or_partial: coverage.failed_or_partial,
         with_message: coverage.with_message,
-        coverage_pct: if coverage.failed_or_partial == 0 {
-            100.0
+        coverage_rate: if coverage.failed_or_partial == 0 {
+            1.0
         } else {
-            round1(100.0 * coverage.with_message as f64 / coverage.failed_or_partial as f64)
+            round3(coverage.with_message as f64 / coverage.failed_or_partial as f64)
         },
     };
     // Retries come from the same pass over the period as the counts.
@@ -150,8 +150,8 @@ pub async fn freshness(
     datasets(plan, store, calendars, now, None).await
 }
 
-fn round1(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
 }
 
 fn round2(x: f64) -> f64 {
@@ -398,10 +398,10 @@ async fn workflows(
                 runs: r.runs,
                 failed: r.failed,
                 partial: r.partial,
-                failure_rate_pct: if r.runs == 0 {
+                failure_rate: if r.runs == 0 {
                     0.0
                 } else {
-                    round1(100.0 * (r.failed + r.partial) as f64 / r.runs as f64)
+                    round3((r.failed + r.partial) as f64 / r.runs as f64)
                 },
             })
             .collect();

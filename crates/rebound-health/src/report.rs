@@ -171,8 +171,9 @@ pub struct WorkflowDay {
     pub runs: i64,
     pub failed: i64,
     pub partial: i64,
-    /// `100 * (failed + partial) / runs`, one decimal.
-    pub failure_rate_pct: f64,
+    /// `(failed + partial) / runs`, 0.0..=1.0 to three decimals (0.0
+    /// without runs). A fraction like every `*_rate` of the report.
+    pub failure_rate: f64,
 }
 
 /// Share of failed or partial runs in the period that say why.
@@ -180,8 +181,9 @@ pub struct WorkflowDay {
 pub struct ErrorCoverage {
     pub failed_or_partial: i64,
     pub with_message: i64,
-    /// 100.0 when there was nothing to cover.
-    pub coverage_pct: f64,
+    /// `with_message / failed_or_partial`, 0.0..=1.0 to three decimals;
+    /// 1.0 when there was nothing to cover.
+    pub coverage_rate: f64,
 }
 
 /// How retries did in the period.

@@ -14,7 +14,7 @@ pub fn empty(at: DateTime<Utc>) -> HealthReport {
         error_coverage: ErrorCoverage {
             failed_or_partial: 0,
             with_message: 0,
-            coverage_pct: 100.0,
+            coverage_rate: 1.0,
         },
         retries: Retries {
             calls: 0,

@@ -2,7 +2,7 @@
 //! their delivery status (what `rebound serve` sent, is retrying, gave up
 //! on, or held back by a rate limit).
 
-use crate::{Failure, setup};
+use crate::{Failure, output, setup};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use clap::Args;
 use rebound_alerts::format::duration;
@@ -101,43 +101,42 @@ pub async fn alerts(config: &Path, args: AlertsArgs) -> Result<ExitCode, Failure
         );
         return Ok(ExitCode::SUCCESS);
     }
+    let tz = plan.pipeline.timezone;
     let mut out = String::new();
     if open.is_empty() {
         out.push_str("open incidents: none\n");
     } else {
         out.push_str(&format!("open incidents ({}):\n", open.len()));
-        out.push_str(&format!(
-            "  {:<8} {:<22} {:<24} {:<21} {:<8} SUMMARY\n",
-            "LEVEL", "CONDITION", "SUBJECT", "SINCE", "FOR"
-        ));
+        let mut t = output::table(&["level", "condition", "subject", "since", "for", "summary"]);
         for i in &open {
-            out.push_str(&format!(
-                "  {:<8} {:<22} {:<24} {:<21} {:<8} {}\n",
-                i.level,
-                i.condition,
-                i.subject,
-                ts(i.opened_at),
+            t.add_row(vec![
+                i.level.clone(),
+                i.condition.clone(),
+                i.subject.clone(),
+                output::when(i.opened_at, tz),
                 duration(now - i.opened_at),
-                i.summary
-            ));
+                i.summary.clone(),
+            ]);
         }
+        out.push_str(&format!("{t}\n"));
     }
     if !recent.is_empty() {
         out.push_str(&format!(
             "resolved in the last 7 days ({}):\n",
             recent.len()
         ));
+        let mut t = output::table(&["condition", "subject", "resolved", "after"]);
         for i in &recent {
             if let Some(resolved) = i.resolved_at {
-                out.push_str(&format!(
-                    "  {:<22} {:<24} {} after {}\n",
-                    i.condition,
-                    i.subject,
-                    ts(resolved),
-                    duration(resolved - i.opened_at)
-                ));
+                t.add_row(vec![
+                    i.condition.clone(),
+                    i.subject.clone(),
+                    output::when(resolved, tz),
+                    duration(resolved - i.opened_at),
+                ]);
             }
         }
+        out.push_str(&format!("{t}\n"));
     }
     if notifications.is_empty() {
         out.push_str("notifications: none\n");
@@ -146,29 +145,35 @@ pub async fn alerts(config: &Path, args: AlertsArgs) -> Result<ExitCode, Failure
             "notifications (newest {}):\n",
             notifications.len()
         ));
-        out.push_str(&format!(
-            "  {:<21} {:<9} {:<22} {:<24} {:<10} {:<10} {:>3} ERROR\n",
-            "TIME", "EVENT", "CONDITION", "SUBJECT", "SINK", "STATUS", "TRY"
-        ));
+        let mut t = output::table(&[
+            "time",
+            "event",
+            "condition",
+            "subject",
+            "sink",
+            "status",
+            "attempts",
+            "error",
+        ]);
         for a in &notifications {
             let status = match (a.delivery_status.as_str(), a.next_attempt_at) {
                 ("pending", Some(next)) if a.attempts > 0 => {
-                    format!("retry {}", next.format("%H:%M:%S"))
+                    format!("retry {}", output::when(next, tz))
                 }
                 (status, _) => status.to_string(),
             };
-            out.push_str(&format!(
-                "  {:<21} {:<9} {:<22} {:<24} {:<10} {:<10} {:>3} {}\n",
-                ts(a.created_at),
-                a.event,
-                a.condition,
-                a.subject,
-                a.sink,
+            t.add_row(vec![
+                output::when(a.created_at, tz),
+                a.event.clone(),
+                a.condition.clone(),
+                a.subject.clone(),
+                a.sink.clone(),
                 status,
-                a.attempts,
-                a.last_error.as_deref().unwrap_or("-")
-            ));
+                a.attempts.to_string(),
+                a.last_error.clone().unwrap_or_else(|| "-".into()),
+            ]);
         }
+        out.push_str(&format!("{t}\n"));
     }
     print!("{}", plan.redactor.redact_string(&out));
     Ok(ExitCode::SUCCESS)

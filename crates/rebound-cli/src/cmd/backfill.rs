@@ -107,9 +107,9 @@ pub async fn run(config: &Path, args: BackfillArgs) -> Result<ExitCode, Failure>
             .filter(|s| matches!(s, BackfillStep::Skipped { .. }))
             .count();
         println!(
-            "backfill {}: {} dates, {} ran, {} already done, {} not ok",
+            "backfill {}: {}, {} ran, {} already done, {} not ok",
             args.workflow,
-            steps.len(),
+            crate::output::plural(steps.len() as u64, "date", "dates"),
             steps.len() - skipped,
             skipped,
             failed

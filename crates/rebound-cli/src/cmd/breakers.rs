@@ -1,7 +1,7 @@
 //! `rebound breakers`: the state of every source's circuit breaker, and
 //! `rebound breakers reset SOURCE` to close one by hand.
 
-use crate::{Failure, setup};
+use crate::{Failure, output, setup};
 use clap::{Args, Subcommand};
 use rebound_clock::SystemClock;
 use rebound_domain::breaker::{BreakerState, Phase};
@@ -101,35 +101,38 @@ pub async fn breakers(config: &Path, args: BreakersArgs) -> Result<ExitCode, Fai
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
-        "{:<16} {:<10} {:<21} {:>5} {:<21} LAST FAILURE",
-        "SOURCE", "STATE", "SINCE", "TRIPS", "NEXT PROBE"
-    );
+    // The JSON rows above hold UTC; the table shows the pipeline's zone.
+    let tz = plan.pipeline.timezone;
+    let local = |row: &serde_json::Value, key: &str| {
+        row[key]
+            .as_str()
+            .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok())
+            .map(|t| output::when(t, tz))
+            .unwrap_or_else(|| "-".into())
+    };
+    let mut t = output::table(&[
+        "source",
+        "state",
+        "since",
+        "trips",
+        "next probe",
+        "last failure",
+    ]);
     for row in &rows {
-        let text = |key: &str| row[key].as_str().unwrap_or("-").to_string();
         let state = if row["enabled"] == false {
             "disabled".to_string()
         } else {
-            text("state")
+            row["state"].as_str().unwrap_or("-").to_string()
         };
-        let failure = match (
+        let mut failure = match (
             row["last_failure_kind"].as_str(),
             row["last_failure_message"].as_str(),
         ) {
             (Some(kind), Some(message)) => format!("{kind}: {message}"),
             _ => "-".into(),
         };
-        println!(
-            "{:<16} {:<10} {:<21} {:>5} {:<21} {}",
-            text("source"),
-            state,
-            text("since"),
-            row["trips"].as_u64().unwrap_or(0),
-            text("next_probe"),
-            failure
-        );
         if let Some(reason) = row["open_reason"].as_str() {
-            println!("{:<16} opened after {reason}", "");
+            failure.push_str(&format!("\nopened after {reason}"));
         }
         let proxies = row["proxies"]
             .as_array()
@@ -137,18 +140,27 @@ pub async fn breakers(config: &Path, args: BreakersArgs) -> Result<ExitCode, Fai
             .unwrap_or_default();
         for proxy in proxies {
             let until = match proxy["open_until"].as_str() {
-                Some(until) => format!(" until {until}"),
+                Some(_) => format!(" until {}", local(proxy, "open_until")),
                 None => String::new(),
             };
-            println!(
-                "{:<16} proxy {} of {}: {}{until}, {} failures in a row",
-                "",
+            let failures = proxy["consecutive_failures"].as_u64().unwrap_or(0);
+            failure.push_str(&format!(
+                "\nproxy {} of {}: {}{until}, {} in a row",
                 proxy["index"],
                 proxies.len(),
                 proxy["state"].as_str().unwrap_or("-"),
-                proxy["consecutive_failures"],
-            );
+                output::plural(failures, "failure", "failures"),
+            ));
         }
+        t.add_row(vec![
+            row["source"].as_str().unwrap_or("-").to_string(),
+            state,
+            local(row, "since"),
+            row["trips"].as_u64().unwrap_or(0).to_string(),
+            local(row, "next_probe"),
+            failure,
+        ]);
     }
+    println!("{t}");
     Ok(ExitCode::SUCCESS)
 }

@@ -125,26 +125,36 @@ async fn list(config: &Path, args: &EventsArgs) -> Result<ExitCode, Failure> {
         println!("no completion events");
         return Ok(ExitCode::SUCCESS);
     }
-    let mut out = format!(
-        "{:<36}  {:<14}  {:<20}  {:<8}  {:<24}  {:>10}  LAST ERROR\n",
-        "EVENT ID", "STATE", "DATASET", "STATUS", "CREATED", "DELIVERIES"
-    );
+    let tz = plan.pipeline.timezone;
+    let mut t = crate::output::table(&[
+        "event id",
+        "state",
+        "dataset",
+        "status",
+        "created",
+        "deliveries",
+        "last error",
+    ]);
     for e in shown {
-        out.push_str(&format!(
-            "{:<36}  {:<14}  {:<20}  {:<8}  {:<24}  {:>10}  {}\n",
-            e.event_id,
-            e.state,
-            e.dataset,
-            e.status,
-            ts(e.created_at),
-            e.deliveries,
-            e.last_error.as_deref().unwrap_or("")
-        ));
+        t.add_row(vec![
+            e.event_id.clone(),
+            e.state.clone(),
+            e.dataset.clone(),
+            e.status.clone(),
+            crate::output::when(e.created_at, tz),
+            e.deliveries.to_string(),
+            e.last_error.clone().unwrap_or_default(),
+        ]);
     }
+    let mut out = format!("{t}\n");
     if matching.len() > shown.len() {
         out.push_str(&format!(
-            "({} older not shown; --limit N shows more)\n",
-            matching.len() - shown.len()
+            "({} not shown; --limit N shows more)\n",
+            crate::output::plural(
+                (matching.len() - shown.len()) as u64,
+                "older event",
+                "older events"
+            )
         ));
     }
     print!("{}", plan.redactor.redact_string(&out));
@@ -172,8 +182,9 @@ async fn publish(config: &Path) -> Result<ExitCode, Failure> {
     let publisher = rebound_service::handoff::publisher(store, &plan, clock)?;
     let drained = publisher.drain(plan.handoff.publish_wait).await?;
     println!(
-        "published {} events; {} still pending",
-        drained.published, drained.left
+        "published {}; {} still pending",
+        crate::output::plural(drained.published as u64, "event", "events"),
+        drained.left
     );
     if let Some(error) = &drained.last_error
         && drained.left > 0
@@ -206,8 +217,8 @@ pub async fn publish_at_end(engine: &Engine) {
     match publisher.drain(plan.handoff.publish_wait).await {
         Ok(drained) if drained.left == 0 => {}
         Ok(drained) => eprintln!(
-            "hand-off: {} completion events still pending after {}s{}; `rebound serve` or `rebound events publish` sends them",
-            drained.left,
+            "hand-off: {} still pending after {}s{}; `rebound serve` or `rebound events publish` sends them",
+            crate::output::plural(drained.left as u64, "completion event", "completion events"),
             plan.handoff.publish_wait.as_secs(),
             drained
                 .last_error

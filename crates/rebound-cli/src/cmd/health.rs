@@ -7,7 +7,8 @@
 //! per section. The report itself is built by `rebound-health`; this
 //! module only reads the arguments and prints.
 
-use crate::{Failure, setup};
+use crate::output::plural;
+use crate::{Failure, output, setup};
 use chrono::{DateTime, Utc};
 use clap::Args;
 use rebound_clock::SystemClock;
@@ -90,9 +91,10 @@ pub async fn health(config: &Path, args: HealthArgs) -> Result<ExitCode, Failure
     Ok(ExitCode::from(report.level.exit_code()))
 }
 
+/// An instant as every command prints it ([`output::when`]), "never"
+/// when there is none.
 pub(crate) fn when(t: Option<DateTime<Utc>>, tz: chrono_tz::Tz) -> String {
-    t.map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string())
-        .unwrap_or_else(|| "never".into())
+    output::when_or(t, tz, "never")
 }
 
 /// Like [`when`], but with seconds when another instant printed beside it
@@ -112,9 +114,7 @@ pub(crate) fn when_beside(
                 .flatten()
                 .any(|o| *o != t && minute(*o) == minute(t)) =>
         {
-            t.with_timezone(&tz)
-                .format("%Y-%m-%d %H:%M:%S %Z")
-                .to_string()
+            output::when_secs(t, tz)
         }
         _ => when(t, tz),
     }
@@ -219,9 +219,9 @@ pub(crate) fn problems(report: &HealthReport, tz: chrono_tz::Tz) -> Vec<(Level, 
         }
         if why.is_empty() {
             why.push(format!(
-                "{} of {} calls failed ({:.0}%)",
+                "{} of {} failed ({:.0}%)",
                 s.failed,
-                s.calls,
+                plural(s.calls as u64, "call", "calls"),
                 s.failure_rate * 100.0
             ));
         }
@@ -234,15 +234,18 @@ pub(crate) fn problems(report: &HealthReport, tz: chrono_tz::Tz) -> Vec<(Level, 
     for s in report.scrapers.iter().filter(|s| s.level > Level::Ok) {
         let mut line = if s.consecutive_failures > 0 {
             format!(
-                "scraper {}: {} failed calls in a row, last at {}",
+                "scraper {}: {} in a row, last at {}",
                 s.name,
-                s.consecutive_failures,
+                plural(s.consecutive_failures as u64, "failed call", "failed calls"),
                 when_beside(s.last_error_at, &[s.last_success_at], tz)
             )
         } else {
             format!(
-                "scraper {}: {} failed, {} overdue of {} calls in the period",
-                s.name, s.failures, s.overdue, s.runs
+                "scraper {}: {} failed, {} overdue of {} in the period",
+                s.name,
+                s.failures,
+                s.overdue,
+                plural(s.runs as u64, "call", "calls")
             )
         };
         line.push_str(&format!(
@@ -257,9 +260,12 @@ pub(crate) fn problems(report: &HealthReport, tz: chrono_tz::Tz) -> Vec<(Level, 
     for w in report.workflows.iter().filter(|w| w.level > Level::Ok) {
         let mut line = if w.consecutive_failed > 0 {
             format!(
-                "workflow {}: last {} runs failed or partial {}",
+                "workflow {}: {} failed or partial {}",
                 w.name,
-                w.consecutive_failed,
+                match w.consecutive_failed {
+                    1 => "the last run".to_string(),
+                    n => format!("the last {n} runs"),
+                },
                 since_text(w.failing_since, &[], now, tz)
             )
         } else {
@@ -275,8 +281,14 @@ pub(crate) fn problems(report: &HealthReport, tz: chrono_tz::Tz) -> Vec<(Level, 
         out.push((
             Level::Warning,
             format!(
-                "error coverage {}%: {} of {} failed or partial runs say why",
-                c.coverage_pct, c.with_message, c.failed_or_partial
+                "error coverage {}%: {} of {} say why",
+                (c.coverage_rate * 100.0).round(),
+                c.with_message,
+                plural(
+                    c.failed_or_partial as u64,
+                    "failed or partial run",
+                    "failed or partial runs"
+                )
             ),
         ));
     }
@@ -476,7 +488,7 @@ pub(crate) fn render(report: &HealthReport, tz: chrono_tz::Tz) -> String {
                 d.runs.to_string(),
                 d.failed.to_string(),
                 d.partial.to_string(),
-                format!("{:.1}%", d.failure_rate_pct),
+                format!("{:.1}%", d.failure_rate * 100.0),
             ]);
         }
     }
@@ -486,13 +498,22 @@ pub(crate) fn render(report: &HealthReport, tz: chrono_tz::Tz) -> String {
     let r = &report.retries;
     let _ = writeln!(
         out,
-        "Error coverage: {}% ({} of {} failed or partial runs have a message)",
-        c.coverage_pct, c.with_message, c.failed_or_partial
+        "Error coverage: {}% ({} of {} have a message)",
+        (c.coverage_rate * 100.0).round(),
+        c.with_message,
+        plural(
+            c.failed_or_partial as u64,
+            "failed or partial run",
+            "failed or partial runs"
+        )
     );
     let _ = writeln!(
         out,
-        "Retries: {} of {} calls needed retries, {} of them then succeeded; {:.2} attempts per call\n",
-        r.retried, r.calls, r.retried_then_succeeded, r.attempts_per_call
+        "Retries: {} of {} needed retries, {} of them then succeeded; {:.2} attempts per call\n",
+        r.retried,
+        plural(r.calls as u64, "call", "calls"),
+        r.retried_then_succeeded,
+        r.attempts_per_call
     );
     let _ = writeln!(
         out,
@@ -531,17 +552,26 @@ mod tests {
         let failing = at("2026-11-28T07:56:41Z");
         assert_eq!(
             when_beside(failing, &[success], tz),
-            "2026-11-28 02:56:41 EST"
+            "2026-11-28 02:56:41 EST (-05:00)"
         );
         assert_eq!(
             when_beside(success, &[failing], tz),
-            "2026-11-28 02:56:12 EST"
+            "2026-11-28 02:56:12 EST (-05:00)"
         );
         // Other minutes, the same instant, or nothing beside: minutes only.
         let later = at("2026-11-28T07:57:02Z");
-        assert_eq!(when_beside(failing, &[later], tz), "2026-11-28 02:56 EST");
-        assert_eq!(when_beside(failing, &[failing], tz), "2026-11-28 02:56 EST");
-        assert_eq!(when_beside(failing, &[None], tz), "2026-11-28 02:56 EST");
+        assert_eq!(
+            when_beside(failing, &[later], tz),
+            "2026-11-28 02:56 EST (-05:00)"
+        );
+        assert_eq!(
+            when_beside(failing, &[failing], tz),
+            "2026-11-28 02:56 EST (-05:00)"
+        );
+        assert_eq!(
+            when_beside(failing, &[None], tz),
+            "2026-11-28 02:56 EST (-05:00)"
+        );
         assert_eq!(when_beside(None, &[success], tz), "never");
     }
 }

@@ -62,7 +62,10 @@ pub async fn lockouts(config: &Path, args: LockoutsArgs) -> Result<ExitCode, Fai
                 json!({"scraper": scraper, "entity": entity, "released": released})
             );
         } else {
-            println!("released {released} lock(s) of {what}");
+            println!(
+                "released {} of {what}",
+                output::plural(u64::from(released), "lock", "locks")
+            );
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -84,7 +87,10 @@ pub async fn lockouts(config: &Path, args: LockoutsArgs) -> Result<ExitCode, Fai
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        print!("{}", lockouts_table(&counts, &rows, now));
+        print!(
+            "{}",
+            lockouts_table(&counts, &rows, now, plan.pipeline.timezone)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -116,6 +122,7 @@ fn lockouts_table(
     counts: &BTreeMap<String, usize>,
     rows: &[LockoutRow],
     now: DateTime<Utc>,
+    tz: chrono_tz::Tz,
 ) -> String {
     let mut out = String::new();
     let mut per = output::table(&["scraper", "locked entities"]);
@@ -141,8 +148,8 @@ fn lockouts_table(
             row.scraper_name.clone(),
             row.entity.clone(),
             state(row, now).to_string(),
-            time(row.locked_at),
-            time(row.until),
+            output::when(row.locked_at, tz),
+            output::when(row.until, tz),
             row.consecutive.to_string(),
             row.reason.clone(),
         ]);

@@ -4,9 +4,10 @@
 //! says when, as a condition: "if the window run fails: retry at …".
 
 use crate::cmd::run::parse_date;
+use crate::output::{json_time, plural, when};
 use crate::{Failure, setup};
 use anyhow::{Context, anyhow};
-use chrono::NaiveDate;
+use chrono::{NaiveDate, Utc};
 use clap::Args;
 use rebound_domain::calendar::Event;
 use rebound_schedule::PlannedDecision;
@@ -101,34 +102,37 @@ pub async fn plan(config: &Path, args: PlanArgs) -> Result<ExitCode, Failure> {
             serde_json::to_string_pretty(&rows).unwrap_or_default()
         );
     } else {
-        println!("{}", table(&decisions));
+        println!("{}", table(&decisions, plan.pipeline.timezone));
         let runs = decisions
             .iter()
             .filter(|d| d.action.as_str() == "RUN")
             .count();
         println!(
-            "{} decisions on {}, {runs} runs",
-            decisions.len(),
-            args.date
+            "{} on {}, {}",
+            plural(decisions.len() as u64, "decision", "decisions"),
+            args.date,
+            plural(runs as u64, "run", "runs")
         );
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// One decision in JSON: instants in UTC, enum values lowercase (the
+/// table shows the zone and keeps `RUN` / `SKIP` loud).
 fn decision_json(d: &PlannedDecision) -> serde_json::Value {
     json!({
         "workflow": d.workflow,
-        "at": d.at.to_rfc3339(),
-        "action": d.action.as_str(),
+        "at": json_time(d.at.with_timezone(&Utc)),
+        "action": d.action.as_str().to_ascii_lowercase(),
         "reason": d.reason,
         "target_date": d.target_date.to_string(),
         "entities": d.entities,
         "slot": d.slot,
-        "alert_level": d.alert_level.as_str(),
+        "alert_level": d.alert_level.as_str().to_ascii_lowercase(),
         "retries_if_failed": d
             .retries_if_failed
             .iter()
-            .map(|at| at.to_rfc3339())
+            .map(|at| json_time(at.with_timezone(&Utc)))
             .collect::<Vec<_>>(),
     })
 }
@@ -153,7 +157,7 @@ fn reason_text(d: &PlannedDecision) -> String {
     )
 }
 
-fn table(decisions: &[PlannedDecision]) -> String {
+fn table(decisions: &[PlannedDecision], tz: chrono_tz::Tz) -> String {
     let mut table = crate::output::table(&[
         "time",
         "workflow",
@@ -169,7 +173,7 @@ fn table(decisions: &[PlannedDecision]) -> String {
             n => format!("{} … ({n})", d.entities[..2].join(", ")),
         };
         table.add_row([
-            d.at.format("%H:%M %:z").to_string(),
+            when(d.at.with_timezone(&Utc), tz),
             d.workflow.clone(),
             d.action.as_str().to_string(),
             d.target_date.to_string(),

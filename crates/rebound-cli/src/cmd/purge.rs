@@ -47,12 +47,15 @@ pub async fn purge(config: &Path, args: PurgeArgs) -> Result<ExitCode, Failure> 
         value["retention"] = format_duration(retention).into();
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        print!("{}", table(&report, &format_duration(retention)));
+        print!(
+            "{}",
+            table(&report, &format_duration(retention), plan.pipeline.timezone)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn table(report: &PurgeReport, retention: &str) -> String {
+fn table(report: &PurgeReport, retention: &str, tz: chrono_tz::Tz) -> String {
     let verb = if report.dry_run { "would go" } else { "went" };
     let mut out = format!(
         "{}retention {retention}: history before {} {verb}\n",
@@ -61,7 +64,7 @@ fn table(report: &PurgeReport, retention: &str) -> String {
         } else {
             ""
         },
-        report.cutoff.format("%Y-%m-%d %H:%M:%S UTC"),
+        output::when(report.cutoff, tz),
     );
     let mut t = output::table(&["table", &format!("rows that {verb}")]);
     for row in &report.tables {
@@ -76,21 +79,28 @@ fn table(report: &PurgeReport, retention: &str) -> String {
     ]);
     t.add_row(vec![
         "raw payloads".to_string(),
-        format!("{} ({} bytes)", report.raw_objects, report.raw_bytes),
+        format!(
+            "{} ({})",
+            report.raw_objects,
+            rebound_domain::message::format_size(report.raw_bytes)
+        ),
     ]);
     out.push_str(&format!("{t}\n"));
     if report.raw_missing > 0 {
         out.push_str(&format!(
-            "{} payload files were already missing (not an error)\n",
-            report.raw_missing
+            "{} already missing (not an error)\n",
+            output::plural(report.raw_missing, "payload file was", "payload files were")
         ));
     }
     if report.raw_foreign > 0 {
         out.push_str(&format!(
-            "{} payloads are outside the configured raw_store and were left alone\n",
-            report.raw_foreign
+            "{} outside the configured raw_store and left alone\n",
+            output::plural(report.raw_foreign, "payload is", "payloads are")
         ));
     }
-    out.push_str(&format!("{} batches\n", report.batches));
+    out.push_str(&format!(
+        "{}\n",
+        output::plural(report.batches, "batch", "batches")
+    ));
     out
 }

@@ -4,7 +4,7 @@
 use crate::{Failure, output, setup};
 use clap::Args;
 use rebound_domain::clock::Clock;
-use rebound_domain::quota::{QuotaState, WARN_PERCENT, effective_used, local_time, period_at};
+use rebound_domain::quota::{QuotaState, WARN_PERCENT, effective_used, period_at};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -21,6 +21,8 @@ pub async fn quotas(config: &Path, args: QuotasArgs) -> Result<ExitCode, Failure
     let tz = plan.pipeline.timezone;
     let now = rebound_clock::SystemClock.now();
     let mut rows = Vec::new();
+    // The reset instant for people, in the pipeline's zone.
+    let mut resets = Vec::new();
     for source in plan.sources.values() {
         let Some(quota) = &source.quota else { continue };
         let window = period_at(quota.per, tz, now);
@@ -40,11 +42,12 @@ pub async fn quotas(config: &Path, args: QuotasArgs) -> Result<ExitCode, Failure
             "counted": counted,
             "remaining": quota.requests.saturating_sub(used),
             "remaining_reported": reported,
-            "period_start": local_time(window.start, tz),
-            "resets_at": local_time(window.end, tz),
+            "period_start": output::json_time(window.start),
+            "resets_at": output::json_time(window.end),
             "state": state.as_str(),
-            "warned_at": usage.as_ref().and_then(|u| u.warned_at).map(|t| local_time(t, tz)),
+            "warned_at": usage.as_ref().and_then(|u| u.warned_at).map(output::json_time),
         }));
+        resets.push(output::when(window.end, tz));
     }
     if args.json {
         println!(
@@ -68,7 +71,7 @@ pub async fn quotas(config: &Path, args: QuotasArgs) -> Result<ExitCode, Failure
         "resets at",
         "state",
     ]);
-    for row in &rows {
+    for (row, resets_at) in rows.iter().zip(resets) {
         let text = |k: &str| match &row[k] {
             serde_json::Value::String(s) => s.clone(),
             serde_json::Value::Null => String::new(),
@@ -85,7 +88,7 @@ pub async fn quotas(config: &Path, args: QuotasArgs) -> Result<ExitCode, Failure
             text("used"),
             text("limit"),
             text("remaining"),
-            text("resets_at"),
+            resets_at,
             state,
         ]);
     }

@@ -155,7 +155,10 @@ pub async fn run_workflow(config: &Path, args: RunArgs) -> Result<ExitCode, Fail
             serde_json::to_string_pretty(&output::run_json(&report))?
         );
     } else {
-        print!("{}", output::run_table(&report));
+        print!(
+            "{}",
+            output::run_table_in(&report, engine.plan().pipeline.timezone)
+        );
     }
     // After the report, so a person sees it while the events go out.
     crate::cmd::events::publish_at_end(&engine).await;

@@ -27,7 +27,10 @@ pub async fn status(config: &Path, args: StatusArgs) -> Result<ExitCode, Failure
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        print!("{}", output::status_table(&runs, &calls));
+        print!(
+            "{}",
+            output::status_table(&runs, &calls, plan.pipeline.timezone)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

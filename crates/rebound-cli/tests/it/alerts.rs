@@ -87,11 +87,18 @@ url = "${ALERTS_URL}"
         .unwrap()
         .unwrap();
 
-    let out = rebound(&["-c", c, "alerts"], &env);
+    // Wide, so no cell of the tables is wrapped.
+    let wide: Vec<(&str, &str)> = env.iter().copied().chain([("COLUMNS", "400")]).collect();
+    let out = rebound(&["-c", c, "alerts"], &wide);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let table = text(&out.stdout);
     assert!(table.contains("open incidents (1):"), "{table}");
-    assert!(table.contains("critical source_unhealthy"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("│ critical ") && l.contains(" source_unhealthy ")),
+        "{table}"
+    );
     assert!(table.contains("source up: breaker open"), "{table}");
     assert!(table.contains("suppressed"), "{table}");
     assert!(table.contains("rate limit: 30 notifications"), "{table}");

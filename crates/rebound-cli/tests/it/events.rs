@@ -80,7 +80,7 @@ async fn run_publishes_at_the_end_and_events_lists_acks_publishes_and_prints_the
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("1 completion events still pending"),
+        stderr.contains("1 completion event still pending"),
         "{stderr}"
     );
     assert!(stderr.contains("sink wh"), "{stderr}");
@@ -99,7 +99,7 @@ async fn run_publishes_at_the_end_and_events_lists_acks_publishes_and_prints_the
     let out = rebound(&["-c", config, "events", "publish"], &env);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("published 1 events; 0 still pending"),
+        text(&out.stdout).contains("published 1 event; 0 still pending"),
         "{}",
         text(&out.stdout)
     );
@@ -125,7 +125,7 @@ async fn run_publishes_at_the_end_and_events_lists_acks_publishes_and_prints_the
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let table = text(&out.stdout);
     assert!(
-        table.contains("EVENT ID") && table.contains("acknowledged"),
+        table.contains("event id") && table.contains("acknowledged"),
         "{table}"
     );
     let out = rebound(&["-c", config, "events", "--state", "done"], &env);

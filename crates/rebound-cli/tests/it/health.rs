@@ -113,11 +113,11 @@ async fn health_exit_codes_json_and_verdict() {
     let first = stdout.lines().next().unwrap();
     assert!(first.starts_with("WARNING: 0 critical,"), "{stdout}");
     assert!(
-        stdout.contains("scraper props: 1 failed calls in a row"),
+        stdout.contains("scraper props: 1 failed call in a row"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("workflow props: last 1 runs failed or partial since"),
+        stdout.contains("workflow props: the last run failed or partial since"),
         "{stdout}"
     );
     assert!(!stdout.contains(KEY), "secret on stdout: {stdout}");

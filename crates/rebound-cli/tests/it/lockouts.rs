@@ -89,13 +89,13 @@ fn lockouts_are_counted_per_scraper_listed_and_reset() {
 
     let reset = rebound(&["-c", cfg, "lockouts", "reset", "box", "g1"], &[]);
     assert!(reset.status.success(), "{}", text(&reset.stderr));
-    assert_eq!(text(&reset.stdout).trim(), "released 1 lock(s) of box g1");
+    assert_eq!(text(&reset.stdout).trim(), "released 1 lock of box g1");
     let out = rebound(&["-c", cfg, "lockouts", "--json"], &[]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["counts"]["box"], 1);
 
     let all = rebound(&["-c", cfg, "lockouts", "reset", "box"], &[]);
-    assert_eq!(text(&all.stdout).trim(), "released 1 lock(s) of box");
+    assert_eq!(text(&all.stdout).trim(), "released 1 lock of box");
     let unknown = rebound(&["-c", cfg, "lockouts", "reset", "nope"], &[]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(text(&unknown.stderr).contains("unknown scraper \"nope\""));

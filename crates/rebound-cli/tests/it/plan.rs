@@ -103,8 +103,22 @@ fn plan(date: &str, file: &str) -> Vec<Row> {
         .iter()
         .map(|r| Row {
             workflow: r["workflow"].as_str().unwrap().to_string(),
-            at: DateTime::parse_from_rfc3339(r["at"].as_str().unwrap()).unwrap(),
-            action: r["action"].as_str().unwrap().to_string(),
+            // JSON instants are UTC (`…Z`); the rows hold them in the
+            // pipeline's zone, as the table prints them.
+            at: {
+                let at = r["at"].as_str().unwrap();
+                assert!(at.ends_with('Z'), "{r}");
+                DateTime::parse_from_rfc3339(at)
+                    .unwrap()
+                    .with_timezone(&NY)
+                    .fixed_offset()
+            },
+            // JSON enum values are lowercase.
+            action: {
+                let action = r["action"].as_str().unwrap();
+                assert_eq!(action, action.to_ascii_lowercase(), "{r}");
+                action.to_ascii_uppercase()
+            },
             reason: r["reason"].as_str().unwrap().to_string(),
             target_date: d(r["target_date"].as_str().unwrap()),
             entities: r["entities"]
@@ -762,7 +776,7 @@ fn retries_of_failed_window_and_at_runs_are_shown_as_conditions() {
     let rows = json.as_array().expect("rows");
     let morning: Vec<&serde_json::Value> = rows
         .iter()
-        .filter(|r| r["workflow"] == "morning_operations" && r["action"] == "RUN")
+        .filter(|r| r["workflow"] == "morning_operations" && r["action"] == "run")
         .collect();
     assert_eq!(morning.len(), 1, "{morning:#?}");
     let retries: Vec<DateTime<Utc>> = morning[0]["retries_if_failed"]
@@ -787,7 +801,7 @@ fn retries_of_failed_window_and_at_runs_are_shown_as_conditions() {
     // Skips and schedules that do not retry (discovery) list none.
     for row in rows {
         let listed = !row["retries_if_failed"].as_array().unwrap().is_empty();
-        if row["action"] != "RUN" || row["workflow"] == "injury_discovery" {
+        if row["action"] != "run" || row["workflow"] == "injury_discovery" {
             assert!(!listed, "{row}");
         }
     }
@@ -802,6 +816,9 @@ fn retries_of_failed_window_and_at_runs_are_shown_as_conditions() {
         stdout.contains("if the window run fails: retry at 07:00, 08:00, 09:00"),
         "{stdout}"
     );
+    // The run's time in the pipeline's zone with its offset, as every
+    // command prints an instant.
+    assert!(stdout.contains("2026-01-15 06:00 EST (-05:00)"), "{stdout}");
 }
 
 #[test]

@@ -180,7 +180,7 @@ async fn attempts_record_the_proxy_and_credentials_stay_out_of_the_database() {
     assert!(
         message
             .as_deref()
-            .is_some_and(|m| m.starts_with("via proxy 1 of 3: connection failed")),
+            .is_some_and(|m| m == "via proxy 1 of 3: connect refused"),
         "{message:?}"
     );
     pool.close().await;
@@ -212,12 +212,18 @@ async fn attempts_record_the_proxy_and_credentials_stay_out_of_the_database() {
     let table = text(&out.stdout);
     assert!(table.contains("proxy 1 of 3 open until"), "{table}");
     outputs.push_str(&table);
-    let out = rebound(&["-c", &config, "breakers"], &[]);
+    // Wide, so no cell of the table is wrapped.
+    let out = rebound(&["-c", &config, "breakers"], &[("COLUMNS", "400")]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let breakers = text(&out.stdout);
     assert!(breakers.contains("proxy 2 of 3: open until"), "{breakers}");
     assert!(
         breakers.contains("proxy 3 of 3: closed, 0 failures in a row"),
+        "{breakers}"
+    );
+    // One table style for every command: the same borders as `health`'s.
+    assert!(
+        breakers.contains('│') && breakers.contains("│ source"),
         "{breakers}"
     );
     outputs.push_str(&breakers);
@@ -326,8 +332,8 @@ async fn a_call_finding_every_proxy_open_is_recorded_as_skipped_breaker_open() {
     let message: String = rows[1].get("error_message");
     assert!(
         message.starts_with(
-            "every proxy of source nba_stats is open: proxy 1 of 2 (1 failures, skipped until "
-        ) && message.contains("proxy 2 of 2 (1 failures"),
+            "every proxy of source nba_stats is open: proxy 1 of 2 (1 failure, skipped until "
+        ) && message.contains("proxy 2 of 2 (1 failure,"),
         "{message}"
     );
     assert!(

@@ -63,15 +63,16 @@ scrapers = ["odds"]
     assert_eq!(warned["remaining"], 1);
     assert_eq!(warned["state"], "warning");
     assert!(warned["warned_at"].is_string(), "{warned:#}");
+    // JSON instants are UTC: New York's midnight is 05:00Z (04:00Z in summer).
     assert!(
         warned["resets_at"]
             .as_str()
             .unwrap()
-            .ends_with("T00:00:00-05:00")
+            .ends_with("T05:00:00Z")
             || warned["resets_at"]
                 .as_str()
                 .unwrap()
-                .ends_with("T00:00:00-04:00"),
+                .ends_with("T04:00:00Z"),
         "{warned:#}"
     );
     assert_eq!(rebound(&["-c", c, "run", "w"], &[]).status.code(), Some(0));

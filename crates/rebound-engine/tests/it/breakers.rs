@@ -460,12 +460,9 @@ steps = [
     let props = by_name("props");
     assert_eq!(props.status, ScraperStatus::Skipped);
     assert_eq!(props.error_kind, Some(ErrorKind::BreakerOpen), "{props:?}");
-    assert!(
-        props
-            .message
-            .as_deref()
-            .unwrap_or("")
-            .contains("dependency events"),
+    assert_eq!(
+        props.message.as_deref(),
+        Some("not run: events was skipped (circuit breaker open)"),
         "{props:?}"
     );
     assert_eq!(by_name("other").status, ScraperStatus::Success);

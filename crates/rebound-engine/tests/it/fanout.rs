@@ -432,7 +432,7 @@ async fn a_failed_source_scraper_skips_the_fan_out_naming_it() {
     assert_eq!(report.status, WorkflowStatus::Failed);
     let props = &report.calls[1];
     assert_eq!(props.status, ScraperStatus::Skipped);
-    let expected = "not run: dependency events failed (HTTP 404 after 1 attempt: no such sport)";
+    let expected = "not run: events failed";
     assert_eq!(props.message.as_deref(), Some(expected));
     assert_eq!(
         report.fanout,

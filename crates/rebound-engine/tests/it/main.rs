@@ -177,7 +177,9 @@ async fn partial_run_is_recorded_with_reasons(h: &Harness) {
         0,
         "a skipped scraper makes no request"
     );
-    let expected_message = "events: HTTP 404 after 1 attempt: no such sport | props: not run: dependency events failed (HTTP 404 after 1 attempt: no such sport)";
+    // Each cause once: the skipped dependent names its dependency, not its message.
+    let expected_message =
+        "events: HTTP 404 after 1 attempt: no such sport | props: not run: events failed";
     assert_eq!(report.error_message.as_deref(), Some(expected_message));
 
     let runs = h.store.recent_workflow_executions(10).await.unwrap();

@@ -415,7 +415,7 @@ async fn a_paginated_call_refused_by_open_proxies_is_skipped_whole() {
     // Its retry found the only proxy open: failed, saying so, on page 1.
     let message = failed.message.clone().unwrap_or_default();
     assert!(
-        message.starts_with("page 1: via proxy 1 of 1: connection failed"),
+        message.starts_with("page 1: via proxy 1 of 1: connect reset by peer (1 attempt)"),
         "{message}"
     );
     assert!(
@@ -427,7 +427,7 @@ async fn a_paginated_call_refused_by_open_proxies_is_skipped_whole() {
     assert_eq!(skipped.pages, None);
     let message = skipped.message.clone().unwrap_or_default();
     assert!(
-        message.starts_with("every proxy of source up is open: proxy 1 of 1 (1 failures"),
+        message.starts_with("every proxy of source up is open: proxy 1 of 1 (1 failure,"),
         "{message}"
     );
 }

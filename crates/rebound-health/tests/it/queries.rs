@@ -189,7 +189,8 @@ fn report_figures(report: &HealthReport) -> Figures {
                 d.runs,
                 d.failed,
                 d.partial,
-                d.failure_rate_pct,
+                // The report's fraction as the query's percentage.
+                (d.failure_rate * 1000.0).round() / 10.0,
             ));
         }
     }
@@ -210,7 +211,7 @@ fn report_figures(report: &HealthReport) -> Figures {
         coverage: (
             c.failed_or_partial,
             c.with_message,
-            (c.failed_or_partial > 0).then_some(c.coverage_pct),
+            (c.failed_or_partial > 0).then_some((c.coverage_rate * 1000.0).round() / 10.0),
         ),
         retries: (
             r.calls,

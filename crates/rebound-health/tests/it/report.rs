@@ -93,10 +93,10 @@ async fn an_outage_is_named_with_its_start_and_reason() {
     );
     let day = &wf.days[0];
     assert_eq!((day.runs, day.failed, day.partial), (4, 0, 3));
-    assert_eq!(day.failure_rate_pct, 75.0);
+    assert_eq!(day.failure_rate, 0.75);
 
     assert_eq!(report.error_coverage.failed_or_partial, 3);
-    assert_eq!(report.error_coverage.coverage_pct, 100.0);
+    assert_eq!(report.error_coverage.coverage_rate, 1.0);
     assert_eq!(report.retries.calls, 8);
     assert_eq!(report.retries.attempts_per_call, 1.0);
     let teams = report.datasets.iter().find(|d| d.name == "teams").unwrap();
