@@ -40,6 +40,9 @@ enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start a project: write a commented rebound.toml (and a .gitignore)
+    /// into DIR that passes `rebound check`.
+    Init(cmd::init::InitArgs),
     /// Run a workflow once.
     Run(cmd::run::RunArgs),
     /// Run one scraper once, outside any workflow.
@@ -85,6 +88,9 @@ enum Command {
     /// attempts) into the config's database; refuses a database that
     /// already has history unless --force.
     GenerateHistory(cmd::generate::GenerateArgs),
+    /// Write a consistent copy of the SQLite history database to FILE while
+    /// it may be in use (`VACUUM INTO`); PostgreSQL: use pg_dump.
+    Backup(cmd::backup::BackupArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,7 +124,8 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command {
+        let result = match cli.command {
+            Command::Init(args) => cmd::init::init(args),
             Command::Run(args) => cmd::run::run_workflow(&cli.config, args).await,
             Command::Scrape(args) => cmd::run::run_scraper(&cli.config, args).await,
             Command::Check => cmd::check::check(&cli.config),
@@ -139,7 +146,10 @@ fn main() -> ExitCode {
             Command::Freshness(args) => cmd::freshness::freshness(&cli.config, args).await,
             Command::Purge(args) => cmd::purge::purge(&cli.config, args).await,
             Command::GenerateHistory(args) => cmd::generate::generate(&cli.config, args).await,
-        }
+            Command::Backup(args) => cmd::backup::backup(&cli.config, args).await,
+        };
+        setup::finish().await;
+        result
     });
     match result {
         Ok(code) => code,

@@ -106,9 +106,45 @@ pub fn refuse_short_upstream_secrets(
 }
 
 /// Opens the history database named by the plan, applying migrations, for
-/// the engine and services (a pool of connections on PostgreSQL).
+/// the engine and services (a pool of connections on PostgreSQL). The store
+/// is checkpointed when the command ends ([`checkpoint_on_exit`]): the
+/// commands that open it this way are the ones that write.
 pub async fn open_store(plan: &Plan) -> Result<Arc<dyn Store>, Failure> {
-    open_store_with(plan, Connections::Pool).await
+    let store = open_store_with(plan, Connections::Pool).await?;
+    checkpoint_on_exit(store.clone());
+    Ok(store)
+}
+
+/// The stores this process wrote to, checkpointed by [`finish`].
+static WRITTEN: std::sync::Mutex<Vec<Arc<dyn Store>>> = std::sync::Mutex::new(Vec::new());
+
+/// Marks `store` as written by this command, so that [`finish`]
+/// checkpoints it: a report command that changes a row (`breakers reset`,
+/// `events ack`) opens the report store and says so here.
+pub fn checkpoint_on_exit(store: Arc<dyn Store>) {
+    // A poisoned lock only means another thread panicked while pushing;
+    // the list itself is still a list.
+    WRITTEN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(store);
+}
+
+/// Run by `main` when a command has returned (not when the process is
+/// killed): SQLite's WAL is moved into the database file and truncated,
+/// so `rebound.db` alone holds the history and a file copy is a backup.
+/// A failure is only logged: the command's own result stands.
+pub async fn finish() {
+    let stores = std::mem::take(
+        &mut *WRITTEN
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+    );
+    for store in stores {
+        if let Err(error) = store.checkpoint().await {
+            tracing::warn!(%error, "Could not checkpoint the history database; its -wal file still holds recent history.");
+        }
+    }
 }
 
 /// Opens the history database for a command that runs a few queries one

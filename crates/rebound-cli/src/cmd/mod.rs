@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod backfill;
+pub mod backup;
 pub mod breakers;
 pub mod check;
 pub mod demo;
@@ -9,6 +10,7 @@ pub mod events;
 pub mod freshness;
 pub mod generate;
 pub mod health;
+pub mod init;
 pub mod lockouts;
 pub mod plan;
 pub mod purge;

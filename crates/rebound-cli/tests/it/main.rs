@@ -3,10 +3,12 @@
 
 mod alerts;
 mod backfill;
+mod backup;
 mod documents;
 mod events;
 mod fanout;
 mod health;
+mod init;
 mod lockouts;
 mod metrics;
 mod pagination;
