@@ -77,7 +77,8 @@ enum Command {
     /// `events publish`, `events schema`.
     Events(cmd::events::EventsArgs),
     /// What is broken, since when and why: sources, scrapers, workflows,
-    /// datasets. Exit code 0 healthy, 1 warning, 2 critical.
+    /// datasets. Exit code 0 healthy, 1 warning, 2 critical, 3 unknown
+    /// (config unreadable or database not opened).
     Health(cmd::health::HealthArgs),
     /// Age of each dataset's newest real change against its thresholds.
     Freshness(cmd::freshness::FreshnessArgs),
@@ -105,6 +106,20 @@ pub(crate) enum Failure {
     Usage(anyhow::Error),
     /// Anything else: exit 1.
     Runtime(anyhow::Error),
+    /// `health` / `freshness` could not look (config unreadable, database
+    /// not opened): exit 3, UNKNOWN in the monitoring-plugin convention
+    /// their 0 / 1 / 2 follow, so a broken check is never read as
+    /// "critical" about the pipeline.
+    Unknown(anyhow::Error),
+}
+
+impl Failure {
+    /// The same failure as [`Failure::Unknown`], for the monitoring commands.
+    pub(crate) fn unknown(self) -> Failure {
+        match self {
+            Failure::Usage(e) | Failure::Runtime(e) | Failure::Unknown(e) => Failure::Unknown(e),
+        }
+    }
 }
 
 impl<E: Into<anyhow::Error>> From<E> for Failure {
@@ -160,6 +175,10 @@ fn main() -> ExitCode {
         Err(Failure::Runtime(error)) => {
             eprintln!("error: {error:#}");
             ExitCode::from(1)
+        }
+        Err(Failure::Unknown(error)) => {
+            eprintln!("UNKNOWN: {error:#}");
+            ExitCode::from(3)
         }
     }
 }

@@ -6,6 +6,7 @@ mod backfill;
 mod backup;
 mod documents;
 mod events;
+mod exit_codes;
 mod fanout;
 mod health;
 mod init;
