@@ -210,7 +210,10 @@ fn a_first_start_seconds_after_a_slot_does_not_run_it() {
         &Facts::default(),
         &no_calendars(),
     );
-    assert_eq!(summary(&evaluation.decisions), [row("idle", "SKIP", "2026-01-05")]);
+    assert_eq!(
+        summary(&evaluation.decisions),
+        [row("idle", "SKIP", "2026-01-05")]
+    );
     assert_eq!(evaluation.next_check, et("2026-01-05 06:00"));
     // A slot at the very instant of the first evaluation is not the past.
     let evaluation = eval_with(
@@ -219,7 +222,10 @@ fn a_first_start_seconds_after_a_slot_does_not_run_it() {
         &Facts::default(),
         &no_calendars(),
     );
-    assert_eq!(summary(&evaluation.decisions), [row("06:00", "RUN", "2026-01-05")]);
+    assert_eq!(
+        summary(&evaluation.decisions),
+        [row("06:00", "RUN", "2026-01-05")]
+    );
 }
 
 #[test]

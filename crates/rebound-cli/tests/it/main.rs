@@ -22,6 +22,7 @@ mod runs;
 mod secrets;
 mod serve;
 mod storage;
+mod variables;
 
 use rebound_upstream_sim::{Reply, UpstreamSim};
 use std::path::{Path, PathBuf};
