@@ -28,6 +28,16 @@ struct Cli {
     /// Log line format (logs go to stderr; level from RUST_LOG, default warn).
     #[arg(long = "log-format", value_enum, default_value_t = LogFormat::Pretty, global = true)]
     log_format: LogFormat,
+    /// Colour in logs: auto (only when stderr is a terminal and NO_COLOR is
+    /// unset), always or never.
+    #[arg(long, value_enum, default_value_t = setup::Color::Auto, global = true)]
+    color: setup::Color,
+    /// Only errors in the logs (ignored when RUST_LOG is set).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// More logs: -v info, -vv debug (ignored when RUST_LOG is set).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -130,7 +140,13 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    setup::init_logging(matches!(cli.log_format, LogFormat::Json));
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    setup::init_logging(matches!(cli.log_format, LogFormat::Json), level, cli.color);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {

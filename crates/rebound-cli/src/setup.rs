@@ -34,13 +34,41 @@ pub fn say(text: &str) {
     }
 }
 
-/// Logs go to stderr so that stdout stays the command's output (tables, JSON).
-pub fn init_logging(json: bool) {
+/// `--color`: whether log lines carry ANSI colour codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Color {
+    /// Only when stderr is a terminal and `NO_COLOR` is unset or empty.
+    Auto,
+    Always,
+    Never,
+}
+
+/// Whether stderr gets colour: never into a file or a pipe (cron logs
+/// were full of escape codes), and never when `NO_COLOR` is set
+/// (no-color.org), unless `--color always` says otherwise.
+#[allow(clippy::disallowed_methods)] // the CLI reads the environment: NO_COLOR
+pub fn use_color(choice: Color) -> bool {
+    use std::io::IsTerminal;
+    match choice {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stderr().is_terminal()
+        }
+    }
+}
+
+/// Logs go to stderr so that stdout stays the command's output (tables,
+/// JSON). `level` comes from `-q` / `-v` and applies only when `RUST_LOG`
+/// is not set (an explicit filter wins).
+pub fn init_logging(json: bool, level: &str, color: Color) {
     JSON_LOGS.store(json, std::sync::atomic::Ordering::Relaxed);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(!json && use_color(color))
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();

@@ -4,6 +4,7 @@
 mod alerts;
 mod backfill;
 mod backup;
+mod color;
 mod documents;
 mod events;
 mod exit_codes;
