@@ -9,6 +9,7 @@ mod documents;
 mod events;
 mod exit_codes;
 mod fanout;
+mod generate;
 mod health;
 mod init;
 mod lockouts;
