@@ -101,6 +101,14 @@ pub fn load_checked_plan(path: &Path) -> Result<rebound_config::Loaded, Failure>
     load_with(path, Secrets::None)
 }
 
+/// [`load_checked_plan`] keeping the config error itself (its problems
+/// with file, line and column), for `check --json`.
+pub fn load_checked_config(
+    path: &Path,
+) -> Result<rebound_config::Loaded, rebound_config::ConfigError> {
+    rebound_config::load_with(path, &process_env, Secrets::None)
+}
+
 /// `${VAR}` values come from the process environment, read here: the CLI
 /// is the only part of Rebound that reads it.
 #[allow(clippy::disallowed_methods)] // the CLI is the one reader of the environment

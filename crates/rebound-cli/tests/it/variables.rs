@@ -74,3 +74,48 @@ fn a_variable_set_but_empty_is_an_error() {
         assert!(stderr.contains("rebound.toml:"), "file:line:col: {stderr}");
     }
 }
+
+#[test]
+fn check_json_gives_the_verdict_problems_and_notes_as_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(dir.path(), r#"{ apiKey = "$ODDS_API_KEY" }"#);
+    let out = rebound(&["-c", &path, "check", "--json"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["valid"], true);
+    assert_eq!(json["problems"].as_array().unwrap().len(), 0);
+    assert!(
+        json["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("did you mean ${ODDS_API_KEY}?"),
+        "{json}"
+    );
+
+    let path = config(dir.path(), r#"{ apiKey = "${ODDS_API_KEY}" }"#);
+    let out = rebound(&["-c", &path, "check", "--json"], &[("ODDS_API_KEY", "")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["valid"], false);
+    let problem = &json["problems"][0];
+    assert_eq!(problem["key"], "sources.up.query.apiKey");
+    assert_eq!(problem["line"], 7, "{json}");
+    assert!(problem["column"].is_number(), "{json}");
+    assert!(
+        problem["message"]
+            .as_str()
+            .unwrap()
+            .contains("set but empty")
+    );
+
+    let out = rebound(&["-c", "/nonexistent/rebound.toml", "check", "--json"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["valid"], false);
+    assert!(
+        json["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not found")
+    );
+}
