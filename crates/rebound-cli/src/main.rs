@@ -102,6 +102,9 @@ enum Command {
     /// Write a consistent copy of the SQLite history database to FILE while
     /// it may be in use (`VACUUM INTO`); PostgreSQL: use pg_dump.
     Backup(cmd::backup::BackupArgs),
+    /// Print a shell completion script: `rebound completions bash >
+    /// ~/.local/share/bash-completion/completions/rebound`.
+    Completions(cmd::completions::CompletionsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -178,6 +181,7 @@ fn main() -> ExitCode {
             Command::Purge(args) => cmd::purge::purge(&cli.config, args).await,
             Command::GenerateHistory(args) => cmd::generate::generate(&cli.config, args).await,
             Command::Backup(args) => cmd::backup::backup(&cli.config, args).await,
+            Command::Completions(args) => cmd::completions::completions::<Cli>(args),
         };
         setup::finish().await;
         result

@@ -5,6 +5,7 @@ pub mod backfill;
 pub mod backup;
 pub mod breakers;
 pub mod check;
+pub mod completions;
 pub mod demo;
 pub mod events;
 pub mod freshness;

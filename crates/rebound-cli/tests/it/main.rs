@@ -5,6 +5,7 @@ mod alerts;
 mod backfill;
 mod backup;
 mod color;
+mod completions;
 mod documents;
 mod events;
 mod exit_codes;
