@@ -143,9 +143,12 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `rebound::runs` is the one line per finished run of `rebound serve`
+    // (workflow, target date, status, counts, duration): shown by default,
+    // since a service that says nothing while it works looks stuck.
     let level = match (cli.quiet, cli.verbose) {
         (true, _) => "error",
-        (false, 0) => "warn",
+        (false, 0) => "warn,rebound::runs=info",
         (false, 1) => "info",
         (false, _) => "debug",
     };

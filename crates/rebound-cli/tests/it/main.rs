@@ -24,6 +24,7 @@ mod quotas;
 mod runs;
 mod secrets;
 mod serve;
+mod serve_lines;
 mod storage;
 mod variables;
 
