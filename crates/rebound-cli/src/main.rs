@@ -28,6 +28,16 @@ struct Cli {
     /// Log line format (logs go to stderr; level from RUST_LOG, default warn).
     #[arg(long = "log-format", value_enum, default_value_t = LogFormat::Pretty, global = true)]
     log_format: LogFormat,
+    /// Colour in logs: auto (only when stderr is a terminal and NO_COLOR is
+    /// unset), always or never.
+    #[arg(long, value_enum, default_value_t = setup::Color::Auto, global = true)]
+    color: setup::Color,
+    /// Only errors in the logs (ignored when RUST_LOG is set).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// More logs: -v info, -vv debug (ignored when RUST_LOG is set).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -40,12 +50,15 @@ enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start a project: write a commented rebound.toml (and a .gitignore)
+    /// into DIR that passes `rebound check`.
+    Init(cmd::init::InitArgs),
     /// Run a workflow once.
     Run(cmd::run::RunArgs),
     /// Run one scraper once, outside any workflow.
     Scrape(cmd::run::ScrapeArgs),
     /// Validate the config and print a summary.
-    Check,
+    Check(cmd::check::CheckArgs),
     /// Config file tools.
     Config {
         #[command(subcommand)]
@@ -74,7 +87,8 @@ enum Command {
     /// `events publish`, `events schema`.
     Events(cmd::events::EventsArgs),
     /// What is broken, since when and why: sources, scrapers, workflows,
-    /// datasets. Exit code 0 healthy, 1 warning, 2 critical.
+    /// datasets. Exit code 0 healthy, 1 warning, 2 critical, 3 unknown
+    /// (config unreadable or database not opened).
     Health(cmd::health::HealthArgs),
     /// Age of each dataset's newest real change against its thresholds.
     Freshness(cmd::freshness::FreshnessArgs),
@@ -85,6 +99,12 @@ enum Command {
     /// attempts) into the config's database; refuses a database that
     /// already has history unless --force.
     GenerateHistory(cmd::generate::GenerateArgs),
+    /// Write a consistent copy of the SQLite history database to FILE while
+    /// it may be in use (`VACUUM INTO`); PostgreSQL: use pg_dump.
+    Backup(cmd::backup::BackupArgs),
+    /// Print a shell completion script: `rebound completions bash >
+    /// ~/.local/share/bash-completion/completions/rebound`.
+    Completions(cmd::completions::CompletionsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +119,20 @@ pub(crate) enum Failure {
     Usage(anyhow::Error),
     /// Anything else: exit 1.
     Runtime(anyhow::Error),
+    /// `health` / `freshness` could not look (config unreadable, database
+    /// not opened): exit 3, UNKNOWN in the monitoring-plugin convention
+    /// their 0 / 1 / 2 follow, so a broken check is never read as
+    /// "critical" about the pipeline.
+    Unknown(anyhow::Error),
+}
+
+impl Failure {
+    /// The same failure as [`Failure::Unknown`], for the monitoring commands.
+    pub(crate) fn unknown(self) -> Failure {
+        match self {
+            Failure::Usage(e) | Failure::Runtime(e) | Failure::Unknown(e) => Failure::Unknown(e),
+        }
+    }
 }
 
 impl<E: Into<anyhow::Error>> From<E> for Failure {
@@ -109,7 +143,16 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    setup::init_logging(matches!(cli.log_format, LogFormat::Json));
+    // `rebound::runs` is the one line per finished run of `rebound serve`
+    // (workflow, target date, status, counts, duration): shown by default,
+    // since a service that says nothing while it works looks stuck.
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn,rebound::runs=info",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    setup::init_logging(matches!(cli.log_format, LogFormat::Json), level, cli.color);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -118,10 +161,11 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command {
+        let result = match cli.command {
+            Command::Init(args) => cmd::init::init(args),
             Command::Run(args) => cmd::run::run_workflow(&cli.config, args).await,
             Command::Scrape(args) => cmd::run::run_scraper(&cli.config, args).await,
-            Command::Check => cmd::check::check(&cli.config),
+            Command::Check(args) => cmd::check::check(&cli.config, args),
             Command::Config {
                 command: ConfigCommand::Schema,
             } => cmd::check::schema(),
@@ -139,7 +183,11 @@ fn main() -> ExitCode {
             Command::Freshness(args) => cmd::freshness::freshness(&cli.config, args).await,
             Command::Purge(args) => cmd::purge::purge(&cli.config, args).await,
             Command::GenerateHistory(args) => cmd::generate::generate(&cli.config, args).await,
-        }
+            Command::Backup(args) => cmd::backup::backup(&cli.config, args).await,
+            Command::Completions(args) => cmd::completions::completions::<Cli>(args),
+        };
+        setup::finish().await;
+        result
     });
     match result {
         Ok(code) => code,
@@ -150,6 +198,10 @@ fn main() -> ExitCode {
         Err(Failure::Runtime(error)) => {
             eprintln!("error: {error:#}");
             ExitCode::from(1)
+        }
+        Err(Failure::Unknown(error)) => {
+            eprintln!("UNKNOWN: {error:#}");
+            ExitCode::from(3)
         }
     }
 }

@@ -34,13 +34,41 @@ pub fn say(text: &str) {
     }
 }
 
-/// Logs go to stderr so that stdout stays the command's output (tables, JSON).
-pub fn init_logging(json: bool) {
+/// `--color`: whether log lines carry ANSI colour codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Color {
+    /// Only when stderr is a terminal and `NO_COLOR` is unset or empty.
+    Auto,
+    Always,
+    Never,
+}
+
+/// Whether stderr gets colour: never into a file or a pipe (cron logs
+/// were full of escape codes), and never when `NO_COLOR` is set
+/// (no-color.org), unless `--color always` says otherwise.
+#[allow(clippy::disallowed_methods)] // the CLI reads the environment: NO_COLOR
+pub fn use_color(choice: Color) -> bool {
+    use std::io::IsTerminal;
+    match choice {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stderr().is_terminal()
+        }
+    }
+}
+
+/// Logs go to stderr so that stdout stays the command's output (tables,
+/// JSON). `level` comes from `-q` / `-v` and applies only when `RUST_LOG`
+/// is not set (an explicit filter wins).
+pub fn init_logging(json: bool, level: &str, color: Color) {
     JSON_LOGS.store(json, std::sync::atomic::Ordering::Relaxed);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(!json && use_color(color))
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();
@@ -71,6 +99,14 @@ pub fn load_report_plan(path: &Path) -> Result<rebound_config::Loaded, Failure> 
 /// unset ones come back as notes.
 pub fn load_checked_plan(path: &Path) -> Result<rebound_config::Loaded, Failure> {
     load_with(path, Secrets::None)
+}
+
+/// [`load_checked_plan`] keeping the config error itself (its problems
+/// with file, line and column), for `check --json`.
+pub fn load_checked_config(
+    path: &Path,
+) -> Result<rebound_config::Loaded, rebound_config::ConfigError> {
+    rebound_config::load_with(path, &process_env, Secrets::None)
 }
 
 /// `${VAR}` values come from the process environment, read here: the CLI
@@ -106,9 +142,45 @@ pub fn refuse_short_upstream_secrets(
 }
 
 /// Opens the history database named by the plan, applying migrations, for
-/// the engine and services (a pool of connections on PostgreSQL).
+/// the engine and services (a pool of connections on PostgreSQL). The store
+/// is checkpointed when the command ends ([`checkpoint_on_exit`]): the
+/// commands that open it this way are the ones that write.
 pub async fn open_store(plan: &Plan) -> Result<Arc<dyn Store>, Failure> {
-    open_store_with(plan, Connections::Pool).await
+    let store = open_store_with(plan, Connections::Pool).await?;
+    checkpoint_on_exit(store.clone());
+    Ok(store)
+}
+
+/// The stores this process wrote to, checkpointed by [`finish`].
+static WRITTEN: std::sync::Mutex<Vec<Arc<dyn Store>>> = std::sync::Mutex::new(Vec::new());
+
+/// Marks `store` as written by this command, so that [`finish`]
+/// checkpoints it: a report command that changes a row (`breakers reset`,
+/// `events ack`) opens the report store and says so here.
+pub fn checkpoint_on_exit(store: Arc<dyn Store>) {
+    // A poisoned lock only means another thread panicked while pushing;
+    // the list itself is still a list.
+    WRITTEN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(store);
+}
+
+/// Run by `main` when a command has returned (not when the process is
+/// killed): SQLite's WAL is moved into the database file and truncated,
+/// so `rebound.db` alone holds the history and a file copy is a backup.
+/// A failure is only logged: the command's own result stands.
+pub async fn finish() {
+    let stores = std::mem::take(
+        &mut *WRITTEN
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+    );
+    for store in stores {
+        if let Err(error) = store.checkpoint().await {
+            tracing::warn!(%error, "Could not checkpoint the history database; its -wal file still holds recent history.");
+        }
+    }
 }
 
 /// Opens the history database for a command that runs a few queries one

@@ -26,6 +26,10 @@ pub(crate) struct Substituted {
     pub values: Vec<String>,
     /// The names of the variables, in the order of `values`.
     pub names: Vec<String>,
+    /// `$NAME` written without braces (upper-case names only, the
+    /// environment's convention): left as text, but almost always meant as
+    /// `${NAME}`, so `rebound check` asks.
+    pub bare: Vec<String>,
 }
 
 /// Replaces each `${VAR}` in `text` by `env(VAR)`. The error is a sentence
@@ -40,6 +44,7 @@ pub(crate) fn substitute(
         secret: false,
         values: Vec::new(),
         names: Vec::new(),
+        bare: Vec::new(),
     };
     let mut rest = text;
     while let Some(dollar) = rest.find('$') {
@@ -72,12 +77,29 @@ pub(crate) fn substitute(
             out.names.push(name.to_string());
             rest = &after[close + 1..];
         } else {
+            if let Some(name) = bare_var(&tail[1..]) {
+                out.bare.push(name.to_string());
+            }
             out.text.push('$');
             rest = &tail[1..];
         }
     }
     out.text.push_str(rest);
     Ok(out)
+}
+
+/// The upper-case variable name at the start of `text` (after a `$`), if
+/// any: `ODDS_API_KEY` in `$ODDS_API_KEY/x`. Lower-case names are left
+/// alone, since `$top` or `$filter` are ordinary text in many APIs' queries.
+fn bare_var(text: &str) -> Option<&str> {
+    let end = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(text.len());
+    let name = &text[..end];
+    (is_var_name(name)
+        && !name.chars().any(|c| c.is_ascii_lowercase())
+        && name.chars().any(|c| c.is_ascii_uppercase()))
+    .then_some(name)
 }
 
 fn is_var_name(name: &str) -> bool {
@@ -132,6 +154,13 @@ mod tests {
                 "{input}"
             );
         }
+    }
+
+    #[test]
+    fn bare_upper_case_names_are_noticed_and_left_as_text() {
+        let out = substitute("k=$ODDS_API_KEY&$top=5 $5 $$ ${TOKEN}", Target::Plain, &env).unwrap();
+        assert_eq!(out.text, "k=$ODDS_API_KEY&$top=5 $5 $$ abc{x}");
+        assert_eq!(out.bare, vec!["ODDS_API_KEY".to_string()]);
     }
 
     #[test]

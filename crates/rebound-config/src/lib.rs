@@ -99,7 +99,8 @@ pub struct Loaded {
     pub plan: Plan,
     /// Unset variables that [`Secrets`] allowed, one sentence each:
     /// `environment variable ODDS_API_KEY is not set (used by
-    /// sources.odds.query.apiKey)`.
+    /// sources.odds.query.apiKey)`; then every `$VAR` written without
+    /// braces ("did you mean ${VAR}?").
     pub notes: Vec<String>,
     /// Every `${VAR}` whose value goes to an upstream (under `sources` or
     /// `scrapers`).
@@ -182,6 +183,9 @@ pub fn load_str_with(
         .unset
         .iter()
         .map(|(key, var)| format!("environment variable {var} is not set (used by {key})"))
+        .chain(resolved.bare.iter().map(|(key, var)| {
+            format!("{key}: \"${var}\" is sent as written, not read from the environment; did you mean ${{{var}}}?")
+        }))
         .collect();
     let upstream_secrets = resolved
         .upstream

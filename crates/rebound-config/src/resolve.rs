@@ -71,6 +71,8 @@ pub(crate) struct Resolved {
     /// `${VAR}`s under `sources` and `scrapers`, whose values are sent to
     /// an upstream: (key, variable, length in characters).
     pub upstream: Vec<(KeyPath, String, usize)>,
+    /// `$NAME` without braces: (key, variable).
+    pub bare: Vec<(KeyPath, String)>,
 }
 
 /// Resolves `raw` into a plan, or returns every problem found. A variable
@@ -93,6 +95,7 @@ pub(crate) fn resolve(
         required: required.map(|r| r.iter().map(|k| k.to_string()).collect()),
         unset: Vec::new(),
         upstream: Vec::new(),
+        bare: Vec::new(),
     };
     let plan = resolver.plan(raw, config_path);
     let redactor = Redactor::new(&resolver.secrets);
@@ -105,6 +108,7 @@ pub(crate) fn resolve(
             plan: Plan { redactor, ..plan },
             unset,
             upstream: resolver.upstream,
+            bare: resolver.bare,
         });
     }
     // A message may quote a value that came from the environment (a
@@ -139,6 +143,7 @@ struct Resolver<'a> {
     required: Option<Vec<String>>,
     unset: Vec<(KeyPath, String)>,
     upstream: Vec<(KeyPath, String, usize)>,
+    bare: Vec<(KeyPath, String)>,
 }
 
 impl Resolver<'_> {
@@ -156,16 +161,38 @@ impl Resolver<'_> {
             .is_some_and(|required| !required.iter().any(|k| k == top));
         let env = self.env;
         let unset = std::cell::RefCell::new(Vec::new());
+        let empty = std::cell::RefCell::new(Vec::new());
         let lookup = |name: &str| {
-            env(name).or_else(|| {
-                may_be_unset.then(|| {
-                    unset.borrow_mut().push(name.to_string());
-                    String::new()
+            env(name)
+                .inspect(|value| {
+                    if value.is_empty() {
+                        empty.borrow_mut().push(name.to_string());
+                    }
                 })
-            })
+                .or_else(|| {
+                    may_be_unset.then(|| {
+                        unset.borrow_mut().push(name.to_string());
+                        String::new()
+                    })
+                })
         };
-        match substitute(raw, target, &lookup) {
+        let result = substitute(raw, target, &lookup);
+        // Every `${VAR}` is a secret; an empty one is a mistake (an
+        // `export KEY=` with the value forgotten), and sent as is it would
+        // fail upstream with a confusing 401, so it is refused here.
+        for name in empty.into_inner() {
+            self.fail(
+                path,
+                format!(
+                    "environment variable {name} is set but empty; a secret needs a value (set it, or unset it)"
+                ),
+            );
+        }
+        match result {
             Ok(out) => {
+                for name in &out.bare {
+                    self.bare.push((path.clone(), name.clone()));
+                }
                 for name in unset.into_inner() {
                     self.unset.push((path.clone(), name));
                 }

@@ -381,10 +381,14 @@ impl Ctx<'_> {
                 .max_by_key(|s| s.at),
             None => {
                 // After a restart the latest slot within catch_up is still
-                // due; on a first start only an on-time one is.
+                // due. A first start runs nothing from the past, not even a
+                // slot a few seconds old: the on-time grace is for a
+                // scheduler that slept through its slot, and none did (a
+                // `rebound serve` started at 05:00:55 ran the 05:00 slot,
+                // which docs/scheduling.md said it would not).
                 let horizon = match last {
                     Some(_) => self.catch_up().max(self.on_time_grace()),
-                    None => self.on_time_grace(),
+                    None => Duration::zero(),
                 };
                 slots
                     .iter()

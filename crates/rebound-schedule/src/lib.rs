@@ -93,8 +93,9 @@
 //! `scheduler.catch_up` of now runs (reason "catch-up: …"), unless a later
 //! slot of that date is due anyway; every other missed slot gets its own
 //! SKIP "missed while down" so the gap is visible. On a first start
-//! (`last_decided_at` is `None`) nothing in the past is caught up, and only a
-//! slot that is on time (within `max_idle` + 1 minute) counts as due. Missed
+//! (`last_decided_at` is `None`) nothing in the past runs: only a slot at
+//! the very instant of the first evaluation is due; the next one runs on
+//! time. Later evaluations count a slot as due within `max_idle` + 1 minute. Missed
 //! slots older than `catch_up` + 1 day are not reported, and at most
 //! [`MAX_CATCH_UP_DECISIONS`] are reported per evaluation.
 

@@ -199,6 +199,35 @@ fn a_first_start_does_not_catch_up_the_past() {
     assert_eq!(evaluation.next_check, et("2026-01-05 06:00"));
 }
 
+/// Item 8 of issue 15: a first start 55 s after a cron slot ran that slot
+/// (it counted as "on time"), although nothing from the past should run.
+#[test]
+fn a_first_start_seconds_after_a_slot_does_not_run_it() {
+    let hourly = schedule(cron("0 * * * *"));
+    let evaluation = eval_with(
+        hourly.clone(),
+        et("2026-01-05 05:00:55"),
+        &Facts::default(),
+        &no_calendars(),
+    );
+    assert_eq!(
+        summary(&evaluation.decisions),
+        [row("idle", "SKIP", "2026-01-05")]
+    );
+    assert_eq!(evaluation.next_check, et("2026-01-05 06:00"));
+    // A slot at the very instant of the first evaluation is not the past.
+    let evaluation = eval_with(
+        hourly,
+        et("2026-01-05 06:00"),
+        &Facts::default(),
+        &no_calendars(),
+    );
+    assert_eq!(
+        summary(&evaluation.decisions),
+        [row("06:00", "RUN", "2026-01-05")]
+    );
+}
+
 #[test]
 fn catch_up_decisions_are_capped() {
     let minutely = schedule(cron("* * * * *"));

@@ -51,6 +51,9 @@ const MAX_RECHECKS: u32 = 100;
 /// What a run asks to be done later.
 #[derive(Debug, Default)]
 struct Later {
+    /// The workflow run's per-status call counts (none for a calendar
+    /// refresh or a run that could not start), for the "Run finished." line.
+    counts: Option<rebound_domain::outcome::StatusCounts>,
     retry_at: Option<DateTime<Utc>>,
     recheck_at: Option<DateTime<Utc>>,
     recheck_entities: Option<Vec<String>>,
@@ -74,6 +77,11 @@ pub struct RunOutcome {
     pub follow_up_at: Option<DateTime<Utc>>,
     /// A follow-up run queued to re-check late data (`not_yet_available`).
     pub recheck_at: Option<DateTime<Utc>>,
+    /// Per-status call counts of a workflow run (`None` for a calendar
+    /// refresh or a run that could not start).
+    pub counts: Option<rebound_domain::outcome::StatusCounts>,
+    /// When the run finished (on the worker's clock).
+    pub finished_at: DateTime<Utc>,
 }
 
 /// Executes queued runs.
@@ -263,6 +271,8 @@ impl Worker {
             scheduled_for: run.scheduled_for,
             follow_up_at,
             recheck_at,
+            counts: later.counts,
+            finished_at: self.clock.now(),
         })
     }
 
@@ -328,6 +338,7 @@ impl Worker {
         Ok((
             report.status.as_str().to_string(),
             Later {
+                counts: Some(report.counts),
                 retry_at: report.retry_at,
                 recheck_at: report.recheck_at,
                 recheck_entities: report.recheck_entities,
@@ -620,9 +631,14 @@ fn log_done(done: Result<(String, Result<RunOutcome, StoreError>), tokio::task::
     match done {
         Ok((_, Ok(outcome))) => {
             let delay_ms = (outcome.started_at - outcome.scheduled_for).num_milliseconds();
-            tracing::info!(run_id = %outcome.run_id, workflow = %outcome.workflow,
+            let duration_ms = (outcome.finished_at - outcome.started_at).num_milliseconds();
+            let c = outcome.counts.unwrap_or_default();
+            // Target `rebound::runs`: the one line per run `rebound serve`
+            // shows at its default level (the CLI enables this target).
+            tracing::info!(target: "rebound::runs", run_id = %outcome.run_id, workflow = %outcome.workflow,
             target_date = %outcome.target_date, slot = %outcome.slot, status = %outcome.status,
-            schedule_to_start_ms = delay_ms, "Run finished.")
+            succeeded = c.succeeded, no_data = c.no_data, failed = c.failed, skipped = c.skipped,
+            duration_ms, schedule_to_start_ms = delay_ms, "Run finished.")
         }
         Ok((run_id, Err(error))) => {
             tracing::error!(%run_id, %error, "Run finished but could not be marked done; its lease will expire and it will be retried.")

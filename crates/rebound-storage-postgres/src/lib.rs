@@ -891,6 +891,17 @@ impl Store for PostgresStore {
     ) -> Result<Vec<BreakerTransitionRow>, StoreError> {
         breakers::breaker_transitions(self, source, limit).await
     }
+
+    async fn checkpoint(&self) -> Result<(), StoreError> {
+        // The server owns its files and their durability.
+        Ok(())
+    }
+
+    async fn backup_into(&self, _path: &std::path::Path) -> Result<(), StoreError> {
+        Err(StoreError::Query(
+            "a PostgreSQL database is backed up with the server's own tools: pg_dump (e.g. `pg_dump -Fc -f rebound.dump DBNAME`), not rebound backup".to_string(),
+        ))
+    }
 }
 
 fn execution_row(row: &PgRow) -> Result<WorkflowExecutionRow, sqlx::Error> {

@@ -648,6 +648,35 @@ impl Store for SqliteStore {
     ) -> Result<Vec<BreakerTransitionRow>, StoreError> {
         breakers::breaker_transitions(&self.readers, source, limit).await
     }
+
+    async fn checkpoint(&self) -> Result<(), StoreError> {
+        // On the writer's one connection: queued behind this process's own
+        // writes, so nothing committed before the call stays in the WAL.
+        // Another process's reader makes it return busy instead of failing;
+        // the WAL then keeps what it could not move, as before.
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&self.writer)
+            .await
+            .map_err(|e| store_error("checkpoint", e))?;
+        Ok(())
+    }
+
+    async fn backup_into(&self, path: &Path) -> Result<(), StoreError> {
+        let Some(target) = path.to_str() else {
+            return Err(StoreError::Query(format!(
+                "backup: {} is not a UTF-8 path",
+                path.display()
+            )));
+        };
+        // A reader: `VACUUM INTO` reads one snapshot and writes a new,
+        // compact file without the WAL, so writers are not held up.
+        sqlx::query("VACUUM INTO ?1")
+            .bind(target)
+            .execute(&self.readers)
+            .await
+            .map_err(|e| store_error("backup", e))?;
+        Ok(())
+    }
 }
 
 fn execution_row(row: &SqliteRow) -> Result<WorkflowExecutionRow, StoreError> {

@@ -1,7 +1,8 @@
 //! `rebound freshness`: per dataset, the age of its newest real change
 //! (records, not empty, not identical to the previous payload), the
 //! thresholds it is held to, when it was last checked, and completeness
-//! for fanned-out datasets. Exit code as `rebound health`: 0, 1, 2.
+//! for fanned-out datasets. Exit code as `rebound health`: 0, 1, 2, and 3
+//! when it cannot look.
 
 use crate::{Failure, setup};
 use clap::Args;
@@ -25,11 +26,15 @@ pub struct FreshnessArgs {
 }
 
 pub async fn freshness(config: &Path, args: FreshnessArgs) -> Result<ExitCode, Failure> {
-    let plan = setup::load_report_plan(config)?.plan;
+    let plan = setup::load_report_plan(config)
+        .map_err(Failure::unknown)?
+        .plan;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let now = clock.now();
     let tz = plan.pipeline.timezone;
-    let engine = setup::report_engine(plan.clone(), clock).await?;
+    let engine = setup::report_engine(plan.clone(), clock)
+        .await
+        .map_err(Failure::unknown)?;
     let datasets = rebound_health::freshness(
         &plan,
         engine.store().as_ref(),

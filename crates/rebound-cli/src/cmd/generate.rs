@@ -36,12 +36,13 @@ use std::time::Instant;
 /// a database that already has history unless --force.
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// Scraper calls (scraper_execution_log rows) to write.
-    #[arg(long, default_value_t = 10_000_000, value_parser = clap::value_parser!(u64).range(0..=1_000_000_000))]
+    /// Scraper calls (scraper_execution_log rows) to write. The default is
+    /// small enough to try in seconds; the benchmarks ask for 10,000,000.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(0..=1_000_000_000))]
     pub calls: u64,
     /// Workflow runs (workflow_executions rows) to write; the calls are
     /// shared out among them.
-    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(0..=1_000_000_000))]
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(0..=1_000_000_000))]
     pub runs: u64,
     /// How far back the history reaches, in days.
     #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3650))]

@@ -1,6 +1,7 @@
 //! `rebound health`: what is broken, since when and why, in one screen
 //! (or one JSON object), with the exit code cron and CI act on: 0 healthy,
-//! 1 warning, 2 critical.
+//! 1 warning, 2 critical, 3 unknown (the config could not be read or the
+//! database opened).
 //!
 //! The terminal output leads with a one-line verdict and the list of
 //! broken things (each with since-when and the reason), then the tables
@@ -54,7 +55,7 @@ fn since_period(text: &str) -> Result<Duration, String> {
 
 pub async fn health(config: &Path, args: HealthArgs) -> Result<ExitCode, Failure> {
     let period = since_period(&args.since).map_err(|e| Failure::Usage(anyhow::anyhow!(e)))?;
-    let loaded = setup::load_report_plan(config)?;
+    let loaded = setup::load_report_plan(config).map_err(Failure::unknown)?;
     // Probes send the sources' headers and query: the same rule as for
     // every request (an unset variable is sent empty, which leaks nothing).
     if !args.no_probe {
@@ -67,7 +68,9 @@ pub async fn health(config: &Path, args: HealthArgs) -> Result<ExitCode, Failure
     let tz = plan.pipeline.timezone;
     let fetcher = Arc::new(Fetcher::new(&plan, clock.clone())?);
     let prober = HttpProber { fetcher, tz };
-    let engine = setup::report_engine(plan.clone(), clock).await?;
+    let engine = setup::report_engine(plan.clone(), clock)
+        .await
+        .map_err(Failure::unknown)?;
     let inputs = Inputs {
         plan: &plan,
         store: engine.store().as_ref(),

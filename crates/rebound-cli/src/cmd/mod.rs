@@ -2,13 +2,16 @@
 
 pub mod alerts;
 pub mod backfill;
+pub mod backup;
 pub mod breakers;
 pub mod check;
+pub mod completions;
 pub mod demo;
 pub mod events;
 pub mod freshness;
 pub mod generate;
 pub mod health;
+pub mod init;
 pub mod lockouts;
 pub mod plan;
 pub mod purge;

@@ -3,11 +3,17 @@
 
 mod alerts;
 mod backfill;
+mod backup;
+mod color;
+mod completions;
 mod demo;
 mod documents;
 mod events;
+mod exit_codes;
 mod fanout;
+mod generate;
 mod health;
+mod init;
 mod lockouts;
 mod messages;
 mod metrics;
@@ -21,7 +27,9 @@ mod reference;
 mod runs;
 mod secrets;
 mod serve;
+mod serve_lines;
 mod storage;
+mod variables;
 
 use rebound_upstream_sim::{Reply, UpstreamSim};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,72 @@
+//! `rebound backup FILE`: a consistent copy of the SQLite history
+//! database, safe while `rebound serve` writes to it.
+//!
+//! Copying `rebound.db` by hand misses whatever is still in its `-wal`
+//! file (and can catch a write half done); SQLite's `VACUUM INTO` reads one
+//! snapshot and writes a new, compact, self-contained file. A PostgreSQL
+//! database has no file of ours to copy: the server's `pg_dump` is the tool,
+//! and the command says so instead of doing half a job.
+
+use crate::{Failure, setup};
+use anyhow::anyhow;
+use clap::Args;
+use rebound_domain::plan::DatabaseLocation;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The new file to write (refused if it exists).
+    pub file: PathBuf,
+}
+
+pub async fn backup(config: &Path, args: BackupArgs) -> Result<ExitCode, Failure> {
+    let plan = setup::load_report_plan(config)?.plan;
+    let source = match &plan.pipeline.database {
+        DatabaseLocation::Sqlite { path } => path.clone(),
+        postgres @ DatabaseLocation::Postgres { .. } => {
+            return Err(Failure::Usage(anyhow!(
+                "{} is a PostgreSQL database: back it up with pg_dump (for example `pg_dump -Fc -f rebound.dump \"$DATABASE_URL\"`); rebound backup copies SQLite files only",
+                postgres.display_safe()
+            )));
+        }
+    };
+    if args.file.exists() || args.file.is_symlink() {
+        return Err(Failure::Usage(anyhow!(
+            "{} already exists; rebound backup does not overwrite files",
+            args.file.display()
+        )));
+    }
+    // Opening would create an empty database: say there is none instead.
+    if !source.exists() {
+        return Err(Failure::Runtime(anyhow!(
+            "no history database at {} (nothing has run with {} yet)",
+            source.display(),
+            config.display()
+        )));
+    }
+    let store = setup::open_report_store(&plan).await?;
+    store.backup_into(&args.file).await.map_err(|e| {
+        anyhow!(
+            "cannot back up {} to {}: {e}",
+            source.display(),
+            args.file.display()
+        )
+    })?;
+    let bytes = std::fs::metadata(&args.file).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "Backed up {} to {} ({}).",
+        source.display(),
+        args.file.display(),
+        size(bytes)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} bytes"),
+        b if b < 1024 * 1024 => format!("{} KB", b / 1024),
+        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+    }
+}

@@ -1,0 +1,190 @@
+//! `rebound init [--example minimal|nba] [DIR]`: a project folder a new
+//! user can run at once, the way Prefect and Dagster scaffold one.
+//!
+//! The templates are embedded at build time (`include_str!`), so an
+//! installed binary needs no checkout. The nba one is the repository's
+//! reference pipeline itself (`examples/nba/rebound.toml`), embedded by
+//! path so that it can never drift from the file the docs describe; the
+//! minimal one is `templates/minimal.toml`, `examples/minimal.toml`
+//! reworded for a folder of its own.
+//!
+//! The `.gitignore` is derived from the written config (its SQLite file and
+//! raw folder), not kept beside each template, so it follows a template
+//! that changes its database name.
+
+use crate::{Failure, setup};
+use anyhow::{Context, anyhow};
+use clap::{Args, ValueEnum};
+use rebound_clock::SystemClock;
+use rebound_domain::clock::Clock;
+use rebound_domain::plan::{DatabaseLocation, Plan, RawStoreLocation};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Example {
+    /// One source, one scraper, one workflow: the smallest pipeline.
+    Minimal,
+    /// The scheduled NBA reference pipeline (ten workflows, calendars,
+    /// fan-out, alerts); needs API keys in the environment to run.
+    Nba,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Which template to start from.
+    #[arg(long, value_enum, default_value_t = Example::Minimal)]
+    pub example: Example,
+    /// The project folder (created if missing).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+}
+
+const MINIMAL: &str = include_str!("../../templates/minimal.toml");
+const NBA: &str = include_str!("../../../../examples/nba/rebound.toml");
+
+impl Example {
+    fn template(self) -> &'static str {
+        match self {
+            Example::Minimal => MINIMAL,
+            Example::Nba => NBA,
+        }
+    }
+
+    /// The three commands to try next, each with what it does; `today` is
+    /// the pipeline's local date, for `plan`.
+    fn next(self, today: &str) -> [(String, &'static str); 3] {
+        match self {
+            Example::Minimal => [
+                (
+                    "rebound check".into(),
+                    "validate rebound.toml and print what it means",
+                ),
+                (
+                    "rebound run daily".into(),
+                    "run the workflow once (calls cdn.nba.com) and print every call",
+                ),
+                ("rebound status".into(), "the runs recorded in rebound.db"),
+            ],
+            Example::Nba => [
+                (
+                    "rebound check".into(),
+                    "validate rebound.toml and print what it means",
+                ),
+                (
+                    format!("rebound plan --date {today}"),
+                    "every decision `rebound serve` would make today (dry run)",
+                ),
+                (
+                    "rebound serve".into(),
+                    "run it on its schedule (export the API keys named at the top of rebound.toml first)",
+                ),
+            ],
+        }
+    }
+}
+
+pub fn init(args: InitArgs) -> Result<ExitCode, Failure> {
+    let config = args.dir.join("rebound.toml");
+    let gitignore = args.dir.join(".gitignore");
+    // Refused before anything is written: a half-initialised folder would
+    // need cleaning up by hand.
+    for path in [&config, &gitignore] {
+        if path.exists() || path.is_symlink() {
+            return Err(Failure::Usage(anyhow!(
+                "{} already exists; rebound init does not overwrite files (choose another folder: rebound init DIR)",
+                path.display()
+            )));
+        }
+    }
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("cannot create folder {}", args.dir.display()))?;
+    write_new(&config, args.example.template())?;
+    // The written file must be one `rebound check` accepts: loaded as check
+    // loads it (no variable need be set), which also gives the paths the
+    // .gitignore names.
+    let plan = setup::load_checked_plan(&config)?.plan;
+    write_new(&gitignore, &gitignore_text(&plan, &args.dir))?;
+
+    println!("Wrote {} and {}.", config.display(), gitignore.display());
+    println!("Try next:");
+    let cd = (args.dir != Path::new(".")).then(|| format!("cd {}", shell_word(&args.dir)));
+    if let Some(cd) = &cd {
+        println!("  {cd}");
+    }
+    let today = SystemClock
+        .now()
+        .with_timezone(&plan.pipeline.timezone)
+        .date_naive()
+        .to_string();
+    let next = args.example.next(&today);
+    let width = next.iter().map(|(c, _)| c.len()).max().unwrap_or(0);
+    for (command, what) in next {
+        println!("  {command:<width$}   # {what}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Creates `path` with `text`, failing if it appeared meanwhile.
+fn write_new(path: &Path, text: &str) -> Result<(), Failure> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Failure::Usage(anyhow!(
+                    "{} already exists; rebound init does not overwrite files",
+                    path.display()
+                ))
+            } else {
+                Failure::Runtime(anyhow!("cannot create {}: {e}", path.display()))
+            }
+        })?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// The history database (with SQLite's side files) and the raw folder,
+/// relative to the project folder: generated data, not source.
+fn gitignore_text(plan: &Plan, dir: &Path) -> String {
+    let mut out =
+        String::from("# Written by `rebound init`: what Rebound generates, not source.\n");
+    let relative = |path: &Path| -> Option<String> {
+        let path = path.strip_prefix(dir).unwrap_or(path);
+        (path.is_relative() && !path.as_os_str().is_empty())
+            .then(|| path.to_string_lossy().replace('\\', "/"))
+    };
+    if let DatabaseLocation::Sqlite { path } = &plan.pipeline.database
+        && let Some(db) = relative(path)
+    {
+        out.push_str(
+            "# The run history (SQLite and its write-ahead log, shared memory and lock files).\n",
+        );
+        for suffix in ["", "-wal", "-shm", "-lock"] {
+            out.push_str(&format!("/{db}{suffix}\n"));
+        }
+    }
+    if let RawStoreLocation::File { path } = &plan.pipeline.raw_store
+        && let Some(raw) = relative(path)
+    {
+        out.push_str("# Raw response bodies.\n");
+        out.push_str(&format!("/{raw}/\n"));
+    }
+    out
+}
+
+/// `dir` as one shell word, quoted only when it needs it.
+fn shell_word(dir: &Path) -> String {
+    let text = dir.to_string_lossy();
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+    {
+        text.into_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}

@@ -1,0 +1,144 @@
+//! The SQLite file is the whole history after a command exits (the WAL is
+//! checkpointed and truncated), and `rebound backup FILE` copies it safely.
+
+use super::{SECRET, rebound, text, write_config};
+use rebound_upstream_sim::{Reply, UpstreamSim};
+use std::path::Path;
+
+/// Rows of `table` in the SQLite file at `path`, opened on its own (no
+/// `-wal` beside it): what a backup made by copying that file would hold.
+async fn rows(path: &Path, table: &str) -> i64 {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    let count: i64 =
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    count
+}
+
+fn wal_bytes(db: &Path) -> u64 {
+    let wal = db.with_file_name(format!("{}-wal", db.file_name().unwrap().to_string_lossy()));
+    std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // The binary blocks this thread; the simulated upstream needs another.
+async fn after_run_exits_a_copy_of_the_database_file_alone_has_the_history() {
+    let sim = UpstreamSim::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url());
+    let config = config.to_str().unwrap();
+    let env = [("CLI_KEY", SECRET)];
+    sim.script("/c/good", vec![Reply::text(200, "fine")]);
+    let out = rebound(&["-c", config, "run", "ok", "--date", "2026-11-27"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let db = dir.path().join("rebound.db");
+    assert_eq!(wal_bytes(&db), 0, "the WAL is checkpointed and truncated");
+    // The file alone, copied where no -wal follows it.
+    let copy_dir = tempfile::tempdir().unwrap();
+    let copy = copy_dir.path().join("copy.db");
+    std::fs::copy(&db, &copy).unwrap();
+    assert_eq!(rows(&copy, "workflow_executions").await, 1);
+    assert_eq!(rows(&copy, "scraper_execution_log").await, 1);
+    assert_eq!(rows(&copy, "scraper_attempts").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // The binary blocks this thread; the simulated upstream needs another.
+async fn backup_writes_a_complete_copy_and_refuses_an_existing_file() {
+    let sim = UpstreamSim::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url());
+    let config = config.to_str().unwrap();
+    let env = [("CLI_KEY", SECRET)];
+    sim.script("/c/good", vec![Reply::text(200, "fine")]);
+    let out = rebound(&["-c", config, "run", "ok", "--date", "2026-11-27"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let target = dir.path().join("backup.db");
+    let target_arg = target.to_str().unwrap();
+    // Reports need no source secret: backup does not either.
+    let out = rebound(&["-c", config, "backup", target_arg], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("Backed up"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(rows(&target, "workflow_executions").await, 1);
+    assert_eq!(rows(&target, "scraper_execution_log").await, 1);
+
+    let before = std::fs::read(&target).unwrap();
+    let out = rebound(&["-c", config, "backup", target_arg], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("backup.db already exists"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read(&target).unwrap(), before, "left as it was");
+}
+
+#[test]
+fn backup_of_a_database_that_does_not_exist_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "http://127.0.0.1:9");
+    let target = dir.path().join("b.db");
+    let out = rebound(
+        &[
+            "-c",
+            config.to_str().unwrap(),
+            "backup",
+            target.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("no history database at"));
+    assert!(!dir.path().join("rebound.db").exists(), "none created");
+    assert!(!target.exists());
+}
+
+#[test]
+fn backup_on_postgres_says_to_use_pg_dump() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rebound.toml");
+    std::fs::write(
+        &path,
+        r#"
+[pipeline]
+name = "pg"
+database = "postgres://postgres:pw_not_shown@127.0.0.1:5432/test"
+
+[sources.up]
+base_url = "http://127.0.0.1:9/"
+
+[scrapers.s]
+source = "up"
+path = "/s"
+
+[workflows.w]
+scrapers = ["s"]
+"#,
+    )
+    .unwrap();
+    let target = dir.path().join("b.db");
+    let out = rebound(
+        &[
+            "-c",
+            path.to_str().unwrap(),
+            "backup",
+            target.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("pg_dump"), "{stderr}");
+    assert!(!stderr.contains("pw_not_shown"), "{stderr}");
+    assert!(!target.exists());
+}

@@ -1,0 +1,104 @@
+//! `rebound init`: a new project folder that `rebound check` accepts at
+//! once, and never an overwritten file.
+
+use super::{rebound, text};
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// `rebound ARGS` run inside `dir`, as a user who did `cd DIR` would.
+fn rebound_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("REBOUND_CONFIG")
+        // The nba template's keys: `check` must pass without them.
+        .env_remove("ODDS_API_KEY")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("rebound runs")
+}
+
+fn init_then_check(example: &str, expect_db: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("my-pipeline");
+    let out = rebound_in(tmp.path(), &["init", "--example", example, "my-pipeline"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("cd my-pipeline"), "{stdout}");
+    assert!(stdout.contains("rebound check"), "{stdout}");
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.trim_start().starts_with("rebound "))
+            .count(),
+        3,
+        "three commands to try next: {stdout}"
+    );
+    let config = std::fs::read_to_string(dir.join("rebound.toml")).unwrap();
+    assert!(config.starts_with('#'), "a commented config: {config}");
+    let gitignore = std::fs::read_to_string(dir.join(".gitignore")).unwrap();
+    for line in [
+        format!("/{expect_db}"),
+        format!("/{expect_db}-wal"),
+        "/raw/".to_string(),
+    ] {
+        assert!(
+            gitignore.lines().any(|l| l == line),
+            "{line} in {gitignore}"
+        );
+    }
+
+    let check = rebound_in(&dir, &["check"]);
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}{}",
+        text(&check.stdout),
+        text(&check.stderr)
+    );
+    assert!(text(&check.stdout).contains("rebound.toml is valid"));
+}
+
+#[test]
+fn init_minimal_writes_a_config_that_check_accepts() {
+    init_then_check("minimal", "rebound.db");
+}
+
+#[test]
+fn init_nba_writes_the_reference_pipeline_that_check_accepts() {
+    init_then_check("nba", "nba.db");
+}
+
+#[test]
+fn init_defaults_to_minimal_in_the_current_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = rebound_in(tmp.path(), &["init"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains("cd "), "{}", text(&out.stdout));
+    let config = std::fs::read_to_string(tmp.path().join("rebound.toml")).unwrap();
+    assert!(config.contains("[workflows.daily]"), "{config}");
+}
+
+#[test]
+fn init_refuses_to_overwrite_an_existing_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("rebound.toml");
+    std::fs::write(&config, "# mine\n").unwrap();
+    let out = rebound(&["init", tmp.path().to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("rebound.toml already exists") && stderr.contains("does not overwrite"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), "# mine\n");
+    assert!(!tmp.path().join(".gitignore").exists(), "nothing written");
+
+    // An existing .gitignore is refused too, before rebound.toml is written.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join(".gitignore"), "target\n").unwrap();
+    let out = rebound(&["init", other.path().to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains(".gitignore already exists"));
+    assert!(!other.path().join("rebound.toml").exists());
+}
