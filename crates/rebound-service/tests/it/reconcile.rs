@@ -120,7 +120,8 @@ impl Rig {
         let at = self.clock.now();
         let mut ids = Vec::new();
         for i in 0..n {
-            let t = at + TimeDelta::milliseconds(i as i64);
+            // In the past of the clock: an event is due from its creation.
+            let t = at - TimeDelta::milliseconds((n - i) as i64);
             let call = NewScraperCall {
                 execution_id: None,
                 workflow_name: None,
