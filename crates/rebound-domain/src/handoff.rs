@@ -259,10 +259,7 @@ mod tests {
         assert!(!s.is_storm(50, 40), "exactly 80% is not more than 80%");
         assert!(!s.is_storm(49, 49), "fewer than storm_min events");
         assert!(!s.is_storm(200, 20));
-        let zero = AckSettings {
-            storm_min: 0,
-            ..s
-        };
+        let zero = AckSettings { storm_min: 0, ..s };
         assert!(!zero.is_storm(0, 0));
     }
 

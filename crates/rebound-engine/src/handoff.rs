@@ -243,16 +243,17 @@ pub(crate) fn completion_event(
 
 /// The replay of a stored message: a new `event_id` (UUIDv7), `delivery =
 /// "replay"` and `replay_of` naming the original; every other field as
-/// stored. `Err` names what is wrong with a stored payload that does not
-/// read as a message.
-pub fn replay_message(payload: &str, original_event_id: &str) -> Result<String, String> {
+/// stored. Returns the new id and the message. `Err` names what is wrong
+/// with a stored payload that does not read as a message.
+pub fn replay_message(payload: &str, original_event_id: &str) -> Result<(String, String), String> {
     let mut message: CompletionMessage = serde_json::from_str(payload)
         .map_err(|e| format!("event {original_event_id}: stored message unreadable: {e}"))?;
     message.event_id = uuid::Uuid::now_v7().to_string();
     message.delivery = MessageDelivery::Replay;
     message.replay_of = Some(original_event_id.to_string());
-    serde_json::to_string(&message)
-        .map_err(|e| format!("event {original_event_id}: replay not serialized: {e}"))
+    let text = serde_json::to_string(&message)
+        .map_err(|e| format!("event {original_event_id}: replay not serialized: {e}"))?;
+    Ok((message.event_id, text))
 }
 
 fn rfc3339(time: chrono::DateTime<chrono::Utc>) -> String {

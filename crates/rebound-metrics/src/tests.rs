@@ -362,7 +362,11 @@ async fn events_are_counted_by_sink_and_outcome_and_pending_read_from_the_outbox
     assert_eq!(events("warehouse", "delivered"), Some(2.0));
     assert_eq!(events("warehouse", "redelivered"), Some(1.0));
     assert_eq!(events("warehouse", "failed"), Some(1.0));
-    assert_eq!(events("other", "delivered"), Some(1.0), "unknown sinks are other");
+    assert_eq!(
+        events("other", "delivered"),
+        Some(1.0),
+        "unknown sinks are other"
+    );
     assert_eq!(value(&scrape, "rebound_events_pending", &[]), Some(0.0));
     assert_eq!(
         value(&scrape, "rebound_events_oldest_pending_seconds", &[]),
@@ -370,7 +374,10 @@ async fn events_are_counted_by_sink_and_outcome_and_pending_read_from_the_outbox
     );
 
     // Two pending events, the older recorded 90 s before the scrape.
-    for (i, at) in [start() - TimeDelta::seconds(90), start()].into_iter().enumerate() {
+    for (i, at) in [start() - TimeDelta::seconds(90), start()]
+        .into_iter()
+        .enumerate()
+    {
         let call = rebound_storage::NewScraperCall {
             execution_id: None,
             workflow_name: None,

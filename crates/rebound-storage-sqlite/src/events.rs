@@ -319,12 +319,11 @@ impl EventStore for SqliteStore {
 
     async fn handoff_summary(&self) -> Result<HandoffSummary, StoreError> {
         const WHAT: &str = "handoff_summary";
-        let pending: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM completion_events WHERE state = 'pending'",
-        )
-        .fetch_one(&self.readers)
-        .await
-        .map_err(|e| store_error(WHAT, e))?;
+        let pending: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM completion_events WHERE state = 'pending'")
+                .fetch_one(&self.readers)
+                .await
+                .map_err(|e| store_error(WHAT, e))?;
         let oldest = sqlx::query(
             "SELECT created_at FROM completion_events WHERE state = 'pending' \
              ORDER BY created_at LIMIT 1",

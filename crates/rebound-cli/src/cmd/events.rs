@@ -137,6 +137,7 @@ fn event_json(e: &CompletionEventRow) -> serde_json::Value {
         "status": e.status,
         "state": e.state,
         "deliveries": e.deliveries,
+        "redeliveries": e.redeliveries,
         "last_delivery_at": e.last_delivery_at.map(ts),
         "last_error": e.last_error,
         "acknowledged_at": e.acknowledged_at.map(ts),
@@ -280,12 +281,9 @@ async fn replay(config: &Path, args: &ReplayArgs) -> Result<ExitCode, Failure> {
             "unknown --status \"{status}\"; expected one of: success, no_data, failed, overdue"
         )));
     }
-    // A dry run sends nothing, so the sinks' secrets need not be set.
-    let mut plan = if args.dry_run {
-        setup::load_report_plan(config)?.plan
-    } else {
-        setup::load_plan(config)?
-    };
+    // Sinks are resolved only with their secrets set, so a dry run loads
+    // them too: it says which sinks would get what.
+    let mut plan = setup::load_plan(config)?;
     if let Some(name) = &args.sink
         && !plan.handoff.sinks.contains_key(name)
     {
@@ -319,7 +317,10 @@ async fn replay(config: &Path, args: &ReplayArgs) -> Result<ExitCode, Failure> {
     // wants are left out (and counted).
     let mut chosen: Vec<(&CompletionEventRow, Vec<String>)> = Vec::new();
     let mut unwanted = 0usize;
-    for e in found.iter().filter(|e| glob_match(&args.dataset, &e.dataset)) {
+    for e in found
+        .iter()
+        .filter(|e| glob_match(&args.dataset, &e.dataset))
+    {
         let sinks: Vec<String> = plan
             .handoff
             .sinks
@@ -391,16 +392,16 @@ async fn replay(config: &Path, args: &ReplayArgs) -> Result<ExitCode, Failure> {
         if slot > now {
             clock.sleep((slot - now).to_std().unwrap_or_default()).await;
         }
-        let (event_id, payload) = match rebound_engine::handoff::replay_message(&e.payload, &e.event_id)
-        {
-            Ok(replay) => replay,
-            Err(error) => {
-                failed += 1;
-                last_error = Some(error);
-                bar.inc(1);
-                continue;
-            }
-        };
+        let (event_id, payload) =
+            match rebound_engine::handoff::replay_message(&e.payload, &e.event_id) {
+                Ok(replay) => replay,
+                Err(error) => {
+                    failed += 1;
+                    last_error = Some(error);
+                    bar.inc(1);
+                    continue;
+                }
+            };
         let row = CompletionEventRow {
             event_id,
             payload,

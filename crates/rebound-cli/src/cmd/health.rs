@@ -400,7 +400,8 @@ fn handoff_table(h: &rebound_health::HandoffHealth, tz: chrono_tz::Tz) -> String
                 s.name.clone(),
                 s.kind.clone(),
                 s.last_error.clone().unwrap_or_else(|| "-".into()),
-                s.last_error_at.map_or_else(|| "-".into(), |t| when(Some(t), tz)),
+                s.last_error_at
+                    .map_or_else(|| "-".into(), |t| when(Some(t), tz)),
             ]);
         }
         let _ = writeln!(out, "{t}");

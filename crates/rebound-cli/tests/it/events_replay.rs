@@ -31,12 +31,21 @@ async fn replay_re_emits_past_events_as_new_messages_and_health_shows_the_handof
     let original = first["event_id"].as_str().unwrap().to_string();
     assert_eq!(first["replay_of"], serde_json::Value::Null);
 
-    // A dry run needs no sink secret, lists the event and sends nothing.
+    // A dry run lists the event and its sinks and sends nothing.
     let dry = [
-        "-c", config, "events", "replay", "--dataset", "*", "--from", "2026-11-27", "--to",
-        "2026-11-27", "--dry-run",
+        "-c",
+        config,
+        "events",
+        "replay",
+        "--dataset",
+        "*",
+        "--from",
+        "2026-11-27",
+        "--to",
+        "2026-11-27",
+        "--dry-run",
     ];
-    let out = rebound(&dry, &[("CLI_KEY", SECRET)]);
+    let out = rebound(&dry, &env);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains(&original), "{stdout}");
@@ -47,16 +56,36 @@ async fn replay_re_emits_past_events_as_new_messages_and_health_shows_the_handof
     // Other dates or another status find nothing.
     let out = rebound(
         &[
-            "-c", config, "events", "replay", "--dataset", "*", "--from", "2026-11-28", "--to",
-            "2026-11-30", "--dry-run",
+            "-c",
+            config,
+            "events",
+            "replay",
+            "--dataset",
+            "*",
+            "--from",
+            "2026-11-28",
+            "--to",
+            "2026-11-30",
+            "--dry-run",
         ],
         &env,
     );
     assert!(text(&out.stdout).contains("0 events would be re-emitted"));
     let out = rebound(
         &[
-            "-c", config, "events", "replay", "--dataset", "*", "--from", "2026-11-27", "--to",
-            "2026-11-27", "--status", "failed", "--dry-run",
+            "-c",
+            config,
+            "events",
+            "replay",
+            "--dataset",
+            "*",
+            "--from",
+            "2026-11-27",
+            "--to",
+            "2026-11-27",
+            "--status",
+            "failed",
+            "--dry-run",
         ],
         &env,
     );
@@ -65,8 +94,20 @@ async fn replay_re_emits_past_events_as_new_messages_and_health_shows_the_handof
     // The replay itself: a new message, posted, off a terminal no bar.
     let out = rebound(
         &[
-            "-c", config, "events", "replay", "--dataset", "g*", "--from", "2026-11-27", "--to",
-            "2026-11-27", "--sink", "wh", "--rate", "100/s",
+            "-c",
+            config,
+            "events",
+            "replay",
+            "--dataset",
+            "g*",
+            "--from",
+            "2026-11-27",
+            "--to",
+            "2026-11-27",
+            "--sink",
+            "wh",
+            "--rate",
+            "100/s",
         ],
         &env,
     );
@@ -82,8 +123,17 @@ async fn replay_re_emits_past_events_as_new_messages_and_health_shows_the_handof
     assert_eq!(replay["delivery"], "replay");
     assert_eq!(replay["replay_of"], original.as_str());
     assert_ne!(replay["event_id"], original.as_str());
-    assert_eq!(requests[1].header("idempotency-key"), replay["event_id"].as_str());
-    for field in ["scraper", "dataset", "target_date", "status", "primary_output"] {
+    assert_eq!(
+        requests[1].header("idempotency-key"),
+        replay["event_id"].as_str()
+    );
+    for field in [
+        "scraper",
+        "dataset",
+        "target_date",
+        "status",
+        "primary_output",
+    ] {
         assert_eq!(replay[field], first[field], "{field}");
     }
     // The original is untouched: still one event, still published.
@@ -91,14 +141,26 @@ async fn replay_re_emits_past_events_as_new_messages_and_health_shows_the_handof
     let listed: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["state"], "published");
+    assert_eq!(listed[0]["redeliveries"], 0);
 
     // Usage errors: exit 2, saying what is wrong.
     let base = [
-        "-c", config, "events", "replay", "--dataset", "*", "--from", "2026-11-27", "--to",
+        "-c",
+        config,
+        "events",
+        "replay",
+        "--dataset",
+        "*",
+        "--from",
+        "2026-11-27",
+        "--to",
         "2026-11-27",
     ];
     for (extra, expected) in [
-        (&["--sink", "nope"][..], "unknown --sink \"nope\"; [handoff.sinks] has: wh"),
+        (
+            &["--sink", "nope"][..],
+            "unknown --sink \"nope\"; [handoff.sinks] has: wh",
+        ),
         (&["--rate", "0/s"][..], "expected a rate above 0"),
         (&["--rate", "fast"][..], "expected a rate like \"50/s\""),
         (&["--status", "skipped"][..], "unknown --status \"skipped\""),
@@ -106,7 +168,12 @@ async fn replay_re_emits_past_events_as_new_messages_and_health_shows_the_handof
         let mut args = base.to_vec();
         args.extend_from_slice(extra);
         let out = rebound(&args, &env);
-        assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{extra:?}: {}",
+            text(&out.stderr)
+        );
         assert!(
             text(&out.stderr).contains(expected),
             "{extra:?}: {}",
@@ -115,7 +182,15 @@ async fn replay_re_emits_past_events_as_new_messages_and_health_shows_the_handof
     }
     let out = rebound(
         &[
-            "-c", config, "events", "replay", "--dataset", "*", "--from", "2026-11-28", "--to",
+            "-c",
+            config,
+            "events",
+            "replay",
+            "--dataset",
+            "*",
+            "--from",
+            "2026-11-28",
+            "--to",
             "2026-11-27",
         ],
         &env,
@@ -137,6 +212,9 @@ async fn replay_re_emits_past_events_as_new_messages_and_health_shows_the_handof
     let out = rebound(&["-c", config, "health", "--no-probe"], &env);
     let table = text(&out.stdout);
     assert!(table.contains("Hand-off (ok)"), "{table}");
-    assert!(table.contains("0 pending; acknowledgements required"), "{table}");
+    assert!(
+        table.contains("0 pending; acknowledgements required"),
+        "{table}"
+    );
     assert!(!table.contains("/hooks/in"), "the sink URL leaked: {table}");
 }

@@ -4,8 +4,8 @@ use super::Resolver;
 use crate::keypath::KeyPath;
 use crate::raw::{RawHandoff, RawHandoffSink};
 use rebound_domain::handoff::{
-    AckSettings, DEFAULT_HANDOFF_TIMEOUT, DEFAULT_PUBLISH_WAIT, EVENT_STATUSES, HandoffSettings, HandoffSink,
-    HandoffSinkKind,
+    AckSettings, DEFAULT_HANDOFF_TIMEOUT, DEFAULT_PUBLISH_WAIT, EVENT_STATUSES, HandoffSettings,
+    HandoffSink, HandoffSinkKind,
 };
 use rebound_domain::outcome::ScraperStatus;
 use std::collections::BTreeMap;

@@ -138,13 +138,28 @@ fn acknowledgement_settings_default_and_resolve() {
 #[test]
 fn bad_acknowledgement_settings_are_named_with_file_line_and_column() {
     let cases = [
-        ("redeliver_after = \"0s\"", "handoff.redeliver_after: expected a duration longer than zero"),
+        (
+            "redeliver_after = \"0s\"",
+            "handoff.redeliver_after: expected a duration longer than zero",
+        ),
         ("redeliver_after = \"8d\"", "handoff.redeliver_after"),
-        ("max_redeliveries = -1", "handoff.max_redeliveries: expected an integer >= 0, found -1"),
-        ("max_redeliveries = 101", "handoff.max_redeliveries: expected an integer <= 100"),
-        ("storm_ratio = 1.0", "handoff.storm_ratio: expected a share above 0 and below 1"),
+        (
+            "max_redeliveries = -1",
+            "handoff.max_redeliveries: expected an integer >= 0, found -1",
+        ),
+        (
+            "max_redeliveries = 101",
+            "handoff.max_redeliveries: expected an integer <= 100",
+        ),
+        (
+            "storm_ratio = 1.0",
+            "handoff.storm_ratio: expected a share above 0 and below 1",
+        ),
         ("storm_ratio = 0", "handoff.storm_ratio"),
-        ("storm_min = 0", "handoff.storm_min: expected an integer >= 1, found 0"),
+        (
+            "storm_min = 0",
+            "handoff.storm_min: expected an integer >= 1, found 0",
+        ),
         ("ack_required = \"yes\"", "ack_required"),
     ];
     for (line, expected) in cases {

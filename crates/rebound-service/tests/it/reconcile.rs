@@ -191,11 +191,7 @@ impl Rig {
         self.clock.advance(std::time::Duration::from_secs(60));
         self.reconciler.reconcile_once().await.expect("reconcile");
         self.publisher.publish_due().await.expect("publish");
-        let report = self
-            .reports
-            .report(self.clock.now())
-            .await
-            .expect("report");
+        let report = self.reports.report(self.clock.now()).await.expect("report");
         self.evaluator.evaluate(&report).await.expect("evaluate");
         self.deliverer.deliver_due().await.expect("deliver alerts");
     }
@@ -298,11 +294,13 @@ async fn a_consumer_that_acknowledges_90_percent_gets_its_10_percent_redelivered
             missed.push(id.clone());
             continue;
         }
-        sqlx::query("INSERT INTO completion_acks (event_id) VALUES (?1) ON CONFLICT (event_id) DO NOTHING")
-            .bind(id)
-            .execute(rig.sqlite.pool())
-            .await
-            .unwrap();
+        sqlx::query(
+            "INSERT INTO completion_acks (event_id) VALUES (?1) ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(id)
+        .execute(rig.sqlite.pool())
+        .await
+        .unwrap();
     }
     assert_eq!(missed.len(), 20);
 
@@ -327,16 +325,16 @@ async fn a_consumer_that_acknowledges_90_percent_gets_its_10_percent_redelivered
     again.sort();
     assert_eq!(again, missed, "exactly the unacknowledged ones, once each");
 
-    let states: BTreeMap<String, usize> =
-        rig.store
-            .completion_events(None, u32::MAX)
-            .await
-            .unwrap()
-            .into_iter()
-            .fold(BTreeMap::new(), |mut m, e| {
-                *m.entry(e.state).or_default() += 1;
-                m
-            });
+    let states: BTreeMap<String, usize> = rig
+        .store
+        .completion_events(None, u32::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .fold(BTreeMap::new(), |mut m, e| {
+            *m.entry(e.state).or_default() += 1;
+            m
+        });
     assert_eq!(
         states,
         BTreeMap::from([
@@ -345,8 +343,7 @@ async fn a_consumer_that_acknowledges_90_percent_gets_its_10_percent_redelivered
         ])
     );
     assert!(
-        !rig
-            .alerts()
+        !rig.alerts()
             .iter()
             .any(|a| a.1 == "downstream_not_acknowledging"),
         "{:#?}",
@@ -362,9 +359,7 @@ async fn a_consumer_that_acknowledges_90_percent_gets_its_10_percent_redelivered
         .collect();
     assert_eq!(
         by_dataset,
-        [
-            ("bdl/games".to_string(), 20),
-        ],
+        [("bdl/games".to_string(), 20),],
         "i % 10 == 7 is odd: all of bdl/games"
     );
     assert_eq!(report.handoff.level, rebound_health::Level::Warning);

@@ -87,7 +87,10 @@ pub async fn reconciler_redelivers_once_then_marks_unacknowledged(store: &dyn St
     // No storm possible: the guard has its own check below.
     let ack = ack_settings(1_000_000);
     let early = ReconcilePolicy::at(t0 + TimeDelta::minutes(29), ack, 1000);
-    let round = store.reconcile_events(&early).await.expect("reconcile early");
+    let round = store
+        .reconcile_events(&early)
+        .await
+        .expect("reconcile early");
     assert!(
         !round.redelivered.iter().any(|id| ids.contains(id)),
         "redelivered before redeliver_after: {round:?}"
@@ -97,7 +100,11 @@ pub async fn reconciler_redelivers_once_then_marks_unacknowledged(store: &dyn St
         .reconcile_events(&ReconcilePolicy::at(at, ack, 1000))
         .await
         .expect("reconcile");
-    let mine: Vec<&String> = round.redelivered.iter().filter(|id| ids.contains(id)).collect();
+    let mine: Vec<&String> = round
+        .redelivered
+        .iter()
+        .filter(|id| ids.contains(id))
+        .collect();
     assert_eq!(mine, vec![&ids[1], &ids[2]], "{round:?}");
     assert!(!round.storm);
     let window = round.window.iter().find(|w| w.dataset == dataset);
@@ -113,7 +120,11 @@ pub async fn reconciler_redelivers_once_then_marks_unacknowledged(store: &dyn St
         assert_eq!(e.redeliveries, 1);
         assert!(e.sinks_done.is_empty());
         assert_eq!(e.next_attempt_at, at);
-        assert!(e.payload.contains(r#""delivery":"redelivery""#), "{}", e.payload);
+        assert!(
+            e.payload.contains(r#""delivery":"redelivery""#),
+            "{}",
+            e.payload
+        );
     }
     assert_eq!(events[0].state, "acknowledged");
     assert!(events[0].payload.contains(r#""delivery":"first""#));
@@ -163,7 +174,10 @@ pub async fn reconciler_redelivers_once_then_marks_unacknowledged(store: &dyn St
         ]
     );
     // An acknowledgement still counts after that.
-    store.ack_events(&ids[2..], t1 + TimeDelta::hours(2)).await.expect("late ack");
+    store
+        .ack_events(&ids[2..], t1 + TimeDelta::hours(2))
+        .await
+        .expect("late ack");
     assert_eq!(events_tagged(store, &tag.0).await[2].state, "acknowledged");
 }
 
@@ -185,10 +199,17 @@ pub async fn storm_guard_redelivers_nothing(store: &dyn Store) {
     assert!(round.redelivered.is_empty(), "{round:?}");
     let events = events_tagged(store, &tag.0).await;
     assert_eq!(
-        events.iter().filter(|e| e.state == "unacknowledged").count(),
+        events
+            .iter()
+            .filter(|e| e.state == "unacknowledged")
+            .count(),
         55
     );
-    assert!(events.iter().all(|e| e.redeliveries == 0 && e.state != "pending"));
+    assert!(
+        events
+            .iter()
+            .all(|e| e.redeliveries == 0 && e.state != "pending")
+    );
 }
 
 /// `handoff_summary` counts pending events, their age and errors and the
