@@ -112,7 +112,7 @@ pub fn parse_rate(text: &str) -> Result<Rate, String> {
         _ => return Err(format!("{expected}, found \"{text}\"")),
     };
     let per_second = n / seconds;
-    if !n.is_finite() || n <= 0.0 || per_second > 10_000.0 || per_second < 1.0 / 86_400.0 {
+    if !n.is_finite() || n <= 0.0 || !(1.0 / 86_400.0..=10_000.0).contains(&per_second) {
         return Err(format!(
             "expected a rate above 0 and at most 10000/s, found \"{text}\""
         ));
