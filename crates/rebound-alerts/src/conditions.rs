@@ -20,6 +20,13 @@ pub const COMPLETENESS_SHORTFALL: &str = "completeness_shortfall";
 pub const QUOTA_HIGH: &str = "quota_high";
 pub const DATA_OVERDUE: &str = "data_overdue";
 pub const LOCKOUTS_HIGH: &str = "lockouts_high";
+/// The hand-off storm guard tripped (`[handoff] ack_required`): always
+/// on, since it only exists when acknowledgements were asked for.
+pub const DOWNSTREAM_NOT_ACKNOWLEDGING: &str = "downstream_not_acknowledging";
+/// The subject of [`DOWNSTREAM_NOT_ACKNOWLEDGING`]: one incident for the
+/// whole hand-off, however many datasets, so a broken consumer makes one
+/// message and its recovery one more.
+pub const HANDOFF_SUBJECT: &str = "handoff";
 
 /// One active condition about one subject.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,6 +193,29 @@ pub fn observe(report: &HealthReport, rules: &AlertConditions) -> Vec<Observatio
                 });
             }
         }
+    }
+    if let Some(storm) = &report.handoff.not_acknowledging {
+        let list = |names: &[String]| {
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                shorten(names, 10)
+            }
+        };
+        out.push(Observation {
+            condition: DOWNSTREAM_NOT_ACKNOWLEDGING,
+            subject: HANDOFF_SUBJECT.to_string(),
+            level: Level::Critical,
+            summary: format!(
+                "hand-off: {} of {} events due in the last hour unacknowledged \
+                 (sinks: {}; datasets: {}), redeliveries held back: \
+                 the consumer is not acknowledging; check it before replaying",
+                storm.unacknowledged,
+                storm.due,
+                list(&storm.sinks),
+                list(&storm.datasets),
+            ),
+        });
     }
     out
 }

@@ -56,6 +56,7 @@ pub(crate) const DURATION_BOUNDS: &[(&[&str], Duration)] = &[
     (&["alerts", "renotify"], secs(30 * DAY)),
     (&["alerts", "evaluate_every"], secs(DAY)),
     (&["handoff", "publish_wait"], secs(HOUR)),
+    (&["handoff", "redeliver_after"], secs(7 * DAY)),
     (&["source_unhealthy", "grace"], secs(30 * DAY)),
     // A source's, a scraper's, a health probe's and an alert sink's `timeout`.
     (&["timeout"], secs(HOUR)),
@@ -85,6 +86,8 @@ pub(crate) const COUNT_BOUNDS: &[(&[&str], i64)] = &[
     // records in one call; more is a config that never meant to stop.
     (&["paginate", "max_pages"], 10_000),
     (&["paginate", "limit"], 1_000_000),
+    (&["handoff", "max_redeliveries"], 100),
+    (&["handoff", "storm_min"], 1_000_000),
 ];
 
 /// Any other count.

@@ -17,6 +17,60 @@ pub const DEFAULT_HANDOFF_TIMEOUT: Duration = Duration::from_secs(10);
 /// wait at their end for the publisher to send what they recorded.
 pub const DEFAULT_PUBLISH_WAIT: Duration = Duration::from_secs(10);
 
+/// Default `redeliver_after`: how long after its publication an event may
+/// stay unacknowledged before the reconciler sends it again. Half an hour
+/// is longer than a consumer's normal processing of one file and short
+/// enough that a lost message is noticed within the hour.
+pub const DEFAULT_REDELIVER_AFTER: Duration = Duration::from_secs(30 * 60);
+/// Default `max_redeliveries`: one more try, then `unacknowledged` and a
+/// person decides (a consumer that ignored two sendings will ignore more).
+pub const DEFAULT_MAX_REDELIVERIES: u32 = 1;
+/// Default `storm_ratio`: above this share of unacknowledged events among
+/// those that came due in the last hour, the consumer is broken, not lossy.
+pub const DEFAULT_STORM_RATIO: f64 = 0.8;
+/// Default `storm_min`: below this many events due in the hour, a ratio
+/// says too little to stop redelivering (two of two is not a storm).
+pub const DEFAULT_STORM_MIN: u32 = 50;
+/// The storm guard's look-back: events that came due in the last hour.
+pub const STORM_WINDOW: Duration = Duration::from_secs(3600);
+
+/// The acknowledgement settings of `[handoff]` (`ack_required`,
+/// `redeliver_after`, `max_redeliveries`, `storm_ratio`, `storm_min`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AckSettings {
+    /// `false` (the default): published means done, nothing is redelivered.
+    pub ack_required: bool,
+    pub redeliver_after: Duration,
+    pub max_redeliveries: u32,
+    pub storm_ratio: f64,
+    pub storm_min: u32,
+}
+
+impl Default for AckSettings {
+    fn default() -> Self {
+        AckSettings {
+            ack_required: false,
+            redeliver_after: DEFAULT_REDELIVER_AFTER,
+            max_redeliveries: DEFAULT_MAX_REDELIVERIES,
+            storm_ratio: DEFAULT_STORM_RATIO,
+            storm_min: DEFAULT_STORM_MIN,
+        }
+    }
+}
+
+impl AckSettings {
+    /// The storm guard: of `due` events that came due in the last hour,
+    /// `unacknowledged` are still not acknowledged. A storm is more than
+    /// `storm_ratio` of at least `storm_min`: then redelivering would only
+    /// repeat the original system's flood of republished messages to a
+    /// consumer that is not processing them.
+    pub fn is_storm(&self, due: u64, unacknowledged: u64) -> bool {
+        due >= u64::from(self.storm_min)
+            && due > 0
+            && unacknowledged as f64 > self.storm_ratio * due as f64
+    }
+}
+
 /// The statuses that make an event, in the order they are documented.
 pub const EVENT_STATUSES: [ScraperStatus; 4] = [
     ScraperStatus::Success,
@@ -63,6 +117,8 @@ pub struct HandoffSettings {
     pub sinks: BTreeMap<String, HandoffSink>,
     /// How long commands a person runs wait at their end for publishing.
     pub publish_wait: Duration,
+    /// Acknowledgement, redelivery and the storm guard.
+    pub ack: AckSettings,
 }
 
 impl Default for HandoffSettings {
@@ -70,6 +126,7 @@ impl Default for HandoffSettings {
         HandoffSettings {
             sinks: BTreeMap::new(),
             publish_wait: DEFAULT_PUBLISH_WAIT,
+            ack: AckSettings::default(),
         }
     }
 }
@@ -192,6 +249,18 @@ mod tests {
                 "{pattern:?} vs {text:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_storm_is_more_than_the_ratio_of_at_least_the_minimum() {
+        let s = AckSettings::default();
+        assert!(s.is_storm(200, 200));
+        assert!(s.is_storm(50, 41));
+        assert!(!s.is_storm(50, 40), "exactly 80% is not more than 80%");
+        assert!(!s.is_storm(49, 49), "fewer than storm_min events");
+        assert!(!s.is_storm(200, 20));
+        let zero = AckSettings { storm_min: 0, ..s };
+        assert!(!zero.is_storm(0, 0));
     }
 
     #[test]

@@ -66,6 +66,10 @@ pub struct CompletionMessage {
     pub error_message: Option<String>,
     pub trigger: MessageTrigger,
     pub delivery: MessageDelivery,
+    /// For a replay (`delivery = "replay"`): the `event_id` of the event it
+    /// re-emits; null otherwise. A replay has an `event_id` of its own.
+    #[serde(default)]
+    pub replay_of: Option<String>,
 }
 
 /// The message kind; one value today.
@@ -217,6 +221,7 @@ pub(crate) fn completion_event(
         error_message: call.error_message.clone(),
         trigger: facts.trigger.into(),
         delivery: MessageDelivery::First,
+        replay_of: None,
     };
     // Serializing plain strings, numbers and maps cannot fail; should it,
     // the call is still recorded, without an event, and the log says so.
@@ -234,6 +239,21 @@ pub(crate) fn completion_event(
         status: call.status.as_str().to_string(),
         payload,
     })
+}
+
+/// The replay of a stored message: a new `event_id` (UUIDv7), `delivery =
+/// "replay"` and `replay_of` naming the original; every other field as
+/// stored. Returns the new id and the message. `Err` names what is wrong
+/// with a stored payload that does not read as a message.
+pub fn replay_message(payload: &str, original_event_id: &str) -> Result<(String, String), String> {
+    let mut message: CompletionMessage = serde_json::from_str(payload)
+        .map_err(|e| format!("event {original_event_id}: stored message unreadable: {e}"))?;
+    message.event_id = uuid::Uuid::now_v7().to_string();
+    message.delivery = MessageDelivery::Replay;
+    message.replay_of = Some(original_event_id.to_string());
+    let text = serde_json::to_string(&message)
+        .map_err(|e| format!("event {original_event_id}: replay not serialized: {e}"))?;
+    Ok((message.event_id, text))
 }
 
 fn rfc3339(time: chrono::DateTime<chrono::Utc>) -> String {

@@ -32,6 +32,12 @@ pub const WORKFLOW_WARN_FAILED_2D: i64 = 5;
 /// Quota share that warns (the quota's own warning) and that is critical.
 pub const QUOTA_WARN_SHARE: f64 = 0.8;
 pub const QUOTA_CRITICAL_SHARE: f64 = 1.0;
+/// A pending completion event older than this warns: the publisher's
+/// backoff tops out at 5 minutes, so a quarter of an hour means a sink has
+/// refused several rounds in a row, not one blip.
+pub const HANDOFF_PENDING_WARN: TimeDelta = TimeDelta::minutes(15);
+/// ... and older than this is critical: consumers are an hour behind.
+pub const HANDOFF_PENDING_CRITICAL: TimeDelta = TimeDelta::hours(1);
 /// Days of the daily failure-rate table.
 pub const WORKFLOW_DAYS: i64 = 7;
 
@@ -116,12 +122,14 @@ pub async fn build_report(inputs: &Inputs<'_>) -> Result<HealthReport, HealthErr
         },
     };
     let datasets = datasets(plan, store, inputs.calendars, now, Some(&scraper_last)).await?;
+    let handoff = handoff(plan, store, now).await?;
 
     let mut level = Level::Ok;
     level = level.max(sources.iter().map(|s| s.level).max().unwrap_or_default());
     level = level.max(scrapers.iter().map(|s| s.level).max().unwrap_or_default());
     level = level.max(workflows.iter().map(|s| s.level).max().unwrap_or_default());
     level = level.max(datasets.iter().map(|s| s.level).max().unwrap_or_default());
+    level = level.max(handoff.level);
     if error_coverage.with_message < error_coverage.failed_or_partial {
         level = level.max(Level::Warning);
     }
@@ -135,9 +143,109 @@ pub async fn build_report(inputs: &Inputs<'_>) -> Result<HealthReport, HealthErr
         error_coverage,
         retries,
         datasets,
+        handoff,
         alerts: Vec::new(),
     })
 }
+
+/// The hand-off section: the outbox's pending events and their errors by
+/// sink, unacknowledged events by dataset, and (with `ack_required`) the
+/// storm guard's sample counted with the reconciler's own rule. Levels:
+/// pending older than [`HANDOFF_PENDING_WARN`] warns, older than
+/// [`HANDOFF_PENDING_CRITICAL`] is critical; any `unacknowledged` event
+/// warns (someone should look and replay); the storm guard tripping is
+/// critical (nothing is being processed downstream).
+pub async fn handoff(
+    plan: &Plan,
+    store: &dyn Store,
+    now: DateTime<Utc>,
+) -> Result<HandoffHealth, HealthError> {
+    let summary = store.handoff_summary().await?;
+    let ack = plan.handoff.ack;
+    let oldest_age = summary.oldest_pending_at.map(|t| now - t);
+    let sinks = plan
+        .handoff
+        .sinks
+        .values()
+        .map(|sink| {
+            // Errors read "sink NAME: why; sink OTHER: why"; the newest
+            // (they come newest first) naming this sink is its last.
+            let prefix = format!("sink {}: ", sink.name);
+            let found = summary.pending_errors.iter().find_map(|(at, error)| {
+                error
+                    .split("; ")
+                    .find_map(|part| part.strip_prefix(&prefix))
+                    .map(|why| (*at, why.to_string()))
+            });
+            HandoffSinkHealth {
+                name: sink.name.clone(),
+                kind: sink.kind.as_str().to_string(),
+                last_error_at: found.as_ref().map(|(at, _)| *at),
+                last_error: found.map(|(_, why)| why),
+            }
+        })
+        .collect();
+    let not_acknowledging = if ack.ack_required {
+        let policy = rebound_storage::ReconcilePolicy::at(now, ack, 0);
+        let window = store.ack_window(&policy).await?;
+        let due: u64 = window.iter().map(|w| w.due).sum();
+        let unacknowledged: u64 = window.iter().map(|w| w.unacknowledged).sum();
+        ack.is_storm(due, unacknowledged).then(|| {
+            let datasets: Vec<String> = window
+                .iter()
+                .filter(|w| w.unacknowledged > 0)
+                .map(|w| w.dataset.clone())
+                .collect();
+            let sinks = plan
+                .handoff
+                .sinks
+                .values()
+                .filter(|s| {
+                    datasets
+                        .iter()
+                        .any(|d| EVENT_STATUS_NAMES.iter().any(|st| s.wants(d, st)))
+                })
+                .map(|s| s.name.clone())
+                .collect();
+            NotAcknowledging {
+                due,
+                unacknowledged,
+                datasets,
+                sinks,
+            }
+        })
+    } else {
+        None
+    };
+    let mut level = Level::Ok;
+    match oldest_age {
+        Some(age) if age > HANDOFF_PENDING_CRITICAL => level = Level::Critical,
+        Some(age) if age > HANDOFF_PENDING_WARN => level = Level::Warning,
+        _ => {}
+    }
+    if !summary.unacknowledged.is_empty() {
+        level = level.max(Level::Warning);
+    }
+    if not_acknowledging.is_some() {
+        level = Level::Critical;
+    }
+    Ok(HandoffHealth {
+        level,
+        ack_required: ack.ack_required,
+        pending: summary.pending,
+        oldest_pending_age_seconds: oldest_age.map(|a| a.num_seconds().max(0)),
+        unacknowledged: summary
+            .unacknowledged
+            .into_iter()
+            .map(|(dataset, count)| DatasetCount { dataset, count })
+            .collect(),
+        sinks,
+        not_acknowledging,
+    })
+}
+
+/// The statuses that make events, as stored.
+const EVENT_STATUS_NAMES: [&str; 4] = ["success", "no_data", "failed", "overdue"];
 
 /// Freshness (and completeness) of every dataset some scraper produces,
 /// by name: what `rebound freshness` shows.

@@ -50,6 +50,8 @@ pub struct HealthReport {
     pub error_coverage: ErrorCoverage,
     pub retries: Retries,
     pub datasets: Vec<DatasetHealth>,
+    /// The hand-off to downstream consumers (completion events).
+    pub handoff: HandoffHealth,
     /// Open alert incidents (filled by the alerts layer; empty when none).
     pub alerts: Vec<IncidentSummary>,
 }
@@ -251,4 +253,53 @@ pub struct IncidentSummary {
     pub level: Level,
     pub opened_at: DateTime<Utc>,
     pub summary: String,
+}
+
+/// The hand-off section: completion events still to send, events no
+/// consumer acknowledged, and the storm guard.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct HandoffHealth {
+    pub level: Level,
+    /// `[handoff] ack_required`.
+    pub ack_required: bool,
+    /// Events not yet accepted by every sink that wants them.
+    pub pending: u64,
+    /// Seconds since the oldest pending event's call finished.
+    pub oldest_pending_age_seconds: Option<i64>,
+    /// Events in state `unacknowledged`, by dataset.
+    pub unacknowledged: Vec<DatasetCount>,
+    /// Every configured sink, with the newest error of a pending event
+    /// that names it (none when it takes everything).
+    pub sinks: Vec<HandoffSinkHealth>,
+    /// Set while the storm guard holds redeliveries back.
+    pub not_acknowledging: Option<NotAcknowledging>,
+}
+
+/// A count for one dataset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DatasetCount {
+    pub dataset: String,
+    pub count: u64,
+}
+
+/// One `[handoff.sinks.NAME]`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HandoffSinkHealth {
+    pub name: String,
+    pub kind: String,
+    /// The newest publish error naming this sink among pending events.
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+}
+
+/// The storm guard's finding: of `due` events that came due in the last
+/// hour, `unacknowledged` were not acknowledged (more than `storm_ratio`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NotAcknowledging {
+    pub due: u64,
+    pub unacknowledged: u64,
+    /// Datasets with unacknowledged events in that hour.
+    pub datasets: Vec<String>,
+    /// The sinks that take those datasets' events.
+    pub sinks: Vec<String>,
 }

@@ -1,7 +1,8 @@
 //! What a scrape of `/metrics` does: refresh the shared-state gauges from
 //! the store (unless they were read moments ago), then encode.
 //!
-//! Breaker state, queue depth and dataset age are the same for every
+//! Breaker state, queue depth, dataset age and pending completion events
+//! (`rebound_events_pending`, `rebound_events_oldest_pending_seconds`) are the same for every
 //! process sharing a database, so they are read, not counted. The reads are
 //! cached for [`DEFAULT_CACHE`] on the injected clock: several Prometheus
 //! servers scraping several processes every few seconds then cost the
@@ -114,6 +115,18 @@ impl Exporter {
             Err(error) => {
                 failed = true;
                 tracing::warn!(%error, "Metrics: could not count due runs.");
+            }
+        }
+        match self.store.handoff_summary().await {
+            Ok(summary) => {
+                let oldest = summary
+                    .oldest_pending_at
+                    .map(|t| (now - t).to_std().unwrap_or_default());
+                self.metrics.set_events_pending(summary.pending, oldest);
+            }
+            Err(error) => {
+                failed = true;
+                tracing::warn!(%error, "Metrics: could not read pending completion events.");
             }
         }
         if let Some(ages) = &self.ages {

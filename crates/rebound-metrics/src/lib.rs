@@ -115,6 +115,17 @@ struct DatasetLabel {
     dataset: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SinkOutcome {
+    sink: String,
+    outcome: &'static str,
+}
+
+/// The outcomes of `rebound_events_total`: a post a sink accepted
+/// (`delivered`; `redelivered` when the reconciler sent it again), one it
+/// refused or did not answer (`failed`).
+pub const EVENT_OUTCOMES: [&str; 3] = ["delivered", "redelivered", "failed"];
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn call_duration_histogram() -> Histogram {
@@ -127,6 +138,7 @@ pub struct Metrics {
     sources: BTreeSet<String>,
     workflows: BTreeSet<String>,
     datasets: BTreeSet<String>,
+    sinks: BTreeSet<String>,
     attempts: Family<SourceOutcome, Counter>,
     calls: Family<SourceStatus, Counter>,
     call_duration: HistogramFamily<SourceLabel>,
@@ -136,6 +148,9 @@ pub struct Metrics {
     dataset_age: Family<DatasetLabel, Gauge<f64, AtomicU64>>,
     queue_depth: Gauge,
     refresh_errors: Counter,
+    events: Family<SinkOutcome, Counter>,
+    events_pending: Gauge,
+    events_oldest_pending: Gauge<f64, AtomicU64>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -154,11 +169,13 @@ impl Metrics {
             .keys()
             .cloned()
             .chain(plan.calendars.keys().map(|c| format!("calendar:{c}")));
-        Metrics::new(
+        let mut metrics = Metrics::new(
             plan.sources.keys().cloned(),
             workflows,
             plan.scrapers.values().map(|s| s.dataset.clone()),
-        )
+        );
+        metrics.sinks = plan.handoff.sinks.keys().cloned().collect();
+        metrics
     }
 
     /// Metrics whose labels may take the given names.
@@ -226,11 +243,34 @@ impl Metrics {
             "Scrapes whose read of breaker, queue or dataset state from the database failed",
             refresh_errors.clone(),
         );
+        let events = Family::<SinkOutcome, Counter>::default();
+        registry.register(
+            "rebound_events",
+            "Completion event posts by hand-off sink and outcome (delivered, redelivered, failed)",
+            events.clone(),
+        );
+        let events_pending = Gauge::default();
+        registry.register(
+            "rebound_events_pending",
+            "Completion events not yet accepted by every sink that wants them (shared by every process)",
+            events_pending.clone(),
+        );
+        let events_oldest_pending = Gauge::<f64, AtomicU64>::default();
+        registry.register_with_unit(
+            "rebound_events_oldest_pending",
+            "Age of the oldest pending completion event (0 when none is pending)",
+            Unit::Seconds,
+            events_oldest_pending.clone(),
+        );
         Metrics {
             registry,
             sources: sources.into_iter().collect(),
             workflows: workflows.into_iter().collect(),
             datasets: datasets.into_iter().collect(),
+            sinks: BTreeSet::new(),
+            events,
+            events_pending,
+            events_oldest_pending,
             attempts,
             calls,
             call_duration,
@@ -328,6 +368,36 @@ impl Metrics {
     pub fn set_queue_depth(&self, depth: u64) {
         self.queue_depth
             .set(i64::try_from(depth).unwrap_or(i64::MAX));
+    }
+
+    /// Hand-off sinks the `sink` label may name (besides [`OTHER`]).
+    pub fn with_sinks(mut self, sinks: impl IntoIterator<Item = String>) -> Metrics {
+        self.sinks = sinks.into_iter().collect();
+        self
+    }
+
+    /// One post of a completion event to a sink; `outcome` is one of
+    /// [`EVENT_OUTCOMES`] (anything else counts as `failed`).
+    pub fn record_event(&self, sink: &str, outcome: &str) {
+        let outcome = EVENT_OUTCOMES
+            .iter()
+            .find(|o| **o == outcome)
+            .copied()
+            .unwrap_or("failed");
+        self.events
+            .get_or_create(&SinkOutcome {
+                sink: Metrics::bounded(&self.sinks, sink),
+                outcome,
+            })
+            .inc();
+    }
+
+    /// Sets the pending-event gauges.
+    pub fn set_events_pending(&self, pending: u64, oldest: Option<Duration>) {
+        self.events_pending
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+        self.events_oldest_pending
+            .set(oldest.map_or(0.0, |d| d.as_secs_f64()));
     }
 
     /// Counts a scrape whose shared-state read failed.

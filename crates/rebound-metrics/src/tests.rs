@@ -339,3 +339,88 @@ async fn a_huge_cache_duration_saturates_instead_of_panicking() {
         Some(0.0)
     );
 }
+
+#[tokio::test]
+async fn events_are_counted_by_sink_and_outcome_and_pending_read_from_the_outbox() {
+    let (_dir, store) = store().await;
+    let clock = Arc::new(ManualClock::new(start()));
+    let m = metrics().with_sinks(names(&["warehouse"]));
+    m.record_event("warehouse", "delivered");
+    m.record_event("warehouse", "delivered");
+    m.record_event("warehouse", "redelivered");
+    m.record_event("warehouse", "failed");
+    m.record_event("https://secret.example/hook", "delivered");
+    let exporter = Exporter::new(Arc::new(m), store.clone(), clock.clone());
+    let scrape = parse(&exporter.render(Format::Prometheus).await);
+    let events = |sink, outcome| {
+        value(
+            &scrape,
+            "rebound_events_total",
+            &[("sink", sink), ("outcome", outcome)],
+        )
+    };
+    assert_eq!(events("warehouse", "delivered"), Some(2.0));
+    assert_eq!(events("warehouse", "redelivered"), Some(1.0));
+    assert_eq!(events("warehouse", "failed"), Some(1.0));
+    assert_eq!(
+        events("other", "delivered"),
+        Some(1.0),
+        "unknown sinks are other"
+    );
+    assert_eq!(value(&scrape, "rebound_events_pending", &[]), Some(0.0));
+    assert_eq!(
+        value(&scrape, "rebound_events_oldest_pending_seconds", &[]),
+        Some(0.0)
+    );
+
+    // Two pending events, the older recorded 90 s before the scrape.
+    for (i, at) in [start() - TimeDelta::seconds(90), start()]
+        .into_iter()
+        .enumerate()
+    {
+        let call = rebound_storage::NewScraperCall {
+            execution_id: None,
+            workflow_name: None,
+            scraper_name: "s".into(),
+            source_name: "odds".into(),
+            params: "{}".into(),
+            target_date: at.date_naive(),
+            status: ScraperStatus::Success,
+            attempts: 0,
+            http_status: None,
+            error_kind: None,
+            error_message: None,
+            started_at: at,
+            finished_at: at,
+            duration_ms: 0,
+            bytes: None,
+            output_uri: None,
+            content_hash: None,
+            unchanged: false,
+            pages: None,
+            record_count: None,
+            etag: None,
+            last_modified: None,
+            outputs: Vec::new(),
+            attempt_rows: Vec::new(),
+        };
+        let event = rebound_storage::NewCompletionEvent {
+            event_id: format!("e{i}"),
+            created_at: at,
+            dataset: "d".into(),
+            status: "success".into(),
+            payload: "{}".into(),
+        };
+        store
+            .record_call_with_event(&call, Some(&event))
+            .await
+            .expect("record");
+    }
+    clock.advance(Duration::from_secs(10));
+    let scrape = parse(&exporter.render(Format::Prometheus).await);
+    assert_eq!(value(&scrape, "rebound_events_pending", &[]), Some(2.0));
+    assert_eq!(
+        value(&scrape, "rebound_events_oldest_pending_seconds", &[]),
+        Some(100.0)
+    );
+}

@@ -105,9 +105,30 @@ pub struct Publisher {
     poster: Arc<dyn Poster>,
     clock: Arc<dyn Clock>,
     redactor: Redactor,
+    /// `rebound_events_total{sink,outcome}`, when this process exports metrics.
+    metrics: Option<Arc<rebound_metrics::Metrics>>,
 }
 
 impl Publisher {
+    /// Counts every post into `rebound_events_total`.
+    pub fn with_metrics(mut self, metrics: Arc<rebound_metrics::Metrics>) -> Publisher {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn count(&self, sink: &str, outcome: &str) {
+        if let Some(metrics) = &self.metrics {
+            metrics.record_event(sink, outcome);
+        }
+    }
+
+    /// Posts `event` once to every sink that wants it and lacks it, and
+    /// records nothing: `rebound events replay` sends its replays this way
+    /// (they are not outbox rows).
+    pub async fn deliver_once(&self, event: &CompletionEventRow) -> EventDelivery {
+        self.deliver(event).await
+    }
+
     pub fn new(
         store: Arc<dyn Store>,
         sinks: BTreeMap<String, HandoffSink>,
@@ -121,6 +142,7 @@ impl Publisher {
             poster,
             clock,
             redactor,
+            metrics: None,
         }
     }
 
@@ -216,10 +238,21 @@ impl Publisher {
                 })
                 .await;
             match sent {
-                Ok(()) => done.push(sink.name.clone()),
+                Ok(()) => {
+                    let outcome = if event.redeliveries > 0 {
+                        "redelivered"
+                    } else {
+                        "delivered"
+                    };
+                    self.count(&sink.name, outcome);
+                    done.push(sink.name.clone());
+                }
                 // The poster's words never hold the URL (a secret); the
                 // redactor is the second line of defence.
-                Err(e) => errors.push(format!("sink {}: {e}", sink.name)),
+                Err(e) => {
+                    self.count(&sink.name, "failed");
+                    errors.push(format!("sink {}: {e}", sink.name));
+                }
             }
         }
         let at = self.clock.now();

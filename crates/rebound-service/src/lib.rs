@@ -29,6 +29,7 @@ pub mod backfill;
 pub mod handoff;
 mod http;
 pub mod observe;
+pub mod reconcile;
 pub mod retention;
 pub mod scheduler;
 pub mod service;

@@ -18,7 +18,9 @@
 //! - roles all and worker: the [`Worker`] loop, `workers` runs at once;
 //! - every role: the hand-off [`crate::handoff::Publisher`], which sends
 //!   pending completion events to `[handoff.sinks]` (claims in the store
-//!   keep several publishers from posting one event at once);
+//!   keep several publishers from posting one event at once), and, with
+//!   `[handoff] ack_required`, the [`crate::reconcile::Reconciler`], which
+//!   redelivers unacknowledged events once a minute;
 //! - every role, with `[server] listen`: `/metrics` and `/healthz`
 //!   ([`crate::http`]).
 //!
@@ -179,7 +181,8 @@ impl Service {
             )),
             None => None,
         };
-        let publisher = crate::handoff::publisher(store.clone(), engine.plan(), clock.clone())?;
+        let publisher = crate::handoff::publisher(store.clone(), engine.plan(), clock.clone())?
+            .with_metrics(metrics.clone());
         let alerts = if role.schedules() {
             Some(alert_service(engine.clone(), clock.clone())?)
         } else {
@@ -221,6 +224,16 @@ impl Service {
             tasks.spawn(Arc::new(alerts).run(stopped.clone()));
         }
         tasks.spawn(Arc::new(publisher).run_loop(crate::handoff::PUBLISH_POLL, stopped.clone()));
+        // Only with acknowledgements on: otherwise published means done.
+        // Every role runs it (like the publisher); rounds in several
+        // processes change each event once.
+        let ack = engine.plan().handoff.ack;
+        if ack.ack_required {
+            let reconciler = crate::reconcile::Reconciler::new(store.clone(), clock.clone(), ack);
+            tasks.spawn(
+                Arc::new(reconciler).run_loop(crate::reconcile::RECONCILE_EVERY, stopped.clone()),
+            );
+        }
         if role.works() {
             let worker = Arc::new(Worker::new(
                 engine.clone(),

@@ -11,7 +11,8 @@ use crate::codec::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rebound_storage::{
-    AckResult, CompletionEventRow, EventDelivery, EventStore, StoreError, decode_sink_names,
+    AckResult, AckWindowRow, CompletionEventRow, EventDelivery, EventStore, HandoffSummary,
+    ReconcileOutcome, ReconcilePolicy, StoreError, as_redelivery, decode_sink_names,
     encode_sink_names,
 };
 use sqlx::sqlite::SqliteRow;
@@ -19,7 +20,7 @@ use sqlx::{AssertSqlSafe, Sqlite, Transaction};
 
 const EVENT_COLUMNS: &str = "event_id, scraper_execution_id, created_at, dataset, status, \
      payload, state, deliveries, last_delivery_at, last_error, acknowledged_at, \
-     next_attempt_at, sinks_done";
+     next_attempt_at, sinks_done, redeliveries";
 
 /// Acknowledgements inserted by consumers, applied to their events.
 const APPLY_ACKS: &str = "UPDATE completion_events SET state = 'acknowledged', \
@@ -40,10 +41,33 @@ fn event(row: &SqliteRow) -> Result<CompletionEventRow, StoreError> {
         state: column(row, "state")?,
         deliveries: column(row, "deliveries")?,
         last_delivery_at: opt_time_column(row, "last_delivery_at")?,
+        redeliveries: column(row, "redeliveries")?,
         last_error: column(row, "last_error")?,
         acknowledged_at: opt_time_column(row, "acknowledged_at")?,
         next_attempt_at: time_column(row, "next_attempt_at")?,
         sinks_done: decode_sink_names(&sinks),
+    })
+}
+
+/// The storm guard's sample: events last delivered in `(?1, ?2]` that are
+/// not pending (a pending one is being sent again), by dataset, and how
+/// many of them no acknowledgement covers (applied or still waiting in
+/// `completion_acks`).
+const ACK_WINDOW: &str = "SELECT e.dataset AS dataset, COUNT(*) AS due, \
+        SUM(CASE WHEN e.state <> 'acknowledged' AND NOT EXISTS \
+            (SELECT 1 FROM completion_acks AS a WHERE a.event_id = e.event_id) \
+            THEN 1 ELSE 0 END) AS unacknowledged \
+     FROM completion_events AS e \
+     WHERE e.last_delivery_at > ?1 AND e.last_delivery_at <= ?2 AND e.state <> 'pending' \
+     GROUP BY e.dataset ORDER BY e.dataset";
+
+fn window_row(row: &SqliteRow) -> Result<AckWindowRow, StoreError> {
+    let due: i64 = column(row, "due")?;
+    let unacknowledged: i64 = column(row, "unacknowledged")?;
+    Ok(AckWindowRow {
+        dataset: column(row, "dataset")?,
+        due: u64::try_from(due).unwrap_or(0),
+        unacknowledged: u64::try_from(unacknowledged).unwrap_or(0),
     })
 }
 
@@ -214,5 +238,160 @@ impl EventStore for SqliteStore {
         let changed = apply_acks(&mut tx, WHAT).await?;
         tx.commit().await.map_err(|e| store_error(WHAT, e))?;
         Ok(changed)
+    }
+
+    async fn reconcile_events(
+        &self,
+        policy: &ReconcilePolicy,
+    ) -> Result<ReconcileOutcome, StoreError> {
+        const WHAT: &str = "reconcile_events";
+        let mut tx = begin_immediate(&self.writer, WHAT).await?;
+        apply_acks(&mut tx, WHAT).await?;
+        let rows = sqlx::query(ACK_WINDOW)
+            .bind(encode_time(policy.window_start))
+            .bind(encode_time(policy.due_before))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(|e| store_error(WHAT, e))?;
+        let window = rows.iter().map(window_row).collect::<Result<Vec<_>, _>>()?;
+        let due: u64 = window.iter().map(|w| w.due).sum();
+        let unacked: u64 = window.iter().map(|w| w.unacknowledged).sum();
+        let storm = policy.ack.is_storm(due, unacked);
+        let candidates = sqlx::query(
+            "SELECT event_id, payload, redeliveries FROM completion_events \
+             WHERE state = 'published' AND last_delivery_at <= ?1 \
+             ORDER BY scraper_execution_id LIMIT ?2",
+        )
+        .bind(encode_time(policy.due_before))
+        .bind(i64::from(policy.limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| store_error(WHAT, e))?;
+        let mut outcome = ReconcileOutcome {
+            window,
+            storm,
+            ..ReconcileOutcome::default()
+        };
+        for row in &candidates {
+            let event_id: String = column(row, "event_id")?;
+            let payload: String = column(row, "payload")?;
+            let redeliveries: i64 = column(row, "redeliveries")?;
+            if !storm && redeliveries < i64::from(policy.ack.max_redeliveries) {
+                sqlx::query(
+                    "UPDATE completion_events SET state = 'pending', \
+                        redeliveries = redeliveries + 1, sinks_done = '[]', \
+                        next_attempt_at = ?2, payload = ?3 \
+                     WHERE event_id = ?1 AND state = 'published'",
+                )
+                .bind(&event_id)
+                .bind(encode_time(policy.now))
+                .bind(as_redelivery(&payload))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| store_error(WHAT, e))?;
+                outcome.redelivered.push(event_id);
+            } else {
+                sqlx::query(
+                    "UPDATE completion_events SET state = 'unacknowledged' \
+                     WHERE event_id = ?1 AND state = 'published'",
+                )
+                .bind(&event_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| store_error(WHAT, e))?;
+                outcome.unacknowledged.push(event_id);
+            }
+        }
+        tx.commit().await.map_err(|e| store_error(WHAT, e))?;
+        Ok(outcome)
+    }
+
+    async fn ack_window(&self, policy: &ReconcilePolicy) -> Result<Vec<AckWindowRow>, StoreError> {
+        const WHAT: &str = "ack_window";
+        let rows = sqlx::query(ACK_WINDOW)
+            .bind(encode_time(policy.window_start))
+            .bind(encode_time(policy.due_before))
+            .fetch_all(&self.readers)
+            .await
+            .map_err(|e| store_error(WHAT, e))?;
+        rows.iter().map(window_row).collect()
+    }
+
+    async fn handoff_summary(&self) -> Result<HandoffSummary, StoreError> {
+        const WHAT: &str = "handoff_summary";
+        let pending: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM completion_events WHERE state = 'pending'")
+                .fetch_one(&self.readers)
+                .await
+                .map_err(|e| store_error(WHAT, e))?;
+        let oldest = sqlx::query(
+            "SELECT created_at FROM completion_events WHERE state = 'pending' \
+             ORDER BY created_at LIMIT 1",
+        )
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(|e| store_error(WHAT, e))?;
+        let oldest_pending_at = match oldest {
+            Some(row) => Some(time_column(&row, "created_at")?),
+            None => None,
+        };
+        let rows = sqlx::query(
+            "SELECT dataset, COUNT(*) AS n FROM completion_events \
+             WHERE state = 'unacknowledged' GROUP BY dataset ORDER BY dataset",
+        )
+        .fetch_all(&self.readers)
+        .await
+        .map_err(|e| store_error(WHAT, e))?;
+        let mut unacknowledged = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let n: i64 = column(row, "n")?;
+            unacknowledged.push((column(row, "dataset")?, u64::try_from(n).unwrap_or(0)));
+        }
+        let rows = sqlx::query(
+            "SELECT last_delivery_at, last_error FROM completion_events \
+             WHERE state = 'pending' AND last_error IS NOT NULL \
+               AND last_delivery_at IS NOT NULL \
+             ORDER BY last_delivery_at DESC LIMIT 100",
+        )
+        .fetch_all(&self.readers)
+        .await
+        .map_err(|e| store_error(WHAT, e))?;
+        let mut pending_errors = Vec::with_capacity(rows.len());
+        for row in &rows {
+            pending_errors.push((
+                time_column(row, "last_delivery_at")?,
+                column(row, "last_error")?,
+            ));
+        }
+        Ok(HandoffSummary {
+            pending: u64::try_from(pending).unwrap_or(0),
+            oldest_pending_at,
+            unacknowledged,
+            pending_errors,
+        })
+    }
+
+    async fn events_for_dates(
+        &self,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+        status: Option<&str>,
+    ) -> Result<Vec<CompletionEventRow>, StoreError> {
+        const WHAT: &str = "events_for_dates";
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM completion_events \
+             WHERE scraper_execution_id IN (SELECT id FROM scraper_execution_log \
+                 WHERE target_date >= ?1 AND target_date <= ?2) \
+               AND (?3 IS NULL OR status = ?3) \
+             ORDER BY scraper_execution_id"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(crate::codec::encode_date(from))
+            .bind(crate::codec::encode_date(to))
+            .bind(status)
+            .fetch_all(&self.readers)
+            .await
+            .map_err(|e| store_error(WHAT, e))?;
+        rows.iter().map(event).collect()
     }
 }

@@ -25,7 +25,8 @@ pub use alerts::{
 };
 pub use due::{DueSignal, DueWakeups};
 pub use events::{
-    AckResult, CompletionEventRow, EVENT_STATES, EventDelivery, EventStore, NewCompletionEvent,
+    AckResult, AckWindowRow, CompletionEventRow, EVENT_STATES, EventDelivery, EventStore,
+    HandoffSummary, NewCompletionEvent, ReconcileOutcome, ReconcilePolicy, as_redelivery,
     decode_sink_names, encode_sink_names,
 };
 pub use health::{

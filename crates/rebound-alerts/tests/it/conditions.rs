@@ -4,7 +4,7 @@ use crate::reports::*;
 use chrono::{DateTime, TimeDelta, Utc};
 use rebound_alerts::conditions::{Observation, observe};
 use rebound_domain::alerts::AlertConditions;
-use rebound_health::{Level, ProbeResult, QuotaHealth};
+use rebound_health::{Level, NotAcknowledging, ProbeResult, QuotaHealth};
 
 fn now() -> DateTime<Utc> {
     "2026-01-15T12:00:00Z".parse().unwrap()
@@ -229,4 +229,33 @@ fn a_grace_beyond_any_date_never_opens_source_unhealthy_and_does_not_panic() {
         ids(&observe(&r, &AlertConditions::default())),
         [("source_unhealthy", "long", Level::Critical)]
     );
+}
+
+#[test]
+fn downstream_not_acknowledging_is_one_critical_incident_naming_sinks_and_datasets() {
+    let mut r = empty(now());
+    assert!(
+        ids(&observe(&r, &AlertConditions::default())).is_empty(),
+        "no storm, no alert"
+    );
+    r.handoff.not_acknowledging = Some(NotAcknowledging {
+        due: 200,
+        unacknowledged: 200,
+        datasets: vec!["boxscores".into(), "odds.events".into()],
+        sinks: vec!["warehouse".into()],
+    });
+    let found = observe(&r, &AlertConditions::default());
+    assert_eq!(
+        ids(&found),
+        [("downstream_not_acknowledging", "handoff", Level::Critical)]
+    );
+    let summary = &found[0].summary;
+    for part in [
+        "200 of 200",
+        "sinks: warehouse",
+        "datasets: boxscores, odds.events",
+        "the consumer is not acknowledging; check it before replaying",
+    ] {
+        assert!(summary.contains(part), "{part:?} not in {summary}");
+    }
 }

@@ -24,6 +24,7 @@ pub fn empty(at: DateTime<Utc>) -> HealthReport {
             attempts_per_call: 0.0,
         },
         datasets: vec![],
+        handoff: HandoffHealth::default(),
         alerts: vec![],
     }
 }

@@ -1,7 +1,8 @@
 //! `rebound events`: the hand-off outbox. Lists completion events (by
 //! state, by dataset glob), acknowledges them (`events ack ID...`), sends
 //! what is pending (`events publish`) and prints the message's JSON Schema
-//! (`events schema`). Also the bounded publish at the end of `rebound
+//! (`events schema`), and re-emits past calls' events as replays (`events
+//! replay`, rate limited). Also the bounded publish at the end of `rebound
 //! run`, `scrape` and `backfill` ([`publish_at_end`]). See
 //! `docs/handoff.md`.
 
@@ -13,7 +14,7 @@ use rebound_clock::SystemClock;
 use rebound_domain::clock::Clock;
 use rebound_domain::handoff::glob_match;
 use rebound_engine::Engine;
-use rebound_storage::{AckResult, CompletionEventRow, EVENT_STATES};
+use rebound_storage::{AckResult, CompletionEventRow, EVENT_STATES, EventDelivery};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -49,6 +50,74 @@ pub enum EventsCommand {
     Publish,
     /// Print the JSON Schema of the completion event message.
     Schema,
+    /// Re-emit the stored events of past calls to the [handoff] sinks, as
+    /// replays: new event ids, `delivery = "replay"`, `replay_of` naming
+    /// the original. The outbox rows are not changed.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Datasets to replay: a name or glob (`*`, `?`).
+    #[arg(long)]
+    pub dataset: String,
+    /// First target date of the calls (YYYY-MM-DD).
+    #[arg(long)]
+    pub from: chrono::NaiveDate,
+    /// Last target date of the calls (YYYY-MM-DD), included.
+    #[arg(long)]
+    pub to: chrono::NaiveDate,
+    /// Only calls with this status: success, no_data, failed, overdue.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only this sink (default: every sink that wants the event).
+    #[arg(long)]
+    pub sink: Option<String>,
+    /// Print what would be re-emitted and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// At most this many events a second (`N/s`) or minute (`N/m`), so a
+    /// consumer is not flooded.
+    #[arg(long, default_value = "50/s", value_parser = parse_rate)]
+    pub rate: Rate,
+}
+
+/// `--rate`: events per period.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub per_second: f64,
+}
+
+impl Rate {
+    /// The pause between two sends.
+    pub fn interval(self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(1.0 / self.per_second)
+    }
+}
+
+/// Parses `N/s`, `N/m` or `N/h` (N a positive number, at most 10000/s).
+pub fn parse_rate(text: &str) -> Result<Rate, String> {
+    let expected = "expected a rate like \"50/s\" or \"600/m\"";
+    let (n, unit) = text
+        .split_once('/')
+        .ok_or_else(|| format!("{expected}, found \"{text}\""))?;
+    let n: f64 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("{expected}, found \"{text}\""))?;
+    let seconds = match unit.trim() {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("{expected}, found \"{text}\"")),
+    };
+    let per_second = n / seconds;
+    if !n.is_finite() || n <= 0.0 || !(1.0 / 86_400.0..=10_000.0).contains(&per_second) {
+        return Err(format!(
+            "expected a rate above 0 and at most 10000/s, found \"{text}\""
+        ));
+    }
+    Ok(Rate { per_second })
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -68,6 +137,7 @@ fn event_json(e: &CompletionEventRow) -> serde_json::Value {
         "status": e.status,
         "state": e.state,
         "deliveries": e.deliveries,
+        "redeliveries": e.redeliveries,
         "last_delivery_at": e.last_delivery_at.map(ts),
         "last_error": e.last_error,
         "acknowledged_at": e.acknowledged_at.map(ts),
@@ -85,6 +155,7 @@ pub async fn events(config: &Path, args: EventsArgs) -> Result<ExitCode, Failure
         }
         Some(EventsCommand::Ack { ids }) => ack(config, &ids).await,
         Some(EventsCommand::Publish) => publish(config).await,
+        Some(EventsCommand::Replay(replay_args)) => replay(config, &replay_args).await,
         None => list(config, &args).await,
     }
 }
@@ -192,6 +263,204 @@ async fn publish(config: &Path) -> Result<ExitCode, Failure> {
         println!("last error: {}", plan.redactor.redact_string(error));
     }
     Ok(if drained.left == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The stored message's `target_date`, for the dry-run listing.
+fn target_date_of(payload: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(payload)
+        .ok()
+        .and_then(|v| v.get("target_date")?.as_str().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
+async fn replay(config: &Path, args: &ReplayArgs) -> Result<ExitCode, Failure> {
+    if args.from > args.to {
+        return Err(Failure::Usage(anyhow!(
+            "--from {} is after --to {}",
+            args.from,
+            args.to
+        )));
+    }
+    if let Some(status) = &args.status
+        && !["success", "no_data", "failed", "overdue"].contains(&status.as_str())
+    {
+        return Err(Failure::Usage(anyhow!(
+            "unknown --status \"{status}\"; expected one of: success, no_data, failed, overdue"
+        )));
+    }
+    // Sinks are resolved only with their secrets set, so a dry run loads
+    // them too: it says which sinks would get what.
+    let mut plan = setup::load_plan(config)?;
+    if let Some(name) = &args.sink
+        && !plan.handoff.sinks.contains_key(name)
+    {
+        let known: Vec<&str> = plan.handoff.sinks.keys().map(String::as_str).collect();
+        return Err(Failure::Usage(anyhow!(
+            "unknown --sink \"{name}\"; [handoff.sinks] has: {}",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        )));
+    }
+    if plan.handoff.sinks.is_empty() {
+        return Err(Failure::Usage(anyhow!(
+            "no [handoff.sinks] to replay to; outbox consumers read past events with SQL"
+        )));
+    }
+    if let Some(name) = &args.sink {
+        plan.handoff.sinks.retain(|n, _| n == name);
+    }
+    let store = if args.dry_run {
+        setup::open_report_store(&plan).await?
+    } else {
+        setup::open_store(&plan).await?
+    };
+    let found = store
+        .events_for_dates(args.from, args.to, args.status.as_deref())
+        .await?;
+    // Each chosen event with the sinks that want it; events no chosen sink
+    // wants are left out (and counted).
+    let mut chosen: Vec<(&CompletionEventRow, Vec<String>)> = Vec::new();
+    let mut unwanted = 0usize;
+    for e in found
+        .iter()
+        .filter(|e| glob_match(&args.dataset, &e.dataset))
+    {
+        let sinks: Vec<String> = plan
+            .handoff
+            .sinks
+            .values()
+            .filter(|s| s.wants(&e.dataset, &e.status))
+            .map(|s| s.name.clone())
+            .collect();
+        if sinks.is_empty() {
+            unwanted += 1;
+        } else {
+            chosen.push((e, sinks));
+        }
+    }
+    let skipped = if unwanted > 0 {
+        format!(" ({unwanted} matching events no chosen sink takes were left out)")
+    } else {
+        String::new()
+    };
+    if args.dry_run {
+        let mut out = format!(
+            "{:<36}  {:<20}  {:<8}  {:<11}  SINKS\n",
+            "REPLAY OF", "DATASET", "STATUS", "TARGET DATE"
+        );
+        for (e, sinks) in &chosen {
+            out.push_str(&format!(
+                "{:<36}  {:<20}  {:<8}  {:<11}  {}\n",
+                e.event_id,
+                e.dataset,
+                e.status,
+                target_date_of(&e.payload),
+                sinks.join(", ")
+            ));
+        }
+        out.push_str(&format!(
+            "dry run: {} events would be re-emitted as replays{skipped}; nothing sent\n",
+            chosen.len()
+        ));
+        print!("{}", plan.redactor.redact_string(&out));
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let publisher = rebound_service::handoff::publisher(store.clone(), &plan, clock.clone())?;
+    use std::io::IsTerminal;
+    let bar = indicatif::ProgressBar::new(chosen.len() as u64);
+    if std::io::stderr().is_terminal() {
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} events  {elapsed_precise} (eta {eta})  {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+    } else {
+        // Off a terminal the bar would only litter logs.
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let interval = args.rate.interval();
+    let started = clock.now();
+    let (mut sent, mut failed) = (0usize, 0usize);
+    let mut last_error = None;
+    for (i, (e, _)) in chosen.iter().enumerate() {
+        // Paced from the start, so slow posts do not add up to a slower
+        // rate than asked, and a burst never exceeds it.
+        let slot = rebound_domain::duration::add_saturating(
+            started,
+            interval.saturating_mul(u32::try_from(i).unwrap_or(u32::MAX)),
+        );
+        let now = clock.now();
+        if slot > now {
+            clock.sleep((slot - now).to_std().unwrap_or_default()).await;
+        }
+        let (event_id, payload) =
+            match rebound_engine::handoff::replay_message(&e.payload, &e.event_id) {
+                Ok(replay) => replay,
+                Err(error) => {
+                    failed += 1;
+                    last_error = Some(error);
+                    bar.inc(1);
+                    continue;
+                }
+            };
+        let row = CompletionEventRow {
+            event_id,
+            payload,
+            state: "pending".into(),
+            deliveries: 0,
+            redeliveries: 0,
+            last_delivery_at: None,
+            last_error: None,
+            acknowledged_at: None,
+            sinks_done: Vec::new(),
+            ..(*e).clone()
+        };
+        // A refusal is tried twice more, a second apart: a replay is run
+        // by a person who is watching, not left to a background retry.
+        let mut delivered = false;
+        let mut row = row;
+        for attempt in 0..3 {
+            if attempt > 0 {
+                clock.sleep(std::time::Duration::from_secs(1)).await;
+            }
+            match publisher.deliver_once(&row).await {
+                EventDelivery::Published { .. } => {
+                    delivered = true;
+                    break;
+                }
+                EventDelivery::Retry {
+                    error, sinks_done, ..
+                } => {
+                    row.sinks_done = sinks_done;
+                    last_error = Some(error);
+                }
+                EventDelivery::Held { .. } => {}
+            }
+        }
+        if delivered {
+            sent += 1;
+        } else {
+            failed += 1;
+        }
+        bar.set_message(format!("{sent} sent, {failed} failed"));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    println!("replayed {sent} events; {failed} failed{skipped}");
+    if let Some(error) = last_error.filter(|_| failed > 0) {
+        println!("last error: {}", plan.redactor.redact_string(&error));
+    }
+    Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -329,7 +329,98 @@ pub(crate) fn problems(report: &HealthReport, tz: chrono_tz::Tz) -> Vec<(Level, 
             out.push((c.level, line));
         }
     }
+    let h = &report.handoff;
+    if let Some(storm) = &h.not_acknowledging {
+        out.push((
+            Level::Critical,
+            format!(
+                "hand-off: {} of {} events due in the last hour unacknowledged (sinks: {}; datasets: {}); redeliveries held back: the consumer is not acknowledging; check it before replaying",
+                storm.unacknowledged,
+                storm.due,
+                storm.sinks.join(", "),
+                storm.datasets.join(", ")
+            ),
+        ));
+    }
+    if let Some(age) = h.oldest_pending_age_seconds
+        && h.level > Level::Ok
+        && age > rebound_health::HANDOFF_PENDING_WARN.num_seconds()
+    {
+        let level = if age > rebound_health::HANDOFF_PENDING_CRITICAL.num_seconds() {
+            Level::Critical
+        } else {
+            Level::Warning
+        };
+        let errors: Vec<String> = h
+            .sinks
+            .iter()
+            .filter_map(|s| Some(format!("{}: {}", s.name, s.last_error.as_deref()?)))
+            .collect();
+        out.push((
+            level,
+            format!(
+                "hand-off: {} events pending, the oldest for {}{}",
+                h.pending,
+                ago(age),
+                if errors.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (last errors: {})", errors.join("; "))
+                }
+            ),
+        ));
+    }
+    for u in &h.unacknowledged {
+        out.push((
+            Level::Warning,
+            format!(
+                "hand-off: {} events of dataset {} unacknowledged after their redeliveries (`rebound events replay` sends them again)",
+                u.count, u.dataset
+            ),
+        ));
+    }
     out.sort_by_key(|p| std::cmp::Reverse(p.0));
+    out
+}
+
+/// The hand-off section of the terminal report.
+fn handoff_table(h: &rebound_health::HandoffHealth, tz: chrono_tz::Tz) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} pending{}; acknowledgements {}",
+        h.pending,
+        h.oldest_pending_age_seconds
+            .map(|a| format!(", oldest {}", ago(a)))
+            .unwrap_or_default(),
+        if h.ack_required {
+            "required"
+        } else {
+            "not required"
+        }
+    );
+    if !h.unacknowledged.is_empty() {
+        let list: Vec<String> = h
+            .unacknowledged
+            .iter()
+            .map(|u| format!("{} {}", u.dataset, u.count))
+            .collect();
+        let _ = writeln!(out, "unacknowledged: {}", list.join(", "));
+    }
+    if !h.sinks.is_empty() {
+        let mut t = crate::output::table(&["sink", "kind", "last publish error", "at"]);
+        for s in &h.sinks {
+            t.add_row(vec![
+                s.name.clone(),
+                s.kind.clone(),
+                s.last_error.clone().unwrap_or_else(|| "-".into()),
+                s.last_error_at
+                    .map_or_else(|| "-".into(), |t| when(Some(t), tz)),
+            ]);
+        }
+        let _ = writeln!(out, "{t}");
+    }
     out
 }
 
@@ -522,6 +613,12 @@ pub(crate) fn render(report: &HealthReport, tz: chrono_tz::Tz) -> String {
         out,
         "Datasets\n{}",
         super::freshness::table(&report.datasets, tz)
+    );
+    let _ = write!(
+        out,
+        "\nHand-off ({})\n{}",
+        mark(report.handoff.level),
+        handoff_table(&report.handoff, tz)
     );
     if !report.alerts.is_empty() {
         let _ = writeln!(out, "\nOpen alerts");

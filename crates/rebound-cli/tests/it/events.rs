@@ -171,6 +171,7 @@ async fn run_publishes_at_the_end_and_events_lists_acks_publishes_and_prints_the
         "error_message",
         "trigger",
         "delivery",
+        "replay_of",
     ] {
         assert!(schema["properties"][field].is_object(), "{field} missing");
         assert!(required.contains(&field), "{field} not required");

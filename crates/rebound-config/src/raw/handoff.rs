@@ -14,6 +14,22 @@ pub(crate) struct RawHandoff {
     /// for the events they recorded to be published. Default: "10s".
     /// Whatever is left is sent by `rebound serve` or `rebound events publish`.
     pub publish_wait: Option<RawDuration>,
+    /// Whether consumers acknowledge events they processed. Default: false
+    /// (published means done). When true, the reconciler in `rebound serve`
+    /// redelivers events unacknowledged `redeliver_after` after publication.
+    pub ack_required: Option<bool>,
+    /// How long after publication an event may stay unacknowledged before
+    /// it is sent again. Default: "30m".
+    pub redeliver_after: Option<RawDuration>,
+    /// Redeliveries of one event before it is marked `unacknowledged`. Default: 1.
+    pub max_redeliveries: Option<i64>,
+    /// Storm guard: above this share of unacknowledged events among those
+    /// that came due in the last hour, nothing is redelivered and an alert
+    /// opens. Default: 0.8.
+    pub storm_ratio: Option<f64>,
+    /// Storm guard: the fewest events due in the last hour for the ratio
+    /// to count. Default: 50.
+    pub storm_min: Option<i64>,
     /// Destinations, by name.
     #[serde(default)]
     pub sinks: BTreeMap<String, RawHandoffSink>,

@@ -4,8 +4,8 @@ use super::Resolver;
 use crate::keypath::KeyPath;
 use crate::raw::{RawHandoff, RawHandoffSink};
 use rebound_domain::handoff::{
-    DEFAULT_HANDOFF_TIMEOUT, DEFAULT_PUBLISH_WAIT, EVENT_STATUSES, HandoffSettings, HandoffSink,
-    HandoffSinkKind,
+    AckSettings, DEFAULT_HANDOFF_TIMEOUT, DEFAULT_PUBLISH_WAIT, EVENT_STATUSES, HandoffSettings,
+    HandoffSink, HandoffSinkKind,
 };
 use rebound_domain::outcome::ScraperStatus;
 use std::collections::BTreeMap;
@@ -25,9 +25,50 @@ impl Resolver<'_> {
                 sinks.insert(name.clone(), resolved);
             }
         }
+        let ack = self.handoff_ack(&path, raw);
         HandoffSettings {
             sinks,
             publish_wait,
+            ack,
+        }
+    }
+
+    /// `ack_required`, `redeliver_after`, `max_redeliveries`, `storm_ratio`,
+    /// `storm_min`; a bad value is reported and its default kept.
+    fn handoff_ack(&mut self, path: &KeyPath, raw: &RawHandoff) -> AckSettings {
+        let defaults = AckSettings::default();
+        let redeliver_after = match &raw.redeliver_after {
+            Some(d) => self
+                .positive_duration(&path.key("redeliver_after"), d)
+                .unwrap_or(defaults.redeliver_after),
+            None => defaults.redeliver_after,
+        };
+        let max_redeliveries = raw
+            .max_redeliveries
+            .and_then(|n| self.at_least(&path.key("max_redeliveries"), n, 0))
+            .unwrap_or(defaults.max_redeliveries);
+        let storm_ratio = match raw.storm_ratio {
+            None => defaults.storm_ratio,
+            // 1 would never trip (more than all is impossible): refused.
+            Some(v) if v.is_finite() && v > 0.0 && v < 1.0 => v,
+            Some(v) => {
+                self.fail(
+                    &path.key("storm_ratio"),
+                    format!("expected a share above 0 and below 1 (e.g. 0.8 for 80%), found {v}"),
+                );
+                defaults.storm_ratio
+            }
+        };
+        let storm_min = raw
+            .storm_min
+            .and_then(|n| self.at_least(&path.key("storm_min"), n, 1))
+            .unwrap_or(defaults.storm_min);
+        AckSettings {
+            ack_required: raw.ack_required.unwrap_or(defaults.ack_required),
+            redeliver_after,
+            max_redeliveries,
+            storm_ratio,
+            storm_min,
         }
     }
 

@@ -1,7 +1,7 @@
 //! `[handoff]`: sinks of completion events, good and bad.
 
 use super::{BASE, error, plan};
-use rebound_domain::handoff::{EVENT_STATUSES, HandoffSettings, HandoffSinkKind};
+use rebound_domain::handoff::{AckSettings, EVENT_STATUSES, HandoffSettings, HandoffSinkKind};
 use rebound_domain::outcome::ScraperStatus;
 use std::time::Duration;
 
@@ -108,4 +108,68 @@ fn the_nats_kind_error_points_at_its_line() {
         message.contains(&format!("rebound.toml:{line}:")),
         "{message}"
     );
+}
+
+#[test]
+fn acknowledgement_settings_default_and_resolve() {
+    let p = plan(BASE);
+    assert_eq!(p.handoff.ack, AckSettings::default());
+    assert!(!p.handoff.ack.ack_required);
+    assert_eq!(p.handoff.ack.redeliver_after, Duration::from_secs(1800));
+    assert_eq!(p.handoff.ack.max_redeliveries, 1);
+    assert_eq!(p.handoff.ack.storm_ratio, 0.8);
+    assert_eq!(p.handoff.ack.storm_min, 50);
+    let text = format!(
+        "{BASE}[handoff]\nack_required = true\nredeliver_after = \"10m\"\nmax_redeliveries = 3\nstorm_ratio = 0.5\nstorm_min = 10\n"
+    );
+    let ack = plan(&text).handoff.ack;
+    assert_eq!(
+        ack,
+        AckSettings {
+            ack_required: true,
+            redeliver_after: Duration::from_secs(600),
+            max_redeliveries: 3,
+            storm_ratio: 0.5,
+            storm_min: 10,
+        }
+    );
+}
+
+#[test]
+fn bad_acknowledgement_settings_are_named_with_file_line_and_column() {
+    let cases = [
+        (
+            "redeliver_after = \"0s\"",
+            "handoff.redeliver_after: expected a duration longer than zero",
+        ),
+        ("redeliver_after = \"8d\"", "handoff.redeliver_after"),
+        (
+            "max_redeliveries = -1",
+            "handoff.max_redeliveries: expected an integer >= 0, found -1",
+        ),
+        (
+            "max_redeliveries = 101",
+            "handoff.max_redeliveries: expected an integer <= 100",
+        ),
+        (
+            "storm_ratio = 1.0",
+            "handoff.storm_ratio: expected a share above 0 and below 1",
+        ),
+        ("storm_ratio = 0", "handoff.storm_ratio"),
+        (
+            "storm_min = 0",
+            "handoff.storm_min: expected an integer >= 1, found 0",
+        ),
+        ("ack_required = \"yes\"", "ack_required"),
+    ];
+    for (line, expected) in cases {
+        let text = format!("{BASE}[handoff]\n{line}\n");
+        let message = error(&text);
+        assert!(message.contains(expected), "{line}\n=> {message}");
+        let at = format!("{BASE}[handoff]\n").lines().count() + 1;
+        assert!(
+            message.contains(&format!("rebound.toml:{at}:")),
+            "{line}\n=> {message}"
+        );
+    }
 }

@@ -221,4 +221,7 @@ events_tests!(
     failed_call_leaves_no_event_and_failed_event_leaves_no_call,
     claims_keep_each_datasets_order,
     acknowledgements_move_states_forward_only,
+    reconciler_redelivers_once_then_marks_unacknowledged,
+    storm_guard_redelivers_nothing,
+    summary_and_replay_reads,
 );

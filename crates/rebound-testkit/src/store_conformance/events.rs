@@ -8,8 +8,10 @@
 
 use super::{Tag, sample_call, ts};
 use chrono::{DateTime, TimeDelta, Utc};
+use rebound_domain::handoff::AckSettings;
 use rebound_storage::{
-    AckResult, CompletionEventRow, EventDelivery, NewCompletionEvent, Store, StoreError,
+    AckResult, CompletionEventRow, EventDelivery, NewCompletionEvent, ReconcilePolicy, Store,
+    StoreError,
 };
 
 /// Runs every outbox check.
@@ -18,6 +20,254 @@ pub async fn run_all(store: &dyn Store) {
     failed_call_leaves_no_event_and_failed_event_leaves_no_call(store).await;
     claims_keep_each_datasets_order(store).await;
     acknowledgements_move_states_forward_only(store).await;
+    // The reconciler's checks come last: a round changes every due
+    // published event of the store, the earlier checks' included.
+    reconciler_redelivers_once_then_marks_unacknowledged(store).await;
+    storm_guard_redelivers_nothing(store).await;
+    summary_and_replay_reads(store).await;
+}
+
+/// A first-delivery message body like the engine's, for the reconciler.
+fn with_delivery(mut event: NewCompletionEvent) -> NewCompletionEvent {
+    event.payload = format!(
+        r#"{{"event_id":"{}","kind":"call.completed","delivery":"first","replay_of":null}}"#,
+        event.event_id
+    );
+    event
+}
+
+/// Records `n` events of `dataset` and publishes them at `at`.
+async fn published(
+    store: &dyn Store,
+    tag: &Tag,
+    dataset: &str,
+    n: usize,
+    at: DateTime<Utc>,
+) -> Vec<String> {
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let event = with_delivery(new_event(&tag.0, &format!("p{i}"), dataset, at));
+        record_with(store, tag, &format!("p{i}"), &event).await;
+        store
+            .record_event_delivery(
+                &event.event_id,
+                &EventDelivery::Published {
+                    at,
+                    sinks_done: vec!["hook".into()],
+                },
+            )
+            .await
+            .expect("record_event_delivery");
+        ids.push(event.event_id);
+    }
+    ids
+}
+
+fn ack_settings(storm_min: u32) -> AckSettings {
+    AckSettings {
+        ack_required: true,
+        storm_min,
+        ..AckSettings::default()
+    }
+}
+
+/// An event unacknowledged `redeliver_after` after publication goes back
+/// to pending as a redelivery (message says so, every sink again), once;
+/// due again after that redelivery, it becomes `unacknowledged`.
+/// Acknowledged ones (by `ack_events` or a consumer's INSERT) stay.
+pub async fn reconciler_redelivers_once_then_marks_unacknowledged(store: &dyn Store) {
+    let tag = Tag::new();
+    let dataset = tag.name("rds");
+    let t0 = ts("1976-05-05T10:00:00Z");
+    let ids = published(store, &tag, &dataset, 3, t0).await;
+    store
+        .ack_events(&ids[..1], t0 + TimeDelta::minutes(5))
+        .await
+        .expect("ack_events");
+    // No storm possible: the guard has its own check below.
+    let ack = ack_settings(1_000_000);
+    let early = ReconcilePolicy::at(t0 + TimeDelta::minutes(29), ack, 1000);
+    let round = store
+        .reconcile_events(&early)
+        .await
+        .expect("reconcile early");
+    assert!(
+        !round.redelivered.iter().any(|id| ids.contains(id)),
+        "redelivered before redeliver_after: {round:?}"
+    );
+    let at = t0 + TimeDelta::minutes(30);
+    let round = store
+        .reconcile_events(&ReconcilePolicy::at(at, ack, 1000))
+        .await
+        .expect("reconcile");
+    let mine: Vec<&String> = round
+        .redelivered
+        .iter()
+        .filter(|id| ids.contains(id))
+        .collect();
+    assert_eq!(mine, vec![&ids[1], &ids[2]], "{round:?}");
+    assert!(!round.storm);
+    let window = round.window.iter().find(|w| w.dataset == dataset);
+    assert_eq!(
+        window.map(|w| (w.due, w.unacknowledged)),
+        Some((3, 2)),
+        "{:?}",
+        round.window
+    );
+    let events = events_tagged(store, &tag.0).await;
+    for e in &events[1..] {
+        assert_eq!(e.state, "pending", "{e:?}");
+        assert_eq!(e.redeliveries, 1);
+        assert!(e.sinks_done.is_empty());
+        assert_eq!(e.next_attempt_at, at);
+        assert!(
+            e.payload.contains(r#""delivery":"redelivery""#),
+            "{}",
+            e.payload
+        );
+    }
+    assert_eq!(events[0].state, "acknowledged");
+    assert!(events[0].payload.contains(r#""delivery":"first""#));
+
+    // A second reconciler at the same instant finds nothing to do.
+    let again = store
+        .reconcile_events(&ReconcilePolicy::at(at, ack, 1000))
+        .await
+        .expect("reconcile again");
+    assert!(!again.redelivered.iter().any(|id| ids.contains(id)));
+
+    // Redelivered at t1; one is acknowledged by a consumer's INSERT.
+    let t1 = at + TimeDelta::minutes(1);
+    for id in &ids[1..] {
+        store
+            .record_event_delivery(
+                id,
+                &EventDelivery::Published {
+                    at: t1,
+                    sinks_done: vec!["hook".into()],
+                },
+            )
+            .await
+            .expect("redelivery");
+    }
+    store
+        .ack_events(&ids[1..2], t1 + TimeDelta::minutes(1))
+        .await
+        .expect("ack");
+    let round = store
+        .reconcile_events(&ReconcilePolicy::at(t1 + TimeDelta::minutes(30), ack, 1000))
+        .await
+        .expect("reconcile after redelivery");
+    assert!(round.unacknowledged.contains(&ids[2]), "{round:?}");
+    assert!(!round.redelivered.iter().any(|id| ids.contains(id)));
+    let states: Vec<(String, i64)> = events_tagged(store, &tag.0)
+        .await
+        .into_iter()
+        .map(|e| (e.state, e.redeliveries))
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            ("acknowledged".to_string(), 0),
+            ("acknowledged".to_string(), 1),
+            ("unacknowledged".to_string(), 1),
+        ]
+    );
+    // An acknowledgement still counts after that.
+    store
+        .ack_events(&ids[2..], t1 + TimeDelta::hours(2))
+        .await
+        .expect("late ack");
+    assert_eq!(events_tagged(store, &tag.0).await[2].state, "acknowledged");
+}
+
+/// More than `storm_ratio` of at least `storm_min` due events
+/// unacknowledged: nothing is redelivered, the due ones are marked
+/// `unacknowledged`, and the sample says which datasets.
+pub async fn storm_guard_redelivers_nothing(store: &dyn Store) {
+    let tag = Tag::new();
+    let dataset = tag.name("storm");
+    let t0 = ts("1977-07-07T07:00:00Z");
+    let ids = published(store, &tag, &dataset, 60, t0).await;
+    store.ack_events(&ids[..5], t0).await.expect("ack five");
+    let policy = ReconcilePolicy::at(t0 + TimeDelta::minutes(31), ack_settings(50), 1000);
+    let sample = store.ack_window(&policy).await.expect("ack_window");
+    let mine = sample.iter().find(|w| w.dataset == dataset);
+    assert_eq!(mine.map(|w| (w.due, w.unacknowledged)), Some((60, 55)));
+    let round = store.reconcile_events(&policy).await.expect("reconcile");
+    assert!(round.storm, "{round:?}");
+    assert!(round.redelivered.is_empty(), "{round:?}");
+    let events = events_tagged(store, &tag.0).await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.state == "unacknowledged")
+            .count(),
+        55
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e.redeliveries == 0 && e.state != "pending")
+    );
+}
+
+/// `handoff_summary` counts pending events, their age and errors and the
+/// unacknowledged ones by dataset; `events_for_dates` finds events by
+/// their calls' target dates and status.
+pub async fn summary_and_replay_reads(store: &dyn Store) {
+    let tag = Tag::new();
+    let t0 = ts("1978-01-01T00:00:00Z");
+    let before = store.handoff_summary().await.expect("summary");
+    let event = new_event(&tag.0, "waiting", &tag.name("sum"), t0);
+    record_with(store, &tag, "waiting", &event).await;
+    store
+        .record_event_delivery(
+            &event.event_id,
+            &EventDelivery::Retry {
+                at: t0,
+                sinks_done: vec![],
+                error: "sink hook: HTTP 503".into(),
+                next_attempt_at: t0 + TimeDelta::seconds(1),
+            },
+        )
+        .await
+        .expect("retry");
+    let after = store.handoff_summary().await.expect("summary");
+    assert_eq!(after.pending, before.pending + 1);
+    assert!(after.oldest_pending_at.is_some_and(|t| t <= t0));
+    assert!(
+        after
+            .pending_errors
+            .iter()
+            .any(|(at, e)| *at == t0 && e == "sink hook: HTTP 503"),
+        "{after:?}"
+    );
+    let storm_datasets: Vec<&(String, u64)> = after
+        .unacknowledged
+        .iter()
+        .filter(|(d, _)| d.starts_with(&tag.0))
+        .collect();
+    assert!(storm_datasets.is_empty());
+
+    // sample_call's target date is 2026-01-01, its status success.
+    let day = super::date("2026-01-01");
+    let found = store
+        .events_for_dates(day, day, Some("success"))
+        .await
+        .expect("events_for_dates");
+    assert!(found.iter().any(|e| e.event_id == event.event_id));
+    let none = store
+        .events_for_dates(day, day, Some("failed"))
+        .await
+        .expect("events_for_dates failed");
+    assert!(!none.iter().any(|e| e.event_id == event.event_id));
+    let other = super::date("2025-12-31");
+    let none = store
+        .events_for_dates(other, other, None)
+        .await
+        .expect("events_for_dates other day");
+    assert!(!none.iter().any(|e| e.event_id == event.event_id));
 }
 
 /// A fresh event of `dataset` created at `at`, with a tagged id.
@@ -82,6 +332,7 @@ pub async fn event_lands_with_its_call(store: &dyn Store) {
             acknowledged_at: None,
             next_attempt_at: t0,
             sinks_done: vec![],
+            redeliveries: 0,
         }]
     );
 }
