@@ -34,6 +34,7 @@ fn sink(name: &str, url: &str, datasets: &[&str], statuses: &[ScraperStatus]) ->
             statuses.to_vec()
         },
         timeout: Duration::from_secs(5),
+        nats: None,
     }
 }
 
