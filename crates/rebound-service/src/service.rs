@@ -18,7 +18,8 @@
 //! - roles all and worker: the [`Worker`] loop, `workers` runs at once;
 //! - every role: the hand-off [`crate::handoff::Publisher`], which sends
 //!   pending completion events to `[handoff.sinks]` (claims in the store
-//!   keep several publishers from posting one event at once);
+//!   keep several publishers from posting one event at once), and the
+//!   NATS acknowledgement listeners of its `kind = "nats"` sinks;
 //! - every role, with `[server] listen`: `/metrics` and `/healthz`
 //!   ([`crate::http`]).
 //!
@@ -221,6 +222,15 @@ impl Service {
             tasks.spawn(Arc::new(alerts).run(stopped.clone()));
         }
         tasks.spawn(Arc::new(publisher).run_loop(crate::handoff::PUBLISH_POLL, stopped.clone()));
+        // Acknowledgements over NATS, one subscription per (server, subject);
+        // a queue group keeps several serve processes from each taking one.
+        for listener in crate::handoff::nats::ack_listeners(
+            store.clone(),
+            &engine.plan().handoff.sinks,
+            clock.clone(),
+        ) {
+            tasks.spawn(listener.run(stopped.clone()));
+        }
         if role.works() {
             let worker = Arc::new(Worker::new(
                 engine.clone(),
