@@ -45,7 +45,7 @@ enum Command {
     /// Run one scraper once, outside any workflow.
     Scrape(cmd::run::ScrapeArgs),
     /// Validate the config and print a summary.
-    Check,
+    Check(cmd::check::CheckArgs),
     /// Config file tools.
     Config {
         #[command(subcommand)]
@@ -121,7 +121,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => cmd::run::run_workflow(&cli.config, args).await,
             Command::Scrape(args) => cmd::run::run_scraper(&cli.config, args).await,
-            Command::Check => cmd::check::check(&cli.config),
+            Command::Check(args) => cmd::check::check(&cli.config, args).await,
             Command::Config {
                 command: ConfigCommand::Schema,
             } => cmd::check::schema(),

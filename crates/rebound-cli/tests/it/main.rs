@@ -5,6 +5,7 @@ mod alerts;
 mod backfill;
 mod documents;
 mod events;
+mod events_nats;
 mod fanout;
 mod health;
 mod lockouts;

@@ -56,6 +56,16 @@ impl Resolver<'_> {
         } else {
             self.sink_url(&path.key("url"), &raw.url)
         };
+        // An unset `${VAR}` (allowed only for commands that send nothing,
+        // such as `rebound check`) keeps the sink, URL-less, so the rest of
+        // it is still checked and reported on.
+        let url_path = path.key("url");
+        let url = url.or_else(|| {
+            self.unset
+                .iter()
+                .any(|(p, _)| *p == url_path)
+                .then(String::new)
+        });
         let nats = match kind {
             Some(HandoffSinkKind::Nats) => self.nats_sink(path, raw).map(Some),
             Some(HandoffSinkKind::Webhook) => {

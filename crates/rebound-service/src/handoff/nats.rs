@@ -194,17 +194,39 @@ pub async fn ensure_stream(context: &jetstream::Context, nats: &NatsSink) -> Res
         .map_err(|e| format!("JetStream stream \"{}\" not usable: {e}", nats.stream))
 }
 
-/// Whether a NATS sink's server answers, with JetStream on: what `rebound
-/// check --probe` asks. The error is in words, without the URL.
-pub async fn probe(sink: &HandoffSink) -> Result<(), String> {
+/// What `rebound check --probe` found for a NATS sink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probed {
+    /// Reachable, JetStream on, the stream there.
+    StreamExists,
+    /// Reachable, JetStream on; the stream is created at the first publish.
+    StreamMissing,
+}
+
+/// Whether a NATS sink's server answers, with JetStream on, and whether
+/// its stream exists (nothing is created). The error is in words, without
+/// the URL.
+pub async fn probe(sink: &HandoffSink) -> Result<Probed, String> {
+    let Some(nats) = &sink.nats else {
+        return Err("not a NATS sink".into());
+    };
     let client = connect(&sink.url, sink.timeout).await?;
     let mut context = jetstream::new(client);
     context.set_timeout(sink.timeout);
-    context
-        .query_account()
-        .await
-        .map(|_| ())
-        .map_err(|e| format!("NATS answers but JetStream does not: {}", e.kind()))
+    match context.get_stream(&nats.stream).await {
+        Ok(_) => Ok(Probed::StreamExists),
+        Err(error) => match error.kind() {
+            jetstream::context::GetStreamErrorKind::JetStream(e) if e.code() == 404 => {
+                Ok(Probed::StreamMissing)
+            }
+            jetstream::context::GetStreamErrorKind::JetStream(e) => {
+                Err(format!("JetStream refused the stream lookup: {e}"))
+            }
+            other => Err(format!(
+                "NATS answers but JetStream does not ({other}); is it started with -js?"
+            )),
+        },
+    }
 }
 
 /// The event ids in an acknowledgement message: one id as text, a JSON
