@@ -6,7 +6,13 @@
 //! `-- --calls 10000 --rounds 5`). Prints per-round figures, medians, the
 //! ratio, CPU time per call, the floors of the recording steps and peak
 //! RSS. `-- --only-recorded` runs only Rebound's recorded rounds, for a
-//! profiler. Not a test: nothing here asserts a speed.
+//! profiler. `-- --handoff` is the hand-off variant (issue 14, needs NATS
+//! JetStream at nats://127.0.0.1:4222): recorded rounds with a NATS sink
+//! and the publisher running (as in `rebound serve`) alternate with rounds
+//! without, then calls paced at `--rate` (default 1,000/s) give the latency
+//! from a call's end to JetStream's acknowledgement of its event
+//! (`--poll-ms`, default the publisher's 1,000, is how often it looks).
+//! Not a test: nothing here asserts a speed.
 
 use futures::StreamExt;
 use rebound_clock::SystemClock;
@@ -116,6 +122,10 @@ async fn bare_loop(base_url: &str, calls: usize) -> Round {
 }
 
 fn config(base_url: &str) -> String {
+    config_with(base_url, "")
+}
+
+fn config_with(base_url: &str, extra: &str) -> String {
     format!(
         r#"
 [pipeline]
@@ -134,7 +144,7 @@ source = "sim"
 path = "/bench/item"
 query = {{ i = "{{i}}" }}
 records = "/data"
-"#
+{extra}"#
     )
 }
 
@@ -437,6 +447,170 @@ async fn history_floor(calls: usize) -> f64 {
     (process_cpu_seconds() - cpu) / calls as f64 * 1e6
 }
 
+/// One recorded round with the hand-off on: the same calls as
+/// [`rebound_round`], with a NATS sink and the publisher running beside
+/// them, as in `rebound serve`. The rate counts until the last call is
+/// recorded; the publisher then finishes what is pending (not timed), and
+/// the events' end-to-ack latencies (ms) are returned. `rate`: calls
+/// started per second, or as fast as the concurrency allows.
+async fn handoff_round(
+    base_url: &str,
+    calls: usize,
+    dir: &tempfile::TempDir,
+    stream: &rebound_testkit::nats::TestStream,
+    poll: std::time::Duration,
+    rate: Option<f64>,
+) -> (Round, Vec<f64>) {
+    let path = dir.path().join("rebound.toml");
+    let text = config_with(base_url, &stream.sink_toml("bus", "NATS_URL"));
+    let nats_url =
+        |name: &str| (name == "NATS_URL").then(|| rebound_testkit::nats::NATS_URL.to_string());
+    let plan = rebound_config::load_str(&text, &path, &nats_url).unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.path().join("bench.db"))
+            .await
+            .unwrap(),
+    );
+    let publisher =
+        Arc::new(rebound_service::handoff::publisher(store.clone(), &plan, clock.clone()).unwrap());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let publishing = tokio::spawn(publisher.run_loop(poll, stopped));
+    let raw = RawStore::open(&plan.pipeline.raw_store).unwrap();
+    let fetcher = Arc::new(Fetcher::new(&plan, clock.clone()).unwrap());
+    let engine = Arc::new(Engine::new(
+        Arc::new(plan),
+        store.clone(),
+        raw,
+        fetcher,
+        clock,
+    ));
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
+    let timer = Timer::start();
+    let started = tokio::time::Instant::now();
+    let ok = futures::stream::iter(0..calls)
+        .map(|i| {
+            let engine = engine.clone();
+            async move {
+                if let Some(rate) = rate {
+                    let at = started + std::time::Duration::from_secs_f64(i as f64 / rate);
+                    tokio::time::sleep_until(at).await;
+                }
+                let params: BTreeMap<String, String> = [("i".to_string(), i.to_string())].into();
+                engine
+                    .run_scraper("item", date, &params)
+                    .await
+                    .ok()
+                    .filter(|r| !r.status.is_failure())
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .filter(|r| std::future::ready(r.is_some()))
+        .count()
+        .await;
+    let round = timer.stop(calls);
+    assert_eq!(ok, calls, "rebound calls failed");
+    // Let the publisher finish (not timed), then read the latencies.
+    let deadline = Instant::now() + std::time::Duration::from_secs(120);
+    while !store
+        .completion_events(Some("pending"), 1)
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "events still pending after 2 minutes"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    stop.send(true).unwrap();
+    publishing.await.unwrap();
+    let events = store.completion_events(None, u32::MAX).await.unwrap();
+    assert_eq!(events.len(), calls, "one event per call");
+    let latencies = events
+        .iter()
+        .filter_map(|e| {
+            e.last_delivery_at
+                .map(|at| (at - e.created_at).num_microseconds())
+        })
+        .flatten()
+        .map(|us| us as f64 / 1000.0)
+        .collect();
+    (round, latencies)
+}
+
+fn percentile(values: &mut [f64], p: f64) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let i = ((values.len() as f64 - 1.0) * p).round() as usize;
+    values[i.min(values.len() - 1)]
+}
+
+/// `-- --handoff`: hand-off off vs on in the same run, then the latency
+/// at a paced rate.
+async fn handoff_bench(calls: usize, rounds: usize) {
+    let sim = UpstreamSim::start().await.unwrap();
+    sim.set_recording(false);
+    let base = sim.base_url();
+    let stream = rebound_testkit::nats::TestStream::new().await;
+    let poll = std::time::Duration::from_millis(arg("--poll-ms", 1000) as u64);
+    let rate = arg("--rate", 1000) as f64;
+    let latency_calls = arg("--latency-calls", 5000);
+    let mut dirs = vec![tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    // Warm up both sides.
+    rebound_round(&base, 1000, &dirs[0]).await;
+    handoff_round(&base, 1000, &dirs[1], &stream, poll, None).await;
+    let (mut off, mut on) = (Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        dirs.push(tempfile::tempdir().unwrap());
+        let a = rebound_round(&base, calls, dirs.last().unwrap()).await;
+        dirs.push(tempfile::tempdir().unwrap());
+        let (b, _) = handoff_round(&base, calls, dirs.last().unwrap(), &stream, poll, None).await;
+        println!(
+            "round {round}: hand-off off {:>7.0}/s ({:.0} µs CPU/call)   on (NATS sink, publisher running) {:>7.0}/s ({:.0} µs)   ratio {:.2}",
+            a.rate,
+            a.cpu_us,
+            b.rate,
+            b.cpu_us,
+            b.rate / a.rate
+        );
+        off.push(a);
+        on.push(b);
+    }
+    let (moff, mon) = (median_of(&off, |r| r.rate), median_of(&on, |r| r.rate));
+    println!("calls per round: {calls}, concurrency: {CONCURRENCY}, rounds: {rounds}");
+    println!(
+        "median hand-off off: {moff:.0} calls/s, {:.0} µs CPU per call",
+        median_of(&off, |r| r.cpu_us)
+    );
+    println!(
+        "median hand-off on:  {mon:.0} calls/s, {:.0} µs CPU per call (CPU includes publishing)",
+        median_of(&on, |r| r.cpu_us)
+    );
+    println!("ratio on/off: {:.2} (target >= 0.8)", mon / moff);
+    dirs.push(tempfile::tempdir().unwrap());
+    let (paced, mut latencies) = handoff_round(
+        &base,
+        latency_calls,
+        dirs.last().unwrap(),
+        &stream,
+        poll,
+        Some(rate),
+    )
+    .await;
+    println!(
+        "paced at {rate:.0} calls/s ({latency_calls} calls, achieved {:.0}/s, publisher poll {} ms): call end -> JetStream ack p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        paced.rate,
+        poll.as_millis(),
+        percentile(&mut latencies, 0.5),
+        percentile(&mut latencies, 0.99),
+        percentile(&mut latencies, 1.0)
+    );
+    stream.delete().await;
+    sim.shutdown().await;
+    drop(dirs);
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(|a, b| a.partial_cmp(b).unwrap());
     values[values.len() / 2]
@@ -450,6 +624,10 @@ fn main() {
     let calls = arg("--calls", 10_000);
     let rounds = arg("--rounds", 5);
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    if std::env::args().any(|a| a == "--handoff") {
+        runtime.block_on(handoff_bench(calls, rounds));
+        return;
+    }
     if std::env::args().any(|a| a == "--only-recorded") {
         runtime.block_on(async {
             let sim = UpstreamSim::start().await.unwrap();

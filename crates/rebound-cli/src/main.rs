@@ -165,7 +165,7 @@ fn main() -> ExitCode {
             Command::Init(args) => cmd::init::init(args),
             Command::Run(args) => cmd::run::run_workflow(&cli.config, args).await,
             Command::Scrape(args) => cmd::run::run_scraper(&cli.config, args).await,
-            Command::Check(args) => cmd::check::check(&cli.config, args),
+            Command::Check(args) => cmd::check::check(&cli.config, args).await,
             Command::Config {
                 command: ConfigCommand::Schema,
             } => cmd::check::schema(),

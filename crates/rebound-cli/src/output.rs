@@ -122,12 +122,6 @@ pub fn calls_table(calls: &[CallReport]) -> String {
     format!("{table}\n")
 }
 
-/// The summary of a workflow run, instants in UTC (with its offset); see
-/// [`run_table_in`].
-pub fn run_table(report: &RunReport) -> String {
-    run_table_in(report, chrono_tz::UTC)
-}
-
 /// The summary of a workflow run, instants in `tz` (the pipeline's zone).
 pub fn run_table_in(report: &RunReport, tz: Tz) -> String {
     let c = report.counts;

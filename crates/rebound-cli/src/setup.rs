@@ -109,6 +109,12 @@ pub fn load_checked_config(
     rebound_config::load_with(path, &process_env, Secrets::None)
 }
 
+/// Loads the config for `rebound check --probe`: the hand-off sinks' URLs
+/// are dialled, so the variables under `[handoff]` must be set.
+pub fn load_probe_plan(path: &Path) -> Result<rebound_config::Loaded, Failure> {
+    load_with(path, Secrets::Under(&["handoff"]))
+}
+
 /// `${VAR}` values come from the process environment, read here: the CLI
 /// is the only part of Rebound that reads it.
 #[allow(clippy::disallowed_methods)] // the CLI is the one reader of the environment

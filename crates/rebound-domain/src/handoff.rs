@@ -8,6 +8,9 @@
 //! engine and sent by the service's publisher.
 
 use crate::outcome::ScraperStatus;
+pub use nats::NatsSink;
+
+pub mod nats;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -136,12 +139,15 @@ impl Default for HandoffSettings {
 pub enum HandoffSinkKind {
     /// An HTTP POST of the JSON message.
     Webhook,
+    /// A JetStream publish of the JSON message (`Nats-Msg-Id: event_id`).
+    Nats,
 }
 
 impl HandoffSinkKind {
     pub fn as_str(self) -> &'static str {
         match self {
             HandoffSinkKind::Webhook => "webhook",
+            HandoffSinkKind::Nats => "nats",
         }
     }
 }
@@ -160,6 +166,9 @@ pub struct HandoffSink {
     /// The statuses sent; by default all four of [`EVENT_STATUSES`].
     pub statuses: Vec<ScraperStatus>,
     pub timeout: Duration,
+    /// Subject, stream and acknowledgements of a `kind = "nats"` sink;
+    /// `None` for webhooks.
+    pub nats: Option<NatsSink>,
 }
 
 impl HandoffSink {
@@ -185,6 +194,7 @@ impl std::fmt::Debug for HandoffSink {
             .field("datasets", &self.datasets)
             .field("statuses", &self.statuses)
             .field("timeout", &self.timeout)
+            .field("nats", &self.nats)
             .finish()
     }
 }
@@ -281,6 +291,7 @@ mod tests {
             datasets: vec!["box*".into()],
             statuses: vec![ScraperStatus::Success],
             timeout: DEFAULT_HANDOFF_TIMEOUT,
+            nats: None,
         };
         assert!(sink.wants("boxscores", "success"));
         assert!(!sink.wants("boxscores", "failed"));

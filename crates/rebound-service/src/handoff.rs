@@ -21,12 +21,14 @@
 //! of the exact body under that key (`docs/handoff.md` shows how to check
 //! it). The POST goes through the injected [`Poster`] (the fetch crate's
 //! `SinkClient`), under its rules: timeout, no redirect, no URL in errors.
+//! NATS sinks publish to JetStream through [`nats::NatsPublisher`] (one
+//! connection per sink, kept across rounds), `Nats-Msg-Id: <event_id>`.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use hmac::{KeyInit, Mac};
 use rebound_domain::clock::Clock;
 use rebound_domain::duration::add_saturating;
-use rebound_domain::handoff::HandoffSink;
+use rebound_domain::handoff::{HandoffSink, HandoffSinkKind};
 use rebound_domain::outbound::{JsonPost, Poster};
 use rebound_domain::redact::Redactor;
 use rebound_storage::{CompletionEventRow, EventDelivery, Store, StoreError};
@@ -35,6 +37,8 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+
+pub mod nats;
 
 /// Events claimed per round.
 const BATCH: u32 = 200;
@@ -107,6 +111,8 @@ pub struct Publisher {
     redactor: Redactor,
     /// `rebound_events_total{sink,outcome}`, when this process exports metrics.
     metrics: Option<Arc<rebound_metrics::Metrics>>,
+    /// Connections of the `kind = "nats"` sinks, kept across rounds.
+    nats: nats::NatsPublisher,
 }
 
 impl Publisher {
@@ -143,6 +149,7 @@ impl Publisher {
             clock,
             redactor,
             metrics: None,
+            nats: nats::NatsPublisher::new(),
         }
     }
 
@@ -222,6 +229,13 @@ impl Publisher {
         let mut errors = Vec::new();
         for sink in self.sinks.values() {
             if done.contains(&sink.name) || !sink.wants(&event.dataset, &event.status) {
+                continue;
+            }
+            if sink.kind == HandoffSinkKind::Nats {
+                match self.nats.publish(sink, event).await {
+                    Ok(()) => done.push(sink.name.clone()),
+                    Err(e) => errors.push(format!("sink {}: {e}", sink.name)),
+                }
                 continue;
             }
             let mut headers = vec![(IDEMPOTENCY_HEADER.to_string(), event.event_id.clone())];

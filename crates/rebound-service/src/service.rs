@@ -18,7 +18,8 @@
 //! - roles all and worker: the [`Worker`] loop, `workers` runs at once;
 //! - every role: the hand-off [`crate::handoff::Publisher`], which sends
 //!   pending completion events to `[handoff.sinks]` (claims in the store
-//!   keep several publishers from posting one event at once), and, with
+//!   keep several publishers from posting one event at once), the NATS
+//!   acknowledgement listeners of its `kind = "nats"` sinks, and, with
 //!   `[handoff] ack_required`, the [`crate::reconcile::Reconciler`], which
 //!   redelivers unacknowledged events once a minute;
 //! - every role, with `[server] listen`: `/metrics` and `/healthz`
@@ -233,6 +234,15 @@ impl Service {
             tasks.spawn(
                 Arc::new(reconciler).run_loop(crate::reconcile::RECONCILE_EVERY, stopped.clone()),
             );
+        }
+        // Acknowledgements over NATS, one subscription per (server, subject);
+        // a queue group keeps several serve processes from each taking one.
+        for listener in crate::handoff::nats::ack_listeners(
+            store.clone(),
+            &engine.plan().handoff.sinks,
+            clock.clone(),
+        ) {
+            tasks.spawn(listener.run(stopped.clone()));
         }
         if role.works() {
             let worker = Arc::new(Worker::new(

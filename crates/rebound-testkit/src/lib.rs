@@ -8,6 +8,7 @@
 
 pub mod configs;
 pub mod forward_proxy;
+pub mod nats;
 pub mod prometheus;
 pub mod store_conformance;
 pub mod webhook;

@@ -2,6 +2,10 @@
 
 use crate::{Failure, setup};
 use clap::Args;
+use rebound_domain::handoff::{HandoffSinkKind, glob_match};
+use rebound_domain::plan::Plan;
+use rebound_service::handoff::nats::Probed;
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -12,12 +16,17 @@ pub struct CheckArgs {
     /// code is the same (0 valid, 2 not).
     #[arg(long)]
     pub json: bool,
+    /// Also dial the [handoff] NATS sinks (their `${VAR}`s must then be
+    /// set) and report any that cannot be reached; exit 1 if one cannot.
+    #[arg(long)]
+    pub probe: bool,
 }
 
 /// Validates the config without needing any secret: an unset `${VAR}` is
 /// a note (the commands that send requests will refuse to start without
-/// it), as is a secret too short to be sent to an upstream.
-pub fn check(config: &Path, args: CheckArgs) -> Result<ExitCode, Failure> {
+/// it), as is a secret too short to be sent to an upstream. With
+/// `--probe`, also connects to each NATS hand-off sink.
+pub async fn check(config: &Path, args: CheckArgs) -> Result<ExitCode, Failure> {
     if args.json {
         return check_json(config);
     }
@@ -28,6 +37,9 @@ pub fn check(config: &Path, args: CheckArgs) -> Result<ExitCode, Failure> {
         .map_err(|e| Failure::Usage(anyhow::anyhow!("{e}")))?;
     println!("{} is valid.", config.display());
     print!("{}", rebound_config::summary(&loaded.plan));
+    for warning in unmatched_dataset_globs(&loaded.plan) {
+        println!("warning: {warning}");
+    }
     let mut notes = loaded.notes;
     if let Err(Failure::Usage(short)) =
         setup::refuse_short_upstream_secrets(&loaded.upstream_secrets)
@@ -36,6 +48,9 @@ pub fn check(config: &Path, args: CheckArgs) -> Result<ExitCode, Failure> {
     }
     for note in notes {
         println!("note: {note}");
+    }
+    if args.probe {
+        return probe(config).await;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -91,6 +106,70 @@ fn check_json(config: &Path) -> Result<ExitCode, Failure> {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
+    })
+}
+
+/// A sink's `datasets` glob that matches no dataset of the config is
+/// almost always a typo, and would silently send that sink nothing: a
+/// warning, not an error, since a dataset may be added later.
+fn unmatched_dataset_globs(plan: &Plan) -> Vec<String> {
+    let datasets: BTreeSet<&str> = plan
+        .scrapers
+        .values()
+        .map(|s| s.dataset.as_str())
+        .chain(plan.datasets.keys().map(String::as_str))
+        .collect();
+    let mut out = Vec::new();
+    for sink in plan.handoff.sinks.values() {
+        for glob in &sink.datasets {
+            if !datasets.iter().any(|d| glob_match(glob, d)) {
+                out.push(format!(
+                    "handoff.sinks.{}.datasets: \"{glob}\" matches no dataset of this config, so that sink gets nothing from it",
+                    sink.name
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Connects to every NATS sink and asks JetStream for its account; says
+/// which sink fails and why, never its URL.
+async fn probe(config: &Path) -> Result<ExitCode, Failure> {
+    let plan = setup::load_probe_plan(config)?.plan;
+    let mut failed = false;
+    for sink in plan.handoff.sinks.values() {
+        match sink.kind {
+            HandoffSinkKind::Nats => match rebound_service::handoff::nats::probe(sink).await {
+                Ok(probed) => println!(
+                    "probe: handoff sink {} (nats): reachable, JetStream on, {}",
+                    sink.name,
+                    match probed {
+                        Probed::StreamExists => "stream exists",
+                        Probed::StreamMissing => "stream missing (created at the first publish)",
+                    }
+                ),
+                Err(error) => {
+                    failed = true;
+                    println!(
+                        "probe: handoff sink {} (nats): UNREACHABLE: {}",
+                        sink.name,
+                        plan.redactor.redact_string(&error)
+                    );
+                }
+            },
+            // A POST would hand the consumer a message; webhooks are only
+            // tried with real events.
+            HandoffSinkKind::Webhook => println!(
+                "probe: handoff sink {} (webhook): not probed (only real events are posted)",
+                sink.name
+            ),
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

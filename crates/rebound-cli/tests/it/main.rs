@@ -9,6 +9,7 @@ mod completions;
 mod demo;
 mod documents;
 mod events;
+mod events_nats;
 mod events_replay;
 mod exit_codes;
 mod fanout;

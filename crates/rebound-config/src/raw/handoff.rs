@@ -40,11 +40,13 @@ pub(crate) struct RawHandoff {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawHandoffSink {
     /// "webhook": an HTTP POST of the JSON message with an
-    /// `Idempotency-Key` header (the event id).
+    /// `Idempotency-Key` header (the event id). "nats": a JetStream publish
+    /// with a `Nats-Msg-Id` header (the event id).
     #[schemars(example = &"webhook")]
     pub kind: String,
-    /// Where to POST; usually a secret, so write it as "${HANDOFF_URL}".
-    /// Never logged or stored.
+    /// Where to POST (webhook) or the NATS server (`nats://host:4222`,
+    /// several separated by commas); usually a secret, so write it as
+    /// "${HANDOFF_URL}". Never logged or stored.
     #[schemars(example = &"${HANDOFF_URL}")]
     pub url: String,
     /// When set, each POST carries `X-Rebound-Signature: sha256=<hex>`, the
@@ -57,4 +59,21 @@ pub(crate) struct RawHandoffSink {
     pub statuses: Option<Vec<String>>,
     /// How long one delivery may take. Default: "10s".
     pub timeout: Option<RawDuration>,
+    /// NATS only: the subject template; fields in braces, each value made
+    /// one safe token (dots become `_`). Default: "rebound.{dataset}.{status}".
+    #[schemars(example = &"rebound.{dataset}.{status}")]
+    pub subject: Option<String>,
+    /// NATS only: the JetStream stream holding the subjects, created when
+    /// missing. Default: "REBOUND".
+    pub stream: Option<String>,
+    /// NATS only: how long the stream keeps a message, when Rebound creates
+    /// it. Default: "7d".
+    pub max_age: Option<RawDuration>,
+    /// NATS only: the stream's duplicate window (same `Nats-Msg-Id` within
+    /// it is stored once), when Rebound creates it. Default: "15m".
+    pub dedupe_window: Option<RawDuration>,
+    /// NATS only: the subject `rebound serve` listens on for
+    /// acknowledgements (an event id, or a JSON list of them). Default:
+    /// "rebound.ack".
+    pub ack_subject: Option<String>,
 }

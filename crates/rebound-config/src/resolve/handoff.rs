@@ -5,7 +5,7 @@ use crate::keypath::KeyPath;
 use crate::raw::{RawHandoff, RawHandoffSink};
 use rebound_domain::handoff::{
     AckSettings, DEFAULT_HANDOFF_TIMEOUT, DEFAULT_PUBLISH_WAIT, EVENT_STATUSES, HandoffSettings,
-    HandoffSink, HandoffSinkKind,
+    HandoffSink, HandoffSinkKind, NatsSink, nats,
 };
 use rebound_domain::outcome::ScraperStatus;
 use std::collections::BTreeMap;
@@ -82,15 +82,45 @@ impl Resolver<'_> {
         let kind_path = path.key("kind");
         let kind = match self.text(&kind_path, &raw.kind)?.as_str() {
             "webhook" => Some(HandoffSinkKind::Webhook),
+            "nats" => Some(HandoffSinkKind::Nats),
             other => {
                 self.fail(
                     &kind_path,
-                    format!("expected \"webhook\", found \"{other}\""),
+                    format!("expected \"webhook\" or \"nats\", found \"{other}\""),
                 );
                 None
             }
         };
-        let url = self.sink_url(&path.key("url"), &raw.url);
+        let is_nats = kind == Some(HandoffSinkKind::Nats);
+        let url = if is_nats {
+            self.nats_url(&path.key("url"), &raw.url)
+        } else {
+            self.sink_url(&path.key("url"), &raw.url)
+        };
+        // An unset `${VAR}` (allowed only for commands that send nothing,
+        // such as `rebound check`) keeps the sink, URL-less, so the rest of
+        // it is still checked and reported on.
+        let url_path = path.key("url");
+        let url = url.or_else(|| {
+            self.unset
+                .iter()
+                .any(|(p, _)| *p == url_path)
+                .then(String::new)
+        });
+        let nats = match kind {
+            Some(HandoffSinkKind::Nats) => self.nats_sink(path, raw).map(Some),
+            Some(HandoffSinkKind::Webhook) => {
+                self.refuse_nats_keys(path, raw);
+                Some(None)
+            }
+            None => Some(None),
+        };
+        if is_nats && raw.signing_secret.is_some() {
+            self.fail(
+                &path.key("signing_secret"),
+                "signing_secret is for webhook sinks; a NATS sink is trusted through its connection",
+            );
+        }
         let signing_secret = match &raw.signing_secret {
             None => Some(None),
             Some(text) => {
@@ -140,7 +170,134 @@ impl Resolver<'_> {
             datasets,
             statuses: statuses?,
             timeout: timeout?,
+            nats: nats?,
         })
+    }
+
+    /// `nats://host:port` (or `tls://`), several separated by commas.
+    fn nats_url(&mut self, path: &KeyPath, raw: &str) -> Option<String> {
+        let text = self.text(path, raw)?;
+        let ok = text.split(',').all(|one| {
+            let lower = one.trim().to_ascii_lowercase();
+            ["nats://", "tls://"]
+                .iter()
+                .find_map(|scheme| lower.strip_prefix(scheme))
+                .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
+        });
+        if ok {
+            return Some(text);
+        }
+        // The value may be a secret: say what is expected, not what it is,
+        // unless it was written in the file.
+        let found = if raw.contains("${") {
+            "the environment variable's value is not one".to_string()
+        } else {
+            format!("found \"{raw}\"")
+        };
+        self.fail(
+            path,
+            format!("expected a nats:// or tls:// URL with a host (several separated by commas); {found}"),
+        );
+        None
+    }
+
+    fn nats_sink(&mut self, path: &KeyPath, raw: &RawHandoffSink) -> Option<NatsSink> {
+        let subject = match &raw.subject {
+            None => nats::SubjectTemplate::parse(nats::DEFAULT_SUBJECT).ok(),
+            Some(text) => {
+                let key = path.key("subject");
+                let text = self.text(&key, text)?;
+                match nats::SubjectTemplate::parse(&text) {
+                    Ok(template) => Some(template),
+                    Err(message) => {
+                        self.fail(&key, message);
+                        None
+                    }
+                }
+            }
+        };
+        let stream = match &raw.stream {
+            None => Some(nats::DEFAULT_STREAM.to_string()),
+            Some(text) => {
+                let key = path.key("stream");
+                let text = self.text(&key, text)?;
+                if nats::stream_name_ok(&text) {
+                    Some(text)
+                } else {
+                    self.fail(
+                        &key,
+                        format!(
+                            "bad stream name \"{text}\": JetStream names have no '.', '*', '>', '/', '\\' or whitespace"
+                        ),
+                    );
+                    None
+                }
+            }
+        };
+        let max_age = match &raw.max_age {
+            Some(d) => self.positive_duration(&path.key("max_age"), d),
+            None => Some(nats::DEFAULT_MAX_AGE),
+        };
+        let dedupe_window = match &raw.dedupe_window {
+            Some(d) => self.positive_duration(&path.key("dedupe_window"), d),
+            None => Some(nats::DEFAULT_DEDUPE_WINDOW),
+        };
+        // JetStream refuses a duplicate window longer than the stream keeps
+        // messages; say so here rather than at the first publish.
+        if let (Some(age), Some(window)) = (max_age, dedupe_window)
+            && window > age
+        {
+            self.fail(
+                &path.key("dedupe_window"),
+                "dedupe_window must not be longer than max_age (JetStream refuses such a stream)",
+            );
+            return None;
+        }
+        let ack_subject = match &raw.ack_subject {
+            None => Some(nats::DEFAULT_ACK_SUBJECT.to_string()),
+            Some(text) => {
+                let key = path.key("ack_subject");
+                let text = self.text(&key, text)?;
+                if nats::ack_subject_ok(&text) {
+                    Some(text)
+                } else {
+                    self.fail(
+                        &key,
+                        format!(
+                            "expected a NATS subject such as \"rebound.ack\", found \"{text}\""
+                        ),
+                    );
+                    None
+                }
+            }
+        };
+        Some(NatsSink {
+            subject: subject?,
+            stream: stream?,
+            max_age: max_age?,
+            dedupe_window: dedupe_window?,
+            ack_subject: ack_subject?,
+        })
+    }
+
+    /// A webhook given a NATS-only key: refused, so a typo in `kind` does
+    /// not silently drop the subject.
+    fn refuse_nats_keys(&mut self, path: &KeyPath, raw: &RawHandoffSink) {
+        let given = [
+            ("subject", raw.subject.is_some()),
+            ("stream", raw.stream.is_some()),
+            ("max_age", raw.max_age.is_some()),
+            ("dedupe_window", raw.dedupe_window.is_some()),
+            ("ack_subject", raw.ack_subject.is_some()),
+        ];
+        for (key, present) in given {
+            if present {
+                self.fail(
+                    &path.key(key),
+                    format!("{key} is for kind = \"nats\" sinks only"),
+                );
+            }
+        }
     }
 
     fn handoff_statuses(&mut self, path: &KeyPath, list: &[String]) -> Option<Vec<ScraperStatus>> {

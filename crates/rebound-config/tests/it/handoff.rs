@@ -59,9 +59,36 @@ url = "http://127.0.0.1:9/events"
 fn bad_sinks_are_named_with_their_place() {
     let cases = [
         (
-            // NATS is not in this build: an unknown kind like any other.
+            "[handoff.sinks.bus]\nkind = \"kafka\"\nurl = \"https://h.example/\"\n",
+            "handoff.sinks.bus.kind: expected \"webhook\" or \"nats\", found \"kafka\"",
+        ),
+        (
             "[handoff.sinks.bus]\nkind = \"nats\"\nurl = \"https://h.example/\"\n",
-            "handoff.sinks.bus.kind: expected \"webhook\", found \"nats\"",
+            "handoff.sinks.bus.url: expected a nats:// or tls:// URL with a host",
+        ),
+        (
+            "[handoff.sinks.bus]\nkind = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\nsubject = \"rebound.{datasets}\"\n",
+            "handoff.sinks.bus.subject: unknown field \"{datasets}\" in subject \"rebound.{datasets}\"; expected one of {pipeline}",
+        ),
+        (
+            "[handoff.sinks.bus]\nkind = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\nsubject = \"rebound.*\"\n",
+            "handoff.sinks.bus.subject: subject \"rebound.*\" contains '*'",
+        ),
+        (
+            "[handoff.sinks.bus]\nkind = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\nstream = \"a.b\"\n",
+            "handoff.sinks.bus.stream: bad stream name \"a.b\"",
+        ),
+        (
+            "[handoff.sinks.bus]\nkind = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\nmax_age = \"1m\"\n",
+            "handoff.sinks.bus.dedupe_window: dedupe_window must not be longer than max_age",
+        ),
+        (
+            "[handoff.sinks.bus]\nkind = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\nack_subject = \"a..b\"\n",
+            "handoff.sinks.bus.ack_subject: expected a NATS subject",
+        ),
+        (
+            "[handoff.sinks.bus]\nkind = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\nsigning_secret = \"k\"\n",
+            "handoff.sinks.bus.signing_secret: signing_secret is for webhook sinks",
         ),
         (
             "[handoff.sinks.x]\nkind = \"webhook\"\nurl = \"h.example/x\"\n",
@@ -99,15 +126,57 @@ fn bad_sinks_are_named_with_their_place() {
 }
 
 #[test]
-fn the_nats_kind_error_points_at_its_line() {
-    let text =
-        format!("{BASE}[handoff.sinks.bus]\nkind = \"nats\"\nurl = \"https://h.example/\"\n");
+fn a_subject_naming_an_unknown_field_points_at_its_line_and_column() {
+    let head =
+        format!("{BASE}[handoff.sinks.bus]\nkind = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\n");
+    let text = format!("{head}subject = \"rebound.{{dataset}}.{{colour}}\"\n");
     let message = error(&text);
-    let line = format!("{BASE}[handoff.sinks.bus]\n").lines().count() + 1;
+    let line = head.lines().count() + 1;
+    // The column of the value, after `subject = `.
     assert!(
-        message.contains(&format!("rebound.toml:{line}:")),
+        message.contains(&format!("rebound.toml:{line}:11")),
         "{message}"
     );
+    assert!(message.contains("unknown field \"{colour}\""), "{message}");
+}
+
+#[test]
+fn a_nats_sink_resolves_with_documented_defaults() {
+    use rebound_domain::handoff::nats;
+    let text = format!(
+        r#"{BASE}
+[handoff.sinks.bus]
+kind = "nats"
+url = "nats://127.0.0.1:4222"
+datasets = ["box*"]
+
+[handoff.sinks.custom]
+kind = "nats"
+url = "nats://a:4222,nats://b:4222"
+subject = "x.{{pipeline}}.{{dataset}}"
+stream = "CUSTOM"
+max_age = "1d"
+dedupe_window = "2m"
+ack_subject = "x.ack"
+"#
+    );
+    let p = plan(&text);
+    let bus = &p.handoff.sinks["bus"];
+    assert_eq!(bus.kind, HandoffSinkKind::Nats);
+    let n = bus.nats.as_ref().unwrap();
+    assert_eq!(n.subject.as_str(), "rebound.{dataset}.{status}");
+    assert_eq!(n.stream, "REBOUND");
+    assert_eq!(n.max_age, Duration::from_secs(7 * 86_400));
+    assert_eq!(n.dedupe_window, Duration::from_secs(15 * 60));
+    assert_eq!(n.ack_subject, "rebound.ack");
+    assert_eq!(bus.timeout, Duration::from_secs(10));
+    let custom = p.handoff.sinks["custom"].nats.as_ref().unwrap();
+    assert_eq!(custom.subject.filter(), "x.*.*");
+    assert_eq!(custom.stream, "CUSTOM");
+    assert_eq!(custom.max_age, Duration::from_secs(86_400));
+    assert_eq!(custom.dedupe_window, Duration::from_secs(120));
+    assert_eq!(custom.ack_subject, "x.ack");
+    assert_eq!(nats::DEFAULT_ACK_SUBJECT, "rebound.ack");
 }
 
 #[test]

@@ -34,13 +34,14 @@ fn sink(name: &str, url: &str, datasets: &[&str], statuses: &[ScraperStatus]) ->
             statuses.to_vec()
         },
         timeout: Duration::from_secs(5),
+        nats: None,
     }
 }
 
 /// Records `n` calls with their events, spread over three datasets, the
 /// statuses cycling through the four outcomes; returns (event id, dataset,
 /// status) in call order.
-async fn record_events(
+pub(super) async fn record_events(
     store: &dyn Store,
     n: usize,
     at: chrono::DateTime<Utc>,
@@ -107,13 +108,13 @@ async fn record_events(
     out
 }
 
-struct Setup {
+pub(super) struct Setup {
     _dir: tempfile::TempDir,
-    store: Arc<dyn Store>,
-    clock: Arc<ManualClock>,
+    pub(super) store: Arc<dyn Store>,
+    pub(super) clock: Arc<ManualClock>,
 }
 
-async fn setup() -> Setup {
+pub(super) async fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> =
         Arc::new(SqliteStore::open(&dir.path().join("h.db")).await.unwrap());
@@ -127,7 +128,7 @@ async fn setup() -> Setup {
     }
 }
 
-fn publisher(s: &Setup, sinks: Vec<HandoffSink>) -> Publisher {
+pub(super) fn publisher(s: &Setup, sinks: Vec<HandoffSink>) -> Publisher {
     Publisher::new(
         s.store.clone(),
         sinks

@@ -22,6 +22,7 @@ use tokio::sync::Notify;
 
 mod alerts;
 mod handoff;
+mod handoff_nats;
 mod reconcile;
 mod reference_day;
 mod retention;

@@ -1,0 +1,403 @@
+//! NATS JetStream hand-off sinks (`kind = "nats"`) and the acknowledgement
+//! listener of `rebound serve` (see `docs/handoff.md`, "NATS").
+//!
+//! Publishing: one connection per sink, made on first use and kept for the
+//! publisher's life (the client reconnects by itself after a drop; a
+//! connection that never came up is tried again at the next event). The
+//! stream is looked up once per connection and created when missing, with
+//! the sink's `max_age` and `dedupe_window`; an existing stream is used as
+//! it is. Each event is published with `Nats-Msg-Id: <event_id>` and counts
+//! as delivered only once JetStream acknowledges it (a duplicate
+//! acknowledgement included: the stream has it). The whole delivery, from
+//! connecting to the acknowledgement, is bounded by the sink's `timeout`,
+//! so a NATS that is down costs the publisher that much per event and
+//! never touches scraping.
+//!
+//! Errors name what failed in our words: the client's texts can quote the
+//! server address, and a sink's URL is a secret.
+//!
+//! Acknowledgements: for every distinct (URL, `ack_subject`) among the NATS
+//! sinks, `rebound serve` subscribes (queue group `rebound`, so one of
+//! several serve processes takes each message) and acknowledges the ids a
+//! message carries through [`rebound_storage::EventStore::ack_events`], the
+//! path `rebound events ack` takes. An unknown id is a log line.
+
+use async_nats::jetstream;
+use futures::StreamExt;
+use rebound_domain::clock::Clock;
+use rebound_domain::handoff::{HandoffSink, HandoffSinkKind, NatsSink};
+use rebound_storage::{AckResult, CompletionEventRow, Store};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Mutex, watch};
+
+/// The header JetStream deduplicates on.
+pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
+/// The queue group of the acknowledgement subscribers.
+pub const ACK_QUEUE_GROUP: &str = "rebound";
+/// The longest wait between two attempts to (re)subscribe for acks.
+const ACK_RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// One sink's live connection.
+struct Connection {
+    jetstream: jetstream::Context,
+    /// The stream was found or created on this connection.
+    stream_ready: bool,
+}
+
+/// The NATS connections of one publisher, by sink name.
+#[derive(Default)]
+pub struct NatsPublisher {
+    connections: Mutex<HashMap<String, Connection>>,
+}
+
+impl NatsPublisher {
+    pub fn new() -> NatsPublisher {
+        NatsPublisher::default()
+    }
+
+    /// Publishes `event` to `sink` and waits for JetStream's
+    /// acknowledgement, all within the sink's timeout. The error names the
+    /// step that failed, never the URL.
+    pub async fn publish(
+        &self,
+        sink: &HandoffSink,
+        event: &CompletionEventRow,
+    ) -> Result<(), String> {
+        let Some(nats) = &sink.nats else {
+            return Err("not a NATS sink".into());
+        };
+        match tokio::time::timeout(sink.timeout, self.publish_inner(sink, nats, event)).await {
+            Ok(result) => result,
+            Err(_) => Err(format!(
+                "NATS did not acknowledge within {}s",
+                sink.timeout.as_secs_f64()
+            )),
+        }
+    }
+
+    async fn publish_inner(
+        &self,
+        sink: &HandoffSink,
+        nats: &NatsSink,
+        event: &CompletionEventRow,
+    ) -> Result<(), String> {
+        let context = self.context(sink, nats).await?;
+        let subject = subject_of(nats, event);
+        let message = jetstream::message::PublishMessage::build()
+            .message_id(event.event_id.as_str())
+            .payload(event.payload.clone().into_bytes().into());
+        let sent = async {
+            context
+                .send_publish(subject, message)
+                .await
+                .map_err(|e| e.kind())?
+                .await
+                .map_err(|e| e.kind())
+        }
+        .await;
+        match sent {
+            Ok(_ack) => Ok(()),
+            Err(kind) => {
+                if matches!(kind, jetstream::context::PublishErrorKind::StreamNotFound) {
+                    // Deleted under us: look it up (and create it) again.
+                    if let Some(c) = self.connections.lock().await.get_mut(&sink.name) {
+                        c.stream_ready = false;
+                    }
+                }
+                Err(format!("JetStream publish failed: {kind}"))
+            }
+        }
+    }
+
+    /// The sink's JetStream context, connecting and making sure of the
+    /// stream first when needed.
+    async fn context(
+        &self,
+        sink: &HandoffSink,
+        nats: &NatsSink,
+    ) -> Result<jetstream::Context, String> {
+        // Held while connecting, so datasets published side by side share
+        // one connection rather than racing to open several.
+        let mut connections = self.connections.lock().await;
+        if !connections.contains_key(&sink.name) {
+            let client = connect(&sink.url, sink.timeout).await?;
+            let mut context = jetstream::new(client);
+            context.set_timeout(sink.timeout);
+            connections.insert(
+                sink.name.clone(),
+                Connection {
+                    jetstream: context,
+                    stream_ready: false,
+                },
+            );
+        }
+        let Some(connection) = connections.get_mut(&sink.name) else {
+            return Err("NATS connection lost".into());
+        };
+        if !connection.stream_ready {
+            ensure_stream(&connection.jetstream, nats).await?;
+            connection.stream_ready = true;
+        }
+        Ok(connection.jetstream.clone())
+    }
+}
+
+/// The subject of `event` under the sink's template, from the stored
+/// message's fields.
+pub fn subject_of(nats: &NatsSink, event: &CompletionEventRow) -> String {
+    let message = serde_json::from_str::<serde_json::Value>(&event.payload).unwrap_or_default();
+    nats.subject.render(|field| match field {
+        // The row's copies, should the payload not parse.
+        "dataset" => Some(event.dataset.clone()),
+        "status" => Some(event.status.clone()),
+        other => message
+            .get(other)
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
+    })
+}
+
+/// Connects to `url` (a secret) within `timeout`; the error says why in
+/// the client's category words, without the address.
+pub async fn connect(url: &str, timeout: Duration) -> Result<async_nats::Client, String> {
+    let options = async_nats::ConnectOptions::new()
+        .connection_timeout(timeout)
+        // Publishes are bounded by the sink's timeout, not the client's.
+        .request_timeout(Some(timeout))
+        .name("rebound");
+    match tokio::time::timeout(timeout, options.connect(url)).await {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(error)) => Err(format!("cannot connect to NATS: {}", error.kind())),
+        Err(_) => Err(format!(
+            "cannot connect to NATS: no answer within {}s",
+            timeout.as_secs_f64()
+        )),
+    }
+}
+
+/// Finds the sink's stream, or creates it with the sink's subject filter,
+/// `max_age` and `dedupe_window`.
+pub async fn ensure_stream(context: &jetstream::Context, nats: &NatsSink) -> Result<(), String> {
+    let config = jetstream::stream::Config {
+        name: nats.stream.clone(),
+        subjects: vec![nats.subject.filter()],
+        max_age: nats.max_age,
+        duplicate_window: nats.dedupe_window,
+        ..Default::default()
+    };
+    context
+        .get_or_create_stream(config)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("JetStream stream \"{}\" not usable: {e}", nats.stream))
+}
+
+/// What `rebound check --probe` found for a NATS sink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probed {
+    /// Reachable, JetStream on, the stream there.
+    StreamExists,
+    /// Reachable, JetStream on; the stream is created at the first publish.
+    StreamMissing,
+}
+
+/// Whether a NATS sink's server answers, with JetStream on, and whether
+/// its stream exists (nothing is created). The error is in words, without
+/// the URL.
+pub async fn probe(sink: &HandoffSink) -> Result<Probed, String> {
+    let Some(nats) = &sink.nats else {
+        return Err("not a NATS sink".into());
+    };
+    let client = connect(&sink.url, sink.timeout).await?;
+    let mut context = jetstream::new(client);
+    context.set_timeout(sink.timeout);
+    match context.get_stream(&nats.stream).await {
+        Ok(_) => Ok(Probed::StreamExists),
+        Err(error) => match error.kind() {
+            jetstream::context::GetStreamErrorKind::JetStream(e) if e.code() == 404 => {
+                Ok(Probed::StreamMissing)
+            }
+            jetstream::context::GetStreamErrorKind::JetStream(e) => {
+                Err(format!("JetStream refused the stream lookup: {e}"))
+            }
+            other => Err(format!(
+                "NATS answers but JetStream does not ({other}); is it started with -js?"
+            )),
+        },
+    }
+}
+
+/// The event ids in an acknowledgement message: one id as text, a JSON
+/// string, or a JSON list of strings. `None` when the body is none of
+/// these.
+pub fn ack_ids(body: &[u8]) -> Option<Vec<String>> {
+    let text = std::str::from_utf8(body).ok()?.trim();
+    if text.starts_with('[') {
+        let ids: Vec<String> = serde_json::from_str(text).ok()?;
+        return Some(ids.into_iter().map(|id| id.trim().to_string()).collect());
+    }
+    if text.starts_with('"') {
+        let id: String = serde_json::from_str(text).ok()?;
+        return Some(vec![id.trim().to_string()]);
+    }
+    if text.is_empty() || text.chars().any(char::is_whitespace) {
+        return None;
+    }
+    Some(vec![text.to_string()])
+}
+
+/// One acknowledgement subscription of `rebound serve`.
+pub struct AckListener {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    url: String,
+    subject: String,
+    timeout: Duration,
+    /// The sinks listening here, for log lines (the URL is a secret).
+    sinks: String,
+}
+
+/// One listener per distinct (URL, `ack_subject`) among the NATS sinks.
+pub fn ack_listeners(
+    store: Arc<dyn Store>,
+    sinks: &BTreeMap<String, HandoffSink>,
+    clock: Arc<dyn Clock>,
+) -> Vec<AckListener> {
+    let mut by_target: BTreeMap<(String, String), (Duration, BTreeSet<String>)> = BTreeMap::new();
+    for sink in sinks.values().filter(|s| s.kind == HandoffSinkKind::Nats) {
+        let Some(nats) = &sink.nats else { continue };
+        let entry = by_target
+            .entry((sink.url.clone(), nats.ack_subject.clone()))
+            .or_insert((sink.timeout, BTreeSet::new()));
+        entry.1.insert(sink.name.clone());
+    }
+    by_target
+        .into_iter()
+        .map(|((url, subject), (timeout, names))| AckListener {
+            store: store.clone(),
+            clock: clock.clone(),
+            url,
+            subject,
+            timeout,
+            sinks: names.into_iter().collect::<Vec<_>>().join(", "),
+        })
+        .collect()
+}
+
+impl AckListener {
+    /// Subscribes and acknowledges until `stop` turns true; a NATS that is
+    /// down is tried again (1s, 2s, … 30s apart), never an error.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut wait = Duration::from_secs(1);
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            match self.subscribe().await {
+                Ok(mut subscriber) => {
+                    wait = Duration::from_secs(1);
+                    tracing::info!(
+                        subject = %self.subject,
+                        sinks = %self.sinks,
+                        "Listening for completion event acknowledgements."
+                    );
+                    loop {
+                        tokio::select! {
+                            message = subscriber.next() => match message {
+                                Some(message) => self.handle(&message.payload).await,
+                                None => break,
+                            },
+                            changed = stop.changed() => {
+                                if changed.is_err() || *stop.borrow() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                    tracing::warn!(subject = %self.subject, sinks = %self.sinks, "Acknowledgement subscription ended; subscribing again.");
+                }
+                Err(error) => tracing::warn!(
+                    subject = %self.subject,
+                    sinks = %self.sinks,
+                    %error,
+                    retry_in_s = wait.as_secs(),
+                    "Cannot listen for acknowledgements yet."
+                ),
+            }
+            // Real time: reconnecting paces a live process.
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                changed = stop.changed() => {
+                    if changed.is_err() || *stop.borrow() {
+                        return;
+                    }
+                }
+            }
+            wait = (wait * 2).min(ACK_RETRY_MAX);
+        }
+    }
+
+    async fn subscribe(&self) -> Result<async_nats::Subscriber, String> {
+        let client = connect(&self.url, self.timeout).await?;
+        client
+            .queue_subscribe(self.subject.clone(), ACK_QUEUE_GROUP.to_string())
+            .await
+            .map_err(|e| format!("cannot subscribe: {e}"))
+    }
+
+    /// Acknowledges the ids of one message; whatever is wrong with it is
+    /// logged, since the sender is not waiting for an answer.
+    pub async fn handle(&self, body: &[u8]) {
+        let Some(ids) = ack_ids(body) else {
+            tracing::warn!(
+                subject = %self.subject,
+                bytes = body.len(),
+                "Acknowledgement ignored: the body is neither an event id nor a JSON list of them."
+            );
+            return;
+        };
+        match self.store.ack_events(&ids, self.clock.now()).await {
+            Ok(results) => {
+                for (id, result) in ids.iter().zip(results) {
+                    match result {
+                        AckResult::Acknowledged => {
+                            tracing::debug!(event = %id, "Completion event acknowledged over NATS.");
+                        }
+                        AckResult::AlreadyAcknowledged => {}
+                        AckResult::Unknown => tracing::warn!(
+                            event = %id,
+                            subject = %self.subject,
+                            "Acknowledgement for an unknown event id: no such event; nothing done."
+                        ),
+                    }
+                }
+            }
+            Err(error) => tracing::error!(
+                %error,
+                ids = ids.len(),
+                "Acknowledgements not recorded; the consumer should send them again."
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ack_ids;
+
+    #[test]
+    fn an_ack_body_is_an_id_a_json_string_or_a_json_list() {
+        assert_eq!(ack_ids(b" abc \n"), Some(vec!["abc".to_string()]));
+        assert_eq!(ack_ids(b"\"abc\""), Some(vec!["abc".to_string()]));
+        assert_eq!(
+            ack_ids(br#"["a", "b"]"#),
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        assert_eq!(ack_ids(b""), None);
+        assert_eq!(ack_ids(b"a b"), None);
+        assert_eq!(ack_ids(b"[1, 2]"), None);
+        assert_eq!(ack_ids(&[0xff, 0xfe]), None);
+    }
+}
