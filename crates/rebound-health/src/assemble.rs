@@ -218,9 +218,12 @@ pub async fn handoff(
         None
     };
     let mut level = Level::Ok;
+    // Without a sink the outbox table is the only one: its consumers poll
+    // it, nothing publishes, and `pending` is every event's normal state.
+    let publishing = !plan.handoff.sinks.is_empty();
     match oldest_age {
-        Some(age) if age > HANDOFF_PENDING_CRITICAL => level = Level::Critical,
-        Some(age) if age > HANDOFF_PENDING_WARN => level = Level::Warning,
+        Some(age) if publishing && age > HANDOFF_PENDING_CRITICAL => level = Level::Critical,
+        Some(age) if publishing && age > HANDOFF_PENDING_WARN => level = Level::Warning,
         _ => {}
     }
     if !summary.unacknowledged.is_empty() {

@@ -43,12 +43,23 @@ pub struct InitArgs {
 
 const MINIMAL: &str = include_str!("../../templates/minimal.toml");
 const NBA: &str = include_str!("../../../../examples/nba/rebound.toml");
+/// The reference config's injury-report parser (its `transform`), which
+/// `rebound check` requires beside the config.
+const INJURY_PARSER: &str = include_str!("../../../../examples/nba/scripts/injury_report.py");
 
 impl Example {
     fn template(self) -> &'static str {
         match self {
             Example::Minimal => MINIMAL,
             Example::Nba => NBA,
+        }
+    }
+
+    /// Files the config needs beside it, by relative path.
+    fn companions(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Example::Minimal => &[],
+            Example::Nba => &[("scripts/injury_report.py", INJURY_PARSER)],
         }
     }
 
@@ -90,7 +101,16 @@ pub fn init(args: InitArgs) -> Result<ExitCode, Failure> {
     let gitignore = args.dir.join(".gitignore");
     // Refused before anything is written: a half-initialised folder would
     // need cleaning up by hand.
-    for path in [&config, &gitignore] {
+    let companions: Vec<(PathBuf, &str)> = args
+        .example
+        .companions()
+        .iter()
+        .map(|(path, text)| (args.dir.join(path), *text))
+        .collect();
+    for path in [&config, &gitignore]
+        .into_iter()
+        .chain(companions.iter().map(|(p, _)| p))
+    {
         if path.exists() || path.is_symlink() {
             return Err(Failure::Usage(anyhow!(
                 "{} already exists; rebound init does not overwrite files (choose another folder: rebound init DIR)",
@@ -101,6 +121,13 @@ pub fn init(args: InitArgs) -> Result<ExitCode, Failure> {
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create folder {}", args.dir.display()))?;
     write_new(&config, args.example.template())?;
+    for (path, text) in &companions {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create folder {}", parent.display()))?;
+        }
+        write_new(path, text)?;
+    }
     // The written file must be one `rebound check` accepts: loaded as check
     // loads it (no variable need be set), which also gives the paths the
     // .gitignore names.
