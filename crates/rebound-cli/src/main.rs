@@ -141,7 +141,33 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
     }
 }
 
+/// Exit status of a command whose reader went away (`rebound plan | head`):
+/// what a shell reports for a process ended by SIGPIPE (128 + 13).
+const BROKEN_PIPE_EXIT: i32 = 141;
+
+/// `println!` panics when stdout is a closed pipe, and Rust ignores
+/// SIGPIPE, so `rebound plan | head` ended in a panic (exit 101). Resetting
+/// SIGPIPE would need `unsafe` (forbidden here); instead a panic from a
+/// write to a closed stdout or stderr ends the process quietly, as a
+/// SIGPIPE would. What was recorded is already committed.
+fn exit_quietly_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to std") && message.contains("Broken pipe") {
+            std::process::exit(BROKEN_PIPE_EXIT);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
     // `rebound::runs` is the one line per finished run of `rebound serve`
     // (workflow, target date, status, counts, duration): shown by default,

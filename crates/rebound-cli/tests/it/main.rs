@@ -385,3 +385,25 @@ scrapers = ["wait"]
     assert_eq!(report["scrapers"][0]["attempts"], 2, "{report:#}");
     sim.shutdown().await;
 }
+
+/// `rebound config schema | head -1`: the reader is gone before the
+/// command writes. It ended in a panic (exit 101, a backtrace on stderr);
+/// now it ends as a SIGPIPE'd tool does (141), quietly.
+#[test]
+fn a_reader_that_went_away_ends_the_command_quietly_not_in_a_panic() {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .args(["config", "schema"])
+        .env_remove("REBOUND_CONFIG")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("rebound runs");
+    assert_eq!(out.status.code(), Some(141), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("panicked"),
+        "{}",
+        text(&out.stderr)
+    );
+}
