@@ -45,6 +45,8 @@ pub async fn breakers(config: &Path, args: BreakersArgs) -> Result<ExitCode, Fai
     }
     let store = setup::open_report_store(&plan).await?;
     if let Some(BreakersCommand::Reset { source }) = args.command {
+        // A write: the database file alone must hold it after exit.
+        setup::checkpoint_on_exit(store.clone());
         let made = store
             .reset_breaker(&source, SystemClock.now(), "reset by operator")
             .await?;

@@ -235,6 +235,8 @@ async fn list(config: &Path, args: &EventsArgs) -> Result<ExitCode, Failure> {
 async fn ack(config: &Path, ids: &[String]) -> Result<ExitCode, Failure> {
     let plan = setup::load_report_plan(config)?.plan;
     let store = setup::open_report_store(&plan).await?;
+    // A write: the database file alone must hold it after exit.
+    setup::checkpoint_on_exit(store.clone());
     let results = store.ack_events(ids, SystemClock.now()).await?;
     for (id, result) in ids.iter().zip(results) {
         match result {

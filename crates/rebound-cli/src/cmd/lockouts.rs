@@ -37,6 +37,8 @@ pub async fn lockouts(config: &Path, args: LockoutsArgs) -> Result<ExitCode, Fai
     let store = setup::open_report_store(&plan).await?;
     let now = SystemClock.now();
     if let Some(LockoutsCommand::Reset { scraper, entity }) = args.command {
+        // A write: the database file alone must hold it after exit.
+        setup::checkpoint_on_exit(store.clone());
         if !plan.scrapers.contains_key(&scraper) {
             let known: Vec<&str> = plan.scrapers.keys().map(String::as_str).collect();
             return Err(Failure::Usage(anyhow::anyhow!(

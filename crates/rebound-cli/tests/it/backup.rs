@@ -142,3 +142,49 @@ scrapers = ["s"]
     assert!(!stderr.contains("pw_not_shown"), "{stderr}");
     assert!(!target.exists());
 }
+
+/// Report commands that change a row (`events ack`, `breakers reset`,
+/// `lockouts reset`) checkpoint too: the acknowledgement is in the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // The binary blocks this thread; the simulated upstream needs another.
+async fn an_acknowledgement_is_in_the_database_file_after_events_ack_exits() {
+    let sim = UpstreamSim::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url());
+    let config = config.to_str().unwrap();
+    let env = [("CLI_KEY", SECRET)];
+    sim.script("/c/good", vec![Reply::text(200, "fine")]);
+    let out = rebound(&["-c", config, "run", "ok", "--date", "2026-11-27"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let db = dir.path().join("rebound.db");
+    let pool = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&db)
+            .read_only(true),
+    )
+    .await
+    .unwrap();
+    let id: String = sqlx::query_scalar("SELECT event_id FROM completion_events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let out = rebound(&["-c", config, "events", "ack", &id], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(wal_bytes(&db), 0, "the WAL is checkpointed and truncated");
+    let copy_dir = tempfile::tempdir().unwrap();
+    let copy = copy_dir.path().join("copy.db");
+    std::fs::copy(&db, &copy).unwrap();
+    let pool = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&copy)
+            .read_only(true),
+    )
+    .await
+    .unwrap();
+    let state: String = sqlx::query_scalar("SELECT state FROM completion_events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "acknowledged");
+}
