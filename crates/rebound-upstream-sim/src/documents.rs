@@ -47,6 +47,13 @@ pub fn tiny_pdf(lines: &[&str]) -> Vec<u8> {
         format!("<< /Length {} >>\nstream\n{text}endstream", text.len()),
         "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
     ];
+    assemble_pdf(&objects)
+}
+
+/// A PDF file of `objects` (numbered from 1, the catalog first): header,
+/// the objects, their cross-reference table and the trailer, with the
+/// byte offsets a reader checks. Shared by every PDF the sim makes.
+pub(crate) fn assemble_pdf(objects: &[String]) -> Vec<u8> {
     let mut out = b"%PDF-1.4\n".to_vec();
     let mut offsets = Vec::with_capacity(objects.len());
     for (n, object) in objects.iter().enumerate() {
