@@ -1,5 +1,7 @@
 //! The HTTP endpoint of `rebound serve` (`[server] listen`): `/metrics` for
-//! Prometheus and `/healthz` for load balancers and process supervisors.
+//! Prometheus, `/healthz` for load balancers and process supervisors, the
+//! JSON API under `/api/v1/` ([`crate::api`]) and the dashboard at `/`
+//! ([`crate::dashboard`]).
 //!
 //! It lives with the service, not in the engine, because it is the
 //! process's face to the outside and starts and stops with the service
@@ -13,23 +15,35 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use rebound_domain::clock::Clock;
+use rebound_engine::Engine;
 use rebound_metrics::Format;
 use rebound_metrics::exporter::Exporter;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub(crate) fn router(exporter: Arc<Exporter>) -> Router {
+/// What every page and endpoint reads: the engine (its plan, store and
+/// metrics), the service's clock, and the Prometheus exporter.
+pub(crate) struct Web {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) exporter: Arc<Exporter>,
+}
+
+pub(crate) fn router(web: Arc<Web>) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
-        .with_state(exporter)
+        .merge(crate::api::router())
+        .merge(crate::dashboard::router())
+        .with_state(web)
 }
 
-async fn metrics(State(exporter): State<Arc<Exporter>>, headers: HeaderMap) -> impl IntoResponse {
+async fn metrics(State(web): State<Arc<Web>>, headers: HeaderMap) -> impl IntoResponse {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let format = Format::from_accept(accept);
-    let body = exporter.render(format).await;
+    let body = web.exporter.render(format).await;
     (
         [(
             header::CONTENT_TYPE,

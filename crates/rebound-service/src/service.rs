@@ -198,9 +198,14 @@ impl Service {
                 Exporter::new(metrics, store.clone(), clock.clone())
                     .with_dataset_ages(Arc::new(FreshnessAges(engine.clone()))),
             );
+            let web = Arc::new(crate::http::Web {
+                engine: engine.clone(),
+                clock: clock.clone(),
+                exporter,
+            });
             tasks.spawn(crate::http::serve(
                 listener,
-                crate::http::router(exporter),
+                crate::http::router(web),
                 stopped.clone(),
             ));
         }
