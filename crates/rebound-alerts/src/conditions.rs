@@ -7,9 +7,11 @@
 //! the report counts neither as a failure, and a scraper becomes
 //! `overdue` only once its deadline has passed.
 
-use crate::format::{ago, percent};
+use crate::format::{ago, percent, when};
 use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
 use rebound_domain::alerts::AlertConditions;
+use rebound_domain::message::plural;
 use rebound_health::{HealthReport, Level, SourceHealth};
 
 /// The names of the conditions, as stored in `alert_incidents.condition`.
@@ -39,7 +41,8 @@ pub struct Observation {
 }
 
 /// Every active condition in `report`, in a stable order.
-pub fn observe(report: &HealthReport, rules: &AlertConditions) -> Vec<Observation> {
+/// Times in the summaries read in `tz`, the pipeline's zone.
+pub fn observe(report: &HealthReport, rules: &AlertConditions, tz: Tz) -> Vec<Observation> {
     let now = report.generated_at;
     let mut out = Vec::new();
     if let Some(after) = rules.workflow_failed_after {
@@ -52,7 +55,7 @@ pub fn observe(report: &HealthReport, rules: &AlertConditions) -> Vec<Observatio
                 };
                 let since = w
                     .failing_since
-                    .map(|t| format!(" since {}", ago(now, t)))
+                    .map(|t| format!(" since {}", ago(now, t, tz)))
                     .unwrap_or_default();
                 let why = w
                     .last_error
@@ -64,8 +67,9 @@ pub fn observe(report: &HealthReport, rules: &AlertConditions) -> Vec<Observatio
                     subject: w.name.clone(),
                     level,
                     summary: format!(
-                        "workflow {}: {} runs in a row failed or partial{since}{why}",
-                        w.name, w.consecutive_failed
+                        "workflow {}: {} in a row failed or partial{since}{why}",
+                        w.name,
+                        plural(w.consecutive_failed.unsigned_abs(), "run", "runs")
                     ),
                 });
             }
@@ -74,7 +78,7 @@ pub fn observe(report: &HealthReport, rules: &AlertConditions) -> Vec<Observatio
     if let Some(grace) = rules.source_unhealthy_grace {
         let grace = rebound_domain::duration::to_chrono_saturating(grace);
         for s in &report.sources {
-            if let Some(obs) = source_unhealthy(s, now, grace) {
+            if let Some(obs) = source_unhealthy(s, now, grace, tz) {
                 out.push(obs);
             }
         }
@@ -83,7 +87,7 @@ pub fn observe(report: &HealthReport, rules: &AlertConditions) -> Vec<Observatio
         let f = &d.freshness;
         if rules.dataset_stale && f.level > Level::Ok {
             let age = match (f.last_change_at, f.age_seconds) {
-                (Some(at), _) => format!("last changed {}", ago(now, at)),
+                (Some(at), _) => format!("last changed {}", ago(now, at, tz)),
                 (None, _) => "never changed".to_string(),
             };
             let limit = match (f.level, f.fresh_error_seconds, f.fresh_warn_seconds) {
@@ -148,7 +152,7 @@ pub fn observe(report: &HealthReport, rules: &AlertConditions) -> Vec<Observatio
                         percent(q.share),
                         q.used,
                         q.limit,
-                        q.resets_at.format("%Y-%m-%d %H:%M UTC")
+                        when(q.resets_at, tz)
                     ),
                 });
             }
@@ -224,7 +228,12 @@ pub fn observe(report: &HealthReport, rules: &AlertConditions) -> Vec<Observatio
 /// The outage is dated from the first failed call after the last success
 /// (`failing_since`), not from the breaker's last transition: a breaker
 /// that re-opens after each failed probe would otherwise restart the clock.
-fn source_unhealthy(s: &SourceHealth, now: DateTime<Utc>, grace: TimeDelta) -> Option<Observation> {
+fn source_unhealthy(
+    s: &SourceHealth,
+    now: DateTime<Utc>,
+    grace: TimeDelta,
+    tz: Tz,
+) -> Option<Observation> {
     let breaker = s.breaker != "closed";
     let probe = s.probe.as_ref().filter(|p| !p.ok);
     if !breaker && probe.is_none() {
@@ -258,7 +267,7 @@ fn source_unhealthy(s: &SourceHealth, now: DateTime<Utc>, grace: TimeDelta) -> O
         parts.push(format!("health probe failing ({what})"));
     }
     let since = since
-        .map(|t| format!(" since {}", ago(now, t)))
+        .map(|t| format!(" since {}", ago(now, t, tz)))
         .unwrap_or_default();
     let why = s
         .last_error

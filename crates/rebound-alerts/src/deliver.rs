@@ -138,7 +138,14 @@ impl Deliverer {
         let error = self.redactor.redact_string(&error);
         if row.attempts >= MAX_ATTEMPTS {
             DeliveryOutcome::Failed {
-                error: format!("{error} (gave up after {} attempts)", row.attempts),
+                error: format!(
+                    "{error} (gave up after {})",
+                    rebound_domain::message::plural(
+                        row.attempts.unsigned_abs(),
+                        "attempt",
+                        "attempts"
+                    )
+                ),
             }
         } else {
             DeliveryOutcome::Retry {

@@ -36,6 +36,8 @@ pub struct Evaluator {
     store: Arc<dyn Store>,
     settings: AlertSettings,
     pipeline: String,
+    /// The pipeline's zone: alert texts give times in it.
+    timezone: chrono_tz::Tz,
     redactor: Redactor,
 }
 
@@ -44,19 +46,21 @@ impl Evaluator {
         store: Arc<dyn Store>,
         settings: AlertSettings,
         pipeline: impl Into<String>,
+        timezone: chrono_tz::Tz,
         redactor: Redactor,
     ) -> Evaluator {
         Evaluator {
             store,
             settings,
             pipeline: pipeline.into(),
+            timezone,
             redactor,
         }
     }
 
     /// Evaluates the conditions on `report` at its `generated_at`.
     pub async fn evaluate(&self, report: &HealthReport) -> Result<Evaluation, StoreError> {
-        let observed = observe(report, &self.settings.conditions);
+        let observed = observe(report, &self.settings.conditions, self.timezone);
         self.apply(report.generated_at, &observed).await
     }
 
@@ -83,6 +87,7 @@ impl Evaluator {
             })
             .collect();
         let limits = Limits {
+            timezone: self.timezone,
             renotify: rebound_domain::duration::to_chrono_saturating(self.settings.renotify),
             per_incident_per_hour: self.settings.max_per_incident_per_hour,
             per_hour: self.settings.max_per_hour,

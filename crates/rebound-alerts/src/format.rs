@@ -1,6 +1,7 @@
 //! How times read in messages: "3h 12m", "2d 4h", "45s".
 
 use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
 
 /// A duration in at most two units, rounded down: `5d 2h`, `3h 12m`,
 /// `12m`, `45s` (the shared `format_duration_coarse`; negative is `0s`).
@@ -8,13 +9,15 @@ pub fn duration(d: TimeDelta) -> String {
     rebound_domain::duration::format_duration_coarse(d.to_std().unwrap_or_default())
 }
 
-/// `2026-01-15 04:00 UTC (3h 12m ago)`.
-pub fn ago(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
-    format!(
-        "{} ({} ago)",
-        then.format("%Y-%m-%d %H:%M UTC"),
-        duration(now - then)
-    )
+/// `2026-01-14 23:00 EST (-05:00), 3h 12m ago`: in the pipeline's zone,
+/// like every time people read (docs/output.md).
+pub fn ago(now: DateTime<Utc>, then: DateTime<Utc>, tz: Tz) -> String {
+    format!("{}, {} ago", when(then, tz), duration(now - then))
+}
+
+/// `2026-01-14 23:00 EST (-05:00)`.
+pub fn when(t: DateTime<Utc>, tz: Tz) -> String {
+    rebound_domain::message::when(t, tz)
 }
 
 /// `83%`.

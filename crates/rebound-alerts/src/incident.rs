@@ -20,7 +20,7 @@
 //! carries on from it, and `rebound alerts` lists it.
 
 use crate::conditions::Observation;
-use crate::format::duration;
+use crate::format::{duration, when};
 use chrono::{DateTime, TimeDelta, Utc};
 use rebound_health::Level;
 
@@ -49,6 +49,8 @@ pub struct Stamp {
 /// `renotify` and the two hourly caps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
+    /// The pipeline's zone, for the times in reminder and recovery texts.
+    pub timezone: chrono_tz::Tz,
     pub renotify: TimeDelta,
     pub per_incident_per_hour: u32,
     pub per_hour: u32,
@@ -140,7 +142,7 @@ pub fn step(
             "RECOVERED {} {}: recovered after {lasted} (opened {})",
             inc.condition,
             inc.subject,
-            inc.opened_at.format("%Y-%m-%d %H:%M UTC")
+            when(inc.opened_at, limits.timezone)
         );
         let notice = limiter.notice(
             &inc.condition,
@@ -203,7 +205,7 @@ pub fn step(
                     upper(level),
                     o.condition,
                     duration(now - inc.opened_at),
-                    inc.opened_at.format("%Y-%m-%d %H:%M UTC"),
+                    when(inc.opened_at, limits.timezone),
                     o.summary
                 )
             };

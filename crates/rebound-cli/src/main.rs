@@ -172,8 +172,13 @@ fn main() -> ExitCode {
     // `rebound::runs` is the one line per finished run of `rebound serve`
     // (workflow, target date, status, counts, duration): shown by default,
     // since a service that says nothing while it works looks stuck.
+    // The demo tells every failure, retry and breaker trip in its own
+    // words; its warnings on stderr would repeat them out of order in the
+    // middle of its tables, so it logs errors only unless `-v` asks.
+    let demo = matches!(cli.command, Command::Demo(_));
     let level = match (cli.quiet, cli.verbose) {
         (true, _) => "error",
+        (false, 0) if demo => "error",
         (false, 0) => "warn,rebound::runs=info",
         (false, 1) => "info",
         (false, _) => "debug",

@@ -24,12 +24,8 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// An instant for people: `2026-11-28 02:56 EST (-05:00)`, in `tz` (the
-/// pipeline's zone).
-pub(crate) fn when(t: DateTime<Utc>, tz: Tz) -> String {
-    t.with_timezone(&tz)
-        .format("%Y-%m-%d %H:%M %Z (%:z)")
-        .to_string()
-}
+/// pipeline's zone); shared with the alert texts.
+pub(crate) use rebound_domain::message::when;
 
 /// [`when`] with seconds, `2026-11-28 02:56:41 EST (-05:00)`: for two
 /// instants in one minute that must not read as the same.

@@ -7,6 +7,7 @@
 
 use chrono::NaiveTime;
 use rebound_domain::duration::format_duration;
+use rebound_domain::message::plural;
 use rebound_domain::paginate::PageKind;
 use rebound_domain::plan::{
     Due, FollowRedirects, ForEach, Plan, Schedule, ScheduleKind, TargetDate,
@@ -64,8 +65,8 @@ pub fn summary(plan: &Plan) -> String {
             }
             if let Some(quota) = &source.quota {
                 parts.push(format!(
-                    "quota {} requests per {} (warn at {}%)",
-                    quota.requests,
+                    "quota {} per {} (warn at {}%)",
+                    plural(quota.requests, "request", "requests"),
                     quota.per.as_str(),
                     rebound_domain::quota::WARN_PERCENT
                 ));
@@ -119,10 +120,10 @@ pub fn summary(plan: &Plan) -> String {
             let statuses: Vec<String> = proxies.retry_on.iter().map(u16::to_string).collect();
             let _ = writeln!(
                 out,
-                "  {name}: {how}; next proxy on connect errors, timeouts and HTTP {}; each skipped for {} after {} failures in a row",
+                "  {name}: {how}; next proxy on connect errors, timeouts and HTTP {}; each skipped for {} after {} in a row",
                 statuses.join("/"),
                 format_duration(proxies.breaker.open_for),
-                proxies.breaker.failures
+                plural(u64::from(proxies.breaker.failures), "failure", "failures")
             );
         }
     }
@@ -188,10 +189,10 @@ pub fn summary(plan: &Plan) -> String {
                 .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "  {}: {how}{total}; records joined at {}; at most {} pages",
+                "  {}: {how}{total}; records joined at {}; at most {}",
                 scraper.name,
                 scraper.records.as_deref().unwrap_or_default(),
-                paginate.max_pages
+                plural(u64::from(paginate.max_pages), "page", "pages")
             );
         }
     }
@@ -443,11 +444,11 @@ pub(crate) fn describe_schedule(schedule: &Schedule) -> String {
             every,
             max_attempts,
         } => format!(
-            "every {} from {} until before {}, until data is found (at most {} tries)",
+            "every {} from {} until before {}, until data is found (at most {})",
             format_duration(*every),
             hm(start),
             hm(end),
-            max_attempts
+            plural(u64::from(*max_attempts), "try", "tries")
         ),
     };
     if schedule.target_date == TargetDate::Yesterday {

@@ -6,6 +6,15 @@
 
 use crate::redact::Redactor;
 
+/// An instant for people: `2026-11-28 02:56 EST (-05:00)`, in `tz` (the
+/// pipeline's zone), the one form every human-facing text uses
+/// (docs/output.md); JSON carries RFC 3339 UTC instead.
+pub fn when(t: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> String {
+    t.with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M %Z (%:z)")
+        .to_string()
+}
+
 /// The workflow `error_message` limit, in characters.
 pub const MAX_WORKFLOW_MESSAGE_CHARS: usize = 1000;
 /// How much of a response body goes into a message, in characters.

@@ -15,6 +15,7 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use rebound_domain::calendar::{Event, events_on};
 use rebound_domain::decision::{AlertLevel, DecisionAction};
+use rebound_domain::message::plural;
 use rebound_domain::plan::{ForEach, Plan, Schedule, ScheduleKind, Workflow};
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -883,7 +884,8 @@ impl Ctx<'_> {
         let Some(current) = previous.filter(|_| self.now < closes) else {
             let outcome = if self.now >= closes {
                 Outcome::skip(format!(
-                    "discovery window {span} closed; {attempts} attempts without data for {target}"
+                    "discovery window {span} closed; {} without data for {target}",
+                    plural(attempts as u64, "attempt", "attempts")
                 ))
             } else {
                 Outcome::skip(format!("too early: discovery starts at {}", hhmm(start)))
@@ -1005,8 +1007,8 @@ impl Ctx<'_> {
             let missing: Vec<String> = ids.difference(collected).cloned().collect();
             if missing.is_empty() {
                 return Err(Outcome::skip(format!(
-                    "all {} events already collected for {target}",
-                    ids.len()
+                    "all {} already collected for {target}",
+                    plural(ids.len() as u64, "event", "events")
                 )));
             }
             let note = format!("{} of {} missing", missing.len(), ids.len());
@@ -1016,7 +1018,7 @@ impl Ctx<'_> {
                 note,
             });
         }
-        let note = format!("{} events", ids.len());
+        let note = plural(ids.len() as u64, "event", "events");
         Ok(Allowed {
             entities: ids.into_iter().collect(),
             restrict: filtered,

@@ -57,6 +57,7 @@ pub fn alert_service(
             store.clone(),
             plan.alerts.clone(),
             plan.pipeline.name.clone(),
+            plan.pipeline.timezone,
             plan.redactor.clone(),
         ),
         deliverer: Deliverer::new(

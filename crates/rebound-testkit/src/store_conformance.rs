@@ -64,6 +64,8 @@ pub async fn run_all(store: &dyn Store) {
     call_outputs_are_listed_by_position(store).await;
     last_validators_come_from_the_newest_success(store).await;
     attempts_keep_their_proxy_and_are_found_by_it(store).await;
+    a_checkpoint_loses_nothing_recorded(store).await;
+    a_backup_is_a_database_file_or_names_pg_dump(store).await;
     scheduler::run_all(store).await;
     lockouts::run_all(store).await;
     quota::run_all(store).await;
@@ -84,6 +86,59 @@ pub async fn backend_is_named(store: &dyn Store) {
         matches!(name, "sqlite" | "postgres"),
         "unexpected backend name {name:?}"
     );
+}
+
+/// `checkpoint` (run by every command that writes, before it exits) keeps
+/// what was recorded, and the store keeps working after it.
+pub async fn a_checkpoint_loses_nothing_recorded(store: &dyn Store) {
+    let tag = Tag::new();
+    let exec = tag.name("exec");
+    let before = sample_call(&tag, "before", Some(&exec), ts("2026-03-01T10:00:00Z"));
+    let first = record(store, &before).await;
+    store.checkpoint().await.expect("checkpoint");
+    let after = sample_call(&tag, "after", Some(&exec), ts("2026-03-01T10:01:00Z"));
+    let second = record(store, &after).await;
+    store.checkpoint().await.expect("a second checkpoint");
+    let ids: Vec<i64> = store
+        .scraper_calls_for_execution(&exec)
+        .await
+        .expect("calls")
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ids, vec![first, second], "{}", store.backend());
+}
+
+/// `backup_into`: SQLite writes a whole database file (and refuses to
+/// overwrite one); PostgreSQL has no file of its own and says to use
+/// `pg_dump` rather than failing vaguely.
+pub async fn a_backup_is_a_database_file_or_names_pg_dump(store: &dyn Store) {
+    let tag = Tag::new();
+    let call = sample_call(&tag, "backed_up", None, ts("2026-03-02T10:00:00Z"));
+    record(store, &call).await;
+    let dir = std::env::temp_dir().join(tag.name("backup"));
+    std::fs::create_dir_all(&dir).expect("backup folder");
+    let path = dir.join("copy.db");
+    let result = store.backup_into(&path).await;
+    match store.backend() {
+        "sqlite" => {
+            result.expect("backup");
+            let bytes = std::fs::read(&path).expect("the backup file");
+            assert!(
+                bytes.starts_with(b"SQLite format 3\0"),
+                "not a SQLite file ({} bytes)",
+                bytes.len()
+            );
+            let again = store.backup_into(&path).await;
+            assert!(again.is_err(), "a backup overwrote {}", path.display());
+        }
+        backend => {
+            let error = result.expect_err("no file to back up into").to_string();
+            assert!(error.contains("pg_dump"), "{backend}: {error}");
+            assert!(!path.exists(), "{backend} wrote {}", path.display());
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Every field of a call and of its attempts comes back as written,

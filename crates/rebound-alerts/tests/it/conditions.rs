@@ -2,6 +2,7 @@
 
 use crate::reports::*;
 use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::America::New_York;
 use rebound_alerts::conditions::{Observation, observe};
 use rebound_domain::alerts::AlertConditions;
 use rebound_health::{Level, NotAcknowledging, ProbeResult, QuotaHealth};
@@ -28,7 +29,7 @@ fn a_healthy_report_raises_nothing() {
     r.scrapers.push(scraper("events"));
     r.workflows.push(workflow("morning"));
     r.datasets.push(dataset("api/events"));
-    assert_eq!(observe(&r, &AlertConditions::default()), vec![]);
+    assert_eq!(observe(&r, &AlertConditions::default(), New_York), vec![]);
 }
 
 #[test]
@@ -46,7 +47,7 @@ fn workflow_failed_after_the_threshold_critical_when_the_last_run_failed() {
     failed.consecutive_failed = 4;
     failed.last_status = Some("failed".into());
     r.workflows = vec![two, partial, failed];
-    let found = observe(&r, &AlertConditions::default());
+    let found = observe(&r, &AlertConditions::default(), New_York);
     assert_eq!(
         ids(&found),
         [
@@ -56,13 +57,34 @@ fn workflow_failed_after_the_threshold_critical_when_the_last_run_failed() {
     );
     assert_eq!(
         found[0].summary,
-        "workflow partial: 3 runs in a row failed or partial since 2026-01-15 09:00 UTC (3h ago); last error: box: HTTP 503"
+        "workflow partial: 3 runs in a row failed or partial since 2026-01-15 04:00 EST (-05:00), 3h ago; last error: box: HTTP 503"
     );
     let off = AlertConditions {
         workflow_failed_after: None,
         ..Default::default()
     };
-    assert_eq!(observe(&r, &off), vec![]);
+    assert_eq!(observe(&r, &off, New_York), vec![]);
+}
+
+/// One failed run after a threshold of 1 reads "1 run", and the times
+/// follow the zone passed in (UTC here), not a fixed one.
+#[test]
+fn a_single_failed_run_reads_in_the_singular_and_in_the_given_zone() {
+    let mut r = empty(now());
+    let mut one = workflow("one");
+    one.consecutive_failed = 1;
+    one.last_status = Some("failed".into());
+    one.failing_since = ago(30);
+    r.workflows = vec![one];
+    let rules = AlertConditions {
+        workflow_failed_after: Some(1),
+        ..Default::default()
+    };
+    let found = observe(&r, &rules, chrono_tz::UTC);
+    assert_eq!(
+        found[0].summary,
+        "workflow one: 1 run in a row failed or partial since 2026-01-15 11:30 UTC (+00:00), 30m ago"
+    );
 }
 
 #[test]
@@ -94,7 +116,7 @@ fn source_unhealthy_only_after_the_grace_period_dated_from_the_first_failure() {
     fresh.probe = probe.probe.clone();
     fresh.last_success_at = ago(5);
     r.sources = vec![long, blip, probe, fresh];
-    let found = observe(&r, &AlertConditions::default());
+    let found = observe(&r, &AlertConditions::default(), New_York);
     assert_eq!(
         ids(&found),
         [
@@ -104,11 +126,11 @@ fn source_unhealthy_only_after_the_grace_period_dated_from_the_first_failure() {
     );
     assert_eq!(
         found[0].summary,
-        "source long: breaker open since 2026-01-15 09:00 UTC (3h ago); last error: timeout after 20s"
+        "source long: breaker open since 2026-01-15 04:00 EST (-05:00), 3h ago; last error: timeout after 20s"
     );
     assert_eq!(
         found[1].summary,
-        "source probe: health probe failing (HTTP 500) since 2026-01-15 11:30 UTC (30m ago)"
+        "source probe: health probe failing (HTTP 500) since 2026-01-15 06:30 EST (-05:00), 30m ago"
     );
 }
 
@@ -130,7 +152,7 @@ fn dataset_stale_and_completeness_follow_the_report_levels() {
     unknown.completeness.as_mut().unwrap().error =
         Some("calendar games has no data yet: expected entities unknown".into());
     r.datasets = vec![stale, short, early, unknown];
-    let found = observe(&r, &AlertConditions::default());
+    let found = observe(&r, &AlertConditions::default(), New_York);
     assert_eq!(
         ids(&found),
         [
@@ -149,7 +171,7 @@ fn dataset_stale_and_completeness_follow_the_report_levels() {
     );
     assert_eq!(
         found[0].summary,
-        "dataset nbacom/injury_report: last changed 2026-01-14 09:00 UTC (1d 3h ago) (limit 1d 2h)"
+        "dataset nbacom/injury_report: last changed 2026-01-14 04:00 EST (-05:00), 1d 3h ago (limit 1d 2h)"
     );
     assert_eq!(
         found[1].summary,
@@ -189,7 +211,7 @@ fn quota_overdue_and_lockouts() {
     few.entities = 10;
     few.locked_out = 2;
     r.scrapers = vec![waiting, overdue, arrived, locked, few];
-    let found = observe(&r, &AlertConditions::default());
+    let found = observe(&r, &AlertConditions::default(), New_York);
     assert_eq!(
         ids(&found),
         [
@@ -200,7 +222,7 @@ fn quota_overdue_and_lockouts() {
     );
     assert_eq!(
         found[0].summary,
-        "source odds: quota 82% used (410 of 500), resets 2026-02-01 05:00 UTC"
+        "source odds: quota 82% used (410 of 500), resets 2026-02-01 00:00 EST (-05:00)"
     );
     assert_eq!(
         found[2].summary,
@@ -223,10 +245,10 @@ fn a_grace_beyond_any_date_never_opens_source_unhealthy_and_does_not_panic() {
         source_unhealthy_grace: Some(std::time::Duration::MAX),
         ..AlertConditions::default()
     };
-    assert_eq!(ids(&observe(&r, &rules)), []);
+    assert_eq!(ids(&observe(&r, &rules, New_York)), []);
     // The same source with the default grace does open: the case can fail.
     assert_eq!(
-        ids(&observe(&r, &AlertConditions::default())),
+        ids(&observe(&r, &AlertConditions::default(), New_York)),
         [("source_unhealthy", "long", Level::Critical)]
     );
 }
@@ -235,7 +257,7 @@ fn a_grace_beyond_any_date_never_opens_source_unhealthy_and_does_not_panic() {
 fn downstream_not_acknowledging_is_one_critical_incident_naming_sinks_and_datasets() {
     let mut r = empty(now());
     assert!(
-        ids(&observe(&r, &AlertConditions::default())).is_empty(),
+        ids(&observe(&r, &AlertConditions::default(), New_York)).is_empty(),
         "no storm, no alert"
     );
     r.handoff.not_acknowledging = Some(NotAcknowledging {
@@ -244,7 +266,7 @@ fn downstream_not_acknowledging_is_one_critical_incident_naming_sinks_and_datase
         datasets: vec!["boxscores".into(), "odds.events".into()],
         sinks: vec!["warehouse".into()],
     });
-    let found = observe(&r, &AlertConditions::default());
+    let found = observe(&r, &AlertConditions::default(), New_York);
     assert_eq!(
         ids(&found),
         [("downstream_not_acknowledging", "handoff", Level::Critical)]

@@ -80,7 +80,13 @@ async fn rig_on(
     configure(&mut settings);
     let redactor = Redactor::new([slack_url]);
     let clock = Arc::new(ManualClock::new(t0()));
-    let evaluator = Evaluator::new(store.clone(), settings.clone(), "nba", redactor.clone());
+    let evaluator = Evaluator::new(
+        store.clone(),
+        settings.clone(),
+        "nba",
+        chrono_tz::America::New_York,
+        redactor.clone(),
+    );
     let deliverer = Deliverer::new(
         store.clone(),
         settings.sinks.clone(),
@@ -173,7 +179,7 @@ async fn opened_and_recovered_reach_both_sinks_in_their_documented_formats() {
     assert_eq!(opened["duration_seconds"], serde_json::Value::Null);
     assert_eq!(
         opened["summary"],
-        "source nba_stats: breaker open since 2026-01-15 03:40 UTC (20m ago); last error: timeout after 20s"
+        "source nba_stats: breaker open since 2026-01-14 22:40 EST (-05:00), 20m ago; last error: timeout after 20s"
     );
     let recovered = &hook[1];
     assert_eq!(recovered["event"], "recovered");
@@ -181,7 +187,7 @@ async fn opened_and_recovered_reach_both_sinks_in_their_documented_formats() {
     assert_eq!(recovered["duration_seconds"], 3 * 3600 + 12 * 60);
     assert_eq!(
         recovered["message"],
-        "[nba] RECOVERED source_unhealthy nba_stats: recovered after 3h 12m (opened 2026-01-15 04:00 UTC)"
+        "[nba] RECOVERED source_unhealthy nba_stats: recovered after 3h 12m (opened 2026-01-14 23:00 EST (-05:00))"
     );
     let keys: Vec<&String> = opened.as_object().unwrap().keys().collect();
     assert_eq!(
@@ -378,6 +384,7 @@ async fn two_evaluators_sharing_postgres_open_one_incident_and_notify_once() {
         store.clone(),
         rig.settings.clone(),
         "nba",
+        chrono_tz::America::New_York,
         rig.redactor.clone(),
     );
     let report = outage(t0(), t0() - TimeDelta::hours(1));

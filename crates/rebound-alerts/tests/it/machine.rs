@@ -12,6 +12,7 @@ fn t0() -> DateTime<Utc> {
 
 fn limits() -> Limits {
     Limits {
+        timezone: chrono_tz::America::New_York,
         renotify: TimeDelta::hours(6),
         per_incident_per_hour: 2,
         per_hour: 30,
@@ -153,7 +154,7 @@ fn one_message_to_open_reminders_every_renotify_one_to_recover() {
     let recovered = &w.log.last().unwrap().3;
     assert_eq!(
         recovered,
-        "RECOVERED source_unhealthy nba_stats: recovered after 15h 12m (opened 2026-01-15 04:00 UTC)"
+        "RECOVERED source_unhealthy nba_stats: recovered after 15h 12m (opened 2026-01-14 23:00 EST (-05:00))"
     );
     assert!(
         w.log[0]
@@ -165,7 +166,7 @@ fn one_message_to_open_reminders_every_renotify_one_to_recover() {
     assert!(
         w.log[1]
             .3
-            .contains("still open after 6h (since 2026-01-15 04:00 UTC)"),
+            .contains("still open after 6h (since 2026-01-14 23:00 EST (-05:00))"),
         "{}",
         w.log[1].3
     );

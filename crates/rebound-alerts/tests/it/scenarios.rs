@@ -88,6 +88,7 @@ async fn a_hung_sink_is_retried_until_back_while_scraping_carries_on() {
             store.clone(),
             plan.alerts.clone(),
             "nba",
+            plan.pipeline.timezone,
             plan.redactor.clone(),
         ),
         deliverer: Deliverer::new(

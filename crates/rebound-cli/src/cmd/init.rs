@@ -12,6 +12,7 @@
 //! raw folder), not kept beside each template, so it follows a template
 //! that changes its database name.
 
+use crate::cmd::demo::invocation::{Invocation, shell_word};
 use crate::{Failure, setup};
 use anyhow::{Context, anyhow};
 use clap::{Args, ValueEnum};
@@ -63,32 +64,33 @@ impl Example {
         }
     }
 
-    /// The three commands to try next, each with what it does; `today` is
-    /// the pipeline's local date, for `plan`.
-    fn next(self, today: &str) -> [(String, &'static str); 3] {
+    /// The three commands to try next (arguments after the binary), each
+    /// with what it does; `today` is the pipeline's local date, for `plan`.
+    fn next(self, today: &str) -> [(Vec<String>, &'static str); 3] {
+        let args = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
         match self {
             Example::Minimal => [
                 (
-                    "rebound check".into(),
+                    args(&["check"]),
                     "validate rebound.toml and print what it means",
                 ),
                 (
-                    "rebound run daily".into(),
+                    args(&["run", "daily"]),
                     "run the workflow once (calls cdn.nba.com) and print every call",
                 ),
-                ("rebound status".into(), "the runs recorded in rebound.db"),
+                (args(&["status"]), "the runs recorded in rebound.db"),
             ],
             Example::Nba => [
                 (
-                    "rebound check".into(),
+                    args(&["check"]),
                     "validate rebound.toml and print what it means",
                 ),
                 (
-                    format!("rebound plan --date {today}"),
+                    args(&["plan", "--date", today]),
                     "every decision `rebound serve` would make today (dry run)",
                 ),
                 (
-                    "rebound serve".into(),
+                    args(&["serve"]),
                     "run it on its schedule (export the API keys named at the top of rebound.toml first)",
                 ),
             ],
@@ -136,7 +138,8 @@ pub fn init(args: InitArgs) -> Result<ExitCode, Failure> {
 
     println!("Wrote {} and {}.", config.display(), gitignore.display());
     println!("Try next:");
-    let cd = (args.dir != Path::new(".")).then(|| format!("cd {}", shell_word(&args.dir)));
+    let cd = (args.dir != Path::new("."))
+        .then(|| format!("cd {}", shell_word(&args.dir.to_string_lossy())));
     if let Some(cd) = &cd {
         println!("  {cd}");
     }
@@ -145,7 +148,19 @@ pub fn init(args: InitArgs) -> Result<ExitCode, Failure> {
         .with_timezone(&plan.pipeline.timezone)
         .date_naive()
         .to_string();
-    let next = args.example.next(&today);
+    // Printed the way this binary was started (`cargo run -- check` under
+    // cargo run), for the folder they are pasted in after the `cd`.
+    let folder = std::path::absolute(&args.dir).ok();
+    let invocation = Invocation::detect_in(folder);
+    let next: Vec<(String, &str)> = args
+        .example
+        .next(&today)
+        .into_iter()
+        .map(|(words, what)| {
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            (invocation.command(&words), what)
+        })
+        .collect();
     let width = next.iter().map(|(c, _)| c.len()).max().unwrap_or(0);
     for (command, what) in next {
         println!("  {command:<width$}   # {what}");
@@ -201,17 +216,4 @@ fn gitignore_text(plan: &Plan, dir: &Path) -> String {
         out.push_str(&format!("/{raw}/\n"));
     }
     out
-}
-
-/// `dir` as one shell word, quoted only when it needs it.
-fn shell_word(dir: &Path) -> String {
-    let text = dir.to_string_lossy();
-    if text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
-    {
-        text.into_owned()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
 }

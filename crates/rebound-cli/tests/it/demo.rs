@@ -230,6 +230,13 @@ fn demo_tables_say_what_happened_and_the_next_commands_work_as_printed() {
     let dir = tempfile::tempdir().unwrap();
     let out = demo(dir.path(), &["--dir", "my demo"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // The demo narrates its failures itself: no warning log lines between
+    // its tables (they were printed once per failed call and breaker trip).
+    assert!(
+        !text(&out.stderr).contains("WARN"),
+        "warnings on stderr: {}",
+        text(&out.stderr)
+    );
     let stdout = text(&out.stdout);
     for expected in [
         "2 attempts: 429, waited 1s (Retry-After), 200",

@@ -5,11 +5,19 @@ use super::{rebound, text};
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// `rebound ARGS` run inside `dir`, as a user who did `cd DIR` would.
+/// `rebound ARGS` run inside `dir`, as a user who did `cd DIR` would,
+/// with the binary installed: on `PATH` as `rebound`, not under `cargo run`.
 fn rebound_in(dir: &Path, args: &[&str]) -> Output {
+    let bin = dir.join(".bin");
+    if !bin.join("rebound").exists() {
+        std::fs::create_dir_all(&bin).unwrap();
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_rebound"), bin.join("rebound")).unwrap();
+    }
     Command::new(env!("CARGO_BIN_EXE_rebound"))
         .args(args)
         .current_dir(dir)
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env_remove("CARGO")
         .env_remove("REBOUND_CONFIG")
         // The nba template's keys: `check` must pass without them.
         .env_remove("ODDS_API_KEY")
@@ -101,4 +109,35 @@ fn init_refuses_to_overwrite_an_existing_file() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains(".gitignore already exists"));
     assert!(!other.path().join("rebound.toml").exists());
+}
+
+/// Under `cargo run` the commands to try next say `cargo run --`, and from
+/// a folder outside any Cargo project they name the manifest: pasted after
+/// the printed `cd`, they work (a plain `rebound check` was "command not
+/// found" for anyone who had not installed the binary).
+#[test]
+fn under_cargo_run_the_next_commands_say_cargo_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .args(["init", "p"])
+        .current_dir(tmp.path())
+        .env("CARGO", "/usr/bin/cargo")
+        .env("CARGO_MANIFEST_DIR", "/src/rebound/crates/rebound-cli")
+        .env_remove("REBOUND_CONFIG")
+        .output()
+        .expect("rebound runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(
+            "cargo run --manifest-path /src/rebound/crates/rebound-cli/Cargo.toml -- check"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        !stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("rebound ")),
+        "{stdout}"
+    );
 }

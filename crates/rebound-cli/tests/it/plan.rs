@@ -579,7 +579,7 @@ fn the_dst_switch_day_itself() {
         "post_game_window_2",
         "01:00",
         yday,
-        Post::Skip("all 1 events already collected for 2026-03-07"),
+        Post::Skip("all 1 event already collected for 2026-03-07"),
     );
     assert_post_game(
         &rows,

@@ -78,6 +78,7 @@ async fn rig(dir: &Path, toml: &str, start: DateTime<Utc>) -> Rig {
             store.clone(),
             plan.alerts.clone(),
             "nba",
+            plan.pipeline.timezone,
             plan.redactor.clone(),
         ),
         deliverer: Deliverer::new(

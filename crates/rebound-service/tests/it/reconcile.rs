@@ -96,6 +96,7 @@ url = "{}/alerts"
             store.clone(),
             plan.alerts.clone(),
             "nba",
+            plan.pipeline.timezone,
             plan.redactor.clone(),
         ),
         deliverer: Deliverer::new(

@@ -69,6 +69,7 @@ async fn a_run_the_engine_refuses_is_a_failed_run_of_kind_config_in_health_and_a
         store.clone(),
         settings,
         "day",
+        h.engine.plan().pipeline.timezone,
         h.engine.plan().redactor.clone(),
     );
     evaluator.evaluate(&report).await.expect("evaluate");

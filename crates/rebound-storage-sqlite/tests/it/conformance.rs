@@ -34,6 +34,8 @@ conformance_tests!(
     call_outputs_are_listed_by_position,
     last_validators_come_from_the_newest_success,
     attempts_keep_their_proxy_and_are_found_by_it,
+    a_checkpoint_loses_nothing_recorded,
+    a_backup_is_a_database_file_or_names_pg_dump,
 );
 
 /// The scheduler's checks (`store_conformance::scheduler`), one test each.

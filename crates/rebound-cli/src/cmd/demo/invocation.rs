@@ -36,12 +36,19 @@ impl Invocation {
     /// What the process environment says (the CLI is the one reader of it).
     #[allow(clippy::disallowed_methods)] // the CLI reads the environment
     pub fn detect() -> Invocation {
+        Invocation::detect_in(std::env::current_dir().ok())
+    }
+
+    /// [`Invocation::detect`] for commands pasted in folder `cwd` rather
+    /// than the current one (`rebound init DIR` prints them after `cd DIR`).
+    #[allow(clippy::disallowed_methods)] // the CLI reads the environment
+    pub fn detect_in(cwd: Option<PathBuf>) -> Invocation {
         let exe = std::env::current_exe()
             .ok()
             .or_else(|| std::env::args_os().next().map(PathBuf::from));
         let cargo = std::env::var_os("CARGO").map(|_| CargoRun {
             manifest_dir: std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from),
-            cwd: std::env::current_dir().ok(),
+            cwd,
         });
         detect_from(exe.as_deref(), cargo.as_ref(), std::env::var_os("PATH"))
     }

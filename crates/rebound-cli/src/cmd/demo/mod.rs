@@ -17,7 +17,7 @@
 //! again for the written config ([`upstream`]); the printed commands suit
 //! the way the binary was started ([`invocation`]).
 
-mod invocation;
+pub(crate) mod invocation;
 mod upstream;
 
 use crate::{Failure, output, setup};
@@ -555,7 +555,15 @@ async fn evaluate(
         .map_err(|e| anyhow::anyhow!("evaluating the alert conditions: {e}"))?;
     alerts.deliverer.deliver_due().await?;
     let received = receiver.received();
-    for message in received.iter().skip(story.alerts_seen) {
+    // One round's notifications are posted concurrently, so they arrive in
+    // any order: told in a fixed one (by event, condition, subject), a
+    // rerun tells the same story.
+    let mut round: Vec<_> = received.iter().skip(story.alerts_seen).collect();
+    round.sort_by_cached_key(|m| {
+        let v: serde_json::Value = serde_json::from_str(&m.body).unwrap_or_default();
+        ["event", "condition", "subject"].map(|k| v[k].as_str().unwrap_or_default().to_string())
+    });
+    for message in round {
         story.say(&format!(
             "        webhook received: {}",
             alert_text(&message.body)
