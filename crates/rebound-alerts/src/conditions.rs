@@ -136,12 +136,12 @@ pub fn observe(report: &HealthReport, rules: &AlertConditions, tz: Tz) -> Vec<Ob
     if let Some(share) = rules.quota_share {
         for s in &report.sources {
             if let Some(q) = &s.quota
-                && q.share >= share
+                && q.used_rate >= share
             {
                 out.push(Observation {
                     condition: QUOTA_HIGH,
                     subject: s.name.clone(),
-                    level: if q.share >= 1.0 {
+                    level: if q.used_rate >= 1.0 {
                         Level::Critical
                     } else {
                         Level::Warning
@@ -149,7 +149,7 @@ pub fn observe(report: &HealthReport, rules: &AlertConditions, tz: Tz) -> Vec<Ob
                     summary: format!(
                         "source {}: quota {} used ({} of {}), resets {}",
                         s.name,
-                        percent(q.share),
+                        percent(q.used_rate),
                         q.used,
                         q.limit,
                         when(q.resets_at, tz)

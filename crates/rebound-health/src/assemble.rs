@@ -333,7 +333,7 @@ async fn sources(
                     resets_at: window.end,
                     used,
                     limit,
-                    share: round2((used as f64 / limit.max(1) as f64).min(1.0)),
+                    used_rate: round2((used as f64 / limit.max(1) as f64).min(1.0)),
                 })
             }
         };
@@ -359,9 +359,9 @@ async fn sources(
             level = level.max(if all { Level::Critical } else { Level::Warning });
         }
         if let Some(q) = &quota {
-            if q.share >= QUOTA_CRITICAL_SHARE {
+            if q.used_rate >= QUOTA_CRITICAL_SHARE {
                 level = level.max(Level::Critical);
-            } else if q.share >= QUOTA_WARN_SHARE {
+            } else if q.used_rate >= QUOTA_WARN_SHARE {
                 level = level.max(Level::Warning);
             }
         }

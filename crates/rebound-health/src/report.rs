@@ -74,8 +74,10 @@ pub struct QuotaHealth {
     pub resets_at: DateTime<Utc>,
     pub used: i64,
     pub limit: i64,
-    /// `used / limit`, 0.0..=1.0 (or the upstream's own figure when lower remaining was reported).
-    pub share: f64,
+    /// `used / limit`, a fraction 0.0..=1.0 (or the upstream's own figure
+    /// when it reported fewer remaining); `*_rate` like every fraction in
+    /// JSON (docs/output.md).
+    pub used_rate: f64,
 }
 
 /// One upstream source.

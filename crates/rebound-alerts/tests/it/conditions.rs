@@ -187,7 +187,7 @@ fn quota_overdue_and_lockouts() {
         resets_at: "2026-02-01T05:00:00Z".parse().unwrap(),
         used,
         limit: 500,
-        share: used as f64 / 500.0,
+        used_rate: used as f64 / 500.0,
     };
     let mut high = source("odds");
     high.quota = Some(quota(410));

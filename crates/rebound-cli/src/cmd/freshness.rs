@@ -45,7 +45,7 @@ pub async fn freshness(config: &Path, args: FreshnessArgs) -> Result<ExitCode, F
     let level = datasets.iter().map(|d| d.level).max().unwrap_or_default();
     if args.json {
         let value = serde_json::json!({
-            "generated_at": now,
+            "generated_at": crate::output::json_time(now),
             "level": level,
             "datasets": datasets,
         });

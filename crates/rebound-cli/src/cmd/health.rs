@@ -211,12 +211,12 @@ pub(crate) fn problems(report: &HealthReport, tz: chrono_tz::Tz) -> Vec<(Level, 
         if !open.is_empty() {
             why.push(open.join(", "));
         }
-        if let Some(q) = s.quota.as_ref().filter(|q| q.share >= 0.8) {
+        if let Some(q) = s.quota.as_ref().filter(|q| q.used_rate >= 0.8) {
             why.push(format!(
                 "quota {} of {} used ({}%), resets {}",
                 q.used,
                 q.limit,
-                (q.share * 100.0).round(),
+                (q.used_rate * 100.0).round(),
                 when(Some(q.resets_at), tz)
             ));
         }

@@ -183,6 +183,12 @@ async fn freshness_shows_age_thresholds_and_last_change() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["level"], "ok");
+    // Whole seconds in UTC, like every time in JSON (had nanoseconds).
+    let generated = json["generated_at"].as_str().unwrap();
+    assert!(
+        generated.len() == 20 && generated.ends_with('Z'),
+        "{generated}"
+    );
     let datasets = json["datasets"].as_array().unwrap();
     let injuries = datasets
         .iter()
