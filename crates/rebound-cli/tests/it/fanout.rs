@@ -113,8 +113,15 @@ async fn fan_out_says_how_many_calls_collected_data() {
                 "failed": 0, "skipped": 0, "note": null}])
     );
 
-    // Mixed: one collected, one no data, one failed.
-    sim.script("/f/box/g1", vec![ok("g1")]);
+    // Mixed: one collected, one no data, one failed. g1's answer comes
+    // last, so nba_stats' failure streak ends this run at 0 whatever order
+    // the concurrent calls finish in; otherwise, on a busy machine, the run
+    // below could find the breaker open (1 + 2 failures) before its third
+    // call is let through.
+    sim.script(
+        "/f/box/g1",
+        vec![ok("g1").delay(std::time::Duration::from_millis(300))],
+    );
     sim.script("/f/box/g3", vec![Reply::text(503, "down")]);
     let out = run(true);
     assert_eq!(out.status.code(), Some(1));
