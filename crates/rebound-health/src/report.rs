@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 /// How bad something is. Ordered: `Ok < Warning < Critical`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     #[default]
@@ -37,7 +37,7 @@ impl Level {
 }
 
 /// The whole report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct HealthReport {
     pub generated_at: DateTime<Utc>,
     /// Start of the look-back period (`--since`).
@@ -57,7 +57,7 @@ pub struct HealthReport {
 }
 
 /// Result of a source's configured health probe.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ProbeResult {
     pub ok: bool,
     /// HTTP status, when a response came back.
@@ -68,7 +68,7 @@ pub struct ProbeResult {
 }
 
 /// A source's request quota, as used in its current period.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct QuotaHealth {
     pub period_start: DateTime<Utc>,
     pub resets_at: DateTime<Utc>,
@@ -79,7 +79,7 @@ pub struct QuotaHealth {
 }
 
 /// One upstream source.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SourceHealth {
     pub name: String,
     pub level: Level,
@@ -108,7 +108,7 @@ pub struct SourceHealth {
 
 /// One proxy of a source: its breaker as its recorded attempts leave it
 /// (the live breakers are per process; see `docs/resilience.md`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ProxyHealth {
     /// 1-based: its place in the source's `proxies` (the `proxy` column of
     /// `scraper_attempts`).
@@ -123,7 +123,7 @@ pub struct ProxyHealth {
 }
 
 /// One scraper.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ScraperHealth {
     pub name: String,
     pub source: String,
@@ -151,7 +151,7 @@ pub struct ScraperHealth {
 }
 
 /// One workflow: its current streak and its daily table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct WorkflowHealth {
     pub name: String,
     pub level: Level,
@@ -167,7 +167,7 @@ pub struct WorkflowHealth {
 }
 
 /// The original's daily failure-rate table: one workflow, one target date.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct WorkflowDay {
     pub target_date: NaiveDate,
     pub runs: i64,
@@ -179,7 +179,7 @@ pub struct WorkflowDay {
 }
 
 /// Share of failed or partial runs in the period that say why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ErrorCoverage {
     pub failed_or_partial: i64,
     pub with_message: i64,
@@ -189,7 +189,7 @@ pub struct ErrorCoverage {
 }
 
 /// How retries did in the period.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Retries {
     pub calls: i64,
     pub attempts: i64,
@@ -201,7 +201,7 @@ pub struct Retries {
 }
 
 /// Freshness and completeness of one dataset.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct DatasetHealth {
     pub name: String,
     /// Worst of freshness and completeness.
@@ -211,7 +211,7 @@ pub struct DatasetHealth {
 }
 
 /// Age of a dataset's newest real change.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Freshness {
     pub level: Level,
     /// When the newest payload that carried records, was not empty and
@@ -226,7 +226,7 @@ pub struct Freshness {
 }
 
 /// Expected against collected entities of a fanned-out dataset for one target date.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Completeness {
     pub level: Level,
     pub target_date: NaiveDate,
@@ -244,7 +244,7 @@ pub struct Completeness {
 }
 
 /// An open alert incident, as shown in the report's `alerts` section.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct IncidentSummary {
     /// e.g. `source_unhealthy`, `dataset_stale`.
     pub condition: String,
@@ -257,7 +257,7 @@ pub struct IncidentSummary {
 
 /// The hand-off section: completion events still to send, events no
 /// consumer acknowledged, and the storm guard.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default, utoipa::ToSchema)]
 pub struct HandoffHealth {
     pub level: Level,
     /// `[handoff] ack_required`.
@@ -276,14 +276,14 @@ pub struct HandoffHealth {
 }
 
 /// A count for one dataset.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DatasetCount {
     pub dataset: String,
     pub count: u64,
 }
 
 /// One `[handoff.sinks.NAME]`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct HandoffSinkHealth {
     pub name: String,
     pub kind: String,
@@ -294,7 +294,7 @@ pub struct HandoffSinkHealth {
 
 /// The storm guard's finding: of `due` events that came due in the last
 /// hour, `unacknowledged` were not acknowledged (more than `storm_ratio`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct NotAcknowledging {
     pub due: u64,
     pub unacknowledged: u64,

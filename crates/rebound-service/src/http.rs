@@ -21,21 +21,25 @@ use rebound_metrics::Format;
 use rebound_metrics::exporter::Exporter;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 /// What every page and endpoint reads: the engine (its plan, store and
-/// metrics), the service's clock, and the Prometheus exporter.
+/// metrics), the service's clock, and the Prometheus exporter; and what
+/// the API's `POST /api/v1/evaluate` needs to queue runs like the
+/// service's scheduler (its host name, the workers' wake-up).
 pub(crate) struct Web {
     pub(crate) engine: Arc<Engine>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) exporter: Arc<Exporter>,
+    pub(crate) host: String,
+    pub(crate) wake: Arc<Notify>,
 }
 
 pub(crate) fn router(web: Arc<Web>) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
-        .merge(crate::api::router())
+        .merge(crate::api::router(web.clone()))
         .merge(crate::dashboard::router())
         .with_state(web)
 }

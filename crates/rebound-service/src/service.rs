@@ -22,8 +22,8 @@
 //!   acknowledgement listeners of its `kind = "nats"` sinks, and, with
 //!   `[handoff] ack_required`, the [`crate::reconcile::Reconciler`], which
 //!   redelivers unacknowledged events once a minute;
-//! - every role, with `[server] listen`: `/metrics` and `/healthz`
-//!   ([`crate::http`]).
+//! - every role, with `[server] listen`: `/metrics`, `/healthz`, the
+//!   JSON API under `/api/v1/` and the dashboard ([`crate::http`]).
 //!
 //! Stopping tells every task at once; workers let in-flight runs finish
 //! within `[scheduler] shutdown_grace` and release the rest.
@@ -202,6 +202,8 @@ impl Service {
                 engine: engine.clone(),
                 clock: clock.clone(),
                 exporter,
+                host: host.clone(),
+                wake: wake.clone(),
             });
             tasks.spawn(crate::http::serve(
                 listener,
