@@ -106,7 +106,7 @@ pub(crate) async fn sources(
 #[utoipa::path(get, path = "/api/v1/lockouts", tag = "reports",
     responses((status = 200, description = "Entity lockouts", body = LockoutsReport)))]
 pub(crate) async fn lockouts(State(web): State<Arc<Web>>) -> Answer<LockoutsReport> {
-    super::reports::lockouts(&web.engine, web.clock.now())
+    super::reports::lockouts(web.engine.plan(), web.engine.store().as_ref(), web.clock.now())
         .await
         .map(Json)
         .map_err(|e| Problem::internal("reading lockouts", e))
@@ -130,7 +130,7 @@ pub(crate) async fn alerts(
     QueryParams(query): QueryParams<AlertsQuery>,
 ) -> Answer<AlertsReport> {
     let limit = limit(query.limit, 20)?;
-    super::reports::alerts(&web.engine, web.clock.now(), limit)
+    super::reports::alerts(web.engine.store().as_ref(), web.clock.now(), limit)
         .await
         .map(Json)
         .map_err(|e| Problem::internal("reading alerts", e))

@@ -11,7 +11,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use rebound_domain::quota::{QuotaState, effective_used, period_at};
 use rebound_engine::Engine;
 use rebound_health::{HealthError, HealthReport, Inputs, Prober, build_report};
-use rebound_storage::{AlertIncidentRow, StoreError};
+use rebound_domain::plan::Plan;
+use rebound_storage::{AlertIncidentRow, Store, StoreError};
 use std::collections::BTreeMap;
 
 /// `rebound health --json` and `GET /api/v1/health`: the health report
@@ -55,30 +56,33 @@ pub async fn freshness(engine: &Engine, now: DateTime<Utc>) -> Result<FreshnessR
 }
 
 /// `rebound breakers --json`: every source's breaker, in config order.
-pub async fn breakers(engine: &Engine, now: DateTime<Utc>) -> Result<Vec<BreakerView>, StoreError> {
-    let store = engine.store();
+pub async fn breakers(
+    plan: &Plan,
+    store: &dyn Store,
+    now: DateTime<Utc>,
+) -> Result<Vec<BreakerView>, StoreError> {
     let stored = store.breaker_states().await?;
     let mut out = Vec::new();
-    for (name, source) in &engine.plan().sources {
+    for (name, source) in &plan.sources {
         let state = stored.iter().find(|r| &r.source_name == name).map(|r| &r.state);
-        let proxies = rebound_health::proxy_health(source, store.as_ref(), now).await?;
+        let proxies = rebound_health::proxy_health(source, store, now).await?;
         out.push(BreakerView::new(source, state, &proxies));
     }
     Ok(out)
 }
 
 /// `rebound quotas --json`: the sources with a quota, in config order.
-pub async fn quotas(engine: &Engine, now: DateTime<Utc>) -> Result<Vec<QuotaView>, StoreError> {
-    let plan = engine.plan();
+pub async fn quotas(
+    plan: &Plan,
+    store: &dyn Store,
+    now: DateTime<Utc>,
+) -> Result<Vec<QuotaView>, StoreError> {
     let tz = plan.pipeline.timezone;
     let mut out = Vec::new();
     for source in plan.sources.values() {
         let Some(quota) = &source.quota else { continue };
         let window = period_at(quota.per, tz, now);
-        let usage = engine
-            .store()
-            .quota_usage(&source.name, window.start)
-            .await?;
+        let usage = store.quota_usage(&source.name, window.start).await?;
         let counted = usage.as_ref().map_or(0, |u| u.requests.max(0) as u64);
         let reported = usage
             .as_ref()
@@ -118,8 +122,9 @@ pub async fn sources(
         since,
     };
     let health = rebound_health::sources_only(&inputs).await?;
-    let mut breakers = breakers(engine, now).await?;
-    let mut quotas = quotas(engine, now).await?;
+    let store = engine.store().as_ref();
+    let mut breakers = breakers(engine.plan(), store, now).await?;
+    let mut quotas = quotas(engine.plan(), store, now).await?;
     let mut sources = Vec::new();
     for health in health {
         let Some(at) = breakers.iter().position(|b| b.source == health.name) else {
@@ -145,10 +150,13 @@ pub async fn sources(
 }
 
 /// `rebound lockouts --json` and `GET /api/v1/lockouts`.
-pub async fn lockouts(engine: &Engine, now: DateTime<Utc>) -> Result<LockoutsReport, StoreError> {
-    let rows = engine.store().open_lockouts(None).await?;
-    let mut counts: BTreeMap<String, usize> = engine
-        .plan()
+pub async fn lockouts(
+    plan: &Plan,
+    store: &dyn Store,
+    now: DateTime<Utc>,
+) -> Result<LockoutsReport, StoreError> {
+    let rows = store.open_lockouts(None).await?;
+    let mut counts: BTreeMap<String, usize> = plan
         .scrapers
         .values()
         .filter(|s| s.lockout.is_some())
@@ -167,11 +175,10 @@ pub async fn lockouts(engine: &Engine, now: DateTime<Utc>) -> Result<LockoutsRep
 /// resolved in the last 7 days, and the newest `limit` notifications.
 /// Callers mask the config's secrets in what they print.
 pub async fn alerts(
-    engine: &Engine,
+    store: &dyn Store,
     now: DateTime<Utc>,
     limit: u32,
 ) -> Result<AlertsReport, StoreError> {
-    let store = engine.store();
     let open = store.open_alert_incidents().await?;
     let recent: Vec<AlertIncidentRow> = store
         .recent_alert_incidents(now - TimeDelta::days(7), 50)
