@@ -20,8 +20,8 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use rebound_domain::duration::format_duration;
 pub(crate) use rebound_domain::message::plural;
 use rebound_engine::{CallReport, FanoutSummary, RunReport};
-use rebound_storage::{ScraperCallRow, WorkflowExecutionRow};
 use rebound_service::api::types::{CallReportView, CallView, ExecutionView, RunReportView};
+use rebound_storage::{ScraperCallRow, WorkflowExecutionRow};
 use serde_json::Value;
 use std::time::Duration;
 

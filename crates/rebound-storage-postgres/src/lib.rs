@@ -35,11 +35,11 @@ mod timeouts;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use rebound_storage::{
-    AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, CallOutput,
-    DecisionOutcome, DecisionRow, LatestPayload, LockoutRow, NewCompletionEvent, NewDecision,
-    NewLockout, NewScheduledRun, NewScraperCall, NewWorkflowExecution, OutputRole, PayloadRef,
-    CallFilter, RunFailure, RunFilter, RunStart, RunningExecution, ScheduledRunRow, ScraperCallRow, SlotRow, Store,
-    StoreError, Validators, WorkflowExecutionRow,
+    AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, CallFilter,
+    CallOutput, DecisionOutcome, DecisionRow, LatestPayload, LockoutRow, NewCompletionEvent,
+    NewDecision, NewLockout, NewScheduledRun, NewScraperCall, NewWorkflowExecution, OutputRole,
+    PayloadRef, RunFailure, RunFilter, RunStart, RunningExecution, ScheduledRunRow, ScraperCallRow,
+    SlotRow, Store, StoreError, Validators, WorkflowExecutionRow,
 };
 use redact::Redactor;
 use sqlx::migrate::Migrator;
@@ -930,7 +930,10 @@ impl Store for PostgresStore {
             page.push(" AND execution_time < ", Bind::Time(ms(to)));
         }
         if let Some((at, id)) = &filter.before {
-            page.push(" AND (execution_time, execution_id) < (", Bind::Time(ms(*at)));
+            page.push(
+                " AND (execution_time, execution_id) < (",
+                Bind::Time(ms(*at)),
+            );
             page.push(", ", Bind::Text(id.clone()));
             page.sql.push(')');
         }
@@ -1041,9 +1044,7 @@ impl Conditions {
         self.sql.push_str(&format!("${}", self.binds.len()));
     }
 
-    fn query(
-        self,
-    ) -> sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    fn query(self) -> sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments> {
         let mut query = sqlx::query(AssertSqlSafe(self.sql));
         for value in self.binds {
             query = match value {

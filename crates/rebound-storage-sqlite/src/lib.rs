@@ -44,11 +44,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use codec::{column, date_column, encode_date, store_error, time_column};
 use rebound_storage::{
-    AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, CallOutput,
-    DecisionOutcome, DecisionRow, LatestPayload, LockoutRow, NewCompletionEvent, NewDecision,
-    NewLockout, NewScheduledRun, NewScraperCall, NewWorkflowExecution, OutputRole, PayloadRef,
-    CallFilter, RunFailure, RunFilter, RunStart, RunningExecution, ScheduledRunRow, ScraperCallRow, SlotRow, Store,
-    StoreError, Validators, WorkflowExecutionRow,
+    AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, CallFilter,
+    CallOutput, DecisionOutcome, DecisionRow, LatestPayload, LockoutRow, NewCompletionEvent,
+    NewDecision, NewLockout, NewScheduledRun, NewScraperCall, NewWorkflowExecution, OutputRole,
+    PayloadRef, RunFailure, RunFilter, RunStart, RunningExecution, ScheduledRunRow, ScraperCallRow,
+    SlotRow, Store, StoreError, Validators, WorkflowExecutionRow,
 };
 use sqlx::SqlitePool;
 use sqlx::migrate::Migrator;
@@ -703,7 +703,11 @@ impl Store for SqliteStore {
             push(&mut sql, " AND status = ?", status.clone());
         }
         if let Some(from) = filter.from {
-            push(&mut sql, " AND execution_time >= ?", codec::encode_time(from));
+            push(
+                &mut sql,
+                " AND execution_time >= ?",
+                codec::encode_time(from),
+            );
         }
         if let Some(to) = filter.to {
             push(&mut sql, " AND execution_time < ?", codec::encode_time(to));

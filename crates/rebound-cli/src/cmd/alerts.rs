@@ -43,8 +43,7 @@ pub async fn alerts(config: &Path, args: AlertsArgs) -> Result<ExitCode, Failure
     let now = SystemClock.now();
     if args.json {
         // The same document as `GET /api/v1/alerts`.
-        let report =
-            rebound_service::api::reports::alerts(store.as_ref(), now, args.limit).await?;
+        let report = rebound_service::api::reports::alerts(store.as_ref(), now, args.limit).await?;
         let out = serde_json::to_value(&report)?;
         println!(
             "{}",

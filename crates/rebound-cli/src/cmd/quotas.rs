@@ -22,7 +22,10 @@ pub async fn quotas(config: &Path, args: QuotasArgs) -> Result<ExitCode, Failure
     let now = rebound_clock::SystemClock.now();
     // The rows `GET /api/v1/sources` shows as each source's quota.
     let views = rebound_service::api::reports::quotas(&plan, store.as_ref(), now).await?;
-    let resets: Vec<String> = views.iter().map(|q| output::when(q.resets_at, tz)).collect();
+    let resets: Vec<String> = views
+        .iter()
+        .map(|q| output::when(q.resets_at, tz))
+        .collect();
     let rows: Vec<serde_json::Value> = views
         .iter()
         .map(serde_json::to_value)

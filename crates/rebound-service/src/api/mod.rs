@@ -113,7 +113,12 @@ pub(crate) fn router(web: Arc<Web>) -> Router<Arc<Web>> {
             "/api/v1/openapi.json",
             get(move || {
                 let doc = doc.clone();
-                async move { ([(header::CONTENT_TYPE, "application/json")], doc.to_string()) }
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "application/json")],
+                        doc.to_string(),
+                    )
+                }
             }),
         )
         .route("/api/v1", any(no_such_endpoint))
@@ -144,10 +149,19 @@ fn document_problems(doc: &mut utoipa::openapi::OpenApi) {
     };
     let add = |op: &mut Operation, mutation: bool| {
         let mut statuses = vec![
-            ("400", "Bad input: the detail names the parameter and what is expected"),
+            (
+                "400",
+                "Bad input: the detail names the parameter and what is expected",
+            ),
             ("401", "A bearer token is needed and was missing or wrong"),
-            ("403", "No token is configured for what needs one (the detail says how to set it)"),
-            ("404", "No such run, scraper, workflow or source (the detail lists those that exist)"),
+            (
+                "403",
+                "No token is configured for what needs one (the detail says how to set it)",
+            ),
+            (
+                "404",
+                "No such run, scraper, workflow or source (the detail lists those that exist)",
+            ),
             ("500", "The history store failed"),
         ];
         if mutation {
@@ -161,10 +175,8 @@ fn document_problems(doc: &mut utoipa::openapi::OpenApi) {
                 .or_insert_with(|| problem(text));
         }
         if mutation {
-            let requirement = utoipa::openapi::security::SecurityRequirement::new(
-                "bearer",
-                Vec::<String>::new(),
-            );
+            let requirement =
+                utoipa::openapi::security::SecurityRequirement::new("bearer", Vec::<String>::new());
             op.security.get_or_insert_with(Vec::new).push(requirement);
         }
     };
@@ -209,8 +221,7 @@ impl Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&self).unwrap_or_default();
         (
             status,
@@ -304,31 +315,22 @@ async fn finish(State(web): State<Arc<Web>>, request: Request, next: Next) -> Re
     let bytes = if (status.is_client_error() || status.is_server_error()) && !is_problem {
         let text = String::from_utf8_lossy(&bytes).trim().to_string();
         let detail = match status {
-            StatusCode::METHOD_NOT_ALLOWED => {
-                let allowed = parts
-                    .headers
-                    .get(header::ALLOW)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
-                format!("{path} does not answer {method}; it answers {allowed}")
-            }
+            // axum adds the Allow header after this layer has run.
+            StatusCode::METHOD_NOT_ALLOWED => format!(
+                "{path} does not answer {method}; the Allow header lists the methods it does, /api/v1/openapi.json every endpoint"
+            ),
             StatusCode::NOT_FOUND if text.is_empty() => format!(
                 "no endpoint {method} {path}; the endpoints are listed in /api/v1/openapi.json"
             ),
             StatusCode::PAYLOAD_TOO_LARGE => {
                 format!("the request body is larger than {} KB", BODY_LIMIT / 1024)
             }
-            _ if text.is_empty() => status
-                .canonical_reason()
-                .unwrap_or("error")
-                .to_string(),
+            _ if text.is_empty() => status.canonical_reason().unwrap_or("error").to_string(),
             _ => text,
         };
-        parts.headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(PROBLEM_JSON),
-        );
+        parts
+            .headers
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         Bytes::from(serde_json::to_vec(&Problem::new(status, detail)).unwrap_or_default())
     } else {
         bytes
@@ -361,9 +363,18 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for JsonBody<
                 let essence = v.split(';').next().unwrap_or("").trim();
                 essence.eq_ignore_ascii_case("application/json")
             });
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            Problem::new(rejection.status(), format!("request body: {}", rejection.body_text()))
-        })?;
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!("the request body is larger than {} KB", BODY_LIMIT / 1024),
+                    ),
+                    status => {
+                        Problem::new(status, format!("request body: {}", rejection.body_text()))
+                    }
+                })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(JsonBody(T::default()));
         }

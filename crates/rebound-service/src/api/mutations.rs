@@ -7,9 +7,7 @@
 //! `rebound serve` record.
 
 use super::reads::parse_date;
-use super::types::{
-    BreakerReset, CallReportView, LockoutsReleased, RunAccepted, RunReportView,
-};
+use super::types::{BreakerReset, CallReportView, LockoutsReleased, RunAccepted, RunReportView};
 use super::{JsonBody, PathParam, Problem, QueryParams, unknown};
 use crate::http::Web;
 use crate::scheduler::{RecordedDecision, Scheduler};
@@ -268,7 +266,11 @@ pub(crate) async fn evaluate(State(web): State<Arc<Web>>) -> Result<Json<Evaluat
         .await
         .map_err(|e| Problem::internal("evaluating the schedules", e))?;
     Ok(Json(Evaluation {
-        decisions: report.decisions.iter().map(EvaluatedDecision::from).collect(),
+        decisions: report
+            .decisions
+            .iter()
+            .map(EvaluatedDecision::from)
+            .collect(),
     }))
 }
 

@@ -48,8 +48,8 @@ pub(crate) struct SinceQuery {
 /// `since` as the start of the period before `now`.
 fn since(text: Option<&str>, now: DateTime<Utc>) -> Result<DateTime<Utc>, Problem> {
     let text = text.unwrap_or("24h");
-    let period = parse_duration(text)
-        .map_err(|e| Problem::bad_request(format!("since \"{text}\": {e}")))?;
+    let period =
+        parse_duration(text).map_err(|e| Problem::bad_request(format!("since \"{text}\": {e}")))?;
     if period > MAX_SINCE {
         return Err(Problem::bad_request(format!(
             "since \"{text}\": expected a period of at most {}",
@@ -106,10 +106,14 @@ pub(crate) async fn sources(
 #[utoipa::path(get, path = "/api/v1/lockouts", tag = "reports",
     responses((status = 200, description = "Entity lockouts", body = LockoutsReport)))]
 pub(crate) async fn lockouts(State(web): State<Arc<Web>>) -> Answer<LockoutsReport> {
-    super::reports::lockouts(web.engine.plan(), web.engine.store().as_ref(), web.clock.now())
-        .await
-        .map(Json)
-        .map_err(|e| Problem::internal("reading lockouts", e))
+    super::reports::lockouts(
+        web.engine.plan(),
+        web.engine.store().as_ref(),
+        web.clock.now(),
+    )
+    .await
+    .map(Json)
+    .map_err(|e| Problem::internal("reading lockouts", e))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -170,7 +174,12 @@ pub(crate) fn parse_date(name: &str, text: &str) -> Result<NaiveDate, Problem> {
 
 /// `from` / `to`: an RFC 3339 instant, or a date in the pipeline's zone
 /// (`from` its first instant, `to` the end of that day).
-fn bound(name: &str, text: Option<&str>, tz: Tz, end: bool) -> Result<Option<DateTime<Utc>>, Problem> {
+fn bound(
+    name: &str,
+    text: Option<&str>,
+    tz: Tz,
+    end: bool,
+) -> Result<Option<DateTime<Utc>>, Problem> {
     let Some(text) = text else { return Ok(None) };
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(Some(t.with_timezone(&Utc)));
@@ -378,7 +387,11 @@ pub(crate) async fn calls(
         .await
         .map_err(|e| Problem::internal("reading calls", e))?;
     let more = rows.len() > limit as usize;
-    let calls: Vec<CallView> = rows.iter().take(limit as usize).map(CallView::from).collect();
+    let calls: Vec<CallView> = rows
+        .iter()
+        .take(limit as usize)
+        .map(CallView::from)
+        .collect();
     let next_cursor = match (more, calls.last()) {
         (true, Some(last)) => Some(encode_cursor(&last.id.to_string())),
         _ => None,
@@ -463,7 +476,10 @@ pub(crate) async fn plan(
                 calendars.insert(name.clone(), Vec::new());
             }
             Err(error) => {
-                return Err(Problem::internal(&format!("reading calendar {name}"), error));
+                return Err(Problem::internal(
+                    &format!("reading calendar {name}"),
+                    error,
+                ));
             }
         }
     }

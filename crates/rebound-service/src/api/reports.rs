@@ -8,10 +8,10 @@ use super::types::{
 };
 use crate::observe::EngineCalendars;
 use chrono::{DateTime, TimeDelta, Utc};
+use rebound_domain::plan::Plan;
 use rebound_domain::quota::{QuotaState, effective_used, period_at};
 use rebound_engine::Engine;
 use rebound_health::{HealthError, HealthReport, Inputs, Prober, build_report};
-use rebound_domain::plan::Plan;
 use rebound_storage::{AlertIncidentRow, Store, StoreError};
 use std::collections::BTreeMap;
 
@@ -40,7 +40,10 @@ pub async fn health(
 }
 
 /// `rebound freshness --json` and `GET /api/v1/freshness`.
-pub async fn freshness(engine: &Engine, now: DateTime<Utc>) -> Result<FreshnessReport, HealthError> {
+pub async fn freshness(
+    engine: &Engine,
+    now: DateTime<Utc>,
+) -> Result<FreshnessReport, HealthError> {
     let datasets = rebound_health::freshness(
         engine.plan(),
         engine.store().as_ref(),
@@ -64,7 +67,10 @@ pub async fn breakers(
     let stored = store.breaker_states().await?;
     let mut out = Vec::new();
     for (name, source) in &plan.sources {
-        let state = stored.iter().find(|r| &r.source_name == name).map(|r| &r.state);
+        let state = stored
+            .iter()
+            .find(|r| &r.source_name == name)
+            .map(|r| &r.state);
         let proxies = rebound_health::proxy_health(source, store, now).await?;
         out.push(BreakerView::new(source, state, &proxies));
     }

@@ -31,7 +31,10 @@ pub(crate) mod secs {
         t.to_rfc3339_opts(SecondsFormat::Secs, true)
     }
 
-    pub(crate) fn serialize<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: serde::Serializer>(
+        t: &DateTime<Utc>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.serialize_str(&text(t))
     }
 
@@ -55,7 +58,10 @@ pub(crate) mod secs {
 pub(crate) mod millis {
     use super::*;
 
-    pub(crate) fn serialize<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: serde::Serializer>(
+        t: &DateTime<Utc>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
     }
 }
