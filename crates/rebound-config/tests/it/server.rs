@@ -119,3 +119,43 @@ fn schema_describes_server_listen() {
     );
     assert!(schema.pointer("/properties/server").is_some());
 }
+
+#[test]
+fn the_api_token_is_a_secret_and_public_read_defaults_to_false() {
+    // fake_env gives API_TOKEN_LONG the value "fake-API_TOKEN_LONG".
+    let file =
+        format!("{BASE}\n[server]\nlisten = \"0.0.0.0:9464\"\ntoken = \"${{API_TOKEN_LONG}}\"\n");
+    let plan = plan(&file);
+    let token = plan.server.token.as_ref().expect("a token");
+    assert_eq!(token.expose(), "fake-API_TOKEN_LONG");
+    assert!(!plan.server.public_read);
+    assert!(
+        plan.server.reads_need_token(),
+        "beyond loopback, not public"
+    );
+    assert!(!format!("{plan:?}").contains("fake-API_TOKEN_LONG"));
+    assert_eq!(
+        plan.redactor.redact_string("Bearer fake-API_TOKEN_LONG"),
+        "Bearer ***"
+    );
+
+    let open = format!("{BASE}\n[server]\nlisten = \"0.0.0.0:9464\"\npublic_read = true\n");
+    let plan = self::plan(&open);
+    assert!(plan.server.public_read);
+    assert!(plan.server.token.is_none());
+    assert!(!plan.server.reads_need_token());
+    let local = format!("{BASE}\n[server]\nlisten = \"127.0.0.1:9464\"\n");
+    assert!(!self::plan(&local).server.reads_need_token(), "loopback");
+}
+
+#[test]
+fn a_short_api_token_is_refused_without_showing_it() {
+    let file = format!("{BASE}\n[server]\ntoken = \"${{TK}}\"\n");
+    let message = error(&file);
+    assert!(message.contains("server.token"), "{message}");
+    assert!(
+        message.contains("at least 16 characters, found 7"),
+        "{message}"
+    );
+    assert!(!message.contains("fake-TK"), "{message}");
+}

@@ -206,7 +206,7 @@ fn bad_cursor(text: &str) -> Problem {
 
 fn decode_cursor(text: &str) -> Result<String, Problem> {
     let bad = || bad_cursor(text);
-    if text.len() % 2 != 0 || text.len() > 512 {
+    if !text.len().is_multiple_of(2) || text.len() > 512 {
         return Err(bad());
     }
     let bytes: Result<Vec<u8>, _> = (0..text.len())

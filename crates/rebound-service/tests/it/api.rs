@@ -156,6 +156,7 @@ impl Answer {
 }
 
 impl Api {
+    #[allow(clippy::disallowed_methods)] // the test's own client of the API, not a request Rebound sends
     async fn start(backend: Backend, sim: &UpstreamSim, server: &str) -> Api {
         let dir = tempfile::tempdir().expect("tempdir");
         let (database, store, schema): (String, Arc<dyn Store>, _) = match backend {
