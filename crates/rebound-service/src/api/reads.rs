@@ -165,11 +165,14 @@ pub(crate) fn day_start(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
 
 /// `YYYY-MM-DD` as a date, the error naming the parameter.
 pub(crate) fn parse_date(name: &str, text: &str) -> Result<NaiveDate, Problem> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-        Problem::bad_request(format!(
-            "{name} \"{text}\": expected a date as YYYY-MM-DD, e.g. 2026-11-28"
-        ))
-    })
+    use chrono::Datelike;
+    match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        // Four-digit years: what every stored date and schedule can reach.
+        Ok(date) if (1..=9999).contains(&date.year()) => Ok(date),
+        _ => Err(Problem::bad_request(format!(
+            "{name} \"{text}\": expected a date as YYYY-MM-DD from 0001-01-01 to 9999-12-31, e.g. 2026-11-28"
+        ))),
+    }
 }
 
 /// `from` / `to`: an RFC 3339 instant, or a date in the pipeline's zone
@@ -184,7 +187,7 @@ fn bound(
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(Some(t.with_timezone(&Utc)));
     }
-    match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+    match parse_date(name, text) {
         Ok(date) if end => Ok(Some(day_start(tz, date.succ_opt().unwrap_or(date)))),
         Ok(date) => Ok(Some(day_start(tz, date))),
         Err(_) => Err(Problem::bad_request(format!(
@@ -483,8 +486,9 @@ pub(crate) async fn plan(
             }
         }
     }
+    // What cannot be planned is the date asked for (the config is valid).
     let decisions = rebound_schedule::simulate_day(plan, date, &calendars)
-        .map_err(|e| Problem::internal(&format!("planning {date}"), e))?;
+        .map_err(|e| Problem::bad_request(format!("date {date}: cannot plan it: {e}")))?;
     Ok(Json(PlanReport {
         date,
         decisions: decisions.iter().map(PlannedDecisionView::from).collect(),
