@@ -91,7 +91,7 @@ fn check_summary_names_the_endpoint() {
     let text = rebound_config::summary(&plan(&file));
     assert!(
         text.contains(
-            "server: rebound serve answers /metrics and /healthz on http://127.0.0.1:9464"
+            "server: rebound serve answers /metrics, /healthz and the API (/api/v1/, read-only: no token) on http://127.0.0.1:9464"
         ),
         "{text}"
     );
