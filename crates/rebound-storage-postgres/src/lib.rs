@@ -991,11 +991,13 @@ impl Store for PostgresStore {
         if let Some(to) = filter.to {
             page.push(" AND started_at < ", Bind::Time(ms(to)));
         }
-        if let Some(before) = filter.before_id {
-            page.push(" AND id < ", Bind::Int(before));
+        if let Some((at, id)) = filter.before {
+            page.push(" AND (started_at, id) < (", Bind::Time(ms(at)));
+            page.push(", ", Bind::Int(id));
+            page.sql.push(')');
         }
         page.sql
-            .push_str(&format!(" ORDER BY id DESC LIMIT {limit}"));
+            .push_str(&format!(" ORDER BY started_at DESC, id DESC LIMIT {limit}"));
         page.query()
             .fetch_all(&self.pool)
             .await

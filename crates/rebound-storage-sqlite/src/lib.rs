@@ -780,11 +780,14 @@ impl Store for SqliteStore {
         if let Some(to) = filter.to {
             push(&mut sql, " AND started_at < ?", codec::encode_time(to));
         }
-        // The id is an integer: bound as one, not as text.
-        if let Some(before) = filter.before_id {
-            sql.push_str(&format!(" AND id < {before}"));
+        if let Some((at, id)) = filter.before {
+            let at = codec::encode_time(at);
+            push(&mut sql, " AND (started_at < ?", at.clone());
+            push(&mut sql, " OR (started_at = ?", at);
+            // The id is an integer, from the store itself: written as one.
+            sql.push_str(&format!(" AND id < {id}))"));
         }
-        sql.push_str(&format!(" ORDER BY id DESC LIMIT {limit}"));
+        sql.push_str(&format!(" ORDER BY started_at DESC, id DESC LIMIT {limit}"));
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for value in binds {
             query = query.bind(value);

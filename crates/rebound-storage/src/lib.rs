@@ -728,9 +728,9 @@ pub trait Store:
         execution_id: &str,
     ) -> Result<Option<WorkflowExecutionRow>, StoreError>;
 
-    /// One page of calls matching `filter`, newest first (by id,
-    /// descending), at most `limit`; `filter.before_id` is the last id of
-    /// the previous page.
+    /// One page of calls matching `filter`, newest first (by start time,
+    /// then id, descending), at most `limit`; `filter.before` is the last
+    /// call of the previous page.
     async fn scraper_calls_page(
         &self,
         filter: &CallFilter,
@@ -770,8 +770,9 @@ pub struct CallFilter {
     pub from: Option<DateTime<Utc>>,
     /// Started before.
     pub to: Option<DateTime<Utc>>,
-    /// Only calls with a smaller id: the previous page's last.
-    pub before_id: Option<i64>,
+    /// Only calls after this one in newest-first order: `(started at,
+    /// id)` of the previous page's last call.
+    pub before: Option<(DateTime<Utc>, i64)>,
 }
 
 /// The change [`Store::update_breaker`] applies inside its transaction:

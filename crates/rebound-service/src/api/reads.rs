@@ -360,7 +360,8 @@ pub(crate) struct CallsQuery {
     cursor: Option<String>,
 }
 
-/// Calls (of runs and standalone), newest first, one page at a time.
+/// Calls (of runs and standalone), newest first (by start time), one page
+/// at a time.
 #[utoipa::path(get, path = "/api/v1/calls", tag = "history", params(CallsQuery),
     responses((status = 200, description = "One page of calls", body = CallsPage)))]
 pub(crate) async fn calls(
@@ -369,19 +370,27 @@ pub(crate) async fn calls(
 ) -> Answer<CallsPage> {
     let tz = web.engine.plan().pipeline.timezone;
     let limit = limit(query.limit, DEFAULT_LIMIT)?;
-    let before_id = match query.cursor.as_deref() {
+    let before = match query.cursor.as_deref() {
         None => None,
-        Some(text) => match decode_cursor(text)?.parse::<i64>() {
-            Ok(id) => Some(id),
-            Err(_) => return Err(bad_cursor(text)),
-        },
+        Some(text) => {
+            let decoded = decode_cursor(text)?;
+            let (at, id) = decoded.split_once('|').unwrap_or(("", ""));
+            let at = at
+                .parse::<i64>()
+                .ok()
+                .and_then(DateTime::<Utc>::from_timestamp_millis);
+            match (at, id.parse::<i64>()) {
+                (Some(at), Ok(id)) => Some((at, id)),
+                _ => return Err(bad_cursor(text)),
+            }
+        }
     };
     let filter = CallFilter {
         scraper: query.scraper,
         status: query.status,
         from: bound("from", query.from.as_deref(), tz, false)?,
         to: bound("to", query.to.as_deref(), tz, true)?,
-        before_id,
+        before,
     };
     let rows = web
         .engine
@@ -396,7 +405,11 @@ pub(crate) async fn calls(
         .map(CallView::from)
         .collect();
     let next_cursor = match (more, calls.last()) {
-        (true, Some(last)) => Some(encode_cursor(&last.id.to_string())),
+        (true, Some(last)) => Some(encode_cursor(&format!(
+            "{}|{}",
+            last.started_at.timestamp_millis(),
+            last.id
+        ))),
         _ => None,
     };
     Ok(Json(CallsPage { calls, next_cursor }))

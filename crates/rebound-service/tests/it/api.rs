@@ -444,6 +444,26 @@ async fn every_endpoint(backend: Backend) {
         "{}",
         calls.text
     );
+    let mut ids = Vec::new();
+    let mut path = "/api/v1/calls?limit=1".to_string();
+    loop {
+        let page = api.get(&path).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        ids.extend(
+            page.json["calls"]
+                .as_array()
+                .expect("calls")
+                .iter()
+                .map(|c| c["id"].clone()),
+        );
+        match page.json["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/calls?limit=1&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(ids.len(), 4, "scrape, daily, patient, failing: {ids:?}");
+    let distinct: BTreeSet<String> = ids.iter().map(Value::to_string).collect();
+    assert_eq!(distinct.len(), 4, "no call twice: {ids:?}");
     let failed_calls = api.get("/api/v1/calls?status=failed&limit=500").await;
     assert_eq!(failed_calls.json["calls"][0]["scraper_name"], "broken");
 

@@ -111,13 +111,16 @@ pub async fn runs_come_in_keyset_pages_newest_first_with_filters(store: &dyn Sto
     );
 }
 
-/// Calls page by id, newest first; scraper, status and time filters.
+/// Calls page newest first by start time, ties by id (two calls start at
+/// the same instant); scraper, status and time filters.
 pub async fn calls_come_in_keyset_pages_newest_first_with_filters(store: &dyn Store) {
     let tag = Tag::new();
     let t0 = ts("2026-05-02T08:00:00.500Z");
     let mut ids = Vec::new();
-    for i in 0..5 {
-        let mut call = sample_call(&tag, "pager", None, t0 + TimeDelta::minutes(i));
+    // Recorded out of start order, two at one instant: the order is by
+    // start time, then id.
+    for (i, minutes) in [0, 1, 1, 3, 2].into_iter().enumerate() {
+        let mut call = sample_call(&tag, "pager", None, t0 + TimeDelta::minutes(minutes));
         if i == 1 {
             call.status = ScraperStatus::Failed;
         }
@@ -136,13 +139,11 @@ pub async fn calls_come_in_keyset_pages_newest_first_with_filters(store: &dyn St
             .await
             .expect("scraper_calls_page");
         let Some(last) = page.last() else { break };
-        filter.before_id = Some(last.id);
+        filter.before = Some((last.started_at, last.id));
         assert!(page.iter().all(|c| c.scraper_name == scraper));
         seen.extend(page.iter().map(|c| c.id));
     }
-    let mut expected = ids.clone();
-    expected.reverse();
-    assert_eq!(seen, expected);
+    assert_eq!(seen, [ids[3], ids[4], ids[2], ids[1], ids[0]]);
 
     let failed = store
         .scraper_calls_page(
@@ -171,7 +172,7 @@ pub async fn calls_come_in_keyset_pages_newest_first_with_filters(store: &dyn St
         .expect("by time");
     assert_eq!(
         window.iter().map(|c| c.id).collect::<Vec<_>>(),
-        [ids[2], ids[1]]
+        [ids[4], ids[2], ids[1]]
     );
 }
 
@@ -180,7 +181,7 @@ pub async fn decisions_between_keep_to_their_range(store: &dyn Store) {
     let tag = Tag::new();
     let t0 = ts("2026-05-03T04:59:59.999Z");
     let workflow = tag.name("wf");
-    for (i, offset) in [0, 1, 86_400_000].iter().enumerate() {
+    for (i, offset) in [0, 1, 86_400_001].iter().enumerate() {
         let at = t0 + TimeDelta::milliseconds(*offset);
         let decision = NewDecision {
             decision_id: tag.name(&format!("d{i}")),
