@@ -33,6 +33,33 @@ pub(crate) struct Web {
     pub(crate) exporter: Arc<Exporter>,
     pub(crate) host: String,
     pub(crate) wake: Arc<Notify>,
+    /// Workflow runs started over the API, which outlive their request.
+    pub(crate) api_runs: ApiRuns,
+}
+
+/// The workflow runs the API started: a stop lets them finish within
+/// `[scheduler] shutdown_grace`, like the workers' runs, instead of
+/// cutting them off when the process ends.
+#[derive(Clone, Default)]
+pub(crate) struct ApiRuns(Arc<std::sync::Mutex<tokio::task::JoinSet<()>>>);
+
+impl ApiRuns {
+    pub(crate) fn spawn(&self, run: impl std::future::Future<Output = ()> + Send + 'static) {
+        let mut runs = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // Finished runs leave an entry until joined: drop those first.
+        while runs.try_join_next().is_some() {}
+        runs.spawn(run);
+    }
+
+    /// Waits for the runs still going, at most `grace`; the rest are
+    /// aborted (their rows are closed like any dead process's).
+    pub(crate) async fn finish(&self, grace: std::time::Duration) {
+        let mut runs = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        let all = async { while runs.join_next().await.is_some() {} };
+        if tokio::time::timeout(grace, all).await.is_err() {
+            tracing::warn!("API-started runs outlasted the shutdown grace period; stopping them.");
+        }
+    }
 }
 
 pub(crate) fn router(web: Arc<Web>) -> Router {

@@ -150,13 +150,16 @@ pub(crate) async fn run_workflow(
         ..Default::default()
     };
     // The run goes on when the client stops waiting (or disconnects): it is
-    // recorded like any other and can be polled.
+    // recorded like any other and can be polled. It runs among the
+    // service's API runs, which a stop lets finish within the grace period.
     let engine = web.engine.clone();
     let workflow = name.clone();
-    let mut running = tokio::spawn(async move {
-        engine
+    let (done, mut running) = tokio::sync::oneshot::channel();
+    web.api_runs.spawn(async move {
+        let result = engine
             .run_workflow_with(&workflow, date, &params, &options)
-            .await
+            .await;
+        let _ = done.send(result);
     });
     // Waiting is about the HTTP exchange, not the schedule: real time.
     let waited = tokio::time::Instant::now();
@@ -166,7 +169,10 @@ pub(crate) async fn run_workflow(
                 return match joined {
                     Ok(Ok(report)) => Ok(Json(RunReportView::from(&report)).into_response()),
                     Ok(Err(error)) => Err(engine_problem(error)),
-                    Err(error) => Err(Problem::internal("running the workflow", error)),
+                    Err(_) => Err(Problem::internal(
+                        "running the workflow",
+                        "the run ended without a result (the service is stopping)",
+                    )),
                 };
             }
             _ = tokio::time::sleep(Duration::from_millis(20)) => {

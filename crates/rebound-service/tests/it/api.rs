@@ -877,3 +877,28 @@ async fn beyond_loopback_reads_need_the_token_unless_public_read() {
     untokened.stop().await;
     sim.shutdown().await;
 }
+
+/// A run started over the API outlives its request, and a stop lets it
+/// finish within the shutdown grace, like a worker's run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_lets_a_run_started_over_the_api_finish() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    script(&sim);
+    let api = Api::start(Backend::Sqlite, &sim, SERVER).await;
+    let accepted = api.post("/api/v1/workflows/patient/runs", None).await;
+    assert_eq!(accepted.status, 202, "{}", accepted.text);
+    let id = accepted.json["execution_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let store = api.store.clone();
+    api.stop().await;
+    let row = store
+        .workflow_execution(&id)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(row.status, "success", "finished before the stop returned");
+    assert_eq!(sim.request_count("/a/slow"), 1);
+    sim.shutdown().await;
+}
