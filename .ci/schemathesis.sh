@@ -99,15 +99,16 @@ done
 curl -fsS -X POST -H "Authorization: Bearer $REBOUND_API_TOKEN" \
   "http://127.0.0.1:$port/api/v1/evaluate" >/dev/null
 
+# From the temporary directory: schemathesis keeps a cache where it runs.
 status=0
-"$venv/bin/schemathesis" run "http://127.0.0.1:$port/api/v1/openapi.json" \
+(cd "$work" && "$venv/bin/schemathesis" run "http://127.0.0.1:$port/api/v1/openapi.json" \
   --checks not_a_server_error,response_schema_conformance,status_code_conformance \
   --header "Authorization: Bearer $REBOUND_API_TOKEN" \
   --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-50}" \
   --seed 1 \
   --request-timeout 30 \
   --report-dir "$work/report" \
-  --warnings off || status=$?
+  --warnings off) || status=$?
 
 if [ "$status" -ne 0 ]; then
   echo "schemathesis failed; the last lines of rebound serve's log:"
