@@ -8,19 +8,21 @@
 //!   games, the target dates and the schedule live, and the offset makes
 //!   the text unambiguous across a DST change and to a reader elsewhere;
 //! - an instant in JSON is RFC 3339 in UTC, `2026-11-28T07:56:00Z`
-//!   ([`json_time`]): for scripts, comparable as text;
+//!   (the documents of `rebound_service::api::types`): for scripts,
+//!   comparable as text;
 //! - a count with a noun goes through [`plural`] ("1 run", "2 runs");
 //! - every table is [`table`]'s style;
 //! - JSON rates are fractions 0..1 named `*_rate`, enum values lowercase.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use rebound_domain::duration::format_duration;
 pub(crate) use rebound_domain::message::plural;
 use rebound_engine::{CallReport, FanoutSummary, RunReport};
+use rebound_service::api::types::{CallReportView, CallView, ExecutionView, RunReportView};
 use rebound_storage::{ScraperCallRow, WorkflowExecutionRow};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::time::Duration;
 
 /// An instant for people: `2026-11-28 02:56 EST (-05:00)`, in `tz` (the
@@ -38,11 +40,6 @@ pub(crate) fn when_secs(t: DateTime<Utc>, tz: Tz) -> String {
 /// [`when`] of an optional instant, `none` when there is none.
 pub(crate) fn when_or(t: Option<DateTime<Utc>>, tz: Tz, none: &str) -> String {
     t.map(|t| when(t, tz)).unwrap_or_else(|| none.to_string())
-}
-
-/// An instant in JSON: RFC 3339 in UTC, to the second.
-pub(crate) fn json_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// The one table style of every command.
@@ -195,97 +192,24 @@ pub(crate) fn fanout_line(f: &FanoutSummary) -> String {
     line
 }
 
+// The rows are defined once, in `rebound_service::api::types`, for the
+// API and the CLI's `--json`; through a JSON value, keys print in the
+// order they always did.
+
 pub fn call_json(call: &CallReport) -> Value {
-    json!({
-        "id": call.id,
-        "scraper": call.scraper,
-        "source": call.source,
-        "params": call.params,
-        "status": call.status.as_str(),
-        "attempts": call.attempts,
-        "http_status": call.http_status,
-        "error_kind": call.error_kind.map(|k| k.as_str()),
-        "message": call.message,
-        "duration_ms": call.duration_ms,
-        "bytes": call.bytes,
-        "records": call.records,
-        "pages": call.pages,
-        "output_uri": call.output_uri,
-        "content_hash": call.content_hash,
-        "unchanged": call.unchanged,
-        "deferred_until": call.deferred_until.map(json_time),
-        "recheck_at": call.recheck_at.map(json_time),
-    })
+    serde_json::to_value(CallReportView::from(call)).unwrap_or(Value::Null)
 }
 
 pub fn run_json(report: &RunReport) -> Value {
-    json!({
-        "execution_id": report.execution_id,
-        "workflow": report.workflow,
-        "target_date": report.target_date.to_string(),
-        "status": report.status.as_str(),
-        "scrapers_requested": report.calls.len(),
-        "scrapers_succeeded": report.counts.succeeded,
-        "scrapers_no_data": report.counts.no_data,
-        "scrapers_failed": report.counts.failed,
-        "scrapers_skipped": report.counts.skipped,
-        "scrapers_not_yet_available": report.counts.not_yet_available,
-        "scrapers_overdue": report.counts.overdue,
-        "scrapers_locked_out": report.counts.locked_out,
-        "error_message": report.error_message,
-        "execution_time": report.started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "duration_ms": report.duration_ms,
-        "scrapers": report.calls.iter().map(call_json).collect::<Vec<_>>(),
-        "fanout": report.fanout.iter().map(|f| json!({
-            "scraper": f.scraper,
-            "total": f.total,
-            "succeeded": f.succeeded,
-            "no_data": f.no_data,
-            "failed": f.failed,
-            "skipped": f.skipped,
-            "note": f.note,
-        })).collect::<Vec<_>>(),
-        "retry_at": report.retry_at.map(json_time),
-        "recheck_at": report.recheck_at.map(json_time),
-        "recheck_entities": report.recheck_entities,
-    })
+    serde_json::to_value(RunReportView::from(report)).unwrap_or(Value::Null)
 }
 
 pub fn execution_row_json(row: &WorkflowExecutionRow) -> Value {
-    json!({
-        "execution_id": row.execution_id,
-        "workflow_name": row.workflow_name,
-        "target_date": row.target_date.to_string(),
-        "execution_time": row.execution_time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "finished_at": row.finished_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "status": row.status,
-        "scrapers_requested": row.scrapers_requested,
-        "scrapers_succeeded": row.scrapers_succeeded,
-        "scrapers_failed": row.scrapers_failed,
-        "scrapers_no_data": row.scrapers_no_data,
-        "scrapers_skipped": row.scrapers_skipped,
-        "error_message": row.error_message,
-        "error_kind": row.error_kind,
-        "duration_ms": row.duration_ms,
-    })
+    serde_json::to_value(ExecutionView::from(row)).unwrap_or(Value::Null)
 }
 
 pub fn call_row_json(row: &ScraperCallRow) -> Value {
-    json!({
-        "id": row.id,
-        "scraper_name": row.scraper_name,
-        "source_name": row.source_name,
-        "params": serde_json::from_str::<Value>(&row.params).unwrap_or(Value::String(row.params.clone())),
-        "target_date": row.target_date.to_string(),
-        "status": row.status,
-        "attempts": row.attempts,
-        "http_status": row.http_status,
-        "error_kind": row.error_kind,
-        "error_message": row.error_message,
-        "started_at": row.started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "duration_ms": row.duration_ms,
-        "output_uri": row.output_uri,
-    })
+    serde_json::to_value(CallView::from(row)).unwrap_or(Value::Null)
 }
 
 /// Recent runs, newest first, then recent standalone calls.

@@ -125,6 +125,17 @@ pub(crate) struct RawServer {
     /// listens on every interface. Left out: no HTTP server.
     #[schemars(example = "127.0.0.1:9464")]
     pub listen: Option<String>,
+    /// The bearer token of the JSON API under `/api/v1/`, best given as
+    /// "${REBOUND_API_TOKEN}" (at least 16 characters; masked in every
+    /// output). Mutations need it in `Authorization: Bearer`; without it,
+    /// every mutation is refused. On a `listen` address other than
+    /// loopback, reads need it too unless `public_read = true`.
+    #[schemars(example = "${REBOUND_API_TOKEN}")]
+    pub token: Option<String>,
+    /// Lets anyone who reaches a non-loopback `listen` read the API and
+    /// the dashboard without the token. Default: false (reads need the
+    /// token off loopback; on loopback they never do).
+    pub public_read: Option<bool>,
 }
 
 /// `[scheduler]`: timing of `rebound serve`. Every key is optional.

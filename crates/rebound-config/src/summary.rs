@@ -293,9 +293,14 @@ pub fn summary(plan: &Plan) -> String {
     alerts::write(&mut out, plan);
     match plan.server.listen {
         Some(addr) => {
+            let api = if plan.server.token.is_some() {
+                "the API (/api/v1/, mutations with the token)"
+            } else {
+                "the API (/api/v1/, read-only: no token)"
+            };
             let _ = writeln!(
                 out,
-                "server: rebound serve answers /metrics and /healthz on http://{addr}"
+                "server: rebound serve answers /metrics, /healthz and {api} on http://{addr}"
             );
         }
         // Only worth saying where `rebound serve` has something to run.

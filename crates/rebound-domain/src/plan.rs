@@ -587,6 +587,47 @@ pub struct ServerSettings {
     /// Where `rebound serve` answers `/metrics` and `/healthz`; `None`: no
     /// HTTP server. Port 0 lets the system pick a free port.
     pub listen: Option<std::net::SocketAddr>,
+    /// The JSON API's bearer token; `None`: every mutation is refused.
+    pub token: Option<ApiToken>,
+    /// Reads need no token even on a non-loopback `listen`.
+    pub public_read: bool,
+}
+
+impl ServerSettings {
+    /// True when `listen` is reachable from other machines: reads then
+    /// need the token unless `public_read` (on loopback only this
+    /// machine's users reach it, as with the CLI).
+    pub fn listens_beyond_loopback(&self) -> bool {
+        self.listen.is_some_and(|addr| !addr.ip().is_loopback())
+    }
+
+    /// Whether reads (GET) need the bearer token.
+    pub fn reads_need_token(&self) -> bool {
+        self.listens_beyond_loopback() && !self.public_read
+    }
+}
+
+/// `[server] token`: a secret. Its `Debug` never shows the value, so a
+/// plan printed with `{:?}` (in a log or a panic message) cannot leak it;
+/// the value is also registered with the plan's [`Redactor`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiToken(String);
+
+impl ApiToken {
+    pub fn new(value: String) -> ApiToken {
+        ApiToken(value)
+    }
+
+    /// The token itself, for comparing with a request's.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiToken(***)")
+    }
 }
 
 /// `[scheduler]`.

@@ -148,6 +148,13 @@ pub async fn build_report(inputs: &Inputs<'_>) -> Result<HealthReport, HealthErr
     })
 }
 
+/// The sources section of [`build_report`] alone (`GET /api/v1/sources`):
+/// the same figures, without computing the rest of the report.
+pub async fn sources_only(inputs: &Inputs<'_>) -> Result<Vec<SourceHealth>, HealthError> {
+    let counts = inputs.store.call_counts(inputs.since).await?;
+    sources(inputs, &counts).await
+}
+
 /// The hand-off section: the outbox's pending events and their errors by
 /// sink, unacknowledged events by dataset, and (with `ack_required`) the
 /// storm guard's sample counted with the reconciler's own rule. Levels:

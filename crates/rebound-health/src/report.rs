@@ -7,7 +7,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 /// How bad something is. Ordered: `Ok < Warning < Critical`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Default, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     #[default]
@@ -37,7 +39,7 @@ impl Level {
 }
 
 /// The whole report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct HealthReport {
     pub generated_at: DateTime<Utc>,
     /// Start of the look-back period (`--since`).
@@ -57,7 +59,7 @@ pub struct HealthReport {
 }
 
 /// Result of a source's configured health probe.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ProbeResult {
     pub ok: bool,
     /// HTTP status, when a response came back.
@@ -68,7 +70,7 @@ pub struct ProbeResult {
 }
 
 /// A source's request quota, as used in its current period.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct QuotaHealth {
     pub period_start: DateTime<Utc>,
     pub resets_at: DateTime<Utc>,
@@ -81,7 +83,7 @@ pub struct QuotaHealth {
 }
 
 /// One upstream source.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SourceHealth {
     pub name: String,
     pub level: Level,
@@ -110,7 +112,7 @@ pub struct SourceHealth {
 
 /// One proxy of a source: its breaker as its recorded attempts leave it
 /// (the live breakers are per process; see `docs/resilience.md`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ProxyHealth {
     /// 1-based: its place in the source's `proxies` (the `proxy` column of
     /// `scraper_attempts`).
@@ -125,7 +127,7 @@ pub struct ProxyHealth {
 }
 
 /// One scraper.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ScraperHealth {
     pub name: String,
     pub source: String,
@@ -153,7 +155,7 @@ pub struct ScraperHealth {
 }
 
 /// One workflow: its current streak and its daily table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct WorkflowHealth {
     pub name: String,
     pub level: Level,
@@ -169,7 +171,7 @@ pub struct WorkflowHealth {
 }
 
 /// The original's daily failure-rate table: one workflow, one target date.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct WorkflowDay {
     pub target_date: NaiveDate,
     pub runs: i64,
@@ -181,7 +183,7 @@ pub struct WorkflowDay {
 }
 
 /// Share of failed or partial runs in the period that say why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ErrorCoverage {
     pub failed_or_partial: i64,
     pub with_message: i64,
@@ -191,7 +193,7 @@ pub struct ErrorCoverage {
 }
 
 /// How retries did in the period.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Retries {
     pub calls: i64,
     pub attempts: i64,
@@ -203,7 +205,7 @@ pub struct Retries {
 }
 
 /// Freshness and completeness of one dataset.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct DatasetHealth {
     pub name: String,
     /// Worst of freshness and completeness.
@@ -213,7 +215,7 @@ pub struct DatasetHealth {
 }
 
 /// Age of a dataset's newest real change.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Freshness {
     pub level: Level,
     /// When the newest payload that carried records, was not empty and
@@ -228,7 +230,7 @@ pub struct Freshness {
 }
 
 /// Expected against collected entities of a fanned-out dataset for one target date.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Completeness {
     pub level: Level,
     pub target_date: NaiveDate,
@@ -246,7 +248,7 @@ pub struct Completeness {
 }
 
 /// An open alert incident, as shown in the report's `alerts` section.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct IncidentSummary {
     /// e.g. `source_unhealthy`, `dataset_stale`.
     pub condition: String,
@@ -259,7 +261,7 @@ pub struct IncidentSummary {
 
 /// The hand-off section: completion events still to send, events no
 /// consumer acknowledged, and the storm guard.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default, utoipa::ToSchema)]
 pub struct HandoffHealth {
     pub level: Level,
     /// `[handoff] ack_required`.
@@ -278,14 +280,14 @@ pub struct HandoffHealth {
 }
 
 /// A count for one dataset.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DatasetCount {
     pub dataset: String,
     pub count: u64,
 }
 
 /// One `[handoff.sinks.NAME]`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct HandoffSinkHealth {
     pub name: String,
     pub kind: String,
@@ -296,7 +298,7 @@ pub struct HandoffSinkHealth {
 
 /// The storm guard's finding: of `due` events that came due in the last
 /// hour, `unacknowledged` were not acknowledged (more than `storm_ratio`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct NotAcknowledging {
     pub due: u64,
     pub unacknowledged: u64,

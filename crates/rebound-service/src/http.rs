@@ -21,23 +21,52 @@ use rebound_metrics::Format;
 use rebound_metrics::exporter::Exporter;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 /// What every page and endpoint reads: the engine (its plan, store and
-/// metrics), the service's clock, and the Prometheus exporter.
-// Read by the API and dashboard routes as they are built (issue 16).
-#[allow(dead_code)]
+/// metrics), the service's clock, and the Prometheus exporter; and what
+/// the API's `POST /api/v1/evaluate` needs to queue runs like the
+/// service's scheduler (its host name, the workers' wake-up).
 pub(crate) struct Web {
     pub(crate) engine: Arc<Engine>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) exporter: Arc<Exporter>,
+    pub(crate) host: String,
+    pub(crate) wake: Arc<Notify>,
+    /// Workflow runs started over the API, which outlive their request.
+    pub(crate) api_runs: ApiRuns,
+}
+
+/// The workflow runs the API started: a stop lets them finish within
+/// `[scheduler] shutdown_grace`, like the workers' runs, instead of
+/// cutting them off when the process ends.
+#[derive(Clone, Default)]
+pub(crate) struct ApiRuns(Arc<std::sync::Mutex<tokio::task::JoinSet<()>>>);
+
+impl ApiRuns {
+    pub(crate) fn spawn(&self, run: impl std::future::Future<Output = ()> + Send + 'static) {
+        let mut runs = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // Finished runs leave an entry until joined: drop those first.
+        while runs.try_join_next().is_some() {}
+        runs.spawn(run);
+    }
+
+    /// Waits for the runs still going, at most `grace`; the rest are
+    /// aborted (their rows are closed like any dead process's).
+    pub(crate) async fn finish(&self, grace: std::time::Duration) {
+        let mut runs = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        let all = async { while runs.join_next().await.is_some() {} };
+        if tokio::time::timeout(grace, all).await.is_err() {
+            tracing::warn!("API-started runs outlasted the shutdown grace period; stopping them.");
+        }
+    }
 }
 
 pub(crate) fn router(web: Arc<Web>) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
-        .merge(crate::api::router())
+        .merge(crate::api::router(web.clone()))
         .merge(crate::dashboard::router())
         .with_state(web)
 }

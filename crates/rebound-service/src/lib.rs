@@ -25,7 +25,7 @@
 //! the environment: the host name comes in from the CLI.
 
 pub mod alerts;
-mod api;
+pub mod api;
 pub mod backfill;
 mod dashboard;
 pub mod handoff;

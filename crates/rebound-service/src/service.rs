@@ -22,8 +22,8 @@
 //!   acknowledgement listeners of its `kind = "nats"` sinks, and, with
 //!   `[handoff] ack_required`, the [`crate::reconcile::Reconciler`], which
 //!   redelivers unacknowledged events once a minute;
-//! - every role, with `[server] listen`: `/metrics` and `/healthz`
-//!   ([`crate::http`]).
+//! - every role, with `[server] listen`: `/metrics`, `/healthz`, the
+//!   JSON API under `/api/v1/` and the dashboard ([`crate::http`]).
 //!
 //! Stopping tells every task at once; workers let in-flight runs finish
 //! within `[scheduler] shutdown_grace` and release the rest.
@@ -192,6 +192,7 @@ impl Service {
 
         let (stop, stopped) = watch::channel(false);
         let wake = Arc::new(Notify::new());
+        let api_runs = crate::http::ApiRuns::default();
         let mut tasks = JoinSet::new();
         if let Some(listener) = listener {
             let exporter = Arc::new(
@@ -202,6 +203,9 @@ impl Service {
                 engine: engine.clone(),
                 clock: clock.clone(),
                 exporter,
+                host: host.clone(),
+                wake: wake.clone(),
+                api_runs: api_runs.clone(),
             });
             tasks.spawn(crate::http::serve(
                 listener,
@@ -264,6 +268,7 @@ impl Service {
             local_addr,
             summary,
             engine,
+            api_runs,
         })
     }
 }
@@ -300,6 +305,7 @@ pub struct Handle {
     local_addr: Option<SocketAddr>,
     summary: Summary,
     engine: Arc<Engine>,
+    api_runs: crate::http::ApiRuns,
 }
 
 impl Handle {
@@ -324,14 +330,18 @@ impl Handle {
         self.stop.clone()
     }
 
-    /// Waits until every task has ended: after a stop, in-flight runs have
-    /// finished or, past `[scheduler] shutdown_grace`, been released.
+    /// Waits until every task has ended: after a stop, in-flight runs (the
+    /// workers' and those started over the API) have finished or, past
+    /// `[scheduler] shutdown_grace`, been released or stopped.
     pub async fn wait(mut self) {
         while let Some(ended) = self.tasks.join_next().await {
             if let Err(error) = ended {
                 tracing::error!(%error, "A service task panicked.");
             }
         }
+        // The HTTP server has stopped: no new run can start over the API.
+        let grace = self.engine.plan().scheduler.shutdown_grace;
+        self.api_runs.finish(grace).await;
     }
 
     /// Stops the service and waits for it (see [`Handle::wait`]); the

@@ -35,11 +35,11 @@ mod timeouts;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use rebound_storage::{
-    AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, CallOutput,
-    DecisionOutcome, DecisionRow, LatestPayload, LockoutRow, NewCompletionEvent, NewDecision,
-    NewLockout, NewScheduledRun, NewScraperCall, NewWorkflowExecution, OutputRole, PayloadRef,
-    RunFailure, RunStart, RunningExecution, ScheduledRunRow, ScraperCallRow, SlotRow, Store,
-    StoreError, Validators, WorkflowExecutionRow,
+    AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, CallFilter,
+    CallOutput, DecisionOutcome, DecisionRow, LatestPayload, LockoutRow, NewCompletionEvent,
+    NewDecision, NewLockout, NewScheduledRun, NewScraperCall, NewWorkflowExecution, OutputRole,
+    PayloadRef, RunFailure, RunFilter, RunStart, RunningExecution, ScheduledRunRow, ScraperCallRow,
+    SlotRow, Store, StoreError, Validators, WorkflowExecutionRow,
 };
 use redact::Redactor;
 use sqlx::migrate::Migrator;
@@ -901,6 +901,161 @@ impl Store for PostgresStore {
         Err(StoreError::Query(
             "a PostgreSQL database is backed up with the server's own tools: pg_dump (e.g. `pg_dump -Fc -f rebound.dump DBNAME`), not rebound backup".to_string(),
         ))
+    }
+
+    // --- API (issue 16) ---
+
+    async fn workflow_executions_page(
+        &self,
+        filter: &RunFilter,
+        limit: u32,
+    ) -> Result<Vec<WorkflowExecutionRow>, StoreError> {
+        const WHAT: &str = "workflow_executions_page";
+        // Only the filters given become conditions, so the planner can
+        // pick the index that fits (by time, or by workflow and date).
+        let mut page = Conditions::new(format!(
+            "SELECT {} FROM workflow_executions WHERE TRUE",
+            execution_columns!()
+        ));
+        if let Some(workflow) = &filter.workflow {
+            page.push(" AND workflow_name = ", Bind::Text(workflow.clone()));
+        }
+        if let Some(status) = &filter.status {
+            page.push(" AND status = ", Bind::Text(status.clone()));
+        }
+        if let Some(from) = filter.from {
+            page.push(" AND execution_time >= ", Bind::Time(ms(from)));
+        }
+        if let Some(to) = filter.to {
+            page.push(" AND execution_time < ", Bind::Time(ms(to)));
+        }
+        if let Some((at, id)) = &filter.before {
+            page.push(
+                " AND (execution_time, execution_id) < (",
+                Bind::Time(ms(*at)),
+            );
+            page.push(", ", Bind::Text(id.clone()));
+            page.sql.push(')');
+        }
+        page.sql.push_str(&format!(
+            " ORDER BY execution_time DESC, execution_id DESC LIMIT {limit}"
+        ));
+        page.query()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.error(WHAT, e))?
+            .iter()
+            .map(|row| execution_row(row).map_err(|e| self.error(WHAT, e)))
+            .collect()
+    }
+
+    async fn workflow_execution(
+        &self,
+        execution_id: &str,
+    ) -> Result<Option<WorkflowExecutionRow>, StoreError> {
+        const WHAT: &str = "workflow_execution";
+        const SQL: &str = concat!(
+            "SELECT ",
+            execution_columns!(),
+            " FROM workflow_executions WHERE execution_id = $1",
+        );
+        sqlx::query(SQL)
+            .bind(execution_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.error(WHAT, e))?
+            .as_ref()
+            .map(|row| execution_row(row).map_err(|e| self.error(WHAT, e)))
+            .transpose()
+    }
+
+    async fn scraper_calls_page(
+        &self,
+        filter: &CallFilter,
+        limit: u32,
+    ) -> Result<Vec<ScraperCallRow>, StoreError> {
+        const WHAT: &str = "scraper_calls_page";
+        let mut page = Conditions::new(format!(
+            "SELECT {} FROM scraper_execution_log WHERE TRUE",
+            call_columns!()
+        ));
+        if let Some(scraper) = &filter.scraper {
+            page.push(" AND scraper_name = ", Bind::Text(scraper.clone()));
+        }
+        if let Some(status) = &filter.status {
+            page.push(" AND status = ", Bind::Text(status.clone()));
+        }
+        if let Some(from) = filter.from {
+            page.push(" AND started_at >= ", Bind::Time(ms(from)));
+        }
+        if let Some(to) = filter.to {
+            page.push(" AND started_at < ", Bind::Time(ms(to)));
+        }
+        if let Some((at, id)) = filter.before {
+            page.push(" AND (started_at, id) < (", Bind::Time(ms(at)));
+            page.push(", ", Bind::Int(id));
+            page.sql.push(')');
+        }
+        page.sql
+            .push_str(&format!(" ORDER BY started_at DESC, id DESC LIMIT {limit}"));
+        page.query()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.error(WHAT, e))?
+            .iter()
+            .map(|row| call_row(row).map_err(|e| self.error(WHAT, e)))
+            .collect()
+    }
+
+    async fn decisions_between(
+        &self,
+        workflow: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DecisionRow>, StoreError> {
+        scheduler::decisions_between(self, workflow, from, to).await
+    }
+}
+
+/// A value bound to a `$n` of [`Conditions`].
+enum Bind {
+    Text(String),
+    Time(DateTime<Utc>),
+    Int(i64),
+}
+
+/// A query whose conditions depend on the filters given; values are always
+/// bound, never spliced into the text.
+struct Conditions {
+    sql: String,
+    binds: Vec<Bind>,
+}
+
+impl Conditions {
+    fn new(sql: String) -> Conditions {
+        Conditions {
+            sql,
+            binds: Vec::new(),
+        }
+    }
+
+    /// Appends `text` followed by the next placeholder, bound to `value`.
+    fn push(&mut self, text: &str, value: Bind) {
+        self.binds.push(value);
+        self.sql.push_str(text);
+        self.sql.push_str(&format!("${}", self.binds.len()));
+    }
+
+    fn query(self) -> sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        let mut query = sqlx::query(AssertSqlSafe(self.sql));
+        for value in self.binds {
+            query = match value {
+                Bind::Text(text) => query.bind(text),
+                Bind::Time(time) => query.bind(time),
+                Bind::Int(int) => query.bind(int),
+            };
+        }
+        query
     }
 }
 

@@ -203,6 +203,32 @@ pub(crate) async fn decisions_since(
         .collect()
 }
 
+pub(crate) async fn decisions_between(
+    store: &PostgresStore,
+    workflow: Option<&str>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<DecisionRow>, StoreError> {
+    const WHAT: &str = "decisions_between";
+    const SQL: &str = concat!(
+        "SELECT ",
+        decision_columns!(),
+        " FROM workflow_decisions \
+          WHERE decided_at >= $1 AND decided_at < $2 AND ($3::text IS NULL OR workflow_name = $3) \
+          ORDER BY decided_at, decision_id",
+    );
+    sqlx::query(SQL)
+        .bind(ms(from))
+        .bind(ms(to))
+        .bind(workflow)
+        .fetch_all(&store.pool)
+        .await
+        .map_err(|e| store.error(WHAT, e))?
+        .iter()
+        .map(|row| decision_row(row).map_err(|e| store.error(WHAT, e)))
+        .collect()
+}
+
 pub(crate) async fn slot_history(
     store: &PostgresStore,
     workflow: &str,

@@ -44,11 +44,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use codec::{column, date_column, encode_date, store_error, time_column};
 use rebound_storage::{
-    AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, CallOutput,
-    DecisionOutcome, DecisionRow, LatestPayload, LockoutRow, NewCompletionEvent, NewDecision,
-    NewLockout, NewScheduledRun, NewScraperCall, NewWorkflowExecution, OutputRole, PayloadRef,
-    RunFailure, RunStart, RunningExecution, ScheduledRunRow, ScraperCallRow, SlotRow, Store,
-    StoreError, Validators, WorkflowExecutionRow,
+    AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, CallFilter,
+    CallOutput, DecisionOutcome, DecisionRow, LatestPayload, LockoutRow, NewCompletionEvent,
+    NewDecision, NewLockout, NewScheduledRun, NewScraperCall, NewWorkflowExecution, OutputRole,
+    PayloadRef, RunFailure, RunFilter, RunStart, RunningExecution, ScheduledRunRow, ScraperCallRow,
+    SlotRow, Store, StoreError, Validators, WorkflowExecutionRow,
 };
 use sqlx::SqlitePool;
 use sqlx::migrate::Migrator;
@@ -676,6 +676,138 @@ impl Store for SqliteStore {
             .await
             .map_err(|e| store_error("backup", e))?;
         Ok(())
+    }
+
+    // --- API (issue 16) ---
+
+    async fn workflow_executions_page(
+        &self,
+        filter: &RunFilter,
+        limit: u32,
+    ) -> Result<Vec<WorkflowExecutionRow>, StoreError> {
+        // Only the filters given become conditions, so SQLite can pick
+        // the index that fits (by time, or by workflow and date).
+        let mut sql = format!(
+            "SELECT {} FROM workflow_executions WHERE 1 = 1",
+            execution_columns!()
+        );
+        let mut binds: Vec<String> = Vec::new();
+        let mut push = |sql: &mut String, condition: &str, value: String| {
+            binds.push(value);
+            sql.push_str(&condition.replace('?', &format!("?{}", binds.len())));
+        };
+        if let Some(workflow) = &filter.workflow {
+            push(&mut sql, " AND workflow_name = ?", workflow.clone());
+        }
+        if let Some(status) = &filter.status {
+            push(&mut sql, " AND status = ?", status.clone());
+        }
+        if let Some(from) = filter.from {
+            push(
+                &mut sql,
+                " AND execution_time >= ?",
+                codec::encode_time(from),
+            );
+        }
+        if let Some(to) = filter.to {
+            push(&mut sql, " AND execution_time < ?", codec::encode_time(to));
+        }
+        if let Some((at, id)) = &filter.before {
+            let at = codec::encode_time(*at);
+            push(&mut sql, " AND (execution_time < ?", at.clone());
+            push(&mut sql, " OR (execution_time = ?", at);
+            push(&mut sql, " AND execution_id < ?))", id.clone());
+        }
+        sql.push_str(&format!(
+            " ORDER BY execution_time DESC, execution_id DESC LIMIT {}",
+            limit
+        ));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for value in binds {
+            query = query.bind(value);
+        }
+        query
+            .fetch_all(&self.readers)
+            .await
+            .map_err(|e| store_error("workflow_executions_page", e))?
+            .iter()
+            .map(execution_row)
+            .collect()
+    }
+
+    async fn workflow_execution(
+        &self,
+        execution_id: &str,
+    ) -> Result<Option<WorkflowExecutionRow>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            execution_columns!(),
+            " FROM workflow_executions WHERE execution_id = ?1",
+        );
+        sqlx::query(SQL)
+            .bind(execution_id)
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(|e| store_error("workflow_execution", e))?
+            .as_ref()
+            .map(execution_row)
+            .transpose()
+    }
+
+    async fn scraper_calls_page(
+        &self,
+        filter: &CallFilter,
+        limit: u32,
+    ) -> Result<Vec<ScraperCallRow>, StoreError> {
+        let mut sql = format!(
+            "SELECT {} FROM scraper_execution_log WHERE 1 = 1",
+            call_columns!()
+        );
+        let mut binds: Vec<String> = Vec::new();
+        let mut push = |sql: &mut String, condition: &str, value: String| {
+            binds.push(value);
+            sql.push_str(&condition.replace('?', &format!("?{}", binds.len())));
+        };
+        if let Some(scraper) = &filter.scraper {
+            push(&mut sql, " AND scraper_name = ?", scraper.clone());
+        }
+        if let Some(status) = &filter.status {
+            push(&mut sql, " AND status = ?", status.clone());
+        }
+        if let Some(from) = filter.from {
+            push(&mut sql, " AND started_at >= ?", codec::encode_time(from));
+        }
+        if let Some(to) = filter.to {
+            push(&mut sql, " AND started_at < ?", codec::encode_time(to));
+        }
+        if let Some((at, id)) = filter.before {
+            let at = codec::encode_time(at);
+            push(&mut sql, " AND (started_at < ?", at.clone());
+            push(&mut sql, " OR (started_at = ?", at);
+            // The id is an integer, from the store itself: written as one.
+            sql.push_str(&format!(" AND id < {id}))"));
+        }
+        sql.push_str(&format!(" ORDER BY started_at DESC, id DESC LIMIT {limit}"));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for value in binds {
+            query = query.bind(value);
+        }
+        query
+            .fetch_all(&self.readers)
+            .await
+            .map_err(|e| store_error("scraper_calls_page", e))?
+            .iter()
+            .map(call_row)
+            .collect()
+    }
+
+    async fn decisions_between(
+        &self,
+        workflow: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DecisionRow>, StoreError> {
+        scheduler::decisions_between(&self.readers, workflow, from, to).await
     }
 }
 

@@ -165,6 +165,31 @@ pub(crate) async fn decisions_since(
         .collect()
 }
 
+pub(crate) async fn decisions_between(
+    readers: &SqlitePool,
+    workflow: Option<&str>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<DecisionRow>, StoreError> {
+    const SQL: &str = concat!(
+        "SELECT ",
+        decision_columns!(),
+        " FROM workflow_decisions \
+          WHERE decided_at >= ?1 AND decided_at < ?2 AND (?3 IS NULL OR workflow_name = ?3) \
+          ORDER BY decided_at, decision_id",
+    );
+    sqlx::query(SQL)
+        .bind(encode_time(from))
+        .bind(encode_time(to))
+        .bind(workflow)
+        .fetch_all(readers)
+        .await
+        .map_err(|e| store_error("decisions_between", e))?
+        .iter()
+        .map(decision_row)
+        .collect()
+}
+
 pub(crate) async fn slot_history(
     readers: &SqlitePool,
     workflow: &str,

@@ -709,6 +709,70 @@ pub trait Store:
     /// refuses an existing non-empty file). PostgreSQL has no file of its
     /// own to copy: an error saying to use `pg_dump`.
     async fn backup_into(&self, path: &std::path::Path) -> Result<(), StoreError>;
+
+    // --- API (issue 16) ---
+
+    /// One page of workflow runs matching `filter`, newest first (by start
+    /// time, then execution id, descending), at most `limit`. Keyset
+    /// pagination: `filter.before` is the last row of the previous page, so
+    /// a page costs the same however deep it is.
+    async fn workflow_executions_page(
+        &self,
+        filter: &RunFilter,
+        limit: u32,
+    ) -> Result<Vec<WorkflowExecutionRow>, StoreError>;
+
+    /// One workflow run by its execution id.
+    async fn workflow_execution(
+        &self,
+        execution_id: &str,
+    ) -> Result<Option<WorkflowExecutionRow>, StoreError>;
+
+    /// One page of calls matching `filter`, newest first (by start time,
+    /// then id, descending), at most `limit`; `filter.before` is the last
+    /// call of the previous page.
+    async fn scraper_calls_page(
+        &self,
+        filter: &CallFilter,
+        limit: u32,
+    ) -> Result<Vec<ScraperCallRow>, StoreError>;
+
+    /// Decisions decided in `from..to`, oldest first; only those of
+    /// `workflow` when given.
+    async fn decisions_between(
+        &self,
+        workflow: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DecisionRow>, StoreError>;
+}
+
+/// What [`Store::workflow_executions_page`] returns; every field narrows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunFilter {
+    pub workflow: Option<String>,
+    pub status: Option<String>,
+    /// Started at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Started before.
+    pub to: Option<DateTime<Utc>>,
+    /// Only runs after this one in newest-first order: `(started at,
+    /// execution id)` of the previous page's last run.
+    pub before: Option<(DateTime<Utc>, String)>,
+}
+
+/// What [`Store::scraper_calls_page`] returns; every field narrows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallFilter {
+    pub scraper: Option<String>,
+    pub status: Option<String>,
+    /// Started at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Started before.
+    pub to: Option<DateTime<Utc>>,
+    /// Only calls after this one in newest-first order: `(started at,
+    /// id)` of the previous page's last call.
+    pub before: Option<(DateTime<Utc>, i64)>,
 }
 
 /// The change [`Store::update_breaker`] applies inside its transaction:

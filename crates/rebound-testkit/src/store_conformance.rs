@@ -23,6 +23,7 @@
 //! `docs/queries.md` against both backends.
 
 pub mod alerts;
+pub mod api;
 pub mod breakers;
 pub mod events;
 pub mod health;
@@ -77,6 +78,7 @@ pub async fn run_all(store: &dyn Store) {
     retention::run_all(store).await;
     runs::run_all(store).await;
     events::run_all(store).await;
+    api::run_all(store).await;
 }
 
 /// `backend()` names one of the two known backends, for messages.

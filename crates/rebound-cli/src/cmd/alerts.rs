@@ -3,12 +3,12 @@
 //! on, or held back by a rate limit).
 
 use crate::{Failure, output, setup};
-use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use chrono::TimeDelta;
 use clap::Args;
 use rebound_alerts::format::duration;
 use rebound_clock::SystemClock;
 use rebound_domain::clock::Clock;
-use rebound_storage::{AlertIncidentRow, AlertRow};
+use rebound_storage::AlertIncidentRow;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -28,45 +28,6 @@ pub struct AlertsArgs {
     #[arg(long)]
     pub evaluate: bool,
 }
-
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-fn incident_json(i: &AlertIncidentRow) -> serde_json::Value {
-    serde_json::json!({
-        "id": i.id,
-        "condition": i.condition,
-        "subject": i.subject,
-        "level": i.level,
-        "peak_level": i.peak_level,
-        "summary": i.summary,
-        "opened_at": ts(i.opened_at),
-        "last_seen_at": ts(i.last_seen_at),
-        "last_notified_at": i.last_notified_at.map(ts),
-        "resolved_at": i.resolved_at.map(ts),
-    })
-}
-
-fn alert_json(a: &AlertRow) -> serde_json::Value {
-    serde_json::json!({
-        "id": a.id,
-        "incident_id": a.incident_id,
-        "condition": a.condition,
-        "subject": a.subject,
-        "sink": a.sink,
-        "event": a.event,
-        "level": a.level,
-        "message": a.message,
-        "created_at": ts(a.created_at),
-        "delivery_status": a.delivery_status,
-        "attempts": a.attempts,
-        "next_attempt_at": a.next_attempt_at.map(ts),
-        "delivered_at": a.delivered_at.map(ts),
-        "last_error": a.last_error,
-    })
-}
-
 pub async fn alerts(config: &Path, args: AlertsArgs) -> Result<ExitCode, Failure> {
     // Evaluating builds health reports as `serve` does, probes included:
     // that needs the sources' secrets; listing needs none.
@@ -80,6 +41,17 @@ pub async fn alerts(config: &Path, args: AlertsArgs) -> Result<ExitCode, Failure
     }
     let store = setup::open_report_store(&plan).await?;
     let now = SystemClock.now();
+    if args.json {
+        // The same document as `GET /api/v1/alerts`.
+        let report = rebound_service::api::reports::alerts(store.as_ref(), now, args.limit).await?;
+        let out = serde_json::to_value(&report)?;
+        println!(
+            "{}",
+            plan.redactor
+                .redact_string(&serde_json::to_string_pretty(&out)?)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let open = store.open_alert_incidents().await?;
     let recent: Vec<AlertIncidentRow> = store
         .recent_alert_incidents(now - TimeDelta::days(7), 50)
@@ -88,19 +60,6 @@ pub async fn alerts(config: &Path, args: AlertsArgs) -> Result<ExitCode, Failure
         .filter(|i| i.resolved_at.is_some())
         .collect();
     let notifications = store.recent_alerts(args.limit).await?;
-    if args.json {
-        let out = serde_json::json!({
-            "open": open.iter().map(incident_json).collect::<Vec<_>>(),
-            "recent_incidents": recent.iter().map(incident_json).collect::<Vec<_>>(),
-            "notifications": notifications.iter().map(alert_json).collect::<Vec<_>>(),
-        });
-        println!(
-            "{}",
-            plan.redactor
-                .redact_string(&serde_json::to_string_pretty(&out)?)
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
     let tz = plan.pipeline.timezone;
     let mut out = String::new();
     if open.is_empty() {

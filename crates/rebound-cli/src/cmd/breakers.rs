@@ -4,7 +4,6 @@
 use crate::{Failure, output, setup};
 use clap::{Args, Subcommand};
 use rebound_clock::SystemClock;
-use rebound_domain::breaker::{BreakerState, Phase};
 use rebound_domain::clock::Clock;
 use std::path::Path;
 use std::process::ExitCode;
@@ -26,12 +25,6 @@ pub enum BreakersCommand {
         source: String,
     },
 }
-
-fn ts(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_else(|| "-".into())
-}
-
 pub async fn breakers(config: &Path, args: BreakersArgs) -> Result<ExitCode, Failure> {
     let plan = setup::load_report_plan(config)?.plan;
     if let Some(BreakersCommand::Reset { source }) = &args.command
@@ -60,45 +53,14 @@ pub async fn breakers(config: &Path, args: BreakersArgs) -> Result<ExitCode, Fai
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let stored = store.breaker_states().await?;
-    let now = SystemClock.now();
-    let mut rows = Vec::new();
-    for (name, source) in &plan.sources {
-        let state = stored
+    // The rows `GET /api/v1/sources` shows as each source's breaker;
+    // through JSON values, whose keys print in the order they always did.
+    let rows: Vec<serde_json::Value> =
+        rebound_service::api::reports::breakers(&plan, store.as_ref(), SystemClock.now())
+            .await?
             .iter()
-            .find(|r| &r.source_name == name)
-            .map(|r| r.state.clone())
-            .unwrap_or_else(BreakerState::default);
-        let since = match state.phase {
-            Phase::Closed => None,
-            _ => state.opened_at,
-        };
-        rows.push(serde_json::json!({
-            "source": name,
-            "enabled": source.breaker.enabled,
-            "state": state.phase.as_str(),
-            "since": since.map(|t| ts(Some(t))),
-            "open_reason": state.open_reason,
-            "trips": state.trips,
-            "consecutive_failures": state.consecutive_failures,
-            "last_failure_at": state.last_failure_at.map(|t| ts(Some(t))),
-            "last_failure_kind": state.last_failure_kind.map(|k| k.as_str()),
-            "last_failure_message": state.last_failure_message,
-            "next_probe": state.next_probe(&source.breaker).map(|t| ts(Some(t))),
-            // Each proxy's breaker, replayed from the recorded attempts;
-            // by place, never by URL.
-            "proxies": rebound_health::proxy_health(source, store.as_ref(), now)
-                .await?
-                .iter()
-                .map(|p| serde_json::json!({
-                    "index": p.index,
-                    "state": p.state,
-                    "consecutive_failures": p.consecutive_failures,
-                    "open_until": p.open_until.map(|t| ts(Some(t))),
-                }))
-                .collect::<Vec<_>>(),
-        }));
-    }
+            .map(serde_json::to_value)
+            .collect::<Result<_, _>>()?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);

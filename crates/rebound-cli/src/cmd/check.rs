@@ -37,7 +37,10 @@ pub async fn check(config: &Path, args: CheckArgs) -> Result<ExitCode, Failure> 
         .map_err(|e| Failure::Usage(anyhow::anyhow!("{e}")))?;
     println!("{} is valid.", config.display());
     print!("{}", rebound_config::summary(&loaded.plan));
-    for warning in unmatched_dataset_globs(&loaded.plan) {
+    for warning in unmatched_dataset_globs(&loaded.plan)
+        .into_iter()
+        .chain(open_listen(&loaded.plan))
+    {
         println!("warning: {warning}");
     }
     let mut notes = loaded.notes;
@@ -106,6 +109,26 @@ fn check_json(config: &Path) -> Result<ExitCode, Failure> {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
+    })
+}
+
+/// A `[server] listen` other machines can reach exposes the JSON API and
+/// the dashboard beyond this machine: say who may read it (docs/api.md).
+fn open_listen(plan: &Plan) -> Option<String> {
+    let server = &plan.server;
+    let addr = server.listen.filter(|_| server.listens_beyond_loopback())?;
+    Some(if server.public_read {
+        format!(
+            "server.listen \"{addr}\" is reachable from other machines and public_read = true: anyone who reaches it can read the API and the dashboard (mutations still need the token)"
+        )
+    } else if server.token.is_some() {
+        format!(
+            "server.listen \"{addr}\" is reachable from other machines: API reads there need the bearer token as well (set public_read = true to allow them without)"
+        )
+    } else {
+        format!(
+            "server.listen \"{addr}\" is reachable from other machines but no [server] token is set: every API request there is refused; set token = \"${{REBOUND_API_TOKEN}}\" (and public_read = true to read without it)"
+        )
     })
 }
 

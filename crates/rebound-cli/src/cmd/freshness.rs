@@ -10,7 +10,6 @@ use rebound_clock::SystemClock;
 use rebound_domain::clock::Clock;
 use rebound_domain::duration::format_duration;
 use rebound_health::{DatasetHealth, Level};
-use rebound_service::observe::EngineCalendars;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -35,25 +34,16 @@ pub async fn freshness(config: &Path, args: FreshnessArgs) -> Result<ExitCode, F
     let engine = setup::report_engine(plan.clone(), clock)
         .await
         .map_err(Failure::unknown)?;
-    let datasets = rebound_health::freshness(
-        &plan,
-        engine.store().as_ref(),
-        &EngineCalendars(&engine),
-        now,
-    )
-    .await?;
-    let level = datasets.iter().map(|d| d.level).max().unwrap_or_default();
+    // The same document as `GET /api/v1/freshness`.
+    let report = rebound_service::api::reports::freshness(&engine, now).await?;
     if args.json {
-        let value = serde_json::json!({
-            "generated_at": crate::output::json_time(now),
-            "level": level,
-            "datasets": datasets,
-        });
+        // Through a JSON value: keys in the order this command always printed.
+        let value = serde_json::to_value(&report)?;
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        println!("{}", table(&datasets, tz));
+        println!("{}", table(&report.datasets, tz));
     }
-    Ok(ExitCode::from(level.exit_code()))
+    Ok(ExitCode::from(report.level.exit_code()))
 }
 
 fn dur(seconds: Option<i64>) -> String {

@@ -16,8 +16,8 @@ use rebound_clock::SystemClock;
 use rebound_domain::clock::Clock;
 use rebound_domain::duration::{format_duration, parse_duration};
 use rebound_fetch::Fetcher;
-use rebound_health::{HealthReport, Inputs, Level, Prober, build_report};
-use rebound_service::observe::{EngineCalendars, HttpProber};
+use rebound_health::{HealthReport, Level, Prober};
+use rebound_service::observe::HttpProber;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -71,21 +71,13 @@ pub async fn health(config: &Path, args: HealthArgs) -> Result<ExitCode, Failure
     let engine = setup::report_engine(plan.clone(), clock)
         .await
         .map_err(Failure::unknown)?;
-    let inputs = Inputs {
-        plan: &plan,
-        store: engine.store().as_ref(),
-        calendars: &EngineCalendars(&engine),
-        prober: if args.no_probe {
-            None
-        } else {
-            Some(&prober as &dyn Prober)
-        },
-        now,
-        since,
+    let prober = if args.no_probe {
+        None
+    } else {
+        Some(&prober as &dyn Prober)
     };
-    let mut report = build_report(&inputs).await?;
-    // The open alert incidents, as `rebound serve` keeps them.
-    report.alerts = rebound_alerts::open_incident_summaries(engine.store().as_ref()).await?;
+    // The same document as `GET /api/v1/health` (one assembly for both).
+    let report = rebound_service::api::reports::health(&engine, prober, now, since).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -2,12 +2,11 @@
 //! counted per scraper; `rebound lockouts reset SCRAPER [ENTITY]` releases them.
 
 use crate::{Failure, output, setup};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use rebound_clock::SystemClock;
 use rebound_domain::clock::Clock;
 use rebound_storage::LockoutRow;
-use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
@@ -59,10 +58,12 @@ pub async fn lockouts(config: &Path, args: LockoutsArgs) -> Result<ExitCode, Fai
             None => scraper.clone(),
         };
         if args.json {
-            println!(
-                "{}",
-                json!({"scraper": scraper, "entity": entity, "released": released})
-            );
+            let released = rebound_service::api::types::LockoutsReleased {
+                scraper: scraper.clone(),
+                entity: entity.clone(),
+                released,
+            };
+            println!("{}", serde_json::to_value(&released)?);
         } else {
             println!(
                 "released {} of {what}",
@@ -71,53 +72,23 @@ pub async fn lockouts(config: &Path, args: LockoutsArgs) -> Result<ExitCode, Fai
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let rows = store.open_lockouts(None).await?;
-    // Every scraper with a lockout policy is counted, locked or not.
-    let mut counts: BTreeMap<String, usize> = plan
-        .scrapers
-        .values()
-        .filter(|s| s.lockout.is_some())
-        .map(|s| (s.name.clone(), 0))
-        .collect();
-    for row in rows.iter().filter(|r| r.until > now) {
-        *counts.entry(row.scraper_name.clone()).or_default() += 1;
-    }
+    // The same document as `GET /api/v1/lockouts`.
+    let report = rebound_service::api::reports::lockouts(&plan, store.as_ref(), now).await?;
     if args.json {
-        let value = json!({
-            "counts": counts,
-            "lockouts": rows.iter().map(|r| lockout_json(r, now)).collect::<Vec<_>>(),
-        });
+        let value = serde_json::to_value(&report)?;
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
+        let rows = store.open_lockouts(None).await?;
         print!(
             "{}",
-            lockouts_table(&counts, &rows, now, plan.pipeline.timezone)
+            lockouts_table(&report.counts, &rows, now, plan.pipeline.timezone)
         );
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-/// `locked`, or `expired` for a lock whose time has passed but that no run
-/// has released yet (the next fan-out releases it before calling).
 fn state(row: &LockoutRow, now: DateTime<Utc>) -> &'static str {
     if row.until > now { "locked" } else { "expired" }
-}
-
-fn lockout_json(row: &LockoutRow, now: DateTime<Utc>) -> serde_json::Value {
-    json!({
-        "scraper": row.scraper_name,
-        "entity": row.entity,
-        "state": state(row, now),
-        "locked_at": time(row.locked_at),
-        "until": time(row.until),
-        "consecutive": row.consecutive,
-        "reason": row.reason,
-        "source_hash": row.source_hash,
-    })
 }
 
 fn lockouts_table(

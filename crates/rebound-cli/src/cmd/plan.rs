@@ -4,14 +4,13 @@
 //! says when, as a condition: "if the window run fails: retry at …".
 
 use crate::cmd::run::parse_date;
-use crate::output::{json_time, plural, when};
+use crate::output::{plural, when};
 use crate::{Failure, setup};
 use anyhow::{Context, anyhow};
 use chrono::{NaiveDate, Utc};
 use clap::Args;
 use rebound_domain::calendar::Event;
 use rebound_schedule::PlannedDecision;
-use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -96,7 +95,14 @@ pub async fn plan(config: &Path, args: PlanArgs) -> Result<ExitCode, Failure> {
     let decisions = rebound_schedule::simulate_day(&plan, args.date, &calendars)
         .map_err(|e| Failure::Runtime(anyhow!("planning {}: {e}", args.date)))?;
     if args.json {
-        let rows: Vec<_> = decisions.iter().map(decision_json).collect();
+        // The decisions `GET /api/v1/plan` answers, keys in the order
+        // this command always printed them.
+        let rows: Vec<serde_json::Value> = decisions
+            .iter()
+            .map(|d| {
+                serde_json::to_value(rebound_service::api::types::PlannedDecisionView::from(d))
+            })
+            .collect::<Result<_, _>>()?;
         println!(
             "{}",
             serde_json::to_string_pretty(&rows).unwrap_or_default()
@@ -115,26 +121,6 @@ pub async fn plan(config: &Path, args: PlanArgs) -> Result<ExitCode, Failure> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// One decision in JSON: instants in UTC, enum values lowercase (the
-/// table shows the zone and keeps `RUN` / `SKIP` loud).
-fn decision_json(d: &PlannedDecision) -> serde_json::Value {
-    json!({
-        "workflow": d.workflow,
-        "at": json_time(d.at.with_timezone(&Utc)),
-        "action": d.action.as_str().to_ascii_lowercase(),
-        "reason": d.reason,
-        "target_date": d.target_date.to_string(),
-        "entities": d.entities,
-        "slot": d.slot,
-        "alert_level": d.alert_level.as_str().to_ascii_lowercase(),
-        "retries_if_failed": d
-            .retries_if_failed
-            .iter()
-            .map(|at| json_time(at.with_timezone(&Utc)))
-            .collect::<Vec<_>>(),
-    })
 }
 
 /// The reason, and for a run that would be retried if it failed, when:

@@ -4,7 +4,7 @@
 use crate::{Failure, output, setup};
 use clap::Args;
 use rebound_domain::clock::Clock;
-use rebound_domain::quota::{QuotaState, WARN_PERCENT, effective_used, period_at};
+use rebound_domain::quota::WARN_PERCENT;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -20,35 +20,16 @@ pub async fn quotas(config: &Path, args: QuotasArgs) -> Result<ExitCode, Failure
     let store = setup::open_report_store(&plan).await?;
     let tz = plan.pipeline.timezone;
     let now = rebound_clock::SystemClock.now();
-    let mut rows = Vec::new();
-    // The reset instant for people, in the pipeline's zone.
-    let mut resets = Vec::new();
-    for source in plan.sources.values() {
-        let Some(quota) = &source.quota else { continue };
-        let window = period_at(quota.per, tz, now);
-        let usage = store.quota_usage(&source.name, window.start).await?;
-        let counted = usage.as_ref().map_or(0, |u| u.requests.max(0) as u64);
-        let reported = usage
-            .as_ref()
-            .and_then(|u| u.remaining_reported)
-            .map(|r| r.max(0) as u64);
-        let used = effective_used(quota.requests, counted, reported);
-        let state = QuotaState::of(quota.requests, used);
-        rows.push(serde_json::json!({
-            "source": source.name,
-            "per": quota.per.as_str(),
-            "limit": quota.requests,
-            "used": used,
-            "counted": counted,
-            "remaining": quota.requests.saturating_sub(used),
-            "remaining_reported": reported,
-            "period_start": output::json_time(window.start),
-            "resets_at": output::json_time(window.end),
-            "state": state.as_str(),
-            "warned_at": usage.as_ref().and_then(|u| u.warned_at).map(output::json_time),
-        }));
-        resets.push(output::when(window.end, tz));
-    }
+    // The rows `GET /api/v1/sources` shows as each source's quota.
+    let views = rebound_service::api::reports::quotas(&plan, store.as_ref(), now).await?;
+    let resets: Vec<String> = views
+        .iter()
+        .map(|q| output::when(q.resets_at, tz))
+        .collect();
+    let rows: Vec<serde_json::Value> = views
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<_, _>>()?;
     if args.json {
         println!(
             "{}",

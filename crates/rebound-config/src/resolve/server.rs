@@ -1,9 +1,10 @@
-//! `[server]`: where `rebound serve` answers HTTP (`/metrics`, `/healthz`).
+//! `[server]`: where `rebound serve` answers HTTP (`/metrics`, `/healthz`,
+//! the JSON API and the dashboard), and who may use the API.
 
 use super::Resolver;
 use crate::keypath::KeyPath;
 use crate::raw::RawServer;
-use rebound_domain::plan::ServerSettings;
+use rebound_domain::plan::{ApiToken, ServerSettings};
 use std::net::SocketAddr;
 
 impl Resolver<'_> {
@@ -19,9 +20,37 @@ impl Resolver<'_> {
                 }
             }
         });
-        ServerSettings { listen }
+        let token = raw.token.as_deref().and_then(|text| {
+            let path = KeyPath::root().key("server").key("token");
+            let token = self.text(&path, text)?;
+            // A literal token is as secret as one from the environment.
+            self.secrets.push(token.clone());
+            match token.chars().count() {
+                // An unset variable where the command does not need it
+                // (reports): as if no token were configured.
+                0 => None,
+                n if n < MIN_TOKEN_CHARS => {
+                    self.fail(
+                        &path,
+                        format!(
+                            "expected a token of at least {MIN_TOKEN_CHARS} characters, found {n}; generate one with e.g. `openssl rand -hex 32` and pass it as \"${{REBOUND_API_TOKEN}}\""
+                        ),
+                    );
+                    None
+                }
+                _ => Some(ApiToken::new(token)),
+            }
+        });
+        ServerSettings {
+            listen,
+            token,
+            public_read: raw.public_read.unwrap_or(false),
+        }
     }
 }
+
+/// Shorter tokens can be guessed, and would mask common text in output.
+const MIN_TOKEN_CHARS: usize = 16;
 
 /// An IP address and a port. Host names are refused rather than looked
 /// up: resolving would make loading a config depend on DNS, and a name

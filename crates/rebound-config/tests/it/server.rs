@@ -91,7 +91,7 @@ fn check_summary_names_the_endpoint() {
     let text = rebound_config::summary(&plan(&file));
     assert!(
         text.contains(
-            "server: rebound serve answers /metrics and /healthz on http://127.0.0.1:9464"
+            "server: rebound serve answers /metrics, /healthz and the API (/api/v1/, read-only: no token) on http://127.0.0.1:9464"
         ),
         "{text}"
     );
@@ -118,4 +118,44 @@ fn schema_describes_server_listen() {
         "{listen}"
     );
     assert!(schema.pointer("/properties/server").is_some());
+}
+
+#[test]
+fn the_api_token_is_a_secret_and_public_read_defaults_to_false() {
+    // fake_env gives API_TOKEN_LONG the value "fake-API_TOKEN_LONG".
+    let file =
+        format!("{BASE}\n[server]\nlisten = \"0.0.0.0:9464\"\ntoken = \"${{API_TOKEN_LONG}}\"\n");
+    let plan = plan(&file);
+    let token = plan.server.token.as_ref().expect("a token");
+    assert_eq!(token.expose(), "fake-API_TOKEN_LONG");
+    assert!(!plan.server.public_read);
+    assert!(
+        plan.server.reads_need_token(),
+        "beyond loopback, not public"
+    );
+    assert!(!format!("{plan:?}").contains("fake-API_TOKEN_LONG"));
+    assert_eq!(
+        plan.redactor.redact_string("Bearer fake-API_TOKEN_LONG"),
+        "Bearer ***"
+    );
+
+    let open = format!("{BASE}\n[server]\nlisten = \"0.0.0.0:9464\"\npublic_read = true\n");
+    let plan = self::plan(&open);
+    assert!(plan.server.public_read);
+    assert!(plan.server.token.is_none());
+    assert!(!plan.server.reads_need_token());
+    let local = format!("{BASE}\n[server]\nlisten = \"127.0.0.1:9464\"\n");
+    assert!(!self::plan(&local).server.reads_need_token(), "loopback");
+}
+
+#[test]
+fn a_short_api_token_is_refused_without_showing_it() {
+    let file = format!("{BASE}\n[server]\ntoken = \"${{TK}}\"\n");
+    let message = error(&file);
+    assert!(message.contains("server.token"), "{message}");
+    assert!(
+        message.contains("at least 16 characters, found 7"),
+        "{message}"
+    );
+    assert!(!message.contains("fake-TK"), "{message}");
 }

@@ -21,6 +21,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 mod alerts;
+mod api;
 mod handoff;
 mod handoff_nats;
 mod reconcile;
