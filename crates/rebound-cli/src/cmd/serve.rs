@@ -79,7 +79,9 @@ pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> 
         summary.database
     ));
     if let Some(addr) = handle.local_addr() {
-        setup::say(&format!("rebound serve: metrics at http://{addr}/metrics"));
+        setup::say(&format!(
+            "rebound serve: dashboard at http://{addr}/, API at http://{addr}/api/v1/ (docs/api.md), metrics at http://{addr}/metrics"
+        ));
     }
     if let Some(retention) = summary.purge_older_than {
         setup::say(&format!(

@@ -198,5 +198,12 @@ async fn json_logs_are_one_object_per_line() {
             == "INFO"
     );
     assert!(find("rebound serve: stopped")["level"] == "INFO");
+    // The start says where the dashboard and the API answer.
+    let urls = events
+        .iter()
+        .filter_map(|e| e["fields"]["message"].as_str())
+        .find(|m| m.contains("dashboard at http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no dashboard URL in\n{text}"));
+    assert!(urls.contains("/api/v1/"), "{urls}");
     assert!(!text.contains(SECRET), "secrets never reach the logs");
 }
