@@ -72,6 +72,23 @@ fn init_minimal_writes_a_config_that_check_accepts() {
     init_then_check("minimal", "rebound.db");
 }
 
+/// The minimal config serves the dashboard and the API on loopback, so
+/// `rebound serve` shows them without further setup and without a token.
+#[test]
+fn init_minimal_serves_http_on_loopback_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = rebound_in(tmp.path(), &["init", "p"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let check = rebound_in(&tmp.path().join("p"), &["check"]);
+    let stdout = text(&check.stdout);
+    assert!(stdout.contains("on http://127.0.0.1:9464"), "{stdout}");
+    assert!(
+        !text(&check.stderr).contains("warning"),
+        "{}",
+        text(&check.stderr)
+    );
+}
+
 #[test]
 fn init_nba_writes_the_reference_pipeline_that_check_accepts() {
     init_then_check("nba", "nba.db");
