@@ -117,6 +117,9 @@ macro_rules! execution_columns {
     };
 }
 
+// After the column macros, which it uses.
+mod dashboard;
+
 /// The call, its attempts, its outputs beyond the row (`$38`-`$43`, a
 /// transform's output and document) and, when `$31` (its event id) is not null, its
 /// completion event in one statement: PostgreSQL runs every data-modifying
@@ -901,6 +904,39 @@ impl Store for PostgresStore {
         Err(StoreError::Query(
             "a PostgreSQL database is backed up with the server's own tools: pg_dump (e.g. `pg_dump -Fc -f rebound.dump DBNAME`), not rebound backup".to_string(),
         ))
+    }
+
+    // --- Dashboard (issue 16) ---
+
+    async fn run_hours(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<rebound_storage::RunHourRow>, StoreError> {
+        dashboard::run_hours(self, from, to).await
+    }
+
+    async fn call_hours(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<rebound_storage::CallHourRow>, StoreError> {
+        dashboard::call_hours(self, from, to).await
+    }
+
+    async fn filtered_runs(
+        &self,
+        filter: &rebound_storage::RunFilter,
+        limit: u32,
+    ) -> Result<Vec<WorkflowExecutionRow>, StoreError> {
+        dashboard::filtered_runs(self, filter, limit).await
+    }
+
+    async fn workflow_execution(
+        &self,
+        execution_id: &str,
+    ) -> Result<Option<WorkflowExecutionRow>, StoreError> {
+        dashboard::workflow_execution(self, execution_id).await
     }
 }
 

@@ -44,7 +44,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use codec::{column, date_column, encode_date, store_error, time_column};
 use rebound_storage::{
-    AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, CallOutput,
+    AttemptRow, BreakerChange, CallHourRow, RunFilter, RunHourRow, BreakerRow, BreakerState, BreakerTransitionRow, CallOutput,
     DecisionOutcome, DecisionRow, LatestPayload, LockoutRow, NewCompletionEvent, NewDecision,
     NewLockout, NewScheduledRun, NewScraperCall, NewWorkflowExecution, OutputRole, PayloadRef,
     RunFailure, RunStart, RunningExecution, ScheduledRunRow, ScraperCallRow, SlotRow, Store,
@@ -81,6 +81,9 @@ macro_rules! execution_columns {
          scrapers_skipped, error_message, duration_ms, error_kind"
     };
 }
+
+// After the column macros, which it uses.
+mod dashboard;
 
 /// The history in one SQLite file. Cheap to share behind an `Arc`; every
 /// method may be called from many tasks at once.
@@ -676,6 +679,39 @@ impl Store for SqliteStore {
             .await
             .map_err(|e| store_error("backup", e))?;
         Ok(())
+    }
+
+    // --- Dashboard (issue 16) ---
+
+    async fn run_hours(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<RunHourRow>, StoreError> {
+        dashboard::run_hours(self, from, to).await
+    }
+
+    async fn call_hours(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<CallHourRow>, StoreError> {
+        dashboard::call_hours(self, from, to).await
+    }
+
+    async fn filtered_runs(
+        &self,
+        filter: &RunFilter,
+        limit: u32,
+    ) -> Result<Vec<WorkflowExecutionRow>, StoreError> {
+        dashboard::filtered_runs(self, filter, limit).await
+    }
+
+    async fn workflow_execution(
+        &self,
+        execution_id: &str,
+    ) -> Result<Option<WorkflowExecutionRow>, StoreError> {
+        dashboard::workflow_execution(self, execution_id).await
     }
 }
 

@@ -24,6 +24,7 @@
 
 pub mod alerts;
 pub mod breakers;
+pub mod dashboard;
 pub mod events;
 pub mod health;
 pub mod limits;
@@ -75,6 +76,7 @@ pub async fn run_all(store: &dyn Store) {
     retention::run_all(store).await;
     runs::run_all(store).await;
     events::run_all(store).await;
+    dashboard::run_all(store).await;
 }
 
 /// `backend()` names one of the two known backends, for messages.

@@ -1,0 +1,115 @@
+//! The dashboard's reads (the `Dashboard` block of `Store`, issue 16).
+//!
+//! Hours are cut from the stored text itself (`2026-11-28T15` is the first
+//! 13 characters of every instant of that hour, see `codec`), so grouping
+//! needs no date functions and the range stays on the time index, named
+//! as in `health.rs` for the same reason: left alone, SQLite may walk the
+//! table in another index's order to save the sort.
+
+use crate::codec::{column, encode_time, store_error, time_column};
+use crate::{execution_row, SqliteStore};
+use chrono::{DateTime, Utc};
+use rebound_storage::{CallHourRow, RunFilter, RunHourRow, StoreError, WorkflowExecutionRow};
+
+pub(crate) async fn run_hours(
+    store: &SqliteStore,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<RunHourRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT substr(execution_time, 1, 13) || ':00:00.000Z' AS hour, status, \
+                COUNT(*) AS runs \
+         FROM workflow_executions INDEXED BY workflow_executions_by_time \
+         WHERE execution_time >= ?1 AND execution_time < ?2 \
+         GROUP BY 1, status ORDER BY 1, status",
+    )
+    .bind(encode_time(from))
+    .bind(encode_time(to))
+    .fetch_all(&store.readers)
+    .await
+    .map_err(|e| store_error("run_hours", e))?;
+    rows.iter()
+        .map(|row| {
+            Ok(RunHourRow {
+                hour: time_column(row, "hour")?,
+                status: column(row, "status")?,
+                runs: column(row, "runs")?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn call_hours(
+    store: &SqliteStore,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<CallHourRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT substr(started_at, 1, 13) || ':00:00.000Z' AS hour, source_name, \
+                COUNT(*) AS calls, SUM(status = 'failed') AS failed \
+         FROM scraper_execution_log INDEXED BY scraper_execution_log_by_start \
+         WHERE started_at >= ?1 AND started_at < ?2 \
+         GROUP BY 1, source_name ORDER BY 1, source_name",
+    )
+    .bind(encode_time(from))
+    .bind(encode_time(to))
+    .fetch_all(&store.readers)
+    .await
+    .map_err(|e| store_error("call_hours", e))?;
+    rows.iter()
+        .map(|row| {
+            Ok(CallHourRow {
+                hour: time_column(row, "hour")?,
+                source_name: column(row, "source_name")?,
+                calls: column(row, "calls")?,
+                failed: column(row, "failed")?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn filtered_runs(
+    store: &SqliteStore,
+    filter: &RunFilter,
+    limit: u32,
+) -> Result<Vec<WorkflowExecutionRow>, StoreError> {
+    const SQL: &str = concat!(
+        "SELECT ",
+        execution_columns!(),
+        " FROM workflow_executions \
+          WHERE (?1 IS NULL OR workflow_name = ?1) AND (?2 IS NULL OR status = ?2) \
+            AND (?3 IS NULL OR execution_time >= ?3) AND (?4 IS NULL OR execution_time < ?4) \
+          ORDER BY execution_time DESC, execution_id DESC LIMIT ?5",
+    );
+    sqlx::query(SQL)
+        .bind(filter.workflow.as_deref())
+        .bind(filter.status.as_deref())
+        .bind(filter.from.map(encode_time))
+        .bind(filter.to.map(encode_time))
+        .bind(i64::from(limit))
+        .fetch_all(&store.readers)
+        .await
+        .map_err(|e| store_error("filtered_runs", e))?
+        .iter()
+        .map(execution_row)
+        .collect()
+}
+
+pub(crate) async fn workflow_execution(
+    store: &SqliteStore,
+    execution_id: &str,
+) -> Result<Option<WorkflowExecutionRow>, StoreError> {
+    const SQL: &str = concat!(
+        "SELECT ",
+        execution_columns!(),
+        " FROM workflow_executions WHERE execution_id = ?1",
+    );
+    sqlx::query(SQL)
+        .bind(execution_id)
+        .fetch_optional(&store.readers)
+        .await
+        .map_err(|e| store_error("workflow_execution", e))?
+        .as_ref()
+        .map(execution_row)
+        .transpose()
+}
