@@ -7,7 +7,7 @@
 //! table in another index's order to save the sort.
 
 use crate::codec::{column, encode_time, store_error, time_column};
-use crate::{execution_row, SqliteStore};
+use crate::{SqliteStore, execution_row};
 use chrono::{DateTime, Utc};
 use rebound_storage::{CallHourRow, RunFilter, RunHourRow, StoreError, WorkflowExecutionRow};
 

@@ -44,11 +44,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use codec::{column, date_column, encode_date, store_error, time_column};
 use rebound_storage::{
-    AttemptRow, BreakerChange, CallHourRow, RunFilter, RunHourRow, BreakerRow, BreakerState, BreakerTransitionRow, CallOutput,
-    DecisionOutcome, DecisionRow, LatestPayload, LockoutRow, NewCompletionEvent, NewDecision,
-    NewLockout, NewScheduledRun, NewScraperCall, NewWorkflowExecution, OutputRole, PayloadRef,
-    RunFailure, RunStart, RunningExecution, ScheduledRunRow, ScraperCallRow, SlotRow, Store,
-    StoreError, Validators, WorkflowExecutionRow,
+    AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, CallHourRow,
+    CallOutput, DecisionOutcome, DecisionRow, LatestPayload, LockoutRow, NewCompletionEvent,
+    NewDecision, NewLockout, NewScheduledRun, NewScraperCall, NewWorkflowExecution, OutputRole,
+    PayloadRef, RunFailure, RunFilter, RunHourRow, RunStart, RunningExecution, ScheduledRunRow,
+    ScraperCallRow, SlotRow, Store, StoreError, Validators, WorkflowExecutionRow,
 };
 use sqlx::SqlitePool;
 use sqlx::migrate::Migrator;

@@ -38,12 +38,37 @@ pub async fn run_hours_count_runs_per_hour_and_status(store: &dyn Store) {
     let tag = Tag::new();
     let t0 = base(&tag);
     let runs = [
-        run(&tag, "a", t0 + TimeDelta::minutes(1), WorkflowStatus::Success),
-        run(&tag, "b", t0 + TimeDelta::minutes(59), WorkflowStatus::Success),
-        run(&tag, "c", t0 + TimeDelta::minutes(30), WorkflowStatus::Failed),
-        run(&tag, "d", t0 + TimeDelta::minutes(61), WorkflowStatus::Partial),
+        run(
+            &tag,
+            "a",
+            t0 + TimeDelta::minutes(1),
+            WorkflowStatus::Success,
+        ),
+        run(
+            &tag,
+            "b",
+            t0 + TimeDelta::minutes(59),
+            WorkflowStatus::Success,
+        ),
+        run(
+            &tag,
+            "c",
+            t0 + TimeDelta::minutes(30),
+            WorkflowStatus::Failed,
+        ),
+        run(
+            &tag,
+            "d",
+            t0 + TimeDelta::minutes(61),
+            WorkflowStatus::Partial,
+        ),
         run(&tag, "e", t0 + TimeDelta::hours(3), WorkflowStatus::Success),
-        run(&tag, "early", t0 - TimeDelta::milliseconds(1), WorkflowStatus::Success),
+        run(
+            &tag,
+            "early",
+            t0 - TimeDelta::milliseconds(1),
+            WorkflowStatus::Success,
+        ),
     ];
     for r in &runs {
         store
@@ -62,7 +87,11 @@ pub async fn run_hours_count_runs_per_hour_and_status(store: &dyn Store) {
     };
     assert_eq!(
         hours,
-        vec![row(0, "failed", 1), row(0, "success", 2), row(1, "partial", 1)]
+        vec![
+            row(0, "failed", 1),
+            row(0, "success", 2),
+            row(1, "partial", 1)
+        ]
     );
 }
 
@@ -110,12 +139,22 @@ pub async fn call_hours_count_calls_and_failures_per_hour_and_source(store: &dyn
 pub async fn filtered_runs_narrow_by_workflow_status_and_time(store: &dyn Store) {
     let tag = Tag::new();
     let t0 = base(&tag);
-    let mut other = run(&tag, "other", t0 + TimeDelta::hours(1), WorkflowStatus::Failed);
+    let mut other = run(
+        &tag,
+        "other",
+        t0 + TimeDelta::hours(1),
+        WorkflowStatus::Failed,
+    );
     other.workflow_name = tag.name("other_wf");
     for r in [
         run(&tag, "r1", t0, WorkflowStatus::Success),
         run(&tag, "r2", t0 + TimeDelta::hours(1), WorkflowStatus::Failed),
-        run(&tag, "r3", t0 + TimeDelta::hours(2), WorkflowStatus::Success),
+        run(
+            &tag,
+            "r3",
+            t0 + TimeDelta::hours(2),
+            WorkflowStatus::Success,
+        ),
         other,
     ] {
         store
