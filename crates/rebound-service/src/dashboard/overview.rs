@@ -296,7 +296,9 @@ pub(crate) fn broken(report: &HealthReport, tz: Tz) -> Vec<Broken> {
         if let Some(e) = &s.last_error {
             why.push(format!("last error: {e}"));
         }
-        let at = s.failing_since.or(s.breaker_since);
+        // A closed breaker's time is when it closed: no "since" of a problem.
+        let breaker_since = s.breaker_since.filter(|_| s.breaker != "closed");
+        let at = s.failing_since.or(breaker_since);
         push(
             s.level,
             format!("source {}", s.name),
