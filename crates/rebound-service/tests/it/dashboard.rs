@@ -25,12 +25,13 @@ use std::sync::Arc;
 
 /// What an upstream might answer: markup and quotes that must reach the
 /// page as text.
-const HOSTILE: &str = r#"HTTP 503 after 3 attempts: <script>alert("x")</script> & <b>down</b>"#;
+pub(super) const HOSTILE: &str =
+    r#"HTTP 503 after 3 attempts: <script>alert("x")</script> & <b>down</b>"#;
 /// The same, as it must appear in the HTML.
-const HOSTILE_ESCAPED: &str =
+pub(super) const HOSTILE_ESCAPED: &str =
     "&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; &#38; &#60;b&#62;down&#60;/b&#62;";
 
-fn ts(text: &str) -> DateTime<Utc> {
+pub(super) fn ts(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
         .expect("fixture time")
         .with_timezone(&Utc)
@@ -86,7 +87,7 @@ fn plan(dir: &Path) -> Plan {
         .expect("config is valid")
 }
 
-fn run(
+pub(super) fn run(
     id: &str,
     workflow: &str,
     at: &str,
@@ -113,7 +114,7 @@ fn run(
     }
 }
 
-fn call(id: &str, scraper: &str, source: &str, at: &str, ok: bool) -> NewScraperCall {
+pub(super) fn call(id: &str, scraper: &str, source: &str, at: &str, ok: bool) -> NewScraperCall {
     let start = ts(at);
     let attempt = |n: u32, from: DateTime<Utc>, wait_ms: i64, status: u16, outcome| NewAttempt {
         attempt: n,
@@ -579,7 +580,7 @@ async fn pages_show_the_history_on_sqlite() {
 }
 
 #[allow(clippy::disallowed_methods)] // test knob: which PostgreSQL server to test against
-fn pg_url() -> String {
+pub(super) fn pg_url() -> String {
     std::env::var("REBOUND_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
 }

@@ -21,6 +21,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 mod alerts;
+mod browser;
 mod dashboard;
 mod handoff;
 mod handoff_nats;
