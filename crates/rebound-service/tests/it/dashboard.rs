@@ -600,3 +600,93 @@ async fn pages_show_the_history_on_postgres() {
         .execute(&pool)
         .await;
 }
+
+/// A secret an upstream echoes back in its error reaches the pages as
+/// `***`: the engine masks it before the row is written, and the pages
+/// show only what was written. The run is made by the service's own
+/// engine against the simulated upstream, so the whole path is real.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_echoed_by_an_upstream_never_reaches_a_page() {
+    const SECRET: &str = "k3y-9f8e7d6c5b4a39281706";
+    let sim = rebound_upstream_sim::UpstreamSim::start()
+        .await
+        .expect("sim");
+    let echo = rebound_upstream_sim::Reply::text(500, format!("invalid apiKey {SECRET}"));
+    sim.script("/leak/x", vec![echo.clone(), echo.clone(), echo]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = format!(
+        r#"
+[pipeline]
+name = "leak"
+timezone = "America/New_York"
+database = "sqlite://history.db"
+raw_store = "file://raw"
+
+[server]
+listen = "127.0.0.1:0"
+
+[retry]
+max_attempts = 2
+initial_delay = "10ms"
+max_delay = "20ms"
+
+[sources.sim]
+base_url = "{}/leak"
+query = {{ apiKey = "${{LEAK_KEY}}" }}
+
+[scrapers.leaky]
+source = "sim"
+path = "/x"
+
+[workflows.leaky]
+scrapers = ["leaky"]
+"#,
+        sim.base_url()
+    );
+    let plan = rebound_config::load_str(&toml, &dir.path().join("rebound.toml"), &|name| {
+        (name == "LEAK_KEY").then(|| SECRET.to_string())
+    })
+    .expect("config is valid");
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.path().join("history.db"))
+            .await
+            .expect("sqlite"),
+    );
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(now()));
+    let config = ServiceConfig {
+        plan,
+        role: Role::Web,
+        workers: 1,
+        host: "test-host".to_string(),
+    };
+    let handle = Service::start(config, store, clock)
+        .await
+        .expect("service starts");
+    let report = handle
+        .engine()
+        .run_workflow("leaky", now().date_naive(), &Default::default())
+        .await
+        .expect("the run is recorded");
+    assert_eq!(report.status.as_str(), "failed");
+    let base = format!("http://{}", handle.local_addr().expect("listening"));
+    let (_, list) = get(&format!("{base}/runs")).await;
+    let id = report.execution_id.clone();
+    let (status, one) = get(&format!("{base}/runs/{id}")).await;
+    assert_eq!(status, 200, "{one}");
+    let (_, overview) = get(&format!("{base}/")).await;
+    let (_, sources) = get(&format!("{base}/sources")).await;
+    for (page, html) in [
+        ("runs", &list),
+        ("run", &one),
+        ("overview", &overview),
+        ("sources", &sources),
+    ] {
+        assert!(!html.contains(SECRET), "{page} shows the secret: {html}");
+    }
+    assert!(
+        one.contains("invalid apiKey ***"),
+        "the masked message is shown: {one}"
+    );
+    handle.stop().await;
+    sim.shutdown().await;
+}
