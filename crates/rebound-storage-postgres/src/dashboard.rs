@@ -5,7 +5,9 @@
 
 use crate::{PostgresStore, execution_row, ms};
 use chrono::{DateTime, Utc};
-use rebound_storage::{CallHourRow, RunFilter, RunHourRow, StoreError, WorkflowExecutionRow};
+use rebound_storage::{
+    CallHourRow, DecisionRow, RunFilter, RunHourRow, StoreError, WorkflowExecutionRow,
+};
 use sqlx::Row;
 
 pub(crate) async fn run_hours(
@@ -111,4 +113,26 @@ pub(crate) async fn workflow_execution(
         .as_ref()
         .map(|row| execution_row(row).map_err(what))
         .transpose()
+}
+
+pub(crate) async fn decisions_between(
+    store: &PostgresStore,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<DecisionRow>, StoreError> {
+    let what = |e| store.error("decisions_between", e);
+    sqlx::query(
+        "SELECT decision_id, workflow_name, decided_at, slot, target_date, action, reason, \
+                entities, alert_level, execution_id, decided_by \
+         FROM workflow_decisions WHERE decided_at >= $1 AND decided_at < $2 \
+         ORDER BY decided_at, decision_id",
+    )
+    .bind(ms(from))
+    .bind(ms(to))
+    .fetch_all(&store.pool)
+    .await
+    .map_err(what)?
+    .iter()
+    .map(|row| crate::scheduler::decision_row(row).map_err(what))
+    .collect()
 }

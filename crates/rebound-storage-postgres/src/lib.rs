@@ -938,6 +938,14 @@ impl Store for PostgresStore {
     ) -> Result<Option<WorkflowExecutionRow>, StoreError> {
         dashboard::workflow_execution(self, execution_id).await
     }
+
+    async fn decisions_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DecisionRow>, StoreError> {
+        dashboard::decisions_between(self, from, to).await
+    }
 }
 
 fn execution_row(row: &PgRow) -> Result<WorkflowExecutionRow, sqlx::Error> {

@@ -9,7 +9,9 @@
 use crate::codec::{column, encode_time, store_error, time_column};
 use crate::{SqliteStore, execution_row};
 use chrono::{DateTime, Utc};
-use rebound_storage::{CallHourRow, RunFilter, RunHourRow, StoreError, WorkflowExecutionRow};
+use rebound_storage::{
+    CallHourRow, DecisionRow, RunFilter, RunHourRow, StoreError, WorkflowExecutionRow,
+};
 
 pub(crate) async fn run_hours(
     store: &SqliteStore,
@@ -112,4 +114,25 @@ pub(crate) async fn workflow_execution(
         .as_ref()
         .map(execution_row)
         .transpose()
+}
+
+pub(crate) async fn decisions_between(
+    store: &SqliteStore,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<DecisionRow>, StoreError> {
+    sqlx::query(
+        "SELECT decision_id, workflow_name, decided_at, slot, target_date, action, reason, \
+                entities, alert_level, execution_id, decided_by \
+         FROM workflow_decisions WHERE decided_at >= ?1 AND decided_at < ?2 \
+         ORDER BY decided_at, decision_id",
+    )
+    .bind(encode_time(from))
+    .bind(encode_time(to))
+    .fetch_all(&store.readers)
+    .await
+    .map_err(|e| store_error("decisions_between", e))?
+    .iter()
+    .map(crate::scheduler::decision_row)
+    .collect()
 }

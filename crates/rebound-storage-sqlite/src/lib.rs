@@ -713,6 +713,14 @@ impl Store for SqliteStore {
     ) -> Result<Option<WorkflowExecutionRow>, StoreError> {
         dashboard::workflow_execution(self, execution_id).await
     }
+
+    async fn decisions_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DecisionRow>, StoreError> {
+        dashboard::decisions_between(self, from, to).await
+    }
 }
 
 fn execution_row(row: &SqliteRow) -> Result<WorkflowExecutionRow, StoreError> {

@@ -744,6 +744,15 @@ pub trait Store:
         &self,
         execution_id: &str,
     ) -> Result<Option<WorkflowExecutionRow>, StoreError>;
+
+    /// Decisions decided in `from..to`, oldest first (by `decided_at`,
+    /// then decision id): one day of the schedule page, a range on the
+    /// `decided_at` index however long the history after it.
+    async fn decisions_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DecisionRow>, StoreError>;
 }
 
 /// The change [`Store::update_breaker`] applies inside its transaction:

@@ -96,15 +96,16 @@ pub(crate) async fn page(
         return super::html_ok(html.clone());
     }
     match build(&web, now).await {
-        Ok(page) => {
-            let response = render(&page, StatusCode::OK);
-            if let Ok(html) = page.render()
-                && let Ok(mut guard) = cache.0.lock()
-            {
-                *guard = Some((now, html));
+        Ok(page) => match page.render() {
+            Ok(html) => {
+                if let Ok(mut guard) = cache.0.lock() {
+                    *guard = Some((now, html.clone()));
+                }
+                super::html_ok(html)
             }
-            response
-        }
+            // Not cached: the next request tries again.
+            Err(_) => render(&page, StatusCode::OK),
+        },
         Err(detail) => {
             Problem::respond(&web, "overview", StatusCode::INTERNAL_SERVER_ERROR, detail)
         }

@@ -93,12 +93,9 @@ async fn build(web: &Web, date: NaiveDate, tz: Tz) -> Result<SchedulePage, Strin
     let start = day_start(date, tz);
     let end = day_start(date + TimeDelta::days(1), tz);
     let decisions: Vec<DecisionRow> = store
-        .decisions_since(None, start)
+        .decisions_between(start, end)
         .await
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .filter(|d| d.decided_at < end)
-        .collect();
+        .map_err(|e| e.to_string())?;
 
     // The dry run, on the calendars as stored (none stored: no events).
     let mut calendars = BTreeMap::new();

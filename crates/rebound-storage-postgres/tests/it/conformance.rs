@@ -263,4 +263,5 @@ dashboard_tests!(
     call_hours_count_calls_and_failures_per_hour_and_source,
     filtered_runs_narrow_by_workflow_status_and_time,
     workflow_execution_finds_one_run_by_id,
+    decisions_between_is_a_half_open_range,
 );

@@ -7,7 +7,10 @@
 use super::{Tag, record, sample_call, sample_execution, ts};
 use chrono::{DateTime, TimeDelta, Utc};
 use rebound_domain::outcome::{ScraperStatus, WorkflowStatus};
-use rebound_storage::{CallHourRow, NewWorkflowExecution, RunFilter, RunHourRow, Store};
+use rebound_storage::{
+    AlertLevel, CallHourRow, DecisionAction, NewDecision, NewWorkflowExecution, RunFilter,
+    RunHourRow, Store,
+};
 use std::hash::{Hash, Hasher};
 
 /// Runs every check of this module.
@@ -16,6 +19,7 @@ pub async fn run_all(store: &dyn Store) {
     call_hours_count_calls_and_failures_per_hour_and_source(store).await;
     filtered_runs_narrow_by_workflow_status_and_time(store).await;
     workflow_execution_finds_one_run_by_id(store).await;
+    decisions_between_is_a_half_open_range(store).await;
 }
 
 /// The first instant of an hour range of this tag's own.
@@ -215,4 +219,38 @@ pub async fn workflow_execution_finds_one_run_by_id(store: &dyn Store) {
         .await
         .expect("workflow_execution");
     assert_eq!(missing, None);
+}
+
+/// Decisions in `from..to`, oldest first: one at `to` is out.
+pub async fn decisions_between_is_a_half_open_range(store: &dyn Store) {
+    let tag = Tag::new();
+    let t0 = base(&tag);
+    for (i, minutes) in [0, 30, 60, 120].into_iter().enumerate() {
+        let decision = NewDecision {
+            decision_id: tag.name(&format!("d{i}")),
+            workflow_name: tag.name("wf"),
+            decided_at: t0 + TimeDelta::minutes(minutes),
+            slot: "window".to_string(),
+            target_date: t0.date_naive(),
+            action: DecisionAction::Skip,
+            reason: format!("reason {i}"),
+            entities: "[]".to_string(),
+            alert_level: AlertLevel::None,
+            execution_id: None,
+            decided_by: "conformance".to_string(),
+        };
+        store
+            .record_decision(&decision, None)
+            .await
+            .expect("record_decision");
+    }
+    let found: Vec<String> = store
+        .decisions_between(t0, t0 + TimeDelta::hours(1))
+        .await
+        .expect("decisions_between")
+        .into_iter()
+        .filter(|d| d.workflow_name == tag.name("wf"))
+        .map(|d| d.reason)
+        .collect();
+    assert_eq!(found, ["reason 0", "reason 1"]);
 }
