@@ -156,12 +156,13 @@ async fn build(web: &Web, date: NaiveDate, tz: Tz) -> Result<SchedulePage, Strin
             .iter()
             .filter(|p| &p.workflow == name && p.action.as_str() == "RUN")
             .map(|p| {
-                format!(
-                    "{} ({} for {})",
-                    p.at.format("%H:%M"),
-                    p.slot,
-                    p.target_date
-                )
+                let at = p.at.format("%H:%M").to_string();
+                // A cron slot is named by its time: say it once.
+                if p.slot == at && p.target_date == date {
+                    at
+                } else {
+                    format!("{at} ({} for {})", p.slot, p.target_date)
+                }
             })
             .collect();
         if workflow.schedule.is_none() && theirs.is_empty() && runs.is_empty() {
@@ -242,9 +243,17 @@ fn timeline(
     let mut t = start;
     while t <= end {
         let local = t.with_timezone(&tz);
+        // The end labels inside the chart, not cut by its edges.
+        let anchor = if t == start {
+            "start"
+        } else if t + TimeDelta::hours(3) > end {
+            "end"
+        } else {
+            "middle"
+        };
         let _ = write!(
             svg,
-            r#"<line class="tick" x1="{0:.1}" y1="22" x2="{0:.1}" y2="30"/><text class="label" x="{0:.1}" y="39" text-anchor="middle">{1}</text>"#,
+            r#"<line class="tick" x1="{0:.1}" y1="22" x2="{0:.1}" y2="30"/><text class="label" x="{0:.1}" y="39" text-anchor="{anchor}">{1}</text>"#,
             x(t),
             local.format("%H:%M")
         );
