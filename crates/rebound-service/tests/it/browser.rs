@@ -285,6 +285,29 @@ async fn console_errors(driver: &Driver, client: &Client) -> Vec<String> {
         .collect()
 }
 
+/// Emulates the system's colour scheme (`light` or `dark`) through
+/// chromedriver's DevTools endpoint, as a phone in dark mode would ask.
+#[allow(clippy::disallowed_methods)] // a test's client for chromedriver's DevTools endpoint
+async fn color_scheme(driver: &Driver, client: &Client, scheme: &str) {
+    let session = client.session_id().await.expect("session").expect("an id");
+    let body = serde_json::json!({
+        "cmd": "Emulation.setEmulatedMedia",
+        "params": { "features": [{ "name": "prefers-color-scheme", "value": scheme }] }
+    });
+    let response = reqwest::Client::new()
+        .post(format!("{}/session/{session}/goog/cdp/execute", driver.url))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("cdp request");
+    assert!(
+        response.status().is_success(),
+        "{:?}",
+        response.text().await
+    );
+}
+
 fn screenshots() -> PathBuf {
     // `<target>/tmp` for integration tests; its parent is the target dir.
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -553,6 +576,17 @@ async fn every_page_works_in_a_real_browser() {
         24 + 12,
         "a whole day"
     );
+
+    // Dark mode when the system asks for it.
+    let background = "return getComputedStyle(document.body).backgroundColor";
+    client.goto(&format!("{base}/")).await.expect("overview");
+    let light = client.execute(background, vec![]).await.expect("script");
+    color_scheme(&driver, &client, "dark").await;
+    visit(&driver, &client, &base, "/", "overview-dark").await;
+    let dark = client.execute(background, vec![]).await.expect("script");
+    assert_eq!(light, serde_json::json!("rgb(247, 248, 250)"));
+    assert_eq!(dark, serde_json::json!("rgb(17, 20, 24)"));
+    color_scheme(&driver, &client, "light").await;
 
     // A phone: nothing wider than the screen.
     client.set_window_size(390, 844).await.expect("phone size");
