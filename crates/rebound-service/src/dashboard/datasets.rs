@@ -4,10 +4,12 @@
 //! entities) and when it last changed and was last checked. The figures
 //! are `rebound freshness`'s (`rebound_health::freshness`).
 
+use super::cache::{Caches, serve_cached};
 use super::{Chrome, Problem, ago, render, tone, when, when_or_never};
 use crate::http::Web;
 use crate::observe::EngineCalendars;
 use askama::Template;
+use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -51,11 +53,23 @@ pub(crate) struct DatasetsPage {
     pub datasets: Vec<DatasetView>,
 }
 
-pub(crate) async fn page(State(web): State<Arc<Web>>) -> Response {
+pub(crate) async fn page(
+    State(web): State<Arc<Web>>,
+    Extension(caches): Extension<Arc<Caches>>,
+) -> Response {
+    let inner = web.clone();
+    serve_cached(
+        &caches.datasets,
+        web.clock.as_ref(),
+        move |now| async move { make(&inner, now).await },
+    )
+    .await
+}
+
+async fn make(web: &Web, now: chrono::DateTime<chrono::Utc>) -> Result<String, Response> {
     let engine = &web.engine;
     let plan = engine.plan();
     let tz = plan.pipeline.timezone;
-    let now = web.clock.now();
     let datasets = match rebound_health::freshness(
         plan,
         engine.store().as_ref(),
@@ -66,12 +80,12 @@ pub(crate) async fn page(State(web): State<Arc<Web>>) -> Response {
     {
         Ok(d) => d,
         Err(e) => {
-            return Problem::respond(
-                &web,
+            return Err(Problem::respond(
+                web,
                 "datasets",
                 StatusCode::INTERNAL_SERVER_ERROR,
                 e.to_string(),
-            );
+            ));
         }
     };
     let views = datasets
@@ -121,10 +135,10 @@ pub(crate) async fn page(State(web): State<Arc<Web>>) -> Response {
         })
         .collect();
     let page = DatasetsPage {
-        chrome: Chrome::new(&web, "Datasets", "datasets"),
+        chrome: Chrome::new(web, "Datasets", "datasets"),
         datasets: views,
     };
-    render(&page, StatusCode::OK)
+    page.render().map_err(|_| render(&page, StatusCode::OK))
 }
 
 /// The age on a bar whose end is a quarter past the error limit (or the

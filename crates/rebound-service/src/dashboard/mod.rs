@@ -17,6 +17,7 @@
 //! checked and a bad one answers 400 with a page naming the parameter.
 
 mod assets;
+mod cache;
 pub(crate) mod charts;
 mod datasets;
 mod overview;
@@ -44,7 +45,7 @@ pub(crate) fn router() -> Router<Arc<Web>> {
         .route("/datasets", get(datasets::page))
         .route("/schedule", get(schedule::page))
         .route("/assets/{name}", get(assets::serve))
-        .layer(axum::Extension(Arc::new(overview::Cache::default())))
+        .layer(axum::Extension(Arc::new(cache::Caches::default())))
 }
 
 /// How often a page reloads itself (the script, or `<meta refresh>`

@@ -7,10 +7,11 @@
 //! health` (`rebound-health`, probes off: a page view sends no request
 //! upstream), so the page and the command never disagree. The two charts
 //! are two aggregate queries of the store's `Dashboard` block. The
-//! rendered page is kept for [`CACHE_FOR`] on the service's clock: every
-//! open tab reloads every 30 s, and on a long history a page costs a few
-//! hundred milliseconds of database time that twenty tabs need not repeat.
+//! rendered page is kept a few seconds ([`super::cache`]): every open tab
+//! reloads every 30 s, and on a long history a page costs a few hundred
+//! milliseconds of database time that twenty tabs need not repeat.
 
+use super::cache::{Caches, serve_cached};
 use super::charts::{self, DayBar, HourBar, RUN_STATUSES};
 use super::{Chrome, Problem, ago, day_start, render, tone, when, when_or_never};
 use crate::http::Web;
@@ -23,45 +24,12 @@ use axum::response::Response;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use chrono_tz::Tz;
 use rebound_health::{HealthReport, Inputs, Level, build_report};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-/// How long a rendered overview is served again.
-pub(crate) const CACHE_FOR: TimeDelta = TimeDelta::seconds(5);
 /// Days in the runs chart, today included.
 const DAYS: i64 = 14;
 /// Hours in the calls chart, the current one included.
 const HOURS: i64 = 48;
-
-/// The last rendered overview and when it was made, and the lock that
-/// lets one request at a time render it.
-///
-/// Without the lock, every request that found the page expired rendered
-/// it again at once: twenty clients meant twenty renderings sharing two
-/// cores, each twenty times slower, none done before the next expiry
-/// (measured on a 10-million-call history: no page in 2 s). With it, one
-/// request renders; the others meanwhile get the previous page (a few
-/// seconds older) or, before there is one, wait for that rendering.
-#[derive(Default)]
-pub(crate) struct Cache {
-    page: Mutex<Option<(DateTime<Utc>, String)>>,
-    rendering: tokio::sync::Mutex<()>,
-}
-
-impl Cache {
-    /// The cached page: fresh only, or any age.
-    fn get(&self, now: DateTime<Utc>, fresh_only: bool) -> Option<String> {
-        let guard = self.page.lock().ok()?;
-        let (at, html) = guard.as_ref()?;
-        let fresh = now >= *at && now - *at < CACHE_FOR;
-        (fresh || !fresh_only).then(|| html.clone())
-    }
-
-    fn put(&self, now: DateTime<Utc>, html: &str) {
-        if let Ok(mut guard) = self.page.lock() {
-            *guard = Some((now, html.to_string()));
-        }
-    }
-}
 
 /// One broken thing: what, since when, why, where to look.
 pub(crate) struct Broken {
@@ -112,45 +80,25 @@ pub(crate) struct Overview {
 
 pub(crate) async fn page(
     State(web): State<Arc<Web>>,
-    Extension(cache): Extension<Arc<Cache>>,
+    Extension(caches): Extension<Arc<Caches>>,
 ) -> Response {
-    let now = web.clock.now();
-    if let Some(html) = cache.get(now, true) {
-        return super::html_ok(html);
-    }
-    let _rendering = match cache.rendering.try_lock() {
-        Ok(guard) => guard,
-        Err(_) => {
-            // Someone is rendering: the previous page, if there is one,
-            // else wait for theirs.
-            if let Some(html) = cache.get(now, false) {
-                return super::html_ok(html);
+    let inner = web.clone();
+    serve_cached(
+        &caches.overview,
+        web.clock.as_ref(),
+        move |now| async move {
+            match build(&inner, now).await {
+                Ok(page) => page.render().map_err(|_| render(&page, StatusCode::OK)),
+                Err(detail) => Err(Problem::respond(
+                    &inner,
+                    "overview",
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    detail,
+                )),
             }
-            let guard = cache.rendering.lock().await;
-            if let Some(html) = cache.get(web.clock.now(), true) {
-                return super::html_ok(html);
-            }
-            guard
-        }
-    };
-    // Another request may have rendered it between the two looks.
-    let now = web.clock.now();
-    if let Some(html) = cache.get(now, true) {
-        return super::html_ok(html);
-    }
-    match build(&web, now).await {
-        Ok(page) => match page.render() {
-            Ok(html) => {
-                cache.put(now, &html);
-                super::html_ok(html)
-            }
-            // Not cached: the next request tries again.
-            Err(_) => render(&page, StatusCode::OK),
         },
-        Err(detail) => {
-            Problem::respond(&web, "overview", StatusCode::INTERNAL_SERVER_ERROR, detail)
-        }
-    }
+    )
+    .await
 }
 
 async fn build(web: &Web, now: DateTime<Utc>) -> Result<Overview, String> {

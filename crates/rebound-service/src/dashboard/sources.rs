@@ -8,10 +8,12 @@
 //! the store, which is where `rebound serve` on PostgreSQL keeps them; a
 //! single SQLite process keeps its pauses in memory.
 
+use super::cache::{Caches, serve_cached};
 use super::{Chrome, Problem, ago, charts, render, tone, when, when_or_never};
 use crate::http::Web;
 use crate::observe::EngineCalendars;
 use askama::Template;
+use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -57,19 +59,30 @@ pub(crate) struct SourcesPage {
     pub sources: Vec<SourceView>,
 }
 
-pub(crate) async fn page(State(web): State<Arc<Web>>) -> Response {
-    match build(&web).await {
-        Ok(page) => render(&page, StatusCode::OK),
-        Err(detail) => Problem::respond(&web, "sources", StatusCode::INTERNAL_SERVER_ERROR, detail),
-    }
+pub(crate) async fn page(
+    State(web): State<Arc<Web>>,
+    Extension(caches): Extension<Arc<Caches>>,
+) -> Response {
+    let inner = web.clone();
+    serve_cached(&caches.sources, web.clock.as_ref(), move |now| async move {
+        match build(&inner, now).await {
+            Ok(page) => page.render().map_err(|_| render(&page, StatusCode::OK)),
+            Err(detail) => Err(Problem::respond(
+                &inner,
+                "sources",
+                StatusCode::INTERNAL_SERVER_ERROR,
+                detail,
+            )),
+        }
+    })
+    .await
 }
 
-async fn build(web: &Web) -> Result<SourcesPage, String> {
+async fn build(web: &Web, now: chrono::DateTime<chrono::Utc>) -> Result<SourcesPage, String> {
     let engine = &web.engine;
     let plan = engine.plan();
     let store = engine.store().as_ref();
     let tz = plan.pipeline.timezone;
-    let now = web.clock.now();
     let report = build_report(&Inputs {
         plan,
         store,
