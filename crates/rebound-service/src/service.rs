@@ -55,6 +55,9 @@ pub enum Role {
     Scheduler,
     /// Only execute queued runs (PostgreSQL).
     Worker,
+    /// Only serve `[server] listen` (dashboard, API, metrics) and run
+    /// nothing: `rebound demo --serve` on the demo's finished history.
+    Web,
 }
 
 impl Role {
@@ -64,6 +67,7 @@ impl Role {
             Role::All => "all",
             Role::Scheduler => "scheduler",
             Role::Worker => "worker",
+            Role::Web => "web",
         }
     }
 
@@ -120,7 +124,9 @@ impl Service {
     /// Refuses a role the plan's database cannot serve; [`Service::start`]
     /// checks it too, this lets a caller refuse before opening the store.
     pub fn check_role(plan: &Plan, role: Role) -> Result<(), StartError> {
-        if role != Role::All && matches!(plan.pipeline.database, DatabaseLocation::Sqlite { .. }) {
+        if matches!(role, Role::Scheduler | Role::Worker)
+            && matches!(plan.pipeline.database, DatabaseLocation::Sqlite { .. })
+        {
             return Err(StartError::NeedsSharedDatabase {
                 role,
                 database: plan.pipeline.database.display_safe(),
@@ -232,6 +238,17 @@ impl Service {
         // deliveries keep each notification single.
         if let Some(alerts) = alerts {
             tasks.spawn(Arc::new(alerts).run(stopped.clone()));
+        }
+        if role == Role::Web {
+            // Serves the history as it is: nothing is sent or scheduled.
+            return Ok(Handle {
+                stop: StopSignal(Arc::new(stop)),
+                tasks,
+                local_addr,
+                summary,
+                engine,
+                api_runs,
+            });
         }
         tasks.spawn(Arc::new(publisher).run_loop(crate::handoff::PUBLISH_POLL, stopped.clone()));
         // Only with acknowledgements on: otherwise published means done.

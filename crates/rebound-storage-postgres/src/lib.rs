@@ -36,10 +36,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use rebound_storage::{
     AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, CallFilter,
-    CallOutput, DecisionOutcome, DecisionRow, LatestPayload, LockoutRow, NewCompletionEvent,
-    NewDecision, NewLockout, NewScheduledRun, NewScraperCall, NewWorkflowExecution, OutputRole,
-    PayloadRef, RunFailure, RunFilter, RunStart, RunningExecution, ScheduledRunRow, ScraperCallRow,
-    SlotRow, Store, StoreError, Validators, WorkflowExecutionRow,
+    CallHourRow, CallOutput, DecisionOutcome, DecisionRow, LatestPayload, LockoutRow,
+    NewCompletionEvent, NewDecision, NewLockout, NewScheduledRun, NewScraperCall,
+    NewWorkflowExecution, OutputRole, PayloadRef, RunFailure, RunFilter, RunHourRow, RunStart,
+    RunningExecution, ScheduledRunRow, ScraperCallRow, SlotRow, Store, StoreError, Validators,
+    WorkflowExecutionRow,
 };
 use redact::Redactor;
 use sqlx::migrate::Migrator;
@@ -116,6 +117,9 @@ macro_rules! execution_columns {
          scrapers_skipped, error_message, duration_ms, error_kind"
     };
 }
+
+// After the column macros, which it uses.
+mod dashboard;
 
 /// The call, its attempts, its outputs beyond the row (`$38`-`$43`, a
 /// transform's output and document) and, when `$31` (its event id) is not null, its
@@ -901,6 +905,24 @@ impl Store for PostgresStore {
         Err(StoreError::Query(
             "a PostgreSQL database is backed up with the server's own tools: pg_dump (e.g. `pg_dump -Fc -f rebound.dump DBNAME`), not rebound backup".to_string(),
         ))
+    }
+
+    // --- Dashboard (issue 16) ---
+
+    async fn run_hours(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<RunHourRow>, StoreError> {
+        dashboard::run_hours(self, from, to).await
+    }
+
+    async fn call_hours(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<CallHourRow>, StoreError> {
+        dashboard::call_hours(self, from, to).await
     }
 
     // --- API (issue 16) ---

@@ -576,7 +576,7 @@ fn payload_row(row: &PgRow) -> Result<LatestPayload, sqlx::Error> {
     })
 }
 
-fn decision_row(row: &PgRow) -> Result<DecisionRow, sqlx::Error> {
+pub(crate) fn decision_row(row: &PgRow) -> Result<DecisionRow, sqlx::Error> {
     Ok(DecisionRow {
         decision_id: row.try_get("decision_id")?,
         workflow_name: row.try_get("workflow_name")?,

@@ -45,10 +45,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use codec::{column, date_column, encode_date, store_error, time_column};
 use rebound_storage::{
     AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, CallFilter,
-    CallOutput, DecisionOutcome, DecisionRow, LatestPayload, LockoutRow, NewCompletionEvent,
-    NewDecision, NewLockout, NewScheduledRun, NewScraperCall, NewWorkflowExecution, OutputRole,
-    PayloadRef, RunFailure, RunFilter, RunStart, RunningExecution, ScheduledRunRow, ScraperCallRow,
-    SlotRow, Store, StoreError, Validators, WorkflowExecutionRow,
+    CallHourRow, CallOutput, DecisionOutcome, DecisionRow, LatestPayload, LockoutRow,
+    NewCompletionEvent, NewDecision, NewLockout, NewScheduledRun, NewScraperCall,
+    NewWorkflowExecution, OutputRole, PayloadRef, RunFailure, RunFilter, RunHourRow, RunStart,
+    RunningExecution, ScheduledRunRow, ScraperCallRow, SlotRow, Store, StoreError, Validators,
+    WorkflowExecutionRow,
 };
 use sqlx::SqlitePool;
 use sqlx::migrate::Migrator;
@@ -81,6 +82,9 @@ macro_rules! execution_columns {
          scrapers_skipped, error_message, duration_ms, error_kind"
     };
 }
+
+// After the column macros, which it uses.
+mod dashboard;
 
 /// The history in one SQLite file. Cheap to share behind an `Arc`; every
 /// method may be called from many tasks at once.
@@ -676,6 +680,24 @@ impl Store for SqliteStore {
             .await
             .map_err(|e| store_error("backup", e))?;
         Ok(())
+    }
+
+    // --- Dashboard (issue 16) ---
+
+    async fn run_hours(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<RunHourRow>, StoreError> {
+        dashboard::run_hours(self, from, to).await
+    }
+
+    async fn call_hours(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<CallHourRow>, StoreError> {
+        dashboard::call_hours(self, from, to).await
     }
 
     // --- API (issue 16) ---

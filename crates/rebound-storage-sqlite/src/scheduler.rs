@@ -535,7 +535,7 @@ pub(crate) async fn latest_payload(
     .transpose()
 }
 
-fn decision_row(row: &SqliteRow) -> Result<DecisionRow, StoreError> {
+pub(crate) fn decision_row(row: &SqliteRow) -> Result<DecisionRow, StoreError> {
     Ok(DecisionRow {
         decision_id: column(row, "decision_id")?,
         workflow_name: column(row, "workflow_name")?,

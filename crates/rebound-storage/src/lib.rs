@@ -11,6 +11,7 @@
 //! the hand-off outbox `completion_events` with `completion_acks`.
 
 mod alerts;
+mod dashboard;
 mod due;
 mod events;
 mod health;
@@ -23,6 +24,7 @@ pub use alerts::{
     AlertIncidentRow, AlertIncidentUpdate, AlertRow, AlertStamp, AlertStore, DELIVERY_STATUSES,
     DeliveryOutcome, NewAlert, NewAlertIncident,
 };
+pub use dashboard::{CallHourRow, RunHourRow};
 pub use due::{DueSignal, DueWakeups};
 pub use events::{
     AckResult, AckWindowRow, CompletionEventRow, EVENT_STATES, EventDelivery, EventStore,
@@ -709,6 +711,25 @@ pub trait Store:
     /// refuses an existing non-empty file). PostgreSQL has no file of its
     /// own to copy: an error saying to use `pg_dump`.
     async fn backup_into(&self, path: &std::path::Path) -> Result<(), StoreError>;
+
+    // --- Dashboard (issue 16) ---
+
+    /// Runs started (`execution_time`) in `from..to`, counted per UTC hour
+    /// and status, by hour then status. One range over the time index.
+    async fn run_hours(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<RunHourRow>, StoreError>;
+
+    /// Calls started in `from..to`, counted per UTC hour and source with
+    /// their failures, by hour then source. One range over the
+    /// `started_at` index.
+    async fn call_hours(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<CallHourRow>, StoreError>;
 
     // --- API (issue 16) ---
 

@@ -25,6 +25,7 @@
 pub mod alerts;
 pub mod api;
 pub mod breakers;
+pub mod dashboard;
 pub mod events;
 pub mod health;
 pub mod limits;
@@ -79,6 +80,7 @@ pub async fn run_all(store: &dyn Store) {
     runs::run_all(store).await;
     events::run_all(store).await;
     api::run_all(store).await;
+    dashboard::run_all(store).await;
 }
 
 /// `backend()` names one of the two known backends, for messages.

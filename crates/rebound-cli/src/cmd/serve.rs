@@ -31,6 +31,8 @@ pub enum Role {
     Scheduler,
     /// Only execute queued runs (PostgreSQL).
     Worker,
+    /// Only serve `[server] listen` (dashboard, API, metrics); runs nothing.
+    Web,
 }
 
 impl From<Role> for rebound_service::Role {
@@ -39,6 +41,7 @@ impl From<Role> for rebound_service::Role {
             Role::All => rebound_service::Role::All,
             Role::Scheduler => rebound_service::Role::Scheduler,
             Role::Worker => rebound_service::Role::Worker,
+            Role::Web => rebound_service::Role::Web,
         }
     }
 }

@@ -7,6 +7,7 @@ mod backup;
 mod color;
 mod completions;
 mod demo;
+mod demo_serve;
 mod documents;
 mod events;
 mod events_nats;

@@ -4,10 +4,12 @@
 //! entities) and when it last changed and was last checked. The figures
 //! are `rebound freshness`'s (`rebound_health::freshness`).
 
+use super::cache::{Caches, serve_cached};
 use super::{Chrome, Problem, ago, render, tone, when, when_or_never};
 use crate::http::Web;
 use crate::observe::EngineCalendars;
 use askama::Template;
+use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -18,7 +20,9 @@ use std::sync::Arc;
 
 /// "warn after 6h, error after 1d", or "no limits".
 pub(crate) fn limits_text(warn: Option<i64>, error: Option<i64>) -> String {
-    let d = |s: i64| rebound_domain::duration::format_duration(std::time::Duration::from_secs(s.max(0) as u64));
+    let d = |s: i64| {
+        rebound_domain::duration::format_duration(std::time::Duration::from_secs(s.max(0) as u64))
+    };
     match (warn, error) {
         (Some(w), Some(e)) => format!("warn after {}, error after {}", d(w), d(e)),
         (Some(w), None) => format!("warn after {}", d(w)),
@@ -49,11 +53,23 @@ pub(crate) struct DatasetsPage {
     pub datasets: Vec<DatasetView>,
 }
 
-pub(crate) async fn page(State(web): State<Arc<Web>>) -> Response {
+pub(crate) async fn page(
+    State(web): State<Arc<Web>>,
+    Extension(caches): Extension<Arc<Caches>>,
+) -> Response {
+    let inner = web.clone();
+    serve_cached(
+        &caches.datasets,
+        web.clock.as_ref(),
+        move |now| async move { make(&inner, now).await },
+    )
+    .await
+}
+
+async fn make(web: &Web, now: chrono::DateTime<chrono::Utc>) -> Result<String, Response> {
     let engine = &web.engine;
     let plan = engine.plan();
     let tz = plan.pipeline.timezone;
-    let now = web.clock.now();
     let datasets = match rebound_health::freshness(
         plan,
         engine.store().as_ref(),
@@ -64,7 +80,12 @@ pub(crate) async fn page(State(web): State<Arc<Web>>) -> Response {
     {
         Ok(d) => d,
         Err(e) => {
-            return Problem::respond(&web, "datasets", StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+            return Err(Problem::respond(
+                web,
+                "datasets",
+                StatusCode::INTERNAL_SERVER_ERROR,
+                e.to_string(),
+            ));
         }
     };
     let views = datasets
@@ -76,11 +97,18 @@ pub(crate) async fn page(State(web): State<Arc<Web>>) -> Response {
                 Some(c) => match &c.error {
                     Some(e) => (format!("unknown: {e}"), "bad", Vec::new(), String::new()),
                     None => (
-                        format!("{} of {} collected for {}", c.collected, c.expected, c.target_date),
+                        format!(
+                            "{} of {} collected for {}",
+                            c.collected, c.expected, c.target_date
+                        ),
                         tone(c.level.as_str()),
                         c.missing.clone(),
                         match (c.deadline, c.overdue.is_empty()) {
-                            (Some(t), false) => format!("past the deadline {}: {}", when(t, tz), c.overdue.join(", ")),
+                            (Some(t), false) => format!(
+                                "past the deadline {}: {}",
+                                when(t, tz),
+                                c.overdue.join(", ")
+                            ),
                             (Some(t), true) => format!("deadline {}", when(t, tz)),
                             (None, _) => String::new(),
                         },
@@ -107,10 +135,10 @@ pub(crate) async fn page(State(web): State<Arc<Web>>) -> Response {
         })
         .collect();
     let page = DatasetsPage {
-        chrome: Chrome::new(&web, "Datasets", "datasets"),
+        chrome: Chrome::new(web, "Datasets", "datasets"),
         datasets: views,
     };
-    render(&page, StatusCode::OK)
+    page.render().map_err(|_| render(&page, StatusCode::OK))
 }
 
 /// The age on a bar whose end is a quarter past the error limit (or the
@@ -118,7 +146,10 @@ pub(crate) async fn page(State(web): State<Arc<Web>>) -> Response {
 /// without data.
 fn meter(f: &Freshness) -> String {
     const W: f64 = 260.0;
-    let (Some(age), Some(top)) = (f.age_seconds, f.fresh_error_seconds.or(f.fresh_warn_seconds)) else {
+    let (Some(age), Some(top)) = (
+        f.age_seconds,
+        f.fresh_error_seconds.or(f.fresh_warn_seconds),
+    ) else {
         return String::new();
     };
     let scale = ((top as f64) * 1.25).max(age as f64).max(1.0);
@@ -132,11 +163,21 @@ fn meter(f: &Freshness) -> String {
     let _ = write!(
         svg,
         r#"<svg class="meter" viewBox="0 0 {W} 12" role="img" aria-label="{}"><rect class="track" x="0" y="2" width="{W}" height="8"/><rect class="{fill}" x="0" y="2" width="{:.1}" height="8"/>"#,
-        super::charts::esc(&format!("age against limits: {}", limits_text(f.fresh_warn_seconds, f.fresh_error_seconds))),
+        super::charts::esc(&format!(
+            "age against limits: {}",
+            limits_text(f.fresh_warn_seconds, f.fresh_error_seconds)
+        )),
         x(age)
     );
-    for limit in [f.fresh_warn_seconds, f.fresh_error_seconds].into_iter().flatten() {
-        let _ = write!(svg, r#"<line class="mark" x1="{0:.1}" y1="0" x2="{0:.1}" y2="12"/>"#, x(limit));
+    for limit in [f.fresh_warn_seconds, f.fresh_error_seconds]
+        .into_iter()
+        .flatten()
+    {
+        let _ = write!(
+            svg,
+            r#"<line class="mark" x1="{0:.1}" y1="0" x2="{0:.1}" y2="12"/>"#,
+            x(limit)
+        );
     }
     svg.push_str("</svg>");
     svg

@@ -22,6 +22,8 @@ use tokio::sync::Notify;
 
 mod alerts;
 mod api;
+mod browser;
+mod dashboard;
 mod handoff;
 mod handoff_nats;
 mod reconcile;

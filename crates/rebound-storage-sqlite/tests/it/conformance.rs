@@ -227,3 +227,22 @@ events_tests!(
     storm_guard_redelivers_nothing,
     summary_and_replay_reads,
 );
+
+/// The dashboard's reads (`store_conformance::dashboard`), one test each.
+macro_rules! dashboard_tests {
+    ($($check:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $check() {
+            let (_dir, store) = fresh_store().await;
+            store_conformance::dashboard::$check(&store).await;
+        }
+    )*};
+}
+
+dashboard_tests!(
+    run_hours_count_runs_per_hour_and_status,
+    call_hours_count_calls_and_failures_per_hour_and_source,
+    filtered_runs_narrow_by_workflow_status_and_time,
+    workflow_execution_finds_one_run_by_id,
+    decisions_between_is_a_half_open_range,
+);

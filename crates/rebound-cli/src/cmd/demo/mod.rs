@@ -51,6 +51,13 @@ pub struct DemoArgs {
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// After the story, keep serving the dashboard (and the API) on the
+    /// demo's database, on a loopback port, until Ctrl-C.
+    #[arg(long)]
+    pub serve: bool,
+    /// The loopback port of --serve; 0 lets the system pick a free one.
+    #[arg(long, requires = "serve", default_value_t = 0)]
+    pub port: u16,
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,7 +78,7 @@ const ALERTS_PATH: &str = "/alerts";
 pub async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     match args.command {
         Some(DemoCommand::Upstream(upstream)) => upstream::upstream(upstream).await,
-        None => run_demo(&args.dir, args.json).await,
+        None => run_demo(&args.dir, args.json, args.serve.then_some(args.port)).await,
     }
 }
 
@@ -144,7 +151,8 @@ fn fresh_folder(dir: &Path) -> Result<bool, Failure> {
     Ok(!present.is_empty())
 }
 
-async fn run_demo(dir: &Path, json: bool) -> Result<ExitCode, Failure> {
+/// `serve`: the port of `--serve` (0: any free one), `None` without it.
+async fn run_demo(dir: &Path, json: bool, serve: Option<u16>) -> Result<ExitCode, Failure> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create demo folder {}", dir.display()))?;
     let replaced = fresh_folder(dir)?;
@@ -319,8 +327,18 @@ async fn run_demo(dir: &Path, json: bool) -> Result<ExitCode, Failure> {
             "or query workflow_executions, scraper_execution_log, scraper_attempts with SQL",
         ),
     ];
+    // Started before anything is printed, so the URL is in the output
+    // (text and JSON) and a port in use fails the command at once.
+    let web = match serve {
+        Some(port) => Some(serve_dashboard(&plan, engine.store().clone(), port).await?),
+        None => None,
+    };
+    let dashboard = web
+        .as_ref()
+        .and_then(|h| h.local_addr())
+        .map(|addr| format!("http://{addr}/"));
     if json {
-        let value = serde_json::json!({
+        let mut value = serde_json::json!({
             "config": config_path.display().to_string(),
             "database": database,
             "raw_store": raw_store,
@@ -332,6 +350,9 @@ async fn run_demo(dir: &Path, json: bool) -> Result<ExitCode, Failure> {
             "next": next.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>(),
             "serve_upstream": serve_command,
         });
+        if let Some(url) = &dashboard {
+            value["dashboard"] = serde_json::json!(url);
+        }
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         println!("\nrebound health (exit code {exit}):");
@@ -347,8 +368,68 @@ async fn run_demo(dir: &Path, json: bool) -> Result<ExitCode, Failure> {
             let label = if i == 0 { "Next:" } else { "     " };
             println!("{label} {command:<width$}   ({why})");
         }
+        if let Some(url) = &dashboard {
+            println!();
+            println!(
+                "Dashboard:        {url}   (the JSON API under {url}api/v1/; Ctrl-C stops it)"
+            );
+        }
+    }
+    if let Some(handle) = web {
+        use std::io::Write as _;
+        // Whoever reads the URL from a pipe needs it now, not at exit.
+        let _ = std::io::stdout().flush();
+        wait_for_stop().await;
+        handle.stop().await;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--serve`: the dashboard and the API on the demo's history, through
+/// the same runtime as `rebound serve` in its web-only role: nothing is
+/// scheduled, run or sent, so the finished story stays as it ended
+/// (ages keep growing on the real clock, which the story ended at).
+async fn serve_dashboard(
+    plan: &Plan,
+    store: Arc<dyn Store>,
+    port: u16,
+) -> Result<rebound_service::Handle, Failure> {
+    let mut plan = plan.clone();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    plan.server.listen = Some(addr);
+    let config = rebound_service::ServiceConfig {
+        plan,
+        role: rebound_service::Role::Web,
+        workers: 1,
+        host: setup::host_name(),
+    };
+    rebound_service::Service::start(config, store, Arc::new(SystemClock))
+        .await
+        .map_err(|error| match error {
+            rebound_service::StartError::Listen { addr, source } => {
+                Failure::Runtime(anyhow::Error::new(source).context(format!(
+                    "--port {port}: cannot listen on {addr}: is another process using that port?"
+                )))
+            }
+            other => Failure::Runtime(other.into()),
+        })
+}
+
+/// Returns at the first Ctrl-C (or SIGTERM, as a supervisor or a test
+/// stops it).
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn manual_to(clock: &ManualClock, t: DateTime<Utc>) {

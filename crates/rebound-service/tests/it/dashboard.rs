@@ -1,0 +1,692 @@
+//! The dashboard (issue 16 item 3) served by the in-process service
+//! (`Role::Web`) over loopback, on a SQLite file and on a PostgreSQL
+//! schema of the test's own, with a history written through the store:
+//! each page shows the figures that history implies, filters narrow,
+//! bad parameters answer 400 naming themselves, an unknown run 404, and
+//! an upstream's hostile error text is shown escaped, never as markup.
+//!
+//! The clock is a `ManualClock` at 12:00 EST on 2026-11-28 (17:00 UTC),
+//! so "today", "the last 48 hours" and every age are fixed.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use rebound_domain::breaker::{BreakerConfig, BreakerState, Signal};
+use rebound_domain::clock::{Clock, ManualClock};
+use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus, WorkflowStatus};
+use rebound_domain::plan::Plan;
+use rebound_service::{Handle, Role, Service, ServiceConfig};
+use rebound_storage::{
+    AlertLevel, DecisionAction, NewAlertIncident, NewAttempt, NewDecision, NewScraperCall,
+    NewWorkflowExecution, Store,
+};
+use rebound_storage_postgres::PostgresStore;
+use rebound_storage_sqlite::SqliteStore;
+use std::path::Path;
+use std::sync::Arc;
+
+/// What an upstream might answer: markup and quotes that must reach the
+/// page as text.
+pub(super) const HOSTILE: &str =
+    r#"HTTP 503 after 3 attempts: <script>alert("x")</script> & <b>down</b>"#;
+/// The same, as it must appear in the HTML.
+pub(super) const HOSTILE_ESCAPED: &str =
+    "&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; &#38; &#60;b&#62;down&#60;/b&#62;";
+
+pub(super) fn ts(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .expect("fixture time")
+        .with_timezone(&Utc)
+}
+
+fn now() -> DateTime<Utc> {
+    ts("2026-11-28T17:00:00Z")
+}
+
+fn config() -> String {
+    r#"
+[pipeline]
+name = "dash"
+timezone = "America/New_York"
+database = "sqlite://history.db"
+raw_store = "file://raw"
+
+[server]
+listen = "127.0.0.1:0"
+
+[sources.nbacom]
+base_url = "http://127.0.0.1:9/nba"
+
+[sources.bdl]
+base_url = "http://127.0.0.1:9/bdl"
+
+[scrapers.injuries]
+source = "nbacom"
+path = "/injury-report"
+dataset = "nbacom/injury_report"
+
+[scrapers.bdl_games]
+source = "bdl"
+path = "/games"
+dataset = "bdl/games"
+
+[workflows.injuries]
+scrapers = ["injuries"]
+schedule = { kind = "window", start = "06:00", end = "10:00" }
+
+[workflows.games]
+scrapers = ["bdl_games"]
+
+[datasets."bdl/games"]
+fresh_warn = "6h"
+fresh_error = "1d"
+"#
+    .to_string()
+}
+
+fn plan(dir: &Path) -> Plan {
+    rebound_config::load_str(&config(), &dir.join("rebound.toml"), &|_| None)
+        .expect("config is valid")
+}
+
+pub(super) fn run(
+    id: &str,
+    workflow: &str,
+    at: &str,
+    status: WorkflowStatus,
+    error: Option<&str>,
+) -> NewWorkflowExecution {
+    let start = ts(at);
+    let failed = u32::from(status == WorkflowStatus::Failed);
+    NewWorkflowExecution {
+        execution_id: id.to_string(),
+        workflow_name: workflow.to_string(),
+        target_date: start.date_naive(),
+        execution_time: start,
+        finished_at: start + TimeDelta::seconds(4),
+        status,
+        scrapers_requested: 1,
+        scrapers_succeeded: 1 - failed,
+        scrapers_failed: failed,
+        scrapers_no_data: 0,
+        scrapers_skipped: 0,
+        error_message: error.map(str::to_string),
+        duration_ms: 4_000,
+        params: "{}".to_string(),
+    }
+}
+
+pub(super) fn call(id: &str, scraper: &str, source: &str, at: &str, ok: bool) -> NewScraperCall {
+    let start = ts(at);
+    let attempt = |n: u32, from: DateTime<Utc>, wait_ms: i64, status: u16, outcome| NewAttempt {
+        attempt: n,
+        page: 1,
+        proxy: None,
+        started_at: from,
+        finished_at: from + TimeDelta::milliseconds(200),
+        http_status: Some(status),
+        outcome,
+        error_kind: (status != 200).then_some(ErrorKind::Server),
+        error_message: (status != 200).then(|| HOSTILE.to_string()),
+        delay_before_ms: wait_ms,
+    };
+    let attempt_rows = if ok {
+        vec![attempt(1, start, 0, 200, AttemptOutcome::Success)]
+    } else {
+        vec![
+            attempt(1, start, 0, 503, AttemptOutcome::Retryable),
+            attempt(
+                2,
+                start + TimeDelta::milliseconds(1_200),
+                1_000,
+                503,
+                AttemptOutcome::Retryable,
+            ),
+            attempt(
+                3,
+                start + TimeDelta::milliseconds(3_400),
+                2_000,
+                503,
+                AttemptOutcome::Retryable,
+            ),
+        ]
+    };
+    NewScraperCall {
+        execution_id: Some(id.to_string()),
+        workflow_name: None,
+        scraper_name: scraper.to_string(),
+        source_name: source.to_string(),
+        params: "{}".to_string(),
+        target_date: start.date_naive(),
+        status: if ok {
+            ScraperStatus::Success
+        } else {
+            ScraperStatus::Failed
+        },
+        attempts: attempt_rows.len() as u32,
+        http_status: Some(if ok { 200 } else { 503 }),
+        error_kind: (!ok).then_some(ErrorKind::Server),
+        error_message: (!ok).then(|| HOSTILE.to_string()),
+        started_at: start,
+        finished_at: start + TimeDelta::milliseconds(3_600),
+        duration_ms: 3_600,
+        bytes: ok.then_some(512),
+        output_uri: ok.then(|| format!("file:///raw/{id}.json")),
+        content_hash: ok.then(|| format!("hash-{id}")),
+        unchanged: false,
+        pages: None,
+        record_count: None,
+        attempt_rows,
+        etag: None,
+        last_modified: None,
+        outputs: Vec::new(),
+    }
+}
+
+/// A fortnight of history: 6 runs in the chart's 14 days (one failed,
+/// carrying [`HOSTILE`]), one older; 5 calls in the last 48 hours (2
+/// failed); the bdl breaker open; an open incident; `bdl/games` last
+/// changed 29 hours ago (less 3.6 s) (past its 1-day limit); two decisions today.
+async fn seed(store: &dyn Store) {
+    let runs = [
+        (
+            "r-old",
+            "injuries",
+            "2026-11-14T12:00:00Z",
+            WorkflowStatus::Success,
+            None,
+        ),
+        (
+            "r-first",
+            "injuries",
+            "2026-11-15T12:00:00Z",
+            WorkflowStatus::Success,
+            None,
+        ),
+        (
+            "r-inj-27",
+            "injuries",
+            "2026-11-27T11:00:00Z",
+            WorkflowStatus::Success,
+            None,
+        ),
+        (
+            "r-games-27",
+            "games",
+            "2026-11-27T12:00:00Z",
+            WorkflowStatus::Success,
+            None,
+        ),
+        (
+            "r-inj-28",
+            "injuries",
+            "2026-11-28T11:00:00Z",
+            WorkflowStatus::Success,
+            None,
+        ),
+        (
+            "r-games-fail",
+            "games",
+            "2026-11-28T15:00:00Z",
+            WorkflowStatus::Failed,
+            Some(HOSTILE),
+        ),
+        (
+            "r-games-partial",
+            "games",
+            "2026-11-28T16:00:00Z",
+            WorkflowStatus::Partial,
+            None,
+        ),
+    ];
+    for (id, workflow, at, status, error) in runs {
+        store
+            .record_workflow_execution(&run(id, workflow, at, status, error))
+            .await
+            .expect("run");
+    }
+    for c in [
+        call(
+            "r-first",
+            "injuries",
+            "nbacom",
+            "2026-11-15T12:00:00Z",
+            true,
+        ),
+        call(
+            "r-inj-27",
+            "injuries",
+            "nbacom",
+            "2026-11-27T11:00:00Z",
+            true,
+        ),
+        call(
+            "r-games-27",
+            "bdl_games",
+            "bdl",
+            "2026-11-27T12:00:00Z",
+            true,
+        ),
+        call(
+            "r-inj-28",
+            "injuries",
+            "nbacom",
+            "2026-11-28T11:00:00Z",
+            true,
+        ),
+        call(
+            "r-games-fail",
+            "bdl_games",
+            "bdl",
+            "2026-11-28T15:00:00Z",
+            false,
+        ),
+        call(
+            "r-games-partial",
+            "bdl_games",
+            "bdl",
+            "2026-11-28T16:00:00Z",
+            false,
+        ),
+    ] {
+        store.record_scraper_call(&c).await.expect("call");
+    }
+    let cfg = BreakerConfig::default();
+    let at = ts("2026-11-28T16:59:30Z");
+    for _ in 0..cfg.consecutive_failures {
+        let mut change = |s: &mut BreakerState| {
+            s.record(
+                &cfg,
+                at,
+                Signal::Unhealthy,
+                Some((ErrorKind::Server, HOSTILE)),
+                None,
+            )
+        };
+        store
+            .update_breaker("bdl", at, &mut change)
+            .await
+            .expect("breaker");
+    }
+    store
+        .open_alert_incident(
+            &NewAlertIncident {
+                condition: "source_unhealthy".to_string(),
+                subject: "bdl".to_string(),
+                level: "critical".to_string(),
+                summary: "source bdl: breaker open".to_string(),
+                opened_at: ts("2026-11-28T16:10:00Z"),
+                last_notified_at: None,
+            },
+            &[],
+        )
+        .await
+        .expect("incident");
+    for (id, at, action, reason, execution) in [
+        (
+            "d1",
+            "2026-11-28T11:00:00Z",
+            DecisionAction::Run,
+            "window 06:00-10:00 open, not run yet",
+            Some("r-inj-28"),
+        ),
+        (
+            "d2",
+            "2026-11-28T12:00:00Z",
+            DecisionAction::Skip,
+            "window run already done today",
+            None,
+        ),
+    ] {
+        store
+            .record_decision(
+                &NewDecision {
+                    decision_id: id.to_string(),
+                    workflow_name: "injuries".to_string(),
+                    decided_at: ts(at),
+                    slot: "window".to_string(),
+                    target_date: ts(at).date_naive(),
+                    action,
+                    reason: reason.to_string(),
+                    entities: "[]".to_string(),
+                    alert_level: AlertLevel::None,
+                    execution_id: execution.map(str::to_string),
+                    decided_by: "test:scheduler".to_string(),
+                },
+                None,
+            )
+            .await
+            .expect("decision");
+    }
+}
+
+async fn serve(dir: &Path, store: Arc<dyn Store>) -> (Handle, String) {
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(now()));
+    let config = ServiceConfig {
+        plan: plan(dir),
+        role: Role::Web,
+        workers: 1,
+        host: "test-host".to_string(),
+    };
+    let handle = Service::start(config, store, clock)
+        .await
+        .expect("service starts");
+    let addr = handle.local_addr().expect("listening");
+    (handle, format!("http://{addr}"))
+}
+
+async fn get(url: &str) -> (u16, String) {
+    let response = reqwest::get(url).await.expect("request");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("body"))
+}
+
+/// The text of the element with `id` (its first text up to the next tag).
+fn by_id<'a>(html: &'a str, id: &str) -> &'a str {
+    let at = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no element {id} in {html}"));
+    let rest = &html[at..];
+    let start = rest.find('>').expect("tag end") + 1;
+    let end = rest[start..].find('<').expect("next tag") + start;
+    rest[start..end].trim()
+}
+
+/// Every page against one seeded store.
+async fn pages_show_the_history(store: Arc<dyn Store>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    seed(store.as_ref()).await;
+    let (handle, base) = serve(dir.path(), store).await;
+
+    // Overview: the verdict, the broken things, both charts' totals, the
+    // incident and the stale dataset; the hostile message as text.
+    let (status, html) = get(&format!("{base}/")).await;
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(by_id(&html, "level"), "critical");
+    assert_eq!(
+        by_id(&html, "runs-total"),
+        "6",
+        "the 14th is outside the 14 days"
+    );
+    assert_eq!(by_id(&html, "runs-failed"), "1");
+    assert_eq!(
+        by_id(&html, "calls-total"),
+        "5",
+        "the 15th's call is outside 48 hours"
+    );
+    assert_eq!(by_id(&html, "calls-failed"), "2");
+    assert_eq!(by_id(&html, "failure-share"), "40.0%");
+    assert!(html.contains(">source bdl</a>"), "{html}");
+    assert!(html.contains("circuit breaker open"), "{html}");
+    assert!(html.contains(">workflow games</a>"), "{html}");
+    assert!(html.contains("source_unhealthy") && html.contains("source bdl: breaker open"));
+    assert!(
+        html.contains("2026-11-28 11:10 EST (-05:00)"),
+        "incident opened, local: {html}"
+    );
+    assert!(
+        html.contains(">bdl/games</a>"),
+        "stale dataset listed: {html}"
+    );
+    assert!(html.contains(HOSTILE_ESCAPED), "{html}");
+    assert!(!html.contains("<script>alert"), "never markup");
+    assert!(
+        html.contains("Sun 2026-11-15: 1 run (1 success)"),
+        "the first bar: {html}"
+    );
+    assert!(html.contains("Sat 2026-11-28: 3 runs (1 success, 1 partial, 1 failed)"));
+
+    // Runs: filters narrow, errors inline, escaped.
+    let rows = |html: &str| html.matches("data-execution-id=").count();
+    let (status, html) = get(&format!("{base}/runs")).await;
+    assert_eq!(status, 200);
+    assert_eq!(rows(&html), 7);
+    assert!(html.contains(HOSTILE_ESCAPED));
+    let (_, html) = get(&format!("{base}/runs?workflow=games")).await;
+    assert_eq!(rows(&html), 3, "{html}");
+    assert!(
+        html.contains(r#"<option value="games" selected>"#),
+        "the filter stays chosen"
+    );
+    let (_, html) = get(&format!("{base}/runs?status=failed&workflow=")).await;
+    assert_eq!(rows(&html), 1);
+    assert!(html.contains(r#"data-execution-id="r-games-fail""#));
+    let (_, html) = get(&format!("{base}/runs?from=2026-11-27&to=2026-11-27")).await;
+    assert_eq!(
+        rows(&html),
+        2,
+        "both ends are local dates, included: {html}"
+    );
+    let (status, html) = get(&format!("{base}/runs?status=broken")).await;
+    assert_eq!(status, 400);
+    assert!(
+        html.contains("query parameter status: &#34;broken&#34; is not a run status"),
+        "{html}"
+    );
+    let (status, html) = get(&format!("{base}/runs?from=yesterday")).await;
+    assert_eq!(status, 400);
+    assert!(
+        html.contains("query parameter from: expected a date as YYYY-MM-DD"),
+        "{html}"
+    );
+    let (status, html) = get(&format!("{base}/runs?workflow=nope")).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("no workflow &#34;nope&#34;"), "{html}");
+
+    // One run: its call, three attempts, the waits as gaps.
+    let (status, html) = get(&format!("{base}/runs/r-games-fail")).await;
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(by_id(&html, "run-status"), "failed");
+    assert!(html.contains("3 attempts, HTTP 503"), "{html}");
+    assert!(html.contains("waited 1.0 s before attempt 2"), "{html}");
+    assert!(html.contains("waited 2.0 s before attempt 3"), "{html}");
+    assert!(
+        html.contains("2026-11-28 10:00:00 EST (-05:00)"),
+        "attempt times, local: {html}"
+    );
+    assert!(html.contains(HOSTILE_ESCAPED) && !html.contains("<script>alert"));
+    let (status, html) = get(&format!("{base}/runs/no-such-run")).await;
+    assert_eq!(status, 404);
+    assert!(
+        html.contains("No run with execution id &#34;no-such-run&#34;"),
+        "{html}"
+    );
+
+    // Sources: the open breaker, the 24-hour figures, the sparkline.
+    let (status, html) = get(&format!("{base}/sources")).await;
+    assert_eq!(status, 200, "{html}");
+    let bdl = &html[html.find(r#"id="source-bdl""#).expect("bdl section")..];
+    let bdl = &bdl[..bdl.find("</section>").expect("end")];
+    assert!(bdl.contains(r#"breaker">open</span>"#), "{bdl}");
+    assert!(
+        bdl.contains(r#"<span class="calls">2</span> calls, <span class="failed">2</span> failed"#),
+        "{bdl}"
+    );
+    assert!(bdl.contains("closed → open"), "{bdl}");
+    assert!(bdl.contains("<svg class=\"spark\""), "{bdl}");
+    assert!(bdl.contains(HOSTILE_ESCAPED));
+
+    // Datasets: bdl/games critical, 29 hours old, against its limits.
+    let (status, html) = get(&format!("{base}/datasets")).await;
+    assert_eq!(status, 200, "{html}");
+    let games = &html[html.find(r#"id="dataset-bdl/games""#).expect("row")..];
+    let games = &games[..games.find("</tr>").expect("end")];
+    assert!(games.contains(r#"data-level="critical""#), "{games}");
+    assert!(
+        games.contains("1d 4h 59m ago"),
+        "the call ended 3.6 s after 07:00: {games}"
+    );
+    assert!(games.contains("warn after 6h, error after 1d"), "{games}");
+
+    // Schedule: today's two decisions; the plan's window run at 06:00;
+    // what ran; another day by the picker; a bad date is a 400.
+    let (status, html) = get(&format!("{base}/schedule")).await;
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(by_id(&html, "schedule-date"), "2026-11-28");
+    assert!(html.contains("window 06:00-10:00 open, not run yet"));
+    assert!(html.contains("window run already done today"));
+    assert_eq!(html.matches("<tr data-action=").count(), 2);
+    let injuries = &html[html.find(r#"id="workflow-injuries""#).expect("injuries")..];
+    let injuries = &injuries[..injuries.find("</section>").expect("end")];
+    assert!(
+        injuries.contains("06:00 (window for 2026-11-28)"),
+        "{injuries}"
+    );
+    assert!(
+        injuries.contains(r#"<a href="/runs/r-inj-28">06:00</a>"#),
+        "{injuries}"
+    );
+    let (_, html) = get(&format!("{base}/schedule?date=2026-11-27")).await;
+    assert_eq!(by_id(&html, "schedule-date"), "2026-11-27");
+    assert!(html.contains("No decisions recorded on 2026-11-27."));
+    let (status, html) = get(&format!("{base}/schedule?date=28/11/2026")).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("query parameter date"), "{html}");
+
+    // Assets: the linked names are served for a year; any other is not.
+    let css = html
+        .split("href=\"/assets/")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("stylesheet link");
+    let response = reqwest::get(format!("{base}/assets/{css}"))
+        .await
+        .expect("css");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(
+        response
+            .text()
+            .await
+            .expect("css")
+            .contains("prefers-color-scheme: dark")
+    );
+    let (status, _) = get(&format!("{base}/assets/dashboard-0000000000000000.css")).await;
+    assert_eq!(status, 404);
+
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_show_the_history_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.path().join("history.db"))
+            .await
+            .expect("sqlite"),
+    );
+    pages_show_the_history(store).await;
+}
+
+#[allow(clippy::disallowed_methods)] // test knob: which PostgreSQL server to test against
+pub(super) fn pg_url() -> String {
+    std::env::var("REBOUND_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// The same pages on a PostgreSQL schema of the test's own. (The plan
+/// still names a SQLite file: the web role opens nothing itself, it
+/// reads the store it is given.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_show_the_history_on_postgres() {
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let store = PostgresStore::connect_with_schema(&pg_url(), &schema)
+        .await
+        .expect("PostgreSQL must be running for this test");
+    let pool = store.pool().clone();
+    pages_show_the_history(Arc::new(store)).await;
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&pool)
+        .await;
+}
+
+/// A secret an upstream echoes back in its error reaches the pages as
+/// `***`: the engine masks it before the row is written, and the pages
+/// show only what was written. The run is made by the service's own
+/// engine against the simulated upstream, so the whole path is real.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_echoed_by_an_upstream_never_reaches_a_page() {
+    const SECRET: &str = "k3y-9f8e7d6c5b4a39281706";
+    let sim = rebound_upstream_sim::UpstreamSim::start()
+        .await
+        .expect("sim");
+    let echo = rebound_upstream_sim::Reply::text(500, format!("invalid apiKey {SECRET}"));
+    sim.script("/leak/x", vec![echo.clone(), echo.clone(), echo]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = format!(
+        r#"
+[pipeline]
+name = "leak"
+timezone = "America/New_York"
+database = "sqlite://history.db"
+raw_store = "file://raw"
+
+[server]
+listen = "127.0.0.1:0"
+
+[retry]
+max_attempts = 2
+initial_delay = "10ms"
+max_delay = "20ms"
+
+[sources.sim]
+base_url = "{}/leak"
+query = {{ apiKey = "${{LEAK_KEY}}" }}
+
+[scrapers.leaky]
+source = "sim"
+path = "/x"
+
+[workflows.leaky]
+scrapers = ["leaky"]
+"#,
+        sim.base_url()
+    );
+    let plan = rebound_config::load_str(&toml, &dir.path().join("rebound.toml"), &|name| {
+        (name == "LEAK_KEY").then(|| SECRET.to_string())
+    })
+    .expect("config is valid");
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.path().join("history.db"))
+            .await
+            .expect("sqlite"),
+    );
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(now()));
+    let config = ServiceConfig {
+        plan,
+        role: Role::Web,
+        workers: 1,
+        host: "test-host".to_string(),
+    };
+    let handle = Service::start(config, store, clock)
+        .await
+        .expect("service starts");
+    let report = handle
+        .engine()
+        .run_workflow("leaky", now().date_naive(), &Default::default())
+        .await
+        .expect("the run is recorded");
+    assert_eq!(report.status.as_str(), "failed");
+    let base = format!("http://{}", handle.local_addr().expect("listening"));
+    let (_, list) = get(&format!("{base}/runs")).await;
+    let id = report.execution_id.clone();
+    let (status, one) = get(&format!("{base}/runs/{id}")).await;
+    assert_eq!(status, 200, "{one}");
+    let (_, overview) = get(&format!("{base}/")).await;
+    let (_, sources) = get(&format!("{base}/sources")).await;
+    for (page, html) in [
+        ("runs", &list),
+        ("run", &one),
+        ("overview", &overview),
+        ("sources", &sources),
+    ] {
+        assert!(!html.contains(SECRET), "{page} shows the secret: {html}");
+    }
+    assert!(
+        one.contains("invalid apiKey ***"),
+        "the masked message is shown: {one}"
+    );
+    handle.stop().await;
+    sim.shutdown().await;
+}
