@@ -67,7 +67,16 @@ pub(crate) fn router(web: Arc<Web>) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .merge(crate::api::router(web.clone()))
-        .merge(crate::dashboard::router())
+        // The dashboard's pages are reads like the API's: off loopback they
+        // need the bearer token (sent by a reverse proxy in front of it)
+        // unless `public_read = true`. The API's own guard, so the two
+        // cannot disagree.
+        .merge(
+            crate::dashboard::router().route_layer(axum::middleware::from_fn_with_state(
+                web.clone(),
+                crate::api::guard,
+            )),
+        )
         .with_state(web)
 }
 

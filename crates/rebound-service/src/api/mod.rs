@@ -241,7 +241,7 @@ async fn no_such_endpoint(method: Method, uri: axum::http::Uri) -> Problem {
 }
 
 /// The bearer token check; see the module docs.
-async fn guard(State(web): State<Arc<Web>>, request: Request, next: Next) -> Response {
+pub(crate) async fn guard(State(web): State<Arc<Web>>, request: Request, next: Next) -> Response {
     let server = &web.engine.plan().server;
     let read = matches!(*request.method(), Method::GET | Method::HEAD);
     if read && !server.reads_need_token() {

@@ -852,6 +852,11 @@ async fn beyond_loopback_reads_need_the_token_unless_public_read() {
         assert_eq!(api.get_with(path, TOKEN).await.status, 200, "{path}");
     }
     assert_eq!(api.get("/healthz").await.status, 200, "liveness stays open");
+    // The dashboard's pages are reads too (they were open to anyone).
+    for path in ["/", "/runs", "/sources"] {
+        api.get(path).await.problem(401);
+        assert_eq!(api.get_with(path, TOKEN).await.status, 200, "{path}");
+    }
     api.stop().await;
 
     let open = Api::start(
@@ -861,6 +866,11 @@ async fn beyond_loopback_reads_need_the_token_unless_public_read() {
     )
     .await;
     assert_eq!(open.get("/api/v1/health").await.status, 200);
+    assert_eq!(
+        open.get("/").await.status,
+        200,
+        "the dashboard with public_read"
+    );
     let evaluate = open
         .send(open.client.post(format!("{}/api/v1/evaluate", open.base)))
         .await;
