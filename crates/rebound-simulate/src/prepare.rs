@@ -77,7 +77,7 @@ pub struct Prepared {
 /// Why a config cannot be simulated.
 #[derive(Debug, thiserror::Error)]
 pub enum PrepareError {
-    #[error("{0}")]
+    #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("cannot read config file {}: {reason}", path.display())]
     Read { path: PathBuf, reason: String },
@@ -273,9 +273,11 @@ fn original_policies(root: &mut Table) {
             let mut breaker = Table::new();
             breaker.insert("enabled".into(), Value::Boolean(false));
             source.insert("breaker".into(), Value::Table(breaker));
-            // No budget: more retries allowed than any window can hold.
+            // No budget: the largest allowance the loader takes, more
+            // retries than a window of this pipeline ever holds.
             let mut budget = Table::new();
-            budget.insert("min_retries".into(), Value::Integer(1_000_000));
+            budget.insert("min_retries".into(), Value::Integer(100_000));
+            budget.insert("ratio".into(), Value::Float(100.0));
             source.insert("retry_budget".into(), Value::Table(budget));
         }
     }

@@ -87,9 +87,9 @@ pub const WARM_UP: TimeDelta = TimeDelta::days(1);
 /// Why a simulation could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum SimulateError {
-    #[error("{0}")]
+    #[error(transparent)]
     Prepare(#[from] PrepareError),
-    #[error("{0}")]
+    #[error(transparent)]
     Scenario(#[from] ScenarioError),
     #[error("{0}")]
     Usage(String),
