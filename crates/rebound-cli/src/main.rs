@@ -182,6 +182,8 @@ fn main() -> ExitCode {
     // since a service that says nothing while it works looks stuck.
     let level = match (cli.quiet, cli.verbose) {
         (true, _) => "error",
+        // The simulated pipeline's own warnings are part of its report.
+        (false, 0) if matches!(cli.command, Command::Simulate(_)) => "error",
         (false, 0) => "warn,rebound::runs=info",
         (false, 1) => "info",
         (false, _) => "debug",

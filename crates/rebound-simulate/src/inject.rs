@@ -171,7 +171,11 @@ impl Injector {
                     let after = retry_after.map_or(left, |d| d.as_secs() as i64);
                     FaultAction::Reply(Reply::status(429).header("Retry-After", &after.to_string()))
                 }
-                FaultKind::Flaky { rate, status } => {
+                FaultKind::Flaky {
+                    rate,
+                    status,
+                    retry_after,
+                } => {
                     let key = (
                         fault.index,
                         format!(
@@ -186,7 +190,11 @@ impl Injector {
                     if unit(self.seed, fault.index, &key.1, n) >= *rate {
                         continue;
                     }
-                    FaultAction::Reply(Reply::status(*status))
+                    let mut reply = Reply::status(*status);
+                    if let Some(after) = retry_after {
+                        reply = reply.header("Retry-After", &after.as_secs().to_string());
+                    }
+                    FaultAction::Reply(reply)
                 }
             };
             note(&mut state, fault.index, now);

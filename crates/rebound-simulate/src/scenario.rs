@@ -121,8 +121,8 @@ pub struct RawFault {
     /// late: default 404; flaky: default 503).
     #[schemars(range(min = 100, max = 599))]
     pub status: Option<i64>,
-    /// `status`, `rate_limit`: a `Retry-After` sent with the answer, e.g.
-    /// "30s" (rate_limit: default, the rest of the window).
+    /// `status`, `rate_limit`, `flaky`: a `Retry-After` sent with the
+    /// answer, e.g. "30s" (rate_limit: default, the rest of the window).
     pub retry_after: Option<String>,
     /// `down`: "refused" (connection closed unanswered), "unavailable"
     /// (503) or "timeout" (no answer for the source's timeout). Default:
@@ -178,6 +178,7 @@ pub enum FaultKind {
     Flaky {
         rate: f64,
         status: u16,
+        retry_after: Option<Duration>,
     },
 }
 
@@ -650,7 +651,7 @@ fn allowed_keys(kind: &str) -> &'static [&'static str] {
         "late" => &["publish_at", "status"],
         "slow" => &["delay"],
         "rate_limit" => &["requests", "window", "retry_after"],
-        "flaky" => &["rate", "status"],
+        "flaky" => &["rate", "status", "retry_after"],
         _ => &[],
     }
 }
@@ -923,8 +924,11 @@ fn check_fault(report: &mut Reporter<'_>, n: usize, raw: &RawFault) -> Option<Fa
                 }
             };
             let status = status_of(report, n, raw, Some(503));
-            rate.zip(status)
-                .map(|(rate, status)| FaultKind::Flaky { rate, status })
+            rate.zip(status).map(|(rate, status)| FaultKind::Flaky {
+                rate,
+                status,
+                retry_after,
+            })
         }
         _ => None,
     };
