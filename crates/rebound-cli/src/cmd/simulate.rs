@@ -207,8 +207,33 @@ fn secs(s: Option<i64>) -> String {
     }
 }
 
+/// What a figure's number is, for writing a difference.
+#[derive(Clone, Copy)]
+enum Unit {
+    Count,
+    Rate,
+    Ratio,
+    Seconds,
+    Hours,
+}
+
+fn difference(unit: Unit, from: f64, to: f64) -> String {
+    let d = to - from;
+    if d.abs() < 1e-9 {
+        return "same".to_string();
+    }
+    let sign = if d > 0.0 { "+" } else { "-" };
+    match unit {
+        Unit::Count => format!("{sign}{}", d.abs().round()),
+        Unit::Rate => format!("{sign}{:.1} points", d.abs() * 100.0),
+        Unit::Ratio => format!("{sign}{:.3}", d.abs()),
+        Unit::Seconds => format!("{sign}{}", secs(Some(d.abs().round() as i64))),
+        Unit::Hours => format!("{sign}{:.1}h", d.abs()),
+    }
+}
+
 /// The report's figures as (name, text for people, number to compare).
-fn figures(r: &Report) -> Vec<(&'static str, String, Option<f64>)> {
+fn figures(r: &Report) -> Vec<(&'static str, String, Option<f64>, Unit)> {
     let runs = &r.runs;
     let past_sla: i64 = r.freshness.iter().map(|f| f.past_sla_seconds).sum();
     vec![
@@ -219,13 +244,25 @@ fn figures(r: &Report) -> Vec<(&'static str, String, Option<f64>)> {
                 runs.total, runs.success, runs.partial, runs.failed, runs.no_data
             ),
             Some(runs.total as f64),
+            Unit::Count,
         ),
-        ("failure rate", pct(r.failure_rate), Some(r.failure_rate)),
-        ("partial rate", pct(r.partial_rate), Some(r.partial_rate)),
+        (
+            "failure rate",
+            pct(r.failure_rate),
+            Some(r.failure_rate),
+            Unit::Rate,
+        ),
+        (
+            "partial rate",
+            pct(r.partial_rate),
+            Some(r.partial_rate),
+            Unit::Rate,
+        ),
         (
             "failures with a message",
             pct(r.error_message_coverage_rate),
             Some(r.error_message_coverage_rate),
+            Unit::Rate,
         ),
         (
             "attempts per call",
@@ -236,6 +273,7 @@ fn figures(r: &Report) -> Vec<(&'static str, String, Option<f64>)> {
                 plural(r.calls.total as u64, "call", "calls")
             ),
             Some(r.calls.attempts_per_call),
+            Unit::Ratio,
         ),
         (
             "retries that paid off",
@@ -244,21 +282,25 @@ fn figures(r: &Report) -> Vec<(&'static str, String, Option<f64>)> {
                 r.calls.retries_paid_off, r.calls.retried
             ),
             Some(r.calls.retries_paid_off as f64),
+            Unit::Count,
         ),
         (
             "refused by breakers",
             plural(r.calls.refused_by_breaker as u64, "call", "calls"),
             Some(r.calls.refused_by_breaker as f64),
+            Unit::Count,
         ),
         (
             "refused by budgets",
             plural(r.calls.refused_by_budget as u64, "call", "calls"),
             Some(r.calls.refused_by_budget as f64),
+            Unit::Count,
         ),
         (
             "first alert after fault",
             secs(r.alerts.first_alert_seconds),
             r.alerts.first_alert_seconds.map(|s| s as f64),
+            Unit::Seconds,
         ),
         (
             "alerts sent",
@@ -269,11 +311,13 @@ fn figures(r: &Report) -> Vec<(&'static str, String, Option<f64>)> {
                 r.alerts.recovered
             ),
             Some((r.alerts.opened + r.alerts.reminders + r.alerts.recovered) as f64),
+            Unit::Count,
         ),
         (
             "hours past freshness SLA",
             format!("{:.1}h over all datasets", past_sla as f64 / 3600.0),
             Some(past_sla as f64 / 3600.0),
+            Unit::Hours,
         ),
         (
             "completeness",
@@ -284,6 +328,7 @@ fn figures(r: &Report) -> Vec<(&'static str, String, Option<f64>)> {
                 r.completeness.expected
             ),
             Some(r.completeness.completeness_rate),
+            Unit::Rate,
         ),
         (
             "never collected",
@@ -293,6 +338,7 @@ fn figures(r: &Report) -> Vec<(&'static str, String, Option<f64>)> {
                 "entities",
             ),
             Some(r.completeness.never_collected.len() as f64),
+            Unit::Count,
         ),
     ]
 }
@@ -319,7 +365,7 @@ fn header(r: &Report) {
 fn print_report(r: &Report) {
     header(r);
     let mut t = table(&["figure", "value"]);
-    for (name, text, _) in figures(r) {
+    for (name, text, _, _) in figures(r) {
         t.add_row(vec![name.to_string(), text]);
     }
     println!("{t}");
@@ -430,10 +476,9 @@ fn print_comparison(a: &Report, b: &Report) {
         b.config, b.policy, b.elapsed_seconds
     );
     let mut t = table(&["figure", &a.policy, &b.policy, "difference"]);
-    for ((name, ta, na), (_, tb, nb)) in figures(a).into_iter().zip(figures(b)) {
+    for ((name, ta, na, unit), (_, tb, nb, _)) in figures(a).into_iter().zip(figures(b)) {
         let diff = match (na, nb) {
-            (Some(x), Some(y)) if (x - y).abs() > f64::EPSILON => format!("{:+.3}", y - x),
-            (Some(_), Some(_)) => "same".to_string(),
+            (Some(x), Some(y)) => difference(unit, x, y),
             _ => String::new(),
         };
         t.add_row(vec![name.to_string(), ta, tb, diff]);
@@ -449,7 +494,7 @@ fn differences(a: &Report, b: &Report) -> Vec<Value> {
     figures(a)
         .into_iter()
         .zip(figures(b))
-        .filter_map(|((name, _, x), (_, _, y))| match (x, y) {
+        .filter_map(|((name, _, x, _), (_, _, y, _))| match (x, y) {
             (Some(x), Some(y)) if (x - y).abs() > f64::EPSILON => Some(json!({
                 "figure": name.replace(' ', "_"),
                 "baseline": x,
