@@ -64,9 +64,11 @@ pub struct RawTargets {
     /// Failed or partial runs, at most.
     #[schemars(range(min = 0))]
     pub failed_runs_max: Option<i64>,
-    /// Alerts opened or reminded, at most.
+    /// Alerts opened or reminded before a deadline, at most: every alert
+    /// but a `completeness_shortfall`, which opens only once an entity's
+    /// deadline has passed.
     #[schemars(range(min = 0))]
-    pub alerts_max: Option<i64>,
+    pub alerts_before_deadline_max: Option<i64>,
     /// A `dataset_stale` alert must open for this dataset.
     pub stale_alert_for: Option<String>,
     /// Entities collected / expected, at least (0 to 1).
@@ -88,7 +90,7 @@ pub struct Targets {
     pub fault_attempts_per_call_max: Option<f64>,
     pub recovered_alerts: Option<i64>,
     pub failed_runs_max: Option<i64>,
-    pub alerts_max: Option<i64>,
+    pub alerts_before_deadline_max: Option<i64>,
     pub stale_alert_for: Option<String>,
     pub completeness_min: Option<f64>,
     pub slots_once: bool,
@@ -424,8 +426,15 @@ impl Scenario {
         for (n, fault) in raw.faults.iter().enumerate() {
             if let Some(fault) = check_fault(&mut report, n, fault) {
                 if from.is_ok() && (fault.start < first || fault.end > last) {
+                    let key = if fault.start < first || fault.start >= last {
+                        "start"
+                    } else if raw.faults[n].end.is_some() {
+                        "end"
+                    } else {
+                        "for"
+                    };
                     report.at(
-                        Key::Fault(n, if fault.start < first { "start" } else { "end" }),
+                        Key::Fault(n, key),
                         format!(
                             "{} to {} is outside the simulated calendar ({} to {}, {days} days)",
                             fault.start.format("%Y-%m-%dT%H:%M"),
@@ -470,7 +479,7 @@ impl Scenario {
             fault_attempts_per_call_max: raw_targets.fault_attempts_per_call_max,
             recovered_alerts: raw_targets.recovered_alerts,
             failed_runs_max: raw_targets.failed_runs_max,
-            alerts_max: raw_targets.alerts_max,
+            alerts_before_deadline_max: raw_targets.alerts_before_deadline_max,
             stale_alert_for: raw_targets.stale_alert_for,
             completeness_min: raw_targets.completeness_min,
             slots_once: raw_targets.slots_once,
