@@ -170,6 +170,8 @@ pub struct Report {
     pub completeness: Completeness,
     /// RUN decisions of one (workflow, target date, slot) made more than once.
     pub slots_run_twice: Vec<String>,
+    /// `at` / `window` slots that got no decision at all on a date.
+    pub slots_skipped: Vec<String>,
     /// Runs whose slot or target date does not match the local clock.
     pub misdated_runs: Vec<String>,
     pub targets: Vec<TargetCheck>,
@@ -372,6 +374,47 @@ pub(crate) async fn build(
         .filter(|(_, n)| **n > 1)
         .map(|((w, d, s), n)| format!("{w} {d} {s}: {n} runs"))
         .collect();
+    // Skipped: an `at` or `window` slot (one a day) with no decision at
+    // all on a date between its first and last decided dates; a SKIP with
+    // a reason is a decision, a slot lost to a clock change is not.
+    let daily: std::collections::BTreeSet<&str> = plan
+        .workflows
+        .iter()
+        .filter(|(_, w)| {
+            w.schedule.as_ref().is_some_and(|s| {
+                matches!(
+                    s.kind,
+                    rebound_domain::plan::ScheduleKind::At { .. }
+                        | rebound_domain::plan::ScheduleKind::Window { .. }
+                )
+            })
+        })
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let mut decided: BTreeMap<(&str, &str), std::collections::BTreeSet<NaiveDate>> =
+        BTreeMap::new();
+    for d in decisions
+        .iter()
+        .filter(|d| daily.contains(d.workflow.as_str()) && !d.slot.contains('+'))
+    {
+        decided
+            .entry((d.workflow.as_str(), d.slot.as_str()))
+            .or_default()
+            .insert(d.target_date);
+    }
+    let mut slots_skipped = Vec::new();
+    for ((workflow, slot), dates) in &decided {
+        let (Some(first), Some(last)) = (dates.first(), dates.last()) else {
+            continue;
+        };
+        let mut date = *first;
+        while date < *last {
+            if !dates.contains(&date) {
+                slots_skipped.push(format!("{workflow} {date} {slot}: no decision"));
+            }
+            date = date.succ_opt().unwrap_or(*last);
+        }
+    }
     let mut misdated_runs = Vec::new();
     for row in &executions {
         if row.workflow_name.starts_with("calendar:") {
@@ -427,6 +470,7 @@ pub(crate) async fn build(
         freshness,
         completeness,
         slots_run_twice,
+        slots_skipped,
         misdated_runs,
         targets: Vec::new(),
         targets_met: true,
@@ -564,9 +608,13 @@ fn check_targets(targets: &Targets, r: &Report) -> Vec<TargetCheck> {
     if targets.slots_once {
         check(
             "slots_once",
-            "no slot run twice".to_string(),
-            format!("{} run twice", r.slots_run_twice.len()),
-            r.slots_run_twice.is_empty(),
+            "no slot run twice or skipped".to_string(),
+            format!(
+                "{} run twice, {} skipped",
+                r.slots_run_twice.len(),
+                r.slots_skipped.len()
+            ),
+            r.slots_run_twice.is_empty() && r.slots_skipped.is_empty(),
         );
     }
     if targets.dates_correct {

@@ -73,7 +73,8 @@ pub struct RawTargets {
     pub stale_alert_for: Option<String>,
     /// Entities collected / expected, at least (0 to 1).
     pub completeness_min: Option<f64>,
-    /// No (workflow, target date, slot) may run twice.
+    /// No (workflow, target date, slot) may run twice, and no daily slot
+    /// (`at`, `window`) may go without a decision.
     #[serde(default)]
     pub slots_once: bool,
     /// Every run's target date is its local date or the day before.

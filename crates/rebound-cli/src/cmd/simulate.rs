@@ -435,7 +435,12 @@ fn print_details(r: &Report) {
             }
         );
     }
-    for s in r.slots_run_twice.iter().chain(&r.misdated_runs) {
+    for s in r
+        .slots_run_twice
+        .iter()
+        .chain(&r.slots_skipped)
+        .chain(&r.misdated_runs)
+    {
         println!("slot problem: {s}");
     }
     print_targets(r);
