@@ -246,7 +246,95 @@ impl FaultHook for Injector {
 
 #[cfg(test)]
 mod tests {
-    use super::unit;
+    use super::*;
+    use crate::scenario::{Names, Scenario};
+    use chrono::TimeZone;
+    use rebound_domain::clock::ManualClock;
+
+    const NY: Tz = chrono_tz::America::New_York;
+
+    fn injector(faults: &str, clock: Arc<ManualClock>) -> Injector {
+        let text = format!("from = \"2026-01-10\"\ndays = 2\n{faults}");
+        let mut scenario = Scenario::parse("t", std::path::Path::new("t.toml"), &text).unwrap();
+        let mut names = Names::default();
+        names.sources.insert("api".into());
+        names
+            .scrapers
+            .insert("pbp".into(), ("api".into(), "/pbp/{game_id}".into()));
+        names
+            .scrapers
+            .insert("other".into(), ("api".into(), "/other".into()));
+        scenario.check_against(&names).unwrap();
+        let timeouts = BTreeMap::from([("api".to_string(), Duration::from_secs(20))]);
+        Injector::new(&scenario.faults, &timeouts, clock, NY, 7)
+    }
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        NY.with_ymd_and_hms(2026, 1, 10, h, m, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn ask(i: &Injector, path: &str) -> (Duration, String) {
+        let (wait, action) = i.decide_now(&FaultRequest {
+            path: path.to_string(),
+            query: None,
+        });
+        let what = match action {
+            FaultAction::Pass => "pass".to_string(),
+            FaultAction::Reply(reply) => format!("{reply:?}").chars().take(40).collect(),
+            FaultAction::Drop => "drop".to_string(),
+            FaultAction::Empty => "empty".to_string(),
+            FaultAction::Reshape => "reshape".to_string(),
+        };
+        (wait, what)
+    }
+
+    #[test]
+    fn faults_follow_the_simulated_local_time() {
+        let clock = Arc::new(ManualClock::new(at(5, 0)));
+        let i = injector(
+            "[[faults]]\nkind = \"late\"\nscraper = \"pbp\"\npublish_at = \"09:00\"\nstart = \"2026-01-10\"\nfor = \"1d\"\n\
+             [[faults]]\nkind = \"down\"\nsource = \"api\"\nroute = \"/other\"\nmode = \"timeout\"\nstart = \"2026-01-10T12:00\"\nfor = \"1h\"\n",
+            clock.clone(),
+        );
+        assert!(
+            ask(&i, "/ref/api/pbp/1").1.contains("404"),
+            "before publish_at"
+        );
+        assert_eq!(ask(&i, "/ref/api/other").1, "pass");
+        clock.advance(Duration::from_secs(4 * 3600));
+        assert_eq!(ask(&i, "/ref/api/pbp/1").1, "pass", "published at 09:00");
+        clock.advance(Duration::from_secs(3 * 3600));
+        assert_eq!(
+            ask(&i, "/ref/api/other"),
+            (Duration::from_secs(20), "drop".into())
+        );
+        clock.advance(Duration::from_secs(3600));
+        assert_eq!(
+            ask(&i, "/ref/api/other").1,
+            "pass",
+            "the outage ended at 13:00"
+        );
+        let hits = i.hits();
+        assert_eq!((hits[0].hits, hits[1].hits), (1, 1));
+    }
+
+    #[test]
+    fn a_rate_limit_counts_requests_in_its_sliding_window() {
+        let clock = Arc::new(ManualClock::new(at(10, 0)));
+        let i = injector(
+            "[[faults]]\nkind = \"rate_limit\"\nsource = \"api\"\nrequests = 2\nwindow = \"1m\"\nstart = \"2026-01-10\"\nfor = \"1d\"\n",
+            clock.clone(),
+        );
+        assert_eq!(ask(&i, "/ref/api/a").1, "pass");
+        clock.advance(Duration::from_secs(20));
+        assert_eq!(ask(&i, "/ref/api/b").1, "pass");
+        let third = ask(&i, "/ref/api/c").1;
+        assert!(third.contains("429"), "{third}");
+        clock.advance(Duration::from_secs(41));
+        assert_eq!(ask(&i, "/ref/api/d").1, "pass", "the first left the window");
+    }
 
     #[test]
     fn draws_are_uniform_enough_and_repeatable() {
