@@ -4,7 +4,8 @@
 //! figures, and fails when a target of the scenario is missed.
 //!
 //! `cargo bench -p rebound-simulate --bench full_season` (release profile);
-//! `-- --days N` simulates only the first N days. The figures are in
+//! `-- --days N` simulates only the first N days, `--alert-every-minutes M`
+//! evaluates alerts every M minutes away from faults. The figures are in
 //! `docs/benchmarks.md`.
 
 use rebound_simulate::{Options, builtin, simulate};
@@ -12,10 +13,19 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let mut days = None;
+    let mut alert_every = rebound_simulate::runner::DEFAULT_ALERT_EVERY;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        if arg == "--days" {
-            days = args.next().and_then(|d| d.parse().ok());
+        match arg.as_str() {
+            "--days" => days = args.next().and_then(|d| d.parse().ok()),
+            // Alert rounds away from faults every N minutes (default 30):
+            // shows what the rounds cost.
+            "--alert-every-minutes" => {
+                if let Some(m) = args.next().and_then(|m| m.parse::<u64>().ok()) {
+                    alert_every = std::time::Duration::from_secs(m * 60);
+                }
+            }
+            _ => {}
         }
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -32,6 +42,7 @@ fn main() -> ExitCode {
     };
     let options = Options {
         days,
+        alert_every,
         ..Options::default()
     };
     let started = std::time::Instant::now();
