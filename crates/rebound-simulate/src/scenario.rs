@@ -998,6 +998,30 @@ mod tests {
     }
 
     #[test]
+    fn unknown_scrapers_and_routes_are_refused_against_the_config() {
+        let text = "from = \"2026-01-01\"\ndays = 2\n[[faults]]\nkind = \"empty\"\nscraper = \"box\"\nstart = \"2026-01-01\"\nfor = \"1h\"\n[[faults]]\nkind = \"slow\"\nsource = \"api\"\nroute = \"/nowhere\"\ndelay = \"2s\"\nstart = \"2026-01-01\"\nfor = \"1h\"\n[[faults]]\nkind = \"slow\"\nsource = \"api\"\nroute = \"/games\"\ndelay = \"2s\"\nstart = \"2026-01-01\"\nfor = \"1h\"\n";
+        let mut scenario = parse(text).expect("parses");
+        let mut names = Names::default();
+        names.sources.insert("api".into());
+        names
+            .scrapers
+            .insert("games".into(), ("api".into(), "/games/{date}".into()));
+        let error = scenario.check_against(&names).unwrap_err().to_string();
+        let lines: Vec<&str> = error.lines().collect();
+        assert_eq!(lines.len(), 2, "{error}");
+        assert!(
+            lines[0].starts_with(
+                "t.toml:5:11: faults[0].scraper: unknown scraper \"box\"; the config has games"
+            ),
+            "{error}"
+        );
+        assert!(
+            lines[1].starts_with("t.toml:11:9: faults[1].route: no scraper of source \"api\" calls a path starting with \"/nowhere\""),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_refused_with_their_place() {
         let error = parse("from = \"2026-01-01\"\ndays = 2\nspeed = 3\n")
             .unwrap_err()
