@@ -486,7 +486,8 @@ pub(crate) async fn build(
 
 fn percent(x: f64) -> String {
     let p = x * 100.0;
-    if p != 0.0 && p.abs() < 0.1 {
+    // Enough digits that a rate just short of a target never reads as it.
+    if (p != 0.0 && p.abs() < 0.1) || (p > 99.0 && p < 100.0) {
         format!("{p:.3}%")
     } else {
         format!("{p:.1}%")

@@ -19,6 +19,10 @@ const KNOWN_MISSES: &[(&str, &str)] = &[
     // the outage and the stale box scores each send a recovery, and the
     // health probe's incident flaps once at the outage's start.
     ("host-down-5-days", "recovered_alerts"),
+    // 12,492 of 12,506 entities (99.888%) in the bench run of 2026-12-03:
+    // the calls the two outages and the 2% transient faults cost that no
+    // later run retried (`only_missing` windows run once a day).
+    ("full-season", "completeness_rate"),
 ];
 
 async fn run(name: &str) -> Report {
