@@ -203,3 +203,40 @@ schedule = { kind = "window", start = "06:00", end = "08:00" }
     // No real secret was needed, none was sent anywhere.
     assert!(!text(&out.stdout).contains("OWN_API_KEY="));
 }
+
+#[test]
+fn policy_original_runs_beside_the_config_with_the_differences() {
+    let out = rebound(
+        &[
+            "simulate",
+            "new-years-eve",
+            "--days",
+            "1",
+            "--policy",
+            "original",
+            "--json",
+        ],
+        &[],
+    );
+    let stdout = text(&out.stdout);
+    // The exit code judges the config's run only.
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        text(&out.stderr)
+    );
+    let both: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(both["scenario"], "new-years-eve");
+    assert_eq!(both["baseline"]["policy"], "as written");
+    assert_eq!(both["comparison"]["policy"], "original");
+    let differences = both["differences"].as_array().expect("differences");
+    // One alert per failure: the original sends more notifications.
+    let alerts = differences
+        .iter()
+        .find(|d| d["figure"] == "alerts_sent")
+        .expect("alerts differ");
+    assert!(
+        alerts["comparison"].as_f64() > alerts["baseline"].as_f64(),
+        "{alerts}"
+    );
+}
