@@ -8,7 +8,8 @@
 //! - proxies point at the simulated upstream, which stands in for a
 //!   forward proxy; `proxy = "env"` is dropped;
 //! - every alert sink becomes a `webhook` sink on the loopback receiver,
-//!   so the report can count what was sent;
+//!   so the report can count what was sent; hand-off webhook sinks post
+//!   there too, other hand-off sinks are dropped (with a warning);
 //! - history goes to `history.db` and payloads to `raw/` in the run's
 //!   folder;
 //! - with [`Policy::Original`], the original pipeline's policies replace
@@ -230,6 +231,37 @@ pub fn prepare(
                     "url".into(),
                     Value::String(format!("{}/alerts/{name}", at.receiver)),
                 );
+            }
+        }
+    }
+
+    // Hand-off: webhook sinks post to the receiver too (never to a real
+    // consumer); other kinds (NATS) need a server the simulation does not
+    // run, so their events stay published to the outbox only. Nobody
+    // acknowledges here, so acknowledgements are not required.
+    if let Some(handoff) = root.get_mut("handoff").and_then(Value::as_table_mut) {
+        handoff.remove("ack_required");
+        if let Some(sinks) = handoff.get_mut("sinks").and_then(Value::as_table_mut) {
+            let names: Vec<String> = sinks.keys().cloned().collect();
+            for name in names {
+                let webhook = sinks
+                    .get(&name)
+                    .and_then(|s| s.get("kind"))
+                    .and_then(Value::as_str)
+                    == Some("webhook");
+                if !webhook {
+                    sinks.remove(&name);
+                    warnings.push(format!(
+                        "handoff.sinks.{name} is not simulated (no server for its kind): its events stay in the outbox"
+                    ));
+                    continue;
+                }
+                if let Some(sink) = sinks.get_mut(&name).and_then(Value::as_table_mut) {
+                    sink.insert(
+                        "url".into(),
+                        Value::String(format!("{}/handoff/{name}", at.receiver)),
+                    );
+                }
             }
         }
     }

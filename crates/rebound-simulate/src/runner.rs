@@ -5,7 +5,8 @@
 //!
 //! Stepping, not running the service's loops: each step ticks the
 //! scheduler, drains the queue with the worker (retry waits jump the
-//! clock), runs the alert rounds that fall before the next step, then
+//! clock), publishes the completion events, runs the alert rounds that
+//! fall before the next step, then
 //! jumps the clock to the next instant anything is due. The parts are
 //! `serve`'s own (`Scheduler::tick`, `Worker::run_one`, the alert
 //! evaluator and deliverer of `rebound_service::alerts`), so the history
@@ -283,6 +284,11 @@ pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Repor
     );
     let alerts = rebound_service::alerts::alert_service(engine.clone(), clock.clone())
         .map_err(|e| failed("cannot set up the alert loops")(e.to_string()))?;
+    // `serve` runs the hand-off publisher in every role: without it every
+    // completion event would stay pending, which no real pipeline sees
+    // (and the outbox's pending queries would slow down day after day).
+    let publisher = rebound_service::handoff::publisher(store.clone(), &plan, clock.clone())
+        .map_err(|e| failed("cannot set up the hand-off publisher")(e.to_string()))?;
 
     let mut observed = Observed::default();
     let mut decisions: Vec<RecordedDecision> = Vec::new();
@@ -320,6 +326,15 @@ pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Repor
             .await
             .map_err(|e| failed("the worker failed")(e.to_string()))?
         {}
+        loop {
+            let round = publisher
+                .publish_due()
+                .await
+                .map_err(|e| failed("publishing completion events")(e.to_string()))?;
+            if round.claimed == 0 || round.published == 0 {
+                break;
+            }
+        }
         let mut next = tick.next_check.unwrap_or(end);
         if let Some(due) = store
             .next_run_at(manual.now())
@@ -457,7 +472,11 @@ async fn round(
     let received = receiver.received();
     // Notifications of the warm-up are not the scenario's.
     let counted = now >= measured_from;
-    for message in received.iter().skip(*seen).filter(|_| counted) {
+    for message in received
+        .iter()
+        .skip(*seen)
+        .filter(|m| counted && m.path.starts_with("/alerts/"))
+    {
         let body: serde_json::Value = serde_json::from_str(&message.body).unwrap_or_default();
         let field = |k: &str| {
             body.get(k)
