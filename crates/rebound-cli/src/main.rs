@@ -68,6 +68,9 @@ enum Command {
     Status(cmd::status::StatusArgs),
     /// Run the example workflows against a built-in simulated upstream (no network, no config).
     Demo(cmd::demo::DemoArgs),
+    /// Replay incidents (scenarios) against the config on a simulated
+    /// clock and report what its policies did; without SCENARIO, list the built-ins.
+    Simulate(cmd::simulate::SimulateArgs),
     /// Run the scheduler and workers until stopped (SIGTERM or Ctrl-C).
     Serve(cmd::serve::ServeArgs),
     /// Show every decision the scheduler would make on a date (dry run).
@@ -168,7 +171,12 @@ fn exit_quietly_on_broken_pipe() {
 
 fn main() -> ExitCode {
     exit_quietly_on_broken_pipe();
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    // `simulate` runs the reference pipeline unless a config is named.
+    let config_given =
+        matches.value_source("config") != Some(clap::parser::ValueSource::DefaultValue);
+    let cli =
+        <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // `rebound::runs` is the one line per finished run of `rebound serve`
     // (workflow, target date, status, counts, duration): shown by default,
     // since a service that says nothing while it works looks stuck.
@@ -179,6 +187,8 @@ fn main() -> ExitCode {
     let level = match (cli.quiet, cli.verbose) {
         (true, _) => "error",
         (false, 0) if demo => "error",
+        // The simulated pipeline's own warnings are part of its report.
+        (false, 0) if matches!(cli.command, Command::Simulate(_)) => "error",
         (false, 0) => "warn,rebound::runs=info",
         (false, 1) => "info",
         (false, _) => "debug",
@@ -202,6 +212,9 @@ fn main() -> ExitCode {
             } => cmd::check::schema(),
             Command::Status(args) => cmd::status::status(&cli.config, args).await,
             Command::Demo(args) => cmd::demo::demo(args).await,
+            Command::Simulate(args) => {
+                cmd::simulate::simulate_cmd(&cli.config, config_given, args).await
+            }
             Command::Serve(args) => cmd::serve::serve(&cli.config, args).await,
             Command::Plan(args) => cmd::plan::plan(&cli.config, args).await,
             Command::Backfill(args) => cmd::backfill::run(&cli.config, args).await,

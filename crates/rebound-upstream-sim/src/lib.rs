@@ -23,6 +23,7 @@
 
 mod demo;
 mod documents;
+mod faults;
 pub mod fixtures;
 mod pages;
 mod raw_faults;
@@ -39,6 +40,7 @@ pub use demo::{
     demo_config_with, demo_event_id, demo_game_id, demo_pending_event_id,
 };
 pub use documents::{DOC_ETAG, DOC_LAST_MODIFIED, REPORT_LINES, tiny_pdf};
+pub use faults::{FaultAction, FaultFuture, FaultHook, FaultRequest};
 pub use pages::{PAGE_ITEMS, PAGE_SIZE};
 pub use raw_faults::{RawFault, RawFaultServer};
 pub use receiver::{Received, WebhookReceiver};
@@ -220,6 +222,13 @@ impl UpstreamSim {
     /// returns how many were dropped.
     pub fn clear_script(&self, path: &str) -> usize {
         self.shared.clear_script(path)
+    }
+
+    /// From now on every request (after any scripted reply for its path)
+    /// is first put to `hook`, which may answer instead of the route; see
+    /// [`FaultHook`]. `None` removes it.
+    pub fn set_fault_hook(&self, hook: Option<Arc<dyn FaultHook>>) {
+        self.shared.set_fault_hook(hook);
     }
 
     /// Every request received so far (while recording), in arrival order.

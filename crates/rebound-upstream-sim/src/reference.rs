@@ -15,6 +15,10 @@
 //! | `bettingpros`   | `/events?date=`, `/offers?date=&page=&limit=` (`_pagination.total_items`) |
 //! | `espn`          | `/teams`, `/teams/<id>/roster`                                  |
 //!
+//! The health probes of the config (`nba_cdn`'s
+//! `/liveData/odds/odds_todaysGames.json`, `balldontlie`'s `/teams`,
+//! `odds_api`'s `/sports`) answer 200.
+//!
 //! The PDFs are real documents laid out like NBA.com's (`reference_docs.rs`).
 //! BigDataBall is not here: it has no public HTTP API (its files are on a
 //! Google Drive folder), so the reference config leaves it out.
@@ -114,9 +118,22 @@ pub(crate) fn router(anchor: Anchor) -> Router {
         .route("/bettingpros/events", get(bp_events))
         .route("/bettingpros/offers", get(bp_offers))
         .route("/espn/teams", get(espn_teams))
+        // The health probes the reference config declares (`health = {...}`).
+        .route(
+            "/nba_cdn/liveData/odds/odds_todaysGames.json",
+            get(probe_ok),
+        )
+        .route("/balldontlie/teams", get(probe_ok))
+        .route("/odds_api/sports", get(probe_ok))
         .route("/espn/teams/{team_id}/roster", get(espn_roster))
         .fallback(not_found)
         .with_state(anchor)
+}
+
+/// The sources' health endpoints: up whenever the host is (faults decide
+/// otherwise).
+async fn probe_ok() -> Response {
+    Json(json!({ "data": [{ "ok": true }] })).into_response()
 }
 
 /// The `Via` header a forward proxy adds (RFC 9110, section 7.6.3); without

@@ -11,8 +11,11 @@
 //! router with the default routes.
 
 use crate::RecordedRequest;
+use crate::faults::{FaultAction, FaultHook, FaultRequest};
 use crate::reply::Reply;
 use axum::Router;
+use axum::http::HeaderValue;
+use axum::http::header::VIA;
 use axum::response::Response;
 use hyper::Request;
 use hyper::body::Incoming;
@@ -38,6 +41,8 @@ pub(crate) struct Shared {
     pending: AtomicUsize,
     recording: AtomicBool,
     requests: Mutex<Vec<RecordedRequest>>,
+    /// Decides faults by the caller's rules and clock (`faults.rs`).
+    hook: std::sync::RwLock<Option<Arc<dyn FaultHook>>>,
 }
 
 /// A poisoned lock only means a test panicked elsewhere; the data is still
@@ -86,6 +91,14 @@ impl Shared {
         }
         self.pending.fetch_sub(1, Ordering::AcqRel);
         Some(reply)
+    }
+
+    pub(crate) fn set_fault_hook(&self, hook: Option<Arc<dyn FaultHook>>) {
+        *self.hook.write().unwrap_or_else(|e| e.into_inner()) = hook;
+    }
+
+    fn fault_hook(&self) -> Option<Arc<dyn FaultHook>> {
+        self.hook.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub(crate) fn set_recording(&self, on: bool) {
@@ -181,13 +194,34 @@ async fn dispatch(
     shared: Arc<Shared>,
     router: TowerToHyperService<Router>,
     abort: Arc<Notify>,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
 ) -> Result<Response, Infallible> {
+    // A request in absolute form was sent to us as to a forward proxy: we
+    // stand in for that proxy too, so it gets the `Via` a proxy adds.
+    if req.uri().authority().is_some() && !req.headers().contains_key(VIA) {
+        req.headers_mut()
+            .insert(VIA, HeaderValue::from_static("1.1 rebound-upstream-sim"));
+    }
     if shared.recording.load(Ordering::Relaxed) {
         shared.record(&req);
     }
     if let Some(reply) = shared.take_scripted(req.uri().path()) {
         return Ok(reply.respond(req, &abort).await);
+    }
+    if let Some(hook) = shared.fault_hook() {
+        let asked = FaultRequest {
+            path: req.uri().path().to_string(),
+            query: req.uri().query().map(str::to_string),
+        };
+        match hook.decide(&asked).await {
+            FaultAction::Pass => {}
+            FaultAction::Reply(reply) => return Ok(reply.respond(req, &abort).await),
+            FaultAction::Drop => return Ok(Reply::reset().respond(req, &abort).await),
+            action @ (FaultAction::Empty | FaultAction::Reshape) => {
+                let response = router.call(req).await?;
+                return Ok(crate::faults::alter(response, &action).await);
+            }
+        }
     }
     router.call(req).await
 }

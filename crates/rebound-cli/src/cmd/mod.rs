@@ -18,4 +18,5 @@ pub mod purge;
 pub mod quotas;
 pub mod run;
 pub mod serve;
+pub mod simulate;
 pub mod status;

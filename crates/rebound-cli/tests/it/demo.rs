@@ -265,9 +265,15 @@ fn demo_tables_say_what_happened_and_the_next_commands_work_as_printed() {
     // Started directly (no `cargo run`, not on PATH): commands name this
     // binary by its path, and the config path is quoted for the shell.
     let next = next_commands(&stdout);
-    assert_eq!(next.len(), 3, "{stdout}");
+    assert_eq!(next.len(), 4, "{stdout}");
     let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_rebound")).unwrap();
-    for command in &next {
+    // The last suggests a simulation (its run is the simulate tests' job:
+    // it takes half a minute in a debug build).
+    assert_eq!(
+        next[3],
+        format!("{} simulate new-years-eve --policy original", exe.display())
+    );
+    for command in &next[..3] {
         assert!(
             command.starts_with(&format!("{} -c 'my demo/rebound.toml' ", exe.display())),
             "{command}"

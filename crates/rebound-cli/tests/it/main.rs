@@ -31,6 +31,7 @@ mod runs;
 mod secrets;
 mod serve;
 mod serve_lines;
+mod simulate;
 mod storage;
 mod variables;
 

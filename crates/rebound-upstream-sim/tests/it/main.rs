@@ -2,6 +2,7 @@
 //! HTTP with reqwest (the client the fetcher uses), one binary for speed.
 
 mod demo;
+mod fault_hook;
 mod faults;
 mod recording;
 mod reference;

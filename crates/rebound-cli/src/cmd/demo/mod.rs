@@ -326,6 +326,10 @@ async fn run_demo(dir: &Path, json: bool, serve: Option<u16>) -> Result<ExitCode
             invocation.command(&["-c", &config_arg, "status"]),
             "or query workflow_executions, scraper_execution_log, scraper_attempts with SQL",
         ),
+        (
+            invocation.command(&["simulate", "new-years-eve", "--policy", "original"]),
+            "replay a real incident on the reference pipeline, against the original's policies",
+        ),
     ];
     // Started before anything is printed, so the URL is in the output
     // (text and JSON) and a port in use fails the command at once.

@@ -1,0 +1,512 @@
+//! `rebound simulate`: runs scenarios (built-in names or files) against the
+//! reference pipeline or `-c CONFIG` on a simulated clock, and prints each
+//! report (`rebound_simulate`), side by side with a comparison run for
+//! `--compare FILE` or `--policy original`.
+//!
+//! Exit codes: 0 every target of the config's runs met, 1 a target missed
+//! (the comparison's targets are shown, not judged), 2 bad input.
+
+use crate::Failure;
+use crate::output::{plural, table, when};
+use chrono::NaiveDate;
+use comfy_table::Cell;
+use rebound_domain::duration::format_duration_coarse;
+use rebound_simulate::{Options, Policy, Report, Scenario, SimulateError, builtin, simulate};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// Scenarios to run: built-in names or scenario files (TOML). Without
+    /// one, lists the built-ins.
+    pub scenarios: Vec<String>,
+    /// Simulate this many days (default: the scenario's own).
+    #[arg(long)]
+    pub days: Option<u32>,
+    /// First simulated date, YYYY-MM-DD (default: the scenario's own; its
+    /// faults move with it).
+    #[arg(long)]
+    pub from: Option<NaiveDate>,
+    /// Seed of the random draws (default: the scenario's own).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Also run each scenario with this config and print both side by side.
+    #[arg(long, value_name = "FILE")]
+    pub compare: Option<PathBuf>,
+    /// Also run each scenario with the original pipeline's policies (on the
+    /// `--compare` config, else the same one) and print both side by side.
+    #[arg(long, value_enum)]
+    pub policy: Option<PolicyArg>,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Keep each run's history and config in DIR (one subfolder per run
+    /// when there are several), for `rebound status`, `health` and the
+    /// dashboard.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PolicyArg {
+    /// 3 attempts at 2 s / 4 s, no jitter, Retry-After ignored, no breaker,
+    /// no retry budget, no deadlines, one alert per failure.
+    Original,
+}
+
+/// One run to make of each scenario.
+struct Variant {
+    label: &'static str,
+    config: Option<PathBuf>,
+    policy: Policy,
+}
+
+pub async fn simulate_cmd(
+    config: &Path,
+    config_given: bool,
+    args: SimulateArgs,
+) -> Result<ExitCode, Failure> {
+    if args.scenarios.is_empty() {
+        return list_builtins(args.json);
+    }
+    if args.days == Some(0) {
+        return Err(Failure::Usage(anyhow::anyhow!("--days must be at least 1")));
+    }
+    let mut scenarios = Vec::new();
+    for name in &args.scenarios {
+        scenarios.push(builtin::resolve(name).map_err(|e| Failure::Usage(anyhow::anyhow!(e)))?);
+    }
+    let config = config_given.then(|| config.to_path_buf());
+    let mut variants = vec![Variant {
+        label: "config",
+        config: config.clone(),
+        policy: Policy::AsWritten,
+    }];
+    if args.compare.is_some() || args.policy.is_some() {
+        variants.push(Variant {
+            label: if args.policy.is_some() {
+                "original"
+            } else {
+                "compare"
+            },
+            config: args.compare.clone().or(config),
+            policy: match args.policy {
+                Some(PolicyArg::Original) => Policy::Original,
+                None => Policy::AsWritten,
+            },
+        });
+    }
+    let several = scenarios.len() * variants.len() > 1;
+    let mut all_met = true;
+    let mut json_out = Vec::new();
+    for scenario in scenarios {
+        let mut reports = Vec::new();
+        for variant in &variants {
+            let keep = args.keep.as_ref().map(|dir| {
+                if several {
+                    dir.join(format!("{}-{}", scenario.name, variant.label))
+                } else {
+                    dir.clone()
+                }
+            });
+            let options = Options {
+                config: variant.config.clone(),
+                policy: variant.policy,
+                seed: args.seed,
+                from: args.from,
+                days: args.days,
+                keep,
+                ..Options::default()
+            };
+            let report = run_one(scenario.clone(), &options).await?;
+            reports.push(report);
+        }
+        all_met &= reports[0].targets_met;
+        if args.json {
+            json_out.push(match reports.as_slice() {
+                [one] => serde_json::to_value(one)?,
+                [a, b] => json!({
+                    "scenario": a.scenario,
+                    "baseline": a,
+                    "comparison": b,
+                    "differences": differences(a, b),
+                }),
+                _ => Value::Null,
+            });
+        } else {
+            match reports.as_slice() {
+                [one] => print_report(one),
+                [a, b] => print_comparison(a, b),
+                _ => {}
+            }
+        }
+    }
+    if args.json {
+        let value = match json_out.len() {
+            1 => json_out.remove(0),
+            _ => Value::Array(json_out),
+        };
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    }
+    Ok(if all_met {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+async fn run_one(scenario: Scenario, options: &Options) -> Result<Report, Failure> {
+    simulate(scenario, options).await.map_err(|e| match e {
+        SimulateError::Prepare(_) | SimulateError::Scenario(_) | SimulateError::Usage(_) => {
+            Failure::Usage(anyhow::anyhow!(e))
+        }
+        SimulateError::Failed { .. } => Failure::Runtime(anyhow::anyhow!(e)),
+    })
+}
+
+fn list_builtins(json: bool) -> Result<ExitCode, Failure> {
+    let mut rows = Vec::new();
+    for name in builtin::names() {
+        if let Some(Ok(s)) = builtin::load(name) {
+            rows.push((s.name, s.description, s.from, s.days));
+        }
+    }
+    if json {
+        let list: Vec<Value> = rows
+            .iter()
+            .map(|(n, d, f, days)| json!({"name": n, "description": d, "from": f, "days": days}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+    } else {
+        let mut t = table(&["scenario", "from", "days", "what it reproduces"]);
+        for (n, d, f, days) in &rows {
+            t.add_row(vec![n.clone(), f.to_string(), days.to_string(), d.clone()]);
+        }
+        println!("{t}");
+        println!("Run one: rebound simulate new-years-eve --policy original");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pct(x: f64) -> String {
+    let p = x * 100.0;
+    // Enough digits that a rate just short of a target never reads as it.
+    if (p != 0.0 && p.abs() < 0.1) || (p > 99.0 && p < 100.0) {
+        format!("{p:.3}%")
+    } else {
+        format!("{p:.1}%")
+    }
+}
+
+fn secs(s: Option<i64>) -> String {
+    match s {
+        None => "none".to_string(),
+        Some(0) => "0s".to_string(),
+        Some(s) => format_duration_coarse(Duration::from_secs(s.max(0) as u64)),
+    }
+}
+
+/// What a figure's number is, for writing a difference.
+#[derive(Clone, Copy)]
+enum Unit {
+    Count,
+    Rate,
+    Ratio,
+    Seconds,
+    Hours,
+}
+
+fn difference(unit: Unit, from: f64, to: f64) -> String {
+    let d = to - from;
+    if d.abs() < 1e-9 {
+        return "same".to_string();
+    }
+    let sign = if d > 0.0 { "+" } else { "-" };
+    match unit {
+        Unit::Count => format!("{sign}{}", d.abs().round()),
+        Unit::Rate => format!("{sign}{:.1} points", d.abs() * 100.0),
+        Unit::Ratio => format!("{sign}{:.3}", d.abs()),
+        Unit::Seconds => format!("{sign}{}", secs(Some(d.abs().round() as i64))),
+        Unit::Hours => format!("{sign}{:.1}h", d.abs()),
+    }
+}
+
+/// The report's figures as (name, text for people, number to compare).
+fn figures(r: &Report) -> Vec<(&'static str, String, Option<f64>, Unit)> {
+    let runs = &r.runs;
+    let past_sla: i64 = r.freshness.iter().map(|f| f.past_sla_seconds).sum();
+    vec![
+        (
+            "runs",
+            format!(
+                "{}: {} success, {} partial, {} failed, {} no_data",
+                runs.total, runs.success, runs.partial, runs.failed, runs.no_data
+            ),
+            Some(runs.total as f64),
+            Unit::Count,
+        ),
+        (
+            "failure rate",
+            pct(r.failure_rate),
+            Some(r.failure_rate),
+            Unit::Rate,
+        ),
+        (
+            "partial rate",
+            pct(r.partial_rate),
+            Some(r.partial_rate),
+            Unit::Rate,
+        ),
+        (
+            "failures with a message",
+            pct(r.error_message_coverage_rate),
+            Some(r.error_message_coverage_rate),
+            Unit::Rate,
+        ),
+        (
+            "attempts per call",
+            format!(
+                "{:.3} ({} over {})",
+                r.calls.attempts_per_call,
+                plural(r.calls.attempts as u64, "attempt", "attempts"),
+                plural(r.calls.total as u64, "call", "calls")
+            ),
+            Some(r.calls.attempts_per_call),
+            Unit::Ratio,
+        ),
+        (
+            "retries that paid off",
+            format!(
+                "{} of {} retried calls",
+                r.calls.retries_paid_off, r.calls.retried
+            ),
+            Some(r.calls.retries_paid_off as f64),
+            Unit::Count,
+        ),
+        (
+            "refused by breakers",
+            plural(r.calls.refused_by_breaker as u64, "call", "calls"),
+            Some(r.calls.refused_by_breaker as f64),
+            Unit::Count,
+        ),
+        (
+            "refused by budgets",
+            plural(r.calls.refused_by_budget as u64, "call", "calls"),
+            Some(r.calls.refused_by_budget as f64),
+            Unit::Count,
+        ),
+        (
+            "first alert after fault",
+            secs(r.alerts.first_alert_seconds),
+            r.alerts.first_alert_seconds.map(|s| s as f64),
+            Unit::Seconds,
+        ),
+        (
+            "alerts sent",
+            format!(
+                "{} opened, {}, {} recovered",
+                r.alerts.opened,
+                plural(r.alerts.reminders as u64, "reminder", "reminders"),
+                r.alerts.recovered
+            ),
+            Some((r.alerts.opened + r.alerts.reminders + r.alerts.recovered) as f64),
+            Unit::Count,
+        ),
+        (
+            "hours past freshness SLA",
+            format!("{:.1}h over all datasets", past_sla as f64 / 3600.0),
+            Some(past_sla as f64 / 3600.0),
+            Unit::Hours,
+        ),
+        (
+            "completeness",
+            format!(
+                "{} ({} of {} entities)",
+                pct(r.completeness.completeness_rate),
+                r.completeness.collected,
+                r.completeness.expected
+            ),
+            Some(r.completeness.completeness_rate),
+            Unit::Rate,
+        ),
+        (
+            "never collected",
+            plural(
+                r.completeness.never_collected.len() as u64,
+                "entity",
+                "entities",
+            ),
+            Some(r.completeness.never_collected.len() as f64),
+            Unit::Count,
+        ),
+    ]
+}
+
+fn header(r: &Report) {
+    let tz = r.timezone();
+    println!(
+        "Scenario {}: {}\n{}, policy {}, seed {}; {} to {} ({}), simulated in {:.1}s",
+        r.scenario,
+        r.description,
+        r.config,
+        r.policy,
+        r.seed,
+        when(r.started_at, tz),
+        when(r.ended_at, tz),
+        plural(u64::from(r.days), "day", "days"),
+        r.elapsed_seconds
+    );
+    for warning in &r.warnings {
+        println!("warning: {warning}");
+    }
+}
+
+fn print_report(r: &Report) {
+    header(r);
+    let mut t = table(&["figure", "value"]);
+    for (name, text, _, _) in figures(r) {
+        t.add_row(vec![name.to_string(), text]);
+    }
+    println!("{t}");
+    print_details(r);
+}
+
+fn print_details(r: &Report) {
+    let tz = r.timezone();
+    if !r.faults.is_empty() {
+        let mut t = table(&[
+            "fault",
+            "start",
+            "end",
+            "requests hit",
+            "attempts per call",
+            "first alert",
+        ]);
+        for f in &r.faults {
+            t.add_row(vec![
+                format!("{}: {}", f.index, f.fault),
+                when(f.start, tz),
+                when(f.end, tz),
+                f.requests_hit.to_string(),
+                f.attempts_per_call.map_or("no calls".to_string(), |a| {
+                    format!("{a:.3} ({} calls)", f.calls)
+                }),
+                secs(f.first_alert_seconds),
+            ]);
+        }
+        println!("{t}");
+    }
+    let stale: Vec<_> = r
+        .freshness
+        .iter()
+        .filter(|f| f.past_sla_seconds > 0)
+        .collect();
+    if !stale.is_empty() {
+        let mut t = table(&["dataset", "past its freshness SLA"]);
+        for f in stale {
+            t.add_row(vec![
+                f.dataset.clone(),
+                format!("{:.1}h", f.past_sla_seconds as f64 / 3600.0),
+            ]);
+        }
+        println!("{t}");
+    }
+    if !r.completeness.never_collected.is_empty() {
+        let shown: Vec<&str> = r
+            .completeness
+            .never_collected
+            .iter()
+            .take(10)
+            .map(String::as_str)
+            .collect();
+        let more = r
+            .completeness
+            .never_collected
+            .len()
+            .saturating_sub(shown.len());
+        println!(
+            "Never collected: {}{}",
+            shown.join("; "),
+            if more > 0 {
+                format!("; and {more} more (--json lists all)")
+            } else {
+                String::new()
+            }
+        );
+    }
+    for s in r
+        .slots_run_twice
+        .iter()
+        .chain(&r.slots_skipped)
+        .chain(&r.misdated_runs)
+    {
+        println!("slot problem: {s}");
+    }
+    print_targets(r);
+    if let Some(dir) = &r.kept {
+        println!("History kept in {dir}: rebound -c {dir}/rebound.toml status (or health, alerts)");
+    }
+    println!();
+}
+
+fn print_targets(r: &Report) {
+    if r.targets.is_empty() {
+        return;
+    }
+    let mut t = table(&["target", "wanted", "measured", "met"]);
+    for target in &r.targets {
+        t.add_row(vec![
+            Cell::new(&target.target),
+            Cell::new(&target.wanted),
+            Cell::new(&target.measured),
+            Cell::new(if target.met { "yes" } else { "MISSED" }),
+        ]);
+    }
+    println!("{t}");
+    let missed = r.targets.iter().filter(|t| !t.met).count();
+    if missed > 0 {
+        println!(
+            "{} of {} missed on this run (see docs/simulate.md, \"Targets\").",
+            plural(missed as u64, "target", "targets"),
+            r.targets.len()
+        );
+    }
+}
+
+fn print_comparison(a: &Report, b: &Report) {
+    header(a);
+    println!(
+        "compared with: {}, policy {}, simulated in {:.1}s",
+        b.config, b.policy, b.elapsed_seconds
+    );
+    let mut t = table(&["figure", &a.policy, &b.policy, "difference"]);
+    for ((name, ta, na, unit), (_, tb, nb, _)) in figures(a).into_iter().zip(figures(b)) {
+        let diff = match (na, nb) {
+            (Some(x), Some(y)) => difference(unit, x, y),
+            _ => String::new(),
+        };
+        t.add_row(vec![name.to_string(), ta, tb, diff]);
+    }
+    println!("{t}");
+    println!("{} ({}):", a.policy, a.config);
+    print_details(a);
+    println!("{} ({}):", b.policy, b.config);
+    print_details(b);
+}
+
+fn differences(a: &Report, b: &Report) -> Vec<Value> {
+    figures(a)
+        .into_iter()
+        .zip(figures(b))
+        .filter_map(|((name, _, x, _), (_, _, y, _))| match (x, y) {
+            (Some(x), Some(y)) if (x - y).abs() > f64::EPSILON => Some(json!({
+                "figure": name.replace(' ', "_"),
+                "baseline": x,
+                "comparison": y,
+            })),
+            _ => None,
+        })
+        .collect()
+}

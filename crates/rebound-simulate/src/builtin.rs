@@ -1,0 +1,72 @@
+//! The built-in scenarios, embedded at build time from `scenarios/`, each
+//! reproducing one real incident of the pipeline Rebound re-implements.
+
+use crate::scenario::{Scenario, ScenarioError};
+use std::path::PathBuf;
+
+/// (name, file text) of every built-in scenario, in the order they are listed.
+pub const BUILTIN: [(&str, &str); 8] = [
+    (
+        "new-years-eve",
+        include_str!("../scenarios/new-years-eve.toml"),
+    ),
+    (
+        "host-down-5-days",
+        include_str!("../scenarios/host-down-5-days.toml"),
+    ),
+    (
+        "late-play-by-play",
+        include_str!("../scenarios/late-play-by-play.toml"),
+    ),
+    (
+        "empty-after-url-change",
+        include_str!("../scenarios/empty-after-url-change.toml"),
+    ),
+    (
+        "dst-spring-forward",
+        include_str!("../scenarios/dst-spring-forward.toml"),
+    ),
+    (
+        "dst-fall-back",
+        include_str!("../scenarios/dst-fall-back.toml"),
+    ),
+    (
+        "stale-schedule",
+        include_str!("../scenarios/stale-schedule.toml"),
+    ),
+    ("full-season", include_str!("../scenarios/full-season.toml")),
+];
+
+/// The names of the built-ins.
+pub fn names() -> Vec<&'static str> {
+    BUILTIN.iter().map(|(name, _)| *name).collect()
+}
+
+/// The built-in `name`, parsed; `None` when there is none of that name.
+pub fn load(name: &str) -> Option<Result<Scenario, ScenarioError>> {
+    let (name, text) = BUILTIN.iter().find(|(n, _)| *n == name)?;
+    let origin = PathBuf::from(format!("scenarios/{name}.toml"));
+    Some(Scenario::parse(name, &origin, text))
+}
+
+/// A scenario argument: a built-in's name, else a file path.
+pub fn resolve(arg: &str) -> Result<Scenario, String> {
+    if let Some(scenario) = load(arg) {
+        return scenario.map_err(|e| e.to_string());
+    }
+    let path = PathBuf::from(arg);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!(
+                "no built-in scenario or file named \"{arg}\"; the built-ins are {}",
+                names().join(", ")
+            ));
+        }
+        Err(e) => return Err(format!("cannot read scenario file {arg}: {e}")),
+    };
+    let name = path
+        .file_stem()
+        .map_or_else(|| arg.to_string(), |s| s.to_string_lossy().into_owned());
+    Scenario::parse(&name, &path, &text).map_err(|e| e.to_string())
+}

@@ -1,0 +1,345 @@
+//! The config a simulation runs: the user's (or the reference) file,
+//! checked as written, then changed as TOML (not as a `Plan`) so the
+//! changed file is loaded by the same loader with the same checks:
+//!
+//! - every source the simulated upstream serves (`/ref/<source>`) points
+//!   at it; any other source points at a closed port, and each of its
+//!   scrapers is named in a warning (its calls are connect failures);
+//! - proxies point at the simulated upstream, which stands in for a
+//!   forward proxy; `proxy = "env"` is dropped;
+//! - every alert sink becomes a `webhook` sink on the loopback receiver,
+//!   so the report can count what was sent; hand-off webhook sinks post
+//!   there too, other hand-off sinks are dropped (with a warning);
+//! - history goes to `history.db` and payloads to `raw/` in the run's
+//!   folder;
+//! - with [`Policy::Original`], the original pipeline's policies replace
+//!   Rebound's (`docs/simulate.md` lists each change).
+//!
+//! `${VAR}`s get placeholder values: a simulation never needs, reads or
+//! sends a real secret.
+
+use crate::scenario::Names;
+use rebound_config::ConfigError;
+use rebound_domain::plan::Plan;
+use std::path::{Path, PathBuf};
+use toml::{Table, Value};
+
+/// The sources the simulated upstream serves under `/ref/<source>`.
+pub const SIMULATED_SOURCES: [&str; 9] = [
+    "nba_cdn",
+    "nba_stats",
+    "nba_official",
+    "nba_statsdmz",
+    "nba_referees",
+    "balldontlie",
+    "odds_api",
+    "bettingpros",
+    "espn",
+];
+
+/// The reference pipeline, as shipped in `examples/nba/`.
+pub const REFERENCE_CONFIG: &str = include_str!("../../../examples/nba/rebound.toml");
+/// Its injury-report transform, written beside the config it runs with.
+pub const REFERENCE_INJURY_SCRIPT: &str =
+    include_str!("../../../examples/nba/scripts/injury_report.py");
+
+/// Which policies the simulated pipeline runs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Policy {
+    /// The config as written.
+    #[default]
+    AsWritten,
+    /// The original pipeline's: 3 attempts at 2 s / 4 s, no jitter,
+    /// Retry-After ignored, no breaker, no retry budget, no late-data
+    /// deadlines, one alert per failure.
+    Original,
+}
+
+impl Policy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::AsWritten => "as written",
+            Policy::Original => "original",
+        }
+    }
+}
+
+/// A config ready to simulate.
+#[derive(Debug)]
+pub struct Prepared {
+    pub plan: Plan,
+    pub names: Names,
+    /// One line per scraper whose source the upstream does not serve.
+    pub warnings: Vec<String>,
+    /// The changed file, as loaded (kept in the run's folder).
+    pub text: String,
+}
+
+/// Why a config cannot be simulated.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot read config file {}: {reason}", path.display())]
+    Read { path: PathBuf, reason: String },
+    /// The simulation's own change of the file was refused by the loader:
+    /// a defect of the simulator, said plainly.
+    #[error("the simulation could not adapt {}: {reason}", path.display())]
+    Adapt { path: PathBuf, reason: String },
+}
+
+/// Where the simulation's parts listen, and where its files go.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    /// `http://127.0.0.1:PORT` of the simulated upstream.
+    pub upstream: String,
+    /// `http://127.0.0.1:PORT` of the alert receiver.
+    pub receiver: String,
+    /// A loopback address where nothing listens (sources with no route).
+    pub closed: String,
+    /// The run's folder (database and raw payloads).
+    pub dir: PathBuf,
+}
+
+/// Placeholder `${VAR}` values: never a real secret, long enough for the
+/// loader's secret rules, and shaped as a URL (with the name as its user)
+/// so a variable that stands for a webhook or proxy URL passes the check
+/// as written; the simulation replaces those URLs anyway.
+///
+/// A transform's inherited variables (`PATH`, `HOME`, `LANG`) get none: the
+/// command is then found on this process's own `PATH`.
+pub fn placeholder_env(name: &str) -> Option<String> {
+    if rebound_domain::document::Transform::PASSED_ENV.contains(&name) {
+        return None;
+    }
+    Some(format!(
+        "http://simulated-{}@127.0.0.1:9",
+        name.to_ascii_lowercase()
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+    ))
+}
+
+fn table<'a>(root: &'a mut Table, key: &str) -> &'a mut Table {
+    let entry = root
+        .entry(key.to_string())
+        .or_insert_with(|| Value::Table(Table::new()));
+    if !entry.is_table() {
+        *entry = Value::Table(Table::new());
+    }
+    entry.as_table_mut().expect("made a table above")
+}
+
+/// Checks `text` (from `path`) as written, then loads the changed copy.
+pub fn prepare(
+    text: &str,
+    path: &Path,
+    at: &Endpoints,
+    policy: Policy,
+) -> Result<Prepared, PrepareError> {
+    // As written first: its errors name the user's own lines.
+    rebound_config::load_str(text, path, &placeholder_env)?;
+    let adapt = |reason: String| PrepareError::Adapt {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut root: Table = toml::from_str(text).map_err(|e| adapt(e.to_string()))?;
+    let mut names = Names::default();
+    let mut warnings = Vec::new();
+
+    let pipeline = table(&mut root, "pipeline");
+    let database = at.dir.join("history.db");
+    let raw = at.dir.join("raw");
+    pipeline.insert(
+        "database".into(),
+        Value::String(format!("sqlite://{}", database.display())),
+    );
+    pipeline.insert(
+        "raw_store".into(),
+        Value::String(format!("file://{}", raw.display())),
+    );
+
+    let scrapers: Vec<(String, String, String)> = root
+        .get("scrapers")
+        .and_then(Value::as_table)
+        .map(|t| {
+            t.iter()
+                .map(|(name, s)| {
+                    let field = |k: &str| {
+                        s.get(k)
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_string()
+                    };
+                    (name.clone(), field("source"), field("path"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for (name, source, path) in &scrapers {
+        names
+            .scrapers
+            .insert(name.clone(), (source.clone(), path.clone()));
+    }
+
+    let sources = table(&mut root, "sources");
+    for (name, source) in sources.iter_mut() {
+        names.sources.insert(name.clone());
+        let Some(source) = source.as_table_mut() else {
+            continue;
+        };
+        let simulated = SIMULATED_SOURCES.contains(&name.as_str());
+        let base = if simulated {
+            format!("{}/ref/{name}", at.upstream)
+        } else {
+            for (scraper, of, _) in &scrapers {
+                if of == name {
+                    warnings.push(format!(
+                        "no simulated route for scrapers.{scraper}: its calls are counted as connect failures"
+                    ));
+                }
+            }
+            at.closed.clone()
+        };
+        source.insert("base_url".into(), Value::String(base));
+        if let Some(list) = source.get("proxies").and_then(Value::as_array) {
+            let count = list.len();
+            let proxies = (1..=count)
+                .map(|n| Value::String(proxy_url(&at.upstream, n)))
+                .collect();
+            source.insert("proxies".into(), Value::Array(proxies));
+        }
+        match source.get("proxy").and_then(Value::as_str) {
+            Some("env") => {
+                source.remove("proxy");
+            }
+            Some(_) => {
+                source.insert("proxy".into(), Value::String(proxy_url(&at.upstream, 1)));
+            }
+            None => {}
+        }
+    }
+
+    if let Some(sinks) = root
+        .get_mut("alerts")
+        .and_then(|a| a.get_mut("sinks"))
+        .and_then(Value::as_table_mut)
+    {
+        for (name, sink) in sinks.iter_mut() {
+            if let Some(sink) = sink.as_table_mut() {
+                sink.insert("kind".into(), Value::String("webhook".into()));
+                sink.insert(
+                    "url".into(),
+                    Value::String(format!("{}/alerts/{name}", at.receiver)),
+                );
+            }
+        }
+    }
+
+    // Hand-off: webhook sinks post to the receiver too (never to a real
+    // consumer); other kinds (NATS) need a server the simulation does not
+    // run, so their events stay published to the outbox only. Nobody
+    // acknowledges here, so acknowledgements are not required.
+    if let Some(handoff) = root.get_mut("handoff").and_then(Value::as_table_mut) {
+        handoff.remove("ack_required");
+        if let Some(sinks) = handoff.get_mut("sinks").and_then(Value::as_table_mut) {
+            let names: Vec<String> = sinks.keys().cloned().collect();
+            for name in names {
+                let webhook = sinks
+                    .get(&name)
+                    .and_then(|s| s.get("kind"))
+                    .and_then(Value::as_str)
+                    == Some("webhook");
+                if !webhook {
+                    sinks.remove(&name);
+                    warnings.push(format!(
+                        "handoff.sinks.{name} is not simulated (no server for its kind): its events stay in the outbox"
+                    ));
+                    continue;
+                }
+                if let Some(sink) = sinks.get_mut(&name).and_then(Value::as_table_mut) {
+                    sink.insert(
+                        "url".into(),
+                        Value::String(format!("{}/handoff/{name}", at.receiver)),
+                    );
+                }
+            }
+        }
+    }
+
+    if policy == Policy::Original {
+        original_policies(&mut root);
+    }
+
+    let changed = toml::to_string(&root).map_err(|e| adapt(e.to_string()))?;
+    let plan = rebound_config::load_str(&changed, path, &placeholder_env)
+        .map_err(|e| adapt(e.to_string()))?;
+    Ok(Prepared {
+        plan,
+        names,
+        warnings,
+        text: changed,
+    })
+}
+
+/// The upstream standing in for proxy `n` (credentials make each URL
+/// distinct, as real proxies' are, and keep it from matching base URLs).
+fn proxy_url(upstream: &str, n: usize) -> String {
+    let host = upstream.trim_start_matches("http://");
+    format!("http://sim:simulated-proxy-{n}@{host}")
+}
+
+/// The original pipeline's policies, on the TOML.
+fn original_policies(root: &mut Table) {
+    let retry = table(root, "retry");
+    retry.clear();
+    retry.insert("max_attempts".into(), Value::Integer(3));
+    retry.insert("initial_delay".into(), Value::String("2s".into()));
+    retry.insert("multiplier".into(), Value::Float(2.0));
+    retry.insert("max_delay".into(), Value::String("4s".into()));
+    retry.insert("jitter".into(), Value::String("none".into()));
+    retry.insert("respect_retry_after".into(), Value::Boolean(false));
+    let sources = table(root, "sources");
+    for (_, source) in sources.iter_mut() {
+        if let Some(source) = source.as_table_mut() {
+            source.remove("retry");
+            let mut breaker = Table::new();
+            breaker.insert("enabled".into(), Value::Boolean(false));
+            source.insert("breaker".into(), Value::Table(breaker));
+            // No budget: the largest allowance the loader takes, more
+            // retries than a window of this pipeline ever holds.
+            let mut budget = Table::new();
+            budget.insert("min_retries".into(), Value::Integer(100_000));
+            budget.insert("ratio".into(), Value::Float(100.0));
+            source.insert("retry_budget".into(), Value::Table(budget));
+        }
+    }
+    let scrapers = table(root, "scrapers");
+    for (_, scraper) in scrapers.iter_mut() {
+        if let Some(scraper) = scraper.as_table_mut() {
+            scraper.remove("retry");
+            scraper.remove("expected_within");
+            scraper.remove("expected_by");
+            scraper.remove("recheck");
+        }
+    }
+    // One alert per failure: every failed run, no reminders held back.
+    let alerts = table(root, "alerts");
+    alerts.insert("renotify".into(), Value::String("1m".into()));
+    alerts.insert("max_per_incident_per_hour".into(), Value::Integer(60));
+    alerts.insert("max_per_hour".into(), Value::Integer(1000));
+    let conditions = table(alerts, "conditions");
+    let mut failed = Table::new();
+    failed.insert("after".into(), Value::Integer(1));
+    conditions.insert("workflow_failed".into(), Value::Table(failed));
+}
+
+/// The reference config and its script, written into `dir` (the config's
+/// relative script path resolves there); returns the config's path.
+pub fn write_reference(dir: &Path) -> std::io::Result<PathBuf> {
+    let scripts = dir.join("scripts");
+    std::fs::create_dir_all(&scripts)?;
+    std::fs::write(scripts.join("injury_report.py"), REFERENCE_INJURY_SCRIPT)?;
+    let path = dir.join("rebound.toml");
+    std::fs::write(&path, REFERENCE_CONFIG)?;
+    Ok(path)
+}

@@ -1,0 +1,630 @@
+//! The report of one simulation, computed after the run from the history
+//! it wrote (the same rows `rebound status` and `rebound health` read),
+//! plus what only the simulation saw: the alerts that reached the receiver
+//! (with the simulated time they arrived) and each alert round's freshness.
+//!
+//! JSON is the contract (`docs/simulate.md`): every rate a fraction named
+//! `*_rate`, every duration in seconds, instants RFC 3339 UTC. The CLI
+//! renders the table from the same struct.
+
+use crate::scenario::{Fault, Scenario, Targets};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use rebound_engine::Engine;
+use rebound_service::scheduler::RecordedDecision;
+use rebound_storage::{DecisionAction, StoreError};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One notification that reached the alert receiver.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertSent {
+    /// Simulated time of the round that delivered it.
+    #[serde(serialize_with = "rfc3339")]
+    pub at: DateTime<Utc>,
+    /// `opened`, `renotify` or `recovered`.
+    pub event: String,
+    pub condition: String,
+    pub subject: String,
+    pub level: String,
+    pub message: String,
+}
+
+/// What the run loop saw besides the history.
+#[derive(Debug, Default)]
+pub struct Observed {
+    pub alerts: Vec<AlertSent>,
+    /// Per dataset with a freshness SLA: seconds past it.
+    pub past_sla_seconds: BTreeMap<String, i64>,
+}
+
+fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// Workflow runs by status.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Runs {
+    pub total: i64,
+    pub success: i64,
+    pub partial: i64,
+    pub failed: i64,
+    pub no_data: i64,
+    /// Any other status (e.g. a run still `running`).
+    pub other: i64,
+}
+
+/// Calls and their attempts.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Calls {
+    pub total: i64,
+    /// Calls by status.
+    pub by_status: BTreeMap<String, i64>,
+    pub attempts: i64,
+    /// Attempts per call, refused calls (no attempt) included.
+    pub attempts_per_call: f64,
+    /// Calls that made more than one attempt.
+    pub retried: i64,
+    /// Of those, the ones that ended `success` or `no_data`: retries that paid off.
+    pub retries_paid_off: i64,
+    pub retry_success_rate: f64,
+    /// Calls refused by an open circuit breaker (no request made).
+    pub refused_by_breaker: i64,
+    /// Calls whose retries the source's retry budget refused.
+    pub refused_by_budget: i64,
+}
+
+/// One fault and what followed it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultReport {
+    /// Its place in the scenario's `faults`.
+    pub index: usize,
+    pub fault: String,
+    #[serde(serialize_with = "rfc3339")]
+    pub start: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
+    pub end: DateTime<Utc>,
+    /// Requests the fault changed.
+    pub requests_hit: u64,
+    /// Calls on its source (or scraper) started during it, and their attempts.
+    pub calls: i64,
+    pub attempts: i64,
+    pub attempts_per_call: Option<f64>,
+    /// From its start to the first alert opened at or after it.
+    pub first_alert_seconds: Option<i64>,
+}
+
+/// Notifications sent.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Alerts {
+    pub opened: i64,
+    pub reminders: i64,
+    pub recovered: i64,
+    /// From the first fault's start to the first alert opened after it.
+    pub first_alert_seconds: Option<i64>,
+    pub sent: Vec<AlertSent>,
+}
+
+/// Entities expected against collected.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Completeness {
+    /// (scraper, target date, parameters) the pipeline set out to collect.
+    pub expected: i64,
+    /// Of those, the ones with a `success` call.
+    pub collected: i64,
+    pub completeness_rate: f64,
+    /// The ones never collected: `scraper date params`.
+    pub never_collected: Vec<String>,
+}
+
+/// One dataset's time past its freshness SLA (`fresh_warn`, else `fresh_error`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Freshness {
+    pub dataset: String,
+    pub past_sla_seconds: i64,
+}
+
+/// One target of the scenario, measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetCheck {
+    pub target: String,
+    /// What the scenario asks, in words.
+    pub wanted: String,
+    /// What the run measured, in words.
+    pub measured: String,
+    pub met: bool,
+}
+
+/// The report of one scenario run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub scenario: String,
+    pub description: String,
+    pub config: String,
+    /// `as written` or `original`.
+    pub policy: String,
+    pub seed: u64,
+    pub from: NaiveDate,
+    pub days: u32,
+    pub timezone: String,
+    #[serde(serialize_with = "rfc3339")]
+    pub started_at: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
+    pub ended_at: DateTime<Utc>,
+    pub runs: Runs,
+    /// Failed runs / runs.
+    pub failure_rate: f64,
+    /// Partial runs / runs.
+    pub partial_rate: f64,
+    /// Failed or partial runs with an error message / failed or partial
+    /// runs (1 when there were none).
+    pub error_message_coverage_rate: f64,
+    pub calls: Calls,
+    pub faults: Vec<FaultReport>,
+    pub alerts: Alerts,
+    /// How often alerts were evaluated on the simulated clock: the
+    /// resolution of every `first_alert_seconds`.
+    pub alert_resolution_seconds: i64,
+    /// The same within a few hours of a fault's start or end.
+    pub fault_alert_resolution_seconds: i64,
+    pub freshness: Vec<Freshness>,
+    pub completeness: Completeness,
+    /// RUN decisions of one (workflow, target date, slot) made more than once.
+    pub slots_run_twice: Vec<String>,
+    /// `at` / `window` slots that got no decision at all on a date.
+    pub slots_skipped: Vec<String>,
+    /// Runs whose slot or target date does not match the local clock.
+    pub misdated_runs: Vec<String>,
+    pub targets: Vec<TargetCheck>,
+    /// True when every target was met (or there were none).
+    pub targets_met: bool,
+    /// Why some calls could not be simulated, one line per scraper.
+    pub warnings: Vec<String>,
+    /// `--keep`'s folder, when kept.
+    pub kept: Option<String>,
+    /// Real time the simulation took.
+    pub elapsed_seconds: f64,
+    #[serde(skip)]
+    pub(crate) tz: Option<chrono_tz::Tz>,
+}
+
+impl Report {
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.tz.unwrap_or(chrono_tz::UTC)
+    }
+}
+
+fn rate(part: i64, whole: i64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+pub(crate) fn utc(tz: chrono_tz::Tz, t: chrono::NaiveDateTime) -> DateTime<Utc> {
+    tz.from_local_datetime(&t)
+        .earliest()
+        .map_or_else(|| Utc.from_utc_datetime(&t), |t| t.with_timezone(&Utc))
+}
+
+fn covers(fault: &Fault, source: &str, scraper: &str) -> bool {
+    match &fault.target.scraper {
+        Some(s) => s == scraper,
+        None => fault.target.source.as_deref() == Some(source),
+    }
+}
+
+/// Reads the run's history and puts the report together.
+pub(crate) async fn build(
+    scenario: &Scenario,
+    engine: &Engine,
+    observed: &Observed,
+    decisions: &[RecordedDecision],
+    hits: &[crate::inject::FaultHits],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Report, StoreError> {
+    let store = engine.store();
+    let plan = engine.plan();
+    let tz = plan.pipeline.timezone;
+    // The warm-up's runs are not the scenario's.
+    let executions: Vec<_> = store
+        .recent_workflow_executions(u32::MAX)
+        .await?
+        .into_iter()
+        .filter(|r| r.execution_time >= start)
+        .collect();
+    let mut runs = Runs::default();
+    let mut failing = 0;
+    let mut with_message = 0;
+    let mut calls = Vec::new();
+    for row in &executions {
+        runs.total += 1;
+        match row.status.as_str() {
+            "success" => runs.success += 1,
+            "partial" => runs.partial += 1,
+            "failed" => runs.failed += 1,
+            "no_data" => runs.no_data += 1,
+            _ => runs.other += 1,
+        }
+        if row.status == "failed" || row.status == "partial" {
+            failing += 1;
+            if row
+                .error_message
+                .as_deref()
+                .is_some_and(|m| !m.trim().is_empty())
+            {
+                with_message += 1;
+            }
+        }
+        calls.extend(store.scraper_calls_for_execution(&row.execution_id).await?);
+    }
+
+    let mut totals = Calls::default();
+    let mut expected: BTreeMap<String, bool> = BTreeMap::new();
+    for call in &calls {
+        totals.total += 1;
+        *totals.by_status.entry(call.status.clone()).or_insert(0) += 1;
+        totals.attempts += call.attempts;
+        if call.attempts > 1 {
+            totals.retried += 1;
+            if call.status == "success" || call.status == "no_data" {
+                totals.retries_paid_off += 1;
+            }
+        }
+        if call.error_kind.as_deref() == Some("breaker_open") {
+            totals.refused_by_breaker += 1;
+        }
+        if call
+            .error_message
+            .as_deref()
+            .is_some_and(|m| m.contains("retry budget"))
+        {
+            totals.refused_by_budget += 1;
+        }
+        // Skipped as not valid on the date: not expected there at all.
+        if call.error_kind.as_deref() == Some("not_valid") {
+            continue;
+        }
+        let key = format!("{} {} {}", call.scraper_name, call.target_date, call.params);
+        let got = call.status == "success";
+        let entry = expected.entry(key).or_insert(false);
+        *entry |= got;
+    }
+    totals.attempts_per_call = rate(totals.attempts, totals.total);
+    totals.retry_success_rate = rate(totals.retries_paid_off, totals.retried);
+    let collected = expected.values().filter(|got| **got).count() as i64;
+    let completeness = Completeness {
+        expected: expected.len() as i64,
+        collected,
+        completeness_rate: if expected.is_empty() {
+            1.0
+        } else {
+            rate(collected, expected.len() as i64)
+        },
+        never_collected: expected
+            .iter()
+            .filter(|(_, got)| !**got)
+            .map(|(k, _)| k.clone())
+            .collect(),
+    };
+
+    let mut alerts = Alerts {
+        sent: observed.alerts.clone(),
+        ..Alerts::default()
+    };
+    for alert in &observed.alerts {
+        match alert.event.as_str() {
+            "opened" => alerts.opened += 1,
+            "renotify" => alerts.reminders += 1,
+            "recovered" => alerts.recovered += 1,
+            _ => {}
+        }
+    }
+    let first_opened_after = |t: DateTime<Utc>| {
+        observed
+            .alerts
+            .iter()
+            .filter(|a| a.event == "opened" && a.at >= t)
+            .map(|a| (a.at - t).num_seconds())
+            .min()
+    };
+    let mut faults = Vec::new();
+    for fault in &scenario.faults {
+        let (from, to) = (utc(tz, fault.start), utc(tz, fault.end));
+        let during: Vec<_> = calls
+            .iter()
+            .filter(|c| {
+                c.started_at >= from
+                    && c.started_at < to
+                    && covers(fault, &c.source_name, &c.scraper_name)
+            })
+            .collect();
+        let attempts: i64 = during.iter().map(|c| c.attempts).sum();
+        let hit = hits.iter().find(|h| h.index == fault.index);
+        faults.push(FaultReport {
+            index: fault.index,
+            fault: fault.label(),
+            start: from,
+            end: to,
+            requests_hit: hit.map_or(0, |h| h.hits),
+            calls: during.len() as i64,
+            attempts,
+            attempts_per_call: (!during.is_empty()).then(|| rate(attempts, during.len() as i64)),
+            first_alert_seconds: first_opened_after(from),
+        });
+    }
+    alerts.first_alert_seconds = faults
+        .iter()
+        .map(|f| f.start)
+        .min()
+        .and_then(first_opened_after);
+
+    // Slots: each (workflow, date, slot) RUN once; `HH:MM` slots at their
+    // local time on their target date (or the day after, for workflows
+    // collecting yesterday).
+    let mut seen: BTreeMap<(String, NaiveDate, String), i64> = BTreeMap::new();
+    for d in decisions.iter().filter(|d| d.action == DecisionAction::Run) {
+        *seen
+            .entry((d.workflow.clone(), d.target_date, d.slot.clone()))
+            .or_insert(0) += 1;
+    }
+    let slots_run_twice = seen
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|((w, d, s), n)| format!("{w} {d} {s}: {n} runs"))
+        .collect();
+    // Skipped: an `at` or `window` slot (one a day) with no decision at
+    // all on a date between its first and last decided dates; a SKIP with
+    // a reason is a decision, a slot lost to a clock change is not.
+    let daily: std::collections::BTreeSet<&str> = plan
+        .workflows
+        .iter()
+        .filter(|(_, w)| {
+            w.schedule.as_ref().is_some_and(|s| {
+                matches!(
+                    s.kind,
+                    rebound_domain::plan::ScheduleKind::At { .. }
+                        | rebound_domain::plan::ScheduleKind::Window { .. }
+                )
+            })
+        })
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let mut decided: BTreeMap<(&str, &str), std::collections::BTreeSet<NaiveDate>> =
+        BTreeMap::new();
+    for d in decisions
+        .iter()
+        .filter(|d| daily.contains(d.workflow.as_str()) && !d.slot.contains('+'))
+    {
+        decided
+            .entry((d.workflow.as_str(), d.slot.as_str()))
+            .or_default()
+            .insert(d.target_date);
+    }
+    let mut slots_skipped = Vec::new();
+    for ((workflow, slot), dates) in &decided {
+        let (Some(first), Some(last)) = (dates.first(), dates.last()) else {
+            continue;
+        };
+        let mut date = *first;
+        while date < *last {
+            if !dates.contains(&date) {
+                slots_skipped.push(format!("{workflow} {date} {slot}: no decision"));
+            }
+            date = date.succ_opt().unwrap_or(*last);
+        }
+    }
+    let mut misdated_runs = Vec::new();
+    for row in &executions {
+        if row.workflow_name.starts_with("calendar:") {
+            continue;
+        }
+        let local = row.execution_time.with_timezone(&tz).date_naive();
+        let ok = row.target_date == local || row.target_date.succ_opt() == Some(local);
+        if !ok {
+            misdated_runs.push(format!(
+                "{} for {} ran {}",
+                row.workflow_name,
+                row.target_date,
+                row.execution_time
+                    .with_timezone(&tz)
+                    .format("%Y-%m-%d %H:%M %Z")
+            ));
+        }
+    }
+
+    let freshness = observed
+        .past_sla_seconds
+        .iter()
+        .map(|(dataset, seconds)| Freshness {
+            dataset: dataset.clone(),
+            past_sla_seconds: *seconds,
+        })
+        .collect();
+
+    let mut report = Report {
+        scenario: scenario.name.clone(),
+        description: scenario.description.clone(),
+        config: String::new(),
+        policy: String::new(),
+        seed: scenario.seed,
+        from: scenario.from,
+        days: scenario.days,
+        timezone: tz.name().to_string(),
+        started_at: start,
+        ended_at: end,
+        failure_rate: rate(runs.failed, runs.total),
+        partial_rate: rate(runs.partial, runs.total),
+        error_message_coverage_rate: if failing == 0 {
+            1.0
+        } else {
+            rate(with_message, failing)
+        },
+        runs,
+        calls: totals,
+        faults,
+        alerts,
+        alert_resolution_seconds: 0,
+        fault_alert_resolution_seconds: 0,
+        freshness,
+        completeness,
+        slots_run_twice,
+        slots_skipped,
+        misdated_runs,
+        targets: Vec::new(),
+        targets_met: true,
+        warnings: Vec::new(),
+        kept: None,
+        elapsed_seconds: 0.0,
+        tz: Some(tz),
+    };
+    report.targets = check_targets(&scenario.targets, &report);
+    report.targets_met = report.targets.iter().all(|t| t.met);
+    Ok(report)
+}
+
+fn percent(x: f64) -> String {
+    let p = x * 100.0;
+    // Enough digits that a rate just short of a target never reads as it.
+    if (p != 0.0 && p.abs() < 0.1) || (p > 99.0 && p < 100.0) {
+        format!("{p:.3}%")
+    } else {
+        format!("{p:.1}%")
+    }
+}
+
+/// Measures each target the scenario sets.
+fn check_targets(targets: &Targets, r: &Report) -> Vec<TargetCheck> {
+    let mut out = Vec::new();
+    let mut check = |target: &str, wanted: String, measured: String, met: bool| {
+        out.push(TargetCheck {
+            target: target.to_string(),
+            wanted,
+            measured,
+            met,
+        });
+    };
+    if let Some(max) = targets.failure_rate_max {
+        check(
+            "failure_rate",
+            format!("at most {}", percent(max)),
+            format!(
+                "{} ({} of {} runs)",
+                percent(r.failure_rate),
+                r.runs.failed,
+                r.runs.total
+            ),
+            r.failure_rate <= max,
+        );
+    }
+    if let Some(min) = targets.error_coverage_min {
+        check(
+            "error_message_coverage_rate",
+            format!("at least {}", percent(min)),
+            percent(r.error_message_coverage_rate),
+            r.error_message_coverage_rate >= min,
+        );
+    }
+    if let Some(within) = targets.first_alert_within {
+        let got = r.alerts.first_alert_seconds;
+        check(
+            "first_alert_seconds",
+            format!("within {}s of the first fault", within.as_secs()),
+            got.map_or("no alert".to_string(), |s| format!("{s}s")),
+            got.is_some_and(|s| s <= within.as_secs() as i64),
+        );
+    }
+    if let Some(max) = targets.fault_attempts_per_call_max {
+        let (calls, attempts) = r
+            .faults
+            .iter()
+            .fold((0, 0), |(c, a), f| (c + f.calls, a + f.attempts));
+        let got = rate(attempts, calls);
+        check(
+            "fault_attempts_per_call",
+            format!("at most {max}"),
+            format!("{got:.3} ({attempts} attempts, {calls} calls)"),
+            got <= max,
+        );
+    }
+    if let Some(n) = targets.recovered_alerts {
+        check(
+            "recovered_alerts",
+            format!("exactly {n}"),
+            r.alerts.recovered.to_string(),
+            r.alerts.recovered == n,
+        );
+    }
+    if let Some(max) = targets.failed_runs_max {
+        let got = r.runs.failed + r.runs.partial;
+        check(
+            "failed_runs",
+            format!("at most {max} failed or partial"),
+            got.to_string(),
+            got <= max,
+        );
+    }
+    if let Some(max) = targets.alerts_before_deadline_max {
+        // A completeness shortfall opens only past an entity's deadline.
+        let got = r
+            .alerts
+            .sent
+            .iter()
+            .filter(|a| a.event != "recovered" && a.condition != "completeness_shortfall")
+            .count() as i64;
+        check(
+            "alerts_before_deadline",
+            format!("at most {max} (any alert but a completeness shortfall)"),
+            got.to_string(),
+            got <= max,
+        );
+    }
+    if let Some(dataset) = &targets.stale_alert_for {
+        let got = r.alerts.sent.iter().find(|a| {
+            a.event == "opened" && a.condition == "dataset_stale" && a.subject == *dataset
+        });
+        check(
+            "stale_alert",
+            format!("dataset_stale opened for {dataset}"),
+            got.map_or("none".to_string(), |a| {
+                a.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            }),
+            got.is_some(),
+        );
+    }
+    if let Some(min) = targets.completeness_min {
+        check(
+            "completeness_rate",
+            format!("at least {}", percent(min)),
+            format!(
+                "{} ({} of {})",
+                percent(r.completeness.completeness_rate),
+                r.completeness.collected,
+                r.completeness.expected
+            ),
+            r.completeness.completeness_rate >= min,
+        );
+    }
+    if targets.slots_once {
+        check(
+            "slots_once",
+            "no slot run twice or skipped".to_string(),
+            format!(
+                "{} run twice, {} skipped",
+                r.slots_run_twice.len(),
+                r.slots_skipped.len()
+            ),
+            r.slots_run_twice.is_empty() && r.slots_skipped.is_empty(),
+        );
+    }
+    if targets.dates_correct {
+        check(
+            "dates_correct",
+            "every run's target date its local date (or the day before)".to_string(),
+            format!("{} misdated", r.misdated_runs.len()),
+            r.misdated_runs.is_empty(),
+        );
+    }
+    out
+}

@@ -1,0 +1,498 @@
+//! One simulation: the simulated upstream with the scenario's faults, the
+//! prepared config, a SQLite history in the run's folder, and `rebound
+//! serve`'s scheduler, worker and alert rounds stepped on a manual clock
+//! from the first simulated midnight to the last.
+//!
+//! Stepping, not running the service's loops: each step ticks the
+//! scheduler, drains the queue with the worker (retry waits jump the
+//! clock), publishes the completion events, runs the alert rounds that
+//! fall before the next step, then
+//! jumps the clock to the next instant anything is due. The parts are
+//! `serve`'s own (`Scheduler::tick`, `Worker::run_one`, the alert
+//! evaluator and deliverer of `rebound_service::alerts`), so the history
+//! is what `serve` would have written.
+
+use crate::inject::Injector;
+use crate::prepare::{Endpoints, Policy, PrepareError, Prepared, prepare, write_reference};
+use crate::report::{AlertSent, Observed, Report, build};
+use crate::scenario::{Scenario, ScenarioError};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
+use chrono_tz::Tz;
+use rebound_domain::clock::{Clock, ManualClock};
+use rebound_engine::Engine;
+use rebound_fetch::Fetcher;
+use rebound_raw::RawStore;
+use rebound_service::scheduler::{RecordedDecision, Scheduler};
+use rebound_service::worker::Worker;
+use rebound_storage::Store;
+use rebound_storage_sqlite::SqliteStore;
+use rebound_upstream_sim::{UpstreamSim, WebhookReceiver};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How a simulation runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The config to simulate; `None`: the reference pipeline.
+    pub config: Option<PathBuf>,
+    pub policy: Policy,
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+    /// Overrides the scenario's first date (faults move with it).
+    pub from: Option<NaiveDate>,
+    /// Overrides the scenario's length.
+    pub days: Option<u32>,
+    /// Keep the history (and the config it ran with) in this folder.
+    pub keep: Option<PathBuf>,
+    /// How often alerts are evaluated on the simulated clock away from
+    /// faults: the config's `evaluate_every`, but at least this (each
+    /// round costs real time). Within [`FAULT_WATCH`] of a fault's start
+    /// or end they are evaluated every [`FAULT_ALERT_EVERY`].
+    pub alert_every: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            config: None,
+            policy: Policy::AsWritten,
+            seed: None,
+            from: None,
+            days: None,
+            keep: None,
+            alert_every: DEFAULT_ALERT_EVERY,
+        }
+    }
+}
+
+/// Alert rounds away from faults.
+pub const DEFAULT_ALERT_EVERY: Duration = Duration::from_secs(30 * 60);
+
+/// Alert rounds near a fault's start or end: the resolution of the
+/// report's time to the first alert.
+pub const FAULT_ALERT_EVERY: Duration = Duration::from_secs(5 * 60);
+
+/// How long after a fault starts or ends alerts are evaluated every
+/// [`FAULT_ALERT_EVERY`].
+pub const FAULT_WATCH: TimeDelta = TimeDelta::hours(3);
+
+/// The simulated time before the scenario's first date, without faults,
+/// so every dataset has been collected once before anything is measured
+/// (an empty history would open "never changed" alerts at once). Nothing
+/// from it is counted in the report.
+pub const WARM_UP: TimeDelta = TimeDelta::days(1);
+
+/// Why a simulation could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SimulateError {
+    #[error(transparent)]
+    Prepare(#[from] PrepareError),
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{context}: {reason}")]
+    Failed { context: String, reason: String },
+}
+
+fn failed(context: &str) -> impl Fn(String) -> SimulateError + '_ {
+    move |reason| SimulateError::Failed {
+        context: context.to_string(),
+        reason,
+    }
+}
+
+/// The run's folder: a temporary one, or `--keep DIR` (created; refused
+/// when it already holds a history).
+enum Folder {
+    Temp(tempfile::TempDir),
+    Kept(PathBuf),
+}
+
+impl Folder {
+    fn path(&self) -> &Path {
+        match self {
+            Folder::Temp(dir) => dir.path(),
+            Folder::Kept(dir) => dir,
+        }
+    }
+}
+
+fn folder(keep: Option<&Path>) -> Result<Folder, SimulateError> {
+    match keep {
+        None => tempfile::tempdir()
+            .map(Folder::Temp)
+            .map_err(|e| failed("cannot create a temporary folder")(e.to_string())),
+        Some(dir) => {
+            if dir.join("history.db").exists() {
+                return Err(SimulateError::Usage(format!(
+                    "--keep {}: the folder already holds a simulation's history.db; choose an empty or new folder",
+                    dir.display()
+                )));
+            }
+            std::fs::create_dir_all(dir)
+                .map_err(|e| failed("cannot create the --keep folder")(e.to_string()))?;
+            let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+            Ok(Folder::Kept(dir))
+        }
+    }
+}
+
+/// A loopback address where nothing listens: bound, then released.
+async fn closed_port() -> Result<String, SimulateError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| failed("cannot find a free loopback port")(e.to_string()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| failed("cannot find a free loopback port")(e.to_string()))?;
+    drop(listener);
+    Ok(format!("http://{addr}"))
+}
+
+/// Local midnight of `date` in `tz` (the first instant of the day, also
+/// on a day that starts in a DST gap).
+pub fn local_midnight(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
+    let mut time = date.and_time(NaiveTime::MIN);
+    for _ in 0..4 {
+        if let Some(t) = tz.from_local_datetime(&time).earliest() {
+            return t.with_timezone(&Utc);
+        }
+        time += TimeDelta::minutes(30);
+    }
+    Utc.from_utc_datetime(&date.and_time(NaiveTime::MIN))
+}
+
+/// Loads (and checks) the config the scenario runs with.
+async fn config_for(
+    options: &Options,
+    at: &Endpoints,
+) -> Result<(Prepared, PathBuf), SimulateError> {
+    let path = match &options.config {
+        Some(path) => path.clone(),
+        None => write_reference(&at.dir)
+            .map_err(|e| failed("cannot write the reference config")(e.to_string()))?,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| PrepareError::Read {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    let prepared = prepare(&text, &path, at, options.policy)?;
+    Ok((prepared, path))
+}
+
+/// Runs `scenario` and returns its report.
+pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Report, SimulateError> {
+    let real_start = std::time::Instant::now();
+    scenario.reframe(options.from, options.days);
+    let seed = options.seed.unwrap_or(scenario.seed);
+    let folder = folder(options.keep.as_deref())?;
+    let sim = UpstreamSim::start()
+        .await
+        .map_err(|e| failed("cannot start the simulated upstream")(e.to_string()))?;
+    sim.set_recording(false);
+    let receiver = WebhookReceiver::start_on(0)
+        .await
+        .map_err(|e| failed("cannot start the alert receiver")(e.to_string()))?;
+    let at = Endpoints {
+        upstream: sim.base_url(),
+        receiver: receiver.base_url(),
+        closed: closed_port().await?,
+        dir: folder.path().to_path_buf(),
+    };
+    let (prepared, _) = config_for(options, &at).await?;
+    scenario.check_against(&prepared.names)?;
+    let Prepared {
+        plan,
+        warnings,
+        text,
+        ..
+    } = prepared;
+    if options.keep.is_some() {
+        std::fs::write(at.dir.join("rebound.toml"), &text)
+            .map_err(|e| failed("cannot write the simulated config")(e.to_string()))?;
+    }
+    let tz = plan.pipeline.timezone;
+    let start = local_midnight(tz, scenario.from);
+    let warm_start = local_midnight(tz, scenario.from - WARM_UP);
+    let mut boundaries: Vec<DateTime<Utc>> = scenario
+        .faults
+        .iter()
+        .flat_map(|f| [f.start, f.end])
+        .map(|t| crate::report::utc(tz, t))
+        .collect();
+    boundaries.sort();
+    boundaries.dedup();
+    let end = local_midnight(
+        tz,
+        scenario.from + TimeDelta::days(i64::from(scenario.days)),
+    );
+
+    let manual = Arc::new(ManualClock::new(warm_start));
+    let clock: Arc<dyn Clock> = manual.clone();
+    let timeouts: BTreeMap<String, Duration> = plan
+        .sources
+        .iter()
+        .map(|(name, s)| (name.clone(), s.timeout))
+        .collect();
+    let injector = Arc::new(Injector::new(
+        &scenario.faults,
+        &timeouts,
+        clock.clone(),
+        tz,
+        seed,
+    ));
+    sim.set_fault_hook(Some(injector.clone()));
+    sim.set_reference_anchor(scenario.from - WARM_UP);
+
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&at.dir.join("history.db"))
+            .await
+            .map_err(|e| failed("cannot open the simulation's database")(e.to_string()))?,
+    );
+    let raw = RawStore::open(&plan.pipeline.raw_store)
+        .map_err(|e| failed("cannot open the simulation's raw store")(e.to_string()))?;
+    let evaluate_every = plan.alerts.evaluate_every.max(options.alert_every);
+    let plan = Arc::new(plan);
+    let fetcher = Arc::new(
+        Fetcher::new(&plan, clock.clone())
+            .map_err(|e| failed("cannot set up the fetcher")(e.to_string()))?
+            .with_seed(seed),
+    );
+    let engine = Arc::new(Engine::new(
+        plan.clone(),
+        store.clone(),
+        raw,
+        fetcher,
+        clock.clone(),
+    ));
+    let wake = Arc::new(Notify::new());
+    let scheduler = Scheduler::new(
+        engine.clone(),
+        clock.clone(),
+        "simulate:scheduler".into(),
+        wake.clone(),
+    );
+    let worker = Worker::new(
+        engine.clone(),
+        clock.clone(),
+        "simulate:worker".into(),
+        wake,
+    );
+    let alerts = rebound_service::alerts::alert_service(engine.clone(), clock.clone())
+        .map_err(|e| failed("cannot set up the alert loops")(e.to_string()))?;
+    // `serve` runs the hand-off publisher in every role: without it every
+    // completion event would stay pending, which no real pipeline sees
+    // (and the outbox's pending queries would slow down day after day).
+    let publisher = rebound_service::handoff::publisher(store.clone(), &plan, clock.clone())
+        .map_err(|e| failed("cannot set up the hand-off publisher")(e.to_string()))?;
+
+    let mut observed = Observed::default();
+    let mut decisions: Vec<RecordedDecision> = Vec::new();
+    let mut next_round = warm_start;
+    let mut last_round: Option<DateTime<Utc>> = None;
+    let mut seen = 0usize;
+    let mut stalled = 0u32;
+    let coarse = TimeDelta::from_std(evaluate_every).unwrap_or(TimeDelta::minutes(30));
+    let fine = TimeDelta::from_std(FAULT_ALERT_EVERY.max(plan.alerts.evaluate_every))
+        .unwrap_or(TimeDelta::minutes(5))
+        .min(coarse);
+    // The next round after one at `t`: fine while a fault started or
+    // ended within FAULT_WATCH, never stepping over a fault's boundary.
+    let after = |t: DateTime<Utc>| {
+        let near = boundaries.iter().any(|b| *b <= t && t < *b + FAULT_WATCH);
+        let next = t + if near { fine } else { coarse };
+        boundaries
+            .iter()
+            .find(|b| **b > t)
+            .map_or(next, |b| next.min(*b))
+    };
+    loop {
+        let now = manual.now();
+        if now >= end {
+            break;
+        }
+        sim.set_reference_anchor(now.with_timezone(&tz).date_naive());
+        let tick = scheduler
+            .tick()
+            .await
+            .map_err(|e| failed("the scheduler failed")(e.to_string()))?;
+        decisions.extend(tick.decisions);
+        while let Some(_run) = worker
+            .run_one()
+            .await
+            .map_err(|e| failed("the worker failed")(e.to_string()))?
+        {}
+        loop {
+            let round = publisher
+                .publish_due()
+                .await
+                .map_err(|e| failed("publishing completion events")(e.to_string()))?;
+            if round.claimed == 0 || round.published == 0 {
+                break;
+            }
+        }
+        let mut next = tick.next_check.unwrap_or(end);
+        if let Some(due) = store
+            .next_run_at(manual.now())
+            .await
+            .map_err(|e| failed("reading the run queue")(e.to_string()))?
+        {
+            next = next.min(due);
+        }
+        while next_round <= manual.now() {
+            let measured = (manual.now() >= start).then_some(last_round).flatten();
+            round(
+                &alerts,
+                &receiver,
+                &manual,
+                &mut observed,
+                &mut seen,
+                measured,
+                start,
+            )
+            .await?;
+            last_round = Some(manual.now());
+            next_round = after(next_round).max(next_round + TimeDelta::seconds(1));
+        }
+        let target = next.min(next_round).min(end);
+        let now = manual.now();
+        if target > now {
+            stalled = 0;
+            manual.advance((target - now).to_std().unwrap_or_default());
+        } else {
+            // Something says "now" again and again: move on rather than
+            // spin (a minute is below every schedule's resolution).
+            stalled += 1;
+            if stalled > 20 {
+                manual.advance(Duration::from_secs(60));
+                stalled = 0;
+            }
+        }
+    }
+    round(
+        &alerts,
+        &receiver,
+        &manual,
+        &mut observed,
+        &mut seen,
+        last_round,
+        start,
+    )
+    .await?;
+
+    let mut report = build(
+        &scenario,
+        &engine,
+        &observed,
+        &decisions,
+        &injector.hits(),
+        start,
+        end,
+    )
+    .await
+    .map_err(|e| failed("reading the simulation's history")(e.to_string()))?;
+    report.policy = options.policy.name().to_string();
+    report.config = options.config.as_ref().map_or(
+        "the reference pipeline (examples/nba/rebound.toml)".to_string(),
+        |p| p.display().to_string(),
+    );
+    report.seed = seed;
+    report.warnings = warnings;
+    report.alert_resolution_seconds = coarse.num_seconds();
+    report.fault_alert_resolution_seconds = fine.num_seconds();
+    report.kept = options.keep.as_ref().map(|_| at.dir.display().to_string());
+    store
+        .checkpoint()
+        .await
+        .map_err(|e| failed("checkpointing the simulation's database")(e.to_string()))?;
+    sim.set_fault_hook(None);
+    sim.shutdown().await;
+    receiver.shutdown().await;
+    report.elapsed_seconds = real_start.elapsed().as_secs_f64();
+    drop(folder);
+    Ok(report)
+}
+
+/// One alert round as `serve` does it: the health report at now, the
+/// evaluator, the deliverer; then what reached the receiver, stamped with
+/// the simulated time, and the freshness figures of the report.
+async fn round(
+    alerts: &rebound_alerts::AlertService,
+    receiver: &WebhookReceiver,
+    clock: &ManualClock,
+    observed: &mut Observed,
+    seen: &mut usize,
+    last_round: Option<DateTime<Utc>>,
+    measured_from: DateTime<Utc>,
+) -> Result<(), SimulateError> {
+    let now = clock.now();
+    let health = alerts
+        .source
+        .report(now)
+        .await
+        .map_err(failed("building the health report"))?;
+    if let Some(previous) = last_round {
+        let since = (now - previous.max(measured_from)).num_seconds().max(0);
+        for dataset in &health.datasets {
+            let f = &dataset.freshness;
+            let past = match (
+                f.age_seconds,
+                f.fresh_warn_seconds.or(f.fresh_error_seconds),
+            ) {
+                (Some(age), Some(sla)) => age > sla,
+                _ => false,
+            };
+            if past {
+                *observed
+                    .past_sla_seconds
+                    .entry(dataset.name.clone())
+                    .or_insert(0) += since;
+            } else if f.fresh_warn_seconds.or(f.fresh_error_seconds).is_some() {
+                observed
+                    .past_sla_seconds
+                    .entry(dataset.name.clone())
+                    .or_insert(0);
+            }
+        }
+    }
+    alerts
+        .evaluator
+        .evaluate(&health)
+        .await
+        .map_err(|e| failed("evaluating the alert conditions")(e.to_string()))?;
+    alerts
+        .deliverer
+        .deliver_due()
+        .await
+        .map_err(|e| failed("delivering alerts")(e.to_string()))?;
+    let received = receiver.received();
+    // Notifications of the warm-up are not the scenario's.
+    let counted = now >= measured_from;
+    for message in received
+        .iter()
+        .skip(*seen)
+        .filter(|m| counted && m.path.starts_with("/alerts/"))
+    {
+        let body: serde_json::Value = serde_json::from_str(&message.body).unwrap_or_default();
+        let field = |k: &str| {
+            body.get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string()
+        };
+        observed.alerts.push(AlertSent {
+            at: now,
+            event: field("event"),
+            condition: field("condition"),
+            subject: field("subject"),
+            level: field("level"),
+            message: field("message"),
+        });
+    }
+    *seen = received.len();
+    Ok(())
+}
