@@ -197,8 +197,13 @@ fn bound(
 }
 
 /// Cursors are opaque to clients: hex of the keyset position.
-fn encode_cursor(text: &str) -> String {
-    text.bytes().map(|b| format!("{b:02x}")).collect()
+/// The cursor after a page whose last row started at `at` with key `id`:
+/// opaque to clients (hex of `millis|id`), read back by [`decode_cursor`].
+fn encode_cursor(at: DateTime<Utc>, id: impl std::fmt::Display) -> String {
+    format!("{}|{id}", at.timestamp_millis())
+        .bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn bad_cursor(text: &str) -> Problem {
@@ -207,7 +212,9 @@ fn bad_cursor(text: &str) -> Problem {
     ))
 }
 
-fn decode_cursor(text: &str) -> Result<String, Problem> {
+/// The `(started at, key)` of an [`encode_cursor`] cursor, the key parsed
+/// as `K` (an execution id, a call id); anything else is a 400.
+fn decode_cursor<K: std::str::FromStr>(text: &str) -> Result<(DateTime<Utc>, K), Problem> {
     let bad = || bad_cursor(text);
     if !text.len().is_multiple_of(2) || text.len() > 512 {
         return Err(bad());
@@ -216,7 +223,17 @@ fn decode_cursor(text: &str) -> Result<String, Problem> {
         .step_by(2)
         .map(|i| u8::from_str_radix(text.get(i..i + 2).unwrap_or("zz"), 16))
         .collect();
-    String::from_utf8(bytes.map_err(|_| bad())?).map_err(|_| bad())
+    let decoded = String::from_utf8(bytes.map_err(|_| bad())?).map_err(|_| bad())?;
+    let (at, id) = decoded.split_once('|').ok_or_else(bad)?;
+    let at = at
+        .parse::<i64>()
+        .ok()
+        .and_then(DateTime::<Utc>::from_timestamp_millis)
+        .ok_or_else(bad)?;
+    if id.is_empty() {
+        return Err(bad());
+    }
+    Ok((at, id.parse::<K>().map_err(|_| bad())?))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -250,21 +267,7 @@ pub(crate) async fn runs(
 ) -> Answer<RunsPage> {
     let tz = web.engine.plan().pipeline.timezone;
     let limit = limit(query.limit, DEFAULT_LIMIT)?;
-    let before = match query.cursor.as_deref() {
-        None => None,
-        Some(text) => {
-            let decoded = decode_cursor(text)?;
-            let (at, id) = decoded.split_once('|').unwrap_or(("", ""));
-            let at = at
-                .parse::<i64>()
-                .ok()
-                .and_then(DateTime::<Utc>::from_timestamp_millis);
-            match at {
-                Some(at) if !id.is_empty() => Some((at, id.to_string())),
-                _ => return Err(bad_cursor(text)),
-            }
-        }
-    };
+    let before = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let filter = RunFilter {
         workflow: query.workflow,
         status: query.status,
@@ -285,11 +288,7 @@ pub(crate) async fn runs(
         .map(ExecutionView::from)
         .collect();
     let next_cursor = match (more, runs.last()) {
-        (true, Some(last)) => Some(encode_cursor(&format!(
-            "{}|{}",
-            last.execution_time.timestamp_millis(),
-            last.execution_id
-        ))),
+        (true, Some(last)) => Some(encode_cursor(last.execution_time, &last.execution_id)),
         _ => None,
     };
     Ok(Json(RunsPage { runs, next_cursor }))
@@ -370,21 +369,7 @@ pub(crate) async fn calls(
 ) -> Answer<CallsPage> {
     let tz = web.engine.plan().pipeline.timezone;
     let limit = limit(query.limit, DEFAULT_LIMIT)?;
-    let before = match query.cursor.as_deref() {
-        None => None,
-        Some(text) => {
-            let decoded = decode_cursor(text)?;
-            let (at, id) = decoded.split_once('|').unwrap_or(("", ""));
-            let at = at
-                .parse::<i64>()
-                .ok()
-                .and_then(DateTime::<Utc>::from_timestamp_millis);
-            match (at, id.parse::<i64>()) {
-                (Some(at), Ok(id)) => Some((at, id)),
-                _ => return Err(bad_cursor(text)),
-            }
-        }
-    };
+    let before = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let filter = CallFilter {
         scraper: query.scraper,
         status: query.status,
@@ -405,11 +390,7 @@ pub(crate) async fn calls(
         .map(CallView::from)
         .collect();
     let next_cursor = match (more, calls.last()) {
-        (true, Some(last)) => Some(encode_cursor(&format!(
-            "{}|{}",
-            last.started_at.timestamp_millis(),
-            last.id
-        ))),
+        (true, Some(last)) => Some(encode_cursor(last.started_at, last.id)),
         _ => None,
     };
     Ok(Json(CallsPage { calls, next_cursor }))
