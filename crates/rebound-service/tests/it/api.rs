@@ -754,6 +754,20 @@ async fn bad_input(backend: Backend) {
             .problem(400)
             .contains("cursor")
     );
+    // Well-formed hex of a malformed key: "|", "12|" (no key), "12|x" (a
+    // call id that is not a number), a time beyond chrono's range.
+    for cursor in ["7c", "31327c", "31327c78", "393939393939393939393939393939397c61"] {
+        for list in ["runs", "calls"] {
+            let path = format!("/api/v1/{list}?cursor={cursor}");
+            if list == "runs" && cursor == "31327c78" {
+                continue; // "x" is a valid execution id
+            }
+            assert!(
+                api.get(&path).await.problem(400).contains("cursor"),
+                "{path}"
+            );
+        }
+    }
     assert!(
         api.get("/api/v1/runs?from=yesterday")
             .await
