@@ -756,7 +756,12 @@ async fn bad_input(backend: Backend) {
     );
     // Well-formed hex of a malformed key: "|", "12|" (no key), "12|x" (a
     // call id that is not a number), a time beyond chrono's range.
-    for cursor in ["7c", "31327c", "31327c78", "393939393939393939393939393939397c61"] {
+    for cursor in [
+        "7c",
+        "31327c",
+        "31327c78",
+        "393939393939393939393939393939397c61",
+    ] {
         for list in ["runs", "calls"] {
             let path = format!("/api/v1/{list}?cursor={cursor}");
             if list == "runs" && cursor == "31327c78" {

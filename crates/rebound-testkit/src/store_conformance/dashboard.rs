@@ -1,6 +1,7 @@
-//! The dashboard's reads (the `Dashboard` block of `Store`, issue 16):
-//! runs and calls per UTC hour, runs filtered for the runs table, one run
-//! by id. Aggregates cover every row of a period, so each check works in
+//! The dashboard's reads: runs and calls per UTC hour (the `Dashboard`
+//! block of `Store`, issue 16), and the API's reads as the dashboard uses
+//! them (runs filtered for the runs table, one run by id, one day of
+//! decisions). Aggregates cover every row of a period, so each check works in
 //! an hour range of its own far in the future (year 2700 on, placed by the
 //! tag), where no other check writes.
 
