@@ -303,17 +303,43 @@ impl Engine {
         let Some(latest) = self.store.latest_payload(&producers, None).await? else {
             return Ok(None);
         };
-        let unreadable = |detail: String| EngineError::CalendarUnreadable {
-            calendar: name.to_string(),
-            detail,
+        // A stored payload never changes, so the events read from one are
+        // kept until a newer payload replaces it: the scheduler, the health
+        // report and every fan-out over the calendar ask for them again and
+        // again, and a season's schedule is megabytes of JSON to re-read.
+        let cached = self
+            .calendar_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .filter(|(uri, _)| *uri == latest.output_uri)
+            .map(|(_, events)| events.clone());
+        let events = match cached {
+            Some(events) => events,
+            None => {
+                let unreadable = |detail: String| EngineError::CalendarUnreadable {
+                    calendar: name.to_string(),
+                    detail,
+                };
+                let payload = self
+                    .read_json_payload(&latest.output_uri)
+                    .await
+                    .map_err(unreadable)?;
+                let events = std::sync::Arc::new(
+                    extract_events(&payload, cal).map_err(|e| unreadable(e.to_string()))?,
+                );
+                self.calendar_cache
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(
+                        name.to_string(),
+                        (latest.output_uri.clone(), events.clone()),
+                    );
+                events
+            }
         };
-        let payload = self
-            .read_json_payload(&latest.output_uri)
-            .await
-            .map_err(unreadable)?;
-        let events = extract_events(&payload, cal).map_err(|e| unreadable(e.to_string()))?;
         Ok(Some(CalendarData {
-            events,
+            events: events.as_ref().clone(),
             fetched_at: latest.fetched_at,
             output_uri: latest.output_uri,
         }))

@@ -11,7 +11,6 @@
 use crate::call::{CallReport, RunContext};
 use crate::{Engine, EngineError};
 use chrono::{DateTime, NaiveDate, Utc};
-use futures::future::join_all;
 use rebound_domain::calendar::events_on;
 use rebound_domain::outcome::{ErrorKind, ScraperStatus};
 use rebound_domain::plan::{ForEach, Lockout};
@@ -170,65 +169,66 @@ impl Engine {
         // All calls are started together; the fetcher's per-source
         // semaphore bounds how many are in flight, as for any other calls.
         let gate = &gate;
-        let reports = join_all(item_params.iter().map(|(value, p, unbound)| async move {
-            // An item missing a member another parameter is bound from
-            // cannot be called; it fails alone, saying which item and member.
-            if let Some(why) = unbound {
-                return self
-                    .record_without_call(
+        let reports = self
+            .all(item_params.iter().map(|(value, p, unbound)| async move {
+                // An item missing a member another parameter is bound from
+                // cannot be called; it fails alone, saying which item and member.
+                if let Some(why) = unbound {
+                    return self
+                        .record_without_call(
+                            scraper_name,
+                            target_date,
+                            p,
+                            run,
+                            ScraperStatus::Failed,
+                            Some(ErrorKind::Dependency),
+                            why,
+                        )
+                        .await;
+                }
+                // Completed earlier in this execution (a rescue, a follow-up):
+                // reported as it was, before any lockout could refuse it.
+                if let Some(done) = self.completed_call(run, scraper_name, target_date, p) {
+                    return Ok(done);
+                }
+                if let Some(lock) = gate.as_ref().and_then(|g| g.locked.get(value)) {
+                    let dataset = gate.as_ref().map(|g| g.dataset.as_str()).unwrap_or("?");
+                    let tz = self.plan.pipeline.timezone;
+                    let local = move |t: DateTime<Utc>| {
+                        t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+                    };
+                    let message = locked_message(param, value, lock, dataset, &local);
+                    return self
+                        .record_without_call(
+                            scraper_name,
+                            target_date,
+                            p,
+                            run,
+                            ScraperStatus::Skipped,
+                            Some(ErrorKind::LockedOut),
+                            &message,
+                        )
+                        .await;
+                }
+                let report = self
+                    .call(
                         scraper_name,
                         target_date,
                         p,
-                        run,
-                        ScraperStatus::Failed,
-                        Some(ErrorKind::Dependency),
-                        why,
+                        Some(run),
+                        starts.get(value).copied(),
+                        run.trigger,
                     )
-                    .await;
-            }
-            // Completed earlier in this execution (a rescue, a follow-up):
-            // reported as it was, before any lockout could refuse it.
-            if let Some(done) = self.completed_call(run, scraper_name, target_date, p) {
-                return Ok(done);
-            }
-            if let Some(lock) = gate.as_ref().and_then(|g| g.locked.get(value)) {
-                let dataset = gate.as_ref().map(|g| g.dataset.as_str()).unwrap_or("?");
-                let tz = self.plan.pipeline.timezone;
-                let local = move |t: DateTime<Utc>| {
-                    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
-                };
-                let message = locked_message(param, value, lock, dataset, &local);
-                return self
-                    .record_without_call(
-                        scraper_name,
-                        target_date,
-                        p,
-                        run,
-                        ScraperStatus::Skipped,
-                        Some(ErrorKind::LockedOut),
-                        &message,
-                    )
-                    .await;
-            }
-            let report = self
-                .call(
-                    scraper_name,
-                    target_date,
-                    p,
-                    Some(run),
-                    starts.get(value).copied(),
-                    run.trigger,
-                )
-                .await?;
-            if let (Some(lockout), Some(gate)) = (lockout, gate.as_ref()) {
-                self.maybe_lock(scraper_name, param, value, &report, lockout, gate)
                     .await?;
-            }
-            Ok(report)
-        }))
-        .await
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
+                if let (Some(lockout), Some(gate)) = (lockout, gate.as_ref()) {
+                    self.maybe_lock(scraper_name, param, value, &report, lockout, gate)
+                        .await?;
+                }
+                Ok(report)
+            }))
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
         let fanout = summary(scraper_name, &reports);
         Ok((reports, Some(fanout)))
     }

@@ -140,6 +140,11 @@ fn variant_hint(others: &[String]) -> String {
     }
 }
 
+/// Per calendar name: the payload (`output_uri`) its events were read
+/// from, and those events.
+type CalendarCache =
+    std::collections::HashMap<String, (String, Arc<Vec<rebound_domain::calendar::Event>>)>;
+
 /// Runs workflows and scrapers of one plan.
 pub struct Engine {
     plan: Arc<Plan>,
@@ -149,6 +154,12 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     /// Counts attempts, calls and durations (see `rebound-metrics`).
     metrics: Arc<Metrics>,
+    /// Run a step's scrapers and a fan-out's calls one after another, in
+    /// order, instead of side by side (see [`Engine::with_calls_in_order`]).
+    calls_in_order: bool,
+    /// Per calendar: the payload its events were last read from, and
+    /// those events (see `calendar_events`).
+    calendar_cache: std::sync::Mutex<CalendarCache>,
 }
 
 impl Engine {
@@ -169,6 +180,46 @@ impl Engine {
             fetcher,
             clock,
             metrics,
+            calls_in_order: false,
+            calendar_cache: Default::default(),
+        }
+    }
+
+    /// Runs the calls of a step and of a fan-out one after another, in
+    /// their configured order, instead of side by side.
+    ///
+    /// For `rebound simulate`: on its manual clock every retry wait moves
+    /// time for everybody, so with calls side by side which call meets a
+    /// pause, a breaker or a lockout first depends on the machine's real
+    /// timing, and the same seed gave different histories. In order, a
+    /// seed replays exactly. Nothing else changes: the same calls are
+    /// made with the same policies.
+    pub fn with_calls_in_order(mut self) -> Engine {
+        self.calls_in_order = true;
+        self
+    }
+
+    /// Awaits `futures` side by side, or one after another in order when
+    /// [`Engine::with_calls_in_order`] was asked for; results in order.
+    pub(crate) async fn all<F: std::future::Future>(
+        &self,
+        futures: impl IntoIterator<Item = F>,
+    ) -> Vec<F::Output> {
+        if self.calls_in_order {
+            // Each future boxed, and all of them collected before the first
+            // is awaited: the iterator (and the closure in it) must not live
+            // across an await, or the caller's future stops being `Send`;
+            // and awaiting a step's future in place would nest its whole
+            // state (calls inside fan-outs inside steps) into this one,
+            // which overflowed a debug build's stack.
+            let futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+            let mut out = Vec::with_capacity(futures.len());
+            for future in futures {
+                out.push(future.await);
+            }
+            out
+        } else {
+            futures::future::join_all(futures).await
         }
     }
 

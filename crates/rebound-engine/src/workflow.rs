@@ -14,7 +14,6 @@ use crate::call::{CallReport, Completed, RunContext, params_to_json};
 use crate::fanout::{FanoutSummary, Finished, no_calls};
 use crate::{Engine, EngineError, names};
 use chrono::{DateTime, NaiveDate, Utc};
-use futures::future::join_all;
 use rebound_domain::duration::add_saturating;
 use rebound_domain::message::{aggregate_errors, plural};
 use rebound_domain::outcome::{ErrorKind, ScraperStatus, StatusCounts, WorkflowStatus};
@@ -246,7 +245,7 @@ impl Engine {
                             &finished,
                         )
                     });
-                    join_all(futures)
+                    self.all(futures)
                         .await
                         .into_iter()
                         .collect::<Result<Vec<_>, _>>()?

@@ -219,7 +219,7 @@ pub(crate) async fn build(
     scenario: &Scenario,
     engine: &Engine,
     observed: &Observed,
-    decisions: &[RecordedDecision],
+    decisions: &[(DateTime<Utc>, RecordedDecision)],
     hits: &[crate::inject::FaultHits],
     start: DateTime<Utc>,
     end: DateTime<Utc>,
@@ -364,7 +364,10 @@ pub(crate) async fn build(
     // local time on their target date (or the day after, for workflows
     // collecting yesterday).
     let mut seen: BTreeMap<(String, NaiveDate, String), i64> = BTreeMap::new();
-    for d in decisions.iter().filter(|d| d.action == DecisionAction::Run) {
+    for (_, d) in decisions
+        .iter()
+        .filter(|(_, d)| d.action == DecisionAction::Run)
+    {
         *seen
             .entry((d.workflow.clone(), d.target_date, d.slot.clone()))
             .or_insert(0) += 1;
@@ -393,9 +396,9 @@ pub(crate) async fn build(
         .collect();
     let mut decided: BTreeMap<(&str, &str), std::collections::BTreeSet<NaiveDate>> =
         BTreeMap::new();
-    for d in decisions
+    for (_, d) in decisions
         .iter()
-        .filter(|d| daily.contains(d.workflow.as_str()) && !d.slot.contains('+'))
+        .filter(|(_, d)| daily.contains(d.workflow.as_str()) && !d.slot.contains('+'))
     {
         decided
             .entry((d.workflow.as_str(), d.slot.as_str()))
@@ -415,24 +418,7 @@ pub(crate) async fn build(
             date = date.succ_opt().unwrap_or(*last);
         }
     }
-    let mut misdated_runs = Vec::new();
-    for row in &executions {
-        if row.workflow_name.starts_with("calendar:") {
-            continue;
-        }
-        let local = row.execution_time.with_timezone(&tz).date_naive();
-        let ok = row.target_date == local || row.target_date.succ_opt() == Some(local);
-        if !ok {
-            misdated_runs.push(format!(
-                "{} for {} ran {}",
-                row.workflow_name,
-                row.target_date,
-                row.execution_time
-                    .with_timezone(&tz)
-                    .format("%Y-%m-%d %H:%M %Z")
-            ));
-        }
-    }
+    let misdated_runs = misdated(decisions, plan, start);
 
     let freshness = observed
         .past_sla_seconds
@@ -621,10 +607,129 @@ fn check_targets(targets: &Targets, r: &Report) -> Vec<TargetCheck> {
     if targets.dates_correct {
         check(
             "dates_correct",
-            "every run's target date its local date (or the day before)".to_string(),
+            "every run for the local date of its slot (the day before for `yesterday` schedules)"
+                .to_string(),
             format!("{} misdated", r.misdated_runs.len()),
             r.misdated_runs.is_empty(),
         );
     }
     out
+}
+
+/// Dates: every RUN decided from `start` on is for the local date of the
+/// instant it was decided, or the day before for a `target_date =
+/// "yesterday"` schedule, and for nothing else: a UTC date, or a clock
+/// change that moves a slot across midnight, shows here. One line per
+/// misdated decision.
+fn misdated(
+    decisions: &[(DateTime<Utc>, RecordedDecision)],
+    plan: &rebound_domain::plan::Plan,
+    start: DateTime<Utc>,
+) -> Vec<String> {
+    let tz = plan.pipeline.timezone;
+    let mut out = Vec::new();
+    for (at, d) in decisions
+        .iter()
+        .filter(|(at, d)| *at >= start && d.action == DecisionAction::Run)
+    {
+        let local = at.with_timezone(&tz).date_naive();
+        let yesterday = plan
+            .workflows
+            .get(&d.workflow)
+            .and_then(|w| w.schedule.as_ref())
+            .is_some_and(|s| s.target_date == rebound_domain::plan::TargetDate::Yesterday);
+        let expected = if yesterday {
+            local.pred_opt().unwrap_or(local)
+        } else {
+            local
+        };
+        if d.target_date != expected {
+            out.push(format!(
+                "{} slot {} decided {} for {}, expected {expected}",
+                d.workflow,
+                d.slot,
+                at.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z"),
+                d.target_date,
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> rebound_domain::plan::Plan {
+        let text = r#"
+[pipeline]
+name = "t"
+timezone = "America/New_York"
+
+[sources.s]
+base_url = "http://127.0.0.1:9"
+
+[scrapers.a]
+source = "s"
+path = "/a"
+
+[workflows.evening]
+scrapers = ["a"]
+schedule = { kind = "at", at = "22:00" }
+
+[workflows.overnight]
+scrapers = ["a"]
+schedule = { kind = "at", at = "01:00", target_date = "yesterday" }
+"#;
+        rebound_config::load_str(text, std::path::Path::new("t.toml"), &|_| None)
+            .expect("a valid config")
+    }
+
+    fn run(workflow: &str, at: &str, date: &str) -> (DateTime<Utc>, RecordedDecision) {
+        (
+            at.parse().expect("an instant"),
+            RecordedDecision {
+                workflow: workflow.into(),
+                slot: "x".into(),
+                target_date: date.parse().expect("a date"),
+                action: DecisionAction::Run,
+                reason: String::new(),
+                entities: Vec::new(),
+                queued: true,
+                execution_id: None,
+            },
+        )
+    }
+
+    #[test]
+    fn a_run_for_the_utc_date_is_misdated_and_yesterday_schedules_take_the_day_before() {
+        let plan = plan();
+        let start = "2026-01-01T05:00:00Z".parse().expect("an instant");
+        // 22:00 EST on Jan 5 is 03:00 UTC on Jan 6.
+        let right = run("evening", "2026-01-06T03:00:00Z", "2026-01-05");
+        let utc_date = run("evening", "2026-01-06T03:00:00Z", "2026-01-06");
+        // 01:00 EST on Jan 6 collects Jan 5.
+        let overnight = run("overnight", "2026-01-06T06:00:00Z", "2026-01-05");
+        let overnight_today = run("overnight", "2026-01-06T06:00:00Z", "2026-01-06");
+        // Before the measured period: not judged.
+        let warm_up = run("evening", "2025-12-31T03:00:00Z", "2025-12-31");
+        let found = misdated(
+            &[right, utc_date, overnight, overnight_today, warm_up],
+            &plan,
+            start,
+        );
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found[0].starts_with(
+                "evening slot x decided 2026-01-05 22:00 EST for 2026-01-06, expected 2026-01-05"
+            ),
+            "{found:?}"
+        );
+        assert!(
+            found[1].starts_with(
+                "overnight slot x decided 2026-01-06 01:00 EST for 2026-01-06, expected 2026-01-05"
+            ),
+            "{found:?}"
+        );
+    }
 }

@@ -262,13 +262,10 @@ pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Repor
             .map_err(|e| failed("cannot set up the fetcher")(e.to_string()))?
             .with_seed(seed),
     );
-    let engine = Arc::new(Engine::new(
-        plan.clone(),
-        store.clone(),
-        raw,
-        fetcher,
-        clock.clone(),
-    ));
+    // Calls in order: the same seed replays the same history.
+    let engine = Arc::new(
+        Engine::new(plan.clone(), store.clone(), raw, fetcher, clock.clone()).with_calls_in_order(),
+    );
     let wake = Arc::new(Notify::new());
     let scheduler = Scheduler::new(
         engine.clone(),
@@ -291,7 +288,8 @@ pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Repor
         .map_err(|e| failed("cannot set up the hand-off publisher")(e.to_string()))?;
 
     let mut observed = Observed::default();
-    let mut decisions: Vec<RecordedDecision> = Vec::new();
+    // Each decision with the simulated instant it was made.
+    let mut decisions: Vec<(DateTime<Utc>, RecordedDecision)> = Vec::new();
     let mut next_round = warm_start;
     let mut last_round: Option<DateTime<Utc>> = None;
     let mut seen = 0usize;
@@ -320,7 +318,7 @@ pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Repor
             .tick()
             .await
             .map_err(|e| failed("the scheduler failed")(e.to_string()))?;
-        decisions.extend(tick.decisions);
+        decisions.extend(tick.decisions.into_iter().map(|d| (now, d)));
         while let Some(_run) = worker
             .run_one()
             .await
@@ -472,6 +470,7 @@ async fn round(
     let received = receiver.received();
     // Notifications of the warm-up are not the scenario's.
     let counted = now >= measured_from;
+    let before = observed.alerts.len();
     for message in received
         .iter()
         .skip(*seen)
@@ -493,6 +492,11 @@ async fn round(
             message: field("message"),
         });
     }
+    // The deliverer posts a round's notifications side by side, so they
+    // arrive in any order: sorted, a seed replays the same report.
+    observed.alerts[before..].sort_by(|a, b| {
+        (&a.condition, &a.subject, &a.event).cmp(&(&b.condition, &b.subject, &b.event))
+    });
     *seen = received.len();
     Ok(())
 }
