@@ -484,8 +484,9 @@ impl Fetcher {
     }
 
     /// What a response's headers ask of the source: rate-limit headers
-    /// pause it (for every call, through its limiter), the quota header
-    /// updates the upstream's remaining count.
+    /// pause it (for every call, through its limiter) unless the source
+    /// says `pause_on_rate_limit = false`, the quota header updates the
+    /// upstream's remaining count.
     async fn heed_signals(
         &self,
         spec: &CallSpec<'_>,
@@ -494,7 +495,10 @@ impl Fetcher {
         finished_at: DateTime<Utc>,
         call: &mut Progress,
     ) {
-        if let Some(limiter) = limiter {
+        // Switched off, the headers still reach the call that got them
+        // (its retry policy reads Retry-After in `next`); only the pause
+        // of the source's other calls is skipped.
+        if let Some(limiter) = limiter.filter(|_| spec.source.pause_on_rate_limit) {
             let signal = |name: &str| response.signal(name);
             if let Some(pause) =
                 rebound_domain::ratelimit::source_pause(response.status, signal, finished_at)
