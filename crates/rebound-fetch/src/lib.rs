@@ -545,6 +545,8 @@ fn transport_failure(error: &reqwest::Error, target: Option<&url::Url>) -> Failu
             dropped: false,
         };
     }
+    // Past the return above, `connect` is only the "connection lost" case:
+    // the connection was made, then closed or reset before an answer.
     let dropped = kind == ErrorKind::Interrupted || kind == ErrorKind::Connect;
     let detail = cause_chain(error);
     let message = match hyper_error.filter(|_| kind == ErrorKind::Protocol) {
