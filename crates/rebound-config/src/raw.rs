@@ -313,6 +313,12 @@ pub(crate) struct RawSource {
     /// warn at 80 %, refuse calls (status skipped, quota_exhausted) at 100 %
     /// until the period resets. Default: no quota.
     pub quota: Option<RawQuota>,
+    /// Whether rate-limit headers (429 + Retry-After, RateLimit,
+    /// X-RateLimit-* with 0 remaining) pause every call to this source
+    /// until they say. With false, they pause nothing: only the call that
+    /// got them waits, by its own retry policy (`respect_retry_after`).
+    /// Default: true.
+    pub pause_on_rate_limit: Option<bool>,
     /// The source's circuit breaker: after repeated server errors,
     /// timeouts or refused connections, calls are skipped (no request) for
     /// a growing open period, then one probe call decides.

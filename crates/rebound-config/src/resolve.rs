@@ -624,6 +624,7 @@ impl Resolver<'_> {
             retry,
             rate_limit,
             quota,
+            pause_on_rate_limit: raw.pause_on_rate_limit.unwrap_or(true),
             breaker,
             retry_budget,
             health: None,

@@ -187,6 +187,11 @@ pub struct Source {
     pub rate_limit: Option<crate::ratelimit::Rate>,
     /// `quota = { per, requests, remaining_header }`.
     pub quota: Option<crate::quota::Quota>,
+    /// `pause_on_rate_limit` (default true): rate-limit headers in a
+    /// response pause the whole source (`ratelimit::source_pause`). False
+    /// leaves them to the call that got them, which is how a pipeline
+    /// that ignores them behaves (the simulator's `--policy original`).
+    pub pause_on_rate_limit: bool,
     /// `[sources.X.breaker]`: the source's circuit breaker.
     pub breaker: crate::breaker::BreakerConfig,
     /// `retry_budget`: the share of extra load retries may add.

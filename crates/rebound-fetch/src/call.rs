@@ -8,7 +8,8 @@
 //!    exceeds the inline limit, refused when the pause exceeds
 //!    `max_retry_after`);
 //! 3. `attempt`: send and read the body under the source's timeout and
-//!    `max_body_bytes`;
+//!    `max_body_bytes` (a connection the server dropped once that timeout
+//!    had passed on the clock counts as a timeout);
 //! 4. `heed_signals`: rate-limit headers pause the source, the quota
 //!    header updates the upstream's remaining count;
 //! 5. `judge`: classify the response (or the transport failure), then
@@ -484,8 +485,9 @@ impl Fetcher {
     }
 
     /// What a response's headers ask of the source: rate-limit headers
-    /// pause it (for every call, through its limiter), the quota header
-    /// updates the upstream's remaining count.
+    /// pause it (for every call, through its limiter) unless the source
+    /// says `pause_on_rate_limit = false`, the quota header updates the
+    /// upstream's remaining count.
     async fn heed_signals(
         &self,
         spec: &CallSpec<'_>,
@@ -494,7 +496,10 @@ impl Fetcher {
         finished_at: DateTime<Utc>,
         call: &mut Progress,
     ) {
-        if let Some(limiter) = limiter {
+        // Switched off, the headers still reach the call that got them
+        // (its retry policy reads Retry-After in `next`); only the pause
+        // of the source's other calls is skipped.
+        if let Some(limiter) = limiter.filter(|_| spec.source.pause_on_rate_limit) {
             let signal = |name: &str| response.signal(name);
             if let Some(pause) =
                 rebound_domain::ratelimit::source_pause(response.status, signal, finished_at)
@@ -799,22 +804,39 @@ impl Fetcher {
             return RawAttempt {
                 response: Err(Failure {
                     kind: ErrorKind::Config,
+                    dropped: false,
                     message: "the proxy's URL is not set (its environment variable is missing)"
                         .to_string(),
                 }),
                 retry_after_header: None,
             };
         };
+        let started = self.clock.now();
         let work = self.send_and_read(spec, client, request, proxy.is_some(), max_body);
+        let timed_out = || RawAttempt {
+            response: Err(Failure {
+                kind: ErrorKind::Timeout,
+                dropped: false,
+                message: format!("timeout after {}", format_duration(timeout)),
+            }),
+            retry_after_header: None,
+        };
         match tokio::time::timeout(timeout, work).await {
+            // A connection the server dropped once our own deadline had
+            // passed on the injected clock is a timeout: the server gave up
+            // no earlier than we would have, and what the call lacked is
+            // an answer in time, not a working connection. The real timer
+            // above runs on real time, which is not the clock's time when
+            // the clock is simulated (`rebound simulate` holds a request
+            // for the source's timeout on its clock, then drops it); in
+            // production the two agree, and this only settles a drop that
+            // races the timer. A connection that could not be made stays a
+            // connect failure however long it took (`Failure::dropped`).
+            Ok(raw) if raw.dropped() && elapsed_at_least(started, self.clock.now(), timeout) => {
+                timed_out()
+            }
             Ok(raw) => raw,
-            Err(_) => RawAttempt {
-                response: Err(Failure {
-                    kind: ErrorKind::Timeout,
-                    message: format!("timeout after {}", format_duration(timeout)),
-                }),
-                retry_after_header: None,
-            },
+            Err(_) => timed_out(),
         }
     }
 
@@ -976,15 +998,29 @@ struct RawAttempt {
 }
 
 impl RawAttempt {
+    /// The peer closed or reset the connection before a complete answer.
+    fn dropped(&self) -> bool {
+        self.response.as_ref().is_err_and(|failure| failure.dropped)
+    }
+
     fn retry_after(&self, now: DateTime<Utc>) -> Option<Duration> {
         let header = self.retry_after_header.as_deref()?;
         parse_retry_after(header, now.into())
     }
 }
 
+/// Whether at least `limit` passed from `started` to `now` (never, when
+/// the clock went back).
+fn elapsed_at_least(started: DateTime<Utc>, now: DateTime<Utc>, limit: Duration) -> bool {
+    (now - started)
+        .to_std()
+        .is_ok_and(|elapsed| elapsed >= limit)
+}
+
 fn too_large(limit: u64, seen: u64) -> Failure {
     Failure {
         kind: ErrorKind::BodyTooLarge,
+        dropped: false,
         message: format!(
             "response body larger than max_body_bytes {limit} (at least {seen} bytes)"
         ),

@@ -482,6 +482,12 @@ fn build_request(spec: &CallSpec<'_>) -> Result<BuiltRequest, String> {
 struct Failure {
     kind: ErrorKind,
     message: String,
+    /// The connection was made and then closed or reset by the peer
+    /// before a complete answer (kind `connect` "connection lost", or
+    /// `interrupted`); never set for a connection that could not be made.
+    /// The attempt loop turns such a drop into a timeout when our own
+    /// deadline had passed by then (`call.rs`, `Fetcher::attempt`).
+    dropped: bool,
 }
 
 /// Classifies a transport error. The error's URL is dropped (it may carry
@@ -536,8 +542,12 @@ fn transport_failure(error: &reqwest::Error, target: Option<&url::Url>) -> Failu
         return Failure {
             kind,
             message: connect_message(error, target),
+            dropped: false,
         };
     }
+    // Past the return above, `connect` is only the "connection lost" case:
+    // the connection was made, then closed or reset before an answer.
+    let dropped = kind == ErrorKind::Interrupted || kind == ErrorKind::Connect;
     let detail = cause_chain(error);
     let message = match hyper_error.filter(|_| kind == ErrorKind::Protocol) {
         // The named cases say it all; the causes would only repeat it.
@@ -546,7 +556,11 @@ fn transport_failure(error: &reqwest::Error, target: Option<&url::Url>) -> Failu
         None if detail.is_empty() => what.to_string(),
         None => format!("{what}: {detail}"),
     };
-    Failure { kind, message }
+    Failure {
+        kind,
+        message,
+        dropped,
+    }
 }
 
 /// The causes of `error`, joined with ": ", each said once: layers that

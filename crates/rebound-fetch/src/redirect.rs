@@ -85,6 +85,7 @@ pub(crate) async fn send(
             .and_then(|text| url.join(text).ok())
             .ok_or_else(|| Failure {
                 kind: ErrorKind::Protocol,
+                dropped: false,
                 message: format!(
                     "HTTP {code} with an invalid Location \"{}\"",
                     String::from_utf8_lossy(location.as_bytes())
@@ -107,18 +108,21 @@ pub(crate) async fn send(
         if !matches!(target.scheme(), "http" | "https") {
             return Err(Failure {
                 kind: ErrorKind::Protocol,
+                dropped: false,
                 message: format!("HTTP {code} redirected to a URL that is not HTTP ({target})"),
             });
         }
         if visited.contains(&target) {
             return Err(Failure {
                 kind: ErrorKind::Protocol,
+                dropped: false,
                 message: format!("redirect loop: HTTP {code} back to {target}"),
             });
         }
         if visited.len() > MAX_REDIRECTS {
             return Err(Failure {
                 kind: ErrorKind::Protocol,
+                dropped: false,
                 message: format!(
                     "too many redirects (more than {MAX_REDIRECTS}), last to {target}"
                 ),
@@ -159,6 +163,7 @@ pub(crate) fn credential_query_names<'a>(source: &'a Source, scraper: &'a Scrape
 fn refused(message: String) -> Failure {
     Failure {
         kind: ErrorKind::Client,
+        dropped: false,
         message,
     }
 }

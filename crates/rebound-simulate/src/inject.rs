@@ -4,9 +4,11 @@
 //!
 //! Waiting (`slow`, `down` in `timeout` mode) is a sleep on the
 //! simulation's clock, which jumps time forward: a 45 s timeout costs no
-//! real time. The client's own timeout runs on real time, so a `timeout`
-//! ends with the connection closed after the virtual wait, which Rebound
-//! records as a dropped connection (`docs/simulate.md`).
+//! real time. The client's own timer runs on real time and never fires, so
+//! a `timeout` ends with the connection closed after the virtual wait; the
+//! fetcher records a drop that came once the source's timeout had passed
+//! on its clock as kind `timeout`, so the history reads as a real outage's
+//! would (`rebound-fetch` `call.rs`, `docs/simulate.md`).
 //!
 //! `flaky` draws are a hash of the seed, the fault, the request's path and
 //! query and how many times that request was made before: the same run

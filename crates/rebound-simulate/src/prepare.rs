@@ -50,8 +50,9 @@ pub enum Policy {
     #[default]
     AsWritten,
     /// The original pipeline's: 3 attempts at 2 s / 4 s, no jitter,
-    /// Retry-After ignored, no breaker, no retry budget, no late-data
-    /// deadlines, one alert per failure.
+    /// Retry-After ignored (no wait, and no source-wide pause), no
+    /// breaker, no retry budget, no late-data deadlines, one alert per
+    /// failure.
     Original,
 }
 
@@ -302,6 +303,10 @@ fn original_policies(root: &mut Table) {
     for (_, source) in sources.iter_mut() {
         if let Some(source) = source.as_table_mut() {
             source.remove("retry");
+            // Retry-After ignored means for the whole source too: the
+            // original hammered on through a 429 storm, where Rebound's
+            // pause would hold every other call back.
+            source.insert("pause_on_rate_limit".into(), Value::Boolean(false));
             let mut breaker = Table::new();
             breaker.insert("enabled".into(), Value::Boolean(false));
             source.insert("breaker".into(), Value::Table(breaker));

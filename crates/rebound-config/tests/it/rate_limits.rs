@@ -61,9 +61,34 @@ fn rate_limit_and_quota_resolve() {
     );
 }
 
+/// `pause_on_rate_limit` (issue 17): on unless a source says otherwise,
+/// so every existing config keeps its source-wide pauses.
+#[test]
+fn pause_on_rate_limit_defaults_to_true_and_can_be_switched_off() {
+    let p = plan(&source("pause_on_rate_limit = false"));
+    assert!(!p.sources["b"].pause_on_rate_limit);
+    assert!(p.sources["api"].pause_on_rate_limit, "default");
+    let p = plan(&source("pause_on_rate_limit = true"));
+    assert!(p.sources["b"].pause_on_rate_limit);
+}
+
 #[test]
 fn bad_rate_limits_and_quotas_are_refused() {
     check(vec![
+        bad(
+            "pause_on_rate_limit not a boolean",
+            "pause_on_rate_limit = \"no\"",
+            "sources.b.pause_on_rate_limit",
+            "\"no\"",
+            "expected a boolean",
+        ),
+        bad(
+            "pause_on_rate_limit as a number",
+            "pause_on_rate_limit = 0",
+            "sources.b.pause_on_rate_limit",
+            "0\n",
+            "expected a boolean",
+        ),
         bad(
             "rate without unit",
             "rate_limit = \"20\"",

@@ -36,6 +36,13 @@ fn schema_describes_the_file() {
         &serde_json::json!(["warning", "critical"])
     );
     assert_eq!(at(&schema, "/$defs/RawSource/additionalProperties"), false);
+    assert_eq!(
+        at(
+            &schema,
+            "/$defs/RawSource/properties/pause_on_rate_limit/type"
+        ),
+        "boolean"
+    );
     // Doc comments become descriptions.
     let timeout = at(&schema, "/$defs/RawSource/properties/timeout/description");
     assert!(

@@ -2,6 +2,7 @@
 //! Waits between attempts go through a manual clock, so a 30 s
 //! Retry-After costs nothing; only the timeout tests wait (briefly) for real.
 
+mod dropped;
 mod encoding;
 mod hostile;
 mod proxies;

@@ -109,6 +109,105 @@ async fn a_429_with_retry_after_pauses_every_scraper_of_the_source() {
     );
 }
 
+/// `pause_on_rate_limit = false` (issue 17): the 429's Retry-After is
+/// the call's own business; the source's next call goes out at once.
+#[tokio::test]
+async fn with_pause_on_rate_limit_false_a_429_pauses_nothing_but_its_own_call() {
+    let h = harness(ONE_ATTEMPT, &scrapers("pause_on_rate_limit = false")).await;
+    h.sim.script(
+        "/t/plain",
+        vec![Reply::text(429, "slow down").header("Retry-After", "30")],
+    );
+    h.sim.script("/t/a", ok(1));
+    let throttled = h.call("plain").await;
+    assert_eq!(throttled.error_kind, Some(ErrorKind::Throttled));
+    let seen_at = throttled.attempts[0].finished_at;
+    let next = h.call("a").await;
+    assert_eq!(next.status, ScraperStatus::Success);
+    assert_eq!(next.attempts[0].started_at, seen_at, "sent at once");
+    assert_eq!(next.attempts[0].delay_before, Duration::ZERO);
+    assert!(h.clock.sleeps().is_empty(), "{:?}", h.clock.sleeps());
+    assert_eq!(h.sim.requests().len(), 2);
+
+    // The call that got the 429 still waits its Retry-After before its
+    // own retry (`respect_retry_after`), and nothing else does.
+    let h = harness(DEFAULT_RETRY, &scrapers("pause_on_rate_limit = false")).await;
+    h.sim.script(
+        "/t/plain",
+        vec![
+            Reply::text(429, "slow down").header("Retry-After", "30"),
+            Reply::text(200, "ok"),
+        ],
+    );
+    let retried = h.call("plain").await;
+    assert_eq!(retried.status, ScraperStatus::Success);
+    assert_eq!(h.clock.sleeps(), vec![Duration::from_secs(30)]);
+    h.sim.script("/t/a", ok(1));
+    let after = h.call("a").await;
+    assert_eq!(after.attempts[0].delay_before, Duration::ZERO);
+    assert_eq!(h.clock.sleeps(), vec![Duration::from_secs(30)]);
+}
+
+/// The default keeps the pause: the same 429 defers the source's next
+/// call when the pause is longer than the inline limit.
+#[tokio::test]
+async fn by_default_a_429_defers_the_sources_next_call() {
+    let sim = UpstreamSim::start().await.unwrap();
+    let mut plan = plan(&sim.base_url(), ONE_ATTEMPT, &scrapers(""));
+    assert!(plan.sources["up"].pause_on_rate_limit);
+    plan.scheduler.max_inline_wait = Duration::from_secs(5);
+    let t0 = Utc.with_ymd_and_hms(2026, 1, 5, 10, 0, 0).unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let fetcher = Fetcher::new(&plan, clock.clone()).unwrap();
+    let params = BTreeMap::new();
+    let call = |name: &str| {
+        fetcher.call(CallSpec {
+            source: &plan.sources["up"],
+            scraper: &plan.scrapers[name],
+            params: &params,
+        })
+    };
+    sim.script(
+        "/t/plain",
+        vec![Reply::text(429, "slow down").header("Retry-After", "30")],
+    );
+    sim.script("/t/a", ok(1));
+    assert_eq!(call("plain").await.error_kind, Some(ErrorKind::Throttled));
+    let next = call("a").await;
+    assert!(next.attempts.is_empty(), "not sent");
+    assert_eq!(
+        next.deferred_until,
+        Some(t0 + chrono::Duration::seconds(30))
+    );
+    assert_eq!(sim.requests().len(), 1);
+
+    // The same with the pause switched off: sent at once, and it succeeds.
+    let mut plan = self::plan(
+        &sim.base_url(),
+        ONE_ATTEMPT,
+        &scrapers("pause_on_rate_limit = false"),
+    );
+    plan.scheduler.max_inline_wait = Duration::from_secs(5);
+    let fetcher = Fetcher::new(&plan, clock.clone()).unwrap();
+    let call = |name: &str| {
+        fetcher.call(CallSpec {
+            source: &plan.sources["up"],
+            scraper: &plan.scrapers[name],
+            params: &params,
+        })
+    };
+    sim.script(
+        "/t/plain",
+        vec![Reply::text(429, "slow down").header("Retry-After", "30")],
+    );
+    assert_eq!(call("plain").await.error_kind, Some(ErrorKind::Throttled));
+    let next = call("a").await;
+    assert_eq!(next.status, ScraperStatus::Success);
+    assert_eq!(next.deferred_until, None);
+    assert_eq!(sim.requests().len(), 3);
+    assert!(clock.sleeps().is_empty());
+}
+
 #[tokio::test]
 async fn a_pause_longer_than_the_inline_limit_defers_without_a_request() {
     let sim = UpstreamSim::start().await.unwrap();

@@ -1,0 +1,73 @@
+//! What the simulator's faults and `--policy original` do to the history
+//! a simulation writes, read back with the store (issue 17).
+
+use chrono::{TimeZone, Utc};
+use rebound_simulate::{Options, Scenario, simulate};
+use rebound_storage::{CallFilter, Store};
+use rebound_storage_sqlite::SqliteStore;
+use std::path::Path;
+
+/// A `down` fault in `timeout` mode holds each request for the source's
+/// timeout on the simulated clock and then closes the connection; the
+/// fetcher records that as a timeout (`rebound-fetch`, `call.rs`), not as
+/// the dropped connection it looks like on the wire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_down_fault_in_timeout_mode_is_recorded_as_timeouts() {
+    let text = r#"
+description = "ESPN stops answering during the morning run"
+from = "2025-12-31"
+days = 1
+
+[[faults]]
+kind = "down"
+source = "espn"
+mode = "timeout"
+start = "2025-12-31T05:00"
+for = "5h"
+"#;
+    let scenario = Scenario::parse("espn-timeout", Path::new("espn-timeout.toml"), text)
+        .expect("the scenario parses");
+    let dir = tempfile::tempdir().unwrap();
+    let keep = dir.path().join("run");
+    let options = Options {
+        days: Some(1),
+        keep: Some(keep.clone()),
+        ..Options::default()
+    };
+    simulate(scenario, &options).await.expect("it runs");
+
+    let store = SqliteStore::open(&keep.join("history.db")).await.unwrap();
+    // 05:00 to 10:00 in New York, the reference pipeline's zone.
+    let filter = CallFilter {
+        from: Some(Utc.with_ymd_and_hms(2025, 12, 31, 10, 0, 0).unwrap()),
+        to: Some(Utc.with_ymd_and_hms(2025, 12, 31, 15, 0, 0).unwrap()),
+        ..CallFilter::default()
+    };
+    let calls = store.scraper_calls_page(&filter, 1000).await.unwrap();
+    let sent: Vec<_> = calls
+        .iter()
+        .filter(|c| c.source_name == "espn" && c.attempts > 0)
+        .collect();
+    assert!(!sent.is_empty(), "the morning run calls ESPN");
+    for call in &sent {
+        assert_eq!(
+            (call.error_kind.as_deref(), call.status.as_str()),
+            (Some("timeout"), "failed"),
+            "{}: {:?}",
+            call.scraper_name,
+            call.error_message
+        );
+        let message = call.error_message.as_deref().unwrap_or_default();
+        assert!(message.starts_with("timeout after 20s"), "{message}");
+        for attempt in store.attempts_for_call(call.id).await.unwrap() {
+            assert_eq!(attempt.error_kind.as_deref(), Some("timeout"));
+        }
+    }
+    // Other sources are untouched by the fault.
+    assert!(
+        calls
+            .iter()
+            .filter(|c| c.source_name != "espn")
+            .all(|c| c.error_kind.as_deref() != Some("timeout"))
+    );
+}
