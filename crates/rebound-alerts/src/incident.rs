@@ -15,7 +15,8 @@
 //! observation caused by a source's open `source_unhealthy` is still opened,
 //! kept and resolved as its own incident (stored with `caused_by`), but its
 //! notices are stored suppressed (`caused by source_unhealthy X`), and the
-//! source's own opened and reminder texts list what it affects. After the
+//! source's own opened and reminder texts list what it affects. An incident
+//! already open (and announced) when its cause opens joins it the same way. After the
 //! cause recovers, a dependent still seen stays silent until there is new
 //! evidence (a run or call that started after the recovery); then it is
 //! announced on its own with an `opened` notice. One that clears without
@@ -320,9 +321,12 @@ pub fn step_grouped(
         let due = inc
             .last_notified_at
             .is_none_or(|t| now - t >= limits.renotify);
-        if let Some(cause) = &inc.caused_by {
-            let k = key(&inc.condition, &inc.subject);
-            let now_caused = causes.caused.get(&k);
+        let k = key(&inc.condition, &inc.subject);
+        let now_caused = causes.caused.get(&k);
+        // An incident announced before its cause opened (a workflow's third
+        // failed run can come before the source's grace ends) joins the
+        // cause from now on: the source's messages name it.
+        if let Some(cause) = inc.caused_by.as_ref().or(now_caused) {
             // The cause is still open while it is observed.
             let cause_open = observed
                 .iter()

@@ -102,10 +102,13 @@ impl Engine {
     /// open period of slack for a late probe: if probes stop (no serve
     /// running), the breaker goes back to its own trial calls. An answered
     /// probe while the breaker is closed and has no failing probe on record
-    /// is not written (a healthy source costs no write per probe).
+    /// is not written (a healthy source costs no write per probe). `now` is
+    /// the probe's instant, the one the health report it belongs to is
+    /// built at, so the report never sees a probe failing since after it.
     pub async fn breaker_health(
         &self,
         source: &Source,
+        now: DateTime<Utc>,
         ok: bool,
         http_status: Option<u16>,
         error: Option<&str>,
@@ -144,7 +147,6 @@ impl Engine {
             kind,
             hold,
         };
-        let now = self.clock.now();
         let mut change = |state: &mut BreakerState| {
             let transitions = state.health(cfg, now, probe);
             log(&source.name, &transitions);

@@ -60,7 +60,7 @@ impl Prober for HttpProber {
         // probe: the calls' own results still drive the breaker.
         if let Err(error) = self
             .engine
-            .breaker_health(source, out.ok, out.http_status, out.error.as_deref())
+            .breaker_health(source, now, out.ok, out.http_status, out.error.as_deref())
             .await
         {
             tracing::warn!(source = %source.name, %error, "Could not record the health probe in the circuit breaker.");

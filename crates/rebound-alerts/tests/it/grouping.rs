@@ -419,3 +419,64 @@ async fn a_breaker_going_half_open_does_not_flap_the_source_incident() {
     r.evaluator.evaluate(&report).await.unwrap();
     assert_eq!(r.sent().await, vec![s("opened", "source_unhealthy", "bdl")]);
 }
+
+/// A workflow announced before its source's incident opened (its third
+/// failed run came first) joins the source once that opens: no reminder
+/// and no recovery of its own, and the source's messages name it.
+#[tokio::test]
+async fn an_incident_announced_before_its_cause_joins_it() {
+    let r = rig().await;
+    let failing = World {
+        down: false,
+        nightly: Some((t0() + TimeDelta::hours(1), BDL)),
+        stale: false,
+    };
+    r.at(2, failing).await;
+    assert_eq!(
+        r.sent().await,
+        vec![s("opened", "workflow_failed", "nightly")]
+    );
+    for hours in (3..30).step_by(3) {
+        r.at(
+            hours,
+            World {
+                down: true,
+                ..failing
+            },
+        )
+        .await;
+    }
+    r.at(30, failing).await;
+    r.at(
+        33,
+        World {
+            down: false,
+            nightly: Some((t0() + TimeDelta::hours(32), &[])),
+            stale: false,
+        },
+    )
+    .await;
+    let sent = r.sent().await;
+    assert_eq!(
+        sent.iter().filter(|x| x.1 == "workflow_failed").count(),
+        1,
+        "{sent:?}"
+    );
+    let inc = r
+        .incidents()
+        .await
+        .into_iter()
+        .find(|i| i.condition == "workflow_failed")
+        .unwrap();
+    assert_eq!(inc.caused_by.as_deref(), Some("source_unhealthy bdl"));
+    let rows = r.rows().await;
+    let opened = rows
+        .iter()
+        .find(|a| a.condition == "source_unhealthy" && a.event == "opened")
+        .unwrap();
+    assert!(
+        opened.message.contains("also affected: workflow nightly"),
+        "{}",
+        opened.message
+    );
+}
