@@ -225,9 +225,12 @@ pub fn observe(report: &HealthReport, rules: &AlertConditions, tz: Tz) -> Vec<Ob
 }
 
 /// Breaker open or half-open, or a failing probe, for longer than `grace`.
-/// The outage is dated from the first failed call after the last success
-/// (`failing_since`), not from the breaker's last transition: a breaker
-/// that re-opens after each failed probe would otherwise restart the clock.
+/// The outage is dated from its earliest sign: the first failed call after
+/// the last success (`failing_since`), the first failed health probe
+/// (`probe_failing_since`) or the breaker's opening (which stays put while
+/// it moves between open and half-open). None of them moves while the
+/// source stays unhealthy, so an open incident does not fall back under
+/// the grace period and flap.
 fn source_unhealthy(
     s: &SourceHealth,
     now: DateTime<Utc>,
@@ -241,6 +244,7 @@ fn source_unhealthy(
     }
     let since = [
         s.failing_since,
+        s.probe_failing_since,
         breaker.then_some(s.breaker_since).flatten(),
     ]
     .into_iter()

@@ -8,7 +8,7 @@
 //! notified twice.
 
 use crate::conditions::{Observation, observe};
-use crate::incident::{Change, Limits, Notice, OpenIncident, Stamp, step};
+use crate::incident::{Causes, Change, Limits, Notice, OpenIncident, Stamp, step_grouped};
 use crate::payload::Payload;
 use chrono::{DateTime, TimeDelta, Utc};
 use rebound_domain::alerts::{AlertSettings, MinLevel};
@@ -61,17 +61,48 @@ impl Evaluator {
     /// Evaluates the conditions on `report` at its `generated_at`.
     pub async fn evaluate(&self, report: &HealthReport) -> Result<Evaluation, StoreError> {
         let observed = observe(report, &self.settings.conditions, self.timezone);
-        self.apply(report.generated_at, &observed).await
+        let causes = crate::group::causes(report, &observed);
+        self.apply_grouped(report.generated_at, &observed, causes)
+            .await
     }
 
-    /// Applies already computed observations at `now` (what [`Self::evaluate`] does after `observe`).
+    /// Applies already computed observations at `now` (what [`Self::evaluate`] does after `observe`),
+    /// without grouping.
     pub async fn apply(
         &self,
         now: DateTime<Utc>,
         observed: &[Observation],
     ) -> Result<Evaluation, StoreError> {
+        self.apply_grouped(now, observed, Causes::default()).await
+    }
+
+    async fn apply_grouped(
+        &self,
+        now: DateTime<Utc>,
+        observed: &[Observation],
+        mut causes: Causes,
+    ) -> Result<Evaluation, StoreError> {
         let rows = self.store.open_alert_incidents().await?;
         let open: Vec<OpenIncident> = rows.iter().map(open_incident).collect();
+        // Grouped incidents whose cause is no longer open: when it recovered
+        // decides whether they have new evidence of their own.
+        let gone: Vec<(&str, DateTime<Utc>)> = rows
+            .iter()
+            .filter_map(|r| Some((r.caused_by.as_deref()?, r.opened_at)))
+            .filter(|(cause, _)| {
+                !rows
+                    .iter()
+                    .any(|r| crate::incident::identity(&r.condition, &r.subject) == *cause)
+            })
+            .collect();
+        if let Some(since) = gone.iter().map(|(_, at)| *at).min() {
+            let recent = self.store.recent_alert_incidents(since, 10_000).await?;
+            for (cause, _) in gone {
+                if let Some(at) = crate::group::recovered_at(cause, &recent) {
+                    causes.recovered.insert(cause.to_string(), at);
+                }
+            }
+        }
         // A day of stamps: the caps look back an hour, the "held back"
         // count back to the last notice that went out.
         let stamps: Vec<Stamp> = self
@@ -93,7 +124,7 @@ impl Evaluator {
             per_hour: self.settings.max_per_hour,
         };
         let mut done = Evaluation::default();
-        for change in step(now, &open, observed, &stamps, &limits) {
+        for change in step_grouped(now, &open, observed, &causes, &stamps, &limits) {
             self.write(now, &rows, change, &mut done).await?;
         }
         Ok(done)
@@ -114,6 +145,7 @@ impl Evaluator {
                 level,
                 summary,
                 notice,
+                caused_by,
             } => {
                 let summary = redact(&summary);
                 let payload = Payload {
@@ -136,6 +168,7 @@ impl Evaluator {
                     summary,
                     opened_at: now,
                     last_notified_at: Some(now),
+                    caused_by,
                 };
                 match self.store.open_alert_incident(&new, &alerts).await? {
                     Some(_) => {
@@ -152,6 +185,7 @@ impl Evaluator {
                 summary,
                 previous_notified,
                 notice,
+                caused_by,
             } => {
                 let summary = redact(&summary);
                 let row = rows.iter().find(|r| r.id == id);
@@ -181,6 +215,7 @@ impl Evaluator {
                     summary,
                     last_seen_at: now,
                     notified: notice.as_ref().map(|_| (previous_notified, now)),
+                    caused_by,
                 };
                 if self.store.update_alert_incident(&update, &alerts).await? {
                     if let Some(notice) = &notice {
@@ -293,6 +328,7 @@ fn open_incident(row: &AlertIncidentRow) -> OpenIncident {
         summary: row.summary.clone(),
         opened_at: row.opened_at,
         last_notified_at: row.last_notified_at,
+        caused_by: row.caused_by.clone(),
     }
 }
 

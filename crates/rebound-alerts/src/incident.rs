@@ -11,6 +11,17 @@
 //!   that falls waits for the next reminder;
 //! - open and not seen → resolve it, notice `recovered` with how long it lasted.
 //!
+//! One cause, one incident ([`Causes`], from [`crate::group`]): an
+//! observation caused by a source's open `source_unhealthy` is still opened,
+//! kept and resolved as its own incident (stored with `caused_by`), but its
+//! notices are stored suppressed (`caused by source_unhealthy X`), and the
+//! source's own opened and reminder texts list what it affects. An incident
+//! already open (and announced) when its cause opens joins it the same way. After the
+//! cause recovers, a dependent still seen stays silent until there is new
+//! evidence (a run or call that started after the recovery); then it is
+//! announced on its own with an `opened` notice. One that clears without
+//! new evidence resolves silently: nobody was told it was open.
+//!
 //! Every notice passes two limits: per incident signature (condition +
 //! subject, so a flapping problem that reopens counts as one) and for all
 //! incidents, both per sliding hour. A notice over a limit is still
@@ -19,10 +30,37 @@
 //! held back. A suppressed notice is not tried again: the reminder cycle
 //! carries on from it, and `rebound alerts` lists it.
 
-use crate::conditions::Observation;
+use crate::conditions::{
+    COMPLETENESS_SHORTFALL, DATA_OVERDUE, DATASET_STALE, Observation, WORKFLOW_FAILED,
+};
 use crate::format::{duration, when};
 use chrono::{DateTime, TimeDelta, Utc};
 use rebound_health::Level;
+use rebound_storage::CAUSED_BY_PREFIX;
+use std::collections::BTreeMap;
+
+/// An incident's identity: (condition, subject).
+pub type Key = (String, String);
+
+/// `source_unhealthy balldontlie`: how a cause is named in `caused_by`
+/// and in texts.
+pub fn identity(condition: &str, subject: &str) -> String {
+    format!("{condition} {subject}")
+}
+
+/// What grouping knows at this step (built by [`crate::group::causes`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Causes {
+    /// Observations explained by a cause observed now: key → the cause's
+    /// [`identity`].
+    pub caused: BTreeMap<Key, String>,
+    /// Per dependent observation: when the newest run or call behind it
+    /// started, the evidence that it persists on its own.
+    pub evidence: BTreeMap<Key, DateTime<Utc>>,
+    /// When each cause (by [`identity`]) last recovered, for causes not
+    /// open any more (from the stored incidents).
+    pub recovered: BTreeMap<String, DateTime<Utc>>,
+}
 
 /// An open incident, as the machine needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +73,9 @@ pub struct OpenIncident {
     pub summary: String,
     pub opened_at: DateTime<Utc>,
     pub last_notified_at: Option<DateTime<Utc>>,
+    /// The cause it is grouped under (an [`identity`]), while not announced
+    /// on its own.
+    pub caused_by: Option<String>,
 }
 
 /// A past notification decision, for the rate limits.
@@ -95,6 +136,8 @@ pub enum Change {
         level: Level,
         summary: String,
         notice: Notice,
+        /// The cause it is grouped under, if any.
+        caused_by: Option<String>,
     },
     /// Seen again; `notice` when a reminder or escalation was decided,
     /// which then moves `last_notified_at` from `previous_notified` to now.
@@ -105,6 +148,8 @@ pub enum Change {
         summary: String,
         previous_notified: Option<DateTime<Utc>>,
         notice: Option<Notice>,
+        /// The cause it stays grouped under; `None` once announced.
+        caused_by: Option<String>,
     },
     Resolve {
         id: i64,
@@ -122,6 +167,65 @@ pub fn step(
     now: DateTime<Utc>,
     open: &[OpenIncident],
     observed: &[Observation],
+    stamps: &[Stamp],
+    limits: &Limits,
+) -> Vec<Change> {
+    step_grouped(now, open, observed, &Causes::default(), stamps, limits)
+}
+
+/// A notice held back because its incident has a cause: stored, not sent,
+/// and not counted by the rate limits.
+fn grouped(event: Event, level: Level, text: String, reason: String) -> Notice {
+    Notice {
+        event,
+        level,
+        text,
+        suppressed: Some(reason),
+    }
+}
+
+/// `; also affected: workflows a, b; dataset d` for the cause `key`, from
+/// the observations grouped under it now ("" when none).
+fn affected(key: &str, observed: &[Observation], causes: &Causes) -> String {
+    let mut groups: BTreeMap<(u8, &str, &str), Vec<&str>> = BTreeMap::new();
+    for o in observed {
+        let k = (o.condition.to_string(), o.subject.clone());
+        if causes.caused.get(&k).map(String::as_str) != Some(key) {
+            continue;
+        }
+        let group = match o.condition {
+            WORKFLOW_FAILED => (0, "workflow", "workflows"),
+            DATASET_STALE | COMPLETENESS_SHORTFALL => (1, "dataset", "datasets"),
+            DATA_OVERDUE => (2, "scraper", "scrapers"),
+            _ => (3, "incident", "incidents"),
+        };
+        let names = groups.entry(group).or_default();
+        if !names.contains(&o.subject.as_str()) {
+            names.push(&o.subject);
+        }
+    }
+    if groups.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = groups
+        .into_iter()
+        .map(|((_, one, many), names)| {
+            format!(
+                "{} {}",
+                if names.len() == 1 { one } else { many },
+                names.join(", ")
+            )
+        })
+        .collect();
+    format!("; also affected: {}", parts.join("; "))
+}
+
+/// [`step`] with grouping under causes (see the module doc).
+pub fn step_grouped(
+    now: DateTime<Utc>,
+    open: &[OpenIncident],
+    observed: &[Observation],
+    causes: &Causes,
     stamps: &[Stamp],
     limits: &Limits,
 ) -> Vec<Change> {
@@ -144,13 +248,29 @@ pub fn step(
             inc.subject,
             when(inc.opened_at, limits.timezone)
         );
-        let notice = limiter.notice(
-            &inc.condition,
-            &inc.subject,
-            Event::Recovered,
-            inc.peak_level,
-            text,
-        );
+        let notice = match &inc.caused_by {
+            // Never announced on its own: its recovery is the cause's.
+            Some(cause) => {
+                let cause_open = observed
+                    .iter()
+                    .any(|o| identity(o.condition, &o.subject) == *cause);
+                let reason = if cause_open {
+                    format!("{CAUSED_BY_PREFIX}{cause}")
+                } else {
+                    format!(
+                        "{CAUSED_BY_PREFIX}{cause}, which recovered; never announced on its own"
+                    )
+                };
+                grouped(Event::Recovered, inc.peak_level, text, reason)
+            }
+            None => limiter.notice(
+                &inc.condition,
+                &inc.subject,
+                Event::Recovered,
+                inc.peak_level,
+                text,
+            ),
+        };
         changes.push(Change::Resolve {
             id: inc.id,
             condition: inc.condition.clone(),
@@ -167,14 +287,25 @@ pub fn step(
         if o.level == Level::Ok {
             continue;
         }
-        let text = format!("{} {}: {}", upper(o.level), o.condition, o.summary);
-        let notice = limiter.notice(o.condition, &o.subject, Event::Opened, o.level, text);
+        let caused_by = causes.caused.get(&key(o.condition, &o.subject)).cloned();
+        let also = affected(&identity(o.condition, &o.subject), observed, causes);
+        let text = format!("{} {}: {}{also}", upper(o.level), o.condition, o.summary);
+        let notice = match &caused_by {
+            Some(cause) => grouped(
+                Event::Opened,
+                o.level,
+                text,
+                format!("{CAUSED_BY_PREFIX}{cause}"),
+            ),
+            None => limiter.notice(o.condition, &o.subject, Event::Opened, o.level, text),
+        };
         changes.push(Change::Open {
             condition: o.condition.to_string(),
             subject: o.subject.clone(),
             level: o.level,
             summary: o.summary.clone(),
             notice,
+            caused_by,
         });
     }
     for inc in open {
@@ -190,10 +321,96 @@ pub fn step(
         let due = inc
             .last_notified_at
             .is_none_or(|t| now - t >= limits.renotify);
+        let k = key(&inc.condition, &inc.subject);
+        let now_caused = causes.caused.get(&k);
+        // An incident announced before its cause opened (a workflow's third
+        // failed run can come before the source's grace ends) joins the
+        // cause from now on: the source's messages name it.
+        if let Some(cause) = inc.caused_by.as_ref().or(now_caused) {
+            // The cause is still open while it is observed.
+            let cause_open = observed
+                .iter()
+                .any(|x| identity(x.condition, &x.subject) == *cause);
+            let recovered_at = if cause_open {
+                None
+            } else {
+                // Resolving in this very step, or recovered before.
+                Some(
+                    if open
+                        .iter()
+                        .any(|i| identity(&i.condition, &i.subject) == *cause)
+                    {
+                        now
+                    } else {
+                        causes
+                            .recovered
+                            .get(cause)
+                            .copied()
+                            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+                    },
+                )
+            };
+            let announce = match (now_caused, recovered_at) {
+                // Still explained by its open cause.
+                (Some(c), _) if c == cause => None,
+                // Its cause is open but it now fails on more than that.
+                (_, None) => Some(format!(
+                    "no longer only caused by {cause}, which is still open"
+                )),
+                (_, Some(at)) => causes.evidence.get(&k).filter(|e| **e > at).map(|_| {
+                    format!(
+                        "persists after {cause} recovered ({})",
+                        when(at, limits.timezone)
+                    )
+                }),
+            };
+            let notice = match &announce {
+                Some(why) => Some(limiter.notice(
+                    &inc.condition,
+                    &inc.subject,
+                    Event::Opened,
+                    level,
+                    format!("{} {}: {}; {why}", upper(level), o.condition, o.summary),
+                )),
+                None => (escalated || due).then(|| {
+                    let reason = match recovered_at {
+                        None => format!("{CAUSED_BY_PREFIX}{cause}"),
+                        Some(_) => format!(
+                            "{CAUSED_BY_PREFIX}{cause}, which recovered; \
+                             waiting for a run that started after the recovery"
+                        ),
+                    };
+                    grouped(
+                        Event::Renotify,
+                        level,
+                        format!(
+                            "{} {} still open after {} (since {}): {}",
+                            upper(level),
+                            o.condition,
+                            duration(now - inc.opened_at),
+                            when(inc.opened_at, limits.timezone),
+                            o.summary
+                        ),
+                        reason,
+                    )
+                }),
+            };
+            changes.push(Change::Update {
+                id: inc.id,
+                level,
+                peak_level: inc.peak_level.max(level),
+                summary: o.summary.clone(),
+                previous_notified: inc.last_notified_at,
+                notice,
+                caused_by: announce.is_none().then(|| cause.clone()),
+            });
+            continue;
+        }
+        let also = affected(&identity(&inc.condition, &inc.subject), observed, causes);
         let notice = (escalated || due).then(|| {
             let text = if escalated {
                 format!(
-                    "{} {} (was {}): {}",
+                    "{} {} (was {}): {}{also}",
                     upper(level),
                     o.condition,
                     inc.level.as_str(),
@@ -201,7 +418,7 @@ pub fn step(
                 )
             } else {
                 format!(
-                    "{} {} still open after {} (since {}): {}",
+                    "{} {} still open after {} (since {}): {}{also}",
                     upper(level),
                     o.condition,
                     duration(now - inc.opened_at),
@@ -218,6 +435,7 @@ pub fn step(
             summary: o.summary.clone(),
             previous_notified: inc.last_notified_at,
             notice,
+            caused_by: None,
         });
     }
     changes

@@ -8,6 +8,8 @@
 //! `pending` (or `suppressed`) row per sink into `alert_incidents` /
 //! `alerts` → [`deliver::Deliverer`], a separate task, posts due rows to
 //! their webhook or Slack sink and retries failures with backoff.
+//! [`group`] decides which observations a down source explains, so one
+//! cause makes one message (the rest stored with `caused_by`, suppressed).
 //! [`service::AlertService`] runs both loops in `rebound serve`.
 //!
 //! Time comes from the report (`generated_at`) and the injected clock, so
@@ -17,6 +19,7 @@ pub mod conditions;
 pub mod deliver;
 pub mod evaluate;
 pub mod format;
+pub mod group;
 pub mod incident;
 pub mod payload;
 pub mod service;

@@ -413,6 +413,10 @@ pub(crate) struct RawBreaker {
     pub open_for: Option<RawDuration>,
     /// Longest open period. Default: "30m".
     pub max_open_for: Option<RawDuration>,
+    /// Whether the source's `health` probe feeds the breaker (a failing
+    /// probe keeps it open with no trial call; one that answers ends the
+    /// open period). Default: true.
+    pub follow_health: Option<bool>,
 }
 
 /// `retry_budget = { ... }`; every key is optional.

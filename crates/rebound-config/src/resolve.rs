@@ -701,6 +701,7 @@ impl Resolver<'_> {
             open_for,
             max_open_for: max_open_for.max(open_for),
             probe_timeout: d.probe_timeout,
+            follow_health: raw.follow_health.unwrap_or(true),
         }
     }
 

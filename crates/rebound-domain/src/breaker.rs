@@ -13,6 +13,17 @@
 //! body) shows the host is up and counts as healthy; `throttled` belongs to
 //! the rate limiter and is ignored, as are failures that made no request.
 //!
+//! A source's health probe (`health = { path = ... }`), sent by `rebound
+//! serve`'s alert loop, feeds the same machine ([`BreakerState::health`],
+//! unless `follow_health = false`): a failed probe counts as a failure, so a
+//! dead host opens the breaker before the next run calls it; while the
+//! breaker is open and the probe keeps failing, the open period lasts until
+//! a probe could tell otherwise, so no run spends a half-open trial call on
+//! a host the probe already knows is down; a probe that answers while the
+//! breaker is open ends the open period at once (the next call is the
+//! trial), so recovery is found within one probe period rather than at the
+//! end of a doubled open period.
+//!
 //! State is a plain value ([`BreakerState`]) that the store keeps in
 //! `circuit_breaker_state`; each operation takes `now` and returns the
 //! transitions it made, which the store appends to
@@ -44,6 +55,8 @@ pub struct BreakerConfig {
     /// A probe not reported within this long is presumed lost (its worker
     /// died) and another call may probe.
     pub probe_timeout: Duration,
+    /// `follow_health`: the source's health probe results feed the breaker.
+    pub follow_health: bool,
 }
 
 impl Default for BreakerConfig {
@@ -57,6 +70,7 @@ impl Default for BreakerConfig {
             open_for: Duration::from_secs(60),
             max_open_for: Duration::from_secs(1800),
             probe_timeout: Duration::from_secs(300),
+            follow_health: true,
         }
     }
 }
@@ -162,7 +176,9 @@ pub const SLICES: i64 = 10;
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BreakerState {
     pub phase: Phase,
-    /// When it last opened (kept while half-open).
+    /// When it opened after it was last closed: kept while half-open and
+    /// when a failed probe re-opens it, so the outage's start does not move
+    /// with each trial (the alert's unhealthy period is dated from it).
     pub opened_at: Option<DateTime<Utc>>,
     /// When the open period ends: the next probe's earliest time.
     pub open_until: Option<DateTime<Utc>>,
@@ -182,6 +198,27 @@ pub struct BreakerState {
     pub last_failure_message: Option<String>,
     /// Set while a half-open probe is in flight: when it was admitted.
     pub probe_started_at: Option<DateTime<Utc>>,
+    /// Since when the source's health probe has been failing: set by the
+    /// first failed probe, cleared by a probe that answers (or on close).
+    pub health_failing_since: Option<DateTime<Utc>>,
+}
+
+/// What a health probe told about its source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthProbe<'a> {
+    /// The probe's request as people read it, e.g. `GET /teams`.
+    pub request: &'a str,
+    /// Whether it answered as expected.
+    pub ok: bool,
+    /// Why not, when it did not.
+    pub error: Option<&'a str>,
+    /// The failure's kind for `last_failure_kind`: `server` for a wrong
+    /// status, `connect` or `timeout` for no answer.
+    pub kind: ErrorKind,
+    /// How long a failing probe holds the breaker open after it: until
+    /// the next probe could tell otherwise (its period), with slack for a
+    /// probe that comes late.
+    pub hold: Duration,
 }
 
 /// A state change, as recorded in `circuit_breaker_transitions`.
@@ -329,7 +366,9 @@ impl BreakerState {
         self.trips = self.trips.saturating_add(1);
         let period = cfg.open_period(self.streak);
         self.phase = Phase::Open;
-        self.opened_at = Some(now);
+        if from == Phase::Closed || self.opened_at.is_none() {
+            self.opened_at = Some(now);
+        }
         self.open_until = Some(add(now, period));
         self.probe_started_at = None;
         let full = format!("{reason}; open for {}", format_duration(period));
@@ -352,6 +391,7 @@ impl BreakerState {
         self.consecutive_failures = 0;
         self.buckets.clear();
         self.probe_started_at = None;
+        self.health_failing_since = None;
         (from != Phase::Closed).then(|| Transition {
             at: now,
             from,
@@ -434,6 +474,83 @@ impl BreakerState {
             },
             Phase::HalfOpen | Phase::Open => Vec::new(),
         }
+    }
+
+    /// Feeds a health probe's result (see the module doc). A failed probe
+    /// counts as a failed call (which may open the breaker) and, while the
+    /// breaker is not closed, keeps it open until `probe.hold` from now:
+    /// no trial call goes out while the probe says the host is down. A
+    /// probe that answers while the breaker is open moves it to half-open
+    /// at once, so the next call is the trial. A probe that answers while
+    /// the breaker is closed changes nothing: the calls decide.
+    pub fn health(
+        &mut self,
+        cfg: &BreakerConfig,
+        now: DateTime<Utc>,
+        probe: HealthProbe<'_>,
+    ) -> Vec<Transition> {
+        if !cfg.enabled || !cfg.follow_health {
+            return Vec::new();
+        }
+        // Stores keep milliseconds, as for the probe token.
+        let now = now.trunc_subsecs(3);
+        let request = probe.request;
+        if probe.ok {
+            self.health_failing_since = None;
+            if self.phase != Phase::Open {
+                return Vec::new();
+            }
+            self.phase = Phase::HalfOpen;
+            self.open_until = Some(now);
+            self.probe_started_at = None;
+            return vec![Transition {
+                at: now,
+                from: Phase::Open,
+                to: Phase::HalfOpen,
+                reason: format!("health probe {request} answered; the next call is the trial"),
+            }];
+        }
+        self.health_failing_since.get_or_insert(now);
+        let what = probe.error.unwrap_or("no answer");
+        let mut transitions = match self.phase {
+            Phase::Closed => {
+                let reason = format!("health probe {request} failing");
+                let mut t =
+                    self.record(cfg, now, Signal::Unhealthy, Some((probe.kind, what)), None);
+                // Name the probe in the recorded reason: a breaker that
+                // opened before any call failed would otherwise puzzle.
+                for tr in &mut t {
+                    tr.reason = format!("{} ({reason})", tr.reason);
+                }
+                if let Some(r) = self.open_reason.as_mut().filter(|_| !t.is_empty()) {
+                    *r = format!("{r} ({reason})");
+                }
+                t
+            }
+            // The probe says the host is still down: a trial admitted (or
+            // about to be) would only meet the same dead host.
+            Phase::HalfOpen => vec![self.trip(
+                cfg,
+                now,
+                Phase::HalfOpen,
+                format!("health probe {request} failing"),
+            )],
+            Phase::Open => Vec::new(),
+        };
+        if self.phase == Phase::Open {
+            let hold = add(now, probe.hold);
+            if self.open_until.is_none_or(|u| u < hold) {
+                self.open_until = Some(hold);
+            }
+        }
+        transitions.retain(|t| t.from != t.to);
+        transitions
+    }
+
+    /// True while the open period is held by a failing health probe: the
+    /// refusal then names the probe rather than the open period.
+    pub fn held_by_health(&self) -> bool {
+        self.phase == Phase::Open && self.health_failing_since.is_some()
     }
 
     /// Closes the breaker by hand.

@@ -4,10 +4,15 @@
 //! across all workers). After a call: its outcome is fed back, except a
 //! healthy call while the breaker is quiet (closed, no failure in its
 //! window), which changes nothing and so costs no write.
+//!
+//! The source's health probe feeds the same stored breaker
+//! ([`Engine::breaker_health`], called by the service's prober for both
+//! `rebound serve` and `rebound health`): while it fails, an open breaker
+//! admits no trial call, and the refusal names the probe.
 
 use crate::{Engine, EngineError};
 use chrono::{DateTime, Utc};
-use rebound_domain::breaker::{Admission, BreakerState, Phase, Signal, Transition};
+use rebound_domain::breaker::{Admission, BreakerState, HealthProbe, Phase, Signal, Transition};
 use rebound_domain::outcome::{ErrorKind, ScraperStatus};
 use rebound_domain::plan::Source;
 use std::sync::Mutex;
@@ -51,7 +56,13 @@ impl Engine {
         }
         let decided = Mutex::new(Admission::Allow);
         let mut change = |state: &mut BreakerState| {
-            let (admission, transitions) = state.admit(cfg, &source.name, now);
+            let (mut admission, transitions) = state.admit(cfg, &source.name, now);
+            if let (Admission::Reject(message), Some(since)) =
+                (&mut admission, state.health_failing_since)
+                && state.held_by_health()
+            {
+                *message = self.held_message(source, since);
+            }
             *decided.lock().unwrap_or_else(|e| e.into_inner()) = admission;
             log(&source.name, &transitions);
             transitions
@@ -66,6 +77,85 @@ impl Engine {
                 Admission::Reject(message) => Gate::Reject(message),
             },
         )
+    }
+
+    /// The refusal while a failing health probe holds the breaker open.
+    fn held_message(&self, source: &Source, since: DateTime<Utc>) -> String {
+        let plan = self.plan();
+        format!(
+            "circuit breaker open: health probe {} failing since {}; calls resume when it answers",
+            self.probe_request(source),
+            rebound_domain::message::when(since, plan.pipeline.timezone)
+        )
+    }
+
+    /// `GET /teams`: the probe's request as people read it, secrets masked.
+    fn probe_request(&self, source: &Source) -> String {
+        let path = source.health.as_ref().map_or("?", |h| h.path_text.as_str());
+        self.plan().redactor.redact_string(&format!("GET {path}"))
+    }
+
+    /// Feeds one health probe result of `source` into its stored breaker
+    /// (`rebound_domain::breaker::BreakerState::health`). A failing probe
+    /// holds an open breaker until the next probe is due (`[alerts]
+    /// evaluate_every`, how often `rebound serve` probes) plus one longest
+    /// open period of slack for a late probe: if probes stop (no serve
+    /// running), the breaker goes back to its own trial calls. An answered
+    /// probe while the breaker is closed and has no failing probe on record
+    /// is not written (a healthy source costs no write per probe). `now` is
+    /// the probe's instant, the one the health report it belongs to is
+    /// built at, so the report never sees a probe failing since after it.
+    pub async fn breaker_health(
+        &self,
+        source: &Source,
+        now: DateTime<Utc>,
+        ok: bool,
+        http_status: Option<u16>,
+        error: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let cfg = &source.breaker;
+        if !cfg.enabled || !cfg.follow_health || source.health.is_none() {
+            return Ok(());
+        }
+        if ok {
+            match self.store.breaker_state(&source.name).await? {
+                None => return Ok(()),
+                Some(row)
+                    if row.state.phase == Phase::Closed
+                        && row.state.health_failing_since.is_none() =>
+                {
+                    return Ok(());
+                }
+                Some(_) => {}
+            }
+        }
+        let request = self.probe_request(source);
+        let kind = match (http_status, error) {
+            (Some(_), _) => ErrorKind::Server,
+            (None, Some(e)) if e.contains("no answer within") => ErrorKind::Timeout,
+            (None, _) => ErrorKind::Connect,
+        };
+        let hold = self
+            .plan()
+            .alerts
+            .evaluate_every
+            .saturating_add(cfg.max_open_for);
+        let probe = HealthProbe {
+            request: &request,
+            ok,
+            error,
+            kind,
+            hold,
+        };
+        let mut change = |state: &mut BreakerState| {
+            let transitions = state.health(cfg, now, probe);
+            log(&source.name, &transitions);
+            transitions
+        };
+        self.store
+            .update_breaker(&source.name, now, &mut change)
+            .await?;
+        Ok(())
     }
 
     pub(crate) async fn breaker_feed(

@@ -287,6 +287,15 @@ async fn sources(
     let Inputs {
         plan, store, now, ..
     } = *inputs;
+    // Probes first: the prober feeds each result into the source's breaker,
+    // so the breakers read below already show what this probe found (a
+    // probe that opened a breaker, and since when it has been failing).
+    let mut probes = BTreeMap::new();
+    for (name, source) in &plan.sources {
+        if let (Some(probe), Some(prober)) = (&source.health, inputs.prober) {
+            probes.insert(name.clone(), prober.probe(source, probe, now).await);
+        }
+    }
     let breakers = store.breaker_states().await?;
     let mut out = Vec::new();
     for (name, source) in &plan.sources {
@@ -319,10 +328,7 @@ async fn sources(
                 .map(|t| t.at),
             None => None,
         };
-        let probe = match (&source.health, inputs.prober) {
-            (Some(probe), Some(prober)) => Some(prober.probe(source, probe, now).await),
-            _ => None,
-        };
+        let probe = probes.remove(name);
         let quota = match &source.quota {
             None => None,
             Some(q) => {
@@ -387,6 +393,7 @@ async fn sources(
             failure_rate,
             quota,
             proxies,
+            probe_failing_since: state.and_then(|b| b.state.health_failing_since),
         });
     }
     Ok(out)
@@ -536,7 +543,13 @@ async fn workflows(
         } else {
             Level::Ok
         };
+        let failing_sources = if streak.consecutive_failed > 0 {
+            failing_sources(store, name).await?
+        } else {
+            Vec::new()
+        };
         out.push(WorkflowHealth {
+            failing_sources,
             name: name.clone(),
             level,
             last_status: streak.last_status,
@@ -548,6 +561,30 @@ async fn workflows(
         });
     }
     Ok(out)
+}
+
+/// The sources the newest run of `workflow` failed on: those of its calls
+/// that failed or were skipped (a breaker's refusal is a skip), each once.
+/// A run that failed as a whole, before any call, names none.
+async fn failing_sources(store: &dyn Store, workflow: &str) -> Result<Vec<String>, HealthError> {
+    let filter = rebound_storage::RunFilter {
+        workflow: Some(workflow.to_string()),
+        ..Default::default()
+    };
+    // The streak counts finished runs only; so does this (a run still
+    // going has not failed yet). A few suffice: runs rarely overlap.
+    let runs = store.workflow_executions_page(&filter, 5).await?;
+    let Some(run) = runs.into_iter().find(|r| r.status != "running") else {
+        return Ok(Vec::new());
+    };
+    let sources: std::collections::BTreeSet<String> = store
+        .scraper_calls_for_execution(&run.execution_id)
+        .await?
+        .into_iter()
+        .filter(|c| c.status == "failed" || c.status == "skipped")
+        .map(|c| c.source_name)
+        .collect();
+    Ok(sources.into_iter().collect())
 }
 
 /// Every dataset some scraper produces, by name.

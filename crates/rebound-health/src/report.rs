@@ -108,6 +108,10 @@ pub struct SourceHealth {
     /// The source's proxies in config order (empty without `proxy` /
     /// `proxies`), each named by its place, never by its URL.
     pub proxies: Vec<ProxyHealth>,
+    /// Since when the health probe has been failing, as the source's
+    /// circuit breaker recorded it (`follow_health`); `None` while it
+    /// answers, or when no probe result reached the breaker.
+    pub probe_failing_since: Option<DateTime<Utc>>,
 }
 
 /// One proxy of a source: its breaker as its recorded attempts leave it
@@ -168,6 +172,11 @@ pub struct WorkflowHealth {
     pub failing_since: Option<DateTime<Utc>>,
     /// Per target date over the last 7 days, newest first.
     pub days: Vec<WorkflowDay>,
+    /// The sources of the calls that failed (or were skipped) in the newest
+    /// run, when it ended failed or partial; sorted, each once. Alerts
+    /// group a workflow that fails only on a down source under that
+    /// source's incident (docs/alerts.md).
+    pub failing_sources: Vec<String>,
 }
 
 /// The original's daily failure-rate table: one workflow, one target date.

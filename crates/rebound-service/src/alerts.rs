@@ -68,11 +68,8 @@ pub fn alert_service(
             Arc::new(SinkClient::new()?),
         ),
         source: Arc::new(EngineReports {
+            prober: Some(HttpProber::new(fetcher, engine.clone())),
             engine,
-            prober: Some(HttpProber {
-                fetcher,
-                tz: plan.pipeline.timezone,
-            }),
         }),
         clock,
         every: plan.alerts.evaluate_every,

@@ -5,7 +5,10 @@
 //! the health report and the alerts built on it stand beside the engine
 //! rather than on top of it. The service, which knows both sides, plugs
 //! the engine's calendar reader and the fetcher's probe into them here;
-//! `rebound health` and `rebound serve` use the same two adapters.
+//! `rebound health` and `rebound serve` use the same two adapters. The
+//! prober also feeds every result into the source's stored circuit breaker
+//! (`Engine::breaker_health`), here and only here, so a host the probe
+//! finds dead costs the next run no trial call.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -32,17 +35,36 @@ impl Calendars for EngineCalendars<'_> {
 }
 
 /// Probes over HTTP with the fetcher's client; built-in parameters are
-/// those of today in `tz`.
+/// those of today in the pipeline's zone. Each result goes to the
+/// source's circuit breaker through `engine`.
 pub struct HttpProber {
-    pub fetcher: Arc<Fetcher>,
-    pub tz: chrono_tz::Tz,
+    fetcher: Arc<Fetcher>,
+    engine: Arc<Engine>,
+}
+
+impl HttpProber {
+    /// Sends probes with `fetcher` and feeds their results into `engine`'s
+    /// stored breakers.
+    pub fn new(fetcher: Arc<Fetcher>, engine: Arc<Engine>) -> HttpProber {
+        HttpProber { fetcher, engine }
+    }
 }
 
 #[async_trait]
 impl Prober for HttpProber {
     async fn probe(&self, source: &Source, probe: &HealthProbe, now: DateTime<Utc>) -> ProbeResult {
-        let today = now.with_timezone(&self.tz).date_naive();
-        let out = self.fetcher.probe(source, probe, today, self.tz).await;
+        let tz = self.engine.plan().pipeline.timezone;
+        let today = now.with_timezone(&tz).date_naive();
+        let out = self.fetcher.probe(source, probe, today, tz).await;
+        // A breaker that cannot be written must not cost the report its
+        // probe: the calls' own results still drive the breaker.
+        if let Err(error) = self
+            .engine
+            .breaker_health(source, now, out.ok, out.http_status, out.error.as_deref())
+            .await
+        {
+            tracing::warn!(source = %source.name, %error, "Could not record the health probe in the circuit breaker.");
+        }
         ProbeResult {
             ok: out.ok,
             http_status: out.http_status,

@@ -10,15 +10,6 @@ use rebound_simulate::{Options, Report, builtin, simulate};
 
 /// (scenario, target) pairs missed on the reference pipeline today.
 const KNOWN_MISSES: &[(&str, &str)] = &[
-    // Each run's first call to the dead host is the breaker's probe (the
-    // breaker's longest open period, 30m, is shorter than the hours between
-    // runs), so about two thirds of the outage's calls still make one
-    // attempt: about 0.69 attempts per call, against 0.05.
-    ("host-down-5-days", "fault_attempts_per_call"),
-    // Besides the source's own recovery, the workflows that failed during
-    // the outage and the stale box scores each send a recovery, and the
-    // health probe's incident flaps once at the outage's start.
-    ("host-down-5-days", "recovered_alerts"),
     // 12,492 of 12,506 entities (99.888%) in the bench run of 2026-12-03:
     // the calls the two outages and the 2% transient faults cost that no
     // later run retried (`only_missing` windows run once a day).

@@ -8,14 +8,14 @@ use crate::{PostgresStore, ms};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rebound_storage::{
-    AlertIncidentRow, AlertIncidentUpdate, AlertRow, AlertStamp, AlertStore, DeliveryOutcome,
-    NewAlert, NewAlertIncident, StoreError,
+    AlertIncidentRow, AlertIncidentUpdate, AlertRow, AlertStamp, AlertStore, CAUSED_BY_PREFIX,
+    DeliveryOutcome, NewAlert, NewAlertIncident, StoreError,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row, Transaction};
 
 const INCIDENT_COLUMNS: &str = "id, condition, subject, level, peak_level, summary, opened_at, \
-     last_seen_at, last_notified_at, resolved_at";
+     last_seen_at, last_notified_at, resolved_at, caused_by";
 
 const ALERT_COLUMNS: &str = "a.id, a.incident_id, i.condition, i.subject, a.sink, a.event, \
      a.level, a.message, a.payload, a.created_at, a.delivery_status, a.attempts, \
@@ -33,6 +33,7 @@ fn incident(row: &PgRow) -> Result<AlertIncidentRow, sqlx::Error> {
         last_seen_at: row.try_get("last_seen_at")?,
         last_notified_at: row.try_get("last_notified_at")?,
         resolved_at: row.try_get("resolved_at")?,
+        caused_by: row.try_get("caused_by")?,
     })
 }
 
@@ -140,8 +141,8 @@ impl AlertStore for PostgresStore {
         let mut tx = self.begin_alerts(WHAT).await?;
         let sql = format!(
             "INSERT INTO alert_incidents (condition, subject, level, peak_level, summary, \
-                opened_at, last_seen_at, last_notified_at) \
-             VALUES ($1, $2, $3, $3, $4, $5, $5, $6) \
+                opened_at, last_seen_at, last_notified_at, caused_by) \
+             VALUES ($1, $2, $3, $3, $4, $5, $5, $6, $7) \
              ON CONFLICT (condition, subject) WHERE resolved_at IS NULL DO NOTHING \
              RETURNING {INCIDENT_COLUMNS}"
         );
@@ -152,6 +153,7 @@ impl AlertStore for PostgresStore {
             .bind(&new.summary)
             .bind(ms(new.opened_at))
             .bind(new.last_notified_at.map(ms))
+            .bind(&new.caused_by)
             .fetch_optional(&mut *tx)
             .await
             .map_err(|e| self.error(WHAT, e))?;
@@ -177,7 +179,8 @@ impl AlertStore for PostgresStore {
         };
         let changed = sqlx::query(
             "UPDATE alert_incidents SET level = $2, peak_level = $3, summary = $4, \
-                last_seen_at = $5, last_notified_at = COALESCE($6, last_notified_at) \
+                last_seen_at = $5, last_notified_at = COALESCE($6, last_notified_at), \
+                caused_by = $9 \
              WHERE id = $1 AND resolved_at IS NULL \
                AND (NOT $7 OR last_notified_at IS NOT DISTINCT FROM $8)",
         )
@@ -189,6 +192,7 @@ impl AlertStore for PostgresStore {
         .bind(notified_at)
         .bind(check)
         .bind(expected)
+        .bind(&update.caused_by)
         .execute(&mut *tx)
         .await
         .map_err(|e| self.error(WHAT, e))?
@@ -238,10 +242,13 @@ impl AlertStore for PostgresStore {
                 bool_and(a.delivery_status = 'suppressed') AS suppressed \
              FROM alerts AS a JOIN alert_incidents AS i ON i.id = a.incident_id \
              WHERE a.created_at >= $1 \
+               AND NOT (a.delivery_status = 'suppressed' \
+                        AND starts_with(COALESCE(a.last_error, ''), $2)) \
              GROUP BY a.incident_id, a.event, a.created_at, i.condition, i.subject \
              ORDER BY a.created_at, a.incident_id",
         )
         .bind(ms(since))
+        .bind(CAUSED_BY_PREFIX)
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.error(WHAT, e))?;

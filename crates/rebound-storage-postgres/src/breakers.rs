@@ -18,7 +18,7 @@ macro_rules! breaker_columns {
     () => {
         "source_name, state, opened_at, open_until, open_reason, trips, streak, \
          consecutive_failures, window_buckets, last_failure_at, last_failure_kind, \
-         last_failure_message, probe_started_at, updated_at"
+         last_failure_message, probe_started_at, health_failing_since, updated_at"
     };
 }
 
@@ -39,6 +39,7 @@ fn decode(row: &PgRow) -> Result<BreakerRow, sqlx::Error> {
         last_failure_kind: kind.as_deref().and_then(ErrorKind::parse),
         last_failure_message: row.try_get("last_failure_message")?,
         probe_started_at: row.try_get("probe_started_at")?,
+        health_failing_since: row.try_get("health_failing_since")?,
     };
     Ok(BreakerRow {
         source_name: row.try_get("source_name")?,
@@ -149,7 +150,8 @@ pub(crate) async fn update_breaker(
                 open_reason = $5, trips = $6, streak = $7, consecutive_failures = $8, \
                 window_calls = $9, window_failures = $10, window_buckets = $11, \
                 last_failure_at = $12, last_failure_kind = $13, last_failure_message = $14, \
-                probe_in_flight = $15, probe_started_at = $16, updated_at = $17 \
+                probe_in_flight = $15, probe_started_at = $16, updated_at = $17, \
+                health_failing_since = $18 \
              WHERE source_name = $1",
         )
         .bind(source)
@@ -169,6 +171,7 @@ pub(crate) async fn update_breaker(
         .bind(state.probe_started_at.is_some())
         .bind(state.probe_started_at.map(ms))
         .bind(ms(now))
+        .bind(state.health_failing_since.map(ms))
         .execute(&mut *tx)
         .await
         .map_err(err)?;

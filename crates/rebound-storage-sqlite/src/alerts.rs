@@ -9,14 +9,14 @@ use crate::codec::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rebound_storage::{
-    AlertIncidentRow, AlertIncidentUpdate, AlertRow, AlertStamp, AlertStore, DeliveryOutcome,
-    NewAlert, NewAlertIncident, StoreError,
+    AlertIncidentRow, AlertIncidentUpdate, AlertRow, AlertStamp, AlertStore, CAUSED_BY_PREFIX,
+    DeliveryOutcome, NewAlert, NewAlertIncident, StoreError,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, Transaction};
 
 const INCIDENT_COLUMNS: &str = "id, condition, subject, level, peak_level, summary, opened_at, \
-     last_seen_at, last_notified_at, resolved_at";
+     last_seen_at, last_notified_at, resolved_at, caused_by";
 
 const ALERT_COLUMNS: &str = "a.id, a.incident_id, i.condition, i.subject, a.sink, a.event, \
      a.level, a.message, a.payload, a.created_at, a.delivery_status, a.attempts, \
@@ -34,6 +34,7 @@ fn incident(row: &SqliteRow) -> Result<AlertIncidentRow, StoreError> {
         last_seen_at: time_column(row, "last_seen_at")?,
         last_notified_at: opt_time_column(row, "last_notified_at")?,
         resolved_at: opt_time_column(row, "resolved_at")?,
+        caused_by: column(row, "caused_by")?,
     })
 }
 
@@ -132,8 +133,8 @@ impl AlertStore for SqliteStore {
         let mut tx = begin_immediate(&self.writer, WHAT).await?;
         let sql = format!(
             "INSERT INTO alert_incidents (condition, subject, level, peak_level, summary, \
-                opened_at, last_seen_at, last_notified_at) \
-             VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?5, ?6) ON CONFLICT DO NOTHING \
+                opened_at, last_seen_at, last_notified_at, caused_by) \
+             VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?5, ?6, ?7) ON CONFLICT DO NOTHING \
              RETURNING {INCIDENT_COLUMNS}"
         );
         let inserted = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -143,6 +144,7 @@ impl AlertStore for SqliteStore {
             .bind(&new.summary)
             .bind(encode_time(new.opened_at))
             .bind(new.last_notified_at.map(encode_time))
+            .bind(&new.caused_by)
             .fetch_optional(&mut *tx)
             .await
             .map_err(|e| store_error(WHAT, e))?;
@@ -168,7 +170,8 @@ impl AlertStore for SqliteStore {
         };
         let changed = sqlx::query(
             "UPDATE alert_incidents SET level = ?2, peak_level = ?3, summary = ?4, \
-                last_seen_at = ?5, last_notified_at = COALESCE(?6, last_notified_at) \
+                last_seen_at = ?5, last_notified_at = COALESCE(?6, last_notified_at), \
+                caused_by = ?9 \
              WHERE id = ?1 AND resolved_at IS NULL \
                AND (?7 = 0 OR last_notified_at IS ?8)",
         )
@@ -180,6 +183,7 @@ impl AlertStore for SqliteStore {
         .bind(notified_at)
         .bind(check)
         .bind(expected)
+        .bind(&update.caused_by)
         .execute(&mut *tx)
         .await
         .map_err(|e| store_error(WHAT, e))?
@@ -229,10 +233,13 @@ impl AlertStore for SqliteStore {
                 MIN(a.delivery_status = 'suppressed') AS suppressed \
              FROM alerts AS a JOIN alert_incidents AS i ON i.id = a.incident_id \
              WHERE a.created_at >= ?1 \
+               AND NOT (a.delivery_status = 'suppressed' \
+                        AND substr(COALESCE(a.last_error, ''), 1, length(?2)) = ?2) \
              GROUP BY a.incident_id, a.event, a.created_at, i.condition, i.subject \
              ORDER BY a.created_at, a.incident_id",
         )
         .bind(encode_time(since))
+        .bind(CAUSED_BY_PREFIX)
         .fetch_all(&self.readers)
         .await
         .map_err(|e| store_error(WHAT, e))?;

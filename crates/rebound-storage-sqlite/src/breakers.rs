@@ -18,7 +18,7 @@ macro_rules! breaker_columns {
     () => {
         "source_name, state, opened_at, open_until, open_reason, trips, streak, \
          consecutive_failures, window_buckets, last_failure_at, last_failure_kind, \
-         last_failure_message, probe_started_at, updated_at"
+         last_failure_message, probe_started_at, health_failing_since, updated_at"
     };
 }
 
@@ -40,6 +40,7 @@ fn decode(row: &SqliteRow) -> Result<BreakerRow, StoreError> {
         last_failure_kind: kind.as_deref().and_then(ErrorKind::parse),
         last_failure_message: column(row, "last_failure_message")?,
         probe_started_at: opt_time_column(row, "probe_started_at")?,
+        health_failing_since: opt_time_column(row, "health_failing_since")?,
     };
     Ok(BreakerRow {
         source_name: column(row, "source_name")?,
@@ -137,8 +138,8 @@ pub(crate) async fn update_breaker(
         "INSERT INTO circuit_breaker_state (source_name, state, opened_at, open_until, \
             open_reason, trips, streak, consecutive_failures, window_calls, window_failures, \
             window_buckets, last_failure_at, last_failure_kind, last_failure_message, \
-            probe_in_flight, probe_started_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
+            probe_in_flight, probe_started_at, updated_at, health_failing_since) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) \
          ON CONFLICT (source_name) DO UPDATE SET state = excluded.state, \
             opened_at = excluded.opened_at, open_until = excluded.open_until, \
             open_reason = excluded.open_reason, trips = excluded.trips, \
@@ -149,7 +150,8 @@ pub(crate) async fn update_breaker(
             last_failure_kind = excluded.last_failure_kind, \
             last_failure_message = excluded.last_failure_message, \
             probe_in_flight = excluded.probe_in_flight, \
-            probe_started_at = excluded.probe_started_at, updated_at = excluded.updated_at",
+            probe_started_at = excluded.probe_started_at, updated_at = excluded.updated_at, \
+            health_failing_since = excluded.health_failing_since",
     )
     .bind(source.to_string())
     .bind(state.phase.as_str())
@@ -168,6 +170,7 @@ pub(crate) async fn update_breaker(
     .bind(i64::from(state.probe_started_at.is_some()))
     .bind(state.probe_started_at.map(encode_time))
     .bind(encode_time(now))
+    .bind(state.health_failing_since.map(encode_time))
     .execute(&mut *tx)
     .await
     .map_err(err)?;

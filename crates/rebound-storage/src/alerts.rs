@@ -33,6 +33,10 @@ pub struct AlertIncidentRow {
     /// The last notification decided for it (sent or suppressed).
     pub last_notified_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
+    /// The incident that caused this one, as `condition subject` (e.g.
+    /// `source_unhealthy balldontlie`): while set, its notices are stored
+    /// suppressed with that reason (migration 0018; docs/alerts.md).
+    pub caused_by: Option<String>,
 }
 
 /// An incident to open.
@@ -45,6 +49,8 @@ pub struct NewAlertIncident {
     pub opened_at: DateTime<Utc>,
     /// `Some(opened_at)` when the "opened" notification was decided.
     pub last_notified_at: Option<DateTime<Utc>>,
+    /// See [`AlertIncidentRow::caused_by`].
+    pub caused_by: Option<String>,
 }
 
 /// A change to an open incident seen again.
@@ -59,7 +65,16 @@ pub struct AlertIncidentUpdate {
     /// applies only while `last_notified_at` is still `previous`, so of two
     /// evaluators deciding the same reminder only one records it.
     pub notified: Option<(Option<DateTime<Utc>>, DateTime<Utc>)>,
+    /// The cause it is grouped under now ([`AlertIncidentRow::caused_by`]);
+    /// `None` once it is announced on its own.
+    pub caused_by: Option<String>,
 }
+
+/// The start of the reason stored on a notice held back because its
+/// incident is caused by another (`caused by source_unhealthy X`). Such
+/// notices are neither sent nor held back by a rate limit, so
+/// [`AlertStore::alert_stamps_since`] leaves them out.
+pub const CAUSED_BY_PREFIX: &str = "caused by ";
 
 /// `pending` (to deliver), `delivered`, `failed` (gave up) or `suppressed`
 /// (held back by a rate limit; never sent).
@@ -107,7 +122,9 @@ pub struct AlertRow {
     pub last_error: Option<String>,
 }
 
-/// One notification decision (all its sink rows together), for rate limits.
+/// One notification decision (all its sink rows together), for rate
+/// limits. Notices suppressed because a cause was open
+/// ([`CAUSED_BY_PREFIX`]) are not stamps: the caps never counted them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertStamp {
     pub condition: String,
@@ -175,7 +192,8 @@ pub trait AlertStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     /// One stamp per notification decision created at or after `since`,
-    /// oldest first.
+    /// oldest first; rows suppressed with a [`CAUSED_BY_PREFIX`] reason
+    /// are left out.
     async fn alert_stamps_since(&self, since: DateTime<Utc>)
     -> Result<Vec<AlertStamp>, StoreError>;
 

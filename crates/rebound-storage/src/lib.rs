@@ -21,8 +21,8 @@ mod quota;
 mod retention;
 
 pub use alerts::{
-    AlertIncidentRow, AlertIncidentUpdate, AlertRow, AlertStamp, AlertStore, DELIVERY_STATUSES,
-    DeliveryOutcome, NewAlert, NewAlertIncident,
+    AlertIncidentRow, AlertIncidentUpdate, AlertRow, AlertStamp, AlertStore, CAUSED_BY_PREFIX,
+    DELIVERY_STATUSES, DeliveryOutcome, NewAlert, NewAlertIncident,
 };
 pub use dashboard::{CallHourRow, RunHourRow};
 pub use due::{DueSignal, DueWakeups};

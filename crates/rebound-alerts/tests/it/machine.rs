@@ -48,6 +48,7 @@ impl World {
                     level,
                     summary,
                     notice,
+                    ..
                 } => {
                     self.next_id += 1;
                     self.open.push(OpenIncident {
@@ -59,6 +60,7 @@ impl World {
                         summary,
                         opened_at: now,
                         last_notified_at: Some(now),
+                        caused_by: None,
                     });
                     (condition, subject, Some(notice))
                 }

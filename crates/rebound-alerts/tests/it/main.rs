@@ -4,6 +4,7 @@
 
 mod conditions;
 mod delivery;
+mod grouping;
 mod machine;
 mod reports;
 mod scenarios;

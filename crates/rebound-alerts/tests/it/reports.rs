@@ -45,6 +45,7 @@ pub fn source(name: &str) -> SourceHealth {
         failure_rate: 0.0,
         quota: None,
         proxies: vec![],
+        probe_failing_since: None,
     }
 }
 
@@ -79,6 +80,7 @@ pub fn workflow(name: &str) -> WorkflowHealth {
         consecutive_failed: 0,
         failing_since: None,
         days: vec![],
+        failing_sources: Vec::new(),
     }
 }
 

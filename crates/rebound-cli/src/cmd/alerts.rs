@@ -68,13 +68,19 @@ pub async fn alerts(config: &Path, args: AlertsArgs) -> Result<ExitCode, Failure
         out.push_str(&format!("open incidents ({}):\n", open.len()));
         let mut t = output::table(&["level", "condition", "subject", "since", "for", "summary"]);
         for i in &open {
+            // A grouped incident says what it is caused by: its notices
+            // were not sent, the cause's were.
+            let summary = match &i.caused_by {
+                Some(cause) => format!("{} (caused by {cause}; not notified)", i.summary),
+                None => i.summary.clone(),
+            };
             t.add_row(vec![
                 i.level.clone(),
                 i.condition.clone(),
                 i.subject.clone(),
                 output::when(i.opened_at, tz),
                 duration(now - i.opened_at),
-                i.summary.clone(),
+                summary,
             ]);
         }
         out.push_str(&format!("{t}\n"));

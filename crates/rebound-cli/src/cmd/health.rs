@@ -67,10 +67,13 @@ pub async fn health(config: &Path, args: HealthArgs) -> Result<ExitCode, Failure
     let since = rebound_domain::duration::sub_saturating(now, period);
     let tz = plan.pipeline.timezone;
     let fetcher = Arc::new(Fetcher::new(&plan, clock.clone())?);
-    let prober = HttpProber { fetcher, tz };
-    let engine = setup::report_engine(plan.clone(), clock)
-        .await
-        .map_err(Failure::unknown)?;
+    let engine = Arc::new(
+        setup::report_engine(plan.clone(), clock)
+            .await
+            .map_err(Failure::unknown)?,
+    );
+    // The probes feed the sources' breakers, as `rebound serve`'s do.
+    let prober = HttpProber::new(fetcher, engine.clone());
     let prober = if args.no_probe {
         None
     } else {

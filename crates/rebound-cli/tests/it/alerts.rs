@@ -73,6 +73,7 @@ url = "${ALERTS_URL}"
                 summary: "source up: breaker open".into(),
                 opened_at: at("2026-01-15T04:00:00Z"),
                 last_notified_at: Some(at("2026-01-15T04:00:00Z")),
+                caused_by: None,
             },
             &[
                 row("oncall", "pending", None),

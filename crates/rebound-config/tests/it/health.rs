@@ -212,3 +212,16 @@ fn check_summary_lists_probes_and_expectations() {
         "{summary}"
     );
 }
+
+/// `[sources.X.breaker] follow_health`: on by default (the health probe
+/// feeds the breaker), off when asked, and a wrong type is an error at its
+/// key path.
+#[test]
+fn breaker_follow_health_defaults_on_and_can_be_turned_off() {
+    assert!(plan(BASE).sources["api"].breaker.follow_health);
+    let off = format!("{BASE}\n[sources.api.breaker]\nfollow_health = false\n");
+    assert!(!plan(&off).sources["api"].breaker.follow_health);
+    let bad = format!("{BASE}\n[sources.api.breaker]\nfollow_health = \"no\"\n");
+    let message = error(&bad);
+    assert!(message.contains("follow_health"), "{message}");
+}

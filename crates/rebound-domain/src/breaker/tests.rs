@@ -176,7 +176,22 @@ enum Op {
     Admit,
     /// Report the in-flight call at this index (mod len) with this signal.
     Report(usize, u8),
+    /// A health probe's result: answered or not.
+    Health(bool),
     Reset,
+}
+
+/// How long a failing probe holds the breaker in the property test.
+const HOLD: Duration = Duration::from_secs(90);
+
+fn probe(ok: bool) -> HealthProbe<'static> {
+    HealthProbe {
+        request: "GET /teams",
+        ok,
+        error: (!ok).then_some("connection refused"),
+        kind: ErrorKind::Connect,
+        hold: HOLD,
+    }
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -184,6 +199,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0u64..400).prop_map(Op::Advance),
         4 => Just(Op::Admit),
         4 => (0usize..8, 0u8..3).prop_map(|(i, s)| Op::Report(i, s)),
+        2 => any::<bool>().prop_map(Op::Health),
         1 => Just(Op::Reset),
     ]
 }
@@ -199,6 +215,7 @@ fn config() -> impl Strategy<Value = BreakerConfig> {
             open_for: Duration::from_secs(open),
             max_open_for: Duration::from_secs(open * cap),
             probe_timeout: Duration::from_secs(300),
+            follow_health: true,
         },
     )
 }
@@ -213,6 +230,7 @@ proptest! {
         // Calls admitted and not yet reported: their probe token, if any.
         let mut in_flight: Vec<Option<DateTime<Utc>>> = Vec::new();
         let mut signals = 0u32;
+        let mut health_seen = false;
         for op in ops {
             let before = s.phase;
             match op {
@@ -241,6 +259,21 @@ proptest! {
                     for t in &ts { prop_assert_eq!(t.from, before); }
                 }
                 Op::Report(..) => {}
+                Op::Health(ok) => {
+                    health_seen = true;
+                    if !ok { signals += 1; }
+                    let ts = s.health(&cfg, now, probe(ok));
+                    for t in &ts { prop_assert_eq!(t.from, before); prop_assert!(t.from != t.to); }
+                    if !ok && s.phase != Phase::Closed {
+                        // No trial while the probe says the host is down.
+                        prop_assert_eq!(s.phase, Phase::Open);
+                        prop_assert!(matches!(s.clone().admit(&cfg, "src", now).0, Admission::Reject(_)));
+                    }
+                    if ok && before == Phase::Open {
+                        // Recovery is tried at once.
+                        prop_assert!(matches!(s.clone().admit(&cfg, "src", now).0, Admission::Probe(_)));
+                    }
+                }
                 Op::Reset => { s.reset(now, "reset by operator"); }
             }
             // Counts consistent.
@@ -257,13 +290,20 @@ proptest! {
                 Phase::Open => {
                     prop_assert!(s.streak >= 1);
                     prop_assert!(s.open_until.unwrap() > s.opened_at.unwrap());
-                    prop_assert!(s.open_until.unwrap() - s.opened_at.unwrap() <= chrono::Duration::from_std(cfg.max_open_for).unwrap());
+                    // From its last trip (or failed probe), never longer than
+                    // the longest open period or a probe's hold.
+                    let longest = cfg.max_open_for.max(HOLD);
+                    prop_assert!(s.open_until.unwrap() - now <= chrono::Duration::from_std(longest).unwrap());
                 }
                 Phase::HalfOpen => prop_assert!(s.streak >= 1),
             }
             // Never more than one live probe: admitted, unreported, and still the breaker's token.
+            // (A probe that answers ends the open period at once, so a new
+            // trial can be admitted within the millisecond of one a failing
+            // probe superseded: tokens are instants, and such a late report
+            // is indistinguishable from, and as telling as, the new trial's.)
             let live = in_flight.iter().filter(|t| t.is_some() && **t == s.probe_started_at && s.phase == Phase::HalfOpen).count();
-            prop_assert!(live <= 1);
+            prop_assert!(live <= 1 || health_seen);
             // Never stuck open: once the open period (or a lost probe's
             // timeout) has passed, a probe is admitted.
             if s.phase != Phase::Closed {
@@ -295,4 +335,150 @@ fn a_huge_open_for_saturates_instead_of_panicking() {
         s.admit(&cfg, "nba", t0() + chrono::Duration::days(365)).0,
         Admission::Reject(_)
     ));
+}
+
+fn probe_at(
+    s: &mut BreakerState,
+    cfg: &BreakerConfig,
+    now: DateTime<Utc>,
+    ok: bool,
+) -> Vec<Transition> {
+    s.health(
+        cfg,
+        now,
+        HealthProbe {
+            request: "GET /teams",
+            ok,
+            error: (!ok).then_some("GET /teams: connection refused"),
+            kind: ErrorKind::Connect,
+            hold: Duration::from_secs(31 * 60),
+        },
+    )
+}
+
+#[test]
+fn failing_probes_open_the_breaker_before_any_call() {
+    let cfg = BreakerConfig::default();
+    let mut s = BreakerState::default();
+    for i in 0..4 {
+        assert!(probe_at(&mut s, &cfg, t0() + chrono::Duration::minutes(i), false).is_empty());
+        assert_eq!(s.phase, Phase::Closed);
+    }
+    let t = probe_at(&mut s, &cfg, t0() + chrono::Duration::minutes(4), false);
+    assert_eq!(s.phase, Phase::Open);
+    assert_eq!(t.len(), 1);
+    assert_eq!(
+        t[0].reason,
+        "5 consecutive failures; open for 1m (health probe GET /teams failing)"
+    );
+    assert_eq!(s.health_failing_since, Some(t0()));
+    assert!(s.held_by_health());
+    // Held for the probe's hold, not the first open period of 1m.
+    assert_eq!(s.open_until, Some(t0() + chrono::Duration::minutes(4 + 31)));
+}
+
+#[test]
+fn open_with_a_failing_probe_admits_no_trial() {
+    let cfg = BreakerConfig::default();
+    let mut s = BreakerState::default();
+    for i in 0..5 {
+        fail(&mut s, &cfg, t0() + chrono::Duration::seconds(i));
+    }
+    let opened = s.opened_at;
+    // Probe after probe fails, each every 30 minutes, for a day: no call
+    // is ever admitted as the trial, whatever the open period says.
+    let mut now = t0();
+    for _ in 0..48 {
+        now += chrono::Duration::minutes(30);
+        assert!(probe_at(&mut s, &cfg, now, false).is_empty());
+        let later = now + chrono::Duration::minutes(30);
+        assert!(
+            matches!(s.clone().admit(&cfg, "nba", later).0, Admission::Reject(_)),
+            "no trial at {later}"
+        );
+    }
+    assert_eq!(s.phase, Phase::Open);
+    assert_eq!(s.opened_at, opened, "the outage's start does not move");
+    // Probes stop (no serve running): the hold ends and the breaker
+    // behaves as without them, one trial call at a time.
+    let (a, t) = s.admit(&cfg, "nba", now + chrono::Duration::minutes(31));
+    assert!(matches!(a, Admission::Probe(_)));
+    assert_eq!(t[0].to, Phase::HalfOpen);
+}
+
+#[test]
+fn a_probe_that_answers_while_open_lets_the_next_call_be_the_trial() {
+    let cfg = BreakerConfig::default();
+    let mut s = BreakerState::default();
+    for i in 0..5 {
+        probe_at(&mut s, &cfg, t0() + chrono::Duration::minutes(i), false);
+    }
+    assert_eq!(s.phase, Phase::Open);
+    let now = t0() + chrono::Duration::minutes(10);
+    let t = probe_at(&mut s, &cfg, now, true);
+    assert_eq!(s.phase, Phase::HalfOpen);
+    assert_eq!(s.health_failing_since, None);
+    assert_eq!(
+        t[0].reason,
+        "health probe GET /teams answered; the next call is the trial"
+    );
+    let (a, _) = s.admit(&cfg, "nba", now);
+    assert_eq!(a, Admission::Probe(now));
+    let t = s.record(&cfg, now, Signal::Healthy, None, Some(now));
+    assert_eq!(t[0].to, Phase::Closed);
+    // A probe that answers while closed changes nothing.
+    let before = s.clone();
+    assert!(probe_at(&mut s, &cfg, now, true).is_empty());
+    assert_eq!(s, before);
+}
+
+#[test]
+fn a_failing_probe_re_opens_a_half_open_breaker_keeping_its_start() {
+    let cfg = BreakerConfig::default();
+    let mut s = BreakerState::default();
+    for i in 0..5 {
+        fail(&mut s, &cfg, t0() + chrono::Duration::seconds(i));
+    }
+    let opened = s.opened_at;
+    let later = t0() + chrono::Duration::minutes(2);
+    assert!(matches!(s.admit(&cfg, "nba", later).0, Admission::Probe(_)));
+    let t = probe_at(&mut s, &cfg, later, false);
+    assert_eq!((t[0].from, t[0].to), (Phase::HalfOpen, Phase::Open));
+    assert!(
+        t[0].reason.starts_with("health probe GET /teams failing"),
+        "{}",
+        t[0].reason
+    );
+    assert_eq!(s.opened_at, opened);
+    // A failed trial call re-opens it too, from the same start.
+    let mut s2 = BreakerState::default();
+    for i in 0..5 {
+        fail(&mut s2, &cfg, t0() + chrono::Duration::seconds(i));
+    }
+    let (a, _) = s2.admit(&cfg, "nba", later);
+    let Admission::Probe(token) = a else {
+        panic!("{a:?}")
+    };
+    s2.record(
+        &cfg,
+        later,
+        Signal::Unhealthy,
+        Some((ErrorKind::Connect, "refused")),
+        Some(token),
+    );
+    assert_eq!(s2.phase, Phase::Open);
+    assert_eq!(s2.opened_at, opened);
+}
+
+#[test]
+fn follow_health_false_ignores_probes() {
+    let cfg = BreakerConfig {
+        follow_health: false,
+        ..BreakerConfig::default()
+    };
+    let mut s = BreakerState::default();
+    for i in 0..10 {
+        assert!(probe_at(&mut s, &cfg, t0() + chrono::Duration::minutes(i), false).is_empty());
+    }
+    assert_eq!(s, BreakerState::default());
 }

@@ -28,7 +28,7 @@ pub struct Harness {
     pub sim: UpstreamSim,
     _dir: tempfile::TempDir,
     pub plan: Arc<Plan>,
-    pub engine: Engine,
+    pub engine: std::sync::Arc<Engine>,
     pub store: Arc<dyn Store>,
     pub clock: Arc<ManualClock>,
     pub fetcher: Arc<Fetcher>,
@@ -89,7 +89,13 @@ max_attempts = 1
     let dyn_clock: Arc<dyn Clock> = clock.clone();
     let raw = RawStore::open(&plan.pipeline.raw_store).unwrap();
     let fetcher = Arc::new(Fetcher::new(&plan, dyn_clock.clone()).unwrap());
-    let engine = Engine::new(plan.clone(), store.clone(), raw, fetcher.clone(), dyn_clock);
+    let engine = Arc::new(Engine::new(
+        plan.clone(),
+        store.clone(),
+        raw,
+        fetcher.clone(),
+        dyn_clock,
+    ));
     Harness {
         sim,
         _dir: tmp,

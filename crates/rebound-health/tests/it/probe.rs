@@ -1,8 +1,11 @@
 //! Source probes against a loopback server: ok, wrong status, timeout;
-//! the key goes along but never into the result.
+//! the key goes along but never into the result. The probe's results feed
+//! the source's circuit breaker (a dead host costs no trial call).
 
-use super::{SECRET, harness};
+use super::{SECRET, harness, start};
+use rebound_domain::breaker::Phase;
 use rebound_domain::clock::Clock;
+use rebound_domain::outcome::ScraperStatus;
 use rebound_health::{Inputs, Level, Prober, build_report};
 use rebound_service::observe::{EngineCalendars, HttpProber};
 use rebound_upstream_sim::Reply;
@@ -25,10 +28,7 @@ path = "/t/s"
 async fn probe_ok_wrong_status_and_timeout() {
     let h = harness(CONFIG).await;
     h.sim.set_recording(true);
-    let prober = HttpProber {
-        fetcher: h.fetcher.clone(),
-        tz: h.plan.pipeline.timezone,
-    };
+    let prober = HttpProber::new(h.fetcher.clone(), h.engine.clone());
     let source = &h.plan.sources["up"];
     let probe = source.health.as_ref().unwrap();
     let now = h.clock.now();
@@ -93,4 +93,105 @@ async fn probe_ok_wrong_status_and_timeout() {
     .unwrap();
     assert_eq!(quiet.sources[0].probe, None);
     assert_eq!(quiet.level, Level::Ok);
+}
+
+const DOWN: &str = r#"
+[sources.up]
+base_url = "{base}"
+timeout = "2s"
+health = { path = "/t/status", expect_status = 204, timeout = "300ms" }
+
+[scrapers.s]
+source = "up"
+path = "/t/s"
+"#;
+
+/// The probe feeds the source's stored breaker (issue 17 item 4): failing
+/// probes open it before any call; while the probe keeps failing, calls
+/// are refused with a message naming it and no request reaches the host,
+/// long after the breaker's own open period (1m) would have let a trial
+/// through; the first call after the probe answers is the trial, and it
+/// closes the breaker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_probe_holds_the_breaker_and_an_answer_lets_the_trial_through() {
+    let h = harness(DOWN).await;
+    h.sim.set_recording(true);
+    let prober = HttpProber::new(h.fetcher.clone(), h.engine.clone());
+    let source = &h.plan.sources["up"];
+    let probe = source.health.as_ref().unwrap();
+    let day = start()
+        .with_timezone(&chrono_tz::America::New_York)
+        .date_naive();
+    let none = std::collections::BTreeMap::new();
+
+    // The host refuses: five failed probes a minute apart open the breaker.
+    h.sim.script("/t/status", vec![Reply::reset(); 6]);
+    for _ in 0..5 {
+        assert!(!prober.probe(source, probe, h.clock.now()).await.ok);
+        h.clock.advance(Duration::from_secs(60));
+    }
+    let row = h
+        .store
+        .breaker_state("up")
+        .await
+        .unwrap()
+        .expect("a breaker row");
+    assert_eq!(row.state.phase, Phase::Open);
+    assert_eq!(row.state.health_failing_since, Some(start()));
+    let transitions = h.store.breaker_transitions(Some("up"), 10).await.unwrap();
+    assert!(
+        transitions[0]
+            .reason
+            .contains("health probe GET /t/status failing"),
+        "{transitions:?}"
+    );
+
+    // Ten minutes on, one more failing probe; twenty more, a run: refused,
+    // and no request reached the host.
+    h.clock.advance(Duration::from_secs(600));
+    assert!(!prober.probe(source, probe, h.clock.now()).await.ok);
+    h.clock.advance(Duration::from_secs(1200));
+    let call = h.engine.run_scraper("s", day, &none).await.unwrap();
+    assert_eq!(call.status, ScraperStatus::Skipped);
+    assert_eq!(call.attempts, 0);
+    assert_eq!(
+        call.message.as_deref(),
+        Some(
+            "circuit breaker open: health probe GET /t/status failing since \
+             2026-11-28 12:00 EST (-05:00); calls resume when it answers"
+        )
+    );
+    assert_eq!(
+        h.sim.request_count("/t/s"),
+        0,
+        "no request while the probe fails"
+    );
+
+    // The probe answers: the next call is the trial, and it closes the breaker.
+    h.sim.script("/t/status", vec![Reply::status(204)]);
+    h.clock.advance(Duration::from_secs(60));
+    assert!(prober.probe(source, probe, h.clock.now()).await.ok);
+    let row = h.store.breaker_state("up").await.unwrap().unwrap();
+    assert_eq!(row.state.phase, Phase::HalfOpen);
+    assert_eq!(row.state.health_failing_since, None);
+    h.sim.script(
+        "/t/s",
+        vec![Reply::json(200, serde_json::json!({"ok": true}))],
+    );
+    let call = h.engine.run_scraper("s", day, &none).await.unwrap();
+    assert_eq!(call.status, ScraperStatus::Success, "{call:?}");
+    assert_eq!(call.attempts, 1);
+    assert_eq!(h.sim.request_count("/t/s"), 1);
+    let row = h.store.breaker_state("up").await.unwrap().unwrap();
+    assert_eq!(row.state.phase, Phase::Closed);
+    let transitions = h.store.breaker_transitions(Some("up"), 10).await.unwrap();
+    let reasons: Vec<&str> = transitions.iter().map(|t| t.reason.as_str()).collect();
+    assert_eq!(
+        &reasons[..2],
+        &[
+            "probe succeeded",
+            "health probe GET /t/status answered; the next call is the trial"
+        ],
+        "newest first"
+    );
 }

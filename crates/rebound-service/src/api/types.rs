@@ -279,6 +279,10 @@ pub struct IncidentView {
     #[serde(with = "secs::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub resolved_at: Option<DateTime<Utc>>,
+    /// The incident this one is caused by (`source_unhealthy balldontlie`)
+    /// while it is grouped under it, its notices suppressed; `null` for an
+    /// incident announced on its own (docs/alerts.md).
+    pub caused_by: Option<String>,
 }
 
 impl From<&AlertIncidentRow> for IncidentView {
@@ -294,6 +298,7 @@ impl From<&AlertIncidentRow> for IncidentView {
             last_seen_at: i.last_seen_at,
             last_notified_at: i.last_notified_at,
             resolved_at: i.resolved_at,
+            caused_by: i.caused_by.clone(),
         }
     }
 }

@@ -179,6 +179,7 @@ async fn seed_week(store: &dyn Store) -> (usize, usize) {
                 summary: "source bdl: every call fails since 09:00".to_string(),
                 opened_at: outage() + TimeDelta::minutes(5),
                 last_notified_at: None,
+                caused_by: None,
             },
             &[],
         )

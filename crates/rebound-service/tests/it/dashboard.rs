@@ -315,6 +315,7 @@ async fn seed(store: &dyn Store) {
                 summary: "source bdl: breaker open".to_string(),
                 opened_at: ts("2026-11-28T16:10:00Z"),
                 last_notified_at: None,
+                caused_by: None,
             },
             &[],
         )

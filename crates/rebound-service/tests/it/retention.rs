@@ -241,6 +241,7 @@ async fn scenario(b: &Backend) -> Scenario {
         summary: "failed".to_string(),
         opened_at: day(2),
         last_notified_at: Some(day(2)),
+        caused_by: None,
     };
     let alert = |event: &str, at| NewAlert {
         sink: "hook".to_string(),

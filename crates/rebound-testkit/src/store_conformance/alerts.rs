@@ -14,6 +14,98 @@ pub async fn run_all(store: &dyn Store) {
     alert_incident_lifecycle(store).await;
     alert_delivery_claims_retries_and_finishes(store).await;
     concurrent_alert_opens_make_one_incident(store).await;
+    alert_incident_cause_round_trips_and_is_no_stamp(store).await;
+}
+
+/// An incident opened with a cause keeps it, an update can clear it (the
+/// incident is then announced on its own), and notices suppressed because
+/// of the cause are not stamps (the rate limits never held them back),
+/// while rate-limited ones still are.
+pub async fn alert_incident_cause_round_trips_and_is_no_stamp(store: &dyn Store) {
+    let tag = Tag::new();
+    let t0 = "1987-07-01T10:00:00Z";
+    let cause = format!("{} odds", tag.name("source_unhealthy"));
+    let grouped = |status: &str, at: &str, event: &str| NewAlert {
+        last_error: Some(format!("{}{cause}", rebound_storage::CAUSED_BY_PREFIX)),
+        ..alert("slack", event, at, status)
+    };
+    let new = NewAlertIncident {
+        condition: tag.name("workflow_failed"),
+        caused_by: Some(cause.clone()),
+        ..incident(&tag, "nightly", t0)
+    };
+    let opened = store
+        .open_alert_incident(&new, &[grouped("suppressed", t0, "opened")])
+        .await
+        .unwrap()
+        .expect("opened");
+    assert_eq!(opened.caused_by.as_deref(), Some(cause.as_str()));
+    let open = store.open_alert_incidents().await.unwrap();
+    let row = open.iter().find(|i| i.id == opened.id).unwrap();
+    assert_eq!(row.caused_by.as_deref(), Some(cause.as_str()));
+
+    // A rate-limited notice of another incident in the same period.
+    let other = store
+        .open_alert_incident(
+            &incident(&tag, "espn", "1987-07-01T10:05:00Z"),
+            &[alert(
+                "slack",
+                "opened",
+                "1987-07-01T10:05:00Z",
+                "suppressed",
+            )],
+        )
+        .await
+        .unwrap()
+        .expect("opened");
+    let stamps: Vec<_> = store
+        .alert_stamps_since(ts("1987-07-01T00:00:00Z"))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.condition.contains(&tag.name("")))
+        .collect();
+    assert_eq!(stamps.len(), 1, "{stamps:?}");
+    assert_eq!(stamps[0].subject, "espn");
+    assert!(stamps[0].suppressed);
+
+    // Announced on its own: the cause is cleared and the notice is a stamp.
+    let t1 = "1987-07-02T10:00:00Z";
+    let update = AlertIncidentUpdate {
+        id: opened.id,
+        level: "critical".into(),
+        peak_level: "critical".into(),
+        summary: "nightly: still failing".into(),
+        last_seen_at: ts(t1),
+        notified: Some((Some(ts(t0)), ts(t1))),
+        caused_by: None,
+    };
+    assert!(
+        store
+            .update_alert_incident(&update, &[alert("slack", "opened", t1, "pending")])
+            .await
+            .unwrap()
+    );
+    let open = store.open_alert_incidents().await.unwrap();
+    let row = open.iter().find(|i| i.id == opened.id).unwrap();
+    assert_eq!(row.caused_by, None);
+    let stamps = store
+        .alert_stamps_since(ts("1987-07-02T00:00:00Z"))
+        .await
+        .unwrap();
+    assert!(
+        stamps
+            .iter()
+            .any(|s| s.subject == "nightly" && !s.suppressed)
+    );
+    for id in [opened.id, other.id] {
+        assert!(
+            store
+                .resolve_alert_incident(id, ts("1987-07-03T00:00:00Z"), &[])
+                .await
+                .unwrap()
+        );
+    }
 }
 
 fn incident(tag: &Tag, subject: &str, at: &str) -> NewAlertIncident {
@@ -24,6 +116,7 @@ fn incident(tag: &Tag, subject: &str, at: &str) -> NewAlertIncident {
         summary: format!("{subject}: breaker open"),
         opened_at: ts(at),
         last_notified_at: Some(ts(at)),
+        caused_by: None,
     }
 }
 
@@ -100,6 +193,7 @@ pub async fn alert_incident_lifecycle(store: &dyn Store) {
         summary: "odds: probe failing".into(),
         last_seen_at: t1,
         notified: None,
+        caused_by: None,
     };
     assert!(store.update_alert_incident(&seen, &[]).await.unwrap());
     // A reminder decided against a stale `last_notified_at` is refused.
@@ -209,6 +303,7 @@ pub async fn alert_delivery_claims_retries_and_finishes(store: &dyn Store) {
                 summary: inc.summary.clone(),
                 last_seen_at: ts(t1),
                 notified: Some((Some(ts(t0)), ts(t1))),
+                caused_by: None,
             },
             &[
                 alert("hook", "renotify", t1, "suppressed"),
