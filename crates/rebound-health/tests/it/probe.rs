@@ -195,3 +195,43 @@ async fn a_failing_probe_holds_the_breaker_and_an_answer_lets_the_trial_through(
         "newest first"
     );
 }
+
+/// A secret in the probe's path never reaches what the breaker stores or
+/// says: its transitions and the refusal of a call name the probe masked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_in_the_probe_path_stays_out_of_the_breaker() {
+    let h = harness(
+        r#"
+[sources.up]
+base_url = "{base}"
+timeout = "2s"
+health = { path = "/t/status/${TEST_KEY}", expect_status = 204, timeout = "300ms" }
+
+[scrapers.s]
+source = "up"
+path = "/t/s"
+"#,
+    )
+    .await;
+    let prober = HttpProber::new(h.fetcher.clone(), h.engine.clone());
+    let source = &h.plan.sources["up"];
+    let probe = source.health.as_ref().unwrap();
+    for _ in 0..5 {
+        assert!(!prober.probe(source, probe, h.clock.now()).await.ok);
+        h.clock.advance(Duration::from_secs(60));
+    }
+    let row = h.store.breaker_state("up").await.unwrap().unwrap();
+    assert_eq!(row.state.phase, Phase::Open);
+    let transitions = h.store.breaker_transitions(Some("up"), 10).await.unwrap();
+    let day = start()
+        .with_timezone(&chrono_tz::America::New_York)
+        .date_naive();
+    let call = h
+        .engine
+        .run_scraper("s", day, &std::collections::BTreeMap::new())
+        .await
+        .unwrap();
+    let said = format!("{:?} {:?} {:?}", transitions, row.state, call.message);
+    assert!(said.contains("health probe GET"), "{said}");
+    assert!(!said.contains(SECRET), "the secret leaked: {said}");
+}
