@@ -83,10 +83,12 @@ pub async fn build_report(inputs: &Inputs<'_>) -> Result<HealthReport, HealthErr
         ..
     } = *inputs;
     let counts = store.call_counts(since).await?;
-    let mut scraper_last = BTreeMap::new();
-    for name in plan.scrapers.keys() {
-        scraper_last.insert(name.clone(), store.scraper_last(name).await?);
-    }
+    let names: Vec<String> = plan.scrapers.keys().cloned().collect();
+    let scraper_last: BTreeMap<String, ScraperLast> = names
+        .iter()
+        .cloned()
+        .zip(store.scrapers_last(&names).await?)
+        .collect();
     let sources = sources(inputs, &counts).await?;
     let scrapers = scrapers(plan, store, since, &counts, &scraper_last).await?;
     let workflows = workflows(plan, store, now).await?;
@@ -297,9 +299,10 @@ async fn sources(
         }
     }
     let breakers = store.breaker_states().await?;
+    let names: Vec<String> = plan.sources.keys().cloned().collect();
+    let lasts = store.sources_last(&names).await?;
     let mut out = Vec::new();
-    for (name, source) in &plan.sources {
-        let last = store.source_last(name).await?;
+    for ((name, source), last) in plan.sources.iter().zip(lasts) {
         let mine = counts.iter().filter(|c| &c.source_name == name);
         let (mut calls, mut failed) = (0, 0);
         for c in mine {
@@ -512,9 +515,10 @@ async fn workflows(
     let today = now.with_timezone(&plan.pipeline.timezone).date_naive();
     let from = today - TimeDelta::days(WORKFLOW_DAYS - 1);
     let rows = store.workflow_days(from, today).await?;
+    let names: Vec<String> = plan.workflows.keys().cloned().collect();
+    let streaks = store.workflow_streaks(&names).await?;
     let mut out = Vec::new();
-    for name in plan.workflows.keys() {
-        let streak = store.workflow_streak(name).await?;
+    for (name, streak) in names.iter().zip(streaks) {
         let mut days: Vec<WorkflowDay> = rows
             .iter()
             .filter(|r| &r.workflow_name == name)
@@ -602,19 +606,38 @@ async fn datasets(
             .or_default()
             .push(s.name.as_str());
     }
+    // Every producer's newest fresh payload and newest call, each in one
+    // read for all of them.
+    let names: Vec<String> = producers
+        .values()
+        .flatten()
+        .map(|s| s.to_string())
+        .collect();
+    let fresh: BTreeMap<&str, Option<DateTime<Utc>>> = names
+        .iter()
+        .map(String::as_str)
+        .zip(store.last_fresh_payloads(&names).await?)
+        .collect();
+    let read_last;
+    let last = match known_last {
+        Some(known) => known,
+        None => {
+            read_last = names
+                .iter()
+                .cloned()
+                .zip(store.scrapers_last(&names).await?)
+                .collect::<BTreeMap<String, ScraperLast>>();
+            &read_last
+        }
+    };
     let mut out = Vec::new();
     for (dataset, scrapers) in producers {
         let policy = plan.datasets.get(dataset);
         let mut last_change_at: Option<DateTime<Utc>> = None;
         let mut last_checked_at: Option<DateTime<Utc>> = None;
         for scraper in &scrapers {
-            let fresh = store.last_fresh_payload(scraper).await?;
-            last_change_at = last_change_at.max(fresh);
-            let checked = match known_last.and_then(|k| k.get(*scraper)) {
-                Some(l) => l.last_call_at,
-                None => store.scraper_last(scraper).await?.last_call_at,
-            };
-            last_checked_at = last_checked_at.max(checked);
+            last_change_at = last_change_at.max(fresh.get(scraper).copied().flatten());
+            last_checked_at = last_checked_at.max(last.get(*scraper).and_then(|l| l.last_call_at));
         }
         let freshness = freshness_of(policy, last_change_at, last_checked_at, now);
         let completeness = match policy.and_then(|p| p.complete_by.map(|c| (p, c))) {

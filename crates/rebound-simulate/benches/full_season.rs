@@ -5,19 +5,31 @@
 //!
 //! `cargo bench -p rebound-simulate --bench full_season` (release profile);
 //! `-- --days N` simulates only the first N days, `--alert-every-minutes M`
-//! evaluates alerts every M minutes away from faults. The figures are in
+//! evaluates alerts every M minutes away from faults, `--keep DIR` keeps
+//! the history in DIR. The figures are in
 //! `docs/benchmarks.md`.
 
 use rebound_simulate::{Options, builtin, simulate};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // `RUST_LOG=sqlx::query=debug` logs every statement with its time, to
+    // count what a simulated day costs (stderr).
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let mut days = None;
+    let mut keep = None;
     let mut alert_every = rebound_simulate::runner::DEFAULT_ALERT_EVERY;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--days" => days = args.next().and_then(|d| d.parse().ok()),
+            // Keeps the history, to read the queries' plans against it.
+            "--keep" => keep = args.next().map(std::path::PathBuf::from),
             // Alert rounds away from faults every N minutes (default 30):
             // shows what the rounds cost.
             "--alert-every-minutes" => {
@@ -43,6 +55,7 @@ fn main() -> ExitCode {
     let options = Options {
         days,
         alert_every,
+        keep,
         ..Options::default()
     };
     let started = std::time::Instant::now();

@@ -90,15 +90,25 @@ pub(crate) async fn breaker_transitions(
     limit: u32,
 ) -> Result<Vec<BreakerTransitionRow>, StoreError> {
     const WHAT: &str = "breaker_transitions";
-    let rows = sqlx::query(
-        "SELECT source_name, at, from_state, to_state, reason FROM circuit_breaker_transitions \
-         WHERE $1::text IS NULL OR source_name = $1 ORDER BY at DESC, id DESC LIMIT $2",
-    )
-    .bind(source)
-    .bind(i64::from(limit))
-    .fetch_all(&store.pool)
-    .await
-    .map_err(|e| store.error(WHAT, e))?;
+    // Two statements rather than `$1 IS NULL OR source_name = $1`, whose
+    // generic plan cannot seek the (source_name, at) index.
+    let query = match source {
+        Some(source) => sqlx::query(
+            "SELECT source_name, at, from_state, to_state, reason \
+             FROM circuit_breaker_transitions \
+             WHERE source_name = $1 ORDER BY at DESC, id DESC LIMIT $2",
+        )
+        .bind(source),
+        None => sqlx::query(
+            "SELECT source_name, at, from_state, to_state, reason \
+             FROM circuit_breaker_transitions ORDER BY at DESC, id DESC LIMIT $1",
+        ),
+    };
+    let rows = query
+        .bind(i64::from(limit))
+        .fetch_all(&store.pool)
+        .await
+        .map_err(|e| store.error(WHAT, e))?;
     rows.iter()
         .map(|row| {
             Ok(BreakerTransitionRow {

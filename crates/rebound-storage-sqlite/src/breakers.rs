@@ -77,20 +77,32 @@ pub(crate) async fn breaker_states(readers: &SqlitePool) -> Result<Vec<BreakerRo
     rows.iter().map(decode).collect()
 }
 
+/// The newest transitions of one source (`?1`), at most `?2`.
+pub(crate) const TRANSITIONS_OF: &str = "SELECT source_name, at, from_state, to_state, reason \
+    FROM circuit_breaker_transitions \
+    WHERE source_name = ?1 ORDER BY at DESC, id DESC LIMIT ?2";
+
 pub(crate) async fn breaker_transitions(
     readers: &SqlitePool,
     source: Option<&str>,
     limit: u32,
 ) -> Result<Vec<BreakerTransitionRow>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT source_name, at, from_state, to_state, reason FROM circuit_breaker_transitions \
-         WHERE ?1 IS NULL OR source_name = ?1 ORDER BY at DESC, id DESC LIMIT ?2",
-    )
-    .bind(source.map(str::to_string))
-    .bind(i64::from(limit))
-    .fetch_all(readers)
-    .await
-    .map_err(|e| store_error("breaker_transitions", e))?;
+    // Two statements, not `?1 IS NULL OR source_name = ?1`: with the OR,
+    // SQLite reads every transition and sorts them, once per source in
+    // every health report; for one source this is a seek on
+    // (source_name, at).
+    let query = match source {
+        Some(source) => sqlx::query(TRANSITIONS_OF).bind(source),
+        None => sqlx::query(
+            "SELECT source_name, at, from_state, to_state, reason \
+             FROM circuit_breaker_transitions ORDER BY at DESC, id DESC LIMIT ?1",
+        ),
+    };
+    let rows = query
+        .bind(i64::from(limit))
+        .fetch_all(readers)
+        .await
+        .map_err(|e| store_error("breaker_transitions", e))?;
     rows.iter()
         .map(|row| {
             Ok(BreakerTransitionRow {
@@ -190,4 +202,34 @@ pub(crate) async fn update_breaker(
     }
     tx.commit().await.map_err(err)?;
     Ok(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SqliteStore;
+    use sqlx::Row;
+
+    /// The health report reads each source's newest transition: a seek on
+    /// (source_name, at), not a read and sort of every transition.
+    #[tokio::test]
+    async fn one_sources_transitions_are_a_seek() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("h.db")).await.unwrap();
+        let detail = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {TRANSITIONS_OF}"
+        )))
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get::<String, _>("detail"))
+        .collect::<Vec<_>>()
+        .join("; ");
+        assert!(
+            detail.contains("circuit_breaker_transitions_by_source (source_name=?)"),
+            "{detail}"
+        );
+        assert!(!detail.contains("TEMP B-TREE"), "{detail}");
+    }
 }

@@ -336,6 +336,194 @@ impl HealthStore for SqliteStore {
         })
     }
 
+    async fn scrapers_last(
+        &self,
+        scraper_names: &[String],
+    ) -> Result<Vec<ScraperLast>, StoreError> {
+        // scraper_last's statements as correlated subqueries, one row per
+        // name: the same partial-index seeks, one round trip.
+        let rows = sqlx::query(
+            "SELECT \
+               (SELECT finished_at FROM scraper_execution_log \
+                  WHERE scraper_name = s.value AND status = 'success' \
+                  ORDER BY finished_at DESC, id DESC LIMIT 1) AS last_success_at, \
+               e.finished_at AS last_error_at, e.error_message AS last_error, \
+               (SELECT started_at FROM scraper_execution_log WHERE scraper_name = s.value \
+                  ORDER BY id DESC LIMIT 1) AS last_call_at, \
+               (SELECT COUNT(*) FROM scraper_execution_log \
+                  WHERE scraper_name = s.value AND status IN ('failed', 'overdue') \
+                    AND finished_at > MAX( \
+                      COALESCE((SELECT finished_at FROM scraper_execution_log \
+                        WHERE scraper_name = s.value AND status = 'success' \
+                        ORDER BY finished_at DESC LIMIT 1), ''), \
+                      COALESCE((SELECT finished_at FROM scraper_execution_log \
+                        WHERE scraper_name = s.value \
+                          AND status IN ('no_data', 'not_yet_available') \
+                        ORDER BY finished_at DESC LIMIT 1), ''))) AS streak \
+             FROM json_each(?1) AS s \
+             LEFT JOIN scraper_execution_log AS e ON e.id = ( \
+               SELECT id FROM scraper_execution_log \
+               WHERE scraper_name = s.value AND status IN ('failed', 'overdue') \
+               ORDER BY finished_at DESC, id DESC LIMIT 1) \
+             ORDER BY s.key",
+        )
+        .bind(crate::scheduler::name_list(scraper_names))
+        .fetch_all(&self.readers)
+        .await
+        .map_err(|e| store_error("scrapers_last", e))?;
+        rows.iter()
+            .map(|row| {
+                Ok(ScraperLast {
+                    last_success_at: opt_time_column(row, "last_success_at")?,
+                    last_error_at: opt_time_column(row, "last_error_at")?,
+                    last_error: column(row, "last_error")?,
+                    consecutive_failures: column(row, "streak")?,
+                    last_call_at: opt_time_column(row, "last_call_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn sources_last(&self, source_names: &[String]) -> Result<Vec<SourceLast>, StoreError> {
+        // source_last's statements, one row per name. MATERIALIZED: each
+        // source's newest answer is looked up once, then used three times.
+        let rows = sqlx::query(
+            "WITH a AS MATERIALIZED ( \
+               SELECT s.key AS k, s.value AS name, \
+                 (SELECT finished_at FROM scraper_execution_log \
+                    WHERE source_name = s.value \
+                      AND status IN ('success', 'no_data', 'not_yet_available', 'overdue') \
+                    ORDER BY finished_at DESC, id DESC LIMIT 1) AS answer, \
+                 (SELECT id FROM scraper_execution_log \
+                    WHERE source_name = s.value AND status = 'failed' \
+                    ORDER BY finished_at DESC, id DESC LIMIT 1) AS error_id \
+               FROM json_each(?1) AS s) \
+             SELECT a.answer AS last_answer_at, e.finished_at AS last_error_at, \
+                    e.error_message AS last_error, \
+                    CASE WHEN e.finished_at IS NOT NULL \
+                              AND (a.answer IS NULL OR e.finished_at > a.answer) \
+                    THEN (SELECT finished_at FROM scraper_execution_log \
+                            WHERE source_name = a.name AND status = 'failed' \
+                              AND finished_at > COALESCE(a.answer, '') \
+                            ORDER BY finished_at, id LIMIT 1) END AS failing_since \
+             FROM a LEFT JOIN scraper_execution_log AS e ON e.id = a.error_id \
+             ORDER BY a.k",
+        )
+        .bind(crate::scheduler::name_list(source_names))
+        .fetch_all(&self.readers)
+        .await
+        .map_err(|e| store_error("sources_last", e))?;
+        rows.iter()
+            .map(|row| {
+                Ok(SourceLast {
+                    last_answer_at: opt_time_column(row, "last_answer_at")?,
+                    last_error_at: opt_time_column(row, "last_error_at")?,
+                    last_error: column(row, "last_error")?,
+                    failing_since: opt_time_column(row, "failing_since")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn last_fresh_payloads(
+        &self,
+        scraper_names: &[String],
+    ) -> Result<Vec<Option<DateTime<Utc>>>, StoreError> {
+        // Each scraper's newest candidate with the hash of the success
+        // before it. A candidate that repeats that hash is passed over by
+        // last_fresh_payload's walk, name by name (rare: the same data
+        // fetched again for a new date).
+        let rows = sqlx::query(
+            "WITH c AS MATERIALIZED ( \
+               SELECT s.key AS k, s.value AS name, \
+                 (SELECT id FROM scraper_execution_log \
+                    WHERE scraper_name = s.value \
+                      AND status = 'success' AND unchanged = 0 AND bytes > 0 \
+                    ORDER BY id DESC LIMIT 1) AS id \
+               FROM json_each(?1) AS s) \
+             SELECT c.name, l.finished_at, l.content_hash, \
+               (SELECT p.content_hash FROM scraper_execution_log AS p \
+                  WHERE p.scraper_name = c.name AND p.status = 'success' AND p.bytes > 0 \
+                    AND p.id < c.id \
+                  ORDER BY p.id DESC LIMIT 1) AS previous_hash \
+             FROM c LEFT JOIN scraper_execution_log AS l ON l.id = c.id \
+             ORDER BY c.k",
+        )
+        .bind(crate::scheduler::name_list(scraper_names))
+        .fetch_all(&self.readers)
+        .await
+        .map_err(|e| store_error("last_fresh_payloads", e))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let finished: Option<DateTime<Utc>> = opt_time_column(row, "finished_at")?;
+            let hash: Option<String> = column(row, "content_hash")?;
+            let previous: Option<String> = column(row, "previous_hash")?;
+            out.push(match finished {
+                None => None,
+                Some(_) if hash.is_none() || previous != hash => finished,
+                Some(_) => {
+                    self.last_fresh_payload(&column::<String>(row, "name")?)
+                        .await?
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    async fn workflow_streaks(
+        &self,
+        workflow_names: &[String],
+    ) -> Result<Vec<WorkflowStreak>, StoreError> {
+        // workflow_streak's two statements, one row per name.
+        let rows = sqlx::query(
+            "WITH w AS MATERIALIZED ( \
+               SELECT s.key AS k, s.value AS name, \
+                 COALESCE((SELECT execution_time FROM workflow_executions \
+                   WHERE workflow_name = s.value \
+                     AND status NOT IN ('failed', 'partial', 'running') \
+                   ORDER BY execution_time DESC LIMIT 1), '') AS good \
+               FROM json_each(?1) AS s) \
+             SELECT n.status, n.execution_time, n.error_message, \
+               (SELECT COUNT(*) FROM workflow_executions \
+                  WHERE workflow_name = w.name AND status IN ('failed', 'partial') \
+                    AND execution_time > w.good) AS n, \
+               (SELECT MIN(execution_time) FROM workflow_executions \
+                  WHERE workflow_name = w.name AND status IN ('failed', 'partial') \
+                    AND execution_time > w.good) AS since \
+             FROM w LEFT JOIN workflow_executions AS n ON n.execution_id = ( \
+               SELECT execution_id FROM workflow_executions \
+               WHERE workflow_name = w.name AND status <> 'running' \
+               ORDER BY execution_time DESC, status IN ('failed', 'partial'), \
+                        execution_id DESC \
+               LIMIT 1) \
+             ORDER BY w.k",
+        )
+        .bind(crate::scheduler::name_list(workflow_names))
+        .fetch_all(&self.readers)
+        .await
+        .map_err(|e| store_error("workflow_streaks", e))?;
+        rows.iter()
+            .map(|row| {
+                let status: Option<String> = column(row, "status")?;
+                if status.is_none() {
+                    return Ok(WorkflowStreak::default());
+                }
+                let consecutive_failed: i64 = column(row, "n")?;
+                Ok(WorkflowStreak {
+                    last_status: status,
+                    last_run_at: opt_time_column(row, "execution_time")?,
+                    last_error: column(row, "error_message")?,
+                    consecutive_failed,
+                    failing_since: if consecutive_failed > 0 {
+                        opt_time_column(row, "since")?
+                    } else {
+                        None
+                    },
+                })
+            })
+            .collect()
+    }
+
     async fn proxy_exchanges(
         &self,
         source_name: &str,

@@ -454,9 +454,46 @@ pub(crate) async fn next_run_at(
 // ----- Facts -----
 
 /// Scraper names as one JSON array parameter for `json_each`.
-fn name_list(scrapers: &[String]) -> String {
+pub(crate) fn name_list(scrapers: &[String]) -> String {
     serde_json::Value::from(scrapers.to_vec()).to_string()
 }
+
+/// The values of `param` among the successful calls of some scrapers for
+/// one target date (`?1` the scrapers as a JSON array, `?2` the parameter,
+/// `?3` the date).
+///
+/// INDEXED BY: the date's few successes are one seek in
+/// scraper_execution_log_success. Left to itself, SQLite took
+/// `status = 'success'` to the (status, started_at) index of migration
+/// 0017 and read every success ever recorded, so the scheduler's
+/// `only_missing` gate and every health report slowed day after day.
+///
+/// json_each rather than json_extract(params, '$.' || param): a path
+/// would misread a parameter name holding a dot or a quote. Values are
+/// spelled as PostgreSQL's `->>` spells them (numbers and booleans as
+/// their JSON text, strings unquoted), so both backends agree; JSON
+/// nulls and missing members are no value.
+pub(crate) const COLLECTED_VALUES: &str = "SELECT DISTINCT CASE p.type \
+        WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' \
+        WHEN 'object' THEN p.value WHEN 'array' THEN p.value \
+        ELSE CAST(p.value AS TEXT) END AS value \
+    FROM scraper_execution_log AS l INDEXED BY scraper_execution_log_success, \
+         json_each(l.params) AS p \
+    WHERE l.scraper_name IN (SELECT value FROM json_each(?1)) \
+      AND l.target_date = ?3 AND l.status = 'success' \
+      AND p.key = ?2 AND p.type <> 'null' \
+    ORDER BY value";
+
+/// The newest stored payload of some scrapers for one target date (`?1`
+/// the scrapers as a JSON array, `?2` the date): the success index
+/// (scraper, date, id) holds the few candidates, named for the reason
+/// [`COLLECTED_VALUES`] gives.
+pub(crate) const LATEST_PAYLOAD_ON: &str = "SELECT scraper_name, target_date, output_uri, \
+        content_hash, finished_at \
+    FROM scraper_execution_log INDEXED BY scraper_execution_log_success \
+    WHERE scraper_name IN (SELECT value FROM json_each(?1)) AND target_date = ?2 \
+      AND status = 'success' AND output_uri IS NOT NULL AND content_hash IS NOT NULL \
+    ORDER BY finished_at DESC, id DESC LIMIT 1";
 
 pub(crate) async fn collected_values(
     readers: &SqlitePool,
@@ -464,28 +501,13 @@ pub(crate) async fn collected_values(
     param: &str,
     target_date: NaiveDate,
 ) -> Result<Vec<String>, StoreError> {
-    // json_each rather than json_extract(params, '$.' || param): a path
-    // would misread a parameter name holding a dot or a quote. Values are
-    // spelled as PostgreSQL's `->>` spells them (numbers and booleans as
-    // their JSON text, strings unquoted), so both backends agree; JSON
-    // nulls and missing members are no value.
-    sqlx::query_scalar(
-        "SELECT DISTINCT CASE p.type \
-                WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' \
-                WHEN 'object' THEN p.value WHEN 'array' THEN p.value \
-                ELSE CAST(p.value AS TEXT) END AS value \
-         FROM scraper_execution_log AS l, json_each(l.params) AS p \
-         WHERE l.scraper_name IN (SELECT value FROM json_each(?1)) \
-           AND l.target_date = ?3 AND l.status = 'success' \
-           AND p.key = ?2 AND p.type <> 'null' \
-         ORDER BY value",
-    )
-    .bind(name_list(scrapers))
-    .bind(param)
-    .bind(encode_date(target_date))
-    .fetch_all(readers)
-    .await
-    .map_err(|e| store_error("collected_values", e))
+    sqlx::query_scalar(COLLECTED_VALUES)
+        .bind(name_list(scrapers))
+        .bind(param)
+        .bind(encode_date(target_date))
+        .fetch_all(readers)
+        .await
+        .map_err(|e| store_error("collected_values", e))
 }
 
 pub(crate) async fn latest_payload(
@@ -493,20 +515,14 @@ pub(crate) async fn latest_payload(
     scrapers: &[String],
     target_date: Option<NaiveDate>,
 ) -> Result<Option<LatestPayload>, StoreError> {
-    // For one date, the success index (scraper, date, id) holds the few
-    // candidates. Across dates, each scraper is one seek on the index of
-    // migration 0008 (whose WHERE terms the subquery repeats word for word,
-    // as SQLite requires), and the newest of those few rows wins.
+    // For one date, see LATEST_PAYLOAD_ON. Across dates, each scraper is
+    // one seek on the index of migration 0008 (whose WHERE terms the
+    // subquery repeats word for word, as SQLite requires), and the newest
+    // of those few rows wins.
     let query = match target_date {
-        Some(date) => sqlx::query(
-            "SELECT scraper_name, target_date, output_uri, content_hash, finished_at \
-             FROM scraper_execution_log \
-             WHERE scraper_name IN (SELECT value FROM json_each(?1)) AND target_date = ?2 \
-               AND status = 'success' AND output_uri IS NOT NULL AND content_hash IS NOT NULL \
-             ORDER BY finished_at DESC, id DESC LIMIT 1",
-        )
-        .bind(name_list(scrapers))
-        .bind(encode_date(date)),
+        Some(date) => sqlx::query(LATEST_PAYLOAD_ON)
+            .bind(name_list(scrapers))
+            .bind(encode_date(date)),
         None => sqlx::query(
             "SELECT l.scraper_name, l.target_date, l.output_uri, l.content_hash, l.finished_at \
              FROM json_each(?1) AS s \
@@ -573,4 +589,41 @@ fn run_row(row: &SqliteRow) -> Result<ScheduledRunRow, StoreError> {
         result_status: column(row, "result_status")?,
         last_error: column(row, "last_error")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SqliteStore;
+    use sqlx::Row;
+
+    async fn plan(store: &SqliteStore, sql: &str) -> String {
+        sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+            .fetch_all(store.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get::<String, _>("detail"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// A date's successes are a seek on (scraper, date), whatever the
+    /// history holds: with the (status, started_at) index of migration
+    /// 0017 SQLite read every success ever recorded instead.
+    #[tokio::test]
+    async fn a_dates_successes_are_one_seek_not_every_success() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("h.db")).await.unwrap();
+        for sql in [COLLECTED_VALUES, LATEST_PAYLOAD_ON] {
+            let detail = plan(&store, sql).await;
+            assert!(
+                detail.contains(
+                    "USING INDEX scraper_execution_log_success (scraper_name=? AND target_date=?)"
+                ),
+                "{sql}: {detail}"
+            );
+            assert!(!detail.contains("by_status_start"), "{sql}: {detail}");
+        }
+    }
 }

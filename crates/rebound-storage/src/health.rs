@@ -173,4 +173,59 @@ pub trait HealthStore: Send + Sync {
         proxy: i64,
         limit: i64,
     ) -> Result<Vec<ProxyExchange>, StoreError>;
+
+    // ----- The same reads for many names at once -----
+    //
+    // A health report asks the same question of every scraper, source and
+    // workflow. Each answer is a few index seeks; what costs is the round
+    // trip per statement (a hand-off to SQLite's thread, or the network to
+    // PostgreSQL), so a backend answers for all names in one statement.
+    // Each returns one answer per name, in the order given, equal to the
+    // single-name read (the conformance checks compare them). The default
+    // asks name by name.
+
+    /// [`HealthStore::scraper_last`] of each of `scraper_names`.
+    async fn scrapers_last(
+        &self,
+        scraper_names: &[String],
+    ) -> Result<Vec<ScraperLast>, StoreError> {
+        let mut out = Vec::with_capacity(scraper_names.len());
+        for name in scraper_names {
+            out.push(self.scraper_last(name).await?);
+        }
+        Ok(out)
+    }
+
+    /// [`HealthStore::source_last`] of each of `source_names`.
+    async fn sources_last(&self, source_names: &[String]) -> Result<Vec<SourceLast>, StoreError> {
+        let mut out = Vec::with_capacity(source_names.len());
+        for name in source_names {
+            out.push(self.source_last(name).await?);
+        }
+        Ok(out)
+    }
+
+    /// [`HealthStore::last_fresh_payload`] of each of `scraper_names`.
+    async fn last_fresh_payloads(
+        &self,
+        scraper_names: &[String],
+    ) -> Result<Vec<Option<DateTime<Utc>>>, StoreError> {
+        let mut out = Vec::with_capacity(scraper_names.len());
+        for name in scraper_names {
+            out.push(self.last_fresh_payload(name).await?);
+        }
+        Ok(out)
+    }
+
+    /// [`HealthStore::workflow_streak`] of each of `workflow_names`.
+    async fn workflow_streaks(
+        &self,
+        workflow_names: &[String],
+    ) -> Result<Vec<WorkflowStreak>, StoreError> {
+        let mut out = Vec::with_capacity(workflow_names.len());
+        for name in workflow_names {
+            out.push(self.workflow_streak(name).await?);
+        }
+        Ok(out)
+    }
 }

@@ -9,7 +9,8 @@ use super::{Tag, date, record, sample_call, sample_execution, ts};
 use chrono::{DateTime, TimeDelta, Utc};
 use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus, WorkflowStatus};
 use rebound_storage::{
-    CallCountRow, NewAttempt, NewScraperCall, Store, WorkflowDayRow, WorkflowStreak,
+    CallCountRow, NewAttempt, NewScraperCall, ScraperLast, SourceLast, Store, WorkflowDayRow,
+    WorkflowStreak,
 };
 
 /// Runs every health check on `store`.
@@ -20,6 +21,74 @@ pub async fn run_all(store: &dyn Store) {
     fresh_payload_ignores_empty_unchanged_and_no_data(store).await;
     workflow_days_and_streak(store).await;
     error_coverage_and_retries_count_the_period(store).await;
+}
+
+// The single-name reads, each checked against the many-names form the
+// health report uses: asked for the name between two others (one that has
+// no history), it must answer the same, in the same place.
+
+async fn scraper_last(store: &dyn Store, name: &str) -> ScraperLast {
+    let one = store.scraper_last(name).await.expect("scraper_last");
+    let many = store
+        .scrapers_last(&around(name))
+        .await
+        .expect("scrapers_last");
+    assert_eq!(many.len(), 3, "scrapers_last: one answer per name");
+    assert_eq!(many[1], one, "scrapers_last agrees with scraper_last");
+    assert_eq!(many[0], ScraperLast::default(), "a name without history");
+    one
+}
+
+async fn source_last(store: &dyn Store, name: &str) -> SourceLast {
+    let one = store.source_last(name).await.expect("source_last");
+    let many = store
+        .sources_last(&around(name))
+        .await
+        .expect("sources_last");
+    assert_eq!(many.len(), 3, "sources_last: one answer per name");
+    assert_eq!(many[1], one, "sources_last agrees with source_last");
+    assert_eq!(many[2], SourceLast::default(), "a name without history");
+    one
+}
+
+async fn last_fresh_payload(store: &dyn Store, name: &str) -> Option<DateTime<Utc>> {
+    let one = store
+        .last_fresh_payload(name)
+        .await
+        .expect("last_fresh_payload");
+    let many = store
+        .last_fresh_payloads(&around(name))
+        .await
+        .expect("last_fresh_payloads");
+    assert_eq!(many, vec![None, one, None], "last_fresh_payloads agrees");
+    one
+}
+
+async fn workflow_streak(store: &dyn Store, name: &str) -> WorkflowStreak {
+    let one = store.workflow_streak(name).await.expect("workflow_streak");
+    let many = store
+        .workflow_streaks(&around(name))
+        .await
+        .expect("workflow_streaks");
+    assert_eq!(
+        many,
+        vec![
+            WorkflowStreak::default(),
+            one.clone(),
+            WorkflowStreak::default()
+        ],
+        "workflow_streaks agrees with workflow_streak"
+    );
+    one
+}
+
+/// `name` between two names no check records anything under.
+fn around(name: &str) -> Vec<String> {
+    vec![
+        format!("{name}-none-before"),
+        name.to_string(),
+        format!("{name}-none-after"),
+    ]
 }
 
 /// A call of `scraper` (tagged) to `source` with `status` and `attempts`
@@ -148,7 +217,7 @@ pub async fn call_counts_group_the_period_by_scraper_source_and_status(store: &d
 pub async fn scraper_last_finds_newest_success_error_and_streak(store: &dyn Store) {
     let tag = Tag::new();
     let name = tag.name("box");
-    let empty = store.scraper_last(&name).await.expect("scraper_last");
+    let empty = scraper_last(store, &name).await;
     assert_eq!(empty, Default::default(), "a scraper without calls");
     let t0 = ts("2031-04-01T10:00:00.000Z");
     let at = |m: i64| t0 + TimeDelta::minutes(m);
@@ -156,7 +225,7 @@ pub async fn scraper_last_finds_newest_success_error_and_streak(store: &dyn Stor
     record(store, &s(ScraperStatus::Failed, 0)).await;
     record(store, &s(ScraperStatus::Success, 1)).await;
     record(store, &s(ScraperStatus::NoData, 2)).await;
-    let last = store.scraper_last(&name).await.unwrap();
+    let last = scraper_last(store, &name).await;
     assert_eq!(last.consecutive_failures, 0);
     assert_eq!(
         last.last_success_at,
@@ -171,7 +240,7 @@ pub async fn scraper_last_finds_newest_success_error_and_streak(store: &dyn Stor
     record(store, &s(ScraperStatus::Skipped, 4)).await;
     record(store, &s(ScraperStatus::Overdue, 5)).await;
     record(store, &s(ScraperStatus::Failed, 6)).await;
-    let last = store.scraper_last(&name).await.unwrap();
+    let last = scraper_last(store, &name).await;
     assert_eq!(last.consecutive_failures, 3, "skipped is passed over");
     assert_eq!(
         last.last_error_at,
@@ -186,7 +255,7 @@ pub async fn scraper_last_finds_newest_success_error_and_streak(store: &dyn Stor
         Some(at(1) + TimeDelta::milliseconds(120))
     );
     record(store, &s(ScraperStatus::NotYetAvailable, 7)).await;
-    let last = store.scraper_last(&name).await.unwrap();
+    let last = scraper_last(store, &name).await;
     assert_eq!(
         last.consecutive_failures, 0,
         "not_yet_available ends the streak"
@@ -204,7 +273,7 @@ pub async fn source_last_says_since_when_it_fails(store: &dyn Store) {
     let at = |m: i64| t0 + TimeDelta::minutes(m);
     let c = |status, m| call(&tag, "x", &src, status, at(m), 1);
     record(store, &c(ScraperStatus::Failed, 0)).await;
-    let never = store.source_last(&src).await.expect("source_last");
+    let never = source_last(store, &src).await;
     assert_eq!(never.last_answer_at, None);
     assert_eq!(
         never.failing_since,
@@ -212,7 +281,7 @@ pub async fn source_last_says_since_when_it_fails(store: &dyn Store) {
         "never answered: since the first failure (when it finished)"
     );
     record(store, &c(ScraperStatus::NoData, 1)).await;
-    let ok = store.source_last(&src).await.unwrap();
+    let ok = source_last(store, &src).await;
     assert_eq!(ok.failing_since, None);
     assert_eq!(
         ok.last_answer_at,
@@ -222,7 +291,7 @@ pub async fn source_last_says_since_when_it_fails(store: &dyn Store) {
     record(store, &c(ScraperStatus::Failed, 2)).await;
     record(store, &c(ScraperStatus::Skipped, 3)).await;
     record(store, &c(ScraperStatus::Failed, 4)).await;
-    let down = store.source_last(&src).await.unwrap();
+    let down = source_last(store, &src).await;
     assert_eq!(
         down.failing_since,
         Some(at(2) + TimeDelta::milliseconds(120))
@@ -234,11 +303,12 @@ pub async fn source_last_says_since_when_it_fails(store: &dyn Store) {
     assert!(down.last_error.unwrap().contains("HTTP 503"));
 }
 
-/// Only a success with bytes that is not unchanged makes data fresh.
+/// Only a success with bytes that is not unchanged, and whose content
+/// differs from the success before it, makes data fresh.
 pub async fn fresh_payload_ignores_empty_unchanged_and_no_data(store: &dyn Store) {
     let tag = Tag::new();
     let name = tag.name("injuries");
-    assert_eq!(store.last_fresh_payload(&name).await.unwrap(), None);
+    assert_eq!(last_fresh_payload(store, &name).await, None);
     let t0 = ts("2031-06-01T10:00:00.000Z");
     let at = |h: i64| t0 + TimeDelta::hours(h);
     record(
@@ -266,8 +336,24 @@ pub async fn fresh_payload_ignores_empty_unchanged_and_no_data(store: &dyn Store
     )
     .await;
     assert_eq!(
-        store.last_fresh_payload(&name).await.unwrap(),
+        last_fresh_payload(store, &name).await,
         Some(at(0) + TimeDelta::milliseconds(120))
+    );
+    // The same payload fetched again (for another date, so not
+    // `unchanged`) is not new data either; a different one is.
+    let again = call(&tag, "injuries", "sim", ScraperStatus::Success, at(6), 1);
+    record(store, &again).await;
+    assert_eq!(
+        last_fresh_payload(store, &name).await,
+        Some(at(0) + TimeDelta::milliseconds(120)),
+        "the same content again"
+    );
+    let mut new = call(&tag, "injuries", "sim", ScraperStatus::Success, at(7), 1);
+    new.content_hash = Some(format!("{}-new", tag.name("injuries")));
+    record(store, &new).await;
+    assert_eq!(
+        last_fresh_payload(store, &name).await,
+        Some(at(7) + TimeDelta::milliseconds(120))
     );
 }
 
@@ -276,10 +362,7 @@ pub async fn fresh_payload_ignores_empty_unchanged_and_no_data(store: &dyn Store
 pub async fn workflow_days_and_streak(store: &dyn Store) {
     let tag = Tag::new();
     let wf = tag.name("wf");
-    assert_eq!(
-        store.workflow_streak(&wf).await.unwrap(),
-        WorkflowStreak::default()
-    );
+    assert_eq!(workflow_streak(store, &wf).await, WorkflowStreak::default());
     let t0 = ts("2031-07-10T08:00:00.000Z");
     let runs = [
         ("r1", "2031-07-08", WorkflowStatus::Success, 0),
@@ -320,7 +403,7 @@ pub async fn workflow_days_and_streak(store: &dyn Store) {
             ("2031-07-10".to_string(), 2, 1, 1),
         ]
     );
-    let streak = store.workflow_streak(&wf).await.expect("workflow_streak");
+    let streak = workflow_streak(store, &wf).await;
     assert_eq!(streak.last_status.as_deref(), Some("failed"));
     assert_eq!(streak.last_run_at, Some(t0 + TimeDelta::hours(4)));
     assert_eq!(streak.last_error.as_deref(), Some("r5: broke"));
