@@ -6,21 +6,14 @@
 //! `cargo bench -p rebound-simulate --bench full_season` (release profile);
 //! `-- --days N` simulates only the first N days, `--alert-every-minutes M`
 //! evaluates alerts every M minutes away from faults, `--keep DIR` keeps
-//! the history in DIR. The figures are in
+//! the history in DIR, `--log-queries` logs every statement with its time
+//! to stderr. The figures are in
 //! `docs/benchmarks.md`.
 
 use rebound_simulate::{Options, builtin, simulate};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    // `RUST_LOG=sqlx::query=debug` logs every statement with its time, to
-    // count what a simulated day costs (stderr).
-    if std::env::var_os("RUST_LOG").is_some() {
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_writer(std::io::stderr)
-            .init();
-    }
     let mut days = None;
     let mut keep = None;
     let mut alert_every = rebound_simulate::runner::DEFAULT_ALERT_EVERY;
@@ -30,6 +23,14 @@ fn main() -> ExitCode {
             "--days" => days = args.next().and_then(|d| d.parse().ok()),
             // Keeps the history, to read the queries' plans against it.
             "--keep" => keep = args.next().map(std::path::PathBuf::from),
+            // Every statement with its time on stderr (sqlx's query log),
+            // to count what a simulated day costs.
+            "--log-queries" => {
+                tracing_subscriber::fmt()
+                    .with_env_filter(tracing_subscriber::EnvFilter::new("sqlx::query=debug"))
+                    .with_writer(std::io::stderr)
+                    .init();
+            }
             // Alert rounds away from faults every N minutes (default 30):
             // shows what the rounds cost.
             "--alert-every-minutes" => {

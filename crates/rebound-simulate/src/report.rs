@@ -13,7 +13,7 @@ use rebound_engine::Engine;
 use rebound_service::scheduler::RecordedDecision;
 use rebound_storage::{DecisionAction, StoreError};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One notification that reached the alert receiver.
 #[derive(Debug, Clone, Serialize)]
@@ -214,6 +214,65 @@ fn covers(fault: &Fault, source: &str, scraper: &str) -> bool {
     }
 }
 
+/// Entities expected and collected: each (scraper, target date,
+/// parameters) a call was made for, collected when one of its calls
+/// succeeded; calls skipped as not valid on their date were never
+/// expected.
+///
+/// A fan-out scraper (`fan_param` names its parameter) whose fan-out did
+/// not happen (the step before it failed, or its breaker refused the run)
+/// is recorded once, without the parameter: a placeholder for the date's
+/// entities, whose ids were never read. It is not an entity of its own:
+/// it is dropped when calls of the same scraper and date name entities
+/// (another run fanned out), and otherwise counts as one entity never
+/// collected (at least one was lost; how many is unknown).
+fn completeness<'p>(
+    calls: &[rebound_storage::ScraperCallRow],
+    fan_param: impl Fn(&str) -> Option<&'p str>,
+) -> Completeness {
+    let mut expected: BTreeMap<String, bool> = BTreeMap::new();
+    let mut placeholders: BTreeMap<(String, NaiveDate), String> = BTreeMap::new();
+    let mut fanned_out: BTreeSet<(String, NaiveDate)> = BTreeSet::new();
+    for call in calls {
+        if call.error_kind.as_deref() == Some("not_valid") {
+            continue;
+        }
+        let key = format!("{} {} {}", call.scraper_name, call.target_date, call.params);
+        if let Some(param) = fan_param(&call.scraper_name) {
+            let date = (call.scraper_name.clone(), call.target_date);
+            let names_entity =
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&call.params)
+                    .is_ok_and(|p| p.contains_key(param));
+            if !names_entity {
+                placeholders.insert(date, key);
+                continue;
+            }
+            fanned_out.insert(date);
+        }
+        *expected.entry(key).or_insert(false) |= call.status == "success";
+    }
+    for (date, key) in placeholders {
+        if !fanned_out.contains(&date) {
+            expected.entry(key).or_insert(false);
+        }
+    }
+    let collected = expected.values().filter(|got| **got).count() as i64;
+    Completeness {
+        expected: expected.len() as i64,
+        collected,
+        completeness_rate: if expected.is_empty() {
+            1.0
+        } else {
+            rate(collected, expected.len() as i64)
+        },
+        never_collected: expected
+            .iter()
+            .filter(|(_, got)| !**got)
+            .map(|(k, _)| k.clone())
+            .collect(),
+    }
+}
+
 /// Reads the run's history and puts the report together.
 pub(crate) async fn build(
     scenario: &Scenario,
@@ -261,7 +320,6 @@ pub(crate) async fn build(
     }
 
     let mut totals = Calls::default();
-    let mut expected: BTreeMap<String, bool> = BTreeMap::new();
     for call in &calls {
         totals.total += 1;
         *totals.by_status.entry(call.status.clone()).or_insert(0) += 1;
@@ -282,32 +340,15 @@ pub(crate) async fn build(
         {
             totals.refused_by_budget += 1;
         }
-        // Skipped as not valid on the date: not expected there at all.
-        if call.error_kind.as_deref() == Some("not_valid") {
-            continue;
-        }
-        let key = format!("{} {} {}", call.scraper_name, call.target_date, call.params);
-        let got = call.status == "success";
-        let entry = expected.entry(key).or_insert(false);
-        *entry |= got;
     }
     totals.attempts_per_call = rate(totals.attempts, totals.total);
     totals.retry_success_rate = rate(totals.retries_paid_off, totals.retried);
-    let collected = expected.values().filter(|got| **got).count() as i64;
-    let completeness = Completeness {
-        expected: expected.len() as i64,
-        collected,
-        completeness_rate: if expected.is_empty() {
-            1.0
-        } else {
-            rate(collected, expected.len() as i64)
-        },
-        never_collected: expected
-            .iter()
-            .filter(|(_, got)| !**got)
-            .map(|(k, _)| k.clone())
-            .collect(),
-    };
+    let completeness = completeness(&calls, |scraper| {
+        plan.scrapers
+            .get(scraper)
+            .and_then(|s| s.for_each.as_ref())
+            .map(|f| f.param())
+    });
 
     let mut alerts = Alerts {
         sent: observed.alerts.clone(),
@@ -659,6 +700,69 @@ fn misdated(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn call(
+        scraper: &str,
+        date: &str,
+        params: &str,
+        status: &str,
+    ) -> rebound_storage::ScraperCallRow {
+        let at: DateTime<Utc> = "2025-12-10T15:00:00Z".parse().expect("an instant");
+        rebound_storage::ScraperCallRow {
+            id: 0,
+            execution_id: Some("run".into()),
+            workflow_name: Some("wf".into()),
+            scraper_name: scraper.into(),
+            source_name: "s".into(),
+            params: params.into(),
+            target_date: date.parse().expect("a date"),
+            status: status.into(),
+            attempts: 1,
+            http_status: None,
+            error_kind: (status == "skipped").then(|| "dependency".to_string()),
+            error_message: None,
+            started_at: at,
+            finished_at: at,
+            duration_ms: 0,
+            bytes: None,
+            output_uri: None,
+            content_hash: None,
+            unchanged: false,
+            pages: None,
+            record_count: None,
+        }
+    }
+
+    /// A fan-out skipped before it read its entities stands for the
+    /// date's entities: gone when another run of the day fanned out, one
+    /// missing entity when none did. Other scrapers' empty parameters are
+    /// entities as always.
+    #[test]
+    fn a_skipped_fan_out_is_a_placeholder_not_an_entity() {
+        let fan = |scraper: &str| (scraper == "props").then_some("event_id");
+        let calls = [
+            // 10 Dec: skipped at 15:00, collected by the run at 23:00.
+            call("props", "2025-12-10", "{}", "skipped"),
+            call("props", "2025-12-10", r#"{"event_id":"e1"}"#, "success"),
+            call("props", "2025-12-10", r#"{"event_id":"e2"}"#, "success"),
+            // 11 Dec: every run was skipped.
+            call("props", "2025-12-11", "{}", "skipped"),
+            call("props", "2025-12-11", "{}", "skipped"),
+            // A scraper without a fan-out, failed on the 11th.
+            call("roster", "2025-12-10", "{}", "success"),
+            call("roster", "2025-12-11", "{}", "failed"),
+        ];
+        let c = completeness(&calls, fan);
+        assert_eq!(c.expected, 5, "{:?}", c.never_collected);
+        assert_eq!(c.collected, 3);
+        assert_eq!(
+            c.never_collected,
+            vec![
+                "props 2025-12-11 {}".to_string(),
+                "roster 2025-12-11 {}".to_string()
+            ]
+        );
+    }
 
     fn plan() -> rebound_domain::plan::Plan {
         let text = r#"
