@@ -293,6 +293,142 @@ impl HealthStore for PostgresStore {
         })
     }
 
+    async fn scrapers_last(
+        &self,
+        scraper_names: &[String],
+    ) -> Result<Vec<ScraperLast>, StoreError> {
+        // scraper_last's statements as correlated subqueries, one row per
+        // name: the same index seeks, one round trip.
+        let rows = sqlx::query(
+            "SELECT \
+               (SELECT finished_at FROM scraper_execution_log \
+                  WHERE scraper_name = s.name AND status = 'success' \
+                  ORDER BY finished_at DESC, id DESC LIMIT 1) AS last_success_at, \
+               e.finished_at AS last_error_at, e.error_message AS last_error, \
+               (SELECT started_at FROM scraper_execution_log WHERE scraper_name = s.name \
+                  ORDER BY id DESC LIMIT 1) AS last_call_at, \
+               (SELECT COUNT(*) FROM scraper_execution_log \
+                  WHERE scraper_name = s.name AND status IN ('failed', 'overdue') \
+                    AND finished_at > COALESCE(GREATEST( \
+                      (SELECT finished_at FROM scraper_execution_log \
+                        WHERE scraper_name = s.name AND status = 'success' \
+                        ORDER BY finished_at DESC LIMIT 1), \
+                      (SELECT finished_at FROM scraper_execution_log \
+                        WHERE scraper_name = s.name \
+                          AND status IN ('no_data', 'not_yet_available') \
+                        ORDER BY finished_at DESC LIMIT 1)), \
+                      '-infinity'::timestamptz)) AS streak \
+             FROM unnest($1::text[]) WITH ORDINALITY AS s(name, k) \
+             LEFT JOIN LATERAL ( \
+               SELECT finished_at, error_message FROM scraper_execution_log \
+               WHERE scraper_name = s.name AND status IN ('failed', 'overdue') \
+               ORDER BY finished_at DESC, id DESC LIMIT 1) AS e ON true \
+             ORDER BY s.k",
+        )
+        .bind(scraper_names)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.error("scrapers_last", e))?;
+        rows.iter()
+            .map(|row| {
+                Ok(ScraperLast {
+                    last_success_at: get(row, "last_success_at")?,
+                    last_error_at: get(row, "last_error_at")?,
+                    last_error: get(row, "last_error")?,
+                    consecutive_failures: get(row, "streak")?,
+                    last_call_at: get(row, "last_call_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn sources_last(&self, source_names: &[String]) -> Result<Vec<SourceLast>, StoreError> {
+        // source_last's statements, one row per name.
+        let rows = sqlx::query(
+            "SELECT a.answer AS last_answer_at, e.finished_at AS last_error_at, \
+                    e.error_message AS last_error, \
+                    CASE WHEN e.finished_at IS NOT NULL \
+                              AND (a.answer IS NULL OR e.finished_at > a.answer) \
+                    THEN (SELECT finished_at FROM scraper_execution_log \
+                            WHERE source_name = s.name AND status = 'failed' \
+                              AND finished_at > COALESCE(a.answer, '-infinity'::timestamptz) \
+                            ORDER BY finished_at, id LIMIT 1) END AS failing_since \
+             FROM unnest($1::text[]) WITH ORDINALITY AS s(name, k) \
+             CROSS JOIN LATERAL (SELECT \
+               (SELECT finished_at FROM scraper_execution_log \
+                  WHERE source_name = s.name \
+                    AND status IN ('success', 'no_data', 'not_yet_available', 'overdue') \
+                  ORDER BY finished_at DESC, id DESC LIMIT 1) AS answer) AS a \
+             LEFT JOIN LATERAL ( \
+               SELECT finished_at, error_message FROM scraper_execution_log \
+               WHERE source_name = s.name AND status = 'failed' \
+               ORDER BY finished_at DESC, id DESC LIMIT 1) AS e ON true \
+             ORDER BY s.k",
+        )
+        .bind(source_names)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.error("sources_last", e))?;
+        rows.iter()
+            .map(|row| {
+                Ok(SourceLast {
+                    last_answer_at: get(row, "last_answer_at")?,
+                    last_error_at: get(row, "last_error_at")?,
+                    last_error: get(row, "last_error")?,
+                    failing_since: get(row, "failing_since")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn workflow_streaks(
+        &self,
+        workflow_names: &[String],
+    ) -> Result<Vec<WorkflowStreak>, StoreError> {
+        // workflow_streak's two statements, one row per name.
+        let rows = sqlx::query(
+            "SELECT n.status, n.execution_time, n.error_message, f.n, f.since \
+             FROM unnest($1::text[]) WITH ORDINALITY AS s(name, k) \
+             LEFT JOIN LATERAL ( \
+               SELECT status, execution_time, error_message FROM workflow_executions \
+               WHERE workflow_name = s.name AND status <> 'running' \
+               ORDER BY execution_time DESC, status IN ('failed', 'partial'), execution_id DESC \
+               LIMIT 1) AS n ON true \
+             CROSS JOIN LATERAL ( \
+               SELECT COUNT(*) AS n, MIN(execution_time) AS since FROM workflow_executions \
+               WHERE workflow_name = s.name AND status IN ('failed', 'partial') \
+                 AND execution_time > COALESCE((SELECT execution_time FROM workflow_executions \
+                     WHERE workflow_name = s.name \
+                       AND status NOT IN ('failed', 'partial', 'running') \
+                     ORDER BY execution_time DESC LIMIT 1), '-infinity'::timestamptz)) AS f \
+             ORDER BY s.k",
+        )
+        .bind(workflow_names)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.error("workflow_streaks", e))?;
+        rows.iter()
+            .map(|row| {
+                let status: Option<String> = get(row, "status")?;
+                if status.is_none() {
+                    return Ok(WorkflowStreak::default());
+                }
+                let consecutive_failed: i64 = get(row, "n")?;
+                Ok(WorkflowStreak {
+                    last_status: status,
+                    last_run_at: get(row, "execution_time")?,
+                    last_error: get(row, "error_message")?,
+                    consecutive_failed,
+                    failing_since: if consecutive_failed > 0 {
+                        get(row, "since")?
+                    } else {
+                        None
+                    },
+                })
+            })
+            .collect()
+    }
+
     async fn error_coverage(&self, since: DateTime<Utc>) -> Result<ErrorCoverageRow, StoreError> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n, \
