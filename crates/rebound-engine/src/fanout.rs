@@ -337,10 +337,13 @@ impl Engine {
         lockout: Lockout,
         gate: &LockoutGate,
     ) -> Result<(), EngineError> {
+        // A throttled call (429, or its source paused after one) was
+        // deferred for the source's rate: it says nothing of the entity.
         if !matches!(
             report.status,
             ScraperStatus::NoData | ScraperStatus::Failed | ScraperStatus::Overdue
-        ) {
+        ) || report.error_kind == Some(rebound_domain::outcome::ErrorKind::Throttled)
+        {
             return Ok(());
         }
         let streak = self

@@ -18,9 +18,11 @@ pub(crate) async fn entity_streak(
     entity: &str,
     limit: u32,
 ) -> Result<u32, StoreError> {
+    // Skipped and throttled calls are passed over (see the SQLite store).
     let statuses: Vec<String> = sqlx::query_scalar(
         "SELECT status FROM scraper_execution_log \
          WHERE scraper_name = $1 AND params::jsonb ->> $2 = $3 AND status <> 'skipped' \
+           AND COALESCE(error_kind, '') <> 'throttled' \
            AND started_at >= COALESCE((SELECT MAX(released_at) FROM entity_lockouts \
                 WHERE scraper_name = $1 AND entity = $3), '-infinity'::timestamptz) \
          ORDER BY id DESC LIMIT $4",

@@ -19,10 +19,13 @@ pub(crate) async fn entity_streak(
     limit: u32,
 ) -> Result<u32, StoreError> {
     // json_each, as in collected_values: fan-out values are JSON strings.
+    // Skipped calls and throttled ones (a 429, or the source paused after
+    // one: a deferral, about the source's rate, not the entity) are passed
+    // over.
     let statuses: Vec<String> = sqlx::query_scalar(
         "SELECT l.status FROM scraper_execution_log AS l, json_each(l.params) AS p \
          WHERE l.scraper_name = ?1 AND p.key = ?2 AND p.type = 'text' AND p.value = ?3 \
-           AND l.status <> 'skipped' \
+           AND l.status <> 'skipped' AND COALESCE(l.error_kind, '') <> 'throttled' \
            AND l.started_at >= COALESCE((SELECT MAX(released_at) FROM entity_lockouts \
                 WHERE scraper_name = ?1 AND entity = ?3), '') \
          ORDER BY l.id DESC LIMIT ?4",

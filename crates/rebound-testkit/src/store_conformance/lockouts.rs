@@ -116,7 +116,7 @@ pub async fn release_by_entity_or_all(store: &dyn Store) {
 }
 
 /// The streak counts no_data, failed and overdue calls of that entity back
-/// from the newest, passes over skipped ones, stops at a success or
+/// from the newest, passes over skipped and throttled ones, stops at a success or
 /// not_yet_available, ignores other entities and scrapers, and restarts
 /// after a release.
 pub async fn entity_streak_counts_back_and_restarts_after_release(store: &dyn Store) {
@@ -183,6 +183,22 @@ pub async fn entity_streak_counts_back_and_restarts_after_release(store: &dyn St
     assert_eq!(streak("g1").await, 0);
     record(store, &call("g1", ScraperStatus::NoData, 11)).await;
     assert_eq!(streak("g1").await, 1);
+    // Throttled calls (the source said 429, or was paused after one) are
+    // deferrals, about the source: passed over, like skipped ones.
+    for minute in 12..15 {
+        let mut deferred = call("g1", ScraperStatus::Failed, minute);
+        deferred.error_kind = Some(ErrorKind::Throttled);
+        deferred.http_status = Some(429);
+        deferred.error_message = Some("HTTP 429: retry stored".into());
+        record(store, &deferred).await;
+    }
+    assert_eq!(
+        streak("g1").await,
+        1,
+        "throttled calls neither count nor end it"
+    );
+    record(store, &call("g1", ScraperStatus::Failed, 15)).await;
+    assert_eq!(streak("g1").await, 2);
 }
 
 /// A lock "until the end of time" (`DateTime::MAX_UTC`, what saturating
