@@ -414,3 +414,38 @@ async fn a_lockout_beyond_any_date_locks_until_the_last_instant_without_panickin
     let message = call(&skipped, "g1").message.clone().unwrap();
     assert!(message.contains("locked out since"), "{message}");
 }
+
+/// A 429 whose Retry-After is past the inline wait limit defers the call
+/// (recorded failed, kind `throttled`, retry stored): about the source's
+/// rate, not the entity, so three in a row lock nothing; the entity's own
+/// no_data calls still do.
+#[tokio::test]
+async fn throttled_calls_do_not_lock_an_entity() {
+    let h = harness().await;
+    h.sim.script("/t/schedule", vec![schedule(1)]);
+    run(&h, "sched").await;
+    let ok = || Reply::json(200, json!({"box": true}));
+    let throttled = || Reply::status(429).header("Retry-After", "600");
+    for n in 1..=3 {
+        h.sim.script("/t/box/g1", vec![throttled()]);
+        h.sim.script("/t/box/g2", vec![ok()]);
+        let report = run(&h, "boxes").await;
+        let g1 = call(&report, "g1");
+        assert_eq!(g1.status, ScraperStatus::Failed, "run {n}");
+        assert_eq!(g1.error_kind, Some(ErrorKind::Throttled), "run {n}");
+        // Past the pause (and the stored retry's time) before the next run.
+        h.clock.advance(Duration::from_secs(3600));
+    }
+    let locks = h.store.open_lockouts(Some("box")).await.unwrap();
+    assert!(locks.is_empty(), "deferrals locked: {locks:?}");
+
+    // Three no_data answers of its own still lock it.
+    for _ in 1..=3 {
+        h.sim.script("/t/box/g2", vec![ok()]);
+        run(&h, "boxes").await;
+        h.clock.advance(Duration::from_secs(3600));
+    }
+    let locks = h.store.open_lockouts(Some("box")).await.unwrap();
+    assert_eq!(locks.len(), 1, "{locks:?}");
+    assert_eq!(locks[0].entity, "g1");
+}
