@@ -98,6 +98,17 @@ pub async fn breakers(config: &Path, args: BreakersArgs) -> Result<ExitCode, Fai
         if let Some(reason) = row["open_reason"].as_str() {
             failure.push_str(&format!("\nopened after {reason}"));
         }
+        if row["probe_failing_since"].is_string() {
+            let held = format!(
+                "health probe failing since {}\n(no trial call until it answers)",
+                local(row, "probe_failing_since")
+            );
+            if failure == "-" {
+                failure = held;
+            } else {
+                failure.push_str(&format!("\n{held}"));
+            }
+        }
         let proxies = row["proxies"]
             .as_array()
             .map(Vec::as_slice)

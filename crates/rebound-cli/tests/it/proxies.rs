@@ -341,3 +341,51 @@ async fn a_call_finding_every_proxy_open_is_recorded_as_skipped_breaker_open() {
         "{message}"
     );
 }
+
+/// A breaker held open by its source's failing health probe says so in
+/// `rebound breakers`: since when the probe fails, and that no trial call
+/// goes out until it answers; `--json` carries `probe_failing_since`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn breakers_show_a_failing_health_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        "[sources.api]\nbase_url = \"http://127.0.0.1:9\"\n\
+         health = { path = \"/status\" }\n\n\
+         [scrapers.s]\nsource = \"api\"\npath = \"/s\"\n",
+    );
+    let db = dir.path().join("rebound.db");
+    let store = rebound_storage_sqlite::SqliteStore::open(&db)
+        .await
+        .unwrap();
+    let since: chrono::DateTime<chrono::Utc> = "2026-11-28T17:00:00Z".parse().unwrap();
+    use rebound_storage::Store;
+    store
+        .update_breaker("api", since, &mut |state| {
+            state.phase = rebound_domain::breaker::Phase::Open;
+            state.opened_at = Some(since);
+            state.health_failing_since = Some(since);
+            Vec::new()
+        })
+        .await
+        .unwrap();
+    store.checkpoint().await.unwrap();
+    drop(store);
+
+    let out = rebound(&["-c", &config, "breakers"], &[]);
+    let table = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        table.contains("health probe failing since 2026-11-28 17:00"),
+        "{table}"
+    );
+    assert!(
+        table.contains("(no trial call until it answers)"),
+        "{table}"
+    );
+
+    let out = rebound(&["-c", &config, "breakers", "--json"], &[]);
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["probe_failing_since"], "2026-11-28T17:00:00Z");
+    assert_eq!(rows[0]["state"], "open");
+}

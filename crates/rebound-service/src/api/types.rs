@@ -116,6 +116,12 @@ pub struct BreakerView {
     #[serde(with = "secs::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub next_probe: Option<DateTime<Utc>>,
+    /// Since when the source's health probe has been failing, while it
+    /// fails (`follow_health`): an open breaker lets no trial call through
+    /// until the probe answers.
+    #[serde(with = "secs::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub probe_failing_since: Option<DateTime<Utc>>,
     pub proxies: Vec<BreakerProxyView>,
 }
 
@@ -146,6 +152,7 @@ impl BreakerView {
             state: state.phase.as_str().to_string(),
             since,
             next_probe: state.next_probe(&source.breaker),
+            probe_failing_since: state.health_failing_since,
             open_reason: state.open_reason,
             trips: i64::from(state.trips),
             consecutive_failures: i64::from(state.consecutive_failures),
