@@ -455,6 +455,64 @@ pub struct Lockout {
     pub duration: Duration,
 }
 
+/// What call parameters are given for: a workflow's scrapers, or one
+/// scraper.
+#[derive(Debug, Clone, Copy)]
+pub enum ParamsFor<'a> {
+    Workflow(&'a str),
+    Scraper(&'a str),
+}
+
+impl Plan {
+    /// Why `params` cannot be given to `target`: the first parameter no
+    /// template of its scrapers uses (a misspelt name would otherwise be
+    /// ignored, or worse, mistaken for another's), with the ones it takes.
+    /// `None` when every one is known. Built-in names (`date`, …) are left
+    /// to the engine, which says to pass the date instead; an unknown
+    /// workflow or scraper too. `rebound run`, `scrape` and `backfill` and
+    /// the API's `POST /scrape` and workflow runs all refuse with it.
+    pub fn unknown_param(
+        &self,
+        target: ParamsFor<'_>,
+        params: &BTreeMap<String, String>,
+    ) -> Option<String> {
+        use crate::template::BUILTIN_PARAMS;
+        let (kind, name, scrapers): (&str, &str, Vec<&str>) = match target {
+            ParamsFor::Workflow(name) => {
+                let workflow = self.workflows.get(name)?;
+                ("workflow", name, workflow.scraper_names().collect())
+            }
+            ParamsFor::Scraper(name) => ("scraper", name, vec![name]),
+        };
+        let mut takes: Vec<String> = Vec::new();
+        for scraper in scrapers {
+            let scraper = self.scrapers.get(scraper)?;
+            let Some(source) = self.sources.get(&scraper.source) else {
+                continue;
+            };
+            takes.extend(scraper.required_params(source));
+            // A fan-out's item id may be in no template (a game book
+            // addressed by its teams) yet identifies the call and its
+            // lockout.
+            takes.extend(scraper.fan_out_params().into_iter().map(String::from));
+        }
+        takes.retain(|p| !BUILTIN_PARAMS.contains(&p.as_str()));
+        takes.sort();
+        takes.dedup();
+        let param = params
+            .keys()
+            .find(|p| !BUILTIN_PARAMS.contains(&p.as_str()) && !takes.contains(p))?;
+        let known = if takes.is_empty() {
+            "it takes no parameters".to_string()
+        } else {
+            format!("it takes: {}", takes.join(", "))
+        };
+        Some(format!(
+            "unknown parameter \"{param}\" for {kind} \"{name}\"; {known}"
+        ))
+    }
+}
+
 impl Scraper {
     /// The time limit of one attempt: the scraper's own `timeout` when it
     /// sets one, else its source's.

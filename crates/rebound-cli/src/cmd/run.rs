@@ -69,61 +69,18 @@ pub(crate) fn params_map(pairs: &[(String, String)]) -> Result<BTreeMap<String, 
     Ok(map)
 }
 
-/// What `--param` values are for: a workflow's scrapers or one scraper.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum ParamsFor<'a> {
-    Workflow(&'a str),
-    Scraper(&'a str),
-}
+pub(crate) use rebound_domain::plan::ParamsFor;
 
-/// Refuses a `--param` that no template of the target uses (a misspelt
-/// name would otherwise be ignored, or worse, mistaken for another's),
-/// listing the parameters it takes. Built-in names are left to the
-/// engine, which says to use `--date`; an unknown workflow or scraper too.
+/// Refuses a `--param` that no template of the target uses
+/// (`Plan::unknown_param`).
 pub(crate) fn check_known_params(
     plan: &rebound_domain::plan::Plan,
     target: ParamsFor<'_>,
     params: &BTreeMap<String, String>,
 ) -> Result<(), Failure> {
-    use rebound_domain::template::BUILTIN_PARAMS;
-    let (kind, name, scrapers): (&str, &str, Vec<&str>) = match target {
-        ParamsFor::Workflow(name) => match plan.workflows.get(name) {
-            Some(workflow) => ("workflow", name, workflow.scraper_names().collect()),
-            None => return Ok(()),
-        },
-        ParamsFor::Scraper(name) => ("scraper", name, vec![name]),
-    };
-    let mut takes: Vec<String> = Vec::new();
-    for scraper in scrapers {
-        let Some(scraper) = plan.scrapers.get(scraper) else {
-            return Ok(());
-        };
-        let Some(source) = plan.sources.get(&scraper.source) else {
-            continue;
-        };
-        takes.extend(scraper.required_params(source));
-        // A fan-out's item id may be in no template (a game book addressed
-        // by its teams) yet identifies the call and its lockout.
-        takes.extend(scraper.fan_out_params().into_iter().map(String::from));
-    }
-    takes.retain(|p| !BUILTIN_PARAMS.contains(&p.as_str()));
-    takes.sort();
-    takes.dedup();
-    let unknown = params
-        .keys()
-        .find(|p| !BUILTIN_PARAMS.contains(&p.as_str()) && !takes.contains(p));
-    match unknown {
+    match plan.unknown_param(target, params) {
         None => Ok(()),
-        Some(param) => {
-            let known = if takes.is_empty() {
-                "it takes no parameters".to_string()
-            } else {
-                format!("it takes: {}", takes.join(", "))
-            };
-            Err(Failure::Usage(anyhow!(
-                "unknown parameter \"{param}\" for {kind} \"{name}\"; {known}"
-            )))
-        }
+        Some(why) => Err(Failure::Usage(anyhow!(why))),
     }
 }
 

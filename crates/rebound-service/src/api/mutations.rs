@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use rebound_domain::duration::{format_duration, parse_duration};
 use rebound_domain::handoff::Trigger;
+use rebound_domain::plan::ParamsFor;
 use rebound_engine::{EngineError, RunOptions};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -80,6 +81,9 @@ pub(crate) async fn scrape(
     }
     let date = target_date(&web, body.date.as_deref())?;
     let params = body.params.unwrap_or_default();
+    if let Some(why) = plan.unknown_param(ParamsFor::Scraper(&body.scraper), &params) {
+        return Err(Problem::bad_request(format!("params: {why}")));
+    }
     let report = web
         .engine
         .run_scraper_as(&body.scraper, date, &params, None, Trigger::Manual)
@@ -144,6 +148,9 @@ pub(crate) async fn run_workflow(
     };
     let date = target_date(&web, body.date.as_deref())?;
     let params = body.params.unwrap_or_default();
+    if let Some(why) = plan.unknown_param(ParamsFor::Workflow(&name), &params) {
+        return Err(Problem::bad_request(format!("params: {why}")));
+    }
     let execution_id = uuid::Uuid::now_v7().to_string();
     let options = RunOptions {
         execution_id: Some(execution_id.clone()),

@@ -703,6 +703,29 @@ async fn bad_input(backend: Backend) {
         )
         .await;
     assert!(date.problem(400).contains("YYYY-MM-DD"));
+    // A parameter no template uses is refused, not ignored (as the CLI's
+    // --param), for one call and for a workflow run.
+    let param = api
+        .post(
+            "/api/v1/scrape",
+            Some(json!({"scraper": "item", "params": {"game_id": "g1"}})),
+        )
+        .await;
+    assert_eq!(
+        param.problem(400),
+        "params: unknown parameter \"game_id\" for scraper \"item\"; it takes no parameters"
+    );
+    let param = api
+        .post(
+            "/api/v1/workflows/daily/runs",
+            Some(json!({"params": {"gameid": "g1"}})),
+        )
+        .await;
+    assert!(
+        param
+            .problem(400)
+            .contains("unknown parameter \"gameid\" for workflow \"daily\""),
+    );
     let huge = api
         .post(
             "/api/v1/lockouts/reset",
