@@ -208,7 +208,6 @@ pub(crate) async fn update_breaker(
 mod tests {
     use super::*;
     use crate::SqliteStore;
-    use sqlx::Row;
 
     /// The health report reads each source's newest transition: a seek on
     /// (source_name, at), not a read and sort of every transition.
@@ -216,16 +215,7 @@ mod tests {
     async fn one_sources_transitions_are_a_seek() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("h.db")).await.unwrap();
-        let detail = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "EXPLAIN QUERY PLAN {TRANSITIONS_OF}"
-        )))
-        .fetch_all(store.pool())
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get::<String, _>("detail"))
-        .collect::<Vec<_>>()
-        .join("; ");
+        let detail = crate::query_plan(&store, TRANSITIONS_OF).await;
         assert!(
             detail.contains("circuit_breaker_transitions_by_source (source_name=?)"),
             "{detail}"

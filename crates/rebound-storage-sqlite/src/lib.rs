@@ -893,3 +893,18 @@ fn attempt_row(row: &SqliteRow) -> Result<AttemptRow, StoreError> {
         delay_before_ms: column(row, "delay_before_ms")?,
     })
 }
+
+/// The query plan SQLite chooses for `sql` on `store`, its steps joined
+/// by "; " (the unit tests that pin a statement to its index).
+#[cfg(test)]
+pub(crate) async fn query_plan(store: &SqliteStore, sql: &str) -> String {
+    use sqlx::Row;
+    sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get::<String, _>("detail"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -595,18 +595,6 @@ fn run_row(row: &SqliteRow) -> Result<ScheduledRunRow, StoreError> {
 mod tests {
     use super::*;
     use crate::SqliteStore;
-    use sqlx::Row;
-
-    async fn plan(store: &SqliteStore, sql: &str) -> String {
-        sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
-            .fetch_all(store.pool())
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| row.get::<String, _>("detail"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
 
     /// A date's successes are a seek on (scraper, date), whatever the
     /// history holds: with the (status, started_at) index of migration
@@ -616,7 +604,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("h.db")).await.unwrap();
         for sql in [COLLECTED_VALUES, LATEST_PAYLOAD_ON] {
-            let detail = plan(&store, sql).await;
+            let detail = crate::query_plan(&store, sql).await;
             assert!(
                 detail.contains(
                     "USING INDEX scraper_execution_log_success (scraper_name=? AND target_date=?)"
