@@ -6,6 +6,7 @@ mod completeness;
 mod consistency;
 mod freshness;
 mod probe;
+mod proxies;
 mod queries;
 mod report;
 
