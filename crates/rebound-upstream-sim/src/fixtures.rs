@@ -20,6 +20,10 @@ use chrono::{Datelike, Duration as Days, NaiveDate, NaiveDateTime, NaiveTime};
 pub const MIN_GAMES_PER_DATE: usize = 3;
 /// Most games generated on one date.
 pub const MAX_GAMES_PER_DATE: usize = 9;
+
+/// The latest half-hour tip-off slot after 00:00Z: 03:30Z, the last before
+/// midnight Eastern daylight time (see [`Game::tipoff_utc`]).
+const LAST_TIPOFF_SLOT: usize = 7;
 /// Players on each generated roster (all of them get a box-score line).
 pub const ROSTER_SIZE: usize = 8;
 
@@ -516,10 +520,16 @@ impl Game {
         days * 10 + self.index as u64 + 1
     }
 
-    /// Tip-off in UTC: from 00:00Z the next day (7 pm Eastern) in half hours.
+    /// Tip-off in UTC: from 00:00Z the next day (7 pm Eastern standard
+    /// time, 8 pm daylight) in half hours, the ninth game at the eighth's
+    /// 03:30Z. A tip-off must stay before 04:00Z, midnight Eastern daylight
+    /// time: at 04:00Z the schedule (which dates games in Eastern time)
+    /// listed the game under the next date while every other host filed it
+    /// under this one, so its game book was never collected.
     pub fn tipoff_utc(&self) -> NaiveDateTime {
         let next_day = self.date + Days::days(1);
-        next_day.and_time(NaiveTime::MIN) + Days::minutes(30 * self.index as i64)
+        let slot = self.index.min(LAST_TIPOFF_SLOT);
+        next_day.and_time(NaiveTime::MIN) + Days::minutes(30 * slot as i64)
     }
 
     /// Odds API event id for this game (32 lower-case hex digits).
@@ -866,6 +876,25 @@ mod tests {
             seen.sort_unstable();
             seen.dedup();
             assert_eq!(seen.len(), games.len() * 2);
+            day += Days::days(1);
+        }
+    }
+
+    #[test]
+    fn every_tipoff_falls_on_its_date_in_eastern_time() {
+        // Midnight Eastern daylight time is 04:00Z (standard: 05:00Z), so a
+        // tip-off before 04:00Z the next day is on its date all year.
+        let mut day = date("2025-10-01");
+        for _ in 0..400 {
+            for game in games_on(day) {
+                let midnight_edt = (day + Days::days(1)).and_hms_opt(4, 0, 0).unwrap();
+                assert!(
+                    game.tipoff_utc() < midnight_edt,
+                    "game {} of {day} tips off at {}",
+                    game.index,
+                    game.tipoff_utc()
+                );
+            }
             day += Days::days(1);
         }
     }
