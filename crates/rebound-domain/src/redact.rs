@@ -193,13 +193,14 @@ impl Redactor {
     }
 }
 
+/// The first `needle` in `haystack`. A payload can be megabytes and is
+/// searched once per secret form, so this is memchr's vectorised search
+/// (a window-by-window comparison was 5% of a simulated season's CPU).
 fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || needle.len() > haystack.len() {
+    if needle.is_empty() {
         return None;
     }
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
+    memchr::memmem::find(haystack, needle)
 }
 
 /// The characters percent-encoded in a URL's userinfo (RFC 3986 allows
