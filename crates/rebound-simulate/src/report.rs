@@ -183,8 +183,27 @@ pub struct Report {
     pub kept: Option<String>,
     /// Real time the simulation took.
     pub elapsed_seconds: f64,
+    /// Where that real time went, for the benchmark (not part of the JSON
+    /// report: it varies from run to run and machine to machine).
+    #[serde(skip)]
+    pub phases: Phases,
     #[serde(skip)]
     pub(crate) tz: Option<chrono_tz::Tz>,
+}
+
+/// Real time spent in each step of the simulation loop.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Phases {
+    /// The scheduler's ticks.
+    pub ticks: std::time::Duration,
+    /// The worker's runs (every call, its attempts and its bookkeeping).
+    pub runs: std::time::Duration,
+    /// The hand-off publisher's rounds.
+    pub publishing: std::time::Duration,
+    /// The alert rounds (health report, evaluator, deliverer).
+    pub alert_rounds: std::time::Duration,
+    /// How many alert rounds ran.
+    pub alert_round_count: u64,
 }
 
 impl Report {
@@ -504,6 +523,7 @@ pub(crate) async fn build(
         warnings: Vec::new(),
         kept: None,
         elapsed_seconds: 0.0,
+        phases: Phases::default(),
         tz: Some(tz),
     };
     report.targets = check_targets(&scenario.targets, &report);

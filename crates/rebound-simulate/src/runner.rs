@@ -308,22 +308,28 @@ pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Repor
             .find(|b| **b > t)
             .map_or(next, |b| next.min(*b))
     };
+    let mut phases = crate::report::Phases::default();
     loop {
         let now = manual.now();
         if now >= end {
             break;
         }
+        let step = std::time::Instant::now();
         sim.set_reference_anchor(now.with_timezone(&tz).date_naive());
         let tick = scheduler
             .tick()
             .await
             .map_err(|e| failed("the scheduler failed")(e.to_string()))?;
         decisions.extend(tick.decisions.into_iter().map(|d| (now, d)));
+        phases.ticks += step.elapsed();
+        let step = std::time::Instant::now();
         while let Some(_run) = worker
             .run_one()
             .await
             .map_err(|e| failed("the worker failed")(e.to_string()))?
         {}
+        phases.runs += step.elapsed();
+        let step = std::time::Instant::now();
         loop {
             let round = publisher
                 .publish_due()
@@ -333,6 +339,7 @@ pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Repor
                 break;
             }
         }
+        phases.publishing += step.elapsed();
         let mut next = tick.next_check.unwrap_or(end);
         if let Some(due) = store
             .next_run_at(manual.now())
@@ -341,7 +348,9 @@ pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Repor
         {
             next = next.min(due);
         }
+        let step = std::time::Instant::now();
         while next_round <= manual.now() {
+            phases.alert_round_count += 1;
             let measured = (manual.now() >= start).then_some(last_round).flatten();
             round(
                 &alerts,
@@ -356,6 +365,7 @@ pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Repor
             last_round = Some(manual.now());
             next_round = after(next_round).max(next_round + TimeDelta::seconds(1));
         }
+        phases.alert_rounds += step.elapsed();
         let target = next.min(next_round).min(end);
         let now = manual.now();
         if target > now {
@@ -411,6 +421,7 @@ pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Repor
     sim.shutdown().await;
     receiver.shutdown().await;
     report.elapsed_seconds = real_start.elapsed().as_secs_f64();
+    report.phases = phases;
     drop(folder);
     Ok(report)
 }
