@@ -1,5 +1,9 @@
 //! `source_quota_usage`: request quotas, written on the one writer
-//! connection in short `BEGIN IMMEDIATE` transactions.
+//! connection. A take and a settle, made around every call to a source
+//! with a quota, are each one UPSERT … RETURNING (atomic on its own): as
+//! `BEGIN IMMEDIATE`, insert-if-missing, update, read back and `COMMIT`
+//! they were five hand-offs to SQLite's thread each. The rare warning mark
+//! keeps its short transaction.
 
 use crate::codec::{
     begin_immediate, column, encode_time, opt_time_column, store_error, time_column,
@@ -48,20 +52,6 @@ async fn ensure(
     Ok(())
 }
 
-async fn read(
-    tx: &mut Transaction<'static, Sqlite>,
-    key: &QuotaKey,
-    what: &'static str,
-) -> Result<QuotaUsageRow, StoreError> {
-    let found = sqlx::query(SELECT)
-        .bind(key.source_name.as_str())
-        .bind(encode_time(key.period_start))
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(|e| store_error(what, e))?;
-    row(&found)
-}
-
 pub(crate) async fn take(
     writer: &SqlitePool,
     key: &QuotaKey,
@@ -69,29 +59,42 @@ pub(crate) async fn take(
     now: DateTime<Utc>,
 ) -> Result<QuotaTake, StoreError> {
     const WHAT: &str = "quota_take";
-    let mut tx = begin_immediate(writer, WHAT).await?;
-    ensure(&mut tx, key, now, WHAT).await?;
+    // A new period's row starts at this take (or at 0 when no take can
+    // be granted); an existing row counts it only below the limit and
+    // while the upstream has not said none are left. RETURNING gives the
+    // row only when it was inserted or counted.
     let counted = sqlx::query(
-        "UPDATE source_quota_usage SET requests = requests + 1, updated_at = ?3 \
-         WHERE source_name = ?1 AND period_start = ?2 AND requests < ?4 \
-           AND (remaining_reported IS NULL OR remaining_reported > 0)",
+        "INSERT INTO source_quota_usage (source_name, period, period_start, period_end, \
+            requests, updated_at) VALUES (?1, ?2, ?3, ?4, CASE WHEN ?6 > 0 THEN 1 ELSE 0 END, ?5) \
+         ON CONFLICT (source_name, period_start) DO UPDATE \
+            SET requests = requests + 1, updated_at = ?5 \
+            WHERE requests < ?6 AND (remaining_reported IS NULL OR remaining_reported > 0) \
+         RETURNING source_name, period, period_start, period_end, requests, \
+            remaining_reported, warned_at, updated_at",
     )
     .bind(key.source_name.as_str())
+    .bind(key.period.as_str())
     .bind(encode_time(key.period_start))
+    .bind(encode_time(key.period_end))
     .bind(encode_time(now))
     .bind(limit)
-    .execute(&mut *tx)
+    .fetch_optional(writer)
     .await
-    .map_err(|e| store_error(WHAT, e))?
-    .rows_affected()
-        == 1;
-    let usage = read(&mut tx, key, WHAT).await?;
-    tx.commit().await.map_err(|e| store_error(WHAT, e))?;
-    Ok(if counted {
-        QuotaTake::Granted(usage)
-    } else {
-        QuotaTake::Refused(usage)
-    })
+    .map_err(|e| store_error(WHAT, e))?;
+    match counted {
+        // Inserted at 0 when the limit grants nothing: refused.
+        Some(counted) if limit > 0 => Ok(QuotaTake::Granted(row(&counted)?)),
+        Some(counted) => Ok(QuotaTake::Refused(row(&counted)?)),
+        None => {
+            let found = sqlx::query(SELECT)
+                .bind(key.source_name.as_str())
+                .bind(encode_time(key.period_start))
+                .fetch_one(writer)
+                .await
+                .map_err(|e| store_error(WHAT, e))?;
+            Ok(QuotaTake::Refused(row(&found)?))
+        }
+    }
 }
 
 pub(crate) async fn settle(
@@ -102,24 +105,27 @@ pub(crate) async fn settle(
     now: DateTime<Utc>,
 ) -> Result<QuotaUsageRow, StoreError> {
     const WHAT: &str = "quota_settle";
-    let mut tx = begin_immediate(writer, WHAT).await?;
-    ensure(&mut tx, key, now, WHAT).await?;
-    sqlx::query(
-        "UPDATE source_quota_usage SET requests = MAX(0, requests + ?3), \
-            remaining_reported = COALESCE(?4, remaining_reported), updated_at = ?5 \
-         WHERE source_name = ?1 AND period_start = ?2",
+    let settled = sqlx::query(
+        "INSERT INTO source_quota_usage (source_name, period, period_start, period_end, \
+            requests, remaining_reported, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, MAX(0, ?5), ?6, ?7) \
+         ON CONFLICT (source_name, period_start) DO UPDATE \
+            SET requests = MAX(0, requests + ?5), \
+                remaining_reported = COALESCE(?6, remaining_reported), updated_at = ?7 \
+         RETURNING source_name, period, period_start, period_end, requests, \
+            remaining_reported, warned_at, updated_at",
     )
     .bind(key.source_name.as_str())
+    .bind(key.period.as_str())
     .bind(encode_time(key.period_start))
+    .bind(encode_time(key.period_end))
     .bind(extra)
     .bind(remaining)
     .bind(encode_time(now))
-    .execute(&mut *tx)
+    .fetch_one(writer)
     .await
     .map_err(|e| store_error(WHAT, e))?;
-    let usage = read(&mut tx, key, WHAT).await?;
-    tx.commit().await.map_err(|e| store_error(WHAT, e))?;
-    Ok(usage)
+    row(&settled)
 }
 
 pub(crate) async fn mark_warned(

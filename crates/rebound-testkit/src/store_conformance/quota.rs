@@ -70,6 +70,13 @@ pub async fn quota_takes_until_the_limit_then_refuses(store: &dyn Store) {
             .requests,
         1
     );
+    // A limit that grants nothing refuses a period's first take too, and
+    // counts nothing.
+    let mar = key(&source, "2026-03-01T05:00:00Z", "2026-04-01T05:00:00Z");
+    match store.quota_take(&mar, 0, now).await.unwrap() {
+        QuotaTake::Refused(row) => assert_eq!((row.requests, row.period_end), (0, mar.period_end)),
+        other => panic!("a limit of 0 granted a take: {other:?}"),
+    }
 }
 
 /// Settling adds retries, gives back unsent takes (never below zero) and
