@@ -214,9 +214,11 @@ mod floors {
                 .sum();
             let start = process_start(dir, command)?;
             spawn_total += n as f64 * start.as_secs_f64();
+            // The scrapers, not the command line: a command's arguments
+            // may carry a secret.
             println!(
-                "floor: {n} transform processes ({}) x {:.1} ms (median start with empty input) = {:.1}s",
-                command.join(" "),
+                "floor: {n} transform processes (of {}) x {:.1} ms (median start with empty input) = {:.1}s",
+                scrapers.join(", "),
                 start.as_secs_f64() * 1e3,
                 n as f64 * start.as_secs_f64()
             );

@@ -13,9 +13,19 @@ use rebound_storage::{QuotaKey, QuotaTake, QuotaUsageRow, StoreError};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
-const SELECT: &str = "SELECT source_name, period, period_start, period_end, requests, \
-     remaining_reported, warned_at, updated_at FROM source_quota_usage \
-     WHERE source_name = ?1 AND period_start = ?2";
+/// The columns [`row`] reads, for the SELECT and both RETURNING clauses.
+macro_rules! columns {
+    () => {
+        "source_name, period, period_start, period_end, requests, \
+         remaining_reported, warned_at, updated_at"
+    };
+}
+
+const SELECT: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM source_quota_usage WHERE source_name = ?1 AND period_start = ?2"
+);
 
 fn row(row: &SqliteRow) -> Result<QuotaUsageRow, StoreError> {
     Ok(QuotaUsageRow {
@@ -63,15 +73,15 @@ pub(crate) async fn take(
     // be granted); an existing row counts it only below the limit and
     // while the upstream has not said none are left. RETURNING gives the
     // row only when it was inserted or counted.
-    let counted = sqlx::query(
+    let counted = sqlx::query(concat!(
         "INSERT INTO source_quota_usage (source_name, period, period_start, period_end, \
             requests, updated_at) VALUES (?1, ?2, ?3, ?4, CASE WHEN ?6 > 0 THEN 1 ELSE 0 END, ?5) \
          ON CONFLICT (source_name, period_start) DO UPDATE \
             SET requests = requests + 1, updated_at = ?5 \
             WHERE requests < ?6 AND (remaining_reported IS NULL OR remaining_reported > 0) \
-         RETURNING source_name, period, period_start, period_end, requests, \
-            remaining_reported, warned_at, updated_at",
-    )
+         RETURNING ",
+        columns!()
+    ))
     .bind(key.source_name.as_str())
     .bind(key.period.as_str())
     .bind(encode_time(key.period_start))
@@ -85,15 +95,17 @@ pub(crate) async fn take(
         // Inserted at 0 when the limit grants nothing: refused.
         Some(counted) if limit > 0 => Ok(QuotaTake::Granted(row(&counted)?)),
         Some(counted) => Ok(QuotaTake::Refused(row(&counted)?)),
-        None => {
-            let found = sqlx::query(SELECT)
-                .bind(key.source_name.as_str())
-                .bind(encode_time(key.period_start))
-                .fetch_one(writer)
-                .await
-                .map_err(|e| store_error(WHAT, e))?;
-            Ok(QuotaTake::Refused(row(&found)?))
-        }
+        // Not counted: the row exists (the INSERT conflicted) and is read
+        // on the writer, so the answer is as of this take.
+        None => usage(writer, &key.source_name, key.period_start)
+            .await?
+            .map(QuotaTake::Refused)
+            .ok_or_else(|| {
+                StoreError::Query(format!(
+                    "{WHAT}: the quota row of {} vanished",
+                    key.source_name
+                ))
+            }),
     }
 }
 
@@ -105,16 +117,16 @@ pub(crate) async fn settle(
     now: DateTime<Utc>,
 ) -> Result<QuotaUsageRow, StoreError> {
     const WHAT: &str = "quota_settle";
-    let settled = sqlx::query(
+    let settled = sqlx::query(concat!(
         "INSERT INTO source_quota_usage (source_name, period, period_start, period_end, \
             requests, remaining_reported, updated_at) \
          VALUES (?1, ?2, ?3, ?4, MAX(0, ?5), ?6, ?7) \
          ON CONFLICT (source_name, period_start) DO UPDATE \
             SET requests = MAX(0, requests + ?5), \
                 remaining_reported = COALESCE(?6, remaining_reported), updated_at = ?7 \
-         RETURNING source_name, period, period_start, period_end, requests, \
-            remaining_reported, warned_at, updated_at",
-    )
+         RETURNING ",
+        columns!()
+    ))
     .bind(key.source_name.as_str())
     .bind(key.period.as_str())
     .bind(encode_time(key.period_start))
@@ -152,15 +164,17 @@ pub(crate) async fn mark_warned(
     Ok(marked)
 }
 
+/// A period's row, read on `pool` (the readers for a lookup; the writer
+/// where the answer must follow the write just made).
 pub(crate) async fn usage(
-    readers: &SqlitePool,
+    pool: &SqlitePool,
     source_name: &str,
     period_start: DateTime<Utc>,
 ) -> Result<Option<QuotaUsageRow>, StoreError> {
     sqlx::query(SELECT)
         .bind(source_name)
         .bind(encode_time(period_start))
-        .fetch_optional(readers)
+        .fetch_optional(pool)
         .await
         .map_err(|e| store_error("quota_usage", e))?
         .as_ref()

@@ -24,6 +24,7 @@ pub const MAX_GAMES_PER_DATE: usize = 9;
 /// The latest half-hour tip-off slot after 00:00Z: 03:30Z, the last before
 /// midnight Eastern daylight time (see [`Game::tipoff_utc`]).
 const LAST_TIPOFF_SLOT: usize = 7;
+
 /// Players on each generated roster (all of them get a box-score line).
 pub const ROSTER_SIZE: usize = 8;
 
