@@ -244,21 +244,33 @@ async fn a_follow_up_run_makes_only_the_deferred_call_and_finishes_the_same_run(
         ],
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    let extra = r#"
+    // `limited` has a source of its own: a Retry-After pauses its whole
+    // source, so on a shared one `steady` was deferred too whenever the
+    // 429 was recorded before `steady` was admitted (the two calls run
+    // side by side), and the run came out failed instead of partial.
+    // Listing `limited` first makes that order the likely one.
+    let extra = format!(
+        r#"
+[sources.nba_limited]
+base_url = "{base}/nba"
+timeout = "5s"
+
 [scrapers.steady]
 source = "nba"
 path = "/steady"
 
 [scrapers.limited]
-source = "nba"
+source = "nba_limited"
 path = "/limited"
 
 [workflows.throttled]
-scrapers = ["steady", "limited"]
-schedule = { kind = "window", start = "06:00", end = "10:00" }
-"#;
+scrapers = ["limited", "steady"]
+schedule = {{ kind = "window", start = "06:00", end = "10:00" }}
+"#,
+        base = sim.base_url()
+    );
     let start = local(day(), 6, 0);
-    let h = harness(dir.path(), &config(&sim.base_url(), extra), start).await;
+    let h = harness(dir.path(), &config(&sim.base_url(), &extra), start).await;
     h.scheduler.tick().await.expect("tick");
     let mut outcomes = Vec::new();
     while let Some(outcome) = h.worker.run_one().await.expect("worker") {
