@@ -51,12 +51,12 @@ impl ApiRuns {
         runs.spawn(run);
     }
 
-    /// Waits for the runs still going, at most `grace`; the rest are
-    /// aborted (their rows are closed like any dead process's).
-    pub(crate) async fn finish(&self, grace: std::time::Duration) {
+    /// Waits for the runs still going, until `deadline` at most; the rest
+    /// are aborted (their rows are closed like any dead process's).
+    pub(crate) async fn finish(&self, deadline: tokio::time::Instant) {
         let mut runs = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
         let all = async { while runs.join_next().await.is_some() {} };
-        if tokio::time::timeout(grace, all).await.is_err() {
+        if tokio::time::timeout_at(deadline, all).await.is_err() {
             tracing::warn!("API-started runs outlasted the shutdown grace period; stopping them.");
         }
     }

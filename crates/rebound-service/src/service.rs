@@ -242,7 +242,7 @@ impl Service {
         if role == Role::Web {
             // Serves the history as it is: nothing is sent or scheduled.
             return Ok(Handle {
-                stop: StopSignal(Arc::new(stop)),
+                stop: StopSignal::new(stop),
                 tasks,
                 local_addr,
                 summary,
@@ -280,7 +280,7 @@ impl Service {
             tasks.spawn(worker.run_loop(workers.max(1), stopped.clone()));
         }
         Ok(Handle {
-            stop: StopSignal(Arc::new(stop)),
+            stop: StopSignal::new(stop),
             tasks,
             local_addr,
             summary,
@@ -304,13 +304,26 @@ pub struct Summary {
 /// Asks a running service to stop; cheap to clone and send to a signal
 /// handler while the [`Handle`] waits.
 #[derive(Debug, Clone)]
-pub struct StopSignal(Arc<watch::Sender<bool>>);
+pub struct StopSignal {
+    flag: Arc<watch::Sender<bool>>,
+    /// When the first stop was asked for: `shutdown_grace` counts from
+    /// there for every kind of run, so the whole stop takes one grace.
+    at: Arc<std::sync::OnceLock<tokio::time::Instant>>,
+}
 
 impl StopSignal {
+    fn new(flag: watch::Sender<bool>) -> StopSignal {
+        StopSignal {
+            flag: Arc::new(flag),
+            at: Arc::default(),
+        }
+    }
+
     /// Stops claiming and scheduling; returns at once (the tasks wind down
     /// in the background, see [`Handle::wait`]).
     pub fn stop(&self) {
-        self.0.send_replace(true);
+        self.at.get_or_init(tokio::time::Instant::now);
+        self.flag.send_replace(true);
     }
 }
 
@@ -357,8 +370,19 @@ impl Handle {
             }
         }
         // The HTTP server has stopped: no new run can start over the API.
+        // The API's runs went on while the workers drained theirs; they get
+        // what is left of the same grace, counted from the stop (from now
+        // if the tasks ended without one).
         let grace = self.engine.plan().scheduler.shutdown_grace;
-        self.api_runs.finish(grace).await;
+        let stopped = self
+            .stop
+            .at
+            .get()
+            .copied()
+            .unwrap_or_else(tokio::time::Instant::now);
+        // `shutdown_grace` is at most an hour (the config's bounds), so the
+        // sum cannot overflow.
+        self.api_runs.finish(stopped + grace).await;
     }
 
     /// Stops the service and waits for it (see [`Handle::wait`]); the

@@ -251,6 +251,71 @@ async fn stop_releases_a_run_that_outlasts_the_grace_period() {
     sim.shutdown().await;
 }
 
+/// One grace period for the whole stop: a run the worker claimed and one
+/// started over the API, both outlasting it, are stopped together once
+/// `shutdown_grace` has passed since the stop, not one grace after the
+/// other (the API's runs used to get a grace of their own only after the
+/// workers had used up theirs: twice `shutdown_grace`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::disallowed_methods)] // the test's own client, posing as an API user
+async fn stop_gives_scheduled_and_api_started_runs_one_grace_period_together() {
+    const TOKEN: &str = "grace_token_5e21c0";
+    let sim = UpstreamSim::start().await.expect("sim");
+    let hang =
+        || vec![Reply::json(200, serde_json::json!({"ok": true})).delay(Duration::from_secs(30))];
+    sim.script("/slow/item", hang());
+    sim.script("/slow/api", hang());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = format!(
+        r#"{}
+[server]
+listen = "127.0.0.1:0"
+token = "${{API_TOKEN}}"
+
+[scrapers.slow_api]
+source = "up"
+path = "/slow/api"
+
+[workflows.by_hand]
+scrapers = ["slow_api"]
+"#,
+        slow_sqlite_config(&sim.base_url(), "2s")
+    );
+    let plan = plan(dir.path(), &toml, &[("API_TOKEN", TOKEN)]);
+    let store = sqlite_store(&plan).await;
+    let handle = start(plan, Role::All, 2, store.clone()).await;
+    let base = format!("http://{}", handle.local_addr().expect("listening"));
+    let accepted = reqwest::Client::new()
+        .post(format!("{base}/api/v1/workflows/by_hand/runs"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(
+        accepted.status().as_u16(),
+        202,
+        "the run outlasts the request"
+    );
+    wait_for("both calls started", Duration::from_secs(30), async || {
+        sim.request_count("/slow/item") > 0 && sim.request_count("/slow/api") > 0
+    })
+    .await;
+    let stopped_at = Instant::now();
+    tokio::time::timeout(Duration::from_secs(20), handle.stop())
+        .await
+        .expect("the service stops");
+    let took = stopped_at.elapsed();
+    assert!(
+        took >= Duration::from_secs(2),
+        "the runs had their grace: {took:?}"
+    );
+    assert!(
+        took < Duration::from_millis(3_500),
+        "one grace of 2 s for both runs, not one after the other: {took:?}"
+    );
+    sim.shutdown().await;
+}
+
 // ---- /metrics and /healthz ----------------------------------------------
 
 const SECRET: &str = "metrics_secret_51f0";
