@@ -35,6 +35,9 @@ pub(crate) struct Web {
     pub(crate) wake: Arc<Notify>,
     /// Workflow runs started over the API, which outlive their request.
     pub(crate) api_runs: ApiRuns,
+    /// `GET /api/v1/health` for the default period, made by one request
+    /// at a time and kept a few seconds (`crate::cache`).
+    pub(crate) health: crate::cache::SingleFlight<rebound_health::HealthReport>,
 }
 
 /// The workflow runs the API started: a stop lets them finish within

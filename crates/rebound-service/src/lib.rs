@@ -27,6 +27,7 @@
 pub mod alerts;
 pub mod api;
 pub mod backfill;
+mod cache;
 mod dashboard;
 pub mod handoff;
 mod http;

@@ -212,6 +212,7 @@ impl Service {
                 host: host.clone(),
                 wake: wake.clone(),
                 api_runs: api_runs.clone(),
+                health: Default::default(),
             });
             tasks.spawn(crate::http::serve(
                 listener,

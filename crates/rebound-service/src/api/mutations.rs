@@ -89,6 +89,8 @@ pub(crate) async fn scrape(
         .run_scraper_as(&body.scraper, date, &params, None, Trigger::Manual)
         .await
         .map_err(engine_problem)?;
+    // What the API itself did shows in its health at once.
+    web.health.clear();
     Ok(Json(CallReportView::from(&report)))
 }
 
@@ -159,13 +161,15 @@ pub(crate) async fn run_workflow(
     // The run goes on when the client stops waiting (or disconnects): it is
     // recorded like any other and can be polled. It runs among the
     // service's API runs, which a stop lets finish within the grace period.
-    let engine = web.engine.clone();
+    let service = web.clone();
     let workflow = name.clone();
     let (done, mut running) = tokio::sync::oneshot::channel();
     web.api_runs.spawn(async move {
-        let result = engine
+        let result = service
+            .engine
             .run_workflow_with(&workflow, date, &params, &options)
             .await;
+        service.health.clear();
         let _ = done.send(result);
     });
     // Waiting is about the HTTP exchange, not the schedule: real time.
@@ -305,6 +309,8 @@ pub(crate) async fn reset_breaker(
         .reset_breaker(&source, web.clock.now(), "reset by operator (API)")
         .await
         .map_err(|e| Problem::internal("resetting the breaker", e))?;
+    // The operator reads health next and must see the reset.
+    web.health.clear();
     Ok(Json(BreakerReset {
         source,
         reset: !made.is_empty(),
@@ -352,6 +358,7 @@ pub(crate) async fn reset_lockouts(
         )
         .await
         .map_err(|e| Problem::internal("releasing lockouts", e))?;
+    web.health.clear();
     Ok(Json(LockoutsReleased {
         scraper: body.scraper,
         entity: body.entity,

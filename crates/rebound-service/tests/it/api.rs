@@ -118,6 +118,8 @@ struct Api {
     base: String,
     client: reqwest::Client,
     store: Arc<dyn Store>,
+    /// The service's clock: moves only when the test moves it.
+    clock: Arc<VirtualClock>,
     /// Every body answered, to check none carries a secret.
     bodies: std::sync::Mutex<Vec<String>>,
     schema: Option<(String, sqlx::PgPool)>,
@@ -178,7 +180,7 @@ impl Api {
         if let DatabaseLocation::Sqlite { path } = &plan.pipeline.database {
             assert!(path.starts_with(dir.path()));
         }
-        let clock = VirtualClock::new(five_am());
+        let clock = Arc::new(VirtualClock::new(five_am()));
         let handle = Service::start(
             ServiceConfig {
                 plan,
@@ -187,13 +189,14 @@ impl Api {
                 host: "api-test".to_string(),
             },
             store.clone(),
-            Arc::new(clock),
+            clock.clone(),
         )
         .await
         .expect("service starts");
         let addr = handle.local_addr().expect("listening");
         Api {
             handle,
+            clock,
             base: format!("http://127.0.0.1:{}", addr.port()),
             client: reqwest::Client::new(),
             store,
@@ -927,6 +930,77 @@ async fn beyond_loopback_reads_need_the_token_unless_public_read() {
         .to_string();
     assert!(detail.contains("public_read = true"), "{detail}");
     untokened.stop().await;
+    sim.shutdown().await;
+}
+
+/// The breaker of source `up` as `GET {path}` reports it, and when the
+/// report was made.
+async fn up_breaker(api: &Api, path: &str) -> (String, String) {
+    let health = api.get(path).await;
+    assert_eq!(health.status, 200, "{}", health.text);
+    let up = health.json["sources"]
+        .as_array()
+        .expect("sources")
+        .iter()
+        .find(|s| s["name"] == "up")
+        .expect("up")
+        .clone();
+    (
+        up["breaker"].as_str().expect("breaker").to_string(),
+        health.json["generated_at"]
+            .as_str()
+            .expect("generated_at")
+            .to_string(),
+    )
+}
+
+/// `GET /api/v1/health` (default period) is made once and kept 5 s on the
+/// service's clock: a change a worker records meanwhile shows once it
+/// expires, at once with an explicit `since`, and at once after the API's
+/// own reset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_health_document_is_kept_five_seconds_and_a_reset_clears_it() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    script(&sim);
+    let api = Api::start(Backend::Sqlite, &sim, SERVER).await;
+    let (breaker, made_at) = up_breaker(&api, "/api/v1/health").await;
+    assert_eq!(breaker, "closed");
+
+    // A call outside the API (as a worker's) trips `up`'s breaker.
+    let engine = api.handle.engine().clone();
+    let day = five_am()
+        .with_timezone(&chrono_tz::America::New_York)
+        .date_naive();
+    engine
+        .run_scraper("broken", day, &Default::default())
+        .await
+        .expect("call");
+    assert_eq!(
+        up_breaker(&api, "/api/v1/health").await,
+        ("closed".to_string(), made_at.clone()),
+        "the kept document"
+    );
+    assert_eq!(
+        up_breaker(&api, "/api/v1/health?since=24h").await.0,
+        "open",
+        "an explicit period is made on each request"
+    );
+    api.clock.advance(Duration::from_secs(4));
+    assert_eq!(up_breaker(&api, "/api/v1/health").await.1, made_at);
+    api.clock.advance(Duration::from_secs(2));
+    let (breaker, remade_at) = up_breaker(&api, "/api/v1/health").await;
+    assert_eq!(breaker, "open", "5 s on: made again");
+    assert_ne!(remade_at, made_at);
+
+    // The operator's reset shows in the very next read.
+    let reset = api.post("/api/v1/breakers/up/reset", None).await;
+    assert_eq!(reset.status, 200, "{}", reset.text);
+    assert_eq!(
+        up_breaker(&api, "/api/v1/health").await,
+        ("closed".to_string(), remade_at),
+        "made again at the same instant, after the reset"
+    );
+    api.stop().await;
     sim.shutdown().await;
 }
 
