@@ -10,7 +10,7 @@ use rebound_domain::breaker::Phase;
 use rebound_domain::calendar::{Event, events_on};
 use rebound_domain::duration::add_saturating;
 use rebound_domain::plan::{DatasetPolicy, ForEach, HealthProbe, Plan, Severity, Source};
-use rebound_storage::{CallCountRow, ScraperLast, Store, StoreError};
+use rebound_storage::{CallCountRow, CollectedAsk, ScraperLast, Store, StoreError};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -650,7 +650,9 @@ async fn datasets(
             &read_last
         }
     };
-    let mut out = Vec::new();
+    // Freshness, and what completeness must read, per dataset; then every
+    // dataset's collected entities in one read (both dates of each).
+    let mut pending = Vec::new();
     for (dataset, scrapers) in producers {
         let policy = plan.datasets.get(dataset);
         let mut last_change_at: Option<DateTime<Utc>> = None;
@@ -660,9 +662,39 @@ async fn datasets(
             last_checked_at = last_checked_at.max(last.get(*scraper).and_then(|l| l.last_call_at));
         }
         let freshness = freshness_of(policy, last_change_at, last_checked_at, now);
-        let completeness = match policy.and_then(|p| p.complete_by.map(|c| (p, c))) {
-            Some((policy, _)) => completeness_of(plan, store, calendars, policy, now).await?,
+        let completeness = match policy {
+            Some(policy) => completeness_to_read(plan, calendars, policy, now).await,
             None => None,
+        };
+        pending.push((dataset, freshness, completeness));
+    }
+    let asks: Vec<CollectedAsk> = pending
+        .iter()
+        .filter_map(|(_, _, c)| match c {
+            Some(ToRead::Collected(c)) => Some(c),
+            _ => None,
+        })
+        .flat_map(|c| c.asks())
+        .collect();
+    let answers = store.collected_values_many(&asks).await?;
+    if answers.len() != asks.len() {
+        return Err(StoreError::Query(format!(
+            "collected_values_many answered {} of {} asks",
+            answers.len(),
+            asks.len()
+        ))
+        .into());
+    }
+    let mut collected = answers.into_iter();
+    let mut out = Vec::new();
+    for (dataset, freshness, completeness) in pending {
+        let completeness = match completeness {
+            None => None,
+            Some(ToRead::Known(c)) => Some(c),
+            Some(ToRead::Collected(c)) => {
+                let [yesterday, today] = [collected.next(), collected.next()];
+                Some(c.finish(now, [yesterday, today].map(Option::unwrap_or_default)))
+            }
         };
         let level = freshness
             .level
@@ -719,16 +751,86 @@ fn completeness_dates(plan: &Plan, now: DateTime<Utc>) -> [NaiveDate; 2] {
     [today - TimeDelta::days(1), today]
 }
 
-async fn completeness_of(
+/// A dataset's completeness, known without reading the history (a
+/// calendar with no data or that cannot be read), or to finish with the
+/// entities collected on its two dates.
+enum ToRead {
+    Known(Completeness),
+    Collected(CompletenessInputs),
+}
+
+/// What a dataset's completeness needs besides the collected entities.
+struct CompletenessInputs {
+    scrapers: Vec<String>,
+    param: String,
+    dates: [NaiveDate; 2],
+    /// The calendar's events on each of `dates`.
+    expected: [Vec<Event>; 2],
+    severity: Level,
+    after: Duration,
+}
+
+impl CompletenessInputs {
+    /// The two asks, yesterday's then today's, whose answers
+    /// [`CompletenessInputs::finish`] takes in that order.
+    fn asks(&self) -> [CollectedAsk; 2] {
+        self.dates.map(|target_date| CollectedAsk {
+            scrapers: self.scrapers.clone(),
+            param: self.param.clone(),
+            target_date,
+        })
+    }
+
+    /// The worse of the two dates; on a tie, yesterday when it had events
+    /// (the night that should be complete), else today.
+    fn finish(self, now: DateTime<Utc>, collected: [Vec<String>; 2]) -> Completeness {
+        let after = self.after;
+        let [yesterday, today] = [0, 1].map(|i| {
+            let expected = &self.expected[i];
+            let missing: Vec<&Event> = expected
+                .iter()
+                .filter(|e| !collected[i].contains(&e.id))
+                .collect();
+            let deadline = missing.iter().map(|e| add_saturating(e.start, after)).min();
+            let overdue: Vec<String> = missing
+                .iter()
+                .filter(|e| add_saturating(e.start, after) <= now)
+                .map(|e| e.id.clone())
+                .collect();
+            Completeness {
+                level: if overdue.is_empty() {
+                    Level::Ok
+                } else {
+                    self.severity
+                },
+                target_date: self.dates[i],
+                expected: expected.len() as i64,
+                collected: (expected.len() - missing.len()) as i64,
+                missing: missing.iter().map(|e| e.id.clone()).collect(),
+                deadline,
+                overdue,
+                error: None,
+            }
+        });
+        if today.level > yesterday.level
+            || (today.level == yesterday.level && yesterday.expected == 0)
+        {
+            today
+        } else {
+            yesterday
+        }
+    }
+}
+
+/// What `policy`'s completeness needs, or `None` when it has no
+/// `complete_by` or no producer fans out over a calendar.
+async fn completeness_to_read(
     plan: &Plan,
-    store: &dyn Store,
     calendars: &dyn Calendars,
     policy: &DatasetPolicy,
     now: DateTime<Utc>,
-) -> Result<Option<Completeness>, HealthError> {
-    let Some(complete_by) = policy.complete_by else {
-        return Ok(None);
-    };
+) -> Option<ToRead> {
+    let complete_by = policy.complete_by?;
     // The producers that fan out over a calendar (the config guarantees one).
     let fan: Vec<(&str, &str, &str)> = plan
         .scrapers
@@ -741,9 +843,7 @@ async fn completeness_of(
             _ => None,
         })
         .collect();
-    let Some(&(_, calendar, param)) = fan.first() else {
-        return Ok(None);
-    };
+    let &(_, calendar, param) = fan.first()?;
     let scrapers: Vec<String> = fan
         .iter()
         .filter(|(_, c, p)| *c == calendar && *p == param)
@@ -753,13 +853,13 @@ async fn completeness_of(
     let events = match calendars.events(calendar).await {
         Ok(Some(events)) => events,
         Ok(None) => {
-            return Ok(Some(unknown_completeness(
+            return Some(ToRead::Known(unknown_completeness(
                 dates[1],
                 format!("calendar {calendar} has no data yet: expected entities unknown"),
             )));
         }
         Err(e) => {
-            return Ok(Some(unknown_completeness(
+            return Some(ToRead::Known(unknown_completeness(
                 dates[1],
                 format!("calendar {calendar} cannot be read: {e}"),
             )));
@@ -769,50 +869,14 @@ async fn completeness_of(
         Severity::Warning => Level::Warning,
         Severity::Critical => Level::Critical,
     };
-    let after = complete_by.after_event_start;
-    let mut per_date = Vec::new();
-    for date in dates {
-        let expected = events_on(&events, plan.pipeline.timezone, date);
-        let collected = store.collected_values(&scrapers, param, date).await?;
-        let missing: Vec<&Event> = expected
-            .iter()
-            .filter(|e| !collected.contains(&e.id))
-            .collect();
-        let deadline = missing.iter().map(|e| add_saturating(e.start, after)).min();
-        let overdue: Vec<String> = missing
-            .iter()
-            .filter(|e| add_saturating(e.start, after) <= now)
-            .map(|e| e.id.clone())
-            .collect();
-        per_date.push(Completeness {
-            level: if overdue.is_empty() {
-                Level::Ok
-            } else {
-                severity
-            },
-            target_date: date,
-            expected: expected.len() as i64,
-            collected: (expected.len() - missing.len()) as i64,
-            missing: missing.iter().map(|e| e.id.clone()).collect(),
-            deadline,
-            overdue,
-            error: None,
-        });
-    }
-    // The worse date; on a tie, yesterday when it had events (the night
-    // that should be complete), else today.
-    let today = per_date.pop();
-    let yesterday = per_date.pop();
-    Ok(match (yesterday, today) {
-        (Some(y), Some(t)) => {
-            if t.level > y.level || (t.level == y.level && y.expected == 0) {
-                Some(t)
-            } else {
-                Some(y)
-            }
-        }
-        (y, t) => t.or(y),
-    })
+    Some(ToRead::Collected(CompletenessInputs {
+        scrapers,
+        param: param.to_string(),
+        dates,
+        expected: dates.map(|date| events_on(&events, plan.pipeline.timezone, date)),
+        severity,
+        after: complete_by.after_event_start,
+    }))
 }
 
 fn unknown_completeness(date: NaiveDate, error: String) -> Completeness {

@@ -36,7 +36,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use rebound_storage::{
     AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, CallFilter,
-    CallHourRow, CallOutput, DecisionOutcome, DecisionRow, LatestPayload, LockoutRow,
+    CallHourRow, CallOutput, CollectedAsk, DecisionOutcome, DecisionRow, LatestPayload, LockoutRow,
     NewCompletionEvent, NewDecision, NewLockout, NewScheduledRun, NewScraperCall,
     NewWorkflowExecution, OutputRole, PayloadRef, RunFailure, RunFilter, RunHourRow, RunStart,
     RunningExecution, ScheduledRunRow, ScraperCallRow, SlotRow, Store, StoreError, Validators,
@@ -767,6 +767,13 @@ impl Store for PostgresStore {
         target_date: NaiveDate,
     ) -> Result<Vec<String>, StoreError> {
         scheduler::collected_values(self, scrapers, param, target_date).await
+    }
+
+    async fn collected_values_many(
+        &self,
+        asks: &[CollectedAsk],
+    ) -> Result<Vec<Vec<String>>, StoreError> {
+        scheduler::collected_values_many(self, asks).await
     }
 
     async fn executions_for_date(

@@ -13,8 +13,8 @@
 use crate::{PostgresStore, ms};
 use chrono::{DateTime, NaiveDate, Utc};
 use rebound_storage::{
-    DecisionAction, DecisionOutcome, DecisionRow, LatestPayload, NewDecision, NewScheduledRun,
-    ScheduledRunRow, SlotRow, StoreError,
+    CollectedAsk, DecisionAction, DecisionOutcome, DecisionRow, LatestPayload, NewDecision,
+    NewScheduledRun, ScheduledRunRow, SlotRow, StoreError,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row, Transaction};
@@ -507,6 +507,49 @@ pub(crate) async fn collected_values(
     .fetch_all(&store.pool)
     .await
     .map_err(|e| store.error("collected_values", e))
+}
+
+pub(crate) async fn collected_values_many(
+    store: &PostgresStore,
+    asks: &[CollectedAsk],
+) -> Result<Vec<Vec<String>>, StoreError> {
+    // One row per scraper of each ask, as parallel arrays: unnest pairs
+    // them up, and each row is the same index seek as the single read.
+    let (mut ks, mut scrapers, mut params, mut dates) = (vec![], vec![], vec![], vec![]);
+    for (k, ask) in asks.iter().enumerate() {
+        for s in &ask.scrapers {
+            ks.push(i64::try_from(k).unwrap_or(i64::MAX));
+            scrapers.push(s.as_str());
+            params.push(ask.param.as_str());
+            dates.push(ask.target_date);
+        }
+    }
+    let mut out = vec![Vec::new(); asks.len()];
+    if ks.is_empty() {
+        return Ok(out);
+    }
+    let found: Vec<(i64, String)> = sqlx::query_as(
+        r#"SELECT DISTINCT a.k, (l.params::jsonb ->> a.p) COLLATE "C" AS value
+           FROM unnest($1::int8[], $2::text[], $3::text[], $4::date[]) AS a (k, s, p, d)
+           JOIN scraper_execution_log AS l
+             ON l.scraper_name = a.s AND l.target_date = a.d AND l.status = 'success'
+           WHERE l.params::jsonb ->> a.p IS NOT NULL
+           ORDER BY a.k, value"#,
+    )
+    .bind(&ks)
+    .bind(&scrapers)
+    .bind(&params)
+    .bind(&dates)
+    .fetch_all(&store.pool)
+    .await
+    .map_err(|e| store.error("collected_values_many", e))?;
+    for (k, value) in found {
+        // The index is ours, from the arrays above: always in range.
+        if let Some(values) = usize::try_from(k).ok().and_then(|k| out.get_mut(k)) {
+            values.push(value);
+        }
+    }
+    Ok(out)
 }
 
 pub(crate) async fn latest_payload(

@@ -45,7 +45,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use codec::{column, date_column, encode_date, store_error, time_column};
 use rebound_storage::{
     AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, CallFilter,
-    CallHourRow, CallOutput, DecisionOutcome, DecisionRow, LatestPayload, LockoutRow,
+    CallHourRow, CallOutput, CollectedAsk, DecisionOutcome, DecisionRow, LatestPayload, LockoutRow,
     NewCompletionEvent, NewDecision, NewLockout, NewScheduledRun, NewScraperCall,
     NewWorkflowExecution, OutputRole, PayloadRef, RunFailure, RunFilter, RunHourRow, RunStart,
     RunningExecution, ScheduledRunRow, ScraperCallRow, SlotRow, Store, StoreError, Validators,
@@ -524,6 +524,13 @@ impl Store for SqliteStore {
         target_date: NaiveDate,
     ) -> Result<Vec<String>, StoreError> {
         scheduler::collected_values(&self.readers, scrapers, param, target_date).await
+    }
+
+    async fn collected_values_many(
+        &self,
+        asks: &[CollectedAsk],
+    ) -> Result<Vec<Vec<String>>, StoreError> {
+        scheduler::collected_values_many(&self.readers, asks).await
     }
 
     async fn executions_for_date(

@@ -19,8 +19,8 @@ use crate::codec::{
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use rebound_storage::{
-    DecisionAction, DecisionOutcome, DecisionRow, LatestPayload, NewDecision, NewScheduledRun,
-    ScheduledRunRow, SlotRow, StoreError,
+    CollectedAsk, DecisionAction, DecisionOutcome, DecisionRow, LatestPayload, NewDecision,
+    NewScheduledRun, ScheduledRunRow, SlotRow, StoreError,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, SqlitePool, Transaction};
@@ -484,6 +484,23 @@ pub(crate) const COLLECTED_VALUES: &str = "SELECT DISTINCT CASE p.type \
       AND p.key = ?2 AND p.type <> 'null' \
     ORDER BY value";
 
+/// [`COLLECTED_VALUES`] for many asks at once (`?1` a JSON array of
+/// `[ask, scraper, param, date]`, one per scraper of each ask): each value
+/// with the index of the ask it answers. Each row of `a` is the same seek
+/// in scraper_execution_log_success as the single read (INDEXED BY for the
+/// same reason); MATERIALIZED so the ask's fields are decoded once.
+pub(crate) const COLLECTED_VALUES_MANY: &str = "WITH a AS MATERIALIZED ( \
+        SELECT value ->> 0 AS k, value ->> 1 AS s, value ->> 2 AS p, value ->> 3 AS d \
+        FROM json_each(?1)) \
+    SELECT DISTINCT a.k AS k, CASE p.type \
+        WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' \
+        WHEN 'object' THEN p.value WHEN 'array' THEN p.value \
+        ELSE CAST(p.value AS TEXT) END AS value \
+    FROM a JOIN scraper_execution_log AS l INDEXED BY scraper_execution_log_success \
+           ON l.scraper_name = a.s AND l.target_date = a.d AND l.status = 'success' \
+         JOIN json_each(l.params) AS p ON p.key = a.p AND p.type <> 'null' \
+    ORDER BY k, value";
+
 /// The newest stored payload of some scrapers for one target date (`?1`
 /// the scrapers as a JSON array, `?2` the date): the success index
 /// (scraper, date, id) holds the few candidates, named for the reason
@@ -508,6 +525,37 @@ pub(crate) async fn collected_values(
         .fetch_all(readers)
         .await
         .map_err(|e| store_error("collected_values", e))
+}
+
+pub(crate) async fn collected_values_many(
+    readers: &SqlitePool,
+    asks: &[CollectedAsk],
+) -> Result<Vec<Vec<String>>, StoreError> {
+    let rows: Vec<serde_json::Value> = asks
+        .iter()
+        .enumerate()
+        .flat_map(|(k, ask)| {
+            ask.scrapers
+                .iter()
+                .map(move |s| serde_json::json!([k, s, ask.param, encode_date(ask.target_date)]))
+        })
+        .collect();
+    let mut out = vec![Vec::new(); asks.len()];
+    if rows.is_empty() {
+        return Ok(out);
+    }
+    let found: Vec<(i64, String)> = sqlx::query_as(COLLECTED_VALUES_MANY)
+        .bind(serde_json::Value::Array(rows).to_string())
+        .fetch_all(readers)
+        .await
+        .map_err(|e| store_error("collected_values_many", e))?;
+    for (k, value) in found {
+        // The index is ours, from the JSON above: always in range.
+        if let Some(values) = usize::try_from(k).ok().and_then(|k| out.get_mut(k)) {
+            values.push(value);
+        }
+    }
+    Ok(out)
 }
 
 pub(crate) async fn latest_payload(
@@ -603,7 +651,7 @@ mod tests {
     async fn a_dates_successes_are_one_seek_not_every_success() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("h.db")).await.unwrap();
-        for sql in [COLLECTED_VALUES, LATEST_PAYLOAD_ON] {
+        for sql in [COLLECTED_VALUES, COLLECTED_VALUES_MANY, LATEST_PAYLOAD_ON] {
             let detail = crate::query_plan(&store, sql).await;
             assert!(
                 detail.contains(

@@ -557,6 +557,25 @@ pub trait Store:
         target_date: NaiveDate,
     ) -> Result<Vec<String>, StoreError>;
 
+    /// [`Store::collected_values`] of each ask, one answer per ask in the
+    /// order given. The health report asks for every dataset's scrapers
+    /// and both of its dates in every alert round; a backend answers them
+    /// in one statement (the round trip per statement is what costs). The
+    /// default asks one by one.
+    async fn collected_values_many(
+        &self,
+        asks: &[CollectedAsk],
+    ) -> Result<Vec<Vec<String>>, StoreError> {
+        let mut out = Vec::with_capacity(asks.len());
+        for ask in asks {
+            out.push(
+                self.collected_values(&ask.scrapers, &ask.param, ask.target_date)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
     /// Runs of `workflow` for `target_date`, oldest first.
     async fn executions_for_date(
         &self,
@@ -973,6 +992,15 @@ pub struct SlotRow {
     pub result_status: Option<String>,
     /// When the claimed run finished (`scheduled_runs.finished_at`).
     pub run_finished_at: Option<DateTime<Utc>>,
+}
+
+/// One question of [`Store::collected_values_many`]: the values of `param`
+/// in successful calls of any of `scrapers` for `target_date`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectedAsk {
+    pub scrapers: Vec<String>,
+    pub param: String,
+    pub target_date: NaiveDate,
 }
 
 /// The payload a calendar or a fan-out reads.

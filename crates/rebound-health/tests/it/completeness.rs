@@ -231,3 +231,109 @@ async fn a_grace_beyond_any_date_is_never_overdue_and_does_not_panic() {
     assert_eq!(c.level, Level::Ok);
     assert_eq!(c.deadline, Some(DateTime::<Utc>::MAX_UTC));
 }
+
+/// Every dataset's entities come from one read for all datasets and both
+/// dates: each dataset gets its own answer, and one whose calendar has no
+/// data yet (sorted between the two) takes none of the others'.
+#[tokio::test]
+async fn each_dataset_gets_its_own_entities_from_the_one_read() {
+    let config = format!(
+        r#"{CONFIG}
+[calendars.later]
+dataset = "nba/later_schedule"
+events = "$.games[*]"
+id = "id"
+start = "start"
+
+[scrapers.later_schedule]
+source = "up"
+path = "/t/later"
+records = "/games"
+dataset = "nba/later_schedule"
+
+[scrapers.mid]
+source = "up"
+path = "/t/mid/{{game_id}}"
+dataset = "nba/mid"
+for_each = {{ calendar = "later", param = "game_id" }}
+
+[scrapers.odds]
+source = "up"
+path = "/t/odds/{{game_id}}"
+dataset = "nba/odds"
+for_each = {{ calendar = "games", param = "game_id" }}
+
+[workflows.odds]
+steps = [
+  {{ scrapers = ["schedule"] }},
+  {{ scrapers = ["odds"], after = ["schedule"] }},
+]
+
+[datasets."nba/mid"]
+complete_by = {{ after_event_start = "6h", severity = "critical" }}
+
+[datasets."nba/odds"]
+complete_by = {{ after_event_start = "6h", severity = "warning" }}
+"#
+    );
+    let h = harness(&config).await;
+    let games: Vec<_> = (1..=4)
+        .map(|i| json!({"id": format!("g{i}"), "start": "2026-11-28T19:30:00-05:00"}))
+        .collect();
+    let date = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
+    // Box collects g1 to g3; odds only g4.
+    for (workflow, collected) in [("games", "box"), ("odds", "odds")] {
+        h.sim.script(
+            "/t/schedule",
+            vec![Reply::json(200, json!({ "games": games }))],
+        );
+        for i in 1..=4 {
+            let ok = (collected == "box") == (i < 4);
+            h.sim.script(
+                &format!("/t/{collected}/g{i}"),
+                vec![if ok {
+                    Reply::json(200, json!({"game": i}))
+                } else {
+                    Reply::text(500, "down")
+                }],
+            );
+        }
+        h.engine
+            .run_workflow(workflow, date, &BTreeMap::new())
+            .await
+            .expect("run");
+    }
+    let all = rebound_health::freshness(
+        &h.plan,
+        h.store.as_ref(),
+        &EngineCalendars(&h.engine),
+        t("2026-11-29T03:00:00-05:00"),
+    )
+    .await
+    .expect("freshness");
+    let of = |name: &str| {
+        all.iter()
+            .find(|d| d.name == name)
+            .and_then(|d| d.completeness.clone())
+            .unwrap_or_else(|| panic!("{name} has completeness: {all:?}"))
+    };
+    let (box_, mid, odds) = (of("nba/box"), of("nba/mid"), of("nba/odds"));
+    assert_eq!(
+        (box_.target_date, box_.collected, box_.expected),
+        (date, 3, 4)
+    );
+    assert_eq!(box_.missing, vec!["g4"]);
+    assert_eq!(box_.level, Level::Critical);
+    assert!(
+        mid.error
+            .as_deref()
+            .is_some_and(|e| e.contains("calendar later has no data yet")),
+        "{mid:?}"
+    );
+    assert_eq!(
+        (odds.target_date, odds.collected, odds.expected),
+        (date, 1, 4)
+    );
+    assert_eq!(odds.missing, vec!["g1", "g2", "g3"]);
+    assert_eq!(odds.level, Level::Warning);
+}

@@ -15,8 +15,8 @@ use super::{Tag, date, record, sample_call, sample_execution, ts};
 use chrono::{DateTime, NaiveDate, SubsecRound, TimeDelta, Utc};
 use rebound_domain::outcome::{ScraperStatus, WorkflowStatus};
 use rebound_storage::{
-    AlertLevel, DecisionAction, DecisionRow, LatestPayload, NewDecision, NewScheduledRun,
-    ScheduledRunRow, SlotRow, Store,
+    AlertLevel, CollectedAsk, DecisionAction, DecisionRow, LatestPayload, NewDecision,
+    NewScheduledRun, ScheduledRunRow, SlotRow, Store,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -840,6 +840,49 @@ pub async fn collected_values_are_distinct_successes(store: &dyn Store) {
             .collected_values(&scrapers, "game_id", date("2026-05-03"))
             .await
             .expect("collected_values")
+            .is_empty()
+    );
+
+    // The many-asks read answers each ask as the single read does, in the
+    // order given: g1 (called by both scrapers) once in the first, the
+    // same ask twice answered twice, an ask with no scrapers or no calls
+    // answered empty.
+    let ask = |scrapers: &[String], param: &str, target_date: NaiveDate| CollectedAsk {
+        scrapers: scrapers.to_vec(),
+        param: param.to_string(),
+        target_date,
+    };
+    let asks = [
+        ask(&scrapers, "game_id", day),
+        ask(&scrapers[..1], "date", day),
+        ask(&[], "game_id", day),
+        ask(&scrapers, "game_id", date("2026-05-03")),
+        ask(&scrapers[..1], "game_id", date("2026-05-02")),
+        ask(&scrapers, "game_id", day),
+    ];
+    let many = store
+        .collected_values_many(&asks)
+        .await
+        .expect("collected_values_many");
+    let mut singles = Vec::new();
+    for a in &asks {
+        singles.push(
+            store
+                .collected_values(&a.scrapers, &a.param, a.target_date)
+                .await
+                .expect("collected_values"),
+        );
+    }
+    assert_eq!(many, singles);
+    let game_ids = vec!["7".to_string(), "g1".to_string(), "g2".to_string()];
+    assert_eq!(many[0], game_ids);
+    assert_eq!(many[4], vec!["other_day".to_string()]);
+    assert_eq!(many[5], game_ids);
+    assert!(
+        store
+            .collected_values_many(&[])
+            .await
+            .expect("collected_values_many")
             .is_empty()
     );
 }
