@@ -117,12 +117,43 @@ impl Engine {
         if !cfg.enabled || !cfg.follow_health || source.health.is_none() {
             return Ok(());
         }
+        let stored = match ok {
+            true => self.store.breaker_state(&source.name).await?,
+            false => None,
+        };
+        self.breaker_health_read(
+            source,
+            now,
+            ok,
+            http_status,
+            error,
+            stored.as_ref().map(|r| &r.state),
+        )
+        .await
+    }
+
+    /// [`Engine::breaker_health`] with the source's stored breaker as the
+    /// caller read it just before (`None`: it has none): the health report
+    /// reads every breaker once before its probes, so each answering probe
+    /// need not read its own again. Only an answering probe looks at it.
+    pub async fn breaker_health_read(
+        &self,
+        source: &Source,
+        now: DateTime<Utc>,
+        ok: bool,
+        http_status: Option<u16>,
+        error: Option<&str>,
+        stored: Option<&BreakerState>,
+    ) -> Result<(), EngineError> {
+        let cfg = &source.breaker;
+        if !cfg.enabled || !cfg.follow_health || source.health.is_none() {
+            return Ok(());
+        }
         if ok {
-            match self.store.breaker_state(&source.name).await? {
+            match stored {
                 None => return Ok(()),
-                Some(row)
-                    if row.state.phase == Phase::Closed
-                        && row.state.health_failing_since.is_none() =>
+                Some(state)
+                    if state.phase == Phase::Closed && state.health_failing_since.is_none() =>
                 {
                     return Ok(());
                 }

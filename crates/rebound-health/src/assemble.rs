@@ -6,7 +6,7 @@
 use crate::report::*;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use rebound_domain::breaker::Phase;
+use rebound_domain::breaker::{BreakerState, Phase};
 use rebound_domain::calendar::{Event, events_on};
 use rebound_domain::duration::add_saturating;
 use rebound_domain::plan::{DatasetPolicy, ForEach, HealthProbe, Plan, Severity, Source};
@@ -58,6 +58,21 @@ pub trait Calendars: Send + Sync {
 #[async_trait]
 pub trait Prober: Send + Sync {
     async fn probe(&self, source: &Source, probe: &HealthProbe, now: DateTime<Utc>) -> ProbeResult;
+
+    /// [`Prober::probe`], given the source's stored breaker as the report
+    /// read it just before (`None`: it has none), for a prober that feeds
+    /// the breaker and would otherwise read it again per probe. The
+    /// default ignores it.
+    async fn probe_with_breaker(
+        &self,
+        source: &Source,
+        probe: &HealthProbe,
+        now: DateTime<Utc>,
+        breaker: Option<&BreakerState>,
+    ) -> ProbeResult {
+        let _ = breaker;
+        self.probe(source, probe, now).await
+    }
 }
 
 /// What [`build_report`] reads.
@@ -290,17 +305,46 @@ async fn sources(
         plan, store, now, ..
     } = *inputs;
     // Probes first: the prober feeds each result into the source's breaker,
-    // so the breakers read below already show what this probe found (a
-    // probe that opened a breaker, and since when it has been failing).
+    // so the breakers are read again after them, to show what the probes
+    // found (a probe that opened a breaker, and since when it has been
+    // failing). The read before is handed to the prober, which would
+    // otherwise read each source's breaker itself.
+    let mut breakers = store.breaker_states().await?;
     let mut probes = BTreeMap::new();
     for (name, source) in &plan.sources {
         if let (Some(probe), Some(prober)) = (&source.health, inputs.prober) {
-            probes.insert(name.clone(), prober.probe(source, probe, now).await);
+            let stored = breakers
+                .iter()
+                .find(|b| &b.source_name == name)
+                .map(|b| &b.state);
+            probes.insert(
+                name.clone(),
+                prober.probe_with_breaker(source, probe, now, stored).await,
+            );
         }
     }
-    let breakers = store.breaker_states().await?;
+    if !probes.is_empty() {
+        breakers = store.breaker_states().await?;
+    }
     let names: Vec<String> = plan.sources.keys().cloned().collect();
     let lasts = store.sources_last(&names).await?;
+    // A closed breaker's "since" is its newest transition: read for every
+    // such source at once.
+    let closed: Vec<String> = names
+        .iter()
+        .filter(|name| {
+            breakers.iter().any(|b| {
+                b.source_name == **name
+                    && (b.state.phase == Phase::Closed || b.state.opened_at.is_none())
+            })
+        })
+        .cloned()
+        .collect();
+    let newest: BTreeMap<String, DateTime<Utc>> = closed
+        .iter()
+        .zip(store.newest_breaker_transitions(&closed).await?)
+        .filter_map(|(name, t)| Some((name.clone(), t?.at)))
+        .collect();
     let mut out = Vec::new();
     for ((name, source), last) in plan.sources.iter().zip(lasts) {
         let mine = counts.iter().filter(|c| &c.source_name == name);
@@ -324,11 +368,7 @@ async fn sources(
             Some(b) if b.state.phase != Phase::Closed && b.state.opened_at.is_some() => {
                 b.state.opened_at
             }
-            Some(_) => store
-                .breaker_transitions(Some(name), 1)
-                .await?
-                .first()
-                .map(|t| t.at),
+            Some(_) => newest.get(name).copied(),
             None => None,
         };
         let probe = probes.remove(name);

@@ -12,6 +12,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use rebound_domain::breaker::BreakerState;
 use rebound_domain::calendar::Event;
 use rebound_domain::plan::{HealthProbe, Source};
 use rebound_engine::Engine;
@@ -53,16 +54,49 @@ impl HttpProber {
 #[async_trait]
 impl Prober for HttpProber {
     async fn probe(&self, source: &Source, probe: &HealthProbe, now: DateTime<Utc>) -> ProbeResult {
+        self.send(source, probe, now, None).await
+    }
+
+    async fn probe_with_breaker(
+        &self,
+        source: &Source,
+        probe: &HealthProbe,
+        now: DateTime<Utc>,
+        breaker: Option<&BreakerState>,
+    ) -> ProbeResult {
+        self.send(source, probe, now, Some(breaker)).await
+    }
+}
+
+impl HttpProber {
+    /// Sends the probe and feeds the result into the source's breaker,
+    /// with the breaker the report read (`Some`) or reading it (`None`).
+    async fn send(
+        &self,
+        source: &Source,
+        probe: &HealthProbe,
+        now: DateTime<Utc>,
+        known: Option<Option<&BreakerState>>,
+    ) -> ProbeResult {
         let tz = self.engine.plan().pipeline.timezone;
         let today = now.with_timezone(&tz).date_naive();
         let out = self.fetcher.probe(source, probe, today, tz).await;
+        let (ok, status, error) = (out.ok, out.http_status, out.error.as_deref());
+        let fed = match known {
+            Some(stored) => {
+                self.engine
+                    .breaker_health_read(source, now, ok, status, error, stored)
+                    .await
+            }
+            None => {
+                self.engine
+                    .breaker_health(source, now, ok, status, error)
+                    .await
+            }
+        };
         // A breaker that cannot be written must not cost the report its
         // probe: the calls' own results still drive the breaker.
-        if let Err(error) = self
-            .engine
-            .breaker_health(source, now, out.ok, out.http_status, out.error.as_deref())
-            .await
-        {
+        if let Err(error) = fed {
             tracing::warn!(source = %source.name, %error, "Could not record the health probe in the circuit breaker.");
         }
         ProbeResult {

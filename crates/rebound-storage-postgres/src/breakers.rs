@@ -123,6 +123,43 @@ pub(crate) async fn breaker_transitions(
         .map_err(|e| store.error(WHAT, e))
 }
 
+pub(crate) async fn newest_breaker_transitions(
+    store: &PostgresStore,
+    sources: &[String],
+) -> Result<Vec<Option<BreakerTransitionRow>>, StoreError> {
+    const WHAT: &str = "newest_breaker_transitions";
+    // The single-source statement's seek on (source_name, at), once per
+    // source, laterally.
+    let rows = sqlx::query(
+        "SELECT t.source_name, t.at, t.from_state, t.to_state, t.reason \
+         FROM unnest($1::text[]) WITH ORDINALITY AS s (name, k) \
+         LEFT JOIN LATERAL ( \
+           SELECT source_name, at, from_state, to_state, reason \
+           FROM circuit_breaker_transitions \
+           WHERE source_name = s.name ORDER BY at DESC, id DESC LIMIT 1) AS t ON true \
+         ORDER BY s.k",
+    )
+    .bind(sources)
+    .fetch_all(&store.pool)
+    .await
+    .map_err(|e| store.error(WHAT, e))?;
+    rows.iter()
+        .map(|row| {
+            let Some(source_name) = row.try_get::<Option<String>, _>("source_name")? else {
+                return Ok(None);
+            };
+            Ok(Some(BreakerTransitionRow {
+                source_name,
+                at: row.try_get("at")?,
+                from_state: row.try_get("from_state")?,
+                to_state: row.try_get("to_state")?,
+                reason: row.try_get("reason")?,
+            }))
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(|e| store.error(WHAT, e))
+}
+
 pub(crate) async fn update_breaker(
     store: &PostgresStore,
     source: &str,

@@ -903,6 +903,13 @@ impl Store for PostgresStore {
         breakers::breaker_transitions(self, source, limit).await
     }
 
+    async fn newest_breaker_transitions(
+        &self,
+        sources: &[String],
+    ) -> Result<Vec<Option<BreakerTransitionRow>>, StoreError> {
+        breakers::newest_breaker_transitions(self, sources).await
+    }
+
     async fn checkpoint(&self) -> Result<(), StoreError> {
         // The server owns its files and their durability.
         Ok(())

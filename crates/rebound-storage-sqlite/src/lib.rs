@@ -660,6 +660,13 @@ impl Store for SqliteStore {
         breakers::breaker_transitions(&self.readers, source, limit).await
     }
 
+    async fn newest_breaker_transitions(
+        &self,
+        sources: &[String],
+    ) -> Result<Vec<Option<BreakerTransitionRow>>, StoreError> {
+        breakers::newest_breaker_transitions(&self.readers, sources).await
+    }
+
     async fn checkpoint(&self) -> Result<(), StoreError> {
         // On the writer's one connection: queued behind this process's own
         // writes, so nothing committed before the call stays in the WAL.

@@ -698,6 +698,26 @@ pub trait Store:
         limit: u32,
     ) -> Result<Vec<BreakerTransitionRow>, StoreError>;
 
+    /// The newest transition of each of `sources`, in the order given
+    /// (`None`: it has none): what the health report shows as a closed
+    /// breaker's "since", for every source in one statement. The default
+    /// asks source by source.
+    async fn newest_breaker_transitions(
+        &self,
+        sources: &[String],
+    ) -> Result<Vec<Option<BreakerTransitionRow>>, StoreError> {
+        let mut out = Vec::with_capacity(sources.len());
+        for source in sources {
+            out.push(
+                self.breaker_transitions(Some(source), 1)
+                    .await?
+                    .into_iter()
+                    .next(),
+            );
+        }
+        Ok(out)
+    }
+
     /// Closes the breaker of `source` by hand, recording a transition with
     /// `reason` when it was not closed. Returns the transitions made.
     async fn reset_breaker(

@@ -124,6 +124,37 @@ pub async fn reset_closes_and_records_a_transition(store: &dyn Store) {
         ("open", "closed")
     );
     assert_eq!(newest.reason, "reset by operator");
+    // The newest transition of many sources at once: each as the
+    // single-source read gives it, in order; none for a source without.
+    let other = tag.name("other");
+    trip(store, &other, "2026-01-05T11:00:00Z").await;
+    let asked = [other.clone(), tag.name("never"), source.clone()];
+    let many = store.newest_breaker_transitions(&asked).await.unwrap();
+    let mut singles = Vec::new();
+    for name in &asked {
+        singles.push(
+            store
+                .breaker_transitions(Some(name), 1)
+                .await
+                .unwrap()
+                .into_iter()
+                .next(),
+        );
+    }
+    assert_eq!(many, singles);
+    assert_eq!(many[0].as_ref().map(|t| t.to_state.as_str()), Some("open"));
+    assert_eq!(many[1], None);
+    assert_eq!(
+        many[2].as_ref().map(|t| t.reason.as_str()),
+        Some("reset by operator")
+    );
+    assert!(
+        store
+            .newest_breaker_transitions(&[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // Resetting a closed breaker records nothing.
     let again = store
         .reset_breaker(&source, now, "reset by operator")
