@@ -130,12 +130,14 @@ impl Engine {
             stored.as_ref().map(|r| &r.state),
         )
         .await
+        .map(|_| ())
     }
 
     /// [`Engine::breaker_health`] with the source's stored breaker as the
-    /// caller read it just before (`None`: it has none): the health report
-    /// reads every breaker once before its probes, so each answering probe
-    /// need not read its own again. Only an answering probe looks at it.
+    /// caller read it after the probe answered (`None`: it has none): the
+    /// health report reads every breaker once after all its probes, so
+    /// each answering probe need not read its own. Only an answering probe
+    /// looks at it. Returns whether it wrote the breaker.
     pub async fn breaker_health_read(
         &self,
         source: &Source,
@@ -144,18 +146,18 @@ impl Engine {
         http_status: Option<u16>,
         error: Option<&str>,
         stored: Option<&BreakerState>,
-    ) -> Result<(), EngineError> {
+    ) -> Result<bool, EngineError> {
         let cfg = &source.breaker;
         if !cfg.enabled || !cfg.follow_health || source.health.is_none() {
-            return Ok(());
+            return Ok(false);
         }
         if ok {
             match stored {
-                None => return Ok(()),
+                None => return Ok(false),
                 Some(state)
                     if state.phase == Phase::Closed && state.health_failing_since.is_none() =>
                 {
-                    return Ok(());
+                    return Ok(false);
                 }
                 Some(_) => {}
             }
@@ -186,7 +188,7 @@ impl Engine {
         self.store
             .update_breaker(&source.name, now, &mut change)
             .await?;
-        Ok(())
+        Ok(true)
     }
 
     pub(crate) async fn breaker_feed(

@@ -57,21 +57,33 @@ pub trait Calendars: Send + Sync {
 /// Sends a source's health probe.
 #[async_trait]
 pub trait Prober: Send + Sync {
+    /// Sends the probe and records its result wherever this prober
+    /// records it (the service's feeds the source's breaker).
     async fn probe(&self, source: &Source, probe: &HealthProbe, now: DateTime<Utc>) -> ProbeResult;
 
-    /// [`Prober::probe`], given the source's stored breaker as the report
-    /// read it just before (`None`: it has none), for a prober that feeds
-    /// the breaker and would otherwise read it again per probe. The
-    /// default ignores it.
-    async fn probe_with_breaker(
+    /// The first half of [`Prober::probe`]: sends it and records nothing;
+    /// [`Prober::feed`] records the result. The report sends every probe,
+    /// then reads the breakers once and feeds each result against that
+    /// reading. The default is `probe` (for a prober that records nothing,
+    /// the same).
+    async fn send(&self, source: &Source, probe: &HealthProbe, now: DateTime<Utc>) -> ProbeResult {
+        self.probe(source, probe, now).await
+    }
+
+    /// The second half of [`Prober::probe`]: records `result` of
+    /// `source`'s probe at `now`, given its stored breaker as just read
+    /// (`None`: it has none). Returns whether it may have written
+    /// anything the report reads (then the report reads the breakers
+    /// again). The default records nothing.
+    async fn feed(
         &self,
         source: &Source,
-        probe: &HealthProbe,
         now: DateTime<Utc>,
+        result: &ProbeResult,
         breaker: Option<&BreakerState>,
-    ) -> ProbeResult {
-        let _ = breaker;
-        self.probe(source, probe, now).await
+    ) -> bool {
+        let _ = (source, now, result, breaker);
+        false
     }
 }
 
@@ -304,27 +316,34 @@ async fn sources(
     let Inputs {
         plan, store, now, ..
     } = *inputs;
-    // Probes first: the prober feeds each result into the source's breaker,
-    // so the breakers are read again after them, to show what the probes
-    // found (a probe that opened a breaker, and since when it has been
-    // failing). The read before is handed to the prober, which would
-    // otherwise read each source's breaker itself.
-    let mut breakers = store.breaker_states().await?;
+    // Probes first, then their results into the sources' breakers, so the
+    // breakers read below show what the probes found (a probe that opened
+    // a breaker, and since when it has been failing). Every probe is sent
+    // before the breakers are read once for all of them: a result is fed
+    // against a reading taken after it arrived, as if each probe read its
+    // own, and the report reads them again only if a feed wrote.
     let mut probes = BTreeMap::new();
     for (name, source) in &plan.sources {
         if let (Some(probe), Some(prober)) = (&source.health, inputs.prober) {
+            probes.insert(name.clone(), prober.send(source, probe, now).await);
+        }
+    }
+    let mut breakers = store.breaker_states().await?;
+    if let Some(prober) = inputs.prober.filter(|_| !probes.is_empty()) {
+        let mut wrote = false;
+        for (name, result) in &probes {
+            let Some(source) = plan.sources.get(name) else {
+                continue;
+            };
             let stored = breakers
                 .iter()
                 .find(|b| &b.source_name == name)
                 .map(|b| &b.state);
-            probes.insert(
-                name.clone(),
-                prober.probe_with_breaker(source, probe, now, stored).await,
-            );
+            wrote |= prober.feed(source, now, result, stored).await;
         }
-    }
-    if !probes.is_empty() {
-        breakers = store.breaker_states().await?;
+        if wrote {
+            breakers = store.breaker_states().await?;
+        }
     }
     let names: Vec<String> = plan.sources.keys().cloned().collect();
     let lasts = store.sources_last(&names).await?;

@@ -54,56 +54,62 @@ impl HttpProber {
 #[async_trait]
 impl Prober for HttpProber {
     async fn probe(&self, source: &Source, probe: &HealthProbe, now: DateTime<Utc>) -> ProbeResult {
-        self.send(source, probe, now, None).await
+        let result = self.send(source, probe, now).await;
+        let fed = self
+            .engine
+            .breaker_health(
+                source,
+                now,
+                result.ok,
+                result.http_status,
+                result.error.as_deref(),
+            )
+            .await;
+        warn_unfed(source, fed.map(|_| ()));
+        result
     }
 
-    async fn probe_with_breaker(
-        &self,
-        source: &Source,
-        probe: &HealthProbe,
-        now: DateTime<Utc>,
-        breaker: Option<&BreakerState>,
-    ) -> ProbeResult {
-        self.send(source, probe, now, Some(breaker)).await
-    }
-}
-
-impl HttpProber {
-    /// Sends the probe and feeds the result into the source's breaker,
-    /// with the breaker the report read (`Some`) or reading it (`None`).
-    async fn send(
-        &self,
-        source: &Source,
-        probe: &HealthProbe,
-        now: DateTime<Utc>,
-        known: Option<Option<&BreakerState>>,
-    ) -> ProbeResult {
+    async fn send(&self, source: &Source, probe: &HealthProbe, now: DateTime<Utc>) -> ProbeResult {
         let tz = self.engine.plan().pipeline.timezone;
         let today = now.with_timezone(&tz).date_naive();
         let out = self.fetcher.probe(source, probe, today, tz).await;
-        let (ok, status, error) = (out.ok, out.http_status, out.error.as_deref());
-        let fed = match known {
-            Some(stored) => {
-                self.engine
-                    .breaker_health_read(source, now, ok, status, error, stored)
-                    .await
-            }
-            None => {
-                self.engine
-                    .breaker_health(source, now, ok, status, error)
-                    .await
-            }
-        };
-        // A breaker that cannot be written must not cost the report its
-        // probe: the calls' own results still drive the breaker.
-        if let Err(error) = fed {
-            tracing::warn!(source = %source.name, %error, "Could not record the health probe in the circuit breaker.");
-        }
         ProbeResult {
             ok: out.ok,
             http_status: out.http_status,
             error: out.error,
             duration_ms: out.duration_ms,
         }
+    }
+
+    async fn feed(
+        &self,
+        source: &Source,
+        now: DateTime<Utc>,
+        result: &ProbeResult,
+        breaker: Option<&BreakerState>,
+    ) -> bool {
+        let fed = self
+            .engine
+            .breaker_health_read(
+                source,
+                now,
+                result.ok,
+                result.http_status,
+                result.error.as_deref(),
+                breaker,
+            )
+            .await;
+        // A failed write may have written part: read again.
+        let wrote = fed.as_ref().map_or(true, |wrote| *wrote);
+        warn_unfed(source, fed.map(|_| ()));
+        wrote
+    }
+}
+
+/// A breaker that cannot be written must not cost the report its probe:
+/// the calls' own results still drive the breaker.
+fn warn_unfed(source: &Source, fed: Result<(), rebound_engine::EngineError>) {
+    if let Err(error) = fed {
+        tracing::warn!(source = %source.name, %error, "Could not record the health probe in the circuit breaker.");
     }
 }

@@ -110,17 +110,20 @@ pub(crate) async fn breaker_transitions(
         .await
         .map_err(|e| store.error(WHAT, e))?;
     rows.iter()
-        .map(|row| {
-            Ok(BreakerTransitionRow {
-                source_name: row.try_get("source_name")?,
-                at: row.try_get("at")?,
-                from_state: row.try_get("from_state")?,
-                to_state: row.try_get("to_state")?,
-                reason: row.try_get("reason")?,
-            })
-        })
+        .map(|row| transition(row, row.try_get("source_name")?))
         .collect::<Result<_, sqlx::Error>>()
         .map_err(|e| store.error(WHAT, e))
+}
+
+/// A `circuit_breaker_transitions` row, its source already read.
+fn transition(row: &PgRow, source_name: String) -> Result<BreakerTransitionRow, sqlx::Error> {
+    Ok(BreakerTransitionRow {
+        source_name,
+        at: row.try_get("at")?,
+        from_state: row.try_get("from_state")?,
+        to_state: row.try_get("to_state")?,
+        reason: row.try_get("reason")?,
+    })
 }
 
 pub(crate) async fn newest_breaker_transitions(
@@ -143,18 +146,12 @@ pub(crate) async fn newest_breaker_transitions(
     .fetch_all(&store.pool)
     .await
     .map_err(|e| store.error(WHAT, e))?;
+    // A source without transitions is the LEFT JOIN's row of NULLs.
     rows.iter()
         .map(|row| {
-            let Some(source_name) = row.try_get::<Option<String>, _>("source_name")? else {
-                return Ok(None);
-            };
-            Ok(Some(BreakerTransitionRow {
-                source_name,
-                at: row.try_get("at")?,
-                from_state: row.try_get("from_state")?,
-                to_state: row.try_get("to_state")?,
-                reason: row.try_get("reason")?,
-            }))
+            row.try_get::<Option<String>, _>("source_name")?
+                .map(|source| transition(row, source))
+                .transpose()
         })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(|e| store.error(WHAT, e))

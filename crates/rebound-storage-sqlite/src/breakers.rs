@@ -104,16 +104,19 @@ pub(crate) async fn breaker_transitions(
         .await
         .map_err(|e| store_error("breaker_transitions", e))?;
     rows.iter()
-        .map(|row| {
-            Ok(BreakerTransitionRow {
-                source_name: column(row, "source_name")?,
-                at: time_column(row, "at")?,
-                from_state: column(row, "from_state")?,
-                to_state: column(row, "to_state")?,
-                reason: column(row, "reason")?,
-            })
-        })
+        .map(|row| transition(row, column(row, "source_name")?))
         .collect()
+}
+
+/// A `circuit_breaker_transitions` row, its source already read.
+fn transition(row: &SqliteRow, source_name: String) -> Result<BreakerTransitionRow, StoreError> {
+    Ok(BreakerTransitionRow {
+        source_name,
+        at: time_column(row, "at")?,
+        from_state: column(row, "from_state")?,
+        to_state: column(row, "to_state")?,
+        reason: column(row, "reason")?,
+    })
 }
 
 /// The newest transition of each source of `?1` (a JSON array), in its
@@ -134,18 +137,12 @@ pub(crate) async fn newest_breaker_transitions(
         .fetch_all(readers)
         .await
         .map_err(|e| store_error("newest_breaker_transitions", e))?;
+    // A source without transitions is the LEFT JOIN's row of NULLs.
     rows.iter()
         .map(|row| {
-            let Some(source_name) = column::<Option<String>>(row, "source_name")? else {
-                return Ok(None);
-            };
-            Ok(Some(BreakerTransitionRow {
-                source_name,
-                at: time_column(row, "at")?,
-                from_state: column(row, "from_state")?,
-                to_state: column(row, "to_state")?,
-                reason: column(row, "reason")?,
-            }))
+            column::<Option<String>>(row, "source_name")?
+                .map(|source| transition(row, source))
+                .transpose()
         })
         .collect()
 }

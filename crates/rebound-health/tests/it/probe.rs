@@ -235,3 +235,95 @@ path = "/t/s"
     assert!(said.contains("health probe GET"), "{said}");
     assert!(!said.contains(SECRET), "the secret leaked: {said}");
 }
+
+/// A prober whose probe is out while the source's breaker opens (a
+/// worker's failed calls landing meanwhile): it trips the breaker, then
+/// sends the real probe.
+struct TripsWhileOut {
+    inner: HttpProber,
+    store: std::sync::Arc<dyn rebound_storage::Store>,
+}
+
+#[async_trait::async_trait]
+impl Prober for TripsWhileOut {
+    async fn probe(
+        &self,
+        source: &rebound_domain::plan::Source,
+        probe: &rebound_domain::plan::HealthProbe,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> rebound_health::ProbeResult {
+        self.inner.probe(source, probe, now).await
+    }
+
+    async fn send(
+        &self,
+        source: &rebound_domain::plan::Source,
+        probe: &rebound_domain::plan::HealthProbe,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> rebound_health::ProbeResult {
+        let cfg = source.breaker.clone();
+        let mut change = |state: &mut rebound_domain::breaker::BreakerState| {
+            (0..cfg.consecutive_failures)
+                .flat_map(|_| {
+                    state.record(
+                        &cfg,
+                        now,
+                        rebound_domain::breaker::Signal::Unhealthy,
+                        Some((rebound_domain::outcome::ErrorKind::Server, "HTTP 503")),
+                        None,
+                    )
+                })
+                .collect()
+        };
+        self.store
+            .update_breaker(&source.name, now, &mut change)
+            .await
+            .unwrap();
+        self.inner.send(source, probe, now).await
+    }
+
+    async fn feed(
+        &self,
+        source: &rebound_domain::plan::Source,
+        now: chrono::DateTime<chrono::Utc>,
+        result: &rebound_health::ProbeResult,
+        breaker: Option<&rebound_domain::breaker::BreakerState>,
+    ) -> bool {
+        self.inner.feed(source, now, result, breaker).await
+    }
+}
+
+/// The report feeds each probe's answer against the breaker as it is once
+/// the probe is back: a breaker that opened while the probe was out is
+/// made half-open by the answer (the next call is the trial), and the
+/// report shows that. Reading the breakers before sending the probes, the
+/// answer met a closed breaker, wrote nothing and left it open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breaker_that_opened_while_the_probe_was_out_is_half_opened_by_its_answer() {
+    let h = harness(DOWN).await;
+    h.sim.script("/t/status", vec![Reply::status(204)]);
+    let prober = TripsWhileOut {
+        inner: HttpProber::new(h.fetcher.clone(), h.engine.clone()),
+        store: h.store.clone(),
+    };
+    let now = h.clock.now();
+    let report = build_report(&Inputs {
+        plan: &h.plan,
+        store: h.store.as_ref(),
+        calendars: &EngineCalendars(&h.engine),
+        prober: Some(&prober),
+        now,
+        since: now - chrono::TimeDelta::hours(24),
+    })
+    .await
+    .unwrap();
+    let row = h.store.breaker_state("up").await.unwrap().expect("a row");
+    assert_eq!(row.state.phase, Phase::HalfOpen, "{:?}", row.state);
+    let newest = &h.store.breaker_transitions(Some("up"), 1).await.unwrap()[0];
+    assert_eq!(
+        newest.reason,
+        "health probe GET /t/status answered; the next call is the trial"
+    );
+    assert_eq!(report.sources[0].breaker, "half_open");
+    assert!(report.sources[0].probe.as_ref().is_some_and(|p| p.ok));
+}
