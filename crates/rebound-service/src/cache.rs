@@ -7,8 +7,8 @@
 //! cores, each twenty times slower, none done before the next expiry
 //! (measured on a 10-million-call history: no overview within 2 s, and
 //! `GET /api/v1/health` at 3.7 s p50, see `docs/benchmarks.md`). With it,
-//! one request makes it; the others meanwhile get the previous value (a
-//! few seconds older) or, before there is one, wait for that making.
+//! one request makes it; the others meanwhile get the previous value if
+//! it is at most [`SERVE_OLD_FOR`] old, else wait for that making.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use rebound_domain::clock::Clock;
@@ -18,6 +18,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How long a made value is served again.
 pub(crate) const CACHE_FOR: TimeDelta = TimeDelta::seconds(5);
+
+/// How old a value may be to be served while another caller makes the
+/// next one. After a quiet spell (nobody asked for an hour) or while
+/// makings fail (errors are not kept), the kept value is a picture of long
+/// ago: a monitoring client must wait for the new one rather than get
+/// that with a `200`.
+pub(crate) const SERVE_OLD_FOR: TimeDelta = TimeDelta::seconds(30);
 
 /// One value's last making and when it was made, and the lock that lets
 /// one caller at a time make it.
@@ -40,12 +47,11 @@ impl<T> Default for SingleFlight<T> {
 }
 
 impl<T: Clone> SingleFlight<T> {
-    /// The kept value: fresh only, or any age.
-    fn get(&self, now: DateTime<Utc>, fresh_only: bool) -> Option<T> {
+    /// The kept value if it is younger than `max_age`.
+    fn get(&self, now: DateTime<Utc>, max_age: TimeDelta) -> Option<T> {
         let guard = self.value.lock().ok()?;
         let (at, value) = guard.as_ref()?;
-        let fresh = now >= *at && now - *at < CACHE_FOR;
-        (fresh || !fresh_only).then(|| value.clone())
+        (now >= *at && now - *at < max_age).then(|| value.clone())
     }
 
     /// Forgets the kept value (the service itself just changed what it
@@ -65,15 +71,15 @@ impl<T: Clone> SingleFlight<T> {
         Fut: Future<Output = Result<T, E>>,
     {
         let now = clock.now();
-        if let Some(value) = self.get(now, true) {
+        if let Some(value) = self.get(now, CACHE_FOR) {
             return Ok(value);
         }
         let _making = match self.making.try_lock() {
             Ok(guard) => guard,
             Err(_) => {
                 // Someone is making it: the previous value, if there is
-                // one, else wait for theirs.
-                if let Some(value) = self.get(now, false) {
+                // one recent enough, else wait for theirs.
+                if let Some(value) = self.get(now, SERVE_OLD_FOR) {
                     return Ok(value);
                 }
                 self.making.lock().await
@@ -81,7 +87,7 @@ impl<T: Clone> SingleFlight<T> {
         };
         // Another caller may have made it between the two looks.
         let now = clock.now();
-        if let Some(value) = self.get(now, true) {
+        if let Some(value) = self.get(now, CACHE_FOR) {
             return Ok(value);
         }
         let generation = self.generation.load(Ordering::SeqCst);
@@ -143,6 +149,63 @@ mod tests {
             assert_eq!(task.await.expect("task").as_deref(), Ok("page"));
         }
         assert_eq!(makes.load(Ordering::SeqCst), 2, "expired: made once more");
+    }
+
+    /// A caller making `value` until released: its task, and the
+    /// release, once the making has started.
+    async fn making(
+        cache: &Arc<SingleFlight<u32>>,
+        clock: &Arc<ManualClock>,
+        value: u32,
+    ) -> (
+        tokio::task::JoinHandle<Result<u32, ()>>,
+        tokio::sync::oneshot::Sender<()>,
+    ) {
+        let (started, start) = tokio::sync::oneshot::channel();
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let (cache, clock) = (cache.clone(), clock.clone());
+        let task = tokio::spawn(async move {
+            cache
+                .get_or_make(clock.as_ref(), |_| async move {
+                    let _ = started.send(());
+                    let _ = released.await;
+                    Ok(value)
+                })
+                .await
+        });
+        start.await.expect("the making started");
+        (task, release)
+    }
+
+    /// While one caller makes the value, another gets the previous one
+    /// only if it is recent: an hour-old value is never served, the
+    /// caller waits for the new one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_old_value_is_not_served_while_the_next_is_made() {
+        let cache = Arc::new(SingleFlight::<u32>::default());
+        let clock = clock();
+        let made = |v: u32| move |_| async move { Ok::<_, ()>(v) };
+        assert_eq!(cache.get_or_make(clock.as_ref(), made(1)).await, Ok(1));
+
+        // 10 s on: expired but recent; while 2 is made, 1 is served.
+        clock.advance(Duration::from_secs(10));
+        let (maker, release) = making(&cache, &clock, 2).await;
+        assert_eq!(cache.get_or_make(clock.as_ref(), made(9)).await, Ok(1));
+        let _ = release.send(());
+        assert_eq!(maker.await.expect("task"), Ok(2));
+
+        // An hour on: while 3 is made, the other caller waits for it.
+        clock.advance(Duration::from_secs(3600));
+        let (maker, release) = making(&cache, &clock, 3).await;
+        let waiter = {
+            let (cache, clock) = (cache.clone(), clock.clone());
+            tokio::spawn(async move { cache.get_or_make(clock.as_ref(), made(9)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiter.is_finished(), "it waits rather than get 2");
+        let _ = release.send(());
+        assert_eq!(maker.await.expect("task"), Ok(3));
+        assert_eq!(waiter.await.expect("task"), Ok(3));
     }
 
     /// A clear forgets the value, and a making that began before the
