@@ -102,19 +102,41 @@ async fn healthz() -> &'static str {
 }
 
 /// Serves until `stop` turns true, then stops accepting and returns once
-/// in-flight scrapes are answered.
-pub(crate) async fn serve(listener: TcpListener, router: Router, mut stop: watch::Receiver<bool>) {
-    let shutdown = async move {
+/// the requests in flight are answered, or `grace` after the stop,
+/// whichever comes first: a `POST …/runs?wait=5m` or a slow
+/// `POST /api/v1/scrape` must not hold the stop past the one
+/// `shutdown_grace` every run gets (their connections are then closed;
+/// a run started over the API goes on under `ApiRuns` until the same
+/// deadline).
+pub(crate) async fn serve(
+    listener: TcpListener,
+    router: Router,
+    stop: watch::Receiver<bool>,
+    grace: std::time::Duration,
+) {
+    let stopped = |mut stop: watch::Receiver<bool>| async move {
         while !*stop.borrow() {
             if stop.changed().await.is_err() {
                 break;
             }
         }
     };
-    if let Err(error) = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        tracing::error!(%error, "The metrics endpoint stopped.");
+    let server = axum::serve(listener, router).with_graceful_shutdown(stopped(stop.clone()));
+    let cut_off = async {
+        stopped(stop).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = server => {
+            if let Err(error) = served {
+                tracing::error!(%error, "The HTTP endpoint stopped.");
+            }
+        }
+        () = cut_off => {
+            tracing::warn!(
+                grace = ?grace,
+                "Requests still open at the end of shutdown_grace were cut off."
+            );
+        }
     }
 }

@@ -218,6 +218,7 @@ impl Service {
                 listener,
                 crate::http::router(web),
                 stopped.clone(),
+                engine.plan().scheduler.shutdown_grace,
             ));
         }
         if role.schedules() {

@@ -251,21 +251,16 @@ async fn stop_releases_a_run_that_outlasts_the_grace_period() {
     sim.shutdown().await;
 }
 
-/// One grace period for the whole stop: a run the worker claimed and one
-/// started over the API, both outlasting it, are stopped together once
-/// `shutdown_grace` has passed since the stop, not one grace after the
-/// other (the API's runs used to get a grace of their own only after the
-/// workers had used up theirs: twice `shutdown_grace`).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[allow(clippy::disallowed_methods)] // the test's own client, posing as an API user
-async fn stop_gives_scheduled_and_api_started_runs_one_grace_period_together() {
-    const TOKEN: &str = "grace_token_5e21c0";
-    let sim = UpstreamSim::start().await.expect("sim");
+const GRACE_TOKEN: &str = "grace_token_5e21c0";
+
+/// A service with a 2 s `shutdown_grace` whose worker is in a call that
+/// hangs 30 s (`/slow/item`), and a workflow `by_hand` for the API whose
+/// call hangs as long (`/slow/api`): its handle and base URL.
+async fn hanging_service(sim: &UpstreamSim, dir: &Path) -> (Handle, String) {
     let hang =
         || vec![Reply::json(200, serde_json::json!({"ok": true})).delay(Duration::from_secs(30))];
     sim.script("/slow/item", hang());
     sim.script("/slow/api", hang());
-    let dir = tempfile::tempdir().expect("tempdir");
     let toml = format!(
         r#"{}
 [server]
@@ -281,21 +276,16 @@ scrapers = ["slow_api"]
 "#,
         slow_sqlite_config(&sim.base_url(), "2s")
     );
-    let plan = plan(dir.path(), &toml, &[("API_TOKEN", TOKEN)]);
+    let plan = plan(dir, &toml, &[("API_TOKEN", GRACE_TOKEN)]);
     let store = sqlite_store(&plan).await;
-    let handle = start(plan, Role::All, 2, store.clone()).await;
+    let handle = start(plan, Role::All, 2, store).await;
     let base = format!("http://{}", handle.local_addr().expect("listening"));
-    let accepted = reqwest::Client::new()
-        .post(format!("{base}/api/v1/workflows/by_hand/runs"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(
-        accepted.status().as_u16(),
-        202,
-        "the run outlasts the request"
-    );
+    (handle, base)
+}
+
+/// Stops `handle` once both slow calls are out; how long the stop took,
+/// checked to be one grace of 2 s (with 1.5 s of slack).
+async fn stop_takes_one_grace(sim: &UpstreamSim, handle: Handle) {
     wait_for("both calls started", Duration::from_secs(30), async || {
         sim.request_count("/slow/item") > 0 && sim.request_count("/slow/api") > 0
     })
@@ -311,8 +301,60 @@ scrapers = ["slow_api"]
     );
     assert!(
         took < Duration::from_millis(3_500),
-        "one grace of 2 s for both runs, not one after the other: {took:?}"
+        "one grace of 2 s for everything in flight: {took:?}"
     );
+}
+
+/// One grace period for the whole stop: a run the worker claimed and one
+/// started over the API, both outlasting it, are stopped together once
+/// `shutdown_grace` has passed since the stop, not one grace after the
+/// other (the API's runs used to get a grace of their own only after the
+/// workers had used up theirs: twice `shutdown_grace`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::disallowed_methods)] // the test's own client, posing as an API user
+async fn stop_gives_scheduled_and_api_started_runs_one_grace_period_together() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (handle, base) = hanging_service(&sim, dir.path()).await;
+    let accepted = reqwest::Client::new()
+        .post(format!("{base}/api/v1/workflows/by_hand/runs"))
+        .bearer_auth(GRACE_TOKEN)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(
+        accepted.status().as_u16(),
+        202,
+        "the run outlasts the request"
+    );
+    stop_takes_one_grace(&sim, handle).await;
+    sim.shutdown().await;
+}
+
+/// A request still open at the stop (a run's client waiting with
+/// `?wait=5m`) does not hold the stop either: the HTTP server gets the
+/// same grace (it used to wait for the request, so for the run's 30 s),
+/// then the run is stopped and its client told so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::disallowed_methods)] // the test's own client, posing as an API user
+async fn a_request_open_at_the_stop_is_answered_within_the_same_grace() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (handle, base) = hanging_service(&sim, dir.path()).await;
+    let waiting = tokio::spawn(
+        reqwest::Client::new()
+            .post(format!("{base}/api/v1/workflows/by_hand/runs?wait=5m"))
+            .bearer_auth(GRACE_TOKEN)
+            .send(),
+    );
+    stop_takes_one_grace(&sim, handle).await;
+    let answer = waiting
+        .await
+        .expect("the client task")
+        .expect("an answer");
+    assert_eq!(answer.status().as_u16(), 500);
+    let body = answer.text().await.expect("body");
+    assert!(body.contains("the service is stopping"), "{body}");
     sim.shutdown().await;
 }
 
