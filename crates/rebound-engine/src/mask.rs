@@ -11,7 +11,9 @@
 //!   found too) and the string is written back as valid JSON; a number or
 //!   literal holding a secret becomes the string `"***"`; every other byte
 //!   stays as it was;
-//! - any other payload gets plain replacement, as before.
+//! - a JSON payload whose secret spans tokens (`[1234, 5678]`), so that no
+//!   string or scalar holds it, and any other payload get plain
+//!   replacement: a secret is never stored to keep a payload parseable.
 
 use rebound_domain::redact::{MASK, Redactor};
 use std::borrow::Cow;
@@ -46,6 +48,12 @@ pub(crate) fn mask_payload<'a>(redactor: &Redactor, body: &'a [u8]) -> Cow<'a, [
         at = replacement.end;
     }
     out.extend_from_slice(&body[at..]);
+    // A secret can span tokens of valid JSON (`1234, 5678` in an array)
+    // and so be in no single string or scalar: then the structure cannot
+    // be kept, and plain replacement masks it.
+    if raw_hit && redactor.finds_secret_in(&out) {
+        return redactor.redact_bytes(body);
+    }
     Cow::Owned(out)
 }
 
@@ -192,6 +200,13 @@ mod tests {
         let out = mask_payload(&redactor, b"{\"id\": 1234567890123, \"n\": 7}");
         assert_eq!(&*out, b"{\"id\": \"***\", \"n\": 7}");
         parses(&out);
+    }
+
+    #[test]
+    fn a_secret_across_json_tokens_is_masked_plainly() {
+        let redactor = Redactor::new(["1234, 5678"]);
+        let out = mask_payload(&redactor, b"{\"pin\": [1234, 5678], \"n\": 7}");
+        assert_eq!(&*out, b"{\"pin\": [***], \"n\": 7}");
     }
 
     #[test]

@@ -348,10 +348,7 @@ async fn a_request_open_at_the_stop_is_answered_within_the_same_grace() {
             .send(),
     );
     stop_takes_one_grace(&sim, handle).await;
-    let answer = waiting
-        .await
-        .expect("the client task")
-        .expect("an answer");
+    let answer = waiting.await.expect("the client task").expect("an answer");
     assert_eq!(answer.status().as_u16(), 500);
     let body = answer.text().await.expect("body");
     assert!(body.contains("the service is stopping"), "{body}");
