@@ -21,7 +21,8 @@ use rebound_domain::plan::{Plan, Workflow};
 use rebound_engine::Engine;
 use rebound_schedule::{CalendarSource, Decision, Facts, SlotFact};
 use rebound_storage::{
-    AlertLevel, DecisionAction, DecisionOutcome, NewDecision, NewScheduledRun, StoreError,
+    AlertLevel, CollectedAsk, DecisionAction, DecisionOutcome, NewDecision, NewScheduledRun,
+    StoreError,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -365,35 +366,57 @@ impl Scheduler {
             workflow.schedule.as_ref().map(|s| &s.kind),
             Some(rebound_domain::plan::ScheduleKind::Discovery { .. })
         );
+        let mut dates = Vec::new();
         let mut date = from;
         while date <= to {
-            if let Some((param, scrapers)) = &fanned {
-                // An event is collected when every fanned-out scraper of the
-                // workflow has a successful call for it, not just one.
+            dates.push(date);
+            date = date.succ_opt().unwrap_or(date);
+            if date == NaiveDate::MAX {
+                break;
+            }
+        }
+        if let Some((param, scrapers)) = &fanned {
+            // Every scraper's entities on every date, in one read; an
+            // event is collected when every fanned-out scraper of the
+            // workflow has a successful call for it, not just one.
+            let asks: Vec<CollectedAsk> = dates
+                .iter()
+                .flat_map(|date| {
+                    scrapers.iter().map(|scraper| CollectedAsk {
+                        scrapers: vec![scraper.clone()],
+                        param: param.clone(),
+                        target_date: *date,
+                    })
+                })
+                .collect();
+            let answers = store.collected_values_many(&asks).await?;
+            if answers.len() != asks.len() {
+                return Err(StoreError::Query(format!(
+                    "collected_values_many answered {} of {} asks",
+                    answers.len(),
+                    asks.len()
+                )));
+            }
+            let mut answers = answers.into_iter();
+            for date in &dates {
                 let mut both: Option<BTreeSet<String>> = None;
-                for scraper in scrapers {
-                    let values: BTreeSet<String> = store
-                        .collected_values(std::slice::from_ref(scraper), param, date)
-                        .await?
-                        .into_iter()
-                        .collect();
+                for values in answers.by_ref().take(scrapers.len()) {
+                    let values: BTreeSet<String> = values.into_iter().collect();
                     both = Some(match both {
                         None => values,
                         Some(so_far) => so_far.intersection(&values).cloned().collect(),
                     });
                 }
-                collected.insert(date, both.unwrap_or_default());
+                collected.insert(*date, both.unwrap_or_default());
             }
+        }
+        for date in dates {
             // Only discovery stops on data; other kinds need not read runs.
             if discovery {
                 let runs = store.executions_for_date(&workflow.name, date).await?;
                 if runs.iter().any(|r| r.scrapers_succeeded > 0) {
                     data_found.insert(date);
                 }
-            }
-            date = date.succ_opt().unwrap_or(date);
-            if date == NaiveDate::MAX {
-                break;
             }
         }
         Ok(Facts {

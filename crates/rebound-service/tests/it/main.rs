@@ -6,6 +6,7 @@
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use rebound_domain::clock::Clock;
 use rebound_domain::clock::ManualClock;
+use rebound_domain::outcome::ScraperStatus;
 use rebound_engine::Engine;
 use rebound_fetch::Fetcher;
 use rebound_raw::RawStore;
@@ -289,6 +290,57 @@ async fn a_simulated_day_makes_the_decisions_the_rules_call_for() {
             .or_insert(0) += 1;
     }
     assert!(seen.values().all(|n| *n == 1), "{seen:?}");
+    sim.shutdown().await;
+}
+
+/// `only_missing` over two fanned-out scrapers: an event is collected
+/// only when both have it. At 01:00 post_game collects every game's
+/// play-by-play; before 02:00 one game's box score is collected by hand;
+/// at 02:00 `both` (play-by-play and box scores) runs for every other
+/// game, and the day before's games count for nothing on this date.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_missing_counts_an_event_collected_when_every_fanned_scraper_has_it() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let extra = r#"
+[scrapers.box]
+source = "nba"
+path = "/pbp/{game_id}"
+records = "/game/actions"
+dataset = "nbacom/box"
+for_each = { calendar = "games", param = "game_id" }
+
+[workflows.both]
+scrapers = ["pbp", "box"]
+schedule = { kind = "at", at = "02:00", tolerance = "30m", target_date = "yesterday", calendar = "games", only_missing = true }
+"#;
+    let mut h = harness(
+        dir.path(),
+        &config(&sim.base_url(), extra),
+        local(day(), 0, 0),
+    )
+    .await;
+    let yesterday = day().pred_opt().expect("date");
+    let games = rebound_upstream_sim::fixtures::games_on(yesterday);
+    assert!(games.len() > 1);
+    h.run_until(local(day(), 1, 45)).await;
+    let post = h.runs_of("post_game");
+    assert_eq!(post.len(), 1, "{post:?}");
+    assert_eq!(post[0].entities.len(), games.len());
+    let first = games[0].game_id();
+    let params = BTreeMap::from([("game_id".to_string(), first.clone())]);
+    let call = h
+        .engine
+        .run_scraper("box", yesterday, &params)
+        .await
+        .expect("box score");
+    assert_eq!(call.status, ScraperStatus::Success, "{call:?}");
+    h.run_until(local(day(), 3, 0)).await;
+    let both = h.runs_of("both");
+    assert_eq!(both.len(), 1, "box scores missing: {:?}", h.decisions);
+    assert_eq!(both[0].target_date, yesterday);
+    assert_eq!(both[0].entities.len(), games.len() - 1, "{:?}", both[0]);
+    assert!(!both[0].entities.contains(&first), "{:?}", both[0]);
     sim.shutdown().await;
 }
 
