@@ -28,6 +28,13 @@ pub(crate) enum Gate {
     Reject(String),
 }
 
+/// Whether `source`'s health probe feeds its breaker: a breaker, a probe,
+/// and `follow_health` on.
+fn follows_health(source: &Source) -> bool {
+    let cfg = &source.breaker;
+    cfg.enabled && cfg.follow_health && source.health.is_some()
+}
+
 fn log(source: &str, transitions: &[Transition]) {
     for t in transitions {
         if t.to == Phase::Open {
@@ -113,8 +120,7 @@ impl Engine {
         http_status: Option<u16>,
         error: Option<&str>,
     ) -> Result<(), EngineError> {
-        let cfg = &source.breaker;
-        if !cfg.enabled || !cfg.follow_health || source.health.is_none() {
+        if !follows_health(source) {
             return Ok(());
         }
         let stored = match ok {
@@ -147,10 +153,10 @@ impl Engine {
         error: Option<&str>,
         stored: Option<&BreakerState>,
     ) -> Result<bool, EngineError> {
-        let cfg = &source.breaker;
-        if !cfg.enabled || !cfg.follow_health || source.health.is_none() {
+        if !follows_health(source) {
             return Ok(false);
         }
+        let cfg = &source.breaker;
         if ok {
             match stored {
                 None => return Ok(false),

@@ -735,16 +735,9 @@ async fn datasets(
         })
         .flat_map(|c| c.asks())
         .collect();
-    let answers = store.collected_values_many(&asks).await?;
-    if answers.len() != asks.len() {
-        return Err(StoreError::Query(format!(
-            "collected_values_many answered {} of {} asks",
-            answers.len(),
-            asks.len()
-        ))
-        .into());
-    }
-    let mut collected = answers.into_iter();
+    let mut collected = rebound_storage::collected_values_checked(store, &asks)
+        .await?
+        .into_iter();
     let mut out = Vec::new();
     for (dataset, freshness, completeness) in pending {
         let completeness = match completeness {

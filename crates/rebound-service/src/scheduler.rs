@@ -389,15 +389,9 @@ impl Scheduler {
                     })
                 })
                 .collect();
-            let answers = store.collected_values_many(&asks).await?;
-            if answers.len() != asks.len() {
-                return Err(StoreError::Query(format!(
-                    "collected_values_many answered {} of {} asks",
-                    answers.len(),
-                    asks.len()
-                )));
-            }
-            let mut answers = answers.into_iter();
+            let mut answers = rebound_storage::collected_values_checked(store.as_ref(), &asks)
+                .await?
+                .into_iter();
             for date in &dates {
                 let mut both: Option<BTreeSet<String>> = None;
                 for values in answers.by_ref().take(scrapers.len()) {

@@ -1023,6 +1023,24 @@ pub struct CollectedAsk {
     pub target_date: NaiveDate,
 }
 
+/// [`Store::collected_values_many`], checked to answer each ask once: the
+/// callers pair answers with asks by position, so a backend that answered
+/// fewer would otherwise shift every answer after the gap.
+pub async fn collected_values_checked(
+    store: &dyn Store,
+    asks: &[CollectedAsk],
+) -> Result<Vec<Vec<String>>, StoreError> {
+    let answers = store.collected_values_many(asks).await?;
+    if answers.len() != asks.len() {
+        return Err(StoreError::Query(format!(
+            "collected_values_many answered {} of {} asks",
+            answers.len(),
+            asks.len()
+        )));
+    }
+    Ok(answers)
+}
+
 /// The payload a calendar or a fan-out reads.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LatestPayload {
