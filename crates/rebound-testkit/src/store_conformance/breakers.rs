@@ -155,6 +155,14 @@ pub async fn reset_closes_and_records_a_transition(store: &dyn Store) {
             .unwrap()
             .is_empty()
     );
+    // A name that looks like SQL or JSON is just a name without transitions.
+    assert_eq!(
+        store
+            .newest_breaker_transitions(&[r#"a"], ' OR 1=1 --"#.to_string()])
+            .await
+            .unwrap(),
+        vec![None]
+    );
     // Resetting a closed breaker records nothing.
     let again = store
         .reset_breaker(&source, now, "reset by operator")

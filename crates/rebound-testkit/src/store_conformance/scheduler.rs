@@ -885,6 +885,19 @@ pub async fn collected_values_are_distinct_successes(store: &dyn Store) {
             .expect("collected_values_many")
             .is_empty()
     );
+    // Names and parameters are data, never SQL or JSON syntax: quotes,
+    // brackets and a JSON path in them are asked about like any name.
+    let odd = [
+        ask(&[r#"x"]', 'y"#.to_string()], r#"$.a"b"#, day),
+        ask(&scrapers, r#"game_id" OR 1=1 --"#, day),
+    ];
+    assert_eq!(
+        store
+            .collected_values_many(&odd)
+            .await
+            .expect("odd names are no error"),
+        vec![Vec::<String>::new(), Vec::new()]
+    );
 }
 
 /// `latest_payload` is the newest (by finish time) successful call of the
