@@ -109,17 +109,33 @@ pub async fn build_report(inputs: &Inputs<'_>) -> Result<HealthReport, HealthErr
         since,
         ..
     } = *inputs;
-    let counts = store.call_counts(since).await?;
     let names: Vec<String> = plan.scrapers.keys().cloned().collect();
-    let scraper_last: BTreeMap<String, ScraperLast> = names
-        .iter()
-        .cloned()
-        .zip(store.scrapers_last(&names).await?)
-        .collect();
-    let sources = sources(inputs, &counts).await?;
-    let scrapers = scrapers(plan, store, since, &counts, &scraper_last).await?;
-    let workflows = workflows(plan, store, now).await?;
-    let coverage = store.error_coverage(since).await?;
+    // The sections' reads go side by side. Each read is a round trip to a
+    // store connection (a thread hand-off on SQLite, the network on
+    // PostgreSQL) and the report mostly waits on them, so in sequence
+    // their latencies add up (docs/benchmarks.md). Only the sources'
+    // probes write (their breakers), and no other section reads what they
+    // write; the probes themselves still go one after another.
+    let counted = async {
+        let (counts, lasts) = futures::try_join!(
+            async { Ok::<_, HealthError>(store.call_counts(since).await?) },
+            async { Ok(store.scrapers_last(&names).await?) },
+        )?;
+        let scraper_last: BTreeMap<String, ScraperLast> =
+            names.iter().cloned().zip(lasts).collect();
+        let (sources, scrapers, datasets) = futures::try_join!(
+            sources(inputs, &counts),
+            scrapers(plan, store, since, &counts, &scraper_last),
+            datasets(plan, store, inputs.calendars, now, Some(&scraper_last)),
+        )?;
+        Ok::<_, HealthError>((counts, sources, scrapers, datasets))
+    };
+    let ((counts, sources, scrapers, datasets), workflows, coverage, handoff) = futures::try_join!(
+        counted,
+        workflows(plan, store, now),
+        async { Ok(store.error_coverage(since).await?) },
+        handoff(plan, store, now),
+    )?;
     let error_coverage = ErrorCoverage {
         failed_or_partial: coverage.failed_or_partial,
         with_message: coverage.with_message,
@@ -150,8 +166,6 @@ pub async fn build_report(inputs: &Inputs<'_>) -> Result<HealthReport, HealthErr
             round2(r.attempts as f64 / r.calls as f64)
         },
     };
-    let datasets = datasets(plan, store, inputs.calendars, now, Some(&scraper_last)).await?;
-    let handoff = handoff(plan, store, now).await?;
 
     let mut level = Level::Ok;
     level = level.max(sources.iter().map(|s| s.level).max().unwrap_or_default());
