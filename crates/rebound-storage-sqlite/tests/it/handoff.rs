@@ -66,3 +66,42 @@ async fn the_documented_poll_and_ack_sql_work_in_order() {
         );
     }
 }
+
+/// A claim that finds nothing due still applies the acknowledgements
+/// consumers inserted: the read that lets an idle poll skip its write
+/// transaction must count a waiting ack as work.
+#[tokio::test]
+async fn a_claim_with_nothing_due_still_applies_waiting_acks() {
+    let (_dir, store) = fresh_store().await;
+    let ids = seed_poll_events(&store).await;
+    // Claimed with a lease far ahead: still pending, but none due.
+    let t = chrono::DateTime::parse_from_rfc3339("1975-05-05T06:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let far = t + chrono::TimeDelta::days(365);
+    assert_eq!(
+        store.claim_pending_events(t, far, 10).await.unwrap().len(),
+        3
+    );
+    ack(&store, &ids[1]).await.expect("ack");
+    assert!(
+        store
+            .claim_pending_events(t, far, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing is due"
+    );
+    let acked = store
+        .completion_events(Some("acknowledged"), 10)
+        .await
+        .expect("list");
+    assert_eq!(
+        acked
+            .iter()
+            .map(|e| e.event_id.as_str())
+            .collect::<Vec<_>>(),
+        vec![ids[1].as_str()],
+        "the waiting ack was not applied"
+    );
+}

@@ -545,3 +545,43 @@ fn concurrent_first_opens_of_a_new_file_all_succeed() {
         }
     }
 }
+
+/// The publisher and the alert deliverer poll; with nothing due, a poll
+/// answers at once from a reader instead of queueing for the write lock
+/// behind another process's writer (it used to wait out the busy timeout
+/// and fail with "database is locked").
+#[tokio::test]
+async fn idle_claims_do_not_wait_for_another_writer() {
+    use rebound_storage::{AlertStore, EventStore};
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.sqlite");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let now = at("2026-01-01T00:00:00Z");
+    let lease = now + TimeDelta::minutes(1);
+    let started = Instant::now();
+    let events = tokio::time::timeout(
+        Duration::from_secs(3),
+        store.claim_pending_events(now, lease, 10),
+    )
+    .await
+    .expect("an idle event claim waited for the other writer")
+    .unwrap();
+    let alerts = tokio::time::timeout(
+        Duration::from_secs(3),
+        store.claim_due_alerts(now, lease, 10),
+    )
+    .await
+    .expect("an idle alert claim waited for the other writer")
+    .unwrap();
+    assert!(events.is_empty() && alerts.is_empty());
+    assert!(started.elapsed() < Duration::from_secs(3));
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+}
