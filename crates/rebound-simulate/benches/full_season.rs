@@ -18,6 +18,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// `println!` panics when stdout is closed (`$B | head -1`); the bench
+/// stops instead, with the status a shell gives a process ended by SIGPIPE,
+/// as `rebound` does.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(141);
+        }
+    }};
+}
+
 fn main() -> ExitCode {
     let mut days = None;
     let mut keep = None;
@@ -89,7 +101,7 @@ fn main() -> ExitCode {
         }
     };
     let elapsed = started.elapsed();
-    println!(
+    say!(
         "full-season: {} days, {} runs, {} calls, {} attempts, {} alerts sent in {:.1}s ({:.1} ms per simulated day)",
         report.days,
         report.runs.total,
@@ -100,7 +112,7 @@ fn main() -> ExitCode {
         elapsed.as_secs_f64() * 1000.0 / f64::from(report.days.max(1)),
     );
     let p = report.phases;
-    println!(
+    say!(
         "where the time went: runs {:.1}s, alert rounds {:.1}s ({} rounds, {:.2} ms each), ticks {:.1}s, publishing {:.1}s, the rest {:.1}s",
         p.runs.as_secs_f64(),
         p.alert_rounds.as_secs_f64(),
@@ -110,7 +122,7 @@ fn main() -> ExitCode {
         p.publishing.as_secs_f64(),
         (elapsed - (p.runs + p.alert_rounds + p.ticks + p.publishing)).as_secs_f64(),
     );
-    println!(
+    say!(
         "failure rate {:.4}, completeness {:.5} ({} of {} entities)",
         report.failure_rate,
         report.completeness.completeness_rate,
@@ -119,7 +131,7 @@ fn main() -> ExitCode {
     );
     let mut met = true;
     for target in &report.targets {
-        println!(
+        say!(
             "target {}: wanted {}, measured {}: {}",
             target.target,
             target.wanted,
@@ -129,7 +141,7 @@ fn main() -> ExitCode {
         met &= target.met;
     }
     if elapsed.as_secs_f64() >= 10.0 {
-        println!("speed target (under 10 s): MISSED");
+        say!("speed target (under 10 s): MISSED");
     }
     if floors && let Some(dir) = &keep {
         let counted = statements.statements.load(Ordering::Relaxed);
@@ -202,7 +214,7 @@ mod floors {
         let commands = transform_commands(&dir.join("rebound.toml"))?;
         let runs = transform_runs(&dir.join("history.db"), &commands).await?;
         let mut spawn_total = 0.0;
-        println!(
+        say!(
             "floor: {statements} statements x {:.1} us (median round trip of a trivial read) = {:.1}s",
             hand_off.as_secs_f64() * 1e6,
             statements as f64 * hand_off.as_secs_f64()
@@ -216,7 +228,7 @@ mod floors {
             spawn_total += n as f64 * start.as_secs_f64();
             // The scrapers, not the command line: a command's arguments
             // may carry a secret.
-            println!(
+            say!(
                 "floor: {n} transform processes (of {}) x {:.1} ms (median start with empty input) = {:.1}s",
                 scrapers.join(", "),
                 start.as_secs_f64() * 1e3,
@@ -224,7 +236,7 @@ mod floors {
             );
         }
         let floor = statements as f64 * hand_off.as_secs_f64() + spawn_total;
-        println!(
+        say!(
             "floors together: {floor:.1}s of {:.1}s wall ({:.0}%); beyond them: {:.1}s",
             wall.as_secs_f64(),
             100.0 * floor / wall.as_secs_f64(),
@@ -232,7 +244,7 @@ mod floors {
         );
         // Not a floor of the design but of the work it records: what the
         // statements cost inside SQLite, with no hand-off at all.
-        println!(
+        say!(
             "inside SQLite: {:.1}s ({:.0} us per statement on average), of the {:.1}s beyond the floors",
             executing.as_secs_f64(),
             executing.as_secs_f64() * 1e6 / statements.max(1) as f64,
