@@ -54,6 +54,40 @@ pub trait Calendars: Send + Sync {
     async fn events(&self, calendar: &str) -> Result<Option<Vec<Event>>, String>;
 }
 
+/// Each calendar read once per report: several datasets fan out over the
+/// same calendar, and at one instant its events are the same for all of
+/// them (each read is a store round trip and a payload to parse).
+struct ReadOnce<'a> {
+    calendars: &'a dyn Calendars,
+    read: std::sync::Mutex<BTreeMap<String, CalendarRead>>,
+}
+
+/// What [`Calendars::events`] answers.
+type CalendarRead = Result<Option<Vec<Event>>, String>;
+
+#[async_trait]
+impl Calendars for ReadOnce<'_> {
+    async fn events(&self, calendar: &str) -> Result<Option<Vec<Event>>, String> {
+        // The lock is never held across the read: a poisoned one only
+        // means another read panicked, and then the map is still whole.
+        let known = self
+            .read
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(calendar)
+            .cloned();
+        if let Some(events) = known {
+            return events;
+        }
+        let events = self.calendars.events(calendar).await;
+        self.read
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(calendar.to_string(), events.clone());
+        events
+    }
+}
+
 /// Sends a source's health probe.
 #[async_trait]
 pub trait Prober: Send + Sync {
@@ -725,6 +759,10 @@ async fn datasets(
     };
     // Freshness, and what completeness must read, per dataset; then every
     // dataset's collected entities in one read (both dates of each).
+    let calendars = ReadOnce {
+        calendars,
+        read: Default::default(),
+    };
     let mut pending = Vec::new();
     for (dataset, scrapers) in producers {
         let policy = plan.datasets.get(dataset);
@@ -736,7 +774,7 @@ async fn datasets(
         }
         let freshness = freshness_of(policy, last_change_at, last_checked_at, now);
         let completeness = match policy {
-            Some(policy) => completeness_to_read(plan, calendars, policy, now).await,
+            Some(policy) => completeness_to_read(plan, &calendars, policy, now).await,
             None => None,
         };
         pending.push((dataset, freshness, completeness));
@@ -955,5 +993,44 @@ fn unknown_completeness(date: NaiveDate, error: String) -> Completeness {
         deadline: None,
         overdue: Vec::new(),
         error: Some(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts its reads; `broken` cannot be read.
+    struct Counting(AtomicUsize);
+
+    #[async_trait]
+    impl Calendars for Counting {
+        async fn events(&self, calendar: &str) -> Result<Option<Vec<Event>>, String> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            match calendar {
+                "broken" => Err("cannot be read".to_string()),
+                _ => Ok(Some(Vec::new())),
+            }
+        }
+    }
+
+    #[test]
+    fn a_report_reads_each_calendar_once() {
+        let inner = Counting(AtomicUsize::new(0));
+        let once = ReadOnce {
+            calendars: &inner,
+            read: Default::default(),
+        };
+        futures::executor::block_on(async {
+            for _ in 0..3 {
+                assert_eq!(once.events("games").await, Ok(Some(Vec::new())));
+                assert_eq!(
+                    once.events("broken").await,
+                    Err("cannot be read".to_string())
+                );
+            }
+        });
+        assert_eq!(inner.0.load(Ordering::SeqCst), 2);
     }
 }
