@@ -122,6 +122,16 @@ fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// What a transform inherits (`PATH`, `HOME`, `LANG`), from this process,
+/// for `rebound simulate`, which loads its config with placeholders for
+/// every other variable.
+pub(crate) fn transform_env() -> Vec<(String, String)> {
+    rebound_domain::document::Transform::PASSED_ENV
+        .iter()
+        .filter_map(|name| process_env(name).map(|v| (name.to_string(), v)))
+        .collect()
+}
+
 fn load_with(path: &Path, secrets: Secrets) -> Result<rebound_config::Loaded, Failure> {
     rebound_config::load_with(path, &process_env, secrets)
         .map_err(|e| Failure::Usage(anyhow::anyhow!("{e}")))

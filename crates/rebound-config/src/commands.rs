@@ -126,6 +126,7 @@ mod tests {
             timeout: Transform::DEFAULT_TIMEOUT,
             format: Default::default(),
             env: vec![("PATH".to_string(), bin.display().to_string())],
+            keep_running: false,
         };
         assert!(problems(&transform(&["parse", "parsers/ok.py", "--mode=x/y"])).is_empty());
         assert!(problems(&transform(&["./parsers/ok.py"])).is_empty());

@@ -556,6 +556,12 @@ pub(crate) struct RawTransform {
     /// "bytes".
     #[schemars(extend("enum" = ["json", "pdf", "html", "csv", "bytes"]))]
     pub format: Option<String>,
+    /// Start the command once and send it one document after another in
+    /// frames ("document N" and N bytes on stdin; "output N" or "error N"
+    /// and N bytes back on stdout) instead of starting it per document.
+    /// For parsers whose start-up (an interpreter, imports) costs more
+    /// than their work. Default: false.
+    pub keep_running: Option<bool>,
 }
 
 /// `paginate = { kind = "cursor", cursor = "/meta/next_cursor", param =

@@ -84,8 +84,10 @@ impl PayloadFormat {
     }
 }
 
-/// `transform = { command, timeout, format }`: a command that reads the
-/// document on stdin and writes the call's primary output on stdout.
+/// `transform = { command, timeout, format, keep_running }`: a command that
+/// reads the document on stdin and writes the call's primary output on
+/// stdout (once per document, or, with `keep_running`, a long-lived process
+/// that answers one framed document after another).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transform {
     /// Program and arguments, run without a shell. A program with a `/` is
@@ -102,6 +104,10 @@ pub struct Transform {
     /// as the process that loaded the config had them, so a parser never
     /// sees an API key or database password it has no use for.
     pub env: Vec<(String, String)>,
+    /// Start the command once and send it document after document in
+    /// frames (docs/documents.md, "Long-running transforms") instead of
+    /// starting it for each document.
+    pub keep_running: bool,
 }
 
 impl Transform {

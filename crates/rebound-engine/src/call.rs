@@ -775,14 +775,20 @@ impl Engine {
             std::borrow::Cow::Owned(masked) => Bytes::from(masked),
         };
         let redactor = &self.plan.redactor;
-        let output = match crate::transform::run(
-            transform,
-            &document,
-            source.max_body_bytes,
-            redactor,
-        )
-        .await
-        {
+        let output = if transform.keep_running {
+            self.kept_transforms
+                .run(
+                    &scraper.name,
+                    transform,
+                    &document,
+                    source.max_body_bytes,
+                    redactor,
+                )
+                .await
+        } else {
+            crate::transform::run(transform, &document, source.max_body_bytes, redactor).await
+        };
+        let output = match output {
             Ok(output) => output,
             Err(message) => {
                 tracing::warn!(

@@ -160,6 +160,9 @@ pub struct Engine {
     /// Per calendar: the payload its events were last read from, and
     /// those events (see `calendar_events`).
     calendar_cache: std::sync::Mutex<CalendarCache>,
+    /// The processes of the `keep_running` transforms, started on their
+    /// first document and stopped with the engine.
+    kept_transforms: transform::KeptTransforms,
 }
 
 impl Engine {
@@ -182,6 +185,7 @@ impl Engine {
             metrics,
             calls_in_order: false,
             calendar_cache: Default::default(),
+            kept_transforms: Default::default(),
         }
     }
 

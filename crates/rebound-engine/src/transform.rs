@@ -7,7 +7,9 @@
 //! process running Rebound holds API keys and database passwords that a
 //! parser has no use for. Its stdout is bounded by the source's
 //! `max_body_bytes` (a runaway parser cannot fill memory), and it is killed
-//! at its timeout (`kill_on_drop`, so no path leaves it running). Every
+//! at its timeout (`kill_on_drop`, so no path leaves it running). With
+//! `keep_running` the command is started once per scraper and sent one
+//! framed document after another ([`kept`]). Every
 //! failure is an `Err` with a sentence for the call's message, stderr's
 //! last 500 bytes masked; nothing here panics on what the command does.
 
@@ -19,6 +21,9 @@ use std::process::Stdio;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
+mod kept;
+pub(crate) use kept::KeptTransforms;
+
 /// Bytes of stderr quoted in a failure message.
 const STDERR_TAIL_BYTES: usize = 500;
 
@@ -26,13 +31,10 @@ const STDERR_TAIL_BYTES: usize = 500;
 /// secret that straddles the cut is still whole when it is masked.
 const STDERR_KEPT_BYTES: usize = 4_096;
 
-/// Runs `transform` with `input` on stdin; its stdout, or why not.
-pub(crate) async fn run(
-    transform: &Transform,
-    input: &Bytes,
-    max_output: u64,
-    redactor: &Redactor,
-) -> Result<Bytes, String> {
+/// The command of `transform`, set up as every run of it is (no shell, the
+/// environment cleared down to [`Transform::env`], pipes, killed when
+/// dropped), and its name for messages.
+fn command(transform: &Transform) -> Result<(Command, &str), String> {
     let Some(program) = transform.program() else {
         return Err("transform has no command".to_string());
     };
@@ -49,6 +51,17 @@ pub(crate) async fn run(
     if !transform.dir.as_os_str().is_empty() {
         command.current_dir(&transform.dir);
     }
+    Ok((command, name))
+}
+
+/// Runs `transform` with `input` on stdin; its stdout, or why not.
+pub(crate) async fn run(
+    transform: &Transform,
+    input: &Bytes,
+    max_output: u64,
+    redactor: &Redactor,
+) -> Result<Bytes, String> {
+    let (mut command, name) = command(transform)?;
     let mut child = command
         .spawn()
         .map_err(|e| format!("transform {name} could not start: {e}"))?;
@@ -154,7 +167,7 @@ async fn read_tail(pipe: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
 
 /// Stderr's last [`STDERR_TAIL_BYTES`], masked (before the cut), on one
 /// line.
-fn stderr_tail(kept: &[u8], redactor: &Redactor) -> String {
+pub(super) fn stderr_tail(kept: &[u8], redactor: &Redactor) -> String {
     let text = String::from_utf8_lossy(kept);
     let masked = redactor.redact(&text);
     let masked = masked.trim();

@@ -90,6 +90,7 @@ fn main() -> ExitCode {
         days,
         alert_every,
         keep: keep.clone(),
+        transform_env: transform_env(),
         ..Options::default()
     };
     let started = Instant::now();
@@ -196,7 +197,8 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountStatements {
 /// The costs a simulated season cannot go below in this design, measured
 /// on this machine right after the season: every SQL statement is a
 /// hand-off from the runtime to sqlx's SQLite thread and back, and every
-/// transformed payload is one process of the config's `transform.command`.
+/// transformed payload is one process of the config's `transform.command`
+/// (a `keep_running` one: every scraper's).
 /// Statements × the hand-off of a trivial read, plus transforms × the
 /// start of one transform process, is what the season would cost if
 /// everything else were free.
@@ -219,10 +221,14 @@ mod floors {
             hand_off.as_secs_f64() * 1e6,
             statements as f64 * hand_off.as_secs_f64()
         );
-        for (command, scrapers) in &commands {
+        for (command, scrapers, keep_running) in &commands {
+            // A `keep_running` command is one process per scraper that
+            // transformed anything (a restart after a failed document is
+            // not counted); otherwise one per stored payload.
             let n: u64 = scrapers
                 .iter()
                 .map(|s| runs.get(s).copied().unwrap_or(0))
+                .map(|stored| if *keep_running { stored.min(1) } else { stored })
                 .sum();
             let start = process_start(dir, command)?;
             spawn_total += n as f64 * start.as_secs_f64();
@@ -279,8 +285,9 @@ mod floors {
         Ok(batches[batches.len() / 2])
     }
 
-    /// A transform's command line and the scrapers that run it.
-    type Transform = (Vec<String>, Vec<String>);
+    /// A transform's command line, the scrapers that run it, and whether
+    /// it is `keep_running`.
+    type Transform = (Vec<String>, Vec<String>, bool);
 
     /// Each distinct `transform.command` of the simulated config, with the
     /// scrapers that use it.
@@ -291,20 +298,27 @@ mod floors {
         let mut out: Vec<Transform> = Vec::new();
         let scrapers = value.get("scrapers").and_then(|s| s.as_table());
         for (name, scraper) in scrapers.into_iter().flatten() {
-            let Some(command) = scraper
-                .get("transform")
+            let transform = scraper.get("transform");
+            let Some(command) = transform
                 .and_then(|t| t.get("command"))
                 .and_then(|c| c.as_array())
             else {
                 continue;
             };
+            let keep_running = transform
+                .and_then(|t| t.get("keep_running"))
+                .and_then(|k| k.as_bool())
+                .unwrap_or(false);
             let command: Vec<String> = command
                 .iter()
                 .filter_map(|a| a.as_str().map(str::to_string))
                 .collect();
-            match out.iter_mut().find(|(c, _)| *c == command) {
-                Some((_, names)) => names.push(name.clone()),
-                None => out.push((command, vec![name.clone()])),
+            match out
+                .iter_mut()
+                .find(|(c, _, k)| *c == command && *k == keep_running)
+            {
+                Some((_, names, _)) => names.push(name.clone()),
+                None => out.push((command, vec![name.clone()], keep_running)),
             }
         }
         Ok(out)
@@ -321,7 +335,7 @@ mod floors {
             .await
             .map_err(|e| e.to_string())?;
         let mut out = std::collections::BTreeMap::new();
-        for name in commands.iter().flat_map(|(_, names)| names) {
+        for name in commands.iter().flat_map(|(_, names, _)| names) {
             let mut filter = rebound_storage::CallFilter {
                 scraper: Some(name.clone()),
                 ..Default::default()
@@ -366,4 +380,15 @@ mod floors {
         times.sort();
         Ok(times[times.len() / 2])
     }
+}
+
+/// What `rebound simulate` passes a transform (`PATH`, `HOME`, `LANG`):
+/// this bench stands in for the CLI, the one reader of the environment, so
+/// the season's transforms start the interpreter the user's shell would.
+#[allow(clippy::disallowed_methods)] // the bench is the season's CLI
+fn transform_env() -> Vec<(String, String)> {
+    rebound_domain::document::Transform::PASSED_ENV
+        .iter()
+        .filter_map(|name| std::env::var(name).ok().map(|v| (name.to_string(), v)))
+        .collect()
 }

@@ -107,11 +107,17 @@ pub struct Endpoints {
 /// so a variable that stands for a webhook or proxy URL passes the check
 /// as written; the simulation replaces those URLs anyway.
 ///
-/// A transform's inherited variables (`PATH`, `HOME`, `LANG`) get none: the
-/// command is then found on this process's own `PATH`.
-pub fn placeholder_env(name: &str) -> Option<String> {
+/// A transform's inherited variables (`PATH`, `HOME`, `LANG`, none of them
+/// a secret) are the caller's `passed` (the CLI's own, as `serve` passes
+/// them), so the command is found where the user's shell finds it. A
+/// variable not passed stays unset: without `PATH` the system's default
+/// search path (`/bin:/usr/bin`) finds the command.
+pub fn placeholder_env(name: &str, passed: &[(String, String)]) -> Option<String> {
     if rebound_domain::document::Transform::PASSED_ENV.contains(&name) {
-        return None;
+        return passed
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone());
     }
     Some(format!(
         "http://simulated-{}@127.0.0.1:9",
@@ -136,7 +142,9 @@ pub fn prepare(
     path: &Path,
     at: &Endpoints,
     policy: Policy,
+    transform_env: &[(String, String)],
 ) -> Result<Prepared, PrepareError> {
+    let placeholder_env = |name: &str| placeholder_env(name, transform_env);
     // As written first: its errors name the user's own lines.
     rebound_config::load_str(text, path, &placeholder_env)?;
     let adapt = |reason: String| PrepareError::Adapt {
@@ -347,4 +355,40 @@ pub fn write_reference(dir: &Path) -> std::io::Result<PathBuf> {
     let path = dir.join("rebound.toml");
     std::fs::write(&path, REFERENCE_CONFIG)?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reference pipeline's transform runs with the `PATH` the CLI
+    /// passes (it once had none, and `python3` came from `/bin`, whatever
+    /// the user's `PATH` said).
+    #[test]
+    fn a_transform_inherits_this_process_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = Endpoints {
+            upstream: "http://127.0.0.1:9".into(),
+            receiver: "http://127.0.0.1:9".into(),
+            closed: "http://127.0.0.1:9".into(),
+            dir: dir.path().to_path_buf(),
+        };
+        let path = write_reference(dir.path()).unwrap();
+        let wanted = "/opt/users-python/bin:/usr/bin".to_string();
+        let passed = [("PATH".to_string(), wanted.clone())];
+        let prepared = prepare(REFERENCE_CONFIG, &path, &at, Policy::AsWritten, &passed).unwrap();
+        let transform = prepared.plan.scrapers["nbac_injury_report_v2"]
+            .transform
+            .clone()
+            .unwrap();
+        assert!(
+            transform
+                .env
+                .iter()
+                .any(|(k, v)| k == "PATH" && *v == wanted),
+            "{:?}",
+            transform.env
+        );
+        assert!(transform.keep_running);
+    }
 }

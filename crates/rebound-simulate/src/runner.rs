@@ -52,6 +52,10 @@ pub struct Options {
     /// round costs real time). Within [`FAULT_WATCH`] of a fault's start
     /// or end they are evaluated every [`FAULT_ALERT_EVERY`].
     pub alert_every: Duration,
+    /// What a transform inherits (`PATH`, `HOME`, `LANG`), as the caller
+    /// read them from its environment; empty: nothing (this crate reads no
+    /// environment).
+    pub transform_env: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -64,6 +68,7 @@ impl Default for Options {
             days: None,
             keep: None,
             alert_every: DEFAULT_ALERT_EVERY,
+            transform_env: Vec::new(),
         }
     }
 }
@@ -180,7 +185,7 @@ async fn config_for(
         path: path.clone(),
         reason: e.to_string(),
     })?;
-    let prepared = prepare(&text, &path, at, options.policy)?;
+    let prepared = prepare(&text, &path, at, options.policy, &options.transform_env)?;
     Ok((prepared, path))
 }
 

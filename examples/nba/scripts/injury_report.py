@@ -22,6 +22,11 @@ Layout understood (the report as published since the 2023-24 season):
   * a team that has not submitted its list has a row with "NOT YET
     SUBMITTED" as its reason and no player: listed in "not_submitted".
 
+Run once per report (stdin to stdout), or with `--serve` as a
+`keep_running` transform: one process answers report after report in
+Rebound's frames ("document N" in, "output N" or "error N" out), so the
+interpreter starts once, not per report.
+
 Output:
   {"report": "Injury Report: 01/04/24 12:30 PM", "pages": 3,
    "records": [{"game_date": "01/04/2024", "game_time": "07:30 (ET)",
@@ -432,15 +437,50 @@ def parse(pdf):
             "not_submitted": not_submitted}
 
 
+def render(result):
+    """The output's bytes: compact JSON, UTF-8, one line."""
+    return (json.dumps(result, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def serve():
+    """`--serve`: Rebound's `keep_running` frames (docs/documents.md).
+
+    Reads "document N" and N bytes, answers "output N" and N bytes, or
+    "error N" and a message for a report it does not understand, until
+    stdin closes. Anything unexpected (a bug) ends the process with its
+    traceback, as a one-off run would; Rebound starts a new one.
+    """
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        header = stdin.readline()
+        if not header:
+            return 0
+        kind, _, length = header.decode("ascii", "replace").strip().partition(" ")
+        if kind != "document" or not length.isdigit():
+            print(f"injury_report.py: expected 'document N', got {header[:40]!r}", file=sys.stderr)
+            return 2
+        pdf = stdin.read(int(length))
+        try:
+            kind, body = b"output", render(parse(pdf))
+        except NotUnderstood as e:
+            kind, body = b"error", f"injury_report.py: {e}".encode("utf-8")
+        stdout.write(kind + b" %d\n" % len(body) + body)
+        stdout.flush()
+
+
 def main():
+    if sys.argv[1:] == ["--serve"]:
+        return serve()
+    if sys.argv[1:]:
+        print("usage: injury_report.py [--serve] < report.pdf > records.json", file=sys.stderr)
+        return 2
     pdf = sys.stdin.buffer.read()
     try:
         result = parse(pdf)
     except NotUnderstood as e:
         print(f"injury_report.py: {e}", file=sys.stderr)
         return 1
-    json.dump(result, sys.stdout, ensure_ascii=False, separators=(",", ":"))
-    sys.stdout.write("\n")
+    sys.stdout.buffer.write(render(result))
     return 0
 
 

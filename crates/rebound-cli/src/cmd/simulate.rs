@@ -118,6 +118,7 @@ pub async fn simulate_cmd(
                 from: args.from,
                 days: args.days,
                 keep,
+                transform_env: crate::setup::transform_env(),
                 ..Options::default()
             };
             let report = run_one(scenario.clone(), &options).await?;

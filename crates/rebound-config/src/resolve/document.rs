@@ -154,6 +154,7 @@ impl Resolver<'_> {
             timeout: timeout?,
             format: format?,
             env,
+            keep_running: raw.keep_running.unwrap_or(false),
         })
     }
 }

@@ -25,6 +25,7 @@ mod encoding;
 mod fanout;
 mod fanout_counts;
 mod handoff;
+mod kept_transforms;
 mod late_lockout;
 mod metrics;
 mod pagination;
