@@ -111,8 +111,11 @@ impl KeptTransforms {
                 format_duration(transform.timeout)
             ),
             Fault::Ended => with_tail(format!("transform {name} {status} before answering")),
+            // What it wrote may echo a secret (its document is masked,
+            // but not what it read elsewhere): masked like its stderr.
             Fault::NotAFrame(seen) => with_tail(format!(
-                "transform {name} answered {seen:?} where \"output N\" or \"error N\" was expected (keep_running), and was stopped"
+                "transform {name} answered {:?} where \"output N\" or \"error N\" was expected (keep_running), and was stopped",
+                redactor.redact(&seen)
             )),
             Fault::TooLong(announced) => with_tail(format!(
                 "transform {name} wrote more than max_body_bytes {max_output} ({announced} bytes announced), and was stopped"

@@ -4,14 +4,10 @@
 //! payloads in a real folder, transforms as real `python3` processes.
 
 use super::date;
-use chrono::{TimeZone, Utc};
 use rebound_domain::clock::ManualClock;
 use rebound_domain::outcome::{ErrorKind, ScraperStatus};
 use rebound_engine::{CallReport, Engine};
-use rebound_fetch::Fetcher;
-use rebound_raw::RawStore;
 use rebound_storage::{OutputRole, Store};
-use rebound_storage_sqlite::SqliteStore;
 use rebound_upstream_sim::paths::docs;
 use rebound_upstream_sim::{DOC_ETAG, DOC_LAST_MODIFIED, UpstreamSim, tiny_pdf};
 use serde_json::Value;
@@ -159,17 +155,7 @@ async fn harness() -> Harness {
         &env,
     )
     .unwrap();
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 1, 21, 18, 0, 0).unwrap(),
-    ));
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.path().join("history.db"))
-            .await
-            .unwrap(),
-    );
-    let raw = RawStore::open(&plan.pipeline.raw_store).unwrap();
-    let fetcher = Arc::new(Fetcher::new(&plan, clock.clone()).unwrap());
-    let engine = Engine::new(Arc::new(plan), store.clone(), raw, fetcher, clock.clone());
+    let (engine, store, clock) = super::sqlite_engine(plan, dir.path()).await;
     Harness {
         sim,
         dir,

@@ -6,14 +6,9 @@
 //! a working process.
 
 use super::date;
-use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
-use rebound_domain::clock::ManualClock;
+use chrono::{NaiveDate, NaiveTime};
 use rebound_domain::outcome::{ErrorKind, ScraperStatus};
 use rebound_engine::{CallReport, Engine};
-use rebound_fetch::Fetcher;
-use rebound_raw::RawStore;
-use rebound_storage::Store;
-use rebound_storage_sqlite::SqliteStore;
 use rebound_upstream_sim::UpstreamSim;
 use rebound_upstream_sim::paths::docs;
 use serde_json::Value;
@@ -21,7 +16,6 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 
 const SECRET: &str = "kept_key_4b3a2918";
 
@@ -54,7 +48,7 @@ while True:
         sys.stderr.write("Traceback: KeyError near kept_key_4b3a2918: boom\n")
         sys.exit(4)
     elif mode == "not-a-frame":
-        stdout.write(b'{"records": []}\n')
+        stdout.write(b'{"key": "kept_key_4b3a2918"}\n')
         stdout.flush()
     elif mode == "too-long":
         stdout.write(b"output 999999999999\n")
@@ -132,17 +126,7 @@ async fn harness() -> Harness {
         &env,
     )
     .unwrap();
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 1, 21, 18, 0, 0).unwrap(),
-    ));
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.path().join("history.db"))
-            .await
-            .unwrap(),
-    );
-    let raw = RawStore::open(&plan.pipeline.raw_store).unwrap();
-    let fetcher = Arc::new(Fetcher::new(&plan, clock.clone()).unwrap());
-    let engine = Engine::new(Arc::new(plan), store, raw, fetcher, clock);
+    let (engine, _, _) = super::sqlite_engine(plan, dir.path()).await;
     Harness {
         _sim: sim,
         _dir: dir,
@@ -225,13 +209,13 @@ async fn a_process_that_exits_is_reported_with_this_documents_stderr_and_replace
 }
 
 #[tokio::test]
-async fn an_answer_that_is_not_a_frame_stops_the_process() {
+async fn an_answer_that_is_not_a_frame_stops_the_process_and_is_quoted_masked() {
     let h = harness().await;
     for _ in 0..2 {
         let message = h.failed("not-a-frame").await;
         assert!(
             message.starts_with(
-                "transform python3 answered \"{\\\"records\\\": []}\\n\" where \"output N\" or \"error N\" was expected (keep_running), and was stopped"
+                "transform python3 answered \"{\\\"key\\\": \\\"***\\\"}\\n\" where \"output N\" or \"error N\" was expected (keep_running), and was stopped"
             ),
             "{message}"
         );

@@ -128,6 +128,19 @@ async fn harness_with(store: Option<Arc<dyn Store>>) -> Harness {
     }
 }
 
+/// An engine on `plan` with its history in `dir/history.db`, payloads
+/// where the plan says, and a manual clock at 2026-01-21 18:00 UTC.
+async fn sqlite_engine(plan: Plan, dir: &Path) -> (Engine, Arc<dyn Store>, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 1, 21, 18, 0, 0).unwrap(),
+    ));
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join("history.db")).await.unwrap());
+    let raw = RawStore::open(&plan.pipeline.raw_store).unwrap();
+    let fetcher = Arc::new(Fetcher::new(&plan, clock.clone()).unwrap());
+    let engine = Engine::new(Arc::new(plan), store.clone(), raw, fetcher, clock.clone());
+    (engine, store, clock)
+}
+
 fn date() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 27).unwrap()
 }
