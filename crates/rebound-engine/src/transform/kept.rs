@@ -69,17 +69,24 @@ impl KeptTransforms {
         };
         let mut slot = slot.lock().await;
         let name = transform.command.first().map_or("", String::as_str);
+        // A call dropped mid-exchange (its run's deadline, a shutdown) left
+        // its process with a document in hand: its next answer would be
+        // that document's, taken for this one's. It goes.
+        if let Some(stale) = slot.take_if(|p| p.in_flight) {
+            stale.stop(0).await;
+        }
         let process = match &mut *slot {
             Some(process) => process,
             empty => empty.insert(Process::start(transform)?),
         };
         let since = process.stderr_written();
-        let failure = match tokio::time::timeout(
-            transform.timeout,
-            process.exchange(input, max_output),
-        )
-        .await
-        {
+        process.in_flight = true;
+        let answer =
+            tokio::time::timeout(transform.timeout, process.exchange(input, max_output)).await;
+        if let Ok(Ok(_)) = &answer {
+            process.in_flight = false;
+        }
+        let failure = match answer {
             Ok(Ok(Answer::Output(output))) => return Ok(output),
             Ok(Ok(Answer::Error(text))) => {
                 let text = redactor.redact(text.trim());
@@ -155,6 +162,8 @@ struct Process {
     stdout: BufReader<ChildStdout>,
     stderr: Arc<Mutex<StderrTail>>,
     drain: JoinHandle<()>,
+    /// A document was sent and its answer not read yet.
+    in_flight: bool,
 }
 
 impl Process {
@@ -176,6 +185,7 @@ impl Process {
             stdout: BufReader::new(stdout),
             stderr: tail,
             drain,
+            in_flight: false,
         })
     }
 
@@ -326,6 +336,52 @@ mod tests {
         ] {
             assert_eq!(frame(bad), None, "{bad:?}");
         }
+    }
+
+    /// A call dropped while its document is in hand (a deadline) must not
+    /// leave its answer to be read as the next document's.
+    #[tokio::test]
+    async fn a_dropped_exchange_is_not_answered_to_the_next_document() {
+        let dir = std::env::temp_dir();
+        let script = "import sys, time\n\
+            while header := sys.stdin.buffer.readline():\n\
+            \x20   doc = sys.stdin.buffer.read(int(header.split()[1]))\n\
+            \x20   if doc == b'slow':\n\
+            \x20       time.sleep(0.5)\n\
+            \x20   sys.stdout.buffer.write(b'output %d\\n' % len(doc) + doc)\n\
+            \x20   sys.stdout.buffer.flush()\n";
+        let transform = Transform {
+            command: vec!["python3".into(), "-c".into(), script.into()],
+            dir,
+            timeout: Duration::from_secs(20),
+            format: Default::default(),
+            env: vec![("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into())],
+            keep_running: true,
+        };
+        let kept = KeptTransforms::default();
+        let redactor = Redactor::default();
+        let dropped = tokio::time::timeout(
+            Duration::from_millis(100),
+            kept.run(
+                "s",
+                &transform,
+                &Bytes::from_static(b"slow"),
+                1000,
+                &redactor,
+            ),
+        )
+        .await;
+        assert!(dropped.is_err(), "the slow document was cut off");
+        let next = kept
+            .run(
+                "s",
+                &transform,
+                &Bytes::from_static(b"next"),
+                1000,
+                &redactor,
+            )
+            .await;
+        assert_eq!(next, Ok(Bytes::from_static(b"next")));
     }
 
     #[test]
