@@ -15,7 +15,9 @@
 //! an output over `max_body_bytes`, a timeout or an exit each fail the
 //! call with kind `transform` and end the process (killed, reaped, its
 //! stderr read to the end for the message); the next document starts a
-//! new one. Documents of one scraper queue for its process (one at a
+//! new one. So does a call dropped with its document in hand (a run's
+//! deadline): the process's late answer would otherwise be read as the
+//! next document's. Documents of one scraper queue for its process (one at a
 //! time, first come first served), which is what keeps its answers in the
 //! order of its documents. The stderr of a running process is drained all
 //! the time (a full pipe would block it); the message quotes only what it
