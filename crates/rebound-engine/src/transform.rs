@@ -31,10 +31,10 @@ const STDERR_TAIL_BYTES: usize = 500;
 /// secret that straddles the cut is still whole when it is masked.
 const STDERR_KEPT_BYTES: usize = 4_096;
 
-/// The command of `transform`, set up as every run of it is (no shell, the
+/// Starts `transform`'s command as every run of it is (no shell, the
 /// environment cleared down to [`Transform::env`], pipes, killed when
-/// dropped), and its name for messages.
-fn command(transform: &Transform) -> Result<(Command, &str), String> {
+/// dropped): the child, and the command's name for messages.
+fn spawn(transform: &Transform) -> Result<(tokio::process::Child, &str), String> {
     let Some(program) = transform.program() else {
         return Err("transform has no command".to_string());
     };
@@ -51,7 +51,10 @@ fn command(transform: &Transform) -> Result<(Command, &str), String> {
     if !transform.dir.as_os_str().is_empty() {
         command.current_dir(&transform.dir);
     }
-    Ok((command, name))
+    let child = command
+        .spawn()
+        .map_err(|e| format!("transform {name} could not start: {e}"))?;
+    Ok((child, name))
 }
 
 /// Runs `transform` with `input` on stdin; its stdout, or why not.
@@ -61,10 +64,7 @@ pub(crate) async fn run(
     max_output: u64,
     redactor: &Redactor,
 ) -> Result<Bytes, String> {
-    let (mut command, name) = command(transform)?;
-    let mut child = command
-        .spawn()
-        .map_err(|e| format!("transform {name} could not start: {e}"))?;
+    let (mut child, name) = spawn(transform)?;
     let stdin = child.stdin.take();
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
@@ -155,13 +155,16 @@ async fn read_tail(pipe: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
     loop {
         match pipe.read(&mut chunk).await {
             Ok(0) | Err(_) => return kept,
-            Ok(n) => {
-                kept.extend_from_slice(chunk.get(..n).unwrap_or_default());
-                if kept.len() > STDERR_KEPT_BYTES {
-                    kept.drain(..kept.len() - STDERR_KEPT_BYTES);
-                }
-            }
+            Ok(n) => keep_tail(&mut kept, chunk.get(..n).unwrap_or_default()),
         }
+    }
+}
+
+/// Appends `more` to `kept`, keeping only its last [`STDERR_KEPT_BYTES`].
+fn keep_tail(kept: &mut Vec<u8>, more: &[u8]) {
+    kept.extend_from_slice(more);
+    if kept.len() > STDERR_KEPT_BYTES {
+        kept.drain(..kept.len() - STDERR_KEPT_BYTES);
     }
 }
 

@@ -23,7 +23,7 @@
 //! the time (a full pipe would block it); the message quotes only what it
 //! wrote while the failed document was in hand.
 
-use super::{STDERR_KEPT_BYTES, command, stderr_tail};
+use super::{keep_tail, spawn, stderr_tail};
 use bytes::Bytes;
 use rebound_domain::document::Transform;
 use rebound_domain::duration::format_duration;
@@ -67,7 +67,10 @@ impl KeptTransforms {
     ) -> Result<Bytes, String> {
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-            slots.entry(scraper.to_string()).or_default().clone()
+            match slots.get(scraper) {
+                Some(slot) => slot.clone(),
+                None => slots.entry(scraper.to_string()).or_default().clone(),
+            }
         };
         let mut slot = slot.lock().await;
         let name = transform.command.first().map_or("", String::as_str);
@@ -150,7 +153,7 @@ enum Fault {
     TooLong(u64),
 }
 
-/// What a process wrote on stderr: the last [`STDERR_KEPT_BYTES`] and how
+/// What a process wrote on stderr: the last `STDERR_KEPT_BYTES` and how
 /// many bytes in all.
 #[derive(Default)]
 struct StderrTail {
@@ -170,10 +173,7 @@ struct Process {
 
 impl Process {
     fn start(transform: &Transform) -> Result<Process, String> {
-        let (mut command, name) = command(transform)?;
-        let mut child = command
-            .spawn()
-            .map_err(|e| format!("transform {name} could not start: {e}"))?;
+        let (mut child, name) = spawn(transform)?;
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
@@ -228,11 +228,17 @@ impl Process {
                 Fault::NotAFrame(text)
             });
         }
-        let mut body = vec![0u8; usize::try_from(length).map_err(|_| Fault::TooLong(length))?];
-        self.stdout
-            .read_exact(&mut body)
+        // Read as it comes, never allocated up front: the length is the
+        // command's word, and `max_body_bytes` may be set far above memory.
+        let mut body = Vec::new();
+        (&mut self.stdout)
+            .take(length)
+            .read_to_end(&mut body)
             .await
             .map_err(|_| Fault::Ended)?;
+        if (body.len() as u64) < length {
+            return Err(Fault::Ended);
+        }
         Ok(if kind == "output" {
             Answer::Output(Bytes::from(body))
         } else {
@@ -297,7 +303,7 @@ fn cut(text: &str) -> String {
     one_line.get(..end).unwrap_or_default().to_string()
 }
 
-/// Reads `pipe` to its end, keeping the last [`STDERR_KEPT_BYTES`].
+/// Reads `pipe` to its end, keeping the last `STDERR_KEPT_BYTES`.
 async fn drain(mut pipe: tokio::process::ChildStderr, tail: Arc<Mutex<StderrTail>>) {
     let mut chunk = [0u8; 8 * 1024];
     loop {
@@ -305,13 +311,8 @@ async fn drain(mut pipe: tokio::process::ChildStderr, tail: Arc<Mutex<StderrTail
             Ok(0) | Err(_) => return,
             Ok(n) => {
                 let Ok(mut tail) = tail.lock() else { return };
-                tail.kept
-                    .extend_from_slice(chunk.get(..n).unwrap_or_default());
+                keep_tail(&mut tail.kept, chunk.get(..n).unwrap_or_default());
                 tail.written += n as u64;
-                if tail.kept.len() > STDERR_KEPT_BYTES {
-                    let excess = tail.kept.len() - STDERR_KEPT_BYTES;
-                    tail.kept.drain(..excess);
-                }
             }
         }
     }

@@ -53,6 +53,10 @@ while True:
     elif mode == "too-long":
         stdout.write(b"output 999999999999\n")
         stdout.flush()
+    elif mode == "announce-huge":
+        stdout.write(b"output 4000000000\nonly this")
+        stdout.flush()
+        sys.exit(0)
     elif mode == "hang-second" and n == 2:
         time.sleep(30)
     else:
@@ -89,6 +93,20 @@ timeout = "5s"
 max_body_bytes = 1000000
 query = {{ key = "${{KEPT_KEY}}" }}
 "#
+    );
+    // A source at the loader's largest limit (4 GiB): a command that
+    // announces nearly that much and sends nine bytes is an early end, and
+    // only what arrives is held.
+    text.push_str(&format!(
+        r#"
+[sources.unbounded]
+base_url = "{base_url}"
+timeout = "5s"
+max_body_bytes = 4294967296
+"#
+    ));
+    text.push_str(
+        &scraper("announce-huge", "20s").replace("source = \"up\"", "source = \"unbounded\""),
     );
     for (name, timeout) in [
         ("count", "20s"),
@@ -231,6 +249,16 @@ async fn an_output_over_max_body_bytes_is_refused_before_it_is_read() {
             "transform python3 wrote more than max_body_bytes 1000000 (999999999999 bytes announced), and was stopped"
         ),
         "{message}"
+    );
+}
+
+#[tokio::test]
+async fn an_announced_length_is_not_allocated_before_it_arrives() {
+    let h = harness().await;
+    let message = h.failed("announce-huge").await;
+    assert_eq!(
+        message,
+        "transform python3 exited with status 0 before answering; stderr: document 1 read"
     );
 }
 
