@@ -194,7 +194,19 @@ fn main() -> ExitCode {
         (false, _) => "debug",
     };
     setup::init_logging(matches!(cli.log_format, LogFormat::Json), level, cli.color);
-    let runtime = match tokio::runtime::Runtime::new() {
+    // A simulation is one task chain on a virtual clock: every step waits
+    // for the one before, so a second worker thread has nothing to run in
+    // parallel, only wake-ups to pass across threads (docs/benchmarks.md
+    // has the two side by side). Everything else keeps the multi-thread
+    // runtime: `serve` runs its scheduler, workers and API side by side.
+    let runtime = if matches!(cli.command, Command::Simulate(_)) {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Runtime::new()
+    };
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");

@@ -7,9 +7,10 @@
 //! `-- --days N` simulates only the first N days, `--alert-every-minutes M`
 //! evaluates alerts every M minutes away from faults, `--keep DIR` keeps
 //! the history in DIR, `--log-queries` logs every statement with its time
-//! to stderr, `--floors` also measures, in the same process after the
-//! simulation, the two costs this design cannot go below (see
-//! [`floors`]). The figures are in `docs/benchmarks.md`.
+//! to stderr, `--multi-thread` runs it on a two-worker runtime instead of
+//! the one thread `rebound simulate` uses, `--floors` also measures, in the
+//! same process after the simulation, the two costs this design cannot go
+//! below (see [`floors`]). The figures are in `docs/benchmarks.md`.
 
 use rebound_simulate::{Options, builtin, simulate};
 use std::path::{Path, PathBuf};
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
     let mut days = None;
     let mut keep = None;
     let mut floors = false;
+    let mut multi_thread = false;
     let mut log_queries = false;
     let mut alert_every = rebound_simulate::runner::DEFAULT_ALERT_EVERY;
     let mut args = std::env::args().skip(1);
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
             // to count what a simulated day costs.
             "--log-queries" => log_queries = true,
             "--floors" => floors = true,
+            "--multi-thread" => multi_thread = true,
             // Alert rounds away from faults every N minutes (default 30):
             // shows what the rounds cost.
             "--alert-every-minutes" => {
@@ -74,11 +77,19 @@ fn main() -> ExitCode {
     let scratch = (floors && keep.is_none())
         .then(|| std::env::temp_dir().join(format!("rebound-full-season-{}", std::process::id())));
     let keep = keep.or_else(|| scratch.clone());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    // `rebound simulate` runs on one thread (see the CLI's `main`);
+    // `--multi-thread` measures the two-worker runtime it replaced.
+    let runtime = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    }
+    .expect("a runtime");
     let scenario = match builtin::load("full-season") {
         Some(Ok(s)) => s,
         _ => {

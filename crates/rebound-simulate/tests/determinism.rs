@@ -24,7 +24,7 @@ async fn report_json(seed: u64) -> serde_json::Value {
     json
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn the_same_seed_replays_the_same_report() {
     let first = report_json(3).await;
     let second = report_json(3).await;

@@ -11,7 +11,7 @@ use std::path::Path;
 /// timeout on the simulated clock and then closes the connection; the
 /// fetcher records that as a timeout (`rebound-fetch`, `call.rs`), not as
 /// the dropped connection it looks like on the wire.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn a_down_fault_in_timeout_mode_is_recorded_as_timeouts() {
     let text = r#"
 description = "ESPN stops answering during the morning run"

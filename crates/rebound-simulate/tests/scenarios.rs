@@ -5,6 +5,8 @@
 //! reason, and the test asserts that exactly those are missed: a new miss
 //! fails, and so does a listed one that is met again (take it off the
 //! list). The report says MISSED for each; `docs/simulate.md` explains them.
+//!
+//! The tests run on tokio's one-thread runtime, as `rebound simulate` does.
 
 use rebound_simulate::{Options, Report, builtin, simulate};
 
@@ -60,12 +62,12 @@ fn assert_targets(report: &Report) {
     assert_eq!(report.targets_met, known.is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn new_years_eve() {
     assert_targets(&run("new-years-eve").await);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn host_down_5_days() {
     let report = run("host-down-5-days").await;
     assert_targets(&report);
@@ -74,34 +76,34 @@ async fn host_down_5_days() {
     assert!(report.alerts.opened >= 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn late_play_by_play() {
     assert_targets(&run("late-play-by-play").await);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn empty_after_url_change() {
     assert_targets(&run("empty-after-url-change").await);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn dst_spring_forward() {
     assert_targets(&run("dst-spring-forward").await);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn dst_fall_back() {
     assert_targets(&run("dst-fall-back").await);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn stale_schedule() {
     assert_targets(&run("stale-schedule").await);
 }
 
 /// A season takes minutes in a debug build; `cargo bench -p
 /// rebound-simulate` runs it in release and checks its target.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 #[ignore = "a season in a debug build takes minutes: run by the full_season bench"]
 async fn full_season() {
     assert_targets(&run("full-season").await);
