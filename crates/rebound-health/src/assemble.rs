@@ -10,6 +10,7 @@ use rebound_domain::breaker::{BreakerState, Phase};
 use rebound_domain::calendar::{Event, events_on};
 use rebound_domain::duration::add_saturating;
 use rebound_domain::plan::{DatasetPolicy, ForEach, HealthProbe, Plan, Severity, Source};
+use rebound_domain::proxy::ProxyExchange;
 use rebound_storage::{CallCountRow, CollectedAsk, ScraperLast, Store, StoreError};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -532,28 +533,35 @@ pub async fn proxy_health(
         return Ok(Vec::new());
     };
     let limit = PROXY_REPLAY_ATTEMPTS.max(i64::from(proxies.breaker.failures));
+    // A success resets the breaker, so replaying from the newest one gives
+    // the same state as replaying all `limit`: read a few, and more only
+    // while none of them is a success. Reading all `limit` every time made
+    // each alert round cost more as the history grew (their rows leave
+    // SQLite's page cache): 0.25 ms a read in a simulated season's first
+    // days, 1.5 ms sixty days on. The first read asks for every proxy of
+    // the source at once: one statement per source and alert round.
+    let first = PROXY_FIRST_READ.min(limit);
+    let indexes: Vec<i64> = (1..=proxies.routes.len())
+        .map(|i| i64::try_from(i).unwrap_or(i64::MAX))
+        .collect();
+    let firsts = store
+        .proxies_exchanges(&source.name, &indexes, first)
+        .await?;
+    let settled = |exchanges: &[ProxyExchange], read: i64| {
+        exchanges
+            .iter()
+            .any(|e| !proxies.is_proxy_failure(e.http_status, e.error_kind))
+            || (exchanges.len() as i64) < read
+            || read >= limit
+    };
     let mut out = Vec::with_capacity(proxies.routes.len());
-    for i in 0..proxies.routes.len() {
-        let index = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        // A success resets the breaker, so replaying from the newest one
-        // gives the same state as replaying all `limit`: read a few, and
-        // more only while none of them is a success. Reading all `limit`
-        // every time made each alert round cost more as the history grew
-        // (their rows leave SQLite's page cache): 0.25 ms a read in a
-        // simulated season's first days, 1.5 ms sixty days on.
-        let mut read = PROXY_FIRST_READ.min(limit);
-        let exchanges = loop {
-            let exchanges = store
-                .proxy_exchanges(&source.name, i64::from(index), read)
-                .await?;
-            let reset = exchanges
-                .iter()
-                .any(|e| !proxies.is_proxy_failure(e.http_status, e.error_kind));
-            if reset || (exchanges.len() as i64) < read || read >= limit {
-                break exchanges;
-            }
+    for (&proxy, mut exchanges) in indexes.iter().zip(firsts) {
+        let index = u32::try_from(proxy).unwrap_or(u32::MAX);
+        let mut read = first;
+        while !settled(&exchanges, read) {
             read = read.saturating_mul(8).min(limit);
-        };
+            exchanges = store.proxy_exchanges(&source.name, proxy, read).await?;
+        }
         let breaker = rebound_domain::proxy::replay(proxies, &exchanges);
         out.push(ProxyHealth {
             index,

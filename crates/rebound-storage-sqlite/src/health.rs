@@ -560,6 +560,71 @@ impl HealthStore for SqliteStore {
         exchanges.reverse();
         Ok(exchanges)
     }
+
+    async fn proxies_exchanges(
+        &self,
+        source_name: &str,
+        proxies: &[i64],
+        limit: i64,
+    ) -> Result<Vec<Vec<ProxyExchange>>, StoreError> {
+        if proxies.is_empty() {
+            return Ok(Vec::new());
+        }
+        // proxy_exchanges' statement once per proxy, joined by UNION ALL:
+        // each branch is the same seek on the partial index with its own
+        // LIMIT, which a window over all of a source's proxied attempts
+        // could not be. The text depends only on how many proxies there
+        // are (a config's few), so the prepared statements stay few.
+        let sql = (0..proxies.len())
+            .map(|i| {
+                format!(
+                    "SELECT {i} AS asked, * FROM (\
+                     SELECT a.finished_at, a.http_status, a.error_kind \
+                     FROM scraper_attempts a INDEXED BY scraper_attempts_by_proxy \
+                     JOIN scraper_execution_log c ON c.id = a.scraper_execution_id \
+                     WHERE a.proxy IS NOT NULL AND a.proxy = ?{} AND c.source_name = ?1 \
+                     ORDER BY a.finished_at DESC LIMIT ?2)",
+                    i + 3
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        // Safe: the text holds only this loop's own integers; every value
+        // is bound.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(source_name)
+            .bind(limit);
+        for proxy in proxies {
+            query = query.bind(*proxy);
+        }
+        let rows = query
+            .fetch_all(&self.readers)
+            .await
+            .map_err(|e| store_error("proxies_exchanges", e))?;
+        let mut out = vec![Vec::new(); proxies.len()];
+        for row in &rows {
+            let asked: i64 = column(row, "asked")?;
+            let status: Option<i64> = column(row, "http_status")?;
+            let kind: Option<String> = column(row, "error_kind")?;
+            let exchange = ProxyExchange {
+                finished_at: time_column(row, "finished_at")?,
+                http_status: status.and_then(|s| u16::try_from(s).ok()),
+                error_kind: kind.as_deref().and_then(ErrorKind::parse),
+            };
+            let slot = usize::try_from(asked)
+                .ok()
+                .and_then(|i| out.get_mut(i))
+                .ok_or_else(|| StoreError::Query(format!("proxies_exchanges: no proxy {asked}")))?;
+            slot.push(exchange);
+        }
+        // Newest first within each proxy, as read; oldest first as asked
+        // (reversed first, so equal times come as proxy_exchanges gives them).
+        for exchanges in &mut out {
+            exchanges.reverse();
+            exchanges.sort_by_key(|e| e.finished_at);
+        }
+        Ok(out)
+    }
 }
 
 fn parse_opt_time(text: Option<&str>, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {

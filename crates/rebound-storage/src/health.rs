@@ -217,6 +217,22 @@ pub trait HealthStore: Send + Sync {
         Ok(out)
     }
 
+    /// [`HealthStore::proxy_exchanges`] of each of `proxies` of
+    /// `source_name`, at most `limit` each: an alert round replays every
+    /// proxy's breaker, and a source's proxies are read in one statement.
+    async fn proxies_exchanges(
+        &self,
+        source_name: &str,
+        proxies: &[i64],
+        limit: i64,
+    ) -> Result<Vec<Vec<ProxyExchange>>, StoreError> {
+        let mut out = Vec::with_capacity(proxies.len());
+        for proxy in proxies {
+            out.push(self.proxy_exchanges(source_name, *proxy, limit).await?);
+        }
+        Ok(out)
+    }
+
     /// [`HealthStore::workflow_streak`] of each of `workflow_names`.
     async fn workflow_streaks(
         &self,

@@ -650,6 +650,34 @@ pub async fn attempts_keep_their_proxy_and_are_found_by_it(store: &dyn Store) {
             .expect("proxy_exchanges")
             .is_empty()
     );
+
+    // All of a source's proxies at once: one answer per proxy asked, in
+    // the order asked (a repeat included), each equal to the single read.
+    for limit in [1, 10] {
+        let asked = [3, 1, 4, 2, 1];
+        let many = store
+            .proxies_exchanges(&source, &asked, limit)
+            .await
+            .expect("proxies_exchanges");
+        assert_eq!(many.len(), asked.len(), "one answer per proxy asked");
+        for (proxy, answer) in asked.iter().zip(&many) {
+            let one = store
+                .proxy_exchanges(&source, *proxy, limit)
+                .await
+                .expect("proxy_exchanges");
+            assert_eq!(
+                answer, &one,
+                "proxies_exchanges agrees with proxy_exchanges for proxy {proxy} at limit {limit}"
+            );
+        }
+    }
+    assert!(
+        store
+            .proxies_exchanges(&source, &[], 10)
+            .await
+            .expect("proxies_exchanges of none")
+            .is_empty()
+    );
 }
 
 /// Times keep their milliseconds and lose anything finer, on every
