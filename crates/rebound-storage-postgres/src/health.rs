@@ -11,7 +11,7 @@ use rebound_domain::outcome::ErrorKind;
 use rebound_domain::proxy::ProxyExchange;
 use rebound_storage::{
     CallCountRow, ErrorCoverageRow, HealthStore, RetryStatsRow, ScraperLast, SourceLast,
-    StoreError, WorkflowDayRow, WorkflowStreak,
+    StoreError, WorkflowDayRow, WorkflowStreak, exchanges_by_proxy,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -467,41 +467,6 @@ impl HealthStore for PostgresStore {
         })
     }
 
-    async fn proxy_exchanges(
-        &self,
-        source_name: &str,
-        proxy: i64,
-        limit: i64,
-    ) -> Result<Vec<ProxyExchange>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT a.finished_at, a.http_status, a.error_kind \
-             FROM scraper_attempts a \
-             JOIN scraper_execution_log c ON c.id = a.scraper_execution_id \
-             WHERE a.proxy IS NOT NULL AND a.proxy = $1 AND c.source_name = $2 \
-             ORDER BY a.finished_at DESC LIMIT $3",
-        )
-        .bind(i32::try_from(proxy).unwrap_or(i32::MAX))
-        .bind(source_name)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.error("proxy_exchanges", e))?;
-        let mut exchanges = rows
-            .iter()
-            .map(|row| {
-                let status: Option<i32> = get(row, "http_status")?;
-                let kind: Option<String> = get(row, "error_kind")?;
-                Ok(ProxyExchange {
-                    finished_at: get(row, "finished_at")?,
-                    http_status: status.and_then(|s| u16::try_from(s).ok()),
-                    error_kind: kind.as_deref().and_then(ErrorKind::parse),
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        exchanges.reverse();
-        Ok(exchanges)
-    }
-
     async fn proxies_exchanges(
         &self,
         source_name: &str,
@@ -511,8 +476,8 @@ impl HealthStore for PostgresStore {
         if proxies.is_empty() {
             return Ok(Vec::new());
         }
-        // proxy_exchanges' statement per proxy through LATERAL: the same
-        // index seek with its own LIMIT, one round trip for the source.
+        // One index seek per proxy, each with its own LIMIT, through
+        // LATERAL: one round trip for the source.
         let asked: Vec<i32> = proxies
             .iter()
             .map(|p| i32::try_from(*p).unwrap_or(i32::MAX))
@@ -533,28 +498,20 @@ impl HealthStore for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.error("proxies_exchanges", e))?;
-        let mut out = vec![Vec::new(); proxies.len()];
-        for row in &rows {
-            let index: i64 = get(row, "asked")?;
-            let status: Option<i32> = get(row, "http_status")?;
-            let kind: Option<String> = get(row, "error_kind")?;
-            let exchange = ProxyExchange {
-                finished_at: get(row, "finished_at")?,
-                http_status: status.and_then(|s| u16::try_from(s).ok()),
-                error_kind: kind.as_deref().and_then(ErrorKind::parse),
-            };
-            let slot = usize::try_from(index)
-                .ok()
-                .and_then(|i| out.get_mut(i))
-                .ok_or_else(|| StoreError::Query(format!("proxies_exchanges: no proxy {index}")))?;
-            slot.push(exchange);
-        }
-        // Newest first within each proxy, as read; oldest first as asked
-        // (reversed first, so equal times come as proxy_exchanges gives them).
-        for exchanges in &mut out {
-            exchanges.reverse();
-            exchanges.sort_by_key(|e| e.finished_at);
-        }
-        Ok(out)
+        exchanges_by_proxy(
+            proxies.len(),
+            rows.iter().map(|row| {
+                let status: Option<i32> = get(row, "http_status")?;
+                let kind: Option<String> = get(row, "error_kind")?;
+                Ok((
+                    get(row, "asked")?,
+                    ProxyExchange {
+                        finished_at: get(row, "finished_at")?,
+                        http_status: status.and_then(|s| u16::try_from(s).ok()),
+                        error_kind: kind.as_deref().and_then(ErrorKind::parse),
+                    },
+                ))
+            }),
+        )
     }
 }

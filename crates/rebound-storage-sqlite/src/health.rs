@@ -18,7 +18,7 @@ use rebound_domain::outcome::ErrorKind;
 use rebound_domain::proxy::ProxyExchange;
 use rebound_storage::{
     CallCountRow, ErrorCoverageRow, HealthStore, RetryStatsRow, ScraperLast, SourceLast,
-    StoreError, WorkflowDayRow, WorkflowStreak,
+    StoreError, WorkflowDayRow, WorkflowStreak, exchanges_by_proxy,
 };
 
 #[async_trait]
@@ -524,43 +524,6 @@ impl HealthStore for SqliteStore {
             .collect()
     }
 
-    async fn proxy_exchanges(
-        &self,
-        source_name: &str,
-        proxy: i64,
-        limit: i64,
-    ) -> Result<Vec<ProxyExchange>, StoreError> {
-        // `proxy IS NOT NULL` repeats the partial index's term, so SQLite
-        // may use it (see migration 0011's note).
-        let rows = sqlx::query(
-            "SELECT a.finished_at, a.http_status, a.error_kind \
-             FROM scraper_attempts a INDEXED BY scraper_attempts_by_proxy \
-             JOIN scraper_execution_log c ON c.id = a.scraper_execution_id \
-             WHERE a.proxy IS NOT NULL AND a.proxy = ?1 AND c.source_name = ?2 \
-             ORDER BY a.finished_at DESC LIMIT ?3",
-        )
-        .bind(proxy)
-        .bind(source_name)
-        .bind(limit)
-        .fetch_all(&self.readers)
-        .await
-        .map_err(|e| store_error("proxy_exchanges", e))?;
-        let mut exchanges = rows
-            .iter()
-            .map(|row| {
-                let status: Option<i64> = column(row, "http_status")?;
-                let kind: Option<String> = column(row, "error_kind")?;
-                Ok(ProxyExchange {
-                    finished_at: time_column(row, "finished_at")?,
-                    http_status: status.and_then(|s| u16::try_from(s).ok()),
-                    error_kind: kind.as_deref().and_then(ErrorKind::parse),
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        exchanges.reverse();
-        Ok(exchanges)
-    }
-
     async fn proxies_exchanges(
         &self,
         source_name: &str,
@@ -570,10 +533,11 @@ impl HealthStore for SqliteStore {
         if proxies.is_empty() {
             return Ok(Vec::new());
         }
-        // proxy_exchanges' statement once per proxy, joined by UNION ALL:
-        // each branch is the same seek on the partial index with its own
-        // LIMIT, which a window over all of a source's proxied attempts
-        // could not be. The text depends only on how many proxies there
+        // One seek on the partial index per proxy, each with its own LIMIT
+        // (which a window over all of a source's proxied attempts could
+        // not be), joined by UNION ALL. `proxy IS NOT NULL` repeats the
+        // partial index's term, so SQLite may use it (see migration
+        // 0011's note). The text depends only on how many proxies there
         // are (a config's few), so the prepared statements stay few.
         let sql = (0..proxies.len())
             .map(|i| {
@@ -601,29 +565,21 @@ impl HealthStore for SqliteStore {
             .fetch_all(&self.readers)
             .await
             .map_err(|e| store_error("proxies_exchanges", e))?;
-        let mut out = vec![Vec::new(); proxies.len()];
-        for row in &rows {
-            let asked: i64 = column(row, "asked")?;
-            let status: Option<i64> = column(row, "http_status")?;
-            let kind: Option<String> = column(row, "error_kind")?;
-            let exchange = ProxyExchange {
-                finished_at: time_column(row, "finished_at")?,
-                http_status: status.and_then(|s| u16::try_from(s).ok()),
-                error_kind: kind.as_deref().and_then(ErrorKind::parse),
-            };
-            let slot = usize::try_from(asked)
-                .ok()
-                .and_then(|i| out.get_mut(i))
-                .ok_or_else(|| StoreError::Query(format!("proxies_exchanges: no proxy {asked}")))?;
-            slot.push(exchange);
-        }
-        // Newest first within each proxy, as read; oldest first as asked
-        // (reversed first, so equal times come as proxy_exchanges gives them).
-        for exchanges in &mut out {
-            exchanges.reverse();
-            exchanges.sort_by_key(|e| e.finished_at);
-        }
-        Ok(out)
+        exchanges_by_proxy(
+            proxies.len(),
+            rows.iter().map(|row| {
+                let status: Option<i64> = column(row, "http_status")?;
+                let kind: Option<String> = column(row, "error_kind")?;
+                Ok((
+                    column(row, "asked")?,
+                    ProxyExchange {
+                        finished_at: time_column(row, "finished_at")?,
+                        http_status: status.and_then(|s| u16::try_from(s).ok()),
+                        error_kind: kind.as_deref().and_then(ErrorKind::parse),
+                    },
+                ))
+            }),
+        )
     }
 }
 

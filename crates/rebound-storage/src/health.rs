@@ -172,7 +172,22 @@ pub trait HealthStore: Send + Sync {
         source_name: &str,
         proxy: i64,
         limit: i64,
-    ) -> Result<Vec<ProxyExchange>, StoreError>;
+    ) -> Result<Vec<ProxyExchange>, StoreError> {
+        let mut one = self.proxies_exchanges(source_name, &[proxy], limit).await?;
+        Ok(one.pop().unwrap_or_default())
+    }
+
+    /// [`HealthStore::proxy_exchanges`] of each of `proxies` of
+    /// `source_name`, at most `limit` each, one answer per proxy asked in
+    /// the order asked: an alert round replays every proxy's breaker, and
+    /// a backend reads a source's proxies in one statement (each with its
+    /// own index seek and LIMIT). [`exchanges_by_proxy`] shapes the rows.
+    async fn proxies_exchanges(
+        &self,
+        source_name: &str,
+        proxies: &[i64],
+        limit: i64,
+    ) -> Result<Vec<Vec<ProxyExchange>>, StoreError>;
 
     // ----- The same reads for many names at once -----
     //
@@ -217,22 +232,6 @@ pub trait HealthStore: Send + Sync {
         Ok(out)
     }
 
-    /// [`HealthStore::proxy_exchanges`] of each of `proxies` of
-    /// `source_name`, at most `limit` each: an alert round replays every
-    /// proxy's breaker, and a source's proxies are read in one statement.
-    async fn proxies_exchanges(
-        &self,
-        source_name: &str,
-        proxies: &[i64],
-        limit: i64,
-    ) -> Result<Vec<Vec<ProxyExchange>>, StoreError> {
-        let mut out = Vec::with_capacity(proxies.len());
-        for proxy in proxies {
-            out.push(self.proxy_exchanges(source_name, *proxy, limit).await?);
-        }
-        Ok(out)
-    }
-
     /// [`HealthStore::workflow_streak`] of each of `workflow_names`.
     async fn workflow_streaks(
         &self,
@@ -243,5 +242,68 @@ pub trait HealthStore: Send + Sync {
             out.push(self.workflow_streak(name).await?);
         }
         Ok(out)
+    }
+}
+
+/// The rows of [`HealthStore::proxies_exchanges`], each the place in
+/// `proxies` it answers (0-based) and an exchange, newest first within a
+/// place, as one oldest-first list per proxy asked (`asked` of them).
+pub fn exchanges_by_proxy(
+    asked: usize,
+    rows: impl IntoIterator<Item = Result<(i64, ProxyExchange), StoreError>>,
+) -> Result<Vec<Vec<ProxyExchange>>, StoreError> {
+    let mut out = vec![Vec::new(); asked];
+    for row in rows {
+        let (place, exchange) = row?;
+        usize::try_from(place)
+            .ok()
+            .and_then(|i| out.get_mut(i))
+            .ok_or_else(|| {
+                StoreError::Query(format!(
+                    "proxies_exchanges: a row for place {place} of {asked}"
+                ))
+            })?
+            .push(exchange);
+    }
+    // Reversed, then sorted stably: equal times keep the order the single
+    // read always gave them.
+    for exchanges in &mut out {
+        exchanges.reverse();
+        exchanges.sort_by_key(|e| e.finished_at);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(second: u32) -> ProxyExchange {
+        ProxyExchange {
+            finished_at: DateTime::from_timestamp(i64::from(second), 0).expect("a time"),
+            http_status: Some(200),
+            error_kind: None,
+        }
+    }
+
+    #[test]
+    fn rows_go_to_their_place_oldest_first() {
+        let rows = [(1, at(9)), (1, at(4)), (0, at(7)), (1, at(2))];
+        let grouped = exchanges_by_proxy(3, rows.into_iter().map(Ok)).expect("grouped");
+        assert_eq!(
+            grouped,
+            vec![vec![at(7)], vec![at(2), at(4), at(9)], vec![]]
+        );
+    }
+
+    #[test]
+    fn a_row_for_no_place_asked_is_an_error_not_a_panic() {
+        for place in [3, -1] {
+            let error = exchanges_by_proxy(3, [Ok((place, at(1)))]).expect_err("refused");
+            assert!(
+                error.to_string().contains(&format!("place {place} of 3")),
+                "{error}"
+            );
+        }
     }
 }

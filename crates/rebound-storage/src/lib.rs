@@ -33,7 +33,7 @@ pub use events::{
 };
 pub use health::{
     ANSWERED_STATUSES, CallCountRow, ErrorCoverageRow, HealthStore, RetryStatsRow, ScraperLast,
-    SourceLast, WorkflowDayRow, WorkflowStreak,
+    SourceLast, WorkflowDayRow, WorkflowStreak, exchanges_by_proxy,
 };
 pub use limits::{BudgetCounts, LimitsStore, SlotTake, SourcePauseRow};
 pub use metrics::MetricsStore;
