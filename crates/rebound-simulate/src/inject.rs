@@ -27,6 +27,7 @@ use std::time::Duration;
 /// One fault with the path prefix it covers on the upstream.
 struct Armed {
     fault: Fault,
+    /// `/ref/<source>`, then the route for a fault on a route.
     prefix: String,
     /// The source's timeout (for `down` in `timeout` mode).
     timeout: Duration,
@@ -74,7 +75,12 @@ impl Injector {
             .iter()
             .filter_map(|fault| {
                 let source = fault.target.source.as_ref()?;
-                let route = fault.target.route.as_deref().unwrap_or("");
+                // A scraper's fault matches its request's shape below the
+                // source's folder, not the route prefix.
+                let route = match &fault.target.request {
+                    Some(_) => "",
+                    None => fault.target.route.as_deref().unwrap_or(""),
+                };
                 Some(Armed {
                     fault: fault.clone(),
                     prefix: format!("/ref/{source}{route}"),
@@ -115,14 +121,21 @@ impl Injector {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         for armed in &self.armed {
             let fault = &armed.fault;
-            if local < fault.start || local >= fault.end || !request.path.starts_with(&armed.prefix)
-            {
+            if local < fault.start || local >= fault.end || !armed.covers(request) {
                 continue;
             }
             let action = match &fault.kind {
                 FaultKind::Slow { delay } => {
                     wait += *delay;
                     note(&mut state, fault.index, now);
+                    // A client gives up at the source's timeout, so an
+                    // answer slower than that never arrives: the wait
+                    // ends there with the connection dropped, which the
+                    // fetcher records as a `timeout`, as with `down` in
+                    // `timeout` mode.
+                    if wait >= armed.timeout {
+                        return (armed.timeout, FaultAction::Drop);
+                    }
                     continue;
                 }
                 FaultKind::Status {
@@ -170,7 +183,8 @@ impl Injector {
                         .front()
                         .map(|t| (*t + span - now).num_seconds().max(1))
                         .unwrap_or(1);
-                    let after = retry_after.map_or(left, |d| d.as_secs() as i64);
+                    let after = retry_after
+                        .map_or(left, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
                     FaultAction::Reply(Reply::status(429).header("Retry-After", &after.to_string()))
                 }
                 FaultKind::Flaky {
@@ -203,6 +217,18 @@ impl Injector {
             return (wait, action);
         }
         (wait, FaultAction::Pass)
+    }
+}
+
+impl Armed {
+    fn covers(&self, request: &FaultRequest) -> bool {
+        let Some(under) = request.path.strip_prefix(&self.prefix) else {
+            return false;
+        };
+        match &self.fault.target.request {
+            Some(shape) => shape.matches(under, request.query.as_deref()),
+            None => true,
+        }
     }
 }
 
@@ -320,6 +346,47 @@ mod tests {
         );
         let hits = i.hits();
         assert_eq!((hits[0].hits, hits[1].hits), (1, 1));
+    }
+
+    /// Before: a `slow` answer longer than the source's timeout still
+    /// arrived, and the call was recorded as a success.
+    #[test]
+    fn an_answer_slower_than_the_timeout_is_dropped_at_the_timeout() {
+        let clock = Arc::new(ManualClock::new(at(10, 0)));
+        let slow = |delay: &str| {
+            injector(
+                &format!(
+                    "[[faults]]\nkind = \"slow\"\nsource = \"api\"\ndelay = \"{delay}\"\nstart = \"2026-01-10\"\nfor = \"1d\"\n"
+                ),
+                clock.clone(),
+            )
+        };
+        assert_eq!(
+            ask(&slow("19s"), "/ref/api/other"),
+            (Duration::from_secs(19), "pass".into())
+        );
+        for delay in ["20s", "5m", "400d"] {
+            assert_eq!(
+                ask(&slow(delay), "/ref/api/other"),
+                (Duration::from_secs(20), "drop".into()),
+                "{delay}"
+            );
+        }
+    }
+
+    /// Before: a scraper's fault matched its literal path prefix, so one
+    /// on `/other` also hit `/other/x`.
+    #[test]
+    fn a_scrapers_fault_hits_only_its_requests() {
+        let clock = Arc::new(ManualClock::new(at(10, 0)));
+        let i = injector(
+            "[[faults]]\nkind = \"empty\"\nscraper = \"other\"\nstart = \"2026-01-10\"\nfor = \"1d\"\n",
+            clock,
+        );
+        assert_eq!(ask(&i, "/ref/api/other").1, "empty");
+        assert_eq!(ask(&i, "/ref/api/other/x").1, "pass");
+        assert_eq!(ask(&i, "/ref/api/otherwise").1, "pass");
+        assert_eq!(ask(&i, "/ref/api/pbp/1").1, "pass");
     }
 
     #[test]

@@ -189,6 +189,30 @@ pub fn prepare(
             .scrapers
             .insert(name.clone(), (source.clone(), path.clone()));
     }
+    // A query value with a `{param}` or `${VAR}` differs per request or
+    // per machine; only literal ones tell a scraper's requests apart.
+    for (name, scraper) in root
+        .get("scrapers")
+        .and_then(Value::as_table)
+        .into_iter()
+        .flatten()
+    {
+        let literal: Vec<(String, String)> = scraper
+            .get("query")
+            .and_then(Value::as_table)
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .filter(|(_, v)| !v.contains('{'))
+            .collect();
+        names.queries.insert(name.clone(), literal);
+        if let Some(dataset) = scraper.get("dataset").and_then(Value::as_str) {
+            names.datasets.insert(dataset.to_string());
+        }
+    }
+    if let Some(datasets) = root.get("datasets").and_then(Value::as_table) {
+        names.datasets.extend(datasets.keys().cloned());
+    }
 
     let sources = table(&mut root, "sources");
     for (name, source) in sources.iter_mut() {

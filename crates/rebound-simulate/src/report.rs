@@ -579,7 +579,7 @@ fn check_targets(targets: &Targets, r: &Report) -> Vec<TargetCheck> {
             "first_alert_seconds",
             format!("within {}s of the first fault", within.as_secs()),
             got.map_or("no alert".to_string(), |s| format!("{s}s")),
-            got.is_some_and(|s| s <= within.as_secs() as i64),
+            got.is_some_and(|s| s <= i64::try_from(within.as_secs()).unwrap_or(i64::MAX)),
         );
     }
     if let Some(max) = targets.fault_attempts_per_call_max {

@@ -138,8 +138,14 @@ fn folder(keep: Option<&Path>) -> Result<Folder, SimulateError> {
                     dir.display()
                 )));
             }
-            std::fs::create_dir_all(dir)
-                .map_err(|e| failed("cannot create the --keep folder")(e.to_string()))?;
+            // A folder that cannot be made is the argument's fault (a file
+            // in the way, no permission), not a failed simulation.
+            std::fs::create_dir_all(dir).map_err(|e| {
+                SimulateError::Usage(format!(
+                    "--keep {}: cannot create the folder: {e}",
+                    dir.display()
+                ))
+            })?;
             let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
             Ok(Folder::Kept(dir))
         }
@@ -192,7 +198,9 @@ async fn config_for(
 /// Runs `scenario` and returns its report.
 pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Report, SimulateError> {
     let real_start = std::time::Instant::now();
-    scenario.reframe(options.from, options.days);
+    let outside = scenario
+        .reframe(options.from, options.days)
+        .map_err(|e| SimulateError::Usage(format!("--from/--days: {e}")))?;
     let seed = options.seed.unwrap_or(scenario.seed);
     let folder = folder(options.keep.as_deref())?;
     let sim = UpstreamSim::start()
@@ -212,15 +220,17 @@ pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Repor
     scenario.check_against(&prepared.names)?;
     let Prepared {
         plan,
-        warnings,
+        mut warnings,
         text,
         ..
     } = prepared;
+    warnings.extend(outside);
     if options.keep.is_some() {
         std::fs::write(at.dir.join("rebound.toml"), &text)
             .map_err(|e| failed("cannot write the simulated config")(e.to_string()))?;
     }
     let tz = plan.pipeline.timezone;
+    scenario.check_zone(tz)?;
     let start = local_midnight(tz, scenario.from);
     let warm_start = local_midnight(tz, scenario.from - WARM_UP);
     let mut boundaries: Vec<DateTime<Utc>> = scenario

@@ -22,6 +22,35 @@ use toml::de::{DeTable, DeValue};
 /// Longest simulation a scenario may ask for (a season and then some).
 pub const MAX_DAYS: u32 = 400;
 
+/// Longest duration a scenario may give (`for`, `window`, `delay`,
+/// `retry_after`, `first_alert_within`): the longest simulation. Beyond
+/// it no run could tell the difference, and adding it to an instant could
+/// overflow the calendar.
+const MAX_SPAN: Duration = Duration::from_secs(MAX_DAYS as u64 * 86_400);
+
+/// The years the simulated upstream has a calendar for: its fixtures count
+/// days from 2000-01-01, and a date near the calendar's own limits would
+/// overflow when a day is added to it.
+pub const YEARS: std::ops::RangeInclusive<i32> = 2000..=2199;
+
+/// Checks a simulation's first date and length, from a scenario file or
+/// from `--from` and `--days`.
+pub fn check_calendar(from: NaiveDate, days: u32) -> Result<(), String> {
+    use chrono::Datelike as _;
+    if !(1..=MAX_DAYS).contains(&days) {
+        return Err(format!("expected 1 to {MAX_DAYS} days, found {days}"));
+    }
+    match from.checked_add_signed(Span::days(i64::from(days) - 1)) {
+        Some(last) if YEARS.contains(&from.year()) && YEARS.contains(&last.year()) => Ok(()),
+        _ => Err(format!(
+            "from {from}, {days} {} would leave the simulated upstream's calendar ({}-01-01 to {}-12-31)",
+            if days == 1 { "day" } else { "days" },
+            YEARS.start(),
+            YEARS.end()
+        )),
+    }
+}
+
 /// A scenario file as written.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -29,7 +58,8 @@ pub const MAX_DAYS: u32 = 400;
 pub struct RawScenario {
     /// What the scenario reproduces, in a sentence.
     pub description: Option<String>,
-    /// First simulated date, in the pipeline's zone ("YYYY-MM-DD").
+    /// First simulated date, in the pipeline's zone ("YYYY-MM-DD"); the
+    /// simulated days lie between 2000-01-01 and 2199-12-31.
     #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
     pub from: String,
     /// How many days to simulate (1 to 400).
@@ -117,7 +147,8 @@ pub struct RawFault {
     pub start: String,
     /// End (exclusive), same forms; or give `for`.
     pub end: Option<String>,
-    /// Length instead of `end`, e.g. "5d", "3h30m".
+    /// Length instead of `end`, e.g. "5d", "3h30m". Every duration in a
+    /// scenario is at most "400d", the longest simulation.
     #[serde(rename = "for")]
     pub length: Option<String>,
     /// `status`, `late`, `flaky`: the status answered (status: required;
@@ -223,6 +254,81 @@ pub struct Target {
     /// A path prefix under the source's base URL; a scraper's literal path
     /// prefix once resolved.
     pub route: Option<String>,
+    /// A scraper's request once resolved: its path template and the
+    /// literal values of its query. Two scrapers may share a path prefix
+    /// (`/teams` and `/teams/{id}/roster`) or a whole path (one endpoint
+    /// asked for different `markets`), so a scraper's fault matches the
+    /// request's shape, not its prefix.
+    pub request: Option<RequestShape>,
+}
+
+/// The requests one scraper makes, as far as its config tells them apart.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestShape {
+    /// The path template as written, e.g. "/teams/{team_id}/roster".
+    pub path: String,
+    /// Query parameters whose value is literal text (no `{param}`).
+    pub query: Vec<(String, String)>,
+}
+
+impl RequestShape {
+    /// Whether a request (`path` under the source's base URL, `query` as
+    /// sent) fits: the same number of path segments, each literal part of
+    /// the template in place (a `{param}` stands for any text within its
+    /// segment), and every literal query value present.
+    pub fn matches(&self, path: &str, query: Option<&str>) -> bool {
+        let template: Vec<&str> = self.path.split('/').collect();
+        let segments: Vec<&str> = path.split('/').collect();
+        if template.len() != segments.len()
+            || !template
+                .iter()
+                .zip(&segments)
+                .all(|(t, s)| segment_matches(t, s))
+        {
+            return false;
+        }
+        let sent: Vec<(String, String)> = query
+            .map(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.query.iter().all(|pair| sent.contains(pair))
+    }
+}
+
+/// One path segment against its template: the literal pieces between
+/// `{param}`s must appear in order, the first at the start and the last at
+/// the end.
+fn segment_matches(template: &str, segment: &str) -> bool {
+    let mut pieces = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        pieces.push(&rest[..open]);
+        rest = &rest[open + close + 1..];
+    }
+    pieces.push(rest);
+    let [first, middle @ .., last] = pieces.as_slice() else {
+        return segment == template;
+    };
+    if segment.len() < first.len() + last.len()
+        || !segment.starts_with(first)
+        || !segment.ends_with(last)
+    {
+        return false;
+    }
+    let mut inside = &segment[first.len()..segment.len() - last.len()];
+    for piece in middle {
+        match inside.find(piece) {
+            Some(at) => inside = &inside[at + piece.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 /// One checked fault.
@@ -282,12 +388,15 @@ pub struct ScenarioError {
 enum Key<'a> {
     Top(&'a str),
     Fault(usize, &'a str),
+    /// A key of `[targets]`.
+    Target(&'a str),
 }
 
 impl std::fmt::Display for Key<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Key::Top(key) => f.write_str(key),
+            Key::Target(key) => write!(f, "targets.{key}"),
             Key::Fault(n, "") => write!(f, "faults[{n}]"),
             Key::Fault(n, key) => write!(f, "faults[{n}].{key}"),
         }
@@ -339,6 +448,15 @@ fn locate(text: &str, key: Key<'_>) -> Range<usize> {
     };
     match key {
         Key::Top(name) => find(root.get_ref(), name).map_or(0..0, |v| v.span()),
+        Key::Target(name) => {
+            let Some(targets) = find(root.get_ref(), "targets") else {
+                return 0..0;
+            };
+            match targets.get_ref() {
+                DeValue::Table(table) => find(table, name).map_or(targets.span(), |v| v.span()),
+                _ => targets.span(),
+            }
+        }
         Key::Fault(n, name) => {
             let Some(faults) = find(root.get_ref(), "faults") else {
                 return 0..0;
@@ -385,7 +503,13 @@ fn parse_span(text: &str) -> Result<Duration, String> {
             "a negative duration (\"{text}\"); durations are lengths, e.g. \"5m\""
         ));
     }
-    parse_duration(text)
+    let span = parse_duration(text)?;
+    if span > MAX_SPAN {
+        return Err(format!(
+            "\"{text}\" is longer than {MAX_DAYS}d, the longest simulation"
+        ));
+    }
+    Ok(span)
 }
 
 impl Scenario {
@@ -421,6 +545,15 @@ impl Scenario {
             );
         }
         let days = raw.days.clamp(1, i64::from(MAX_DAYS)) as u32;
+        let from = from
+            .map_err(|_| ())
+            .and_then(|from| match check_calendar(from, days) {
+                Ok(()) => Ok(from),
+                Err(message) => {
+                    report.at(Key::Top("from"), message);
+                    Err(())
+                }
+            });
         let first = from.unwrap_or_default().and_time(NaiveTime::MIN);
         let last = first + Span::days(i64::from(days));
         let mut faults = Vec::new();
@@ -451,12 +584,7 @@ impl Scenario {
         let raw_targets = raw.targets.unwrap_or_default();
         let first_alert_within = raw_targets.first_alert_within.as_ref().and_then(|text| {
             parse_span(text)
-                .map_err(|message| {
-                    report.at(
-                        Key::Top("targets"),
-                        format!("first_alert_within: {message}"),
-                    )
-                })
+                .map_err(|message| report.at(Key::Target("first_alert_within"), message))
                 .ok()
         });
         for (name, value) in [
@@ -468,8 +596,33 @@ impl Scenario {
                 && !(0.0..=1.0).contains(&v)
             {
                 report.at(
-                    Key::Top("targets"),
-                    format!("{name}: expected a fraction from 0 to 1, found {v}"),
+                    Key::Target(name),
+                    format!("expected a fraction from 0 to 1, found {v}"),
+                );
+            }
+        }
+        if let Some(v) = raw_targets.fault_attempts_per_call_max
+            && !(v.is_finite() && v >= 0.0)
+        {
+            report.at(
+                Key::Target("fault_attempts_per_call_max"),
+                format!("expected a number of attempts, 0 or more, found {v}"),
+            );
+        }
+        for (name, value) in [
+            ("recovered_alerts", raw_targets.recovered_alerts),
+            ("failed_runs_max", raw_targets.failed_runs_max),
+            (
+                "alerts_before_deadline_max",
+                raw_targets.alerts_before_deadline_max,
+            ),
+        ] {
+            if let Some(v) = value
+                && v < 0
+            {
+                report.at(
+                    Key::Target(name),
+                    format!("expected a count, 0 or more, found {v}"),
                 );
             }
         }
@@ -505,19 +658,89 @@ impl Scenario {
     }
 
     /// Moves the scenario to start on `from` (every fault shifts with it)
-    /// and to last `days` days.
-    pub fn reframe(&mut self, from: Option<NaiveDate>, days: Option<u32>) {
-        if let Some(from) = from {
-            let shift = from - self.from;
-            for fault in &mut self.faults {
-                fault.start += shift;
-                fault.end += shift;
+    /// and to last `days` days; refused (with the reason) when that leaves
+    /// the simulated calendar ([`check_calendar`]). Returns a warning for
+    /// each fault that no longer falls within the simulated days: it has
+    /// no effect, and targets about faults measure nothing.
+    pub fn reframe(
+        &mut self,
+        from: Option<NaiveDate>,
+        days: Option<u32>,
+    ) -> Result<Vec<String>, String> {
+        let new_from = from.unwrap_or(self.from);
+        let new_days = days.unwrap_or(self.days);
+        check_calendar(new_from, new_days)?;
+        // Both calendars lie within YEARS, so the shift and every fault
+        // moved by it stay far from the calendar's limits.
+        let shift = new_from - self.from;
+        for fault in &mut self.faults {
+            fault.start += shift;
+            fault.end += shift;
+        }
+        self.from = new_from;
+        self.days = new_days;
+        let first = new_from.and_time(NaiveTime::MIN);
+        let last = first + Span::days(i64::from(new_days));
+        Ok(self
+            .faults
+            .iter()
+            .filter(|f| f.end <= first || f.start >= last)
+            .map(|f| {
+                format!(
+                    "faults[{}] ({}, {} to {}) is outside the simulated days ({} to {}): it has no effect",
+                    f.index,
+                    f.label(),
+                    f.start.format("%Y-%m-%dT%H:%M"),
+                    f.end.format("%Y-%m-%dT%H:%M"),
+                    first.format("%Y-%m-%d"),
+                    last.format("%Y-%m-%d"),
+                )
+            })
+            .collect())
+    }
+
+    /// Checks that every fault's start and end exist in the pipeline's
+    /// zone `tz`: a local time in the hour clocks skip in spring never
+    /// comes, so a fault starting there would silently start later (or,
+    /// ending there, never end where it says).
+    pub fn check_zone(&self, tz: chrono_tz::Tz) -> Result<(), ScenarioError> {
+        use chrono::TimeZone as _;
+        let mut report = Reporter {
+            file: &self.origin,
+            text: &self.text,
+            problems: Vec::new(),
+        };
+        for fault in &self.faults {
+            for (key, at) in [("start", fault.start), ("end", fault.end)] {
+                if tz.from_local_datetime(&at).earliest().is_none() {
+                    let key = if key == "end" && !self.text_has_end(fault.index) {
+                        "for"
+                    } else {
+                        key
+                    };
+                    report.at(
+                        Key::Fault(fault.index, key),
+                        format!(
+                            "{} does not exist in {tz}: clocks skip that hour that day; give the time after the jump",
+                            at.format("%Y-%m-%dT%H:%M")
+                        ),
+                    );
+                }
             }
-            self.from = from;
         }
-        if let Some(days) = days {
-            self.days = days;
+        if report.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ScenarioError {
+                problems: report.problems,
+            })
         }
+    }
+
+    /// Whether fault `n` was written with `end` (rather than `for`):
+    /// [`locate`] falls back to the fault's table for a key it lacks.
+    fn text_has_end(&self, n: usize) -> bool {
+        locate(&self.text, Key::Fault(n, "end")) != locate(&self.text, Key::Fault(n, ""))
     }
 
     /// Checks names against `plan` (sources, scrapers, routes) and that no
@@ -555,6 +778,10 @@ impl Scenario {
                         }
                         fault.target.source = Some(spec.0.clone());
                         fault.target.route = Some(literal_prefix(&spec.1));
+                        fault.target.request = Some(RequestShape {
+                            path: spec.1.clone(),
+                            query: plan.queries.get(&scraper).cloned().unwrap_or_default(),
+                        });
                     }
                 }
                 continue;
@@ -586,6 +813,17 @@ impl Scenario {
                     );
                 }
             }
+        }
+        if let Some(dataset) = &self.targets.stale_alert_for
+            && !plan.datasets.contains(dataset)
+        {
+            report.at(
+                Key::Target("stale_alert_for"),
+                format!(
+                    "unknown dataset \"{dataset}\"; the config has {}",
+                    names(plan.datasets.iter())
+                ),
+            );
         }
         // Contradictions: two faults that each decide the whole answer, on
         // requests both cover, at the same time.
@@ -627,6 +865,10 @@ pub struct Names {
     pub sources: BTreeSet<String>,
     /// Scraper → (its source, its path template as written).
     pub scrapers: BTreeMap<String, (String, String)>,
+    /// Scraper → its query parameters with literal values.
+    pub queries: BTreeMap<String, Vec<(String, String)>>,
+    /// Datasets: `[datasets.X]` and every scraper's `dataset`.
+    pub datasets: BTreeSet<String>,
 }
 
 fn overlap(a: &Target, b: &Target) -> bool {
@@ -845,6 +1087,13 @@ fn check_fault(report: &mut Reporter<'_>, n: usize, raw: &RawFault) -> Option<Fa
                     None
                 }
                 Some(text) => match NaiveTime::parse_from_str(text.trim(), "%H:%M") {
+                    Ok(t) if t == NaiveTime::MIN => {
+                        report.at(
+                            at("publish_at"),
+                            "\"00:00\" publishes at the start of every day, so the fault would never answer late; give a later time".to_string(),
+                        );
+                        None
+                    }
                     Ok(t) => Some(t),
                     Err(_) => {
                         report.at(
@@ -951,6 +1200,7 @@ fn check_fault(report: &mut Reporter<'_>, n: usize, raw: &RawFault) -> Option<Fa
             source: raw.source.clone(),
             scraper: raw.scraper.clone(),
             route: raw.route.clone(),
+            request: None,
         },
         kind: kind?,
         start: start?,
@@ -1019,6 +1269,206 @@ mod tests {
             lines[1].starts_with("t.toml:11:9: faults[1].route: no scraper of source \"api\" calls a path starting with \"/nowhere\""),
             "{error}"
         );
+    }
+
+    /// Before: `for = "999999999d"` panicked adding it to the start, and a
+    /// huge `window` panicked in the injector mid-run.
+    #[test]
+    fn durations_beyond_the_longest_simulation_are_refused_at_their_key() {
+        for (key, line) in [
+            ("for = \"999999999d\"", "faults[0].for"),
+            (
+                "for = \"1h\"\nretry_after = \"401d\"",
+                "faults[0].retry_after",
+            ),
+        ] {
+            let text = format!(
+                "from = \"2026-01-01\"\ndays = 2\n[[faults]]\nkind = \"status\"\nstatus = 429\nsource = \"a\"\nstart = \"2026-01-01\"\n{key}\n"
+            );
+            let error = parse(&text).unwrap_err().to_string();
+            assert!(
+                error.contains(&format!("{line}: ")) && error.contains("is longer than 400d"),
+                "{error}"
+            );
+        }
+        let text = "from = \"2026-01-01\"\ndays = 2\n[targets]\nfirst_alert_within = \"18446744073709551615s\"\n";
+        let error = parse(text).unwrap_err().to_string();
+        assert!(
+            error.starts_with("t.toml:4:22: targets.first_alert_within: "),
+            "{error}"
+        );
+        // 400 days is the longest simulation, and allowed.
+        let text = "from = \"2026-01-01\"\ndays = 2\n[[faults]]\nkind = \"rate_limit\"\nsource = \"a\"\nrequests = 1\nwindow = \"400d\"\nstart = \"2026-01-01\"\nfor = \"1h\"\n";
+        assert!(parse(text).is_ok());
+    }
+
+    /// Before: a `late` fault publishing at midnight was accepted and
+    /// never did anything.
+    #[test]
+    fn a_late_fault_published_at_midnight_is_refused() {
+        let text = "from = \"2026-01-01\"\ndays = 2\n[[faults]]\nkind = \"late\"\nsource = \"a\"\npublish_at = \"00:00\"\nstart = \"2026-01-01\"\nfor = \"1d\"\n";
+        let error = parse(text).unwrap_err().to_string();
+        assert!(
+            error
+                .starts_with("t.toml:6:14: faults[0].publish_at: \"00:00\" publishes at the start"),
+            "{error}"
+        );
+        assert!(parse(&text.replace("00:00", "00:01")).is_ok());
+    }
+
+    /// Before: any year was accepted; far ones panicked in the runner.
+    #[test]
+    fn a_calendar_outside_the_upstreams_years_is_refused() {
+        for from in ["1999-12-31", "2199-12-31"] {
+            let text = format!("from = \"{from}\"\ndays = 2\n");
+            let error = parse(&text).unwrap_err().to_string();
+            assert!(
+                error.starts_with("t.toml:1:8: from: ")
+                    && error.contains("would leave the simulated upstream's calendar"),
+                "{error}"
+            );
+        }
+        assert!(parse("from = \"2199-12-30\"\ndays = 2\n").is_ok());
+        assert!(check_calendar(NaiveDate::MAX, 1).is_err());
+        assert!(check_calendar(NaiveDate::MIN, 1).is_err());
+        assert!(check_calendar(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(), 401).is_err());
+    }
+
+    /// Before: negative counts and NaN were accepted and reported as
+    /// missed after the whole run, and errors pointed at `[targets]`.
+    #[test]
+    fn targets_out_of_range_are_refused_at_their_key() {
+        let text = "from = \"2026-01-01\"\ndays = 2\n[targets]\nrecovered_alerts = -5\nfault_attempts_per_call_max = nan\ncompleteness_min = 1.5\n";
+        let error = parse(text).unwrap_err().to_string();
+        let lines: Vec<&str> = error.lines().collect();
+        assert_eq!(lines.len(), 3, "{error}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("t.toml:4:20: targets.recovered_alerts: expected a count")),
+            "{error}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("t.toml:5:31: targets.fault_attempts_per_call_max: ")),
+            "{error}"
+        );
+        assert!(
+            lines.iter().any(
+                |l| l.starts_with("t.toml:6:20: targets.completeness_min: expected a fraction")
+            ),
+            "{error}"
+        );
+    }
+
+    /// Before: a start in the skipped hour was read as UTC, hours early,
+    /// and the fault never fired.
+    #[test]
+    fn a_fault_in_the_spring_forward_gap_is_refused() {
+        let text = "from = \"2026-03-08\"\ndays = 1\n[[faults]]\nkind = \"empty\"\nsource = \"a\"\nstart = \"2026-03-08T02:30\"\nfor = \"1h\"\n[[faults]]\nkind = \"empty\"\nsource = \"b\"\nstart = \"2026-03-08T01:30\"\nfor = \"45m\"\n";
+        let scenario = parse(text).expect("parses");
+        let error = scenario
+            .check_zone(chrono_tz::America::New_York)
+            .unwrap_err()
+            .to_string();
+        let lines: Vec<&str> = error.lines().collect();
+        assert_eq!(lines.len(), 2, "{error}");
+        assert!(
+            lines[0].starts_with(
+                "t.toml:6:9: faults[0].start: 2026-03-08T02:30 does not exist in America/New_York"
+            ),
+            "{error}"
+        );
+        assert!(
+            lines[1].starts_with("t.toml:12:7: faults[1].for: 2026-03-08T02:15 does not exist"),
+            "{error}"
+        );
+        // The same times exist in a zone without DST.
+        assert!(scenario.check_zone(chrono_tz::UTC).is_ok());
+    }
+
+    /// Before: `--days 1` on a five-day outage said nothing, and a far
+    /// `--from` panicked.
+    #[test]
+    fn reframing_checks_the_calendar_and_names_faults_left_outside() {
+        let text = "from = \"2026-01-01\"\ndays = 5\n[[faults]]\nkind = \"empty\"\nsource = \"a\"\nstart = \"2026-01-03\"\nfor = \"1d\"\n";
+        let mut scenario = parse(text).expect("parses");
+        assert!(
+            scenario
+                .clone()
+                .reframe(Some(NaiveDate::MAX), None)
+                .is_err()
+        );
+        assert!(scenario.clone().reframe(None, Some(401)).is_err());
+        let warnings = scenario.clone().reframe(None, Some(2)).expect("fits");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].starts_with("faults[0] (empty on a, 2026-01-03T00:00 to 2026-01-04T00:00) is outside the simulated days (2026-01-01 to 2026-01-03)"), "{warnings:?}");
+        let moved = NaiveDate::from_ymd_opt(2026, 2, 1).unwrap();
+        assert!(
+            scenario
+                .reframe(Some(moved), None)
+                .expect("fits")
+                .is_empty()
+        );
+        assert_eq!(
+            scenario.faults[0].start.date(),
+            NaiveDate::from_ymd_opt(2026, 2, 3).unwrap()
+        );
+    }
+
+    /// Before: a fault on `/teams` also hit `/teams/{id}/roster`, and one
+    /// on a scraper hit every scraper of the same endpoint.
+    #[test]
+    fn a_scrapers_request_shape_tells_it_from_its_neighbours() {
+        let teams = RequestShape {
+            path: "/teams".into(),
+            query: vec![],
+        };
+        assert!(teams.matches("/teams", None));
+        assert!(!teams.matches("/teams/12/roster", None));
+        let roster = RequestShape {
+            path: "/teams/{team_id}/roster".into(),
+            query: vec![],
+        };
+        assert!(roster.matches("/teams/12/roster", Some("x=1")));
+        assert!(!roster.matches("/teams", None));
+        assert!(!roster.matches("/teams/12/roster/old", None));
+        let props = RequestShape {
+            path: "/events/{id}/odds".into(),
+            query: vec![
+                ("markets".into(), "player_points".into()),
+                ("bookmakers".into(), "draftkings,fanduel".into()),
+            ],
+        };
+        assert!(props.matches(
+            "/events/e1/odds",
+            Some("regions=us&markets=player_points&bookmakers=draftkings%2Cfanduel")
+        ));
+        assert!(!props.matches(
+            "/events/e1/odds",
+            Some("markets=spreads%2Ctotals&bookmakers=draftkings%2Cfanduel")
+        ));
+        assert!(!props.matches("/events/e1/odds", None));
+        let report = RequestShape {
+            path: "/injury/Report_{date}_{hour}{ampm}.pdf".into(),
+            query: vec![],
+        };
+        assert!(report.matches("/injury/Report_2026-01-10_05PM.pdf", None));
+        assert!(!report.matches("/injury/Summary_2026-01-10_05PM.pdf", None));
+        assert!(!report.matches("/injury/Report_2026-01-10_05PM.json", None));
+    }
+
+    #[test]
+    fn a_stale_alert_target_names_a_dataset_of_the_config() {
+        let text = "from = \"2026-01-01\"\ndays = 2\n[targets]\nstale_alert_for = \"api/gone\"\n";
+        let mut scenario = parse(text).expect("parses");
+        let mut names = Names::default();
+        names.datasets.insert("api/games".into());
+        let error = scenario.check_against(&names).unwrap_err().to_string();
+        assert!(error.starts_with("t.toml:4:19: targets.stale_alert_for: unknown dataset \"api/gone\"; the config has api/games"), "{error}");
+        names.datasets.insert("api/gone".into());
+        assert!(scenario.check_against(&names).is_ok());
     }
 
     #[test]

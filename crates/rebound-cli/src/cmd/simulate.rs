@@ -76,7 +76,15 @@ pub async fn simulate_cmd(
     }
     let mut scenarios = Vec::new();
     for name in &args.scenarios {
-        scenarios.push(builtin::resolve(name).map_err(|e| Failure::Usage(anyhow::anyhow!(e)))?);
+        let scenario = builtin::resolve(name).map_err(|e| Failure::Usage(anyhow::anyhow!(e)))?;
+        // Checked before anything runs: a bad --from or --days for the
+        // third scenario should not come after two finished runs.
+        rebound_simulate::scenario::check_calendar(
+            args.from.unwrap_or(scenario.from),
+            args.days.unwrap_or(scenario.days),
+        )
+        .map_err(|e| Failure::Usage(anyhow::anyhow!("{name}: --from/--days: {e}")))?;
+        scenarios.push(scenario);
     }
     let config = config_given.then(|| config.to_path_buf());
     let mut variants = vec![Variant {
@@ -99,6 +107,21 @@ pub async fn simulate_cmd(
         });
     }
     let several = scenarios.len() * variants.len() > 1;
+    if let Some(dir) = &args.keep
+        && several
+    {
+        // Each run keeps its history in DIR/<scenario>-<variant>: a name
+        // given twice would find its folder taken after the first run.
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(twice) = scenarios.iter().find(|s| !seen.insert(s.name.as_str())) {
+            return Err(Failure::Usage(anyhow::anyhow!(
+                "--keep {}: scenario {} is named twice, and both runs would keep their history in {}",
+                dir.display(),
+                twice.name,
+                dir.join(format!("{}-config", twice.name)).display()
+            )));
+        }
+    }
     let mut all_met = true;
     let mut json_out = Vec::new();
     for scenario in scenarios {

@@ -156,6 +156,74 @@ fn scenario_errors_name_file_line_and_column() {
     );
 }
 
+/// Before: a far `--from` or a huge `--days` panicked (exit 101) or ran
+/// for hours, and a `--keep` that could not be made exited 1 (a missed
+/// target) without naming the path.
+#[test]
+fn calendar_and_keep_arguments_are_checked_before_anything_runs() {
+    for args in [
+        &["--from", "+262142-12-31"][..],
+        &["--from", "1999-12-31"],
+        &["--days", "4294967295"],
+        &["--days", "401"],
+    ] {
+        let mut all = vec!["simulate", "late-play-by-play"];
+        all.extend_from_slice(args);
+        let out = rebound(&all, &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.starts_with("error: late-play-by-play: --from/--days: "),
+            "{args:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}: nothing ran");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").expect("write");
+    let keep = file.to_string_lossy().into_owned();
+    let out = rebound(
+        &[
+            "simulate",
+            "late-play-by-play",
+            "--days",
+            "1",
+            "--keep",
+            &keep,
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!("--keep {keep}: cannot create the folder")),
+        "{}",
+        text(&out.stderr)
+    );
+    let twice = dir.path().join("twice").to_string_lossy().into_owned();
+    let out = rebound(
+        &[
+            "simulate",
+            "late-play-by-play",
+            "late-play-by-play",
+            "--keep",
+            &twice,
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("is named twice"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.path().join("twice").exists(), "nothing ran");
+}
+
 #[test]
 fn a_source_without_a_simulated_route_is_named_per_scraper() {
     let dir = tempfile::tempdir().expect("tempdir");
