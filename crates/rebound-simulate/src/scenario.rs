@@ -800,9 +800,13 @@ impl Scenario {
                 continue;
             }
             if let Some(route) = &fault.target.route {
+                // A route may be a prefix of a scraper's path, or go on
+                // past its literal part into a `{param}`; past a path
+                // with no `{param}` it could match nothing.
                 let known = plan.scrapers.values().filter(|s| s.0 == source).any(|s| {
                     let prefix = literal_prefix(&s.1);
-                    prefix.starts_with(route.as_str()) || route.starts_with(prefix.as_str())
+                    prefix.starts_with(route.as_str())
+                        || (route.starts_with(prefix.as_str()) && prefix.len() < s.1.len())
                 });
                 if !known {
                     report.at(
@@ -999,6 +1003,13 @@ fn check_fault(report: &mut Reporter<'_>, n: usize, raw: &RawFault) -> Option<Fa
         report.at(
             at("route"),
             format!("a route is a path under the source's base URL and starts with \"/\", found \"{route}\""),
+        );
+    } else if let Some(route) = &raw.route
+        && route.contains(['?', '#'])
+    {
+        report.at(
+            at("route"),
+            format!("a route is matched against the path only, so \"{route}\" would match nothing; leave out the query"),
         );
     }
     let mut duration = |key: &'static str, value: &Option<String>| -> Option<Duration> {
@@ -1469,6 +1480,41 @@ mod tests {
         assert!(error.starts_with("t.toml:4:19: targets.stale_alert_for: unknown dataset \"api/gone\"; the config has api/games"), "{error}");
         names.datasets.insert("api/gone".into());
         assert!(scenario.check_against(&names).is_ok());
+    }
+
+    /// Before: "/games?x=1" and "/gamesXYZ" were accepted and hit nothing.
+    #[test]
+    fn a_route_that_can_match_nothing_is_refused() {
+        let fault = |route: &str| {
+            format!(
+                "from = \"2026-01-01\"\ndays = 2\n[[faults]]\nkind = \"empty\"\nsource = \"api\"\nroute = \"{route}\"\nstart = \"2026-01-01\"\nfor = \"1h\"\n"
+            )
+        };
+        let error = parse(&fault("/games?x=1")).unwrap_err().to_string();
+        assert!(
+            error.starts_with(
+                "t.toml:6:9: faults[0].route: a route is matched against the path only"
+            ),
+            "{error}"
+        );
+        let mut names = Names::default();
+        names.sources.insert("api".into());
+        names
+            .scrapers
+            .insert("games".into(), ("api".into(), "/games".into()));
+        names
+            .scrapers
+            .insert("box".into(), ("api".into(), "/box/{id}".into()));
+        for (route, known) in [
+            ("/gamesXYZ", false),
+            ("/gam", true),
+            ("/games", true),
+            ("/box/12", true),
+            ("/boxes", false),
+        ] {
+            let mut scenario = parse(&fault(route)).expect("parses");
+            assert_eq!(scenario.check_against(&names).is_ok(), known, "{route}");
+        }
     }
 
     #[test]
