@@ -879,6 +879,16 @@ fn overlap(a: &Target, b: &Target) -> bool {
     if a.source != b.source {
         return false;
     }
+    // Two scrapers' faults share requests only when one request can fit
+    // both shapes: the same template, and no literal query value that
+    // differs (a path-level check would call `/teams` and
+    // `/teams/{id}/roster` overlapping, which their shapes are not).
+    if let (Some(x), Some(y)) = (&a.request, &b.request) {
+        return x.path == y.path
+            && x.query
+                .iter()
+                .all(|(k, v)| y.query.iter().all(|(k2, v2)| k2 != k || v2 == v));
+    }
     match (&a.route, &b.route) {
         (Some(x), Some(y)) => x.starts_with(y.as_str()) || y.starts_with(x.as_str()),
         _ => true,
@@ -1480,6 +1490,42 @@ mod tests {
         assert!(error.starts_with("t.toml:4:19: targets.stale_alert_for: unknown dataset \"api/gone\"; the config has api/games"), "{error}");
         names.datasets.insert("api/gone".into());
         assert!(scenario.check_against(&names).is_ok());
+    }
+
+    /// Two scrapers' faults contradict each other only when a request can
+    /// fit both (before: any shared path prefix was a contradiction).
+    #[test]
+    fn scrapers_with_a_shared_prefix_do_not_contradict() {
+        let text = "from = \"2026-01-01\"\ndays = 2\n[[faults]]\nkind = \"empty\"\nscraper = \"teams\"\nstart = \"2026-01-01\"\nfor = \"1h\"\n[[faults]]\nkind = \"changed_shape\"\nscraper = \"roster\"\nstart = \"2026-01-01\"\nfor = \"1h\"\n[[faults]]\nkind = \"empty\"\nscraper = \"lines\"\nstart = \"2026-01-01\"\nfor = \"1h\"\n[[faults]]\nkind = \"changed_shape\"\nscraper = \"props\"\nstart = \"2026-01-01\"\nfor = \"1h\"\n";
+        let mut names = Names::default();
+        names.sources.insert("api".into());
+        for (scraper, path, market) in [
+            ("teams", "/teams", None),
+            ("roster", "/teams/{id}/roster", None),
+            ("lines", "/odds/{id}", Some("spreads")),
+            ("props", "/odds/{id}", Some("points")),
+        ] {
+            names
+                .scrapers
+                .insert(scraper.into(), ("api".into(), path.into()));
+            if let Some(market) = market {
+                names
+                    .queries
+                    .insert(scraper.into(), vec![("markets".into(), market.into())]);
+            }
+        }
+        let mut scenario = parse(text).expect("parses");
+        assert!(scenario.check_against(&names).is_ok());
+        // The same endpoint and market: one request fits both.
+        names
+            .queries
+            .insert("props".into(), vec![("markets".into(), "spreads".into())]);
+        let mut scenario = parse(text).expect("parses");
+        let error = scenario.check_against(&names).unwrap_err().to_string();
+        assert!(
+            error.contains("faults[3].start: faults[2]") && error.contains("contradict"),
+            "{error}"
+        );
     }
 
     /// Before: "/games?x=1" and "/gamesXYZ" were accepted and hit nothing.
