@@ -151,8 +151,9 @@ pub struct RawFault {
     /// scenario is at most "400d", the longest simulation.
     #[serde(rename = "for")]
     pub length: Option<String>,
-    /// `status`, `late`, `flaky`: the status answered (status: required;
-    /// late: default 404; flaky: default 503).
+    /// `status`, `late`, `flaky`: the status answered (status: required,
+    /// 400 to 599; late: default 404, also 200 to 299; flaky: default 503,
+    /// 400 to 599).
     #[schemars(range(min = 100, max = 599))]
     pub status: Option<i64>,
     /// `status`, `rate_limit`, `flaky`: a `Retry-After` sent with the
@@ -939,11 +940,22 @@ fn status_of(
             None
         }
         None => default,
-        Some(code) if (100..=599).contains(&code) => Some(code as u16),
+        // A `status` or `flaky` answer stands for an error, so 400 to 599.
+        // A `late` route may also answer an empty success before it
+        // publishes. 1xx and 3xx are never whole answers of an API: a 101
+        // would switch protocols, a 304 claims a cached copy the client
+        // never asked to revalidate.
+        Some(code) if (400..=599).contains(&code) => Some(code as u16),
+        Some(code) if raw.kind == "late" && (200..=299).contains(&code) => Some(code as u16),
         Some(code) => {
+            let wanted = if raw.kind == "late" {
+                "200 to 299 or 400 to 599"
+            } else {
+                "an error status from 400 to 599"
+            };
             report.at(
                 Key::Fault(n, "status"),
-                format!("expected an HTTP status from 100 to 599, found {code}"),
+                format!("expected {wanted}, found {code}"),
             );
             None
         }
@@ -1321,6 +1333,40 @@ mod tests {
         // 400 days is the longest simulation, and allowed.
         let text = "from = \"2026-01-01\"\ndays = 2\n[[faults]]\nkind = \"rate_limit\"\nsource = \"a\"\nrequests = 1\nwindow = \"400d\"\nstart = \"2026-01-01\"\nfor = \"1h\"\n";
         assert!(parse(text).is_ok());
+    }
+
+    /// Before: 101, 200 and 304 were accepted as fault answers.
+    #[test]
+    fn a_fault_answers_an_error_status_or_a_late_empty_success() {
+        let fault = |kind: &str, extra: &str, status: u16| {
+            format!(
+                "from = \"2026-01-01\"\ndays = 2\n[[faults]]\nkind = \"{kind}\"\n{extra}source = \"a\"\nstatus = {status}\nstart = \"2026-01-01\"\nfor = \"1h\"\n"
+            )
+        };
+        for (kind, extra) in [
+            ("status", ""),
+            ("flaky", "rate = 0.5\n"),
+            ("late", "publish_at = \"09:00\"\n"),
+        ] {
+            for status in [101, 304, 399, 600] {
+                let error = parse(&fault(kind, extra, status)).unwrap_err().to_string();
+                assert!(
+                    error.contains("faults[0].status: expected"),
+                    "{kind} {status}: {error}"
+                );
+            }
+            for status in [400, 429, 503, 599] {
+                assert!(
+                    parse(&fault(kind, extra, status)).is_ok(),
+                    "{kind} {status}"
+                );
+            }
+            assert_eq!(
+                parse(&fault(kind, extra, 200)).is_ok(),
+                kind == "late",
+                "{kind} 200"
+            );
+        }
     }
 
     /// Before: a `late` fault publishing at midnight was accepted and
