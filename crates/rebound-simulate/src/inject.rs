@@ -27,8 +27,10 @@ use std::time::Duration;
 /// One fault with the path prefix it covers on the upstream.
 struct Armed {
     fault: Fault,
-    /// `/ref/<source>`, then the route for a fault on a route.
-    prefix: String,
+    /// `/ref/<source>`: the source's folder on the simulated upstream.
+    folder: String,
+    /// The route for a fault on a route, else empty.
+    route: String,
     /// The source's timeout (for `down` in `timeout` mode).
     timeout: Duration,
 }
@@ -83,7 +85,8 @@ impl Injector {
                 };
                 Some(Armed {
                     fault: fault.clone(),
-                    prefix: format!("/ref/{source}{route}"),
+                    folder: format!("/ref/{source}"),
+                    route: route.to_string(),
                     timeout: timeouts
                         .get(source)
                         .copied()
@@ -222,12 +225,17 @@ impl Injector {
 
 impl Armed {
     fn covers(&self, request: &FaultRequest) -> bool {
-        let Some(under) = request.path.strip_prefix(&self.prefix) else {
+        // The folder ends at a segment boundary: a fault on `nba_stats`
+        // must not reach `/ref/nba_statsdmz/...`.
+        let Some(under) = request.path.strip_prefix(&self.folder) else {
             return false;
         };
+        if !(under.is_empty() || under.starts_with('/')) {
+            return false;
+        }
         match &self.fault.target.request {
             Some(shape) => shape.matches(under, request.query.as_deref()),
-            None => true,
+            None => under.starts_with(&self.route),
         }
     }
 }
@@ -387,6 +395,20 @@ mod tests {
         assert_eq!(ask(&i, "/ref/api/other/x").1, "pass");
         assert_eq!(ask(&i, "/ref/api/otherwise").1, "pass");
         assert_eq!(ask(&i, "/ref/api/pbp/1").1, "pass");
+    }
+
+    /// Before: a fault on source `api` also hit source `apix`, whose
+    /// folder `/ref/apix` starts with `/ref/api`.
+    #[test]
+    fn a_sources_fault_stops_at_its_folder() {
+        let clock = Arc::new(ManualClock::new(at(10, 0)));
+        let i = injector(
+            "[[faults]]\nkind = \"empty\"\nsource = \"api\"\nstart = \"2026-01-10\"\nfor = \"1d\"\n",
+            clock,
+        );
+        assert_eq!(ask(&i, "/ref/api/other").1, "empty");
+        assert_eq!(ask(&i, "/ref/api").1, "empty");
+        assert_eq!(ask(&i, "/ref/apix/other").1, "pass");
     }
 
     #[test]
