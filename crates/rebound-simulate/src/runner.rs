@@ -497,6 +497,9 @@ async fn round(
     // Notifications of the warm-up are not the scenario's.
     let counted = now >= measured_from;
     let before = observed.alerts.len();
+    // One notification goes to every sink that wants it: counted once, as
+    // an alert sent, not once per sink (a second sink doubled the counts).
+    let mut notified = std::collections::BTreeSet::new();
     for message in received
         .iter()
         .skip(*seen)
@@ -509,6 +512,9 @@ async fn round(
                 .unwrap_or("")
                 .to_string()
         };
+        if !notified.insert((field("event"), field("condition"), field("subject"))) {
+            continue;
+        }
         observed.alerts.push(AlertSent {
             at: now,
             event: field("event"),

@@ -71,3 +71,67 @@ for = "5h"
             .all(|c| c.error_kind.as_deref() != Some("timeout"))
     );
 }
+
+/// An alert goes to every sink that wants it; the report counts alerts
+/// sent, not deliveries. Before, a second sink doubled opened, reminders
+/// and recovered, and `host-down-5-days` missed its one recovery message.
+#[tokio::test]
+async fn a_second_alert_sink_does_not_double_the_alerts_counted() {
+    let scenario = || {
+        rebound_simulate::builtin::load("host-down-5-days")
+            .expect("a built-in")
+            .expect("it parses")
+    };
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/nba");
+    let dir = tempfile::tempdir().unwrap();
+    for entry in walk(&reference) {
+        let to = dir.path().join(entry.strip_prefix(&reference).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&entry, &to).unwrap();
+    }
+    let config = dir.path().join("rebound.toml");
+    let mut toml = std::fs::read_to_string(&config).unwrap();
+    toml.push_str("\n[alerts.sinks.pager]\nkind = \"webhook\"\nurl = \"https://pager.example.org/hook\"\nmin_level = \"warning\"\n");
+    std::fs::write(&config, toml).unwrap();
+
+    let one = simulate(scenario(), &Options::default()).await.unwrap();
+    let two = simulate(
+        scenario(),
+        &Options {
+            config: Some(config),
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        one.alerts.opened >= 1 && one.alerts.recovered >= 1,
+        "{:?}",
+        one.alerts
+    );
+    assert_eq!(
+        (
+            two.alerts.opened,
+            two.alerts.reminders,
+            two.alerts.recovered
+        ),
+        (
+            one.alerts.opened,
+            one.alerts.reminders,
+            one.alerts.recovered
+        )
+    );
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
