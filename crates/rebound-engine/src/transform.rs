@@ -7,7 +7,9 @@
 //! process running Rebound holds API keys and database passwords that a
 //! parser has no use for. Its stdout is bounded by the source's
 //! `max_body_bytes` (a runaway parser cannot fill memory), and it is killed
-//! at its timeout (`kill_on_drop`, so no path leaves it running). With
+//! at its timeout. It runs in a process group of its own, killed whole
+//! when the run ends however it ends ([`ProcessGroup`]), so neither it nor
+//! anything it started in the background is left running. With
 //! `keep_running` the command is started once per scraper and sent one
 //! framed document after another ([`kept`]). Every
 //! failure is an `Err` with a sentence for the call's message, stderr's
@@ -31,10 +33,40 @@ const STDERR_TAIL_BYTES: usize = 500;
 /// secret that straddles the cut is still whole when it is masked.
 const STDERR_KEPT_BYTES: usize = 4_096;
 
+/// The process group a transform's command leads. Killing only the
+/// command (tokio's `kill_on_drop`) left whatever it started running: a
+/// `sh -c "worker & exec parser"` kept its worker, holding the stdout pipe
+/// open, after every timeout. Dropping this kills the whole group.
+///
+/// Also on a normal exit: a group with no process left refuses the signal
+/// (ESRCH), and the kernel does not give a new process the id of a group
+/// that still has members.
+pub(crate) struct ProcessGroup(#[cfg_attr(not(unix), allow(dead_code))] Option<u32>);
+
+impl ProcessGroup {
+    pub(crate) fn kill(&self) {
+        #[cfg(unix)]
+        if let Some(id) = self.0.and_then(|id| i32::try_from(id).ok()) {
+            // Nothing to do when it fails: the group is already gone.
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(id),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Starts `transform`'s command as every run of it is (no shell, the
-/// environment cleared down to [`Transform::env`], pipes, killed when
-/// dropped): the child, and the command's name for messages.
-fn spawn(transform: &Transform) -> Result<(tokio::process::Child, &str), String> {
+/// environment cleared down to [`Transform::env`], pipes, its own process
+/// group, killed when dropped): the child, its group, and the command's
+/// name for messages.
+fn spawn(transform: &Transform) -> Result<(tokio::process::Child, ProcessGroup, &str), String> {
     let Some(program) = transform.program() else {
         return Err("transform has no command".to_string());
     };
@@ -48,13 +80,17 @@ fn spawn(transform: &Transform) -> Result<(tokio::process::Child, &str), String>
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    #[cfg(unix)]
+    command.process_group(0);
     if !transform.dir.as_os_str().is_empty() {
         command.current_dir(&transform.dir);
     }
     let child = command
         .spawn()
         .map_err(|e| format!("transform {name} could not start: {e}"))?;
-    Ok((child, name))
+    // The command leads its group: the group's id is its pid.
+    let group = ProcessGroup(child.id());
+    Ok((child, group, name))
 }
 
 /// Runs `transform` with `input` on stdin; its stdout, or why not.
@@ -64,7 +100,7 @@ pub(crate) async fn run(
     max_output: u64,
     redactor: &Redactor,
 ) -> Result<Bytes, String> {
-    let (mut child, name) = spawn(transform)?;
+    let (mut child, group, name) = spawn(transform)?;
     let stdin = child.stdin.take();
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
@@ -86,6 +122,7 @@ pub(crate) async fn run(
         Ok(done) => done,
         Err(_) => {
             // Killed and reaped here; dropping the child would kill it too.
+            group.kill();
             let _ = child.start_kill();
             let _ = child.wait().await;
             return Err(format!(
@@ -187,8 +224,80 @@ pub(super) fn stderr_tail(kept: &[u8], redactor: &Redactor) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A transform that starts a background `sleep`, writes its pid to
+    /// `pid_file`, and then never answers.
+    pub(crate) fn forking(pid_file: &std::path::Path, timeout: std::time::Duration) -> Transform {
+        Transform {
+            command: vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                format!(
+                    "sleep 1000 & echo $! > {}; exec sleep 1000",
+                    pid_file.display()
+                ),
+            ],
+            dir: std::env::temp_dir(),
+            timeout,
+            format: rebound_domain::document::PayloadFormat::Bytes,
+            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+            keep_running: false,
+        }
+    }
+
+    /// Whether process `pid` is gone (or a zombie waiting to be reaped),
+    /// looked at for up to 2 s.
+    pub(crate) async fn gone(pid_file: &std::path::Path) -> bool {
+        let mut pid = String::new();
+        for _ in 0..200 {
+            pid = std::fs::read_to_string(pid_file).unwrap_or_default();
+            if !pid.trim().is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let stat = format!("/proc/{}/stat", pid.trim());
+        for _ in 0..200 {
+            match std::fs::read_to_string(&stat) {
+                Err(_) => return true,
+                Ok(text)
+                    if text
+                        .rsplit(')')
+                        .next()
+                        .is_some_and(|rest| rest.trim_start().starts_with('Z')) =>
+                {
+                    return true;
+                }
+                Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+            }
+        }
+        false
+    }
+
+    /// Before: only the command was killed at its timeout, and what it had
+    /// started in the background kept running (and kept its stdout open).
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_timed_out_transform_takes_its_background_children_with_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pid_file = dir.path().join("pid");
+        let transform = forking(&pid_file, std::time::Duration::from_millis(300));
+        let error = run(
+            &transform,
+            &Bytes::from_static(b"{}"),
+            1024,
+            &Redactor::default(),
+        )
+        .await
+        .expect_err("it times out");
+        assert!(error.contains("timed out"), "{error}");
+        assert!(
+            gone(&pid_file).await,
+            "the background sleep outlived its transform"
+        );
+    }
 
     #[test]
     fn the_stderr_tail_is_masked_before_it_is_cut() {

@@ -23,7 +23,7 @@
 //! the time (a full pipe would block it); the message quotes only what it
 //! wrote while the failed document was in hand.
 
-use super::{keep_tail, spawn, stderr_tail};
+use super::{ProcessGroup, keep_tail, spawn, stderr_tail};
 use bytes::Bytes;
 use rebound_domain::document::Transform;
 use rebound_domain::duration::format_duration;
@@ -163,6 +163,8 @@ struct StderrTail {
 
 struct Process {
     child: Child,
+    /// Killed whole when the process is stopped or dropped.
+    group: ProcessGroup,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
     stderr: Arc<Mutex<StderrTail>>,
@@ -173,7 +175,7 @@ struct Process {
 
 impl Process {
     fn start(transform: &Transform) -> Result<Process, String> {
-        let (mut child, name) = spawn(transform)?;
+        let (mut child, group, name) = spawn(transform)?;
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
@@ -183,6 +185,7 @@ impl Process {
         let drain = tokio::spawn(drain(stderr, tail.clone()));
         Ok(Process {
             child,
+            group,
             stdin,
             stdout: BufReader::new(stdout),
             stderr: tail,
@@ -255,6 +258,7 @@ impl Process {
         {
             Ok(status) => status.ok(),
             Err(_) => {
+                self.group.kill();
                 let _ = self.child.start_kill();
                 self.child.wait().await.ok()
             }
@@ -339,6 +343,29 @@ mod tests {
         ] {
             assert_eq!(frame(bad), None, "{bad:?}");
         }
+    }
+
+    /// Before: dropping a kept process killed only the command, not what
+    /// it had started in the background.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_dropped_process_takes_its_background_children_with_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pid_file = dir.path().join("pid");
+        let transform = crate::transform::tests::forking(&pid_file, Duration::from_secs(5));
+        let process = Process::start(&transform).expect("it starts");
+        // Its pid file is written once the shell has started the sleep.
+        for _ in 0..200 {
+            if std::fs::read_to_string(&pid_file).is_ok_and(|p| !p.trim().is_empty()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        drop(process);
+        assert!(
+            crate::transform::tests::gone(&pid_file).await,
+            "the background sleep outlived its transform"
+        );
     }
 
     /// A call dropped while its document is in hand (a deadline) must not
