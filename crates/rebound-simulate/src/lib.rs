@@ -24,5 +24,5 @@ pub mod scenario;
 
 pub use prepare::Policy;
 pub use report::Report;
-pub use runner::{Options, SimulateError, simulate};
+pub use runner::{Options, SimulateError, check_config, simulate};
 pub use scenario::{Scenario, ScenarioError};

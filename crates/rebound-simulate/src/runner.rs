@@ -195,6 +195,23 @@ async fn config_for(
     Ok((prepared, path))
 }
 
+/// Loads and checks the config `options` names (with its policy), as a
+/// simulation would, without running anything: so a caller running
+/// several simulations can refuse a bad config before the first one
+/// spends its time.
+pub async fn check_config(options: &Options) -> Result<(), SimulateError> {
+    let dir = tempfile::tempdir()
+        .map_err(|e| failed("cannot create a temporary folder")(e.to_string()))?;
+    let nowhere = "http://127.0.0.1:9".to_string();
+    let at = Endpoints {
+        upstream: nowhere.clone(),
+        receiver: nowhere.clone(),
+        closed: nowhere,
+        dir: dir.path().to_path_buf(),
+    };
+    config_for(options, &at).await.map(|_| ())
+}
+
 /// Runs `scenario` and returns its report.
 pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Report, SimulateError> {
     let real_start = std::time::Instant::now();

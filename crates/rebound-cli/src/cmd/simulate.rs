@@ -106,6 +106,20 @@ pub async fn simulate_cmd(
             },
         });
     }
+    // Every config (the compared one included) is loaded before the
+    // first run: a bad --compare file used to surface only after the
+    // first scenario's run, whose report was then thrown away.
+    for variant in &variants {
+        let options = Options {
+            config: variant.config.clone(),
+            policy: variant.policy,
+            transform_env: crate::setup::transform_env(),
+            ..Options::default()
+        };
+        rebound_simulate::check_config(&options)
+            .await
+            .map_err(|e| Failure::Usage(anyhow::anyhow!(e)))?;
+    }
     let several = scenarios.len() * variants.len() > 1;
     if let Some(dir) = &args.keep
         && several
@@ -505,7 +519,10 @@ fn print_comparison(a: &Report, b: &Report) {
         "compared with: {}, policy {}, simulated in {:.1}s",
         b.config, b.policy, b.elapsed_seconds
     );
-    let mut t = table(&["figure", &a.policy, &b.policy, "difference"]);
+    // `--compare` runs a second config with the same policy: name the
+    // columns by config then, not twice "as written".
+    let (head_a, head_b) = column_heads(a, b);
+    let mut t = table(&["figure", &head_a, &head_b, "difference"]);
     for ((name, ta, na, unit), (_, tb, nb, _)) in figures(a).into_iter().zip(figures(b)) {
         let diff = match (na, nb) {
             (Some(x), Some(y)) => difference(unit, x, y),
@@ -514,10 +531,20 @@ fn print_comparison(a: &Report, b: &Report) {
         t.add_row(vec![name.to_string(), ta, tb, diff]);
     }
     println!("{t}");
-    println!("{} ({}):", a.policy, a.config);
+    println!("{head_a} ({}):", a.config);
     print_details(a);
-    println!("{} ({}):", b.policy, b.config);
+    println!("{head_b} ({}):", b.config);
     print_details(b);
+}
+
+/// The two columns' heads: the policies when they differ, else which
+/// config each column ran.
+fn column_heads(a: &Report, b: &Report) -> (String, String) {
+    if a.policy == b.policy {
+        ("config".to_string(), "compared config".to_string())
+    } else {
+        (a.policy.clone(), b.policy.clone())
+    }
 }
 
 fn differences(a: &Report, b: &Report) -> Vec<Value> {

@@ -224,6 +224,75 @@ fn calendar_and_keep_arguments_are_checked_before_anything_runs() {
     assert!(!dir.path().join("twice").exists(), "nothing ran");
 }
 
+/// Before: a bad `--compare` config was found only after the first
+/// scenario's run (whose report was thrown away), and a comparison of two
+/// configs headed both columns "as written".
+#[test]
+fn the_compared_config_is_checked_first_and_its_column_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[pipeline]\nname = \"x\"\ntimezone = \"Mars/Olympus\"\n",
+    )
+    .expect("write");
+    let bad = bad.to_string_lossy().into_owned();
+    let keep = dir.path().join("kept");
+    let out = rebound(
+        &[
+            "simulate",
+            "host-down-5-days",
+            "late-play-by-play",
+            "--compare",
+            &bad,
+            "--keep",
+            &keep.to_string_lossy(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("Mars/Olympus"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A run would have kept its history there.
+    assert!(
+        !keep.exists(),
+        "a scenario ran before the compared config was checked"
+    );
+
+    let reference = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/nba/rebound.toml"
+    );
+    let out = rebound(
+        &[
+            "simulate",
+            "late-play-by-play",
+            "--days",
+            "1",
+            "--compare",
+            reference,
+        ],
+        &[],
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        text(&out.stderr)
+    );
+    let heads = stdout
+        .lines()
+        .find(|l| l.contains("figure"))
+        .expect("a table head");
+    assert!(
+        heads.contains("compared config") && !heads.contains("as written"),
+        "{heads}"
+    );
+}
+
 #[test]
 fn a_source_without_a_simulated_route_is_named_per_scraper() {
     let dir = tempfile::tempdir().expect("tempdir");
