@@ -458,6 +458,19 @@ pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Repor
     Ok(report)
 }
 
+/// Whether a dataset of `age` seconds (`None`: it never changed) is past
+/// its freshness SLA of `sla` seconds. One that never changed is, as the
+/// health report says (`rebound_health::freshness_of`): it was expected
+/// and never came. Counting it as fresh showed 0 h past the SLA while
+/// `dataset_stale` alerts fired for it.
+fn past_sla(age: Option<i64>, sla: Option<i64>) -> bool {
+    match (age, sla) {
+        (Some(age), Some(sla)) => age > sla,
+        (None, Some(_)) => true,
+        (_, None) => false,
+    }
+}
+
 /// One alert round as `serve` does it: the health report at now, the
 /// evaluator, the deliverer; then what reached the receiver, stamped with
 /// the simulated time, and the freshness figures of the report.
@@ -480,14 +493,10 @@ async fn round(
         let since = (now - previous.max(measured_from)).num_seconds().max(0);
         for dataset in &health.datasets {
             let f = &dataset.freshness;
-            let past = match (
+            if past_sla(
                 f.age_seconds,
                 f.fresh_warn_seconds.or(f.fresh_error_seconds),
             ) {
-                (Some(age), Some(sla)) => age > sla,
-                _ => false,
-            };
-            if past {
                 *observed
                     .past_sla_seconds
                     .entry(dataset.name.clone())
@@ -548,4 +557,18 @@ async fn round(
     });
     *seen = received.len();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::past_sla;
+
+    #[test]
+    fn a_dataset_that_never_changed_is_past_its_sla() {
+        assert!(past_sla(None, Some(3600)));
+        assert!(past_sla(Some(3601), Some(3600)));
+        assert!(!past_sla(Some(3600), Some(3600)));
+        assert!(!past_sla(None, None), "no SLA, nothing to be past");
+        assert!(!past_sla(Some(1_000_000), None));
+    }
 }
