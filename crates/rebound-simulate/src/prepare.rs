@@ -167,36 +167,29 @@ pub fn prepare(
         Value::String(format!("file://{}", raw.display())),
     );
 
-    let scrapers: Vec<(String, String, String)> = root
-        .get("scrapers")
-        .and_then(Value::as_table)
-        .map(|t| {
-            t.iter()
-                .map(|(name, s)| {
-                    let field = |k: &str| {
-                        s.get(k)
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_string()
-                    };
-                    (name.clone(), field("source"), field("path"))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    for (name, source, path) in &scrapers {
-        names
-            .scrapers
-            .insert(name.clone(), (source.clone(), path.clone()));
-    }
-    // A query value with a `{param}` or `${VAR}` differs per request or
-    // per machine; only literal ones tell a scraper's requests apart.
+    // Each scraper's name and source, for the warnings below; its source,
+    // path, literal query and dataset for checking the scenario.
+    let mut scrapers: Vec<(String, String)> = Vec::new();
     for (name, scraper) in root
         .get("scrapers")
         .and_then(Value::as_table)
         .into_iter()
         .flatten()
     {
+        let field = |k: &str| {
+            scraper
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let source = field("source");
+        names
+            .scrapers
+            .insert(name.clone(), (source.clone(), field("path")));
+        // A query value with a `{param}` or `${VAR}` differs per request
+        // or per machine; only literal ones tell a scraper's requests
+        // apart.
         let literal: Vec<(String, String)> = scraper
             .get("query")
             .and_then(Value::as_table)
@@ -209,6 +202,7 @@ pub fn prepare(
         if let Some(dataset) = scraper.get("dataset").and_then(Value::as_str) {
             names.datasets.insert(dataset.to_string());
         }
+        scrapers.push((name.clone(), source));
     }
     if let Some(datasets) = root.get("datasets").and_then(Value::as_table) {
         names.datasets.extend(datasets.keys().cloned());
@@ -224,7 +218,7 @@ pub fn prepare(
         let base = if simulated {
             format!("{}/ref/{name}", at.upstream)
         } else {
-            for (scraper, of, _) in &scrapers {
+            for (scraper, of) in &scrapers {
                 if of == name {
                     warnings.push(format!(
                         "no simulated route for scrapers.{scraper}: its calls are counted as connect failures"

@@ -278,15 +278,18 @@ impl RequestShape {
     /// the template in place (a `{param}` stands for any text within its
     /// segment), and every literal query value present.
     pub fn matches(&self, path: &str, query: Option<&str>) -> bool {
-        let template: Vec<&str> = self.path.split('/').collect();
-        let segments: Vec<&str> = path.split('/').collect();
-        if template.len() != segments.len()
-            || !template
-                .iter()
-                .zip(&segments)
-                .all(|(t, s)| segment_matches(t, s))
-        {
-            return false;
+        // Asked for every request a fault could cover: segment by segment
+        // without collecting, and the query parsed only when it matters.
+        let (mut template, mut segments) = (self.path.split('/'), path.split('/'));
+        loop {
+            match (template.next(), segments.next()) {
+                (None, None) => break,
+                (Some(t), Some(s)) if segment_matches(t, s) => {}
+                _ => return false,
+            }
+        }
+        if self.query.is_empty() {
+            return true;
         }
         let sent: Vec<(String, String)> = query
             .map(|q| {
