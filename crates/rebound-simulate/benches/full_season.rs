@@ -8,7 +8,8 @@
 //! evaluates alerts every M minutes away from faults, `--keep DIR` keeps
 //! the history in DIR, `--log-queries` logs every statement with its time
 //! to stderr, `--multi-thread` runs it on a two-worker runtime instead of
-//! the one thread `rebound simulate` uses, `--floors` also measures, in the
+//! the one thread `rebound simulate` uses, `--no-pin` lets its threads run
+//! on any CPU (as `rebound simulate --no-pin`), `--floors` also measures, in the
 //! same process after the simulation, the two costs this design cannot go
 //! below (see [`floors`]). The figures are in `docs/benchmarks.md`.
 
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
     let mut keep = None;
     let mut floors = false;
     let mut multi_thread = false;
+    let mut pin = true;
     let mut log_queries = false;
     let mut alert_every = rebound_simulate::runner::DEFAULT_ALERT_EVERY;
     let mut args = std::env::args().skip(1);
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
             "--log-queries" => log_queries = true,
             "--floors" => floors = true,
             "--multi-thread" => multi_thread = true,
+            "--no-pin" => pin = false,
             // Alert rounds away from faults every N minutes (default 30):
             // shows what the rounds cost.
             "--alert-every-minutes" => {
@@ -77,6 +80,14 @@ fn main() -> ExitCode {
     let scratch = (floors && keep.is_none())
         .then(|| std::env::temp_dir().join(format!("rebound-full-season-{}", std::process::id())));
     let keep = keep.or_else(|| scratch.clone());
+    // As `rebound simulate` does, before any thread it should take along.
+    if pin {
+        match rebound_simulate::pin::pin_to_current_cpu() {
+            Ok(Some(cpu)) => say!("pinned to CPU {cpu}"),
+            Ok(None) => say!("not pinned: not supported here"),
+            Err(e) => say!("not pinned: {e}"),
+        }
+    }
     // `rebound simulate` runs on one thread (see the CLI's `main`);
     // `--multi-thread` measures the two-worker runtime it replaced.
     let runtime = if multi_thread {

@@ -11,12 +11,14 @@
 //!   simulated clock;
 //! - [`runner`]: `serve`'s scheduler, worker and alert rounds stepped on a
 //!   manual clock through the scenario's days;
-//! - [`report`]: the figures, from the history the run wrote.
+//! - [`report`]: the figures, from the history the run wrote;
+//! - [`pin`]: keeps a simulation's threads on one CPU.
 //!
 //! See `docs/simulate.md`.
 
 pub mod builtin;
 pub mod inject;
+pub mod pin;
 pub mod prepare;
 pub mod report;
 pub mod runner;

@@ -47,6 +47,11 @@ pub struct SimulateArgs {
     /// dashboard.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
+    /// Let the simulation's threads run on any CPU. By default they share
+    /// the one the command starts on, which is faster for its chain of
+    /// hand-offs; leave them free when running several simulations at once.
+    #[arg(long)]
+    pub no_pin: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

@@ -420,3 +420,81 @@ fn policy_original_runs_beside_the_config_with_the_differences() {
         "original failed or partial {original_failures}, Rebound failed {rebound_failure_rate}"
     );
 }
+
+/// The CPUs a thread of a process may run on, from `/proc`
+/// (`Cpus_allowed_list`, as `taskset -cp` prints it: `0-1`, `3`).
+#[cfg(target_os = "linux")]
+fn cpus_allowed(task_status: &std::path::Path) -> Option<String> {
+    let status = std::fs::read_to_string(task_status).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map(|v| v.trim().to_string())
+}
+
+/// Starts a simulation, waits for its first SQLite thread (started by the
+/// store, long after `main` decided about pinning), and returns the CPUs
+/// allowed to the main thread and to that SQLite thread.
+#[cfg(target_os = "linux")]
+fn cpus_of_a_running_simulation(extra: &[&str]) -> (String, String) {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .args(["simulate", "full-season", "--days", "3"])
+        .args(extra)
+        .env_remove("REBOUND_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("rebound starts");
+    let proc = std::path::PathBuf::from(format!("/proc/{}", child.id()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let found = loop {
+        let sqlite_thread = std::fs::read_dir(proc.join("task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find(|task| {
+                std::fs::read_to_string(task.path().join("comm"))
+                    .is_ok_and(|name| name.starts_with("sqlx-sqlite"))
+            });
+        if let Some(task) = sqlite_thread {
+            let main = cpus_allowed(&proc.join("status"));
+            let sqlite = cpus_allowed(&task.path().join("status"));
+            if let (Some(main), Some(sqlite)) = (main, sqlite) {
+                break Some((main, sqlite));
+            }
+        }
+        if std::time::Instant::now() > deadline || child.try_wait().ok().flatten().is_some() {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    found.expect("the simulation started a SQLite thread within a minute")
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_simulation_runs_on_one_cpu_unless_told_not_to() {
+    let ours = cpus_allowed(std::path::Path::new("/proc/self/status")).expect("our CPUs");
+    if !ours.contains(['-', ',']) {
+        eprintln!(
+            "skipped: this process may run on one CPU only ({ours}), so pinning changes nothing"
+        );
+        return;
+    }
+    let (main, sqlite) = cpus_of_a_running_simulation(&[]);
+    assert!(
+        main.parse::<usize>().is_ok(),
+        "the main thread is on one CPU: {main} (the test runs on {ours})"
+    );
+    assert_eq!(
+        sqlite, main,
+        "the SQLite thread shares the main thread's CPU"
+    );
+
+    let (main, sqlite) = cpus_of_a_running_simulation(&["--no-pin"]);
+    assert_eq!(main, ours, "--no-pin leaves the main thread free");
+    assert_eq!(sqlite, ours, "--no-pin leaves the SQLite thread free");
+}
