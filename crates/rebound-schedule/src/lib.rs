@@ -42,6 +42,9 @@
 //! Slots of the same run date that land on the same instant (several local
 //! times inside a gap) collapse into one, named by the latest local time, so
 //! an hourly cron runs once at 03:00 on the spring-forward day, not twice.
+//! A window or discovery span that lies wholly inside the gap (02:00–02:45)
+//! opens at the first instant after it and stays open for its local length
+//! (03:00–03:45 EDT), rather than closing as it opens.
 //! Slots of a repeating kind (`every`, `discovery`) step in wall-clock time:
 //! `start + k·every` local, not elapsed time, so the names stay the same
 //! every day. A schedule never crosses midnight: an `end` at or before

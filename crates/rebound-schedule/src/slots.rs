@@ -125,6 +125,11 @@ pub(crate) fn at_slot(at: NaiveTime, tz: Tz, run_date: NaiveDate, target_date: T
 
 /// The instant an exclusive `end` stands for on `run_date`: `end` at or
 /// before `start` (e.g. `00:00`) is the end of that local day.
+///
+/// A span that lies wholly inside a spring-forward gap (02:00–02:45 in New
+/// York on 2026-03-08) has both ends at the gap's end, so it would close
+/// the instant it opens and never run; it is kept open for its local length
+/// from that instant instead (03:00–03:45 EDT).
 pub(crate) fn end_instant(
     tz: Tz,
     run_date: NaiveDate,
@@ -132,9 +137,14 @@ pub(crate) fn end_instant(
     end: NaiveTime,
 ) -> DateTime<Utc> {
     if end <= start {
-        local_instant(tz, run_date + Duration::days(1), NaiveTime::MIN)
+        return local_instant(tz, run_date + Duration::days(1), NaiveTime::MIN);
+    }
+    let opens = local_instant(tz, run_date, start);
+    let closes = local_instant(tz, run_date, end);
+    if closes > opens {
+        closes
     } else {
-        local_instant(tz, run_date, end)
+        opens.checked_add_signed(end - start).unwrap_or(closes)
     }
 }
 

@@ -352,6 +352,32 @@ fn spring_forward_cron_in_the_gap_runs_once_at_three_edt() {
 }
 
 #[test]
+fn spring_forward_window_inside_the_gap_runs_once_for_its_local_length() {
+    // 02:00–02:45 does not exist on 2026-03-08 in New York: both ends map to
+    // 03:00 EDT, which used to leave a window that closed as it opened.
+    let gap = || schedule(window("02:00", "02:45"));
+    let p = plan(vec![workflow("gap", Some(gap()))]);
+    let planned = simulate_day(&p, d("2026-03-08"), &no_calendars()).unwrap();
+    assert_eq!(
+        runs(&planned),
+        [run(
+            "gap",
+            "2026-03-08T03:00:00-04:00",
+            "window",
+            "2026-03-08"
+        )]
+    );
+    // Live: open from 03:00 EDT for 45 minutes, closed after.
+    let facts = running(utc("2026-03-08T07:10:00Z"), vec![]);
+    let open = primary(gap(), utc("2026-03-08T07:10:30Z"), &facts, &no_calendars());
+    assert_eq!(open.action, Run, "{}", open.reason);
+    let facts = running(utc("2026-03-08T07:45:00Z"), vec![]);
+    let closed = primary(gap(), utc("2026-03-08T07:45:30Z"), &facts, &no_calendars());
+    assert_eq!(closed.action, Skip);
+    assert!(closed.reason.contains("closed"), "{}", closed.reason);
+}
+
+#[test]
 fn fall_back_cron_in_the_repeated_hour_runs_once() {
     let p = plan(vec![workflow(
         "overlap",
