@@ -118,7 +118,7 @@ pub fn load_probe_plan(path: &Path) -> Result<rebound_config::Loaded, Failure> {
 /// `${VAR}` values come from the process environment, read here: the CLI
 /// is the only part of Rebound that reads it.
 #[allow(clippy::disallowed_methods)] // the CLI is the one reader of the environment
-fn process_env(name: &str) -> Option<String> {
+pub(crate) fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 

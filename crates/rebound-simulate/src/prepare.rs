@@ -6,7 +6,7 @@
 //!   at it; any other source points at a closed port, and each of its
 //!   scrapers is named in a warning (its calls are connect failures);
 //! - proxies point at the simulated upstream, which stands in for a
-//!   forward proxy; `proxy = "env"` is dropped;
+//!   forward proxy, for `proxy = "env"` (the environment's proxy) too;
 //! - every alert sink becomes a `webhook` sink on the loopback receiver,
 //!   so the report can count what was sent; hand-off webhook sinks post
 //!   there too, other hand-off sinks are dropped (with a warning);
@@ -16,11 +16,16 @@
 //!   Rebound's (`docs/simulate.md` lists each change).
 //!
 //! `${VAR}`s get placeholder values: a simulation never needs, reads or
-//! sends a real secret.
+//! sends a real secret. A placeholder is any text, shaped as a URL, which
+//! serves keys, tokens, headers and URLs; a field the loader reads as a
+//! typed value (a time zone, a duration, a NATS URL) refuses it. Only the
+//! variables of the fields that refused it are then read from the caller's
+//! environment, as `check` and `serve` read them ([`Environment`]).
 
 use crate::scenario::Names;
 use rebound_config::ConfigError;
 use rebound_domain::plan::Plan;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
@@ -76,11 +81,30 @@ pub struct Prepared {
     pub text: String,
 }
 
+/// Where a `${VAR}` the simulation cannot stand in for is read: the
+/// caller's environment (the CLI passes its own reader; this crate reads
+/// none). A plain function, so [`crate::Options`] stays `Debug` without
+/// ever holding a value.
+pub type Environment = fn(&str) -> Option<String>;
+
 /// Why a config cannot be simulated.
 #[derive(Debug, thiserror::Error)]
 pub enum PrepareError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A `${VAR}` in a typed field, read from the environment, and unset
+    /// or wrong there.
+    #[error(
+        "{error}\n(a simulation stands in for a ${{VAR}} in keys, tokens, headers and URLs, \
+         but a field read as a typed value cannot take a stand-in: {} {} read from the \
+         environment, as `rebound check` reads it)",
+        names.join(", "),
+        if names.len() == 1 { "is" } else { "are" }
+    )]
+    TypedVariable {
+        names: Vec<String>,
+        error: ConfigError,
+    },
     #[error("cannot read config file {}: {reason}", path.display())]
     Read { path: PathBuf, reason: String },
     /// The simulation's own change of the file was refused by the loader:
@@ -143,10 +167,16 @@ pub fn prepare(
     at: &Endpoints,
     policy: Policy,
     transform_env: &[(String, String)],
+    environment: Option<Environment>,
 ) -> Result<Prepared, PrepareError> {
-    let placeholder_env = |name: &str| placeholder_env(name, transform_env);
-    // As written first: its errors name the user's own lines.
-    rebound_config::load_str(text, path, &placeholder_env)?;
+    let read = read_from_environment(text, path, transform_env, environment)?;
+    let placeholder_env = |name: &str| {
+        if read.contains(name) {
+            environment.and_then(|env| env(name))
+        } else {
+            placeholder_env(name, transform_env)
+        }
+    };
     let adapt = |reason: String| PrepareError::Adapt {
         path: path.to_path_buf(),
         reason,
@@ -235,14 +265,11 @@ pub fn prepare(
                 .collect();
             source.insert("proxies".into(), Value::Array(proxies));
         }
-        match source.get("proxy").and_then(Value::as_str) {
-            Some("env") => {
-                source.remove("proxy");
-            }
-            Some(_) => {
-                source.insert("proxy".into(), Value::String(proxy_url(&at.upstream, 1)));
-            }
-            None => {}
+        // `"env"` too: it says the calls go through a proxy (the
+        // environment's), and a route that answers only through one
+        // would refuse every call without the stand-in.
+        if source.contains_key("proxy") {
+            source.insert("proxy".into(), Value::String(proxy_url(&at.upstream, 1)));
         }
     }
 
@@ -306,6 +333,92 @@ pub fn prepare(
         warnings,
         text: changed,
     })
+}
+
+/// Checks `text` as written (its errors name the user's own lines) and
+/// returns the variables to read from `environment`: those of every field
+/// that refused its placeholder, found from the loader's own errors, so no
+/// list of typed fields is kept here. Each round moves at least one
+/// variable from placeholder to environment, so the rounds end.
+fn read_from_environment(
+    text: &str,
+    path: &Path,
+    transform_env: &[(String, String)],
+    environment: Option<Environment>,
+) -> Result<BTreeSet<String>, PrepareError> {
+    let mut read = BTreeSet::new();
+    loop {
+        let env = |name: &str| {
+            if read.contains(name) {
+                environment.and_then(|env| env(name))
+            } else {
+                placeholder_env(name, transform_env)
+            }
+        };
+        let Err(error) = rebound_config::load_str(text, path, &env) else {
+            return Ok(read);
+        };
+        let (already, refused): (BTreeSet<String>, BTreeSet<String>) = error
+            .problems()
+            .iter()
+            .flat_map(|p| variables_at(text, p.line, p.column))
+            .partition(|name| read.contains(name));
+        if refused.is_empty() {
+            return Err(if already.is_empty() {
+                PrepareError::Config(error)
+            } else {
+                PrepareError::TypedVariable {
+                    names: already.into_iter().collect(),
+                    error,
+                }
+            });
+        }
+        read.extend(refused);
+    }
+}
+
+/// The `${VAR}` names of the string value that starts at `line`:`column`
+/// (1-based, in characters, as the loader's problems give them): up to
+/// its closing quote, or the end of the line for one that does not close
+/// there (a multi-line string, whose first line is all that is looked at).
+fn variables_at(text: &str, line: usize, column: usize) -> Vec<String> {
+    let Some(row) = text.lines().nth(line.saturating_sub(1)) else {
+        return Vec::new();
+    };
+    let value: String = row.chars().skip(column.saturating_sub(1)).collect();
+    let value = match value.chars().next() {
+        Some(quote @ ('"' | '\'')) => {
+            let body = &value[1..];
+            let mut end = body.len();
+            let mut escaped = false;
+            for (i, c) in body.char_indices() {
+                if quote == '"' && c == '\\' && !escaped {
+                    escaped = true;
+                    continue;
+                }
+                if c == quote && !escaped {
+                    end = i;
+                    break;
+                }
+                escaped = false;
+            }
+            body[..end].to_string()
+        }
+        _ => return Vec::new(),
+    };
+    let mut names = Vec::new();
+    let mut rest = value.as_str();
+    while let Some(at) = rest.find("${") {
+        // `$${` is a literal `${`, not a variable.
+        let literal = at > 0 && rest[..at].ends_with('$');
+        let after = &rest[at + 2..];
+        let Some(close) = after.find('}') else { break };
+        if !literal {
+            names.push(after[..close].to_string());
+        }
+        rest = &after[close + 1..];
+    }
+    names
 }
 
 /// The upstream standing in for proxy `n` (credentials make each URL
@@ -379,6 +492,19 @@ pub fn write_reference(dir: &Path) -> std::io::Result<PathBuf> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_variables_of_the_string_at_a_position_are_found() {
+        let text = "a = 1\ntz = \"${ZONE}\" # ${NOT_THIS}\n\
+                    t = { x = '${X}', y = \"at \\\"${Y}\\\" $${LITERAL} ${Z}\" }\n";
+        assert_eq!(variables_at(text, 2, 6), ["ZONE"]);
+        assert_eq!(variables_at(text, 3, 11), ["X"]);
+        assert_eq!(variables_at(text, 3, 23), ["Y", "Z"]);
+        // Not at a string, or past the text: nothing.
+        assert!(variables_at(text, 1, 5).is_empty());
+        assert!(variables_at(text, 9, 1).is_empty());
+        assert!(variables_at(text, 2, 99).is_empty());
+    }
+
     /// The reference pipeline's transform runs with the `PATH` the CLI
     /// passes (it once had none, and `python3` came from `/bin`, whatever
     /// the user's `PATH` said).
@@ -394,7 +520,15 @@ mod tests {
         let path = write_reference(dir.path()).unwrap();
         let wanted = "/opt/users-python/bin:/usr/bin".to_string();
         let passed = [("PATH".to_string(), wanted.clone())];
-        let prepared = prepare(REFERENCE_CONFIG, &path, &at, Policy::AsWritten, &passed).unwrap();
+        let prepared = prepare(
+            REFERENCE_CONFIG,
+            &path,
+            &at,
+            Policy::AsWritten,
+            &passed,
+            None,
+        )
+        .unwrap();
         let transform = prepared.plan.scrapers["nbac_injury_report_v2"]
             .transform
             .clone()

@@ -13,7 +13,9 @@
 //! is what `serve` would have written.
 
 use crate::inject::Injector;
-use crate::prepare::{Endpoints, Policy, PrepareError, Prepared, prepare, write_reference};
+use crate::prepare::{
+    Endpoints, Environment, Policy, PrepareError, Prepared, prepare, write_reference,
+};
 use crate::report::{AlertSent, Observed, Report, build};
 use crate::scenario::{Scenario, ScenarioError};
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
@@ -56,6 +58,10 @@ pub struct Options {
     /// read them from its environment; empty: nothing (this crate reads no
     /// environment).
     pub transform_env: Vec<(String, String)>,
+    /// Where a `${VAR}` in a field a placeholder cannot stand in for (a
+    /// time zone, a duration) is read; `None`: nowhere, and such a
+    /// variable is an error.
+    pub environment: Option<Environment>,
 }
 
 impl Default for Options {
@@ -69,6 +75,7 @@ impl Default for Options {
             keep: None,
             alert_every: DEFAULT_ALERT_EVERY,
             transform_env: Vec::new(),
+            environment: None,
         }
     }
 }
@@ -191,7 +198,14 @@ async fn config_for(
         path: path.clone(),
         reason: e.to_string(),
     })?;
-    let prepared = prepare(&text, &path, at, options.policy, &options.transform_env)?;
+    let prepared = prepare(
+        &text,
+        &path,
+        at,
+        options.policy,
+        &options.transform_env,
+        options.environment,
+    )?;
     Ok((prepared, path))
 }
 

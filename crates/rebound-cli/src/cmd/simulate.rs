@@ -119,6 +119,7 @@ pub async fn simulate_cmd(
             config: variant.config.clone(),
             policy: variant.policy,
             transform_env: crate::setup::transform_env(),
+            environment: Some(crate::setup::process_env),
             ..Options::default()
         };
         rebound_simulate::check_config(&options)
@@ -161,6 +162,7 @@ pub async fn simulate_cmd(
                 days: args.days,
                 keep,
                 transform_env: crate::setup::transform_env(),
+                environment: Some(crate::setup::process_env),
                 ..Options::default()
             };
             let report = run_one(scenario.clone(), &options).await?;

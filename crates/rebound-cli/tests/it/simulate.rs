@@ -344,6 +344,117 @@ schedule = { kind = "window", start = "06:00", end = "08:00" }
     assert!(!text(&out.stdout).contains("OWN_API_KEY="));
 }
 
+/// A `${VAR}` where the loader reads a typed value (a time zone, a
+/// duration) cannot take the simulation's URL-shaped stand-in: it is read
+/// from the environment, as `check` reads it, and named when it is unset.
+/// (The stand-in used to reach the loader: "expected an IANA time zone
+/// name, found \"***\"".)
+#[test]
+fn a_variable_in_a_typed_field_is_read_from_the_environment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("rebound.toml");
+    std::fs::write(
+        &config,
+        r#"
+[pipeline]
+name = "own"
+timezone = "${OWN_TZ}"
+
+[sources.espn]
+base_url = "https://api.example.com"
+timeout = "${OWN_TIMEOUT}"
+query = { key = "${OWN_API_KEY}" }
+
+[scrapers.scoreboard]
+source = "espn"
+path = "/scoreboard"
+records = "/events"
+
+[workflows.daily]
+scrapers = ["scoreboard"]
+schedule = { kind = "window", start = "06:00", end = "08:00" }
+"#,
+    )
+    .expect("write config");
+    let scenario = dir.path().join("quiet.toml");
+    std::fs::write(&scenario, "from = \"2026-01-10\"\ndays = 1\n").expect("write scenario");
+    let config_arg = config.to_string_lossy().into_owned();
+    let scenario_arg = scenario.to_string_lossy().into_owned();
+    let args = ["-c", &config_arg, "simulate", &scenario_arg, "--json"];
+
+    let unset = rebound(&args, &[]);
+    assert_eq!(unset.status.code(), Some(2), "{}", text(&unset.stderr));
+    let stderr = text(&unset.stderr);
+    for line in [
+        ":4:12: pipeline.timezone: environment variable OWN_TZ is not set",
+        ":8:11: sources.espn.timeout: environment variable OWN_TIMEOUT is not set",
+        "OWN_TIMEOUT, OWN_TZ are read from the environment",
+    ] {
+        assert!(stderr.contains(line), "{line} in: {stderr}");
+    }
+    // The API key is a stand-in still: never asked for.
+    assert!(!stderr.contains("OWN_API_KEY"), "{stderr}");
+
+    let set = rebound(
+        &args,
+        &[("OWN_TZ", "America/Chicago"), ("OWN_TIMEOUT", "7s")],
+    );
+    assert_eq!(set.status.code(), Some(0), "{}", text(&set.stderr));
+    let report: serde_json::Value = serde_json::from_str(&text(&set.stdout)).expect("JSON");
+    assert!(
+        report["runs"]["total"].as_i64().expect("total") >= 1,
+        "{report}"
+    );
+}
+
+/// `proxy = "env"` means "through the environment's proxy": the
+/// simulation stands its proxy in for it, as for a listed one. It used to
+/// drop it, and a route that answers only through a proxy (stats.nba.com's)
+/// failed every call with 403, with no word of why.
+#[test]
+fn the_environment_proxy_is_stood_in_for_like_a_listed_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("rebound.toml");
+    std::fs::write(
+        &config,
+        r#"
+[pipeline]
+name = "own"
+timezone = "America/New_York"
+
+[sources.nba_stats]
+base_url = "https://stats.nba.com/stats"
+proxy = "env"
+
+[scrapers.players]
+source = "nba_stats"
+path = "/playerindex"
+query = { LeagueID = "00", Season = "2025-26" }
+records = "/resultSets/0/rowSet"
+
+[workflows.daily]
+scrapers = ["players"]
+schedule = { kind = "window", start = "06:00", end = "08:00" }
+"#,
+    )
+    .expect("write config");
+    let scenario = dir.path().join("quiet.toml");
+    std::fs::write(&scenario, "from = \"2026-01-10\"\ndays = 1\n").expect("write scenario");
+    let config_arg = config.to_string_lossy().into_owned();
+    let scenario_arg = scenario.to_string_lossy().into_owned();
+    let out = rebound(
+        &["-c", &config_arg, "simulate", &scenario_arg, "--json"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(&text(&out.stdout)).expect("JSON");
+    assert!(
+        report["runs"]["success"].as_i64().expect("success") >= 1,
+        "{report}"
+    );
+    assert_eq!(report["runs"]["failed"], 0, "{report}");
+}
+
 #[test]
 fn policy_original_runs_beside_the_config_with_the_differences() {
     let out = rebound(
