@@ -8,7 +8,7 @@
 //! renders the table from the same struct.
 
 use crate::scenario::{Fault, Scenario, Targets};
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use rebound_engine::Engine;
 use rebound_service::scheduler::RecordedDecision;
 use rebound_storage::{DecisionAction, StoreError};
@@ -439,8 +439,11 @@ pub(crate) async fn build(
         .collect();
     // Skipped: an `at` or `window` slot (one a day) with no decision at
     // all on a date between its first and last decided dates; a SKIP with
-    // a reason is a decision, a slot lost to a clock change is not.
-    let daily: std::collections::BTreeSet<&str> = plan
+    // a reason is a decision, a slot lost to a clock change is not. A date
+    // the zone skipped whole (Samoa's 2011-12-30) has no slot to lose; a
+    // `yesterday` slot whose run date was that day is still listed, under
+    // the target date nobody collected.
+    let daily: BTreeSet<&str> = plan
         .workflows
         .iter()
         .filter(|(_, w)| {
@@ -454,6 +457,12 @@ pub(crate) async fn build(
         })
         .map(|(name, _)| name.as_str())
         .collect();
+    let on_the_clock = |date: NaiveDate| {
+        date.succ_opt().is_none_or(|next| {
+            rebound_domain::calendar::local_instant(tz, next, NaiveTime::MIN)
+                > rebound_domain::calendar::local_instant(tz, date, NaiveTime::MIN)
+        })
+    };
     let mut decided: BTreeMap<(&str, &str), std::collections::BTreeSet<NaiveDate>> =
         BTreeMap::new();
     for (_, d) in decisions
@@ -472,7 +481,7 @@ pub(crate) async fn build(
         };
         let mut date = *first;
         while date < *last {
-            if !dates.contains(&date) {
+            if !dates.contains(&date) && on_the_clock(date) {
                 slots_skipped.push(format!("{workflow} {date} {slot}: no decision"));
             }
             date = date.succ_opt().unwrap_or(*last);

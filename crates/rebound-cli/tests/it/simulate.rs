@@ -455,6 +455,58 @@ schedule = { kind = "window", start = "06:00", end = "08:00" }
     assert_eq!(report["runs"]["failed"], 0, "{report}");
 }
 
+/// Samoa skipped 2011-12-30 whole (from UTC−10 to UTC+14). A daily slot
+/// of a date that never existed on the local clock was not skipped; the
+/// report listed it as "no decision". A `yesterday` slot whose target's
+/// run date was that day is a date whose data nobody collects, and stays
+/// listed.
+#[test]
+fn a_day_the_zone_skipped_is_not_a_skipped_slot() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("rebound.toml");
+    std::fs::write(
+        &config,
+        r#"
+[pipeline]
+name = "own"
+timezone = "Pacific/Apia"
+
+[sources.espn]
+base_url = "https://api.example.com"
+
+[scrapers.scoreboard]
+source = "espn"
+path = "/scoreboard"
+records = "/events"
+
+[workflows.today]
+scrapers = ["scoreboard"]
+schedule = { kind = "window", start = "06:00", end = "08:00" }
+
+[workflows.yesterday]
+scrapers = ["scoreboard"]
+schedule = { kind = "window", start = "09:00", end = "10:00", target_date = "yesterday" }
+"#,
+    )
+    .expect("write config");
+    let scenario = dir.path().join("dateline.toml");
+    std::fs::write(&scenario, "from = \"2011-12-29\"\ndays = 3\n").expect("write scenario");
+    let config_arg = config.to_string_lossy().into_owned();
+    let scenario_arg = scenario.to_string_lossy().into_owned();
+    let out = rebound(
+        &["-c", &config_arg, "simulate", &scenario_arg, "--json"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(&text(&out.stdout)).expect("JSON");
+    assert_eq!(
+        report["slots_skipped"],
+        serde_json::json!(["yesterday 2011-12-29 window: no decision"]),
+        "{report}"
+    );
+    assert_eq!(report["misdated_runs"], serde_json::json!([]), "{report}");
+}
+
 #[test]
 fn policy_original_runs_beside_the_config_with_the_differences() {
     let out = rebound(
