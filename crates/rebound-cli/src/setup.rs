@@ -141,12 +141,14 @@ fn load_with(path: &Path, secrets: Secrets) -> Result<rebound_config::Loaded, Fa
 /// an upstream: an echo of it could not be told from ordinary text (a
 /// one-character key would be every `x` of every message), so it would
 /// leak unmasked. Database passwords are not checked: they go to our own
-/// database, and are masked where they appear as a URL's password.
+/// database, and are masked where they appear as a URL's password. An
+/// empty value (an unset variable where the command allows it) is sent
+/// empty, which leaks nothing: the unset one has its own note.
 pub fn refuse_short_upstream_secrets(
     secrets: &[rebound_config::UpstreamSecret],
 ) -> Result<(), Failure> {
     let min = rebound_domain::redact::MIN_UPSTREAM_SECRET_CHARS;
-    match secrets.iter().find(|s| s.chars < min) {
+    match secrets.iter().find(|s| s.chars > 0 && s.chars < min) {
         Some(short) => Err(Failure::Usage(anyhow::anyhow!(
             "{} is {} character{} long; secrets sent to an upstream must be at least {min} characters",
             short.var,

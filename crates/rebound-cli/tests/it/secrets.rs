@@ -83,6 +83,14 @@ fn check_and_the_reporting_commands_need_no_secret() {
             text(&out.stderr)
         );
     }
+    // An unset variable is sent empty, which leaks nothing: neither a
+    // note of `check` nor a refusal of `health` (whose probes send the
+    // query) calls it "0 characters long", as both once did.
+    assert!(!stdout.contains("0 characters"), "{stdout}");
+    let out = rebound(&["-c", config, "health"], &[]);
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains("characters long"), "{stderr}");
+    assert_ne!(out.status.code(), Some(2), "{stderr}");
 }
 
 #[test]
