@@ -26,5 +26,5 @@ pub mod scenario;
 
 pub use prepare::Policy;
 pub use report::Report;
-pub use runner::{Options, SimulateError, check_config, simulate};
+pub use runner::{Options, SimulateError, check, check_config, simulate};
 pub use scenario::{Scenario, ScenarioError};

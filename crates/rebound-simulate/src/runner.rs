@@ -18,7 +18,7 @@ use crate::prepare::{
 };
 use crate::report::{AlertSent, Observed, Report, build};
 use crate::scenario::{Scenario, ScenarioError};
-use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use rebound_domain::clock::{Clock, ManualClock};
 use rebound_engine::Engine;
@@ -174,14 +174,7 @@ async fn closed_port() -> Result<String, SimulateError> {
 /// Local midnight of `date` in `tz` (the first instant of the day, also
 /// on a day that starts in a DST gap).
 pub fn local_midnight(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
-    let mut time = date.and_time(NaiveTime::MIN);
-    for _ in 0..4 {
-        if let Some(t) = tz.from_local_datetime(&time).earliest() {
-            return t.with_timezone(&Utc);
-        }
-        time += TimeDelta::minutes(30);
-    }
-    Utc.from_utc_datetime(&date.and_time(NaiveTime::MIN))
+    rebound_domain::calendar::local_instant(tz, date, NaiveTime::MIN)
 }
 
 /// Loads (and checks) the config the scenario runs with.
@@ -214,6 +207,19 @@ async fn config_for(
 /// several simulations can refuse a bad config before the first one
 /// spends its time.
 pub async fn check_config(options: &Options) -> Result<(), SimulateError> {
+    check_with(None, options).await
+}
+
+/// [`check_config`], and `scenario` against it as [`simulate`] would
+/// check it (`--from`/`--days`, names, contradictions, times the zone
+/// skips): a caller running several scenarios refuses a bad one before
+/// the first spends its time (a contradiction in the second scenario was
+/// found after the first had run, and its report was thrown away).
+pub async fn check(scenario: &Scenario, options: &Options) -> Result<(), SimulateError> {
+    check_with(Some(scenario.clone()), options).await
+}
+
+async fn check_with(scenario: Option<Scenario>, options: &Options) -> Result<(), SimulateError> {
     let dir = tempfile::tempdir()
         .map_err(|e| failed("cannot create a temporary folder")(e.to_string()))?;
     let nowhere = "http://127.0.0.1:9".to_string();
@@ -223,15 +229,47 @@ pub async fn check_config(options: &Options) -> Result<(), SimulateError> {
         closed: nowhere,
         dir: dir.path().to_path_buf(),
     };
-    config_for(options, &at).await.map(|_| ())
+    let Some(mut scenario) = scenario else {
+        return config_for(options, &at).await.map(|_| ());
+    };
+    reframe(&mut scenario, options)?;
+    let (prepared, _) = config_for(options, &at).await?;
+    ready(&mut scenario, &prepared)
+}
+
+/// `--from`/`--days` applied to `scenario`; returns the warnings for
+/// faults left outside.
+fn reframe(scenario: &mut Scenario, options: &Options) -> Result<Vec<String>, SimulateError> {
+    scenario
+        .reframe(options.from, options.days)
+        .map_err(|e| SimulateError::Usage(format!("--from/--days: {e}")))
+}
+
+/// The checks of `scenario` that need the config: its names, and its
+/// days and times in the pipeline's zone.
+fn ready(scenario: &mut Scenario, prepared: &Prepared) -> Result<(), SimulateError> {
+    scenario.check_against(&prepared.names)?;
+    let tz = prepared.plan.pipeline.timezone;
+    let first = local_midnight(tz, scenario.from);
+    if scenario
+        .from
+        .succ_opt()
+        .map(|next| local_midnight(tz, next))
+        == Some(first)
+    {
+        return Err(SimulateError::Usage(format!(
+            "the first simulated day, {}, does not exist in {tz}: its clocks skip it whole; start on another day",
+            scenario.from
+        )));
+    }
+    scenario.check_zone(tz)?;
+    Ok(())
 }
 
 /// Runs `scenario` and returns its report.
 pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Report, SimulateError> {
     let real_start = std::time::Instant::now();
-    let outside = scenario
-        .reframe(options.from, options.days)
-        .map_err(|e| SimulateError::Usage(format!("--from/--days: {e}")))?;
+    let outside = reframe(&mut scenario, options)?;
     let seed = options.seed.unwrap_or(scenario.seed);
     let folder = folder(options.keep.as_deref())?;
     let sim = UpstreamSim::start()
@@ -248,7 +286,7 @@ pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Repor
         dir: folder.path().to_path_buf(),
     };
     let (prepared, _) = config_for(options, &at).await?;
-    scenario.check_against(&prepared.names)?;
+    ready(&mut scenario, &prepared)?;
     let Prepared {
         plan,
         mut warnings,
@@ -261,7 +299,6 @@ pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Repor
             .map_err(|e| failed("cannot write the simulated config")(e.to_string()))?;
     }
     let tz = plan.pipeline.timezone;
-    scenario.check_zone(tz)?;
     let start = local_midnight(tz, scenario.from);
     let warm_start = local_midnight(tz, scenario.from - WARM_UP);
     let mut boundaries: Vec<DateTime<Utc>> = scenario

@@ -378,6 +378,9 @@ pub struct Scenario {
     pub targets: Targets,
     /// The file's text, kept to place problems found later.
     text: String,
+    /// How far [`Scenario::reframe`] moved the faults from the times the
+    /// file gives (`--from`), so a problem found later can say so.
+    moved: Span,
 }
 
 /// Why a scenario was refused: one problem per line.
@@ -658,6 +661,7 @@ impl Scenario {
             seed: raw.seed.unwrap_or(1),
             faults,
             text: text.to_string(),
+            moved: Span::zero(),
         })
     }
 
@@ -681,6 +685,7 @@ impl Scenario {
             fault.start += shift;
             fault.end += shift;
         }
+        self.moved += shift;
         self.from = new_from;
         self.days = new_days;
         let first = new_from.and_time(NaiveTime::MIN);
@@ -722,11 +727,30 @@ impl Scenario {
                     } else {
                         key
                     };
+                    // Where the clocks land: the gap may be an hour, half
+                    // an hour (Lord Howe) or a whole day (Samoa, 2011).
+                    let after = rebound_domain::calendar::local_instant(tz, at.date(), at.time())
+                        .with_timezone(&tz)
+                        .naive_local();
+                    let fix = if key == "for" {
+                        "change `for` so the fault ends outside the jump"
+                    } else {
+                        "give a time outside the jump"
+                    };
+                    let moved = if self.moved.is_zero() {
+                        String::new()
+                    } else {
+                        format!(
+                            " (the file says {}; --from moved it)",
+                            (at - self.moved).format("%Y-%m-%dT%H:%M")
+                        )
+                    };
                     report.at(
                         Key::Fault(fault.index, key),
                         format!(
-                            "{} does not exist in {tz}: clocks skip that hour that day; give the time after the jump",
-                            at.format("%Y-%m-%dT%H:%M")
+                            "{}{moved} does not exist in {tz}: the clocks jump past it to {}; {fix}",
+                            at.format("%Y-%m-%dT%H:%M"),
+                            after.format("%Y-%m-%dT%H:%M"),
                         ),
                     );
                 }
@@ -1451,11 +1475,45 @@ mod tests {
             "{error}"
         );
         assert!(
+            lines[0].ends_with(
+                "the clocks jump past it to 2026-03-08T03:00; give a time outside the jump"
+            ),
+            "{error}"
+        );
+        assert!(
             lines[1].starts_with("t.toml:12:7: faults[1].for: 2026-03-08T02:15 does not exist"),
+            "{error}"
+        );
+        assert!(
+            lines[1].ends_with("change `for` so the fault ends outside the jump"),
             "{error}"
         );
         // The same times exist in a zone without DST.
         assert!(scenario.check_zone(chrono_tz::UTC).is_ok());
+    }
+
+    /// A time that `--from` moved into a gap names the time the file
+    /// gives, and a gap of a whole day (Samoa skipped 2011-12-30) is named
+    /// as such, not as "that hour".
+    #[test]
+    fn a_fault_moved_into_a_gap_says_so() {
+        let text = "from = \"2011-12-01\"\ndays = 1\n[[faults]]\nkind = \"empty\"\nsource = \"a\"\nstart = \"2011-12-01T10:00\"\nfor = \"1h\"\n";
+        let mut scenario = parse(text).expect("parses");
+        assert!(scenario.check_zone(chrono_tz::Pacific::Apia).is_ok());
+        scenario
+            .reframe(NaiveDate::from_ymd_opt(2011, 12, 30), None)
+            .expect("in the calendar");
+        let error = scenario
+            .check_zone(chrono_tz::Pacific::Apia)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with(
+                "t.toml:6:9: faults[0].start: 2011-12-30T10:00 (the file says 2011-12-01T10:00; --from moved it) \
+                 does not exist in Pacific/Apia: the clocks jump past it to 2011-12-31T00:00"
+            ),
+            "{error}"
+        );
     }
 
     /// Before: `--days 1` on a five-day outage said nothing, and a far

@@ -111,20 +111,29 @@ pub async fn simulate_cmd(
             },
         });
     }
-    // Every config (the compared one included) is loaded before the
-    // first run: a bad --compare file used to surface only after the
-    // first scenario's run, whose report was then thrown away.
+    // Every config (the compared one included), then every scenario
+    // against each, is checked before the first run: a bad --compare file
+    // or a contradiction in the second scenario used to surface only after
+    // the first scenario's run, whose report was then thrown away.
+    let usage = |e: rebound_simulate::SimulateError| Failure::Usage(anyhow::anyhow!(e));
     for variant in &variants {
         let options = Options {
             config: variant.config.clone(),
             policy: variant.policy,
+            from: args.from,
+            days: args.days,
             transform_env: crate::setup::transform_env(),
             environment: Some(crate::setup::process_env),
             ..Options::default()
         };
         rebound_simulate::check_config(&options)
             .await
-            .map_err(|e| Failure::Usage(anyhow::anyhow!(e)))?;
+            .map_err(usage)?;
+        for scenario in &scenarios {
+            rebound_simulate::check(scenario, &options)
+                .await
+                .map_err(usage)?;
+        }
     }
     let several = scenarios.len() * variants.len() > 1;
     if let Some(dir) = &args.keep

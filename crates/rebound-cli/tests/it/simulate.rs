@@ -147,6 +147,19 @@ fn scenario_errors_name_file_line_and_column() {
     );
     assert!(stderr.contains("contradict"), "{stderr}");
 
+    // Second of two: refused before the first runs (it used to run, print
+    // its report, and then the whole command failed).
+    let out = rebound(&["simulate", "stale-schedule", &arg, "--json"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert_eq!(text(&out.stdout), "", "nothing ran");
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "{arg}:6:10: faults[0].source: unknown source \"nba_cdnn\""
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+
     let out = rebound(&["simulate", "no-such-scenario"], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -505,6 +518,76 @@ schedule = { kind = "window", start = "09:00", end = "10:00", target_date = "yes
         "{report}"
     );
     assert_eq!(report["misdated_runs"], serde_json::json!([]), "{report}");
+}
+
+/// `--from` that moves a fault into a DST gap says so, and a first day
+/// the zone skipped whole is refused (it ran 10 hours of the day before,
+/// labelled as the skipped one); both before anything runs.
+#[test]
+fn from_into_a_gap_or_a_skipped_day_is_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let night = dir.path().join("night.toml");
+    std::fs::write(
+        &night,
+        "from = \"2026-01-02\"\ndays = 1\n\n[[faults]]\nkind = \"down\"\nsource = \"espn\"\nstart = \"2026-01-02T02:30\"\nfor = \"1h\"\n",
+    )
+    .expect("write scenario");
+    let night_arg = night.to_string_lossy().into_owned();
+    let out = rebound(
+        &[
+            "simulate",
+            "stale-schedule",
+            &night_arg,
+            "--from",
+            "2026-03-08",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "", "nothing ran");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{night_arg}:7:9: faults[0].start: 2026-03-08T02:30 (the file says 2026-01-02T02:30; --from moved it)"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "does not exist in America/New_York: the clocks jump past it to 2026-03-08T03:00"
+        ),
+        "{stderr}"
+    );
+
+    let config = dir.path().join("rebound.toml");
+    std::fs::write(
+        &config,
+        "[pipeline]\nname = \"own\"\ntimezone = \"Pacific/Apia\"\n\n[sources.espn]\nbase_url = \"https://api.example.com\"\n\n[scrapers.scoreboard]\nsource = \"espn\"\npath = \"/scoreboard\"\nrecords = \"/events\"\n\n[workflows.daily]\nscrapers = [\"scoreboard\"]\nschedule = { kind = \"window\", start = \"06:00\", end = \"08:00\" }\n",
+    )
+    .expect("write config");
+    let scenario = dir.path().join("quiet.toml");
+    std::fs::write(&scenario, "from = \"2011-12-29\"\ndays = 1\n").expect("write scenario");
+    let config_arg = config.to_string_lossy().into_owned();
+    let scenario_arg = scenario.to_string_lossy().into_owned();
+    let out = rebound(
+        &[
+            "-c",
+            &config_arg,
+            "simulate",
+            &scenario_arg,
+            "--from",
+            "2011-12-30",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr)
+            .contains("the first simulated day, 2011-12-30, does not exist in Pacific/Apia"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
