@@ -28,25 +28,26 @@ pub const MAX_DAYS: u32 = 400;
 /// overflow the calendar.
 const MAX_SPAN: Duration = Duration::from_secs(MAX_DAYS as u64 * 86_400);
 
-/// The years the simulated upstream has a calendar for: its fixtures count
-/// days from 2000-01-01, and a date near the calendar's own limits would
-/// overflow when a day is added to it.
-pub const YEARS: std::ops::RangeInclusive<i32> = 2000..=2199;
+/// The first and last days the simulated upstream has a calendar for
+/// (`rebound_upstream_sim::fixtures::calendar`: the seasons whose game ids
+/// it can read back); far from chrono's own limits, so a day added to
+/// either cannot overflow.
+pub fn calendar() -> (NaiveDate, NaiveDate) {
+    rebound_upstream_sim::fixtures::calendar()
+}
 
 /// Checks a simulation's first date and length, from a scenario file or
 /// from `--from` and `--days`.
 pub fn check_calendar(from: NaiveDate, days: u32) -> Result<(), String> {
-    use chrono::Datelike as _;
     if !(1..=MAX_DAYS).contains(&days) {
         return Err(format!("expected 1 to {MAX_DAYS} days, found {days}"));
     }
+    let (first, last_day) = calendar();
     match from.checked_add_signed(Span::days(i64::from(days) - 1)) {
-        Some(last) if YEARS.contains(&from.year()) && YEARS.contains(&last.year()) => Ok(()),
+        Some(last) if from >= first && last <= last_day => Ok(()),
         _ => Err(format!(
-            "from {from}, {days} {} would leave the simulated upstream's calendar ({}-01-01 to {}-12-31)",
+            "from {from}, {days} {} would leave the simulated upstream's calendar ({first} to {last_day})",
             if days == 1 { "day" } else { "days" },
-            YEARS.start(),
-            YEARS.end()
         )),
     }
 }
@@ -59,7 +60,7 @@ pub struct RawScenario {
     /// What the scenario reproduces, in a sentence.
     pub description: Option<String>,
     /// First simulated date, in the pipeline's zone ("YYYY-MM-DD"); the
-    /// simulated days lie between 2000-01-01 and 2199-12-31.
+    /// simulated days lie between 2000-07-01 and 2100-06-30.
     #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
     pub from: String,
     /// How many days to simulate (1 to 400).
@@ -594,6 +595,15 @@ impl Scenario {
                 .map_err(|message| report.at(Key::Target("first_alert_within"), message))
                 .ok()
         });
+        if first_alert_within.is_some() && raw.faults.is_empty() {
+            // Measured from the first fault's start: with none, it could
+            // only be reported missed.
+            report.at(
+                Key::Target("first_alert_within"),
+                "is measured from the first fault's start, and the scenario has no [[faults]]"
+                    .to_string(),
+            );
+        }
         for (name, value) in [
             ("failure_rate_max", raw_targets.failure_rate_max),
             ("error_coverage_min", raw_targets.error_coverage_min),
@@ -678,7 +688,7 @@ impl Scenario {
         let new_from = from.unwrap_or(self.from);
         let new_days = days.unwrap_or(self.days);
         check_calendar(new_from, new_days)?;
-        // Both calendars lie within YEARS, so the shift and every fault
+        // Both calendars lie within `calendar()`, so the shift and every fault
         // moved by it stay far from the calendar's limits.
         let shift = new_from - self.from;
         for fault in &mut self.faults {
@@ -831,11 +841,11 @@ impl Scenario {
                 // A route may be a prefix of a scraper's path, or go on
                 // past its literal part into a `{param}`; past a path
                 // with no `{param}` it could match nothing.
-                let known = plan.scrapers.values().filter(|s| s.0 == source).any(|s| {
-                    let prefix = literal_prefix(&s.1);
-                    prefix.starts_with(route.as_str())
-                        || (route.starts_with(prefix.as_str()) && prefix.len() < s.1.len())
-                });
+                let known = plan
+                    .scrapers
+                    .values()
+                    .filter(|s| s.0 == source)
+                    .any(|s| route_can_match(route, &s.1));
                 if !known {
                     report.at(
                         Key::Fault(n, "route"),
@@ -935,6 +945,46 @@ fn names<'a>(keys: impl Iterator<Item = &'a String>) -> String {
 /// The part of a path template before its first `{param}`.
 pub fn literal_prefix(template: &str) -> String {
     template.split('{').next().unwrap_or("").to_string()
+}
+
+/// Whether some path `template` fills in (`/teams/{team_id}/roster`)
+/// starts with `route`, segment by segment: a segment with a `{param}`
+/// takes any text between its literal head and tail
+/// (`playbyplay_{game_id}.json`), the route's last segment may stop
+/// anywhere, and a route with more segments than the path matches none
+/// of its requests (`/teams/1/roster/x`). A parameter's value is taken
+/// to hold no `/`, as the ids of every reference source do.
+fn route_can_match(route: &str, template: &str) -> bool {
+    let route: Vec<&str> = route.split('/').collect();
+    let path: Vec<&str> = template.split('/').collect();
+    if route.len() > path.len() {
+        return false;
+    }
+    let last = route.len() - 1;
+    route
+        .iter()
+        .zip(&path)
+        .enumerate()
+        .all(|(i, (given, shape))| {
+            let head = shape.split('{').next().unwrap_or("");
+            let Some(close) = shape.rfind('}') else {
+                // No parameter: the segment itself.
+                return if i == last {
+                    shape.starts_with(given)
+                } else {
+                    given == shape
+                };
+            };
+            let tail = &shape[close + 1..];
+            if i == last {
+                // Stops inside the segment: inside its head, or past it.
+                head.starts_with(given) || given.starts_with(head)
+            } else {
+                given.len() > head.len() + tail.len()
+                    && given.starts_with(head)
+                    && given.ends_with(tail)
+            }
+        })
 }
 
 /// Keys each kind takes besides kind, source, scraper, route, start, end, for.
@@ -1052,6 +1102,13 @@ fn check_fault(report: &mut Reporter<'_>, n: usize, raw: &RawFault) -> Option<Fa
         report.at(
             at("route"),
             format!("a route is a path under the source's base URL and starts with \"/\", found \"{route}\""),
+        );
+    } else if let Some(route) = &raw.route
+        && route.contains(['{', '}'])
+    {
+        report.at(
+            at("route"),
+            format!("a route is a literal path prefix, matched against the paths requested (\"/teams/1610612737/roster\"), so \"{route}\" would match nothing; for every request of one scraper give \"scraper\""),
         );
     } else if let Some(route) = &raw.route
         && route.contains(['?', '#'])
@@ -1186,7 +1243,7 @@ fn check_fault(report: &mut Reporter<'_>, n: usize, raw: &RawFault) -> Option<Fa
                 Some(r) => {
                     report.at(
                         at("requests"),
-                        format!("expected at least 1 request per window, found {r}"),
+                        format!("expected 1 to {} requests per window, found {r}", u32::MAX),
                     );
                     None
                 }
@@ -1413,7 +1470,9 @@ mod tests {
     /// Before: any year was accepted; far ones panicked in the runner.
     #[test]
     fn a_calendar_outside_the_upstreams_years_is_refused() {
-        for from in ["1999-12-31", "2199-12-31"] {
+        // Before: 2000-01-01 to 2199-12-31, whose ends the upstream
+        // scheduled games for and then could not find by their ids.
+        for from in ["2000-06-30", "2100-06-30", "2150-01-15"] {
             let text = format!("from = \"{from}\"\ndays = 2\n");
             let error = parse(&text).unwrap_err().to_string();
             assert!(
@@ -1422,7 +1481,8 @@ mod tests {
                 "{error}"
             );
         }
-        assert!(parse("from = \"2199-12-30\"\ndays = 2\n").is_ok());
+        assert!(parse("from = \"2100-06-29\"\ndays = 2\n").is_ok());
+        assert!(parse("from = \"2000-07-01\"\ndays = 2\n").is_ok());
         assert!(check_calendar(NaiveDate::MAX, 1).is_err());
         assert!(check_calendar(NaiveDate::MIN, 1).is_err());
         assert!(check_calendar(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(), 401).is_err());
@@ -1635,6 +1695,29 @@ mod tests {
         );
     }
 
+    /// Before: accepted, then reported as missed ("no alert") on every run;
+    /// and 2^32 requests were "expected at least 1".
+    #[test]
+    fn a_first_alert_target_without_faults_and_too_many_requests_are_refused() {
+        let error =
+            parse("from = \"2026-01-01\"\ndays = 2\n[targets]\nfirst_alert_within = \"1h\"\n")
+                .unwrap_err()
+                .to_string();
+        assert!(
+            error.starts_with("t.toml:4:22: targets.first_alert_within: is measured from the first fault's start, and the scenario has no [[faults]]"),
+            "{error}"
+        );
+        let error = parse("from = \"2026-01-01\"\ndays = 2\n[[faults]]\nkind = \"rate_limit\"\nsource = \"api\"\nrequests = 4294967296\nwindow = \"1m\"\nstart = \"2026-01-01\"\nfor = \"1h\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains(
+                "faults[0].requests: expected 1 to 4294967295 requests per window, found 4294967296"
+            ),
+            "{error}"
+        );
+    }
+
     /// Before: "/games?x=1" and "/gamesXYZ" were accepted and hit nothing.
     #[test]
     fn a_route_that_can_match_nothing_is_refused() {
@@ -1643,6 +1726,15 @@ mod tests {
                 "from = \"2026-01-01\"\ndays = 2\n[[faults]]\nkind = \"empty\"\nsource = \"api\"\nroute = \"{route}\"\nstart = \"2026-01-01\"\nfor = \"1h\"\n"
             )
         };
+        // Before: a `{param}` written into a route was accepted and
+        // matched nothing (requests carry the value, not the name).
+        let error = parse(&fault("/teams/{team}/roster"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("t.toml:6:9: faults[0].route: a route is a literal path prefix"),
+            "{error}"
+        );
         let error = parse(&fault("/games?x=1")).unwrap_err().to_string();
         assert!(
             error.starts_with(
@@ -1658,12 +1750,29 @@ mod tests {
         names
             .scrapers
             .insert("box".into(), ("api".into(), "/box/{id}".into()));
+        names
+            .scrapers
+            .insert("pbp".into(), ("api".into(), "/pbp/play_{id}.json".into()));
+        names.scrapers.insert(
+            "roster".into(),
+            ("api".into(), "/teams/{team}/roster".into()),
+        );
         for (route, known) in [
             ("/gamesXYZ", false),
             ("/gam", true),
             ("/games", true),
             ("/box/12", true),
             ("/boxes", false),
+            // Before: one segment past the path, accepted, hit nothing.
+            ("/teams/1/roster/x", false),
+            ("/box/12/more", false),
+            ("/teams/1/roster", true),
+            ("/teams/1/ros", true),
+            ("/teams/1/players", false),
+            ("/pbp/play_", true),
+            ("/pbp/pl", true),
+            ("/pbp/play_42.json", true),
+            ("/pbp/other_42.json", false),
         ] {
             let mut scenario = parse(&fault(route)).expect("parses");
             assert_eq!(scenario.check_against(&names).is_ok(), known, "{route}");

@@ -486,6 +486,19 @@ fn season_start(year: i32) -> NaiveDate {
     NaiveDate::from_ymd_opt(year, 7, 1).expect("July 1st exists")
 }
 
+/// The first and last dates whose games this upstream can find again by
+/// id: those of the seasons starting 2000 to 2099. A game id carries its
+/// season's year in two digits, read back as 20YY, so a date of the
+/// 1999-00 season or of one from 2100 on would be scheduled and then
+/// answered "no such game" (the Odds API's event ids, counting days from
+/// 2000-01-01 in 16 bits, would wrap in 2179).
+pub fn calendar() -> (NaiveDate, NaiveDate) {
+    (
+        season_start(2000),
+        season_start(2100).pred_opt().expect("June 30th exists"),
+    )
+}
+
 /// How many games are played on `date` (between 3 and 9).
 pub fn game_count(date: NaiveDate) -> usize {
     let span = (MAX_GAMES_PER_DATE - MIN_GAMES_PER_DATE + 1) as u64;
@@ -857,6 +870,17 @@ mod tests {
             for game in games_on(date(day)) {
                 assert_eq!(game_by_id(&game.game_id()).as_ref(), Some(&game));
                 assert_eq!(game_by_id(&game.game_id()[2..]).as_ref(), Some(&game));
+                assert_eq!(game_by_event_id(&game.event_id()).as_ref(), Some(&game));
+            }
+        }
+        // The calendar's first and last days too (the 1999-00 season and
+        // those from 2100 did not round-trip).
+        let (first, last) = calendar();
+        for day in [first, last] {
+            let games = games_on(day);
+            assert!(!games.is_empty());
+            for game in games {
+                assert_eq!(game_by_id(&game.game_id()).as_ref(), Some(&game));
                 assert_eq!(game_by_event_id(&game.event_id()).as_ref(), Some(&game));
             }
         }
