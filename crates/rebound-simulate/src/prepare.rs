@@ -245,8 +245,20 @@ pub fn prepare(
             continue;
         };
         let simulated = SIMULATED_SOURCES.contains(&name.as_str());
+        // What the base URL adds to its host (or, for a reference source,
+        // to the reference base URL) is kept: a `{param}` there is filled
+        // per call, and dropping it left a `for_each.param` the loader
+        // found unused.
+        let written = source
+            .get("base_url")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let base = if simulated {
-            format!("{}/ref/{name}", at.upstream)
+            let rest = reference_base(name)
+                .and_then(|reference| written.strip_prefix(reference.trim_end_matches('/')))
+                .filter(|rest| rest.starts_with('/'))
+                .unwrap_or_default();
+            format!("{}/ref/{name}{rest}", at.upstream)
         } else {
             for (scraper, of) in &scrapers {
                 if of == name {
@@ -255,7 +267,7 @@ pub fn prepare(
                     ));
                 }
             }
-            at.closed.clone()
+            format!("{}{}", at.closed, url_path(written))
         };
         source.insert("base_url".into(), Value::String(base));
         if let Some(list) = source.get("proxies").and_then(Value::as_array) {
@@ -326,7 +338,7 @@ pub fn prepare(
 
     let changed = toml::to_string(&root).map_err(|e| adapt(e.to_string()))?;
     let plan = rebound_config::load_str(&changed, path, &placeholder_env)
-        .map_err(|e| adapt(e.to_string()))?;
+        .map_err(|e| adapt(adapt_reason(&e)))?;
     Ok(Prepared {
         plan,
         names,
@@ -421,6 +433,40 @@ fn variables_at(text: &str, line: usize, column: usize) -> Vec<String> {
     names
 }
 
+/// The reference pipeline's base URL of `source`.
+fn reference_base(source: &str) -> Option<String> {
+    let reference: Table = toml::from_str(REFERENCE_CONFIG).ok()?;
+    reference
+        .get("sources")?
+        .get(source)?
+        .get("base_url")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// The path of `url` (after `scheme://authority`), without a trailing
+/// `/`; empty when it has none.
+fn url_path(url: &str) -> &str {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    after_scheme
+        .find('/')
+        .map_or("", |at| &after_scheme[at..])
+        .trim_end_matches('/')
+}
+
+/// The loader's refusal of the adapted copy, without its file:line:col:
+/// those would point into the copy, not the user's file.
+fn adapt_reason(error: &ConfigError) -> String {
+    match error.problems() {
+        [] => error.to_string(),
+        problems => problems
+            .iter()
+            .map(|p| format!("{}: {}", p.key, p.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
 /// The upstream standing in for proxy `n` (credentials make each URL
 /// distinct, as real proxies' are, and keep it from matching base URLs).
 fn proxy_url(upstream: &str, n: usize) -> String {
@@ -491,6 +537,70 @@ pub fn write_reference(dir: &Path) -> std::io::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Before: the base URL was replaced whole, so a `{param}` in it was
+    /// lost and the loader refused the adapted copy ("for_each.param
+    /// \"team_id\" is not used"), at a line of the copy.
+    #[test]
+    fn a_base_url_keeps_what_it_adds_to_its_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = Endpoints {
+            upstream: "http://127.0.0.1:7".into(),
+            receiver: "http://127.0.0.1:8".into(),
+            closed: "http://127.0.0.1:9".into(),
+            dir: dir.path().to_path_buf(),
+        };
+        let text = r#"
+[pipeline]
+name = "mini"
+timezone = "America/New_York"
+
+[sources.espn]
+base_url = "https://site.api.espn.com/apis/site/v2/sports/basketball/nba/teams/{team_id}"
+
+[sources.own_team]
+base_url = "https://own.example.com/v2/teams/{team_id}/"
+
+[sources.nba_cdn]
+base_url = "https://cdn.nba.com/static/json"
+
+[scrapers.espn_teams]
+source = "nba_cdn"
+path = "/x"
+records = "/teams"
+dataset = "espn/teams"
+
+[scrapers.espn_roster]
+source = "espn"
+path = "/roster"
+records = "/athletes"
+for_each = { dataset = "espn/teams", items = "$.teams[*]", value = "id", param = "team_id" }
+
+[scrapers.own_roster]
+source = "own_team"
+path = "/roster"
+records = "/athletes"
+for_each = { dataset = "espn/teams", items = "$.teams[*]", value = "id", param = "team_id" }
+
+[workflows.w]
+steps = [ { scrapers = ["espn_teams"] }, { scrapers = ["espn_roster", "own_roster"], after = ["espn_teams"] } ]
+schedule = { kind = "window", start = "06:00", end = "10:00" }
+"#;
+        let path = dir.path().join("rebound.toml");
+        let prepared = prepare(text, &path, &at, Policy::AsWritten, &[], None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let team = std::collections::BTreeMap::from([("team_id".to_string(), "13".to_string())]);
+        let base = |source: &str| {
+            prepared.plan.sources[source]
+                .base_url
+                .value
+                .render(&team)
+                .unwrap()
+        };
+        assert_eq!(base("espn"), "http://127.0.0.1:7/ref/espn/teams/13");
+        assert_eq!(base("own_team"), "http://127.0.0.1:9/v2/teams/13");
+        assert_eq!(base("nba_cdn"), "http://127.0.0.1:7/ref/nba_cdn");
+    }
 
     #[test]
     fn the_variables_of_the_string_at_a_position_are_found() {
