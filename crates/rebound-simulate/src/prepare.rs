@@ -238,6 +238,8 @@ pub fn prepare(
         names.datasets.extend(datasets.keys().cloned());
     }
 
+    anchor_commands(&mut root, path);
+
     let sources = table(&mut root, "sources");
     for (name, source) in sources.iter_mut() {
         names.sources.insert(name.clone());
@@ -431,6 +433,45 @@ fn variables_at(text: &str, line: usize, column: usize) -> Vec<String> {
         rest = &after[close + 1..];
     }
     names
+}
+
+/// Makes each transform's relative program and script paths absolute,
+/// from the folder of the config they were written in (as the loader
+/// reads them): the changed copy is also kept (`--keep`) in another
+/// folder, where `check` and `serve` would look for them in vain. Only
+/// paths that exist there are changed; the loader's own checks stay with
+/// the rest.
+fn anchor_commands(root: &mut Table, path: &Path) {
+    let folder = path.parent().unwrap_or(Path::new(""));
+    let Some(scrapers) = root.get_mut("scrapers").and_then(Value::as_table_mut) else {
+        return;
+    };
+    for (_, scraper) in scrapers.iter_mut() {
+        let Some(command) = scraper
+            .get_mut("transform")
+            .and_then(|t| t.get_mut("command"))
+            .and_then(Value::as_array_mut)
+        else {
+            continue;
+        };
+        for part in command.iter_mut() {
+            let Some(text) = part.as_str() else { continue };
+            let relative = text.contains('/')
+                && !text.starts_with('-')
+                && !text.contains('=')
+                && !text.contains("://")
+                && Path::new(text).is_relative();
+            if !relative {
+                continue;
+            }
+            let file = folder.join(text);
+            if file.exists()
+                && let Ok(absolute) = std::path::absolute(&file)
+            {
+                *part = Value::String(absolute.display().to_string());
+            }
+        }
+    }
 }
 
 /// The reference pipeline's base URL of `source`.

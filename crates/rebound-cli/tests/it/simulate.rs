@@ -590,6 +590,45 @@ fn from_into_a_gap_or_a_skipped_day_is_refused_before_anything_runs() {
     );
 }
 
+/// `--keep` with `-c`: the kept config runs its transform's script from
+/// where the user's config found it. The kept copy named it relative to
+/// the kept folder, where it is not, so `check` (and `serve`) on the kept
+/// config refused it.
+#[test]
+fn a_kept_config_finds_the_users_scripts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let own = dir.path().join("own");
+    std::fs::create_dir_all(own.join("scripts")).expect("mkdir");
+    let reference = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/nba");
+    std::fs::copy(reference.join("rebound.toml"), own.join("rebound.toml")).expect("copy");
+    std::fs::copy(
+        reference.join("scripts/injury_report.py"),
+        own.join("scripts/injury_report.py"),
+    )
+    .expect("copy script");
+    let scenario = dir.path().join("quiet.toml");
+    std::fs::write(&scenario, "from = \"2026-01-10\"\ndays = 1\n").expect("write scenario");
+    let kept = dir.path().join("kept");
+    let config_arg = own.join("rebound.toml").to_string_lossy().into_owned();
+    let scenario_arg = scenario.to_string_lossy().into_owned();
+    let kept_arg = kept.to_string_lossy().into_owned();
+    let out = rebound(
+        &[
+            "-c",
+            &config_arg,
+            "simulate",
+            &scenario_arg,
+            "--keep",
+            &kept_arg,
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let kept_config = kept.join("rebound.toml").to_string_lossy().into_owned();
+    let out = rebound(&["-c", &kept_config, "check"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
 #[test]
 fn policy_original_runs_beside_the_config_with_the_differences() {
     let out = rebound(
