@@ -144,6 +144,18 @@ impl Reporter<'_> {
     }
 }
 
+/// serde's standard message about a value of another TOML file Rebound
+/// reads (a simulation scenario), in the words of config errors: keys,
+/// not fields; TOML's types, not Rust's. The key a message names goes
+/// into the message, as such a file has no key path beside it.
+pub fn reword_serde(message: &str) -> String {
+    let message = message.trim_end();
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        return format!("missing required key \"{}\"", rest.trim_matches('`'));
+    }
+    reword_serde_message(KeyPath::root(), message).1
+}
+
 /// Rewrites serde's standard messages (their wording is fixed by
 /// `serde::de::Error`'s provided methods) into this file's vocabulary.
 fn reword_serde_message(key: KeyPath, message: &str) -> (KeyPath, String) {
@@ -161,10 +173,21 @@ fn reword_serde_message(key: KeyPath, message: &str) -> (KeyPath, String) {
         {
             // Rust type names mean nothing to someone editing TOML.
             let expected = match expected {
-                "i64" => "an integer",
+                "i64" | "u64" | "u32" | "i32" => "an integer",
                 "f64" => "a number",
+                struct_name if struct_name.starts_with("struct ") => "a table",
                 other => other,
             };
+            let found = found.split(" as i128").next().unwrap_or(found);
+            // An unquoted date or time is a TOML datetime, which serde
+            // sees as a map; where a string is expected it is almost
+            // always a date written without its quotes.
+            if found == "map" && expected == "a string" {
+                return (
+                    key,
+                    "expected a string, found a table or an unquoted date or time (write dates and times in quotes: \"2026-01-01\")".to_string(),
+                );
+            }
             return (key, format!("expected {expected}, found {found}"));
         }
     }

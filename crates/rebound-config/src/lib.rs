@@ -26,7 +26,7 @@ mod spans;
 mod summary;
 
 pub use commands::check_commands;
-pub use error::{ConfigError, Problem};
+pub use error::{ConfigError, Problem, reword_serde};
 pub use summary::summary;
 
 use error::Reporter;

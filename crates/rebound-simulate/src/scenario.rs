@@ -532,7 +532,7 @@ impl Scenario {
             Ok(raw) => raw,
             Err(error) => {
                 let span = error.span().unwrap_or(0..0);
-                let message = error.message().trim_end().replace("field", "key");
+                let message = rebound_config::reword_serde(error.message());
                 report.at_span(span, String::new(), message);
                 return Err(ScenarioError {
                     problems: report.problems,
@@ -1785,6 +1785,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.starts_with("t.toml:3:1: "), "{error}");
-        assert!(error.contains("unknown key `speed`"), "{error}");
+        assert!(
+            error.contains("unknown key \"speed\" (did you mean \"seed\"?); allowed keys: "),
+            "{error}"
+        );
+        // Before: "invalid type: map, expected a string" and Rust's type
+        // names ("expected i64", "expected struct RawTargets").
+        for (text, wanted) in [
+            (
+                "from = 2026-01-01\ndays = 2\n",
+                "t.toml:1:8: expected a string, found a table or an unquoted date or time (write dates and times in quotes",
+            ),
+            (
+                "from = \"2026-01-01\"\ndays = 1.5\n",
+                "t.toml:2:8: expected an integer, found floating point `1.5`",
+            ),
+            (
+                "from = \"2026-01-01\"\ndays = 1\ntargets = \"x\"\n",
+                "t.toml:3:11: expected a table, found string \"x\"",
+            ),
+        ] {
+            let error = parse(text).unwrap_err().to_string();
+            assert!(error.starts_with(wanted), "{error}");
+        }
     }
 }
