@@ -763,7 +763,22 @@ impl Resolver<'_> {
 
     fn every(&mut self, path: &KeyPath, kind: &str, raw: &RawSchedule) -> Option<Duration> {
         match &raw.every {
-            Some(d) => self.positive_duration(&path.key("every"), d),
+            // Slots are local minutes named "HH:MM": a step of seconds was
+            // run once a minute while the reasons said "every 1s", and one
+            // of 90s gave two slots the same name.
+            Some(d) => match self.positive_duration(&path.key("every"), d)? {
+                every if every.as_secs() % 60 != 0 || every.subsec_nanos() != 0 => {
+                    self.fail(
+                        &path.key("every"),
+                        format!(
+                            "expected a whole number of minutes such as \"1m\" or \"15m\" (slots are local minutes, named HH:MM), found \"{}\"",
+                            d.0
+                        ),
+                    );
+                    None
+                }
+                every => Some(every),
+            },
             None => {
                 self.fail(
                     &path.key("every"),

@@ -355,6 +355,22 @@ fn cases() -> Vec<Case> {
             "\"0m\"",
             "expected a duration longer than zero, found \"0m\"",
         ),
+        // Before: accepted, and run once a minute as "every 1s" (90s gave
+        // two slots one name).
+        sched(
+            "every in seconds",
+            "{ kind = \"every\", start = \"08:00\", end = \"20:00\", every = \"90s\" }",
+            "workflows.w.schedule.every",
+            "\"90s\"",
+            "expected a whole number of minutes such as \"1m\" or \"15m\" (slots are local minutes, named HH:MM), found \"90s\"",
+        ),
+        sched(
+            "discovery every in seconds",
+            "{ kind = \"discovery\", start = \"09:00\", end = \"21:00\", every = \"1s\" }",
+            "workflows.w.schedule.every",
+            "\"1s\"",
+            "expected a whole number of minutes such as \"1m\" or \"15m\" (slots are local minutes, named HH:MM), found \"1s\"",
+        ),
         sched(
             "lead without calendar",
             "{ kind = \"every\", start = \"08:00\", end = \"20:00\", every = \"2h\", lead = \"5h\" }",
