@@ -144,7 +144,7 @@ pub async fn simulate_cmd(
         let mut seen = std::collections::BTreeSet::new();
         if let Some(twice) = scenarios.iter().find(|s| !seen.insert(s.name.as_str())) {
             return Err(Failure::Usage(anyhow::anyhow!(
-                "--keep {}: scenario {} is named twice, and both runs would keep their history in {}",
+                "--keep {}: two of the scenarios given are named {}, and both runs would keep their history in {}",
                 dir.display(),
                 twice.name,
                 dir.join(format!("{}-config", twice.name)).display()

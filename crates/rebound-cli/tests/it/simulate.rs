@@ -230,7 +230,7 @@ fn calendar_and_keep_arguments_are_checked_before_anything_runs() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(
-        text(&out.stderr).contains("is named twice"),
+        text(&out.stderr).contains("two of the scenarios given are named late-play-by-play"),
         "{}",
         text(&out.stderr)
     );
