@@ -306,12 +306,66 @@ fn the_compared_config_is_checked_first_and_its_column_named() {
     );
 }
 
+/// A user's own config, `SCOREBOARD` or another, and a scenario, in a
+/// folder of their own.
+struct Own {
+    _dir: tempfile::TempDir,
+    config: String,
+    scenario: String,
+}
+
+/// One window workflow of one scraper, on a source the simulated
+/// upstream serves.
+const SCOREBOARD: &str = r#"
+[pipeline]
+name = "own"
+timezone = "America/New_York"
+
+[sources.espn]
+base_url = "https://api.example.com"
+
+[scrapers.scoreboard]
+source = "espn"
+path = "/scoreboard"
+records = "/events"
+
+[workflows.daily]
+scrapers = ["scoreboard"]
+schedule = { kind = "window", start = "06:00", end = "08:00" }
+"#;
+
+impl Own {
+    fn new(config: &str, scenario: &str) -> Own {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config_path = dir.path().join("rebound.toml");
+        std::fs::write(&config_path, config).expect("write config");
+        let scenario_path = dir.path().join("own.toml");
+        std::fs::write(&scenario_path, scenario).expect("write scenario");
+        Own {
+            config: config_path.to_string_lossy().into_owned(),
+            scenario: scenario_path.to_string_lossy().into_owned(),
+            _dir: dir,
+        }
+    }
+
+    /// `rebound -c CONFIG simulate SCENARIO EXTRA...`.
+    fn simulate(&self, extra: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+        let mut args = vec!["-c", &self.config, "simulate", &self.scenario];
+        args.extend_from_slice(extra);
+        rebound(&args, envs)
+    }
+
+    /// The `--json` report of a run that must succeed.
+    fn report(&self, envs: &[(&str, &str)]) -> serde_json::Value {
+        let out = self.simulate(&["--json"], envs);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        serde_json::from_str(&text(&out.stdout)).expect("JSON")
+    }
+}
+
 #[test]
 fn a_source_without_a_simulated_route_is_named_per_scraper() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("rebound.toml");
-    std::fs::write(
-        &config,
+    let own = Own::new(
         r#"
 [pipeline]
 name = "own"
@@ -330,18 +384,9 @@ records = "/items"
 scrapers = ["own_items"]
 schedule = { kind = "window", start = "06:00", end = "08:00" }
 "#,
-    )
-    .expect("write config");
-    let scenario = dir.path().join("quiet.toml");
-    std::fs::write(&scenario, "from = \"2026-01-10\"\ndays = 1\n").expect("write scenario");
-    let config_arg = config.to_string_lossy().into_owned();
-    let scenario_arg = scenario.to_string_lossy().into_owned();
-    let out = rebound(
-        &["-c", &config_arg, "simulate", &scenario_arg, "--json"],
-        &[],
+        "from = \"2026-01-10\"\ndays = 1\n",
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let report: serde_json::Value = serde_json::from_str(&text(&out.stdout)).expect("JSON");
+    let report = own.report(&[]);
     assert_eq!(
         report["warnings"],
         serde_json::json!([
@@ -354,7 +399,7 @@ schedule = { kind = "window", start = "06:00", end = "08:00" }
     );
     assert_eq!(report["error_message_coverage_rate"], 1.0);
     // No real secret was needed, none was sent anywhere.
-    assert!(!text(&out.stdout).contains("OWN_API_KEY="));
+    assert!(!report.to_string().contains("OWN_API_KEY="));
 }
 
 /// A `${VAR}` where the loader reads a typed value (a time zone, a
@@ -364,38 +409,16 @@ schedule = { kind = "window", start = "06:00", end = "08:00" }
 /// name, found \"***\"".)
 #[test]
 fn a_variable_in_a_typed_field_is_read_from_the_environment() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("rebound.toml");
-    std::fs::write(
-        &config,
-        r#"
-[pipeline]
-name = "own"
-timezone = "${OWN_TZ}"
-
-[sources.espn]
-base_url = "https://api.example.com"
-timeout = "${OWN_TIMEOUT}"
-query = { key = "${OWN_API_KEY}" }
-
-[scrapers.scoreboard]
-source = "espn"
-path = "/scoreboard"
-records = "/events"
-
-[workflows.daily]
-scrapers = ["scoreboard"]
-schedule = { kind = "window", start = "06:00", end = "08:00" }
-"#,
-    )
-    .expect("write config");
-    let scenario = dir.path().join("quiet.toml");
-    std::fs::write(&scenario, "from = \"2026-01-10\"\ndays = 1\n").expect("write scenario");
-    let config_arg = config.to_string_lossy().into_owned();
-    let scenario_arg = scenario.to_string_lossy().into_owned();
-    let args = ["-c", &config_arg, "simulate", &scenario_arg, "--json"];
-
-    let unset = rebound(&args, &[]);
+    let own = Own::new(
+        &SCOREBOARD
+            .replace("\"America/New_York\"", "\"${OWN_TZ}\"")
+            .replace(
+                "base_url = \"https://api.example.com\"\n",
+                "base_url = \"https://api.example.com\"\ntimeout = \"${OWN_TIMEOUT}\"\nquery = { key = \"${OWN_API_KEY}\" }\n",
+            ),
+        "from = \"2026-01-10\"\ndays = 1\n",
+    );
+    let unset = own.simulate(&["--json"], &[]);
     assert_eq!(unset.status.code(), Some(2), "{}", text(&unset.stderr));
     let stderr = text(&unset.stderr);
     for line in [
@@ -408,12 +431,7 @@ schedule = { kind = "window", start = "06:00", end = "08:00" }
     // The API key is a stand-in still: never asked for.
     assert!(!stderr.contains("OWN_API_KEY"), "{stderr}");
 
-    let set = rebound(
-        &args,
-        &[("OWN_TZ", "America/Chicago"), ("OWN_TIMEOUT", "7s")],
-    );
-    assert_eq!(set.status.code(), Some(0), "{}", text(&set.stderr));
-    let report: serde_json::Value = serde_json::from_str(&text(&set.stdout)).expect("JSON");
+    let report = own.report(&[("OWN_TZ", "America/Chicago"), ("OWN_TIMEOUT", "7s")]);
     assert!(
         report["runs"]["total"].as_i64().expect("total") >= 1,
         "{report}"
@@ -426,10 +444,7 @@ schedule = { kind = "window", start = "06:00", end = "08:00" }
 /// failed every call with 403, with no word of why.
 #[test]
 fn the_environment_proxy_is_stood_in_for_like_a_listed_one() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("rebound.toml");
-    std::fs::write(
-        &config,
+    let own = Own::new(
         r#"
 [pipeline]
 name = "own"
@@ -449,18 +464,9 @@ records = "/resultSets/0/rowSet"
 scrapers = ["players"]
 schedule = { kind = "window", start = "06:00", end = "08:00" }
 "#,
-    )
-    .expect("write config");
-    let scenario = dir.path().join("quiet.toml");
-    std::fs::write(&scenario, "from = \"2026-01-10\"\ndays = 1\n").expect("write scenario");
-    let config_arg = config.to_string_lossy().into_owned();
-    let scenario_arg = scenario.to_string_lossy().into_owned();
-    let out = rebound(
-        &["-c", &config_arg, "simulate", &scenario_arg, "--json"],
-        &[],
+        "from = \"2026-01-10\"\ndays = 1\n",
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let report: serde_json::Value = serde_json::from_str(&text(&out.stdout)).expect("JSON");
+    let report = own.report(&[]);
     assert!(
         report["runs"]["success"].as_i64().expect("success") >= 1,
         "{report}"
@@ -475,43 +481,17 @@ schedule = { kind = "window", start = "06:00", end = "08:00" }
 /// listed.
 #[test]
 fn a_day_the_zone_skipped_is_not_a_skipped_slot() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("rebound.toml");
-    std::fs::write(
-        &config,
-        r#"
-[pipeline]
-name = "own"
-timezone = "Pacific/Apia"
-
-[sources.espn]
-base_url = "https://api.example.com"
-
-[scrapers.scoreboard]
-source = "espn"
-path = "/scoreboard"
-records = "/events"
-
-[workflows.today]
-scrapers = ["scoreboard"]
-schedule = { kind = "window", start = "06:00", end = "08:00" }
-
-[workflows.yesterday]
-scrapers = ["scoreboard"]
-schedule = { kind = "window", start = "09:00", end = "10:00", target_date = "yesterday" }
-"#,
-    )
-    .expect("write config");
-    let scenario = dir.path().join("dateline.toml");
-    std::fs::write(&scenario, "from = \"2011-12-29\"\ndays = 3\n").expect("write scenario");
-    let config_arg = config.to_string_lossy().into_owned();
-    let scenario_arg = scenario.to_string_lossy().into_owned();
-    let out = rebound(
-        &["-c", &config_arg, "simulate", &scenario_arg, "--json"],
-        &[],
+    let own = Own::new(
+        &format!(
+            "{}\n[workflows.yesterday]\nscrapers = [\"scoreboard\"]\n\
+             schedule = {{ kind = \"window\", start = \"09:00\", end = \"10:00\", target_date = \"yesterday\" }}\n",
+            SCOREBOARD
+                .replace("America/New_York", "Pacific/Apia")
+                .replace("[workflows.daily]", "[workflows.today]")
+        ),
+        "from = \"2011-12-29\"\ndays = 3\n",
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let report: serde_json::Value = serde_json::from_str(&text(&out.stdout)).expect("JSON");
+    let report = own.report(&[]);
     assert_eq!(
         report["slots_skipped"],
         serde_json::json!(["yesterday 2011-12-29 window: no decision"]),
@@ -560,27 +540,11 @@ fn from_into_a_gap_or_a_skipped_day_is_refused_before_anything_runs() {
         "{stderr}"
     );
 
-    let config = dir.path().join("rebound.toml");
-    std::fs::write(
-        &config,
-        "[pipeline]\nname = \"own\"\ntimezone = \"Pacific/Apia\"\n\n[sources.espn]\nbase_url = \"https://api.example.com\"\n\n[scrapers.scoreboard]\nsource = \"espn\"\npath = \"/scoreboard\"\nrecords = \"/events\"\n\n[workflows.daily]\nscrapers = [\"scoreboard\"]\nschedule = { kind = \"window\", start = \"06:00\", end = \"08:00\" }\n",
-    )
-    .expect("write config");
-    let scenario = dir.path().join("quiet.toml");
-    std::fs::write(&scenario, "from = \"2011-12-29\"\ndays = 1\n").expect("write scenario");
-    let config_arg = config.to_string_lossy().into_owned();
-    let scenario_arg = scenario.to_string_lossy().into_owned();
-    let out = rebound(
-        &[
-            "-c",
-            &config_arg,
-            "simulate",
-            &scenario_arg,
-            "--from",
-            "2011-12-30",
-        ],
-        &[],
+    let own = Own::new(
+        &SCOREBOARD.replace("America/New_York", "Pacific/Apia"),
+        "from = \"2011-12-29\"\ndays = 1\n",
     );
+    let out = own.simulate(&["--from", "2011-12-30"], &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
     assert!(
         text(&out.stderr)
