@@ -236,7 +236,12 @@ fn list_builtins(json: bool) -> Result<ExitCode, Failure> {
     } else {
         let mut t = table(&["scenario", "from", "days", "what it reproduces"]);
         for (n, d, f, days) in &rows {
-            t.add_row(vec![n.clone(), f.to_string(), days.to_string(), d.clone()]);
+            t.add_row(vec![
+                n.clone(),
+                f.to_string(),
+                days.to_string(),
+                printable(d),
+            ]);
         }
         println!("{t}");
         println!("Run one: rebound simulate new-years-eve --policy original");
@@ -398,12 +403,27 @@ fn figures(r: &Report) -> Vec<(&'static str, String, Option<f64>, Unit)> {
     ]
 }
 
+/// A scenario file's text for the terminal: its control characters
+/// escaped (`\u{1b}`), so a description cannot move the cursor or recolour
+/// what follows. JSON output escapes them by itself.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 fn header(r: &Report) {
     let tz = r.timezone();
     println!(
         "Scenario {}: {}\n{}, policy {}, seed {}; {} to {} ({}), simulated in {:.1}s",
         r.scenario,
-        r.description,
+        printable(&r.description),
         r.config,
         r.policy,
         r.seed,

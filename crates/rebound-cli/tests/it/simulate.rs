@@ -593,6 +593,22 @@ fn a_kept_config_finds_the_users_scripts() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
+/// A scenario's description reaches the terminal with its control
+/// characters escaped: an escape sequence in it used to recolour (or
+/// move) what followed.
+#[test]
+fn a_description_cannot_drive_the_terminal() {
+    let own = Own::new(
+        SCOREBOARD,
+        "description = \"red \\u001b[31m text\"\nfrom = \"2026-01-10\"\ndays = 1\n",
+    );
+    let out = own.simulate(&[], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("red \\u{1b}[31m text"), "{stdout}");
+    assert!(!stdout.contains("\u{1b}[31m"), "{stdout}");
+}
+
 #[test]
 fn policy_original_runs_beside_the_config_with_the_differences() {
     let out = rebound(
