@@ -8,7 +8,10 @@
 //! SKIP with the reason. Catch-up reuses the same gate, so a caught-up run
 //! is restricted exactly like an on-time one.
 
-use crate::slots::{Slot, at_slot, cron_slots, end_instant, grid_slots, parse_cron, target_of};
+use crate::slots::{
+    Slot, Within, at_slot, cron_slots_within, end_instant, grid_slots, grid_slots_within,
+    parse_cron, target_of,
+};
 use crate::time::{chrono_dur, dur, hhmm, local_date, local_hhmm, local_stamp, next_midnight};
 use crate::{CalendarSource, Decision, Evaluation, Facts, MAX_CATCH_UP_DECISIONS};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
@@ -245,8 +248,8 @@ impl Ctx<'_> {
         match &self.schedule.kind {
             ScheduleKind::Cron { cron } => match parse_cron(cron) {
                 Ok(parsed) => {
-                    let slots = self.slots_over_run_dates(|d| {
-                        cron_slots(&parsed, self.tz, d, self.schedule.target_date)
+                    let slots = self.slots_over_run_dates(|d, within| {
+                        cron_slots_within(&parsed, self.tz, d, self.schedule.target_date, within)
                     });
                     self.slotted(&slots, bounds)
                 }
@@ -255,13 +258,21 @@ impl Ctx<'_> {
             ScheduleKind::Every {
                 start, end, every, ..
             } => {
-                let slots = self.slots_over_run_dates(|d| {
-                    grid_slots(*start, *end, *every, self.tz, d, self.schedule.target_date)
+                let slots = self.slots_over_run_dates(|d, within| {
+                    grid_slots_within(
+                        *start,
+                        *end,
+                        *every,
+                        self.tz,
+                        d,
+                        self.schedule.target_date,
+                        within,
+                    )
                 });
                 self.slotted(&slots, bounds)
             }
             ScheduleKind::At { at, .. } => {
-                let slots = self.slots_over_run_dates(|d| {
+                let slots = self.slots_over_run_dates(|d, _| {
                     vec![at_slot(*at, self.tz, d, self.schedule.target_date)]
                 });
                 let mut decisions = self.slotted(&slots, bounds);
@@ -278,7 +289,10 @@ impl Ctx<'_> {
         }
     }
 
-    fn slots_over_run_dates(&self, per_date: impl Fn(NaiveDate) -> Vec<Slot>) -> Vec<Slot> {
+    fn slots_over_run_dates(
+        &self,
+        per_date: impl Fn(NaiveDate, &Within) -> Vec<Slot>,
+    ) -> Vec<Slot> {
         let (lo, hi) = run_dates(self.tz, self.now, self.plan.scheduler.catch_up);
         // Only dates that can hold a slot this evaluation looks at: missed
         // ones (after the last decision), the current one (within catch_up,
@@ -296,10 +310,18 @@ impl Ctx<'_> {
             .unwrap_or(self.now)
             .min(self.now.checked_sub_signed(reach).unwrap_or(self.now));
         let lo = lo.max(local_date(self.tz, earliest));
+        // Within those dates, only the slots from `earliest` (no missed
+        // or current slot lies before it) through the first after now
+        // (the next check): a minutely cron's tick then builds the hours
+        // of `reach`, not every minute of three dates.
+        let within = Within {
+            from: Some(earliest),
+            until: Some(self.now),
+        };
         let mut slots: Vec<Slot> = lo
             .iter_days()
             .take_while(|d| *d <= hi)
-            .flat_map(per_date)
+            .flat_map(|d| per_date(d, &within))
             .collect();
         slots.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.name.cmp(&b.name)));
         slots

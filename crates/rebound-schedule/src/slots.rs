@@ -53,15 +53,88 @@ pub(crate) fn parse_cron(expr: &str) -> Result<Cron, String> {
 /// handed to croner dressed as UTC, a zone without DST, so croner's own gap
 /// handling never applies and every local minute is seen exactly once. Our
 /// [`local_instant`] then places each minute on the time line.
+#[cfg(test)]
 pub(crate) fn cron_slots(
     cron: &Cron,
     tz: Tz,
     run_date: NaiveDate,
     target_date: TargetDate,
 ) -> Vec<Slot> {
+    cron_slots_within(cron, tz, run_date, target_date, &Within::ALL)
+}
+
+/// The part of a date's slots an evaluation looks at: from `from` (earlier
+/// slots may be left out) through the first slot after `until` (with every
+/// slot sharing its instant; later ones are left out). Without it every
+/// tick built every slot of two or three dates: 4,320 for a minutely cron.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Within {
+    /// `None`: from the date's first slot.
+    pub from: Option<DateTime<Utc>>,
+    /// `None`: through the date's last slot.
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl Within {
+    /// No bound: every slot of the date.
+    pub const ALL: Within = Within {
+        from: None,
+        until: None,
+    };
+
+    /// The local time of `run_date` from which slots can lie at or after
+    /// `from`: midnight unless `from` falls on that date; `None` when the
+    /// whole date lies before it. An hour's margin covers a fall-back
+    /// hour, whose local times map to the earlier of their two instants.
+    fn start_on(&self, tz: Tz, run_date: NaiveDate) -> Option<NaiveTime> {
+        let Some(from) = self.from else {
+            return Some(NaiveTime::MIN);
+        };
+        let from = from.checked_sub_signed(Duration::hours(1)).unwrap_or(from);
+        let local = from.with_timezone(&tz).naive_local();
+        match local.date().cmp(&run_date) {
+            std::cmp::Ordering::Less => Some(NaiveTime::MIN),
+            std::cmp::Ordering::Equal => Some(
+                local
+                    .time()
+                    .with_second(0)
+                    .and_then(|t| t.with_nanosecond(0))
+                    .unwrap_or(NaiveTime::MIN),
+            ),
+            std::cmp::Ordering::Greater => None,
+        }
+    }
+
+    /// Whether a slot at `at`, coming after those of `*first_after`, lies
+    /// past the first slot after `until` (and the caller can stop).
+    fn past(&self, at: DateTime<Utc>, first_after: &mut Option<DateTime<Utc>>) -> bool {
+        match *first_after {
+            Some(first) => at > first,
+            None => {
+                if self.until.is_some_and(|until| at > until) {
+                    *first_after = Some(at);
+                }
+                false
+            }
+        }
+    }
+}
+
+/// [`cron_slots`] of the part [`Within`] says.
+pub(crate) fn cron_slots_within(
+    cron: &Cron,
+    tz: Tz,
+    run_date: NaiveDate,
+    target_date: TargetDate,
+    within: &Within,
+) -> Vec<Slot> {
     let mut out = Vec::new();
-    let mut probe = Utc.from_utc_datetime(&run_date.and_time(NaiveTime::MIN));
+    let Some(start) = within.start_on(tz, run_date) else {
+        return out;
+    };
+    let mut probe = Utc.from_utc_datetime(&run_date.and_time(start));
     let mut inclusive = true;
+    let mut first_after = None;
     // A day has 1440 minutes; the bound only guards against a library bug.
     for _ in 0..=1440 {
         let Ok(next) = cron.find_next_occurrence(&probe, inclusive) else {
@@ -71,12 +144,16 @@ pub(crate) fn cron_slots(
             break;
         }
         let time = next.time().with_second(0).unwrap_or(next.time());
-        out.push(Slot {
+        let slot = Slot {
             name: hhmm(time),
             run_date,
             target: target_of(target_date, run_date),
             at: local_instant(tz, run_date, time),
-        });
+        };
+        if within.past(slot.at, &mut first_after) {
+            break;
+        }
+        out.push(slot);
         probe = next;
         inclusive = false;
     }
@@ -92,6 +169,19 @@ pub(crate) fn grid_slots(
     run_date: NaiveDate,
     target_date: TargetDate,
 ) -> Vec<Slot> {
+    grid_slots_within(start, end, every, tz, run_date, target_date, &Within::ALL)
+}
+
+/// [`grid_slots`] of the part [`Within`] says.
+pub(crate) fn grid_slots_within(
+    start: NaiveTime,
+    end: NaiveTime,
+    every: std::time::Duration,
+    tz: Tz,
+    run_date: NaiveDate,
+    target_date: TargetDate,
+    within: &Within,
+) -> Vec<Slot> {
     // Positive `every` is a config invariant; a zero one would loop forever,
     // so it is read as one minute rather than trusted.
     let step = Duration::from_std(every)
@@ -100,13 +190,28 @@ pub(crate) fn grid_slots(
     let day_start = run_date.and_time(NaiveTime::MIN);
     let end_local = local_end(run_date, start, end);
     let mut out = Vec::new();
-    let mut local = run_date.and_time(start);
+    let Some(from) = within.start_on(tz, run_date) else {
+        return out;
+    };
+    // The grid stays anchored at `start` (slot names must not move): skip
+    // the whole steps before `from`.
+    let skipped = if from > start {
+        (from - start).num_seconds() / step.num_seconds().max(1)
+    } else {
+        0
+    };
+    let mut local = run_date.and_time(start) + step * skipped as i32;
+    let mut first_after = None;
     while local < end_local && local.date() == day_start.date() {
+        let at = local_instant(tz, run_date, local.time());
+        if within.past(at, &mut first_after) {
+            break;
+        }
         out.push(Slot {
             name: hhmm(local.time()),
             run_date,
             target: target_of(target_date, run_date),
-            at: local_instant(tz, run_date, local.time()),
+            at,
         });
         local += step;
     }
@@ -180,6 +285,63 @@ mod tests {
 
     fn names(slots: &[Slot]) -> Vec<&str> {
         slots.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    /// The windowed slots are the full day's, cut to the window: every
+    /// slot from `from` to `until`, then the first slot after `until`
+    /// (with any sharing its instant), nothing beyond; on ordinary and
+    /// both DST days, for a minutely cron and a 7-minute grid.
+    #[test]
+    fn a_window_keeps_exactly_the_slots_an_evaluation_needs() {
+        let minutely = parse_cron("* * * * *").unwrap();
+        let tz = ny();
+        for day in ["2026-01-05", "2026-03-08", "2026-11-01"] {
+            let day: NaiveDate = day.parse().unwrap();
+            let full_cron = cron_slots(&minutely, tz, day, TargetDate::Today);
+            let full_grid = grid_slots(
+                NaiveTime::from_hms_opt(0, 3, 0).unwrap(),
+                NaiveTime::MIN,
+                std::time::Duration::from_secs(7 * 60),
+                tz,
+                day,
+                TargetDate::Today,
+            );
+            let midnight = local_instant(tz, day, NaiveTime::MIN);
+            for (from_min, until_min) in [(0, 0), (30, 95), (90, 150), (100, 101), (600, 1500)] {
+                let within = Within {
+                    from: Some(midnight + Duration::minutes(from_min)),
+                    until: Some(midnight + Duration::minutes(until_min)),
+                };
+                let cut = cron_slots_within(&minutely, tz, day, TargetDate::Today, &within);
+                let grid = grid_slots_within(
+                    NaiveTime::from_hms_opt(0, 3, 0).unwrap(),
+                    NaiveTime::MIN,
+                    std::time::Duration::from_secs(7 * 60),
+                    tz,
+                    day,
+                    TargetDate::Today,
+                    &within,
+                );
+                for (full, cut) in [(&full_cron, &cut), (&full_grid, &grid)] {
+                    let (from, until) = (within.from.unwrap(), within.until.unwrap());
+                    let first_after = full.iter().find(|s| s.at > until).map(|s| s.at);
+                    let wanted: Vec<&Slot> = full
+                        .iter()
+                        .filter(|s| s.at >= from && first_after.is_none_or(|f| s.at <= f))
+                        .collect();
+                    for slot in &wanted {
+                        assert!(cut.contains(slot), "{day} {from_min}-{until_min}: {slot:?}");
+                    }
+                    for slot in cut {
+                        assert!(full.contains(slot), "{day}: {slot:?} not in the full day");
+                        assert!(
+                            first_after.is_none_or(|f| slot.at <= f),
+                            "{day}: {slot:?} past the first slot after {until}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
