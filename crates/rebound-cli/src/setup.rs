@@ -2,7 +2,6 @@
 //! raw store, fetcher. Shared by every command that runs or reads history.
 
 use crate::Failure;
-use anyhow::Context;
 use rebound_clock::SystemClock;
 use rebound_config::Secrets;
 use rebound_domain::clock::Clock;
@@ -211,13 +210,23 @@ pub async fn open_report_store(plan: &Plan) -> Result<Arc<dyn Store>, Failure> {
 
 async fn open_store_with(plan: &Plan, connections: Connections) -> Result<Arc<dyn Store>, Failure> {
     let location = &plan.pipeline.database;
+    // The whole message goes through the plan's redactor: a `${VAR}` may
+    // be the URL's user, host or `?password=`, and the driver's own error
+    // repeats the URL.
+    let cannot_open = |error: &dyn std::fmt::Display| {
+        anyhow::anyhow!(
+            "{}",
+            plan.redactor.redact(&format!(
+                "cannot open history database {}: {error}",
+                plan.database_display()
+            ))
+        )
+    };
     let store: Arc<dyn Store> = match location {
         DatabaseLocation::Sqlite { path } => Arc::new(
             rebound_storage_sqlite::SqliteStore::open(path)
                 .await
-                .with_context(|| {
-                    format!("cannot open history database {}", location.display_safe())
-                })?,
+                .map_err(|e| cannot_open(&e))?,
         ),
         DatabaseLocation::Postgres { url } => Arc::new(
             rebound_storage_postgres::PostgresStore::connect_with_timeout(
@@ -227,7 +236,7 @@ async fn open_store_with(plan: &Plan, connections: Connections) -> Result<Arc<dy
                 plan.pipeline.connect_timeout,
             )
             .await
-            .with_context(|| format!("cannot open history database {}", location.display_safe()))?,
+            .map_err(|e| cannot_open(&e))?,
         ),
     };
     // A run whose process died (killed `rebound run`, crashed worker) is

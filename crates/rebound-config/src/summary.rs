@@ -25,7 +25,7 @@ pub fn summary(plan: &Plan) -> String {
     if let Some(path) = &plan.config_path {
         let _ = writeln!(out, "  config:    {}", path.display());
     }
-    let _ = writeln!(out, "  database:  {}", p.database.display_safe());
+    let _ = writeln!(out, "  database:  {}", plan.database_display());
     let _ = writeln!(out, "  raw store: {}", p.raw_store.display());
     let _ = match p.retention {
         Some(keep) => writeln!(

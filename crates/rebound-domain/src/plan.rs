@@ -464,6 +464,15 @@ pub enum ParamsFor<'a> {
 }
 
 impl Plan {
+    /// The history database for people: [`DatabaseLocation::display_safe`]
+    /// with every `${VAR}` value masked too (a user, a host, a
+    /// `?password=` may come from the environment).
+    pub fn database_display(&self) -> String {
+        self.redactor
+            .redact(&self.pipeline.database.display_safe())
+            .into_owned()
+    }
+
     /// Why `params` cannot be given to `target`: the first parameter no
     /// template of its scrapers uses (a misspelt name would otherwise be
     /// ignored, or worse, mistaken for another's), with the ones it takes.

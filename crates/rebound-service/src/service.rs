@@ -129,7 +129,7 @@ impl Service {
         {
             return Err(StartError::NeedsSharedDatabase {
                 role,
-                database: plan.pipeline.database.display_safe(),
+                database: plan.database_display(),
             });
         }
         Ok(())
@@ -157,7 +157,7 @@ impl Service {
                 .values()
                 .filter(|w| w.schedule.is_some())
                 .count(),
-            database: plan.pipeline.database.display_safe(),
+            database: plan.database_display(),
             purge_older_than: plan.pipeline.retention.filter(|_| role.schedules()),
         };
         let listen = plan.server.listen;

@@ -24,10 +24,10 @@ pub async fn backup(config: &Path, args: BackupArgs) -> Result<ExitCode, Failure
     let plan = setup::load_report_plan(config)?.plan;
     let source = match &plan.pipeline.database {
         DatabaseLocation::Sqlite { path } => path.clone(),
-        postgres @ DatabaseLocation::Postgres { .. } => {
+        DatabaseLocation::Postgres { .. } => {
             return Err(Failure::Usage(anyhow!(
                 "{} is a PostgreSQL database: back it up with pg_dump (for example `pg_dump -Fc -f rebound.dump \"$DATABASE_URL\"`); rebound backup copies SQLite files only",
-                postgres.display_safe()
+                plan.database_display()
             )));
         }
     };

@@ -421,7 +421,7 @@ pub async fn generate(config: &Path, args: GenerateArgs) -> Result<ExitCode, Fai
         return Err(Failure::Usage(anyhow!(
             "{} already has history; generate-history writes synthetic rows for benchmarks and demos \
              and will not mix them into real history (use an empty database, or --force)",
-            plan.pipeline.database.display_safe()
+            plan.database_display()
         )));
     }
     let raw_base = rebound_raw::RawStore::open(&plan.pipeline.raw_store)?
@@ -447,7 +447,7 @@ pub async fn generate(config: &Path, args: GenerateArgs) -> Result<ExitCode, Fai
         args.runs,
         args.calls,
         args.days,
-        plan.pipeline.database.display_safe()
+        plan.database_display()
     );
     let began = Instant::now();
     let (base, extra) = (args.calls / args.runs, args.calls % args.runs);

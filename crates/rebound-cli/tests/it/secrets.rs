@@ -246,3 +246,50 @@ async fn stored_payloads_stay_byte_identical_and_valid_json() {
         std::panic::resume_unwind(panic);
     }
 }
+
+/// A `${VAR}` anywhere in `database` stays masked when the database
+/// cannot be opened. Only a URL's password was masked: a user, a host
+/// or a `?password=` from the environment was printed in clear by every
+/// report command.
+#[test]
+fn a_database_that_cannot_be_opened_keeps_its_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rebound.toml");
+    std::fs::write(
+        &config,
+        r#"
+[pipeline]
+name = "x"
+database = "postgres://${DB_USER}@127.0.0.1:1/x?password=${DB_PASSWORD}"
+
+[sources.up]
+base_url = "http://127.0.0.1:9/"
+
+[scrapers.s]
+source = "up"
+path = "/s"
+
+[workflows.w]
+scrapers = ["s"]
+"#,
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let envs = [
+        ("DB_USER", "secretuser42"),
+        ("DB_PASSWORD", "hunter2hunter2"),
+    ];
+    for args in [
+        vec!["-c", config, "status"],
+        vec!["-c", config, "health", "--no-probe"],
+        vec!["-c", config, "freshness"],
+    ] {
+        let out = rebound(&args, &envs);
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("cannot open history database"), "{stderr}");
+        for secret in ["secretuser42", "hunter2hunter2"] {
+            assert!(!stderr.contains(secret), "{args:?}: {stderr}");
+            assert!(!text(&out.stdout).contains(secret), "{args:?}");
+        }
+    }
+}

@@ -182,7 +182,7 @@ async fn run_demo(dir: &Path, json: bool, serve: Option<u16>) -> Result<ExitCode
     std::fs::write(&config_path, config)
         .with_context(|| format!("cannot write {}", config_path.display()))?;
     let plan = setup::load_plan(&config_path)?;
-    let database = plan.pipeline.database.display_safe();
+    let database = plan.database_display();
     let raw_store = plan.pipeline.raw_store.display();
     let tz = plan.pipeline.timezone;
 
