@@ -42,8 +42,34 @@ pub(crate) fn when_or(t: Option<DateTime<Utc>>, tz: Tz, none: &str) -> String {
     t.map(|t| when(t, tz)).unwrap_or_else(|| none.to_string())
 }
 
+/// A table of [`table`]'s style. It prints with the control characters of
+/// its cells escaped (`\u{1b}`), line ends aside: cells hold upstream
+/// data (entity ids, error messages) and config text, and an escape
+/// sequence or a carriage return there would move the cursor, recolour or
+/// overwrite the terminal the operator reads it on.
+pub(crate) struct SafeTable(Table);
+
+impl std::ops::Deref for SafeTable {
+    type Target = Table;
+    fn deref(&self) -> &Table {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for SafeTable {
+    fn deref_mut(&mut self) -> &mut Table {
+        &mut self.0
+    }
+}
+
+impl std::fmt::Display for SafeTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&escape_controls(&self.0.to_string(), true))
+    }
+}
+
 /// The one table style of every command.
-pub(crate) fn table(header: &[&str]) -> Table {
+pub(crate) fn table(header: &[&str]) -> SafeTable {
     let mut table = Table::new();
     table
         .load_style(UTF8_FULL_CONDENSED)
@@ -54,7 +80,25 @@ pub(crate) fn table(header: &[&str]) -> Table {
         table.set_width(160);
     }
     table.set_header(header.to_vec());
-    table
+    SafeTable(table)
+}
+
+/// One line of text from a file or an upstream for the terminal, every
+/// control character escaped (see [`SafeTable`]).
+pub(crate) fn printable(text: &str) -> String {
+    escape_controls(text, false)
+}
+
+fn escape_controls(text: &str, keep_line_ends: bool) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && !(keep_line_ends && c == '\n') {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 #[allow(clippy::disallowed_methods)] // the CLI reads the environment: the terminal's width

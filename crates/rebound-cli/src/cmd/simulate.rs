@@ -240,7 +240,7 @@ fn list_builtins(json: bool) -> Result<ExitCode, Failure> {
                 n.clone(),
                 f.to_string(),
                 days.to_string(),
-                printable(d),
+                crate::output::printable(d),
             ]);
         }
         println!("{t}");
@@ -403,27 +403,12 @@ fn figures(r: &Report) -> Vec<(&'static str, String, Option<f64>, Unit)> {
     ]
 }
 
-/// A scenario file's text for the terminal: its control characters
-/// escaped (`\u{1b}`), so a description cannot move the cursor or recolour
-/// what follows. JSON output escapes them by itself.
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
 fn header(r: &Report) {
     let tz = r.timezone();
     println!(
         "Scenario {}: {}\n{}, policy {}, seed {}; {} to {} ({}), simulated in {:.1}s",
         r.scenario,
-        printable(&r.description),
+        crate::output::printable(&r.description),
         r.config,
         r.policy,
         r.seed,

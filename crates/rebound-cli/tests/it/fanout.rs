@@ -199,3 +199,31 @@ async fn fan_out_says_how_many_calls_collected_data() {
     assert_eq!(call["status"], "skipped");
     assert_eq!(call["error_kind"], "breaker_open");
 }
+
+/// A hostile upstream's entity id reaches the operator's terminal with
+/// its control characters escaped: an escape sequence in it used to
+/// recolour (or clear) the terminal `rebound run` printed to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // The binary blocks this thread; the simulated upstream needs another.
+async fn an_upstream_id_cannot_drive_the_terminal() {
+    let sim = UpstreamSim::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &sim.base_url());
+    let cfg = cfg.to_str().unwrap();
+    let evil = "g\u{1b}[2Jx";
+    sim.script(
+        "/f/schedule",
+        vec![Reply::json(
+            200,
+            json!({"games": [{"gameId": evil, "startTime": "2026-11-28T19:00:00-05:00"}]}),
+        )],
+    );
+    let out = rebound(&["-c", cfg, "run", "sched", "--date", "2026-11-28"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = rebound(
+        &["-c", cfg, "run", "boxes", "--date", "2026-11-28"],
+        &[("COLUMNS", "200")],
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("g\\u{1b}[2Jx"), "{stdout}");
+    assert!(!stdout.contains('\u{1b}'), "{stdout}");
+}
