@@ -30,6 +30,14 @@ pub(crate) fn parse_database(text: &str, base_dir: &Path) -> Result<DatabaseLoca
                 "the SQLite path is empty; expected {DATABASE_FORMS}"
             ));
         }
+        // The history must outlive the command: an in-memory database
+        // passed `check` and then had no tables in every other command
+        // (each opens its own), and a `?mode=` became part of the name.
+        if path == ":memory:" || path.starts_with(":memory:?") || path.contains('?') {
+            return Err(format!(
+                "\"{text}\" is not a file: the history must outlive each command, and the path takes no \"?\" options; give a file path such as \"sqlite://rebound.db\""
+            ));
+        }
         return Ok(DatabaseLocation::Sqlite {
             path: resolve_path(base_dir, path),
         });
@@ -89,7 +97,7 @@ mod tests {
     #[test]
     fn databases() {
         let base = Path::new("conf");
-        let table: [(&str, Result<DatabaseLocation, &str>); 7] = [
+        let table: [(&str, Result<DatabaseLocation, &str>); 9] = [
             (
                 "sqlite://rebound.db",
                 Ok(DatabaseLocation::Sqlite {
@@ -115,6 +123,9 @@ mod tests {
                 }),
             ),
             ("sqlite://", Err("path is empty")),
+            // Before: accepted; every command but `check` then failed.
+            ("sqlite://:memory:", Err("is not a file")),
+            ("sqlite://r.db?mode=ro", Err("takes no \"?\" options")),
             ("postgres://", Err("no host")),
             ("mysql://x", Err("expected \"sqlite://PATH\"")),
         ];
