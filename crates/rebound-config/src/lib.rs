@@ -45,6 +45,22 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan, C
 /// The file's text, or why it cannot be had. Read as bytes and decoded
 /// here, because `read_to_string` only says "stream did not contain valid
 /// UTF-8", not where.
+/// The largest config file read: a real one is a few kilobytes, and a
+/// device such as `/dev/zero` given by mistake must not fill the memory.
+const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
+/// The bytes of `path`, `None` when there are more than `limit`. Read
+/// through a bound rather than after a size check, so a device or a pipe
+/// (whose size says nothing) is bounded too.
+pub fn read_at_most(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
+}
+
 fn read(path: &Path) -> Result<String, ConfigError> {
     let unreadable = |reason: String| ConfigError::Read {
         path: path.to_path_buf(),
@@ -55,8 +71,14 @@ fn read(path: &Path) -> Result<String, ConfigError> {
     if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
         return Err(unreadable("it is a directory, not a file".to_string()));
     }
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
+    let bytes = match read_at_most(path, MAX_CONFIG_BYTES) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => {
+            return Err(unreadable(format!(
+                "it is larger than {} MiB, which no config is (is it the right file?)",
+                MAX_CONFIG_BYTES >> 20
+            )));
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(ConfigError::NotFound {
                 path: path.to_path_buf(),

@@ -15,6 +15,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// The largest `--calendar` file read.
+const MAX_CALENDAR_BYTES: u64 = 256 << 20;
+
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// The day to plan (YYYY-MM-DD, in the pipeline's zone).
@@ -55,10 +58,19 @@ pub async fn plan(config: &Path, args: PlanArgs) -> Result<ExitCode, Failure> {
                 }
             )));
         };
-        let text = std::fs::read_to_string(file)
+        // A calendar is one stored payload: bounded as payloads are, so
+        // a device given by mistake cannot fill the memory.
+        let bytes = rebound_config::read_at_most(file, MAX_CALENDAR_BYTES)
             .with_context(|| format!("--calendar {name}: cannot read {}", file.display()))
-            .map_err(Failure::Usage)?;
-        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(Failure::Usage)?
+            .ok_or_else(|| {
+                Failure::Usage(anyhow!(
+                    "--calendar {name}: {} is larger than {} MiB",
+                    file.display(),
+                    MAX_CALENDAR_BYTES >> 20
+                ))
+            })?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
             .with_context(|| format!("--calendar {name}: {} is not JSON", file.display()))
             .map_err(Failure::Usage)?;
         let events = rebound_engine::calendar::extract_events(&value, calendar)

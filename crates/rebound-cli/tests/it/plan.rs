@@ -866,4 +866,32 @@ fn calendar_argument_errors() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains(&file.display().to_string()), "{stderr}");
     assert!(stderr.contains("is not JSON"), "{stderr}");
+
+    // A device without end, given by mistake: refused after a bounded
+    // read (it was read whole, until the system killed the process).
+    let out = rebound(
+        &[
+            "-c",
+            &config(),
+            "plan",
+            "--date",
+            "2026-01-15",
+            "--calendar",
+            "nba_games=/dev/zero",
+        ],
+        &ENV,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--calendar nba_games: /dev/zero is larger than 256 MiB"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = rebound(&["-c", "/dev/zero", "check"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cannot read config file /dev/zero: it is larger than 16 MiB"),
+        "{}",
+        text(&out.stderr)
+    );
 }
