@@ -349,7 +349,10 @@ impl Resolver<'_> {
             &calendars,
             &scrapers,
             &sources,
-            pipeline.season.is_some(),
+            // Written but refused (`"02-30"`) has its own error; the
+            // season's parameters are not "missing" besides, with a hint
+            // to set what is set.
+            pipeline.season.is_some() || raw.pipeline.season_start.is_some(),
         );
         let datasets = self.datasets(raw, &scrapers);
         Plan {

@@ -5,7 +5,7 @@
 
 use super::bad_files::{Case, check};
 use super::scheduling::CALENDAR;
-use super::{BASE, plan};
+use super::{BASE, load, plan};
 use chrono::NaiveDate;
 use rebound_domain::plan::{ForEach, ItemParam};
 use std::collections::BTreeMap;
@@ -338,4 +338,18 @@ fn the_schema_describes_the_new_keys() {
         path_doc.contains("{slot_hour12}") && path_doc.contains("{date|%Y%m%d}"),
         "{path_doc}"
     );
+}
+
+/// A `season_start` written but refused is one problem: the season's
+/// parameters it would supply are not also reported missing, with a hint
+/// to set what is set.
+#[test]
+fn a_refused_season_start_is_not_reported_again_as_missing() {
+    let base = BASE.replace("name = \"t\"\n", "name = \"t\"\nseason_start = \"02-30\"\n");
+    let text = format!(
+        "{base}{CALENDAR}\n[scrapers.f]\nsource = \"api\"\npath = \"/f\"\nquery = {{ Season = \"{{season}}\" }}\n\n[workflows.w]\nscrapers = [\"f\"]\nschedule = {{ kind = \"at\", at = \"08:00\" }}\n"
+    );
+    let error = load(&text).unwrap_err();
+    let keys: Vec<&str> = error.problems().iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["pipeline.season_start"], "{error}");
 }
