@@ -177,12 +177,15 @@ impl Resolver<'_> {
     /// `nats://host:port` (or `tls://`), several separated by commas.
     fn nats_url(&mut self, path: &KeyPath, raw: &str) -> Option<String> {
         let text = self.text(path, raw)?;
+        // Parsed as the client will: `nats://[::1` or a port above 65535
+        // passed here and failed only at the first connection.
         let ok = text.split(',').all(|one| {
             let lower = one.trim().to_ascii_lowercase();
             ["nats://", "tls://"]
                 .iter()
                 .find_map(|scheme| lower.strip_prefix(scheme))
                 .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
+                && url::Url::parse(one.trim()).is_ok_and(|u| u.host().is_some())
         });
         if ok {
             return Some(text);

@@ -66,6 +66,16 @@ fn bad_sinks_are_named_with_their_place() {
             "[handoff.sinks.bus]\nkind = \"nats\"\nurl = \"https://h.example/\"\n",
             "handoff.sinks.bus.url: expected a nats:// or tls:// URL with a host",
         ),
+        // Before: accepted, and refused only when `check --probe` or the
+        // publisher first connected.
+        (
+            "[handoff.sinks.bus]\nkind = \"nats\"\nurl = \"nats://[::1\"\n",
+            "handoff.sinks.bus.url: expected a nats:// or tls:// URL with a host",
+        ),
+        (
+            "[handoff.sinks.bus]\nkind = \"nats\"\nurl = \"nats://127.0.0.1:99999\"\n",
+            "handoff.sinks.bus.url: expected a nats:// or tls:// URL with a host",
+        ),
         (
             "[handoff.sinks.bus]\nkind = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\nsubject = \"rebound.{datasets}\"\n",
             "handoff.sinks.bus.subject: unknown field \"{datasets}\" in subject \"rebound.{datasets}\"; expected one of {pipeline}",
