@@ -94,6 +94,14 @@ pub fn load_report_plan(path: &Path) -> Result<rebound_config::Loaded, Failure> 
     load_with(path, Secrets::Under(&["pipeline"]))
 }
 
+/// Loads the config for the hand-off commands (`events publish`,
+/// `events replay`): they open the database and deliver to the hand-off
+/// sinks, so the variables under `[pipeline]` and `[handoff]` must be set;
+/// the sources' secrets, which they never send, may be absent.
+pub fn load_handoff_plan(path: &Path) -> Result<Plan, Failure> {
+    load_with(path, Secrets::Under(&["pipeline", "handoff"])).map(|loaded| loaded.plan)
+}
+
 /// Loads the config for `rebound check`: no variable need be set; the
 /// unset ones come back as notes.
 pub fn load_checked_plan(path: &Path) -> Result<rebound_config::Loaded, Failure> {

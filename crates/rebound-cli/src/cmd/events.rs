@@ -249,7 +249,7 @@ async fn ack(config: &Path, ids: &[String]) -> Result<ExitCode, Failure> {
 }
 
 async fn publish(config: &Path) -> Result<ExitCode, Failure> {
-    let plan = setup::load_plan(config)?;
+    let plan = setup::load_handoff_plan(config)?;
     let store = setup::open_store(&plan).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let publisher = rebound_service::handoff::publisher(store, &plan, clock)?;
@@ -296,7 +296,7 @@ async fn replay(config: &Path, args: &ReplayArgs) -> Result<ExitCode, Failure> {
     }
     // Sinks are resolved only with their secrets set, so a dry run loads
     // them too: it says which sinks would get what.
-    let mut plan = setup::load_plan(config)?;
+    let mut plan = setup::load_handoff_plan(config)?;
     if let Some(name) = &args.sink
         && !plan.handoff.sinks.contains_key(name)
     {
