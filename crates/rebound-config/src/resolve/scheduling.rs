@@ -819,12 +819,37 @@ impl Resolver<'_> {
             .year(croner::parser::Year::Disallowed)
             .build();
         match parser.parse(&text) {
+            // A day that never comes (`0 0 31 2 *`, February 31st) parses,
+            // and the workflow would never run, with nothing saying why.
+            // 28 years hold every weekday of every date, leap days too.
+            Ok(cron) if !fires_within_28_years(&cron) => {
+                self.fail(
+                    path,
+                    format!(
+                        "cron \"{text}\" never fires: no date has that day of the month in that month (and that day of the week)"
+                    ),
+                );
+                None
+            }
             Ok(_) => Some(text.trim().to_string()),
             Err(e) => {
                 self.fail(path, format!("bad cron expression \"{text}\": {e}"));
                 None
             }
         }
+    }
+}
+
+/// Whether `cron` matches a minute between 2000 and 2028.
+fn fires_within_28_years(cron: &croner::Cron) -> bool {
+    use chrono::TimeZone as _;
+    let start = chrono::Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).single();
+    let end = chrono::Utc.with_ymd_and_hms(2028, 1, 1, 0, 0, 0).single();
+    match (start, end) {
+        (Some(start), Some(end)) => cron
+            .find_next_occurrence(&start, true)
+            .is_ok_and(|next| next < end),
+        _ => true,
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::bad_files::{Case, check};
 use super::scheduling::CALENDAR;
-use super::{BASE, FILE, error};
+use super::{BASE, FILE, error, plan};
 
 fn case(
     name: &'static str,
@@ -357,6 +357,14 @@ fn cases() -> Vec<Case> {
         ),
         // Before: accepted, and run once a minute as "every 1s" (90s gave
         // two slots one name).
+        // Before: accepted, and the workflow never ran.
+        sched(
+            "cron that never fires",
+            "{ kind = \"cron\", cron = \"0 0 31 2 *\" }",
+            "workflows.w.schedule.cron",
+            "\"0 0 31 2 *\"",
+            "cron \"0 0 31 2 *\" never fires",
+        ),
         sched(
             "every in seconds",
             "{ kind = \"every\", start = \"08:00\", end = \"20:00\", every = \"90s\" }",
@@ -493,4 +501,13 @@ fn a_calendar_without_a_producer_is_refused_even_unused() {
     let message = error(&text);
     assert!(message.starts_with(&format!("{FILE}:")), "{message}");
     assert!(message.contains("datasets produced: events"), "{message}");
+}
+
+/// A leap day fires, once every four years: not refused as "never".
+#[test]
+fn a_leap_day_cron_is_accepted() {
+    let p = plan(&format!(
+        "{BASE}{CALENDAR}\n[workflows.w]\nscrapers = [\"events\"]\nschedule = {{ kind = \"cron\", cron = \"0 0 29 2 *\" }}\n"
+    ));
+    assert!(p.workflows["w"].schedule.is_some());
 }
