@@ -44,6 +44,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
     let mut total = Duration::ZERO;
     let mut rest = trimmed;
+    // Each unit once, largest first ("1h30m"): "1h1h" read as 2h, and
+    // "30m1h" was as likely a typo as a sum.
+    let mut last_rank = usize::MAX;
     while !rest.is_empty() {
         let digits_end = rest
             .find(|c: char| !c.is_ascii_digit())
@@ -62,6 +65,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             .unwrap_or(rest.len());
         let unit = &rest[..unit_end];
         rest = &rest[unit_end..];
+        if let Some(rank) = ["ms", "s", "m", "h", "d"].iter().position(|u| *u == unit) {
+            if rank >= last_rank {
+                return Err(format!(
+                    "duration \"{text}\" repeats a unit or puts a smaller one first; give each unit once, largest first, e.g. \"1h30m\""
+                ));
+            }
+            last_rank = rank;
+        }
         let part = match unit {
             "ms" => Duration::from_millis(number),
             "s" => Duration::from_secs(number),
@@ -180,6 +191,9 @@ mod tests {
             ("10 sec", "unknown unit"),
             ("fast", "expected a duration"),
             ("5w", "unknown unit \"w\""),
+            // Before: read as 2h and 90m.
+            ("1h1h", "repeats a unit"),
+            ("30m1h", "puts a smaller one first"),
         ] {
             let err = parse_duration(text).unwrap_err();
             assert!(err.contains(needle), "{text}: {err}");
