@@ -45,6 +45,21 @@ fn parse_calendar_arg(text: &str) -> Result<(String, PathBuf), String> {
 
 pub async fn plan(config: &Path, args: PlanArgs) -> Result<ExitCode, Failure> {
     let plan = setup::load_report_plan(config)?.plan;
+    // A date the zone skips whole has no local time to run anything at:
+    // say so, rather than print "0 decisions" as if nothing were due.
+    let tz = plan.pipeline.timezone;
+    let midnight = |d| rebound_domain::calendar::local_instant(tz, d, chrono::NaiveTime::MIN);
+    if args
+        .date
+        .succ_opt()
+        .is_some_and(|next| midnight(next) == midnight(args.date))
+    {
+        return Err(Failure::Usage(anyhow!(
+            "--date {}: that date does not exist in {}: its clocks skip it whole",
+            args.date,
+            tz.name()
+        )));
+    }
     let mut calendars: BTreeMap<String, Vec<Event>> = BTreeMap::new();
     for (name, file) in &args.calendars {
         let Some(calendar) = plan.calendars.get(name) else {

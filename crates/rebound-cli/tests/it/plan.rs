@@ -895,3 +895,26 @@ fn calendar_argument_errors() {
         text(&out.stderr)
     );
 }
+
+/// A date the pipeline's zone skips whole (Samoa, 2011-12-30) is named as
+/// such; it printed "0 decisions" as if nothing were due.
+#[test]
+fn a_date_the_zone_skips_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let apia = std::fs::read_to_string(config()).unwrap().replace(
+        "timezone = \"America/New_York\"",
+        "timezone = \"Pacific/Apia\"",
+    );
+    let path = dir.path().join("rebound.toml");
+    std::fs::write(&path, apia).unwrap();
+    let path = path.to_str().unwrap();
+    let out = rebound(&["-c", path, "plan", "--date", "2011-12-30"], &ENV);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("--date 2011-12-30: that date does not exist in Pacific/Apia"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = rebound(&["-c", path, "plan", "--date", "2011-12-31"], &ENV);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
