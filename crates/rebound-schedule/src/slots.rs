@@ -298,14 +298,19 @@ mod tests {
         for day in ["2026-01-05", "2026-03-08", "2026-11-01"] {
             let day: NaiveDate = day.parse().unwrap();
             let full_cron = cron_slots(&minutely, tz, day, TargetDate::Today);
-            let full_grid = grid_slots(
-                NaiveTime::from_hms_opt(0, 3, 0).unwrap(),
-                NaiveTime::MIN,
-                std::time::Duration::from_secs(7 * 60),
-                tz,
-                day,
-                TargetDate::Today,
-            );
+            // Every 7 minutes from 00:03 to the end of the day.
+            let grid_within = |within: &Within| {
+                grid_slots_within(
+                    NaiveTime::from_hms_opt(0, 3, 0).unwrap(),
+                    NaiveTime::MIN,
+                    std::time::Duration::from_secs(7 * 60),
+                    tz,
+                    day,
+                    TargetDate::Today,
+                    within,
+                )
+            };
+            let full_grid = grid_within(&Within::ALL);
             let midnight = local_instant(tz, day, NaiveTime::MIN);
             for (from_min, until_min) in [(0, 0), (30, 95), (90, 150), (100, 101), (600, 1500)] {
                 let within = Within {
@@ -313,15 +318,7 @@ mod tests {
                     until: Some(midnight + Duration::minutes(until_min)),
                 };
                 let cut = cron_slots_within(&minutely, tz, day, TargetDate::Today, &within);
-                let grid = grid_slots_within(
-                    NaiveTime::from_hms_opt(0, 3, 0).unwrap(),
-                    NaiveTime::MIN,
-                    std::time::Duration::from_secs(7 * 60),
-                    tz,
-                    day,
-                    TargetDate::Today,
-                    &within,
-                );
+                let grid = grid_within(&within);
                 for (full, cut) in [(&full_cron, &cut), (&full_grid, &grid)] {
                     let (from, until) = (within.from.unwrap(), within.until.unwrap());
                     let first_after = full.iter().find(|s| s.at > until).map(|s| s.at);

@@ -240,6 +240,8 @@ pub fn prepare(
 
     anchor_commands(&mut root, path);
 
+    // Parsed once, for every source's reference base URL below.
+    let reference: Option<Table> = toml::from_str(REFERENCE_CONFIG).ok();
     let sources = table(&mut root, "sources");
     for (name, source) in sources.iter_mut() {
         names.sources.insert(name.clone());
@@ -256,7 +258,7 @@ pub fn prepare(
             .and_then(Value::as_str)
             .unwrap_or_default();
         let base = if simulated {
-            let rest = reference_base(name)
+            let rest = reference_base(reference.as_ref(), name)
                 .and_then(|reference| written.strip_prefix(reference.trim_end_matches('/')))
                 .filter(|rest| rest.starts_with('/'))
                 .unwrap_or_default();
@@ -474,10 +476,9 @@ fn anchor_commands(root: &mut Table, path: &Path) {
     }
 }
 
-/// The reference pipeline's base URL of `source`.
-fn reference_base(source: &str) -> Option<String> {
-    let reference: Table = toml::from_str(REFERENCE_CONFIG).ok()?;
-    reference
+/// The reference pipeline's (`reference`, parsed) base URL of `source`.
+fn reference_base(reference: Option<&Table>, source: &str) -> Option<String> {
+    reference?
         .get("sources")?
         .get(source)?
         .get("base_url")?
