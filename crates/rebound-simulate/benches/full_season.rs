@@ -77,9 +77,13 @@ fn main() -> ExitCode {
             .init();
     }
     // `--floors` reads the history afterwards: keep it somewhere.
-    let scratch = (floors && keep.is_none())
-        .then(|| std::env::temp_dir().join(format!("rebound-full-season-{}", std::process::id())));
-    let keep = keep.or_else(|| scratch.clone());
+    let floors_folder = (floors && keep.is_none()).then(|| {
+        // Where the season would have written it without `--floors`.
+        scratch()
+            .unwrap_or_else(std::env::temp_dir)
+            .join(format!("rebound-full-season-{}", std::process::id()))
+    });
+    let keep = keep.or_else(|| floors_folder.clone());
     // As `rebound simulate` does, before any thread it should take along.
     if pin {
         match rebound_simulate::pin::pin_to_current_cpu() {
@@ -112,6 +116,7 @@ fn main() -> ExitCode {
         days,
         alert_every,
         keep: keep.clone(),
+        scratch: scratch(),
         transform_env: transform_env(),
         ..Options::default()
     };
@@ -174,7 +179,7 @@ fn main() -> ExitCode {
             met = false;
         }
     }
-    if let Some(dir) = scratch {
+    if let Some(dir) = floors_folder {
         let _ = std::fs::remove_dir_all(dir);
     }
     if met {
@@ -413,4 +418,15 @@ fn transform_env() -> Vec<(String, String)> {
         .iter()
         .filter_map(|name| std::env::var(name).ok().map(|v| (name.to_string(), v)))
         .collect()
+}
+
+/// Where `rebound simulate` makes a temporary history: a memory-backed
+/// folder with room, unless `TMPDIR` names one (so `TMPDIR=/tmp` measures
+/// the season on disk beside it).
+#[allow(clippy::disallowed_methods)] // the bench is the season's CLI
+fn scratch() -> Option<PathBuf> {
+    if std::env::var_os("TMPDIR").is_some_and(|v| !v.is_empty()) {
+        return None;
+    }
+    rebound_simulate::scratch::memory_backed()
 }

@@ -12,7 +12,8 @@
 //! - [`runner`]: `serve`'s scheduler, worker and alert rounds stepped on a
 //!   manual clock through the scenario's days;
 //! - [`report`]: the figures, from the history the run wrote;
-//! - [`pin`]: keeps a simulation's threads on one CPU.
+//! - [`pin`]: keeps a simulation's threads on one CPU;
+//! - [`scratch`]: where a simulation that keeps nothing writes its history.
 //!
 //! See `docs/simulate.md`.
 
@@ -23,6 +24,7 @@ pub mod prepare;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod scratch;
 
 pub use prepare::Policy;
 pub use report::Report;

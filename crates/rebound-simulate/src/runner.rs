@@ -49,6 +49,9 @@ pub struct Options {
     pub days: Option<u32>,
     /// Keep the history (and the config it ran with) in this folder.
     pub keep: Option<PathBuf>,
+    /// Without `keep`: the folder to make the temporary history in (see
+    /// [`crate::scratch`]); `None`: the system's temporary folder.
+    pub scratch: Option<PathBuf>,
     /// How often alerts are evaluated on the simulated clock away from
     /// faults: the config's `evaluate_every`, but at least this (each
     /// round costs real time). Within [`FAULT_WATCH`] of a fault's start
@@ -73,6 +76,7 @@ impl Default for Options {
             from: None,
             days: None,
             keep: None,
+            scratch: None,
             alert_every: DEFAULT_ALERT_EVERY,
             transform_env: Vec::new(),
             environment: None,
@@ -133,9 +137,13 @@ impl Folder {
     }
 }
 
-fn folder(keep: Option<&Path>) -> Result<Folder, SimulateError> {
+fn folder(keep: Option<&Path>, scratch: Option<&Path>) -> Result<Folder, SimulateError> {
     match keep {
-        None => tempfile::tempdir()
+        // A scratch folder that refuses a new folder (read-only, full) is
+        // passed over, not an error: the system's is as good, only slower.
+        None => scratch
+            .and_then(|dir| tempfile::tempdir_in(dir).ok())
+            .map_or_else(tempfile::tempdir, Ok)
             .map(Folder::Temp)
             .map_err(|e| failed("cannot create a temporary folder")(e.to_string())),
         Some(dir) => {
@@ -271,7 +279,7 @@ pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Repor
     let real_start = std::time::Instant::now();
     let outside = reframe(&mut scenario, options)?;
     let seed = options.seed.unwrap_or(scenario.seed);
-    let folder = folder(options.keep.as_deref())?;
+    let folder = folder(options.keep.as_deref(), options.scratch.as_deref())?;
     let sim = UpstreamSim::start()
         .await
         .map_err(|e| failed("cannot start the simulated upstream")(e.to_string()))?;
@@ -612,7 +620,25 @@ async fn round(
 
 #[cfg(test)]
 mod tests {
-    use super::past_sla;
+    use super::{Folder, folder, past_sla};
+
+    #[test]
+    fn a_temporary_history_goes_into_the_scratch_folder_when_it_can() {
+        let scratch = tempfile::tempdir().unwrap();
+        let made = folder(None, Some(scratch.path())).unwrap();
+        assert!(matches!(made, Folder::Temp(_)));
+        assert!(made.path().starts_with(scratch.path()));
+        assert!(made.path().is_dir());
+        // One that cannot hold it is passed over for the system's.
+        let missing = scratch.path().join("missing");
+        let made = folder(None, Some(&missing)).unwrap();
+        assert!(!made.path().starts_with(&missing));
+        assert!(made.path().is_dir());
+        // `--keep` wins over it.
+        let kept = scratch.path().join("kept");
+        let made = folder(Some(&kept), Some(scratch.path())).unwrap();
+        assert_eq!(made.path(), std::path::absolute(&kept).unwrap());
+    }
 
     #[test]
     fn a_dataset_that_never_changed_is_past_its_sla() {

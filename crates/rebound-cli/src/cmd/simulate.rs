@@ -61,6 +61,17 @@ pub enum PolicyArg {
     Original,
 }
 
+/// Where a run that keeps nothing writes its history: a memory-backed
+/// folder with room to spare (`rebound_simulate::scratch`), unless the user
+/// chose the temporary folder with `TMPDIR`.
+#[allow(clippy::disallowed_methods)] // the CLI is the one reader of the environment
+fn scratch() -> Option<PathBuf> {
+    if std::env::var_os("TMPDIR").is_some_and(|v| !v.is_empty()) {
+        return None;
+    }
+    rebound_simulate::scratch::memory_backed()
+}
+
 /// One run to make of each scenario.
 struct Variant {
     label: &'static str,
@@ -170,6 +181,7 @@ pub async fn simulate_cmd(
                 from: args.from,
                 days: args.days,
                 keep,
+                scratch: scratch(),
                 transform_env: crate::setup::transform_env(),
                 environment: Some(crate::setup::process_env),
                 ..Options::default()
