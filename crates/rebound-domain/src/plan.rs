@@ -103,23 +103,64 @@ impl DatabaseLocation {
     }
 }
 
-/// Replaces the password of `scheme://user:password@host/...` by `***`.
+/// Replaces the passwords written in a URL by `***`: the userinfo's
+/// (`scheme://user:password@host/...`) and a `password=` query parameter's
+/// (`...?password=...`, which libpq and sqlx read as well).
 pub fn mask_url_password(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match (authority.rfind('@'), authority.find(':')) {
-        (Some(at), Some(colon)) if colon < at => format!(
-            "{}{}:***{}",
-            &url[..scheme_end + 3],
-            &authority[..colon],
-            &rest[at..]
-        ),
-        _ => url.to_string(),
+    let mut out = String::with_capacity(url.len());
+    let mut last = 0;
+    for span in password_spans(url) {
+        out.push_str(&url[last..span.start]);
+        out.push_str(crate::redact::MASK);
+        last = span.end;
     }
+    out.push_str(&url[last..]);
+    out
+}
+
+/// The passwords written in a URL, as written (percent-encoded), where
+/// [`mask_url_password`] finds them; empty ones left out.
+pub fn url_passwords(url: &str) -> Vec<&str> {
+    password_spans(url)
+        .into_iter()
+        .map(|span| &url[span])
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// Where a URL's passwords are, in order, not overlapping.
+fn password_spans(url: &str) -> Vec<std::ops::Range<usize>> {
+    let Some(scheme_end) = url.find("://") else {
+        return Vec::new();
+    };
+    let start = scheme_end + 3;
+    let rest = &url[start..];
+    let mut spans = Vec::new();
+    // The authority ends at the first `/`: a `?` or `#` before it may be an
+    // unencoded character of the password, and masking too much is safe.
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    let mut query_from = 0;
+    if let (Some(at), Some(colon)) = (authority.rfind('@'), authority.find(':'))
+        && colon < at
+    {
+        spans.push(start + colon + 1..start + at);
+        query_from = at + 1;
+    }
+    if let Some(q) = rest[query_from..].find('?') {
+        let query_start = query_from + q + 1;
+        let query_end = rest[query_start..]
+            .find('#')
+            .map_or(rest.len(), |h| query_start + h);
+        let mut pair_start = query_start;
+        for pair in rest[query_start..query_end].split('&') {
+            if let Some(value) = pair.strip_prefix("password=") {
+                let value_start = start + pair_start + "password=".len();
+                spans.push(value_start..value_start + value.len());
+            }
+            pair_start += pair.len() + 1;
+        }
+    }
+    spans
 }
 
 /// Where raw payloads go.
@@ -851,6 +892,25 @@ mod tests {
         assert_eq!(
             mask_url_password("postgres://postgres@127.0.0.1:5432/test"),
             "postgres://postgres@127.0.0.1:5432/test"
+        );
+        // A password given as a query parameter, as libpq and sqlx take it.
+        assert_eq!(
+            mask_url_password("postgres://app@db/x?sslmode=require&password=hunter2#f"),
+            "postgres://app@db/x?sslmode=require&password=***#f"
+        );
+        assert_eq!(
+            mask_url_password("postgres://app:ab@db?password=cd&user=app"),
+            "postgres://app:***@db?password=***&user=app"
+        );
+        // `passwordx=` is another parameter; no scheme, no URL.
+        assert_eq!(
+            mask_url_password("postgres://db/x?passwordx=1"),
+            "postgres://db/x?passwordx=1"
+        );
+        assert_eq!(mask_url_password("password=1"), "password=1");
+        assert_eq!(
+            url_passwords("postgres://app:p%40ss@db/x?password=cd&password="),
+            vec!["p%40ss", "cd"]
         );
     }
 }

@@ -1,59 +1,47 @@
 //! Keeps the database password out of every message this crate produces.
 //!
 //! Store errors end up in logs, terminal output and bug reports. The URL is
-//! shown with its password masked ([`mask_url_password`]), and as a second
-//! line of defence any message is scrubbed of the password itself, in the
-//! URL's percent-encoded spelling and decoded, in case a driver error ever
-//! quotes it.
+//! shown with its passwords masked ([`mask_url_password`]: the userinfo's
+//! and a `?password=`), and as a second line of defence any message is
+//! scrubbed of each password itself, in the URL's percent-encoded spelling
+//! and decoded, in case a driver error ever quotes it. The scrubbing is
+//! the config's own [`rebound_domain::redact::Redactor`]: a password too
+//! short to be masked inside any text without mangling it ("ab" in
+//! "database") is masked only where it stands as a URL's password.
 
 use percent_encoding::percent_decode_str;
-use rebound_domain::plan::mask_url_password;
+use rebound_domain::plan::{mask_url_password, url_passwords};
 
 /// What must never be shown of one database URL.
 #[derive(Clone)]
 pub(crate) struct Redactor {
     masked_url: String,
-    /// The password as written in the URL and as decoded; empty when the
-    /// URL has none.
-    secrets: Vec<String>,
+    /// Its passwords as written in the URL and as decoded.
+    secrets: rebound_domain::redact::Redactor,
 }
 
 impl Redactor {
     pub(crate) fn new(url: &str) -> Redactor {
         let mut secrets = Vec::new();
-        if let Some(raw) = password(url).filter(|p| !p.is_empty()) {
+        for raw in url_passwords(url) {
             let decoded = percent_decode_str(raw).decode_utf8_lossy().into_owned();
-            if decoded != raw && !decoded.is_empty() {
-                secrets.push(decoded);
-            }
             secrets.push(raw.to_string());
+            secrets.push(decoded);
         }
         Redactor {
             masked_url: mask_url_password(url),
-            secrets,
+            secrets: rebound_domain::redact::Redactor::new(secrets),
         }
     }
 
-    /// The URL, with `***` for its password.
+    /// The URL, with `***` for its passwords.
     pub(crate) fn url(&self) -> &str {
         &self.masked_url
     }
 
     pub(crate) fn scrub(&self, message: String) -> String {
-        self.secrets
-            .iter()
-            .fold(message, |text, secret| text.replace(secret.as_str(), "***"))
+        self.secrets.redact(&message).into_owned()
     }
-}
-
-/// The password part of `scheme://user:password@host/...`, located the same
-/// way `mask_url_password` does, so both agree on what the secret is.
-fn password(url: &str) -> Option<&str> {
-    let rest = &url[url.find("://")? + 3..];
-    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
-    let at = authority.rfind('@')?;
-    let colon = authority.find(':')?;
-    (colon < at).then(|| &authority[colon + 1..at])
 }
 
 #[cfg(test)]
@@ -75,7 +63,27 @@ mod tests {
         let r = Redactor::new("postgres://postgres@127.0.0.1:5432/test");
         assert_eq!(r.url(), "postgres://postgres@127.0.0.1:5432/test");
         assert_eq!(r.scrub("postgres".to_string()), "postgres");
-        assert_eq!(password("not a url"), None);
-        assert_eq!(password("postgres://u:@h/db"), Some(""));
+        assert!(url_passwords("not a url").is_empty());
+        assert!(url_passwords("postgres://u:@h/db").is_empty());
+    }
+
+    #[test]
+    fn a_query_password_is_masked_and_scrubbed() {
+        let r = Redactor::new("postgres://app@db/x?password=s%26cret-long&sslmode=disable");
+        assert_eq!(r.url(), "postgres://app@db/x?password=***&sslmode=disable");
+        assert_eq!(
+            r.scrub("failed with s&cret-long, s%26cret-long".to_string()),
+            "failed with ***, ***"
+        );
+    }
+
+    #[test]
+    fn a_short_password_is_not_masked_inside_words() {
+        // It used to turn "database" into "dat***ase".
+        let r = Redactor::new("postgres://app:ab@db/x");
+        assert_eq!(
+            r.scrub("the database at postgres://app:ab@db/x is down".to_string()),
+            "the database at postgres://app:***@db/x is down"
+        );
     }
 }
