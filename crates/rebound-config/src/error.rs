@@ -226,7 +226,12 @@ pub(crate) fn closest<'c>(name: &str, candidates: &'c [String]) -> Option<&'c st
     candidates
         .iter()
         .map(|c| (edit_distance(name, c), c))
-        .filter(|(d, c)| *d <= 2.max(c.chars().count() / 3))
+        // Near, and sharing at least one character in place: within two
+        // edits every short name is "near" every other, and an empty one
+        // near every two-letter name (`timezone = ""` suggested "GB").
+        .filter(|(d, c)| {
+            *d <= 2.max(c.chars().count() / 3) && *d < name.chars().count().max(c.chars().count())
+        })
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c.as_str())
 }
@@ -303,5 +308,10 @@ mod tests {
         assert_eq!(closest("timout", &keys), Some("timeout"));
         assert_eq!(closest("baseurl", &keys), Some("base_url"));
         assert_eq!(closest("zzzzzzzz", &keys), None);
+        let zones: Vec<String> = ["GB", "UTC", "NZ"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(closest("", &zones), None);
+        assert_eq!(closest("x", &zones), None);
+        assert_eq!(closest("UT", &zones), Some("UTC"));
+        assert_eq!(closest("gb", &zones), None);
     }
 }
