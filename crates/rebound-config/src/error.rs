@@ -171,6 +171,23 @@ fn reword_serde_message(key: KeyPath, message: &str) -> (KeyPath, String) {
         if let Some(rest) = message.strip_prefix(prefix)
             && let Some((found, expected)) = rest.split_once(", expected ")
         {
+            let found = found.split(" as i128").next().unwrap_or(found);
+            // An integer where an integer is expected was out of the
+            // field's range: "expected an integer, found integer" said
+            // nothing, so the range is named.
+            if let Some(value) = found.strip_prefix("integer ")
+                && let Some((min, max)) = integer_range(expected)
+            {
+                let value = value.trim_matches('`');
+                // TOML's integers are 64-bit: a larger one fails before
+                // the field's own type is asked.
+                let message = if expected == "i64" {
+                    format!("{value} is beyond TOML's integers ({min} to {max})")
+                } else {
+                    format!("expected an integer from {min} to {max}, found {value}")
+                };
+                return (key, message);
+            }
             // Rust type names mean nothing to someone editing TOML.
             let expected = match expected {
                 "i64" | "u64" | "u32" | "i32" => "an integer",
@@ -178,7 +195,6 @@ fn reword_serde_message(key: KeyPath, message: &str) -> (KeyPath, String) {
                 struct_name if struct_name.starts_with("struct ") => "a table",
                 other => other,
             };
-            let found = found.split(" as i128").next().unwrap_or(found);
             // An unquoted date or time is a TOML datetime, which serde
             // sees as a map; where a string is expected it is almost
             // always a date written without its quotes.
@@ -192,6 +208,22 @@ fn reword_serde_message(key: KeyPath, message: &str) -> (KeyPath, String) {
         }
     }
     (key, message.to_string())
+}
+
+/// The range of the Rust integer type serde names.
+fn integer_range(type_name: &str) -> Option<(i128, i128)> {
+    Some(match type_name {
+        "u8" => (0, u8::MAX.into()),
+        "u16" => (0, u16::MAX.into()),
+        "u32" => (0, u32::MAX.into()),
+        "u64" => (0, u64::MAX.into()),
+        "usize" => (0, u64::MAX.into()),
+        "i8" => (i8::MIN.into(), i8::MAX.into()),
+        "i16" => (i16::MIN.into(), i16::MAX.into()),
+        "i32" => (i32::MIN.into(), i32::MAX.into()),
+        "i64" => (i64::MIN.into(), i64::MAX.into()),
+        _ => return None,
+    })
 }
 
 /// Splits "`x`, expected one of `a`, `b`" into `x` and `[a, b]`.
@@ -295,6 +327,18 @@ mod tests {
         let (_, msg) =
             reword_serde_message(root.clone(), "invalid type: integer `5`, expected a string");
         assert_eq!(msg, "expected a string, found integer `5`");
+        // Out of the field's range: the range, not "an integer, found integer".
+        let (_, msg) = reword_serde_message(
+            root.clone(),
+            "invalid value: integer `18446744073709551615` as i128, expected i64",
+        );
+        assert_eq!(
+            msg,
+            "18446744073709551615 is beyond TOML's integers (-9223372036854775808 to 9223372036854775807)"
+        );
+        let (_, msg) =
+            reword_serde_message(root.clone(), "invalid value: integer `-1`, expected u32");
+        assert_eq!(msg, "expected an integer from 0 to 4294967295, found -1");
         let (_, msg) = reword_serde_message(root, "unknown field `x`, there are no fields");
         assert_eq!(msg, "unknown key \"x\"; no keys are allowed here");
     }
