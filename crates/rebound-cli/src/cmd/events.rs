@@ -62,10 +62,10 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub dataset: String,
     /// First target date of the calls (YYYY-MM-DD).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cmd::run::parse_date)]
     pub from: chrono::NaiveDate,
     /// Last target date of the calls (YYYY-MM-DD), included.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cmd::run::parse_date)]
     pub to: chrono::NaiveDate,
     /// Only calls with this status: success, no_data, failed, overdue.
     #[arg(long)]

@@ -43,9 +43,18 @@ pub struct ScrapeArgs {
     pub target: TargetArgs,
 }
 
+/// A date as exactly `YYYY-MM-DD`. chrono's `%Y-%m-%d` also takes
+/// `2026-1-1` and `+2026-01-01`, which a script's typo should not pass as.
 pub(crate) fn parse_date(text: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| format!("expected a date as YYYY-MM-DD, e.g. 2026-11-28, found \"{text}\""))
+    let shaped = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    shaped
+        .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| format!("expected a date as YYYY-MM-DD, e.g. 2026-11-28, found \"{text}\""))
 }
 
 pub(crate) fn parse_param(text: &str) -> Result<(String, String), String> {
@@ -153,4 +162,35 @@ pub async fn run_scraper(config: &Path, args: ScrapeArgs) -> Result<ExitCode, Fa
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_date;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn a_date_is_exactly_yyyy_mm_dd() {
+        assert_eq!(
+            parse_date("2026-01-01"),
+            Ok(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap())
+        );
+        // chrono alone took each of these as a date.
+        for bad in [
+            "2026-1-1",
+            "+2026-01-01",
+            "2026-01-1",
+            " 2026-01-01",
+            "2026-02-30",
+            "20260101",
+            "2026/01/01",
+            "२०२६-०१-०१",
+        ] {
+            let error = parse_date(bad).unwrap_err();
+            assert!(
+                error.contains("YYYY-MM-DD") && error.contains(bad),
+                "{bad}: {error}"
+            );
+        }
+    }
 }

@@ -27,7 +27,7 @@ pub struct SimulateArgs {
     pub days: Option<u32>,
     /// First simulated date, YYYY-MM-DD (default: the scenario's own; its
     /// faults move with it).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cmd::run::parse_date)]
     pub from: Option<NaiveDate>,
     /// Seed of the random draws (default: the scenario's own).
     #[arg(long)]
