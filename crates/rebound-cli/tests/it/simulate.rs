@@ -175,7 +175,7 @@ fn scenario_errors_name_file_line_and_column() {
 #[test]
 fn calendar_and_keep_arguments_are_checked_before_anything_runs() {
     for args in [
-        &["--from", "+262142-12-31"][..],
+        &["--from", "9999-12-31"][..],
         &["--from", "1999-12-31"],
         &["--days", "4294967295"],
         &["--days", "401"],
@@ -196,6 +196,17 @@ fn calendar_and_keep_arguments_are_checked_before_anything_runs() {
         );
         assert!(out.stdout.is_empty(), "{args:?}: nothing ran");
     }
+    // A date beyond four digits of year is not a date to the arguments.
+    let out = rebound(
+        &["simulate", "late-play-by-play", "--from", "+262142-12-31"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("expected a date as YYYY-MM-DD"),
+        "{}",
+        text(&out.stderr)
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("a-file");
     std::fs::write(&file, "").expect("write");
