@@ -49,6 +49,15 @@ pub(crate) fn parse_database(text: &str, base_dir: &Path) -> Result<DatabaseLoca
                     "the PostgreSQL URL has no host; expected {DATABASE_FORMS}"
                 ));
             }
+            // As the driver will read it, so a port out of range or a
+            // broken host fails here and not at the first connection. The
+            // parser's message names the part, never the URL's value (a
+            // password may be in it).
+            if let Err(e) = url::Url::parse(text) {
+                return Err(format!(
+                    "the PostgreSQL URL does not parse: {e}; expected {DATABASE_FORMS}"
+                ));
+            }
             return Ok(DatabaseLocation::Postgres {
                 url: text.to_string(),
             });
@@ -97,7 +106,7 @@ mod tests {
     #[test]
     fn databases() {
         let base = Path::new("conf");
-        let table: [(&str, Result<DatabaseLocation, &str>); 9] = [
+        let table: [(&str, Result<DatabaseLocation, &str>); 11] = [
             (
                 "sqlite://rebound.db",
                 Ok(DatabaseLocation::Sqlite {
@@ -128,11 +137,20 @@ mod tests {
             ("sqlite://r.db?mode=ro", Err("takes no \"?\" options")),
             ("postgres://", Err("no host")),
             ("mysql://x", Err("expected \"sqlite://PATH\"")),
+            // Before: accepted by `check`, refused at the first connection.
+            (
+                "postgres://u:secretpw@db:99999/x",
+                Err("does not parse: invalid port number"),
+            ),
+            ("postgres://[::1/x", Err("does not parse: invalid IPv6")),
         ];
         for (text, expected) in table {
             match (parse_database(text, base), expected) {
                 (Ok(got), Ok(want)) => assert_eq!(got, want, "{text}"),
-                (Err(got), Err(needle)) => assert!(got.contains(needle), "{text}: {got}"),
+                (Err(got), Err(needle)) => {
+                    assert!(got.contains(needle), "{text}: {got}");
+                    assert!(!got.contains("secretpw"), "{text}: {got}");
+                }
                 (got, want) => panic!("{text}: got {got:?}, want {want:?}"),
             }
         }

@@ -404,9 +404,7 @@ impl Resolver<'_> {
                     None
                 }
             })
-            .unwrap_or(DatabaseLocation::Sqlite {
-                path: DEFAULT_DATABASE.into(),
-            });
+            .unwrap_or_else(|| database_as_written(db_text, self.base_dir));
 
         let store_path = path.key("raw_store");
         let store_text = p.raw_store.as_deref().unwrap_or(DEFAULT_RAW_STORE);
@@ -419,9 +417,7 @@ impl Resolver<'_> {
                     None
                 }
             })
-            .unwrap_or(RawStoreLocation::File {
-                path: DEFAULT_RAW_STORE.into(),
-            });
+            .unwrap_or_else(|| raw_store_as_written(store_text, self.base_dir));
 
         // Zero would purge every row as soon as it is written.
         let retention = p
@@ -1233,6 +1229,26 @@ impl Resolver<'_> {
             schedule,
         }
     }
+}
+
+/// Where the database is when its text could not be read: as written, so
+/// `check` with an unset `${VAR}` shows the variables, not a default the
+/// pipeline will never use (it showed `sqlite://sqlite://rebound.db` for a
+/// PostgreSQL URL). Only shown: a plan that runs has every variable set.
+fn database_as_written(written: &str, base_dir: &std::path::Path) -> DatabaseLocation {
+    parse_database(written, base_dir).unwrap_or_else(|_| match written.strip_prefix("sqlite://") {
+        Some(path) => DatabaseLocation::Sqlite { path: path.into() },
+        None => DatabaseLocation::Postgres {
+            url: written.to_string(),
+        },
+    })
+}
+
+/// The raw store as written, for the same reason as [`database_as_written`].
+fn raw_store_as_written(written: &str, base_dir: &std::path::Path) -> RawStoreLocation {
+    parse_raw_store(written, base_dir).unwrap_or_else(|_| RawStoreLocation::File {
+        path: written.strip_prefix("file://").unwrap_or(written).into(),
+    })
 }
 
 /// "unknown source "odds" (did you mean "odds_api"?); defined sources: ...".

@@ -125,3 +125,31 @@ fn env_values_reach_every_kind_of_string() {
         rebound_domain::retry::Jitter::None
     );
 }
+
+/// `check` with an unset variable in the database or raw store URL showed
+/// `sqlite://sqlite://rebound.db` and `file://file://raw`: a default the
+/// pipeline would never use, in a report that must be true.
+#[test]
+fn an_unset_location_variable_is_shown_as_written_by_check() {
+    let text = BASE.replace(
+        "name = \"t\"",
+        "name = \"t\"\ndatabase = \"postgres://app:${MISSING_PW}@${MISSING_HOST}/x\"\nraw_store = \"${MISSING_RAW}\"",
+    );
+    let loaded = rebound_config::load_str_with(
+        &text,
+        Path::new("r.toml"),
+        &super::fake_env,
+        rebound_config::Secrets::None,
+    )
+    .unwrap();
+    let summary = rebound_config::summary(&loaded.plan);
+    assert!(
+        summary.contains("database:  postgres://app:***@${MISSING_HOST}/x\n"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("raw store: file://${MISSING_RAW}\n"),
+        "{summary}"
+    );
+    assert!(!summary.contains("rebound.db"), "{summary}");
+}
