@@ -415,9 +415,29 @@ struct Reporter<'a> {
     file: &'a Path,
     text: &'a str,
     problems: Vec<Problem>,
+    /// The file's tables, parsed at the first problem and kept: parsing it
+    /// for each problem made a scenario of 2,000 overlapping faults check
+    /// for minutes.
+    root: std::cell::OnceCell<Option<toml::Spanned<DeTable<'a>>>>,
 }
 
-impl Reporter<'_> {
+impl<'a> Reporter<'a> {
+    fn new(file: &'a Path, text: &'a str) -> Reporter<'a> {
+        Reporter {
+            file,
+            text,
+            problems: Vec::new(),
+            root: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The span of `key`'s value, else of its fault's table, else 0..0.
+    fn locate(&self, key: Key<'_>) -> Range<usize> {
+        let root = self.root.get_or_init(|| DeTable::parse(self.text).ok());
+        root.as_ref()
+            .map_or(0..0, |root| locate_in(root.get_ref(), key))
+    }
+
     fn at_span(&mut self, span: Range<usize>, key: String, message: String) {
         let (line, column) = position(self.text, span.start);
         self.problems.push(Problem {
@@ -430,9 +450,15 @@ impl Reporter<'_> {
     }
 
     fn at(&mut self, key: Key<'_>, message: String) {
-        let span = locate(self.text, key);
+        let span = self.locate(key);
         self.at_span(span, key.to_string(), message);
     }
+}
+
+/// Whether fault `n` was written with `end` (rather than `for`):
+/// [`Reporter::locate`] falls back to the fault's table for a key it lacks.
+fn has_end(report: &Reporter<'_>, n: usize) -> bool {
+    report.locate(Key::Fault(n, "end")) != report.locate(Key::Fault(n, ""))
 }
 
 /// 1-based line and column (in characters) of byte `offset`, clamped.
@@ -449,15 +475,12 @@ fn position(text: &str, offset: usize) -> (usize, usize) {
     )
 }
 
-/// The span of `key`'s value, else of its fault's table, else 0..0.
-fn locate(text: &str, key: Key<'_>) -> Range<usize> {
-    let Ok(root) = DeTable::parse(text) else {
-        return 0..0;
-    };
+/// The span of `key`'s value in `root`, else of its fault's table, else 0..0.
+fn locate_in(root: &DeTable<'_>, key: Key<'_>) -> Range<usize> {
     match key {
-        Key::Top(name) => find(root.get_ref(), name).map_or(0..0, |v| v.span()),
+        Key::Top(name) => find(root, name).map_or(0..0, |v| v.span()),
         Key::Target(name) => {
-            let Some(targets) = find(root.get_ref(), "targets") else {
+            let Some(targets) = find(root, "targets") else {
                 return 0..0;
             };
             match targets.get_ref() {
@@ -466,7 +489,7 @@ fn locate(text: &str, key: Key<'_>) -> Range<usize> {
             }
         }
         Key::Fault(n, name) => {
-            let Some(faults) = find(root.get_ref(), "faults") else {
+            let Some(faults) = find(root, "faults") else {
                 return 0..0;
             };
             let DeValue::Array(items) = faults.get_ref() else {
@@ -523,11 +546,7 @@ fn parse_span(text: &str) -> Result<Duration, String> {
 impl Scenario {
     /// Parses and checks scenario `text` (from `origin`, named `name`).
     pub fn parse(name: &str, origin: &Path, text: &str) -> Result<Scenario, ScenarioError> {
-        let mut report = Reporter {
-            file: origin,
-            text,
-            problems: Vec::new(),
-        };
+        let mut report = Reporter::new(origin, text);
         let raw: RawScenario = match toml::from_str(text) {
             Ok(raw) => raw,
             Err(error) => {
@@ -724,15 +743,11 @@ impl Scenario {
     /// ending there, never end where it says).
     pub fn check_zone(&self, tz: chrono_tz::Tz) -> Result<(), ScenarioError> {
         use chrono::TimeZone as _;
-        let mut report = Reporter {
-            file: &self.origin,
-            text: &self.text,
-            problems: Vec::new(),
-        };
+        let mut report = Reporter::new(&self.origin, &self.text);
         for fault in &self.faults {
             for (key, at) in [("start", fault.start), ("end", fault.end)] {
                 if tz.from_local_datetime(&at).earliest().is_none() {
-                    let key = if key == "end" && !self.text_has_end(fault.index) {
+                    let key = if key == "end" && !has_end(&report, fault.index) {
                         "for"
                     } else {
                         key
@@ -775,22 +790,12 @@ impl Scenario {
         }
     }
 
-    /// Whether fault `n` was written with `end` (rather than `for`):
-    /// [`locate`] falls back to the fault's table for a key it lacks.
-    fn text_has_end(&self, n: usize) -> bool {
-        locate(&self.text, Key::Fault(n, "end")) != locate(&self.text, Key::Fault(n, ""))
-    }
-
     /// Checks names against `plan` (sources, scrapers, routes) and that no
     /// two faults contradict each other; fills each target's source and a
     /// scraper's route.
     pub fn check_against(&mut self, plan: &Names) -> Result<(), ScenarioError> {
         let text = self.text.clone();
-        let mut report = Reporter {
-            file: &self.origin,
-            text: &text,
-            problems: Vec::new(),
-        };
+        let mut report = Reporter::new(&self.origin, &text);
         for fault in &mut self.faults {
             let n = fault.index;
             if let Some(scraper) = fault.target.scraper.clone() {
@@ -869,26 +874,28 @@ impl Scenario {
         }
         // Contradictions: two faults that each decide the whole answer, on
         // requests both cover, at the same time.
-        for (i, a) in self.faults.iter().enumerate() {
-            for b in &self.faults[i + 1..] {
-                if a.kind.replaces_answer()
+        // Each fault is reported with the first earlier one it contradicts:
+        // n faults that all overlap are n - 1 problems, not n²/2.
+        for (i, b) in self.faults.iter().enumerate() {
+            let first = self.faults[..i].iter().find(|a| {
+                a.kind.replaces_answer()
                     && b.kind.replaces_answer()
                     && a.start < b.end
                     && b.start < a.end
                     && overlap(&a.target, &b.target)
-                {
-                    report.at(
-                        Key::Fault(b.index, "start"),
-                        format!(
-                            "faults[{}] ({}) and faults[{}] ({}) both decide the answer to the same requests from {}: they contradict each other; make their periods or targets disjoint",
-                            a.index,
-                            a.label(),
-                            b.index,
-                            b.label(),
-                            a.start.max(b.start).format("%Y-%m-%dT%H:%M"),
-                        ),
-                    );
-                }
+            });
+            if let Some(a) = first {
+                report.at(
+                    Key::Fault(b.index, "start"),
+                    format!(
+                        "faults[{}] ({}) and faults[{}] ({}) both decide the answer to the same requests from {}: they contradict each other; make their periods or targets disjoint",
+                        a.index,
+                        a.label(),
+                        b.index,
+                        b.label(),
+                        a.start.max(b.start).format("%Y-%m-%dT%H:%M"),
+                    ),
+                );
             }
         }
         if report.problems.is_empty() {
@@ -1692,6 +1699,38 @@ mod tests {
         assert!(
             error.contains("faults[3].start: faults[2]") && error.contains("contradict"),
             "{error}"
+        );
+    }
+
+    /// Before: every pair was a problem, each of which parsed the whole file
+    /// again to find its line; 2,000 faults of one outage ran for minutes.
+    /// Now each fault names the first earlier one it contradicts, and the
+    /// file is parsed once.
+    #[test]
+    fn faults_that_all_overlap_are_one_problem_each() {
+        let mut text = String::from("from = \"2026-01-01\"\ndays = 2\n");
+        for minute in 0..300 {
+            text.push_str(&format!(
+                "[[faults]]\nkind = \"down\"\nsource = \"api\"\nstart = \"2026-01-01T{:02}:{:02}\"\nfor = \"6h\"\n",
+                minute / 60,
+                minute % 60
+            ));
+        }
+        let mut names = Names::default();
+        names.sources.insert("api".into());
+        let mut scenario = parse(&text).expect("parses");
+        let error = scenario.check_against(&names).unwrap_err();
+        assert_eq!(error.problems.len(), 299);
+        let last = error.problems.last().unwrap();
+        assert_eq!(
+            (last.line, last.key.as_str()),
+            (3 + 299 * 5 + 3, "faults[299].start")
+        );
+        assert!(
+            last.message
+                .starts_with("faults[0] (down on api) and faults[299]"),
+            "{}",
+            last.message
         );
     }
 
