@@ -38,13 +38,10 @@ use std::path::Path;
 /// from `env` (the CLI passes the process environment: only the CLI reads
 /// it, so every other caller says where its values come from).
 pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan, ConfigError> {
-    let text = read(path)?;
+    let text = read_config(path)?;
     load_str(&text, path, env)
 }
 
-/// The file's text, or why it cannot be had. Read as bytes and decoded
-/// here, because `read_to_string` only says "stream did not contain valid
-/// UTF-8", not where.
 /// The largest config file read: a real one is a few kilobytes, and a
 /// device such as `/dev/zero` given by mistake must not fill the memory.
 const MAX_CONFIG_BYTES: u64 = 16 << 20;
@@ -61,7 +58,13 @@ pub fn read_at_most(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>>
     Ok((bytes.len() as u64 <= limit).then_some(bytes))
 }
 
-fn read(path: &Path) -> Result<String, ConfigError> {
+/// The text of the config file at `path`, or why it cannot be had: read
+/// through [`MAX_CONFIG_BYTES`], as bytes decoded here, because
+/// `read_to_string` only says "stream did not contain valid UTF-8", not
+/// where. Every reader of a config file goes through it (`rebound
+/// simulate` read its `-c` file with `read_to_string`, and `-c /dev/zero`
+/// until the memory ran out).
+pub fn read_config(path: &Path) -> Result<String, ConfigError> {
     let unreadable = |reason: String| ConfigError::Read {
         path: path.to_path_buf(),
         reason,
@@ -86,10 +89,40 @@ fn read(path: &Path) -> Result<String, ConfigError> {
         }
         Err(e) => return Err(unreadable(read_error_reason(&e))),
     };
+    // A problem at its place, like any other in the file, so `check
+    // --json` gives its line and column (they were null).
+    decode_utf8(bytes).map_err(|e| ConfigError::Invalid {
+        problems: vec![Problem {
+            file: path.to_path_buf(),
+            line: e.line,
+            column: e.column,
+            key: String::new(),
+            message: format!("not UTF-8 at byte {}: a config file is UTF-8 text", e.byte),
+        }],
+    })
+}
+
+/// Where a file stops being UTF-8: its first bad byte, and that byte's
+/// 1-based line and column (in characters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotUtf8 {
+    pub byte: usize,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// `bytes` as text, or where they stop being UTF-8.
+pub fn decode_utf8(bytes: Vec<u8>) -> Result<String, NotUtf8> {
     String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
-        unreadable(format!("not UTF-8 at byte {at} (line {line})"))
+        let byte = e.utf8_error().valid_up_to();
+        // Valid up to `byte`, so nothing is replaced.
+        let valid = String::from_utf8_lossy(&e.as_bytes()[..byte]);
+        let line_start = valid.rfind('\n').map_or(0, |n| n + 1);
+        NotUtf8 {
+            byte,
+            line: valid.matches('\n').count() + 1,
+            column: valid[line_start..].chars().count() + 1,
+        }
     })
 }
 
@@ -146,7 +179,7 @@ pub fn load_with(
     env: &dyn Fn(&str) -> Option<String>,
     secrets: Secrets,
 ) -> Result<Loaded, ConfigError> {
-    let text = read(path)?;
+    let text = read_config(path)?;
     load_str_with(&text, path, env, secrets)
 }
 

@@ -49,22 +49,44 @@ pub fn load(name: &str) -> Option<Result<Scenario, ScenarioError>> {
     Some(Scenario::parse(name, &origin, text))
 }
 
+/// The largest scenario file read: a thousand faults take about 100 KB.
+const MAX_SCENARIO_BYTES: u64 = 16 << 20;
+
 /// A scenario argument: a built-in's name, else a file path.
 pub fn resolve(arg: &str) -> Result<Scenario, String> {
     if let Some(scenario) = load(arg) {
         return scenario.map_err(|e| e.to_string());
     }
     let path = PathBuf::from(arg);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
+    // Through a bound: `rebound simulate /dev/zero` read until the memory
+    // ran out.
+    let bytes = match rebound_config::read_at_most(&path, MAX_SCENARIO_BYTES) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => {
+            return Err(format!(
+                "cannot read scenario file {arg}: it is larger than {} MiB, which no scenario is (is it the right file?)",
+                MAX_SCENARIO_BYTES >> 20
+            ));
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(format!(
                 "no built-in scenario or file named \"{arg}\"; the built-ins are {}",
                 names().join(", ")
             ));
         }
-        Err(e) => return Err(format!("cannot read scenario file {arg}: {e}")),
+        Err(e) => {
+            return Err(format!(
+                "cannot read scenario file {arg}: {}",
+                rebound_config::read_error_reason(&e)
+            ));
+        }
     };
+    let text = rebound_config::decode_utf8(bytes).map_err(|e| {
+        format!(
+            "{arg}:{}:{}: not UTF-8 at byte {}: a scenario file is UTF-8 text",
+            e.line, e.column, e.byte
+        )
+    })?;
     let name = path
         .file_stem()
         .map_or_else(|| arg.to_string(), |s| s.to_string_lossy().into_owned());

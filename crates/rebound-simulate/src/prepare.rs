@@ -105,8 +105,6 @@ pub enum PrepareError {
         names: Vec<String>,
         error: ConfigError,
     },
-    #[error("cannot read config file {}: {reason}", path.display())]
-    Read { path: PathBuf, reason: String },
     /// The simulation's own change of the file was refused by the loader:
     /// a defect of the simulator, said plainly.
     #[error("the simulation could not adapt {}: {reason}", path.display())]

@@ -195,10 +195,7 @@ async fn config_for(
         None => write_reference(&at.dir)
             .map_err(|e| failed("cannot write the reference config")(e.to_string()))?,
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| PrepareError::Read {
-        path: path.clone(),
-        reason: e.to_string(),
-    })?;
+    let text = rebound_config::read_config(&path).map_err(PrepareError::Config)?;
     let prepared = prepare(
         &text,
         &path,

@@ -169,6 +169,45 @@ fn scenario_errors_name_file_line_and_column() {
     );
 }
 
+/// Before: `simulate /dev/zero` and `simulate -c /dev/zero` read until the
+/// memory ran out, and a file that is not UTF-8 was "stream did not contain
+/// valid UTF-8", with no place.
+#[test]
+fn scenario_and_config_files_are_read_through_a_bound_and_placed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = dir.path().join("latin1.toml");
+    std::fs::write(&scenario, b"description = \"caf\xe9\"\n").expect("write");
+    let scenario = scenario.display().to_string();
+    let cases: [(&[&str], String); 4] = [
+        (
+            &["simulate", "/dev/zero"],
+            "cannot read scenario file /dev/zero: it is larger than 16 MiB".into(),
+        ),
+        (
+            &["simulate", "late-play-by-play", "-c", "/dev/zero"],
+            "cannot read config file /dev/zero: it is larger than 16 MiB".into(),
+        ),
+        (
+            &["simulate", &scenario],
+            format!("{scenario}:1:19: not UTF-8 at byte 18: a scenario file is UTF-8 text"),
+        ),
+        (
+            &["simulate", "late-play-by-play", "-c", &scenario],
+            format!("{scenario}:1:19: not UTF-8 at byte 18: a config file is UTF-8 text"),
+        ),
+    ];
+    for (args, wanted) in cases {
+        let out = rebound(args, &[]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&out.stderr).contains(&wanted),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(out.stdout.is_empty(), "{args:?}: nothing ran");
+    }
+}
+
 /// Before: a far `--from` or a huge `--days` panicked (exit 101) or ran
 /// for hours, and a `--keep` that could not be made exited 1 (a missed
 /// target) without naming the path.

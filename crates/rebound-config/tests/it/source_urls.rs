@@ -105,10 +105,13 @@ fn a_config_file_that_is_not_utf8_names_the_byte() {
     assert_eq!(
         err.to_string(),
         format!(
-            "cannot read config file {}: not UTF-8 at byte 22 (line 2)",
+            "{}:2:12: not UTF-8 at byte 22: a config file is UTF-8 text",
             path.display()
         )
     );
+    // A problem with its place, for `check --json` (line and column were null).
+    let problem = &err.problems()[0];
+    assert_eq!((problem.line, problem.column), (2, 12));
 }
 
 #[test]
