@@ -38,10 +38,7 @@ pub fn check_commands(path: &Path, plan: &Plan) -> Result<(), ConfigError> {
     if found.is_empty() {
         return Ok(());
     }
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
-        path: path.to_path_buf(),
-        reason: crate::read_error_reason(&e),
-    })?;
+    let text = crate::read_config(path)?;
     let root = toml::de::DeTable::parse(&text).ok();
     let spans = root.as_ref().map(SpanIndex::build);
     let reporter = Reporter {

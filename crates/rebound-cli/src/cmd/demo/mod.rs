@@ -126,9 +126,11 @@ const DEMO_OUTPUTS: [&str; 5] = [
 /// an earlier demo was replaced.
 fn fresh_folder(dir: &Path) -> Result<bool, Failure> {
     let config = dir.join("rebound.toml");
-    let ours = std::fs::read_to_string(&config)
-        .map(|text| text.starts_with(DEMO_CONFIG_MARK))
-        .unwrap_or(false);
+    // Only its first line matters; a device in its place is not read on.
+    let ours = rebound_config::read_at_most(&config, 1 << 20)
+        .ok()
+        .flatten()
+        .is_some_and(|bytes| bytes.starts_with(DEMO_CONFIG_MARK.as_bytes()));
     let present: Vec<PathBuf> = DEMO_OUTPUTS
         .iter()
         .map(|name| dir.join(name))
