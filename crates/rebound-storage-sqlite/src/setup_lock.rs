@@ -55,7 +55,13 @@ pub(crate) async fn acquire(path: &Path) -> Result<File, StoreError> {
         .create(true)
         .truncate(false)
         .open(&lock)
-        .map_err(|e| unavailable(format!("cannot open lock file {}: {e}", lock.display())))?;
+        .map_err(|e| {
+            unavailable(format!(
+                "cannot open lock file {}: {e}{}",
+                lock.display(),
+                read_only_hint(e.kind())
+            ))
+        })?;
     let mut waited = Duration::ZERO;
     loop {
         match file.try_lock() {
@@ -76,5 +82,35 @@ pub(crate) async fn acquire(path: &Path) -> Result<File, StoreError> {
                 return Err(unavailable(format!("cannot lock {}: {e}", lock.display())));
             }
         }
+    }
+}
+
+/// What to do when the database's folder cannot be written. Even a report
+/// command writes beside the database (this lock, SQLite's WAL and
+/// shared-memory files, the schema's upgrades), so a read-only folder is
+/// refused at the lock; the bare "Read-only file system" said why, not
+/// what to do.
+fn read_only_hint(kind: std::io::ErrorKind) -> &'static str {
+    match kind {
+        std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied => {
+            "; every rebound command writes beside its database (a lock file, SQLite's \
+             write-ahead log), so to inspect a database in a read-only place, copy it (and \
+             its -wal file, if any) to a writable folder"
+        }
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_only_hint;
+    use std::io::ErrorKind;
+
+    #[test]
+    fn a_folder_that_cannot_be_written_says_what_to_do() {
+        for kind in [ErrorKind::ReadOnlyFilesystem, ErrorKind::PermissionDenied] {
+            assert!(read_only_hint(kind).contains("copy it"), "{kind:?}");
+        }
+        assert_eq!(read_only_hint(ErrorKind::NotFound), "");
     }
 }
