@@ -28,5 +28,5 @@ pub mod scratch;
 
 pub use prepare::Policy;
 pub use report::Report;
-pub use runner::{Options, SimulateError, check, check_config, simulate};
+pub use runner::{Options, SimulateError, check, check_config, check_keep, simulate};
 pub use scenario::{Scenario, ScenarioError};

@@ -137,6 +137,39 @@ impl Folder {
     }
 }
 
+/// Refuses a `--keep` folder that holds anything, or is not a folder: a
+/// simulation writes `history.db`, `rebound.toml`, `raw/` and `scripts/`
+/// there. Only a history was refused before; a user's own `rebound.toml`
+/// was overwritten without a word, and a file named `raw` failed the run
+/// after the history and config were already written. Nothing is created.
+pub fn check_keep(dir: &Path) -> Result<(), SimulateError> {
+    let refuse = |why: String| {
+        Err(SimulateError::Usage(format!(
+            "--keep {}: {why}; choose an empty or new folder (a simulation writes history.db, rebound.toml, raw/ and scripts/ there)",
+            dir.display()
+        )))
+    };
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => match entries.next() {
+            None => Ok(()),
+            Some(entry) => {
+                let held = entry.map_or_else(
+                    |_| "files".to_string(),
+                    |e| e.file_name().to_string_lossy().into_owned(),
+                );
+                if held == "history.db" || dir.join("history.db").exists() {
+                    refuse("the folder already holds a simulation's history.db".to_string())
+                } else {
+                    refuse(format!("the folder is not empty (it holds {held})"))
+                }
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(_) if dir.exists() && !dir.is_dir() => refuse("it is a file, not a folder".to_string()),
+        Err(e) => refuse(format!("cannot read the folder: {e}")),
+    }
+}
+
 fn folder(keep: Option<&Path>, scratch: Option<&Path>) -> Result<Folder, SimulateError> {
     match keep {
         // A scratch folder that refuses a new folder (read-only, full) is
@@ -147,12 +180,7 @@ fn folder(keep: Option<&Path>, scratch: Option<&Path>) -> Result<Folder, Simulat
             .map(Folder::Temp)
             .map_err(|e| failed("cannot create a temporary folder")(e.to_string())),
         Some(dir) => {
-            if dir.join("history.db").exists() {
-                return Err(SimulateError::Usage(format!(
-                    "--keep {}: the folder already holds a simulation's history.db; choose an empty or new folder",
-                    dir.display()
-                )));
-            }
+            check_keep(dir)?;
             // A folder that cannot be made is the argument's fault (a file
             // in the way, no permission), not a failed simulation.
             std::fs::create_dir_all(dir).map_err(|e| {

@@ -162,6 +162,19 @@ pub async fn simulate_cmd(
             )));
         }
     }
+    // Every run's folder, before the first run writes anything.
+    if let Some(dir) = &args.keep {
+        for scenario in &scenarios {
+            for variant in &variants {
+                let keep = if several {
+                    dir.join(format!("{}-{}", scenario.name, variant.label))
+                } else {
+                    dir.clone()
+                };
+                rebound_simulate::check_keep(&keep).map_err(usage)?;
+            }
+        }
+    }
     let mut all_met = true;
     let mut json_out = Vec::new();
     for scenario in scenarios {

@@ -263,7 +263,7 @@ fn calendar_and_keep_arguments_are_checked_before_anything_runs() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(
-        text(&out.stderr).contains(&format!("--keep {keep}: cannot create the folder")),
+        text(&out.stderr).contains(&format!("--keep {keep}: it is a file, not a folder")),
         "{}",
         text(&out.stderr)
     );
@@ -285,6 +285,73 @@ fn calendar_and_keep_arguments_are_checked_before_anything_runs() {
         text(&out.stderr)
     );
     assert!(!dir.path().join("twice").exists(), "nothing ran");
+
+    // Before: a user's own rebound.toml in the folder was overwritten by
+    // the simulation's, and a file named `raw` failed the run (exit 1)
+    // after history.db and rebound.toml were written.
+    for (name, content) in [("rebound.toml", "my own notes\n"), ("raw", "x\n")] {
+        let folder = dir.path().join(format!("holds-{name}"));
+        std::fs::create_dir(&folder).expect("mkdir");
+        std::fs::write(folder.join(name), content).expect("write");
+        let arg = folder.to_string_lossy().into_owned();
+        let out = rebound(
+            &[
+                "simulate",
+                "late-play-by-play",
+                "--days",
+                "1",
+                "--keep",
+                &arg,
+            ],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(&format!(
+                "--keep {arg}: the folder is not empty (it holds {name}); choose an empty or new folder"
+            )),
+            "{}",
+            text(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::read_to_string(folder.join(name)).expect("kept"),
+            content
+        );
+        assert_eq!(
+            std::fs::read_dir(&folder).expect("read").count(),
+            1,
+            "nothing written"
+        );
+    }
+    // Several runs: each run's folder is checked before the first runs.
+    let several = dir.path().join("several");
+    std::fs::create_dir_all(several.join("stale-schedule-original")).expect("mkdir");
+    std::fs::write(several.join("stale-schedule-original/notes"), "x").expect("write");
+    let arg = several.to_string_lossy().into_owned();
+    let out = rebound(
+        &[
+            "simulate",
+            "late-play-by-play",
+            "stale-schedule",
+            "--policy",
+            "original",
+            "--days",
+            "1",
+            "--keep",
+            &arg,
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("stale-schedule-original: the folder is not empty"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !several.join("late-play-by-play-config").exists(),
+        "nothing ran"
+    );
 }
 
 /// Before: a bad `--compare` config was found only after the first
