@@ -597,11 +597,16 @@ impl Scenario {
                     report.at(
                         Key::Fault(n, key),
                         format!(
-                            "{} to {} is outside the simulated calendar ({} to {}, {days} days)",
+                            "{} to {} is outside the simulated calendar ({} to {}, {})",
                             fault.start.format("%Y-%m-%dT%H:%M"),
                             fault.end.format("%Y-%m-%dT%H:%M"),
                             first.format("%Y-%m-%d"),
                             last.format("%Y-%m-%d"),
+                            if days == 1 {
+                                "1 day".to_string()
+                            } else {
+                                format!("{days} days")
+                            },
                         ),
                     );
                 }
@@ -1242,7 +1247,15 @@ fn check_fault(report: &mut Reporter<'_>, n: usize, raw: &RawFault) -> Option<Fa
                     "a \"slow\" fault needs a \"delay\"".to_string(),
                 );
             }
-            delay.map(|delay| FaultKind::Slow { delay })
+            match delay {
+                // A slow answer with no delay changes nothing, yet its
+                // requests were counted as hit.
+                Some(delay) if delay.is_zero() => {
+                    report.at(at("delay"), "the delay must be longer than 0s".to_string());
+                    None
+                }
+                delay => delay.map(|delay| FaultKind::Slow { delay }),
+            }
         }
         "rate_limit" => {
             let requests = match raw.requests {
@@ -1698,6 +1711,23 @@ mod tests {
         let error = scenario.check_against(&names).unwrap_err().to_string();
         assert!(
             error.contains("faults[3].start: faults[2]") && error.contains("contradict"),
+            "{error}"
+        );
+    }
+
+    /// Before: a `slow` fault of "0s" was accepted, changed nothing and
+    /// still counted its requests as hit; and a one-day calendar read
+    /// "1 days".
+    #[test]
+    fn a_slow_fault_without_delay_and_a_one_day_calendar_are_worded() {
+        let text = "from = \"2026-01-01\"\ndays = 1\n[[faults]]\nkind = \"slow\"\nsource = \"a\"\ndelay = \"0s\"\nstart = \"2026-01-01T02:00\"\nfor = \"1h\"\n[[faults]]\nkind = \"down\"\nsource = \"a\"\nstart = \"2026-01-03T02:00\"\nfor = \"1h\"\n";
+        let error = parse(text).unwrap_err().to_string();
+        assert!(
+            error.contains("t.toml:6:9: faults[0].delay: the delay must be longer than 0s"),
+            "{error}"
+        );
+        assert!(
+            error.contains("is outside the simulated calendar (2026-01-01 to 2026-01-02, 1 day)"),
             "{error}"
         );
     }
