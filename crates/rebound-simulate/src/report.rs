@@ -226,6 +226,35 @@ pub(crate) fn utc(tz: chrono_tz::Tz, t: chrono::NaiveDateTime) -> DateTime<Utc> 
         .map_or_else(|| Utc.from_utc_datetime(&t), |t| t.with_timezone(&Utc))
 }
 
+/// The alert subjects a fault is about: the scrapers it [`covers`], their
+/// sources and datasets, and the workflows that run them.
+fn subjects_of<'p>(plan: &'p rebound_domain::plan::Plan, fault: &Fault) -> BTreeSet<&'p str> {
+    let mut about = BTreeSet::new();
+    for (name, scraper) in &plan.scrapers {
+        if covers(fault, &scraper.source, name) {
+            about.extend([
+                name.as_str(),
+                scraper.source.as_str(),
+                scraper.dataset.as_str(),
+            ]);
+        }
+    }
+    if let Some(source) = fault
+        .target
+        .source
+        .as_deref()
+        .and_then(|s| plan.sources.get_key_value(s))
+    {
+        about.insert(source.0.as_str());
+    }
+    for (name, workflow) in &plan.workflows {
+        if workflow.scraper_names().any(|s| about.contains(s)) {
+            about.insert(name.as_str());
+        }
+    }
+    about
+}
+
 fn covers(fault: &Fault, source: &str, scraper: &str) -> bool {
     match &fault.target.scraper {
         Some(s) => s == scraper,
@@ -381,16 +410,23 @@ pub(crate) async fn build(
             _ => {}
         }
     }
-    let first_opened_after = |t: DateTime<Utc>| {
+    // An alert answers a fault when its subject is what the fault hit: its
+    // source, the source's (or its one) scrapers, their datasets and the
+    // workflows that run them. Any alert at all used to count, so a fault
+    // on ESPN was "alerted in 0s" by an alert about the Odds API.
+    let first_opened_after = |t: DateTime<Utc>, about: &BTreeSet<&str>| {
         observed
             .alerts
             .iter()
-            .filter(|a| a.event == "opened" && a.at >= t)
+            .filter(|a| a.event == "opened" && a.at >= t && about.contains(a.subject.as_str()))
             .map(|a| (a.at - t).num_seconds())
             .min()
     };
     let mut faults = Vec::new();
+    let mut about_any: BTreeSet<&str> = BTreeSet::new();
     for fault in &scenario.faults {
+        let about = subjects_of(plan, fault);
+        about_any.extend(about.iter().copied());
         let (from, to) = (utc(tz, fault.start), utc(tz, fault.end));
         let during: Vec<_> = calls
             .iter()
@@ -411,14 +447,14 @@ pub(crate) async fn build(
             calls: during.len() as i64,
             attempts,
             attempts_per_call: (!during.is_empty()).then(|| rate(attempts, during.len() as i64)),
-            first_alert_seconds: first_opened_after(from),
+            first_alert_seconds: first_opened_after(from, &about),
         });
     }
     alerts.first_alert_seconds = faults
         .iter()
         .map(|f| f.start)
         .min()
-        .and_then(first_opened_after);
+        .and_then(|t| first_opened_after(t, &about_any));
 
     // Slots: each (workflow, date, slot) RUN once; `HH:MM` slots at their
     // local time on their target date (or the day after, for workflows
@@ -790,6 +826,55 @@ mod tests {
                 "props 2025-12-11 {}".to_string(),
                 "roster 2025-12-11 {}".to_string()
             ]
+        );
+    }
+
+    /// Before: any alert opened after a fault's start was its "first
+    /// alert", so a fault on one source was answered by another's alert.
+    #[test]
+    fn a_fault_is_answered_only_by_alerts_about_what_it_hit() {
+        let text = r#"
+[pipeline]
+name = "t"
+[sources.espn]
+base_url = "http://127.0.0.1:9"
+[sources.odds]
+base_url = "http://127.0.0.1:9"
+[scrapers.teams]
+source = "espn"
+path = "/teams"
+dataset = "espn/teams"
+[scrapers.lines]
+source = "odds"
+path = "/lines"
+dataset = "odds/lines"
+[workflows.morning]
+scrapers = ["teams"]
+[workflows.evening]
+scrapers = ["lines"]
+[workflows.both]
+scrapers = ["teams", "lines"]
+"#;
+        let plan = rebound_config::load_str(text, std::path::Path::new("t.toml"), &|_| None)
+            .expect("a valid config");
+        let scenario = Scenario::parse(
+            "s",
+            std::path::Path::new("s.toml"),
+            "from = \"2026-01-01\"\ndays = 1\n[[faults]]\nkind = \"down\"\nsource = \"espn\"\nstart = \"2026-01-01T01:00\"\nfor = \"1h\"\n[[faults]]\nkind = \"empty\"\nscraper = \"lines\"\nstart = \"2026-01-01T01:00\"\nfor = \"1h\"\n",
+        )
+        .expect("a valid scenario");
+        let about: Vec<BTreeSet<&str>> = scenario
+            .faults
+            .iter()
+            .map(|f| subjects_of(&plan, f))
+            .collect();
+        assert_eq!(
+            about[0],
+            BTreeSet::from(["espn", "teams", "espn/teams", "morning", "both"])
+        );
+        assert_eq!(
+            about[1],
+            BTreeSet::from(["odds", "lines", "odds/lines", "evening", "both"])
         );
     }
 

@@ -354,13 +354,16 @@ pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Repor
         .iter()
         .map(|(name, s)| (name.clone(), s.timeout))
         .collect();
-    let injector = Arc::new(Injector::new(
-        &scenario.faults,
-        &timeouts,
-        clock.clone(),
-        tz,
-        seed,
-    ));
+    // A fault outside the simulated days is warned of as having no effect:
+    // armed, it still answered the last round's probes at the end instant
+    // and showed "requests hit 1" beside that warning.
+    let armed: Vec<_> = scenario
+        .faults
+        .iter()
+        .filter(|f| !scenario.is_outside(f))
+        .cloned()
+        .collect();
+    let injector = Arc::new(Injector::new(&armed, &timeouts, clock.clone(), tz, seed));
     sim.set_fault_hook(Some(injector.clone()));
     sim.set_reference_anchor(scenario.from - WARM_UP);
 

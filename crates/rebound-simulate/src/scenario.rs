@@ -699,6 +699,14 @@ impl Scenario {
         })
     }
 
+    /// Whether `fault` lies wholly outside the simulated days: such a
+    /// fault is named in the report's warnings and is not armed.
+    pub fn is_outside(&self, fault: &Fault) -> bool {
+        let first = self.from.and_time(NaiveTime::MIN);
+        let last = first + Span::days(i64::from(self.days));
+        fault.end <= first || fault.start >= last
+    }
+
     /// Moves the scenario to start on `from` (every fault shifts with it)
     /// and to last `days` days; refused (with the reason) when that leaves
     /// the simulated calendar ([`check_calendar`]). Returns a warning for
@@ -727,7 +735,7 @@ impl Scenario {
         Ok(self
             .faults
             .iter()
-            .filter(|f| f.end <= first || f.start >= last)
+            .filter(|f| self.is_outside(f))
             .map(|f| {
                 format!(
                     "faults[{}] ({}, {} to {}) is outside the simulated days ({} to {}): it has no effect",

@@ -135,3 +135,90 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Before: a fault's "first alert" was the first alert of any kind after
+/// its start. Here the Odds API fails first, and its alert opened at the
+/// instant ESPN's fault began: ESPN's fault read "first alert 0s".
+#[tokio::test]
+async fn a_fault_is_not_credited_with_another_sources_alert() {
+    let text = r#"
+description = "The Odds API fails, then ESPN"
+from = "2026-01-15"
+days = 1
+
+[[faults]]
+kind = "status"
+source = "odds_api"
+status = 500
+start = "2026-01-15T08:00"
+for = "6h"
+
+[[faults]]
+kind = "status"
+source = "espn"
+status = 500
+start = "2026-01-15T08:20"
+for = "12h"
+"#;
+    let scenario = Scenario::parse("two", Path::new("two.toml"), text).expect("it parses");
+    let options = Options {
+        days: Some(1),
+        ..Options::default()
+    };
+    let report = simulate(scenario, &options).await.expect("it runs");
+    let espn = &report.faults[1];
+    let espn_start = espn.start;
+    let odds_alerts: Vec<_> = report
+        .alerts
+        .sent
+        .iter()
+        .filter(|a| a.event == "opened" && a.subject.starts_with("odds"))
+        .collect();
+    assert!(
+        odds_alerts.iter().any(|a| a.at >= espn_start),
+        "the Odds API's alert opens during ESPN's fault: {:?}",
+        report.alerts.sent
+    );
+    // ESPN's own first alert, if any, is about ESPN's scrapers, datasets,
+    // workflows or the source itself, never the Odds API's.
+    if let Some(seconds) = espn.first_alert_seconds {
+        let at = espn_start + chrono::TimeDelta::seconds(seconds);
+        let first = report
+            .alerts
+            .sent
+            .iter()
+            .filter(|a| a.event == "opened" && a.at == at)
+            .map(|a| a.subject.as_str())
+            .collect::<Vec<_>>();
+        assert!(
+            first
+                .iter()
+                .any(|s| !s.starts_with("odds") && !s.contains("betting")),
+            "{first:?}"
+        );
+    }
+}
+
+/// Before: a fault starting at the instant the simulation ends was warned
+/// of as having no effect, yet answered the last alert round's probes and
+/// showed "requests hit 1".
+#[tokio::test]
+async fn a_fault_outside_the_simulated_days_hits_nothing() {
+    let scenario = rebound_simulate::builtin::load("host-down-5-days")
+        .expect("a built-in")
+        .expect("it parses");
+    let options = Options {
+        days: Some(1),
+        ..Options::default()
+    };
+    let report = simulate(scenario, &options).await.expect("it runs");
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("it has no effect")),
+        "{:?}",
+        report.warnings
+    );
+    assert_eq!(report.faults[0].requests_hit, 0);
+}
