@@ -227,6 +227,10 @@ pub fn prepare(
             .filter(|(_, v)| !v.contains('{'))
             .collect();
         names.queries.insert(name.clone(), literal);
+        let format = field("format");
+        if !format.is_empty() && format != "json" {
+            names.documents.insert(name.clone(), format);
+        }
         if let Some(dataset) = scraper.get("dataset").and_then(Value::as_str) {
             names.datasets.insert(dataset.to_string());
         }

@@ -821,6 +821,20 @@ impl Scenario {
                         ),
                     ),
                     Some(spec) => {
+                        // A changed shape moves a JSON answer's records;
+                        // a document passes through it unchanged, so the
+                        // fault would count its requests as hit and
+                        // change nothing.
+                        if matches!(fault.kind, FaultKind::ChangedShape)
+                            && let Some(format) = plan.documents.get(&scraper)
+                        {
+                            report.at(
+                                Key::Fault(n, "kind"),
+                                format!(
+                                    "changed_shape moves a JSON answer's records under \"data_v2\", but scraper \"{scraper}\" fetches a {format} document, which it would leave unchanged; use empty, status or down"
+                                ),
+                            );
+                        }
                         if let Some(source) = &fault.target.source
                             && *source != spec.0
                         {
@@ -931,6 +945,8 @@ pub struct Names {
     pub queries: BTreeMap<String, Vec<(String, String)>>,
     /// Datasets: `[datasets.X]` and every scraper's `dataset`.
     pub datasets: BTreeSet<String>,
+    /// Scraper → its `format`, for those whose payload is not JSON.
+    pub documents: BTreeMap<String, String>,
 }
 
 fn overlap(a: &Target, b: &Target) -> bool {
@@ -1719,6 +1735,28 @@ mod tests {
         let error = scenario.check_against(&names).unwrap_err().to_string();
         assert!(
             error.contains("faults[3].start: faults[2]") && error.contains("contradict"),
+            "{error}"
+        );
+    }
+
+    /// Before: accepted, counted as hitting the PDF's requests, and the
+    /// PDF passed through unchanged.
+    #[test]
+    fn a_changed_shape_on_a_document_scraper_is_refused() {
+        let text = "from = \"2026-01-01\"\ndays = 2\n[[faults]]\nkind = \"changed_shape\"\nscraper = \"report\"\nstart = \"2026-01-01\"\nfor = \"1h\"\n[[faults]]\nkind = \"changed_shape\"\nscraper = \"games\"\nstart = \"2026-01-01\"\nfor = \"1h\"\n";
+        let mut names = Names::default();
+        names.sources.insert("api".into());
+        for (scraper, path) in [("report", "/report.pdf"), ("games", "/games")] {
+            names
+                .scrapers
+                .insert(scraper.into(), ("api".into(), path.into()));
+        }
+        names.documents.insert("report".into(), "pdf".into());
+        let mut scenario = parse(text).expect("parses");
+        let error = scenario.check_against(&names).unwrap_err();
+        assert_eq!(error.problems.len(), 1, "{error}");
+        assert!(
+            error.to_string().contains("t.toml:4:8: faults[0].kind: changed_shape moves a JSON answer's records under \"data_v2\", but scraper \"report\" fetches a pdf document"),
             "{error}"
         );
     }
