@@ -551,7 +551,17 @@ impl Scenario {
             Ok(raw) => raw,
             Err(error) => {
                 let span = error.span().unwrap_or(0..0);
-                let message = rebound_config::reword_serde(error.message());
+                let mut message = rebound_config::reword_serde(error.message());
+                // toml's syntax messages do not quote the text ("duplicate
+                // key", but not which): a short span on one line is shown,
+                // as the config loader does.
+                if let Some(snippet) = text
+                    .get(span.clone())
+                    .filter(|s| !s.is_empty() && s.len() <= 40 && !s.contains('\n'))
+                    .filter(|s| !message.contains(*s))
+                {
+                    message.push_str(&format!(" (at `{snippet}`)"));
+                }
                 report.at_span(span, String::new(), message);
                 return Err(ScenarioError {
                     problems: report.problems,
@@ -1757,6 +1767,18 @@ mod tests {
         assert_eq!(error.problems.len(), 1, "{error}");
         assert!(
             error.to_string().contains("t.toml:4:8: faults[0].kind: changed_shape moves a JSON answer's records under \"data_v2\", but scraper \"report\" fetches a pdf document"),
+            "{error}"
+        );
+    }
+
+    /// Before: "duplicate key", without naming it.
+    #[test]
+    fn a_duplicate_key_is_named() {
+        let error = parse("from = \"2026-01-01\"\ndays = 1\ndays = 2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("t.toml:3:1: duplicate key (at `days`)"),
             "{error}"
         );
     }
