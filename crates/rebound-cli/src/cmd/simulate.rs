@@ -140,10 +140,20 @@ pub async fn simulate_cmd(
         rebound_simulate::check_config(&options)
             .await
             .map_err(usage)?;
+        // A scenario may fit one config and not the other: say which.
+        let against = match (&args.compare, variant.label) {
+            (Some(file), "compare" | "original") => {
+                format!(
+                    "\n(checked against the --compare config {})",
+                    file.display()
+                )
+            }
+            _ => String::new(),
+        };
         for scenario in &scenarios {
             rebound_simulate::check(scenario, &options)
                 .await
-                .map_err(usage)?;
+                .map_err(|e| Failure::Usage(anyhow::anyhow!("{e}{against}")))?;
         }
     }
     let several = scenarios.len() * variants.len() > 1;

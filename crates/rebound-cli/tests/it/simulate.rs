@@ -392,6 +392,24 @@ fn the_compared_config_is_checked_first_and_its_column_named() {
         "a scenario ran before the compared config was checked"
     );
 
+    // A scenario that fits the config but not the compared one says which
+    // config it was checked against (the message read the same for both).
+    let other = dir.path().join("other.toml");
+    std::fs::write(
+        &other,
+        "[pipeline]\nname = \"x\"\n[sources.other]\nbase_url = \"http://127.0.0.1:9\"\n[scrapers.s]\nsource = \"other\"\npath = \"/x\"\n[workflows.w]\nscrapers = [\"s\"]\nschedule = { kind = \"at\", at = \"22:00\" }\n",
+    )
+    .expect("write");
+    let other = other.to_string_lossy().into_owned();
+    let out = rebound(&["simulate", "host-down-5-days", "--compare", &other], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("unknown source \"balldontlie\"")
+            && stderr.contains(&format!("(checked against the --compare config {other})")),
+        "{stderr}"
+    );
+
     let reference = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../examples/nba/rebound.toml"
