@@ -272,50 +272,86 @@ fn covers(fault: &Fault, source: &str, scraper: &str) -> bool {
 /// is recorded once, without the parameter: a placeholder for the date's
 /// entities, whose ids were never read. It is not an entity of its own:
 /// it is dropped when calls of the same scraper and date name entities
-/// (another run fanned out), and otherwise counts as one entity never
-/// collected (at least one was lost; how many is unknown).
+/// (another run fanned out), and otherwise stands for as many entities as
+/// the scraper fanned out to on the nearest date it did (the earlier one
+/// on a tie), or one when it never did. Counting it as one entity hid a
+/// day's loss: ESPN down for a day lost the 30 teams' rosters, and the
+/// report said one.
 fn completeness<'p>(
     calls: &[rebound_storage::ScraperCallRow],
     fan_param: impl Fn(&str) -> Option<&'p str>,
 ) -> Completeness {
-    let mut expected: BTreeMap<String, bool> = BTreeMap::new();
+    // Key → (collected, how many entities it stands for).
+    let mut expected: BTreeMap<String, (bool, i64)> = BTreeMap::new();
     let mut placeholders: BTreeMap<(String, NaiveDate), String> = BTreeMap::new();
-    let mut fanned_out: BTreeSet<(String, NaiveDate)> = BTreeSet::new();
+    // Scraper → date → entities it fanned out to.
+    let mut fanned_out: BTreeMap<String, BTreeMap<NaiveDate, BTreeSet<String>>> = BTreeMap::new();
     for call in calls {
         if call.error_kind.as_deref() == Some("not_valid") {
             continue;
         }
         let key = format!("{} {} {}", call.scraper_name, call.target_date, call.params);
         if let Some(param) = fan_param(&call.scraper_name) {
-            let date = (call.scraper_name.clone(), call.target_date);
             let names_entity =
                 serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&call.params)
                     .is_ok_and(|p| p.contains_key(param));
             if !names_entity {
-                placeholders.insert(date, key);
+                placeholders.insert((call.scraper_name.clone(), call.target_date), key);
                 continue;
             }
-            fanned_out.insert(date);
+            fanned_out
+                .entry(call.scraper_name.clone())
+                .or_default()
+                .entry(call.target_date)
+                .or_default()
+                .insert(call.params.clone());
         }
-        *expected.entry(key).or_insert(false) |= call.status == "success";
+        expected.entry(key).or_insert((false, 1)).0 |= call.status == "success";
     }
-    for (date, key) in placeholders {
-        if !fanned_out.contains(&date) {
-            expected.entry(key).or_insert(false);
+    for ((scraper, date), key) in placeholders {
+        let dates = fanned_out.get(&scraper);
+        if dates.is_some_and(|d| d.contains_key(&date)) {
+            continue;
         }
+        let nearest = dates.and_then(|dates| {
+            let before = dates.range(..date).next_back();
+            let after = dates.range(date..).next();
+            match (before, after) {
+                (Some(b), Some(a)) if (date - *b.0) <= (*a.0 - date) => Some(b),
+                (Some(b), None) => Some(b),
+                (_, Some(a)) => Some(a),
+                (None, None) => None,
+            }
+        });
+        let (key, weight) = match nearest {
+            Some((on, entities)) => (
+                format!(
+                    "{key} (its entities were never listed: {} as on {on})",
+                    entities.len()
+                ),
+                entities.len() as i64,
+            ),
+            None => (key, 1),
+        };
+        expected.entry(key).or_insert((false, weight));
     }
-    let collected = expected.values().filter(|got| **got).count() as i64;
+    let total: i64 = expected.values().map(|(_, n)| n).sum();
+    let collected: i64 = expected
+        .values()
+        .filter(|(got, _)| *got)
+        .map(|(_, n)| n)
+        .sum();
     Completeness {
-        expected: expected.len() as i64,
+        expected: total,
         collected,
-        completeness_rate: if expected.is_empty() {
+        completeness_rate: if total == 0 {
             1.0
         } else {
-            rate(collected, expected.len() as i64)
+            rate(collected, total)
         },
         never_collected: expected
             .iter()
-            .filter(|(_, got)| !**got)
+            .filter(|(_, (got, _))| !*got)
             .map(|(k, _)| k.clone())
             .collect(),
     }
@@ -818,13 +854,43 @@ mod tests {
             call("roster", "2025-12-11", "{}", "failed"),
         ];
         let c = completeness(&calls, fan);
-        assert_eq!(c.expected, 5, "{:?}", c.never_collected);
+        // The 11th's placeholder stands for the 10th's two events.
+        assert_eq!(c.expected, 6, "{:?}", c.never_collected);
         assert_eq!(c.collected, 3);
         assert_eq!(
             c.never_collected,
             vec![
-                "props 2025-12-11 {}".to_string(),
+                "props 2025-12-11 {} (its entities were never listed: 2 as on 2025-12-10)"
+                    .to_string(),
                 "roster 2025-12-11 {}".to_string()
+            ]
+        );
+        // The nearest date decides, the earlier on a tie; a scraper that
+        // never fanned out stands for one.
+        let calls = [
+            call("props", "2025-12-08", r#"{"event_id":"a"}"#, "success"),
+            call("props", "2025-12-10", "{}", "skipped"),
+            call("props", "2025-12-12", r#"{"event_id":"b"}"#, "success"),
+            call("props", "2025-12-12", r#"{"event_id":"c"}"#, "success"),
+            call("props", "2025-12-13", "{}", "skipped"),
+            call("lines", "2025-12-13", "{}", "skipped"),
+        ];
+        let fan = |scraper: &str| matches!(scraper, "props" | "lines").then_some("event_id");
+        let c = completeness(&calls, fan);
+        assert_eq!(
+            (c.expected, c.collected),
+            (3 + 1 + 2 + 1, 3),
+            "{:?}",
+            c.never_collected
+        );
+        assert_eq!(
+            c.never_collected,
+            vec![
+                "lines 2025-12-13 {}".to_string(),
+                "props 2025-12-10 {} (its entities were never listed: 1 as on 2025-12-08)"
+                    .to_string(),
+                "props 2025-12-13 {} (its entities were never listed: 2 as on 2025-12-12)"
+                    .to_string(),
             ]
         );
     }
