@@ -11,9 +11,13 @@
 use rebound_simulate::{Options, Report, builtin, simulate};
 
 /// (scenario, target) pairs missed on the reference pipeline today.
-/// None today: `full-season`'s completeness (99.984% in the bench run of
-/// 2026-12-04) was the last, and the bench checks it.
-const KNOWN_MISSES: &[(&str, &str)] = &[];
+///
+/// `full-season`'s completeness: 99.753% (12,500 of 12,531) in the bench
+/// run of 2026-12-06. ESPN is down for a whole day, and its team list and
+/// 30 rosters of that date are daily snapshots nothing can fetch later.
+/// (It read 99.984% while the report counted the rosters as one entity.)
+/// The season runs in the bench, not here (see `full_season` below).
+const KNOWN_MISSES: &[(&str, &str)] = &[("full-season", "completeness_rate")];
 
 async fn run(name: &str) -> Report {
     let scenario = builtin::load(name).expect("a built-in").expect("it parses");
