@@ -247,12 +247,52 @@ pub async fn simulate_cmd(
 }
 
 async fn run_one(scenario: Scenario, options: &Options) -> Result<Report, Failure> {
-    simulate(scenario, options).await.map_err(|e| match e {
+    let mut run = Box::pin(simulate(scenario, options));
+    let result = tokio::select! {
+        result = &mut run => result,
+        code = interrupted() => {
+            // Dropping the run drops its temporary folder with it. Killed
+            // by the signal instead, it left the history behind, which in
+            // memory (`/dev/shm`) holds RAM until the machine restarts.
+            drop(run);
+            match &options.keep {
+                Some(dir) => crate::setup::say(&format!(
+                    "rebound simulate: interrupted; the history so far is in {}",
+                    dir.display()
+                )),
+                None => crate::setup::say(
+                    "rebound simulate: interrupted; its temporary history was removed",
+                ),
+            }
+            std::process::exit(code);
+        }
+    };
+    result.map_err(|e| match e {
         SimulateError::Prepare(_) | SimulateError::Scenario(_) | SimulateError::Usage(_) => {
             Failure::Usage(anyhow::anyhow!(e))
         }
         SimulateError::Failed { .. } => Failure::Runtime(anyhow::anyhow!(e)),
     })
+}
+
+/// Waits for Ctrl-C or SIGTERM; returns the shell's exit status for it
+/// (128 + the signal's number).
+async fn interrupted() -> i32 {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = term.recv() => 143,
+                _ = tokio::signal::ctrl_c() => 130,
+            };
+        }
+    }
+    // Without a handler the signal ends the process as before.
+    match tokio::signal::ctrl_c().await {
+        Ok(()) => 130,
+        Err(_) => std::future::pending().await,
+    }
 }
 
 fn list_builtins(json: bool) -> Result<ExitCode, Failure> {

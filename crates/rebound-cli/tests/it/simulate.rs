@@ -898,3 +898,52 @@ fn a_simulation_runs_on_one_cpu_unless_told_not_to() {
     assert_eq!(main, ours, "--no-pin leaves the main thread free");
     assert_eq!(sqlite, ours, "--no-pin leaves the SQLite thread free");
 }
+
+/// Before: Ctrl-C or SIGTERM ended the process by the signal, and the
+/// temporary history stayed behind (in `/dev/shm`, in memory, since the
+/// history moved there). Now the run is dropped, its folder with it, and
+/// the exit status is the shell's for the signal.
+#[test]
+fn an_interrupted_simulation_removes_its_temporary_history() {
+    for (signal, status) in [("-INT", 130), ("-TERM", 143)] {
+        let scratch = tempfile::tempdir().expect("tempdir");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rebound"))
+            .args(["simulate", "full-season", "--no-pin"])
+            .env("TMPDIR", scratch.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("it starts");
+        // The run's folder holds its history.db once the run has begun
+        // (the checks before it use folders of their own).
+        let started = std::time::Instant::now();
+        let running = loop {
+            let found = std::fs::read_dir(scratch.path())
+                .expect("read")
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .find(|p| p.join("history.db").exists());
+            if let Some(found) = found {
+                break found;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(120),
+                "the season never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let killed = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(killed.success());
+        let out = child.wait_with_output().expect("it exits");
+        assert_eq!(out.status.code(), Some(status), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("interrupted; its temporary history was removed"),
+            "{}",
+            text(&out.stderr)
+        );
+        assert!(!running.exists(), "{} is left behind", running.display());
+    }
+}
