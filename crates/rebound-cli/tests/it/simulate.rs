@@ -907,7 +907,7 @@ fn a_simulation_runs_on_one_cpu_unless_told_not_to() {
 fn an_interrupted_simulation_removes_its_temporary_history() {
     for (signal, status) in [("-INT", 130), ("-TERM", 143)] {
         let scratch = tempfile::tempdir().expect("tempdir");
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rebound"))
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_rebound"))
             .args(["simulate", "full-season", "--no-pin"])
             .env("TMPDIR", scratch.path())
             .stdout(std::process::Stdio::null())
