@@ -84,6 +84,35 @@ pub async fn simulate_cmd(
     config_given: bool,
     args: SimulateArgs,
 ) -> Result<ExitCode, Failure> {
+    let keep = args.keep.clone();
+    let mut all = Box::pin(simulate_all(config, config_given, args));
+    tokio::select! {
+        result = &mut all => result,
+        code = interrupted() => {
+            // Dropping the runs (and the checks before them) drops their
+            // temporary folders with them. Killed by the signal instead,
+            // they left the history behind, which in memory (`/dev/shm`)
+            // holds RAM until the machine restarts.
+            drop(all);
+            match keep {
+                Some(dir) => crate::setup::say(&format!(
+                    "rebound simulate: interrupted; what was written so far is in {}",
+                    dir.display()
+                )),
+                None => crate::setup::say(
+                    "rebound simulate: interrupted; its temporary history was removed",
+                ),
+            }
+            std::process::exit(code);
+        }
+    }
+}
+
+async fn simulate_all(
+    config: &Path,
+    config_given: bool,
+    args: SimulateArgs,
+) -> Result<ExitCode, Failure> {
     if args.scenarios.is_empty() {
         return list_builtins(args.json);
     }
@@ -247,27 +276,7 @@ pub async fn simulate_cmd(
 }
 
 async fn run_one(scenario: Scenario, options: &Options) -> Result<Report, Failure> {
-    let mut run = Box::pin(simulate(scenario, options));
-    let result = tokio::select! {
-        result = &mut run => result,
-        code = interrupted() => {
-            // Dropping the run drops its temporary folder with it. Killed
-            // by the signal instead, it left the history behind, which in
-            // memory (`/dev/shm`) holds RAM until the machine restarts.
-            drop(run);
-            match &options.keep {
-                Some(dir) => crate::setup::say(&format!(
-                    "rebound simulate: interrupted; the history so far is in {}",
-                    dir.display()
-                )),
-                None => crate::setup::say(
-                    "rebound simulate: interrupted; its temporary history was removed",
-                ),
-            }
-            std::process::exit(code);
-        }
-    };
-    result.map_err(|e| match e {
+    simulate(scenario, options).await.map_err(|e| match e {
         SimulateError::Prepare(_) | SimulateError::Scenario(_) | SimulateError::Usage(_) => {
             Failure::Usage(anyhow::anyhow!(e))
         }

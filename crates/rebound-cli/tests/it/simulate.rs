@@ -946,4 +946,35 @@ fn an_interrupted_simulation_removes_its_temporary_history() {
         );
         assert!(!running.exists(), "{} is left behind", running.display());
     }
+    // A kept history stays, and the message says where.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keep = dir.path().join("kept");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .args(["simulate", "full-season", "--no-pin", "--keep"])
+        .arg(&keep)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("it starts");
+    let started = std::time::Instant::now();
+    while !keep.join("history.db").exists() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(120));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let out = child.wait_with_output().expect("it exits");
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "interrupted; what was written so far is in {}",
+            keep.display()
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(keep.join("history.db").exists());
 }
