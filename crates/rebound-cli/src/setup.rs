@@ -313,3 +313,30 @@ fn engine_on(plan: Plan, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result
         clock,
     ))
 }
+
+/// Waits for the first Ctrl-C or SIGTERM and returns the shell's exit
+/// status for it (128 + the signal's number): how `serve` and `simulate`
+/// learn they are asked to stop. Where SIGTERM cannot be listened for,
+/// only Ctrl-C is (and says so); where neither can, it never returns and
+/// the signal ends the process as it would without a handler.
+pub async fn stop_signal() -> i32 {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                return tokio::select! {
+                    _ = term.recv() => 143,
+                    _ = tokio::signal::ctrl_c() => 130,
+                };
+            }
+            Err(error) => {
+                tracing::error!(%error, "Cannot listen for SIGTERM; only Ctrl-C stops this command.");
+            }
+        }
+    }
+    match tokio::signal::ctrl_c().await {
+        Ok(()) => 130,
+        Err(_) => std::future::pending().await,
+    }
+}

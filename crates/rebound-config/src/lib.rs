@@ -102,6 +102,14 @@ pub fn read_config(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
+/// The 1-based line and column (in characters) of byte `offset` of `text`,
+/// clamped to the text and to a character's start: how every config and
+/// scenario problem names its place.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let at = spans::position(text, offset);
+    (at.line, at.column)
+}
+
 /// Where a file stops being UTF-8: its first bad byte, and that byte's
 /// 1-based line and column (in characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,12 +125,8 @@ pub fn decode_utf8(bytes: Vec<u8>) -> Result<String, NotUtf8> {
         let byte = e.utf8_error().valid_up_to();
         // Valid up to `byte`, so nothing is replaced.
         let valid = String::from_utf8_lossy(&e.as_bytes()[..byte]);
-        let line_start = valid.rfind('\n').map_or(0, |n| n + 1);
-        NotUtf8 {
-            byte,
-            line: valid.matches('\n').count() + 1,
-            column: valid[line_start..].chars().count() + 1,
-        }
+        let (line, column) = line_column(&valid, byte);
+        NotUtf8 { byte, line, column }
     })
 }
 

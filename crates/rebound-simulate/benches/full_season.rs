@@ -425,8 +425,5 @@ fn transform_env() -> Vec<(String, String)> {
 /// the season on disk beside it).
 #[allow(clippy::disallowed_methods)] // the bench is the season's CLI
 fn scratch() -> Option<PathBuf> {
-    if std::env::var_os("TMPDIR").is_some_and(|v| !v.is_empty()) {
-        return None;
-    }
-    rebound_simulate::scratch::memory_backed()
+    rebound_simulate::scratch::choose(std::env::var_os("TMPDIR").as_deref())
 }

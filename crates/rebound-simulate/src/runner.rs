@@ -157,7 +157,7 @@ pub fn check_keep(dir: &Path) -> Result<(), SimulateError> {
                     |_| "files".to_string(),
                     |e| e.file_name().to_string_lossy().into_owned(),
                 );
-                if held == "history.db" || dir.join("history.db").exists() {
+                if dir.join("history.db").exists() {
                     refuse("the folder already holds a simulation's history.db".to_string())
                 } else {
                     refuse(format!("the folder is not empty (it holds {held})"))

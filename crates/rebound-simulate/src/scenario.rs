@@ -439,7 +439,7 @@ impl<'a> Reporter<'a> {
     }
 
     fn at_span(&mut self, span: Range<usize>, key: String, message: String) {
-        let (line, column) = position(self.text, span.start);
+        let (line, column) = rebound_config::line_column(self.text, span.start);
         self.problems.push(Problem {
             file: self.file.to_path_buf(),
             line,
@@ -459,20 +459,6 @@ impl<'a> Reporter<'a> {
 /// [`Reporter::locate`] falls back to the fault's table for a key it lacks.
 fn has_end(report: &Reporter<'_>, n: usize) -> bool {
     report.locate(Key::Fault(n, "end")) != report.locate(Key::Fault(n, ""))
-}
-
-/// 1-based line and column (in characters) of byte `offset`, clamped.
-fn position(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line_start = before.rfind('\n').map_or(0, |n| n + 1);
-    (
-        before.matches('\n').count() + 1,
-        before[line_start..].chars().count() + 1,
-    )
 }
 
 /// The span of `key`'s value in `root`, else of its fault's table, else 0..0.

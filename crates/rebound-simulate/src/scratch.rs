@@ -29,6 +29,17 @@ pub fn memory_backed() -> Option<PathBuf> {
     with_room(Path::new(MEMORY_FOLDER), MEMORY_FOLDER_MIN_FREE)
 }
 
+/// The folder for a temporary history, given the `TMPDIR` the caller read
+/// from its environment: [`memory_backed`], unless `TMPDIR` names a folder,
+/// which is the user's choice and then used as is (`None`: the system's
+/// temporary folder, which is `TMPDIR`).
+pub fn choose(tmpdir: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+    if tmpdir.is_some_and(|v| !v.is_empty()) {
+        return None;
+    }
+    memory_backed()
+}
+
 /// `folder`, when it is a folder with at least `min` bytes available.
 fn with_room(folder: &Path, min: u64) -> Option<PathBuf> {
     (folder.is_dir() && available(folder)? >= min).then(|| folder.to_path_buf())
@@ -55,6 +66,13 @@ fn available(_folder: &Path) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tmpdir_the_user_set_is_left_to_them() {
+        assert_eq!(choose(Some(std::ffi::OsStr::new("/var/tmp"))), None);
+        assert_eq!(choose(Some(std::ffi::OsStr::new(""))), memory_backed());
+        assert_eq!(choose(None), memory_backed());
+    }
 
     #[cfg(unix)]
     #[test]

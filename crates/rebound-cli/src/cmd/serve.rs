@@ -119,27 +119,7 @@ fn start_failure(error: StartError, config: &Path) -> Failure {
 /// Turns the first SIGTERM or Ctrl-C into a shutdown request; a second
 /// Ctrl-C exits at once.
 async fn wait_for_signal(stop: StopSignal) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(error) => {
-                tracing::error!(%error, "Cannot listen for SIGTERM; only Ctrl-C stops the service.");
-                let _ = tokio::signal::ctrl_c().await;
-                stop.stop();
-                return;
-            }
-        };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+    setup::stop_signal().await;
     setup::say(
         "rebound serve: stopping (in-flight runs get the shutdown grace period; Ctrl-C again to exit now)",
     );

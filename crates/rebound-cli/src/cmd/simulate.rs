@@ -66,10 +66,17 @@ pub enum PolicyArg {
 /// chose the temporary folder with `TMPDIR`.
 #[allow(clippy::disallowed_methods)] // the CLI is the one reader of the environment
 fn scratch() -> Option<PathBuf> {
-    if std::env::var_os("TMPDIR").is_some_and(|v| !v.is_empty()) {
-        return None;
+    rebound_simulate::scratch::choose(std::env::var_os("TMPDIR").as_deref())
+}
+
+/// Where a run keeps its history under `--keep DIR`: DIR itself, or
+/// DIR/SCENARIO-VARIANT when the command makes several runs.
+fn kept_in(dir: &Path, several: bool, scenario: &Scenario, variant: &Variant) -> PathBuf {
+    if several {
+        dir.join(format!("{}-{}", scenario.name, variant.label))
+    } else {
+        dir.to_path_buf()
     }
-    rebound_simulate::scratch::memory_backed()
 }
 
 /// One run to make of each scenario.
@@ -88,7 +95,7 @@ pub async fn simulate_cmd(
     let mut all = Box::pin(simulate_all(config, config_given, args));
     tokio::select! {
         result = &mut all => result,
-        code = interrupted() => {
+        code = crate::setup::stop_signal() => {
             // Dropping the runs (and the checks before them) drops their
             // temporary folders with them. Killed by the signal instead,
             // they left the history behind, which in memory (`/dev/shm`)
@@ -205,12 +212,8 @@ async fn simulate_all(
     if let Some(dir) = &args.keep {
         for scenario in &scenarios {
             for variant in &variants {
-                let keep = if several {
-                    dir.join(format!("{}-{}", scenario.name, variant.label))
-                } else {
-                    dir.clone()
-                };
-                rebound_simulate::check_keep(&keep).map_err(usage)?;
+                rebound_simulate::check_keep(&kept_in(dir, several, scenario, variant))
+                    .map_err(usage)?;
             }
         }
     }
@@ -219,13 +222,10 @@ async fn simulate_all(
     for scenario in scenarios {
         let mut reports = Vec::new();
         for variant in &variants {
-            let keep = args.keep.as_ref().map(|dir| {
-                if several {
-                    dir.join(format!("{}-{}", scenario.name, variant.label))
-                } else {
-                    dir.clone()
-                }
-            });
+            let keep = args
+                .keep
+                .as_ref()
+                .map(|dir| kept_in(dir, several, &scenario, variant));
             let options = Options {
                 config: variant.config.clone(),
                 policy: variant.policy,
@@ -282,26 +282,6 @@ async fn run_one(scenario: Scenario, options: &Options) -> Result<Report, Failur
         }
         SimulateError::Failed { .. } => Failure::Runtime(anyhow::anyhow!(e)),
     })
-}
-
-/// Waits for Ctrl-C or SIGTERM; returns the shell's exit status for it
-/// (128 + the signal's number).
-async fn interrupted() -> i32 {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            return tokio::select! {
-                _ = term.recv() => 143,
-                _ = tokio::signal::ctrl_c() => 130,
-            };
-        }
-    }
-    // Without a handler the signal ends the process as before.
-    match tokio::signal::ctrl_c().await {
-        Ok(()) => 130,
-        Err(_) => std::future::pending().await,
-    }
 }
 
 fn list_builtins(json: bool) -> Result<ExitCode, Failure> {
