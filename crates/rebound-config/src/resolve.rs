@@ -116,7 +116,7 @@ pub(crate) fn resolve(
     Err(resolver
         .problems
         .into_iter()
-        .map(|(path, message)| (path, redactor.redact_string(&message)))
+        .map(|(path, message)| (path, redactor.redact_message(&message)))
         .collect())
 }
 

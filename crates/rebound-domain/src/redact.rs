@@ -13,8 +13,9 @@
 //! only from [`MIN_MASKED_CHARS`] characters on (every secret sent to an
 //! upstream is at least that long: shorter ones are refused before any
 //! request). A shorter secret, such as a database password, is masked only
-//! where it is a whole URL password (`://user:***@host`), never inside
-//! other text.
+//! where it is a whole URL password (`://user:***@host`), and, in a message
+//! that quotes what a person wrote ([`Redactor::redact_message`]), where it
+//! is a whole quoted value (`found "***"`); never inside other text.
 //!
 //! Excerpts are masked first and cut second ([`Redactor::excerpt`]): cutting
 //! first would leave the part of a secret before the cut unmasked. A cut
@@ -48,6 +49,9 @@ pub struct Redactor {
     /// Secrets shorter than [`MIN_MASKED_CHARS`], in their URL forms: masked
     /// only between `:` and `@` (a URL's password).
     url_passwords: Vec<String>,
+    /// Secrets shorter than [`MIN_MASKED_CHARS`] as a message quotes a whole
+    /// value (`"abc"`, `` `abc` ``): masked only by [`Redactor::redact_message`].
+    quoted: Vec<String>,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -66,6 +70,7 @@ impl Redactor {
     {
         let mut needles: Vec<String> = Vec::new();
         let mut url_passwords: Vec<String> = Vec::new();
+        let mut quoted: Vec<String> = Vec::new();
         for secret in secrets {
             let secret = secret.as_ref();
             if secret.is_empty() {
@@ -85,6 +90,11 @@ impl Redactor {
                         url_passwords.push(needle);
                     }
                 }
+                for needle in [format!("{secret:?}"), format!("`{secret}`")] {
+                    if !quoted.contains(&needle) {
+                        quoted.push(needle);
+                    }
+                }
                 continue;
             }
             for needle in [secret.to_string(), encoded, form, json_escape(secret)] {
@@ -95,9 +105,11 @@ impl Redactor {
         }
         needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
         url_passwords.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        quoted.sort_by_key(|n| std::cmp::Reverse(n.len()));
         Redactor {
             needles,
             url_passwords,
+            quoted,
         }
     }
 
@@ -191,6 +203,26 @@ impl Redactor {
     pub fn redact_string(&self, text: &str) -> String {
         self.redact(text).into_owned()
     }
+
+    /// [`Redactor::redact`] for a message that quotes a value a person
+    /// wrote, such as a config error's `found "abc"`: a short secret is
+    /// also masked where it is a whole quoted value. Quoted, a short value
+    /// no longer matches inside ordinary words, and a config error that
+    /// quoted a 5-character `${DB_PASSWORD}` showed it in clear.
+    pub fn redact_message(&self, text: &str) -> String {
+        let mut out = self.redact_string(text);
+        for needle in &self.quoted {
+            if out.contains(needle.as_str()) {
+                let mask = if needle.starts_with('`') {
+                    "`***`"
+                } else {
+                    "\"***\""
+                };
+                out = out.replace(needle.as_str(), mask);
+            }
+        }
+        out
+    }
 }
 
 /// The first `needle` in `haystack`. A payload can be megabytes and is
@@ -257,6 +289,17 @@ fn url_form_encode(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_masks_a_short_secret_only_where_it_is_a_whole_quoted_value() {
+        let r = Redactor::new(["abc", "a\"b"]);
+        assert_eq!(
+            r.redact_message("found \"abc\", not abcde, \"abcd\" or (at `abc`); \"a\\\"b\""),
+            "found \"***\", not abcde, \"abcd\" or (at `***`); \"***\""
+        );
+        // Ordinary redaction leaves short secrets alone outside URLs.
+        assert_eq!(r.redact("found \"abc\""), "found \"abc\"");
+    }
 
     #[test]
     fn masks_plain_and_encoded_forms() {

@@ -103,6 +103,20 @@ fn secrets_are_masked_in_errors_and_summaries() {
 }
 
 #[test]
+fn a_short_value_from_the_environment_is_masked_where_an_error_quotes_it() {
+    // Values of 8 characters and more are masked anywhere; a shorter one
+    // (a database password, say) was quoted in clear by the error.
+    let text = BASE.replace("name = \"t\"", "name = \"t\"\ndatabase = \"${PW}\"");
+    let env = |name: &str| (name == "PW").then(|| "pw42".to_string());
+    let err = load_str(&text, Path::new("r.toml"), &env)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("pipeline.database: expected"), "{err}");
+    assert!(err.contains("\"***\""), "{err}");
+    assert!(!err.contains("pw42"), "{err}");
+}
+
+#[test]
 fn env_values_reach_every_kind_of_string() {
     let env = |name: &str| {
         Some(
