@@ -1183,7 +1183,14 @@ fn check_fault(report: &mut Reporter<'_>, n: usize, raw: &RawFault) -> Option<Fa
                 None
             }
         },
-        (None, Some(d)) => start.map(|s| s + Span::from_std(d).unwrap_or(Span::MAX)),
+        // Past the last representable instant, the fault ends "never": the
+        // calendar check below then names it (an unchecked sum panicked).
+        (None, Some(d)) => start.map(|s| {
+            Span::from_std(d)
+                .ok()
+                .and_then(|d| s.checked_add_signed(d))
+                .unwrap_or(NaiveDateTime::MAX)
+        }),
         (None, None) => {
             if raw.length.is_none() {
                 report.at(
@@ -1782,6 +1789,19 @@ mod tests {
         );
         assert!(
             error.contains("is outside the simulated calendar (2026-01-01 to 2026-01-02, 1 day)"),
+            "{error}"
+        );
+    }
+
+    /// Before: a `for` that took the fault's end past the last instant
+    /// chrono represents panicked (exit 101) instead of naming the fault.
+    #[test]
+    fn a_fault_that_would_end_past_the_last_instant_is_outside_the_calendar() {
+        let text = "from = \"2026-01-15\"\ndays = 1\n[[faults]]\nkind = \"down\"\nsource = \"a\"\nstart = \"+262142-12-31T23:00\"\nfor = \"1h\"\n";
+        let error = parse(text).unwrap_err().to_string();
+        assert!(
+            error.contains("t.toml:6:9: faults[0].start:")
+                && error.contains("is outside the simulated calendar"),
             "{error}"
         );
     }
