@@ -97,7 +97,8 @@ impl Redactor {
                 }
                 continue;
             }
-            for needle in [secret.to_string(), encoded, form, json_escape(secret)] {
+            let json = json_escapes(secret);
+            for needle in [secret.to_string(), encoded, form].into_iter().chain(json) {
                 if !needles.contains(&needle) {
                     needles.push(needle);
                 }
@@ -254,9 +255,30 @@ const USERINFO: &percent_encoding::AsciiSet = &NON_ALPHANUMERIC
     .remove(b';')
     .remove(b'=');
 
-/// The secret as a JSON string literal writes it (without the quotes), `/`
-/// left alone: how a JSON body echoing it usually looks.
-fn json_escape(value: &str) -> String {
+/// The ways a JSON body commonly writes `value` inside a string: the
+/// minimal escaping, and that with any of `/` as `\/` (PHP's `json_encode`),
+/// non-ASCII characters as `\uXXXX` (Python's `ensure_ascii`, PHP's default
+/// too) and `<`, `>`, `&` as `\uXXXX` (Go's HTML-safe encoder). An upstream
+/// that echoed a key containing `/` as `\/` in a 401 body had it stored and
+/// printed in clear.
+fn json_escapes(value: &str) -> Vec<String> {
+    let mut forms: Vec<String> = Vec::new();
+    for flags in 0u8..8 {
+        let form = json_escape_with(value, |c| {
+            (flags & 1 != 0 && c == '/')
+                || (flags & 2 != 0 && !c.is_ascii())
+                || (flags & 4 != 0 && matches!(c, '<' | '>' | '&'))
+        });
+        if !forms.contains(&form) {
+            forms.push(form);
+        }
+    }
+    forms
+}
+
+/// JSON string escaping, plus `\uXXXX` (or `\/`) for the characters `also`
+/// picks.
+fn json_escape_with(value: &str, also: impl Fn(char) -> bool) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         match c {
@@ -265,7 +287,13 @@ fn json_escape(value: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            '/' if also(c) => out.push_str("\\/"),
+            c if (c as u32) < 0x20 || also(c) => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
             c => out.push(c),
         }
     }
@@ -313,6 +341,21 @@ mod tests {
         let redactor = Redactor::new(["quo\"te\\key"]);
         let out = redactor.redact(r#"{"echo":"quo\"te\\key"}"#);
         assert_eq!(out, r#"{"echo":"***"}"#);
+    }
+
+    /// Before: a key echoed by PHP (`/` as `\/`) was stored in clear.
+    #[test]
+    fn masks_the_escapings_json_encoders_commonly_use() {
+        let redactor = Redactor::new(["abcD/EFgh+ij==", "pä/ss<wörd>&1"]);
+        for echoed in [
+            r#"{"key":"abcD\/EFgh+ij=="}"#,
+            r#"{"key":"p\u00e4/ss<w\u00f6rd>&1"}"#,
+            r#"{"key":"p\u00e4\/ss<w\u00f6rd>&1"}"#,
+            r#"{"key":"pä/ss\u003cwörd\u003e\u00261"}"#,
+        ] {
+            assert_eq!(redactor.redact(echoed), r#"{"key":"***"}"#, "{echoed}");
+            assert!(redactor.finds_secret_in(echoed.as_bytes()), "{echoed}");
+        }
     }
 
     #[test]
