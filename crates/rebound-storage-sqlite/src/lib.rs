@@ -686,6 +686,15 @@ impl Store for SqliteStore {
                 path.display()
             )));
         };
+        // `VACUUM INTO` reads its target as SQLite reads a file name: a
+        // relative `:memory:` or `file:…` would be an in-memory database or
+        // a URI, written nowhere or elsewhere while the backup "succeeded".
+        // `./` makes it the file the user named.
+        let target = if path.is_absolute() {
+            target.to_string()
+        } else {
+            format!("./{target}")
+        };
         // A reader: `VACUUM INTO` reads one snapshot and writes a new,
         // compact file without the WAL, so writers are not held up.
         sqlx::query("VACUUM INTO ?1")

@@ -53,7 +53,16 @@ pub async fn backup(config: &Path, args: BackupArgs) -> Result<ExitCode, Failure
             args.file.display()
         )
     })?;
-    let bytes = std::fs::metadata(&args.file).map(|m| m.len()).unwrap_or(0);
+    // What was written, read back: a backup that says "done" must exist.
+    let bytes = std::fs::metadata(&args.file)
+        .map_err(|e| {
+            anyhow!(
+                "the backup of {} reported success, but {} cannot be read: {e}",
+                source.display(),
+                args.file.display()
+            )
+        })?
+        .len();
     println!(
         "Backed up {} to {} ({}).",
         source.display(),

@@ -83,6 +83,36 @@ async fn backup_writes_a_complete_copy_and_refuses_an_existing_file() {
     assert_eq!(std::fs::read(&target).unwrap(), before, "left as it was");
 }
 
+/// Before: SQLite read these names as an in-memory database and a URI, so
+/// the backup wrote nothing (or another file) and still exited 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // The binary blocks this thread; the simulated upstream needs another.
+async fn backup_writes_the_file_named_even_when_sqlite_would_read_it_as_a_uri() {
+    let sim = UpstreamSim::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url());
+    let env = [("CLI_KEY", SECRET)];
+    sim.script("/c/good", vec![Reply::text(200, "fine")]);
+    let config = config.to_str().unwrap();
+    let out = rebound(&["-c", config, "run", "ok", "--date", "2026-11-27"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for name in [":memory:", "file:u.db?mode=memory"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rebound"))
+            .args(["-c", config, "backup", name])
+            .current_dir(dir.path())
+            .env_remove("REBOUND_CONFIG")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let written = dir.path().join(name);
+        assert_eq!(rows(&written, "workflow_executions").await, 1, "{name}");
+        assert!(
+            !text(&out.stdout).contains("(0 bytes)"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+}
+
 #[test]
 fn backup_of_a_database_that_does_not_exist_says_so() {
     let dir = tempfile::tempdir().unwrap();
