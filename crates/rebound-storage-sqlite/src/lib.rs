@@ -137,6 +137,7 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(|e| unavailable(&e))?;
+        refuse_a_foreign_database(&writer, path).await?;
         MIGRATOR
             .run(&writer)
             .await
@@ -165,6 +166,32 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.writer
     }
+}
+
+/// Refuses a file that holds tables but no migration record: another
+/// application's database, named by mistake. Migrating it added some 70
+/// tables to it, even from a report command.
+async fn refuse_a_foreign_database(writer: &SqlitePool, path: &Path) -> Result<(), StoreError> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' \
+         AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+    )
+    .fetch_all(writer)
+    .await
+    .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
+    if tables.is_empty() || tables.iter().any(|t| t == "_sqlx_migrations") {
+        return Ok(());
+    }
+    let shown: Vec<&str> = tables.iter().take(5).map(String::as_str).collect();
+    let more = match tables.len() - shown.len() {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    Err(StoreError::Migration(format!(
+        "{} is not a Rebound history: it holds other tables ({}{more}) and no record of Rebound's schema, so it was left as it is; point `database` at a new file",
+        path.display(),
+        shown.join(", "),
+    )))
 }
 
 /// WAL lets readers run in parallel; more than a few gains nothing for the

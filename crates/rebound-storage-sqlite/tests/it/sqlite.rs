@@ -127,6 +127,36 @@ async fn open_reports_a_conflicting_schema_as_a_migration_error() {
     }
 }
 
+/// Before: opening another application's SQLite file added Rebound's
+/// tables to it, even from a report command.
+#[tokio::test]
+async fn open_refuses_another_applications_database_and_leaves_it_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE foo (x INTEGER)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let tables = || async {
+        sqlx::query_scalar::<_, String>("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    };
+    match SqliteStore::open(&path).await {
+        Err(StoreError::Migration(message)) => assert!(
+            message.contains("app.db is not a Rebound history: it holds other tables (foo)"),
+            "{message}"
+        ),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(tables().await, ["foo"]);
+    pool.close().await;
+}
+
 #[tokio::test]
 async fn connection_settings() {
     let (_dir, store) = fresh_store().await;
