@@ -537,6 +537,37 @@ schedule = { kind = "window", start = "06:00", end = "08:00" }
     assert!(!report.to_string().contains("OWN_API_KEY="));
 }
 
+/// Before: a fault that no call met passed `fault_attempts_per_call`
+/// ("0.000 (0 attempts, 0 calls)", met) while it failed the alert target.
+#[test]
+fn a_fault_that_met_no_call_measures_nothing_and_meets_no_target() {
+    let own = Own::new(
+        SCOREBOARD,
+        "from = \"2026-01-10\"\ndays = 1\n[[faults]]\nkind = \"down\"\nsource = \"espn\"\nstart = \"2026-01-10T12:00\"\nfor = \"1h\"\n[targets]\nfault_attempts_per_call_max = 0.05\nfirst_alert_within = \"1h\"\n",
+    );
+    let out = own.simulate(&["--json"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(&text(&out.stdout)).expect("JSON");
+    let target = |name: &str| {
+        report["targets"]
+            .as_array()
+            .expect("targets")
+            .iter()
+            .find(|t| t["target"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} in {report}"))
+    };
+    let per_call = target("fault_attempts_per_call");
+    assert_eq!(per_call["met"], false, "{per_call}");
+    assert_eq!(
+        per_call["measured"],
+        "not measured: no calls on the faulted sources during the faults"
+    );
+    let first = target("first_alert_seconds");
+    assert_eq!(first["met"], false, "{first}");
+    assert_eq!(first["measured"], "no alert (no fault changed a request)");
+}
+
 /// A `${VAR}` where the loader reads a typed value (a time zone, a
 /// duration) cannot take the simulation's URL-shaped stand-in: it is read
 /// from the environment, as `check` reads it, and named when it is unset.
