@@ -15,6 +15,13 @@ pub struct Event {
     pub start: DateTime<Utc>,
 }
 
+/// The last date whose local times Rebound can compute: chrono-tz's
+/// tables of daylight-saving changes end in 2099, after which every zone
+/// keeps its last offset (New York stays on EST all of 2100). Dates given
+/// on the command line or by a scenario stop here, so a plan is never
+/// silently an hour off.
+pub const LAST_DATE: NaiveDate = NaiveDate::from_ymd_opt(2099, 12, 31).expect("a date");
+
 /// The events starting on `date` in zone `tz`, in start order (then id).
 pub fn events_on(events: &[Event], tz: Tz, date: NaiveDate) -> Vec<Event> {
     let mut out: Vec<Event> = events
@@ -75,6 +82,24 @@ pub fn local_instant(tz: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// LAST_DATE follows chrono-tz's tables: daylight saving is known in
+    /// its year and not after. When chrono-tz extends them, this fails and
+    /// LAST_DATE can move.
+    #[test]
+    fn the_last_date_is_the_last_year_with_daylight_saving_rules() {
+        use chrono::Datelike;
+        let tz: Tz = "America/New_York".parse().unwrap();
+        let july = |year| {
+            let noon = NaiveDate::from_ymd_opt(year, 7, 1)
+                .unwrap()
+                .and_hms_opt(12, 0, 0)
+                .unwrap();
+            tz.from_utc_datetime(&noon).format("%Z").to_string()
+        };
+        assert_eq!(july(LAST_DATE.year()), "EDT");
+        assert_eq!(july(LAST_DATE.year() + 1), "EST");
+    }
     use chrono::TimeZone;
 
     #[test]

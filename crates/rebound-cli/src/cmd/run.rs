@@ -51,10 +51,20 @@ pub(crate) fn parse_date(text: &str) -> Result<NaiveDate, String> {
             4 | 7 => b == b'-',
             _ => b.is_ascii_digit(),
         });
-    shaped
+    let date = shaped
         .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
         .flatten()
-        .ok_or_else(|| format!("expected a date as YYYY-MM-DD, e.g. 2026-11-28, found \"{text}\""))
+        .ok_or_else(|| {
+            format!("expected a date as YYYY-MM-DD, e.g. 2026-11-28, found \"{text}\"")
+        })?;
+    let last = rebound_domain::calendar::LAST_DATE;
+    if date > last {
+        return Err(format!(
+            "{text} is after {last}: the time-zone rules Rebound knows end in {}, so its local times would be wrong",
+            last.format("%Y")
+        ));
+    }
+    Ok(date)
 }
 
 pub(crate) fn parse_param(text: &str) -> Result<(String, String), String> {
@@ -192,5 +202,16 @@ mod tests {
                 "{bad}: {error}"
             );
         }
+    }
+
+    /// Before: accepted, and a plan for 2100 stayed on standard time all
+    /// year (and cron found no slot at all from about 5000 on).
+    #[test]
+    fn a_date_past_the_zone_rules_is_refused() {
+        assert!(parse_date("2099-12-31").is_ok());
+        assert_eq!(
+            parse_date("2100-03-14").unwrap_err(),
+            "2100-03-14 is after 2099-12-31: the time-zone rules Rebound knows end in 2099, so its local times would be wrong"
+        );
     }
 }
