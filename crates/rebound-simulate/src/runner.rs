@@ -149,6 +149,15 @@ pub fn check_keep(dir: &Path) -> Result<(), SimulateError> {
             dir.display()
         )))
     };
+    // The kept config names the history as `sqlite://DIR/history.db`,
+    // where a `?` starts SQLite's options: the run failed after writing
+    // the config, blaming `pipeline.database`.
+    if dir.to_string_lossy().contains('?') {
+        return Err(SimulateError::Usage(format!(
+            "--keep {}: the kept config could not name a history in a folder whose path holds `?` (in `sqlite://…` it starts SQLite's options); choose another folder",
+            dir.display()
+        )));
+    }
     match std::fs::read_dir(dir) {
         Ok(mut entries) => match entries.next() {
             None => Ok(()),

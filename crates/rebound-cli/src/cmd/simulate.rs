@@ -138,6 +138,15 @@ async fn simulate_all(
         .map_err(|e| Failure::Usage(anyhow::anyhow!("{name}: --from/--days: {e}")))?;
         scenarios.push(scenario);
     }
+    // The config loader's "not found" hint names -c and REBOUND_CONFIG.
+    if let Some(file) = &args.compare
+        && !file.exists()
+    {
+        return Err(Failure::Usage(anyhow::anyhow!(
+            "--compare {}: no such file",
+            file.display()
+        )));
+    }
     let config = config_given.then(|| config.to_path_buf());
     let mut variants = vec![Variant {
         label: "config",

@@ -286,6 +286,35 @@ fn calendar_and_keep_arguments_are_checked_before_anything_runs() {
     );
     assert!(!dir.path().join("twice").exists(), "nothing ran");
 
+    // Before: the run wrote rebound.toml and scripts/ into the folder, then
+    // failed blaming `pipeline.database`; and a missing --compare file got
+    // the hint "pass -c FILE or set REBOUND_CONFIG".
+    let query = dir.path().join("q?mode=ro").to_string_lossy().into_owned();
+    let missing = dir
+        .path()
+        .join("missing.toml")
+        .to_string_lossy()
+        .into_owned();
+    for (args, says) in [
+        (
+            ["--keep", query.as_str()],
+            format!(
+                "--keep {query}: the kept config could not name a history in a folder whose path holds `?`"
+            ),
+        ),
+        (
+            ["--compare", missing.as_str()],
+            format!("error: --compare {missing}: no such file"),
+        ),
+    ] {
+        let mut all = vec!["simulate", "late-play-by-play", "--days", "1"];
+        all.extend_from_slice(&args);
+        let out = rebound(&all, &[]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        assert!(text(&out.stderr).contains(&says), "{}", text(&out.stderr));
+    }
+    assert!(!dir.path().join("q?mode=ro").exists(), "nothing written");
+
     // Before: a user's own rebound.toml in the folder was overwritten by
     // the simulation's, and a file named `raw` failed the run (exit 1)
     // after history.db and rebound.toml were written.
