@@ -384,7 +384,12 @@ fn render_in(
             RenderError::Missing(missing) => missing_message(&missing, key),
             RenderError::Unencodable { param, reason } => {
                 let value = params.get(&param).map(String::as_str).unwrap_or_default();
-                format!("parameter {{{param}}} (used by {key}): {value:?} {reason}")
+                // A filter's reason starts with the value, quoted.
+                if reason.starts_with(&format!("{value:?}")) {
+                    format!("parameter {{{param}}} (used by {key}): {reason}")
+                } else {
+                    format!("parameter {{{param}}} (used by {key}): {value:?} {reason}")
+                }
             }
         })
 }
@@ -629,4 +634,28 @@ fn find_cause<E: std::error::Error + 'static>(error: &reqwest::Error) -> Option<
         source = cause.source();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rebound_domain::template::{Placement, Template};
+
+    /// Before: `"x" "x" is not an RFC 3339 time`.
+    #[test]
+    fn a_value_a_filter_refuses_is_quoted_once() {
+        let template = Template::parse("{day_end_utc|%H}").unwrap();
+        let params = BTreeMap::from([("day_end_utc".to_string(), "garbage".to_string())]);
+        assert_eq!(
+            render_in(&template, &params, "query.a", Placement::QueryValue).unwrap_err(),
+            "parameter {day_end_utc} (used by query.a): \"garbage\" is not an RFC 3339 time"
+        );
+        let template = Template::parse("/x/{id}").unwrap();
+        let params = BTreeMap::from([("id".to_string(), "..".to_string())]);
+        let error = render_in(&template, &params, "path", Placement::Url).unwrap_err();
+        assert!(
+            error.starts_with("parameter {id} (used by path): \"..\" would make"),
+            "{error}"
+        );
+    }
 }
