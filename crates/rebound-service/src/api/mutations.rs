@@ -6,7 +6,7 @@
 //! so what they record is what `rebound scrape`, `rebound run` and
 //! `rebound serve` record.
 
-use super::reads::parse_date;
+use super::reads::parse_target_date;
 use super::types::{BreakerReset, CallReportView, LockoutsReleased, RunAccepted, RunReportView};
 use super::{JsonBody, PathParam, Problem, QueryParams, unknown};
 use crate::http::Web;
@@ -43,7 +43,7 @@ fn engine_problem(error: EngineError) -> Problem {
 
 fn target_date(web: &Web, text: Option<&str>) -> Result<NaiveDate, Problem> {
     match text {
-        Some(text) => parse_date("date", text),
+        Some(text) => parse_target_date("date", text),
         None => {
             let tz = web.engine.plan().pipeline.timezone;
             Ok(web.clock.now().with_timezone(&tz).date_naive())

@@ -187,6 +187,20 @@ pub(crate) fn parse_date(name: &str, text: &str) -> Result<NaiveDate, Problem> {
     }
 }
 
+/// A target date (of a run, a plan, a day's decisions): `YYYY-MM-DD` up to
+/// [`rebound_domain::calendar::LAST_DATE`], past which local times would be
+/// silently wrong. Range bounds (`from`, `to`) keep four-digit years.
+pub(crate) fn parse_target_date(name: &str, text: &str) -> Result<NaiveDate, Problem> {
+    let date = parse_date(name, text)?;
+    let last = rebound_domain::calendar::LAST_DATE;
+    if date > last {
+        return Err(Problem::bad_request(format!(
+            "{name} \"{text}\": after {last}, where the time-zone rules Rebound knows end"
+        )));
+    }
+    Ok(date)
+}
+
 /// `from` / `to`: an RFC 3339 instant, or a date in the pipeline's zone
 /// (`from` its first instant, `to` the end of that day).
 fn bound(
@@ -429,7 +443,7 @@ pub(crate) async fn decisions(
 ) -> Answer<DecisionsReport> {
     let tz = web.engine.plan().pipeline.timezone;
     let date = match query.date.as_deref() {
-        Some(text) => parse_date("date", text)?,
+        Some(text) => parse_target_date("date", text)?,
         None => web.clock.now().with_timezone(&tz).date_naive(),
     };
     let from = day_start(tz, date);
@@ -465,7 +479,7 @@ pub(crate) async fn plan(
     let plan = engine.plan();
     let tz = plan.pipeline.timezone;
     let date = match query.date.as_deref() {
-        Some(text) => parse_date("date", text)?,
+        Some(text) => parse_target_date("date", text)?,
         None => web.clock.now().with_timezone(&tz).date_naive(),
     };
     let mut calendars = BTreeMap::new();

@@ -706,6 +706,17 @@ async fn bad_input(backend: Backend) {
         )
         .await;
     assert!(date.problem(400).contains("YYYY-MM-DD"));
+    // Past the zone rules' last year, local times would be silently off.
+    let far = api
+        .post(
+            "/api/v1/scrape",
+            Some(json!({"scraper": "item", "date": "2100-03-14"})),
+        )
+        .await;
+    assert_eq!(
+        far.problem(400),
+        "date \"2100-03-14\": after 2099-12-31, where the time-zone rules Rebound knows end"
+    );
     // A parameter no template uses is refused, not ignored (as the CLI's
     // --param), for one call and for a workflow run.
     let param = api
