@@ -22,6 +22,17 @@ pub struct Event {
 /// silently an hour off.
 pub const LAST_DATE: NaiveDate = NaiveDate::from_ymd_opt(2099, 12, 31).expect("a date");
 
+/// `date`, or why it is past [`LAST_DATE`], for a message that names where
+/// it came from.
+pub fn within_zone_rules(date: NaiveDate) -> Result<NaiveDate, String> {
+    if date > LAST_DATE {
+        return Err(format!(
+            "after {LAST_DATE}, where the time-zone rules Rebound knows end (local times would be wrong)"
+        ));
+    }
+    Ok(date)
+}
+
 /// The events starting on `date` in zone `tz`, in start order (then id).
 pub fn events_on(events: &[Event], tz: Tz, date: NaiveDate) -> Vec<Event> {
     let mut out: Vec<Event> = events

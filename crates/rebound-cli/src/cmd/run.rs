@@ -57,14 +57,7 @@ pub(crate) fn parse_date(text: &str) -> Result<NaiveDate, String> {
         .ok_or_else(|| {
             format!("expected a date as YYYY-MM-DD, e.g. 2026-11-28, found \"{text}\"")
         })?;
-    let last = rebound_domain::calendar::LAST_DATE;
-    if date > last {
-        return Err(format!(
-            "{text} is after {last}: the time-zone rules Rebound knows end in {}, so its local times would be wrong",
-            last.format("%Y")
-        ));
-    }
-    Ok(date)
+    rebound_domain::calendar::within_zone_rules(date).map_err(|why| format!("{text}: {why}"))
 }
 
 pub(crate) fn parse_param(text: &str) -> Result<(String, String), String> {
@@ -211,7 +204,7 @@ mod tests {
         assert!(parse_date("2099-12-31").is_ok());
         assert_eq!(
             parse_date("2100-03-14").unwrap_err(),
-            "2100-03-14 is after 2099-12-31: the time-zone rules Rebound knows end in 2099, so its local times would be wrong"
+            "2100-03-14: after 2099-12-31, where the time-zone rules Rebound knows end (local times would be wrong)"
         );
     }
 }

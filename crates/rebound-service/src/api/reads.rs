@@ -191,14 +191,8 @@ pub(crate) fn parse_date(name: &str, text: &str) -> Result<NaiveDate, Problem> {
 /// [`rebound_domain::calendar::LAST_DATE`], past which local times would be
 /// silently wrong. Range bounds (`from`, `to`) keep four-digit years.
 pub(crate) fn parse_target_date(name: &str, text: &str) -> Result<NaiveDate, Problem> {
-    let date = parse_date(name, text)?;
-    let last = rebound_domain::calendar::LAST_DATE;
-    if date > last {
-        return Err(Problem::bad_request(format!(
-            "{name} \"{text}\": after {last}, where the time-zone rules Rebound knows end"
-        )));
-    }
-    Ok(date)
+    rebound_domain::calendar::within_zone_rules(parse_date(name, text)?)
+        .map_err(|why| Problem::bad_request(format!("{name} \"{text}\": {why}")))
 }
 
 /// `from` / `to`: an RFC 3339 instant, or a date in the pipeline's zone

@@ -715,7 +715,7 @@ async fn bad_input(backend: Backend) {
         .await;
     assert_eq!(
         far.problem(400),
-        "date \"2100-03-14\": after 2099-12-31, where the time-zone rules Rebound knows end"
+        "date \"2100-03-14\": after 2099-12-31, where the time-zone rules Rebound knows end (local times would be wrong)"
     );
     // A parameter no template uses is refused, not ignored (as the CLI's
     // --param), for one call and for a workflow run.
