@@ -31,3 +31,4 @@ pub mod redact;
 pub mod retry;
 pub mod retry_budget;
 pub mod template;
+mod unescape;

@@ -52,6 +52,9 @@ pub struct Redactor {
     /// Secrets shorter than [`MIN_MASKED_CHARS`] as a message quotes a whole
     /// value (`"abc"`, `` `abc` ``): masked only by [`Redactor::redact_message`].
     quoted: Vec<String>,
+    /// Secrets of at least [`MIN_MASKED_CHARS`] as they are, matched in the
+    /// text with its escapes decoded ([`crate::unescape`]).
+    plain: Vec<String>,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -71,6 +74,7 @@ impl Redactor {
         let mut needles: Vec<String> = Vec::new();
         let mut url_passwords: Vec<String> = Vec::new();
         let mut quoted: Vec<String> = Vec::new();
+        let mut plain: Vec<String> = Vec::new();
         for secret in secrets {
             let secret = secret.as_ref();
             if secret.is_empty() {
@@ -97,8 +101,8 @@ impl Redactor {
                 }
                 continue;
             }
-            let json = json_escapes(secret);
-            for needle in [secret.to_string(), encoded, form].into_iter().chain(json) {
+            plain.push(secret.to_string());
+            for needle in [secret.to_string(), encoded, form, json_escape(secret)] {
                 if !needles.contains(&needle) {
                     needles.push(needle);
                 }
@@ -107,10 +111,13 @@ impl Redactor {
         needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
         url_passwords.sort_by_key(|n| std::cmp::Reverse(n.len()));
         quoted.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        plain.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        plain.dedup();
         Redactor {
             needles,
             url_passwords,
             quoted,
+            plain,
         }
     }
 
@@ -128,6 +135,9 @@ impl Redactor {
                 out = Cow::Owned(out.replace(needle.as_str(), MASK));
             }
         }
+        if let Some(masked) = self.mask_escaped(out.as_bytes()) {
+            out = Cow::Owned(String::from_utf8_lossy(&masked).into_owned());
+        }
         for needle in &self.url_passwords {
             if out.contains(needle.as_str()) {
                 out = Cow::Owned(out.replace(needle.as_str(), ":***@"));
@@ -142,6 +152,41 @@ impl Redactor {
         self.needles
             .iter()
             .any(|needle| find_bytes(bytes, needle.as_bytes()).is_some())
+            || self.mask_escaped(bytes).is_some()
+    }
+
+    /// `text` with every secret written with escapes (`\u002B`, `%2f`,
+    /// `&#47;`, mixed) masked, or `None` when it holds none. The whole
+    /// escaped span becomes [`MASK`].
+    fn mask_escaped(&self, text: &[u8]) -> Option<Vec<u8>> {
+        if self.plain.is_empty() || !crate::unescape::may_hold_escapes(text) {
+            return None;
+        }
+        let decoded = crate::unescape::unescape(text);
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        for secret in &self.plain {
+            let mut from = 0;
+            while let Some(at) = find_bytes(&decoded.bytes[from..], secret.as_bytes()) {
+                let start = from + at;
+                spans.push(decoded.original(start, start + secret.len()));
+                from = start + secret.len();
+            }
+        }
+        if spans.is_empty() {
+            return None;
+        }
+        spans.sort_unstable();
+        let mut out = Vec::with_capacity(text.len());
+        let mut copied = 0;
+        for (start, end) in spans {
+            if start >= copied {
+                out.extend_from_slice(&text[copied..start]);
+                out.extend_from_slice(MASK.as_bytes());
+            }
+            copied = copied.max(end);
+        }
+        out.extend_from_slice(&text[copied..]);
+        Some(out)
     }
 
     /// At most `max_chars` characters of `text` for a message: masked
@@ -196,6 +241,9 @@ impl Redactor {
             }
             replaced.extend_from_slice(rest);
             out = Cow::Owned(replaced);
+        }
+        if let Some(masked) = self.mask_escaped(&out) {
+            out = Cow::Owned(masked);
         }
         out
     }
@@ -255,30 +303,10 @@ const USERINFO: &percent_encoding::AsciiSet = &NON_ALPHANUMERIC
     .remove(b';')
     .remove(b'=');
 
-/// The ways a JSON body commonly writes `value` inside a string: the
-/// minimal escaping, and that with any of `/` as `\/` (PHP's `json_encode`),
-/// non-ASCII characters as `\uXXXX` (Python's `ensure_ascii`, PHP's default
-/// too) and `<`, `>`, `&` as `\uXXXX` (Go's HTML-safe encoder). An upstream
-/// that echoed a key containing `/` as `\/` in a 401 body had it stored and
-/// printed in clear.
-fn json_escapes(value: &str) -> Vec<String> {
-    let mut forms: Vec<String> = Vec::new();
-    for flags in 0u8..8 {
-        let form = json_escape_with(value, |c| {
-            (flags & 1 != 0 && c == '/')
-                || (flags & 2 != 0 && !c.is_ascii())
-                || (flags & 4 != 0 && matches!(c, '<' | '>' | '&'))
-        });
-        if !forms.contains(&form) {
-            forms.push(form);
-        }
-    }
-    forms
-}
-
-/// JSON string escaping, plus `\uXXXX` (or `\/`) for the characters `also`
-/// picks.
-fn json_escape_with(value: &str, also: impl Fn(char) -> bool) -> String {
+/// The secret as a JSON string literal writes it (without the quotes): how
+/// a JSON body echoing it usually looks. Other escapings are matched by
+/// decoding the text ([`crate::unescape`]).
+fn json_escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         match c {
@@ -287,13 +315,7 @@ fn json_escape_with(value: &str, also: impl Fn(char) -> bool) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '/' if also(c) => out.push_str("\\/"),
-            c if (c as u32) < 0x20 || also(c) => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
     }
@@ -343,15 +365,22 @@ mod tests {
         assert_eq!(out, r#"{"echo":"***"}"#);
     }
 
-    /// Before: a key echoed by PHP (`/` as `\/`) was stored in clear.
+    /// Before: a key echoed by PHP (`/` as `\/`), .NET (`+` as `\u002B`),
+    /// with lower-case percent-escapes or HTML references was stored and
+    /// printed in clear.
     #[test]
     fn masks_the_escapings_json_encoders_commonly_use() {
         let redactor = Redactor::new(["abcD/EFgh+ij==", "pä/ss<wörd>&1"]);
         for echoed in [
             r#"{"key":"abcD\/EFgh+ij=="}"#,
+            r#"{"key":"abcD/EFgh\u002Bij=="}"#,
+            r#"{"key":"\u0061\u0062\u0063\u0044\u002F\u0045\u0046\u0067\u0068\u002b\u0069\u006A\u003d\u003D"}"#,
+            r#"{"key":"abcD%2fEFgh%2bij%3d%3d"}"#,
+            r#"{"key":"abcD&#47;EFgh&#x2B;ij=="}"#,
             r#"{"key":"p\u00e4/ss<w\u00f6rd>&1"}"#,
             r#"{"key":"p\u00e4\/ss<w\u00f6rd>&1"}"#,
             r#"{"key":"pä/ss\u003cwörd\u003e\u00261"}"#,
+            r#"{"key":"pä&#x2f;ss&lt;wörd&gt;&amp;1"}"#,
         ] {
             assert_eq!(redactor.redact(echoed), r#"{"key":"***"}"#, "{echoed}");
             assert!(redactor.finds_secret_in(echoed.as_bytes()), "{echoed}");
