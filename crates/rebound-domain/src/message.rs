@@ -41,7 +41,26 @@ pub fn body_snippet(body: &[u8], redactor: &Redactor) -> String {
     let text = String::from_utf8_lossy(body);
     let masked = redactor.redact(&text);
     let collapsed = masked.split_whitespace().collect::<Vec<_>>().join(" ");
-    redactor.excerpt(&collapsed, BODY_SNIPPET_CHARS)
+    redactor.excerpt(&escape_controls(&collapsed), BODY_SNIPPET_CHARS)
+}
+
+/// `text` with every control character written as an escape (`\u{1b}`):
+/// an upstream's bytes reach log lines, terminals and the database through
+/// messages, and an escape sequence in an error page cleared the screen of
+/// whoever read the log.
+pub fn escape_controls(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// What a failure's message says of a response body: an HTML page is
@@ -69,7 +88,7 @@ pub fn html_page(body: &[u8], redactor: &Redactor) -> Option<String> {
     Some(match html_title(body) {
         Some(title) => format!(
             "HTML page \"{}\" ({size})",
-            redactor.excerpt(&redactor.redact(&title), TITLE_CHARS)
+            redactor.excerpt(&escape_controls(&redactor.redact(&title)), TITLE_CHARS)
         ),
         None => format!("HTML page ({size})"),
     })
@@ -203,6 +222,22 @@ mod tests {
         assert_eq!(attempts_phrase(3), "3 attempts");
         assert_eq!(plural(1, "entity", "entities"), "1 entity");
         assert_eq!(plural(0, "entity", "entities"), "0 entities");
+    }
+
+    /// Before: an error body's escape sequences reached log lines raw
+    /// (clearing the reader's screen, setting the terminal's title).
+    #[test]
+    fn control_characters_of_a_body_are_escaped() {
+        let body = b"\x1b[2J\x1b[32mALL GOOD\x1b]0;pwned\x07 ok\x08";
+        assert_eq!(
+            body_snippet(body, &Redactor::default()),
+            "\\u{1b}[2J\\u{1b}[32mALL GOOD\\u{1b}]0;pwned\\u{7} ok\\u{8}"
+        );
+        let page = b"<html><title>\x1b[2Jdown</title></html>";
+        assert_eq!(
+            body_summary(page, &Redactor::default()),
+            "HTML page \"\\u{1b}[2Jdown\" (36 bytes)"
+        );
     }
 
     #[test]
