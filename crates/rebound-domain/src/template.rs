@@ -289,6 +289,13 @@ fn check_dot_segment(segment: &str, params: &[&str]) -> Result<(), RenderError> 
                 "would make the URL path segment \"{segment}\", which URLs resolve as a step up or in place, not as a value"
             ),
         }),
+        // `/games/{id}` with an empty id asks for `/games/`: the
+        // collection, not an item, and its answer would be stored as one.
+        Some(param) if segment.is_empty() => Err(RenderError::Unencodable {
+            param: param.to_string(),
+            reason: "would leave its URL path segment empty, asking for another resource"
+                .to_string(),
+        }),
         _ => Ok(()),
     }
 }
@@ -355,6 +362,9 @@ mod tests {
             ("..", "x", "y", "id"),
             (".", "x", "y", "id"),
             ("g", ".", ".", "a"),
+            // Before: accepted, asking for `/games/` (the collection).
+            ("", "x", "y", "id"),
+            ("g", "", "", "a"),
         ] {
             let err = template
                 .render_in(&params(&[("id", id), ("a", a), ("b", b)]), Placement::Url)
@@ -384,6 +394,14 @@ mod tests {
                 .render_in(&params(&[("v", "..")]), Placement::Url)
                 .unwrap(),
             "/x?v=.."
+        );
+        // An empty value beside other text leaves no segment empty.
+        let prefixed = Template::parse("/games/g{id}").unwrap();
+        assert_eq!(
+            prefixed
+                .render_in(&params(&[("id", "")]), Placement::Url)
+                .unwrap(),
+            "/games/g"
         );
     }
 
