@@ -34,6 +34,16 @@ pub enum CalendarError {
         location: String,
         member: String,
     },
+    #[error(
+        "{what} {index} ({location}): member \"{member}\" is a number too large to keep exactly (read as {read}): it would call another id"
+    )]
+    InexactNumber {
+        what: &'static str,
+        index: usize,
+        location: String,
+        member: String,
+        read: String,
+    },
     #[error("{what} {index} ({location}): member \"{member}\" is {found}, not a string or number")]
     BadValue {
         what: &'static str,
@@ -165,7 +175,12 @@ fn bind(node: &Value, extra: &[ItemParam]) -> BoundParams {
     for item_param in extra {
         let value = match lookup(node, &item_param.path) {
             Some(Value::String(text)) => text.clone(),
-            Some(Value::Number(number)) => number.to_string(),
+            Some(Value::Number(number)) => exact(number).ok_or_else(|| {
+                format!(
+                    "has \"{}\" as a number too large to keep exactly (read as {number}) (for {{{}}})",
+                    item_param.path, item_param.param
+                )
+            })?,
             Some(other) => {
                 return Err(format!(
                     "has \"{}\" as {}, not a string or number (for {{{}}})",
@@ -229,7 +244,13 @@ fn member_text(
     };
     match lookup(node, member) {
         Some(Value::String(text)) => Ok(text.clone()),
-        Some(Value::Number(number)) => Ok(number.to_string()),
+        Some(Value::Number(number)) => exact(number).ok_or_else(|| CalendarError::InexactNumber {
+            what,
+            index,
+            location: location.to_string(),
+            member: member.to_string(),
+            read: number.to_string(),
+        }),
         None => Err(CalendarError::MissingMember {
             what,
             index,
@@ -244,6 +265,16 @@ fn member_text(
             found: json_type(other).to_string(),
         }),
     }
+}
+
+/// A JSON number as the text of a parameter, or `None` when reading it
+/// lost digits: an integer beyond 64 bits is read as a float, and
+/// `12345678901234567890123` became `1.2345678901234568e+22`, a different id.
+/// A float written in exponent form is only ever one of those (or beyond
+/// 16 significant digits itself).
+fn exact(number: &serde_json::Number) -> Option<String> {
+    let text = number.to_string();
+    (!(number.is_f64() && text.contains(['e', 'E']))).then_some(text)
 }
 
 fn json_type(value: &Value) -> &'static str {
@@ -361,6 +392,37 @@ mod tests {
             start: "startUtc".into(),
             refresh: None,
         }
+    }
+
+    /// Before: `12345678901234567890123` became the id
+    /// `1.2345678901234568e+22`, and its call asked for another resource.
+    #[test]
+    fn a_number_that_lost_digits_is_no_id() {
+        let payload: Value = serde_json::from_str(
+            r#"{"games": [{"gameId": 18446744073709551615, "team": 1.5}, {"gameId": 12345678901234567890123, "team": 2}]}"#,
+        )
+        .unwrap();
+        let error = extract_values(&payload, "$.games[*]", "gameId").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "item 1 ($['games'][1]): member \"gameId\" is a number too large to keep exactly (read as 1.2345678901234568e+22): it would call another id"
+        );
+        let payload =
+            json!({"games": [{"gameId": "a", "team": 1.0e300}, {"gameId": "b", "team": 1.5}]});
+        let extra = [ItemParam {
+            param: "team".into(),
+            path: "team".into(),
+        }];
+        let items = extract_items(&payload, "$.games[*]", "gameId", &extra).unwrap();
+        assert!(
+            items[0]
+                .params
+                .as_ref()
+                .unwrap_err()
+                .contains("as a number too large to keep exactly"),
+            "{items:?}"
+        );
+        assert_eq!(items[1].params.as_ref().unwrap()["team"], "1.5");
     }
 
     #[test]
