@@ -582,6 +582,8 @@ impl Fetcher {
                     &response.body,
                     &self.redactor,
                 );
+                let classified =
+                    classify::check_encoding(classified, response.content_encoding.as_deref());
                 (
                     classified.outcome,
                     classified.kind,
@@ -876,6 +878,12 @@ impl Fetcher {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        // reqwest decodes gzip and then removes the header: one still here
+        // names an encoding the body is still in.
+        let content_encoding = response
+            .headers()
+            .get(reqwest::header::CONTENT_ENCODING)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let signals = collect_signals(response.headers(), self.quota_headers.as_slice());
         let link = response
             .headers()
@@ -930,6 +938,7 @@ impl Fetcher {
                 status,
                 body: Bytes::from(body),
                 content_type,
+                content_encoding,
                 signals,
                 link,
                 etag,
@@ -944,6 +953,8 @@ struct RawResponse {
     status: u16,
     body: Bytes,
     content_type: Option<String>,
+    /// A `Content-Encoding` reqwest left undecoded.
+    content_encoding: Option<String>,
     /// Rate-limit and quota headers, names lower-case.
     signals: Vec<(String, String)>,
     /// The `Link` header, kept for `paginate.kind = "link"`.

@@ -210,6 +210,29 @@ pub fn check_document(
     classified
 }
 
+/// After [`classify_response`]: a successful body still encoded with a
+/// `Content-Encoding` the client did not decode (it asks for gzip only,
+/// and decodes it) is a `decode` failure naming the encoding. A `br` or
+/// `deflate` body was stored as the payload, compressed bytes and all.
+pub fn check_encoding(classified: Classified, content_encoding: Option<&str>) -> Classified {
+    let Some(encoding) = content_encoding.map(str::trim) else {
+        return classified;
+    };
+    if classified.outcome != AttemptOutcome::Success
+        || encoding.is_empty()
+        || encoding.eq_ignore_ascii_case("identity")
+    {
+        return classified;
+    }
+    Classified::failure(
+        ErrorKind::Decode,
+        format!(
+            "the body is encoded as \"{}\" (Content-Encoding), which Rebound did not ask for (it sends Accept-Encoding: gzip) and cannot read",
+            rebound_domain::message::truncate_chars(encoding, 40)
+        ),
+    )
+}
+
 pub(crate) fn json_type(value: &serde_json::Value) -> &'static str {
     match value {
         serde_json::Value::Null => "null",

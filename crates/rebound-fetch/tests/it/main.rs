@@ -512,3 +512,31 @@ async fn waits_longer_than_the_inline_limit_are_deferred_not_slept() {
             .contains("longer than max_retry_after 10m"),
     );
 }
+
+/// Before: a `br` or `deflate` body (never asked for) was a success, and its
+/// compressed bytes were stored as the payload.
+#[tokio::test]
+async fn a_body_in_an_encoding_not_asked_for_is_a_decode_failure() {
+    let h = harness(DEFAULT_RETRY, "").await;
+    h.sim.script(
+        "/t/plain",
+        vec![
+            Reply::text(200, "\u{1b}compressed").header("Content-Encoding", "br"),
+            Reply::text(200, "plain").header("Content-Encoding", "identity"),
+        ],
+    );
+    let result = h.call("plain").await;
+    assert_eq!(result.status, ScraperStatus::Failed);
+    assert_eq!(kinds(&result), [Some(ErrorKind::Decode)]);
+    assert!(
+        result
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("the body is encoded as \"br\" (Content-Encoding)"),
+        "{:?}",
+        result.message
+    );
+    let result = h.call("plain").await;
+    assert_eq!(result.status, ScraperStatus::Success);
+}
