@@ -514,10 +514,14 @@ fn transport_failure(error: &reqwest::Error, target: Option<&url::Url>) -> Failu
     let lost = hyper_error.is_some()
         || find_cause::<std::io::Error>(error).is_some_and(|e| {
             use std::io::ErrorKind as Io;
-            matches!(
-                e.kind(),
-                Io::UnexpectedEof | Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe
-            )
+            match e.kind() {
+                // From the gzip decoder with no transport error under it:
+                // the body arrived whole (its framing held) and its gzip
+                // stream ends early. Retrying fetches the same bytes.
+                Io::UnexpectedEof => !error.is_decode(),
+                Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe => true,
+                _ => false,
+            }
         });
     let (kind, what) = if error.is_timeout() {
         (ErrorKind::Timeout, "timeout")

@@ -87,6 +87,18 @@ impl Reply {
         )
     }
 
+    /// `code` with `body` as it is, `application/octet-stream` (compressed
+    /// or otherwise binary answers).
+    pub fn bytes(code: u16, body: impl Into<Bytes>) -> Reply {
+        Reply::new(
+            code,
+            ReplyBody::Fixed {
+                bytes: body.into(),
+                content_type: "application/octet-stream",
+            },
+        )
+    }
+
     /// Adds a response header. The first header of a name replaces any
     /// default of that name (e.g. `Content-Type`); repeats are appended.
     pub fn header(mut self, name: &str, value: &str) -> Reply {

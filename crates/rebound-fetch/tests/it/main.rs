@@ -540,3 +540,24 @@ async fn a_body_in_an_encoding_not_asked_for_is_a_decode_failure() {
     let result = h.call("plain").await;
     assert_eq!(result.status, ScraperStatus::Success);
 }
+
+/// Before: a complete body whose gzip stream ends early was "connection
+/// lost mid-body", retried twice and counted against the source.
+#[tokio::test]
+async fn a_whole_body_with_a_truncated_gzip_stream_is_a_decode_failure() {
+    let h = harness(DEFAULT_RETRY, "").await;
+    // A gzip header and nothing of the stream after it.
+    let header = vec![0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0xff];
+    h.sim.script(
+        "/t/plain",
+        vec![Reply::bytes(200, header).header("Content-Encoding", "gzip")],
+    );
+    let result = h.call("plain").await;
+    assert_eq!(result.status, ScraperStatus::Failed);
+    assert_eq!(kinds(&result), [Some(ErrorKind::Decode)], "{result:?}");
+    let message = result.message.unwrap_or_default();
+    assert!(
+        message.starts_with("HTTP 200, then could not decode the response"),
+        "{message}"
+    );
+}
