@@ -243,6 +243,9 @@ impl Fetcher {
         let mut records: Vec<Value> = Vec::new();
         let mut followed: HashSet<String> = HashSet::new();
         let mut total: Option<u64> = None;
+        // The pages' bodies so far: the joined payload is about this big,
+        // and it is held to the source's max_body_bytes as one body is.
+        let mut joined_bytes: u64 = 0;
         let mut page: u32 = 1;
         let mut last_http_status;
         let finished_at = 'pages: loop {
@@ -286,6 +289,17 @@ impl Fetcher {
             // place: `Err` is recorded with the page's number and status.
             let step: Result<_, Stopped> = 'step: {
                 let body = done.end.body.as_deref().unwrap_or_default();
+                joined_bytes += body.len() as u64;
+                if joined_bytes > spec.source.max_body_bytes {
+                    let stopped = Stopped {
+                        kind: ErrorKind::BodyTooLarge,
+                        message: format!(
+                            "the pages so far hold {joined_bytes} bytes, more than max_body_bytes {}: the joined payload would be larger than one body may be",
+                            spec.source.max_body_bytes
+                        ),
+                    };
+                    break 'step Err(stopped);
+                }
                 let mut document: Value = match serde_json::from_slice(body) {
                     Ok(document) => document,
                     // Classification parsed this body already; kept for safety.

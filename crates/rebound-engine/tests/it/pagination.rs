@@ -109,6 +109,19 @@ path = "{cursor}"
 records = "/data"
 paginate = {{ kind = "cursor", cursor = "/meta/next_cursor", param = "cursor", max_pages = 2 }}
 
+# Each page (about 130 bytes) fits in a body; the three joined do not.
+[sources.small]
+base_url = "{base_url}"
+timeout = "2s"
+max_body_bytes = 300
+query = {{ key = "${{PAGE_KEY}}" }}
+
+[scrapers.joined_too_large]
+source = "small"
+path = "{cursor}"
+records = "/data"
+paginate = {{ kind = "cursor", cursor = "/meta/next_cursor", param = "cursor" }}
+
 [scrapers.elsewhere]
 source = "up"
 path = "{next_url}"
@@ -507,6 +520,23 @@ async fn reaching_max_pages_with_more_to_come_fails_with_kind_pagination() {
         h.queries(pages::CURSOR).len(),
         2,
         "page 3 is never asked for"
+    );
+    assert_eq!(h.raw_files(), 0);
+}
+
+/// Before: each page was held to max_body_bytes but their join was not; a
+/// walk of 5 MB pages stored 60 MB and held a gigabyte.
+#[tokio::test]
+async fn pages_that_together_pass_max_body_bytes_fail_the_call() {
+    let h = harness().await;
+    let call = h.scrape("joined_too_large").await;
+    assert_eq!(call.status, ScraperStatus::Failed, "{call:?}");
+    assert_eq!(call.error_kind, Some(ErrorKind::BodyTooLarge));
+    let message = call.message.clone().unwrap();
+    assert!(
+        message.starts_with("page 3: the pages so far hold ")
+            && message.contains("bytes, more than max_body_bytes 300"),
+        "{message}"
     );
     assert_eq!(h.raw_files(), 0);
 }
