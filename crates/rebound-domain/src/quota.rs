@@ -136,16 +136,17 @@ pub fn exhausted_message(
     tz: Tz,
 ) -> String {
     let since = local_time(window.start, tz);
+    let requests = crate::message::plural(counted, "request", "requests");
     let detail = match remaining_reported {
         Some(0) if counted < quota.requests => format!(
-            "the upstream reports 0 remaining{}; {counted} requests counted since {since}",
+            "the upstream reports 0 remaining{}; {requests} counted since {since}",
             quota
                 .remaining_header
                 .as_deref()
                 .map(|h| format!(" in {h}"))
                 .unwrap_or_default()
         ),
-        _ => format!("{counted} requests since {since}"),
+        _ => format!("{requests} since {since}"),
     };
     format!(
         "quota of {} requests per {} for {source} exhausted ({detail}); resets at {}",
@@ -230,6 +231,11 @@ mod tests {
             "quota of 20000 requests per month for odds_api exhausted (the upstream reports 0 \
              remaining in x-requests-remaining; 120 requests counted since \
              2026-01-01T00:00:00-05:00); resets at 2026-02-01T00:00:00-05:00"
+        );
+        // Before: "1 requests counted".
+        assert!(
+            exhausted_message("odds_api", &quota(), 1, Some(0), window, NY)
+                .contains("; 1 request counted since")
         );
     }
 }
