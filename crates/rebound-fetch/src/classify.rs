@@ -182,8 +182,9 @@ pub fn classify_later_page(
     }
 }
 
-/// The document checks after [`classify_response`], for a scraper whose
-/// `format` is not JSON: a successful response whose content type or first
+/// The document checks after [`classify_response`]. For a JSON scraper, an
+/// empty body is no_data. For one whose `format` is not JSON: a successful
+/// response whose content type or first
 /// bytes contradict the format is a `decode` failure saying what came
 /// instead (not retried: the same URL answers the same page), and one
 /// shorter than `min_bytes` is no_data. Other outcomes pass unchanged.
@@ -195,7 +196,16 @@ pub fn check_document(
     body: &[u8],
     redactor: &Redactor,
 ) -> Classified {
-    if classified.outcome != AttemptOutcome::Success || format == PayloadFormat::Json {
+    if classified.outcome != AttemptOutcome::Success {
+        return classified;
+    }
+    if format == PayloadFormat::Json {
+        // A JSON scraper without `records` accepts any body, but an empty
+        // one is no answer at all: stored as a success, it read as fresh
+        // data (with `records`, it fails to parse).
+        if body.is_empty() {
+            return Classified::no_data("no data: the body is empty".to_string());
+        }
         return classified;
     }
     if let Err(message) = check_payload(format, content_type, body, redactor) {

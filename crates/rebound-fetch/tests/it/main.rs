@@ -561,3 +561,17 @@ async fn a_whole_body_with_a_truncated_gzip_stream_is_a_decode_failure() {
         "{message}"
     );
 }
+
+/// Before: a 200 with an empty body was a success of 0 bytes on a JSON
+/// scraper without `records`, stored as the newest payload.
+#[tokio::test]
+async fn an_empty_body_is_no_data_even_without_records() {
+    let h = harness(DEFAULT_RETRY, "").await;
+    h.sim
+        .script("/t/plain", vec![Reply::status(200), Reply::text(200, "{}")]);
+    let result = h.call("plain").await;
+    assert_eq!(result.status, ScraperStatus::NoData, "{result:?}");
+    assert_eq!(result.attempts.len(), 1);
+    let result = h.call("plain").await;
+    assert_eq!(result.status, ScraperStatus::Success);
+}
