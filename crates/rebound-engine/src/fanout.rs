@@ -43,6 +43,14 @@ pub struct FanoutSummary {
     pub note: Option<String>,
 }
 
+/// The most items one fan-out calls in a run. The items come from an
+/// upstream's payload, and a broken or hostile one listing 20,000 made
+/// 20,000 calls in one run, holding each report until the run ended
+/// (about 35 KB a call). The reference pipeline's largest fan-out is a
+/// few hundred players; past this the fan-out fails, saying so, and makes
+/// no call.
+pub const MAX_FAN_OUT_ITEMS: usize = 10_000;
+
 /// The parameters `for_each.params` binds from each item, by the item's
 /// value, or why they cannot be bound (that item's call fails); empty
 /// without `for_each.params`.
@@ -92,6 +100,14 @@ impl Engine {
             .fanout_items(scraper, for_each, target_date, entities, finished)
             .await?;
         let (status, kind, message) = match items {
+            Items::Values(values, ..) if values.len() > MAX_FAN_OUT_ITEMS => {
+                let message = format!(
+                    "fan-out of {scraper_name} found {} items for {target_date}, more than the {MAX_FAN_OUT_ITEMS} one run calls; no call made (is the payload it reads what it should be?)",
+                    values.len()
+                );
+                tracing::warn!(scraper = scraper_name, error = %message, "Fan-out failed.");
+                (ScraperStatus::Failed, Some(ErrorKind::Dependency), message)
+            }
             Items::Values(values, starts, bound) => {
                 let found = Found {
                     values,

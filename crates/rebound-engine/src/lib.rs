@@ -32,7 +32,7 @@ pub use calendar::{
     extract_items, extract_values,
 };
 pub use call::CallReport;
-pub use fanout::FanoutSummary;
+pub use fanout::{FanoutSummary, MAX_FAN_OUT_ITEMS};
 pub use workflow::{RunOptions, RunReport};
 
 use chrono::{NaiveDate, NaiveTime};

@@ -419,6 +419,35 @@ async fn dataset_fan_out_reads_the_payload_of_an_earlier_step() {
     );
 }
 
+/// Before: a payload listing 20,000 items made 20,000 calls in one run.
+#[tokio::test]
+async fn a_fan_out_over_more_items_than_a_run_calls_fails_without_a_call() {
+    let f = fan_harness(|_| {}).await;
+    let many: Vec<serde_json::Value> = (0..=rebound_engine::MAX_FAN_OUT_ITEMS)
+        .map(|i| json!({"id": format!("e{i}")}))
+        .collect();
+    f.sim
+        .script("/t/events", vec![Reply::json(200, json!({ "data": many }))]);
+    let report = f
+        .engine
+        .run_workflow("lines", date(), &no_params())
+        .await
+        .unwrap();
+    assert!(called(&f.sim, "/t/props/").is_empty());
+    let props = report
+        .calls
+        .iter()
+        .find(|c| c.scraper == "props")
+        .expect("a row for the fan-out");
+    assert_eq!(props.status, ScraperStatus::Failed);
+    assert_eq!(
+        props.message.as_deref(),
+        Some(
+            "fan-out of props found 10001 items for 2026-11-27, more than the 10000 one run calls; no call made (is the payload it reads what it should be?)"
+        )
+    );
+}
+
 #[tokio::test]
 async fn a_failed_source_scraper_skips_the_fan_out_naming_it() {
     let f = fan_harness(|_| {}).await;
