@@ -899,7 +899,19 @@ impl Fetcher {
         };
         let etag = header(reqwest::header::ETAG);
         let last_modified = header(reqwest::header::LAST_MODIFIED);
-        if let Some(length) = response.content_length()
+        // An error answer is judged by its status (and its Retry-After); its
+        // body only feeds the message and `no_data.body_contains`, so a big
+        // one is cut rather than refused. A 503 with a 60 MB page was
+        // `body_too_large`: no server failure for the breaker, its
+        // Retry-After ignored.
+        let error_status = status >= 400;
+        let limit = if error_status {
+            max_body.min(ERROR_BODY_KEPT)
+        } else {
+            max_body
+        };
+        if !error_status
+            && let Some(length) = response.content_length()
             && length > max_body
         {
             return RawAttempt {
@@ -913,7 +925,12 @@ impl Fetcher {
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    if body.len() as u64 + chunk.len() as u64 > max_body {
+                    if body.len() as u64 + chunk.len() as u64 > limit {
+                        if error_status {
+                            let room = (limit as usize).saturating_sub(body.len());
+                            body.extend_from_slice(&chunk[..room.min(chunk.len())]);
+                            break;
+                        }
                         let seen = body.len() as u64 + chunk.len() as u64;
                         return RawAttempt {
                             response: Err(too_large(max_body, seen)),
@@ -1027,6 +1044,10 @@ fn elapsed_at_least(started: DateTime<Utc>, now: DateTime<Utc>, limit: Duration)
         .to_std()
         .is_ok_and(|elapsed| elapsed >= limit)
 }
+
+/// How much of an error answer's body is read: enough for its message
+/// and for `no_data.body_contains`.
+const ERROR_BODY_KEPT: u64 = 64 * 1024;
 
 fn too_large(limit: u64, seen: u64) -> Failure {
     Failure {

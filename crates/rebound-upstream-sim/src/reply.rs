@@ -135,6 +135,12 @@ impl Reply {
         Reply::new(200, ReplyBody::Huge(bytes))
     }
 
+    /// The same reply with another status (e.g. a [`Reply::huge`] 503).
+    pub fn with_status(mut self, code: u16) -> Reply {
+        self.status = status_code(code);
+        self
+    }
+
     /// `code` with the request's raw query string (as sent, still
     /// percent-encoded; empty without one) as a `text/plain` body, so tests
     /// can check that secrets sent in a query are redacted from bodies.

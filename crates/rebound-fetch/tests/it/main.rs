@@ -315,6 +315,28 @@ async fn oversized_bodies_fail_without_being_buffered() {
     assert_eq!(result.error_kind, Some(ErrorKind::BodyTooLarge));
 }
 
+/// Before: a 503 or 429 with a body past max_body_bytes was `body_too_large`:
+/// not a server failure for the breaker, and its Retry-After ignored.
+#[tokio::test]
+async fn an_error_answer_with_a_huge_body_is_judged_by_its_status() {
+    let h = harness(DEFAULT_RETRY, "max_body_bytes = 1000").await;
+    h.sim.script(
+        "/t/plain",
+        vec![
+            Reply::huge(5_000_000).with_status(503),
+            Reply::text(429, "y".repeat(5000)).header("Retry-After", "7"),
+            Reply::text(200, "ok"),
+        ],
+    );
+    let result = h.call("plain").await;
+    assert_eq!(result.status, ScraperStatus::Success, "{result:?}");
+    assert_eq!(
+        kinds(&result),
+        [Some(ErrorKind::Server), Some(ErrorKind::Throttled), None]
+    );
+    assert_eq!(result.attempts[2].delay_before, Duration::from_secs(7));
+}
+
 #[tokio::test]
 async fn bodies_that_are_not_json_are_decode_errors() {
     let h = harness(DEFAULT_RETRY, "").await;
