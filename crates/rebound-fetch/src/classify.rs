@@ -84,6 +84,11 @@ pub fn classify_response(
             records: None,
         };
     };
+    // A 204, or a 200 with nothing: no records, like an empty array (it
+    // failed as "not valid JSON (EOF …)", never naming the status).
+    if body.is_empty() {
+        return Classified::no_data(format!("no data: the body is empty (HTTP {status})"));
+    }
     let document: serde_json::Value = match serde_json::from_slice(body) {
         Ok(value) => value,
         Err(error) => {

@@ -596,4 +596,12 @@ async fn an_empty_body_is_no_data_even_without_records() {
     assert_eq!(result.attempts.len(), 1);
     let result = h.call("plain").await;
     assert_eq!(result.status, ScraperStatus::Success);
+    // With `records`: a 204 failed as "not valid JSON (EOF …)".
+    h.sim.script("/t/records", vec![Reply::status(204)]);
+    let result = h.call("records").await;
+    assert_eq!(result.status, ScraperStatus::NoData, "{result:?}");
+    assert_eq!(
+        result.message.as_deref(),
+        Some("no data: the body is empty (HTTP 204)")
+    );
 }
