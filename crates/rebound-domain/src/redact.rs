@@ -152,26 +152,37 @@ impl Redactor {
         self.needles
             .iter()
             .any(|needle| find_bytes(bytes, needle.as_bytes()).is_some())
-            || self.mask_escaped(bytes).is_some()
+            || !self.escaped_spans(bytes, true).is_empty()
     }
 
-    /// `text` with every secret written with escapes (`\u002B`, `%2f`,
-    /// `&#47;`, mixed) masked, or `None` when it holds none. The whole
-    /// escaped span becomes [`MASK`].
-    fn mask_escaped(&self, text: &[u8]) -> Option<Vec<u8>> {
-        if self.plain.is_empty() || !crate::unescape::may_hold_escapes(text) {
-            return None;
-        }
-        let decoded = crate::unescape::unescape(text);
+    /// Where `text` holds a secret written with escapes (`\u002B`, `%2f`,
+    /// `&#47;`, mixed), as spans of `text`; with `first`, at most one.
+    fn escaped_spans(&self, text: &[u8], first: bool) -> Vec<(usize, usize)> {
         let mut spans: Vec<(usize, usize)> = Vec::new();
+        if self.plain.is_empty() {
+            return spans;
+        }
+        let Some(decoded) = crate::unescape::unescape(text) else {
+            return spans;
+        };
         for secret in &self.plain {
             let mut from = 0;
             while let Some(at) = find_bytes(&decoded.bytes[from..], secret.as_bytes()) {
                 let start = from + at;
                 spans.push(decoded.original(start, start + secret.len()));
+                if first {
+                    return spans;
+                }
                 from = start + secret.len();
             }
         }
+        spans
+    }
+
+    /// `text` with every secret written with escapes masked (the whole
+    /// escaped span becomes [`MASK`]), or `None` when it holds none.
+    fn mask_escaped(&self, text: &[u8]) -> Option<Vec<u8>> {
+        let mut spans = self.escaped_spans(text, false);
         if spans.is_empty() {
             return None;
         }

@@ -25,26 +25,19 @@ struct Escape {
     orig_len: usize,
 }
 
-/// Whether `text` holds anything [`unescape`] would decode.
-pub(crate) fn may_hold_escapes(text: &[u8]) -> bool {
-    memchr::memchr3(b'\\', b'%', b'&', text).is_some()
-}
-
 /// `text` with JSON string escapes, percent-escapes (either case) and HTML
 /// character references decoded; anything else, a malformed escape
-/// included, is copied as it is.
-pub(crate) fn unescape(text: &[u8]) -> Unescaped {
+/// included, is copied as it is. `None` when nothing decodes, found
+/// without copying: most payloads hold a `&` or `%` that is no escape.
+pub(crate) fn unescape(text: &[u8]) -> Option<Unescaped> {
+    let first = memchr::memchr3_iter(b'\\', b'%', b'&', text)
+        .find(|&at| decode_at(&text[at..]).is_some())?;
     let mut bytes = Vec::with_capacity(text.len());
+    bytes.extend_from_slice(&text[..first]);
     let mut escapes = Vec::new();
-    let mut i = 0;
+    let mut i = first;
     while i < text.len() {
-        let decoded = match text[i] {
-            b'\\' => json_escape(&text[i..]),
-            b'%' => percent_escape(&text[i..]),
-            b'&' => html_reference(&text[i..]),
-            _ => None,
-        };
-        match decoded {
+        match decode_at(&text[i..]) {
             Some((c, len)) => {
                 let mut buf = [0u8; 4];
                 let encoded = c.encode_utf8(&mut buf).as_bytes();
@@ -63,7 +56,17 @@ pub(crate) fn unescape(text: &[u8]) -> Unescaped {
             }
         }
     }
-    Unescaped { bytes, escapes }
+    Some(Unescaped { bytes, escapes })
+}
+
+/// The escape at the start of `text`, decoded, and its length.
+fn decode_at(text: &[u8]) -> Option<(char, usize)> {
+    match text.first()? {
+        b'\\' => json_escape(text),
+        b'%' => percent_escape(text),
+        b'&' => html_reference(text),
+        _ => None,
+    }
 }
 
 impl Unescaped {
@@ -160,7 +163,7 @@ mod tests {
     #[test]
     fn decodes_each_escape_and_maps_back_to_whole_escapes() {
         let text = br#"k=a\/b\u002Bc%2fd&#47;e&#x2F;f&amp;g\ud83d\ude00h %zz \q &bogus;"#;
-        let u = unescape(text);
+        let u = unescape(text).unwrap();
         assert_eq!(
             String::from_utf8(u.bytes.clone()).unwrap(),
             "k=a/b+c/d/e/f&g\u{1F600}h %zz \\q &bogus;"
@@ -176,5 +179,7 @@ mod tests {
         assert_eq!(&text[s..e], br"g\ud83d\ude00");
         // Plain text before any escape maps to itself.
         assert_eq!(u.original(0, 2), (0, 2));
+        // Nothing that decodes: no copy.
+        assert!(unescape(b"a=1&b=2 100% \\q").is_none());
     }
 }
