@@ -17,6 +17,12 @@
 //! that quotes what a person wrote ([`Redactor::redact_message`]), where it
 //! is a whole quoted value (`found "***"`); never inside other text.
 //!
+//! Listing forms cannot keep up with how upstreams echo a key (`\u002B`
+//! for `+`, `\/`, `%2f`, `&#47;`, mixed within one value), so secrets of
+//! [`MIN_MASKED_CHARS`] and more are also matched in the text with its
+//! escapes decoded ([`crate::unescape`]), and the whole escaped span is
+//! masked.
+//!
 //! Excerpts are masked first and cut second ([`Redactor::excerpt`]): cutting
 //! first would leave the part of a secret before the cut unmasked. A cut
 //! excerpt that still ends in the start of a secret (an upstream echoing a
