@@ -20,7 +20,7 @@
 //! Listing forms cannot keep up with how upstreams echo a key (`\u002B`
 //! for `+`, `\/`, `%2f`, `&#47;`, mixed within one value), so secrets of
 //! [`MIN_MASKED_CHARS`] and more are also matched in the text with its
-//! escapes decoded ([`crate::unescape`]), and the whole escaped span is
+//! escapes decoded (`crate::unescape`), and the whole escaped span is
 //! masked.
 //!
 //! Excerpts are masked first and cut second ([`Redactor::excerpt`]): cutting
@@ -59,7 +59,7 @@ pub struct Redactor {
     /// value (`"abc"`, `` `abc` ``): masked only by [`Redactor::redact_message`].
     quoted: Vec<String>,
     /// Secrets of at least [`MIN_MASKED_CHARS`] as they are, matched in the
-    /// text with its escapes decoded ([`crate::unescape`]).
+    /// text with its escapes decoded (`crate::unescape`).
     plain: Vec<String>,
 }
 
@@ -322,7 +322,7 @@ const USERINFO: &percent_encoding::AsciiSet = &NON_ALPHANUMERIC
 
 /// The secret as a JSON string literal writes it (without the quotes): how
 /// a JSON body echoing it usually looks. Other escapings are matched by
-/// decoding the text ([`crate::unescape`]).
+/// decoding the text (`crate::unescape`).
 fn json_escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
