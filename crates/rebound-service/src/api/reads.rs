@@ -191,8 +191,15 @@ pub(crate) fn parse_date(name: &str, text: &str) -> Result<NaiveDate, Problem> {
 /// [`rebound_domain::calendar::LAST_DATE`], past which local times would be
 /// silently wrong. Range bounds (`from`, `to`) keep four-digit years.
 pub(crate) fn parse_target_date(name: &str, text: &str) -> Result<NaiveDate, Problem> {
-    rebound_domain::calendar::within_zone_rules(parse_date(name, text)?)
-        .map_err(|why| Problem::bad_request(format!("{name} \"{text}\": {why}")))
+    use chrono::Datelike;
+    let last = rebound_domain::calendar::LAST_DATE;
+    match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        Ok(date) if date.year() >= 1 => rebound_domain::calendar::within_zone_rules(date)
+            .map_err(|why| Problem::bad_request(format!("{name} \"{text}\": {why}"))),
+        _ => Err(Problem::bad_request(format!(
+            "{name} \"{text}\": expected a date as YYYY-MM-DD from 0001-01-01 to {last}, e.g. 2026-11-28"
+        ))),
+    }
 }
 
 /// `from` / `to`: an RFC 3339 instant, or a date in the pipeline's zone

@@ -278,15 +278,23 @@ impl Problem {
 
 /// Reads an optional query parameter that must be a `YYYY-MM-DD` date;
 /// empty counts as absent (an empty form field).
+/// Four-digit years up to the zone rules' last date, as the API and CLI:
+/// `+262142-12-31` panicked in the date arithmetic of a page, and a plan
+/// for 2200 was silently on standard time.
 pub(crate) fn date_param(name: &str, value: Option<&str>) -> Result<Option<NaiveDate>, String> {
-    match value.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .map(Some)
-            .map_err(|_| {
-                format!("query parameter {name}: expected a date as YYYY-MM-DD, got \"{text}\"")
-            }),
-    }
+    use chrono::Datelike;
+    let Some(text) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|d| d.year() >= 1)
+        .ok_or_else(|| {
+            format!("query parameter {name}: expected a date as YYYY-MM-DD, got \"{text}\"")
+        })?;
+    rebound_domain::calendar::within_zone_rules(date)
+        .map(Some)
+        .map_err(|why| format!("query parameter {name}: \"{text}\": {why}"))
 }
 
 #[cfg(test)]
@@ -310,6 +318,15 @@ mod tests {
         assert_eq!(
             date_param("from", Some("2026-13-01")),
             Err("query parameter from: expected a date as YYYY-MM-DD, got \"2026-13-01\"".into())
+        );
+        // Before: these panicked (+262142, -262143) or planned 2200 on
+        // standard time.
+        for far in ["+262142-12-31", "-262143-01-01", "-0001-01-01"] {
+            assert!(date_param("date", Some(far)).is_err(), "{far}");
+        }
+        assert_eq!(
+            date_param("date", Some("2200-07-01")),
+            Err("query parameter date: \"2200-07-01\": after 2099-12-31, where the time-zone rules Rebound knows end (local times would be wrong)".into())
         );
     }
 }
