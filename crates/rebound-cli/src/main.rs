@@ -35,7 +35,9 @@ struct Cli {
     /// Only errors in the logs (ignored when RUST_LOG is set).
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
-    /// More logs: -v info, -vv debug (ignored when RUST_LOG is set).
+    /// More logs: -v info, -vv debug of Rebound's own crates (libraries'
+    /// debug lines, which Rebound cannot mask secrets in, need RUST_LOG;
+    /// ignored when RUST_LOG is set).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
     #[command(subcommand)]
@@ -191,7 +193,7 @@ fn main() -> ExitCode {
         (false, 0) if matches!(cli.command, Command::Simulate(_)) => "error",
         (false, 0) => "warn,rebound::runs=info",
         (false, 1) => "info",
-        (false, _) => "debug",
+        (false, _) => &setup::debug_filter(),
     };
     setup::init_logging(matches!(cli.log_format, LogFormat::Json), level, cli.color);
     // A simulation is one task chain on a virtual clock: every step waits

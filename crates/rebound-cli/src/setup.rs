@@ -58,6 +58,39 @@ pub fn use_color(choice: Color) -> bool {
     }
 }
 
+/// Rebound's own crates, as log targets (the binary's is `rebound`).
+const OWN_TARGETS: &[&str] = &[
+    "rebound",
+    "rebound_alerts",
+    "rebound_clock",
+    "rebound_config",
+    "rebound_domain",
+    "rebound_engine",
+    "rebound_fetch",
+    "rebound_health",
+    "rebound_metrics",
+    "rebound_raw",
+    "rebound_schedule",
+    "rebound_service",
+    "rebound_simulate",
+    "rebound_storage",
+    "rebound_storage_postgres",
+    "rebound_storage_sqlite",
+    "rebound_upstream_sim",
+];
+
+/// The filter of `-vv`: debug for Rebound's crates, info for libraries.
+/// Rebound masks secrets in what it logs; a library's debug lines are
+/// beyond its reach (async-nats printed a NATS URL's password field by
+/// field), so they need an explicit `RUST_LOG`.
+pub fn debug_filter() -> String {
+    let mut filter = String::from("info");
+    for target in OWN_TARGETS {
+        filter.push_str(&format!(",{target}=debug"));
+    }
+    filter
+}
+
 /// Logs go to stderr so that stdout stays the command's output (tables,
 /// JSON). `level` comes from `-q` / `-v` and applies only when `RUST_LOG`
 /// is not set (an explicit filter wins).
@@ -338,5 +371,34 @@ pub async fn stop_signal() -> i32 {
     match tokio::signal::ctrl_c().await {
         Ok(()) => 130,
         Err(_) => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `-vv` must reach every crate of the workspace: one left out would log
+    /// nothing at debug, and a library would not be held at info.
+    #[test]
+    fn the_debug_filter_names_every_crate_of_the_workspace_and_no_library() {
+        let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for entry in std::fs::read_dir(crates).expect("crates/") {
+            let name = entry.expect("entry").file_name();
+            let name = name.to_string_lossy().replace('-', "_");
+            let target = if name == "rebound_cli" {
+                "rebound".to_string()
+            } else {
+                name
+            };
+            if target == "rebound_testkit" {
+                continue;
+            }
+            assert!(OWN_TARGETS.contains(&target.as_str()), "{target}");
+        }
+        let filter = debug_filter();
+        assert!(filter.starts_with("info,rebound=debug,"), "{filter}");
+        assert!(!filter.contains("async_nats"), "{filter}");
+        tracing_subscriber::EnvFilter::try_new(&filter).expect("a valid filter");
     }
 }
