@@ -80,7 +80,26 @@ pub(crate) fn router(web: Arc<Web>) -> Router {
                 crate::api::guard,
             )),
         )
+        .layer(axum::middleware::from_fn(refuse_nul))
         .with_state(web)
+}
+
+/// A path or query holding `%00` is refused whole: no name, id or value
+/// here can contain a NUL, and PostgreSQL refuses one in text, so each
+/// such request was a 500 (and an ERROR line) on that backend only.
+async fn refuse_nul(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let uri = request.uri();
+    let holds_nul = |text: &str| text.as_bytes().windows(3).any(|w| w == b"%00");
+    if holds_nul(uri.path()) || uri.query().is_some_and(holds_nul) {
+        return crate::api::types::Problem::bad_request(
+            "the request's path or query holds a NUL character (%00), which no name, id or value can contain",
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 async fn metrics(State(web): State<Arc<Web>>, headers: HeaderMap) -> impl IntoResponse {

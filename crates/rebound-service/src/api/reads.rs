@@ -252,10 +252,13 @@ fn decode_cursor<K: std::str::FromStr>(text: &str) -> Result<(DateTime<Utc>, K),
         .collect();
     let decoded = String::from_utf8(bytes.map_err(|_| bad())?).map_err(|_| bad())?;
     let (at, id) = decoded.split_once('|').ok_or_else(bad)?;
+    // Four-digit years, as every cursor given out: PostgreSQL refuses
+    // timestamps past them (a 500 before).
     let at = at
         .parse::<i64>()
         .ok()
         .and_then(DateTime::<Utc>::from_timestamp_millis)
+        .filter(|t| (1..=9999).contains(&chrono::Datelike::year(t)))
         .ok_or_else(bad)?;
     if id.is_empty() {
         return Err(bad());

@@ -798,6 +798,8 @@ async fn bad_input(backend: Backend) {
         "31327c",
         "31327c78",
         "393939393939393939393939393939397c61",
+        // Within chrono's range, past four-digit years: a 500 on PostgreSQL.
+        "2d383231303239383431323830303030307c78",
     ] {
         for list in ["runs", "calls"] {
             let path = format!("/api/v1/{list}?cursor={cursor}");
@@ -810,6 +812,33 @@ async fn bad_input(backend: Backend) {
             );
         }
     }
+    // Before: each of these was a 500 on PostgreSQL ("invalid byte
+    // sequence for encoding UTF8: 0x00").
+    for path in [
+        "/api/v1/runs?status=%00",
+        "/api/v1/calls?scraper=a%00b",
+        "/api/v1/runs/%00",
+        "/runs/%00",
+    ] {
+        assert!(
+            api.get(path)
+                .await
+                .problem(400)
+                .contains("holds a NUL character (%00)"),
+            "{path}"
+        );
+    }
+    let nul = api
+        .post(
+            "/api/v1/lockouts/reset",
+            Some(json!({"scraper": "item", "entity": "\u{0}"})),
+        )
+        .await;
+    assert!(
+        nul.problem(400).contains("holds a NUL character"),
+        "{:?}",
+        nul.json
+    );
     assert!(
         api.get("/api/v1/runs?from=yesterday")
             .await
