@@ -374,20 +374,30 @@ pub(crate) async fn release_run(
     run_at: DateTime<Utc>,
     note: &str,
 ) -> Result<bool, StoreError> {
-    let result = sqlx::query(
-        "UPDATE scheduled_runs \
-         SET state = 'queued', run_at = $3, last_error = $4, \
-             lease_owner = NULL, lease_expires_at = NULL \
-         WHERE run_id = $1 AND state = 'running' AND lease_owner = $2",
+    // The run is queued again under the same execution id: its row is
+    // nobody's until a worker takes it, so it is not closed as a run whose
+    // process died (a clean stop read as a failure and alerted).
+    let released: i64 = sqlx::query_scalar(
+        "WITH released AS ( \
+             UPDATE scheduled_runs \
+             SET state = 'queued', run_at = $3, last_error = $4, \
+                 lease_owner = NULL, lease_expires_at = NULL \
+             WHERE run_id = $1 AND state = 'running' AND lease_owner = $2 \
+             RETURNING execution_id), \
+         unowned AS ( \
+             UPDATE workflow_executions SET run_owner = NULL, heartbeat_until = NULL \
+             WHERE execution_id IN (SELECT execution_id FROM released) \
+               AND status = 'running') \
+         SELECT COUNT(*) FROM released",
     )
     .bind(run_id)
     .bind(worker)
     .bind(ms(run_at))
     .bind(note)
-    .execute(&store.pool)
+    .fetch_one(&store.pool)
     .await
     .map_err(|e| store.error("release_run", e))?;
-    let released = result.rows_affected() > 0;
+    let released = released > 0;
     if released {
         wake_after(store, "release_run").await;
     }

@@ -353,17 +353,37 @@ pub(crate) async fn release_run(
     run_at: DateTime<Utc>,
     note: &str,
 ) -> Result<bool, StoreError> {
-    let query = sqlx::query(
+    const WHAT: &str = "release_run";
+    let mut tx = begin_immediate(writer, WHAT).await?;
+    let execution: Option<String> = sqlx::query_scalar(
         "UPDATE scheduled_runs \
          SET state = 'queued', run_at = ?3, last_error = ?4, \
              lease_owner = NULL, lease_expires_at = NULL \
-         WHERE run_id = ?1 AND state = 'running' AND lease_owner = ?2",
+         WHERE run_id = ?1 AND state = 'running' AND lease_owner = ?2 \
+         RETURNING execution_id",
     )
     .bind(run_id.to_string())
     .bind(worker.to_string())
     .bind(encode_time(run_at))
-    .bind(note.to_string());
-    guarded_update(writer, "release_run", query).await
+    .bind(note.to_string())
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(|e| store_error(WHAT, e))?;
+    // The run is queued again under the same execution id: its row is
+    // nobody's until a worker takes it, so it is not closed as a run whose
+    // process died (a clean stop read as a failure and alerted).
+    if let Some(execution) = &execution {
+        sqlx::query(
+            "UPDATE workflow_executions SET run_owner = NULL, heartbeat_until = NULL \
+             WHERE execution_id = ?1 AND status = 'running'",
+        )
+        .bind(execution)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| store_error(WHAT, e))?;
+    }
+    tx.commit().await.map_err(|e| store_error(WHAT, e))?;
+    Ok(execution.is_some())
 }
 
 pub(crate) async fn requeue_expired(

@@ -385,6 +385,19 @@ pub async fn next_run_at_is_the_earliest_later_queued_run(store: &dyn Store) {
         Some(a + TimeDelta::milliseconds(1)),
         "a running run is not queued"
     );
+    // The run's row, running under this process, as a worker writes it.
+    store
+        .begin_workflow_execution(&rebound_storage::RunStart {
+            execution_id: claimed.execution_id.clone(),
+            workflow_name: wf.clone(),
+            target_date: day,
+            started_at: a,
+            params: "{}".to_string(),
+            owner: "host-a:42".to_string(),
+            heartbeat_until: a + TimeDelta::seconds(60),
+        })
+        .await
+        .expect("begin_workflow_execution");
     let later = a + TimeDelta::hours(2);
     assert!(
         store
@@ -393,6 +406,18 @@ pub async fn next_run_at_is_the_earliest_later_queued_run(store: &dyn Store) {
             .expect("release_run")
     );
     assert_eq!(next(a + TimeDelta::hours(1)).await, Some(later));
+    // Released, its row is nobody's: before, it kept this process as its
+    // owner and was closed as failed ("process exited during the run")
+    // once the process had stopped cleanly.
+    let running = store
+        .running_executions()
+        .await
+        .expect("running_executions");
+    let row = running
+        .iter()
+        .find(|r| r.execution_id == claimed.execution_id)
+        .expect("still running, waiting for a worker");
+    assert_eq!((row.owner.as_deref(), row.heartbeat_until), (None, None));
 }
 
 /// Every write that queues a run wakes every `due_wakeups` subscription
