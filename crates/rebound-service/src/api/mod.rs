@@ -363,6 +363,20 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for JsonBody<
                 let essence = v.split(';').next().unwrap_or("").trim();
                 essence.eq_ignore_ascii_case("application/json")
             });
+        // An announced length past the limit is refused before waiting for
+        // the body: a client announcing 100 KB and sending less held the
+        // request open unanswered.
+        let announced = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if announced.is_some_and(|n| n > BODY_LIMIT as u64) {
+            return Err(Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is larger than {} KB", BODY_LIMIT / 1024),
+            ));
+        }
         let bytes =
             Bytes::from_request(request, state)
                 .await
