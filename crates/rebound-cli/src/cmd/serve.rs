@@ -62,6 +62,7 @@ pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> 
     // Refused before the store is opened: a usage error, not a start failure.
     Service::check_role(&plan, role).map_err(|e| start_failure(e, config))?;
     let store = setup::open_store(&plan).await?;
+    let _one_serve = one_serve_per_sqlite_file(&plan.pipeline.database)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let service = ServiceConfig {
         plan,
@@ -95,6 +96,40 @@ pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> 
     handle.wait().await;
     setup::say("rebound serve: stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// On SQLite, an exclusive lock on `PATH-serve-lock`, held while `serve`
+/// runs (the OS drops it when the process dies). SQLite serves one process:
+/// the rate limits, source pauses and run wake-ups live in its memory, and
+/// a second `serve` on the same file ran beside the first, each with its
+/// own. `run`, `scrape` and the reports take no such lock.
+fn one_serve_per_sqlite_file(
+    database: &rebound_domain::plan::DatabaseLocation,
+) -> Result<Option<std::fs::File>, Failure> {
+    let rebound_domain::plan::DatabaseLocation::Sqlite { path } = database else {
+        return Ok(None);
+    };
+    let mut name = path.as_os_str().to_owned();
+    name.push("-serve-lock");
+    let lock = std::path::PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock)
+        .map_err(|e| Failure::Runtime(anyhow!("cannot open {}: {e}", lock.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Failure::Runtime(anyhow!(
+            "another `rebound serve` is running on {}: SQLite serves one process (its rate limits, pauses and wake-ups live in that process); stop it first, or share a PostgreSQL database to run several",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(Failure::Runtime(anyhow!(
+            "cannot lock {}: {e}",
+            lock.display()
+        ))),
+    }
 }
 
 /// The messages and exit codes `rebound serve` has always given: a role

@@ -601,6 +601,41 @@ schedule = {{ kind = "window", start = "06:00", end = "18:00" }}
 
 /// `--role scheduler` and `--role worker` on SQLite are a usage error
 /// (exit 2) naming the flag and the way out, before anything starts.
+/// Before: a second `serve` on the same SQLite file started and ran its
+/// own scheduler, workers and in-memory limits beside the first.
+#[test]
+fn a_second_serve_on_one_sqlite_file_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(
+        dir.path(),
+        "sqlite://rebound.db",
+        "[sources.up]\nbase_url = \"http://127.0.0.1:9\"\n\n[scrapers.s]\nsource = \"up\"\npath = \"/s\"\n\n[workflows.w]\nscrapers = [\"s\"]\n",
+    );
+    let log = dir.path().join("first.log");
+    let mut first = spawn(&config, "all", &log);
+    // Wait for the first to hold the database (a guard, not a speed bound).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("rebound serve: role")) {
+        assert!(Instant::now() < deadline, "the first serve did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let second = Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .args(["-c", config.to_str().expect("utf-8"), "serve"])
+        .env_remove("REBOUND_CONFIG")
+        .output()
+        .expect("rebound runs");
+    terminate(&mut first);
+    let stopped = wait_exit(&mut first, Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("another `rebound serve` is running on ")
+            && stderr.contains("SQLite serves one process"),
+        "{stderr}"
+    );
+    assert!(stopped.is_some_and(|s| s.success()), "{stopped:?}");
+}
+
 #[test]
 fn split_roles_on_sqlite_are_a_usage_error() {
     let dir = tempfile::tempdir().expect("tempdir");
