@@ -38,6 +38,9 @@ pub(crate) struct Web {
     /// `GET /api/v1/health` for the default period, made by one request
     /// at a time and kept a few seconds (`crate::cache`).
     pub(crate) health: crate::cache::SingleFlight<rebound_health::HealthReport>,
+    /// `--role web`: this process runs and schedules nothing, so the API's
+    /// mutations that would (`scrape`, workflow runs, `evaluate`) are 409.
+    pub(crate) runs_nothing: bool,
 }
 
 /// The workflow runs the API started: a stop lets them finish within

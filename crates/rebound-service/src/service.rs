@@ -213,6 +213,7 @@ impl Service {
                 wake: wake.clone(),
                 api_runs: api_runs.clone(),
                 health: Default::default(),
+                runs_nothing: role == Role::Web,
             });
             tasks.spawn(crate::http::serve(
                 listener,

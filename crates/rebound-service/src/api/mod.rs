@@ -167,6 +167,10 @@ fn document_problems(doc: &mut utoipa::openapi::OpenApi) {
         if mutation {
             statuses.push(("413", "The request body is larger than 64 KB"));
             statuses.push(("415", "The request body is not application/json"));
+            statuses.push((
+                "409",
+                "This process serves --role web: it runs and schedules nothing",
+            ));
         }
         for (status, text) in statuses {
             op.responses

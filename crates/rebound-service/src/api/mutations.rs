@@ -70,6 +70,7 @@ pub(crate) async fn scrape(
     State(web): State<Arc<Web>>,
     JsonBody(body): JsonBody<ScrapeRequest>,
 ) -> Result<Json<CallReportView>, Problem> {
+    refuse_in_web_role(&web, "call a scraper")?;
     let plan = web.engine.plan();
     if body.scraper.is_empty() {
         return Err(Problem::bad_request(
@@ -130,6 +131,7 @@ pub(crate) async fn run_workflow(
     QueryParams(query): QueryParams<WaitQuery>,
     JsonBody(body): JsonBody<RunRequest>,
 ) -> Result<Response, Problem> {
+    refuse_in_web_role(&web, "run a workflow")?;
     let plan = web.engine.plan();
     if !plan.workflows.contains_key(&name) {
         return Err(unknown("workflow", &name, plan.workflows.keys()));
@@ -269,6 +271,7 @@ pub(crate) struct Evaluation {
 #[utoipa::path(post, path = "/api/v1/evaluate", tag = "mutations",
     responses((status = 200, description = "The decisions of the pass", body = Evaluation)))]
 pub(crate) async fn evaluate(State(web): State<Arc<Web>>) -> Result<Json<Evaluation>, Problem> {
+    refuse_in_web_role(&web, "evaluate the schedules")?;
     // A scheduler of its own with nothing remembered: every scheduled
     // workflow is evaluated now. Slots are claimed in the store, so a
     // pass here and the service's loop never queue one slot twice.
@@ -364,4 +367,18 @@ pub(crate) async fn reset_lockouts(
         entity: body.entity,
         released,
     }))
+}
+
+/// A 409 in `--role web`, which runs, schedules and sends nothing: the
+/// API made calls and queued runs there that no worker of it would take.
+fn refuse_in_web_role(web: &Web, what: &str) -> Result<(), Problem> {
+    if web.runs_nothing {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            format!(
+                "this process serves --role web, which runs, schedules and sends nothing: {what} through a process with the scheduler or worker role"
+            ),
+        ));
+    }
+    Ok(())
 }

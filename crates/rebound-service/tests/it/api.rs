@@ -160,6 +160,11 @@ impl Answer {
 impl Api {
     #[allow(clippy::disallowed_methods)] // the test's own client of the API, not a request Rebound sends
     async fn start(backend: Backend, sim: &UpstreamSim, server: &str) -> Api {
+        Api::start_as(backend, sim, server, Role::All).await
+    }
+
+    #[allow(clippy::disallowed_methods)] // the test's own client of the API, not a request Rebound sends
+    async fn start_as(backend: Backend, sim: &UpstreamSim, server: &str, role: Role) -> Api {
         let dir = tempfile::tempdir().expect("tempdir");
         let (database, store, schema): (String, Arc<dyn Store>, _) = match backend {
             Backend::Sqlite => {
@@ -184,7 +189,7 @@ impl Api {
         let handle = Service::start(
             ServiceConfig {
                 plan,
-                role: Role::All,
+                role,
                 workers: 1,
                 host: "api-test".to_string(),
             },
@@ -614,6 +619,29 @@ async fn every_endpoint_answers_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_endpoint_answers_on_postgres() {
     every_endpoint(Backend::Postgres).await;
+}
+
+/// Before: `--role web`, documented to run, schedule and send nothing,
+/// called upstreams over `POST /scrape` and queued runs over `/evaluate`.
+#[tokio::test]
+async fn the_web_role_runs_nothing_over_the_api() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    script(&sim);
+    let api = Api::start_as(Backend::Sqlite, &sim, SERVER, Role::Web).await;
+    for (path, body) in [
+        ("/api/v1/scrape", Some(json!({"scraper": "item"}))),
+        ("/api/v1/workflows/daily/runs", None),
+        ("/api/v1/evaluate", None),
+    ] {
+        let answer = api.post(path, body).await;
+        assert!(
+            answer.problem(409).starts_with(
+                "this process serves --role web, which runs, schedules and sends nothing"
+            ),
+            "{path}"
+        );
+    }
+    assert_eq!(sim.requests().len(), 0, "nothing was sent upstream");
 }
 
 async fn bad_input(backend: Backend) {
