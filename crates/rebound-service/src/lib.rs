@@ -38,6 +38,7 @@ pub mod scheduler;
 pub mod service;
 pub mod worker;
 
+pub use http::MAX_CONNECTIONS;
 pub use service::{Handle, Role, Service, ServiceConfig, StartError, StopSignal};
 
 /// How many times a run may be claimed before the reaper gives up on it

@@ -621,6 +621,46 @@ async fn every_endpoint_answers_on_postgres() {
     every_endpoint(Backend::Postgres).await;
 }
 
+/// Before: no limit; 20,000 idle connections took every descriptor of the
+/// process, and its scheduled runs failed to reach their upstreams. Past
+/// the cap a connection waits in the backlog until one closes.
+#[tokio::test]
+#[allow(clippy::disallowed_methods)] // the test's own client of the endpoint, not a request Rebound sends
+async fn the_http_endpoint_holds_at_most_its_cap_of_connections() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    let api = Api::start(Backend::Sqlite, &sim, SERVER).await;
+    let addr = api.base.trim_start_matches("http://").to_string();
+    let mut idle = Vec::new();
+    for _ in 0..rebound_service::MAX_CONNECTIONS {
+        idle.push(
+            tokio::net::TcpStream::connect(&addr)
+                .await
+                .expect("connect"),
+        );
+    }
+    // Brief real waits: this is about connections, not a simulated clock.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(700))
+        .build()
+        .expect("client");
+    let url = format!("{}/healthz", api.base);
+    assert!(
+        client.get(&url).send().await.is_err(),
+        "answered past the cap"
+    );
+    idle.clear();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let answer = client
+        .get(&url)
+        .send()
+        .await
+        .expect("answered once a slot is free");
+    assert_eq!(answer.status().as_u16(), 200);
+}
+
 /// Before: `--role web`, documented to run, schedule and send nothing,
 /// called upstreams over `POST /scrape` and queued runs over `/evaluate`.
 #[tokio::test]
