@@ -35,9 +35,9 @@ struct Cli {
     /// Only errors in the logs (ignored when RUST_LOG is set).
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
-    /// More logs: -v info, -vv debug of Rebound's own crates (libraries'
-    /// debug lines, which Rebound cannot mask secrets in, need RUST_LOG;
-    /// ignored when RUST_LOG is set).
+    /// More logs: -v info, -vv debug of Rebound's own crates and sqlx's
+    /// statements (other libraries' debug lines, which Rebound cannot mask
+    /// secrets in, need RUST_LOG; ignored when RUST_LOG is set).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
     #[command(subcommand)]

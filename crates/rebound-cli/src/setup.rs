@@ -79,12 +79,15 @@ const OWN_TARGETS: &[&str] = &[
     "rebound_upstream_sim",
 ];
 
-/// The filter of `-vv`: debug for Rebound's crates, info for libraries.
+/// The filter of `-vv`: debug for Rebound's crates and sqlx's statements,
+/// info for other libraries.
 /// Rebound masks secrets in what it logs; a library's debug lines are
 /// beyond its reach (async-nats printed a NATS URL's password field by
 /// field), so they need an explicit `RUST_LOG`.
 pub fn debug_filter() -> String {
-    let mut filter = String::from("info");
+    // sqlx's statements stay at debug: they show the SQL text, never the
+    // values bound to it, and they are what `-vv` is for on a slow report.
+    let mut filter = String::from("info,sqlx=debug");
     for target in OWN_TARGETS {
         filter.push_str(&format!(",{target}=debug"));
     }
@@ -397,7 +400,10 @@ mod tests {
             assert!(OWN_TARGETS.contains(&target.as_str()), "{target}");
         }
         let filter = debug_filter();
-        assert!(filter.starts_with("info,rebound=debug,"), "{filter}");
+        assert!(
+            filter.starts_with("info,sqlx=debug,rebound=debug,"),
+            "{filter}"
+        );
         assert!(!filter.contains("async_nats"), "{filter}");
         tracing_subscriber::EnvFilter::try_new(&filter).expect("a valid filter");
     }
