@@ -88,7 +88,7 @@ pub(crate) async fn begin_workflow_execution(
             error_message, duration_ms, params, run_owner, heartbeat_until) \
          VALUES ($1, $2, $3, $4, $4, 'running', 0, 0, 0, 0, 0, NULL, 0, $5, $6, $7) \
          ON CONFLICT (execution_id) DO UPDATE SET \
-            status = 'running', error_kind = NULL, \
+            status = 'running', error_kind = NULL, error_message = NULL, \
             run_owner = excluded.run_owner, heartbeat_until = excluded.heartbeat_until",
     )
     .bind(start.execution_id.as_str())

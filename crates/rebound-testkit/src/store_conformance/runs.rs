@@ -186,6 +186,16 @@ pub async fn a_dead_runs_row_is_closed_only_under_its_owner_with_its_call_counts
             .iter()
             .any(|r| r.execution_id == begin.execution_id)
     );
+    // Requeued and taken again under the same execution id: running, with
+    // neither the kind nor (before: still set) the message of the close.
+    let again = start(&tag, "dead", "host-c:44");
+    store
+        .begin_workflow_execution(&again)
+        .await
+        .expect("begin_workflow_execution");
+    let row = find_execution(store, &begin.execution_id).await;
+    assert_eq!(row.status, "running");
+    assert_eq!((row.error_kind, row.error_message), (None, None));
 }
 
 /// A run that never started gets a failed row with its kind and reason;
