@@ -64,7 +64,10 @@ impl std::ops::DerefMut for SafeTable {
 
 impl std::fmt::Display for SafeTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&escape_controls(&self.0.to_string(), true))
+        f.write_str(&rebound_domain::message::escape_controls(
+            &self.0.to_string(),
+            true,
+        ))
     }
 }
 
@@ -86,19 +89,7 @@ pub(crate) fn table(header: &[&str]) -> SafeTable {
 /// One line of text from a file or an upstream for the terminal, every
 /// control character escaped (see [`SafeTable`]).
 pub(crate) fn printable(text: &str) -> String {
-    escape_controls(text, false)
-}
-
-fn escape_controls(text: &str, keep_line_ends: bool) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() && !(keep_line_ends && c == '\n') {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    rebound_domain::message::escape_controls(text, false)
 }
 
 #[allow(clippy::disallowed_methods)] // the CLI reads the environment: the terminal's width

@@ -41,20 +41,22 @@ pub fn body_snippet(body: &[u8], redactor: &Redactor) -> String {
     let text = String::from_utf8_lossy(body);
     let masked = redactor.redact(&text);
     let collapsed = masked.split_whitespace().collect::<Vec<_>>().join(" ");
-    redactor.excerpt(&escape_controls(&collapsed), BODY_SNIPPET_CHARS)
+    redactor.excerpt(&escape_controls(&collapsed, false), BODY_SNIPPET_CHARS)
 }
 
-/// `text` with every control character written as an escape (`\u{1b}`):
-/// an upstream's bytes reach log lines, terminals and the database through
-/// messages, and an escape sequence in an error page cleared the screen of
-/// whoever read the log.
-pub fn escape_controls(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
+/// `text` with every control character written as an escape (`\u{1b}`),
+/// line ends aside with `keep_line_ends`: an upstream's bytes reach log
+/// lines, terminals and the database through messages and tables, and an
+/// escape sequence in an error page cleared the screen of whoever read the
+/// log.
+pub fn escape_controls(text: &str, keep_line_ends: bool) -> String {
+    let escaped = |c: char| c.is_control() && !(keep_line_ends && c == '\n');
+    if !text.chars().any(escaped) {
         return text.to_string();
     }
     text.chars()
         .map(|c| {
-            if c.is_control() {
+            if escaped(c) {
                 c.escape_default().to_string()
             } else {
                 c.to_string()
@@ -88,7 +90,10 @@ pub fn html_page(body: &[u8], redactor: &Redactor) -> Option<String> {
     Some(match html_title(body) {
         Some(title) => format!(
             "HTML page \"{}\" ({size})",
-            redactor.excerpt(&escape_controls(&redactor.redact(&title)), TITLE_CHARS)
+            redactor.excerpt(
+                &escape_controls(&redactor.redact(&title), false),
+                TITLE_CHARS
+            )
         ),
         None => format!("HTML page ({size})"),
     })

@@ -208,6 +208,17 @@ fn scenario_and_config_files_are_read_through_a_bound_and_placed() {
     }
 }
 
+/// `rebound simulate ARGS`, which must be refused as a usage error (exit 2)
+/// before anything runs: its stderr.
+fn refused(args: &[&str]) -> String {
+    let mut all = vec!["simulate"];
+    all.extend_from_slice(args);
+    let out = rebound(&all, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    stderr
+}
+
 /// Before: a far `--from` or a huge `--days` panicked (exit 101) or ran
 /// for hours, and a `--keep` that could not be made exited 1 (a missed
 /// target) without naming the path.
@@ -250,39 +261,16 @@ fn calendar_and_keep_arguments_are_checked_before_anything_runs() {
     let file = dir.path().join("a-file");
     std::fs::write(&file, "").expect("write");
     let keep = file.to_string_lossy().into_owned();
-    let out = rebound(
-        &[
-            "simulate",
-            "late-play-by-play",
-            "--days",
-            "1",
-            "--keep",
-            &keep,
-        ],
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = refused(&["late-play-by-play", "--days", "1", "--keep", &keep]);
     assert!(
-        text(&out.stderr).contains(&format!("--keep {keep}: it is a file, not a folder")),
-        "{}",
-        text(&out.stderr)
+        stderr.contains(&format!("--keep {keep}: it is a file, not a folder")),
+        "{stderr}"
     );
     let twice = dir.path().join("twice").to_string_lossy().into_owned();
-    let out = rebound(
-        &[
-            "simulate",
-            "late-play-by-play",
-            "late-play-by-play",
-            "--keep",
-            &twice,
-        ],
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = refused(&["late-play-by-play", "late-play-by-play", "--keep", &twice]);
     assert!(
-        text(&out.stderr).contains("two of the scenarios given are named late-play-by-play"),
-        "{}",
-        text(&out.stderr)
+        stderr.contains("two of the scenarios given are named late-play-by-play"),
+        "{stderr}"
     );
     assert!(!dir.path().join("twice").exists(), "nothing ran");
 
@@ -307,11 +295,10 @@ fn calendar_and_keep_arguments_are_checked_before_anything_runs() {
             format!("error: --compare {missing}: no such file"),
         ),
     ] {
-        let mut all = vec!["simulate", "late-play-by-play", "--days", "1"];
+        let mut all = vec!["late-play-by-play", "--days", "1"];
         all.extend_from_slice(&args);
-        let out = rebound(&all, &[]);
-        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-        assert!(text(&out.stderr).contains(&says), "{}", text(&out.stderr));
+        let stderr = refused(&all);
+        assert!(stderr.contains(&says), "{stderr}");
     }
     assert!(!dir.path().join("q?mode=ro").exists(), "nothing written");
 
@@ -323,24 +310,12 @@ fn calendar_and_keep_arguments_are_checked_before_anything_runs() {
         std::fs::create_dir(&folder).expect("mkdir");
         std::fs::write(folder.join(name), content).expect("write");
         let arg = folder.to_string_lossy().into_owned();
-        let out = rebound(
-            &[
-                "simulate",
-                "late-play-by-play",
-                "--days",
-                "1",
-                "--keep",
-                &arg,
-            ],
-            &[],
-        );
-        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        let stderr = refused(&["late-play-by-play", "--days", "1", "--keep", &arg]);
         assert!(
-            text(&out.stderr).contains(&format!(
+            stderr.contains(&format!(
                 "--keep {arg}: the folder is not empty (it holds {name}); choose an empty or new folder"
             )),
-            "{}",
-            text(&out.stderr)
+            "{stderr}"
         );
         assert_eq!(
             std::fs::read_to_string(folder.join(name)).expect("kept"),
@@ -357,25 +332,19 @@ fn calendar_and_keep_arguments_are_checked_before_anything_runs() {
     std::fs::create_dir_all(several.join("stale-schedule-original")).expect("mkdir");
     std::fs::write(several.join("stale-schedule-original/notes"), "x").expect("write");
     let arg = several.to_string_lossy().into_owned();
-    let out = rebound(
-        &[
-            "simulate",
-            "late-play-by-play",
-            "stale-schedule",
-            "--policy",
-            "original",
-            "--days",
-            "1",
-            "--keep",
-            &arg,
-        ],
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = refused(&[
+        "late-play-by-play",
+        "stale-schedule",
+        "--policy",
+        "original",
+        "--days",
+        "1",
+        "--keep",
+        &arg,
+    ]);
     assert!(
-        text(&out.stderr).contains("stale-schedule-original: the folder is not empty"),
-        "{}",
-        text(&out.stderr)
+        stderr.contains("stale-schedule-original: the folder is not empty"),
+        "{stderr}"
     );
     assert!(
         !several.join("late-play-by-play-config").exists(),
