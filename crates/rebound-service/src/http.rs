@@ -123,6 +123,41 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// How long the endpoint waits on a client before closing its connection.
+/// A client that holds a connection without finishing its request, or
+/// without reading its answer, takes one of the [`MAX_CONNECTIONS`] slots;
+/// 256 such clients used to hold the dashboard and the API unanswered.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Patience {
+    /// From the moment the endpoint waits for a request (a new connection,
+    /// or a kept-alive one after its last answer) to the end of its
+    /// headers: hyper's `header_read_timeout`. An idle kept-alive
+    /// connection is closed after it too.
+    pub(crate) headers: std::time::Duration,
+    /// From the end of the headers to the end of a JSON request body
+    /// ([`crate::api::JsonBody`]), whole: a body sent a byte at a time is
+    /// answered 408 at this deadline, however steadily the bytes come.
+    pub(crate) body: std::time::Duration,
+    /// The longest an answer's write may make no progress: a client that
+    /// stops reading is cut off after it, while a slow reader that keeps
+    /// reading is not.
+    pub(crate) write_stall: std::time::Duration,
+}
+
+impl Default for Patience {
+    /// 30 s each: far longer than any client on a working network needs
+    /// for a request of at most 64 KB, and short enough that a flood of
+    /// stalled connections frees its slots within a minute.
+    fn default() -> Self {
+        let half_a_minute = std::time::Duration::from_secs(30);
+        Self {
+            headers: half_a_minute,
+            body: half_a_minute,
+            write_stall: half_a_minute,
+        }
+    }
+}
+
 /// Serves until `stop` turns true, then stops accepting and returns once
 /// the requests in flight are answered, or `grace` after the stop,
 /// whichever comes first: a `POST …/runs?wait=5m` or a slow
@@ -130,11 +165,16 @@ async fn healthz() -> &'static str {
 /// `shutdown_grace` every run gets (their connections are then closed;
 /// a run started over the API goes on under `ApiRuns` until the same
 /// deadline).
+///
+/// The accept loop is hyper's own connection builder rather than
+/// `axum::serve`, which sets no timer and so has no header timeout
+/// ([`Patience`]).
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     stop: watch::Receiver<bool>,
     grace: std::time::Duration,
+    patience: Patience,
 ) {
     let stopped = |mut stop: watch::Receiver<bool>| async move {
         while !*stop.borrow() {
@@ -143,28 +183,70 @@ pub(crate) async fn serve(
             }
         }
     };
-    let listener = Capped {
-        inner: listener,
-        permits: Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS)),
-    };
-    let server = axum::serve(listener, router).with_graceful_shutdown(stopped(stop.clone()));
-    let cut_off = async {
-        stopped(stop).await;
-        tokio::time::sleep(grace).await;
+    let router = router.layer(axum::Extension(patience));
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(patience.headers);
+    // Past the cap the loop stops accepting, so waiting connections queue
+    // in the kernel's backlog instead of taking descriptors.
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let accepting = async {
+        loop {
+            // The semaphore is never closed, so acquiring only waits.
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                return;
+            };
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of descriptors or memory: wait for some to free
+                    // instead of spinning; a connection reset before it was
+                    // accepted is only that connection's failure.
+                    tracing::warn!(%error, "The HTTP endpoint could not accept a connection.");
+                    if !is_connection_error(&error) {
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                    continue;
+                }
+            };
+            let io = hyper_util::rt::TokioIo::new(Watched::new(stream, patience.write_stall));
+            // axum's router takes hyper's body as it comes.
+            let service = hyper_util::service::TowerToHyperService::new(router.clone());
+            let connection = graceful.watch(http1.serve_connection(io, service));
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::debug!(%error, "An HTTP connection ended with an error.");
+                }
+                drop(permit);
+            });
+        }
     };
     tokio::select! {
-        served = server => {
-            if let Err(error) = served {
-                tracing::error!(%error, "The HTTP endpoint stopped.");
-            }
-        }
-        () = cut_off => {
+        () = accepting => {}
+        () = stopped(stop.clone()) => {}
+    }
+    // Stop accepting; answer what is in flight, for at most `grace`.
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(grace) => {
             tracing::warn!(
                 grace = ?grace,
                 "Requests still open at the end of shutdown_grace were cut off."
             );
         }
     }
+}
+
+/// Accept errors that concern one connection, not the process.
+fn is_connection_error(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    matches!(
+        error.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    )
 }
 
 /// The most connections the HTTP endpoint holds at once; the next one is
@@ -174,47 +256,52 @@ pub(crate) async fn serve(
 /// failed ("Too many open files") to reach their upstreams.
 pub const MAX_CONNECTIONS: usize = 256;
 
-/// A listener that holds a permit per open connection ([`MAX_CONNECTIONS`]):
-/// past them it stops accepting, so waiting connections queue in the
-/// kernel's backlog instead of taking descriptors. `axum::serve` has no
-/// such limit of its own.
-struct Capped {
-    inner: TcpListener,
-    permits: Arc<tokio::sync::Semaphore>,
-}
-
-impl axum::serve::Listener for Capped {
-    type Io = CappedIo;
-    type Addr = std::net::SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        // The semaphore is never closed, so acquiring only waits.
-        let permit = match self.permits.clone().acquire_owned().await {
-            Ok(permit) => permit,
-            Err(_) => std::future::pending().await,
-        };
-        let (io, addr) = axum::serve::Listener::accept(&mut self.inner).await;
-        (
-            CappedIo {
-                io,
-                _permit: permit,
-            },
-            addr,
-        )
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.inner.local_addr()
-    }
-}
-
-/// A connection with its permit, released when the connection is dropped.
-struct CappedIo {
+/// A connection whose writes may not stall past [`Patience::write_stall`]:
+/// while a write waits (the client reads nothing and the socket's buffer is
+/// full) a deadline runs; any progress clears it.
+struct Watched {
     io: tokio::net::TcpStream,
-    _permit: tokio::sync::OwnedSemaphorePermit,
+    stall: std::time::Duration,
+    deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
 }
 
-impl tokio::io::AsyncRead for CappedIo {
+impl Watched {
+    fn new(io: tokio::net::TcpStream, stall: std::time::Duration) -> Self {
+        Self {
+            io,
+            stall,
+            deadline: None,
+        }
+    }
+
+    /// Passes a write's outcome on, starting the stall deadline on the
+    /// first `Pending` and failing the write once it has passed.
+    fn watch<T>(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        polled: std::task::Poll<std::io::Result<T>>,
+    ) -> std::task::Poll<std::io::Result<T>> {
+        use std::future::Future;
+        use std::task::Poll;
+        if polled.is_ready() {
+            self.deadline = None;
+            return polled;
+        }
+        let stall = self.stall;
+        let deadline = self
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
+        match deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("the client read nothing of its answer for {stall:?}"),
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for Watched {
     fn poll_read(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
@@ -224,20 +311,22 @@ impl tokio::io::AsyncRead for CappedIo {
     }
 }
 
-impl tokio::io::AsyncWrite for CappedIo {
+impl tokio::io::AsyncWrite for Watched {
     fn poll_write(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.io).poll_write(cx, buf)
+        let polled = std::pin::Pin::new(&mut self.io).poll_write(cx, buf);
+        self.watch(cx, polled)
     }
 
     fn poll_flush(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+        let polled = std::pin::Pin::new(&mut self.io).poll_flush(cx);
+        self.watch(cx, polled)
     }
 
     fn poll_shutdown(
@@ -252,10 +341,176 @@ impl tokio::io::AsyncWrite for CappedIo {
         cx: &mut std::task::Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        let polled = std::pin::Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.watch(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
         self.io.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The endpoint's patience with clients, over real loopback connections
+    //! with patience of a few hundred milliseconds (the only real waits).
+    use super::*;
+    use axum::routing::post;
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const SHORT: Duration = Duration::from_millis(300);
+    /// Far past [`SHORT`]: a connection still open then was never cut off.
+    const LONG: Duration = Duration::from_secs(5);
+
+    async fn endpoint(router: Router) -> (String, watch::Sender<bool>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let (stop, stopped) = watch::channel(false);
+        let patience = Patience {
+            headers: SHORT,
+            body: SHORT,
+            write_stall: SHORT,
+        };
+        tokio::spawn(serve(listener, router, stopped, LONG, patience));
+        (addr, stop)
+    }
+
+    fn routes() -> Router {
+        Router::new()
+            .route("/healthz", get(healthz))
+            .route(
+                "/echo",
+                post(
+                    |crate::api::JsonBody(body): crate::api::JsonBody<serde_json::Value>| async move {
+                        body.to_string()
+                    },
+                ),
+            )
+            .route("/big", get(|| async { vec![b'x'; BIG] }))
+    }
+
+    const BIG: usize = 64 << 20;
+
+    /// Reads until the server closes the connection, or fails the test at
+    /// [`LONG`]; returns what was read.
+    async fn read_to_close(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
+        let mut read = Vec::new();
+        let outcome = tokio::time::timeout(LONG, async {
+            let mut chunk = vec![0; 64 * 1024];
+            loop {
+                match stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => read.extend_from_slice(&chunk[..n]),
+                }
+            }
+        })
+        .await;
+        assert!(
+            outcome.is_ok(),
+            "the connection was still open after {LONG:?}"
+        );
+        read
+    }
+
+    /// Before: `axum::serve` set no timer, so a client that never finished
+    /// its headers held its connection (one of 256) forever.
+    #[tokio::test]
+    async fn unfinished_headers_are_cut_off() {
+        let (addr, _stop) = endpoint(routes()).await;
+        let mut stream = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .expect("write");
+        let read = read_to_close(&mut stream).await;
+        assert!(!read.ends_with(b"ok\n"), "answered an unfinished request");
+    }
+
+    /// A kept-alive connection is answered, then closed once idle.
+    #[tokio::test]
+    async fn an_idle_kept_alive_connection_is_closed() {
+        let (addr, _stop) = endpoint(routes()).await;
+        let mut stream = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let read = read_to_close(&mut stream).await;
+        let read = String::from_utf8_lossy(&read);
+        assert!(read.starts_with("HTTP/1.1 200"), "{read}");
+        assert!(read.ends_with("ok\n"), "{read}");
+    }
+
+    /// Before: a body announced at 100 bytes and sent 10 was waited for
+    /// forever; now it is a 408 at the body's deadline.
+    #[tokio::test]
+    async fn a_body_that_does_not_arrive_is_a_408() {
+        let (addr, _stop) = endpoint(routes()).await;
+        let mut stream = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        stream
+            .write_all(
+                b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                  Content-Length: 100\r\n\r\n{\"a\": 1, ",
+            )
+            .await
+            .expect("write");
+        let read = read_to_close(&mut stream).await;
+        let read = String::from_utf8_lossy(&read);
+        assert!(read.starts_with("HTTP/1.1 408"), "{read}");
+        assert!(
+            read.contains("the request body did not arrive whole within 0.3 s"),
+            "{read}"
+        );
+        // A whole body is answered as before.
+        let mut stream = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        stream
+            .write_all(
+                b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                  Content-Length: 8\r\nConnection: close\r\n\r\n{\"a\": 1}",
+            )
+            .await
+            .expect("write");
+        let read = read_to_close(&mut stream).await;
+        let read = String::from_utf8_lossy(&read);
+        assert!(read.starts_with("HTTP/1.1 200"), "{read}");
+        assert!(read.ends_with("{\"a\":1}"), "{read}");
+    }
+
+    /// Before: a client that asked for a large answer and read none of it
+    /// held its connection as long as it liked. Now the write is given up
+    /// after the stall, so what the client finds later is short of the
+    /// whole answer; a client that reads gets it all.
+    #[tokio::test]
+    async fn a_client_that_stops_reading_is_cut_off() {
+        let (addr, _stop) = endpoint(routes()).await;
+        let mut stream = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        stream
+            .write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        tokio::time::sleep(SHORT * 4).await;
+        let read = read_to_close(&mut stream).await;
+        assert!(read.len() < BIG, "{} bytes read", read.len());
+
+        let mut stream = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        stream
+            .write_all(b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let read = read_to_close(&mut stream).await;
+        assert!(read.len() > BIG, "{} bytes read", read.len());
     }
 }

@@ -220,6 +220,7 @@ impl Service {
                 crate::http::router(web),
                 stopped.clone(),
                 engine.plan().scheduler.shutdown_grace,
+                crate::http::Patience::default(),
             ));
         }
         if role.schedules() {

@@ -381,18 +381,30 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for JsonBody<
                 format!("the request body is larger than {} KB", BODY_LIMIT / 1024),
             ));
         }
-        let bytes =
-            Bytes::from_request(request, state)
-                .await
-                .map_err(|rejection| match rejection.status() {
-                    StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        format!("the request body is larger than {} KB", BODY_LIMIT / 1024),
-                    ),
-                    status => {
-                        Problem::new(status, format!("request body: {}", rejection.body_text()))
-                    }
-                })?;
+        // The whole body within one deadline ([`crate::http::Patience`]),
+        // however steadily its bytes come.
+        let patience = request
+            .extensions()
+            .get::<crate::http::Patience>()
+            .copied()
+            .unwrap_or_default();
+        let read = tokio::time::timeout(patience.body, Bytes::from_request(request, state));
+        let Ok(read) = read.await else {
+            return Err(Problem::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive whole within {} s",
+                    patience.body.as_secs_f64()
+                ),
+            ));
+        };
+        let bytes = read.map_err(|rejection| match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is larger than {} KB", BODY_LIMIT / 1024),
+            ),
+            status => Problem::new(status, format!("request body: {}", rejection.body_text())),
+        })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(JsonBody(T::default()));
         }
