@@ -141,12 +141,14 @@ impl std::fmt::Debug for SourceProxies {
 impl SourceProxies {
     /// Whether an exchange that ended with `http_status` or the transport
     /// failure `kind` is the proxy's fault: no connection, no answer in
-    /// time, or a status in `retry_on`.
+    /// time, or a status in `retry_on`. A connection lost after the
+    /// status came is still the connection's failure: the kind is looked
+    /// at first.
     pub fn is_proxy_failure(&self, http_status: Option<u16>, kind: Option<ErrorKind>) -> bool {
-        match http_status {
-            Some(status) => self.retry_on.contains(&status),
-            None => matches!(kind, Some(ErrorKind::Connect | ErrorKind::Timeout)),
+        if matches!(kind, Some(ErrorKind::Connect | ErrorKind::Timeout)) {
+            return true;
         }
+        http_status.is_some_and(|status| self.retry_on.contains(&status))
     }
 }
 

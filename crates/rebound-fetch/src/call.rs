@@ -608,7 +608,7 @@ impl Fetcher {
             _ => message,
         };
         let message = self.redactor.redact_string(&message);
-        let http_status = raw.response.as_ref().ok().map(|r| r.status);
+        let http_status = raw.status;
         tracing::debug!(
             scraper = %spec.scraper.name,
             source = %spec.source.name,
@@ -810,6 +810,7 @@ impl Fetcher {
                     message: "the proxy's URL is not set (its environment variable is missing)"
                         .to_string(),
                 }),
+                status: None,
                 retry_after_header: None,
             };
         };
@@ -821,6 +822,7 @@ impl Fetcher {
                 dropped: false,
                 message: format!("timeout after {}", format_duration(timeout)),
             }),
+            status: None,
             retry_after_header: None,
         };
         match tokio::time::timeout(timeout, work).await {
@@ -863,6 +865,7 @@ impl Fetcher {
             Err(failure) => {
                 return RawAttempt {
                     response: Err(failure),
+                    status: None,
                     retry_after_header: None,
                 };
             }
@@ -916,6 +919,7 @@ impl Fetcher {
         {
             return RawAttempt {
                 response: Err(too_large(max_body, length)),
+                status: Some(status),
                 retry_after_header,
             };
         }
@@ -934,6 +938,7 @@ impl Fetcher {
                         let seen = body.len() as u64 + chunk.len() as u64;
                         return RawAttempt {
                             response: Err(too_large(max_body, seen)),
+                            status: Some(status),
                             retry_after_header,
                         };
                     }
@@ -945,6 +950,7 @@ impl Fetcher {
                     failure.message = format!("HTTP {status}, then {}", failure.message);
                     return RawAttempt {
                         response: Err(failure),
+                        status: Some(status),
                         retry_after_header,
                     };
                 }
@@ -961,6 +967,7 @@ impl Fetcher {
                 etag,
                 last_modified,
             }),
+            status: Some(status),
             retry_after_header,
         }
     }
@@ -1022,6 +1029,10 @@ fn collect_signals(
 
 struct RawAttempt {
     response: Result<RawResponse, Failure>,
+    /// The answer's status when one came, also when its body then failed
+    /// (cut off, too large, undecodable): the upstream answered and counted
+    /// the request, and `attempts.http_status` says so.
+    status: Option<u16>,
     retry_after_header: Option<String>,
 }
 

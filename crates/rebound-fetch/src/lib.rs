@@ -506,7 +506,8 @@ struct Failure {
 /// reqwest reports a lost connection mid-body as a *decode* error and a
 /// malformed response as a plain request error, so the kinds come from the
 /// causes: hyper's parse errors are `protocol` (the peer does not speak
-/// HTTP properly; asking again meets the same peer, so not retried), a
+/// HTTP properly; asking again meets the same peer, so not retried), as is
+/// a body whose chunked framing is broken, a
 /// body cut short or reset is `interrupted` (transient, retried), and
 /// `decode` is left for bodies that arrived whole but would not decode.
 fn transport_failure(error: &reqwest::Error, target: Option<&url::Url>) -> Failure {
@@ -523,6 +524,16 @@ fn transport_failure(error: &reqwest::Error, target: Option<&url::Url>) -> Failu
                 _ => false,
             }
         });
+    // hyper's body decoder refuses framing that is not HTTP (a chunk size
+    // that is not hexadecimal, a chunk without its CRLF) with these kinds;
+    // a body cut short is `UnexpectedEof`, a reset `ConnectionReset`.
+    let bad_framing = hyper_error.is_some()
+        && find_cause::<std::io::Error>(error).is_some_and(|e| {
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData
+            )
+        });
     let (kind, what) = if error.is_timeout() {
         (ErrorKind::Timeout, "timeout")
     } else if error.is_builder() {
@@ -536,6 +547,8 @@ fn transport_failure(error: &reqwest::Error, target: Option<&url::Url>) -> Failu
             "malformed response"
         };
         (ErrorKind::Protocol, what)
+    } else if bad_framing {
+        (ErrorKind::Protocol, "malformed response body")
     } else if error.is_connect() {
         (ErrorKind::Connect, "connection failed")
     } else if error.is_decode() || error.is_body() {
@@ -558,7 +571,9 @@ fn transport_failure(error: &reqwest::Error, target: Option<&url::Url>) -> Failu
     // the connection was made, then closed or reset before an answer.
     let dropped = kind == ErrorKind::Interrupted || kind == ErrorKind::Connect;
     let detail = cause_chain(error);
+    let framing = find_cause::<std::io::Error>(error).filter(|_| bad_framing);
     let message = match hyper_error.filter(|_| kind == ErrorKind::Protocol) {
+        Some(_) if let Some(cause) = framing => format!("{what}: {cause}"),
         // The named cases say it all; the causes would only repeat it.
         Some(_) if what != "malformed response" => what.to_string(),
         Some(parse) => format!("{what}: {parse}"),

@@ -31,15 +31,18 @@ pub enum RawFault {
     /// Announces `Content-Length: 1000`, sends 10 bytes, then resets the
     /// connection (`SO_LINGER` 0, so the close is an RST).
     ResetMidBody,
+    /// A chunked 200 whose first chunk-size line is not hexadecimal.
+    BadChunkSize,
 }
 
 impl RawFault {
-    pub const ALL: [RawFault; 5] = [
+    pub const ALL: [RawFault; 6] = [
         RawFault::BadStatusLine,
         RawFault::LoneContinue,
         RawFault::HugeHeaders,
         RawFault::ShortBody,
         RawFault::ResetMidBody,
+        RawFault::BadChunkSize,
     ];
 
     /// The path that serves this fault.
@@ -50,6 +53,7 @@ impl RawFault {
             RawFault::HugeHeaders => "/raw/huge-headers",
             RawFault::ShortBody => "/raw/short-body",
             RawFault::ResetMidBody => "/raw/reset-mid-body",
+            RawFault::BadChunkSize => "/raw/bad-chunk-size",
         }
     }
 
@@ -150,6 +154,11 @@ async fn serve(mut stream: TcpStream, counts: Arc<Mutex<HashMap<String, usize>>>
                 let _ = stream.set_zero_linger();
             }
             written
+        }
+        Some(RawFault::BadChunkSize) => {
+            let text =
+                format!("{head_200}transfer-encoding: chunked\r\n\r\nzz\r\n{{}}\r\n0\r\n\r\n");
+            stream.write_all(text.as_bytes()).await
         }
         None => {
             stream

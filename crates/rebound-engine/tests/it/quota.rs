@@ -192,3 +192,32 @@ async fn retries_count_and_the_upstreams_remaining_count_wins() {
     );
     assert_eq!(s.sim.request_count("/t/odds"), 3);
 }
+
+/// Before: an answer whose body then failed to read (here a gzip stream
+/// that ends early, a `decode` failure) recorded no status, so the call's
+/// reservation was handed back: the upstream counted the request and the
+/// quota did not.
+#[tokio::test]
+async fn an_answer_whose_body_fails_still_counts_against_the_quota() {
+    let s = setup(10).await;
+    // A gzip header and nothing of the stream after it.
+    let header = vec![0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0xff];
+    s.sim.script(
+        "/t/odds",
+        vec![Reply::bytes(200, header).header("Content-Encoding", "gzip")],
+    );
+    let none = BTreeMap::new();
+    let call = s.engine.run_scraper("odds", date(), &none).await.unwrap();
+    assert_eq!(call.status, ScraperStatus::Failed);
+    assert_eq!(call.error_kind, Some(ErrorKind::Decode));
+    assert_eq!(s.sim.request_count("/t/odds"), 1);
+    let row = s
+        .store
+        .quota_usage("odds_api", january())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.requests, 1);
+    let rows = s.store.recent_standalone_calls(1).await.unwrap();
+    assert_eq!(rows[0].http_status, Some(200));
+}

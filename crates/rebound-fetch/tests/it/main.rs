@@ -577,6 +577,10 @@ async fn a_whole_body_with_a_truncated_gzip_stream_is_a_decode_failure() {
     let result = h.call("plain").await;
     assert_eq!(result.status, ScraperStatus::Failed);
     assert_eq!(kinds(&result), [Some(ErrorKind::Decode)], "{result:?}");
+    // Before: the attempt's status was null, as if nothing had answered
+    // (and a quota did not count the request).
+    assert_eq!(result.attempts[0].http_status, Some(200));
+    assert_eq!(result.http_status, Some(200));
     let message = result.message.unwrap_or_default();
     assert!(
         message.starts_with("HTTP 200, then could not decode the response"),

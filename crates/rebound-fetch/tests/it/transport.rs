@@ -57,6 +57,24 @@ async fn malformed_responses_are_protocol_errors_not_retried() {
     }
 }
 
+/// Before: a chunk size that is not hexadecimal was `interrupted`
+/// ("connection lost mid-body"), retried twice against the same peer.
+#[tokio::test]
+async fn a_broken_chunked_body_is_a_protocol_error_not_retried() {
+    let server = RawFaultServer::start().await.unwrap();
+    let fault = RawFault::BadChunkSize;
+    let result = call(&server, fault).await;
+    assert_eq!(result.error_kind, Some(ErrorKind::Protocol), "{result:?}");
+    assert_eq!(result.attempts.len(), 1);
+    assert_eq!(result.attempts[0].http_status, Some(200));
+    let message = result.message.unwrap();
+    assert!(
+        message.starts_with("HTTP 200, then malformed response body: Invalid chunk size"),
+        "{message}"
+    );
+    assert_eq!(server.request_count(fault.path()), 1);
+}
+
 #[tokio::test]
 async fn connections_lost_mid_body_are_interrupted_and_retried() {
     let server = RawFaultServer::start().await.unwrap();
