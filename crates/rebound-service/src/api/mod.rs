@@ -349,6 +349,20 @@ async fn finish(State(web): State<Arc<Web>>, request: Request, next: Next) -> Re
     Response::from_parts(parts, Body::from(bytes))
 }
 
+/// The `charset` parameter of a `Content-Type` when it names anything but
+/// UTF-8.
+fn non_utf8_charset(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|parameter| {
+        let (name, value) = parameter.split_once('=')?;
+        if !name.trim().eq_ignore_ascii_case("charset") {
+            return None;
+        }
+        let value = value.trim().trim_matches('"');
+        let utf8 = value.eq_ignore_ascii_case("utf-8") || value.eq_ignore_ascii_case("utf8");
+        (!utf8).then(|| value.to_string())
+    })
+}
+
 /// A JSON request body, refused as a problem document naming what is
 /// wrong (and where) instead of axum's plain-text rejection. An empty body
 /// is `T::default()`: every request body of this API is optional or has
@@ -359,14 +373,25 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for JsonBody<
     type Rejection = Problem;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let json = request
+        let content_type = request
             .headers()
             .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                let essence = v.split(';').next().unwrap_or("").trim();
-                essence.eq_ignore_ascii_case("application/json")
-            });
+            .and_then(|v| v.to_str().ok());
+        let json = content_type.map(|v| {
+            let essence = v.split(';').next().unwrap_or("").trim();
+            essence.eq_ignore_ascii_case("application/json")
+        });
+        // JSON is UTF-8 (RFC 8259); a body said to be in another charset
+        // would be read wrongly, so it is refused rather than guessed at.
+        if let Some(charset) = content_type.and_then(non_utf8_charset) {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "request body: JSON is UTF-8; charset={} is not accepted",
+                    rebound_domain::message::escape_controls(&charset, false)
+                ),
+            ));
+        }
         // An announced length past the limit is refused before waiting for
         // the body: a client announcing 100 KB and sending less held the
         // request open unanswered.

@@ -845,6 +845,21 @@ async fn bad_input(backend: Backend) {
         )
         .await;
     assert!(text.problem(415).contains("application/json"));
+    // Before: a charset other than UTF-8 was accepted and its bytes read
+    // as UTF-8.
+    let latin1 = api
+        .send(
+            api.client
+                .post(format!("{}/api/v1/lockouts/reset", api.base))
+                .bearer_auth(TOKEN)
+                .header("content-type", "application/json; charset=latin1")
+                .body("{\"scraper\": \"item\"}"),
+        )
+        .await;
+    assert_eq!(
+        latin1.problem(415),
+        "request body: JSON is UTF-8; charset=latin1 is not accepted"
+    );
     let wait = api.post("/api/v1/workflows/daily/runs?wait=1h", None).await;
     assert!(wait.problem(400).contains("at most 5m"));
 
