@@ -856,7 +856,9 @@ impl Resolver<'_> {
             .render(&stand_ins)
             .unwrap_or_else(|_| text.to_string());
         match url::Url::parse(&sample) {
-            Ok(url) if url.host_str().is_some_and(|h| !h.is_empty()) => {}
+            Ok(url) if url.host_str().is_some_and(|h| !h.is_empty()) => {
+                self.keep_basic_credential(&url);
+            }
             Ok(_) => {
                 self.fail(path, format!("the URL \"{raw}\" has no host"));
                 return None;
@@ -870,6 +872,27 @@ impl Resolver<'_> {
             value,
             secret: substituted.secret,
         })
+    }
+
+    /// Masks the `Authorization: Basic …` value the HTTP client builds from
+    /// a base URL's userinfo (base64 of `user:password`, each decoded): an
+    /// upstream that echoes request headers printed it, and base64 is no
+    /// secret-keeping.
+    fn keep_basic_credential(&mut self, url: &url::Url) {
+        use base64::Engine as _;
+        if url.username().is_empty() && url.password().is_none() {
+            return;
+        }
+        let decode = |text: &str| {
+            percent_encoding::percent_decode_str(text)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let user = decode(url.username());
+        let password = url.password().map(decode).unwrap_or_default();
+        let credential =
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        self.secrets.push(credential);
     }
 
     fn headers(

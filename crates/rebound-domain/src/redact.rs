@@ -108,11 +108,16 @@ impl Redactor {
                 continue;
             }
             plain.push(secret.to_string());
-            for needle in [secret.to_string(), encoded, form, json_escape(secret)] {
+            let rewritten = url_rewritten(secret);
+            for needle in [secret.to_string(), encoded, form, json_escape(secret)]
+                .into_iter()
+                .chain(rewritten.clone())
+            {
                 if !needles.contains(&needle) {
                     needles.push(needle);
                 }
             }
+            plain.extend(rewritten);
         }
         needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
         url_passwords.sort_by_key(|n| std::cmp::Reverse(n.len()));
@@ -301,6 +306,24 @@ fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     memchr::memmem::find(haystack, needle)
 }
 
+/// A secret as a URL parser rewrites it in a path, when that is not an
+/// escape `crate::unescape` can undo: WHATWG URL parsing (the `url` crate,
+/// so every request Rebound sends) turns `\` into `/` in http(s) URLs and
+/// drops tabs and line ends. A key holding `\`, used in a scraper's path,
+/// was sent and echoed as `…/…` and printed in clear. `None` when nothing
+/// is rewritten or too little is left to mask safely.
+fn url_rewritten(secret: &str) -> Option<String> {
+    if !secret.contains(['\\', '\t', '\n', '\r']) {
+        return None;
+    }
+    let rewritten: String = secret
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .map(|c| if c == '\\' { '/' } else { c })
+        .collect();
+    (rewritten.chars().count() >= MIN_MASKED_CHARS).then_some(rewritten)
+}
+
 /// The characters percent-encoded in a URL's userinfo (RFC 3986 allows
 /// unreserved characters and sub-delims there).
 const USERINFO: &percent_encoding::AsciiSet = &NON_ALPHANUMERIC
@@ -402,6 +425,21 @@ mod tests {
             assert_eq!(redactor.redact(echoed), r#"{"key":"***"}"#, "{echoed}");
             assert!(redactor.finds_secret_in(echoed.as_bytes()), "{echoed}");
         }
+    }
+
+    /// Before: a key holding `\\` used in a path was sent as `/` (URL
+    /// parsing) and an upstream echoing the path showed it in clear.
+    #[test]
+    fn masks_a_secret_as_url_parsing_rewrites_it() {
+        let redactor = Redactor::new(["Sup3rS3cret\\Value42", "tab\tbed-key-1"]);
+        assert_eq!(
+            redactor.redact(r#"{"path": "/echoh/Sup3rS3cret/Value42"}"#),
+            r#"{"path": "/echoh/***"}"#
+        );
+        assert_eq!(redactor.redact("/x/tabbed-key-1/y"), "/x/***/y");
+        // The URL as sent, percent-escapes and all.
+        let url = url::Url::parse("http://h/a/Sup3rS3cret\\Value42%20x").unwrap();
+        assert_eq!(redactor.redact(url.as_str()), "http://h/a/***%20x");
     }
 
     #[test]

@@ -167,3 +167,25 @@ fn an_unset_location_variable_is_shown_as_written_by_check() {
     );
     assert!(!summary.contains("rebound.db"), "{summary}");
 }
+
+/// Before: a password in `base_url`'s userinfo reached upstreams as
+/// `Authorization: Basic <base64 of user:password>`, and an upstream that
+/// echoed the header had it stored and printed in clear.
+#[test]
+fn the_basic_credential_of_a_base_url_userinfo_is_masked() {
+    use base64::Engine as _;
+    let text = format!(
+        "{BASE}{}",
+        r#"
+[sources.b]
+base_url = "http://user:${SEC}@127.0.0.1:18080"
+"#
+    );
+    let plan = plan(&text);
+    let credential = base64::engine::general_purpose::STANDARD.encode("user:fake-SEC".as_bytes());
+    let echoed = format!(r#"{{"authorization": "Basic {credential}"}}"#);
+    assert_eq!(
+        plan.redactor.redact(&echoed),
+        r#"{"authorization": "Basic ***"}"#
+    );
+}
