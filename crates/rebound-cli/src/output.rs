@@ -195,7 +195,7 @@ pub fn run_table_in(report: &RunReport, tz: Tz) -> String {
         ));
     }
     if let Some(message) = &report.error_message {
-        out.push_str(&format!("error_message: {message}\n"));
+        out.push_str(&format!("error_message: {}\n", printable(message)));
     }
     out
 }

@@ -206,7 +206,8 @@ fn keep_tail(kept: &mut Vec<u8>, more: &[u8]) {
 }
 
 /// Stderr's last [`STDERR_TAIL_BYTES`], masked (before the cut), on one
-/// line.
+/// line, its control characters escaped: a transform's escape sequences
+/// reached the log, `rebound run`, `rebound health` and alert webhooks raw.
 pub(super) fn stderr_tail(kept: &[u8], redactor: &Redactor) -> String {
     let text = String::from_utf8_lossy(kept);
     let masked = redactor.redact(&text);
@@ -215,12 +216,13 @@ pub(super) fn stderr_tail(kept: &[u8], redactor: &Redactor) -> String {
     while !masked.is_char_boundary(start) {
         start += 1;
     }
-    masked
+    let one_line = masked
         .get(start..)
         .unwrap_or_default()
         .split_whitespace()
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    rebound_domain::message::escape_controls(&one_line, false)
 }
 
 #[cfg(test)]
@@ -308,6 +310,15 @@ pub(crate) mod tests {
         assert!(tail.len() <= STDERR_TAIL_BYTES, "{}", tail.len());
         assert!(tail.ends_with("error near ***"), "{tail}");
         assert!(!tail.contains("sk_live"));
+        // Control characters are escaped (before: written raw).
+        let tail = stderr_tail(
+            b"bad \x1b[31mRED\x1b[0m \x1b]0;title\x07 done",
+            &Redactor::default(),
+        );
+        assert_eq!(
+            tail,
+            "bad \\u{1b}[31mRED\\u{1b}[0m \\u{1b}]0;title\\u{7} done"
+        );
         // Multi-byte characters are never split.
         let tail = stderr_tail("é".repeat(600).as_bytes(), &Redactor::default());
         assert_eq!(tail, "é".repeat(250));

@@ -629,7 +629,9 @@ pub(crate) fn render(report: &HealthReport, tz: chrono_tz::Tz) -> String {
             );
         }
     }
-    out
+    // Messages hold what upstreams and transforms wrote: their control
+    // characters are escaped here, once for every line of the report.
+    rebound_domain::message::escape_controls(&out, true)
 }
 
 #[cfg(test)]

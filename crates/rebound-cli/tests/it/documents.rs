@@ -161,3 +161,67 @@ transform = {{ command = ["python3", "parsers/injury_report.py"], timeout = "20s
             .all(|r| r.header("x-api-key") == Some(KEY))
     );
 }
+
+/// Before: a transform's stderr reached the terminal raw, escape sequences
+/// and all, through the log, `rebound run`'s `error_message` and `rebound
+/// health`'s lines (and alert webhooks): a clear-screen and a window title
+/// set by a parser.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // The binary blocks this thread; the simulated upstream needs another.
+async fn a_transforms_escape_sequences_are_printed_escaped() {
+    let sim = UpstreamSim::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("parser.sh"),
+        "cat > /dev/null\nprintf 'bad \\033[31mRED \\033]0;pwned\\007 \\033[2J\\n' >&2\nexit 3\n",
+    )
+    .unwrap();
+    let config = dir.path().join("rebound.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[pipeline]
+name = "docs"
+
+[sources.nba]
+base_url = "{base}"
+
+[scrapers.injury_report]
+source = "nba"
+path = "{path}"
+format = "pdf"
+records = "/rows"
+transform = {{ command = ["sh", "parser.sh"], timeout = "20s" }}
+
+[workflows.daily]
+scrapers = ["injury_report"]
+"#,
+            base = sim.base_url(),
+            path = docs::PDF,
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let run = rebound(&["-c", config, "run", "daily", "--date", "2026-01-20"], &[]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
+    let health = rebound(&["-c", config, "health", "--no-probe"], &[]);
+    for (what, bytes) in [
+        ("run stdout", &run.stdout),
+        ("run stderr", &run.stderr),
+        ("health stdout", &health.stdout),
+    ] {
+        let out = text(bytes);
+        assert!(!out.contains('\u{1b}'), "{what}: {out:?}");
+        assert!(!out.contains('\u{7}'), "{what}: {out:?}");
+    }
+    let run_out = text(&run.stdout);
+    assert!(
+        run_out.contains("bad \\u{1b}[31mRED \\u{1b}]0;pwned\\u{7} \\u{1b}[2J"),
+        "{run_out}"
+    );
+    assert!(
+        text(&health.stdout).contains("\\u{1b}[2J"),
+        "{}",
+        text(&health.stdout)
+    );
+}

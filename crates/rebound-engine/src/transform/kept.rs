@@ -97,7 +97,7 @@ impl KeptTransforms {
                 let text = redactor.redact(text.trim());
                 return Err(format!(
                     "transform {name} could not transform the document: {}",
-                    cut(&text)
+                    rebound_domain::message::escape_controls(&cut(&text), false)
                 ));
             }
             Ok(Err(fault)) => fault,

@@ -43,7 +43,7 @@ while True:
     sys.stderr.write(f"document {n} read\n")
     sys.stderr.flush()
     if mode == "refuse-first" and n == 1:
-        answer(b"error", b"no header row on page 2 near kept_key_4b3a2918")
+        answer(b"error", b"no header row on page 2 near kept_key_4b3a2918 \x1b[2J")
     elif mode == "exit-second" and n == 2:
         sys.stderr.write("Traceback: KeyError near kept_key_4b3a2918: boom\n")
         sys.exit(4)
@@ -202,7 +202,7 @@ async fn an_error_answer_fails_its_call_masked_and_the_process_serves_on() {
     let message = h.failed("refuse-first").await;
     assert_eq!(
         message,
-        "transform python3 could not transform the document: no header row on page 2 near ***"
+        "transform python3 could not transform the document: no header row on page 2 near *** \\u{1b}[2J"
     );
     let (_, n) = h.good("refuse-first").await;
     assert_eq!(n, 2, "the same process answers the next document");
