@@ -35,7 +35,9 @@ pub async fn freshness(config: &Path, args: FreshnessArgs) -> Result<ExitCode, F
         .await
         .map_err(Failure::unknown)?;
     // The same document as `GET /api/v1/freshness`.
-    let report = rebound_service::api::reports::freshness(&engine, now).await?;
+    let report = rebound_service::api::reports::freshness(&engine, now)
+        .await
+        .map_err(|e| Failure::Unknown(e.into()))?;
     if args.json {
         // Through a JSON value: keys in the order this command always printed.
         let value = serde_json::to_value(&report)?;

@@ -80,7 +80,11 @@ pub async fn health(config: &Path, args: HealthArgs) -> Result<ExitCode, Failure
         Some(&prober as &dyn Prober)
     };
     // The same document as `GET /api/v1/health` (one assembly for both).
-    let report = rebound_service::api::reports::health(&engine, prober, now, since).await?;
+    // A history it cannot read (a damaged file, say) is a check that could
+    // not look: UNKNOWN, never a verdict on the pipeline (it was WARNING).
+    let report = rebound_service::api::reports::health(&engine, prober, now, since)
+        .await
+        .map_err(|e| Failure::Unknown(e.into()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -66,3 +66,64 @@ fn other_commands_keep_exit_2_for_a_bad_config() {
     let out = rebound(&["-c", "/nonexistent/rebound.toml", "status"], &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }
+
+/// Before: a history whose pages are damaged was a WARNING (exit 1): the
+/// report's failed read was an error like any runtime one.
+#[tokio::test]
+async fn health_and_freshness_exit_3_when_the_history_cannot_be_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rebound.toml");
+    std::fs::write(
+        &config,
+        r#"
+[pipeline]
+name = "x"
+database = "sqlite://rebound.db"
+
+[sources.up]
+base_url = "http://127.0.0.1:9/"
+
+[scrapers.s]
+source = "up"
+path = "/s"
+
+[workflows.w]
+scrapers = ["s"]
+"#,
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let out = rebound(&["-c", config, "generate-history"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // The page of a table every report reads, overwritten with noise: the
+    // file still opens (its schema is intact), the table does not read.
+    let db = dir.path().join("rebound.db");
+    let (root, page_size): (i64, i64) = {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", db.display());
+        let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let root = sqlx::query_scalar(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'scraper_execution_log'",
+        )
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+        let size = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
+        connection.close().await.unwrap();
+        (root, size)
+    };
+    let mut bytes = std::fs::read(&db).unwrap();
+    let start = usize::try_from((root - 1) * page_size).unwrap();
+    let end = start + usize::try_from(page_size).unwrap();
+    let mut noise: u32 = 12_345;
+    for byte in &mut bytes[start..end] {
+        noise = noise.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        *byte = (noise >> 16) as u8;
+    }
+    std::fs::write(&db, bytes).unwrap();
+    assert_unknown(&["-c", config, "health", "--no-probe"], "malformed");
+    assert_unknown(&["-c", config, "freshness"], "malformed");
+}
