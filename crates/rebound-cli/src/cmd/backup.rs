@@ -46,13 +46,21 @@ pub async fn backup(config: &Path, args: BackupArgs) -> Result<ExitCode, Failure
         )));
     }
     let store = setup::open_report_store(&plan).await?;
-    store.backup_into(&args.file).await.map_err(|e| {
-        anyhow!(
+    if let Err(e) = store.backup_into(&args.file).await {
+        // Nothing was there before (checked above), so what the failed
+        // write left goes: a partial file opened as a valid, empty
+        // database, and a retry to the same name was refused.
+        let mut journal = args.file.clone().into_os_string();
+        journal.push("-journal");
+        for leftover in [args.file.as_path(), Path::new(&journal)] {
+            let _ = std::fs::remove_file(leftover);
+        }
+        return Err(Failure::Runtime(anyhow!(
             "cannot back up {} to {}: {e}",
             source.display(),
             args.file.display()
-        )
-    })?;
+        )));
+    }
     // What was written, read back: a backup that says "done" must exist.
     let bytes = std::fs::metadata(&args.file)
         .map_err(|e| {

@@ -218,3 +218,53 @@ async fn an_acknowledgement_is_in_the_database_file_after_events_ack_exits() {
         .unwrap();
     assert_eq!(state, "acknowledged");
 }
+
+/// Before: a backup that failed part way (here past the process's file-size
+/// limit) left a file of what it had written, which opened as a valid,
+/// empty database, and the next `backup` to the same name was refused as
+/// "already exists".
+#[test]
+fn a_failed_backup_leaves_no_file_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rebound.toml");
+    std::fs::write(
+        &config,
+        "[pipeline]\nname = \"x\"\n\n[sources.up]\nbase_url = \"http://127.0.0.1:9/\"\n\n\
+         [scrapers.s]\nsource = \"up\"\npath = \"/s\"\n\n[workflows.w]\nscrapers = [\"s\"]\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let out = rebound(&["-c", config, "generate-history"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let target = dir.path().join("copy.db");
+    // 100 blocks of 512 bytes, far below the history's size; SIGXFSZ
+    // ignored so the write fails instead of killing the process.
+    let out = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "trap '' XFSZ; ulimit -f 100; exec \"$0\" \"$@\"",
+            env!("CARGO_BIN_EXE_rebound"),
+            "-c",
+            config,
+            "backup",
+            target.to_str().unwrap(),
+        ])
+        .env_remove("REBOUND_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cannot back up"),
+        "{}",
+        text(&out.stderr)
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("copy.db"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    // And the same backup without the limit is not refused.
+    let out = rebound(&["-c", config, "backup", target.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
