@@ -238,6 +238,13 @@ impl RawStore {
         ObjectPath::parse(key).ok()
     }
 
+    /// Whether `uri` names an object inside this store: what
+    /// [`RawStore::delete_uri`] would touch rather than call
+    /// [`RawDeletion::Foreign`].
+    pub fn holds_uri(&self, uri: &str) -> bool {
+        self.key_of_uri(uri).is_some()
+    }
+
     /// The size of the object at `uri`: `Ok(None)` when it does not exist
     /// or is not in this store (what a dry run of a purge reports).
     pub async fn size_of_uri(&self, uri: &str) -> Result<Option<u64>, RawStoreError> {

@@ -269,6 +269,12 @@ impl Purger {
         report: &mut PurgeReport,
     ) -> Result<(), PurgeError> {
         if dry_run {
+            // Counted as the real purge counts it: a payload outside this
+            // store is foreign, not missing.
+            if !self.raw.holds_uri(uri) {
+                report.raw_foreign += 1;
+                return Ok(());
+            }
             match self.raw.size_of_uri(uri).await? {
                 Some(bytes) => {
                     report.raw_objects += 1;

@@ -232,6 +232,17 @@ async fn scenario(b: &Backend) -> Scenario {
     ))
     .await
     .unwrap();
+    // An old row whose file is outside this raw store (`raw_store` changed
+    // since): left alone, and counted as foreign by the dry run too.
+    s.record_scraper_call(&call(
+        "box",
+        r#"{"g":"4"}"#,
+        day(9),
+        Some("file:///elsewhere/d/box/day9.json"),
+        false,
+    ))
+    .await
+    .unwrap();
     // Alerts: an incident resolved on day 3 (goes, with its two
     // notifications) and one still open since day 2 (stays).
     let incident = |subject: &str| NewAlertIncident {
@@ -321,8 +332,8 @@ async fn old_rows_and_files_go_young_and_referenced_stay(postgres: bool) {
 
     let report = purger.run(false).await.unwrap();
     assert!(!report.dry_run);
-    assert_eq!(report.rows("scraper_execution_log"), 8);
-    assert_eq!(report.rows("scraper_attempts"), 8);
+    assert_eq!(report.rows("scraper_execution_log"), 9);
+    assert_eq!(report.rows("scraper_attempts"), 9);
     assert_eq!(report.rows("workflow_executions"), 1);
     assert_eq!(
         dry.alert_rows,
@@ -340,11 +351,23 @@ async fn old_rows_and_files_go_young_and_referenced_stay(postgres: bool) {
     // p1, p2, only_old deleted; the vanished one was missing.
     assert_eq!((report.raw_objects, report.raw_bytes), (3, 15));
     assert_eq!(report.raw_missing, 1);
-    // The dry run said exactly this.
+    assert_eq!(report.raw_foreign, 1);
+    // The dry run said exactly this (before: the foreign file was
+    // "missing" in the dry run).
     assert_eq!(dry.tables, report.tables);
     assert_eq!(
-        (dry.raw_objects, dry.raw_bytes, dry.raw_missing),
-        (report.raw_objects, report.raw_bytes, report.raw_missing)
+        (
+            dry.raw_objects,
+            dry.raw_bytes,
+            dry.raw_missing,
+            dry.raw_foreign
+        ),
+        (
+            report.raw_objects,
+            report.raw_bytes,
+            report.raw_missing,
+            report.raw_foreign
+        )
     );
 
     for uri in sc.replaced.iter().chain([&sc.only_old]) {
