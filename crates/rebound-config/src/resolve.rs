@@ -920,6 +920,23 @@ impl Resolver<'_> {
                 self.fail(&key, "header values must not contain line breaks");
                 continue;
             }
+            // Other control characters (but tab) the HTTP client refuses at
+            // call time as "failed to parse header value", naming neither
+            // the header nor the key.
+            if let Some(control) = substituted
+                .text
+                .chars()
+                .find(|c| c.is_ascii_control() && *c != '\t')
+            {
+                self.fail(
+                    &key,
+                    format!(
+                        "header values must not contain control characters (found {})",
+                        control.escape_default()
+                    ),
+                );
+                continue;
+            }
             if let Some(value) = self.parse_template(&key, &substituted.text) {
                 let secret = substituted.secret;
                 out.push((name.clone(), ConfigValue { value, secret }));

@@ -273,6 +273,15 @@ fn cases() -> Vec<Case> {
             "\"1\"",
             "not a valid HTTP header name",
         ),
+        // Before: accepted, then every call failed "could not build the
+        // request: failed to parse header value", naming no header.
+        case(
+            "header value control character",
+            "[scrapers.b]\nsource = \"api\"\npath = \"/b\"\nheaders = { X-C = \"a\\u0001b\" }\n",
+            "scrapers.b.headers.X-C",
+            "\"a\\u0001b\"",
+            "header values must not contain control characters (found \\u{1})",
+        ),
         case(
             "status range",
             "[scrapers.b]\nsource = \"api\"\npath = \"/b\"\nno_data = { status = [404, 700] }\n",
