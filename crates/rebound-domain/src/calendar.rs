@@ -22,9 +22,20 @@ pub struct Event {
 /// silently an hour off.
 pub const LAST_DATE: NaiveDate = NaiveDate::from_ymd_opt(2099, 12, 31).expect("a date");
 
-/// `date`, or why it is past [`LAST_DATE`], for a message that names where
-/// it came from.
+/// The first date Rebound plans: year 0 and before, which `YYYY-MM-DD`
+/// parsing accepts, left `plan` finding no slot at all ("no slot in the
+/// next day") while `scrape` filed payloads under `0000-01-01`. The API's
+/// dates already started here.
+pub const FIRST_DATE: NaiveDate = NaiveDate::from_ymd_opt(1, 1, 1).expect("a date");
+
+/// `date`, or why it is outside [`FIRST_DATE`] to [`LAST_DATE`], for a
+/// message that names where it came from.
 pub fn within_zone_rules(date: NaiveDate) -> Result<NaiveDate, String> {
+    if date < FIRST_DATE {
+        return Err(format!(
+            "before {FIRST_DATE}: expected a date from {FIRST_DATE} to {LAST_DATE}"
+        ));
+    }
     if date > LAST_DATE {
         return Err(format!(
             "after {LAST_DATE}, where the time-zone rules Rebound knows end (local times would be wrong)"

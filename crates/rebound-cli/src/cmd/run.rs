@@ -206,5 +206,11 @@ mod tests {
             parse_date("2100-03-14").unwrap_err(),
             "2100-03-14: after 2099-12-31, where the time-zone rules Rebound knows end (local times would be wrong)"
         );
+        // Before: year 0 was accepted; `plan` found no slot in it.
+        assert!(parse_date("0001-01-01").is_ok());
+        assert_eq!(
+            parse_date("0000-12-31").unwrap_err(),
+            "0000-12-31: before 0001-01-01: expected a date from 0001-01-01 to 2099-12-31"
+        );
     }
 }

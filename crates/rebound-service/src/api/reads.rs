@@ -191,13 +191,12 @@ pub(crate) fn parse_date(name: &str, text: &str) -> Result<NaiveDate, Problem> {
 /// [`rebound_domain::calendar::LAST_DATE`], past which local times would be
 /// silently wrong. Range bounds (`from`, `to`) keep four-digit years.
 pub(crate) fn parse_target_date(name: &str, text: &str) -> Result<NaiveDate, Problem> {
-    use chrono::Datelike;
-    let last = rebound_domain::calendar::LAST_DATE;
+    use rebound_domain::calendar::{FIRST_DATE, LAST_DATE};
     match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        Ok(date) if date.year() >= 1 => rebound_domain::calendar::within_zone_rules(date)
+        Ok(date) if date >= FIRST_DATE => rebound_domain::calendar::within_zone_rules(date)
             .map_err(|why| Problem::bad_request(format!("{name} \"{text}\": {why}"))),
         _ => Err(Problem::bad_request(format!(
-            "{name} \"{text}\": expected a date as YYYY-MM-DD from 0001-01-01 to {last}, e.g. 2026-11-28"
+            "{name} \"{text}\": expected a date as YYYY-MM-DD from {FIRST_DATE} to {LAST_DATE}, e.g. 2026-11-28"
         ))),
     }
 }
