@@ -295,6 +295,22 @@ impl Resolver<'_> {
         }
     }
 
+    /// Free-text names (the pipeline's, a dataset's) are printed in every
+    /// report and header: a control character in one wrote escape
+    /// sequences to the terminal or split a line, and dataset names that
+    /// differ only by one shared a raw folder.
+    fn refuse_controls(&mut self, path: &KeyPath, text: &str, what: &str) {
+        if let Some(control) = text.chars().find(|c| c.is_control()) {
+            self.fail(
+                path,
+                format!(
+                    "{what} must not contain control characters (found {})",
+                    control.escape_default()
+                ),
+            );
+        }
+    }
+
     fn plan(&mut self, raw: &RawConfig, config_path: &Path) -> Plan {
         let root = KeyPath::root();
         let pipeline = self.pipeline(raw);
@@ -377,6 +393,8 @@ impl Resolver<'_> {
         let name = self.text(&path.key("name"), &p.name);
         if name.as_ref().is_some_and(|n| n.trim().is_empty()) {
             self.fail(&path.key("name"), "the pipeline name must not be empty");
+        } else if let Some(n) = &name {
+            self.refuse_controls(&path.key("name"), n, "the pipeline name");
         }
         let name = name.unwrap_or_default();
 
@@ -1040,6 +1058,8 @@ impl Resolver<'_> {
                 let text = self.text(&key, d).unwrap_or_default();
                 if text.trim_matches('/').trim().is_empty() {
                     self.fail(&key, "the dataset name must not be empty");
+                } else {
+                    self.refuse_controls(&key, &text, "a dataset name");
                 }
                 text
             }

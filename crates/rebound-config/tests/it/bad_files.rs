@@ -273,6 +273,14 @@ fn cases() -> Vec<Case> {
             "\"1\"",
             "not a valid HTTP header name",
         ),
+        // Before: accepted and printed raw (escape sequences, split lines).
+        case(
+            "dataset control character",
+            "[scrapers.b]\nsource = \"api\"\npath = \"/b\"\ndataset = \"ds\\nx\"\n",
+            "scrapers.b.dataset",
+            "\"ds\\nx\"",
+            "a dataset name must not contain control characters (found \\n)",
+        ),
         // Before: accepted, then every call failed "could not build the
         // request: failed to parse header value", naming no header.
         case(
@@ -490,6 +498,20 @@ fn a_bad_top_level_retry_is_reported_once() {
     assert!(
         message.contains(
             "retry.initial_delay: initial_delay (5m) must not be longer than max_delay (1m)"
+        ),
+        "{message}"
+    );
+}
+
+/// Before: a pipeline name holding an escape sequence was accepted, and
+/// `rebound check` wrote it raw to the terminal.
+#[test]
+fn a_pipeline_name_with_a_control_character_is_refused() {
+    let text = BASE.replace("name = \"t\"", "name = \"a\\u001b[31mRED\"");
+    let message = error(&text);
+    assert!(
+        message.contains(
+            "pipeline.name: the pipeline name must not contain control characters (found \\u{1b})"
         ),
         "{message}"
     );
