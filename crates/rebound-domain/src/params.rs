@@ -113,6 +113,14 @@ impl SeasonRule {
                 placeholder_list()
             )));
         }
+        // Without a placeholder `{season}` is the same text every year (or
+        // empty): the hand-edited season this rule exists to replace.
+        if template.params().is_empty() {
+            return Err(SeasonError::Format(format!(
+                "\"{format}\" has no placeholder, so every season would read the same; use {}",
+                placeholder_list()
+            )));
+        }
         Ok(SeasonRule {
             month,
             day,

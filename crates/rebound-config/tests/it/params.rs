@@ -197,6 +197,14 @@ fn cases() -> Vec<Case> {
             "\"{start}-{finish}\"",
             "unknown placeholder {finish} in \"{start}-{finish}\"; use {start}, {start2}, {end}, {end2}",
         ),
+        // Before: accepted; `{season}` read "static" every year.
+        pipeline_case(
+            "season_format without a placeholder",
+            "season_start = \"10-01\"\nseason_format = \"static\"",
+            "pipeline.season_format",
+            "\"static\"",
+            "\"static\" has no placeholder, so every season would read the same; use {start}, {start2}, {end}, {end2}",
+        ),
         pipeline_case(
             "season_format without season_start",
             "season_format = \"{start}\"",
