@@ -109,6 +109,14 @@ pub fn init(args: InitArgs) -> Result<ExitCode, Failure> {
         .iter()
         .map(|(path, text)| (args.dir.join(path), *text))
         .collect();
+    // A file where the folder should be is "the file exists" too (exit 2,
+    // as the README says), not a failure to create a folder (exit 1).
+    if args.dir.exists() && !args.dir.is_dir() {
+        return Err(Failure::Usage(anyhow!(
+            "{} already exists and is not a folder; rebound init writes into a folder (choose another: rebound init DIR)",
+            args.dir.display()
+        )));
+    }
     for path in [&config, &gitignore]
         .into_iter()
         .chain(companions.iter().map(|(p, _)| p))

@@ -126,6 +126,19 @@ fn init_refuses_to_overwrite_an_existing_file() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains(".gitignore already exists"));
     assert!(!other.path().join("rebound.toml").exists());
+
+    // A file where the folder should be: exit 2 as well (it was 1, "cannot
+    // create folder").
+    let file = other.path().join("afile");
+    std::fs::write(&file, "mine\n").unwrap();
+    let out = rebound(&["init", file.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("afile already exists and is not a folder"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine\n");
 }
 
 /// Under `cargo run` the commands to try next say `cargo run --`, and from
