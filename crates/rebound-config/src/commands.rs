@@ -66,10 +66,20 @@ fn problems(transform: &Transform) -> Vec<(usize, String)> {
         transform.dir.display().to_string()
     };
     if program.contains('/') {
-        if !transform.dir.join(program).is_file() {
+        let file = transform.dir.join(program);
+        if !file.is_file() {
             out.push((
                 0,
                 format!("program \"{program}\" does not exist (relative to {folder})"),
+            ));
+        } else if !is_executable(&file) {
+            // It passed `check` and failed every call "could not start:
+            // Permission denied".
+            out.push((
+                0,
+                format!(
+                    "program \"{program}\" is not executable (chmod +x it, or name its interpreter first, e.g. [\"sh\", \"{program}\"])"
+                ),
             ));
         }
     } else {
@@ -79,7 +89,9 @@ fn problems(transform: &Transform) -> Vec<(usize, String)> {
             .find(|(k, _)| k == "PATH")
             .map(|(_, v)| v.as_str())
             .unwrap_or("");
-        let on_path = std::env::split_paths(search).any(|dir| dir.join(program).is_file());
+        // As the system looks for it: a file that is not executable is
+        // passed over.
+        let on_path = std::env::split_paths(search).any(|dir| is_executable(&dir.join(program)));
         if !on_path {
             out.push((
                 0,
@@ -105,6 +117,12 @@ fn problems(transform: &Transform) -> Vec<(usize, String)> {
     out
 }
 
+/// A regular file someone may execute.
+fn is_executable(file: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(file).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +135,13 @@ mod tests {
         let bin = dir.path().join("bin");
         std::fs::create_dir(&bin).unwrap();
         std::fs::write(bin.join("parse"), "").unwrap();
+        let executable = |path: &std::path::Path| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        executable(&bin.join("parse"));
+        executable(&dir.path().join("parsers/ok.py"));
+        std::fs::write(dir.path().join("parsers/plain.py"), "").unwrap();
         let transform = |command: &[&str]| Transform {
             command: command.iter().map(|s| s.to_string()).collect(),
             dir: dir.path().to_path_buf(),
@@ -140,6 +165,15 @@ mod tests {
             found[1]
                 .1
                 .starts_with("file \"parsers/gone.py\" does not exist")
+        );
+        // Before: accepted, then every call failed "Permission denied".
+        let found = problems(&transform(&["./parsers/plain.py"]));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0]
+                .1
+                .starts_with("program \"./parsers/plain.py\" is not executable (chmod +x it"),
+            "{found:?}"
         );
         let found = problems(&transform(&["bin/nope"]));
         assert!(

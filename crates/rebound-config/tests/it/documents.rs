@@ -206,6 +206,12 @@ fn check_commands_reports_a_missing_program_and_script_at_their_place() {
     let bin = dir.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
     std::fs::write(bin.join("python3"), "").unwrap();
+    {
+        // The system runs only what may be executed.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(bin.join("python3"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+    }
     let text = scraper(
         "format = \"pdf\"\ntransform = { command = [\"python3\", \"parsers/ok.py\"] }\n\n\
          [scrapers.e]\nsource = \"api\"\npath = \"/e\"\nformat = \"pdf\"\n\
