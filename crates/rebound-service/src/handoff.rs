@@ -100,6 +100,9 @@ pub struct Drained {
     pub left: usize,
     /// The last refusal, when an event was refused (sink named, no URL).
     pub last_error: Option<String>,
+    /// When the first event left is due again: past the wait's end when the
+    /// drain stopped early rather than wait for nothing.
+    pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
 /// Posts pending completion events to their sinks.
@@ -307,6 +310,7 @@ impl Publisher {
                     published,
                     left: 0,
                     last_error: None,
+                    next_attempt_at: None,
                 });
             };
             let now = self.clock.now();
@@ -315,6 +319,7 @@ impl Publisher {
                     published,
                     left: pending.len(),
                     last_error,
+                    next_attempt_at: Some(next),
                 });
             }
             if round.claimed == 0 && next <= now {

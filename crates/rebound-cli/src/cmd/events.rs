@@ -469,6 +469,24 @@ async fn replay(config: &Path, args: &ReplayArgs) -> Result<ExitCode, Failure> {
     })
 }
 
+/// How long the end-of-command drain waited, and why it stopped.
+fn waited(
+    elapsed: std::time::Duration,
+    wait: std::time::Duration,
+    next: Option<chrono::DateTime<chrono::Utc>>,
+    tz: chrono_tz::Tz,
+) -> String {
+    let seconds = format!("{:.1}s", elapsed.as_secs_f64());
+    let wait_text = rebound_domain::duration::format_duration(wait);
+    match next {
+        Some(next) if elapsed < wait => format!(
+            "{seconds} (the next retry, at {}, is past publish_wait {wait_text})",
+            crate::output::when(next, tz)
+        ),
+        _ => format!("{seconds} (publish_wait {wait_text})"),
+    }
+}
+
 /// After `rebound run`, `scrape` or `backfill` recorded their calls: sends
 /// their events (and any left from before) for at most `[handoff]
 /// publish_wait`. Never changes the command's outcome: what is left is
@@ -485,12 +503,20 @@ pub async fn publish_at_end(engine: &Engine) {
             return;
         }
     };
+    let started = std::time::Instant::now();
     match publisher.drain(plan.handoff.publish_wait).await {
         Ok(drained) if drained.left == 0 => {}
         Ok(drained) => eprintln!(
-            "hand-off: {} still pending after {}s{}; `rebound serve` or `rebound events publish` sends them",
+            "hand-off: {} still pending after {}{}; `rebound serve` or `rebound events publish` sends them",
             crate::output::plural(drained.left as u64, "completion event", "completion events"),
-            plan.handoff.publish_wait.as_secs(),
+            // The drain stops early when the next retry falls past
+            // publish_wait; it used to claim the whole wait.
+            waited(
+                started.elapsed(),
+                plan.handoff.publish_wait,
+                drained.next_attempt_at,
+                plan.pipeline.timezone
+            ),
             drained
                 .last_error
                 .map(|e| format!(" (last error: {})", plan.redactor.redact_string(&e)))
@@ -500,5 +526,37 @@ pub async fn publish_at_end(engine: &Engine) {
             "hand-off: events not published now ({}); `rebound events publish` sends them",
             plan.redactor.redact_string(&error.to_string())
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Before: "still pending after 3s" when the drain had stopped after
+    /// about a second because the next retry fell past the wait.
+    #[test]
+    fn the_drain_says_how_long_it_waited_and_why_it_stopped() {
+        let tz = chrono_tz::UTC;
+        let next = "2026-11-28T15:00:05Z".parse().ok();
+        assert_eq!(
+            waited(
+                Duration::from_millis(1_060),
+                Duration::from_secs(3),
+                next,
+                tz
+            ),
+            "1.1s (the next retry, at 2026-11-28 15:00 UTC (+00:00), is past publish_wait 3s)"
+        );
+        assert_eq!(
+            waited(
+                Duration::from_millis(3_020),
+                Duration::from_secs(3),
+                next,
+                tz
+            ),
+            "3.0s (publish_wait 3s)"
+        );
     }
 }
