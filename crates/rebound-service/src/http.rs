@@ -192,8 +192,13 @@ pub(crate) async fn serve(
     // in the kernel's backlog instead of taking descriptors.
     let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Held so that the connections still open at the grace's end are cut
+    // off then: spawned on their own they outlived the stop, answered after
+    // "stopped" and logged past it.
+    let mut connections = tokio::task::JoinSet::new();
     let accepting = async {
         loop {
+            while connections.try_join_next().is_some() {}
             // The semaphore is never closed, so acquiring only waits.
             let Ok(permit) = permits.clone().acquire_owned().await else {
                 return;
@@ -215,7 +220,7 @@ pub(crate) async fn serve(
             // axum's router takes hyper's body as it comes.
             let service = hyper_util::service::TowerToHyperService::new(router.clone());
             let connection = graceful.watch(http1.serve_connection(io, service));
-            tokio::spawn(async move {
+            connections.spawn(async move {
                 if let Err(error) = connection.await {
                     tracing::debug!(%error, "An HTTP connection ended with an error.");
                 }
@@ -232,12 +237,34 @@ pub(crate) async fn serve(
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(grace) => {
+            connections.abort_all();
             tracing::warn!(
                 grace = ?grace,
                 "Requests still open at the end of shutdown_grace were cut off."
             );
         }
     }
+}
+
+/// Connections the system queues for the endpoint while all
+/// [`MAX_CONNECTIONS`] are taken. The default of the standard library's
+/// listener is 128: past 128 stalled connections a load balancer's health
+/// check had its SYN dropped instead of a place in the queue.
+const BACKLOG: u32 = 1_024;
+
+/// The endpoint's listening socket on `addr`, with [`BACKLOG`] (the system
+/// caps it at `net.core.somaxconn`).
+pub(crate) fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As the standard library's listener does: a restart binds at once
+    // while the last one's connections linger in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
 }
 
 /// Accept errors that concern one connection, not the process.
@@ -411,6 +438,50 @@ mod tests {
             "the connection was still open after {LONG:?}"
         );
         read
+    }
+
+    /// Before: the listener's backlog was the standard library's 128, so
+    /// with every slot taken the 130th waiting connection had its SYN
+    /// dropped (a health check timed out) instead of waiting its turn.
+    #[tokio::test]
+    async fn connections_past_128_wait_in_the_backlog() {
+        let listener = bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut waiting = Vec::new();
+        for n in 0..300 {
+            let connect = tokio::net::TcpStream::connect(addr);
+            let stream = tokio::time::timeout(LONG, connect)
+                .await
+                .unwrap_or_else(|_| panic!("connection {n} found no place in the backlog"))
+                .expect("connect");
+            waiting.push(stream);
+        }
+    }
+
+    /// Before: a request still in flight at the end of the grace went on
+    /// after `serve` returned (answered, and logged, after "stopped").
+    #[tokio::test]
+    async fn requests_open_at_the_end_of_the_grace_are_cut_off() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let (stop, stopped) = watch::channel(false);
+        let router = routes().route("/hang", get(std::future::pending::<()>));
+        let serving = tokio::spawn(serve(listener, router, stopped, SHORT, Patience::default()));
+        let mut stream = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        stream
+            .write_all(b"GET /hang HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        tokio::time::sleep(SHORT).await;
+        stop.send(true).expect("stop");
+        tokio::time::timeout(LONG, serving)
+            .await
+            .expect("serve returned at the grace")
+            .expect("joined");
+        let read = read_to_close(&mut stream).await;
+        assert!(read.is_empty(), "{}", String::from_utf8_lossy(&read));
     }
 
     /// Before: `axum::serve` set no timer, so a client that never finished

@@ -169,9 +169,7 @@ impl Service {
         // Every fallible step before the first spawn.
         let listener = match listen {
             Some(addr) => Some(
-                tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| StartError::Listen { addr, source })?,
+                crate::http::bind(addr).map_err(|source| StartError::Listen { addr, source })?,
             ),
             None => None,
         };

@@ -182,10 +182,15 @@ pub(crate) async fn run_workflow(
                 return match joined {
                     Ok(Ok(report)) => Ok(Json(RunReportView::from(&report)).into_response()),
                     Ok(Err(error)) => Err(engine_problem(error)),
-                    Err(_) => Err(Problem::internal(
-                        "running the workflow",
-                        "the run ended without a result (the service is stopping)",
-                    )),
+                    // The documented answer of a stop: a warning, not an
+                    // error of the service (it logged ERROR after "stopped").
+                    Err(_) => {
+                        tracing::warn!(workflow = %name, "A run started over the API was stopped with the service.");
+                        Err(Problem::new(
+                            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                            "running the workflow failed: the run ended without a result (the service is stopping)",
+                        ))
+                    }
                 };
             }
             _ = tokio::time::sleep(Duration::from_millis(20)) => {
