@@ -32,7 +32,7 @@ use rebound_domain::redact::Redactor;
 use rebound_domain::retry::{Jitter, RetryPolicy};
 use rebound_domain::retry_budget::RetryBudgetConfig;
 use rebound_domain::template::Template;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -1250,6 +1250,7 @@ impl Resolver<'_> {
         let mut out = Vec::new();
         for (n, (step, scrapers)) in steps.iter().zip(names_per_step).enumerate() {
             let mut after: Vec<String> = Vec::new();
+            let mut named: HashSet<String> = HashSet::new();
             for (m, raw_name) in step.after.iter().enumerate() {
                 let key = step.path.key("after").index(m);
                 let Some(dependency) = self.text(&key, raw_name) else {
@@ -1257,7 +1258,7 @@ impl Resolver<'_> {
                 };
                 match step_of.get(&dependency) {
                     Some((k, _)) if *k < n => {
-                        if !after.contains(&dependency) {
+                        if named.insert(dependency.clone()) {
                             after.push(dependency);
                         }
                     }

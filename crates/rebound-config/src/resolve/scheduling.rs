@@ -458,20 +458,29 @@ impl Resolver<'_> {
     ) {
         let mut members: Vec<(&String, &(usize, KeyPath))> = step_of.iter().collect();
         members.sort_by(|a, b| a.0.cmp(b.0));
+        // The producers of each dataset, in name order: looked up per
+        // fan-out instead of scanning every member for each.
+        let mut producers: HashMap<&str, Vec<(&String, usize)>> = HashMap::new();
+        for (name, (step, _)) in &members {
+            if let Some(scraper) = scrapers.get(*name) {
+                producers
+                    .entry(scraper.dataset.as_str())
+                    .or_default()
+                    .push((*name, *step));
+            }
+        }
         for (name, (step, key)) in &members {
             let Some(Some(ForEach::Dataset { dataset, .. })) =
                 scrapers.get(*name).map(|s| &s.for_each)
             else {
                 continue;
             };
-            for (producer, (producer_step, _)) in &members {
-                let produces = scrapers
-                    .get(*producer)
-                    .is_some_and(|p| &p.dataset == dataset);
-                if producer == name || !produces || producer_step < step {
+            let listed = producers.get(dataset.as_str()).map(Vec::as_slice);
+            for &(producer, producer_step) in listed.unwrap_or_default() {
+                if producer == *name || producer_step < *step {
                     continue;
                 }
-                let when = if producer_step == step {
+                let when = if producer_step == *step {
                     "this step"
                 } else {
                     "a later step"
