@@ -231,6 +231,18 @@ impl Resolver<'_> {
         match Template::parse(text) {
             Ok(template) => Some(template),
             Err(message) => {
+                // The offset counts in the text with `${VAR}` values put in:
+                // beside a masked value it told the secret's length, and it
+                // matched neither the file nor the message.
+                let holds_secret = self
+                    .secrets
+                    .iter()
+                    .any(|secret| !secret.is_empty() && text.contains(secret.as_str()));
+                let message = if holds_secret {
+                    without_offset(&message)
+                } else {
+                    message
+                };
                 self.fail(path, message);
                 None
             }
@@ -1290,6 +1302,17 @@ impl Resolver<'_> {
             schedule,
         }
     }
+}
+
+/// A template error without its ` at offset N`.
+fn without_offset(message: &str) -> String {
+    const MARK: &str = " at offset ";
+    let Some(at) = message.find(MARK) else {
+        return message.to_string();
+    };
+    let rest = &message[at + MARK.len()..];
+    let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    format!("{}{}", &message[..at], &rest[digits..])
 }
 
 /// Where the database is when its text could not be read: as written, so

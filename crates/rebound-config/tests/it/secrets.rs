@@ -189,3 +189,33 @@ base_url = "http://user:${SEC}@127.0.0.1:18080"
         r#"{"authorization": "Basic ***"}"#
     );
 }
+
+/// Before: `unmatched '}' at offset 13 in "***}"`: the offset counted in
+/// the value with the secret put in, so it told the secret's length.
+#[test]
+fn a_template_error_beside_a_secret_gives_no_offset() {
+    let text = format!(
+        "{BASE}{}",
+        r#"
+[sources.b]
+base_url = "https://b"
+headers = { X = "${A}}" }
+"#
+    );
+    let env = |name: &str| (name == "A").then(|| "Aval_12345678".to_string());
+    let err = load_str(&text, Path::new("r.toml"), &env)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unmatched '}' in \"***}\""), "{err}");
+    assert!(!err.contains("offset"), "{err}");
+    assert!(!err.contains("Aval"), "{err}");
+    // Without a secret the offset stays: it helps find the brace.
+    let text = text.replace("${A}}", "ab}");
+    let err = load_str(&text, Path::new("r.toml"), &env)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("unmatched '}' at offset 2 in \"ab}\""),
+        "{err}"
+    );
+}
