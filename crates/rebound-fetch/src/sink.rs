@@ -63,7 +63,19 @@ impl Poster for SinkClient {
                     } else {
                         "request failed"
                     };
-                    Err(PostError(format!("{kind}: {}", e.without_url())))
+                    // The causes say what went wrong ("connection reset by
+                    // peer", "invalid HTTP version parsed"); alone, the
+                    // error said only "error sending request".
+                    let causes = crate::cause_chain(&e);
+                    let e = e.without_url();
+                    let text = if causes.is_empty() {
+                        format!("{kind}: {e}")
+                    } else {
+                        format!("{kind}: {e}: {causes}")
+                    };
+                    Err(PostError(rebound_domain::message::escape_controls(
+                        &text, false,
+                    )))
                 }
             }
         })

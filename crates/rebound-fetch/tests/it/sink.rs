@@ -68,3 +68,29 @@ async fn a_redirecting_sink_is_not_followed_and_errors_never_hold_the_url() {
     assert!(error.starts_with("cannot connect: "), "{error}");
     assert!(!error.contains("SECRET"), "{error}");
 }
+
+/// Before: a sink that answered something other than HTTP, or reset the
+/// connection, was recorded as "request failed: error sending request",
+/// with nothing of why.
+#[tokio::test]
+async fn a_failed_post_says_why() {
+    use rebound_upstream_sim::{RawFault, RawFaultServer};
+    let server = RawFaultServer::start().await.expect("raw server");
+    let client = SinkClient::new().expect("client");
+    let url = format!("{}{}", server.base_url(), RawFault::BadStatusLine.path());
+    let error = client
+        .post_json(JsonPost {
+            url: &url,
+            body: "{}",
+            timeout: Duration::from_secs(5),
+            headers: &[],
+        })
+        .await
+        .expect_err("not HTTP")
+        .to_string();
+    assert!(
+        error.starts_with("request failed: error sending request: ")
+            && error.contains("invalid HTTP status-code parsed"),
+        "{error}"
+    );
+}
