@@ -216,6 +216,14 @@ fn bytes_contradict(format: PayloadFormat, sniffed: Sniffed) -> bool {
     }
 }
 
+/// A JSON payload's text without a leading UTF-8 byte-order mark. RFC 8259
+/// lets parsers ignore one, and upstreams on .NET and Windows stacks send
+/// it; serde_json refuses it ("expected value at line 1 column 1"), so a
+/// valid answer failed as `decode`. The stored payload keeps its bytes.
+pub fn json_text(body: &[u8]) -> &[u8] {
+    body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body)
+}
+
 /// Checks a payload against its declared format: `Err` says what came
 /// instead, e.g. `expected a PDF, got text/html (312 bytes: "<html>…")`,
 /// the excerpt masked by `redactor` and cut like every body excerpt. JSON

@@ -89,18 +89,19 @@ pub fn classify_response(
     if body.is_empty() {
         return Classified::no_data(format!("no data: the body is empty (HTTP {status})"));
     }
-    let document: serde_json::Value = match serde_json::from_slice(body) {
-        Ok(value) => value,
-        Err(error) => {
-            return Classified::failure(
-                ErrorKind::Decode,
-                format!(
-                    "response is not valid JSON ({error}): {}",
-                    body_summary(body, redactor)
-                ),
-            );
-        }
-    };
+    let document: serde_json::Value =
+        match serde_json::from_slice(rebound_domain::document::json_text(body)) {
+            Ok(value) => value,
+            Err(error) => {
+                return Classified::failure(
+                    ErrorKind::Decode,
+                    format!(
+                        "response is not valid JSON ({error}): {}",
+                        body_summary(body, redactor)
+                    ),
+                );
+            }
+        };
     let shown = if pointer.is_empty() {
         "the top level"
     } else {
@@ -149,18 +150,19 @@ pub fn classify_later_page(
     if plain.outcome != AttemptOutcome::Success {
         return plain;
     }
-    let document: serde_json::Value = match serde_json::from_slice(body) {
-        Ok(value) => value,
-        Err(error) => {
-            return Classified::failure(
-                ErrorKind::Decode,
-                format!(
-                    "response is not valid JSON ({error}): {}",
-                    body_summary(body, redactor)
-                ),
-            );
-        }
-    };
+    let document: serde_json::Value =
+        match serde_json::from_slice(rebound_domain::document::json_text(body)) {
+            Ok(value) => value,
+            Err(error) => {
+                return Classified::failure(
+                    ErrorKind::Decode,
+                    format!(
+                        "response is not valid JSON ({error}): {}",
+                        body_summary(body, redactor)
+                    ),
+                );
+            }
+        };
     let shown = if records_pointer.is_empty() {
         "the top level"
     } else {

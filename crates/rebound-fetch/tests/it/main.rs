@@ -588,6 +588,22 @@ async fn a_whole_body_with_a_truncated_gzip_stream_is_a_decode_failure() {
     );
 }
 
+/// Before: JSON behind a UTF-8 byte-order mark (as .NET stacks send it)
+/// failed as `decode`: "response is not valid JSON (expected value at line
+/// 1 column 1)". The body is kept as it came.
+#[tokio::test]
+async fn json_behind_a_byte_order_mark_is_read() {
+    let h = harness(DEFAULT_RETRY, "").await;
+    let mut body = b"\xEF\xBB\xBF".to_vec();
+    body.extend_from_slice(br#"{"data": [1, 2]}"#);
+    h.sim
+        .script("/t/records", vec![Reply::bytes(200, body.clone())]);
+    let result = h.call("records").await;
+    assert_eq!(result.status, ScraperStatus::Success, "{result:?}");
+    assert_eq!(result.records, Some(2));
+    assert_eq!(result.body.as_deref(), Some(body.as_slice()));
+}
+
 /// Before: a 200 with an empty body was a success of 0 bytes on a JSON
 /// scraper without `records`, stored as the newest payload.
 #[tokio::test]
