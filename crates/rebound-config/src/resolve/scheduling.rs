@@ -176,7 +176,13 @@ impl Resolver<'_> {
     fn json_path(&mut self, path: &KeyPath, raw: &str) -> Option<String> {
         let text = self.text(path, raw)?;
         match serde_json_path::JsonPath::parse(&text) {
-            Ok(_) => Some(text),
+            Ok(_) => match bad_regex(&text) {
+                None => Some(text),
+                Some(why) => {
+                    self.fail(path, format!("bad JSONPath \"{text}\": {why}"));
+                    None
+                }
+            },
             Err(e) => {
                 self.fail(
                     path,
@@ -935,9 +941,188 @@ fn unknown_dataset(dataset: &str, scrapers: &BTreeMap<String, Scraper>) -> Strin
     message
 }
 
+/// Why a regular expression given to `match()` or `search()` as a string
+/// literal does not compile, as serde_json_path compiles it. It compiles
+/// one at each evaluation and reads a failure as "no match", so a typo
+/// such as `'['` passed `check` and the fan-out then found 0 items, run
+/// after run, as a success.
+fn bad_regex(path: &str) -> Option<String> {
+    let tokens = json_path_tokens(path);
+    for (at, token) in tokens.iter().enumerate() {
+        let Token::Name(function) = token else {
+            continue;
+        };
+        if !matches!(function.as_str(), "match" | "search")
+            || tokens.get(at + 1) != Some(&Token::Punct('('))
+        {
+            continue;
+        }
+        // The second argument: after the first comma at this call's depth,
+        // when it is a literal alone.
+        let mut depth = 0usize;
+        let mut comma = None;
+        for (n, token) in tokens.iter().enumerate().skip(at + 1) {
+            match token {
+                Token::Punct('(' | '[') => depth += 1,
+                Token::Punct(')' | ']') => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                Token::Punct(',') if depth == 1 => {
+                    comma = Some(n);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let Some(comma) = comma else { continue };
+        let (Some(Token::Literal(pattern)), Some(Token::Punct(')'))) =
+            (tokens.get(comma + 1), tokens.get(comma + 2))
+        else {
+            continue;
+        };
+        let anchored = if function == "match" {
+            format!("(?R)^({pattern})$")
+        } else {
+            format!("(?R)({pattern})")
+        };
+        if let Err(error) = regex::Regex::new(&anchored) {
+            let why = match error {
+                regex::Error::CompiledTooBig(limit) => {
+                    format!("it compiles past the size limit of {limit} bytes")
+                }
+                other => other
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .trim_start_matches("error: ")
+                    .to_string(),
+            };
+            return Some(format!(
+                "the regular expression {pattern:?} of {function}() does not compile ({why}), so it would match nothing"
+            ));
+        }
+    }
+    None
+}
+
+#[derive(Debug, PartialEq)]
+enum Token {
+    /// A function or member name.
+    Name(String),
+    /// A string literal, its escapes decoded.
+    Literal(String),
+    Punct(char),
+}
+
+/// The names, string literals and punctuation of a JSONPath that parsed
+/// (so its literals are well formed); spaces and numbers are left out.
+fn json_path_tokens(path: &str) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    let mut chars = path.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                let quote = c;
+                let mut literal = String::new();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => match chars.next() {
+                            Some('b') => literal.push('\u{8}'),
+                            Some('f') => literal.push('\u{c}'),
+                            Some('n') => literal.push('\n'),
+                            Some('r') => literal.push('\r'),
+                            Some('t') => literal.push('\t'),
+                            Some('u') => {
+                                let hex: String = chars.by_ref().take(4).collect();
+                                let mut code = u32::from_str_radix(&hex, 16).unwrap_or(0xFFFD);
+                                // A high surrogate pairs with the `\uXXXX` after it.
+                                if (0xD800..0xDC00).contains(&code) && chars.peek() == Some(&'\\') {
+                                    chars.next();
+                                    chars.next();
+                                    let low: String = chars.by_ref().take(4).collect();
+                                    let low = u32::from_str_radix(&low, 16).unwrap_or(0xDC00);
+                                    code = 0x10000
+                                        + ((code - 0xD800) << 10)
+                                        + (low.saturating_sub(0xDC00) & 0x3FF);
+                                }
+                                literal.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
+                            }
+                            Some(other) => literal.push(other),
+                            None => {}
+                        },
+                        c if c == quote => break,
+                        other => literal.push(other),
+                    }
+                }
+                tokens.push(Token::Literal(literal));
+            }
+            c if c.is_ascii_alphabetic() || c == '_' => {
+                let mut name = String::from(c);
+                while let Some(&next) = chars.peek() {
+                    if next.is_ascii_alphanumeric() || next == '_' {
+                        name.push(next);
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                tokens.push(Token::Name(name));
+            }
+            c if c.is_whitespace() || c.is_ascii_digit() => {}
+            c => tokens.push(Token::Punct(c)),
+        }
+    }
+    tokens
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Before: each of these passed `check`; serde_json_path reads a
+    /// pattern that does not compile as "no match", so the fan-out found
+    /// nothing as a success.
+    #[test]
+    fn a_match_or_search_pattern_that_does_not_compile_is_found() {
+        for (path, pattern, function) in [
+            ("$.data[?match(@.id, '[')]", "[", "match"),
+            ("$.data[?search(@.name, \"a(\")]", "a(", "search"),
+            (
+                "$.data[?@.x == 1 && match(@.id, 'a{1000}{1000}{1000}')]",
+                "a{1000}{1000}{1000}",
+                "match",
+            ),
+            // An escaped quote inside the literal, and nesting.
+            (
+                "$.data[?count(@.t[?match(@, 'it\\'s(')]) > 0]",
+                "it's(",
+                "match",
+            ),
+        ] {
+            let why = bad_regex(path).unwrap_or_else(|| panic!("{path}: not found"));
+            assert!(
+                why.starts_with(&format!(
+                    "the regular expression {pattern:?} of {function}() does not compile ("
+                )),
+                "{path}: {why}"
+            );
+            assert!(why.ends_with("so it would match nothing"), "{why}");
+        }
+        for fine in [
+            "$.data[?match(@.id, '[a-z]+')]",
+            "$.data[?search(@.name, 'x\\\\d')]",
+            "$.data[?match(@.id, @.pattern)]",
+            "$.data[?@.note == 'match(@, \\'[\\')']",
+            "$.data[*]",
+        ] {
+            assert_eq!(bad_regex(fine), None, "{fine}");
+            assert!(serde_json_path::JsonPath::parse(fine).is_ok(), "{fine}");
+        }
+    }
 
     #[test]
     fn times_of_day() {

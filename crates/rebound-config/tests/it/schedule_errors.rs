@@ -193,6 +193,14 @@ fn cases() -> Vec<Case> {
             "\"data[*]\"",
             "bad JSONPath \"data[*]\"",
         ),
+        // Before: accepted; the fan-out then found 0 items as a success.
+        case(
+            "for_each items regex that does not compile",
+            "\n[scrapers.f]\nsource = \"api\"\npath = \"/f/{id}\"\nfor_each = { dataset = \"events\", items = \"$.data[?match(@.id, '[')]\", value = \"id\", param = \"id\" }\n",
+            "scrapers.f.for_each.items",
+            "\"$.data[?match",
+            "the regular expression \"[\" of match() does not compile (",
+        ),
         case(
             "for_each missing items",
             "\n[scrapers.f]\nsource = \"api\"\npath = \"/f/{id}\"\nfor_each = { dataset = \"events\", value = \"id\", param = \"id\" }\n",
