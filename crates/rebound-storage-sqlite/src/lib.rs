@@ -117,6 +117,22 @@ impl SqliteStore {
         // Held until the schema is up to date and both pools are open;
         // released when dropped (or by the OS if this process dies).
         let _setup = setup_lock::acquire(path).await?;
+        // Another application's database is refused before anything here
+        // touches it: the pools below switch a file to WAL mode as they
+        // connect, which rewrote the header of a file the message then
+        // said was "left as it is".
+        if tokio::fs::metadata(path).await.is_ok_and(|m| m.len() > 0) {
+            let look = SqliteConnectOptions::new()
+                .filename(path)
+                .read_only(true)
+                .busy_timeout(BUSY_TIMEOUT);
+            let mut connection = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&look)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            let refused = refuse_a_foreign_database(&mut connection, path).await;
+            let _ = sqlx::Connection::close(connection).await;
+            refused?;
+        }
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -137,7 +153,6 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(|e| unavailable(&e))?;
-        refuse_a_foreign_database(&writer, path).await?;
         MIGRATOR
             .run(&writer)
             .await
@@ -171,12 +186,15 @@ impl SqliteStore {
 /// Refuses a file that holds tables but no migration record: another
 /// application's database, named by mistake. Migrating it added some 70
 /// tables to it, even from a report command.
-async fn refuse_a_foreign_database(writer: &SqlitePool, path: &Path) -> Result<(), StoreError> {
+async fn refuse_a_foreign_database(
+    connection: &mut sqlx::SqliteConnection,
+    path: &Path,
+) -> Result<(), StoreError> {
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' \
          AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
     )
-    .fetch_all(writer)
+    .fetch_all(&mut *connection)
     .await
     .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
     if tables.is_empty() || tables.iter().any(|t| t == "_sqlx_migrations") {

@@ -155,6 +155,15 @@ async fn open_refuses_another_applications_database_and_leaves_it_as_it_is() {
     }
     assert_eq!(tables().await, ["foo"]);
     pool.close().await;
+    // Untouched to the byte: before, the refusal came after the open had
+    // switched the file to WAL mode (its header rewritten, `-wal` and
+    // `-shm` made beside it).
+    let before = std::fs::read(&path).unwrap();
+    assert!(SqliteStore::open(&path).await.is_err());
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    for beside in ["app.db-wal", "app.db-shm"] {
+        assert!(!dir.path().join(beside).exists(), "{beside} was made");
+    }
 }
 
 #[tokio::test]
