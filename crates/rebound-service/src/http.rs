@@ -175,6 +175,7 @@ pub(crate) async fn serve(
     stop: watch::Receiver<bool>,
     grace: std::time::Duration,
     patience: Patience,
+    api_runs: ApiRuns,
 ) {
     let stopped = |mut stop: watch::Receiver<bool>| async move {
         while !*stop.borrow() {
@@ -234,17 +235,30 @@ pub(crate) async fn serve(
     }
     // Stop accepting; answer what is in flight, for at most `grace`.
     drop(listener);
+    let answered = graceful.shutdown();
+    tokio::pin!(answered);
     tokio::select! {
-        () = graceful.shutdown() => {}
+        () = &mut answered => {}
         () = tokio::time::sleep(grace) => {
-            connections.abort_all();
-            tracing::warn!(
-                grace = ?grace,
-                "Requests still open at the end of shutdown_grace were cut off."
-            );
+            // A request waiting on a run (`?wait=`) is answered "the
+            // service is stopping" once its run is stopped, at this same
+            // deadline: the runs first, a moment for those last answers,
+            // then what is still open is cut off.
+            api_runs.finish(tokio::time::Instant::now()).await;
+            if tokio::time::timeout(LAST_ANSWERS, &mut answered).await.is_err() {
+                connections.abort_all();
+                tracing::warn!(
+                    grace = ?grace,
+                    "Requests still open at the end of shutdown_grace were cut off."
+                );
+            }
         }
     }
 }
+
+/// After the grace, how long requests whose runs were just stopped have to
+/// send their answers.
+const LAST_ANSWERS: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Connections the system queues for the endpoint while all
 /// [`MAX_CONNECTIONS`] are taken. The default of the standard library's
@@ -399,7 +413,14 @@ mod tests {
             body: SHORT,
             write_stall: SHORT,
         };
-        tokio::spawn(serve(listener, router, stopped, LONG, patience));
+        tokio::spawn(serve(
+            listener,
+            router,
+            stopped,
+            LONG,
+            patience,
+            ApiRuns::default(),
+        ));
         (addr, stop)
     }
 
@@ -466,7 +487,14 @@ mod tests {
         let addr = listener.local_addr().expect("addr").to_string();
         let (stop, stopped) = watch::channel(false);
         let router = routes().route("/hang", get(std::future::pending::<()>));
-        let serving = tokio::spawn(serve(listener, router, stopped, SHORT, Patience::default()));
+        let serving = tokio::spawn(serve(
+            listener,
+            router,
+            stopped,
+            SHORT,
+            Patience::default(),
+            ApiRuns::default(),
+        ));
         let mut stream = tokio::net::TcpStream::connect(&addr)
             .await
             .expect("connect");

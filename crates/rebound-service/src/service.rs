@@ -219,6 +219,7 @@ impl Service {
                 stopped.clone(),
                 engine.plan().scheduler.shutdown_grace,
                 crate::http::Patience::default(),
+                api_runs.clone(),
             ));
         }
         if role.schedules() {

@@ -604,5 +604,5 @@ async fn a_retention_longer_than_any_date_purges_nothing_and_does_not_panic() {
         .run(false)
         .await
         .unwrap();
-    assert_eq!(report.rows("scraper_execution_log"), 8);
+    assert_eq!(report.rows("scraper_execution_log"), 9);
 }
