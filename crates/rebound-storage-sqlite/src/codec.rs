@@ -108,12 +108,39 @@ pub(crate) fn date_column(row: &SqliteRow, name: &str) -> Result<NaiveDate, Stor
 /// from errors of one statement, so callers can decide whether retrying the
 /// whole store makes sense.
 pub(crate) fn store_error(what: &str, error: sqlx::Error) -> StoreError {
+    let hint = hint(&error);
     match error {
         sqlx::Error::Io(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(format!("{what}: {error}")),
-        _ => StoreError::Query(format!("{what}: {error}")),
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(format!("{what}: {error}{hint}")),
+        _ => StoreError::Query(format!("{what}: {error}{hint}")),
+    }
+}
+
+/// What to do about the SQLite failures an operator can fix, by their
+/// primary result code: SQLite's own words ("database is locked",
+/// "attempt to write a readonly database") say neither why nor what next.
+fn hint(error: &sqlx::Error) -> &'static str {
+    let Some(code) = error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .and_then(|code| code.parse::<i32>().ok())
+    else {
+        return "";
+    };
+    match code & 0xff {
+        // SQLITE_BUSY, SQLITE_LOCKED
+        5 | 6 => {
+            " (another process held the history's write lock past the 10 s this one waits: a long `purge`, or a transaction left open in another tool)"
+        }
+        // SQLITE_READONLY
+        8 => {
+            " (this user cannot write the history file or its folder, which commands that record anything need)"
+        }
+        // SQLITE_FULL
+        13 => " (the disk holding the history is full)",
+        _ => "",
     }
 }
 
@@ -135,6 +162,60 @@ pub(crate) async fn begin_immediate(
 mod tests {
     use super::*;
     use chrono::TimeDelta;
+
+    /// Before: "database is locked" and "attempt to write a readonly
+    /// database" said neither why nor what to do.
+    #[tokio::test]
+    async fn locked_and_read_only_histories_say_what_to_do() {
+        use sqlx::Connection;
+        use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .busy_timeout(std::time::Duration::ZERO);
+        let mut holder = SqliteConnection::connect_with(&options).await.unwrap();
+        sqlx::query("CREATE TABLE t (x INTEGER)")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        let mut other = SqliteConnection::connect_with(&options).await.unwrap();
+        let busy = sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut other)
+            .await
+            .unwrap_err();
+        let message = store_error("write", busy).to_string();
+        assert!(message.contains("database is locked"), "{message}");
+        assert!(
+            message.ends_with("(another process held the history's write lock past the 10 s this one waits: a long `purge`, or a transaction left open in another tool)"),
+            "{message}"
+        );
+        sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+
+        let read_only = options.clone().read_only(true);
+        let mut reader = SqliteConnection::connect_with(&read_only).await.unwrap();
+        let refused = sqlx::query("INSERT INTO t VALUES (1)")
+            .execute(&mut reader)
+            .await
+            .unwrap_err();
+        let message = store_error("write", refused).to_string();
+        assert!(
+            message.ends_with("(this user cannot write the history file or its folder, which commands that record anything need)"),
+            "{message}"
+        );
+        // Other failures get no hint.
+        let other_failure = sqlx::query("SELECT nope FROM t")
+            .execute(&mut reader)
+            .await
+            .unwrap_err();
+        let message = store_error("read", other_failure).to_string();
+        assert!(message.ends_with("no such column: nope"), "{message}");
+    }
 
     #[test]
     fn times_are_fixed_width_and_truncated_to_milliseconds() {
