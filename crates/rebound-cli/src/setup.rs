@@ -239,7 +239,9 @@ pub async fn finish() {
     );
     for store in stores {
         if let Err(error) = store.checkpoint().await {
-            tracing::warn!(%error, "Could not checkpoint the history database; its -wal file still holds recent history.");
+            // The -wal may be empty (a read-only history), so this says
+            // what stays where, not that anything recent is there.
+            tracing::warn!(%error, "Could not checkpoint the history database; whatever its -wal file holds stays there until a later command moves it.");
         }
     }
 }
