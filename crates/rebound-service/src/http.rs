@@ -440,6 +440,13 @@ mod tests {
 
     const BIG: usize = 64 << 20;
 
+    /// A connection to `addr` that has sent `request` (whole or not).
+    async fn send(addr: &str, request: &[u8]) -> tokio::net::TcpStream {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        stream.write_all(request).await.expect("write");
+        stream
+    }
+
     /// Reads until the server closes the connection, or fails the test at
     /// [`LONG`]; returns what was read.
     async fn read_to_close(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
@@ -495,13 +502,7 @@ mod tests {
             Patience::default(),
             ApiRuns::default(),
         ));
-        let mut stream = tokio::net::TcpStream::connect(&addr)
-            .await
-            .expect("connect");
-        stream
-            .write_all(b"GET /hang HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .expect("write");
+        let mut stream = send(&addr, b"GET /hang HTTP/1.1\r\nHost: x\r\n\r\n").await;
         tokio::time::sleep(SHORT).await;
         stop.send(true).expect("stop");
         tokio::time::timeout(LONG, serving)
@@ -517,13 +518,7 @@ mod tests {
     #[tokio::test]
     async fn unfinished_headers_are_cut_off() {
         let (addr, _stop) = endpoint(routes()).await;
-        let mut stream = tokio::net::TcpStream::connect(&addr)
-            .await
-            .expect("connect");
-        stream
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-            .await
-            .expect("write");
+        let mut stream = send(&addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await;
         let read = read_to_close(&mut stream).await;
         assert!(!read.ends_with(b"ok\n"), "answered an unfinished request");
     }
@@ -532,13 +527,7 @@ mod tests {
     #[tokio::test]
     async fn an_idle_kept_alive_connection_is_closed() {
         let (addr, _stop) = endpoint(routes()).await;
-        let mut stream = tokio::net::TcpStream::connect(&addr)
-            .await
-            .expect("connect");
-        stream
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .expect("write");
+        let mut stream = send(&addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
         let read = read_to_close(&mut stream).await;
         let read = String::from_utf8_lossy(&read);
         assert!(read.starts_with("HTTP/1.1 200"), "{read}");
@@ -550,16 +539,12 @@ mod tests {
     #[tokio::test]
     async fn a_body_that_does_not_arrive_is_a_408() {
         let (addr, _stop) = endpoint(routes()).await;
-        let mut stream = tokio::net::TcpStream::connect(&addr)
-            .await
-            .expect("connect");
-        stream
-            .write_all(
-                b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+        let mut stream = send(
+            &addr,
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
                   Content-Length: 100\r\n\r\n{\"a\": 1, ",
-            )
-            .await
-            .expect("write");
+        )
+        .await;
         let read = read_to_close(&mut stream).await;
         let read = String::from_utf8_lossy(&read);
         assert!(read.starts_with("HTTP/1.1 408"), "{read}");
@@ -568,16 +553,12 @@ mod tests {
             "{read}"
         );
         // A whole body is answered as before.
-        let mut stream = tokio::net::TcpStream::connect(&addr)
-            .await
-            .expect("connect");
-        stream
-            .write_all(
-                b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+        let mut stream = send(
+            &addr,
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
                   Content-Length: 8\r\nConnection: close\r\n\r\n{\"a\": 1}",
-            )
-            .await
-            .expect("write");
+        )
+        .await;
         let read = read_to_close(&mut stream).await;
         let read = String::from_utf8_lossy(&read);
         assert!(read.starts_with("HTTP/1.1 200"), "{read}");
@@ -591,24 +572,16 @@ mod tests {
     #[tokio::test]
     async fn a_client_that_stops_reading_is_cut_off() {
         let (addr, _stop) = endpoint(routes()).await;
-        let mut stream = tokio::net::TcpStream::connect(&addr)
-            .await
-            .expect("connect");
-        stream
-            .write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .expect("write");
+        let mut stream = send(&addr, b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n").await;
         tokio::time::sleep(SHORT * 4).await;
         let read = read_to_close(&mut stream).await;
         assert!(read.len() < BIG, "{} bytes read", read.len());
 
-        let mut stream = tokio::net::TcpStream::connect(&addr)
-            .await
-            .expect("connect");
-        stream
-            .write_all(b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            .await
-            .expect("write");
+        let mut stream = send(
+            &addr,
+            b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
         let read = read_to_close(&mut stream).await;
         assert!(read.len() > BIG, "{} bytes read", read.len());
     }

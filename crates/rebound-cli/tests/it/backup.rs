@@ -1,7 +1,7 @@
 //! The SQLite file is the whole history after a command exits (the WAL is
 //! checkpointed and truncated), and `rebound backup FILE` copies it safely.
 
-use super::{SECRET, rebound, text, write_config};
+use super::{SECRET, one_workflow, rebound, text, write_config};
 use rebound_upstream_sim::{Reply, UpstreamSim};
 use std::path::Path;
 
@@ -226,13 +226,7 @@ async fn an_acknowledgement_is_in_the_database_file_after_events_ack_exits() {
 #[test]
 fn a_failed_backup_leaves_no_file_behind() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("rebound.toml");
-    std::fs::write(
-        &config,
-        "[pipeline]\nname = \"x\"\n\n[sources.up]\nbase_url = \"http://127.0.0.1:9/\"\n\n\
-         [scrapers.s]\nsource = \"up\"\npath = \"/s\"\n\n[workflows.w]\nscrapers = [\"s\"]\n",
-    )
-    .unwrap();
+    let config = one_workflow(dir.path(), "rebound.db");
     let config = config.to_str().unwrap();
     let out = rebound(&["-c", config, "generate-history"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

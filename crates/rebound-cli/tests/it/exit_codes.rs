@@ -2,7 +2,7 @@
 //! convention: 0 ok, 1 warning, 2 critical, and 3 UNKNOWN when they cannot
 //! look at all, so a broken check is never taken for a critical pipeline.
 
-use super::{rebound, text};
+use super::{one_workflow, rebound, text};
 
 fn assert_unknown(args: &[&str], needle: &str) {
     let out = rebound(args, &[]);
@@ -33,26 +33,7 @@ fn health_and_freshness_exit_3_when_the_database_cannot_be_opened() {
     let dir = tempfile::tempdir().unwrap();
     // A file where the database's folder should be: it cannot be created.
     std::fs::write(dir.path().join("blocker"), "").unwrap();
-    let config = dir.path().join("rebound.toml");
-    std::fs::write(
-        &config,
-        r#"
-[pipeline]
-name = "x"
-database = "sqlite://blocker/rebound.db"
-
-[sources.up]
-base_url = "http://127.0.0.1:9/"
-
-[scrapers.s]
-source = "up"
-path = "/s"
-
-[workflows.w]
-scrapers = ["s"]
-"#,
-    )
-    .unwrap();
+    let config = one_workflow(dir.path(), "blocker/rebound.db");
     let config = config.to_str().unwrap();
     assert_unknown(
         &["-c", config, "health", "--no-probe"],
@@ -72,26 +53,7 @@ fn other_commands_keep_exit_2_for_a_bad_config() {
 #[tokio::test]
 async fn health_and_freshness_exit_3_when_the_history_cannot_be_read() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("rebound.toml");
-    std::fs::write(
-        &config,
-        r#"
-[pipeline]
-name = "x"
-database = "sqlite://rebound.db"
-
-[sources.up]
-base_url = "http://127.0.0.1:9/"
-
-[scrapers.s]
-source = "up"
-path = "/s"
-
-[workflows.w]
-scrapers = ["s"]
-"#,
-    )
-    .unwrap();
+    let config = one_workflow(dir.path(), "rebound.db");
     let config = config.to_str().unwrap();
     let out = rebound(&["-c", config, "generate-history"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

@@ -57,6 +57,20 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// A config of one workflow of one scraper, its history at `database`
+/// (a `sqlite://` path relative to `dir`).
+fn one_workflow(dir: &Path, database: &str) -> PathBuf {
+    let config = dir.join("rebound.toml");
+    let text = format!(
+        "[pipeline]\nname = \"x\"\ndatabase = \"sqlite://{database}\"\n\n\
+         [sources.up]\nbase_url = \"http://127.0.0.1:9/\"\n\n\
+         [scrapers.s]\nsource = \"up\"\npath = \"/s\"\n\n\
+         [workflows.w]\nscrapers = [\"s\"]\n"
+    );
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
 fn write_config(dir: &Path, base_url: &str) -> PathBuf {
     let path = dir.join("rebound.toml");
     std::fs::write(
