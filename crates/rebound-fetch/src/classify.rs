@@ -89,19 +89,10 @@ pub fn classify_response(
     if body.is_empty() {
         return Classified::no_data(format!("no data: the body is empty (HTTP {status})"));
     }
-    let document: serde_json::Value =
-        match serde_json::from_slice(rebound_domain::document::json_text(body)) {
-            Ok(value) => value,
-            Err(error) => {
-                return Classified::failure(
-                    ErrorKind::Decode,
-                    format!(
-                        "response is not valid JSON ({error}): {}",
-                        body_summary(body, redactor)
-                    ),
-                );
-            }
-        };
+    let document = match json_document(body, redactor) {
+        Ok(document) => document,
+        Err(failure) => return failure,
+    };
     let shown = if pointer.is_empty() {
         "the top level"
     } else {
@@ -150,19 +141,10 @@ pub fn classify_later_page(
     if plain.outcome != AttemptOutcome::Success {
         return plain;
     }
-    let document: serde_json::Value =
-        match serde_json::from_slice(rebound_domain::document::json_text(body)) {
-            Ok(value) => value,
-            Err(error) => {
-                return Classified::failure(
-                    ErrorKind::Decode,
-                    format!(
-                        "response is not valid JSON ({error}): {}",
-                        body_summary(body, redactor)
-                    ),
-                );
-            }
-        };
+    let document = match json_document(body, redactor) {
+        Ok(document) => document,
+        Err(failure) => return failure,
+    };
     let shown = if records_pointer.is_empty() {
         "the top level"
     } else {
@@ -266,6 +248,20 @@ fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
         && haystack
             .windows(needle.len())
             .any(|window| window == needle)
+}
+
+/// The body as JSON (behind a byte-order mark or not), or the `decode`
+/// failure that says what came instead.
+fn json_document(body: &[u8], redactor: &Redactor) -> Result<serde_json::Value, Classified> {
+    serde_json::from_slice(rebound_domain::document::json_text(body)).map_err(|error| {
+        Classified::failure(
+            ErrorKind::Decode,
+            format!(
+                "response is not valid JSON ({error}): {}",
+                body_summary(body, redactor)
+            ),
+        )
+    })
 }
 
 #[cfg(test)]
