@@ -95,6 +95,11 @@ async fn health_exit_codes_json_and_verdict() {
         assert!(json.get(key).is_some(), "{key} missing: {json}");
     }
     assert_eq!(json["level"], "ok");
+    // Whole seconds, like every time in JSON (they had nanoseconds).
+    for key in ["generated_at", "since"] {
+        let at = json[key].as_str().unwrap_or_default();
+        assert!(at.len() == 20 && at.ends_with('Z'), "{key}: {at}");
+    }
     assert_eq!(json["retries"]["calls"], 2);
     assert!(json["sources"][0]["probe"].is_null(), "--no-probe");
     let out = health(&["--no-probe"]);

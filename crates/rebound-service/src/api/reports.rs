@@ -25,6 +25,7 @@ pub async fn health(
     now: DateTime<Utc>,
     since: DateTime<Utc>,
 ) -> Result<HealthReport, HealthError> {
+    use chrono::SubsecRound;
     let plan = engine.plan();
     let inputs = Inputs {
         plan,
@@ -35,6 +36,10 @@ pub async fn health(
         since,
     };
     let mut report = build_report(&inputs).await?;
+    // Shown in whole seconds, as every time in JSON is (docs/output.md);
+    // they had nanoseconds. The report was made at the exact instants.
+    report.generated_at = now.trunc_subsecs(0);
+    report.since = since.trunc_subsecs(0);
     report.alerts = rebound_alerts::open_incident_summaries(engine.store().as_ref()).await?;
     Ok(report)
 }
