@@ -73,6 +73,8 @@ pub fn escape_controls(text: &str, keep_line_ends: bool) -> String {
 pub fn body_summary(body: &[u8], redactor: &Redactor) -> String {
     match html_page(body, redactor) {
         Some(summary) => summary,
+        // Said in words: `HTTP 503 after 3 attempts: ` ended on a colon.
+        None if body.iter().all(u8::is_ascii_whitespace) => "empty body".to_string(),
         None => body_snippet(body, redactor),
     }
 }
@@ -243,6 +245,15 @@ mod tests {
             body_summary(page, &Redactor::default()),
             "HTML page \"\\u{1b}[2Jdown\" (36 bytes)"
         );
+    }
+
+    /// Before: an empty error body left `HTTP 503 after 3 attempts: `.
+    #[test]
+    fn an_empty_body_is_said_in_words() {
+        for body in [&b""[..], b" \r\n"] {
+            assert_eq!(body_summary(body, &Redactor::default()), "empty body");
+        }
+        assert_eq!(body_summary(b"down", &Redactor::default()), "down");
     }
 
     #[test]
