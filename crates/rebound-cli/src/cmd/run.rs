@@ -51,12 +51,15 @@ pub(crate) fn parse_date(text: &str) -> Result<NaiveDate, String> {
             4 | 7 => b == b'-',
             _ => b.is_ascii_digit(),
         });
-    let date = shaped
-        .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
-        .flatten()
-        .ok_or_else(|| {
-            format!("expected a date as YYYY-MM-DD, e.g. 2026-11-28, found \"{text}\"")
-        })?;
+    if !shaped {
+        return Err(format!(
+            "expected a date as YYYY-MM-DD, e.g. 2026-11-28, found \"{text}\""
+        ));
+    }
+    // Shaped right but not a day of the calendar: said so, rather than
+    // that the shape was wrong.
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| format!("{text} is not a day of the calendar (no such month or day)"))?;
     rebound_domain::calendar::within_zone_rules(date).map_err(|why| format!("{text}: {why}"))
 }
 
@@ -184,7 +187,6 @@ mod tests {
             "+2026-01-01",
             "2026-01-1",
             " 2026-01-01",
-            "2026-02-30",
             "20260101",
             "2026/01/01",
             "२०२६-०१-०१",
@@ -205,6 +207,11 @@ mod tests {
         assert_eq!(
             parse_date("2100-03-14").unwrap_err(),
             "2100-03-14: after 2099-12-31, where the time-zone rules Rebound knows end (local times would be wrong)"
+        );
+        // Before: "expected a date as YYYY-MM-DD" of a date in that shape.
+        assert_eq!(
+            parse_date("2026-02-29").unwrap_err(),
+            "2026-02-29 is not a day of the calendar (no such month or day)"
         );
         // Before: year 0 was accepted; `plan` found no slot in it.
         assert!(parse_date("0001-01-01").is_ok());
