@@ -67,6 +67,15 @@ pub fn local_day_bounds(tz: Tz, date: NaiveDate) -> (DateTime<Utc>, DateTime<Utc
     (start, next - chrono::Duration::seconds(1))
 }
 
+/// Whether `tz` skips `date` whole, so that no local time of it exists
+/// (Samoa's 2011-12-30, when it moved across the date line): nothing can
+/// run on it, and its "day" would end before it starts.
+pub fn skips_whole(tz: Tz, date: NaiveDate) -> bool {
+    date.succ_opt().is_some_and(|next| {
+        local_instant(tz, next, NaiveTime::MIN) == local_instant(tz, date, NaiveTime::MIN)
+    })
+}
+
 /// The instant of local `time` on `date` in `tz`.
 ///
 /// A local time inside a spring-forward gap maps to the first instant after

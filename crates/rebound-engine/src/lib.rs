@@ -70,6 +70,9 @@ pub enum EngineError {
         /// Scrapers of the same dataset valid on the date.
         others: Vec<String>,
     },
+    /// A date the pipeline's zone skips whole (Samoa's 2011-12-30).
+    #[error("{date} does not exist in {zone}: its clocks skip it whole, so nothing runs on it")]
+    NoSuchDay { date: NaiveDate, zone: String },
     #[error("unknown calendar \"{name}\"; the config defines: {available}")]
     UnknownCalendar { name: String, available: String },
     /// The calendar's payload exists but cannot be read or has bad events.
@@ -337,6 +340,20 @@ impl Engine {
             .await
     }
 
+    /// [`EngineError::NoSuchDay`] for a date the pipeline's zone skips
+    /// whole: run anyway, its calls were sent a `{day_start_utc}` after its
+    /// `{day_end_utc}`.
+    pub(crate) fn refuse_a_skipped_day(&self, date: NaiveDate) -> Result<(), EngineError> {
+        let tz = self.plan.pipeline.timezone;
+        if rebound_domain::calendar::skips_whole(tz, date) {
+            return Err(EngineError::NoSuchDay {
+                date,
+                zone: tz.name().to_string(),
+            });
+        }
+        Ok(())
+    }
+
     /// [`Engine::run_scraper_at`] started by `trigger` rather than a
     /// person: `rebound serve` refreshing a calendar is `Schedule`.
     pub async fn run_scraper_as(
@@ -353,6 +370,7 @@ impl Engine {
                 available: names(self.plan.scrapers.keys()),
             });
         };
+        self.refuse_a_skipped_day(target_date)?;
         if !scraper.valid.contains(target_date) {
             let others = self
                 .plan

@@ -106,6 +106,7 @@ impl Engine {
                 available: names(self.plan.workflows.keys()),
             });
         };
+        self.refuse_a_skipped_day(target_date)?;
         let params = self.full_params(target_date, user_params, options.slot)?;
         let variants = self.variants_on(workflow, target_date);
         // A variant not valid on the date makes no call, so it needs no

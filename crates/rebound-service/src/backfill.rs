@@ -22,6 +22,14 @@ pub enum BackfillStep {
         execution_id: String,
         status: String,
     },
+    /// Running in another process (an overlapping backfill, `serve`): not
+    /// run again. Two backfills over the same dates both ran every date.
+    Running {
+        date: NaiveDate,
+        execution_id: String,
+    },
+    /// A date the pipeline's zone skips whole: nothing runs on it.
+    NoSuchDay { date: NaiveDate, zone: String },
     /// Ran now.
     Ran {
         date: NaiveDate,
@@ -34,14 +42,19 @@ pub enum BackfillStep {
 impl BackfillStep {
     pub fn date(&self) -> NaiveDate {
         match self {
-            BackfillStep::Skipped { date, .. } | BackfillStep::Ran { date, .. } => *date,
+            BackfillStep::Skipped { date, .. }
+            | BackfillStep::Running { date, .. }
+            | BackfillStep::NoSuchDay { date, .. }
+            | BackfillStep::Ran { date, .. } => *date,
         }
     }
 
     /// True when the date ended without a failure.
     pub fn ok(&self) -> bool {
         match self {
-            BackfillStep::Skipped { .. } => true,
+            BackfillStep::Skipped { .. }
+            | BackfillStep::Running { .. }
+            | BackfillStep::NoSuchDay { .. } => true,
             BackfillStep::Ran { status, .. } => status == "success" || status == "no_data",
         }
     }
@@ -87,17 +100,63 @@ pub async fn backfill(
             .await?;
     }
     let store = engine.store();
+    let tz = engine.plan().pipeline.timezone;
     let mut steps = Vec::with_capacity(all.len());
     for date in all {
-        let done = store
-            .executions_for_date(workflow, date)
-            .await?
-            .into_iter()
-            .rev()
-            .find(|r| r.status == "success" || r.status == "no_data");
         let now = clock.now();
-        let step = match done {
-            Some(row) => {
+        if rebound_domain::calendar::skips_whole(tz, date) {
+            let zone = tz.name().to_string();
+            let reason =
+                format!("backfill: {date} does not exist in {zone} (its clocks skip it whole)");
+            record(
+                engine,
+                workflow,
+                date,
+                now,
+                DecisionAction::Skip,
+                reason,
+                None,
+                instance,
+            )
+            .await?;
+            let step = BackfillStep::NoSuchDay { date, zone };
+            progress(&step);
+            steps.push(step);
+            continue;
+        }
+        let rows = store.executions_for_date(workflow, date).await?;
+        let done = rows
+            .iter()
+            .rev()
+            .find(|r| r.status == "success" || r.status == "no_data")
+            .cloned();
+        // The runs of processes that exited were closed when this command
+        // opened the history, so a run still `running` is another live
+        // process's. Two starting at the same instant can still both run
+        // a date; one started while the other runs it no longer does.
+        let running = rows.iter().rev().find(|r| r.status == "running");
+        let step = match (done, running) {
+            (None, Some(row)) => {
+                record(
+                    engine,
+                    workflow,
+                    date,
+                    now,
+                    DecisionAction::Skip,
+                    format!(
+                        "backfill: running in another process (execution {})",
+                        row.execution_id
+                    ),
+                    None,
+                    instance,
+                )
+                .await?;
+                BackfillStep::Running {
+                    date,
+                    execution_id: row.execution_id.clone(),
+                }
+            }
+            (Some(row), _) => {
                 record(
                     engine,
                     workflow,
@@ -118,7 +177,7 @@ pub async fn backfill(
                     status: row.status,
                 }
             }
-            None => {
+            (None, None) => {
                 let execution_id = uuid::Uuid::now_v7().to_string();
                 record(
                     engine,

@@ -29,6 +29,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
+/// The alert sink a simulation adds to a config that has none, so that
+/// the alerts it opens are counted.
+pub(crate) const MEASURING_SINK: &str = "simulate";
+
 /// The sources the simulated upstream serves under `/ref/<source>`.
 pub const SIMULATED_SOURCES: [&str; 9] = [
     "nba_cdn",
@@ -291,6 +295,30 @@ pub fn prepare(
         }
     }
 
+    // A config without alert sinks still opens incidents; with nothing
+    // to send them to, the report said "0 alerts" and missed every
+    // first-alert target. A measuring webhook sink receives what one sink
+    // would have, and the report says the config has none.
+    let has_sinks = root
+        .get("alerts")
+        .and_then(|a| a.get("sinks"))
+        .and_then(Value::as_table)
+        .is_some_and(|sinks| !sinks.is_empty());
+    if !has_sinks {
+        let alerts = root
+            .entry("alerts")
+            .or_insert_with(|| Value::Table(Table::new()));
+        if let Some(alerts) = alerts.as_table_mut() {
+            let mut sink = Table::new();
+            sink.insert("kind".into(), Value::String("webhook".into()));
+            let mut sinks = Table::new();
+            sinks.insert(MEASURING_SINK.into(), Value::Table(sink));
+            alerts.insert("sinks".into(), Value::Table(sinks));
+            warnings.push(format!(
+                "the config has no [alerts.sinks]: the report counts the alerts one webhook sink would have received (alerts.sinks.{MEASURING_SINK}, added for the simulation)"
+            ));
+        }
+    }
     if let Some(sinks) = root
         .get_mut("alerts")
         .and_then(|a| a.get_mut("sinks"))

@@ -123,6 +123,62 @@ async fn a_second_alert_sink_does_not_double_the_alerts_counted() {
     );
 }
 
+/// Before: a config without alert sinks opened incidents and sent
+/// nothing, so the report said "0 alerts" and missed every first-alert
+/// target. The simulation adds a measuring sink and says so.
+#[tokio::test]
+async fn a_config_without_alert_sinks_still_has_its_alerts_counted() {
+    let scenario = || {
+        rebound_simulate::builtin::load("host-down-5-days")
+            .expect("a built-in")
+            .expect("it parses")
+    };
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/nba");
+    let dir = tempfile::tempdir().unwrap();
+    for entry in walk(&reference) {
+        let to = dir.path().join(entry.strip_prefix(&reference).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&entry, &to).unwrap();
+    }
+    let config = dir.path().join("rebound.toml");
+    let mut toml: toml::Table = std::fs::read_to_string(&config).unwrap().parse().unwrap();
+    toml["alerts"].as_table_mut().unwrap().remove("sinks");
+    std::fs::write(&config, toml.to_string()).unwrap();
+
+    let with = simulate(scenario(), &Options::default()).await.unwrap();
+    let without = simulate(
+        scenario(),
+        &Options {
+            config: Some(config),
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(with.alerts.opened >= 1, "{:?}", with.alerts);
+    assert_eq!(without.alerts.opened, with.alerts.opened);
+    assert_eq!(
+        without.alerts.first_alert_seconds,
+        with.alerts.first_alert_seconds
+    );
+    assert!(
+        without
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("the config has no [alerts.sinks]: the report counts the alerts one webhook sink would have received")),
+        "{:?}",
+        without.warnings
+    );
+    assert!(
+        !with
+            .warnings
+            .iter()
+            .any(|w| w.contains("no [alerts.sinks]")),
+        "{:?}",
+        with.warnings
+    );
+}
+
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {

@@ -102,15 +102,22 @@ pub async fn run(config: &Path, args: BackfillArgs) -> Result<ExitCode, Failure>
             serde_json::to_string_pretty(&rows).unwrap_or_default()
         );
     } else {
-        let skipped = steps
-            .iter()
-            .filter(|s| matches!(s, BackfillStep::Skipped { .. }))
-            .count();
+        let count = |kind: fn(&BackfillStep) -> bool| steps.iter().filter(|s| kind(s)).count();
+        let skipped = count(|s| matches!(s, BackfillStep::Skipped { .. }));
+        let running = count(|s| matches!(s, BackfillStep::Running { .. }));
+        let no_day = count(|s| matches!(s, BackfillStep::NoSuchDay { .. }));
+        let mut also = String::new();
+        if running > 0 {
+            also.push_str(&format!(", {running} running in another process"));
+        }
+        if no_day > 0 {
+            also.push_str(&format!(", {no_day} not a day in the pipeline's zone"));
+        }
         println!(
-            "backfill {}: {}, {} ran, {} already done, {} not ok",
+            "backfill {}: {}, {} ran, {} already done{also}, {} not ok",
             args.workflow,
             crate::output::plural(steps.len() as u64, "date", "dates"),
-            steps.len() - skipped,
+            steps.len() - skipped - running - no_day,
             skipped,
             failed
         );
@@ -129,6 +136,12 @@ fn describe(step: &BackfillStep) -> String {
             execution_id,
             status,
         } => format!("{date}: already done ({status}, execution {execution_id})"),
+        BackfillStep::Running { date, execution_id } => {
+            format!("{date}: running in another process (execution {execution_id}); not run again")
+        }
+        BackfillStep::NoSuchDay { date, zone } => {
+            format!("{date}: does not exist in {zone} (its clocks skip it whole); nothing to run")
+        }
         BackfillStep::Ran {
             date,
             status,
@@ -149,6 +162,12 @@ fn step_json(step: &BackfillStep) -> serde_json::Value {
             status,
         } => {
             json!({"target_date": date.to_string(), "action": "skipped", "execution_id": execution_id, "status": status})
+        }
+        BackfillStep::Running { date, execution_id } => {
+            json!({"target_date": date.to_string(), "action": "skipped", "execution_id": execution_id, "status": "running"})
+        }
+        BackfillStep::NoSuchDay { date, zone } => {
+            json!({"target_date": date.to_string(), "action": "skipped", "execution_id": null, "status": null, "reason": format!("does not exist in {zone}")})
         }
         BackfillStep::Ran {
             date,

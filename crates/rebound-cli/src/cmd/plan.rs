@@ -48,12 +48,7 @@ pub async fn plan(config: &Path, args: PlanArgs) -> Result<ExitCode, Failure> {
     // A date the zone skips whole has no local time to run anything at:
     // say so, rather than print "0 decisions" as if nothing were due.
     let tz = plan.pipeline.timezone;
-    let midnight = |d| rebound_domain::calendar::local_instant(tz, d, chrono::NaiveTime::MIN);
-    if args
-        .date
-        .succ_opt()
-        .is_some_and(|next| midnight(next) == midnight(args.date))
-    {
+    if rebound_domain::calendar::skips_whole(tz, args.date) {
         return Err(Failure::Usage(anyhow!(
             "--date {}: that date does not exist in {}: its clocks skip it whole",
             args.date,

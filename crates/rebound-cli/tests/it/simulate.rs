@@ -523,7 +523,8 @@ schedule = { kind = "window", start = "06:00", end = "08:00" }
     assert_eq!(
         report["warnings"],
         serde_json::json!([
-            "no simulated route for scrapers.own_items: its calls are counted as connect failures"
+            "no simulated route for scrapers.own_items: its calls are counted as connect failures",
+            "the config has no [alerts.sinks]: the report counts the alerts one webhook sink would have received (alerts.sinks.simulate, added for the simulation)"
         ])
     );
     assert!(
