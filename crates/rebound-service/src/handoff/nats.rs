@@ -162,12 +162,34 @@ pub fn subject_of(nats: &NatsSink, event: &CompletionEventRow) -> String {
 /// Connects to `url` (a secret) within `timeout`; the error says why in
 /// the client's category words, without the address.
 pub async fn connect(url: &str, timeout: Duration) -> Result<async_nats::Client, String> {
-    let options = async_nats::ConnectOptions::new()
+    let mut options = async_nats::ConnectOptions::new()
         .connection_timeout(timeout)
         // Publishes are bounded by the sink's timeout, not the client's.
         .request_timeout(Some(timeout))
         .name("rebound");
-    match tokio::time::timeout(timeout, options.connect(url)).await {
+    // async-nats reads a URL's user and password but does not send them:
+    // a server that needs them refused every connection ("authorization
+    // violation"). They are taken out and given as the connection's
+    // credentials, decoded as a URL's userinfo is.
+    let mut address = url.to_string();
+    if let Ok(mut parsed) = url::Url::parse(url)
+        && (!parsed.username().is_empty() || parsed.password().is_some())
+    {
+        let decode = |text: &str| {
+            percent_encoding::percent_decode_str(text)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let user = decode(parsed.username());
+        let password = parsed.password().map(decode).unwrap_or_default();
+        options = options.user_and_password(user, password);
+        // Both setters only fail for URLs without a host, which a NATS
+        // URL always has.
+        let _ = parsed.set_username("");
+        let _ = parsed.set_password(None);
+        address = parsed.to_string();
+    }
+    match tokio::time::timeout(timeout, options.connect(address.as_str())).await {
         Ok(Ok(client)) => Ok(client),
         Ok(Err(error)) => Err(format!("cannot connect to NATS: {}", error.kind())),
         Err(_) => Err(format!(
@@ -385,7 +407,66 @@ impl AckListener {
 
 #[cfg(test)]
 mod tests {
-    use super::ack_ids;
+    use super::{ack_ids, connect};
+    use std::time::Duration;
+
+    /// A NATS server of its own that needs a user and password (the
+    /// machine's shared one needs none), stopped when dropped.
+    struct Guarded {
+        child: std::process::Child,
+        port: u16,
+    }
+
+    impl Drop for Guarded {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    async fn guarded(user: &str, password: &str) -> Guarded {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = std::process::Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .args(["--user", user, "--pass", password])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nats-server on PATH (.ci/run installs and starts it)");
+        let server = Guarded { child, port };
+        // Real time: the server takes a moment to listen.
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("nats-server did not listen on {port}");
+    }
+
+    /// Before: a URL's user and password were read and never sent, so a
+    /// server that needs them refused every connection.
+    #[tokio::test]
+    async fn a_urls_user_and_password_are_sent() {
+        let server = guarded("probe", "S3cret/pw").await;
+        let url = format!("nats://probe:S3cret%2Fpw@127.0.0.1:{}", server.port);
+        let client = connect(&url, Duration::from_secs(5))
+            .await
+            .expect("authenticated");
+        client.flush().await.expect("a round trip");
+        let wrong = format!("nats://probe:Wr0ngPassw0rd@127.0.0.1:{}", server.port);
+        let refused = connect(&wrong, Duration::from_secs(5))
+            .await
+            .expect_err("a wrong password is refused");
+        assert!(refused.starts_with("cannot connect to NATS: "), "{refused}");
+        assert!(!refused.contains("Wr0ng"), "{refused}");
+    }
 
     #[test]
     fn an_ack_body_is_an_id_a_json_string_or_a_json_list() {
