@@ -77,26 +77,14 @@ for = "5h"
 /// and recovered, and `host-down-5-days` missed its one recovery message.
 #[tokio::test]
 async fn a_second_alert_sink_does_not_double_the_alerts_counted() {
-    let scenario = || {
-        rebound_simulate::builtin::load("host-down-5-days")
-            .expect("a built-in")
-            .expect("it parses")
-    };
-    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/nba");
-    let dir = tempfile::tempdir().unwrap();
-    for entry in walk(&reference) {
-        let to = dir.path().join(entry.strip_prefix(&reference).unwrap());
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(&entry, &to).unwrap();
-    }
-    let config = dir.path().join("rebound.toml");
+    let (_dir, config) = reference_copy();
     let mut toml = std::fs::read_to_string(&config).unwrap();
     toml.push_str("\n[alerts.sinks.pager]\nkind = \"webhook\"\nurl = \"https://pager.example.org/hook\"\nmin_level = \"warning\"\n");
     std::fs::write(&config, toml).unwrap();
 
-    let one = simulate(scenario(), &Options::default()).await.unwrap();
+    let one = simulate(host_down(), &Options::default()).await.unwrap();
     let two = simulate(
-        scenario(),
+        host_down(),
         &Options {
             config: Some(config),
             ..Options::default()
@@ -128,26 +116,14 @@ async fn a_second_alert_sink_does_not_double_the_alerts_counted() {
 /// target. The simulation adds a measuring sink and says so.
 #[tokio::test]
 async fn a_config_without_alert_sinks_still_has_its_alerts_counted() {
-    let scenario = || {
-        rebound_simulate::builtin::load("host-down-5-days")
-            .expect("a built-in")
-            .expect("it parses")
-    };
-    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/nba");
-    let dir = tempfile::tempdir().unwrap();
-    for entry in walk(&reference) {
-        let to = dir.path().join(entry.strip_prefix(&reference).unwrap());
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(&entry, &to).unwrap();
-    }
-    let config = dir.path().join("rebound.toml");
+    let (_dir, config) = reference_copy();
     let mut toml: toml::Table = std::fs::read_to_string(&config).unwrap().parse().unwrap();
     toml["alerts"].as_table_mut().unwrap().remove("sinks");
     std::fs::write(&config, toml.to_string()).unwrap();
 
-    let with = simulate(scenario(), &Options::default()).await.unwrap();
+    let with = simulate(host_down(), &Options::default()).await.unwrap();
     let without = simulate(
-        scenario(),
+        host_down(),
         &Options {
             config: Some(config),
             ..Options::default()
@@ -177,6 +153,26 @@ async fn a_config_without_alert_sinks_still_has_its_alerts_counted() {
         "{:?}",
         with.warnings
     );
+}
+
+fn host_down() -> Scenario {
+    rebound_simulate::builtin::load("host-down-5-days")
+        .expect("a built-in")
+        .expect("it parses")
+}
+
+/// A copy of the reference pipeline (its config, scripts and calendars)
+/// in a folder of its own, and its config's path, for a test to change.
+fn reference_copy() -> (tempfile::TempDir, std::path::PathBuf) {
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/nba");
+    let dir = tempfile::tempdir().unwrap();
+    for entry in walk(&reference) {
+        let to = dir.path().join(entry.strip_prefix(&reference).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&entry, &to).unwrap();
+    }
+    let config = dir.path().join("rebound.toml");
+    (dir, config)
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
