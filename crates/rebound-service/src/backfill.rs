@@ -104,80 +104,65 @@ pub async fn backfill(
     let mut steps = Vec::with_capacity(all.len());
     for date in all {
         let now = clock.now();
-        if rebound_domain::calendar::skips_whole(tz, date) {
+        // A date not to run, with the reason its SKIP decision gives.
+        let skip = if rebound_domain::calendar::skips_whole(tz, date) {
             let zone = tz.name().to_string();
             let reason =
                 format!("backfill: {date} does not exist in {zone} (its clocks skip it whole)");
-            record(
-                engine,
-                workflow,
-                date,
-                now,
-                DecisionAction::Skip,
-                reason,
-                None,
-                instance,
-            )
-            .await?;
-            let step = BackfillStep::NoSuchDay { date, zone };
-            progress(&step);
-            steps.push(step);
-            continue;
-        }
-        let rows = store.executions_for_date(workflow, date).await?;
-        let done = rows
-            .iter()
-            .rev()
-            .find(|r| r.status == "success" || r.status == "no_data")
-            .cloned();
-        // The runs of processes that exited were closed when this command
-        // opened the history, so a run still `running` is another live
-        // process's. Two starting at the same instant can still both run
-        // a date; one started while the other runs it no longer does.
-        let running = rows.iter().rev().find(|r| r.status == "running");
-        let step = match (done, running) {
-            (None, Some(row)) => {
-                record(
-                    engine,
-                    workflow,
-                    date,
-                    now,
-                    DecisionAction::Skip,
-                    format!(
-                        "backfill: running in another process (execution {})",
-                        row.execution_id
-                    ),
-                    None,
-                    instance,
-                )
-                .await?;
-                BackfillStep::Running {
-                    date,
-                    execution_id: row.execution_id.clone(),
-                }
-            }
-            (Some(row), _) => {
-                record(
-                    engine,
-                    workflow,
-                    date,
-                    now,
-                    DecisionAction::Skip,
+            Some((BackfillStep::NoSuchDay { date, zone }, reason))
+        } else {
+            let rows = store.executions_for_date(workflow, date).await?;
+            let done = rows
+                .iter()
+                .rev()
+                .find(|r| r.status == "success" || r.status == "no_data");
+            // The runs of processes that exited were closed when this
+            // command opened the history, so a run still `running` is
+            // another live process's. Two starting at the same instant can
+            // still both run a date; one started while the other runs it
+            // no longer does.
+            let running = rows.iter().rev().find(|r| r.status == "running");
+            match (done, running) {
+                (Some(row), _) => Some((
+                    BackfillStep::Skipped {
+                        date,
+                        execution_id: row.execution_id.clone(),
+                        status: row.status.clone(),
+                    },
                     format!(
                         "backfill: already collected by execution {} ({})",
                         row.execution_id, row.status
                     ),
+                )),
+                (None, Some(row)) => Some((
+                    BackfillStep::Running {
+                        date,
+                        execution_id: row.execution_id.clone(),
+                    },
+                    format!(
+                        "backfill: running in another process (execution {})",
+                        row.execution_id
+                    ),
+                )),
+                (None, None) => None,
+            }
+        };
+        let step = match skip {
+            Some((step, reason)) => {
+                record(
+                    engine,
+                    workflow,
+                    date,
+                    now,
+                    DecisionAction::Skip,
+                    reason,
                     None,
                     instance,
                 )
                 .await?;
-                BackfillStep::Skipped {
-                    date,
-                    execution_id: row.execution_id,
-                    status: row.status,
-                }
+                step
             }
-            (None, None) => {
+            None => {
                 let execution_id = uuid::Uuid::now_v7().to_string();
                 record(
                     engine,
