@@ -258,6 +258,16 @@ impl Engine {
         let pages_counted = pages.counted();
         self.settle_guards(source, admitted, pages_counted, &result)
             .await?;
+        // The history went away during the call: the run stops here and is
+        // made again once its lease runs out (the worker leaves it so), as
+        // it would when the call's own record failed. Taken for a storage
+        // failure, it would end the run failed for an outage of seconds.
+        let previous = match previous {
+            Err(StoreError::Unavailable(detail)) => {
+                return Err(StoreError::Unavailable(detail).into());
+            }
+            previous => previous,
+        };
         // After the guards: the breaker judges the upstream's answer, and a
         // parser's failure is not the upstream's.
         let (result, document) = self.transform(scraper, source, result).await;

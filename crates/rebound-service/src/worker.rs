@@ -48,6 +48,15 @@ const MAX_FOLLOW_UPS: usize = 3;
 /// scraper's deadline anyway (48h every 2h is 24).
 const MAX_RECHECKS: u32 = 100;
 
+/// Why a run stopped without a result.
+enum Stop {
+    /// It could not run or failed as a whole: recorded as a failed run.
+    Failed(ErrorKind, String),
+    /// The database went away: nothing more can be recorded, and the run
+    /// is left to its lease.
+    Away(StoreError),
+}
+
 /// What a run asks to be done later.
 #[derive(Debug, Default)]
 struct Later {
@@ -199,13 +208,25 @@ impl Worker {
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "no message".to_string());
                 let what = self.engine.plan().redactor.redact_string(&what);
-                Err((ErrorKind::Internal, format!("run panicked: {what}")))
+                Err(Stop::Failed(
+                    ErrorKind::Internal,
+                    format!("run panicked: {what}"),
+                ))
             }
         };
         drop(renewal);
         let (status, later, error) = match result {
             Ok((status, later)) => (status, later, None),
-            Err((kind, message)) => {
+            Err(Stop::Away(error)) => {
+                // Recording a failure now would end the slot for an outage
+                // of seconds (and could itself fail). The run keeps its
+                // lease, which lapses; the run is then claimed again and
+                // makes the calls its execution has not recorded.
+                tracing::warn!(run_id = %run.run_id, workflow = %run.workflow_name, %error,
+                    "The database went away during the run; it runs again when its lease expires.");
+                return Err(error);
+            }
+            Err(Stop::Failed(kind, message)) => {
                 tracing::error!(run_id = %run.run_id, workflow = %run.workflow_name, error = %message, "Run could not start.");
                 // Kept on the run's row too: a failed run always says why.
                 let note = format!("run could not start: {message}");
@@ -280,18 +301,14 @@ impl Worker {
     /// prevent the run from starting come back as text with their kind:
     /// `config` when the engine refuses the run (a parameter nothing
     /// supplies, an unknown workflow), `internal` otherwise.
-    async fn execute_inner(
-        &self,
-        run: &ScheduledRunRow,
-    ) -> Result<(String, Later), (ErrorKind, String)> {
-        let internal = |message: String| (ErrorKind::Internal, message);
-        let engine_error = |e: rebound_engine::EngineError| {
-            let kind = if e.is_usage() {
-                ErrorKind::Config
-            } else {
-                ErrorKind::Internal
-            };
-            (kind, e.to_string())
+    async fn execute_inner(&self, run: &ScheduledRunRow) -> Result<(String, Later), Stop> {
+        let internal = |message: String| Stop::Failed(ErrorKind::Internal, message);
+        let engine_error = |e: rebound_engine::EngineError| match e {
+            rebound_engine::EngineError::Store(StoreError::Unavailable(detail)) => {
+                Stop::Away(StoreError::Unavailable(detail))
+            }
+            e if e.is_usage() => Stop::Failed(ErrorKind::Config, e.to_string()),
+            e => Stop::Failed(ErrorKind::Internal, e.to_string()),
         };
         let params: BTreeMap<String, String> = serde_json::from_str(&run.params)
             .map_err(|e| internal(format!("run {} has unreadable params: {e}", run.run_id)))?;
@@ -303,7 +320,7 @@ impl Worker {
                 .and_then(|c| c.refresh.as_ref())
                 .map(|r| r.scraper.clone())
                 .ok_or_else(|| {
-                    (
+                    Stop::Failed(
                         ErrorKind::Config,
                         format!("calendar {calendar} has no refresh scraper"),
                     )

@@ -11,4 +11,5 @@ pub mod forward_proxy;
 pub mod nats;
 pub mod prometheus;
 pub mod store_conformance;
+pub mod tcp_relay;
 pub mod webhook;

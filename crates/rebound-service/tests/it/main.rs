@@ -151,14 +151,23 @@ async fn harness_for(
     plan: rebound_domain::plan::Plan,
     start: DateTime<Utc>,
 ) -> Harness {
-    let plan = Arc::new(plan);
-    let clock = Arc::new(ManualClock::new(start));
-    let dyn_clock: Arc<dyn Clock> = clock.clone();
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(&dir.join("history.db"))
             .await
             .expect("sqlite"),
     );
+    harness_on(plan, store, start)
+}
+
+/// A harness on an already loaded plan and an open history.
+fn harness_on(
+    plan: rebound_domain::plan::Plan,
+    store: Arc<dyn Store>,
+    start: DateTime<Utc>,
+) -> Harness {
+    let plan = Arc::new(plan);
+    let clock = Arc::new(ManualClock::new(start));
+    let dyn_clock: Arc<dyn Clock> = clock.clone();
     let raw = RawStore::open(&plan.pipeline.raw_store).expect("raw store");
     let fetcher = Arc::new(Fetcher::new(&plan, dyn_clock.clone()).expect("fetcher"));
     let engine = Arc::new(Engine::new(plan, store, raw, fetcher, dyn_clock.clone()));

@@ -3,14 +3,18 @@
 //! the `workflow_failed` alert; a rescued or follow-up run makes only the
 //! calls its execution has not completed.
 
-use super::{config, day, harness, local, unstartable_harness};
+use super::{config, day, harness, harness_on, local, unstartable_harness};
 use rebound_alerts::evaluate::Evaluator;
 use rebound_alerts::service::ReportSource;
 use rebound_domain::clock::Clock;
 use rebound_domain::outcome::{ErrorKind, ScraperStatus};
 use rebound_service::alerts::EngineReports;
 use rebound_storage::{NewScraperCall, WorkflowExecutionRow};
-use rebound_upstream_sim::{Reply, UpstreamSim};
+use rebound_storage_postgres::PostgresStore;
+use rebound_testkit::tcp_relay::TcpRelay;
+use rebound_upstream_sim::{FaultAction, FaultFuture, FaultHook, FaultRequest, Reply, UpstreamSim};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 async fn execution_of(
@@ -430,4 +434,147 @@ schedule = {{ kind = "window", start = "06:00", end = "10:00" }}
         message.contains("run panicked: engine clock exploded"),
         "{message}"
     );
+}
+
+/// Answers `path` with a small document, and cuts the history's
+/// connections the first time it is asked, `after` the request came: the
+/// run's call is answered while the database is away. (Scripted replies
+/// bypass a fault hook.)
+struct CutOnRequest {
+    path: &'static str,
+    after: Duration,
+    relay: Arc<TcpRelay>,
+    done: AtomicBool,
+}
+
+impl FaultHook for CutOnRequest {
+    fn decide(&self, request: &FaultRequest) -> FaultFuture {
+        if request.path != self.path {
+            return Box::pin(async { FaultAction::Pass });
+        }
+        let cut = !self.done.swap(true, Ordering::SeqCst);
+        let (relay, after) = (self.relay.clone(), self.after);
+        Box::pin(async move {
+            if cut {
+                tokio::time::sleep(after).await;
+                // The first connection made after the cut is hung up on;
+                // the outage ends there.
+                relay.cut(1);
+            }
+            FaultAction::Reply(Reply::json(200, serde_json::json!({"a": 1})))
+        })
+    }
+}
+
+/// A database outage between a run's call and its record is not the run's
+/// failure: the worker leaves the run to its lease, and the run made again
+/// once the lease runs out records its call. It used to record the run as
+/// `failed` ("run could not start: database unavailable"), finish its slot
+/// and orphan the payload it had stored, when the outage was over by the
+/// time it wrote that failure. The cut comes a while after the request, so
+/// the lookups made beside the request are done and the record is what
+/// meets the outage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_while_a_run_records_its_call_leaves_the_run_to_its_lease() {
+    outage_during_a_call(Duration::from_millis(300)).await;
+}
+
+/// The same outage as soon as the request arrives: it meets the lookup of
+/// the previous payload, made while the request is in flight, or the
+/// record, whichever comes first. The lookup's failure was taken for a
+/// storage failure of the call, and the run ended `failed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_while_a_call_is_in_flight_leaves_the_run_to_its_lease() {
+    outage_during_a_call(Duration::ZERO).await;
+}
+
+async fn outage_during_a_call(after: Duration) {
+    let sim = UpstreamSim::start().await.expect("sim");
+    let server = super::dashboard::pg_url();
+    let mut url = reqwest::Url::parse(&server).expect("the PostgreSQL URL");
+    let target = tokio::net::lookup_host((
+        url.host_str().expect("a host").to_string(),
+        url.port().unwrap_or(5432),
+    ))
+    .await
+    .expect("the server's address")
+    .next()
+    .expect("an address");
+    let relay = Arc::new(TcpRelay::start(target).await);
+    url.set_port(Some(relay.addr().port())).expect("a port");
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let store = PostgresStore::connect_with_schema(url.as_str(), &schema)
+        .await
+        .expect("PostgreSQL must be running for this test: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start");
+    let pool = store.pool().clone();
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let extra = r#"
+[scrapers.only]
+source = "nba"
+path = "/only"
+
+[workflows.solo]
+scrapers = ["only"]
+schedule = { kind = "window", start = "06:00", end = "10:00" }
+"#;
+    let path = dir.path().join("rebound.toml");
+    std::fs::write(&path, config(&sim.base_url(), extra)).expect("write config");
+    let plan = rebound_config::load(&path, &|_| None).expect("config is valid");
+    let h = harness_on(plan, Arc::new(store), local(day(), 6, 0));
+    sim.set_fault_hook(Some(Arc::new(CutOnRequest {
+        path: "/nba/only",
+        after,
+        relay: relay.clone(),
+        done: AtomicBool::new(false),
+    })));
+
+    h.scheduler.tick().await.expect("tick");
+    let drain = || async {
+        let mut errors = Vec::new();
+        loop {
+            match h.worker.run_one().await {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(error) => errors.push(error.to_string()),
+            }
+        }
+        errors
+    };
+    let errors = drain().await;
+    assert_eq!(relay.hung_up(), 1, "the outage happened");
+    assert!(
+        errors.iter().any(|e| e.contains("database unavailable")),
+        "the worker says the database was away: {errors:?}"
+    );
+    let store = h.engine.store().clone();
+    let failed: Vec<_> = execution_of(store.as_ref(), "solo")
+        .await
+        .into_iter()
+        .filter(|run| run.status == "failed")
+        .collect();
+    assert!(failed.is_empty(), "no failed run row: {failed:#?}");
+
+    // The lease runs out; the run is made again and records its call.
+    h.clock.advance(Duration::from_secs(61));
+    h.scheduler.tick().await.expect("tick reaps");
+    assert!(drain().await.is_empty(), "the database is back");
+    let runs = execution_of(store.as_ref(), "solo").await;
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0].status, "success", "{runs:#?}");
+    assert_eq!(runs[0].scrapers_succeeded, 1);
+    let calls = store
+        .scraper_calls_for_execution(&runs[0].execution_id)
+        .await
+        .expect("calls");
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert_eq!(
+        sim.request_count("/nba/only"),
+        2,
+        "the call whose record was lost is made again"
+    );
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&pool)
+        .await;
+    sim.shutdown().await;
 }
