@@ -19,7 +19,7 @@
 
 use chrono::{DateTime, Utc};
 use rebound_domain::outcome::ErrorKind;
-use rebound_storage::{PROCESS_EXITED, RunFailure, Store, StoreError};
+use rebound_storage::{HEARTBEAT_LAPSED, PROCESS_EXITED, RunFailure, Store, StoreError};
 
 /// This machine's name, as run owners spell it.
 pub fn host_name() -> String {
@@ -35,8 +35,9 @@ pub fn this_process() -> String {
     format!("{}:{}", host_name(), std::process::id())
 }
 
-/// Closes as `failed` (kind `internal`, "process exited during the run")
-/// every `running` run whose owner is dead at `now`; returns their
+/// Closes as `failed` (kind `internal`) every `running` run whose owner is
+/// dead at `now`, saying "process exited during the run" when its pid is
+/// seen gone and that its heartbeat lapsed otherwise; returns their
 /// execution ids. The close is guarded by the owner, so a run renewed or
 /// finished meanwhile is left alone.
 pub async fn close_dead_runs(
@@ -50,22 +51,41 @@ pub async fn close_dead_runs(
             continue;
         };
         let expired = run.heartbeat_until.is_none_or(|until| until < now);
-        if !expired && !owner_exited(&owner, &host) {
+        let exited = owner_exited(&owner, &host);
+        if !expired && !exited {
             continue;
         }
+        // Only a pid seen gone is said to have exited: a live worker cut off
+        // from the database also stops renewing, and its run is rescued,
+        // not lost with its process.
+        let message = if exited {
+            PROCESS_EXITED.to_string()
+        } else {
+            format!(
+                "{HEARTBEAT_LAPSED}: its process {owner} did not renew it for longer than the lease"
+            )
+        };
         let failure = RunFailure {
             execution_id: run.execution_id.clone(),
             workflow_name: run.workflow_name.clone(),
             target_date: run.target_date,
             at: now,
             error_kind: ErrorKind::Internal,
-            message: PROCESS_EXITED.to_string(),
+            message,
             params: "{}".to_string(),
             only_running_owner: Some(owner.clone()),
         };
         if store.record_run_failure(&failure).await? {
-            tracing::warn!(execution_id = %run.execution_id, workflow = %run.workflow_name,
-                %owner, "Closed a run whose process exited during the run.");
+            match exited {
+                true => {
+                    tracing::warn!(execution_id = %run.execution_id, workflow = %run.workflow_name,
+                    %owner, "Closed a run whose process exited during the run.")
+                }
+                false => {
+                    tracing::warn!(execution_id = %run.execution_id, workflow = %run.workflow_name,
+                    %owner, "Closed a run whose heartbeat lapsed.")
+                }
+            }
             closed.push(run.execution_id);
         }
     }

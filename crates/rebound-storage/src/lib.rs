@@ -266,6 +266,12 @@ pub struct RunningExecution {
 /// The message of a run closed because its process died.
 pub const PROCESS_EXITED: &str = "process exited during the run";
 
+/// The start of the message of a run closed because its heartbeat lapsed
+/// while its process could not be seen to have died (it runs on another
+/// host, or runs here but stopped renewing: stuck, or cut off from the
+/// database). The owner follows.
+pub const HEARTBEAT_LAPSED: &str = "the run's heartbeat lapsed";
+
 /// A stored workflow run, as read back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkflowExecutionRow {

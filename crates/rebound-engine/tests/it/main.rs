@@ -27,6 +27,7 @@ mod fanout_counts;
 mod handoff;
 mod kept_transforms;
 mod late_lockout;
+mod liveness;
 mod metrics;
 mod pagination;
 mod payloads;
