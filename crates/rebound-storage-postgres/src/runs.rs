@@ -54,7 +54,10 @@ pub(crate) async fn record_workflow_execution(
             scrapers_failed = excluded.scrapers_failed, \
             scrapers_no_data = excluded.scrapers_no_data, \
             scrapers_skipped = excluded.scrapers_skipped, \
-            error_message = excluded.error_message, duration_ms = excluded.duration_ms, \
+            error_message = excluded.error_message, \
+            duration_ms = GREATEST(excluded.duration_ms, ROUND(EXTRACT(EPOCH FROM \
+                (excluded.finished_at - LEAST(workflow_executions.execution_time, \
+                excluded.execution_time))) * 1000)::bigint), \
             error_kind = NULL, run_owner = NULL, heartbeat_until = NULL",
     )
     .bind(execution.execution_id.as_str())

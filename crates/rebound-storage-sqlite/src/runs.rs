@@ -41,7 +41,8 @@ pub(crate) async fn record_workflow_execution(
     execution: &NewWorkflowExecution,
 ) -> Result<(), StoreError> {
     // A rescue or follow-up of the same execution finishes the existing row:
-    // its first start is kept, so the run reads as one execution.
+    // its first start is kept, so the run reads as one execution, and its
+    // duration runs from that start (a follow-up hours later is not "0ms").
     sqlx::query(
         "INSERT INTO workflow_executions (execution_id, workflow_name, target_date, \
             execution_time, finished_at, status, scrapers_requested, \
@@ -56,7 +57,9 @@ pub(crate) async fn record_workflow_execution(
             scrapers_failed = excluded.scrapers_failed, \
             scrapers_no_data = excluded.scrapers_no_data, \
             scrapers_skipped = excluded.scrapers_skipped, \
-            error_message = excluded.error_message, duration_ms = excluded.duration_ms, \
+            error_message = excluded.error_message, \
+            duration_ms = MAX(excluded.duration_ms, CAST(ROUND((julianday(excluded.finished_at) \
+                - julianday(MIN(execution_time, excluded.execution_time))) * 86400000) AS INTEGER)), \
             error_kind = NULL, run_owner = NULL, heartbeat_until = NULL",
     )
     .bind(execution.execution_id.as_str())

@@ -826,7 +826,8 @@ pub async fn workflow_execution_round_trip(store: &dyn Store) {
 }
 
 /// Recording the same execution again (a rescue or a follow-up finishing
-/// it) replaces its outcome in place and keeps its first start: one row.
+/// it) replaces its outcome in place and keeps its first start: one row,
+/// whose duration runs from that first start.
 pub async fn recording_an_execution_again_finishes_it_in_place(store: &dyn Store) {
     let tag = Tag::new();
     let first = sample_execution(&tag, "dup", ts("2026-03-01T10:00:00Z"));
@@ -847,6 +848,7 @@ pub async fn recording_an_execution_again_finishes_it_in_place(store: &dyn Store
         .expect("record_workflow_execution again");
     let expected = NewWorkflowExecution {
         execution_time: first.execution_time,
+        duration_ms: 63_000,
         ..second.clone()
     };
     assert_eq!(

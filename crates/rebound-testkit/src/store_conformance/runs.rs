@@ -96,6 +96,10 @@ pub async fn a_run_row_is_running_from_its_start_and_finished_in_place(store: &d
         row.execution_time, begin.started_at,
         "the first start is kept"
     );
+    assert_eq!(
+        row.duration_ms, 93_000,
+        "the duration runs from the first start, not the rescue's own"
+    );
     assert_eq!(row.scrapers_requested, 2);
     assert_eq!(row.scrapers_failed, 1);
     assert_eq!(row.error_message.as_deref(), Some("b: HTTP 503"));
