@@ -103,6 +103,20 @@ impl TestStream {
         self.client.flush().await.expect("flush");
     }
 
+    /// Creates the stream taking only `subjects`, as someone else might
+    /// have made it before Rebound.
+    pub async fn create_with_subjects(&self, subjects: Vec<String>) {
+        self.js
+            .create_stream(jetstream::stream::Config {
+                name: self.stream.clone(),
+                subjects,
+                max_age: std::time::Duration::from_secs(3_600),
+                ..Default::default()
+            })
+            .await
+            .expect("create the stream");
+    }
+
     /// The stream's config as the server has it (`None`: no such stream).
     pub async fn config(&self) -> Option<jetstream::stream::Config> {
         let mut stream = self.js.get_stream(&self.stream).await.ok()?;

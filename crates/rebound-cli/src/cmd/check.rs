@@ -164,12 +164,20 @@ async fn probe(config: &Path) -> Result<ExitCode, Failure> {
     for sink in plan.handoff.sinks.values() {
         match sink.kind {
             HandoffSinkKind::Nats => match rebound_service::handoff::nats::probe(sink).await {
+                Ok(Probed::StreamUncovered(why)) => {
+                    failed = true;
+                    println!(
+                        "probe: handoff sink {} (nats): reachable, JetStream on, but {}",
+                        sink.name,
+                        plan.redactor.redact_string(&why)
+                    );
+                }
                 Ok(probed) => println!(
                     "probe: handoff sink {} (nats): reachable, JetStream on, {}",
                     sink.name,
                     match probed {
-                        Probed::StreamExists => "stream exists",
                         Probed::StreamMissing => "stream missing (created at the first publish)",
+                        _ => "stream exists",
                     }
                 ),
                 Err(error) => {

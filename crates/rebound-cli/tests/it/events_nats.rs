@@ -164,6 +164,27 @@ async fn check_probe_names_an_unreachable_nats_sink_and_check_warns_on_an_empty_
         "{}",
         text(&out.stdout)
     );
+
+    // A stream made elsewhere that takes only some of the sink's subjects:
+    // publishing would fail, so the probe fails and says which subjects.
+    // It said "stream exists".
+    stream
+        .create_with_subjects(vec![format!("{}.good.*", stream.prefix)])
+        .await;
+    let out = rebound(
+        &["-c", &config, "check", "--probe"],
+        &[("NATS_URL", NATS_URL)],
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "probe: handoff sink bus (nats): reachable, JetStream on, but JetStream stream \"{}\" exists but takes only {}.good.*, not all of this sink's subjects ({}.*.*)",
+            stream.stream, stream.prefix, stream.prefix
+        )),
+        "{stdout}"
+    );
+    stream.delete().await;
 }
 
 /// A loopback TCP proxy in front of the NATS server that can hold back

@@ -223,9 +223,47 @@ pub fn ack_subject_ok(subject: &str) -> bool {
             .all(|t| !t.is_empty() && !t.chars().any(|c| c.is_whitespace() || c.is_control()))
 }
 
+/// Whether every subject matching `filter` also matches `pattern`, in
+/// NATS's wildcard rules (`*` one token, `>` one or more trailing tokens):
+/// whether a stream taking `pattern` stores what a sink publishes under
+/// `filter`.
+pub fn covers(pattern: &str, filter: &str) -> bool {
+    let mut wanted = filter.split('.');
+    for token in pattern.split('.') {
+        let Some(asked) = wanted.next() else {
+            return false;
+        };
+        match token {
+            // Whatever follows, one token or more: `asked` is one.
+            ">" => return true,
+            // One token of any value, but not "one or more".
+            "*" if asked != ">" => {}
+            literal if literal == asked && asked != "*" && asked != ">" => {}
+            _ => return false,
+        }
+    }
+    wanted.next().is_none()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pattern_covers_a_filter_when_it_takes_all_it_can_match() {
+        assert!(covers("t.*.*", "t.*.*"));
+        assert!(covers("t.>", "t.*.*"));
+        assert!(covers(">", "t.a"));
+        assert!(covers("t.*.success", "t.a.success"));
+        assert!(covers("t.a", "t.a"));
+        // Narrower patterns miss some subjects of the filter.
+        assert!(!covers("t.a.*", "t.*.*"));
+        assert!(!covers("t.*", "t.*.*"));
+        assert!(!covers("t.*.*.*", "t.*.*"));
+        assert!(!covers("t.*", "t.>"));
+        assert!(!covers("u.>", "t.*.*"));
+        assert!(!covers("t.>", "t"));
+    }
 
     fn value(name: &str) -> Option<String> {
         match name {

@@ -209,11 +209,39 @@ pub async fn ensure_stream(context: &jetstream::Context, nats: &NatsSink) -> Res
         duplicate_window: nats.dedupe_window,
         ..Default::default()
     };
-    context
+    let stream = context
         .get_or_create_stream(config)
         .await
-        .map(|_| ())
-        .map_err(|e| format!("JetStream stream \"{}\" not usable: {e}", nats.stream))
+        .map_err(|e| format!("JetStream stream \"{}\" not usable: {e}", nats.stream))?;
+    // A stream made elsewhere keeps its own subjects; if they miss some of
+    // ours, every publish would fail one by one with "no stream found".
+    uncovered(nats, &stream.cached_info().config)
+        .map_or(Ok(()), |subjects| Err(uncovered_message(nats, &subjects)))
+}
+
+/// The stream's subjects when they do not take all of the sink's.
+fn uncovered(nats: &NatsSink, config: &jetstream::stream::Config) -> Option<Vec<String>> {
+    let filter = nats.subject.filter();
+    // A stream declared without subjects takes its own name.
+    let subjects = match config.subjects.is_empty() {
+        true => vec![config.name.clone()],
+        false => config.subjects.clone(),
+    };
+    let covered = subjects
+        .iter()
+        .any(|pattern| rebound_domain::handoff::nats::covers(pattern, &filter));
+    (!covered).then_some(subjects)
+}
+
+/// Says which subjects a stream takes and which the sink needs.
+fn uncovered_message(nats: &NatsSink, subjects: &[String]) -> String {
+    format!(
+        "JetStream stream \"{}\" exists but takes only {}, not all of this sink's subjects ({}): publishing would fail with \"no stream found\"; add \"{}\" to its subjects or name another stream",
+        nats.stream,
+        subjects.join(", "),
+        nats.subject.filter(),
+        nats.subject.filter()
+    )
 }
 
 /// What `rebound check --probe` found for a NATS sink.
@@ -223,6 +251,9 @@ pub enum Probed {
     StreamExists,
     /// Reachable, JetStream on; the stream is created at the first publish.
     StreamMissing,
+    /// Reachable, JetStream on, the stream there but its subjects miss
+    /// some of the sink's: publishing fails. Says which, in words.
+    StreamUncovered(String),
 }
 
 /// Whether a NATS sink's server answers, with JetStream on, and whether
@@ -236,7 +267,10 @@ pub async fn probe(sink: &HandoffSink) -> Result<Probed, String> {
     let mut context = jetstream::new(client);
     context.set_timeout(sink.timeout);
     match context.get_stream(&nats.stream).await {
-        Ok(_) => Ok(Probed::StreamExists),
+        Ok(stream) => Ok(match uncovered(nats, &stream.cached_info().config) {
+            Some(subjects) => Probed::StreamUncovered(uncovered_message(nats, &subjects)),
+            None => Probed::StreamExists,
+        }),
         Err(error) => match error.kind() {
             jetstream::context::GetStreamErrorKind::JetStream(e) if e.code() == 404 => {
                 Ok(Probed::StreamMissing)

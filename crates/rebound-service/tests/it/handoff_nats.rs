@@ -150,6 +150,42 @@ async fn a_down_nats_leaves_events_pending_and_never_names_its_address() {
     stream.delete().await;
 }
 
+/// A stream of the sink's name made elsewhere, taking only some of the
+/// sink's subjects: the events stay pending with an error that says which
+/// subjects the stream takes, instead of each publish failing with "no
+/// stream found for given subject".
+#[tokio::test]
+async fn a_stream_that_misses_the_sinks_subjects_is_named_with_its_subjects() {
+    let s = setup().await;
+    let stream = TestStream::new().await;
+    let narrow = format!("{}.other.*", stream.prefix);
+    stream.create_with_subjects(vec![narrow.clone()]).await;
+    record_events(s.store.as_ref(), 2, s.clock.now()).await;
+    s.clock.advance(Duration::from_secs(1));
+    let p = publisher(&s, vec![nats_sink("bus", NATS_URL, &stream)]);
+    let round = p.publish_due().await.unwrap();
+    assert_eq!(round.published, 0, "{round:?}");
+    let pending = s
+        .store
+        .completion_events(Some("pending"), 100)
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 2);
+    let error = pending
+        .iter()
+        .find_map(|e| e.last_error.clone())
+        .expect("an error");
+    assert!(
+        error.contains(&format!(
+            "exists but takes only {narrow}, not all of this sink's subjects ({}.*.*)",
+            stream.prefix
+        )),
+        "{error}"
+    );
+    assert!(stream.messages().await.is_empty());
+    stream.delete().await;
+}
+
 #[tokio::test]
 async fn acks_on_the_ack_subject_acknowledge_events_and_unknown_ids_do_no_harm() {
     let s = setup().await;
