@@ -224,16 +224,12 @@ impl Resolver<'_> {
             Some(text) => {
                 let key = path.key("stream");
                 let text = self.text(&key, text)?;
-                if nats::stream_name_ok(&text) {
-                    Some(text)
-                } else {
-                    self.fail(
-                        &key,
-                        format!(
-                            "bad stream name \"{text}\": JetStream names have no '.', '*', '>', '/', '\\' or whitespace"
-                        ),
-                    );
-                    None
+                match nats::stream_name_problem(&text) {
+                    None => Some(text),
+                    Some(problem) => {
+                        self.fail(&key, problem);
+                        None
+                    }
                 }
             }
         };

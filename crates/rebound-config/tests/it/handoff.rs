@@ -88,6 +88,14 @@ fn bad_sinks_are_named_with_their_place() {
             "[handoff.sinks.bus]\nkind = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\nstream = \"a.b\"\n",
             "handoff.sinks.bus.stream: bad stream name \"a.b\"",
         ),
+        // Said to hold a bad character before, and printed whole.
+        (
+            &format!(
+                "[handoff.sinks.bus]\nkind = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\nstream = \"{}\"\n",
+                "S".repeat(300)
+            ),
+            "handoff.sinks.bus.stream: a stream name of 300 bytes is too long: JetStream allows at most 255",
+        ),
         (
             "[handoff.sinks.bus]\nkind = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\nmax_age = \"1m\"\n",
             "handoff.sinks.bus.dedupe_window: dedupe_window must not be longer than max_age",

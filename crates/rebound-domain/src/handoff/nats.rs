@@ -204,14 +204,36 @@ pub fn subject_token(value: &str) -> String {
         .collect()
 }
 
-/// Whether `name` can be a JetStream stream name: not empty, at most 255
-/// characters, no `.`, `*`, `>`, `/`, `\` or whitespace.
+/// The longest JetStream stream name, in bytes.
+pub const MAX_STREAM_NAME: usize = 255;
+
+/// Whether `name` can be a JetStream stream name: not empty, at most
+/// [`MAX_STREAM_NAME`] bytes, no `.`, `*`, `>`, `/`, `\` or whitespace.
 pub fn stream_name_ok(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 255
-        && name.chars().all(|c| {
-            !(c.is_whitespace() || c.is_control() || matches!(c, '.' | '*' | '>' | '/' | '\\'))
-        })
+    stream_name_problem(name).is_none()
+}
+
+/// Why `name` cannot be a JetStream stream name, in words; `None` when it
+/// can.
+pub fn stream_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("a stream name cannot be empty".into());
+    }
+    if name.len() > MAX_STREAM_NAME {
+        return Some(format!(
+            "a stream name of {} bytes is too long: JetStream allows at most {MAX_STREAM_NAME}",
+            name.len()
+        ));
+    }
+    let bad = name
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '.' | '*' | '>' | '/' | '\\'));
+    bad.then(|| {
+        format!(
+            "bad stream name \"{}\": JetStream names have no '.', '*', '>', '/', '\\' or whitespace",
+            name.escape_debug()
+        )
+    })
 }
 
 /// Whether `subject` is a plain subject one can subscribe to for acks
