@@ -886,6 +886,14 @@ impl Resolver<'_> {
             .render(&stand_ins)
             .unwrap_or_else(|_| text.to_string());
         match url::Url::parse(&sample) {
+            // Every connection to port 0 fails; the URL would parse.
+            Ok(url) if url.port() == Some(0) => {
+                self.fail(
+                    path,
+                    format!("the URL \"{raw}\" has port 0, which no connection can reach"),
+                );
+                return None;
+            }
             Ok(url) if url.host_str().is_some_and(|h| !h.is_empty()) => {
                 self.keep_basic_credential(&url);
             }
@@ -1038,6 +1046,23 @@ impl Resolver<'_> {
                         &url_path,
                         format!(
                             "expected a path starting with \"/\", found \"{}\"",
+                            raw.path
+                        ),
+                    );
+                    return None;
+                }
+                // URL parsing resolves dot segments away: `/../x` climbs out
+                // of base_url's path and a request goes elsewhere than it
+                // reads. Percent-encoded dots are resolved the same way.
+                let dotted = s.text.split('/').find(|segment| {
+                    let lower = segment.to_ascii_lowercase().replace("%2e", ".");
+                    lower == "." || lower == ".."
+                });
+                if let Some(segment) = dotted {
+                    self.fail(
+                        &url_path,
+                        format!(
+                            "the path \"{}\" has a \"{segment}\" segment, which URL parsing resolves away (so the request would not go where the path reads); write the path it means",
                             raw.path
                         ),
                     );

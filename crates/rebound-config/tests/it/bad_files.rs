@@ -252,6 +252,22 @@ fn cases() -> Vec<Case> {
             "\"b\"\n",
             "expected a path starting with \"/\"",
         ),
+        // Accepted before: the URL parser resolved the dots away and the
+        // request went to `/b` above base_url's path.
+        case(
+            "path dot segment",
+            "[scrapers.b]\nsource = \"api\"\npath = \"/x/../../b\"\n",
+            "scrapers.b.path",
+            "\"/x/../../b\"",
+            "has a \"..\" segment, which URL parsing resolves away",
+        ),
+        case(
+            "path encoded dot segment",
+            "[scrapers.b]\nsource = \"api\"\npath = \"/%2E%2e/b\"\n",
+            "scrapers.b.path",
+            "\"/%2E%2e/b\"",
+            "has a \"%2E%2e\" segment",
+        ),
         case(
             "query template",
             "[scrapers.b]\nsource = \"api\"\npath = \"/b\"\nquery = { id = \"{}\" }\n",

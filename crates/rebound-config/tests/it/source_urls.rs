@@ -33,6 +33,14 @@ fn base_urls_that_do_not_parse_or_have_no_host_are_refused() {
             "\"https://b:99999/v1\"",
             "not a valid URL (invalid port number): \"https://b:99999/v1\"",
         ),
+        // Accepted before; every call then failed to connect.
+        source(
+            "port zero",
+            "base_url = \"http://127.0.0.1:0/api\"",
+            "sources.b.base_url",
+            "\"http://127.0.0.1:0/api\"",
+            "the URL \"http://127.0.0.1:0/api\" has port 0, which no connection can reach",
+        ),
         source(
             "space in host",
             "base_url = \"https://a b.example\"",
