@@ -16,7 +16,7 @@ use crate::time::{chrono_dur, dur, hhmm, local_date, local_hhmm, local_stamp, ne
 use crate::{CalendarSource, Decision, Evaluation, Facts, MAX_CATCH_UP_DECISIONS};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
-use rebound_domain::calendar::{Event, events_on};
+use rebound_domain::calendar::{Event, events_on, skips_whole};
 use rebound_domain::decision::{AlertLevel, DecisionAction};
 use rebound_domain::message::plural;
 use rebound_domain::plan::{ForEach, Plan, Schedule, ScheduleKind, Workflow};
@@ -318,10 +318,15 @@ impl Ctx<'_> {
             from: Some(earliest),
             until: Some(self.now),
         };
+        // A date the zone skips whole (Samoa's 2011-12-30) has no slot,
+        // and no data to collect: as a run date its `at` slot fell on the
+        // next day's midnight, and as a target the engine refuses it.
         let mut slots: Vec<Slot> = lo
             .iter_days()
             .take_while(|d| *d <= hi)
+            .filter(|d| !skips_whole(self.tz, *d))
             .flat_map(|d| per_date(d, &within))
+            .filter(|slot| !skips_whole(self.tz, slot.target))
             .collect();
         slots.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.name.cmp(&b.name)));
         slots
@@ -668,7 +673,9 @@ impl Ctx<'_> {
             at: opens,
         };
         let span = format!("{}–{}", hhmm(start), hhmm(end));
-        let outcome = if self.now < opens {
+        let outcome = if let Some(gone) = self.no_such_day(slot.target) {
+            gone
+        } else if self.now < opens {
             Outcome::skip(format!("too early: window opens at {}", hhmm(start)))
         } else if self.facts.claimed_at(slot.target, &slot.name).is_some() {
             let until = Until {
@@ -843,6 +850,17 @@ impl Ctx<'_> {
         Some(decision)
     }
 
+    /// A SKIP for a target date the zone skips whole: the engine refuses
+    /// to run it, which would be a failed run for a day that never was.
+    fn no_such_day(&self, target: NaiveDate) -> Option<Outcome> {
+        skips_whole(self.tz, target).then(|| {
+            Outcome::skip(format!(
+                "{target} does not exist in {}: its clocks skip it whole, so nothing runs for it",
+                self.tz
+            ))
+        })
+    }
+
     // ----- discovery ------------------------------------------------------
 
     fn discovery(
@@ -872,6 +890,9 @@ impl Ctx<'_> {
             .cloned()
             .unwrap_or_else(|| self.idle_slot());
 
+        if let Some(gone) = self.no_such_day(target) {
+            return self.decision(&reference, gone);
+        }
         if self.facts.data_found.contains(&target) {
             return self.decision(
                 &reference,

@@ -643,13 +643,17 @@ schedule = { kind = "window", start = "06:00", end = "08:00" }
 /// of a date that never existed on the local clock was not skipped; the
 /// report listed it as "no decision". A `yesterday` slot whose target's
 /// run date was that day is a date whose data nobody collects, and stays
-/// listed.
+/// listed. Nothing is run for the day itself: an `at 00:00` slot of it
+/// fell on the next midnight and a `yesterday` window of the next day
+/// targeted it, and both were failed runs ("does not exist").
 #[test]
 fn a_day_the_zone_skipped_is_not_a_skipped_slot() {
     let own = Own::new(
         &format!(
             "{}\n[workflows.yesterday]\nscrapers = [\"scoreboard\"]\n\
-             schedule = {{ kind = \"window\", start = \"09:00\", end = \"10:00\", target_date = \"yesterday\" }}\n",
+             schedule = {{ kind = \"window\", start = \"09:00\", end = \"10:00\", target_date = \"yesterday\" }}\n\
+             \n[workflows.midnight]\nscrapers = [\"scoreboard\"]\n\
+             schedule = {{ kind = \"at\", at = \"00:00\" }}\n",
             SCOREBOARD
                 .replace("America/New_York", "Pacific/Apia")
                 .replace("[workflows.daily]", "[workflows.today]")
@@ -663,6 +667,12 @@ fn a_day_the_zone_skipped_is_not_a_skipped_slot() {
         "{report}"
     );
     assert_eq!(report["misdated_runs"], serde_json::json!([]), "{report}");
+    let out = own.simulate(&["--json"], &[]);
+    let stderr = text(&out.stderr);
+    assert!(
+        !stderr.contains("does not exist in Pacific/Apia"),
+        "a run was made for the day that never was:\n{stderr}"
+    );
 }
 
 /// `--from` that moves a fault into a DST gap says so, and a first day
