@@ -346,16 +346,20 @@ impl PostgresStore {
     }
 
     /// Driver errors become store errors: connection-level failures are
-    /// `Unavailable`, everything else a failed `Query`.
+    /// `Unavailable` and name the server (with several processes and
+    /// databases, "pool timed out" alone does not say which one is away),
+    /// everything else a failed `Query`.
     fn error(&self, what: &str, error: sqlx::Error) -> StoreError {
-        let message = self.redactor.scrub(format!("{what}: {error}"));
         match error {
             sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(message),
-            _ => StoreError::Query(message),
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(self.redactor.scrub(format!(
+                "PostgreSQL at {}: {what}: {error}",
+                timeouts::server_address(&self.options)
+            ))),
+            _ => StoreError::Query(self.redactor.scrub(format!("{what}: {error}"))),
         }
     }
 }

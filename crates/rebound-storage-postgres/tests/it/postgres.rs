@@ -497,3 +497,49 @@ async fn connections_killed_while_idle_are_replaced_before_use() {
     drop_schema(&store, &schema).await;
     assert_eq!(calls.expect("a fresh connection answers").len(), 1);
 }
+
+/// The server of `test_url()`, as `host:port`.
+fn test_server() -> std::net::SocketAddr {
+    use std::net::ToSocketAddrs;
+    let url = test_url();
+    let rest = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, rest)| rest);
+    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+    let authority = match authority.contains(':') {
+        true => authority.to_string(),
+        false => format!("{authority}:5432"),
+    };
+    authority
+        .to_socket_addrs()
+        .expect("the test server's address")
+        .next()
+        .expect("an address")
+}
+
+/// A connection lost while serving says which server is away (several
+/// processes may share several databases); it said only "pool timed out"
+/// or "Connection reset by peer" after the query's name. The password in
+/// the URL stays out of it.
+#[tokio::test]
+async fn a_lost_connection_names_the_server_but_not_the_password() {
+    let relay = rebound_testkit::tcp_relay::TcpRelay::start(test_server()).await;
+    let port = relay.addr().port();
+    let schema = unique_schema();
+    let url = format!("postgres://postgres:s3cret-pw@127.0.0.1:{port}/test");
+    let store = PostgresStore::connect_with_schema(&url, &schema)
+        .await
+        .expect("PostgreSQL must be running for this test");
+    relay.cut(1);
+    match store.running_executions().await {
+        Err(StoreError::Unavailable(message)) => {
+            assert!(
+                message.contains(&format!("PostgreSQL at 127.0.0.1:{port}: ")),
+                "{message}"
+            );
+            assert!(!message.contains("s3cret"), "password leaked: {message}");
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    assert_eq!(relay.hung_up(), 1);
+    drop_schema(&store, &schema).await;
+}
