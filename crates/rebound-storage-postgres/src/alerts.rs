@@ -4,6 +4,7 @@
 //! reminder is recorded only while `last_notified_at` is still what the
 //! evaluator read; deliverers claim due rows with `FOR UPDATE SKIP LOCKED`.
 
+use crate::Within;
 use crate::{PostgresStore, ms};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -59,7 +60,7 @@ fn alert(row: &PgRow) -> Result<AlertRow, sqlx::Error> {
 
 impl PostgresStore {
     async fn begin_alerts(&self, what: &str) -> Result<Transaction<'static, Postgres>, StoreError> {
-        self.pool.begin().await.map_err(|e| self.error(what, e))
+        self.pool.begin().within(self, what).await
     }
 
     async fn insert_alerts(
@@ -86,8 +87,8 @@ impl PostgresStore {
             .bind(a.next_attempt_at.map(ms))
             .bind(a.last_error.as_deref())
             .execute(&mut **tx)
-            .await
-            .map_err(|e| self.error(what, e))?;
+            .within(self, what)
+            .await?;
         }
         Ok(())
     }
@@ -103,8 +104,8 @@ impl AlertStore for PostgresStore {
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.error(WHAT, e))?;
+            .within(self, WHAT)
+            .await?;
         rows.iter()
             .map(|r| incident(r).map_err(|e| self.error(WHAT, e)))
             .collect()
@@ -125,8 +126,8 @@ impl AlertStore for PostgresStore {
             .bind(ms(since))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.error(WHAT, e))?;
+            .within(self, WHAT)
+            .await?;
         rows.iter()
             .map(|r| incident(r).map_err(|e| self.error(WHAT, e)))
             .collect()
@@ -155,14 +156,14 @@ impl AlertStore for PostgresStore {
             .bind(new.last_notified_at.map(ms))
             .bind(&new.caused_by)
             .fetch_optional(&mut *tx)
-            .await
-            .map_err(|e| self.error(WHAT, e))?;
+            .within(self, WHAT)
+            .await?;
         let Some(row) = inserted else {
             return Ok(None);
         };
         let row = incident(&row).map_err(|e| self.error(WHAT, e))?;
         self.insert_alerts(&mut tx, row.id, alerts, WHAT).await?;
-        tx.commit().await.map_err(|e| self.error(WHAT, e))?;
+        tx.commit().within(self, WHAT).await?;
         Ok(Some(row))
     }
 
@@ -194,15 +195,15 @@ impl AlertStore for PostgresStore {
         .bind(expected)
         .bind(&update.caused_by)
         .execute(&mut *tx)
-        .await
-        .map_err(|e| self.error(WHAT, e))?
+        .within(self, WHAT)
+        .await?
         .rows_affected()
             == 1;
         if !changed {
             return Ok(false);
         }
         self.insert_alerts(&mut tx, update.id, alerts, WHAT).await?;
-        tx.commit().await.map_err(|e| self.error(WHAT, e))?;
+        tx.commit().within(self, WHAT).await?;
         Ok(true)
     }
 
@@ -220,15 +221,15 @@ impl AlertStore for PostgresStore {
         .bind(id)
         .bind(ms(resolved_at))
         .execute(&mut *tx)
-        .await
-        .map_err(|e| self.error(WHAT, e))?
+        .within(self, WHAT)
+        .await?
         .rows_affected()
             == 1;
         if !changed {
             return Ok(false);
         }
         self.insert_alerts(&mut tx, id, alerts, WHAT).await?;
-        tx.commit().await.map_err(|e| self.error(WHAT, e))?;
+        tx.commit().within(self, WHAT).await?;
         Ok(true)
     }
 
@@ -250,8 +251,8 @@ impl AlertStore for PostgresStore {
         .bind(ms(since))
         .bind(CAUSED_BY_PREFIX)
         .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.error(WHAT, e))?;
+        .within(self, WHAT)
+        .await?;
         rows.iter()
             .map(|row| {
                 Ok(AlertStamp {
@@ -288,8 +289,8 @@ impl AlertStore for PostgresStore {
             .bind(ms(lease_until))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.error(WHAT, e))?;
+            .within(self, WHAT)
+            .await?;
         rows.iter()
             .map(|r| alert(r).map_err(|e| self.error(WHAT, e)))
             .collect()
@@ -325,8 +326,8 @@ impl AlertStore for PostgresStore {
         .bind(delivered)
         .bind(error)
         .execute(&self.pool)
-        .await
-        .map_err(|e| self.error(WHAT, e))?;
+        .within(self, WHAT)
+        .await?;
         Ok(())
     }
 
@@ -340,8 +341,8 @@ impl AlertStore for PostgresStore {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.error(WHAT, e))?;
+            .within(self, WHAT)
+            .await?;
         rows.iter()
             .map(|r| alert(r).map_err(|e| self.error(WHAT, e)))
             .collect()
@@ -368,8 +369,8 @@ impl AlertStore for PostgresStore {
         .bind(ms(cutoff))
         .bind(i64::from(batch))
         .fetch_one(&self.pool)
-        .await
-        .map_err(|e| self.error(WHAT, e))?;
+        .within(self, WHAT)
+        .await?;
         let deleted: i64 = counts.try_get("deleted").map_err(|e| self.error(WHAT, e))?;
         Ok(u64::try_from(deleted).unwrap_or(0))
     }
@@ -385,8 +386,8 @@ impl AlertStore for PostgresStore {
         )
         .bind(ms(cutoff))
         .fetch_one(&self.pool)
-        .await
-        .map_err(|e| self.error(WHAT, e))?;
+        .within(self, WHAT)
+        .await?;
         Ok(u64::try_from(count).unwrap_or(0))
     }
 }

@@ -6,6 +6,7 @@
 //! previous one committed: two workers can never both admit a half-open
 //! probe.
 
+use crate::Within;
 use crate::{PostgresStore, ms};
 use chrono::{DateTime, Utc};
 use rebound_domain::breaker::{BreakerState, Phase};
@@ -60,8 +61,8 @@ pub(crate) async fn breaker_state(
     ))
     .bind(source)
     .fetch_optional(&store.pool)
-    .await
-    .map_err(|e| store.error(WHAT, e))?;
+    .within(store, WHAT)
+    .await?;
     row.as_ref()
         .map(decode)
         .transpose()
@@ -76,8 +77,8 @@ pub(crate) async fn breaker_states(store: &PostgresStore) -> Result<Vec<BreakerR
         " FROM circuit_breaker_state ORDER BY source_name"
     ))
     .fetch_all(&store.pool)
-    .await
-    .map_err(|e| store.error(WHAT, e))?;
+    .within(store, WHAT)
+    .await?;
     rows.iter()
         .map(decode)
         .collect::<Result<_, _>>()
@@ -107,8 +108,8 @@ pub(crate) async fn breaker_transitions(
     let rows = query
         .bind(i64::from(limit))
         .fetch_all(&store.pool)
-        .await
-        .map_err(|e| store.error(WHAT, e))?;
+        .within(store, WHAT)
+        .await?;
     rows.iter()
         .map(|row| transition(row, row.try_get("source_name")?))
         .collect::<Result<_, sqlx::Error>>()
@@ -144,8 +145,8 @@ pub(crate) async fn newest_breaker_transitions(
     )
     .bind(sources)
     .fetch_all(&store.pool)
-    .await
-    .map_err(|e| store.error(WHAT, e))?;
+    .within(store, WHAT)
+    .await?;
     // A source without transitions is the LEFT JOIN's row of NULLs.
     rows.iter()
         .map(|row| {
@@ -164,8 +165,8 @@ pub(crate) async fn update_breaker(
     change: BreakerChange<'_>,
 ) -> Result<BreakerState, StoreError> {
     const WHAT: &str = "update_breaker";
-    let err = |e| store.error(WHAT, e);
-    let mut tx = store.pool.begin().await.map_err(err)?;
+    let err = WHAT;
+    let mut tx = store.pool.begin().within(store, err).await?;
     sqlx::query(
         "INSERT INTO circuit_breaker_state (source_name, updated_at) VALUES ($1, $2) \
          ON CONFLICT (source_name) DO NOTHING",
@@ -173,8 +174,8 @@ pub(crate) async fn update_breaker(
     .bind(source)
     .bind(ms(now))
     .execute(&mut *tx)
-    .await
-    .map_err(err)?;
+    .within(store, err)
+    .await?;
     let row = sqlx::query(concat!(
         "SELECT ",
         breaker_columns!(),
@@ -182,9 +183,9 @@ pub(crate) async fn update_breaker(
     ))
     .bind(source)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(err)?;
-    let before = decode(&row).map_err(err)?.state;
+    .within(store, err)
+    .await?;
+    let before = decode(&row).map_err(|e| store.error(err, e))?.state;
     let mut state = before.clone();
     let transitions = change(&mut state);
     let (calls, failures) = state.window_counts();
@@ -217,8 +218,8 @@ pub(crate) async fn update_breaker(
         .bind(ms(now))
         .bind(state.health_failing_since.map(ms))
         .execute(&mut *tx)
-        .await
-        .map_err(err)?;
+        .within(store, err)
+        .await?;
     }
     for t in &transitions {
         sqlx::query(
@@ -231,9 +232,8 @@ pub(crate) async fn update_breaker(
         .bind(t.to.as_str())
         .bind(t.reason.as_str())
         .execute(&mut *tx)
-        .await
-        .map_err(err)?;
+        .within(store, err).await?;
     }
-    tx.commit().await.map_err(err)?;
+    tx.commit().within(store, err).await?;
     Ok(state)
 }

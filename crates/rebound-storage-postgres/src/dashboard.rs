@@ -3,6 +3,7 @@
 //! in UTC (`date_trunc`'s zone argument), whatever the session's
 //! `TimeZone`, so both backends bucket alike.
 
+use crate::Within;
 use crate::{PostgresStore, ms};
 use chrono::{DateTime, Utc};
 use rebound_storage::{CallHourRow, RunHourRow, StoreError};
@@ -13,7 +14,7 @@ pub(crate) async fn run_hours(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<RunHourRow>, StoreError> {
-    let what = |e| store.error("run_hours", e);
+    let what = "run_hours";
     let rows = sqlx::query(
         "SELECT date_trunc('hour', execution_time, 'UTC') AS hour, status, COUNT(*) AS runs \
          FROM workflow_executions WHERE execution_time >= $1 AND execution_time < $2 \
@@ -22,14 +23,14 @@ pub(crate) async fn run_hours(
     .bind(ms(from))
     .bind(ms(to))
     .fetch_all(&store.pool)
-    .await
-    .map_err(what)?;
+    .within(store, what)
+    .await?;
     rows.iter()
         .map(|row| {
             Ok(RunHourRow {
-                hour: row.try_get("hour").map_err(what)?,
-                status: row.try_get("status").map_err(what)?,
-                runs: row.try_get("runs").map_err(what)?,
+                hour: row.try_get("hour").map_err(|e| store.error(what, e))?,
+                status: row.try_get("status").map_err(|e| store.error(what, e))?,
+                runs: row.try_get("runs").map_err(|e| store.error(what, e))?,
             })
         })
         .collect()
@@ -40,7 +41,7 @@ pub(crate) async fn call_hours(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<CallHourRow>, StoreError> {
-    let what = |e| store.error("call_hours", e);
+    let what = "call_hours";
     let rows = sqlx::query(
         "SELECT date_trunc('hour', started_at, 'UTC') AS hour, source_name, COUNT(*) AS calls, \
                 COUNT(*) FILTER (WHERE status = 'failed') AS failed \
@@ -50,15 +51,17 @@ pub(crate) async fn call_hours(
     .bind(ms(from))
     .bind(ms(to))
     .fetch_all(&store.pool)
-    .await
-    .map_err(what)?;
+    .within(store, what)
+    .await?;
     rows.iter()
         .map(|row| {
             Ok(CallHourRow {
-                hour: row.try_get("hour").map_err(what)?,
-                source_name: row.try_get("source_name").map_err(what)?,
-                calls: row.try_get("calls").map_err(what)?,
-                failed: row.try_get("failed").map_err(what)?,
+                hour: row.try_get("hour").map_err(|e| store.error(what, e))?,
+                source_name: row
+                    .try_get("source_name")
+                    .map_err(|e| store.error(what, e))?,
+                calls: row.try_get("calls").map_err(|e| store.error(what, e))?,
+                failed: row.try_get("failed").map_err(|e| store.error(what, e))?,
             })
         })
         .collect()

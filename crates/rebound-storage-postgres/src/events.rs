@@ -3,6 +3,7 @@
 //! in `lib.rs`, one statement). Claims take rows `FOR UPDATE SKIP LOCKED`,
 //! so publishers in several processes never claim the same event at once.
 
+use crate::Within;
 use crate::{PostgresStore, ms};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -75,8 +76,8 @@ impl PostgresStore {
     ) -> Result<u64, StoreError> {
         let done = sqlx::query(APPLY_ACKS)
             .execute(&mut **tx)
-            .await
-            .map_err(|e| self.error(what, e))?;
+            .within(self, what)
+            .await?;
         Ok(done.rows_affected())
     }
 
@@ -96,7 +97,7 @@ impl EventStore for PostgresStore {
         limit: u32,
     ) -> Result<Vec<CompletionEventRow>, StoreError> {
         const WHAT: &str = "claim_pending_events";
-        let mut tx = self.pool.begin().await.map_err(|e| self.error(WHAT, e))?;
+        let mut tx = self.pool.begin().within(self, WHAT).await?;
         self.apply_acks_in(&mut tx, WHAT).await?;
         // An event waits while an earlier pending event of its dataset is
         // not yet due (in backoff or claimed): that keeps a dataset's order.
@@ -118,9 +119,9 @@ impl EventStore for PostgresStore {
             .bind(ms(lease_until))
             .bind(i64::from(limit))
             .fetch_all(&mut *tx)
-            .await
-            .map_err(|e| self.error(WHAT, e))?;
-        tx.commit().await.map_err(|e| self.error(WHAT, e))?;
+            .within(self, WHAT)
+            .await?;
+        tx.commit().within(self, WHAT).await?;
         let mut claimed = self.rows(&rows, WHAT)?;
         // RETURNING gives no order guarantee.
         claimed.sort_by_key(|e| e.scraper_execution_id);
@@ -166,10 +167,7 @@ impl EventStore for PostgresStore {
                     .bind(ms(*next_attempt_at))
             }
         };
-        query
-            .execute(&self.pool)
-            .await
-            .map_err(|e| self.error(WHAT, e))?;
+        query.execute(&self.pool).within(self, WHAT).await?;
         Ok(())
     }
 
@@ -179,7 +177,7 @@ impl EventStore for PostgresStore {
         limit: u32,
     ) -> Result<Vec<CompletionEventRow>, StoreError> {
         const WHAT: &str = "completion_events";
-        let mut tx = self.pool.begin().await.map_err(|e| self.error(WHAT, e))?;
+        let mut tx = self.pool.begin().within(self, WHAT).await?;
         self.apply_acks_in(&mut tx, WHAT).await?;
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM completion_events \
@@ -189,9 +187,9 @@ impl EventStore for PostgresStore {
             .bind(state)
             .bind(i64::from(limit))
             .fetch_all(&mut *tx)
-            .await
-            .map_err(|e| self.error(WHAT, e))?;
-        tx.commit().await.map_err(|e| self.error(WHAT, e))?;
+            .within(self, WHAT)
+            .await?;
+        tx.commit().within(self, WHAT).await?;
         self.rows(&rows, WHAT)
     }
 
@@ -201,7 +199,7 @@ impl EventStore for PostgresStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<AckResult>, StoreError> {
         const WHAT: &str = "ack_events";
-        let mut tx = self.pool.begin().await.map_err(|e| self.error(WHAT, e))?;
+        let mut tx = self.pool.begin().within(self, WHAT).await?;
         let mut results = Vec::with_capacity(event_ids.len());
         for id in event_ids {
             let state: Option<String> = sqlx::query_scalar(
@@ -209,8 +207,8 @@ impl EventStore for PostgresStore {
             )
             .bind(id)
             .fetch_optional(&mut *tx)
-            .await
-            .map_err(|e| self.error(WHAT, e))?;
+            .within(self, WHAT)
+            .await?;
             let result = match state.as_deref() {
                 None => AckResult::Unknown,
                 Some("acknowledged") => AckResult::AlreadyAcknowledged,
@@ -224,8 +222,8 @@ impl EventStore for PostgresStore {
                 .bind(id)
                 .bind(ms(now))
                 .execute(&mut *tx)
-                .await
-                .map_err(|e| self.error(WHAT, e))?;
+                .within(self, WHAT)
+                .await?;
                 sqlx::query(
                     "UPDATE completion_events SET state = 'acknowledged', acknowledged_at = $2 \
                      WHERE event_id = $1",
@@ -233,20 +231,20 @@ impl EventStore for PostgresStore {
                 .bind(id)
                 .bind(ms(now))
                 .execute(&mut *tx)
-                .await
-                .map_err(|e| self.error(WHAT, e))?;
+                .within(self, WHAT)
+                .await?;
             }
             results.push(result);
         }
-        tx.commit().await.map_err(|e| self.error(WHAT, e))?;
+        tx.commit().within(self, WHAT).await?;
         Ok(results)
     }
 
     async fn apply_acks(&self) -> Result<u64, StoreError> {
         const WHAT: &str = "apply_acks";
-        let mut tx = self.pool.begin().await.map_err(|e| self.error(WHAT, e))?;
+        let mut tx = self.pool.begin().within(self, WHAT).await?;
         let changed = self.apply_acks_in(&mut tx, WHAT).await?;
-        tx.commit().await.map_err(|e| self.error(WHAT, e))?;
+        tx.commit().within(self, WHAT).await?;
         Ok(changed)
     }
 
@@ -255,14 +253,14 @@ impl EventStore for PostgresStore {
         policy: &ReconcilePolicy,
     ) -> Result<ReconcileOutcome, StoreError> {
         const WHAT: &str = "reconcile_events";
-        let mut tx = self.pool.begin().await.map_err(|e| self.error(WHAT, e))?;
+        let mut tx = self.pool.begin().within(self, WHAT).await?;
         self.apply_acks_in(&mut tx, WHAT).await?;
         let rows = sqlx::query(ACK_WINDOW)
             .bind(ms(policy.window_start))
             .bind(ms(policy.due_before))
             .fetch_all(&mut *tx)
-            .await
-            .map_err(|e| self.error(WHAT, e))?;
+            .within(self, WHAT)
+            .await?;
         let window = rows
             .iter()
             .map(|r| window_row(r).map_err(|e| self.error(WHAT, e)))
@@ -280,8 +278,8 @@ impl EventStore for PostgresStore {
         .bind(ms(policy.due_before))
         .bind(i64::from(policy.limit))
         .fetch_all(&mut *tx)
-        .await
-        .map_err(|e| self.error(WHAT, e))?;
+        .within(self, WHAT)
+        .await?;
         let mut outcome = ReconcileOutcome {
             window,
             storm,
@@ -304,8 +302,8 @@ impl EventStore for PostgresStore {
                 .bind(ms(policy.now))
                 .bind(as_redelivery(&payload))
                 .execute(&mut *tx)
-                .await
-                .map_err(|e| self.error(WHAT, e))?;
+                .within(self, WHAT)
+                .await?;
                 outcome.redelivered.push(event_id);
             } else {
                 sqlx::query(
@@ -314,12 +312,12 @@ impl EventStore for PostgresStore {
                 )
                 .bind(&event_id)
                 .execute(&mut *tx)
-                .await
-                .map_err(|e| self.error(WHAT, e))?;
+                .within(self, WHAT)
+                .await?;
                 outcome.unacknowledged.push(event_id);
             }
         }
-        tx.commit().await.map_err(|e| self.error(WHAT, e))?;
+        tx.commit().within(self, WHAT).await?;
         Ok(outcome)
     }
 
@@ -329,8 +327,8 @@ impl EventStore for PostgresStore {
             .bind(ms(policy.window_start))
             .bind(ms(policy.due_before))
             .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.error(WHAT, e))?;
+            .within(self, WHAT)
+            .await?;
         rows.iter()
             .map(|r| window_row(r).map_err(|e| self.error(WHAT, e)))
             .collect()
@@ -343,8 +341,8 @@ impl EventStore for PostgresStore {
              WHERE state = 'pending'",
         )
         .fetch_one(&self.pool)
-        .await
-        .map_err(|e| self.error(WHAT, e))?;
+        .within(self, WHAT)
+        .await?;
         let pending: i64 = row.try_get("n").map_err(|e| self.error(WHAT, e))?;
         let oldest_pending_at: Option<DateTime<Utc>> =
             row.try_get("oldest").map_err(|e| self.error(WHAT, e))?;
@@ -353,8 +351,8 @@ impl EventStore for PostgresStore {
              WHERE state = 'unacknowledged' GROUP BY dataset ORDER BY dataset",
         )
         .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.error(WHAT, e))?;
+        .within(self, WHAT)
+        .await?;
         let mut unacknowledged = Vec::with_capacity(rows.len());
         for row in &rows {
             let n: i64 = row.try_get("n").map_err(|e| self.error(WHAT, e))?;
@@ -368,8 +366,8 @@ impl EventStore for PostgresStore {
              ORDER BY last_delivery_at DESC LIMIT 100",
         )
         .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.error(WHAT, e))?;
+        .within(self, WHAT)
+        .await?;
         let mut pending_errors = Vec::with_capacity(rows.len());
         for row in &rows {
             let at: DateTime<Utc> = row
@@ -405,8 +403,8 @@ impl EventStore for PostgresStore {
             .bind(to)
             .bind(status)
             .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.error(WHAT, e))?;
+            .within(self, WHAT)
+            .await?;
         self.rows(&rows, WHAT)
     }
 }

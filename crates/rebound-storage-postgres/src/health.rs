@@ -4,6 +4,7 @@
 //! lookups repeat the WHERE term of their partial index so the planner can
 //! prove it applies.
 
+use crate::Within;
 use crate::{PostgresStore, ms};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -37,8 +38,8 @@ impl HealthStore for PostgresStore {
         )
         .bind(ms(since))
         .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.error("call_counts", e))?;
+        .within(self, "call_counts")
+        .await?;
         rows.iter()
             .map(|row| {
                 Ok(CallCountRow {
@@ -64,15 +65,15 @@ impl HealthStore for PostgresStore {
         )
         .bind(ms(since))
         .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.error("distinct_params", e))?;
+        .within(self, "distinct_params")
+        .await?;
         rows.iter()
             .map(|row| Ok((get(row, "scraper_name")?, get(row, "n")?)))
             .collect()
     }
 
     async fn scraper_last(&self, scraper_name: &str) -> Result<ScraperLast, StoreError> {
-        let what = |e| self.error("scraper_last", e);
+        let what = "scraper_last";
         // Newest by finish time, ties by id (see migration 0011): ids
         // follow the order calls were recorded, not the order they ended.
         let last_success_at: Option<DateTime<Utc>> = sqlx::query_scalar(
@@ -82,8 +83,8 @@ impl HealthStore for PostgresStore {
         )
         .bind(scraper_name)
         .fetch_optional(&self.pool)
-        .await
-        .map_err(what)?;
+        .within(self, what)
+        .await?;
         let error = sqlx::query(
             "SELECT finished_at, error_message FROM scraper_execution_log \
              WHERE scraper_name = $1 AND status IN ('failed', 'overdue') \
@@ -91,8 +92,8 @@ impl HealthStore for PostgresStore {
         )
         .bind(scraper_name)
         .fetch_optional(&self.pool)
-        .await
-        .map_err(what)?;
+        .within(self, what)
+        .await?;
         // The streak: failed/overdue calls that finished strictly after the
         // newest call that ended any other way (skipped ones neither count
         // nor break it): two seeks and one range on the failed index.
@@ -113,8 +114,8 @@ impl HealthStore for PostgresStore {
         )
         .bind(scraper_name)
         .fetch_one(&self.pool)
-        .await
-        .map_err(what)?;
+        .within(self, what)
+        .await?;
         let (last_error_at, last_error) = match &error {
             Some(row) => (Some(get(row, "finished_at")?), get(row, "error_message")?),
             None => (None, None),
@@ -129,7 +130,7 @@ impl HealthStore for PostgresStore {
     }
 
     async fn source_last(&self, source_name: &str) -> Result<SourceLast, StoreError> {
-        let what = |e| self.error("source_last", e);
+        let what = "source_last";
         // Finish times throughout, so what the report says holds against
         // the table: failing since T means no answer finished at or after T.
         let last_answer_at: Option<DateTime<Utc>> = sqlx::query_scalar(
@@ -140,8 +141,8 @@ impl HealthStore for PostgresStore {
         )
         .bind(source_name)
         .fetch_optional(&self.pool)
-        .await
-        .map_err(what)?;
+        .within(self, what)
+        .await?;
         let error = sqlx::query(
             "SELECT finished_at, error_message FROM scraper_execution_log \
              WHERE source_name = $1 AND status = 'failed' \
@@ -149,8 +150,8 @@ impl HealthStore for PostgresStore {
         )
         .bind(source_name)
         .fetch_optional(&self.pool)
-        .await
-        .map_err(what)?;
+        .within(self, what)
+        .await?;
         let mut last = SourceLast {
             last_answer_at,
             ..SourceLast::default()
@@ -171,8 +172,8 @@ impl HealthStore for PostgresStore {
                 .bind(source_name)
                 .bind(last_answer_at)
                 .fetch_optional(&self.pool)
-                .await
-                .map_err(what)?;
+                .within(self, what)
+                .await?;
             }
         }
         Ok(last)
@@ -182,7 +183,7 @@ impl HealthStore for PostgresStore {
         &self,
         scraper_name: &str,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let what = |e| self.error("last_fresh_payload", e);
+        let what = "last_fresh_payload";
         // As in the SQLite backend: newest candidate first, passing over one
         // whose content equals the scraper's previous non-empty payload.
         let mut before = i64::MAX;
@@ -196,8 +197,8 @@ impl HealthStore for PostgresStore {
             .bind(scraper_name)
             .bind(before)
             .fetch_optional(&self.pool)
-            .await
-            .map_err(what)?
+            .within(self, what)
+            .await?
             else {
                 return Ok(None);
             };
@@ -211,8 +212,8 @@ impl HealthStore for PostgresStore {
             .bind(scraper_name)
             .bind(id)
             .fetch_optional(&self.pool)
-            .await
-            .map_err(what)?;
+            .within(self, what)
+            .await?;
             if hash.is_none() || previous.flatten() != hash {
                 return Ok(Some(get(&candidate, "finished_at")?));
             }
@@ -235,8 +236,8 @@ impl HealthStore for PostgresStore {
         .bind(from)
         .bind(to)
         .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.error("workflow_days", e))?;
+        .within(self, "workflow_days")
+        .await?;
         rows.iter()
             .map(|row| {
                 Ok(WorkflowDayRow {
@@ -251,7 +252,7 @@ impl HealthStore for PostgresStore {
     }
 
     async fn workflow_streak(&self, workflow_name: &str) -> Result<WorkflowStreak, StoreError> {
-        let what = |e| self.error("workflow_streak", e);
+        let what = "workflow_streak";
         let newest = sqlx::query(
             // Of runs started at the same instant, one that did not fail
             // counts as the newest: the streak below is of runs started
@@ -263,8 +264,8 @@ impl HealthStore for PostgresStore {
         )
         .bind(workflow_name)
         .fetch_optional(&self.pool)
-        .await
-        .map_err(what)?;
+        .within(self, what)
+        .await?;
         let Some(newest) = newest else {
             return Ok(WorkflowStreak::default());
         };
@@ -277,8 +278,8 @@ impl HealthStore for PostgresStore {
         )
         .bind(workflow_name)
         .fetch_one(&self.pool)
-        .await
-        .map_err(what)?;
+        .within(self, what)
+        .await?;
         let consecutive_failed: i64 = get(&streak, "n")?;
         Ok(WorkflowStreak {
             last_status: Some(get(&newest, "status")?),
@@ -327,8 +328,8 @@ impl HealthStore for PostgresStore {
         )
         .bind(scraper_names)
         .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.error("scrapers_last", e))?;
+        .within(self, "scrapers_last")
+        .await?;
         rows.iter()
             .map(|row| {
                 Ok(ScraperLast {
@@ -367,8 +368,8 @@ impl HealthStore for PostgresStore {
         )
         .bind(source_names)
         .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.error("sources_last", e))?;
+        .within(self, "sources_last")
+        .await?;
         rows.iter()
             .map(|row| {
                 Ok(SourceLast {
@@ -405,8 +406,8 @@ impl HealthStore for PostgresStore {
         )
         .bind(workflow_names)
         .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.error("workflow_streaks", e))?;
+        .within(self, "workflow_streaks")
+        .await?;
         rows.iter()
             .map(|row| {
                 let status: Option<String> = get(row, "status")?;
@@ -439,8 +440,8 @@ impl HealthStore for PostgresStore {
         )
         .bind(ms(since))
         .fetch_one(&self.pool)
-        .await
-        .map_err(|e| self.error("error_coverage", e))?;
+        .within(self, "error_coverage")
+        .await?;
         Ok(ErrorCoverageRow {
             failed_or_partial: get(&row, "n")?,
             with_message: get(&row, "with_message")?,
@@ -457,8 +458,8 @@ impl HealthStore for PostgresStore {
         )
         .bind(ms(since))
         .fetch_one(&self.pool)
-        .await
-        .map_err(|e| self.error("retry_stats", e))?;
+        .within(self, "retry_stats")
+        .await?;
         Ok(RetryStatsRow {
             calls: get(&row, "calls")?,
             attempts: get(&row, "attempts")?,
@@ -496,8 +497,8 @@ impl HealthStore for PostgresStore {
         .bind(source_name)
         .bind(limit)
         .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.error("proxies_exchanges", e))?;
+        .within(self, "proxies_exchanges")
+        .await?;
         exchanges_by_proxy(
             proxies.len(),
             rows.iter().map(|row| {

@@ -186,6 +186,47 @@ pub struct PostgresStore {
     /// Wakes this process's idle workers ([`due`]).
     due: rebound_storage::DueSignal,
     listener: tokio::sync::Mutex<Option<due::ListenerTask>>,
+    /// How long any one answer may take ([`timeouts::reply_within`]).
+    reply_within: Option<Duration>,
+}
+
+/// A driver future bounded by the store's reply time, its error made a
+/// store error: `query.execute(&pool).within(store, "what").await`.
+pub(crate) trait Within<T>: Future<Output = Result<T, sqlx::Error>> + Sized {
+    fn within(
+        self,
+        store: &PostgresStore,
+        what: &str,
+    ) -> impl Future<Output = Result<T, StoreError>> + Send;
+}
+
+impl<T: Send, F> Within<T> for F
+where
+    F: Future<Output = Result<T, sqlx::Error>> + Send,
+{
+    // Written out rather than as an `async fn`: that form sends rustc
+    // into a cycle computing the future's type against the trait's.
+    #[allow(clippy::manual_async_fn)]
+    fn within(
+        self,
+        store: &PostgresStore,
+        what: &str,
+    ) -> impl Future<Output = Result<T, StoreError>> + Send {
+        async move {
+            let Some(bound) = store.reply_within else {
+                return self.await.map_err(|e| store.error(what, e));
+            };
+            match tokio::time::timeout(bound, self).await {
+                Ok(result) => result.map_err(|e| store.error(what, e)),
+                Err(_) => Err(StoreError::Unavailable(format!(
+                    "PostgreSQL at {}: {what}: no answer within {} (the statement timeout and a \
+                     margin): the server or the network path to it is not answering",
+                    timeouts::server_address(&store.options),
+                    rebound_domain::duration::format_duration(bound)
+                ))),
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -266,6 +307,7 @@ impl PostgresStore {
             .or(connect_timeout)
             .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
         let options = timeouts::with_statement_timeout(options);
+        let reply_within = timeouts::reply_within(&options);
 
         // One plain connection first: when the server is down or refuses
         // us, it fails at once with the real reason, where the pool would
@@ -328,7 +370,21 @@ impl PostgresStore {
 
         // sqlx holds a database-wide advisory lock while migrating, so
         // processes starting together do not apply a migration twice.
-        MIGRATOR.run(&pool).await.map_err(|e| {
+        // Bounded like every statement: a path that died after the
+        // connect would otherwise hold the command here forever.
+        let migrated = match reply_within {
+            Some(bound) => tokio::time::timeout(bound, MIGRATOR.run(&pool))
+                .await
+                .map_err(|_| {
+                    StoreError::Unavailable(format!(
+                        "PostgreSQL at {}: applying migrations: no answer within {}",
+                        timeouts::server_address(&options),
+                        rebound_domain::duration::format_duration(bound)
+                    ))
+                })?,
+            None => MIGRATOR.run(&pool).await,
+        };
+        migrated.map_err(|e| {
             StoreError::Migration(redactor.scrub(format!("{}: {e}", redactor.url())))
         })?;
 
@@ -342,6 +398,7 @@ impl PostgresStore {
             store_id: due::store_id(),
             due: rebound_storage::DueSignal::new(),
             listener: tokio::sync::Mutex::new(None),
+            reply_within,
         })
     }
 
@@ -470,8 +527,8 @@ impl Store for PostgresStore {
                     .collect::<Vec<_>>(),
             )
             .fetch_one(&self.pool)
+            .within(self, "record_scraper_call")
             .await
-            .map_err(|e| self.error("record_scraper_call", e))
     }
 
     async fn record_workflow_execution(
@@ -516,8 +573,8 @@ impl Store for PostgresStore {
         .bind(scraper_name)
         .bind(params)
         .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| self.error("last_payload", e))?;
+        .within(self, "last_payload")
+        .await?;
         Ok(row.map(|(content_hash, output_uri)| PayloadRef {
             content_hash,
             output_uri,
@@ -540,8 +597,8 @@ impl Store for PostgresStore {
             .bind(scraper_name)
             .bind(params)
             .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| self.error("last_validators", e))?;
+            .within(self, "last_validators")
+            .await?;
         Ok(row.map(
             |(etag, last_modified, output_uri, content_hash, record_count)| Validators {
                 etag,
@@ -558,8 +615,8 @@ impl Store for PostgresStore {
             sqlx::query_as(CALL_OUTPUTS)
                 .bind(execution_log_id)
                 .fetch_all(&self.pool)
-                .await
-                .map_err(|e| self.error("call_outputs", e))?;
+                .within(self, "call_outputs")
+                .await?;
         rows.into_iter()
             .map(|(position, role, uri, content_hash, bytes, content_type)| {
                 Ok(CallOutput {
@@ -590,8 +647,8 @@ impl Store for PostgresStore {
         sqlx::query(SQL)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.error("recent_workflow_executions", e))?
+            .within(self, "recent_workflow_executions")
+            .await?
             .iter()
             .map(|row| execution_row(row).map_err(|e| self.error("recent_workflow_executions", e)))
             .collect()
@@ -609,8 +666,8 @@ impl Store for PostgresStore {
         sqlx::query(SQL)
             .bind(execution_id)
             .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.error("scraper_calls_for_execution", e))?
+            .within(self, "scraper_calls_for_execution")
+            .await?
             .iter()
             .map(|row| call_row(row).map_err(|e| self.error("scraper_calls_for_execution", e)))
             .collect()
@@ -626,8 +683,8 @@ impl Store for PostgresStore {
         sqlx::query(SQL)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.error("recent_standalone_calls", e))?
+            .within(self, "recent_standalone_calls")
+            .await?
             .iter()
             .map(|row| call_row(row).map_err(|e| self.error("recent_standalone_calls", e)))
             .collect()
@@ -644,8 +701,8 @@ impl Store for PostgresStore {
         )
         .bind(scraper_execution_id)
         .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.error("attempts_for_call", e))?
+        .within(self, "attempts_for_call")
+        .await?
         .iter()
         .map(|row| attempt_row(row).map_err(|e| self.error("attempts_for_call", e)))
         .collect()
@@ -795,8 +852,8 @@ impl Store for PostgresStore {
             .bind(workflow)
             .bind(target_date)
             .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.error("executions_for_date", e))?
+            .within(self, "executions_for_date")
+            .await?
             .iter()
             .map(|row| execution_row(row).map_err(|e| self.error("executions_for_date", e)))
             .collect()
@@ -982,8 +1039,8 @@ impl Store for PostgresStore {
         ));
         page.query()
             .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.error(WHAT, e))?
+            .within(self, WHAT)
+            .await?
             .iter()
             .map(|row| execution_row(row).map_err(|e| self.error(WHAT, e)))
             .collect()
@@ -1002,8 +1059,8 @@ impl Store for PostgresStore {
         sqlx::query(SQL)
             .bind(execution_id)
             .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| self.error(WHAT, e))?
+            .within(self, WHAT)
+            .await?
             .as_ref()
             .map(|row| execution_row(row).map_err(|e| self.error(WHAT, e)))
             .transpose()
@@ -1040,8 +1097,8 @@ impl Store for PostgresStore {
             .push_str(&format!(" ORDER BY started_at DESC, id DESC LIMIT {limit}"));
         page.query()
             .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.error(WHAT, e))?
+            .within(self, WHAT)
+            .await?
             .iter()
             .map(|row| call_row(row).map_err(|e| self.error(WHAT, e)))
             .collect()

@@ -8,6 +8,7 @@
 //! retry budget, which sums several slice rows, locks the source's
 //! `source_limits` row (`SELECT … FOR UPDATE`) for its short transaction.
 
+use crate::Within;
 use crate::{PostgresStore, ms};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -60,8 +61,8 @@ impl LimitsStore for PostgresStore {
         .bind(latest)
         .bind(ms(now))
         .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| self.error(WHAT, e))?;
+        .within(self, WHAT)
+        .await?;
         if let Some(tat) = taken {
             return Ok(SlotTake::Taken {
                 at: from_micros(tat.saturating_sub(step)),
@@ -73,8 +74,8 @@ impl LimitsStore for PostgresStore {
         )
         .bind(source)
         .fetch_one(&self.pool)
-        .await
-        .map_err(|e| self.error(WHAT, e))?;
+        .within(self, WHAT)
+        .await?;
         let tat: Option<i64> = found.try_get("tat_us").map_err(|e| self.error(WHAT, e))?;
         let paused: Option<DateTime<Utc>> = found
             .try_get("paused_until")
@@ -119,8 +120,8 @@ impl LimitsStore for PostgresStore {
         .bind(ms(until))
         .bind(reason)
         .fetch_one(&self.pool)
-        .await
-        .map_err(|e| self.error(WHAT, e))?;
+        .within(self, WHAT)
+        .await?;
         Ok(SourcePauseRow {
             source_name: source.to_string(),
             paused_until: found
@@ -146,8 +147,8 @@ impl LimitsStore for PostgresStore {
         .bind(source)
         .bind(ms(now))
         .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| self.error(WHAT, e))?;
+        .within(self, WHAT)
+        .await?;
         found
             .map(|row| {
                 Ok(SourcePauseRow {
@@ -176,8 +177,8 @@ impl LimitsStore for PostgresStore {
             .bind(oldest)
             .bind(i64::from(calls))
             .execute(&self.pool)
-            .await
-            .map_err(|e| self.error("limits_record_calls", e))?;
+            .within(self, "limits_record_calls")
+            .await?;
         Ok(())
     }
 
@@ -190,7 +191,7 @@ impl LimitsStore for PostgresStore {
     ) -> Result<BudgetCounts, StoreError> {
         const WHAT: &str = "limits_take_retry";
         let (start, oldest) = budget.slice_at(now);
-        let mut tx = self.pool.begin().await.map_err(|e| self.error(WHAT, e))?;
+        let mut tx = self.pool.begin().within(self, WHAT).await?;
         // The source's limits row is the budget's lock: takers of one
         // source queue here, so two cannot both see the last free retry.
         sqlx::query(
@@ -199,21 +200,21 @@ impl LimitsStore for PostgresStore {
         )
         .bind(source)
         .execute(&mut *tx)
-        .await
-        .map_err(|e| self.error(WHAT, e))?;
+        .within(self, WHAT)
+        .await?;
         sqlx::query("SELECT 1 FROM source_limits WHERE source_name = $1 FOR UPDATE")
             .bind(source)
             .execute(&mut *tx)
-            .await
-            .map_err(|e| self.error(WHAT, e))?;
+            .within(self, WHAT)
+            .await?;
         sqlx::query(RECORD_CALLS)
             .bind(source)
             .bind(start)
             .bind(oldest)
             .bind(i64::from(new_calls))
             .execute(&mut *tx)
-            .await
-            .map_err(|e| self.error(WHAT, e))?;
+            .within(self, WHAT)
+            .await?;
         let (calls, retries): (i64, i64) = sqlx::query_as(
             "SELECT COALESCE(SUM(calls), 0)::bigint, COALESCE(SUM(retries), 0)::bigint \
              FROM source_retry_budget WHERE source_name = $1 AND slice_start >= $2",
@@ -221,8 +222,8 @@ impl LimitsStore for PostgresStore {
         .bind(source)
         .bind(oldest)
         .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| self.error(WHAT, e))?;
+        .within(self, WHAT)
+        .await?;
         let calls = u32::try_from(calls).unwrap_or(u32::MAX);
         let retries = u32::try_from(retries).unwrap_or(u32::MAX);
         let granted = budget.allows(calls, retries);
@@ -235,10 +236,10 @@ impl LimitsStore for PostgresStore {
             .bind(source)
             .bind(start)
             .execute(&mut *tx)
-            .await
-            .map_err(|e| self.error(WHAT, e))?;
+            .within(self, WHAT)
+            .await?;
         }
-        tx.commit().await.map_err(|e| self.error(WHAT, e))?;
+        tx.commit().within(self, WHAT).await?;
         Ok(BudgetCounts {
             calls,
             retries: retries + u32::from(granted),

@@ -1,5 +1,6 @@
 //! Entity lockouts (`entity_lockouts`, migration 0005).
 
+use crate::Within;
 use crate::{PostgresStore, ms};
 use chrono::{DateTime, Utc};
 use rebound_storage::{LockoutRow, NewLockout, StoreError};
@@ -32,8 +33,8 @@ pub(crate) async fn entity_streak(
     .bind(entity)
     .bind(i64::from(limit))
     .fetch_all(&store.pool)
-    .await
-    .map_err(|e| store.error("entity_streak", e))?;
+    .within(store, "entity_streak")
+    .await?;
     Ok(statuses.iter().take_while(|s| extends_streak(s)).count() as u32)
 }
 
@@ -54,8 +55,8 @@ pub(crate) async fn lock_entity(
     .bind(&lock.reason)
     .bind(lock.source_hash.as_deref())
     .execute(&store.pool)
-    .await
-    .map_err(|e| store.error("lock_entity", e))?;
+    .within(store, "lock_entity")
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -73,8 +74,8 @@ pub(crate) async fn open_lockouts(
     )
     .bind(scraper_name)
     .fetch_all(&store.pool)
-    .await
-    .map_err(|e| store.error(WHAT, e))?;
+    .within(store, WHAT)
+    .await?;
     rows.iter()
         .map(lockout_row)
         .collect::<Result<Vec<_>, _>>()
@@ -97,8 +98,8 @@ pub(crate) async fn release_lockouts(
     .bind(ms(at))
     .bind(reason)
     .execute(&store.pool)
-    .await
-    .map_err(|e| store.error("release_lockouts", e))?;
+    .within(store, "release_lockouts")
+    .await?;
     Ok(done.rows_affected() as u32)
 }
 

@@ -1,6 +1,7 @@
 //! [`MetricsStore`] on PostgreSQL: scrape-time reads.
 
 use crate::PostgresStore;
+use crate::Within;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rebound_storage::{MetricsStore, StoreError};
@@ -14,8 +15,8 @@ impl MetricsStore for PostgresStore {
         let count: i64 = sqlx::query_scalar(SQL)
             .bind(now)
             .fetch_one(&self.pool)
-            .await
-            .map_err(|e| self.error("count_due_runs", e))?;
+            .within(self, "count_due_runs")
+            .await?;
         Ok(u64::try_from(count).unwrap_or(0))
     }
 }

@@ -3,6 +3,7 @@
 //! concurrent takes, and its `WHERE requests < limit` is re-checked after
 //! the lock, so takes never count past the limit.
 
+use crate::Within;
 use crate::{PostgresStore, ms};
 use chrono::{DateTime, Utc};
 use rebound_storage::{QuotaKey, QuotaTake, QuotaUsageRow, StoreError};
@@ -42,8 +43,8 @@ async fn ensure(
     .bind(ms(key.period_end))
     .bind(ms(now))
     .execute(&store.pool)
-    .await
-    .map_err(|e| store.error(what, e))?;
+    .within(store, what)
+    .await?;
     Ok(())
 }
 
@@ -77,8 +78,8 @@ pub(crate) async fn take(
         .bind(ms(now))
         .bind(limit)
         .fetch_optional(&store.pool)
-        .await
-        .map_err(|e| store.error(WHAT, e))?;
+        .within(store, WHAT)
+        .await?;
     match counted {
         Some(found) => Ok(QuotaTake::Granted(
             row(&found).map_err(|e| store.error(WHAT, e))?,
@@ -108,8 +109,8 @@ pub(crate) async fn settle(
         .bind(remaining)
         .bind(ms(now))
         .fetch_one(&store.pool)
-        .await
-        .map_err(|e| store.error(WHAT, e))?;
+        .within(store, WHAT)
+        .await?;
     row(&found).map_err(|e| store.error(WHAT, e))
 }
 
@@ -128,8 +129,8 @@ pub(crate) async fn mark_warned(
     .bind(ms(key.period_start))
     .bind(ms(now))
     .execute(&store.pool)
-    .await
-    .map_err(|e| store.error(WHAT, e))?;
+    .within(store, WHAT)
+    .await?;
     Ok(result.rows_affected() == 1)
 }
 
@@ -146,8 +147,8 @@ pub(crate) async fn usage(
         .bind(source_name)
         .bind(ms(period_start))
         .fetch_optional(&store.pool)
-        .await
-        .map_err(|e| store.error(WHAT, e))?
+        .within(store, WHAT)
+        .await?
         .as_ref()
         .map(|r| row(r).map_err(|e| store.error(WHAT, e)))
         .transpose()

@@ -4,6 +4,7 @@
 //! rows) never wait on them. Lists travel as arrays (`= ANY`, `UNNEST`);
 //! the bulk insert of `rebound generate-history` uses `COPY … FROM STDIN`.
 
+use crate::Within;
 use crate::{PostgresStore, ms};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -102,14 +103,12 @@ impl PostgresStore {
     ) -> Result<(), StoreError> {
         let mut copy = conn
             .copy_in_raw(statement)
-            .await
-            .map_err(|e| self.error("insert_history", e))?;
+            .within(self, "insert_history")
+            .await?;
         copy.send(data.into_bytes())
-            .await
-            .map_err(|e| self.error("insert_history", e))?;
-        copy.finish()
-            .await
-            .map_err(|e| self.error("insert_history", e))?;
+            .within(self, "insert_history")
+            .await?;
+        copy.finish().within(self, "insert_history").await?;
         Ok(())
     }
 }
@@ -149,10 +148,7 @@ impl RetentionStore for PostgresStore {
             .bind(cutoff)
             .bind(i64::from(limit)),
         };
-        let rows = query
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.error(WHAT, e))?;
+        let rows = query.fetch_all(&self.pool).within(self, WHAT).await?;
         rows.iter()
             .map(|row| {
                 Ok(ExpiredCall {
@@ -193,8 +189,8 @@ impl RetentionStore for PostgresStore {
         .bind(&params)
         .bind(cutoff)
         .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.error(WHAT, e))?;
+        .within(self, WHAT)
+        .await?;
         rows.iter()
             .map(|row| {
                 Ok(KeptPayload {
@@ -224,8 +220,8 @@ impl RetentionStore for PostgresStore {
         .bind(output_uri)
         .bind(cutoff)
         .fetch_one(&self.pool)
+        .within(self, "payload_kept")
         .await
-        .map_err(|e| self.error("payload_kept", e))
     }
 
     async fn count_attempts(&self, ids: &[i64]) -> Result<u64, StoreError> {
@@ -234,29 +230,29 @@ impl RetentionStore for PostgresStore {
         )
         .bind(ids)
         .fetch_one(&self.pool)
-        .await
-        .map_err(|e| self.error("count_attempts", e))?;
+        .within(self, "count_attempts")
+        .await?;
         Ok(count.max(0) as u64)
     }
 
     async fn delete_calls(&self, ids: &[i64]) -> Result<DeletedCalls, StoreError> {
         const WHAT: &str = "delete_calls";
-        let mut tx = self.pool.begin().await.map_err(|e| self.error(WHAT, e))?;
+        let mut tx = self.pool.begin().within(self, WHAT).await?;
         // Attempts first and explicitly, to count them.
         let attempts =
             sqlx::query("DELETE FROM scraper_attempts WHERE scraper_execution_id = ANY($1)")
                 .bind(ids)
                 .execute(&mut *tx)
-                .await
-                .map_err(|e| self.error(WHAT, e))?
+                .within(self, WHAT)
+                .await?
                 .rows_affected();
         let calls = sqlx::query("DELETE FROM scraper_execution_log WHERE id = ANY($1)")
             .bind(ids)
             .execute(&mut *tx)
-            .await
-            .map_err(|e| self.error(WHAT, e))?
+            .within(self, WHAT)
+            .await?
             .rows_affected();
-        tx.commit().await.map_err(|e| self.error(WHAT, e))?;
+        tx.commit().within(self, WHAT).await?;
         Ok(DeletedCalls { calls, attempts })
     }
 
@@ -278,8 +274,8 @@ impl RetentionStore for PostgresStore {
             .bind(cutoff)
             .bind(i64::from(limit))
             .execute(&self.pool)
-            .await
-            .map_err(|e| self.error("purge_table_batch", e))?;
+            .within(self, "purge_table_batch")
+            .await?;
         Ok(done.rows_affected())
     }
 
@@ -293,8 +289,8 @@ impl RetentionStore for PostgresStore {
         let count: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
             .bind(cutoff)
             .fetch_one(&self.pool)
-            .await
-            .map_err(|e| self.error("count_expired", e))?;
+            .within(self, "count_expired")
+            .await?;
         Ok(count.max(0) as u64)
     }
 
@@ -304,8 +300,8 @@ impl RetentionStore for PostgresStore {
                  OR EXISTS (SELECT 1 FROM workflow_executions)",
         )
         .fetch_one(&self.pool)
+        .within(self, "has_history")
         .await
-        .map_err(|e| self.error("has_history", e))
     }
 
     async fn next_call_id(&self) -> Result<i64, StoreError> {
@@ -318,8 +314,8 @@ impl RetentionStore for PostgresStore {
                  COALESCE((SELECT MAX(id) FROM scraper_execution_log), 0)) + 1",
         )
         .fetch_one(&self.pool)
+        .within(self, "next_call_id")
         .await
-        .map_err(|e| self.error("next_call_id", e))
     }
 
     async fn insert_history(
@@ -328,7 +324,7 @@ impl RetentionStore for PostgresStore {
         calls: &[NumberedCall],
     ) -> Result<(), StoreError> {
         const WHAT: &str = "insert_history";
-        let mut tx = self.pool.begin().await.map_err(|e| self.error(WHAT, e))?;
+        let mut tx = self.pool.begin().within(self, WHAT).await?;
         for chunk in executions.chunks(COPY_CHUNK) {
             let mut out = CopyText(String::with_capacity(chunk.len() * 200));
             for e in chunk {
@@ -427,8 +423,8 @@ impl RetentionStore for PostgresStore {
                  GREATEST((SELECT MAX(id) FROM scraper_execution_log), 1))",
         )
         .execute(&mut *tx)
-        .await
-        .map_err(|e| self.error(WHAT, e))?;
-        tx.commit().await.map_err(|e| self.error(WHAT, e))
+        .within(self, WHAT)
+        .await?;
+        tx.commit().within(self, WHAT).await
     }
 }

@@ -6,6 +6,7 @@
 //! is one transaction; the guarded ones re-check their condition under the
 //! row lock, so a renewal and a close never both win.
 
+use crate::Within;
 use crate::{PostgresStore, ms};
 use chrono::{DateTime, Utc};
 use rebound_storage::{NewWorkflowExecution, RunFailure, RunStart, RunningExecution, StoreError};
@@ -75,8 +76,8 @@ pub(crate) async fn record_workflow_execution(
     .bind(execution.duration_ms)
     .bind(execution.params.as_str())
     .execute(&store.pool)
-    .await
-    .map_err(|e| store.error("record_workflow_execution", e))?;
+    .within(store, "record_workflow_execution")
+    .await?;
     Ok(())
 }
 
@@ -102,8 +103,8 @@ pub(crate) async fn begin_workflow_execution(
     .bind(start.owner.as_str())
     .bind(ms(start.heartbeat_until))
     .execute(&store.pool)
-    .await
-    .map_err(|e| store.error("begin_workflow_execution", e))?;
+    .within(store, "begin_workflow_execution")
+    .await?;
     Ok(())
 }
 
@@ -121,8 +122,8 @@ pub(crate) async fn renew_workflow_execution(
     .bind(owner)
     .bind(ms(until))
     .execute(&store.pool)
-    .await
-    .map_err(|e| store.error("renew_workflow_execution", e))?;
+    .within(store, "renew_workflow_execution")
+    .await?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -136,8 +137,8 @@ pub(crate) async fn running_executions(
          FROM workflow_executions WHERE status = 'running' ORDER BY heartbeat_until",
     )
     .fetch_all(&store.pool)
-    .await
-    .map_err(|e| store.error(WHAT, e))?
+    .within(store, WHAT)
+    .await?
     .iter()
     .map(|row| {
         Ok(RunningExecution {
@@ -208,7 +209,7 @@ pub(crate) async fn record_run_failure(
         .bind(failure.params.as_str()),
     }
     .execute(&store.pool)
-    .await
-    .map_err(|e| store.error(WHAT, e))?;
+    .within(store, WHAT)
+    .await?;
     Ok(done.rows_affected() > 0)
 }

@@ -10,6 +10,7 @@
 //! `state = 'queued'` against the newest version); lease updates are
 //! guarded by `state = 'running' AND lease_owner = worker`.
 
+use crate::Within;
 use crate::{PostgresStore, ms};
 use chrono::{DateTime, NaiveDate, Utc};
 use rebound_storage::{
@@ -63,8 +64,8 @@ async fn insert_run(
     .bind(run.decision_id.as_deref())
     .bind(ms(run.created_at))
     .execute(&mut **tx)
-    .await
-    .map_err(|e| store.error(what, e))?;
+    .within(store, what)
+    .await?;
     let inserted = result.rows_affected() == 1;
     if inserted {
         // Delivered when the transaction commits, so whoever it wakes
@@ -83,8 +84,8 @@ where
         .bind(store.channel.as_str())
         .bind(store.store_id.as_str())
         .execute(executor)
-        .await
-        .map_err(|e| store.error(what, e))?;
+        .within(store, what)
+        .await?;
     Ok(())
 }
 
@@ -102,7 +103,7 @@ async fn begin(
     store: &PostgresStore,
     what: &str,
 ) -> Result<Transaction<'static, Postgres>, StoreError> {
-    store.pool.begin().await.map_err(|e| store.error(what, e))
+    store.pool.begin().within(store, what).await
 }
 
 pub(crate) async fn record_decision(
@@ -138,8 +139,8 @@ pub(crate) async fn record_decision(
                 .bind(run.target_date)
                 .bind(run.slot.as_str())
                 .fetch_one(&mut *tx)
-                .await
-                .map_err(|e| store.error(WHAT, e))?;
+                .within(store, WHAT)
+                .await?;
                 (
                     DecisionAction::Skip,
                     rebound_storage::claimed_reason(&run.slot, run.target_date, &holder),
@@ -166,9 +167,9 @@ pub(crate) async fn record_decision(
     .bind(execution_id.as_deref())
     .bind(decision.decided_by.as_str())
     .execute(&mut *tx)
-    .await
-    .map_err(|e| store.error(WHAT, e))?;
-    tx.commit().await.map_err(|e| store.error(WHAT, e))?;
+    .within(store, WHAT)
+    .await?;
+    tx.commit().within(store, WHAT).await?;
     if queued {
         store.due.send();
     }
@@ -196,8 +197,8 @@ pub(crate) async fn decisions_since(
         .bind(ms(since))
         .bind(workflow)
         .fetch_all(&store.pool)
-        .await
-        .map_err(|e| store.error(WHAT, e))?
+        .within(store, WHAT)
+        .await?
         .iter()
         .map(|row| decision_row(row).map_err(|e| store.error(WHAT, e)))
         .collect()
@@ -222,8 +223,8 @@ pub(crate) async fn decisions_between(
         .bind(ms(to))
         .bind(workflow)
         .fetch_all(&store.pool)
-        .await
-        .map_err(|e| store.error(WHAT, e))?
+        .within(store, WHAT)
+        .await?
         .iter()
         .map(|row| decision_row(row).map_err(|e| store.error(WHAT, e)))
         .collect()
@@ -264,8 +265,8 @@ pub(crate) async fn slot_history(
     .bind(from)
     .bind(to)
     .fetch_all(&store.pool)
-    .await
-    .map_err(|e| store.error(WHAT, e))?
+    .within(store, WHAT)
+    .await?
     .iter()
     .map(|row| slot_row(row).map_err(|e| store.error(WHAT, e)))
     .collect()
@@ -278,8 +279,8 @@ pub(crate) async fn last_decision_at(
     sqlx::query_scalar("SELECT MAX(decided_at) FROM workflow_decisions WHERE workflow_name = $1")
         .bind(workflow)
         .fetch_one(&store.pool)
+        .within(store, "last_decision_at")
         .await
-        .map_err(|e| store.error("last_decision_at", e))
 }
 
 pub(crate) async fn claim_run(
@@ -314,8 +315,8 @@ pub(crate) async fn claim_run(
         .bind(ms(expires))
         .bind(ms(now))
         .fetch_optional(&store.pool)
-        .await
-        .map_err(|e| store.error(WHAT, e))?;
+        .within(store, WHAT)
+        .await?;
     row.as_ref()
         .map(run_row)
         .transpose()
@@ -336,8 +337,8 @@ pub(crate) async fn renew_lease(
     .bind(worker)
     .bind(ms(until))
     .execute(&store.pool)
-    .await
-    .map_err(|e| store.error("renew_lease", e))?;
+    .within(store, "renew_lease")
+    .await?;
     Ok(result.rows_affected() > 0)
 }
 
@@ -362,8 +363,8 @@ pub(crate) async fn finish_run(
     .bind(status)
     .bind(error)
     .execute(&store.pool)
-    .await
-    .map_err(|e| store.error("finish_run", e))?;
+    .within(store, "finish_run")
+    .await?;
     Ok(result.rows_affected() > 0)
 }
 
@@ -395,8 +396,8 @@ pub(crate) async fn release_run(
     .bind(ms(run_at))
     .bind(note)
     .fetch_one(&store.pool)
-    .await
-    .map_err(|e| store.error("release_run", e))?;
+    .within(store, "release_run")
+    .await?;
     let released = released > 0;
     if released {
         wake_after(store, "release_run").await;
@@ -430,8 +431,8 @@ pub(crate) async fn requeue_expired(
     .bind(ms(now))
     .bind(i64::from(max_claims))
     .fetch_all(&store.pool)
-    .await
-    .map_err(|e| store.error("requeue_expired", e))?;
+    .within(store, "requeue_expired")
+    .await?;
     // RETURNING order is unspecified; callers get a stable one.
     ids.sort();
     // Abandoned runs are in the list too; a spurious wake-up is harmless.
@@ -457,8 +458,8 @@ pub(crate) async fn scheduled_runs(
         .bind(state)
         .bind(i64::from(limit))
         .fetch_all(&store.pool)
-        .await
-        .map_err(|e| store.error(WHAT, e))?
+        .within(store, WHAT)
+        .await?
         .iter()
         .map(|row| run_row(row).map_err(|e| store.error(WHAT, e)))
         .collect()
@@ -471,7 +472,7 @@ pub(crate) async fn enqueue_run(
     const WHAT: &str = "enqueue_run";
     let mut tx = begin(store, WHAT).await?;
     let inserted = insert_run(store, &mut tx, run, WHAT).await?;
-    tx.commit().await.map_err(|e| store.error(WHAT, e))?;
+    tx.commit().within(store, WHAT).await?;
     if inserted {
         store.due.send();
     }
@@ -489,8 +490,8 @@ pub(crate) async fn next_run_at(
     )
     .bind(ms(after))
     .fetch_optional(&store.pool)
+    .within(store, "next_run_at")
     .await
-    .map_err(|e| store.error("next_run_at", e))
 }
 
 // ----- Facts -----
@@ -515,8 +516,8 @@ pub(crate) async fn collected_values(
     .bind(param)
     .bind(target_date)
     .fetch_all(&store.pool)
+    .within(store, "collected_values")
     .await
-    .map_err(|e| store.error("collected_values", e))
 }
 
 pub(crate) async fn collected_values_many(
@@ -551,8 +552,8 @@ pub(crate) async fn collected_values_many(
     .bind(&params)
     .bind(&dates)
     .fetch_all(&store.pool)
-    .await
-    .map_err(|e| store.error("collected_values_many", e))?;
+    .within(store, "collected_values_many")
+    .await?;
     for (k, value) in found {
         // The index is ours, from the arrays above: always in range.
         if let Some(values) = usize::try_from(k).ok().and_then(|k| out.get_mut(k)) {
@@ -598,8 +599,8 @@ pub(crate) async fn latest_payload(
     };
     let row = query
         .fetch_optional(&store.pool)
-        .await
-        .map_err(|e| store.error(WHAT, e))?;
+        .within(store, WHAT)
+        .await?;
     row.as_ref()
         .map(payload_row)
         .transpose()

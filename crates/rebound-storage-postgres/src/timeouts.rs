@@ -63,6 +63,52 @@ pub(crate) fn with_statement_timeout(options: PgConnectOptions) -> PgConnectOpti
     }
 }
 
+/// The `statement_timeout` the connections use (from the URL's `options`
+/// or the default); `None` when it is off (`0`) or not read.
+pub(crate) fn statement_timeout(options: &PgConnectOptions) -> Option<Duration> {
+    let options = options.get_options()?;
+    let value = options
+        .split_whitespace()
+        .find_map(|part| part.strip_prefix("statement_timeout="))?;
+    pg_duration(value.trim_matches(['\'', '"']))
+}
+
+/// A PostgreSQL time setting: a number with a unit (`us`, `ms`, `s`,
+/// `min`, `h`, `d`) or without one (milliseconds). `None` for zero (no
+/// limit) and for what is not such a value.
+fn pg_duration(value: &str) -> Option<Duration> {
+    let split = value
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let seconds = number
+        * match unit.trim() {
+            "us" => 1e-6,
+            "" | "ms" => 1e-3,
+            "s" => 1.0,
+            "min" => 60.0,
+            "h" => 3_600.0,
+            "d" => 86_400.0,
+            _ => return None,
+        };
+    (seconds > 0.0).then(|| Duration::try_from_secs_f64(seconds).ok())?
+}
+
+/// How long the client waits for any one answer: the statement timeout
+/// and a margin (a tenth of it, from 1 to 30 seconds) for the server to
+/// say so. The server's own timeout cannot help when it never receives
+/// the statement: a connection whose network path went dead (a firewall
+/// or load balancer that still acknowledges) left a scheduler or worker
+/// waiting forever, scheduling nothing and saying nothing. `None` when the
+/// statement timeout is off: then a statement may legitimately run
+/// without end.
+pub(crate) fn reply_within(options: &PgConnectOptions) -> Option<Duration> {
+    let statement = statement_timeout(options)?;
+    let margin = (statement / 10).clamp(Duration::from_secs(1), Duration::from_secs(30));
+    Some(statement + margin)
+}
+
 /// Where the server is, for messages: `host:port` (IPv6 hosts in
 /// brackets), or the Unix socket's folder. Never the user or password.
 pub(crate) fn server_address(options: &PgConnectOptions) -> String {
@@ -94,6 +140,34 @@ mod tests {
         let (options, timeout) = parse_url("postgres://u@[::1]/x").unwrap();
         assert_eq!(timeout, None);
         assert_eq!(server_address(&options), "[::1]:5432");
+    }
+
+    #[test]
+    fn the_reply_bound_follows_the_statement_timeout() {
+        let bound = |url: &str| reply_within(&with_statement_timeout(parse_url(url).unwrap().0));
+        assert_eq!(
+            bound("postgres://u@h/x"),
+            Some(Duration::from_secs(330)),
+            "5 minutes and 30 seconds"
+        );
+        assert_eq!(
+            bound("postgres://u@h/x?options[statement_timeout]=2s"),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            bound("postgres://u@h/x?options[statement_timeout]=1500"),
+            Some(Duration::from_millis(2500)),
+            "a bare number is milliseconds"
+        );
+        assert_eq!(
+            bound("postgres://u@h/x?options[statement_timeout]=1h"),
+            Some(Duration::from_secs(3_630))
+        );
+        assert_eq!(
+            bound("postgres://u@h/x?options[statement_timeout]=0"),
+            None,
+            "off: no bound"
+        );
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //! put an outage between two writes of one run: the first write after the
 //! cut fails, the next one reaches the server again.
 //!
+//! It can also freeze: pass nothing either way while keeping every
+//! connection open and accepting new ones, as a network path that died
+//! behind a firewall or load balancer that still acknowledges does. The
+//! client then waits for answers that never come.
+//!
 //! A hang-up is a reset (linger zero), so the client reads a connection
 //! error at once, as from a server that went away, rather than a clean end
 //! of stream it might take for a protocol error.
@@ -24,6 +29,8 @@ struct State {
     hang_up_next: AtomicU32,
     /// Connections hung up on so far.
     hung_up: AtomicU32,
+    /// While true, nothing passes and new connections are held silent.
+    frozen: watch::Sender<bool>,
 }
 
 /// A running relay. Dropping it stops accepting; connections it relays end
@@ -51,6 +58,7 @@ impl TcpRelay {
             cuts: watch::channel(0).0,
             hang_up_next: AtomicU32::new(0),
             hung_up: AtomicU32::new(0),
+            frozen: watch::channel(false).0,
         });
         let task = tokio::spawn(accept(listener, target, state.clone()));
         TcpRelay { addr, state, task }
@@ -67,6 +75,12 @@ impl TcpRelay {
     pub fn cut(&self, connections: u32) {
         self.state.hang_up_next.store(connections, Ordering::SeqCst);
         self.state.cuts.send_modify(|n| *n += 1);
+    }
+
+    /// Passes nothing from now on, on every connection, old or new, while
+    /// keeping them open.
+    pub fn freeze(&self) {
+        self.state.frozen.send_replace(true);
     }
 
     /// Connections hung up on so far.
@@ -89,20 +103,49 @@ async fn accept(listener: TcpListener, target: SocketAddr, state: Arc<State>) {
             reset(client);
             continue;
         }
-        tokio::spawn(relay(client, target, state.cuts.subscribe()));
+        tokio::spawn(relay(
+            client,
+            target,
+            state.cuts.subscribe(),
+            state.frozen.subscribe(),
+        ));
     }
 }
 
-/// Passes bytes both ways until either side closes or the relay cuts.
-async fn relay(mut client: TcpStream, target: SocketAddr, mut cuts: watch::Receiver<u64>) {
+/// Passes bytes both ways until either side closes or the relay cuts;
+/// while frozen, holds both ends open and passes nothing.
+async fn relay(
+    mut client: TcpStream,
+    target: SocketAddr,
+    mut cuts: watch::Receiver<u64>,
+    mut frozen: watch::Receiver<bool>,
+) {
     cuts.mark_unchanged();
-    let Ok(mut server) = TcpStream::connect(target).await else {
-        reset(client);
-        return;
+    let freeze = async move {
+        // An error means the relay is gone: then never freeze.
+        if frozen.wait_for(|f| *f).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::pin!(freeze);
+    let mut server = tokio::select! {
+        connected = TcpStream::connect(target) => match connected {
+            Ok(server) => server,
+            Err(_) => return reset(client),
+        },
+        _ = &mut freeze => {
+            let _ = cuts.changed().await;
+            return reset(client);
+        }
     };
     tokio::select! {
         _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
         _ = cuts.changed() => reset(client),
+        _ = &mut freeze => {
+            // Both ends stay open, silent, until a cut.
+            let _ = cuts.changed().await;
+            reset(client);
+        }
     }
 }
 

@@ -543,3 +543,35 @@ async fn a_lost_connection_names_the_server_but_not_the_password() {
     assert_eq!(relay.hung_up(), 1);
     drop_schema(&store, &schema).await;
 }
+
+/// A network path that dies while the store is open (a firewall or load
+/// balancer that still acknowledges, so the client's writes "succeed")
+/// fails each statement after the statement timeout and a margin, naming
+/// the server, instead of waiting for an answer that never comes: a
+/// scheduler or worker would otherwise stop there, saying nothing.
+#[tokio::test]
+async fn a_silent_network_path_fails_statements_after_the_statement_timeout() {
+    let relay = rebound_testkit::tcp_relay::TcpRelay::start(test_server()).await;
+    let port = relay.addr().port();
+    let schema = unique_schema();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/test?options[statement_timeout]=1s");
+    let store = PostgresStore::connect_with_schema(&url, &schema)
+        .await
+        .expect("PostgreSQL must be running for this test");
+    relay.freeze();
+    let started = Instant::now();
+    match store.running_executions().await {
+        Err(StoreError::Unavailable(message)) => assert!(
+            message.contains(&format!(
+                "PostgreSQL at 127.0.0.1:{port}: running_executions: no answer within 2s"
+            )),
+            "{message}"
+        ),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(8), "waited {waited:?}");
+    // The schema is dropped over a connection of its own.
+    let direct = connect(&schema).await;
+    drop_schema(&direct, &schema).await;
+}
