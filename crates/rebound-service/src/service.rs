@@ -244,6 +244,15 @@ impl Service {
         }
         if role == Role::Web {
             // Serves the history as it is: nothing is sent or scheduled.
+            // Only the runs of processes that died are closed, as any
+            // command that opens the history does: when every worker is
+            // down, nothing else would, and the pages would show those
+            // runs `running` for as long as the outage lasts.
+            tasks.spawn(close_dead_runs_loop(
+                store.clone(),
+                clock.clone(),
+                stopped.clone(),
+            ));
             return Ok(Handle {
                 stop: StopSignal::new(stop),
                 tasks,
@@ -290,6 +299,29 @@ impl Service {
             engine,
             api_runs,
         })
+    }
+}
+
+/// How often `serve --role web` closes the runs of processes that died.
+const CLOSE_DEAD_RUNS_EVERY: Duration = Duration::from_secs(30);
+
+/// Closes dead processes' runs now and every [`CLOSE_DEAD_RUNS_EVERY`]
+/// until shutdown ([`rebound_engine::liveness::close_dead_runs`]).
+async fn close_dead_runs_loop(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    while !*shutdown.borrow() {
+        if let Err(error) =
+            rebound_engine::liveness::close_dead_runs(store.as_ref(), clock.now()).await
+        {
+            tracing::warn!(%error, "Could not close the runs of processes that exited; trying again shortly.");
+        }
+        tokio::select! {
+            _ = clock.sleep(CLOSE_DEAD_RUNS_EVERY) => {}
+            _ = shutdown.changed() => {}
+        }
     }
 }
 

@@ -691,3 +691,77 @@ scrapers = ["leaky"]
     handle.stop().await;
     sim.shutdown().await;
 }
+
+/// `serve --role web` closes the runs of processes that died, as every
+/// command that opens the history does. With every worker down nothing
+/// else closed them, and the pages showed a killed run `running` for as
+/// long as the outage lasted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_role_shows_a_dead_processs_run_as_failed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = r#"
+[pipeline]
+name = "web"
+timezone = "UTC"
+
+[server]
+listen = "127.0.0.1:0"
+
+[sources.api]
+base_url = "http://127.0.0.1:9/api"
+
+[scrapers.x]
+source = "api"
+path = "/x"
+
+[workflows.w]
+scrapers = ["x"]
+"#;
+    let plan = rebound_config::load_str(toml, &dir.path().join("rebound.toml"), &|_| None)
+        .expect("config is valid");
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.path().join("history.db"))
+            .await
+            .expect("sqlite"),
+    );
+    // A run of a process of this host that no longer exists (above the
+    // kernel's pid_max), its heartbeat still current.
+    let owner = format!("{}:999999999", rebound_engine::liveness::host_name());
+    let start = rebound_storage::RunStart {
+        execution_id: "killed".to_string(),
+        workflow_name: "w".to_string(),
+        target_date: now().date_naive(),
+        started_at: now(),
+        params: "{}".to_string(),
+        owner,
+        heartbeat_until: now() + TimeDelta::hours(1),
+    };
+    store
+        .begin_workflow_execution(&start)
+        .await
+        .expect("begin");
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(now()));
+    let config = ServiceConfig {
+        plan,
+        role: Role::Web,
+        workers: 1,
+        host: "test-host".to_string(),
+    };
+    let handle = Service::start(config, store.clone(), clock)
+        .await
+        .expect("service starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        let rows = store
+            .executions_for_date("w", now().date_naive())
+            .await
+            .expect("rows");
+        let status = rows[0].status.clone();
+        if status != "running" || std::time::Instant::now() > deadline {
+            break status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(status, "failed", "the dead process's run is closed");
+    handle.stop().await;
+}
