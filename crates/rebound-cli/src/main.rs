@@ -148,14 +148,23 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
 
 /// Exit status of a command whose reader went away (`rebound plan | head`):
 /// what a shell reports for a process ended by SIGPIPE (128 + 13).
-const BROKEN_PIPE_EXIT: i32 = 141;
+pub(crate) const BROKEN_PIPE_EXIT: i32 = 141;
 
-/// `println!` panics when stdout is a closed pipe, and Rust ignores
-/// SIGPIPE, so `rebound plan | head` ended in a panic (exit 101). Resetting
-/// SIGPIPE would need `unsafe` (forbidden here); instead a panic from a
-/// write to a closed stdout or stderr ends the process quietly, as a
-/// SIGPIPE would. What was recorded is already committed.
-fn exit_quietly_on_broken_pipe() {
+/// Exit status when the output cannot be written for another reason (a
+/// full disk under `> file`): 1, or 3 (UNKNOWN) for the monitoring
+/// commands, whose check then could not report. Set once the command is
+/// known.
+static OUTPUT_FAILED_EXIT: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(1);
+
+/// `println!` panics when it cannot write, and Rust ignores SIGPIPE, so
+/// `rebound plan | head` ended in a panic (exit 101), and so did any
+/// command whose output went to a full disk. Resetting SIGPIPE would need
+/// `unsafe` (forbidden here); instead a panic from a write to stdout or
+/// stderr ends the process: quietly with 141 when the reader went away, as
+/// a SIGPIPE would, and otherwise with a line saying why (where stderr
+/// still takes one) and [`OUTPUT_FAILED_EXIT`]. What was recorded is
+/// already committed.
+fn exit_cleanly_on_output_failure() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let payload = info.payload();
@@ -164,21 +173,38 @@ fn exit_quietly_on_broken_pipe() {
             .map(String::as_str)
             .or_else(|| payload.downcast_ref::<&str>().copied())
             .unwrap_or_default();
-        if message.starts_with("failed printing to std") && message.contains("Broken pipe") {
-            std::process::exit(BROKEN_PIPE_EXIT);
+        if let Some(why) = message.strip_prefix("failed printing to std") {
+            if message.contains("Broken pipe") {
+                std::process::exit(BROKEN_PIPE_EXIT);
+            }
+            // `out: No space left on device (os error 28)`
+            let stream = if why.starts_with("out") {
+                "standard output"
+            } else {
+                "standard error"
+            };
+            let why = why.split_once(": ").map_or(why, |(_, why)| why);
+            let _ = std::io::Write::write_fmt(
+                &mut std::io::stderr(),
+                format_args!("error: cannot write to {stream}: {why}\n"),
+            );
+            std::process::exit(OUTPUT_FAILED_EXIT.load(std::sync::atomic::Ordering::Relaxed));
         }
         default(info);
     }));
 }
 
 fn main() -> ExitCode {
-    exit_quietly_on_broken_pipe();
+    exit_cleanly_on_output_failure();
     let matches = <Cli as clap::CommandFactory>::command().get_matches();
     // `simulate` runs the reference pipeline unless a config is named.
     let config_given =
         matches.value_source("config") != Some(clap::parser::ValueSource::DefaultValue);
     let cli =
         <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if matches!(cli.command, Command::Health(_) | Command::Freshness(_)) {
+        OUTPUT_FAILED_EXIT.store(3, std::sync::atomic::Ordering::Relaxed);
+    }
     // `rebound::runs` is the one line per finished run of `rebound serve`
     // (workflow, target date, status, counts, duration): shown by default,
     // since a service that says nothing while it works looks stuck.

@@ -4,6 +4,7 @@
 
 use crate::Failure;
 use clap::{Args, CommandFactory, ValueEnum};
+use std::io::Write;
 use std::process::ExitCode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -27,6 +28,18 @@ pub fn completions<C: CommandFactory>(args: CompletionsArgs) -> Result<ExitCode,
         Shell::Fish => clap_complete::Shell::Fish,
     };
     let mut command = C::command();
-    clap_complete::generate(shell, &mut command, "rebound", &mut std::io::stdout());
-    Ok(ExitCode::SUCCESS)
+    // Into memory first: clap_complete panics when its writer fails (a
+    // closed pipe, a full disk); a write error here is ours to report.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "rebound", &mut script);
+    let mut out = std::io::stdout().lock();
+    match out.write_all(&script).and_then(|()| out.flush()) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            Ok(ExitCode::from(crate::BROKEN_PIPE_EXIT as u8))
+        }
+        Err(e) => Err(Failure::Runtime(anyhow::anyhow!(
+            "cannot write the completion script: {e}"
+        ))),
+    }
 }

@@ -402,6 +402,61 @@ scrapers = ["wait"]
     sim.shutdown().await;
 }
 
+/// Output to a full disk (`> /dev/full`): every command panicked (exit
+/// 101), `health` too, whose exit codes are a monitoring contract. Now
+/// the command says why and exits 1, or 3 (UNKNOWN) for `health`; so does
+/// one whose errors cannot be written. `completions`, whose generator
+/// panics on a failing writer, ends as a SIGPIPE'd tool when its reader
+/// goes away and with an error on a full disk.
+#[test]
+fn output_that_cannot_be_written_ends_the_command_with_an_error_not_a_panic() {
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full")
+    };
+    let run = |args: &[&str], stdout: std::process::Stdio, stderr: std::process::Stdio| {
+        Command::new(env!("CARGO_BIN_EXE_rebound"))
+            .args(args)
+            .env_remove("REBOUND_CONFIG")
+            .stdout(stdout)
+            .stderr(stderr)
+            .output()
+            .expect("rebound runs")
+    };
+    for args in [&["config", "schema"][..], &["completions", "bash"][..]] {
+        let out = run(args, full().into(), std::process::Stdio::piped());
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("No space left on device"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    // `health` of a missing config, its error to a full disk: UNKNOWN.
+    let out = run(
+        &["-c", "/nonexistent/rebound.toml", "health"],
+        std::process::Stdio::piped(),
+        full().into(),
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = run(
+        &["completions", "zsh"],
+        writer.into(),
+        std::process::Stdio::piped(),
+    );
+    assert_eq!(out.status.code(), Some(141), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("panicked"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 /// `rebound config schema | head -1`: the reader is gone before the
 /// command writes. It ended in a panic (exit 101, a backtrace on stderr);
 /// now it ends as a SIGPIPE'd tool does (141), quietly.

@@ -736,10 +736,7 @@ scrapers = ["x"]
         owner,
         heartbeat_until: now() + TimeDelta::hours(1),
     };
-    store
-        .begin_workflow_execution(&start)
-        .await
-        .expect("begin");
+    store.begin_workflow_execution(&start).await.expect("begin");
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(now()));
     let config = ServiceConfig {
         plan,
