@@ -251,7 +251,44 @@ pub async fn finish() {
 /// `quotas`, `lockouts`, the listing of `alerts`): one connection on
 /// PostgreSQL (see [`Connections::One`]).
 pub async fn open_report_store(plan: &Plan) -> Result<Arc<dyn Store>, Failure> {
+    refuse_missing_history(plan, Missing::Folder)?;
     open_store_with(plan, Connections::One).await
+}
+
+/// How much of a SQLite history's path must be missing for a report to
+/// refuse it ([`refuse_missing_history`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// The file: for `purge`, which has nothing to do without one.
+    File,
+    /// Its folder too: nothing can have run there (a run makes both), so
+    /// the path is wrong. When only the file is missing, reports describe
+    /// an empty history, as before anything ran (`health` then says which
+    /// datasets were never fresh).
+    Folder,
+}
+
+/// Opening a SQLite file that is not there creates it (and its folders),
+/// so a report on a `database` path with a typo created an empty history
+/// and reported on it: `health` said HEALTHY. Such a path is an error
+/// naming it instead, and nothing is created.
+pub fn refuse_missing_history(plan: &Plan, missing: Missing) -> Result<(), Failure> {
+    let DatabaseLocation::Sqlite { path } = &plan.pipeline.database else {
+        return Ok(());
+    };
+    if path.exists() {
+        return Ok(());
+    }
+    let folder_missing = path
+        .parent()
+        .is_some_and(|folder| !folder.as_os_str().is_empty() && !folder.exists());
+    if missing == Missing::File || folder_missing {
+        return Err(Failure::Runtime(anyhow::anyhow!(
+            "no history database at {}: nothing has run with this config yet, or its [pipeline] database path is wrong",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 async fn open_store_with(plan: &Plan, connections: Connections) -> Result<Arc<dyn Store>, Failure> {

@@ -37,6 +37,8 @@ pub async fn purge(config: &Path, args: PurgeArgs) -> Result<ExitCode, Failure> 
             config.display()
         )));
     };
+    // Nothing to purge, and opening would create a database.
+    setup::refuse_missing_history(&plan, setup::Missing::File)?;
     let store = setup::open_store(&plan).await?;
     let raw = RawStore::open(&plan.pipeline.raw_store)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);

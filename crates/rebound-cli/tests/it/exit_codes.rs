@@ -89,3 +89,36 @@ async fn health_and_freshness_exit_3_when_the_history_cannot_be_read() {
     assert_unknown(&["-c", config, "health", "--no-probe"], "malformed");
     assert_unknown(&["-c", config, "freshness"], "malformed");
 }
+
+/// A `database` path with a typo: `health` created an empty database there
+/// (folders, `-wal` and all) and said HEALTHY; `status` said "no runs
+/// yet", and `purge --dry-run` created it too. Reports now refuse a
+/// history that is not there, naming the path, and create nothing.
+#[test]
+fn a_report_on_a_history_that_is_not_there_fails_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = one_workflow(dir.path(), "typo/dir/rebound.db");
+    // A retention, so that `purge` has something to do.
+    let toml = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        toml.replacen("[pipeline]\n", "[pipeline]\nretention = \"90d\"\n", 1),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let needle = "no history database at ";
+    assert_unknown(&["-c", config, "health", "--no-probe"], needle);
+    assert_unknown(&["-c", config, "freshness"], needle);
+    for args in [&["status"][..], &["purge", "--dry-run"], &["breakers"]] {
+        let mut all = vec!["-c", config];
+        all.extend_from_slice(args);
+        let out = rebound(&all, &[]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+    assert!(
+        !dir.path().join("typo").exists(),
+        "a report created the history's folder"
+    );
+}
