@@ -104,6 +104,10 @@ pub enum StartError {
         .role.name()
     )]
     NeedsSharedDatabase { role: Role, database: String },
+    /// Role web serves `[server] listen` and nothing else: without it, the
+    /// process would do nothing at all.
+    #[error("role web serves [server] listen, which this config does not set")]
+    WebWithoutListen,
     /// `[server] listen` could not be bound (usually: the port is taken).
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -124,6 +128,9 @@ impl Service {
     /// Refuses a role the plan's database cannot serve; [`Service::start`]
     /// checks it too, this lets a caller refuse before opening the store.
     pub fn check_role(plan: &Plan, role: Role) -> Result<(), StartError> {
+        if role == Role::Web && plan.server.listen.is_none() {
+            return Err(StartError::WebWithoutListen);
+        }
         if matches!(role, Role::Scheduler | Role::Worker)
             && matches!(plan.pipeline.database, DatabaseLocation::Sqlite { .. })
         {
@@ -318,8 +325,10 @@ async fn close_dead_runs_loop(
         {
             tracing::warn!(%error, "Could not close the runs of processes that exited; trying again shortly.");
         }
+        // Real time, not the clock's: a manual clock's sleep moves its
+        // time on, which this bookkeeping must not do.
         tokio::select! {
-            _ = clock.sleep(CLOSE_DEAD_RUNS_EVERY) => {}
+            _ = tokio::time::sleep(CLOSE_DEAD_RUNS_EVERY) => {}
             _ = shutdown.changed() => {}
         }
     }

@@ -141,6 +141,10 @@ fn start_failure(error: StartError, config: &Path) -> Failure {
             "--role {} needs a PostgreSQL database shared by all processes; this config uses {database} (SQLite serves one process: use --role all)",
             role.name()
         )),
+        StartError::WebWithoutListen => Failure::Usage(anyhow!(
+            "--role web serves the dashboard, the API and /metrics on [server] listen, which {} does not set (add listen = \"127.0.0.1:8080\" under [server])",
+            config.display()
+        )),
         StartError::Listen { addr, source } => Failure::Runtime(anyhow::Error::new(source).context(
             format!(
                 "cannot listen on {addr} ([server] listen in {}): is another process using that port?",

@@ -637,7 +637,7 @@ fn a_second_serve_on_one_sqlite_file_is_refused() {
 }
 
 #[test]
-fn split_roles_on_sqlite_are_a_usage_error() {
+fn split_roles_on_sqlite_and_web_without_listen_are_usage_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("rebound.toml");
     std::fs::write(
@@ -687,4 +687,23 @@ scrapers = ["s"]
             "refused before the database is opened"
         );
     }
+    // Role web without [server] listen would serve nothing and run
+    // nothing, until stopped; it was accepted and idled.
+    let out = Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .args([
+            "-c",
+            config.to_str().expect("utf-8"),
+            "serve",
+            "--role",
+            "web",
+        ])
+        .env_remove("REBOUND_CONFIG")
+        .output()
+        .expect("rebound runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--role web serves the dashboard, the API and /metrics on [server] listen"),
+        "{stderr}"
+    );
 }
