@@ -39,6 +39,12 @@ const MAX_SPAN: Duration = Duration::from_secs(MAX_DAYS as u64 * 86_400);
 /// either cannot overflow.
 pub fn calendar() -> (NaiveDate, NaiveDate) {
     let (first, last) = rebound_upstream_sim::fixtures::calendar();
+    // The warm-up day before the first simulated one is simulated too:
+    // before the upstream's calendar, its calls failed and their entities
+    // were counted as lost (a run with no fault missed its completeness).
+    let first = first
+        .checked_add_signed(crate::runner::WARM_UP)
+        .unwrap_or(first);
     // Past the zone rules' last date, daylight saving would silently stop.
     (first, last.min(rebound_domain::calendar::LAST_DATE))
 }
@@ -67,7 +73,7 @@ pub struct RawScenario {
     /// What the scenario reproduces, in a sentence.
     pub description: Option<String>,
     /// First simulated date, in the pipeline's zone ("YYYY-MM-DD"); the
-    /// simulated days lie between 2000-07-01 and 2099-12-31.
+    /// simulated days lie between 2000-07-02 and 2099-12-31.
     #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
     pub from: String,
     /// How many days to simulate (1 to 400).
@@ -1560,7 +1566,14 @@ mod tests {
         // Before: 2000-01-01 to 2199-12-31, whose ends the upstream
         // scheduled games for and then could not find by their ids.
         // After 2099 the zone rules end (rebound_domain::calendar::LAST_DATE).
-        for from in ["2000-06-30", "2099-12-31", "2100-06-29", "2150-01-15"] {
+        // 2000-07-01: its warm-up day is before the upstream's calendar.
+        for from in [
+            "2000-06-30",
+            "2000-07-01",
+            "2099-12-31",
+            "2100-06-29",
+            "2150-01-15",
+        ] {
             let text = format!("from = \"{from}\"\ndays = 2\n");
             let error = parse(&text).unwrap_err().to_string();
             assert!(
@@ -1570,7 +1583,7 @@ mod tests {
             );
         }
         assert!(parse("from = \"2099-12-30\"\ndays = 2\n").is_ok());
-        assert!(parse("from = \"2000-07-01\"\ndays = 2\n").is_ok());
+        assert!(parse("from = \"2000-07-02\"\ndays = 2\n").is_ok());
         assert!(check_calendar(NaiveDate::MAX, 1).is_err());
         assert!(check_calendar(NaiveDate::MIN, 1).is_err());
         assert!(check_calendar(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(), 401).is_err());
