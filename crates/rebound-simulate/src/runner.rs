@@ -241,6 +241,12 @@ async fn config_for(
         &options.transform_env,
         options.environment,
     )?;
+    // The simulation runs the config's transform commands here, as `serve`
+    // would: a missing or non-executable program is refused as `check`
+    // refuses it, rather than failing every transformed call.
+    if options.config.is_some() {
+        rebound_config::check_commands(&path, &prepared.plan).map_err(PrepareError::Config)?;
+    }
     Ok((prepared, path))
 }
 

@@ -729,6 +729,40 @@ fn from_into_a_gap_or_a_skipped_day_is_refused_before_anything_runs() {
     );
 }
 
+/// A config whose transform script is missing: `check` refuses it, and
+/// `simulate` ran it anyway, every transformed call failing with "can't
+/// open file". Now it is refused before anything runs, at its place, for
+/// `-c` and for `--compare` alike.
+#[test]
+fn a_config_whose_transform_is_missing_is_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let reference = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/nba");
+    let copy = dir.path().join("rebound.toml");
+    std::fs::copy(reference.join("rebound.toml"), &copy).expect("copy");
+    let scenario = dir.path().join("quiet.toml");
+    std::fs::write(&scenario, "from = \"2026-01-10\"\ndays = 1\n").expect("write scenario");
+    let copy_arg = copy.to_string_lossy().into_owned();
+    let scenario_arg = scenario.to_string_lossy().into_owned();
+    for args in [
+        vec!["-c", copy_arg.as_str(), "simulate", scenario_arg.as_str()],
+        vec![
+            "simulate",
+            scenario_arg.as_str(),
+            "--compare",
+            copy_arg.as_str(),
+        ],
+    ] {
+        let out = rebound(&args, &[]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("scripts/injury_report.py") && stderr.contains("does not exist"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(text(&out.stdout), "", "nothing ran");
+    }
+}
+
 /// `--keep` with `-c`: the kept config runs its transform's script from
 /// where the user's config found it. The kept copy named it relative to
 /// the kept folder, where it is not, so `check` (and `serve`) on the kept
