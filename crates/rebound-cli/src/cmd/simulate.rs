@@ -618,9 +618,17 @@ fn print_comparison(a: &Report, b: &Report) {
     let (head_a, head_b) = column_heads(a, b);
     let mut t = table(&["figure", &head_a, &head_b, "difference"]);
     for ((name, ta, na, unit), (_, tb, nb, _)) in figures(a).into_iter().zip(figures(b)) {
+        // A figure one side lacks (no alert at all) and one whose number
+        // agrees but whose words do not ("7 of 7" and "7 of 8") differ
+        // too: they read blank and "same".
         let diff = match (na, nb) {
-            (Some(x), Some(y)) => difference(unit, x, y),
-            _ => String::new(),
+            (Some(x), Some(y)) => match difference(unit, x, y) {
+                same if same == "same" && ta != tb => "differs".to_string(),
+                diff => diff,
+            },
+            (Some(_), None) => format!("none with {head_b}"),
+            (None, Some(_)) => format!("none with {head_a}"),
+            (None, None) => "same".to_string(),
         };
         t.add_row(vec![name.to_string(), ta, tb, diff]);
     }
@@ -641,17 +649,26 @@ fn column_heads(a: &Report, b: &Report) -> (String, String) {
     }
 }
 
+/// The figures that differ: by number, by one side having none (`null`),
+/// or by their words alone (`7 of 7` and `7 of 8` retried calls both
+/// count 7 that paid off), each with both sides' words.
 fn differences(a: &Report, b: &Report) -> Vec<Value> {
     figures(a)
         .into_iter()
         .zip(figures(b))
-        .filter_map(|((name, _, x, _), (_, _, y, _))| match (x, y) {
-            (Some(x), Some(y)) if (x - y).abs() > f64::EPSILON => Some(json!({
+        .filter(|((_, ta, x, _), (_, tb, y, _))| match (x, y) {
+            (Some(x), Some(y)) => (x - y).abs() > f64::EPSILON || ta != tb,
+            (None, None) => ta != tb,
+            _ => true,
+        })
+        .map(|((name, ta, x, _), (_, tb, y, _))| {
+            json!({
                 "figure": name.replace(' ', "_"),
                 "baseline": x,
                 "comparison": y,
-            })),
-            _ => None,
+                "baseline_text": ta,
+                "comparison_text": tb,
+            })
         })
         .collect()
 }

@@ -763,6 +763,60 @@ fn a_config_whose_transform_is_missing_is_refused_before_anything_runs() {
     }
 }
 
+/// `--compare` with a config that evaluates alerts once a day: it sends
+/// no alert for a two-hour outage. The table left that difference blank
+/// and `differences` left it out; now it reads "none with compared
+/// config", and the JSON entry has `null` and both sides' words.
+#[test]
+fn a_figure_only_one_side_has_is_a_difference() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let reference = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/nba");
+    std::fs::create_dir_all(dir.path().join("scripts")).expect("mkdir");
+    std::fs::copy(
+        reference.join("scripts/injury_report.py"),
+        dir.path().join("scripts/injury_report.py"),
+    )
+    .expect("copy script");
+    let toml = std::fs::read_to_string(reference.join("rebound.toml")).expect("read");
+    assert!(toml.contains("evaluate_every = \"1m\""));
+    let slow = dir.path().join("daily.toml");
+    std::fs::write(
+        &slow,
+        toml.replace("evaluate_every = \"1m\"", "evaluate_every = \"1d\""),
+    )
+    .expect("write");
+    let scenario = dir.path().join("down.toml");
+    std::fs::write(
+        &scenario,
+        "from = \"2026-01-15\"\ndays = 1\n\n[[faults]]\nkind = \"down\"\nsource = \"balldontlie\"\nstart = \"2026-01-15T15:00\"\nfor = \"2h\"\n",
+    )
+    .expect("write scenario");
+    let (scenario, slow) = (
+        scenario.to_string_lossy().into_owned(),
+        slow.to_string_lossy().into_owned(),
+    );
+    let out = rebound(&["simulate", &scenario, "--compare", &slow], &[]);
+    let stdout = text(&out.stdout);
+    let row = stdout
+        .lines()
+        .find(|l| l.contains("first alert after fault"))
+        .unwrap_or_else(|| panic!("{stdout}\n{}", text(&out.stderr)));
+    assert!(row.contains("none with compared config"), "{row}");
+
+    let out = rebound(&["simulate", &scenario, "--compare", &slow, "--json"], &[]);
+    let both: serde_json::Value = serde_json::from_str(&text(&out.stdout)).expect("JSON");
+    let first = both["differences"]
+        .as_array()
+        .expect("differences")
+        .iter()
+        .find(|d| d["figure"] == "first_alert_after_fault")
+        .cloned()
+        .unwrap_or_else(|| panic!("missing: {}", both["differences"]));
+    assert!(first["baseline"].is_number(), "{first}");
+    assert!(first["comparison"].is_null(), "{first}");
+    assert_eq!(first["comparison_text"], "none", "{first}");
+}
+
 /// `--keep` with `-c`: the kept config runs its transform's script from
 /// where the user's config found it. The kept copy named it relative to
 /// the kept folder, where it is not, so `check` (and `serve`) on the kept
