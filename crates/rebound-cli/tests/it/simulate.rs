@@ -817,6 +817,45 @@ fn a_figure_only_one_side_has_is_a_difference() {
     assert_eq!(first["comparison_text"], "none", "{first}");
 }
 
+/// ESPN down for a day: 30 rosters and the team list are lost, but the
+/// table said "never collected: 2 entities", counting the lines of
+/// `never_collected` (a fan-out that never listed its entities is one
+/// line for 30). It counts entities, as completeness does.
+#[test]
+fn never_collected_counts_entities_as_completeness_does() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = dir.path().join("espn.toml");
+    std::fs::write(
+        &scenario,
+        "from = \"2026-01-15\"\ndays = 2\n\n[[faults]]\nkind = \"down\"\nsource = \"espn\"\nstart = \"2026-01-16\"\nfor = \"1d\"\n",
+    )
+    .expect("write scenario");
+    let out = rebound(&["simulate", &scenario.to_string_lossy()], &[]);
+    let stdout = text(&out.stdout);
+    let line = |figure: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains(figure))
+            .unwrap_or_else(|| panic!("{figure}: {stdout}\n{}", text(&out.stderr)))
+            .to_string()
+    };
+    // "completeness │ 79.9% (123 of 154 entities)"
+    let completeness = line("completeness");
+    let numbers: Vec<i64> = completeness
+        .split(['(', ' ', ')'])
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let [collected, expected] = numbers[..] else {
+        panic!("{completeness}");
+    };
+    assert!(expected - collected > 2, "{completeness}");
+    let never = line("never collected");
+    assert!(
+        never.contains(&format!(" {} entities", expected - collected)),
+        "{never} against {completeness}"
+    );
+}
+
 /// `--keep` with `-c`: the kept config runs its transform's script from
 /// where the user's config found it. The kept copy named it relative to
 /// the kept folder, where it is not, so `check` (and `serve`) on the kept
