@@ -38,6 +38,18 @@ pub(crate) fn parse_database(text: &str, base_dir: &Path) -> Result<DatabaseLoca
                 "\"{text}\" is not a file: the history must outlive each command, and the path takes no \"?\" options; give a file path such as \"sqlite://rebound.db\""
             ));
         }
+        // A path no file can have: every command but `check` failed on it
+        // ("unexpected NUL byte", "unable to open database file").
+        if path.contains('\0') {
+            return Err(
+                "the SQLite path holds a NUL character, which no file name can".to_string(),
+            );
+        }
+        if path.ends_with('/') {
+            return Err(format!(
+                "the SQLite path \"{path}\" names a folder; expected a file such as \"sqlite://rebound.db\""
+            ));
+        }
         return Ok(DatabaseLocation::Sqlite {
             path: resolve_path(base_dir, path),
         });
@@ -106,7 +118,7 @@ mod tests {
     #[test]
     fn databases() {
         let base = Path::new("conf");
-        let table: [(&str, Result<DatabaseLocation, &str>); 11] = [
+        let table: [(&str, Result<DatabaseLocation, &str>); 14] = [
             (
                 "sqlite://rebound.db",
                 Ok(DatabaseLocation::Sqlite {
@@ -135,6 +147,10 @@ mod tests {
             // Before: accepted; every command but `check` then failed.
             ("sqlite://:memory:", Err("is not a file")),
             ("sqlite://r.db?mode=ro", Err("takes no \"?\" options")),
+            // Before: accepted by `check`, refused by every other command.
+            ("sqlite:///", Err("names a folder")),
+            ("sqlite://data/", Err("names a folder")),
+            ("sqlite://r.db\0x", Err("holds a NUL character")),
             ("postgres://", Err("no host")),
             ("mysql://x", Err("expected \"sqlite://PATH\"")),
             // Before: accepted by `check`, refused at the first connection.
