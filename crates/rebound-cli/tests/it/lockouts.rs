@@ -100,3 +100,41 @@ fn lockouts_are_counted_per_scraper_listed_and_reset() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(text(&unknown.stderr).contains("unknown scraper \"nope\""));
 }
+
+/// Locks of a scraper the config no longer has (renamed or removed) are
+/// listed by `rebound lockouts`; `lockouts reset` refused them as an
+/// unknown scraper, so they could not be released.
+#[test]
+#[allow(clippy::disallowed_methods)] // the binary under test runs on the wall clock
+fn locks_of_a_scraper_the_config_no_longer_has_can_be_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let cfg = cfg.to_str().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = SqliteStore::open(&dir.path().join("rebound.db"))
+            .await
+            .unwrap();
+        let now = Utc::now();
+        store
+            .lock_entity(&NewLockout {
+                scraper_name: "old_box".into(),
+                entity: "g1".into(),
+                locked_at: now,
+                until: now + TimeDelta::hours(24),
+                consecutive: 3,
+                reason: "3 consecutive failures".into(),
+                source_hash: None,
+            })
+            .await
+            .unwrap();
+        store.pool().close().await;
+    });
+    let table = text(&rebound(&["-c", cfg, "lockouts"], &[("COLUMNS", "200")]).stdout);
+    assert!(table.contains("old_box"), "{table}");
+    let reset = rebound(&["-c", cfg, "lockouts", "reset", "old_box"], &[]);
+    assert!(reset.status.success(), "{}", text(&reset.stderr));
+    assert_eq!(text(&reset.stdout).trim(), "released 1 lock of old_box");
+    let table = text(&rebound(&["-c", cfg, "lockouts"], &[("COLUMNS", "200")]).stdout);
+    assert!(table.contains("no entity is locked out"), "{table}");
+}
