@@ -738,6 +738,29 @@ async fn bad_input(backend: Backend) {
         .post("/api/v1/lockouts/reset", Some(json!({"scraper": "nope"})))
         .await;
     assert!(lockouts.problem(404).contains("unknown scraper"));
+    // A scraper the config no longer has, while it holds a lock (listed
+    // by GET /api/v1/lockouts): released, not refused as unknown.
+    let now = rebound_domain::clock::Clock::now(api.clock.as_ref());
+    api.store
+        .lock_entity(&rebound_storage::NewLockout {
+            scraper_name: "old_item".into(),
+            entity: "e1".into(),
+            locked_at: now,
+            until: now + chrono::TimeDelta::hours(1),
+            consecutive: 3,
+            reason: "3 consecutive failures".into(),
+            source_hash: None,
+        })
+        .await
+        .expect("lock");
+    let old = api
+        .post(
+            "/api/v1/lockouts/reset",
+            Some(json!({"scraper": "old_item"})),
+        )
+        .await;
+    assert_eq!(old.status, 200, "{}", old.text);
+    assert_eq!(old.json["released"], 1, "{}", old.text);
     let run = api.get("/api/v1/runs/no-such-run").await;
     assert!(run.problem(404).contains("no-such-run"));
     let endpoint = api.get("/api/v1/nothing/here").await;
