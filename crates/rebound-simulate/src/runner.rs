@@ -241,12 +241,6 @@ async fn config_for(
         &options.transform_env,
         options.environment,
     )?;
-    // The simulation runs the config's transform commands here, as `serve`
-    // would: a missing or non-executable program is refused as `check`
-    // refuses it, rather than failing every transformed call.
-    if options.config.is_some() {
-        rebound_config::check_commands(&path, &prepared.plan).map_err(PrepareError::Config)?;
-    }
     Ok((prepared, path))
 }
 
@@ -277,11 +271,19 @@ async fn check_with(scenario: Option<Scenario>, options: &Options) -> Result<(),
         closed: nowhere,
         dir: dir.path().to_path_buf(),
     };
+    let (prepared, path) = config_for(options, &at).await?;
+    // The simulation runs the config's transform commands here, as `serve`
+    // would: a missing or non-executable program is refused as `check`
+    // refuses it, rather than failing every transformed call. Checked with
+    // the PATH the transforms get (`Options::transform_env`), so only here,
+    // where a caller asks for the checks before its runs.
+    if options.config.is_some() {
+        rebound_config::check_commands(&path, &prepared.plan).map_err(PrepareError::Config)?;
+    }
     let Some(mut scenario) = scenario else {
-        return config_for(options, &at).await.map(|_| ());
+        return Ok(());
     };
     reframe(&mut scenario, options)?;
-    let (prepared, _) = config_for(options, &at).await?;
     ready(&mut scenario, &prepared)
 }
 
