@@ -62,6 +62,41 @@ impl std::ops::DerefMut for SafeTable {
     }
 }
 
+/// The most characters a table cell shows. comfy-table wraps a long word
+/// in time that grows with the square of its length: one calendar id of
+/// 200,000 characters from an upstream took `plan` 28 seconds to print.
+/// A cell past this is cut with a note; `--json` has it whole.
+const MAX_CELL_CHARS: usize = 2_000;
+
+impl SafeTable {
+    /// [`Table::add_row`], each cell longer than [`MAX_CELL_CHARS`] cut
+    /// (this shadows the table's own, which callers reach through `Deref`).
+    pub(crate) fn add_row<T: Into<comfy_table::Row>>(&mut self, row: T) -> &mut Self {
+        let row: comfy_table::Row = row.into();
+        let long = |cell: &comfy_table::Cell| cell.content().chars().count() > MAX_CELL_CHARS;
+        if row.cell_iter().any(long) {
+            let cells: Vec<comfy_table::Cell> = row
+                .cell_iter()
+                .map(|cell| match long(cell) {
+                    true => {
+                        let text = cell.content();
+                        let rest = text.chars().count() - MAX_CELL_CHARS;
+                        comfy_table::Cell::new(format!(
+                            "{}… ({rest} more characters; --json has them)",
+                            text.chars().take(MAX_CELL_CHARS).collect::<String>()
+                        ))
+                    }
+                    false => cell.clone(),
+                })
+                .collect();
+            self.0.add_row(cells);
+        } else {
+            self.0.add_row(row);
+        }
+        self
+    }
+}
+
 impl std::fmt::Display for SafeTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&rebound_domain::message::escape_controls(
@@ -308,4 +343,30 @@ pub fn status_table(runs: &[WorkflowExecutionRow], calls: &[ScraperCallRow], tz:
         out.push_str(&format!("{t}\n"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cell longer than MAX_CELL_CHARS is cut with a note, other cells
+    /// of its row are kept; a long word was laid out in time that grows
+    /// with the square of its length (28 s for 200,000 characters).
+    #[test]
+    fn a_cell_past_the_limit_is_cut_with_a_note() {
+        let mut t = table(&["id", "other"]);
+        t.add_row(vec!["x".repeat(50_000), "kept".to_string()]);
+        let shown: String = t
+            .to_string()
+            .chars()
+            .filter(|c| c.is_alphanumeric() || *c == ';' || *c == '(')
+            .collect();
+        assert!(
+            shown.contains("(48000morecharacters;jsonhasthem"),
+            "{}",
+            &shown[shown.len().saturating_sub(200)..]
+        );
+        assert_eq!(shown.matches('x').count(), MAX_CELL_CHARS);
+        assert!(shown.contains("kept"));
+    }
 }
