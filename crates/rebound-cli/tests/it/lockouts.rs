@@ -45,23 +45,19 @@ lockout = {}
     path
 }
 
-#[test]
+/// Locks `entities` of `scraper` for 24 hours in `dir`'s history, as three
+/// failures in a row would.
 #[allow(clippy::disallowed_methods)] // the binary under test runs on the wall clock
-fn lockouts_are_counted_per_scraper_listed_and_reset() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let cfg = cfg.to_str().unwrap();
+fn lock(dir: &std::path::Path, scraper: &str, entities: &[&str]) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let store = SqliteStore::open(&dir.path().join("rebound.db"))
-            .await
-            .unwrap();
+        let store = SqliteStore::open(&dir.join("rebound.db")).await.unwrap();
         let now = Utc::now();
-        for entity in ["g1", "g2"] {
+        for entity in entities {
             store
                 .lock_entity(&NewLockout {
-                    scraper_name: "box".into(),
-                    entity: entity.into(),
+                    scraper_name: scraper.into(),
+                    entity: (*entity).into(),
                     locked_at: now,
                     until: now + TimeDelta::hours(24),
                     consecutive: 3,
@@ -73,6 +69,14 @@ fn lockouts_are_counted_per_scraper_listed_and_reset() {
         }
         store.pool().close().await;
     });
+}
+
+#[test]
+fn lockouts_are_counted_per_scraper_listed_and_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let cfg = cfg.to_str().unwrap();
+    lock(dir.path(), "box", &["g1", "g2"]);
 
     let out = rebound(&["-c", cfg, "lockouts", "--json"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -105,31 +109,11 @@ fn lockouts_are_counted_per_scraper_listed_and_reset() {
 /// listed by `rebound lockouts`; `lockouts reset` refused them as an
 /// unknown scraper, so they could not be released.
 #[test]
-#[allow(clippy::disallowed_methods)] // the binary under test runs on the wall clock
 fn locks_of_a_scraper_the_config_no_longer_has_can_be_released() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
     let cfg = cfg.to_str().unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let store = SqliteStore::open(&dir.path().join("rebound.db"))
-            .await
-            .unwrap();
-        let now = Utc::now();
-        store
-            .lock_entity(&NewLockout {
-                scraper_name: "old_box".into(),
-                entity: "g1".into(),
-                locked_at: now,
-                until: now + TimeDelta::hours(24),
-                consecutive: 3,
-                reason: "3 consecutive failures".into(),
-                source_hash: None,
-            })
-            .await
-            .unwrap();
-        store.pool().close().await;
-    });
+    lock(dir.path(), "old_box", &["g1"]);
     let table = text(&rebound(&["-c", cfg, "lockouts"], &[("COLUMNS", "200")]).stdout);
     assert!(table.contains("old_box"), "{table}");
     let reset = rebound(&["-c", cfg, "lockouts", "reset", "old_box"], &[]);
