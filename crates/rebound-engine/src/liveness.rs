@@ -76,16 +76,8 @@ pub async fn close_dead_runs(
             only_running_owner: Some(owner.clone()),
         };
         if store.record_run_failure(&failure).await? {
-            match exited {
-                true => {
-                    tracing::warn!(execution_id = %run.execution_id, workflow = %run.workflow_name,
-                    %owner, "Closed a run whose process exited during the run.")
-                }
-                false => {
-                    tracing::warn!(execution_id = %run.execution_id, workflow = %run.workflow_name,
-                    %owner, "Closed a run whose heartbeat lapsed.")
-                }
-            }
+            tracing::warn!(execution_id = %run.execution_id, workflow = %run.workflow_name,
+                %owner, why = %failure.message, "Closed a run whose process is gone.");
             closed.push(run.execution_id);
         }
     }

@@ -106,7 +106,8 @@ fn pg_duration(value: &str) -> Option<Duration> {
 pub(crate) fn reply_within(options: &PgConnectOptions) -> Option<Duration> {
     let statement = statement_timeout(options)?;
     let margin = (statement / 10).clamp(Duration::from_secs(1), Duration::from_secs(30));
-    Some(statement + margin)
+    // Saturating: an absurd timeout in the URL must not overflow here.
+    Some(statement.saturating_add(margin))
 }
 
 /// Where the server is, for messages: `host:port` (IPv6 hosts in
@@ -167,6 +168,23 @@ mod tests {
             bound("postgres://u@h/x?options[statement_timeout]=0"),
             None,
             "off: no bound"
+        );
+        // Absurd values neither panic nor overflow.
+        assert!(
+            bound("postgres://u@h/x?options[statement_timeout]=18446744073709549568s").is_some()
+        );
+        assert_eq!(
+            bound("postgres://u@h/x?options[statement_timeout]=18446744073709551615s"),
+            None,
+            "past what a duration holds: not read"
+        );
+        assert_eq!(
+            bound("postgres://u@h/x?options[statement_timeout]=1e400"),
+            None
+        );
+        assert_eq!(
+            bound("postgres://u@h/x?options[statement_timeout]=-5s"),
+            None
         );
     }
 

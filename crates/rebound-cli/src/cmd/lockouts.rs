@@ -38,11 +38,9 @@ pub async fn lockouts(config: &Path, args: LockoutsArgs) -> Result<ExitCode, Fai
     if let Some(LockoutsCommand::Reset { scraper, entity }) = args.command {
         // A write: the database file alone must hold it after exit.
         setup::checkpoint_on_exit(store.clone());
-        // A scraper renamed or removed since it was locked is still listed
-        // with its locks, so they can be released too.
-        let listed = !plan.scrapers.contains_key(&scraper)
-            && !store.open_lockouts(Some(&scraper)).await?.is_empty();
-        if !plan.scrapers.contains_key(&scraper) && !listed {
+        if !rebound_service::api::reports::lockouts_resettable(&plan, store.as_ref(), &scraper)
+            .await?
+        {
             let known: Vec<&str> = plan.scrapers.keys().map(String::as_str).collect();
             return Err(Failure::Usage(anyhow::anyhow!(
                 "unknown scraper \"{scraper}\"; the config defines: {}",

@@ -352,18 +352,12 @@ pub(crate) async fn reset_lockouts(
             "request body: missing field `scraper` (whose lockouts to release)",
         ));
     }
-    // Locks of a scraper renamed or removed since are listed by
-    // `GET /api/v1/lockouts`, so they can be released too.
-    if !plan.scrapers.contains_key(&body.scraper) {
-        let held = web
-            .engine
-            .store()
-            .open_lockouts(Some(&body.scraper))
+    let resettable =
+        super::reports::lockouts_resettable(plan, web.engine.store().as_ref(), &body.scraper)
             .await
             .map_err(|e| Problem::internal("reading lockouts", e))?;
-        if held.is_empty() {
-            return Err(unknown("scraper", &body.scraper, plan.scrapers.keys()));
-        }
+    if !resettable {
+        return Err(unknown("scraper", &body.scraper, plan.scrapers.keys()));
     }
     let released = web
         .engine

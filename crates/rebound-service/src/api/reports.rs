@@ -182,6 +182,20 @@ pub async fn lockouts(
     })
 }
 
+/// Whether `rebound lockouts reset` and `POST /api/v1/lockouts/reset` may
+/// release `scraper`'s locks: a scraper of the config, or one renamed or
+/// removed since that still holds locks ([`lockouts`] lists them).
+pub async fn lockouts_resettable(
+    plan: &Plan,
+    store: &dyn Store,
+    scraper: &str,
+) -> Result<bool, StoreError> {
+    Ok(
+        plan.scrapers.contains_key(scraper)
+            || !store.open_lockouts(Some(scraper)).await?.is_empty(),
+    )
+}
+
 /// `rebound alerts --json` and `GET /api/v1/alerts`: open incidents, those
 /// resolved in the last 7 days, and the newest `limit` notifications.
 /// Callers mask the config's secrets in what they print.

@@ -235,12 +235,11 @@ fn uncovered(nats: &NatsSink, config: &jetstream::stream::Config) -> Option<Vec<
 
 /// Says which subjects a stream takes and which the sink needs.
 fn uncovered_message(nats: &NatsSink, subjects: &[String]) -> String {
+    let filter = nats.subject.filter();
     format!(
-        "JetStream stream \"{}\" exists but takes only {}, not all of this sink's subjects ({}): publishing would fail with \"no stream found\"; add \"{}\" to its subjects or name another stream",
+        "JetStream stream \"{}\" exists but takes only {}, not all of this sink's subjects ({filter}): publishing would fail with \"no stream found\"; add \"{filter}\" to its subjects or name another stream",
         nats.stream,
         subjects.join(", "),
-        nats.subject.filter(),
-        nats.subject.filter()
     )
 }
 
