@@ -434,7 +434,12 @@ fn variables_at(text: &str, line: usize, column: usize) -> Vec<String> {
     let value: String = row.chars().skip(column.saturating_sub(1)).collect();
     let value = match value.chars().next() {
         Some(quote @ ('"' | '\'')) => {
-            let body = &value[1..];
+            // A multi-line string opens with three quotes and closes with
+            // three; read as one-quote strings its body was empty, so its
+            // variables were never read from the environment.
+            let three = quote.to_string().repeat(3);
+            let triple = value.starts_with(&three);
+            let body = &value[if triple { 3 } else { 1 }..];
             let mut end = body.len();
             let mut escaped = false;
             for (i, c) in body.char_indices() {
@@ -442,7 +447,7 @@ fn variables_at(text: &str, line: usize, column: usize) -> Vec<String> {
                     escaped = true;
                     continue;
                 }
-                if c == quote && !escaped {
+                if c == quote && !escaped && (!triple || body[i..].starts_with(&three)) {
                     end = i;
                     break;
                 }
@@ -685,6 +690,11 @@ schedule = { kind = "window", start = "06:00", end = "10:00" }
         assert!(variables_at(text, 1, 5).is_empty());
         assert!(variables_at(text, 9, 1).is_empty());
         assert!(variables_at(text, 2, 99).is_empty());
+        // Multi-line strings (before: an empty body, no variables).
+        let text = "tz = \"\"\"${ZONE}\"\"\"\nt = '''${A} \"${B}\"'''\nu = \"\"\"${C}\n${NEXT_LINE}\"\"\"\n";
+        assert_eq!(variables_at(text, 1, 6), ["ZONE"]);
+        assert_eq!(variables_at(text, 2, 5), ["A", "B"]);
+        assert_eq!(variables_at(text, 3, 5), ["C"]);
     }
 
     /// The reference pipeline's transform runs with the `PATH` the CLI

@@ -460,7 +460,10 @@ pub(crate) async fn build(
     };
     let mut faults = Vec::new();
     let mut about_any: BTreeSet<&str> = BTreeSet::new();
-    for fault in &scenario.faults {
+    // A fault outside the simulated days (a scenario shortened by --days)
+    // was not armed: the warnings name it, and listing it here read as a
+    // fault measured with nothing hit.
+    for fault in scenario.faults.iter().filter(|f| !scenario.is_outside(f)) {
         let about = subjects_of(plan, fault);
         about_any.extend(about.iter().copied());
         let (from, to) = (utc(tz, fault.start), utc(tz, fault.end));

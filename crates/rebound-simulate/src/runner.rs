@@ -232,7 +232,14 @@ async fn config_for(
         None => write_reference(&at.dir)
             .map_err(|e| failed("cannot write the reference config")(e.to_string()))?,
     };
-    let text = rebound_config::read_config(&path).map_err(PrepareError::Config)?;
+    // Read off the runtime's thread: a FIFO with no writer blocks in
+    // `open`, and on `simulate`'s one-thread runtime its stop signal then
+    // went unheard until a writer came.
+    let read = path.clone();
+    let text = tokio::task::spawn_blocking(move || rebound_config::read_config(&read))
+        .await
+        .map_err(|e| failed("reading the config")(e.to_string()))?
+        .map_err(PrepareError::Config)?;
     let prepared = prepare(
         &text,
         &path,

@@ -508,6 +508,31 @@ fn locate_in(root: &DeTable<'_>, key: Key<'_>) -> Range<usize> {
     }
 }
 
+/// `a "down"`, `an "empty"`: a fault kind with its article.
+fn a_kind(kind: &str) -> String {
+    let vowel = kind.starts_with(['a', 'e', 'i', 'o', 'u']);
+    format!("{} \"{kind}\"", if vowel { "an" } else { "a" })
+}
+
+/// serde's path to a value as a scenario key: `faults[2].start`.
+fn key_path(path: &serde_path_to_error::Path) -> String {
+    let mut key = String::new();
+    for segment in path.iter() {
+        match segment {
+            serde_path_to_error::Segment::Seq { index } => key.push_str(&format!("[{index}]")),
+            serde_path_to_error::Segment::Map { key: k }
+            | serde_path_to_error::Segment::Enum { variant: k } => {
+                if !key.is_empty() {
+                    key.push('.');
+                }
+                key.push_str(k);
+            }
+            serde_path_to_error::Segment::Unknown => {}
+        }
+    }
+    key
+}
+
 fn find<'a, 'b>(table: &'a DeTable<'b>, name: &str) -> Option<&'a toml::Spanned<DeValue<'b>>> {
     table
         .iter()
@@ -515,12 +540,37 @@ fn find<'a, 'b>(table: &'a DeTable<'b>, name: &str) -> Option<&'a toml::Spanned<
         .map(|(_, v)| v)
 }
 
+/// Whether `text` has exactly the digits and separators of `shape`, where
+/// `9` stands for a digit: chrono's `%m` and `%H` also take one digit, so
+/// "2026-1-15" parsed as a date the documented form ("YYYY-MM-DD", and
+/// the JSON Schema's pattern) refuses.
+fn has_shape(text: &str, shape: &str) -> bool {
+    text.len() == shape.len()
+        && text.bytes().zip(shape.bytes()).all(|(c, s)| {
+            if s == b'9' {
+                c.is_ascii_digit()
+            } else {
+                c == s
+            }
+        })
+}
+
+/// A date "YYYY-MM-DD", in exactly that form.
+fn parse_date(text: &str) -> Option<NaiveDate> {
+    let text = text.trim();
+    has_shape(text, "9999-99-99")
+        .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .flatten()
+}
+
 fn parse_instant(text: &str) -> Result<NaiveDateTime, String> {
     let text = text.trim();
-    if let Ok(t) = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M") {
+    if has_shape(text, "9999-99-99T99:99")
+        && let Ok(t) = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
+    {
         return Ok(t);
     }
-    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+    if let Some(d) = parse_date(text) {
         return Ok(d.and_time(NaiveTime::MIN));
     }
     Err(format!(
@@ -547,11 +597,23 @@ impl Scenario {
     /// Parses and checks scenario `text` (from `origin`, named `name`).
     pub fn parse(name: &str, origin: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         let mut report = Reporter::new(origin, text);
-        let raw: RawScenario = match toml::from_str(text) {
+        // Parsed first, then deserialized with the path serde was at, so a
+        // value of the wrong type is named by its key (`days: expected an
+        // integer`), not only by its line and column.
+        let parsed =
+            DeTable::parse(text).map_err(|e| (e.span(), e.message().to_string(), String::new()));
+        let raw: Result<RawScenario, _> = parsed.and_then(|root| {
+            serde_path_to_error::deserialize(toml::Deserializer::from(root)).map_err(|e| {
+                let key = key_path(e.path());
+                let inner = e.into_inner();
+                (inner.span(), inner.message().to_string(), key)
+            })
+        });
+        let raw: RawScenario = match raw {
             Ok(raw) => raw,
-            Err(error) => {
-                let span = error.span().unwrap_or(0..0);
-                let mut message = rebound_config::reword_serde(error.message());
+            Err((span, message, key)) => {
+                let span = span.unwrap_or(0..0);
+                let mut message = rebound_config::reword_serde(&message);
                 // toml's syntax messages do not quote the text ("duplicate
                 // key", but not which): a short span on one line is shown,
                 // as the config loader does.
@@ -562,13 +624,13 @@ impl Scenario {
                 {
                     message.push_str(&format!(" (at `{snippet}`)"));
                 }
-                report.at_span(span, String::new(), message);
+                report.at_span(span, key, message);
                 return Err(ScenarioError {
                     problems: report.problems,
                 });
             }
         };
-        let from = NaiveDate::parse_from_str(raw.from.trim(), "%Y-%m-%d");
+        let from = parse_date(&raw.from).ok_or(());
         if from.is_err() {
             report.at(
                 Key::Top("from"),
@@ -664,13 +726,20 @@ impl Scenario {
                 );
             }
         }
-        if let Some(v) = raw_targets.fault_attempts_per_call_max
-            && !(v.is_finite() && v >= 0.0)
-        {
-            report.at(
-                Key::Target("fault_attempts_per_call_max"),
-                format!("expected a number of attempts, 0 or more, found {v}"),
-            );
+        if let Some(v) = raw_targets.fault_attempts_per_call_max {
+            if !(v.is_finite() && v >= 0.0) {
+                report.at(
+                    Key::Target("fault_attempts_per_call_max"),
+                    format!("expected a number of attempts, 0 or more, found {v}"),
+                );
+            } else if raw.faults.is_empty() {
+                // Measured on the faulted sources during the faults: with
+                // none it could only ever read "not measured".
+                report.at(
+                    Key::Target("fault_attempts_per_call_max"),
+                    "is measured during the faults, and the scenario has no [[faults]]".to_string(),
+                );
+            }
         }
         for (name, value) in [
             ("recovered_alerts", raw_targets.recovered_alerts),
@@ -907,6 +976,33 @@ impl Scenario {
                             "no scraper of source \"{source}\" calls a path starting with \"{route}\""
                         ),
                     );
+                    continue;
+                }
+            }
+            // As for one scraper above: on a source (or route) whose every
+            // scraper fetches a document, a changed shape changes nothing.
+            if matches!(fault.kind, FaultKind::ChangedShape) {
+                let hit: Vec<&String> = plan
+                    .scrapers
+                    .iter()
+                    .filter(|(_, s)| s.0 == source)
+                    .filter(|(_, s)| {
+                        fault
+                            .target
+                            .route
+                            .as_ref()
+                            .is_none_or(|route| route_can_match(route, &s.1))
+                    })
+                    .map(|(name, _)| name)
+                    .collect();
+                if !hit.is_empty() && hit.iter().all(|name| plan.documents.contains_key(*name)) {
+                    report.at(
+                        Key::Fault(n, "kind"),
+                        format!(
+                            "changed_shape moves a JSON answer's records under \"data_v2\", but every scraper it covers ({}) fetches a document, which it would leave unchanged; use empty, status or down",
+                            names(hit.into_iter())
+                        ),
+                    );
                 }
             }
         }
@@ -1090,7 +1186,7 @@ fn status_of(
         None if default.is_none() => {
             report.at(
                 Key::Fault(n, ""),
-                format!("a \"{}\" fault needs a \"status\"", raw.kind),
+                format!("{} fault needs a \"status\"", a_kind(&raw.kind)),
             );
             None
         }
@@ -1158,7 +1254,7 @@ fn check_fault(report: &mut Reporter<'_>, n: usize, raw: &RawFault) -> Option<Fa
         if present && !allowed.contains(&key) {
             report.at(
                 Key::Fault(n, key),
-                format!("a \"{}\" fault takes no \"{key}\"", raw.kind),
+                format!("{} fault takes no \"{key}\"", a_kind(&raw.kind)),
             );
         }
     }
@@ -1288,7 +1384,11 @@ fn check_fault(report: &mut Reporter<'_>, n: usize, raw: &RawFault) -> Option<Fa
                     );
                     None
                 }
-                Some(text) => match NaiveTime::parse_from_str(text.trim(), "%H:%M") {
+                Some(text) => match Some(text.trim())
+                    .filter(|t| has_shape(t, "99:99"))
+                    .map_or(Err(()), |t| {
+                        NaiveTime::parse_from_str(t, "%H:%M").map_err(|_| ())
+                    }) {
                     Ok(t) if t == NaiveTime::MIN => {
                         report.at(
                             at("publish_at"),
@@ -1816,6 +1916,20 @@ mod tests {
             error.to_string().contains("t.toml:4:8: faults[0].kind: changed_shape moves a JSON answer's records under \"data_v2\", but scraper \"report\" fetches a pdf document"),
             "{error}"
         );
+        // On a source, or a route, whose every scraper fetches a document
+        // (before: accepted, and its requests counted as hit).
+        let text = "from = \"2026-01-01\"\ndays = 2\n[[faults]]\nkind = \"changed_shape\"\nsource = \"api\"\nroute = \"/report\"\nstart = \"2026-01-01\"\nfor = \"1h\"\n[[faults]]\nkind = \"changed_shape\"\nsource = \"docs\"\nstart = \"2026-01-02\"\nfor = \"1h\"\n[[faults]]\nkind = \"changed_shape\"\nsource = \"api\"\nstart = \"2026-01-02\"\nfor = \"1h\"\n";
+        names.sources.insert("docs".into());
+        names
+            .scrapers
+            .insert("book".into(), ("docs".into(), "/book/{date}.pdf".into()));
+        names.documents.insert("book".into(), "pdf".into());
+        let mut scenario = parse(text).expect("parses");
+        let error = scenario.check_against(&names).unwrap_err();
+        let text = error.to_string();
+        assert_eq!(error.problems.len(), 2, "{text}");
+        assert!(text.contains("t.toml:4:8: faults[0].kind: changed_shape moves a JSON answer's records under \"data_v2\", but every scraper it covers (report) fetches a document"), "{text}");
+        assert!(text.contains("t.toml:10:8: faults[1].kind: changed_shape moves a JSON answer's records under \"data_v2\", but every scraper it covers (book) fetches a document"), "{text}");
     }
 
     /// Before: "duplicate key", without naming it.
@@ -1851,11 +1965,18 @@ mod tests {
     /// chrono represents panicked (exit 101) instead of naming the fault.
     #[test]
     fn a_fault_that_would_end_past_the_last_instant_is_outside_the_calendar() {
-        let text = "from = \"2026-01-15\"\ndays = 1\n[[faults]]\nkind = \"down\"\nsource = \"a\"\nstart = \"+262142-12-31T23:00\"\nfor = \"1h\"\n";
+        let text = "from = \"2026-01-15\"\ndays = 1\n[[faults]]\nkind = \"down\"\nsource = \"a\"\nstart = \"9999-12-31T23:00\"\nfor = \"400d\"\n";
         let error = parse(text).unwrap_err().to_string();
         assert!(
             error.contains("t.toml:6:9: faults[0].start:")
                 && error.contains("is outside the simulated calendar"),
+            "{error}"
+        );
+        // chrono's own extended years are not the documented form.
+        let text = text.replace("9999-12-31T23:00", "+262142-12-31T23:00");
+        let error = parse(&text).unwrap_err().to_string();
+        assert!(
+            error.contains("t.toml:6:9: faults[0].start: expected a local time"),
             "{error}"
         );
     }
@@ -1963,6 +2084,16 @@ mod tests {
             error.starts_with("t.toml:4:22: targets.first_alert_within: is measured from the first fault's start, and the scenario has no [[faults]]"),
             "{error}"
         );
+        // Before: accepted, and reported "not measured" on every run.
+        let error = parse(
+            "from = \"2026-01-01\"\ndays = 2\n[targets]\nfault_attempts_per_call_max = 0.05\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.starts_with("t.toml:4:31: targets.fault_attempts_per_call_max: is measured during the faults, and the scenario has no [[faults]]"),
+            "{error}"
+        );
         let error = parse("from = \"2026-01-01\"\ndays = 2\n[[faults]]\nkind = \"rate_limit\"\nsource = \"api\"\nrequests = 4294967296\nwindow = \"1m\"\nstart = \"2026-01-01\"\nfor = \"1h\"\n")
             .unwrap_err()
             .to_string();
@@ -1971,6 +2102,54 @@ mod tests {
                 "faults[0].requests: expected 1 to 4294967295 requests per window, found 4294967296"
             ),
             "{error}"
+        );
+    }
+
+    /// Before: `a "empty" fault takes no "delay"`.
+    #[test]
+    fn a_fault_kind_takes_its_article() {
+        let error = parse("from = \"2026-01-15\"\ndays = 1\n[[faults]]\nkind = \"empty\"\nsource = \"api\"\ndelay = \"1s\"\nstart = \"2026-01-15\"\nfor = \"1h\"\n").unwrap_err().to_string();
+        assert!(
+            error.contains("faults[0].delay: an \"empty\" fault takes no \"delay\""),
+            "{error}"
+        );
+        let error = parse("from = \"2026-01-15\"\ndays = 1\n[[faults]]\nkind = \"down\"\nsource = \"api\"\ndelay = \"1s\"\nstart = \"2026-01-15\"\nfor = \"1h\"\n").unwrap_err().to_string();
+        assert!(
+            error.contains("faults[0].delay: a \"down\" fault takes no \"delay\""),
+            "{error}"
+        );
+    }
+
+    /// Before: chrono's `%m`, `%d` and `%H` took one digit, so these were
+    /// accepted though the documented forms (and the schema) refuse them.
+    #[test]
+    fn dates_and_times_must_have_their_documented_form() {
+        for (text, wanted) in [
+            (
+                "from = \"2026-1-15\"\ndays = 1\n",
+                "t.toml:1:8: from: expected a date \"YYYY-MM-DD\", found \"2026-1-15\"",
+            ),
+            (
+                "from = \"2026-01-15\"\ndays = 1\n[[faults]]\nkind = \"down\"\nsource = \"api\"\nstart = \"2026-1-15\"\nfor = \"1h\"\n",
+                "t.toml:6:9: faults[0].start: expected a local time \"YYYY-MM-DDTHH:MM\" or a date \"YYYY-MM-DD\", found \"2026-1-15\"",
+            ),
+            (
+                "from = \"2026-01-15\"\ndays = 1\n[[faults]]\nkind = \"down\"\nsource = \"api\"\nstart = \"2026-01-15T9:00\"\nfor = \"1h\"\n",
+                "t.toml:6:9: faults[0].start: expected a local time",
+            ),
+            (
+                "from = \"2026-01-15\"\ndays = 1\n[[faults]]\nkind = \"late\"\nsource = \"api\"\npublish_at = \"9:00\"\nstart = \"2026-01-15\"\nfor = \"1h\"\n",
+                "t.toml:6:14: faults[0].publish_at: expected a local time \"HH:MM\", found \"9:00\"",
+            ),
+        ] {
+            let error = parse(text).unwrap_err().to_string();
+            assert!(error.starts_with(wanted), "{error}");
+        }
+        // The documented forms still parse.
+        let scenario = parse("from = \"2026-01-15\"\ndays = 1\n[[faults]]\nkind = \"late\"\nsource = \"api\"\npublish_at = \"09:00\"\nstart = \"2026-01-15T01:30\"\nfor = \"1h\"\n").expect("parses");
+        assert_eq!(
+            scenario.faults[0].start.format("%H:%M").to_string(),
+            "01:30"
         );
     }
 
@@ -2050,15 +2229,29 @@ mod tests {
         for (text, wanted) in [
             (
                 "from = 2026-01-01\ndays = 2\n",
-                "t.toml:1:8: expected a string, found a table or an unquoted date or time (write dates and times in quotes",
+                "t.toml:1:8: from: expected a string, found a table or an unquoted date or time (write dates and times in quotes",
             ),
             (
                 "from = \"2026-01-01\"\ndays = 1.5\n",
-                "t.toml:2:8: expected an integer, found floating point `1.5`",
+                "t.toml:2:8: days: expected an integer, found floating point `1.5`",
             ),
             (
                 "from = \"2026-01-01\"\ndays = 1\ntargets = \"x\"\n",
-                "t.toml:3:11: expected a table, found string \"x\"",
+                "t.toml:3:11: targets: expected a table, found string \"x\"",
+            ),
+            // Before: "t.toml:2:8: expected an integer, found string" with
+            // no key, in a file of many faults.
+            (
+                "from = \"2026-01-01\"\ndays = \"3\"\n",
+                "t.toml:2:8: days: expected an integer, found string \"3\"",
+            ),
+            (
+                "from = \"2026-01-01\"\ndays = 1\n[[faults]]\nkind = \"down\"\nsource = \"espn\"\nstart = \"2026-01-01\"\nfor = \"1h\"\n[[faults]]\nkind = \"flaky\"\nsource = \"espn\"\nstart = \"2026-01-01\"\nfor = \"1h\"\nrate = \"5%\"\n",
+                "t.toml:13:8: faults[1].rate: expected a number",
+            ),
+            (
+                "from = \"2026-01-01\"\ndays = 1\n[targets]\nslots_once = 1\n",
+                "t.toml:4:14: targets.slots_once: expected a boolean, found integer `1`",
             ),
         ] {
             let error = parse(text).unwrap_err().to_string();

@@ -128,7 +128,14 @@ async fn simulate_all(
     }
     let mut scenarios = Vec::new();
     for name in &args.scenarios {
-        let scenario = builtin::resolve(name).map_err(|e| Failure::Usage(anyhow::anyhow!(e)))?;
+        // Read off the runtime's thread: a FIFO with no writer blocks in
+        // `open`, and on this one-thread runtime the stop signal then went
+        // unheard until a writer came.
+        let arg = name.clone();
+        let scenario = tokio::task::spawn_blocking(move || builtin::resolve(&arg))
+            .await
+            .map_err(|e| Failure::Usage(anyhow::anyhow!("reading {name}: {e}")))?
+            .map_err(|e| Failure::Usage(anyhow::anyhow!(e)))?;
         // Checked before anything runs: a bad --from or --days for the
         // third scenario should not come after two finished runs.
         rebound_simulate::scenario::check_calendar(

@@ -1145,3 +1145,86 @@ fn an_interrupted_simulation_removes_its_temporary_history() {
     );
     assert!(keep.join("history.db").exists());
 }
+
+/// Before: a multi-line string's `${VAR}` in a typed field was never read
+/// from the environment: `simulate` refused the masked stand-in
+/// (`"REBOUND_PLACEHOLDER…" is not a duration`) though `check` accepted it.
+#[test]
+fn a_variable_in_a_multi_line_string_is_read_from_the_environment() {
+    let own = Own::new(
+        &SCOREBOARD.replace(
+            "base_url = \"https://api.example.com\"\n",
+            "base_url = \"https://api.example.com\"\ntimeout = \"\"\"${OWN_TIMEOUT}\"\"\"\n",
+        ),
+        "from = \"2026-01-10\"\ndays = 1\n",
+    );
+    let unset = own.simulate(&["--json"], &[]);
+    assert_eq!(unset.status.code(), Some(2), "{}", text(&unset.stderr));
+    let stderr = text(&unset.stderr);
+    assert!(
+        stderr.contains("sources.espn.timeout: environment variable OWN_TIMEOUT is not set"),
+        "{stderr}"
+    );
+    let report = own.report(&[("OWN_TIMEOUT", "7s")]);
+    assert!(
+        report["runs"]["total"].as_i64().expect("total") >= 1,
+        "{report}"
+    );
+}
+
+/// Before: a FIFO with no writer, given as the scenario or the config,
+/// blocked in `open` on the runtime's only thread, so SIGTERM went unheard
+/// until a writer came. Now the read waits off that thread and the signal
+/// ends the command at once, with the shell's status for it.
+#[cfg(unix)]
+#[test]
+fn a_stop_signal_ends_a_simulation_waiting_on_a_fifo() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let fifo = fifo.to_str().expect("utf-8").to_string();
+    for args in [
+        vec!["simulate", fifo.as_str(), "--no-pin"],
+        vec![
+            "-c",
+            fifo.as_str(),
+            "simulate",
+            "host-down-5-days",
+            "--no-pin",
+        ],
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rebound"))
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("it starts");
+        // Time to reach the read (it blocks there for good without a writer).
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(killed.success());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break Some(status);
+            }
+            if std::time::Instant::now() > deadline {
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let Some(status) = status else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?}: still waiting on the FIFO 10 s after SIGTERM");
+        };
+        assert_eq!(status.code(), Some(143), "{args:?}");
+    }
+}
