@@ -35,6 +35,10 @@ pub struct Observed {
     pub alerts: Vec<AlertSent>,
     /// Per dataset with a freshness SLA: seconds past it.
     pub past_sla_seconds: BTreeMap<String, i64>,
+    /// Incidents (condition, subject) the warm-up opened and that are still
+    /// open: their reminders and recovery are the warm-up's, not the
+    /// scenario's.
+    pub warm_up_open: BTreeSet<(String, String)>,
 }
 
 fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {

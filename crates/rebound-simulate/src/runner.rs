@@ -640,7 +640,7 @@ async fn round(
     for message in received
         .iter()
         .skip(*seen)
-        .filter(|m| counted && m.path.starts_with("/alerts/"))
+        .filter(|m| m.path.starts_with("/alerts/"))
     {
         let body: serde_json::Value = serde_json::from_str(&message.body).unwrap_or_default();
         let field = |k: &str| {
@@ -649,7 +649,26 @@ async fn round(
                 .unwrap_or("")
                 .to_string()
         };
-        if !notified.insert((field("event"), field("condition"), field("subject"))) {
+        let incident = (field("condition"), field("subject"));
+        let event = field("event");
+        // An incident the warm-up opened is the warm-up's to the end: its
+        // recovery used to be counted, so "recovered" could exceed
+        // "opened".
+        if !counted {
+            match event.as_str() {
+                "opened" => observed.warm_up_open.insert(incident),
+                "recovered" => observed.warm_up_open.remove(&incident),
+                _ => false,
+            };
+            continue;
+        }
+        if observed.warm_up_open.contains(&incident) {
+            if event == "recovered" {
+                observed.warm_up_open.remove(&incident);
+            }
+            continue;
+        }
+        if !notified.insert((event, incident.0, incident.1)) {
             continue;
         }
         observed.alerts.push(AlertSent {

@@ -1228,3 +1228,45 @@ fn a_stop_signal_ends_a_simulation_waiting_on_a_fifo() {
         assert_eq!(status.code(), Some(143), "{args:?}");
     }
 }
+
+/// Before: an alert the warm-up opened and the first simulated day
+/// recovered was counted as recovered, with no opening counted for it, so
+/// "recovered" could exceed "opened". Here the scoreboard goes stale an
+/// hour after each morning's collection: the warm-up's incident recovers
+/// on the first morning, and the day's own opens after it.
+#[test]
+fn an_alert_the_warm_up_opened_is_not_counted_when_it_recovers() {
+    let config = r#"
+[pipeline]
+name = "own"
+timezone = "America/New_York"
+
+[sources.odds_api]
+base_url = "https://api.example.com"
+
+[scrapers.events]
+source = "odds_api"
+path = "/sports/basketball_nba/events"
+query = { commenceTimeFrom = "{day_start_utc}", commenceTimeTo = "{day_end_utc}" }
+records = ""
+dataset = "odds_api/events"
+
+[datasets."odds_api/events"]
+fresh_warn = "1h"
+
+[workflows.daily]
+scrapers = ["events"]
+schedule = { kind = "window", start = "06:00", end = "08:00" }
+"#;
+    let own = Own::new(config, "from = \"2026-01-10\"\ndays = 1\n");
+    let report = own.report(&[]);
+    assert_eq!(report["runs"]["success"], 1, "{report}");
+    let alerts = &report["alerts"];
+    let opened = alerts["opened"].as_i64().expect("opened");
+    let recovered = alerts["recovered"].as_i64().expect("recovered");
+    assert!(opened >= 1, "the day's own stale alert: {report}");
+    assert_eq!(
+        recovered, 0,
+        "the one recovery is the warm-up's incident's: {report}"
+    );
+}
