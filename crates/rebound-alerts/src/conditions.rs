@@ -13,6 +13,7 @@ use chrono_tz::Tz;
 use rebound_domain::alerts::AlertConditions;
 use rebound_domain::message::plural;
 use rebound_health::{HealthReport, Level, SourceHealth};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The names of the conditions, as stored in `alert_incidents.condition`.
 pub const WORKFLOW_FAILED: &str = "workflow_failed";
@@ -40,9 +41,35 @@ pub struct Observation {
     pub summary: String,
 }
 
+/// What an evaluator knows beyond one report, for `source_unhealthy`: the
+/// report dates an outage only from what was recorded (failed calls, a
+/// breaker that follows the health probe), and a failing probe with
+/// neither (no breaker, or one that does not follow health) has no
+/// recorded start.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Memory {
+    /// Source → when this evaluator first saw it unhealthy (breaker not
+    /// closed, or probe failing), in the stretch still going on.
+    pub unhealthy_seen: BTreeMap<String, DateTime<Utc>>,
+    /// Sources with an open `source_unhealthy` incident: observed while
+    /// unhealthy, whatever the grace, so an open incident cannot flap
+    /// (an evaluator that restarted has forgotten when it first saw them).
+    pub open: BTreeSet<String>,
+}
+
 /// Every active condition in `report`, in a stable order.
 /// Times in the summaries read in `tz`, the pipeline's zone.
 pub fn observe(report: &HealthReport, rules: &AlertConditions, tz: Tz) -> Vec<Observation> {
+    observe_with(report, rules, tz, &Memory::default())
+}
+
+/// [`observe`], with what the evaluator remembers from earlier reports.
+pub fn observe_with(
+    report: &HealthReport,
+    rules: &AlertConditions,
+    tz: Tz,
+    memory: &Memory,
+) -> Vec<Observation> {
     let now = report.generated_at;
     let mut out = Vec::new();
     if let Some(after) = rules.workflow_failed_after {
@@ -78,7 +105,7 @@ pub fn observe(report: &HealthReport, rules: &AlertConditions, tz: Tz) -> Vec<Ob
     if let Some(grace) = rules.source_unhealthy_grace {
         let grace = rebound_domain::duration::to_chrono_saturating(grace);
         for s in &report.sources {
-            if let Some(obs) = source_unhealthy(s, now, grace, tz) {
+            if let Some(obs) = source_unhealthy(s, now, grace, tz, memory) {
                 out.push(obs);
             }
         }
@@ -224,24 +251,36 @@ pub fn observe(report: &HealthReport, rules: &AlertConditions, tz: Tz) -> Vec<Ob
     out
 }
 
+/// Whether the report shows `s` unhealthy in the sense of
+/// `source_unhealthy`: its breaker not closed, or its health probe failing.
+pub fn is_unhealthy(s: &SourceHealth) -> bool {
+    s.breaker != "closed" || s.probe.as_ref().is_some_and(|p| !p.ok)
+}
+
 /// Breaker open or half-open, or a failing probe, for longer than `grace`.
-/// The outage is dated from its earliest sign: the first failed call after
-/// the last success (`failing_since`), the first failed health probe
-/// (`probe_failing_since`) or the breaker's opening (which stays put while
-/// it moves between open and half-open). None of them moves while the
-/// source stays unhealthy, so an open incident does not fall back under
-/// the grace period and flap.
+/// The outage is dated from its earliest recorded sign: the first failed
+/// call after the last success (`failing_since`), the first failed health
+/// probe (`probe_failing_since`) or the breaker's opening (which stays put
+/// while it moves between open and half-open). With none recorded, from
+/// when the evaluator first saw it ([`Memory`]). It used to fall back on
+/// the last successful call, which says when the source last worked, not
+/// when it stopped: a probe failing with nothing recorded (no breaker)
+/// fired at once, as "since 06:00, 9h ago" for an outage begun a minute
+/// before. None of these moves while the source stays unhealthy, and an
+/// open incident stays observed, so it does not fall back under the grace
+/// period and flap.
 fn source_unhealthy(
     s: &SourceHealth,
     now: DateTime<Utc>,
     grace: TimeDelta,
     tz: Tz,
+    memory: &Memory,
 ) -> Option<Observation> {
-    let breaker = s.breaker != "closed";
-    let probe = s.probe.as_ref().filter(|p| !p.ok);
-    if !breaker && probe.is_none() {
+    if !is_unhealthy(s) {
         return None;
     }
+    let breaker = s.breaker != "closed";
+    let probe = s.probe.as_ref().filter(|p| !p.ok);
     let since = [
         s.failing_since,
         s.probe_failing_since,
@@ -250,10 +289,11 @@ fn source_unhealthy(
     .into_iter()
     .flatten()
     .min()
-    .or(s.last_success_at);
-    // Unknown start (never succeeded, no failures recorded): count it as
+    .or_else(|| memory.unhealthy_seen.get(&s.name).copied());
+    // Unknown start (nothing recorded, not seen before): count it as
     // unhealthy now; a probe that never worked is worth a message.
-    if let Some(since) = since
+    if !memory.open.contains(&s.name)
+        && let Some(since) = since
         && now - since < grace
     {
         return None;

@@ -7,7 +7,7 @@
 //! made (two schedulers on one PostgreSQL) is skipped, so nothing is
 //! notified twice.
 
-use crate::conditions::{Observation, observe};
+use crate::conditions::{Memory, Observation, is_unhealthy, observe_with};
 use crate::incident::{Causes, Change, Limits, Notice, OpenIncident, Stamp, step_grouped};
 use crate::payload::Payload;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -39,6 +39,8 @@ pub struct Evaluator {
     /// The pipeline's zone: alert texts give times in it.
     timezone: chrono_tz::Tz,
     redactor: Redactor,
+    /// Source → when this evaluator first saw it unhealthy ([`Memory`]).
+    unhealthy_seen: std::sync::Mutex<std::collections::BTreeMap<String, DateTime<Utc>>>,
 }
 
 impl Evaluator {
@@ -55,15 +57,44 @@ impl Evaluator {
             pipeline: pipeline.into(),
             timezone,
             redactor,
+            unhealthy_seen: std::sync::Mutex::default(),
         }
     }
 
     /// Evaluates the conditions on `report` at its `generated_at`.
     pub async fn evaluate(&self, report: &HealthReport) -> Result<Evaluation, StoreError> {
-        let observed = observe(report, &self.settings.conditions, self.timezone);
+        let rows = self.store.open_alert_incidents().await?;
+        let memory = self.remember(report, &rows);
+        let observed = observe_with(report, &self.settings.conditions, self.timezone, &memory);
         let causes = crate::group::causes(report, &observed);
-        self.apply_grouped(report.generated_at, &observed, causes)
+        self.apply_rows(report.generated_at, &observed, causes, rows)
             .await
+    }
+
+    /// Updates when each source was first seen unhealthy (kept while it
+    /// stays so, forgotten once it is healthy) and returns it with the
+    /// sources whose `source_unhealthy` incident is open.
+    fn remember(&self, report: &HealthReport, rows: &[AlertIncidentRow]) -> Memory {
+        let mut seen = self
+            .unhealthy_seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for source in &report.sources {
+            if is_unhealthy(source) {
+                seen.entry(source.name.clone())
+                    .or_insert(report.generated_at);
+            } else {
+                seen.remove(&source.name);
+            }
+        }
+        Memory {
+            unhealthy_seen: seen.clone(),
+            open: rows
+                .iter()
+                .filter(|r| r.condition == crate::conditions::SOURCE_UNHEALTHY)
+                .map(|r| r.subject.clone())
+                .collect(),
+        }
     }
 
     /// Applies already computed observations at `now` (what [`Self::evaluate`] does after `observe`),
@@ -80,9 +111,20 @@ impl Evaluator {
         &self,
         now: DateTime<Utc>,
         observed: &[Observation],
-        mut causes: Causes,
+        causes: Causes,
     ) -> Result<Evaluation, StoreError> {
         let rows = self.store.open_alert_incidents().await?;
+        self.apply_rows(now, observed, causes, rows).await
+    }
+
+    /// [`Self::apply_grouped`] with the open incidents already read.
+    async fn apply_rows(
+        &self,
+        now: DateTime<Utc>,
+        observed: &[Observation],
+        mut causes: Causes,
+        rows: Vec<AlertIncidentRow>,
+    ) -> Result<Evaluation, StoreError> {
         let open: Vec<OpenIncident> = rows.iter().map(open_incident).collect();
         // Grouped incidents whose cause is no longer open: when it recovered
         // decides whether they have new evidence of their own.

@@ -3,7 +3,7 @@
 use crate::reports::*;
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::America::New_York;
-use rebound_alerts::conditions::{Observation, observe};
+use rebound_alerts::conditions::{Memory, Observation, observe, observe_with};
 use rebound_domain::alerts::AlertConditions;
 use rebound_health::{Level, NotAcknowledging, ProbeResult, QuotaHealth};
 
@@ -102,7 +102,8 @@ fn source_unhealthy_only_after_the_grace_period_dated_from_the_first_failure() {
     blip.breaker = "open".into();
     blip.breaker_since = ago(10);
     blip.failing_since = ago(10);
-    // Probe failing, breaker closed, last success 30 minutes ago.
+    // Probe failing with nothing recorded (no breaker follows it), first
+    // seen by the evaluator 30 minutes ago.
     let mut probe = source("probe");
     probe.probe = Some(ProbeResult {
         ok: false,
@@ -110,18 +111,32 @@ fn source_unhealthy_only_after_the_grace_period_dated_from_the_first_failure() {
         error: None,
         duration_ms: 12,
     });
-    probe.last_success_at = ago(30);
-    // Probe failing, closed breaker, succeeded 5 minutes ago.
+    // Its last success says when it last worked, not when it stopped.
+    probe.last_success_at = ago(600);
+    // The same, first seen 5 minutes ago: within grace, however old the
+    // last success (before: dated from it, so it fired at once).
     let mut fresh = source("fresh");
     fresh.probe = probe.probe.clone();
-    fresh.last_success_at = ago(5);
-    r.sources = vec![long, blip, probe, fresh];
-    let found = observe(&r, &AlertConditions::default(), New_York);
+    fresh.last_success_at = ago(600);
+    // The same again, but its incident is open (the evaluator restarted
+    // and saw it a minute ago): it stays observed.
+    let mut reopened = source("reopened");
+    reopened.probe = probe.probe.clone();
+    r.sources = vec![long, blip, probe, fresh, reopened];
+    let memory = Memory {
+        unhealthy_seen: [("probe", 30), ("fresh", 5), ("reopened", 1)]
+            .into_iter()
+            .map(|(name, minutes)| (name.to_string(), ago(minutes).unwrap()))
+            .collect(),
+        open: ["reopened".to_string()].into_iter().collect(),
+    };
+    let found = observe_with(&r, &AlertConditions::default(), New_York, &memory);
     assert_eq!(
         ids(&found),
         [
             ("source_unhealthy", "long", Level::Critical),
-            ("source_unhealthy", "probe", Level::Critical)
+            ("source_unhealthy", "probe", Level::Critical),
+            ("source_unhealthy", "reopened", Level::Critical)
         ]
     );
     assert_eq!(

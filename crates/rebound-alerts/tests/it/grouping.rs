@@ -480,3 +480,62 @@ async fn an_incident_announced_before_its_cause_joins_it() {
         opened.message
     );
 }
+
+/// Before: with no breaker following the health probe (the original
+/// pipeline's policy in `rebound simulate --policy original`), a failing
+/// probe had no recorded start, and `source_unhealthy` dated the outage
+/// from the source's last successful call, hours earlier: it opened at
+/// the first evaluation, ahead of the grace every other outage waits.
+#[tokio::test]
+async fn a_failing_probe_with_no_recorded_start_waits_the_grace_from_when_it_was_seen() {
+    let rig = rig().await;
+    let at = |minutes: i64| {
+        let t = t0() + TimeDelta::minutes(minutes);
+        let mut r = empty(t);
+        let mut bdl = source("bdl");
+        bdl.last_success_at = Some(t0() - TimeDelta::hours(9));
+        if !(60..70).contains(&minutes) {
+            bdl.probe = Some(rebound_health::ProbeResult {
+                ok: false,
+                http_status: None,
+                error: Some("GET /teams: connection refused".into()),
+                duration_ms: 1,
+            });
+        } else {
+            bdl.last_success_at = Some(t);
+        }
+        r.sources = vec![bdl];
+        r
+    };
+    let opened = || async {
+        rig.store
+            .open_alert_incidents()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| (i.condition, i.opened_at))
+            .collect::<Vec<_>>()
+    };
+    for minutes in [0, 5, 10] {
+        rig.evaluator.evaluate(&at(minutes)).await.unwrap();
+        assert_eq!(opened().await, [], "at +{minutes}m, within the 15m grace");
+    }
+    rig.evaluator.evaluate(&at(16)).await.unwrap();
+    assert_eq!(
+        opened().await,
+        [(
+            "source_unhealthy".to_string(),
+            t0() + TimeDelta::minutes(16)
+        )]
+    );
+    let sent = rig.sent().await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    // Still down: kept open, not a second opening.
+    rig.evaluator.evaluate(&at(30)).await.unwrap();
+    assert_eq!(opened().await.len(), 1);
+    // Back: resolved, and a new outage waits the grace again.
+    rig.evaluator.evaluate(&at(60)).await.unwrap();
+    assert_eq!(opened().await, []);
+    rig.evaluator.evaluate(&at(75)).await.unwrap();
+    assert_eq!(opened().await, [], "failing again since +75m: within grace");
+}
