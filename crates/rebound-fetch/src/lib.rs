@@ -394,6 +394,10 @@ fn render_in(
         })
 }
 
+/// The longest URL the HTTP client sends: `http::Uri` holds at most
+/// `u16::MAX - 1` bytes.
+const MAX_URL_LENGTH: usize = 65_534;
+
 fn build_request(spec: &CallSpec<'_>) -> Result<BuiltRequest, String> {
     use rebound_domain::template::Placement;
     let base = render_in(
@@ -471,6 +475,15 @@ fn build_request(spec: &CallSpec<'_>) -> Result<BuiltRequest, String> {
                 &format!("headers.{key}"),
                 Placement::Header,
             )?,
+        ));
+    }
+    // The HTTP client cannot send a longer one; said before any request,
+    // rather than as hyper's "Parsed Url is not a valid Uri" per attempt.
+    let length = url.as_str().len();
+    if length > MAX_URL_LENGTH {
+        return Err(format!(
+            "scraper {}: the request URL would be {length} characters long, over the {MAX_URL_LENGTH} an HTTP request can carry (is a parameter's value too long?)",
+            spec.scraper.name
         ));
     }
     let method = reqwest::Method::from_bytes(spec.scraper.method.as_bytes())

@@ -209,3 +209,31 @@ fn every_example_config_passes_check() {
     }
     assert!(checked >= 3, "found {checked} example configs");
 }
+
+/// Before: a 70,000-character `--param` failed each attempt with hyper's
+/// "Parsed Url is not a valid Uri", naming neither the scraper nor why.
+#[test]
+fn a_parameter_too_long_for_a_url_is_refused_before_any_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        "[pipeline]\nname = \"p\"\ndatabase = \"sqlite://h.db\"\n\n\
+         [sources.up]\nbase_url = \"http://127.0.0.1:9/\"\n\n\
+         [scrapers.lookup]\nsource = \"up\"\npath = \"/find\"\nquery = { q = \"{term}\" }\n",
+    );
+    let long = format!("term={}", "x".repeat(70_000));
+    let out = rebound(
+        &[
+            "-c", &config, "scrape", "lookup", "--param", &long, "--json",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!all.contains("not a valid Uri"), "{all}");
+    assert!(
+        all.contains("scraper lookup: the request URL would be 70")
+            && all.contains("over the 65534 an HTTP request can carry"),
+        "{all}"
+    );
+}
