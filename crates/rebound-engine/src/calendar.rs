@@ -277,6 +277,149 @@ fn exact(number: &serde_json::Number) -> Option<String> {
     (!(number.is_f64() && text.contains(['e', 'E']))).then_some(text)
 }
 
+/// Why `payload` is not a document that the JSONPath `events` (a
+/// calendar's) reads events from, or `None` when it may be one. A path
+/// that selects nothing is a day without events only when it stops at an
+/// empty list or a filter: stopping at a missing member (`{}` for
+/// `$.games[*]`) or at a scalar means the document has another shape, and
+/// planning it as "no events" hid a wrong file. Checked segment by
+/// segment from `$` (member names, `*`, and stopping at a recursive
+/// descent); a path this cannot split is left to [`extract_events`].
+pub fn shape_mismatch(payload: &Value, events: &str) -> Option<String> {
+    let mut prefix = String::from("$");
+    for segment in path_segments(events)? {
+        let nodes = JsonPath::parse(&prefix).ok()?.query(payload).all();
+        if nodes.is_empty() {
+            return None;
+        }
+        let next = format!("{prefix}{}", segment.text);
+        if !JsonPath::parse(&next).ok()?.query(payload).is_empty() {
+            prefix = next;
+            continue;
+        }
+        let what = match nodes.as_slice() {
+            [one] => format!("{prefix} is {}", json_type(one)),
+            many => format!("none of the {} values at {prefix}", many.len()),
+        };
+        return match segment.kind {
+            SegmentKind::Member(name) if nodes.len() == 1 => Some(format!(
+                "{what} with no member \"{name}\" (the calendar reads its events at {events})"
+            )),
+            SegmentKind::Member(name) => Some(format!(
+                "{what} has a member \"{name}\" (the calendar reads its events at {events})"
+            )),
+            SegmentKind::Wildcard if nodes.iter().all(|n| !(n.is_array() || n.is_object())) => {
+                Some(format!(
+                    "{what}, not an array or object (the calendar reads its events at {events})"
+                ))
+            }
+            _ => None,
+        };
+    }
+    None
+}
+
+/// One segment of a JSONPath, as written.
+struct PathSegment {
+    text: String,
+    kind: SegmentKind,
+}
+
+enum SegmentKind {
+    /// `.name` or `['name']`.
+    Member(String),
+    /// `.*` or `[*]`.
+    Wildcard,
+    /// An index, slice, filter or union.
+    Other,
+}
+
+/// The segments of `path` after `$`, up to a recursive descent (`..`) or
+/// anything this does not read; `None` when it does not start with `$`.
+fn path_segments(path: &str) -> Option<Vec<PathSegment>> {
+    let rest = path.trim().strip_prefix('$')?;
+    let chars: Vec<char> = rest.chars().collect();
+    let mut segments = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            c if c.is_whitespace() => i += 1,
+            '.' if chars.get(i + 1) == Some(&'.') => break,
+            '.' if chars.get(i + 1) == Some(&'*') => {
+                segments.push(PathSegment {
+                    text: ".*".into(),
+                    kind: SegmentKind::Wildcard,
+                });
+                i += 2;
+            }
+            '.' => {
+                let end = (i + 1..chars.len())
+                    .find(|&j| matches!(chars[j], '.' | '[') || chars[j].is_whitespace())
+                    .unwrap_or(chars.len());
+                let name: String = chars[i + 1..end].iter().collect();
+                if name.is_empty() {
+                    break;
+                }
+                segments.push(PathSegment {
+                    text: format!(".{name}"),
+                    kind: SegmentKind::Member(name),
+                });
+                i = end;
+            }
+            '[' => {
+                let end = bracket_end(&chars, i)?;
+                let text: String = chars[i..=end].iter().collect();
+                let inner = text[1..text.len() - 1].trim();
+                let kind = if inner == "*" {
+                    SegmentKind::Wildcard
+                } else {
+                    match quoted_name(inner) {
+                        Some(name) => SegmentKind::Member(name),
+                        None => SegmentKind::Other,
+                    }
+                };
+                segments.push(PathSegment { text, kind });
+                i = end + 1;
+            }
+            _ => break,
+        }
+    }
+    Some(segments)
+}
+
+/// The index of the `]` closing the `[` at `start`, past quoted strings
+/// and nested brackets (a filter's).
+fn bracket_end(chars: &[char], start: usize) -> Option<usize> {
+    let (mut depth, mut quote, mut escaped) = (0usize, None::<char>, false);
+    for (j, &c) in chars.iter().enumerate().skip(start) {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(_) if c == '\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                '\'' | '"' => quote = Some(c),
+                '[' => depth += 1,
+                ']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(j);
+                    }
+                }
+                _ => {}
+            },
+        }
+    }
+    None
+}
+
+/// `'name'` or `"name"` without escapes, as the name.
+fn quoted_name(inner: &str) -> Option<String> {
+    let quote = inner.chars().next().filter(|c| matches!(c, '\'' | '"'))?;
+    let name = inner.strip_prefix(quote)?.strip_suffix(quote)?;
+    (!name.contains(['\\', '\'', '"'])).then(|| name.to_string())
+}
+
 fn json_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
@@ -374,6 +517,64 @@ impl Engine {
             fetched_at: latest.fetched_at,
             output_uri: latest.output_uri,
         }))
+    }
+}
+
+#[cfg(test)]
+mod shape_tests {
+    use super::shape_mismatch;
+    use serde_json::json;
+
+    const NBA: &str = "$.leagueSchedule.gameDates[*].games[*]";
+
+    #[test]
+    fn a_document_of_another_shape_is_told_from_a_day_without_events() {
+        // Right shape, no events: a day without games.
+        assert_eq!(
+            shape_mismatch(&json!({"leagueSchedule": {"gameDates": []}}), NBA),
+            None
+        );
+        assert_eq!(
+            shape_mismatch(
+                &json!({"leagueSchedule": {"gameDates": [{"games": []}]}}),
+                NBA
+            ),
+            None
+        );
+        assert_eq!(shape_mismatch(&json!({"games": []}), "$['games'][*]"), None);
+        assert_eq!(
+            shape_mismatch(&json!({"games": [{"s": 1}]}), "$.games[?@.s == 2]"),
+            None
+        );
+        assert_eq!(shape_mismatch(&json!({"a": {}}), "$..games[*]"), None);
+        // Another shape.
+        assert_eq!(
+            shape_mismatch(&json!({}), NBA).as_deref(),
+            Some(
+                "$ is an object with no member \"leagueSchedule\" (the calendar reads its events at $.leagueSchedule.gameDates[*].games[*])"
+            )
+        );
+        assert!(
+            shape_mismatch(&json!([{"id": 1}]), "$.games[*]")
+                .is_some_and(|why| why.starts_with("$ is an array with no member \"games\""))
+        );
+        assert!(
+            shape_mismatch(
+                &json!({"leagueSchedule": {"gameDates": [{"x": 1}, {"y": 2}]}}),
+                NBA
+            )
+            .is_some_and(|why| why.starts_with(
+                "none of the 2 values at $.leagueSchedule.gameDates[*] has a member \"games\""
+            ))
+        );
+        assert!(
+            shape_mismatch(&json!({"games": 5}), "$.games[*]")
+                .is_some_and(|why| why.starts_with("$.games is a number, not an array or object"))
+        );
+        assert!(
+            shape_mismatch(&json!({}), "$[\"games\"][*]")
+                .is_some_and(|why| why.contains("no member \"games\""))
+        );
     }
 }
 

@@ -4,7 +4,7 @@
 //! says when, as a condition: "if the window run fails: retry at …".
 
 use crate::cmd::run::parse_date;
-use crate::output::{plural, when};
+use crate::output::{self, plural, when};
 use crate::{Failure, setup};
 use anyhow::{Context, anyhow};
 use chrono::{NaiveDate, Utc};
@@ -55,12 +55,25 @@ pub async fn plan(config: &Path, args: PlanArgs) -> Result<ExitCode, Failure> {
             tz.name()
         )));
     }
+    // Two files for one calendar: which one was meant cannot be guessed
+    // (the last used to win, silently).
+    for (i, (name, file)) in args.calendars.iter().enumerate() {
+        if let Some((_, first)) = args.calendars[..i].iter().find(|(n, _)| n == name) {
+            return Err(Failure::Usage(anyhow!(
+                "--calendar {}: given twice ({} and {}); give each calendar once",
+                output::printable(name),
+                output::printable(&first.display().to_string()),
+                output::printable(&file.display().to_string())
+            )));
+        }
+    }
     let mut calendars: BTreeMap<String, Vec<Event>> = BTreeMap::new();
     for (name, file) in &args.calendars {
         let Some(calendar) = plan.calendars.get(name) else {
             let defined: Vec<&str> = plan.calendars.keys().map(String::as_str).collect();
             return Err(Failure::Usage(anyhow!(
-                "--calendar {name}: no such calendar; defined calendars: {}",
+                "--calendar {}: no such calendar; defined calendars: {}",
+                output::printable(name),
                 if defined.is_empty() {
                     "(none)".to_string()
                 } else {
@@ -83,6 +96,15 @@ pub async fn plan(config: &Path, args: PlanArgs) -> Result<ExitCode, Failure> {
         let value: serde_json::Value = serde_json::from_slice(&bytes)
             .with_context(|| format!("--calendar {name}: {} is not JSON", file.display()))
             .map_err(Failure::Usage)?;
+        // A file of another shape (`{}`, a list of other objects) selected
+        // no events and planned as a day without games.
+        if let Some(why) = rebound_engine::calendar::shape_mismatch(&value, &calendar.events) {
+            return Err(Failure::Usage(anyhow!(
+                "--calendar {name}: {} is not shaped like the payload of dataset {}: {why}",
+                file.display(),
+                calendar.dataset
+            )));
+        }
         let events = rebound_engine::calendar::extract_events(&value, calendar)
             .map_err(|e| Failure::Usage(anyhow!("--calendar {name}: {}: {e}", file.display())))?;
         calendars.insert(name.clone(), events);

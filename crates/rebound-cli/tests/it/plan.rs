@@ -918,3 +918,65 @@ fn a_date_the_zone_skips_is_refused() {
     let out = rebound(&["-c", path, "plan", "--date", "2011-12-31"], &ENV);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+fn plan_with_calendars(calendars: &[String]) -> std::process::Output {
+    let config = config();
+    let mut args = vec!["-c", config.as_str(), "plan", "--date", "2026-01-15"];
+    for cal in calendars {
+        args.extend(["--calendar", cal.as_str()]);
+    }
+    rebound(&args, &ENV)
+}
+
+/// Before: the last file given for a calendar won, silently.
+#[test]
+fn a_calendar_given_twice_is_a_usage_error_naming_it() {
+    let out = plan_with_calendars(&[
+        format!("nba_games={}", calendar("game-day")),
+        format!("nba_games={}", calendar("off-day")),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--calendar nba_games: given twice (")
+            && stderr.contains("game-day.json and ")
+            && stderr.contains("off-day.json); give each calendar once"),
+        "{stderr}"
+    );
+}
+
+/// Before: `{}` or a list of other objects selected no events and planned
+/// the day as one without games.
+#[test]
+fn a_calendar_file_of_another_shape_is_refused_naming_the_file_and_the_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    for (body, why) in [
+        ("{}", "$ is an object with no member \"leagueSchedule\""),
+        (
+            r#"[{"gameId": "1", "gameDateTimeUTC": "2026-01-15T00:00:00Z"}]"#,
+            "$ is an array with no member \"leagueSchedule\"",
+        ),
+        (
+            r#"{"leagueSchedule": {"gameDates": [{"date": "01/15/2026"}]}}"#,
+            "$.leagueSchedule.gameDates[*] is an object with no member \"games\"",
+        ),
+    ] {
+        let file = dir.path().join("schedule.json");
+        std::fs::write(&file, body).unwrap();
+        let out = plan_with_calendars(&[format!("nba_games={}", file.display())]);
+        assert_eq!(out.status.code(), Some(2), "{body}: {}", text(&out.stdout));
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "--calendar nba_games: {} is not shaped like the payload of dataset nba_com/schedule: {why} (the calendar reads its events at $.leagueSchedule.gameDates[*].games[*])",
+                file.display()
+            )),
+            "{body}: {stderr}"
+        );
+    }
+    // The right shape with no games is a day without games, as before.
+    let file = dir.path().join("empty.json");
+    std::fs::write(&file, r#"{"leagueSchedule": {"gameDates": []}}"#).unwrap();
+    let out = plan_with_calendars(&[format!("nba_games={}", file.display())]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
