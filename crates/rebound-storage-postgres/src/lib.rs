@@ -385,6 +385,13 @@ impl PostgresStore {
             None => MIGRATOR.run(&pool).await,
         };
         migrated.map_err(|e| {
+            // A schema ahead of this binary's: a newer Rebound wrote it.
+            let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+            if let sqlx::migrate::MigrateError::VersionMissing(found) = e
+                && let Some(newer) = rebound_storage::newer_schema(redactor.url(), found, known)
+            {
+                return newer;
+            }
             StoreError::Migration(redactor.scrub(format!("{}: {e}", redactor.url())))
         })?;
 

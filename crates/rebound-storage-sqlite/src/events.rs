@@ -149,13 +149,15 @@ impl EventStore for SqliteStore {
             EventDelivery::Published { at, sinks_done } => sqlx::query(
                 "UPDATE completion_events SET \
                     state = CASE WHEN state = 'pending' THEN 'published' ELSE state END, \
-                    deliveries = deliveries + 1, last_delivery_at = ?2, last_error = NULL, \
+                    deliveries = deliveries + ?4, last_delivery_at = ?2, last_error = NULL, \
                     sinks_done = ?3, next_attempt_at = ?2 \
                  WHERE event_id = ?1",
             )
             .bind(event_id)
             .bind(encode_time(*at))
-            .bind(encode_sink_names(sinks_done)),
+            .bind(encode_sink_names(sinks_done))
+            // Published to no sink (none wants it): nothing was delivered.
+            .bind(i64::from(!sinks_done.is_empty())),
             EventDelivery::Retry {
                 at,
                 sinks_done,

@@ -156,7 +156,7 @@ impl SqliteStore {
         MIGRATOR
             .run(&writer)
             .await
-            .map_err(|e| StoreError::Migration(format!("{}: {e}", path.display())))?;
+            .map_err(|e| migration_error(&path.display().to_string(), e))?;
 
         let readers = SqlitePoolOptions::new()
             .max_connections(reader_count())
@@ -181,6 +181,18 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.writer
     }
+}
+
+/// A failed migration; a database whose schema is ahead of this binary's
+/// says so ([`rebound_storage::newer_schema`]).
+fn migration_error(database: &str, error: sqlx::migrate::MigrateError) -> StoreError {
+    let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    if let sqlx::migrate::MigrateError::VersionMissing(found) = error
+        && let Some(newer) = rebound_storage::newer_schema(database, found, known)
+    {
+        return newer;
+    }
+    StoreError::Migration(format!("{database}: {error}"))
 }
 
 /// Refuses a file that holds tables but no migration record: another
@@ -715,12 +727,32 @@ impl Store for SqliteStore {
     async fn checkpoint(&self) -> Result<(), StoreError> {
         // On the writer's one connection: queued behind this process's own
         // writes, so nothing committed before the call stays in the WAL.
-        // Another process's reader makes it return busy instead of failing;
-        // the WAL then keeps what it could not move, as before.
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .fetch_one(&self.writer)
+        // Another process's reader or writer makes it return busy instead
+        // of failing; the WAL then keeps what it could not move, and a
+        // later command moves it. Without waiting: the busy timeout here
+        // made a command that had just failed on another process's write
+        // lock wait for it a second time (10 s, then 10 s more) on its way
+        // out.
+        let mut connection = self
+            .writer
+            .acquire()
             .await
             .map_err(|e| store_error("checkpoint", e))?;
+        sqlx::query("PRAGMA busy_timeout = 0")
+            .execute(&mut *connection)
+            .await
+            .map_err(|e| store_error("checkpoint", e))?;
+        let checkpointed = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&mut *connection)
+            .await
+            .map_err(|e| store_error("checkpoint", e));
+        // The writer's other statements keep their wait.
+        let restore = format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis());
+        sqlx::query(sqlx::AssertSqlSafe(restore))
+            .execute(&mut *connection)
+            .await
+            .map_err(|e| store_error("checkpoint", e))?;
+        checkpointed?;
         Ok(())
     }
 

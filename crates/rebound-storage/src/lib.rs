@@ -61,6 +61,19 @@ pub enum StoreError {
     Query(String),
 }
 
+/// Why a database cannot be used when its schema records a migration
+/// `found` beyond the newest this binary knows (`known`): a newer Rebound
+/// wrote it. sqlx says "migration N was previously applied but is missing
+/// in the resolved migrations", which reads as a broken install.
+/// `None` for a missing migration at or below `known` (a real gap).
+pub fn newer_schema(database: &str, found: i64, known: i64) -> Option<StoreError> {
+    (found > known).then(|| {
+        StoreError::Migration(format!(
+            "{database} was written by a newer Rebound: its schema is at migration {found}, and this rebound knows migrations up to {known}; upgrade rebound, or point `database` at another database"
+        ))
+    })
+}
+
 /// One HTTP attempt of a scraper call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAttempt {

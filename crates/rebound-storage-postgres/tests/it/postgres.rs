@@ -306,6 +306,36 @@ async fn conflicting_schema_is_a_migration_error() {
     }
 }
 
+/// Before: "migration 9999 was previously applied but is missing in the
+/// resolved migrations", as if the install were broken.
+#[tokio::test]
+async fn a_schema_from_a_newer_rebound_says_so() {
+    let schema = unique_schema();
+    let store = connect(&schema).await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO \"{schema}\"._sqlx_migrations \
+         (version, description, success, checksum, execution_time) \
+         VALUES (9999, 'from the future', true, '\\x00'::bytea, 1)"
+    )))
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let result = PostgresStore::connect_with_schema(&test_url(), &schema).await;
+    drop_schema(&store, &schema).await;
+    match result {
+        Err(StoreError::Migration(message)) => {
+            assert!(
+                message.contains("was written by a newer Rebound")
+                    && message.contains("migration 9999")
+                    && message.contains("upgrade rebound, or point `database` at another database"),
+                "{message}"
+            );
+            assert!(!message.contains("resolved migrations"), "{message}");
+        }
+        other => panic!("expected a migration error, got {other:?}"),
+    }
+}
+
 /// The engine's load, scaled down for `cargo test`: 2,000 calls, 64 in
 /// flight at a time, all landing with distinct ids.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -504,6 +504,24 @@ pub async fn claims_keep_each_datasets_order(store: &dyn Store) {
         (b1.state.as_str(), b1.deliveries, b1.last_error.as_deref()),
         ("published", 1, None)
     );
+
+    // An event no sink wants is published without a delivery: nothing was
+    // sent, and `rebound events` showed 1.
+    let c = new_event(&tag.0, "c1", &tag.name("c"), now);
+    record_with(store, &tag, "c1", &c).await;
+    store
+        .record_event_delivery(
+            &c.event_id,
+            &EventDelivery::Published {
+                at: now,
+                sinks_done: vec![],
+            },
+        )
+        .await
+        .expect("published to no sink");
+    let all = events_tagged(store, &tag.0).await;
+    let c1 = all.iter().find(|e| e.event_id == c.event_id).expect("c1");
+    assert_eq!((c1.state.as_str(), c1.deliveries), ("published", 0));
 }
 
 /// `ack_events` acknowledges known events (pending or published), reports
