@@ -196,7 +196,10 @@ fn exit_cleanly_on_output_failure() {
 
 fn main() -> ExitCode {
     exit_cleanly_on_output_failure();
-    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let matches = match <Cli as clap::CommandFactory>::command().try_get_matches() {
+        Ok(matches) => matches,
+        Err(error) => usage_error_exit(error),
+    };
     // `simulate` runs the reference pipeline unless a config is named.
     let config_given =
         matches.value_source("config") != Some(clap::parser::ValueSource::DefaultValue);
@@ -256,7 +259,9 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         let result = match cli.command {
-            Command::Init(args) => cmd::init::init(args),
+            Command::Init(args) => {
+                cmd::init::init(args, config_given.then_some(cli.config.as_path()))
+            }
             Command::Run(args) => cmd::run::run_workflow(&cli.config, args).await,
             Command::Scrape(args) => cmd::run::run_scraper(&cli.config, args).await,
             Command::Check(args) => cmd::check::check(&cli.config, args).await,
@@ -286,19 +291,54 @@ fn main() -> ExitCode {
         setup::finish().await;
         result
     });
+    // Every message ends here, and many repeat what the user typed (an
+    // unknown name, a bad value): its control characters are escaped, so an
+    // escape sequence in an argument cannot drive the terminal. Line breaks
+    // stay: a config error lists one problem per line.
+    let printable = |error: &anyhow::Error| {
+        rebound_domain::message::escape_controls(&format!("{error:#}"), true)
+    };
     match result {
         Ok(code) => code,
         Err(Failure::Usage(error)) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", printable(&error));
             ExitCode::from(2)
         }
         Err(Failure::Runtime(error)) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", printable(&error));
             ExitCode::from(1)
         }
         Err(Failure::Unknown(error)) => {
-            eprintln!("UNKNOWN: {error:#}");
+            eprintln!("UNKNOWN: {}", printable(&error));
             ExitCode::from(3)
         }
     }
+}
+
+/// clap's own errors (a bad value, an unknown argument) quote the argument
+/// as given, and keep escape sequences in it when stderr is a terminal.
+/// When an argument holds a control character, the error is printed
+/// without clap's colours, its control characters escaped as in every
+/// other message; otherwise clap prints it as usual (help and version
+/// included).
+fn usage_error_exit(error: clap::Error) -> ! {
+    let controls =
+        std::env::args_os().any(|arg| arg.to_string_lossy().chars().any(char::is_control));
+    if !controls || !error.use_stderr() {
+        error.exit()
+    }
+    // Rendered again without styles, so the text holds no escape sequence
+    // but the argument's own (the plain `to_string` drops those, leaving
+    // `invalid value ''`).
+    let error = <Cli as clap::CommandFactory>::command()
+        .styles(clap::builder::Styles::plain())
+        .try_get_matches()
+        .err()
+        .unwrap_or(error);
+    let text = error.render().ansi().to_string();
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        rebound_domain::message::escape_controls(&text, true).as_bytes(),
+    );
+    std::process::exit(error.exit_code())
 }

@@ -127,6 +127,14 @@ pub(crate) fn printable(text: &str) -> String {
     rebound_domain::message::escape_controls(text, false)
 }
 
+/// A name or value the user gave, echoed in a message: quoted, every
+/// control character escaped (`"a\u{1b}[2J"`), so that an argument holding
+/// an escape sequence or a line break (pasted, or from a script's variable)
+/// cannot clear the screen or fake a line of whoever reads the error.
+pub(crate) fn quoted(text: &str) -> String {
+    format!("\"{}\"", printable(text))
+}
+
 #[allow(clippy::disallowed_methods)] // the CLI reads the environment: the terminal's width
 fn terminal_width() -> Option<u16> {
     std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok())

@@ -207,9 +207,34 @@ pub fn refuse_short_upstream_secrets(
 /// is checkpointed when the command ends ([`checkpoint_on_exit`]): the
 /// commands that open it this way are the ones that write.
 pub async fn open_store(plan: &Plan) -> Result<Arc<dyn Store>, Failure> {
+    refuse_read_only_history(plan)?;
     let store = open_store_with(plan, Connections::Pool).await?;
     checkpoint_on_exit(store.clone());
     Ok(store)
+}
+
+/// Refuses, before anything is done, a command that records to a SQLite
+/// history file this user cannot write, its folder writable (a read-only
+/// folder is refused when the store opens, with what to do). SQLite said
+/// only "attempt to write a readonly database", at the first write: after
+/// a run's requests had been sent, or after `breakers reset` had waited.
+/// Reports read such a file as they are.
+pub fn refuse_read_only_history(plan: &Plan) -> Result<(), Failure> {
+    let DatabaseLocation::Sqlite { path } = &plan.pipeline.database else {
+        return Ok(());
+    };
+    // Opened for writing, nothing written: the system's own answer, which
+    // also knows about ACLs and root.
+    match std::fs::OpenOptions::new().write(true).open(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            Err(Failure::Runtime(anyhow::anyhow!(
+                "the history database {} is read-only for this user, and this command records to it; make the file writable (e.g. chmod u+w {}), or, to inspect it, copy it (and its -wal file, if any) to a writable folder",
+                path.display(),
+                crate::cmd::demo::invocation::shell_word(&path.to_string_lossy())
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The stores this process wrote to, checkpointed by [`finish`].

@@ -32,9 +32,14 @@ pub async fn breakers(config: &Path, args: BreakersArgs) -> Result<ExitCode, Fai
     {
         let known: Vec<&str> = plan.sources.keys().map(String::as_str).collect();
         return Err(Failure::Usage(anyhow::anyhow!(
-            "unknown source \"{source}\"; the config defines: {}",
+            "unknown source {}; the config defines: {}",
+            output::quoted(source),
             known.join(", ")
         )));
+    }
+    if args.command.is_some() {
+        // A write.
+        setup::refuse_read_only_history(&plan)?;
     }
     let store = setup::open_report_store(&plan).await?;
     if let Some(BreakersCommand::Reset { source }) = args.command {
@@ -43,7 +48,18 @@ pub async fn breakers(config: &Path, args: BreakersArgs) -> Result<ExitCode, Fai
         let made = store
             .reset_breaker(&source, SystemClock.now(), "reset by operator")
             .await?;
-        if made.is_empty() {
+        if args.json {
+            // The same document as `POST /api/v1/breakers/{source}/reset`.
+            let reset = rebound_service::api::types::BreakerReset {
+                reset: !made.is_empty(),
+                was: made
+                    .first()
+                    .map_or("closed", |t| t.from.as_str())
+                    .to_string(),
+                source,
+            };
+            println!("{}", serde_json::to_value(&reset)?);
+        } else if made.is_empty() {
             println!("breaker for source {source} was already closed");
         } else {
             println!(

@@ -153,8 +153,13 @@ pub async fn events(config: &Path, args: EventsArgs) -> Result<ExitCode, Failure
             println!("{}", serde_json::to_string_pretty(&schema)?);
             Ok(ExitCode::SUCCESS)
         }
-        Some(EventsCommand::Ack { ids }) => ack(config, &ids).await,
-        Some(EventsCommand::Publish) => publish(config).await,
+        Some(EventsCommand::Ack { ids }) => ack(config, &ids, args.json).await,
+        Some(EventsCommand::Publish) => publish(config, args.json).await,
+        // Its listing and progress are for a person watching; said, rather
+        // than `--json` ignored and text printed to a script.
+        Some(EventsCommand::Replay(_)) if args.json => Err(Failure::Usage(anyhow!(
+            "--json: `events replay` prints no JSON; run it without --json (the replays' outcome is in its exit code)"
+        ))),
         Some(EventsCommand::Replay(replay_args)) => replay(config, &replay_args).await,
         None => list(config, &args).await,
     }
@@ -165,11 +170,15 @@ async fn list(config: &Path, args: &EventsArgs) -> Result<ExitCode, Failure> {
         && !EVENT_STATES.contains(&state.as_str())
     {
         return Err(Failure::Usage(anyhow!(
-            "unknown --state \"{state}\"; expected one of: {}",
+            "unknown --state {}; expected one of: {}",
+            crate::output::quoted(state),
             EVENT_STATES.join(", ")
         )));
     }
     let plan = setup::load_report_plan(config)?.plan;
+    if let Some(glob) = &args.dataset {
+        usable_dataset_glob("--dataset", glob)?;
+    }
     let store = setup::open_report_store(&plan).await?;
     let all = store
         .completion_events(args.state.as_deref(), u32::MAX)
@@ -182,6 +191,9 @@ async fn list(config: &Path, args: &EventsArgs) -> Result<ExitCode, Failure> {
                 .is_none_or(|g| glob_match(g, &e.dataset))
         })
         .collect();
+    if let Some(glob) = &args.dataset {
+        known_dataset_glob(&plan, "--dataset", glob, !matching.is_empty())?;
+    }
     let shown = &matching[matching.len().saturating_sub(args.limit as usize)..];
     if args.json {
         let rows: Vec<_> = shown.iter().map(|e| event_json(e)).collect();
@@ -232,28 +244,130 @@ async fn list(config: &Path, args: &EventsArgs) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn ack(config: &Path, ids: &[String]) -> Result<ExitCode, Failure> {
+/// What `--dataset` takes: a dataset name, or a glob of names (`*` any
+/// run of characters, `?` one; every other character, `[` included,
+/// stands for itself).
+const DATASET_GLOB: &str = "a dataset name, or a glob of names with * (any characters) and ? (one character); other characters, [ included, match themselves";
+
+/// Refuses a `--dataset` no dataset name can match: empty, or holding a
+/// control character (the config refuses those in names).
+fn usable_dataset_glob(flag: &str, glob: &str) -> Result<(), Failure> {
+    let why = if glob.trim().is_empty() {
+        "is empty"
+    } else if glob.chars().any(char::is_control) {
+        "holds a control character, which no dataset name has"
+    } else {
+        return Ok(());
+    };
+    Err(Failure::Usage(anyhow!(
+        "{flag} {} {why}; expected {DATASET_GLOB}",
+        crate::output::quoted(glob)
+    )))
+}
+
+/// Refuses a `--dataset` that names no dataset of the config and no stored
+/// event (a typo listed nothing, as if the dataset had no events). One
+/// that matches only stored events (a dataset since removed from the
+/// config) is shown, with a note.
+fn known_dataset_glob(
+    plan: &rebound_domain::plan::Plan,
+    flag: &str,
+    glob: &str,
+    stored: bool,
+) -> Result<(), Failure> {
+    let datasets: std::collections::BTreeSet<&str> =
+        plan.scrapers.values().map(|s| s.dataset.as_str()).collect();
+    if datasets.iter().any(|d| glob_match(glob, d)) {
+        return Ok(());
+    }
+    if stored {
+        eprintln!(
+            "note: {flag} {} matches no dataset of the config, only stored events of datasets it no longer has",
+            crate::output::quoted(glob)
+        );
+        return Ok(());
+    }
+    const SHOWN: usize = 20;
+    let names: Vec<&str> = datasets.iter().take(SHOWN).copied().collect();
+    let more = datasets.len().saturating_sub(SHOWN);
+    Err(Failure::Usage(anyhow!(
+        "{flag} {}: no such dataset: it matches none of the config's datasets ({}{}) and no stored event; expected {DATASET_GLOB}",
+        crate::output::quoted(glob),
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        },
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    )))
+}
+
+async fn ack(config: &Path, ids: &[String], json: bool) -> Result<ExitCode, Failure> {
     let plan = setup::load_report_plan(config)?.plan;
+    setup::refuse_read_only_history(&plan)?;
     let store = setup::open_report_store(&plan).await?;
     // A write: the database file alone must hold it after exit.
     setup::checkpoint_on_exit(store.clone());
     let results = store.ack_events(ids, SystemClock.now()).await?;
+    if json {
+        // One object per id given, in order.
+        let rows: Vec<serde_json::Value> = ids
+            .iter()
+            .zip(results)
+            .map(|(id, result)| {
+                let result = match result {
+                    AckResult::Acknowledged => "acknowledged",
+                    AckResult::AlreadyAcknowledged => "already_acknowledged",
+                    AckResult::Unknown => "unknown",
+                };
+                serde_json::json!({ "event_id": id, "result": result })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     for (id, result) in ids.iter().zip(results) {
         match result {
             AckResult::Acknowledged => println!("acknowledged {id}"),
             AckResult::AlreadyAcknowledged => println!("already acknowledged {id}"),
-            AckResult::Unknown => println!("unknown event {id}: no such event; nothing done"),
+            AckResult::Unknown => println!(
+                "unknown event {}: no such event; nothing done",
+                crate::output::printable(id)
+            ),
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn publish(config: &Path) -> Result<ExitCode, Failure> {
+async fn publish(config: &Path, json: bool) -> Result<ExitCode, Failure> {
     let plan = setup::load_handoff_plan(config)?;
     let store = setup::open_store(&plan).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let publisher = rebound_service::handoff::publisher(store, &plan, clock)?;
     let drained = publisher.drain(plan.handoff.publish_wait).await?;
+    let code = if drained.left == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    };
+    if json {
+        let last_error = drained
+            .last_error
+            .as_deref()
+            .filter(|_| drained.left > 0)
+            .map(|e| plan.redactor.redact_string(e));
+        let out = serde_json::json!({
+            "published": drained.published,
+            "pending": drained.left,
+            "last_error": last_error,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(code);
+    }
     println!(
         "published {}; {} still pending",
         crate::output::plural(drained.published as u64, "event", "events"),
@@ -264,11 +378,7 @@ async fn publish(config: &Path) -> Result<ExitCode, Failure> {
     {
         println!("last error: {}", plan.redactor.redact_string(error));
     }
-    Ok(if drained.left == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(code)
 }
 
 /// The stored message's `target_date`, for the dry-run listing.
@@ -291,9 +401,11 @@ async fn replay(config: &Path, args: &ReplayArgs) -> Result<ExitCode, Failure> {
         && !["success", "no_data", "failed", "overdue"].contains(&status.as_str())
     {
         return Err(Failure::Usage(anyhow!(
-            "unknown --status \"{status}\"; expected one of: success, no_data, failed, overdue"
+            "unknown --status {}; expected one of: success, no_data, failed, overdue",
+            crate::output::quoted(status)
         )));
     }
+    usable_dataset_glob("--dataset", &args.dataset)?;
     // Sinks are resolved only with their secrets set, so a dry run loads
     // them too: it says which sinks would get what.
     let mut plan = setup::load_handoff_plan(config)?;
@@ -302,7 +414,8 @@ async fn replay(config: &Path, args: &ReplayArgs) -> Result<ExitCode, Failure> {
     {
         let known: Vec<&str> = plan.handoff.sinks.keys().map(String::as_str).collect();
         return Err(Failure::Usage(anyhow!(
-            "unknown --sink \"{name}\"; [handoff.sinks] has: {}",
+            "unknown --sink {}; [handoff.sinks] has: {}",
+            crate::output::quoted(name),
             if known.is_empty() {
                 "none".to_string()
             } else {
@@ -326,6 +439,12 @@ async fn replay(config: &Path, args: &ReplayArgs) -> Result<ExitCode, Failure> {
     let found = store
         .events_for_dates(args.from, args.to, args.status.as_deref())
         .await?;
+    known_dataset_glob(
+        &plan,
+        "--dataset",
+        &args.dataset,
+        found.iter().any(|e| glob_match(&args.dataset, &e.dataset)),
+    )?;
     // Each chosen event with the sinks that want it; events no chosen sink
     // wants are left out (and counted).
     let mut chosen: Vec<(&CompletionEventRow, Vec<String>)> = Vec::new();

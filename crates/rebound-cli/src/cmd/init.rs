@@ -65,57 +65,85 @@ impl Example {
     }
 
     /// The three commands to try next (arguments after the binary), each
-    /// with what it does; `today` is the pipeline's local date, for `plan`.
-    fn next(self, today: &str) -> [(Vec<String>, &'static str); 3] {
-        let args = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+    /// with what it does; `today` is the pipeline's local date, for `plan`;
+    /// `config` the `-c` to give them, `None` for the default file.
+    fn next(self, today: &str, config: Option<&str>) -> [(Vec<String>, String); 3] {
+        let args = |words: &[&str]| {
+            let c = config.map(|c| ["-c", c]);
+            c.iter()
+                .flatten()
+                .chain(words)
+                .map(|w| w.to_string())
+                .collect::<Vec<_>>()
+        };
+        let validate = format!(
+            "validate {} and print what it means",
+            config.unwrap_or("rebound.toml")
+        );
         match self {
             Example::Minimal => [
-                (
-                    args(&["check"]),
-                    "validate rebound.toml and print what it means",
-                ),
+                (args(&["check"]), validate),
                 (
                     args(&["run", "daily"]),
-                    "run the workflow once (calls cdn.nba.com) and print every call",
+                    "run the workflow once (calls cdn.nba.com) and print every call".into(),
                 ),
-                (args(&["status"]), "the runs recorded in rebound.db"),
+                (args(&["status"]), "the runs recorded in rebound.db".into()),
             ],
             Example::Nba => [
-                (
-                    args(&["check"]),
-                    "validate rebound.toml and print what it means",
-                ),
+                (args(&["check"]), validate),
                 (
                     args(&["plan", "--date", today]),
-                    "every decision `rebound serve` would make today (dry run)",
+                    "every decision `rebound serve` would make today (dry run)".into(),
                 ),
                 (
                     args(&["serve"]),
-                    "run it on its schedule (export the API keys named at the top of rebound.toml first)",
+                    format!(
+                        "run it on its schedule (export the API keys named at the top of {} first)",
+                        config.unwrap_or("rebound.toml")
+                    ),
                 ),
             ],
         }
     }
 }
 
-pub fn init(args: InitArgs) -> Result<ExitCode, Failure> {
-    let config = args.dir.join("rebound.toml");
-    let gitignore = args.dir.join(".gitignore");
+/// `config`: the `-c FILE` (or `REBOUND_CONFIG`) given, written instead of
+/// `DIR/rebound.toml`: `DIR/FILE` (FILE itself when absolute), with the
+/// `.gitignore` and the template's companions beside it, so that `cd DIR`
+/// then `rebound -c FILE …` finds it. `None`: `DIR/rebound.toml`.
+pub fn init(args: InitArgs, config: Option<&Path>) -> Result<ExitCode, Failure> {
+    let named = config.filter(|c| *c != Path::new("rebound.toml"));
+    let config = args.dir.join(named.unwrap_or(Path::new("rebound.toml")));
+    // The config's own folder: where the gitignore and companions go, and
+    // what the paths the gitignore names are relative to.
+    let folder = config
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    if config.file_name().is_none() {
+        return Err(Failure::Usage(anyhow!(
+            "-c {}: rebound init needs a file name to write the config to",
+            config.display()
+        )));
+    }
+    let gitignore = folder.join(".gitignore");
     // Refused before anything is written: a half-initialised folder would
     // need cleaning up by hand.
     let companions: Vec<(PathBuf, &str)> = args
         .example
         .companions()
         .iter()
-        .map(|(path, text)| (args.dir.join(path), *text))
+        .map(|(path, text)| (folder.join(path), *text))
         .collect();
     // A file where the folder should be is "the file exists" too (exit 2,
     // as the README says), not a failure to create a folder (exit 1).
-    if args.dir.exists() && !args.dir.is_dir() {
-        return Err(Failure::Usage(anyhow!(
-            "{} already exists and is not a folder; rebound init writes into a folder (choose another: rebound init DIR)",
-            args.dir.display()
-        )));
+    for dir in [&args.dir, &folder] {
+        if dir.exists() && !dir.is_dir() {
+            return Err(Failure::Usage(anyhow!(
+                "{} already exists and is not a folder; rebound init writes into a folder (choose another: rebound init DIR)",
+                dir.display()
+            )));
+        }
     }
     for path in [&config, &gitignore]
         .into_iter()
@@ -128,8 +156,8 @@ pub fn init(args: InitArgs) -> Result<ExitCode, Failure> {
             )));
         }
     }
-    std::fs::create_dir_all(&args.dir)
-        .with_context(|| format!("cannot create folder {}", args.dir.display()))?;
+    std::fs::create_dir_all(&folder)
+        .with_context(|| format!("cannot create folder {}", folder.display()))?;
     write_new(&config, args.example.template())?;
     for (path, text) in &companions {
         if let Some(parent) = path.parent() {
@@ -142,7 +170,7 @@ pub fn init(args: InitArgs) -> Result<ExitCode, Failure> {
     // loads it (no variable need be set), which also gives the paths the
     // .gitignore names.
     let plan = setup::load_checked_plan(&config)?.plan;
-    write_new(&gitignore, &gitignore_text(&plan, &args.dir))?;
+    write_new(&gitignore, &gitignore_text(&plan, &folder))?;
 
     println!("Wrote {} and {}.", config.display(), gitignore.display());
     println!("Try next:");
@@ -160,9 +188,10 @@ pub fn init(args: InitArgs) -> Result<ExitCode, Failure> {
     // cargo run), for the folder they are pasted in after the `cd`.
     let folder = std::path::absolute(&args.dir).ok();
     let invocation = Invocation::detect_in(folder);
-    let next: Vec<(String, &str)> = args
+    let named = named.map(|c| c.to_string_lossy().into_owned());
+    let next: Vec<(String, String)> = args
         .example
-        .next(&today)
+        .next(&today, named.as_deref())
         .into_iter()
         .map(|(words, what)| {
             let words: Vec<&str> = words.iter().map(String::as_str).collect();

@@ -33,6 +33,10 @@ pub enum LockoutsCommand {
 
 pub async fn lockouts(config: &Path, args: LockoutsArgs) -> Result<ExitCode, Failure> {
     let plan = setup::load_report_plan(config)?.plan;
+    if args.command.is_some() {
+        // A write.
+        setup::refuse_read_only_history(&plan)?;
+    }
     let store = setup::open_report_store(&plan).await?;
     let now = SystemClock.now();
     if let Some(LockoutsCommand::Reset { scraper, entity }) = args.command {
@@ -43,7 +47,8 @@ pub async fn lockouts(config: &Path, args: LockoutsArgs) -> Result<ExitCode, Fai
         {
             let known: Vec<&str> = plan.scrapers.keys().map(String::as_str).collect();
             return Err(Failure::Usage(anyhow::anyhow!(
-                "unknown scraper \"{scraper}\"; the config defines: {}",
+                "unknown scraper {}; the config defines: {}",
+                output::quoted(&scraper),
                 known.join(", ")
             )));
         }
@@ -56,7 +61,7 @@ pub async fn lockouts(config: &Path, args: LockoutsArgs) -> Result<ExitCode, Fai
             )
             .await?;
         let what = match &entity {
-            Some(e) => format!("{scraper} {e}"),
+            Some(e) => format!("{scraper} {}", output::printable(e)),
             None => scraper.clone(),
         };
         if args.json {

@@ -121,7 +121,17 @@ async fn run_publishes_at_the_end_and_events_lists_acks_publishes_and_prints_the
     assert!(acked[0]["acknowledged_at"].is_string());
 
     // Filters and the table.
-    assert!(events_json(config, &env, &["--dataset", "zz*"]).is_empty());
+    // A glob that names no dataset of the config (and no stored event) is
+    // a usage error, not an empty list; one that matches a dataset with no
+    // events (yet) is an empty list.
+    let out = rebound(&["-c", config, "events", "--dataset", "zz*"], &env);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("--dataset \"zz*\": no such dataset"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(events_json(config, &env, &["--dataset", "gam?"]).is_empty());
     assert_eq!(events_json(config, &env, &["--dataset", "b?d"]).len(), 1);
     let out = rebound(&["-c", config, "events"], &env);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -321,4 +331,22 @@ async fn webhook_sinks_ignore_the_environments_proxy() {
         "the event was not posted directly: {}",
         text(&out.stderr)
     );
+}
+
+/// Before: with no [handoff.sinks], `rebound events` showed each event
+/// `published` with 1 delivery, though nothing had been sent anywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // The binary blocks this thread; the upstream needs another.
+async fn without_sinks_events_are_published_with_no_delivery() {
+    let sim = UpstreamSim::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url());
+    let config = config.to_str().unwrap();
+    let env = [("CLI_KEY", SECRET)];
+    sim.script("/c/good", vec![Reply::text(200, "fine")]);
+    let out = rebound(&["-c", config, "run", "ok", "--date", "2026-11-27"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let listed = events_json(config, &env, &[]);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["state"], "published");
+    assert_eq!(listed[0]["deliveries"], 0, "{:?}", listed[0]);
 }

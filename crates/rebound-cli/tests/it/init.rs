@@ -171,3 +171,41 @@ fn under_cargo_run_the_next_commands_say_cargo_run() {
         "{stdout}"
     );
 }
+
+/// Before: `-c other.toml` was ignored and `rebound.toml` written.
+#[test]
+fn init_writes_the_config_where_c_says_and_never_over_a_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = rebound_in(tmp.path(), &["init", "-c", "other.toml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(tmp.path().join("other.toml").exists());
+    assert!(!tmp.path().join("rebound.toml").exists());
+    assert!(tmp.path().join(".gitignore").exists());
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("Wrote ./other.toml"), "{stdout}");
+    // The commands to try next name the file.
+    assert!(stdout.contains("rebound -c other.toml check"), "{stdout}");
+    let check = rebound_in(tmp.path(), &["-c", "other.toml", "check"]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+
+    // In a project folder: DIR/FILE, what `cd DIR` then `-c FILE` reads.
+    let out = rebound_in(tmp.path(), &["-c", "prod.toml", "init", "p"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(tmp.path().join("p/prod.toml").exists());
+    assert!(!tmp.path().join("p/rebound.toml").exists());
+
+    // An existing file is refused, as for the default name.
+    std::fs::write(tmp.path().join("mine.toml"), "# mine\n").unwrap();
+    let out = rebound_in(tmp.path(), &["init", "-c", "mine.toml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("mine.toml already exists")
+            && text(&out.stderr).contains("does not overwrite"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("mine.toml")).unwrap(),
+        "# mine\n"
+    );
+}

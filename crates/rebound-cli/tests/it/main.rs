@@ -20,6 +20,7 @@ mod init;
 mod lockouts;
 mod messages;
 mod metrics;
+mod operator_args;
 mod pagination;
 mod params;
 mod plan;

@@ -94,3 +94,131 @@ fn concurrent_processes_on_a_new_sqlite_file_all_succeed() {
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     }
 }
+
+/// A fresh SQLite history at `dir/history.db` (made by `rebound status`),
+/// with the config that names it.
+fn fresh_sqlite_history(dir: &Path) -> (String, std::path::PathBuf) {
+    let config = config(dir, "sqlite://history.db", "");
+    let out = rebound(&["-c", &config, "status"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    (config, dir.join("history.db"))
+}
+
+async fn sqlite(path: &Path) -> sqlx::SqliteConnection {
+    use sqlx::Connection;
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
+    sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .expect("the test opens the history")
+}
+
+/// Before: "migration 9999 was previously applied but is missing in the
+/// resolved migrations", as if this install were broken.
+#[tokio::test]
+async fn a_sqlite_history_from_a_newer_rebound_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, db) = fresh_sqlite_history(dir.path());
+    let mut connection = sqlite(&db).await;
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (9999, 'from the future', 1, x'00', 1)",
+    )
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    sqlx::Connection::close(connection).await.unwrap();
+    let out = rebound(&["-c", &config, "status"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr
+            .contains("history.db was written by a newer Rebound: its schema is at migration 9999")
+            && stderr.contains("upgrade rebound, or point `database` at another database"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("resolved migrations"), "{stderr}");
+}
+
+/// Runs `command` as a user other than root when the tests run as root
+/// (root writes a read-only file anyway), else as is.
+fn unprivileged(command: &mut std::process::Command, probe: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::process::CommandExt;
+    // A file this process made is owned by its effective user.
+    if std::fs::metadata(probe).unwrap().uid() == 0 {
+        command.uid(65534).gid(65534);
+    }
+}
+
+/// Before: "attempt to write a readonly database", with a hint that did
+/// not name the file, and only once `breakers reset` had tried to write.
+#[test]
+fn a_read_only_history_file_is_named_with_what_to_do() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (config, db) = fresh_sqlite_history(dir.path());
+    // The folder stays writable (for the other user too); the file does not.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let mode = if path == db { 0o444 } else { 0o777 };
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let run = |args: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rebound"));
+        command
+            .arg("-c")
+            .arg(&config)
+            .args(args)
+            .env_remove("REBOUND_CONFIG")
+            .env("RUST_LOG", "warn");
+        unprivileged(&mut command, &db);
+        command.output().expect("rebound runs")
+    };
+    // Reports read it as it is.
+    let out = run(&["status"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for args in [&["breakers", "reset", "up"][..], &["scrape", "s"]] {
+        let out = run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            text(&out.stdout)
+        );
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "the history database {} is read-only for this user, and this command records to it; make the file writable (e.g. chmod u+w ",
+                db.display()
+            )),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("attempt to write"), "{args:?}: {stderr}");
+    }
+}
+
+/// Before: a command that failed on another process's write lock (after
+/// the 10 s it waits) waited 10 s more in its exit checkpoint. The bound is
+/// the point: one wait of 10 s, not two.
+#[tokio::test]
+async fn a_command_that_failed_on_a_locked_history_does_not_wait_again_on_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, db) = fresh_sqlite_history(dir.path());
+    let mut holder = sqlite(&db).await;
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let out = rebound(&["-c", &config, "breakers", "reset", "up"], &[]);
+    let took = started.elapsed();
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("database is locked"), "{stderr}");
+    assert!(
+        took < std::time::Duration::from_secs(17),
+        "took {took:?}: {stderr}"
+    );
+}

@@ -290,7 +290,12 @@ async fn run_demo(dir: &Path, json: bool, serve: Option<u16>) -> Result<ExitCode
     ));
     evaluate(&alerts, &receiver, &mut story).await?;
 
-    // The hand-off outbox.
+    // The hand-off outbox, published as `run` publishes at its end (and
+    // `serve` as it goes): with no [handoff] sink, each event is marked
+    // published at once, with no delivery.
+    let publisher =
+        rebound_service::handoff::publisher(engine.store().clone(), engine.plan(), clock.clone())?;
+    publisher.drain(engine.plan().handoff.publish_wait).await?;
     let events = engine.store().completion_events(None, 10_000).await?;
     let events_json = print_events(&events, &story);
 
@@ -688,7 +693,7 @@ fn print_events(
     }
     let states: Vec<String> = states.iter().map(|(s, n)| format!("{n} {s}")).collect();
     story.say(&format!(
-        "\nCompletion events (the hand-off outbox, table completion_events): {} ({}); no [handoff] sink is configured, so a consumer polls the table (docs/handoff.md)",
+        "\nCompletion events (the hand-off outbox, table completion_events): {} ({}); no [handoff] sink is configured, so each is marked published at once, with no delivery, and a consumer polls the table (docs/handoff.md)",
         events.len(),
         states.join(", ")
     ));

@@ -1,0 +1,137 @@
+//! What the operator commands do with their arguments: `--json` before an
+//! action (`breakers --json reset`), what `events --dataset` takes, and
+//! names echoed in errors with their control characters escaped.
+
+use super::{one_workflow, rebound, text};
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&out.stdout)))
+}
+
+/// Before: `breakers --json reset`, `events --json ack` and `events --json
+/// publish` printed text; `events --json replay` ignored `--json`.
+#[test]
+fn json_given_before_an_action_prints_json_or_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = one_workflow(dir.path(), "h.db");
+    let c = config.to_str().unwrap();
+
+    let reset = json(&rebound(
+        &["-c", c, "breakers", "--json", "reset", "up"],
+        &[],
+    ));
+    assert_eq!(
+        reset,
+        serde_json::json!({"source": "up", "reset": false, "was": "closed"})
+    );
+    let released = json(&rebound(
+        &["-c", c, "lockouts", "--json", "reset", "s"],
+        &[],
+    ));
+    assert_eq!(released["released"], 0, "{released}");
+    let acked = json(&rebound(&["-c", c, "events", "--json", "ack", "nope"], &[]));
+    assert_eq!(
+        acked,
+        serde_json::json!([{"event_id": "nope", "result": "unknown"}])
+    );
+    let published = json(&rebound(&["-c", c, "events", "--json", "publish"], &[]));
+    assert_eq!(
+        published,
+        serde_json::json!({"published": 0, "pending": 0, "last_error": null})
+    );
+    let out = rebound(
+        &[
+            "-c",
+            c,
+            "events",
+            "--json",
+            "replay",
+            "--dataset",
+            "s",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-02",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("--json: `events replay` prints no JSON"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// `--dataset` is a dataset name or a glob of them (`*`, `?`). Before, `[`
+/// (and a typo) listed nothing and exited 0, as if the dataset had no
+/// events.
+#[test]
+fn events_dataset_that_can_match_no_dataset_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = one_workflow(dir.path(), "h.db");
+    let c = config.to_str().unwrap();
+    for (value, expected) in [
+        (
+            "[",
+            "--dataset \"[\": no such dataset: it matches none of the config's datasets (s) and no stored event; expected a dataset name, or a glob of names with * (any characters) and ? (one character); other characters, [ included, match themselves",
+        ),
+        ("", "--dataset \"\" is empty"),
+        ("s\u{7}", "--dataset \"s\\u{7}\" holds a control character"),
+    ] {
+        let out = rebound(&["-c", c, "events", "--dataset", value], &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{value:?}: {}",
+            text(&out.stdout)
+        );
+        assert!(
+            text(&out.stderr).contains(expected),
+            "{value:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    for value in ["s", "*", "?"] {
+        let out = rebound(&["-c", c, "events", "--dataset", value], &[]);
+        assert_eq!(out.status.code(), Some(0), "{value}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("no completion events"));
+    }
+}
+
+/// Before: an unknown name was printed as given, so an escape sequence in
+/// it (pasted, or from a script's variable) drove the terminal.
+#[test]
+fn names_echoed_in_errors_have_their_control_characters_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = one_workflow(dir.path(), "h.db");
+    let c = config.to_str().unwrap();
+    let evil = "x\u{1b}[2J\u{7}";
+    let escaped = "x\\u{1b}[2J\\u{7}";
+    let calendar = format!("{evil}=f.json");
+    for args in [
+        vec!["breakers", "reset", evil],
+        vec!["lockouts", "reset", evil],
+        vec!["run", evil],
+        vec!["scrape", evil],
+        vec!["events", "--state", evil],
+        vec!["plan", "--date", "2026-01-02", "--calendar", &calendar],
+        // clap's own error for a bad value.
+        vec!["scrape", "s", "--date", evil],
+    ] {
+        let mut all = vec!["-c", c];
+        all.extend(&args);
+        let out = rebound(&all, &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stdout)
+        );
+        let stderr = text(&out.stderr);
+        assert!(!stderr.contains('\u{1b}'), "{args:?}: {stderr:?}");
+        assert!(stderr.contains(escaped), "{args:?}: {stderr}");
+    }
+}
