@@ -454,4 +454,29 @@ fn a_rerun_tells_the_same_story_and_a_folder_not_the_demos_is_left_alone() {
         std::fs::read_to_string(mine.join("rebound.toml")).unwrap(),
         "[pipeline]\nname = \"mine\"\n"
     );
+
+    // A folder of unrelated files (a project, `--dir .`): refused too,
+    // nothing written (the demo wrote its config, database and raw/ there).
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("notes.txt"), "mine\n").unwrap();
+    let out = demo(dir.path(), &["--dir", "project"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("holds files that are not the demo's (notes.txt)"),
+        "{}",
+        text(&out.stderr)
+    );
+    let left: Vec<_> = std::fs::read_dir(&project)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("notes.txt")]);
+
+    // An earlier demo's folder with a file of the user's beside it: the
+    // demo runs again and leaves the file alone.
+    std::fs::write(dir.path().join("d/my-notes.txt"), "mine\n").unwrap();
+    let out = demo(dir.path(), &["--dir", "d", "--json"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(dir.path().join("d/my-notes.txt").exists());
 }

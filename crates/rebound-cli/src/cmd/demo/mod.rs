@@ -122,8 +122,10 @@ const DEMO_OUTPUTS: [&str; 5] = [
 /// the last one would start its clock before the last one ended (alerts
 /// already open, breakers already tripped, payloads unchanged). So the
 /// previous demo's outputs go, but only from a folder whose config is the
-/// demo's: anything else there is refused, never deleted. Returns whether
-/// an earlier demo was replaced.
+/// demo's (other files there are left alone). Any other folder that holds
+/// anything is refused, nothing in it touched: `--dir .` in a project
+/// wrote the demo's rebound.toml, rebound.db and raw/ among its files.
+/// Returns whether an earlier demo was replaced.
 fn fresh_folder(dir: &Path) -> Result<bool, Failure> {
     let config = dir.join("rebound.toml");
     // Only its first line matters; a device in its place is not read on.
@@ -136,11 +138,28 @@ fn fresh_folder(dir: &Path) -> Result<bool, Failure> {
         .map(|name| dir.join(name))
         .filter(|p| p.exists())
         .collect();
-    if (config.exists() && !ours) || (!config.exists() && !present.is_empty()) {
-        return Err(Failure::Usage(anyhow::anyhow!(
-            "{} holds files that are not the demo's (a rebound.toml, rebound.db or raw/ it did not write); choose another --dir",
-            dir.display()
-        )));
+    if !ours {
+        const SHOWN: usize = 3;
+        let mut held: Vec<String> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| output::printable(&e.file_name().to_string_lossy()))
+                    .take(SHOWN + 1)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !held.is_empty() {
+            held.sort();
+            if held.len() > SHOWN {
+                held[SHOWN] = "…".into();
+            }
+            return Err(Failure::Usage(anyhow::anyhow!(
+                "{} holds files that are not the demo's ({}); the demo writes into a new or empty folder, or an earlier demo's; choose another --dir",
+                dir.display(),
+                held.join(", ")
+            )));
+        }
     }
     for path in &present {
         let removed = if path.is_dir() {
