@@ -260,9 +260,83 @@ pub fn check_payload(
     ))
 }
 
+/// A JSON scraper without `records` accepts any body ([`check_payload`]),
+/// except one that is certainly not JSON: an HTML page or a PDF, by its
+/// `Content-Type` or its first bytes. A login wall, a captive portal or a
+/// "403 Access Denied" page sent with status 200 was stored as a success
+/// and read as fresh data.
+pub fn check_json_without_records(
+    content_type: Option<&str>,
+    body: &[u8],
+    redactor: &Redactor,
+) -> Result<(), String> {
+    let mime = media_type(content_type);
+    let by_type = mime.as_deref().filter(|m| {
+        matches!(
+            *m,
+            "text/html" | "application/xhtml+xml" | "application/pdf" | "application/x-pdf"
+        )
+    });
+    let sniffed = sniff(body);
+    let got = match (by_type, sniffed) {
+        (Some(mime), _) => mime.to_string(),
+        (None, Sniffed::Html) => "an HTML page".to_string(),
+        (None, Sniffed::Pdf) => "a PDF".to_string(),
+        (None, Sniffed::Json | Sniffed::Other) => return Ok(()),
+    };
+    // A scraper meant for documents may simply not say so: the fix is one
+    // key (a JSON answer replaced by a page needs no hint).
+    let format = if by_type.is_some_and(|m| m.ends_with("pdf")) || sniffed == Sniffed::Pdf {
+        "pdf"
+    } else {
+        "html"
+    };
+    Err(format!(
+        "expected JSON, got {got} ({} bytes: \"{}\"); a scraper that fetches {} documents says `format = \"{format}\"`",
+        body.len(),
+        body_snippet(body, redactor),
+        format.to_uppercase(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Before: accepted, and stored as a successful JSON payload.
+    #[test]
+    fn a_json_scraper_without_records_refuses_only_what_is_certainly_not_json() {
+        let redactor = Redactor::new(Vec::<String>::new());
+        let check = |ct: Option<&str>, body: &[u8]| check_json_without_records(ct, body, &redactor);
+        assert_eq!(
+            check(
+                Some("text/html; charset=utf-8"),
+                b"<html><title>Access Denied</title>"
+            ),
+            Err(
+                "expected JSON, got text/html (34 bytes: \"<html><title>Access Denied</title>\"); a scraper that fetches HTML documents says `format = \"html\"`"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            check(None, b"  <!DOCTYPE html><p>login</p>"),
+            Err(
+                "expected JSON, got an HTML page (29 bytes: \"<!DOCTYPE html><p>login</p>\"); a scraper that fetches HTML documents says `format = \"html\"`"
+                    .to_string()
+            )
+        );
+        let pdf = check(Some("application/octet-stream"), b"%PDF-1.7").unwrap_err();
+        assert!(
+            pdf.starts_with("expected JSON, got a PDF (8 bytes"),
+            "{pdf}"
+        );
+        assert!(pdf.ends_with("says `format = \"pdf\"`"), "{pdf}");
+        // JSON, text, anything else: as before.
+        assert_eq!(check(Some("application/json"), br#"{"a":1}"#), Ok(()));
+        assert_eq!(check(Some("text/plain"), b"ok"), Ok(()));
+        assert_eq!(check(None, b"a,b\n1,2"), Ok(()));
+        assert_eq!(check(Some("application/json"), b"<xml/>"), Ok(()));
+    }
 
     fn check(format: &str, content_type: Option<&str>, body: &[u8]) -> Result<(), String> {
         let format = PayloadFormat::parse(format).expect("a format name");

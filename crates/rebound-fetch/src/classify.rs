@@ -195,6 +195,14 @@ pub fn check_document(
         if body.is_empty() {
             return Classified::no_data("no data: the body is empty".to_string());
         }
+        // Without `records` nothing parsed the body; an HTML page or a PDF
+        // is certainly not the JSON the scraper expects.
+        if classified.records.is_none()
+            && let Err(message) =
+                rebound_domain::document::check_json_without_records(content_type, body, redactor)
+        {
+            return Classified::failure(ErrorKind::Decode, message);
+        }
         return classified;
     }
     if let Err(message) = check_payload(format, content_type, body, redactor) {

@@ -49,6 +49,7 @@ start = "gameDateTimeUTC"
 [scrapers.gamebook]
 source = "up"
 path = "/nba/gamebooks/{{date|%Y%m%d}}/{{away}}{{home}}.pdf"
+format = "pdf"
 for_each = {{ calendar = "games", param = "game_id", params = {{ away = "awayTeam.teamTricode", home = "homeTeam.teamTricode" }} }}
 
 [scrapers.list]

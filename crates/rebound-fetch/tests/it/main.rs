@@ -349,10 +349,30 @@ async fn bodies_that_are_not_json_are_decode_errors() {
     assert_eq!(result.error_kind, Some(ErrorKind::Decode));
     assert_eq!(result.attempts.len(), 1);
     assert!(result.message.unwrap().contains("not valid JSON"));
-    // Without `records`, any 2xx body is a success.
+    // Without `records`, any 2xx body is a success, but for one that is
+    // certainly not JSON: an HTML page (a login wall, a maintenance page)
+    // was stored as fresh data.
     h.sim
-        .script("/t/plain", vec![Reply::text(200, "<html>fine</html>")]);
+        .script("/t/plain", vec![Reply::text(200, "{\"ok\": true}")]);
     assert_eq!(h.call("plain").await.status, ScraperStatus::Success);
+    h.sim
+        .script("/t/plain", vec![Reply::text(200, "plain text")]);
+    assert_eq!(h.call("plain").await.status, ScraperStatus::Success);
+    h.sim.script(
+        "/t/plain",
+        vec![Reply::text(200, "<html>maintenance</html>")],
+    );
+    let result = h.call("plain").await;
+    assert_eq!(result.status, ScraperStatus::Failed);
+    assert_eq!(result.error_kind, Some(ErrorKind::Decode));
+    assert_eq!(result.attempts.len(), 1, "not retried");
+    let message = result.message.unwrap();
+    assert!(
+        message.starts_with(
+            "expected JSON, got an HTML page (24 bytes: \"<html>maintenance</html>\")"
+        ),
+        "{message}"
+    );
 }
 
 #[tokio::test]
