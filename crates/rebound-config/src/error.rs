@@ -112,8 +112,23 @@ impl Reporter<'_> {
 
     /// A TOML syntax error (no key path: the document did not parse).
     pub(crate) fn syntax(&self, error: &toml::de::Error) -> Problem {
+        let said = error.message().trim_end();
+        if is_nesting_limit(said) {
+            // toml's words ("cannot recurse further; max recursion depth
+            // met", "recursion limit") do not say what is too deep, and a
+            // dotted key too long carries no span at all (it read 1:1).
+            let span = error
+                .span()
+                .or_else(|| dotted_key_too_deep(self.text))
+                .unwrap_or(0..0);
+            let message = format!(
+                "invalid TOML: nested more than {TOML_NESTING_LIMIT} levels deep \
+                 (arrays and inline tables within each other, or parts of one dotted key)"
+            );
+            return self.at_span(span, &KeyPath::root(), message);
+        }
         let span = error.span().unwrap_or(0..0);
-        let mut message = format!("invalid TOML: {}", error.message().trim_end());
+        let mut message = format!("invalid TOML: {said}");
         // toml's messages do not quote the offending text ("duplicate key"
         // but not which); a short span on one line is worth showing.
         let snippet = self.text.get(span.clone()).unwrap_or("");
@@ -142,6 +157,80 @@ impl Reporter<'_> {
             None => self.at_key(&key, message),
         }
     }
+}
+
+/// How deep toml lets arrays and inline tables nest, and how many parts
+/// one dotted key may have (its private `LIMIT`, 80 in toml 1.2; `nesting_too_deep_is_reported_where_it_goes_too_deep` and
+/// `nesting_at_the_limit_still_loads` fail if an upgrade moves it).
+const TOML_NESTING_LIMIT: usize = 80;
+
+/// toml's two messages for input nested past its limit: the recursion
+/// guard of arrays and inline tables (with a span), and the dotted-key
+/// check (without one).
+fn is_nesting_limit(message: &str) -> bool {
+    message.contains("max recursion depth") || message == "recursion limit"
+}
+
+/// Where the first dotted key of more than [`TOML_NESTING_LIMIT`] parts
+/// gets one part too many: the start of that part. A scan of the
+/// text, not a parse (the parse is what failed): bare and quoted parts
+/// joined by dots, blanks allowed around the dots; comments skipped, and a
+/// quoted value counts as one part, so dots inside strings do not add up.
+fn dotted_key_too_deep(text: &str) -> Option<Range<usize>> {
+    let bytes = text.as_bytes();
+    let bare = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    let mut i = 0;
+    // Parts in the current run, and whether the run is waiting for a part
+    // (at its start or after a dot).
+    let mut parts = 0usize;
+    let mut want_part = true;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let part_end = if b == b'"' || b == b'\'' {
+            // A quoted part; a basic string's escapes skip the next byte.
+            let mut j = i + 1;
+            while j < bytes.len() && bytes[j] != b && bytes[j] != b'\n' {
+                j += if b == b'"' && bytes[j] == b'\\' { 2 } else { 1 };
+            }
+            Some((j + 1).min(bytes.len()))
+        } else if bare(b) {
+            let mut j = i;
+            while j < bytes.len() && bare(bytes[j]) {
+                j += 1;
+            }
+            Some(j)
+        } else {
+            None
+        };
+        match part_end {
+            Some(end) => {
+                parts = if want_part { parts + 1 } else { 1 };
+                if parts > TOML_NESTING_LIMIT {
+                    return Some(i..end);
+                }
+                want_part = false;
+                i = end;
+            }
+            None => {
+                if b == b'.' && !want_part {
+                    want_part = true;
+                } else if b == b' ' || b == b'\t' {
+                    // Blanks around a dot keep the run.
+                } else {
+                    parts = 0;
+                    want_part = true;
+                    if b == b'#' {
+                        while i < bytes.len() && bytes[i] != b'\n' {
+                            i += 1;
+                        }
+                        continue;
+                    }
+                }
+                i += 1;
+            }
+        }
+    }
+    None
 }
 
 /// serde's standard message about a value of another TOML file Rebound

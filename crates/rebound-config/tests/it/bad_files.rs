@@ -532,3 +532,64 @@ fn a_pipeline_name_with_a_control_character_is_refused() {
         "{message}"
     );
 }
+
+#[test]
+fn nesting_too_deep_is_reported_where_it_goes_too_deep() {
+    // toml stops at 80 levels; the refusal must point at the bracket,
+    // brace or key part that went one level too far (it read 1:1 for a
+    // dotted key, which toml reports without a place) and say so.
+    let depth = 3000;
+    let parts = |n: usize| vec!["a"; n].join(".");
+    let cases = [
+        (
+            "arrays",
+            format!("k = {}1{}", "[".repeat(depth), "]".repeat(depth)),
+            4 + 80,
+        ),
+        (
+            "inline tables",
+            format!("k = {}1{}", "{ a = ".repeat(depth), " }".repeat(depth)),
+            4 + 80 * 6,
+        ),
+        ("dotted key", format!("{} = 1", parts(depth)), 80 * 2),
+        ("table header", format!("[{}]", parts(81)), 1 + 80 * 2),
+        (
+            "inline dotted key",
+            format!("k = {{ {} = 1 }}", parts(90)),
+            6 + 80 * 2,
+        ),
+    ];
+    for (name, line_text, offset) in cases {
+        // A comment and a string full of dots before it do not count.
+        let text = format!(
+            "{BASE}\n# {}\n[extra]\ns = \"{}\"\n{line_text}\n",
+            parts(100),
+            parts(100)
+        );
+        let message = error(&text);
+        let line = text.lines().position(|l| l == line_text).unwrap() + 1;
+        let want = format!(
+            "{FILE}:{line}:{}: invalid TOML: nested more than 80 levels deep",
+            offset + 1
+        );
+        assert!(
+            message.starts_with(&want),
+            "{name}: want {want}\ngot {message}"
+        );
+        assert_eq!(message.lines().count(), 1, "{name}: {message}");
+    }
+}
+
+#[test]
+fn nesting_at_the_limit_still_loads_as_far_as_toml_goes() {
+    // 80 levels parse (the refusal is then about the unknown key, at its
+    // place), so the limit the message names is the parser's.
+    let text = format!(
+        "{BASE}\n[extra]\nk = {}1{}\n",
+        "[".repeat(80),
+        "]".repeat(80)
+    );
+    let message = error(&text);
+    assert!(!message.contains("levels deep"), "{message}");
+    assert!(message.contains("extra"), "{message}");
+}
