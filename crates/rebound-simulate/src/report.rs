@@ -280,9 +280,13 @@ fn covers(fault: &Fault, source: &str, scraper: &str) -> bool {
 /// the scraper fanned out to on the nearest date it did (the earlier one
 /// on a tie), or one when it never did. Counting it as one entity hid a
 /// day's loss: ESPN down for a day lost the 30 teams' rosters, and the
-/// report said one.
+/// report said one. The warm-up's fan-outs (`before`, calls of the day
+/// before the scenario, not counted themselves) are nearest dates too: an
+/// outage from the first simulated day on used to leave a placeholder with
+/// no date to stand in for, so it counted one entity for a day's thirty.
 fn completeness<'p>(
     calls: &[rebound_storage::ScraperCallRow],
+    before: &[rebound_storage::ScraperCallRow],
     fan_param: impl Fn(&str) -> Option<&'p str>,
 ) -> Completeness {
     // Key → (collected, how many entities it stands for).
@@ -290,16 +294,34 @@ fn completeness<'p>(
     let mut placeholders: BTreeMap<(String, NaiveDate), String> = BTreeMap::new();
     // Scraper → date → entities it fanned out to.
     let mut fanned_out: BTreeMap<String, BTreeMap<NaiveDate, BTreeSet<String>>> = BTreeMap::new();
+    let names_entity = |call: &rebound_storage::ScraperCallRow, param: &str| {
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&call.params)
+            .is_ok_and(|p| p.contains_key(param))
+    };
+    // The warm-up's fan-outs: only ever a nearest date to stand in for.
+    let mut warm_up: BTreeMap<String, BTreeMap<NaiveDate, BTreeSet<String>>> = BTreeMap::new();
+    for call in before {
+        if call.error_kind.as_deref() == Some("not_valid") {
+            continue;
+        }
+        if let Some(param) = fan_param(&call.scraper_name)
+            && names_entity(call, param)
+        {
+            warm_up
+                .entry(call.scraper_name.clone())
+                .or_default()
+                .entry(call.target_date)
+                .or_default()
+                .insert(call.params.clone());
+        }
+    }
     for call in calls {
         if call.error_kind.as_deref() == Some("not_valid") {
             continue;
         }
         let key = format!("{} {} {}", call.scraper_name, call.target_date, call.params);
         if let Some(param) = fan_param(&call.scraper_name) {
-            let names_entity =
-                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&call.params)
-                    .is_ok_and(|p| p.contains_key(param));
-            if !names_entity {
+            if !names_entity(call, param) {
                 placeholders.insert((call.scraper_name.clone(), call.target_date), key);
                 continue;
             }
@@ -313,10 +335,15 @@ fn completeness<'p>(
         expected.entry(key).or_insert((false, 1)).0 |= call.status == "success";
     }
     for ((scraper, date), key) in placeholders {
-        let dates = fanned_out.get(&scraper);
-        if dates.is_some_and(|d| d.contains_key(&date)) {
+        if fanned_out
+            .get(&scraper)
+            .is_some_and(|d| d.contains_key(&date))
+        {
             continue;
         }
+        let mut dates = warm_up.get(&scraper).cloned().unwrap_or_default();
+        dates.extend(fanned_out.get(&scraper).cloned().unwrap_or_default());
+        let dates = (!dates.is_empty()).then_some(&dates);
         let nearest = dates.and_then(|dates| {
             let before = dates.range(..date).next_back();
             let after = dates.range(date..).next();
@@ -374,13 +401,17 @@ pub(crate) async fn build(
     let store = engine.store();
     let plan = engine.plan();
     let tz = plan.pipeline.timezone;
-    // The warm-up's runs are not the scenario's.
-    let executions: Vec<_> = store
+    // The warm-up's runs are not the scenario's, but what they fanned out
+    // to is the best guess of a first day's entities (below).
+    let (executions, warm_up): (Vec<_>, Vec<_>) = store
         .recent_workflow_executions(u32::MAX)
         .await?
         .into_iter()
-        .filter(|r| r.execution_time >= start)
-        .collect();
+        .partition(|r| r.execution_time >= start);
+    let mut warm_up_calls = Vec::new();
+    for row in &warm_up {
+        warm_up_calls.extend(store.scraper_calls_for_execution(&row.execution_id).await?);
+    }
     let mut runs = Runs::default();
     let mut failing = 0;
     let mut with_message = 0;
@@ -431,7 +462,7 @@ pub(crate) async fn build(
     }
     totals.attempts_per_call = rate(totals.attempts, totals.total);
     totals.retry_success_rate = rate(totals.retries_paid_off, totals.retried);
-    let completeness = completeness(&calls, |scraper| {
+    let completeness = completeness(&calls, &warm_up_calls, |scraper| {
         plan.scrapers
             .get(scraper)
             .and_then(|s| s.for_each.as_ref())
@@ -871,7 +902,7 @@ mod tests {
             call("roster", "2025-12-10", "{}", "success"),
             call("roster", "2025-12-11", "{}", "failed"),
         ];
-        let c = completeness(&calls, fan);
+        let c = completeness(&calls, &[], fan);
         // The 11th's placeholder stands for the 10th's two events.
         assert_eq!(c.expected, 6, "{:?}", c.never_collected);
         assert_eq!(c.collected, 3);
@@ -894,7 +925,7 @@ mod tests {
             call("lines", "2025-12-13", "{}", "skipped"),
         ];
         let fan = |scraper: &str| matches!(scraper, "props" | "lines").then_some("event_id");
-        let c = completeness(&calls, fan);
+        let c = completeness(&calls, &[], fan);
         assert_eq!(
             (c.expected, c.collected),
             (3 + 1 + 2 + 1, 3),
@@ -910,6 +941,23 @@ mod tests {
                 "props 2025-12-13 {} (its entities were never listed: 2 as on 2025-12-12)"
                     .to_string(),
             ]
+        );
+        // Down from the first simulated day: the warm-up's fan-out (not
+        // counted itself) is the nearest date. Before: one entity.
+        let warm_up = [
+            call("props", "2025-12-09", r#"{"event_id":"x"}"#, "success"),
+            call("props", "2025-12-09", r#"{"event_id":"y"}"#, "success"),
+        ];
+        let calls = [
+            call("props", "2025-12-10", "{}", "skipped"),
+            call("lines", "2025-12-10", "{}", "skipped"),
+        ];
+        let c = completeness(&calls, &warm_up, fan);
+        assert_eq!(
+            (c.expected, c.collected),
+            (2 + 1, 0),
+            "{:?}",
+            c.never_collected
         );
     }
 
