@@ -27,6 +27,9 @@ use std::time::Duration;
 /// One fault with the path prefix it covers on the upstream.
 struct Armed {
     fault: Fault,
+    /// The fault's start and end as instants (see [`Injector::new`]).
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
     /// `/ref/<source>`: the source's folder on the simulated upstream.
     folder: String,
     /// The route for a fault on a route, else empty.
@@ -84,6 +87,13 @@ impl Injector {
                     None => fault.target.route.as_deref().unwrap_or(""),
                 };
                 Some(Armed {
+                    // Compared as instants, as the report reads them: a
+                    // local time the fall-back hour repeats is its first
+                    // occurrence. Compared on the wall clock, a fault of
+                    // 01:00 to 01:30 struck in both occurrences while the
+                    // report counted the calls of the first only.
+                    from: crate::report::utc(tz, fault.start),
+                    until: crate::report::utc(tz, fault.end),
                     fault: fault.clone(),
                     folder: format!("/ref/{source}"),
                     route: route.to_string(),
@@ -124,7 +134,7 @@ impl Injector {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         for armed in &self.armed {
             let fault = &armed.fault;
-            if local < fault.start || local >= fault.end || !armed.covers(request) {
+            if now < armed.from || now >= armed.until || !armed.covers(request) {
                 continue;
             }
             let action = match &fault.kind {
@@ -354,6 +364,28 @@ mod tests {
         );
         let hits = i.hits();
         assert_eq!((hits[0].hits, hits[1].hits), (1, 1));
+    }
+
+    /// Before: compared on the wall clock, a fault in the hour the fall-back
+    /// repeats struck in both occurrences, while the report (which reads
+    /// instants) counted the calls of the first only.
+    #[test]
+    fn a_fault_in_the_repeated_hour_strikes_its_first_occurrence_only() {
+        let text = "from = \"2025-11-01\"\ndays = 2\n[[faults]]\nkind = \"down\"\nsource = \"api\"\nstart = \"2025-11-02T01:00\"\nend = \"2025-11-02T01:30\"\n";
+        let mut scenario = Scenario::parse("t", std::path::Path::new("t.toml"), text).unwrap();
+        let mut names = Names::default();
+        names.sources.insert("api".into());
+        names
+            .scrapers
+            .insert("other".into(), ("api".into(), "/other".into()));
+        scenario.check_against(&names).unwrap();
+        let first: DateTime<Utc> = "2025-11-02T05:15:00Z".parse().unwrap(); // 01:15 EDT
+        let clock = Arc::new(ManualClock::new(first));
+        let timeouts = BTreeMap::from([("api".to_string(), Duration::from_secs(20))]);
+        let i = Injector::new(&scenario.faults, &timeouts, clock.clone(), NY, 7);
+        assert_eq!(ask(&i, "/ref/api/other").1, "drop", "01:15 EDT");
+        clock.advance(Duration::from_secs(3600)); // 01:15 EST
+        assert_eq!(ask(&i, "/ref/api/other").1, "pass", "01:15 EST");
     }
 
     /// Before: a `slow` answer longer than the source's timeout still

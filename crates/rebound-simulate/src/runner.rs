@@ -351,6 +351,7 @@ pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Repor
         ..
     } = prepared;
     warnings.extend(outside);
+    warnings.extend(scenario.repeated_times(plan.pipeline.timezone));
     if options.keep.is_some() {
         std::fs::write(at.dir.join("rebound.toml"), &text)
             .map_err(|e| failed("cannot write the simulated config")(e.to_string()))?;

@@ -894,6 +894,30 @@ impl Scenario {
         }
     }
 
+    /// A warning per fault start or end that the zone's fall-back repeats:
+    /// it is taken at its first occurrence (as the injector and the report
+    /// both read it), which a reader of the file could not tell.
+    pub fn repeated_times(&self, tz: chrono_tz::Tz) -> Vec<String> {
+        use chrono::TimeZone as _;
+        let mut out = Vec::new();
+        for fault in &self.faults {
+            for (key, at) in [("start", fault.start), ("end", fault.end)] {
+                if let chrono::LocalResult::Ambiguous(first, second) = tz.from_local_datetime(&at) {
+                    out.push(format!(
+                        "faults[{}].{key}: {} happens twice in {tz} (clocks fall back); the first is taken, {} (UTC{}), not {} (UTC{})",
+                        fault.index,
+                        at.format("%Y-%m-%dT%H:%M"),
+                        first.format("%H:%M %Z"),
+                        first.format("%:z"),
+                        second.format("%H:%M %Z"),
+                        second.format("%:z"),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     /// Checks names against `plan` (sources, scrapers, routes) and that no
     /// two faults contradict each other; fills each target's source and a
     /// scraper's route.
@@ -1756,6 +1780,18 @@ mod tests {
     /// A time that `--from` moved into a gap names the time the file
     /// gives, and a gap of a whole day (Samoa skipped 2011-12-30) is named
     /// as such, not as "that hour".
+    #[test]
+    fn a_time_the_fall_back_repeats_is_warned_of() {
+        let scenario = parse("from = \"2025-11-01\"\ndays = 2\n[[faults]]\nkind = \"down\"\nsource = \"api\"\nstart = \"2025-11-02T01:00\"\nend = \"2025-11-02T03:00\"\n").unwrap();
+        assert_eq!(
+            scenario.repeated_times(chrono_tz::America::New_York),
+            [
+                "faults[0].start: 2025-11-02T01:00 happens twice in America/New_York (clocks fall back); the first is taken, 01:00 EDT (UTC-04:00), not 01:00 EST (UTC-05:00)"
+            ]
+        );
+        assert!(scenario.repeated_times(chrono_tz::UTC).is_empty());
+    }
+
     #[test]
     fn a_fault_moved_into_a_gap_says_so() {
         let text = "from = \"2011-12-01\"\ndays = 1\n[[faults]]\nkind = \"empty\"\nsource = \"a\"\nstart = \"2011-12-01T10:00\"\nfor = \"1h\"\n";
