@@ -305,8 +305,8 @@ fn reframe(scenario: &mut Scenario, options: &Options) -> Result<Vec<String>, Si
 /// The checks of `scenario` that need the config: its names, and its
 /// days and times in the pipeline's zone.
 fn ready(scenario: &mut Scenario, prepared: &Prepared) -> Result<(), SimulateError> {
-    scenario.check_against(&prepared.names)?;
     let tz = prepared.plan.pipeline.timezone;
+    let names = scenario.check_against(&prepared.names);
     let first = local_midnight(tz, scenario.from);
     if scenario
         .from
@@ -314,13 +314,23 @@ fn ready(scenario: &mut Scenario, prepared: &Prepared) -> Result<(), SimulateErr
         .map(|next| local_midnight(tz, next))
         == Some(first)
     {
+        names?;
         return Err(SimulateError::Usage(format!(
             "the first simulated day, {}, does not exist in {tz}: its clocks skip it whole; start on another day",
             scenario.from
         )));
     }
-    scenario.check_zone(tz)?;
-    Ok(())
+    // Both checks, then all their problems at once: an unknown name and a
+    // time the zone skips used to take two runs to find.
+    match (names, scenario.check_zone(tz)) {
+        (Ok(()), Ok(())) => Ok(()),
+        (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e.into()),
+        (Err(mut a), Err(b)) => {
+            a.problems.extend(b.problems);
+            a.problems.sort_by_key(|p| (p.line, p.column));
+            Err(a.into())
+        }
+    }
 }
 
 /// Runs `scenario` and returns its report.

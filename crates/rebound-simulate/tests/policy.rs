@@ -280,3 +280,43 @@ async fn a_fault_outside_the_simulated_days_hits_nothing() {
         report.faults.iter().map(|f| &f.fault).collect::<Vec<_>>()
     );
 }
+
+/// Before: the names were checked first and the times in the zone only
+/// once they were right, so a scenario with both problems took two runs
+/// to correct.
+#[tokio::test]
+async fn unknown_names_and_skipped_times_are_reported_together() {
+    let text = r#"
+from = "2026-03-07"
+days = 3
+
+[[faults]]
+kind = "down"
+source = "nowhere"
+start = "2026-03-07T10:00"
+for = "1h"
+
+[[faults]]
+kind = "down"
+source = "espn"
+start = "2026-03-08T02:30"
+for = "1h"
+"#;
+    let scenario = Scenario::parse("both", Path::new("both.toml"), text).expect("parses");
+    let error = rebound_simulate::check(&scenario, &Options::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    let lines: Vec<&str> = error.lines().collect();
+    assert_eq!(lines.len(), 2, "{error}");
+    assert!(
+        lines[0].starts_with("both.toml:7:10: faults[0].source: unknown source \"nowhere\""),
+        "{error}"
+    );
+    assert!(
+        lines[1].starts_with(
+            "both.toml:14:9: faults[1].start: 2026-03-08T02:30 does not exist in America/New_York"
+        ),
+        "{error}"
+    );
+}
