@@ -230,7 +230,10 @@ pub(crate) struct RawPipeline {
     /// How long history is kept, e.g. "90d": older run, call, attempt,
     /// decision, breaker-transition, lockout and quota rows, and the raw
     /// payloads only they reference, are purged in small batches by
-    /// `rebound serve` (hourly) and `rebound purge`. Default: kept forever.
+    /// `rebound serve` (hourly) and `rebound purge`. At least "2d", and at
+    /// least what the config reads back (a day more than
+    /// `[scheduler] catch_up`, the largest `fresh_error`, a calendar's
+    /// `max_age`). Default: kept forever.
     #[schemars(example = "90d")]
     pub retention: Option<RawDuration>,
     /// The first day of a season, "MM-DD" (e.g. "10-01"): a target date

@@ -23,8 +23,8 @@ use chrono::NaiveDate;
 use rebound_domain::breaker::BreakerConfig;
 use rebound_domain::duration::{format_duration, parse_duration};
 use rebound_domain::plan::{
-    ConfigValue, DatabaseLocation, FollowRedirects, NoDataRules, Pipeline, Plan, RawStoreLocation,
-    Scraper, Source, Step, Validity, Workflow,
+    Calendar, ConfigValue, DatabaseLocation, DatasetPolicy, FollowRedirects, NoDataRules, Pipeline,
+    Plan, RawStoreLocation, SchedulerSettings, Scraper, Source, Step, Validity, Workflow,
 };
 use rebound_domain::quota::{Quota, QuotaPeriod};
 use rebound_domain::ratelimit::Rate;
@@ -54,6 +54,11 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 const DEFAULT_MAX_CONCURRENCY: usize = 4;
 const DEFAULT_MAX_BODY_BYTES: u64 = 52_428_800;
 const DEFAULT_METHOD: &str = "GET";
+/// The shortest `retention`: the health report (completeness, a
+/// workflow's failures) and the scheduler (`only_missing`, today's runs)
+/// read yesterday and today in the pipeline's zone, which starts up to
+/// 48 hours back (see `check_retention_floor` for what makes it longer).
+const RETENTION_FLOOR: Duration = Duration::from_secs(2 * 86_400);
 
 /// Methods a scraper may use. Any RFC 9110 token is a legal method, but a
 /// misspelt "GTE" is far likelier than a real custom method, so the list is
@@ -383,6 +388,8 @@ impl Resolver<'_> {
             pipeline.season.is_some() || raw.pipeline.season_start.is_some(),
         );
         let datasets = self.datasets(raw, &scrapers);
+        let written = raw.pipeline.retention.as_ref().map(|r| r.0.as_str());
+        self.check_retention_floor(written, &pipeline, &scheduler, &datasets, &calendars);
         Plan {
             config_path: Some(config_path.to_path_buf()),
             pipeline,
@@ -470,6 +477,92 @@ impl Resolver<'_> {
             raw_store,
             retention,
             season,
+        }
+    }
+
+    /// A `retention` shorter than the history Rebound reads back would
+    /// purge what the next decision needs: yesterday and today
+    /// ([`RETENTION_FLOOR`]), the slots `catch_up` looks back on (the
+    /// scheduler reads one day more than `catch_up`), a dataset's newest change until it
+    /// is judged by `fresh_error` (or `fresh_warn`), and a calendar's
+    /// payload until its `refresh` `max_age` (a purged calendar plans no
+    /// events). The floor is the longest of those, named in the message.
+    fn check_retention_floor(
+        &mut self,
+        written: Option<&str>,
+        pipeline: &Pipeline,
+        scheduler: &SchedulerSettings,
+        datasets: &BTreeMap<String, DatasetPolicy>,
+        calendars: &BTreeMap<String, Calendar>,
+    ) {
+        let Some(retention) = pipeline.retention else {
+            return;
+        };
+        let mut floor = (
+            RETENTION_FLOOR,
+            "the health report and the scheduler read yesterday and today in the pipeline's \
+             zone, up to 48 hours back"
+                .to_string(),
+        );
+        let mut longer = |needed: Duration, why: String| {
+            if needed > floor.0 {
+                floor = (needed, why);
+            }
+        };
+        longer(
+            scheduler.catch_up + Duration::from_secs(86_400),
+            format!(
+                "the scheduler reads a day more than scheduler.catch_up = \"{}\" back",
+                format_duration(scheduler.catch_up)
+            ),
+        );
+        for (name, policy) in datasets {
+            let (key, threshold) = match (policy.fresh_error, policy.fresh_warn) {
+                (Some(error), _) => ("fresh_error", error),
+                (None, Some(warn)) => ("fresh_warn", warn),
+                (None, None) => continue,
+            };
+            let key = KeyPath::root().key("datasets").key(name).key(key);
+            longer(
+                threshold,
+                format!(
+                    "{key} = \"{}\" judges the newest change that far back",
+                    format_duration(threshold)
+                ),
+            );
+        }
+        for (name, calendar) in calendars {
+            let Some(refresh) = &calendar.refresh else {
+                continue;
+            };
+            let refresh_key = KeyPath::root().key("calendars").key(name).key("refresh");
+            for (key, age) in [
+                ("max_age", Some(refresh.max_age)),
+                ("override_max_age", refresh.override_max_age),
+            ] {
+                if let Some(age) = age {
+                    longer(
+                        age,
+                        format!(
+                            "{refresh_key}.{key} = \"{}\" keeps using the calendar's payload that long",
+                            format_duration(age)
+                        ),
+                    );
+                }
+            }
+        }
+        if retention < floor.0 {
+            let path = KeyPath::root().key("pipeline").key("retention");
+            self.fail(
+                &path,
+                format!(
+                    "expected at least \"{}\", found \"{}\": {}; a shorter retention purges \
+                     history that is still read",
+                    format_duration(floor.0),
+                    written.unwrap_or_default(),
+                    floor.1
+                ),
+            );
         }
     }
 

@@ -23,8 +23,13 @@ fn retention_is_optional_and_parsed_as_a_duration() {
         Some(Duration::from_secs(90 * 86_400))
     );
     assert_eq!(
-        plan(&with_retention("\"36h\"")).pipeline.retention,
-        Some(Duration::from_secs(36 * 3600))
+        plan(&with_retention("\"60h\"")).pipeline.retention,
+        Some(Duration::from_secs(60 * 3600))
+    );
+    // The floor itself is accepted.
+    assert_eq!(
+        plan(&with_retention("\"2d\"")).pipeline.retention,
+        Some(Duration::from_secs(2 * 86_400))
     );
 }
 
@@ -72,4 +77,75 @@ fn bad_retention_names_key_position_and_expectation() {
         super::error(&BASE.replacen("name = \"t\"\n", "name = \"t\"\nretension = \"90d\"\n", 1));
     assert!(typo.contains("pipeline.retension"), "{typo}");
     assert!(typo.contains("did you mean \"retention\""), "{typo}");
+}
+
+#[test]
+fn retention_shorter_than_the_history_read_back_is_refused_naming_why() {
+    let case = |name, text: String, value: &'static str, says| Case {
+        name,
+        text,
+        key: "pipeline.retention",
+        at: value,
+        says,
+    };
+    // Yesterday and today in the pipeline's zone reach 48 hours back.
+    let floor = "expected at least \"2d\", found \"1s\": the health report and the \
+                 scheduler read yesterday and today";
+    // With a longer catch_up, a day more than it.
+    let catch_up = with_retention("\"3d\"") + "\n[scheduler]\ncatch_up = \"7d\"\n";
+    // With a dataset judged over a longer time, its threshold.
+    let fresh = with_retention("\"4d\"")
+        + "\n[datasets.events]\nfresh_warn = \"3d\"\nfresh_error = \"5d\"\n\
+           \n[datasets.other]\nfresh_warn = \"26h\"\n";
+    let warn_only = with_retention("\"4d\"") + "\n[datasets.events]\nfresh_warn = \"6d\"\n";
+    // With a calendar refreshed rarely, its max_age.
+    let calendar = with_retention("\"4d\"")
+        + r#"
+[scrapers.games]
+source = "api"
+path = "/games"
+dataset = "games"
+
+[calendars.games]
+dataset = "games"
+events = "$[*]"
+id = "id"
+start = "start"
+refresh = { scraper = "games", max_age = "10d" }
+"#;
+    check(vec![
+        case("one second", with_retention("\"1s\""), "\"1s\"", floor),
+        case(
+            "a day",
+            with_retention("\"24h\""),
+            "\"24h\"",
+            "expected at least \"2d\", found \"24h\"",
+        ),
+        case(
+            "catch_up",
+            catch_up,
+            "\"3d\"",
+            "expected at least \"8d\", found \"3d\": the scheduler reads a day more than \
+             scheduler.catch_up = \"7d\" back; a shorter retention purges history that is \
+             still read",
+        ),
+        case(
+            "fresh_error",
+            fresh,
+            "\"4d\"",
+            "expected at least \"5d\", found \"4d\": datasets.events.fresh_error = \"5d\"",
+        ),
+        case(
+            "fresh_warn alone",
+            warn_only,
+            "\"4d\"",
+            "expected at least \"6d\", found \"4d\": datasets.events.fresh_warn = \"6d\"",
+        ),
+        case(
+            "calendar max_age",
+            calendar,
+            "\"4d\"",
+            "expected at least \"10d\", found \"4d\": calendars.games.refresh.max_age = \"10d\"",
+        ),
+    ]);
 }
