@@ -44,7 +44,7 @@ use crate::{
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use rebound_domain::duration::{add_saturating, format_duration};
-use rebound_domain::message::{attempts_phrase, body_summary};
+use rebound_domain::message::{attempts_phrase, body_summary, escape_controls};
 use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus};
 use rebound_domain::proxy::label as proxy_label;
 use rebound_domain::redact::Redactor;
@@ -518,12 +518,21 @@ impl Fetcher {
             .quota
             .as_ref()
             .and_then(|q| q.remaining_header.as_deref())
-            && let Some(left) = response
-                .signal(header)
-                .and_then(|v| v.trim().parse::<f64>().ok())
-            && left.is_finite()
+            && let Some(value) = response.signal(header)
         {
-            call.quota_remaining = Some(left.max(0.0) as u64);
+            match quota_remaining(value) {
+                Some(left) => call.quota_remaining = Some(left),
+                // A negative count was clamped to 0, which reads as "quota
+                // used up" and refused every call until the period ended;
+                // an unreadable value says nothing about what is left.
+                None => tracing::warn!(
+                    source = %spec.source.name,
+                    scraper = %spec.scraper.name,
+                    header,
+                    value = %self.redactor.redact_string(&escape_controls(value, false)),
+                    "Quota header ignored: not a count of remaining requests."
+                ),
+            }
         }
     }
 
@@ -1025,6 +1034,20 @@ fn collect_signals(
             Some((name.to_string(), value.to_string()))
         })
         .collect()
+}
+
+/// A quota `remaining_header`'s count: a whole number of zero or more,
+/// also written as a decimal (`"150.0"`, rounded down). Negative, not a
+/// number, or not finite: `None`, for the caller to ignore.
+fn quota_remaining(value: &str) -> Option<u64> {
+    let value = value.trim();
+    if let Ok(left) = value.parse::<u64>() {
+        return Some(left);
+    }
+    let left = value.parse::<f64>().ok()?;
+    // Past u64 the cast saturates, which is what "more than we can count"
+    // means here; `-0.0` is zero.
+    (left.is_finite() && left >= 0.0).then_some(left as u64)
 }
 
 struct RawAttempt {

@@ -221,3 +221,44 @@ async fn an_answer_whose_body_fails_still_counts_against_the_quota() {
     let rows = s.store.recent_standalone_calls(1).await.unwrap();
     assert_eq!(rows[0].http_status, Some(200));
 }
+
+/// Before: a negative count was clamped to 0, which reads as "the upstream
+/// reports 0 remaining", and every later call was refused until the
+/// period ended. A value that is not a count is ignored (with a warning in
+/// the log); the count we keep, and the next call, are as if it was absent.
+#[tokio::test]
+async fn a_negative_or_unreadable_remaining_header_is_ignored_not_read_as_zero() {
+    let s = setup(1000).await;
+    let none = BTreeMap::new();
+    for value in ["-5", "many", "NaN", "-0.5"] {
+        s.sim.script(
+            "/t/odds",
+            vec![Reply::text(200, "{}").header("x-requests-remaining", value)],
+        );
+        let call = s.engine.run_scraper("odds", date(), &none).await.unwrap();
+        assert_eq!(call.status, ScraperStatus::Success, "{value}");
+        let row = s
+            .store
+            .quota_usage("odds_api", january())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.remaining_reported, None, "{value}");
+        assert!(row.warned_at.is_none(), "{value}");
+    }
+    // The next call is sent, not refused as exhausted.
+    s.sim.script(
+        "/t/odds",
+        vec![Reply::text(200, "{}").header("x-requests-remaining", "150.0")],
+    );
+    let call = s.engine.run_scraper("odds", date(), &none).await.unwrap();
+    assert_eq!(call.status, ScraperStatus::Success);
+    assert_eq!(s.sim.request_count("/t/odds"), 5);
+    let row = s
+        .store
+        .quota_usage("odds_api", january())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((row.requests, row.remaining_reported), (5, Some(150)));
+}
