@@ -459,7 +459,7 @@ impl Engine {
             // The raw store's error names the payload: naming it here
             // too said it twice.
             .map_err(|e| e.to_string())?;
-        serde_json::from_slice(rebound_domain::document::json_text(&bytes))
+        rebound_fetch::classify::payload_json(&bytes)
             .map_err(|e| format!("payload {output_uri} is not valid JSON: {e}"))
     }
 

@@ -1032,8 +1032,7 @@ fn record_count(pointer: Option<&str>, result: &CallResult, stored: &StoredPaylo
         return i64::try_from(n).ok();
     }
     let body = result.body.as_ref()?;
-    let document: serde_json::Value =
-        serde_json::from_slice(rebound_domain::document::json_text(body)).ok()?;
+    let document = rebound_fetch::classify::payload_json(body).ok()?;
     Some(match document.pointer(pointer) {
         Some(serde_json::Value::Array(items)) => i64::try_from(items.len()).unwrap_or(i64::MAX),
         _ => 0,

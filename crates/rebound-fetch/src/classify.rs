@@ -258,10 +258,130 @@ fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
             .any(|window| window == needle)
 }
 
+/// A payload's JSON (behind a byte-order mark or not), as every reader of
+/// payloads parses it: classification, pagination, record counts,
+/// calendars and fan-outs.
+///
+/// RFC 8259 lets a number have any magnitude, but serde_json refuses one
+/// beyond f64 (`1e400`, a 400-digit integer) with "number out of range",
+/// which failed a valid document as `decode`. serde_json's
+/// `arbitrary_precision` feature would accept it, but it changes
+/// `Value::Number` for the whole workspace (numbers compared by their
+/// text, so `1.0 != 1` in JSONPath filters and no_data rules; sqlx and
+/// every API type share it). Instead, only when the first parse fails, each
+/// number that does not fit in an f64 is read as a string holding its
+/// exact text (`"1e400"`) and the document parsed again. Numbers that fit
+/// are untouched; what readers use such a number for (a fan-out value, an
+/// event id) is its text anyway. The stored payload is the body as
+/// received; only a paginated scraper's joined payload, which is written
+/// from these values, carries such a number as a string. Any other error
+/// is the first parse's, unchanged.
+pub fn payload_json(body: &[u8]) -> Result<serde_json::Value, serde_json::Error> {
+    let text = rebound_domain::document::json_text(body);
+    serde_json::from_slice(text).or_else(|error| {
+        // Skipping a value checks its syntax without computing numbers: a
+        // valid document with a number beyond f64 passes, and in a valid
+        // document every number is a value (never a key), so quoting it
+        // keeps the structure.
+        if serde_json::from_slice::<serde::de::IgnoredAny>(text).is_err() {
+            return Err(error);
+        }
+        match quote_numbers_out_of_range(text) {
+            Some(quoted) => serde_json::from_slice(&quoted).map_err(|_| error),
+            None => Err(error),
+        }
+    })
+}
+
+/// `text`, a valid JSON document, with every number literal outside f64's
+/// range in double quotes; `None` when there is none. A scan of tokens,
+/// not a parse: inside strings nothing changes, and outside them a number
+/// is the longest run of `-+.eE` and digits starting with `-` or a digit.
+fn quote_numbers_out_of_range(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut changed = false;
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < text.len() && text[i] != b'"' {
+                    i += if text[i] == b'\\' { 2 } else { 1 };
+                }
+                i = (i + 1).min(text.len());
+                out.extend_from_slice(&text[start..i]);
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < text.len()
+                    && matches!(text[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                let number = &text[start..i];
+                // Only a number JSON allows: quoting `01e400` would make
+                // an invalid document valid.
+                let too_large = is_json_number(number)
+                    && std::str::from_utf8(number)
+                        .ok()
+                        .and_then(|n| n.parse::<f64>().ok())
+                        .is_some_and(f64::is_infinite);
+                if too_large {
+                    changed = true;
+                    out.push(b'"');
+                    out.extend_from_slice(number);
+                    out.push(b'"');
+                } else {
+                    out.extend_from_slice(number);
+                }
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    changed.then_some(out)
+}
+
+/// RFC 8259's number: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+fn is_json_number(number: &[u8]) -> bool {
+    let digits = |at: usize| {
+        number[at.min(number.len())..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    };
+    let mut i = usize::from(number.first() == Some(&b'-'));
+    match digits(i) {
+        0 => return false,
+        n if n > 1 && number[i] == b'0' => return false,
+        n => i += n,
+    }
+    if number.get(i) == Some(&b'.') {
+        match digits(i + 1) {
+            0 => return false,
+            n => i += 1 + n,
+        }
+    }
+    if matches!(number.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(number.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        match digits(i) {
+            0 => return false,
+            n => i += n,
+        }
+    }
+    i == number.len()
+}
+
 /// The body as JSON (behind a byte-order mark or not), or the `decode`
 /// failure that says what came instead.
 fn json_document(body: &[u8], redactor: &Redactor) -> Result<serde_json::Value, Classified> {
-    serde_json::from_slice(rebound_domain::document::json_text(body)).map_err(|error| {
+    payload_json(body).map_err(|error| {
         Classified::failure(
             ErrorKind::Decode,
             format!(
@@ -275,6 +395,53 @@ fn json_document(body: &[u8], redactor: &Redactor) -> Result<serde_json::Value, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_number_beyond_f64_is_read_as_its_text_not_refused() {
+        // Before: "number out of range", a `decode` failure of valid JSON.
+        let value =
+            payload_json(br#"{"a": 1e400, "b": [-1E+400, 2.5, 1e-400], "c": "1e400"}"#).unwrap();
+        assert_eq!(value["a"], "1e400");
+        assert_eq!(value["b"][0], "-1E+400");
+        assert_eq!(value["b"][1], 2.5);
+        assert_eq!(value["c"], "1e400");
+        let digits = format!("[{}]", "9".repeat(400));
+        assert_eq!(payload_json(digits.as_bytes()).unwrap()[0], "9".repeat(400));
+        // Behind a byte-order mark too.
+        assert_eq!(payload_json(b"\xEF\xBB\xBF[1e999]").unwrap()[0], "1e999");
+        // A string that looks like one is left alone, escapes and all.
+        let value = payload_json(br#"["\" 1e400", 1e400]"#).unwrap();
+        assert_eq!(value, serde_json::json!(["\" 1e400", "1e400"]));
+    }
+
+    #[test]
+    fn invalid_json_stays_invalid_with_its_own_error() {
+        for text in [
+            &b"[01e400]"[..],
+            b"[1e400",
+            b"{1e400: 1}",
+            b"[1e400, 01]",
+            b"[.1e400]",
+            b"[1.e400]",
+            b"[1e400e5]",
+        ] {
+            let error = payload_json(text).unwrap_err().to_string();
+            assert!(!error.is_empty(), "{}", String::from_utf8_lossy(text));
+        }
+        assert!(is_json_number(b"-0.5e+10"));
+        assert!(is_json_number(b"0"));
+        assert!(!is_json_number(b"-"));
+        assert!(!is_json_number(b"1e"));
+        assert!(!is_json_number(b"00"));
+    }
+
+    #[test]
+    fn a_records_document_with_a_huge_number_is_a_success() {
+        let redactor = Redactor::new(Vec::<String>::new());
+        let value =
+            json_document(br#"{"data": [{"odds": 1e400}, {"odds": 2}]}"#, &redactor).unwrap();
+        assert_eq!(value["data"].as_array().unwrap().len(), 2);
+    }
 
     #[test]
     fn later_pages_must_keep_the_records_shape() {

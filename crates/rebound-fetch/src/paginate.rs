@@ -300,18 +300,17 @@ impl Fetcher {
                     };
                     break 'step Err(stopped);
                 }
-                let mut document: Value =
-                    match serde_json::from_slice(rebound_domain::document::json_text(body)) {
-                        Ok(document) => document,
-                        // Classification parsed this body already; kept for safety.
-                        Err(error) => {
-                            let stopped = Stopped {
-                                kind: ErrorKind::Decode,
-                                message: format!("response is not valid JSON ({error})"),
-                            };
-                            break 'step Err(stopped);
-                        }
-                    };
+                let mut document: Value = match crate::classify::payload_json(body) {
+                    Ok(document) => document,
+                    // Classification parsed this body already; kept for safety.
+                    Err(error) => {
+                        let stopped = Stopped {
+                            kind: ErrorKind::Decode,
+                            message: format!("response is not valid JSON ({error})"),
+                        };
+                        break 'step Err(stopped);
+                    }
+                };
                 let on_page_records = match document.pointer_mut(pointer).map(Value::take) {
                     Some(Value::Array(items)) => items,
                     // Classification checked the shape already.

@@ -93,7 +93,8 @@ pub async fn plan(config: &Path, args: PlanArgs) -> Result<ExitCode, Failure> {
                     MAX_CALENDAR_BYTES >> 20
                 ))
             })?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes)
+        // Read as payloads are (a byte-order mark, numbers beyond f64).
+        let value: serde_json::Value = rebound_fetch::classify::payload_json(&bytes)
             .with_context(|| format!("--calendar {name}: {} is not JSON", file.display()))
             .map_err(Failure::Usage)?;
         // A file of another shape (`{}`, a list of other objects) selected

@@ -419,6 +419,44 @@ async fn dataset_fan_out_reads_the_payload_of_an_earlier_step() {
     );
 }
 
+/// Before: serde_json refused a number beyond f64 ("number out of range"),
+/// so a valid payload holding one failed its call as `decode` and the
+/// fan-out over it never ran. The item whose id is such a number is
+/// called with its text.
+#[tokio::test]
+async fn a_payload_with_a_number_beyond_f64_succeeds_and_fans_out() {
+    let f = fan_harness(|_| {}).await;
+    f.sim.script(
+        "/t/events",
+        vec![
+            Reply::text(
+                200,
+                r#"{"data": [{"id": "e1", "line": 1e400}, {"id": 1e999, "line": -2.5}]}"#,
+            )
+            .header("content-type", "application/json"),
+        ],
+    );
+    f.sim.script("/t/props/e1", vec![Reply::text(200, "p1")]);
+    f.sim.script("/t/props/1e999", vec![Reply::text(200, "p2")]);
+    let report = f
+        .engine
+        .run_workflow("lines", date(), &no_params())
+        .await
+        .unwrap();
+    let events = report.calls.iter().find(|c| c.scraper == "events").unwrap();
+    assert_eq!(
+        (events.status, events.error_kind),
+        (ScraperStatus::Success, None),
+        "{:?}",
+        events.message
+    );
+    assert_eq!(report.status, WorkflowStatus::Success);
+    assert_eq!(
+        called(&f.sim, "/t/props/"),
+        vec!["/t/props/1e999", "/t/props/e1"]
+    );
+}
+
 /// Before: a payload listing 20,000 items made 20,000 calls in one run.
 #[tokio::test]
 async fn a_fan_out_over_more_items_than_a_run_calls_fails_without_a_call() {
