@@ -114,25 +114,33 @@ impl SqliteStore {
                 .await
                 .map_err(|e| unavailable(&format!("cannot create {}: {e}", parent.display())))?;
         }
-        // Held until the schema is up to date and both pools are open;
-        // released when dropped (or by the OS if this process dies).
-        let _setup = setup_lock::acquire(path).await?;
+        let setup = setup_lock::acquire(path).await?;
         // Another application's database is refused before anything here
         // touches it: the pools below switch a file to WAL mode as they
         // connect, which rewrote the header of a file the message then
-        // said was "left as it is".
+        // said was "left as it is". Nor is a lock file left beside it.
         if tokio::fs::metadata(path).await.is_ok_and(|m| m.len() > 0) {
             let look = SqliteConnectOptions::new()
                 .filename(path)
                 .read_only(true)
                 .busy_timeout(BUSY_TIMEOUT);
-            let mut connection = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&look)
-                .await
-                .map_err(|e| unavailable(&e))?;
-            let refused = refuse_a_foreign_database(&mut connection, path).await;
-            let _ = sqlx::Connection::close(connection).await;
-            refused?;
+            let refused =
+                match <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&look).await {
+                    Ok(mut connection) => {
+                        let refused = refuse_a_foreign_database(&mut connection, path).await;
+                        let _ = sqlx::Connection::close(connection).await;
+                        refused
+                    }
+                    Err(e) => Err(unavailable(&e)),
+                };
+            if let Err(refused) = refused {
+                setup.release_and_remove_if_created();
+                return Err(refused);
+            }
         }
+        // Held until the schema is up to date and both pools are open;
+        // released when dropped (or by the OS if this process dies).
+        let _setup = setup;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)

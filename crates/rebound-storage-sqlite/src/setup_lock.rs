@@ -42,30 +42,74 @@ pub(crate) fn lock_path(database: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The setup lock of one database, held until dropped.
+pub(crate) struct SetupLock {
+    file: File,
+    path: PathBuf,
+    /// This open made the lock file (it was not there before).
+    created: bool,
+}
+
+impl SetupLock {
+    /// Releases the lock, deleting the lock file if this open made it: for
+    /// an open that is refused (another application's file), which should
+    /// leave the folder as it found it. Deleted while still locked, so an
+    /// open waiting on it gets the lock of the deleted file, is refused
+    /// the same way, and leaves nothing either.
+    pub(crate) fn release_and_remove_if_created(self) {
+        if self.created {
+            let _ = std::fs::remove_file(&self.path);
+        }
+        drop(self.file);
+    }
+}
+
 /// Takes the setup lock of the database at `path`, waiting up to [`WAIT`]
 /// for another process that holds it. The lock is held until the returned
-/// file is dropped.
-pub(crate) async fn acquire(path: &Path) -> Result<File, StoreError> {
+/// value is dropped.
+pub(crate) async fn acquire(path: &Path) -> Result<SetupLock, StoreError> {
     let lock = lock_path(path);
     let unavailable =
         |detail: String| StoreError::Unavailable(format!("{}: {detail}", path.display()));
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&lock)
-        .map_err(|e| {
-            unavailable(format!(
-                "cannot open lock file {}: {e}{}",
-                lock.display(),
-                read_only_hint(e.kind())
-            ))
-        })?;
+    let cannot_open = |e: std::io::Error| {
+        unavailable(format!(
+            "cannot open lock file {}: {e}{}",
+            lock.display(),
+            read_only_hint(e.kind())
+        ))
+    };
+    // Made here, or there already (another open holds or held it). A lock
+    // file removed between the two tries (a refused open cleaning up) is
+    // looked for again.
+    let mut tries = 0;
+    let (file, created) = loop {
+        tries += 1;
+        match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&lock)
+        {
+            Ok(file) => break (file, true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(cannot_open(e)),
+        }
+        match OpenOptions::new().read(true).write(true).open(&lock) {
+            Ok(file) => break (file, false),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && tries < 3 => {}
+            Err(e) => return Err(cannot_open(e)),
+        }
+    };
     let mut waited = Duration::ZERO;
     loop {
         match file.try_lock() {
-            Ok(()) => return Ok(file),
+            Ok(()) => {
+                return Ok(SetupLock {
+                    file,
+                    path: lock,
+                    created,
+                });
+            }
             Err(TryLockError::WouldBlock) if waited < WAIT => {
                 tokio::time::sleep(POLL).await;
                 waited += POLL;

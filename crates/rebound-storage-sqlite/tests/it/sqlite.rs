@@ -166,6 +166,53 @@ async fn open_refuses_another_applications_database_and_leaves_it_as_it_is() {
     }
 }
 
+/// Before: the refused open left its setup lock file, `app.db-lock`,
+/// beside the other application's database. One this open did not make
+/// (a Rebound process's, say) stays.
+#[tokio::test]
+async fn a_refused_open_removes_the_lock_file_it_made_and_only_that() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE foo (x INTEGER)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let lock = dir.path().join("app.db-lock");
+    assert!(SqliteStore::open(&path).await.is_err());
+    assert!(!lock.exists(), "the lock file was left");
+    let names = |dir: &std::path::Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(dir.path()), ["app.db"]);
+
+    std::fs::write(&lock, "").unwrap();
+    assert!(SqliteStore::open(&path).await.is_err());
+    assert!(
+        lock.exists(),
+        "a lock file this open did not make was removed"
+    );
+
+    // A file that is not SQLite at all is refused the same way.
+    let text = dir.path().join("notes.db");
+    std::fs::write(&text, "not a database, just some notes\n".repeat(200)).unwrap();
+    assert!(SqliteStore::open(&text).await.is_err());
+    assert!(!dir.path().join("notes.db-lock").exists());
+
+    // A Rebound history keeps its lock file, as before.
+    let ours = dir.path().join("history.db");
+    drop(SqliteStore::open(&ours).await.unwrap());
+    assert!(dir.path().join("history.db-lock").exists());
+}
+
 #[tokio::test]
 async fn connection_settings() {
     let (_dir, store) = fresh_store().await;
