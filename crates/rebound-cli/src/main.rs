@@ -230,19 +230,32 @@ fn main() -> ExitCode {
     // parallel, only wake-ups to pass across threads (docs/benchmarks.md
     // has the two side by side). Everything else keeps the multi-thread
     // runtime: `serve` runs its scheduler, workers and API side by side.
-    if let Command::Simulate(args) = &cli.command
-        && !args.no_pin
-    {
-        // Before the runtime exists, so its blocking threads, sqlx's SQLite
-        // threads and transform processes all inherit the one CPU
-        // (`rebound_simulate::pin` says why). Only a speed-up: a machine
-        // that refuses it runs the same simulation unpinned.
-        match rebound_simulate::pin::pin_to_current_cpu() {
-            Ok(Some(cpu)) => tracing::debug!(cpu, "the simulation runs on one CPU"),
-            Ok(None) => {}
-            Err(error) => tracing::info!(%error, "the simulation runs unpinned"),
+    // Held to the end of the process: it is the simulation's claim on its
+    // CPU, which another simulation started meanwhile then passes over.
+    let _pinned = match &cli.command {
+        Command::Simulate(args) if !args.no_pin => {
+            // Before the runtime exists, so its blocking threads, sqlx's
+            // SQLite threads and transform processes all inherit the one
+            // CPU (`rebound_simulate::pin` says why). Only a speed-up: a
+            // machine that refuses it runs the same simulation unpinned.
+            match rebound_simulate::pin::pin_to_a_free_cpu() {
+                Ok(Some(pinned)) => {
+                    tracing::debug!(
+                        cpu = pinned.cpu,
+                        shared = !pinned.claimed,
+                        "the simulation runs on one CPU"
+                    );
+                    Some(pinned)
+                }
+                Ok(None) => None,
+                Err(error) => {
+                    tracing::info!(%error, "the simulation runs unpinned");
+                    None
+                }
+            }
         }
-    }
+        _ => None,
+    };
     let runtime = if matches!(cli.command, Command::Simulate(_)) {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -85,13 +85,32 @@ fn main() -> ExitCode {
     });
     let keep = keep.or_else(|| floors_folder.clone());
     // As `rebound simulate` does, before any thread it should take along.
-    if pin {
-        match rebound_simulate::pin::pin_to_current_cpu() {
-            Ok(Some(cpu)) => say!("pinned to CPU {cpu}"),
-            Ok(None) => say!("not pinned: not supported here"),
-            Err(e) => say!("not pinned: {e}"),
+    let _pinned = if pin {
+        match rebound_simulate::pin::pin_to_a_free_cpu() {
+            Ok(Some(pinned)) => {
+                say!(
+                    "pinned to CPU {}{}",
+                    pinned.cpu,
+                    if pinned.claimed {
+                        ""
+                    } else {
+                        " (shared: no CPU was free)"
+                    }
+                );
+                Some(pinned)
+            }
+            Ok(None) => {
+                say!("not pinned: not supported here");
+                None
+            }
+            Err(e) => {
+                say!("not pinned: {e}");
+                None
+            }
         }
-    }
+    } else {
+        None
+    };
     // `rebound simulate` runs on one thread (see the CLI's `main`);
     // `--multi-thread` measures the two-worker runtime it replaced.
     let runtime = if multi_thread {
