@@ -163,7 +163,7 @@ mod tests {
                 wait.recv().unwrap();
                 answer.send(allowed()).unwrap();
             });
-            pin_to_a_free_cpu().unwrap().unwrap().cpu;
+            let _pinned = pin_to_a_free_cpu().unwrap().unwrap();
             go.send(()).unwrap();
             earlier.join().unwrap();
         })
