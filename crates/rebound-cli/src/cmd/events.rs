@@ -19,6 +19,9 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// Events `rebound events` lists without `--limit`.
+const DEFAULT_LIMIT: u32 = 50;
+
 #[derive(Debug, Args)]
 pub struct EventsArgs {
     /// Only events in this state: pending, published, acknowledged, unacknowledged.
@@ -27,9 +30,12 @@ pub struct EventsArgs {
     /// Only events of datasets matching this glob (`*`, `?`).
     #[arg(long)]
     pub dataset: Option<String>,
-    /// How many events to list: the newest that match, shown oldest first.
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    pub limit: u32,
+    /// How many events to list: the newest that match, shown oldest first
+    /// [default: 50].
+    // An Option, not a clap default, so that a --limit given to a
+    // subcommand it does not apply to is known to have been given.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub limit: Option<u32>,
     /// Print JSON (one object per event, the message under `payload`) instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -39,7 +45,8 @@ pub struct EventsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum EventsCommand {
-    /// Acknowledge events as processed; unknown ids are reported, not an error.
+    /// Acknowledge events as processed; an unknown id is reported and
+    /// makes the exit code 1 (the others are still acknowledged).
     Ack {
         /// Event ids.
         #[arg(required = true)]
@@ -147,6 +154,9 @@ fn event_json(e: &CompletionEventRow) -> serde_json::Value {
 }
 
 pub async fn events(config: &Path, args: EventsArgs) -> Result<ExitCode, Failure> {
+    if let Some(command) = &args.command {
+        refuse_listing_options(&args, command)?;
+    }
     match args.command {
         Some(EventsCommand::Schema) => {
             let schema = rebound_engine::handoff::message_schema();
@@ -163,6 +173,33 @@ pub async fn events(config: &Path, args: EventsArgs) -> Result<ExitCode, Failure
         Some(EventsCommand::Replay(replay_args)) => replay(config, &replay_args).await,
         None => list(config, &args).await,
     }
+}
+
+/// The listing's filters given with a subcommand: `events --state pending
+/// ack ID` acknowledged ID whatever its state, and `events --dataset X
+/// publish` published every dataset's events. Refused, naming the option.
+fn refuse_listing_options(args: &EventsArgs, command: &EventsCommand) -> Result<(), Failure> {
+    let given = [
+        ("--state", args.state.is_some()),
+        ("--dataset", args.dataset.is_some()),
+        ("--limit", args.limit.is_some()),
+    ];
+    let Some((option, _)) = given.iter().find(|(_, given)| *given) else {
+        return Ok(());
+    };
+    let (name, instead) = match command {
+        EventsCommand::Ack { .. } => ("ack", "it acknowledges the ids it is given"),
+        EventsCommand::Publish => ("publish", "it sends every pending event"),
+        EventsCommand::Schema => ("schema", "it prints the message's schema"),
+        EventsCommand::Replay(_) => (
+            "replay",
+            "it takes its own --dataset, --from, --to and --status after `replay`",
+        ),
+    };
+    Err(Failure::Usage(anyhow!(
+        "{option} applies to listing events (`rebound events {option} …`), not to `events \
+         {name}`: {instead}"
+    )))
 }
 
 async fn list(config: &Path, args: &EventsArgs) -> Result<ExitCode, Failure> {
@@ -194,7 +231,8 @@ async fn list(config: &Path, args: &EventsArgs) -> Result<ExitCode, Failure> {
     if let Some(glob) = &args.dataset {
         known_dataset_glob(&plan, "--dataset", glob, !matching.is_empty())?;
     }
-    let shown = &matching[matching.len().saturating_sub(args.limit as usize)..];
+    let limit = args.limit.unwrap_or(DEFAULT_LIMIT);
+    let shown = &matching[matching.len().saturating_sub(limit as usize)..];
     if args.json {
         let rows: Vec<_> = shown.iter().map(|e| event_json(e)).collect();
         println!(
@@ -313,6 +351,14 @@ async fn ack(config: &Path, ids: &[String], json: bool) -> Result<ExitCode, Fail
     // A write: the database file alone must hold it after exit.
     setup::checkpoint_on_exit(store.clone());
     let results = store.ack_events(ids, SystemClock.now()).await?;
+    // An id that matches no event (a typo, or purged by retention) is
+    // reported with the others, and the exit code says not all were
+    // acknowledged: 0 let a script take a mistyped id for done.
+    let exit = if results.contains(&AckResult::Unknown) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    };
     if json {
         // One object per id given, in order.
         let rows: Vec<serde_json::Value> = ids
@@ -328,7 +374,7 @@ async fn ack(config: &Path, ids: &[String], json: bool) -> Result<ExitCode, Fail
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(exit);
     }
     for (id, result) in ids.iter().zip(results) {
         match result {
@@ -340,7 +386,7 @@ async fn ack(config: &Path, ids: &[String], json: bool) -> Result<ExitCode, Fail
             ),
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit)
 }
 
 async fn publish(config: &Path, json: bool) -> Result<ExitCode, Failure> {

@@ -1,7 +1,7 @@
 //! `rebound events` through the binary (issue 14): `rebound run` publishes
 //! its events at the end (bounded wait, a down sink never changes the run's
 //! exit code), `events` lists and filters, `events publish` sends what was
-//! left, `events ack` acknowledges (unknown ids reported, not an error),
+//! left, `events ack` acknowledges (unknown ids reported, exit 1),
 //! `events schema` prints the message's JSON Schema.
 
 use super::{SECRET, rebound, text, write_config};
@@ -108,13 +108,71 @@ async fn run_publishes_at_the_end_and_events_lists_acks_publishes_and_prints_the
     assert_eq!(receiver.requests().len(), 2);
     assert!(events_json(config, &env, &["--state", "pending"]).is_empty());
 
-    // Acknowledge one known and one unknown id.
+    // The listing's filters given to ack or publish were ignored (ack of
+    // `--state pending` acknowledged a published event): a usage error
+    // naming the option, and nothing done.
     let id = pending[0]["event_id"].as_str().unwrap().to_string();
+    for (given, command) in [
+        (&["--state", "pending"][..], &["ack", id.as_str()][..]),
+        (&["--dataset", "b?d"], &["ack", id.as_str()]),
+        (&["--limit", "1"], &["ack", id.as_str()]),
+        (&["--dataset", "b?d"], &["publish"]),
+        (&["--state", "pending"], &["publish"]),
+        (&["--limit", "5"], &["publish"]),
+    ] {
+        let mut args = vec!["-c", config, "events"];
+        args.extend_from_slice(given);
+        args.extend_from_slice(command);
+        let out = rebound(&args, &env);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stdout)
+        );
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "{} applies to listing events (`rebound events {} …`), not to `events {}`",
+                given[0], given[0], command[0]
+            )),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(events_json(config, &env, &["--state", "acknowledged"]).is_empty());
+
+    // Acknowledge one known and one unknown id: both reported, in order,
+    // and exit 1 since not every id was acknowledged (it was 0).
     let out = rebound(&["-c", config, "events", "ack", &id, "no-such-event"], &env);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains(&format!("acknowledged {id}")), "{stdout}");
     assert!(stdout.contains("unknown event no-such-event"), "{stdout}");
+    // Again, as JSON: the same per-id shape, and the same exit code; one
+    // already acknowledged is not an error.
+    let out = rebound(
+        &[
+            "-c",
+            config,
+            "events",
+            "--json",
+            "ack",
+            &id,
+            "no-such-event",
+        ],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        rows,
+        serde_json::json!([
+            {"event_id": id, "result": "already_acknowledged"},
+            {"event_id": "no-such-event", "result": "unknown"},
+        ])
+    );
+    let out = rebound(&["-c", config, "events", "ack", &id], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let acked = events_json(config, &env, &["--state", "acknowledged"]);
     assert_eq!(acked.len(), 1);
     assert_eq!(acked[0]["event_id"], id.as_str());
