@@ -256,6 +256,7 @@ impl Engine {
             self.store.last_payload(scraper_name, &params_json)
         );
         let pages_counted = pages.counted();
+        let pages_unavailable = pages.unavailable();
         self.settle_guards(source, admitted, pages_counted, &result)
             .await?;
         // The history went away during the call: the run stops here and is
@@ -268,6 +269,10 @@ impl Engine {
             }
             previous => previous,
         };
+        // The same when a later page's guard met the outage.
+        if let Some(detail) = pages_unavailable {
+            return Err(StoreError::Unavailable(detail).into());
+        }
         // After the guards: the breaker judges the upstream's answer, and a
         // parser's failure is not the upstream's.
         let (result, document) = self.transform(scraper, source, result).await;

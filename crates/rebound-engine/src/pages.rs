@@ -5,12 +5,12 @@
 //! other calls may open the source's breaker meanwhile, and every page is
 //! a request the quota pays for.
 
-use crate::Engine;
+use crate::{Engine, EngineError};
 use rebound_domain::breaker::Phase;
 use rebound_domain::outcome::ErrorKind;
 use rebound_domain::plan::Source;
 use rebound_fetch::{PageGate, PageRefusal};
-use rebound_storage::QuotaKey;
+use rebound_storage::{QuotaKey, StoreError};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -25,6 +25,11 @@ pub(crate) struct PageGuards<'a> {
     /// not count again. (A page counted in a later period, when the walk
     /// crosses a period's end, stays counted there.)
     pub(crate) counted: AtomicI64,
+    /// The history went away while a page was admitted (its breaker or
+    /// quota read): the call stops, and the engine leaves the run to its
+    /// lease as for the call's own record, instead of a `storage` failure
+    /// for an outage of seconds.
+    pub(crate) unavailable: std::sync::Mutex<Option<String>>,
 }
 
 impl<'a> PageGuards<'a> {
@@ -34,6 +39,28 @@ impl<'a> PageGuards<'a> {
             source,
             quota,
             counted: AtomicI64::new(0),
+            unavailable: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Why the history was unavailable to a page's guard, if it was.
+    pub(crate) fn unavailable(&self) -> Option<String> {
+        self.unavailable
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Notes an outage of the history and the page refusal that ends the walk.
+    fn away(&self, detail: String, what: &str) -> PageRefusal {
+        let message = format!("{what}: the history is unavailable ({detail})");
+        *self
+            .unavailable
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(detail);
+        PageRefusal {
+            kind: ErrorKind::Storage,
+            message,
         }
     }
 
@@ -62,6 +89,12 @@ impl<'a> PageGuards<'a> {
                     });
                 }
                 Ok(_) => {}
+                Err(StoreError::Unavailable(detail)) => {
+                    return Err(self.away(
+                        detail,
+                        &format!("cannot read the circuit breaker of {source}"),
+                    ));
+                }
                 Err(e) => {
                     return Err(PageRefusal {
                         kind: ErrorKind::Storage,
@@ -82,6 +115,10 @@ impl<'a> PageGuards<'a> {
                 kind: ErrorKind::QuotaExhausted,
                 message,
             }),
+            Err(EngineError::Store(StoreError::Unavailable(detail))) => Err(self.away(
+                detail,
+                &format!("cannot count the page against the quota of {source}"),
+            )),
             Err(e) => Err(PageRefusal {
                 kind: ErrorKind::Storage,
                 message: format!("cannot count the page against the quota of {source}: {e}"),

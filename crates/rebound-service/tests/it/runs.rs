@@ -578,3 +578,136 @@ schedule = { kind = "window", start = "06:00", end = "10:00" }
         .await;
     sim.shutdown().await;
 }
+
+/// Answers a paginated route: page 1 (no `cursor`) with a record and a
+/// cursor, after cutting the history's connections, so the guard of page 2
+/// (its breaker read) meets the outage; page 2 with the last record.
+struct CutAfterPageOne {
+    relay: Arc<TcpRelay>,
+    done: AtomicBool,
+}
+
+impl FaultHook for CutAfterPageOne {
+    fn decide(&self, request: &FaultRequest) -> FaultFuture {
+        if request.path != "/nba/pages" {
+            return Box::pin(async { FaultAction::Pass });
+        }
+        let page_two = request
+            .query
+            .as_deref()
+            .is_some_and(|q| q.contains("cursor="));
+        if page_two {
+            return Box::pin(async {
+                FaultAction::Reply(Reply::json(
+                    200,
+                    serde_json::json!({"data": [2], "meta": {"next_cursor": null}}),
+                ))
+            });
+        }
+        let cut = !self.done.swap(true, Ordering::SeqCst);
+        let relay = self.relay.clone();
+        Box::pin(async move {
+            if cut {
+                // After the lookups made beside the request are done: the
+                // next to meet the outage is page 2's guard.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                relay.cut(1);
+            }
+            FaultAction::Reply(Reply::json(
+                200,
+                serde_json::json!({"data": [1], "meta": {"next_cursor": "c2"}}),
+            ))
+        })
+    }
+}
+
+/// Before: a database outage met by a later page's guard (the breaker or
+/// quota read before page 2) ended the call as a `storage` failure, and
+/// the run `failed` for an outage of seconds. Now the run is left to its
+/// lease, as for an outage met by the call's record, and made again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_between_pages_leaves_the_run_to_its_lease() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    let server = super::dashboard::pg_url();
+    let mut url = reqwest::Url::parse(&server).expect("the PostgreSQL URL");
+    let target = tokio::net::lookup_host((
+        url.host_str().expect("a host").to_string(),
+        url.port().unwrap_or(5432),
+    ))
+    .await
+    .expect("the server's address")
+    .next()
+    .expect("an address");
+    let relay = Arc::new(TcpRelay::start(target).await);
+    url.set_port(Some(relay.addr().port())).expect("a port");
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let store = PostgresStore::connect_with_schema(url.as_str(), &schema)
+        .await
+        .expect("PostgreSQL must be running for this test: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start");
+    let pool = store.pool().clone();
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let extra = r#"
+[scrapers.pages]
+source = "nba"
+path = "/pages"
+records = "/data"
+paginate = { kind = "cursor", cursor = "/meta/next_cursor", param = "cursor" }
+
+[workflows.paged]
+scrapers = ["pages"]
+schedule = { kind = "window", start = "06:00", end = "10:00" }
+"#;
+    let path = dir.path().join("rebound.toml");
+    std::fs::write(&path, config(&sim.base_url(), extra)).expect("write config");
+    let plan = rebound_config::load(&path, &|_| None).expect("config is valid");
+    let h = harness_on(plan, Arc::new(store), local(day(), 6, 0));
+    sim.set_fault_hook(Some(Arc::new(CutAfterPageOne {
+        relay: relay.clone(),
+        done: AtomicBool::new(false),
+    })));
+
+    h.scheduler.tick().await.expect("tick");
+    let drain = || async {
+        let mut errors = Vec::new();
+        loop {
+            match h.worker.run_one().await {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(error) => errors.push(error.to_string()),
+            }
+        }
+        errors
+    };
+    let errors = drain().await;
+    assert_eq!(relay.hung_up(), 1, "the outage happened");
+    assert!(
+        errors.iter().any(|e| e.contains("database unavailable")),
+        "the worker says the database was away: {errors:?}"
+    );
+    let store = h.engine.store().clone();
+    let failed: Vec<_> = execution_of(store.as_ref(), "paged")
+        .await
+        .into_iter()
+        .filter(|run| run.status == "failed")
+        .collect();
+    assert!(failed.is_empty(), "no failed run row: {failed:#?}");
+
+    // The lease runs out; the run is made again, both pages this time.
+    h.clock.advance(Duration::from_secs(61));
+    h.scheduler.tick().await.expect("tick reaps");
+    assert!(drain().await.is_empty(), "the database is back");
+    let runs = execution_of(store.as_ref(), "paged").await;
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0].status, "success", "{runs:#?}");
+    let calls = store
+        .scraper_calls_for_execution(&runs[0].execution_id)
+        .await
+        .expect("calls");
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert_eq!(calls[0].pages, Some(2), "{calls:#?}");
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&pool)
+        .await;
+    sim.shutdown().await;
+}
