@@ -398,6 +398,14 @@ fn render_in(
 /// `u16::MAX - 1` bytes.
 const MAX_URL_LENGTH: usize = 65_534;
 
+/// The length of `url` when it is too long to send (over
+/// [`MAX_URL_LENGTH`]): checked for the first request and for every next
+/// page's.
+pub(crate) fn url_too_long(url: &url::Url) -> Option<usize> {
+    let length = url.as_str().len();
+    (length > MAX_URL_LENGTH).then_some(length)
+}
+
 fn build_request(spec: &CallSpec<'_>) -> Result<BuiltRequest, String> {
     use rebound_domain::template::Placement;
     let base = render_in(
@@ -479,8 +487,7 @@ fn build_request(spec: &CallSpec<'_>) -> Result<BuiltRequest, String> {
     }
     // The HTTP client cannot send a longer one; said before any request,
     // rather than as hyper's "Parsed Url is not a valid Uri" per attempt.
-    let length = url.as_str().len();
-    if length > MAX_URL_LENGTH {
+    if let Some(length) = url_too_long(&url) {
         return Err(format!(
             "scraper {}: the request URL would be {length} characters long, over the {MAX_URL_LENGTH} an HTTP request can carry (is a parameter's value too long?)",
             spec.scraper.name

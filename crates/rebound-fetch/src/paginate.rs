@@ -397,6 +397,20 @@ impl Fetcher {
                     };
                     break 'step Err(stopped);
                 }
+                // The check page 1 got in `build_request`: a next link or
+                // cursor the upstream made too long for the HTTP client
+                // is said once, not as hyper's "Parsed Url is not a valid
+                // Uri" per attempt.
+                if let Some(length) = crate::url_too_long(&next_url) {
+                    let stopped = Stopped {
+                        kind: ErrorKind::Pagination,
+                        message: format!(
+                            "the next page's URL would be {length} characters long, over the {} an HTTP request can carry (the upstream's next link or cursor is that long); nothing stored",
+                            crate::MAX_URL_LENGTH
+                        ),
+                    };
+                    break 'step Err(stopped);
+                }
                 Ok(next_url)
             };
             let next_url = match step {

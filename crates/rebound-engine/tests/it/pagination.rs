@@ -165,6 +165,18 @@ path = "{cursor}"
 records = "/data"
 paginate = {{ kind = "cursor", cursor = "/meta/next_cursor", param = "cursor" }}
 
+[scrapers.long_cursor]
+source = "up"
+path = "/t/long_cursor"
+records = "/data"
+paginate = {{ kind = "cursor", cursor = "/meta/next_cursor", param = "cursor" }}
+
+[scrapers.long_next]
+source = "up"
+path = "/t/long_next"
+records = "/results"
+paginate = {{ kind = "next_url", next = "/next" }}
+
 [scrapers.quick]
 source = "up"
 path = "/slow"
@@ -560,6 +572,51 @@ async fn a_next_url_on_another_host_is_refused_and_nothing_is_sent_there() {
         h.other.requests().is_empty(),
         "no request reached the other host"
     );
+    assert_eq!(h.raw_files(), 0);
+}
+
+/// Before: page 1's URL was held to the length an HTTP request can carry
+/// (65,534), a next page's was not: a cursor or next link that long failed
+/// each attempt with hyper's "Parsed Url is not a valid Uri".
+#[tokio::test]
+async fn a_next_page_url_too_long_to_send_fails_the_walk_before_sending_it() {
+    let h = harness().await;
+    let long = "x".repeat(70_000);
+    h.sim.script(
+        "/t/long_cursor",
+        vec![Reply::json(
+            200,
+            json!({"data": [1, 2], "meta": {"next_cursor": long}}),
+        )],
+    );
+    h.sim.script(
+        "/t/long_next",
+        vec![Reply::json(
+            200,
+            json!({"results": [1], "next": format!("/t/long_next?after={long}")}),
+        )],
+    );
+    for scraper in ["long_cursor", "long_next"] {
+        let call = h.scrape(scraper).await;
+        assert_eq!(call.status, ScraperStatus::Failed, "{scraper}: {call:?}");
+        assert_eq!(call.error_kind, Some(ErrorKind::Pagination), "{scraper}");
+        let message = call.message.clone().unwrap();
+        assert!(
+            message.starts_with("page 1: the next page's URL would be 70")
+                && message.contains(
+                    "characters long, over the 65534 an HTTP request can carry (the \
+                     upstream's next link or cursor is that long); nothing stored"
+                ),
+            "{scraper}: {message}"
+        );
+        assert!(!message.contains("not a valid Uri"), "{message}");
+        assert!(!message.contains(KEY), "{message}");
+        assert_eq!(
+            h.sim.request_count(&format!("/t/{scraper}")),
+            1,
+            "{scraper}"
+        );
+    }
     assert_eq!(h.raw_files(), 0);
 }
 
