@@ -313,6 +313,26 @@ pub fn shape_mismatch(payload: &Value, events: &str) -> Option<String> {
                     "{what}, not an array or object (the calendar reads its events at {events})"
                 ))
             }
+            // `[*]` is how a path reads an array's items: stopping there at
+            // an empty object (`{}` for `$[*]`, an error placeholder, say)
+            // is another shape, where an empty array is a day without
+            // events. `.*`, a path that reads an object's members (events
+            // keyed by id), still takes `{}` as no events; and a non-empty
+            // object selects its values, which are checked as events.
+            SegmentKind::Wildcard
+                if segment.text.starts_with('[')
+                    && nodes
+                        .iter()
+                        .all(|n| n.as_object().is_some_and(|o| o.is_empty())) =>
+            {
+                let what = match nodes.as_slice() {
+                    [_] => format!("{prefix} is an empty object"),
+                    many => format!("the {} values at {prefix} are empty objects", many.len()),
+                };
+                Some(format!(
+                    "{what}, not an array (the calendar reads its events at {events})"
+                ))
+            }
             _ => None,
         };
     }
@@ -575,6 +595,36 @@ mod shape_tests {
             shape_mismatch(&json!({}), "$[\"games\"][*]")
                 .is_some_and(|why| why.contains("no member \"games\""))
         );
+    }
+
+    /// Before: `{}` against `$[*]` selected nothing and planned as a day
+    /// without events, as an empty array does.
+    #[test]
+    fn an_empty_object_where_the_path_reads_an_arrays_items_is_another_shape() {
+        assert_eq!(
+            shape_mismatch(&json!({}), "$[*]").as_deref(),
+            Some("$ is an empty object, not an array (the calendar reads its events at $[*])")
+        );
+        assert!(
+            shape_mismatch(&json!({"games": {}}), "$.games[*]")
+                .is_some_and(|why| why.starts_with("$.games is an empty object, not an array"))
+        );
+        assert!(
+            shape_mismatch(
+                &json!({"leagueSchedule": {"gameDates": [{"games": {}}, {"games": {}}]}}),
+                NBA
+            )
+            .is_some_and(|why| why.starts_with(
+                "the 2 values at $.leagueSchedule.gameDates[*].games are empty objects, not an array"
+            ))
+        );
+        // Still a day without events: an empty array, and `.*` (members of
+        // an object, events keyed by id) on an empty object.
+        assert_eq!(shape_mismatch(&json!([]), "$[*]"), None);
+        assert_eq!(shape_mismatch(&json!({"games": []}), "$.games[*]"), None);
+        assert_eq!(shape_mismatch(&json!({"games": {}}), "$.games.*"), None);
+        // A non-empty object selects its values; they are checked as events.
+        assert_eq!(shape_mismatch(&json!({"g1": {"id": 1}}), "$[*]"), None);
     }
 }
 

@@ -960,6 +960,12 @@ fn a_calendar_file_of_another_shape_is_refused_naming_the_file_and_the_shape() {
             r#"{"leagueSchedule": {"gameDates": [{"date": "01/15/2026"}]}}"#,
             "$.leagueSchedule.gameDates[*] is an object with no member \"games\"",
         ),
+        // An object where `[*]` reads an array's items (it planned as a
+        // day without games, as an empty array does).
+        (
+            r#"{"leagueSchedule": {"gameDates": [{"games": {}}]}}"#,
+            "$.leagueSchedule.gameDates[*].games is an empty object, not an array",
+        ),
     ] {
         let file = dir.path().join("schedule.json");
         std::fs::write(&file, body).unwrap();
