@@ -31,7 +31,10 @@ fn json_given_before_an_action_prints_json_or_is_refused() {
         &[],
     ));
     assert_eq!(released["released"], 0, "{released}");
-    let acked = json(&rebound(&["-c", c, "events", "--json", "ack", "nope"], &[]));
+    // An unknown id is reported in the JSON, and exits 1.
+    let out = rebound(&["-c", c, "events", "--json", "ack", "nope"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let acked: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         acked,
         serde_json::json!([{"event_id": "nope", "result": "unknown"}])
