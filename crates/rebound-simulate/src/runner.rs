@@ -563,6 +563,9 @@ pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Repor
         |p| p.display().to_string(),
     );
     report.seed = seed;
+    // The report's own warnings (nothing ran, alerts open from the
+    // warm-up) after those of the setup.
+    warnings.append(&mut report.warnings);
     report.warnings = warnings;
     report.alert_resolution_seconds = coarse.num_seconds();
     report.fault_alert_resolution_seconds = fine.num_seconds();
@@ -644,6 +647,9 @@ async fn round(
     let received = receiver.received();
     // Notifications of the warm-up are not the scenario's.
     let counted = now >= measured_from;
+    if counted && observed.open_at_start.is_none() {
+        observed.open_at_start = Some(observed.warm_up_open.clone());
+    }
     let before = observed.alerts.len();
     // One notification goes to every sink that wants it: counted once, as
     // an alert sent, not once per sink (a second sink doubled the counts).

@@ -1270,3 +1270,92 @@ schedule = { kind = "window", start = "06:00", end = "08:00" }
         "the one recovery is the warm-up's incident's: {report}"
     );
 }
+
+/// Before: a config that schedules nothing met every target about runs
+/// (`completeness 100.0% (0 of 0)`, `failure rate 0.0%`), exit 0, with no
+/// word that nothing ran.
+#[test]
+fn targets_about_runs_measure_nothing_when_no_workflow_ran() {
+    let unscheduled = SCOREBOARD.replace(
+        "schedule = { kind = \"window\", start = \"06:00\", end = \"08:00\" }\n",
+        "",
+    );
+    assert_ne!(unscheduled, SCOREBOARD);
+    let own = Own::new(
+        &unscheduled,
+        "from = \"2026-01-10\"\ndays = 1\n[targets]\nfailure_rate_max = 0.01\nerror_coverage_min = 1.0\nfailed_runs_max = 0\ncompleteness_min = 0.999\nslots_once = true\ndates_correct = true\n",
+    );
+    let out = own.simulate(&["--json"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(&text(&out.stdout)).expect("JSON");
+    let targets = report["targets"].as_array().expect("targets");
+    assert_eq!(targets.len(), 6, "{report}");
+    for target in targets {
+        assert_eq!(target["met"], false, "{target}");
+        assert!(
+            target["measured"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("not measured")),
+            "{target}"
+        );
+    }
+    assert!(
+        report["warnings"]
+            .as_array()
+            .expect("warnings")
+            .iter()
+            .any(|w| w.as_str().is_some_and(|w| w.starts_with("no workflow ran"))),
+        "{report}"
+    );
+}
+
+/// Before: a dataset stale from the warm-up on (its alert opened there and
+/// never recovered) missed `stale_alert_for`, reading "none", while the
+/// alert was open the whole time. ESPN's team list is the same every day,
+/// so after the warm-up's first collection it never changes again.
+#[test]
+fn a_stale_alert_open_since_the_warm_up_meets_the_stale_target() {
+    let config = r#"
+[pipeline]
+name = "own"
+timezone = "America/New_York"
+
+[sources.espn]
+base_url = "https://api.example.com"
+
+[scrapers.teams]
+source = "espn"
+path = "/teams"
+dataset = "espn/teams"
+
+[datasets."espn/teams"]
+fresh_warn = "1h"
+
+[workflows.daily]
+scrapers = ["teams"]
+schedule = { kind = "window", start = "06:00", end = "08:00" }
+"#;
+    let own = Own::new(
+        config,
+        "from = \"2026-01-10\"\ndays = 1\n[targets]\nstale_alert_for = \"espn/teams\"\n",
+    );
+    let report = own.report(&[]);
+    let target = &report["targets"][0];
+    assert_eq!(target["target"], "stale_alert", "{report}");
+    assert_eq!(target["met"], true, "{report}");
+    assert_eq!(
+        target["measured"],
+        "open since the warm-up, before the simulated days"
+    );
+    assert!(
+        report["warnings"]
+            .as_array()
+            .expect("warnings")
+            .iter()
+            .any(|w| w
+                .as_str()
+                .is_some_and(|w| w.contains("still open when the simulated days began")
+                    && w.contains("dataset_stale espn/teams"))),
+        "{report}"
+    );
+}
