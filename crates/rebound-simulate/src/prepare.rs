@@ -264,11 +264,27 @@ pub fn prepare(
             .and_then(Value::as_str)
             .unwrap_or_default();
         let base = if simulated {
-            let rest = reference_base(reference.as_ref(), name)
+            let reference_url = reference_base(reference.as_ref(), name);
+            let rest = reference_url
+                .as_deref()
                 .and_then(|reference| written.strip_prefix(reference.trim_end_matches('/')))
-                .filter(|rest| rest.starts_with('/'))
-                .unwrap_or_default();
-            format!("{}/ref/{name}{rest}", at.upstream)
+                .filter(|rest| rest.is_empty() || rest.starts_with('/'));
+            // The stand-in is chosen by the source's name: a base URL that
+            // is not the reference one (another host, another version)
+            // was answered as if it were, and the report read healthy
+            // for calls a real run would make somewhere else.
+            if let Some(reference) = reference_url.as_deref()
+                && rest.is_none()
+                && !written.contains("${")
+            {
+                warnings.push(format!(
+                    "sources.{name}.base_url is {}, not the reference pipeline's {} (or a path under it): the simulated upstream answers its calls as the reference source's, which says nothing of what {} would answer",
+                    shown_url(written),
+                    shown_url(reference),
+                    shown_url(written),
+                ));
+            }
+            format!("{}/ref/{name}{}", at.upstream, rest.unwrap_or_default())
         } else {
             for (scraper, of) in &scrapers {
                 if of == name {
@@ -521,6 +537,20 @@ fn reference_base(reference: Option<&Table>, source: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// `url` as a warning may show it: without credentials or a query (where
+/// keys go), and as written when it does not parse.
+fn shown_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.set_query(None);
+            parsed.to_string()
+        }
+        Err(_) => "a URL that does not parse".to_string(),
+    }
+}
+
 /// The path of `url` (after `scheme://authority`), without a trailing
 /// `/`; empty when it has none.
 fn url_path(url: &str) -> &str {
@@ -677,6 +707,30 @@ schedule = { kind = "window", start = "06:00", end = "10:00" }
         assert_eq!(base("espn"), "http://127.0.0.1:7/ref/espn/teams/13");
         assert_eq!(base("own_team"), "http://127.0.0.1:9/v2/teams/13");
         assert_eq!(base("nba_cdn"), "http://127.0.0.1:7/ref/nba_cdn");
+        // The reference URLs, and paths under them: no warning.
+        assert!(
+            !prepared.warnings.iter().any(|w| w.contains("base_url")),
+            "{:?}",
+            prepared.warnings
+        );
+        // Before: another host under a reference source's name was
+        // answered as the reference source, and nothing said so.
+        let other = text.replace(
+            "https://cdn.nba.com/static/json",
+            "https://user:s3cret@example.com/whatever",
+        );
+        let prepared = prepare(&other, &path, &at, Policy::AsWritten, &[], None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let warning = prepared
+            .warnings
+            .iter()
+            .find(|w| w.contains("base_url"))
+            .unwrap_or_else(|| panic!("no warning in {:?}", prepared.warnings));
+        assert!(
+            warning.starts_with("sources.nba_cdn.base_url is https://example.com/whatever, not the reference pipeline's https://cdn.nba.com/static/json (or a path under it)"),
+            "{warning}"
+        );
+        assert!(!warning.contains("s3cret"), "{warning}");
     }
 
     #[test]
