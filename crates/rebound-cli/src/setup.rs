@@ -118,7 +118,7 @@ pub fn init_logging(json: bool, level: &str, color: Color) {
 /// Errors are usage errors (exit 2).
 pub fn load_plan(path: &Path) -> Result<Plan, Failure> {
     let loaded = load_with(path, Secrets::All)?;
-    refuse_short_upstream_secrets(&loaded.upstream_secrets)?;
+    refuse_short_upstream_secrets(&loaded)?;
     Ok(loaded.plan)
 }
 
@@ -180,26 +180,15 @@ fn load_with(path: &Path, secrets: Secrets) -> Result<rebound_config::Loaded, Fa
         .map_err(|e| Failure::Usage(anyhow::anyhow!("{e}")))
 }
 
-/// Refuses a secret too short to be masked reliably before it is sent to
-/// an upstream: an echo of it could not be told from ordinary text (a
-/// one-character key would be every `x` of every message), so it would
-/// leak unmasked. Database passwords are not checked: they go to our own
-/// database, and are masked where they appear as a URL's password. An
-/// empty value (an unset variable where the command allows it) is sent
-/// empty, which leaks nothing: the unset one has its own note.
-pub fn refuse_short_upstream_secrets(
-    secrets: &[rebound_config::UpstreamSecret],
-) -> Result<(), Failure> {
-    let min = rebound_domain::redact::MIN_UPSTREAM_SECRET_CHARS;
-    match secrets.iter().find(|s| s.chars > 0 && s.chars < min) {
-        Some(short) => Err(Failure::Usage(anyhow::anyhow!(
-            "{} is {} character{} long; secrets sent to an upstream must be at least {min} characters",
-            short.var,
-            short.chars,
-            if short.chars == 1 { "" } else { "s" }
-        ))),
-        None => Ok(()),
-    }
+/// Refuses a secret sent to an upstream that is too short to be masked
+/// (see [`rebound_config::Loaded::refuse_short_upstream_secrets`]), as a
+/// config error naming each use's file:line:col and key. Database
+/// passwords are not checked: they go to our own database, and are masked
+/// where they appear as a URL's password.
+pub fn refuse_short_upstream_secrets(loaded: &rebound_config::Loaded) -> Result<(), Failure> {
+    loaded
+        .refuse_short_upstream_secrets()
+        .map_err(|e| Failure::Usage(anyhow::anyhow!("{e}")))
 }
 
 /// Opens the history database named by the plan, applying migrations, for

@@ -31,6 +31,7 @@ pub use summary::summary;
 
 use error::Reporter;
 use rebound_domain::plan::Plan;
+use rebound_domain::redact::MIN_UPSTREAM_SECRET_CHARS;
 use spans::SpanIndex;
 use std::path::Path;
 
@@ -161,9 +162,34 @@ pub struct Loaded {
     /// sources.odds.query.apiKey)`; then every `$VAR` written without
     /// braces ("did you mean ${VAR}?").
     pub notes: Vec<String>,
-    /// Every `${VAR}` whose value goes to an upstream (under `sources` or
-    /// `scrapers`).
+    /// Every `${VAR}` whose value goes to an upstream (in a URL, path,
+    /// header, query value or proxy URL under `sources` or `scrapers`).
     pub upstream_secrets: Vec<UpstreamSecret>,
+    /// One problem per use of a secret sent to an upstream that is set
+    /// but shorter than [`MIN_UPSTREAM_SECRET_CHARS`] characters, at the
+    /// key that uses it, in file order; see
+    /// [`Loaded::refuse_short_upstream_secrets`].
+    short_upstream_secrets: Vec<Problem>,
+}
+
+impl Loaded {
+    /// Refuses a secret too short to be masked reliably before it is sent
+    /// to an upstream: an echo of it could not be told from ordinary text
+    /// (a one-character key would be every `x` of every message), so it
+    /// would leak unmasked. The error names each use with its file, line,
+    /// column and key, like every config error. Only values that are sent
+    /// count: a `timeout = "${T}"` is not a secret anyone sees. An unset
+    /// variable (where the command allows it) is sent empty, which leaks
+    /// nothing, and is not refused here.
+    pub fn refuse_short_upstream_secrets(&self) -> Result<(), ConfigError> {
+        if self.short_upstream_secrets.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid {
+                problems: self.short_upstream_secrets.clone(),
+            })
+        }
+    }
 }
 
 /// One `${VAR}` used in requests to an upstream.
@@ -246,6 +272,24 @@ pub fn load_str_with(
             format!("{key}: \"${var}\" is sent as written, not read from the environment; did you mean ${{{var}}}?")
         }))
         .collect();
+    let min = MIN_UPSTREAM_SECRET_CHARS;
+    let mut short_upstream_secrets: Vec<Problem> = resolved
+        .upstream
+        .iter()
+        .filter(|(_, _, chars)| *chars > 0 && *chars < min)
+        .map(|(key, var, chars)| {
+            reporter.at_key(
+                key,
+                format!(
+                    "{var} is {chars} character{} long; secrets sent to an upstream must be at least {min} characters",
+                    if *chars == 1 { "" } else { "s" }
+                ),
+            )
+        })
+        .collect();
+    short_upstream_secrets
+        .sort_by(|a, b| (a.line, a.column, &a.key).cmp(&(b.line, b.column, &b.key)));
+    short_upstream_secrets.dedup();
     let upstream_secrets = resolved
         .upstream
         .iter()
@@ -259,6 +303,7 @@ pub fn load_str_with(
         plan: resolved.plan,
         notes,
         upstream_secrets,
+        short_upstream_secrets,
     })
 }
 

@@ -73,8 +73,9 @@ pub(crate) struct Resolved {
     pub plan: Plan,
     /// Variables that were not set where that was allowed: (key, variable).
     pub unset: Vec<(KeyPath, String)>,
-    /// `${VAR}`s under `sources` and `scrapers`, whose values are sent to
-    /// an upstream: (key, variable, length in characters).
+    /// `${VAR}`s in values sent to an upstream (URLs, paths, headers,
+    /// query values, proxy URLs under `sources` and `scrapers`; not typed
+    /// values such as a timeout): (key, variable, length in characters).
     pub upstream: Vec<(KeyPath, String, usize)>,
     /// `$NAME` without braces: (key, variable).
     pub bare: Vec<(KeyPath, String)>,
@@ -201,12 +202,6 @@ impl Resolver<'_> {
                 for name in unset.into_inner() {
                     self.unset.push((path.clone(), name));
                 }
-                if matches!(top, "sources" | "scrapers") {
-                    for (name, value) in out.names.iter().zip(&out.values) {
-                        self.upstream
-                            .push((path.clone(), name.clone(), value.chars().count()));
-                    }
-                }
                 self.secrets.extend(out.values.iter().cloned());
                 Some(out)
             }
@@ -217,14 +212,43 @@ impl Resolver<'_> {
         }
     }
 
+    /// [`Self::substitute`] for a value that is sent in requests to an
+    /// upstream (a URL, a path, a header, a query value, a proxy URL): its
+    /// `${VAR}`s are remembered in [`Resolved::upstream`], for the rule
+    /// that such a secret be long enough to be masked in an echo. A typed
+    /// value (a timeout, a count, a method) only configures Rebound and
+    /// goes nowhere, so it is not held to that rule.
+    fn substitute_sent(
+        &mut self,
+        path: &KeyPath,
+        raw: &str,
+        target: Target,
+    ) -> Option<Substituted> {
+        let out = self.substitute(path, raw, target)?;
+        if matches!(path.top_key(), Some("sources" | "scrapers")) {
+            for (name, value) in out.names.iter().zip(&out.values) {
+                self.upstream
+                    .push((path.clone(), name.clone(), value.chars().count()));
+            }
+        }
+        Some(out)
+    }
+
     /// A plain (non-template) string value after substitution.
     fn text(&mut self, path: &KeyPath, raw: &str) -> Option<String> {
         self.substitute(path, raw, Target::Plain).map(|s| s.text)
     }
 
-    /// A `{param}` template value after substitution.
+    /// A plain string value sent to an upstream (see
+    /// [`Self::substitute_sent`]).
+    fn sent_text(&mut self, path: &KeyPath, raw: &str) -> Option<String> {
+        self.substitute_sent(path, raw, Target::Plain)
+            .map(|s| s.text)
+    }
+
+    /// A `{param}` template value after substitution, sent to an upstream.
     fn config_value(&mut self, path: &KeyPath, raw: &str) -> Option<ConfigValue> {
-        let substituted = self.substitute(path, raw, Target::Template)?;
+        let substituted = self.substitute_sent(path, raw, Target::Template)?;
         self.parse_template(path, &substituted.text)
             .map(|value| ConfigValue {
                 value,
@@ -920,7 +944,7 @@ impl Resolver<'_> {
     }
 
     fn base_url(&mut self, path: &KeyPath, raw: &str) -> Option<ConfigValue> {
-        let substituted = self.substitute(path, raw, Target::Template)?;
+        let substituted = self.substitute_sent(path, raw, Target::Template)?;
         let text = substituted.text.trim_end_matches('/');
         let lower = text.to_ascii_lowercase();
         let after_scheme = ["http://", "https://"]
@@ -1041,7 +1065,7 @@ impl Resolver<'_> {
                 );
                 continue;
             }
-            let Some(substituted) = self.substitute(&key, value, Target::Template) else {
+            let Some(substituted) = self.substitute_sent(&key, value, Target::Template) else {
                 continue;
             };
             // A line break in a header value would let the value inject
@@ -1132,7 +1156,7 @@ impl Resolver<'_> {
 
         let url_path = path.key("path");
         let url_template = self
-            .substitute(&url_path, &raw.path, Target::Template)
+            .substitute_sent(&url_path, &raw.path, Target::Template)
             .and_then(|s| {
                 if !s.text.is_empty() && !s.text.starts_with('/') {
                     self.fail(

@@ -293,10 +293,20 @@ pub fn summary(plan: &Plan) -> String {
     alerts::write(&mut out, plan);
     match plan.server.listen {
         Some(addr) => {
-            let api = if plan.server.token.is_some() {
-                "the API (/api/v1/, mutations with the token)"
-            } else {
-                "the API (/api/v1/, read-only: no token)"
+            let server = &plan.server;
+            // What `serve` will do, as its API's auth decides it.
+            let api = match (&server.token, &server.token_unset) {
+                (_, Some(var)) => format!(
+                    "the API (/api/v1/, token from {var}, which is not set: serve refuses to start until it is)"
+                ),
+                (Some(_), None) if server.reads_need_token() => {
+                    "the API (/api/v1/, reads and mutations with the token)".to_string()
+                }
+                (Some(_), None) => "the API (/api/v1/, mutations with the token)".to_string(),
+                (None, None) if server.reads_need_token() => {
+                    "the API (/api/v1/, every request refused: no token, and reads off loopback need one)".to_string()
+                }
+                (None, None) => "the API (/api/v1/, read-only: no token)".to_string(),
             };
             let _ = writeln!(
                 out,

@@ -704,6 +704,11 @@ pub struct ServerSettings {
     pub token: Option<ApiToken>,
     /// Reads need no token even on a non-loopback `listen`.
     pub public_read: bool,
+    /// The variable `token` names when it was not set (a command that
+    /// allows that: `check`, the reports), so that `check` does not
+    /// describe a token it could not read as absent: `serve` refuses to
+    /// start without it.
+    pub token_unset: Option<String>,
 }
 
 impl ServerSettings {

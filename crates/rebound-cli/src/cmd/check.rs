@@ -24,13 +24,19 @@ pub struct CheckArgs {
 
 /// Validates the config without needing any secret: an unset `${VAR}` is
 /// a note (the commands that send requests will refuse to start without
-/// it), as is a secret too short to be sent to an upstream. With
+/// it), so the file can be checked where its secrets are absent (CI). A
+/// secret that is set but too short to be sent to an upstream is refused,
+/// at its place, as `run` refuses it. With
 /// `--probe`, also connects to each NATS hand-off sink.
 pub async fn check(config: &Path, args: CheckArgs) -> Result<ExitCode, Failure> {
     if args.json {
         return check_json(config);
     }
     let loaded = setup::load_checked_plan(config)?;
+    // A secret that is set but too short is refused by every command that
+    // sends it, so `check` refuses it too, at its place: the environment
+    // `check` reads is the one those commands would read.
+    setup::refuse_short_upstream_secrets(&loaded)?;
     // The transform commands must exist where this runs (a missing parser
     // would fail every call); the rest of the file was checked on load.
     rebound_config::check_commands(config, &loaded.plan)
@@ -43,13 +49,7 @@ pub async fn check(config: &Path, args: CheckArgs) -> Result<ExitCode, Failure> 
     {
         println!("warning: {warning}");
     }
-    let mut notes = loaded.notes;
-    if let Err(Failure::Usage(short)) =
-        setup::refuse_short_upstream_secrets(&loaded.upstream_secrets)
-    {
-        notes.push(short.to_string());
-    }
-    for note in notes {
+    for note in loaded.notes {
         println!("note: {note}");
     }
     if args.probe {
@@ -71,17 +71,10 @@ fn check_json(config: &Path) -> Result<ExitCode, Failure> {
         })
     };
     let verdict = setup::load_checked_config(config)
+        .and_then(|loaded| loaded.refuse_short_upstream_secrets().map(|()| loaded))
         .and_then(|loaded| rebound_config::check_commands(config, &loaded.plan).map(|()| loaded));
     let (valid, problems, notes) = match verdict {
-        Ok(loaded) => {
-            let mut notes = loaded.notes;
-            if let Err(Failure::Usage(short)) =
-                setup::refuse_short_upstream_secrets(&loaded.upstream_secrets)
-            {
-                notes.push(short.to_string());
-            }
-            (true, Vec::new(), notes)
-        }
+        Ok(loaded) => (true, Vec::new(), loaded.notes),
         Err(error) => {
             let problems: Vec<serde_json::Value> = if error.problems().is_empty() {
                 // Not found, unreadable: no line to point at.

@@ -59,7 +59,7 @@ pub async fn health(config: &Path, args: HealthArgs) -> Result<ExitCode, Failure
     // Probes send the sources' headers and query: the same rule as for
     // every request (an unset variable is sent empty, which leaks nothing).
     if !args.no_probe {
-        setup::refuse_short_upstream_secrets(&loaded.upstream_secrets)?;
+        setup::refuse_short_upstream_secrets(&loaded)?;
     }
     let plan = loaded.plan;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);

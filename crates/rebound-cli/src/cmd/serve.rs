@@ -63,6 +63,9 @@ pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> 
     Service::check_role(&plan, role).map_err(|e| start_failure(e, config))?;
     let store = setup::open_store(&plan).await?;
     let _one_serve = one_serve_per_sqlite_file(&plan.pipeline.database)?;
+    // Off loopback without `public_read`, reads need the token the API
+    // guard compares with; with none configured, every request is refused.
+    let refuses_everything = plan.server.reads_need_token() && plan.server.token.is_none();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let service = ServiceConfig {
         plan,
@@ -86,6 +89,11 @@ pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> 
         setup::say(&format!(
             "rebound serve: dashboard at http://{addr}/, API at http://{addr}/api/v1/ (docs/api.md), metrics at http://{addr}/metrics"
         ));
+        if refuses_everything {
+            tracing::warn!(
+                "[server] listen {addr} is reachable from other machines and no [server] token is set: every API and dashboard request will be refused with 403; set token = \"${{REBOUND_API_TOKEN}}\" (and public_read = true to read without it), or listen on 127.0.0.1"
+            );
+        }
     }
     if let Some(retention) = summary.purge_older_than {
         setup::say(&format!(

@@ -99,15 +99,80 @@ fn check_with_a_one_character_secret_does_not_corrupt_its_output() {
     let config = examples_config(dir.path(), "http://127.0.0.1:9");
     let config = config.to_str().unwrap();
     let out = rebound(&["-c", config, "check"], &[("CLI_KEY", "x")]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
-    assert!(!stdout.contains("e***amples"), "{stdout}");
-    assert!(stdout.contains("examples"), "{stdout}");
-    // Not sendable, and `check` says so, as a note.
+    // Not sendable: `check` refuses it as `run` does, at its place.
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains("e***amples"), "{stderr}");
+    assert!(stderr.contains("examples"), "{stderr}");
     assert!(
-        stdout.contains("note: CLI_KEY is 1 character long; secrets sent to an upstream must be at least 8 characters"),
-        "{stdout}"
+        stderr.contains("sources.up.query.key: CLI_KEY is 1 character long; secrets sent to an upstream must be at least 8 characters"),
+        "{stderr}"
     );
+}
+
+/// A set secret too short to be masked got three verdicts: `check` said
+/// "valid" (with a note), `run` and `scrape` refused it with neither
+/// file, line, column nor key. Now all three refuse it with its place, in
+/// text and in `check --json`.
+#[test]
+fn a_short_upstream_secret_is_refused_by_check_and_run_alike_at_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "http://127.0.0.1:9");
+    let line = std::fs::read_to_string(&config)
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("${CLI_KEY}"))
+        .unwrap()
+        + 1;
+    let config = config.to_str().unwrap();
+    let place = format!("{config}:{line}:");
+    let expected = "sources.up.query.key: CLI_KEY is 5 characters long; secrets sent to an upstream must be at least 8 characters";
+    let env = [("CLI_KEY", "short")];
+    for args in [
+        vec!["-c", config, "check"],
+        vec!["-c", config, "run", "ok"],
+        vec!["-c", config, "scrape", "good"],
+    ] {
+        let out = rebound(&args, &env);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(&place), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!stderr.contains("\"short\""), "{args:?}: {stderr}");
+    }
+    let out = rebound(&["-c", config, "check", "--json"], &env);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["valid"], false, "{json}");
+    assert_eq!(json["problems"][0]["key"], "sources.up.query.key", "{json}");
+    assert_eq!(json["problems"][0]["line"], line, "{json}");
+}
+
+/// A typed field read from the environment is not a secret sent anywhere:
+/// `timeout = "${CLI_TIMEOUT}"` with `5s` was refused by `run` as "2
+/// characters long; secrets sent to an upstream must be at least 8".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // The binary blocks this thread; the simulated upstream needs another.
+async fn a_typed_value_from_the_environment_is_not_held_to_the_secret_length() {
+    let sim = UpstreamSim::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url());
+    let text_of_config = std::fs::read_to_string(&config).unwrap();
+    assert!(text_of_config.contains("timeout = \"2s\""));
+    std::fs::write(
+        &config,
+        text_of_config.replace("timeout = \"2s\"", "timeout = \"${CLI_TIMEOUT}\""),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    sim.script("/c/good", vec![Reply::text(200, "fine")]);
+    let env = [("CLI_KEY", SECRET), ("CLI_TIMEOUT", "5s")];
+    let out = rebound(&["-c", config, "check"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = rebound(&["-c", config, "run", "ok"], &env);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("characters long"), "{stderr}");
+    assert_eq!(sim.requests().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)] // The binary blocks this thread; the simulated upstream needs another.

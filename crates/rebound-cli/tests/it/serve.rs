@@ -707,3 +707,81 @@ scrapers = ["s"]
         "{stderr}"
     );
 }
+
+/// `check` described a listen beyond loopback without a token as "the API
+/// (read-only: no token)", and a token whose variable is unset the same
+/// way, while `serve` refused every read (403) in the first case and did
+/// not start in the second. Now `check` says what `serve` will do, and
+/// `serve` warns at startup that it will refuse every request.
+#[test]
+fn check_and_serve_say_what_the_api_will_refuse() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body = "[sources.up]\nbase_url = \"http://127.0.0.1:9\"\n\n[scrapers.s]\nsource = \"up\"\npath = \"/s\"\n\n[workflows.w]\nscrapers = [\"s\"]\n\n[server]\nlisten = \"0.0.0.0:0\"\n";
+    let config = write_config(dir.path(), "sqlite://rebound.db", body);
+    let check = Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .args(["-c", config.to_str().expect("utf-8"), "check"])
+        .env_remove("REBOUND_CONFIG")
+        .output()
+        .expect("rebound runs");
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        stdout.contains(
+            "the API (/api/v1/, every request refused: no token, and reads off loopback need one)"
+        ),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("read-only: no token"), "{stdout}");
+
+    let log = dir.path().join("serve.log");
+    let mut serve = spawn(&config, "all", &log);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("rebound serve: dashboard at")) {
+        assert!(Instant::now() < deadline, "serve did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    terminate(&mut serve);
+    let stopped = wait_exit(&mut serve, Duration::from_secs(30));
+    let logged = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        logged.contains("is reachable from other machines and no [server] token is set: every API and dashboard request will be refused with 403"),
+        "{logged}"
+    );
+    assert!(stopped.is_some_and(|s| s.success()), "{stopped:?}");
+
+    // A token read from an unset variable is not "no token".
+    let body = body.replace(
+        "listen = \"0.0.0.0:0\"",
+        "listen = \"127.0.0.1:0\"\ntoken = \"${REBOUND_TEST_UNSET_TOKEN}\"",
+    );
+    let config = write_config(dir.path(), "sqlite://rebound.db", &body);
+    let check = Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .args(["-c", config.to_str().expect("utf-8"), "check"])
+        .env_remove("REBOUND_CONFIG")
+        .env_remove("REBOUND_TEST_UNSET_TOKEN")
+        .output()
+        .expect("rebound runs");
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        stdout.contains("the API (/api/v1/, token from REBOUND_TEST_UNSET_TOKEN, which is not set: serve refuses to start until it is)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("no token"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "note: environment variable REBOUND_TEST_UNSET_TOKEN is not set (used by server.token)"
+        ),
+        "{stdout}"
+    );
+    let serve = Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .args(["-c", config.to_str().expect("utf-8"), "serve"])
+        .env_remove("REBOUND_CONFIG")
+        .env_remove("REBOUND_TEST_UNSET_TOKEN")
+        .output()
+        .expect("rebound runs");
+    let stderr = String::from_utf8_lossy(&serve.stderr);
+    assert_eq!(serve.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("server.token: environment variable REBOUND_TEST_UNSET_TOKEN is not set"),
+        "{stderr}"
+    );
+}

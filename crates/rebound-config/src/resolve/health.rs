@@ -29,7 +29,7 @@ impl Resolver<'_> {
         source: &Source,
     ) -> Option<HealthProbe> {
         let path_key = path.key("path");
-        let text = self.text(&path_key, &raw.path)?;
+        let text = self.sent_text(&path_key, &raw.path)?;
         if !text.starts_with('/') {
             self.fail(
                 &path_key,

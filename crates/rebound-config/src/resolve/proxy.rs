@@ -105,7 +105,7 @@ impl Resolver<'_> {
     /// One proxy URL, after `${VAR}` substitution, remembered as a secret.
     fn proxy_url(&mut self, path: &KeyPath, raw: &str) -> Option<ProxyRoute> {
         let unset_before = self.unset.len();
-        let text = self.text(path, raw)?;
+        let text = self.sent_text(path, raw)?;
         if self.unset.len() > unset_before {
             return Some(ProxyRoute::Unset);
         }

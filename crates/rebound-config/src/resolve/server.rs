@@ -20,6 +20,7 @@ impl Resolver<'_> {
                 }
             }
         });
+        let unset_before = self.unset.len();
         let token = raw.token.as_deref().and_then(|text| {
             let path = KeyPath::root().key("server").key("token");
             let token = self.text(&path, text)?;
@@ -41,10 +42,14 @@ impl Resolver<'_> {
                 _ => Some(ApiToken::new(token)),
             }
         });
+        let token_unset = self.unset[unset_before..]
+            .first()
+            .map(|(_, var)| var.clone());
         ServerSettings {
             listen,
             token,
             public_read: raw.public_read.unwrap_or(false),
+            token_unset,
         }
     }
 }

@@ -219,3 +219,68 @@ headers = { X = "${A}}" }
         "{err}"
     );
 }
+
+/// Only values sent to an upstream are held to the minimum length of a
+/// secret: a typed value read from the environment (a timeout of "5s") is
+/// not sent anywhere, and was refused as "2 characters long". A short
+/// secret in a header is refused at its key, line and column.
+#[test]
+fn only_values_sent_upstream_are_held_to_the_secret_length() {
+    let text = format!(
+        "{BASE}{}",
+        r#"
+[sources.b]
+base_url = "https://b"
+timeout = "${TIMEOUT}"
+max_concurrency = 1
+headers = { Authorization = "${KEY}" }
+"#
+    );
+    let env = |name: &str| match name {
+        "TIMEOUT" => Some("5s".to_string()),
+        "KEY" => Some("short".to_string()),
+        _ => None,
+    };
+    let loaded = rebound_config::load_str_with(
+        &text,
+        Path::new("r.toml"),
+        &env,
+        rebound_config::Secrets::All,
+    )
+    .unwrap();
+    let refused = loaded.refuse_short_upstream_secrets().unwrap_err();
+    let problems = refused.problems();
+    assert_eq!(problems.len(), 1, "{refused}");
+    assert_eq!(problems[0].key, "sources.b.headers.Authorization");
+    let line = text.lines().position(|l| l.contains("${KEY}")).unwrap() + 1;
+    assert_eq!(problems[0].line, line, "{refused}");
+    assert!(
+        refused.to_string().starts_with(&format!("r.toml:{line}:")),
+        "{refused}"
+    );
+    assert!(
+        problems[0].message.contains(
+            "KEY is 5 characters long; secrets sent to an upstream must be at least 8 characters"
+        ),
+        "{refused}"
+    );
+    assert!(!refused.to_string().contains("short"), "{refused}");
+    // A long enough key: nothing else is refused, the timeout included.
+    let env = |name: &str| match name {
+        "TIMEOUT" => Some("5s".to_string()),
+        "KEY" => Some("long-enough-key".to_string()),
+        _ => None,
+    };
+    let loaded = rebound_config::load_str_with(
+        &text,
+        Path::new("r.toml"),
+        &env,
+        rebound_config::Secrets::All,
+    )
+    .unwrap();
+    assert!(loaded.refuse_short_upstream_secrets().is_ok());
+    assert_eq!(
+        loaded.plan.sources["b"].timeout,
+        std::time::Duration::from_secs(5)
+    );
+}

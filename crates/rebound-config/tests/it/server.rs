@@ -102,6 +102,55 @@ fn check_summary_names_the_endpoint() {
     );
 }
 
+/// The summary says what `serve` will do: off loopback without a token
+/// every read is refused (it said "read-only: no token"), and a token
+/// whose variable is not set is not "no token": `serve` refuses to start.
+#[test]
+fn check_summary_says_what_serve_will_do_with_the_api() {
+    let says = |server: &str, secrets: rebound_config::Secrets| {
+        let file = format!("{BASE}\n[server]\n{server}\n");
+        let loaded = rebound_config::load_str_with(
+            &file,
+            std::path::Path::new("r.toml"),
+            &super::fake_env,
+            secrets,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        rebound_config::summary(&loaded.plan)
+    };
+    let all = rebound_config::Secrets::All;
+    for (server, expected) in [
+        (
+            "listen = \"0.0.0.0:9464\"",
+            "the API (/api/v1/, every request refused: no token, and reads off loopback need one) on http://0.0.0.0:9464",
+        ),
+        (
+            "listen = \"0.0.0.0:9464\"\npublic_read = true",
+            "the API (/api/v1/, read-only: no token) on http://0.0.0.0:9464",
+        ),
+        (
+            "listen = \"0.0.0.0:9464\"\ntoken = \"${API_TOKEN_LONG_ENOUGH}\"",
+            "the API (/api/v1/, reads and mutations with the token) on http://0.0.0.0:9464",
+        ),
+        (
+            "listen = \"127.0.0.1:9464\"\ntoken = \"${API_TOKEN_LONG_ENOUGH}\"",
+            "the API (/api/v1/, mutations with the token) on http://127.0.0.1:9464",
+        ),
+    ] {
+        let text = says(server, all);
+        assert!(text.contains(expected), "{server}: {text}");
+    }
+    let text = says(
+        "listen = \"127.0.0.1:9464\"\ntoken = \"${MISSING_TOKEN}\"",
+        rebound_config::Secrets::None,
+    );
+    assert!(
+        text.contains("the API (/api/v1/, token from MISSING_TOKEN, which is not set: serve refuses to start until it is)"),
+        "{text}"
+    );
+    assert!(!text.contains("no token"), "{text}");
+}
+
 #[test]
 fn schema_describes_server_listen() {
     let schema = rebound_config::json_schema();
