@@ -173,11 +173,30 @@ pub fn check_keep(dir: &Path) -> Result<(), SimulateError> {
                 }
             }
         },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        // Not there yet: it must be possible to make. A name longer than
+        // a folder name can be passed here (its parent was missing, which
+        // the system reports first) and failed a later run, after earlier
+        // ones had finished, with "File name too long".
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            match dir
+                .components()
+                .map(|c| c.as_os_str().len())
+                .find(|&n| n > MAX_NAME_BYTES)
+            {
+                Some(n) => refuse(format!(
+                    "a folder name in it is {n} bytes long, more than the {MAX_NAME_BYTES} a name may have; choose a shorter one (with several runs, each gets a subfolder named SCENARIO-VARIANT)"
+                )),
+                None => Ok(()),
+            }
+        }
         Err(_) if dir.exists() && !dir.is_dir() => refuse("it is a file, not a folder".to_string()),
         Err(e) => refuse(format!("cannot read the folder: {e}")),
     }
 }
+
+/// The longest name of one folder (Linux's and most file systems'
+/// `NAME_MAX`).
+const MAX_NAME_BYTES: usize = 255;
 
 fn folder(keep: Option<&Path>, scratch: Option<&Path>) -> Result<Folder, SimulateError> {
     match keep {
@@ -363,7 +382,17 @@ pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Repor
     warnings.extend(outside);
     warnings.extend(scenario.repeated_times(plan.pipeline.timezone));
     if options.keep.is_some() {
-        std::fs::write(at.dir.join("rebound.toml"), &text)
+        // Its base URLs name the simulated upstream's loopback port, gone
+        // with the simulation: `health` probing them read CRITICAL for
+        // every source.
+        let kept = format!(
+            "# Written by `rebound simulate` beside the history it ran with.\n\
+             # Its sources point at the simulated upstream, which ended with the\n\
+             # simulation: read this history with `rebound -c THIS_FILE health\n\
+             # --no-probe` (or status, alerts, the dashboard); a probe would find\n\
+             # nothing listening.\n\n{text}"
+        );
+        std::fs::write(at.dir.join("rebound.toml"), kept)
             .map_err(|e| failed("cannot write the simulated config")(e.to_string()))?;
     }
     let tz = plan.pipeline.timezone;
@@ -726,6 +755,21 @@ mod tests {
         let kept = scratch.path().join("kept");
         let made = folder(Some(&kept), Some(scratch.path())).unwrap();
         assert_eq!(made.path(), std::path::absolute(&kept).unwrap());
+    }
+
+    /// Before: passed (its parent was missing, which the system reports
+    /// before the name's length), and the run that made it failed after
+    /// the earlier runs of the command had finished.
+    #[test]
+    fn a_keep_folder_whose_name_is_too_long_is_refused_before_anything_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = dir.path().join("missing").join("x".repeat(256));
+        let error = super::check_keep(&long).unwrap_err().to_string();
+        assert!(
+            error.contains("a folder name in it is 256 bytes long, more than the 255"),
+            "{error}"
+        );
+        assert!(super::check_keep(&dir.path().join("missing").join("x".repeat(255))).is_ok());
     }
 
     #[test]

@@ -35,6 +35,15 @@ for = "5h"
         ..Options::default()
     };
     simulate(scenario, &options).await.expect("it runs");
+    // The kept config says how to read it: its sources point at a
+    // simulated upstream that is gone (before: `health` probed them and
+    // read CRITICAL for every source, with no word why).
+    let kept = std::fs::read_to_string(keep.join("rebound.toml")).unwrap();
+    assert!(
+        kept.starts_with("# Written by `rebound simulate`"),
+        "{kept}"
+    );
+    assert!(kept.contains("health\n# --no-probe"), "{kept}");
 
     let store = SqliteStore::open(&keep.join("history.db")).await.unwrap();
     // 05:00 to 10:00 in New York, the reference pipeline's zone.

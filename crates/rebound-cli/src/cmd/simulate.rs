@@ -587,7 +587,9 @@ fn print_details(r: &Report) {
     }
     print_targets(r);
     if let Some(dir) = &r.kept {
-        println!("History kept in {dir}: rebound -c {dir}/rebound.toml status (or health, alerts)");
+        println!(
+            "History kept in {dir}: rebound -c {dir}/rebound.toml status (or health --no-probe, alerts)"
+        );
     }
     println!();
 }
