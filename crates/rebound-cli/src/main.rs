@@ -72,6 +72,8 @@ enum Command {
     Demo(cmd::demo::DemoArgs),
     /// Replay incidents (scenarios) against the config on a simulated
     /// clock and report what its policies did; without SCENARIO, list the built-ins.
+    /// The config is the reference NBA pipeline unless -c or REBOUND_CONFIG
+    /// names one (rebound.toml is not read by default here).
     Simulate(cmd::simulate::SimulateArgs),
     /// Run the scheduler and workers until stopped (SIGTERM or Ctrl-C).
     Serve(cmd::serve::ServeArgs),

@@ -503,7 +503,9 @@ pub(crate) async fn build(
     for fault in scenario.faults.iter().filter(|f| !scenario.is_outside(f)) {
         let about = subjects_of(plan, fault);
         about_any.extend(about.iter().copied());
-        let (from, to) = (utc(tz, fault.start), utc(tz, fault.end));
+        // Within the simulated days: a fault that --days or --from left
+        // running past them was listed ending after the simulation did.
+        let (from, to) = (utc(tz, fault.start).max(start), utc(tz, fault.end).min(end));
         let during: Vec<_> = calls
             .iter()
             .filter(|c| {
@@ -669,7 +671,9 @@ pub(crate) async fn build(
 }
 
 fn percent(x: f64) -> String {
-    let p = x * 100.0;
+    // `+ 0.0` turns a -0.0 (a target written `-0.0`) into 0.0: it read
+    // "at most -0.0%".
+    let p = x * 100.0 + 0.0;
     // Enough digits that a rate just short of a target never reads as it.
     if (p != 0.0 && p.abs() < 0.1) || (p > 99.0 && p < 100.0) {
         format!("{p:.3}%")
@@ -905,6 +909,13 @@ fn misdated(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Before: a target written `-0.0` read "at most -0.0%".
+    #[test]
+    fn negative_zero_reads_as_zero() {
+        assert_eq!(percent(-0.0), "0.0%");
+        assert_eq!(percent(0.5), "50.0%");
+    }
 
     fn call(
         scraper: &str,

@@ -826,17 +826,28 @@ impl Scenario {
         Ok(self
             .faults
             .iter()
-            .filter(|f| self.is_outside(f))
-            .map(|f| {
-                format!(
-                    "faults[{}] ({}, {} to {}) is outside the simulated days ({} to {}): it has no effect",
+            .filter_map(|f| {
+                let period = format!(
+                    "faults[{}] ({}, {} to {})",
                     f.index,
                     f.label(),
                     f.start.format("%Y-%m-%dT%H:%M"),
                     f.end.format("%Y-%m-%dT%H:%M"),
-                    first.format("%Y-%m-%d"),
-                    last.format("%Y-%m-%d"),
-                )
+                );
+                let days = format!("{} to {}", first.format("%Y-%m-%d"), last.format("%Y-%m-%d"));
+                if self.is_outside(f) {
+                    Some(format!(
+                        "{period} is outside the simulated days ({days}): it has no effect"
+                    ))
+                } else if f.start < first || f.end > last {
+                    // Listed with its period as written, it read as
+                    // measured where nothing ran.
+                    Some(format!(
+                        "{period} runs past the simulated days ({days}): it is measured within them only"
+                    ))
+                } else {
+                    None
+                }
             })
             .collect())
     }
@@ -1829,6 +1840,16 @@ mod tests {
         let warnings = scenario.clone().reframe(None, Some(2)).expect("fits");
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].starts_with("faults[0] (empty on a, 2026-01-03T00:00 to 2026-01-04T00:00) is outside the simulated days (2026-01-01 to 2026-01-03)"), "{warnings:?}");
+        // Cut by the new end: measured within the days only (before: no
+        // word, and the report listed it ending after the simulation).
+        let mut across = parse(&text.replace("2026-01-03", "2026-01-02T12:00")).expect("parses");
+        let warnings = across.reframe(None, Some(2)).expect("fits");
+        assert_eq!(
+            warnings,
+            [
+                "faults[0] (empty on a, 2026-01-02T12:00 to 2026-01-03T12:00) runs past the simulated days (2026-01-01 to 2026-01-03): it is measured within them only"
+            ]
+        );
         let moved = NaiveDate::from_ymd_opt(2026, 2, 1).unwrap();
         assert!(
             scenario

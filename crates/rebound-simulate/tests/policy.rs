@@ -329,3 +329,38 @@ for = "1h"
         "{error}"
     );
 }
+
+/// Before: `new-years-eve --days 1` listed faults ending at 02:00 and 06:00
+/// the next morning, after the simulation's end, with no word that they
+/// were cut.
+#[tokio::test]
+async fn a_fault_cut_by_the_shortened_days_is_measured_within_them() {
+    let scenario = rebound_simulate::builtin::load("new-years-eve")
+        .expect("a built-in")
+        .expect("it parses");
+    let options = Options {
+        days: Some(1),
+        ..Options::default()
+    };
+    let report = simulate(scenario, &options).await.expect("it runs");
+    assert!(!report.faults.is_empty());
+    for fault in &report.faults {
+        assert!(
+            fault.end <= report.ended_at && fault.start >= report.started_at,
+            "{} listed {} to {}, the days are {} to {}",
+            fault.fault,
+            fault.start,
+            fault.end,
+            report.started_at,
+            report.ended_at
+        );
+    }
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("runs past the simulated days")),
+        "{:?}",
+        report.warnings
+    );
+}
