@@ -50,7 +50,11 @@ pub fn body_snippet(body: &[u8], redactor: &Redactor) -> String {
 /// escape sequence in an error page cleared the screen of whoever read the
 /// log.
 pub fn escape_controls(text: &str, keep_line_ends: bool) -> String {
-    let escaped = |c: char| c.is_control() && !(keep_line_ends && c == '\n');
+    // Bidirectional controls too (U+202E turns the rest of a line around):
+    // not control characters to Unicode, but an upstream's id holding one
+    // made a table line read backwards.
+    let bidi = |c: char| matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    let escaped = |c: char| (c.is_control() && !(keep_line_ends && c == '\n')) || bidi(c);
     if !text.chars().any(escaped) {
         return text.to_string();
     }
@@ -179,6 +183,20 @@ pub fn plural(n: u64, one: &str, many: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Before: U+202E passed through, and a table line holding an
+    /// upstream's id read backwards from there on.
+    #[test]
+    fn bidirectional_controls_are_escaped_with_the_control_characters() {
+        assert_eq!(
+            escape_controls("id \u{202e}cba\u{2066}x\u{1b}[2J", false),
+            "id \\u{202e}cba\\u{2066}x\\u{1b}[2J"
+        );
+        assert_eq!(
+            escape_controls("é and 中文\nnext", true),
+            "é and 中文\nnext"
+        );
+    }
 
     #[test]
     fn joins_with_pipes() {
