@@ -471,6 +471,28 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
     }
 }
 
+/// The query string of an endpoint that takes no parameters: empty, or a
+/// 400 naming the first parameter, as an endpoint with parameters refuses
+/// one it does not know (it was ignored: `/freshness?x=1` answered 200
+/// while `/runs?x=1` was a 400).
+pub(crate) struct NoQuery;
+
+impl<S: Send + Sync> FromRequestParts<S> for NoQuery {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let pairs = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map(|q| q.0)
+            .unwrap_or_default();
+        match pairs.first() {
+            None => Ok(NoQuery),
+            Some((name, _)) => Err(Problem::bad_request(format!(
+                "query string: unknown field `{name}`, this endpoint takes no query parameters"
+            ))),
+        }
+    }
+}
+
 /// A path segment (a name or an id), refused as a problem document.
 pub(crate) struct PathParam(pub String);
 

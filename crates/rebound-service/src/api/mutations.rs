@@ -8,7 +8,7 @@
 
 use super::reads::parse_target_date;
 use super::types::{BreakerReset, CallReportView, LockoutsReleased, RunAccepted, RunReportView};
-use super::{JsonBody, PathParam, Problem, QueryParams, unknown};
+use super::{JsonBody, NoQuery, PathParam, Problem, QueryParams, unknown};
 use crate::http::Web;
 use crate::scheduler::{RecordedDecision, Scheduler};
 use axum::Json;
@@ -36,8 +36,26 @@ fn engine_problem(error: EngineError) -> Problem {
         EngineError::UnknownScraper { .. } | EngineError::UnknownWorkflow { .. } => {
             Problem::not_found(error.to_string())
         }
+        // The engine's words name the CLI's flags; the API's caller sends
+        // a body.
+        EngineError::BuiltinParam { name } => Problem::bad_request(format!(
+            "params: {name} is built in: {}",
+            builtin_hint(name)
+        )),
         _ if error.is_usage() => Problem::bad_request(error.to_string()),
         _ => Problem::internal("running", error),
+    }
+}
+
+/// Where a built-in parameter's value comes from, in the API's terms.
+fn builtin_hint(name: &str) -> &'static str {
+    use rebound_domain::params::{SEASON_PARAMS, SLOT_PARAMS};
+    if SLOT_PARAMS.contains(&name) {
+        "it comes from a scheduled slot, which a call or run started over the API does not have (the CLI's --slot HH:MM sets one)"
+    } else if SEASON_PARAMS.contains(&name) {
+        "it comes from the target date (\"date\") and [pipeline] season_start"
+    } else {
+        "set the target date with \"date\": \"YYYY-MM-DD\" in the request body instead"
     }
 }
 
@@ -68,6 +86,7 @@ pub(crate) struct ScrapeRequest {
     responses((status = 200, description = "The call's record (its status says how it went)", body = CallReportView)))]
 pub(crate) async fn scrape(
     State(web): State<Arc<Web>>,
+    _: NoQuery,
     JsonBody(body): JsonBody<ScrapeRequest>,
 ) -> Result<Json<CallReportView>, Problem> {
     refuse_in_web_role(&web, "call a scraper")?;
@@ -275,7 +294,10 @@ pub(crate) struct Evaluation {
 /// executed by the workers as usual.
 #[utoipa::path(post, path = "/api/v1/evaluate", tag = "mutations",
     responses((status = 200, description = "The decisions of the pass", body = Evaluation)))]
-pub(crate) async fn evaluate(State(web): State<Arc<Web>>) -> Result<Json<Evaluation>, Problem> {
+pub(crate) async fn evaluate(
+    State(web): State<Arc<Web>>,
+    _: NoQuery,
+) -> Result<Json<Evaluation>, Problem> {
     refuse_in_web_role(&web, "evaluate the schedules")?;
     // A scheduler of its own with nothing remembered: every scheduled
     // workflow is evaluated now. Slots are claimed in the store, so a
@@ -306,6 +328,7 @@ pub(crate) async fn evaluate(State(web): State<Arc<Web>>) -> Result<Json<Evaluat
 pub(crate) async fn reset_breaker(
     State(web): State<Arc<Web>>,
     PathParam(source): PathParam,
+    _: NoQuery,
 ) -> Result<Json<BreakerReset>, Problem> {
     let plan = web.engine.plan();
     if !plan.sources.contains_key(&source) {
@@ -344,6 +367,7 @@ pub(crate) struct LockoutsResetRequest {
     responses((status = 200, description = "How many locks were released", body = LockoutsReleased)))]
 pub(crate) async fn reset_lockouts(
     State(web): State<Arc<Web>>,
+    _: NoQuery,
     JsonBody(body): JsonBody<LockoutsResetRequest>,
 ) -> Result<Json<LockoutsReleased>, Problem> {
     let plan = web.engine.plan();

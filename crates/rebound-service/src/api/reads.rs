@@ -12,7 +12,7 @@ use super::types::{
     ExecutionView, FreshnessReport, LockoutsReport, PlanReport, PlannedDecisionView, RunDetail,
     RunsPage, SourcesReport,
 };
-use super::{PathParam, Problem, QueryParams};
+use super::{NoQuery, PathParam, Problem, QueryParams};
 use crate::http::Web;
 use axum::Json;
 use axum::extract::State;
@@ -91,7 +91,7 @@ pub(crate) async fn health(
 /// What `rebound freshness --json` prints.
 #[utoipa::path(get, path = "/api/v1/freshness", tag = "reports",
     responses((status = 200, description = "Every dataset's freshness and completeness", body = FreshnessReport)))]
-pub(crate) async fn freshness(State(web): State<Arc<Web>>) -> Answer<FreshnessReport> {
+pub(crate) async fn freshness(State(web): State<Arc<Web>>, _: NoQuery) -> Answer<FreshnessReport> {
     super::reports::freshness(&web.engine, web.clock.now())
         .await
         .map(Json)
@@ -117,7 +117,7 @@ pub(crate) async fn sources(
 /// What `rebound lockouts --json` prints.
 #[utoipa::path(get, path = "/api/v1/lockouts", tag = "reports",
     responses((status = 200, description = "Entity lockouts", body = LockoutsReport)))]
-pub(crate) async fn lockouts(State(web): State<Arc<Web>>) -> Answer<LockoutsReport> {
+pub(crate) async fn lockouts(State(web): State<Arc<Web>>, _: NoQuery) -> Answer<LockoutsReport> {
     super::reports::lockouts(
         web.engine.plan(),
         web.engine.store().as_ref(),
@@ -222,6 +222,55 @@ fn bound(
     }
 }
 
+/// `from` and `to` of a list, in order: a range whose end is not after its
+/// start holds nothing, and is a mistake (the two swapped) rather than a
+/// question whose answer is an empty page.
+fn range(query_from: Option<&str>, query_to: Option<&str>, tz: Tz) -> RangeResult {
+    let from = bound("from", query_from, tz, false)?;
+    let to = bound("to", query_to, tz, true)?;
+    if let (Some(start), Some(end), Some(from_text), Some(to_text)) =
+        (from, to, query_from, query_to)
+        && start >= end
+    {
+        return Err(Problem::bad_request(format!(
+            "from \"{from_text}\" is not before to \"{to_text}\": from is the first instant included and to the first excluded (a date as to includes that whole day); swap them"
+        )));
+    }
+    Ok((from, to))
+}
+
+type RangeResult = Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), Problem>;
+
+/// The statuses a run is recorded with.
+const RUN_STATUSES: &[&str] = &["running", "success", "partial", "failed", "no_data"];
+
+/// `status` of a list, one of `allowed`: an unknown one matched nothing
+/// and answered an empty page, as if no run had that status.
+fn status(text: Option<String>, allowed: &[&str]) -> Result<Option<String>, Problem> {
+    match text {
+        Some(text) if !allowed.contains(&text.as_str()) => Err(Problem::bad_request(format!(
+            "status \"{text}\": expected one of {}",
+            allowed.join(", ")
+        ))),
+        other => Ok(other),
+    }
+}
+
+/// The statuses a call is recorded with.
+fn call_statuses() -> Vec<&'static str> {
+    use rebound_domain::outcome::ScraperStatus;
+    [
+        ScraperStatus::Success,
+        ScraperStatus::NoData,
+        ScraperStatus::Failed,
+        ScraperStatus::Skipped,
+        ScraperStatus::NotYetAvailable,
+        ScraperStatus::Overdue,
+    ]
+    .map(ScraperStatus::as_str)
+    .to_vec()
+}
+
 /// Cursors are opaque to clients: hex of the keyset position.
 /// The cursor after a page whose last row started at `at` with key `id`:
 /// opaque to clients (hex of `millis|id`), read back by [`decode_cursor`].
@@ -265,6 +314,33 @@ fn decode_cursor<K: std::str::FromStr>(text: &str) -> Result<(DateTime<Utc>, K),
     Ok((at, id.parse::<K>().map_err(|_| bad())?))
 }
 
+/// A run's status, for the OpenAPI document of `status` (the value is
+/// read as text and checked against [`RUN_STATUSES`]).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // only its schema is used
+pub(crate) enum RunStatusParam {
+    Running,
+    Success,
+    Partial,
+    Failed,
+    NoData,
+}
+
+/// A call's status, for the OpenAPI document of `status` (checked
+/// against [`call_statuses`]).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // only its schema is used
+pub(crate) enum CallStatusParam {
+    Success,
+    NoData,
+    Failed,
+    Skipped,
+    NotYetAvailable,
+    Overdue,
+}
+
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -272,7 +348,8 @@ pub(crate) struct RunsQuery {
     /// Only runs of this workflow.
     workflow: Option<String>,
     /// Only runs with this status: `running`, `success`, `partial`,
-    /// `failed`, `no_data`, …
+    /// `failed` or `no_data` (another is a 400).
+    #[param(value_type = Option<RunStatusParam>, inline)]
     status: Option<String>,
     /// Runs started at or after: a date (YYYY-MM-DD, pipeline zone) or an
     /// RFC 3339 instant.
@@ -297,11 +374,12 @@ pub(crate) async fn runs(
     let tz = web.engine.plan().pipeline.timezone;
     let limit = limit(query.limit, DEFAULT_LIMIT)?;
     let before = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let (from, to) = range(query.from.as_deref(), query.to.as_deref(), tz)?;
     let filter = RunFilter {
         workflow: query.workflow,
-        status: query.status,
-        from: bound("from", query.from.as_deref(), tz, false)?,
-        to: bound("to", query.to.as_deref(), tz, true)?,
+        status: status(query.status, RUN_STATUSES)?,
+        from,
+        to,
         before,
     };
     let rows = web
@@ -331,6 +409,7 @@ pub(crate) async fn runs(
 pub(crate) async fn run(
     State(web): State<Arc<Web>>,
     PathParam(execution_id): PathParam,
+    _: NoQuery,
 ) -> Answer<RunDetail> {
     let store = web.engine.store();
     let Some(row) = store
@@ -373,7 +452,8 @@ pub(crate) struct CallsQuery {
     /// Only calls of this scraper.
     scraper: Option<String>,
     /// Only calls with this status: `success`, `no_data`, `failed`,
-    /// `skipped`, `not_yet_available`, `overdue`, …
+    /// `skipped`, `not_yet_available` or `overdue` (another is a 400).
+    #[param(value_type = Option<CallStatusParam>, inline)]
     status: Option<String>,
     /// Calls started at or after: a date (YYYY-MM-DD, pipeline zone) or an
     /// RFC 3339 instant.
@@ -399,11 +479,12 @@ pub(crate) async fn calls(
     let tz = web.engine.plan().pipeline.timezone;
     let limit = limit(query.limit, DEFAULT_LIMIT)?;
     let before = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let (from, to) = range(query.from.as_deref(), query.to.as_deref(), tz)?;
     let filter = CallFilter {
         scraper: query.scraper,
-        status: query.status,
-        from: bound("from", query.from.as_deref(), tz, false)?,
-        to: bound("to", query.to.as_deref(), tz, true)?,
+        status: status(query.status, &call_statuses())?,
+        from,
+        to,
         before,
     };
     let rows = web

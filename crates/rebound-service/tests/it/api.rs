@@ -324,6 +324,42 @@ async fn every_endpoint(backend: Backend) {
         .map(String::as_str)
         .collect();
     assert_eq!(listed, PATHS.into_iter().collect());
+    // `status` lists the values it takes (another is a 400).
+    for (list, expected) in [
+        (
+            "/api/v1/runs",
+            json!(["running", "success", "partial", "failed", "no_data"]),
+        ),
+        (
+            "/api/v1/calls",
+            json!([
+                "success",
+                "no_data",
+                "failed",
+                "skipped",
+                "not_yet_available",
+                "overdue"
+            ]),
+        ),
+    ] {
+        let status = doc.json["paths"][list]["get"]["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|p| p["name"] == "status")
+            .expect("a status parameter");
+        let schema = &status["schema"];
+        let values = schema["enum"].clone();
+        let values = if values.is_null() {
+            schema["oneOf"]
+                .as_array()
+                .and_then(|one| one.iter().find_map(|s| s.get("enum").cloned()))
+                .unwrap_or(Value::Null)
+        } else {
+            values
+        };
+        assert_eq!(values, expected, "{list}: {status}");
+    }
     assert_eq!(
         doc.json["paths"]["/api/v1/scrape"]["post"]["responses"]["401"]["content"]["application/problem+json"]
             ["schema"]["$ref"],
@@ -977,6 +1013,52 @@ async fn bad_input(backend: Backend) {
             .problem(400)
             .contains("unknown field `colour`")
     );
+    // Before: an unknown status and a reversed range answered 200 with an
+    // empty page, as if nothing matched; an endpoint without parameters
+    // ignored any (`/runs?colour=red` was already a 400).
+    assert_eq!(
+        api.get("/api/v1/runs?status=bogus").await.problem(400),
+        "status \"bogus\": expected one of running, success, partial, failed, no_data"
+    );
+    assert_eq!(
+        api.get("/api/v1/calls?status=bogus").await.problem(400),
+        "status \"bogus\": expected one of success, no_data, failed, skipped, not_yet_available, overdue"
+    );
+    for list in ["runs", "calls"] {
+        let path = format!("/api/v1/{list}?from=2026-01-06&to=2026-01-05");
+        let answer = api.get(&path).await;
+        let detail = answer.problem(400);
+        assert!(
+            detail.starts_with("from \"2026-01-06\" is not before to \"2026-01-05\""),
+            "{path}: {detail}"
+        );
+        // One day, and a status that exists: still answered.
+        let path = format!("/api/v1/{list}?from=2026-01-05&to=2026-01-05&status=failed");
+        assert_eq!(api.get(&path).await.status, 200, "{path}");
+    }
+    for path in [
+        "/api/v1/freshness?x=1",
+        "/api/v1/lockouts?x=1",
+        "/api/v1/runs/abc?x=1",
+    ] {
+        assert_eq!(
+            api.get(path).await.problem(400),
+            "query string: unknown field `x`, this endpoint takes no query parameters",
+            "{path}"
+        );
+    }
+    let evaluate = api.post("/api/v1/evaluate?x=1", None).await;
+    assert!(evaluate.problem(400).contains("unknown field `x`"));
+    // A built-in parameter, in the API's words (it said "--param").
+    let builtin = api
+        .post(
+            "/api/v1/scrape",
+            Some(json!({"scraper": "item", "params": {"date": "2026-01-05"}})),
+        )
+        .await;
+    let detail = builtin.problem(400);
+    assert!(!detail.contains("--"), "{detail}");
+    assert!(detail.starts_with("params: date is built in: "), "{detail}");
     assert!(
         api.get("/api/v1/plan?date=2026-13-01")
             .await
