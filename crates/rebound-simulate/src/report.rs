@@ -487,21 +487,42 @@ pub(crate) async fn build(
     // source, the source's (or its one) scrapers, their datasets and the
     // workflows that run them. Any alert at all used to count, so a fault
     // on ESPN was "alerted in 0s" by an alert about the Odds API.
-    let first_opened_after = |t: DateTime<Utc>, about: &BTreeSet<&str>| {
-        observed
-            .alerts
-            .iter()
-            .filter(|a| a.event == "opened" && a.at >= t && about.contains(a.subject.as_str()))
-            .map(|a| (a.at - t).num_seconds())
-            .min()
-    };
+    // Up to `until`: once a later fault about the same subjects starts, an
+    // alert is that one's (a `down` after a `changed_shape` on one source
+    // credited the earlier fault with the later one's alert, hours after
+    // it had ended).
+    let first_opened_after =
+        |t: DateTime<Utc>, until: Option<DateTime<Utc>>, about: &BTreeSet<&str>| {
+            observed
+                .alerts
+                .iter()
+                .filter(|a| {
+                    a.event == "opened"
+                        && a.at >= t
+                        && until.is_none_or(|u| a.at < u)
+                        && about.contains(a.subject.as_str())
+                })
+                .map(|a| (a.at - t).num_seconds())
+                .min()
+        };
     let mut faults = Vec::new();
     let mut about_any: BTreeSet<&str> = BTreeSet::new();
     // A fault outside the simulated days (a scenario shortened by --days)
     // was not armed: the warnings name it, and listing it here read as a
     // fault measured with nothing hit.
-    for fault in scenario.faults.iter().filter(|f| !scenario.is_outside(f)) {
-        let about = subjects_of(plan, fault);
+    let armed: Vec<(&Fault, BTreeSet<&str>)> = scenario
+        .faults
+        .iter()
+        .filter(|f| !scenario.is_outside(f))
+        .map(|f| (f, subjects_of(plan, f)))
+        .collect();
+    for (fault, about) in &armed {
+        let (fault, about) = (*fault, about.clone());
+        let next_about_the_same = armed
+            .iter()
+            .filter(|(other, subjects)| other.start > fault.start && !subjects.is_disjoint(&about))
+            .map(|(other, _)| utc(tz, other.start))
+            .min();
         about_any.extend(about.iter().copied());
         // Within the simulated days: a fault that --days or --from left
         // running past them was listed ending after the simulation did.
@@ -525,14 +546,14 @@ pub(crate) async fn build(
             calls: during.len() as i64,
             attempts,
             attempts_per_call: (!during.is_empty()).then(|| rate(attempts, during.len() as i64)),
-            first_alert_seconds: first_opened_after(from, &about),
+            first_alert_seconds: first_opened_after(from, next_about_the_same, &about),
         });
     }
     alerts.first_alert_seconds = faults
         .iter()
         .map(|f| f.start)
         .min()
-        .and_then(|t| first_opened_after(t, &about_any));
+        .and_then(|t| first_opened_after(t, None, &about_any));
 
     // Slots: each (workflow, date, slot) RUN once; `HH:MM` slots at their
     // local time on their target date (or the day after, for workflows

@@ -364,3 +364,38 @@ async fn a_fault_cut_by_the_shortened_days_is_measured_within_them() {
         report.warnings
     );
 }
+
+/// Before: a `down` after a `changed_shape` on the same source credited the
+/// earlier fault with the later one's alert ("first alert 12h 15m" for a
+/// fault that had ended at 12:00).
+#[tokio::test]
+async fn a_later_fault_on_the_same_source_takes_its_own_alert() {
+    let text = r#"
+from = "2026-01-05"
+days = 1
+
+[[faults]]
+kind = "changed_shape"
+source = "balldontlie"
+start = "2026-01-05T00:00"
+for = "12h"
+
+[[faults]]
+kind = "down"
+mode = "unavailable"
+source = "balldontlie"
+start = "2026-01-05T12:00"
+for = "12h"
+"#;
+    let scenario = Scenario::parse("two", Path::new("two.toml"), text).expect("parses");
+    let report = simulate(scenario, &Options::default())
+        .await
+        .expect("it runs");
+    let (shape, down) = (&report.faults[0], &report.faults[1]);
+    let down_alert = down.first_alert_seconds.expect("the outage is alerted");
+    assert!(down_alert <= 3600, "{down:?}");
+    assert!(
+        shape.first_alert_seconds.is_none_or(|s| s < 12 * 3600),
+        "the changed shape is credited with the outage's alert: {shape:?}"
+    );
+}
