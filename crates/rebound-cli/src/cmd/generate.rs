@@ -38,11 +38,12 @@ use std::time::Instant;
 pub struct GenerateArgs {
     /// Scraper calls (scraper_execution_log rows) to write. The default is
     /// small enough to try in seconds; the benchmarks ask for 10,000,000.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(0..=1_000_000_000))]
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     pub calls: u64,
     /// Workflow runs (workflow_executions rows) to write; the calls are
     /// shared out among them.
-    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(0..=1_000_000_000))]
+    /// At least 1 (every run makes a call, so --calls is at least --runs).
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     pub runs: u64,
     /// How far back the history reaches, in days.
     #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3650))]
@@ -407,9 +408,11 @@ fn params_slug(params: &str) -> String {
 use chrono::Datelike;
 
 pub async fn generate(config: &Path, args: GenerateArgs) -> Result<ExitCode, Failure> {
-    if args.runs == 0 || args.calls < args.runs {
+    // Both are at least 1 (the parser's range, which the message of a
+    // value out of it states).
+    if args.calls < args.runs {
         return Err(Failure::Usage(anyhow!(
-            "--runs must be at least 1 and --calls at least --runs (every run makes a call); got --calls {} --runs {}",
+            "--calls must be at least --runs (every run makes a call); got --calls {} --runs {}",
             args.calls,
             args.runs
         )));

@@ -28,3 +28,20 @@ async fn generate_history_defaults_to_ten_thousand_calls() {
         .unwrap();
     assert_eq!((calls, runs), (10_000, 1_000));
 }
+
+/// `--runs 0` was refused while the range a value too large was told of
+/// said `0..=1000000000`: the range now says what is accepted.
+#[test]
+fn the_range_of_runs_and_calls_is_the_one_accepted() {
+    for flag in ["--runs", "--calls"] {
+        for value in ["0", "2000000000"] {
+            let out = rebound(&["generate-history", flag, value], &[]);
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{flag} {value}: {stderr}");
+            assert!(
+                stderr.contains(&format!("{value} is not in 1..=1000000000")),
+                "{flag} {value}: {stderr}"
+            );
+        }
+    }
+}
