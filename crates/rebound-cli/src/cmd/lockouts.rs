@@ -64,6 +64,16 @@ pub async fn lockouts(config: &Path, args: LockoutsArgs) -> Result<ExitCode, Fai
             Some(e) => format!("{scraper} {}", output::printable(e)),
             None => scraper.clone(),
         };
+        // An entity named that holds no lock is, like `events ack` of an
+        // unknown id, a request that found nothing to act on (a mistyped
+        // id, or one released already): said plainly, exit 1. A scraper
+        // with no locks is left as it was asked to be (as `breakers reset`
+        // of a closed breaker): exit 0.
+        let code = if released == 0 && entity.is_some() {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        };
         if args.json {
             let released = rebound_service::api::types::LockoutsReleased {
                 scraper: scraper.clone(),
@@ -71,13 +81,17 @@ pub async fn lockouts(config: &Path, args: LockoutsArgs) -> Result<ExitCode, Fai
                 released,
             };
             println!("{}", serde_json::to_value(&released)?);
-        } else {
+        } else if released > 0 {
             println!(
                 "released {} of {what}",
                 output::plural(u64::from(released), "lock", "locks")
             );
+        } else if entity.is_some() {
+            println!("{what}: that entity holds no lock of this scraper; nothing released");
+        } else {
+            println!("{what} holds no locks; nothing released");
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(code);
     }
     // The same document as `GET /api/v1/lockouts`.
     let report = rebound_service::api::reports::lockouts(&plan, store.as_ref(), now).await?;

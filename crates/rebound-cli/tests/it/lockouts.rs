@@ -98,8 +98,31 @@ fn lockouts_are_counted_per_scraper_listed_and_reset() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["counts"]["box"], 1);
 
+    // Before: "released 0 locks", exit 0, for an entity without a lock.
+    for entity in ["g1", "g9"] {
+        let none = rebound(&["-c", cfg, "lockouts", "reset", "box", entity], &[]);
+        assert_eq!(none.status.code(), Some(1), "{}", text(&none.stderr));
+        assert_eq!(
+            text(&none.stdout).trim(),
+            format!("box {entity}: that entity holds no lock of this scraper; nothing released")
+        );
+        let json = rebound(
+            &["-c", cfg, "lockouts", "--json", "reset", "box", entity],
+            &[],
+        );
+        assert_eq!(json.status.code(), Some(1), "{}", text(&json.stderr));
+        let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+        assert_eq!(json["released"], 0);
+    }
+
     let all = rebound(&["-c", cfg, "lockouts", "reset", "box"], &[]);
     assert_eq!(text(&all.stdout).trim(), "released 1 lock of box");
+    let again = rebound(&["-c", cfg, "lockouts", "reset", "box"], &[]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert_eq!(
+        text(&again.stdout).trim(),
+        "box holds no locks; nothing released"
+    );
     let unknown = rebound(&["-c", cfg, "lockouts", "reset", "nope"], &[]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(text(&unknown.stderr).contains("unknown scraper \"nope\""));
