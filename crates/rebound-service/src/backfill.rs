@@ -64,16 +64,50 @@ impl BackfillStep {
 pub enum BackfillError {
     #[error("--from {from} is after --to {to}")]
     EmptyRange { from: NaiveDate, to: NaiveDate },
+    /// More dates than [`MAX_BACKFILL_DAYS`]: `--from 0001-01-01` started
+    /// 766,644 runs one after the other, with no way to see it coming.
+    #[error(
+        "--from {from} --to {to} is {days} dates; a backfill covers at most {MAX_BACKFILL_DAYS} (ten years, the longest look-back of Rebound's reports): split it into backfills of at most that many dates, e.g. --from {from} --to {first_end}, then --from {next_start} onwards"
+    )]
+    TooLong {
+        from: NaiveDate,
+        to: NaiveDate,
+        days: i64,
+        first_end: NaiveDate,
+        next_start: NaiveDate,
+    },
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// The dates of `from..=to`, or an error when the range is empty.
+/// The most dates one backfill runs: ten years and their leap days,
+/// as far back as `health --since` and the API's look-back reach (3,650
+/// days). Each date is a run (and its calls, one after the other), so a
+/// mistyped year (`0001-01-01`) would otherwise start hundreds of
+/// thousands of them; a longer history is backfilled in parts.
+pub const MAX_BACKFILL_DAYS: i64 = 3_660;
+
+/// The dates of `from..=to`, or an error when the range is empty or longer
+/// than [`MAX_BACKFILL_DAYS`].
 pub fn dates(from: NaiveDate, to: NaiveDate) -> Result<Vec<NaiveDate>, BackfillError> {
     if from > to {
         return Err(BackfillError::EmptyRange { from, to });
+    }
+    let days = (to - from).num_days() + 1;
+    if days > MAX_BACKFILL_DAYS {
+        // Both fall within `from..=to`, so neither can overflow.
+        let first_end = from
+            .checked_add_days(chrono::Days::new(MAX_BACKFILL_DAYS as u64 - 1))
+            .unwrap_or(to);
+        return Err(BackfillError::TooLong {
+            from,
+            to,
+            days,
+            first_end,
+            next_start: first_end.succ_opt().unwrap_or(to),
+        });
     }
     Ok(from.iter_days().take_while(|d| *d <= to).collect())
 }

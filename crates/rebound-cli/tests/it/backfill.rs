@@ -238,3 +238,42 @@ async fn a_date_the_zone_skips_is_not_run() {
     );
     assert_eq!(sim.request_count("/bench/item"), 2, "nothing was sent");
 }
+
+/// Before: `--from 0001-01-01 --to 2099-12-31` started 766,644 dates one
+/// after the other. A range of more than 3,660 dates is refused before
+/// anything runs, naming the bound and how to split it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_range_longer_than_ten_years_is_refused_naming_how_to_split_it() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = one_daily(dir.path(), &sim.base_url(), "UTC");
+    let out = backfill(
+        &config,
+        &["daily", "--from", "0001-01-01", "--to", "2099-12-31"],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "--from 0001-01-01 --to 2099-12-31 is 766644 dates; a backfill covers at most 3660"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--from 0001-01-01 --to 0011-01-08, then --from 0011-01-09 onwards"),
+        "{stderr}"
+    );
+    // One date past the bound.
+    let out = backfill(
+        &config,
+        &["daily", "--from", "2016-01-01", "--to", "2026-01-08"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("is 3661 dates"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(sim.request_count("/bench/item"), 0, "nothing ran");
+    sim.shutdown().await;
+}
