@@ -135,6 +135,31 @@ pub fn init(args: InitArgs, config: Option<&Path>) -> Result<ExitCode, Failure> 
         .iter()
         .map(|(path, text)| (folder.join(path), *text))
         .collect();
+    // A name longer than file systems allow is bad input (exit 2), named,
+    // before anything is written: it was a failure to create the folder
+    // (exit 1) with the system's "File name too long".
+    for path in [&config, &gitignore]
+        .into_iter()
+        .chain(companions.iter().map(|(p, _)| p))
+    {
+        if let Some(name) = path
+            .components()
+            .map(|c| c.as_os_str())
+            .find(|name| name.len() > MAX_NAME_BYTES)
+        {
+            let name = name.to_string_lossy();
+            let start: String = name.chars().take(24).collect();
+            return Err(Failure::Usage(anyhow!(
+                "the name \"{start}…\" ({} bytes) in {} is longer than the {MAX_NAME_BYTES} bytes a file or folder name may have; choose a shorter one (rebound init DIR)",
+                name.len(),
+                if path == &config {
+                    "the config's path"
+                } else {
+                    "the folder's path"
+                },
+            )));
+        }
+    }
     // A file where the folder should be is "the file exists" too (exit 2,
     // as the README says), not a failure to create a folder (exit 1).
     for dir in [&args.dir, &folder] {
@@ -204,6 +229,10 @@ pub fn init(args: InitArgs, config: Option<&Path>) -> Result<ExitCode, Failure> 
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The longest file or folder name, in bytes, on Linux and macOS file
+/// systems (ext4, APFS, …): `NAME_MAX`.
+const MAX_NAME_BYTES: usize = 255;
 
 /// Creates `path` with `text`, failing if it appeared meanwhile.
 fn write_new(path: &Path, text: &str) -> Result<(), Failure> {

@@ -209,3 +209,39 @@ fn init_writes_the_config_where_c_says_and_never_over_a_file() {
         "# mine\n"
     );
 }
+
+/// Before: a folder name of 300 characters exited 1 with the system's
+/// "File name too long", where other bad input exits 2. It is a usage
+/// error naming the problem, and nothing is written.
+#[test]
+fn a_name_too_long_for_the_file_system_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = "x".repeat(300);
+    let out = rebound_in(dir.path(), &["init", &long]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("(300 bytes) in the config's path is longer than the 255 bytes a file or folder name may have"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&long), "the name is cut: {stderr}");
+    assert_eq!(written(dir.path()), 0);
+    // -c with a long file name, the same.
+    let name = format!("{}.toml", "c".repeat(260));
+    let out = rebound_in(dir.path(), &["-c", &name, "init", "ok"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(written(dir.path()), 0);
+}
+
+/// What is in `dir` besides the `.bin` of [`rebound_in`].
+fn written(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name() != ".bin")
+        .count()
+}
