@@ -38,6 +38,19 @@ fn engine_problem(error: EngineError) -> Problem {
         }
         // The engine's words name the CLI's flags; the API's caller sends
         // a body.
+        EngineError::MissingParams { scraper, missing } => {
+            let names: Vec<String> = missing.iter().map(|m| format!("{{{m}}}")).collect();
+            Problem::bad_request(format!(
+                "params: scraper {scraper} needs {} {}: {}",
+                if missing.len() == 1 {
+                    "parameter"
+                } else {
+                    "parameters"
+                },
+                names.join(", "),
+                missing_hint(missing)
+            ))
+        }
         EngineError::BuiltinParam { name } => Problem::bad_request(format!(
             "params: {name} is built in: {}",
             builtin_hint(name)
@@ -45,6 +58,36 @@ fn engine_problem(error: EngineError) -> Problem {
         _ if error.is_usage() => Problem::bad_request(error.to_string()),
         _ => Problem::internal("running", error),
     }
+}
+
+/// How the missing parameters can be supplied, in the API's terms (the
+/// engine's words name `--param` and `--slot`).
+fn missing_hint(missing: &[String]) -> String {
+    use rebound_domain::params::{SEASON_PARAMS, SLOT_PARAMS};
+    let mut hints: Vec<String> = Vec::new();
+    let given: Vec<&str> = missing
+        .iter()
+        .map(String::as_str)
+        .filter(|m| !SLOT_PARAMS.contains(m) && !SEASON_PARAMS.contains(m))
+        .collect();
+    if !given.is_empty() {
+        let pairs: Vec<String> = given
+            .iter()
+            .map(|m| format!("\"{m}\": \"VALUE\""))
+            .collect();
+        hints.push(format!(
+            "give {} in the request body's \"params\" ({{{}}})",
+            if given.len() == 1 { "it" } else { "them" },
+            pairs.join(", ")
+        ));
+    }
+    if missing.iter().any(|m| SLOT_PARAMS.contains(&m.as_str())) {
+        hints.push(builtin_hint("slot_hour").to_string());
+    }
+    if missing.iter().any(|m| SEASON_PARAMS.contains(&m.as_str())) {
+        hints.push("set [pipeline] season_start (e.g. \"10-01\") to supply the season".to_string());
+    }
+    hints.join("; ")
 }
 
 /// Where a built-in parameter's value comes from, in the API's terms.

@@ -1088,6 +1088,56 @@ async fn bad_input(backend: Backend) {
     sim.shutdown().await;
 }
 
+/// The engine's refusals of parameters named the CLI's flags in the API's
+/// answers: "--param season_start_year is built in", "pass --param
+/// game_id=VALUE". They name the request body's fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameter_refusals_are_worded_for_the_api() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    script(&sim);
+    // A scraper with a parameter of its own, after the [server] keys.
+    let server =
+        format!("{SERVER}\n\n[scrapers.game]\nsource = \"up\"\npath = \"/a/game/{{game_id}}\"\n");
+    let api = Api::start(Backend::Sqlite, &sim, &server).await;
+    let missing = api
+        .post("/api/v1/scrape", Some(json!({"scraper": "game"})))
+        .await;
+    assert_eq!(
+        missing.problem(400),
+        "params: scraper game needs parameter {game_id}: give it in the request body's \"params\" ({\"game_id\": \"VALUE\"})"
+    );
+    for (name, says) in [
+        (
+            "date",
+            "set the target date with \"date\": \"YYYY-MM-DD\" in the request body instead",
+        ),
+        (
+            "season_start_year",
+            "it comes from the target date (\"date\") and [pipeline] season_start",
+        ),
+        (
+            "slot_hour",
+            "which a call or run started over the API does not have",
+        ),
+    ] {
+        let builtin = api
+            .post(
+                "/api/v1/scrape",
+                Some(json!({"scraper": "game", "params": {"game_id": "g1", name: "1"}})),
+            )
+            .await;
+        let detail = builtin.problem(400);
+        assert!(
+            detail.starts_with(&format!("params: {name} is built in: ")),
+            "{detail}"
+        );
+        assert!(detail.contains(says), "{detail}");
+        assert!(!detail.contains("--param"), "{detail}");
+    }
+    api.stop().await;
+    sim.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_problem_documents_on_sqlite() {
     bad_input(Backend::Sqlite).await;
