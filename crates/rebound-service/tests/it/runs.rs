@@ -490,6 +490,43 @@ async fn a_database_outage_while_a_call_is_in_flight_leaves_the_run_to_its_lease
 
 async fn outage_during_a_call(after: Duration) {
     let sim = UpstreamSim::start().await.expect("sim");
+    let extra = r#"
+[scrapers.only]
+source = "nba"
+path = "/only"
+
+[workflows.solo]
+scrapers = ["only"]
+schedule = { kind = "window", start = "06:00", end = "10:00" }
+"#;
+    let calls = through_an_outage(&sim, extra, "solo", |relay| {
+        Arc::new(CutOnRequest {
+            path: "/nba/only",
+            after,
+            relay,
+            done: AtomicBool::new(false),
+        })
+    })
+    .await;
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert_eq!(
+        sim.request_count("/nba/only"),
+        2,
+        "the call whose record was lost is made again"
+    );
+    sim.shutdown().await;
+}
+
+/// Runs `workflow` (one window slot, defined by `extra`) on PostgreSQL
+/// behind a relay that `hook` cuts during the run; checks the worker left
+/// the run to its lease with no failed row, then lets the lease run out and
+/// checks the run made again succeeds. Returns that run's calls.
+async fn through_an_outage(
+    sim: &UpstreamSim,
+    extra: &str,
+    workflow: &str,
+    hook: impl FnOnce(Arc<TcpRelay>) -> Arc<dyn FaultHook>,
+) -> Vec<rebound_storage::ScraperCallRow> {
     let server = super::dashboard::pg_url();
     let mut url = reqwest::Url::parse(&server).expect("the PostgreSQL URL");
     let target = tokio::net::lookup_host((
@@ -509,25 +546,11 @@ async fn outage_during_a_call(after: Duration) {
     let pool = store.pool().clone();
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let extra = r#"
-[scrapers.only]
-source = "nba"
-path = "/only"
-
-[workflows.solo]
-scrapers = ["only"]
-schedule = { kind = "window", start = "06:00", end = "10:00" }
-"#;
     let path = dir.path().join("rebound.toml");
     std::fs::write(&path, config(&sim.base_url(), extra)).expect("write config");
     let plan = rebound_config::load(&path, &|_| None).expect("config is valid");
     let h = harness_on(plan, Arc::new(store), local(day(), 6, 0));
-    sim.set_fault_hook(Some(Arc::new(CutOnRequest {
-        path: "/nba/only",
-        after,
-        relay: relay.clone(),
-        done: AtomicBool::new(false),
-    })));
+    sim.set_fault_hook(Some(hook(relay.clone())));
 
     h.scheduler.tick().await.expect("tick");
     let drain = || async {
@@ -548,35 +571,28 @@ schedule = { kind = "window", start = "06:00", end = "10:00" }
         "the worker says the database was away: {errors:?}"
     );
     let store = h.engine.store().clone();
-    let failed: Vec<_> = execution_of(store.as_ref(), "solo")
+    let failed: Vec<_> = execution_of(store.as_ref(), workflow)
         .await
         .into_iter()
         .filter(|run| run.status == "failed")
         .collect();
     assert!(failed.is_empty(), "no failed run row: {failed:#?}");
 
-    // The lease runs out; the run is made again and records its call.
+    // The lease runs out; the run is made again and records its calls.
     h.clock.advance(Duration::from_secs(61));
     h.scheduler.tick().await.expect("tick reaps");
     assert!(drain().await.is_empty(), "the database is back");
-    let runs = execution_of(store.as_ref(), "solo").await;
+    let runs = execution_of(store.as_ref(), workflow).await;
     assert_eq!(runs.len(), 1, "{runs:#?}");
     assert_eq!(runs[0].status, "success", "{runs:#?}");
-    assert_eq!(runs[0].scrapers_succeeded, 1);
     let calls = store
         .scraper_calls_for_execution(&runs[0].execution_id)
         .await
         .expect("calls");
-    assert_eq!(calls.len(), 1, "{calls:#?}");
-    assert_eq!(
-        sim.request_count("/nba/only"),
-        2,
-        "the call whose record was lost is made again"
-    );
     let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
         .execute(&pool)
         .await;
-    sim.shutdown().await;
+    calls
 }
 
 /// Answers a paginated route: page 1 (no `cursor`) with a record and a
@@ -628,25 +644,6 @@ impl FaultHook for CutAfterPageOne {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_outage_between_pages_leaves_the_run_to_its_lease() {
     let sim = UpstreamSim::start().await.expect("sim");
-    let server = super::dashboard::pg_url();
-    let mut url = reqwest::Url::parse(&server).expect("the PostgreSQL URL");
-    let target = tokio::net::lookup_host((
-        url.host_str().expect("a host").to_string(),
-        url.port().unwrap_or(5432),
-    ))
-    .await
-    .expect("the server's address")
-    .next()
-    .expect("an address");
-    let relay = Arc::new(TcpRelay::start(target).await);
-    url.set_port(Some(relay.addr().port())).expect("a port");
-    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let store = PostgresStore::connect_with_schema(url.as_str(), &schema)
-        .await
-        .expect("PostgreSQL must be running for this test: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start");
-    let pool = store.pool().clone();
-
-    let dir = tempfile::tempdir().expect("tempdir");
     let extra = r#"
 [scrapers.pages]
 source = "nba"
@@ -658,56 +655,14 @@ paginate = { kind = "cursor", cursor = "/meta/next_cursor", param = "cursor" }
 scrapers = ["pages"]
 schedule = { kind = "window", start = "06:00", end = "10:00" }
 "#;
-    let path = dir.path().join("rebound.toml");
-    std::fs::write(&path, config(&sim.base_url(), extra)).expect("write config");
-    let plan = rebound_config::load(&path, &|_| None).expect("config is valid");
-    let h = harness_on(plan, Arc::new(store), local(day(), 6, 0));
-    sim.set_fault_hook(Some(Arc::new(CutAfterPageOne {
-        relay: relay.clone(),
-        done: AtomicBool::new(false),
-    })));
-
-    h.scheduler.tick().await.expect("tick");
-    let drain = || async {
-        let mut errors = Vec::new();
-        loop {
-            match h.worker.run_one().await {
-                Ok(Some(_)) => {}
-                Ok(None) => break,
-                Err(error) => errors.push(error.to_string()),
-            }
-        }
-        errors
-    };
-    let errors = drain().await;
-    assert_eq!(relay.hung_up(), 1, "the outage happened");
-    assert!(
-        errors.iter().any(|e| e.contains("database unavailable")),
-        "the worker says the database was away: {errors:?}"
-    );
-    let store = h.engine.store().clone();
-    let failed: Vec<_> = execution_of(store.as_ref(), "paged")
-        .await
-        .into_iter()
-        .filter(|run| run.status == "failed")
-        .collect();
-    assert!(failed.is_empty(), "no failed run row: {failed:#?}");
-
-    // The lease runs out; the run is made again, both pages this time.
-    h.clock.advance(Duration::from_secs(61));
-    h.scheduler.tick().await.expect("tick reaps");
-    assert!(drain().await.is_empty(), "the database is back");
-    let runs = execution_of(store.as_ref(), "paged").await;
-    assert_eq!(runs.len(), 1, "{runs:#?}");
-    assert_eq!(runs[0].status, "success", "{runs:#?}");
-    let calls = store
-        .scraper_calls_for_execution(&runs[0].execution_id)
-        .await
-        .expect("calls");
+    let calls = through_an_outage(&sim, extra, "paged", |relay| {
+        Arc::new(CutAfterPageOne {
+            relay,
+            done: AtomicBool::new(false),
+        })
+    })
+    .await;
     assert_eq!(calls.len(), 1, "{calls:#?}");
-    assert_eq!(calls[0].pages, Some(2), "{calls:#?}");
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .execute(&pool)
-        .await;
+    assert_eq!(calls[0].pages, Some(2), "both pages this time: {calls:#?}");
     sim.shutdown().await;
 }
