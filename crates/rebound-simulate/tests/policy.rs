@@ -265,14 +265,7 @@ for = "12h"
 /// showed "requests hit 1"; then it was still listed, with 0.
 #[tokio::test]
 async fn a_fault_outside_the_simulated_days_hits_nothing() {
-    let scenario = rebound_simulate::builtin::load("host-down-5-days")
-        .expect("a built-in")
-        .expect("it parses");
-    let options = Options {
-        days: Some(1),
-        ..Options::default()
-    };
-    let report = simulate(scenario, &options).await.expect("it runs");
+    let report = first_day_of("host-down-5-days").await;
     assert!(
         report
             .warnings
@@ -335,14 +328,7 @@ for = "1h"
 /// were cut.
 #[tokio::test]
 async fn a_fault_cut_by_the_shortened_days_is_measured_within_them() {
-    let scenario = rebound_simulate::builtin::load("new-years-eve")
-        .expect("a built-in")
-        .expect("it parses");
-    let options = Options {
-        days: Some(1),
-        ..Options::default()
-    };
-    let report = simulate(scenario, &options).await.expect("it runs");
+    let report = first_day_of("new-years-eve").await;
     assert!(!report.faults.is_empty());
     for fault in &report.faults {
         assert!(
@@ -398,4 +384,16 @@ for = "12h"
         shape.first_alert_seconds.is_none_or(|s| s < 12 * 3600),
         "the changed shape is credited with the outage's alert: {shape:?}"
     );
+}
+
+/// The first day of built-in scenario `name`, simulated (`--days 1`).
+async fn first_day_of(name: &str) -> rebound_simulate::Report {
+    let scenario = rebound_simulate::builtin::load(name)
+        .expect("a built-in")
+        .expect("it parses");
+    let options = Options {
+        days: Some(1),
+        ..Options::default()
+    };
+    simulate(scenario, &options).await.expect("it runs")
 }
