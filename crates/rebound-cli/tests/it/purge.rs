@@ -285,7 +285,7 @@ fn purge_without_retention_says_so_and_exits_2() {
     );
     assert_eq!(bad.status.code(), Some(2));
     assert!(
-        text(&bad.stderr).contains("--calls at least --runs"),
+        text(&bad.stderr).contains("--calls must be at least --runs"),
         "{}",
         text(&bad.stderr)
     );
