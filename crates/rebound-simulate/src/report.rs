@@ -673,6 +673,7 @@ pub(crate) async fn build(
     let open_at_start = observed.open_at_start.clone().unwrap_or_default();
     report.targets = check_targets(&scenario.targets, &report, &open_at_start);
     report.targets_met = report.targets.iter().all(|t| t.met);
+    report.warnings.extend(unserved_paths(&calls));
     if report.runs.total == 0 {
         report.warnings.push(
             "no workflow ran in the simulated days (does the config schedule any?): the targets about runs measured nothing".to_string(),
@@ -701,6 +702,40 @@ fn percent(x: f64) -> String {
     } else {
         format!("{p:.1}%")
     }
+}
+
+/// The body the simulated upstream answers a path it does not serve with
+/// (its router's fallback, not a fault's reply).
+const UNSERVED: &str = r#"{"error":"not found","path":"#;
+
+/// A warning per scraper every one of whose calls met a path the
+/// simulated upstream does not serve: a source named like a reference one
+/// whose scraper asks for another endpoint (`rebound init`'s starter, say)
+/// failed every run with 404s, and the report read as the policy's doing.
+fn unserved_paths(calls: &[rebound_storage::ScraperCallRow]) -> Vec<String> {
+    let mut by_scraper: BTreeMap<&str, (usize, Option<&str>)> = BTreeMap::new();
+    for call in calls {
+        let entry = by_scraper
+            .entry(call.scraper_name.as_str())
+            .or_insert((0, None));
+        let message = call.error_message.as_deref().unwrap_or_default();
+        match message.find(UNSERVED) {
+            Some(at) if call.http_status == Some(404) => {
+                entry.1.get_or_insert(&message[at + UNSERVED.len()..]);
+            }
+            _ => entry.0 += 1,
+        }
+    }
+    by_scraper
+        .into_iter()
+        .filter_map(|(scraper, (served, unserved))| {
+            let path = unserved.filter(|_| served == 0)?;
+            let path = path.trim_end_matches('}').trim_matches('"');
+            Some(format!(
+                "scrapers.{scraper}: every call asked the simulated upstream for a path it does not serve ({path}), and got 404: the report says nothing of this scraper's policies"
+            ))
+        })
+        .collect()
 }
 
 /// Measures each target the scenario sets.
@@ -930,6 +965,30 @@ fn misdated(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Before: no word that a scraper's every call met a path the
+    /// simulated upstream does not serve.
+    #[test]
+    fn a_scraper_whose_every_call_met_an_unserved_path_is_named() {
+        let mut unserved = call("score", "2026-01-10", "{}", "failed");
+        unserved.http_status = Some(404);
+        unserved.error_message = Some(
+            r#"HTTP 404 after 1 attempt: {"error":"not found","path":"/ref/espn/scoreboard"}"#
+                .to_string(),
+        );
+        let mut late = call("pbp", "2026-01-10", "{}", "failed");
+        late.http_status = Some(404);
+        late.error_message = Some("HTTP 404 after 1 attempt: not published yet".to_string());
+        let mut once = unserved.clone();
+        once.scraper_name = "teams".into();
+        let fine = call("teams", "2026-01-11", "{}", "success");
+        assert_eq!(
+            unserved_paths(&[unserved.clone(), unserved, late, once, fine]),
+            [
+                "scrapers.score: every call asked the simulated upstream for a path it does not serve (/ref/espn/scoreboard), and got 404: the report says nothing of this scraper's policies"
+            ]
+        );
+    }
 
     /// Before: a target written `-0.0` read "at most -0.0%".
     #[test]
