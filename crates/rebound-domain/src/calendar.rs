@@ -28,6 +28,34 @@ pub const LAST_DATE: NaiveDate = NaiveDate::from_ymd_opt(2099, 12, 31).expect("a
 /// dates already started here.
 pub const FIRST_DATE: NaiveDate = NaiveDate::from_ymd_opt(1, 1, 1).expect("a date");
 
+/// Whether `text` is a date written exactly `YYYY-MM-DD`: chrono's
+/// `%Y-%m-%d` also takes `2026-1-1` and `+2026-01-01`, which a typo should
+/// not pass as. The CLI's dates and a scenario's share this rule.
+pub fn is_date_shaped(text: &str) -> bool {
+    text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        })
+}
+
+/// A local time of day written exactly `HH:MM`, 24-hour: the config's
+/// schedule times and a scenario's share this rule.
+pub fn time_of_day(text: &str) -> Option<NaiveTime> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 5 || bytes[2] != b':' {
+        return None;
+    }
+    let digits = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| s.parse::<u32>().ok())?
+    };
+    let hour = digits(&text[..2])?;
+    let minute = digits(&text[3..])?;
+    NaiveTime::from_hms_opt(hour, minute, 0)
+}
+
 /// `date`, or why it is outside [`FIRST_DATE`] to [`LAST_DATE`], for a
 /// message that names where it came from.
 pub fn within_zone_rules(date: NaiveDate) -> Result<NaiveDate, String> {

@@ -540,35 +540,27 @@ fn find<'a, 'b>(table: &'a DeTable<'b>, name: &str) -> Option<&'a toml::Spanned<
         .map(|(_, v)| v)
 }
 
-/// Whether `text` has exactly the digits and separators of `shape`, where
-/// `9` stands for a digit: chrono's `%m` and `%H` also take one digit, so
-/// "2026-1-15" parsed as a date the documented form ("YYYY-MM-DD", and
-/// the JSON Schema's pattern) refuses.
-fn has_shape(text: &str, shape: &str) -> bool {
-    text.len() == shape.len()
-        && text.bytes().zip(shape.bytes()).all(|(c, s)| {
-            if s == b'9' {
-                c.is_ascii_digit()
-            } else {
-                c == s
-            }
-        })
-}
-
-/// A date "YYYY-MM-DD", in exactly that form.
+/// A date "YYYY-MM-DD", in exactly that form (chrono's `%m` also takes
+/// one digit, so "2026-1-15" parsed though the documented form and the
+/// JSON Schema's pattern refuse it). The CLI's dates follow the same rule
+/// (`rebound_domain::calendar::is_date_shaped`).
 fn parse_date(text: &str) -> Option<NaiveDate> {
     let text = text.trim();
-    has_shape(text, "9999-99-99")
+    rebound_domain::calendar::is_date_shaped(text)
         .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
         .flatten()
 }
 
 fn parse_instant(text: &str) -> Result<NaiveDateTime, String> {
     let text = text.trim();
-    if has_shape(text, "9999-99-99T99:99")
-        && let Ok(t) = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
+    if let Some((date, time)) = text.split_once('T')
+        && rebound_domain::calendar::is_date_shaped(date)
+        && let (Ok(date), Some(time)) = (
+            NaiveDate::parse_from_str(date, "%Y-%m-%d"),
+            rebound_domain::calendar::time_of_day(time),
+        )
     {
-        return Ok(t);
+        return Ok(date.and_time(time));
     }
     if let Some(d) = parse_date(text) {
         return Ok(d.and_time(NaiveTime::MIN));
@@ -1419,11 +1411,7 @@ fn check_fault(report: &mut Reporter<'_>, n: usize, raw: &RawFault) -> Option<Fa
                     );
                     None
                 }
-                Some(text) => match Some(text.trim())
-                    .filter(|t| has_shape(t, "99:99"))
-                    .map_or(Err(()), |t| {
-                        NaiveTime::parse_from_str(t, "%H:%M").map_err(|_| ())
-                    }) {
+                Some(text) => match rebound_domain::calendar::time_of_day(text.trim()).ok_or(()) {
                     Ok(t) if t == NaiveTime::MIN => {
                         report.at(
                             at("publish_at"),

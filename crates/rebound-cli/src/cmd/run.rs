@@ -46,12 +46,7 @@ pub struct ScrapeArgs {
 /// A date as exactly `YYYY-MM-DD`. chrono's `%Y-%m-%d` also takes
 /// `2026-1-1` and `+2026-01-01`, which a script's typo should not pass as.
 pub(crate) fn parse_date(text: &str) -> Result<NaiveDate, String> {
-    let shaped = text.len() == 10
-        && text.bytes().enumerate().all(|(i, b)| match i {
-            4 | 7 => b == b'-',
-            _ => b.is_ascii_digit(),
-        });
-    if !shaped {
+    if !rebound_domain::calendar::is_date_shaped(text) {
         return Err(format!(
             "expected a date as YYYY-MM-DD, e.g. 2026-11-28, found \"{text}\""
         ));

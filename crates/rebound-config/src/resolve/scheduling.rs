@@ -890,20 +890,9 @@ fn present_keys(raw: &RawSchedule) -> Vec<&'static str> {
         .collect()
 }
 
-/// "HH:MM", 24-hour, exactly two digits each.
+/// "HH:MM", 24-hour, exactly two digits each (one rule with scenarios).
 fn parse_time_of_day(text: &str) -> Option<NaiveTime> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 5 || bytes[2] != b':' {
-        return None;
-    }
-    let digits = |s: &str| {
-        s.bytes()
-            .all(|b| b.is_ascii_digit())
-            .then(|| s.parse::<u32>().ok())?
-    };
-    let hour = digits(&text[..2])?;
-    let minute = digits(&text[3..])?;
-    NaiveTime::from_hms_opt(hour, minute, 0)
+    rebound_domain::calendar::time_of_day(text)
 }
 
 /// The number of slots `start`, `start + every`, … before `end`.
