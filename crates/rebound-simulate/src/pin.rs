@@ -152,6 +152,15 @@ mod tests {
         );
     }
 
+    /// A folder where no lock file can be made (here a file in its place)
+    /// claims nothing: the current CPU, shared, never an error or a panic.
+    #[test]
+    fn no_lock_folder_means_the_current_cpu_shared() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let pinned = claim(file.path(), &[0, 1], 1);
+        assert_eq!((pinned.cpu, pinned.claimed), (1, false));
+    }
+
     #[test]
     fn a_thread_started_before_the_pin_keeps_its_cpus() {
         let before = allowed();
