@@ -407,7 +407,9 @@ pub(crate) struct LockoutsResetRequest {
 /// Releases entity lockouts by hand (`rebound lockouts reset`).
 #[utoipa::path(post, path = "/api/v1/lockouts/reset", tag = "mutations",
     request_body = LockoutsResetRequest,
-    responses((status = 200, description = "How many locks were released", body = LockoutsReleased)))]
+    responses(
+        (status = 200, description = "How many locks were released (0 when no entity was named and the scraper holds none)", body = LockoutsReleased),
+        (status = 404, description = "An unknown scraper (the detail lists those the config defines), or an entity named that holds no lock of the scraper", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn reset_lockouts(
     State(web): State<Arc<Web>>,
     _: NoQuery,
@@ -437,6 +439,19 @@ pub(crate) async fn reset_lockouts(
         )
         .await
         .map_err(|e| Problem::internal("releasing lockouts", e))?;
+    // An entity named that holds no lock is a request that found nothing
+    // to act on (a mistyped id, or one released already), as `rebound
+    // lockouts reset SCRAPER ENTITY` exits 1 for it: a 404 saying so, as
+    // an unknown run id is. A scraper with no locks at all is left as it
+    // was asked to be (as a reset of a closed breaker): 200, released 0.
+    if released == 0
+        && let Some(entity) = &body.entity
+    {
+        return Err(Problem::not_found(format!(
+            "entity \"{entity}\" holds no lock of scraper \"{}\"; nothing released (GET /api/v1/lockouts lists the locked entities)",
+            body.scraper
+        )));
+    }
     web.health.clear();
     Ok(Json(LockoutsReleased {
         scraper: body.scraper,

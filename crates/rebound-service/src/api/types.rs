@@ -788,6 +788,10 @@ pub struct BreakerReset {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LockoutsReleased {
     pub scraper: String,
+    /// The entity named, or null for every entity of the scraper.
     pub entity: Option<String>,
+    /// How many locks were released. The API answers 0 only when no
+    /// entity was named (an entity named without a lock is a 404); the
+    /// CLI's `--json` prints 0 for it too, and exits 1.
     pub released: u32,
 }

@@ -365,6 +365,19 @@ async fn every_endpoint(backend: Backend) {
             ["schema"]["$ref"],
         "#/components/schemas/Problem"
     );
+    // The lockout reset's own 404 (an entity without a lock) is listed,
+    // as a problem document.
+    let not_found = &doc.json["paths"]["/api/v1/lockouts/reset"]["post"]["responses"]["404"];
+    assert!(
+        not_found["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("entity named that holds no lock")),
+        "{not_found}"
+    );
+    assert_eq!(
+        not_found["content"]["application/problem+json"]["schema"]["$ref"],
+        "#/components/schemas/Problem"
+    );
 
     // Mutations: one call, by the original's /scrape.
     let call = api
@@ -797,6 +810,45 @@ async fn bad_input(backend: Backend) {
         .await;
     assert_eq!(old.status, 200, "{}", old.text);
     assert_eq!(old.json["released"], 1, "{}", old.text);
+    // An entity named that holds no lock is a 404 saying so (as `rebound
+    // lockouts reset SCRAPER ENTITY` exits 1), not a 200 with released 0;
+    // the other entity's lock stays.
+    for entity in ["e1", "e2"] {
+        api.store
+            .lock_entity(&rebound_storage::NewLockout {
+                scraper_name: "item".into(),
+                entity: entity.into(),
+                locked_at: now,
+                until: now + chrono::TimeDelta::hours(1),
+                consecutive: 3,
+                reason: "3 consecutive failures".into(),
+                source_hash: None,
+            })
+            .await
+            .expect("lock");
+    }
+    let one = json!({"scraper": "item", "entity": "e1"});
+    let first = api.post("/api/v1/lockouts/reset", Some(one.clone())).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(
+        first.json,
+        json!({"scraper": "item", "entity": "e1", "released": 1})
+    );
+    let again = api.post("/api/v1/lockouts/reset", Some(one)).await;
+    let detail = again.problem(404);
+    assert_eq!(
+        detail,
+        "entity \"e1\" holds no lock of scraper \"item\"; nothing released (GET /api/v1/lockouts lists the locked entities)"
+    );
+    let locked: Vec<String> = api
+        .store
+        .open_lockouts(Some("item"))
+        .await
+        .expect("lockouts")
+        .into_iter()
+        .map(|row| row.entity)
+        .collect();
+    assert_eq!(locked, ["e2"]);
     let run = api.get("/api/v1/runs/no-such-run").await;
     assert!(run.problem(404).contains("no-such-run"));
     let endpoint = api.get("/api/v1/nothing/here").await;
