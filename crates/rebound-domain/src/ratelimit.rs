@@ -146,7 +146,7 @@ pub fn source_pause<'a>(
         offer(wait, format!("HTTP 429 with Retry-After {}", seconds(wait)));
     }
     if let Some(value) = header("ratelimit")
-        && let Some(wait) = parse_ratelimit_field(value)
+        && let Some(wait) = parse_ratelimit_field(value).wait
     {
         offer(
             wait,
@@ -176,6 +176,63 @@ pub fn source_pause<'a>(
     best
 }
 
+/// A rate-limit header whose value [`source_pause`] (or, for
+/// `Retry-After`, the retry policy) cannot read, so it is ignored as if
+/// absent: the fetcher says so in a warning rather than silently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableSignal {
+    /// The header's lower-case name.
+    pub header: &'static str,
+    /// What its value should have been, for the warning.
+    pub expected: &'static str,
+}
+
+/// The rate-limit headers present in a response whose value cannot be
+/// read, each by the same parser [`source_pause`] uses, so "unreadable"
+/// here and "ignored" there cannot drift apart. A header is judged on its
+/// own, whatever the status and whether or not its pair is present: a
+/// `RateLimit-Reset: soon` is unreadable even while `RateLimit-Remaining`
+/// says requests are left. A number out of range (`1e30`) is readable
+/// (it is clamped, see [`crate::retry::MAX_SERVER_WAIT`]).
+pub fn unreadable_signals<'a>(
+    header: impl Fn(&str) -> Option<&'a str>,
+    now: DateTime<Utc>,
+) -> Vec<UnreadableSignal> {
+    SIGNALS
+        .into_iter()
+        .filter(|(name, _)| header(name).is_some_and(|value| !readable(name, value, now)))
+        .map(|(header, expected)| UnreadableSignal { header, expected })
+        .collect()
+}
+
+/// The headers [`source_pause`] reads, each with what it should hold.
+const SIGNALS: [(&str, &str); 6] = [
+    ("retry-after", "delay-seconds or an HTTP-date"),
+    (
+        "ratelimit",
+        "remaining and reset numbers (\"policy\";r=0;t=30, or remaining=0, reset=30)",
+    ),
+    ("ratelimit-remaining", "a number of requests left"),
+    ("ratelimit-reset", "seconds until the reset"),
+    ("x-ratelimit-remaining", "a number of requests left"),
+    (
+        "x-ratelimit-reset",
+        "seconds until the reset, or the reset's epoch time in seconds or milliseconds",
+    ),
+];
+
+/// Whether [`source_pause`]'s parser for header `name` reads `value`.
+fn readable(name: &str, value: &str, now: DateTime<Utc>) -> bool {
+    match name {
+        "retry-after" => crate::retry::parse_retry_after(value, now.into()).is_some(),
+        "ratelimit" => parse_ratelimit_field(value).readable,
+        "ratelimit-remaining" | "x-ratelimit-remaining" => parse_count(value).is_some(),
+        "ratelimit-reset" => parse_seconds(value).is_some(),
+        "x-ratelimit-reset" => parse_reset_delta_or_epoch(value, now).is_some(),
+        _ => true,
+    }
+}
+
 /// `120s` (whole seconds, as the headers count), or `250ms` below a second.
 fn seconds(wait: Duration) -> String {
     if wait >= Duration::from_secs(1) {
@@ -187,7 +244,13 @@ fn seconds(wait: Duration) -> String {
 }
 
 fn is_zero(value: &str) -> bool {
-    value.trim().parse::<f64>().is_ok_and(|v| v <= 0.0)
+    parse_count(value).is_some_and(|v| v <= 0.0)
+}
+
+/// A count of requests left: any number but NaN (negative reads as none
+/// left, as `is_zero` has it).
+fn parse_count(value: &str) -> Option<f64> {
+    value.trim().parse::<f64>().ok().filter(|v| !v.is_nan())
 }
 
 /// Non-negative seconds, possibly fractional, clamped to
@@ -215,11 +278,26 @@ pub fn parse_reset_delta_or_epoch(value: &str, now: DateTime<Utc>) -> Option<Dur
     server_wait_from_secs((epoch_secs - now_secs).max(0.0))
 }
 
-/// The `RateLimit` field: the longest reset among items with 0 remaining.
-fn parse_ratelimit_field(value: &str) -> Option<Duration> {
+/// What the `RateLimit` field says.
+struct RateLimitField {
+    /// The longest reset among items with 0 remaining.
+    wait: Option<Duration>,
+    /// It holds at least one remaining or reset value, and every one of
+    /// them is a number (a reset one of zero or more).
+    readable: bool,
+}
+
+/// Reads the `RateLimit` field; see [`RateLimitField`].
+fn parse_ratelimit_field(value: &str) -> RateLimitField {
     let mut best: Option<Duration> = None;
     let mut dict_remaining: Option<f64> = None;
     let mut dict_reset: Option<Duration> = None;
+    // Whether any remaining or reset value was seen, and any was not read.
+    let (mut seen, mut unreadable) = (false, false);
+    let mut note = |read: bool| {
+        seen = true;
+        unreadable |= !read;
+    };
     for member in split_outside_quotes(value, ',') {
         let mut parts = split_outside_quotes(member, ';').into_iter();
         let head = parts.next().unwrap_or("").trim();
@@ -228,8 +306,14 @@ fn parse_ratelimit_field(value: &str) -> Option<Duration> {
             && !head.starts_with('"')
         {
             match key.trim() {
-                "remaining" => dict_remaining = val.trim().parse().ok(),
-                "reset" => dict_reset = parse_seconds(val),
+                "remaining" => {
+                    dict_remaining = parse_count(val);
+                    note(dict_remaining.is_some());
+                }
+                "reset" => {
+                    dict_reset = parse_seconds(val);
+                    note(dict_reset.is_some());
+                }
                 _ => {}
             }
             continue;
@@ -240,8 +324,14 @@ fn parse_ratelimit_field(value: &str) -> Option<Duration> {
         for param in parts {
             if let Some((key, val)) = param.split_once('=') {
                 match key.trim() {
-                    "r" => remaining = val.trim().parse().ok(),
-                    "t" => reset = parse_seconds(val),
+                    "r" => {
+                        remaining = parse_count(val);
+                        note(remaining.is_some());
+                    }
+                    "t" => {
+                        reset = parse_seconds(val);
+                        note(reset.is_some());
+                    }
                     _ => {}
                 }
             }
@@ -257,7 +347,10 @@ fn parse_ratelimit_field(value: &str) -> Option<Duration> {
     {
         best = best.max(Some(t));
     }
-    best
+    RateLimitField {
+        wait: best,
+        readable: seen && !unreadable,
+    }
 }
 
 fn split_outside_quotes(text: &str, sep: char) -> Vec<&str> {
@@ -531,6 +624,92 @@ mod tests {
         // A pause that long added to now stays representable.
         let until = crate::duration::add_saturating(now(), p.wait);
         assert!(until > now());
+    }
+
+    fn unreadable(headers: &[(&str, &str)]) -> Vec<&'static str> {
+        unreadable_signals(
+            |name| {
+                headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| *v)
+            },
+            now(),
+        )
+        .into_iter()
+        .map(|u| u.header)
+        .collect()
+    }
+
+    /// Every value `source_pause` reads is readable, every one it ignores
+    /// for want of a number or a date is not (out-of-range numbers are
+    /// clamped, so readable), and absent headers are not reported.
+    #[test]
+    fn unreadable_signals_are_those_the_pause_ignores() {
+        let date =
+            httpdate::fmt_http_date(std::time::SystemTime::from(now()) + Duration::from_secs(120));
+        for readable in [
+            ("retry-after", "30"),
+            ("retry-after", "2.5"),
+            ("retry-after", "1e30"),
+            ("retry-after", date.as_str()),
+            ("ratelimit", "\"default\";r=0;t=30"),
+            ("ratelimit", "\"burst\";r=5;t=2, \"day\";r=0;t=3600"),
+            ("ratelimit", "limit=100, remaining=0, reset=45"),
+            ("ratelimit", "limit=100, remaining=50"),
+            ("ratelimit-remaining", "0"),
+            ("ratelimit-remaining", "-1"),
+            ("ratelimit-remaining", "inf"),
+            ("ratelimit-reset", " 12 "),
+            ("ratelimit-reset", "1e30"),
+            ("x-ratelimit-remaining", "12.0"),
+            ("x-ratelimit-reset", "90"),
+            ("x-ratelimit-reset", "1767607200.5"),
+        ] {
+            assert_eq!(unreadable(&[readable]), Vec::<&str>::new(), "{readable:?}");
+        }
+        for (header, value) in [
+            ("retry-after", "soon"),
+            ("retry-after", "-5"),
+            ("retry-after", "NaN"),
+            ("retry-after", ""),
+            ("ratelimit", "garbage;;;\""),
+            ("ratelimit", "\"default\";r=zero;t=30"),
+            ("ratelimit", "\"default\";r=0;t=-1"),
+            ("ratelimit", "limit=100, remaining=0, reset=later"),
+            ("ratelimit-remaining", "many"),
+            ("ratelimit-remaining", "NaN"),
+            ("ratelimit-reset", "soon"),
+            ("ratelimit-reset", "-3"),
+            ("x-ratelimit-remaining", ""),
+            ("x-ratelimit-reset", "-3"),
+            ("x-ratelimit-reset", "Tue, 06 Jan 2026 10:00:00 GMT"),
+        ] {
+            assert_eq!(
+                unreadable(&[(header, value)]),
+                [header],
+                "{header}: {value}"
+            );
+            // Each is what the pause ignores: alone, or paired with a zero
+            // remaining where it is a reset, it pauses nothing.
+            let pair = match header {
+                "ratelimit-reset" => Some("ratelimit-remaining"),
+                "x-ratelimit-reset" => Some("x-ratelimit-remaining"),
+                _ => None,
+            };
+            let mut headers = vec![(header, value)];
+            headers.extend(pair.map(|p| (p, "0")));
+            assert_eq!(pause(429, &headers), None, "{header}: {value}");
+        }
+        assert_eq!(unreadable(&[]), Vec::<&str>::new());
+        assert_eq!(
+            unreadable(&[
+                ("Retry-After", "soon"),
+                ("X-RateLimit-Remaining", "0"),
+                ("X-RateLimit-Reset", "later"),
+            ]),
+            ["retry-after", "x-ratelimit-reset"]
+        );
     }
 
     #[test]

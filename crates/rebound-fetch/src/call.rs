@@ -499,17 +499,37 @@ impl Fetcher {
         // Switched off, the headers still reach the call that got them
         // (its retry policy reads Retry-After in `next`); only the pause
         // of the source's other calls is skipped.
-        if let Some(limiter) = limiter.filter(|_| spec.source.pause_on_rate_limit) {
-            let signal = |name: &str| response.signal(name);
-            if let Some(pause) =
+        let pausing = limiter.filter(|_| spec.source.pause_on_rate_limit);
+        let signal = |name: &str| response.signal(name);
+        if let Some(limiter) = pausing
+            && let Some(pause) =
                 rebound_domain::ratelimit::source_pause(response.status, signal, finished_at)
-            {
-                let until = limiter.pause(finished_at, &pause).await;
-                tracing::info!(
+        {
+            let until = limiter.pause(finished_at, &pause).await;
+            tracing::info!(
+                source = %spec.source.name,
+                until = %until,
+                cause = %pause.cause,
+                "Source paused."
+            );
+        }
+        // An unreadable rate-limit header is ignored as if absent, like an
+        // unreadable quota header below, and said in a warning as that one
+        // is: silently, an upstream that changed its format just stopped
+        // pausing the source. Only headers something here reads are
+        // judged: Retry-After when the source pauses or the retry policy
+        // respects it, the others when the source pauses.
+        for unreadable in rebound_domain::ratelimit::unreadable_signals(signal, finished_at) {
+            let read = pausing.is_some()
+                || (unreadable.header == "retry-after" && spec.scraper.retry.respect_retry_after);
+            if let Some(value) = response.signal(unreadable.header).filter(|_| read) {
+                tracing::warn!(
                     source = %spec.source.name,
-                    until = %until,
-                    cause = %pause.cause,
-                    "Source paused."
+                    scraper = %spec.scraper.name,
+                    header = unreadable.header,
+                    value = %self.header_shown(value),
+                    expected = unreadable.expected,
+                    "Rate-limit header ignored: its value cannot be read."
                 );
             }
         }
@@ -529,11 +549,18 @@ impl Fetcher {
                     source = %spec.source.name,
                     scraper = %spec.scraper.name,
                     header,
-                    value = %self.redactor.redact_string(&escape_controls(value, false)),
+                    value = %self.header_shown(value),
                     "Quota header ignored: not a count of remaining requests."
                 ),
             }
         }
+    }
+
+    /// An upstream header's value as a warning shows it: the config's
+    /// secrets masked (an upstream may echo a key into any header), control
+    /// characters escaped so it stays one log line.
+    fn header_shown(&self, value: &str) -> String {
+        self.redactor.redact_string(&escape_controls(value, false))
     }
 
     /// Classifies one attempt: the response by the scraper's rules, a
@@ -1030,8 +1057,11 @@ fn collect_signals(
         .copied()
         .chain(quota.iter().map(String::as_str))
         .filter_map(|name| {
-            let value = headers.get(name)?.to_str().ok()?;
-            Some((name.to_string(), value.to_string()))
+            // Lossy, not dropped: a value with bytes beyond ASCII is then
+            // unreadable to the parsers and ignored with a warning, where
+            // dropping it here ignored it silently.
+            let value = String::from_utf8_lossy(headers.get(name)?.as_bytes());
+            Some((name.to_string(), value.into_owned()))
         })
         .collect()
 }

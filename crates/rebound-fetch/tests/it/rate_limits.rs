@@ -3,7 +3,7 @@
 //! and on the clock readings the fetcher recorded for each attempt, never
 //! on real elapsed time.
 
-use super::{DEFAULT_RETRY, Harness, harness, plan};
+use super::{DEFAULT_RETRY, Harness, SECRET, harness, plan};
 use chrono::{DateTime, TimeZone, Utc};
 use rebound_domain::clock::Clock;
 use rebound_domain::clock::ManualClock;
@@ -450,4 +450,147 @@ async fn x_ratelimit_reset_1e30_on_a_200_pauses_the_source_clamped() {
         )
         .await;
     }
+}
+
+/// What the calls of a test log at warn and above, as text.
+#[derive(Clone, Default)]
+struct Warnings(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Warnings {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Warnings {
+    /// Collects this thread's warnings until the guard is dropped (a
+    /// `#[tokio::test]` runs its calls on this thread).
+    fn capture(&self) -> tracing::subscriber::DefaultGuard {
+        let writer = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    /// The lines logged since the last take.
+    fn take(&self) -> Vec<String> {
+        let bytes = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// Before: a rate-limit header whose value could not be read was ignored
+/// without a word (an upstream that changed its format just stopped
+/// pausing the source), while an unreadable quota header got a warning.
+/// Now each is ignored the same way, with a warning naming the source,
+/// the scraper and the header; its value is shown as the quota warning
+/// shows it, with the config's secrets masked.
+#[tokio::test]
+async fn an_unreadable_rate_limit_header_is_ignored_with_a_warning() {
+    let warnings = Warnings::default();
+    let _capture = warnings.capture();
+    let h = harness(ONE_ATTEMPT, &scrapers("")).await;
+    let unreadable = [
+        // An upstream echoing the API key where a delay belongs.
+        ("Retry-After", SECRET, 429, "retry-after"),
+        ("RateLimit", "\"default\";r=0;t=soon", 200, "ratelimit"),
+        ("RateLimit-Remaining", "many", 200, "ratelimit-remaining"),
+        // Digits, but not ASCII ones: a value that is not visible ASCII
+        // was once dropped before any parser saw it.
+        ("RateLimit-Reset", "١٢", 200, "ratelimit-reset"),
+        ("X-RateLimit-Remaining", "", 200, "x-ratelimit-remaining"),
+        ("X-RateLimit-Reset", "-3", 200, "x-ratelimit-reset"),
+    ];
+    for (name, value, status, header) in unreadable {
+        let mut reply = Reply::text(status, "body").header(name, value);
+        // A reset's pair, so the reset would pause if it were read.
+        for pair in ["RateLimit-Remaining", "X-RateLimit-Remaining"] {
+            if pair != name {
+                reply = reply.header(pair, "0");
+            }
+        }
+        h.sim.script("/t/plain", vec![reply]);
+        let _ = h.call("plain").await;
+        let lines = warnings.take();
+        let ignored: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.contains("Rate-limit header ignored"))
+            .collect();
+        // The pair's zero is readable: only the header under test is named.
+        assert_eq!(ignored.len(), 1, "{name}: {value:?}: {lines:#?}");
+        let line = ignored[0];
+        assert!(line.contains(" WARN "), "{line}");
+        for part in [
+            "source=up".to_string(),
+            "scraper=plain".to_string(),
+            format!("header=\"{header}\""),
+            "expected=".to_string(),
+        ] {
+            assert!(line.contains(&part), "{name}: {part} missing: {line}");
+        }
+        assert!(!line.contains(SECRET), "the secret leaked: {line}");
+        if value == SECRET {
+            assert!(line.contains("value=***"), "{line}");
+        } else if !value.is_empty() {
+            assert!(line.contains(&format!("value={value}")), "{line}");
+        }
+    }
+    // Ignored as if absent: nothing paused the source, nothing was slept.
+    assert!(h.clock.sleeps().is_empty(), "{:?}", h.clock.sleeps());
+    h.sim.script("/t/a", ok(1));
+    assert_eq!(h.call("a").await.status, ScraperStatus::Success);
+
+    // Readable headers, including a paused source's: no warning.
+    h.sim.script(
+        "/t/b",
+        vec![
+            Reply::text(200, "ok")
+                .header("RateLimit", "\"default\";r=5;t=30")
+                .header("X-RateLimit-Remaining", "0")
+                .header("X-RateLimit-Reset", "1"),
+        ],
+    );
+    assert_eq!(h.call("b").await.status, ScraperStatus::Success);
+    assert_eq!(warnings.take(), Vec::<String>::new());
+}
+
+/// A source that does not pause reads none of the `RateLimit` headers, so
+/// an unreadable one is not worth a warning; its Retry-After is still read
+/// by the call's retry policy, so an unreadable one still is.
+#[tokio::test]
+async fn a_source_that_does_not_pause_warns_only_of_an_unreadable_retry_after() {
+    let warnings = Warnings::default();
+    let _capture = warnings.capture();
+    let h = harness(ONE_ATTEMPT, &scrapers("pause_on_rate_limit = false")).await;
+    h.sim.script(
+        "/t/plain",
+        vec![
+            Reply::text(429, "slow down")
+                .header("Retry-After", "soon")
+                .header("X-RateLimit-Remaining", "0")
+                .header("X-RateLimit-Reset", "later"),
+        ],
+    );
+    assert_eq!(h.call("plain").await.error_kind, Some(ErrorKind::Throttled));
+    let lines = warnings.take();
+    let headers: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.contains("Rate-limit header ignored"))
+        .filter_map(|l| l.split("header=\"").nth(1)?.split('"').next())
+        .collect();
+    assert_eq!(headers, ["retry-after"], "{lines:#?}");
 }
