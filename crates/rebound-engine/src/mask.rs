@@ -36,8 +36,12 @@ pub(crate) fn mask_payload<'a>(redactor: &Redactor, body: &'a [u8]) -> Cow<'a, [
         return Cow::Borrowed(body);
     }
     // Only now pay for a full parse: the spans above are JSON strings and
-    // scalars only if the payload is JSON.
-    if serde_json::from_slice::<serde_json::Value>(body).is_err() {
+    // scalars only if the payload is JSON. JSON as the rest of the code
+    // reads a payload (`payload_json`): a plain serde_json parse refuses
+    // a number beyond f64 (`1e400`) and a leading byte-order mark, and
+    // such a payload was masked as bytes, a number holding a secret left
+    // a bare `***` that broke it.
+    if rebound_fetch::classify::payload_json(body).is_err() {
         return redactor.redact_bytes(body);
     }
     let mut out = Vec::with_capacity(body.len());
@@ -200,6 +204,38 @@ mod tests {
         let out = mask_payload(&redactor, b"{\"id\": 1234567890123, \"n\": 7}");
         assert_eq!(&*out, b"{\"id\": \"***\", \"n\": 7}");
         parses(&out);
+    }
+
+    /// Before: the payload was judged JSON by a plain serde_json parse,
+    /// which refuses a number beyond f64 (`1e400`), so such a payload was
+    /// masked as bytes: the escaped echo below was not found (the secret
+    /// was stored) and a number holding a secret became a bare `***`. The
+    /// rest of the code reads payloads with `classify::payload_json`, which
+    /// takes `1e400`; masking now judges by it too.
+    #[test]
+    fn a_payload_with_a_number_beyond_f64_is_masked_as_json() {
+        let secret = "ab/cd\"ef\\gh-ijkl";
+        let redactor = Redactor::new([secret, "1234567890123"]);
+        let body = br#"{"big": 1e400, "k": "ab\/cd\"ef\\gh-ijkl", "u": "x \u0061b/cd\"ef\\gh-ijkl y", "id": 1234567890123}"#;
+        assert!(serde_json::from_slice::<serde_json::Value>(body).is_err());
+        let out = mask_payload(&redactor, body);
+        let text = std::str::from_utf8(&out).unwrap();
+        assert_eq!(
+            text,
+            r#"{"big": 1e400, "k": "***", "u": "x *** y", "id": "***"}"#
+        );
+        let value = rebound_fetch::classify::payload_json(&out).expect("still JSON");
+        assert_eq!(value["k"], "***");
+        assert_eq!(value["big"], "1e400");
+    }
+
+    /// The same for a leading byte-order mark, which `payload_json` skips
+    /// and a plain parse refused; the mark itself is kept.
+    #[test]
+    fn a_payload_with_a_byte_order_mark_is_masked_as_json() {
+        let redactor = Redactor::new(["1234567890123"]);
+        let out = mask_payload(&redactor, b"\xEF\xBB\xBF{\"id\": 1234567890123}");
+        assert_eq!(&*out, b"\xEF\xBB\xBF{\"id\": \"***\"}");
     }
 
     #[test]
