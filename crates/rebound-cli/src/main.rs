@@ -309,7 +309,10 @@ fn main() -> ExitCode {
     // Every message ends here, and many repeat what the user typed (an
     // unknown name, a bad value): its control characters are escaped, so an
     // escape sequence in an argument cannot drive the terminal. Line breaks
-    // stay: a config error lists one problem per line.
+    // stay: a config error lists one problem per line. From the finished
+    // text a line break inside a name cannot be told from one of those, so
+    // a name's line breaks are escaped where its message is made (a config
+    // problem, `EngineError`, `Plan::unknown_param`, `output::quoted`).
     let printable = |error: &anyhow::Error| {
         rebound_domain::message::escape_controls(&format!("{error:#}"), true)
     };

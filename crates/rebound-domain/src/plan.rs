@@ -557,8 +557,13 @@ impl Plan {
         } else {
             format!("it takes: {}", takes.join(", "))
         };
+        // The parameter's name is the caller's (`--param`, an API body),
+        // so written on one line whatever it holds: the CLI keeps the line
+        // breaks of the errors it prints, and from the finished text one
+        // inside a name cannot be told from one of the message's own.
         Some(format!(
-            "unknown parameter \"{param}\" for {kind} \"{name}\"; {known}"
+            "unknown parameter \"{}\" for {kind} \"{name}\"; {known}",
+            crate::message::escape_controls(param, false)
         ))
     }
 }

@@ -48,11 +48,18 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Why a run could not start or could not be recorded.
+///
+/// A name the caller gave (an unknown workflow, scraper or calendar: a
+/// CLI argument or an API body's field) is written with its control
+/// characters escaped, line breaks included ([`one_line`]): the CLI prints
+/// every error with line breaks kept, since some messages are several
+/// lines by design, and from the finished text a break inside a name
+/// cannot be told from one of the message's own.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("unknown workflow \"{name}\"; the config defines: {available}")]
+    #[error("unknown workflow \"{}\"; the config defines: {available}", one_line(.name))]
     UnknownWorkflow { name: String, available: String },
-    #[error("unknown scraper \"{name}\"; the config defines: {available}")]
+    #[error("unknown scraper \"{}\"; the config defines: {available}", one_line(.name))]
     UnknownScraper { name: String, available: String },
     #[error("scraper {scraper} needs {}: {}", plural_params(.missing), pass_hint(.missing))]
     MissingParams {
@@ -73,7 +80,7 @@ pub enum EngineError {
     /// A date the pipeline's zone skips whole (Samoa's 2011-12-30).
     #[error("{date} does not exist in {zone}: its clocks skip it whole, so nothing runs on it")]
     NoSuchDay { date: NaiveDate, zone: String },
-    #[error("unknown calendar \"{name}\"; the config defines: {available}")]
+    #[error("unknown calendar \"{}\"; the config defines: {available}", one_line(.name))]
     UnknownCalendar { name: String, available: String },
     /// The calendar's payload exists but cannot be read or has bad events.
     #[error("calendar {calendar}: {detail}")]
@@ -91,6 +98,11 @@ impl EngineError {
             EngineError::Store(_) | EngineError::CalendarUnreadable { .. }
         )
     }
+}
+
+/// A name the caller gave, as an error shows it: see [`EngineError`].
+fn one_line(name: &str) -> String {
+    rebound_domain::message::escape_controls(name, false)
 }
 
 fn plural_params(missing: &[String]) -> String {

@@ -41,12 +41,21 @@ pub struct HealthArgs {
 /// `[pipeline] retention`; no history reaches further back.
 const MAX_SINCE: Duration = Duration::from_secs(3_650 * 86_400);
 
-/// `--since` as a period, at most [`MAX_SINCE`].
+/// `--since` as a period, at most [`MAX_SINCE`]. The refusal is one line
+/// (the argument, quoted in it, may hold a line break; main prints errors
+/// with their own line breaks kept).
 fn since_period(text: &str) -> Result<Duration, String> {
-    let period = parse_duration(text).map_err(|e| format!("--since \"{text}\": {e}"))?;
+    let period = parse_duration(text).map_err(|e| {
+        format!(
+            "--since {}: {}",
+            output::quoted(text),
+            output::printable(&e)
+        )
+    })?;
     if period > MAX_SINCE {
         return Err(format!(
-            "--since \"{text}\": expected a period of at most {}",
+            "--since {}: expected a period of at most {}",
+            output::quoted(text),
             format_duration(MAX_SINCE)
         ));
     }

@@ -138,3 +138,71 @@ fn names_echoed_in_errors_have_their_control_characters_escaped() {
         assert!(stderr.contains(escaped), "{args:?}: {stderr}");
     }
 }
+
+/// Before: main prints every error with its line breaks kept (a config
+/// error lists one problem per line), so a line break in a name the engine
+/// or the plan quoted (`run`, `scrape`, `backfill`, `--param`) or in
+/// `--since` printed as a real one, and the error read as two lines, the
+/// second looking like a message of its own. The name's break is now
+/// escaped where the message is made; a config error's lines stay lines.
+#[test]
+fn a_line_break_in_a_name_is_printed_escaped_and_a_config_errors_lines_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = one_workflow(dir.path(), "h.db");
+    let c = config.to_str().unwrap();
+    let name = "a\nb";
+    let param = format!("{name}=1");
+    for (args, expected) in [
+        (
+            vec!["run", name],
+            "error: unknown workflow \"a\\nb\"; the config defines: w\n",
+        ),
+        (
+            vec!["scrape", name],
+            "error: unknown scraper \"a\\nb\"; the config defines: s\n",
+        ),
+        (
+            vec![
+                "backfill",
+                name,
+                "--from",
+                "2026-01-01",
+                "--to",
+                "2026-01-02",
+            ],
+            "error: unknown workflow \"a\\nb\"; the config defines: w\n",
+        ),
+        (
+            vec!["scrape", "s", "--param", &param],
+            "error: unknown parameter \"a\\nb\" for scraper \"s\"; it takes no parameters\n",
+        ),
+        (
+            vec!["health", "--since", "1\nh"],
+            "error: --since \"1\\nh\": unknown unit \"\\nh\" in duration \"1\\nh\"; use ms, s, m, h or d\n",
+        ),
+    ] {
+        let mut all = vec!["-c", c];
+        all.extend(&args);
+        let out = rebound(&all, &[]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(text(&out.stderr), expected, "{args:?}");
+    }
+
+    // Two problems of a config: two lines, as before, each one escaped
+    // within (a quoted key holding a line break).
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(
+        &broken,
+        "[pipeline]\nname = \"x\"\n\n[sources.up]\nbase_url = \"http://127.0.0.1:9/\"\n\n\
+         [scrapers.\"a\\nb\"]\nsource = \"up\"\npath = \"/s\"\n\n\
+         [scrapers.s]\nsource = \"nope\"\npath = \"/s\"\n",
+    )
+    .unwrap();
+    let out = rebound(&["-c", broken.to_str().unwrap(), "check"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(lines[0].contains("bad name \"a\\nb\""), "{stderr}");
+    assert!(lines[1].contains("unknown source \"nope\""), "{stderr}");
+}
