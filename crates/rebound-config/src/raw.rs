@@ -892,7 +892,7 @@ impl JsonSchema for RawDuration {
         json_schema!({
             "type": "string",
             "description": "A duration: a number and a unit (ms, s, m, h or d), e.g. \"250ms\", \"2s\", \"5m\", \"1h\", or several, e.g. \"1h30m\".",
-            "pattern": r"^\s*([0-9]+(ms|s|m|h|d))+\s*$",
+            "pattern": r"^([0-9]+(ms|s|m|h|d))+$",
             "examples": ["250ms", "2s", "5m", "1h"]
         })
     }

@@ -281,6 +281,21 @@ impl Resolver<'_> {
     /// A duration, at most the key's bound (see `bounds`).
     fn duration(&mut self, path: &KeyPath, raw: &RawDuration) -> Option<Duration> {
         let text = self.text(path, &raw.0)?;
+        // `parse_duration` trims, for a CLI argument's stray space; in the
+        // file spaces around a duration are a slip (or a value pasted with
+        // its surroundings) and were read silently. Refused like any other
+        // malformed value. Only blank text is left to `parse_duration`,
+        // which words it.
+        let trimmed = text.trim();
+        if trimmed != text && !trimmed.is_empty() {
+            self.fail(
+                path,
+                format!(
+                    "expected a duration without spaces around it, e.g. \"{trimmed}\", found \"{text}\""
+                ),
+            );
+            return None;
+        }
         match parse_duration(&text) {
             Ok(duration) if duration > bounds::duration_max(path) => {
                 self.fail(

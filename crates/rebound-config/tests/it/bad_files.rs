@@ -140,6 +140,21 @@ fn cases() -> Vec<Case> {
             "\"fast\"",
             "expected a duration such as \"250ms\", \"2s\", \"5m\" or \"1h\", found \"fast\"",
         ),
+        // Before: read silently as if the spaces were not there.
+        case(
+            "duration with spaces around it",
+            "[sources.b]\nbase_url = \"https://b\"\ntimeout = \" 5s \"\n",
+            "sources.b.timeout",
+            "\" 5s \"",
+            "expected a duration without spaces around it, e.g. \"5s\", found \" 5s \"",
+        ),
+        case(
+            "duration with a trailing tab",
+            "[retry]\nmax_delay = \"1m30s\\t\"\n",
+            "retry.max_delay",
+            "\"1m30s",
+            "expected a duration without spaces around it, e.g. \"1m30s\", found \"1m30s\\t\"",
+        ),
         case(
             "duration unit",
             "[retry]\nmax_delay = \"10 sec\"\n",

@@ -53,6 +53,8 @@ fn schema_describes_the_file() {
     let duration = at(&schema, "/$defs/Duration");
     assert_eq!(duration["type"], "string");
     assert!(duration["pattern"].as_str().unwrap().contains("ms|s|m|h|d"));
+    // No spaces around it, as the resolver refuses them.
+    assert_eq!(duration["pattern"], r"^([0-9]+(ms|s|m|h|d))+$");
     assert_eq!(
         at(&schema, "/$defs/RawSource/properties/timeout/$ref"),
         "#/$defs/Duration"
