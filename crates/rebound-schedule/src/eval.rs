@@ -84,6 +84,78 @@ pub fn fanned_scrapers(plan: &Plan, workflow: &Workflow) -> Option<(String, Vec<
     param.map(|p| (p, names))
 }
 
+/// The slots an evaluation of `workflow` at `now` can read facts about,
+/// given only the workflow's newest decision.
+///
+/// `Some` for `cron` and `every`: the current slot (the latest at or before
+/// `now`) and the slots after `last_decided_at` up to `now`, the only ones
+/// whose decisions and claims [`evaluate`] looks up for these kinds. A
+/// minutely cron's tick then reads a slot or two instead of every slot of
+/// [`fact_dates`]' three or four dates: each tick read some 2,000 rows, so a
+/// simulated day cost the square of its 1,440 runs. `None` for the other
+/// kinds: `at` retries and `window` and `discovery` read other slots of their
+/// dates (retries, the attempt count), and they have a slot or a few a date.
+pub fn fact_slots(
+    plan: &Plan,
+    workflow: &Workflow,
+    now: DateTime<Utc>,
+    last_decided_at: Option<DateTime<Utc>>,
+) -> Option<Vec<(NaiveDate, String)>> {
+    let schedule = workflow.schedule.as_ref()?;
+    let facts = Facts {
+        last_decided_at,
+        ..Facts::default()
+    };
+    let no_calendars = BTreeMap::<String, Vec<Event>>::new();
+    let ctx = Ctx {
+        plan,
+        workflow,
+        schedule,
+        tz: plan.pipeline.timezone,
+        now,
+        facts: &facts,
+        calendars: &no_calendars,
+        loaded: OnceCell::new(),
+    };
+    let slots = match &schedule.kind {
+        ScheduleKind::Cron { cron } => {
+            let parsed = parse_cron(cron).ok()?;
+            ctx.slots_over_run_dates(|d, within| {
+                cron_slots_within(&parsed, ctx.tz, d, schedule.target_date, within)
+            })
+        }
+        ScheduleKind::Every {
+            start, end, every, ..
+        } => ctx.slots_over_run_dates(|d, within| {
+            grid_slots_within(
+                *start,
+                *end,
+                *every,
+                ctx.tz,
+                d,
+                schedule.target_date,
+                within,
+            )
+        }),
+        ScheduleKind::At { .. } | ScheduleKind::Window { .. } | ScheduleKind::Discovery { .. } => {
+            return None;
+        }
+    };
+    // As in `slotted`: the current slot, and the missed candidates (after
+    // the last decision, not after now).
+    let current = slots.iter().rposition(|s| s.at <= now);
+    Some(
+        slots
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| {
+                Some(*i) == current || last_decided_at.is_some_and(|l| s.at > l && s.at <= now)
+            })
+            .map(|(_, s)| (s.target, s.name.clone()))
+            .collect(),
+    )
+}
+
 /// Evaluates `workflow` at `now`. See the crate docs for the rules.
 ///
 /// A workflow without a schedule gets no decisions and a `next_check` a year

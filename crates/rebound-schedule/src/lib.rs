@@ -107,7 +107,7 @@ mod simulate;
 mod slots;
 mod time;
 
-pub use eval::{evaluate, fact_dates, fanned_scrapers};
+pub use eval::{evaluate, fact_dates, fact_slots, fanned_scrapers};
 pub use simulate::{PlannedDecision, simulate_day};
 pub use time::local_instant;
 

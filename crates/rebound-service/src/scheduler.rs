@@ -333,7 +333,9 @@ impl Scheduler {
             now,
             plan.scheduler.catch_up,
         );
-        let facts = self.facts(workflow, *dates.start(), *dates.end()).await?;
+        let facts = self
+            .facts(workflow, now, *dates.start(), *dates.end())
+            .await?;
         let evaluation = rebound_schedule::evaluate(plan, workflow, now, &facts, calendars);
         Ok((evaluation.decisions, evaluation.next_check))
     }
@@ -341,13 +343,20 @@ impl Scheduler {
     async fn facts(
         &self,
         workflow: &Workflow,
+        now: DateTime<Utc>,
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Facts, StoreError> {
         let store = self.engine.store();
-        let slots = store
-            .slot_history(&workflow.name, from, to)
-            .await?
+        let last_decided_at = store.last_decision_at(&workflow.name).await?;
+        // A `cron` or `every` schedule reads only the slots its evaluation
+        // looks up: a minutely cron's dates hold thousands of slots, read
+        // on every tick.
+        let rows = match rebound_schedule::fact_slots(self.plan(), workflow, now, last_decided_at) {
+            Some(keys) => store.slot_facts(&workflow.name, &keys).await?,
+            None => store.slot_history(&workflow.name, from, to).await?,
+        };
+        let slots = rows
             .into_iter()
             .map(|row| SlotFact {
                 target_date: row.target_date,
@@ -417,7 +426,7 @@ impl Scheduler {
             slots,
             collected,
             data_found,
-            last_decided_at: store.last_decision_at(&workflow.name).await?,
+            last_decided_at,
         })
     }
 

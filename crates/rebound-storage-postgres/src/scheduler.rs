@@ -272,6 +272,49 @@ pub(crate) async fn slot_history(
     .collect()
 }
 
+pub(crate) async fn slot_facts(
+    store: &PostgresStore,
+    workflow: &str,
+    keys: &[(NaiveDate, String)],
+) -> Result<Vec<SlotRow>, StoreError> {
+    const WHAT: &str = "slot_facts";
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let dates: Vec<NaiveDate> = keys.iter().map(|(date, _)| *date).collect();
+    let slots: Vec<&str> = keys.iter().map(|(_, slot)| slot.as_str()).collect();
+    // Each key is an index seek into the decisions' slot index and the
+    // runs' unique key; keys with neither are left out, as slot_history
+    // has no row for them.
+    sqlx::query(
+        "WITH k AS ( \
+            SELECT DISTINCT target_date, slot FROM unnest($2::date[], $3::text[]) \
+                AS u (target_date, slot) \
+         ) \
+         SELECT k.target_date, k.slot, d.decided_at, r.state AS run_state, \
+            r.created_at AS run_created_at, r.execution_id, r.result_status, \
+            r.finished_at AS run_finished_at \
+         FROM k \
+         LEFT JOIN LATERAL ( \
+            SELECT MAX(w.decided_at) AS decided_at FROM workflow_decisions AS w \
+            WHERE w.workflow_name = $1 AND w.target_date = k.target_date AND w.slot = k.slot \
+         ) AS d ON true \
+         LEFT JOIN scheduled_runs AS r \
+           ON r.workflow_name = $1 AND r.target_date = k.target_date AND r.slot = k.slot \
+         WHERE d.decided_at IS NOT NULL OR r.run_id IS NOT NULL \
+         ORDER BY k.target_date, k.slot",
+    )
+    .bind(workflow)
+    .bind(dates)
+    .bind(slots)
+    .fetch_all(&store.pool)
+    .within(store, WHAT)
+    .await?
+    .iter()
+    .map(|row| slot_row(row).map_err(|e| store.error(WHAT, e)))
+    .collect()
+}
+
 pub(crate) async fn last_decision_at(
     store: &PostgresStore,
     workflow: &str,

@@ -496,6 +496,14 @@ impl Store for SqliteStore {
         scheduler::slot_history(&self.readers, workflow, from, to).await
     }
 
+    async fn slot_facts(
+        &self,
+        workflow: &str,
+        keys: &[(NaiveDate, String)],
+    ) -> Result<Vec<SlotRow>, StoreError> {
+        scheduler::slot_facts(&self.readers, workflow, keys).await
+    }
+
     async fn last_decision_at(&self, workflow: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         scheduler::last_decision_at(&self.readers, workflow).await
     }

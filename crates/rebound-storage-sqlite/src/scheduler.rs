@@ -227,19 +227,66 @@ pub(crate) async fn slot_history(
     .await
     .map_err(|e| store_error("slot_history", e))?
     .iter()
-    .map(|row| {
-        Ok(SlotRow {
-            target_date: date_column(row, "target_date")?,
-            slot: column(row, "slot")?,
-            decided_at: opt_time_column(row, "decided_at")?,
-            run_state: column(row, "run_state")?,
-            run_created_at: opt_time_column(row, "run_created_at")?,
-            execution_id: column(row, "execution_id")?,
-            result_status: column(row, "result_status")?,
-            run_finished_at: opt_time_column(row, "run_finished_at")?,
-        })
-    })
+    .map(slot_row)
     .collect()
+}
+
+pub(crate) async fn slot_facts(
+    readers: &SqlitePool,
+    workflow: &str,
+    keys: &[(NaiveDate, String)],
+) -> Result<Vec<SlotRow>, StoreError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<serde_json::Value> = keys
+        .iter()
+        .map(|(date, slot)| serde_json::json!([encode_date(*date), slot]))
+        .collect();
+    // Each key is an index seek into the decisions' slot index and the
+    // runs' unique key; keys with neither are left out, as slot_history
+    // has no row for them.
+    sqlx::query(
+        "WITH k AS MATERIALIZED ( \
+            SELECT DISTINCT value ->> 0 AS target_date, value ->> 1 AS slot \
+            FROM json_each(?2) \
+         ), d AS ( \
+            SELECT k.target_date, k.slot, MAX(w.decided_at) AS decided_at \
+            FROM k JOIN workflow_decisions AS w \
+              ON w.workflow_name = ?1 AND w.target_date = k.target_date AND w.slot = k.slot \
+            GROUP BY k.target_date, k.slot \
+         ) \
+         SELECT k.target_date, k.slot, d.decided_at, r.state AS run_state, \
+            r.created_at AS run_created_at, r.execution_id, r.result_status, \
+            r.finished_at AS run_finished_at \
+         FROM k \
+         LEFT JOIN d ON d.target_date = k.target_date AND d.slot = k.slot \
+         LEFT JOIN scheduled_runs AS r \
+           ON r.workflow_name = ?1 AND r.target_date = k.target_date AND r.slot = k.slot \
+         WHERE d.decided_at IS NOT NULL OR r.run_id IS NOT NULL \
+         ORDER BY k.target_date, k.slot",
+    )
+    .bind(workflow)
+    .bind(serde_json::Value::from(keys).to_string())
+    .fetch_all(readers)
+    .await
+    .map_err(|e| store_error("slot_facts", e))?
+    .iter()
+    .map(slot_row)
+    .collect()
+}
+
+fn slot_row(row: &SqliteRow) -> Result<SlotRow, StoreError> {
+    Ok(SlotRow {
+        target_date: date_column(row, "target_date")?,
+        slot: column(row, "slot")?,
+        decided_at: opt_time_column(row, "decided_at")?,
+        run_state: column(row, "run_state")?,
+        run_created_at: opt_time_column(row, "run_created_at")?,
+        execution_id: column(row, "execution_id")?,
+        result_status: column(row, "result_status")?,
+        run_finished_at: opt_time_column(row, "run_finished_at")?,
+    })
 }
 
 pub(crate) async fn last_decision_at(

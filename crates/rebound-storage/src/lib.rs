@@ -488,6 +488,19 @@ pub trait Store:
         to: NaiveDate,
     ) -> Result<Vec<SlotRow>, StoreError>;
 
+    /// What is known about the named slots of `workflow`, each key a target
+    /// date and a slot name: the rows [`Store::slot_history`] gives for
+    /// those keys (a key with neither a decision nor a run has no row), in
+    /// the same order. The scheduler asks for a `cron` or `every`
+    /// schedule's current and missed slots
+    /// (`rebound_schedule::fact_slots`), a handful where a minutely cron's
+    /// dates hold thousands.
+    async fn slot_facts(
+        &self,
+        workflow: &str,
+        keys: &[(NaiveDate, String)],
+    ) -> Result<Vec<SlotRow>, StoreError>;
+
     /// The time of the newest decision for `workflow`, if any.
     async fn last_decision_at(&self, workflow: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
 

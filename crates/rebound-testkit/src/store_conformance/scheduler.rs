@@ -1027,7 +1027,7 @@ pub async fn executions_for_date_oldest_first(store: &dyn Store) {
 }
 
 /// `slot_history` has one row per slot with a decision or a run in the
-/// date range: the newest decision time beside the run's state, result and
+/// date range (and `slot_facts` the same rows for the keys it is given): the newest decision time beside the run's state, result and
 /// finish time (a retry is due `retry_every` after it), and a retry slot
 /// may share its failed run's execution id.
 pub async fn slot_history_joins_decisions_and_runs(store: &dyn Store) {
@@ -1176,6 +1176,41 @@ pub async fn slot_history_joins_decisions_and_runs(store: &dyn Store) {
             .expect("slot_history")
             .is_empty(),
         "an empty range"
+    );
+
+    // `slot_facts` gives the rows of the keys asked, in slot_history's
+    // order whatever the keys' order, once per key asked twice; a key with
+    // neither a decision nor a run, and another workflow's key, have no row.
+    let key = |d: NaiveDate, s: &str| (d, s.to_string());
+    let asked = [
+        key(d2, "backfill"),
+        key(d1, "05:00"),
+        key(d1, "07:00"),
+        key(d1, "06:00"),
+        key(d1, "window"),
+        key(d1, "05:00"),
+    ];
+    let facts = store.slot_facts(&wf, &asked).await.expect("slot_facts");
+    let wanted: Vec<SlotRow> = rows
+        .iter()
+        .filter(|r| r.slot != "05:00+retry1")
+        .cloned()
+        .collect();
+    assert_eq!(facts, wanted);
+    assert_eq!(
+        store
+            .slot_facts(&wf, &[key(d1, "05:00+retry1")])
+            .await
+            .expect("slot_facts"),
+        vec![rows[1].clone()]
+    );
+    assert!(
+        store
+            .slot_facts(&wf, &[])
+            .await
+            .expect("slot_facts")
+            .is_empty(),
+        "no keys"
     );
 }
 
