@@ -61,9 +61,20 @@ pub(crate) fn store_id() -> String {
     )
 }
 
+/// How long opening the `LISTEN` connection may take when the store has
+/// no reply bound (its statement timeout is off): `LISTEN` itself is
+/// instant, so a server that does not answer it is not working.
+const LISTEN_WITHIN: Duration = Duration::from_secs(30);
+
 /// Opens the `LISTEN` connection and starts the task that forwards its
 /// notifications to `signal`. Returns once `LISTEN` has been executed, so a
 /// run queued after this returns is heard.
+///
+/// Connecting and `LISTEN` are bounded by `within` (the store's reply
+/// time): a worker subscribes before its first claim, so a server that
+/// accepted the connection and then said nothing held the worker there,
+/// claiming nothing, for the pool's 30 s or for ever. On the bound it
+/// returns an error, and the worker polls instead.
 pub(crate) async fn start_listener(
     options: &PgConnectOptions,
     set_path: Option<Arc<str>>,
@@ -71,6 +82,7 @@ pub(crate) async fn start_listener(
     own_id: String,
     signal: DueSignal,
     redactor: &Redactor,
+    within: Option<Duration>,
 ) -> Result<tokio::task::JoinHandle<()>, StoreError> {
     let unavailable = |e: sqlx::Error| {
         StoreError::Unavailable(redactor.scrub(format!(
@@ -95,9 +107,24 @@ pub(crate) async fn start_listener(
             })
         });
     }
+    let within = within.unwrap_or(LISTEN_WITHIN);
     let pool = pool.connect_lazy_with(options.clone());
-    let mut listener = PgListener::connect_with(&pool).await.map_err(unavailable)?;
-    listener.listen(channel).await.map_err(unavailable)?;
+    let listening = async {
+        let mut listener = PgListener::connect_with(&pool).await?;
+        listener.listen(channel).await?;
+        Ok::<_, sqlx::Error>(listener)
+    };
+    let mut listener = match tokio::time::timeout(within, listening).await {
+        Ok(listening) => listening.map_err(unavailable)?,
+        Err(_) => {
+            return Err(StoreError::Unavailable(format!(
+                "PostgreSQL at {}: LISTEN for queued runs: no answer within {}: the server or \
+                 the network path to it is not answering",
+                crate::timeouts::server_address(options),
+                rebound_domain::duration::format_duration(within)
+            )));
+        }
+    };
     let redactor = redactor.clone();
     Ok(tokio::spawn(async move {
         loop {

@@ -827,6 +827,7 @@ impl Store for PostgresStore {
                 self.store_id.clone(),
                 self.due.clone(),
                 &self.redactor,
+                self.reply_within,
             )
             .await?;
             *listener = Some(due::ListenerTask(task));

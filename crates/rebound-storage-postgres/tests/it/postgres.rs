@@ -605,3 +605,36 @@ async fn a_silent_network_path_fails_statements_after_the_statement_timeout() {
     let direct = connect(&schema).await;
     drop_schema(&direct, &schema).await;
 }
+
+/// A worker subscribes to wake-ups before its first claim. When the server
+/// stops answering just as it opens its `LISTEN` connection, the
+/// subscription fails after the reply time, naming the server, and the
+/// worker polls instead: it used to wait for the listener pool's 30 s (or
+/// for ever, once connected), claiming nothing meanwhile.
+#[tokio::test]
+async fn a_listen_connection_that_gets_no_answer_fails_after_the_reply_time() {
+    let relay = rebound_testkit::tcp_relay::TcpRelay::start(test_server()).await;
+    let port = relay.addr().port();
+    let schema = unique_schema();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/test?options[statement_timeout]=1s");
+    let store = PostgresStore::connect_with_schema(&url, &schema)
+        .await
+        .expect("PostgreSQL must be running for this test");
+    relay.freeze();
+    let started = Instant::now();
+    match tokio::time::timeout(Duration::from_secs(20), store.due_wakeups()).await {
+        Ok(Err(StoreError::Unavailable(message))) => assert!(
+            message.contains(&format!(
+                "PostgreSQL at 127.0.0.1:{port}: LISTEN for queued runs: no answer within 2s"
+            )),
+            "{message}"
+        ),
+        Ok(Ok(_)) => panic!("subscribed through a frozen relay"),
+        Ok(Err(other)) => panic!("expected Unavailable, got {other:?}"),
+        Err(_) => panic!("still waiting for the LISTEN connection after 20 s"),
+    }
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(8), "waited {waited:?}");
+    let direct = connect(&schema).await;
+    drop_schema(&direct, &schema).await;
+}
