@@ -35,6 +35,7 @@
 //! the rate limit before every attempt (step 2), the retry budget before
 //! every inline retry (step 6).
 
+use crate::header_warnings::Ignored;
 use crate::limits::{Admission, SourceLimiter};
 use crate::proxy::Pick;
 use crate::{
@@ -522,13 +523,17 @@ impl Fetcher {
         for unreadable in rebound_domain::ratelimit::unreadable_signals(signal, finished_at) {
             let read = pausing.is_some()
                 || (unreadable.header == "retry-after" && spec.scraper.retry.respect_retry_after);
-            if let Some(value) = response.signal(unreadable.header).filter(|_| read) {
+            if let Some(value) = response.signal(unreadable.header).filter(|_| read)
+                && let Some(suppressed) =
+                    self.header_warning_due(spec, unreadable.header, Ignored::RateLimit)
+            {
                 tracing::warn!(
                     source = %spec.source.name,
                     scraper = %spec.scraper.name,
                     header = unreadable.header,
                     value = %self.header_shown(value),
                     expected = unreadable.expected,
+                    suppressed,
                     "Rate-limit header ignored: its value cannot be read."
                 );
             }
@@ -545,15 +550,36 @@ impl Fetcher {
                 // A negative count was clamped to 0, which reads as "quota
                 // used up" and refused every call until the period ended;
                 // an unreadable value says nothing about what is left.
-                None => tracing::warn!(
-                    source = %spec.source.name,
-                    scraper = %spec.scraper.name,
-                    header,
-                    value = %self.header_shown(value),
-                    "Quota header ignored: not a count of remaining requests."
-                ),
+                None => {
+                    if let Some(suppressed) = self.header_warning_due(spec, header, Ignored::Quota)
+                    {
+                        tracing::warn!(
+                            source = %spec.source.name,
+                            scraper = %spec.scraper.name,
+                            header,
+                            value = %self.header_shown(value),
+                            suppressed,
+                            "Quota header ignored: not a count of remaining requests."
+                        );
+                    }
+                }
             }
         }
+    }
+
+    /// Whether an ignored header's warning is logged now: once per source
+    /// and header, then at most once an hour (`header_warnings.rs`), with
+    /// how many occurrences went unlogged since the last one. Every
+    /// attempt of every call meets the same malformed header, and a
+    /// warning each time flooded the log.
+    fn header_warning_due(
+        &self,
+        spec: &CallSpec<'_>,
+        header: &str,
+        ignored: Ignored,
+    ) -> Option<u64> {
+        self.header_warnings
+            .due(&spec.source.name, header, ignored, self.clock.now())
     }
 
     /// An upstream header's value as a warning shows it: the config's

@@ -24,6 +24,7 @@
 
 mod call;
 pub mod classify;
+mod header_warnings;
 mod limits;
 mod paginate;
 mod probe;
@@ -164,6 +165,9 @@ pub struct Fetcher {
     /// Per source, with a shared store: calls not yet added to the shared
     /// budget, and when they were last added.
     pending_calls: Mutex<HashMap<String, PendingCalls>>,
+    /// When each ignored-header warning was last logged (at most once an
+    /// hour per source and header, see `header_warnings.rs`).
+    header_warnings: header_warnings::HeaderWarnings,
 }
 
 /// Calls counted here but not yet in the shared retry budget.
@@ -222,6 +226,7 @@ impl Fetcher {
             budgets: Mutex::new(HashMap::new()),
             shared: None,
             pending_calls: Mutex::new(HashMap::new()),
+            header_warnings: header_warnings::HeaderWarnings::default(),
         })
     }
 

@@ -594,3 +594,126 @@ async fn a_source_that_does_not_pause_warns_only_of_an_unreadable_retry_after() 
         .collect();
     assert_eq!(headers, ["retry-after"], "{lines:#?}");
 }
+
+/// Before: an upstream that always sends a malformed header got a warning
+/// on every attempt of every call (nine attempts here, nine identical
+/// lines), a log flood like the alert floods of the system Rebound
+/// replaces. Now each (source, header) warning is logged once, then at
+/// most once an hour on the fetcher's clock, saying how many it stands for;
+/// another header or another source has its own.
+#[tokio::test]
+async fn an_unreadable_header_is_warned_of_once_an_hour_per_source_and_header() {
+    let warnings = Warnings::default();
+    let _capture = warnings.capture();
+    let sim = UpstreamSim::start().await.unwrap();
+    let other = format!(
+        "[sources.other]\nbase_url = \"{}\"\n\
+         quota = {{ per = \"day\", requests = 1000, remaining_header = \"X-Left\" }}\n\
+         [scrapers.o]\nsource = \"other\"\npath = \"/t/o\"\n",
+        sim.base_url()
+    );
+    let plan = plan(
+        &sim.base_url(),
+        DEFAULT_RETRY,
+        &format!("{}{other}", scrapers("")),
+    );
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 28, 15, 0, 0).unwrap(),
+    ));
+    let fetcher = Fetcher::new(&plan, clock.clone()).unwrap().with_seed(7);
+    let h = Harness {
+        sim,
+        plan,
+        clock,
+        fetcher,
+    };
+    let throttled = || Reply::text(429, "slow down").header("Retry-After", "soon");
+    // Which ignored-header warnings were logged since the last look, as
+    // (source, header, suppressed).
+    let logged = |lines: Vec<String>| -> Vec<(String, String, String)> {
+        let field = |line: &str, name: &str| {
+            let rest = line.split(&format!(" {name}=")).nth(1).unwrap_or("");
+            rest.split(' ')
+                .next()
+                .unwrap_or("")
+                .trim_matches('"')
+                .to_string()
+        };
+        lines
+            .iter()
+            .filter(|l| l.contains("header ignored"))
+            .map(|l| {
+                (
+                    field(l, "source"),
+                    field(l, "header"),
+                    field(l, "suppressed"),
+                )
+            })
+            .collect()
+    };
+    let entry = |source: &str, header: &str, suppressed: u64| {
+        (
+            source.to_string(),
+            header.to_string(),
+            suppressed.to_string(),
+        )
+    };
+
+    // Three calls of three attempts, each answered 429 with an unreadable
+    // Retry-After (the retries wait their 2 s and 4 s backoff): one warning.
+    for _ in 0..3 {
+        h.sim.script("/t/plain", vec![throttled(); 3]);
+        let result = h.call("plain").await;
+        assert_eq!(result.attempts.len(), 3);
+    }
+    assert_eq!(h.sim.request_count("/t/plain"), 9);
+    assert_eq!(logged(warnings.take()), [entry("up", "retry-after", 0)]);
+
+    // Still within the hour on the clock: nothing more.
+    h.clock.advance(Duration::from_secs(59 * 60));
+    h.sim.script("/t/plain", vec![throttled(); 3]);
+    let _ = h.call("plain").await;
+    assert_eq!(logged(warnings.take()), []);
+
+    // An hour after the warning: one more, standing for the eleven not logged.
+    h.clock.advance(Duration::from_secs(60));
+    h.sim.script("/t/plain", vec![throttled(); 3]);
+    let _ = h.call("plain").await;
+    assert_eq!(logged(warnings.take()), [entry("up", "retry-after", 2 + 9)]);
+
+    // Another header of the same source has its own warning, once.
+    let reset = || {
+        Reply::text(200, "ok")
+            .header("X-RateLimit-Remaining", "0")
+            .header("X-RateLimit-Reset", "-3")
+    };
+    h.sim.script("/t/a", vec![reset(), reset()]);
+    let _ = h.call("a").await;
+    let _ = h.call("a").await;
+    assert_eq!(
+        logged(warnings.take()),
+        [entry("up", "x-ratelimit-reset", 0)]
+    );
+
+    // The same header from another source has its own too, and so has
+    // that source's unreadable quota header, each once for three calls.
+    for _ in 0..3 {
+        h.sim.script(
+            "/t/o",
+            vec![
+                throttled().header("X-Left", "many"),
+                Reply::text(200, "ok").header("X-Left", "many"),
+            ],
+        );
+        assert_eq!(h.call("o").await.status, ScraperStatus::Success);
+    }
+    let mut seen = logged(warnings.take());
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            entry("other", "retry-after", 0),
+            entry("other", "x-left", 0)
+        ]
+    );
+}
