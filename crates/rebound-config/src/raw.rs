@@ -309,7 +309,7 @@ pub(crate) struct RawSource {
     /// "5/s", "20/min", "1000/h", "50000/d". Default: no limit.
     #[schemars(
         example = "20/min",
-        pattern(r"^\s*[0-9]+\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*$")
+        pattern(r"^[0-9]+\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)$")
     )]
     pub rate_limit: Option<String>,
     /// Requests allowed per day or month (in the pipeline's time zone):

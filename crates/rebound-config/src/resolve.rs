@@ -900,6 +900,21 @@ impl Resolver<'_> {
 
     fn rate_limit(&mut self, path: &KeyPath, raw: Option<&str>) -> Option<Rate> {
         let text = self.text(path, raw?)?;
+        // As for a duration: `Rate::parse` trims, and spaces around the
+        // value in the file were read silently while a duration's are
+        // refused. Spaces inside (`20 / min`) stay accepted, as the parser
+        // and the editor schema have always allowed them. Blank text is
+        // left to `Rate::parse`, which words it.
+        let trimmed = text.trim();
+        if trimmed != text && !trimmed.is_empty() {
+            self.fail(
+                path,
+                format!(
+                    "expected a rate without spaces around it, e.g. \"{trimmed}\", found \"{text}\""
+                ),
+            );
+            return None;
+        }
         match Rate::parse(&text) {
             Ok(rate) => Some(rate),
             Err(message) => {

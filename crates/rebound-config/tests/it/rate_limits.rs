@@ -46,7 +46,9 @@ fn rate_limit_and_quota_resolve() {
     // Both are optional and default to "no limit".
     assert!(p.sources["api"].rate_limit.is_none());
     assert!(p.sources["api"].quota.is_none());
-    for form in ["5/s", "1000/h", "50000/d"] {
+    // Spaces inside are a form the parser and the editor schema have
+    // always accepted; only spaces around the value are refused.
+    for form in ["5/s", "1000/h", "50000/d", "20 / min"] {
         let p = plan(&source(&format!("rate_limit = \"{form}\"")));
         assert!(p.sources["b"].rate_limit.is_some(), "{form}");
     }
@@ -102,6 +104,22 @@ fn bad_rate_limits_and_quotas_are_refused() {
             "sources.b.rate_limit",
             "\"20/week\"",
             "unknown unit in rate \"20/week\": use s, min, h or d",
+        ),
+        // Before: read silently as 20/min, while a duration's spaces
+        // around it are refused (73a5c12).
+        bad(
+            "rate with spaces around it",
+            "rate_limit = \" 20 / minute \"",
+            "sources.b.rate_limit",
+            "\" 20 / minute",
+            "expected a rate without spaces around it, e.g. \"20 / minute\", found \" 20 / minute \"",
+        ),
+        bad(
+            "rate with a trailing tab",
+            "rate_limit = \"5/s\\t\"",
+            "sources.b.rate_limit",
+            "\"5/s",
+            "expected a rate without spaces around it, e.g. \"5/s\", found \"5/s\\t\"",
         ),
         bad(
             "zero rate",

@@ -55,6 +55,11 @@ fn schema_describes_the_file() {
     assert!(duration["pattern"].as_str().unwrap().contains("ms|s|m|h|d"));
     // No spaces around it, as the resolver refuses them.
     assert_eq!(duration["pattern"], r"^([0-9]+(ms|s|m|h|d))+$");
+    // A rate likewise: spaces inside it allowed, none around it.
+    assert_eq!(
+        at(&schema, "/$defs/RawSource/properties/rate_limit/pattern"),
+        r"^[0-9]+\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)$"
+    );
     assert_eq!(
         at(&schema, "/$defs/RawSource/properties/timeout/$ref"),
         "#/$defs/Duration"
