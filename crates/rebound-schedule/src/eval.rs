@@ -490,10 +490,15 @@ impl Ctx<'_> {
                     Some(_) => self.catch_up().max(self.on_time_grace()),
                     None => Duration::zero(),
                 };
+                // A slot before the workflow's first decision is one a
+                // first start passed over, even when another scheduler
+                // (started a second later, so not a first start) looks.
+                let first = self.facts.first_decided_at;
                 slots
                     .iter()
                     .rfind(|s| s.at <= now)
                     .filter(|s| now - s.at <= horizon)
+                    .filter(|s| first.is_none_or(|first| s.at >= first))
             }
         };
 

@@ -98,7 +98,11 @@
 //! SKIP "missed while down" so the gap is visible. On a first start
 //! (`last_decided_at` is `None`) nothing in the past runs: only a slot at
 //! the very instant of the first evaluation is due; the next one runs on
-//! time. Later evaluations count a slot as due within `max_idle` + 1 minute. Missed
+//! time. For cron and every, a slot before the workflow's first decision
+//! ([`Facts::first_decided_at`]) stays in the past for every scheduler:
+//! a second scheduler started a second after the first sees a decision
+//! and would otherwise run, as a slot it slept through, the slot the first
+//! start passed over. Later evaluations count a slot as due within `max_idle` + 1 minute. Missed
 //! slots older than `catch_up` + 1 day are not reported, and at most
 //! [`MAX_CATCH_UP_DECISIONS`] are reported per evaluation.
 
@@ -172,6 +176,11 @@ pub struct Facts {
     pub data_found: BTreeSet<NaiveDate>,
     /// Newest decision of this workflow (any slot).
     pub last_decided_at: Option<DateTime<Utc>>,
+    /// Oldest decision of this workflow (any slot): when a scheduler first
+    /// looked at it. A `cron` or `every` slot before it is from before
+    /// Rebound ran it, so it is never due, whichever scheduler looks next
+    /// (`None`: no such bound, as on a first start).
+    pub first_decided_at: Option<DateTime<Utc>>,
 }
 
 impl Facts {

@@ -348,7 +348,8 @@ impl Scheduler {
         to: NaiveDate,
     ) -> Result<Facts, StoreError> {
         let store = self.engine.store();
-        let last_decided_at = store.last_decision_at(&workflow.name).await?;
+        let span = store.decision_span(&workflow.name).await?;
+        let last_decided_at = span.last;
         // A `cron` or `every` schedule reads only the slots its evaluation
         // looks up: a minutely cron's dates hold thousands of slots, read
         // on every tick.
@@ -427,6 +428,7 @@ impl Scheduler {
             collected,
             data_found,
             last_decided_at,
+            first_decided_at: span.first,
         })
     }
 

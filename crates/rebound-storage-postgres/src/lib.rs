@@ -750,8 +750,11 @@ impl Store for PostgresStore {
         scheduler::slot_facts(self, workflow, keys).await
     }
 
-    async fn last_decision_at(&self, workflow: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        scheduler::last_decision_at(self, workflow).await
+    async fn decision_span(
+        &self,
+        workflow: &str,
+    ) -> Result<rebound_storage::DecisionSpan, StoreError> {
+        scheduler::decision_span(self, workflow).await
     }
 
     async fn claim_run(

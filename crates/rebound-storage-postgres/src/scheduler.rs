@@ -315,15 +315,21 @@ pub(crate) async fn slot_facts(
     .collect()
 }
 
-pub(crate) async fn last_decision_at(
+pub(crate) async fn decision_span(
     store: &PostgresStore,
     workflow: &str,
-) -> Result<Option<DateTime<Utc>>, StoreError> {
-    sqlx::query_scalar("SELECT MAX(decided_at) FROM workflow_decisions WHERE workflow_name = $1")
-        .bind(workflow)
-        .fetch_one(&store.pool)
-        .within(store, "last_decision_at")
-        .await
+) -> Result<rebound_storage::DecisionSpan, StoreError> {
+    // Two subqueries, each one seek into (workflow_name, decided_at).
+    let (first, last): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = sqlx::query_as(
+        "SELECT \
+            (SELECT MIN(decided_at) FROM workflow_decisions WHERE workflow_name = $1), \
+            (SELECT MAX(decided_at) FROM workflow_decisions WHERE workflow_name = $1)",
+    )
+    .bind(workflow)
+    .fetch_one(&store.pool)
+    .within(store, "decision_span")
+    .await?;
+    Ok(rebound_storage::DecisionSpan { first, last })
 }
 
 pub(crate) async fn claim_run(

@@ -504,8 +504,11 @@ impl Store for SqliteStore {
         scheduler::slot_facts(&self.readers, workflow, keys).await
     }
 
-    async fn last_decision_at(&self, workflow: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        scheduler::last_decision_at(&self.readers, workflow).await
+    async fn decision_span(
+        &self,
+        workflow: &str,
+    ) -> Result<rebound_storage::DecisionSpan, StoreError> {
+        scheduler::decision_span(&self.readers, workflow).await
     }
 
     async fn claim_run(

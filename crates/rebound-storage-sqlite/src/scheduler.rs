@@ -289,18 +289,25 @@ fn slot_row(row: &SqliteRow) -> Result<SlotRow, StoreError> {
     })
 }
 
-pub(crate) async fn last_decision_at(
+pub(crate) async fn decision_span(
     readers: &SqlitePool,
     workflow: &str,
-) -> Result<Option<DateTime<Utc>>, StoreError> {
+) -> Result<rebound_storage::DecisionSpan, StoreError> {
+    // Two subqueries, each one seek into (workflow_name, decided_at): with
+    // MIN and MAX in one SELECT, SQLite would scan the workflow's decisions.
     let row = sqlx::query(
-        "SELECT MAX(decided_at) AS decided_at FROM workflow_decisions WHERE workflow_name = ?1",
+        "SELECT \
+            (SELECT MIN(decided_at) FROM workflow_decisions WHERE workflow_name = ?1) AS first, \
+            (SELECT MAX(decided_at) FROM workflow_decisions WHERE workflow_name = ?1) AS last",
     )
     .bind(workflow)
     .fetch_one(readers)
     .await
-    .map_err(|e| store_error("last_decision_at", e))?;
-    opt_time_column(&row, "decided_at")
+    .map_err(|e| store_error("decision_span", e))?;
+    Ok(rebound_storage::DecisionSpan {
+        first: opt_time_column(&row, "first")?,
+        last: opt_time_column(&row, "last")?,
+    })
 }
 
 pub(crate) async fn claim_run(

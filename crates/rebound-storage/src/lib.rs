@@ -501,8 +501,10 @@ pub trait Store:
         keys: &[(NaiveDate, String)],
     ) -> Result<Vec<SlotRow>, StoreError>;
 
-    /// The time of the newest decision for `workflow`, if any.
-    async fn last_decision_at(&self, workflow: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// The times of the oldest and the newest decision for `workflow`, in
+    /// one read: the scheduler's catch-up looks after the newest, and a
+    /// slot before the oldest is one a first start passed over.
+    async fn decision_span(&self, workflow: &str) -> Result<DecisionSpan, StoreError>;
 
     /// Claims the oldest due queued run (`run_at <= now`), marking it
     /// `running` with `lease_owner = worker` and `lease_expires_at = now + lease`,
@@ -1026,6 +1028,15 @@ pub struct ScheduledRunRow {
     /// The workflow status it finished with.
     pub result_status: Option<String>,
     pub last_error: Option<String>,
+}
+
+/// When a workflow was first and last decided about ([`Store::decision_span`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DecisionSpan {
+    /// The oldest decision's time; `None` when the workflow has none.
+    pub first: Option<DateTime<Utc>>,
+    /// The newest decision's time; `None` when the workflow has none.
+    pub last: Option<DateTime<Utc>>,
 }
 
 /// One slot of a workflow as the scheduler's facts see it.

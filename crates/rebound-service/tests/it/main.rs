@@ -32,6 +32,7 @@ mod reference_day;
 mod retention;
 mod retries;
 mod runs;
+mod schedulers;
 mod serve;
 mod wakeups;
 

@@ -15,8 +15,8 @@ use super::{Tag, date, record, sample_call, sample_execution, ts};
 use chrono::{DateTime, NaiveDate, SubsecRound, TimeDelta, Utc};
 use rebound_domain::outcome::{ScraperStatus, WorkflowStatus};
 use rebound_storage::{
-    AlertLevel, CollectedAsk, DecisionAction, DecisionRow, LatestPayload, NewDecision,
-    NewScheduledRun, ScheduledRunRow, SlotRow, Store,
+    AlertLevel, CollectedAsk, DecisionAction, DecisionRow, DecisionSpan, LatestPayload,
+    NewDecision, NewScheduledRun, ScheduledRunRow, SlotRow, Store,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -44,7 +44,7 @@ pub async fn run_all(store: &dyn Store) {
 /// A RUN decision queues its run and is stored with the run's execution;
 /// a second RUN for the same slot queues nothing and is stored as a SKIP
 /// whose reason names the execution holding the slot. Decisions without a
-/// run are stored as given. `decisions_since` and `last_decision_at` see
+/// run are stored as given. `decisions_since` and `decision_span` see
 /// them all.
 pub async fn run_decision_claims_its_slot_once(store: &dyn Store) {
     let tag = Tag::new();
@@ -142,15 +142,18 @@ pub async fn run_decision_claims_its_slot_once(store: &dyn Store) {
     assert!(other.is_empty());
 
     assert_eq!(
-        store.last_decision_at(&wf).await.expect("last_decision_at"),
-        Some(t2)
+        store.decision_span(&wf).await.expect("decision_span"),
+        DecisionSpan {
+            first: Some(t0),
+            last: Some(t2)
+        }
     );
     assert_eq!(
         store
-            .last_decision_at(&tag.name("never_decided"))
+            .decision_span(&tag.name("never_decided"))
             .await
-            .expect("last_decision_at"),
-        None
+            .expect("decision_span"),
+        DecisionSpan::default()
     );
 }
 
