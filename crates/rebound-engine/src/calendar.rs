@@ -7,10 +7,17 @@
 //! fewer games, and the scheduler and fan-out would never say why a game
 //! was not collected. The same rules read the items of a dataset fan-out
 //! ([`extract_values`]).
+//!
+//! What an error quotes from the payload (a start's text, an item's value,
+//! the location of a node under a member the upstream named) has its
+//! control and bidi characters escaped (`escape_controls`): these messages
+//! reach the terminal, the log, the API and the history's rows, and a line
+//! break or an escape sequence from an upstream split or rewrote them.
 
 use crate::{Engine, EngineError};
 use chrono::{DateTime, Utc};
 use rebound_domain::calendar::Event;
+use rebound_domain::message::escape_controls;
 use rebound_domain::plan::{Calendar, ItemParam};
 use serde_json::Value;
 use serde_json_path::JsonPath;
@@ -91,7 +98,7 @@ pub fn extract_events(payload: &Value, cal: &Calendar) -> Result<Vec<Event>, Cal
                     index,
                     location: location.clone(),
                     member: cal.start.clone(),
-                    value: start_text.clone(),
+                    value: escape_controls(&start_text, false),
                     detail: e.to_string(),
                 })?
                 .with_timezone(&Utc);
@@ -145,8 +152,10 @@ pub fn extract_items(
         if out.iter().any(|item| item.value == value) {
             continue;
         }
-        let params = bind(node, extra)
-            .map_err(|why| format!("item {index} ({location}, {member}={value}) {why}"));
+        let params = bind(node, extra).map_err(|why| {
+            let shown = escape_controls(&value, false);
+            format!("item {index} ({location}, {member}={shown}) {why}")
+        });
         out.push(BoundItem { value, params });
     }
     Ok(out)
@@ -162,8 +171,10 @@ pub fn bind_events(
     let mut out = HashMap::new();
     for (index, (location, node)) in select(payload, &cal.events)?.into_iter().enumerate() {
         let id = member_text(node, &cal.id, "event", index, &location)?;
-        let params = bind(node, extra)
-            .map_err(|why| format!("event {index} ({location}, {}={id}) {why}", cal.id));
+        let params = bind(node, extra).map_err(|why| {
+            let shown = escape_controls(&id, false);
+            format!("event {index} ({location}, {}={shown}) {why}", cal.id)
+        });
         out.entry(id).or_insert(params);
     }
     Ok(out)
@@ -214,7 +225,10 @@ fn lookup<'a>(node: &'a Value, path: &str) -> Option<&'a Value> {
         .try_fold(node, |current, member| current.as_object()?.get(member))
 }
 
-/// The nodes `path` selects, each with its normalized path for messages.
+/// The nodes `path` selects, each with its normalized path for messages,
+/// escaped: a wildcard over an object's members puts the upstream's member
+/// names in it (`$['games']['g1\n…']`), and the normalized path writes a
+/// name's line break, escape or bidi character as is.
 fn select<'a>(payload: &'a Value, path: &str) -> Result<Vec<(String, &'a Value)>, CalendarError> {
     let compiled = JsonPath::parse(path).map_err(|e| CalendarError::BadPath {
         path: path.to_string(),
@@ -223,7 +237,7 @@ fn select<'a>(payload: &'a Value, path: &str) -> Result<Vec<(String, &'a Value)>
     Ok(compiled
         .query_located(payload)
         .into_iter()
-        .map(|n| (n.location().to_string(), n.node()))
+        .map(|n| (escape_controls(&n.location().to_string(), false), n.node()))
         .collect())
 }
 
@@ -746,6 +760,33 @@ mod tests {
         bad.events = "$.games[".into();
         let error = extract_events(&payload, &bad).unwrap_err().to_string();
         assert!(error.starts_with("bad JSONPath \"$.games[\""), "{error}");
+    }
+
+    /// Before: events keyed by the upstream's ids (read with `.*`) put a
+    /// key's line break, escape and right-to-left override into the
+    /// location as they were; a fan-out item's value likewise into the
+    /// reason its parameters could not be bound.
+    #[test]
+    fn upstream_text_in_a_location_or_an_item_value_is_escaped() {
+        let mut keyed = cal();
+        keyed.events = "$.games.*".into();
+        let payload = json!({"games": {"g1\n\u{1b}[2J\u{202e}": {"gameId": 1}}});
+        assert_eq!(
+            extract_events(&payload, &keyed).unwrap_err().to_string(),
+            r#"event 0 ($['games']['g1\n\u{1b}[2J\u{202e}']) has no member "startUtc""#
+        );
+        let payload = json!({"data": [{"id": "e1\n\u{1b}[2J\u{202e}"}]});
+        let extra = [ItemParam {
+            param: "home".into(),
+            path: "homeTeam".into(),
+        }];
+        let items = extract_items(&payload, "$.data[*]", "id", &extra).unwrap();
+        // The value itself is what the request sends, unchanged.
+        assert_eq!(items[0].value, "e1\n\u{1b}[2J\u{202e}");
+        assert_eq!(
+            items[0].params.as_ref().unwrap_err(),
+            r#"item 0 ($['data'][0], id=e1\n\u{1b}[2J\u{202e}) has no member "homeTeam" (for {home})"#
+        );
     }
 
     #[test]

@@ -378,6 +378,54 @@ async fn calendar_events_come_with_the_payload_fetch_time() {
     );
 }
 
+/// Before: an event whose start the upstream wrote with a line break, an
+/// escape sequence and a right-to-left override made the calendar's error
+/// quote them as they were, so `rebound plan`, the log and the fan-out
+/// call's stored message broke into two lines, cleared a terminal or read
+/// backwards. Now they are escaped as every other upstream text is.
+#[tokio::test]
+async fn a_calendar_error_quoting_the_payload_escapes_its_controls() {
+    let f = fan_harness(|_| {}).await;
+    let start = "7pm\n\u{1b}[2J\u{202e}tonight";
+    f.sim.script(
+        "/t/schedule",
+        vec![Reply::json(
+            200,
+            json!({"games": [{"gameId": "g1", "startTime": start}]}),
+        )],
+    );
+    f.engine
+        .run_scraper("schedule", date(), &no_params())
+        .await
+        .unwrap();
+    let error = f.engine.calendar_events("games").await.unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.starts_with(
+            r#"calendar games: event 0 ($['games'][0]): member "startTime" = "7pm\n\u{1b}[2J\u{202e}tonight" is not an RFC 3339 time: "#
+        ),
+        "{message}"
+    );
+    let raw = |text: &str| text.contains(['\n', '\u{1b}', '\u{202e}']);
+    assert!(!raw(&message), "{message:?}");
+
+    // The fan-out over the calendar fails with the same words, in its
+    // report and in the call's row.
+    let report = f
+        .engine
+        .run_workflow("game_only", date(), &no_params())
+        .await
+        .unwrap();
+    assert_eq!(report.calls[0].message.as_deref(), Some(message.as_str()));
+    let rows = f
+        .store
+        .scraper_calls_for_execution(&report.execution_id)
+        .await
+        .unwrap();
+    let row = rows.iter().find(|r| r.scraper_name == "game").unwrap();
+    assert_eq!(row.error_message.as_deref(), Some(message.as_str()));
+}
+
 #[tokio::test]
 async fn dataset_fan_out_reads_the_payload_of_an_earlier_step() {
     let f = fan_harness(|_| {}).await;
