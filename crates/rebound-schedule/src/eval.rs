@@ -107,40 +107,9 @@ pub fn fact_slots(
         ..Facts::default()
     };
     let no_calendars = BTreeMap::<String, Vec<Event>>::new();
-    let ctx = Ctx {
-        plan,
-        workflow,
-        schedule,
-        tz: plan.pipeline.timezone,
-        now,
-        facts: &facts,
-        calendars: &no_calendars,
-        loaded: OnceCell::new(),
-    };
-    let slots = match &schedule.kind {
-        ScheduleKind::Cron { cron } => {
-            let parsed = parse_cron(cron).ok()?;
-            ctx.slots_over_run_dates(|d, within| {
-                cron_slots_within(&parsed, ctx.tz, d, schedule.target_date, within)
-            })
-        }
-        ScheduleKind::Every {
-            start, end, every, ..
-        } => ctx.slots_over_run_dates(|d, within| {
-            grid_slots_within(
-                *start,
-                *end,
-                *every,
-                ctx.tz,
-                d,
-                schedule.target_date,
-                within,
-            )
-        }),
-        ScheduleKind::At { .. } | ScheduleKind::Window { .. } | ScheduleKind::Discovery { .. } => {
-            return None;
-        }
-    };
+    let ctx = Ctx::new(plan, workflow, schedule, now, &facts, &no_calendars);
+    // A bad cron reads nothing: its evaluation is an ABORT.
+    let slots = ctx.grid()?.ok()?;
     // As in `slotted`: the current slot, and the missed candidates (after
     // the last decision, not after now).
     let current = slots.iter().rposition(|s| s.at <= now);
@@ -173,16 +142,7 @@ pub fn evaluate(
             next_check: now + Duration::days(365),
         };
     };
-    let ctx = Ctx {
-        plan,
-        workflow,
-        schedule,
-        tz: plan.pipeline.timezone,
-        now,
-        facts,
-        calendars,
-        loaded: OnceCell::new(),
-    };
+    let ctx = Ctx::new(plan, workflow, schedule, now, facts, calendars);
     let mut bounds = Vec::new();
     let decisions = ctx.evaluate(&mut bounds);
     Evaluation {
@@ -315,34 +275,65 @@ struct Ctx<'a> {
     loaded: OnceCell<Result<Option<Vec<Event>>, String>>,
 }
 
+impl<'a> Ctx<'a> {
+    fn new(
+        plan: &'a Plan,
+        workflow: &'a Workflow,
+        schedule: &'a Schedule,
+        now: DateTime<Utc>,
+        facts: &'a Facts,
+        calendars: &'a dyn CalendarSource,
+    ) -> Self {
+        Ctx {
+            plan,
+            workflow,
+            schedule,
+            tz: plan.pipeline.timezone,
+            now,
+            facts,
+            calendars,
+            loaded: OnceCell::new(),
+        }
+    }
+}
+
 impl Ctx<'_> {
-    fn evaluate(&self, bounds: &mut Vec<DateTime<Utc>>) -> Vec<Decision> {
+    /// The slots a `cron` or `every` evaluation looks at (an `Err` for a
+    /// cron that does not parse); `None` for the other kinds.
+    fn grid(&self) -> Option<Result<Vec<Slot>, String>> {
         match &self.schedule.kind {
-            ScheduleKind::Cron { cron } => match parse_cron(cron) {
-                Ok(parsed) => {
-                    let slots = self.slots_over_run_dates(|d, within| {
-                        cron_slots_within(&parsed, self.tz, d, self.schedule.target_date, within)
-                    });
-                    self.slotted(&slots, bounds)
-                }
-                Err(e) => vec![self.decision(&self.idle_slot(), Outcome::abort(e))],
-            },
+            ScheduleKind::Cron { cron } => Some(parse_cron(cron).map(|parsed| {
+                self.slots_over_run_dates(|d, within| {
+                    cron_slots_within(&parsed, self.tz, d, self.schedule.target_date, within)
+                })
+            })),
             ScheduleKind::Every {
                 start, end, every, ..
-            } => {
-                let slots = self.slots_over_run_dates(|d, within| {
-                    grid_slots_within(
-                        *start,
-                        *end,
-                        *every,
-                        self.tz,
-                        d,
-                        self.schedule.target_date,
-                        within,
-                    )
-                });
-                self.slotted(&slots, bounds)
-            }
+            } => Some(Ok(self.slots_over_run_dates(|d, within| {
+                grid_slots_within(
+                    *start,
+                    *end,
+                    *every,
+                    self.tz,
+                    d,
+                    self.schedule.target_date,
+                    within,
+                )
+            }))),
+            ScheduleKind::At { .. }
+            | ScheduleKind::Window { .. }
+            | ScheduleKind::Discovery { .. } => None,
+        }
+    }
+
+    fn evaluate(&self, bounds: &mut Vec<DateTime<Utc>>) -> Vec<Decision> {
+        match &self.schedule.kind {
+            ScheduleKind::Cron { .. } | ScheduleKind::Every { .. } => match self.grid() {
+                Some(Ok(slots)) => self.slotted(&slots, bounds),
+                Some(Err(e)) => vec![self.decision(&self.idle_slot(), Outcome::abort(e))],
+                // `grid` covers both kinds; nothing to decide otherwise.
+                None => Vec::new(),
+            },
             ScheduleKind::At { at, .. } => {
                 let slots = self.slots_over_run_dates(|d, _| {
                     vec![at_slot(*at, self.tz, d, self.schedule.target_date)]
