@@ -205,18 +205,29 @@ pub fn unreadable_signals<'a>(
         .collect()
 }
 
+/// The headers [`source_pause`] reads, lower-case: what a fetcher keeps of
+/// a response for it.
+pub const SIGNAL_HEADERS: [&str; 6] = [
+    "retry-after",
+    "ratelimit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+];
+
 /// The headers [`source_pause`] reads, each with what it should hold.
 const SIGNALS: [(&str, &str); 6] = [
-    ("retry-after", "delay-seconds or an HTTP-date"),
+    (SIGNAL_HEADERS[0], "delay-seconds or an HTTP-date"),
     (
-        "ratelimit",
+        SIGNAL_HEADERS[1],
         "remaining and reset numbers (\"policy\";r=0;t=30, or remaining=0, reset=30)",
     ),
-    ("ratelimit-remaining", "a number of requests left"),
-    ("ratelimit-reset", "seconds until the reset"),
-    ("x-ratelimit-remaining", "a number of requests left"),
+    (SIGNAL_HEADERS[2], "a number of requests left"),
+    (SIGNAL_HEADERS[3], "seconds until the reset"),
+    (SIGNAL_HEADERS[4], "a number of requests left"),
     (
-        "x-ratelimit-reset",
+        SIGNAL_HEADERS[5],
         "seconds until the reset, or the reset's epoch time in seconds or milliseconds",
     ),
 ];

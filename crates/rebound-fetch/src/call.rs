@@ -1063,22 +1063,13 @@ impl RawResponse {
 /// characters; a longer one is a broken upstream, not worth a column.
 const MAX_VALIDATOR_CHARS: usize = 1_024;
 
-/// The headers that pause a source (see `rebound_domain::ratelimit`).
-const RATE_LIMIT_HEADERS: [&str; 6] = [
-    "retry-after",
-    "ratelimit",
-    "ratelimit-remaining",
-    "ratelimit-reset",
-    "x-ratelimit-remaining",
-    "x-ratelimit-reset",
-];
-
 /// The rate-limit headers and any quota `remaining_header`s present.
 fn collect_signals(
     headers: &reqwest::header::HeaderMap,
     quota: &[String],
 ) -> Vec<(String, String)> {
-    RATE_LIMIT_HEADERS
+    // The headers that pause a source, by the parser's own list.
+    rebound_domain::ratelimit::SIGNAL_HEADERS
         .iter()
         .copied()
         .chain(quota.iter().map(String::as_str))
