@@ -276,8 +276,19 @@ fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
 /// received; only a paginated scraper's joined payload, which is written
 /// from these values, carries such a number as a string. Any other error
 /// is the first parse's, unchanged.
+///
+/// A body denser than [`MAX_JSON_VALUES`] is refused before it is built
+/// ([`too_many_values`]).
 pub fn payload_json(body: &[u8]) -> Result<serde_json::Value, serde_json::Error> {
     let text = rebound_domain::document::json_text(body);
+    if let Some(refused) = too_many_values(text) {
+        return Err(serde::de::Error::custom(refused));
+    }
+    parse_json_text(text)
+}
+
+/// [`payload_json`] after its check of the value count.
+fn parse_json_text(text: &[u8]) -> Result<serde_json::Value, serde_json::Error> {
     serde_json::from_slice(text).or_else(|error| {
         // Skipping a value checks its syntax without computing numbers: a
         // valid document with a number beyond f64 passes, and in a valid
@@ -291,6 +302,132 @@ pub fn payload_json(body: &[u8]) -> Result<serde_json::Value, serde_json::Error>
             None => Err(error),
         }
     })
+}
+
+/// The most values (strings, numbers, keys, arrays, objects…) one payload
+/// may hold when it is read as JSON.
+///
+/// Read into `serde_json::Value`, a page costs some 40 bytes a value: a
+/// 5 MB page of 2.5 million numbers took 212 MB, so a hostile or broken
+/// upstream's page of `max_body_bytes` (50 MB by default) of `[0,0,0,…]`
+/// would take gigabytes, per call, with calls side by side. Five million
+/// values is about 200 MB, and ten times a dense real page (a season's
+/// player game logs, some 800,000 values).
+pub const MAX_JSON_VALUES: u64 = 5_000_000;
+
+/// Bodies up to this size are not counted: they cannot hold more than a
+/// fraction of [`MAX_JSON_VALUES`] (a value takes at least two bytes, with
+/// its comma), so the small pages of every day pay nothing for the check.
+const COUNT_ABOVE_BYTES: usize = 1 << 20;
+
+/// Why `text` is refused as too dense to read, when it holds more than
+/// [`MAX_JSON_VALUES`] values; `None` otherwise, and for text that is not
+/// valid JSON (the parse that follows says what is wrong with it).
+///
+/// One pass that builds nothing (memory: the nesting depth), stopping at
+/// the first value over the limit. serde_json has no limit of its own on
+/// a document's size in values, only on its depth, hence this visitor.
+pub fn too_many_values(text: &[u8]) -> Option<String> {
+    if text.len() <= COUNT_ABOVE_BYTES {
+        return None;
+    }
+    let over = |text: &[u8]| -> Option<bool> {
+        let count = std::cell::Cell::new(0u64);
+        let mut reader = serde_json::Deserializer::from_slice(text);
+        let walked = serde::de::DeserializeSeed::deserialize(CountValues(&count), &mut reader);
+        match walked {
+            Ok(()) => Some(false),
+            Err(_) if count.get() > MAX_JSON_VALUES => Some(true),
+            Err(_) => None,
+        }
+    };
+    let refused = match over(text) {
+        Some(over) => over,
+        // A number beyond f64 stops serde's walk where it stands, and the
+        // parse then reads the document with such numbers quoted
+        // (`payload_json`): count that, or a `1e400` up front would let
+        // any number of values through. Text that is not JSON at all is
+        // left to the parse's own error.
+        None => quote_numbers_out_of_range(text).is_some_and(|quoted| over(&quoted) == Some(true)),
+    };
+    refused.then(|| {
+        format!(
+            "its JSON holds more than {MAX_JSON_VALUES} values in {}, too many to \
+             read (about 40 bytes of memory each); a page this dense is refused",
+            rebound_domain::message::format_size(text.len() as u64),
+        )
+    })
+}
+
+/// Counts the values of a document as serde walks it, and stops the walk
+/// one past [`MAX_JSON_VALUES`].
+#[derive(Clone, Copy)]
+struct CountValues<'a>(&'a std::cell::Cell<u64>);
+
+impl CountValues<'_> {
+    fn one<E: serde::de::Error>(self) -> Result<(), E> {
+        let n = self.0.get() + 1;
+        self.0.set(n);
+        if n > MAX_JSON_VALUES {
+            return Err(E::custom("too many values"));
+        }
+        Ok(())
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for CountValues<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for CountValues<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
+        self.one()
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
+        self.one()
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
+        self.one()
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
+        self.one()
+    }
+
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<(), E> {
+        self.one()
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        self.one()
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.one()?;
+        while seq.next_element_seed(self)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.one()?;
+        // A key is a String in the built value: it counts.
+        while map.next_key_seed(self)?.is_some() {
+            map.next_value_seed(self)?;
+        }
+        Ok(())
+    }
 }
 
 /// `text`, a valid JSON document, with every number literal outside f64's
@@ -381,7 +518,14 @@ fn is_json_number(number: &[u8]) -> bool {
 /// The body as JSON (behind a byte-order mark or not), or the `decode`
 /// failure that says what came instead.
 fn json_document(body: &[u8], redactor: &Redactor) -> Result<serde_json::Value, Classified> {
-    payload_json(body).map_err(|error| {
+    let text = rebound_domain::document::json_text(body);
+    if let Some(refused) = too_many_values(text) {
+        return Err(Classified::failure(
+            ErrorKind::Decode,
+            format!("response is not readable: {refused}"),
+        ));
+    }
+    parse_json_text(text).map_err(|error| {
         Classified::failure(
             ErrorKind::Decode,
             format!(

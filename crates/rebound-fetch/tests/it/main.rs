@@ -624,6 +624,82 @@ async fn json_behind_a_byte_order_mark_is_read() {
     assert_eq!(result.body.as_deref(), Some(body.as_slice()));
 }
 
+/// A page of `[0,0,0,…]` near `max_body_bytes` took some 40 times its size
+/// to read (a 5 MB page of numbers, 212 MB): a hostile or broken upstream
+/// could take gigabytes per call. Past five million values the page is
+/// refused as `decode`, saying why; a dense page under the limit is read.
+#[tokio::test]
+async fn a_page_too_dense_to_read_is_refused_before_it_is_built() {
+    let h = harness(DEFAULT_RETRY, "").await;
+    let page = |zeros: usize| {
+        let mut body = String::with_capacity(zeros * 2 + 16);
+        body.push_str("{\"data\": [");
+        for i in 0..zeros {
+            body.push_str(if i == 0 { "0" } else { ",0" });
+        }
+        body.push_str("]}");
+        body
+    };
+    // Five million values and one: the object, its key, the array and
+    // 4,999,998 zeros.
+    let dense = page(4_999_998);
+    h.sim
+        .script("/t/records", vec![Reply::text(200, dense.clone())]);
+    let result = h.call("records").await;
+    assert_eq!(result.status, ScraperStatus::Failed);
+    assert_eq!(result.error_kind, Some(ErrorKind::Decode));
+    assert_eq!(result.attempts.len(), 1, "not retried");
+    let message = result.message.unwrap();
+    assert!(
+        message.starts_with(
+            "response is not readable: its JSON holds more than 5000000 values in 9.5 MB, too many to read"
+        ),
+        "{message}"
+    );
+    assert!(rebound_fetch::classify::too_many_values(dense.as_bytes()).is_some());
+    assert!(rebound_fetch::classify::payload_json(dense.as_bytes()).is_err());
+    // Exactly five million: read.
+    let at_limit = page(4_999_997);
+    assert_eq!(
+        rebound_fetch::classify::too_many_values(at_limit.as_bytes()),
+        None
+    );
+    // A number beyond f64 up front stops serde's walk; the page is still
+    // counted whole.
+    let hiding = dense.replacen("[0,", "[1e400,", 1);
+    assert!(rebound_fetch::classify::too_many_values(hiding.as_bytes()).is_some());
+    assert!(rebound_fetch::classify::payload_json(hiding.as_bytes()).is_err());
+
+    // A dense page well under the limit is read as before.
+    h.sim
+        .script("/t/records", vec![Reply::text(200, page(600_000))]);
+    let result = h.call("records").await;
+    assert_eq!(
+        result.status,
+        ScraperStatus::Success,
+        "{:?}",
+        result.message
+    );
+    assert_eq!(result.records, Some(600_000));
+
+    // Over a megabyte but few values, and a number beyond f64 (which the
+    // count skips over, as the parse reads it): read.
+    let long = format!("{{\"data\": [\"{}\", 1e400]}}", "x".repeat(2 << 20));
+    assert_eq!(
+        rebound_fetch::classify::too_many_values(long.as_bytes()),
+        None
+    );
+    h.sim.script("/t/records", vec![Reply::text(200, long)]);
+    let result = h.call("records").await;
+    assert_eq!(
+        result.status,
+        ScraperStatus::Success,
+        "{:?}",
+        result.message
+    );
+    assert_eq!(result.records, Some(2));
+}
+
 /// Before: a 200 with an empty body was a success of 0 bytes on a JSON
 /// scraper without `records`, stored as the newest payload.
 #[tokio::test]
