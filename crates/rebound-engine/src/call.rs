@@ -360,10 +360,27 @@ impl Engine {
                 result.content_type.as_deref(),
             ),
         );
-        let id = self
+        let id = match self
             .store
             .record_call_with_event(&record, event.as_ref())
-            .await?;
+            .await
+        {
+            Ok(id) => id,
+            Err(error) => {
+                // The payload is in the raw store with no row: checked,
+                // and deleted if still unreferenced, once it has settled.
+                if let Some(uri) = stored.uri.as_ref().filter(|_| !stored.unchanged) {
+                    self.orphans.remember(crate::orphans::Orphan {
+                        uri: uri.clone(),
+                        scraper: scraper_name.to_string(),
+                        params: record.params.clone(),
+                        since: self.clock.now(),
+                    });
+                }
+                return Err(error.into());
+            }
+        };
+        self.delete_settled_orphans().await;
         if verdict.status == ScraperStatus::Success {
             // After the row, so the release names a call that exists.
             self.release_on_success(scraper_name, params, id).await?;
@@ -388,6 +405,47 @@ impl Engine {
             deferred_until: result.deferred_until,
             recheck_at: verdict.recheck_at,
         })
+    }
+
+    /// Deletes the payloads of lost rows ([`crate::orphans`]) that have
+    /// settled and that no row points at; called after a row was written,
+    /// so the history is there to ask.
+    async fn delete_settled_orphans(&self) {
+        let due = self.orphans.due(self.clock.now());
+        if due.is_empty() {
+            return;
+        }
+        let mut left = Vec::new();
+        for orphan in due {
+            match self
+                .store
+                .payload_kept(
+                    DateTime::UNIX_EPOCH,
+                    &orphan.scraper,
+                    &orphan.params,
+                    &orphan.uri,
+                )
+                .await
+            {
+                // Its row was written after all (the answer was lost).
+                Ok(true) => {}
+                Ok(false) => match self.raw.delete_uri(&orphan.uri).await {
+                    Ok(_) => tracing::info!(
+                        scraper = %orphan.scraper,
+                        uri = %orphan.uri,
+                        "Deleted a payload whose call could not be recorded; its run made the call again."
+                    ),
+                    Err(error) => tracing::warn!(
+                        scraper = %orphan.scraper,
+                        uri = %orphan.uri,
+                        %error,
+                        "Could not delete a payload whose call could not be recorded; it stays in the raw store."
+                    ),
+                },
+                Err(_) => left.push(orphan),
+            }
+        }
+        self.orphans.put_back(left);
     }
 
     /// What a call's completion event holds beyond its row.

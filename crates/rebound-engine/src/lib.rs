@@ -22,6 +22,7 @@ mod fanout;
 pub mod handoff;
 pub mod liveness;
 mod mask;
+mod orphans;
 mod pages;
 mod quota;
 mod transform;
@@ -178,6 +179,9 @@ pub struct Engine {
     /// The processes of the `keep_running` transforms, started on their
     /// first document and stopped with the engine.
     kept_transforms: transform::KeptTransforms,
+    /// Payloads stored for calls whose row could not be written, deleted
+    /// once the history says no row points at them ([`orphans`]).
+    orphans: orphans::Orphans,
 }
 
 impl Engine {
@@ -201,6 +205,7 @@ impl Engine {
             calls_in_order: false,
             calendar_cache: Default::default(),
             kept_transforms: Default::default(),
+            orphans: Default::default(),
         }
     }
 
