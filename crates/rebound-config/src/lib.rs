@@ -27,7 +27,7 @@ mod summary;
 
 pub use commands::check_commands;
 pub use error::{ConfigError, Problem, reword_serde};
-pub use summary::summary;
+pub use summary::{summary, summary_of};
 
 use error::Reporter;
 use rebound_domain::plan::Plan;
@@ -162,6 +162,10 @@ pub struct Loaded {
     /// sources.odds.query.apiKey)`; then every `$VAR` written without
     /// braces ("did you mean ${VAR}?").
     pub notes: Vec<String>,
+    /// The keys whose `${VAR}` was unset (only when [`Secrets`] allowed
+    /// it), each with its variable: such a key holds its default in
+    /// [`Loaded::plan`], which the commands that need it would not use.
+    pub unset: std::collections::BTreeMap<String, String>,
     /// Every `${VAR}` whose value goes to an upstream (in a URL, path,
     /// header, query value or proxy URL under `sources` or `scrapers`).
     pub upstream_secrets: Vec<UpstreamSecret>,
@@ -302,6 +306,11 @@ pub fn load_str_with(
     Ok(Loaded {
         plan: resolved.plan,
         notes,
+        unset: resolved
+            .unset
+            .iter()
+            .map(|(key, var)| (key.to_string(), var.clone()))
+            .collect(),
         upstream_secrets,
         short_upstream_secrets,
     })

@@ -18,16 +18,40 @@ mod alerts;
 
 /// A human summary of `plan`, several lines, without secrets.
 pub fn summary(plan: &Plan) -> String {
+    summary_with(plan, &std::collections::BTreeMap::new())
+}
+
+/// [`summary`] of a loaded config (`rebound check`): a setting whose
+/// `${VAR}` is unset here reads "from ${VAR}, not set here" instead of the
+/// default the plan holds in its place. `check` used to print that default
+/// (`time zone UTC`, `retention: none (history is kept forever)`) for a
+/// `timezone` or `retention` that `run` would read from the variable.
+pub fn summary_of(loaded: &crate::Loaded) -> String {
+    summary_with(&loaded.plan, &loaded.unset)
+}
+
+fn summary_with(plan: &Plan, unset: &std::collections::BTreeMap<String, String>) -> String {
+    let from = |key: &str| {
+        unset
+            .get(key)
+            .map(|var| format!("from ${{{var}}}, not set here"))
+    };
     let mut out = String::new();
     // Writing to a String cannot fail; `let _` keeps that visible.
     let p = &plan.pipeline;
-    let _ = writeln!(out, "pipeline {} (time zone {})", p.name, p.timezone.name());
+    let zone = from("pipeline.timezone").unwrap_or_else(|| p.timezone.name().to_string());
+    let _ = writeln!(out, "pipeline {} (time zone {zone})", p.name);
     if let Some(path) = &plan.config_path {
         let _ = writeln!(out, "  config:    {}", path.display());
     }
     let _ = writeln!(out, "  database:  {}", plan.database_display());
     let _ = writeln!(out, "  raw store: {}", p.raw_store.display());
     let _ = match p.retention {
+        _ if from("pipeline.retention").is_some() => writeln!(
+            out,
+            "  retention: {}",
+            from("pipeline.retention").unwrap_or_default()
+        ),
         Some(keep) => writeln!(
             out,
             "  retention: {} (older history and raw payloads are purged)",

@@ -42,7 +42,7 @@ pub async fn check(config: &Path, args: CheckArgs) -> Result<ExitCode, Failure> 
     rebound_config::check_commands(config, &loaded.plan)
         .map_err(|e| Failure::Usage(anyhow::anyhow!("{e}")))?;
     println!("{} is valid.", config.display());
-    print!("{}", rebound_config::summary(&loaded.plan));
+    print!("{}", rebound_config::summary_of(&loaded));
     for warning in unmatched_dataset_globs(&loaded.plan)
         .into_iter()
         .chain(open_listen(&loaded.plan))

@@ -51,6 +51,59 @@ fn examples_config(root: &Path, base_url: &str) -> PathBuf {
     write_config(&dir, base_url)
 }
 
+/// A `timezone` or `retention` read from an unset variable: `check`'s
+/// summary printed the default the plan holds in its place (`time zone
+/// UTC`, `retention: none (history is kept forever)`), which `run` would
+/// not use. It now says where the value comes from; set, it shows it.
+#[test]
+fn check_says_a_setting_comes_from_an_unset_variable_rather_than_its_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rebound.toml");
+    std::fs::write(
+        &config,
+        r#"
+[pipeline]
+name = "env"
+timezone = "${CLI_ZONE}"
+retention = "${CLI_KEEP}"
+
+[sources.up]
+base_url = "http://127.0.0.1:9"
+
+[scrapers.ok]
+source = "up"
+path = "/ok"
+"#,
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let out = rebound(&["-c", config, "check"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("pipeline env (time zone from ${CLI_ZONE}, not set here)\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  retention: from ${CLI_KEEP}, not set here\n"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("UTC"), "{stdout}");
+    assert!(!stdout.contains("kept forever"), "{stdout}");
+    let out = rebound(
+        &["-c", config, "check"],
+        &[("CLI_ZONE", "America/Chicago"), ("CLI_KEEP", "30d")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    // (A value read from the environment is masked like any secret.)
+    assert!(!stdout.contains("not set here"), "{stdout}");
+    assert!(
+        stdout.contains("  retention: 30d (older history"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn check_and_the_reporting_commands_need_no_secret() {
     let dir = tempfile::tempdir().unwrap();
