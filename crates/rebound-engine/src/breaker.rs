@@ -157,6 +157,15 @@ impl Engine {
             return Ok(false);
         }
         let cfg = &source.breaker;
+        // A probe answered 429 met the source's rate limit, not an outage:
+        // the host is up and answering, and the calls' own 429s are left
+        // to the rate limiter, not the breaker, for the same reason. Held
+        // for a failure, it opened the breaker of a source throttling some
+        // of its requests (the Odds API on New Year's Eve) and refused
+        // calls that would have got through.
+        if !ok && http_status == Some(429) {
+            return Ok(false);
+        }
         if ok {
             match stored {
                 None => return Ok(false),

@@ -196,6 +196,51 @@ async fn a_failing_probe_holds_the_breaker_and_an_answer_lets_the_trial_through(
     );
 }
 
+/// A probe answered 429 is a throttled source, not a down one: five such
+/// probes a minute apart leave the breaker closed, and the next call is
+/// made. They used to open it, as a refused connection does, so a source
+/// that throttled some of its requests had all its calls refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_answered_429_does_not_open_the_breaker() {
+    let h = harness(DOWN).await;
+    let prober = HttpProber::new(h.fetcher.clone(), h.engine.clone());
+    let source = &h.plan.sources["up"];
+    let probe = source.health.as_ref().unwrap();
+    let day = start()
+        .with_timezone(&chrono_tz::America::New_York)
+        .date_naive();
+    h.sim.script(
+        "/t/status",
+        vec![Reply::status(429).header("retry-after", "1"); 5],
+    );
+    for _ in 0..5 {
+        let result = prober.probe(source, probe, h.clock.now()).await;
+        assert!(!result.ok, "a 429 is not the expected status");
+        assert_eq!(result.http_status, Some(429));
+        h.clock.advance(Duration::from_secs(60));
+    }
+    let phase = h
+        .store
+        .breaker_state("up")
+        .await
+        .unwrap()
+        .map(|row| row.state.phase);
+    assert!(
+        matches!(phase, None | Some(Phase::Closed)),
+        "the breaker opened on a throttled probe: {phase:?}"
+    );
+    h.sim.script(
+        "/t/s",
+        vec![Reply::json(200, serde_json::json!({"ok": true}))],
+    );
+    let call = h
+        .engine
+        .run_scraper("s", day, &std::collections::BTreeMap::new())
+        .await
+        .unwrap();
+    assert_eq!(call.status, ScraperStatus::Success, "{call:?}");
+}
+
 /// A secret in the probe's path never reaches what the breaker stores or
 /// says: its transitions and the refusal of a call name the probe masked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
