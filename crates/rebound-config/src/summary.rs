@@ -46,18 +46,14 @@ fn summary_with(plan: &Plan, unset: &std::collections::BTreeMap<String, String>)
     }
     let _ = writeln!(out, "  database:  {}", plan.database_display());
     let _ = writeln!(out, "  raw store: {}", p.raw_store.display());
-    let _ = match p.retention {
-        _ if from("pipeline.retention").is_some() => writeln!(
-            out,
-            "  retention: {}",
-            from("pipeline.retention").unwrap_or_default()
-        ),
-        Some(keep) => writeln!(
+    let _ = match (from("pipeline.retention"), p.retention) {
+        (Some(from), _) => writeln!(out, "  retention: {from}"),
+        (None, Some(keep)) => writeln!(
             out,
             "  retention: {} (older history and raw payloads are purged)",
             format_duration(keep)
         ),
-        None => writeln!(out, "  retention: none (history is kept forever)"),
+        (None, None) => writeln!(out, "  retention: none (history is kept forever)"),
     };
     if let Some(season) = &p.season {
         // Two sample dates either side of New Year show the rule at work.

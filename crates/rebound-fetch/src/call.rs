@@ -520,7 +520,13 @@ impl Fetcher {
         // pausing the source. Only headers something here reads are
         // judged: Retry-After when the source pauses or the retry policy
         // respects it, the others when the source pauses.
-        for unreadable in rebound_domain::ratelimit::unreadable_signals(signal, finished_at) {
+        let reads_any = pausing.is_some() || spec.scraper.retry.respect_retry_after;
+        let judged = match reads_any {
+            true => rebound_domain::ratelimit::unreadable_signals(signal, finished_at),
+            // Nothing here reads them: no parse on every response.
+            false => Vec::new(),
+        };
+        for unreadable in judged {
             let read = pausing.is_some()
                 || (unreadable.header == "retry-after" && spec.scraper.retry.respect_retry_after);
             if let Some(value) = response.signal(unreadable.header).filter(|_| read)

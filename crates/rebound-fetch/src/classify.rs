@@ -540,6 +540,17 @@ fn json_document(body: &[u8], redactor: &Redactor) -> Result<serde_json::Value, 
 mod tests {
     use super::*;
 
+    /// A body over the counted size that nests deeper than serde_json's
+    /// limit stops the count where the parse will stop: no overflow, no
+    /// refusal for density, and the parse's own error.
+    #[test]
+    fn a_deeply_nested_body_is_counted_without_overflow() {
+        let deep = "[".repeat(2 << 20);
+        assert_eq!(too_many_values(deep.as_bytes()), None);
+        let error = payload_json(deep.as_bytes()).unwrap_err().to_string();
+        assert!(error.contains("recursion limit exceeded"), "{error}");
+    }
+
     #[test]
     fn a_number_beyond_f64_is_read_as_its_text_not_refused() {
         // Before: "number out of range", a `decode` failure of valid JSON.
