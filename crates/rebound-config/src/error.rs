@@ -293,6 +293,14 @@ fn reword_serde_message(key: KeyPath, message: &str) -> (KeyPath, String) {
                     "expected a string, found a table or an unquoted date or time (write dates and times in quotes: \"2026-01-01\")".to_string(),
                 );
             }
+            // Anywhere else "found map" named serde's model, not the file
+            // (`timeout = 2026-01-01T00:00:00Z` read "found map").
+            if found == "map" {
+                return (
+                    key,
+                    format!("expected {expected}, found a table or an unquoted date or time"),
+                );
+            }
             return (key, format!("expected {expected}, found {found}"));
         }
     }

@@ -22,6 +22,7 @@ mod location;
 mod raw;
 mod resolve;
 mod schema;
+mod shape;
 mod spans;
 mod summary;
 
@@ -246,6 +247,23 @@ pub fn load_str_with(
     })?;
     let spans = SpanIndex::build(&root);
     reporter.spans = Some(&spans);
+    // serde would read an array where a table belongs field by field, by
+    // position, checking no key (see `shape`).
+    let arrays = shape::arrays_for_tables(&root);
+    if !arrays.is_empty() {
+        let problems = arrays
+            .into_iter()
+            .map(|(key, span)| {
+                reporter.at_span(
+                    span,
+                    &key,
+                    "expected a table (`{ key = value, ... }` or a [section]), found an array"
+                        .to_string(),
+                )
+            })
+            .collect();
+        return Err(ConfigError::Invalid { problems });
+    }
 
     let deserializer = toml::Deserializer::from(root);
     let raw: raw::RawConfig =

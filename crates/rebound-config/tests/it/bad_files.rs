@@ -111,6 +111,47 @@ fn cases() -> Vec<Case> {
             "[sources.b]",
             "missing required key",
         ),
+        // serde reads an array as a struct by position: this one loaded as
+        // a breaker turned off, no key named or checked.
+        case(
+            "table as array of its values",
+            "[sources.b]\nbase_url = \"https://b\"\nbreaker = [false, \"10m\", 5, 0.5, 5, \"1m\", \"30m\", true]\n",
+            "sources.b.breaker",
+            "[false",
+            "expected a table (`{ key = value, ... }` or a [section]), found an array",
+        ),
+        // Refused before as "invalid length 1, expected struct RawBreaker
+        // with 8 elements".
+        case(
+            "table as short array",
+            "[sources.b]\nbase_url = \"https://b\"\nbreaker = [false]\n",
+            "sources.b.breaker",
+            "[false]",
+            "expected a table (`{ key = value, ... }` or a [section]), found an array",
+        ),
+        // Read "retry[0]: expected an integer, found map".
+        case(
+            "table as array of tables",
+            "[[retry]]\nmax_attempts = 2\n",
+            "retry",
+            "[[retry]]",
+            "expected a table (`{ key = value, ... }` or a [section]), found an array",
+        ),
+        case(
+            "step as array",
+            "[workflows.w]\nsteps = [[\"events\"]]\n",
+            "workflows.w.steps[0]",
+            "[\"events\"]]",
+            "found an array",
+        ),
+        // Read "found map".
+        case(
+            "duration as unquoted datetime",
+            "[sources.b]\nbase_url = \"https://b\"\ntimeout = 2026-01-01T00:00:00Z\n",
+            "sources.b.timeout",
+            "2026-01-01T",
+            "expected a duration such as \"250ms\", \"2s\", \"5m\" or \"1h\", found a table or an unquoted date or time",
+        ),
         case(
             "duration as number",
             "[sources.b]\nbase_url = \"https://b\"\ntimeout = 20\n",
