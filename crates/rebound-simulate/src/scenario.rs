@@ -1119,19 +1119,54 @@ fn overlap(a: &Target, b: &Target) -> bool {
         return false;
     }
     // Two scrapers' faults share requests only when one request can fit
-    // both shapes: the same template, and no literal query value that
-    // differs (a path-level check would call `/teams` and
-    // `/teams/{id}/roster` overlapping, which their shapes are not).
+    // both shapes: templates that some path fills both, and no literal
+    // query value that differs (a path-level check would call `/teams`
+    // and `/teams/{id}/roster` overlapping, which their shapes are not).
+    // Compared as written, `/games/{date}` and `/games/{game_id}` did not
+    // overlap, though the injector gives every `/games/X` request both
+    // faults, the first listed deciding it.
     if let (Some(x), Some(y)) = (&a.request, &b.request) {
-        return x.path == y.path
+        return templates_meet(&x.path, &y.path)
             && x.query
                 .iter()
                 .all(|(k, v)| y.query.iter().all(|(k2, v2)| k2 != k || v2 == v));
     }
-    match (&a.route, &b.route) {
-        (Some(x), Some(y)) => x.starts_with(y.as_str()) || y.starts_with(x.as_str()),
+    // A scraper's fault against a route's: whether a path of the scraper's
+    // template starts with the route (the injector's test for a route).
+    // Compared by the template's literal prefix, `/teams` (espn_teams) and
+    // the route `/teams/1` (one team's roster) contradicted each other,
+    // though no request fits both.
+    match (&a.request, &b.request, &a.route, &b.route) {
+        (Some(shape), None, _, Some(route)) | (None, Some(shape), Some(route), _) => {
+            route_can_match(route, &shape.path)
+        }
+        (_, _, Some(x), Some(y)) => x.starts_with(y.as_str()) || y.starts_with(x.as_str()),
         _ => true,
     }
+}
+
+/// Whether some path fits both templates: as many segments, each pair of
+/// which some text fits (a literal one fits the other's pattern; two with
+/// `{param}`s need compatible literal heads and tails, and are taken to
+/// meet whatever lies between, which a parameter can absorb).
+fn templates_meet(x: &str, y: &str) -> bool {
+    let (xs, ys): (Vec<&str>, Vec<&str>) = (x.split('/').collect(), y.split('/').collect());
+    xs.len() == ys.len()
+        && xs
+            .iter()
+            .zip(&ys)
+            .all(|(a, b)| match (a.contains('{'), b.contains('{')) {
+                (false, false) => a == b,
+                (true, false) => segment_matches(a, b),
+                (false, true) => segment_matches(b, a),
+                (true, true) => {
+                    let head = |s: &'_ str| s.split('{').next().unwrap_or("").to_string();
+                    let tail = |s: &'_ str| s.rsplit('}').next().unwrap_or("").to_string();
+                    let (ha, hb, ta, tb) = (head(a), head(b), tail(a), tail(b));
+                    (ha.starts_with(&hb) || hb.starts_with(&ha))
+                        && (ta.ends_with(&tb) || tb.ends_with(&ta))
+                }
+            })
 }
 
 fn names<'a>(keys: impl Iterator<Item = &'a String>) -> String {
@@ -1939,6 +1974,72 @@ mod tests {
             error.contains("faults[3].start: faults[2]") && error.contains("contradict"),
             "{error}"
         );
+    }
+
+    /// A scraper's fault and a route's contradict each other only when a
+    /// request of the scraper starts with the route, and two scrapers'
+    /// when one request fits both templates. Before: the scraper `/teams`
+    /// and the route `/teams/1` (one team's roster) were refused as
+    /// contradicting (the template's literal prefix starts the route), and
+    /// `/games/{date}` and `/games/{game_id}`, which the injector applies
+    /// to the same requests, were accepted (their templates differ).
+    #[test]
+    fn contradictions_are_judged_on_the_requests_both_faults_fit() {
+        let mut names = Names::default();
+        names.sources.insert("api".into());
+        for (scraper, path) in [
+            ("teams", "/teams"),
+            ("roster", "/teams/{team_id}/roster"),
+            ("by_date", "/games/{date}"),
+            ("by_id", "/games/{game_id}"),
+            ("today", "/games/today"),
+            ("pdf", "/books/{id}.pdf"),
+            ("json", "/books/{id}.json"),
+        ] {
+            names
+                .scrapers
+                .insert(scraper.into(), ("api".into(), path.into()));
+        }
+        let on = |target: &str| {
+            if target.starts_with('/') {
+                format!("source = \"api\"\nroute = \"{target}\"")
+            } else {
+                format!("scraper = \"{target}\"")
+            }
+        };
+        let check = |a: &str, b: &str| {
+            let text = format!(
+                "from = \"2026-01-01\"\ndays = 2\n[[faults]]\nkind = \"down\"\n{}\nstart = \"2026-01-01\"\nfor = \"1h\"\n[[faults]]\nkind = \"empty\"\n{}\nstart = \"2026-01-01\"\nfor = \"1h\"\n",
+                on(a),
+                on(b)
+            );
+            let mut scenario = parse(&text).expect("parses");
+            scenario.check_against(&names).map_err(|e| e.to_string())
+        };
+        for (a, b) in [
+            ("teams", "/teams/1"),
+            ("/teams/1", "teams"),
+            ("teams", "/teams/"),
+            ("pdf", "json"),
+            ("today", "/games/yesterday"),
+        ] {
+            assert!(check(a, b).is_ok(), "{a} and {b}: {:?}", check(a, b));
+        }
+        for (a, b) in [
+            ("teams", "/teams"),
+            ("teams", "/tea"),
+            ("roster", "/teams/1"),
+            ("/teams/1", "roster"),
+            ("by_date", "by_id"),
+            ("by_id", "today"),
+            ("today", "/games/to"),
+        ] {
+            let error = check(a, b).expect_err(&format!("{a} and {b} contradict"));
+            assert!(
+                error.contains("faults[1].start: faults[0]") && error.contains("contradict"),
+                "{a} and {b}: {error}"
+            );
+        }
     }
 
     /// Before: accepted, counted as hitting the PDF's requests, and the
