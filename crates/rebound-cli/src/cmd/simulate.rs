@@ -487,11 +487,13 @@ fn figures(r: &Report) -> Vec<(&'static str, String, Option<f64>, Unit)> {
 
 fn header(r: &Report) {
     let tz = r.timezone();
+    // The scenario's name is its file's, and the config's a path: either
+    // may hold a control character, which reached the terminal as is.
     println!(
         "Scenario {}: {}\n{}, policy {}, seed {}; {} to {} ({}), simulated in {:.1}s",
-        r.scenario,
+        crate::output::printable(&r.scenario),
         crate::output::printable(&r.description),
-        r.config,
+        crate::output::printable(&r.config),
         r.policy,
         r.seed,
         when(r.started_at, tz),
@@ -587,6 +589,7 @@ fn print_details(r: &Report) {
     }
     print_targets(r);
     if let Some(dir) = &r.kept {
+        let dir = crate::output::printable(dir);
         println!(
             "History kept in {dir}: rebound -c {dir}/rebound.toml status (or health --no-probe, alerts)"
         );
@@ -622,11 +625,20 @@ fn print_comparison(a: &Report, b: &Report) {
     header(a);
     println!(
         "compared with: {}, policy {}, simulated in {:.1}s",
-        b.config, b.policy, b.elapsed_seconds
+        crate::output::printable(&b.config),
+        b.policy,
+        b.elapsed_seconds
     );
     // `--compare` runs a second config with the same policy: name the
     // columns by config then, not twice "as written".
     let (head_a, head_b) = column_heads(a, b);
+    // The compared run's own warnings (a scraper it could not route, a
+    // sink it could not simulate): only the first run's were printed, so
+    // a compared config whose every call failed for want of a route read
+    // as a worse policy. Those both runs share are printed once, above.
+    for warning in b.warnings.iter().filter(|w| !a.warnings.contains(w)) {
+        println!("warning ({head_b}): {warning}");
+    }
     let mut t = table(&["figure", &head_a, &head_b, "difference"]);
     for ((name, ta, na, unit), (_, tb, nb, _)) in figures(a).into_iter().zip(figures(b)) {
         // A figure one side lacks (no alert at all) and one whose number
@@ -644,9 +656,9 @@ fn print_comparison(a: &Report, b: &Report) {
         t.add_row(vec![name.to_string(), ta, tb, diff]);
     }
     println!("{t}");
-    println!("{head_a} ({}):", a.config);
+    println!("{head_a} ({}):", crate::output::printable(&a.config));
     print_details(a);
-    println!("{head_b} ({}):", b.config);
+    println!("{head_b} ({}):", crate::output::printable(&b.config));
     print_details(b);
 }
 

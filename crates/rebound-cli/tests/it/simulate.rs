@@ -911,6 +911,82 @@ fn a_description_cannot_drive_the_terminal() {
     assert!(!stdout.contains("\u{1b}[31m"), "{stdout}");
 }
 
+/// The scenario's name (its file's) and the paths of the config and the
+/// kept history reach the terminal with their control characters
+/// escaped, as the description does. Before: printed as they were.
+#[test]
+fn a_scenario_file_or_folder_name_cannot_drive_the_terminal() {
+    let own = Own::new(SCOREBOARD, "from = \"2026-01-10\"\ndays = 1\n");
+    let dir = std::path::Path::new(&own.config)
+        .parent()
+        .expect("the config's folder");
+    let scenario = dir.join("odd\u{1b}[31m.toml");
+    std::fs::copy(&own.scenario, &scenario).expect("copy the scenario");
+    let keep = dir.join("kept\u{1b}[32m");
+    let out = rebound(
+        &[
+            "-c",
+            &own.config,
+            "simulate",
+            &scenario.to_string_lossy(),
+            "--keep",
+            &keep.to_string_lossy(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("Scenario odd\\u{1b}[31m: "), "{stdout}");
+    assert!(stdout.contains("kept\\u{1b}[32m/rebound.toml"), "{stdout}");
+    assert!(!stdout.contains('\u{1b}'), "{stdout}");
+}
+
+/// Beside a comparison, the compared run's warnings are printed too,
+/// those both runs share once. Before: only the first run's were, so a
+/// compared config none of whose calls the simulated upstream could
+/// route read as a worse policy, without a word of why.
+#[test]
+fn a_compared_configs_warnings_are_printed_too() {
+    let own = Own::new(SCOREBOARD, "from = \"2026-01-10\"\ndays = 1\n");
+    let other = std::path::Path::new(&own.config)
+        .parent()
+        .expect("the config's folder")
+        .join("other.toml");
+    std::fs::write(
+        &other,
+        r#"
+[pipeline]
+name = "other"
+timezone = "America/New_York"
+
+[sources.own_api]
+base_url = "https://api.example.com"
+
+[scrapers.own_items]
+source = "own_api"
+path = "/items"
+records = "/items"
+
+[workflows.daily]
+scrapers = ["own_items"]
+schedule = { kind = "window", start = "06:00", end = "08:00" }
+"#,
+    )
+    .expect("write the compared config");
+    let out = own.simulate(&["--compare", &other.to_string_lossy()], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("warning (compared config): no simulated route for scrapers.own_items: its calls are counted as connect failures"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.matches("the config has no [alerts.sinks]").count(),
+        1,
+        "{stdout}"
+    );
+}
+
 #[test]
 fn policy_original_runs_beside_the_config_with_the_differences() {
     let out = rebound(
