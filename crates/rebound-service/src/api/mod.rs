@@ -446,6 +446,14 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for JsonBody<
                 "request body: holds a NUL character (\\u0000), which no name or value can contain",
             ));
         }
+        // serde reads an array as a struct by position (`["daily",
+        // "2026-12-07"]` was a scrape request, no field named or checked);
+        // every body of this API is an object.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(Problem::bad_request(
+                "request body: expected a JSON object ({\"name\": value, ...})",
+            ));
+        }
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|e| Problem::bad_request(format!("request body: {e}")))

@@ -876,6 +876,22 @@ async fn bad_input(backend: Backend) {
         .post("/api/v1/scrape", Some(json!({"scraper": 7})))
         .await;
     assert!(typed.problem(400).contains("invalid type"));
+    // serde reads an array as the struct's fields by position: this one
+    // ran the scraper (200), and `[]` read "invalid length 0, expected
+    // struct ScrapeRequest with 3 elements".
+    for (path, body) in [
+        ("/api/v1/scrape", json!(["item", "2026-11-28", {}])),
+        ("/api/v1/scrape", json!([])),
+        ("/api/v1/workflows/daily/runs", json!(["2026-11-28"])),
+        ("/api/v1/lockouts/reset", json!(["item", "x"])),
+    ] {
+        let array = api.post(path, Some(body)).await;
+        assert_eq!(
+            array.problem(400),
+            "request body: expected a JSON object ({\"name\": value, ...})",
+            "{path}"
+        );
+    }
     let missing_field = api.post("/api/v1/scrape", None).await;
     assert!(missing_field.problem(400).contains("scraper"));
     let date = api
