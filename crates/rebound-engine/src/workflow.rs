@@ -17,7 +17,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rebound_domain::duration::add_saturating;
 use rebound_domain::message::{aggregate_errors, plural};
 use rebound_domain::outcome::{ErrorKind, ScraperStatus, StatusCounts, WorkflowStatus};
-use rebound_storage::{NewWorkflowExecution, RunStart, ScraperCallRow, Store};
+use rebound_storage::{DateClaim, NewWorkflowExecution, RunStart, ScraperCallRow, Store};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -92,6 +92,47 @@ impl Engine {
             .await
     }
 
+    /// Claims `target_date` of workflow `name` for execution
+    /// `execution_id` (`rebound backfill`): writes the run's row, as the
+    /// run itself would begin it, unless a run of that date is running or
+    /// collected it ([`Store::claim_target_date`]). The claimed run then
+    /// goes through [`Engine::run_workflow_with`] with the same execution
+    /// id and user parameters.
+    pub async fn claim_date(
+        &self,
+        name: &str,
+        target_date: NaiveDate,
+        user_params: &BTreeMap<String, String>,
+        execution_id: &str,
+    ) -> Result<DateClaim, EngineError> {
+        let start = self.run_start(name, target_date, user_params, execution_id);
+        Ok(self.store.claim_target_date(&start).await?)
+    }
+
+    /// The row a run begins with: now, the user parameters with secrets
+    /// masked, this process as its owner, a heartbeat of one lease.
+    fn run_start(
+        &self,
+        name: &str,
+        target_date: NaiveDate,
+        user_params: &BTreeMap<String, String>,
+        execution_id: &str,
+    ) -> RunStart {
+        let started_at = self.clock.now();
+        RunStart {
+            execution_id: execution_id.to_string(),
+            workflow_name: name.to_string(),
+            target_date,
+            started_at,
+            params: self
+                .plan
+                .redactor
+                .redact_string(&params_to_json(user_params)),
+            owner: crate::liveness::this_process(),
+            heartbeat_until: add_saturating(started_at, self.plan.scheduler.lease),
+        }
+    }
+
     /// Runs a workflow once for `target_date`.
     pub async fn run_workflow_with(
         &self,
@@ -121,29 +162,20 @@ impl Engine {
             .execution_id
             .clone()
             .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-        let started_at = self.clock.now();
-        let run_params = self
-            .plan
-            .redactor
-            .redact_string(&params_to_json(user_params));
         // The calls this execution already completed, when it ran before.
         let completed = match &options.execution_id {
             Some(id) => completed_calls(&self.store.scraper_calls_for_execution(id).await?),
             None => Completed::new(),
         };
-        let owner = crate::liveness::this_process();
+        let start = self.run_start(name, target_date, user_params, &execution_id);
+        let RunStart {
+            started_at,
+            params: run_params,
+            owner,
+            ..
+        } = start.clone();
         let lease = self.plan.scheduler.lease;
-        self.store
-            .begin_workflow_execution(&RunStart {
-                execution_id: execution_id.clone(),
-                workflow_name: name.to_string(),
-                target_date,
-                started_at,
-                params: run_params.clone(),
-                owner: owner.clone(),
-                heartbeat_until: add_saturating(started_at, lease),
-            })
-            .await?;
+        self.store.begin_workflow_execution(&start).await?;
         // Dropped (and so stopped) when this future ends or is cancelled.
         let _heartbeat = Heartbeat(spawn_heartbeat(
             self.store.clone(),

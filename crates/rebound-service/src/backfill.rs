@@ -8,8 +8,9 @@
 use chrono::NaiveDate;
 use rebound_domain::clock::Clock;
 use rebound_domain::handoff::Trigger;
+use rebound_domain::outcome::ErrorKind;
 use rebound_engine::{Engine, EngineError, RunOptions};
-use rebound_storage::{AlertLevel, DecisionAction, NewDecision, StoreError};
+use rebound_storage::{AlertLevel, DateClaim, DecisionAction, NewDecision, RunFailure, StoreError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -133,56 +134,51 @@ pub async fn backfill(
             .run_workflow_with(workflow, from, params, &RunOptions::default())
             .await?;
     }
-    let store = engine.store();
     let tz = engine.plan().pipeline.timezone;
     let mut steps = Vec::with_capacity(all.len());
     for date in all {
         let now = clock.now();
-        // A date not to run, with the reason its SKIP decision gives.
-        let skip = if rebound_domain::calendar::skips_whole(tz, date) {
+        // The date's execution once claimed, or the step of a date not to
+        // run with the reason its SKIP decision gives.
+        let next = if rebound_domain::calendar::skips_whole(tz, date) {
             let zone = tz.name().to_string();
             let reason =
                 format!("backfill: {date} does not exist in {zone} (its clocks skip it whole)");
-            Some((BackfillStep::NoSuchDay { date, zone }, reason))
+            Err((BackfillStep::NoSuchDay { date, zone }, reason))
         } else {
-            let rows = store.executions_for_date(workflow, date).await?;
-            let done = rows
-                .iter()
-                .rev()
-                .find(|r| r.status == "success" || r.status == "no_data");
-            // The runs of processes that exited were closed when this
-            // command opened the history, so a run still `running` is
-            // another live process's. Two starting at the same instant can
-            // still both run a date; one started while the other runs it
-            // no longer does.
-            let running = rows.iter().rev().find(|r| r.status == "running");
-            match (done, running) {
-                (Some(row), _) => Some((
+            // The check and the run's row are one write (a claim), so two
+            // backfills started at the same instant cannot both find the
+            // date free. The runs of processes that exited were closed when
+            // this command opened the history, so a run still `running` is
+            // another live process's.
+            let execution_id = uuid::Uuid::now_v7().to_string();
+            match engine
+                .claim_date(workflow, date, params, &execution_id)
+                .await?
+            {
+                DateClaim::Claimed => Ok(execution_id),
+                DateClaim::Collected {
+                    execution_id,
+                    status,
+                } => Err((
                     BackfillStep::Skipped {
                         date,
-                        execution_id: row.execution_id.clone(),
-                        status: row.status.clone(),
+                        execution_id: execution_id.clone(),
+                        status: status.clone(),
                     },
-                    format!(
-                        "backfill: already collected by execution {} ({})",
-                        row.execution_id, row.status
-                    ),
+                    format!("backfill: already collected by execution {execution_id} ({status})"),
                 )),
-                (None, Some(row)) => Some((
+                DateClaim::Running { execution_id } => Err((
                     BackfillStep::Running {
                         date,
-                        execution_id: row.execution_id.clone(),
+                        execution_id: execution_id.clone(),
                     },
-                    format!(
-                        "backfill: running in another process (execution {})",
-                        row.execution_id
-                    ),
+                    format!("backfill: running in another process (execution {execution_id})"),
                 )),
-                (None, None) => None,
             }
         };
-        let step = match skip {
-            Some((step, reason)) => {
+        let step = match next {
+            Err((step, reason)) => {
                 record(
                     engine,
                     workflow,
@@ -196,8 +192,7 @@ pub async fn backfill(
                 .await?;
                 step
             }
-            None => {
-                let execution_id = uuid::Uuid::now_v7().to_string();
+            Ok(execution_id) => {
                 record(
                     engine,
                     workflow,
@@ -215,9 +210,16 @@ pub async fn backfill(
                     slot,
                     trigger: Trigger::Backfill,
                 };
-                let report = engine
+                let report = match engine
                     .run_workflow_with(workflow, date, params, &options)
-                    .await?;
+                    .await
+                {
+                    Ok(report) => report,
+                    Err(error) => {
+                        release(engine, clock.now(), workflow, date, &execution_id, &error).await;
+                        return Err(error.into());
+                    }
+                };
                 BackfillStep::Ran {
                     date,
                     execution_id,
@@ -230,6 +232,39 @@ pub async fn backfill(
         steps.push(step);
     }
     Ok(steps)
+}
+
+/// Closes the row of a claimed date whose run stopped with an error (it
+/// could not start, or the history failed under it), so the claim does not
+/// hold the date until a later command finds the row's heartbeat lapsed.
+/// Only a row still `running` under this process is closed; a run the
+/// engine finished keeps its own status.
+async fn release(
+    engine: &Engine,
+    at: chrono::DateTime<chrono::Utc>,
+    workflow: &str,
+    date: NaiveDate,
+    execution_id: &str,
+    error: &EngineError,
+) {
+    let failure = RunFailure {
+        execution_id: execution_id.to_string(),
+        workflow_name: workflow.to_string(),
+        target_date: date,
+        at,
+        // The history failing under the run is Rebound's; anything else
+        // the engine refused before the run began.
+        error_kind: match error {
+            EngineError::Store(_) => ErrorKind::Internal,
+            _ => ErrorKind::Config,
+        },
+        message: error.to_string(),
+        params: "{}".into(),
+        only_running_owner: Some(rebound_engine::liveness::this_process()),
+    };
+    if let Err(error) = engine.store().record_run_failure(&failure).await {
+        tracing::warn!(%execution_id, %error, "Could not close the backfill's claimed run.");
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -36,8 +36,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use rebound_storage::{
     AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, CallFilter,
-    CallHourRow, CallOutput, CollectedAsk, DecisionOutcome, DecisionRow, LatestPayload, LockoutRow,
-    NewCompletionEvent, NewDecision, NewLockout, NewScheduledRun, NewScraperCall,
+    CallHourRow, CallOutput, CollectedAsk, DateClaim, DecisionOutcome, DecisionRow, LatestPayload,
+    LockoutRow, NewCompletionEvent, NewDecision, NewLockout, NewScheduledRun, NewScraperCall,
     NewWorkflowExecution, OutputRole, PayloadRef, RunFailure, RunFilter, RunHourRow, RunStart,
     RunningExecution, ScheduledRunRow, ScraperCallRow, SlotRow, Store, StoreError, Validators,
     WorkflowExecutionRow,
@@ -547,6 +547,10 @@ impl Store for PostgresStore {
 
     async fn begin_workflow_execution(&self, start: &RunStart) -> Result<(), StoreError> {
         runs::begin_workflow_execution(self, start).await
+    }
+
+    async fn claim_target_date(&self, start: &RunStart) -> Result<DateClaim, StoreError> {
+        runs::claim_target_date(self, start).await
     }
 
     async fn renew_workflow_execution(

@@ -9,8 +9,11 @@
 use crate::Within;
 use crate::{PostgresStore, ms};
 use chrono::{DateTime, Utc};
-use rebound_storage::{NewWorkflowExecution, RunFailure, RunStart, RunningExecution, StoreError};
+use rebound_storage::{
+    DateClaim, NewWorkflowExecution, RunFailure, RunStart, RunningExecution, StoreError,
+};
 use sqlx::Row;
+use sqlx::postgres::PgArguments;
 
 /// The counts of an execution's call rows, as `workflow_executions`
 /// columns, for a run closed without the engine's own tally. Same mapping
@@ -81,10 +84,8 @@ pub(crate) async fn record_workflow_execution(
     Ok(())
 }
 
-pub(crate) async fn begin_workflow_execution(
-    store: &PostgresStore,
-    start: &RunStart,
-) -> Result<(), StoreError> {
+/// The row of a run that starts (see [`begin_workflow_execution`]).
+fn begin_query(start: &RunStart) -> sqlx::query::Query<'_, sqlx::Postgres, PgArguments> {
     sqlx::query(
         "INSERT INTO workflow_executions (execution_id, workflow_name, target_date, \
             execution_time, finished_at, status, scrapers_requested, \
@@ -102,10 +103,60 @@ pub(crate) async fn begin_workflow_execution(
     .bind(start.params.as_str())
     .bind(start.owner.as_str())
     .bind(ms(start.heartbeat_until))
-    .execute(&store.pool)
-    .within(store, "begin_workflow_execution")
-    .await?;
+}
+
+pub(crate) async fn begin_workflow_execution(
+    store: &PostgresStore,
+    start: &RunStart,
+) -> Result<(), StoreError> {
+    begin_query(start)
+        .execute(&store.pool)
+        .within(store, "begin_workflow_execution")
+        .await?;
     Ok(())
+}
+
+/// The read and the write in one transaction that first takes an advisory
+/// lock on the workflow and date: under READ COMMITTED two claimers would
+/// both read "no run" before either inserted, and no row exists yet to
+/// lock. The lock goes with the transaction.
+pub(crate) async fn claim_target_date(
+    store: &PostgresStore,
+    start: &RunStart,
+) -> Result<DateClaim, StoreError> {
+    const WHAT: &str = "claim_target_date";
+    // The date comes last and has a fixed length, so two keys are the same
+    // text only for the same workflow and date.
+    let key = format!(
+        "rebound claim_target_date {}/{}",
+        start.workflow_name, start.target_date
+    );
+    let mut tx = store.pool.begin().within(store, WHAT).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(key)
+        .execute(&mut *tx)
+        .within(store, WHAT)
+        .await?;
+    let holder: Option<(String, String)> = sqlx::query_as(
+        "SELECT execution_id, status FROM workflow_executions \
+         WHERE workflow_name = $1 AND target_date = $2 \
+           AND status IN ('success', 'no_data', 'running') \
+         ORDER BY status = 'running', execution_time DESC, execution_id DESC LIMIT 1",
+    )
+    .bind(start.workflow_name.as_str())
+    .bind(start.target_date)
+    .fetch_optional(&mut *tx)
+    .within(store, WHAT)
+    .await?;
+    let claim = DateClaim::held_by(holder);
+    if claim == DateClaim::Claimed {
+        begin_query(start)
+            .execute(&mut *tx)
+            .within(store, WHAT)
+            .await?;
+    }
+    tx.commit().within(store, WHAT).await?;
+    Ok(claim)
 }
 
 pub(crate) async fn renew_workflow_execution(

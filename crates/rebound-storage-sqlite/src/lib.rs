@@ -45,8 +45,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use codec::{column, date_column, encode_date, store_error, time_column};
 use rebound_storage::{
     AttemptRow, BreakerChange, BreakerRow, BreakerState, BreakerTransitionRow, CallFilter,
-    CallHourRow, CallOutput, CollectedAsk, DecisionOutcome, DecisionRow, LatestPayload, LockoutRow,
-    NewCompletionEvent, NewDecision, NewLockout, NewScheduledRun, NewScraperCall,
+    CallHourRow, CallOutput, CollectedAsk, DateClaim, DecisionOutcome, DecisionRow, LatestPayload,
+    LockoutRow, NewCompletionEvent, NewDecision, NewLockout, NewScheduledRun, NewScraperCall,
     NewWorkflowExecution, OutputRole, PayloadRef, RunFailure, RunFilter, RunHourRow, RunStart,
     RunningExecution, ScheduledRunRow, ScraperCallRow, SlotRow, Store, StoreError, Validators,
     WorkflowExecutionRow,
@@ -296,6 +296,10 @@ impl Store for SqliteStore {
 
     async fn begin_workflow_execution(&self, start: &RunStart) -> Result<(), StoreError> {
         runs::begin_workflow_execution(&self.writer, start).await
+    }
+
+    async fn claim_target_date(&self, start: &RunStart) -> Result<DateClaim, StoreError> {
+        runs::claim_target_date(&self.writer, start).await
     }
 
     async fn renew_workflow_execution(

@@ -5,14 +5,20 @@
 //! failed ([`rebound_storage::Store::record_run_failure`]).
 //!
 //! Every statement is a single write on the writer connection, so each is
-//! its own transaction and queues behind the group commits of this process.
+//! its own transaction and queues behind the group commits of this process;
+//! a backfill's claim of a date (a read, then the write) is one `BEGIN
+//! IMMEDIATE` transaction.
 
 use crate::codec::{
-    column, date_column, encode_date, encode_time, opt_time_column, store_error, time_column,
+    begin_immediate, column, date_column, encode_date, encode_time, opt_time_column, store_error,
+    time_column,
 };
 use chrono::{DateTime, Utc};
-use rebound_storage::{NewWorkflowExecution, RunFailure, RunStart, RunningExecution, StoreError};
+use rebound_storage::{
+    DateClaim, NewWorkflowExecution, RunFailure, RunStart, RunningExecution, StoreError,
+};
 use sqlx::SqlitePool;
+use sqlx::sqlite::SqliteArguments;
 
 /// The counts of an execution's call rows, as `workflow_executions`
 /// columns, for a run closed without the engine's own tally. Same mapping
@@ -82,10 +88,8 @@ pub(crate) async fn record_workflow_execution(
     Ok(())
 }
 
-pub(crate) async fn begin_workflow_execution(
-    writer: &SqlitePool,
-    start: &RunStart,
-) -> Result<(), StoreError> {
+/// The row of a run that starts (see [`begin_workflow_execution`]).
+fn begin_query(start: &RunStart) -> sqlx::query::Query<'_, sqlx::Sqlite, SqliteArguments> {
     sqlx::query(
         "INSERT INTO workflow_executions (execution_id, workflow_name, target_date, \
             execution_time, finished_at, status, scrapers_requested, \
@@ -103,10 +107,50 @@ pub(crate) async fn begin_workflow_execution(
     .bind(start.params.as_str())
     .bind(start.owner.as_str())
     .bind(encode_time(start.heartbeat_until))
-    .execute(writer)
-    .await
-    .map_err(|e| store_error("begin_workflow_execution", e))?;
+}
+
+pub(crate) async fn begin_workflow_execution(
+    writer: &SqlitePool,
+    start: &RunStart,
+) -> Result<(), StoreError> {
+    begin_query(start)
+        .execute(writer)
+        .await
+        .map_err(|e| store_error("begin_workflow_execution", e))?;
     Ok(())
+}
+
+/// The run that holds a workflow's date: a collected one before a running
+/// one, the newest of each first (`status = 'running'` sorts false first).
+const DATE_HOLDER: &str = "SELECT execution_id, status FROM workflow_executions \
+     WHERE workflow_name = ?1 AND target_date = ?2 \
+       AND status IN ('success', 'no_data', 'running') \
+     ORDER BY status = 'running', execution_time DESC, execution_id DESC LIMIT 1";
+
+/// The read and the write in one `BEGIN IMMEDIATE` transaction: holding
+/// the write lock, no other connection (nor process) can begin a run of
+/// the date between them.
+pub(crate) async fn claim_target_date(
+    writer: &SqlitePool,
+    start: &RunStart,
+) -> Result<DateClaim, StoreError> {
+    const WHAT: &str = "claim_target_date";
+    let mut tx = begin_immediate(writer, WHAT).await?;
+    let holder: Option<(String, String)> = sqlx::query_as(DATE_HOLDER)
+        .bind(start.workflow_name.as_str())
+        .bind(encode_date(start.target_date))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| store_error(WHAT, e))?;
+    let claim = DateClaim::held_by(holder);
+    if claim == DateClaim::Claimed {
+        begin_query(start)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| store_error(WHAT, e))?;
+    }
+    tx.commit().await.map_err(|e| store_error(WHAT, e))?;
+    Ok(claim)
 }
 
 pub(crate) async fn renew_workflow_execution(

@@ -246,6 +246,38 @@ pub struct RunStart {
     pub heartbeat_until: DateTime<Utc>,
 }
 
+/// What [`Store::claim_target_date`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DateClaim {
+    /// The run's row was written: the date is this run's.
+    Claimed,
+    /// A run of the date already ended `success` or `no_data`.
+    Collected {
+        execution_id: String,
+        status: String,
+    },
+    /// A run of the date is `running` (in another process, or one that
+    /// died and whose row is not closed yet).
+    Running { execution_id: String },
+}
+
+impl DateClaim {
+    /// From the holding run's `(execution_id, status)`, as the backends
+    /// read it; none means the date was free and is now claimed.
+    pub fn held_by(holder: Option<(String, String)>) -> DateClaim {
+        match holder {
+            None => DateClaim::Claimed,
+            Some((execution_id, status)) if status == "running" => {
+                DateClaim::Running { execution_id }
+            }
+            Some((execution_id, status)) => DateClaim::Collected {
+                execution_id,
+                status,
+            },
+        }
+    }
+}
+
 /// A run that failed as a whole (see [`Store::record_run_failure`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunFailure {
@@ -392,6 +424,19 @@ pub trait Store:
     /// same execution (a rescue, a follow-up) is set running again, keeping
     /// its start time and counts.
     async fn begin_workflow_execution(&self, start: &RunStart) -> Result<(), StoreError>;
+
+    /// Writes the row of a run that starts, as
+    /// [`Store::begin_workflow_execution`] does, only when no run of the
+    /// same workflow and target date is `running` or ended `success` or
+    /// `no_data`; otherwise writes nothing and says which run holds the
+    /// date (a collected one before a running one, newest first). The check
+    /// and the write are one transaction under a lock two claimers of the
+    /// same date both take (SQLite's write lock; a PostgreSQL advisory lock
+    /// on the workflow and date), so of two `rebound backfill`s started at
+    /// the same instant only one runs a date. A failed run does not hold
+    /// its date, and a run whose process died holds it until its row is
+    /// closed (its heartbeat, [`Store::record_run_failure`]).
+    async fn claim_target_date(&self, start: &RunStart) -> Result<DateClaim, StoreError>;
 
     /// Extends the heartbeat of a running run owned by `owner`; false when
     /// the row is no longer running under that owner (finished, or closed

@@ -23,6 +23,7 @@ use tokio::sync::Notify;
 
 mod alerts;
 mod api;
+mod backfill;
 mod browser;
 mod dashboard;
 mod handoff;

@@ -205,6 +205,7 @@ runs_tests!(
     a_run_row_is_running_from_its_start_and_finished_in_place,
     a_dead_runs_row_is_closed_only_under_its_owner_with_its_call_counts,
     a_run_that_could_not_start_gets_a_failed_row_with_its_kind,
+    a_date_is_claimed_by_one_run_until_it_fails,
 );
 
 /// The hand-off outbox (`store_conformance::events`), one test each.

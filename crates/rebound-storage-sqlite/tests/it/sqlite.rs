@@ -6,7 +6,9 @@
 use crate::fresh_store;
 use chrono::{DateTime, TimeDelta, Utc};
 use rebound_domain::outcome::{AttemptOutcome, ErrorKind, ScraperStatus};
-use rebound_storage::{NewAttempt, NewScheduledRun, NewScraperCall, Store, StoreError};
+use rebound_storage::{
+    DateClaim, NewAttempt, NewScheduledRun, NewScraperCall, RunStart, Store, StoreError,
+};
 use rebound_storage_sqlite::SqliteStore;
 use sqlx::Row;
 use std::collections::BTreeSet;
@@ -490,6 +492,52 @@ async fn two_stores_on_one_file_never_claim_one_run_twice() {
     let distinct: BTreeSet<&String> = all.iter().collect();
     assert_eq!(all.len(), 40, "claimed: {all:?}");
     assert_eq!(distinct.len(), 40);
+}
+
+/// Two processes' backfills (two stores on one file) claiming the same
+/// dates at once: `BEGIN IMMEDIATE` before the read is what keeps both
+/// from finding a date free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_stores_on_one_file_never_claim_one_date_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.sqlite");
+    let first = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let second = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let t0 = at("2026-01-01T00:00:00Z");
+    let mut tasks = Vec::new();
+    for claimer in 0..8 {
+        let store = Arc::clone(if claimer % 2 == 0 { &first } else { &second });
+        tasks.push(tokio::spawn(async move {
+            let mut won = Vec::new();
+            for day in 0..10 {
+                let start = RunStart {
+                    execution_id: format!("exec-{claimer}-{day}"),
+                    workflow_name: "wf".to_string(),
+                    target_date: t0.date_naive() + chrono::Days::new(day),
+                    started_at: t0,
+                    params: "{}".to_string(),
+                    owner: format!("host:{claimer}"),
+                    heartbeat_until: t0 + TimeDelta::seconds(60),
+                };
+                let claim = store
+                    .claim_target_date(&start)
+                    .await
+                    .expect("no claim may fail");
+                if claim == DateClaim::Claimed {
+                    won.push(start.target_date);
+                }
+            }
+            won
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    all.sort();
+    let distinct: BTreeSet<_> = all.iter().collect();
+    assert_eq!(all.len(), 10, "claimed: {all:?}");
+    assert_eq!(distinct.len(), 10);
 }
 
 /// The engine's benchmark load, scaled to the count in

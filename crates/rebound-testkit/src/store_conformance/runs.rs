@@ -6,13 +6,16 @@
 use super::{Tag, find_execution, record, sample_call, sample_execution, ts};
 use chrono::TimeDelta;
 use rebound_domain::outcome::{ErrorKind, ScraperStatus, WorkflowStatus};
-use rebound_storage::{PROCESS_EXITED, RunFailure, RunStart, Store};
+use rebound_storage::{
+    DateClaim, NewWorkflowExecution, PROCESS_EXITED, RunFailure, RunStart, Store,
+};
 
 /// Runs every check of this module.
 pub async fn run_all(store: &dyn Store) {
     a_run_row_is_running_from_its_start_and_finished_in_place(store).await;
     a_dead_runs_row_is_closed_only_under_its_owner_with_its_call_counts(store).await;
     a_run_that_could_not_start_gets_a_failed_row_with_its_kind(store).await;
+    a_date_is_claimed_by_one_run_until_it_fails(store).await;
 }
 
 fn start(tag: &Tag, name: &str, owner: &str) -> RunStart {
@@ -238,4 +241,106 @@ pub async fn a_run_that_could_not_start_gets_a_failed_row_with_its_kind(store: &
     assert_eq!(row.error_message.as_deref(), Some("run panicked: boom"));
     assert_eq!(row.execution_time, at, "the first start is kept");
     assert_eq!(row.duration_ms, 2_000);
+}
+
+/// `claim_target_date` (`rebound backfill`): of eight claims of one date
+/// at once, one writes its run's row and the others are told which run
+/// holds the date; a failed run does not hold it, a collected one does.
+/// Before the claim, two backfills both read the date free and both ran it.
+pub async fn a_date_is_claimed_by_one_run_until_it_fails(store: &dyn Store) {
+    let tag = Tag::new();
+    // Several dates, eight claimers each: without the lock a race is lost
+    // on one date in a few.
+    let mut winners = Vec::new();
+    for day in 0..6u64 {
+        let starts: Vec<RunStart> = (0..8)
+            .map(|i| {
+                let s = start(&tag, &format!("claim{day}_{i}"), "host-a:42");
+                RunStart {
+                    target_date: s.target_date - chrono::Days::new(day),
+                    ..s
+                }
+            })
+            .collect();
+        let claims: Vec<DateClaim> =
+            futures::future::join_all(starts.iter().map(|s| store.claim_target_date(s)))
+                .await
+                .into_iter()
+                .map(|c| c.expect("claim_target_date"))
+                .collect();
+        let won: Vec<&RunStart> = starts
+            .iter()
+            .zip(&claims)
+            .filter(|(_, c)| **c == DateClaim::Claimed)
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(won.len(), 1, "one claim wins: {claims:?}");
+        let winner = won[0].clone();
+        for claim in claims.iter().filter(|c| **c != DateClaim::Claimed) {
+            assert_eq!(
+                claim,
+                &DateClaim::Running {
+                    execution_id: winner.execution_id.clone()
+                }
+            );
+        }
+        let row = find_execution(store, &winner.execution_id).await;
+        assert_eq!(row.status, "running");
+        let all = store
+            .executions_for_date(&winner.workflow_name, winner.target_date)
+            .await
+            .expect("executions_for_date");
+        assert_eq!(all.len(), 1, "the losers wrote nothing: {all:#?}");
+        winners.push(winner);
+    }
+    let winner = &winners[0];
+
+    // A failed run leaves the date free.
+    let finished = |start: &RunStart, status: WorkflowStatus| NewWorkflowExecution {
+        execution_id: start.execution_id.clone(),
+        workflow_name: start.workflow_name.clone(),
+        target_date: start.target_date,
+        execution_time: start.started_at,
+        finished_at: start.started_at + TimeDelta::seconds(5),
+        status,
+        scrapers_requested: 1,
+        scrapers_succeeded: u32::from(status == WorkflowStatus::Success),
+        scrapers_failed: u32::from(status == WorkflowStatus::Failed),
+        scrapers_no_data: 0,
+        scrapers_skipped: 0,
+        error_message: None,
+        duration_ms: 5_000,
+        params: start.params.clone(),
+    };
+    store
+        .record_workflow_execution(&finished(winner, WorkflowStatus::Failed))
+        .await
+        .expect("record_workflow_execution");
+    let again = start(&tag, "again", "host-b:7");
+    assert_eq!(
+        store.claim_target_date(&again).await.expect("claim"),
+        DateClaim::Claimed
+    );
+    store
+        .record_workflow_execution(&finished(&again, WorkflowStatus::Success))
+        .await
+        .expect("record_workflow_execution");
+    // A collected date is held by the run that collected it.
+    let third = start(&tag, "third", "host-b:7");
+    assert_eq!(
+        store.claim_target_date(&third).await.expect("claim"),
+        DateClaim::Collected {
+            execution_id: again.execution_id.clone(),
+            status: "success".into()
+        }
+    );
+    // Another date of the same workflow is free.
+    let next_day = RunStart {
+        target_date: third.target_date.succ_opt().expect("date"),
+        ..third.clone()
+    };
+    assert_eq!(
+        store.claim_target_date(&next_day).await.expect("claim"),
+        DateClaim::Claimed
+    );
 }
