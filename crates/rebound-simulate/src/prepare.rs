@@ -389,12 +389,42 @@ pub fn prepare(
     let changed = toml::to_string(&root).map_err(|e| adapt(e.to_string()))?;
     let plan = rebound_config::load_str(&changed, path, &placeholder_env)
         .map_err(|e| adapt(adapt_reason(&e)))?;
+    warnings.extend(never_called(&plan));
     Ok(Prepared {
         plan,
         names,
         warnings,
         text: changed,
     })
+}
+
+/// A warning per scraper that nothing the simulation runs calls: it is in
+/// no scheduled workflow (only in workflows run by hand, or in none) and
+/// refreshes no calendar. The simulation runs what `serve` would, so such
+/// a scraper is never called; the report said nothing of it, and a fault
+/// on it was accepted and measured nothing, without a word why.
+fn never_called(plan: &Plan) -> Vec<String> {
+    let mut called: BTreeSet<&str> = plan
+        .workflows
+        .values()
+        .filter(|w| w.schedule.is_some())
+        .flat_map(|w| w.scraper_names())
+        .collect();
+    called.extend(
+        plan.calendars
+            .values()
+            .filter_map(|c| c.refresh.as_ref())
+            .map(|r| r.scraper.as_str()),
+    );
+    plan.scrapers
+        .keys()
+        .filter(|name| !called.contains(name.as_str()))
+        .map(|name| {
+            format!(
+                "scrapers.{name} is in no scheduled workflow and refreshes no calendar: the simulation runs what `serve` would, so it is never called and the report says nothing of it"
+            )
+        })
+        .collect()
 }
 
 /// Checks `text` as written (its errors name the user's own lines) and
@@ -731,6 +761,73 @@ schedule = { kind = "window", start = "06:00", end = "10:00" }
             "{warning}"
         );
         assert!(!warning.contains("s3cret"), "{warning}");
+    }
+
+    /// Before: a scraper only a workflow run by hand (or none) calls was
+    /// never called by the simulation, and nothing said so.
+    #[test]
+    fn a_scraper_nothing_scheduled_calls_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = Endpoints {
+            upstream: "http://127.0.0.1:7".into(),
+            receiver: "http://127.0.0.1:8".into(),
+            closed: "http://127.0.0.1:9".into(),
+            dir: dir.path().to_path_buf(),
+        };
+        let text = r#"
+[pipeline]
+name = "mini"
+timezone = "America/New_York"
+
+[sources.nba_cdn]
+base_url = "https://cdn.nba.com/static/json"
+
+[scrapers.scheduled]
+source = "nba_cdn"
+path = "/a"
+
+[scrapers.by_hand]
+source = "nba_cdn"
+path = "/b"
+
+[scrapers.nowhere]
+source = "nba_cdn"
+path = "/c"
+
+[workflows.daily]
+scrapers = ["scheduled"]
+schedule = { kind = "window", start = "06:00", end = "10:00" }
+
+[workflows.manual]
+scrapers = ["by_hand"]
+"#;
+        let path = dir.path().join("rebound.toml");
+        let prepared = prepare(text, &path, &at, Policy::AsWritten, &[], None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let never: Vec<&String> = prepared
+            .warnings
+            .iter()
+            .filter(|w| w.contains("never called"))
+            .collect();
+        assert_eq!(never.len(), 2, "{:?}", prepared.warnings);
+        assert!(never[0].starts_with("scrapers.by_hand is in no scheduled workflow"));
+        assert!(never[1].starts_with("scrapers.nowhere is in no scheduled workflow"));
+        // The reference pipeline calls every scraper it has.
+        let reference = write_reference(dir.path()).unwrap();
+        let prepared = prepare(
+            REFERENCE_CONFIG,
+            &reference,
+            &at,
+            Policy::AsWritten,
+            &[],
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            !prepared.warnings.iter().any(|w| w.contains("never called")),
+            "{:?}",
+            prepared.warnings
+        );
     }
 
     #[test]
