@@ -149,7 +149,10 @@ fn scraper_label(call: &CallReport) -> String {
         .params
         .iter()
         .filter(|(k, _)| !rebound_domain::template::BUILTIN_PARAMS.contains(&k.as_str()))
-        .map(|(k, v)| format!("{k}={v}"))
+        // A value from the command line or an upstream's item: a line break
+        // in it split the cell, as if it ended there (the table keeps line
+        // ends, so the cell is escaped here).
+        .map(|(k, v)| format!("{k}={}", printable(v)))
         .collect();
     if extra.is_empty() {
         call.scraper.clone()

@@ -73,8 +73,8 @@ pub async fn backup(config: &Path, args: BackupArgs) -> Result<ExitCode, Failure
         .len();
     println!(
         "Backed up {} to {} ({}).",
-        source.display(),
-        args.file.display(),
+        crate::output::printable(&source.display().to_string()),
+        crate::output::printable(&args.file.display().to_string()),
         size(bytes)
     );
     Ok(ExitCode::SUCCESS)

@@ -41,8 +41,16 @@ pub async fn check(config: &Path, args: CheckArgs) -> Result<ExitCode, Failure> 
     // would fail every call); the rest of the file was checked on load.
     rebound_config::check_commands(config, &loaded.plan)
         .map_err(|e| Failure::Usage(anyhow::anyhow!("{e}")))?;
-    println!("{} is valid.", config.display());
-    print!("{}", rebound_config::summary_of(&loaded));
+    // The path, the database URL and the raw store come from the command
+    // line and the file: a control character in them is shown escaped.
+    println!(
+        "{} is valid.",
+        crate::output::printable(&config.display().to_string())
+    );
+    print!(
+        "{}",
+        rebound_domain::message::escape_controls(&rebound_config::summary_of(&loaded), true)
+    );
     for warning in unmatched_dataset_globs(&loaded.plan)
         .into_iter()
         .chain(open_listen(&loaded.plan))

@@ -197,7 +197,11 @@ pub fn init(args: InitArgs, config: Option<&Path>) -> Result<ExitCode, Failure> 
     let plan = setup::load_checked_plan(&config)?.plan;
     write_new(&gitignore, &gitignore_text(&plan, &folder))?;
 
-    println!("Wrote {} and {}.", config.display(), gitignore.display());
+    println!(
+        "Wrote {} and {}.",
+        crate::output::printable(&config.display().to_string()),
+        crate::output::printable(&gitignore.display().to_string())
+    );
     println!("Try next:");
     let cd = (args.dir != Path::new("."))
         .then(|| format!("cd {}", shell_word(&args.dir.to_string_lossy())));

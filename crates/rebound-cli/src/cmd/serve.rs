@@ -80,10 +80,14 @@ pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> 
 
     let summary = handle.summary();
     setup::say(&format!(
-        "rebound serve: role {}, {} scheduled workflows, database {}; Ctrl-C or SIGTERM stops it",
+        "rebound serve: role {}, {}, database {}; Ctrl-C or SIGTERM stops it",
         summary.role.name(),
-        summary.scheduled_workflows,
-        summary.database
+        rebound_domain::message::plural(
+            summary.scheduled_workflows as u64,
+            "scheduled workflow",
+            "scheduled workflows"
+        ),
+        crate::output::printable(&summary.database)
     ));
     if let Some(addr) = handle.local_addr() {
         setup::say(&format!(

@@ -416,6 +416,26 @@ fn the_written_config_runs_again_against_demo_upstream() {
     );
 }
 
+/// `--dir` naming a file is a usage error saying so: it read "cannot
+/// create demo folder F: File exists (os error 17)", exit 1.
+#[test]
+fn a_dir_that_is_a_file_is_refused_as_not_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "mine\n").unwrap();
+    let out = demo(dir.path(), &["--dir", "notes.txt"], &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr
+            .contains("--dir notes.txt: not a folder; the demo writes into a new or empty folder"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("notes.txt")).unwrap(),
+        "mine\n"
+    );
+}
+
 #[test]
 fn a_rerun_tells_the_same_story_and_a_folder_not_the_demos_is_left_alone() {
     let dir = tempfile::tempdir().unwrap();

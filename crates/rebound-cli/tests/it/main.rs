@@ -312,6 +312,71 @@ fn check_and_schema() {
     }
 }
 
+/// A path given on the command line or written in the file reaches the
+/// terminal with its control characters escaped: `check` printed the
+/// config path, the database and the raw store raw, `init` its paths and
+/// its `cd` line (single quotes keep an escape sequence), so a name
+/// holding `ESC[2J` cleared the screen of whoever ran it.
+#[test]
+fn paths_with_control_characters_reach_the_terminal_escaped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("p\u{1b}[31mX");
+    std::fs::create_dir(&dir).unwrap();
+    let config = dir.join("rebound.toml");
+    std::fs::write(
+        &config,
+        "[pipeline]\nname = \"x\"\ndatabase = \"sqlite://h\\u001b[2J.db\"\n\
+         raw_store = \"file://r\\u001b[2J\"\n\n\
+         [sources.up]\nbase_url = \"http://127.0.0.1:9/\"\n\n\
+         [scrapers.s]\nsource = \"up\"\npath = \"/s\"\n\n\
+         [workflows.w]\nscrapers = [\"s\"]\n",
+    )
+    .unwrap();
+    let out = rebound(&["-c", config.to_str().unwrap(), "check"], &[]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!stdout.contains('\u{1b}'), "{stdout:?}");
+    assert!(
+        stdout.contains("p\\u{1b}[31mX/rebound.toml is valid."),
+        "{stdout}"
+    );
+    assert!(stdout.contains("h\\u{1b}[2J.db"), "{stdout}");
+    assert!(stdout.contains("r\\u{1b}[2J"), "{stdout}");
+
+    let fresh = tmp.path().join("q\u{1b}[2JY");
+    let out = rebound(&["init", fresh.to_str().unwrap()], &[]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!stdout.contains('\u{1b}'), "{stdout:?}");
+    assert!(stdout.contains("q\\u{1b}[2JY/rebound.toml"), "{stdout}");
+    assert!(stdout.contains("cd $'"), "{stdout}");
+    assert!(stdout.contains("q\\x1b[2JY'"), "{stdout}");
+
+    // A parameter's value with a line break split the call's table cell
+    // as if the value ended there.
+    let config = tmp.path().join("param.toml");
+    std::fs::write(
+        &config,
+        "[pipeline]\nname = \"x\"\ndatabase = \"sqlite://param.db\"\n\n\
+         [sources.up]\nbase_url = \"http://127.0.0.1:9/\"\ntimeout = \"1s\"\n\n\
+         [scrapers.s]\nsource = \"up\"\npath = \"/s\"\nquery = { q = \"{q}\" }\n",
+    )
+    .unwrap();
+    let out = rebound(
+        &[
+            "-c",
+            config.to_str().unwrap(),
+            "scrape",
+            "s",
+            "--param",
+            "q=one\ntwo",
+        ],
+        &[],
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("s (q=one\\ntwo)"), "{stdout}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)] // The binary blocks this thread; the simulated upstream needs another.
 async fn json_logs_at_debug_level_carry_no_secret() {
     let sim = UpstreamSim::start().await.unwrap();

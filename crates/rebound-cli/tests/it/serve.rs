@@ -636,6 +636,33 @@ fn a_second_serve_on_one_sqlite_file_is_refused() {
     assert!(stopped.is_some_and(|s| s.success()), "{stopped:?}");
 }
 
+/// The start line counts workflows for people: it read "1 scheduled
+/// workflows".
+#[test]
+fn the_start_line_counts_one_scheduled_workflow_in_the_singular() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(
+        dir.path(),
+        "sqlite://rebound.db",
+        "[sources.up]\nbase_url = \"http://127.0.0.1:9\"\n\n[scrapers.s]\nsource = \"up\"\npath = \"/s\"\n\n[workflows.w]\nscrapers = [\"s\"]\nschedule = { kind = \"cron\", cron = \"0 3 1 1 *\" }\n",
+    );
+    let log = dir.path().join("serve.log");
+    let mut serve = spawn(&config, "all", &log);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("rebound serve: role")) {
+        assert!(Instant::now() < deadline, "serve did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    terminate(&mut serve);
+    let stopped = wait_exit(&mut serve, Duration::from_secs(30));
+    let logged = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        logged.contains("rebound serve: role all, 1 scheduled workflow, database "),
+        "{logged}"
+    );
+    assert!(stopped.is_some_and(|s| s.success()), "{stopped:?}");
+}
+
 #[test]
 fn split_roles_on_sqlite_and_web_without_listen_are_usage_errors() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -148,15 +148,32 @@ fn cargo_profile(exe: &Path) -> Option<String> {
     Some(profile_dir.file_name()?.to_string_lossy().into_owned())
 }
 
-/// `word` as one POSIX shell word: unchanged when it holds only safe
-/// characters, else single-quoted.
+/// `word` as one shell word: unchanged when it holds only safe
+/// characters, else single-quoted (POSIX). A word holding a control
+/// character is written in `$'...'` (bash, zsh, ksh), each control
+/// character as an escape: single quotes would pass an escape sequence
+/// from a path (`--dir`) to the terminal that prints the command.
 pub fn shell_word(word: &str) -> String {
     let safe = !word.is_empty()
         && word
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
+    let bidi = |c: char| matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
     if safe {
         word.to_string()
+    } else if word.chars().any(|c| c.is_control() || bidi(c)) {
+        let mut out = String::from("$'");
+        for c in word.chars() {
+            match c {
+                '\\' => out.push_str(r"\\"),
+                '\'' => out.push_str(r"\'"),
+                c if c.is_ascii_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+                c if c.is_control() || bidi(c) => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+                c => out.push(c),
+            }
+        }
+        out.push('\'');
+        out
     } else {
         format!("'{}'", word.replace('\'', r"'\''"))
     }
@@ -257,6 +274,11 @@ mod tests {
             "rebound-demo/rebound.toml"
         );
         assert_eq!(shell_word("my demo/it's"), r"'my demo/it'\''s'");
+        // A control character went out raw inside single quotes.
+        assert_eq!(
+            shell_word("d\u{1b}[31m it's\\\n\u{85}\u{202e}"),
+            r"$'d\x1b[31m it\'s\\\x0a\u0085\u202e'"
+        );
         assert_eq!(shell_word(""), "''");
     }
 }

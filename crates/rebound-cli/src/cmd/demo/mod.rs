@@ -174,6 +174,14 @@ fn fresh_folder(dir: &Path) -> Result<bool, Failure> {
 
 /// `serve`: the port of `--serve` (0: any free one), `None` without it.
 async fn run_demo(dir: &Path, json: bool, serve: Option<u16>) -> Result<ExitCode, Failure> {
+    // A file or a device (`--dir /dev/null`) read "cannot create demo
+    // folder /dev/null: File exists (os error 17)", exit 1.
+    if dir.exists() && !dir.is_dir() {
+        return Err(Failure::Usage(anyhow::anyhow!(
+            "--dir {}: not a folder; the demo writes into a new or empty folder, or an earlier demo's",
+            dir.display()
+        )));
+    }
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create demo folder {}", dir.display()))?;
     let replaced = fresh_folder(dir)?;
@@ -238,7 +246,7 @@ async fn run_demo(dir: &Path, json: bool, serve: Option<u16>) -> Result<ExitCode
         sim.base_url(),
         receiver.base_url(),
         story.at(start),
-        config_path.display(),
+        crate::output::printable(&config_path.display().to_string()),
         if replaced {
             " (the previous demo's history there was removed: each run starts empty)"
         } else {
@@ -390,8 +398,8 @@ async fn run_demo(dir: &Path, json: bool, serve: Option<u16>) -> Result<ExitCode
             println!("  {line}");
         }
         println!();
-        println!("History database: {database}");
-        println!("Raw payloads:     {raw_store}");
+        println!("History database: {}", crate::output::printable(&database));
+        println!("Raw payloads:     {}", crate::output::printable(&raw_store));
         println!("Upstream again:   {serve_command}   (the config's first lines say so too)");
         let width = next.iter().map(|(c, _)| c.len()).max().unwrap_or(0);
         for (i, (command, why)) in next.iter().enumerate() {
