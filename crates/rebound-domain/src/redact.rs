@@ -443,6 +443,21 @@ mod tests {
     }
 
     #[test]
+    fn masks_a_secret_a_url_path_encodes_only_in_part() {
+        // A path keeps `/` and `+` and encodes `á`, space and `"`: neither
+        // the secret nor its wholly encoded form was in the echo.
+        let secret = "top secret/v\u{e1}l+ue\"1";
+        let redactor = Redactor::new([secret]);
+        let url = url::Url::parse(&format!("http://h/echo/{secret}/x")).unwrap();
+        assert_eq!(url.path(), "/echo/top%20secret/v%C3%A1l+ue%221/x");
+        assert_eq!(redactor.redact(url.as_str()), "http://h/echo/***/x");
+        assert_eq!(
+            redactor.redact(r#"{"you_sent": "/echo/top%20secret/v%c3%a1l+ue%221"}"#),
+            r#"{"you_sent": "/echo/***"}"#
+        );
+    }
+
+    #[test]
     fn leaves_clean_text_borrowed() {
         let redactor = Redactor::new(["abc12345"]);
         assert!(matches!(redactor.redact("nothing here"), Cow::Borrowed(_)));

@@ -121,12 +121,34 @@ fn json_escape(text: &[u8]) -> Option<(char, usize)> {
     Some((c, 2))
 }
 
-/// A percent-escape of an ASCII byte at the start of `text` (`%2f`, `%2F`).
-/// Non-ASCII bytes are left encoded: one of a multi-byte character alone
-/// is no character.
+/// A percent-escape at the start of `text`: of an ASCII byte (`%2f`,
+/// `%2F`), or the escapes of every byte of one UTF-8 character
+/// (`%C3%A1`). A URL parser encodes a path's non-ASCII characters and
+/// leaves most ASCII alone, so a key `…/vál…` in a scraper's path was
+/// echoed as `…/v%C3%A1l…`, a form no listed needle matched, and printed in
+/// clear. A byte that does not start a whole character stays as it is.
 fn percent_escape(text: &[u8]) -> Option<(char, usize)> {
-    let byte = hex(text.get(1..3)?)?;
-    (byte < 0x80).then(|| (char::from(byte as u8), 3))
+    let byte = |n: usize| -> Option<u8> {
+        let at = 3 * n;
+        if *text.get(at)? != b'%' {
+            return None;
+        }
+        u8::try_from(hex(text.get(at + 1..at + 3)?)?).ok()
+    };
+    let lead = byte(0)?;
+    let len = match lead {
+        0x00..=0x7F => return Some((char::from(lead), 3)),
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => return None,
+    };
+    let mut utf8 = [lead, 0, 0, 0];
+    for (n, slot) in utf8.iter_mut().enumerate().take(len).skip(1) {
+        *slot = byte(n)?;
+    }
+    let c = std::str::from_utf8(&utf8[..len]).ok()?.chars().next()?;
+    Some((c, 3 * len))
 }
 
 /// An HTML character reference at the start of `text`: `&#47;`,
@@ -181,5 +203,18 @@ mod tests {
         assert_eq!(u.original(0, 2), (0, 2));
         // Nothing that decodes: no copy.
         assert!(unescape(b"a=1&b=2 100% \\q").is_none());
+    }
+
+    #[test]
+    fn decodes_a_percent_encoded_utf8_character_whole() {
+        let text = b"/v%C3%A1l/%e2%82%ac/%F0%9F%98%80/%C3/%C3%41/%FF%A1/%E2%82";
+        let u = unescape(text).unwrap();
+        assert_eq!(
+            String::from_utf8(u.bytes.clone()).unwrap(),
+            "/v\u{e1}l/\u{20ac}/\u{1F600}/%C3/%C3A/%FF%A1/%E2%82"
+        );
+        // "vál" maps back to the escapes of "á" whole.
+        let (s, e) = u.original(1, 5);
+        assert_eq!(&text[s..e], b"v%C3%A1l");
     }
 }
