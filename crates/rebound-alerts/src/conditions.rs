@@ -253,8 +253,10 @@ pub fn observe_with(
 
 /// Whether the report shows `s` unhealthy in the sense of
 /// `source_unhealthy`: its breaker not closed, or its health probe failing.
+/// A probe answered 429 is a throttled host, not a down one
+/// ([`rebound_health::ProbeResult::throttled`]).
 pub fn is_unhealthy(s: &SourceHealth) -> bool {
-    s.breaker != "closed" || s.probe.as_ref().is_some_and(|p| !p.ok)
+    s.breaker != "closed" || s.probe.as_ref().is_some_and(|p| p.failing())
 }
 
 /// Breaker open or half-open, or a failing probe, for longer than `grace`.
@@ -280,7 +282,7 @@ fn source_unhealthy(
         return None;
     }
     let breaker = s.breaker != "closed";
-    let probe = s.probe.as_ref().filter(|p| !p.ok);
+    let probe = s.probe.as_ref().filter(|p| p.failing());
     let since = [
         s.failing_since,
         s.probe_failing_since,

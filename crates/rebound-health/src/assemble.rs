@@ -467,8 +467,12 @@ async fn sources(
             Phase::HalfOpen => level = level.max(Level::Warning),
             Phase::Closed => {}
         }
-        if probe.as_ref().is_some_and(|p| !p.ok) {
-            level = level.max(Level::Critical);
+        if let Some(p) = &probe {
+            if p.failing() {
+                level = level.max(Level::Critical);
+            } else if p.throttled() {
+                level = level.max(Level::Warning);
+            }
         }
         if last.failing_since.is_some() {
             level = level.max(Level::Warning);

@@ -69,6 +69,23 @@ pub struct ProbeResult {
     pub duration_ms: i64,
 }
 
+impl ProbeResult {
+    /// Answered 429: the host is up and throttles us (we met its rate
+    /// limit), which is not an outage. The source is then WARNING, not
+    /// CRITICAL, and `source_unhealthy` does not fire for it; the breaker
+    /// ignores such a probe too (`rebound_engine::breaker`). On New Year's
+    /// Eve the Odds API's probes, throttled at random, opened and recovered
+    /// `source_unhealthy` a dozen times in one evening.
+    pub fn throttled(&self) -> bool {
+        !self.ok && self.http_status == Some(429)
+    }
+
+    /// Failing as an outage does: not the expected answer, and not a 429.
+    pub fn failing(&self) -> bool {
+        !self.ok && !self.throttled()
+    }
+}
+
 /// A source's request quota, as used in its current period.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct QuotaHealth {

@@ -122,12 +122,26 @@ fn source_unhealthy_only_after_the_grace_period_dated_from_the_first_failure() {
     // and saw it a minute ago): it stays observed.
     let mut reopened = source("reopened");
     reopened.probe = probe.probe.clone();
-    r.sources = vec![long, blip, probe, fresh, reopened];
+    // A probe answered 429, seen for an hour: the host is up and throttles
+    // us, which is no outage (it fired, and flapped with the throttling).
+    let mut throttled = source("throttled");
+    throttled.probe = Some(ProbeResult {
+        ok: false,
+        http_status: Some(429),
+        error: Some("GET /status answered HTTP 429, expected 200".into()),
+        duration_ms: 12,
+    });
+    r.sources = vec![long, blip, probe, fresh, reopened, throttled];
     let memory = Memory {
-        unhealthy_seen: [("probe", 30), ("fresh", 5), ("reopened", 1)]
-            .into_iter()
-            .map(|(name, minutes)| (name.to_string(), ago(minutes).unwrap()))
-            .collect(),
+        unhealthy_seen: [
+            ("probe", 30),
+            ("fresh", 5),
+            ("reopened", 1),
+            ("throttled", 60),
+        ]
+        .into_iter()
+        .map(|(name, minutes)| (name.to_string(), ago(minutes).unwrap()))
+        .collect(),
         open: ["reopened".to_string()].into_iter().collect(),
     };
     let found = observe_with(&r, &AlertConditions::default(), New_York, &memory);

@@ -372,3 +372,35 @@ async fn a_breaker_that_opened_while_the_probe_was_out_is_half_opened_by_its_ans
     assert_eq!(report.sources[0].breaker, "half_open");
     assert!(report.sources[0].probe.as_ref().is_some_and(|p| p.ok));
 }
+
+/// A probe answered 429 makes the source WARNING, not CRITICAL: the host
+/// is up and throttles us. It read CRITICAL, as a host that refuses
+/// connections does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_probe_is_a_warning_not_an_outage() {
+    let h = harness(CONFIG).await;
+    let prober = HttpProber::new(h.fetcher.clone(), h.engine.clone());
+    let now = h.clock.now();
+    let calendars = EngineCalendars(&h.engine);
+    let inputs = Inputs {
+        plan: &h.plan,
+        store: h.store.as_ref(),
+        calendars: &calendars,
+        prober: Some(&prober as &dyn Prober),
+        now,
+        since: now - chrono::TimeDelta::hours(24),
+    };
+    h.sim.script(
+        "/t/status",
+        vec![Reply::status(429).header("retry-after", "1")],
+    );
+    let report = build_report(&inputs).await.unwrap();
+    let probe = report.sources[0].probe.clone().expect("probed");
+    assert!(probe.throttled() && !probe.failing(), "{probe:?}");
+    assert_eq!(report.sources[0].level, Level::Warning);
+    h.sim.script("/t/status", vec![Reply::status(503)]);
+    let report = build_report(&inputs).await.unwrap();
+    let probe = report.sources[0].probe.clone().expect("probed");
+    assert!(probe.failing() && !probe.throttled(), "{probe:?}");
+    assert_eq!(report.sources[0].level, Level::Critical);
+}
