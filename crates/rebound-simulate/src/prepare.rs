@@ -286,6 +286,7 @@ pub fn prepare(
             }
             format!("{}/ref/{name}{}", at.upstream, rest.unwrap_or_default())
         } else {
+            names.unrouted.insert(name.clone());
             for (scraper, of) in &scrapers {
                 if of == name {
                     warnings.push(format!(

@@ -964,6 +964,18 @@ impl Scenario {
                                 ),
                             );
                         }
+                        // Its calls never reach the upstream: a fault
+                        // on it was accepted, and measured nothing.
+                        if plan.unrouted.contains(&spec.0) {
+                            report.at(
+                                Key::Fault(n, "scraper"),
+                                format!(
+                                    "scraper \"{scraper}\" calls source \"{}\", which {}",
+                                    spec.0,
+                                    unrouted()
+                                ),
+                            );
+                        }
                         fault.target.source = Some(spec.0.clone());
                         fault.target.route = Some(literal_prefix(&spec.1));
                         fault.target.request = Some(RequestShape {
@@ -984,6 +996,13 @@ impl Scenario {
                         "unknown source \"{source}\"; the config has {}",
                         names(plan.sources.iter())
                     ),
+                );
+                continue;
+            }
+            if plan.unrouted.contains(&source) {
+                report.at(
+                    Key::Fault(n, "source"),
+                    format!("source \"{source}\" {}", unrouted()),
                 );
                 continue;
             }
@@ -1112,6 +1131,18 @@ pub struct Names {
     pub datasets: BTreeSet<String>,
     /// Scraper → its `format`, for those whose payload is not JSON.
     pub documents: BTreeMap<String, String>,
+    /// Sources the simulated upstream does not serve: their calls go to a
+    /// closed port and never reach a fault.
+    pub unrouted: BTreeSet<String>,
+}
+
+/// Why a fault on a source the simulated upstream does not serve could
+/// change nothing: "source X " comes before it.
+fn unrouted() -> String {
+    format!(
+        "has no simulated route (the simulated upstream serves the reference pipeline's sources by name: {}): its calls are counted as connect failures, and no fault can change them",
+        crate::prepare::SIMULATED_SOURCES.join(", ")
+    )
 }
 
 fn overlap(a: &Target, b: &Target) -> bool {
@@ -2040,6 +2071,38 @@ mod tests {
                 "{a} and {b}: {error}"
             );
         }
+    }
+
+    /// Before: a fault on a source the simulated upstream does not serve
+    /// (or on one of its scrapers) was accepted, though its calls go to a
+    /// closed port and never reach a fault: it measured nothing.
+    #[test]
+    fn a_fault_on_a_source_without_a_simulated_route_is_refused() {
+        let text = "from = \"2026-01-01\"\ndays = 2\n[[faults]]\nkind = \"down\"\nsource = \"own\"\nstart = \"2026-01-01\"\nfor = \"1h\"\n[[faults]]\nkind = \"empty\"\nscraper = \"items\"\nstart = \"2026-01-02\"\nfor = \"1h\"\n";
+        let mut names = Names::default();
+        names.sources.insert("own".into());
+        names
+            .scrapers
+            .insert("items".into(), ("own".into(), "/items".into()));
+        assert!(parse(text).expect("parses").check_against(&names).is_ok());
+        names.unrouted.insert("own".into());
+        let error = parse(text)
+            .expect("parses")
+            .check_against(&names)
+            .unwrap_err()
+            .to_string();
+        let lines: Vec<&str> = error.lines().collect();
+        assert_eq!(lines.len(), 2, "{error}");
+        assert!(
+            lines[0].starts_with("t.toml:5:10: faults[0].source: source \"own\" has no simulated route (the simulated upstream serves the reference pipeline's sources by name: nba_cdn, "),
+            "{error}"
+        );
+        assert!(
+            lines[1].starts_with(
+                "t.toml:10:11: faults[1].scraper: scraper \"items\" calls source \"own\", which has no simulated route"
+            ),
+            "{error}"
+        );
     }
 
     /// Before: accepted, counted as hitting the PDF's requests, and the
