@@ -319,6 +319,21 @@ async fn open_store_with(plan: &Plan, connections: Connections) -> Result<Arc<dy
             ))
         )
     };
+    // SQLite said "disk I/O error" of a folder or a device.
+    if let DatabaseLocation::Sqlite { path } = location
+        && path.exists()
+        && !path.is_file()
+    {
+        let what = if path.is_dir() {
+            "a folder"
+        } else {
+            "not a regular file"
+        };
+        return Err(Failure::Runtime(cannot_open(&format!(
+            "{} is {what}; [pipeline] database names the SQLite file, e.g. \"sqlite://rebound.db\"",
+            path.display()
+        ))));
+    }
     let store: Arc<dyn Store> = match location {
         DatabaseLocation::Sqlite { path } => Arc::new(
             rebound_storage_sqlite::SqliteStore::open(path)

@@ -60,6 +60,37 @@ fn status_against_a_postgres_port_that_never_answers_fails_naming_it() {
     assert!(!stderr.contains("pg_pw_5e2a"), "password leaked: {stderr}");
 }
 
+/// A `database` naming a folder or a device: SQLite said "disk I/O
+/// error". Reports, runs and `health` (exit 3, it could not look) name
+/// what the path is.
+#[test]
+fn a_sqlite_database_path_that_is_a_folder_or_a_device_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("history.db")).unwrap();
+    let path = config(dir.path(), "sqlite://history.db", "");
+    for (args, code) in [
+        (vec!["status"], 1),
+        (vec!["run", "w"], 1),
+        (vec!["health", "--no-probe"], 3),
+    ] {
+        let out = rebound(&[&["-c", path.as_str()][..], &args].concat(), &[]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("history.db is a folder; [pipeline] database names the SQLite file"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("disk I/O error"), "{stderr}");
+    }
+    let path = config(dir.path(), "sqlite:///dev/null", "");
+    let out = rebound(&["-c", &path, "status"], &[]);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("/dev/null is not a regular file"),
+        "{stderr}"
+    );
+}
+
 /// Several processes started together on a new SQLite file: each opens it
 /// and migrates it at the same time. Before the setup lock, one of them
 /// usually failed with "already exists" or "database is locked".
