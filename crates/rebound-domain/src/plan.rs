@@ -719,9 +719,12 @@ pub struct ServerSettings {
 impl ServerSettings {
     /// True when `listen` is reachable from other machines: reads then
     /// need the token unless `public_read` (on loopback only this
-    /// machine's users reach it, as with the CLI).
+    /// machine's users reach it, as with the CLI). An IPv4-mapped
+    /// loopback (`[::ffff:127.0.0.1]`) is loopback: `check` warned it was
+    /// reachable from other machines.
     pub fn listens_beyond_loopback(&self) -> bool {
-        self.listen.is_some_and(|addr| !addr.ip().is_loopback())
+        self.listen
+            .is_some_and(|addr| !addr.ip().to_canonical().is_loopback())
     }
 
     /// Whether reads (GET) need the bearer token.

@@ -195,6 +195,13 @@ fn the_api_token_is_a_secret_and_public_read_defaults_to_false() {
     assert!(!plan.server.reads_need_token());
     let local = format!("{BASE}\n[server]\nlisten = \"127.0.0.1:9464\"\n");
     assert!(!self::plan(&local).server.reads_need_token(), "loopback");
+    for listen in ["[::1]:9464", "[::ffff:127.0.0.1]:9464"] {
+        let local = format!("{BASE}\n[server]\nlisten = \"{listen}\"\n");
+        let plan = self::plan(&local);
+        assert!(!plan.server.listens_beyond_loopback(), "{listen}");
+    }
+    let mapped = format!("{BASE}\n[server]\nlisten = \"[::ffff:10.0.0.1]:9464\"\n");
+    assert!(self::plan(&mapped).server.listens_beyond_loopback());
 }
 
 #[test]
