@@ -17,7 +17,7 @@ async fn two_backfills_started_together_run_each_date_once() {
     let clock: std::sync::Arc<dyn rebound_domain::clock::Clock> = h.clock.clone();
     let from = day() - chrono::Days::new(2);
     let params = BTreeMap::new();
-    let (a, b) = tokio::join!(
+    let over_the_range = |instance| {
         backfill(
             &h.engine,
             &clock,
@@ -26,21 +26,11 @@ async fn two_backfills_started_together_run_each_date_once() {
             day(),
             &params,
             None,
-            "a",
-            |_| {}
-        ),
-        backfill(
-            &h.engine,
-            &clock,
-            "morning",
-            from,
-            day(),
-            &params,
-            None,
-            "b",
-            |_| {}
-        ),
-    );
+            instance,
+            |_| {},
+        )
+    };
+    let (a, b) = tokio::join!(over_the_range("a"), over_the_range("b"));
     let (a, b) = (a.expect("first backfill"), b.expect("second backfill"));
     for (first, second) in a.iter().zip(&b) {
         let ran = [first, second]
