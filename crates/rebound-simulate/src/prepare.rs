@@ -391,6 +391,30 @@ pub fn prepare(
     let plan = rebound_config::load_str(&changed, path, &placeholder_env)
         .map_err(|e| adapt(adapt_reason(&e)))?;
     warnings.extend(never_called(&plan));
+    // A scraper without `dataset` produces the dataset of its own name:
+    // read from the TOML alone, a `stale_alert_for` naming it was refused
+    // as unknown ("the config has none").
+    names
+        .datasets
+        .extend(plan.scrapers.values().map(|s| s.dataset.clone()));
+    // What a `dataset_stale` alert needs: the condition on, and a limit.
+    for dataset in &names.datasets {
+        let limits = plan
+            .datasets
+            .get(dataset)
+            .is_some_and(|p| p.fresh_warn.is_some() || p.fresh_error.is_some());
+        let why = if !plan.alerts.conditions.dataset_stale {
+            "the config turns the condition off ([alerts.conditions] dataset_stale = false)"
+                .to_string()
+        } else if !limits {
+            format!(
+                "it has no fresh_warn or fresh_error ([datasets.\"{dataset}\"]), so it is never stale"
+            )
+        } else {
+            continue;
+        };
+        names.never_stale.insert(dataset.clone(), why);
+    }
     Ok(Prepared {
         plan,
         names,
@@ -829,6 +853,61 @@ scrapers = ["by_hand"]
             "{:?}",
             prepared.warnings
         );
+    }
+
+    /// Before: a scraper's default dataset (its name) was no dataset a
+    /// scenario could name, and nothing told a dataset that can never be
+    /// stale from one that can.
+    #[test]
+    fn datasets_are_the_plans_with_those_that_can_go_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = Endpoints {
+            upstream: "http://127.0.0.1:7".into(),
+            receiver: "http://127.0.0.1:8".into(),
+            closed: "http://127.0.0.1:9".into(),
+            dir: dir.path().to_path_buf(),
+        };
+        let text = r#"
+[pipeline]
+name = "mini"
+timezone = "America/New_York"
+
+[sources.nba_cdn]
+base_url = "https://cdn.nba.com/static/json"
+
+[scrapers.plain]
+source = "nba_cdn"
+path = "/a"
+
+[scrapers.named]
+source = "nba_cdn"
+path = "/b"
+dataset = "cdn/named"
+
+[datasets."cdn/named"]
+fresh_warn = "1h"
+
+[workflows.daily]
+scrapers = ["plain", "named"]
+schedule = { kind = "window", start = "06:00", end = "10:00" }
+"#;
+        let path = dir.path().join("rebound.toml");
+        let prepared = prepare(text, &path, &at, Policy::AsWritten, &[], None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let datasets: Vec<&str> = prepared.names.datasets.iter().map(String::as_str).collect();
+        assert_eq!(datasets, ["cdn/named", "plain"]);
+        let never: Vec<&str> = prepared
+            .names
+            .never_stale
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(never, ["plain"]);
+        let off = format!("{text}\n[alerts.conditions]\ndataset_stale = false\n");
+        let prepared = prepare(&off, &path, &at, Policy::AsWritten, &[], None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(prepared.names.never_stale.len(), 2);
+        assert!(prepared.names.never_stale["cdn/named"].contains("dataset_stale = false"));
     }
 
     #[test]

@@ -1052,16 +1052,23 @@ impl Scenario {
                 }
             }
         }
-        if let Some(dataset) = &self.targets.stale_alert_for
-            && !plan.datasets.contains(dataset)
-        {
-            report.at(
-                Key::Target("stale_alert_for"),
-                format!(
-                    "unknown dataset \"{dataset}\"; the config has {}",
-                    names(plan.datasets.iter())
-                ),
-            );
+        if let Some(dataset) = &self.targets.stale_alert_for {
+            if !plan.datasets.contains(dataset) {
+                report.at(
+                    Key::Target("stale_alert_for"),
+                    format!(
+                        "unknown dataset \"{dataset}\"; the config has {}",
+                        names(plan.datasets.iter())
+                    ),
+                );
+            } else if let Some(why) = plan.never_stale.get(dataset) {
+                // A target no run could meet: it read MISSED ("none")
+                // after the whole simulation, as if the policy had failed.
+                report.at(
+                    Key::Target("stale_alert_for"),
+                    format!("no dataset_stale alert can open for \"{dataset}\": {why}"),
+                );
+            }
         }
         // Contradictions: two faults that each decide the whole answer, on
         // requests both cover, at the same time.
@@ -1134,6 +1141,9 @@ pub struct Names {
     /// Sources the simulated upstream does not serve: their calls go to a
     /// closed port and never reach a fault.
     pub unrouted: BTreeSet<String>,
+    /// Datasets no `dataset_stale` alert can open for, with the reason
+    /// (no `fresh_warn` or `fresh_error`, or the condition turned off).
+    pub never_stale: BTreeMap<String, String>,
 }
 
 /// Why a fault on a source the simulated upstream does not serve could
@@ -1969,6 +1979,30 @@ mod tests {
         assert!(error.starts_with("t.toml:4:19: targets.stale_alert_for: unknown dataset \"api/gone\"; the config has api/games"), "{error}");
         names.datasets.insert("api/gone".into());
         assert!(scenario.check_against(&names).is_ok());
+    }
+
+    /// Before: a `stale_alert_for` dataset that can never be stale (no
+    /// `fresh_warn` or `fresh_error`) was accepted, and the target read
+    /// MISSED ("none") after the whole run.
+    #[test]
+    fn a_stale_alert_target_that_cannot_open_is_refused() {
+        let text = "from = \"2026-01-01\"\ndays = 2\n[targets]\nstale_alert_for = \"api/games\"\n";
+        let mut names = Names::default();
+        names.datasets.insert("api/games".into());
+        assert!(parse(text).expect("parses").check_against(&names).is_ok());
+        names.never_stale.insert(
+            "api/games".into(),
+            "it has no fresh_warn or fresh_error".into(),
+        );
+        let error = parse(text)
+            .expect("parses")
+            .check_against(&names)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "t.toml:4:19: targets.stale_alert_for: no dataset_stale alert can open for \"api/games\": it has no fresh_warn or fresh_error"
+        );
     }
 
     /// Two scrapers' faults contradict each other only when a request can
