@@ -1409,6 +1409,22 @@ fn check_fault(report: &mut Reporter<'_>, n: usize, raw: &RawFault) -> Option<Fa
     let retry_after = duration("retry_after", &raw.retry_after);
     let delay = duration("delay", &raw.delay);
     let window = duration("window", &raw.window);
+    // `Retry-After` is sent in whole seconds: "500ms" went out as "0"
+    // (retry at once) and "1500ms" as "1", whatever the file said.
+    let retry_after = match retry_after {
+        Some(d) if d.subsec_nanos() != 0 => {
+            report.at(
+                at("retry_after"),
+                format!(
+                    "Retry-After is sent in whole seconds, so \"{}\" would be sent as {}s; give whole seconds",
+                    raw.retry_after.as_deref().unwrap_or_default(),
+                    d.as_secs()
+                ),
+            );
+            None
+        }
+        other => other,
+    };
     let start = match parse_instant(&raw.start) {
         Ok(t) => Some(t),
         Err(message) => {
@@ -1709,6 +1725,29 @@ mod tests {
         // 400 days is the longest simulation, and allowed.
         let text = "from = \"2026-01-01\"\ndays = 2\n[[faults]]\nkind = \"rate_limit\"\nsource = \"a\"\nrequests = 1\nwindow = \"400d\"\nstart = \"2026-01-01\"\nfor = \"1h\"\n";
         assert!(parse(text).is_ok());
+    }
+
+    /// Before: a `retry_after` of "500ms" was sent as `Retry-After: 0`.
+    #[test]
+    fn a_retry_after_is_whole_seconds() {
+        for (kind, extra) in [
+            ("status", "status = 429\n"),
+            ("flaky", "rate = 0.5\n"),
+            ("rate_limit", "requests = 1\nwindow = \"1m\"\n"),
+        ] {
+            let text = |after: &str| {
+                format!(
+                    "from = \"2026-01-01\"\ndays = 2\n[[faults]]\nkind = \"{kind}\"\n{extra}source = \"a\"\nretry_after = \"{after}\"\nstart = \"2026-01-01\"\nfor = \"1h\"\n"
+                )
+            };
+            let error = parse(&text("1500ms")).unwrap_err().to_string();
+            assert!(
+                error.contains("faults[0].retry_after: Retry-After is sent in whole seconds, so \"1500ms\" would be sent as 1s"),
+                "{kind}: {error}"
+            );
+            assert!(parse(&text("2s")).is_ok(), "{kind}");
+            assert!(parse(&text("2000ms")).is_ok(), "{kind}");
+        }
     }
 
     /// Before: 101, 200 and 304 were accepted as fault answers.
