@@ -59,6 +59,13 @@ fn since_period(text: &str) -> Result<Duration, String> {
             format_duration(MAX_SINCE)
         ));
     }
+    // A zero period counted nothing: every source read 0 calls, 0 failed.
+    if period.is_zero() {
+        return Err(format!(
+            "--since {}: expected a period longer than zero",
+            output::quoted(text)
+        ));
+    }
     Ok(period)
 }
 

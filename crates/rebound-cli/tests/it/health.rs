@@ -152,6 +152,14 @@ async fn health_exit_codes_json_and_verdict() {
         stderr.contains("--since \"18446744073709551615s\": expected a period of at most 3650d"),
         "{stderr}"
     );
+    // A zero period counted nothing and reported it (0 calls, 0 failed).
+    let out = health(&["--since", "0s"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--since \"0s\": expected a period longer than zero"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -56,6 +56,12 @@ fn since(text: Option<&str>, now: DateTime<Utc>) -> Result<DateTime<Utc>, Proble
             format_duration(MAX_SINCE)
         )));
     }
+    // A zero period counted nothing: every source read 0 calls, 0 failed.
+    if period.is_zero() {
+        return Err(Problem::bad_request(format!(
+            "since \"{text}\": expected a period longer than zero"
+        )));
+    }
     Ok(sub_saturating(now, period))
 }
 

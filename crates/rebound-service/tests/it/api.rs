@@ -1139,6 +1139,16 @@ async fn bad_input(backend: Backend) {
             .problem(400)
             .contains("since")
     );
+    // A zero period counted nothing: every source read 0 calls, 0 failed.
+    for path in ["/api/v1/health?since=0s", "/api/v1/sources?since=0ms"] {
+        assert!(
+            api.get(path)
+                .await
+                .problem(400)
+                .ends_with("expected a period longer than zero"),
+            "{path}"
+        );
+    }
 
     // A method the path does not answer.
     let method = api
