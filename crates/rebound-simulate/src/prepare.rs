@@ -391,6 +391,7 @@ pub fn prepare(
     let plan = rebound_config::load_str(&changed, path, &placeholder_env)
         .map_err(|e| adapt(adapt_reason(&e)))?;
     warnings.extend(never_called(&plan));
+    warnings.extend(unanswered_methods(&plan, &names.unrouted));
     // A scraper without `dataset` produces the dataset of its own name:
     // read from the TOML alone, a `stale_alert_for` naming it was refused
     // as unknown ("the config has none").
@@ -447,6 +448,25 @@ fn never_called(plan: &Plan) -> Vec<String> {
         .map(|name| {
             format!(
                 "scrapers.{name} is in no scheduled workflow and refreshes no calendar: the simulation runs what `serve` would, so it is never called and the report says nothing of it"
+            )
+        })
+        .collect()
+}
+
+/// A warning per scraper of a simulated source that sends a method other
+/// than GET or HEAD: the simulated upstream serves the reference routes to
+/// GET (and HEAD) only, so every call got 405, and the report read as the
+/// policy's doing (a 404 for a path it does not serve is named, after the
+/// run; a 405 is known before it).
+fn unanswered_methods(plan: &Plan, unrouted: &BTreeSet<String>) -> Vec<String> {
+    plan.scrapers
+        .iter()
+        .filter(|(_, s)| !unrouted.contains(&s.source))
+        .filter(|(_, s)| s.method != "GET" && s.method != "HEAD")
+        .map(|(name, s)| {
+            format!(
+                "scrapers.{name} sends {}, and the simulated upstream answers GET only: every call gets 405, and the report says nothing of this scraper's policies",
+                s.method
             )
         })
         .collect()
@@ -908,6 +928,64 @@ schedule = { kind = "window", start = "06:00", end = "10:00" }
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(prepared.names.never_stale.len(), 2);
         assert!(prepared.names.never_stale["cdn/named"].contains("dataset_stale = false"));
+    }
+
+    /// Before: a POST scraper of a simulated source got 405 on every call,
+    /// and nothing said the simulation could not answer it.
+    #[test]
+    fn a_method_the_upstream_does_not_answer_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = Endpoints {
+            upstream: "http://127.0.0.1:7".into(),
+            receiver: "http://127.0.0.1:8".into(),
+            closed: "http://127.0.0.1:9".into(),
+            dir: dir.path().to_path_buf(),
+        };
+        let text = r#"
+[pipeline]
+name = "mini"
+timezone = "America/New_York"
+
+[sources.balldontlie]
+base_url = "https://api.balldontlie.io/v1"
+
+[sources.own]
+base_url = "https://own.example.com"
+
+[scrapers.get]
+source = "balldontlie"
+path = "/standings"
+
+[scrapers.post]
+source = "balldontlie"
+path = "/standings"
+method = "post"
+
+[scrapers.own_post]
+source = "own"
+path = "/x"
+method = "POST"
+
+[workflows.daily]
+scrapers = ["get", "post", "own_post"]
+schedule = { kind = "window", start = "06:00", end = "10:00" }
+"#;
+        let path = dir.path().join("rebound.toml");
+        let prepared = prepare(text, &path, &at, Policy::AsWritten, &[], None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let methods: Vec<&String> = prepared
+            .warnings
+            .iter()
+            .filter(|w| w.contains("405"))
+            .collect();
+        assert_eq!(methods.len(), 1, "{:?}", prepared.warnings);
+        assert!(
+            methods[0].starts_with(
+                "scrapers.post sends POST, and the simulated upstream answers GET only"
+            ),
+            "{}",
+            methods[0]
+        );
     }
 
     #[test]
