@@ -13,7 +13,7 @@
 use crate::call::{CallReport, Completed, RunContext, params_to_json};
 use crate::fanout::{FanoutSummary, Finished, no_calls};
 use crate::{Engine, EngineError, names};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use rebound_domain::duration::add_saturating;
 use rebound_domain::message::{aggregate_errors, plural};
 use rebound_domain::outcome::{ErrorKind, ScraperStatus, StatusCounts, WorkflowStatus};
@@ -80,6 +80,14 @@ impl RunReport {
     }
 }
 
+/// What [`Engine::startable`] found a run needs: its workflow, its full
+/// parameters, and the variants not valid on its date.
+struct Startable<'a> {
+    workflow: &'a rebound_domain::plan::Workflow,
+    params: BTreeMap<String, String>,
+    variants: std::collections::HashMap<&'a str, Option<String>>,
+}
+
 impl Engine {
     /// Runs a workflow once for `target_date`, with default [`RunOptions`].
     pub async fn run_workflow(
@@ -97,16 +105,53 @@ impl Engine {
     /// run itself would begin it, unless a run of that date is running or
     /// collected it ([`Store::claim_target_date`]). The claimed run then
     /// goes through [`Engine::run_workflow_with`] with the same execution
-    /// id and user parameters.
+    /// id, user parameters and slot. The checks a run makes before it
+    /// begins come first, so a run that could not start (a parameter
+    /// nobody gives) claims nothing and leaves no row, as with `rebound
+    /// run`.
     pub async fn claim_date(
         &self,
         name: &str,
         target_date: NaiveDate,
         user_params: &BTreeMap<String, String>,
+        slot: Option<NaiveTime>,
         execution_id: &str,
     ) -> Result<DateClaim, EngineError> {
+        self.startable(name, target_date, user_params, slot)?;
         let start = self.run_start(name, target_date, user_params, execution_id);
         Ok(self.store.claim_target_date(&start).await?)
+    }
+
+    /// The checks a run makes before it begins: a workflow the plan has, a
+    /// day the pipeline's zone has, every parameter its calls need.
+    fn startable(
+        &self,
+        name: &str,
+        target_date: NaiveDate,
+        user_params: &BTreeMap<String, String>,
+        slot: Option<NaiveTime>,
+    ) -> Result<Startable<'_>, EngineError> {
+        let Some(workflow) = self.plan.workflows.get(name) else {
+            return Err(EngineError::UnknownWorkflow {
+                name: name.to_string(),
+                available: names(self.plan.workflows.keys()),
+            });
+        };
+        self.refuse_a_skipped_day(target_date)?;
+        let params = self.full_params(target_date, user_params, slot)?;
+        let variants = self.variants_on(workflow, target_date);
+        // A variant not valid on the date makes no call, so it needs no
+        // parameter (a manual run of another date need not pass its --slot).
+        let scraper_names: Vec<&str> = workflow
+            .scraper_names()
+            .filter(|name| !variants.contains_key(name))
+            .collect();
+        self.check_params(&scraper_names, &params, true)?;
+        Ok(Startable {
+            workflow,
+            params,
+            variants,
+        })
     }
 
     /// The row a run begins with: now, the user parameters with secrets
@@ -141,22 +186,11 @@ impl Engine {
         user_params: &BTreeMap<String, String>,
         options: &RunOptions,
     ) -> Result<RunReport, EngineError> {
-        let Some(workflow) = self.plan.workflows.get(name) else {
-            return Err(EngineError::UnknownWorkflow {
-                name: name.to_string(),
-                available: names(self.plan.workflows.keys()),
-            });
-        };
-        self.refuse_a_skipped_day(target_date)?;
-        let params = self.full_params(target_date, user_params, options.slot)?;
-        let variants = self.variants_on(workflow, target_date);
-        // A variant not valid on the date makes no call, so it needs no
-        // parameter (a manual run of another date need not pass its --slot).
-        let scraper_names: Vec<&str> = workflow
-            .scraper_names()
-            .filter(|name| !variants.contains_key(name))
-            .collect();
-        self.check_params(&scraper_names, &params, true)?;
+        let Startable {
+            workflow,
+            params,
+            variants,
+        } = self.startable(name, target_date, user_params, options.slot)?;
 
         let execution_id = options
             .execution_id

@@ -8,9 +8,8 @@
 use chrono::NaiveDate;
 use rebound_domain::clock::Clock;
 use rebound_domain::handoff::Trigger;
-use rebound_domain::outcome::ErrorKind;
 use rebound_engine::{Engine, EngineError, RunOptions};
-use rebound_storage::{AlertLevel, DateClaim, DecisionAction, NewDecision, RunFailure, StoreError};
+use rebound_storage::{AlertLevel, DateClaim, DecisionAction, NewDecision, StoreError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -24,7 +23,7 @@ pub enum BackfillStep {
         status: String,
     },
     /// Running in another process (an overlapping backfill, `serve`): not
-    /// run again. Two backfills over the same dates both ran every date.
+    /// run again (found by the date's claim, `Engine::claim_date`).
     Running {
         date: NaiveDate,
         execution_id: String,
@@ -153,7 +152,7 @@ pub async fn backfill(
             // another live process's.
             let execution_id = uuid::Uuid::now_v7().to_string();
             match engine
-                .claim_date(workflow, date, params, &execution_id)
+                .claim_date(workflow, date, params, slot, &execution_id)
                 .await?
             {
                 DateClaim::Claimed => Ok(execution_id),
@@ -193,6 +192,10 @@ pub async fn backfill(
                 step
             }
             Ok(execution_id) => {
+                // A history error from here on leaves the claimed row
+                // `running` under this process, which then exits: the next
+                // command to open the history closes it ("process exited
+                // during the run"), as any run cut short is.
                 record(
                     engine,
                     workflow,
@@ -210,16 +213,9 @@ pub async fn backfill(
                     slot,
                     trigger: Trigger::Backfill,
                 };
-                let report = match engine
+                let report = engine
                     .run_workflow_with(workflow, date, params, &options)
-                    .await
-                {
-                    Ok(report) => report,
-                    Err(error) => {
-                        release(engine, clock.now(), workflow, date, &execution_id, &error).await;
-                        return Err(error.into());
-                    }
-                };
+                    .await?;
                 BackfillStep::Ran {
                     date,
                     execution_id,
@@ -232,39 +228,6 @@ pub async fn backfill(
         steps.push(step);
     }
     Ok(steps)
-}
-
-/// Closes the row of a claimed date whose run stopped with an error (it
-/// could not start, or the history failed under it), so the claim does not
-/// hold the date until a later command finds the row's heartbeat lapsed.
-/// Only a row still `running` under this process is closed; a run the
-/// engine finished keeps its own status.
-async fn release(
-    engine: &Engine,
-    at: chrono::DateTime<chrono::Utc>,
-    workflow: &str,
-    date: NaiveDate,
-    execution_id: &str,
-    error: &EngineError,
-) {
-    let failure = RunFailure {
-        execution_id: execution_id.to_string(),
-        workflow_name: workflow.to_string(),
-        target_date: date,
-        at,
-        // The history failing under the run is Rebound's; anything else
-        // the engine refused before the run began.
-        error_kind: match error {
-            EngineError::Store(_) => ErrorKind::Internal,
-            _ => ErrorKind::Config,
-        },
-        message: error.to_string(),
-        params: "{}".into(),
-        only_running_owner: Some(rebound_engine::liveness::this_process()),
-    };
-    if let Err(error) = engine.store().record_run_failure(&failure).await {
-        tracing::warn!(%execution_id, %error, "Could not close the backfill's claimed run.");
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
