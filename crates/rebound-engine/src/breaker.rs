@@ -45,6 +45,18 @@ fn log(source: &str, transitions: &[Transition]) {
     }
 }
 
+/// Whether a probe answered, for the breaker. A probe answered 429 met the
+/// source's rate limit, not an outage: the host is up and answering (the
+/// calls' own 429s are left to the rate limiter for the same reason). Held
+/// for a failure, it opened the breaker of a source throttling some of its
+/// requests (the Odds API on New Year's Eve) and refused calls that would
+/// have got through; ignored, it left an earlier outage's "health probe
+/// failing since" standing, which held an open breaker and kept `rebound
+/// breakers` saying the probe was failing.
+fn answered(ok: bool, http_status: Option<u16>) -> bool {
+    ok || http_status == Some(429)
+}
+
 impl Engine {
     pub(crate) async fn breaker_admit(&self, source: &Source) -> Result<Gate, EngineError> {
         let cfg = &source.breaker;
@@ -123,7 +135,7 @@ impl Engine {
         if !follows_health(source) {
             return Ok(());
         }
-        let stored = match ok {
+        let stored = match answered(ok, http_status) {
             true => self.store.breaker_state(&source.name).await?,
             false => None,
         };
@@ -157,15 +169,7 @@ impl Engine {
             return Ok(false);
         }
         let cfg = &source.breaker;
-        // A probe answered 429 met the source's rate limit, not an outage:
-        // the host is up and answering, and the calls' own 429s are left
-        // to the rate limiter, not the breaker, for the same reason. Held
-        // for a failure, it opened the breaker of a source throttling some
-        // of its requests (the Odds API on New Year's Eve) and refused
-        // calls that would have got through.
-        if !ok && http_status == Some(429) {
-            return Ok(false);
-        }
+        let ok = answered(ok, http_status);
         if ok {
             match stored {
                 None => return Ok(false),

@@ -241,6 +241,40 @@ async fn a_probe_answered_429_does_not_open_the_breaker() {
     assert_eq!(call.status, ScraperStatus::Success, "{call:?}");
 }
 
+/// A host that came back throttling: after probes that found it down
+/// opened the breaker, a probe answered 429 says it is up. It clears
+/// "health probe failing since" and lets the next call be the trial. It
+/// used to be ignored, so the breaker stayed held by the old outage and
+/// `rebound breakers` kept saying the probe was failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_answered_429_after_an_outage_ends_the_probes_hold() {
+    let h = harness(DOWN).await;
+    let prober = HttpProber::new(h.fetcher.clone(), h.engine.clone());
+    let source = &h.plan.sources["up"];
+    let probe = source.health.as_ref().unwrap();
+    h.sim.script("/t/status", vec![Reply::reset(); 5]);
+    for _ in 0..5 {
+        assert!(!prober.probe(source, probe, h.clock.now()).await.ok);
+        h.clock.advance(Duration::from_secs(60));
+    }
+    let held = h.store.breaker_state("up").await.unwrap().expect("a row");
+    assert_eq!(held.state.phase, Phase::Open);
+    assert!(held.state.health_failing_since.is_some());
+    h.sim.script(
+        "/t/status",
+        vec![Reply::status(429).header("retry-after", "1")],
+    );
+    let throttled = prober.probe(source, probe, h.clock.now()).await;
+    assert_eq!(throttled.http_status, Some(429));
+    let row = h.store.breaker_state("up").await.unwrap().expect("a row");
+    assert_eq!(row.state.health_failing_since, None, "{:?}", row.state);
+    assert_eq!(
+        row.state.phase,
+        Phase::HalfOpen,
+        "the next call is the trial"
+    );
+}
+
 /// A secret in the probe's path never reaches what the breaker stores or
 /// says: its transitions and the refusal of a call name the probe masked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
