@@ -373,6 +373,7 @@ pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Repor
     };
     let (prepared, _) = config_for(options, &at).await?;
     ready(&mut scenario, &prepared)?;
+    let shared = scenario.shared_requests(&prepared.names);
     let Prepared {
         plan,
         mut warnings,
@@ -381,6 +382,7 @@ pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Repor
     } = prepared;
     warnings.extend(outside);
     warnings.extend(scenario.repeated_times(plan.pipeline.timezone));
+    warnings.extend(shared);
     if options.keep.is_some() {
         // Its base URLs name the simulated upstream's loopback port, gone
         // with the simulation: `health` probing them read CRITICAL for

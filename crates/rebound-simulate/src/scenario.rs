@@ -897,6 +897,49 @@ impl Scenario {
         }
     }
 
+    /// A warning per scraper fault whose requests other scrapers' fit too
+    /// (their templates and literal queries cannot be told apart, as the
+    /// injector tells them): the fault strikes those as well, while its
+    /// figures count its own scraper's calls. A fault on the injury
+    /// report's first variant, out of use, broke the second's every call
+    /// and read "no calls" beside "requests hit 16", with no word why.
+    pub fn shared_requests(&self, plan: &Names) -> Vec<String> {
+        let mut out = Vec::new();
+        for fault in &self.faults {
+            let (Some(scraper), Some(shape), Some(source)) = (
+                &fault.target.scraper,
+                &fault.target.request,
+                &fault.target.source,
+            ) else {
+                continue;
+            };
+            let others: Vec<&String> = plan
+                .scrapers
+                .iter()
+                .filter(|(name, (of, path))| {
+                    *name != scraper && of == source && templates_meet(&shape.path, path)
+                })
+                .filter(|(name, _)| {
+                    let query = plan.queries.get(*name).map_or(&[][..], Vec::as_slice);
+                    shape
+                        .query
+                        .iter()
+                        .all(|(k, v)| query.iter().all(|(k2, v2)| k2 != k || v2 == v))
+                })
+                .map(|(name, _)| name)
+                .collect();
+            if !others.is_empty() {
+                out.push(format!(
+                    "faults[{}] ({}) also strikes the requests of {}, which its path and query cannot be told from; its calls and attempts count {scraper}'s only",
+                    fault.index,
+                    fault.label(),
+                    names(others.into_iter())
+                ));
+            }
+        }
+        out
+    }
+
     /// A warning per fault start or end that the zone's fall-back repeats:
     /// it is taken at its first occurrence (as the injector and the report
     /// both read it), which a reader of the file could not tell.
@@ -2175,6 +2218,34 @@ mod tests {
                 "t.toml:10:11: faults[1].scraper: scraper \"items\" calls source \"own\", which has no simulated route"
             ),
             "{error}"
+        );
+    }
+
+    /// Before: a fault on a scraper whose requests another scraper's fit
+    /// too (the injury report's two variants) struck both, and nothing
+    /// said so.
+    #[test]
+    fn a_fault_that_strikes_another_scrapers_requests_is_named() {
+        let text = "from = \"2026-01-01\"\ndays = 2\n[[faults]]\nkind = \"down\"\nscraper = \"v1\"\nstart = \"2026-01-01\"\nfor = \"1h\"\n[[faults]]\nkind = \"down\"\nscraper = \"teams\"\nstart = \"2026-01-01T02:00\"\nfor = \"1h\"\n";
+        let mut names = Names::default();
+        names.sources.insert("api".into());
+        for (scraper, path) in [
+            ("v1", "/report/Report_{date}_{hour}{ampm}.pdf"),
+            ("v2", "/report/Report_{date}_{hour}_{minute}{ampm}.pdf"),
+            ("teams", "/teams"),
+            ("roster", "/teams/{id}/roster"),
+        ] {
+            names
+                .scrapers
+                .insert(scraper.into(), ("api".into(), path.into()));
+        }
+        let mut scenario = parse(text).expect("parses");
+        scenario.check_against(&names).expect("checks");
+        assert_eq!(
+            scenario.shared_requests(&names),
+            [
+                "faults[0] (down on scraper v1) also strikes the requests of v2, which its path and query cannot be told from; its calls and attempts count v1's only"
+            ]
         );
     }
 
