@@ -106,7 +106,7 @@ pub fn classify_response(
         Some(serde_json::Value::Array(items)) => Classified {
             outcome: AttemptOutcome::Success,
             kind: None,
-            message: format!("{} records", items.len()),
+            message: rebound_domain::message::plural(items.len() as u64, "record", "records"),
             records: Some(items.len()),
         },
         Some(serde_json::Value::Null) => {
@@ -154,7 +154,7 @@ pub fn classify_later_page(
         Some(serde_json::Value::Array(items)) => Classified {
             outcome: AttemptOutcome::Success,
             kind: None,
-            message: format!("{} records", items.len()),
+            message: rebound_domain::message::plural(items.len() as u64, "record", "records"),
             records: Some(items.len()),
         },
         None => Classified::failure(
@@ -679,7 +679,7 @@ mod tests {
                 None,
                 "2 records",
             ),
-            (200, r#"[1]"#, Some(""), Success, None, "1 records"),
+            (200, r#"[1]"#, Some(""), Success, None, "1 record"),
             (
                 200,
                 r#"{"data":[]}"#,

@@ -157,10 +157,10 @@ async fn evaluate_once(plan: rebound_domain::plan::Plan) -> Result<(), Failure> 
         .map_err(|e| anyhow::anyhow!("evaluating the alert conditions: {e}"))?;
     let round = service.deliverer.deliver_due().await?;
     eprintln!(
-        "alerts evaluated: {} opened, {} resolved, {} notifications ({} held back by rate limits); delivered {}, to retry {}, given up {}",
+        "alerts evaluated: {} opened, {} resolved, {} ({} held back by rate limits); delivered {}, to retry {}, given up {}",
         evaluation.opened,
         evaluation.resolved,
-        evaluation.notices,
+        rebound_domain::message::plural(evaluation.notices as u64, "notification", "notifications"),
         evaluation.suppressed,
         round.delivered,
         round.retried,

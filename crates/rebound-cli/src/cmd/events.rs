@@ -533,8 +533,8 @@ async fn replay(config: &Path, args: &ReplayArgs) -> Result<ExitCode, Failure> {
             ));
         }
         out.push_str(&format!(
-            "dry run: {} events would be re-emitted as replays{skipped}; nothing sent\n",
-            chosen.len()
+            "dry run: {} would be re-emitted as replays{skipped}; nothing sent\n",
+            rebound_domain::message::plural(chosen.len() as u64, "event", "events")
         ));
         print!("{}", plan.redactor.redact_string(&out));
         return Ok(ExitCode::SUCCESS);
@@ -623,7 +623,10 @@ async fn replay(config: &Path, args: &ReplayArgs) -> Result<ExitCode, Failure> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    println!("replayed {sent} events; {failed} failed{skipped}");
+    println!(
+        "replayed {}; {failed} failed{skipped}",
+        rebound_domain::message::plural(sent as u64, "event", "events")
+    );
     if let Some(error) = last_error.filter(|_| failed > 0) {
         println!("last error: {}", plan.redactor.redact_string(&error));
     }

@@ -548,11 +548,15 @@ fn short_id(value: &str) -> String {
     }
 }
 
+fn records(n: usize) -> String {
+    rebound_domain::message::plural(n as u64, "record", "records")
+}
+
 fn reason(call: &CallReport) -> String {
     match (&call.message, call.records) {
         (Some(message), _) => message.clone(),
-        (None, Some(n)) if call.unchanged => format!("{n} records, unchanged"),
-        (None, Some(n)) => format!("{n} records"),
+        (None, Some(n)) if call.unchanged => format!("{}, unchanged", records(n)),
+        (None, Some(n)) => records(n),
         (None, None) => String::new(),
     }
 }
