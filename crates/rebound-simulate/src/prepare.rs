@@ -720,18 +720,23 @@ pub fn write_reference(dir: &Path) -> std::io::Result<PathBuf> {
 mod tests {
     use super::*;
 
+    /// Loopback endpoints nothing listens on, the history under `dir`.
+    fn endpoints(dir: &Path) -> Endpoints {
+        Endpoints {
+            upstream: "http://127.0.0.1:7".into(),
+            receiver: "http://127.0.0.1:8".into(),
+            closed: "http://127.0.0.1:9".into(),
+            dir: dir.to_path_buf(),
+        }
+    }
+
     /// Before: the base URL was replaced whole, so a `{param}` in it was
     /// lost and the loader refused the adapted copy ("for_each.param
     /// \"team_id\" is not used"), at a line of the copy.
     #[test]
     fn a_base_url_keeps_what_it_adds_to_its_host() {
         let dir = tempfile::tempdir().unwrap();
-        let at = Endpoints {
-            upstream: "http://127.0.0.1:7".into(),
-            receiver: "http://127.0.0.1:8".into(),
-            closed: "http://127.0.0.1:9".into(),
-            dir: dir.path().to_path_buf(),
-        };
+        let at = endpoints(dir.path());
         let text = r#"
 [pipeline]
 name = "mini"
@@ -813,12 +818,7 @@ schedule = { kind = "window", start = "06:00", end = "10:00" }
     #[test]
     fn a_scraper_nothing_scheduled_calls_is_named() {
         let dir = tempfile::tempdir().unwrap();
-        let at = Endpoints {
-            upstream: "http://127.0.0.1:7".into(),
-            receiver: "http://127.0.0.1:8".into(),
-            closed: "http://127.0.0.1:9".into(),
-            dir: dir.path().to_path_buf(),
-        };
+        let at = endpoints(dir.path());
         let text = r#"
 [pipeline]
 name = "mini"
@@ -881,12 +881,7 @@ scrapers = ["by_hand"]
     #[test]
     fn datasets_are_the_plans_with_those_that_can_go_stale() {
         let dir = tempfile::tempdir().unwrap();
-        let at = Endpoints {
-            upstream: "http://127.0.0.1:7".into(),
-            receiver: "http://127.0.0.1:8".into(),
-            closed: "http://127.0.0.1:9".into(),
-            dir: dir.path().to_path_buf(),
-        };
+        let at = endpoints(dir.path());
         let text = r#"
 [pipeline]
 name = "mini"
@@ -935,12 +930,7 @@ schedule = { kind = "window", start = "06:00", end = "10:00" }
     #[test]
     fn a_method_the_upstream_does_not_answer_is_named() {
         let dir = tempfile::tempdir().unwrap();
-        let at = Endpoints {
-            upstream: "http://127.0.0.1:7".into(),
-            receiver: "http://127.0.0.1:8".into(),
-            closed: "http://127.0.0.1:9".into(),
-            dir: dir.path().to_path_buf(),
-        };
+        let at = endpoints(dir.path());
         let text = r#"
 [pipeline]
 name = "mini"
