@@ -470,7 +470,7 @@ async fn sources(
         if let Some(p) = &probe {
             if p.failing() {
                 level = level.max(Level::Critical);
-            } else if p.throttled() {
+            } else if p.throttled {
                 level = level.max(Level::Warning);
             }
         }

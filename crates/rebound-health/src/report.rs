@@ -64,25 +64,38 @@ pub struct ProbeResult {
     pub ok: bool,
     /// HTTP status, when a response came back.
     pub http_status: Option<u16>,
+    /// Answered 429: the host is up and throttles us (we met its rate
+    /// limit), which is not an outage. The source is then WARNING, not
+    /// CRITICAL, and `source_unhealthy` does not fire for it; the breaker
+    /// takes it as an answer (`rebound_engine::breaker`). On New Year's
+    /// Eve the Odds API's probes, throttled at random, opened and recovered
+    /// `source_unhealthy` a dozen times in one evening.
+    pub throttled: bool,
     /// Why it failed (redacted), when it did.
     pub error: Option<String>,
     pub duration_ms: i64,
 }
 
 impl ProbeResult {
-    /// Answered 429: the host is up and throttles us (we met its rate
-    /// limit), which is not an outage. The source is then WARNING, not
-    /// CRITICAL, and `source_unhealthy` does not fire for it; the breaker
-    /// ignores such a probe too (`rebound_engine::breaker`). On New Year's
-    /// Eve the Odds API's probes, throttled at random, opened and recovered
-    /// `source_unhealthy` a dozen times in one evening.
-    pub fn throttled(&self) -> bool {
-        !self.ok && self.http_status == Some(429)
+    /// A probe's result; `throttled` follows from `ok` and the status.
+    pub fn new(
+        ok: bool,
+        http_status: Option<u16>,
+        error: Option<String>,
+        duration_ms: i64,
+    ) -> ProbeResult {
+        ProbeResult {
+            ok,
+            http_status,
+            throttled: !ok && http_status == Some(429),
+            error,
+            duration_ms,
+        }
     }
 
     /// Failing as an outage does: not the expected answer, and not a 429.
     pub fn failing(&self) -> bool {
-        !self.ok && !self.throttled()
+        !self.ok && !self.throttled
     }
 }
 

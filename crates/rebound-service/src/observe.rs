@@ -73,12 +73,7 @@ impl Prober for HttpProber {
         let tz = self.engine.plan().pipeline.timezone;
         let today = now.with_timezone(&tz).date_naive();
         let out = self.fetcher.probe(source, probe, today, tz).await;
-        ProbeResult {
-            ok: out.ok,
-            http_status: out.http_status,
-            error: out.error,
-            duration_ms: out.duration_ms,
-        }
+        ProbeResult::new(out.ok, out.http_status, out.error, out.duration_ms)
     }
 
     async fn feed(

@@ -105,12 +105,7 @@ fn source_unhealthy_only_after_the_grace_period_dated_from_the_first_failure() {
     // Probe failing with nothing recorded (no breaker follows it), first
     // seen by the evaluator 30 minutes ago.
     let mut probe = source("probe");
-    probe.probe = Some(ProbeResult {
-        ok: false,
-        http_status: Some(500),
-        error: None,
-        duration_ms: 12,
-    });
+    probe.probe = Some(ProbeResult::new(false, Some(500), None, 12));
     // Its last success says when it last worked, not when it stopped.
     probe.last_success_at = ago(600);
     // The same, first seen 5 minutes ago: within grace, however old the
@@ -125,12 +120,12 @@ fn source_unhealthy_only_after_the_grace_period_dated_from_the_first_failure() {
     // A probe answered 429, seen for an hour: the host is up and throttles
     // us, which is no outage (it fired, and flapped with the throttling).
     let mut throttled = source("throttled");
-    throttled.probe = Some(ProbeResult {
-        ok: false,
-        http_status: Some(429),
-        error: Some("GET /status answered HTTP 429, expected 200".into()),
-        duration_ms: 12,
-    });
+    throttled.probe = Some(ProbeResult::new(
+        false,
+        Some(429),
+        Some("GET /status answered HTTP 429, expected 200".into()),
+        12,
+    ));
     r.sources = vec![long, blip, probe, fresh, reopened, throttled];
     let memory = Memory {
         unhealthy_seen: [

@@ -77,12 +77,12 @@ fn report(at: DateTime<Utc>, w: World) -> HealthReport {
         bdl.breaker = "open".into();
         bdl.breaker_since = Some(t0() + TimeDelta::minutes(20));
         bdl.probe_failing_since = Some(t0());
-        bdl.probe = Some(rebound_health::ProbeResult {
-            ok: false,
-            http_status: None,
-            error: Some("GET /teams: connection refused".into()),
-            duration_ms: 1,
-        });
+        bdl.probe = Some(rebound_health::ProbeResult::new(
+            false,
+            None,
+            Some("GET /teams: connection refused".into()),
+            1,
+        ));
     }
     r.sources = vec![bdl, source("odds")];
     let mut box_scores = scraper("bdl_box_scores");
@@ -495,12 +495,12 @@ async fn a_failing_probe_with_no_recorded_start_waits_the_grace_from_when_it_was
         let mut bdl = source("bdl");
         bdl.last_success_at = Some(t0() - TimeDelta::hours(9));
         if !(60..70).contains(&minutes) {
-            bdl.probe = Some(rebound_health::ProbeResult {
-                ok: false,
-                http_status: None,
-                error: Some("GET /teams: connection refused".into()),
-                duration_ms: 1,
-            });
+            bdl.probe = Some(rebound_health::ProbeResult::new(
+                false,
+                None,
+                Some("GET /teams: connection refused".into()),
+                1,
+            ));
         } else {
             bdl.last_success_at = Some(t);
         }

@@ -204,7 +204,7 @@ pub(crate) fn problems(report: &HealthReport, tz: chrono_tz::Tz) -> Vec<(Level, 
                 p.error.as_deref().unwrap_or("?")
             ));
         }
-        if let Some(p) = s.probe.as_ref().filter(|p| p.throttled()) {
+        if let Some(p) = s.probe.as_ref().filter(|p| p.throttled) {
             why.push(format!(
                 "probe throttled (the host is up and limits our requests): {}",
                 p.error.as_deref().unwrap_or("HTTP 429")
@@ -485,7 +485,7 @@ pub(crate) fn render(report: &HealthReport, tz: chrono_tz::Tz) -> String {
         let probe = match &s.probe {
             None => "-".to_string(),
             Some(p) if p.ok => format!("ok ({}ms)", p.duration_ms),
-            Some(p) if p.throttled() => "throttled 429".to_string(),
+            Some(p) if p.throttled => "throttled 429".to_string(),
             Some(p) => format!(
                 "FAIL {}",
                 p.http_status.map(|s| s.to_string()).unwrap_or_default()

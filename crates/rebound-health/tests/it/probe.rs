@@ -430,11 +430,17 @@ async fn a_throttled_probe_is_a_warning_not_an_outage() {
     );
     let report = build_report(&inputs).await.unwrap();
     let probe = report.sources[0].probe.clone().expect("probed");
-    assert!(probe.throttled() && !probe.failing(), "{probe:?}");
+    assert!(probe.throttled && !probe.failing(), "{probe:?}");
     assert_eq!(report.sources[0].level, Level::Warning);
+    // Said in the JSON too, not left to a reader of `http_status`.
+    let json = serde_json::to_value(&probe).unwrap();
+    assert_eq!(
+        (json["ok"].clone(), json["throttled"].clone()),
+        (false.into(), true.into())
+    );
     h.sim.script("/t/status", vec![Reply::status(503)]);
     let report = build_report(&inputs).await.unwrap();
     let probe = report.sources[0].probe.clone().expect("probed");
-    assert!(probe.failing() && !probe.throttled(), "{probe:?}");
+    assert!(probe.failing() && !probe.throttled, "{probe:?}");
     assert_eq!(report.sources[0].level, Level::Critical);
 }
