@@ -202,14 +202,14 @@ impl Engine {
             None => Completed::new(),
         };
         let start = self.run_start(name, target_date, user_params, &execution_id);
+        self.store.begin_workflow_execution(&start).await?;
         let RunStart {
             started_at,
             params: run_params,
             owner,
             ..
-        } = start.clone();
+        } = start;
         let lease = self.plan.scheduler.lease;
-        self.store.begin_workflow_execution(&start).await?;
         // Dropped (and so stopped) when this future ends or is cancelled.
         let _heartbeat = Heartbeat(spawn_heartbeat(
             self.store.clone(),
