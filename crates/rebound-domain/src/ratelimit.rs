@@ -145,12 +145,20 @@ pub fn source_pause<'a>(
     {
         offer(wait, format!("HTTP 429 with Retry-After {}", seconds(wait)));
     }
+    // The causes quote the remaining count as the server sent it: a `-1`
+    // (see `is_zero`) once read `RateLimit-Remaining 0`, a value it never
+    // sent, which sends whoever checks the upstream looking for the wrong
+    // thing.
     if let Some(value) = header("ratelimit")
-        && let Some(wait) = parse_ratelimit_field(value).wait
+        && let Some((wait, remaining)) = parse_ratelimit_field(value).wait
     {
         offer(
             wait,
-            format!("RateLimit: 0 remaining, reset in {}", seconds(wait)),
+            format!(
+                "RateLimit: {} remaining, reset in {}",
+                as_sent(remaining),
+                seconds(wait)
+            ),
         );
     }
     if let (Some(remaining), Some(reset)) =
@@ -160,7 +168,11 @@ pub fn source_pause<'a>(
     {
         offer(
             wait,
-            format!("RateLimit-Remaining 0, RateLimit-Reset {}", seconds(wait)),
+            format!(
+                "RateLimit-Remaining {}, RateLimit-Reset {}",
+                as_sent(remaining),
+                seconds(wait)
+            ),
         );
     }
     if let (Some(remaining), Some(reset)) =
@@ -170,7 +182,11 @@ pub fn source_pause<'a>(
     {
         offer(
             wait,
-            format!("X-RateLimit-Remaining 0, reset in {}", seconds(wait)),
+            format!(
+                "X-RateLimit-Remaining {}, reset in {}",
+                as_sent(remaining),
+                seconds(wait)
+            ),
         );
     }
     best
@@ -254,8 +270,23 @@ fn seconds(wait: Duration) -> String {
     }
 }
 
+/// Whether a remaining count says no request is left. A negative count
+/// (`-1`, which some servers send once the limit is passed) is a number, so
+/// it is read, as none left, rather than ignored with an "unreadable header"
+/// warning: the server plainly means "exhausted", and the reset beside it
+/// says for how long. Messages quote it as sent ([`as_sent`]).
 fn is_zero(value: &str) -> bool {
     parse_count(value).is_some_and(|v| v <= 0.0)
+}
+
+/// Longest remaining count quoted in a message, in characters.
+const AS_SENT_CHARS: usize = 24;
+
+/// A remaining count read by [`parse_count`], as the server sent it, for a
+/// message: trimmed, and cut when absurdly long. Only a number reaches
+/// here, so it holds no control character or secret.
+fn as_sent(value: &str) -> String {
+    crate::message::truncate_chars(value.trim(), AS_SENT_CHARS)
 }
 
 /// A count of requests left: any number but NaN (negative reads as none
@@ -290,18 +321,19 @@ pub fn parse_reset_delta_or_epoch(value: &str, now: DateTime<Utc>) -> Option<Dur
 }
 
 /// What the `RateLimit` field says.
-struct RateLimitField {
-    /// The longest reset among items with 0 remaining.
-    wait: Option<Duration>,
+struct RateLimitField<'a> {
+    /// The longest reset among items with 0 (or fewer) remaining, with that
+    /// item's remaining count as sent.
+    wait: Option<(Duration, &'a str)>,
     /// It holds at least one remaining or reset value, and every one of
     /// them is a number (a reset one of zero or more).
     readable: bool,
 }
 
 /// Reads the `RateLimit` field; see [`RateLimitField`].
-fn parse_ratelimit_field(value: &str) -> RateLimitField {
-    let mut best: Option<Duration> = None;
-    let mut dict_remaining: Option<f64> = None;
+fn parse_ratelimit_field(value: &str) -> RateLimitField<'_> {
+    let mut best: Option<(Duration, &str)> = None;
+    let mut dict_remaining: Option<(f64, &str)> = None;
     let mut dict_reset: Option<Duration> = None;
     // Whether any remaining or reset value was seen, and any was not read.
     let (mut seen, mut unreadable) = (false, false);
@@ -318,7 +350,7 @@ fn parse_ratelimit_field(value: &str) -> RateLimitField {
         {
             match key.trim() {
                 "remaining" => {
-                    dict_remaining = parse_count(val);
+                    dict_remaining = parse_count(val).map(|r| (r, val));
                     note(dict_remaining.is_some());
                 }
                 "reset" => {
@@ -330,13 +362,13 @@ fn parse_ratelimit_field(value: &str) -> RateLimitField {
             continue;
         }
         // Newer drafts: `"policy";r=0;t=30`.
-        let mut remaining: Option<f64> = None;
+        let mut remaining: Option<(f64, &str)> = None;
         let mut reset: Option<Duration> = None;
         for param in parts {
             if let Some((key, val)) = param.split_once('=') {
                 match key.trim() {
                     "r" => {
-                        remaining = parse_count(val);
+                        remaining = parse_count(val).map(|r| (r, val));
                         note(remaining.is_some());
                     }
                     "t" => {
@@ -347,20 +379,31 @@ fn parse_ratelimit_field(value: &str) -> RateLimitField {
                 }
             }
         }
-        if let (Some(r), Some(t)) = (remaining, reset)
+        if let (Some((r, sent)), Some(t)) = (remaining, reset)
             && r <= 0.0
         {
-            best = best.max(Some(t));
+            best = longer(best, (t, sent));
         }
     }
-    if let (Some(r), Some(t)) = (dict_remaining, dict_reset)
+    if let (Some((r, sent)), Some(t)) = (dict_remaining, dict_reset)
         && r <= 0.0
     {
-        best = best.max(Some(t));
+        best = longer(best, (t, sent));
     }
     RateLimitField {
         wait: best,
         readable: seen && !unreadable,
+    }
+}
+
+/// The longer of two waits, the earlier on a tie.
+fn longer<'a>(
+    best: Option<(Duration, &'a str)>,
+    offered: (Duration, &'a str),
+) -> Option<(Duration, &'a str)> {
+    match best {
+        Some(b) if b.0 >= offered.0 => Some(b),
+        _ => Some(offered),
     }
 }
 
@@ -519,6 +562,53 @@ mod tests {
             Duration::from_secs(45)
         );
         assert_eq!(pause(200, &[("ratelimit", "garbage;;;\"")]), None);
+    }
+
+    /// A negative remaining is none left, quoted as sent (it once read
+    /// `RateLimit-Remaining 0`).
+    #[test]
+    fn a_negative_remaining_is_exhausted_and_quoted_as_sent() {
+        for (headers, cause) in [
+            (
+                [("RateLimit-Remaining", " -1"), ("RateLimit-Reset", "12")],
+                "RateLimit-Remaining -1, RateLimit-Reset 12s",
+            ),
+            (
+                [("X-RateLimit-Remaining", "-1"), ("X-RateLimit-Reset", "12")],
+                "X-RateLimit-Remaining -1, reset in 12s",
+            ),
+            (
+                [("RateLimit", "\"a\";r=0;t=5, \"b\";r=-1;t=12"), ("x", "")],
+                "RateLimit: -1 remaining, reset in 12s",
+            ),
+            (
+                [
+                    ("RateLimit", "limit=100, remaining=-2.5, reset=12"),
+                    ("x", ""),
+                ],
+                "RateLimit: -2.5 remaining, reset in 12s",
+            ),
+        ] {
+            let p = pause(200, &headers).unwrap();
+            assert_eq!(p.wait, Duration::from_secs(12));
+            assert_eq!(p.cause, cause);
+        }
+        let long = format!("-{}1", "0".repeat(100));
+        let p = pause(
+            200,
+            &[
+                ("RateLimit-Remaining", long.as_str()),
+                ("RateLimit-Reset", "12"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            p.cause,
+            format!(
+                "RateLimit-Remaining -{}…, RateLimit-Reset 12s",
+                "0".repeat(22)
+            )
+        );
     }
 
     #[test]

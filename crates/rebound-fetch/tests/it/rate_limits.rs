@@ -452,6 +452,51 @@ async fn x_ratelimit_reset_1e30_on_a_200_pauses_the_source_clamped() {
     }
 }
 
+/// Before: a server that sent `RateLimit-Remaining: -1` (a bogus negative
+/// count) paused the source with a message quoting `RateLimit-Remaining 0`,
+/// a value it never sent. A negative count is read as none left (it is a
+/// number, so not warned of as unreadable), and every message quotes the
+/// value as the server sent it.
+#[tokio::test]
+async fn a_negative_remaining_pauses_and_is_quoted_as_sent() {
+    let warnings = Warnings::default();
+    let _capture = warnings.capture();
+    for (headers, cause) in [
+        (
+            [("RateLimit-Remaining", "-1"), ("RateLimit-Reset", "1e30")],
+            "RateLimit-Remaining -1, RateLimit-Reset 31536000s",
+        ),
+        (
+            [
+                ("X-RateLimit-Remaining", " -1 "),
+                ("X-RateLimit-Reset", "1e30"),
+            ],
+            "X-RateLimit-Remaining -1, reset in 31536000s",
+        ),
+        (
+            [("RateLimit", "\"default\";r=-1;t=1e30"), ("X-Other", "1")],
+            "RateLimit: -1 remaining, reset in 31536000s",
+        ),
+    ] {
+        let h = harness(DEFAULT_RETRY, &scrapers("")).await;
+        let mut reply = Reply::text(200, "ok");
+        for (name, value) in headers {
+            reply = reply.header(name, value);
+        }
+        h.sim.script("/t/a", vec![reply]);
+        let first = h.call("a").await;
+        assert_eq!(first.status, ScraperStatus::Success, "{cause}");
+        refused_after_absurd_pause(&h, first.finished_at, cause).await;
+        let lines = warnings.take();
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l.contains("Rate-limit header ignored")),
+            "{lines:#?}"
+        );
+    }
+}
+
 /// What the calls of a test log at warn and above, as text.
 #[derive(Clone, Default)]
 struct Warnings(Arc<std::sync::Mutex<Vec<u8>>>);
