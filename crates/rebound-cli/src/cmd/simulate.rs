@@ -145,14 +145,21 @@ async fn simulate_all(
         .map_err(|e| Failure::Usage(anyhow::anyhow!("{name}: --from/--days: {e}")))?;
         scenarios.push(scenario);
     }
-    // The config loader's "not found" hint names -c and REBOUND_CONFIG.
-    if let Some(file) = &args.compare
-        && !file.exists()
-    {
-        return Err(Failure::Usage(anyhow::anyhow!(
-            "--compare {}: no such file",
-            file.display()
-        )));
+    // The config loader's "not found" hint names -c and REBOUND_CONFIG,
+    // and its "it is a directory" names the path only: both name the flag.
+    if let Some(file) = &args.compare {
+        if !file.exists() {
+            return Err(Failure::Usage(anyhow::anyhow!(
+                "--compare {}: no such file",
+                file.display()
+            )));
+        }
+        if file.is_dir() {
+            return Err(Failure::Usage(anyhow::anyhow!(
+                "--compare {}: it is a folder, not a config file",
+                file.display()
+            )));
+        }
     }
     let config = config_given.then(|| config.to_path_buf());
     let mut variants = vec![Variant {

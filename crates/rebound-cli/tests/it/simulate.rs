@@ -1435,3 +1435,19 @@ schedule = { kind = "window", start = "06:00", end = "08:00" }
         "{report}"
     );
 }
+
+/// Before: `--compare DIR` read "cannot read config file DIR: it is a
+/// directory, not a file", with no word of `--compare` (a missing file
+/// named the flag; a folder, which exists, went on to the config loader).
+#[test]
+fn a_compare_path_that_is_a_folder_is_named_with_the_flag() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let folder = dir.path().to_string_lossy().into_owned();
+    let stderr = refused(&["late-play-by-play", "--compare", &folder]);
+    assert!(
+        stderr.contains(&format!(
+            "error: --compare {folder}: it is a folder, not a config file"
+        )),
+        "{stderr}"
+    );
+}
