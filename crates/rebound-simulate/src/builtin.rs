@@ -52,9 +52,26 @@ pub fn load(name: &str) -> Option<Result<Scenario, ScenarioError>> {
 /// The largest scenario file read: a thousand faults take about 100 KB.
 const MAX_SCENARIO_BYTES: u64 = 16 << 20;
 
-/// A scenario argument: a built-in's name, else a file path.
+/// Whether a scenario argument is written as a path: it holds a `/` (or
+/// the platform's separator) or ends in `.toml`. Such an argument is always
+/// a file, whatever the built-ins are named.
+pub fn is_path(arg: &str) -> bool {
+    arg.contains('/') || arg.contains(std::path::MAIN_SEPARATOR) || arg.ends_with(".toml")
+}
+
+/// A scenario argument: a file when written as a path ([`is_path`]), else
+/// a built-in's name, else a file. A bare name that is both a built-in and
+/// a file in the current folder is refused: the built-in silently shadowed
+/// the file.
 pub fn resolve(arg: &str) -> Result<Scenario, String> {
-    if let Some(scenario) = load(arg) {
+    if !is_path(arg)
+        && let Some(scenario) = load(arg)
+    {
+        if std::fs::metadata(arg).is_ok_and(|m| !m.is_dir()) {
+            return Err(format!(
+                "\"{arg}\" is both a built-in scenario and a file in the current folder: write ./{arg} to run the file; to run the built-in, rename the file or run from another folder"
+            ));
+        }
         return scenario.map_err(|e| e.to_string());
     }
     let path = PathBuf::from(arg);

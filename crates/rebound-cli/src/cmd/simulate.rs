@@ -19,8 +19,9 @@ use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 pub struct SimulateArgs {
-    /// Scenarios to run: built-in names or scenario files (TOML). Without
-    /// one, lists the built-ins.
+    /// Scenarios to run: built-in names or scenario files (TOML); one with
+    /// a `/` or ending in `.toml` is always a file. Without one, lists the
+    /// built-ins.
     pub scenarios: Vec<String>,
     /// Simulate this many days (default: the scenario's own).
     #[arg(long)]

@@ -1451,3 +1451,58 @@ fn a_compare_path_that_is_a_folder_is_named_with_the_flag() {
         "{stderr}"
     );
 }
+
+/// Before: a scenario file named like a built-in (`new-years-eve` in the
+/// current folder) was silently shadowed: `simulate new-years-eve` ran the
+/// built-in. An argument written as a path (with a `/`, or ending in
+/// `.toml`) is now always a file, and a bare name that is both a built-in
+/// and a file here is refused, saying how to pick each.
+#[test]
+fn a_scenario_file_named_like_a_built_in_is_not_shadowed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // `days = 0` is refused at its place, naming the file it was read from:
+    // proof the file was read, without a run.
+    let own = "description = \"my own\"\nfrom = \"2026-03-06\"\ndays = 0\n";
+    for name in ["new-years-eve", "stale-schedule.toml", "dst-fall-back"] {
+        std::fs::write(dir.path().join(name), own).expect("write");
+    }
+    std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
+    std::fs::write(dir.path().join("sub/late-play-by-play"), own).expect("write");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rebound"))
+            .arg("simulate")
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("REBOUND_CONFIG")
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("rebound runs");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(out.stdout.is_empty(), "{args:?}: nothing ran");
+        text(&out.stderr)
+    };
+    let stderr = run(&["new-years-eve", "--days", "1"]);
+    assert!(
+        stderr.contains(
+            "error: \"new-years-eve\" is both a built-in scenario and a file in the current folder: write ./new-years-eve to run the file; to run the built-in, rename the file or run from another folder"
+        ),
+        "{stderr}"
+    );
+    for arg in [
+        "./new-years-eve",
+        "stale-schedule.toml",
+        "./dst-fall-back",
+        "sub/late-play-by-play",
+    ] {
+        let stderr = run(&[arg]);
+        assert!(
+            stderr.contains(&format!("{arg}:3:8: days: expected 1 to 400 days, found 0")),
+            "{arg}: {stderr}"
+        );
+    }
+}
