@@ -189,14 +189,111 @@ pub async fn connect(url: &str, timeout: Duration) -> Result<async_nats::Client,
         let _ = parsed.set_password(None);
         address = parsed.to_string();
     }
-    match tokio::time::timeout(timeout, options.connect(address.as_str())).await {
+    let deadline = tokio::time::Instant::now() + timeout;
+    match tokio::time::timeout_at(deadline, options.connect(address.as_str())).await {
         Ok(Ok(client)) => Ok(client),
-        Ok(Err(error)) => Err(format!("cannot connect to NATS: {}", error.kind())),
+        Ok(Err(error)) => {
+            // The client says "IO error" of a server that answers in
+            // another protocol (an HTTP server at the sink's port), which
+            // reads as a network fault; what the server sent says more.
+            let why = match error.kind() {
+                async_nats::ConnectErrorKind::Io | async_nats::ConnectErrorKind::Tls => {
+                    not_nats(&address, deadline).await
+                }
+                _ => None,
+            };
+            Err(format!(
+                "cannot connect to NATS: {}",
+                why.unwrap_or_else(|| error.kind().to_string())
+            ))
+        }
         Err(_) => Err(format!(
             "cannot connect to NATS: no answer within {}s",
             timeout.as_secs_f64()
         )),
     }
+}
+
+/// How much of what a server that is not NATS sent goes into the error.
+const NOT_NATS_BYTES: usize = 128;
+const NOT_NATS_CHARS: usize = 60;
+
+/// Why the server at `address` (the client's server list, a secret) is not
+/// a NATS server, when it is not: a NATS server's first words on a new
+/// connection are its `INFO` line (over `tls://` too, unless told to start
+/// with TLS), so each server is dialled again and its first bytes read,
+/// until `deadline`. `None` when every server that answered sent `INFO`,
+/// or none answered (the client's own word stands then). The server is
+/// named by its place in the list (`server 2 of 3`), never by address,
+/// and what it sent is quoted from its first line, cut short, with
+/// control and bidi characters escaped: it is untrusted text on its way
+/// to logs, terminals and `last_error`.
+async fn not_nats(address: &str, deadline: tokio::time::Instant) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let servers: Vec<&str> = address.split(',').map(str::trim).collect();
+    for (index, server) in servers.iter().enumerate() {
+        let Some((host, port)) = host_port(server) else {
+            continue;
+        };
+        let dialled =
+            tokio::time::timeout_at(deadline, tokio::net::TcpStream::connect((host, port))).await;
+        let Ok(Ok(mut stream)) = dialled else {
+            continue;
+        };
+        let mut first = [0u8; NOT_NATS_BYTES];
+        let read = match tokio::time::timeout_at(deadline, stream.read(&mut first)).await {
+            Ok(Ok(n)) => n,
+            // Silent until the deadline, or reset: nothing it said to quote.
+            Ok(Err(_)) | Err(_) => continue,
+        };
+        let first = &first[..read];
+        if first.len() >= 4 && first[..4].eq_ignore_ascii_case(b"INFO") {
+            continue;
+        }
+        let which = match servers.len() {
+            1 => "the server".to_string(),
+            n => format!("server {} of {n}", index + 1),
+        };
+        return Some(match read {
+            0 => format!(
+                "{which} did not answer as a NATS server (it closed the connection without a word)"
+            ),
+            _ => {
+                let line = first
+                    .split(|b| matches!(b, b'\r' | b'\n'))
+                    .next()
+                    .unwrap_or_default();
+                let text = rebound_domain::message::truncate_chars(
+                    &String::from_utf8_lossy(line),
+                    NOT_NATS_CHARS,
+                );
+                format!(
+                    "{which} did not answer as a NATS server (it sent \"{}\")",
+                    rebound_domain::message::escape_controls(&text, false)
+                )
+            }
+        });
+    }
+    None
+}
+
+/// The host and port of one entry of a NATS server list (`nats://host:4222`,
+/// `tls://host`, `host:4222`; 4222 when no port is given). WebSocket
+/// entries are left out: their first words are HTTP.
+fn host_port(server: &str) -> Option<(String, u16)> {
+    let with_scheme = match server.contains("://") {
+        true => server.to_string(),
+        false => format!("nats://{server}"),
+    };
+    let url = url::Url::parse(&with_scheme).ok()?;
+    if !matches!(url.scheme(), "nats" | "tls") {
+        return None;
+    }
+    let host = url
+        .host_str()?
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    Some((host.to_string(), url.port().unwrap_or(4222)))
 }
 
 /// Finds the sink's stream, or creates it with the sink's subject filter,
@@ -440,7 +537,7 @@ impl AckListener {
 
 #[cfg(test)]
 mod tests {
-    use super::{ack_ids, connect};
+    use super::{ack_ids, connect, host_port};
     use std::time::Duration;
 
     /// A NATS server of its own that needs a user and password (the
@@ -499,6 +596,19 @@ mod tests {
             .expect_err("a wrong password is refused");
         assert!(refused.starts_with("cannot connect to NATS: "), "{refused}");
         assert!(!refused.contains("Wr0ng"), "{refused}");
+    }
+
+    #[test]
+    fn a_server_list_entry_gives_its_host_and_port() {
+        let hp = |s: &str| host_port(s).map(|(h, p)| format!("{h} {p}"));
+        assert_eq!(
+            hp("nats://127.0.0.1:4333").as_deref(),
+            Some("127.0.0.1 4333")
+        );
+        assert_eq!(hp("tls://bus.example").as_deref(), Some("bus.example 4222"));
+        assert_eq!(hp("localhost:5222").as_deref(), Some("localhost 5222"));
+        assert_eq!(hp("nats://[::1]:4222").as_deref(), Some("::1 4222"));
+        assert_eq!(hp("ws://bus.example:80"), None);
     }
 
     #[test]

@@ -150,6 +150,73 @@ async fn a_down_nats_leaves_events_pending_and_never_names_its_address() {
     stream.delete().await;
 }
 
+/// A loopback server that answers every connection with `reply` and hangs
+/// up: something other than NATS at a sink's address.
+async fn not_nats(reply: &'static [u8]) -> (u16, tokio::task::JoinHandle<()>) {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let _ = socket.write_all(reply).await;
+            let _ = socket.shutdown().await;
+        }
+    });
+    (port, task)
+}
+
+/// Before: a sink whose URL led to something other than NATS (an HTTP
+/// server) failed with "cannot connect to NATS: IO error", which reads as
+/// a network fault. Now the error says the server did not answer as a
+/// NATS server and quotes the start of what it sent, escaped; the address
+/// stays out of it (the URL is a secret).
+#[tokio::test]
+async fn a_server_that_does_not_speak_nats_is_named_as_such() {
+    let s = setup().await;
+    let stream = TestStream::new().await;
+    record_events(s.store.as_ref(), 1, s.clock.now()).await;
+    s.clock.advance(Duration::from_secs(1));
+    let (port, server) = not_nats(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+    let url = format!("nats://127.0.0.1:{port}");
+    let p = publisher(&s, vec![nats_sink("bus", &url, &stream)]);
+    let round = p.publish_due().await.unwrap();
+    assert_eq!(round.published, 0, "{round:?}");
+    let pending = s
+        .store
+        .completion_events(Some("pending"), 100)
+        .await
+        .unwrap();
+    let error = pending
+        .iter()
+        .find_map(|e| e.last_error.clone())
+        .expect("an error");
+    assert_eq!(
+        error,
+        "sink bus: cannot connect to NATS: the server did not answer as a NATS server (it sent \"HTTP/1.1 400 Bad Request\")",
+    );
+    assert!(!error.contains(&port.to_string()), "{error}");
+
+    // Control characters and bidi controls in what it sent are escaped.
+    let (port, control) = not_nats(b"\x1b[2J\xe2\x80\xaeoops\x00 and more\r\n").await;
+    let error = rebound_service::handoff::nats::connect(
+        &format!("nats://127.0.0.1:{port}"),
+        Duration::from_secs(2),
+    )
+    .await
+    .expect_err("not NATS");
+    assert_eq!(
+        error,
+        "cannot connect to NATS: the server did not answer as a NATS server (it sent \"\\u{1b}[2J\\u{202e}oops\\u{0} and more\")",
+    );
+    // The real server still connects.
+    rebound_service::handoff::nats::connect(NATS_URL, Duration::from_secs(2))
+        .await
+        .expect("the real NATS server");
+    server.abort();
+    control.abort();
+    stream.delete().await;
+}
+
 /// A stream of the sink's name made elsewhere, taking only some of the
 /// sink's subjects: the events stay pending with an error that says which
 /// subjects the stream takes, instead of each publish failing with "no
