@@ -195,12 +195,17 @@ fn document_problems(doc: &mut utoipa::openapi::OpenApi) {
 }
 
 impl Problem {
+    /// A problem document. The detail often quotes what the request sent
+    /// (a name, a parameter's value), so its control and bidirectional
+    /// characters are written as escapes (`\u{202e}`), as in the CLI's
+    /// messages: a U+202E in a scraper's name turned the rest of the
+    /// detail around wherever it was shown, and JSON leaves it as it is.
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Problem {
         Problem {
             kind: "about:blank".to_string(),
             title: status.canonical_reason().unwrap_or("Error").to_string(),
             status: status.as_u16(),
-            detail: detail.into(),
+            detail: rebound_domain::message::escape_controls(&detail.into(), false),
         }
     }
 

@@ -1216,6 +1216,47 @@ async fn parameter_refusals_are_worded_for_the_api() {
     sim.shutdown().await;
 }
 
+/// Before: a name from the request echoed in a problem's detail kept its
+/// bidirectional controls, so `x\u{202e}gnp.exe` read `xexe.png` wherever
+/// the detail was shown. Now a detail writes them, and control characters,
+/// as escapes (`\u{202e}`), as the CLI's tables and messages do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_problem_detail_escapes_bidi_and_control_characters() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    script(&sim);
+    let api = Api::start(Backend::Sqlite, &sim, SERVER).await;
+    let answers = [
+        (
+            api.post(
+                "/api/v1/scrape",
+                Some(json!({"scraper": "x\u{202e}gnp.exe\u{1b}[2J"})),
+            )
+            .await,
+            404,
+            "unknown scraper \"x\\u{202e}gnp.exe\\u{1b}[2J\"; the config defines",
+        ),
+        (
+            api.get("/api/v1/runs?status=a%E2%80%AEb%E2%81%A6c").await,
+            400,
+            "status \"a\\u{202e}b\\u{2066}c\": expected one of",
+        ),
+        (
+            api.post("/api/v1/workflows/w%E2%80%8F/runs", None).await,
+            404,
+            "w\\u{200f}",
+        ),
+    ];
+    for (answer, status, says) in &answers {
+        let detail = answer.problem(*status);
+        assert!(detail.contains(says), "{says:?} not in {detail:?}");
+        for c in ['\u{202e}', '\u{2066}', '\u{200f}', '\u{1b}'] {
+            assert!(!answer.text.contains(c), "{c:?} in {}", answer.text);
+        }
+    }
+    api.stop().await;
+    sim.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_problem_documents_on_sqlite() {
     bad_input(Backend::Sqlite).await;
