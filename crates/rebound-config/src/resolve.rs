@@ -917,6 +917,15 @@ impl Resolver<'_> {
         }
         match Rate::parse(&text) {
             Ok(rate) => Some(rate),
+            Err(_) if zero_window(&text) => {
+                self.fail(
+                    path,
+                    format!(
+                        "the window of a rate must be longer than zero, found \"{text}\"; use s, min, h or d (e.g. \"20/min\")"
+                    ),
+                );
+                None
+            }
             Err(message) => {
                 self.fail(path, message);
                 None
@@ -1519,6 +1528,25 @@ fn unknown_reference(kind: &str, name: &str, defined: &[String]) -> String {
         message.push_str(&format!("; defined {kind}s: {}", defined.join(", ")));
     }
     message
+}
+
+/// Whether a rate `Rate::parse` refused has a window of zero (`1/0s`,
+/// `5/0min`, `5/0`): a count of none of some unit. Its parser only knows
+/// the bare units, so it called the `0s` of `1/0s` an unknown unit, when
+/// the unit was fine and the zero was the mistake.
+fn zero_window(rate: &str) -> bool {
+    let Some((_, window)) = rate.split_once('/') else {
+        return false;
+    };
+    let window = window.trim();
+    let digits = window.len()
+        - window
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .len();
+    let (count, unit) = window.split_at(digits);
+    !count.is_empty()
+        && count.bytes().all(|b| b == b'0')
+        && unit.trim().bytes().all(|b| b.is_ascii_alphabetic())
 }
 
 fn timezone_message(text: &str) -> String {

@@ -172,3 +172,48 @@ fn bad_rate_limits_and_quotas_are_refused() {
         ),
     ]);
 }
+
+/// A window of zero is not an unknown unit: `"1/0s"` read "unknown unit
+/// in rate", which sent the reader looking for a unit that was there.
+#[test]
+fn a_rate_whose_window_is_zero_says_so() {
+    let says = "the window of a rate must be longer than zero";
+    check(vec![
+        bad(
+            "zero seconds",
+            "rate_limit = \"1/0s\"",
+            "sources.b.rate_limit",
+            "\"1/0s\"",
+            "the window of a rate must be longer than zero, found \"1/0s\"; use s, min, h or d (e.g. \"20/min\")",
+        ),
+        bad(
+            "zero minutes",
+            "rate_limit = \"5/0min\"",
+            "sources.b.rate_limit",
+            "\"5/0min\"",
+            says,
+        ),
+        bad(
+            "zero without a unit",
+            "rate_limit = \"5/0\"",
+            "sources.b.rate_limit",
+            "\"5/0\"",
+            says,
+        ),
+        bad(
+            "zero milliseconds",
+            "rate_limit = \"5/00ms\"",
+            "sources.b.rate_limit",
+            "\"5/00ms\"",
+            says,
+        ),
+        // A window of more than one unit is still not a form the rate takes.
+        bad(
+            "thirty seconds",
+            "rate_limit = \"1/30s\"",
+            "sources.b.rate_limit",
+            "\"1/30s\"",
+            "unknown unit in rate \"1/30s\": use s, min, h or d",
+        ),
+    ]);
+}
