@@ -649,3 +649,48 @@ fn nesting_at_the_limit_still_loads_as_far_as_toml_goes() {
     assert!(!message.contains("levels deep"), "{message}");
     assert!(message.contains("extra"), "{message}");
 }
+
+/// A NUL (or another control character) is reported where it is. toml
+/// reads one on a line of its own as a bare key and reported "key with no
+/// value" one column past it (`\0` at 2:1 read 2:2), never naming it.
+#[test]
+fn a_nul_is_reported_at_its_own_line_and_column() {
+    let cases: [(&str, String, &str); 6] = [
+        ("alone on a line", format!("{BASE}\0\n"), "\0"),
+        ("at the end of the file", format!("{BASE}\0"), "\0"),
+        ("after a key", format!("{BASE}\nk\0\n"), "\0"),
+        (
+            "inside a string",
+            BASE.replace("name = \"t\"", "name = \"t\0\""),
+            "\0",
+        ),
+        ("in a comment", format!("{BASE}# note \0\n"), "\0"),
+        (
+            "another control character",
+            format!("{BASE}\u{1}\n"),
+            "\u{1}",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, text, at) in cases {
+        let message = error(&text);
+        let (line, column) = line_col(&text, at);
+        let shown = if at == "\0" { "\\0" } else { "\\u{1}" };
+        let want = format!(
+            "{FILE}:{line}:{column}: invalid TOML: control character {shown} is not allowed"
+        );
+        if !message.starts_with(&want) {
+            failures.push(format!("{name}:\n  want {want}\n  got  {message}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // A mistake before it, which toml reports, is still the one reported.
+    let text = "[pipeline]\nname = \"t\" x\nz = 1\n\0\n";
+    let message = error(text);
+    assert!(
+        message.starts_with(&format!(
+            "{FILE}:2:12: invalid TOML: unexpected key or value"
+        )),
+        "{message}"
+    );
+}
