@@ -8,7 +8,9 @@
 //! (`locate`), because keeping `Spanned<T>` on every field would also put
 //! it in the JSON Schema.
 
-use chrono::{Duration as Span, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{
+    DateTime, Duration as Span, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Timelike,
+};
 use rebound_config::Problem;
 use rebound_domain::duration::parse_duration;
 use schemars::JsonSchema;
@@ -158,7 +160,7 @@ pub struct RawFault {
     /// this, e.g. "/box_scores".
     pub route: Option<String>,
     /// Start, local time in the pipeline's zone: "YYYY-MM-DDTHH:MM" or
-    /// "YYYY-MM-DD" (midnight).
+    /// "YYYY-MM-DD" (midnight), without "Z" or a UTC offset (refused).
     pub start: String,
     /// End (exclusive), same forms; or give `for`.
     pub end: Option<String>,
@@ -396,6 +398,44 @@ pub struct Scenario {
     /// How far [`Scenario::reframe`] moved the faults from the times the
     /// file gives (`--from`), so a problem found later can say so.
     moved: Span,
+    /// Fault times written with `Z` or an offset, refused by
+    /// [`Scenario::check_zone`], which knows the pipeline's zone to name.
+    offsets: Vec<WithOffset>,
+}
+
+/// A fault's `start` or `end` written with `Z` or a UTC offset. Fault times
+/// are local times in the pipeline's zone (`--from` moves them by days on
+/// that clock), so it is refused; once the zone is known, the message
+/// names it and the local time the instant is there.
+#[derive(Debug, Clone)]
+struct WithOffset {
+    index: usize,
+    key: &'static str,
+    text: String,
+    at: DateTime<FixedOffset>,
+}
+
+impl WithOffset {
+    fn message(&self, tz: Option<chrono_tz::Tz>) -> String {
+        let zone = match tz {
+            Some(tz) => format!("the pipeline's timezone, {tz}"),
+            None => "the pipeline's timezone ([pipeline] timezone)".to_string(),
+        };
+        let mut message = format!(
+            "fault times are local times in {zone}, written without \"Z\" or an offset: found \"{}\"",
+            self.text
+        );
+        if let Some(tz) = tz {
+            let local = self.at.with_timezone(&tz).naive_local();
+            if local.second() == 0 && local.nanosecond() == 0 {
+                message.push_str(&format!(
+                    ", which is \"{}\" there",
+                    local.format("%Y-%m-%dT%H:%M")
+                ));
+            }
+        }
+        message
+    }
 }
 
 /// Why a scenario was refused: one problem per line.
@@ -429,6 +469,8 @@ struct Reporter<'a> {
     file: &'a Path,
     text: &'a str,
     problems: Vec<Problem>,
+    /// Fault times with an offset, refused once the zone is known.
+    offsets: Vec<WithOffset>,
     /// The file's tables, parsed at the first problem and kept: parsing it
     /// for each problem made a scenario of 2,000 overlapping faults check
     /// for minutes.
@@ -441,6 +483,7 @@ impl<'a> Reporter<'a> {
             file,
             text,
             problems: Vec::new(),
+            offsets: Vec::new(),
             root: std::cell::OnceCell::new(),
         }
     }
@@ -551,7 +594,10 @@ fn parse_date(text: &str) -> Option<NaiveDate> {
         .flatten()
 }
 
-fn parse_instant(text: &str) -> Result<NaiveDateTime, String> {
+/// A local time or a date (midnight); with `Z` or an offset, also the
+/// instant it names (refused later, by [`WithOffset`], with the time as
+/// written standing in meanwhile).
+fn parse_instant(text: &str) -> Result<(NaiveDateTime, Option<DateTime<FixedOffset>>), String> {
     let text = text.trim();
     if let Some((date, time)) = text.split_once('T')
         && rebound_domain::calendar::is_date_shaped(date)
@@ -560,14 +606,45 @@ fn parse_instant(text: &str) -> Result<NaiveDateTime, String> {
             rebound_domain::calendar::time_of_day(time),
         )
     {
-        return Ok(date.and_time(time));
+        return Ok((date.and_time(time), None));
     }
     if let Some(d) = parse_date(text) {
-        return Ok(d.and_time(NaiveTime::MIN));
+        return Ok((d.and_time(NaiveTime::MIN), None));
+    }
+    if let Some(at) = with_offset(text) {
+        return Ok((at.naive_local(), Some(at)));
     }
     Err(format!(
         "expected a local time \"YYYY-MM-DDTHH:MM\" or a date \"YYYY-MM-DD\", found \"{text}\""
     ))
+}
+
+/// `text` as a date and time with `Z` or a UTC offset (`+01:00`, `+0100`,
+/// `+01`), seconds optional: "2026-12-31T18:00Z", "2026-12-31T18:00:00+01:00".
+fn with_offset(text: &str) -> Option<DateTime<FixedOffset>> {
+    let (wall, offset) = match text.strip_suffix(['Z', 'z']) {
+        Some(wall) => (wall, "+00:00".to_string()),
+        None => {
+            let at = text.rfind(['+', '-']).filter(|&at| at > 10)?;
+            let offset = &text[at..];
+            let offset = match offset.len() {
+                3 => format!("{offset}:00"),
+                5 if !offset.contains(':') => format!("{}:{}", &offset[..3], &offset[3..]),
+                _ => offset.to_string(),
+            };
+            (&text[..at], offset)
+        }
+    };
+    if !wall
+        .get(..10)
+        .is_some_and(rebound_domain::calendar::is_date_shaped)
+    {
+        return None;
+    }
+    let text = format!("{wall}{offset}");
+    ["%Y-%m-%dT%H:%M%:z", "%Y-%m-%dT%H:%M:%S%.f%:z"]
+        .iter()
+        .find_map(|format| DateTime::parse_from_str(&text, format).ok())
 }
 
 fn parse_span(text: &str) -> Result<Duration, String> {
@@ -763,7 +840,15 @@ impl Scenario {
             slots_once: raw_targets.slots_once,
             dates_correct: raw_targets.dates_correct,
         };
+        let offsets = std::mem::take(&mut report.offsets);
         if !report.problems.is_empty() {
+            // Refused now: said without the zone, which the config gives.
+            if !offsets.is_empty() {
+                for o in &offsets {
+                    report.at(Key::Fault(o.index, o.key), o.message(None));
+                }
+                report.problems.sort_by_key(|p| (p.line, p.column));
+            }
             return Err(ScenarioError {
                 problems: report.problems,
             });
@@ -779,6 +864,7 @@ impl Scenario {
             faults,
             text: text.to_string(),
             moved: Span::zero(),
+            offsets,
         })
     }
 
@@ -851,9 +937,16 @@ impl Scenario {
     pub fn check_zone(&self, tz: chrono_tz::Tz) -> Result<(), ScenarioError> {
         use chrono::TimeZone as _;
         let mut report = Reporter::new(&self.origin, &self.text);
+        for o in &self.offsets {
+            report.at(Key::Fault(o.index, o.key), o.message(Some(tz)));
+        }
         for fault in &self.faults {
             for (key, at) in [("start", fault.start), ("end", fault.end)] {
-                if tz.from_local_datetime(&at).earliest().is_none() {
+                let written_with_offset = self
+                    .offsets
+                    .iter()
+                    .any(|o| o.index == fault.index && o.key == key);
+                if !written_with_offset && tz.from_local_datetime(&at).earliest().is_none() {
                     let key = if key == "end" && !has_end(&report, fault.index) {
                         "for"
                     } else {
@@ -887,6 +980,9 @@ impl Scenario {
                     );
                 }
             }
+        }
+        if !self.offsets.is_empty() {
+            report.problems.sort_by_key(|p| (p.line, p.column));
         }
         if report.problems.is_empty() {
             Ok(())
@@ -1359,6 +1455,25 @@ fn status_of(
     }
 }
 
+/// Keeps fault `n`'s `key`, written `text` with an offset (`at`), to refuse
+/// once the zone is known.
+fn note_offset(
+    report: &mut Reporter<'_>,
+    n: usize,
+    key: &'static str,
+    text: &str,
+    at: Option<DateTime<FixedOffset>>,
+) {
+    if let Some(at) = at {
+        report.offsets.push(WithOffset {
+            index: n,
+            key,
+            text: text.trim().to_string(),
+            at,
+        });
+    }
+}
+
 fn check_fault(report: &mut Reporter<'_>, n: usize, raw: &RawFault) -> Option<Fault> {
     let before = report.problems.len();
     let at = |key: &'static str| Key::Fault(n, key);
@@ -1469,7 +1584,10 @@ fn check_fault(report: &mut Reporter<'_>, n: usize, raw: &RawFault) -> Option<Fa
         other => other,
     };
     let start = match parse_instant(&raw.start) {
-        Ok(t) => Some(t),
+        Ok((t, at)) => {
+            note_offset(report, n, "start", &raw.start, at);
+            Some(t)
+        }
         Err(message) => {
             report.at(at("start"), message);
             None
@@ -1481,7 +1599,10 @@ fn check_fault(report: &mut Reporter<'_>, n: usize, raw: &RawFault) -> Option<Fa
             None
         }
         (Some(text), None) => match parse_instant(text) {
-            Ok(t) => Some(t),
+            Ok((t, at)) => {
+                note_offset(report, n, "end", text, at);
+                Some(t)
+            }
             Err(message) => {
                 report.at(at("end"), message);
                 None
@@ -2610,5 +2731,41 @@ mod tests {
             let error = parse(text).unwrap_err().to_string();
             assert!(error.starts_with(wanted), "{error}");
         }
+    }
+
+    /// Before: a fault time written with `Z` or an offset read "expected a
+    /// local time", with no word that fault times are the pipeline's local
+    /// times. Refused once the zone is known, naming it and the local time
+    /// the instant is there; at once, without the zone, when the file has
+    /// other problems.
+    #[test]
+    fn a_fault_time_with_an_offset_is_refused_naming_the_zone() {
+        let text = "from = \"2026-12-31\"\ndays = 1\n[[faults]]\nkind = \"empty\"\nsource = \"a\"\nstart = \"2026-12-31T18:00:00Z\"\nend = \"2026-12-31T20:00+01:00\"\n";
+        let scenario = parse(text).expect("refused once the zone is known");
+        let error = scenario
+            .check_zone(chrono_tz::America::New_York)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "t.toml:6:9: faults[0].start: fault times are local times in the pipeline's timezone, America/New_York, written without \"Z\" or an offset: found \"2026-12-31T18:00:00Z\", which is \"2026-12-31T13:00\" there\n\
+             t.toml:7:7: faults[0].end: fault times are local times in the pipeline's timezone, America/New_York, written without \"Z\" or an offset: found \"2026-12-31T20:00+01:00\", which is \"2026-12-31T14:00\" there"
+        );
+        let error = parse(&text.replace("days = 1", "days = 0"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("t.toml:6:9: faults[0].start: fault times are local times in the pipeline's timezone ([pipeline] timezone), written without \"Z\" or an offset: found \"2026-12-31T18:00:00Z\"\n"),
+            "{error}"
+        );
+        assert!(error.starts_with("t.toml:2:8: days: "), "{error}");
+        // Not an offset: still the form it expects.
+        let error = parse(&text.replace("18:00:00Z", "18:00Q"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("t.toml:6:9: faults[0].start: expected a local time"),
+            "{error}"
+        );
     }
 }

@@ -1506,3 +1506,24 @@ fn a_scenario_file_named_like_a_built_in_is_not_shadowed() {
         );
     }
 }
+
+/// Before: a fault time with `Z` or an offset read "expected a local time
+/// \"YYYY-MM-DDTHH:MM\"", with no word of the pipeline's zone.
+#[test]
+fn a_fault_time_with_an_offset_names_the_pipelines_zone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("utc.toml");
+    std::fs::write(
+        &path,
+        "from = \"2026-01-15\"\ndays = 1\n\n[[faults]]\nkind = \"down\"\nsource = \"espn\"\nstart = \"2026-01-15T18:00Z\"\nfor = \"1h\"\n",
+    )
+    .expect("write");
+    let arg = path.to_string_lossy().into_owned();
+    let stderr = refused(&[&arg]);
+    assert!(
+        stderr.contains(&format!(
+            "{arg}:7:9: faults[0].start: fault times are local times in the pipeline's timezone, America/New_York, written without \"Z\" or an offset: found \"2026-01-15T18:00Z\", which is \"2026-01-15T13:00\" there"
+        )),
+        "{stderr}"
+    );
+}
