@@ -54,15 +54,20 @@ pub(crate) fn substitute(
             out.text.push_str("${");
             rest = after;
         } else if let Some(after) = tail.strip_prefix("${") {
-            let Some(close) = after.find('}') else {
+            let Some(close) = closing_brace(after) else {
                 return Err(format!(
                     "unclosed \"${{\" in \"{text}\" (write $${{ for a literal \"${{\")"
                 ));
             };
             let name = &after[..close];
             if !is_var_name(name) {
+                let nested = if name.contains("${") {
+                    ": a reference holds one name, not another reference;"
+                } else {
+                    ":"
+                };
                 return Err(format!(
-                    "bad environment variable name \"{name}\" in \"${{{name}}}\": use letters, digits and '_', not starting with a digit (write $${{ for a literal \"${{\")"
+                    "bad environment variable name \"{name}\" in \"${{{name}}}\"{nested} use letters, digits and '_', not starting with a digit (write $${{ for a literal \"${{\")"
                 ));
             }
             let Some(value) = env(name) else {
@@ -86,6 +91,30 @@ pub(crate) fn substitute(
     }
     out.text.push_str(rest);
     Ok(out)
+}
+
+/// Where the `}` that closes a `${` sits in `text` (what follows it): the
+/// first `}` unless a `${` opens inside, which its own `}` closes first.
+/// So the whole of a nested `${${X}}` is quoted in its error; cut at the
+/// first `}`, it read `"${X" in "${${X}"`.
+fn closing_brace(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut at = 0;
+    while at < text.len() {
+        if text[at..].starts_with("${") {
+            depth += 1;
+            at += 2;
+            continue;
+        }
+        if text[at..].starts_with('}') {
+            if depth == 0 {
+                return Some(at);
+            }
+            depth -= 1;
+        }
+        at += text[at..].chars().next().map_or(1, char::len_utf8);
+    }
+    None
 }
 
 /// The upper-case variable name at the start of `text` (after a `$`), if
@@ -161,6 +190,29 @@ mod tests {
         let out = substitute("k=$ODDS_API_KEY&$top=5 $5 $$ ${TOKEN}", Target::Plain, &env).unwrap();
         assert_eq!(out.text, "k=$ODDS_API_KEY&$top=5 $5 $$ abc{x}");
         assert_eq!(out.bare, vec!["ODDS_API_KEY".to_string()]);
+    }
+
+    /// Before: `${${X}}` read `bad environment variable name "${X" in
+    /// "${${X}"`, both quotes cut at the first `}`.
+    #[test]
+    fn a_nested_reference_is_quoted_whole() {
+        let table = [
+            (
+                "${${TOKEN}}",
+                "bad environment variable name \"${TOKEN}\" in \"${${TOKEN}}\": a reference holds one name, not another reference",
+            ),
+            (
+                "Bearer ${a${TOKEN}b}/x",
+                "bad environment variable name \"a${TOKEN}b\" in \"${a${TOKEN}b}\"",
+            ),
+            ("${${${TOKEN}}}", "in \"${${${TOKEN}}}\""),
+            // The outer one never closes.
+            ("${${TOKEN}", "unclosed \"${\" in \"${${TOKEN}\""),
+        ];
+        for (input, needle) in table {
+            let err = substitute(input, Target::Plain, &env).unwrap_err();
+            assert!(err.contains(needle), "{input}: {err}");
+        }
     }
 
     #[test]
