@@ -195,8 +195,9 @@ impl Engine {
         };
         // A half-open probe is one attempt: retrying it would multiply
         // the load on a source that is probably still down.
+        let trial = matches!(admitted.gate, Gate::Probe(_));
         let probe_scraper;
-        let scraper = if matches!(admitted.gate, Gate::Probe(_)) {
+        let scraper = if trial {
             let mut probe = scraper.clone();
             probe.retry.max_attempts = 1;
             probe_scraper = probe;
@@ -311,6 +312,9 @@ impl Engine {
             .await;
         }
         self.judge_late(scraper, target_date, event_start, &result, &mut verdict);
+        if trial {
+            name_the_trial(&mut verdict, &result);
+        }
         self.metrics.record_call(
             &source.name,
             result.attempts.iter().map(|a| a.outcome),
@@ -1035,6 +1039,23 @@ fn judge_output(
             output,
             redactor,
         ),
+    }
+}
+
+/// A failed half-open trial says it was one, so whoever reads its single
+/// attempt knows why there was no second: the trial is one attempt by
+/// design (see [`Engine::call`]), whatever the retry policy. "not retried"
+/// only where a retry would otherwise have come (a retryable kind).
+fn name_the_trial(verdict: &mut Verdict, result: &CallResult) {
+    if verdict.status != ScraperStatus::Failed || result.attempts.is_empty() {
+        return;
+    }
+    let Some(message) = verdict.message.as_mut() else {
+        return;
+    };
+    match verdict.error_kind.is_some_and(ErrorKind::is_retryable) {
+        true => message.push_str(" (half-open trial: not retried)"),
+        false => message.push_str(" (half-open trial)"),
     }
 }
 

@@ -477,3 +477,65 @@ steps = [
     );
     sim.shutdown().await;
 }
+
+/// Before: a half-open breaker's trial call failed with "HTTP 503 after 1
+/// attempt" under a retry policy of three, and nothing said why it was
+/// not retried. Now its message says it was the half-open trial (one
+/// attempt by design: retrying would multiply the load on a source that
+/// is probably still down); a call the breaker did not test says nothing
+/// of it, and a trial failing in a way never retried says only that it
+/// was the trial.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_half_open_trial_says_why_it_had_one_attempt() {
+    let sim = UpstreamSim::start().await.unwrap();
+    let base = sim.base_url();
+    let config = format!(
+        r#"{HEAD}
+[retry]
+max_attempts = 3
+initial_delay = "1s"
+jitter = "none"
+
+[sources.down]
+base_url = "{base}"
+breaker = {{ consecutive_failures = 1, open_for = "1m", max_open_for = "1m" }}
+
+[scrapers.item]
+source = "down"
+path = "/down/item"
+"#
+    );
+    sim.script("/down/item", vec![Reply::text(503, "down"); 4]);
+    let rig = rig(&config).await;
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
+    let none = BTreeMap::new();
+    let call = || rig.engine.run_scraper("item", date, &none);
+
+    let first = call().await.unwrap();
+    assert_eq!(first.attempts, 3, "{first:?}");
+    assert_eq!(
+        first.message.as_deref(),
+        Some("HTTP 503 after 3 attempts: down")
+    );
+    let refused = call().await.unwrap();
+    assert_eq!(refused.error_kind, Some(ErrorKind::BreakerOpen));
+
+    rig.clock.advance(Duration::from_secs(120));
+    let trial = call().await.unwrap();
+    assert_eq!(trial.status, ScraperStatus::Failed);
+    assert_eq!(trial.attempts, 1, "{trial:?}");
+    assert_eq!(
+        trial.message.as_deref(),
+        Some("HTTP 503 after 1 attempt: down (half-open trial: not retried)")
+    );
+    assert_eq!(sim.request_count("/down/item"), 4);
+
+    // A trial answered 404, which no call retries.
+    rig.clock.advance(Duration::from_secs(120));
+    sim.script("/down/item", vec![Reply::text(404, "gone")]);
+    let trial = call().await.unwrap();
+    assert_eq!(trial.error_kind, Some(ErrorKind::Client), "{trial:?}");
+    let m = trial.message.unwrap();
+    assert!(m.ends_with(" (half-open trial)"), "{m}");
+    sim.shutdown().await;
+}
