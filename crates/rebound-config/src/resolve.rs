@@ -278,8 +278,23 @@ impl Resolver<'_> {
         }
     }
 
+    /// The `${VAR}` values read since the secrets numbered `read_from`
+    /// were put aside are not secrets after all: the key read them as a
+    /// setting of Rebound's own (a time zone, a duration), which is sent
+    /// nowhere and which no one would hide. Masked, a zone from
+    /// `${PIPELINE_TZ}` read `time zone ***` in `check`, and every
+    /// `Europe/Paris` of every message, log line and stored row would have
+    /// been masked too. Called only once the value has parsed: one that
+    /// does not (an API key set in the wrong variable) stays masked, since
+    /// its error quotes it. A value that is also used as a secret elsewhere
+    /// stays a secret through that use.
+    fn not_secret(&mut self, read_from: usize) {
+        self.secrets.truncate(read_from);
+    }
+
     /// A duration, at most the key's bound (see `bounds`).
     fn duration(&mut self, path: &KeyPath, raw: &RawDuration) -> Option<Duration> {
+        let read_from = self.secrets.len();
         let text = self.text(path, &raw.0)?;
         // `parse_duration` trims, for a CLI argument's stray space; in the
         // file spaces around a duration are a slip (or a value pasted with
@@ -307,7 +322,10 @@ impl Resolver<'_> {
                 );
                 None
             }
-            Ok(duration) => Some(duration),
+            Ok(duration) => {
+                self.not_secret(read_from);
+                Some(duration)
+            }
             Err(message) => {
                 self.fail(path, message);
                 None
@@ -458,9 +476,13 @@ impl Resolver<'_> {
 
         let tz_path = path.key("timezone");
         let tz_text = p.timezone.as_deref().unwrap_or(DEFAULT_TIMEZONE);
+        let read_from = self.secrets.len();
         let timezone = match self.text(&tz_path, tz_text) {
             Some(text) => match text.parse::<chrono_tz::Tz>() {
-                Ok(tz) => tz,
+                Ok(tz) => {
+                    self.not_secret(read_from);
+                    tz
+                }
                 Err(_) => {
                     self.fail(&tz_path, timezone_message(&text));
                     chrono_tz::Tz::UTC

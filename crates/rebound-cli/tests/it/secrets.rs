@@ -96,12 +96,66 @@ path = "/ok"
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    // (A value read from the environment is masked like any secret.)
     assert!(!stdout.contains("not set here"), "{stdout}");
+    // A time zone is no secret: it read `time zone ***`.
+    assert!(
+        stdout.contains("pipeline env (time zone America/Chicago)\n"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("  retention: 30d (older history"),
         "{stdout}"
     );
+}
+
+/// Only secrets are masked by `check`: a time zone read from the
+/// environment is shown (it read `***`), a key sent upstream never is, and
+/// a secret set in the time zone's variable by mistake is masked where the
+/// error quotes it, in text and in `--json`.
+#[test]
+fn check_shows_a_time_zone_from_the_environment_and_masks_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "http://127.0.0.1:9");
+    let written = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        written.contains("timezone = \"America/New_York\""),
+        "{written}"
+    );
+    std::fs::write(
+        &config,
+        written.replace(
+            "timezone = \"America/New_York\"",
+            "timezone = \"${CLI_ZONE}\"",
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let out = rebound(
+        &["-c", config, "check"],
+        &[("CLI_KEY", SECRET), ("CLI_ZONE", "Europe/Paris")],
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(stdout.contains("(time zone Europe/Paris)\n"), "{stdout}");
+    assert!(!stdout.contains("***"), "{stdout}");
+    assert!(!stdout.contains(SECRET), "{stdout}");
+
+    // The key set as the time zone: refused, and quoted masked.
+    let env = [("CLI_KEY", SECRET), ("CLI_ZONE", SECRET)];
+    let out = rebound(&["-c", config, "check"], &env);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("pipeline.timezone: expected an IANA time zone name such as \"America/New_York\" or \"UTC\", found \"***\""),
+        "{stderr}"
+    );
+    let out = rebound(&["-c", config, "check", "--json"], &env);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(stdout.contains("found \\\"***\\\""), "{stdout}");
+    for output in [&out.stdout, &out.stderr] {
+        assert!(!text(output).contains(SECRET), "{}", text(output));
+    }
 }
 
 #[test]

@@ -284,3 +284,59 @@ headers = { Authorization = "${KEY}" }
         std::time::Duration::from_secs(5)
     );
 }
+
+/// A time zone or a duration read from the environment configures Rebound
+/// and is sent nowhere: once it reads as one, it is not a secret. It was
+/// masked like one: `check` printed `time zone ***`, and every "Europe/Paris"
+/// of every message and stored row would have been masked too. A secret
+/// beside it is still masked, and so is a value that does not read as the
+/// setting (a key set in the wrong variable), which its error quotes.
+#[test]
+fn a_setting_read_from_the_environment_is_not_masked_but_a_secret_is() {
+    let env = |name: &str| {
+        Some(
+            match name {
+                "TZ_NAME" => "Europe/Paris",
+                "SECS" => "45s",
+                "TOKEN" => "tok_5f0c9a7e31",
+                "WRONG" => "sk_live_zone_9d2e",
+                _ => return None,
+            }
+            .to_string(),
+        )
+    };
+    let text = BASE.replace("name = \"t\"", "name = \"t\"\ntimezone = \"${TZ_NAME}\"")
+        + "\n[sources.b]\nbase_url = \"https://b\"\ntimeout = \"${SECS}\"\nheaders = { Authorization = \"Bearer ${TOKEN}\" }\n";
+    let plan = load_str(&text, Path::new("r.toml"), &env).unwrap();
+    assert_eq!(
+        plan.redactor
+            .redact("zone Europe/Paris, timeout \"45s\", Bearer tok_5f0c9a7e31"),
+        "zone Europe/Paris, timeout \"45s\", Bearer ***"
+    );
+    let summary = rebound_config::summary(&plan);
+    assert!(
+        summary.contains("pipeline t (time zone Europe/Paris)"),
+        "{summary}"
+    );
+    assert!(!summary.contains("tok_5f0c9a7e31"), "{summary}");
+
+    // Not a time zone, not a duration: quoted by the error, and masked.
+    for (key, says) in [
+        (
+            "timezone",
+            "pipeline.timezone: expected an IANA time zone name",
+        ),
+        ("retention", "pipeline.retention: expected a duration"),
+    ] {
+        let text = BASE.replace(
+            "name = \"t\"",
+            &format!("name = \"t\"\n{key} = \"${{WRONG}}\""),
+        );
+        let err = load_str(&text, Path::new("r.toml"), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(says), "{err}");
+        assert!(err.contains("\"***\""), "{err}");
+        assert!(!err.contains("sk_live"), "{err}");
+    }
+}
