@@ -318,7 +318,7 @@ async fn check_with(scenario: Option<Scenario>, options: &Options) -> Result<(),
 fn reframe(scenario: &mut Scenario, options: &Options) -> Result<Vec<String>, SimulateError> {
     scenario
         .reframe(options.from, options.days)
-        .map_err(|e| SimulateError::Usage(format!("--from/--days: {e}")))
+        .map_err(|e| SimulateError::Usage(format!("{}: --from/--days: {e}", scenario.name)))
 }
 
 /// The checks of `scenario` that need the config: its names, and its

@@ -878,8 +878,9 @@ impl Scenario {
 
     /// Moves the scenario to start on `from` (every fault shifts with it)
     /// and to last `days` days; refused (with the reason) when that leaves
-    /// the simulated calendar ([`check_calendar`]). Returns a warning for
-    /// each fault that no longer falls within the simulated days: it has
+    /// the simulated calendar ([`check_calendar`]), or leaves every fault
+    /// outside the simulated days (the run would inject nothing). Returns
+    /// a warning for each fault that no longer falls within them: it has
     /// no effect, and targets about faults measure nothing.
     pub fn reframe(
         &mut self,
@@ -901,6 +902,30 @@ impl Scenario {
         self.days = new_days;
         let first = new_from.and_time(NaiveTime::MIN);
         let last = first + Span::days(i64::from(new_days));
+        // Faults move with `--from`, so only `--days` leaves them out,
+        // after the last day: it ran, injected nothing, and read MISSED
+        // for every target about faults.
+        if let Some(earliest) = self
+            .faults
+            .iter()
+            .min_by_key(|f| (f.start, f.index))
+            .filter(|_| self.faults.iter().all(|f| self.is_outside(f)))
+        {
+            let needed = ((earliest.start.date() - new_from).num_days() + 1).max(1);
+            return Err(format!(
+                "no fault falls within the simulated days ({} to {}, {}): the first, faults[{}] ({}), starts {}, so the run would inject nothing and measure no fault; simulate at least {needed} days (--days {needed})",
+                first.format("%Y-%m-%d"),
+                last.format("%Y-%m-%d"),
+                if new_days == 1 {
+                    "1 day".to_string()
+                } else {
+                    format!("{new_days} days")
+                },
+                earliest.index,
+                earliest.label(),
+                earliest.start.format("%Y-%m-%dT%H:%M"),
+            ));
+        }
         Ok(self
             .faults
             .iter()
@@ -2104,7 +2129,14 @@ mod tests {
                 .is_err()
         );
         assert!(scenario.clone().reframe(None, Some(401)).is_err());
-        let warnings = scenario.clone().reframe(None, Some(2)).expect("fits");
+        // One fault of two left outside: a warning, and the other is run.
+        let two = format!(
+            "{text}[[faults]]\nkind = \"empty\"\nsource = \"b\"\nstart = \"2026-01-01T06:00\"\nfor = \"1h\"\n"
+        );
+        let warnings = parse(&two)
+            .expect("parses")
+            .reframe(None, Some(2))
+            .expect("fits");
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].starts_with("faults[0] (empty on a, 2026-01-03T00:00 to 2026-01-04T00:00) is outside the simulated days (2026-01-01 to 2026-01-03)"), "{warnings:?}");
         // Cut by the new end: measured within the days only (before: no
@@ -2767,5 +2799,27 @@ mod tests {
             error.starts_with("t.toml:6:9: faults[0].start: expected a local time"),
             "{error}"
         );
+    }
+
+    /// Before: `--days` that left every fault outside the simulated days
+    /// ran anyway, warned that each had no effect, and read MISSED for
+    /// every target about faults (exit 1). It is refused, naming the first
+    /// fault's start, the simulated days and the `--days` that reaches it.
+    #[test]
+    fn a_reframe_that_leaves_every_fault_outside_is_refused() {
+        let text = "from = \"2026-01-01\"\ndays = 5\n[[faults]]\nkind = \"empty\"\nsource = \"a\"\nstart = \"2026-01-04T06:00\"\nfor = \"1d\"\n[[faults]]\nkind = \"empty\"\nsource = \"b\"\nstart = \"2026-01-03T12:00\"\nfor = \"1h\"\n";
+        let scenario = parse(text).expect("parses");
+        let error = scenario.clone().reframe(None, Some(2)).unwrap_err();
+        assert_eq!(
+            error,
+            "no fault falls within the simulated days (2026-01-01 to 2026-01-03, 2 days): the first, faults[1] (empty on b), starts 2026-01-03T12:00, so the run would inject nothing and measure no fault; simulate at least 3 days (--days 3)"
+        );
+        // Moved by --from, the faults move with it and stay inside.
+        let moved = NaiveDate::from_ymd_opt(2026, 2, 1).unwrap();
+        assert!(scenario.clone().reframe(Some(moved), None).is_ok());
+        assert!(scenario.clone().reframe(None, Some(3)).is_ok());
+        // A scenario without faults has none to leave outside.
+        let none = parse("from = \"2026-01-01\"\ndays = 5\n").expect("parses");
+        assert!(none.clone().reframe(None, Some(1)).is_ok());
     }
 }

@@ -262,25 +262,72 @@ for = "12h"
 
 /// Before: a fault starting at the instant the simulation ends was warned
 /// of as having no effect, yet answered the last alert round's probes and
-/// showed "requests hit 1"; then it was still listed, with 0.
+/// showed "requests hit 1"; then it was still listed, with 0. (A run whose
+/// every fault falls outside is refused: `--days 1` here keeps the first.)
 #[tokio::test]
 async fn a_fault_outside_the_simulated_days_hits_nothing() {
-    let report = first_day_of("host-down-5-days").await;
+    let text = r#"
+from = "2026-01-15"
+days = 7
+
+[[faults]]
+kind = "down"
+source = "espn"
+start = "2026-01-15T12:00"
+for = "1h"
+
+[[faults]]
+kind = "down"
+source = "balldontlie"
+start = "2026-01-16"
+for = "5d"
+"#;
+    let scenario = Scenario::parse("half", Path::new("half.toml"), text).expect("it parses");
+    let options = Options {
+        days: Some(1),
+        ..Options::default()
+    };
+    let report = simulate(scenario, &options).await.expect("it runs");
     assert!(
-        report
-            .warnings
-            .iter()
-            .any(|w| w.contains("it has no effect")),
+        report.warnings.iter().any(|w| w.starts_with(
+            "faults[1] (down on balldontlie, 2026-01-16T00:00 to 2026-01-21T00:00) is outside the simulated days (2026-01-15 to 2026-01-16): it has no effect"
+        )),
         "{:?}",
         report.warnings
     );
     // Nor is it listed among the faults, as if measured (before: listed
-    // with 0 requests hit beside that warning).
-    assert!(
-        report.faults.is_empty(),
+    // with 0 requests hit beside that warning); the one inside is.
+    assert_eq!(
+        report.faults.iter().map(|f| f.index).collect::<Vec<_>>(),
+        [0],
         "listed: {:?}",
         report.faults.iter().map(|f| &f.fault).collect::<Vec<_>>()
     );
+}
+
+/// A scenario whose every fault falls outside the days `--days` leaves is
+/// refused before it runs (it ran, injected nothing and read MISSED).
+#[tokio::test]
+async fn every_fault_outside_the_simulated_days_is_refused() {
+    let scenario = rebound_simulate::builtin::load("host-down-5-days")
+        .expect("a built-in")
+        .expect("it parses");
+    let options = Options {
+        days: Some(1),
+        ..Options::default()
+    };
+    let error = rebound_simulate::check(&scenario, &options)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with(
+            "host-down-5-days: --from/--days: no fault falls within the simulated days"
+        ),
+        "{error}"
+    );
+    let error = simulate(scenario, &options).await.unwrap_err().to_string();
+    assert!(error.contains("no fault falls within"), "{error}");
 }
 
 /// Before: the names were checked first and the times in the zone only

@@ -261,7 +261,7 @@ fn calendar_and_keep_arguments_are_checked_before_anything_runs() {
     let file = dir.path().join("a-file");
     std::fs::write(&file, "").expect("write");
     let keep = file.to_string_lossy().into_owned();
-    let stderr = refused(&["late-play-by-play", "--days", "1", "--keep", &keep]);
+    let stderr = refused(&["late-play-by-play", "--days", "2", "--keep", &keep]);
     assert!(
         stderr.contains(&format!("--keep {keep}: it is a file, not a folder")),
         "{stderr}"
@@ -295,7 +295,7 @@ fn calendar_and_keep_arguments_are_checked_before_anything_runs() {
             format!("error: --compare {missing}: no such file"),
         ),
     ] {
-        let mut all = vec!["late-play-by-play", "--days", "1"];
+        let mut all = vec!["late-play-by-play", "--days", "2"];
         all.extend_from_slice(&args);
         let stderr = refused(&all);
         assert!(stderr.contains(&says), "{stderr}");
@@ -310,7 +310,7 @@ fn calendar_and_keep_arguments_are_checked_before_anything_runs() {
         std::fs::create_dir(&folder).expect("mkdir");
         std::fs::write(folder.join(name), content).expect("write");
         let arg = folder.to_string_lossy().into_owned();
-        let stderr = refused(&["late-play-by-play", "--days", "1", "--keep", &arg]);
+        let stderr = refused(&["late-play-by-play", "--days", "2", "--keep", &arg]);
         assert!(
             stderr.contains(&format!(
                 "--keep {arg}: the folder is not empty (it holds {name}); choose an empty or new folder"
@@ -338,7 +338,7 @@ fn calendar_and_keep_arguments_are_checked_before_anything_runs() {
         "--policy",
         "original",
         "--days",
-        "1",
+        "2",
         "--keep",
         &arg,
     ]);
@@ -415,7 +415,7 @@ fn the_compared_config_is_checked_first_and_its_column_named() {
     let out = rebound(
         &[
             "simulate",
-            "late-play-by-play",
+            "dst-spring-forward",
             "--days",
             "1",
             "--compare",
@@ -1524,6 +1524,21 @@ fn a_fault_time_with_an_offset_names_the_pipelines_zone() {
         stderr.contains(&format!(
             "{arg}:7:9: faults[0].start: fault times are local times in the pipeline's timezone, America/New_York, written without \"Z\" or an offset: found \"2026-01-15T18:00Z\", which is \"2026-01-15T13:00\" there"
         )),
+        "{stderr}"
+    );
+}
+
+/// Before: `host-down-5-days --days 1` ran a day before the outage, warned
+/// that its one fault had no effect, and read MISSED for all three targets
+/// (exit 1). A run whose every fault falls outside the simulated days
+/// would inject nothing: it is refused before anything runs.
+#[test]
+fn every_fault_outside_the_simulated_days_is_refused() {
+    let stderr = refused(&["host-down-5-days", "--days", "1"]);
+    assert!(
+        stderr.contains(
+            "error: host-down-5-days: --from/--days: no fault falls within the simulated days (2025-12-26 to 2025-12-27, 1 day): the first, faults[0] (down on balldontlie), starts 2025-12-27T00:00, so the run would inject nothing and measure no fault; simulate at least 2 days (--days 2)"
+        ),
         "{stderr}"
     );
 }
