@@ -73,3 +73,33 @@ fn demo_port_without_serve_is_a_usage_error() {
         text(&out.stderr)
     );
 }
+
+/// A `--port` in use fails the command before the story: it ran the whole
+/// story, replacing the folder's history, and only then failed on the port.
+#[test]
+fn a_port_in_use_fails_before_the_story_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let port = taken.local_addr().expect("its address").port().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .current_dir(dir.path())
+        .args(["demo", "--serve", "--port", &port, "--dir", "story"])
+        .env_remove("REBOUND_CONFIG")
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("rebound runs");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "--port {port}: cannot listen on 127.0.0.1:{port}: is another process using that port?"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(text(&out.stdout), "", "nothing of the story is told");
+    assert!(
+        !dir.path().join("story").exists(),
+        "nothing of the story is written"
+    );
+    drop(taken);
+}

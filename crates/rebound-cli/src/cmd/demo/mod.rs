@@ -182,6 +182,13 @@ async fn run_demo(dir: &Path, json: bool, serve: Option<u16>) -> Result<ExitCode
             dir.display()
         )));
     }
+    // Before any of the story's work (a port in use failed the command
+    // only after the whole story had run and replaced the folder's
+    // history), and held until the dashboard binds it.
+    let reserved = match serve {
+        Some(port) => reserve_port(port)?,
+        None => None,
+    };
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create demo folder {}", dir.display()))?;
     let replaced = fresh_folder(dir)?;
@@ -367,6 +374,7 @@ async fn run_demo(dir: &Path, json: bool, serve: Option<u16>) -> Result<ExitCode
     ];
     // Started before anything is printed, so the URL is in the output
     // (text and JSON) and a port in use fails the command at once.
+    drop(reserved);
     let web = match serve {
         Some(port) => Some(serve_dashboard(&plan, engine.store().clone(), port).await?),
         None => None,
@@ -423,6 +431,28 @@ async fn run_demo(dir: &Path, json: bool, serve: Option<u16>) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--serve --port P`: P, bound on loopback before the story starts, so a
+/// port in use fails the command at once, and nothing the story starts (its
+/// upstream and receiver take free ports) can take P meanwhile. Released
+/// just before the dashboard binds it. `None` for port 0, which any free
+/// port answers.
+fn reserve_port(port: u16) -> Result<Option<std::net::TcpListener>, Failure> {
+    if port == 0 {
+        return Ok(None);
+    }
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    std::net::TcpListener::bind(addr)
+        .map(Some)
+        .map_err(|source| cannot_listen(port, addr, source))
+}
+
+/// The refusal of a `--port` that cannot be listened on.
+fn cannot_listen(port: u16, addr: std::net::SocketAddr, source: std::io::Error) -> Failure {
+    Failure::Runtime(anyhow::Error::new(source).context(format!(
+        "--port {port}: cannot listen on {addr}: is another process using that port?"
+    )))
+}
+
 /// `--serve`: the dashboard and the API on the demo's history, through
 /// the same runtime as `rebound serve` in its web-only role: nothing is
 /// scheduled, run or sent, so the finished story stays as it ended
@@ -445,9 +475,7 @@ async fn serve_dashboard(
         .await
         .map_err(|error| match error {
             rebound_service::StartError::Listen { addr, source } => {
-                Failure::Runtime(anyhow::Error::new(source).context(format!(
-                    "--port {port}: cannot listen on {addr}: is another process using that port?"
-                )))
+                cannot_listen(port, addr, source)
             }
             other => Failure::Runtime(other.into()),
         })
