@@ -212,8 +212,9 @@ pub struct HealthProbe<'a> {
     pub ok: bool,
     /// Why not, when it did not.
     pub error: Option<&'a str>,
-    /// The failure's kind for `last_failure_kind`: `server` for a wrong
-    /// status, `connect` or `timeout` for no answer.
+    /// The failure's kind for `last_failure_kind`, as the fetcher
+    /// classified the probe's answer (`protocol` for a malformed one,
+    /// `timeout`, `connect`, a wrong status by its class).
     pub kind: ErrorKind,
     /// How long a failing probe holds the breaker open after it: until
     /// the next probe could tell otherwise (its period), with slack for a

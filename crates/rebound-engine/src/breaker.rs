@@ -57,6 +57,33 @@ fn answered(ok: bool, http_status: Option<u16>) -> bool {
     ok || http_status == Some(429)
 }
 
+/// One health probe's result, as the breaker reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeAnswer<'a> {
+    /// It answered as expected.
+    pub ok: bool,
+    /// The answer's status, when one came back.
+    pub http_status: Option<u16>,
+    /// Why not, when it did not (redacted).
+    pub error: Option<&'a str>,
+    /// The failure's kind as the fetcher classified it
+    /// (`rebound_fetch::ProbeOutcome::failure_kind`). It was guessed from
+    /// the message, so a malformed answer or a redirect loop was stored as
+    /// `connect`. `None` from a prober that does not classify: then a
+    /// status's class, else `connect`.
+    pub failure_kind: Option<ErrorKind>,
+}
+
+impl ProbeAnswer<'_> {
+    fn kind(&self) -> ErrorKind {
+        self.failure_kind.unwrap_or_else(|| {
+            self.http_status.map_or(ErrorKind::Connect, |status| {
+                ErrorKind::from_status(status).unwrap_or(ErrorKind::Server)
+            })
+        })
+    }
+}
+
 impl Engine {
     pub(crate) async fn breaker_admit(&self, source: &Source) -> Result<Gate, EngineError> {
         let cfg = &source.breaker;
@@ -128,27 +155,18 @@ impl Engine {
         &self,
         source: &Source,
         now: DateTime<Utc>,
-        ok: bool,
-        http_status: Option<u16>,
-        error: Option<&str>,
+        answer: ProbeAnswer<'_>,
     ) -> Result<(), EngineError> {
         if !follows_health(source) {
             return Ok(());
         }
-        let stored = match answered(ok, http_status) {
+        let stored = match answered(answer.ok, answer.http_status) {
             true => self.store.breaker_state(&source.name).await?,
             false => None,
         };
-        self.breaker_health_read(
-            source,
-            now,
-            ok,
-            http_status,
-            error,
-            stored.as_ref().map(|r| &r.state),
-        )
-        .await
-        .map(|_| ())
+        self.breaker_health_read(source, now, answer, stored.as_ref().map(|r| &r.state))
+            .await
+            .map(|_| ())
     }
 
     /// [`Engine::breaker_health`] with the source's stored breaker as the
@@ -160,16 +178,14 @@ impl Engine {
         &self,
         source: &Source,
         now: DateTime<Utc>,
-        ok: bool,
-        http_status: Option<u16>,
-        error: Option<&str>,
+        answer: ProbeAnswer<'_>,
         stored: Option<&BreakerState>,
     ) -> Result<bool, EngineError> {
         if !follows_health(source) {
             return Ok(false);
         }
         let cfg = &source.breaker;
-        let ok = answered(ok, http_status);
+        let ok = answered(answer.ok, answer.http_status);
         if ok {
             match stored {
                 None => return Ok(false),
@@ -182,11 +198,7 @@ impl Engine {
             }
         }
         let request = self.probe_request(source);
-        let kind = match (http_status, error) {
-            (Some(_), _) => ErrorKind::Server,
-            (None, Some(e)) if e.contains("no answer within") => ErrorKind::Timeout,
-            (None, _) => ErrorKind::Connect,
-        };
+        let (error, kind) = (answer.error, answer.kind());
         let hold = self
             .plan()
             .alerts

@@ -28,6 +28,7 @@ mod quota;
 mod transform;
 mod workflow;
 
+pub use breaker::ProbeAnswer;
 pub use calendar::{
     BoundItem, BoundParams, CalendarData, CalendarError, bind_events, extract_events,
     extract_items, extract_values,

@@ -8,6 +8,7 @@
 use crate::{Fetcher, redirect, render};
 use chrono::NaiveDate;
 use rebound_domain::duration::format_duration;
+use rebound_domain::outcome::ErrorKind;
 use rebound_domain::plan::{HealthProbe, Source};
 use std::collections::BTreeMap;
 
@@ -19,6 +20,13 @@ pub struct ProbeOutcome {
     pub http_status: Option<u16>,
     /// Why it is not ok.
     pub error: Option<String>,
+    /// What kind of failure it was, when it was one: the kind a call's
+    /// attempt failing the same way gets (`protocol` for a malformed answer
+    /// or a redirect loop, `timeout`, `connect`, …; a wrong status by its
+    /// class, as [`ErrorKind::from_status`] has it, and `server` for an
+    /// unexpected 2xx), so the breaker and the report need not guess it
+    /// from the message.
+    pub failure_kind: Option<ErrorKind>,
     /// Wall time the probe took, in milliseconds.
     pub duration_ms: i64,
 }
@@ -45,6 +53,7 @@ impl Fetcher {
                 ok: true,
                 http_status: Some(status),
                 error: None,
+                failure_kind: None,
                 duration_ms,
             },
             Ok(status) => ProbeOutcome {
@@ -54,12 +63,16 @@ impl Fetcher {
                     "GET {} answered HTTP {status}, expected {}",
                     probe.path_text, probe.expect_status
                 ))),
+                // A 2xx other than the expected one: the host answered,
+                // but not as it should.
+                failure_kind: Some(ErrorKind::from_status(status).unwrap_or(ErrorKind::Server)),
                 duration_ms,
             },
-            Err(message) => ProbeOutcome {
+            Err((kind, message)) => ProbeOutcome {
                 ok: false,
                 http_status: None,
                 error: Some(redact(format!("GET {}: {message}", probe.path_text))),
+                failure_kind: Some(kind),
                 duration_ms,
             },
         }
@@ -71,21 +84,29 @@ impl Fetcher {
         probe: &HealthProbe,
         date: NaiveDate,
         tz: chrono_tz::Tz,
-    ) -> Result<u16, String> {
+    ) -> Result<u16, (ErrorKind, String)> {
+        // A request that cannot be made is the config's doing.
+        let config = |message: String| (ErrorKind::Config, message);
         let params = builtin_params(date, tz);
-        let base = render(&source.base_url.value, &params, "base_url")?;
-        let path = render(&probe.path, &params, "health.path")?;
+        let base = render(&source.base_url.value, &params, "base_url").map_err(config)?;
+        let path = render(&probe.path, &params, "health.path").map_err(config)?;
         let joined = format!("{}{}", base.trim_end_matches('/'), path);
-        let mut url = url::Url::parse(&joined).map_err(|e| format!("bad URL: {e}"))?;
+        let mut url = url::Url::parse(&joined).map_err(|e| config(format!("bad URL: {e}")))?;
         if !source.query.is_empty() {
             let mut pairs = url.query_pairs_mut();
             for (key, value) in &source.query {
-                pairs.append_pair(key, &render(&value.value, &params, "query")?);
+                pairs.append_pair(
+                    key,
+                    &render(&value.value, &params, "query").map_err(config)?,
+                );
             }
         }
         let mut headers: Vec<(String, String)> = Vec::new();
         for (name, value) in &source.headers {
-            headers.push((name.clone(), render(&value.value, &params, "headers")?));
+            headers.push((
+                name.clone(),
+                render(&value.value, &params, "headers").map_err(config)?,
+            ));
         }
         // The probe carries the source's credentials too, so it follows
         // redirects under the same rules as a call.
@@ -101,14 +122,18 @@ impl Fetcher {
             proxied: proxy.is_some(),
         };
         let Some(client) = self.client_for(source, proxy) else {
-            return Err("its proxy's URL is not set (its environment variable is missing)".into());
+            return Err(config(
+                "its proxy's URL is not set (its environment variable is missing)".into(),
+            ));
         };
+        // The failure's kind is the one the transport's classification
+        // gives a call's attempt (`transport_failure`, the redirect rules).
         match tokio::time::timeout(probe.timeout, redirect::send(client, outgoing)).await {
             Ok(Ok(response)) => Ok(response.status().as_u16()),
-            Ok(Err(failure)) => Err(failure.message),
-            Err(_) => Err(format!(
-                "no answer within {}",
-                format_duration(probe.timeout)
+            Ok(Err(failure)) => Err((failure.kind, failure.message)),
+            Err(_) => Err((
+                ErrorKind::Timeout,
+                format!("no answer within {}", format_duration(probe.timeout)),
             )),
         }
     }

@@ -4,6 +4,7 @@
 //! parts (which is also the exit code of `rebound health`: 0, 1, 2).
 
 use chrono::{DateTime, NaiveDate, Utc};
+use rebound_domain::outcome::ErrorKind;
 use serde::Serialize;
 
 /// How bad something is. Ordered: `Ok < Warning < Critical`.
@@ -73,11 +74,30 @@ pub struct ProbeResult {
     pub throttled: bool,
     /// Why it failed (redacted), when it did.
     pub error: Option<String>,
+    /// What kind of failure it was, when it was one, named as a call's
+    /// failure kinds are (`protocol`, `timeout`, `connect`, `server`, …):
+    /// the fetcher's classification of the probe's answer, not a guess from
+    /// the message. A probe without an HTTP status (a malformed answer, a
+    /// redirect loop) once read `connect` in the breaker whatever it was.
+    /// `None` when it is ok, or when the prober did not say.
+    #[serde(serialize_with = "kind_name")]
+    #[schema(value_type = Option<String>, example = "protocol")]
+    pub failure_kind: Option<ErrorKind>,
     pub duration_ms: i64,
 }
 
+fn kind_name<S: serde::Serializer>(kind: &Option<ErrorKind>, out: S) -> Result<S::Ok, S::Error> {
+    match kind {
+        Some(kind) => out.serialize_some(kind.as_str()),
+        None => out.serialize_none(),
+    }
+}
+
 impl ProbeResult {
-    /// A probe's result; `throttled` follows from `ok` and the status.
+    /// A probe's result; `throttled` follows from `ok` and the status, and
+    /// so does `failure_kind` of a wrong status (by its class, as for a
+    /// call); a failure without a status has no kind until
+    /// [`ProbeResult::with_failure_kind`] gives it the prober's.
     pub fn new(
         ok: bool,
         http_status: Option<u16>,
@@ -89,8 +109,21 @@ impl ProbeResult {
             http_status,
             throttled: !ok && http_status == Some(429),
             error,
+            failure_kind: match ok {
+                true => None,
+                false => http_status.and_then(ErrorKind::from_status),
+            },
             duration_ms,
         }
+    }
+
+    /// The result with the failure kind its prober classified (kept only
+    /// for a failure).
+    pub fn with_failure_kind(mut self, kind: Option<ErrorKind>) -> ProbeResult {
+        if !self.ok {
+            self.failure_kind = kind.or(self.failure_kind);
+        }
+        self
     }
 
     /// Failing as an outage does: not the expected answer, and not a 429.

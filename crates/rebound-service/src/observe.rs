@@ -57,13 +57,7 @@ impl Prober for HttpProber {
         let result = self.send(source, probe, now).await;
         let fed = self
             .engine
-            .breaker_health(
-                source,
-                now,
-                result.ok,
-                result.http_status,
-                result.error.as_deref(),
-            )
+            .breaker_health(source, now, answer(&result))
             .await;
         warn_unfed(source, fed.map(|_| ()));
         result
@@ -74,6 +68,7 @@ impl Prober for HttpProber {
         let today = now.with_timezone(&tz).date_naive();
         let out = self.fetcher.probe(source, probe, today, tz).await;
         ProbeResult::new(out.ok, out.http_status, out.error, out.duration_ms)
+            .with_failure_kind(out.failure_kind)
     }
 
     async fn feed(
@@ -85,19 +80,22 @@ impl Prober for HttpProber {
     ) -> bool {
         let fed = self
             .engine
-            .breaker_health_read(
-                source,
-                now,
-                result.ok,
-                result.http_status,
-                result.error.as_deref(),
-                breaker,
-            )
+            .breaker_health_read(source, now, answer(result), breaker)
             .await;
         // A failed write may have written part: read again.
         let wrote = fed.as_ref().map_or(true, |wrote| *wrote);
         warn_unfed(source, fed.map(|_| ()));
         wrote
+    }
+}
+
+/// A probe's result as the breaker reads it, its failure kind included.
+fn answer(result: &ProbeResult) -> rebound_engine::ProbeAnswer<'_> {
+    rebound_engine::ProbeAnswer {
+        ok: result.ok,
+        http_status: result.http_status,
+        error: result.error.as_deref(),
+        failure_kind: result.failure_kind,
     }
 }
 

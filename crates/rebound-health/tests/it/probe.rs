@@ -444,3 +444,84 @@ async fn a_throttled_probe_is_a_warning_not_an_outage() {
     assert!(probe.failing() && !probe.throttled, "{probe:?}");
     assert_eq!(report.sources[0].level, Level::Critical);
 }
+
+/// Before: a probe that failed without an HTTP status was stored in the
+/// breaker as kind `connect` whatever went wrong (the engine guessed the
+/// kind from the message: "no answer within" was a timeout, anything else
+/// a refused connection), so `rebound breakers` said `connect` of a host
+/// that answered with a malformed status line or sent the probe round a
+/// redirect loop. Now the probe's result carries the kind the fetcher
+/// gives a call's attempt failing that way (`protocol` for both), the
+/// breaker stores it, and the report's JSON says it as `failure_kind`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_failing_without_a_status_keeps_its_own_kind() {
+    let raw = rebound_upstream_sim::RawFaultServer::start().await.unwrap();
+    let h = harness(&format!(
+        r#"
+[sources.up]
+base_url = "{{base}}"
+timeout = "2s"
+health = {{ path = "/t/status", expect_status = 204, timeout = "500ms" }}
+
+[sources.raw]
+base_url = "{raw}"
+timeout = "2s"
+health = {{ path = "{bad}", expect_status = 204, timeout = "2s" }}
+
+[scrapers.s]
+source = "up"
+path = "/t/s"
+"#,
+        raw = raw.base_url(),
+        bad = rebound_upstream_sim::RawFault::BadStatusLine.path(),
+    ))
+    .await;
+    let prober = HttpProber::new(h.fetcher.clone(), h.engine.clone());
+    // Round and round: /t/status sends the probe to /t/loop and back.
+    h.sim
+        .script("/t/status", vec![Reply::redirect(302, "/t/loop"); 2]);
+    h.sim
+        .script("/t/loop", vec![Reply::redirect(302, "/t/status"); 2]);
+    for (name, says) in [("up", "redirect loop"), ("raw", "malformed response")] {
+        let source = &h.plan.sources[name];
+        let probe = source.health.as_ref().unwrap();
+        let result = prober.probe(source, probe, h.clock.now()).await;
+        assert!(!result.ok, "{name}: {result:?}");
+        assert_eq!(result.http_status, None, "{name}: {result:?}");
+        let error = result.error.clone().unwrap_or_default();
+        assert!(error.contains(says), "{name}: {error}");
+        let json = serde_json::to_value(&result).unwrap();
+        assert_eq!(json["failure_kind"], "protocol", "{name}: {json}");
+        let row = h.store.breaker_state(name).await.unwrap().expect("a row");
+        assert_eq!(
+            row.state.last_failure_kind,
+            Some(rebound_domain::outcome::ErrorKind::Protocol),
+            "{name}: {:?}",
+            row.state
+        );
+    }
+
+    // Those the guess got right keep their kind: no answer in time is a
+    // timeout, a refused connection `connect`, a wrong status by its class.
+    let source = &h.plan.sources["up"];
+    let probe = source.health.as_ref().unwrap();
+    for (reply, kind) in [
+        (Reply::status(204).delay(Duration::from_secs(1)), "timeout"),
+        (Reply::reset(), "connect"),
+        (Reply::text(503, "down"), "server"),
+        (Reply::text(404, "no such page"), "client"),
+    ] {
+        h.sim.clear_script("/t/status");
+        h.sim.script("/t/status", vec![reply]);
+        let result = prober.probe(source, probe, h.clock.now()).await;
+        let json = serde_json::to_value(&result).unwrap();
+        assert_eq!(json["failure_kind"], kind, "{json}");
+    }
+    h.sim.script("/t/status", vec![Reply::status(204)]);
+    let ok = prober.probe(source, probe, h.clock.now()).await;
+    assert!(ok.ok);
+    assert_eq!(
+        serde_json::to_value(&ok).unwrap()["failure_kind"],
+        serde_json::Value::Null
+    );
+}
