@@ -446,7 +446,9 @@ pub(crate) struct RawScraper {
     /// HTTP method. Default: "GET".
     #[schemars(extend("enum" = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]))]
     pub method: Option<String>,
-    /// Path appended to the source's base_url, starting with "/"; may use
+    /// Path appended to the source's base_url, starting with "/" ("" calls
+    /// base_url itself, for a source whose base_url is the endpoint; "/"
+    /// would call base_url with a "/" added); may use
     /// `{param}` (built in: `{date}`, `{target_date}`, `{date_compact}`,
     /// `{day_start_utc}`, `{day_end_utc}`; with `[pipeline] season_start`:
     /// `{season}`, `{season_start_year}`, `{season_end_year}`; in scheduled

@@ -80,6 +80,19 @@ fn templated_hosts_and_ports_are_still_accepted() {
     assert!(plan.sources.contains_key("b"));
 }
 
+/// `path = ""` is not a slip: it calls base_url itself, the one way to
+/// call a source whose base_url is the endpoint (`"/"` adds a slash, and
+/// `https://cdn.example/feed.json/` is another URL).
+#[test]
+fn an_empty_path_calls_the_base_url_itself() {
+    let plan = plan(&format!(
+        "{BASE}[sources.b]\nbase_url = \"https://cdn.example/feed.json\"\n\n\
+         [scrapers.feed]\nsource = \"b\"\npath = \"\"\n"
+    ));
+    let path = &plan.scrapers["feed"].path;
+    assert_eq!(path.render(&Default::default()).unwrap(), "");
+}
+
 #[test]
 fn follow_redirects_defaults_to_same_host() {
     let plan = plan(&format!(
