@@ -152,9 +152,9 @@ impl SeasonRule {
         let start = self.start_year(date);
         let end = self.end_year(date);
         let values = BTreeMap::from([
-            ("start".to_string(), start.to_string()),
+            ("start".to_string(), year_text(start)),
             ("start2".to_string(), two_digits(start)),
-            ("end".to_string(), end.to_string()),
+            ("end".to_string(), year_text(end)),
             ("end2".to_string(), two_digits(end)),
         ]);
         // Every placeholder was checked at parse time and none has a
@@ -178,6 +178,14 @@ fn placeholder_list() -> String {
         .map(|p| format!("{{{p}}}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A year as `{date|%Y}` writes it: four digits at least, so a season of
+/// year 999 reads `0999-00`, as that date's `{date}` does (`999-00` made a
+/// path that no other placeholder of the same date matched).
+fn year_text(year: i32) -> String {
+    NaiveDate::from_ymd_opt(year, 1, 1)
+        .map_or_else(|| year.to_string(), |d| d.format("%Y").to_string())
 }
 
 fn two_digits(year: i32) -> String {
@@ -230,11 +238,11 @@ pub fn builtin_values(
         values.insert("season".to_string(), rule.name(date));
         values.insert(
             "season_start_year".to_string(),
-            rule.start_year(date).to_string(),
+            year_text(rule.start_year(date)),
         );
         values.insert(
             "season_end_year".to_string(),
-            rule.end_year(date).to_string(),
+            year_text(rule.end_year(date)),
         );
     }
     if let Some(slot) = slot {
@@ -453,6 +461,21 @@ mod tests {
             let error = parse_slot(bad).unwrap_err();
             assert!(error.contains("HH:MM"), "{bad}: {error}");
         }
+    }
+
+    #[test]
+    fn a_year_before_1000_is_written_with_four_digits_as_date_writes_it() {
+        let tz: chrono_tz::Tz = "America/New_York".parse().unwrap();
+        let rule = SeasonRule::parse("10-01", DEFAULT_SEASON_FORMAT).unwrap();
+        let d = date("0999-12-01");
+        let values = builtin_values(tz, Some(&rule), d, None);
+        assert_eq!(values["date"], "0999-12-01");
+        assert_eq!(values["season"], "0999-00");
+        assert_eq!(values["season_start_year"], "0999");
+        assert_eq!(values["season_end_year"], "1000");
+        let early = builtin_values(tz, Some(&rule), date("0010-03-01"), None);
+        assert_eq!(early["season"], "0009-10");
+        assert_eq!(early["season_start_year"], "0009");
     }
 
     #[test]
