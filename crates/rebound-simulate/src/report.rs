@@ -445,7 +445,7 @@ pub(crate) async fn build(
         totals.total += 1;
         *totals.by_status.entry(call.status.clone()).or_insert(0) += 1;
         totals.attempts += call.attempts;
-        if call.attempts > 1 {
+        if call.retried() {
             totals.retried += 1;
             if call.status == "success" || call.status == "no_data" {
                 totals.retries_paid_off += 1;

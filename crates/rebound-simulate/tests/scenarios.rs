@@ -97,7 +97,18 @@ async fn dst_spring_forward() {
 
 #[tokio::test]
 async fn dst_fall_back() {
-    assert_targets(&run("dst-fall-back").await);
+    let report = run("dst-fall-back").await;
+    assert_targets(&report);
+    // No fault, so nothing to retry: every page of a paginated call is an
+    // attempt of its own, and "more than one attempt" counted 28 calls
+    // that read several pages as retried ones that paid off.
+    assert!(report.faults.is_empty(), "the scenario has no faults");
+    assert_eq!(report.calls.retried, 0, "{:?}", report.calls);
+    assert!(
+        report.calls.attempts > report.calls.total,
+        "paginated calls still count each page as an attempt: {:?}",
+        report.calls
+    );
 }
 
 #[tokio::test]

@@ -31,7 +31,7 @@ impl HealthStore for PostgresStore {
         let rows = sqlx::query(
             "SELECT scraper_name, source_name, status, COUNT(*) AS calls, \
                     COALESCE(SUM(attempts), 0)::bigint AS attempts, \
-                    COUNT(*) FILTER (WHERE attempts > 1) AS retried \
+                    COUNT(*) FILTER (WHERE attempts > COALESCE(pages, 1)) AS retried \
              FROM scraper_execution_log WHERE started_at >= $1 \
              GROUP BY scraper_name, source_name, status \
              ORDER BY scraper_name, source_name COLLATE \"C\", status COLLATE \"C\"",
@@ -451,8 +451,9 @@ impl HealthStore for PostgresStore {
     async fn retry_stats(&self, since: DateTime<Utc>) -> Result<RetryStatsRow, StoreError> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS calls, COALESCE(SUM(attempts), 0)::bigint AS attempts, \
-                    COUNT(*) FILTER (WHERE attempts > 1) AS retried, \
-                    COUNT(*) FILTER (WHERE attempts > 1 AND status IN ('success', 'no_data')) \
+                    COUNT(*) FILTER (WHERE attempts > COALESCE(pages, 1)) AS retried, \
+                    COUNT(*) FILTER (WHERE attempts > COALESCE(pages, 1) \
+                                     AND status IN ('success', 'no_data')) \
                       AS ok \
              FROM scraper_execution_log WHERE started_at >= $1 AND status <> 'skipped'",
         )

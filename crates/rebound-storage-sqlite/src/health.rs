@@ -26,7 +26,7 @@ impl HealthStore for SqliteStore {
     async fn call_counts(&self, since: DateTime<Utc>) -> Result<Vec<CallCountRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT scraper_name, source_name, status, COUNT(*) AS calls, \
-                    SUM(attempts) AS attempts, SUM(attempts > 1) AS retried \
+                    SUM(attempts) AS attempts, SUM(attempts > COALESCE(pages, 1)) AS retried \
              FROM scraper_execution_log INDEXED BY scraper_execution_log_by_start \
              WHERE started_at >= ?1 \
              GROUP BY scraper_name, source_name, status \
@@ -320,8 +320,9 @@ impl HealthStore for SqliteStore {
     async fn retry_stats(&self, since: DateTime<Utc>) -> Result<RetryStatsRow, StoreError> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS calls, COALESCE(SUM(attempts), 0) AS attempts, \
-                    COALESCE(SUM(attempts > 1), 0) AS retried, \
-                    COALESCE(SUM(attempts > 1 AND status IN ('success', 'no_data')), 0) AS ok \
+                    COALESCE(SUM(attempts > COALESCE(pages, 1)), 0) AS retried, \
+                    COALESCE(SUM(attempts > COALESCE(pages, 1) \
+                                 AND status IN ('success', 'no_data')), 0) AS ok \
              FROM scraper_execution_log WHERE started_at >= ?1 AND status <> 'skipped'",
         )
         .bind(encode_time(since))

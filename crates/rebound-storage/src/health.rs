@@ -31,7 +31,8 @@ pub struct CallCountRow {
     pub calls: i64,
     /// Attempts those calls made.
     pub attempts: i64,
-    /// Of those calls, the ones that made more than one attempt.
+    /// Of those calls, the ones that were retried: more attempts than
+    /// pages requested (see [`crate::ScraperCallRow::retried`]).
     pub retried: i64,
 }
 
@@ -105,7 +106,8 @@ pub struct ErrorCoverageRow {
 pub struct RetryStatsRow {
     pub calls: i64,
     pub attempts: i64,
-    /// Calls with more than one attempt.
+    /// Calls that were retried: more attempts than pages requested (see
+    /// [`crate::ScraperCallRow::retried`]).
     pub retried: i64,
     /// Of those, the ones that ended `success` or `no_data`.
     pub retried_then_succeeded: i64,

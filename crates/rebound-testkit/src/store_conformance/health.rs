@@ -172,6 +172,13 @@ pub async fn call_counts_group_the_period_by_scraper_source_and_status(store: &d
         &call(&tag, "b", &src, ScraperStatus::Overdue, since, 1),
     )
     .await;
+    // Paginated: three pages in three attempts was not retried; three
+    // pages in four attempts was.
+    for attempts in [3, 4] {
+        let mut c = call(&tag, "p", &src, ScraperStatus::Success, since, attempts);
+        c.pages = Some(3);
+        record(store, &c).await;
+    }
     let rows: Vec<CallCountRow> = store
         .call_counts(since)
         .await
@@ -199,6 +206,7 @@ pub async fn call_counts_group_the_period_by_scraper_source_and_status(store: &d
             (tag.name("a"), "skipped", 1, 1, 0),
             (tag.name("a"), "success", 2, 4, 1),
             (tag.name("b"), "overdue", 1, 1, 0),
+            (tag.name("p"), "success", 2, 7, 1),
         ]
     );
     let distinct: Vec<(String, i64)> = store
@@ -208,7 +216,10 @@ pub async fn call_counts_group_the_period_by_scraper_source_and_status(store: &d
         .into_iter()
         .filter(|(name, _)| name.starts_with(&tag.name("")))
         .collect();
-    assert_eq!(distinct, vec![(tag.name("a"), 2), (tag.name("b"), 1)]);
+    assert_eq!(
+        distinct,
+        vec![(tag.name("a"), 2), (tag.name("b"), 1), (tag.name("p"), 1)]
+    );
 }
 
 /// The newest success and the newest failed/overdue call are found;
@@ -451,9 +462,16 @@ pub async fn error_coverage_and_retries_count_the_period(store: &dyn Store) {
     record(store, &c(ScraperStatus::NoData, 2)).await;
     record(store, &c(ScraperStatus::Failed, 3)).await;
     record(store, &c(ScraperStatus::Skipped, 0)).await;
+    // Each page is an attempt: two pages in two attempts were not retried,
+    // two pages in three attempts were.
+    for attempts in [2, 3] {
+        let mut paged = c(ScraperStatus::Success, attempts);
+        paged.pages = Some(2);
+        record(store, &paged).await;
+    }
     let ret = store.retry_stats(since).await.unwrap();
-    assert_eq!(ret.calls - ret0.calls, 4, "skipped calls made no attempt");
-    assert_eq!(ret.attempts - ret0.attempts, 9);
-    assert_eq!(ret.retried - ret0.retried, 3);
-    assert_eq!(ret.retried_then_succeeded - ret0.retried_then_succeeded, 2);
+    assert_eq!(ret.calls - ret0.calls, 6, "skipped calls made no attempt");
+    assert_eq!(ret.attempts - ret0.attempts, 14);
+    assert_eq!(ret.retried - ret0.retried, 4);
+    assert_eq!(ret.retried_then_succeeded - ret0.retried_then_succeeded, 3);
 }
