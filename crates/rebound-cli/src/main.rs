@@ -205,6 +205,11 @@ fn main() -> ExitCode {
     // `simulate` runs the reference pipeline unless a config is named.
     let config_given =
         matches.value_source("config") != Some(clap::parser::ValueSource::DefaultValue);
+    setup::set_config_origin(match matches.value_source("config") {
+        Some(clap::parser::ValueSource::EnvVariable) => setup::ConfigOrigin::Env,
+        Some(clap::parser::ValueSource::DefaultValue) => setup::ConfigOrigin::Default,
+        _ => setup::ConfigOrigin::Flag,
+    });
     let cli =
         <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if matches!(cli.command, Command::Health(_) | Command::Freshness(_)) {

@@ -22,6 +22,56 @@ pub fn json_logs() -> bool {
     JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// Where the config's path came from, for messages about the path itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigOrigin {
+    /// `-c FILE` / `--config FILE`.
+    Flag,
+    /// The `REBOUND_CONFIG` environment variable.
+    Env,
+    /// Neither: `rebound.toml` in the current folder.
+    Default,
+}
+
+/// Set once by `main` from clap's value source of `--config`.
+static CONFIG_ORIGIN: std::sync::OnceLock<ConfigOrigin> = std::sync::OnceLock::new();
+
+pub fn set_config_origin(origin: ConfigOrigin) {
+    let _ = CONFIG_ORIGIN.set(origin);
+}
+
+/// Why the config path `path` names a folder, naming where the path came
+/// from (`-c`/`--config`, `REBOUND_CONFIG`, or the default): the loader's
+/// own "cannot read config file DIR: it is a directory" named neither.
+/// `None` when it is not a folder.
+pub fn config_folder_message(path: &Path) -> Option<String> {
+    if !path.is_dir() {
+        return None;
+    }
+    let path = path.display();
+    Some(
+        match CONFIG_ORIGIN.get().copied().unwrap_or(ConfigOrigin::Flag) {
+            ConfigOrigin::Flag => {
+                format!("-c/--config {path}: it is a folder, not a config file")
+            }
+            ConfigOrigin::Env => format!(
+                "REBOUND_CONFIG={path} (from the environment): it is a folder, not a config file"
+            ),
+            ConfigOrigin::Default => format!(
+                "{path} (the default config file): it is a folder, not a config file (pass -c FILE or set REBOUND_CONFIG)"
+            ),
+        },
+    )
+}
+
+/// [`config_folder_message`] as a usage error.
+pub fn refuse_config_folder(path: &Path) -> Result<(), Failure> {
+    match config_folder_message(path) {
+        Some(message) => Err(Failure::Usage(anyhow::anyhow!(message))),
+        None => Ok(()),
+    }
+}
+
 /// A status line for the person watching a long-running command: plain
 /// text on stderr, or an `info` event when logs are JSON, so that a log
 /// collector reading stderr sees one JSON object per line and nothing else.
@@ -176,6 +226,7 @@ pub(crate) fn transform_env() -> Vec<(String, String)> {
 }
 
 fn load_with(path: &Path, secrets: Secrets) -> Result<rebound_config::Loaded, Failure> {
+    refuse_config_folder(path)?;
     rebound_config::load_with(path, &process_env, secrets)
         .map_err(|e| Failure::Usage(anyhow::anyhow!("{e}")))
 }

@@ -91,7 +91,8 @@ fn check_json(config: &Path) -> Result<ExitCode, Failure> {
                     "line": null,
                     "column": null,
                     "key": "",
-                    "message": error.to_string(),
+                    "message": setup::config_folder_message(config)
+                        .unwrap_or_else(|| error.to_string()),
                 })]
             } else {
                 error.problems().iter().map(problem_json).collect()

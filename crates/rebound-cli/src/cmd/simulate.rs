@@ -162,6 +162,9 @@ async fn simulate_all(
             )));
         }
     }
+    if config_given {
+        crate::setup::refuse_config_folder(config)?;
+    }
     let config = config_given.then(|| config.to_path_buf());
     let mut variants = vec![Variant {
         label: "config",

@@ -48,6 +48,52 @@ fn other_commands_keep_exit_2_for_a_bad_config() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }
 
+/// Before: a config path naming a folder read "cannot read config file
+/// DIR: it is a directory, not a file", naming neither `-c` nor
+/// `REBOUND_CONFIG`, whichever had given it.
+#[test]
+fn a_config_path_that_is_a_folder_names_where_it_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().to_str().unwrap();
+    let flag = format!("-c/--config {folder}: it is a folder, not a config file");
+    let out = rebound(&["-c", folder, "status"], &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr, format!("error: {flag}\n"));
+    let out = rebound(&["--config", folder, "check", "--json"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["problems"][0]["message"], flag.as_str(), "{report}");
+    let out = rebound(&["-c", folder, "simulate", "late-play-by-play"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains(&flag), "{}", text(&out.stderr));
+    assert_unknown(&["-c", folder, "health", "--no-probe"], &flag);
+
+    let env = format!(
+        "REBOUND_CONFIG={folder} (from the environment): it is a folder, not a config file"
+    );
+    let out = rebound(&["health", "--no-probe"], &[("REBOUND_CONFIG", folder)]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(stderr, format!("UNKNOWN: {env}\n"));
+    // The flag wins over the variable, and is the one named.
+    let out = rebound(&["-c", folder, "status"], &[("REBOUND_CONFIG", "x.toml")]);
+    assert!(text(&out.stderr).contains(&flag), "{}", text(&out.stderr));
+
+    std::fs::create_dir(dir.path().join("rebound.toml")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .arg("status")
+        .env_remove("REBOUND_CONFIG")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        "error: rebound.toml (the default config file): it is a folder, not a config file (pass -c FILE or set REBOUND_CONFIG)\n"
+    );
+}
+
 /// Before: a history whose pages are damaged was a WARNING (exit 1): the
 /// report's failed read was an error like any runtime one.
 #[tokio::test]
