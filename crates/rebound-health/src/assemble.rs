@@ -396,21 +396,24 @@ async fn sources(
     }
     let names: Vec<String> = plan.sources.keys().cloned().collect();
     let lasts = store.sources_last(&names).await?;
-    // A closed breaker's "since" is its newest transition: read for every
-    // such source at once.
-    let closed: Vec<String> = names
+    // A closed or half-open breaker's "since" is its newest transition:
+    // read for every such source at once. An open one's is `opened_at`,
+    // the outage's start, kept when a failed trial re-opens it; a
+    // half-open one used to read it too, so a breaker half-open for half
+    // an hour read "half-open since" the day the outage began.
+    let by_transition: Vec<String> = names
         .iter()
         .filter(|name| {
             breakers.iter().any(|b| {
                 b.source_name == **name
-                    && (b.state.phase == Phase::Closed || b.state.opened_at.is_none())
+                    && (b.state.phase != Phase::Open || b.state.opened_at.is_none())
             })
         })
         .cloned()
         .collect();
-    let newest: BTreeMap<String, DateTime<Utc>> = closed
+    let newest: BTreeMap<String, DateTime<Utc>> = by_transition
         .iter()
-        .zip(store.newest_breaker_transitions(&closed).await?)
+        .zip(store.newest_breaker_transitions(&by_transition).await?)
         .filter_map(|(name, t)| Some((name.clone(), t?.at)))
         .collect();
     let mut out = Vec::new();
@@ -433,7 +436,12 @@ async fn sources(
         let state = breakers.iter().find(|b| &b.source_name == name);
         let phase = state.map(|b| b.state.phase).unwrap_or(Phase::Closed);
         let breaker_since = match state {
-            Some(b) if b.state.phase != Phase::Closed && b.state.opened_at.is_some() => {
+            Some(b) if b.state.phase == Phase::Open && b.state.opened_at.is_some() => {
+                b.state.opened_at
+            }
+            // No transition recorded (a row written by hand): the
+            // outage's start is all there is.
+            Some(b) if b.state.phase == Phase::HalfOpen && !newest.contains_key(name) => {
                 b.state.opened_at
             }
             Some(_) => newest.get(name).copied(),

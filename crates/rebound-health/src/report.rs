@@ -154,7 +154,9 @@ pub struct SourceHealth {
     pub probe: Option<ProbeResult>,
     /// `closed`, `open` or `half_open`.
     pub breaker: String,
-    /// When the breaker last changed state, if it ever did.
+    /// Since when it is in its state: an open breaker since it opened after
+    /// it was last closed (a failed trial re-opening it keeps that), a
+    /// half-open or closed one since its newest transition.
     pub breaker_since: Option<DateTime<Utc>>,
     pub last_success_at: Option<DateTime<Utc>>,
     pub last_error_at: Option<DateTime<Utc>>,

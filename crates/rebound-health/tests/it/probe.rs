@@ -525,3 +525,57 @@ path = "/t/s"
         serde_json::Value::Null
     );
 }
+
+/// A half-open breaker is half-open since it went half-open, as the
+/// report's `breaker_since` ("when the breaker last changed state") and
+/// the table's "half_open since" say. It read the time the breaker had
+/// opened: `rebound simulate host-down-5-days` kept a history whose
+/// breaker went open at 2025-12-27 05:20Z and half-open at 2026-01-01
+/// 05:00Z, and the report of 05:30Z said "breaker half-open since
+/// 2025-12-27 00:20 EST, 5d ago". An open breaker stays dated from its
+/// opening.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_open_breaker_is_dated_from_going_half_open() {
+    let h = harness(DOWN).await;
+    let prober = HttpProber::new(h.fetcher.clone(), h.engine.clone());
+    let source = &h.plan.sources["up"];
+    let probe = source.health.as_ref().unwrap();
+    let calendars = EngineCalendars(&h.engine);
+    let report_now = |now| Inputs {
+        plan: &h.plan,
+        store: h.store.as_ref(),
+        calendars: &calendars,
+        prober: None,
+        now,
+        since: now - chrono::TimeDelta::hours(24),
+    };
+    h.sim.script("/t/status", vec![Reply::reset(); 5]);
+    for _ in 0..5 {
+        assert!(!prober.probe(source, probe, h.clock.now()).await.ok);
+        h.clock.advance(Duration::from_secs(60));
+    }
+    let opened = h
+        .store
+        .breaker_state("up")
+        .await
+        .unwrap()
+        .and_then(|row| row.state.opened_at)
+        .expect("opened");
+    // A day later it still refuses; its report dates it from the opening.
+    h.clock.advance(Duration::from_secs(86_400));
+    let report = build_report(&report_now(h.clock.now())).await.unwrap();
+    assert_eq!(report.sources[0].breaker, "open");
+    assert_eq!(report.sources[0].breaker_since, Some(opened));
+    // The probe answers: half-open from now on.
+    h.sim.script("/t/status", vec![Reply::status(204)]);
+    let half_open_at = h.clock.now();
+    assert!(prober.probe(source, probe, half_open_at).await.ok);
+    h.clock.advance(Duration::from_secs(1800));
+    let report = build_report(&report_now(h.clock.now())).await.unwrap();
+    assert_eq!(report.sources[0].breaker, "half_open");
+    assert_eq!(
+        report.sources[0].breaker_since,
+        Some(half_open_at),
+        "opened at {opened}"
+    );
+}
