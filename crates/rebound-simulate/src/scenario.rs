@@ -403,16 +403,19 @@ pub struct Scenario {
     offsets: Vec<WithOffset>,
 }
 
-/// A fault's `start` or `end` written with `Z` or a UTC offset. Fault times
-/// are local times in the pipeline's zone (`--from` moves them by days on
-/// that clock), so it is refused; once the zone is known, the message
-/// names it and the local time the instant is there.
+/// A fault's `start`, `end` or `publish_at` written with `Z` or a UTC
+/// offset. Fault times are local times in the pipeline's zone (`--from`
+/// moves them by days on that clock), so it is refused; once the zone is
+/// known, the message names it and, for a start or end, the local time
+/// the instant is there (a time of day has no one local time: it depends
+/// on the day's offset).
 #[derive(Debug, Clone)]
 struct WithOffset {
     index: usize,
     key: &'static str,
     text: String,
-    at: DateTime<FixedOffset>,
+    /// The instant, for a start or end; `None` for a `publish_at`.
+    at: Option<DateTime<FixedOffset>>,
 }
 
 impl WithOffset {
@@ -421,12 +424,18 @@ impl WithOffset {
             Some(tz) => format!("the pipeline's timezone, {tz}"),
             None => "the pipeline's timezone ([pipeline] timezone)".to_string(),
         };
+        let Some(at) = self.at else {
+            return format!(
+                "publish times are local times \"HH:MM\" in {zone}, written without \"Z\" or an offset: found \"{}\"",
+                self.text
+            );
+        };
         let mut message = format!(
             "fault times are local times in {zone}, written without \"Z\" or an offset: found \"{}\"",
             self.text
         );
         if let Some(tz) = tz {
-            let local = self.at.with_timezone(&tz).naive_local();
+            let local = at.with_timezone(&tz).naive_local();
             if local.second() == 0 && local.nanosecond() == 0 {
                 message.push_str(&format!(
                     ", which is \"{}\" there",
@@ -645,6 +654,33 @@ fn with_offset(text: &str) -> Option<DateTime<FixedOffset>> {
     ["%Y-%m-%dT%H:%M%:z", "%Y-%m-%dT%H:%M:%S%.f%:z"]
         .iter()
         .find_map(|format| DateTime::parse_from_str(&text, format).ok())
+}
+
+/// `text` as a time of day "HH:MM" (or "HH:MM:SS") with `Z` or a UTC
+/// offset (`+01:00`, `-0500`, `+01`): "09:00Z", "09:00+01:00". The time as
+/// written, its offset dropped.
+fn time_with_offset(text: &str) -> Option<NaiveTime> {
+    let wall = match text.strip_suffix(['Z', 'z']) {
+        Some(wall) => wall,
+        None => {
+            let at = text.rfind(['+', '-']).filter(|&at| at >= 5)?;
+            let offset = &text[at + 1..];
+            let shaped = match offset.len() {
+                2 | 4 => offset.bytes().all(|b| b.is_ascii_digit()),
+                5 => offset.bytes().enumerate().all(|(i, b)| match i {
+                    2 => b == b':',
+                    _ => b.is_ascii_digit(),
+                }),
+                _ => false,
+            };
+            if !shaped {
+                return None;
+            }
+            &text[..at]
+        }
+    };
+    rebound_domain::calendar::time_of_day(wall)
+        .or_else(|| (wall.len() == 8).then(|| NaiveTime::parse_from_str(wall, "%H:%M:%S").ok())?)
 }
 
 fn parse_span(text: &str) -> Result<Duration, String> {
@@ -1494,7 +1530,7 @@ fn note_offset(
             index: n,
             key,
             text: text.trim().to_string(),
-            at,
+            at: Some(at),
         });
     }
 }
@@ -1701,13 +1737,26 @@ fn check_fault(report: &mut Reporter<'_>, n: usize, raw: &RawFault) -> Option<Fa
                         None
                     }
                     Ok(t) => Some(t),
-                    Err(_) => {
-                        report.at(
-                            at("publish_at"),
-                            format!("expected a local time \"HH:MM\", found \"{text}\""),
-                        );
-                        None
-                    }
+                    Err(()) => match time_with_offset(text.trim()) {
+                        // Refused once the zone is known, which the
+                        // message names; the time as written stands in.
+                        Some(t) => {
+                            report.offsets.push(WithOffset {
+                                index: n,
+                                key: "publish_at",
+                                text: text.trim().to_string(),
+                                at: None,
+                            });
+                            Some(t)
+                        }
+                        None => {
+                            report.at(
+                                at("publish_at"),
+                                format!("expected a local time \"HH:MM\", found \"{text}\""),
+                            );
+                            None
+                        }
+                    },
                 },
             };
             let status = status_of(report, n, raw, Some(404));
@@ -2799,6 +2848,52 @@ mod tests {
             error.starts_with("t.toml:6:9: faults[0].start: expected a local time"),
             "{error}"
         );
+    }
+
+    /// Before: a `publish_at` with `Z` or an offset read "expected a local
+    /// time \"HH:MM\"", with no word of the pipeline's zone, as fault
+    /// times did before.
+    #[test]
+    fn a_publish_time_with_an_offset_is_refused_naming_the_zone() {
+        let text = "from = \"2026-01-15\"\ndays = 1\n[[faults]]\nkind = \"late\"\nsource = \"a\"\npublish_at = \"09:00Z\"\nstart = \"2026-01-15\"\nfor = \"1d\"\n";
+        let scenario = parse(text).expect("refused once the zone is known");
+        let error = scenario
+            .check_zone(chrono_tz::America::New_York)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "t.toml:6:14: faults[0].publish_at: publish times are local times \"HH:MM\" in the pipeline's timezone, America/New_York, written without \"Z\" or an offset: found \"09:00Z\""
+        );
+        for offset in ["09:00+01:00", "09:00-0500", "09:00+01", "09:00:00z"] {
+            let error = parse(&text.replace("09:00Z", offset))
+                .expect("refused once the zone is known")
+                .check_zone(chrono_tz::Europe::Paris)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.ends_with(&format!("in the pipeline's timezone, Europe/Paris, written without \"Z\" or an offset: found \"{offset}\"")),
+                "{error}"
+            );
+        }
+        // With other problems, refused at once, without the zone.
+        let error = parse(&text.replace("days = 1", "days = 0"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.ends_with("t.toml:6:14: faults[0].publish_at: publish times are local times \"HH:MM\" in the pipeline's timezone ([pipeline] timezone), written without \"Z\" or an offset: found \"09:00Z\""),
+            "{error}"
+        );
+        // Not an offset: still the form it expects.
+        for bad in ["09:00Q", "9:00Z", "09:00+1", "09:00+01:0"] {
+            let error = parse(&text.replace("09:00Z", bad)).unwrap_err().to_string();
+            assert_eq!(
+                error,
+                format!(
+                    "t.toml:6:14: faults[0].publish_at: expected a local time \"HH:MM\", found \"{bad}\""
+                )
+            );
+        }
     }
 
     /// Before: `--days` that left every fault outside the simulated days

@@ -1528,6 +1528,27 @@ fn a_fault_time_with_an_offset_names_the_pipelines_zone() {
     );
 }
 
+/// Before: a `publish_at` with `Z` read "expected a local time \"HH:MM\"",
+/// with no word of the pipeline's zone.
+#[test]
+fn a_publish_time_with_an_offset_names_the_pipelines_zone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("utc.toml");
+    std::fs::write(
+        &path,
+        "from = \"2026-01-15\"\ndays = 1\n\n[[faults]]\nkind = \"late\"\nsource = \"espn\"\npublish_at = \"09:00Z\"\nstart = \"2026-01-15\"\nfor = \"1d\"\n",
+    )
+    .expect("write");
+    let arg = path.to_string_lossy().into_owned();
+    let stderr = refused(&[&arg]);
+    assert!(
+        stderr.contains(&format!(
+            "{arg}:7:14: faults[0].publish_at: publish times are local times \"HH:MM\" in the pipeline's timezone, America/New_York, written without \"Z\" or an offset: found \"09:00Z\""
+        )),
+        "{stderr}"
+    );
+}
+
 /// Before: `host-down-5-days --days 1` ran a day before the outage, warned
 /// that its one fault had no effect, and read MISSED for all three targets
 /// (exit 1). A run whose every fault falls outside the simulated days
