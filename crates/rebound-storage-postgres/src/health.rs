@@ -455,7 +455,7 @@ impl HealthStore for PostgresStore {
                     COUNT(*) FILTER (WHERE attempts > COALESCE(pages, 1) \
                                      AND status IN ('success', 'no_data')) \
                       AS ok \
-             FROM scraper_execution_log WHERE started_at >= $1 AND status <> 'skipped'",
+             FROM scraper_execution_log WHERE started_at >= $1 AND attempts > 0",
         )
         .bind(ms(since))
         .fetch_one(&self.pool)

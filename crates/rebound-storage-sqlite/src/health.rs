@@ -323,7 +323,7 @@ impl HealthStore for SqliteStore {
                     COALESCE(SUM(attempts > COALESCE(pages, 1)), 0) AS retried, \
                     COALESCE(SUM(attempts > COALESCE(pages, 1) \
                                  AND status IN ('success', 'no_data')), 0) AS ok \
-             FROM scraper_execution_log WHERE started_at >= ?1 AND status <> 'skipped'",
+             FROM scraper_execution_log WHERE started_at >= ?1 AND attempts > 0",
         )
         .bind(encode_time(since))
         .fetch_one(&self.readers)

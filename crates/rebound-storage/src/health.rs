@@ -100,8 +100,8 @@ pub struct ErrorCoverageRow {
     pub with_message: i64,
 }
 
-/// Attempts of the calls in the period (skipped calls, which made no
-/// attempt, excluded).
+/// Attempts of the calls in the period that made at least one (skipped
+/// calls, and calls deferred before their request, made none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RetryStatsRow {
     pub calls: i64,
