@@ -196,6 +196,9 @@ impl Engine {
         // A half-open probe is one attempt: retrying it would multiply
         // the load on a source that is probably still down.
         let trial = matches!(admitted.gate, Gate::Probe(_));
+        // Whether a retry would have come outside the trial: "not retried"
+        // is only true of a scraper that retries at all.
+        let would_retry = scraper.retry.max_attempts > 1;
         let probe_scraper;
         let scraper = if trial {
             let mut probe = scraper.clone();
@@ -313,7 +316,7 @@ impl Engine {
         }
         self.judge_late(scraper, target_date, event_start, &result, &mut verdict);
         if trial {
-            name_the_trial(&mut verdict, &result);
+            name_the_trial(&mut verdict, &result, would_retry);
         }
         self.metrics.record_call(
             &source.name,
@@ -1045,15 +1048,16 @@ fn judge_output(
 /// A failed half-open trial says it was one, so whoever reads its single
 /// attempt knows why there was no second: the trial is one attempt by
 /// design (see [`Engine::call`]), whatever the retry policy. "not retried"
-/// only where a retry would otherwise have come (a retryable kind).
-fn name_the_trial(verdict: &mut Verdict, result: &CallResult) {
+/// only where a retry would otherwise have come: a retryable kind, from a
+/// scraper whose policy retries (`would_retry`).
+fn name_the_trial(verdict: &mut Verdict, result: &CallResult, would_retry: bool) {
     if verdict.status != ScraperStatus::Failed || result.attempts.is_empty() {
         return;
     }
     let Some(message) = verdict.message.as_mut() else {
         return;
     };
-    match verdict.error_kind.is_some_and(ErrorKind::is_retryable) {
+    match would_retry && verdict.error_kind.is_some_and(ErrorKind::is_retryable) {
         true => message.push_str(" (half-open trial: not retried)"),
         false => message.push_str(" (half-open trial)"),
     }

@@ -539,3 +539,40 @@ path = "/down/item"
     assert!(m.ends_with(" (half-open trial)"), "{m}");
     sim.shutdown().await;
 }
+
+/// A scraper that never retries was not "not retried" by its trial: the
+/// message only names the trial.
+#[tokio::test]
+async fn a_trial_of_a_scraper_that_never_retries_does_not_say_not_retried() {
+    let sim = UpstreamSim::start().await.unwrap();
+    let base = sim.base_url();
+    let config = format!(
+        r#"{HEAD}
+[retry]
+max_attempts = 1
+
+[sources.down]
+base_url = "{base}"
+breaker = {{ consecutive_failures = 1, open_for = "1m", max_open_for = "1m" }}
+
+[scrapers.item]
+source = "down"
+path = "/down/item"
+"#
+    );
+    sim.script("/down/item", vec![Reply::text(503, "down"); 2]);
+    let rig = rig(&config).await;
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
+    let none = BTreeMap::new();
+    let first = rig.engine.run_scraper("item", date, &none).await.unwrap();
+    assert_eq!(first.attempts, 1, "{first:?}");
+    rig.clock.advance(Duration::from_secs(120));
+    let trial = rig.engine.run_scraper("item", date, &none).await.unwrap();
+    assert_eq!(trial.status, ScraperStatus::Failed);
+    assert_eq!(
+        trial.message.as_deref(),
+        Some("HTTP 503 after 1 attempt: down (half-open trial)")
+    );
+    assert_eq!(sim.request_count("/down/item"), 2);
+    sim.shutdown().await;
+}
