@@ -948,6 +948,10 @@ impl Resolver<'_> {
                 );
                 None
             }
+            Err(_) if let Some(message) = multi_unit_window(&text) => {
+                self.fail(path, message);
+                None
+            }
             Err(message) => {
                 self.fail(path, message);
                 None
@@ -1569,6 +1573,49 @@ fn zero_window(rate: &str) -> bool {
     !count.is_empty()
         && count.bytes().all(|b| b == b'0')
         && unit.trim().bytes().all(|b| b.is_ascii_alphabetic())
+}
+
+/// Why `rate` (`"1/30s"`, `"5/2h"`) is refused, when its window is a
+/// count of units: a rate is a count per one second, minute, hour or day
+/// (`Rate` keeps no other window, and shows and spaces requests by it), so
+/// it says that and, when a one-unit rate keeps the same pace (the same
+/// spacing between requests), which ("1/30s" is "2/min"). `None` for other
+/// mistakes, which `Rate::parse` words.
+fn multi_unit_window(rate: &str) -> Option<String> {
+    let (count, window) = rate.split_once('/')?;
+    let count = count.trim();
+    if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let requests: u64 = count.parse().ok().filter(|&n| n >= 1)?;
+    let window = window.trim();
+    let digits = window.len()
+        - window
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .len();
+    let (units, unit) = window.split_at(digits);
+    let units: u64 = units.parse().ok().filter(|&n| n >= 1)?;
+    let unit_secs: u64 = match unit.trim() {
+        "s" | "sec" | "secs" | "second" | "seconds" => 1,
+        "m" | "min" | "mins" | "minute" | "minutes" => 60,
+        "h" | "hour" | "hours" => 3600,
+        "d" | "day" | "days" => 86_400,
+        _ => return None,
+    };
+    let window_secs = units.checked_mul(unit_secs)?;
+    let same_pace = [("s", 1u64), ("min", 60), ("h", 3600), ("d", 86_400)]
+        .iter()
+        .find_map(|&(name, secs)| {
+            let per = requests.checked_mul(secs)?;
+            (per % window_secs == 0 && per >= window_secs)
+                .then(|| u32::try_from(per / window_secs).ok())
+                .flatten()
+                .map(|n| format!(" (\"{n}/{name}\" keeps the same pace)"))
+        })
+        .unwrap_or_default();
+    Some(format!(
+        "the window of a rate is one unit, s, min, h or d: a window of {window} is not supported, found \"{rate}\"; write e.g. \"1/s\", \"20/min\", \"100/h\", \"1000/d\"{same_pace}"
+    ))
 }
 
 fn timezone_message(text: &str) -> String {

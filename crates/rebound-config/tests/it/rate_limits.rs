@@ -207,13 +207,68 @@ fn a_rate_whose_window_is_zero_says_so() {
             "\"5/00ms\"",
             says,
         ),
-        // A window of more than one unit is still not a form the rate takes.
+        // A window of more than one unit is still not a form the rate
+        // takes (a_window_of_several_units_is_not_supported_and_says_so).
         bad(
             "thirty seconds",
             "rate_limit = \"1/30s\"",
             "sources.b.rate_limit",
             "\"1/30s\"",
-            "unknown unit in rate \"1/30s\": use s, min, h or d",
+            "a window of 30s is not supported",
+        ),
+    ]);
+}
+
+/// Before: `"1/30s"` read "unknown unit in rate \"1/30s\": use s, min, h
+/// or d", though `s` is one of them: the count before the unit was the
+/// problem. A window is one unit; the message says so, shows the accepted
+/// forms, and gives the one-unit rate of the same pace when there is one.
+#[test]
+fn a_window_of_several_units_is_not_supported_and_says_so() {
+    check(vec![
+        bad(
+            "thirty seconds",
+            "rate_limit = \"1/30s\"",
+            "sources.b.rate_limit",
+            "\"1/30s\"",
+            "the window of a rate is one unit, s, min, h or d: a window of 30s is not supported, found \"1/30s\"; write e.g. \"1/s\", \"20/min\", \"100/h\", \"1000/d\" (\"2/min\" keeps the same pace)",
+        ),
+        bad(
+            "forty-five seconds",
+            "rate_limit = \"1/45s\"",
+            "sources.b.rate_limit",
+            "\"1/45s\"",
+            "a window of 45s is not supported, found \"1/45s\"; write e.g. \"1/s\", \"20/min\", \"100/h\", \"1000/d\" (\"80/h\" keeps the same pace)",
+        ),
+        bad(
+            "two hours",
+            "rate_limit = \"5/2h\"",
+            "sources.b.rate_limit",
+            "\"5/2h\"",
+            "a window of 2h is not supported, found \"5/2h\"; write e.g. \"1/s\", \"20/min\", \"100/h\", \"1000/d\" (\"60/d\" keeps the same pace)",
+        ),
+        bad(
+            "fifteen minutes, spelled out",
+            "rate_limit = \"100/15 minutes\"",
+            "sources.b.rate_limit",
+            "\"100/15 minutes\"",
+            "a window of 15 minutes is not supported",
+        ),
+        // No one-unit rate keeps a pace of one request a week.
+        bad(
+            "seven days",
+            "rate_limit = \"1/7d\"",
+            "sources.b.rate_limit",
+            "\"1/7d\"",
+            "a window of 7d is not supported, found \"1/7d\"; write e.g. \"1/s\", \"20/min\", \"100/h\", \"1000/d\"",
+        ),
+        // An unknown unit is still that.
+        bad(
+            "an unknown unit",
+            "rate_limit = \"1/30w\"",
+            "sources.b.rate_limit",
+            "\"1/30w\"",
+            "unknown unit in rate \"1/30w\": use s, min, h or d",
         ),
     ]);
 }
