@@ -261,7 +261,11 @@ impl Problem {
             StatusCode::NOT_FOUND => "Not found",
             _ => "Could not read the history",
         };
-        let detail: String = detail.into();
+        // The detail often quotes the request (a workflow's name, a run's
+        // id): HTML-escaping keeps its markup out, and its control and
+        // bidirectional characters are written as escapes (`\u{202e}`), as
+        // in the API's problems: a U+202E turned the rest of it around.
+        let detail = rebound_domain::message::escape_controls(&detail.into(), false);
         if status.is_server_error() {
             // Shown on the page too; the log keeps it for whoever runs
             // the service.

@@ -580,6 +580,49 @@ async fn pages_show_the_history_on_sqlite() {
     pages_show_the_history(store).await;
 }
 
+/// Before: the problem page HTML-escaped its detail but kept the
+/// bidirectional controls (and other control characters) that it quoted
+/// from the request, so `x\u{202e}gnp.exe` read `xexe.png` on the page.
+/// They are written as escapes (`\u{202e}`), as in the API's problems.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_problem_page_escapes_bidi_and_control_characters() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.path().join("history.db"))
+            .await
+            .expect("sqlite"),
+    );
+    let (handle, base) = serve(dir.path(), store).await;
+    let pages = [
+        (
+            format!("{base}/runs?workflow=x%E2%80%AEgnp.exe%1B%5B2J"),
+            400,
+            "no workflow &#34;x\\u{202e}gnp.exe\\u{1b}[2J&#34;",
+        ),
+        (
+            format!("{base}/runs?status=a%E2%80%AAb%E2%81%A6c%E2%81%A9"),
+            400,
+            "&#34;a\\u{202a}b\\u{2066}c\\u{2069}&#34; is not a run status",
+        ),
+        (
+            format!("{base}/runs/r%E2%80%8Fun%E2%80%AC"),
+            404,
+            "No run with execution id &#34;r\\u{200f}un\\u{202c}&#34;",
+        ),
+    ];
+    for (url, want, says) in &pages {
+        let (status, html) = get(url).await;
+        assert_eq!(status, *want, "{url}: {html}");
+        assert!(html.contains(says), "{says} not in {html}");
+        for c in [
+            '\u{202a}', '\u{202c}', '\u{202e}', '\u{2066}', '\u{2069}', '\u{200f}', '\u{1b}',
+        ] {
+            assert!(!html.contains(c), "{c:?} in {html}");
+        }
+    }
+    handle.stop().await;
+}
+
 #[allow(clippy::disallowed_methods)] // test knob: which PostgreSQL server to test against
 pub(super) fn pg_url() -> String {
     std::env::var("REBOUND_TEST_PG_URL")
