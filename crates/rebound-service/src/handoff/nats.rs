@@ -240,13 +240,28 @@ async fn not_nats(address: &str, deadline: tokio::time::Instant) -> Option<Strin
         let Ok(Ok(mut stream)) = dialled else {
             continue;
         };
-        let mut first = [0u8; NOT_NATS_BYTES];
-        let read = match tokio::time::timeout_at(deadline, stream.read(&mut first)).await {
-            Ok(Ok(n)) => n,
-            // Silent until the deadline, or reset: nothing it said to quote.
-            Ok(Err(_)) | Err(_) => continue,
-        };
-        let first = &first[..read];
+        // One read may return part of a line (a NATS server's "IN", then
+        // "FO …"): read on until the first line is whole, the buffer full,
+        // the server closed, or the deadline.
+        let mut buffer = [0u8; NOT_NATS_BYTES];
+        let mut read = 0;
+        let mut cut_off = false;
+        while read < NOT_NATS_BYTES && !buffer[..read].contains(&b'\n') {
+            match tokio::time::timeout_at(deadline, stream.read(&mut buffer[read..])).await {
+                Ok(Ok(0)) => break,
+                Ok(Ok(n)) => read += n,
+                // Reset, or silent until the deadline: judge what came.
+                Ok(Err(_)) | Err(_) => {
+                    cut_off = true;
+                    break;
+                }
+            }
+        }
+        if read == 0 && cut_off {
+            // Nothing it said to quote.
+            continue;
+        }
+        let first = &buffer[..read];
         if first.len() >= 4 && first[..4].eq_ignore_ascii_case(b"INFO") {
             continue;
         }
@@ -537,8 +552,32 @@ impl AckListener {
 
 #[cfg(test)]
 mod tests {
-    use super::{ack_ids, connect, host_port};
+    use super::{ack_ids, connect, host_port, not_nats};
     use std::time::Duration;
+
+    /// A NATS server's INFO line that arrives in two pieces is still a NATS
+    /// server's: one read took "IN" for a stranger's answer.
+    #[tokio::test]
+    async fn an_info_line_in_two_pieces_is_a_nats_servers() {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            stream.write_all(b"IN").await.unwrap();
+            stream.flush().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            stream
+                .write_all(b"FO {\"server_id\":\"x\"}\r\n")
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        });
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let verdict = not_nats(&format!("nats://127.0.0.1:{port}"), deadline).await;
+        assert_eq!(verdict, None);
+        server.await.unwrap();
+    }
 
     /// A NATS server of its own that needs a user and password (the
     /// machine's shared one needs none), stopped when dropped.
