@@ -636,6 +636,11 @@ fn with_offset(text: &str) -> Option<DateTime<FixedOffset>> {
         None => {
             let at = text.rfind(['+', '-']).filter(|&at| at > 10)?;
             let offset = &text[at..];
+            // Digits and colons only, so the cut below falls between
+            // characters ("+1é2" is five bytes too, and panicked there).
+            if !offset[1..].bytes().all(|b| b.is_ascii_digit() || b == b':') {
+                return None;
+            }
             let offset = match offset.len() {
                 3 => format!("{offset}:00"),
                 5 if !offset.contains(':') => format!("{}:{}", &offset[..3], &offset[3..]),
@@ -2841,13 +2846,15 @@ mod tests {
         );
         assert!(error.starts_with("t.toml:2:8: days: "), "{error}");
         // Not an offset: still the form it expects.
-        let error = parse(&text.replace("18:00:00Z", "18:00Q"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.starts_with("t.toml:6:9: faults[0].start: expected a local time"),
-            "{error}"
-        );
+        for bad in ["18:00Q", "18:00+1é2", "18:00-é1"] {
+            let error = parse(&text.replace("18:00:00Z", bad))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.starts_with("t.toml:6:9: faults[0].start: expected a local time"),
+                "{bad}: {error}"
+            );
+        }
     }
 
     /// Before: a `publish_at` with `Z` or an offset read "expected a local
