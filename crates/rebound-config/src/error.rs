@@ -92,6 +92,42 @@ pub(crate) struct Reporter<'a> {
     pub spans: Option<&'a SpanIndex>,
 }
 
+/// The control character a TOML parse error is really about, with its span
+/// and what to say of it, when there is one.
+///
+/// TOML allows no control character but tab, in strings and comments too.
+/// toml reads one outside a string as part of a bare key: a `\0` on a line
+/// of its own was "key with no value" one column past it, never named. The
+/// first one is the problem, at its own place, when the parse failed (at
+/// `failed`) on or after it, or on its line in a span that holds it (`x =
+/// 1\0` is a bad value); a mistake before it, such as a string left open,
+/// is still the one to report. Public for the other TOML files Rebound
+/// reads (`rebound simulate`'s scenarios).
+pub fn misplaced_control_character(
+    text: &str,
+    failed: &Range<usize>,
+) -> Option<(Range<usize>, String)> {
+    let (at, c) = text
+        .char_indices()
+        .find(|(_, c)| c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r'))
+        .filter(|(at, _)| {
+            *at <= failed.start
+                || (*at < failed.end
+                    && text
+                        .get(failed.start..*at)
+                        .is_some_and(|before| !before.contains('\n')))
+        })?;
+    let shown = if c == '\0' {
+        "\\0".to_string()
+    } else {
+        c.escape_default().to_string()
+    };
+    let message = format!(
+        "invalid TOML: control character {shown} is not allowed (TOML takes none but tab, in strings and comments too)"
+    );
+    Some((at..at + c.len_utf8(), message))
+}
+
 impl Reporter<'_> {
     pub(crate) fn at_span(&self, span: Range<usize>, key: &KeyPath, message: String) -> Problem {
         let at = position(self.text, span.start);
@@ -128,36 +164,8 @@ impl Reporter<'_> {
             return self.at_span(span, &KeyPath::root(), message);
         }
         let span = error.span().unwrap_or(0..0);
-        // TOML allows no control character but tab, in strings and
-        // comments too. toml reads one outside a string as part of a bare
-        // key: a `\0` on a line of its own was "key with no value" one
-        // column past it, never named. The first one is the problem, at
-        // its own place, when the parse failed on or after it (or on its
-        // line, in a span that holds it: `x = 1\0` is a bad value); a
-        // mistake before it, such as a string left open, is still the one
-        // reported.
-        if let Some((at, c)) = self
-            .text
-            .char_indices()
-            .find(|(_, c)| c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r'))
-            .filter(|(at, _)| {
-                *at <= span.start
-                    || (*at < span.end
-                        && self
-                            .text
-                            .get(span.start..*at)
-                            .is_some_and(|before| !before.contains('\n')))
-            })
-        {
-            let shown = if c == '\0' {
-                "\\0".to_string()
-            } else {
-                c.escape_default().to_string()
-            };
-            let message = format!(
-                "invalid TOML: control character {shown} is not allowed (TOML takes none but tab, in strings and comments too)"
-            );
-            return self.at_span(at..at + c.len_utf8(), &KeyPath::root(), message);
+        if let Some((at, message)) = misplaced_control_character(self.text, &span) {
+            return self.at_span(at, &KeyPath::root(), message);
         }
         let mut message = format!("invalid TOML: {said}");
         // toml's messages do not quote the offending text ("duplicate key"

@@ -27,7 +27,7 @@ mod spans;
 mod summary;
 
 pub use commands::check_commands;
-pub use error::{ConfigError, Problem, reword_serde};
+pub use error::{ConfigError, Problem, misplaced_control_character, reword_serde};
 pub use summary::{summary, summary_of};
 
 use error::Reporter;

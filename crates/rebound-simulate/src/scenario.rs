@@ -723,6 +723,16 @@ impl Scenario {
             Ok(raw) => raw,
             Err((span, message, key)) => {
                 let span = span.unwrap_or(0..0);
+                // A NUL or another control character, as the config loader
+                // names it ("key with no value" one column past it, before).
+                if let Some((at, message)) =
+                    rebound_config::misplaced_control_character(text, &span)
+                {
+                    report.at_span(at, String::new(), message);
+                    return Err(ScenarioError {
+                        problems: report.problems,
+                    });
+                }
                 let mut message = rebound_config::reword_serde(&message);
                 // toml's syntax messages do not quote the text ("duplicate
                 // key", but not which): a short span on one line is shown,
@@ -2855,6 +2865,18 @@ mod tests {
                 "{bad}: {error}"
             );
         }
+    }
+
+    /// A control character is named at its own place, as in a config: a
+    /// NUL on a line of its own read "key with no value" one column past it.
+    #[test]
+    fn a_nul_is_named_at_its_own_place() {
+        let text = "from = \"2026-01-15\"\ndays = 1\n\0\n";
+        let error = parse(text).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "t.toml:3:1: invalid TOML: control character \\0 is not allowed (TOML takes none but tab, in strings and comments too)"
+        );
     }
 
     /// Before: a `publish_at` with `Z` or an offset read "expected a local
