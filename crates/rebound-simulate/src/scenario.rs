@@ -13,6 +13,7 @@ use chrono::{
 };
 use rebound_config::Problem;
 use rebound_domain::duration::parse_duration;
+use rebound_domain::message::plural;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -61,8 +62,8 @@ pub fn check_calendar(from: NaiveDate, days: u32) -> Result<(), String> {
     match from.checked_add_signed(Span::days(i64::from(days) - 1)) {
         Some(last) if from >= first && last <= last_day => Ok(()),
         _ => Err(format!(
-            "from {from}, {days} {} would leave the simulated upstream's calendar ({first} to {last_day})",
-            if days == 1 { "day" } else { "days" },
+            "from {from}, {} would leave the simulated upstream's calendar ({first} to {last_day})",
+            plural(u64::from(days), "day", "days"),
         )),
     }
 }
@@ -806,11 +807,7 @@ impl Scenario {
                             fault.end.format("%Y-%m-%dT%H:%M"),
                             first.format("%Y-%m-%d"),
                             last.format("%Y-%m-%d"),
-                            if days == 1 {
-                                "1 day".to_string()
-                            } else {
-                                format!("{days} days")
-                            },
+                            plural(u64::from(days), "day", "days"),
                         ),
                     );
                 }
@@ -967,11 +964,7 @@ impl Scenario {
                 "no fault falls within the simulated days ({} to {}, {}): the first, faults[{}] ({}), starts {}, so the run would inject nothing and measure no fault; simulate at least {needed} days (--days {needed})",
                 first.format("%Y-%m-%d"),
                 last.format("%Y-%m-%d"),
-                if new_days == 1 {
-                    "1 day".to_string()
-                } else {
-                    format!("{new_days} days")
-                },
+                plural(u64::from(new_days), "day", "days"),
                 earliest.index,
                 earliest.label(),
                 earliest.start.format("%Y-%m-%dT%H:%M"),
