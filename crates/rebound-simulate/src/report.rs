@@ -68,7 +68,7 @@ pub struct Calls {
     pub attempts: i64,
     /// Attempts per call, refused calls (no attempt) included.
     pub attempts_per_call: f64,
-    /// Calls that made more than one attempt.
+    /// Calls that made more attempts than they requested pages.
     pub retried: i64,
     /// Of those, the ones that ended `success` or `no_data`: retries that paid off.
     pub retries_paid_off: i64,
@@ -439,6 +439,20 @@ pub(crate) async fn build(
         }
         calls.extend(store.scraper_calls_for_execution(&row.execution_id).await?);
     }
+    // The calls made outside any run (the calendars' refreshes, as `serve`
+    // makes them) are calls and attempts too, and a fault meets them:
+    // stale-schedule's fault on the schedule read "3 calls" (the runs')
+    // beside 60 requests hit, 57 of them refreshes. Entities stay the
+    // runs' (below).
+    let mut outside_runs: Vec<_> = store
+        .recent_standalone_calls(u32::MAX)
+        .await?
+        .into_iter()
+        .filter(|c| c.started_at >= start && c.started_at < end)
+        .collect();
+    outside_runs.reverse();
+    let run_calls = calls.len();
+    calls.extend(outside_runs);
 
     let mut totals = Calls::default();
     for call in &calls {
@@ -464,7 +478,7 @@ pub(crate) async fn build(
     }
     totals.attempts_per_call = rate(totals.attempts, totals.total);
     totals.retry_success_rate = rate(totals.retries_paid_off, totals.retried);
-    let completeness = completeness(&calls, &warm_up_calls, |scraper| {
+    let completeness = completeness(&calls[..run_calls], &warm_up_calls, |scraper| {
         plan.scrapers
             .get(scraper)
             .and_then(|s| s.for_each.as_ref())

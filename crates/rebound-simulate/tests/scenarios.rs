@@ -113,7 +113,20 @@ async fn dst_fall_back() {
 
 #[tokio::test]
 async fn stale_schedule() {
-    assert_targets(&run("stale-schedule").await);
+    let report = run("stale-schedule").await;
+    assert_targets(&report);
+    // The schedule is read by the calendar's refreshes, outside any
+    // workflow run, as well as by morning_operations: every one of those
+    // calls met the fault, and the fault's calls count them all. They
+    // read 3 calls and 3 attempts (the runs' only) beside 60 requests hit.
+    let fault = &report.faults[0];
+    assert_eq!(
+        (fault.calls, fault.attempts),
+        (60, 60),
+        "requests hit: {}",
+        fault.requests_hit
+    );
+    assert_eq!(fault.requests_hit, 60);
 }
 
 /// A season takes minutes in a debug build; `cargo bench -p
