@@ -721,3 +721,51 @@ async fn an_empty_body_is_no_data_even_without_records() {
         Some("no data: the body is empty (HTTP 204)")
     );
 }
+
+/// `path = ""` calls the source's `base_url` itself, the only way to reach
+/// a source whose base URL is the endpoint; `path = "/"` adds a slash,
+/// which names another resource.
+#[tokio::test]
+async fn an_empty_path_calls_the_base_url_itself() {
+    let sim = UpstreamSim::start().await.unwrap();
+    let base = format!("{}/t/feed.json", sim.base_url());
+    let scrapers = r#"
+[scrapers.whole]
+source = "up"
+path = ""
+
+[scrapers.slash]
+source = "up"
+path = "/"
+"#;
+    let plan = plan(&base, DEFAULT_RETRY, scrapers);
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 28, 15, 0, 0).unwrap(),
+    ));
+    let fetcher = Fetcher::new(&plan, clock).unwrap();
+    sim.script(
+        "/t/feed.json",
+        vec![Reply::json(200, serde_json::json!({"ok": true}))],
+    );
+    let params = BTreeMap::new();
+    let call = |name: &str| {
+        let scraper = &plan.scrapers[name];
+        fetcher.call(CallSpec {
+            source: &plan.sources[&scraper.source],
+            scraper,
+            params: &params,
+        })
+    };
+    let whole = call("whole").await;
+    assert_eq!(whole.status, ScraperStatus::Success, "{:?}", whole.message);
+    assert_eq!(sim.request_count("/t/feed.json"), 1);
+    let slash = call("slash").await;
+    assert_eq!(slash.status, ScraperStatus::Failed, "{:?}", slash.message);
+    assert_eq!(slash.http_status, Some(404));
+    assert_eq!(
+        sim.request_count("/t/feed.json"),
+        1,
+        "the slash is another path"
+    );
+    sim.shutdown().await;
+}
