@@ -3,8 +3,9 @@
 //! Secrets such as API keys must not live in the config file, so any string
 //! value may name an environment variable; whatever it pulls in is treated
 //! as a secret (masked in `Debug`, collected for the plan's `Redactor`),
-//! except what a key reads as a setting of Rebound's own, a time zone or a
-//! duration, once it has parsed as one (`Resolver::not_secret`).
+//! except what a key reads as a setting of Rebound's own (a time zone, a
+//! duration, a rate, a method, a cron expression, a date, a named choice
+//! such as a jitter), once it has parsed as one (`Resolver::not_secret`).
 //! Substitution runs before `{param}` templates are parsed, and the value of
 //! a variable is brace-escaped first when the target is a template: an API
 //! key that happens to contain `{` must arrive verbatim, not become a

@@ -280,8 +280,9 @@ impl Resolver<'_> {
 
     /// The `${VAR}` values read since the secrets numbered `read_from`
     /// were put aside are not secrets after all: the key read them as a
-    /// setting of Rebound's own (a time zone, a duration), which is sent
-    /// nowhere and which no one would hide. Masked, a zone from
+    /// setting of Rebound's own (a time zone, a duration, a rate, a
+    /// method, a cron expression, a date, one of a key's named choices),
+    /// which no one would hide. Masked, a zone from
     /// `${PIPELINE_TZ}` read `time zone ***` in `check`, and every
     /// `Europe/Paris` of every message, log line and stored row would have
     /// been masked too. Called only once the value has parsed: one that
@@ -290,6 +291,17 @@ impl Resolver<'_> {
     /// stays a secret through that use.
     fn not_secret(&mut self, read_from: usize) {
         self.secrets.truncate(read_from);
+    }
+
+    /// `value`, a key's setting read since the secrets numbered
+    /// `read_from` were put aside; when it parsed (`Some`), what it read is
+    /// not a secret ([`Self::not_secret`]). Called right after the key is
+    /// parsed, before any other key is read, whose secrets would go too.
+    fn setting<T>(&mut self, read_from: usize, value: Option<T>) -> Option<T> {
+        if value.is_some() {
+            self.not_secret(read_from);
+        }
+        value
     }
 
     /// A duration, at most the key's bound (see `bounds`).
@@ -636,6 +648,7 @@ impl Resolver<'_> {
     ) -> Option<rebound_domain::params::SeasonRule> {
         use rebound_domain::params::{DEFAULT_SEASON_FORMAT, SeasonError, SeasonRule};
         let format_path = path.key("season_format");
+        let read_from = self.secrets.len();
         let format = match &p.season_format {
             Some(raw) => self.text(&format_path, raw)?,
             None => DEFAULT_SEASON_FORMAT.to_string(),
@@ -652,7 +665,7 @@ impl Resolver<'_> {
         let start_path = path.key("season_start");
         let start = self.text(&start_path, raw_start)?;
         match SeasonRule::parse(&start, &format) {
-            Ok(rule) => Some(rule),
+            Ok(rule) => self.setting(read_from, Some(rule)),
             Err(SeasonError::Start(message)) => {
                 self.fail(&start_path, message);
                 None
@@ -697,8 +710,10 @@ impl Resolver<'_> {
         }
         if let Some(j) = &raw.jitter {
             let key = path.key("jitter");
+            let read_from = self.secrets.len();
             if let Some(text) = self.text(&key, j) {
                 layer.jitter = Jitter::parse(&text);
+                layer.jitter = self.setting(read_from, layer.jitter);
                 if layer.jitter.is_none() {
                     self.fail(
                         &key,
@@ -921,6 +936,7 @@ impl Resolver<'_> {
     }
 
     fn rate_limit(&mut self, path: &KeyPath, raw: Option<&str>) -> Option<Rate> {
+        let read_from = self.secrets.len();
         let text = self.text(path, raw?)?;
         // As for a duration: `Rate::parse` trims, and spaces around the
         // value in the file were read silently while a duration's are
@@ -938,7 +954,7 @@ impl Resolver<'_> {
             return None;
         }
         match Rate::parse(&text) {
-            Ok(rate) => Some(rate),
+            Ok(rate) => self.setting(read_from, Some(rate)),
             Err(_) if zero_window(&text) => {
                 self.fail(
                     path,
@@ -961,6 +977,7 @@ impl Resolver<'_> {
 
     fn quota(&mut self, path: &KeyPath, raw: &RawQuota) -> Option<Quota> {
         let per_path = path.key("per");
+        let read_from = self.secrets.len();
         let per = self.text(&per_path, &raw.per).and_then(|text| {
             let per = QuotaPeriod::parse(&text);
             if per.is_none() {
@@ -971,6 +988,7 @@ impl Resolver<'_> {
             }
             per
         });
+        let per = self.setting(read_from, per);
         let requests = self.at_least::<u64>(&path.key("requests"), raw.requests, 1);
         let remaining_header = match &raw.remaining_header {
             Some(name) => {
@@ -996,10 +1014,13 @@ impl Resolver<'_> {
 
     /// `follow_redirects`, default `same_host`.
     fn follow_redirects(&mut self, path: &KeyPath, raw: Option<&str>) -> FollowRedirects {
+        let read_from = self.secrets.len();
         let Some(text) = raw.and_then(|raw| self.text(path, raw)) else {
             return FollowRedirects::default();
         };
-        FollowRedirects::parse(&text).unwrap_or_else(|| {
+        let parsed = FollowRedirects::parse(&text);
+        let parsed = self.setting(read_from, parsed);
+        parsed.unwrap_or_else(|| {
             self.fail(
                 path,
                 format!("expected \"same_host\", \"any\" or \"none\", found \"{text}\""),
@@ -1203,12 +1224,16 @@ impl Resolver<'_> {
         let source = source.unwrap_or_default();
 
         let method_path = path.key("method");
+        let read_from = self.secrets.len();
         let method = match &raw.method {
             Some(m) => self.text(&method_path, m).map(|m| m.to_ascii_uppercase()),
             None => Some(DEFAULT_METHOD.to_string()),
         };
         let method = match method {
-            Some(m) if METHODS.contains(&m.as_str()) => m,
+            Some(m) if METHODS.contains(&m.as_str()) => {
+                self.not_secret(read_from);
+                m
+            }
             Some(m) => {
                 self.fail(
                     &method_path,
@@ -1322,9 +1347,10 @@ impl Resolver<'_> {
     fn validity(&mut self, path: &KeyPath, raw: &RawScraper) -> Validity {
         let mut date = |key: &str, raw: &Option<String>| -> Option<NaiveDate> {
             let key_path = path.key(key);
+            let read_from = self.secrets.len();
             let text = self.text(&key_path, raw.as_ref()?)?;
             match NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
-                Ok(date) if text.len() == 10 => Some(date),
+                Ok(date) if text.len() == 10 => self.setting(read_from, Some(date)),
                 _ => {
                     self.fail(
                         &key_path,

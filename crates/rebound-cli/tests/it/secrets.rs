@@ -465,3 +465,63 @@ scrapers = ["s"]
         }
     }
 }
+
+/// Before: a rate limit, a method or a cron expression read from the
+/// environment were masked by `check` as if secrets (`schedule: cron
+/// "***"`); only a time zone and durations were shown. A key sent upstream
+/// is still masked, and so is one set in the rate's variable by mistake.
+#[test]
+fn check_shows_typed_settings_from_the_environment_and_masks_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rebound.toml");
+    std::fs::write(
+        &config,
+        r#"[pipeline]
+name = "t"
+database = "sqlite://h.db"
+
+[sources.b]
+base_url = "https://b.example"
+rate_limit = "${CLI_RATE}"
+headers = { Authorization = "Bearer ${CLI_KEY}" }
+
+[scrapers.s]
+source = "b"
+path = "/s"
+method = "${CLI_METHOD}"
+
+[workflows.w]
+scrapers = ["s"]
+schedule = { kind = "cron", cron = "${CLI_CRON}" }
+"#,
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let mut env = [
+        ("CLI_KEY", SECRET),
+        ("CLI_RATE", "7/min"),
+        ("CLI_METHOD", "POST"),
+        ("CLI_CRON", "17 5 * * *"),
+    ];
+    let out = rebound(&["-c", config, "check"], &env);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("  b: at most 7/min (spread evenly)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("schedule: cron \"17 5 * * *\""), "{stdout}");
+    assert!(!stdout.contains("***"), "{stdout}");
+    assert!(!stdout.contains(SECRET), "{stdout}");
+
+    // The key set as the rate: refused, and quoted masked.
+    env[1].1 = SECRET;
+    let out = rebound(&["-c", config, "check"], &env);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("sources.b.rate_limit: expected a rate such as \"5/s\", \"20/min\" or \"1000/h\", found \"***\""),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(SECRET), "{stderr}");
+}

@@ -109,6 +109,7 @@ impl Resolver<'_> {
     fn alert_sink(&mut self, path: &KeyPath, name: &str, raw: &RawAlertSink) -> Option<AlertSink> {
         self.check_name(path, name);
         let kind_path = path.key("kind");
+        let read_from = self.secrets.len();
         let kind = match self.text(&kind_path, &raw.kind)?.as_str() {
             "webhook" => Some(SinkKind::Webhook),
             "slack" => Some(SinkKind::Slack),
@@ -120,12 +121,14 @@ impl Resolver<'_> {
                 None
             }
         };
+        let kind = self.setting(read_from, kind);
         let url = self.sink_url(&path.key("url"), &raw.url);
         let min_level = match &raw.min_level {
             None => Some(MinLevel::Warning),
             Some(text) => {
                 let key = path.key("min_level");
-                match self.text(&key, text)?.as_str() {
+                let read_from = self.secrets.len();
+                let level = match self.text(&key, text)?.as_str() {
                     "warning" => Some(MinLevel::Warning),
                     "critical" => Some(MinLevel::Critical),
                     other => {
@@ -135,7 +138,8 @@ impl Resolver<'_> {
                         );
                         None
                     }
-                }
+                };
+                self.setting(read_from, level)
             }
         };
         let timeout = match &raw.timeout {

@@ -79,9 +79,10 @@ impl Resolver<'_> {
     }
 
     fn payload_format(&mut self, key: &KeyPath, text: &str) -> Option<PayloadFormat> {
+        let read_from = self.secrets.len();
         let text = self.text(key, text)?;
         if let Some(format) = PayloadFormat::parse(&text) {
-            return Some(format);
+            return self.setting(read_from, Some(format));
         }
         let names: Vec<String> = PayloadFormat::NAMES.iter().map(|n| n.to_string()).collect();
         let mut message = format!(

@@ -80,6 +80,7 @@ impl Resolver<'_> {
     ) -> Option<HandoffSink> {
         self.check_name(path, name);
         let kind_path = path.key("kind");
+        let read_from = self.secrets.len();
         let kind = match self.text(&kind_path, &raw.kind)?.as_str() {
             "webhook" => Some(HandoffSinkKind::Webhook),
             "nats" => Some(HandoffSinkKind::Nats),
@@ -91,6 +92,7 @@ impl Resolver<'_> {
                 None
             }
         };
+        let kind = self.setting(read_from, kind);
         let is_nats = kind == Some(HandoffSinkKind::Nats);
         let url = if is_nats {
             self.nats_url(&path.key("url"), &raw.url)
@@ -305,11 +307,13 @@ impl Resolver<'_> {
         let mut ok = true;
         for (i, text) in list.iter().enumerate() {
             let key = path.index(i);
+            let read_from = self.secrets.len();
             let Some(text) = self.text(&key, text) else {
                 ok = false;
                 continue;
             };
-            match ScraperStatus::parse(&text).filter(|s| EVENT_STATUSES.contains(s)) {
+            let status = ScraperStatus::parse(&text).filter(|s| EVENT_STATUSES.contains(s));
+            match self.setting(read_from, status) {
                 Some(status) if !statuses.contains(&status) => statuses.push(status),
                 Some(_) => {}
                 None => {

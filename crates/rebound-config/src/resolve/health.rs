@@ -172,6 +172,7 @@ impl Resolver<'_> {
                 }
                 let after =
                     self.duration(&key.key("after_event_start"), &complete.after_event_start);
+                let read_from = self.secrets.len();
                 let severity = match complete.severity.as_deref() {
                     None => Some(Severity::Warning),
                     Some(text) => match self.text(&key.key("severity"), text).as_deref() {
@@ -187,6 +188,7 @@ impl Resolver<'_> {
                         None => None,
                     },
                 };
+                let severity = self.setting(read_from, severity);
                 match (after, severity, fans_over_calendar) {
                     (Some(after_event_start), Some(severity), true) => Some(CompleteBy {
                         after_event_start,

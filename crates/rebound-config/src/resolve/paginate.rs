@@ -42,6 +42,7 @@ impl Resolver<'_> {
         let raw_paginate = raw.paginate.as_ref()?;
         let path = path.key("paginate");
         let kind_path = path.key("kind");
+        let read_from = self.secrets.len();
         let kind = self.text(&kind_path, &raw_paginate.kind)?;
         let Some(own) = KIND_KEYS
             .iter()
@@ -63,6 +64,7 @@ impl Resolver<'_> {
             self.fail(&kind_path, message);
             return None;
         };
+        self.not_secret(read_from);
         let allowed: Vec<String> = ["kind", "max_pages"]
             .iter()
             .chain(own.iter())

@@ -184,6 +184,7 @@ impl Resolver<'_> {
     }
 
     fn proxy_rotation(&mut self, path: &KeyPath, raw: &RawSource) -> ProxyRotation {
+        let read_from = self.secrets.len();
         let Some(text) = raw
             .proxy_rotation
             .as_deref()
@@ -191,7 +192,9 @@ impl Resolver<'_> {
         else {
             return ProxyRotation::default();
         };
-        ProxyRotation::parse(&text).unwrap_or_else(|| {
+        let rotation = ProxyRotation::parse(&text);
+        let rotation = self.setting(read_from, rotation);
+        rotation.unwrap_or_else(|| {
             self.fail(
                 path,
                 format!("expected \"round_robin\" or \"random\", found \"{text}\""),

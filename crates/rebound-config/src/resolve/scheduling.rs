@@ -135,9 +135,10 @@ impl Resolver<'_> {
                 .and_then(|d| self.positive_duration(&path.key("override_max_age"), d));
             let until_path = path.key("override_until");
             let override_until = r.override_until.as_ref().and_then(|u| {
+                let read_from = self.secrets.len();
                 let text = self.text(&until_path, u)?;
                 match chrono::DateTime::parse_from_rfc3339(text.trim()) {
-                    Ok(t) => Some(t.with_timezone(&chrono::Utc)),
+                    Ok(t) => self.setting(read_from, Some(t.with_timezone(&chrono::Utc))),
                     Err(_) => {
                         self.fail(
                             &until_path,
@@ -508,6 +509,7 @@ impl Resolver<'_> {
         config: &RawConfig,
     ) -> Option<Schedule> {
         let kind_path = path.key("kind");
+        let read_from = self.secrets.len();
         let kind = self.text(&kind_path, &raw.kind)?;
         let own = KIND_KEYS
             .iter()
@@ -538,6 +540,7 @@ impl Resolver<'_> {
                 return None;
             }
         };
+        self.not_secret(read_from);
         let for_kind = format!("allowed keys for kind \"{kind}\": {}", allowed.join(", "));
         let mut ok = true;
         for key in present_keys(raw) {
@@ -573,9 +576,16 @@ impl Resolver<'_> {
             None => TargetDate::Today,
             Some(t) => {
                 let key = path.key("target_date");
+                let read_from = self.secrets.len();
                 match self.text(&key, t).as_deref() {
-                    Some("today") => TargetDate::Today,
-                    Some("yesterday") => TargetDate::Yesterday,
+                    Some("today") => {
+                        self.not_secret(read_from);
+                        TargetDate::Today
+                    }
+                    Some("yesterday") => {
+                        self.not_secret(read_from);
+                        TargetDate::Yesterday
+                    }
                     Some(other) => {
                         self.fail(
                             &key,
@@ -807,9 +817,10 @@ impl Resolver<'_> {
     }
 
     pub(super) fn time_of_day(&mut self, path: &KeyPath, raw: &str) -> Option<NaiveTime> {
+        let read_from = self.secrets.len();
         let text = self.text(path, raw)?;
         match parse_time_of_day(&text) {
-            Some(time) => Some(time),
+            Some(time) => self.setting(read_from, Some(time)),
             None => {
                 self.fail(path, format!("expected {TIME_EXPECTED}, found \"{text}\""));
                 None
@@ -818,6 +829,7 @@ impl Resolver<'_> {
     }
 
     fn cron(&mut self, path: &KeyPath, raw: &str) -> Option<String> {
+        let read_from = self.secrets.len();
         let text = self.text(path, raw)?;
         let fields = text.split_whitespace().count();
         if fields != 5 {
@@ -846,7 +858,7 @@ impl Resolver<'_> {
                 );
                 None
             }
-            Ok(_) => Some(text.trim().to_string()),
+            Ok(_) => self.setting(read_from, Some(text.trim().to_string())),
             Err(e) => {
                 self.fail(path, format!("bad cron expression \"{text}\": {e}"));
                 None

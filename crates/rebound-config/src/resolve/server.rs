@@ -11,9 +11,10 @@ impl Resolver<'_> {
     pub(super) fn server(&mut self, raw: &RawServer) -> ServerSettings {
         let path = KeyPath::root().key("server").key("listen");
         let listen = raw.listen.as_deref().and_then(|text| {
+            let read_from = self.secrets.len();
             let text = self.text(&path, text)?;
             match parse_listen(&text) {
-                Ok(addr) => Some(addr),
+                Ok(addr) => self.setting(read_from, Some(addr)),
                 Err(message) => {
                     self.fail(&path, message);
                     None

@@ -340,3 +340,85 @@ fn a_setting_read_from_the_environment_is_not_masked_but_a_secret_is() {
         assert!(!err.contains("sk_live"), "{err}");
     }
 }
+
+/// The other typed keys follow the time zone's and the durations' rule: a
+/// rate, a jitter, a method, a season start, a cron expression, a date, a
+/// quota period, a redirect rule, a target date read from the environment
+/// are settings of Rebound's own once they parse as such, not secrets. They
+/// were masked (short ones wherever quoted: `method "***"`) as if they were.
+/// A secret beside them stays masked, and so does a setting's value that is
+/// also used as a secret (sent in a header), or that does not parse.
+#[test]
+fn typed_settings_read_from_the_environment_are_not_masked_but_a_secret_is() {
+    let env = |name: &str| {
+        Some(
+            match name {
+                "RATE" => "7/min",
+                "PER" => "month",
+                "REDIRECTS" => "none",
+                "JITTER" => "equal",
+                "METHOD" => "POST",
+                "SEASON" => "10-01",
+                "FROM" => "2025-12-23",
+                "CRON" => "17 5 * * *",
+                "TARGET" => "yesterday",
+                "TOKEN" => "tok_5f0c9a7e31",
+                "WINDOW" => "9/h",
+                "WRONG" => "sk_live_rate_9d2e",
+                _ => return None,
+            }
+            .to_string(),
+        )
+    };
+    let text = BASE.replace("name = \"t\"", "name = \"t\"\nseason_start = \"${SEASON}\"")
+        + r#"
+[sources.b]
+base_url = "https://b"
+rate_limit = "${RATE}"
+quota = { per = "${PER}", requests = 100 }
+follow_redirects = "${REDIRECTS}"
+headers = { Authorization = "Bearer ${TOKEN}" }
+
+[sources.c]
+base_url = "https://c"
+rate_limit = "${WINDOW}"
+headers = { X-Window = "${WINDOW}" }
+
+[scrapers.s]
+source = "b"
+path = "/s"
+method = "${METHOD}"
+valid_from = "${FROM}"
+retry = { jitter = "${JITTER}" }
+
+[workflows.w]
+scrapers = ["s"]
+schedule = { kind = "cron", cron = "${CRON}", target_date = "${TARGET}" }
+"#;
+    let plan = load_str(&text, Path::new("r.toml"), &env).unwrap();
+    let settings = "rate \"7/min\" per \"month\", redirects \"none\", jitter \"equal\", \
+                    method \"POST\", season \"10-01\", from \"2025-12-23\", \
+                    cron \"17 5 * * *\", target \"yesterday\"";
+    assert_eq!(plan.redactor.redact_message(settings), settings);
+    assert_eq!(
+        plan.redactor.redact_message("Bearer tok_5f0c9a7e31"),
+        "Bearer ***",
+        "a secret beside them stays masked"
+    );
+    // 9/h is c's rate and also sent in c's header: a secret through that use.
+    assert_eq!(
+        plan.redactor.redact_message("window \"9/h\""),
+        "window \"***\""
+    );
+    let summary = rebound_config::summary(&plan);
+    assert!(summary.contains("b: at most 7/min"), "{summary}");
+    assert!(!summary.contains("tok_5f0c9a7e31"), "{summary}");
+
+    // Not a rate: quoted by the error, and masked.
+    let text = text.replace("rate_limit = \"${RATE}\"", "rate_limit = \"${WRONG}\"");
+    let err = load_str(&text, Path::new("r.toml"), &env)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sources.b.rate_limit: "), "{err}");
+    assert!(!err.contains("sk_live_rate_9d2e"), "{err}");
+}
