@@ -180,10 +180,12 @@ pub async fn build_report(inputs: &Inputs<'_>) -> Result<HealthReport, HealthErr
             round3(coverage.with_message as f64 / coverage.failed_or_partial as f64)
         },
     };
-    // Retries come from the same pass over the period as the counts.
+    // Retries come from the same pass over the period as the counts: the
+    // calls that made an attempt (a call deferred before its request, its
+    // source paused, made none, and put attempts per call under one).
     let mut r = rebound_storage::RetryStatsRow::default();
     for c in counts.iter().filter(|c| c.status != "skipped") {
-        r.calls += c.calls;
+        r.calls += c.requested;
         r.attempts += c.attempts;
         r.retried += c.retried;
         if c.status == "success" || c.status == "no_data" {
@@ -420,12 +422,14 @@ async fn sources(
     for ((name, source), last) in plan.sources.iter().zip(lasts) {
         let mine = counts.iter().filter(|c| &c.source_name == name);
         let (mut calls, mut failed) = (0, 0);
-        for c in mine {
-            if c.status != "skipped" {
-                calls += c.calls;
-            }
+        // Calls that made a request: a skipped call made none, nor did
+        // one deferred before its request because the source was paused
+        // (failed, 0 attempts), which used to count as a failed call of
+        // the source.
+        for c in mine.filter(|c| c.status != "skipped") {
+            calls += c.requested;
             if c.status == "failed" {
-                failed += c.calls;
+                failed += c.requested;
             }
         }
         let failure_rate = if calls == 0 {

@@ -30,6 +30,7 @@ impl HealthStore for PostgresStore {
     async fn call_counts(&self, since: DateTime<Utc>) -> Result<Vec<CallCountRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT scraper_name, source_name, status, COUNT(*) AS calls, \
+                    COUNT(*) FILTER (WHERE attempts > 0) AS requested, \
                     COALESCE(SUM(attempts), 0)::bigint AS attempts, \
                     COUNT(*) FILTER (WHERE attempts > COALESCE(pages, 1)) AS retried \
              FROM scraper_execution_log WHERE started_at >= $1 \
@@ -47,6 +48,7 @@ impl HealthStore for PostgresStore {
                     source_name: get(row, "source_name")?,
                     status: get(row, "status")?,
                     calls: get(row, "calls")?,
+                    requested: get(row, "requested")?,
                     attempts: get(row, "attempts")?,
                     retried: get(row, "retried")?,
                 })

@@ -26,7 +26,7 @@ impl HealthStore for SqliteStore {
     async fn call_counts(&self, since: DateTime<Utc>) -> Result<Vec<CallCountRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT scraper_name, source_name, status, COUNT(*) AS calls, \
-                    SUM(attempts) AS attempts, SUM(attempts > COALESCE(pages, 1)) AS retried \
+                    SUM(attempts > 0) AS requested, SUM(attempts) AS attempts, SUM(attempts > COALESCE(pages, 1)) AS retried \
              FROM scraper_execution_log INDEXED BY scraper_execution_log_by_start \
              WHERE started_at >= ?1 \
              GROUP BY scraper_name, source_name, status \
@@ -43,6 +43,7 @@ impl HealthStore for SqliteStore {
                     source_name: column(row, "source_name")?,
                     status: column(row, "status")?,
                     calls: column(row, "calls")?,
+                    requested: column(row, "requested")?,
                     attempts: column(row, "attempts")?,
                     retried: column(row, "retried")?,
                 })

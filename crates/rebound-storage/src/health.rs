@@ -29,6 +29,10 @@ pub struct CallCountRow {
     pub source_name: String,
     pub status: String,
     pub calls: i64,
+    /// Of those calls, the ones that made a request (at least one
+    /// attempt): not a skipped call, nor one deferred before its request
+    /// because its source was paused.
+    pub requested: i64,
     /// Attempts those calls made.
     pub attempts: i64,
     /// Of those calls, the ones that were retried: more attempts than

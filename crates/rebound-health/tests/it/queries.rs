@@ -149,6 +149,9 @@ async fn seed(store: &dyn Store, now: DateTime<Utc>) {
         call("beta", Success, h(6), 2, (500, "b1", false), today),
         call("beta", Failed, h(2), 3, (0, "f", false), today),
         call("beta", Skipped, h(1), 0, (0, "s", false), today),
+        // A call deferred before its request (its source paused): failed,
+        // no attempt, not a call of the retries.
+        call("beta", Failed, h(1), 0, (0, "p", false), today),
         // gamma: never any data.
         call("gamma", Failed, h(7), 1, (10, "g", false), today),
     ];

@@ -172,6 +172,11 @@ pub async fn call_counts_group_the_period_by_scraper_source_and_status(store: &d
         &call(&tag, "b", &src, ScraperStatus::Overdue, since, 1),
     )
     .await;
+    // Deferred before its request (its source paused): failed, and made
+    // no request.
+    let mut paused = call(&tag, "a", &src, ScraperStatus::Failed, since, 0);
+    paused.params = r#"{"game_id":"0"}"#.to_string();
+    record(store, &paused).await;
     // Paginated: three pages in three attempts was not retried; three
     // pages in four attempts was.
     for attempts in [3, 4] {
@@ -186,13 +191,14 @@ pub async fn call_counts_group_the_period_by_scraper_source_and_status(store: &d
         .into_iter()
         .filter(|r| r.source_name == src)
         .collect();
-    let got: Vec<(String, &str, i64, i64, i64)> = rows
+    let got: Vec<(String, &str, i64, i64, i64, i64)> = rows
         .iter()
         .map(|r| {
             (
                 r.scraper_name.clone(),
                 r.status.as_str(),
                 r.calls,
+                r.requested,
                 r.attempts,
                 r.retried,
             )
@@ -201,12 +207,12 @@ pub async fn call_counts_group_the_period_by_scraper_source_and_status(store: &d
     assert_eq!(
         got,
         vec![
-            (tag.name("a"), "failed", 1, 1, 0),
-            (tag.name("a"), "no_data", 1, 1, 0),
-            (tag.name("a"), "skipped", 1, 1, 0),
-            (tag.name("a"), "success", 2, 4, 1),
-            (tag.name("b"), "overdue", 1, 1, 0),
-            (tag.name("p"), "success", 2, 7, 1),
+            (tag.name("a"), "failed", 2, 1, 1, 0),
+            (tag.name("a"), "no_data", 1, 1, 1, 0),
+            (tag.name("a"), "skipped", 1, 1, 1, 0),
+            (tag.name("a"), "success", 2, 2, 4, 1),
+            (tag.name("b"), "overdue", 1, 1, 1, 0),
+            (tag.name("p"), "success", 2, 2, 7, 1),
         ]
     );
     let distinct: Vec<(String, i64)> = store
