@@ -163,6 +163,15 @@ impl ErrorKind {
             _ => Some(ErrorKind::Client),
         }
     }
+
+    /// The kind of a health probe answered with `status` when another was
+    /// expected: the status's class, and `server` for a 2xx that was not
+    /// the expected one (the host answered, but not as it should). One rule
+    /// for the prober, the breaker and the health report, which each had
+    /// their own and disagreed on such a 2xx.
+    pub fn of_probe_status(status: u16) -> ErrorKind {
+        ErrorKind::from_status(status).unwrap_or(ErrorKind::Server)
+    }
 }
 
 /// The final status of one scraper call.
@@ -356,6 +365,20 @@ impl WorkflowStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_probes_unexpected_status_has_one_kind() {
+        for (status, kind) in [
+            (204, ErrorKind::Server),
+            (200, ErrorKind::Server),
+            (301, ErrorKind::Client),
+            (404, ErrorKind::Client),
+            (429, ErrorKind::Throttled),
+            (503, ErrorKind::Server),
+        ] {
+            assert_eq!(ErrorKind::of_probe_status(status), kind, "{status}");
+        }
+    }
 
     #[test]
     fn status_classes() {

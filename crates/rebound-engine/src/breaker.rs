@@ -77,9 +77,8 @@ pub struct ProbeAnswer<'a> {
 impl ProbeAnswer<'_> {
     fn kind(&self) -> ErrorKind {
         self.failure_kind.unwrap_or_else(|| {
-            self.http_status.map_or(ErrorKind::Connect, |status| {
-                ErrorKind::from_status(status).unwrap_or(ErrorKind::Server)
-            })
+            self.http_status
+                .map_or(ErrorKind::Connect, ErrorKind::of_probe_status)
         })
     }
 }

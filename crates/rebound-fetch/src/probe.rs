@@ -63,9 +63,7 @@ impl Fetcher {
                     "GET {} answered HTTP {status}, expected {}",
                     probe.path_text, probe.expect_status
                 ))),
-                // A 2xx other than the expected one: the host answered,
-                // but not as it should.
-                failure_kind: Some(ErrorKind::from_status(status).unwrap_or(ErrorKind::Server)),
+                failure_kind: Some(ErrorKind::of_probe_status(status)),
                 duration_ms,
             },
             Err((kind, message)) => ProbeOutcome {

@@ -111,7 +111,7 @@ impl ProbeResult {
             error,
             failure_kind: match ok {
                 true => None,
-                false => http_status.and_then(ErrorKind::from_status),
+                false => http_status.map(ErrorKind::of_probe_status),
             },
             duration_ms,
         }

@@ -579,3 +579,24 @@ async fn a_half_open_breaker_is_dated_from_going_half_open() {
         "opened at {opened}"
     );
 }
+
+/// A probe answered with a 2xx other than the one expected failed as the
+/// prober and the breaker say, `server`; the report's own rule left it
+/// without a kind.
+#[test]
+fn an_unexpected_success_status_is_a_server_failure() {
+    let probe = rebound_health::ProbeResult::new(false, Some(204), None, 3);
+    assert_eq!(
+        probe.failure_kind,
+        Some(rebound_domain::outcome::ErrorKind::Server)
+    );
+    let probe = rebound_health::ProbeResult::new(false, Some(404), None, 3);
+    assert_eq!(
+        probe.failure_kind,
+        Some(rebound_domain::outcome::ErrorKind::Client)
+    );
+    assert_eq!(
+        rebound_health::ProbeResult::new(true, Some(200), None, 3).failure_kind,
+        None
+    );
+}
