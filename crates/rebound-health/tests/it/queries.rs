@@ -102,6 +102,11 @@ fn call(
     }
 }
 
+fn paged(mut call: NewScraperCall, pages: u32) -> NewScraperCall {
+    call.pages = Some(pages);
+    call
+}
+
 fn run(
     id: &str,
     workflow: &str,
@@ -139,6 +144,10 @@ async fn seed(store: &dyn Store, now: DateTime<Utc>) {
         // alpha: data at -30h, a retried success at -5h with new content,
         // then an empty body and a no_data: fresh since -5h.
         call("alpha", Success, h(30), 1, (900, "a1", false), d(1)),
+        // alpha read in three pages: in three attempts (no retry), and in
+        // four (one page retried).
+        paged(call("alpha", Success, h(8), 3, (900, "p3", false), d(1)), 3),
+        paged(call("alpha", Success, h(8), 4, (900, "p4", false), d(1)), 3),
         call("alpha", Success, h(5), 3, (900, "a2", false), today),
         call("alpha", Success, h(4), 1, (0, "empty", false), today),
         call("alpha", NoData, h(3), 2, (20, "nd", false), today),
@@ -240,7 +249,16 @@ fn assert_agree(report: &HealthReport, queried: Figures) {
     }
     // The seeded history is what the comparison is about.
     assert_eq!(queried.coverage, (3, 2, Some(66.7)));
-    assert_eq!(queried.retries.0, 8);
+    // Calls, attempts, retried (more attempts than pages), then succeeded.
+    assert_eq!(
+        (
+            queried.retries.0,
+            queried.retries.1,
+            queried.retries.2,
+            queried.retries.3
+        ),
+        (10, 21, 5, 4)
+    );
     let names: Vec<&str> = queried.freshness.iter().map(|f| f.0.as_str()).collect();
     assert_eq!(names, vec!["alpha", "beta"]);
 }
