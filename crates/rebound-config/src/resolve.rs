@@ -959,7 +959,7 @@ impl Resolver<'_> {
                 self.fail(
                     path,
                     format!(
-                        "the window of a rate must be longer than zero, found \"{text}\"; use s, min, h or d (e.g. \"20/min\")"
+                        "the window of a rate is one unit, s, min, h or d, never zero: found \"{text}\"; write e.g. \"1/s\", \"20/min\", \"100/h\", \"1000/d\""
                     ),
                 );
                 None
@@ -1587,18 +1587,47 @@ fn unknown_reference(kind: &str, name: &str, defined: &[String]) -> String {
 /// the bare units, so it called the `0s` of `1/0s` an unknown unit, when
 /// the unit was fine and the zero was the mistake.
 fn zero_window(rate: &str) -> bool {
-    let Some((_, window)) = rate.split_once('/') else {
+    let Some((count, window)) = rate.split_once('/') else {
         return false;
     };
+    // Only a rate whose count and unit are right is about its window: in
+    // "abc/0s", "0/0s" or "1/0x" the count or the unit is the mistake,
+    // which `Rate::parse` words.
+    let count = count.trim();
+    if count.is_empty()
+        || !count.bytes().all(|b| b.is_ascii_digit())
+        || count.parse::<u64>().map_or(true, |n| n == 0)
+    {
+        return false;
+    }
     let window = window.trim();
     let digits = window.len()
         - window
             .trim_start_matches(|c: char| c.is_ascii_digit())
             .len();
-    let (count, unit) = window.split_at(digits);
-    !count.is_empty()
-        && count.bytes().all(|b| b == b'0')
-        && unit.trim().bytes().all(|b| b.is_ascii_alphabetic())
+    let (zeros, unit) = window.split_at(digits);
+    !zeros.is_empty()
+        && zeros.bytes().all(|b| b == b'0')
+        && matches!(
+            unit.trim(),
+            "" | "ms"
+                | "s"
+                | "sec"
+                | "secs"
+                | "second"
+                | "seconds"
+                | "m"
+                | "min"
+                | "mins"
+                | "minute"
+                | "minutes"
+                | "h"
+                | "hour"
+                | "hours"
+                | "d"
+                | "day"
+                | "days"
+        )
 }
 
 /// Why `rate` (`"1/30s"`, `"5/2h"`) is refused, when its window is a

@@ -177,14 +177,36 @@ fn bad_rate_limits_and_quotas_are_refused() {
 /// in rate", which sent the reader looking for a unit that was there.
 #[test]
 fn a_rate_whose_window_is_zero_says_so() {
-    let says = "the window of a rate must be longer than zero";
+    let says = "the window of a rate is one unit, s, min, h or d, never zero";
     check(vec![
         bad(
             "zero seconds",
             "rate_limit = \"1/0s\"",
             "sources.b.rate_limit",
             "\"1/0s\"",
-            "the window of a rate must be longer than zero, found \"1/0s\"; use s, min, h or d (e.g. \"20/min\")",
+            "the window of a rate is one unit, s, min, h or d, never zero: found \"1/0s\"; write e.g. \"1/s\", \"20/min\", \"100/h\", \"1000/d\"",
+        ),
+        // The count or the unit is the mistake there, not the window.
+        bad(
+            "a bad count",
+            "rate_limit = \"abc/0s\"",
+            "sources.b.rate_limit",
+            "\"abc/0s\"",
+            "expected",
+        ),
+        bad(
+            "no request",
+            "rate_limit = \"0/0s\"",
+            "sources.b.rate_limit",
+            "\"0/0s\"",
+            "must allow at least 1 request",
+        ),
+        bad(
+            "an unknown unit",
+            "rate_limit = \"1/0x\"",
+            "sources.b.rate_limit",
+            "\"1/0x\"",
+            "unknown unit",
         ),
         bad(
             "zero minutes",
