@@ -118,12 +118,57 @@ pub(crate) fn resolve(
         });
     }
     // A message may quote a value that came from the environment (a
-    // malformed `${DATABASE_URL}`, say); errors are printed, so mask it.
+    // malformed `${DATABASE_URL}`, say); errors are printed, so mask it,
+    // and what a parser quoted of it: a piece or a changed copy.
+    let secrets = resolver.secrets;
     Err(resolver
         .problems
         .into_iter()
-        .map(|(path, message)| (path, redactor.redact_message(&message)))
+        .map(|(path, message)| {
+            let message = redactor.redact_message(&message);
+            (path, mask_quoted_pieces(&message, &secrets))
+        })
         .collect())
+}
+
+/// `message` with every quoted piece (between `"` or `'`) of at least six
+/// characters that is part of a secret, in any case, written `***`. A
+/// value from `${VAR}` that fails to parse stays a secret, and the
+/// redactor masks it where it is quoted whole; but parsers quote what they
+/// made of it: a method upper-cased (`"SK_LIVE_…"`), a cron crate's
+/// `part 'SK_LIVE_…'`, a listen address's port alone, a duration's unit.
+/// Shorter pieces are left: a proxy URL (a secret) holds its scheme, and
+/// `unsupported proxy scheme "ftp"` must still say which.
+fn mask_quoted_pieces(message: &str, secrets: &[String]) -> String {
+    const SECRET_PIECE: usize = 6;
+    let secrets: Vec<String> = secrets
+        .iter()
+        .filter(|s| s.chars().count() >= SECRET_PIECE)
+        .map(|s| s.to_lowercase())
+        .collect();
+    if secrets.is_empty() {
+        return message.to_string();
+    }
+    let mut out = message.to_string();
+    for quote in ['"', '\''] {
+        let mut masked = String::with_capacity(out.len());
+        let mut parts = out.split(quote).peekable();
+        let mut inside = false;
+        while let Some(part) = parts.next() {
+            let secret = inside
+                && parts.peek().is_some()
+                && part.chars().count() >= SECRET_PIECE
+                && part != "***"
+                && secrets.iter().any(|s| s.contains(&part.to_lowercase()));
+            masked.push_str(if secret { "***" } else { part });
+            if parts.peek().is_some() {
+                masked.push(quote);
+            }
+            inside = !inside;
+        }
+        out = masked;
+    }
+    out
 }
 
 /// One level of retry overrides, each key parsed but not yet merged.
@@ -648,11 +693,14 @@ impl Resolver<'_> {
     ) -> Option<rebound_domain::params::SeasonRule> {
         use rebound_domain::params::{DEFAULT_SEASON_FORMAT, SeasonError, SeasonRule};
         let format_path = path.key("season_format");
-        let read_from = self.secrets.len();
+        // The format is a template with free text of its own, sent in
+        // `{season}`: a `${VAR}` in it stays a secret however the rule
+        // parses. Only the start is a setting.
         let format = match &p.season_format {
             Some(raw) => self.text(&format_path, raw)?,
             None => DEFAULT_SEASON_FORMAT.to_string(),
         };
+        let read_from = self.secrets.len();
         let Some(raw_start) = &p.season_start else {
             if p.season_format.is_some() {
                 self.fail(

@@ -422,3 +422,78 @@ schedule = { kind = "cron", cron = "${CRON}", target_date = "${TARGET}" }
     assert!(err.contains("sources.b.rate_limit: "), "{err}");
     assert!(!err.contains("sk_live_rate_9d2e"), "{err}");
 }
+
+/// A `${VAR}` in `season_format` is free text sent in `{season}`: it stays
+/// a secret when the season rule parses, as any value sent upstream does
+/// (it reached `check`, the request's path and the stored params).
+#[test]
+fn a_secret_in_the_season_format_stays_masked() {
+    let env = |name: &str| (name == "SUFFIX").then(|| "tok_private_998877".to_string());
+    let text = BASE.replace(
+        "name = \"t\"",
+        "name = \"t\"\nseason_start = \"10-01\"\nseason_format = \"{start}-${SUFFIX}\"",
+    );
+    let plan = load_str(&text, Path::new("r.toml"), &env).unwrap();
+    assert_eq!(
+        plan.redactor.redact_message("/s/2025-tok_private_998877"),
+        "/s/2025-***"
+    );
+}
+
+/// A value from `${VAR}` that fails to parse stays masked in its error,
+/// also where the parser quotes a changed copy or a piece of it.
+#[test]
+fn a_secret_in_a_typed_setting_that_fails_to_parse_is_masked_in_any_form() {
+    let cases = [
+        (
+            "METHOD",
+            "sk_live_zzzzzzzz",
+            "[scrapers.events]\nsource = \"api\"\npath = \"/events\"\nmethod = \"${METHOD}\"",
+            "zzzzzzzz",
+        ),
+        (
+            "HOUR",
+            "sk_live_abcdef99",
+            "[workflows.w]\nscrapers = [\"events\"]\nschedule = { kind = \"cron\", cron = \"0 ${HOUR} * * *\" }",
+            "abcdef99",
+        ),
+        (
+            "LISTEN",
+            "127.0.0.1:Tok3nSecretValue99",
+            "[server]\nlisten = \"${LISTEN}\"",
+            "ecretvalue",
+        ),
+        (
+            "LISTEN",
+            "Tok3nSecretValue99:8080",
+            "[server]\nlisten = \"${LISTEN}\"",
+            "ecretvalue",
+        ),
+        (
+            "DELAY",
+            "5sk_live_secretunit",
+            "[retry]\ninitial_delay = \"${DELAY}\"",
+            "secretunit",
+        ),
+    ];
+    for (name, value, section, piece) in cases {
+        let env = |var: &str| (var == name).then(|| value.to_string());
+        let text = if section.starts_with("[scrapers.events]") {
+            BASE.replace(
+                "[scrapers.events]\nsource = \"api\"\npath = \"/events\"",
+                section,
+            )
+        } else {
+            format!("{BASE}\n{section}\n")
+        };
+        let message = match load_str(&text, Path::new("r.toml"), &env) {
+            Ok(_) => panic!("{name}={value} should be refused"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            !message.to_lowercase().contains(piece),
+            "{name}={value}: {message}"
+        );
+        assert!(message.contains("***"), "{name}={value}: {message}");
+    }
+}
