@@ -262,8 +262,11 @@ pub fn is_unhealthy(s: &SourceHealth) -> bool {
 /// Breaker open or half-open, or a failing probe, for longer than `grace`.
 /// The outage is dated from its earliest recorded sign: the first failed
 /// call after the last success (`failing_since`), the first failed health
-/// probe (`probe_failing_since`) or the breaker's opening (which stays put
-/// while it moves between open and half-open). With none recorded, from
+/// probe (`probe_failing_since`) or the breaker's opening
+/// (`breaker_opened_at`, which stays put while it moves between open and
+/// half-open; `breaker_since` of a half-open breaker is when it went
+/// half-open, and dating the outage from it moved the incident's "since"
+/// forward at every trial). With none recorded, from
 /// when the evaluator first saw it ([`Memory`]). It used to fall back on
 /// the last successful call, which says when the source last worked, not
 /// when it stopped: a probe failing with nothing recorded (no breaker)
@@ -286,7 +289,9 @@ fn source_unhealthy(
     let since = [
         s.failing_since,
         s.probe_failing_since,
-        breaker.then_some(s.breaker_since).flatten(),
+        breaker
+            .then(|| s.breaker_opened_at.or(s.breaker_since))
+            .flatten(),
     ]
     .into_iter()
     .flatten()

@@ -511,6 +511,9 @@ async fn sources(
             probe,
             breaker: phase.as_str().to_string(),
             breaker_since,
+            breaker_opened_at: state
+                .filter(|b| b.state.phase != Phase::Closed)
+                .and_then(|b| b.state.opened_at),
             last_success_at: last.last_answer_at,
             last_error_at: last.last_error_at,
             last_error: last.last_error,

@@ -158,6 +158,12 @@ pub struct SourceHealth {
     /// it was last closed (a failed trial re-opening it keeps that), a
     /// half-open or closed one since its newest transition.
     pub breaker_since: Option<DateTime<Utc>>,
+    /// While the breaker is open or half-open: when it opened after it was
+    /// last closed, which neither a failed trial re-opening it nor its
+    /// going half-open moves; `None` while closed. The outage's start as
+    /// the breaker saw it, from which `source_unhealthy` dates an outage
+    /// (`breaker_since` of a half-open breaker says when it went half-open).
+    pub breaker_opened_at: Option<DateTime<Utc>>,
     pub last_success_at: Option<DateTime<Utc>>,
     pub last_error_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,

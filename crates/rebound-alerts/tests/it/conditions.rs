@@ -126,7 +126,14 @@ fn source_unhealthy_only_after_the_grace_period_dated_from_the_first_failure() {
         Some("GET /status answered HTTP 429, expected 200".into()),
         12,
     ));
-    r.sources = vec![long, blip, probe, fresh, reopened, throttled];
+    // Half-open 5 minutes ago, after an opening 2 hours ago, its calls'
+    // failures long since purged: the outage is dated from the opening
+    // (from going half-open, it fell back under the grace period).
+    let mut trial = source("trial");
+    trial.breaker = "half_open".into();
+    trial.breaker_since = ago(5);
+    trial.breaker_opened_at = ago(120);
+    r.sources = vec![long, blip, probe, fresh, reopened, throttled, trial];
     let memory = Memory {
         unhealthy_seen: [
             ("probe", 30),
@@ -145,8 +152,16 @@ fn source_unhealthy_only_after_the_grace_period_dated_from_the_first_failure() {
         [
             ("source_unhealthy", "long", Level::Critical),
             ("source_unhealthy", "probe", Level::Critical),
-            ("source_unhealthy", "reopened", Level::Critical)
+            ("source_unhealthy", "reopened", Level::Critical),
+            ("source_unhealthy", "trial", Level::Critical)
         ]
+    );
+    assert!(
+        found[3]
+            .summary
+            .contains("since 2026-01-15 05:00 EST (-05:00), 2h ago"),
+        "{}",
+        found[3].summary
     );
     assert_eq!(
         found[0].summary,

@@ -36,6 +36,7 @@ pub fn source(name: &str) -> SourceHealth {
         probe: None,
         breaker: "closed".to_string(),
         breaker_since: None,
+        breaker_opened_at: None,
         last_success_at: None,
         last_error_at: None,
         last_error: None,
