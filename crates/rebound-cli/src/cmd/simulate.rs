@@ -383,6 +383,34 @@ fn difference(unit: Unit, from: f64, to: f64) -> String {
     }
 }
 
+/// Runs by status; `other` (a run still marked running when the
+/// simulation ended) only when there is one, so the parts add up to the
+/// total.
+fn runs_text(runs: &rebound_simulate::report::Runs) -> String {
+    let mut text = format!(
+        "{}: {} success, {} partial, {} failed, {} no_data",
+        runs.total, runs.success, runs.partial, runs.failed, runs.no_data
+    );
+    if runs.other > 0 {
+        text.push_str(&format!(", {} other", runs.other));
+    }
+    text
+}
+
+fn paid_off_text(paid_off: i64, retried: i64) -> String {
+    format!(
+        "{paid_off} of {}",
+        plural(retried as u64, "retried call", "retried calls")
+    )
+}
+
+/// A fault's attempts per call, with its calls ("1 call", not "1 calls").
+fn fault_calls_text(attempts_per_call: Option<f64>, calls: i64) -> String {
+    attempts_per_call.map_or("no calls".to_string(), |a| {
+        format!("{a:.3} ({})", plural(calls as u64, "call", "calls"))
+    })
+}
+
 /// The report's figures as (name, text for people, number to compare).
 fn figures(r: &Report) -> Vec<(&'static str, String, Option<f64>, Unit)> {
     let runs = &r.runs;
@@ -390,10 +418,7 @@ fn figures(r: &Report) -> Vec<(&'static str, String, Option<f64>, Unit)> {
     vec![
         (
             "runs",
-            format!(
-                "{}: {} success, {} partial, {} failed, {} no_data",
-                runs.total, runs.success, runs.partial, runs.failed, runs.no_data
-            ),
+            runs_text(runs),
             Some(runs.total as f64),
             Unit::Count,
         ),
@@ -428,10 +453,7 @@ fn figures(r: &Report) -> Vec<(&'static str, String, Option<f64>, Unit)> {
         ),
         (
             "retries that paid off",
-            format!(
-                "{} of {} retried calls",
-                r.calls.retries_paid_off, r.calls.retried
-            ),
+            paid_off_text(r.calls.retries_paid_off, r.calls.retried),
             Some(r.calls.retries_paid_off as f64),
             Unit::Count,
         ),
@@ -544,9 +566,7 @@ fn print_details(r: &Report) {
                 when(f.start, tz),
                 when(f.end, tz),
                 f.requests_hit.to_string(),
-                f.attempts_per_call.map_or("no calls".to_string(), |a| {
-                    format!("{a:.3} ({} calls)", f.calls)
-                }),
+                fault_calls_text(f.attempts_per_call, f.calls),
                 secs(f.first_alert_seconds),
             ]);
         }
@@ -705,4 +725,33 @@ fn differences(a: &Report, b: &Report) -> Vec<Value> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_of_one_read_in_the_singular_and_runs_add_up() {
+        assert_eq!(fault_calls_text(Some(1.0), 1), "1.000 (1 call)");
+        assert_eq!(fault_calls_text(Some(0.5), 2), "0.500 (2 calls)");
+        assert_eq!(fault_calls_text(None, 0), "no calls");
+        assert_eq!(paid_off_text(1, 1), "1 of 1 retried call");
+        assert_eq!(paid_off_text(0, 3), "0 of 3 retried calls");
+        let mut runs = rebound_simulate::report::Runs {
+            total: 5,
+            success: 3,
+            partial: 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            runs_text(&runs),
+            "5: 3 success, 1 partial, 0 failed, 0 no_data"
+        );
+        runs.other = 1;
+        assert_eq!(
+            runs_text(&runs),
+            "5: 3 success, 1 partial, 0 failed, 0 no_data, 1 other"
+        );
+    }
 }
