@@ -182,8 +182,9 @@ pub struct RawFault {
     /// "refused".
     #[schemars(extend("enum" = ["refused", "unavailable", "timeout"]))]
     pub mode: Option<String>,
-    /// `late`: each day, the local time ("HH:MM") data is published;
-    /// before it the route answers `status`.
+    /// `late`: each day, the time ("HH:MM", local in the pipeline's zone,
+    /// without "Z" or a UTC offset: refused) data is published; before it
+    /// the route answers `status`.
     pub publish_at: Option<String>,
     /// `slow`: how long each answer takes, e.g. "8s".
     pub delay: Option<String>,
