@@ -73,6 +73,15 @@ pub struct Calls {
     /// Of those, the ones that ended `success` or `no_data`: retries that paid off.
     pub retries_paid_off: i64,
     pub retry_success_rate: f64,
+    /// Failed or skipped calls whose scraper, target date and parameters
+    /// were called again later in the simulation: the retries that are
+    /// not attempts of one call (a source paused by a 429's `Retry-After`
+    /// defers its calls to a later run, a follow-up run re-tries what a
+    /// breaker refused).
+    pub tried_again_later: i64,
+    /// Of those, the ones a later call of the same scraper, date and
+    /// parameters ended `success` or `no_data`.
+    pub tried_again_paid_off: i64,
     /// Calls refused by an open circuit breaker (no request made).
     pub refused_by_breaker: i64,
     /// Calls whose retries the source's retry budget refused.
@@ -216,6 +225,41 @@ impl Report {
     pub fn timezone(&self) -> chrono_tz::Tz {
         self.tz.unwrap_or(chrono_tz::UTC)
     }
+}
+
+/// Failed or skipped calls followed by a later call of the same scraper,
+/// target date and parameters, and those of them a later call collected
+/// (`success` or `no_data`). Rebound defers a throttled source's calls to
+/// later runs rather than retrying them in place, so in a 429 storm the
+/// report read "0 of 0 retried calls" while the deferred calls were tried
+/// again and collected.
+fn tried_again(calls: &[rebound_storage::ScraperCallRow]) -> (i64, i64) {
+    type Entity<'c> = (&'c str, NaiveDate, &'c str);
+    let mut by_entity: BTreeMap<Entity, Vec<&rebound_storage::ScraperCallRow>> = BTreeMap::new();
+    for call in calls {
+        by_entity
+            .entry((&call.scraper_name, call.target_date, &call.params))
+            .or_default()
+            .push(call);
+    }
+    let (mut tried, mut paid_off) = (0, 0);
+    for entity in by_entity.values_mut() {
+        entity.sort_by_key(|c| (c.started_at, c.id));
+        for (i, call) in entity.iter().enumerate() {
+            let later = &entity[i + 1..];
+            if (call.status != "failed" && call.status != "skipped") || later.is_empty() {
+                continue;
+            }
+            tried += 1;
+            if later
+                .iter()
+                .any(|c| c.status == "success" || c.status == "no_data")
+            {
+                paid_off += 1;
+            }
+        }
+    }
+    (tried, paid_off)
 }
 
 fn rate(part: i64, whole: i64) -> f64 {
@@ -478,6 +522,7 @@ pub(crate) async fn build(
     }
     totals.attempts_per_call = rate(totals.attempts, totals.total);
     totals.retry_success_rate = rate(totals.retries_paid_off, totals.retried);
+    (totals.tried_again_later, totals.tried_again_paid_off) = tried_again(&calls);
     let completeness = completeness(&calls[..run_calls], &warm_up_calls, |scraper| {
         plan.scrapers
             .get(scraper)

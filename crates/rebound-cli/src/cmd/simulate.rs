@@ -458,6 +458,20 @@ fn figures(r: &Report) -> Vec<(&'static str, String, Option<f64>, Unit)> {
             Unit::Count,
         ),
         (
+            "later tries that paid off",
+            format!(
+                "{} of {} tried again later",
+                r.calls.tried_again_paid_off,
+                plural(
+                    r.calls.tried_again_later as u64,
+                    "failed or refused call",
+                    "failed or refused calls"
+                )
+            ),
+            Some(r.calls.tried_again_paid_off as f64),
+            Unit::Count,
+        ),
+        (
             "refused by breakers",
             plural(r.calls.refused_by_breaker as u64, "call", "calls"),
             Some(r.calls.refused_by_breaker as f64),
