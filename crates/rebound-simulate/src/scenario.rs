@@ -630,27 +630,37 @@ fn parse_instant(text: &str) -> Result<(NaiveDateTime, Option<DateTime<FixedOffs
     ))
 }
 
+/// `text` split into what comes before its `Z` or UTC offset, and the
+/// offset as "+HH:MM" ("Z" is "+00:00"; "+01", "+0100" and "+01:00" are
+/// taken), when it ends with one placed at or after byte `from` (so a
+/// date's own dashes are not taken for a sign). One reading of an offset
+/// for the fault times and the publish times, which each had their own,
+/// and one of them cut a non-ASCII offset inside a character.
+fn split_offset(text: &str, from: usize) -> Option<(&str, String)> {
+    if let Some(wall) = text.strip_suffix(['Z', 'z']) {
+        return Some((wall, "+00:00".to_string()));
+    }
+    let at = text.rfind(['+', '-']).filter(|&at| at >= from)?;
+    let (sign, digits) = text[at..].split_at(1);
+    // ASCII only before any cut: "+1é2" is five bytes too.
+    if !digits.bytes().all(|b| b.is_ascii_digit() || b == b':') {
+        return None;
+    }
+    let bytes = digits.as_bytes();
+    let (hours, minutes) = match bytes.len() {
+        2 => (digits, "00"),
+        4 => (&digits[..2], &digits[2..]),
+        5 if bytes[2] == b':' => (&digits[..2], &digits[3..]),
+        _ => return None,
+    };
+    let numeric = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    (numeric(hours) && numeric(minutes)).then(|| (&text[..at], format!("{sign}{hours}:{minutes}")))
+}
+
 /// `text` as a date and time with `Z` or a UTC offset (`+01:00`, `+0100`,
 /// `+01`), seconds optional: "2026-12-31T18:00Z", "2026-12-31T18:00:00+01:00".
 fn with_offset(text: &str) -> Option<DateTime<FixedOffset>> {
-    let (wall, offset) = match text.strip_suffix(['Z', 'z']) {
-        Some(wall) => (wall, "+00:00".to_string()),
-        None => {
-            let at = text.rfind(['+', '-']).filter(|&at| at > 10)?;
-            let offset = &text[at..];
-            // Digits and colons only, so the cut below falls between
-            // characters ("+1é2" is five bytes too, and panicked there).
-            if !offset[1..].bytes().all(|b| b.is_ascii_digit() || b == b':') {
-                return None;
-            }
-            let offset = match offset.len() {
-                3 => format!("{offset}:00"),
-                5 if !offset.contains(':') => format!("{}:{}", &offset[..3], &offset[3..]),
-                _ => offset.to_string(),
-            };
-            (&text[..at], offset)
-        }
-    };
+    let (wall, offset) = split_offset(text, 11)?;
     if !wall
         .get(..10)
         .is_some_and(rebound_domain::calendar::is_date_shaped)
@@ -667,25 +677,7 @@ fn with_offset(text: &str) -> Option<DateTime<FixedOffset>> {
 /// offset (`+01:00`, `-0500`, `+01`): "09:00Z", "09:00+01:00". The time as
 /// written, its offset dropped.
 fn time_with_offset(text: &str) -> Option<NaiveTime> {
-    let wall = match text.strip_suffix(['Z', 'z']) {
-        Some(wall) => wall,
-        None => {
-            let at = text.rfind(['+', '-']).filter(|&at| at >= 5)?;
-            let offset = &text[at + 1..];
-            let shaped = match offset.len() {
-                2 | 4 => offset.bytes().all(|b| b.is_ascii_digit()),
-                5 => offset.bytes().enumerate().all(|(i, b)| match i {
-                    2 => b == b':',
-                    _ => b.is_ascii_digit(),
-                }),
-                _ => false,
-            };
-            if !shaped {
-                return None;
-            }
-            &text[..at]
-        }
-    };
+    let (wall, _) = split_offset(text, 5)?;
     rebound_domain::calendar::time_of_day(wall)
         .or_else(|| (wall.len() == 8).then(|| NaiveTime::parse_from_str(wall, "%H:%M:%S").ok())?)
 }
