@@ -1656,26 +1656,20 @@ fn zero_window(rate: &str) -> bool {
     let (zeros, unit) = window.split_at(digits);
     !zeros.is_empty()
         && zeros.bytes().all(|b| b == b'0')
-        && matches!(
-            unit.trim(),
-            "" | "ms"
-                | "s"
-                | "sec"
-                | "secs"
-                | "second"
-                | "seconds"
-                | "m"
-                | "min"
-                | "mins"
-                | "minute"
-                | "minutes"
-                | "h"
-                | "hour"
-                | "hours"
-                | "d"
-                | "day"
-                | "days"
-        )
+        && (matches!(unit.trim(), "" | "ms") || window_unit_seconds(unit).is_some())
+}
+
+/// The seconds of a window's unit as people write it ("s", "secs",
+/// "minutes", "h", "day", …), shared by [`zero_window`] and
+/// [`multi_unit_window`]; `None` for another word.
+fn window_unit_seconds(unit: &str) -> Option<u64> {
+    match unit.trim() {
+        "s" | "sec" | "secs" | "second" | "seconds" => Some(1),
+        "m" | "min" | "mins" | "minute" | "minutes" => Some(60),
+        "h" | "hour" | "hours" => Some(3600),
+        "d" | "day" | "days" => Some(86_400),
+        _ => None,
+    }
 }
 
 /// Why `rate` (`"1/30s"`, `"5/2h"`) is refused, when its window is a
@@ -1698,13 +1692,7 @@ fn multi_unit_window(rate: &str) -> Option<String> {
             .len();
     let (units, unit) = window.split_at(digits);
     let units: u64 = units.parse().ok().filter(|&n| n >= 1)?;
-    let unit_secs: u64 = match unit.trim() {
-        "s" | "sec" | "secs" | "second" | "seconds" => 1,
-        "m" | "min" | "mins" | "minute" | "minutes" => 60,
-        "h" | "hour" | "hours" => 3600,
-        "d" | "day" | "days" => 86_400,
-        _ => return None,
-    };
+    let unit_secs = window_unit_seconds(unit)?;
     let window_secs = units.checked_mul(unit_secs)?;
     let same_pace = [("s", 1u64), ("min", 60), ("h", 3600), ("d", 86_400)]
         .iter()
