@@ -44,7 +44,8 @@ pub(crate) async fn call_hours(
     let what = "call_hours";
     let rows = sqlx::query(
         "SELECT date_trunc('hour', started_at, 'UTC') AS hour, source_name, COUNT(*) AS calls, \
-                COUNT(*) FILTER (WHERE status = 'failed') AS failed \
+                COUNT(*) FILTER (WHERE attempts > 0) AS requested, \
+                COUNT(*) FILTER (WHERE status = 'failed' AND attempts > 0) AS failed \
          FROM scraper_execution_log WHERE started_at >= $1 AND started_at < $2 \
          GROUP BY 1, source_name ORDER BY 1, source_name COLLATE \"C\"",
     )
@@ -61,6 +62,7 @@ pub(crate) async fn call_hours(
                     .try_get("source_name")
                     .map_err(|e| store.error(what, e))?,
                 calls: row.try_get("calls").map_err(|e| store.error(what, e))?,
+                requested: row.try_get("requested").map_err(|e| store.error(what, e))?,
                 failed: row.try_get("failed").map_err(|e| store.error(what, e))?,
             })
         })

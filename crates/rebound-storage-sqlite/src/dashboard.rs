@@ -46,7 +46,8 @@ pub(crate) async fn call_hours(
 ) -> Result<Vec<CallHourRow>, StoreError> {
     let rows = sqlx::query(
         "SELECT substr(started_at, 1, 13) || ':00:00.000Z' AS hour, source_name, \
-                COUNT(*) AS calls, SUM(status = 'failed') AS failed \
+                COUNT(*) AS calls, SUM(attempts > 0) AS requested, \
+                SUM(status = 'failed' AND attempts > 0) AS failed \
          FROM scraper_execution_log INDEXED BY scraper_execution_log_by_start \
          WHERE started_at >= ?1 AND started_at < ?2 \
          GROUP BY 1, source_name ORDER BY 1, source_name",
@@ -62,6 +63,7 @@ pub(crate) async fn call_hours(
                 hour: time_column(row, "hour")?,
                 source_name: column(row, "source_name")?,
                 calls: column(row, "calls")?,
+                requested: column(row, "requested")?,
                 failed: column(row, "failed")?,
             })
         })

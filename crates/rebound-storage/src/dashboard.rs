@@ -25,9 +25,17 @@ pub struct CallHourRow {
     /// The hour's first instant.
     pub hour: DateTime<Utc>,
     pub source_name: String,
+    /// Every call started in the hour, whatever its status.
     pub calls: i64,
-    /// Of those, the ones that ended `failed` (skipped, no-data and overdue
-    /// calls are not counted: the first made no request, the others got
-    /// an answer or are a late-data verdict).
+    /// Of those, the ones that made a request (at least one attempt): not
+    /// skipped calls (breaker open, quota, lockout), nor calls deferred
+    /// before their request because their source was paused. The health
+    /// report's per-source calls count the same way.
+    pub requested: i64,
+    /// Of the calls that made a request, the ones that ended `failed`
+    /// (no-data and overdue calls got an answer or are a late-data
+    /// verdict). A call deferred before its request is recorded `failed`
+    /// with no attempt; it is not counted, as the health report does not
+    /// count it, so a paused source's hours do not read as failing ones.
     pub failed: i64,
 }

@@ -9,8 +9,8 @@ use super::{Tag, record, sample_call, sample_execution, ts};
 use chrono::{DateTime, TimeDelta, Utc};
 use rebound_domain::outcome::{ScraperStatus, WorkflowStatus};
 use rebound_storage::{
-    AlertLevel, CallHourRow, DecisionAction, NewDecision, NewWorkflowExecution, RunFilter,
-    RunHourRow, Store,
+    AlertLevel, CallHourRow, DecisionAction, NewDecision, NewScraperCall, NewWorkflowExecution,
+    RunFilter, RunHourRow, Store,
 };
 use std::hash::{Hash, Hasher};
 
@@ -100,7 +100,9 @@ pub async fn run_hours_count_runs_per_hour_and_status(store: &dyn Store) {
     );
 }
 
-/// Calls per hour and source, failures being the `failed` calls only.
+/// Calls per hour and source; of them, the ones that made a request, and
+/// failures being the `failed` calls that made one (a call deferred before
+/// its request, `failed` with no attempt, is neither).
 pub async fn call_hours_count_calls_and_failures_per_hour_and_source(store: &dyn Store) {
     let tag = Tag::new();
     let t0 = base(&tag) + TimeDelta::milliseconds(250);
@@ -111,6 +113,15 @@ pub async fn call_hours_count_calls_and_failures_per_hour_and_source(store: &dyn
         if status == ScraperStatus::Failed {
             c.error_message = Some("HTTP 503 after 1 attempt: down".to_string());
         }
+        if status == ScraperStatus::Skipped {
+            no_request(&mut c);
+        }
+        c
+    };
+    // Deferred before its request: its source was paused by a Retry-After.
+    let deferred = |mut c: NewScraperCall| {
+        no_request(&mut c);
+        c.error_message = Some("source paused until 10:00 (HTTP 429 with Retry-After)".to_string());
         c
     };
     for c in [
@@ -119,6 +130,8 @@ pub async fn call_hours_count_calls_and_failures_per_hour_and_source(store: &dyn
         call("a", t0 + TimeDelta::minutes(20), ScraperStatus::NoData),
         call("b", t0 + TimeDelta::minutes(5), ScraperStatus::Failed),
         call("a", t0 + TimeDelta::hours(2), ScraperStatus::Skipped),
+        deferred(call("a", t0 + TimeDelta::hours(2), ScraperStatus::Failed)),
+        deferred(call("b", t0 + TimeDelta::hours(2), ScraperStatus::Failed)),
         call("a", t0 + TimeDelta::hours(5), ScraperStatus::Success),
     ] {
         record(store, &c).await;
@@ -128,15 +141,21 @@ pub async fn call_hours_count_calls_and_failures_per_hour_and_source(store: &dyn
         .await
         .expect("call_hours");
     let h0 = base(&tag);
-    let row = |hour: i64, source: &str, calls: i64, failed: i64| CallHourRow {
+    let row = |hour: i64, source: &str, calls: i64, requested: i64, failed: i64| CallHourRow {
         hour: h0 + TimeDelta::hours(hour),
         source_name: tag.name(source),
         calls,
+        requested,
         failed,
     };
     assert_eq!(
         hours,
-        vec![row(0, "a", 3, 1), row(0, "b", 1, 1), row(2, "a", 1, 0)]
+        vec![
+            row(0, "a", 3, 3, 1),
+            row(0, "b", 1, 1, 1),
+            row(2, "a", 2, 0, 0),
+            row(2, "b", 1, 0, 0),
+        ]
     );
 }
 
@@ -266,4 +285,14 @@ pub async fn decisions_between_is_a_half_open_range(store: &dyn Store) {
         .map(|d| d.reason)
         .collect();
     assert_eq!(found, ["reason 0", "reason 1"]);
+}
+
+/// A call that made no request: no attempt, no answer.
+fn no_request(c: &mut NewScraperCall) {
+    c.attempts = 0;
+    c.attempt_rows.clear();
+    c.http_status = None;
+    c.bytes = None;
+    c.output_uri = None;
+    c.content_hash = None;
 }
