@@ -77,7 +77,8 @@ pub struct Calls {
     /// were called again later in the simulation: the retries that are
     /// not attempts of one call (a source paused by a 429's `Retry-After`
     /// defers its calls to a later run, a follow-up run re-tries what a
-    /// breaker refused).
+    /// breaker refused). A fan-out skipped before it listed its entities
+    /// is tried again by any later call of its scraper and date.
     pub tried_again_later: i64,
     /// Of those, the ones a later call of the same scraper, date and
     /// parameters ended `success` or `no_data`.
@@ -233,33 +234,57 @@ impl Report {
 /// later runs rather than retrying them in place, so in a 429 storm the
 /// report read "0 of 0 retried calls" while the deferred calls were tried
 /// again and collected.
-fn tried_again(calls: &[rebound_storage::ScraperCallRow]) -> (i64, i64) {
-    type Entity<'c> = (&'c str, NaiveDate, &'c str);
-    let mut by_entity: BTreeMap<Entity, Vec<&rebound_storage::ScraperCallRow>> = BTreeMap::new();
+///
+/// A fan-out skipped before it listed its entities (`fan_param` names the
+/// parameter its calls lack, as in [`completeness`]) is a placeholder for
+/// the date's entities: any later call of its scraper and date tries them
+/// again, whatever entity it names. Matched on its empty parameters alone,
+/// it was tried again only by a later skip of the same kind, which never
+/// collects: `new-years-eve --policy original` read 5 of 7 paid off while
+/// both unpaid placeholders' dates were fanned out and collected later.
+fn tried_again<'p>(
+    calls: &[rebound_storage::ScraperCallRow],
+    fan_param: impl Fn(&str) -> Option<&'p str>,
+) -> (i64, i64) {
+    let mut by_date: BTreeMap<(&str, NaiveDate), Vec<&rebound_storage::ScraperCallRow>> =
+        BTreeMap::new();
     for call in calls {
-        by_entity
-            .entry((&call.scraper_name, call.target_date, &call.params))
+        by_date
+            .entry((&call.scraper_name, call.target_date))
             .or_default()
             .push(call);
     }
     let (mut tried, mut paid_off) = (0, 0);
-    for entity in by_entity.values_mut() {
-        entity.sort_by_key(|c| (c.started_at, c.id));
-        for (i, call) in entity.iter().enumerate() {
-            let later = &entity[i + 1..];
-            if (call.status != "failed" && call.status != "skipped") || later.is_empty() {
+    for (&(scraper, _), date) in &mut by_date {
+        date.sort_by_key(|c| (c.started_at, c.id));
+        let fan = fan_param(scraper);
+        for (i, call) in date.iter().enumerate() {
+            if call.status != "failed" && call.status != "skipped" {
+                continue;
+            }
+            let placeholder = fan.is_some_and(|param| !names_entity(call, param));
+            let mut later = date[i + 1..]
+                .iter()
+                .filter(|c| placeholder || c.params == call.params)
+                .peekable();
+            if later.peek().is_none() {
                 continue;
             }
             tried += 1;
-            if later
-                .iter()
-                .any(|c| c.status == "success" || c.status == "no_data")
-            {
+            if later.any(|c| c.status == "success" || c.status == "no_data") {
                 paid_off += 1;
             }
         }
     }
     (tried, paid_off)
+}
+
+/// Whether a call of a fan-out names the entity it is for (its
+/// parameters hold `param`); one that does not stands for the date's
+/// entities, which were never listed.
+fn names_entity(call: &rebound_storage::ScraperCallRow, param: &str) -> bool {
+    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&call.params)
+        .is_ok_and(|p| p.contains_key(param))
 }
 
 fn rate(part: i64, whole: i64) -> f64 {
@@ -340,10 +365,6 @@ fn completeness<'p>(
     let mut placeholders: BTreeMap<(String, NaiveDate), String> = BTreeMap::new();
     // Scraper → date → entities it fanned out to.
     let mut fanned_out: BTreeMap<String, BTreeMap<NaiveDate, BTreeSet<String>>> = BTreeMap::new();
-    let names_entity = |call: &rebound_storage::ScraperCallRow, param: &str| {
-        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&call.params)
-            .is_ok_and(|p| p.contains_key(param))
-    };
     // The warm-up's fan-outs: only ever a nearest date to stand in for.
     let mut warm_up: BTreeMap<String, BTreeMap<NaiveDate, BTreeSet<String>>> = BTreeMap::new();
     for call in before {
@@ -522,13 +543,14 @@ pub(crate) async fn build(
     }
     totals.attempts_per_call = rate(totals.attempts, totals.total);
     totals.retry_success_rate = rate(totals.retries_paid_off, totals.retried);
-    (totals.tried_again_later, totals.tried_again_paid_off) = tried_again(&calls);
-    let completeness = completeness(&calls[..run_calls], &warm_up_calls, |scraper| {
+    let fan_param = |scraper: &str| {
         plan.scrapers
             .get(scraper)
             .and_then(|s| s.for_each.as_ref())
             .map(|f| f.param())
-    });
+    };
+    (totals.tried_again_later, totals.tried_again_paid_off) = tried_again(&calls, fan_param);
+    let completeness = completeness(&calls[..run_calls], &warm_up_calls, fan_param);
 
     let mut alerts = Alerts {
         sent: observed.alerts.clone(),
@@ -1164,6 +1186,60 @@ mod tests {
             "{:?}",
             c.never_collected
         );
+    }
+
+    /// A fan-out skipped before it listed its entities is tried again by
+    /// any later call of its scraper and date, and paid off when one
+    /// collects; a call naming an entity only by calls naming the same.
+    /// Before: (2, 1), the 10th's first placeholder tried again by its
+    /// second, which collects nothing, and the other two not at all.
+    #[test]
+    fn a_skipped_fan_out_is_tried_again_by_the_later_fan_out() {
+        let fan = |scraper: &str| (scraper == "props").then_some("event_id");
+        let at = |hour: u32, mut call: rebound_storage::ScraperCallRow| {
+            call.started_at = Utc.with_ymd_and_hms(2025, 12, 10, hour, 0, 0).unwrap();
+            call
+        };
+        let calls = [
+            // 10 Dec: skipped twice, then fanned out and collected.
+            at(15, call("props", "2025-12-10", "{}", "skipped")),
+            at(17, call("props", "2025-12-10", "{}", "skipped")),
+            at(
+                19,
+                call("props", "2025-12-10", r#"{"event_id":"e1"}"#, "failed"),
+            ),
+            at(
+                20,
+                call("props", "2025-12-10", r#"{"event_id":"e2"}"#, "success"),
+            ),
+            // e1 failed at 19:00 and was not called again.
+            // 11 Dec: skipped, then fanned out, its one event failed.
+            at(15, call("props", "2025-12-11", "{}", "skipped")),
+            at(
+                19,
+                call("props", "2025-12-11", r#"{"event_id":"e3"}"#, "failed"),
+            ),
+            // Not a fan-out: only the same parameters try it again.
+            at(
+                15,
+                call("roster", "2025-12-10", r#"{"team":"a"}"#, "failed"),
+            ),
+            at(
+                16,
+                call("roster", "2025-12-10", r#"{"team":"b"}"#, "success"),
+            ),
+            at(
+                17,
+                call("roster", "2025-12-10", r#"{"team":"b"}"#, "failed"),
+            ),
+            at(
+                18,
+                call("roster", "2025-12-10", r#"{"team":"b"}"#, "success"),
+            ),
+        ];
+        // Tried again: the three placeholders and roster b's failure;
+        // paid off: the 10th's two placeholders and roster b.
+        assert_eq!(tried_again(&calls, fan), (4, 3));
     }
 
     /// Before: any alert opened after a fault's start was its "first

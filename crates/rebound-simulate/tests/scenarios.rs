@@ -84,6 +84,36 @@ async fn new_years_eve() {
     );
 }
 
+/// The original policies retry in place and defer nothing, so what they
+/// try again later is the fan-outs a failed event list held back: each
+/// such skip stands for its date's events, and a later run that listed
+/// and collected them paid it off. They were matched on their empty
+/// parameters alone, so only a later skip of the same kind counted as
+/// trying again, and it never collects: "5 of 7" paid off, while every
+/// date they held back was collected later.
+#[tokio::test]
+async fn new_years_eve_original_fan_outs_held_back_are_paid_off_by_the_later_fan_out() {
+    let scenario = builtin::load("new-years-eve")
+        .expect("a built-in")
+        .expect("it parses");
+    let options = Options {
+        policy: rebound_simulate::Policy::Original,
+        ..Options::default()
+    };
+    let report = simulate(scenario, &options).await.expect("it runs");
+    let calls = &report.calls;
+    assert!(
+        calls.by_status.get("skipped").copied().unwrap_or(0) > 0,
+        "the storm holds back fan-outs: {calls:?}"
+    );
+    assert!(calls.tried_again_later > 0, "{calls:?}");
+    assert_eq!(
+        calls.tried_again_paid_off, calls.tried_again_later,
+        "{calls:?}"
+    );
+    assert_eq!(report.completeness.collected, report.completeness.expected);
+}
+
 #[tokio::test]
 async fn host_down_5_days() {
     let report = run("host-down-5-days").await;
