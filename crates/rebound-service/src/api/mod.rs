@@ -368,6 +368,50 @@ fn non_utf8_charset(content_type: &str) -> Option<String> {
     })
 }
 
+/// The request's body, whole, within the body limit and the body
+/// deadline ([`crate::http::Patience`]), refused as a problem document.
+async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, Problem> {
+    // An announced length past the limit is refused before waiting for
+    // the body: a client announcing 100 KB and sending less held the
+    // request open unanswered.
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > BODY_LIMIT as u64) {
+        return Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {} KB", BODY_LIMIT / 1024),
+        ));
+    }
+    // The whole body within one deadline ([`crate::http::Patience`]),
+    // however steadily its bytes come.
+    let patience = request
+        .extensions()
+        .get::<crate::http::Patience>()
+        .copied()
+        .unwrap_or_default();
+    let read = tokio::time::timeout(patience.body, Bytes::from_request(request, state));
+    let Ok(read) = read.await else {
+        return Err(Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive whole within {} s",
+                patience.body.as_secs_f64()
+            ),
+        ));
+    };
+    let bytes = read.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {} KB", BODY_LIMIT / 1024),
+        ),
+        status => Problem::new(status, format!("request body: {}", rejection.body_text())),
+    })?;
+    Ok(bytes)
+}
+
 /// A JSON request body, refused as a problem document naming what is
 /// wrong (and where) instead of axum's plain-text rejection. An empty body
 /// is `T::default()`: every request body of this API is optional or has
@@ -397,44 +441,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for JsonBody<
                 ),
             ));
         }
-        // An announced length past the limit is refused before waiting for
-        // the body: a client announcing 100 KB and sending less held the
-        // request open unanswered.
-        let announced = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        if announced.is_some_and(|n| n > BODY_LIMIT as u64) {
-            return Err(Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the request body is larger than {} KB", BODY_LIMIT / 1024),
-            ));
-        }
-        // The whole body within one deadline ([`crate::http::Patience`]),
-        // however steadily its bytes come.
-        let patience = request
-            .extensions()
-            .get::<crate::http::Patience>()
-            .copied()
-            .unwrap_or_default();
-        let read = tokio::time::timeout(patience.body, Bytes::from_request(request, state));
-        let Ok(read) = read.await else {
-            return Err(Problem::new(
-                StatusCode::REQUEST_TIMEOUT,
-                format!(
-                    "the request body did not arrive whole within {} s",
-                    patience.body.as_secs_f64()
-                ),
-            ));
-        };
-        let bytes = read.map_err(|rejection| match rejection.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the request body is larger than {} KB", BODY_LIMIT / 1024),
-            ),
-            status => Problem::new(status, format!("request body: {}", rejection.body_text())),
-        })?;
+        let bytes = read_body(request, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(JsonBody(T::default()));
         }
@@ -462,6 +469,35 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for JsonBody<
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|e| Problem::bad_request(format!("request body: {e}")))
+    }
+}
+
+/// The body of a mutation that takes none (`POST /api/v1/evaluate`, a
+/// breaker's reset): nothing, or an empty JSON object, which many clients
+/// send by default. Anything else is a 400 naming its first field, as a
+/// body's unknown field is elsewhere: it was read by no one, so `{"source":
+/// "other"}` sent to `/breakers/up/reset` closed `up`'s breaker.
+pub(crate) struct NoBody;
+
+impl<S: Send + Sync> FromRequest<S> for NoBody {
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_body(request, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(NoBody);
+        }
+        match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes) {
+            Ok(fields) => match fields.keys().next() {
+                None => Ok(NoBody),
+                Some(name) => Err(Problem::bad_request(format!(
+                    "request body: unknown field `{name}`, this endpoint takes no request body"
+                ))),
+            },
+            Err(_) => Err(Problem::bad_request(
+                "request body: this endpoint takes no request body; send none",
+            )),
+        }
     }
 }
 

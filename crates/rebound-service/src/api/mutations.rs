@@ -8,7 +8,7 @@
 
 use super::reads::parse_target_date;
 use super::types::{BreakerReset, CallReportView, LockoutsReleased, RunAccepted, RunReportView};
-use super::{JsonBody, NoQuery, PathParam, Problem, QueryParams, unknown};
+use super::{JsonBody, NoBody, NoQuery, PathParam, Problem, QueryParams, unknown};
 use crate::http::Web;
 use crate::scheduler::{RecordedDecision, Scheduler};
 use axum::Json;
@@ -340,6 +340,7 @@ pub(crate) struct Evaluation {
 pub(crate) async fn evaluate(
     State(web): State<Arc<Web>>,
     _: NoQuery,
+    _: NoBody,
 ) -> Result<Json<Evaluation>, Problem> {
     refuse_in_web_role(&web, "evaluate the schedules")?;
     // A scheduler of its own with nothing remembered: every scheduled
@@ -372,6 +373,7 @@ pub(crate) async fn reset_breaker(
     State(web): State<Arc<Web>>,
     PathParam(source): PathParam,
     _: NoQuery,
+    _: NoBody,
 ) -> Result<Json<BreakerReset>, Problem> {
     let plan = web.engine.plan();
     if !plan.sources.contains_key(&source) {

@@ -262,6 +262,20 @@ fn status(text: Option<String>, allowed: &[&str]) -> Result<Option<String>, Prob
     }
 }
 
+/// A `workflow` or `scraper` filter: a name, or left out. Empty, it
+/// filtered on a name nothing can have and answered an empty page, as if
+/// nothing had run (a client's `?workflow=$NAME` with the variable unset).
+/// A name the config no longer defines is still asked for: its history is
+/// stored.
+fn name_filter(param: &str, text: Option<String>) -> Result<Option<String>, Problem> {
+    match text {
+        Some(text) if text.is_empty() => Err(Problem::bad_request(format!(
+            "{param} \"\": expected a {param}'s name; leave {param} out for every {param}"
+        ))),
+        other => Ok(other),
+    }
+}
+
 /// The statuses a call is recorded with.
 fn call_statuses() -> Vec<&'static str> {
     use rebound_domain::outcome::ScraperStatus;
@@ -382,7 +396,7 @@ pub(crate) async fn runs(
     let before = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let (from, to) = range(query.from.as_deref(), query.to.as_deref(), tz)?;
     let filter = RunFilter {
-        workflow: query.workflow,
+        workflow: name_filter("workflow", query.workflow)?,
         status: status(query.status, RUN_STATUSES)?,
         from,
         to,
@@ -487,7 +501,7 @@ pub(crate) async fn calls(
     let before = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let (from, to) = range(query.from.as_deref(), query.to.as_deref(), tz)?;
     let filter = CallFilter {
-        scraper: query.scraper,
+        scraper: name_filter("scraper", query.scraper)?,
         status: status(query.status, &call_statuses())?,
         from,
         to,
@@ -532,6 +546,7 @@ pub(crate) async fn decisions(
     QueryParams(query): QueryParams<DecisionsQuery>,
 ) -> Answer<DecisionsReport> {
     let tz = web.engine.plan().pipeline.timezone;
+    let workflow = name_filter("workflow", query.workflow)?;
     let date = match query.date.as_deref() {
         Some(text) => parse_target_date("date", text)?,
         None => web.clock.now().with_timezone(&tz).date_naive(),
@@ -541,7 +556,7 @@ pub(crate) async fn decisions(
     let rows = web
         .engine
         .store()
-        .decisions_between(query.workflow.as_deref(), from, to)
+        .decisions_between(workflow.as_deref(), from, to)
         .await
         .map_err(|e| Problem::internal("reading decisions", e))?;
     Ok(Json(DecisionsReport {

@@ -1257,6 +1257,112 @@ async fn a_problem_detail_escapes_bidi_and_control_characters() {
     sim.shutdown().await;
 }
 
+/// A mutation that takes no body refused nothing in one: `POST
+/// /api/v1/breakers/up/reset` with `{"source": "other"}` closed `up`'s
+/// breaker (200), and `POST /api/v1/evaluate` with `{"workflow": "timed"}`
+/// evaluated every workflow, while every other body's unknown field is a
+/// 400. An empty JSON object or no body at all is still none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_sent_to_a_mutation_that_takes_none_is_refused() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    script(&sim);
+    let api = Api::start(Backend::Sqlite, &sim, SERVER).await;
+    let day = five_am()
+        .with_timezone(&chrono_tz::America::New_York)
+        .date_naive();
+    api.handle
+        .engine()
+        .run_scraper("broken", day, &Default::default())
+        .await
+        .expect("call");
+    assert_eq!(up_breaker(&api, "/api/v1/health?since=24h").await.0, "open");
+
+    for (path, body) in [
+        ("/api/v1/breakers/up/reset", json!({"source": "other"})),
+        ("/api/v1/evaluate", json!({"workflow": "timed"})),
+    ] {
+        let answer = api.post(path, Some(body)).await;
+        let field = if path.ends_with("reset") {
+            "source"
+        } else {
+            "workflow"
+        };
+        assert_eq!(
+            answer.problem(400),
+            format!("request body: unknown field `{field}`, this endpoint takes no request body"),
+            "{path}"
+        );
+    }
+    let text = api
+        .send(
+            api.client
+                .post(format!("{}/api/v1/breakers/up/reset", api.base))
+                .bearer_auth(TOKEN)
+                .header("content-type", "text/plain")
+                .body("source=up"),
+        )
+        .await;
+    assert_eq!(
+        text.problem(400),
+        "request body: this endpoint takes no request body; send none"
+    );
+    assert_eq!(
+        up_breaker(&api, "/api/v1/health?since=24h").await.0,
+        "open",
+        "no refused request reset it"
+    );
+
+    // No body, or an empty object, is what these endpoints take.
+    let empty = api.post("/api/v1/evaluate", Some(json!({}))).await;
+    assert_eq!(empty.status, 200, "{}", empty.text);
+    let reset = api.post("/api/v1/breakers/up/reset", None).await;
+    assert_eq!(reset.status, 200, "{}", reset.text);
+    assert_eq!(reset.json["was"], "open", "{}", reset.text);
+    api.stop().await;
+    sim.shutdown().await;
+}
+
+/// `?workflow=` (or `?scraper=`) left empty filtered on a name no
+/// workflow can have and answered an empty page, as if nothing had run,
+/// while every other empty filter (`status`, `from`, `cursor`, `date`) is
+/// a 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_name_filter_is_refused() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    script(&sim);
+    let api = Api::start(Backend::Sqlite, &sim, SERVER).await;
+    let run = api
+        .post("/api/v1/workflows/daily/runs?wait=30s", None)
+        .await;
+    assert_eq!(run.status, 200, "{}", run.text);
+    for (path, says) in [
+        (
+            "/api/v1/runs?workflow=",
+            "workflow \"\": expected a workflow's name; leave workflow out for every workflow",
+        ),
+        (
+            "/api/v1/calls?scraper=",
+            "scraper \"\": expected a scraper's name; leave scraper out for every scraper",
+        ),
+        (
+            "/api/v1/decisions?workflow=",
+            "workflow \"\": expected a workflow's name; leave workflow out for every workflow",
+        ),
+    ] {
+        assert_eq!(api.get(path).await.problem(400), says, "{path}");
+    }
+    // Left out, every run is answered.
+    let all = api.get("/api/v1/runs").await;
+    assert_eq!(
+        all.json["runs"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        all.text
+    );
+    api.stop().await;
+    sim.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_problem_documents_on_sqlite() {
     bad_input(Backend::Sqlite).await;
