@@ -260,6 +260,61 @@ for = "12h"
     }
 }
 
+/// Two faults on one source at once both list the calls they meet, and
+/// `fault_attempts_per_call` measured their sum: ESPN's morning calls,
+/// during both faults here, counted twice ("24 attempts, 16 calls" for the
+/// day's 12 attempts and 8 calls). Each call counts once.
+#[tokio::test]
+async fn overlapping_faults_count_each_call_once_in_attempts_per_call() {
+    let text = r#"
+description = "ESPN down all day, and flaky through the morning too"
+from = "2026-01-15"
+days = 1
+
+[[faults]]
+kind = "down"
+source = "espn"
+start = "2026-01-15T00:00"
+for = "1d"
+
+[[faults]]
+kind = "flaky"
+source = "espn"
+rate = 0.5
+status = 503
+start = "2026-01-15T04:00"
+for = "8h"
+
+[targets]
+fault_attempts_per_call_max = 10.0
+"#;
+    let scenario = Scenario::parse("overlap", Path::new("overlap.toml"), text).expect("it parses");
+    let options = Options {
+        days: Some(1),
+        ..Options::default()
+    };
+    let report = simulate(scenario, &options).await.expect("it runs");
+    let (whole_day, morning) = (&report.faults[0], &report.faults[1]);
+    assert!(
+        morning.calls > 0 && morning.calls <= whole_day.calls,
+        "the morning's calls are among the day's: {:?}",
+        report.faults
+    );
+    let target = report
+        .targets
+        .iter()
+        .find(|t| t.target == "fault_attempts_per_call")
+        .expect("the target is measured");
+    let per_call = whole_day.attempts as f64 / whole_day.calls as f64;
+    assert_eq!(
+        target.measured,
+        format!(
+            "{per_call:.3} ({} attempts, {} calls)",
+            whole_day.attempts, whole_day.calls
+        )
+    );
+}
+
 /// Before: a fault starting at the instant the simulation ends was warned
 /// of as having no effect, yet answered the last alert round's probes and
 /// showed "requests hit 1"; then it was still listed, with 0. (A run whose
