@@ -7,10 +7,12 @@
 //! year (`immutable`), and a binary with a new stylesheet links a new
 //! name. Any other name under `/assets/` is a 404.
 
-use axum::extract::Path;
+use crate::http::Web;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 const CSS: &str = include_str!("../../assets/dashboard.css");
 const JS: &str = include_str!("../../assets/dashboard.js");
@@ -58,7 +60,21 @@ pub(crate) fn js_path() -> &'static str {
     &paths().1
 }
 
-pub(crate) async fn serve(Path(name): Path<String>) -> Response {
+pub(crate) async fn serve(
+    State(web): State<Arc<Web>>,
+    name: Result<Path<String>, PathRejection>,
+) -> Response {
+    // A name that is not UTF-8 was axum's bare text; the page says it,
+    // with every page's headers.
+    let Ok(Path(name)) = name else {
+        // No tab is current: an asset is no page of its own.
+        return super::Problem::respond(
+            &web,
+            "",
+            StatusCode::BAD_REQUEST,
+            "the asset name in the path is not UTF-8 text; the pages link their stylesheet and script",
+        );
+    };
     let (css, js) = names();
     let (body, content_type) = if name == *css {
         (CSS, "text/css; charset=utf-8")

@@ -7,7 +7,7 @@
 use super::{Chrome, Problem, date_param, day_start, millis, render, tone, when, when_secs};
 use crate::http::Web;
 use askama::Template;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -236,7 +236,20 @@ pub(crate) struct RunPage {
     pub calls: Vec<CallBlock>,
 }
 
-pub(crate) async fn one(State(web): State<Arc<Web>>, Path(execution_id): Path<String>) -> Response {
+pub(crate) async fn one(
+    State(web): State<Arc<Web>>,
+    execution_id: Result<Path<String>, PathRejection>,
+) -> Response {
+    // A segment that is not UTF-8 (`/runs/%FF`) was axum's bare text,
+    // without the page or its headers.
+    let Ok(Path(execution_id)) = execution_id else {
+        return Problem::respond(
+            &web,
+            "runs",
+            StatusCode::BAD_REQUEST,
+            "the run id in the path is not UTF-8 text; the runs table links every run",
+        );
+    };
     let store = web.engine.store();
     let tz = web.engine.plan().pipeline.timezone;
     let fail = |e: rebound_storage::StoreError| {

@@ -623,6 +623,43 @@ async fn the_problem_page_escapes_bidi_and_control_characters() {
     handle.stop().await;
 }
 
+/// A path segment that is not UTF-8 (`/runs/%FF`) is a page like every
+/// other refusal: it was axum's bare text (`Invalid URL: Invalid UTF-8 in
+/// `execution_id``), without the page's frame or its headers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_that_is_not_utf8_is_a_problem_page() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.path().join("history.db"))
+            .await
+            .expect("sqlite"),
+    );
+    let (handle, base) = serve(dir.path(), store).await;
+    for (path, says) in [
+        ("/runs/%FF", "the run id in the path is not UTF-8 text"),
+        (
+            "/assets/x%FF.css",
+            "the asset name in the path is not UTF-8 text",
+        ),
+    ] {
+        let response = reqwest::get(format!("{base}{path}"))
+            .await
+            .expect("request");
+        assert_eq!(response.status().as_u16(), 400, "{path}");
+        let headers = response.headers().clone();
+        let html = response.text().await.expect("body");
+        assert_eq!(
+            headers["content-type"], "text/html; charset=utf-8",
+            "{path}: {html}"
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert!(headers.contains_key("content-security-policy"), "{path}");
+        assert!(html.contains("Bad request"), "{path}: {html}");
+        assert!(html.contains(says), "{path}: {html}");
+    }
+    handle.stop().await;
+}
+
 #[allow(clippy::disallowed_methods)] // test knob: which PostgreSQL server to test against
 pub(super) fn pg_url() -> String {
     std::env::var("REBOUND_TEST_PG_URL")
