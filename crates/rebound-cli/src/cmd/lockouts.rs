@@ -33,6 +33,19 @@ pub enum LockoutsCommand {
 
 pub async fn lockouts(config: &Path, args: LockoutsArgs) -> Result<ExitCode, Failure> {
     let plan = setup::load_report_plan(config)?.plan;
+    // An empty ENTITY names no entity: it read "box : that entity holds no
+    // lock", exit 1, as if an id had been looked up and not found.
+    if let Some(LockoutsCommand::Reset {
+        scraper,
+        entity: Some(entity),
+    }) = &args.command
+        && entity.is_empty()
+    {
+        return Err(Failure::Usage(anyhow::anyhow!(
+            "ENTITY \"\" is empty: name an entity of {scraper} (rebound lockouts lists them), or leave it out to release every lock of {scraper}",
+            scraper = output::printable(scraper)
+        )));
+    }
     if args.command.is_some() {
         // A write.
         setup::refuse_read_only_history(&plan)?;

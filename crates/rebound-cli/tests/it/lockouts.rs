@@ -145,3 +145,31 @@ fn locks_of_a_scraper_the_config_no_longer_has_can_be_released() {
     let table = text(&rebound(&["-c", cfg, "lockouts"], &[("COLUMNS", "200")]).stdout);
     assert!(table.contains("no entity is locked out"), "{table}");
 }
+
+/// An empty ENTITY named no entity and read `box : that entity holds no
+/// lock of this scraper` (exit 1), as if an id had been looked up; it is
+/// a usage error saying to leave it out, and nothing is released.
+#[test]
+fn an_empty_entity_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let cfg = cfg.to_str().unwrap();
+    lock(dir.path(), "box", &["g1"]);
+    for json in [false, true] {
+        let mut args = vec!["-c", cfg, "lockouts"];
+        if json {
+            args.push("--json");
+        }
+        args.extend(["reset", "box", ""]);
+        let out = rebound(&args, &[]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+        assert_eq!(
+            text(&out.stderr).trim(),
+            "error: ENTITY \"\" is empty: name an entity of box (rebound lockouts lists them), or leave it out to release every lock of box"
+        );
+        assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    }
+    let out = rebound(&["-c", cfg, "lockouts", "--json"], &[]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["counts"]["box"], 1, "still locked");
+}
