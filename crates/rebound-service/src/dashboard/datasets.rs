@@ -56,7 +56,11 @@ pub(crate) struct DatasetsPage {
 pub(crate) async fn page(
     State(web): State<Arc<Web>>,
     Extension(caches): Extension<Arc<Caches>>,
+    uri: axum::http::Uri,
 ) -> Response {
+    if let Some(refused) = super::unknown_param(&web, "datasets", &uri, &[]) {
+        return refused;
+    }
     let inner = web.clone();
     serve_cached(
         &caches.datasets,

@@ -280,6 +280,38 @@ impl Problem {
     }
 }
 
+/// The problem page for a query parameter the page does not take, if the
+/// request has one. Such a parameter was ignored, so `/sources?since=7d`
+/// showed the last 24 hours as if that had been asked, and a mistyped
+/// filter (`/runs?stauts=failed`) every run; the API refuses them too.
+pub(crate) fn unknown_param(
+    web: &Web,
+    active: &'static str,
+    uri: &axum::http::Uri,
+    takes: &[&str],
+) -> Option<Response> {
+    let pairs = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri)
+        .map(|q| q.0)
+        .unwrap_or_default();
+    let (name, _) = pairs
+        .iter()
+        .find(|(name, _)| !takes.contains(&name.as_str()))?;
+    let detail = if takes.is_empty() {
+        format!("unknown query parameter \"{name}\": this page takes none")
+    } else {
+        format!(
+            "unknown query parameter \"{name}\": this page takes {}",
+            takes.join(", ")
+        )
+    };
+    Some(Problem::respond(
+        web,
+        active,
+        StatusCode::BAD_REQUEST,
+        detail,
+    ))
+}
+
 /// Reads an optional query parameter that must be a `YYYY-MM-DD` date;
 /// empty counts as absent (an empty form field).
 /// Four-digit years up to the zone rules' last date, as the API and CLI:

@@ -81,7 +81,11 @@ pub(crate) struct Overview {
 pub(crate) async fn page(
     State(web): State<Arc<Web>>,
     Extension(caches): Extension<Arc<Caches>>,
+    uri: axum::http::Uri,
 ) -> Response {
+    if let Some(refused) = super::unknown_param(&web, "overview", &uri, &[]) {
+        return refused;
+    }
     let inner = web.clone();
     serve_cached(
         &caches.overview,

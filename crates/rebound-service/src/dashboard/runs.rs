@@ -68,8 +68,13 @@ fn empty_to_none(value: Option<String>) -> Option<String> {
 
 pub(crate) async fn list(
     State(web): State<Arc<Web>>,
+    uri: axum::http::Uri,
     query: Result<Query<RunsQuery>, QueryRejection>,
 ) -> Response {
+    let takes = ["workflow", "status", "from", "to"];
+    if let Some(refused) = super::unknown_param(&web, "runs", &uri, &takes) {
+        return refused;
+    }
     let query = match query {
         Ok(Query(query)) => query,
         Err(rejection) => {
@@ -238,8 +243,12 @@ pub(crate) struct RunPage {
 
 pub(crate) async fn one(
     State(web): State<Arc<Web>>,
+    uri: axum::http::Uri,
     execution_id: Result<Path<String>, PathRejection>,
 ) -> Response {
+    if let Some(refused) = super::unknown_param(&web, "runs", &uri, &[]) {
+        return refused;
+    }
     // A segment that is not UTF-8 (`/runs/%FF`) was axum's bare text,
     // without the page or its headers.
     let Ok(Path(execution_id)) = execution_id else {

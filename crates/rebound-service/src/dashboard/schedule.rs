@@ -58,8 +58,12 @@ pub(crate) struct SchedulePage {
 
 pub(crate) async fn page(
     State(web): State<Arc<Web>>,
+    uri: axum::http::Uri,
     query: Result<Query<ScheduleQuery>, QueryRejection>,
 ) -> Response {
+    if let Some(refused) = super::unknown_param(&web, "schedule", &uri, &["date"]) {
+        return refused;
+    }
     let query = match query {
         Ok(Query(query)) => query,
         Err(rejection) => {

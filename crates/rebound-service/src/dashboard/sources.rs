@@ -62,7 +62,11 @@ pub(crate) struct SourcesPage {
 pub(crate) async fn page(
     State(web): State<Arc<Web>>,
     Extension(caches): Extension<Arc<Caches>>,
+    uri: axum::http::Uri,
 ) -> Response {
+    if let Some(refused) = super::unknown_param(&web, "sources", &uri, &[]) {
+        return refused;
+    }
     let inner = web.clone();
     serve_cached(&caches.sources, web.clock.as_ref(), move |now| async move {
         match build(&inner, now).await {

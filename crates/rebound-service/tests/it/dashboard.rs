@@ -623,6 +623,61 @@ async fn the_problem_page_escapes_bidi_and_control_characters() {
     handle.stop().await;
 }
 
+/// A query parameter a page does not take was ignored: `/sources?since=7d`
+/// showed the last 24 hours as if asked, `/runs?stauts=failed` every run.
+/// It is a 400 page naming it and what the page takes, as the API's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_parameter_a_page_does_not_take_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.path().join("history.db"))
+            .await
+            .expect("sqlite"),
+    );
+    let (handle, base) = serve(dir.path(), store).await;
+    for (path, says) in [
+        (
+            "/?x=1",
+            "unknown query parameter &#34;x&#34;: this page takes none",
+        ),
+        (
+            "/sources?since=7d",
+            "unknown query parameter &#34;since&#34;: this page takes none",
+        ),
+        (
+            "/datasets?date=2026-11-27",
+            "unknown query parameter &#34;date&#34;: this page takes none",
+        ),
+        (
+            "/runs?stauts=failed",
+            "unknown query parameter &#34;stauts&#34;: this page takes workflow, status, from, to",
+        ),
+        (
+            "/runs/r1?verbose=1",
+            "unknown query parameter &#34;verbose&#34;: this page takes none",
+        ),
+        (
+            "/schedule?day=2026-11-27",
+            "unknown query parameter &#34;day&#34;: this page takes date",
+        ),
+    ] {
+        let (status, html) = get(&format!("{base}{path}")).await;
+        assert_eq!(status, 400, "{path}: {html}");
+        assert!(html.contains(says), "{path}: {says} not in {html}");
+    }
+    // What a page takes, empty form fields included, still answers.
+    for path in [
+        "/",
+        "/sources",
+        "/runs?workflow=&status=failed&from=&to=",
+        "/schedule?date=",
+    ] {
+        let (status, html) = get(&format!("{base}{path}")).await;
+        assert_eq!(status, 200, "{path}: {html}");
+    }
+    handle.stop().await;
+}
+
 /// A path segment that is not UTF-8 (`/runs/%FF`) is a page like every
 /// other refusal: it was axum's bare text (`Invalid URL: Invalid UTF-8 in
 /// `execution_id``), without the page's frame or its headers.
