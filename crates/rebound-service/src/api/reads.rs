@@ -559,9 +559,12 @@ pub(crate) async fn decisions(
         .decisions_between(workflow.as_deref(), from, to)
         .await
         .map_err(|e| Problem::internal("reading decisions", e))?;
-    Ok(Json(DecisionsReport {
-        decisions: rows.iter().map(DecisionView::from).collect(),
-    }))
+    let decisions = rows
+        .iter()
+        .map(DecisionView::from_row)
+        .collect::<Result<_, _>>()
+        .map_err(|e| Problem::internal("reading decisions", e))?;
+    Ok(Json(DecisionsReport { decisions }))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]

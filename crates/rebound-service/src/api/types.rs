@@ -433,9 +433,20 @@ pub struct DecisionView {
     pub decided_by: String,
 }
 
-impl From<&DecisionRow> for DecisionView {
-    fn from(d: &DecisionRow) -> Self {
-        DecisionView {
+impl DecisionView {
+    /// A stored decision. Its `entities` is the JSON array of ids the
+    /// scheduler writes; anything else is an error naming the decision and
+    /// what it holds (it read as no entities at all, as if the RUN had
+    /// covered none).
+    pub fn from_row(d: &DecisionRow) -> Result<DecisionView, String> {
+        let entities = serde_json::from_str(&d.entities).map_err(|e| {
+            format!(
+                "decision {}: column entities holds {:?}, not a JSON array of entity ids ({e})",
+                d.decision_id,
+                rebound_domain::message::truncate_chars(&d.entities, 200)
+            )
+        })?;
+        Ok(DecisionView {
             decision_id: d.decision_id.clone(),
             workflow: d.workflow_name.clone(),
             decided_at: d.decided_at,
@@ -443,11 +454,11 @@ impl From<&DecisionRow> for DecisionView {
             target_date: d.target_date,
             action: d.action.to_ascii_lowercase(),
             reason: d.reason.clone(),
-            entities: serde_json::from_str(&d.entities).unwrap_or_default(),
+            entities,
             alert_level: d.alert_level.to_ascii_lowercase(),
             execution_id: d.execution_id.clone(),
             decided_by: d.decided_by.clone(),
-        }
+        })
     }
 }
 

@@ -1363,6 +1363,48 @@ async fn an_empty_name_filter_is_refused() {
     sim.shutdown().await;
 }
 
+/// A stored decision whose `entities` is not the JSON array the scheduler
+/// writes was answered with `"entities": []`, as if its RUN had covered
+/// no entity; it is a 500 naming the decision and what the column holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_whose_stored_entities_do_not_parse_is_an_error_not_none() {
+    use rebound_storage::{AlertLevel, DecisionAction};
+    let sim = UpstreamSim::start().await.expect("sim");
+    script(&sim);
+    let api = Api::start(Backend::Sqlite, &sim, SERVER).await;
+    for (id, entities) in [("d1", "[\"g1\", \"g2\"]"), ("d2", "g3,g4")] {
+        api.store
+            .record_decision(
+                &rebound_storage::NewDecision {
+                    decision_id: id.to_string(),
+                    workflow_name: "timed".to_string(),
+                    decided_at: five_am(),
+                    slot: "window".to_string(),
+                    target_date: five_am().date_naive(),
+                    action: DecisionAction::Skip,
+                    reason: "test".to_string(),
+                    entities: entities.to_string(),
+                    alert_level: AlertLevel::None,
+                    execution_id: None,
+                    decided_by: "test".to_string(),
+                },
+                None,
+            )
+            .await
+            .expect("decision");
+    }
+    let answer = api.get("/api/v1/decisions?date=2026-11-28").await;
+    let detail = answer.problem(500);
+    assert!(
+        detail.starts_with(
+            "reading decisions failed: decision d2: column entities holds \"g3,g4\", not a JSON array of entity ids"
+        ),
+        "{detail}"
+    );
+    api.stop().await;
+    sim.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_problem_documents_on_sqlite() {
     bad_input(Backend::Sqlite).await;
