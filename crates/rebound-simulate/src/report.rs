@@ -305,12 +305,20 @@ pub(crate) fn utc(tz: chrono_tz::Tz, t: chrono::NaiveDateTime) -> DateTime<Utc> 
         .map_or_else(|| Utc.from_utc_datetime(&t), |t| t.with_timezone(&Utc))
 }
 
+/// Each scraper's path template as written (`Names::scrapers`' second
+/// field), by scraper name: what a fault on a route is matched against.
+pub(crate) type Paths = BTreeMap<String, (String, String)>;
+
 /// The alert subjects a fault is about: the scrapers it [`covers`], their
 /// sources and datasets, and the workflows that run them.
-fn subjects_of<'p>(plan: &'p rebound_domain::plan::Plan, fault: &Fault) -> BTreeSet<&'p str> {
+fn subjects_of<'p>(
+    plan: &'p rebound_domain::plan::Plan,
+    paths: &Paths,
+    fault: &Fault,
+) -> BTreeSet<&'p str> {
     let mut about = BTreeSet::new();
     for (name, scraper) in &plan.scrapers {
-        if covers(fault, &scraper.source, name) {
+        if covers(fault, paths, &scraper.source, name) {
             about.extend([
                 name.as_str(),
                 scraper.source.as_str(),
@@ -334,10 +342,23 @@ fn subjects_of<'p>(plan: &'p rebound_domain::plan::Plan, fault: &Fault) -> BTree
     about
 }
 
-fn covers(fault: &Fault, source: &str, scraper: &str) -> bool {
+/// Whether a fault meets the calls of `scraper` (of `source`): its own
+/// scraper's, else its source's, and on a route only those of the
+/// scrapers whose path can start with it, as the injector matches
+/// requests. A route's fault counted every call of its source: one on
+/// BallDontLie's `/box_scores` read the standings' and players' calls,
+/// which it never touched, among its calls and attempts.
+fn covers(fault: &Fault, paths: &Paths, source: &str, scraper: &str) -> bool {
     match &fault.target.scraper {
         Some(s) => s == scraper,
-        None => fault.target.source.as_deref() == Some(source),
+        None => {
+            fault.target.source.as_deref() == Some(source)
+                && fault.target.route.as_deref().is_none_or(|route| {
+                    paths.get(scraper).is_none_or(|(_, template)| {
+                        crate::scenario::route_can_match(route, template)
+                    })
+                })
+        }
     }
 }
 
@@ -460,8 +481,10 @@ fn completeness<'p>(
 }
 
 /// Reads the run's history and puts the report together.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn build(
     scenario: &Scenario,
+    paths: &Paths,
     engine: &Engine,
     observed: &Observed,
     decisions: &[(DateTime<Utc>, RecordedDecision)],
@@ -603,7 +626,7 @@ pub(crate) async fn build(
         .faults
         .iter()
         .filter(|f| !scenario.is_outside(f))
-        .map(|f| (f, subjects_of(plan, f)))
+        .map(|f| (f, subjects_of(plan, paths, f)))
         .collect();
     for (fault, about) in &armed {
         let (fault, about) = (*fault, about.clone());
@@ -621,7 +644,7 @@ pub(crate) async fn build(
             .filter(|c| {
                 c.started_at >= from
                     && c.started_at < to
-                    && covers(fault, &c.source_name, &c.scraper_name)
+                    && covers(fault, paths, &c.source_name, &c.scraper_name)
             })
             .collect();
         let attempts: i64 = during.iter().map(|c| c.attempts).sum();
@@ -1286,7 +1309,7 @@ scrapers = ["teams", "lines"]
         let about: Vec<BTreeSet<&str>> = scenario
             .faults
             .iter()
-            .map(|f| subjects_of(&plan, f))
+            .map(|f| subjects_of(&plan, &Paths::new(), f))
             .collect();
         assert_eq!(
             about[0],

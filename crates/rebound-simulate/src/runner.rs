@@ -378,6 +378,7 @@ pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Repor
         plan,
         mut warnings,
         text,
+        names,
         ..
     } = prepared;
     warnings.extend(outside);
@@ -579,6 +580,7 @@ pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Repor
 
     let mut report = build(
         &scenario,
+        &names.scrapers,
         &engine,
         &observed,
         &decisions,

@@ -1432,7 +1432,7 @@ pub fn literal_prefix(template: &str) -> String {
 /// anywhere, and a route with more segments than the path matches none
 /// of its requests (`/teams/1/roster/x`). A parameter's value is taken
 /// to hold no `/`, as the ids of every reference source do.
-fn route_can_match(route: &str, template: &str) -> bool {
+pub(crate) fn route_can_match(route: &str, template: &str) -> bool {
     let route: Vec<&str> = route.split('/').collect();
     let path: Vec<&str> = template.split('/').collect();
     if route.len() > path.len() {

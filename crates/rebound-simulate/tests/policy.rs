@@ -315,6 +315,58 @@ fault_attempts_per_call_max = 10.0
     );
 }
 
+/// A fault on a route meets the calls of the scrapers whose path starts
+/// with it, and its calls and attempts count those only. Before, every
+/// call of its source counted: BallDontLie's standings and players, which
+/// the fault on `/box_scores` never touched, were among its calls.
+#[tokio::test]
+async fn a_route_fault_counts_the_calls_of_its_route_only() {
+    let text = r#"
+description = "BallDontLie's box scores refuse connections for a day"
+from = "2026-01-15"
+days = 1
+
+[[faults]]
+kind = "down"
+source = "balldontlie"
+route = "/box_scores"
+start = "2026-01-15T00:00"
+for = "1d"
+"#;
+    let scenario = Scenario::parse("route", Path::new("route.toml"), text).expect("it parses");
+    let dir = tempfile::tempdir().unwrap();
+    let keep = dir.path().join("run");
+    let options = Options {
+        days: Some(1),
+        keep: Some(keep.clone()),
+        ..Options::default()
+    };
+    let report = simulate(scenario, &options).await.expect("it runs");
+    let fault = &report.faults[0];
+
+    let store = SqliteStore::open(&keep.join("history.db")).await.unwrap();
+    let filter = CallFilter {
+        from: Some(fault.start),
+        to: Some(fault.end),
+        ..CallFilter::default()
+    };
+    let calls = store.scraper_calls_page(&filter, 10_000).await.unwrap();
+    let of = |pick: &dyn Fn(&str) -> bool| {
+        let picked: Vec<_> = calls.iter().filter(|c| pick(&c.scraper_name)).collect();
+        (
+            picked.len() as i64,
+            picked.iter().map(|c| c.attempts).sum::<i64>(),
+        )
+    };
+    let box_scores = of(&|s| s == "bdl_box_scores");
+    let others = of(&|s| s == "bdl_standings" || s == "bdl_active_players");
+    assert!(
+        box_scores.0 > 0 && others.0 > 0,
+        "the day calls the box scores ({box_scores:?}) and the other routes ({others:?})"
+    );
+    assert_eq!((fault.calls, fault.attempts), box_scores, "{fault:?}");
+}
+
 /// Before: a fault starting at the instant the simulation ends was warned
 /// of as having no effect, yet answered the last alert round's probes and
 /// showed "requests hit 1"; then it was still listed, with 0. (A run whose
