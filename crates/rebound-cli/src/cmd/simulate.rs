@@ -49,8 +49,9 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
     /// Let the simulation's threads run on any CPU. By default they share
-    /// the one the command starts on, which is faster for its chain of
-    /// hand-offs; leave them free when running several simulations at once.
+    /// one CPU, which is faster for its chain of hand-offs: the one the
+    /// command starts on, or a free one when other simulations hold theirs;
+    /// leave them free when running more simulations at once than CPUs.
     #[arg(long)]
     pub no_pin: bool,
 }
