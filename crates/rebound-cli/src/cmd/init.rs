@@ -203,8 +203,19 @@ pub fn init(args: InitArgs, config: Option<&Path>) -> Result<ExitCode, Failure> 
         crate::output::printable(&gitignore.display().to_string())
     );
     println!("Try next:");
-    let cd = (args.dir != Path::new("."))
-        .then(|| format!("cd {}", shell_word(&args.dir.to_string_lossy())));
+    // No `cd` when `-c` is absolute: the config is written there, DIR is
+    // not created (`cd DIR` failed), and the commands name the file whole.
+    // A folder whose name starts with `-` is written `./-p`: `cd -p` reads
+    // an option.
+    let cd = (args.dir != Path::new(".") && !named.is_some_and(Path::is_absolute)).then(|| {
+        let dir = args.dir.to_string_lossy();
+        let dir = if dir.starts_with('-') {
+            format!("./{dir}")
+        } else {
+            dir.into_owned()
+        };
+        format!("cd {}", shell_word(&dir))
+    });
     if let Some(cd) = &cd {
         println!("  {cd}");
     }

@@ -245,3 +245,46 @@ fn written(dir: &Path) -> usize {
         .filter(|e| e.as_ref().unwrap().file_name() != ".bin")
         .count()
 }
+
+/// The commands `init` prints to try next work when pasted. They did not
+/// for a folder whose name starts with `-` (`cd -p`: bash reads an option)
+/// nor with an absolute `-c`, where DIR is not created (`cd q`: no such
+/// folder; the config is where `-c` says, and its commands name it whole).
+#[test]
+fn the_printed_next_commands_work_when_pasted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let absolute = tmp.path().join("elsewhere/abs.toml");
+    let absolute = absolute.to_str().unwrap();
+    for args in [vec!["init", "--", "-p"], vec!["-c", absolute, "init", "q"]] {
+        let out = rebound_in(tmp.path(), &args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        let next: Vec<&str> = stdout
+            .lines()
+            .skip_while(|l| *l != "Try next:")
+            .skip(1)
+            .map(str::trim)
+            .collect();
+        let check = next
+            .iter()
+            .position(|l| l.contains(" check "))
+            .unwrap_or_else(|| panic!("no check in {stdout}"));
+        // Everything up to the check, as pasted: the `cd` (if any) then it.
+        let script = next[..=check].join("\n");
+        let pasted = Command::new("bash")
+            .args(["-e", "-c", &script])
+            .current_dir(tmp.path())
+            .env(
+                "PATH",
+                format!("{}:/usr/bin:/bin", tmp.path().join(".bin").display()),
+            )
+            .env_remove("REBOUND_CONFIG")
+            .output()
+            .expect("bash runs");
+        assert!(
+            pasted.status.success(),
+            "{args:?}: {script}\n{}",
+            text(&pasted.stderr)
+        );
+    }
+}
