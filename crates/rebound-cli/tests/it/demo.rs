@@ -500,3 +500,28 @@ fn a_rerun_tells_the_same_story_and_a_folder_not_the_demos_is_left_alone() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(dir.path().join("d/my-notes.txt").exists());
 }
+
+/// A `--dir` whose name starts with `-` printed `rebound -c -d/rebound.toml
+/// health`, which reads `-d` as an option; the path is written `./-d/…`.
+#[test]
+fn a_dir_starting_with_a_dash_gets_commands_that_work_as_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = demo(dir.path(), &["--dir=-d"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let next = next_commands(&stdout);
+    assert!(
+        next[0].contains(" -c ./-d/rebound.toml health"),
+        "{}",
+        next[0]
+    );
+    for (command, code) in next[..3].iter().zip([1, 0, 0]) {
+        let out = shell(dir.path(), command, &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{command}: {}",
+            text(&out.stderr)
+        );
+    }
+}

@@ -81,9 +81,18 @@ impl Invocation {
     /// `prefix` followed by `args` (each quoted for a POSIX shell when needed).
     pub fn command(&self, args: &[&str]) -> String {
         let mut out = self.prefix();
+        let mut after_config = false;
         for arg in args {
             out.push(' ');
-            out.push_str(&shell_word(arg));
+            // A config path that starts with `-` (`--dir=-d` makes
+            // `-d/rebound.toml`) would be read as options after `-c`; such
+            // a path is relative, so `./` before it names the same file.
+            if after_config && arg.starts_with('-') {
+                out.push_str(&shell_word(&format!("./{arg}")));
+            } else {
+                out.push_str(&shell_word(arg));
+            }
+            after_config = *arg == "-c";
         }
         out
     }
