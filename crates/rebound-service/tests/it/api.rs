@@ -1363,6 +1363,22 @@ async fn an_empty_name_filter_is_refused() {
     sim.shutdown().await;
 }
 
+/// `/api/v1/openapi.json?x=1` answered the document, where every endpoint
+/// refuses a query parameter it does not take.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_refuses_a_query_parameter() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    let api = Api::start(Backend::Sqlite, &sim, SERVER).await;
+    let answer = api.get("/api/v1/openapi.json?format=yaml").await;
+    assert_eq!(
+        answer.problem(400),
+        "query string: unknown field `format`, this endpoint takes no query parameters"
+    );
+    assert_eq!(api.get("/api/v1/openapi.json").await.status, 200);
+    api.stop().await;
+    sim.shutdown().await;
+}
+
 /// A stored decision whose `entities` is not the JSON array the scheduler
 /// writes was answered with `"entities": []`, as if its RUN had covered
 /// no entity; it is a 500 naming the decision and what the column holds.
