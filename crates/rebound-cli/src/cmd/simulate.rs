@@ -465,8 +465,8 @@ fn figures(r: &Report) -> Vec<(&'static str, String, Option<f64>, Unit)> {
                 r.calls.tried_again_paid_off,
                 plural(
                     r.calls.tried_again_later as u64,
-                    "failed or refused call",
-                    "failed or refused calls"
+                    "failed or skipped call",
+                    "failed or skipped calls"
                 )
             ),
             Some(r.calls.tried_again_paid_off as f64),

@@ -107,6 +107,14 @@ fn host_down_reports_runs_failures_and_the_first_alert_from_a_kept_history() {
     ] {
         assert!(table.contains(figure), "{figure}: {table}");
     }
+    // Later tries count skipped calls too, those skipped because a step
+    // before them failed included, which no breaker or budget refused:
+    // the row read "failed or refused calls".
+    let later = table
+        .lines()
+        .find(|l| l.contains("later tries that paid off"))
+        .unwrap_or_else(|| panic!("a later tries row: {table}"));
+    assert!(later.contains("failed or skipped call"), "{later}");
 }
 
 #[test]
