@@ -104,6 +104,7 @@ async fn build(web: &Web, date: NaiveDate, tz: Tz) -> Result<SchedulePage, Strin
     // The dry run, on the calendars as stored (none stored: no events).
     let mut calendars = BTreeMap::new();
     let mut missing_calendars = Vec::new();
+    let mut unreadable_calendars = Vec::new();
     let needed: BTreeSet<&String> = plan
         .workflows
         .values()
@@ -114,24 +115,41 @@ async fn build(web: &Web, date: NaiveDate, tz: Tz) -> Result<SchedulePage, Strin
             Ok(Some(data)) => {
                 calendars.insert(name.clone(), data.events);
             }
-            Ok(None) | Err(_) => {
+            Ok(None) => {
                 missing_calendars.push(name.clone());
+                calendars.insert(name.clone(), Vec::new());
+            }
+            // A payload that cannot be read (gone from the raw store, not
+            // JSON) read "No stored events", as if none had been fetched:
+            // the page says why instead, and still plans without it.
+            Err(error) => {
+                let error = error.to_string();
+                // The engine's words often name the calendar already.
+                let why = error
+                    .strip_prefix(&format!("calendar {name}: "))
+                    .unwrap_or(&error)
+                    .to_string();
+                unreadable_calendars.push((name.clone(), why));
                 calendars.insert(name.clone(), Vec::new());
             }
         }
     }
     let (planned, plan_note) = match rebound_schedule::simulate_day(plan, date, &calendars) {
-        Ok(p) => (
-            p,
-            if missing_calendars.is_empty() {
-                String::new()
-            } else {
-                format!(
+        Ok(p) => {
+            let mut notes = Vec::new();
+            if !missing_calendars.is_empty() {
+                notes.push(format!(
                     "No stored events for calendar {}: the plan assumes none.",
                     missing_calendars.join(", ")
-                )
-            },
-        ),
+                ));
+            }
+            for (name, why) in &unreadable_calendars {
+                notes.push(format!(
+                    "The stored events of calendar {name} could not be read ({why}): the plan assumes none."
+                ));
+            }
+            (p, notes.join(" "))
+        }
         Err(e) => (
             Vec::new(),
             format!("The plan for {date} could not be made: {e}"),

@@ -360,9 +360,13 @@ async fn seed(store: &dyn Store) {
 }
 
 async fn serve(dir: &Path, store: Arc<dyn Store>) -> (Handle, String) {
+    serve_plan(plan(dir), store).await
+}
+
+async fn serve_plan(plan: Plan, store: Arc<dyn Store>) -> (Handle, String) {
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(now()));
     let config = ServiceConfig {
-        plan: plan(dir),
+        plan,
         role: Role::Web,
         workers: 1,
         host: "test-host".to_string(),
@@ -620,6 +624,45 @@ async fn the_problem_page_escapes_bidi_and_control_characters() {
             assert!(!html.contains(c), "{c:?} in {html}");
         }
     }
+    handle.stop().await;
+}
+
+/// A calendar whose stored payload cannot be read (here: gone from the
+/// raw store) read "No stored events for calendar games", as if no
+/// schedule had ever been fetched; the page says it could not be read and
+/// why, and still plans without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_stored_calendar_is_named_not_taken_for_none() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = format!(
+        "{}\n[calendars.games]\ndataset = \"bdl/games\"\nevents = \"$.data[*]\"\nid = \"id\"\nstart = \"start\"\n\n[workflows.gameday]\nscrapers = [\"injuries\"]\nschedule = {{ kind = \"window\", start = \"06:00\", end = \"10:00\", calendar = \"games\" }}\n",
+        config()
+    );
+    let plan = rebound_config::load_str(&toml, &dir.path().join("rebound.toml"), &|_| None)
+        .expect("config is valid");
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.path().join("history.db"))
+            .await
+            .expect("sqlite"),
+    );
+    // A schedule fetched, whose payload file is not there.
+    store
+        .record_call_with_event(
+            &call("c-games", "bdl_games", "bdl", "2026-11-28T11:00:00Z", true),
+            None,
+        )
+        .await
+        .expect("call");
+    let (handle, base) = serve_plan(plan, store).await;
+    let (status, html) = get(&format!("{base}/schedule?date=2026-11-28")).await;
+    assert_eq!(status, 200, "{html}");
+    let note = by_id(&html, "plan-note");
+    assert!(
+        note.starts_with("The stored events of calendar games could not be read ("),
+        "{note}"
+    );
+    assert!(note.contains("c-games.json"), "{note}");
+    assert!(!note.contains("No stored events"), "{note}");
     handle.stop().await;
 }
 
