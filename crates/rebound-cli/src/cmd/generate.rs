@@ -42,7 +42,8 @@ pub struct GenerateArgs {
     pub calls: u64,
     /// Workflow runs (workflow_executions rows) to write; the calls are
     /// shared out among them.
-    /// At least 1 (every run makes a call, so --calls is at least --runs).
+    /// At least 1 (every run makes a call, so --calls is at least --runs),
+    /// and enough that no run makes more than 100,000 calls.
     #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     pub runs: u64,
     /// How far back the history reaches, in days.
@@ -59,6 +60,14 @@ pub struct GenerateArgs {
 /// Runs per transaction: about a hundred thousand calls with the default
 /// ratio, a few tens of MB of rows in memory.
 const RUNS_PER_CHUNK: u64 = 10_000;
+
+/// Calls per transaction at most, when runs make many calls each: a chunk
+/// of [`RUNS_PER_CHUNK`] runs of 10,000 calls held a hundred million rows.
+const CALLS_PER_CHUNK: u64 = 100_000;
+
+/// The most calls one run makes. A run's calls are made (and held) together,
+/// so `--calls 1000000000 --runs 1` asked for 384 GB at once and aborted.
+const MAX_CALLS_PER_RUN: u64 = CALLS_PER_CHUNK;
 
 /// SplitMix64: tiny, fast and deterministic, which is all a synthetic mix
 /// needs (and it keeps the output stable across `rand` versions).
@@ -417,6 +426,15 @@ pub async fn generate(config: &Path, args: GenerateArgs) -> Result<ExitCode, Fai
             args.runs
         )));
     }
+    let per_run = args.calls.div_ceil(args.runs);
+    if per_run > MAX_CALLS_PER_RUN {
+        return Err(Failure::Usage(anyhow!(
+            "--calls {} --runs {} is {per_run} calls per run; a run makes at most {MAX_CALLS_PER_RUN}: give --runs {} or more",
+            args.calls,
+            args.runs,
+            args.calls.div_ceil(MAX_CALLS_PER_RUN)
+        )));
+    }
     let plan = setup::load_report_plan(config)?.plan;
     let (scrapers, workflows) = shapes(&plan)?;
     let store = setup::open_store(&plan).await?;
@@ -456,8 +474,11 @@ pub async fn generate(config: &Path, args: GenerateArgs) -> Result<ExitCode, Fai
     let (base, extra) = (args.calls / args.runs, args.calls % args.runs);
     let (mut calls_done, mut attempts_done) = (0u64, 0u64);
     let mut run = 0u64;
+    // Fewer runs per chunk when each makes many calls, so a chunk holds
+    // about CALLS_PER_CHUNK calls whatever the ratio.
+    let runs_per_chunk = (CALLS_PER_CHUNK / (base + 1)).clamp(1, RUNS_PER_CHUNK);
     while run < args.runs {
-        let end = (run + RUNS_PER_CHUNK).min(args.runs);
+        let end = (run + runs_per_chunk).min(args.runs);
         let mut executions = Vec::with_capacity((end - run) as usize);
         let mut calls = Vec::with_capacity(((end - run) * (base + 1)) as usize);
         for r in run..end {
