@@ -503,6 +503,25 @@ impl<S: Send + Sync> FromRequest<S> for NoBody {
     }
 }
 
+/// A 400 for the first query parameter that is not UTF-8 once decoded.
+/// Such bytes were read as U+FFFD, so `?workflow=%C3%28` filtered on
+/// "\u{fffd}(" and answered an empty page, as if nothing had run, where a
+/// path segment like it is refused.
+fn refuse_non_utf8_query(uri: &axum::http::Uri) -> Result<(), Problem> {
+    let Some(piece) = uri.query().and_then(|q| {
+        q.split('&').find(|p| {
+            percent_encoding::percent_decode_str(p)
+                .decode_utf8()
+                .is_err()
+        })
+    }) else {
+        return Ok(());
+    };
+    Err(Problem::bad_request(format!(
+        "query string: \"{piece}\" is not UTF-8 text once its %XX escapes are decoded"
+    )))
+}
+
 /// The query string, refused as a problem document naming the parameter.
 pub(crate) struct QueryParams<T>(pub T);
 
@@ -510,6 +529,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        refuse_non_utf8_query(&parts.uri)?;
         axum::extract::Query::<T>::try_from_uri(&parts.uri)
             .map(|q| QueryParams(q.0))
             .map_err(|rejection| {
@@ -532,6 +552,7 @@ impl<S: Send + Sync> FromRequestParts<S> for NoQuery {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        refuse_non_utf8_query(&parts.uri)?;
         let pairs = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
             .map(|q| q.0)
             .unwrap_or_default();

@@ -1379,6 +1379,36 @@ async fn the_openapi_document_refuses_a_query_parameter() {
     sim.shutdown().await;
 }
 
+/// A query value that is not UTF-8 once percent-decoded was read with
+/// U+FFFD in its place: `?workflow=%C3%28` filtered on "\u{fffd}(" and
+/// answered an empty page, as if nothing had run, while a path segment
+/// like it is a 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_value_that_is_not_utf8_is_refused() {
+    let sim = UpstreamSim::start().await.expect("sim");
+    script(&sim);
+    let api = Api::start(Backend::Sqlite, &sim, SERVER).await;
+    for (path, piece) in [
+        ("/api/v1/runs?workflow=%C3%28", "workflow=%C3%28"),
+        ("/api/v1/calls?limit=5&scraper=it%FFem", "scraper=it%FFem"),
+        ("/api/v1/decisions?workflow=%E2%82", "workflow=%E2%82"),
+        ("/api/v1/freshness?%FF=1", "%FF=1"),
+    ] {
+        assert_eq!(
+            api.get(path).await.problem(400),
+            format!("query string: \"{piece}\" is not UTF-8 text once its %XX escapes are decoded"),
+            "{path}"
+        );
+    }
+    // Escaped UTF-8, and a `%` that escapes nothing, are read as before.
+    let runs = api.get("/api/v1/runs?workflow=%C3%A9t%C3%A9").await;
+    assert_eq!(runs.status, 200, "{}", runs.text);
+    let percent = api.get("/api/v1/runs?workflow=100%25").await;
+    assert_eq!(percent.status, 200, "{}", percent.text);
+    api.stop().await;
+    sim.shutdown().await;
+}
+
 /// A stored decision whose `entities` is not the JSON array the scheduler
 /// writes was answered with `"entities": []`, as if its RUN had covered
 /// no entity; it is a 500 naming the decision and what the column holds.
