@@ -213,6 +213,12 @@ pub struct ScraperHealth {
     /// Calls that ended `failed` (a call that succeeded after retries is
     /// not a failure; no_data and not-yet-available are not failures).
     pub failures: i64,
+    /// Of those failures, the calls held back before their request by
+    /// their source's limits (a pause a 429's `Retry-After` asked for, the
+    /// source's `rate`): the source made Rebound wait, the scraper did not
+    /// fail. They neither raise the scraper's level nor count in its
+    /// streak; the source's figures and the source's level say it.
+    pub deferred: i64,
     pub no_data: i64,
     pub not_yet_available: i64,
     pub overdue: i64,
@@ -220,7 +226,8 @@ pub struct ScraperHealth {
     pub last_success_at: Option<DateTime<Utc>>,
     pub last_error_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
-    /// Newest calls that failed (or were overdue) in a row, skipped ones passed over.
+    /// Newest calls that failed (or were overdue) in a row, skipped and
+    /// deferred ones passed over.
     pub consecutive_failures: i64,
     /// Open (unreleased) entity lockouts of this scraper.
     pub locked_out: i64,

@@ -31,6 +31,8 @@ impl HealthStore for PostgresStore {
         let rows = sqlx::query(
             "SELECT scraper_name, source_name, status, COUNT(*) AS calls, \
                     COUNT(*) FILTER (WHERE attempts > 0) AS requested, \
+                    COUNT(*) FILTER (WHERE status = 'failed' AND attempts = 0 \
+                      AND COALESCE(error_kind, '') = 'throttled') AS deferred, \
                     COALESCE(SUM(attempts), 0)::bigint AS attempts, \
                     COUNT(*) FILTER (WHERE attempts > COALESCE(pages, 1)) AS retried \
              FROM scraper_execution_log WHERE started_at >= $1 \
@@ -49,6 +51,7 @@ impl HealthStore for PostgresStore {
                     status: get(row, "status")?,
                     calls: get(row, "calls")?,
                     requested: get(row, "requested")?,
+                    deferred: get(row, "deferred")?,
                     attempts: get(row, "attempts")?,
                     retried: get(row, "retried")?,
                 })
@@ -97,14 +100,17 @@ impl HealthStore for PostgresStore {
         .within(self, what)
         .await?;
         // The streak: failed/overdue calls that finished strictly after the
-        // newest call that ended any other way (skipped ones neither count
-        // nor break it): two seeks and one range on the failed index.
+        // newest call that ended any other way (skipped ones, and calls
+        // deferred before their request by the source's limits, neither
+        // count nor break it): two seeks and one range on the failed index.
         let streak = sqlx::query(
             "SELECT \
                (SELECT started_at FROM scraper_execution_log WHERE scraper_name = $1 \
                   ORDER BY id DESC LIMIT 1) AS last_call_at, \
                (SELECT COUNT(*) FROM scraper_execution_log \
                   WHERE scraper_name = $1 AND status IN ('failed', 'overdue') \
+                    AND NOT (status = 'failed' AND attempts = 0 \
+                             AND COALESCE(error_kind, '') = 'throttled') \
                     AND finished_at > COALESCE(GREATEST( \
                       (SELECT finished_at FROM scraper_execution_log \
                         WHERE scraper_name = $1 AND status = 'success' \
@@ -312,6 +318,8 @@ impl HealthStore for PostgresStore {
                   ORDER BY id DESC LIMIT 1) AS last_call_at, \
                (SELECT COUNT(*) FROM scraper_execution_log \
                   WHERE scraper_name = s.name AND status IN ('failed', 'overdue') \
+                    AND NOT (status = 'failed' AND attempts = 0 \
+                             AND COALESCE(error_kind, '') = 'throttled') \
                     AND finished_at > COALESCE(GREATEST( \
                       (SELECT finished_at FROM scraper_execution_log \
                         WHERE scraper_name = s.name AND status = 'success' \

@@ -26,7 +26,10 @@ impl HealthStore for SqliteStore {
     async fn call_counts(&self, since: DateTime<Utc>) -> Result<Vec<CallCountRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT scraper_name, source_name, status, COUNT(*) AS calls, \
-                    SUM(attempts > 0) AS requested, SUM(attempts) AS attempts, SUM(attempts > COALESCE(pages, 1)) AS retried \
+                    SUM(attempts > 0) AS requested, \
+                    SUM(status = 'failed' AND attempts = 0 AND COALESCE(error_kind, '') = 'throttled') \
+                      AS deferred, \
+                    SUM(attempts) AS attempts, SUM(attempts > COALESCE(pages, 1)) AS retried \
              FROM scraper_execution_log INDEXED BY scraper_execution_log_by_start \
              WHERE started_at >= ?1 \
              GROUP BY scraper_name, source_name, status \
@@ -44,6 +47,7 @@ impl HealthStore for SqliteStore {
                     status: column(row, "status")?,
                     calls: column(row, "calls")?,
                     requested: column(row, "requested")?,
+                    deferred: column(row, "deferred")?,
                     attempts: column(row, "attempts")?,
                     retried: column(row, "retried")?,
                 })
@@ -93,8 +97,9 @@ impl HealthStore for SqliteStore {
         .await
         .map_err(what)?;
         // The streak: failed/overdue calls that finished strictly after the
-        // newest call that ended any other way (skipped ones neither count
-        // nor break it). Two seeks find that call, one range on the failed
+        // newest call that ended any other way (skipped ones, and calls
+        // deferred before their request by the source's limits, neither
+        // count nor break it). Two seeks find that call, one range on the failed
         // index counts the streak, so it costs the length of the streak.
         // Scalar MAX() is NULL when an argument is, hence the COALESCEs
         // ('' sorts before every time).
@@ -104,6 +109,8 @@ impl HealthStore for SqliteStore {
                   ORDER BY id DESC LIMIT 1) AS last_call_at, \
                (SELECT COUNT(*) FROM scraper_execution_log \
                   WHERE scraper_name = ?1 AND status IN ('failed', 'overdue') \
+                    AND NOT (status = 'failed' AND attempts = 0 \
+                             AND COALESCE(error_kind, '') = 'throttled') \
                     AND finished_at > MAX( \
                       COALESCE((SELECT finished_at FROM scraper_execution_log \
                         WHERE scraper_name = ?1 AND status = 'success' \
@@ -354,6 +361,8 @@ impl HealthStore for SqliteStore {
                   ORDER BY id DESC LIMIT 1) AS last_call_at, \
                (SELECT COUNT(*) FROM scraper_execution_log \
                   WHERE scraper_name = s.value AND status IN ('failed', 'overdue') \
+                    AND NOT (status = 'failed' AND attempts = 0 \
+                             AND COALESCE(error_kind, '') = 'throttled') \
                     AND finished_at > MAX( \
                       COALESCE((SELECT finished_at FROM scraper_execution_log \
                         WHERE scraper_name = s.value AND status = 'success' \

@@ -33,6 +33,16 @@ pub struct CallCountRow {
     /// attempt): not a skipped call, nor one deferred before its request
     /// because its source was paused.
     pub requested: i64,
+    /// Of those calls, the ones held back before their request by their
+    /// source's limits: `failed` with no attempt and kind `throttled` (a
+    /// pause a 429's `Retry-After` asked for, the source's own `rate`, a
+    /// pause longer than `max_retry_after`). Such a call says the source
+    /// made Rebound wait, not that the scraper failed: the source's figures
+    /// leave it out (it made no request), and a scraper counts it apart
+    /// from its failures. A `failed` call with no attempt of another kind
+    /// (a fan-out that could not read its items) is a failure of its
+    /// scraper.
+    pub deferred: i64,
     /// Attempts those calls made.
     pub attempts: i64,
     /// Of those calls, the ones that were retried: more attempts than
@@ -49,8 +59,9 @@ pub struct ScraperLast {
     pub last_error_at: Option<DateTime<Utc>>,
     /// Its message.
     pub last_error: Option<String>,
-    /// Newest calls that ended failed or overdue in a row (skipped ones
-    /// passed over): the calls after the newest call with any other status.
+    /// Newest calls that ended failed or overdue in a row (skipped and
+    /// deferred ones passed over, see [`CallCountRow::deferred`]): the
+    /// calls after the newest call with any other status.
     pub consecutive_failures: i64,
     /// Start time of the newest call of any status.
     pub last_call_at: Option<DateTime<Utc>>,

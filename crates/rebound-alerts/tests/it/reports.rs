@@ -58,6 +58,7 @@ pub fn scraper(name: &str) -> ScraperHealth {
         level: Level::Ok,
         runs: 10,
         failures: 0,
+        deferred: 0,
         no_data: 0,
         not_yet_available: 0,
         overdue: 0,

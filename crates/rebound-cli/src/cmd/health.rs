@@ -267,7 +267,7 @@ pub(crate) fn problems(report: &HealthReport, tz: chrono_tz::Tz) -> Vec<(Level, 
             format!(
                 "scraper {}: {} failed, {} overdue of {} in the period",
                 s.name,
-                s.failures,
+                failed_text(s, "deferred by the source's limits"),
                 s.overdue,
                 plural(s.runs as u64, "call", "calls")
             )
@@ -552,7 +552,7 @@ pub(crate) fn render(report: &HealthReport, tz: chrono_tz::Tz) -> String {
             s.name.clone(),
             mark(s.level).to_string(),
             s.runs.to_string(),
-            s.failures.to_string(),
+            failed_text(s, "deferred"),
             s.no_data.to_string(),
             s.not_yet_available.to_string(),
             s.overdue.to_string(),
@@ -659,6 +659,17 @@ pub(crate) fn render(report: &HealthReport, tz: chrono_tz::Tz) -> String {
     // Messages hold what upstreams and transforms wrote: their control
     // characters are escaped here, once for every line of the report.
     rebound_domain::message::escape_controls(&out, true)
+}
+
+/// A scraper's failures, with those its source's limits held back before
+/// their request named apart: they are not the scraper's doing, and
+/// without them a throttled source's scrapers read as failing on their own.
+fn failed_text(s: &rebound_health::ScraperHealth, deferred: &str) -> String {
+    if s.deferred > 0 {
+        format!("{} ({} {deferred})", s.failures, s.deferred)
+    } else {
+        s.failures.to_string()
+    }
 }
 
 #[cfg(test)]

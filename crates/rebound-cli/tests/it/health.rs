@@ -221,3 +221,80 @@ async fn freshness_shows_age_thresholds_and_last_change() {
     assert_eq!(props["level"], "ok");
     assert!(props["freshness"]["last_change_at"].is_null());
 }
+
+/// A scraper's calls its source's limits held back before their request
+/// are named apart in its failures and do not warn about the scraper: the
+/// source made Rebound wait. A throttled evening read "WARNING scraper
+/// oddsa_game_lines: 56 failed …" where none of the 56 had been sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_held_back_by_the_source_are_named_apart_from_failures() {
+    use rebound_domain::outcome::{ErrorKind, ScraperStatus};
+    use rebound_storage::{NewScraperCall, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path(), "http://127.0.0.1:9");
+    let env = [("HEALTH_KEY", KEY), ("COLUMNS", "400")];
+    // Creates the history.
+    let out = rebound(&["-c", &c, "health", "--no-probe"], &env);
+    assert!(
+        out.status.code().is_some_and(|c| c <= 2),
+        "{}",
+        text(&out.stderr)
+    );
+    let store = rebound_storage_sqlite::SqliteStore::open(&dir.path().join("rebound.db"))
+        .await
+        .unwrap();
+    let now = rebound_domain::clock::Clock::now(&rebound_clock::SystemClock);
+    for i in 0..12 {
+        let at = now - chrono::TimeDelta::minutes(60 - i);
+        let call = NewScraperCall {
+            execution_id: None,
+            workflow_name: None,
+            scraper_name: "props".into(),
+            source_name: "up".into(),
+            params: "{}".into(),
+            target_date: at.date_naive(),
+            status: ScraperStatus::Failed,
+            attempts: 0,
+            http_status: None,
+            error_kind: Some(ErrorKind::Throttled),
+            error_message: Some("source up paused until later (HTTP 429 with Retry-After)".into()),
+            started_at: at,
+            finished_at: at,
+            duration_ms: 0,
+            bytes: None,
+            output_uri: None,
+            content_hash: None,
+            unchanged: false,
+            pages: None,
+            record_count: None,
+            attempt_rows: Vec::new(),
+            etag: None,
+            last_modified: None,
+            outputs: Vec::new(),
+        };
+        store.record_scraper_call(&call).await.unwrap();
+    }
+    drop(store);
+    let out = rebound(&["-c", &c, "health", "--no-probe"], &env);
+    let table = text(&out.stdout);
+    let row = table
+        .lines()
+        .find(|l| l.contains("│ props "))
+        .unwrap_or_else(|| panic!("a props row: {table}"));
+    assert!(row.contains("12 (12 deferred)"), "{row}");
+    assert!(row.contains("┆ ok "), "{row}");
+    assert!(!table.contains("WARNING  scraper props"), "{table}");
+    let out = rebound(&["-c", &c, "health", "--no-probe", "--json"], &env);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let props = json["scrapers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "props")
+        .unwrap();
+    assert_eq!(
+        (props["failures"].as_i64(), props["deferred"].as_i64()),
+        (Some(12), Some(12))
+    );
+    assert_eq!(props["level"], "ok", "{props}");
+}

@@ -178,3 +178,37 @@ async fn a_call_the_source_s_pause_held_back_made_no_request() {
     assert_eq!((up.calls, up.failed), (1, 1));
     assert_eq!(report.retries.calls, 1);
 }
+
+/// Calls the source's pause held back are counted apart from a scraper's
+/// failures (`deferred`) and neither raise its level nor count in its
+/// streak: the source made Rebound wait, the scraper did not fail. The
+/// history of `rebound simulate new-years-eve` read "WARNING scraper
+/// oddsa_game_lines: 56 failed … of 159 calls" where none of the 56 had
+/// made a request; a long pause made its scrapers CRITICAL by their streak.
+#[tokio::test]
+async fn calls_the_source_s_pause_held_back_are_not_the_scraper_s_failures() {
+    let h = harness(PAUSED).await;
+    let date = h.clock.now().date_naive();
+    let none = BTreeMap::new();
+    h.sim.script(
+        "/t/lines",
+        vec![Reply::status(429).header("Retry-After", "600")],
+    );
+    h.engine.run_scraper("lines", date, &none).await.unwrap();
+    for _ in 0..12 {
+        let props = h.engine.run_scraper("props", date, &none).await.unwrap();
+        assert_eq!(props.attempts, 0, "held back by the pause: {props:?}");
+    }
+    let report = h.report().await;
+    let props = report.scrapers.iter().find(|s| s.name == "props").unwrap();
+    assert_eq!((props.runs, props.failures, props.deferred), (12, 12, 12));
+    assert_eq!(props.consecutive_failures, 0, "{props:?}");
+    assert_eq!(props.level, Level::Ok, "{props:?}");
+    // The call that met the 429 is a failure of its scraper.
+    let lines = report.scrapers.iter().find(|s| s.name == "lines").unwrap();
+    assert_eq!((lines.failures, lines.deferred), (1, 0));
+    assert_eq!(lines.consecutive_failures, 1);
+    assert_eq!(lines.level, Level::Warning);
+    let json = serde_json::to_value(props).unwrap();
+    assert_eq!(json["deferred"], 12, "{json}");
+}

@@ -176,7 +176,14 @@ pub async fn call_counts_group_the_period_by_scraper_source_and_status(store: &d
     // no request.
     let mut paused = call(&tag, "a", &src, ScraperStatus::Failed, since, 0);
     paused.params = r#"{"game_id":"0"}"#.to_string();
+    paused.error_kind = Some(ErrorKind::Throttled);
     record(store, &paused).await;
+    // A fan-out that could not read its items: no request either, but a
+    // failure of its scraper, not a deferral.
+    let mut unlisted = call(&tag, "a", &src, ScraperStatus::Failed, since, 0);
+    unlisted.params = "{}".to_string();
+    unlisted.error_kind = Some(ErrorKind::Dependency);
+    record(store, &unlisted).await;
     // Paginated: three pages in three attempts was not retried; three
     // pages in four attempts was.
     for attempts in [3, 4] {
@@ -191,7 +198,7 @@ pub async fn call_counts_group_the_period_by_scraper_source_and_status(store: &d
         .into_iter()
         .filter(|r| r.source_name == src)
         .collect();
-    let got: Vec<(String, &str, i64, i64, i64, i64)> = rows
+    let got: Vec<(String, &str, i64, i64, i64, i64, i64)> = rows
         .iter()
         .map(|r| {
             (
@@ -199,6 +206,7 @@ pub async fn call_counts_group_the_period_by_scraper_source_and_status(store: &d
                 r.status.as_str(),
                 r.calls,
                 r.requested,
+                r.deferred,
                 r.attempts,
                 r.retried,
             )
@@ -207,12 +215,12 @@ pub async fn call_counts_group_the_period_by_scraper_source_and_status(store: &d
     assert_eq!(
         got,
         vec![
-            (tag.name("a"), "failed", 2, 1, 1, 0),
-            (tag.name("a"), "no_data", 1, 1, 1, 0),
-            (tag.name("a"), "skipped", 1, 1, 1, 0),
-            (tag.name("a"), "success", 2, 2, 4, 1),
-            (tag.name("b"), "overdue", 1, 1, 1, 0),
-            (tag.name("p"), "success", 2, 2, 7, 1),
+            (tag.name("a"), "failed", 3, 1, 1, 1, 0),
+            (tag.name("a"), "no_data", 1, 1, 0, 1, 0),
+            (tag.name("a"), "skipped", 1, 1, 0, 1, 0),
+            (tag.name("a"), "success", 2, 2, 0, 4, 1),
+            (tag.name("b"), "overdue", 1, 1, 0, 1, 0),
+            (tag.name("p"), "success", 2, 2, 0, 7, 1),
         ]
     );
     let distinct: Vec<(String, i64)> = store
@@ -224,13 +232,15 @@ pub async fn call_counts_group_the_period_by_scraper_source_and_status(store: &d
         .collect();
     assert_eq!(
         distinct,
-        vec![(tag.name("a"), 2), (tag.name("b"), 1), (tag.name("p"), 1)]
+        vec![(tag.name("a"), 3), (tag.name("b"), 1), (tag.name("p"), 1)]
     );
 }
 
 /// The newest success and the newest failed/overdue call are found;
 /// the streak counts failed and overdue calls after the newest other
-/// outcome, passing over skipped calls.
+/// outcome, passing over skipped calls and calls deferred before their
+/// request by the source's limits (not a fan-out's failure to list its
+/// items, which made no request either).
 pub async fn scraper_last_finds_newest_success_error_and_streak(store: &dyn Store) {
     let tag = Tag::new();
     let name = tag.name("box");
@@ -271,7 +281,23 @@ pub async fn scraper_last_finds_newest_success_error_and_streak(store: &dyn Stor
         last.last_success_at,
         Some(at(1) + TimeDelta::milliseconds(120))
     );
-    record(store, &s(ScraperStatus::NotYetAvailable, 7)).await;
+    let mut deferred = call(&tag, "box", "sim", ScraperStatus::Failed, at(7), 0);
+    deferred.error_kind = Some(ErrorKind::Throttled);
+    record(store, &deferred).await;
+    let last = scraper_last(store, &name).await;
+    assert_eq!(
+        last.consecutive_failures, 3,
+        "a deferred call is passed over"
+    );
+    let mut unlisted = call(&tag, "box", "sim", ScraperStatus::Failed, at(8), 0);
+    unlisted.error_kind = Some(ErrorKind::Dependency);
+    record(store, &unlisted).await;
+    let last = scraper_last(store, &name).await;
+    assert_eq!(
+        last.consecutive_failures, 4,
+        "a fan-out that could not list its items is a failure"
+    );
+    record(store, &s(ScraperStatus::NotYetAvailable, 9)).await;
     let last = scraper_last(store, &name).await;
     assert_eq!(
         last.consecutive_failures, 0,
