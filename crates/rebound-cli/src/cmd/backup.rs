@@ -31,6 +31,35 @@ pub async fn backup(config: &Path, args: BackupArgs) -> Result<ExitCode, Failure
             )));
         }
     };
+    // A path ending in `/` names a folder: SQLite drops the slash and
+    // writes the file `DIR`, which the read-back below then failed on.
+    let shown = args.file.display().to_string();
+    if shown.ends_with('/') || args.file.file_name().is_none() {
+        return Err(Failure::Usage(anyhow!(
+            "{}: ends with /, which names a folder; give the file to write, e.g. {}rebound-backup.db",
+            crate::output::printable(&shown),
+            crate::output::printable(&format!("{}/", shown.trim_end_matches('/')))
+        )));
+    }
+    // The folder must be there: SQLite said "(code: 14) unable to open
+    // database" for a missing one.
+    let folder = args
+        .file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !folder.is_dir() {
+        let why = if folder.exists() {
+            format!("{} is not a folder", folder.display())
+        } else {
+            format!("the folder {} does not exist", folder.display())
+        };
+        return Err(Failure::Usage(anyhow!(
+            "{}: {}",
+            crate::output::printable(&shown),
+            crate::output::printable(&why)
+        )));
+    }
     if args.file.exists() || args.file.is_symlink() {
         return Err(Failure::Usage(anyhow!(
             "{} already exists; rebound backup does not overwrite files",

@@ -262,3 +262,72 @@ fn a_failed_backup_leaves_no_file_behind() {
     let out = rebound(&["-c", config, "backup", target.to_str().unwrap()], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+/// `backup DIR/` (a folder that does not exist yet, named with its slash)
+/// wrote the copy to the file `DIR`, SQLite dropping the slash, then said
+/// "the backup reported success, but DIR/ cannot be read: Not a directory"
+/// (exit 1), leaving that file behind; and a target in a folder that does
+/// not exist read SQLite's "(code: 14) unable to open database". Both are
+/// usage errors naming the path, and nothing is written.
+#[test]
+fn a_target_that_names_a_folder_or_sits_in_a_missing_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = one_workflow(dir.path(), "rebound.db");
+    let config = config.to_str().unwrap();
+    let out = rebound(
+        &[
+            "-c",
+            config,
+            "generate-history",
+            "--calls",
+            "2",
+            "--runs",
+            "1",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let folder = dir.path().join("backups");
+    let slash = format!("{}/", folder.display());
+    let missing = dir.path().join("nowhere/copy.db");
+    let file = dir.path().join("rebound.toml").join("copy.db");
+    for (target, says) in [
+        (
+            slash.clone(),
+            format!(
+                "{slash}: ends with /, which names a folder; give the file to write, e.g. {slash}rebound-backup.db"
+            ),
+        ),
+        (
+            missing.display().to_string(),
+            format!(
+                "{}: the folder {} does not exist",
+                missing.display(),
+                dir.path().join("nowhere").display()
+            ),
+        ),
+        (
+            file.display().to_string(),
+            format!(
+                "{}: {} is not a folder",
+                file.display(),
+                dir.path().join("rebound.toml").display()
+            ),
+        ),
+    ] {
+        let out = rebound(&["-c", config, "backup", &target], &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{target}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(
+            text(&out.stderr).trim(),
+            format!("error: {says}"),
+            "{target}"
+        );
+    }
+    assert!(!folder.exists(), "no file where the folder was named");
+    assert!(!dir.path().join("nowhere").exists());
+}
