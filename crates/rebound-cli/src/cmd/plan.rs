@@ -132,6 +132,13 @@ pub async fn plan(config: &Path, args: PlanArgs) -> Result<ExitCode, Failure> {
                     );
                     calendars.insert(name, Vec::new());
                 }
+                // The engine's own words name the calendar ("calendar
+                // games: calendar games: payload …" before); a store's
+                // failure does not.
+                Err(
+                    error @ (rebound_engine::EngineError::CalendarUnreadable { .. }
+                    | rebound_engine::EngineError::UnknownCalendar { .. }),
+                ) => return Err(Failure::Runtime(anyhow!(error))),
                 Err(error) => return Err(Failure::Runtime(anyhow!("calendar {name}: {error}"))),
             }
         }

@@ -986,3 +986,62 @@ fn a_calendar_file_of_another_shape_is_refused_naming_the_file_and_the_shape() {
     let out = plan_with_calendars(&[format!("nba_games={}", file.display())]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+/// A stored calendar that cannot be read said so twice: "calendar games:
+/// calendar games: payload … is missing from the raw store".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // The binary blocks this thread; the simulated upstream needs another.
+async fn an_unreadable_stored_calendar_is_named_once() {
+    use rebound_upstream_sim::{Reply, UpstreamSim};
+    let sim = UpstreamSim::start().await.unwrap();
+    sim.script(
+        "/schedule",
+        vec![Reply::json(
+            200,
+            serde_json::json!({"games": [{"id": "g1", "start": "2026-11-28T00:30:00Z"}]}),
+        )],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rebound.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"[pipeline]
+name = "p"
+timezone = "America/New_York"
+
+[sources.up]
+base_url = "{}"
+
+[scrapers.schedule]
+source = "up"
+path = "/schedule"
+dataset = "up/schedule"
+
+[calendars.games]
+dataset = "up/schedule"
+events = "$.games[*]"
+id = "id"
+start = "start"
+
+[workflows.gameday]
+scrapers = ["schedule"]
+schedule = {{ kind = "window", start = "06:00", end = "10:00", calendar = "games" }}
+"#,
+            sim.base_url()
+        ),
+    )
+    .unwrap();
+    let config = path.to_str().unwrap();
+    let out = rebound(&["-c", config, "scrape", "schedule"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    std::fs::remove_dir_all(dir.path().join("raw")).unwrap();
+    let out = rebound(&["-c", config, "plan", "--date", "2026-11-27"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("error: calendar games: payload "),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("calendar games").count(), 1, "{stderr}");
+    assert!(stderr.contains("is missing from the raw store"), "{stderr}");
+}
