@@ -318,11 +318,17 @@ impl Engine {
         if trial {
             name_the_trial(&mut verdict, &result, would_retry);
         }
+        // Only a call that made a request has a duration: one held back
+        // before it (its source paused) took no time of the upstream's,
+        // and its sample of about 0 s pulled a throttled source's p95 down.
+        let duration = (!result.attempts.is_empty())
+            .then(|| (result.finished_at - result.started_at).to_std().ok())
+            .flatten();
         self.metrics.record_call(
             &source.name,
             result.attempts.iter().map(|a| a.outcome),
             verdict.status,
-            (result.finished_at - result.started_at).to_std().ok(),
+            duration,
         );
         let mut record = self.history_row(
             run,

@@ -114,3 +114,84 @@ scrapers = ["down_item"]
     assert!(!text.contains("127.0.0.1"), "URLs never become labels");
     sim.shutdown().await;
 }
+
+/// A call held back before its request (its source paused by a 429's
+/// `Retry-After`) made no request, so it has no duration, as the metric's
+/// documentation says: each such call added a sample of about 0 s, which
+/// pulled a throttled source's p95 call duration down in a storm.
+#[tokio::test]
+async fn a_call_held_back_before_its_request_has_no_duration() {
+    let sim = UpstreamSim::start().await.unwrap();
+    sim.script(
+        "/up/lines",
+        vec![Reply::status(429).header("Retry-After", "600")],
+    );
+    let config = format!(
+        r#"
+[pipeline]
+name = "t"
+timezone = "America/New_York"
+database = "sqlite://history.db"
+raw_store = "file://raw"
+
+[retry]
+max_attempts = 1
+
+[sources.up]
+base_url = "{url}"
+breaker = {{ enabled = false }}
+
+[scrapers.lines]
+source = "up"
+path = "/up/lines"
+
+[scrapers.props]
+source = "up"
+path = "/up/props"
+"#,
+        url = sim.base_url()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = rebound_config::load_str(&config, &tmp.path().join("rebound.toml"), &|_: &str| None)
+        .unwrap();
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&tmp.path().join("history.db"))
+            .await
+            .unwrap(),
+    );
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 1, 5, 12, 0, 0).unwrap(),
+    ));
+    let raw = RawStore::open(&plan.pipeline.raw_store).unwrap();
+    let fetcher = Arc::new(Fetcher::new(&plan, clock.clone()).unwrap());
+    let engine = Engine::new(Arc::new(plan), store, raw, fetcher, clock);
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
+    let none = BTreeMap::new();
+    let lines = engine.run_scraper("lines", date, &none).await.unwrap();
+    assert_eq!(lines.attempts, 1, "{lines:?}");
+    let props = engine.run_scraper("props", date, &none).await.unwrap();
+    assert_eq!(props.attempts, 0, "held back by the pause: {props:?}");
+    assert_eq!(sim.request_count("/up/props"), 0);
+
+    let text = engine.metrics().encode(Format::Prometheus);
+    let scrape = Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    assert_eq!(
+        value(
+            &scrape,
+            "rebound_calls_total",
+            &[("source", "up"), ("status", "failed")]
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &scrape,
+            "rebound_call_duration_seconds",
+            &[("source", "up")]
+        ),
+        Some(1.0),
+        "only the call that made a request has a duration: {text}"
+    );
+    sim.shutdown().await;
+}
