@@ -1,6 +1,8 @@
 //! `rebound backfill WORKFLOW --from D --to D`: a workflow for each date.
 
-use crate::cmd::run::{ParamsFor, check_known_params, params_map, parse_date, parse_param};
+use crate::cmd::run::{
+    ParamsFor, check_known_params, check_slot_used, params_map, parse_date, parse_param,
+};
 use crate::{Failure, setup};
 use chrono::NaiveDate;
 use clap::Args;
@@ -39,6 +41,7 @@ pub async fn run(config: &Path, args: BackfillArgs) -> Result<ExitCode, Failure>
     let plan = setup::load_plan(config)?;
     let params = params_map(&args.params)?;
     check_known_params(&plan, ParamsFor::Workflow(&args.workflow), &params)?;
+    check_slot_used(&plan, ParamsFor::Workflow(&args.workflow), args.slot)?;
     let total = dates(args.from, args.to)
         .map_err(|e| Failure::Usage(e.into()))?
         .len();

@@ -94,6 +94,48 @@ pub(crate) fn check_known_params(
     }
 }
 
+/// Refuses a `--slot` that no template of the target uses: it supplies
+/// only `{slot_hour}`, `{slot_hour12}`, `{slot_ampm}` and `{slot_minute}`,
+/// so given to a target without them it changed nothing, silently, where
+/// an unused `--param` is refused. An unknown target is left to the
+/// engine, which names the ones the config defines.
+pub(crate) fn check_slot_used(
+    plan: &rebound_domain::plan::Plan,
+    target: ParamsFor<'_>,
+    slot: Option<chrono::NaiveTime>,
+) -> Result<(), Failure> {
+    use rebound_domain::params::SLOT_PARAMS;
+    let Some(slot) = slot else { return Ok(()) };
+    let (kind, name, scrapers): (&str, &str, Vec<&str>) = match target {
+        ParamsFor::Workflow(name) => match plan.workflows.get(name) {
+            Some(workflow) => ("workflow", name, workflow.scraper_names().collect()),
+            None => return Ok(()),
+        },
+        ParamsFor::Scraper(name) => ("scraper", name, vec![name]),
+    };
+    let uses_slot = scrapers.iter().any(|scraper| {
+        let Some(scraper) = plan.scrapers.get(*scraper) else {
+            return true;
+        };
+        plan.sources.get(&scraper.source).is_none_or(|source| {
+            scraper
+                .required_params(source)
+                .iter()
+                .any(|p| SLOT_PARAMS.contains(&p.as_str()))
+        })
+    });
+    if uses_slot {
+        return Ok(());
+    }
+    let names: Vec<String> = SLOT_PARAMS.iter().map(|p| format!("{{{p}}}")).collect();
+    Err(Failure::Usage(anyhow!(
+        "--slot {}: {kind} {} uses none of {}, which is all --slot supplies; leave --slot out",
+        slot.format("%H:%M"),
+        output::quoted(name),
+        names.join(", ")
+    )))
+}
+
 fn engine_error(error: rebound_engine::EngineError) -> Failure {
     if error.is_usage() {
         Failure::Usage(error.into())
@@ -106,6 +148,7 @@ pub async fn run_workflow(config: &Path, args: RunArgs) -> Result<ExitCode, Fail
     let params = params_map(&args.target.params)?;
     let plan = setup::load_plan(config)?;
     check_known_params(&plan, ParamsFor::Workflow(&args.workflow), &params)?;
+    check_slot_used(&plan, ParamsFor::Workflow(&args.workflow), args.target.slot)?;
     let engine = setup::engine(setup::sleep_retries_inline(plan)).await?;
     let date = args.target.date.unwrap_or_else(|| engine.today());
     let options = rebound_engine::RunOptions {
@@ -140,6 +183,7 @@ pub async fn run_scraper(config: &Path, args: ScrapeArgs) -> Result<ExitCode, Fa
     let params = params_map(&args.target.params)?;
     let plan = setup::load_plan(config)?;
     check_known_params(&plan, ParamsFor::Scraper(&args.scraper), &params)?;
+    check_slot_used(&plan, ParamsFor::Scraper(&args.scraper), args.target.slot)?;
     let engine = setup::engine(setup::sleep_retries_inline(plan)).await?;
     let date = args.target.date.unwrap_or_else(|| engine.today());
     let report = engine

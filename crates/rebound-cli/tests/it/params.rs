@@ -237,3 +237,46 @@ fn a_parameter_too_long_for_a_url_is_refused_before_any_request() {
         "{all}"
     );
 }
+
+/// `--slot` supplies only the slot parameters; given to a scraper or
+/// workflow that uses none, it changed nothing, silently (exit 0, the
+/// request the same as without it), where an unused `--param` is refused.
+#[test]
+fn a_slot_no_template_uses_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        "{}\n[scrapers.schedule]\nsource = \"up\"\npath = \"/schedule\"\n\n[workflows.daily]\nscrapers = [\"schedule\"]\n",
+        config("http://127.0.0.1:9")
+    );
+    let config = write(dir.path(), &body);
+    for (args, says) in [
+        (
+            vec!["scrape", "schedule", "--slot", "14:00"],
+            "error: --slot 14:00: scraper \"schedule\" uses none of {slot_hour}, {slot_hour12}, {slot_ampm}, {slot_minute}, which is all --slot supplies; leave --slot out",
+        ),
+        (
+            vec!["run", "daily", "--slot", "09:05"],
+            "error: --slot 09:05: workflow \"daily\" uses none of {slot_hour}, {slot_hour12}, {slot_ampm}, {slot_minute}, which is all --slot supplies; leave --slot out",
+        ),
+        (
+            vec![
+                "backfill",
+                "daily",
+                "--from",
+                "2026-01-06",
+                "--to",
+                "2026-01-07",
+                "--slot",
+                "09:15",
+            ],
+            "error: --slot 09:15: workflow \"daily\" uses none of {slot_hour}, {slot_hour12}, {slot_ampm}, {slot_minute}, which is all --slot supplies; leave --slot out",
+        ),
+    ] {
+        let mut all = vec!["-c", config.as_str()];
+        all.extend(args);
+        let out = rebound(&all, &[]);
+        assert_eq!(out.status.code(), Some(2), "{all:?}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stderr).trim(), says, "{all:?}");
+    }
+    assert!(!dir.path().join("rebound.db").exists(), "nothing ran");
+}
