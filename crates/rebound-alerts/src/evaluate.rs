@@ -26,7 +26,11 @@ pub struct Evaluation {
     pub resolved: usize,
     /// Notifications decided (sent to the queue or suppressed).
     pub notices: usize,
+    /// Of those, the ones a rate limit held back.
     pub suppressed: usize,
+    /// Of those, the ones held back because their incident has a cause
+    /// whose notifications speak for it (`caused_by`).
+    pub grouped: usize,
     /// Changes another evaluator made first.
     pub skipped: usize,
 }
@@ -339,7 +343,9 @@ impl Evaluator {
 
 fn count(done: &mut Evaluation, notice: &Notice) {
     done.notices += 1;
-    if notice.suppressed.is_some() {
+    if notice.grouped {
+        done.grouped += 1;
+    } else if notice.suppressed.is_some() {
         done.suppressed += 1;
     }
 }

@@ -123,8 +123,13 @@ pub struct Notice {
     /// The incident's level at the time (its peak, for `recovered`).
     pub level: Level,
     pub text: String,
-    /// `Some(reason)` when a rate limit held it back.
+    /// `Some(reason)` when a rate limit held it back, or when its
+    /// incident's cause speaks for it ([`Notice::grouped`]).
     pub suppressed: Option<String>,
+    /// Held back because its incident has a cause (`caused_by`), not by a
+    /// rate limit: counted apart, so a summary of the rate limits' work
+    /// does not count the notices grouping kept quiet.
+    pub grouped: bool,
 }
 
 /// One change to the incidents.
@@ -181,6 +186,7 @@ fn grouped(event: Event, level: Level, text: String, reason: String) -> Notice {
         level,
         text,
         suppressed: Some(reason),
+        grouped: true,
     }
 }
 
@@ -532,6 +538,7 @@ impl<'a> Limiter<'a> {
             level,
             text,
             suppressed,
+            grouped: false,
         }
     }
 }

@@ -57,6 +57,7 @@ impl AlertService {
                                 resolved = done.resolved,
                                 notices = done.notices,
                                 suppressed = done.suppressed,
+                                grouped = done.grouped,
                                 "Alerts evaluated."
                             );
                         }

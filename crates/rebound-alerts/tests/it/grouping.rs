@@ -118,11 +118,11 @@ fn report(at: DateTime<Utc>, w: World) -> HealthReport {
 
 impl Rig {
     /// Evaluates the world at `t0 + hours`.
-    async fn at(&self, hours: i64, w: World) {
+    async fn at(&self, hours: i64, w: World) -> rebound_alerts::Evaluation {
         let t = t0() + TimeDelta::hours(hours);
         let now = self.clock.now();
         self.clock.advance((t - now).to_std().unwrap());
-        self.evaluator.evaluate(&report(t, w)).await.unwrap();
+        self.evaluator.evaluate(&report(t, w)).await.unwrap()
     }
 
     async fn rows(&self) -> Vec<AlertRow> {
@@ -178,9 +178,19 @@ async fn the_host_down_cascade_sends_one_opened_and_one_recovered() {
         },
     )
     .await;
+    let (mut grouped, mut rate_limited) = (0, 0);
     for hours in (1..120).step_by(3) {
-        r.at(hours, down(hours)).await;
+        let done = r.at(hours, down(hours)).await;
+        grouped += done.grouped;
+        rate_limited += done.suppressed;
     }
+    // The evaluation's counts keep the two apart: `alerts --evaluate` said
+    // the grouped notices were "held back by rate limits".
+    assert!(
+        grouped >= 2,
+        "the dependents' notices are grouped: {grouped}"
+    );
+    assert_eq!(rate_limited, 0, "no rate limit held anything back");
     // Recovered at 120h: the source is fine, the dependents still show the
     // last failing run (started before the recovery), so they stay quiet.
     r.at(

@@ -156,8 +156,15 @@ async fn evaluate_once(plan: rebound_domain::plan::Plan) -> Result<(), Failure> 
         .await
         .map_err(|e| anyhow::anyhow!("evaluating the alert conditions: {e}"))?;
     let round = service.deliverer.deliver_due().await?;
+    // Notices grouped under their cause are not the rate limits' doing:
+    // they were counted as "held back by rate limits".
+    let grouped = if evaluation.grouped > 0 {
+        format!(", {} grouped under their cause", evaluation.grouped)
+    } else {
+        String::new()
+    };
     eprintln!(
-        "alerts evaluated: {} opened, {} resolved, {} ({} held back by rate limits); delivered {}, to retry {}, given up {}",
+        "alerts evaluated: {} opened, {} resolved, {} ({} held back by rate limits{grouped}); delivered {}, to retry {}, given up {}",
         evaluation.opened,
         evaluation.resolved,
         rebound_domain::message::plural(evaluation.notices as u64, "notification", "notifications"),
