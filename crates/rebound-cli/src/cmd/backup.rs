@@ -31,6 +31,14 @@ pub async fn backup(config: &Path, args: BackupArgs) -> Result<ExitCode, Failure
             )));
         }
     };
+    // SQLite takes a UTF-8 file name: another was refused from deep in the
+    // store ("database query failed: backup: … is not a UTF-8 path", exit 1).
+    if args.file.to_str().is_none() {
+        return Err(Failure::Usage(anyhow!(
+            "{}: the file name is not UTF-8, which SQLite needs; choose another",
+            crate::output::printable(&args.file.display().to_string())
+        )));
+    }
     // A path ending in `/` names a folder: SQLite drops the slash and
     // writes the file `DIR`, which the read-back below then failed on.
     let shown = args.file.display().to_string();

@@ -330,4 +330,24 @@ fn a_target_that_names_a_folder_or_sits_in_a_missing_one_is_refused() {
     }
     assert!(!folder.exists(), "no file where the folder was named");
     assert!(!dir.path().join("nowhere").exists());
+
+    // A name that is not UTF-8 exited 1 with the store's "database query
+    // failed: backup: … is not a UTF-8 path".
+    use std::os::unix::ffi::OsStrExt;
+    let name = dir.path().join(std::ffi::OsStr::from_bytes(b"copy\xff.db"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .args(["-c", config, "backup"])
+        .arg(&name)
+        .env_remove("REBOUND_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).ends_with(
+            "copy\u{fffd}.db: the file name is not UTF-8, which SQLite needs; choose another\n"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!name.exists());
 }
