@@ -308,7 +308,9 @@ pub struct Freshness {
     /// When the newest payload that carried records, was not empty and
     /// differed from the previous one was fetched.
     pub last_change_at: Option<DateTime<Utc>>,
-    /// When any call of the dataset's scrapers last ran (whatever it got).
+    /// When a call of the dataset's scrapers last made a request
+    /// (whatever it got); a call a breaker, quota or lockout skipped, or
+    /// one its source's limits held back, checked nothing.
     pub last_checked_at: Option<DateTime<Utc>>,
     /// Seconds since `last_change_at`; `None` when it never changed.
     pub age_seconds: Option<i64>,

@@ -106,7 +106,7 @@ impl HealthStore for PostgresStore {
         let streak = sqlx::query(
             "SELECT \
                (SELECT started_at FROM scraper_execution_log WHERE scraper_name = $1 \
-                  ORDER BY id DESC LIMIT 1) AS last_call_at, \
+                  AND attempts > 0 ORDER BY id DESC LIMIT 1) AS last_call_at, \
                (SELECT COUNT(*) FROM scraper_execution_log \
                   WHERE scraper_name = $1 AND status IN ('failed', 'overdue') \
                     AND NOT (status = 'failed' AND attempts = 0 \
@@ -315,7 +315,7 @@ impl HealthStore for PostgresStore {
                   ORDER BY finished_at DESC, id DESC LIMIT 1) AS last_success_at, \
                e.finished_at AS last_error_at, e.error_message AS last_error, \
                (SELECT started_at FROM scraper_execution_log WHERE scraper_name = s.name \
-                  ORDER BY id DESC LIMIT 1) AS last_call_at, \
+                  AND attempts > 0 ORDER BY id DESC LIMIT 1) AS last_call_at, \
                (SELECT COUNT(*) FROM scraper_execution_log \
                   WHERE scraper_name = s.name AND status IN ('failed', 'overdue') \
                     AND NOT (status = 'failed' AND attempts = 0 \

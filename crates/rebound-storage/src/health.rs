@@ -63,7 +63,13 @@ pub struct ScraperLast {
     /// deferred ones passed over, see [`CallCountRow::deferred`]): the
     /// calls after the newest call with any other status.
     pub consecutive_failures: i64,
-    /// Start time of the newest call of any status.
+    /// Start time of the newest call that made a request (at least one
+    /// attempt), whatever it got: a dataset's "last checked". A skipped
+    /// call, or one held back before its request, asked the upstream
+    /// nothing, so an outage's refusals used to move "last checked" while
+    /// nothing was checked. Newest by id (the order calls are recorded,
+    /// about their finish order), walking back over the calls that made
+    /// no request: the cost of a breaker's refusals in a row.
     pub last_call_at: Option<DateTime<Utc>>,
 }
 

@@ -289,6 +289,11 @@ pub async fn scraper_last_finds_newest_success_error_and_streak(store: &dyn Stor
         last.consecutive_failures, 3,
         "a deferred call is passed over"
     );
+    assert_eq!(
+        last.last_call_at,
+        Some(at(6)),
+        "a call that made no request checked nothing"
+    );
     let mut unlisted = call(&tag, "box", "sim", ScraperStatus::Failed, at(8), 0);
     unlisted.error_kind = Some(ErrorKind::Dependency);
     record(store, &unlisted).await;
