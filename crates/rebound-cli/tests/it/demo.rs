@@ -525,3 +525,27 @@ fn a_dir_starting_with_a_dash_gets_commands_that_work_as_printed() {
         );
     }
 }
+
+/// A `--dir` whose name is not UTF-8 wrote the folder and its config, then
+/// failed opening the history ("filename passed to SQLite must be valid
+/// UTF-8", exit 1), leaving them; it is refused first, nothing written.
+#[test]
+fn a_dir_whose_name_is_not_utf8_is_refused_before_anything_is_written() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let name = std::ffi::OsStr::from_bytes(b"demo\xff");
+    let out = Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .current_dir(dir.path())
+        .args(["demo", "--dir"])
+        .arg(name)
+        .env_remove("REBOUND_CONFIG")
+        .env_remove("CARGO")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        "error: --dir demo\u{fffd}: the folder's name is not UTF-8, which the history database's file name must be; choose another\n"
+    );
+    assert!(!dir.path().join(name).exists(), "nothing written");
+}

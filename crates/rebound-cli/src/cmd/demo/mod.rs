@@ -182,6 +182,14 @@ async fn run_demo(dir: &Path, json: bool, serve: Option<u16>) -> Result<ExitCode
             dir.display()
         )));
     }
+    // SQLite takes a UTF-8 file name: a folder named otherwise was created
+    // and given its config, then opening the history failed (exit 1).
+    if dir.to_str().is_none() {
+        return Err(Failure::Usage(anyhow::anyhow!(
+            "--dir {}: the folder's name is not UTF-8, which the history database's file name must be; choose another",
+            dir.display()
+        )));
+    }
     // Before any of the story's work (a port in use failed the command
     // only after the whole story had run and replaced the folder's
     // history), and held until the dashboard binds it.
