@@ -12,7 +12,7 @@
 //! raw folder), not kept beside each template, so it follows a template
 //! that changes its database name.
 
-use crate::cmd::demo::invocation::{Invocation, shell_word};
+use crate::cmd::demo::invocation::{Invocation, shell_path};
 use crate::{Failure, setup};
 use anyhow::{Context, anyhow};
 use clap::{Args, ValueEnum};
@@ -207,14 +207,16 @@ pub fn init(args: InitArgs, config: Option<&Path>) -> Result<ExitCode, Failure> 
     // not created (`cd DIR` failed), and the commands name the file whole.
     // A folder whose name starts with `-` is written `./-p`: `cd -p` reads
     // an option.
+    // A name that is not UTF-8 is written byte for byte (its lossy text
+    // names another folder).
     let cd = (args.dir != Path::new(".") && !named.is_some_and(Path::is_absolute)).then(|| {
-        let dir = args.dir.to_string_lossy();
-        let dir = if dir.starts_with('-') {
-            format!("./{dir}")
+        use std::os::unix::ffi::OsStrExt;
+        let dir = if args.dir.as_os_str().as_bytes().starts_with(b"-") {
+            Path::new(".").join(&args.dir)
         } else {
-            dir.into_owned()
+            args.dir.clone()
         };
-        format!("cd {}", shell_word(&dir))
+        format!("cd {}", shell_path(&dir))
     });
     if let Some(cd) = &cd {
         println!("  {cd}");

@@ -252,12 +252,13 @@ fn written(dir: &Path) -> usize {
 /// folder; the config is where `-c` says, and its commands name it whole).
 #[test]
 fn the_printed_next_commands_work_when_pasted() {
+    use std::os::unix::ffi::OsStrExt;
     let tmp = tempfile::tempdir().unwrap();
     let absolute = tmp.path().join("elsewhere/abs.toml");
     let absolute = absolute.to_str().unwrap();
-    for args in [vec!["init", "--", "-p"], vec!["-c", absolute, "init", "q"]] {
-        let out = rebound_in(tmp.path(), &args);
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Runs what `init` printed, up to its `check`, as pasted into bash.
+    let paste = |what: &str, out: Output| {
+        assert_eq!(out.status.code(), Some(0), "{what}: {}", text(&out.stderr));
         let stdout = text(&out.stdout);
         let next: Vec<&str> = stdout
             .lines()
@@ -269,7 +270,6 @@ fn the_printed_next_commands_work_when_pasted() {
             .iter()
             .position(|l| l.contains(" check "))
             .unwrap_or_else(|| panic!("no check in {stdout}"));
-        // Everything up to the check, as pasted: the `cd` (if any) then it.
         let script = next[..=check].join("\n");
         let pasted = Command::new("bash")
             .args(["-e", "-c", &script])
@@ -283,8 +283,31 @@ fn the_printed_next_commands_work_when_pasted() {
             .expect("bash runs");
         assert!(
             pasted.status.success(),
-            "{args:?}: {script}\n{}",
+            "{what}: {script}\n{}",
             text(&pasted.stderr)
         );
+    };
+    for args in [vec!["init", "--", "-p"], vec!["-c", absolute, "init", "q"]] {
+        paste(&format!("{args:?}"), rebound_in(tmp.path(), &args));
     }
+    // A folder named in Latin-1 (`caf\xe9`): its lossy text `caf\u{fffd}`
+    // named no folder.
+    let out = Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .arg("init")
+        .arg(std::ffi::OsStr::from_bytes(b"caf\xe9"))
+        .current_dir(tmp.path())
+        .env(
+            "PATH",
+            format!("{}:/usr/bin:/bin", tmp.path().join(".bin").display()),
+        )
+        .env_remove("CARGO")
+        .env_remove("REBOUND_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        text(&out.stdout).contains("cd $'caf\\xe9'"),
+        "{}",
+        text(&out.stdout)
+    );
+    paste("caf\\xe9", out);
 }

@@ -162,6 +162,27 @@ fn cargo_profile(exe: &Path) -> Option<String> {
 /// character is written in `$'...'` (bash, zsh, ksh), each control
 /// character as an escape: single quotes would pass an escape sequence
 /// from a path (`--dir`) to the terminal that prints the command.
+/// [`shell_word`] for a path, which may not be UTF-8: such a name is
+/// written byte for byte as `$'\xNN'` escapes. Its lossy text (`�` in
+/// place of the bytes) named another folder, so a printed `cd` failed.
+pub fn shell_path(path: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    if let Some(text) = path.to_str() {
+        return shell_word(text);
+    }
+    let mut out = String::from("$'");
+    for &b in path.as_os_str().as_bytes() {
+        match b {
+            b'\\' => out.push_str(r"\\"),
+            b'\'' => out.push_str(r"\'"),
+            b' '..=b'~' => out.push(char::from(b)),
+            b => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('\'');
+    out
+}
+
 pub fn shell_word(word: &str) -> String {
     let safe = !word.is_empty()
         && word
