@@ -271,9 +271,17 @@ pub fn is_unhealthy(s: &SourceHealth) -> bool {
 /// the last successful call, which says when the source last worked, not
 /// when it stopped: a probe failing with nothing recorded (no breaker)
 /// fired at once, as "since 06:00, 9h ago" for an outage begun a minute
-/// before. None of these moves while the source stays unhealthy, and an
-/// open incident stays observed, so it does not fall back under the grace
-/// period and flap.
+/// before. When the evaluator saw it unhealthy earlier than all of these
+/// (a failing probe's start is cleared once the probe answers again, while
+/// the breaker stays half-open), that is the start, so the outage's start
+/// never moves later while it lasts; and an open incident stays observed,
+/// so it does not fall back under the grace period and flap.
+///
+/// The summary dates each sign by its own time (the breaker's state since
+/// it took it, the probe since it began failing) and the outage's start
+/// apart when it is earlier: it read "breaker open since 18:45" for a
+/// breaker that opened at 18:55 after calls began failing at 18:45, and
+/// "breaker half-open since" the day the outage began.
 fn source_unhealthy(
     s: &SourceHealth,
     now: DateTime<Utc>,
@@ -286,17 +294,27 @@ fn source_unhealthy(
     }
     let breaker = s.breaker != "closed";
     let probe = s.probe.as_ref().filter(|p| p.failing());
+    // The breaker's own date: when an open one opened, when a half-open
+    // one went half-open.
+    let breaker_at = if !breaker {
+        None
+    } else if s.breaker == "open" {
+        s.breaker_opened_at.or(s.breaker_since)
+    } else {
+        s.breaker_since
+    };
+    let probe_at = probe.and(s.probe_failing_since);
     let since = [
         s.failing_since,
         s.probe_failing_since,
         breaker
             .then(|| s.breaker_opened_at.or(s.breaker_since))
             .flatten(),
+        memory.unhealthy_seen.get(&s.name).copied(),
     ]
     .into_iter()
     .flatten()
-    .min()
-    .or_else(|| memory.unhealthy_seen.get(&s.name).copied());
+    .min();
     // Unknown start (nothing recorded, not seen before): count it as
     // unhealthy now; a probe that never worked is worth a message.
     if !memory.open.contains(&s.name)
@@ -305,9 +323,17 @@ fn source_unhealthy(
     {
         return None;
     }
+    let dated = |at: Option<DateTime<Utc>>| {
+        at.map(|t| format!(" since {}", ago(now, t, tz)))
+            .unwrap_or_default()
+    };
     let mut parts = Vec::new();
     if breaker {
-        parts.push(format!("breaker {}", s.breaker.replace('_', "-")));
+        parts.push(format!(
+            "breaker {}{}",
+            s.breaker.replace('_', "-"),
+            dated(breaker_at)
+        ));
     }
     if let Some(p) = probe {
         let what = match (&p.http_status, &p.error) {
@@ -315,11 +341,18 @@ fn source_unhealthy(
             (Some(code), None) => format!("HTTP {code}"),
             (None, None) => "no answer".to_string(),
         };
-        parts.push(format!("health probe failing ({what})"));
+        parts.push(format!("health probe failing ({what}){}", dated(probe_at)));
     }
-    let since = since
-        .map(|t| format!(" since {}", ago(now, t, tz)))
-        .unwrap_or_default();
+    // The outage's start, when no sign named above began it: with no sign
+    // dated, after them; when earlier than every dated one, apart.
+    let shown = [breaker_at, probe_at].into_iter().flatten().min();
+    let since = match (since, shown) {
+        (Some(t), None) => dated(Some(t)),
+        (Some(t), Some(first)) if t < first => {
+            format!("; unhealthy since {}", ago(now, t, tz))
+        }
+        _ => String::new(),
+    };
     let why = s
         .last_error
         .as_deref()

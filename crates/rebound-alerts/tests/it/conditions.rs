@@ -165,11 +165,39 @@ fn source_unhealthy_only_after_the_grace_period_dated_from_the_first_failure() {
     );
     assert_eq!(
         found[0].summary,
-        "source long: breaker open since 2026-01-15 04:00 EST (-05:00), 3h ago; last error: timeout after 20s"
+        "source long: breaker open since 2026-01-15 06:40 EST (-05:00), 20m ago; unhealthy since 2026-01-15 04:00 EST (-05:00), 3h ago; last error: timeout after 20s",
+        "the breaker is dated from its opening, the outage from its first failure"
     );
     assert_eq!(
         found[1].summary,
         "source probe: health probe failing (HTTP 500) since 2026-01-15 06:30 EST (-05:00), 30m ago"
+    );
+}
+
+/// An outage's start does not move later while it lasts: a probe's
+/// failing start is cleared once it answers again while the breaker stays
+/// half-open, and the summary fell back on the breaker's opening, later
+/// than the incident's own ("half-open since 19:20" for an incident opened
+/// at 19:15). What the evaluator saw first holds it; the breaker's state
+/// reads from when it took it.
+#[test]
+fn an_outage_start_does_not_move_later_while_it_lasts() {
+    let mut r = empty(now());
+    let mut s = source("bdl");
+    s.breaker = "half_open".into();
+    s.breaker_since = ago(10);
+    s.breaker_opened_at = ago(60);
+    r.sources = vec![s];
+    let memory = Memory {
+        unhealthy_seen: [("bdl".to_string(), ago(90).unwrap())]
+            .into_iter()
+            .collect(),
+        open: ["bdl".to_string()].into_iter().collect(),
+    };
+    let found = observe_with(&r, &AlertConditions::default(), New_York, &memory);
+    assert_eq!(
+        found[0].summary,
+        "source bdl: breaker half-open since 2026-01-15 06:50 EST (-05:00), 10m ago; unhealthy since 2026-01-15 05:30 EST (-05:00), 1h 30m ago"
     );
 }
 
