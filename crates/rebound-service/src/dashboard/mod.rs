@@ -46,6 +46,22 @@ pub(crate) fn router() -> Router<Arc<Web>> {
         .route("/schedule", get(schedule::page))
         .route("/assets/{name}", get(assets::serve))
         .layer(axum::Extension(Arc::new(cache::Caches::default())))
+        .fallback(not_found)
+}
+
+/// Any path nothing answers (`/run`, a typo of `/runs`): a page naming it
+/// and the pages there are. It was a bare 404, a blank page in a browser.
+/// The fallback is outside the routes' token guard, so it shows nothing
+/// of the pipeline, only the request's own path.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    let path = charts::esc(&rebound_domain::message::escape_controls(uri.path(), false));
+    html_response(
+        StatusCode::NOT_FOUND,
+        format!(
+            "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Not found · Rebound</title>\n<link rel=\"stylesheet\" href=\"{css}\">\n</head>\n<body>\n<main>\n<h1>Not found</h1>\n<p id=\"problem-detail\">No page {path}. The dashboard's pages are <a href=\"/\">/</a>, <a href=\"/runs\">/runs</a>, <a href=\"/sources\">/sources</a>, <a href=\"/datasets\">/datasets</a> and <a href=\"/schedule\">/schedule</a>; the JSON API is under /api/v1/ (/api/v1/openapi.json lists it).</p>\n</main>\n</body>\n</html>\n",
+            css = assets::css_path()
+        ),
+    )
 }
 
 /// How often a page reloads itself (the script, or `<meta refresh>`

@@ -721,6 +721,56 @@ async fn a_query_parameter_a_page_does_not_take_is_refused() {
     handle.stop().await;
 }
 
+/// A path no page answers (`/run`, a typo of `/runs`) was a bare 404 with
+/// no body, a blank page in a browser; it is a page naming the path and
+/// the pages there are, and shows nothing of the pipeline. The API's own
+/// unknown paths keep their problem document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_path_is_a_page_naming_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.path().join("history.db"))
+            .await
+            .expect("sqlite"),
+    );
+    let (handle, base) = serve(dir.path(), store).await;
+    for path in ["/run", "/runs/r1/attempts", "/x%3Cb%3E"] {
+        let response = reqwest::get(format!("{base}{path}"))
+            .await
+            .expect("request");
+        assert_eq!(response.status().as_u16(), 404, "{path}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/html; charset=utf-8",
+            "{path}"
+        );
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        let html = response.text().await.expect("body");
+        assert!(
+            by_id(&html, "problem-detail").starts_with("No page "),
+            "{html}"
+        );
+        assert!(html.contains("/schedule"), "{html}");
+        assert!(!html.contains("· dash"), "no pipeline name: {html}");
+    }
+    let (_, html) = get(&format!("{base}/x%3Cb%3E")).await;
+    assert!(html.contains("No page /x%3Cb%3E."), "{html}");
+    let api = reqwest::get(format!("{base}/api/v1/nothing"))
+        .await
+        .expect("request");
+    assert_eq!(api.status().as_u16(), 404);
+    assert_eq!(api.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        reqwest::get(format!("{base}/healthz"))
+            .await
+            .expect("request")
+            .status()
+            .as_u16(),
+        200
+    );
+    handle.stop().await;
+}
+
 /// A path segment that is not UTF-8 (`/runs/%FF`) is a page like every
 /// other refusal: it was axum's bare text (`Invalid URL: Invalid UTF-8 in
 /// `execution_id``), without the page's frame or its headers.
