@@ -38,15 +38,38 @@ use std::sync::Arc;
 /// The dashboard's routes.
 pub(crate) fn router() -> Router<Arc<Web>> {
     Router::new()
-        .route("/", get(overview::page))
-        .route("/runs", get(runs::list))
-        .route("/runs/{execution_id}", get(runs::one))
-        .route("/sources", get(sources::page))
-        .route("/datasets", get(datasets::page))
-        .route("/schedule", get(schedule::page))
-        .route("/assets/{name}", get(assets::serve))
+        .route("/", get(overview::page).fallback(wrong_method))
+        .route("/runs", get(runs::list).fallback(wrong_method))
+        .route(
+            "/runs/{execution_id}",
+            get(runs::one).fallback(wrong_method),
+        )
+        .route("/sources", get(sources::page).fallback(wrong_method))
+        .route("/datasets", get(datasets::page).fallback(wrong_method))
+        .route("/schedule", get(schedule::page).fallback(wrong_method))
+        .route("/assets/{name}", get(assets::serve).fallback(wrong_method))
         .layer(axum::Extension(Arc::new(cache::Caches::default())))
         .fallback(not_found)
+}
+
+/// Another method than GET on a page (a POST of a form, a DELETE): a 405
+/// saying the pages only read, with `Allow`. It was a bare 405 with no
+/// body, a blank page.
+async fn wrong_method(method: axum::http::Method) -> Response {
+    let method = charts::esc(&rebound_domain::message::escape_controls(
+        method.as_str(),
+        false,
+    ));
+    let mut response = html_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Method not allowed · Rebound</title>\n</head>\n<body>\n<main>\n<h1>Method not allowed</h1>\n<p id=\"problem-detail\">The dashboard's pages only read: they answer GET (and HEAD), not {method}. The JSON API under /api/v1/ takes the mutations.</p>\n</main>\n</body>\n</html>\n"
+        ),
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    response
 }
 
 /// Any path nothing answers (`/run`, a typo of `/runs`): a page naming it

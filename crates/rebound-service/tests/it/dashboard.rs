@@ -724,7 +724,8 @@ async fn a_query_parameter_a_page_does_not_take_is_refused() {
 /// A path no page answers (`/run`, a typo of `/runs`) was a bare 404 with
 /// no body, a blank page in a browser; it is a page naming the path and
 /// the pages there are, and shows nothing of the pipeline. The API's own
-/// unknown paths keep their problem document.
+/// unknown paths keep their problem document. Likewise a method other than
+/// GET on a page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_path_is_a_page_naming_it() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -768,6 +769,39 @@ async fn an_unknown_path_is_a_page_naming_it() {
             .as_u16(),
         200
     );
+    handle.stop().await;
+    // Another method on a page: a 405 page saying the pages only read (it
+    // was a bare 405 with no body). Without a token the guard answers 403
+    // first, as for any mutation; with one, the page.
+    const TOKEN: &str = "dashboard-token-3c8e1f0a";
+    let toml = config().replace(
+        "listen = \"127.0.0.1:0\"",
+        &format!("listen = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\""),
+    );
+    let plan = rebound_config::load_str(&toml, &dir.path().join("rebound.toml"), &|_| None)
+        .expect("config is valid");
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.path().join("history.db"))
+            .await
+            .expect("sqlite"),
+    );
+    let (handle, base) = serve_plan(plan, store).await;
+    let client = reqwest::Client::new();
+    for path in ["/", "/runs", "/runs/r1", "/schedule"] {
+        let response = client
+            .post(format!("{base}{path}"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status().as_u16(), 405, "{path}");
+        assert_eq!(response.headers()["allow"], "GET, HEAD", "{path}");
+        let html = response.text().await.expect("body");
+        assert!(
+            by_id(&html, "problem-detail").contains("answer GET (and HEAD), not POST"),
+            "{html}"
+        );
+    }
     handle.stop().await;
 }
 
