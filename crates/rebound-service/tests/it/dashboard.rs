@@ -727,6 +727,7 @@ async fn a_query_parameter_a_page_does_not_take_is_refused() {
 /// unknown paths keep their problem document. Likewise a method other than
 /// GET on a page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::disallowed_methods)] // the test's own client of the dashboard, not a request Rebound sends
 async fn an_unknown_path_is_a_page_naming_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store: Arc<dyn Store> = Arc::new(
