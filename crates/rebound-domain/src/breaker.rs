@@ -32,6 +32,7 @@
 use crate::duration::format_duration;
 use crate::outcome::{ErrorKind, ScraperStatus};
 use chrono::{DateTime, SubsecRound, Utc};
+use chrono_tz::Tz;
 use std::time::Duration;
 
 /// `[sources.X.breaker]`, resolved. Invariants: `min_calls >= 1`,
@@ -242,10 +243,6 @@ pub enum Admission {
     Reject(String),
 }
 
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 /// `t + d`, saturating: a huge `open_for` must not panic (`DateTime +
 /// TimeDelta` overflows); the config bounds it, this is the safety net.
 fn add(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
@@ -295,22 +292,27 @@ impl BreakerState {
         copy.phase == Phase::Closed && copy.consecutive_failures == 0 && copy.window_counts().1 == 0
     }
 
-    fn reject_message(&self, source: &str, next: DateTime<Utc>) -> String {
-        let since = self.opened_at.map(ts).unwrap_or_else(|| "?".into());
+    fn reject_message(&self, source: &str, next: DateTime<Utc>, tz: Tz) -> String {
+        let since = self
+            .opened_at
+            .map(|t| crate::message::when_exact(t, tz))
+            .unwrap_or_else(|| "?".into());
         let why = self.open_reason.as_deref().unwrap_or("failures");
         format!(
             "circuit breaker for source {source} open since {since} after {why}; next probe at {}",
-            ts(next)
+            crate::message::when_exact(next, tz)
         )
     }
 
     /// Decides whether a call may start now. Half-open admits exactly one
-    /// probe; a probe older than `probe_timeout` is presumed lost.
+    /// probe; a probe older than `probe_timeout` is presumed lost. A
+    /// refusal's text gives its times in `tz`, the pipeline's zone.
     pub fn admit(
         &mut self,
         cfg: &BreakerConfig,
         source: &str,
         now: DateTime<Utc>,
+        tz: Tz,
     ) -> (Admission, Vec<Transition>) {
         if !cfg.enabled {
             return (Admission::Allow, Vec::new());
@@ -323,7 +325,7 @@ impl BreakerState {
                 let until = self.open_until.unwrap_or(now);
                 if now < until {
                     return (
-                        Admission::Reject(self.reject_message(source, until)),
+                        Admission::Reject(self.reject_message(source, until, tz)),
                         Vec::new(),
                     );
                 }
@@ -344,7 +346,7 @@ impl BreakerState {
                 Some(started) if now < add(started, cfg.probe_timeout) => {
                     let next = add(started, cfg.probe_timeout);
                     (
-                        Admission::Reject(self.reject_message(source, next)),
+                        Admission::Reject(self.reject_message(source, next, tz)),
                         Vec::new(),
                     )
                 }

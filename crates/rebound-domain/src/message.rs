@@ -15,6 +15,17 @@ pub fn when(t: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> String {
         .to_string()
 }
 
+/// [`when`] to the second, for an instant a reader may act on to the
+/// second (a breaker's next probe, a pause's end, a stored retry):
+/// `2026-01-05 05:02:30 EST (-05:00)`. Messages read in the pipeline's
+/// zone like every other text for people; these were UTC (`…Z`) beside
+/// local times in the same alert line.
+pub fn when_exact(t: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> String {
+    t.with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M:%S %Z (%:z)")
+        .to_string()
+}
+
 /// The workflow `error_message` limit, in characters.
 pub const MAX_WORKFLOW_MESSAGE_CHARS: usize = 1000;
 /// How much of a response body goes into a message, in characters.

@@ -100,8 +100,9 @@ impl Engine {
             Some(_) => {}
         }
         let decided = Mutex::new(Admission::Allow);
+        let tz = self.plan().pipeline.timezone;
         let mut change = |state: &mut BreakerState| {
-            let (mut admission, transitions) = state.admit(cfg, &source.name, now);
+            let (mut admission, transitions) = state.admit(cfg, &source.name, now, tz);
             if let (Admission::Reject(message), Some(since)) =
                 (&mut admission, state.health_failing_since)
                 && state.held_by_health()

@@ -454,7 +454,7 @@ impl Fetcher {
                     "{cause}: the wait ({}) exceeds the inline wait limit ({}): retry stored for {}",
                     wait_text(wait),
                     format_duration(self.max_inline_wait),
-                    until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    rebound_domain::message::when_exact(until, self.timezone)
                 );
                 tracing::info!(
                     scraper = %spec.scraper.name,
@@ -757,6 +757,7 @@ impl Fetcher {
                     &cause,
                     self.max_inline_wait,
                     until,
+                    self.timezone,
                     &self.redactor,
                 );
                 let text = self.redactor.redact_string(&text);
@@ -1159,7 +1160,8 @@ fn wait_text(wait: Duration) -> String {
 
 /// The message of a call stopped because its next wait is too long to sleep:
 /// `HTTP 429 after 1 attempt; Retry-After 120s exceeds the inline wait limit
-/// (5s): retry stored for 2026-01-05T10:02:00Z; body: …`.
+/// (5s): retry stored for 2026-01-05 05:02:00 EST (-05:00); body: …`.
+#[allow(clippy::too_many_arguments)] // each is one piece of the sentence
 fn deferred_message(
     raw: &RawAttempt,
     attempt_no: u32,
@@ -1167,10 +1169,11 @@ fn deferred_message(
     cause: &str,
     limit: Duration,
     until: DateTime<Utc>,
+    tz: chrono_tz::Tz,
     redactor: &Redactor,
 ) -> String {
     let attempts = attempts_phrase(attempt_no);
-    let at = until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let at = rebound_domain::message::when_exact(until, tz);
     let tail = format!(
         "{cause} exceeds the inline wait limit ({}): retry stored for {at}",
         format_duration(limit)

@@ -153,6 +153,8 @@ pub struct Fetcher {
     /// One limiter per source: `rate_limit` and server-asked pauses.
     limits: HashMap<String, Arc<SourceLimiter>>,
     redactor: Redactor,
+    /// The pipeline's zone: times in messages for people read in it.
+    timezone: chrono_tz::Tz,
     /// Longer retry waits end the call with `deferred_until` instead of sleeping.
     max_inline_wait: Duration,
     /// Every source's quota `remaining_header`, lower-case.
@@ -205,7 +207,8 @@ impl Fetcher {
             .sources
             .values()
             .map(|s| {
-                let limiter = SourceLimiter::new(&s.name, s.rate_limit, None);
+                let limiter =
+                    SourceLimiter::new(&s.name, s.rate_limit, None, plan.pipeline.timezone);
                 (s.name.clone(), Arc::new(limiter))
             })
             .collect();
@@ -217,6 +220,7 @@ impl Fetcher {
             gates,
             limits,
             redactor: plan.redactor.clone(),
+            timezone: plan.pipeline.timezone,
             max_inline_wait: plan.scheduler.max_inline_wait,
             quota_headers: plan
                 .sources
@@ -238,7 +242,12 @@ impl Fetcher {
             .limits
             .iter()
             .map(|(name, limiter)| {
-                let shared = SourceLimiter::new(name, limiter.rate(), Some(store.clone()));
+                let shared = SourceLimiter::new(
+                    name,
+                    limiter.rate(),
+                    Some(store.clone()),
+                    limiter.timezone(),
+                );
                 (name.clone(), Arc::new(shared))
             })
             .collect();

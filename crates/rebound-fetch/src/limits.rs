@@ -45,6 +45,8 @@ pub(crate) struct SourceLimiter {
     shared: Option<Arc<dyn LimitsStore>>,
     /// When the shared pause was last read (sources without a rate only).
     pause_read_at: Mutex<Option<DateTime<Utc>>>,
+    /// The pipeline's zone, for the times in a pause's message.
+    timezone: chrono_tz::Tz,
 }
 
 impl std::fmt::Debug for SourceLimiter {
@@ -77,6 +79,7 @@ impl SourceLimiter {
         name: &str,
         rate: Option<Rate>,
         shared: Option<Arc<dyn LimitsStore>>,
+        timezone: chrono_tz::Tz,
     ) -> SourceLimiter {
         SourceLimiter {
             name: name.to_string(),
@@ -85,7 +88,13 @@ impl SourceLimiter {
             pause: Mutex::new(None),
             shared,
             pause_read_at: Mutex::new(None),
+            timezone,
         }
+    }
+
+    /// The pipeline's zone this limiter writes its messages' times in.
+    pub(crate) fn timezone(&self) -> chrono_tz::Tz {
+        self.timezone
     }
 
     /// The source's `rate_limit`, if it has one.
@@ -173,7 +182,7 @@ impl SourceLimiter {
         format!(
             "source {} paused until {} ({why})",
             self.name,
-            until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            rebound_domain::message::when_exact(until, self.timezone)
         )
     }
 

@@ -167,7 +167,7 @@ impl Fetcher {
                 }
                 Pick::Via(i)
             }
-            None => Pick::Exhausted(all_open_message(&source.name, breakers, now)),
+            None => Pick::Exhausted(all_open_message(&source.name, breakers, now, self.timezone)),
         }
     }
 
@@ -221,7 +221,12 @@ impl Fetcher {
 
 /// `every proxy of source nba_stats is open or already tried: proxy 1 of
 /// 3 (3 failures, skipped until …), proxy 2 of 3 (…), …`.
-fn all_open_message(source: &str, breakers: &[ProxyBreaker], now: DateTime<Utc>) -> String {
+fn all_open_message(
+    source: &str,
+    breakers: &[ProxyBreaker],
+    now: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+) -> String {
     let count = breakers.len();
     let each: Vec<String> = breakers
         .iter()
@@ -231,7 +236,7 @@ fn all_open_message(source: &str, breakers: &[ProxyBreaker], now: DateTime<Utc>)
                 "{} ({}, skipped until {})",
                 label(i, count),
                 plural(u64::from(b.consecutive_failures), "failure", "failures"),
-                until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                rebound_domain::message::when_exact(until, tz)
             ),
             None => format!("{} (tried)", label(i, count)),
         })

@@ -47,19 +47,22 @@ fn five_consecutive_failures_open_then_probe_closes() {
     assert_eq!(t[0].reason, "5 consecutive failures; open for 1m");
     assert_eq!(s.phase, Phase::Open);
     let now = t0() + chrono::Duration::seconds(30);
-    match s.admit(&cfg, "nba", now).0 {
+    match s.admit(&cfg, "nba", now, chrono_tz::UTC).0 {
         Admission::Reject(m) => assert_eq!(
             m,
-            "circuit breaker for source nba open since 2026-01-01T00:00:04Z after 5 consecutive failures; next probe at 2026-01-01T00:01:04Z"
+            "circuit breaker for source nba open since 2026-01-01 00:00:04 UTC (+00:00) after 5 consecutive failures; next probe at 2026-01-01 00:01:04 UTC (+00:00)"
         ),
         other => panic!("{other:?}"),
     }
     let now = t0() + chrono::Duration::seconds(64);
-    let (a, t) = s.admit(&cfg, "nba", now);
+    let (a, t) = s.admit(&cfg, "nba", now, chrono_tz::UTC);
     assert_eq!(a, Admission::Probe(now));
     assert_eq!(t[0].to, Phase::HalfOpen);
     // A second caller is refused while the probe is in flight.
-    assert!(matches!(s.admit(&cfg, "nba", now).0, Admission::Reject(_)));
+    assert!(matches!(
+        s.admit(&cfg, "nba", now, chrono_tz::UTC).0,
+        Admission::Reject(_)
+    ));
     // The probe fails: open again for twice as long.
     let t = s.record(
         &cfg,
@@ -71,7 +74,7 @@ fn five_consecutive_failures_open_then_probe_closes() {
     assert_eq!(t[0].reason, "probe failed (connect); open for 2m");
     assert_eq!(s.open_until, Some(now + chrono::Duration::minutes(2)));
     let later = now + chrono::Duration::minutes(2);
-    let (a, _) = s.admit(&cfg, "nba", later);
+    let (a, _) = s.admit(&cfg, "nba", later, chrono_tz::UTC);
     let t = s.record(
         &cfg,
         later,
@@ -159,9 +162,15 @@ fn lost_probe_is_replaced_after_probe_timeout() {
         fail(&mut s, &cfg, t0());
     }
     let p1 = t0() + chrono::Duration::minutes(1);
-    assert_eq!(s.admit(&cfg, "x", p1).0, Admission::Probe(p1));
+    assert_eq!(
+        s.admit(&cfg, "x", p1, chrono_tz::UTC).0,
+        Admission::Probe(p1)
+    );
     let p2 = p1 + chrono::Duration::minutes(5);
-    assert_eq!(s.admit(&cfg, "x", p2).0, Admission::Probe(p2));
+    assert_eq!(
+        s.admit(&cfg, "x", p2, chrono_tz::UTC).0,
+        Admission::Probe(p2)
+    );
     // The lost probe's late report changes nothing.
     assert!(
         s.record(&cfg, p2, Signal::Healthy, None, Some(p1))
@@ -236,7 +245,7 @@ proptest! {
             match op {
                 Op::Advance(secs) => now += chrono::Duration::seconds(secs as i64),
                 Op::Admit => {
-                    let (admission, transitions) = s.admit(&cfg, "src", now);
+                    let (admission, transitions) = s.admit(&cfg, "src", now, chrono_tz::UTC);
                     for t in &transitions { prop_assert_eq!(t.from, before); prop_assert!(t.from != t.to); }
                     match admission {
                         Admission::Allow => { prop_assert_eq!(before, Phase::Closed); in_flight.push(None); }
@@ -267,11 +276,11 @@ proptest! {
                     if !ok && s.phase != Phase::Closed {
                         // No trial while the probe says the host is down.
                         prop_assert_eq!(s.phase, Phase::Open);
-                        prop_assert!(matches!(s.clone().admit(&cfg, "src", now).0, Admission::Reject(_)));
+                        prop_assert!(matches!(s.clone().admit(&cfg, "src", now, chrono_tz::UTC).0, Admission::Reject(_)));
                     }
                     if ok && before == Phase::Open {
                         // Recovery is tried at once.
-                        prop_assert!(matches!(s.clone().admit(&cfg, "src", now).0, Admission::Probe(_)));
+                        prop_assert!(matches!(s.clone().admit(&cfg, "src", now, chrono_tz::UTC).0, Admission::Probe(_)));
                     }
                 }
                 Op::Reset => { s.reset(now, "reset by operator"); }
@@ -309,7 +318,7 @@ proptest! {
             if s.phase != Phase::Closed {
                 let mut copy = s.clone();
                 let at = copy.next_probe(&cfg).unwrap().max(now);
-                let admitted = copy.admit(&cfg, "src", at).0;
+                let admitted = copy.admit(&cfg, "src", at, chrono_tz::UTC).0;
                 prop_assert!(matches!(admitted, Admission::Probe(_)), "stuck: {:?}", s);
             }
         }
@@ -332,7 +341,13 @@ fn a_huge_open_for_saturates_instead_of_panicking() {
     assert_eq!(s.phase, Phase::Open);
     assert_eq!(s.open_until, Some(DateTime::<Utc>::MAX_UTC));
     assert!(matches!(
-        s.admit(&cfg, "nba", t0() + chrono::Duration::days(365)).0,
+        s.admit(
+            &cfg,
+            "nba",
+            t0() + chrono::Duration::days(365),
+            chrono_tz::UTC
+        )
+        .0,
         Admission::Reject(_)
     ));
 }
@@ -393,7 +408,10 @@ fn open_with_a_failing_probe_admits_no_trial() {
         assert!(probe_at(&mut s, &cfg, now, false).is_empty());
         let later = now + chrono::Duration::minutes(30);
         assert!(
-            matches!(s.clone().admit(&cfg, "nba", later).0, Admission::Reject(_)),
+            matches!(
+                s.clone().admit(&cfg, "nba", later, chrono_tz::UTC).0,
+                Admission::Reject(_)
+            ),
             "no trial at {later}"
         );
     }
@@ -401,7 +419,12 @@ fn open_with_a_failing_probe_admits_no_trial() {
     assert_eq!(s.opened_at, opened, "the outage's start does not move");
     // Probes stop (no serve running): the hold ends and the breaker
     // behaves as without them, one trial call at a time.
-    let (a, t) = s.admit(&cfg, "nba", now + chrono::Duration::minutes(31));
+    let (a, t) = s.admit(
+        &cfg,
+        "nba",
+        now + chrono::Duration::minutes(31),
+        chrono_tz::UTC,
+    );
     assert!(matches!(a, Admission::Probe(_)));
     assert_eq!(t[0].to, Phase::HalfOpen);
 }
@@ -422,7 +445,7 @@ fn a_probe_that_answers_while_open_lets_the_next_call_be_the_trial() {
         t[0].reason,
         "health probe GET /teams answered; the next call is the trial"
     );
-    let (a, _) = s.admit(&cfg, "nba", now);
+    let (a, _) = s.admit(&cfg, "nba", now, chrono_tz::UTC);
     assert_eq!(a, Admission::Probe(now));
     let t = s.record(&cfg, now, Signal::Healthy, None, Some(now));
     assert_eq!(t[0].to, Phase::Closed);
@@ -441,7 +464,10 @@ fn a_failing_probe_re_opens_a_half_open_breaker_keeping_its_start() {
     }
     let opened = s.opened_at;
     let later = t0() + chrono::Duration::minutes(2);
-    assert!(matches!(s.admit(&cfg, "nba", later).0, Admission::Probe(_)));
+    assert!(matches!(
+        s.admit(&cfg, "nba", later, chrono_tz::UTC).0,
+        Admission::Probe(_)
+    ));
     let t = probe_at(&mut s, &cfg, later, false);
     assert_eq!((t[0].from, t[0].to), (Phase::HalfOpen, Phase::Open));
     assert!(
@@ -455,7 +481,7 @@ fn a_failing_probe_re_opens_a_half_open_breaker_keeping_its_start() {
     for i in 0..5 {
         fail(&mut s2, &cfg, t0() + chrono::Duration::seconds(i));
     }
-    let (a, _) = s2.admit(&cfg, "nba", later);
+    let (a, _) = s2.admit(&cfg, "nba", later, chrono_tz::UTC);
     let Admission::Probe(token) = a else {
         panic!("{a:?}")
     };

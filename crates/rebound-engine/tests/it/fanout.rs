@@ -688,7 +688,7 @@ async fn a_long_retry_after_is_stored_not_slept() {
         call.message.as_deref(),
         Some(
             "HTTP 429 after 1 attempt; Retry-After 120s exceeds the inline wait limit (5s): \
-             retry stored for 2026-11-28T15:02:00Z; body: slow down"
+             retry stored for 2026-11-28 10:02:00 EST (-05:00); body: slow down"
         )
     );
     let rows = f

@@ -505,7 +505,7 @@ async fn waits_longer_than_the_inline_limit_are_deferred_not_slept() {
         result.message.as_deref(),
         Some(
             "HTTP 429 after 1 attempt; Retry-After 120s exceeds the inline wait limit (5s): \
-             retry stored for 2026-01-05T10:02:00Z; body: slow down"
+             retry stored for 2026-01-05 05:02:00 EST (-05:00); body: slow down"
         )
     );
 

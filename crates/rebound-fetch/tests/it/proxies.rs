@@ -214,7 +214,7 @@ async fn every_proxy_open_skips_the_call_and_names_them_by_place() {
     for n in 1..=3 {
         assert!(
             message.contains(&format!(
-                "proxy {n} of 3 (3 failures, skipped until 2026-11-28T15:"
+                "proxy {n} of 3 (3 failures, skipped until 2026-11-28 15:05:06 UTC (+00:00))"
             )),
             "{message}"
         );

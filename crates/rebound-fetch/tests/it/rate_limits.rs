@@ -244,8 +244,8 @@ async fn a_pause_longer_than_the_inline_limit_defers_without_a_request() {
     assert_eq!(
         second.message.as_deref(),
         Some(
-            "source up paused until 2026-01-05T10:02:00Z (HTTP 429 with Retry-After 120s): \
-             the wait (120s) exceeds the inline wait limit (5s): retry stored for 2026-01-05T10:02:00Z"
+            "source up paused until 2026-01-05 05:02:00 EST (-05:00) (HTTP 429 with Retry-After 120s): \
+             the wait (120s) exceeds the inline wait limit (5s): retry stored for 2026-01-05 05:02:00 EST (-05:00)"
         )
     );
     assert_eq!(sim.requests().len(), 1, "nothing sent while paused");
@@ -392,7 +392,7 @@ async fn refused_after_absurd_pause(h: &Harness, paused_at: DateTime<Utc>, cause
         Some(
             format!(
                 "source up paused until {} ({cause}), longer than max_retry_after 10m; not sent",
-                until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                rebound_domain::message::when_exact(until, chrono_tz::America::New_York)
             )
             .as_str()
         )

@@ -79,7 +79,7 @@ pub async fn concurrent_half_open_admits_one_probe(store: &dyn Store) {
         async move {
             let got = Mutex::new(None);
             let mut change = |s: &mut BreakerState| {
-                let (admission, transitions) = s.admit(&cfg, &source, now);
+                let (admission, transitions) = s.admit(&cfg, &source, now, chrono_tz::UTC);
                 *got.lock().unwrap() = Some(admission);
                 transitions
             };
