@@ -345,6 +345,15 @@ fn known_dataset_glob(
 }
 
 async fn ack(config: &Path, ids: &[String], json: bool) -> Result<ExitCode, Failure> {
+    // An empty id names no event: it read "unknown event : no such event",
+    // exit 1, as if one had been looked up (a script's unset variable).
+    if let Some(at) = ids.iter().position(String::is_empty) {
+        return Err(Failure::Usage(anyhow!(
+            "events ack: id {} of {} is empty; give the event ids to acknowledge (rebound events lists them)",
+            at + 1,
+            ids.len()
+        )));
+    }
     let plan = setup::load_report_plan(config)?.plan;
     setup::refuse_read_only_history(&plan)?;
     let store = setup::open_report_store(&plan).await?;

@@ -408,3 +408,28 @@ async fn without_sinks_events_are_published_with_no_delivery() {
     assert_eq!(listed[0]["state"], "published");
     assert_eq!(listed[0]["deliveries"], 0, "{:?}", listed[0]);
 }
+
+/// `events ack ""` (a script's unset variable) read "unknown event : no
+/// such event; nothing done", exit 1, as if an id had been looked up; it
+/// is a usage error naming which id is empty, and nothing is acknowledged.
+#[test]
+fn an_empty_event_id_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rebound.toml");
+    std::fs::write(
+        &config,
+        "[pipeline]\nname = \"e\"\n\n[sources.up]\nbase_url = \"http://127.0.0.1:9/\"\n\n[scrapers.s]\nsource = \"up\"\npath = \"/s\"\n",
+    )
+    .unwrap();
+    let out = rebound(
+        &["-c", config.to_str().unwrap(), "events", "ack", "e1", ""],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert_eq!(
+        text(&out.stderr),
+        "error: events ack: id 2 of 2 is empty; give the event ids to acknowledge (rebound events lists them)\n"
+    );
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    assert!(!dir.path().join("rebound.db").exists(), "nothing opened");
+}
