@@ -423,6 +423,13 @@ pub(crate) async fn reset_lockouts(
             "request body: missing field `scraper` (whose lockouts to release)",
         ));
     }
+    // An empty entity names none: it was looked up and answered 404 "holds
+    // no lock", as `rebound lockouts reset SCRAPER ""` refuses it.
+    if body.entity.as_deref() == Some("") {
+        return Err(Problem::bad_request(
+            "entity \"\": expected an entity's id; leave entity out to release every lock of the scraper",
+        ));
+    }
     let resettable =
         super::reports::lockouts_resettable(plan, web.engine.store().as_ref(), &body.scraper)
             .await

@@ -1351,6 +1351,18 @@ async fn an_empty_name_filter_is_refused() {
     ] {
         assert_eq!(api.get(path).await.problem(400), says, "{path}");
     }
+    // An empty entity of a lockout reset names none (it was a 404, "holds
+    // no lock"), as the CLI refuses it.
+    let entity = api
+        .post(
+            "/api/v1/lockouts/reset",
+            Some(json!({"scraper": "item", "entity": ""})),
+        )
+        .await;
+    assert_eq!(
+        entity.problem(400),
+        "entity \"\": expected an entity's id; leave entity out to release every lock of the scraper"
+    );
     // Left out, every run is answered.
     let all = api.get("/api/v1/runs").await;
     assert_eq!(
