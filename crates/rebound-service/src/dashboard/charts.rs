@@ -144,12 +144,18 @@ pub(crate) fn runs_per_day(days: &[DayBar]) -> String {
 pub(crate) struct HourBar {
     pub label: Option<String>,
     pub time: String,
+    /// Every call started in the hour.
     pub calls: i64,
+    /// Of those, the ones that made a request: the failure share's whole,
+    /// as in `rebound health` (a skipped call, or one held back by its
+    /// source's limits, asked the upstream nothing).
+    pub requested: i64,
     pub failed: i64,
 }
 
 /// Bars of calls per hour, the failed part of each bar marked, and a line
-/// of the failure share (right axis, 0–100 %) over hours with calls.
+/// of the failure share (right axis, 0–100 %: failed calls of those that
+/// made a request) over hours with requests.
 pub(crate) fn calls_per_hour(hours: &[HourBar]) -> String {
     let total: i64 = hours.iter().map(|h| h.calls).sum();
     let failed: i64 = hours.iter().map(|h| h.failed).sum();
@@ -180,18 +186,29 @@ pub(crate) fn calls_per_hour(hours: &[HourBar]) -> String {
     let mut line = Vec::new();
     for (i, hour) in hours.iter().enumerate() {
         let x = LEFT + slot * i as f64 + (slot - bar_w) / 2.0;
-        let share = if hour.calls > 0 {
-            hour.failed as f64 / hour.calls as f64
+        let share = if hour.requested > 0 {
+            hour.failed as f64 / hour.requested as f64
         } else {
             0.0
         };
         let title = if hour.calls == 0 {
             format!("{}: no calls", hour.time)
-        } else {
+        } else if hour.requested == hour.calls {
             format!(
                 "{}: {}, {} failed ({:.0}%)",
                 hour.time,
                 plural(hour.calls, "call", "calls"),
+                hour.failed,
+                share * 100.0
+            )
+        } else {
+            // Skipped and held-back calls are calls, not requests: the
+            // share is of the requests, as `rebound health` counts it.
+            format!(
+                "{}: {}, {} made a request, {} failed ({:.0}% of requests)",
+                hour.time,
+                plural(hour.calls, "call", "calls"),
+                hour.requested,
                 hour.failed,
                 share * 100.0
             )
@@ -217,7 +234,9 @@ pub(crate) fn calls_per_hour(hours: &[HourBar]) -> String {
                     y + h - hf
                 );
             }
-            line.push(Some((x + bar_w / 2.0, TOP + plot_h * (1.0 - share))));
+            line.push(
+                (hour.requested > 0).then(|| (x + bar_w / 2.0, TOP + plot_h * (1.0 - share))),
+            );
         } else {
             line.push(None);
         }
@@ -349,6 +368,7 @@ mod tests {
             label: None,
             time: "t".into(),
             calls,
+            requested: calls,
             failed,
         };
         let svg = calls_per_hour(&[hour(4, 1), hour(0, 0), hour(2, 2), hour(2, 0)]);
@@ -356,6 +376,37 @@ mod tests {
         assert_eq!(d.matches('M').count(), 2, "{d}");
         assert!(svg.contains("t: 4 calls, 1 failed (25%)"));
         assert!(svg.contains("8 calls, 3 failed"));
+    }
+
+    /// The share is of the calls that made a request, as `rebound health`
+    /// counts a source's failure rate: an hour of a throttled source, 32
+    /// calls of which 22 were held back before their request and 4 of the
+    /// 10 requests failed, read 12.5% (4 of 32) beside health's 40%. An
+    /// hour whose calls made no request has no point on the line.
+    #[test]
+    fn the_share_is_of_the_calls_that_made_a_request() {
+        let hour = |calls, requested, failed| HourBar {
+            label: None,
+            time: "t".into(),
+            calls,
+            requested,
+            failed,
+        };
+        let svg = calls_per_hour(&[hour(32, 10, 4), hour(5, 0, 0), hour(2, 2, 0)]);
+        assert!(
+            svg.contains("t: 32 calls, 10 made a request, 4 failed (40% of requests)"),
+            "{svg}"
+        );
+        let d = svg.split("d=\"").nth(1).expect("a line");
+        assert_eq!(
+            d.matches('M').count(),
+            2,
+            "the held-back hour breaks it: {d}"
+        );
+        // 40% of the plot's height above its floor.
+        let plot_h = H - TOP - BOTTOM;
+        let y = TOP + plot_h * 0.6;
+        assert!(d.contains(&format!("{y:.1}")), "{d}");
     }
 
     #[test]

@@ -70,6 +70,8 @@ pub(crate) struct Overview {
     pub runs_failed: i64,
     pub runs_chart: String,
     pub calls_total: i64,
+    /// Of those, the calls that made a request (the failure share's whole).
+    pub calls_requested: i64,
     pub calls_failed: i64,
     pub failure_share: String,
     pub calls_chart: String,
@@ -184,6 +186,7 @@ async fn build(web: &Web, now: DateTime<Utc>) -> Result<Overview, String> {
                 label,
                 time: when(at, tz),
                 calls: 0,
+                requested: 0,
                 failed: 0,
             }
         })
@@ -192,13 +195,21 @@ async fn build(web: &Web, now: DateTime<Utc>) -> Result<Overview, String> {
         let i = (row.hour - start).num_hours();
         if let Some(bar) = usize::try_from(i).ok().and_then(|i| hours.get_mut(i)) {
             bar.calls += row.calls;
+            bar.requested += row.requested;
             bar.failed += row.failed;
         }
     }
     let calls_total: i64 = hours.iter().map(|h| h.calls).sum();
+    let calls_requested: i64 = hours.iter().map(|h| h.requested).sum();
     let calls_failed: i64 = hours.iter().map(|h| h.failed).sum();
-    let failure_share = if calls_total > 0 {
-        format!("{:.1}%", calls_failed as f64 * 100.0 / calls_total as f64)
+    // Of the calls that made a request, as `rebound health` counts it.
+    let failure_share = if calls_requested > 0 {
+        format!(
+            "{:.1}%",
+            calls_failed as f64 * 100.0 / calls_requested as f64
+        )
+    } else if calls_total > 0 {
+        "no requests".to_string()
     } else {
         "no calls".to_string()
     };
@@ -243,6 +254,7 @@ async fn build(web: &Web, now: DateTime<Utc>) -> Result<Overview, String> {
         runs_failed,
         runs_chart: charts::runs_per_day(&days),
         calls_total,
+        calls_requested,
         calls_failed,
         failure_share,
         calls_chart: charts::calls_per_hour(&hours),

@@ -17,7 +17,7 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::{DurationRound, TimeDelta};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use rebound_health::{Inputs, build_report};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -99,22 +99,11 @@ async fn build(web: &Web, now: chrono::DateTime<chrono::Utc>) -> Result<SourcesP
     .map_err(|e| e.to_string())?;
     let end = now.duration_trunc(TimeDelta::hours(1)).unwrap_or(now) + TimeDelta::hours(1);
     let start = end - TimeDelta::hours(HOURS);
-    let mut hourly: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
-    for row in store
+    let rows = store
         .call_hours(start, end)
         .await
-        .map_err(|e| e.to_string())?
-    {
-        let i = (row.hour - start).num_hours();
-        let series = hourly
-            .entry(row.source_name.clone())
-            .or_insert_with(|| vec![None; HOURS as usize]);
-        if let Some(slot) = usize::try_from(i).ok().and_then(|i| series.get_mut(i))
-            && row.calls > 0
-        {
-            *slot = Some(row.failed as f64 / row.calls as f64);
-        }
-    }
+        .map_err(|e| e.to_string())?;
+    let mut hourly = hourly_failure_rates(&rows, start);
     let mut sources = Vec::new();
     for s in &report.sources {
         let transitions = store
@@ -152,7 +141,7 @@ async fn build(web: &Web, now: chrono::DateTime<chrono::Utc>) -> Result<SourcesP
             .unwrap_or_else(|| vec![None; HOURS as usize]);
         let with_calls = series.iter().flatten().count();
         let label = format!(
-            "{}: failure rate per hour over {HOURS} hours ({with_calls} hours with calls)",
+            "{}: failure rate per hour over {HOURS} hours ({with_calls} hours with requests)",
             s.name
         );
         sources.push(SourceView {
@@ -185,4 +174,51 @@ async fn build(web: &Web, now: chrono::DateTime<chrono::Utc>) -> Result<SourcesP
         chrome: Chrome::new(web, "Sources", "sources"),
         sources,
     })
+}
+
+/// Each source's failure rate per hour from `start` over [`HOURS`] hours:
+/// of the calls that made a request, as the 24-hour figures beside it (and
+/// `rebound health`) count it; `None` for an hour without requests. It
+/// divided by every call, so an hour of 4 failed requests out of 10, with
+/// 22 more calls held back by a `Retry-After`, read 12.5% where health
+/// read 40%.
+fn hourly_failure_rates(
+    rows: &[rebound_storage::CallHourRow],
+    start: DateTime<Utc>,
+) -> BTreeMap<String, Vec<Option<f64>>> {
+    let mut hourly: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
+    for row in rows {
+        let i = (row.hour - start).num_hours();
+        let series = hourly
+            .entry(row.source_name.clone())
+            .or_insert_with(|| vec![None; HOURS as usize]);
+        if let Some(slot) = usize::try_from(i).ok().and_then(|i| series.get_mut(i))
+            && row.requested > 0
+        {
+            *slot = Some(row.failed as f64 / row.requested as f64);
+        }
+    }
+    hourly
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hourly_rate_is_of_the_calls_that_made_a_request() {
+        let start: DateTime<Utc> = "2026-12-06T12:00:00Z".parse().unwrap();
+        let row = |hour: i64, calls, requested, failed| rebound_storage::CallHourRow {
+            hour: start + TimeDelta::hours(hour),
+            source_name: "odds".into(),
+            calls,
+            requested,
+            failed,
+        };
+        let rates = hourly_failure_rates(&[row(0, 32, 10, 4), row(1, 5, 0, 0)], start);
+        let odds = &rates["odds"];
+        assert_eq!(odds[0], Some(0.4));
+        assert_eq!(odds[1], None, "no request, no rate");
+        assert_eq!(odds[2], None);
+    }
 }

@@ -417,6 +417,7 @@ async fn pages_show_the_history(store: Arc<dyn Store>) {
         "5",
         "the 15th's call is outside 48 hours"
     );
+    assert_eq!(by_id(&html, "calls-requested"), "5");
     assert_eq!(by_id(&html, "calls-failed"), "2");
     assert_eq!(by_id(&html, "failure-share"), "40.0%");
     assert!(html.contains(">source bdl</a>"), "{html}");
