@@ -71,8 +71,9 @@ pub async fn breakers(config: &Path, args: BreakersArgs) -> Result<ExitCode, Fai
     }
     // The rows `GET /api/v1/sources` shows as each source's breaker;
     // through JSON values, whose keys print in the order they always did.
+    let now = SystemClock.now();
     let rows: Vec<serde_json::Value> =
-        rebound_service::api::reports::breakers(&plan, store.as_ref(), SystemClock.now())
+        rebound_service::api::reports::breakers(&plan, store.as_ref(), now)
             .await?
             .iter()
             .map(serde_json::to_value)
@@ -148,10 +149,27 @@ pub async fn breakers(config: &Path, args: BreakersArgs) -> Result<ExitCode, Fai
             state,
             local(row, "since"),
             row["trips"].as_u64().unwrap_or(0).to_string(),
-            local(row, "next_probe"),
+            next_probe(row, now, &local),
             failure,
         ]);
     }
     println!("{t}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The "next probe" cell: a half-open breaker whose trial is due (no
+/// trial in flight) lets the next call through, which its stored time, the
+/// end of the open period, read as a probe in the past.
+fn next_probe(
+    row: &serde_json::Value,
+    now: chrono::DateTime<chrono::Utc>,
+    local: &dyn Fn(&serde_json::Value, &str) -> String,
+) -> String {
+    let at = row["next_probe"]
+        .as_str()
+        .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok());
+    match at {
+        Some(at) if row["state"] == "half_open" && at <= now => "the next call (trial)".to_string(),
+        _ => local(row, "next_probe"),
+    }
 }

@@ -389,3 +389,66 @@ async fn breakers_show_a_failing_health_probe() {
     assert_eq!(rows[0]["probe_failing_since"], "2026-11-28T17:00:00Z");
     assert_eq!(rows[0]["state"], "open");
 }
+
+/// A half-open breaker is half-open since it went half-open, in `rebound
+/// breakers` and its JSON (the API's `breaker` object), as `rebound health`
+/// says; `opened_at` keeps when the outage's breaker opened. They said the
+/// opening, days earlier after a long outage, and the API's `breaker.since`
+/// contradicted its own `health.breaker_since`. A due trial reads as the
+/// next call, not as a probe in the past.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_open_breaker_is_dated_from_going_half_open() {
+    use rebound_domain::breaker::{Phase, Transition};
+    use rebound_storage::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        "[sources.api]\nbase_url = \"http://127.0.0.1:9\"\n\n\
+         [scrapers.s]\nsource = \"api\"\npath = \"/s\"\n",
+    );
+    let store = rebound_storage_sqlite::SqliteStore::open(&dir.path().join("rebound.db"))
+        .await
+        .unwrap();
+    let opened: chrono::DateTime<chrono::Utc> = "2026-11-27T00:20:00Z".parse().unwrap();
+    let half: chrono::DateTime<chrono::Utc> = "2026-11-28T05:00:00Z".parse().unwrap();
+    store
+        .update_breaker("api", opened, &mut |state| {
+            state.phase = Phase::Open;
+            state.opened_at = Some(opened);
+            state.open_until = Some(half);
+            vec![Transition {
+                at: opened,
+                from: Phase::Closed,
+                to: Phase::Open,
+                reason: "5 consecutive failures".into(),
+            }]
+        })
+        .await
+        .unwrap();
+    store
+        .update_breaker("api", half, &mut |state| {
+            state.phase = Phase::HalfOpen;
+            vec![Transition {
+                at: half,
+                from: Phase::Open,
+                to: Phase::HalfOpen,
+                reason: "open period ended".into(),
+            }]
+        })
+        .await
+        .unwrap();
+    store.checkpoint().await.unwrap();
+    drop(store);
+
+    let out = rebound(&["-c", &config, "breakers", "--json"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["state"], "half_open");
+    assert_eq!(rows[0]["since"], "2026-11-28T05:00:00Z");
+    assert_eq!(rows[0]["opened_at"], "2026-11-27T00:20:00Z");
+
+    let out = rebound(&["-c", &config, "breakers"], &[("COLUMNS", "400")]);
+    let table = text(&out.stdout);
+    assert!(table.contains("2026-11-28 05:00"), "{table}");
+    assert!(table.contains("the next call (trial)"), "{table}");
+}

@@ -70,14 +70,30 @@ pub async fn breakers(
     now: DateTime<Utc>,
 ) -> Result<Vec<BreakerView>, StoreError> {
     let stored = store.breaker_states().await?;
+    // A half-open breaker's "since" is its newest transition (to
+    // half-open), as `rebound health` says; one read for all of them.
+    let half_open: Vec<String> = stored
+        .iter()
+        .filter(|r| r.state.phase == rebound_domain::breaker::Phase::HalfOpen)
+        .map(|r| r.source_name.clone())
+        .collect();
+    let went_half_open: Vec<(String, DateTime<Utc>)> = half_open
+        .iter()
+        .zip(store.newest_breaker_transitions(&half_open).await?)
+        .filter_map(|(name, t)| Some((name.clone(), t?.at)))
+        .collect();
     let mut out = Vec::new();
     for (name, source) in &plan.sources {
         let state = stored
             .iter()
             .find(|r| &r.source_name == name)
             .map(|r| &r.state);
+        let since = went_half_open
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, at)| *at);
         let proxies = rebound_health::proxy_health(source, store, now).await?;
-        out.push(BreakerView::new(source, state, &proxies));
+        out.push(BreakerView::new(source, state, since, &proxies));
     }
     Ok(out)
 }

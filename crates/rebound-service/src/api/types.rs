@@ -100,10 +100,18 @@ pub struct BreakerView {
     pub enabled: bool,
     /// `closed`, `open` or `half_open`.
     pub state: String,
-    /// When it left `closed`; null while closed.
+    /// When it took its current state: an open breaker when it opened, a
+    /// half-open one when it went half-open; null while closed. (A
+    /// half-open breaker read the time it had opened, days earlier after
+    /// a long outage, while `rebound health` said when it went half-open.)
     #[serde(with = "secs::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub since: Option<DateTime<Utc>>,
+    /// When the outage's breaker opened: kept while it moves between open
+    /// and half-open; null while closed.
+    #[serde(with = "secs::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub opened_at: Option<DateTime<Utc>>,
     pub open_reason: Option<String>,
     pub trips: i64,
     pub consecutive_failures: i64,
@@ -139,18 +147,27 @@ pub struct BreakerProxyView {
 }
 
 impl BreakerView {
-    /// A source's breaker from its stored state (closed when none is).
-    pub fn new(source: &Source, stored: Option<&BreakerState>, proxies: &[ProxyHealth]) -> Self {
+    /// A source's breaker from its stored state (closed when none is);
+    /// `half_open_since` is its newest transition's time, for a half-open
+    /// one (the stored state keeps only when it opened).
+    pub fn new(
+        source: &Source,
+        stored: Option<&BreakerState>,
+        half_open_since: Option<DateTime<Utc>>,
+        proxies: &[ProxyHealth],
+    ) -> Self {
         let state = stored.cloned().unwrap_or_default();
-        let since = match state.phase {
-            Phase::Closed => None,
-            _ => state.opened_at,
+        let (since, opened_at) = match state.phase {
+            Phase::Closed => (None, None),
+            Phase::Open => (state.opened_at, state.opened_at),
+            Phase::HalfOpen => (half_open_since.or(state.opened_at), state.opened_at),
         };
         BreakerView {
             source: source.name.clone(),
             enabled: source.breaker.enabled,
             state: state.phase.as_str().to_string(),
             since,
+            opened_at,
             next_probe: state.next_probe(&source.breaker),
             probe_failing_since: state.health_failing_since,
             open_reason: state.open_reason,
