@@ -409,6 +409,11 @@ async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes,
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the request body is larger than {} KB", BODY_LIMIT / 1024),
         ),
+        // hyper's words ("Failed to buffer the request body: error reading
+        // a body from connection") say nothing of the request's fault.
+        StatusCode::BAD_REQUEST => Problem::bad_request(
+            "request body: could not be read whole: the connection broke off, or its chunked encoding is malformed",
+        ),
         status => Problem::new(status, format!("request body: {}", rejection.body_text())),
     })?;
     Ok(bytes)

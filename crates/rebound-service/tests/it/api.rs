@@ -1421,6 +1421,37 @@ async fn a_query_value_that_is_not_utf8_is_refused() {
     sim.shutdown().await;
 }
 
+/// A chunked body whose chunk size is not hex was answered with hyper's
+/// "Failed to buffer the request body: error reading a body from
+/// connection"; the detail says what is wrong with the request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_chunked_body_is_named() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sim = UpstreamSim::start().await.expect("sim");
+    let api = Api::start(Backend::Sqlite, &sim, SERVER).await;
+    let mut stream = tokio::net::TcpStream::connect(api.base.trim_start_matches("http://"))
+        .await
+        .expect("connect");
+    let request = format!(
+        "POST /api/v1/lockouts/reset HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n{{}}\r\n0\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    // A guard against hanging, not a speed bound.
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("answered")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer.contains("request body: could not be read whole: the connection broke off, or its chunked encoding is malformed"),
+        "{answer}"
+    );
+    api.stop().await;
+    sim.shutdown().await;
+}
+
 /// A stored decision whose `entities` is not the JSON array the scheduler
 /// writes was answered with `"entities": []`, as if its RUN had covered
 /// no entity; it is a 500 naming the decision and what the column holds.
