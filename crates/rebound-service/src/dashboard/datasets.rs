@@ -107,15 +107,7 @@ async fn make(web: &Web, now: chrono::DateTime<chrono::Utc>) -> Result<String, R
                         ),
                         tone(c.level.as_str()),
                         c.missing.clone(),
-                        match (c.deadline, c.overdue.is_empty()) {
-                            (Some(t), false) => format!(
-                                "past the deadline {}: {}",
-                                when(t, tz),
-                                c.overdue.join(", ")
-                            ),
-                            (Some(t), true) => format!("deadline {}", when(t, tz)),
-                            (None, _) => String::new(),
-                        },
+                        deadline_text(c.deadline, &c.overdue, tz),
                     ),
                 },
             };
@@ -185,4 +177,49 @@ fn meter(f: &Freshness) -> String {
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// The completeness deadline line: `deadline` is the earliest of the
+/// missing entities' deadlines, so with several overdue it is the first of
+/// theirs, not one they share ("past the deadline 02:30: a, b" read as if b,
+/// due at 03:00, had been due at 02:30 too).
+fn deadline_text(
+    deadline: Option<chrono::DateTime<chrono::Utc>>,
+    overdue: &[String],
+    tz: chrono_tz::Tz,
+) -> String {
+    match (deadline, overdue) {
+        (None, _) => String::new(),
+        (Some(t), []) => format!("deadline {}", when(t, tz)),
+        (Some(t), [one]) => format!("past the deadline {}: {one}", when(t, tz)),
+        (Some(t), many) => format!(
+            "past their deadlines (the first {}): {}",
+            when(t, tz),
+            many.join(", ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn several_overdue_entities_are_past_their_own_deadlines() {
+        let t: chrono::DateTime<chrono::Utc> = "2026-12-07T07:30:00Z".parse().unwrap();
+        let tz = chrono_tz::America::New_York;
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            deadline_text(Some(t), &ids(&["a", "b"]), tz),
+            "past their deadlines (the first 2026-12-07 02:30 EST (-05:00)): a, b"
+        );
+        assert_eq!(
+            deadline_text(Some(t), &ids(&["a"]), tz),
+            "past the deadline 2026-12-07 02:30 EST (-05:00): a"
+        );
+        assert_eq!(
+            deadline_text(Some(t), &[], tz),
+            "deadline 2026-12-07 02:30 EST (-05:00)"
+        );
+    }
 }
