@@ -27,14 +27,29 @@ fn decode(row: &PgRow) -> Result<BreakerRow, sqlx::Error> {
     let state_text: String = row.try_get("state")?;
     let kind: Option<String> = row.try_get("last_failure_kind")?;
     let buckets: String = row.try_get("window_buckets")?;
+    // A stored value the table's checks do not exclude (a negative count
+    // from a hand edit) is an error naming the row, not a wrapped count.
+    let source_name: String = row.try_get("source_name")?;
+    let count = |name: &str| -> Result<u32, sqlx::Error> {
+        rebound_storage::stored_count(row.try_get::<i64, _>(name)?, name).map_err(|e| {
+            sqlx::Error::Decode(
+                format!("circuit_breaker_state of source {source_name:?}: {e}").into(),
+            )
+        })
+    };
     let state = BreakerState {
-        phase: Phase::parse(&state_text).unwrap_or(Phase::Closed),
+        phase: Phase::parse(&state_text).ok_or_else(|| {
+            sqlx::Error::Decode(
+                format!("circuit_breaker_state of source {source_name:?}: bad breaker state {state_text:?}")
+                    .into(),
+            )
+        })?,
         opened_at: row.try_get("opened_at")?,
         open_until: row.try_get("open_until")?,
         open_reason: row.try_get("open_reason")?,
-        trips: row.try_get::<i64, _>("trips")? as u32,
-        streak: row.try_get::<i64, _>("streak")? as u32,
-        consecutive_failures: row.try_get::<i64, _>("consecutive_failures")? as u32,
+        trips: count("trips")?,
+        streak: count("streak")?,
+        consecutive_failures: count("consecutive_failures")?,
         buckets: BreakerState::decode_buckets(&buckets),
         last_failure_at: row.try_get("last_failure_at")?,
         last_failure_kind: kind.as_deref().and_then(ErrorKind::parse),
@@ -43,7 +58,7 @@ fn decode(row: &PgRow) -> Result<BreakerRow, sqlx::Error> {
         health_failing_since: row.try_get("health_failing_since")?,
     };
     Ok(BreakerRow {
-        source_name: row.try_get("source_name")?,
+        source_name,
         state,
         updated_at: row.try_get("updated_at")?,
     })

@@ -23,18 +23,28 @@ macro_rules! breaker_columns {
 }
 
 fn decode(row: &SqliteRow) -> Result<BreakerRow, StoreError> {
+    let source_name: String = column(row, "source_name")?;
+    // Which row, so an operator can find what to fix.
+    let bad = |what: String| {
+        StoreError::Query(format!(
+            "circuit_breaker_state of source {source_name:?}: {what}"
+        ))
+    };
+    let count = |name: &str| -> Result<u32, StoreError> {
+        rebound_storage::stored_count(column::<i64>(row, name)?, name).map_err(bad)
+    };
     let state_text: String = column(row, "state")?;
     let kind: Option<String> = column(row, "last_failure_kind")?;
     let buckets: String = column(row, "window_buckets")?;
     let state = BreakerState {
         phase: Phase::parse(&state_text)
-            .ok_or_else(|| StoreError::Query(format!("bad breaker state {state_text:?}")))?,
+            .ok_or_else(|| bad(format!("bad breaker state {state_text:?}")))?,
         opened_at: opt_time_column(row, "opened_at")?,
         open_until: opt_time_column(row, "open_until")?,
         open_reason: column(row, "open_reason")?,
-        trips: column::<i64>(row, "trips")? as u32,
-        streak: column::<i64>(row, "streak")? as u32,
-        consecutive_failures: column::<i64>(row, "consecutive_failures")? as u32,
+        trips: count("trips")?,
+        streak: count("streak")?,
+        consecutive_failures: count("consecutive_failures")?,
         buckets: BreakerState::decode_buckets(&buckets),
         last_failure_at: opt_time_column(row, "last_failure_at")?,
         last_failure_kind: kind.as_deref().and_then(ErrorKind::parse),
@@ -43,7 +53,7 @@ fn decode(row: &SqliteRow) -> Result<BreakerRow, StoreError> {
         health_failing_since: opt_time_column(row, "health_failing_since")?,
     };
     Ok(BreakerRow {
-        source_name: column(row, "source_name")?,
+        source_name,
         state,
         updated_at: time_column(row, "updated_at")?,
     })

@@ -61,6 +61,19 @@ pub enum StoreError {
     Query(String),
 }
 
+/// A count stored as a signed integer (`trips`, `streak`, …) read back as
+/// the `u32` it was written from: a value a hand edit or another tool left
+/// negative or too large is an error naming `column`, not a count wrapped
+/// to 4294967294 that then doubles a breaker's open period.
+pub fn stored_count(value: i64, column: &str) -> Result<u32, String> {
+    u32::try_from(value).map_err(|_| {
+        format!(
+            "column {column} holds {value}, expected a count from 0 to {}",
+            u32::MAX
+        )
+    })
+}
+
 /// Why a database cannot be used when its schema records a migration
 /// `found` beyond the newest this binary knows (`known`): a newer Rebound
 /// wrote it. sqlx says "migration N was previously applied but is missing

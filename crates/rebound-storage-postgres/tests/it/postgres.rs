@@ -638,3 +638,33 @@ async fn a_listen_connection_that_gets_no_answer_fails_after_the_reply_time() {
     let direct = connect(&schema).await;
     drop_schema(&direct, &schema).await;
 }
+
+/// A breaker row whose count a hand edit left negative is an error naming
+/// the source and the column, as on SQLite: it was read wrapped to
+/// 4294967294.
+#[tokio::test]
+async fn a_negative_breaker_count_is_an_error_naming_the_row() {
+    with_store(|store| async move {
+        use rebound_storage::Store;
+        let at: chrono::DateTime<chrono::Utc> = "2026-11-28T17:00:00Z".parse().unwrap();
+        store
+            .update_breaker("api", at, &mut |state| {
+                state.trips = 2;
+                Vec::new()
+            })
+            .await
+            .unwrap();
+        sqlx::query("UPDATE circuit_breaker_state SET streak = -1 WHERE source_name = 'api'")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let err = store.breaker_states().await.expect_err("a negative count");
+        let text = err.to_string();
+        assert!(
+            text.contains("circuit_breaker_state of source \"api\"")
+                && text.contains("column streak holds -1"),
+            "{text}"
+        );
+    })
+    .await;
+}

@@ -719,3 +719,33 @@ async fn idle_claims_do_not_wait_for_another_writer() {
     assert!(started.elapsed() < Duration::from_secs(3));
     sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
 }
+
+/// A breaker row whose count a hand edit left negative is an error naming
+/// the source and the column: it was read wrapped (`trips = -2` showed as
+/// 4294967294 in `rebound breakers`, and a negative `streak` fed the open
+/// period's doubling).
+#[tokio::test]
+async fn a_negative_breaker_count_is_an_error_naming_the_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("h.db")).await.unwrap();
+    let at: DateTime<Utc> = "2026-11-28T17:00:00Z".parse().unwrap();
+    use rebound_storage::Store;
+    store
+        .update_breaker("api", at, &mut |state| {
+            state.trips = 2;
+            Vec::new()
+        })
+        .await
+        .unwrap();
+    sqlx::query("UPDATE circuit_breaker_state SET trips = -2 WHERE source_name = 'api'")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let err = store.breaker_states().await.expect_err("a negative count");
+    let text = err.to_string();
+    assert!(
+        text.contains("circuit_breaker_state of source \"api\"")
+            && text.contains("column trips holds -2"),
+        "{text}"
+    );
+}
