@@ -533,6 +533,15 @@ impl Engine {
                     .read_json_payload(&latest.output_uri)
                     .await
                     .map_err(unreadable)?;
+                // A stored payload of another shape (`{}`, a list of other
+                // objects) selected no events and planned as a day without
+                // games, while `plan --calendar FILE` refuses the same file.
+                if let Some(why) = shape_mismatch(&payload, &cal.events) {
+                    return Err(unreadable(format!(
+                        "the stored payload {} is not shaped like a schedule: {why}",
+                        latest.output_uri
+                    )));
+                }
                 let events = std::sync::Arc::new(
                     extract_events(&payload, cal).map_err(|e| unreadable(e.to_string()))?,
                 );

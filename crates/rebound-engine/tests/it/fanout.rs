@@ -699,3 +699,36 @@ async fn a_long_retry_after_is_stored_not_slept() {
     assert_eq!(rows[0].status, "failed");
     assert_eq!(rows[0].error_message, call.message);
 }
+
+/// A stored calendar payload of another shape than the calendar reads (a
+/// member its events path names is missing) is unreadable, naming the
+/// payload and why, as `rebound plan --calendar FILE` refuses such a file:
+/// it was read as a day without games, so the fan-outs over it collected
+/// nothing and said nothing.
+#[tokio::test]
+async fn a_stored_calendar_of_another_shape_is_unreadable_not_a_day_without_games() {
+    let f = fan_harness(|plan| {
+        plan.calendars.get_mut("games").unwrap().events = "$.schedule.games[*]".into();
+    })
+    .await;
+    f.sim.script(
+        "/t/schedule",
+        vec![Reply::json(
+            200,
+            json!({"games": [{"gameId": "g1", "startTime": "2026-01-15T00:00:00Z"}]}),
+        )],
+    );
+    f.engine
+        .run_scraper("schedule", date(), &no_params())
+        .await
+        .unwrap();
+    let error = f.engine.calendar_events("games").await.unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.starts_with("calendar games: the stored payload ")
+            && message.contains(
+                "is not shaped like a schedule: $ is an object with no member \"schedule\""
+            ),
+        "{message}"
+    );
+}
