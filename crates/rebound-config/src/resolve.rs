@@ -37,6 +37,7 @@ use std::path::Path;
 use std::time::Duration;
 
 mod alerts;
+mod cron;
 mod document;
 mod handoff;
 mod health;

@@ -860,7 +860,8 @@ impl Resolver<'_> {
             }
             Ok(_) => self.setting(read_from, Some(text.trim().to_string())),
             Err(e) => {
-                self.fail(path, format!("bad cron expression \"{text}\": {e}"));
+                let why = super::cron::explain(&text, &parser, &e);
+                self.fail(path, format!("bad cron expression \"{text}\": {why}"));
                 None
             }
         }

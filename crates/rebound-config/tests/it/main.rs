@@ -5,6 +5,7 @@
 mod alerts;
 mod bad_files;
 mod bounds;
+mod cron;
 mod documents;
 mod examples;
 mod handoff;
