@@ -5,7 +5,7 @@ use super::Resolver;
 use crate::keypath::KeyPath;
 use crate::raw::RawServer;
 use rebound_domain::plan::{ApiToken, ServerSettings};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 impl Resolver<'_> {
     pub(super) fn server(&mut self, raw: &RawServer) -> ServerSettings {
@@ -65,7 +65,24 @@ fn parse_listen(text: &str) -> Result<SocketAddr, String> {
     if let Ok(addr) = text.parse::<SocketAddr>() {
         return Ok(addr);
     }
+    // A port alone (`9464`, or `:9464` as some servers take it) is the
+    // likely slip; "which has no port" said the opposite of what was
+    // missing.
+    let port_alone = text.strip_prefix(':').unwrap_or(text);
+    if !port_alone.is_empty()
+        && port_alone.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(port) = port_alone.parse::<u16>()
+    {
+        return Err(format!(
+            "expected an IP address and a port; found \"{text}\", which is only a port: write \"127.0.0.1:{port}\" (this machine only) or \"0.0.0.0:{port}\" (every interface)"
+        ));
+    }
     let hint = "expected an IP address and a port such as \"127.0.0.1:9464\", \"0.0.0.0:9464\" (every interface) or \"[::1]:9464\"";
+    // An IPv6 address holds colons of its own: `::1` is an address with
+    // no port, not a host ":" with port 1.
+    if text.parse::<IpAddr>().is_ok() {
+        return Err(format!("{hint}; found \"{text}\", which has no port"));
+    }
     match text.rsplit_once(':') {
         None => Err(format!("{hint}; found \"{text}\", which has no port")),
         Some((_, port)) if port.parse::<u16>().is_err() => Err(format!(

@@ -1,7 +1,7 @@
 //! `[server] listen`: the address of `rebound serve`'s HTTP endpoint.
 
 use super::bad_files::{Case, check};
-use super::{BASE, error, plan};
+use super::{BASE, FILE, error, plan};
 use std::net::SocketAddr;
 
 #[test]
@@ -83,6 +83,36 @@ fn bad_listen_values_name_the_key_and_position() {
         },
     ];
     check(cases);
+}
+
+/// A port alone is missing its address, not its port; the message said
+/// "which has no port" and offered no fix.
+#[test]
+fn a_port_alone_says_the_address_is_missing() {
+    for (listen, port) in [("9464", "9464"), (":9464", "9464"), ("0", "0")] {
+        let text = format!("{BASE}\n[server]\nlisten = \"{listen}\"\n");
+        let line = text.lines().count();
+        assert_eq!(
+            error(&text),
+            format!(
+                "{FILE}:{line}:10: server.listen: expected an IP address and a port; found \"{listen}\", which is only a port: write \"127.0.0.1:{port}\" (this machine only) or \"0.0.0.0:{port}\" (every interface)"
+            )
+        );
+    }
+}
+
+/// An IPv6 address without a port is named as such, not as host ":"
+/// with port 1.
+#[test]
+fn an_ipv6_address_alone_has_no_port() {
+    let text = format!("{BASE}\n[server]\nlisten = \"::1\"\n");
+    let line = text.lines().count();
+    assert_eq!(
+        error(&text),
+        format!(
+            "{FILE}:{line}:10: server.listen: expected an IP address and a port such as \"127.0.0.1:9464\", \"0.0.0.0:9464\" (every interface) or \"[::1]:9464\"; found \"::1\", which has no port"
+        )
+    );
 }
 
 #[test]
