@@ -56,18 +56,26 @@ fn summary_with(plan: &Plan, unset: &std::collections::BTreeMap<String, String>)
         (None, None) => writeln!(out, "  retention: none (history is kept forever)"),
     };
     if let Some(season) = &p.season {
-        // Two sample dates either side of New Year show the rule at work.
-        let sample = |text: &str| {
-            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .map(|d| season.name(d))
-                .unwrap_or_default()
-        };
-        let _ = writeln!(
-            out,
-            "  season:    {{season}} is {} for 2025-12-01 and {} for 2026-09-01",
-            sample("2025-12-01"),
-            sample("2026-09-01")
-        );
+        // The day before a season starts and its first day show the rule
+        // at work: two fixed dates either side of New Year both fell in
+        // one season for an October start, and showed nothing. A fixed
+        // year keeps the summary the same from one day to the next (and
+        // free of the wall clock); the start is found through the rule,
+        // whose month and day are its own.
+        let year = 2026;
+        let first_day = (1..=366)
+            .filter_map(|ordinal| chrono::NaiveDate::from_yo_opt(year, ordinal))
+            .find(|date| season.start_year(*date) == year);
+        if let Some(first_day) = first_day
+            && let Some(day_before) = first_day.pred_opt()
+        {
+            let _ = writeln!(
+                out,
+                "  season:    {{season}} is {} through {day_before} and {} from {first_day}",
+                season.name(day_before),
+                season.name(first_day)
+            );
+        }
     }
     list(&mut out, "sources", plan.sources.keys());
     list(&mut out, "scrapers", plan.scrapers.keys());

@@ -145,13 +145,47 @@ fn season_filters_item_params_and_variants_resolve() {
     // `rebound check` says how it read them.
     let summary = rebound_config::summary(&plan);
     for line in [
-        "  season:    {season} is 2025/26 for 2025-12-01 and 2025/26 for 2026-09-01",
+        "  season:    {season} is 2025/26 through 2026-09-30 and 2026/27 from 2026-10-01",
         "  gamebook: one call per event of calendar games, id as {game_id}, its \"homeTeam.teamTricode\" as {home}, its \"awayTeam.teamTricode\" as {away}",
         "  lineups: one call per item $[*] of dataset events, its \"gameId\" as {game}, its \"home.abbr\" as {home}",
         "variants (2):",
         "  report_v1: dataset injury_report, target dates ..2025-12-22",
     ] {
         assert!(summary.contains(line), "{line}\n{summary}");
+    }
+}
+
+/// `check`'s season line shows the rule with the day before the season
+/// starts and its first day, whatever `season_start` is. It showed
+/// 2025-12-01 and 2026-09-01, both in one season for an October start
+/// (the reference pipeline read "2025-26 for … and 2025-26 for …").
+#[test]
+fn the_season_summary_shows_both_sides_of_season_start() {
+    for (start, line) in [
+        (
+            "10-01",
+            "  season:    {season} is 2025-26 through 2026-09-30 and 2026-27 from 2026-10-01",
+        ),
+        (
+            "07-15",
+            "  season:    {season} is 2025-26 through 2026-07-14 and 2026-27 from 2026-07-15",
+        ),
+        (
+            "03-01",
+            "  season:    {season} is 2025-26 through 2026-02-28 and 2026-27 from 2026-03-01",
+        ),
+        (
+            "01-01",
+            "  season:    {season} is 2025-25 through 2025-12-31 and 2026-26 from 2026-01-01",
+        ),
+    ] {
+        let text = BASE.replace(
+            "name = \"t\"\n",
+            &format!("name = \"t\"\nseason_start = \"{start}\"\n"),
+        );
+        let summary = rebound_config::summary(&plan(&text));
+        let season = summary.lines().find(|l| l.starts_with("  season:"));
+        assert_eq!(season, Some(line), "{start}\n{summary}");
     }
 }
 
