@@ -2,6 +2,7 @@
 
 use crate::cmd::run::{
     ParamsFor, check_known_params, check_slot_used, params_map, parse_date, parse_param,
+    refuse_unknown_target,
 };
 use crate::{Failure, setup};
 use chrono::NaiveDate;
@@ -38,6 +39,7 @@ pub struct BackfillArgs {
 }
 
 pub async fn run(config: &Path, args: BackfillArgs) -> Result<ExitCode, Failure> {
+    refuse_unknown_target(config, ParamsFor::Workflow(&args.workflow))?;
     let plan = setup::load_plan(config)?;
     let params = params_map(&args.params)?;
     check_known_params(&plan, ParamsFor::Workflow(&args.workflow), &params)?;

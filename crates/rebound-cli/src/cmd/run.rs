@@ -136,6 +136,42 @@ pub(crate) fn check_slot_used(
     )))
 }
 
+/// Refuses a workflow or scraper name the config does not define, with the
+/// engine's own message, from the config loaded without the sources'
+/// secrets: a typo in the name was reported as every unset `${VAR}` of the
+/// config (seven for the reference pipeline), and only once they were all
+/// exported as "unknown workflow". Called before [`setup::load_plan`].
+pub(crate) fn refuse_unknown_target(config: &Path, target: ParamsFor<'_>) -> Result<(), Failure> {
+    let plan = setup::load_report_plan(config)?.plan;
+    let available = |names: Vec<&String>| {
+        if names.is_empty() {
+            "(none)".to_string()
+        } else {
+            names
+                .iter()
+                .map(|name| name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let error = match target {
+        ParamsFor::Workflow(name) if !plan.workflows.contains_key(name) => {
+            rebound_engine::EngineError::UnknownWorkflow {
+                name: name.to_string(),
+                available: available(plan.workflows.keys().collect()),
+            }
+        }
+        ParamsFor::Scraper(name) if !plan.scrapers.contains_key(name) => {
+            rebound_engine::EngineError::UnknownScraper {
+                name: name.to_string(),
+                available: available(plan.scrapers.keys().collect()),
+            }
+        }
+        _ => return Ok(()),
+    };
+    Err(Failure::Usage(error.into()))
+}
+
 fn engine_error(error: rebound_engine::EngineError) -> Failure {
     if error.is_usage() {
         Failure::Usage(error.into())
@@ -146,6 +182,7 @@ fn engine_error(error: rebound_engine::EngineError) -> Failure {
 
 pub async fn run_workflow(config: &Path, args: RunArgs) -> Result<ExitCode, Failure> {
     let params = params_map(&args.target.params)?;
+    refuse_unknown_target(config, ParamsFor::Workflow(&args.workflow))?;
     let plan = setup::load_plan(config)?;
     check_known_params(&plan, ParamsFor::Workflow(&args.workflow), &params)?;
     check_slot_used(&plan, ParamsFor::Workflow(&args.workflow), args.target.slot)?;
@@ -181,6 +218,7 @@ pub async fn run_workflow(config: &Path, args: RunArgs) -> Result<ExitCode, Fail
 
 pub async fn run_scraper(config: &Path, args: ScrapeArgs) -> Result<ExitCode, Failure> {
     let params = params_map(&args.target.params)?;
+    refuse_unknown_target(config, ParamsFor::Scraper(&args.scraper))?;
     let plan = setup::load_plan(config)?;
     check_known_params(&plan, ParamsFor::Scraper(&args.scraper), &params)?;
     check_slot_used(&plan, ParamsFor::Scraper(&args.scraper), args.target.slot)?;

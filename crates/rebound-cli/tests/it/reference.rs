@@ -204,3 +204,154 @@ async fn the_injury_report_variants_fetch_the_slots_pdf_and_parse_it() {
     );
     sim.shutdown().await;
 }
+
+/// The seven `${VAR}`s of the reference config, none of which a typo in a
+/// name has anything to do with.
+const UNSET: [&str; 7] = [
+    "ODDS_API_KEY",
+    "BDL_API_KEY",
+    "BP_API_KEY",
+    "NBA_PROXY_1_URL",
+    "NBA_PROXY_2_URL",
+    "NBA_PROXY_3_URL",
+    "SLACK_WEBHOOK_URL",
+];
+
+/// `rebound ARGS` on the shipped reference config with none of its
+/// variables set.
+fn without_variables(args: &[&str]) -> std::process::Output {
+    let config = example("rebound.toml");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rebound"));
+    command
+        .args(["-c", config.to_str().unwrap()])
+        .args(args)
+        .env_remove("REBOUND_CONFIG")
+        .env("RUST_LOG", "warn");
+    for name in UNSET {
+        command.env_remove(name);
+    }
+    command.output().expect("rebound runs")
+}
+
+/// Before: a misspelt workflow or scraper was answered with the seven
+/// "environment variable … is not set" errors, and named as unknown only
+/// once all seven were exported.
+#[test]
+fn a_misspelt_workflow_or_scraper_is_named_before_the_unset_variables() {
+    for (args, expected) in [
+        (
+            &["run", "morning_operation"][..],
+            "unknown workflow \"morning_operation\"; the config defines: betting_lines,",
+        ),
+        (
+            &["scrape", "nbac_schedule"][..],
+            "unknown scraper \"nbac_schedule\"; the config defines: bdl_active_players,",
+        ),
+        (
+            &[
+                "backfill",
+                "morning_operation",
+                "--from",
+                "2026-01-01",
+                "--to",
+                "2026-01-02",
+            ][..],
+            "unknown workflow \"morning_operation\"",
+        ),
+    ] {
+        let out = without_variables(args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!stderr.contains("is not set"), "{args:?}: {stderr}");
+    }
+    // A name the config has still needs every variable.
+    let out = without_variables(&["run", "morning_operations"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for name in UNSET {
+        assert!(
+            stderr.contains(&format!("environment variable {name} is not set")),
+            "{name}: {stderr}"
+        );
+    }
+}
+
+/// The recipe in docs/reference-pipeline.md, pasted into a shell as it is
+/// written (but for its two ports, taken by the simulated upstream and the
+/// receiver this test starts), runs two workflows of the reference config
+/// against the simulated upstream. Before: it exported nothing, and the
+/// first run stopped with the seven unset variables.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // The shell blocks this thread; the simulated upstream needs another.
+async fn the_documented_recipe_runs_the_reference_pipeline_against_the_simulated_upstream() {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/reference-pipeline.md"),
+    )
+    .unwrap();
+    let section = doc
+        .split_once("To run a copy of the file by hand")
+        .unwrap_or_else(|| panic!("no hand-run recipe in the doc"))
+        .1;
+    let blocks: Vec<&str> = section
+        .split("```sh\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    let [upstream, recipe, ..] = blocks[..] else {
+        panic!("two shell blocks: {section}");
+    };
+    assert_eq!(
+        upstream.trim(),
+        "rebound demo upstream --port 8080 --receiver-port 8081"
+    );
+    let sim = UpstreamSim::start().await.unwrap();
+    let receiver = rebound_upstream_sim::WebhookReceiver::start_on(0)
+        .await
+        .unwrap();
+    let host = |url: &str| {
+        url.trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string()
+    };
+    let recipe = recipe
+        .replace("127.0.0.1:8080", &host(&sim.base_url()))
+        .replace("127.0.0.1:8081", &host(&receiver.base_url()));
+    // "from the repository's root": the examples it copies, nothing else.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("examples/nba/scripts")).unwrap();
+    for file in ["rebound.toml", "scripts/injury_report.py"] {
+        std::fs::copy(example(file), dir.path().join("examples/nba").join(file)).unwrap();
+    }
+    let bin = Path::new(env!("CARGO_BIN_EXE_rebound")).parent().unwrap();
+    let mut shell = std::process::Command::new("sh");
+    shell
+        .args(["-e", "-c", &recipe])
+        .current_dir(dir.path())
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env_remove("REBOUND_CONFIG")
+        .env("RUST_LOG", "warn");
+    for name in UNSET {
+        shell.env_remove(name);
+    }
+    let out = tokio::task::spawn_blocking(move || shell.output().unwrap())
+        .await
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{recipe}\n{stdout}\n{}",
+        text(&out.stderr)
+    );
+    for workflow in ["morning_operations", "betting_lines"] {
+        let line = format!("workflow {workflow} for 2026-11-28: success");
+        assert!(stdout.contains(&line), "{line}: {stdout}");
+    }
+    // stats.nba.com's player list came through the proxy the recipe names.
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("nbac_player_list") && l.contains("success")),
+        "{stdout}"
+    );
+}
