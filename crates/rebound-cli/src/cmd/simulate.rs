@@ -266,6 +266,16 @@ async fn simulate_all(
                 environment: Some(crate::setup::process_env),
                 ..Options::default()
             };
+            // A run prints nothing until its report, which for a long
+            // scenario is a minute or more of silence: say it started.
+            // On stderr, so `--json` keeps stdout to the report.
+            crate::setup::say(&starting_line(
+                &scenario,
+                variant,
+                args.from,
+                args.days,
+                args.compare.as_deref(),
+            ));
             let report = run_one(scenario.clone(), &options).await?;
             reports.push(report);
         }
@@ -303,6 +313,35 @@ async fn simulate_all(
     })
 }
 
+/// The line printed as a run starts: the scenario, its simulated days,
+/// and the config it runs against.
+fn starting_line(
+    scenario: &Scenario,
+    variant: &Variant,
+    from: Option<NaiveDate>,
+    days: Option<u32>,
+    compare: Option<&Path>,
+) -> String {
+    let days = days.unwrap_or(scenario.days);
+    let from = from.unwrap_or(scenario.from);
+    let config = match &variant.config {
+        Some(file) if variant.label != "config" && compare.is_some() => {
+            format!("the --compare config {}", file.display())
+        }
+        Some(file) => format!("the config {}", file.display()),
+        None => "the reference pipeline".to_string(),
+    };
+    let policy = match variant.policy {
+        Policy::Original => " with the original pipeline's policies",
+        Policy::AsWritten => "",
+    };
+    format!(
+        "simulating {}: {} from {from} ({config}{policy})…",
+        crate::output::printable(&scenario.name),
+        plural(u64::from(days), "day", "days"),
+    )
+}
+
 async fn run_one(scenario: Scenario, options: &Options) -> Result<Report, Failure> {
     simulate(scenario, options).await.map_err(|e| match e {
         SimulateError::Prepare(_) | SimulateError::Scenario(_) | SimulateError::Usage(_) => {
@@ -336,6 +375,11 @@ fn list_builtins(json: bool) -> Result<ExitCode, Failure> {
             ]);
         }
         println!("{t}");
+        // The only one a person waits long enough on to wonder whether it
+        // hangs (docs/simulate.md has the measured times).
+        println!(
+            "Each takes seconds, except full-season: a minute or more per run (--policy original makes two)."
+        );
         println!("Run one: rebound simulate new-years-eve --policy original");
     }
     Ok(ExitCode::SUCCESS)

@@ -1571,3 +1571,45 @@ fn every_fault_outside_the_simulated_days_is_refused() {
         "{stderr}"
     );
 }
+
+/// Before: a run printed nothing until its report, twelve seconds of
+/// silence for new-years-eve with `--policy original`, a minute or more for
+/// full-season, and the list did not say which takes long.
+#[test]
+fn a_run_says_on_stderr_that_it_started_and_the_list_names_the_long_one() {
+    let out = rebound(&["simulate"], &[]);
+    assert!(
+        text(&out.stdout).contains(
+            "Each takes seconds, except full-season: a minute or more per run (--policy original makes two)."
+        ),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = rebound(
+        &[
+            "simulate",
+            "dst-spring-forward",
+            "--days",
+            "1",
+            "--policy",
+            "original",
+            "--json",
+        ],
+        &[],
+    );
+    let stderr = text(&out.stderr);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+    // stdout stays the JSON report alone.
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
+    assert_eq!(report["scenario"], "dst-spring-forward");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "simulating dst-spring-forward: 1 day from 2026-03-06 (the reference pipeline)…",
+            "simulating dst-spring-forward: 1 day from 2026-03-06 (the reference pipeline with the original pipeline's policies)…",
+        ],
+        "{stderr}"
+    );
+}
