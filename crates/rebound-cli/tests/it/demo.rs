@@ -549,3 +549,29 @@ fn a_dir_whose_name_is_not_utf8_is_refused_before_anything_is_written() {
     );
     assert!(!dir.path().join(name).exists(), "nothing written");
 }
+
+/// Before: only "cannot serve the simulated upstream on 127.0.0.1:N:
+/// Address already in use (os error 98)", which did not say who might hold
+/// the port (usually an earlier `demo upstream`) nor what to do.
+#[test]
+fn a_port_already_taken_is_explained() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["upstream", "--port", &port],
+        vec!["upstream", "--receiver-port", &port],
+    ] {
+        let out = demo(dir.path(), &args, &[]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        let flag = args[1];
+        for part in [
+            format!("127.0.0.1:{port}: Address already in use"),
+            "another process holds that port, perhaps an earlier `rebound demo upstream` still running".to_string(),
+            format!("pick another {flag} (a demo config expects the port its first lines name)"),
+        ] {
+            assert!(stderr.contains(&part), "{part}: {stderr}");
+        }
+    }
+}

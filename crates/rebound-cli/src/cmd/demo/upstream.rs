@@ -1,12 +1,12 @@
 //! `rebound demo upstream [--port N] [--receiver-port M]`: serves the
 //! simulated upstream on its own (no faults scripted: every route answers
 //! its default), so the config `rebound demo` wrote stays runnable with
-//! `run`, `serve` and `health`; with `--receiver-port`, also the alert
-//! webhook receiver that config posts to, printing each message it gets.
+//! `run` and `health` (it has no schedule, so `serve` runs nothing); with
+//! `--receiver-port`, also the alert webhook receiver that config posts
+//! to, printing each message it gets.
 //! Runs until Ctrl-C or SIGTERM.
 
 use crate::Failure;
-use anyhow::Context;
 use clap::Args;
 use rebound_upstream_sim::{UpstreamSim, WebhookReceiver};
 use std::process::ExitCode;
@@ -24,18 +24,24 @@ pub struct UpstreamArgs {
 }
 
 pub async fn upstream(args: UpstreamArgs) -> Result<ExitCode, Failure> {
-    let sim = UpstreamSim::start_on(args.port).await.with_context(|| {
-        format!(
-            "cannot serve the simulated upstream on 127.0.0.1:{}",
-            args.port
+    let sim = UpstreamSim::start_on(args.port).await.map_err(|error| {
+        cannot_bind(
+            format!(
+                "cannot serve the simulated upstream on 127.0.0.1:{}",
+                args.port
+            ),
+            "--port",
+            error,
         )
     })?;
     let receiver = match args.receiver_port {
-        Some(port) => Some(
-            WebhookReceiver::start_on(port)
-                .await
-                .with_context(|| format!("cannot receive webhooks on 127.0.0.1:{port}"))?,
-        ),
+        Some(port) => Some(WebhookReceiver::start_on(port).await.map_err(|error| {
+            cannot_bind(
+                format!("cannot receive webhooks on 127.0.0.1:{port}"),
+                "--receiver-port",
+                error,
+            )
+        })?),
         None => None,
     };
     // The address goes to stdout: a script can read which port it got.
@@ -69,6 +75,19 @@ pub async fn upstream(args: UpstreamArgs) -> Result<ExitCode, Failure> {
         receiver.shutdown().await;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why a port could not be bound. "Address already in use" alone left a
+/// newcomer guessing; the usual holder is the `rebound demo upstream`
+/// started earlier in another terminal, still running.
+fn cannot_bind(what: String, flag: &str, error: std::io::Error) -> anyhow::Error {
+    if error.kind() == std::io::ErrorKind::AddrInUse {
+        anyhow::anyhow!(
+            "{what}: {error}; another process holds that port, perhaps an earlier `rebound demo upstream` still running: stop it, or pick another {flag} (a demo config expects the port its first lines name)"
+        )
+    } else {
+        anyhow::Error::new(error).context(what)
+    }
 }
 
 /// The first SIGTERM or Ctrl-C.
