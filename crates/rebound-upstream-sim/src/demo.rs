@@ -188,7 +188,7 @@ pub fn demo_config_with(demo: &DemoConfig) -> String {
     let max_attempts = DEMO_MAX_ATTEMPTS;
     let serve = match &demo.serve_command {
         Some(command) => format!(
-            "# The simulated upstream stopped when the demo ended; to run this config\n# again (`run`, `serve`), start it first, in another terminal:\n#   {command}\n"
+            "# The simulated upstream stopped when the demo ended; to run this config\n# again (`rebound run WORKFLOW --date {DEMO_DATE}`), start it first, in\n# another terminal:\n#   {command}\n# No workflow here has a schedule: `rebound serve` would run none of them.\n"
         ),
         None => String::new(),
     };
@@ -408,6 +408,19 @@ mod tests {
             text.contains("\n#   rebound demo upstream --port 4242\n"),
             "{text}"
         );
+        // Its workflows have no schedule: the header named `serve` as a way
+        // to run it again, which then idled.
+        assert!(
+            text.contains(&format!("`rebound run WORKFLOW --date {DEMO_DATE}`")),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "No workflow here has a schedule: `rebound serve` would run none of them."
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("(`run`, `serve`)"), "{text}");
         assert!(text.contains("[alerts.sinks.demo_receiver]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:4343/alerts\""), "{text}");
         // Without them, neither appears.
         let plain = demo_config("http://127.0.0.1:4242");

@@ -146,6 +146,14 @@ pub async fn plan(config: &Path, args: PlanArgs) -> Result<ExitCode, Failure> {
     };
     let decisions = rebound_schedule::simulate_day(&plan, args.date, &calendars)
         .map_err(|e| Failure::Runtime(anyhow!("planning {}: {e}", args.date)))?;
+    // An empty table and "0 decisions" read as a quiet day; with no
+    // schedule in the config, every day is empty, and the reason is the
+    // config, not the date.
+    let unscheduled = plan.workflows.values().all(|w| w.schedule.is_none());
+    let no_schedule = format!(
+        "no workflow in this config has a schedule, so `rebound serve` makes no decisions on {} or any day; give one a `schedule` (docs/scheduling.md), or run it by hand with `rebound run WORKFLOW`",
+        args.date
+    );
     if args.json {
         // The decisions `GET /api/v1/plan` answers, keys in the order
         // this command always printed them.
@@ -159,6 +167,11 @@ pub async fn plan(config: &Path, args: PlanArgs) -> Result<ExitCode, Failure> {
             "{}",
             serde_json::to_string_pretty(&rows).unwrap_or_default()
         );
+        if unscheduled {
+            eprintln!("note: {no_schedule}");
+        }
+    } else if unscheduled {
+        println!("{}", capitalized(&no_schedule));
     } else {
         println!("{}", table(&decisions, plan.pipeline.timezone));
         let runs = decisions
@@ -173,6 +186,16 @@ pub async fn plan(config: &Path, args: PlanArgs) -> Result<ExitCode, Failure> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `text` with its first letter upper-case: the same sentence as a line of
+/// its own rather than after "note: ".
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// The reason, and for a run that would be retried if it failed, when:

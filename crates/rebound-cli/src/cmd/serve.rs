@@ -89,6 +89,14 @@ pub async fn serve(config: &Path, args: ServeArgs) -> Result<ExitCode, Failure> 
         ),
         crate::output::printable(&summary.database)
     ));
+    // "0 scheduled workflows" and then silence read as a service waiting
+    // for its first slot; with no schedule there is none, ever. Roles all
+    // and scheduler are the ones that would start runs.
+    if summary.scheduled_workflows == 0 && matches!(args.role, Role::All | Role::Scheduler) {
+        setup::say(
+            "rebound serve: no workflow has a schedule, so nothing will run on its own; give one a `schedule = { kind = \"cron\", cron = \"0 5 * * *\" }` (or window, every, at, discovery: docs/scheduling.md), or run one now with `rebound run WORKFLOW`",
+        );
+    }
     if let Some(addr) = handle.local_addr() {
         setup::say(&format!(
             "rebound serve: dashboard at http://{addr}/, API at http://{addr}/api/v1/ (docs/api.md), metrics at http://{addr}/metrics"

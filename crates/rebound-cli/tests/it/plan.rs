@@ -1045,3 +1045,31 @@ schedule = {{ kind = "window", start = "06:00", end = "10:00", calendar = "games
     assert_eq!(stderr.matches("calendar games").count(), 1, "{stderr}");
     assert!(stderr.contains("is missing from the raw store"), "{stderr}");
 }
+
+/// Before: an empty table and "0 decisions on DATE, 0 runs", as if the
+/// date were a quiet one; `rebound init`'s minimal template has no
+/// schedule, so every date planned so.
+#[test]
+fn a_config_without_schedules_says_so_instead_of_an_empty_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = super::one_workflow(dir.path(), "rebound.db");
+    let config = config.to_str().unwrap();
+    let out = rebound(&["-c", config, "plan", "--date", "2026-01-15"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "No workflow in this config has a schedule, so `rebound serve` makes no decisions on 2026-01-15 or any day; give one a `schedule` (docs/scheduling.md), or run it by hand with `rebound run WORKFLOW`\n"
+    );
+    // JSON stays the list of decisions; the note goes to stderr.
+    let out = rebound(
+        &["-c", config, "plan", "--date", "2026-01-15", "--json"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "[]");
+    assert!(
+        text(&out.stderr).contains("note: no workflow in this config has a schedule"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -85,8 +85,54 @@ schedule = {{ kind = "window", start = "06:00", end = "18:00" }}
         "info lines stay off: {text}"
     );
     assert!(!text.contains('\u{1b}'), "no colour into a file: {text:?}");
+    // A scheduled workflow: nothing to warn about.
+    assert!(
+        !text.contains("nothing will run on its own"),
+        "scheduled: {text}"
+    );
     let wal = std::fs::metadata(dir.path().join("rebound.db-wal"))
         .map(|m| m.len())
         .unwrap_or(0);
     assert_eq!(wal, 0, "the WAL is checkpointed on a clean stop");
+}
+
+/// Before: "role all, 0 scheduled workflows, …" and then silence, which
+/// read as a service waiting for its first slot; with no schedule there is
+/// none.
+#[test]
+fn serve_with_no_scheduled_workflow_says_nothing_will_run_on_its_own() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = super::one_workflow(dir.path(), "rebound.db");
+    let log = dir.path().join("serve.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .args(["-c", config.to_str().unwrap(), "serve"])
+        .env_remove("REBOUND_CONFIG")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("serve starts");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("0 scheduled workflows") && text.lines().count() >= 2 {
+            break text;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("no start lines\n{text}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    terminate(&mut child);
+    let status = wait_exit(&mut child, Duration::from_secs(15)).expect("serve exits");
+    assert!(status.success(), "{status}");
+    let line = text
+        .lines()
+        .nth(1)
+        .unwrap_or_else(|| panic!("a second line: {text}"));
+    assert_eq!(
+        line,
+        "rebound serve: no workflow has a schedule, so nothing will run on its own; give one a `schedule = { kind = \"cron\", cron = \"0 5 * * *\" }` (or window, every, at, discovery: docs/scheduling.md), or run one now with `rebound run WORKFLOW`"
+    );
 }
