@@ -197,11 +197,14 @@ pub fn init(args: InitArgs, config: Option<&Path>) -> Result<ExitCode, Failure> 
     let plan = setup::load_checked_plan(&config)?.plan;
     write_new(&gitignore, &gitignore_text(&plan, &folder))?;
 
-    println!(
-        "Wrote {} and {}.",
-        crate::output::printable(&config.display().to_string()),
-        crate::output::printable(&gitignore.display().to_string())
-    );
+    // Every file written is named: the reference example also writes its
+    // transform's script, which the line left out.
+    let written: Vec<String> = std::iter::once(&config)
+        .chain(companions.iter().map(|(path, _)| path))
+        .chain(std::iter::once(&gitignore))
+        .map(|path| crate::output::printable(&path.display().to_string()))
+        .collect();
+    println!("Wrote {}.", and_list(&written));
     println!("Try next:");
     // No `cd` when `-c` is absolute: the config is written there, DIR is
     // not created (`cd DIR` failed), and the commands name the file whole.
@@ -299,4 +302,13 @@ fn gitignore_text(plan: &Plan, dir: &Path) -> String {
         out.push_str(&format!("/{raw}/\n"));
     }
     out
+}
+
+/// "a and b", "a, b and c".
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }

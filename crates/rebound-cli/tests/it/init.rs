@@ -311,3 +311,42 @@ fn the_printed_next_commands_work_when_pasted() {
     );
     paste("caf\\xe9", out);
 }
+
+/// Before: "Wrote nba-pipeline/rebound.toml and nba-pipeline/.gitignore."
+/// left out the injury report's script it also wrote, and the config's
+/// header told the user to run `rebound check -c
+/// examples/nba/rebound.toml`, a path that is not in their folder.
+#[test]
+fn init_nba_names_every_file_it_wrote_and_its_header_reads_right_there() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = rebound_in(tmp.path(), &["init", "--example", "nba", "nba-pipeline"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        stdout.lines().next(),
+        Some(
+            "Wrote nba-pipeline/rebound.toml, nba-pipeline/scripts/injury_report.py and nba-pipeline/.gitignore."
+        ),
+        "{stdout}"
+    );
+    let config = std::fs::read_to_string(tmp.path().join("nba-pipeline/rebound.toml")).unwrap();
+    let header: String = config
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        !header.contains("-c\n# examples/nba/rebound.toml"),
+        "{header}"
+    );
+    assert!(
+        header.contains("`rebound check` (with -c\n# pointing at this file) prints what it means"),
+        "{header}"
+    );
+    // The minimal template writes two files, named as before.
+    let out = rebound_in(tmp.path(), &["init", "small"]);
+    assert_eq!(
+        text(&out.stdout).lines().next(),
+        Some("Wrote small/rebound.toml and small/.gitignore.")
+    );
+}
