@@ -115,7 +115,10 @@ pub fn observe_with(
         if rules.dataset_stale && f.level > Level::Ok {
             let age = match (f.last_change_at, f.age_seconds) {
                 (Some(at), _) => format!("last changed {}", ago(now, at, tz)),
-                (None, _) => "never changed".to_string(),
+                (None, _) => match f.watched_since {
+                    Some(t) => format!("never changed since the history began {}", ago(now, t, tz)),
+                    None => "never changed".to_string(),
+                },
             };
             let limit = match (f.level, f.fresh_error_seconds, f.fresh_warn_seconds) {
                 (Level::Critical, Some(s), _) | (_, _, Some(s)) => {

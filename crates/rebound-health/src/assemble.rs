@@ -769,6 +769,8 @@ async fn datasets(
             .or_default()
             .push(s.name.as_str());
     }
+    // When the history began: a dataset that never changed is aged from it.
+    let watched_since = store.first_call_at().await?;
     // Every producer's newest fresh payload and newest call, each in one
     // read for all of them.
     let names: Vec<String> = producers
@@ -808,7 +810,7 @@ async fn datasets(
             last_change_at = last_change_at.max(fresh.get(scraper).copied().flatten());
             last_checked_at = last_checked_at.max(last.get(*scraper).and_then(|l| l.last_call_at));
         }
-        let freshness = freshness_of(policy, last_change_at, last_checked_at, now);
+        let freshness = freshness_of(policy, last_change_at, last_checked_at, watched_since, now);
         let completeness = match policy {
             Some(policy) => completeness_to_read(plan, &calendars, policy, now).await,
             None => None,
@@ -850,21 +852,27 @@ async fn datasets(
 }
 
 /// Age and level of a dataset's newest real change. A dataset that never
-/// changed is as bad as its strongest threshold: it was expected and
-/// never came.
+/// changed is graded by the time since the history began
+/// (`watched_since`): it was expected and has not come in that long. It
+/// used to be as bad as its strongest threshold at once, so a new
+/// pipeline's first `serve` sent critical alerts for datasets no workflow
+/// had been due to fetch yet.
 pub fn freshness_of(
     policy: Option<&DatasetPolicy>,
     last_change_at: Option<DateTime<Utc>>,
     last_checked_at: Option<DateTime<Utc>>,
+    watched_since: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Freshness {
     let warn = policy.and_then(|p| p.fresh_warn);
     let error = policy.and_then(|p| p.fresh_error);
     let age = last_change_at.map(|t| (now - t).num_seconds().max(0));
-    let past = |limit: Option<Duration>| match (limit, age) {
+    // A dataset that never changed has gone without data since the
+    // history began; with no history at all, nothing has run to judge.
+    let graded = age.or_else(|| watched_since.map(|t| (now - t).num_seconds().max(0)));
+    let past = |limit: Option<Duration>| match (limit, graded) {
         (Some(limit), Some(age)) => age >= secs(limit),
-        (Some(_), None) => true,
-        (None, _) => false,
+        (Some(_), None) | (None, _) => false,
     };
     let level = if past(error) {
         Level::Critical
@@ -880,6 +888,7 @@ pub fn freshness_of(
         age_seconds: age,
         fresh_warn_seconds: warn.map(secs),
         fresh_error_seconds: error.map(secs),
+        watched_since,
     }
 }
 

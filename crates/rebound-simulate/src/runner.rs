@@ -616,18 +616,6 @@ pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Repor
     Ok(report)
 }
 
-/// Whether a dataset of `age` seconds (`None`: it never changed) is past
-/// its freshness SLA of `sla` seconds. One that never changed is, as the
-/// health report says (`rebound_health::freshness_of`): it was expected
-/// and never came. Counting it as fresh showed 0 h past the SLA while
-/// `dataset_stale` alerts fired for it.
-fn past_sla(age: Option<i64>, sla: Option<i64>) -> bool {
-    match (age, sla) {
-        (Some(age), Some(sla)) => age > sla,
-        (None, Some(_)) => true,
-        (_, None) => false,
-    }
-}
 
 /// One alert round as `serve` does it: the health report at now, the
 /// evaluator, the deliverer; then what reached the receiver, stamped with
@@ -651,10 +639,10 @@ async fn round(
         let since = (now - previous.max(measured_from)).num_seconds().max(0);
         for dataset in &health.datasets {
             let f = &dataset.freshness;
-            if past_sla(
-                f.age_seconds,
-                f.fresh_warn_seconds.or(f.fresh_error_seconds),
-            ) {
+            // Past its SLA exactly when the report grades it stale (its
+            // first threshold passed, or, never changed, that long since
+            // the history began), so the figure and the alerts agree.
+            if f.level > rebound_health::Level::Ok {
                 *observed
                     .past_sla_seconds
                     .entry(dataset.name.clone())
@@ -741,7 +729,7 @@ async fn round(
 
 #[cfg(test)]
 mod tests {
-    use super::{Folder, folder, past_sla};
+    use super::{Folder, folder};
 
     #[test]
     fn a_temporary_history_goes_into_the_scratch_folder_when_it_can() {
@@ -776,12 +764,4 @@ mod tests {
         assert!(super::check_keep(&dir.path().join("missing").join("x".repeat(255))).is_ok());
     }
 
-    #[test]
-    fn a_dataset_that_never_changed_is_past_its_sla() {
-        assert!(past_sla(None, Some(3600)));
-        assert!(past_sla(Some(3601), Some(3600)));
-        assert!(!past_sla(Some(3600), Some(3600)));
-        assert!(!past_sla(None, None), "no SLA, nothing to be past");
-        assert!(!past_sla(Some(1_000_000), None));
-    }
 }

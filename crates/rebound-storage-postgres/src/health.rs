@@ -187,6 +187,16 @@ impl HealthStore for PostgresStore {
         Ok(last)
     }
 
+    async fn first_call_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let first: Option<DateTime<Utc>> = sqlx::query_scalar(
+            "SELECT started_at FROM scraper_execution_log ORDER BY started_at LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .within(self, "first_call_at")
+        .await?;
+        Ok(first)
+    }
+
     async fn last_fresh_payload(
         &self,
         scraper_name: &str,

@@ -193,6 +193,17 @@ impl HealthStore for SqliteStore {
         Ok(last)
     }
 
+    async fn first_call_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let first: Option<String> = sqlx::query_scalar(
+            "SELECT started_at FROM scraper_execution_log \
+             INDEXED BY scraper_execution_log_by_start ORDER BY started_at LIMIT 1",
+        )
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(|e| store_error("first_call_at", e))?;
+        parse_opt_time(first.as_deref(), "started_at")
+    }
+
     async fn last_fresh_payload(
         &self,
         scraper_name: &str,

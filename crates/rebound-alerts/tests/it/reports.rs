@@ -97,6 +97,7 @@ pub fn dataset(name: &str) -> DatasetHealth {
             age_seconds: None,
             fresh_warn_seconds: None,
             fresh_error_seconds: None,
+            watched_since: None,
         },
         completeness: None,
     }

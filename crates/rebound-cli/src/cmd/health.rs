@@ -328,8 +328,15 @@ pub(crate) fn problems(report: &HealthReport, tz: chrono_tz::Tz) -> Vec<(Level, 
                     when(f.last_checked_at, tz)
                 ),
                 None => format!(
-                    "dataset {}: never received new data (last checked {})",
+                    "dataset {}: never received new data since the history began {}{} (last checked {})",
                     d.name,
+                    when(f.watched_since, tz),
+                    f.watched_since
+                        .map(|t| format!(
+                            ", {}",
+                            ago((report.generated_at - t).num_seconds().max(0))
+                        ))
+                        .unwrap_or_default(),
                     when(f.last_checked_at, tz)
                 ),
             };

@@ -115,3 +115,55 @@ async fn empty_and_identical_payloads_turn_a_dataset_stale_on_time() {
     assert_eq!(fresh.level, Level::Ok);
     assert_eq!(fresh.freshness.age_seconds, Some(0));
 }
+
+/// A dataset that never changed is graded by the time since the history
+/// began, not as stale at once: a new pipeline's first `serve` sent
+/// critical "never changed" alerts within a minute, for datasets no
+/// workflow had been due to fetch yet. With no call at all, nothing has
+/// run to judge.
+#[tokio::test]
+async fn a_dataset_that_never_changed_is_stale_only_once_its_limit_has_passed_since_the_history_began()
+ {
+    let h = harness(CONFIG).await;
+    let level_at = |at| {
+        let h = &h;
+        async move {
+            let all = rebound_health::freshness(
+                &h.plan,
+                h.store.as_ref(),
+                &EngineCalendars(&h.engine),
+                at,
+            )
+            .await
+            .expect("freshness");
+            all[0].clone()
+        }
+    };
+    let empty = level_at(start()).await;
+    assert_eq!(empty.level, Level::Ok, "an empty history: {empty:?}");
+    assert_eq!(empty.freshness.watched_since, None);
+
+    // The first call brings no records: the history begins, no data yet.
+    h.sim.script(
+        "/t/injuries",
+        vec![Reply::json(200, json!({"records": []}))],
+    );
+    h.engine
+        .run_workflow("injuries", start().date_naive(), &BTreeMap::new())
+        .await
+        .expect("run");
+    let began = start();
+    let soon = level_at(began + TimeDelta::minutes(2)).await;
+    assert_eq!(soon.level, Level::Ok, "{soon:?}");
+    assert_eq!(soon.freshness.last_change_at, None);
+    assert_eq!(soon.freshness.watched_since, Some(began));
+    assert_eq!(
+        level_at(began + TimeDelta::hours(26)).await.level,
+        Level::Warning,
+        "fresh_warn since the history began"
+    );
+    assert_eq!(
+        level_at(began + TimeDelta::hours(50)).await.level,
+        Level::Critical
+    );
+}
