@@ -97,8 +97,9 @@ pub const FAULT_WATCH: TimeDelta = TimeDelta::hours(3);
 
 /// The simulated time before the scenario's first date, without faults,
 /// so every dataset has been collected once before anything is measured
-/// (an empty history would open "never changed" alerts at once). Nothing
-/// from it is counted in the report.
+/// (a dataset with data behaves as it will all season, rather than as
+/// one that never changed, aged from the history's start). Nothing from
+/// it is counted in the report.
 pub const WARM_UP: TimeDelta = TimeDelta::days(1);
 
 /// Why a simulation could not run.
