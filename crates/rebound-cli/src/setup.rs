@@ -227,8 +227,30 @@ pub(crate) fn transform_env() -> Vec<(String, String)> {
 
 fn load_with(path: &Path, secrets: Secrets) -> Result<rebound_config::Loaded, Failure> {
     refuse_config_folder(path)?;
-    rebound_config::load_with(path, &process_env, secrets)
-        .map_err(|e| Failure::Usage(anyhow::anyhow!("{e}")))
+    rebound_config::load_with(path, &process_env, secrets).map_err(|e| match e {
+        rebound_config::ConfigError::NotFound { path } => {
+            Failure::Usage(anyhow::anyhow!(config_not_found_message(&path)))
+        }
+        e => Failure::Usage(anyhow::anyhow!("{e}")),
+    })
+}
+
+/// A missing config file, with what to do about it by where its path came
+/// from: the loader cannot know, and its one hint, "pass -c FILE or set
+/// REBOUND_CONFIG", was said to people who had passed -c.
+fn config_not_found_message(path: &Path) -> String {
+    let shown = path.display();
+    match CONFIG_ORIGIN.get().copied().unwrap_or(ConfigOrigin::Flag) {
+        ConfigOrigin::Flag => {
+            format!("config file not found: {shown} (given with -c/--config: check the path)")
+        }
+        ConfigOrigin::Env => format!(
+            "config file not found: {shown} (from REBOUND_CONFIG in the environment: check the path it holds)"
+        ),
+        ConfigOrigin::Default => format!(
+            "config file not found: {shown} (the default config file; pass -c FILE or set REBOUND_CONFIG)"
+        ),
+    }
 }
 
 /// Refuses a secret sent to an upstream that is too short to be masked

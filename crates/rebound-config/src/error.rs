@@ -58,7 +58,10 @@ fn write_one_line(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    #[error("config file not found: {} (pass -c FILE or set REBOUND_CONFIG)", path.display())]
+    /// No file at `path`. The message gives no advice: how the path was
+    /// chosen (`-c`, `REBOUND_CONFIG`, the default) is the caller's to
+    /// say; "pass -c FILE" read as nonsense to someone who had.
+    #[error("config file not found: {}", path.display())]
     NotFound { path: PathBuf },
     /// The file exists but could not be read (permissions, not UTF-8, a
     /// directory, ...); `reason` says which, in words.

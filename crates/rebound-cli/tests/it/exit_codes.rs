@@ -94,6 +94,53 @@ fn a_config_path_that_is_a_folder_names_where_it_came_from() {
     );
 }
 
+/// A missing config file says what to check by where its path came from.
+/// Before: "(pass -c FILE or set REBOUND_CONFIG)" whichever it was, also
+/// to someone who had passed -c.
+#[test]
+fn a_missing_config_names_where_its_path_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nonexist.toml");
+    let missing = missing.to_str().unwrap();
+
+    let out = rebound(&["-c", missing, "check"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "error: config file not found: {missing} (given with -c/--config: check the path)\n"
+        )
+    );
+    // The flag wins over the variable, and is the one named.
+    let out = rebound(&["-c", missing, "check"], &[("REBOUND_CONFIG", "x.toml")]);
+    assert!(
+        text(&out.stderr).contains("(given with -c/--config: check the path)"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = rebound(&["check"], &[("REBOUND_CONFIG", missing)]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "error: config file not found: {missing} (from REBOUND_CONFIG in the environment: check the path it holds)\n"
+        )
+    );
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .arg("check")
+        .env_remove("REBOUND_CONFIG")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        "error: config file not found: rebound.toml (the default config file; pass -c FILE or set REBOUND_CONFIG)\n"
+    );
+}
+
 /// Before: a history whose pages are damaged was a WARNING (exit 1): the
 /// report's failed read was an error like any runtime one.
 #[tokio::test]
