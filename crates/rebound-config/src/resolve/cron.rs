@@ -78,6 +78,37 @@ const FIELDS: [Field; 5] = [
     },
 ];
 
+/// A month's or weekday's name written in a field that does not take it,
+/// in an expression croner accepted: croner swaps every name for its
+/// number wherever it stands, so `0 0 * MON *` loaded as month 1 (January
+/// only) and `0 MON * * *` as hour 1, a schedule other than the one meant,
+/// with nothing said. `None` when every name is in its own field.
+pub(super) fn misplaced_name(text: &str) -> Option<String> {
+    for (field, part) in FIELDS.iter().zip(text.split_whitespace()) {
+        let tokens = part
+            .split([',', '-', '/', '#'])
+            .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphabetic()));
+        for token in tokens {
+            if field.names.iter().any(|n| n.eq_ignore_ascii_case(token)) {
+                continue;
+            }
+            let belongs = FIELDS
+                .iter()
+                .find(|other| other.names.iter().any(|n| n.eq_ignore_ascii_case(token)));
+            if let Some(other) = belongs {
+                return Some(format!(
+                    "{} \"{part}\" holds {token}, a name of the {} field; the {} field takes {}",
+                    field.name,
+                    other.name,
+                    field.name,
+                    field.expected()
+                ));
+            }
+        }
+    }
+    None
+}
+
 /// What is wrong with `text`, a five-field expression `parser` refused
 /// with `error`: the first field that fails on its own, and why.
 pub(super) fn explain(text: &str, parser: &CronParser, error: &CronError) -> String {

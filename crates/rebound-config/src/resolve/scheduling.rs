@@ -858,7 +858,13 @@ impl Resolver<'_> {
                 );
                 None
             }
-            Ok(_) => self.setting(read_from, Some(text.trim().to_string())),
+            Ok(_) => match super::cron::misplaced_name(&text) {
+                Some(why) => {
+                    self.fail(path, format!("bad cron expression \"{text}\": {why}"));
+                    None
+                }
+                None => self.setting(read_from, Some(text.trim().to_string())),
+            },
             Err(e) => {
                 let why = super::cron::explain(&text, &parser, &e);
                 self.fail(path, format!("bad cron expression \"{text}\": {why}"));

@@ -173,3 +173,38 @@ fn expected_count(cron: &str) -> String {
         "{FILE}:{line}:{CRON_COLUMN}: workflows.w.schedule.cron: expected 5 fields (minute hour day-of-month month day-of-week), found 6 in \"{cron}\""
     )
 }
+
+/// A month's or weekday's name in a field that does not take it is
+/// refused: croner swaps names for numbers wherever they stand, so
+/// `0 0 * MON *` loaded as January only and `0 MON * * *` as 01:00, with
+/// nothing said. Names in their own fields still load.
+#[test]
+fn a_name_in_a_field_that_does_not_take_it_is_refused() {
+    assert_eq!(
+        cron_error("0 0 * MON *"),
+        expected(
+            "0 0 * MON *",
+            "month \"MON\" holds MON, a name of the day of week field; the month field takes a number 1–12, a name JAN–DEC, *, a range a-b, a step */n or a-b/n, or a list of these separated by commas"
+        )
+    );
+    assert!(
+        cron_error("0 mon * * *")
+            .contains("hour \"mon\" holds mon, a name of the day of week field"),
+        "{}",
+        cron_error("0 mon * * *")
+    );
+    assert!(
+        cron_error("0 0 * * JAN-MAR")
+            .contains("day of week \"JAN-MAR\" holds JAN, a name of the month field"),
+        "{}",
+        cron_error("0 0 * * JAN-MAR")
+    );
+    for fine in [
+        "0 9 * JAN-MAR MON-FRI",
+        "0 9 * * mon,wed",
+        "0 0 L * *",
+        "30 6 * DEC SUN#2",
+    ] {
+        plan(&with_cron(fine));
+    }
+}
