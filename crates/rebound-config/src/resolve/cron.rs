@@ -85,6 +85,31 @@ const FIELDS: [Field; 5] = [
 /// with nothing said. `None` when every name is in its own field.
 pub(super) fn misplaced_name(text: &str) -> Option<String> {
     for (field, part) in FIELDS.iter().zip(text.split_whitespace()) {
+        // A step past the field's span matches only the item's start:
+        // `*/90` in the minutes fires once an hour, not every 90 minutes
+        // (cron cannot say that; an `every` schedule can).
+        for item in part.split(',') {
+            let Some((_, step)) = item.split_once('/') else {
+                continue;
+            };
+            let Ok(step) = step.parse::<u64>() else {
+                continue;
+            };
+            if step > field.max - field.min {
+                // Every N minutes through the day is an `every` schedule.
+                let instead = if field.name == "minute" {
+                    format!(
+                        "; for every {step} minutes write schedule = {{ kind = \"every\", start = \"00:00\", end = \"23:59\", every = \"{step}m\" }} (docs/scheduling.md)"
+                    )
+                } else {
+                    String::new()
+                };
+                return Some(format!(
+                    "{} step {step} in \"{item}\" is more than the field's {}–{}, so it matches only where the item starts{instead}",
+                    field.name, field.min, field.max
+                ));
+            }
+        }
         let tokens = part
             .split([',', '-', '/', '#'])
             .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphabetic()));

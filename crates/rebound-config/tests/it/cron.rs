@@ -208,3 +208,36 @@ fn a_name_in_a_field_that_does_not_take_it_is_refused() {
         plan(&with_cron(fine));
     }
 }
+
+/// A step past its field's span matches only where the item starts:
+/// `*/90` in the minutes fired once an hour, at minute 0, where every 90
+/// minutes was meant (an `every` schedule says that). It loaded silently.
+#[test]
+fn a_step_past_the_fields_span_is_refused() {
+    assert_eq!(
+        cron_error("*/90 * * * *"),
+        expected(
+            "*/90 * * * *",
+            "minute step 90 in \"*/90\" is more than the field's 0–59, so it matches only where the item starts; for every 90 minutes write schedule = { kind = \"every\", start = \"00:00\", end = \"23:59\", every = \"90m\" } (docs/scheduling.md)"
+        )
+    );
+    assert!(
+        cron_error("0 */36 * * *")
+            .contains("hour step 36 in \"*/36\" is more than the field's 0–23"),
+        "{}",
+        cron_error("0 */36 * * *")
+    );
+    for fine in [
+        "*/59 * * * *",
+        "0 */23 * * *",
+        "0 0 */30 * *",
+        "0 0 1 */11 *",
+        "0 0 * * */7",
+    ] {
+        plan(&with_cron(fine));
+    }
+    // The schedule the message offers loads as written.
+    plan(&format!(
+        "{BASE}\n[workflows.w]\nscrapers = [\"events\"]\nschedule = {{ kind = \"every\", start = \"00:00\", end = \"23:59\", every = \"90m\" }}\n"
+    ));
+}
