@@ -78,12 +78,13 @@ const FIELDS: [Field; 5] = [
     },
 ];
 
-/// A month's or weekday's name written in a field that does not take it,
-/// in an expression croner accepted: croner swaps every name for its
+/// A mistake in an expression croner accepted: a step past its field's
+/// span (below), or a month's or weekday's name written in a field that
+/// does not take it: croner swaps every name for its
 /// number wherever it stands, so `0 0 * MON *` loaded as month 1 (January
 /// only) and `0 MON * * *` as hour 1, a schedule other than the one meant,
-/// with nothing said. `None` when every name is in its own field.
-pub(super) fn misplaced_name(text: &str) -> Option<String> {
+/// with nothing said. `None` when there is neither.
+pub(super) fn accepted_mistake(text: &str) -> Option<String> {
     for (field, part) in FIELDS.iter().zip(text.split_whitespace()) {
         // A step past the field's span matches only the item's start:
         // `*/90` in the minutes fires once an hour, not every 90 minutes

@@ -858,7 +858,7 @@ impl Resolver<'_> {
                 );
                 None
             }
-            Ok(_) => match super::cron::misplaced_name(&text) {
+            Ok(_) => match super::cron::accepted_mistake(&text) {
                 Some(why) => {
                     self.fail(path, format!("bad cron expression \"{text}\": {why}"));
                     None
