@@ -238,7 +238,7 @@ fn load_with(path: &Path, secrets: Secrets) -> Result<rebound_config::Loaded, Fa
 /// A missing config file, with what to do about it by where its path came
 /// from: the loader cannot know, and its one hint, "pass -c FILE or set
 /// REBOUND_CONFIG", was said to people who had passed -c.
-fn config_not_found_message(path: &Path) -> String {
+pub(crate) fn config_not_found_message(path: &Path) -> String {
     let shown = path.display();
     match CONFIG_ORIGIN.get().copied().unwrap_or(ConfigOrigin::Flag) {
         ConfigOrigin::Flag => {

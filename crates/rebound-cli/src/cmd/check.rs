@@ -92,6 +92,12 @@ fn check_json(config: &Path) -> Result<ExitCode, Failure> {
                     "column": null,
                     "key": "",
                     "message": setup::config_folder_message(config)
+                        .or_else(|| match &error {
+                            rebound_config::ConfigError::NotFound { path } => {
+                                Some(setup::config_not_found_message(path))
+                            }
+                            _ => None,
+                        })
                         .unwrap_or_else(|| error.to_string()),
                 })]
             } else {

@@ -139,6 +139,15 @@ fn a_missing_config_names_where_its_path_came_from() {
         text(&out.stderr),
         "error: config file not found: rebound.toml (the default config file; pass -c FILE or set REBOUND_CONFIG)\n"
     );
+
+    // `check --json` says the same in its problem (it said only
+    // "config file not found: PATH").
+    let out = rebound(&["-c", missing, "check", "--json"], &[]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["problems"][0]["message"],
+        format!("config file not found: {missing} (given with -c/--config: check the path)")
+    );
 }
 
 /// Before: a history whose pages are damaged was a WARNING (exit 1): the
