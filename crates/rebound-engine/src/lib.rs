@@ -435,7 +435,10 @@ impl Engine {
     }
 }
 
-fn names<'a>(keys: impl Iterator<Item = &'a String>) -> String {
+/// The names an "unknown …" error lists as the config's own: comma-joined,
+/// `(none)` when there are none. Public so the CLI, which names an unknown
+/// target before it loads the secrets the engine needs, says it the same.
+pub fn names<'a>(keys: impl Iterator<Item = &'a String>) -> String {
     let all: Vec<&str> = keys.map(String::as_str).collect();
     if all.is_empty() {
         "(none)".to_string()

@@ -143,28 +143,17 @@ pub(crate) fn check_slot_used(
 /// exported as "unknown workflow". Called before [`setup::load_plan`].
 pub(crate) fn refuse_unknown_target(config: &Path, target: ParamsFor<'_>) -> Result<(), Failure> {
     let plan = setup::load_report_plan(config)?.plan;
-    let available = |names: Vec<&String>| {
-        if names.is_empty() {
-            "(none)".to_string()
-        } else {
-            names
-                .iter()
-                .map(|name| name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
-    };
     let error = match target {
         ParamsFor::Workflow(name) if !plan.workflows.contains_key(name) => {
             rebound_engine::EngineError::UnknownWorkflow {
                 name: name.to_string(),
-                available: available(plan.workflows.keys().collect()),
+                available: rebound_engine::names(plan.workflows.keys()),
             }
         }
         ParamsFor::Scraper(name) if !plan.scrapers.contains_key(name) => {
             rebound_engine::EngineError::UnknownScraper {
                 name: name.to_string(),
-                available: available(plan.scrapers.keys().collect()),
+                available: rebound_engine::names(plan.scrapers.keys()),
             }
         }
         _ => return Ok(()),
