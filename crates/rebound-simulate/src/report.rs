@@ -66,6 +66,11 @@ pub struct Calls {
     /// Calls by status.
     pub by_status: BTreeMap<String, i64>,
     pub attempts: i64,
+    /// Calls that made no request (no attempt): skipped ones (a breaker,
+    /// a quota, a lockout, a failed step before them) and ones held back
+    /// by their source's limits (a `Retry-After` pause). Named so the
+    /// attempts per call below 1 read without the docs at hand.
+    pub without_request: i64,
     /// Attempts per call, refused calls (no attempt) included.
     pub attempts_per_call: f64,
     /// Calls that made more attempts than they requested pages.
@@ -551,6 +556,9 @@ pub(crate) async fn build(
         totals.total += 1;
         *totals.by_status.entry(call.status.clone()).or_insert(0) += 1;
         totals.attempts += call.attempts;
+        if call.attempts == 0 {
+            totals.without_request += 1;
+        }
         if call.retried() {
             totals.retried += 1;
             if call.status == "success" || call.status == "no_data" {

@@ -488,10 +488,16 @@ fn figures(r: &Report) -> Vec<(&'static str, String, Option<f64>, Unit)> {
         (
             "attempts per call",
             format!(
-                "{:.3} ({} over {})",
+                "{:.3} ({} over {}{})",
                 r.calls.attempts_per_call,
                 plural(r.calls.attempts as u64, "attempt", "attempts"),
-                plural(r.calls.total as u64, "call", "calls")
+                plural(r.calls.total as u64, "call", "calls"),
+                // Why the figure can be below 1: calls that made no
+                // request count with 0 attempts.
+                match r.calls.without_request {
+                    0 => String::new(),
+                    n => format!(", {n} of them made no request"),
+                }
             ),
             Some(r.calls.attempts_per_call),
             Unit::Ratio,

@@ -80,6 +80,15 @@ fn host_down_reports_runs_failures_and_the_first_alert_from_a_kept_history() {
     let by_status = &report["calls"]["by_status"];
     let count = |k: &str| by_status[k].as_i64().unwrap_or(0);
     assert!(count("failed") + count("skipped") > 0, "{by_status}");
+    // The breaker's refusals made no request: counted, so attempts per
+    // call below 1 explain themselves.
+    let without = report["calls"]["without_request"]
+        .as_i64()
+        .expect("calls.without_request");
+    assert!(
+        without >= count("skipped") && without <= report["calls"]["total"].as_i64().unwrap(),
+        "{without}: {by_status}"
+    );
 
     // The kept history opens with the ordinary report commands.
     let config = keep.join("rebound.toml");
@@ -115,6 +124,11 @@ fn host_down_reports_runs_failures_and_the_first_alert_from_a_kept_history() {
         .find(|l| l.contains("later tries that paid off"))
         .unwrap_or_else(|| panic!("a later tries row: {table}"));
     assert!(later.contains("failed or skipped call"), "{later}");
+    let attempts = table
+        .lines()
+        .find(|l| l.contains("attempts per call"))
+        .unwrap_or_else(|| panic!("an attempts row: {table}"));
+    assert!(attempts.contains("of them made no request"), "{attempts}");
 }
 
 #[test]
