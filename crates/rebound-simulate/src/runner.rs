@@ -617,7 +617,6 @@ pub async fn simulate(mut scenario: Scenario, options: &Options) -> Result<Repor
     Ok(report)
 }
 
-
 /// One alert round as `serve` does it: the health report at now, the
 /// evaluator, the deliverer; then what reached the receiver, stamped with
 /// the simulated time, and the freshness figures of the report.
@@ -764,5 +763,4 @@ mod tests {
         );
         assert!(super::check_keep(&dir.path().join("missing").join("x".repeat(255))).is_ok());
     }
-
 }

@@ -30,12 +30,13 @@ fn decode(row: &PgRow) -> Result<BreakerRow, sqlx::Error> {
     // A stored value the table's checks do not exclude (a negative count
     // from a hand edit) is an error naming the row, not a wrapped count.
     let source_name: String = row.try_get("source_name")?;
+    let which = format!("circuit_breaker_state of source {source_name:?}");
     let count = |name: &str| -> Result<u32, sqlx::Error> {
-        rebound_storage::stored_count(row.try_get::<i64, _>(name)?, name).map_err(|e| {
-            sqlx::Error::Decode(
-                format!("circuit_breaker_state of source {source_name:?}: {e}").into(),
-            )
-        })
+        Ok(rebound_storage::stored_count(
+            row.try_get::<i64, _>(name)?,
+            &which,
+            name,
+        ))
     };
     let state = BreakerState {
         phase: Phase::parse(&state_text).ok_or_else(|| {

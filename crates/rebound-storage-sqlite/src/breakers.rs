@@ -24,14 +24,15 @@ macro_rules! breaker_columns {
 
 fn decode(row: &SqliteRow) -> Result<BreakerRow, StoreError> {
     let source_name: String = column(row, "source_name")?;
+    let which = format!("circuit_breaker_state of source {source_name:?}");
     // Which row, so an operator can find what to fix.
-    let bad = |what: String| {
-        StoreError::Query(format!(
-            "circuit_breaker_state of source {source_name:?}: {what}"
-        ))
-    };
+    let bad = |what: String| StoreError::Query(format!("{which}: {what}"));
     let count = |name: &str| -> Result<u32, StoreError> {
-        rebound_storage::stored_count(column::<i64>(row, name)?, name).map_err(bad)
+        Ok(rebound_storage::stored_count(
+            column::<i64>(row, name)?,
+            &which,
+            name,
+        ))
     };
     let state_text: String = column(row, "state")?;
     let kind: Option<String> = column(row, "last_failure_kind")?;

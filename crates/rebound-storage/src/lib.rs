@@ -62,15 +62,24 @@ pub enum StoreError {
 }
 
 /// A count stored as a signed integer (`trips`, `streak`, …) read back as
-/// the `u32` it was written from: a value a hand edit or another tool left
-/// negative or too large is an error naming `column`, not a count wrapped
-/// to 4294967294 that then doubles a breaker's open period.
-pub fn stored_count(value: i64, column: &str) -> Result<u32, String> {
-    u32::try_from(value).map_err(|_| {
-        format!(
-            "column {column} holds {value}, expected a count from 0 to {}",
-            u32::MAX
-        )
+/// the `u32` it was written from. A value a hand edit or another tool left
+/// negative or too large is brought into range (0, or `u32::MAX`) with a
+/// warning naming the row (`row`, e.g. `circuit_breaker_state of source
+/// "api"`) and the column. Read wrapped, `trips = -2` showed 4294967294 and
+/// a negative `streak` doubled the open period; refused as an error, one
+/// bad row failed every read of the breakers (`rebound health` UNKNOWN,
+/// every call of the source), and no command could repair the row.
+pub fn stored_count(value: i64, row: &str, column: &str) -> u32 {
+    u32::try_from(value).unwrap_or_else(|_| {
+        let clamped = if value < 0 { 0 } else { u32::MAX };
+        tracing::warn!(
+            row,
+            column,
+            value,
+            read_as = clamped,
+            "A stored count is out of range; read as the nearest count, which the row's next change writes back."
+        );
+        clamped
     })
 }
 

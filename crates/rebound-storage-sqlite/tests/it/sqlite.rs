@@ -720,12 +720,13 @@ async fn idle_claims_do_not_wait_for_another_writer() {
     sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
 }
 
-/// A breaker row whose count a hand edit left negative is an error naming
-/// the source and the column: it was read wrapped (`trips = -2` showed as
+/// A breaker row whose count a hand edit left negative is read as 0 (with
+/// a warning naming the row): it was read wrapped (`trips = -2` showed as
 /// 4294967294 in `rebound breakers`, and a negative `streak` fed the open
-/// period's doubling).
+/// period's doubling). An error instead failed every breaker read. The
+/// row's next change writes the count back in range.
 #[tokio::test]
-async fn a_negative_breaker_count_is_an_error_naming_the_row() {
+async fn a_negative_breaker_count_is_read_as_zero() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("h.db")).await.unwrap();
     let at: DateTime<Utc> = "2026-11-28T17:00:00Z".parse().unwrap();
@@ -741,11 +742,18 @@ async fn a_negative_breaker_count_is_an_error_naming_the_row() {
         .execute(store.pool())
         .await
         .unwrap();
-    let err = store.breaker_states().await.expect_err("a negative count");
-    let text = err.to_string();
-    assert!(
-        text.contains("circuit_breaker_state of source \"api\"")
-            && text.contains("column trips holds -2"),
-        "{text}"
-    );
+    let rows = store.breaker_states().await.expect("read, not refused");
+    assert_eq!(rows[0].state.trips, 0, "not 4294967294");
+    store
+        .update_breaker("api", at, &mut |state| {
+            state.consecutive_failures += 1;
+            Vec::new()
+        })
+        .await
+        .unwrap();
+    let trips: i64 = sqlx::query_scalar("SELECT trips FROM circuit_breaker_state")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(trips, 0);
 }
