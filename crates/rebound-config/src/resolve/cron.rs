@@ -85,7 +85,8 @@ const FIELDS: [Field; 5] = [
 /// only) and `0 MON * * *` as hour 1, a schedule other than the one meant,
 /// with nothing said. `None` when there is neither.
 pub(super) fn accepted_mistake(text: &str) -> Option<String> {
-    for (field, part) in FIELDS.iter().zip(text.split_whitespace()) {
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    for (index, (field, part)) in FIELDS.iter().zip(parts.iter().copied()).enumerate() {
         // A step past the field's span matches only the item's start:
         // `*/90` in the minutes fires once an hour, not every 90 minutes
         // (cron cannot say that; an `every` schedule can).
@@ -96,9 +97,17 @@ pub(super) fn accepted_mistake(text: &str) -> Option<String> {
             let Ok(step) = step.parse::<u64>() else {
                 continue;
             };
-            if step > field.max - field.min {
-                // Every N minutes through the day is an `every` schedule.
-                let instead = if field.name == "minute" {
+            // A step of the whole cycle (`*/60` minutes, `*/24` hours,
+            // `*/12` months, `*/7` days of the week) matches once a cycle,
+            // as meant; only a longer one cannot be what it says.
+            if step > field.cycle() {
+                // Every N minutes through the day is an `every` schedule,
+                // when no other field narrows the times.
+                let only_minutes = parts
+                    .iter()
+                    .enumerate()
+                    .all(|(i, p)| i == index || *p == "*");
+                let instead = if field.name == "minute" && only_minutes {
                     format!(
                         "; for every {step} minutes write schedule = {{ kind = \"every\", start = \"00:00\", end = \"23:59\", every = \"{step}m\" }} (docs/scheduling.md)"
                     )
@@ -173,6 +182,16 @@ pub(super) fn explain(text: &str, parser: &CronParser, error: &CronError) -> Str
 impl Field {
     fn is_day_of_week(&self) -> bool {
         self.max == 7
+    }
+
+    /// How many values the field goes through before it repeats (the
+    /// day of week's 7 is its 0 again).
+    fn cycle(&self) -> u64 {
+        if self.is_day_of_week() {
+            7
+        } else {
+            self.max - self.min + 1
+        }
     }
 
     fn expected(&self) -> String {

@@ -233,6 +233,11 @@ fn a_step_past_the_fields_span_is_refused() {
         "0 0 */30 * *",
         "0 0 1 */11 *",
         "0 0 * * */7",
+        // A step of the whole cycle matches once a cycle, as meant.
+        "*/60 * * * *",
+        "0 */24 * * *",
+        "0 0 */31 * *",
+        "0 0 1 */12 *",
     ] {
         plan(&with_cron(fine));
     }
@@ -240,4 +245,19 @@ fn a_step_past_the_fields_span_is_refused() {
     plan(&format!(
         "{BASE}\n[workflows.w]\nscrapers = [\"events\"]\nschedule = {{ kind = \"every\", start = \"00:00\", end = \"23:59\", every = \"90m\" }}\n"
     ));
+}
+
+/// The `every` schedule is offered only when no other field narrows the
+/// times: `*/90 9-17 * * *` runs in business hours, which an all-day
+/// `every` would not.
+#[test]
+fn the_every_schedule_is_offered_only_for_a_step_through_the_whole_day() {
+    let narrowed = cron_error("*/90 9-17 * * *");
+    assert!(
+        narrowed.contains("minute step 90 in \"*/90\""),
+        "{narrowed}"
+    );
+    assert!(!narrowed.contains("kind = \"every\""), "{narrowed}");
+    assert!(cron_error("*/61 * * * *").contains("kind = \"every\""));
+    assert!(cron_error("0 0 * * */8").contains("day of week step 8"));
 }
