@@ -116,7 +116,7 @@ pub fn observe_with(
             let age = match (f.last_change_at, f.age_seconds) {
                 (Some(at), _) => format!("last changed {}", ago(now, at, tz)),
                 (None, _) => match f.watched_since {
-                    Some(t) => format!("never changed since the history began {}", ago(now, t, tz)),
+                    Some(t) => format!("never changed since its first call {}", ago(now, t, tz)),
                     None => "never changed".to_string(),
                 },
             };

@@ -769,14 +769,19 @@ async fn datasets(
             .or_default()
             .push(s.name.as_str());
     }
-    // When the history began: a dataset that never changed is aged from it.
-    let watched_since = store.first_call_at().await?;
     // Every producer's newest fresh payload and newest call, each in one
     // read for all of them.
     let names: Vec<String> = producers
         .values()
         .flatten()
         .map(|s| s.to_string())
+        .collect();
+    // Each producer's first call kept: a dataset that never changed is
+    // aged from its scrapers' first call.
+    let first: BTreeMap<&str, Option<DateTime<Utc>>> = names
+        .iter()
+        .map(String::as_str)
+        .zip(store.first_calls_at(&names).await?)
         .collect();
     let fresh: BTreeMap<&str, Option<DateTime<Utc>>> = names
         .iter()
@@ -806,7 +811,11 @@ async fn datasets(
         let policy = plan.datasets.get(dataset);
         let mut last_change_at: Option<DateTime<Utc>> = None;
         let mut last_checked_at: Option<DateTime<Utc>> = None;
+        let mut watched_since: Option<DateTime<Utc>> = None;
         for scraper in &scrapers {
+            if let Some(t) = first.get(scraper).copied().flatten() {
+                watched_since = Some(watched_since.map_or(t, |w| w.min(t)));
+            }
             last_change_at = last_change_at.max(fresh.get(scraper).copied().flatten());
             last_checked_at = last_checked_at.max(last.get(*scraper).and_then(|l| l.last_call_at));
         }
@@ -852,7 +861,7 @@ async fn datasets(
 }
 
 /// Age and level of a dataset's newest real change. A dataset that never
-/// changed is graded by the time since the history began
+/// changed is graded by the time since its scrapers' first call kept
 /// (`watched_since`): it was expected and has not come in that long. It
 /// used to be as bad as its strongest threshold at once, so a new
 /// pipeline's first `serve` sent critical alerts for datasets no workflow
@@ -867,8 +876,8 @@ pub fn freshness_of(
     let warn = policy.and_then(|p| p.fresh_warn);
     let error = policy.and_then(|p| p.fresh_error);
     let age = last_change_at.map(|t| (now - t).num_seconds().max(0));
-    // A dataset that never changed has gone without data since the
-    // history began; with no history at all, nothing has run to judge.
+    // A dataset that never changed has gone without data since its
+    // scrapers' first call; with none, nothing has run to judge.
     let graded = age.or_else(|| watched_since.map(|t| (now - t).num_seconds().max(0)));
     let past = |limit: Option<Duration>| match (limit, graded) {
         (Some(limit), Some(age)) => age >= secs(limit),

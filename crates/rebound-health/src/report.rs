@@ -316,11 +316,12 @@ pub struct Freshness {
     pub age_seconds: Option<i64>,
     pub fresh_warn_seconds: Option<i64>,
     pub fresh_error_seconds: Option<i64>,
-    /// When the history began (its oldest call kept); `None` with none.
-    /// A dataset that never changed is graded by the time since then, so a
-    /// new pipeline's datasets are not stale before they could have
-    /// changed (its first `serve` sent critical "never changed" alerts
-    /// within a minute), and with no call at all it is not graded.
+    /// When its scrapers were first called (their oldest call kept);
+    /// `None` with none. A dataset that never changed is graded by the
+    /// time since then, so a new pipeline's datasets, or one added to an
+    /// old pipeline, are not stale before they could have changed (a
+    /// first `serve` sent critical "never changed" alerts within a
+    /// minute), and one whose scrapers never ran is not graded.
     pub watched_since: Option<DateTime<Utc>>,
 }
 

@@ -98,7 +98,7 @@ pub const FAULT_WATCH: TimeDelta = TimeDelta::hours(3);
 /// The simulated time before the scenario's first date, without faults,
 /// so every dataset has been collected once before anything is measured
 /// (a dataset with data behaves as it will all season, rather than as
-/// one that never changed, aged from the history's start). Nothing from
+/// one that never changed, aged from its first call). Nothing from
 /// it is counted in the report.
 pub const WARM_UP: TimeDelta = TimeDelta::days(1);
 
@@ -641,7 +641,7 @@ async fn round(
             let f = &dataset.freshness;
             // Past its SLA exactly when the report grades it stale (its
             // first threshold passed, or, never changed, that long since
-            // the history began), so the figure and the alerts agree.
+            // its first call), so the figure and the alerts agree.
             if f.level > rebound_health::Level::Ok {
                 *observed
                     .past_sla_seconds

@@ -187,14 +187,21 @@ impl HealthStore for PostgresStore {
         Ok(last)
     }
 
-    async fn first_call_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let first: Option<DateTime<Utc>> = sqlx::query_scalar(
-            "SELECT started_at FROM scraper_execution_log ORDER BY started_at LIMIT 1",
+    async fn first_calls_at(
+        &self,
+        scraper_names: &[String],
+    ) -> Result<Vec<Option<DateTime<Utc>>>, StoreError> {
+        // One seek per name on (scraper_name, started_at, id).
+        let rows: Vec<Option<DateTime<Utc>>> = sqlx::query_scalar(
+            "SELECT (SELECT started_at FROM scraper_execution_log \
+                       WHERE scraper_name = s.name ORDER BY started_at LIMIT 1) \
+             FROM unnest($1::text[]) WITH ORDINALITY AS s(name, k) ORDER BY s.k",
         )
-        .fetch_optional(&self.pool)
-        .within(self, "first_call_at")
+        .bind(scraper_names)
+        .fetch_all(&self.pool)
+        .within(self, "first_calls_at")
         .await?;
-        Ok(first)
+        Ok(rows)
     }
 
     async fn last_fresh_payload(

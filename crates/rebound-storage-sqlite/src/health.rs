@@ -193,15 +193,24 @@ impl HealthStore for SqliteStore {
         Ok(last)
     }
 
-    async fn first_call_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let first: Option<String> = sqlx::query_scalar(
-            "SELECT started_at FROM scraper_execution_log \
-             INDEXED BY scraper_execution_log_by_start ORDER BY started_at LIMIT 1",
+    async fn first_calls_at(
+        &self,
+        scraper_names: &[String],
+    ) -> Result<Vec<Option<DateTime<Utc>>>, StoreError> {
+        // One seek per name on (scraper_name, started_at, id).
+        let rows: Vec<Option<String>> = sqlx::query_scalar(
+            "SELECT (SELECT started_at FROM scraper_execution_log \
+                       INDEXED BY scraper_execution_log_by_scraper_start \
+                       WHERE scraper_name = s.value ORDER BY started_at LIMIT 1) \
+             FROM json_each(?1) AS s ORDER BY s.key",
         )
-        .fetch_optional(&self.readers)
+        .bind(crate::scheduler::name_list(scraper_names))
+        .fetch_all(&self.readers)
         .await
-        .map_err(|e| store_error("first_call_at", e))?;
-        parse_opt_time(first.as_deref(), "started_at")
+        .map_err(|e| store_error("first_calls_at", e))?;
+        rows.iter()
+            .map(|t| parse_opt_time(t.as_deref(), "started_at"))
+            .collect()
     }
 
     async fn last_fresh_payload(

@@ -178,11 +178,15 @@ pub trait HealthStore: Send + Sync {
     /// failed/partial streak; runs still `running` are left out of both.
     async fn workflow_streak(&self, workflow_name: &str) -> Result<WorkflowStreak, StoreError>;
 
-    /// Start time of the oldest call kept (`None`: none was ever recorded,
-    /// or retention purged them all): when the history, as far as it goes
-    /// back, began. A dataset that never changed is aged from it, so a new
-    /// pipeline's datasets are not stale before they could have changed.
-    async fn first_call_at(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Start time of the oldest call kept of each of `scraper_names`, in
+    /// the order given (`None`: it has none, or retention purged them
+    /// all). A dataset that never changed is aged from its scrapers' first
+    /// call, so a new pipeline's datasets, or one added to an old
+    /// pipeline, are not stale before they could have changed.
+    async fn first_calls_at(
+        &self,
+        scraper_names: &[String],
+    ) -> Result<Vec<Option<DateTime<Utc>>>, StoreError>;
 
     /// Runs started (`execution_time`) at or after `since` that ended failed
     /// or partial, and how many of them say why.

@@ -1260,6 +1260,14 @@ pub fn date(text: &str) -> NaiveDate {
 }
 
 /// A successful one-attempt call; checks change what they test.
+/// A successful call of `scraper` (named as given) at `started_at`, with
+/// one attempt and a payload: a history row for tests outside this suite.
+pub fn sample_scraper_call(scraper: &str, started_at: DateTime<Utc>) -> NewScraperCall {
+    let mut call = sample_call(&Tag::new(), scraper, None, started_at);
+    call.scraper_name = scraper.to_string();
+    call
+}
+
 fn sample_call(
     tag: &Tag,
     scraper: &str,

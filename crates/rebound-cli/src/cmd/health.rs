@@ -328,7 +328,7 @@ pub(crate) fn problems(report: &HealthReport, tz: chrono_tz::Tz) -> Vec<(Level, 
                     when(f.last_checked_at, tz)
                 ),
                 None => format!(
-                    "dataset {}: never received new data since the history began {}{} (last checked {})",
+                    "dataset {}: never received new data since its first call {}{} (last checked {})",
                     d.name,
                     when(f.watched_since, tz),
                     f.watched_since

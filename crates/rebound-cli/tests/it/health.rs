@@ -66,7 +66,7 @@ async fn health_exit_codes_json_and_verdict() {
     };
 
     // Nothing has run yet: a dataset that never changed is not stale
-    // before its limit has passed since the history began, and with no
+    // before its limit has passed since its first call, and with no
     // history at all there is nothing to judge (it was critical at once,
     // so a new pipeline's first `serve` alerted within a minute).
     let out = health(&["--json", "--no-probe"]);

@@ -116,14 +116,16 @@ async fn empty_and_identical_payloads_turn_a_dataset_stale_on_time() {
     assert_eq!(fresh.freshness.age_seconds, Some(0));
 }
 
-/// A dataset that never changed is graded by the time since the history
-/// began, not as stale at once: a new pipeline's first `serve` sent
+/// A dataset that never changed is graded by the time since its scrapers'
+/// first call, not as stale at once: a new pipeline's first `serve` sent
 /// critical "never changed" alerts within a minute, for datasets no
-/// workflow had been due to fetch yet. With no call at all, nothing has
-/// run to judge.
+/// workflow had been due to fetch yet; and graded from the whole history's
+/// first call, a dataset added to a pipeline with 60 days behind it would
+/// be critical before its first call. One whose scrapers never ran is not
+/// graded.
 #[tokio::test]
-async fn a_dataset_that_never_changed_is_stale_only_once_its_limit_has_passed_since_the_history_began()
- {
+async fn a_dataset_that_never_changed_is_stale_only_once_its_limit_has_passed_since_its_first_call()
+{
     let h = harness(CONFIG).await;
     let level_at = |at| {
         let h = &h;
@@ -143,7 +145,22 @@ async fn a_dataset_that_never_changed_is_stale_only_once_its_limit_has_passed_si
     assert_eq!(empty.level, Level::Ok, "an empty history: {empty:?}");
     assert_eq!(empty.freshness.watched_since, None);
 
-    // The first call brings no records: the history begins, no data yet.
+    // Sixty days of another scraper's history: this dataset is new.
+    let mut old = rebound_testkit::store_conformance::sample_scraper_call(
+        "standings",
+        start() - TimeDelta::days(60),
+    );
+    old.source_name = "up".into();
+    h.store.record_scraper_call(&old).await.expect("record");
+    let added = level_at(start()).await;
+    assert_eq!(
+        added.level,
+        Level::Ok,
+        "not before its first call: {added:?}"
+    );
+    assert_eq!(added.freshness.watched_since, None);
+
+    // Its first call brings no records: no data yet.
     h.sim.script(
         "/t/injuries",
         vec![Reply::json(200, json!({"records": []}))],
@@ -160,7 +177,7 @@ async fn a_dataset_that_never_changed_is_stale_only_once_its_limit_has_passed_si
     assert_eq!(
         level_at(began + TimeDelta::hours(26)).await.level,
         Level::Warning,
-        "fresh_warn since the history began"
+        "fresh_warn since its first call"
     );
     assert_eq!(
         level_at(began + TimeDelta::hours(50)).await.level,

@@ -102,7 +102,7 @@ health_tests!(
     fresh_payload_ignores_empty_unchanged_and_no_data,
     workflow_days_and_streak,
     error_coverage_and_retries_count_the_period,
-    first_call_is_the_oldest_start,
+    first_calls_are_each_scrapers_oldest_start,
 );
 
 /// The circuit breaker checks (`store_conformance::breakers`), one test each.

@@ -21,37 +21,35 @@ pub async fn run_all(store: &dyn Store) {
     fresh_payload_ignores_empty_unchanged_and_no_data(store).await;
     workflow_days_and_streak(store).await;
     error_coverage_and_retries_count_the_period(store).await;
-    // Not `first_call_is_the_oldest_start`: it needs an empty store.
+    first_calls_are_each_scrapers_oldest_start(store).await;
 }
 
-/// When the history began: the oldest call's start, whatever its status
-/// or the order calls were recorded in; `None` before any call. Needs an
-/// empty store of its own (it reads the whole table), so `run_all` leaves
-/// it out.
-pub async fn first_call_is_the_oldest_start(store: &dyn Store) {
-    assert_eq!(store.first_call_at().await.expect("first_call_at"), None);
+/// Each scraper's first call kept: the oldest start among its calls,
+/// whatever their status or the order they were recorded in; `None` for a
+/// scraper without calls; in the order asked.
+pub async fn first_calls_are_each_scrapers_oldest_start(store: &dyn Store) {
     let tag = Tag::new();
     let t0 = ts("2031-06-01T10:00:00.250Z");
+    let at = |hours: i64| t0 + TimeDelta::hours(hours);
     record(
         store,
-        &call(
-            &tag,
-            "a",
-            "src",
-            ScraperStatus::Success,
-            t0 + TimeDelta::hours(1),
-            1,
-        ),
+        &call(&tag, "a", "src", ScraperStatus::Success, at(1), 1),
     )
     .await;
     record(
         store,
-        &call(&tag, "b", "src", ScraperStatus::Skipped, t0, 0),
+        &call(&tag, "a", "src", ScraperStatus::Skipped, t0, 0),
     )
     .await;
+    record(
+        store,
+        &call(&tag, "b", "src", ScraperStatus::Failed, at(2), 1),
+    )
+    .await;
+    let names = [tag.name("b"), tag.name("none"), tag.name("a")];
     assert_eq!(
-        store.first_call_at().await.expect("first_call_at"),
-        Some(t0)
+        store.first_calls_at(&names).await.expect("first_calls_at"),
+        vec![Some(at(2)), None, Some(t0)]
     );
 }
 
