@@ -93,6 +93,8 @@ impl HealthStore for PostgresStore {
         let error = sqlx::query(
             "SELECT finished_at, error_message FROM scraper_execution_log \
              WHERE scraper_name = $1 AND status IN ('failed', 'overdue') \
+               AND NOT (status = 'failed' AND attempts = 0 \
+                        AND COALESCE(error_kind, '') = 'throttled') \
              ORDER BY finished_at DESC, id DESC LIMIT 1",
         )
         .bind(scraper_name)
@@ -350,6 +352,8 @@ impl HealthStore for PostgresStore {
              LEFT JOIN LATERAL ( \
                SELECT finished_at, error_message FROM scraper_execution_log \
                WHERE scraper_name = s.name AND status IN ('failed', 'overdue') \
+                 AND NOT (status = 'failed' AND attempts = 0 \
+                          AND COALESCE(error_kind, '') = 'throttled') \
                ORDER BY finished_at DESC, id DESC LIMIT 1) AS e ON true \
              ORDER BY s.k",
         )

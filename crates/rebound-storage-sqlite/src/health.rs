@@ -90,6 +90,8 @@ impl HealthStore for SqliteStore {
         let error = sqlx::query(
             "SELECT finished_at, error_message FROM scraper_execution_log \
              WHERE scraper_name = ?1 AND status IN ('failed', 'overdue') \
+               AND NOT (status = 'failed' AND attempts = 0 \
+                        AND COALESCE(error_kind, '') = 'throttled') \
              ORDER BY finished_at DESC, id DESC LIMIT 1",
         )
         .bind(scraper_name)
@@ -395,6 +397,8 @@ impl HealthStore for SqliteStore {
              LEFT JOIN scraper_execution_log AS e ON e.id = ( \
                SELECT id FROM scraper_execution_log \
                WHERE scraper_name = s.value AND status IN ('failed', 'overdue') \
+                 AND NOT (status = 'failed' AND attempts = 0 \
+                          AND COALESCE(error_kind, '') = 'throttled') \
                ORDER BY finished_at DESC, id DESC LIMIT 1) \
              ORDER BY s.key",
         )

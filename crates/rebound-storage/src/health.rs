@@ -55,7 +55,9 @@ pub struct CallCountRow {
 pub struct ScraperLast {
     /// Finish time of the newest `success` call.
     pub last_success_at: Option<DateTime<Utc>>,
-    /// Finish time of the newest `failed` or `overdue` call.
+    /// Finish time of the newest `failed` or `overdue` call, one held back
+    /// by its source's limits passed over (it is not the scraper's failure,
+    /// and the streak it would date does not count it).
     pub last_error_at: Option<DateTime<Utc>>,
     /// Its message.
     pub last_error: Option<String>,

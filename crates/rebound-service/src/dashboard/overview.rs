@@ -338,8 +338,14 @@ pub(crate) fn broken(report: &HealthReport, tz: Tz) -> Vec<Broken> {
             )
         } else {
             format!(
-                "{} failed, {} overdue of {} in 24 h",
+                "{} failed{}, {} overdue of {} in 24 h",
                 s.failures,
+                // As `rebound health` names them: the source's doing.
+                if s.deferred > 0 {
+                    format!(" ({} deferred by the source's limits)", s.deferred)
+                } else {
+                    String::new()
+                },
                 s.overdue,
                 rebound_domain::message::plural(s.runs.max(0) as u64, "call", "calls")
             )

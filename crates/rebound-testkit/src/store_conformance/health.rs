@@ -324,6 +324,11 @@ pub async fn scraper_last_finds_newest_success_error_and_streak(store: &dyn Stor
         Some(at(6)),
         "a call that made no request checked nothing"
     );
+    assert_eq!(
+        last.last_error_at,
+        Some(at(6) + TimeDelta::milliseconds(120)),
+        "the streak's last error is its own, not the deferral's"
+    );
     let mut unlisted = call(&tag, "box", "sim", ScraperStatus::Failed, at(8), 0);
     unlisted.error_kind = Some(ErrorKind::Dependency);
     record(store, &unlisted).await;
