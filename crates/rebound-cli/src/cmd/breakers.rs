@@ -157,9 +157,11 @@ pub async fn breakers(config: &Path, args: BreakersArgs) -> Result<ExitCode, Fai
     Ok(ExitCode::SUCCESS)
 }
 
-/// The "next probe" cell: a half-open breaker whose trial is due (no
-/// trial in flight) lets the next call through, which its stored time, the
-/// end of the open period, read as a probe in the past.
+/// The "next probe" cell: a breaker whose trial is due (a half-open one
+/// with no trial in flight, or an open one whose open period has ended
+/// and which no call has asked since) lets the next call through, which
+/// its stored time, the end of the open period, read as a probe in the
+/// past.
 fn next_probe(
     row: &serde_json::Value,
     now: chrono::DateTime<chrono::Utc>,
@@ -169,7 +171,9 @@ fn next_probe(
         .as_str()
         .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok());
     match at {
-        Some(at) if row["state"] == "half_open" && at <= now => "the next call (trial)".to_string(),
+        Some(at) if (row["state"] == "half_open" || row["state"] == "open") && at <= now => {
+            "the next call (trial)".to_string()
+        }
         _ => local(row, "next_probe"),
     }
 }

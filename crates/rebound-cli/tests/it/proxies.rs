@@ -452,3 +452,36 @@ async fn a_half_open_breaker_is_dated_from_going_half_open() {
     assert!(table.contains("2026-11-28 05:00"), "{table}");
     assert!(table.contains("the next call (trial)"), "{table}");
 }
+
+/// An open breaker whose open period has ended, with no call since, lets
+/// the next call through as its trial: its next probe is that call, not a
+/// time in the past (the state stays `open` until a call asks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_breaker_past_its_open_period_probes_with_the_next_call() {
+    use rebound_domain::breaker::Phase;
+    use rebound_storage::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        "[sources.api]\nbase_url = \"http://127.0.0.1:9\"\n\n\
+         [scrapers.s]\nsource = \"api\"\npath = \"/s\"\n",
+    );
+    let store = rebound_storage_sqlite::SqliteStore::open(&dir.path().join("rebound.db"))
+        .await
+        .unwrap();
+    let opened: chrono::DateTime<chrono::Utc> = "2026-11-27T00:20:00Z".parse().unwrap();
+    store
+        .update_breaker("api", opened, &mut |state| {
+            state.phase = Phase::Open;
+            state.opened_at = Some(opened);
+            state.open_until = Some(opened + chrono::TimeDelta::minutes(5));
+            Vec::new()
+        })
+        .await
+        .unwrap();
+    store.checkpoint().await.unwrap();
+    drop(store);
+    let out = rebound(&["-c", &config, "breakers"], &[("COLUMNS", "400")]);
+    let table = text(&out.stdout);
+    assert!(table.contains("the next call (trial)"), "{table}");
+}

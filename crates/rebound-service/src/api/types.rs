@@ -100,7 +100,8 @@ pub struct BreakerView {
     pub enabled: bool,
     /// `closed`, `open` or `half_open`.
     pub state: String,
-    /// When it took its current state: an open breaker when it opened, a
+    /// When it took its current state: an open breaker when it opened
+    /// after it was last closed (kept when a failed trial re-opens it), a
     /// half-open one when it went half-open; null while closed. (A
     /// half-open breaker read the time it had opened, days earlier after
     /// a long outage, while `rebound health` said when it went half-open.)
