@@ -28,17 +28,18 @@ where
 #[async_trait]
 impl HealthStore for PostgresStore {
     async fn call_counts(&self, since: DateTime<Utc>) -> Result<Vec<CallCountRow>, StoreError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(concat!(
             "SELECT scraper_name, source_name, status, COUNT(*) AS calls, \
                     COUNT(*) FILTER (WHERE attempts > 0) AS requested, \
-                    COUNT(*) FILTER (WHERE status = 'failed' AND attempts = 0 \
-                      AND COALESCE(error_kind, '') = 'throttled') AS deferred, \
+                    COUNT(*) FILTER (WHERE ",
+            rebound_storage::deferred_call_sql!(),
+            ") AS deferred, \
                     COALESCE(SUM(attempts), 0)::bigint AS attempts, \
                     COUNT(*) FILTER (WHERE attempts > COALESCE(pages, 1)) AS retried \
              FROM scraper_execution_log WHERE started_at >= $1 \
              GROUP BY scraper_name, source_name, status \
-             ORDER BY scraper_name, source_name COLLATE \"C\", status COLLATE \"C\"",
-        )
+             ORDER BY scraper_name, source_name COLLATE \"C\", status COLLATE \"C\""
+        ))
         .bind(ms(since))
         .fetch_all(&self.pool)
         .within(self, "call_counts")
@@ -90,13 +91,14 @@ impl HealthStore for PostgresStore {
         .fetch_optional(&self.pool)
         .within(self, what)
         .await?;
-        let error = sqlx::query(
+        let error = sqlx::query(concat!(
             "SELECT finished_at, error_message FROM scraper_execution_log \
              WHERE scraper_name = $1 AND status IN ('failed', 'overdue') \
-               AND NOT (status = 'failed' AND attempts = 0 \
-                        AND COALESCE(error_kind, '') = 'throttled') \
-             ORDER BY finished_at DESC, id DESC LIMIT 1",
-        )
+               AND NOT (",
+            rebound_storage::deferred_call_sql!(),
+            ") \
+             ORDER BY finished_at DESC, id DESC LIMIT 1"
+        ))
         .bind(scraper_name)
         .fetch_optional(&self.pool)
         .within(self, what)
@@ -105,14 +107,15 @@ impl HealthStore for PostgresStore {
         // newest call that ended any other way (skipped ones, and calls
         // deferred before their request by the source's limits, neither
         // count nor break it): two seeks and one range on the failed index.
-        let streak = sqlx::query(
+        let streak = sqlx::query(concat!(
             "SELECT \
                (SELECT started_at FROM scraper_execution_log WHERE scraper_name = $1 \
                   AND attempts > 0 ORDER BY id DESC LIMIT 1) AS last_call_at, \
                (SELECT COUNT(*) FROM scraper_execution_log \
                   WHERE scraper_name = $1 AND status IN ('failed', 'overdue') \
-                    AND NOT (status = 'failed' AND attempts = 0 \
-                             AND COALESCE(error_kind, '') = 'throttled') \
+                    AND NOT (",
+            rebound_storage::deferred_call_sql!(),
+            ") \
                     AND finished_at > COALESCE(GREATEST( \
                       (SELECT finished_at FROM scraper_execution_log \
                         WHERE scraper_name = $1 AND status = 'success' \
@@ -120,8 +123,8 @@ impl HealthStore for PostgresStore {
                       (SELECT finished_at FROM scraper_execution_log \
                         WHERE scraper_name = $1 AND status IN ('no_data', 'not_yet_available') \
                         ORDER BY finished_at DESC LIMIT 1)), \
-                      '-infinity'::timestamptz)) AS streak",
-        )
+                      '-infinity'::timestamptz)) AS streak"
+        ))
         .bind(scraper_name)
         .fetch_one(&self.pool)
         .within(self, what)
@@ -327,7 +330,7 @@ impl HealthStore for PostgresStore {
     ) -> Result<Vec<ScraperLast>, StoreError> {
         // scraper_last's statements as correlated subqueries, one row per
         // name: the same index seeks, one round trip.
-        let rows = sqlx::query(
+        let rows = sqlx::query(concat!(
             "SELECT \
                (SELECT finished_at FROM scraper_execution_log \
                   WHERE scraper_name = s.name AND status = 'success' \
@@ -337,8 +340,9 @@ impl HealthStore for PostgresStore {
                   AND attempts > 0 ORDER BY id DESC LIMIT 1) AS last_call_at, \
                (SELECT COUNT(*) FROM scraper_execution_log \
                   WHERE scraper_name = s.name AND status IN ('failed', 'overdue') \
-                    AND NOT (status = 'failed' AND attempts = 0 \
-                             AND COALESCE(error_kind, '') = 'throttled') \
+                    AND NOT (",
+            rebound_storage::deferred_call_sql!(),
+            ") \
                     AND finished_at > COALESCE(GREATEST( \
                       (SELECT finished_at FROM scraper_execution_log \
                         WHERE scraper_name = s.name AND status = 'success' \
@@ -352,11 +356,12 @@ impl HealthStore for PostgresStore {
              LEFT JOIN LATERAL ( \
                SELECT finished_at, error_message FROM scraper_execution_log \
                WHERE scraper_name = s.name AND status IN ('failed', 'overdue') \
-                 AND NOT (status = 'failed' AND attempts = 0 \
-                          AND COALESCE(error_kind, '') = 'throttled') \
+                 AND NOT (",
+            rebound_storage::deferred_call_sql!(),
+            ") \
                ORDER BY finished_at DESC, id DESC LIMIT 1) AS e ON true \
-             ORDER BY s.k",
-        )
+             ORDER BY s.k"
+        ))
         .bind(scraper_names)
         .fetch_all(&self.pool)
         .within(self, "scrapers_last")

@@ -24,17 +24,19 @@ use rebound_storage::{
 #[async_trait]
 impl HealthStore for SqliteStore {
     async fn call_counts(&self, since: DateTime<Utc>) -> Result<Vec<CallCountRow>, StoreError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(concat!(
             "SELECT scraper_name, source_name, status, COUNT(*) AS calls, \
                     SUM(attempts > 0) AS requested, \
-                    SUM(status = 'failed' AND attempts = 0 AND COALESCE(error_kind, '') = 'throttled') \
+                    SUM(",
+            rebound_storage::deferred_call_sql!(),
+            ") \
                       AS deferred, \
                     SUM(attempts) AS attempts, SUM(attempts > COALESCE(pages, 1)) AS retried \
              FROM scraper_execution_log INDEXED BY scraper_execution_log_by_start \
              WHERE started_at >= ?1 \
              GROUP BY scraper_name, source_name, status \
-             ORDER BY scraper_name, source_name, status",
-        )
+             ORDER BY scraper_name, source_name, status"
+        ))
         .bind(encode_time(since))
         .fetch_all(&self.readers)
         .await
@@ -87,13 +89,14 @@ impl HealthStore for SqliteStore {
         .fetch_optional(&self.readers)
         .await
         .map_err(what)?;
-        let error = sqlx::query(
+        let error = sqlx::query(concat!(
             "SELECT finished_at, error_message FROM scraper_execution_log \
              WHERE scraper_name = ?1 AND status IN ('failed', 'overdue') \
-               AND NOT (status = 'failed' AND attempts = 0 \
-                        AND COALESCE(error_kind, '') = 'throttled') \
-             ORDER BY finished_at DESC, id DESC LIMIT 1",
-        )
+               AND NOT (",
+            rebound_storage::deferred_call_sql!(),
+            ") \
+             ORDER BY finished_at DESC, id DESC LIMIT 1"
+        ))
         .bind(scraper_name)
         .fetch_optional(&self.readers)
         .await
@@ -105,22 +108,23 @@ impl HealthStore for SqliteStore {
         // index counts the streak, so it costs the length of the streak.
         // Scalar MAX() is NULL when an argument is, hence the COALESCEs
         // ('' sorts before every time).
-        let streak = sqlx::query(
+        let streak = sqlx::query(concat!(
             "SELECT \
                (SELECT started_at FROM scraper_execution_log WHERE scraper_name = ?1 \
                   AND attempts > 0 ORDER BY id DESC LIMIT 1) AS last_call_at, \
                (SELECT COUNT(*) FROM scraper_execution_log \
                   WHERE scraper_name = ?1 AND status IN ('failed', 'overdue') \
-                    AND NOT (status = 'failed' AND attempts = 0 \
-                             AND COALESCE(error_kind, '') = 'throttled') \
+                    AND NOT (",
+            rebound_storage::deferred_call_sql!(),
+            ") \
                     AND finished_at > MAX( \
                       COALESCE((SELECT finished_at FROM scraper_execution_log \
                         WHERE scraper_name = ?1 AND status = 'success' \
                         ORDER BY finished_at DESC LIMIT 1), ''), \
                       COALESCE((SELECT finished_at FROM scraper_execution_log \
                         WHERE scraper_name = ?1 AND status IN ('no_data', 'not_yet_available') \
-                        ORDER BY finished_at DESC LIMIT 1), ''))) AS streak",
-        )
+                        ORDER BY finished_at DESC LIMIT 1), ''))) AS streak"
+        ))
         .bind(scraper_name)
         .fetch_one(&self.readers)
         .await
@@ -373,7 +377,7 @@ impl HealthStore for SqliteStore {
     ) -> Result<Vec<ScraperLast>, StoreError> {
         // scraper_last's statements as correlated subqueries, one row per
         // name: the same partial-index seeks, one round trip.
-        let rows = sqlx::query(
+        let rows = sqlx::query(concat!(
             "SELECT \
                (SELECT finished_at FROM scraper_execution_log \
                   WHERE scraper_name = s.value AND status = 'success' \
@@ -383,8 +387,9 @@ impl HealthStore for SqliteStore {
                   AND attempts > 0 ORDER BY id DESC LIMIT 1) AS last_call_at, \
                (SELECT COUNT(*) FROM scraper_execution_log \
                   WHERE scraper_name = s.value AND status IN ('failed', 'overdue') \
-                    AND NOT (status = 'failed' AND attempts = 0 \
-                             AND COALESCE(error_kind, '') = 'throttled') \
+                    AND NOT (",
+            rebound_storage::deferred_call_sql!(),
+            ") \
                     AND finished_at > MAX( \
                       COALESCE((SELECT finished_at FROM scraper_execution_log \
                         WHERE scraper_name = s.value AND status = 'success' \
@@ -397,11 +402,12 @@ impl HealthStore for SqliteStore {
              LEFT JOIN scraper_execution_log AS e ON e.id = ( \
                SELECT id FROM scraper_execution_log \
                WHERE scraper_name = s.value AND status IN ('failed', 'overdue') \
-                 AND NOT (status = 'failed' AND attempts = 0 \
-                          AND COALESCE(error_kind, '') = 'throttled') \
+                 AND NOT (",
+            rebound_storage::deferred_call_sql!(),
+            ") \
                ORDER BY finished_at DESC, id DESC LIMIT 1) \
-             ORDER BY s.key",
-        )
+             ORDER BY s.key"
+        ))
         .bind(crate::scheduler::name_list(scraper_names))
         .fetch_all(&self.readers)
         .await

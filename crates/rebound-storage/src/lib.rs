@@ -61,6 +61,19 @@ pub enum StoreError {
     Query(String),
 }
 
+/// The SQL condition on a `scraper_execution_log` row for a call held back
+/// before its request by its source's limits ([`CallCountRow::deferred`]):
+/// `failed`, no attempt, kind `throttled`. One text for both backends' health
+/// queries (the scraper counts, streak and last error), which must agree on
+/// which calls are the source's story and not the scraper's failures. Use it
+/// inside parentheses, in `concat!`.
+#[macro_export]
+macro_rules! deferred_call_sql {
+    () => {
+        "status = 'failed' AND attempts = 0 AND COALESCE(error_kind, '') = 'throttled'"
+    };
+}
+
 /// A count stored as a signed integer (`trips`, `streak`, …) read back as
 /// the `u32` it was written from. A value a hand edit or another tool left
 /// negative or too large is brought into range (0, or `u32::MAX`) with a
