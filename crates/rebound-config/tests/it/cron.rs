@@ -261,3 +261,27 @@ fn the_every_schedule_is_offered_only_for_a_step_through_the_whole_day() {
     assert!(cron_error("*/61 * * * *").contains("kind = \"every\""));
     assert!(cron_error("0 0 * * */8").contains("day of week step 8"));
 }
+
+/// Hostile values reach the checks of accepted expressions and the
+/// explanation of refused ones: a step too long for any integer, non-ASCII
+/// names, empty steps and ranges. Each is a refusal naming its field, never
+/// a panic.
+#[test]
+fn hostile_cron_values_are_refused_naming_the_field() {
+    for (cron, field) in [
+        ("*/99999999999999999999 * * * *", "minute"),
+        ("0 0 * * MON-ÄÖ", "day of week"),
+        ("0 0 * ÿ *", "month"),
+        ("*/ * * * *", "minute"),
+        ("0 0 * JAN/99999999999999999999 *", "month"),
+        ("- - - - -", "minute"),
+        ("0 0 1-/5 * *", "day of month"),
+        ("0 */18446744073709551616 * * *", "hour"),
+    ] {
+        let message = cron_error(cron);
+        assert!(
+            message.contains(&format!("bad cron expression \"{cron}\": {field}")),
+            "{cron}: {message}"
+        );
+    }
+}
