@@ -333,3 +333,25 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod when_exact_tests {
+    use super::when_exact;
+
+    /// A pause or retry clamped to the last instant chrono can hold
+    /// (`duration::add_saturating`) is still written, in a zone east of
+    /// UTC too, where its local time lies past that instant.
+    #[test]
+    fn the_last_instant_is_written_in_any_zone() {
+        let max = chrono::DateTime::<chrono::Utc>::MAX_UTC;
+        for tz in [
+            chrono_tz::UTC,
+            chrono_tz::Asia::Tokyo,
+            chrono_tz::America::New_York,
+        ] {
+            assert!(!when_exact(max, tz).is_empty());
+        }
+        let min = chrono::DateTime::<chrono::Utc>::MIN_UTC;
+        assert!(!when_exact(min, chrono_tz::America::New_York).is_empty());
+    }
+}
